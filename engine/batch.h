@@ -1,0 +1,108 @@
+/*
+ * batch — the unit of writing, compression and checksumming
+ * (format-spec/FORMAT.md, "Batch").
+ *
+ * Layout: a 64-byte header protected by its own XXH3-64, then the body:
+ * the records, LZ4-compressed when that saves bytes. The header checksum is
+ * verified before any length in it is trusted, so a torn or corrupt length
+ * can never make a reader allocate or skip wildly.
+ *
+ * Invariants of a sealed batch: record_count >= 1; offsets are
+ * base_offset .. base_offset+record_count-1 in record order; body_len and
+ * raw_len <= BATCH_BODY_BYTES_MAX; max_timestamp_us is the largest record
+ * timestamp; reserved fields are zero.
+ */
+#ifndef SIGLOG_BATCH_H
+#define SIGLOG_BATCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "bytebuf.h"
+#include "siglog.h"
+
+#define BATCH_MAGIC 0x31424753u /* "SGB1" little-endian */
+#define BATCH_FORMAT_VERSION 1
+#define BATCH_HEADER_BYTES 64
+#define BATCH_CODEC_NONE 0
+#define BATCH_CODEC_LZ4 1
+/* Hard bound on any body length read from disk, whatever the config. */
+#define BATCH_BODY_BYTES_MAX (32u << 20)
+#define BATCH_RECORDS_MAX (1u << 24)
+
+typedef struct batch_header {
+    uint16_t version;
+    uint16_t codec;
+    uint64_t base_offset;
+    uint32_t record_count;
+    uint32_t body_len;  /* stored bytes after the header */
+    uint32_t raw_len;   /* body bytes after decompression */
+    int64_t first_timestamp_us;
+    int64_t max_timestamp_us;
+    uint64_t body_checksum; /* XXH3-64 of the stored body */
+} batch_header;
+
+/* What the segment and journal need to know of a sealed batch. */
+typedef struct batch_meta {
+    uint64_t base_offset;
+    uint32_t record_count;
+    uint32_t bytes;           /* header + body */
+    int64_t max_timestamp_us;
+} batch_meta;
+
+/* Decode and validate a 64-byte header: magic, version, header checksum,
+ * bounds (record_count >= 1, lengths <= limits, reserved zero, codec
+ * known, raw_len == body_len when uncompressed, base_offset + count not
+ * overflowing). Returns 0 or SIGLOG_ECORRUPT / SIGLOG_EVERSION (detail set
+ * without a path: callers prefix file and position). */
+int batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h);
+
+/* Check the body checksum. 0 or SIGLOG_ECORRUPT. */
+int batch_body_check(const batch_header *h, const uint8_t *body);
+
+/* ---- building (writer side) ---- */
+
+typedef struct batch_builder {
+    bytebuf records;        /* encoded records, uncompressed */
+    bytebuf compressed;     /* scratch for LZ4 */
+    uint64_t base_offset;
+    uint32_t record_count;
+    int64_t first_timestamp_us;
+    int64_t max_timestamp_us;
+    int64_t opened_us;      /* monotonic time of the first record */
+} batch_builder;
+
+void batch_builder_init(batch_builder *b);
+void batch_builder_free(batch_builder *b);
+/* Start an empty batch whose first record will get base_offset. */
+void batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_monotonic_us);
+/* Exact encoded size of one record (to check limits before adding). */
+size_t batch_record_size(const siglog_event *ev, int64_t timestamp_us);
+/* Append one record with the given (already resolved) timestamp.
+ * 0 or SIGLOG_ENOMEM. */
+int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestamp_us);
+/* Seal: compress when asked and when it saves bytes, checksum, and append
+ * header+body to out. Fills *meta. The builder must hold >= 1 record; it
+ * is left unchanged (call reset for the next batch). */
+int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta);
+
+/* ---- reading ---- */
+
+typedef struct batch_iter {
+    const uint8_t *pos, *end; /* remaining raw record bytes */
+    uint64_t base_offset;
+    int64_t first_timestamp_us;
+    uint32_t remaining;
+    uint64_t next_offset;
+    siglog_header headers[SIGLOG_HEADERS_MAX];
+} batch_iter;
+
+/* Prepare iteration over a validated batch (header decoded, body checked):
+ * decompresses into scratch when needed. 0 or SIGLOG_ECORRUPT. */
+int batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, bytebuf *scratch);
+/* Next record: 1 and *rec filled (pointers into the body/scratch and
+ * it->headers), 0 when done, SIGLOG_ECORRUPT when a record is malformed or
+ * the record count or offsets disagree with the header. */
+int batch_iter_next(batch_iter *it, siglog_record *rec);
+
+#endif

@@ -1,0 +1,92 @@
+#include "error.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+/* 512 bytes holds two paths and an explanation; longer details are cut. */
+static _Thread_local char err_detail[512];
+
+SIGLOG_API const char *siglog_strerror(int code)
+{
+    switch (code) {
+#define SIGLOG_ERROR_MSG_(name, value, msg) \
+    case value:                              \
+        return msg;
+        SIGLOG_ERRORS(SIGLOG_ERROR_MSG_)
+#undef SIGLOG_ERROR_MSG_
+    case 0:
+        return "success";
+    default:
+        return "unknown error";
+    }
+}
+
+SIGLOG_API const char *siglog_errname(int code)
+{
+    switch (code) {
+#define SIGLOG_ERROR_NAME_(name, value, msg) \
+    case value:                               \
+        return #name;
+        SIGLOG_ERRORS(SIGLOG_ERROR_NAME_)
+#undef SIGLOG_ERROR_NAME_
+    case 0:
+        return "OK";
+    default:
+        return "UNKNOWN";
+    }
+}
+
+SIGLOG_API const char *siglog_errdetail(void)
+{
+    return err_detail;
+}
+
+void err_clear(void)
+{
+    err_detail[0] = '\0';
+}
+
+int err_set(int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(err_detail, sizeof err_detail, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+static int code_for_errno(int e)
+{
+    switch (e) {
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return SIGLOG_ENOSPC;
+    case ENOENT:
+        return SIGLOG_ENOENT;
+    case EACCES:
+    case EPERM:
+    case EROFS:
+        return SIGLOG_EPERM;
+    case ENOMEM:
+        return SIGLOG_ENOMEM;
+    case EEXIST:
+        return SIGLOG_EEXIST;
+    default:
+        return SIGLOG_EIO;
+    }
+}
+
+int err_errno(int neg_errno, const char *fmt, ...)
+{
+    int e = neg_errno < 0 ? -neg_errno : neg_errno;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(err_detail, sizeof err_detail, fmt, ap);
+    va_end(ap);
+    if (n >= 0 && (size_t)n < sizeof err_detail)
+        snprintf(err_detail + n, sizeof err_detail - (size_t)n, ": %s", strerror(e));
+    return code_for_errno(e);
+}

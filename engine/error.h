@@ -1,0 +1,32 @@
+/*
+ * error — SIGLOG_E* codes with a precise, per-thread detail message.
+ *
+ * Every failure path in the engine returns through err_set() or err_errno()
+ * exactly once, at the place that knows the path/offset involved, so the
+ * detail a caller reads with siglog_errdetail() names the real cause.
+ * Callers that merely propagate a code must not overwrite the detail.
+ */
+#ifndef SIGLOG_ERROR_H
+#define SIGLOG_ERROR_H
+
+#include "siglog.h"
+
+#if defined(__GNUC__)
+#define ERR_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define ERR_PRINTF(a, b)
+#endif
+
+/* Record `code` with a formatted detail for this thread; returns code. */
+int err_set(int code, const char *fmt, ...) ERR_PRINTF(2, 3);
+
+/* Translate a -errno from the io layer into a SIGLOG code (ENOSPC/EDQUOT ->
+ * SIGLOG_ENOSPC, ENOENT -> SIGLOG_ENOENT, EACCES/EPERM -> SIGLOG_EPERM,
+ * ENOMEM -> SIGLOG_ENOMEM, else SIGLOG_EIO) and record the detail
+ * "<what>: <strerror>". Returns the SIGLOG code. */
+int err_errno(int neg_errno, const char *fmt, ...) ERR_PRINTF(2, 3);
+
+/* Clear this thread's detail (at the start of public calls). */
+void err_clear(void);
+
+#endif

@@ -1,0 +1,358 @@
+/*
+ * siglog.h — the whole public API of libsiglog, an embeddable append-only
+ * event log for the signal events of AI systems.
+ *
+ * Nothing outside this header is part of the API. The on-disk format is
+ * specified in format-spec/FORMAT.md.
+ *
+ * A short tour
+ * ------------
+ *
+ *   siglog *s;
+ *   siglog_options o;
+ *   siglog_options_default(&o);
+ *   o.create = 1;
+ *   if (siglog_open(&s, "./store", &o) != 0) ...        // one writer process
+ *
+ *   siglog_stream_config c;
+ *   siglog_stream_config_default(&c);
+ *   c.partitions = 8;
+ *   siglog_stream_create(s, "clicks", &c);              // once
+ *
+ *   siglog_stream *clicks;
+ *   siglog_stream_get(s, "clicks", &clicks);
+ *   siglog_event e = { .key = "user-7", .key_len = 6,
+ *                      .value = "{\"a\":1}", .value_len = 7 };
+ *   uint32_t part; uint64_t off;
+ *   siglog_append(clicks, SIGLOG_PARTITION_BY_KEY, &e, 1, &part, &off);
+ *   siglog_sync(s);                                     // durable now
+ *
+ *   siglog_cursor *cur;
+ *   siglog_cursor_open(&cur, clicks, part, SIGLOG_SEEK_START, 0, 0);
+ *   const siglog_record *r;
+ *   while (siglog_cursor_next(cur, &r) == 1) ... r->value ...
+ *   siglog_cursor_close(cur);
+ *   siglog_close(s);
+ *
+ * Conventions
+ * -----------
+ * - Every function that can fail returns 0 (or a documented positive value)
+ *   on success and a negative SIGLOG_E* code on failure. siglog_strerror()
+ *   names the code; siglog_errdetail() says precisely what went wrong (path,
+ *   offset, what was expected) for the calling thread's last failure.
+ * - The library never prints, aborts or exits because of input: bad files,
+ *   bad arguments and full disks are reported through return codes.
+ * - Handles are opaque. Functions marked "thread-safe" may be called on the
+ *   same handle from several threads at once; all others need one thread at
+ *   a time per handle. Every *_close(NULL) is a no-op.
+ * - Timestamps are signed 64-bit microseconds since the Unix epoch.
+ *
+ * ABI policy: until 1.0 the ABI may change with the minor version.
+ * Option structs end in reserved[] fields that must stay zero (the *_default
+ * functions set them), so fields can be added without changing their size.
+ */
+#ifndef SIGLOG_H
+#define SIGLOG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SIGLOG_BUILDING) && defined(__GNUC__)
+#define SIGLOG_API __attribute__((visibility("default")))
+#else
+#define SIGLOG_API
+#endif
+
+#define SIGLOG_VERSION_MAJOR 0
+#define SIGLOG_VERSION_MINOR 1
+#define SIGLOG_VERSION_PATCH 0
+#define SIGLOG_VERSION_NUMBER \
+    (SIGLOG_VERSION_MAJOR * 10000 + SIGLOG_VERSION_MINOR * 100 + SIGLOG_VERSION_PATCH)
+
+/* The runtime version of the library, as SIGLOG_VERSION_NUMBER. */
+SIGLOG_API unsigned siglog_version_number(void);
+
+/* ------------------------------------------------------------------------
+ * Errors
+ * ------------------------------------------------------------------------ */
+
+/* X(name, value, message). Values lie in a private negative range so they
+ * never collide with -errno. */
+#define SIGLOG_ERRORS(X)                                                      \
+    X(EINVAL,    -30001, "invalid argument")                                  \
+    X(ENOENT,    -30002, "no such store, stream or partition")                \
+    X(EEXIST,    -30003, "already exists")                                    \
+    X(ELOCKED,   -30004, "store is locked by another writer")                 \
+    X(EIO,       -30005, "input/output error")                                \
+    X(ENOSPC,    -30006, "no space left on device")                           \
+    X(ECORRUPT,  -30007, "corrupt data")                                      \
+    X(EVERSION,  -30008, "unsupported format version")                        \
+    X(ETOOBIG,   -30009, "record too large")                                  \
+    X(EFAILED,   -30010, "refused: an earlier write or sync failed")          \
+    X(ENOMEM,    -30011, "out of memory")                                     \
+    X(ERDONLY,   -30012, "store is open read-only")                           \
+    X(EGAP,      -30013, "offset is no longer in the log")                    \
+    X(ELIMIT,    -30014, "a configured limit was reached")                    \
+    X(EPERM,     -30015, "permission denied")
+
+enum siglog_error {
+#define SIGLOG_ERROR_ENUM_(name, value, msg) SIGLOG_##name = value,
+    SIGLOG_ERRORS(SIGLOG_ERROR_ENUM_)
+#undef SIGLOG_ERROR_ENUM_
+};
+
+/* A static message for a code ("unknown error" for others). */
+SIGLOG_API const char *siglog_strerror(int code);
+/* The code's name without prefix, e.g. "ECORRUPT". */
+SIGLOG_API const char *siglog_errname(int code);
+/* What the calling thread's last failing siglog call said in detail, e.g.
+ * "fsync of store/streams/clicks/00003/00000000000000012345.seg failed:
+ * Input/output error". Valid until this thread's next siglog call. Never
+ * NULL; "" when there is nothing to say. */
+SIGLOG_API const char *siglog_errdetail(void);
+
+/* ------------------------------------------------------------------------
+ * Store
+ * ------------------------------------------------------------------------ */
+
+typedef struct siglog siglog;
+typedef struct siglog_stream siglog_stream;
+typedef struct siglog_cursor siglog_cursor;
+struct siglog_io; /* engine-internal I/O interface; NULL means POSIX */
+
+/* What recovery found and did; passed to siglog_options.log_fn. */
+enum siglog_log_level { SIGLOG_LOG_INFO = 0, SIGLOG_LOG_WARN = 1, SIGLOG_LOG_ERROR = 2 };
+
+typedef struct siglog_options {
+    int read_only;            /* 0 (default): take the writer lock.
+                               * 1: no lock; any number of read-only handles
+                               * may read beside one writer process. */
+    int create;               /* 1: create the store if the directory holds
+                               * none. Default 0. */
+    uint32_t file_mode;       /* mode of new files; default 0600 */
+    uint32_t dir_mode;        /* mode of new directories; default 0700 */
+    uint64_t journal_bytes;   /* size of the preallocated commit journal;
+                               * default 64 MiB, min 1 MiB. Recovery reads at
+                               * most this much. */
+    /* Called (from the calling thread of open, or the background thread)
+     * with what recovery truncated or repaired, and with maintenance news.
+     * Default NULL: silent. */
+    void (*log_fn)(void *ctx, int level, const char *message);
+    void *log_ctx;
+    /* Test hook: the I/O implementation. Default NULL (POSIX). */
+    const struct siglog_io *io;
+    uint64_t reserved[8];
+} siglog_options;
+
+SIGLOG_API void siglog_options_default(siglog_options *o);
+
+/* Open (or with o->create, create) the store in directory `path`.
+ * A writer open takes an exclusive lock; a second writer gets SIGLOG_ELOCKED
+ * and a detail naming the holder's pid. A writer open runs crash recovery.
+ * A read-only open of a store that no writer holds also runs recovery first
+ * (briefly taking the writer lock) when it may write to the directory, so a
+ * reader never misses an acknowledged event.
+ * On success *out owns the handle until siglog_close(). o may be NULL. */
+SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options *o);
+
+/* Write out and sync everything appended, stop the background thread, free
+ * the handle and every stream handle and cursor-independent resource.
+ * Cursors must be closed first. Returns the first error of the final sync
+ * (the handle is freed anyway). siglog_close(NULL) returns 0. */
+SIGLOG_API int siglog_close(siglog *s);
+
+/* Hand every buffered batch of every stream to the operating system (for
+ * durable streams this is a journal commit). Thread-safe. */
+SIGLOG_API int siglog_flush(siglog *s);
+
+/* Make every event appended before the call durable, whatever the streams'
+ * sync policies. Thread-safe. After a failed sync the affected partitions
+ * (or the store, for the journal) refuse appends with SIGLOG_EFAILED. */
+SIGLOG_API int siglog_sync(siglog *s);
+
+/* ------------------------------------------------------------------------
+ * Streams
+ * ------------------------------------------------------------------------ */
+
+enum siglog_sync_policy {
+    SIGLOG_SYNC_NONE = 0,     /* the OS decides when bytes reach the disk */
+    SIGLOG_SYNC_INTERVAL = 1, /* a background commit every sync_interval_ms */
+    SIGLOG_SYNC_ALWAYS = 2,   /* an append returns once its events are on disk */
+};
+
+enum siglog_compression {
+    SIGLOG_COMPRESSION_NONE = 0,
+    SIGLOG_COMPRESSION_LZ4 = 1, /* per batch, kept only when it saves bytes */
+};
+
+#define SIGLOG_NAME_MAX 128      /* bytes in a stream name */
+#define SIGLOG_PARTITIONS_MAX 4096
+
+typedef struct siglog_stream_config {
+    uint32_t partitions;          /* default 1, 1..SIGLOG_PARTITIONS_MAX */
+    uint32_t compression;         /* default SIGLOG_COMPRESSION_LZ4 */
+    /* Default SIGLOG_SYNC_INTERVAL with 100 ms: a collector loses at most
+     * the last 100 ms of events on a power cut, while one fdatasync per
+     * 100 ms costs nothing measurable; ALWAYS is for callers that must
+     * acknowledge each event to somebody else. */
+    uint32_t sync_policy;
+    uint32_t sync_interval_ms;    /* default 100, 1..60000 */
+    uint64_t segment_bytes_max;   /* roll at this size; default 64 MiB,
+                                   * 64 KiB..1 GiB */
+    uint64_t segment_age_max_us;  /* roll an older active segment; default
+                                   * 24 h; 0 = never by age */
+    uint32_t record_bytes_max;    /* larger events are refused with
+                                   * SIGLOG_ETOOBIG; default 1 MiB, max 16 MiB */
+    uint32_t batch_bytes_max;     /* seal an open batch at this many
+                                   * uncompressed bytes; default 64 KiB */
+    uint32_t linger_us;           /* seal an open batch this old; default 5000 */
+    uint32_t index_interval_bytes; /* index a batch every this many bytes;
+                                    * default 4096 */
+    uint64_t reserved[8];
+} siglog_stream_config;
+
+SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c);
+
+/* Create a stream. Names are 1..SIGLOG_NAME_MAX bytes of [A-Za-z0-9._-]
+ * not starting with '.'; SIGLOG_EINVAL otherwise, SIGLOG_EEXIST if taken.
+ * The config is durable when this returns. Writer handles only. */
+SIGLOG_API int siglog_stream_create(siglog *s, const char *name, const siglog_stream_config *c);
+
+/* Look up a stream. The returned handle is owned by s and valid until
+ * siglog_close(s). Thread-safe. */
+SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **out);
+
+/* Call fn once per stream in name order; stops early and returns fn's value
+ * if it returns non-zero. */
+SIGLOG_API int siglog_stream_foreach(siglog *s, int (*fn)(void *ctx, siglog_stream *st), void *ctx);
+
+SIGLOG_API const char *siglog_stream_name(const siglog_stream *st);
+SIGLOG_API void siglog_stream_config_get(const siglog_stream *st, siglog_stream_config *out);
+
+typedef struct siglog_partition_info {
+    uint64_t log_start_offset;  /* first offset still in the log */
+    uint64_t next_offset;       /* one past the last readable offset */
+    uint64_t segment_count;
+    uint64_t bytes;             /* segment bytes on disk, indexes excluded */
+    uint64_t index_bytes;       /* offset and time index files, allocated */
+    int64_t first_timestamp_us; /* of the first readable record; 0 if empty */
+    int64_t max_timestamp_us;   /* largest timestamp; 0 if empty */
+    int failed;                 /* 1 after a failed write/sync: appends refused */
+    uint64_t reserved[4];
+} siglog_partition_info;
+
+SIGLOG_API int siglog_partition_info_get(siglog_stream *st, uint32_t partition, siglog_partition_info *out);
+
+/* ------------------------------------------------------------------------
+ * Appending
+ * ------------------------------------------------------------------------ */
+
+#define SIGLOG_PARTITION_BY_KEY UINT32_MAX /* xxh3(key) % partitions; keyless
+                                            * events go round-robin */
+#define SIGLOG_EVENT_TOMBSTONE 1u
+
+typedef struct siglog_header {
+    const void *key;
+    uint32_t key_len;
+    const void *value;
+    uint32_t value_len;
+} siglog_header;
+
+#define SIGLOG_HEADERS_MAX 64
+
+typedef struct siglog_event {
+    const void *key;            /* optional; key_len 0 means no key */
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    int64_t timestamp_us;       /* event time; 0 = append time */
+    uint32_t schema_version;
+    uint32_t flags;             /* SIGLOG_EVENT_TOMBSTONE */
+    const siglog_header *headers; /* provenance tags; up to SIGLOG_HEADERS_MAX */
+    uint32_t header_count;
+} siglog_event;
+
+/* Append n events (n >= 1) to one stream. partition names the partition or
+ * is SIGLOG_PARTITION_BY_KEY. On success the i-th event got partition
+ * partitions_out[i] and offset offsets_out[i] (either array may be NULL).
+ * Events for one partition keep their order and get dense offsets.
+ * Returns when the events are acknowledged under the stream's sync policy:
+ * for SIGLOG_SYNC_ALWAYS they are on disk. The bytes pointed to by events
+ * are copied before return.
+ * Errors: SIGLOG_ETOOBIG (nothing of this call appended), SIGLOG_EINVAL,
+ * SIGLOG_ENOENT (partition out of range), SIGLOG_EFAILED, SIGLOG_EIO,
+ * SIGLOG_ENOSPC. After an I/O error, events of the call may have been
+ * assigned offsets but are not acknowledged. Thread-safe. */
+SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition, const siglog_event *events, size_t n,
+                             uint32_t *partitions_out, uint64_t *offsets_out);
+
+/* ------------------------------------------------------------------------
+ * Reading
+ * ------------------------------------------------------------------------ */
+
+typedef struct siglog_record {
+    uint64_t offset;
+    int64_t timestamp_us;
+    uint32_t partition;
+    uint32_t schema_version;
+    uint32_t flags;             /* SIGLOG_EVENT_TOMBSTONE */
+    uint32_t header_count;
+    const void *key;            /* NULL when key_len == 0 */
+    size_t key_len;
+    const void *value;
+    size_t value_len;
+    const siglog_header *headers;
+} siglog_record;
+
+enum siglog_seek {
+    SIGLOG_SEEK_START = 0,      /* the log start offset */
+    SIGLOG_SEEK_END = 1,        /* the high-water mark: only new events */
+    SIGLOG_SEEK_OFFSET = 2,     /* first record with offset >= arg */
+    SIGLOG_SEEK_TIME = 3,       /* first record (in offset order) with
+                                 * timestamp >= arg */
+};
+
+#define SIGLOG_CURSOR_FOLLOW 1u /* keep reading past the high-water mark
+                                 * taken at open, as new events arrive */
+
+/* Open a cursor on one partition. Without SIGLOG_CURSOR_FOLLOW the cursor
+ * stops at the high-water mark taken now. A cursor never returns an event
+ * that is not yet durable under the stream's policy, nor a half-written
+ * batch. One thread at a time per cursor; cursors on the same store may be
+ * used by many threads. Close cursors before closing their store. */
+SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32_t partition,
+                                  int seek, int64_t arg, unsigned flags);
+
+/* Read the next record: returns 1 and sets *rec, 0 at the end (with
+ * FOLLOW: nothing new yet — call again later), or a negative code. The
+ * record and all bytes it points to stay valid until the next call on this
+ * cursor or its close. SIGLOG_ECORRUPT names the file and byte position;
+ * SIGLOG_EGAP means retention removed the next offset (the cursor then
+ * moves to the new log start offset). */
+SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec);
+
+/* The offset the next record will have at least. */
+SIGLOG_API uint64_t siglog_cursor_position(const siglog_cursor *c);
+
+/* Block until new events may be readable or timeout_ms passes. */
+SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms);
+
+SIGLOG_API void siglog_cursor_close(siglog_cursor *c);
+
+/* A time-ordered merge of several cursors: records come in order of
+ * (timestamp, stream name, partition, offset). The merge borrows the
+ * cursors; close them after siglog_merge_close(). */
+typedef struct siglog_merge siglog_merge;
+SIGLOG_API int siglog_merge_open(siglog_merge **out, siglog_cursor *const *cursors, size_t n);
+/* As siglog_cursor_next; *stream_index says which cursor it came from. */
+SIGLOG_API int siglog_merge_next(siglog_merge *m, const siglog_record **rec, size_t *stream_index);
+SIGLOG_API void siglog_merge_close(siglog_merge *m);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIGLOG_H */

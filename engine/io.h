@@ -1,0 +1,101 @@
+/*
+ * io — every filesystem call the engine makes goes through this table.
+ *
+ * Like SQLite's VFS: the POSIX implementation is the default, and tests plug
+ * in implementations that fail a chosen call (io_fault) or simulate a power
+ * cut (io_crash). Nothing else in engine/ may call open/pwrite/fsync/rename
+ * and friends directly.
+ *
+ * Conventions: every function returns 0 or a non-negative count on success
+ * and -errno on failure (never a SIGLOG_E* code: callers translate, adding
+ * the path to the detail). Short writes are retried inside io_write_all();
+ * a backend's pwrite may return a short count like the kernel's.
+ *
+ * Invariant for crash simulation: a byte is only guaranteed to survive a
+ * power cut once fdatasync/fsync of its file returned 0; a directory entry
+ * (create, rename, unlink) only once fsync of its directory returned 0.
+ */
+#ifndef SIGLOG_IO_H
+#define SIGLOG_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/uio.h>
+
+/* Flags for open_file (combine). */
+#define IO_READ 0x0u     /* read-only */
+#define IO_WRITE 0x1u    /* read-write */
+#define IO_CREATE 0x2u   /* create if missing (O_CREAT) */
+#define IO_EXCL 0x4u     /* with IO_CREATE: fail with -EEXIST if present */
+#define IO_TRUNC 0x8u    /* truncate to 0 on open */
+
+/* One entry of list_dir: names only, no "." or "..". */
+typedef struct io_dirent_list {
+    char **names;
+    size_t count;
+} io_dirent_list;
+
+typedef struct siglog_io siglog_io;
+
+struct siglog_io {
+    /* Files are plain descriptors (ints >= 0) owned by the backend. */
+    int (*open_file)(const siglog_io *io, const char *path, unsigned flags, uint32_t mode);
+    int (*close_file)(const siglog_io *io, int fd);
+    ssize_t (*pread)(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off);
+    ssize_t (*pwrite)(const siglog_io *io, int fd, const void *buf, size_t len, uint64_t off);
+    ssize_t (*pwritev)(const siglog_io *io, int fd, const struct iovec *iov, int iovcnt, uint64_t off);
+    int (*fdatasync)(const siglog_io *io, int fd);
+    int (*fsync)(const siglog_io *io, int fd);
+    int (*ftruncate)(const siglog_io *io, int fd, uint64_t size);
+    int (*file_size)(const siglog_io *io, int fd, uint64_t *size);
+    /* Memory maps of index files. prot_write 0: read-only, shared. */
+    int (*mmap_file)(const siglog_io *io, int fd, size_t len, int prot_write, void **addr);
+    int (*munmap_file)(const siglog_io *io, void *addr, size_t len);
+    int (*msync_file)(const siglog_io *io, void *addr, size_t len);
+
+    int (*rename)(const siglog_io *io, const char *from, const char *to);
+    int (*unlink)(const siglog_io *io, const char *path);
+    int (*mkdir)(const siglog_io *io, const char *path, uint32_t mode);
+    int (*rmdir)(const siglog_io *io, const char *path);
+    /* fsync of a directory, making its entries durable. */
+    int (*sync_dir)(const siglog_io *io, const char *path);
+    /* Names in a directory, sorted bytewise. Free with io_dirent_list_free. */
+    int (*list_dir)(const siglog_io *io, const char *path, io_dirent_list *out);
+    /* 0 if it exists (*is_dir set), -ENOENT if not. */
+    int (*stat_path)(const siglog_io *io, const char *path, int *is_dir, uint64_t *size);
+
+    /* Exclusive non-blocking lock on an open file (flock). -EWOULDBLOCK if
+     * another open file description holds it. */
+    int (*lock_file)(const siglog_io *io, int fd);
+
+    /* Wall clock in microseconds since the epoch, and a monotonic clock. */
+    int64_t (*now_us)(const siglog_io *io);
+    int64_t (*monotonic_us)(const siglog_io *io);
+
+    void *ctx; /* backend state */
+};
+
+/* The process-wide POSIX implementation. */
+const siglog_io *io_posix(void);
+
+/* Helpers over any backend. */
+
+/* pwrite until done; a short write of 0 bytes becomes -EIO. */
+int io_write_all(const siglog_io *io, int fd, const void *buf, size_t len, uint64_t off);
+/* pwritev until done. */
+int io_writev_all(const siglog_io *io, int fd, const struct iovec *iov, int iovcnt, uint64_t off);
+/* pread until len bytes or end of file; returns the bytes read. */
+ssize_t io_read_full(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off);
+void io_dirent_list_free(io_dirent_list *l);
+
+/* The atomic-replace recipe for small metadata files: write `path.tmp`,
+ * fsync it, rename over `path`, fsync `dir`. A crash at any point leaves
+ * the old file or the new one. */
+int io_replace_file(const siglog_io *io, const char *dir, const char *path, const void *data, size_t len,
+                    uint32_t mode);
+/* Read a whole small file (at most max_len bytes, -EFBIG beyond). Caller
+ * frees *data. */
+int io_read_file(const siglog_io *io, const char *path, size_t max_len, void **data, size_t *len);
+
+#endif

@@ -1,0 +1,57 @@
+/*
+ * io_crash — a test I/O backend that simulates a power cut.
+ *
+ * Calls go through to real files (so the engine reads what it wrote), while
+ * the backend remembers what is not yet durable: for each file the bytes
+ * written since its last fsync/fdatasync (with the bytes they replaced) and
+ * size changes; for each directory the creates, renames and unlinks since
+ * its last sync_dir. io_crash_power_cut() then rewrites the real files into
+ * one state a real disk could be in after losing power:
+ *   - every unsynced write is kept, dropped, torn (a random prefix kept) or
+ *     garbled (random bytes), per the mode and the seed;
+ *   - unsynced directory operations are kept or undone (a created file
+ *     vanishes, a rename is reversed, an unlinked file comes back);
+ *   - files written through mmap are kept or zeroed (they are indexes,
+ *     which the engine must be able to rebuild).
+ * Sync of a file makes its data durable, not its directory entry: a file
+ * created and fdatasync'ed but whose directory was never synced can vanish.
+ *
+ * io_crash_die_after(n) makes the process "die" at the nth mutating call:
+ * that call and every later one fail with -EIO and change nothing, so the
+ * engine stops wherever it was, like a killed process.
+ */
+#ifndef SIGLOG_IO_CRASH_H
+#define SIGLOG_IO_CRASH_H
+
+#include <stdint.h>
+
+#include "io.h"
+
+enum io_crash_mode {
+    IO_CRASH_KEEP_ALL = 0,   /* as after a process kill: page cache survives */
+    IO_CRASH_DROP_ALL = 1,   /* every unsynced write and dir op lost */
+    IO_CRASH_RANDOM = 2,     /* each independently kept/dropped/torn (seeded) */
+    IO_CRASH_GARBLE = 3,     /* like RANDOM, and dropped writes may leave
+                              * random bytes instead of the old ones */
+};
+
+typedef struct io_crash io_crash;
+
+io_crash *io_crash_new(uint64_t seed);
+void io_crash_free(io_crash *c);
+const siglog_io *io_crash_io(io_crash *c);
+
+/* Mutating calls (write, truncate, sync, rename, unlink, mkdir, create)
+ * seen so far. */
+uint64_t io_crash_ops(const io_crash *c);
+/* Die at the nth mutating call from the start (0: never). */
+void io_crash_die_after(io_crash *c, uint64_t nth);
+int io_crash_dead(const io_crash *c);
+
+/* Apply the power cut to the real files under the paths seen, then forget
+ * all pending state and come back to life (calls work again). Descriptors
+ * the engine still holds are invalid afterwards: close the store first
+ * (its calls fail harmlessly while dead). Returns 0 or -errno. */
+int io_crash_power_cut(io_crash *c, int mode);
+
+#endif

@@ -1,0 +1,123 @@
+/*
+ * segment — one file of batches covering an offset range, with its offset
+ * and time indexes (format-spec/FORMAT.md, "Segment").
+ *
+ * Files of the segment with base offset B in a partition directory
+ * (B as 20 decimal digits, so names sort by offset):
+ *   B.seg  the batches, back to back, from byte 0
+ *   B.oix  offset index      B.tix  time index
+ *   B.sum  summary sidecar, written once when the segment is sealed
+ *
+ * Recovery rules (also in FORMAT.md, "Recovery"):
+ *   - a sealed segment (one that is not the last of its partition) is
+ *     trusted as sealed: an invalid batch there is corruption, reported;
+ *   - the active segment's tail is scanned from its last index entry; the
+ *     first invalid batch ends the valid prefix. If no valid batch header
+ *     follows it anywhere in the file, it is a torn tail and may be cut;
+ *     if one does, it is damage in the middle of the log: reported with its
+ *     position, never silently cut;
+ *   - an unknown format version is refused (SIGLOG_EVERSION);
+ *   - an index that fails validation, is missing or disagrees with the
+ *     segment is rebuilt from the segment.
+ *
+ * Index hits are always verified against the batch header found at the
+ * position they name; a mismatch falls back to scanning from the start.
+ *
+ * Thread-safety: a segment is used by one thread at a time (the partition
+ * lock, or a cursor's owner). Cursors open their own read-only segments.
+ */
+#ifndef SIGLOG_SEGMENT_H
+#define SIGLOG_SEGMENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "bytebuf.h"
+#include "index.h"
+#include "io.h"
+
+#define SEGMENT_NAME_DIGITS 20
+#define SEGMENT_SUMMARY_MAGIC 0x4d534753u /* "SGSM" */
+#define SEGMENT_SUMMARY_VERSION 1
+
+typedef struct segment segment;
+
+typedef struct segment_params {
+    uint64_t segment_bytes_max;     /* sizes the index preallocation */
+    uint32_t index_interval_bytes;
+    uint32_t file_mode;
+} segment_params;
+
+/* What a tail scan found. */
+typedef struct segment_tail {
+    uint64_t valid_bytes;      /* end of the last valid batch */
+    uint64_t file_bytes;       /* file size */
+    uint64_t next_offset;      /* one past the last valid record */
+    int64_t max_timestamp_us;  /* over all valid records (INT64_MIN if none) */
+    uint64_t record_count;     /* valid records in the segment */
+    int damaged;               /* an invalid batch at valid_bytes is followed
+                                * by a valid batch header at damage_next_pos */
+    uint64_t damage_next_pos;
+    uint64_t damage_next_offset; /* base offset of that following batch */
+} segment_tail;
+
+/* "<dir>/<20-digit base><ext>" into buf. */
+void segment_path(char *buf, size_t n, const char *dir, uint64_t base_offset, const char *ext);
+/* Parse "<20 digits>.seg": 0 and *base_offset, or -1 for any other name. */
+int segment_parse_name(const char *name, uint64_t *base_offset);
+
+/* Create a new, empty active segment (all three files). Does not sync the
+ * directory: the caller does, once, after creating. */
+int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, const segment_params *p,
+                   segment **out);
+
+/* Open an existing segment. writable: the writer's active segment (tail
+ * scanned by segment_scan_tail, indexes repaired and writable). Read-only
+ * opens never modify anything; an unusable index is then replaced by
+ * scanning. Missing .seg: SIGLOG_ENOENT. */
+int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,
+                 segment **out);
+void segment_close(segment *s);
+
+/* Scan from the last index entry to the end of the file (reads every batch
+ * after it, checking both checksums). Fills *t. Does not modify the file. */
+int segment_scan_tail(segment *s, segment_tail *t);
+/* Writer only: cut the file at valid_bytes (a torn tail), drop index
+ * entries beyond it, fdatasync. */
+int segment_truncate(segment *s, uint64_t valid_bytes);
+/* Writer only: after a scan, adopt its result as the segment's state
+ * (next offset, size, max timestamp) and rebuild indexes if they disagree. */
+int segment_adopt_tail(segment *s, const segment_tail *t);
+
+/* Writer only: write n sealed batches (concatenated in buf, described by
+ * metas, consecutive offsets starting at segment_next_offset) at the end of
+ * the file with one write, then update the indexes. No sync. */
+int segment_append(segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n);
+int segment_sync(segment *s); /* fdatasync of the .seg */
+/* Writer only: make the segment immutable: fdatasync it, sync indexes,
+ * write the .sum sidecar (atomic replace). */
+int segment_seal(segment *s);
+
+uint64_t segment_base_offset(const segment *s);
+uint64_t segment_next_offset(const segment *s);
+uint64_t segment_size(const segment *s);
+uint64_t segment_index_bytes(const segment *s);
+int64_t segment_max_timestamp(const segment *s); /* INT64_MIN if empty */
+int64_t segment_created_us(const segment *s);    /* wall clock at creation */
+const char *segment_file_path(const segment *s); /* the .seg path */
+
+/* Where to start scanning for the first record with offset >= target:
+ * a batch position <= that record's batch. */
+int segment_locate_offset(segment *s, uint64_t target, uint64_t *pos);
+/* Where to start scanning for the first record with timestamp >= ts. */
+int segment_locate_time(segment *s, int64_t ts, uint64_t *pos);
+
+/* Read the batch at pos, not reading at or beyond `limit` bytes:
+ * returns 1 with *h filled and the body in buf (buf->len = body_len, body
+ * checksum verified), 0 when pos == limit or the batch there is
+ * incomplete (ends beyond limit), SIGLOG_ECORRUPT naming file and position
+ * when the header or body is invalid, or an I/O error. */
+int segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, bytebuf *buf);
+
+#endif
