@@ -15,20 +15,23 @@
 
 #include "io.h"
 
+/* Op classes. close_file, munmap_file, lock_file and the clocks are never
+ * failed (nor counted). */
 enum io_fault_op {
     IO_FAULT_OPEN = 1u << 0,
-    IO_FAULT_READ = 1u << 1,
+    IO_FAULT_READ = 1u << 1,   /* pread, file_size, list_dir, stat_path */
     IO_FAULT_WRITE = 1u << 2,  /* pwrite, pwritev */
     IO_FAULT_SYNC = 1u << 3,   /* fsync, fdatasync, msync, sync_dir */
     IO_FAULT_TRUNCATE = 1u << 4,
-    IO_FAULT_RENAME = 1u << 5,
-    IO_FAULT_UNLINK = 1u << 6,
+    IO_FAULT_RENAME = 1u << 5, /* path filter: either name matches */
+    IO_FAULT_UNLINK = 1u << 6, /* unlink, rmdir */
     IO_FAULT_MKDIR = 1u << 7,
     IO_FAULT_MMAP = 1u << 8,
     IO_FAULT_ANY = 0xffffu,
 };
 
-/* Instead of an errno: write only half of the bytes (at least 1). */
+/* Instead of an errno: write only half of the bytes (at least 1) and
+ * return that count. Armed on a class other than WRITE it acts as EIO. */
 #define IO_FAULT_SHORT_WRITE 1000000
 
 typedef struct io_fault io_fault;
