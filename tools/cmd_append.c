@@ -1,0 +1,440 @@
+/*
+ * cmd_append — `siglog append`: JSON Lines in, one event per line.
+ *
+ * Each line is parsed with jansson (one JSON value per line) and stored
+ * byte-for-byte as the event value; the key and event time come from
+ * fields named by dot paths. Lines are grouped into batches of up to
+ * APPEND_BATCH events per siglog_append call — but only lines already read
+ * (lines.h), so a slow producer on a pipe is acknowledged promptly.
+ *
+ * Acknowledgement (--ack): "PARTITION OFFSET\n" per event, written and
+ * flushed one line at a time after the event is acknowledged: after
+ * siglog_append returned (the stream's sync policy), and with --sync always
+ * also after siglog_sync returned. Whatever stdout shows was promised, so a
+ * harness may kill the process at any moment.
+ */
+#include "args.h"
+#include "cli.h"
+#include "jsonpath.h"
+#include "lines.h"
+#include "output.h"
+#include "progress.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define APPEND_BATCH 1000
+/* The engine's hard record limit (siglog.h: record_bytes_max <= 16 MiB):
+ * a longer line can never be stored, so the reader need not hold it. */
+#define APPEND_LINE_MAX (16u << 20)
+
+static const args_cmd cmd = {
+    "append",
+    "siglog append STORE STREAM [--key-field PATH] [--time-field PATH] [--time-unit s|ms|us]\n"
+    "       [--schema-version V] [--partition P] [--sync none|always] [--on-error stop|skip]\n"
+    "       [--ack] [FILE|-]",
+    "Append JSON Lines from FILE (or standard input when FILE is '-' or absent)\n"
+    "to STREAM: one event per line, the line stored byte-for-byte as the value\n"
+    "(without its newline). Every line must be exactly one JSON value.\n"
+    "\n"
+    "  --key-field PATH     take the key from this field (dot path: user.id). A\n"
+    "                       string gives its characters; a number its JSON text\n"
+    "                       (shortest round-trip form: 1.50 -> \"1.5\"). Events\n"
+    "                       with a key go to partition xxh3(key) %% partitions;\n"
+    "                       without --key-field events carry no key and go\n"
+    "                       round-robin.\n"
+    "  --time-field PATH    take the event time from this field: a number in\n"
+    "                       --time-unit (fractions allowed: 1396839069.277 with\n"
+    "                       --time-unit s) or an RFC 3339 string. Without it the\n"
+    "                       append time is used, as it is for a time of exactly 0.\n"
+    "  --time-unit U        s, ms (default) or us\n"
+    "  --schema-version V   schema version stored with every event (default 0)\n"
+    "  --partition P        append every event to partition P\n"
+    "  --sync MODE          none (default): acknowledge when the stream's own sync\n"
+    "                       policy does; always: also sync to disk before\n"
+    "                       acknowledging (siglog_sync after each batch)\n"
+    "  --on-error MODE      stop (default): at the first bad line append nothing\n"
+    "                       after it and exit 1; skip: report each bad line on\n"
+    "                       stderr, leave it out and go on (exit 0)\n"
+    "  --ack                print \"PARTITION OFFSET\" on stdout for each event once\n"
+    "                       it is acknowledged, one flushed line at a time\n"
+    "\n"
+    "A bad line (not one JSON value, a named field missing or of the wrong type,\n"
+    "larger than the stream's record limit) is reported with its line number.\n"
+    "A summary goes to stderr: events, value bytes, offsets per partition.\n",
+};
+
+enum {
+    OPT_KEY_FIELD = 256,
+    OPT_TIME_FIELD,
+    OPT_TIME_UNIT,
+    OPT_SCHEMA,
+    OPT_PARTITION,
+    OPT_SYNC,
+    OPT_ON_ERROR,
+    OPT_ACK,
+};
+
+typedef struct append_opts {
+    const char *store, *stream, *file; /* file NULL or "-": stdin */
+    jsonpath key, time;
+    int have_key, have_time;
+    int64_t unit_us;
+    uint32_t schema_version;
+    uint32_t partition;
+    int sync_always, ack, skip_bad;
+} append_opts;
+
+typedef struct append_run {
+    const append_opts *o;
+    const char *source; /* input name for messages */
+    siglog *s;
+    siglog_stream *st;
+    siglog_stream_config cfg;
+    /* The batch being built. Keys are copied into one growing arena and
+     * addressed by offset until the batch is complete, since the arena may
+     * move while it grows. */
+    siglog_event ev[APPEND_BATCH];
+    size_t key_off[APPEND_BATCH];
+    uint32_t parts[APPEND_BATCH];
+    uint64_t offs[APPEND_BATCH];
+    size_t n;
+    char *keys;
+    size_t keys_len, keys_cap;
+    /* Totals for the summary. */
+    uint64_t events, bytes, skipped;
+    uint64_t *first_off, *last_off; /* per partition; first > last: none */
+} append_run;
+
+static int keys_add(append_run *a, const char *k, size_t len, size_t *off)
+{
+    if (a->keys_cap - a->keys_len < len) {
+        size_t cap = a->keys_cap ? a->keys_cap : 4096;
+        while (cap - a->keys_len < len)
+            cap *= 2;
+        char *b = realloc(a->keys, cap);
+        if (!b)
+            return -1;
+        a->keys = b;
+        a->keys_cap = cap;
+    }
+    memcpy(a->keys + a->keys_len, k, len);
+    *off = a->keys_len;
+    a->keys_len += len;
+    return 0;
+}
+
+/* Turn one line into the next event of the batch. On a bad line returns -1
+ * with the reason in why. */
+static int parse_line(append_run *a, const char *line, size_t len, char *why, size_t why_cap)
+{
+    const append_opts *o = a->o;
+    if (len > a->cfg.record_bytes_max) {
+        snprintf(why, why_cap, "event of %zu bytes exceeds the stream's record limit of %u bytes", len,
+                 a->cfg.record_bytes_max);
+        return -1;
+    }
+    json_error_t jerr;
+    json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!root) {
+        snprintf(why, why_cap, "invalid JSON at column %d: %s", jerr.column, jerr.text);
+        return -1;
+    }
+    siglog_event *e = &a->ev[a->n];
+    *e = (siglog_event){ .value = line, .value_len = len, .schema_version = o->schema_version };
+    size_t key_off = 0;
+    int rc = -1;
+    if (o->have_key) {
+        json_t *kv = jsonpath_get(root, &o->key);
+        char buf[JSONPATH_KEY_MAX];
+        const char *k;
+        if (!kv) {
+            snprintf(why, why_cap, "no field '%s'", o->key.text);
+            goto out;
+        }
+        if (jsonpath_key(kv, buf, &k, &e->key_len) != 0) {
+            snprintf(why, why_cap, "key field '%s' is not a string or a number", o->key.text);
+            goto out;
+        }
+        if (keys_add(a, k, e->key_len, &key_off) != 0) {
+            snprintf(why, why_cap, "out of memory for keys");
+            goto out;
+        }
+    }
+    if (o->have_time) {
+        json_t *tv = jsonpath_get(root, &o->time);
+        if (!tv) {
+            snprintf(why, why_cap, "no field '%s'", o->time.text);
+            goto out;
+        }
+        if (jsonpath_time_us(tv, o->unit_us, &e->timestamp_us) != 0) {
+            snprintf(why, why_cap, "time field '%s' is not a number in range or an RFC 3339 time", o->time.text);
+            goto out;
+        }
+    }
+    a->key_off[a->n++] = key_off;
+    rc = 0;
+out:
+    json_decref(root);
+    return rc;
+}
+
+static int print_acks(append_run *a)
+{
+    char line[48];
+    for (size_t i = 0; i < a->n; i++) {
+        int len = snprintf(line, sizeof line, "%" PRIu32 " %" PRIu64 "\n", a->parts[i], a->offs[i]);
+        if (out_write(line, (size_t)len) != 0 || out_flush() != 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* Append the batch, make it durable when asked, acknowledge it. */
+static int flush_batch(append_run *a)
+{
+    if (a->n == 0)
+        return CLI_OK;
+    for (size_t i = 0; i < a->n; i++)
+        a->ev[i].key = a->ev[i].key_len ? a->keys + a->key_off[i] : NULL;
+    int rc = siglog_append(a->st, a->o->partition, a->ev, a->n, a->parts, a->offs);
+    if (rc != 0)
+        return cli_fail_lib(cmd.name, rc, "appending lines %s to stream %s", a->source, a->o->stream);
+    if (a->o->sync_always && (rc = siglog_sync(a->s)) != 0)
+        return cli_fail_lib(cmd.name, rc, "syncing store %s", a->o->store);
+    for (size_t i = 0; i < a->n; i++) {
+        uint32_t p = a->parts[i];
+        if (a->first_off[p] > a->last_off[p])
+            a->first_off[p] = a->offs[i];
+        a->last_off[p] = a->offs[i];
+        a->bytes += a->ev[i].value_len;
+    }
+    a->events += a->n;
+    if (a->o->ack && print_acks(a) != 0) {
+        /* Whoever reads the acknowledgements is gone; stop appending. */
+        int status = out_finish(cmd.name);
+        return status != CLI_OK ? status : cli_fail(cmd.name, "standard output closed; stopped appending");
+    }
+    a->n = 0;
+    a->keys_len = 0;
+    return CLI_OK;
+}
+
+static void print_summary(const append_run *a)
+{
+    fprintf(stderr, "siglog append: %" PRIu64 " events, %" PRIu64 " bytes appended to stream %s\n", a->events,
+            a->bytes, a->o->stream);
+    for (uint32_t p = 0; p < a->cfg.partitions; p++)
+        if (a->first_off[p] <= a->last_off[p])
+            fprintf(stderr, "  partition %" PRIu32 ": offsets %" PRIu64 "..%" PRIu64 "\n", p, a->first_off[p],
+                    a->last_off[p]);
+    if (a->skipped)
+        fprintf(stderr, "  %" PRIu64 " bad lines skipped\n", a->skipped);
+}
+
+static int read_error(append_run *a, const lines *r, int rc)
+{
+    if (rc == LINES_ERR_LONG)
+        return cli_fail(cmd.name, "%s line %" PRIu64 ": longer than %u bytes", a->source, r->lineno + 1,
+                        APPEND_LINE_MAX);
+    if (rc == LINES_ERR_NOMEM)
+        return cli_fail(cmd.name, "reading %s: out of memory", a->source);
+    return cli_fail(cmd.name, "reading %s: %s", a->source, strerror(errno));
+}
+
+/* The read-parse-append loop. */
+static int append_all(append_run *a, int fd)
+{
+    lines r;
+    if (lines_init(&r, fd, APPEND_LINE_MAX) != 0)
+        return cli_fail(cmd.name, "out of memory");
+    struct stat sb;
+    progress bar;
+    progress_start(&bar, "append", fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
+
+    int status = CLI_OK;
+    char why[256];
+    for (;;) {
+        /* Block for the first line of a batch only; then take what is
+         * already buffered. */
+        const char *line;
+        size_t len;
+        int rc = lines_next(&r, a->n == 0 ? LINES_MAY_BLOCK : 0, &line, &len);
+        if (rc == LINES_LINE) {
+            if (parse_line(a, line, len, why, sizeof why) == 0) {
+                if (a->n < APPEND_BATCH)
+                    continue;
+            } else if (a->o->skip_bad) {
+                cli_warn(cmd.name, "%s line %" PRIu64 ": %s; skipped", a->source, r.lineno, why);
+                a->skipped++;
+                continue;
+            } else {
+                uint64_t bad = r.lineno;
+                status = flush_batch(a);
+                progress_end(&bar);
+                print_summary(a);
+                if (status == CLI_OK)
+                    status = cli_fail(cmd.name, "%s line %" PRIu64 ": %s (stopped there: nothing after it was appended)",
+                                      a->source, bad, why);
+                break;
+            }
+        }
+        if (rc < 0) {
+            status = flush_batch(a);
+            progress_end(&bar);
+            print_summary(a);
+            if (status == CLI_OK)
+                status = read_error(a, &r, rc);
+            break;
+        }
+        /* A full batch, nothing more buffered, or the end. */
+        status = flush_batch(a);
+        progress_update(&bar, r.bytes_consumed);
+        if (status != CLI_OK || rc == LINES_EOF) {
+            progress_end(&bar);
+            print_summary(a);
+            break;
+        }
+    }
+    lines_free(&r);
+    return status;
+}
+
+static int parse_options(int argc, char **argv, append_opts *o)
+{
+    static const struct option opts[] = {
+        { "key-field", required_argument, NULL, OPT_KEY_FIELD },
+        { "time-field", required_argument, NULL, OPT_TIME_FIELD },
+        { "time-unit", required_argument, NULL, OPT_TIME_UNIT },
+        { "schema-version", required_argument, NULL, OPT_SCHEMA },
+        { "partition", required_argument, NULL, OPT_PARTITION },
+        { "sync", required_argument, NULL, OPT_SYNC },
+        { "on-error", required_argument, NULL, OPT_ON_ERROR },
+        { "ack", no_argument, NULL, OPT_ACK },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char *const units[] = { "s", "ms", "us", NULL };
+    static const int64_t unit_us[] = { 1000000, 1000, 1 };
+    static const char *const syncs[] = { "none", "always", NULL };
+    static const char *const on_error[] = { "stop", "skip", NULL };
+    int choice;
+
+    args_begin();
+    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
+        switch (ch) {
+        case OPT_KEY_FIELD:
+        case OPT_TIME_FIELD: {
+            jsonpath *p = ch == OPT_KEY_FIELD ? &o->key : &o->time;
+            int *have = ch == OPT_KEY_FIELD ? &o->have_key : &o->have_time;
+            if (*have)
+                jsonpath_free(p);
+            if (jsonpath_compile(p, optarg) != 0)
+                return args_usage(&cmd, "'%s' is not a field path (names separated by '.', at most %d)", optarg,
+                                  JSONPATH_DEPTH_MAX);
+            *have = 1;
+            break;
+        }
+        case OPT_TIME_UNIT:
+            if (args_choice(&cmd, "--time-unit", optarg, units, &choice))
+                return CLI_USAGE;
+            o->unit_us = unit_us[choice];
+            break;
+        case OPT_SCHEMA:
+            if (args_u32(&cmd, "--schema-version", optarg, 0, UINT32_MAX, &o->schema_version))
+                return CLI_USAGE;
+            break;
+        case OPT_PARTITION:
+            if (args_u32(&cmd, "--partition", optarg, 0, SIGLOG_PARTITIONS_MAX - 1, &o->partition))
+                return CLI_USAGE;
+            break;
+        case OPT_SYNC:
+            if (args_choice(&cmd, "--sync", optarg, syncs, &choice))
+                return CLI_USAGE;
+            o->sync_always = choice == 1;
+            break;
+        case OPT_ON_ERROR:
+            if (args_choice(&cmd, "--on-error", optarg, on_error, &choice))
+                return CLI_USAGE;
+            o->skip_bad = choice == 1;
+            break;
+        case OPT_ACK:
+            o->ack = 1;
+            break;
+        case ARGS_HELP:
+            return ARGS_HELP;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    int i = args_operand_index();
+    if (argc - i < 2)
+        return args_usage(&cmd, "missing STORE or STREAM");
+    if (argc - i > 3)
+        return args_usage(&cmd, "too many operands");
+    o->store = argv[i];
+    o->stream = argv[i + 1];
+    o->file = argc - i == 3 ? argv[i + 2] : NULL;
+    return CLI_OK;
+}
+
+int cmd_append(int argc, char **argv)
+{
+    append_opts o = { .unit_us = 1000, .partition = SIGLOG_PARTITION_BY_KEY };
+    append_run a = { .o = &o };
+    int fd = -1;
+    int status = parse_options(argc, argv, &o);
+    if (status != CLI_OK) {
+        status = status == ARGS_HELP ? CLI_OK : status;
+        goto out;
+    }
+
+    int from_stdin = !o.file || strcmp(o.file, "-") == 0;
+    a.source = from_stdin ? "stdin" : o.file;
+    fd = from_stdin ? STDIN_FILENO : open(o.file, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        status = cli_fail(cmd.name, "cannot open %s: %s", o.file, strerror(errno));
+        goto out;
+    }
+    if ((status = cli_open(cmd.name, o.store, 0, o.stream, &a.s, &a.st)) != CLI_OK)
+        goto out;
+    siglog_stream_config_get(a.st, &a.cfg);
+    if (o.partition != SIGLOG_PARTITION_BY_KEY && o.partition >= a.cfg.partitions) {
+        status = cli_fail(cmd.name, "stream %s has %u partitions: no partition %u", o.stream, a.cfg.partitions,
+                          o.partition);
+        goto out;
+    }
+    a.first_off = malloc(a.cfg.partitions * sizeof *a.first_off);
+    a.last_off = calloc(a.cfg.partitions, sizeof *a.last_off);
+    if (!a.first_off || !a.last_off) {
+        status = cli_fail(cmd.name, "out of memory");
+        goto out;
+    }
+    memset(a.first_off, 0xff, a.cfg.partitions * sizeof *a.first_off);
+
+    status = append_all(&a, fd);
+    if (status == CLI_OK && o.ack)
+        status = out_finish(cmd.name);
+out:
+    if (a.s) {
+        /* Closing syncs whatever the stream's policy left pending. */
+        int rc = siglog_close(a.s);
+        if (rc != 0 && status == CLI_OK)
+            status = cli_fail_lib(cmd.name, rc, "closing store %s", o.store);
+    }
+    if (fd > STDIN_FILENO)
+        close(fd);
+    free(a.first_off);
+    free(a.last_off);
+    free(a.keys);
+    if (o.have_key)
+        jsonpath_free(&o.key);
+    if (o.have_time)
+        jsonpath_free(&o.time);
+    return status;
+}

@@ -1,0 +1,536 @@
+/*
+ * cmd_replay — `siglog replay`: read a stream back, partition by partition
+ * or merged in time order, filtered by offset and time ranges, key and
+ * schema version, and optionally following new events like tail -f.
+ *
+ * Ranges are half-open: --from-offset/--from-time are inclusive,
+ * --to-offset/--to-time exclusive, so [from, to) ranges tile a log without
+ * overlap. Event times within a partition need not grow with the offset,
+ * so time bounds filter every record; the --from-time seek only skips
+ * what the time index proves is earlier.
+ *
+ * Without --follow every cursor is opened before anything is read, so the
+ * replay ends at the high-water marks seen at start.
+ */
+#include "args.h"
+#include "cli.h"
+#include "output.h"
+#include "progress.h"
+#include "timeparse.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const args_cmd cmd = {
+    "replay",
+    "siglog replay STORE STREAM [--partition P]... [--from-offset O] [--to-offset O]\n"
+    "       [--from-time T] [--to-time T] [--key K] [--schema-version V] [--merge] [--follow]\n"
+    "       [--limit N] [--format jsonl|value|binary]",
+    "Write the events of STREAM to standard output.\n"
+    "\n"
+    "  --partition P        read partition P (repeatable); default: all partitions,\n"
+    "                       one after another in partition order\n"
+    "  --from-offset O      start at offset O (inclusive) in every partition read\n"
+    "  --to-offset O        stop before offset O (exclusive)\n"
+    "  --from-time T        only events with timestamp >= T\n"
+    "  --to-time T          only events with timestamp < T (exclusive)\n"
+    "                       T is RFC 3339 (2014-04-07T03:11:09.277Z) or an integer\n"
+    "                       of microseconds since the epoch\n"
+    "  --key K              only events whose key is exactly K\n"
+    "  --schema-version V   only events of schema version V\n"
+    "  --merge              interleave the partitions in (timestamp, partition,\n"
+    "                       offset) order\n"
+    "  --follow             keep waiting for new events (like tail -f); SIGINT or\n"
+    "                       SIGTERM ends the replay with status 0. With several\n"
+    "                       partitions and no --merge, partitions are read in turn.\n"
+    "  --limit N            stop after N events have been written\n"
+    "  --format F           jsonl (default): one JSON object per event:\n"
+    "                         {\"stream\",\"partition\",\"offset\",\"ts\" (microseconds),\n"
+    "                          \"key\" (string, null when absent),\"schema\",\"value\"}\n"
+    "                       the value is embedded as JSON when it is valid JSON,\n"
+    "                       otherwise it is a base64 string and the object also\n"
+    "                       has \"value_encoding\":\"base64\"; a key that is not\n"
+    "                       UTF-8 is likewise base64 with \"key_encoding\":\"base64\";\n"
+    "                       a tombstone adds \"tombstone\":true.\n"
+    "                       value: each value followed by a newline (replaying\n"
+    "                       what append read reproduces its lines exactly).\n"
+    "                       binary: each value as a 4-byte little-endian length\n"
+    "                       followed by its bytes.\n"
+    "\n"
+    "Without --follow the replay ends at the high-water mark seen at start.\n"
+    "The store is opened read-only, so replay runs beside a writer. When the\n"
+    "reader of standard output goes away (replay | head), replay stops quietly\n"
+    "with status 0.\n",
+};
+
+enum {
+    OPT_PARTITION = 256,
+    OPT_FROM_OFFSET,
+    OPT_TO_OFFSET,
+    OPT_FROM_TIME,
+    OPT_TO_TIME,
+    OPT_KEY,
+    OPT_SCHEMA,
+    OPT_MERGE,
+    OPT_FOLLOW,
+    OPT_LIMIT,
+    OPT_FORMAT,
+};
+
+enum replay_format { FORMAT_JSONL, FORMAT_VALUE, FORMAT_BINARY };
+
+typedef struct replay_opts {
+    const char *store, *stream;
+    uint32_t *parts; /* requested partitions; NULL: all */
+    size_t nparts;
+    uint64_t from_offset, to_offset;
+    int64_t from_time, to_time;
+    int have_from_offset, have_to_offset, have_from_time, have_to_time;
+    const char *key;
+    int have_key;
+    uint32_t schema_version;
+    int have_schema;
+    int merge, follow;
+    uint64_t limit;
+    int have_limit;
+    int format;
+} replay_opts;
+
+typedef struct replay_src {
+    siglog_cursor *cursor;
+    uint32_t partition;
+    int done; /* reached --to-offset */
+} replay_src;
+
+typedef struct replay_run {
+    const replay_opts *o;
+    siglog_stream *st;
+    replay_src *src;
+    size_t nsrc, ndone;
+    uint64_t written, read;
+    progress bar;
+} replay_run;
+
+static volatile sig_atomic_t replay_stop;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    replay_stop = 1;
+}
+
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: waits return early */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+/* ---- output formats ---- */
+
+static void write_value_json(const siglog_record *r)
+{
+    json_t *v = json_loadb(r->value, r->value_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!v) {
+        out_json_base64(r->value, r->value_len);
+        out_puts(",\"value_encoding\":\"base64\"");
+        return;
+    }
+    /* Valid JSON is embedded as stored unless raw line breaks (legal JSON
+     * whitespace) would split the envelope's line; then compactly re-encoded. */
+    if (!memchr(r->value, '\n', r->value_len) && !memchr(r->value, '\r', r->value_len)) {
+        out_write(r->value, r->value_len);
+    } else {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (text) {
+            out_puts(text);
+            free(text);
+        } else {
+            out_json_base64(r->value, r->value_len);
+            out_puts(",\"value_encoding\":\"base64\"");
+        }
+    }
+    json_decref(v);
+}
+
+static void write_jsonl(const replay_run *rr, const siglog_record *r)
+{
+    out_puts("{\"stream\":");
+    out_json_string(rr->o->stream, strlen(rr->o->stream));
+    out_puts(",\"partition\":");
+    out_u64(r->partition);
+    out_puts(",\"offset\":");
+    out_u64(r->offset);
+    out_puts(",\"ts\":");
+    out_i64(r->timestamp_us);
+    out_puts(",\"key\":");
+    if (r->key_len == 0) {
+        out_puts("null");
+    } else if (out_utf8_valid(r->key, r->key_len)) {
+        out_json_string(r->key, r->key_len);
+    } else {
+        out_json_base64(r->key, r->key_len);
+        out_puts(",\"key_encoding\":\"base64\"");
+    }
+    out_puts(",\"schema\":");
+    out_u64(r->schema_version);
+    if (r->flags & SIGLOG_EVENT_TOMBSTONE)
+        out_puts(",\"tombstone\":true");
+    out_puts(",\"value\":");
+    write_value_json(r);
+    out_puts("}\n");
+}
+
+static void write_record(const replay_run *rr, const siglog_record *r)
+{
+    switch (rr->o->format) {
+    case FORMAT_VALUE:
+        out_write(r->value, r->value_len);
+        out_write("\n", 1);
+        break;
+    case FORMAT_BINARY: {
+        uint32_t n = (uint32_t)r->value_len;
+        unsigned char le[4] = { (unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16),
+                                (unsigned char)(n >> 24) };
+        out_write(le, 4);
+        out_write(r->value, r->value_len);
+        break;
+    }
+    default:
+        write_jsonl(rr, r);
+    }
+}
+
+/* ---- reading ---- */
+
+/* Filter and write one record. Returns 1 when the replay is complete
+ * (--limit reached or stdout gone), else 0. */
+static int take_record(replay_run *rr, replay_src *src, const siglog_record *r)
+{
+    const replay_opts *o = rr->o;
+    rr->read++;
+    if (o->have_to_offset && r->offset >= o->to_offset) {
+        if (!src->done) {
+            src->done = 1;
+            rr->ndone++;
+        }
+        return 0;
+    }
+    if ((o->have_from_time && r->timestamp_us < o->from_time) || (o->have_to_time && r->timestamp_us >= o->to_time) ||
+        (o->have_schema && r->schema_version != o->schema_version) ||
+        (o->have_key && (r->key_len != strlen(o->key) || memcmp(r->key, o->key, r->key_len) != 0)))
+        return 0;
+    write_record(rr, r);
+    rr->written++;
+    return (o->have_limit && rr->written >= o->limit) || out_failed();
+}
+
+/* Every reason to stop that does not depend on the next record. */
+static int replay_finished(const replay_run *rr)
+{
+    return replay_stop || out_failed() || (rr->o->have_limit && rr->written >= rr->o->limit) ||
+           (rr->nsrc > 0 && rr->ndone == rr->nsrc);
+}
+
+/* A cursor's error: EGAP is a warning (retention removed offsets under us;
+ * the cursor moved on), anything else ends the replay. */
+static int read_failed(const replay_run *rr, int rc, const replay_src *src)
+{
+    if (rc == SIGLOG_EGAP) {
+        if (src)
+            cli_warn(cmd.name, "stream %s partition %u: events were removed by retention; continuing at offset %" PRIu64,
+                     rr->o->stream, src->partition, siglog_cursor_position(src->cursor));
+        else
+            cli_warn(cmd.name, "stream %s: events were removed by retention (%s); continuing", rr->o->stream,
+                     siglog_errdetail());
+        return 0;
+    }
+    if (src)
+        return cli_fail_lib(cmd.name, rc, "reading stream %s partition %u at offset %" PRIu64, rr->o->stream,
+                            src->partition, siglog_cursor_position(src->cursor));
+    return cli_fail_lib(cmd.name, rc, "reading stream %s", rr->o->stream);
+}
+
+/* Read up to `budget` records of one source. Returns the number read, or
+ * -1 after a failure was reported; *finished set when the replay is done. */
+static int64_t drain(replay_run *rr, replay_src *src, uint64_t budget, int *finished)
+{
+    int64_t n = 0;
+    while (!src->done && (uint64_t)n < budget) {
+        const siglog_record *r;
+        int rc = siglog_cursor_next(src->cursor, &r);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            if (read_failed(rr, rc, src) != 0)
+                return -1;
+            continue;
+        }
+        n++;
+        if (take_record(rr, src, r)) {
+            *finished = 1;
+            break;
+        }
+        if ((n & 1023) == 0)
+            progress_update(&rr->bar, rr->read);
+    }
+    return n;
+}
+
+/* Sleep until some cursor may have news, a signal, or a short timeout.
+ * Rotating over the cursors bounds the latency for every partition. */
+static void wait_for_news(replay_run *rr, size_t *turn)
+{
+    out_flush();
+    if (replay_stop || rr->nsrc == 0)
+        return;
+    size_t i = (*turn)++ % rr->nsrc;
+    siglog_cursor_wait(rr->src[i].cursor, rr->nsrc == 1 ? 200 : 50);
+}
+
+static int replay_sequential(replay_run *rr)
+{
+    int finished = 0;
+    size_t turn = 0;
+    if (!rr->o->follow) {
+        for (size_t i = 0; i < rr->nsrc && !finished; i++)
+            if (drain(rr, &rr->src[i], UINT64_MAX, &finished) < 0)
+                return CLI_FAILURE;
+        return CLI_OK;
+    }
+    while (!finished && !replay_finished(rr)) {
+        int64_t got = 0;
+        for (size_t i = 0; i < rr->nsrc && !finished; i++) {
+            int64_t n = drain(rr, &rr->src[i], 1024, &finished);
+            if (n < 0)
+                return CLI_FAILURE;
+            got += n;
+        }
+        if (got == 0)
+            wait_for_news(rr, &turn);
+    }
+    return CLI_OK;
+}
+
+static int replay_merged(replay_run *rr)
+{
+    siglog_cursor **cursors = malloc(rr->nsrc * sizeof *cursors);
+    if (!cursors)
+        return cli_fail(cmd.name, "out of memory");
+    for (size_t i = 0; i < rr->nsrc; i++)
+        cursors[i] = rr->src[i].cursor;
+    siglog_merge *m = NULL;
+    int rc = siglog_merge_open(&m, cursors, rr->nsrc);
+    int status = CLI_OK;
+    size_t turn = 0;
+    if (rc != 0) {
+        status = cli_fail_lib(cmd.name, rc, "merging the partitions of stream %s", rr->o->stream);
+        goto out;
+    }
+    while (!replay_finished(rr)) {
+        const siglog_record *r;
+        size_t idx;
+        rc = siglog_merge_next(m, &r, &idx);
+        if (rc < 0) {
+            if ((status = read_failed(rr, rc, NULL)) != CLI_OK)
+                break;
+            continue;
+        }
+        if (rc == 0) {
+            if (!rr->o->follow)
+                break;
+            wait_for_news(rr, &turn);
+            continue;
+        }
+        if (take_record(rr, &rr->src[idx], r))
+            break;
+        if ((rr->read & 1023) == 0)
+            progress_update(&rr->bar, rr->read);
+    }
+out:
+    siglog_merge_close(m);
+    free(cursors);
+    return status;
+}
+
+/* ---- setup ---- */
+
+static int add_partition(replay_opts *o, const char *arg)
+{
+    uint32_t p;
+    if (args_u32(&cmd, "--partition", arg, 0, SIGLOG_PARTITIONS_MAX - 1, &p))
+        return CLI_USAGE;
+    for (size_t i = 0; i < o->nparts; i++)
+        if (o->parts[i] == p)
+            return args_usage(&cmd, "partition %u given twice", p);
+    uint32_t *grown = realloc(o->parts, (o->nparts + 1) * sizeof *grown);
+    if (!grown)
+        return cli_fail(cmd.name, "out of memory");
+    o->parts = grown;
+    o->parts[o->nparts++] = p;
+    return CLI_OK;
+}
+
+static int parse_options(int argc, char **argv, replay_opts *o)
+{
+    static const struct option opts[] = {
+        { "partition", required_argument, NULL, OPT_PARTITION },
+        { "from-offset", required_argument, NULL, OPT_FROM_OFFSET },
+        { "to-offset", required_argument, NULL, OPT_TO_OFFSET },
+        { "from-time", required_argument, NULL, OPT_FROM_TIME },
+        { "to-time", required_argument, NULL, OPT_TO_TIME },
+        { "key", required_argument, NULL, OPT_KEY },
+        { "schema-version", required_argument, NULL, OPT_SCHEMA },
+        { "merge", no_argument, NULL, OPT_MERGE },
+        { "follow", no_argument, NULL, OPT_FOLLOW },
+        { "limit", required_argument, NULL, OPT_LIMIT },
+        { "format", required_argument, NULL, OPT_FORMAT },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char *const formats[] = { "jsonl", "value", "binary", NULL };
+    int rc;
+
+    args_begin();
+    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
+        switch (ch) {
+        case OPT_PARTITION:
+            if ((rc = add_partition(o, optarg)) != CLI_OK)
+                return rc;
+            break;
+        case OPT_FROM_OFFSET:
+            if (args_u64(&cmd, "--from-offset", optarg, 0, UINT64_MAX, &o->from_offset))
+                return CLI_USAGE;
+            o->have_from_offset = 1;
+            break;
+        case OPT_TO_OFFSET:
+            if (args_u64(&cmd, "--to-offset", optarg, 0, UINT64_MAX, &o->to_offset))
+                return CLI_USAGE;
+            o->have_to_offset = 1;
+            break;
+        case OPT_FROM_TIME:
+        case OPT_TO_TIME: {
+            int from = ch == OPT_FROM_TIME;
+            if (timeparse_time_arg(optarg, from ? &o->from_time : &o->to_time) != 0)
+                return args_usage(&cmd, "%s wants an RFC 3339 time or integer microseconds, not '%s'",
+                                  from ? "--from-time" : "--to-time", optarg);
+            *(from ? &o->have_from_time : &o->have_to_time) = 1;
+            break;
+        }
+        case OPT_KEY:
+            o->key = optarg;
+            o->have_key = 1;
+            break;
+        case OPT_SCHEMA:
+            if (args_u32(&cmd, "--schema-version", optarg, 0, UINT32_MAX, &o->schema_version))
+                return CLI_USAGE;
+            o->have_schema = 1;
+            break;
+        case OPT_MERGE:
+            o->merge = 1;
+            break;
+        case OPT_FOLLOW:
+            o->follow = 1;
+            break;
+        case OPT_LIMIT:
+            if (args_u64(&cmd, "--limit", optarg, 0, UINT64_MAX, &o->limit))
+                return CLI_USAGE;
+            o->have_limit = 1;
+            break;
+        case OPT_FORMAT:
+            if (args_choice(&cmd, "--format", optarg, formats, &o->format))
+                return CLI_USAGE;
+            break;
+        case ARGS_HELP:
+            return ARGS_HELP;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    int i = args_operand_index();
+    if (argc - i != 2)
+        return args_usage(&cmd, argc - i < 2 ? "missing STORE or STREAM" : "too many operands");
+    o->store = argv[i];
+    o->stream = argv[i + 1];
+    return CLI_OK;
+}
+
+/* One cursor per selected partition, all opened before reading starts. */
+static int open_sources(replay_run *rr)
+{
+    const replay_opts *o = rr->o;
+    siglog_stream_config cfg;
+    siglog_stream_config_get(rr->st, &cfg);
+    rr->nsrc = o->parts ? o->nparts : cfg.partitions;
+    rr->src = calloc(rr->nsrc ? rr->nsrc : 1, sizeof *rr->src);
+    if (!rr->src)
+        return cli_fail(cmd.name, "out of memory");
+
+    int seek = SIGLOG_SEEK_START;
+    int64_t arg = 0;
+    if (o->have_from_offset) {
+        seek = SIGLOG_SEEK_OFFSET;
+        arg = o->from_offset > INT64_MAX ? INT64_MAX : (int64_t)o->from_offset;
+    } else if (o->have_from_time) {
+        seek = SIGLOG_SEEK_TIME;
+        arg = o->from_time;
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < rr->nsrc; i++) {
+        replay_src *src = &rr->src[i];
+        src->partition = o->parts ? o->parts[i] : (uint32_t)i;
+        if (src->partition >= cfg.partitions)
+            return cli_fail(cmd.name, "stream %s has %u partitions: no partition %u", o->stream, cfg.partitions,
+                            src->partition);
+        int rc = siglog_cursor_open(&src->cursor, rr->st, src->partition, seek, arg,
+                                    o->follow ? SIGLOG_CURSOR_FOLLOW : 0);
+        if (rc != 0)
+            return cli_fail_lib(cmd.name, rc, "opening stream %s partition %u", o->stream, src->partition);
+        siglog_partition_info pi;
+        if (siglog_partition_info_get(rr->st, src->partition, &pi) == 0)
+            total += pi.next_offset - pi.log_start_offset;
+        /* An empty range needs no reading at all. */
+        if (o->have_to_offset && o->to_offset <= siglog_cursor_position(src->cursor)) {
+            src->done = 1;
+            rr->ndone++;
+        }
+    }
+    progress_start(&rr->bar, "replay", o->follow ? 0 : total);
+    if (o->follow)
+        rr->bar.active = 0;
+    return CLI_OK;
+}
+
+int cmd_replay(int argc, char **argv)
+{
+    replay_opts o = { .format = FORMAT_JSONL };
+    replay_run rr = { .o = &o };
+    siglog *s = NULL;
+    int status = parse_options(argc, argv, &o);
+    if (status != CLI_OK) {
+        status = status == ARGS_HELP ? CLI_OK : status;
+        goto out;
+    }
+    if ((status = cli_open(cmd.name, o.store, 1, o.stream, &s, &rr.st)) != CLI_OK)
+        goto out;
+    if (o.follow)
+        install_stop_handlers();
+    if ((status = open_sources(&rr)) != CLI_OK)
+        goto out;
+    status = o.merge ? replay_merged(&rr) : replay_sequential(&rr);
+    progress_end(&rr.bar);
+    if (status == CLI_OK)
+        status = out_finish(cmd.name);
+out:
+    for (size_t i = 0; i < rr.nsrc && rr.src; i++)
+        siglog_cursor_close(rr.src[i].cursor);
+    free(rr.src);
+    siglog_close(s);
+    free(o.parts);
+    return status;
+}

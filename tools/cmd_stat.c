@@ -1,0 +1,159 @@
+/*
+ * cmd_stat — `siglog stat STORE [--json]`: streams, their settings and per
+ * partition offsets, sizes and time ranges. Opens the store read-only, so
+ * it runs beside a live writer.
+ */
+#include "args.h"
+#include "cli.h"
+#include "output.h"
+#include "streaminfo.h"
+#include "timeparse.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+
+static const args_cmd cmd = {
+    "stat",
+    "siglog stat STORE [--json]",
+    "Show every stream of STORE with its settings and, per partition: the log\n"
+    "start offset, the next offset, the number of events between them, bytes of\n"
+    "segments and of indexes on disk, segment count, the time range (first\n"
+    "event's timestamp and the largest timestamp) and the state: ok, or failed\n"
+    "after a failed write or sync (appends refused until reopened).\n"
+    "\n"
+    "  --json   one JSON document: {\"store\": PATH, \"streams\": [{name, partitions,\n"
+    "           compression, sync, segment_bytes_max, segment_age_max_us,\n"
+    "           record_bytes_max, \"partition_info\": [{partition, log_start_offset,\n"
+    "           next_offset, events, bytes, index_bytes, segments,\n"
+    "           first_timestamp_us, max_timestamp_us, state}]}]}\n"
+    "\n"
+    "The store is opened read-only (no writer lock is taken).\n",
+};
+
+enum { OPT_JSON = 256 };
+
+typedef struct stat_ctx {
+    json_t *streams; /* NULL for text output */
+    int status;
+} stat_ctx;
+
+static json_t *partition_json(uint32_t p, const siglog_partition_info *pi)
+{
+    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+                     "partition", (json_int_t)p,
+                     "log_start_offset", (json_int_t)pi->log_start_offset,
+                     "next_offset", (json_int_t)pi->next_offset,
+                     "events", (json_int_t)(pi->next_offset - pi->log_start_offset),
+                     "bytes", (json_int_t)pi->bytes,
+                     "index_bytes", (json_int_t)pi->index_bytes,
+                     "segments", (json_int_t)pi->segment_count,
+                     "first_timestamp_us", (json_int_t)pi->first_timestamp_us,
+                     "max_timestamp_us", (json_int_t)pi->max_timestamp_us,
+                     "state", pi->failed ? "failed" : "ok");
+}
+
+static void partition_text(uint32_t p, const siglog_partition_info *pi)
+{
+    char first[TIMEPARSE_RFC3339_MAX] = "-", last[TIMEPARSE_RFC3339_MAX] = "-";
+    if (pi->next_offset > pi->log_start_offset) {
+        timeparse_format(pi->first_timestamp_us, first);
+        timeparse_format(pi->max_timestamp_us, last);
+    }
+    char line[384];
+    snprintf(line, sizeof line,
+             "  %5" PRIu32 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %14" PRIu64 " %12" PRIu64 " %8" PRIu64
+             "  %-27s %-27s %s\n",
+             p, pi->log_start_offset, pi->next_offset, pi->next_offset - pi->log_start_offset, pi->bytes,
+             pi->index_bytes, pi->segment_count, first, last, pi->failed ? "failed" : "ok");
+    out_puts(line);
+}
+
+static int stat_stream(void *ctx, siglog_stream *st)
+{
+    stat_ctx *sc = ctx;
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    json_t *sj = NULL, *parts = NULL;
+    if (sc->streams) {
+        sj = streaminfo_config_json(st);
+        parts = json_array();
+        if (!sj || !parts || json_object_set_new(sj, "partition_info", parts) != 0 ||
+            json_array_append_new(sc->streams, sj) != 0) {
+            sc->status = cli_fail(cmd.name, "out of memory");
+            return -1;
+        }
+    } else {
+        char sync[32], head[SIGLOG_NAME_MAX + 160];
+        snprintf(head, sizeof head,
+                 "stream %s: partitions=%u compression=%s sync=%s segment_bytes_max=%" PRIu64 "\n"
+                 "  %5s %12s %12s %12s %14s %12s %8s  %-27s %-27s %s\n",
+                 siglog_stream_name(st), c.partitions, streaminfo_compression_text(&c),
+                 streaminfo_sync_text(&c, sync, sizeof sync), c.segment_bytes_max, "part", "start", "next",
+                 "events", "bytes", "index_bytes", "segments", "first_time", "max_time", "state");
+        out_puts(head);
+    }
+    for (uint32_t p = 0; p < c.partitions; p++) {
+        siglog_partition_info pi;
+        int rc = siglog_partition_info_get(st, p, &pi);
+        if (rc != 0) {
+            sc->status = cli_fail_lib(cmd.name, rc, "stream %s partition %u", siglog_stream_name(st), p);
+            return -1;
+        }
+        if (!parts) {
+            partition_text(p, &pi);
+        } else if (json_array_append_new(parts, partition_json(p, &pi)) != 0) {
+            sc->status = cli_fail(cmd.name, "out of memory");
+            return -1;
+        }
+    }
+    return out_failed() ? -1 : 0;
+}
+
+int cmd_stat(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, OPT_JSON },
+        { NULL, 0, NULL, 0 },
+    };
+    int json = 0;
+    args_begin();
+    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
+        if (ch == OPT_JSON)
+            json = 1;
+        else
+            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
+    }
+    int i = args_operand_index();
+    if (argc - i != 1)
+        return args_usage(&cmd, argc - i < 1 ? "missing STORE" : "too many operands");
+    const char *path = argv[i];
+
+    siglog *s;
+    if (cli_open(cmd.name, path, 1, NULL, &s, NULL) != CLI_OK)
+        return CLI_FAILURE;
+    stat_ctx sc = { .status = CLI_OK };
+    json_t *doc = NULL;
+    if (json) {
+        sc.streams = json_array();
+        doc = json_pack("{s:s, s:o}", "store", path, "streams", sc.streams);
+        if (!doc) {
+            sc.status = cli_fail(cmd.name, "out of memory");
+            goto out;
+        }
+    }
+    /* A non-zero foreach without a status means stdout failed: out_finish
+     * says how that ends. */
+    int rc = siglog_stream_foreach(s, stat_stream, &sc);
+    if (sc.status == CLI_OK && rc == 0 && doc) {
+        json_t *d = doc;
+        doc = NULL;
+        if (out_json_doc(d) != 0 && !out_failed())
+            sc.status = cli_fail(cmd.name, "out of memory");
+    }
+    if (sc.status == CLI_OK)
+        sc.status = out_finish(cmd.name);
+out:
+    json_decref(doc);
+    siglog_close(s);
+    return sc.status;
+}

@@ -1,0 +1,198 @@
+/*
+ * cmd_stream — `siglog stream create|list`: define streams and show them.
+ */
+#include "args.h"
+#include "cli.h"
+#include "output.h"
+#include "streaminfo.h"
+#include "timeparse.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static const args_cmd stream_cmd = {
+    "stream",
+    "siglog stream create|list STORE ...",
+    "  siglog stream create STORE STREAM --partitions N [options]\n"
+    "  siglog stream list STORE [--json]\n"
+    "\n'siglog stream create --help' and 'siglog stream list --help' say more.\n",
+};
+
+static const args_cmd create_cmd = {
+    "stream create",
+    "siglog stream create STORE STREAM --partitions N [--segment-bytes B] [--segment-age DUR]\n"
+    "       [--compression lz4|none] [--sync none|interval:MS|always]",
+    "Create stream STREAM in STORE. The settings are fixed once created.\n"
+    "\n"
+    "  --partitions N       number of partitions, 1..4096 (required)\n"
+    "  --segment-bytes B    roll segments at this size, 64KiB..1GiB (default 64MiB);\n"
+    "                       suffixes K/M/G (1024-based), KB/MB/GB (1000-based)\n"
+    "  --segment-age DUR    roll an older active segment (default 24h; 0 = never);\n"
+    "                       units us, ms, s, m, h, d, e.g. 90m, 1.5h\n"
+    "  --compression C      lz4 (default) or none\n"
+    "  --sync POLICY        none: the OS decides when data reaches the disk;\n"
+    "                       interval:MS: a background sync every MS ms (default\n"
+    "                       interval:100); always: each append waits for the disk\n"
+    "\n"
+    "Stream names are 1..128 bytes of [A-Za-z0-9._-] not starting with '.'.\n",
+};
+
+static const args_cmd list_cmd = {
+    "stream list",
+    "siglog stream list STORE [--json]",
+    "List the streams of STORE, one per line: name, partitions, compression,\n"
+    "sync policy. --json prints an array of objects instead:\n"
+    "{\"name\",\"partitions\",\"compression\",\"sync\",\"segment_bytes_max\",\n"
+    " \"segment_age_max_us\",\"record_bytes_max\"}.\n",
+};
+
+enum { OPT_PARTITIONS = 256, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_COMPRESSION, OPT_SYNC, OPT_JSON };
+
+static int stream_create(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "partitions", required_argument, NULL, OPT_PARTITIONS },
+        { "segment-bytes", required_argument, NULL, OPT_SEGMENT_BYTES },
+        { "segment-age", required_argument, NULL, OPT_SEGMENT_AGE },
+        { "compression", required_argument, NULL, OPT_COMPRESSION },
+        { "sync", required_argument, NULL, OPT_SYNC },
+        { NULL, 0, NULL, 0 },
+    };
+    static const char *const compressions[] = { "none", "lz4", NULL };
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    int have_partitions = 0, choice;
+
+    args_begin();
+    for (int ch; (ch = args_next(&create_cmd, argc, argv, opts)) != -1;) {
+        switch (ch) {
+        case OPT_PARTITIONS:
+            if (args_u32(&create_cmd, "--partitions", optarg, 1, SIGLOG_PARTITIONS_MAX, &c.partitions))
+                return CLI_USAGE;
+            have_partitions = 1;
+            break;
+        case OPT_SEGMENT_BYTES:
+            if (timeparse_size_bytes(optarg, &c.segment_bytes_max) != 0)
+                return args_usage(&create_cmd, "--segment-bytes wants a size such as 64MiB, not '%s'", optarg);
+            break;
+        case OPT_SEGMENT_AGE:
+            if (timeparse_duration_us(optarg, &c.segment_age_max_us) != 0)
+                return args_usage(&create_cmd, "--segment-age wants a duration such as 24h, not '%s'", optarg);
+            break;
+        case OPT_COMPRESSION:
+            if (args_choice(&create_cmd, "--compression", optarg, compressions, &choice))
+                return CLI_USAGE;
+            c.compression = choice == 0 ? SIGLOG_COMPRESSION_NONE : SIGLOG_COMPRESSION_LZ4;
+            break;
+        case OPT_SYNC:
+            if (streaminfo_parse_sync(optarg, &c) != 0)
+                return args_usage(&create_cmd, "--sync wants none, always or interval:MS (1..60000), not '%s'",
+                                  optarg);
+            break;
+        case ARGS_HELP:
+            return CLI_OK;
+        default:
+            return CLI_USAGE;
+        }
+    }
+    int i = args_operand_index();
+    if (argc - i != 2)
+        return args_usage(&create_cmd, argc - i < 2 ? "missing STORE or STREAM" : "too many operands");
+    if (!have_partitions)
+        return args_usage(&create_cmd, "--partitions is required");
+
+    const char *path = argv[i], *name = argv[i + 1];
+    siglog *s;
+    if (cli_open(create_cmd.name, path, 0, NULL, &s, NULL) != CLI_OK)
+        return CLI_FAILURE;
+    int rc = siglog_stream_create(s, name, &c);
+    if (rc != 0) {
+        cli_fail_lib(create_cmd.name, rc, "cannot create stream %s in %s", name, path);
+        siglog_close(s);
+        return CLI_FAILURE;
+    }
+    rc = siglog_close(s);
+    if (rc != 0)
+        return cli_fail_lib(create_cmd.name, rc, "closing store %s", path);
+    return CLI_OK;
+}
+
+typedef struct list_ctx {
+    int json;
+    json_t *array;
+} list_ctx;
+
+static int list_one(void *ctx, siglog_stream *st)
+{
+    list_ctx *l = ctx;
+    if (l->json)
+        return json_array_append_new(l->array, streaminfo_config_json(st)) == 0 ? 0 : -1;
+    siglog_stream_config c;
+    char sync[32];
+    siglog_stream_config_get(st, &c);
+    char line[SIGLOG_NAME_MAX + 96];
+    snprintf(line, sizeof line, "%s\tpartitions=%u\tcompression=%s\tsync=%s\n", siglog_stream_name(st),
+             c.partitions, streaminfo_compression_text(&c), streaminfo_sync_text(&c, sync, sizeof sync));
+    out_puts(line);
+    return 0;
+}
+
+static int stream_list(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, OPT_JSON },
+        { NULL, 0, NULL, 0 },
+    };
+    list_ctx l = { 0 };
+    args_begin();
+    for (int ch; (ch = args_next(&list_cmd, argc, argv, opts)) != -1;) {
+        if (ch == OPT_JSON)
+            l.json = 1;
+        else
+            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
+    }
+    int i = args_operand_index();
+    if (argc - i != 1)
+        return args_usage(&list_cmd, argc - i < 1 ? "missing STORE" : "too many operands");
+
+    siglog *s;
+    if (cli_open(list_cmd.name, argv[i], 1, NULL, &s, NULL) != CLI_OK)
+        return CLI_FAILURE;
+    int status = CLI_OK;
+    if (l.json && !(l.array = json_array())) {
+        status = cli_fail(list_cmd.name, "out of memory");
+        goto out;
+    }
+    if (siglog_stream_foreach(s, list_one, &l) != 0) {
+        status = cli_fail(list_cmd.name, "out of memory listing the streams of %s", argv[i]);
+        goto out;
+    }
+    if (l.json) {
+        json_t *doc = l.array;
+        l.array = NULL;
+        if (out_json_doc(doc) != 0 && !out_failed()) {
+            status = cli_fail(list_cmd.name, "out of memory");
+            goto out;
+        }
+    }
+    status = out_finish(list_cmd.name);
+out:
+    json_decref(l.array);
+    siglog_close(s);
+    return status;
+}
+
+int cmd_stream(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "create") == 0)
+        return stream_create(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "list") == 0)
+        return stream_list(argc - 1, argv + 1);
+    if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
+        printf("usage: %s\n\n%s", stream_cmd.synopsis, stream_cmd.help);
+        return CLI_OK;
+    }
+    if (argc < 2)
+        return args_usage(&stream_cmd, "missing subcommand (create or list)");
+    return args_usage(&stream_cmd, "unknown subcommand '%s'", argv[1]);
+}

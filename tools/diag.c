@@ -1,0 +1,71 @@
+/*
+ * diag — the tool's diagnostics: every failure becomes exactly one line on
+ * stderr, "siglog <command>: <what/where>: <why>", so a script or an
+ * operator reading a cron mail sees the cause without a second look.
+ */
+#include "cli.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+static void diag_vline(const char *cmd, const char *prefix, const char *fmt, va_list ap)
+{
+    fprintf(stderr, "siglog %s: %s", cmd, prefix);
+    vfprintf(stderr, fmt, ap);
+}
+
+int cli_fail(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vline(cmd, "", fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    return CLI_FAILURE;
+}
+
+int cli_fail_lib(const char *cmd, int code, const char *fmt, ...)
+{
+    /* Read the detail before any other call can replace it. */
+    const char *detail = siglog_errdetail();
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vline(cmd, "", fmt, ap);
+    va_end(ap);
+    if (detail[0])
+        fprintf(stderr, ": %s (%s)\n", siglog_strerror(code), detail);
+    else
+        fprintf(stderr, ": %s\n", siglog_strerror(code));
+    return CLI_FAILURE;
+}
+
+void cli_warn(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    diag_vline(cmd, "warning: ", fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+int cli_open(const char *cmd, const char *path, int read_only, const char *stream_name,
+             siglog **s_out, siglog_stream **st_out)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = read_only;
+    siglog *s = NULL;
+    int rc = siglog_open(&s, path, &o);
+    if (rc != 0)
+        return cli_fail_lib(cmd, rc, "cannot open store %s", path);
+    if (stream_name) {
+        rc = siglog_stream_get(s, stream_name, st_out);
+        if (rc != 0) {
+            cli_fail_lib(cmd, rc, "no stream %s in store %s", stream_name, path);
+            siglog_close(s);
+            return CLI_FAILURE;
+        }
+    }
+    *s_out = s;
+    return CLI_OK;
+}

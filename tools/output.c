@@ -1,0 +1,194 @@
+/*
+ * output — error-checked, buffered standard output; see output.h for the
+ * EPIPE/exit-status policy.
+ */
+#include "output.h"
+
+#include "cli.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define OUT_BUF_BYTES (64 * 1024)
+
+static char out_buf[OUT_BUF_BYTES];
+static size_t out_len;
+static int out_errno; /* first write error, 0 while all is well */
+
+static int out_send(const char *p, size_t n)
+{
+    while (n > 0 && !out_errno) {
+        ssize_t w = write(STDOUT_FILENO, p, n);
+        if (w < 0) {
+            if (errno == EINTR)
+                continue;
+            out_errno = errno;
+            break;
+        }
+        p += w;
+        n -= (size_t)w;
+    }
+    return out_errno ? -1 : 0;
+}
+
+int out_flush(void)
+{
+    int rc = out_send(out_buf, out_len);
+    out_len = 0;
+    return rc;
+}
+
+int out_write(const void *p, size_t n)
+{
+    if (out_errno)
+        return -1;
+    if (out_len + n > OUT_BUF_BYTES) {
+        if (out_flush() != 0)
+            return -1;
+        if (n > OUT_BUF_BYTES)
+            return out_send(p, n);
+    }
+    memcpy(out_buf + out_len, p, n);
+    out_len += n;
+    return 0;
+}
+
+int out_puts(const char *s)
+{
+    return out_write(s, strlen(s));
+}
+
+int out_u64(uint64_t v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof b, "%" PRIu64, v);
+    return out_write(b, (size_t)n);
+}
+
+int out_i64(int64_t v)
+{
+    char b[24];
+    int n = snprintf(b, sizeof b, "%" PRId64, v);
+    return out_write(b, (size_t)n);
+}
+
+int out_failed(void)
+{
+    return out_errno != 0;
+}
+
+int out_finish(const char *cmd)
+{
+    out_flush();
+    if (out_errno == 0 || out_errno == EPIPE)
+        return CLI_OK;
+    return cli_fail(cmd, "writing standard output: %s", strerror(out_errno));
+}
+
+int out_json_string(const void *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *p = s, *end = p + n, *run = p;
+    out_write("\"", 1);
+    for (; p < end; p++) {
+        unsigned char c = *p;
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        out_write(run, (size_t)(p - run));
+        run = p + 1;
+        char esc[7] = { '\\', 0 };
+        size_t elen = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        out_write(esc, elen);
+    }
+    out_write(run, (size_t)(p - run));
+    return out_write("\"", 1);
+}
+
+int out_json_base64(const void *data, size_t n)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *p = data;
+    char quad[4];
+    out_write("\"", 1);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)p[i + 1] << 8;
+        if (i + 2 < n)
+            v |= p[i + 2];
+        quad[0] = alphabet[v >> 18];
+        quad[1] = alphabet[(v >> 12) & 63];
+        quad[2] = i + 1 < n ? alphabet[(v >> 6) & 63] : '=';
+        quad[3] = i + 2 < n ? alphabet[v & 63] : '=';
+        out_write(quad, 4);
+    }
+    return out_write("\"", 1);
+}
+
+int out_utf8_valid(const void *data, size_t n)
+{
+    const unsigned char *p = data, *end = p + n;
+    while (p < end) {
+        unsigned char c = *p;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp, min;
+        if ((c & 0xe0) == 0xc0) {
+            len = 2, cp = c & 0x1f, min = 0x80;
+        } else if ((c & 0xf0) == 0xe0) {
+            len = 3, cp = c & 0x0f, min = 0x800;
+        } else if ((c & 0xf8) == 0xf0) {
+            len = 4, cp = c & 0x07, min = 0x10000;
+        } else {
+            return 0;
+        }
+        if ((size_t)(end - p) < len)
+            return 0;
+        for (size_t i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+int out_json_doc(json_t *doc)
+{
+    if (!doc) {
+        errno = ENOMEM;
+        return -1;
+    }
+    char *text = json_dumps(doc, JSON_INDENT(2));
+    json_decref(doc);
+    if (!text) {
+        errno = ENOMEM;
+        return -1;
+    }
+    int rc = out_puts(text);
+    free(text);
+    return rc == 0 ? out_write("\n", 1) : rc;
+}

@@ -1,0 +1,267 @@
+/*
+ * timeparse — strict parsers for times, durations and sizes; see
+ * timeparse.h for the accepted forms.
+ *
+ * Calendar arithmetic uses the proleptic Gregorian calendar with days
+ * counted from 1970-01-01 via 400-year eras (146097 days each), so it needs
+ * no tables and no libc time zone state (timegm/strptime depend on locale
+ * and TZ, and accept more than RFC 3339 allows).
+ */
+#include "timeparse.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define US_PER_S 1000000LL
+
+int timeparse_u64(const char *s, uint64_t *out)
+{
+    if (!s || !*s)
+        return -1;
+    uint64_t v = 0;
+    for (; *s; s++) {
+        if (*s < '0' || *s > '9')
+            return -1;
+        if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, (uint64_t)(*s - '0'), &v))
+            return -1;
+    }
+    *out = v;
+    return 0;
+}
+
+/* Days from 1970-01-01 to y-m-d. */
+static int64_t days_from_civil(int64_t y, int m, int d)
+{
+    y -= m <= 2;
+    int64_t era = (y >= 0 ? y : y - 399) / 400;
+    int64_t yoe = y - era * 400;                                  /* 0..399 */
+    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1; /* 0..365, from March */
+    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;          /* 0..146096 */
+    return era * 146097 + doe - 719468;
+}
+
+/* The inverse of days_from_civil. */
+static void civil_from_days(int64_t z, int64_t *y, int *m, int *d)
+{
+    z += 719468;
+    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+    int64_t doe = z - era * 146097;
+    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    int64_t mp = (5 * doy + 2) / 153;
+    *d = (int)(doy - (153 * mp + 2) / 5 + 1);
+    *m = (int)(mp < 10 ? mp + 3 : mp - 9);
+    *y = yoe + era * 400 + (*m <= 2);
+}
+
+static int days_in_month(int64_t y, int m)
+{
+    static const int days[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+    int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+    return m == 2 ? 28 + leap : days[m - 1];
+}
+
+/* Exactly `width` digits at s[*pos]; advances *pos. */
+static int fixed_digits(const char *s, size_t n, size_t *pos, int width, int *out)
+{
+    if (*pos + (size_t)width > n)
+        return -1;
+    int v = 0;
+    for (int i = 0; i < width; i++) {
+        char c = s[*pos + (size_t)i];
+        if (c < '0' || c > '9')
+            return -1;
+        v = v * 10 + (c - '0');
+    }
+    *pos += (size_t)width;
+    *out = v;
+    return 0;
+}
+
+static int expect_char(const char *s, size_t n, size_t *pos, const char *allowed)
+{
+    if (*pos >= n || !s[*pos] || !strchr(allowed, s[*pos]))
+        return -1;
+    (*pos)++;
+    return 0;
+}
+
+int timeparse_rfc3339(const char *s, size_t n, int64_t *us_out)
+{
+    size_t p = 0;
+    int year, mon, day, hour, min, sec;
+    if (fixed_digits(s, n, &p, 4, &year) || expect_char(s, n, &p, "-") || fixed_digits(s, n, &p, 2, &mon) ||
+        expect_char(s, n, &p, "-") || fixed_digits(s, n, &p, 2, &day) || expect_char(s, n, &p, "Tt ") ||
+        fixed_digits(s, n, &p, 2, &hour) || expect_char(s, n, &p, ":") || fixed_digits(s, n, &p, 2, &min) ||
+        expect_char(s, n, &p, ":") || fixed_digits(s, n, &p, 2, &sec))
+        return -1;
+    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 || min > 59 || sec > 60)
+        return -1;
+
+    int64_t frac_us = 0;
+    if (p < n && s[p] == '.') {
+        p++;
+        size_t digits = 0;
+        for (; p < n && s[p] >= '0' && s[p] <= '9'; p++, digits++)
+            if (digits < 6)
+                frac_us = frac_us * 10 + (s[p] - '0');
+        if (digits == 0)
+            return -1;
+        for (; digits < 6; digits++)
+            frac_us *= 10;
+    }
+
+    int64_t offset_s = 0;
+    if (p < n && (s[p] == 'Z' || s[p] == 'z')) {
+        p++;
+    } else if (p < n && (s[p] == '+' || s[p] == '-')) {
+        int sign = s[p++] == '-' ? -1 : 1, oh, om;
+        if (fixed_digits(s, n, &p, 2, &oh) || expect_char(s, n, &p, ":") || fixed_digits(s, n, &p, 2, &om) ||
+            oh > 23 || om > 59)
+            return -1;
+        offset_s = sign * (oh * 3600 + om * 60);
+    } else {
+        return -1;
+    }
+    if (p != n)
+        return -1;
+
+    /* Years 0..9999 keep every intermediate far inside int64 microseconds. */
+    int64_t secs = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - offset_s;
+    *us_out = secs * US_PER_S + frac_us;
+    return 0;
+}
+
+int timeparse_time_arg(const char *s, int64_t *us_out)
+{
+    if (!s || !*s)
+        return -1;
+    if (s[0] == '-' || (s[0] >= '0' && s[0] <= '9' && !strchr(s, '-') && !strchr(s, ':'))) {
+        uint64_t mag;
+        int neg = s[0] == '-';
+        if (timeparse_u64(s + neg, &mag) != 0)
+            return -1;
+        if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
+            return -1;
+        *us_out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
+        return 0;
+    }
+    return timeparse_rfc3339(s, strlen(s), us_out);
+}
+
+int timeparse_duration_us(const char *s, uint64_t *us_out)
+{
+    static const struct {
+        const char *name;
+        uint64_t us;
+    } units[] = {
+        { "us", 1 }, { "ms", 1000 }, { "s", US_PER_S }, { "m", 60 * US_PER_S },
+        { "h", 3600 * US_PER_S }, { "d", 86400 * US_PER_S },
+    };
+    if (!s || !*s)
+        return -1;
+    if (strcmp(s, "0") == 0) {
+        *us_out = 0;
+        return 0;
+    }
+    const char *p = s;
+    uint64_t whole = 0, frac = 0, frac_scale = 1;
+    int digits = 0;
+    for (; *p >= '0' && *p <= '9'; p++, digits++)
+        if (__builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, (uint64_t)(*p - '0'), &whole))
+            return -1;
+    if (*p == '.') {
+        p++;
+        int fdigits = 0;
+        for (; *p >= '0' && *p <= '9'; p++, fdigits++)
+            if (fdigits < 9) {
+                frac = frac * 10 + (uint64_t)(*p - '0');
+                frac_scale *= 10;
+            }
+        if (fdigits == 0)
+            return -1;
+        digits += fdigits;
+    }
+    if (digits == 0)
+        return -1;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (strcmp(p, units[i].name) != 0)
+            continue;
+        uint64_t v;
+        /* frac < frac_scale <= 1e9 and unit <= 8.64e10: the product fits
+         * in 128 bits, the quotient in the unit. */
+        uint64_t frac_us = (uint64_t)((unsigned __int128)frac * units[i].us / frac_scale);
+        if (__builtin_mul_overflow(whole, units[i].us, &v) || __builtin_add_overflow(v, frac_us, &v))
+            return -1;
+        *us_out = v;
+        return 0;
+    }
+    return -1;
+}
+
+int timeparse_size_bytes(const char *s, uint64_t *out)
+{
+    static const struct {
+        const char *name;
+        uint64_t mult;
+    } suffixes[] = {
+        { "", 1 },
+        { "B", 1 },
+        { "K", 1ull << 10 },
+        { "KiB", 1ull << 10 },
+        { "KB", 1000ull },
+        { "M", 1ull << 20 },
+        { "MiB", 1ull << 20 },
+        { "MB", 1000000ull },
+        { "G", 1ull << 30 },
+        { "GiB", 1ull << 30 },
+        { "GB", 1000000000ull },
+        { "T", 1ull << 40 },
+        { "TiB", 1ull << 40 },
+        { "TB", 1000000000000ull },
+    };
+    if (!s)
+        return -1;
+    size_t ndig = strspn(s, "0123456789");
+    if (ndig == 0 || ndig > 20)
+        return -1;
+    char num[21];
+    memcpy(num, s, ndig);
+    num[ndig] = '\0';
+    uint64_t v;
+    if (timeparse_u64(num, &v) != 0)
+        return -1;
+    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
+        if (strcmp(s + ndig, suffixes[i].name) != 0)
+            continue;
+        if (__builtin_mul_overflow(v, suffixes[i].mult, &v))
+            return -1;
+        *out = v;
+        return 0;
+    }
+    return -1;
+}
+
+void timeparse_format(int64_t us, char buf[TIMEPARSE_RFC3339_MAX])
+{
+    /* Floor division, so times before 1970 still get a fraction in 0..999999. */
+    int64_t secs = us / US_PER_S, frac = us % US_PER_S;
+    if (frac < 0) {
+        secs--;
+        frac += US_PER_S;
+    }
+    int64_t days = secs / 86400, rem = secs % 86400;
+    if (rem < 0) {
+        days--;
+        rem += 86400;
+    }
+    int64_t y;
+    int m, d;
+    civil_from_days(days, &y, &m, &d);
+    if (y < 0 || y > 9999) {
+        snprintf(buf, TIMEPARSE_RFC3339_MAX, "%lld", (long long)us);
+        return;
+    }
+    snprintf(buf, TIMEPARSE_RFC3339_MAX, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", (int)y, m, d, (int)(rem / 3600),
+             (int)(rem / 60 % 60), (int)(rem % 60), (int)frac);
+}
