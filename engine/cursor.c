@@ -1,0 +1,328 @@
+/*
+ * cursor — reads one partition in offset order, across segments, up to a
+ * consistent high-water mark (DESIGN.md, "Read path").
+ *
+ * A cursor opens its own descriptors on segments, so a segment that
+ * maintenance replaces or deletes under it stays readable through them.
+ * It reads batch by batch with pread into a reused buffer, checks both
+ * checksums of every batch, and decompresses into a second reused buffer.
+ *
+ * Limits: in the segment that was active when the snapshot was taken it
+ * never reads past the snapshot's byte count, so it never meets a batch
+ * that is being written; earlier segments are sealed and read whole.
+ * Segments must follow each other without holes: a missing range is
+ * reported (SIGLOG_ECORRUPT), a range removed by retention from the start
+ * is SIGLOG_EGAP.
+ */
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "error.h"
+#include "store.h"
+
+struct siglog_cursor {
+    siglog_stream *st;
+    partition *p;
+    unsigned flags;
+    partition_snapshot snap;
+    uint64_t next_offset;     /* no record below this is handed out */
+    segment *seg;             /* the segment being read, or NULL */
+    uint64_t pos;             /* position of the next batch in seg */
+    uint64_t seg_end_offset;  /* one past the last record read from seg */
+    int reopened;             /* seg was reopened at its end already */
+    int time_pending;         /* still looking for timestamp >= seek_time */
+    int64_t seek_time;
+    int in_batch;
+    batch_iter it;
+    bytebuf body, scratch;
+    siglog_record rec;
+};
+
+static segment_params reader_params(const partition *p)
+{
+    return (segment_params){p->cfg->segment_bytes_max, p->cfg->index_interval_bytes, p->cfg->file_mode};
+}
+
+static void drop_segment(siglog_cursor *c)
+{
+    segment_close(c->seg);
+    c->seg = NULL;
+    c->in_batch = 0;
+}
+
+static int open_at(siglog_cursor *c, uint64_t base)
+{
+    segment_params sp = reader_params(c->p);
+    int rc = segment_open(c->p->io, c->p->dir, base, 0, &sp, &c->seg);
+    if (rc)
+        return rc;
+    c->seg_end_offset = base;
+    c->reopened = 0;
+    return segment_locate_offset(c->seg, c->next_offset, &c->pos);
+}
+
+/* Open the segment holding c->next_offset. *none: there is nothing to
+ * read at all yet. `after`: a segment base that was just read to its end
+ * (UINT64_MAX if none): finding it again means a hole follows it. */
+static int open_segment_for_next(siglog_cursor *c, uint64_t after)
+{
+    for (int attempt = 0; attempt < 3; attempt++) {
+        uint64_t *bases;
+        size_t n;
+        int rc = partition_list_segments(c->p->io, c->p->dir, &bases, &n);
+        if (rc)
+            return rc;
+        if (n == 0) {
+            free(bases);
+            return 0;
+        }
+        if (c->next_offset < bases[0]) {
+            uint64_t was = c->next_offset, start = bases[0];
+            free(bases);
+            c->next_offset = start;
+            if (after == UINT64_MAX && was == c->snap.log_start_offset)
+                continue; /* we never handed out `was`: just move on */
+            return err_set(SIGLOG_EGAP, "%s: offset %" PRIu64 " was removed; the log now starts at %" PRIu64,
+                           c->p->dir, was, start);
+        }
+        size_t i = n - 1;
+        while (bases[i] > c->next_offset)
+            i--;
+        uint64_t base = bases[i], following = i + 1 < n ? bases[i + 1] : 0;
+        free(bases);
+        if (base == after) {
+            if (!following)
+                return 0; /* the writer has not created the next one yet */
+            return err_set(SIGLOG_ECORRUPT,
+                           "%s: offsets %" PRIu64 "..%" PRIu64 " are missing: no segment holds them", c->p->dir,
+                           c->next_offset, following - 1);
+        }
+        rc = open_at(c, base);
+        if (rc != SIGLOG_ENOENT)
+            return rc;
+        /* Removed between listing and opening: list again. */
+    }
+    return err_set(SIGLOG_EIO, "%s: segments keep changing under the cursor", c->p->dir);
+}
+
+/* Read the next batch into the iterator: 1, 0 at the end of what the
+ * snapshot allows, or an error. */
+static int next_batch(siglog_cursor *c)
+{
+    uint64_t exhausted = UINT64_MAX;
+    for (;;) {
+        if (c->next_offset >= c->snap.hwm_offset)
+            return 0;
+        if (!c->seg) {
+            int rc = open_segment_for_next(c, exhausted);
+            if (rc || !c->seg)
+                return rc;
+        }
+        uint64_t base = segment_base_offset(c->seg);
+        int active = base == c->snap.active_base;
+        uint64_t limit = active ? c->snap.active_bytes : segment_size(c->seg);
+        batch_header h;
+        int r = segment_read_batch(c->seg, c->pos, limit, &h, &c->body);
+        if (r < 0)
+            return r;
+        if (r == 1) {
+            c->pos += BATCH_HEADER_BYTES + (uint64_t)h.body_len;
+            c->seg_end_offset = h.base_offset + h.record_count;
+            c->reopened = 0;
+            if (c->seg_end_offset <= c->next_offset)
+                continue; /* before the seek target */
+            r = batch_iter_init(&c->it, &h, c->body.data, &c->scratch);
+            if (r)
+                return r;
+            c->in_batch = 1;
+            return 1;
+        }
+        if (active)
+            return 0;
+        if (!c->reopened) {
+            /* It may have been the active segment when we opened it, and
+             * grown since: look at its size again once. */
+            uint64_t pos = c->pos, end = c->seg_end_offset;
+            drop_segment(c);
+            int rc = open_at(c, base);
+            if (rc)
+                return rc;
+            c->pos = pos;
+            c->seg_end_offset = end;
+            c->reopened = 1;
+            continue;
+        }
+        if (c->seg_end_offset > c->next_offset)
+            c->next_offset = c->seg_end_offset;
+        drop_segment(c);
+        exhausted = base;
+    }
+}
+
+static int seek_time(siglog_cursor *c, int64_t ts)
+{
+    uint64_t *bases;
+    size_t n;
+    int rc = partition_list_segments(c->p->io, c->p->dir, &bases, &n);
+    if (rc)
+        return rc;
+    c->time_pending = 1;
+    c->seek_time = ts;
+    c->next_offset = c->snap.hwm_offset; /* if no record is that late */
+    segment_params sp = reader_params(c->p);
+    for (size_t i = 0; i < n && !rc; i++) {
+        segment *s;
+        rc = segment_open(c->p->io, c->p->dir, bases[i], 0, &sp, &s);
+        if (rc == SIGLOG_ENOENT) {
+            rc = 0; /* removed by retention meanwhile */
+            continue;
+        }
+        if (rc)
+            break;
+        segment_tail t;
+        rc = segment_scan_tail(s, &t);
+        if (!rc && t.record_count && t.max_timestamp_us >= ts) {
+            c->seg = s;
+            c->next_offset = bases[i];
+            c->seg_end_offset = bases[i];
+            rc = segment_locate_time(s, ts, &c->pos);
+            break;
+        }
+        segment_close(s);
+    }
+    free(bases);
+    return rc;
+}
+
+SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32_t partition, int seek, int64_t arg,
+                                  unsigned flags)
+{
+    err_clear();
+    if (!out || !st)
+        return err_set(SIGLOG_EINVAL, "siglog_cursor_open: out and stream are required");
+    *out = NULL;
+    if (partition >= st->cfg.partitions)
+        return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
+                       st->cfg.partitions, partition);
+    if (seek < SIGLOG_SEEK_START || seek > SIGLOG_SEEK_TIME || (flags & ~SIGLOG_CURSOR_FOLLOW))
+        return err_set(SIGLOG_EINVAL, "siglog_cursor_open: unknown seek mode %d or flags 0x%x", seek, flags);
+    siglog_cursor *c = calloc(1, sizeof *c);
+    if (!c)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    c->st = st;
+    c->p = st->parts[partition];
+    c->flags = flags;
+    int rc = partition_snapshot_get(c->p, &c->snap);
+    if (!rc) {
+        switch (seek) {
+        case SIGLOG_SEEK_START:
+            c->next_offset = c->snap.log_start_offset;
+            break;
+        case SIGLOG_SEEK_END:
+            c->next_offset = c->snap.hwm_offset;
+            break;
+        case SIGLOG_SEEK_OFFSET:
+            c->next_offset = (uint64_t)arg > c->snap.log_start_offset ? (uint64_t)arg : c->snap.log_start_offset;
+            break;
+        default:
+            rc = seek_time(c, arg);
+        }
+    }
+    if (rc) {
+        siglog_cursor_close(c);
+        return rc;
+    }
+    *out = c;
+    return 0;
+}
+
+/* With FOLLOW: take a new snapshot; 1 if there may be more to read. */
+static int refresh(siglog_cursor *c)
+{
+    partition_snapshot s;
+    if (partition_snapshot_get(c->p, &s) != 0)
+        return 0;
+    int moved = s.hwm_offset != c->snap.hwm_offset || s.active_base != c->snap.active_base ||
+                s.active_bytes != c->snap.active_bytes;
+    c->snap = s;
+    return moved;
+}
+
+SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
+{
+    err_clear();
+    if (!c || !rec)
+        return err_set(SIGLOG_EINVAL, "siglog_cursor_next: cursor and rec are required");
+    for (;;) {
+        if (c->in_batch) {
+            int r = batch_iter_next(&c->it, &c->rec);
+            if (r < 0)
+                return err_set(r, "%s at byte %" PRIu64 " of %s", siglog_errdetail(), c->pos,
+                               segment_file_path(c->seg));
+            if (r == 1) {
+                if (c->rec.offset < c->next_offset)
+                    continue;
+                if (c->time_pending && c->rec.timestamp_us < c->seek_time)
+                    continue;
+                c->time_pending = 0;
+                c->next_offset = c->rec.offset + 1;
+                c->rec.partition = c->p->id;
+                if (!c->rec.key_len)
+                    c->rec.key = NULL;
+                *rec = &c->rec;
+                return 1;
+            }
+            c->in_batch = 0;
+        }
+        int r = next_batch(c);
+        if (r < 0)
+            return r;
+        if (r == 0 && !((c->flags & SIGLOG_CURSOR_FOLLOW) && refresh(c)))
+            return 0;
+    }
+}
+
+SIGLOG_API uint64_t siglog_cursor_position(const siglog_cursor *c)
+{
+    return c->next_offset;
+}
+
+SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms)
+{
+    err_clear();
+    if (!c)
+        return err_set(SIGLOG_EINVAL, "siglog_cursor_wait: cursor is NULL");
+    if (timeout_ms < 0)
+        timeout_ms = 0;
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += timeout_ms / 1000;
+    until.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
+    if (until.tv_nsec >= 1000000000L) {
+        until.tv_sec++;
+        until.tv_nsec -= 1000000000L;
+    }
+    if (c->p->writable) {
+        pthread_mutex_lock(&c->p->mu);
+        if (c->p->hwm.hwm_offset <= c->next_offset)
+            pthread_cond_timedwait(&c->p->published, &c->p->mu, &until);
+        pthread_mutex_unlock(&c->p->mu);
+        return 0;
+    }
+    /* Another process writes: poll, at most every 20 ms. */
+    struct timespec step = {0, (timeout_ms < 20 ? timeout_ms : 20) * 1000000L};
+    nanosleep(&step, NULL);
+    return 0;
+}
+
+SIGLOG_API void siglog_cursor_close(siglog_cursor *c)
+{
+    if (!c)
+        return;
+    segment_close(c->seg);
+    bytebuf_free(&c->body);
+    bytebuf_free(&c->scratch);
+    free(c);
+}

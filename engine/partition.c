@@ -1,0 +1,545 @@
+#include "partition.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+
+/* Roll before relative offsets (u32 in the indexes) could overflow. */
+#define REL_OFFSET_ROLL (UINT32_MAX - BATCH_RECORDS_MAX)
+
+void batch_run_clear(batch_run *r)
+{
+    r->bytes.len = 0;
+    r->count = 0;
+}
+
+void batch_run_free(batch_run *r)
+{
+    bytebuf_free(&r->bytes);
+    free(r->metas);
+    memset(r, 0, sizeof *r);
+}
+
+/* Room for `need` metas in all. */
+static int batch_run_reserve_meta(batch_run *r, size_t need)
+{
+    if (need <= r->cap)
+        return 0;
+    size_t cap = r->cap ? r->cap * 2 : 16;
+    while (cap < need)
+        cap *= 2;
+    batch_meta *m = realloc(r->metas, cap * sizeof *m);
+    if (!m)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    r->metas = m;
+    r->cap = cap;
+    return 0;
+}
+
+static void batch_run_swap(batch_run *a, batch_run *b)
+{
+    batch_run t = *a;
+    *a = *b;
+    *b = t;
+}
+
+static segment_params seg_params(const partition *p)
+{
+    return (segment_params){
+        .segment_bytes_max = p->cfg->segment_bytes_max,
+        .index_interval_bytes = p->cfg->index_interval_bytes,
+        .file_mode = p->cfg->file_mode,
+    };
+}
+
+int partition_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count)
+{
+    *bases = NULL;
+    *count = 0;
+    io_dirent_list l = {0};
+    int rc = io->list_dir(io, dir, &l);
+    if (rc < 0)
+        return err_errno(rc, "listing %s", dir);
+    uint64_t *b = malloc((l.count ? l.count : 1) * sizeof *b);
+    if (!b) {
+        io_dirent_list_free(&l);
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    size_t n = 0;
+    /* list_dir sorts bytewise and names have fixed width: offsets ascend. */
+    for (size_t i = 0; i < l.count; i++)
+        if (segment_parse_name(l.names[i], &b[n]) == 0)
+            n++;
+    io_dirent_list_free(&l);
+    *bases = b;
+    *count = n;
+    return 0;
+}
+
+static void publish_locked(partition *p)
+{
+    p->hwm.log_start_offset = p->log_start_offset;
+    p->hwm.hwm_offset = segment_next_offset(p->active);
+    p->hwm.active_base = segment_base_offset(p->active);
+    p->hwm.active_bytes = segment_size(p->active);
+    pthread_cond_broadcast(&p->published);
+}
+
+static void logf_(partition_log_fn log, void *ctx, int level, const char *fmt, ...) ERR_PRINTF(4, 5);
+static void logf_(partition_log_fn log, void *ctx, int level, const char *fmt, ...)
+{
+    if (!log)
+        return;
+    char msg[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    log(ctx, level, msg);
+}
+
+/* Writer: open the last segment and cut its torn tail. Damage (an invalid
+ * batch followed by valid ones) is refused: the caller decides. */
+static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t journal_from, partition_log_fn log,
+                       void *log_ctx)
+{
+    segment_params sp = seg_params(p);
+    int rc;
+    if (n == 0) {
+        rc = segment_create(p->io, p->dir, 0, &sp, &p->active);
+        if (rc)
+            return rc;
+        int s = p->io->sync_dir(p->io, p->dir);
+        return s < 0 ? err_errno(s, "fsync of directory %s failed", p->dir) : 0;
+    }
+    p->log_start_offset = bases[0];
+    rc = segment_open(p->io, p->dir, bases[n - 1], 1, &sp, &p->active);
+    if (rc)
+        return rc;
+    segment_tail t;
+    if ((rc = segment_scan_tail(p->active, &t)) != 0)
+        return rc;
+    if (t.damaged && journal_from <= t.next_offset) {
+        logf_(log, log_ctx, SIGLOG_LOG_WARN,
+              "%s: unsynced writes reached the disk out of order; cutting at byte %" PRIu64
+              ", the journal holds offsets from %" PRIu64,
+              segment_file_path(p->active), t.valid_bytes, journal_from);
+    } else if (t.damaged) {
+        return err_set(SIGLOG_ECORRUPT,
+                       "%s: invalid batch at byte %" PRIu64 " (offset %" PRIu64 ") is followed by a valid batch at "
+                       "byte %" PRIu64 " (offset %" PRIu64 "): damage inside the log, not a torn tail; "
+                       "nothing was truncated (see siglog verify)",
+                       segment_file_path(p->active), t.valid_bytes, t.next_offset, t.damage_next_pos,
+                       t.damage_next_offset);
+    }
+    if (t.valid_bytes < t.file_bytes) {
+        logf_(log, log_ctx, SIGLOG_LOG_WARN, "%s: truncated torn tail from %" PRIu64 " to %" PRIu64 " bytes",
+              segment_file_path(p->active), t.file_bytes, t.valid_bytes);
+        if ((rc = segment_truncate(p->active, t.valid_bytes)) != 0)
+            return rc;
+    }
+    return segment_adopt_tail(p->active, &t);
+}
+
+int partition_open(partition **out, const siglog_io *io, const char *dir, uint32_t id, const partition_config *cfg,
+                   int writable, int create, uint64_t journal_from, partition_log_fn log, void *log_ctx)
+{
+    *out = NULL;
+    partition *p = calloc(1, sizeof *p);
+    if (!p || !(p->dir = strdup(dir))) {
+        free(p);
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->published, NULL);
+    p->io = io;
+    p->cfg = cfg;
+    p->id = id;
+    p->writable = writable;
+    batch_builder_init(&p->open);
+    int rc = 0;
+    if (create) {
+        int m = io->mkdir(io, dir, cfg->dir_mode);
+        if (m < 0 && m != -EEXIST) {
+            rc = err_errno(m, "creating directory %s", dir);
+            goto fail;
+        }
+    }
+    if (writable) {
+        uint64_t *bases;
+        size_t n;
+        if ((rc = partition_list_segments(io, dir, &bases, &n)) != 0)
+            goto fail;
+        rc = open_active(p, bases, n, journal_from, log, log_ctx);
+        free(bases);
+        if (rc)
+            goto fail;
+        p->next_offset = segment_next_offset(p->active);
+        publish_locked(p);
+    }
+    *out = p;
+    return 0;
+fail:
+    partition_close(p);
+    return rc;
+}
+
+void partition_close(partition *p)
+{
+    if (!p)
+        return;
+    segment_close(p->active);
+    batch_builder_free(&p->open);
+    batch_run_free(&p->pending);
+    batch_run_free(&p->inflight);
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->published);
+    free(p->dir);
+    free(p);
+}
+
+void partition_fail_locked(partition *p, int code)
+{
+    if (p->failed)
+        return;
+    p->failed = code;
+    snprintf(p->failed_detail, sizeof p->failed_detail, "%s", siglog_errdetail());
+}
+
+int partition_seal_open_locked(partition *p)
+{
+    if (p->open.record_count == 0)
+        return 0;
+    int rc = batch_run_reserve_meta(&p->pending, p->pending.count + 1);
+    if (rc)
+        return rc;
+    batch_meta meta;
+    rc = batch_builder_seal(&p->open, (int)p->cfg->compression, &p->pending.bytes, &meta);
+    if (rc)
+        return rc;
+    p->pending.metas[p->pending.count++] = meta;
+    batch_builder_reset(&p->open, p->next_offset, 0);
+    return 0;
+}
+
+int partition_append_locked(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
+                            uint64_t *offsets_out)
+{
+    int64_t mono = p->io->monotonic_us(p->io);
+    for (size_t i = 0; i < n; i++) {
+        const siglog_event *ev = events[i];
+        int64_t ts = ev->timestamp_us ? ev->timestamp_us : now_us;
+        size_t size = batch_record_size(ev, ts);
+        if (p->open.record_count && p->open.records.len + size > p->cfg->batch_bytes_max) {
+            int rc = partition_seal_open_locked(p);
+            if (rc)
+                return rc;
+        }
+        if (p->open.record_count == 0)
+            batch_builder_reset(&p->open, p->next_offset, mono);
+        int rc = batch_builder_add(&p->open, ev, ts);
+        if (rc)
+            return rc;
+        if (offsets_out)
+            offsets_out[i] = p->next_offset;
+        p->next_offset++;
+    }
+    if (p->cfg->sync_policy == SIGLOG_SYNC_NONE && p->pending.count)
+        return partition_write_pending_locked(p);
+    return 0;
+}
+
+static int roll_locked(partition *p)
+{
+    int rc = segment_seal(p->active);
+    if (rc) {
+        partition_fail_locked(p, rc);
+        return rc;
+    }
+    segment_params sp = seg_params(p);
+    segment *next;
+    uint64_t base = segment_next_offset(p->active);
+    if ((rc = segment_create(p->io, p->dir, base, &sp, &next)) != 0)
+        return rc;
+    int s = p->io->sync_dir(p->io, p->dir);
+    if (s < 0) {
+        rc = err_errno(s, "fsync of directory %s failed", p->dir);
+        segment_close(next);
+        partition_fail_locked(p, rc);
+        return rc;
+    }
+    segment_close(p->active);
+    p->active = next;
+    p->dirty = 0;
+    publish_locked(p);
+    return 0;
+}
+
+int partition_maybe_roll_locked(partition *p, int64_t now_us)
+{
+    uint64_t size = segment_size(p->active);
+    if (size == 0)
+        return 0;
+    int64_t age = now_us - segment_created_us(p->active);
+    int full = size >= p->cfg->segment_bytes_max ||
+               segment_next_offset(p->active) - segment_base_offset(p->active) >= REL_OFFSET_ROLL;
+    int old = p->cfg->segment_age_max_us && age >= (int64_t)p->cfg->segment_age_max_us;
+    return full || old ? roll_locked(p) : 0;
+}
+
+/* Write a run to the active segment, splitting it where the segment must
+ * roll, so a segment never grows far past its limit. */
+static int write_run_locked(partition *p, const batch_run *r)
+{
+    size_t first = 0;
+    uint64_t pos = 0;
+    int64_t now = p->io->now_us(p->io);
+    while (first < r->count) {
+        uint64_t room = p->cfg->segment_bytes_max > segment_size(p->active)
+                            ? p->cfg->segment_bytes_max - segment_size(p->active)
+                            : 0;
+        size_t n = 0;
+        uint64_t bytes = 0;
+        do {
+            bytes += r->metas[first + n].bytes;
+            n++;
+        } while (first + n < r->count && bytes + r->metas[first + n].bytes <= room);
+        int rc = segment_append(p->active, r->bytes.data + pos, (size_t)bytes, r->metas + first, n);
+        if (rc) {
+            /* Cut whatever part of the write reached the file, so the
+             * segment ends on a batch boundary again. */
+            int keep = rc;
+            if ((rc = segment_truncate(p->active, segment_size(p->active))) != 0)
+                partition_fail_locked(p, rc);
+            return keep;
+        }
+        p->dirty = 1;
+        first += n;
+        pos += bytes;
+        if ((rc = partition_maybe_roll_locked(p, now)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
+int partition_write_pending_locked(partition *p)
+{
+    if (p->failed)
+        return err_set(SIGLOG_EFAILED, "%s: partition failed earlier: %s", p->dir, p->failed_detail);
+    if (p->pending.count == 0)
+        return 0;
+    int rc = write_run_locked(p, &p->pending);
+    if (rc) {
+        /* Nothing here was promised durable (policy NONE): what did not
+         * reach the segment is dropped and its offsets are handed out
+         * again. */
+        p->next_offset = segment_next_offset(p->active);
+        batch_builder_reset(&p->open, p->next_offset, 0);
+        batch_run_clear(&p->pending);
+        publish_locked(p);
+        return rc;
+    }
+    batch_run_clear(&p->pending);
+    publish_locked(p);
+    return 0;
+}
+
+uint64_t partition_take_pending_locked(partition *p, uint64_t max_bytes, uint64_t below)
+{
+    batch_run *src = &p->pending, *dst = &p->inflight;
+    batch_run_clear(dst);
+    size_t n = 0;
+    uint64_t bytes = 0;
+    while (n < src->count && src->metas[n].base_offset < below && bytes + src->metas[n].bytes <= max_bytes)
+        bytes += src->metas[n++].bytes;
+    if (n == 0)
+        return 0;
+    if (n == src->count) {
+        batch_run_swap(src, dst); /* the common case: no copy */
+        return bytes;
+    }
+    /* Split: rare (a commit larger than the journal's free space). */
+    if (bytebuf_append(&dst->bytes, src->bytes.data, (size_t)bytes) != 0)
+        return 0;
+    if (batch_run_reserve_meta(dst, n) != 0)
+        return 0;
+    memcpy(dst->metas, src->metas, n * sizeof *dst->metas);
+    dst->count = n;
+    memmove(src->bytes.data, src->bytes.data + bytes, src->bytes.len - (size_t)bytes);
+    src->bytes.len -= (size_t)bytes;
+    memmove(src->metas, src->metas + n, (src->count - n) * sizeof *src->metas);
+    src->count -= n;
+    return bytes;
+}
+
+int partition_apply_inflight_locked(partition *p)
+{
+    if (p->inflight.count == 0)
+        return 0;
+    int rc = write_run_locked(p, &p->inflight);
+    batch_run_clear(&p->inflight);
+    if (rc) {
+        /* The batches are safe in the journal; reopening replays them.
+         * Until then this partition must not accept more. */
+        partition_fail_locked(p, rc);
+        return rc;
+    }
+    publish_locked(p);
+    return 0;
+}
+
+int partition_sync_locked(partition *p)
+{
+    if (!p->dirty)
+        return 0;
+    int rc = segment_sync(p->active);
+    if (rc) {
+        partition_fail_locked(p, rc);
+        return rc;
+    }
+    p->dirty = 0;
+    return 0;
+}
+
+int partition_replay_locked(partition *p, const uint8_t *batches, size_t len)
+{
+    size_t pos = 0;
+    while (pos < len) {
+        batch_header h;
+        int rc = batch_header_decode(batches + pos, &h);
+        if (rc)
+            return rc;
+        uint32_t bytes = BATCH_HEADER_BYTES + h.body_len;
+        uint64_t next = segment_next_offset(p->active);
+        if (h.base_offset + h.record_count <= next) {
+            pos += bytes;
+            continue;
+        }
+        if (h.base_offset != next)
+            return err_set(SIGLOG_ECORRUPT,
+                           "%s: journal holds offsets from %" PRIu64 " but the partition ends at %" PRIu64,
+                           p->dir, h.base_offset, next);
+        batch_run one = {.bytes = {.data = (uint8_t *)batches + pos, .len = bytes, .cap = bytes},
+                         .metas = &(batch_meta){h.base_offset, h.record_count, bytes, h.max_timestamp_us},
+                         .count = 1};
+        if ((rc = write_run_locked(p, &one)) != 0)
+            return rc;
+        pos += bytes;
+    }
+    p->next_offset = segment_next_offset(p->active);
+    publish_locked(p);
+    return 0;
+}
+
+int partition_snapshot_get(partition *p, partition_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    if (p->writable) {
+        pthread_mutex_lock(&p->mu);
+        *out = p->hwm;
+        pthread_mutex_unlock(&p->mu);
+        return 0;
+    }
+    uint64_t *bases;
+    size_t n;
+    int rc = partition_list_segments(p->io, p->dir, &bases, &n);
+    if (rc || n == 0) {
+        free(bases);
+        return rc;
+    }
+    segment_params sp = seg_params(p);
+    segment *s;
+    out->log_start_offset = bases[0];
+    out->active_base = bases[n - 1];
+    out->hwm_offset = bases[n - 1];
+    rc = segment_open(p->io, p->dir, bases[n - 1], 0, &sp, &s);
+    free(bases);
+    if (rc == SIGLOG_ENOENT)
+        return 0; /* removed under us: an empty view is consistent */
+    if (rc)
+        return rc;
+    segment_tail t;
+    rc = segment_scan_tail(s, &t);
+    if (!rc) {
+        /* Another process may be writing the tail: stop at the last fully
+         * valid batch, whatever follows. */
+        out->hwm_offset = t.next_offset;
+        out->active_bytes = t.valid_bytes;
+    }
+    segment_close(s);
+    return rc;
+}
+
+/* First record timestamp and largest timestamp over all segments. */
+static int timestamp_range(partition *p, const uint64_t *bases, size_t n, int64_t *first, int64_t *max)
+{
+    segment_params sp = seg_params(p);
+    *first = 0;
+    *max = INT64_MIN;
+    bytebuf buf = {0};
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        segment *s;
+        rc = segment_open(p->io, p->dir, bases[i], 0, &sp, &s);
+        if (rc == SIGLOG_ENOENT) {
+            rc = 0;
+            continue;
+        }
+        if (rc)
+            break;
+        segment_tail t;
+        rc = segment_scan_tail(s, &t);
+        if (!rc && t.max_timestamp_us > *max)
+            *max = t.max_timestamp_us;
+        if (!rc && i == 0 && t.valid_bytes) {
+            batch_header h;
+            if (segment_read_batch(s, 0, t.valid_bytes, &h, &buf) == 1)
+                *first = h.first_timestamp_us;
+        }
+        segment_close(s);
+    }
+    bytebuf_free(&buf);
+    if (*max == INT64_MIN)
+        *max = 0;
+    return rc;
+}
+
+int partition_info(partition *p, siglog_partition_info *out)
+{
+    memset(out, 0, sizeof *out);
+    partition_snapshot snap;
+    int rc = partition_snapshot_get(p, &snap);
+    if (rc)
+        return rc;
+    uint64_t *bases;
+    size_t n;
+    if ((rc = partition_list_segments(p->io, p->dir, &bases, &n)) != 0)
+        return rc;
+    out->log_start_offset = snap.log_start_offset;
+    out->next_offset = snap.hwm_offset;
+    out->segment_count = n;
+    for (size_t i = 0; i < n; i++) {
+        static const char *const exts[] = {".seg", ".oix", ".tix"};
+        for (int e = 0; e < 3; e++) {
+            char path[4096];
+            segment_path(path, sizeof path, p->dir, bases[i], exts[e]);
+            int is_dir;
+            uint64_t size = 0;
+            if (p->io->stat_path(p->io, path, &is_dir, &size) == 0)
+                *(e == 0 ? &out->bytes : &out->index_bytes) += size;
+        }
+    }
+    rc = timestamp_range(p, bases, n, &out->first_timestamp_us, &out->max_timestamp_us);
+    free(bases);
+    if (p->writable) {
+        pthread_mutex_lock(&p->mu);
+        out->failed = p->failed != 0;
+        pthread_mutex_unlock(&p->mu);
+    }
+    return rc;
+}

@@ -1,0 +1,572 @@
+#include "store.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "codec.h"
+#include "commit.h"
+#include "error.h"
+#include "names.h"
+
+SIGLOG_API unsigned siglog_version_number(void)
+{
+    return SIGLOG_VERSION_NUMBER;
+}
+
+SIGLOG_API void siglog_options_default(siglog_options *o)
+{
+    memset(o, 0, sizeof *o);
+    o->file_mode = 0600;
+    o->dir_mode = 0700;
+    o->journal_bytes = 64ull << 20;
+}
+
+/* siglog.store, little-endian: 0 u32 magic, 4 u16 version, 6..15 reserved
+ * (zero), 16 u64 store id, 24 i64 creation time (us), 32 u64 XXH3-64 of
+ * bytes 0..31. */
+void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], uint64_t store_id, int64_t created_us)
+{
+    memset(buf, 0, STORE_FILE_BYTES);
+    put_le32(buf, STORE_MAGIC);
+    put_le16(buf + 4, STORE_FORMAT_VERSION);
+    put_le64(buf + 16, store_id);
+    put_le64(buf + 24, (uint64_t)created_us);
+    put_le64(buf + 32, XXH3_64bits(buf, 32));
+}
+
+int store_meta_decode(const uint8_t *buf, size_t len, uint64_t *store_id)
+{
+    if (len != STORE_FILE_BYTES)
+        return err_set(SIGLOG_ECORRUPT, "store file is %zu bytes, expected %d", len, STORE_FILE_BYTES);
+    if (get_le32(buf) != STORE_MAGIC)
+        return err_set(SIGLOG_ECORRUPT, "not a siglog store file (bad magic)");
+    if (get_le64(buf + 32) != XXH3_64bits(buf, 32))
+        return err_set(SIGLOG_ECORRUPT, "store file checksum mismatch");
+    if (get_le16(buf + 4) != STORE_FORMAT_VERSION)
+        return err_set(SIGLOG_EVERSION, "store format version %u, this build reads %d", get_le16(buf + 4),
+                       STORE_FORMAT_VERSION);
+    for (int i = 6; i < 16; i++)
+        if (buf[i])
+            return err_set(SIGLOG_ECORRUPT, "store file: reserved byte %d is not zero", i);
+    *store_id = get_le64(buf + 16);
+    return 0;
+}
+
+void store_log(struct siglog *s, int level, const char *fmt, ...)
+{
+    if (!s->opt.log_fn)
+        return;
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    s->opt.log_fn(s->opt.log_ctx, level, msg);
+}
+
+void store_log_cb(void *ctx, int level, const char *msg)
+{
+    store_log(ctx, level, "%s", msg);
+}
+
+int store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n)
+{
+    pthread_mutex_lock(&s->streams_mu);
+    *n = s->stream_count;
+    *out = malloc((*n ? *n : 1) * sizeof **out);
+    if (*out && *n)
+        memcpy(*out, s->streams, *n * sizeof **out);
+    pthread_mutex_unlock(&s->streams_mu);
+    return *out ? 0 : err_set(SIGLOG_ENOMEM, "out of memory");
+}
+
+/* Insert keeping the table sorted by name. Caller holds streams_mu. */
+static int streams_insert(struct siglog *s, siglog_stream *st)
+{
+    siglog_stream **t = realloc(s->streams, (s->stream_count + 1) * sizeof *t);
+    if (!t)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    s->streams = t;
+    size_t i = s->stream_count;
+    while (i > 0 && strcmp(t[i - 1]->name, st->name) > 0) {
+        t[i] = t[i - 1];
+        i--;
+    }
+    t[i] = st;
+    s->stream_count++;
+    if (st->id > s->max_stream_id)
+        s->max_stream_id = st->id;
+    return 0;
+}
+
+static siglog_stream *streams_find(struct siglog *s, const char *name)
+{
+    for (size_t i = 0; i < s->stream_count; i++)
+        if (strcmp(s->streams[i]->name, name) == 0)
+            return s->streams[i];
+    return NULL;
+}
+
+static int take_writer_lock(struct siglog *s)
+{
+    char *lock = path_join(s->path, STORE_LOCK_FILE);
+    if (!lock)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    int rc = 0;
+    int fd = s->io->open_file(s->io, lock, IO_WRITE | IO_CREATE, s->opt.file_mode);
+    if (fd < 0) {
+        rc = err_errno(fd, "opening %s", lock);
+        goto out;
+    }
+    int l = s->io->lock_file(s->io, fd);
+    if (l == -EWOULDBLOCK || l == -EAGAIN) {
+        char pid[32] = "";
+        ssize_t r = io_read_full(s->io, fd, pid, sizeof pid - 1, 0);
+        pid[r > 0 ? r : 0] = '\0';
+        pid[strcspn(pid, "\n")] = '\0';
+        s->io->close_file(s->io, fd);
+        rc = err_set(SIGLOG_ELOCKED, "store %s is locked by writer pid %s", s->path, *pid ? pid : "(unknown)");
+        goto out;
+    }
+    if (l < 0) {
+        s->io->close_file(s->io, fd);
+        rc = err_errno(l, "locking %s", lock);
+        goto out;
+    }
+    /* The pid is advice for the error message only: no sync needed. */
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    s->io->ftruncate(s->io, fd, 0);
+    io_write_all(s->io, fd, pid, (size_t)n, 0);
+    s->lock_fd = fd;
+out:
+    free(lock);
+    return rc;
+}
+
+static int create_store_files(struct siglog *s, const char *store_file)
+{
+    const siglog_io *io = s->io;
+    char *streams = path_join(s->path, STORE_STREAMS_DIR);
+    if (!streams)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    int rc = 0;
+    int m = io->mkdir(io, streams, s->opt.dir_mode);
+    if (m < 0 && m != -EEXIST)
+        rc = err_errno(m, "creating directory %s", streams);
+    if (!rc && getrandom(&s->store_id, sizeof s->store_id, 0) != sizeof s->store_id)
+        rc = err_errno(-errno, "getrandom for the store id");
+    if (!rc) {
+        uint8_t buf[STORE_FILE_BYTES];
+        store_meta_encode(buf, s->store_id, io->now_us(io));
+        int w = io_replace_file(io, s->path, store_file, buf, sizeof buf, s->opt.file_mode);
+        if (w < 0)
+            rc = err_errno(w, "writing %s", store_file);
+    }
+    free(streams);
+    return rc;
+}
+
+static int read_store_file(struct siglog *s, const char *store_file)
+{
+    void *data = NULL;
+    size_t len = 0;
+    int r = io_read_file(s->io, store_file, 4096, &data, &len);
+    if (r < 0)
+        return r == -EFBIG ? err_set(SIGLOG_ECORRUPT, "%s: too large for a store file", store_file)
+                           : err_errno(r, "reading %s", store_file);
+    int rc = store_meta_decode(data, len, &s->store_id);
+    free(data);
+    return rc ? err_set(rc, "%s: %s", store_file, siglog_errdetail()) : 0;
+}
+
+/* Load every stream directory that has valid metadata. */
+static int load_streams(struct siglog *s)
+{
+    char *dir = path_join(s->path, STORE_STREAMS_DIR);
+    if (!dir)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    io_dirent_list l = {0};
+    int rc = 0;
+    int r = s->io->list_dir(s->io, dir, &l);
+    if (r < 0)
+        rc = err_errno(r, "listing %s", dir);
+    for (size_t i = 0; i < l.count && !rc; i++) {
+        if (name_validate_stream(l.names[i]) != 0)
+            continue; /* temp files and strangers are not streams */
+        char *sd = path_join(dir, l.names[i]);
+        char *meta = sd ? path_join(sd, STREAM_META_FILE) : NULL;
+        int is_dir;
+        uint64_t size;
+        if (!meta) {
+            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        } else if (s->io->stat_path(s->io, meta, &is_dir, &size) != 0) {
+            store_log(s, SIGLOG_LOG_WARN, "%s: no stream metadata (creation interrupted?); ignored", sd);
+        } else {
+            siglog_stream *st;
+            rc = stream_open(s, sd, !s->read_only, &st);
+            if (!rc && (rc = streams_insert(s, st)) != 0)
+                stream_close(st);
+        }
+        free(meta);
+        free(sd);
+    }
+    io_dirent_list_free(&l);
+    free(dir);
+    return rc;
+}
+
+static int note_journal_start(void *ctx, uint32_t stream_id, uint32_t part, const uint8_t *batches, size_t len)
+{
+    struct siglog *s = ctx;
+    (void)len;
+    batch_header h;
+    if (batch_header_decode(batches, &h) != 0)
+        return 0; /* cannot happen: the journal validated the payload */
+    for (size_t i = 0; i < s->journal_start_count; i++)
+        if (s->journal_starts[i].stream_id == stream_id && s->journal_starts[i].partition == part)
+            return 0; /* entries of a partition come in offset order */
+    journal_start *t = realloc(s->journal_starts, (s->journal_start_count + 1) * sizeof *t);
+    if (!t)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    s->journal_starts = t;
+    t[s->journal_start_count++] = (journal_start){stream_id, part, h.base_offset};
+    return 0;
+}
+
+uint64_t store_journal_start(const struct siglog *s, uint32_t stream_id, uint32_t partition)
+{
+    for (size_t i = 0; i < s->journal_start_count; i++)
+        if (s->journal_starts[i].stream_id == stream_id && s->journal_starts[i].partition == partition)
+            return s->journal_starts[i].base_offset;
+    return UINT64_MAX;
+}
+
+static int replay_entry(void *ctx, uint32_t stream_id, uint32_t part, const uint8_t *batches, size_t len)
+{
+    struct siglog *s = ctx;
+    for (size_t i = 0; i < s->stream_count; i++) {
+        siglog_stream *st = s->streams[i];
+        if (st->id != stream_id)
+            continue;
+        if (part >= st->cfg.partitions)
+            break;
+        partition *p = st->parts[part];
+        pthread_mutex_lock(&p->mu);
+        int rc = partition_replay_locked(p, batches, len);
+        pthread_mutex_unlock(&p->mu);
+        return rc;
+    }
+    store_log(s, SIGLOG_LOG_WARN, "journal entry for unknown stream id %u partition %u ignored", stream_id, part);
+    return 0;
+}
+
+/* Writer recovery after the partitions cut their torn tails: put back what
+ * the journal holds and the segments lost, make it durable, empty the
+ * journal. Bounded by the journal's size, not the store's. */
+static int recover_from_journal(struct siglog *s)
+{
+    int rc = journal_replay(s->journal, replay_entry, s);
+    if (rc)
+        return rc;
+    if (!journal_is_empty(s->journal))
+        store_log(s, SIGLOG_LOG_INFO, "replayed the commit journal of %s", s->path);
+    return commit_checkpoint(s);
+}
+
+static void store_free(struct siglog *s)
+{
+    for (size_t i = 0; i < s->stream_count; i++)
+        stream_close(s->streams[i]);
+    free(s->streams);
+    free(s->journal_starts);
+    journal_close(s->journal);
+    if (s->lock_fd >= 0)
+        s->io->close_file(s->io, s->lock_fd);
+    pthread_mutex_destroy(&s->streams_mu);
+    pthread_mutex_destroy(&s->commit_mu);
+    pthread_cond_destroy(&s->commit_cv);
+    pthread_mutex_destroy(&s->background_mu);
+    pthread_cond_destroy(&s->background_cv);
+    free(s->path);
+    free(s);
+}
+
+/* A reader of a store nobody writes runs recovery first, as a writer,
+ * so it never misses an event that only the journal holds. */
+static void recover_for_reader(const char *path, const siglog_options *o)
+{
+    siglog_options w = *o;
+    w.read_only = 0;
+    w.create = 0;
+    siglog *tmp;
+    if (siglog_open(&tmp, path, &w) == 0)
+        siglog_close(tmp);
+}
+
+SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options *opt)
+{
+    err_clear();
+    if (!out || !path || !*path)
+        return err_set(SIGLOG_EINVAL, "siglog_open: out and path are required");
+    *out = NULL;
+    siglog_options o;
+    if (opt)
+        o = *opt;
+    else
+        siglog_options_default(&o);
+    if (!o.io)
+        o.io = io_posix();
+    if (o.read_only)
+        recover_for_reader(path, &o);
+    err_clear();
+    struct siglog *s = calloc(1, sizeof *s);
+    if (!s || !(s->path = strdup(path))) {
+        free(s);
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    s->io = o.io;
+    s->opt = o;
+    s->read_only = o.read_only;
+    s->lock_fd = -1;
+    pthread_mutex_init(&s->streams_mu, NULL);
+    pthread_mutex_init(&s->commit_mu, NULL);
+    pthread_cond_init(&s->commit_cv, NULL);
+    pthread_mutex_init(&s->background_mu, NULL);
+    pthread_cond_init(&s->background_cv, NULL);
+
+    const siglog_io *io = s->io;
+    char *store_file = path_join(path, STORE_FILE);
+    int rc = 0;
+    if (!store_file) {
+        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        goto fail;
+    }
+    int is_dir = 0;
+    uint64_t size;
+    int st = io->stat_path(io, store_file, &is_dir, &size);
+    if (st == -ENOENT && !o.create) {
+        rc = err_set(SIGLOG_ENOENT, "%s is not a siglog store (no %s)", path, STORE_FILE);
+        goto fail;
+    }
+    if (st == -ENOENT && o.read_only) {
+        rc = err_set(SIGLOG_ERDONLY, "cannot create store %s read-only", path);
+        goto fail;
+    }
+    if (st == -ENOENT) {
+        int m = io->mkdir(io, path, o.dir_mode);
+        if (m < 0 && m != -EEXIST) {
+            rc = err_errno(m, "creating directory %s", path);
+            goto fail;
+        }
+    }
+    if (!o.read_only && (rc = take_writer_lock(s)) != 0)
+        goto fail;
+    /* Checked again under the lock: another process may have created it. */
+    if (io->stat_path(io, store_file, &is_dir, &size) == -ENOENT)
+        rc = create_store_files(s, store_file);
+    else
+        rc = read_store_file(s, store_file);
+    if (rc)
+        goto fail;
+    if (!o.read_only) {
+        rc = journal_open(io, path, o.journal_bytes, s->store_id, o.file_mode, &s->journal);
+        /* Know where the journal's copy of each partition starts before
+         * the partitions judge their tails (see partition_open). */
+        if (!rc)
+            rc = journal_replay(s->journal, note_journal_start, s);
+        if (rc)
+            goto fail;
+    }
+    if ((rc = load_streams(s)) != 0)
+        goto fail;
+    if (!o.read_only) {
+        if ((rc = recover_from_journal(s)) != 0)
+            goto fail;
+        if ((rc = background_start(s)) != 0)
+            goto fail;
+    }
+    free(store_file);
+    *out = s;
+    return 0;
+fail:
+    free(store_file);
+    store_free(s);
+    return rc;
+}
+
+/* Seal and write (and with do_sync, fdatasync) every NONE-policy
+ * partition: those never go through the journal. */
+static int flush_unjournaled(struct siglog *s, int do_sync)
+{
+    siglog_stream **streams;
+    size_t ns;
+    int rc = store_streams_snapshot(s, &streams, &ns);
+    for (size_t i = 0; i < ns && !rc; i++) {
+        siglog_stream *st = streams[i];
+        if (st->cfg.sync_policy != SIGLOG_SYNC_NONE)
+            continue;
+        for (uint32_t p = 0; p < st->cfg.partitions && !rc; p++) {
+            partition *pt = st->parts[p];
+            pthread_mutex_lock(&pt->mu);
+            rc = partition_seal_open_locked(pt);
+            if (!rc)
+                rc = partition_write_pending_locked(pt);
+            if (!rc && do_sync)
+                rc = partition_sync_locked(pt);
+            pthread_mutex_unlock(&pt->mu);
+        }
+    }
+    free(streams);
+    return rc;
+}
+
+static int flush_all(siglog *s, int do_sync)
+{
+    err_clear();
+    if (!s)
+        return err_set(SIGLOG_EINVAL, "store handle is NULL");
+    if (s->read_only)
+        return 0;
+    int rc = flush_unjournaled(s, do_sync);
+    int c = commit_sync(s);
+    return rc ? rc : c;
+}
+
+SIGLOG_API int siglog_flush(siglog *s)
+{
+    return flush_all(s, 0);
+}
+
+SIGLOG_API int siglog_sync(siglog *s)
+{
+    return flush_all(s, 1);
+}
+
+SIGLOG_API int siglog_close(siglog *s)
+{
+    if (!s)
+        return 0;
+    err_clear();
+    int rc = 0;
+    if (!s->read_only) {
+        background_stop(s);
+        rc = flush_all(s, 1);
+        /* Leave an empty journal: the next open has nothing to replay. */
+        if (!rc && !s->failed)
+            rc = commit_checkpoint(s);
+    }
+    store_free(s);
+    return rc;
+}
+
+SIGLOG_API int siglog_stream_create(siglog *s, const char *name, const siglog_stream_config *c)
+{
+    err_clear();
+    if (!s || !c)
+        return err_set(SIGLOG_EINVAL, "siglog_stream_create: store and config are required");
+    if (s->read_only)
+        return err_set(SIGLOG_ERDONLY, "store %s is open read-only", s->path);
+    int rc = name_validate_stream(name);
+    if (rc)
+        return rc;
+    siglog_stream_config cfg = *c;
+    if ((rc = stream_config_normalize(&cfg, journal_capacity(s->journal))) != 0)
+        return rc;
+    char *streams_dir = path_join(s->path, STORE_STREAMS_DIR);
+    char *dir = streams_dir ? path_join(streams_dir, name) : NULL;
+    if (!dir) {
+        free(streams_dir);
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    pthread_mutex_lock(&s->streams_mu);
+    if (streams_find(s, name)) {
+        rc = err_set(SIGLOG_EEXIST, "stream '%s' already exists", name);
+    } else {
+        rc = stream_create_files(s, streams_dir, name, s->max_stream_id + 1, &cfg);
+        siglog_stream *st = NULL;
+        if (!rc)
+            rc = stream_open(s, dir, 1, &st);
+        if (!rc && (rc = streams_insert(s, st)) != 0)
+            stream_close(st);
+    }
+    pthread_mutex_unlock(&s->streams_mu);
+    free(dir);
+    free(streams_dir);
+    return rc;
+}
+
+SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **out)
+{
+    err_clear();
+    if (!s || !out)
+        return err_set(SIGLOG_EINVAL, "siglog_stream_get: store and out are required");
+    *out = NULL;
+    int rc = name_validate_stream(name);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&s->streams_mu);
+    siglog_stream *st = streams_find(s, name);
+    if (!st && s->read_only) {
+        /* A reader may look for a stream the writer created after it
+         * opened the store. */
+        char *streams_dir = path_join(s->path, STORE_STREAMS_DIR);
+        char *dir = streams_dir ? path_join(streams_dir, name) : NULL;
+        char *meta = dir ? path_join(dir, STREAM_META_FILE) : NULL;
+        int is_dir;
+        uint64_t size;
+        if (meta && s->io->stat_path(s->io, meta, &is_dir, &size) == 0 && stream_open(s, dir, 0, &st) == 0 &&
+            streams_insert(s, st) != 0) {
+            stream_close(st);
+            st = NULL;
+        }
+        free(meta);
+        free(dir);
+        free(streams_dir);
+    }
+    pthread_mutex_unlock(&s->streams_mu);
+    if (!st)
+        return err_set(SIGLOG_ENOENT, "no stream '%s' in store %s", name, s->path);
+    *out = st;
+    return 0;
+}
+
+SIGLOG_API int siglog_stream_foreach(siglog *s, int (*fn)(void *ctx, siglog_stream *st), void *ctx)
+{
+    err_clear();
+    siglog_stream **streams;
+    size_t n;
+    int rc = store_streams_snapshot(s, &streams, &n);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = fn(ctx, streams[i]);
+    free(streams);
+    return rc;
+}
+
+SIGLOG_API const char *siglog_stream_name(const siglog_stream *st)
+{
+    return st->name;
+}
+
+SIGLOG_API void siglog_stream_config_get(const siglog_stream *st, siglog_stream_config *out)
+{
+    *out = st->cfg;
+}
+
+SIGLOG_API int siglog_partition_info_get(siglog_stream *st, uint32_t partition, siglog_partition_info *out)
+{
+    err_clear();
+    if (!st || !out)
+        return err_set(SIGLOG_EINVAL, "siglog_partition_info_get: stream and out are required");
+    if (partition >= st->cfg.partitions)
+        return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
+                       st->cfg.partitions, partition);
+    return partition_info(st->parts[partition], out);
+}

@@ -1,0 +1,277 @@
+#include "stream.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "codec.h"
+#include "error.h"
+#include "names.h"
+#include "store.h"
+
+#define MiB (1ull << 20)
+
+SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->partitions = 1;
+    c->compression = SIGLOG_COMPRESSION_LZ4;
+    c->sync_policy = SIGLOG_SYNC_INTERVAL;
+    c->sync_interval_ms = 100;
+    c->segment_bytes_max = 64 * MiB;
+    c->segment_age_max_us = 24ull * 3600 * 1000000;
+    c->record_bytes_max = 1 * MiB;
+    c->batch_bytes_max = 64 * 1024;
+    c->linger_us = 5000;
+    c->index_interval_bytes = 4096;
+}
+
+#define CHECK_RANGE(field, lo, hi)                                                                            \
+    do {                                                                                                      \
+        if ((uint64_t)c->field < (uint64_t)(lo) || (uint64_t)c->field > (uint64_t)(hi))                       \
+            return err_set(SIGLOG_EINVAL, "stream config: " #field " is %llu, must be %llu..%llu",           \
+                           (unsigned long long)c->field, (unsigned long long)(lo), (unsigned long long)(hi)); \
+    } while (0)
+
+int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity)
+{
+    CHECK_RANGE(partitions, 1, SIGLOG_PARTITIONS_MAX);
+    CHECK_RANGE(compression, 0, SIGLOG_COMPRESSION_LZ4);
+    CHECK_RANGE(sync_policy, 0, SIGLOG_SYNC_ALWAYS);
+    CHECK_RANGE(sync_interval_ms, 1, 60000);
+    CHECK_RANGE(segment_bytes_max, 64 * 1024, 1024 * MiB);
+    CHECK_RANGE(record_bytes_max, 1, 16 * MiB);
+    CHECK_RANGE(batch_bytes_max, 1024, 16 * MiB);
+    CHECK_RANGE(linger_us, 0, 60000000);
+    CHECK_RANGE(index_interval_bytes, 64, 64 * MiB);
+    for (size_t i = 0; i < sizeof c->reserved / sizeof c->reserved[0]; i++)
+        if (c->reserved[i])
+            return err_set(SIGLOG_EINVAL, "stream config: reserved[%zu] must be 0", i);
+    /* One record (plus headers) must fit in a batch, and a batch must fit
+     * in the journal with room to spare: the journal holds whole batches. */
+    uint64_t batch_worst = (uint64_t)c->batch_bytes_max + c->record_bytes_max + 64 * 1024;
+    if (c->sync_policy != SIGLOG_SYNC_NONE && batch_worst > journal_capacity / 4)
+        return err_set(SIGLOG_EINVAL,
+                       "stream config: batch_bytes_max + record_bytes_max (%llu) must stay under a quarter of "
+                       "the journal (%llu bytes); open the store with a larger journal_bytes",
+                       (unsigned long long)batch_worst, (unsigned long long)journal_capacity);
+    return 0;
+}
+
+/* stream.meta, little-endian:
+ *   0 u32 magic  4 u16 version  6 u16 reserved  8 u32 stream id
+ *  12 u32 partitions  16 u32 compression  20 u32 sync policy
+ *  24 u32 sync interval ms  28 u32 record bytes max  32 u64 segment bytes max
+ *  40 u64 segment age max us  48 u32 batch bytes max  52 u32 linger us
+ *  56 u32 index interval bytes  60 u32 name length
+ *  64 name bytes, then u64 XXH3-64 of everything before it. */
+size_t stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c)
+{
+    size_t name_len = strlen(name);
+    memset(buf, 0, STREAM_META_FIXED_BYTES);
+    put_le32(buf, STREAM_META_MAGIC);
+    put_le16(buf + 4, STREAM_META_VERSION);
+    put_le32(buf + 8, id);
+    put_le32(buf + 12, c->partitions);
+    put_le32(buf + 16, c->compression);
+    put_le32(buf + 20, c->sync_policy);
+    put_le32(buf + 24, c->sync_interval_ms);
+    put_le32(buf + 28, c->record_bytes_max);
+    put_le64(buf + 32, c->segment_bytes_max);
+    put_le64(buf + 40, c->segment_age_max_us);
+    put_le32(buf + 48, c->batch_bytes_max);
+    put_le32(buf + 52, c->linger_us);
+    put_le32(buf + 56, c->index_interval_bytes);
+    put_le32(buf + 60, (uint32_t)name_len);
+    memcpy(buf + STREAM_META_FIXED_BYTES, name, name_len);
+    size_t len = STREAM_META_FIXED_BYTES + name_len;
+    put_le64(buf + len, XXH3_64bits(buf, len));
+    return len + 8;
+}
+
+int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
+                       siglog_stream_config *c)
+{
+    if (len < STREAM_META_FIXED_BYTES + 8 || get_le32(buf) != STREAM_META_MAGIC)
+        return err_set(SIGLOG_ECORRUPT, "not a stream metadata file (bad magic or %zu bytes)", len);
+    uint32_t name_len = get_le32(buf + 60);
+    if (name_len == 0 || name_len > SIGLOG_NAME_MAX || len != STREAM_META_FIXED_BYTES + name_len + 8)
+        return err_set(SIGLOG_ECORRUPT, "stream metadata: name length %u does not match file size %zu", name_len,
+                       len);
+    size_t body = STREAM_META_FIXED_BYTES + name_len;
+    if (get_le64(buf + body) != XXH3_64bits(buf, body))
+        return err_set(SIGLOG_ECORRUPT, "stream metadata checksum mismatch");
+    if (get_le16(buf + 4) != STREAM_META_VERSION)
+        return err_set(SIGLOG_EVERSION, "stream metadata version %u, this build reads %d", get_le16(buf + 4),
+                       STREAM_META_VERSION);
+    if (get_le16(buf + 6) != 0)
+        return err_set(SIGLOG_ECORRUPT, "stream metadata: reserved bytes are not zero");
+    memcpy(name, buf + STREAM_META_FIXED_BYTES, name_len);
+    name[name_len] = '\0';
+    if (name_validate_stream(name) != 0 || strlen(name) != name_len)
+        return err_set(SIGLOG_ECORRUPT, "stream metadata holds an invalid stream name");
+    siglog_stream_config_default(c);
+    *id = get_le32(buf + 8);
+    c->partitions = get_le32(buf + 12);
+    c->compression = get_le32(buf + 16);
+    c->sync_policy = get_le32(buf + 20);
+    c->sync_interval_ms = get_le32(buf + 24);
+    c->record_bytes_max = get_le32(buf + 28);
+    c->segment_bytes_max = get_le64(buf + 32);
+    c->segment_age_max_us = get_le64(buf + 40);
+    c->batch_bytes_max = get_le32(buf + 48);
+    c->linger_us = get_le32(buf + 52);
+    c->index_interval_bytes = get_le32(buf + 56);
+    /* Same ranges as at creation; the journal bound is checked at open. */
+    int rc = stream_config_normalize(c, UINT64_MAX);
+    return rc == SIGLOG_EINVAL ? err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail()) : rc;
+}
+
+int stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
+                        const siglog_stream_config *c)
+{
+    const siglog_io *io = s->io;
+    char *dir = path_join(streams_dir, name);
+    char *meta = dir ? path_join(dir, STREAM_META_FILE) : NULL;
+    int rc = 0;
+    if (!meta) {
+        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        goto out;
+    }
+    int m = io->mkdir(io, dir, s->opt.dir_mode);
+    if (m == -EEXIST) {
+        int is_dir;
+        uint64_t size;
+        /* A directory without metadata is a creation a crash interrupted:
+         * finish it. With metadata, the stream exists. */
+        if (io->stat_path(io, meta, &is_dir, &size) == 0) {
+            rc = err_set(SIGLOG_EEXIST, "stream '%s' already exists", name);
+            goto out;
+        }
+    } else if (m < 0) {
+        rc = err_errno(m, "creating directory %s", dir);
+        goto out;
+    }
+    for (uint32_t p = 0; p < c->partitions && !rc; p++) {
+        char *pd = path_partition_dir(dir, p);
+        if (!pd) {
+            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+            break;
+        }
+        int r = io->mkdir(io, pd, s->opt.dir_mode);
+        if (r < 0 && r != -EEXIST)
+            rc = err_errno(r, "creating directory %s", pd);
+        free(pd);
+    }
+    if (rc)
+        goto out;
+    int d = io->sync_dir(io, dir);
+    if (d < 0) {
+        rc = err_errno(d, "fsync of directory %s failed", dir);
+        goto out;
+    }
+    uint8_t buf[STREAM_META_BYTES_MAX];
+    size_t len = stream_meta_encode(buf, name, id, c);
+    int r = io_replace_file(io, dir, meta, buf, len, s->opt.file_mode);
+    if (r < 0) {
+        rc = err_errno(r, "writing %s", meta);
+        goto out;
+    }
+    d = io->sync_dir(io, streams_dir);
+    if (d < 0)
+        rc = err_errno(d, "fsync of directory %s failed", streams_dir);
+out:
+    free(meta);
+    free(dir);
+    return rc;
+}
+
+static void partition_config_from(partition_config *pc, const siglog_stream_config *c, const siglog_options *o)
+{
+    *pc = (partition_config){
+        .compression = c->compression,
+        .sync_policy = c->sync_policy,
+        .segment_bytes_max = c->segment_bytes_max,
+        .segment_age_max_us = c->segment_age_max_us,
+        .batch_bytes_max = c->batch_bytes_max,
+        .linger_us = c->linger_us,
+        .index_interval_bytes = c->index_interval_bytes,
+        .file_mode = o->file_mode,
+        .dir_mode = o->dir_mode,
+    };
+}
+
+int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out)
+{
+    *out = NULL;
+    siglog_stream *st = calloc(1, sizeof *st);
+    if (!st || !(st->dir = strdup(dir))) {
+        free(st);
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    st->store = s;
+    char *meta = path_join(dir, STREAM_META_FILE);
+    void *data = NULL;
+    size_t len = 0;
+    int rc;
+    if (!meta) {
+        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        goto fail;
+    }
+    int r = io_read_file(s->io, meta, STREAM_META_BYTES_MAX, &data, &len);
+    if (r < 0) {
+        rc = r == -EFBIG ? err_set(SIGLOG_ECORRUPT, "%s: larger than any stream metadata", meta)
+                         : err_errno(r, "reading %s", meta);
+        goto fail;
+    }
+    rc = stream_meta_decode(data, len, st->name, &st->id, &st->cfg);
+    if (rc) {
+        rc = err_set(rc, "%s: %s", meta, siglog_errdetail());
+        goto fail;
+    }
+    if (writable && (rc = stream_config_normalize(&st->cfg, journal_capacity(s->journal))) != 0)
+        goto fail;
+    partition_config_from(&st->pcfg, &st->cfg, &s->opt);
+    uint64_t quarter = writable ? journal_capacity(s->journal) / 4 : 0;
+    st->pending_bytes_max = quarter < 4 * MiB ? quarter : 4 * MiB;
+    st->parts = calloc(st->cfg.partitions, sizeof *st->parts);
+    if (!st->parts) {
+        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        goto fail;
+    }
+    for (uint32_t p = 0; p < st->cfg.partitions; p++) {
+        char *pd = path_partition_dir(dir, p);
+        if (!pd) {
+            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+            goto fail;
+        }
+        uint64_t journal_from = writable ? store_journal_start(s, st->id, p) : UINT64_MAX;
+        rc = partition_open(&st->parts[p], s->io, pd, p, &st->pcfg, writable, writable, journal_from, store_log_cb,
+                            s);
+        free(pd);
+        if (rc)
+            goto fail;
+    }
+    free(meta);
+    free(data);
+    *out = st;
+    return 0;
+fail:
+    free(meta);
+    free(data);
+    stream_close(st);
+    return rc;
+}
+
+void stream_close(siglog_stream *st)
+{
+    if (!st)
+        return;
+    if (st->parts)
+        for (uint32_t p = 0; p < st->cfg.partitions; p++)
+            partition_close(st->parts[p]);
+    free(st->parts);
+    free(st->dir);
+    free(st);
+}

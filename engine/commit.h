@@ -1,0 +1,31 @@
+/*
+ * commit — group commit through the journal (DESIGN.md, "Write path").
+ *
+ * Appenders add sealed batches to their partitions' pending runs, then ask
+ * for a commit round that starts after their data was added. One thread at
+ * a time is the leader: it gathers every durable partition's pending
+ * batches, writes them to the journal with one write and one fdatasync,
+ * then writes them to their segments and publishes the new high-water
+ * marks. Threads that asked meanwhile wait, and the next round covers all
+ * of them at once: one fdatasync for everybody.
+ *
+ * When the journal is full, the leader checkpoints: it syncs every segment
+ * written since the last checkpoint (in parallel) and starts a new journal
+ * generation.
+ *
+ * A failed journal write or sync puts the store in the failed state: every
+ * later durable append returns SIGLOG_EFAILED with the original cause.
+ */
+#ifndef SIGLOG_COMMIT_H
+#define SIGLOG_COMMIT_H
+
+#include "store.h"
+
+/* Return once a commit round that started after this call has finished.
+ * 0, or the round's error / SIGLOG_EFAILED. */
+int commit_sync(struct siglog *s);
+/* Sync all durable partitions' segments and empty the journal. Caller
+ * must be the leader or the only thread (open, close). */
+int commit_checkpoint(struct siglog *s);
+
+#endif

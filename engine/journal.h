@@ -1,0 +1,87 @@
+/*
+ * journal — the store-wide commit journal (format-spec/FORMAT.md,
+ * "Journal"; DESIGN.md, "Write path").
+ *
+ * Why: making N partition files durable costs N fdatasyncs per commit; the
+ * journal makes a commit of any number of partitions durable with one write
+ * and one fdatasync. The same batches then go to their segments unsynced;
+ * a checkpoint (journal_reset, after the caller synced every segment written
+ * since the previous one) lets the journal start over.
+ *
+ * One file, preallocated and zero-filled once at its full size, so writes
+ * overwrite allocated blocks and fdatasync never has to commit metadata.
+ * Two header slots (bytes 0 and 4096) hold the generation; a reset writes
+ * generation+1 into the other slot, so a torn header write leaves the old
+ * one readable. Entries start at JOURNAL_DATA_START and carry the
+ * generation: entries of older generations that still sit further in the
+ * file are rejected by generation, torn ones by their checksums.
+ *
+ * Entry: 32-byte header (magic, stream id, partition, payload length,
+ * generation, XXH3 of the first 24 bytes), then the payload: whole sealed
+ * batches exactly as they go into the segment. An entry is valid only if
+ * its header checksum matches and its payload is a sequence of valid
+ * batches that fills payload_len exactly. Replay stops at the first invalid
+ * entry: everything after it was never acknowledged.
+ *
+ * Not thread-safe: the commit leader is its only user at a time.
+ */
+#ifndef SIGLOG_JOURNAL_H
+#define SIGLOG_JOURNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/uio.h>
+
+#include "io.h"
+
+#define JOURNAL_HEADER_MAGIC 0x484a4753u /* "SGJH" */
+#define JOURNAL_ENTRY_MAGIC 0x454a4753u  /* "SGJE" */
+#define JOURNAL_FORMAT_VERSION 1
+#define JOURNAL_SLOT_BYTES 4096
+#define JOURNAL_DATA_START (2 * JOURNAL_SLOT_BYTES)
+#define JOURNAL_ENTRY_HEADER_BYTES 32
+#define JOURNAL_BYTES_MIN (1u << 20)
+
+typedef struct journal journal;
+
+/* Open STORE/journal, creating it (zero-filled, via temp + rename) when
+ * missing or shorter than its header. bytes: size for a new file. */
+int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uint64_t store_id, uint32_t mode,
+                 journal **out);
+void journal_close(journal *j);
+
+/* Called for each batch run of each valid entry of the current generation,
+ * in journal order. A non-zero return stops the replay and is returned. */
+typedef int (*journal_replay_fn)(void *ctx, uint32_t stream_id, uint32_t partition, const uint8_t *batches,
+                                 size_t len);
+/* Scan the current generation from the start; sets the write position to
+ * the end of the last valid entry. */
+int journal_replay(journal *j, journal_replay_fn fn, void *ctx);
+
+/* Bytes an entry with this payload takes. */
+static inline uint64_t journal_entry_bytes(size_t payload_len)
+{
+    return JOURNAL_ENTRY_HEADER_BYTES + (uint64_t)payload_len;
+}
+uint64_t journal_space_left(const journal *j);
+uint64_t journal_capacity(const journal *j); /* bytes for entries in all */
+
+/* One entry to write. */
+typedef struct journal_entry {
+    uint32_t stream_id;
+    uint32_t partition;
+    const uint8_t *payload;
+    size_t len;
+} journal_entry;
+
+/* Write entries at the write position with one pwritev (no sync).
+ * SIGLOG_ELIMIT if they do not fit: the caller checkpoints first. */
+int journal_write(journal *j, const journal_entry *entries, size_t n);
+int journal_sync(journal *j);
+/* Start a new generation (empties the journal). The caller must have
+ * synced every segment holding what the journal held. */
+int journal_reset(journal *j);
+uint64_t journal_generation(const journal *j);
+int journal_is_empty(const journal *j);
+
+#endif

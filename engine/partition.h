@@ -1,0 +1,139 @@
+/*
+ * partition — one ordered log: its segments, its open batch and the
+ * batches sealed but not yet in its active segment.
+ *
+ * Offsets are dense from log_start_offset to next_offset. Writer state:
+ *
+ *   open batch  --seal-->  pending  --(commit: journal)-->  inflight
+ *        records              sealed batches                  --> segment
+ *
+ * For a stream with sync policy NONE, pending goes straight to the segment
+ * (partition_write_pending) without the journal. For INTERVAL and ALWAYS,
+ * the commit leader (commit.c) takes pending into inflight, writes it to the
+ * journal, syncs, then applies inflight to the segment
+ * (partition_apply_inflight).
+ *
+ * Published high-water mark (hwm_*): everything below it is in the active
+ * segment's file (or in sealed segments) and durable under the stream's
+ * policy; in-process cursors never read past it. Updated under `mu` after
+ * the segment write.
+ *
+ * Locking: `mu` guards everything here. It is taken by appenders, by the
+ * commit leader (one partition at a time) and briefly by cursors for a
+ * snapshot. Never hold it while waiting for a commit.
+ */
+#ifndef SIGLOG_PARTITION_H
+#define SIGLOG_PARTITION_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "batch.h"
+#include "bytebuf.h"
+#include "io.h"
+#include "segment.h"
+
+typedef struct partition_config {
+    uint32_t compression;
+    uint32_t sync_policy;
+    uint64_t segment_bytes_max;
+    uint64_t segment_age_max_us;
+    uint32_t batch_bytes_max;
+    uint32_t linger_us;
+    uint32_t index_interval_bytes;
+    uint32_t file_mode;
+    uint32_t dir_mode;
+} partition_config;
+
+/* A run of sealed batches, contiguous in offsets. */
+typedef struct batch_run {
+    bytebuf bytes;
+    batch_meta *metas;
+    size_t count, cap;
+} batch_run;
+
+/* What a reader may see, taken consistently under `mu`. */
+typedef struct partition_snapshot {
+    uint64_t log_start_offset;
+    uint64_t hwm_offset;        /* one past the last readable offset */
+    uint64_t active_base;       /* base offset of the last segment */
+    uint64_t active_bytes;      /* readable bytes of the last segment */
+} partition_snapshot;
+
+typedef struct partition {
+    pthread_mutex_t mu;
+    pthread_cond_t published;   /* broadcast when the hwm moves */
+    const siglog_io *io;
+    const partition_config *cfg;
+    char *dir;
+    uint32_t id;
+    int writable;
+
+    segment *active;            /* writer: the last segment; NULL read-only */
+    uint64_t log_start_offset;
+    uint64_t next_offset;       /* next offset to assign */
+
+    batch_builder open;
+    batch_run pending;
+    batch_run inflight;
+    int dirty;                  /* active segment written since last sync */
+
+    int failed;                 /* SIGLOG code; appends refused once set */
+    char failed_detail[256];
+
+    partition_snapshot hwm;
+} partition;
+
+/* Writer open: discover segments, recover the active segment's tail
+ * (truncating a torn tail, reporting damage), ready to append. Damage (an
+ * invalid batch followed by valid ones) is cut like a torn tail only when
+ * the journal holds the partition from that offset on (journal_from <=
+ * it): unsynced segment writes may reach the disk out of order, and the
+ * journal replay puts them back. Otherwise SIGLOG_ECORRUPT.
+ * Read-only open: remember the directory only. log(ctx, level, msg)
+ * receives what recovery did. */
+typedef void (*partition_log_fn)(void *ctx, int level, const char *msg);
+int partition_open(partition **out, const siglog_io *io, const char *dir, uint32_t id, const partition_config *cfg,
+                   int writable, int create, uint64_t journal_from, partition_log_fn log, void *log_ctx);
+void partition_close(partition *p);
+
+/* Under mu: encode events into the open batch, sealing full batches into
+ * pending; offsets_out[i] gets each event's offset. Sizes must have been
+ * checked by the caller. */
+int partition_append_locked(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
+                            uint64_t *offsets_out);
+/* Under mu: seal the open batch (if any records) into pending. */
+int partition_seal_open_locked(partition *p);
+/* Under mu: write pending to the active segment (policy NONE), roll if
+ * needed, publish. On a write error the partial write is trimmed and the
+ * pending batches are dropped (they were never promised durable). */
+int partition_write_pending_locked(partition *p);
+/* Under mu: move the longest prefix of pending batches that starts below
+ * offset `below` and fits in max_bytes into inflight (which must be
+ * empty). Returns the bytes moved (0 if even the first does not fit). */
+uint64_t partition_take_pending_locked(partition *p, uint64_t max_bytes, uint64_t below);
+/* Under mu: write inflight to the segment, roll if needed, publish. */
+int partition_apply_inflight_locked(partition *p);
+/* Under mu: roll if the active segment is over its size or age limit. */
+int partition_maybe_roll_locked(partition *p, int64_t now_us);
+/* Under mu: fdatasync the active segment if dirty. */
+int partition_sync_locked(partition *p);
+/* Under mu: enter the failed state with code and the current detail. */
+void partition_fail_locked(partition *p, int code);
+/* Under mu: append already-sealed batches found in the journal, skipping
+ * those the segment holds already (recovery). */
+int partition_replay_locked(partition *p, const uint8_t *batches, size_t len);
+
+/* Consistent view for a reader. Read-only partitions compute it from the
+ * directory (scanning the last segment's tail). */
+int partition_snapshot_get(partition *p, partition_snapshot *out);
+
+int partition_info(partition *p, siglog_partition_info *out);
+
+/* Sorted base offsets of the segments in a partition directory. */
+int partition_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count);
+
+void batch_run_clear(batch_run *r);
+void batch_run_free(batch_run *r);
+
+#endif

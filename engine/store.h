@@ -1,0 +1,81 @@
+/*
+ * store — the siglog handle: the store directory, its writer lock, its
+ * streams, the commit journal and the background thread
+ * (format-spec/FORMAT.md, "Store file").
+ *
+ * Roles (DESIGN.md): one writer process holds an exclusive flock on
+ * STORE/writer.lock (and writes its pid there for the error message of a
+ * second writer); readers take no lock.
+ */
+#ifndef SIGLOG_STORE_H
+#define SIGLOG_STORE_H
+
+#include <pthread.h>
+#include <stdint.h>
+
+#include "io.h"
+#include "journal.h"
+#include "siglog.h"
+#include "stream.h"
+
+#define STORE_MAGIC 0x534c4753u /* "SGLS" */
+#define STORE_FORMAT_VERSION 1
+#define STORE_FILE_BYTES 40
+
+/* The first offset the journal holds for a partition (recovery). */
+typedef struct journal_start {
+    uint32_t stream_id;
+    uint32_t partition;
+    uint64_t base_offset;
+} journal_start;
+
+struct siglog {
+    const siglog_io *io;
+    char *path;
+    siglog_options opt;
+    int read_only;
+    int lock_fd;
+    uint64_t store_id;
+
+    pthread_mutex_t streams_mu;     /* guards the stream table */
+    siglog_stream **streams;        /* sorted by name */
+    size_t stream_count;
+    uint32_t max_stream_id;
+
+    journal *journal;               /* writer only */
+    journal_start *journal_starts;  /* filled at open, before recovery */
+    size_t journal_start_count;
+    pthread_mutex_t commit_mu;      /* guards the fields below */
+    pthread_cond_t commit_cv;
+    int commit_leader;              /* a thread is running a commit round */
+    uint64_t rounds_started, rounds_done;
+    int failed;                     /* SIGLOG code after a journal failure */
+    char failed_detail[256];
+
+    pthread_t background;           /* linger, interval commits, age rolls */
+    int background_running;
+    int background_stop;            /* guarded by background_mu */
+    pthread_mutex_t background_mu;
+    pthread_cond_t background_cv;
+};
+
+/* siglog.store codec: decode validates untrusted bytes. */
+void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], uint64_t store_id, int64_t created_us);
+int store_meta_decode(const uint8_t *buf, size_t len, uint64_t *store_id);
+
+/* Report through options.log_fn. */
+void store_log(struct siglog *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* partition_log_fn adapter: ctx is the store. */
+void store_log_cb(void *ctx, int level, const char *msg);
+
+/* First offset of (stream, partition) in the journal, UINT64_MAX if none. */
+uint64_t store_journal_start(const struct siglog *s, uint32_t stream_id, uint32_t partition);
+
+/* Snapshot of the stream table (caller frees the array). */
+int store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n);
+
+/* Background thread (store_background.c). */
+int background_start(struct siglog *s);
+void background_stop(struct siglog *s);
+
+#endif

@@ -1,0 +1,54 @@
+/*
+ * stream — a named log with a fixed number of partitions and its config
+ * (format-spec/FORMAT.md, "Stream metadata").
+ *
+ * A stream exists once STORE/streams/NAME/stream.meta is durable: creation
+ * makes the partition directories first and writes the metadata last with
+ * the atomic-replace recipe, so a crash mid-way leaves a directory without
+ * metadata, which open ignores (and reports).
+ */
+#ifndef SIGLOG_STREAM_H
+#define SIGLOG_STREAM_H
+
+#include <stdint.h>
+
+#include "partition.h"
+#include "siglog.h"
+
+#define STREAM_META_MAGIC 0x54534753u /* "SGST" */
+#define STREAM_META_VERSION 1
+#define STREAM_META_FIXED_BYTES 64
+#define STREAM_META_BYTES_MAX (STREAM_META_FIXED_BYTES + SIGLOG_NAME_MAX + 8)
+
+struct siglog_stream {
+    struct siglog *store;
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    siglog_stream_config cfg;
+    partition_config pcfg;
+    char *dir;
+    partition **parts;
+    uint32_t round_robin;      /* atomic: next partition for keyless events */
+    uint64_t pending_bytes_max; /* appenders commit themselves beyond this */
+};
+
+/* Fill defaults for zero fields and check ranges. SIGLOG_EINVAL names the
+ * offending field. journal_capacity bounds record and batch sizes. */
+int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity);
+
+/* stream.meta codec. encode: buf must hold STREAM_META_BYTES_MAX bytes;
+ * returns the length. decode validates everything (it parses untrusted
+ * bytes): SIGLOG_ECORRUPT / SIGLOG_EVERSION. */
+size_t stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c);
+int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
+                       siglog_stream_config *c);
+
+/* Create the stream's directories and metadata under streams_dir. */
+int stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
+                        const siglog_stream_config *c);
+/* Load a stream from its directory (metadata, partitions). writable: open
+ * the partitions for appending (recovering their tails). */
+int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out);
+void stream_close(siglog_stream *st);
+
+#endif
