@@ -76,3 +76,105 @@ uint64_t test_rand(uint64_t *state)
     z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
     return z ^ (z >> 31);
 }
+
+void test_event_make(test_event *t, uint64_t seed, uint64_t i)
+{
+    uint64_t r = seed * 1000003u + i;
+    uint64_t x = test_rand(&r);
+    memset(&t->ev, 0, sizeof t->ev);
+    if (i % 11 != 0) {
+        snprintf(t->key, sizeof t->key, "user-%llu", (unsigned long long)(x % 1000));
+        t->ev.key = t->key;
+        t->ev.key_len = strlen(t->key);
+    }
+    static const char *const actions[] = {"click", "view", "purchase", "agent_step", "outcome"};
+    int n = snprintf(t->value, sizeof t->value,
+                     "{\"id\":%llu,\"action\":\"%s\",\"latency_ms\":%llu,\"model\":\"m-%llu\",\"pad\":\"",
+                     (unsigned long long)i, actions[x % 5], (unsigned long long)(x >> 8) % 900,
+                     (unsigned long long)(x >> 20) % 7);
+    size_t pad = (x >> 32) % 340;
+    for (size_t k = 0; k < pad; k++)
+        t->value[n++] = (char)('a' + (x >> (k % 50)) % 26);
+    n += snprintf(t->value + n, sizeof t->value - (size_t)n, "\"}");
+    t->ev.value = t->value;
+    t->ev.value_len = (size_t)n;
+    t->ev.timestamp_us = 1700000000000000LL + (int64_t)i * 1000 + (int64_t)(x % 500);
+    t->ev.schema_version = (uint32_t)(i % 3);
+    if (i % 5 == 0) {
+        t->hdr[0] = (siglog_header){"source", 6, "sdk-1.2", 7};
+        t->hdr[1] = (siglog_header){"consent", 7, "analytics", 9};
+        t->ev.headers = t->hdr;
+        t->ev.header_count = 2;
+    }
+}
+
+void test_assert_record_eq(const siglog_record *r, const siglog_event *e)
+{
+    cr_assert_eq(r->key_len, e->key_len, "offset %llu: key length %zu != %zu", (unsigned long long)r->offset,
+                 r->key_len, e->key_len);
+    if (e->key_len)
+        cr_assert_eq(memcmp(r->key, e->key, e->key_len), 0, "offset %llu: key differs",
+                     (unsigned long long)r->offset);
+    cr_assert_eq(r->value_len, e->value_len, "offset %llu: value length %zu != %zu",
+                 (unsigned long long)r->offset, r->value_len, e->value_len);
+    if (e->value_len)
+        cr_assert_eq(memcmp(r->value, e->value, e->value_len), 0, "offset %llu: value differs",
+                     (unsigned long long)r->offset);
+    if (e->timestamp_us)
+        cr_assert_eq(r->timestamp_us, e->timestamp_us, "offset %llu: timestamp", (unsigned long long)r->offset);
+    cr_assert_eq(r->schema_version, e->schema_version, "offset %llu: schema", (unsigned long long)r->offset);
+    cr_assert_eq(r->flags, e->flags, "offset %llu: flags", (unsigned long long)r->offset);
+    cr_assert_eq(r->header_count, e->header_count, "offset %llu: header count", (unsigned long long)r->offset);
+    for (uint32_t h = 0; h < e->header_count; h++) {
+        cr_assert_eq(r->headers[h].key_len, e->headers[h].key_len);
+        cr_assert_eq(memcmp(r->headers[h].key, e->headers[h].key, e->headers[h].key_len), 0);
+        cr_assert_eq(r->headers[h].value_len, e->headers[h].value_len);
+        cr_assert_eq(memcmp(r->headers[h].value, e->headers[h].value, e->headers[h].value_len), 0);
+    }
+}
+
+siglog *test_store_open(const char *dir, const struct siglog_io *io)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.create = 1;
+    o.io = io;
+    siglog *s = NULL;
+    int rc = siglog_open(&s, dir, &o);
+    cr_assert_eq(rc, 0, "siglog_open(%s): %s: %s", dir, siglog_strerror(rc), siglog_errdetail());
+    return s;
+}
+
+siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitions, uint32_t sync,
+                                  uint64_t segment_bytes)
+{
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = partitions;
+    c.sync_policy = sync;
+    if (segment_bytes)
+        c.segment_bytes_max = segment_bytes;
+    int rc = siglog_stream_create(s, name, &c);
+    cr_assert_eq(rc, 0, "stream_create %s: %s: %s", name, siglog_strerror(rc), siglog_errdetail());
+    siglog_stream *st = NULL;
+    cr_assert_eq(siglog_stream_get(s, name, &st), 0);
+    return st;
+}
+
+uint64_t test_read_all(siglog_stream *st, uint32_t partition, void (*fn)(void *ctx, const siglog_record *r),
+                       void *ctx)
+{
+    siglog_cursor *c = NULL;
+    int rc = siglog_cursor_open(&c, st, partition, SIGLOG_SEEK_START, 0, 0);
+    cr_assert_eq(rc, 0, "cursor_open: %s: %s", siglog_strerror(rc), siglog_errdetail());
+    uint64_t n = 0;
+    const siglog_record *r;
+    while ((rc = siglog_cursor_next(c, &r)) == 1) {
+        if (fn)
+            fn(ctx, r);
+        n++;
+    }
+    cr_assert_eq(rc, 0, "cursor_next: %s: %s", siglog_strerror(rc), siglog_errdetail());
+    siglog_cursor_close(c);
+    return n;
+}

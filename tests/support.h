@@ -24,3 +24,30 @@ char *test_path(const char *a, const char *b);
 uint64_t test_rand(uint64_t *state);
 
 #endif
+
+/* ---- events and stores ---- */
+#include "siglog.h"
+
+/* A deterministic, realistic event number i of a workload `seed`:
+ * key "user-N" (or no key when i % 11 == 0), a JSON value of 40..400 bytes,
+ * timestamp 1.7e15 + i * 1000 us with some jitter, schema version i % 3,
+ * a provenance header on every fifth event. */
+typedef struct test_event {
+    siglog_event ev;
+    siglog_header hdr[2];
+    char key[32];
+    char value[512];
+} test_event;
+
+void test_event_make(test_event *t, uint64_t seed, uint64_t i);
+/* cr_assert that a read record equals the event, field by field. */
+void test_assert_record_eq(const siglog_record *r, const siglog_event *e);
+/* Open (creating) a store in dir with default options and optional io. */
+siglog *test_store_open(const char *dir, const struct siglog_io *io);
+/* Create a stream with `partitions`, `sync` policy, segment size. */
+siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitions, uint32_t sync,
+                                  uint64_t segment_bytes);
+/* Read a whole partition from the start into *n records; returns the
+ * count and cr_asserts every call succeeds. Callback per record. */
+uint64_t test_read_all(siglog_stream *st, uint32_t partition,
+                       void (*fn)(void *ctx, const siglog_record *r), void *ctx);
