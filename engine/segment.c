@@ -1,0 +1,835 @@
+/*
+ * segment — a file of batches with its offset index, time index and, once
+ * sealed, its summary sidecar. Byte layouts and validity rules are in
+ * format-spec/sections/segment.md; the recovery rules are repeated at the top
+ * of segment.h and in that section's "Recovery".
+ *
+ * State of a writable segment: `st` accounts for the batches in bytes
+ * [0, st.pos) of the .seg file, which are all valid and have consecutive
+ * offsets from the base offset to st.next_offset. Indexes never name a
+ * batch outside that prefix. A writable segment that was opened (rather
+ * than created) accepts appends only after segment_adopt_tail has
+ * established that state from a scan.
+ *
+ * Index entries: a batch gets an entry when at least index_interval_bytes
+ * lie between the last indexed batch (or the start of the file) and its own
+ * start; the first batch is never indexed (implied). The rule depends on the
+ * file alone, so a rebuilt index equals the one written while appending.
+ *
+ * Read-only opens never modify a file. An index that is missing or invalid
+ * is then simply not used: segment_locate_* answer 0 (scan from the start).
+ * The segment's next offset, record count and maximum timestamp are known
+ * to a read-only open only from a valid summary sidecar that matches the
+ * file's size (a sealed segment); otherwise they read as base offset, 0 and
+ * INT64_MIN, and callers scan with segment_read_batch.
+ *
+ * created_us: the wall clock at segment_create; on a later open, the value
+ * in a valid summary, else the first batch's first timestamp (capped at the
+ * current time), else the current time. The clock at creation of an active
+ * segment is kept nowhere durable, and restarting its age at every reopen
+ * could postpone an age-based roll forever; the first event's time is the
+ * closest durable stand-in.
+ */
+#include "segment.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "codec.h"
+#include "error.h"
+
+/* Summary sidecar field positions. */
+enum {
+    SUM_MAGIC = 0,
+    SUM_VERSION = 4,
+    SUM_RESERVED = 6,
+    SUM_BASE_OFFSET = 8,
+    SUM_NEXT_OFFSET = 16,
+    SUM_RECORD_COUNT = 24,
+    SUM_BYTES = 32,
+    SUM_MAX_TS = 40,
+    SUM_CREATED = 48,
+    SUM_CHECKSUM = 56,
+    SUM_BYTES_TOTAL = 64,
+};
+
+/* The damage search reads the file in chunks of this size. */
+#define DAMAGE_CHUNK_BYTES (1u << 20)
+#define DEFAULT_FILE_MODE 0644u
+/* Longest suffix appended to a segment's base name: ".oix.tmp". */
+#define SEGMENT_PATH_EXTRA (1 + SEGMENT_NAME_DIGITS + 8)
+
+/* The batches accounted for in bytes [0, pos). */
+typedef struct seg_state {
+    uint64_t pos;
+    uint64_t next_offset;
+    uint64_t record_count;
+    int64_t max_ts;
+} seg_state;
+
+struct segment {
+    const siglog_io *io;
+    int fd;
+    int writable;
+    int adopted;       /* writable and st established */
+    int sealed;
+    segment_params p;
+    uint64_t base;
+    seg_state st;
+    uint64_t last_index_pos; /* position of the last indexed batch, or 0 */
+    int64_t created_us;
+    index_file *oix, *tix;
+    bytebuf scratch;   /* batch bodies during scans */
+    char *dir;
+    char *path;        /* the .seg file */
+};
+
+typedef struct seg_summary {
+    uint64_t next_offset;
+    uint64_t record_count;
+    uint64_t bytes;
+    int64_t max_ts;
+    int64_t created_us;
+} seg_summary;
+
+void segment_path(char *buf, size_t n, const char *dir, uint64_t base_offset, const char *ext)
+{
+    snprintf(buf, n, "%s/%020" PRIu64 "%s", dir, base_offset, ext);
+}
+
+int segment_parse_name(const char *name, uint64_t *base_offset)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < SEGMENT_NAME_DIGITS; i++) {
+        unsigned d = (unsigned)(unsigned char)name[i] - '0';
+        if (d > 9)
+            return -1;
+        if (v > (UINT64_MAX - d) / 10)
+            return -1;
+        v = v * 10 + d;
+    }
+    if (strcmp(name + SEGMENT_NAME_DIGITS, ".seg") != 0)
+        return -1;
+    *base_offset = v;
+    return 0;
+}
+
+static seg_state state_empty(const segment *s)
+{
+    return (seg_state){.pos = 0, .next_offset = s->base, .record_count = 0, .max_ts = INT64_MIN};
+}
+
+static void sibling_path(const segment *s, char *buf, const char *ext)
+{
+    segment_path(buf, PATH_MAX, s->dir, s->base, ext);
+}
+
+static int require_writable(const segment *s, const char *what)
+{
+    if (!s->writable)
+        return err_set(SIGLOG_ERDONLY, "%s: %s on a segment open read-only", s->path, what);
+    if (s->sealed)
+        return err_set(SIGLOG_EINVAL, "%s: %s on a sealed segment", s->path, what);
+    return 0;
+}
+
+/* Capacity for a new index: enough for a full segment (which may overrun
+ * segment_bytes_max by its last batch) or for the file at hand. */
+static uint32_t index_capacity_for(const segment_params *p, uint64_t file_bytes)
+{
+    uint64_t interval = p->index_interval_bytes ? p->index_interval_bytes : 1;
+    uint64_t bytes = p->segment_bytes_max > file_bytes ? p->segment_bytes_max : file_bytes;
+    uint64_t cap = bytes / interval + 2;
+    return cap > INDEX_CAPACITY_MAX ? INDEX_CAPACITY_MAX : (uint32_t)cap;
+}
+
+/* ---- reading batches ---- */
+
+/* Re-issue the batch codec's detail with the file and position. */
+static int batch_error(const segment *s, uint64_t pos, int code)
+{
+    char reason[512];
+    snprintf(reason, sizeof reason, "%s", siglog_errdetail());
+    return err_set(code, "%s: invalid batch at byte %" PRIu64 ": %s", s->path, pos, reason);
+}
+
+/* Read and decode the header at pos. 1 when a valid header is there, 0
+ * when fewer than a header's bytes lie before limit, SIGLOG_ECORRUPT or
+ * SIGLOG_EVERSION (with file and position) when invalid, or an I/O error. */
+static int read_header(segment *s, uint64_t pos, uint64_t limit, batch_header *h)
+{
+    if (limit < pos || limit - pos < BATCH_HEADER_BYTES)
+        return 0;
+    uint8_t hdr[BATCH_HEADER_BYTES];
+    ssize_t got = io_read_full(s->io, s->fd, hdr, sizeof hdr, pos);
+    if (got < 0)
+        return err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos);
+    if (got < BATCH_HEADER_BYTES)
+        return 0;
+    int rc = batch_header_decode(hdr, h);
+    return rc ? batch_error(s, pos, rc) : 1;
+}
+
+int segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, bytebuf *buf)
+{
+    if (pos > limit)
+        return err_set(SIGLOG_EINVAL, "%s: read at byte %" PRIu64 " beyond the limit %" PRIu64, s->path, pos, limit);
+    int rc = read_header(s, pos, limit, h);
+    if (rc <= 0)
+        return rc;
+    /* The header checksum held, so body_len is bounded by the codec's
+     * limit; it must also end before `limit`. */
+    if (h->body_len > limit - pos - BATCH_HEADER_BYTES)
+        return 0;
+    buf->len = 0;
+    if ((rc = bytebuf_reserve(buf, h->body_len)) != 0)
+        return rc;
+    ssize_t got = io_read_full(s->io, s->fd, buf->data, h->body_len, pos + BATCH_HEADER_BYTES);
+    if (got < 0)
+        return err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos + BATCH_HEADER_BYTES);
+    if ((size_t)got < h->body_len)
+        return 0;
+    if ((rc = batch_body_check(h, buf->data)) != 0)
+        return batch_error(s, pos, rc);
+    buf->len = h->body_len;
+    return 1;
+}
+
+/* ---- indexing ---- */
+
+/* Give the batch at pos index entries if the interval rule asks for them.
+ * prefix_max_ts covers every record before that batch. A full index just
+ * stays sparser. */
+static void index_batch(segment *s, uint64_t pos, uint64_t base_offset, int64_t prefix_max_ts)
+{
+    if (!s->oix || !s->tix || pos == 0 || pos - s->last_index_pos < s->p.index_interval_bytes)
+        return;
+    uint64_t rel = base_offset - s->base; /* > 0: only the first batch is at 0 */
+    if (rel > UINT32_MAX || pos > UINT32_MAX)
+        return;
+    if (index_add_offset(s->oix, (uint32_t)rel, (uint32_t)pos) != 0)
+        return;
+    /* The time index has the same capacity and the same relative offsets,
+     * so it has room whenever the offset index had. */
+    (void)index_add_time(s->tix, prefix_max_ts, (uint32_t)rel);
+    s->last_index_pos = pos;
+}
+
+static void state_add(segment *s, seg_state *st, int index, uint64_t base_offset, uint32_t record_count,
+                      uint64_t bytes, int64_t max_ts)
+{
+    if (index)
+        index_batch(s, st->pos, base_offset, st->max_ts);
+    st->pos += bytes;
+    st->next_offset = base_offset + record_count;
+    st->record_count += record_count;
+    if (max_ts > st->max_ts)
+        st->max_ts = max_ts;
+}
+
+/* Advance st over the valid batches that follow it before limit: both
+ * checksums hold and offsets continue st->next_offset. Stops at the first
+ * batch that is invalid or incomplete. With `index`, adds index entries on
+ * the way. 0, or an I/O error, or SIGLOG_EVERSION for a well-formed batch
+ * of a format this build does not know (refused rather than cut). */
+static int walk_valid(segment *s, seg_state *st, uint64_t limit, int index)
+{
+    for (;;) {
+        batch_header h;
+        int rc = segment_read_batch(s, st->pos, limit, &h, &s->scratch);
+        if (rc == 0 || rc == SIGLOG_ECORRUPT)
+            return 0;
+        if (rc < 0)
+            return rc;
+        if (h.base_offset != st->next_offset)
+            return 0;
+        state_add(s, st, index, h.base_offset, h.record_count, BATCH_HEADER_BYTES + (uint64_t)h.body_len,
+                  h.max_timestamp_us);
+    }
+}
+
+/* Where a scan of the valid prefix below `limit` can start: just before
+ * the batch named by the last index entry that both indexes agree on, that
+ * lies below limit and whose batch header matches it. The start of the file
+ * when there is none. Returns the number of index entries up to and
+ * including that one (the entries that can be trusted). */
+static uint32_t resume_point(segment *s, uint64_t limit, seg_state *st)
+{
+    *st = state_empty(s);
+    if (!s->oix || !s->tix)
+        return 0;
+    uint32_t k = index_count(s->oix), kt = index_count(s->tix);
+    if (kt < k)
+        k = kt;
+    uint32_t rel = 0, pos = 0;
+    while (k > 0) {
+        index_entry_offset(s->oix, k - 1, &rel, &pos);
+        if ((uint64_t)pos + BATCH_HEADER_BYTES <= limit)
+            break;
+        k--;
+    }
+    if (k == 0)
+        return 0;
+    int64_t ts;
+    uint32_t trel;
+    index_entry_time(s->tix, k - 1, &ts, &trel);
+    batch_header h;
+    if (trel != rel || read_header(s, pos, limit, &h) != 1 || h.base_offset != s->base + rel)
+        return 0;
+    *st = (seg_state){.pos = pos, .next_offset = s->base + rel, .record_count = rel, .max_ts = ts};
+    return k;
+}
+
+/* Is the batch at pos the one an index entry for rel names? 1 yes, 0 no,
+ * or an I/O error. */
+static int entry_matches(segment *s, uint32_t rel, uint32_t pos)
+{
+    batch_header h;
+    int rc = read_header(s, pos, UINT64_MAX, &h);
+    if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
+        return 0;
+    if (rc < 0)
+        return rc;
+    return rc == 1 && h.base_offset == s->base + rel;
+}
+
+int segment_locate_offset(segment *s, uint64_t target, uint64_t *pos)
+{
+    *pos = 0;
+    if (!s->oix || target <= s->base)
+        return 0;
+    uint64_t want = target - s->base;
+    uint32_t rel, at;
+    index_lookup_offset(s->oix, want > UINT32_MAX ? UINT32_MAX : (uint32_t)want, &rel, &at);
+    if (rel == 0)
+        return 0;
+    int rc = entry_matches(s, rel, at);
+    if (rc > 0)
+        *pos = at;
+    return rc < 0 ? rc : 0;
+}
+
+int segment_locate_time(segment *s, int64_t ts, uint64_t *pos)
+{
+    *pos = 0;
+    if (!s->oix || !s->tix)
+        return 0;
+    uint32_t rel, rel_found, at;
+    index_lookup_time(s->tix, ts, &rel);
+    if (rel == 0)
+        return 0;
+    index_lookup_offset(s->oix, rel, &rel_found, &at);
+    if (rel_found != rel)
+        return 0;
+    int rc = entry_matches(s, rel, at);
+    if (rc > 0)
+        *pos = at;
+    return rc < 0 ? rc : 0;
+}
+
+/* ---- index files ---- */
+
+static int open_indexes(segment *s, unsigned flags, uint32_t capacity)
+{
+    char path[PATH_MAX];
+    uint32_t mode = s->p.file_mode;
+    sibling_path(s, path, ".oix");
+    int rc = index_open(s->io, path, INDEX_KIND_OFFSET, s->base, capacity, flags, mode, &s->oix);
+    if (rc == 0) {
+        sibling_path(s, path, ".tix");
+        rc = index_open(s->io, path, INDEX_KIND_TIME, s->base, capacity, flags, mode, &s->tix);
+    }
+    if (rc) {
+        index_close(s->oix);
+        s->oix = NULL;
+    }
+    return rc;
+}
+
+static void close_indexes(segment *s)
+{
+    index_close(s->oix);
+    index_close(s->tix);
+    s->oix = s->tix = NULL;
+}
+
+static int rename_sibling(const segment *s, const char *from, const char *ext)
+{
+    char to[PATH_MAX];
+    sibling_path(s, to, ext);
+    int e = s->io->rename(s->io, from, to);
+    return e < 0 ? err_errno(e, "rename of %s to %s", from, to) : 0;
+}
+
+/* Rebuild both indexes from the valid prefix of the file: fill new files
+ * beside the old ones, sync them, rename them over, sync the directory. */
+static int rebuild_indexes(segment *s, uint64_t file_bytes)
+{
+    char tmp_o[PATH_MAX], tmp_t[PATH_MAX];
+    sibling_path(s, tmp_o, ".oix.tmp");
+    sibling_path(s, tmp_t, ".tix.tmp");
+    uint32_t capacity = index_capacity_for(&s->p, file_bytes);
+    uint32_t mode = s->p.file_mode;
+    int rc = index_open(s->io, tmp_o, INDEX_KIND_OFFSET, s->base, capacity, IO_CREATE | IO_WRITE | IO_TRUNC, mode,
+                        &s->oix);
+    if (rc == 0)
+        rc = index_open(s->io, tmp_t, INDEX_KIND_TIME, s->base, capacity, IO_CREATE | IO_WRITE | IO_TRUNC, mode,
+                        &s->tix);
+    seg_state st = state_empty(s);
+    s->last_index_pos = 0;
+    if (rc == 0)
+        rc = walk_valid(s, &st, file_bytes, 1);
+    if (rc == 0)
+        rc = index_sync(s->oix);
+    if (rc == 0)
+        rc = index_sync(s->tix);
+    close_indexes(s);
+    if (rc == 0)
+        rc = rename_sibling(s, tmp_o, ".oix");
+    if (rc == 0)
+        rc = rename_sibling(s, tmp_t, ".tix");
+    if (rc == 0) {
+        int e = s->io->sync_dir(s->io, s->dir);
+        if (e < 0)
+            rc = err_errno(e, "fsync of directory %s", s->dir);
+    }
+    if (rc) {
+        s->io->unlink(s->io, tmp_o);
+        s->io->unlink(s->io, tmp_t);
+        return rc;
+    }
+    return open_indexes(s, IO_WRITE, 0);
+}
+
+/* ---- summary sidecar ---- */
+
+static void summary_encode(const segment *s, uint8_t out[SUM_BYTES_TOTAL])
+{
+    memset(out, 0, SUM_BYTES_TOTAL);
+    put_le32(out + SUM_MAGIC, SEGMENT_SUMMARY_MAGIC);
+    put_le16(out + SUM_VERSION, SEGMENT_SUMMARY_VERSION);
+    put_le64(out + SUM_BASE_OFFSET, s->base);
+    put_le64(out + SUM_NEXT_OFFSET, s->st.next_offset);
+    put_le64(out + SUM_RECORD_COUNT, s->st.record_count);
+    put_le64(out + SUM_BYTES, s->st.pos);
+    put_le64(out + SUM_MAX_TS, (uint64_t)s->st.max_ts);
+    put_le64(out + SUM_CREATED, (uint64_t)s->created_us);
+    put_le64(out + SUM_CHECKSUM, XXH3_64bits(out, SUM_CHECKSUM));
+}
+
+/* Read and validate the .sum sidecar. 0, SIGLOG_ENOENT, SIGLOG_ECORRUPT,
+ * SIGLOG_EVERSION or an I/O error. */
+static int summary_read(const segment *s, seg_summary *sum)
+{
+    char path[PATH_MAX];
+    sibling_path(s, path, ".sum");
+    void *data = NULL;
+    size_t len = 0;
+    int rc = io_read_file(s->io, path, SUM_BYTES_TOTAL, &data, &len);
+    if (rc < 0)
+        return rc == -EFBIG ? err_set(SIGLOG_ECORRUPT, "%s: longer than %d bytes", path, SUM_BYTES_TOTAL)
+                            : err_errno(rc, "read of %s", path);
+    const uint8_t *b = data;
+    if (len != SUM_BYTES_TOTAL)
+        rc = err_set(SIGLOG_ECORRUPT, "%s: %zu bytes, expected %d", path, len, SUM_BYTES_TOTAL);
+    else if (get_le32(b + SUM_MAGIC) != SEGMENT_SUMMARY_MAGIC)
+        rc = err_set(SIGLOG_ECORRUPT, "%s: not a segment summary (bad magic)", path);
+    else if (get_le64(b + SUM_CHECKSUM) != XXH3_64bits(b, SUM_CHECKSUM))
+        rc = err_set(SIGLOG_ECORRUPT, "%s: checksum mismatch", path);
+    else if (get_le16(b + SUM_VERSION) != SEGMENT_SUMMARY_VERSION)
+        rc = err_set(SIGLOG_EVERSION, "%s: summary version %u, this build reads version %u", path,
+                     get_le16(b + SUM_VERSION), SEGMENT_SUMMARY_VERSION);
+    else if (get_le16(b + SUM_RESERVED) != 0)
+        rc = err_set(SIGLOG_ECORRUPT, "%s: reserved bytes are not zero", path);
+    else if (get_le64(b + SUM_BASE_OFFSET) != s->base)
+        rc = err_set(SIGLOG_ECORRUPT, "%s: base offset %" PRIu64 ", expected %" PRIu64, path,
+                     get_le64(b + SUM_BASE_OFFSET), s->base);
+    if (rc == 0) {
+        *sum = (seg_summary){
+            .next_offset = get_le64(b + SUM_NEXT_OFFSET),
+            .record_count = get_le64(b + SUM_RECORD_COUNT),
+            .bytes = get_le64(b + SUM_BYTES),
+            .max_ts = (int64_t)get_le64(b + SUM_MAX_TS),
+            .created_us = (int64_t)get_le64(b + SUM_CREATED),
+        };
+        int empty = sum->record_count == 0;
+        if (sum->next_offset < s->base || sum->record_count > sum->next_offset - s->base ||
+            empty != (sum->max_ts == INT64_MIN) || empty != (sum->bytes == 0))
+            rc = err_set(SIGLOG_ECORRUPT, "%s: inconsistent counts", path);
+    }
+    free(data);
+    return rc;
+}
+
+/* ---- lifecycle ---- */
+
+static int segment_alloc(const siglog_io *io, const char *dir, uint64_t base_offset, int writable,
+                         const segment_params *p, segment **out)
+{
+    *out = NULL;
+    if (strlen(dir) + SEGMENT_PATH_EXTRA >= PATH_MAX)
+        return err_set(SIGLOG_EINVAL, "directory name too long: %s", dir);
+    segment *s = calloc(1, sizeof *s);
+    if (!s)
+        return err_set(SIGLOG_ENOMEM, "out of memory opening a segment in %s", dir);
+    s->io = io;
+    s->fd = -1;
+    s->writable = writable;
+    s->base = base_offset;
+    if (p)
+        s->p = *p;
+    if (!s->p.file_mode)
+        s->p.file_mode = DEFAULT_FILE_MODE;
+    s->st = state_empty(s);
+    s->dir = strdup(dir);
+    s->path = malloc(PATH_MAX);
+    if (!s->dir || !s->path) {
+        segment_close(s);
+        return err_set(SIGLOG_ENOMEM, "out of memory opening a segment in %s", dir);
+    }
+    sibling_path(s, s->path, ".seg");
+    *out = s;
+    return 0;
+}
+
+int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, const segment_params *p,
+                   segment **out)
+{
+    segment *s;
+    int rc = segment_alloc(io, dir, base_offset, 1, p, &s);
+    if (rc)
+        return rc;
+    s->fd = io->open_file(io, s->path, IO_CREATE | IO_WRITE, s->p.file_mode);
+    uint64_t size = 0;
+    if (s->fd < 0) {
+        rc = err_errno(s->fd, "create of %s", s->path);
+    } else if ((rc = io->file_size(io, s->fd, &size)) < 0) {
+        rc = err_errno(rc, "size of %s", s->path);
+    } else if (size != 0) {
+        /* An empty file is what a crash during an earlier create leaves. */
+        rc = err_set(SIGLOG_EEXIST, "%s already exists and holds %" PRIu64 " bytes", s->path, size);
+    } else {
+        rc = open_indexes(s, IO_CREATE | IO_WRITE | IO_TRUNC, index_capacity_for(&s->p, 0));
+    }
+    if (rc) {
+        segment_close(s);
+        return rc;
+    }
+    s->created_us = io->now_us(io);
+    s->adopted = 1;
+    *out = s;
+    return 0;
+}
+
+/* created_us of an existing segment (see the top comment). */
+static int64_t created_from_file(segment *s)
+{
+    int64_t now = s->io->now_us(s->io);
+    batch_header h;
+    if (read_header(s, 0, UINT64_MAX, &h) == 1 && h.first_timestamp_us < now)
+        return h.first_timestamp_us;
+    return now;
+}
+
+int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,
+                 segment **out)
+{
+    segment *s;
+    int rc = segment_alloc(io, dir, base_offset, writable, p, &s);
+    if (rc)
+        return rc;
+    uint64_t size = 0;
+    s->fd = io->open_file(io, s->path, writable ? IO_WRITE : IO_READ, 0);
+    if (s->fd < 0) {
+        rc = err_errno(s->fd, "open of %s", s->path);
+        goto fail;
+    }
+    if ((rc = io->file_size(io, s->fd, &size)) < 0) {
+        rc = err_errno(rc, "size of %s", s->path);
+        goto fail;
+    }
+
+    if (writable) {
+        rc = open_indexes(s, IO_WRITE, 0);
+        if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_ENOENT)
+            rc = rebuild_indexes(s, size);
+        if (rc)
+            goto fail;
+    } else if (open_indexes(s, IO_READ, 0) != 0) {
+        s->oix = s->tix = NULL; /* unusable: locate answers 0, callers scan */
+    }
+
+    seg_summary sum;
+    if (summary_read(s, &sum) == 0) {
+        s->created_us = sum.created_us;
+        if (!writable && sum.bytes == size)
+            s->st = (seg_state){.pos = sum.bytes, .next_offset = sum.next_offset, .record_count = sum.record_count,
+                                .max_ts = sum.max_ts};
+    } else {
+        s->created_us = created_from_file(s);
+    }
+    if (!writable)
+        s->st.pos = size;
+    err_clear();
+    *out = s;
+    return 0;
+
+fail:
+    segment_close(s);
+    return rc;
+}
+
+void segment_close(segment *s)
+{
+    if (!s)
+        return;
+    close_indexes(s);
+    if (s->fd >= 0)
+        s->io->close_file(s->io, s->fd);
+    bytebuf_free(&s->scratch);
+    free(s->dir);
+    free(s->path);
+    free(s);
+}
+
+/* ---- recovery ---- */
+
+/* Look for a valid batch header at any byte position in [from, end) whose
+ * base offset is at least `expected`: proof that the invalid batch before
+ * it is damage in the middle of the log, not a torn tail. */
+static int damage_search(segment *s, uint64_t from, uint64_t end, uint64_t expected, segment_tail *t)
+{
+    static const uint8_t magic[4] = {BATCH_MAGIC & 0xff, (BATCH_MAGIC >> 8) & 0xff, (BATCH_MAGIC >> 16) & 0xff,
+                                     BATCH_MAGIC >> 24};
+    bytebuf *buf = &s->scratch;
+    buf->len = 0;
+    int rc = bytebuf_reserve(buf, DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES);
+    if (rc)
+        return rc;
+    /* Chunks overlap by a header's length less one byte, so that every
+     * start position is tried with its whole header in view. */
+    for (uint64_t p = from; p < end && end - p >= BATCH_HEADER_BYTES; p += DAMAGE_CHUNK_BYTES) {
+        uint64_t want = end - p;
+        if (want > DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES - 1)
+            want = DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES - 1;
+        ssize_t got = io_read_full(s->io, s->fd, buf->data, (size_t)want, p);
+        if (got < 0)
+            return err_errno((int)got, "read of %s at byte %" PRIu64, s->path, p);
+        size_t n = (size_t)got, i = 0;
+        while (n - i >= BATCH_HEADER_BYTES) {
+            const uint8_t *c = memmem(buf->data + i, n - i, magic, sizeof magic);
+            if (!c || (size_t)(buf->data + n - c) < BATCH_HEADER_BYTES)
+                break;
+            batch_header h;
+            if (batch_header_decode(c, &h) == 0 && h.base_offset >= expected) {
+                t->damaged = 1;
+                t->damage_next_pos = p + (uint64_t)(c - buf->data);
+                t->damage_next_offset = h.base_offset;
+                return 0;
+            }
+            i = (size_t)(c - buf->data) + 1;
+        }
+    }
+    return 0;
+}
+
+int segment_scan_tail(segment *s, segment_tail *t)
+{
+    memset(t, 0, sizeof *t);
+    uint64_t size = 0;
+    int rc = s->io->file_size(s->io, s->fd, &size);
+    if (rc < 0)
+        return err_errno(rc, "size of %s", s->path);
+    seg_state st;
+    resume_point(s, size, &st);
+    if ((rc = walk_valid(s, &st, size, 0)) != 0)
+        return rc;
+    t->valid_bytes = st.pos;
+    t->file_bytes = size;
+    t->next_offset = st.next_offset;
+    t->max_timestamp_us = st.max_ts;
+    t->record_count = st.record_count;
+    if (st.pos < size && (rc = damage_search(s, st.pos + 1, size, st.next_offset, t)) != 0)
+        return rc;
+    err_clear();
+    return 0;
+}
+
+int segment_truncate(segment *s, uint64_t valid_bytes)
+{
+    int rc = require_writable(s, "truncate");
+    if (rc)
+        return rc;
+    uint64_t size = 0;
+    if ((rc = s->io->file_size(s->io, s->fd, &size)) < 0)
+        return err_errno(rc, "size of %s", s->path);
+    if (valid_bytes > size)
+        return err_set(SIGLOG_EINVAL, "%s: cannot truncate %" PRIu64 " bytes to %" PRIu64, s->path, size,
+                       valid_bytes);
+    /* Drop the index entries first: an entry must never name a byte
+     * position beyond the file. */
+    uint32_t k = index_count(s->oix), kt = index_count(s->tix);
+    while (k > 0) {
+        uint32_t rel, pos;
+        index_entry_offset(s->oix, k - 1, &rel, &pos);
+        if (pos < valid_bytes)
+            break;
+        k--;
+    }
+    if (kt < k)
+        k = kt;
+    index_truncate(s->oix, k);
+    index_truncate(s->tix, k);
+    if ((rc = s->io->ftruncate(s->io, s->fd, valid_bytes)) < 0)
+        return err_errno(rc, "truncate of %s to %" PRIu64 " bytes", s->path, valid_bytes);
+    if ((rc = s->io->fdatasync(s->io, s->fd)) < 0)
+        return err_errno(rc, "fdatasync of %s", s->path);
+    /* The state must be established again from a scan. */
+    s->adopted = 0;
+    return 0;
+}
+
+int segment_adopt_tail(segment *s, const segment_tail *t)
+{
+    int rc = require_writable(s, "adopt tail");
+    if (rc)
+        return rc;
+    seg_state st;
+    uint32_t keep = resume_point(s, t->valid_bytes, &st);
+    index_truncate(s->oix, keep);
+    index_truncate(s->tix, keep);
+    s->last_index_pos = st.pos;
+    if ((rc = walk_valid(s, &st, t->valid_bytes, 1)) != 0)
+        return rc;
+    if (st.pos != t->valid_bytes || st.next_offset != t->next_offset)
+        return err_set(SIGLOG_ECORRUPT,
+                       "%s: the valid prefix now ends at byte %" PRIu64 " (offset %" PRIu64 "), the tail scan found %" PRIu64
+                       " (offset %" PRIu64 "): the file changed during recovery",
+                       s->path, st.pos, st.next_offset, t->valid_bytes, t->next_offset);
+    s->st = st;
+    s->adopted = 1;
+    return 0;
+}
+
+/* ---- writing ---- */
+
+/* The batches about to be appended must be what the metas say, continue the
+ * segment's offsets, and stay addressable by 32-bit index entries. */
+static int append_check(const segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n)
+{
+    if (n == 0)
+        return err_set(SIGLOG_EINVAL, "%s: append of no batches", s->path);
+    uint64_t next = s->st.next_offset, pos = s->st.pos;
+    size_t at = 0;
+    for (size_t i = 0; i < n; i++) {
+        const batch_meta *m = &metas[i];
+        batch_header h;
+        if (m->bytes < BATCH_HEADER_BYTES || m->bytes > len - at)
+            return err_set(SIGLOG_EINVAL, "%s: batch %zu of %u bytes does not fit the %zu-byte buffer", s->path, i,
+                           m->bytes, len);
+        if (batch_header_decode(buf + at, &h) != 0)
+            return batch_error(s, pos, SIGLOG_EINVAL);
+        if (h.base_offset != m->base_offset || h.record_count != m->record_count ||
+            BATCH_HEADER_BYTES + (uint64_t)h.body_len != m->bytes || h.max_timestamp_us != m->max_timestamp_us)
+            return err_set(SIGLOG_EINVAL, "%s: batch %zu disagrees with its description", s->path, i);
+        if (m->base_offset != next)
+            return err_set(SIGLOG_EINVAL, "%s: batch %zu starts at offset %" PRIu64 ", expected %" PRIu64, s->path,
+                           i, m->base_offset, next);
+        if (m->base_offset - s->base > UINT32_MAX || pos > UINT32_MAX)
+            return err_set(SIGLOG_ELIMIT,
+                           "%s: batch at offset %" PRIu64 " / byte %" PRIu64 " is beyond the 32-bit range of a segment",
+                           s->path, m->base_offset, pos);
+        next = m->base_offset + m->record_count;
+        pos += m->bytes;
+        at += m->bytes;
+    }
+    if (at != len)
+        return err_set(SIGLOG_EINVAL, "%s: %zu bytes of batches described, %zu given", s->path, at, len);
+    return 0;
+}
+
+int segment_append(segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n)
+{
+    int rc = require_writable(s, "append");
+    if (rc)
+        return rc;
+    if (!s->adopted)
+        return err_set(SIGLOG_EINVAL, "%s: append before the tail was scanned and adopted", s->path);
+    if ((rc = append_check(s, buf, len, metas, n)) != 0)
+        return rc;
+    if ((rc = io_write_all(s->io, s->fd, buf, len, s->st.pos)) < 0)
+        return err_errno(rc, "write of %zu bytes to %s at byte %" PRIu64, len, s->path, s->st.pos);
+    for (size_t i = 0; i < n; i++)
+        state_add(s, &s->st, 1, metas[i].base_offset, metas[i].record_count, metas[i].bytes,
+                  metas[i].max_timestamp_us);
+    return 0;
+}
+
+int segment_sync(segment *s)
+{
+    int rc = s->io->fdatasync(s->io, s->fd);
+    if (rc < 0)
+        return err_errno(rc, "fdatasync of %s", s->path);
+    return 0;
+}
+
+int segment_seal(segment *s)
+{
+    int rc = require_writable(s, "seal");
+    if (rc)
+        return rc;
+    if (!s->adopted)
+        return err_set(SIGLOG_EINVAL, "%s: seal before the tail was scanned and adopted", s->path);
+    if ((rc = segment_sync(s)) != 0 || (rc = index_sync(s->oix)) != 0 || (rc = index_sync(s->tix)) != 0)
+        return rc;
+    uint8_t sum[SUM_BYTES_TOTAL];
+    summary_encode(s, sum);
+    char path[PATH_MAX];
+    sibling_path(s, path, ".sum");
+    if ((rc = io_replace_file(s->io, s->dir, path, sum, sizeof sum, s->p.file_mode)) < 0)
+        return err_errno(rc, "atomic replace of %s", path);
+    s->sealed = 1;
+    return 0;
+}
+
+/* ---- accessors ---- */
+
+uint64_t segment_base_offset(const segment *s)
+{
+    return s->base;
+}
+
+uint64_t segment_next_offset(const segment *s)
+{
+    return s->st.next_offset;
+}
+
+uint64_t segment_size(const segment *s)
+{
+    return s->st.pos;
+}
+
+uint64_t segment_index_bytes(const segment *s)
+{
+    return (s->oix ? index_file_bytes(s->oix) : 0) + (s->tix ? index_file_bytes(s->tix) : 0);
+}
+
+int64_t segment_max_timestamp(const segment *s)
+{
+    return s->st.max_ts;
+}
+
+int64_t segment_created_us(const segment *s)
+{
+    return s->created_us;
+}
+
+const char *segment_file_path(const segment *s)
+{
+    return s->path;
+}

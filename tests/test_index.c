@@ -199,8 +199,7 @@ Test(index, unpublished_entry_after_crash_is_ignored_and_cleared)
 {
     index_file *ix = offset_index_with(3, 8);
     index_close(ix);
-    uint64_t slot3 = INDEX_HEADER_BYTES + 3 * INDEX_OFFSET_ENTRY_BYTES;
-    test_flip_byte(oix_path, slot3 + 4, 0x7f); /* position byte of slot 3 */
+    test_flip_byte(oix_path, INDEX_HEADER_BYTES + 3 * INDEX_OFFSET_ENTRY_BYTES + 4, 0x7f); /* slot 3 position */
 
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_READ);
     cr_assert_eq(index_count(ix), 3);
@@ -213,6 +212,20 @@ Test(index, unpublished_entry_after_crash_is_ignored_and_cleared)
     index_close(ix);
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_READ);
     expect_offset_lookups(ix, 4);
+    index_close(ix);
+
+    /* A time entry's reserved bytes are not rewritten by the next add:
+     * the writer's open must clear the whole torn slot. */
+    ix = open_ix(tix_path, INDEX_KIND_TIME, 8, IO_CREATE | IO_WRITE);
+    cr_assert_eq(index_add_time(ix, 10, 1), 0);
+    index_close(ix);
+    test_flip_byte(tix_path, INDEX_HEADER_BYTES + INDEX_TIME_ENTRY_BYTES + 12, 0x01); /* slot 1 reserved */
+    ix = open_ix(tix_path, INDEX_KIND_TIME, 0, IO_WRITE);
+    cr_assert_eq(index_count(ix), 1);
+    cr_assert_eq(index_add_time(ix, 20, 2), 0);
+    index_close(ix);
+    ix = open_ix(tix_path, INDEX_KIND_TIME, 0, IO_READ);
+    cr_assert_eq(index_count(ix), 2);
     index_close(ix);
 }
 
