@@ -42,7 +42,10 @@ static const args_cmd cmd = {
     "  --key K              only events whose key is exactly K\n"
     "  --schema-version V   only events of schema version V\n"
     "  --merge              interleave the partitions in (timestamp, partition,\n"
-    "                       offset) order\n"
+    "                       offset) order. This is a merge: each partition keeps\n"
+    "                       its offset order, so the output is sorted by time\n"
+    "                       when every partition's times are non-decreasing (as\n"
+    "                       append times are)\n"
     "  --follow             keep waiting for new events (like tail -f); SIGINT or\n"
     "                       SIGTERM ends the replay with status 0. With several\n"
     "                       partitions and no --merge, partitions are read in turn.\n"
@@ -262,7 +265,7 @@ static int read_failed(const replay_run *rr, int rc, const replay_src *src)
 static int64_t drain(replay_run *rr, replay_src *src, uint64_t budget, int *finished)
 {
     int64_t n = 0;
-    while (!src->done && (uint64_t)n < budget) {
+    while (!src->done && (uint64_t)n < budget && !replay_finished(rr)) {
         const siglog_record *r;
         int rc = siglog_cursor_next(src->cursor, &r);
         if (rc == 0)

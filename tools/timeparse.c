@@ -170,6 +170,8 @@ int timeparse_duration_us(const char *s, uint64_t *us_out)
     for (; *p >= '0' && *p <= '9'; p++, digits++)
         if (__builtin_mul_overflow(whole, 10, &whole) || __builtin_add_overflow(whole, (uint64_t)(*p - '0'), &whole))
             return -1;
+    if (digits == 0) /* ".5h" is not a number */
+        return -1;
     if (*p == '.') {
         p++;
         int fdigits = 0;
@@ -180,10 +182,7 @@ int timeparse_duration_us(const char *s, uint64_t *us_out)
             }
         if (fdigits == 0)
             return -1;
-        digits += fdigits;
     }
-    if (digits == 0)
-        return -1;
     for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
         if (strcmp(p, units[i].name) != 0)
             continue;

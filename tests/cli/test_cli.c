@@ -1,0 +1,938 @@
+/*
+ * Integration tests of the siglog tool: the real binary, run as a
+ * subprocess on stores in scratch directories, with inputs generated here
+ * deterministically. Each test states one promise of the CLI.
+ */
+#include "run.h"
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ---- fixtures ---- */
+
+typedef struct cli_env {
+    char *dir;
+    char *store;
+} cli_env;
+
+static cli_env env;
+
+static void env_setup(void)
+{
+    env.dir = test_tmpdir("cli");
+    env.store = test_path(env.dir, "store");
+    run_result r = RUN(NULL, "init", env.store);
+    cr_assert_eq(r.status, 0, "init failed: %s", r.err);
+    run_free(&r);
+}
+
+static void env_teardown(void)
+{
+    test_rmtree(env.dir);
+    free(env.store);
+    free(env.dir);
+}
+
+TestSuite(cli, .init = env_setup, .fini = env_teardown, .timeout = 120);
+
+static void create_stream(const char *name, const char *partitions)
+{
+    run_result r = RUN(NULL, "stream", "create", env.store, name, "--partitions", partitions);
+    cr_assert_eq(r.status, 0, "stream create %s: %s", name, r.err);
+    run_free(&r);
+}
+
+/* A scratch file path in the test directory (caller frees). */
+static char *scratch(const char *name)
+{
+    return test_path(env.dir, name);
+}
+
+/* Event times of generated lines. */
+enum ts_mode {
+    TS_RANDOM, /* pseudo-random within one day */
+    TS_STEP,   /* base + i ms: every line later than the one before */
+    TS_TIES,   /* base + i/3 ms: non-decreasing, three lines per instant */
+};
+
+/* n JSON lines {"user":{"id":"u<k>"},"ts":<ms>,"n":<i>,"pad":"..."} with
+ * keys drawn from nkeys and times by mode, written to a scratch file. */
+static char *gen_lines(const char *name, size_t n, unsigned nkeys, enum ts_mode mode, size_t *len_out)
+{
+    uint64_t seed = 42;
+    size_t cap = n * 96 + 1, len = 0;
+    char *buf = malloc(cap);
+    cr_assert_not_null(buf);
+    for (size_t i = 0; i < n; i++) {
+        uint64_t r = test_rand(&seed);
+        long long ts = 1396839069277LL + (mode == TS_STEP   ? (long long)i
+                                          : mode == TS_TIES ? (long long)(i / 3)
+                                                            : (long long)(r % 86400000));
+        int padlen = (int)((r >> 32) % 24);
+        int w = snprintf(buf + len, cap - len, "{\"user\":{\"id\":\"u%u\"},\"ts\":%lld,\"n\":%zu,\"pad\":\"%.*s\"}\n",
+                         (unsigned)(r % nkeys), ts, i, padlen, "abcdefghijklmnopqrstuvwxyz");
+        cr_assert(w > 0 && (size_t)w < cap - len);
+        len += (size_t)w;
+    }
+    char *path = scratch(name);
+    run_write_file(path, buf, len);
+    if (len_out)
+        *len_out = len;
+    free(buf);
+    return path;
+}
+
+static void append_file(const char *stream, const char *path, const char *const *extra)
+{
+    const char *args[16] = { "append", env.store, stream };
+    size_t n = 3;
+    for (; extra && *extra; extra++)
+        args[n++] = *extra;
+    args[n++] = path;
+    args[n] = NULL;
+    run_result r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, 0, "append failed: %s", r.err);
+    run_free(&r);
+}
+
+/* Parsed --format jsonl output. */
+typedef struct envelopes {
+    json_t **e;
+    size_t n;
+} envelopes;
+
+static envelopes parse_envelopes(const char *text)
+{
+    envelopes v = { 0 };
+    size_t cap = 0;
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        cr_assert_not_null(nl, "output ends without a newline");
+        json_error_t err;
+        json_t *o = json_loadb(p, (size_t)(nl - p), 0, &err);
+        cr_assert_not_null(o, "bad envelope '%.*s': %s", (int)(nl - p), p, err.text);
+        if (v.n == cap) {
+            cap = cap ? cap * 2 : 64;
+            v.e = realloc(v.e, cap * sizeof *v.e);
+            cr_assert_not_null(v.e);
+        }
+        v.e[v.n++] = o;
+        p = nl + 1;
+    }
+    return v;
+}
+
+static void envelopes_free(envelopes *v)
+{
+    for (size_t i = 0; i < v->n; i++)
+        json_decref(v->e[i]);
+    free(v->e);
+}
+
+static json_int_t field_int(json_t *o, const char *name)
+{
+    json_t *f = json_object_get(o, name);
+    cr_assert(json_is_integer(f), "field %s missing or not an integer", name);
+    return json_integer_value(f);
+}
+
+static const char *field_str(json_t *o, const char *name)
+{
+    json_t *f = json_object_get(o, name);
+    cr_assert(json_is_string(f), "field %s missing or not a string", name);
+    return json_string_value(f);
+}
+
+/* Replay with arguments after "replay STORE STREAM"; asserts success. */
+#define REPLAY(...) replay_ok((const char *const[]){ "replay", env.store, __VA_ARGS__, NULL })
+static run_result replay_ok(const char *const *args)
+{
+    run_result r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, 0, "replay failed (%d): %s", r.status, r.err);
+    return r;
+}
+
+static size_t count_lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+/* ---- usage and help ---- */
+
+Test(cli, usage_errors_exit_2_with_a_message)
+{
+    const char *const *cases[] = {
+        (const char *const[]){ NULL },
+        (const char *const[]){ "frobnicate", NULL },
+        (const char *const[]){ "init", NULL },
+        (const char *const[]){ "init", "a", "b", NULL },
+        (const char *const[]){ "stream", NULL },
+        (const char *const[]){ "stream", "drop", "x", NULL },
+        (const char *const[]){ "stream", "create", "s", "x", NULL },
+        (const char *const[]){ "stream", "create", "s", "x", "--partitions", "0", NULL },
+        (const char *const[]){ "stream", "create", "s", "x", "--partitions", "2", "--sync", "sometimes", NULL },
+        (const char *const[]){ "stream", "create", "s", "x", "--partitions", "2", "--segment-age", "5", NULL },
+        (const char *const[]){ "stream", "create", "s", "x", "--partitions", "2", "--segment-bytes", "1.5M", NULL },
+        (const char *const[]){ "append", "s", NULL },
+        (const char *const[]){ "append", "s", "x", "--time-unit", "h", NULL },
+        (const char *const[]){ "append", "s", "x", "--key-field", "a..b", NULL },
+        (const char *const[]){ "append", "s", "x", "--on-error", "ignore", NULL },
+        (const char *const[]){ "append", "s", "x", "f1", "f2", NULL },
+        (const char *const[]){ "replay", "s", "x", "--format", "xml", NULL },
+        (const char *const[]){ "replay", "s", "x", "--limit", "ten", NULL },
+        (const char *const[]){ "replay", "s", "x", "--limit", NULL },
+        (const char *const[]){ "replay", "s", "x", "--from-time", "yesterday", NULL },
+        (const char *const[]){ "replay", "s", "x", "--partition", "1", "--partition", "1", NULL },
+        (const char *const[]){ "replay", "s", "x", "--bogus", NULL },
+        (const char *const[]){ "stat", "--json", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_result r = run_siglog(NULL, cases[i]);
+        cr_expect_eq(r.status, 2, "case %zu (%s ...) exited %d", i, cases[i][0] ? cases[i][0] : "", r.status);
+        cr_expect(r.err_len > 0, "case %zu printed nothing on stderr", i);
+        cr_expect_eq(r.out_len, 0, "case %zu wrote to stdout", i);
+        run_free(&r);
+    }
+}
+
+Test(cli, every_command_has_help)
+{
+    const char *const *cases[] = {
+        (const char *const[]){ "--help", NULL },
+        (const char *const[]){ "help", NULL },
+        (const char *const[]){ "help", "replay", NULL },
+        (const char *const[]){ "init", "--help", NULL },
+        (const char *const[]){ "stream", "--help", NULL },
+        (const char *const[]){ "stream", "create", "--help", NULL },
+        (const char *const[]){ "stream", "list", "-h", NULL },
+        (const char *const[]){ "append", "--help", NULL },
+        (const char *const[]){ "replay", "--help", NULL },
+        (const char *const[]){ "stat", "--help", NULL },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        run_result r = run_siglog(NULL, cases[i]);
+        cr_expect_eq(r.status, 0, "case %zu exited %d: %s", i, r.status, r.err);
+        cr_expect(strstr(r.out, "usage") != NULL, "case %zu: no usage text", i);
+        run_free(&r);
+    }
+}
+
+/* ---- init and streams ---- */
+
+Test(cli, init_refuses_an_existing_store)
+{
+    run_result r = RUN(NULL, "init", env.store);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "already exists"), "%s", r.err);
+    cr_assert_eq(count_lines(r.err), 1, "one line on stderr: %s", r.err);
+    run_free(&r);
+}
+
+Test(cli, failures_name_the_store_and_exit_1)
+{
+    char *missing = scratch("no-such-store");
+    run_result r = RUN(NULL, "replay", missing, "clicks");
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, missing), "%s", r.err);
+    cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "replay", env.store, "nope");
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "nope"), "%s", r.err);
+    run_free(&r);
+    free(missing);
+}
+
+Test(cli, stream_create_and_list)
+{
+    run_result r = RUN(NULL, "stream", "create", env.store, "outcomes", "--partitions", "3", "--segment-bytes", "1MiB",
+                       "--segment-age", "1h", "--compression", "none", "--sync", "interval:250");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    create_stream("clicks", "8");
+
+    r = RUN(NULL, "stream", "create", env.store, "clicks", "--partitions", "2");
+    cr_assert_eq(r.status, 1, "a taken name is refused");
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", env.store, "../evil", "--partitions", "2");
+    cr_assert_eq(r.status, 1, "an invalid name is refused");
+    run_free(&r);
+
+    r = RUN(NULL, "stream", "list", env.store);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "clicks\tpartitions=8\tcompression=lz4\tsync=interval:100\n"
+                            "outcomes\tpartitions=3\tcompression=none\tsync=interval:250\n");
+    run_free(&r);
+
+    r = RUN(NULL, "stream", "list", env.store, "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *doc = json_loads(r.out, TS_RANDOM, NULL);
+    cr_assert(json_is_array(doc) && json_array_size(doc) == 2, "%s", r.out);
+    json_t *o = json_array_get(doc, 1);
+    cr_assert_str_eq(field_str(o, "name"), "outcomes");
+    cr_assert_eq(field_int(o, "partitions"), 3);
+    cr_assert_eq(field_int(o, "segment_bytes_max"), 1 << 20);
+    cr_assert_eq(field_int(o, "segment_age_max_us"), 3600000000LL);
+    cr_assert_str_eq(field_str(o, "sync"), "interval:250");
+    json_decref(doc);
+    run_free(&r);
+}
+
+/* ---- append and replay ---- */
+
+Test(cli, round_trip_100k_events_byte_identical, .timeout = 300)
+{
+    create_stream("one", "1");
+    size_t len;
+    char *in = gen_lines("in.jsonl", 100000, 1000, TS_STEP, &len);
+    append_file("one", in, (const char *const[]){ "--key-field", "user.id", "--time-field", "ts", NULL });
+    run_result r = REPLAY("one", "--format", "value");
+    size_t in_len;
+    char *expect = run_slurp(in, &in_len);
+    cr_assert_eq(r.out_len, in_len, "replayed %zu bytes of %zu", r.out_len, in_len);
+    cr_assert(memcmp(r.out, expect, in_len) == 0, "replayed bytes differ from the input");
+    free(expect);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, merged_replay_of_partitions_reproduces_time_ordered_input, .timeout = 300)
+{
+    create_stream("clicks", "4");
+    char *in = gen_lines("in.jsonl", 100000, 1000, TS_STEP, NULL);
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", "--time-field", "ts", NULL });
+    run_result r = REPLAY("clicks", "--format", "value", "--merge");
+    size_t in_len;
+    char *expect = run_slurp(in, &in_len);
+    cr_assert_eq(r.out_len, in_len);
+    cr_assert(memcmp(r.out, expect, in_len) == 0, "merged replay is not the input order");
+    free(expect);
+    run_free(&r);
+    free(in);
+}
+
+/* (ts, partition, offset) of envelope i strictly before that of j. */
+static int merge_key_less(json_t *a, json_t *b)
+{
+    json_int_t ta = field_int(a, "ts"), tb = field_int(b, "ts");
+    json_int_t pa = field_int(a, "partition"), pb = field_int(b, "partition");
+    return ta < tb || (ta == tb && (pa < pb || (pa == pb && field_int(a, "offset") < field_int(b, "offset"))));
+}
+
+Test(cli, merge_sorts_by_time_partition_offset)
+{
+    create_stream("clicks", "4");
+    /* Non-decreasing times with ties across partitions: the merged replay
+     * must be totally ordered by (ts, partition, offset). */
+    char *in = gen_lines("in.jsonl", 3000, 50, TS_TIES, NULL);
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", "--time-field", "ts", NULL });
+    run_result r = REPLAY("clicks", "--merge");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 3000);
+    size_t partitions_seen[4] = { 0 };
+    for (size_t i = 0; i < v.n; i++) {
+        partitions_seen[field_int(v.e[i], "partition")]++;
+        if (i > 0)
+            cr_assert(merge_key_less(v.e[i - 1], v.e[i]), "event %zu out of order", i);
+    }
+    for (int p = 0; p < 4; p++)
+        cr_assert_gt(partitions_seen[p], 0, "50 keys should reach every partition");
+    envelopes_free(&v);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, merge_of_unordered_partitions_is_a_k_way_merge)
+{
+    create_stream("clicks", "3");
+    /* Random times: a partition is not sorted by time, and the merge must
+     * neither sort nor reorder it; at each step it takes the smallest head
+     * (the oracle below replays that rule over the per-partition replays). */
+    char *in = gen_lines("in.jsonl", 1500, 30, TS_RANDOM, NULL);
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", "--time-field", "ts", NULL });
+    envelopes part[3];
+    run_result pr[3];
+    size_t head[3] = { 0 };
+    const char *names[] = { "0", "1", "2" };
+    for (int p = 0; p < 3; p++) {
+        pr[p] = REPLAY("clicks", "--partition", names[p]);
+        part[p] = parse_envelopes(pr[p].out);
+    }
+    run_result r = REPLAY("clicks", "--merge");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, part[0].n + part[1].n + part[2].n);
+    for (size_t i = 0; i < v.n; i++) {
+        int best = -1;
+        for (int p = 0; p < 3; p++)
+            if (head[p] < part[p].n && (best < 0 || merge_key_less(part[p].e[head[p]], part[best].e[head[best]])))
+                best = p;
+        json_t *want = part[best].e[head[best]++];
+        cr_assert(json_equal(want, v.e[i]), "merged event %zu differs from the k-way merge", i);
+    }
+    for (int p = 0; p < 3; p++) {
+        envelopes_free(&part[p]);
+        run_free(&pr[p]);
+    }
+    envelopes_free(&v);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, unmerged_replay_reads_partitions_in_turn_in_offset_order)
+{
+    create_stream("clicks", "3");
+    char *in = gen_lines("in.jsonl", 600, 20, TS_RANDOM, NULL);
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", NULL });
+    run_result r = REPLAY("clicks");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 600);
+    for (size_t i = 1; i < v.n; i++) {
+        json_int_t p0 = field_int(v.e[i - 1], "partition"), p1 = field_int(v.e[i], "partition");
+        json_int_t o0 = field_int(v.e[i - 1], "offset"), o1 = field_int(v.e[i], "offset");
+        cr_assert(p0 < p1 || (p0 == p1 && o1 == o0 + 1), "event %zu: %lld/%lld after %lld/%lld", i, (long long)p1,
+                  (long long)o1, (long long)p0, (long long)o0);
+    }
+    envelopes_free(&v);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, envelope_fields_and_key_and_time_conversions)
+{
+    create_stream("one", "1");
+    const char lines[] = "{\"k\":\"user-1\",\"t\":1396839069.277,\"v\":[1,2]}\n"
+                         "{\"k\":42,\"t\":\"2014-04-07T03:11:09.5+01:00\"}\n"
+                         "{\"k\":1.50,\"t\":1396839069}\n";
+    char *in = scratch("in.jsonl");
+    run_write_file(in, lines, sizeof lines - 1);
+    append_file("one", in,
+                (const char *const[]){ "--key-field", "k", "--time-field", "t", "--time-unit", "s", "--schema-version",
+                                       "7", NULL });
+    run_result r = REPLAY("one");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 3);
+    const char *keys[] = { "user-1", "42", "1.5" };
+    const json_int_t ts[] = { 1396839069277000LL, 1396836669500000LL, 1396839069000000LL };
+    for (size_t i = 0; i < 3; i++) {
+        cr_assert_str_eq(field_str(v.e[i], "stream"), "one");
+        cr_assert_eq(field_int(v.e[i], "partition"), 0);
+        cr_assert_eq(field_int(v.e[i], "offset"), (json_int_t)i);
+        cr_assert_eq(field_int(v.e[i], "ts"), ts[i], "event %zu ts %lld", i, (long long)field_int(v.e[i], "ts"));
+        cr_assert_str_eq(field_str(v.e[i], "key"), keys[i]);
+        cr_assert_eq(field_int(v.e[i], "schema"), 7);
+    }
+    json_t *value = json_object_get(v.e[0], "value");
+    cr_assert(json_is_object(value), "the value is embedded as JSON");
+    cr_assert(json_is_array(json_object_get(value, "v")));
+    envelopes_free(&v);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, keyless_events_have_null_key_and_append_time)
+{
+    create_stream("one", "1");
+    char *in = scratch("in.jsonl");
+    const char lines[] = "{\"a\":1}\n[true]\n\"just a string\"\n";
+    run_write_file(in, lines, sizeof lines - 1);
+    append_file("one", in, NULL);
+    run_result r = REPLAY("one");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 3);
+    for (size_t i = 0; i < v.n; i++) {
+        cr_assert(json_is_null(json_object_get(v.e[i], "key")));
+        cr_assert_gt(field_int(v.e[i], "ts"), 1500000000000000LL, "append time is now-ish, not 0");
+    }
+    cr_assert_str_eq(json_string_value(json_object_get(v.e[2], "value")), "just a string");
+    envelopes_free(&v);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, replay_offset_ranges_are_half_open)
+{
+    create_stream("clicks", "2");
+    char *in = gen_lines("in.jsonl", 100, 1, TS_STEP, NULL);
+    /* One key: every event in one partition, offsets 0..99. */
+    append_file("clicks", in, (const char *const[]){ "--partition", "1", NULL });
+    run_result r = REPLAY("clicks", "--partition", "1", "--from-offset", "10", "--to-offset", "20");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 10);
+    for (size_t i = 0; i < v.n; i++) {
+        cr_assert_eq(field_int(v.e[i], "offset"), (json_int_t)(10 + i));
+        cr_assert_eq(field_int(v.e[i], "partition"), 1);
+    }
+    envelopes_free(&v);
+    run_free(&r);
+
+    r = REPLAY("clicks", "--partition", "0");
+    cr_assert_eq(r.out_len, 0, "partition 0 got nothing");
+    run_free(&r);
+    r = REPLAY("clicks", "--from-offset", "95");
+    cr_assert_eq(count_lines(r.out), 5);
+    run_free(&r);
+    r = REPLAY("clicks", "--to-offset", "0");
+    cr_assert_eq(r.out_len, 0);
+    run_free(&r);
+    r = REPLAY("clicks", "--from-offset", "1000");
+    cr_assert_eq(r.out_len, 0);
+    run_free(&r);
+
+    r = RUN(NULL, "replay", env.store, "clicks", "--partition", "2");
+    cr_assert_eq(r.status, 1, "partition 2 does not exist");
+    cr_assert(strstr(r.err, "partition 2"), "%s", r.err);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, replay_time_ranges_filter_every_partition)
+{
+    create_stream("clicks", "4");
+    char *in = gen_lines("in.jsonl", 2000, 100, TS_RANDOM, NULL);
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", "--time-field", "ts", NULL });
+    /* Times are base + [0, 1 day) ms; take a window in the middle. */
+    const long long base_us = 1396839069277000LL;
+    const long long from = base_us + 6 * 3600000000LL, to = base_us + 18 * 3600000000LL;
+    char from_s[32], to_s[32];
+    snprintf(from_s, sizeof from_s, "%lld", from);
+    snprintf(to_s, sizeof to_s, "%lld", to);
+
+    run_result all = REPLAY("clicks");
+    envelopes va = parse_envelopes(all.out);
+    size_t expect = 0;
+    for (size_t i = 0; i < va.n; i++) {
+        json_int_t t = field_int(va.e[i], "ts");
+        expect += t >= from && t < to;
+    }
+    cr_assert(expect > 0 && expect < va.n);
+
+    run_result r = REPLAY("clicks", "--from-time", from_s, "--to-time", to_s);
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, expect);
+    for (size_t i = 0; i < v.n; i++) {
+        json_int_t t = field_int(v.e[i], "ts");
+        cr_assert(t >= from && t < to);
+    }
+    envelopes_free(&v);
+    run_free(&r);
+
+    /* The same window in RFC 3339 (base is 2014-04-07T02:51:09.277Z). */
+    r = REPLAY("clicks", "--from-time", "2014-04-07T08:51:09.277Z", "--to-time", "2014-04-07T20:51:09.277Z",
+               "--merge");
+    cr_assert_eq(count_lines(r.out), expect);
+    run_free(&r);
+    envelopes_free(&va);
+    run_free(&all);
+    free(in);
+}
+
+Test(cli, replay_filters_by_key_and_schema_version)
+{
+    create_stream("clicks", "4");
+    char *in = gen_lines("in.jsonl", 500, 10, TS_STEP, NULL);
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", "--schema-version", "1", NULL });
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", "--schema-version", "2", NULL });
+
+    run_result r = REPLAY("clicks", "--key", "u3");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_gt(v.n, 0);
+    for (size_t i = 0; i < v.n; i++)
+        cr_assert_str_eq(field_str(v.e[i], "key"), "u3");
+    size_t both = v.n;
+    envelopes_free(&v);
+    run_free(&r);
+
+    r = REPLAY("clicks", "--key", "u3", "--schema-version", "2");
+    v = parse_envelopes(r.out);
+    cr_assert_eq(v.n * 2, both, "half of u3's events are version 2");
+    for (size_t i = 0; i < v.n; i++)
+        cr_assert_eq(field_int(v.e[i], "schema"), 2);
+    envelopes_free(&v);
+    run_free(&r);
+
+    r = REPLAY("clicks", "--schema-version", "3");
+    cr_assert_eq(r.out_len, 0);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, replay_limit_stops_after_n_events)
+{
+    create_stream("clicks", "2");
+    char *in = gen_lines("in.jsonl", 300, 7, TS_STEP, NULL);
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", NULL });
+    const char *limits[] = { "0", "1", "17", "299", "300", "1000" };
+    const size_t expect[] = { 0, 1, 17, 299, 300, 300 };
+    for (size_t i = 0; i < sizeof limits / sizeof limits[0]; i++) {
+        run_result r = REPLAY("clicks", "--limit", limits[i], "--merge");
+        cr_assert_eq(count_lines(r.out), expect[i], "--limit %s", limits[i]);
+        run_free(&r);
+        r = REPLAY("clicks", "--limit", limits[i], "--format", "value");
+        cr_assert_eq(count_lines(r.out), expect[i], "--limit %s unmerged", limits[i]);
+        run_free(&r);
+    }
+    free(in);
+}
+
+Test(cli, binary_format_is_length_prefixed_values)
+{
+    create_stream("one", "1");
+    char *in = gen_lines("in.jsonl", 50, 3, TS_STEP, NULL);
+    append_file("one", in, NULL);
+    run_result r = REPLAY("one", "--format", "binary");
+    size_t in_len;
+    char *lines = run_slurp(in, &in_len);
+    const char *line = lines;
+    size_t pos = 0, n = 0;
+    while (pos < r.out_len) {
+        cr_assert_leq(pos + 4, r.out_len);
+        const unsigned char *b = (const unsigned char *)r.out + pos;
+        uint32_t len = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+        const char *nl = strchr(line, '\n');
+        cr_assert_eq(len, (uint32_t)(nl - line), "record %zu length", n);
+        cr_assert(memcmp(b + 4, line, len) == 0, "record %zu bytes", n);
+        pos += 4 + len;
+        line = nl + 1;
+        n++;
+    }
+    cr_assert_eq(n, 50);
+    free(lines);
+    run_free(&r);
+    free(in);
+}
+
+/* ---- bad input ---- */
+
+/* Ten lines {"id":"k<i>","ts":<1000+i>} with line 5 replaced by `bad`. */
+static char *ten_lines_with_bad_fifth(const char *bad)
+{
+    char buf[2048];
+    size_t len = 0;
+    for (int i = 1; i <= 10; i++) {
+        if (i == 5)
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "%s\n", bad);
+        else
+            len += (size_t)snprintf(buf + len, sizeof buf - len, "{\"id\":\"k%d\",\"ts\":%d}\n", i, 1000 + i);
+    }
+    char *path = scratch("bad.jsonl");
+    run_write_file(path, buf, len);
+    return path;
+}
+
+Test(cli, malformed_line_stops_with_its_number_and_keeps_what_came_before)
+{
+    create_stream("one", "1");
+    char *in = ten_lines_with_bad_fifth("{\"id\":\"k5\",\"ts\":");
+    run_result r = RUN(NULL, "append", env.store, "one", "--key-field", "id", in);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "line 5"), "%s", r.err);
+    cr_assert(strstr(r.err, "4 events"), "the summary says how many were appended: %s", r.err);
+    run_free(&r);
+    r = REPLAY("one", "--format", "value");
+    cr_assert_str_eq(r.out, "{\"id\":\"k1\",\"ts\":1001}\n{\"id\":\"k2\",\"ts\":1002}\n"
+                            "{\"id\":\"k3\",\"ts\":1003}\n{\"id\":\"k4\",\"ts\":1004}\n");
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, malformed_line_is_skipped_on_request)
+{
+    create_stream("one", "1");
+    char *in = ten_lines_with_bad_fifth("not json at all");
+    run_result r = RUN(NULL, "append", env.store, "one", "--on-error", "skip", in);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "line 5"), "%s", r.err);
+    cr_assert(strstr(r.err, "9 events"), "%s", r.err);
+    run_free(&r);
+    r = REPLAY("one", "--format", "value");
+    cr_assert_eq(count_lines(r.out), 9);
+    cr_assert_null(strstr(r.out, "not json"));
+    cr_assert(strstr(r.out, "\"k10\""));
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, two_values_on_one_line_are_malformed)
+{
+    create_stream("one", "1");
+    char *in = ten_lines_with_bad_fifth("{\"id\":\"a\"} {\"id\":\"b\"}");
+    run_result r = RUN(NULL, "append", env.store, "one", in);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "line 5"), "%s", r.err);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, missing_key_or_time_field_is_rejected_with_its_line)
+{
+    create_stream("one", "1");
+    char *in = ten_lines_with_bad_fifth("{\"other\":1}");
+    run_result r = RUN(NULL, "append", env.store, "one", "--key-field", "id", in);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "line 5") && strstr(r.err, "'id'"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "append", env.store, "one", "--time-field", "ts", in);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "line 5") && strstr(r.err, "'ts'"), "%s", r.err);
+    run_free(&r);
+    free(in);
+
+    in = ten_lines_with_bad_fifth("{\"id\":{\"nested\":1},\"ts\":\"noon\"}");
+    r = RUN(NULL, "append", env.store, "one", "--key-field", "id", in);
+    cr_assert_eq(r.status, 1, "an object is not a key");
+    cr_assert(strstr(r.err, "line 5"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "append", env.store, "one", "--time-field", "ts", in);
+    cr_assert_eq(r.status, 1, "'noon' is not a time");
+    cr_assert(strstr(r.err, "line 5"), "%s", r.err);
+    run_free(&r);
+    free(in);
+
+    r = REPLAY("one");
+    cr_assert_eq(count_lines(r.out), 16, "4 good lines before each of the four failures");
+    run_free(&r);
+}
+
+Test(cli, empty_input_and_empty_stream)
+{
+    create_stream("one", "3");
+    char *in = scratch("empty.jsonl");
+    run_write_file(in, "", 0);
+    run_result r = RUN(NULL, "append", env.store, "one", in);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "0 events"), "%s", r.err);
+    run_free(&r);
+    r = RUN(in, "append", env.store, "one", "-");
+    cr_assert_eq(r.status, 0, "empty standard input: %s", r.err);
+    run_free(&r);
+    const char *formats[] = { "jsonl", "value", "binary" };
+    for (size_t i = 0; i < 3; i++) {
+        r = REPLAY("one", "--format", formats[i]);
+        cr_assert_eq(r.out_len, 0);
+        run_free(&r);
+        r = REPLAY("one", "--format", formats[i], "--merge");
+        cr_assert_eq(r.out_len, 0);
+        run_free(&r);
+    }
+    free(in);
+}
+
+Test(cli, append_reads_standard_input_and_last_line_without_newline)
+{
+    create_stream("one", "1");
+    char *in = scratch("in.jsonl");
+    run_write_file(in, "{\"a\":1}\n{\"a\":2}", 15);
+    run_result r = RUN(in, "append", env.store, "one");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    r = REPLAY("one", "--format", "value");
+    cr_assert_str_eq(r.out, "{\"a\":1}\n{\"a\":2}\n");
+    run_free(&r);
+    free(in);
+}
+
+/* ---- acknowledgements ---- */
+
+Test(cli, ack_lines_name_each_event_partition_and_offset)
+{
+    create_stream("clicks", "4");
+    char *in = gen_lines("in.jsonl", 200, 9, TS_STEP, NULL);
+    run_result a = RUN(NULL, "append", env.store, "clicks", "--key-field", "user.id", "--ack", "--sync", "always", in);
+    cr_assert_eq(a.status, 0, "%s", a.err);
+    cr_assert_eq(count_lines(a.out), 200);
+    run_result r = REPLAY("clicks");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 200);
+    /* Every acknowledged (partition, offset) is in the replay, with the
+     * value of the line it acknowledged. */
+    size_t in_len;
+    char *lines = run_slurp(in, &in_len);
+    const char *ack = a.out, *line = lines;
+    for (size_t i = 0; i < 200; i++) {
+        unsigned p;
+        unsigned long long off;
+        cr_assert_eq(sscanf(ack, "%u %llu", &p, &off), 2, "ack line %zu", i);
+        int found = 0;
+        for (size_t j = 0; j < v.n && !found; j++) {
+            if (field_int(v.e[j], "partition") != (json_int_t)p || field_int(v.e[j], "offset") != (json_int_t)off)
+                continue;
+            char *val = json_dumps(json_object_get(v.e[j], "value"), JSON_COMPACT);
+            const char *nl = strchr(line, '\n');
+            found = strlen(val) == (size_t)(nl - line) && memcmp(val, line, strlen(val)) == 0;
+            free(val);
+        }
+        cr_assert(found, "ack %u %llu does not match line %zu", p, off, i + 1);
+        ack = strchr(ack, '\n') + 1;
+        line = strchr(line, '\n') + 1;
+    }
+    free(lines);
+    envelopes_free(&v);
+    run_free(&r);
+    run_free(&a);
+    free(in);
+}
+
+/* ---- following and pipes ---- */
+
+/* Start `replay args...` with stdout on a pipe once the stream holds one
+ * event, and return when that event has come through: from then on the
+ * replay has the store open, so a writer can start beside it (a read-only
+ * open of an idle store briefly takes the writer lock for recovery). */
+static pid_t start_replay_after_first_event(const char *stream, const char *err, int *out_fd,
+                                            const char *const *args)
+{
+    char *first = scratch("first.jsonl");
+    run_write_file(first, "{\"first\":true}\n", 15);
+    append_file(stream, first, NULL);
+    pid_t pid = run_start(NULL, err, out_fd, args);
+    size_t got;
+    char *text = run_read_lines(*out_fd, 1, &got);
+    cr_assert_eq(got, 1, "the replay did not show the first event: '%s'", text);
+    free(text);
+    free(first);
+    return pid;
+}
+
+static void follow_then_signal(int sig)
+{
+    create_stream("clicks", "2");
+    char *err = scratch("follow.err");
+    int out_fd;
+    pid_t pid = start_replay_after_first_event(
+        "clicks", err, &out_fd,
+        (const char *const[]){ "replay", env.store, "clicks", "--follow", "--merge", "--format", "value", NULL });
+    /* Appended after the replay started: --follow must pick them up. */
+    char *in = gen_lines("in.jsonl", 25, 5, TS_STEP, NULL);
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", NULL });
+    size_t got;
+    char *text = run_read_lines(out_fd, 25, &got);
+    cr_assert_eq(got, 25, "followed %zu of 25 events", got);
+    size_t in_len;
+    char *lines = run_slurp(in, &in_len);
+    /* Each partition's events keep their order; all 25 arrive. */
+    for (const char *l = lines; *l; l = strchr(l, '\n') + 1) {
+        char *one = strndup(l, (size_t)(strchr(l, '\n') - l + 1));
+        cr_assert(strstr(text, one), "missing followed event %s", one);
+        free(one);
+    }
+    cr_assert_eq(kill(pid, sig), 0);
+    int status = run_wait(pid);
+    cr_assert_eq(status, 0, "replay --follow ended with %d on signal %d", status, sig);
+    char *errtext = run_slurp(err, NULL);
+    cr_assert_str_eq(errtext, "", "stderr: %s", errtext);
+    free(errtext);
+    free(lines);
+    free(text);
+    close(out_fd);
+    free(in);
+    free(err);
+}
+
+Test(cli, follow_sees_later_appends_and_exits_0_on_sigint)
+{
+    follow_then_signal(SIGINT);
+}
+
+Test(cli, follow_sees_later_appends_and_exits_0_on_sigterm)
+{
+    follow_then_signal(SIGTERM);
+}
+
+Test(cli, follow_ends_at_to_offset)
+{
+    create_stream("one", "1");
+    char *err = scratch("follow.err");
+    int out_fd;
+    pid_t pid = start_replay_after_first_event(
+        "one", err, &out_fd,
+        (const char *const[]){ "replay", env.store, "one", "--follow", "--to-offset", "5", NULL });
+    char *in = gen_lines("in.jsonl", 10, 5, TS_STEP, NULL);
+    append_file("one", in, NULL);
+    cr_assert_eq(run_wait(pid), 0, "the replay ends by itself once offset 5 is reached");
+    size_t got;
+    char *text = run_read_lines(out_fd, 100, &got);
+    cr_assert_eq(got, 4, "offsets 1..4 after the first event");
+    free(text);
+    close(out_fd);
+    free(in);
+    free(err);
+}
+
+Test(cli, closed_pipe_ends_replay_quietly_with_0)
+{
+    create_stream("one", "1");
+    char *in = gen_lines("in.jsonl", 20000, 5, TS_STEP, NULL);
+    append_file("one", in, NULL);
+    char *err = scratch("pipe.err");
+    int out_fd;
+    pid_t pid = run_start(NULL, err, &out_fd, (const char *const[]){ "replay", env.store, "one", NULL });
+    size_t got;
+    char *text = run_read_lines(out_fd, 1, &got);
+    cr_assert_geq(got, 1);
+    close(out_fd); /* like `| head -1` */
+    cr_assert_eq(run_wait(pid), 0);
+    char *errtext = run_slurp(err, NULL);
+    cr_assert_str_eq(errtext, "");
+    free(errtext);
+    free(text);
+    free(in);
+    free(err);
+}
+
+/* ---- stat ---- */
+
+Test(cli, stat_json_describes_streams_and_partitions)
+{
+    create_stream("clicks", "4");
+    create_stream("empty", "1");
+    char *in = gen_lines("in.jsonl", 400, 13, TS_STEP, NULL);
+    append_file("clicks", in, (const char *const[]){ "--key-field", "user.id", "--time-field", "ts", NULL });
+    run_result r = RUN(NULL, "stat", env.store, "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_error_t jerr;
+    json_t *doc = json_loads(r.out, 0, &jerr);
+    cr_assert_not_null(doc, "stat --json is not JSON: %s", jerr.text);
+    cr_assert_str_eq(field_str(doc, "store"), env.store);
+    json_t *streams = json_object_get(doc, "streams");
+    cr_assert_eq(json_array_size(streams), 2);
+    json_t *clicks = json_array_get(streams, 0);
+    cr_assert_str_eq(field_str(clicks, "name"), "clicks");
+    json_t *parts = json_object_get(clicks, "partition_info");
+    cr_assert_eq(json_array_size(parts), 4);
+    json_int_t events = 0, min_ts = INT64_MAX, max_ts = 0;
+    for (size_t p = 0; p < 4; p++) {
+        json_t *pi = json_array_get(parts, p);
+        cr_assert_eq(field_int(pi, "partition"), (json_int_t)p);
+        cr_assert_eq(field_int(pi, "events"), field_int(pi, "next_offset") - field_int(pi, "log_start_offset"));
+        cr_assert_str_eq(field_str(pi, "state"), "ok");
+        cr_assert_geq(field_int(pi, "segments"), 1);
+        events += field_int(pi, "events");
+        if (field_int(pi, "events") > 0) {
+            cr_assert_gt(field_int(pi, "bytes"), 0);
+            if (field_int(pi, "first_timestamp_us") < min_ts)
+                min_ts = field_int(pi, "first_timestamp_us");
+            if (field_int(pi, "max_timestamp_us") > max_ts)
+                max_ts = field_int(pi, "max_timestamp_us");
+        }
+    }
+    cr_assert_eq(events, 400);
+    cr_assert_eq(min_ts, 1396839069277000LL);
+    cr_assert_eq(max_ts, 1396839069277000LL + 399000);
+    json_decref(doc);
+    run_free(&r);
+
+    r = RUN(NULL, "stat", env.store);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "stream clicks") && strstr(r.out, "stream empty"), "%s", r.out);
+    run_free(&r);
+    free(in);
+}

@@ -1,0 +1,267 @@
+/*
+ * Unit tests of the tool's parsers (tools/timeparse.c, tools/jsonpath.c),
+ * compiled in directly: RFC 3339 times, durations, sizes, integers, and
+ * the key/time conversions of `siglog append`.
+ */
+#include "jsonpath.h"
+#include "timeparse.h"
+
+#include <criterion/criterion.h>
+#include <string.h>
+
+static int64_t rfc(const char *s)
+{
+    int64_t us = 0;
+    cr_assert_eq(timeparse_rfc3339(s, strlen(s), &us), 0, "'%s' should parse", s);
+    return us;
+}
+
+static void rfc_bad(const char *s)
+{
+    int64_t us = 12345;
+    cr_assert_eq(timeparse_rfc3339(s, strlen(s), &us), -1, "'%s' should be rejected", s);
+    cr_assert_eq(us, 12345, "a rejected input must leave the output alone");
+}
+
+Test(timeparse, rfc3339_known_instants)
+{
+    cr_assert_eq(rfc("1970-01-01T00:00:00Z"), 0);
+    cr_assert_eq(rfc("2014-04-07T03:11:09.277Z"), 1396840269277000LL);
+    cr_assert_eq(rfc("2000-02-29T12:00:00Z"), 951825600000000LL);
+    cr_assert_eq(rfc("1969-12-31T23:59:59.999999Z"), -1);
+    cr_assert_eq(rfc("0000-01-01T00:00:00Z"), -62167219200000000LL);
+    cr_assert_eq(rfc("9999-12-31T23:59:59Z"), 253402300799000000LL);
+}
+
+Test(timeparse, rfc3339_zones_and_separators_agree)
+{
+    int64_t z = rfc("2014-04-07T03:11:09Z");
+    cr_assert_eq(rfc("2014-04-07T05:11:09+02:00"), z);
+    cr_assert_eq(rfc("2014-04-06T23:41:09-03:30"), z);
+    cr_assert_eq(rfc("2014-04-07 03:11:09z"), z);
+    cr_assert_eq(rfc("2014-04-07t03:11:09+00:00"), z);
+}
+
+Test(timeparse, rfc3339_fraction_digits_beyond_microseconds_are_dropped)
+{
+    cr_assert_eq(rfc("1970-01-01T00:00:00.5Z"), 500000);
+    cr_assert_eq(rfc("1970-01-01T00:00:00.000001Z"), 1);
+    cr_assert_eq(rfc("1970-01-01T00:00:00.0000019Z"), 1);
+    cr_assert_eq(rfc("1970-01-01T00:00:00.123456789Z"), 123456);
+}
+
+Test(timeparse, rfc3339_leap_second_is_the_next_second)
+{
+    cr_assert_eq(rfc("2016-12-31T23:59:60Z"), rfc("2017-01-01T00:00:00Z"));
+}
+
+Test(timeparse, rfc3339_rejects_malformed_and_out_of_range)
+{
+    const char *bad[] = {
+        "", "2014", "2014-04-07", "2014-04-07T03:11:09", "2014-04-07T03:11Z", "2014-4-07T03:11:09Z",
+        "2014-04-07T03:11:09.Z", "2014-04-07T03:11:09+0200", "2014-04-07T03:11:09+24:00",
+        "2014-04-07T03:11:09+02:60", "2014-13-01T00:00:00Z", "2014-00-01T00:00:00Z", "2014-02-29T00:00:00Z",
+        "1900-02-29T00:00:00Z", "2014-04-31T00:00:00Z", "2014-04-07T24:00:00Z", "2014-04-07T23:60:00Z",
+        "2014-04-07T23:59:61Z", "2014-04-07T03:11:09Zjunk", "2014-04-07X03:11:09Z", " 2014-04-07T03:11:09Z",
+        "+2014-04-07T03:11:09Z",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        rfc_bad(bad[i]);
+}
+
+Test(timeparse, rfc3339_reads_exactly_n_bytes)
+{
+    const char s[] = "2014-04-07T03:11:09ZXYZ";
+    int64_t us;
+    cr_assert_eq(timeparse_rfc3339(s, 20, &us), 0);
+    cr_assert_eq(timeparse_rfc3339(s, 19, &us), -1);
+    const char nul[] = "2014-04-07T03:11:09\0Z";
+    cr_assert_eq(timeparse_rfc3339(nul, sizeof nul - 1, &us), -1, "an embedded NUL is not a zone");
+}
+
+Test(timeparse, format_round_trips_through_parse)
+{
+    const int64_t samples[] = { 0, 1, -1, 1396840269277000LL, -62167219200000000LL, 253402300799999999LL,
+                                951825600000000LL, -123456789 };
+    for (size_t i = 0; i < sizeof samples / sizeof samples[0]; i++) {
+        char buf[TIMEPARSE_RFC3339_MAX];
+        timeparse_format(samples[i], buf);
+        cr_assert_eq(rfc(buf), samples[i], "%s", buf);
+    }
+    char buf[TIMEPARSE_RFC3339_MAX];
+    timeparse_format(1396840269277000LL, buf);
+    cr_assert_str_eq(buf, "2014-04-07T03:11:09.277000Z");
+    timeparse_format(INT64_MAX, buf);
+    cr_assert_str_eq(buf, "9223372036854775807", "beyond year 9999 the integer is shown");
+}
+
+Test(timeparse, time_arg_is_rfc3339_or_integer_microseconds)
+{
+    int64_t us;
+    cr_assert_eq(timeparse_time_arg("1396840269277000", &us), 0);
+    cr_assert_eq(us, 1396840269277000LL);
+    cr_assert_eq(timeparse_time_arg("-5", &us), 0);
+    cr_assert_eq(us, -5);
+    cr_assert_eq(timeparse_time_arg("-9223372036854775808", &us), 0);
+    cr_assert_eq(us, INT64_MIN);
+    cr_assert_eq(timeparse_time_arg("9223372036854775808", &us), -1);
+    cr_assert_eq(timeparse_time_arg("2014-04-07T03:11:09.277Z", &us), 0);
+    cr_assert_eq(us, 1396840269277000LL);
+    cr_assert_eq(timeparse_time_arg("12abc", &us), -1);
+    cr_assert_eq(timeparse_time_arg("", &us), -1);
+    cr_assert_eq(timeparse_time_arg("-", &us), -1);
+}
+
+Test(timeparse, u64_strict)
+{
+    uint64_t v;
+    cr_assert_eq(timeparse_u64("18446744073709551615", &v), 0);
+    cr_assert_eq(v, UINT64_MAX);
+    cr_assert_eq(timeparse_u64("18446744073709551616", &v), -1);
+    cr_assert_eq(timeparse_u64("0", &v), 0);
+    cr_assert_eq(v, 0);
+    const char *bad[] = { "", "-1", "+1", " 1", "1 ", "0x10", "1e3" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(timeparse_u64(bad[i], &v), -1, "'%s'", bad[i]);
+}
+
+Test(timeparse, durations_with_units_and_fractions)
+{
+    static const struct {
+        const char *s;
+        uint64_t us;
+    } ok[] = {
+        { "0", 0 }, { "1us", 1 }, { "100ms", 100000 }, { "30s", 30000000 }, { "90m", 5400000000ULL },
+        { "24h", 86400000000ULL }, { "7d", 604800000000ULL }, { "1.5h", 5400000000ULL }, { "0.5ms", 500 },
+        { "0.0000001s", 0 }, { "2.25s", 2250000 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t us = 99;
+        cr_assert_eq(timeparse_duration_us(ok[i].s, &us), 0, "'%s'", ok[i].s);
+        cr_assert_eq(us, ok[i].us, "'%s' gave %llu", ok[i].s, (unsigned long long)us);
+    }
+    const char *bad[] = { "", "5", "s", "1.h", ".5h", "1hh", "1 h", "-1s", "1w", "213503983d", "1.5" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t us;
+        cr_assert_eq(timeparse_duration_us(bad[i], &us), -1, "'%s'", bad[i]);
+    }
+}
+
+Test(timeparse, sizes_binary_and_decimal_suffixes)
+{
+    static const struct {
+        const char *s;
+        uint64_t bytes;
+    } ok[] = {
+        { "0", 0 }, { "65536", 65536 }, { "512B", 512 }, { "64K", 65536 }, { "64KiB", 65536 }, { "64KB", 64000 },
+        { "64MiB", 64ULL << 20 }, { "1G", 1ULL << 30 }, { "1GB", 1000000000ULL }, { "2TiB", 2ULL << 40 },
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
+        uint64_t b = 99;
+        cr_assert_eq(timeparse_size_bytes(ok[i].s, &b), 0, "'%s'", ok[i].s);
+        cr_assert_eq(b, ok[i].bytes, "'%s'", ok[i].s);
+    }
+    const char *bad[] = { "", "K", "1.5M", "1 M", "1m", "1Mb", "-1", "16777216TiB", "99999999999999999999999" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        uint64_t b;
+        cr_assert_eq(timeparse_size_bytes(bad[i], &b), -1, "'%s'", bad[i]);
+    }
+}
+
+/* ---- jsonpath ---- */
+
+static json_t *parse(const char *text)
+{
+    json_t *v = json_loads(text, JSON_DECODE_ANY, NULL);
+    cr_assert_not_null(v, "test JSON '%s'", text);
+    return v;
+}
+
+Test(jsonpath, nested_lookup_and_missing_steps)
+{
+    jsonpath p;
+    cr_assert_eq(jsonpath_compile(&p, "user.id"), 0);
+    json_t *doc = parse("{\"user\":{\"id\":\"u7\"},\"flat\":1}");
+    json_t *v = jsonpath_get(doc, &p);
+    cr_assert(json_is_string(v));
+    cr_assert_str_eq(json_string_value(v), "u7");
+    json_decref(doc);
+
+    const char *misses[] = { "{\"user\":{}}", "{\"user\":\"u7\"}", "{\"user\":[{\"id\":1}]}", "[1]", "3", "{}" };
+    for (size_t i = 0; i < sizeof misses / sizeof misses[0]; i++) {
+        doc = parse(misses[i]);
+        cr_assert_null(jsonpath_get(doc, &p), "%s", misses[i]);
+        json_decref(doc);
+    }
+    jsonpath_free(&p);
+}
+
+Test(jsonpath, compile_rejects_empty_names_and_deep_paths)
+{
+    jsonpath p;
+    const char *bad[] = { "", ".", "a.", ".a", "a..b", "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p.q" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(jsonpath_compile(&p, bad[i]), -1, "'%s'", bad[i]);
+    cr_assert_eq(jsonpath_compile(&p, "a.b.c.d.e.f.g.h.i.j.k.l.m.n.o.p"), 0, "16 names are allowed");
+    cr_assert_eq(p.depth, 16);
+    jsonpath_free(&p);
+}
+
+static void key_is(const char *json, const char *expect)
+{
+    json_t *v = parse(json);
+    char buf[JSONPATH_KEY_MAX];
+    const char *k;
+    size_t len;
+    cr_assert_eq(jsonpath_key(v, buf, &k, &len), 0, "%s", json);
+    cr_assert_eq(len, strlen(expect), "%s", json);
+    cr_assert_eq(memcmp(k, expect, len), 0, "%s gave %.*s", json, (int)len, k);
+    json_decref(v);
+}
+
+Test(jsonpath, key_from_string_or_number_text)
+{
+    key_is("\"user-7\"", "user-7");
+    key_is("\"\\u00e9t\\u00e9\"", "\xc3\xa9t\xc3\xa9");
+    key_is("42", "42");
+    key_is("-9223372036854775808", "-9223372036854775808");
+    key_is("1.5", "1.5");
+    key_is("1.50", "1.5");
+    key_is("0.1", "0.1");
+    key_is("1396839069.277", "1396839069.277");
+    key_is("1e300", "1e+300");
+    const char *bad[] = { "null", "true", "{}", "[]" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        json_t *v = parse(bad[i]);
+        char buf[JSONPATH_KEY_MAX];
+        const char *k;
+        size_t len;
+        cr_assert_eq(jsonpath_key(v, buf, &k, &len), -1, "%s", bad[i]);
+        json_decref(v);
+    }
+}
+
+static int64_t time_of(const char *json, int64_t unit_us, int expect_rc)
+{
+    json_t *v = parse(json);
+    int64_t us = 0;
+    cr_assert_eq(jsonpath_time_us(v, unit_us, &us), expect_rc, "%s", json);
+    json_decref(v);
+    return us;
+}
+
+Test(jsonpath, time_from_numbers_in_units_and_rfc3339_strings)
+{
+    cr_assert_eq(time_of("1396839069277", 1000, 0), 1396839069277000LL);
+    cr_assert_eq(time_of("1396839069.277", 1000000, 0), 1396839069277000LL, "fractional epoch seconds");
+    cr_assert_eq(time_of("1396839069", 1000000, 0), 1396839069000000LL);
+    cr_assert_eq(time_of("12.5", 1000, 0), 12500);
+    cr_assert_eq(time_of("7", 1, 0), 7);
+    cr_assert_eq(time_of("-1.5", 1000, 0), -1500);
+    cr_assert_eq(time_of("\"2014-04-07T03:11:09.277Z\"", 1000, 0), 1396840269277000LL);
+    time_of("9223372036854775807", 1000, -1);
+    time_of("1e300", 1, -1);
+    time_of("\"yesterday\"", 1000, -1);
+    time_of("null", 1000, -1);
+    time_of("[1]", 1000, -1);
+}
