@@ -124,7 +124,9 @@ static int next_batch(siglog_cursor *c)
         int active = base == c->snap.active_base;
         uint64_t limit = active ? c->snap.active_bytes : segment_size(c->seg);
         batch_header h;
-        int r = segment_read_batch(c->seg, c->pos, limit, &h, &c->body);
+        /* A segment opened while it was active may have been read past
+         * the size it had then: it ended for this open. */
+        int r = c->pos < limit ? segment_read_batch(c->seg, c->pos, limit, &h, &c->body) : 0;
         if (r < 0)
             return r;
         if (r == 1) {

@@ -5,6 +5,7 @@
  * sees later appends.
  */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -33,6 +34,7 @@ static void setup(void)
     c.segment_bytes_max = 64 * 1024;
     c.index_interval_bytes = 256;
     c.batch_bytes_max = 2048;
+    c.compression = SIGLOG_COMPRESSION_NONE;
     cr_assert_eq(siglog_stream_create(store, "t", &c), 0);
     cr_assert_eq(siglog_stream_get(store, "t", &st), 0);
     for (uint64_t i = 0; i < N; i++) {
@@ -182,7 +184,7 @@ Test(cursor, missing_segment_in_the_middle_is_reported)
             bases[n++] = strtoull(line, NULL, 10);
         pclose(f);
     }
-    cr_assert_gt(n, 3);
+    cr_assert_geq(n, 3);
     char seg[600];
     snprintf(seg, sizeof seg, "%s/%020llu.seg", pdir, (unsigned long long)bases[1]);
     cr_assert_eq(remove(seg), 0);

@@ -4,6 +4,7 @@
  */
 #include <criterion/criterion.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -168,8 +169,10 @@ Test(store, reader_process_reads_while_writer_appends, .timeout = 60)
         for (int spins = 0; next < 2000 && spins < 20000;) {
             const siglog_record *rec;
             int rc = siglog_cursor_next(c, &rec);
-            if (rc < 0)
+            if (rc < 0) {
+                fprintf(stderr, "reader: %s: %s\n", siglog_errname(rc), siglog_errdetail());
                 _exit(6);
+            }
             if (rc == 0) {
                 siglog_cursor_wait(c, 5);
                 spins++;
