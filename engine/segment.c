@@ -23,12 +23,12 @@
  * file's size (a sealed segment); otherwise they read as base offset, 0 and
  * INT64_MIN, and callers scan with segment_read_batch.
  *
- * created_us: the wall clock at segment_create; on a later open, the value
- * in a valid summary, else the first batch's first timestamp (capped at the
- * current time), else the current time. The clock at creation of an active
- * segment is kept nowhere durable, and restarting its age at every reopen
- * could postpone an age-based roll forever; the first event's time is the
- * closest durable stand-in.
+ * created_us: the wall clock at segment_create, kept durable in the .sum
+ * sidecar that segment_create writes (empty) and segment_seal rewrites
+ * (complete), so the age of an active segment survives reopening. Event
+ * timestamps are no stand-in: producers may backfill old events. Without a
+ * valid sidecar (lost, or a store written before it existed), the age
+ * restarts at open.
  */
 #include "segment.h"
 
@@ -422,6 +422,17 @@ static void summary_encode(const segment *s, uint8_t out[SUM_BYTES_TOTAL])
     put_le64(out + SUM_CHECKSUM, XXH3_64bits(out, SUM_CHECKSUM));
 }
 
+/* Replace the .sum sidecar with the segment's current state. */
+static int summary_write(const segment *s)
+{
+    uint8_t sum[SUM_BYTES_TOTAL];
+    summary_encode(s, sum);
+    char path[PATH_MAX];
+    sibling_path(s, path, ".sum");
+    int rc = io_replace_file(s->io, s->dir, path, sum, sizeof sum, s->p.file_mode);
+    return rc < 0 ? err_errno(rc, "atomic replace of %s", path) : 0;
+}
+
 /* Read and validate the .sum sidecar. 0, SIGLOG_ENOENT, SIGLOG_ECORRUPT,
  * SIGLOG_EVERSION or an I/O error. */
 static int summary_read(const segment *s, seg_summary *sum)
@@ -522,18 +533,12 @@ int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, c
     }
     s->created_us = io->now_us(io);
     s->adopted = 1;
+    if ((rc = summary_write(s)) != 0) {
+        segment_close(s);
+        return rc;
+    }
     *out = s;
     return 0;
-}
-
-/* created_us of an existing segment (see the top comment). */
-static int64_t created_from_file(segment *s)
-{
-    int64_t now = s->io->now_us(s->io);
-    batch_header h;
-    if (read_header(s, 0, UINT64_MAX, &h) == 1 && h.first_timestamp_us < now)
-        return h.first_timestamp_us;
-    return now;
 }
 
 int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,
@@ -571,7 +576,7 @@ int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int
             s->st = (seg_state){.pos = sum.bytes, .next_offset = sum.next_offset, .record_count = sum.record_count,
                                 .max_ts = sum.max_ts};
     } else {
-        s->created_us = created_from_file(s);
+        s->created_us = io->now_us(io);
     }
     if (!writable)
         s->st.pos = size;
@@ -689,8 +694,11 @@ int segment_truncate(segment *s, uint64_t valid_bytes)
         return err_errno(rc, "truncate of %s to %" PRIu64 " bytes", s->path, valid_bytes);
     if ((rc = s->io->fdatasync(s->io, s->fd)) < 0)
         return err_errno(rc, "fdatasync of %s", s->path);
-    /* The state must be established again from a scan. */
-    s->adopted = 0;
+    /* Cutting exactly at the end of the adopted state (after a failed
+     * append left part of a write behind) keeps that state; any other cut
+     * must be followed by a scan and segment_adopt_tail. */
+    if (valid_bytes != s->st.pos)
+        s->adopted = 0;
     return 0;
 }
 
@@ -787,12 +795,8 @@ int segment_seal(segment *s)
         return err_set(SIGLOG_EINVAL, "%s: seal before the tail was scanned and adopted", s->path);
     if ((rc = segment_sync(s)) != 0 || (rc = index_sync(s->oix)) != 0 || (rc = index_sync(s->tix)) != 0)
         return rc;
-    uint8_t sum[SUM_BYTES_TOTAL];
-    summary_encode(s, sum);
-    char path[PATH_MAX];
-    sibling_path(s, path, ".sum");
-    if ((rc = io_replace_file(s->io, s->dir, path, sum, sizeof sum, s->p.file_mode)) < 0)
-        return err_errno(rc, "atomic replace of %s", path);
+    if ((rc = summary_write(s)) != 0)
+        return rc;
     s->sealed = 1;
     return 0;
 }

@@ -177,6 +177,14 @@ static void fill(segment *s, size_t n)
     batch_builder_free(&b);
 }
 
+static void append_raw(const void *data, size_t len)
+{
+    int fd = open(file_of(".seg"), O_WRONLY | O_APPEND);
+    cr_assert(fd >= 0);
+    cr_assert_eq(write(fd, data, len), (ssize_t)len);
+    close(fd);
+}
+
 static int64_t model_max_ts(size_t upto)
 {
     int64_t mx = INT64_MIN;
@@ -449,6 +457,37 @@ Test(segment, truncate_cuts_the_file_and_the_entries_beyond_it)
     segment_close(s);
 }
 
+/* After a failed append the writer cuts what part of the write reached the
+ * file, back to its own end, and goes on appending. */
+Test(segment, truncate_at_the_writers_end_keeps_appending)
+{
+    segment *s = create_seg();
+    fill(s, 5);
+    append_raw("partial write", 13);
+    cr_assert_eq(segment_truncate(s, m.end), 0, "%s", siglog_errdetail());
+    fill(s, 5);
+    segment_close(s);
+    segment_tail t;
+    s = open_seg(1);
+    cr_assert_eq(segment_scan_tail(s, &t), 0);
+    expect_tail(&t, m.n, m.end);
+    cr_assert_eq(segment_adopt_tail(s, &t), 0);
+    cr_assert_eq(segment_truncate(s, m.pos[2]), 0);
+    batch_builder b;
+    batch_builder_init(&b);
+    bytebuf out = {0};
+    batch_meta meta;
+    build_batch(&b, m.base[2], &out, &meta);
+    cr_assert_eq(segment_append(s, out.data, out.len, &meta, 1), SIGLOG_EINVAL, "a cut inside the state needs a scan");
+    cr_assert_eq(segment_scan_tail(s, &t), 0);
+    cr_assert_eq(segment_adopt_tail(s, &t), 0);
+    cr_assert_eq(segment_append(s, out.data, out.len, &meta, 1), 0, "%s", siglog_errdetail());
+    cr_assert_eq(segment_next_offset(s), m.base[2] + meta.record_count);
+    segment_close(s);
+    bytebuf_free(&out);
+    batch_builder_free(&b);
+}
+
 Test(segment, flipped_byte_in_the_middle_is_damage_not_a_tail)
 {
     params.index_interval_bytes = 1u << 30; /* the tail scan covers the file */
@@ -477,14 +516,6 @@ Test(segment, flipped_byte_in_the_middle_is_damage_not_a_tail)
     expect_tail(&t, 9, m.end);
     cr_assert_eq(t.damaged, 0);
     segment_close(s);
-}
-
-static void append_raw(const void *data, size_t len)
-{
-    int fd = open(file_of(".seg"), O_WRONLY | O_APPEND);
-    cr_assert(fd >= 0);
-    cr_assert_eq(write(fd, data, len), (ssize_t)len);
-    close(fd);
 }
 
 /* A valid batch whose offsets do not continue the segment (here a copy of
