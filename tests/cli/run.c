@@ -90,16 +90,26 @@ void run_write_file(const char *path, const void *data, size_t len)
 
 run_result run_siglog(const char *stdin_path, const char *const *args)
 {
+    return run_siglog_to(stdin_path, NULL, args);
+}
+
+run_result run_siglog_to(const char *stdin_path, const char *stdout_path, const char *const *args)
+{
     char *dir = test_tmpdir("run");
     char *out_path = test_path(dir, "stdout"), *err_path = test_path(dir, "stderr");
-    int out_fd = open(out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int out_fd = open(stdout_path ? stdout_path : out_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     int err_fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
     cr_assert(out_fd >= 0 && err_fd >= 0);
     pid_t pid = spawn(stdin_path, out_fd, err_fd, args);
     close(out_fd);
     close(err_fd);
     run_result r = { .status = run_wait(pid) };
-    r.out = run_slurp(out_path, &r.out_len);
+    if (stdout_path) {
+        r.out = calloc(1, 1);
+        cr_assert_not_null(r.out);
+    } else {
+        r.out = run_slurp(out_path, &r.out_len);
+    }
     r.err = run_slurp(err_path, &r.err_len);
     test_rmtree(dir);
     free(out_path);

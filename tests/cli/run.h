@@ -24,6 +24,8 @@ typedef struct run_result {
  * (NULL: /dev/null) and wait for it. */
 run_result run_siglog(const char *stdin_path, const char *const *args);
 #define RUN(stdin_path, ...) run_siglog((stdin_path), (const char *const[]){ __VA_ARGS__, NULL })
+/* The same with stdout going to stdout_path (out stays empty). */
+run_result run_siglog_to(const char *stdin_path, const char *stdout_path, const char *const *args);
 void run_free(run_result *r);
 
 /* Start `siglog args...` with stdout on a pipe (*stdout_fd, the read end)

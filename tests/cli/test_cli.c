@@ -610,6 +610,49 @@ Test(cli, binary_format_is_length_prefixed_values)
     free(in);
 }
 
+/* Events the CLI cannot produce, appended through the library. */
+static void append_raw(const char *stream, const void *key, size_t key_len, const void *value, size_t value_len)
+{
+    siglog *s;
+    siglog_stream *st;
+    cr_assert_eq(siglog_open(&s, env.store, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, stream, &st), 0);
+    siglog_event e = { .key = key, .key_len = key_len, .value = value, .value_len = value_len, .timestamp_us = 5 };
+    cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+Test(cli, jsonl_shows_non_json_values_and_non_utf8_keys_in_base64)
+{
+    create_stream("one", "1");
+    append_raw("one", "\xff\xfek", 3, "not json\0\x01", 10);
+    const char multi_line[] = "{\n  \"a\": [1,\r\n 2]\n}";
+    append_raw("one", "caf\xc3\xa9", 5, multi_line, strlen(multi_line));
+    run_result r = REPLAY("one");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 2, "every event is one line: %s", r.out);
+    cr_assert_str_eq(field_str(v.e[0], "key"), "//5r");
+    cr_assert_str_eq(field_str(v.e[0], "key_encoding"), "base64");
+    cr_assert_str_eq(field_str(v.e[0], "value"), "bm90IGpzb24AAQ==");
+    cr_assert_str_eq(field_str(v.e[0], "value_encoding"), "base64");
+    cr_assert_str_eq(field_str(v.e[1], "key"), "caf\xc3\xa9");
+    cr_assert_null(json_object_get(v.e[1], "key_encoding"));
+    cr_assert_null(json_object_get(v.e[1], "value_encoding"));
+    json_t *want = json_loads("{\"a\":[1,2]}", 0, NULL);
+    cr_assert(json_equal(json_object_get(v.e[1], "value"), want), "multi-line JSON is re-encoded on one line");
+    json_decref(want);
+    envelopes_free(&v);
+    run_free(&r);
+
+    r = REPLAY("one", "--format", "value");
+    cr_assert_eq(r.out_len, 10 + 1 + strlen(multi_line) + 1);
+    cr_assert(memcmp(r.out, "not json\0\x01\n", 11) == 0, "value format writes the bytes as stored");
+    run_free(&r);
+    r = REPLAY("one", "--key", "caf\xc3\xa9");
+    cr_assert_eq(count_lines(r.out), 1);
+    run_free(&r);
+}
+
 /* ---- bad input ---- */
 
 /* Ten lines {"id":"k<i>","ts":<1000+i>} with line 5 replaced by `bad`. */
@@ -886,6 +929,22 @@ Test(cli, closed_pipe_ends_replay_quietly_with_0)
     free(text);
     free(in);
     free(err);
+}
+
+Test(cli, write_error_on_stdout_fails_with_1)
+{
+    create_stream("one", "1");
+    char *in = gen_lines("in.jsonl", 5000, 5, TS_STEP, NULL);
+    append_file("one", in, NULL);
+    run_result r = run_siglog_to(NULL, "/dev/full", (const char *const[]){ "replay", env.store, "one", NULL });
+    cr_assert_eq(r.status, 1, "a full disk is a failure");
+    cr_assert(strstr(r.err, "No space left on device"), "%s", r.err);
+    cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+    run_free(&r);
+    r = run_siglog_to(NULL, "/dev/full", (const char *const[]){ "stat", env.store, "--json", NULL });
+    cr_assert_eq(r.status, 1);
+    run_free(&r);
+    free(in);
 }
 
 /* ---- stat ---- */
