@@ -1,0 +1,549 @@
+/*
+ * make_vectors — writes the golden test vectors of format-spec/FORMAT.md.
+ *
+ *   make_vectors OUTDIR
+ *
+ * For each vector NAME it creates OUTDIR/NAME/store (a store written by
+ * the engine) and OUTDIR/NAME/expected.jsonl: every event of the store in
+ * the envelope of `siglog replay --format jsonl` (FORMAT.md, "Appendix B"),
+ * streams by name, partitions ascending, offsets ascending.
+ *
+ * expected.jsonl is written from the events this program appended, not
+ * from reading the store back, so it is an oracle for any reader: the
+ * engine's cursors, the CLI and the reference decoder are all checked
+ * against what went in.
+ *
+ * Determinism: the stores are written through the POSIX I/O backend with
+ * both clocks fixed, linger and age limits out of reach and explicit flush
+ * points, so batch boundaries, segment rolls and every timestamp in every
+ * file are the same on each run. The one exception is the store id in
+ * siglog.store, drawn from getrandom. The commit journal (1 MiB of zeros
+ * after a clean close) and writer.lock (the writer's pid) are removed:
+ * neither holds data once the store is closed, and the next writer open
+ * recreates both.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "siglog.h"
+
+#define FIXED_NOW_US INT64_C(1700000000000000)
+
+/* How the envelope shows a value: as stored (valid JSON), re-encoded
+ * compactly (valid JSON with raw line breaks: `json` holds the expected
+ * text), or as base64 (not JSON). */
+enum value_kind { V_JSON, V_COMPACT, V_BASE64 };
+
+typedef struct vec_event {
+    const char *key;
+    size_t key_len;
+    const char *value;
+    size_t value_len;
+    int64_t ts;
+    uint32_t schema;
+    uint32_t flags;
+    const siglog_header *headers;
+    uint32_t header_count;
+    enum value_kind kind;
+    const char *json; /* V_COMPACT only */
+} vec_event;
+
+/* One appended event as it must come back. Owns copies of its bytes. */
+typedef struct vec_record {
+    const char *stream;
+    uint32_t partition;
+    uint64_t offset;
+    vec_event ev;
+} vec_record;
+
+typedef struct vec_out {
+    vec_record *recs;
+    size_t count, cap;
+} vec_out;
+
+#define S(lit) lit, sizeof(lit) - 1
+#define NOKEY NULL, 0
+
+static void die(const char *what)
+{
+    fprintf(stderr, "make_vectors: %s: %s (%s)\n", what, siglog_errdetail(), strerror(errno));
+    exit(1);
+}
+
+static void *xmalloc(size_t n)
+{
+    void *p = malloc(n ? n : 1);
+    if (!p)
+        die("out of memory");
+    return p;
+}
+
+static void *dup_bytes(const void *p, size_t n)
+{
+    void *q = xmalloc(n);
+    if (n)
+        memcpy(q, p, n);
+    return q;
+}
+
+/* malloc'd "a/b". */
+static char *path2(const char *a, const char *b)
+{
+    char *p;
+    if (asprintf(&p, "%s/%s", a, b) < 0)
+        die("out of memory");
+    return p;
+}
+
+/* ---- clocks ---- */
+
+static int64_t fixed_now_us(const siglog_io *io)
+{
+    (void)io;
+    return FIXED_NOW_US;
+}
+
+static siglog_io fixed_io;
+
+static const siglog_io *vector_io(void)
+{
+    fixed_io = *io_posix();
+    fixed_io.now_us = fixed_now_us;
+    fixed_io.monotonic_us = fixed_now_us;
+    return &fixed_io;
+}
+
+/* ---- writing stores ---- */
+
+static siglog *store_create(const char *dir)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.create = 1;
+    o.file_mode = 0644;
+    o.dir_mode = 0755;
+    o.journal_bytes = 1u << 20;
+    o.io = vector_io();
+    siglog *s;
+    if (siglog_open(&s, dir, &o) != 0)
+        die(dir);
+    return s;
+}
+
+static siglog_stream *stream_create(siglog *s, const char *name, uint32_t partitions, uint32_t compression,
+                                    uint32_t sync, uint64_t segment_bytes, uint32_t batch_bytes,
+                                    uint32_t index_interval)
+{
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = partitions;
+    c.compression = compression;
+    c.sync_policy = sync;
+    c.segment_bytes_max = segment_bytes;
+    c.segment_age_max_us = 0;
+    c.batch_bytes_max = batch_bytes;
+    c.record_bytes_max = 64 << 10; /* keeps a batch well inside the 1 MiB journal */
+    c.linger_us = 60000000;
+    c.sync_interval_ms = 60000;
+    c.index_interval_bytes = index_interval;
+    siglog_stream *st;
+    if (siglog_stream_create(s, name, &c) != 0 || siglog_stream_get(s, name, &st) != 0)
+        die(name);
+    return st;
+}
+
+static void record_push(vec_out *out, const char *stream, uint32_t partition, uint64_t offset, const vec_event *e)
+{
+    if (out->count == out->cap) {
+        out->cap = out->cap ? 2 * out->cap : 64;
+        out->recs = realloc(out->recs, out->cap * sizeof *out->recs);
+        if (!out->recs)
+            die("out of memory");
+    }
+    vec_record *r = &out->recs[out->count++];
+    r->stream = dup_bytes(stream, strlen(stream) + 1);
+    r->partition = partition;
+    r->offset = offset;
+    r->ev = *e;
+    r->ev.key = dup_bytes(e->key, e->key_len);
+    r->ev.value = dup_bytes(e->value, e->value_len);
+    siglog_header *h = xmalloc(e->header_count * sizeof *h);
+    for (uint32_t i = 0; i < e->header_count; i++) {
+        h[i] = e->headers[i];
+        h[i].key = dup_bytes(e->headers[i].key, e->headers[i].key_len);
+        h[i].value = dup_bytes(e->headers[i].value, e->headers[i].value_len);
+    }
+    r->ev.headers = h;
+}
+
+/* Append n events in one call, so that for a durable stream they form one
+ * commit; partition is a number or SIGLOG_PARTITION_BY_KEY. */
+static void append(vec_out *out, siglog_stream *st, uint32_t partition, const vec_event *evs, size_t n)
+{
+    siglog_event *e = xmalloc(n * sizeof *e);
+    uint32_t *parts = xmalloc(n * sizeof *parts);
+    uint64_t *offs = xmalloc(n * sizeof *offs);
+    for (size_t i = 0; i < n; i++)
+        e[i] = (siglog_event){
+            .key = evs[i].key,
+            .key_len = evs[i].key_len,
+            .value = evs[i].value,
+            .value_len = evs[i].value_len,
+            .timestamp_us = evs[i].ts,
+            .schema_version = evs[i].schema,
+            .flags = evs[i].flags,
+            .headers = evs[i].headers,
+            .header_count = evs[i].header_count,
+        };
+    if (siglog_append(st, partition, e, n, parts, offs) != 0)
+        die("append");
+    for (size_t i = 0; i < n; i++)
+        record_push(out, siglog_stream_name(st), parts[i], offs[i], &evs[i]);
+    free(e);
+    free(parts);
+    free(offs);
+}
+
+static void flush(siglog *s)
+{
+    if (siglog_flush(s) != 0)
+        die("flush");
+}
+
+/* Close, then drop what a closed store does not need (see the top). */
+static void store_finish(siglog *s, const char *dir)
+{
+    if (siglog_close(s) != 0)
+        die("close");
+    static const char *const leftovers[] = {"journal", "writer.lock"};
+    for (size_t i = 0; i < 2; i++) {
+        char *path = path2(dir, leftovers[i]);
+        if (unlink(path) != 0)
+            die(path);
+        free(path);
+    }
+}
+
+/* ---- the envelope ---- */
+
+static int utf8_valid(const unsigned char *p, size_t n)
+{
+    const unsigned char *end = p + n;
+    while (p < end) {
+        unsigned c = *p, len, cp, min;
+        if (c < 0x80) {
+            p++;
+            continue;
+        }
+        if ((c & 0xe0) == 0xc0)
+            len = 2, cp = c & 0x1f, min = 0x80;
+        else if ((c & 0xf0) == 0xe0)
+            len = 3, cp = c & 0x0f, min = 0x800;
+        else if ((c & 0xf8) == 0xf0)
+            len = 4, cp = c & 0x07, min = 0x10000;
+        else
+            return 0;
+        if ((size_t)(end - p) < len)
+            return 0;
+        for (unsigned i = 1; i < len; i++) {
+            if ((p[i] & 0xc0) != 0x80)
+                return 0;
+            cp = (cp << 6) | (p[i] & 0x3f);
+        }
+        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return 0;
+        p += len;
+    }
+    return 1;
+}
+
+/* A JSON string: '"', '\\' and control characters escaped (\n \r \t
+ * short, others \u00XX); every other byte as it is. */
+static void put_json_string(FILE *f, const unsigned char *p, size_t n)
+{
+    fputc('"', f);
+    for (size_t i = 0; i < n; i++) {
+        unsigned c = p[i];
+        if (c == '"' || c == '\\')
+            fprintf(f, "\\%c", c);
+        else if (c == '\n')
+            fputs("\\n", f);
+        else if (c == '\r')
+            fputs("\\r", f);
+        else if (c == '\t')
+            fputs("\\t", f);
+        else if (c < 0x20)
+            fprintf(f, "\\u%04x", c);
+        else
+            fputc((int)c, f);
+    }
+    fputc('"', f);
+}
+
+static void put_base64(FILE *f, const unsigned char *p, size_t n)
+{
+    static const char a[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    fputc('"', f);
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)p[i] << 16 | (i + 1 < n ? (uint32_t)p[i + 1] << 8 : 0) | (i + 2 < n ? p[i + 2] : 0);
+        fputc(a[v >> 18], f);
+        fputc(a[(v >> 12) & 63], f);
+        fputc(i + 1 < n ? a[(v >> 6) & 63] : '=', f);
+        fputc(i + 2 < n ? a[v & 63] : '=', f);
+    }
+    fputc('"', f);
+}
+
+static void put_envelope(FILE *f, const vec_record *r)
+{
+    const vec_event *e = &r->ev;
+    fputs("{\"stream\":", f);
+    put_json_string(f, (const unsigned char *)r->stream, strlen(r->stream));
+    fprintf(f, ",\"partition\":%" PRIu32 ",\"offset\":%" PRIu64 ",\"ts\":%" PRId64 ",\"key\":", r->partition,
+            r->offset, e->ts);
+    if (e->key_len == 0) {
+        fputs("null", f);
+    } else if (utf8_valid((const unsigned char *)e->key, e->key_len)) {
+        put_json_string(f, (const unsigned char *)e->key, e->key_len);
+    } else {
+        put_base64(f, (const unsigned char *)e->key, e->key_len);
+        fputs(",\"key_encoding\":\"base64\"", f);
+    }
+    fprintf(f, ",\"schema\":%" PRIu32, e->schema);
+    if (e->flags & SIGLOG_EVENT_TOMBSTONE)
+        fputs(",\"tombstone\":true", f);
+    fputs(",\"value\":", f);
+    switch (e->kind) {
+    case V_JSON:
+        fwrite(e->value, 1, e->value_len, f);
+        break;
+    case V_COMPACT:
+        fputs(e->json, f);
+        break;
+    case V_BASE64:
+        put_base64(f, (const unsigned char *)e->value, e->value_len);
+        fputs(",\"value_encoding\":\"base64\"", f);
+        break;
+    }
+    fputs("}\n", f);
+}
+
+static int record_cmp(const void *a, const void *b)
+{
+    const vec_record *x = a, *y = b;
+    int c = strcmp(x->stream, y->stream);
+    if (c)
+        return c;
+    if (x->partition != y->partition)
+        return x->partition < y->partition ? -1 : 1;
+    return x->offset < y->offset ? -1 : x->offset > y->offset;
+}
+
+static void write_expected(vec_out *out, const char *path)
+{
+    qsort(out->recs, out->count, sizeof *out->recs, record_cmp);
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die(path);
+    for (size_t i = 0; i < out->count; i++)
+        put_envelope(f, &out->recs[i]);
+    if (fclose(f) != 0)
+        die(path);
+    for (size_t i = 0; i < out->count; i++) {
+        vec_event *e = &out->recs[i].ev;
+        for (uint32_t h = 0; h < e->header_count; h++) {
+            free((void *)e->headers[h].key);
+            free((void *)e->headers[h].value);
+        }
+        free((void *)e->headers);
+        free((void *)out->recs[i].stream);
+        free((void *)e->key);
+        free((void *)e->value);
+    }
+    free(out->recs);
+    out->recs = NULL;
+    out->count = out->cap = 0;
+}
+
+/* ---- the vectors ---- */
+
+/* Generated events keep their bytes here until appended. */
+typedef struct gen_event {
+    vec_event ev;
+    char key[32];
+    char value[512];
+} gen_event;
+
+static const siglog_header provenance[] = {
+    {"source", 6, "web", 3},
+    {"consent", 7, "granted", 7},
+};
+static const siglog_header empty_header[] = {{"", 0, "", 0}};
+
+/* Every field encoding in one uncompressed partition: headers, a
+ * tombstone, no key, an empty value, binary and non-UTF-8 bytes, keys
+ * that need escaping, timestamps out of order and before 1970. */
+static void vector_basic(const char *dir, vec_out *out)
+{
+    siglog *s = store_create(dir);
+    siglog_stream *st = stream_create(s, "events", 1, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_ALWAYS, 64 << 10,
+                                      64 << 10, 4096);
+    const int64_t t = FIXED_NOW_US;
+    const vec_event first[] = {
+        {S("user-1"), S("{\"action\":\"click\",\"item\":42}"), t, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("user-2"), S("{\"action\":\"view\",\"item\":7}"), t + 500, 1, 0, provenance, 2, V_JSON, NULL},
+        {S("user-1"), S("\"just a string\""), t - 1000, 2, 0, NULL, 0, V_JSON, NULL},
+    };
+    const vec_event second[] = {
+        {NOKEY, S("42"), t + 1000, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("user-3"), "", 0, t + 2000, 1, SIGLOG_EVENT_TOMBSTONE, NULL, 0, V_BASE64, NULL},
+        {S("user-4"), S("not json at all"), t + 3000, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("user-4"), S("\x00\xff\x10\x80"), t + 4000, 3, 0, NULL, 0, V_BASE64, NULL},
+        {S("user-5"), S("{\n  \"multi\": 1,\n  \"line\": [1, 2]\n}"), t + 5000, 1, 0, empty_header, 1, V_COMPACT,
+         "{\"multi\":1,\"line\":[1,2]}"},
+        {S("tab\there \"quoted\" \\ back\x01"), S("{\"escaped\":true}"), t + 6000, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("caf\xc3\xa9"), S("{\"unicode\":\"\xc3\xa9t\xc3\xa9\"}"), t + 7000, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("\xff\xfe"), S("null"), -1000000, 0, 0, NULL, 0, V_JSON, NULL},
+    };
+    const vec_event third[] = {
+        {S("user-6"), S("  [1, 2, 3]  "), INT64_C(4102444800000000), 4294967295u, 0, provenance, 1, V_JSON, NULL},
+    };
+    append(out, st, 0, first, sizeof first / sizeof first[0]);
+    append(out, st, 0, second, sizeof second / sizeof second[0]);
+    append(out, st, 0, third, 1);
+    store_finish(s, dir);
+}
+
+static void gen_click(gen_event *g, uint32_t i)
+{
+    int kn = snprintf(g->key, sizeof g->key, "user-%u", i % 5);
+    int vn = snprintf(g->value, sizeof g->value,
+                      "{\"event\":\"click\",\"user\":\"user-%u\",\"page\":\"/products/%u\",\"latency_ms\":%u,"
+                      "\"model\":\"ranker-v3\",\"outcome\":\"accepted\"}",
+                      i % 5, i % 7, 10 + i % 13);
+    g->ev = (vec_event){g->key, (size_t)kn, g->value, (size_t)vn, FIXED_NOW_US + (int64_t)i * 1000, 1 + i % 2, 0,
+                        i % 4 == 0 ? provenance : NULL, i % 4 == 0 ? 2 : 0, V_JSON, NULL};
+}
+
+/* LZ4 batches (repetitive JSON compresses), routed by key over two
+ * partitions, and one batch too small to compress (stored raw). */
+static void vector_lz4(const char *dir, vec_out *out)
+{
+    siglog *s = store_create(dir);
+    siglog_stream *st = stream_create(s, "clicks", 2, SIGLOG_COMPRESSION_LZ4, SIGLOG_SYNC_ALWAYS, 64 << 10, 64 << 10,
+                                      4096);
+    gen_event g[20];
+    vec_event e[20];
+    for (uint32_t call = 0; call < 3; call++) {
+        for (uint32_t i = 0; i < 20; i++) {
+            gen_click(&g[i], call * 20 + i);
+            e[i] = g[i].ev;
+        }
+        append(out, st, SIGLOG_PARTITION_BY_KEY, e, 20);
+    }
+    const vec_event tiny = {S("x"), S("1"), FIXED_NOW_US + 99000, 1, 0, NULL, 0, V_JSON, NULL};
+    append(out, st, 1, &tiny, 1);
+    store_finish(s, dir);
+}
+
+/* Deterministic hex noise for the values. */
+static uint64_t splitmix(uint64_t *state)
+{
+    uint64_t z = (*state += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+/* Several segments (the smallest segment_bytes_max) with populated offset
+ * and time indexes, written without the journal (sync policy none). */
+static void vector_segments(const char *dir, vec_out *out)
+{
+    siglog *s = store_create(dir);
+    siglog_stream *st = stream_create(s, "telemetry", 1, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_NONE, 64 << 10, 4096,
+                                      1024);
+    uint64_t rng = 7;
+    for (uint32_t i = 0; i < 1100; i++) {
+        gen_event g;
+        char noise[65];
+        for (int k = 0; k < 4; k++)
+            snprintf(noise + 16 * k, 17, "%016" PRIx64, splitmix(&rng));
+        int vn = snprintf(g.value, sizeof g.value, "{\"seq\":%u,\"route\":\"gpu-%u\",\"trace\":\"%s\"}", i, i % 3,
+                          noise);
+        int kn = snprintf(g.key, sizeof g.key, "node-%u", i % 9);
+        /* Event time jitters around append order, as producers' clocks do. */
+        int64_t ts = FIXED_NOW_US + (int64_t)i * 1000 + (int64_t)(splitmix(&rng) % 3000) - 1500;
+        g.ev = (vec_event){g.key, (size_t)kn, g.value, (size_t)vn, ts, 7, 0, NULL, 0, V_JSON, NULL};
+        append(out, st, 0, &g.ev, 1);
+    }
+    store_finish(s, dir);
+}
+
+/* Several streams and partitions, one partition and one stream empty. */
+static void vector_multi(const char *dir, vec_out *out)
+{
+    siglog *s = store_create(dir);
+    siglog_stream *alpha = stream_create(s, "alpha", 4, SIGLOG_COMPRESSION_LZ4, SIGLOG_SYNC_ALWAYS, 64 << 10,
+                                         64 << 10, 4096);
+    siglog_stream *beta = stream_create(s, "beta.v2_x-y", 3, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_INTERVAL,
+                                        64 << 10, 64 << 10, 4096);
+    stream_create(s, "empty", 2, SIGLOG_COMPRESSION_LZ4, SIGLOG_SYNC_ALWAYS, 64 << 10, 64 << 10, 4096);
+    for (uint32_t i = 0; i < 24; i++) {
+        gen_event g;
+        gen_click(&g, i);
+        append(out, alpha, i % 4, &g.ev, 1);
+        if (i % 3 != 2) {
+            g.ev.ts += 17;
+            append(out, beta, i % 2, &g.ev, 1);
+        }
+        if (i % 8 == 7)
+            flush(s); /* batch boundaries for beta */
+    }
+    store_finish(s, dir);
+}
+
+static const struct {
+    const char *name;
+    void (*make)(const char *dir, vec_out *out);
+} vectors[] = {
+    {"basic", vector_basic},
+    {"lz4", vector_lz4},
+    {"segments", vector_segments},
+    {"multi", vector_multi},
+};
+
+int main(int argc, char **argv)
+{
+    if (argc != 2) {
+        fprintf(stderr, "usage: make_vectors OUTDIR\n");
+        return 2;
+    }
+    const char *root = argv[1];
+    if (mkdir(root, 0755) != 0 && errno != EEXIST)
+        die(root);
+    for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
+        char *dir = path2(root, vectors[i].name);
+        char *store = path2(dir, "store");
+        char *expected = path2(dir, "expected.jsonl");
+        if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+            die(dir);
+        struct stat sb;
+        if (stat(store, &sb) == 0) {
+            fprintf(stderr, "make_vectors: %s exists; remove it first\n", store);
+            return 1;
+        }
+        vec_out out = {0};
+        vectors[i].make(store, &out);
+        write_expected(&out, expected);
+        free(dir);
+        free(store);
+        free(expected);
+    }
+    return 0;
+}

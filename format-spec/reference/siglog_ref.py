@@ -1,0 +1,723 @@
+#!/usr/bin/python3
+"""siglog_ref -- an independent reference decoder for siglog stores.
+
+Written from format-spec/FORMAT.md alone. It reads a store directory
+without modifying anything, validates every structure and checksum the
+format defines, and prints every event as one JSON object per line in the
+envelope of `siglog replay --format jsonl` (FORMAT.md, Appendix B):
+streams by name, partitions ascending, offsets ascending.
+
+    siglog_ref.py [--strict] [--no-journal] STORE
+
+Exit status 0 on success; 1 when the store is invalid (one line on stderr
+naming the file, byte position and rule); 2 on usage errors. With
+--strict, index and summary sidecars must also be exactly what the writer
+produces (they are derivable, so a lenient reader only warns about them).
+
+Needs Debian's python3-lz4 and python3-xxhash.
+"""
+
+import argparse
+import base64
+import json
+import os
+import re
+import struct
+import sys
+
+try:
+    import lz4.block
+    import xxhash
+except ImportError as e:  # pragma: no cover - environment problem
+    sys.stderr.write("siglog_ref: %s: install python3-lz4 python3-xxhash\n" % e)
+    sys.exit(1)
+
+INT64_MIN = -(1 << 63)
+UINT64_MAX = (1 << 64) - 1
+
+# Limits (FORMAT.md, "Limits").
+NAME_MAX = 128
+PARTITIONS_MAX = 4096
+HEADERS_MAX = 64
+BATCH_BODY_MAX = 32 << 20
+BATCH_RECORDS_MAX = 1 << 24
+RECORD_BYTES_MIN = 8
+INDEX_CAPACITY_MAX = 1 << 22
+
+STORE_MAGIC = b"SGLS"
+STREAM_MAGIC = b"SGST"
+BATCH_MAGIC = b"SGB1"
+INDEX_MAGIC = b"SGIX"
+SUMMARY_MAGIC = b"SGSM"
+JOURNAL_HEADER_MAGIC = b"SGJH"
+JOURNAL_ENTRY_MAGIC = b"SGJE"
+
+BATCH_HEADER = 64
+JOURNAL_SLOT = 4096
+JOURNAL_DATA_START = 2 * JOURNAL_SLOT
+JOURNAL_ENTRY_HEADER = 32
+
+NAME_RE = re.compile(r"\A[A-Za-z0-9._-]{1,128}\Z")
+SEGMENT_RE = re.compile(r"\A([0-9]{20})\.seg\Z")
+
+
+class FormatError(Exception):
+    def __init__(self, path, pos, msg):
+        where = path if pos is None else "%s: byte %d" % (path, pos)
+        super().__init__("%s: %s" % (where, msg))
+
+
+def xxh3(data):
+    return xxhash.xxh3_64_intdigest(data)
+
+
+def u16(b, o):
+    return struct.unpack_from("<H", b, o)[0]
+
+
+def u32(b, o):
+    return struct.unpack_from("<I", b, o)[0]
+
+
+def u64(b, o):
+    return struct.unpack_from("<Q", b, o)[0]
+
+
+def i64(b, o):
+    return struct.unpack_from("<q", b, o)[0]
+
+
+def read_file(path, limit):
+    with open(path, "rb") as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise FormatError(path, None, "longer than the %d bytes this file can have" % limit)
+    return data
+
+
+def warn(msg):
+    sys.stderr.write("siglog_ref: warning: %s\n" % msg)
+
+
+# ---------------------------------------------------------------- store file
+
+def read_store_file(store):
+    path = os.path.join(store, "siglog.store")
+    b = read_file(path, 4096)
+    if len(b) != 40:
+        raise FormatError(path, None, "store file is %d bytes, expected 40" % len(b))
+    if b[0:4] != STORE_MAGIC:
+        raise FormatError(path, 0, "bad magic %r" % b[0:4])
+    if u64(b, 32) != xxh3(b[0:32]):
+        raise FormatError(path, 32, "checksum mismatch")
+    if u16(b, 4) != 1:
+        raise FormatError(path, 4, "store format version %d, this reader knows 1" % u16(b, 4))
+    if any(b[6:16]):
+        raise FormatError(path, 6, "reserved bytes are not zero")
+    return u64(b, 16)
+
+
+# --------------------------------------------------------------- stream.meta
+
+def read_stream_meta(path):
+    b = read_file(path, 64 + NAME_MAX + 8)
+    if len(b) < 72 or b[0:4] != STREAM_MAGIC:
+        raise FormatError(path, None, "not a stream metadata file")
+    name_len = u32(b, 60)
+    if name_len < 1 or name_len > NAME_MAX or len(b) != 64 + name_len + 8:
+        raise FormatError(path, 60, "name length %d does not match file size %d" % (name_len, len(b)))
+    end = 64 + name_len
+    if u64(b, end) != xxh3(b[:end]):
+        raise FormatError(path, end, "checksum mismatch")
+    if u16(b, 4) != 1:
+        raise FormatError(path, 4, "stream metadata version %d, this reader knows 1" % u16(b, 4))
+    if u16(b, 6) != 0:
+        raise FormatError(path, 6, "reserved bytes are not zero")
+    try:
+        name = b[64:end].decode("ascii")
+    except UnicodeDecodeError:
+        name = ""
+    if not NAME_RE.match(name) or name.startswith("."):
+        raise FormatError(path, 64, "invalid stream name")
+    cfg = {
+        "id": u32(b, 8),
+        "partitions": u32(b, 12),
+        "compression": u32(b, 16),
+        "sync_policy": u32(b, 20),
+        "sync_interval_ms": u32(b, 24),
+        "record_bytes_max": u32(b, 28),
+        "segment_bytes_max": u64(b, 32),
+        "segment_age_max_us": u64(b, 40),
+        "batch_bytes_max": u32(b, 48),
+        "linger_us": u32(b, 52),
+        "index_interval_bytes": u32(b, 56),
+    }
+    ranges = {
+        "partitions": (1, PARTITIONS_MAX),
+        "compression": (0, 1),
+        "sync_policy": (0, 2),
+        "sync_interval_ms": (1, 60000),
+        "segment_bytes_max": (64 << 10, 1 << 30),
+        "record_bytes_max": (1, 16 << 20),
+        "batch_bytes_max": (1024, 16 << 20),
+        "linger_us": (0, 60000000),
+        "index_interval_bytes": (64, 64 << 20),
+    }
+    for field, (lo, hi) in ranges.items():
+        if not lo <= cfg[field] <= hi:
+            raise FormatError(path, None, "%s is %d, must be %d..%d" % (field, cfg[field], lo, hi))
+    return name, cfg
+
+
+# --------------------------------------------------------------------- batch
+
+def read_varint(b, pos, end):
+    """Minimal LEB128 of at most 64 bits from b[pos:end]: (value, new pos)."""
+    value = 0
+    shift = 0
+    start = pos
+    while True:
+        if pos >= end:
+            raise ValueError("varint runs past the end")
+        byte = b[pos]
+        pos += 1
+        if shift == 63 and byte > 1:
+            raise ValueError("varint exceeds 64 bits")
+        value |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            break
+        shift += 7
+        if shift > 63:
+            raise ValueError("varint longer than 10 bytes")
+    if pos - start != max(1, (value.bit_length() + 6) // 7):
+        raise ValueError("varint is not minimal")
+    return value, pos
+
+
+def zigzag_decode(v):
+    return (v >> 1) ^ -(v & 1)
+
+
+def wrap_i64(v):
+    v &= UINT64_MAX
+    return v - (1 << 64) if v >= 1 << 63 else v
+
+
+def decode_batch_header(h):
+    """Validate a 64-byte header; returns a dict or raises ValueError.
+    A version other than 1 raises VersionError."""
+    if h[0:4] != BATCH_MAGIC:
+        raise ValueError("bad batch magic %r" % bytes(h[0:4]))
+    if u64(h, 56) != xxh3(bytes(h[0:56])):
+        raise ValueError("batch header checksum mismatch")
+    d = {
+        "version": u16(h, 4),
+        "codec": u16(h, 6),
+        "base_offset": u64(h, 8),
+        "record_count": u32(h, 16),
+        "body_len": u32(h, 20),
+        "raw_len": u32(h, 24),
+        "reserved": u32(h, 28),
+        "first_ts": i64(h, 32),
+        "max_ts": i64(h, 40),
+        "body_checksum": u64(h, 48),
+    }
+    if d["version"] != 1:
+        raise VersionError("batch format version %d, this reader knows 1" % d["version"])
+    if d["codec"] not in (0, 1):
+        raise ValueError("unknown codec %d" % d["codec"])
+    if d["reserved"] != 0:
+        raise ValueError("reserved field is not zero")
+    if d["body_len"] > BATCH_BODY_MAX or d["raw_len"] > BATCH_BODY_MAX:
+        raise ValueError("body_len/raw_len over the limit")
+    if d["codec"] == 0 and d["raw_len"] != d["body_len"]:
+        raise ValueError("uncompressed batch with raw_len != body_len")
+    if d["codec"] == 1 and d["body_len"] >= d["raw_len"]:
+        raise ValueError("LZ4 batch that does not save bytes")
+    if not 1 <= d["record_count"] <= BATCH_RECORDS_MAX:
+        raise ValueError("record_count %d out of range" % d["record_count"])
+    if d["record_count"] * RECORD_BYTES_MIN > d["raw_len"]:
+        raise ValueError("raw_len too small for record_count")
+    if d["base_offset"] > UINT64_MAX - d["record_count"]:
+        raise ValueError("offsets overflow")
+    if d["max_ts"] < d["first_ts"]:
+        raise ValueError("max_timestamp_us < first_timestamp_us")
+    return d
+
+
+class VersionError(ValueError):
+    pass
+
+
+def decode_records(h, body):
+    """Decode a checked body into records; raises ValueError."""
+    if h["codec"] == 1:
+        try:
+            raw = lz4.block.decompress(bytes(body), uncompressed_size=h["raw_len"])
+        except Exception as e:
+            raise ValueError("LZ4 body does not decompress: %s" % e)
+        if len(raw) != h["raw_len"]:
+            raise ValueError("LZ4 body decompresses to %d bytes, expected %d" % (len(raw), h["raw_len"]))
+    else:
+        raw = bytes(body)
+    records = []
+    pos = 0
+    end = len(raw)
+    max_seen = False
+    for index in range(h["record_count"]):
+        rec_len, p = read_varint(raw, pos, end)
+        if rec_len > end - p:
+            raise ValueError("record %d: record_len beyond the body" % index)
+        rend = p + rec_len
+        if p >= rend:
+            raise ValueError("record %d: no flags" % index)
+        flags = raw[p]
+        p += 1
+        if flags & ~1:
+            raise ValueError("record %d: reserved flag bits set" % index)
+        delta, p = read_varint(raw, p, rend)
+        if delta != index:
+            raise ValueError("record %d: offset_delta %d" % (index, delta))
+        tsz, p = read_varint(raw, p, rend)
+        if index == 0 and tsz != 0:
+            raise ValueError("first record's timestamp delta is not 0")
+        ts = wrap_i64(h["first_ts"] + zigzag_decode(tsz))
+        if ts > h["max_ts"]:
+            raise ValueError("record %d: timestamp above max_timestamp_us" % index)
+        schema, p = read_varint(raw, p, rend)
+        if schema > 0xFFFFFFFF:
+            raise ValueError("record %d: schema version over 32 bits" % index)
+        key, p = read_bytes(raw, p, rend)
+        nh, p = read_varint(raw, p, rend)
+        if nh > HEADERS_MAX:
+            raise ValueError("record %d: %d headers" % (index, nh))
+        headers = []
+        for _ in range(nh):
+            hk, p = read_bytes(raw, p, rend)
+            hv, p = read_bytes(raw, p, rend)
+            headers.append((hk, hv))
+        value, p = read_bytes(raw, p, rend)
+        if p != rend:
+            raise ValueError("record %d: bytes after the value" % index)
+        if ts == h["max_ts"]:
+            max_seen = True
+        last = index == h["record_count"] - 1
+        if last and rend != end:
+            raise ValueError("bytes after the last record")
+        if not last and rend == end:
+            raise ValueError("body ends before record_count records")
+        records.append({
+            "offset": h["base_offset"] + index,
+            "ts": ts,
+            "schema": schema,
+            "tombstone": bool(flags & 1),
+            "key": key,
+            "headers": headers,
+            "value": value,
+        })
+        pos = rend
+    if not max_seen:
+        raise ValueError("no record carries max_timestamp_us")
+    return records
+
+
+def read_bytes(b, pos, end):
+    n, pos = read_varint(b, pos, end)
+    if n > end - pos:
+        raise ValueError("length-prefixed bytes run past the record")
+    return b[pos:pos + n], pos + n
+
+
+def batch_at(data, pos, limit):
+    """The batch starting at data[pos:]: (header, body) when valid,
+    None when incomplete before limit; raises ValueError when invalid."""
+    if limit - pos < BATCH_HEADER:
+        return None
+    h = decode_batch_header(data[pos:pos + BATCH_HEADER])
+    if h["body_len"] > limit - pos - BATCH_HEADER:
+        return None
+    body = data[pos + BATCH_HEADER:pos + BATCH_HEADER + h["body_len"]]
+    if xxh3(bytes(body)) != h["body_checksum"]:
+        raise ValueError("batch body checksum mismatch")
+    return h, body
+
+
+# ------------------------------------------------------------------- journal
+
+def read_journal(store, store_id):
+    """{(stream_id, partition): [batch bytes...]} of the current
+    generation, in journal order; {} when there is no journal."""
+    path = os.path.join(store, "journal")
+    if not os.path.exists(path):
+        return {}
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < JOURNAL_DATA_START + JOURNAL_ENTRY_HEADER:
+        raise FormatError(path, None, "journal shorter than its header")
+    gens = []
+    for i in (0, 1):
+        s = data[i * JOURNAL_SLOT:i * JOURNAL_SLOT + 32]
+        if s[0:4] != JOURNAL_HEADER_MAGIC or u64(s, 24) != xxh3(s[0:24]):
+            continue
+        if u16(s, 4) != 1 or u16(s, 6) != 0 or u64(s, 16) != store_id:
+            continue
+        g = u64(s, 8)
+        if g % 2 == i:
+            gens.append(g)
+    if not gens:
+        raise FormatError(path, 0, "neither journal header slot is valid for this store")
+    generation = max(gens)
+    out = {}
+    pos = JOURNAL_DATA_START
+    while len(data) - pos >= JOURNAL_ENTRY_HEADER:
+        e = data[pos:pos + JOURNAL_ENTRY_HEADER]
+        if e[0:4] != JOURNAL_ENTRY_MAGIC or u64(e, 24) != xxh3(e[0:24]) or u64(e, 16) != generation:
+            break
+        n = u32(e, 12)
+        if n == 0 or n > len(data) - pos - JOURNAL_ENTRY_HEADER:
+            break
+        payload = data[pos + JOURNAL_ENTRY_HEADER:pos + JOURNAL_ENTRY_HEADER + n]
+        batches = []
+        p = 0
+        try:
+            while p < n:
+                got = batch_at(payload, p, n)
+                if got is None:
+                    raise ValueError("incomplete batch")
+                batches.append(payload[p:p + BATCH_HEADER + got[0]["body_len"]])
+                p += BATCH_HEADER + got[0]["body_len"]
+        except ValueError:
+            break  # an invalid entry ends the journal: never acknowledged
+        out.setdefault((u32(e, 4), u32(e, 8)), []).extend(batches)
+        pos += JOURNAL_ENTRY_HEADER + n
+    return out
+
+
+# ---------------------------------------------------------- segment sidecars
+
+def check_index(path, kind, base, batches, interval, strict):
+    """Validate an index file against the segment's batches
+    [(pos, base_offset, prefix_max_ts)]. Problems are warnings unless
+    strict (indexes are derivable)."""
+    def problem(msg):
+        if strict:
+            raise FormatError(path, None, msg)
+        warn("%s: %s (a writer would rebuild it)" % (path, msg))
+
+    if not os.path.exists(path):
+        problem("missing")
+        return
+    with open(path, "rb") as f:
+        data = f.read()
+    if len(data) < 64:
+        return problem("shorter than an index header")
+    entry_bytes = 8 if kind == 1 else 16
+    if data[0:4] != INDEX_MAGIC or u64(data, 56) != xxh3(data[0:56]):
+        return problem("bad magic or header checksum")
+    if u16(data, 4) != 1:
+        return problem("index version %d" % u16(data, 4))
+    if u16(data, 6) != kind or u32(data, 8) != entry_bytes or u64(data, 16) != base or any(data[24:56]):
+        return problem("header fields disagree (kind, entry size, base offset or reserved)")
+    capacity = u32(data, 12)
+    if capacity > INDEX_CAPACITY_MAX or len(data) < 64 + capacity * entry_bytes:
+        return problem("capacity %d does not fit the file" % capacity)
+    rel_at = 0 if kind == 1 else 8
+    entries = []
+    for i in range(capacity):
+        e = data[64 + i * entry_bytes:64 + (i + 1) * entry_bytes]
+        rel = u32(e, rel_at)
+        if rel == 0:
+            if any(data[64 + (i + 1) * entry_bytes:64 + capacity * entry_bytes]) and strict:
+                problem("nonzero slots after the last entry")
+            break
+        entries.append((rel, u32(e, 4)) if kind == 1 else (rel, i64(e, 0), u32(e, 12)))
+    # The entries a writer derives: a batch is indexed when at least
+    # `interval` bytes separate its start from the last indexed batch (or
+    # the start of the file); the first batch never is; a full index stops.
+    want = []
+    last = 0
+    for pos, boff, prefix in batches:
+        if pos == 0 or pos - last < interval or len(want) == capacity:
+            continue
+        want.append((boff - base, pos) if kind == 1 else (boff - base, prefix, 0))
+        last = pos
+    if entries != want:
+        problem("entries %r, expected %r" % (entries[:4], want[:4]))
+
+
+def check_summary(path, base, walk, file_bytes, strict):
+    def problem(msg):
+        if strict:
+            raise FormatError(path, None, msg)
+        warn("%s: %s" % (path, msg))
+
+    b = read_file(path, 64)
+    if len(b) != 64 or b[0:4] != SUMMARY_MAGIC or u64(b, 56) != xxh3(b[0:56]):
+        return problem("bad size, magic or checksum")
+    if u16(b, 4) != 1 or u16(b, 6) != 0 or u64(b, 8) != base:
+        return problem("bad version, reserved bytes or base offset")
+    got = (u64(b, 16), u64(b, 24), u64(b, 32), i64(b, 40))
+    want = (walk["next_offset"], walk["count"], file_bytes, walk["max_ts"])
+    if got != want:
+        problem("summary (next_offset, record_count, bytes, max_ts) = %r, segment has %r" % (got, want))
+
+
+# ----------------------------------------------------------------- partition
+
+def walk_segment(path, base, data, sealed):
+    """Decode the valid batches of one segment. Returns a dict with the
+    records, the batch list for index checks, next offset, the end of the
+    valid prefix and whether damage (an invalid batch followed by a valid
+    header) was seen."""
+    pos = 0
+    next_offset = base
+    max_ts = INT64_MIN
+    records = []
+    batches = []
+    count = 0
+    stop = None
+    while pos < len(data):
+        try:
+            got = batch_at(data, pos, len(data))
+            if got is None:
+                stop = "incomplete batch"
+                break
+            h, body = got
+            if h["base_offset"] != next_offset:
+                stop = "batch base offset %d, expected %d" % (h["base_offset"], next_offset)
+                break
+            recs = decode_records(h, body)
+        except VersionError as e:
+            raise FormatError(path, pos, str(e))
+        except ValueError as e:
+            if sealed:
+                raise FormatError(path, pos, "%s (in a sealed segment: corruption)" % e)
+            stop = str(e)
+            break
+        batches.append((pos, h["base_offset"], max_ts))
+        records.extend(recs)
+        count += h["record_count"]
+        next_offset = h["base_offset"] + h["record_count"]
+        max_ts = max(max_ts, h["max_ts"])
+        pos += BATCH_HEADER + h["body_len"]
+    if stop is not None and sealed:
+        raise FormatError(path, pos, "%s (in a sealed segment: corruption)" % stop)
+    damaged_at = None
+    if stop is not None:
+        # Torn tail or damage: is there a valid batch header further on?
+        p = data.find(BATCH_MAGIC, pos + 1)
+        while p >= 0 and len(data) - p >= BATCH_HEADER:
+            try:
+                decode_batch_header(data[p:p + BATCH_HEADER])
+                damaged_at = p
+                break
+            except ValueError:
+                p = data.find(BATCH_MAGIC, p + 1)
+    return {
+        "records": records, "batches": batches, "next_offset": next_offset, "max_ts": max_ts,
+        "count": count, "valid_bytes": pos, "stop": stop, "damaged_at": damaged_at,
+    }
+
+
+def read_partition(pdir, stream_id, part, cfg, journal, strict):
+    names = sorted(n for n in os.listdir(pdir) if SEGMENT_RE.match(n))
+    bases = [int(SEGMENT_RE.match(n).group(1)) for n in names]
+    journal_batches = journal.get((stream_id, part), [])
+    journal_from = None
+    if journal_batches:
+        journal_from = u64(journal_batches[0], 8)
+    records = []
+    next_offset = bases[0] if bases else 0
+    for i, base in enumerate(bases):
+        path = os.path.join(pdir, names[i])
+        sealed = i < len(bases) - 1
+        if base != next_offset:
+            raise FormatError(path, None, "segment base offset %d, the previous segment ends at %d"
+                              % (base, next_offset))
+        with open(path, "rb") as f:
+            data = f.read()
+        w = walk_segment(path, base, data, sealed)
+        if w["damaged_at"] is not None and (journal_from is None or journal_from > w["next_offset"]):
+            raise FormatError(path, w["valid_bytes"], "invalid batch (%s) followed by a valid batch at byte %d: "
+                              "damage inside the log, not a torn tail" % (w["stop"], w["damaged_at"]))
+        if w["stop"] is not None and w["valid_bytes"] < len(data):
+            warn("%s: torn tail from byte %d (%s): ignored" % (path, w["valid_bytes"], w["stop"]))
+        stem = path[:-4]
+        interval = cfg["index_interval_bytes"]
+        check_index(stem + ".oix", 1, base, w["batches"], interval, strict)
+        check_index(stem + ".tix", 2, base, w["batches"], interval, strict)
+        if sealed:
+            check_summary(stem + ".sum", base, w, len(data), strict)
+        records.extend(w["records"])
+        next_offset = w["next_offset"]
+    # Recovery adds what the journal holds beyond the segments.
+    for batch in journal_batches:
+        h = decode_batch_header(batch[:BATCH_HEADER])
+        if h["base_offset"] + h["record_count"] <= next_offset:
+            continue
+        if h["base_offset"] != next_offset:
+            raise FormatError(pdir, None, "journal holds offsets from %d but the partition ends at %d"
+                              % (h["base_offset"], next_offset))
+        records.extend(decode_records(h, batch[BATCH_HEADER:]))
+        next_offset = h["base_offset"] + h["record_count"]
+    return records
+
+
+# ------------------------------------------------------------------ envelope
+
+def json_string(s):
+    """A JSON string as the CLI writes it: '"', '\\' and control characters
+    escaped (\\n \\r \\t short, others \\u00XX), everything else as is."""
+    out = ['"']
+    for ch in s:
+        c = ord(ch)
+        if ch == '"' or ch == "\\":
+            out.append("\\" + ch)
+        elif ch == "\n":
+            out.append("\\n")
+        elif ch == "\r":
+            out.append("\\r")
+        elif ch == "\t":
+            out.append("\\t")
+        elif c < 0x20:
+            out.append("\\u%04x" % c)
+        else:
+            out.append(ch)
+    out.append('"')
+    return "".join(out)
+
+
+def b64(b):
+    return '"' + base64.b64encode(bytes(b)).decode("ascii") + '"'
+
+
+class NotJson(Exception):
+    pass
+
+
+def _reject_constant(name):
+    raise NotJson(name)
+
+
+def _check_json(v):
+    """Values outside what the CLI's JSON parser represents: integers beyond
+    64-bit signed, reals that overflow, strings with lone surrogates."""
+    if isinstance(v, bool) or v is None:
+        return
+    if isinstance(v, int):
+        if not -(1 << 63) <= v < (1 << 63):
+            raise NotJson("integer out of range")
+    elif isinstance(v, float):
+        if v in (float("inf"), float("-inf")) or v != v:
+            raise NotJson("real out of range")
+    elif isinstance(v, str):
+        if any(0xD800 <= ord(c) <= 0xDFFF for c in v):
+            raise NotJson("lone surrogate")
+    elif isinstance(v, list):
+        for x in v:
+            _check_json(x)
+    else:
+        for k, x in v.items():
+            _check_json(k)
+            _check_json(x)
+
+
+def parse_json(value):
+    try:
+        text = bytes(value).decode("utf-8")
+        v = json.loads(text, parse_constant=_reject_constant)
+        _check_json(v)
+        return v
+    except (UnicodeDecodeError, ValueError, NotJson, RecursionError):
+        raise NotJson()
+
+
+def value_json(value):
+    try:
+        v = parse_json(value)
+    except NotJson:
+        return b64(value) + ',"value_encoding":"base64"'
+    if b"\n" not in value and b"\r" not in value:
+        return bytes(value).decode("utf-8")
+    return json.dumps(v, ensure_ascii=False, separators=(",", ":"))
+
+
+def utf8_key(key):
+    try:
+        s = bytes(key).decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return s
+
+
+def envelope(stream, part, r):
+    key = r["key"]
+    if len(key) == 0:
+        key_text = "null"
+    else:
+        s = utf8_key(key)
+        key_text = json_string(s) if s is not None else b64(key) + ',"key_encoding":"base64"'
+    return "".join([
+        '{"stream":', json_string(stream),
+        ',"partition":', str(part),
+        ',"offset":', str(r["offset"]),
+        ',"ts":', str(r["ts"]),
+        ',"key":', key_text,
+        ',"schema":', str(r["schema"]),
+        ',"tombstone":true' if r["tombstone"] else "",
+        ',"value":', value_json(r["value"]),
+        "}\n",
+    ])
+
+
+# ---------------------------------------------------------------------- main
+
+def decode_store(store, strict=False, use_journal=True):
+    """Yield envelope lines for every event of the store."""
+    store_id = read_store_file(store)
+    journal = read_journal(store, store_id) if use_journal else {}
+    streams_dir = os.path.join(store, "streams")
+    entries = sorted(os.listdir(streams_dir), key=lambda n: n.encode())
+    for name in entries:
+        sdir = os.path.join(streams_dir, name)
+        if not NAME_RE.match(name) or name.startswith(".") or not os.path.isdir(sdir):
+            continue  # temporary files and strangers are not streams
+        meta = os.path.join(sdir, "stream.meta")
+        if not os.path.exists(meta):
+            warn("%s: no stream.meta (creation interrupted): ignored" % sdir)
+            continue
+        sname, cfg = read_stream_meta(meta)
+        if sname != name:
+            raise FormatError(meta, 64, "names stream %r but lives in directory %r" % (sname, name))
+        for part in range(cfg["partitions"]):
+            pdir = os.path.join(sdir, "%05d" % part)
+            if not os.path.isdir(pdir):
+                raise FormatError(pdir, None, "partition directory missing")
+            for r in read_partition(pdir, cfg["id"], part, cfg, journal, strict):
+                yield envelope(name, part, r)
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(description="Decode a siglog store (reference decoder).")
+    ap.add_argument("store")
+    ap.add_argument("--strict", action="store_true",
+                    help="index files and summaries must be exactly what the writer derives")
+    ap.add_argument("--no-journal", action="store_true", help="ignore the commit journal")
+    args = ap.parse_args(argv)
+    out = sys.stdout
+    try:
+        for line in decode_store(args.store, args.strict, not args.no_journal):
+            out.write(line)
+    except FormatError as e:
+        out.flush()
+        sys.stderr.write("siglog_ref: %s\n" % e)
+        return 1
+    except OSError as e:
+        out.flush()
+        sys.stderr.write("siglog_ref: %s\n" % e)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
