@@ -152,7 +152,7 @@ static siglog_stream *stream_create(siglog *s, const char *name, uint32_t partit
     c.linger_us = 60000000;
     c.sync_interval_ms = 60000;
     c.index_interval_bytes = index_interval;
-    siglog_stream *st;
+    siglog_stream *st = NULL;
     if (siglog_stream_create(s, name, &c) != 0 || siglog_stream_get(s, name, &st) != 0)
         die(name);
     return st;
