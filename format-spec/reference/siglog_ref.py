@@ -504,15 +504,18 @@ def walk_segment(path, base, data, sealed):
         raise FormatError(path, pos, "%s (in a sealed segment: corruption)" % stop)
     damaged_at = None
     if stop is not None:
-        # Torn tail or damage: is there a valid batch header further on?
+        # Torn tail or damage: does a valid batch header that continues the
+        # log (base offset >= next_offset) start at any later byte?
         p = data.find(BATCH_MAGIC, pos + 1)
         while p >= 0 and len(data) - p >= BATCH_HEADER:
             try:
-                decode_batch_header(data[p:p + BATCH_HEADER])
-                damaged_at = p
-                break
+                h = decode_batch_header(data[p:p + BATCH_HEADER])
+                if h["base_offset"] >= next_offset:
+                    damaged_at = p
+                    break
             except ValueError:
-                p = data.find(BATCH_MAGIC, p + 1)
+                pass
+            p = data.find(BATCH_MAGIC, p + 1)
     return {
         "records": records, "batches": batches, "next_offset": next_offset, "max_ts": max_ts,
         "count": count, "valid_bytes": pos, "stop": stop, "damaged_at": damaged_at,
