@@ -1,0 +1,464 @@
+/*
+ * batch — encoding, sealing, validating and iterating record batches.
+ * The byte layout and every validity rule are specified in
+ * format-spec/sections/batch.md; this file is one implementation of it.
+ *
+ *   +------------------ 64-byte header ------------------+---- body ----+
+ *   | magic ver codec base count body raw rsv first max  |  records,    |
+ *   | body_checksum header_checksum(bytes 0..55)          |  maybe LZ4   |
+ *   +----------------------------------------------------+--------------+
+ *
+ * Why the reader is strict: a batch is checksummed, so anything a checksum
+ * does not explain (a non-minimal varint, a record with trailing bytes, a
+ * max timestamp no record carries) is a writer bug or a forged file, and
+ * reporting it beats guessing. The strictness also makes the encoding
+ * canonical: decoding a valid batch and re-encoding its records gives the
+ * same raw body, byte for byte, which is what the decode_batch fuzz target
+ * checks.
+ *
+ * Hot-path discipline: batch_builder_add reserves once per record and writes
+ * the fields straight into the builder's buffer; seal compresses into the
+ * builder's reused scratch and hashes the stored body exactly once.
+ */
+#include "batch.h"
+
+#include <assert.h>
+#include <lz4.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "codec.h"
+#include "error.h"
+
+/* Byte positions of the header fields. */
+enum {
+    HDR_MAGIC = 0,
+    HDR_VERSION = 4,
+    HDR_CODEC = 6,
+    HDR_BASE_OFFSET = 8,
+    HDR_RECORD_COUNT = 16,
+    HDR_BODY_LEN = 20,
+    HDR_RAW_LEN = 24,
+    HDR_RESERVED = 28,
+    HDR_FIRST_TS = 32,
+    HDR_MAX_TS = 40,
+    HDR_BODY_CHECKSUM = 48,
+    HDR_CHECKSUM = 56,
+};
+
+#define RECORD_FLAG_TOMBSTONE 0x01u
+/* The smallest record: record_len, flags, offset_delta, timestamp, schema,
+ * key_len, header_count and value_len, one byte each. */
+#define RECORD_BYTES_MIN 8u
+/* Widest offset_delta: varint of BATCH_RECORDS_MAX - 1 (24 bits). */
+#define OFFSET_DELTA_BYTES_MAX 4u
+
+static inline size_t varint_size(uint64_t v)
+{
+    return ((size_t)(64 - __builtin_clzll(v | 1)) + 6) / 7;
+}
+
+/* Timestamps are stored as deltas from the batch's first timestamp, taken
+ * modulo 2^64 so that any pair of int64 timestamps round-trips. */
+static inline uint64_t timestamp_delta(int64_t ts, int64_t first)
+{
+    return zigzag_encode((int64_t)((uint64_t)ts - (uint64_t)first));
+}
+
+static inline int64_t timestamp_apply(int64_t first, uint64_t zz)
+{
+    return (int64_t)((uint64_t)first + (uint64_t)zigzag_decode(zz));
+}
+
+/* ---- building ---- */
+
+/* Bytes of a record after its record_len varint, given the widths of the
+ * two position-dependent varints. */
+static size_t record_fields_len(const siglog_event *ev, size_t offset_delta_bytes, size_t ts_bytes)
+{
+    size_t n = 1 + offset_delta_bytes + ts_bytes + varint_size(ev->schema_version) +
+               varint_size(ev->key_len) + ev->key_len + varint_size(ev->header_count) +
+               varint_size(ev->value_len) + ev->value_len;
+    for (uint32_t i = 0; i < ev->header_count; i++) {
+        const siglog_header *hd = &ev->headers[i];
+        n += varint_size(hd->key_len) + hd->key_len + varint_size(hd->value_len) + hd->value_len;
+    }
+    return n;
+}
+
+size_t batch_record_size(const siglog_event *ev, int64_t timestamp_us)
+{
+    /* The bound must not depend on the batch, so the timestamp's own value
+     * cannot narrow its delta: any delta may take the widest varint. */
+    (void)timestamp_us;
+    size_t fields = record_fields_len(ev, OFFSET_DELTA_BYTES_MAX, VARINT_MAX_BYTES);
+    return varint_size(fields) + fields;
+}
+
+void batch_builder_init(batch_builder *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void batch_builder_free(batch_builder *b)
+{
+    bytebuf_free(&b->records);
+    bytebuf_free(&b->compressed);
+}
+
+void batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_monotonic_us)
+{
+    b->records.len = 0;
+    b->base_offset = base_offset;
+    b->record_count = 0;
+    b->first_timestamp_us = 0;
+    b->max_timestamp_us = 0;
+    b->opened_us = now_monotonic_us;
+}
+
+static inline uint8_t *put_bytes(uint8_t *p, const void *data, size_t len)
+{
+    p += varint_put(p, len);
+    if (len)
+        memcpy(p, data, len);
+    return p + len;
+}
+
+int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestamp_us)
+{
+    /* The caller validated the event against the public limits. */
+    assert(ev->header_count <= SIGLOG_HEADERS_MAX);
+    assert(!(ev->flags & ~SIGLOG_EVENT_TOMBSTONE));
+
+    if (b->record_count == 0)
+        b->first_timestamp_us = b->max_timestamp_us = timestamp_us;
+    uint64_t ts_zz = timestamp_delta(timestamp_us, b->first_timestamp_us);
+    size_t fields = record_fields_len(ev, varint_size(b->record_count), varint_size(ts_zz));
+    size_t total = varint_size(fields) + fields;
+    int rc = bytebuf_reserve(&b->records, total);
+    if (rc)
+        return rc;
+
+    uint8_t *p = b->records.data + b->records.len;
+    p += varint_put(p, fields);
+    *p++ = (ev->flags & SIGLOG_EVENT_TOMBSTONE) ? RECORD_FLAG_TOMBSTONE : 0;
+    p += varint_put(p, b->record_count);
+    p += varint_put(p, ts_zz);
+    p += varint_put(p, ev->schema_version);
+    p = put_bytes(p, ev->key, ev->key_len);
+    p += varint_put(p, ev->header_count);
+    for (uint32_t i = 0; i < ev->header_count; i++) {
+        p = put_bytes(p, ev->headers[i].key, ev->headers[i].key_len);
+        p = put_bytes(p, ev->headers[i].value, ev->headers[i].value_len);
+    }
+    p = put_bytes(p, ev->value, ev->value_len);
+    assert(p == b->records.data + b->records.len + total);
+
+    b->records.len += total;
+    b->record_count++;
+    if (timestamp_us > b->max_timestamp_us)
+        b->max_timestamp_us = timestamp_us;
+    return 0;
+}
+
+static void header_encode(const batch_header *h, uint8_t out[BATCH_HEADER_BYTES])
+{
+    put_le32(out + HDR_MAGIC, BATCH_MAGIC);
+    put_le16(out + HDR_VERSION, h->version);
+    put_le16(out + HDR_CODEC, h->codec);
+    put_le64(out + HDR_BASE_OFFSET, h->base_offset);
+    put_le32(out + HDR_RECORD_COUNT, h->record_count);
+    put_le32(out + HDR_BODY_LEN, h->body_len);
+    put_le32(out + HDR_RAW_LEN, h->raw_len);
+    put_le32(out + HDR_RESERVED, 0);
+    put_le64(out + HDR_FIRST_TS, (uint64_t)h->first_timestamp_us);
+    put_le64(out + HDR_MAX_TS, (uint64_t)h->max_timestamp_us);
+    put_le64(out + HDR_BODY_CHECKSUM, h->body_checksum);
+    put_le64(out + HDR_CHECKSUM, XXH3_64bits(out, HDR_CHECKSUM));
+}
+
+int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta)
+{
+    assert(b->record_count >= 1);
+    if (b->records.len > BATCH_BODY_BYTES_MAX || b->record_count > BATCH_RECORDS_MAX)
+        return err_set(SIGLOG_EINVAL,
+                       "batch of %u records in %zu bytes exceeds the format's limits (%u records, %u bytes)",
+                       b->record_count, b->records.len, BATCH_RECORDS_MAX, BATCH_BODY_BYTES_MAX);
+
+    batch_header h = {
+        .version = BATCH_FORMAT_VERSION,
+        .codec = BATCH_CODEC_NONE,
+        .base_offset = b->base_offset,
+        .record_count = b->record_count,
+        .body_len = (uint32_t)b->records.len,
+        .raw_len = (uint32_t)b->records.len,
+        .first_timestamp_us = b->first_timestamp_us,
+        .max_timestamp_us = b->max_timestamp_us,
+    };
+    const uint8_t *body = b->records.data;
+
+    if (compression == SIGLOG_COMPRESSION_LZ4) {
+        /* A destination one byte smaller than the input makes LZ4 give up
+         * (return 0) as soon as compression cannot pay, so incompressible
+         * batches cost neither a full compression nor extra memory. */
+        int rc = bytebuf_reserve(&b->compressed, h.raw_len - 1);
+        if (rc)
+            return rc;
+        int n = LZ4_compress_default((const char *)body, (char *)b->compressed.data, (int)h.raw_len,
+                                     (int)h.raw_len - 1);
+        if (n > 0) {
+            b->compressed.len = (size_t)n;
+            body = b->compressed.data;
+            h.body_len = (uint32_t)n;
+            h.codec = BATCH_CODEC_LZ4;
+        }
+    }
+
+    int rc = bytebuf_reserve(out, BATCH_HEADER_BYTES + (size_t)h.body_len);
+    if (rc)
+        return rc;
+    uint8_t *dst = out->data + out->len;
+    h.body_checksum = XXH3_64bits(body, h.body_len);
+    header_encode(&h, dst);
+    memcpy(dst + BATCH_HEADER_BYTES, body, h.body_len);
+    out->len += BATCH_HEADER_BYTES + (size_t)h.body_len;
+
+    meta->base_offset = h.base_offset;
+    meta->record_count = h.record_count;
+    meta->bytes = BATCH_HEADER_BYTES + h.body_len;
+    meta->max_timestamp_us = h.max_timestamp_us;
+    return 0;
+}
+
+/* ---- validating ---- */
+
+int batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h)
+{
+    uint32_t magic = get_le32(hdr + HDR_MAGIC);
+    if (magic != BATCH_MAGIC)
+        return err_set(SIGLOG_ECORRUPT, "bad magic: batch header starts with 0x%08x, expected 0x%08x (\"SGB1\")",
+                       magic, BATCH_MAGIC);
+    /* Nothing else in the header is believed before its checksum holds. */
+    uint64_t stored = get_le64(hdr + HDR_CHECKSUM);
+    uint64_t computed = XXH3_64bits(hdr, HDR_CHECKSUM);
+    if (stored != computed)
+        return err_set(SIGLOG_ECORRUPT, "batch header checksum mismatch: stored 0x%016llx, computed 0x%016llx",
+                       (unsigned long long)stored, (unsigned long long)computed);
+
+    batch_header d = {
+        .version = get_le16(hdr + HDR_VERSION),
+        .codec = get_le16(hdr + HDR_CODEC),
+        .base_offset = get_le64(hdr + HDR_BASE_OFFSET),
+        .record_count = get_le32(hdr + HDR_RECORD_COUNT),
+        .body_len = get_le32(hdr + HDR_BODY_LEN),
+        .raw_len = get_le32(hdr + HDR_RAW_LEN),
+        .first_timestamp_us = (int64_t)get_le64(hdr + HDR_FIRST_TS),
+        .max_timestamp_us = (int64_t)get_le64(hdr + HDR_MAX_TS),
+        .body_checksum = get_le64(hdr + HDR_BODY_CHECKSUM),
+    };
+    uint32_t reserved = get_le32(hdr + HDR_RESERVED);
+
+    if (d.version != BATCH_FORMAT_VERSION)
+        return err_set(SIGLOG_EVERSION, "batch format version %u, this build reads version %u", d.version,
+                       BATCH_FORMAT_VERSION);
+    if (d.codec != BATCH_CODEC_NONE && d.codec != BATCH_CODEC_LZ4)
+        return err_set(SIGLOG_ECORRUPT, "unknown batch codec %u, expected 0 (none) or 1 (LZ4)", d.codec);
+    if (reserved != 0)
+        return err_set(SIGLOG_ECORRUPT, "batch header reserved field is 0x%08x, expected 0", reserved);
+    if (d.body_len > BATCH_BODY_BYTES_MAX || d.raw_len > BATCH_BODY_BYTES_MAX)
+        return err_set(SIGLOG_ECORRUPT, "batch body_len %u / raw_len %u exceeds the limit of %u bytes", d.body_len,
+                       d.raw_len, BATCH_BODY_BYTES_MAX);
+    if (d.codec == BATCH_CODEC_NONE && d.raw_len != d.body_len)
+        return err_set(SIGLOG_ECORRUPT, "uncompressed batch has raw_len %u, expected body_len %u", d.raw_len,
+                       d.body_len);
+    if (d.codec == BATCH_CODEC_LZ4 && d.body_len >= d.raw_len)
+        return err_set(SIGLOG_ECORRUPT, "LZ4 batch body_len %u, expected less than raw_len %u", d.body_len,
+                       d.raw_len);
+    if (d.record_count < 1 || d.record_count > BATCH_RECORDS_MAX)
+        return err_set(SIGLOG_ECORRUPT, "batch record_count %u, expected 1..%u", d.record_count,
+                       BATCH_RECORDS_MAX);
+    if ((uint64_t)d.record_count * RECORD_BYTES_MIN > d.raw_len)
+        return err_set(SIGLOG_ECORRUPT, "batch raw_len %u cannot hold %u records, expected at least %llu bytes",
+                       d.raw_len, d.record_count, (unsigned long long)d.record_count * RECORD_BYTES_MIN);
+    if (d.base_offset > UINT64_MAX - d.record_count)
+        return err_set(SIGLOG_ECORRUPT, "batch offsets overflow: base_offset %llu + record_count %u",
+                       (unsigned long long)d.base_offset, d.record_count);
+    if (d.max_timestamp_us < d.first_timestamp_us)
+        return err_set(SIGLOG_ECORRUPT, "batch max_timestamp_us %lld, expected >= first_timestamp_us %lld",
+                       (long long)d.max_timestamp_us, (long long)d.first_timestamp_us);
+    *h = d;
+    return 0;
+}
+
+int batch_body_check(const batch_header *h, const uint8_t *body)
+{
+    uint64_t computed = XXH3_64bits(body, h->body_len);
+    if (computed != h->body_checksum)
+        return err_set(SIGLOG_ECORRUPT, "batch body checksum mismatch: stored 0x%016llx, computed 0x%016llx",
+                       (unsigned long long)h->body_checksum, (unsigned long long)computed);
+    return 0;
+}
+
+/* ---- iterating ---- */
+
+int batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, bytebuf *scratch)
+{
+    const uint8_t *raw = body;
+    if (h->codec == BATCH_CODEC_LZ4) {
+        scratch->len = 0;
+        int rc = bytebuf_reserve(scratch, h->raw_len);
+        if (rc)
+            return rc;
+        int n = LZ4_decompress_safe((const char *)body, (char *)scratch->data, (int)h->body_len, (int)h->raw_len);
+        if (n < 0)
+            return err_set(SIGLOG_ECORRUPT, "LZ4 batch body of %u bytes is malformed (error %d), expected %u bytes out",
+                           h->body_len, n, h->raw_len);
+        if ((uint32_t)n != h->raw_len)
+            return err_set(SIGLOG_ECORRUPT, "LZ4 batch body decompresses to %d bytes, expected raw_len %u", n,
+                           h->raw_len);
+        scratch->len = h->raw_len;
+        raw = scratch->data;
+    }
+    it->pos = raw;
+    it->end = raw + h->raw_len;
+    it->base_offset = h->base_offset;
+    it->first_timestamp_us = h->first_timestamp_us;
+    it->max_timestamp_us = h->max_timestamp_us;
+    it->max_reached = 0;
+    it->remaining = h->record_count;
+    it->next_offset = h->base_offset;
+    return 0;
+}
+
+/* A bounded reader over one record's bytes. Varints must be minimal: a
+ * padded varint decodes to the same number, so accepting it would let two
+ * byte strings mean one record. */
+typedef struct reader {
+    const uint8_t *p, *end;
+} reader;
+
+static int read_varint(reader *r, uint64_t *v)
+{
+    const uint8_t *start = r->p;
+    if (varint_get(&r->p, r->end, v) != 0 || (size_t)(r->p - start) != varint_size(*v))
+        return -1;
+    return 0;
+}
+
+/* A length-prefixed byte string; *len fits in uint32_t since a record does. */
+static int read_bytes(reader *r, const uint8_t **data, uint32_t *len)
+{
+    uint64_t n;
+    if (read_varint(r, &n) != 0 || n > (uint64_t)(r->end - r->p))
+        return -1;
+    *data = r->p;
+    *len = (uint32_t)n;
+    r->p += n;
+    return 0;
+}
+
+static int record_corrupt(const batch_iter *it, const char *fmt, ...) ERR_PRINTF(2, 3);
+
+static int record_corrupt(const batch_iter *it, const char *fmt, ...)
+{
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    return err_set(SIGLOG_ECORRUPT, "batch at offset %llu, record %llu: %s", (unsigned long long)it->base_offset,
+                   (unsigned long long)(it->next_offset - it->base_offset), what);
+}
+
+int batch_iter_next(batch_iter *it, siglog_record *rec)
+{
+    if (it->remaining == 0)
+        return 0;
+    uint64_t index = it->next_offset - it->base_offset;
+
+    reader outer = {it->pos, it->end};
+    uint64_t record_len;
+    if (read_varint(&outer, &record_len) != 0)
+        return record_corrupt(it, "bad record_len varint");
+    if (record_len > (uint64_t)(outer.end - outer.p))
+        return record_corrupt(it, "record_len %llu, expected at most the %zu bytes left in the body",
+                              (unsigned long long)record_len, (size_t)(outer.end - outer.p));
+    reader r = {outer.p, outer.p + record_len};
+
+    if (r.p == r.end)
+        return record_corrupt(it, "record ends before its flags");
+    uint8_t flags = *r.p++;
+    if (flags & ~RECORD_FLAG_TOMBSTONE)
+        return record_corrupt(it, "flags 0x%02x, expected only bit 0 (tombstone)", flags);
+
+    uint64_t offset_delta, ts_zz, schema, header_count;
+    if (read_varint(&r, &offset_delta) != 0)
+        return record_corrupt(it, "bad offset_delta varint");
+    if (offset_delta != index)
+        return record_corrupt(it, "offset_delta %llu, expected %llu", (unsigned long long)offset_delta,
+                              (unsigned long long)index);
+    if (read_varint(&r, &ts_zz) != 0)
+        return record_corrupt(it, "bad timestamp varint");
+    if (index == 0 && ts_zz != 0)
+        return record_corrupt(it, "first record's timestamp delta is %lld, expected 0",
+                              (long long)zigzag_decode(ts_zz));
+    int64_t ts = timestamp_apply(it->first_timestamp_us, ts_zz);
+    if (ts > it->max_timestamp_us)
+        return record_corrupt(it, "timestamp %lld, expected at most the batch's max_timestamp_us %lld",
+                              (long long)ts, (long long)it->max_timestamp_us);
+    if (read_varint(&r, &schema) != 0 || schema > UINT32_MAX)
+        return record_corrupt(it, "bad schema_version varint, expected a value <= %u", UINT32_MAX);
+
+    const uint8_t *key, *value;
+    uint32_t key_len, value_len;
+    if (read_bytes(&r, &key, &key_len) != 0)
+        return record_corrupt(it, "bad key length");
+    if (read_varint(&r, &header_count) != 0 || header_count > SIGLOG_HEADERS_MAX)
+        return record_corrupt(it, "bad header_count, expected at most %d", SIGLOG_HEADERS_MAX);
+    for (uint32_t i = 0; i < header_count; i++) {
+        siglog_header *hd = &it->headers[i];
+        const uint8_t *hk, *hv;
+        if (read_bytes(&r, &hk, &hd->key_len) != 0 || read_bytes(&r, &hv, &hd->value_len) != 0)
+            return record_corrupt(it, "bad header %u", i);
+        hd->key = hk;
+        hd->value = hv;
+    }
+    if (read_bytes(&r, &value, &value_len) != 0)
+        return record_corrupt(it, "bad value length");
+    if (r.p != r.end)
+        return record_corrupt(it, "%zu bytes left after the value, expected record_len %llu to end there",
+                              (size_t)(r.end - r.p), (unsigned long long)record_len);
+
+    if (ts == it->max_timestamp_us)
+        it->max_reached = 1;
+    if (it->remaining == 1) {
+        /* The last record: the header's summary must match the body. */
+        if (r.end != it->end)
+            return record_corrupt(it, "%zu bytes follow the last record, expected the body to end",
+                                  (size_t)(it->end - r.end));
+        if (!it->max_reached)
+            return record_corrupt(it, "no record has the batch's max_timestamp_us %lld",
+                                  (long long)it->max_timestamp_us);
+    } else if (r.end == it->end) {
+        return record_corrupt(it, "body ends after this record, expected %u more", it->remaining - 1);
+    }
+
+    rec->offset = it->next_offset;
+    rec->timestamp_us = ts;
+    rec->partition = 0;
+    rec->schema_version = (uint32_t)schema;
+    rec->flags = (flags & RECORD_FLAG_TOMBSTONE) ? SIGLOG_EVENT_TOMBSTONE : 0;
+    rec->header_count = (uint32_t)header_count;
+    rec->key = key_len ? key : NULL;
+    rec->key_len = key_len;
+    rec->value = value;
+    rec->value_len = value_len;
+    rec->headers = it->headers;
+
+    it->pos = r.end;
+    it->next_offset++;
+    it->remaining--;
+    return 1;
+}

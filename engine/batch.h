@@ -76,7 +76,10 @@ void batch_builder_init(batch_builder *b);
 void batch_builder_free(batch_builder *b);
 /* Start an empty batch whose first record will get base_offset. */
 void batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_monotonic_us);
-/* Exact encoded size of one record (to check limits before adding). */
+/* Encoded size of one record (to check limits before adding), independent
+ * of the batch it lands in: exact except that the offset and timestamp
+ * deltas, which depend on the record's place in its batch, are counted at
+ * their widest, so it is at most 12 bytes over. */
 size_t batch_record_size(const siglog_event *ev, int64_t timestamp_us);
 /* Append one record with the given (already resolved) timestamp.
  * 0 or SIGLOG_ENOMEM. */
@@ -92,13 +95,16 @@ typedef struct batch_iter {
     const uint8_t *pos, *end; /* remaining raw record bytes */
     uint64_t base_offset;
     int64_t first_timestamp_us;
+    int64_t max_timestamp_us; /* from the header: every record is <= it */
+    int max_reached;          /* some record carried max_timestamp_us */
     uint32_t remaining;
     uint64_t next_offset;
     siglog_header headers[SIGLOG_HEADERS_MAX];
 } batch_iter;
 
 /* Prepare iteration over a validated batch (header decoded, body checked):
- * decompresses into scratch when needed. 0 or SIGLOG_ECORRUPT. */
+ * decompresses into scratch when needed. 0, SIGLOG_ECORRUPT or
+ * SIGLOG_ENOMEM. */
 int batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, bytebuf *scratch);
 /* Next record: 1 and *rec filled (pointers into the body/scratch and
  * it->headers), 0 when done, SIGLOG_ECORRUPT when a record is malformed or

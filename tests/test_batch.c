@@ -1,1 +1,680 @@
+/*
+ * batch codec: every field survives a round trip under both codecs, LZ4 is
+ * kept only when it saves bytes, and a reader rejects every corruption the
+ * format can detect — header bit flips, body bit flips, truncation, count
+ * mismatches and records that are malformed though their checksum holds.
+ */
 #include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "batch.h"
+#include "codec.h"
+#include "support.h"
+
+/* ---- helpers ---- */
+
+static batch_builder builder;
+static bytebuf out;
+static bytebuf scratch;
+
+static void setup(void)
+{
+    batch_builder_init(&builder);
+    memset(&out, 0, sizeof out);
+    memset(&scratch, 0, sizeof scratch);
+}
+
+static void teardown(void)
+{
+    batch_builder_free(&builder);
+    bytebuf_free(&out);
+    bytebuf_free(&scratch);
+}
+
+TestSuite(batch, .init = setup, .fini = teardown);
+
+static siglog_event event(const char *key, const char *value, int64_t ts)
+{
+    siglog_event e = {0};
+    e.key = key;
+    e.key_len = key ? strlen(key) : 0;
+    e.value = value;
+    e.value_len = strlen(value);
+    e.timestamp_us = ts;
+    return e;
+}
+
+/* Build one batch from events (timestamps taken from the events) into out. */
+static batch_meta seal(const siglog_event *evs, size_t n, uint64_t base, int compression)
+{
+    batch_builder_reset(&builder, base, 0);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(batch_builder_add(&builder, &evs[i], evs[i].timestamp_us), 0);
+    batch_meta meta;
+    out.len = 0;
+    cr_assert_eq(batch_builder_seal(&builder, compression, &out, &meta), 0, "%s", siglog_errdetail());
+    return meta;
+}
+
+/* Header arrays for records kept by decode_all: the iterator's own array
+ * is reused by its next record. */
+#define KEPT_MAX 16
+static siglog_header kept_headers[KEPT_MAX][SIGLOG_HEADERS_MAX];
+
+/* Decode and validate the batch in buf; returns the first error, or 0
+ * with every record read (at most max <= KEPT_MAX into recs). */
+static int decode_all(const uint8_t *buf, size_t len, batch_header *h, siglog_record *recs, size_t max,
+                      size_t *n)
+{
+    cr_assert_geq(len, BATCH_HEADER_BYTES);
+    int rc = batch_header_decode(buf, h);
+    if (rc)
+        return rc;
+    cr_assert_eq(len, BATCH_HEADER_BYTES + (size_t)h->body_len, "batch length disagrees with body_len");
+    rc = batch_body_check(h, buf + BATCH_HEADER_BYTES);
+    if (rc)
+        return rc;
+    batch_iter it;
+    rc = batch_iter_init(&it, h, buf + BATCH_HEADER_BYTES, &scratch);
+    if (rc)
+        return rc;
+    *n = 0;
+    siglog_record r;
+    while ((rc = batch_iter_next(&it, &r)) == 1) {
+        if (*n < max) {
+            cr_assert_leq(max, KEPT_MAX);
+            memcpy(kept_headers[*n], r.headers, r.header_count * sizeof r.headers[0]);
+            r.headers = kept_headers[*n];
+            recs[*n] = r;
+        }
+        ++*n;
+    }
+    return rc;
+}
+
+static void assert_bytes_eq(const void *a, size_t alen, const void *b, size_t blen, const char *what)
+{
+    cr_assert_eq(alen, blen, "%s length %zu, expected %zu", what, alen, blen);
+    if (alen)
+        cr_assert_eq(memcmp(a, b, alen), 0, "%s bytes differ", what);
+}
+
+static void assert_record_matches(const siglog_record *r, const siglog_event *e, uint64_t offset)
+{
+    cr_assert_eq(r->offset, offset);
+    cr_assert_eq(r->timestamp_us, e->timestamp_us, "timestamp %lld, expected %lld", (long long)r->timestamp_us,
+                 (long long)e->timestamp_us);
+    cr_assert_eq(r->schema_version, e->schema_version);
+    cr_assert_eq(r->flags, e->flags);
+    assert_bytes_eq(r->key, r->key_len, e->key, e->key_len, "key");
+    if (e->key_len == 0)
+        cr_assert_null(r->key, "a record without key must have key NULL");
+    assert_bytes_eq(r->value, r->value_len, e->value, e->value_len, "value");
+    cr_assert_eq(r->header_count, e->header_count);
+    for (uint32_t i = 0; i < e->header_count; i++) {
+        assert_bytes_eq(r->headers[i].key, r->headers[i].key_len, e->headers[i].key, e->headers[i].key_len,
+                        "header key");
+        assert_bytes_eq(r->headers[i].value, r->headers[i].value_len, e->headers[i].value,
+                        e->headers[i].value_len, "header value");
+    }
+}
+
+/* Recompute checksums after a test edited a batch on purpose, so that only
+ * the rule under test can reject it. */
+static void rechecksum_header(uint8_t *buf)
+{
+    put_le64(buf + 56, XXH3_64bits(buf, 56));
+}
+
+/* Both checksums; body_len in the header must describe bytes in buf. */
+static void rechecksum(uint8_t *buf)
+{
+    put_le64(buf + 48, XXH3_64bits(buf + BATCH_HEADER_BYTES, get_le32(buf + 20)));
+    rechecksum_header(buf);
+}
+
+/* An uncompressed batch around a hand-made raw body. */
+static void forge(bytebuf *b, const uint8_t *raw, size_t raw_len, uint32_t count, int64_t first, int64_t max)
+{
+    b->len = 0;
+    cr_assert_eq(bytebuf_reserve(b, BATCH_HEADER_BYTES + raw_len), 0);
+    uint8_t *p = b->data;
+    memset(p, 0, BATCH_HEADER_BYTES);
+    put_le32(p, BATCH_MAGIC);
+    put_le16(p + 4, BATCH_FORMAT_VERSION);
+    put_le16(p + 6, BATCH_CODEC_NONE);
+    put_le64(p + 8, 100);
+    put_le32(p + 16, count);
+    put_le32(p + 20, (uint32_t)raw_len);
+    put_le32(p + 24, (uint32_t)raw_len);
+    put_le64(p + 32, (uint64_t)first);
+    put_le64(p + 40, (uint64_t)max);
+    memcpy(p + BATCH_HEADER_BYTES, raw, raw_len);
+    b->len = BATCH_HEADER_BYTES + raw_len;
+    rechecksum(p);
+}
+
+static int decode_status(const bytebuf *b)
+{
+    batch_header h;
+    siglog_record r[4];
+    size_t n;
+    return decode_all(b->data, b->len, &h, r, 4, &n);
+}
+
+ParameterizedTestParameters(batch, round_trip_every_field)
+{
+    static int compressions[] = {SIGLOG_COMPRESSION_NONE, SIGLOG_COMPRESSION_LZ4};
+    return cr_make_param_array(int, compressions, 2);
+}
+
+/* ---- round trips ---- */
+
+ParameterizedTest(int *compression, batch, round_trip_every_field)
+{
+    static const siglog_header hdrs[] = {
+        {"source", 6, "web", 3},
+        {"", 0, "empty-key", 9},
+        {"consent", 7, "", 0},
+    };
+    siglog_event evs[] = {
+        event("user-7", "{\"a\":1}", 1700000000000000),
+        event(NULL, "{\"no\":\"key\"}", -5),           /* no key, negative, decreasing */
+        event("k", "", 1700000000000001),               /* empty value, new max */
+        event("tomb", "", INT64_MIN),                   /* tombstone, extreme low */
+        event("h", "{\"with\":\"headers\"}", 42),
+        event("s", "schema", 1700000000000001),
+    };
+    evs[1].schema_version = 1;
+    evs[3].flags = SIGLOG_EVENT_TOMBSTONE;
+    evs[4].headers = hdrs;
+    evs[4].header_count = 3;
+    evs[4].schema_version = 300;
+    evs[5].schema_version = UINT32_MAX;
+    size_t n_ev = sizeof evs / sizeof evs[0];
+
+    batch_meta meta = seal(evs, n_ev, 1000, *compression);
+    cr_assert_eq(meta.base_offset, 1000);
+    cr_assert_eq(meta.record_count, n_ev);
+    cr_assert_eq(meta.bytes, out.len);
+    cr_assert_eq(meta.max_timestamp_us, 1700000000000001);
+
+    batch_header h;
+    siglog_record recs[8];
+    size_t n;
+    cr_assert_eq(decode_all(out.data, out.len, &h, recs, 8, &n), 0, "%s", siglog_errdetail());
+    cr_assert_eq(n, n_ev);
+    cr_assert_eq(h.base_offset, 1000);
+    cr_assert_eq(h.first_timestamp_us, 1700000000000000);
+    cr_assert_eq(h.max_timestamp_us, 1700000000000001);
+    for (size_t i = 0; i < n_ev; i++)
+        assert_record_matches(&recs[i], &evs[i], 1000 + i);
+}
+
+Test(batch, timestamps_at_both_extremes_round_trip)
+{
+    /* The delta INT64_MAX - INT64_MIN overflows int64: it must wrap and
+     * come back exactly. */
+    siglog_event evs[] = {event("a", "1", INT64_MAX), event("b", "2", INT64_MIN), event("c", "3", 0)};
+    seal(evs, 3, 0, SIGLOG_COMPRESSION_NONE);
+    batch_header h;
+    siglog_record recs[3];
+    size_t n;
+    cr_assert_eq(decode_all(out.data, out.len, &h, recs, 3, &n), 0, "%s", siglog_errdetail());
+    for (size_t i = 0; i < 3; i++)
+        assert_record_matches(&recs[i], &evs[i], i);
+}
+
+Test(batch, one_mib_value_round_trips)
+{
+    size_t len = 1u << 20;
+    char *value = malloc(len + 1);
+    uint64_t seed = 7;
+    for (size_t i = 0; i < len; i++)
+        value[i] = (char)('a' + test_rand(&seed) % 4);
+    value[len] = 0;
+    siglog_event evs[] = {event("big", value, 1), event("small", "x", 2)};
+    for (int c = SIGLOG_COMPRESSION_NONE; c <= SIGLOG_COMPRESSION_LZ4; c++) {
+        seal(evs, 2, 5, c);
+        batch_header h;
+        siglog_record recs[2];
+        size_t n;
+        cr_assert_eq(decode_all(out.data, out.len, &h, recs, 2, &n), 0, "%s", siglog_errdetail());
+        cr_assert_eq(n, 2);
+        assert_record_matches(&recs[0], &evs[0], 5);
+        assert_record_matches(&recs[1], &evs[1], 6);
+    }
+    free(value);
+}
+
+Test(batch, record_size_bounds_the_encoding_within_12_bytes)
+{
+    static const siglog_header hdrs[] = {{"k", 1, "v", 1}};
+    siglog_event evs[] = {event("key", "value", 10), event(NULL, "", -10), event("x", "y", INT64_MAX)};
+    evs[1].headers = hdrs;
+    evs[1].header_count = 1;
+    batch_builder_reset(&builder, 0, 0);
+    for (size_t i = 0; i < 3; i++) {
+        size_t before = builder.records.len;
+        size_t bound = batch_record_size(&evs[i], evs[i].timestamp_us);
+        cr_assert_eq(batch_builder_add(&builder, &evs[i], evs[i].timestamp_us), 0);
+        size_t actual = builder.records.len - before;
+        cr_assert(bound >= actual && bound <= actual + 12, "bound %zu for a %zu-byte record", bound, actual);
+    }
+}
+
+Test(batch, decode_then_reencode_gives_identical_bytes)
+{
+    static const siglog_header hdrs[] = {{"src", 3, "app", 3}};
+    siglog_event evs[] = {event("a", "{\"v\":1}", 50), event(NULL, "{\"v\":1}", 40), event("a", "", 60)};
+    evs[1].headers = hdrs;
+    evs[1].header_count = 1;
+    evs[2].flags = SIGLOG_EVENT_TOMBSTONE;
+    char big[2048];
+    memset(big, 'z', sizeof big - 1);
+    big[sizeof big - 1] = 0;
+    evs[0].value = big;
+    evs[0].value_len = strlen(big);
+
+    for (int c = SIGLOG_COMPRESSION_NONE; c <= SIGLOG_COMPRESSION_LZ4; c++) {
+        seal(evs, 3, 77, c);
+        bytebuf first = {0};
+        cr_assert_eq(bytebuf_append(&first, out.data, out.len), 0);
+
+        batch_header h;
+        siglog_record recs[3];
+        size_t n;
+        cr_assert_eq(decode_all(first.data, first.len, &h, recs, 3, &n), 0, "%s", siglog_errdetail());
+        cr_assert_eq(h.codec, c == SIGLOG_COMPRESSION_LZ4 ? BATCH_CODEC_LZ4 : BATCH_CODEC_NONE);
+        siglog_event again[3];
+        for (size_t i = 0; i < 3; i++) {
+            again[i] = (siglog_event){
+                .key = recs[i].key, .key_len = recs[i].key_len,
+                .value = recs[i].value, .value_len = recs[i].value_len,
+                .timestamp_us = recs[i].timestamp_us, .schema_version = recs[i].schema_version,
+                .flags = recs[i].flags, .headers = recs[i].headers, .header_count = recs[i].header_count,
+            };
+        }
+        seal(again, 3, 77, c);
+        assert_bytes_eq(out.data, out.len, first.data, first.len, "re-encoded batch");
+        bytebuf_free(&first);
+    }
+}
+
+Test(batch, sealing_twice_gives_the_same_bytes_and_reset_starts_afresh)
+{
+    siglog_event evs[] = {event("a", "one", 1), event("b", "two", 2)};
+    seal(evs, 2, 9, SIGLOG_COMPRESSION_NONE);
+    bytebuf first = {0};
+    cr_assert_eq(bytebuf_append(&first, out.data, out.len), 0);
+    batch_meta meta;
+    cr_assert_eq(batch_builder_seal(&builder, SIGLOG_COMPRESSION_NONE, &out, &meta), 0);
+    cr_assert_eq(out.len, 2 * first.len, "seal appends to out");
+    assert_bytes_eq(out.data + first.len, first.len, first.data, first.len, "second seal");
+
+    seal(evs + 1, 1, 11, SIGLOG_COMPRESSION_NONE);
+    batch_header h;
+    siglog_record r[1];
+    size_t n;
+    cr_assert_eq(decode_all(out.data, out.len, &h, r, 1, &n), 0, "%s", siglog_errdetail());
+    cr_assert_eq(n, 1);
+    assert_record_matches(&r[0], &evs[1], 11);
+    cr_assert_eq(h.first_timestamp_us, 2);
+    bytebuf_free(&first);
+}
+
+/* ---- compression choice ---- */
+
+Test(batch, lz4_is_used_when_it_saves_bytes)
+{
+    siglog_event evs[64];
+    for (size_t i = 0; i < 64; i++)
+        evs[i] = event("user-1", "{\"event\":\"click\",\"page\":\"/home\",\"ok\":true}", (int64_t)i);
+    seal(evs, 64, 0, SIGLOG_COMPRESSION_LZ4);
+    batch_header h;
+    cr_assert_eq(batch_header_decode(out.data, &h), 0);
+    cr_assert_eq(h.codec, BATCH_CODEC_LZ4);
+    cr_assert_lt(h.body_len, h.raw_len);
+    cr_assert_eq(h.raw_len, builder.records.len);
+}
+
+Test(batch, lz4_is_not_used_when_not_asked)
+{
+    siglog_event evs[16];
+    for (size_t i = 0; i < 16; i++)
+        evs[i] = event("user-1", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", (int64_t)i);
+    seal(evs, 16, 0, SIGLOG_COMPRESSION_NONE);
+    batch_header h;
+    cr_assert_eq(batch_header_decode(out.data, &h), 0);
+    cr_assert_eq(h.codec, BATCH_CODEC_NONE);
+    cr_assert_eq(h.body_len, h.raw_len);
+}
+
+Test(batch, lz4_is_not_kept_for_random_bytes)
+{
+    char value[4097];
+    uint64_t seed = 1;
+    for (size_t i = 0; i < 4096; i++)
+        value[i] = (char)(1 + test_rand(&seed) % 255);
+    value[4096] = 0;
+    siglog_event e = event("k", value, 0);
+    seal(&e, 1, 0, SIGLOG_COMPRESSION_LZ4);
+    batch_header h;
+    cr_assert_eq(batch_header_decode(out.data, &h), 0);
+    cr_assert_eq(h.codec, BATCH_CODEC_NONE, "LZ4 kept although it does not pay");
+    cr_assert_eq(h.body_len, builder.records.len);
+    siglog_record r[1];
+    size_t n;
+    cr_assert_eq(decode_all(out.data, out.len, &h, r, 1, &n), 0);
+    assert_record_matches(&r[0], &e, 0);
+}
+
+/* ---- header corruption ---- */
+
+Test(batch, every_single_bit_flip_of_the_header_is_rejected)
+{
+    siglog_event evs[] = {event("a", "b", 1), event("c", "d", 2)};
+    seal(evs, 2, 3, SIGLOG_COMPRESSION_NONE);
+    for (unsigned bit = 0; bit < BATCH_HEADER_BYTES * 8; bit++) {
+        uint8_t hdr[BATCH_HEADER_BYTES];
+        memcpy(hdr, out.data, sizeof hdr);
+        hdr[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        batch_header h;
+        int rc = batch_header_decode(hdr, &h);
+        cr_assert_eq(rc, SIGLOG_ECORRUPT, "flip of header bit %u accepted (rc %d)", bit, rc);
+        const char *want = bit < 32 ? "bad magic" : "batch header checksum mismatch: stored 0x";
+        cr_assert(strstr(siglog_errdetail(), want), "bit %u: detail \"%s\"", bit, siglog_errdetail());
+    }
+}
+
+Test(batch, unknown_version_with_valid_checksum_is_a_version_error)
+{
+    siglog_event e = event("a", "b", 1);
+    seal(&e, 1, 0, SIGLOG_COMPRESSION_NONE);
+    put_le16(out.data + 4, 2);
+    rechecksum_header(out.data);
+    batch_header h;
+    cr_assert_eq(batch_header_decode(out.data, &h), SIGLOG_EVERSION);
+    cr_assert(strstr(siglog_errdetail(), "version 2"), "%s", siglog_errdetail());
+}
+
+/* Each rule a reader applies to a header whose checksum holds. */
+typedef struct header_rule {
+    const char *name;
+    unsigned pos, width;
+    uint64_t value;
+    const char *detail;
+} header_rule;
+
+Test(batch, header_fields_breaking_a_rule_are_rejected_even_with_valid_checksum)
+{
+    static const header_rule rules[] = {
+        {"unknown codec", 6, 2, 2, "unknown batch codec 2"},
+        {"reserved set", 28, 4, 1, "reserved field"},
+        {"body_len over limit", 20, 4, BATCH_BODY_BYTES_MAX + 1ull, "exceeds the limit"},
+        {"raw_len != body_len uncompressed", 24, 4, 1000, "expected body_len"},
+        {"zero records", 16, 4, 0, "record_count 0"},
+        {"too many records", 16, 4, BATCH_RECORDS_MAX + 1ull, "expected 1.."},
+        {"more records than bytes allow", 16, 4, 1000, "cannot hold"},
+        {"offset overflow", 8, 8, UINT64_MAX - 1, "overflow"},
+        {"max below first", 40, 8, (uint64_t)-1, "max_timestamp_us -1"},
+    };
+    siglog_event evs[] = {event("a", "b", 10), event("c", "d", 20)};
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++) {
+        seal(evs, 2, 0, SIGLOG_COMPRESSION_NONE);
+        const header_rule *r = &rules[i];
+        if (r->width == 2)
+            put_le16(out.data + r->pos, (uint16_t)r->value);
+        else if (r->width == 4)
+            put_le32(out.data + r->pos, (uint32_t)r->value);
+        else
+            put_le64(out.data + r->pos, r->value);
+        rechecksum_header(out.data);
+        batch_header h;
+        cr_assert_eq(batch_header_decode(out.data, &h), SIGLOG_ECORRUPT, "%s accepted", r->name);
+        cr_assert(strstr(siglog_errdetail(), r->detail), "%s: detail \"%s\"", r->name, siglog_errdetail());
+    }
+}
+
+Test(batch, lz4_body_not_smaller_than_raw_is_rejected)
+{
+    siglog_event evs[32];
+    for (size_t i = 0; i < 32; i++)
+        evs[i] = event("k", "compressible compressible compressible", 0);
+    seal(evs, 32, 0, SIGLOG_COMPRESSION_LZ4);
+    put_le32(out.data + 24, get_le32(out.data + 20)); /* raw_len = body_len */
+    rechecksum(out.data);
+    batch_header h;
+    cr_assert_eq(batch_header_decode(out.data, &h), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "expected less than raw_len"), "%s", siglog_errdetail());
+}
+
+/* ---- body corruption ---- */
+
+Test(batch, every_single_bit_flip_of_the_body_is_rejected)
+{
+    static const siglog_header hdrs[] = {{"src", 3, "svc", 3}};
+    siglog_event evs[8];
+    for (size_t i = 0; i < 8; i++)
+        evs[i] = event("session-1", "{\"action\":\"scroll\",\"depth\":3}", 100 + (int64_t)i);
+    evs[3].headers = hdrs;
+    evs[3].header_count = 1;
+    for (int c = SIGLOG_COMPRESSION_NONE; c <= SIGLOG_COMPRESSION_LZ4; c++) {
+        seal(evs, 8, 0, c);
+        batch_header h;
+        cr_assert_eq(batch_header_decode(out.data, &h), 0);
+        uint8_t *body = out.data + BATCH_HEADER_BYTES;
+        for (size_t bit = 0; bit < (size_t)h.body_len * 8; bit++) {
+            body[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+            cr_assert_eq(batch_body_check(&h, body), SIGLOG_ECORRUPT, "codec %d: body bit %zu flip accepted", c,
+                         bit);
+            body[bit / 8] ^= (uint8_t)(1u << (bit % 8));
+        }
+        cr_assert_eq(batch_body_check(&h, body), 0);
+        cr_assert(strstr(siglog_errdetail(), "batch body checksum mismatch: stored 0x"), "%s",
+                  siglog_errdetail());
+    }
+}
+
+Test(batch, body_cut_short_at_every_length_is_rejected)
+{
+    /* Even with both checksums recomputed, a shorter body can never yield
+     * the records the header promises. */
+    static const siglog_header hdrs[] = {{"a", 1, "bb", 2}};
+    siglog_event evs[] = {event("k1", "value-one", 1), event(NULL, "", 2), event("k3", "v3", 3)};
+    evs[1].headers = hdrs;
+    evs[1].header_count = 1;
+    seal(evs, 3, 0, SIGLOG_COMPRESSION_NONE);
+    bytebuf full = {0};
+    cr_assert_eq(bytebuf_append(&full, out.data + BATCH_HEADER_BYTES, out.len - BATCH_HEADER_BYTES), 0);
+    bytebuf cut = {0};
+    for (size_t len = 0; len < full.len; len++) {
+        forge(&cut, full.data, len, 3, 1, 3);
+        cr_assert_eq(decode_status(&cut), SIGLOG_ECORRUPT, "body cut to %zu of %zu bytes accepted", len,
+                     full.len);
+    }
+    forge(&cut, full.data, full.len, 3, 1, 3);
+    cr_assert_eq(decode_status(&cut), 0, "%s", siglog_errdetail());
+    bytebuf_free(&cut);
+    bytebuf_free(&full);
+}
+
+Test(batch, lz4_body_cut_short_is_rejected)
+{
+    siglog_event evs[32];
+    for (size_t i = 0; i < 32; i++)
+        evs[i] = event("k", "compressible compressible compressible", (int64_t)i);
+    seal(evs, 32, 0, SIGLOG_COMPRESSION_LZ4);
+    batch_header h;
+    cr_assert_eq(batch_header_decode(out.data, &h), 0);
+    cr_assert_eq(h.codec, BATCH_CODEC_LZ4);
+    uint32_t body_len = h.body_len;
+    for (uint32_t len = 1; len < body_len; len++) {
+        put_le32(out.data + 20, len);
+        rechecksum(out.data);
+        cr_assert_eq(decode_status(&(bytebuf){out.data, BATCH_HEADER_BYTES + len, 0}), SIGLOG_ECORRUPT,
+                     "LZ4 body cut to %u of %u bytes accepted", len, body_len);
+    }
+}
+
+Test(batch, record_count_disagreeing_with_the_body_is_rejected)
+{
+    siglog_event evs[] = {event("a", "1", 1), event("b", "2", 2), event("c", "3", 3)};
+    for (uint32_t count = 1; count <= 4; count++) {
+        if (count == 3)
+            continue;
+        seal(evs, 3, 0, SIGLOG_COMPRESSION_NONE);
+        put_le32(out.data + 16, count);
+        rechecksum(out.data);
+        cr_assert_eq(decode_status(&out), SIGLOG_ECORRUPT, "record_count %u for 3 records accepted", count);
+    }
+}
+
+/* ---- malformed records under a valid checksum ---- */
+
+/* Prefix hand-made record fields with their record_len varint at p. */
+static size_t wrap_record(uint8_t *p, const uint8_t *fields, size_t n)
+{
+    size_t m = varint_put(p, n);
+    memcpy(p + m, fields, n);
+    return m + n;
+}
+
+/* A record in the documented layout, written by hand (no key, no headers,
+ * schema 0), for batches the builder would never produce. */
+static size_t put_record(uint8_t *p, uint8_t flags, uint64_t delta, int64_t ts_delta, const char *value)
+{
+    uint8_t fields[64];
+    size_t n = 0;
+    fields[n++] = flags;
+    n += varint_put(fields + n, delta);
+    n += varint_put(fields + n, zigzag_encode(ts_delta));
+    n += varint_put(fields + n, 0); /* schema_version */
+    n += varint_put(fields + n, 0); /* key_len */
+    n += varint_put(fields + n, 0); /* header_count */
+    n += varint_put(fields + n, strlen(value));
+    memcpy(fields + n, value, strlen(value));
+    n += strlen(value);
+    return wrap_record(p, fields, n);
+}
+
+Test(batch, hand_made_batch_in_the_documented_layout_decodes)
+{
+    uint8_t raw[128];
+    size_t n = put_record(raw, 0, 0, 0, "first");
+    n += put_record(raw + n, 1, 1, -3, "second");
+    bytebuf b = {0};
+    forge(&b, raw, n, 2, 10, 10);
+    batch_header h;
+    siglog_record r[2];
+    size_t count;
+    cr_assert_eq(decode_all(b.data, b.len, &h, r, 2, &count), 0, "%s", siglog_errdetail());
+    cr_assert_eq(count, 2);
+    cr_assert_eq(r[1].offset, 101);
+    cr_assert_eq(r[1].timestamp_us, 7);
+    cr_assert_eq(r[1].flags, SIGLOG_EVENT_TOMBSTONE);
+    assert_bytes_eq(r[1].value, r[1].value_len, "second", 6, "value");
+    bytebuf_free(&b);
+}
+
+Test(batch, record_with_trailing_bytes_is_rejected)
+{
+    uint8_t raw[64];
+    size_t n = put_record(raw, 0, 0, 0, "value");
+    raw[0]++; /* record_len one more than the fields... */
+    raw[n++] = 0; /* ...and one more byte to cover it */
+    bytebuf b = {0};
+    forge(&b, raw, n, 1, 0, 0);
+    cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "left after the value"), "%s", siglog_errdetail());
+    bytebuf_free(&b);
+}
+
+Test(batch, bytes_after_the_last_record_are_rejected)
+{
+    uint8_t raw[64];
+    size_t n = put_record(raw, 0, 0, 0, "value");
+    raw[n++] = 0;
+    bytebuf b = {0};
+    forge(&b, raw, n, 1, 0, 0);
+    cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "follow the last record"), "%s", siglog_errdetail());
+    bytebuf_free(&b);
+}
+
+Test(batch, malformed_record_fields_are_rejected)
+{
+    struct {
+        const char *name;
+        uint8_t flags;
+        uint64_t delta;
+        int64_t ts_delta;
+        int64_t max;
+        const char *detail;
+    } cases[] = {
+        {"reserved flag bit", 0x02, 0, 0, 0, "flags 0x02"},
+        {"offset not dense", 0, 1, 0, 0, "offset_delta 1, expected 0"},
+        {"first delta non-zero", 0, 0, 5, 5, "expected 0"},
+        {"timestamp above max", 0, 0, 0, -1, "max_timestamp_us"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t raw[64];
+        size_t n = put_record(raw, cases[i].flags, cases[i].delta, cases[i].ts_delta, "v");
+        bytebuf b = {0};
+        /* "timestamp above max" needs first > max, which the header
+         * rejects; put the bad timestamp on a second record instead. */
+        if (cases[i].max < 0) {
+            n += put_record(raw + n, 0, 1, 1, "v");
+            forge(&b, raw, n, 2, 0, 0);
+        } else {
+            forge(&b, raw, n, 1, 0, cases[i].max);
+        }
+        cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT, "%s accepted", cases[i].name);
+        cr_assert(strstr(siglog_errdetail(), cases[i].detail), "%s: detail \"%s\"", cases[i].name,
+                  siglog_errdetail());
+        bytebuf_free(&b);
+    }
+}
+
+Test(batch, max_timestamp_no_record_carries_is_rejected)
+{
+    uint8_t raw[64];
+    size_t n = put_record(raw, 0, 0, 0, "a");
+    n += put_record(raw + n, 0, 1, 1, "b");
+    bytebuf b = {0};
+    forge(&b, raw, n, 2, 0, 2); /* records at 0 and 1, header says max 2 */
+    cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "no record has"), "%s", siglog_errdetail());
+    bytebuf_free(&b);
+}
+
+Test(batch, non_minimal_varint_is_rejected)
+{
+    /* record_len 9 with the value_len 1 spelled 0x81 0x00 */
+    const uint8_t raw[] = {9, 0, 0, 0, 0, 0, 0, 0x81, 0x00, 'v'};
+    bytebuf b = {0};
+    forge(&b, raw, sizeof raw, 1, 0, 0);
+    cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "bad value length"), "%s", siglog_errdetail());
+    bytebuf_free(&b);
+}
+
+Test(batch, header_count_over_the_limit_is_rejected)
+{
+    /* flags, offset_delta, timestamp, schema, key_len, then one header
+     * too many (all empty), then value_len. */
+    uint8_t fields[256] = {0};
+    size_t n = 5;
+    fields[n++] = SIGLOG_HEADERS_MAX + 1;
+    n += 2 * (SIGLOG_HEADERS_MAX + 1) + 1;
+    uint8_t raw[260];
+    size_t len = wrap_record(raw, fields, n);
+    bytebuf b = {0};
+    forge(&b, raw, len, 1, 0, 0);
+    cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "header_count"), "%s", siglog_errdetail());
+    bytebuf_free(&b);
+}
