@@ -1,6 +1,8 @@
 #include "support.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
@@ -177,4 +179,75 @@ uint64_t test_read_all(siglog_stream *st, uint32_t partition, void (*fn)(void *c
     cr_assert_eq(rc, 0, "cursor_next: %s: %s", siglog_strerror(rc), siglog_errdetail());
     siglog_cursor_close(c);
     return n;
+}
+
+/* ---- scratch space for crash suites ---- */
+
+static const char *fast_root(void)
+{
+    const char *r = getenv("SIGLOG_TEST_FAST_TMP");
+    if (r && *r)
+        return r;
+    struct stat st;
+    if (stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) && access("/dev/shm", W_OK) == 0)
+        return "/dev/shm/siglog-tests";
+    return tmp_root();
+}
+
+char *test_tmpdir_fast(const char *tag)
+{
+    const char *root = fast_root();
+    if (mkdir(root, 0700) != 0 && errno != EEXIST)
+        return test_tmpdir(tag);
+    char *tmpl = NULL;
+    cr_assert(asprintf(&tmpl, "%s/%s-XXXXXX", root, tag) > 0);
+    cr_assert_not_null(mkdtemp(tmpl), "mkdtemp %s failed", tmpl);
+    return tmpl;
+}
+
+void test_rmtree_fast(const char *path)
+{
+    const char *root = fast_root();
+    if (path && strncmp(path, root, strlen(root)) == 0)
+        nftw(path, remove_entry, 16, FTW_DEPTH | FTW_PHYS);
+    else
+        test_rmtree(path);
+}
+
+static void copy_file(const char *from, const char *to, mode_t mode)
+{
+    int in = open(from, O_RDONLY);
+    cr_assert(in >= 0, "open %s", from);
+    int out = open(to, O_WRONLY | O_CREAT | O_EXCL, mode & 07777);
+    cr_assert(out >= 0, "create %s", to);
+    char buf[65536];
+    ssize_t n;
+    while ((n = read(in, buf, sizeof buf)) > 0)
+        cr_assert_eq(write(out, buf, (size_t)n), n, "write %s", to);
+    cr_assert_eq(n, 0, "read %s", from);
+    close(in);
+    close(out);
+}
+
+void test_copy_tree(const char *from, const char *to)
+{
+    struct stat st;
+    cr_assert_eq(stat(from, &st), 0, "stat %s", from);
+    cr_assert_eq(mkdir(to, st.st_mode & 07777), 0, "mkdir %s", to);
+    DIR *d = opendir(from);
+    cr_assert_not_null(d, "opendir %s", from);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *src = test_path(from, e->d_name), *dst = test_path(to, e->d_name);
+        cr_assert_eq(lstat(src, &st), 0, "lstat %s", src);
+        if (S_ISDIR(st.st_mode))
+            test_copy_tree(src, dst);
+        else if (S_ISREG(st.st_mode))
+            copy_file(src, dst, st.st_mode);
+        free(src);
+        free(dst);
+    }
+    closedir(d);
 }

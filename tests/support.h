@@ -51,3 +51,15 @@ siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitio
  * count and cr_asserts every call succeeds. Callback per record. */
 uint64_t test_read_all(siglog_stream *st, uint32_t partition,
                        void (*fn)(void *ctx, const siglog_record *r), void *ctx);
+
+/* ---- scratch space for crash suites ---- */
+/* Like test_tmpdir, but on a memory file system ($SIGLOG_TEST_FAST_TMP, or
+ * /dev/shm when present): for suites that fsync thousands of times while
+ * the durability they check is simulated (io_crash), so a real disk would
+ * only make them slow. Falls back to test_tmpdir's root. */
+char *test_tmpdir_fast(const char *tag);
+/* rm -rf path (only under the fast or the regular test tmp root). */
+void test_rmtree_fast(const char *path);
+/* cp -r of a directory of plain files and directories; `to` must not
+ * exist. cr_asserts on failure. */
+void test_copy_tree(const char *from, const char *to);
