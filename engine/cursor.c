@@ -328,3 +328,8 @@ SIGLOG_API void siglog_cursor_close(siglog_cursor *c)
     bytebuf_free(&c->scratch);
     free(c);
 }
+
+SIGLOG_API siglog_stream *siglog_cursor_stream(const siglog_cursor *c)
+{
+    return c->st;
+}

@@ -189,6 +189,34 @@ fail:
     return rc;
 }
 
+int journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id)
+{
+    char *path = path_join(store_dir, STORE_JOURNAL_FILE);
+    if (!path)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    int rc = 0;
+    int fd = io->open_file(io, path, IO_READ, 0);
+    if (fd < 0) {
+        /* A store that never had a writer open has no journal yet. */
+        rc = fd == -ENOENT ? 0 : err_errno(fd, "open of %s", path);
+        free(path);
+        return rc;
+    }
+    int valid = 0;
+    for (int i = 0; i < 2; i++) {
+        uint8_t slot[SLOT_USED_BYTES];
+        uint64_t gen;
+        ssize_t r = io_read_full(io, fd, slot, sizeof slot, (uint64_t)i * JOURNAL_SLOT_BYTES);
+        valid |= r == SLOT_USED_BYTES && slot_decode(slot, store_id, &gen) && gen % 2 == (uint64_t)i;
+    }
+    if (!valid)
+        rc = err_set(SIGLOG_ECORRUPT, "%s: neither journal header slot is valid for store %016llx", path,
+                     (unsigned long long)store_id);
+    io->close_file(io, fd);
+    free(path);
+    return rc;
+}
+
 void journal_close(journal *j)
 {
     if (!j)

@@ -49,6 +49,9 @@ typedef struct journal journal;
 int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uint64_t store_id, uint32_t mode,
                  journal **out);
 void journal_close(journal *j);
+/* Read-only check of STORE/journal's header slots (verify): 0, or
+ * SIGLOG_ECORRUPT with a detail. Never creates or changes anything. */
+int journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id);
 
 /* Called for each batch run of each valid entry of the current generation,
  * in journal order. A non-zero return stops the replay and is returned. */

@@ -352,6 +352,70 @@ SIGLOG_API int siglog_merge_open(siglog_merge **out, siglog_cursor *const *curso
 SIGLOG_API int siglog_merge_next(siglog_merge *m, const siglog_record **rec, size_t *stream_index);
 SIGLOG_API void siglog_merge_close(siglog_merge *m);
 
+/* ------------------------------------------------------------------------
+ * Checking and inspecting (the verify and dump tools)
+ * ------------------------------------------------------------------------ */
+
+typedef struct siglog_verify_stats {
+    uint64_t files;      /* segment, index and metadata files checked */
+    uint64_t batches;    /* valid batches read */
+    uint64_t records;    /* valid records decoded */
+    uint64_t bytes;      /* segment bytes read */
+    uint64_t problems;   /* problems found (before any repair) */
+    uint64_t repairs;    /* repairs done */
+    uint64_t reserved[4];
+} siglog_verify_stats;
+
+typedef struct siglog_verify_callbacks {
+    /* One problem: the file, the byte position in it (UINT64_MAX when it
+     * concerns the whole file) and what is wrong. */
+    void (*problem)(void *ctx, const char *file, uint64_t position, const char *what);
+    /* One repair done (with repair != 0). */
+    void (*repaired)(void *ctx, const char *file, const char *what);
+    /* Segment bytes checked so far, of total; called now and then. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *ctx;
+} siglog_verify_callbacks;
+
+/* Check a whole store: the store file, every stream's metadata, every
+ * segment batch by batch (both checksums, every record decoded, offsets
+ * dense within and across segments), every index entry against the batch
+ * it names, and the journal's header. Read-only unless repair != 0.
+ * With repair, only repairable problems are mended: a torn tail of an
+ * active segment is cut and indexes are rebuilt; this takes the writer
+ * lock (SIGLOG_ELOCKED while a writer runs). Damage inside the log is
+ * reported, never cut. Returns 0 when no problem remains, SIGLOG_ECORRUPT
+ * when some do, or another error when the check itself could not run.
+ * cb and stats may be NULL. */
+SIGLOG_API int siglog_verify(const char *path, int repair, const siglog_verify_callbacks *cb,
+                             siglog_verify_stats *stats);
+
+typedef struct siglog_batch_info {
+    uint64_t position;          /* byte position in the segment file */
+    uint64_t base_offset;
+    uint32_t record_count;
+    uint32_t stored_bytes;      /* header + body as stored */
+    uint32_t raw_bytes;         /* body after decompression */
+    uint32_t codec;             /* 0 none, 1 LZ4 */
+    int64_t first_timestamp_us;
+    int64_t max_timestamp_us;
+    uint64_t body_checksum;
+    int valid;                  /* 0: `problem` says why; the dump stops */
+    const char *problem;
+    uint64_t reserved[4];
+} siglog_batch_info;
+
+/* Walk one segment file (a path ending in .seg) batch by batch, calling
+ * batch_fn for each batch and, when record_fn is not NULL, record_fn for
+ * each of its records. Stops at the first invalid batch (reported through
+ * batch_fn with valid = 0) or when a callback returns non-zero (returned).
+ * Needs no store and takes no lock. */
+SIGLOG_API int siglog_dump_segment(const char *segment_path, int (*batch_fn)(void *ctx, const siglog_batch_info *b),
+                                   int (*record_fn)(void *ctx, const siglog_record *r), void *ctx);
+
+/* The stream a cursor reads. */
+SIGLOG_API siglog_stream *siglog_cursor_stream(const siglog_cursor *c);
+
 #ifdef __cplusplus
 }
 #endif

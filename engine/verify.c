@@ -1,0 +1,459 @@
+/*
+ * verify — siglog_verify: check every byte of a store that a reader would
+ * trust, and with repair mend what recovery is allowed to mend.
+ *
+ * The check is read-only and takes no lock, so it runs beside a writer
+ * (the active segment's tail may then be seen mid-write and reported as a
+ * torn tail; run it on a quiet store for a verdict). Problems are told
+ * apart as recovery tells them (format-spec/FORMAT.md, "Recovery"): an
+ * incomplete or invalid last batch of a partition's last segment is a torn
+ * tail (repairable: cut); an invalid batch anywhere else, a hole between
+ * segments or offsets out of order is damage (reported, never cut);
+ * an index entry that names no batch, or the wrong prefix time, is an
+ * index problem (repairable: rebuilt from the segment).
+ *
+ * Repair = open the store as its writer (which cuts torn tails and repairs
+ * the active segments' indexes), rebuild the other bad indexes under that
+ * lock, then check again: what the second pass still finds is returned.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "journal.h"
+#include "names.h"
+#include "segment.h"
+#include "store.h"
+#include "stream.h"
+
+/* Progress is reported at most every this many bytes. */
+#define PROGRESS_STEP (4u << 20)
+
+typedef struct batch_pos {
+    uint64_t pos;
+    uint64_t base_offset;
+    int64_t prefix_max_ts; /* over the records before this batch */
+} batch_pos;
+
+typedef struct bad_index {
+    char *dir;
+    uint64_t base;
+    segment_params params;
+} bad_index;
+
+typedef struct verifier {
+    const siglog_io *io;
+    const siglog_verify_callbacks *cb;
+    siglog_verify_stats st;
+    uint64_t total, done, reported;
+    bad_index *bad;       /* sealed segments whose indexes need a rebuild */
+    size_t bad_count;
+    batch_pos *batches;   /* of the segment being checked, reused */
+    size_t batch_cap;
+    bytebuf body, scratch;
+} verifier;
+
+static void problem(verifier *v, const char *file, uint64_t pos, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+static void problem(verifier *v, const char *file, uint64_t pos, const char *fmt, ...)
+{
+    char what[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    v->st.problems++;
+    if (v->cb && v->cb->problem)
+        v->cb->problem(v->cb->ctx, file, pos, what);
+}
+
+static void progress(verifier *v, uint64_t bytes)
+{
+    v->done += bytes;
+    if (v->cb && v->cb->progress && (v->done - v->reported >= PROGRESS_STEP || v->done == v->total)) {
+        v->reported = v->done;
+        v->cb->progress(v->cb->ctx, v->done, v->total);
+    }
+}
+
+static int remember_batch(verifier *v, size_t n, uint64_t pos, uint64_t base, int64_t prefix_max)
+{
+    if (n == v->batch_cap) {
+        size_t cap = v->batch_cap ? v->batch_cap * 2 : 1024;
+        batch_pos *b = realloc(v->batches, cap * sizeof *b);
+        if (!b)
+            return err_set(SIGLOG_ENOMEM, "out of memory");
+        v->batches = b;
+        v->batch_cap = cap;
+    }
+    v->batches[n] = (batch_pos){pos, base, prefix_max};
+    return 0;
+}
+
+static const batch_pos *find_batch(const verifier *v, size_t n, uint64_t pos)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (v->batches[mid].pos < pos)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && v->batches[lo].pos == pos ? &v->batches[lo] : NULL;
+}
+
+static int note_bad_index(verifier *v, const char *dir, uint64_t base, const segment_params *p)
+{
+    bad_index *b = realloc(v->bad, (v->bad_count + 1) * sizeof *b);
+    if (!b)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    v->bad = b;
+    char *d = strdup(dir);
+    if (!d)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    v->bad[v->bad_count++] = (bad_index){d, base, *p};
+    return 0;
+}
+
+/* Every entry of both indexes that lies in the valid prefix (offsets
+ * below valid_end) must name a batch of it. Entries past a torn tail or
+ * damage are judged by the repair of that, not here. */
+static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nbatches, uint64_t valid_end,
+                         const segment_params *p, int active)
+{
+    static const struct {
+        const char *ext;
+        int kind;
+    } files[] = {{".oix", INDEX_KIND_OFFSET}, {".tix", INDEX_KIND_TIME}};
+    int bad = 0;
+    for (int f = 0; f < 2; f++) {
+        char path[4096];
+        segment_path(path, sizeof path, dir, base, files[f].ext);
+        index_file *ix;
+        v->st.files++;
+        int rc = index_open(v->io, path, files[f].kind, base, 0, IO_READ, 0, &ix);
+        if (rc == SIGLOG_ENOMEM)
+            return rc;
+        if (rc) {
+            problem(v, path, UINT64_MAX, "unusable index (rebuilt by repair): %s", siglog_errdetail());
+            bad = 1;
+            continue;
+        }
+        for (uint32_t i = 0; i < index_count(ix) && !bad; i++) {
+            uint32_t rel, position = 0;
+            int64_t ts = 0;
+            if (files[f].kind == INDEX_KIND_OFFSET)
+                index_entry_offset(ix, i, &rel, &position);
+            else
+                index_entry_time(ix, i, &ts, &rel);
+            if (base + rel >= valid_end)
+                break;
+            const batch_pos *b = NULL;
+            for (size_t k = 0; files[f].kind == INDEX_KIND_TIME && k < nbatches && !b; k++)
+                if (v->batches[k].base_offset == base + rel)
+                    b = &v->batches[k];
+            if (files[f].kind == INDEX_KIND_OFFSET)
+                b = find_batch(v, nbatches, position);
+            if (!b || b->base_offset != base + rel || (files[f].kind == INDEX_KIND_TIME && b->prefix_max_ts != ts)) {
+                problem(v, path, INDEX_HEADER_BYTES + (uint64_t)i * (f ? INDEX_TIME_ENTRY_BYTES : INDEX_OFFSET_ENTRY_BYTES),
+                        "index entry %u (relative offset %u) names no batch of the segment as it is%s", i, rel,
+                        active ? " (a crash before recovery leaves this)" : "");
+                bad = 1;
+            }
+        }
+        index_close(ix);
+    }
+    return bad && !active ? note_bad_index(v, dir, base, p) : 0;
+}
+
+/* Check one segment. *next_offset: in, the offset it must start at (or
+ * UINT64_MAX for the first segment); out, one past its last valid record. */
+static int check_segment(verifier *v, const char *dir, uint64_t base, int last, const segment_params *p,
+                         uint64_t *next_offset)
+{
+    segment *s;
+    char path[4096];
+    segment_path(path, sizeof path, dir, base, ".seg");
+    v->st.files++;
+    int rc = segment_open(v->io, dir, base, 0, p, &s);
+    if (rc == SIGLOG_ENOENT || rc == SIGLOG_ECORRUPT) {
+        problem(v, path, UINT64_MAX, "cannot open: %s", siglog_errdetail());
+        return 0;
+    }
+    if (rc)
+        return rc;
+    if (*next_offset != UINT64_MAX && base != *next_offset) {
+        if (base > *next_offset)
+            problem(v, path, UINT64_MAX, "offsets %" PRIu64 "..%" PRIu64 " are missing: no segment holds them",
+                    *next_offset, base - 1);
+        else
+            problem(v, path, UINT64_MAX, "segment starts at offset %" PRIu64 ", inside the previous one (ends at %" PRIu64 ")",
+                    base, *next_offset);
+    }
+    uint64_t size = segment_size(s), pos = 0, expect = base;
+    int64_t prefix_max = INT64_MIN;
+    int damaged = 0;
+    size_t n = 0;
+    while (pos < size) {
+        batch_header h;
+        int r = segment_read_batch(s, pos, size, &h, &v->body);
+        if (r < 0 && r != SIGLOG_ECORRUPT && r != SIGLOG_EVERSION) {
+            rc = r;
+            break;
+        }
+        if (r == 1 && h.base_offset != expect) {
+            problem(v, path, pos, "batch holds offset %" PRIu64 ", expected %" PRIu64, h.base_offset, expect);
+            damaged = 1;
+            break;
+        }
+        if (r == 1) {
+            batch_iter it;
+            siglog_record rec;
+            int d = batch_iter_init(&it, &h, v->body.data, &v->scratch);
+            if (!d)
+                while ((d = batch_iter_next(&it, &rec)) == 1)
+                    v->st.records++;
+            if (d < 0) {
+                problem(v, path, pos, "record does not decode: %s", siglog_errdetail());
+                damaged = 1;
+                break;
+            }
+            if ((rc = remember_batch(v, n++, pos, h.base_offset, prefix_max)) != 0)
+                break;
+            if (h.max_timestamp_us > prefix_max)
+                prefix_max = h.max_timestamp_us;
+            v->st.batches++;
+            uint64_t len = BATCH_HEADER_BYTES + (uint64_t)h.body_len;
+            pos += len;
+            expect = h.base_offset + h.record_count;
+            progress(v, len);
+            continue;
+        }
+        /* Invalid (r < 0) or incomplete (r == 0) batch at pos. */
+        segment_tail t = {0};
+        int torn = last && segment_scan_tail(s, &t) == 0 && !t.damaged && t.valid_bytes == pos;
+        damaged = !torn;
+        if (torn)
+            problem(v, path, pos, "torn tail: %" PRIu64 " bytes after the last valid batch (cut by repair)",
+                    size - pos);
+        else
+            problem(v, path, pos, "%s%s", r < 0 ? siglog_errdetail() : "incomplete batch",
+                    last ? " followed by valid data: damage inside the log, not cut by repair"
+                         : " in a sealed segment: damage, not cut by repair");
+        break;
+    }
+    progress(v, size > pos ? size - pos : 0);
+    v->st.bytes += pos;
+    if (!rc)
+        rc = check_indexes(v, dir, base, n, expect, p, last);
+    segment_close(s);
+    /* After damage, where the next segment must start is unknown. */
+    *next_offset = damaged ? UINT64_MAX : expect;
+    return rc;
+}
+
+static int check_partition(verifier *v, const char *dir, const segment_params *p)
+{
+    uint64_t *bases;
+    size_t n;
+    int rc = partition_list_segments(v->io, dir, &bases, &n);
+    if (rc == SIGLOG_ENOENT) {
+        problem(v, dir, UINT64_MAX, "partition directory is missing");
+        return 0;
+    }
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = check_segment(v, dir, bases[i], i + 1 == n, p, &next);
+    free(bases);
+    return rc;
+}
+
+static int check_stream(verifier *v, const char *dir)
+{
+    char *meta = path_join(dir, STREAM_META_FILE);
+    if (!meta)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    void *data = NULL;
+    size_t len = 0;
+    v->st.files++;
+    int rc = io_read_file(v->io, meta, STREAM_META_BYTES_MAX, &data, &len);
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    siglog_stream_config c;
+    if (rc < 0) {
+        problem(v, meta, UINT64_MAX, "unreadable stream metadata: %s", strerror(-rc));
+        rc = 0;
+    } else if (stream_meta_decode(data, len, name, &id, &c) != 0) {
+        problem(v, meta, UINT64_MAX, "%s", siglog_errdetail());
+    } else {
+        segment_params p = {c.segment_bytes_max, c.index_interval_bytes, 0600};
+        for (uint32_t part = 0; part < c.partitions && !rc; part++) {
+            char *pd = path_partition_dir(dir, part);
+            rc = pd ? check_partition(v, pd, &p) : err_set(SIGLOG_ENOMEM, "out of memory");
+            free(pd);
+        }
+    }
+    free(data);
+    free(meta);
+    return rc;
+}
+
+/* Sum of segment sizes, for progress. */
+static void measure(verifier *v, const char *streams_dir, const io_dirent_list *names)
+{
+    for (size_t i = 0; i < names->count; i++) {
+        char *sd = path_join(streams_dir, names->names[i]);
+        io_dirent_list parts = {0};
+        if (sd && v->io->list_dir(v->io, sd, &parts) == 0)
+            for (size_t k = 0; k < parts.count; k++) {
+                char *pd = path_join(sd, parts.names[k]);
+                uint64_t *bases;
+                size_t n;
+                if (pd && partition_list_segments(v->io, pd, &bases, &n) == 0) {
+                    for (size_t b = 0; b < n; b++) {
+                        char path[4096];
+                        int is_dir;
+                        uint64_t size = 0;
+                        segment_path(path, sizeof path, pd, bases[b], ".seg");
+                        if (v->io->stat_path(v->io, path, &is_dir, &size) == 0)
+                            v->total += size;
+                    }
+                    free(bases);
+                }
+                free(pd);
+            }
+        io_dirent_list_free(&parts);
+        free(sd);
+    }
+}
+
+static int check_store(verifier *v, const char *path)
+{
+    char *store_file = path_join(path, STORE_FILE);
+    char *streams = path_join(path, STORE_STREAMS_DIR);
+    int rc = 0;
+    if (!store_file || !streams) {
+        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        goto out;
+    }
+    void *data = NULL;
+    size_t len = 0;
+    uint64_t store_id = 0;
+    v->st.files++;
+    int r = io_read_file(v->io, store_file, 4096, &data, &len);
+    if (r < 0) {
+        rc = r == -ENOENT ? err_set(SIGLOG_ENOENT, "%s is not a siglog store (no %s)", path, STORE_FILE)
+                          : err_errno(r, "reading %s", store_file);
+        goto out;
+    }
+    if (store_meta_decode(data, len, &store_id) != 0)
+        problem(v, store_file, UINT64_MAX, "%s", siglog_errdetail());
+    else if (journal_check(v->io, path, store_id) != 0)
+        problem(v, path, UINT64_MAX, "%s", siglog_errdetail());
+    free(data);
+    io_dirent_list names = {0};
+    r = v->io->list_dir(v->io, streams, &names);
+    if (r < 0) {
+        rc = err_errno(r, "listing %s", streams);
+        goto out;
+    }
+    measure(v, streams, &names);
+    for (size_t i = 0; i < names.count && !rc; i++) {
+        if (name_validate_stream(names.names[i]) != 0)
+            continue;
+        char *sd = path_join(streams, names.names[i]);
+        rc = sd ? check_stream(v, sd) : err_set(SIGLOG_ENOMEM, "out of memory");
+        free(sd);
+    }
+    io_dirent_list_free(&names);
+out:
+    free(store_file);
+    free(streams);
+    return rc;
+}
+
+static void repaired_log(void *ctx, int level, const char *msg)
+{
+    verifier *v = ctx;
+    if (level < SIGLOG_LOG_WARN)
+        return;
+    v->st.repairs++;
+    if (v->cb && v->cb->repaired)
+        v->cb->repaired(v->cb->ctx, "", msg);
+}
+
+/* Open as the writer (recovery cuts torn tails, repairs active indexes),
+ * then rebuild the sealed segments' bad indexes under the same lock. */
+static int repair(verifier *v, const char *path)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.log_fn = repaired_log;
+    o.log_ctx = v;
+    siglog *s;
+    int rc = siglog_open(&s, path, &o);
+    if (rc)
+        return err_set(rc, "repair needs the store as its writer: %s", siglog_errdetail());
+    for (size_t i = 0; i < v->bad_count && !rc; i++) {
+        bad_index *b = &v->bad[i];
+        char oix[4096], tix[4096];
+        segment_path(oix, sizeof oix, b->dir, b->base, ".oix");
+        segment_path(tix, sizeof tix, b->dir, b->base, ".tix");
+        /* Removing them makes the writable open rebuild both. */
+        v->io->unlink(v->io, oix);
+        v->io->unlink(v->io, tix);
+        segment *seg;
+        rc = segment_open(v->io, b->dir, b->base, 1, &b->params, &seg);
+        if (!rc) {
+            segment_close(seg);
+            v->st.repairs++;
+            if (v->cb && v->cb->repaired)
+                v->cb->repaired(v->cb->ctx, oix, "rebuilt the offset and time indexes from the segment");
+        }
+    }
+    int c = siglog_close(s);
+    return rc ? rc : c;
+}
+
+static void verifier_free(verifier *v)
+{
+    for (size_t i = 0; i < v->bad_count; i++)
+        free(v->bad[i].dir);
+    free(v->bad);
+    free(v->batches);
+    bytebuf_free(&v->body);
+    bytebuf_free(&v->scratch);
+}
+
+SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verify_callbacks *cb,
+                             siglog_verify_stats *stats)
+{
+    err_clear();
+    if (!path)
+        return err_set(SIGLOG_EINVAL, "siglog_verify: path is required");
+    verifier v = {.io = io_posix(), .cb = cb};
+    int rc = check_store(&v, path);
+    if (!rc && v.st.problems && do_repair) {
+        rc = repair(&v, path);
+        if (!rc) {
+            /* Check again, silently: what remains is the answer. */
+            verifier again = {.io = v.io};
+            rc = check_store(&again, path);
+            if (!rc && again.st.problems)
+                rc = err_set(SIGLOG_ECORRUPT, "%llu of %llu problems remain after repair",
+                             (unsigned long long)again.st.problems, (unsigned long long)v.st.problems);
+            verifier_free(&again);
+        }
+    } else if (!rc && v.st.problems) {
+        rc = err_set(SIGLOG_ECORRUPT, "%llu problems found", (unsigned long long)v.st.problems);
+    }
+    if (stats)
+        *stats = v.st;
+    verifier_free(&v);
+    return rc;
+}
