@@ -11,7 +11,7 @@
  *   DRAIN it said "nothing more for now" (siglog_cursor_next returned 0).
  *
  * A binary min-heap holds the cursors in state HEAD, ordered by
- * (timestamp, partition, offset, input index). The record last returned
+ * (timestamp, stream name, partition, offset, input index). The record last returned
  * belongs to the cursor in `pending`: the next call refills that cursor
  * first, which keeps the "valid until the next call" promise of the cursor
  * API while never holding more than one record per cursor.
@@ -22,16 +22,12 @@
  * (every input has caught up), so a merge of non-following cursors costs one
  * extra call per cursor at the very end, and a merge of following cursors
  * picks up new events each time it catches up.
- *
- * The ordering key differs from siglog.h's (timestamp, stream name,
- * partition, offset) in one respect: the public cursor API does not say
- * which stream a cursor reads, so between streams the input index stands in
- * for the stream name. Callers merging several streams pass their cursors
- * in stream-name order to get the documented order.
+
  */
 #include "error.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 enum merge_state { MERGE_NEED, MERGE_HEAD, MERGE_DRAIN };
 
@@ -54,6 +50,10 @@ static int merge_less(const siglog_merge *m, size_t a, size_t b)
     const siglog_record *ra = m->in[a].head, *rb = m->in[b].head;
     if (ra->timestamp_us != rb->timestamp_us)
         return ra->timestamp_us < rb->timestamp_us;
+    int by_stream = strcmp(siglog_stream_name(siglog_cursor_stream(m->in[a].cursor)),
+                           siglog_stream_name(siglog_cursor_stream(m->in[b].cursor)));
+    if (by_stream)
+        return by_stream < 0;
     if (ra->partition != rb->partition)
         return ra->partition < rb->partition;
     if (ra->offset != rb->offset)

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
 
@@ -114,7 +115,12 @@ static siglog_stream *streams_find(struct siglog *s, const char *name)
     return NULL;
 }
 
-static int take_writer_lock(struct siglog *s)
+/* What a reader running recovery writes into the lock file: a writer that
+ * finds the lock held with this note waits for it instead of failing. */
+#define LOCK_NOTE_READER_RECOVERY "reader-recovery"
+#define LOCK_WAIT_FOR_RECOVERY_US 5000000
+
+static int take_writer_lock(struct siglog *s, int reader_recovery)
 {
     char *lock = path_join(s->path, STORE_LOCK_FILE);
     if (!lock)
@@ -126,11 +132,20 @@ static int take_writer_lock(struct siglog *s)
         goto out;
     }
     int l = s->io->lock_file(s->io, fd);
-    if (l == -EWOULDBLOCK || l == -EAGAIN) {
-        char pid[32] = "";
+    char pid[64] = "";
+    for (int64_t waited = 0; l == -EWOULDBLOCK || l == -EAGAIN; waited += 10000) {
         ssize_t r = io_read_full(s->io, fd, pid, sizeof pid - 1, 0);
         pid[r > 0 ? r : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
+        /* A reader's recovery takes a moment; another writer does not
+         * go away. */
+        if (!strstr(pid, LOCK_NOTE_READER_RECOVERY) || waited >= LOCK_WAIT_FOR_RECOVERY_US)
+            break;
+        struct timespec ten_ms = {0, 10000000};
+        nanosleep(&ten_ms, NULL);
+        l = s->io->lock_file(s->io, fd);
+    }
+    if (l == -EWOULDBLOCK || l == -EAGAIN) {
         s->io->close_file(s->io, fd);
         rc = err_set(SIGLOG_ELOCKED, "store %s is locked by writer pid %s", s->path, *pid ? pid : "(unknown)");
         goto out;
@@ -141,8 +156,7 @@ static int take_writer_lock(struct siglog *s)
         goto out;
     }
     /* The pid is advice for the error message only: no sync needed. */
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    int n = snprintf(pid, sizeof pid, "%ld%s\n", (long)getpid(), reader_recovery ? " " LOCK_NOTE_READER_RECOVERY : "");
     s->io->ftruncate(s->io, fd, 0);
     io_write_all(s->io, fd, pid, (size_t)n, 0);
     s->lock_fd = fd;
@@ -301,13 +315,15 @@ static void store_free(struct siglog *s)
 
 /* A reader of a store nobody writes runs recovery first, as a writer,
  * so it never misses an event that only the journal holds. */
+static int open_store(siglog **out, const char *path, siglog_options o, int reader_recovery);
+
 static void recover_for_reader(const char *path, const siglog_options *o)
 {
     siglog_options w = *o;
     w.read_only = 0;
     w.create = 0;
     siglog *tmp;
-    if (siglog_open(&tmp, path, &w) == 0)
+    if (open_store(&tmp, path, w, 1) == 0)
         siglog_close(tmp);
 }
 
@@ -327,6 +343,11 @@ SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options 
     if (o.read_only)
         recover_for_reader(path, &o);
     err_clear();
+    return open_store(out, path, o, 0);
+}
+
+static int open_store(siglog **out, const char *path, siglog_options o, int reader_recovery)
+{
     struct siglog *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
@@ -367,7 +388,7 @@ SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options 
             goto fail;
         }
     }
-    if (!o.read_only && (rc = take_writer_lock(s)) != 0)
+    if (!o.read_only && (rc = take_writer_lock(s, reader_recovery)) != 0)
         goto fail;
     /* Checked again under the lock: another process may have created it. */
     if (io->stat_path(io, store_file, &is_dir, &size) == -ENOENT)

@@ -3,7 +3,9 @@
  * processes beside the writer, streams and their persisted config.
  */
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,4 +203,36 @@ Test(store, reader_process_reads_while_writer_appends, .timeout = 60)
     cr_assert(WIFEXITED(status), "reader died");
     cr_assert_eq(WEXITSTATUS(status), 0, "reader failed with step %d", WEXITSTATUS(status));
     cr_assert_eq(siglog_close(s), 0);
+}
+
+/* A reader running recovery holds the writer lock for a moment: a writer
+ * starting then waits for it rather than failing. */
+Test(store, writer_waits_for_a_readers_recovery, .timeout = 30)
+{
+    siglog *s = test_store_open(dir, NULL);
+    cr_assert_eq(siglog_close(s), 0);
+    int ready[2];
+    cr_assert_eq(pipe(ready), 0);
+    pid_t child = fork();
+    if (child == 0) {
+        char *lock = test_path(dir, "writer.lock");
+        int fd = open(lock, O_RDWR);
+        if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0)
+            _exit(1);
+        if (ftruncate(fd, 0) != 0 || write(fd, "1 reader-recovery\n", 18) != 18)
+            _exit(1);
+        if (write(ready[1], "l", 1) != 1)
+            _exit(1);
+        usleep(300000);
+        _exit(0);
+    }
+    char c;
+    cr_assert_eq(read(ready[0], &c, 1), 1);
+    siglog_options o;
+    siglog_options_default(&o);
+    int rc = siglog_open(&s, dir, &o);
+    cr_assert_eq(rc, 0, "writer open: %s: %s", siglog_errname(rc), siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    int status;
+    waitpid(child, &status, 0);
 }
