@@ -1,0 +1,146 @@
+/*
+ * util — clock, failure, scratch trees, disk usage, options and store
+ * set-up for the benchmark programs.
+ */
+#define _XOPEN_SOURCE 700
+#include <ftw.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "bench.h"
+
+uint64_t bench_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+void bench_die(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fputs("bench: ", stderr);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    exit(1);
+}
+
+void bench_check(int rc, const char *what)
+{
+    if (rc < 0)
+        bench_die("%s: %s (%s)", what, siglog_strerror(rc), siglog_errdetail());
+}
+
+static int rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb;
+    (void)flag;
+    (void)ftw;
+    remove(path);
+    return 0;
+}
+
+void bench_rm_rf(const char *path)
+{
+    nftw(path, rm_one, 32, FTW_DEPTH | FTW_PHYS);
+}
+
+static uint64_t du_total;
+static const char *du_suffix;
+
+static int du_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)ftw;
+    if (flag != FTW_F)
+        return 0;
+    size_t l = strlen(path), sl = du_suffix ? strlen(du_suffix) : 0;
+    if (!du_suffix || (l >= sl && strcmp(path + l - sl, du_suffix) == 0))
+        du_total += (uint64_t)sb->st_blocks * 512u;
+    return 0;
+}
+
+uint64_t bench_disk_bytes(const char *path, const char *suffix)
+{
+    du_total = 0;
+    du_suffix = suffix;
+    nftw(path, du_one, 32, FTW_PHYS);
+    return du_total;
+}
+
+long bench_maxrss_kib(void)
+{
+    struct rusage ru;
+    getrusage(RUSAGE_SELF, &ru);
+    return ru.ru_maxrss;
+}
+
+const char *bench_opt(int argc, char **argv, const char *name, const char *def)
+{
+    size_t l = strlen(name);
+    for (int i = 1; i < argc; i++)
+        if (strncmp(argv[i], "--", 2) == 0 && strncmp(argv[i] + 2, name, l) == 0 && argv[i][2 + l] == '=')
+            return argv[i] + 3 + l;
+    return def;
+}
+
+long long bench_opt_ll(int argc, char **argv, const char *name, long long def)
+{
+    const char *v = bench_opt(argc, argv, name, NULL);
+    return v ? strtoll(v, NULL, 10) : def;
+}
+
+siglog *bench_store_create(const char *dir, const char *stream, uint32_t partitions, int lz4, uint32_t sync_policy,
+                           uint32_t interval_ms)
+{
+    bench_rm_rf(dir);
+    siglog_options o;
+    siglog_options_default(&o);
+    o.create = 1;
+    siglog *s;
+    bench_check(siglog_open(&s, dir, &o), "siglog_open");
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = partitions;
+    c.compression = lz4 ? SIGLOG_COMPRESSION_LZ4 : SIGLOG_COMPRESSION_NONE;
+    c.sync_policy = sync_policy;
+    if (interval_ms)
+        c.sync_interval_ms = interval_ms;
+    bench_check(siglog_stream_create(s, stream, &c), "siglog_stream_create");
+    return s;
+}
+
+long bench_build_store(const char *dir, const bench_pool *pool, uint64_t events, uint32_t partitions, int lz4)
+{
+    siglog *s = bench_store_create(dir, "s0", partitions, lz4, SIGLOG_SYNC_NONE, 0);
+    siglog_stream *st;
+    bench_check(siglog_stream_get(s, "s0", &st), "siglog_stream_get");
+    siglog_event evs[1000];
+    for (uint64_t i = 0; i < events; i += 1000) {
+        uint64_t n = events - i < 1000 ? events - i : 1000;
+        for (uint64_t k = 0; k < n; k++)
+            pool_event(pool, i + k, &evs[k]);
+        bench_check(siglog_append(st, partitions > 1 ? SIGLOG_PARTITION_BY_KEY : 0, evs, n, NULL, NULL),
+                    "siglog_append");
+    }
+    bench_check(siglog_close(s), "siglog_close");
+    return bench_maxrss_kib();
+}
+
+siglog *bench_open_reader(const char *dir, siglog_stream **st)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    siglog *s;
+    bench_check(siglog_open(&s, dir, &o), "siglog_open (read-only)");
+    bench_check(siglog_stream_get(s, "s0", st), "siglog_stream_get");
+    return s;
+}
