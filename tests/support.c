@@ -141,6 +141,9 @@ siglog *test_store_open(const char *dir, const struct siglog_io *io)
     siglog_options_default(&o);
     o.create = 1;
     o.io = io;
+    /* Small enough that many test stores cost little disk, large enough for
+     * the default 1 MiB record limit (a batch must fit in a quarter). */
+    o.journal_bytes = 8u << 20;
     siglog *s = NULL;
     int rc = siglog_open(&s, dir, &o);
     cr_assert_eq(rc, 0, "siglog_open(%s): %s: %s", dir, siglog_strerror(rc), siglog_errdetail());
