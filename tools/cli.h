@@ -30,6 +30,8 @@ int cmd_stream(int argc, char **argv);
 int cmd_append(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
+int cmd_verify(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 
 /* "siglog <cmd>: <message>" on stderr; returns CLI_FAILURE. */
 int cli_fail(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);

@@ -17,6 +17,8 @@ static const cli_command commands[] = {
     { "append", cmd_append, "append JSON Lines events to a stream" },
     { "replay", cmd_replay, "read events back, filtered and in order" },
     { "stat", cmd_stat, "show streams, partitions, offsets and sizes" },
+    { "verify", cmd_verify, "check every checksum, index and metadata file" },
+    { "dump", cmd_dump, "print the batches (and records) of segment files" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,307 @@
+/*
+ * cmd_verify — `siglog verify STORE [--repair] [--json]`: check every
+ * checksum, record, offset, index entry and metadata file of a store
+ * (siglog_verify) and say what is wrong, where.
+ *
+ * Output on stdout, one line per finding so that grep and diff work on it:
+ *   problem: FILE at byte POS: WHAT     (or "problem: FILE: WHAT" for a
+ *                                        whole file)
+ *   repaired: FILE: WHAT                (with --repair)
+ * and one summary line at the end, always in the same shape:
+ *   verify: F files, B batches, R records, P problems[, N repairs, M remain]
+ * With --json the same facts form one JSON document instead.
+ *
+ * Exit status 0 when no problem remains (after --repair: when the repair
+ * mended all of them), 1 when some do or the check could not run.
+ */
+#include "args.h"
+#include "cli.h"
+#include "output.h"
+#include "progress.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const args_cmd cmd = {
+    "verify",
+    "siglog verify STORE [--repair] [--json]",
+    "Check the whole store: the store file and journal header, every stream's\n"
+    "metadata, every segment batch by batch (header and body checksums, every\n"
+    "record decoded, offsets dense within and across segments) and every offset\n"
+    "and time index entry against the batch it names. Each problem is printed\n"
+    "with its file and byte position, then one summary line:\n"
+    "  verify: F files, B batches, R records, P problems\n"
+    "\n"
+    "  --repair   mend what recovery may mend, and print what was done: cut a torn\n"
+    "             tail (an incomplete or invalid last batch of a partition's last\n"
+    "             segment) and rebuild bad indexes from their segments. Damage\n"
+    "             inside the log is reported, never cut. Needs the writer lock\n"
+    "             (fails while a writer has the store open). The summary then\n"
+    "             ends with \", N repairs, M remain\".\n"
+    "  --json     print one JSON document instead: {\"store\", \"files\", \"batches\",\n"
+    "             \"records\", \"bytes\", \"problems\": [{file, position, what}],\n"
+    "             \"repairs\": [{file, what}], \"remaining\", \"ok\"}; position is\n"
+    "             null when a problem concerns a whole file.\n"
+    "\n"
+    "Without --repair the store is only read and no lock is taken; beside a\n"
+    "running writer the active segments' tails may be reported as torn.\n"
+    "A progress bar is drawn on stderr when it is a terminal.\n"
+    "Exit status 0 when no problem remains, 1 otherwise.\n",
+};
+
+enum { OPT_REPAIR = 256, OPT_JSON };
+
+/* An index file found bad. Recovery rebuilds the indexes of active
+ * segments without a word, so that a repair still says what it did, the
+ * tool reports each bad index that is good after the repair and that no
+ * repair message named. */
+typedef struct bad_index {
+    char *file;
+    int told;    /* a repair message named its segment */
+    int remains; /* still bad after the repair */
+} bad_index;
+
+typedef struct verify_out {
+    json_t *problems, *repairs; /* NULL for text output */
+    int oom;                    /* an allocation failed */
+    progress bar;
+    bad_index *bad;
+    size_t bad_count;
+    uint64_t silent_repairs;
+} verify_out;
+
+static int is_index_file(const char *file)
+{
+    size_t n = strlen(file);
+    return n > 4 && (strcmp(file + n - 4, ".oix") == 0 || strcmp(file + n - 4, ".tix") == 0);
+}
+
+/* Both indexes of a segment share the path up to the extension. */
+static int same_segment(const char *a, const char *b)
+{
+    size_t n = strlen(a);
+    return n > 4 && strlen(b) == n && strncmp(a, b, n - 4) == 0;
+}
+
+static void remember_index(verify_out *o, const char *file)
+{
+    bad_index *b = realloc(o->bad, (o->bad_count + 1) * sizeof *b);
+    char *f = strdup(file);
+    if (!b || !f) {
+        free(f);
+        o->oom = 1;
+        if (b)
+            o->bad = b;
+        return;
+    }
+    o->bad = b;
+    o->bad[o->bad_count++] = (bad_index){ f, 0, 0 };
+}
+
+/* The bar shares the terminal with stdout: erase it before a line and let
+ * the next update redraw it. */
+static void line_begin(verify_out *o)
+{
+    progress_end(&o->bar);
+}
+
+static void line_end(verify_out *o)
+{
+    if (o->bar.active)
+        out_flush();
+}
+
+static void on_problem(void *ctx, const char *file, uint64_t position, const char *what)
+{
+    verify_out *o = ctx;
+    if (is_index_file(file))
+        remember_index(o, file);
+    if (o->problems) {
+        json_t *pos = position == UINT64_MAX ? json_null() : json_integer((json_int_t)position);
+        json_t *p = json_pack("{s:s, s:o, s:s}", "file", file, "position", pos, "what", what);
+        o->oom |= json_array_append_new(o->problems, p) != 0;
+        return;
+    }
+    line_begin(o);
+    out_puts("problem: ");
+    out_puts(file);
+    if (position != UINT64_MAX) {
+        out_puts(" at byte ");
+        out_u64(position);
+    }
+    out_puts(": ");
+    out_puts(what);
+    out_puts("\n");
+    line_end(o);
+}
+
+static void on_repaired(void *ctx, const char *file, const char *what)
+{
+    verify_out *o = ctx;
+    for (size_t i = 0; i < o->bad_count; i++)
+        if (same_segment(o->bad[i].file, file))
+            o->bad[i].told = 1;
+    if (o->repairs) {
+        json_t *r = json_pack("{s:s, s:s}", "file", file, "what", what);
+        o->oom |= json_array_append_new(o->repairs, r) != 0;
+        return;
+    }
+    line_begin(o);
+    out_puts("repaired: ");
+    /* Recovery's own messages name their file themselves. */
+    if (file[0]) {
+        out_puts(file);
+        out_puts(": ");
+    }
+    out_puts(what);
+    out_puts("\n");
+    line_end(o);
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    verify_out *o = ctx;
+    o->bar.total = total;
+    progress_update(&o->bar, done);
+}
+
+typedef struct recheck {
+    verify_out *o;
+    uint64_t remain;
+} recheck;
+
+static void count_problem(void *ctx, const char *file, uint64_t position, const char *what)
+{
+    (void)position, (void)what;
+    recheck *r = ctx;
+    r->remain++;
+    for (size_t i = 0; i < r->o->bad_count; i++)
+        if (strcmp(r->o->bad[i].file, file) == 0)
+            r->o->bad[i].remains = 1;
+}
+
+/* Tell the index rebuilds that recovery did silently (see bad_index). */
+static void report_silent_repairs(verify_out *o)
+{
+    for (size_t i = 0; i < o->bad_count; i++) {
+        bad_index *b = &o->bad[i];
+        int dup = 0;
+        for (size_t k = 0; k < i && !dup; k++)
+            dup = strcmp(o->bad[k].file, b->file) == 0;
+        if (b->told || b->remains || dup)
+            continue;
+        on_repaired(o, b->file, "rebuilt from its segment by recovery");
+        o->silent_repairs++;
+    }
+}
+
+static void print_summary(const siglog_verify_stats *st, int repair, uint64_t remain)
+{
+    char line[256];
+    int n = snprintf(line, sizeof line,
+                     "verify: %" PRIu64 " files, %" PRIu64 " batches, %" PRIu64 " records, %" PRIu64 " problems",
+                     st->files, st->batches, st->records, st->problems);
+    if (repair)
+        snprintf(line + n, sizeof line - (size_t)n, ", %" PRIu64 " repairs, %" PRIu64 " remain", st->repairs,
+                 remain);
+    out_puts(line);
+    out_puts("\n");
+}
+
+static int print_json(verify_out *o, const char *path, const siglog_verify_stats *st, uint64_t remain)
+{
+    json_t *doc = json_pack("{s:s, s:I, s:I, s:I, s:I, s:O, s:O, s:I, s:b}", "store", path, "files",
+                            (json_int_t)st->files, "batches", (json_int_t)st->batches, "records",
+                            (json_int_t)st->records, "bytes", (json_int_t)st->bytes, "problems", o->problems,
+                            "repairs", o->repairs, "remaining", (json_int_t)remain, "ok", remain == 0);
+    if (out_json_doc(doc) != 0 && !out_failed())
+        return cli_fail(cmd.name, "out of memory");
+    return CLI_OK;
+}
+
+int cmd_verify(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "repair", no_argument, NULL, OPT_REPAIR },
+        { "json", no_argument, NULL, OPT_JSON },
+        { NULL, 0, NULL, 0 },
+    };
+    int repair = 0, json = 0;
+    args_begin();
+    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
+        if (ch == OPT_REPAIR)
+            repair = 1;
+        else if (ch == OPT_JSON)
+            json = 1;
+        else
+            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
+    }
+    int i = args_operand_index();
+    if (argc - i != 1)
+        return args_usage(&cmd, argc - i < 1 ? "missing STORE" : "too many operands");
+    const char *path = argv[i];
+
+    verify_out o = { 0 };
+    int status = CLI_OK;
+    if (json) {
+        o.problems = json_array();
+        o.repairs = json_array();
+        if (!o.problems || !o.repairs) {
+            status = cli_fail(cmd.name, "out of memory");
+            goto out;
+        }
+    }
+    progress_start(&o.bar, "verify", 0);
+    siglog_verify_callbacks cb = { on_problem, on_repaired, on_progress, &o };
+    siglog_verify_stats st = { 0 };
+    int rc = siglog_verify(path, repair, &cb, &st);
+    progress_end(&o.bar);
+    if (rc != 0 && rc != SIGLOG_ECORRUPT) {
+        /* The check itself could not run (or the repair could not start):
+         * what was found so far is printed, the reason goes to stderr. */
+        status = cli_fail_lib(cmd.name, rc, repair && st.problems ? "cannot repair store %s" : "cannot verify store %s",
+                              path);
+        out_finish(cmd.name);
+        goto out;
+    }
+    /* After a repair, the engine re-checked silently; count what it still
+     * finds (those problems were printed above, before the repair). */
+    uint64_t remain = rc == 0 ? 0 : st.problems;
+    if (rc != 0 && repair) {
+        recheck r = { &o, 0 };
+        siglog_verify_callbacks count = { count_problem, NULL, NULL, &r };
+        int again = siglog_verify(path, 0, &count, NULL);
+        if (again != 0 && again != SIGLOG_ECORRUPT) {
+            status = cli_fail_lib(cmd.name, again, "cannot re-check store %s after repair", path);
+            goto out;
+        }
+        remain = r.remain;
+    }
+    if (repair && st.problems) {
+        report_silent_repairs(&o);
+        st.repairs += o.silent_repairs;
+    }
+    if (o.oom) {
+        status = cli_fail(cmd.name, "out of memory");
+        goto out;
+    }
+    if (json)
+        status = print_json(&o, path, &st, remain);
+    else
+        print_summary(&st, repair, remain);
+    if (status == CLI_OK)
+        status = out_finish(cmd.name);
+    if (status == CLI_OK && remain)
+        status = cli_fail(cmd.name, "%" PRIu64 " problem%s in store %s%s", remain, remain == 1 ? "" : "s", path,
+                          repair ? " after repair" : "");
+out:
+    for (size_t k = 0; k < o.bad_count; k++)
+        free(o.bad[k].file);
+    free(o.bad);
+    json_decref(o.problems);
+    json_decref(o.repairs);
+    return status;
+}
