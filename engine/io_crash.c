@@ -1130,7 +1130,6 @@ static void crash_reset(io_crash *c)
     c->nodes_tail = NULL;
     for (size_t i = 0; i < c->fd_cap; i++)
         c->fds[i].stale = c->fds[i].used;
-    atomic_store(&c->ops, 0);
     atomic_store(&c->die_at, 0);
     atomic_store(&c->dead, 0);
 }
