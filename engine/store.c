@@ -317,6 +317,26 @@ static void store_free(struct siglog *s)
  * so it never misses an event that only the journal holds. */
 static int open_store(siglog **out, const char *path, siglog_options o, int reader_recovery);
 
+/* fsync the directory that holds `path` (trailing slashes ignored). */
+static int sync_parent_dir(const siglog_io *io, const char *path)
+{
+    char *parent = strdup(path);
+    if (!parent)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    size_t n = strlen(parent);
+    while (n > 1 && parent[n - 1] == '/')
+        parent[--n] = '\0';
+    char *slash = strrchr(parent, '/');
+    if (!slash)
+        strcpy(parent, ".");
+    else
+        slash[slash == parent] = '\0'; /* "/store" keeps "/" */
+    int s = io->sync_dir(io, parent);
+    int rc = s < 0 ? err_errno(s, "fsync of directory %s failed", parent) : 0;
+    free(parent);
+    return rc;
+}
+
 static void recover_for_reader(const char *path, const siglog_options *o)
 {
     siglog_options w = *o;
@@ -387,6 +407,11 @@ static int open_store(siglog **out, const char *path, siglog_options o, int read
             rc = err_errno(m, "creating directory %s", path);
             goto fail;
         }
+        /* The store's own entry in its parent: without this sync a power
+         * cut may take the whole directory, and every event acknowledged
+         * in it, away. */
+        if (m == 0 && (rc = sync_parent_dir(io, path)) != 0)
+            goto fail;
     }
     if (!o.read_only && (rc = take_writer_lock(s, reader_recovery)) != 0)
         goto fail;
