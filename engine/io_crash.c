@@ -504,11 +504,6 @@ static int crash_dirop_reserve(io_crash *c)
     return grow((void **)&c->dirops, &c->dirop_cap, c->dirop_count + 1, sizeof *c->dirops);
 }
 
-static void crash_dirop_add(io_crash *c, crash_dirop *op)
-{
-    c->dirops[c->dirop_count++] = op;
-}
-
 /* ---- the table: file calls --------------------------------------------- */
 
 static int crash_fd_remember(io_crash *c, int fd)
@@ -547,7 +542,7 @@ static int crash_open_locked(io_crash *c, const char *path, unsigned flags, uint
         return fd;
     }
     if (op)
-        crash_dirop_add(c, op);
+        c->dirops[c->dirop_count++] = op; /* room was reserved */
     rc = crash_fd_remember(c, fd);
     if (rc == 0 && (flags & IO_TRUNC) && (flags & IO_WRITE)) {
         uint64_t size = 0;
@@ -778,7 +773,7 @@ static int crash_take_victim(io_crash *c, crash_dirop *op, const char *path)
 static int crash_dirop_run(io_crash *c, crash_dirop *op, int rc)
 {
     if (rc == 0) {
-        crash_dirop_add(c, op);
+        c->dirops[c->dirop_count++] = op; /* room was reserved */
         return 0;
     }
     crash_dirop_free(c, op);
