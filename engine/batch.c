@@ -368,8 +368,9 @@ static int record_corrupt(const batch_iter *it, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return err_set(SIGLOG_ECORRUPT, "batch at offset %llu, record %llu: %s", (unsigned long long)it->base_offset,
-                   (unsigned long long)(it->next_offset - it->base_offset), what);
+    return err_set(SIGLOG_ECORRUPT, "record %llu (offset %llu) of the batch at base offset %llu: %s",
+                   (unsigned long long)(it->next_offset - it->base_offset), (unsigned long long)it->next_offset,
+                   (unsigned long long)it->base_offset, what);
 }
 
 int batch_iter_next(batch_iter *it, siglog_record *rec)
