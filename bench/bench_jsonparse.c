@@ -1,0 +1,52 @@
+/*
+ * bench_jsonparse — how fast jansson alone parses JSON Lines: the ceiling
+ * for `siglog append`, which parses every line before storing it.
+ *
+ *   --file=PATH   JSON Lines to parse (each line with json_loadb and the
+ *                 flags the CLI uses, then freed)
+ *
+ * Prints mb_per_s of input (newlines included) and lines_per_s.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+int main(int argc, char **argv)
+{
+    const char *path = bench_opt(argc, argv, "file", NULL);
+    if (!path)
+        bench_die("--file=PATH is required");
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        bench_die("cannot open %s", path);
+    fseek(f, 0, SEEK_END);
+    size_t len = (size_t)ftell(f);
+    rewind(f);
+    char *buf = malloc(len + 1);
+    if (!buf || fread(buf, 1, len, f) != len)
+        bench_die("cannot read %s", path);
+    fclose(f);
+    uint64_t lines = 0;
+    uint64_t t0 = bench_now_ns();
+    for (size_t pos = 0; pos < len;) {
+        char *nl = memchr(buf + pos, '\n', len - pos);
+        size_t end = nl ? (size_t)(nl - buf) : len;
+        if (end > pos) {
+            json_error_t err;
+            json_t *j = json_loadb(buf + pos, end - pos, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
+            if (!j)
+                bench_die("line %llu: %s", (unsigned long long)lines + 1, err.text);
+            json_decref(j);
+            lines++;
+        }
+        pos = end + 1;
+    }
+    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    printf("lines=%llu secs=%.6f mb_per_s=%.2f lines_per_s=%.1f\n", (unsigned long long)lines, secs,
+           (double)len / secs / 1e6, (double)lines / secs);
+    free(buf);
+    return 0;
+}

@@ -1,0 +1,83 @@
+/*
+ * bench_seek — random seeks in one large partition, warm cache.
+ *
+ *   --build=1 --events=N   fill a fresh one-partition LZ4 store first (not
+ *                          timed; prints build_events_per_s)
+ *   --seeks=K              measured seeks of each kind (default 10000),
+ *                          after K/10 unmeasured warm-up seeks
+ *   --keep=1               leave the store for the next repetition
+ *
+ * One seek = siglog_cursor_open(SEEK_OFFSET or SEEK_TIME) + the first
+ * siglog_cursor_next + close: the time until the caller holds the record.
+ * Every returned record is checked to be the one asked for.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bench.h"
+
+static uint64_t rng = 0x1234567;
+
+static uint64_t next_rand(void)
+{
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return rng;
+}
+
+static double one_seek(siglog_stream *st, int by_time, uint64_t n)
+{
+    uint64_t off = next_rand() % n;
+    int64_t t = BENCH_T0_US + (int64_t)off * BENCH_STEP_US;
+    siglog_cursor *c;
+    const siglog_record *r;
+    uint64_t t0 = bench_now_ns();
+    bench_check(siglog_cursor_open(&c, st, 0, by_time ? SIGLOG_SEEK_TIME : SIGLOG_SEEK_OFFSET,
+                                   by_time ? t : (int64_t)off, 0),
+                "siglog_cursor_open");
+    if (siglog_cursor_next(c, &r) != 1)
+        bench_die("seek to %llu found nothing: %s", (unsigned long long)off, siglog_errdetail());
+    double us = (double)(bench_now_ns() - t0) / 1e3;
+    if (r->offset != off || r->timestamp_us != t)
+        bench_die("seek to %llu landed on %llu", (unsigned long long)off, (unsigned long long)r->offset);
+    siglog_cursor_close(c);
+    return us;
+}
+
+int main(int argc, char **argv)
+{
+    const char *dir = bench_opt(argc, argv, "dir", "bench/tmp/seek");
+    uint64_t events = (uint64_t)bench_opt_ll(argc, argv, "events", 1000000);
+    size_t seeks = (size_t)bench_opt_ll(argc, argv, "seeks", 10000);
+    if (bench_opt_ll(argc, argv, "build", 1)) {
+        bench_pool pool;
+        pool_generate(&pool, 100000, 42);
+        uint64_t t0 = bench_now_ns();
+        bench_build_store(dir, &pool, events, 1, 1);
+        printf("build_events_per_s=%.1f ", (double)events / ((double)(bench_now_ns() - t0) / 1e9));
+        pool_free(&pool);
+    }
+    siglog_stream *st;
+    siglog *s = bench_open_reader(dir, &st);
+    siglog_partition_info info;
+    bench_check(siglog_partition_info_get(st, 0, &info), "siglog_partition_info_get");
+    uint64_t n = info.next_offset;
+    double *v = malloc(seeks * sizeof *v);
+    for (int by_time = 0; by_time < 2; by_time++) {
+        for (size_t i = 0; i < seeks / 10; i++)
+            one_seek(st, by_time, n);
+        for (size_t i = 0; i < seeks; i++)
+            v[i] = one_seek(st, by_time, n);
+        const char *k = by_time ? "time" : "offset";
+        printf("%s_p50_us=%.2f %s_p99_us=%.2f ", k, stats_percentile(v, seeks, 0.5), k,
+               stats_percentile(v, seeks, 0.99));
+    }
+    printf("events=%llu segments=%llu\n", (unsigned long long)n, (unsigned long long)info.segment_count);
+    free(v);
+    siglog_close(s);
+    if (!bench_opt_ll(argc, argv, "keep", 0))
+        bench_rm_rf(dir);
+    return 0;
+}
