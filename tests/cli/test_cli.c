@@ -7,6 +7,7 @@
 #include "support.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stdio.h>
@@ -194,6 +195,12 @@ Test(cli, usage_errors_exit_2_with_a_message)
         (const char *const[]){ "replay", "s", "x", "--partition", "1", "--partition", "1", NULL },
         (const char *const[]){ "replay", "s", "x", "--bogus", NULL },
         (const char *const[]){ "stat", "--json", NULL },
+        (const char *const[]){ "verify", NULL },
+        (const char *const[]){ "verify", "s", "t", NULL },
+        (const char *const[]){ "verify", "s", "--fix", NULL },
+        (const char *const[]){ "dump", NULL },
+        (const char *const[]){ "dump", "--records", NULL },
+        (const char *const[]){ "dump", "a.seg", "b.seg", NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_result r = run_siglog(NULL, cases[i]);
@@ -217,6 +224,8 @@ Test(cli, every_command_has_help)
         (const char *const[]){ "append", "--help", NULL },
         (const char *const[]){ "replay", "--help", NULL },
         (const char *const[]){ "stat", "--help", NULL },
+        (const char *const[]){ "verify", "--help", NULL },
+        (const char *const[]){ "help", "dump", NULL },
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         run_result r = run_siglog(NULL, cases[i]);
@@ -994,4 +1003,397 @@ Test(cli, stat_json_describes_streams_and_partitions)
     cr_assert(strstr(r.out, "stream clicks") && strstr(r.out, "stream empty"), "%s", r.out);
     run_free(&r);
     free(in);
+}
+
+/* ---- verify and dump ---- */
+
+TestSuite(verify, .init = env_setup, .fini = env_teardown, .timeout = 120);
+TestSuite(dump, .init = env_setup, .fini = env_teardown, .timeout = 120);
+
+/* Stream `name` with small uncompressed segments (several per partition)
+ * filled with n generated events keyed by user.id. */
+static void fill_stream(const char *name, const char *partitions, size_t n)
+{
+    run_result r = RUN(NULL, "stream", "create", env.store, name, "--partitions", partitions, "--segment-bytes",
+                       "64KiB", "--compression", "none");
+    cr_assert_eq(r.status, 0, "stream create %s: %s", name, r.err);
+    run_free(&r);
+    char *in = gen_lines("fill.jsonl", n, 13, TS_STEP, NULL);
+    append_file(name, in, (const char *const[]){ "--key-field", "user.id", "--time-field", "ts", NULL });
+    free(in);
+}
+
+/* The directory of a partition (caller frees). */
+static char *partition_dir(const char *stream, unsigned partition)
+{
+    char *dir = NULL;
+    cr_assert(asprintf(&dir, "%s/streams/%s/%05u", env.store, stream, partition) > 0);
+    return dir;
+}
+
+/* The path of the k-th file named *ext in dir, in name order; k < 0 counts
+ * from the end. NULL when there is none (caller frees). */
+static char *nth_file(const char *dir, const char *ext, int k)
+{
+    struct dirent **names;
+    int n = scandir(dir, &names, NULL, alphasort), found = 0;
+    cr_assert(n >= 0, "cannot list %s", dir);
+    char *path = NULL, *match[256];
+    for (int i = 0; i < n; i++) {
+        size_t len = strlen(names[i]->d_name);
+        if (len > strlen(ext) && strcmp(names[i]->d_name + len - strlen(ext), ext) == 0 && found < 256)
+            match[found++] = names[i]->d_name;
+    }
+    int idx = k < 0 ? found + k : k;
+    if (idx >= 0 && idx < found)
+        path = test_path(dir, match[idx]);
+    for (int i = 0; i < n; i++)
+        free(names[i]);
+    free(names);
+    return path;
+}
+
+/* The numbers of a verify summary line; asserts there is exactly one. */
+typedef struct verify_summary {
+    unsigned long long files, batches, records, problems, repairs, remain;
+    int has_repairs;
+} verify_summary;
+
+static verify_summary summary_of(const char *out)
+{
+    verify_summary s = { 0 };
+    const char *line = strstr(out, "verify: ");
+    cr_assert_not_null(line, "no summary line in: %s", out);
+    cr_assert(line == out || line[-1] == '\n', "summary is not a line of its own: %s", out);
+    cr_assert_null(strstr(line + 1, "verify: "), "more than one summary: %s", out);
+    int n = sscanf(line, "verify: %llu files, %llu batches, %llu records, %llu problems, %llu repairs, %llu remain",
+                   &s.files, &s.batches, &s.records, &s.problems, &s.repairs, &s.remain);
+    cr_assert(n == 4 || n == 6, "unparsable summary: %s", line);
+    s.has_repairs = n == 6;
+    return s;
+}
+
+static size_t count_prefix(const char *out, const char *prefix)
+{
+    size_t n = 0, len = strlen(prefix);
+    for (const char *p = out; *p; p = strchr(p, '\n') + 1) {
+        n += strncmp(p, prefix, len) == 0;
+        cr_assert_not_null(strchr(p, '\n'), "output ends without a newline");
+    }
+    return n;
+}
+
+/* Events of a stream as replay reads them. */
+static size_t replayed_events(const char *stream)
+{
+    run_result r = REPLAY(stream);
+    size_t n = count_lines(r.out);
+    run_free(&r);
+    return n;
+}
+
+Test(verify, clean_store_exits_0_with_one_summary_line)
+{
+    fill_stream("clicks", "2", 2000);
+    run_result r = RUN(NULL, "verify", env.store);
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    verify_summary s = summary_of(r.out);
+    cr_assert_eq(s.records, 2000);
+    cr_assert_eq(s.problems, 0);
+    cr_assert_geq(s.batches, 2);
+    cr_assert_gt(s.files, 4, "store file, metadata, segments and indexes are counted: %s", r.out);
+    cr_assert_not(s.has_repairs);
+    cr_assert_eq(count_lines(r.out), 1, "nothing but the summary: %s", r.out);
+    cr_assert_eq(r.err_len, 0, "no progress bar when stderr is no terminal: %s", r.err);
+    run_free(&r);
+
+    r = RUN(NULL, "verify", env.store, "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_error_t jerr;
+    json_t *doc = json_loads(r.out, 0, &jerr);
+    cr_assert_not_null(doc, "verify --json is not JSON: %s", jerr.text);
+    cr_assert_str_eq(field_str(doc, "store"), env.store);
+    cr_assert_eq(field_int(doc, "records"), 2000);
+    cr_assert_eq(field_int(doc, "batches"), (json_int_t)s.batches);
+    cr_assert_eq(field_int(doc, "files"), (json_int_t)s.files);
+    cr_assert_eq(field_int(doc, "remaining"), 0);
+    cr_assert_eq(json_array_size(json_object_get(doc, "problems")), 0);
+    cr_assert(json_is_true(json_object_get(doc, "ok")));
+    json_decref(doc);
+    run_free(&r);
+}
+
+Test(verify, flipped_byte_in_sealed_segment_is_named_with_file_and_position)
+{
+    fill_stream("clicks", "1", 3000);
+    char *dir = partition_dir("clicks", 0);
+    char *sealed = nth_file(dir, ".seg", 0), *last = nth_file(dir, ".seg", -1);
+    cr_assert_str_neq(sealed, last, "the test needs a sealed segment");
+    uint64_t size = test_file_size(sealed);
+    /* Byte 100 lies in the body of the first batch, at byte 0. */
+    test_flip_byte(sealed, 100, 0x10);
+
+    char want[4200];
+    snprintf(want, sizeof want, "problem: %s at byte 0: ", sealed);
+    for (int repair = 0; repair < 2; repair++) {
+        run_result r = repair ? RUN(NULL, "verify", env.store, "--repair") : RUN(NULL, "verify", env.store);
+        cr_assert_eq(r.status, 1, "damage fails verify (repair %d): %s", repair, r.out);
+        cr_assert(strstr(r.out, want), "no line '%s' in: %s", want, r.out);
+        cr_assert(strstr(r.out, "sealed segment"), "%s", r.out);
+        verify_summary s = summary_of(r.out);
+        cr_assert_geq(s.problems, 1);
+        cr_assert_lt(s.records, 3000, "the damaged batch's records are not counted");
+        if (repair) {
+            cr_assert_eq(s.remain, s.problems, "damage inside the log is never cut: %s", r.out);
+            cr_assert_eq(count_prefix(r.out, "repaired: "), 0, "%s", r.out);
+        }
+        cr_assert_eq(count_lines(r.err), 1, "one line on stderr: %s", r.err);
+        cr_assert(strstr(r.err, env.store), "%s", r.err);
+        run_free(&r);
+    }
+    cr_assert_eq(test_file_size(sealed), size, "nothing was truncated");
+    free(sealed);
+    free(last);
+    free(dir);
+}
+
+Test(verify, repair_cuts_a_torn_tail_and_keeps_every_event)
+{
+    fill_stream("clicks", "2", 2000);
+    char *dir = partition_dir("clicks", 1);
+    char *last = nth_file(dir, ".seg", -1);
+    uint64_t size = test_file_size(last);
+    FILE *f = fopen(last, "ab");
+    cr_assert_not_null(f);
+    fputs("half a batch: a crash cut this write short", f);
+    cr_assert_eq(fclose(f), 0);
+
+    run_result r = RUN(NULL, "verify", env.store);
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    char want[4200];
+    snprintf(want, sizeof want, "problem: %s at byte %llu: torn tail", last, (unsigned long long)size);
+    cr_assert(strstr(r.out, want), "no line '%s' in: %s", want, r.out);
+    cr_assert_eq(test_file_size(last), size + 42, "verify alone changes nothing");
+    run_free(&r);
+
+    r = RUN(NULL, "verify", env.store, "--repair");
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    verify_summary s = summary_of(r.out);
+    cr_assert(s.has_repairs);
+    cr_assert_eq(s.problems, 1, "%s", r.out);
+    cr_assert_eq(s.repairs, 1, "%s", r.out);
+    cr_assert_eq(s.remain, 0, "%s", r.out);
+    snprintf(want, sizeof want, "repaired: %s: truncated torn tail", last);
+    cr_assert(strstr(r.out, want), "repair says what it did: %s", r.out);
+    run_free(&r);
+    cr_assert_eq(test_file_size(last), size, "exactly the garbage was cut");
+
+    r = RUN(NULL, "verify", env.store);
+    cr_assert_eq(r.status, 0, "second verify is clean: %s", r.out);
+    cr_assert_eq(summary_of(r.out).problems, 0);
+    run_free(&r);
+    cr_assert_eq(replayed_events("clicks"), 2000, "every event still replays");
+    free(last);
+    free(dir);
+}
+
+Test(verify, repair_rebuilds_corrupt_indexes_of_sealed_and_active_segments)
+{
+    fill_stream("clicks", "1", 3000);
+    char *dir = partition_dir("clicks", 0);
+    char *sealed_tix = nth_file(dir, ".tix", 0), *active_oix = nth_file(dir, ".oix", -1);
+    char *first_seg = nth_file(dir, ".seg", 0), *active_seg = nth_file(dir, ".seg", -1);
+    cr_assert_str_neq(first_seg, active_seg, "the test needs a sealed segment");
+    /* Break the magic number that opens each file's header. */
+    for (uint64_t pos = 0; pos < 4; pos++) {
+        test_flip_byte(sealed_tix, pos, 0x5a);
+        test_flip_byte(active_oix, pos, 0x5a);
+    }
+
+    run_result r = RUN(NULL, "verify", env.store);
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    char want[4200];
+    snprintf(want, sizeof want, "problem: %s", sealed_tix);
+    cr_assert(strstr(r.out, want), "no '%s' in: %s", want, r.out);
+    snprintf(want, sizeof want, "problem: %s", active_oix);
+    cr_assert(strstr(r.out, want), "no '%s' in: %s", want, r.out);
+    run_free(&r);
+
+    r = RUN(NULL, "verify", env.store, "--repair");
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    verify_summary s = summary_of(r.out);
+    cr_assert_eq(s.problems, 2, "%s", r.out);
+    cr_assert_eq(s.repairs, 2, "one rebuild per segment: %s", r.out);
+    cr_assert_eq(s.remain, 0);
+    cr_assert_eq(count_prefix(r.out, "repaired: "), 2, "%s", r.out);
+    snprintf(want, sizeof want, "repaired: %s", active_oix);
+    cr_assert(strstr(r.out, want), "the silent rebuild of the active index is reported: %s", r.out);
+    run_free(&r);
+
+    r = RUN(NULL, "verify", env.store);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    run_free(&r);
+    r = REPLAY("clicks", "--from-offset", "2500");
+    cr_assert_eq(count_lines(r.out), 500, "the rebuilt offset index finds its batches");
+    run_free(&r);
+    free(sealed_tix);
+    free(active_oix);
+    free(first_seg);
+    free(active_seg);
+    free(dir);
+}
+
+Test(verify, a_path_that_is_no_store_fails_with_one_line)
+{
+    const char *paths[] = { env.dir, "/nonexistent/store" };
+    for (size_t i = 0; i < 2; i++) {
+        run_result r = RUN(NULL, "verify", paths[i]);
+        cr_assert_eq(r.status, 1, "%s", paths[i]);
+        cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+        cr_assert(strstr(r.err, paths[i]), "%s", r.err);
+        cr_assert(strstr(r.err, "not a siglog store"), "%s", r.err);
+        cr_assert_eq(r.out_len, 0, "%s", r.out);
+        run_free(&r);
+    }
+}
+
+/* One parsed batch line of dump. */
+typedef struct dump_batch {
+    unsigned long long position, base, last, count, stored, raw, checksum;
+    char first_ts[64], max_ts[64], codec[16], valid[8];
+} dump_batch;
+
+/* Every batch line of a dump, checked for shape and for dense offsets
+ * within each file; returns the sum of counts and the number of batches. */
+static unsigned long long dump_counts(const char *out, size_t *batches)
+{
+    unsigned long long events = 0, next = 0, end_of_file = 0;
+    int first_in_file = 1;
+    *batches = 0;
+    for (const char *p = out; *p; p = strchr(p, '\n') + 1) {
+        cr_assert_not_null(strchr(p, '\n'));
+        if (strncmp(p, "segment: ", 9) == 0) {
+            first_in_file = 1;
+            continue;
+        }
+        if (strncmp(p, "  offset: ", 10) == 0)
+            continue;
+        dump_batch b;
+        int n = sscanf(p,
+                       "position: %llu base_offset: %llu last_offset: %llu count: %llu first_ts: %63s max_ts: %63s "
+                       "stored_bytes: %llu raw_bytes: %llu codec: %15s checksum: 0x%llx valid: %7s",
+                       &b.position, &b.base, &b.last, &b.count, b.first_ts, b.max_ts, &b.stored, &b.raw, b.codec,
+                       &b.checksum, b.valid);
+        cr_assert_eq(n, 11, "unparsable batch line: %.*s", (int)(strchr(p, '\n') - p), p);
+        cr_assert_str_eq(b.valid, "true");
+        cr_assert(strcmp(b.codec, "none") == 0 || strcmp(b.codec, "lz4") == 0, "codec %s", b.codec);
+        cr_assert_eq(b.last - b.base + 1, b.count);
+        cr_assert_gt(b.raw, 0);
+        if (!first_in_file) {
+            cr_assert_eq(b.base, next, "offsets are dense");
+            cr_assert_eq(b.position, end_of_file, "batches follow each other");
+        }
+        first_in_file = 0;
+        next = b.last + 1;
+        end_of_file = b.position + b.stored;
+        events += b.count;
+        ++*batches;
+    }
+    return events;
+}
+
+Test(dump, batches_of_segments_and_partitions_add_up_to_the_events)
+{
+    fill_stream("clicks", "2", 3000);
+    unsigned long long total = 0;
+    for (unsigned p = 0; p < 2; p++) {
+        char *dir = partition_dir("clicks", p);
+        run_result r = RUN(NULL, "dump", dir);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        size_t batches;
+        unsigned long long events = dump_counts(r.out, &batches);
+        cr_assert_gt(batches, 0);
+        total += events;
+
+        /* The directory is its segments in name order. */
+        unsigned long long by_file = 0;
+        size_t segments = 0;
+        for (char *seg; (seg = nth_file(dir, ".seg", (int)segments)) != NULL; segments++) {
+            run_result s = RUN(NULL, "dump", seg);
+            cr_assert_eq(s.status, 0, "%s", s.err);
+            cr_assert(strstr(r.out, s.out), "the dump of %s is part of the directory's", seg);
+            size_t b;
+            by_file += dump_counts(s.out, &b);
+            run_free(&s);
+            free(seg);
+        }
+        cr_assert_eq(count_prefix(r.out, "segment: "), segments);
+        cr_assert_eq(by_file, events);
+        run_free(&r);
+        free(dir);
+    }
+    cr_assert_eq(total, 3000, "every appended event is in one batch");
+}
+
+Test(dump, records_are_listed_one_per_line_with_escaped_previews)
+{
+    create_stream("raw", "1");
+    append_raw("raw", "k\"1", 3, "line\none\ttab \x01\xff", 15);
+    char long_value[100];
+    memset(long_value, 'v', sizeof long_value);
+    append_raw("raw", NULL, 0, long_value, sizeof long_value);
+    char *dir = partition_dir("raw", 0);
+    run_result r = RUN(NULL, "dump", dir, "--records");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    size_t batches;
+    unsigned long long events = dump_counts(r.out, &batches);
+    cr_assert_eq(events, 2);
+    cr_assert_eq(count_prefix(r.out, "  offset: "), 2, "%s", r.out);
+    cr_assert(strstr(r.out, "  offset: 0 ts: 1970-01-01T00:00:00.000005Z key: \"k\\\"1\" schema: 0 headers: 0 flags: 0 "
+                            "value_bytes: 15 value: \"line\\none\\ttab \\x01\\xff\"\n"),
+              "%s", r.out);
+    char want[200];
+    snprintf(want, sizeof want, "  offset: 1 ts: 1970-01-01T00:00:00.000005Z key: null schema: 0 headers: 0 flags: 0 "
+                                "value_bytes: 100 value: \"%.40s\"...\n", long_value);
+    cr_assert(strstr(r.out, want), "a long value is cut to a preview: %s", r.out);
+    run_free(&r);
+
+    fill_stream("clicks", "1", 1500);
+    free(dir);
+    dir = partition_dir("clicks", 0);
+    r = RUN(NULL, "dump", dir, "--records");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_eq(dump_counts(r.out, &batches), 1500);
+    cr_assert_eq(count_prefix(r.out, "  offset: "), 1500);
+    unsigned long long expect = 0;
+    for (const char *p = strstr(r.out, "  offset: "); p; p = strstr(p + 1, "\n  offset: ")) {
+        unsigned long long off;
+        cr_assert_eq(sscanf(p + (*p == '\n'), "  offset: %llu", &off), 1);
+        cr_assert_eq(off, expect++, "records in offset order");
+    }
+    run_free(&r);
+    free(dir);
+}
+
+Test(dump, corrupt_segment_prints_the_problem_and_exits_1)
+{
+    fill_stream("clicks", "1", 3000);
+    char *dir = partition_dir("clicks", 0);
+    char *seg = nth_file(dir, ".seg", 0);
+    test_flip_byte(seg, 100, 0x10);
+    const char *paths[] = { seg, dir };
+    for (size_t i = 0; i < 2; i++) {
+        run_result r = RUN(NULL, "dump", paths[i]);
+        cr_assert_eq(r.status, 1, "%s", paths[i]);
+        cr_assert(strstr(r.out, "position: 0 valid: false problem: "), "%s", r.out);
+        cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+        cr_assert(strstr(r.err, seg) && strstr(r.err, "byte 0"), "names file and position: %s", r.err);
+        run_free(&r);
+    }
+    run_result r = RUN(NULL, "dump", env.store);
+    cr_assert_eq(r.status, 1, "a store is not a partition directory");
+    cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+    run_free(&r);
+    free(seg);
+    free(dir);
 }
