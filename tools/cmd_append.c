@@ -1,7 +1,7 @@
 /*
  * cmd_append — `siglog append`: JSON Lines in, one event per line.
  *
- * Each line is parsed with jansson (one JSON value per line) and stored
+ * Each line is parsed (ingest.h: one JSON value per line) and stored
  * byte-for-byte as the event value; the key and event time come from
  * fields named by dot paths. Lines are grouped into batches of up to
  * APPEND_BATCH events per siglog_append call — but only lines already read
@@ -15,6 +15,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "ingest.h"
 #include "jsonpath.h"
 #include "lines.h"
 #include "output.h"
@@ -97,6 +98,7 @@ typedef struct append_run {
     siglog *s;
     siglog_stream *st;
     siglog_stream_config cfg;
+    ingest_spec spec;
     /* The batch being built. Keys are copied into one growing arena and
      * addressed by offset until the batch is complete, since the arena may
      * move while it grows. */
@@ -134,55 +136,22 @@ static int keys_add(append_run *a, const char *k, size_t len, size_t *off)
  * with the reason in why. */
 static int parse_line(append_run *a, const char *line, size_t len, char *why, size_t why_cap)
 {
-    const append_opts *o = a->o;
-    if (len > a->cfg.record_bytes_max) {
-        snprintf(why, why_cap, "event of %zu bytes exceeds the stream's record limit of %u bytes", len,
-                 a->cfg.record_bytes_max);
+    ingest_line l;
+    if (ingest_parse(&a->spec, line, len, &l, why, why_cap) != 0)
         return -1;
-    }
-    json_error_t jerr;
-    json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
-    if (!root) {
-        snprintf(why, why_cap, "invalid JSON at column %d: %s", jerr.column, jerr.text);
-        return -1;
-    }
     siglog_event *e = &a->ev[a->n];
-    *e = (siglog_event){ .value = line, .value_len = len, .schema_version = o->schema_version };
+    *e = (siglog_event){ .value = line, .value_len = len, .timestamp_us = l.timestamp_us,
+                         .schema_version = a->o->schema_version, .key_len = l.key_len };
+    /* The key may live in the parsed line: copy it before releasing that. */
     size_t key_off = 0;
-    int rc = -1;
-    if (o->have_key) {
-        json_t *kv = jsonpath_get(root, &o->key);
-        char buf[JSONPATH_KEY_MAX];
-        const char *k;
-        if (!kv) {
-            snprintf(why, why_cap, "no field '%s'", o->key.text);
-            goto out;
-        }
-        if (jsonpath_key(kv, buf, &k, &e->key_len) != 0) {
-            snprintf(why, why_cap, "key field '%s' is not a string or a number", o->key.text);
-            goto out;
-        }
-        if (keys_add(a, k, e->key_len, &key_off) != 0) {
-            snprintf(why, why_cap, "out of memory for keys");
-            goto out;
-        }
-    }
-    if (o->have_time) {
-        json_t *tv = jsonpath_get(root, &o->time);
-        if (!tv) {
-            snprintf(why, why_cap, "no field '%s'", o->time.text);
-            goto out;
-        }
-        if (jsonpath_time_us(tv, o->unit_us, &e->timestamp_us) != 0) {
-            snprintf(why, why_cap, "time field '%s' is not a number in range or an RFC 3339 time", o->time.text);
-            goto out;
-        }
+    int rc = l.key_len && keys_add(a, l.key, l.key_len, &key_off) != 0 ? -1 : 0;
+    ingest_release(&l);
+    if (rc != 0) {
+        snprintf(why, why_cap, "out of memory for keys");
+        return -1;
     }
     a->key_off[a->n++] = key_off;
-    rc = 0;
-out:
-    json_decref(root);
-    return rc;
+    return 0;
 }
 
 static int print_acks(append_run *a)
@@ -404,6 +373,8 @@ int cmd_append(int argc, char **argv)
     if ((status = cli_open(cmd.name, o.store, 0, o.stream, &a.s, &a.st)) != CLI_OK)
         goto out;
     siglog_stream_config_get(a.st, &a.cfg);
+    a.spec = (ingest_spec){ .key = o.have_key ? &o.key : NULL, .time = o.have_time ? &o.time : NULL,
+                            .unit_us = o.unit_us, .record_bytes_max = a.cfg.record_bytes_max };
     if (o.partition != SIGLOG_PARTITION_BY_KEY && o.partition >= a.cfg.partitions) {
         status = cli_fail(cmd.name, "stream %s has %u partitions: no partition %u", o.stream, a.cfg.partitions,
                           o.partition);
