@@ -14,6 +14,7 @@ typedef struct round_state {
     journal_entry *entries;
     partition **parts;
     size_t count, cap;
+    uint64_t bytes; /* journal bytes the gathered entries will take */
 } round_state;
 
 static void fail_store(struct siglog *s, int code)
@@ -42,6 +43,8 @@ static int round_push(round_state *r, uint32_t stream_id, partition *p)
     }
     r->entries[r->count] = (journal_entry){stream_id, p->id, p->inflight.bytes.data, p->inflight.bytes.len};
     r->parts[r->count++] = p;
+    r->bytes += journal_entry_bytes(p->inflight.bytes.len);
+    r->bytes += journal_entry_bytes(p->inflight.bytes.len);
     return 0;
 }
 
@@ -65,6 +68,7 @@ static int round_flush(struct siglog *s, round_state *r)
             pthread_mutex_unlock(&r->parts[i]->mu);
         }
         r->count = 0;
+        r->bytes = 0;
         return rc;
     }
     int first_err = 0;
@@ -77,6 +81,7 @@ static int round_flush(struct siglog *s, round_state *r)
             first_err = a;
     }
     r->count = 0;
+    r->bytes = 0;
     return first_err;
 }
 
@@ -135,12 +140,23 @@ int commit_checkpoint(struct siglog *s)
         return err_set(SIGLOG_ENOMEM, "out of memory");
     }
     size_t nd = 0;
+    int failed = 0;
     for (size_t i = 0; i < ns; i++)
         if (streams[i]->cfg.sync_policy != SIGLOG_SYNC_NONE)
-            for (uint32_t p = 0; p < streams[i]->cfg.partitions; p++)
-                dirty[nd++] = streams[i]->parts[p];
+            for (uint32_t p = 0; p < streams[i]->cfg.partitions; p++) {
+                partition *pt = streams[i]->parts[p];
+                dirty[nd++] = pt;
+                pthread_mutex_lock(&pt->mu);
+                if (pt->failed && !failed)
+                    failed = err_set(SIGLOG_EFAILED,
+                                     "%s: failed partition; the journal keeps its batches for the next open",
+                                     pt->dir);
+                pthread_mutex_unlock(&pt->mu);
+            }
     free(streams);
-    rc = sync_partitions(dirty, nd);
+    /* A failed partition may have batches only the journal holds (its
+     * segment write failed after the journal sync): never reset then. */
+    rc = failed ? failed : sync_partitions(dirty, nd);
     free(dirty);
     if (!rc)
         rc = journal_reset(s->journal);
@@ -157,7 +173,10 @@ static int gather_partition(struct siglog *s, round_state *r, uint32_t stream_id
     int rc = p->failed ? 0 : partition_seal_open_locked(p);
     uint64_t below = p->next_offset; /* what was appended before the round */
     while (!rc && !p->failed && p->pending.count && p->pending.metas[0].base_offset < below) {
-        uint64_t space = journal_space_left(s->journal);
+        /* What this round gathered from earlier partitions is not written
+         * yet but will take its share of the free space. */
+        uint64_t left = journal_space_left(s->journal);
+        uint64_t space = left > r->bytes ? left - r->bytes : 0;
         uint64_t taken = space > 2 * JOURNAL_ENTRY_HEADER_BYTES
                              ? partition_take_pending_locked(p, space - JOURNAL_ENTRY_HEADER_BYTES, below)
                              : 0;
