@@ -121,6 +121,10 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
     rc = segment_open(p->io, p->dir, bases[n - 1], 1, &sp, &p->active);
     if (rc)
         return rc;
+    /* Journaled: what precedes the journal's copy was synced by the last
+     * checkpoint (all of it when the journal holds nothing of this
+     * partition). NONE: nothing is known durable, scan it all. */
+    segment_trust_below(p->active, p->cfg->sync_policy == SIGLOG_SYNC_NONE ? 0 : journal_from);
     segment_tail t;
     if ((rc = segment_scan_tail(p->active, &t)) != 0)
         return rc;

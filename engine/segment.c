@@ -78,6 +78,7 @@ struct segment {
     int writable;
     int adopted;       /* writable and st established */
     int sealed;
+    uint64_t trusted_offset; /* see segment_trust_below */
     segment_params p;
     uint64_t base;
     seg_state st;
@@ -255,7 +256,8 @@ static int walk_valid(segment *s, seg_state *st, uint64_t limit, int index)
 
 /* Where a scan of the valid prefix below `limit` can start: just before
  * the batch named by the last index entry that both indexes agree on, that
- * lies below limit and whose batch header matches it. The start of the file
+ * lies below limit and below the trusted offset (segment_trust_below), and
+ * whose batch header matches it. The start of the file
  * when there is none. Returns the number of index entries up to and
  * including that one (the entries that can be trusted). */
 static uint32_t resume_point(segment *s, uint64_t limit, seg_state *st)
@@ -269,7 +271,7 @@ static uint32_t resume_point(segment *s, uint64_t limit, seg_state *st)
     uint32_t rel = 0, pos = 0;
     while (k > 0) {
         index_entry_offset(s->oix, k - 1, &rel, &pos);
-        if ((uint64_t)pos + BATCH_HEADER_BYTES <= limit)
+        if ((uint64_t)pos + BATCH_HEADER_BYTES <= limit && s->base + rel <= s->trusted_offset)
             break;
         k--;
     }
@@ -490,6 +492,7 @@ static int segment_alloc(const siglog_io *io, const char *dir, uint64_t base_off
         return err_set(SIGLOG_ENOMEM, "out of memory opening a segment in %s", dir);
     s->io = io;
     s->fd = -1;
+    s->trusted_offset = UINT64_MAX;
     s->writable = writable;
     s->base = base_offset;
     if (p)
@@ -700,6 +703,11 @@ int segment_truncate(segment *s, uint64_t valid_bytes)
     if (valid_bytes != s->st.pos)
         s->adopted = 0;
     return 0;
+}
+
+void segment_trust_below(segment *s, uint64_t offset)
+{
+    s->trusted_offset = offset;
 }
 
 int segment_adopt_tail(segment *s, const segment_tail *t)

@@ -80,6 +80,12 @@ int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int
                  segment **out);
 void segment_close(segment *s);
 
+/* Writer recovery: everything before `offset` is known durable (synced at
+ * the last checkpoint); batches from there on may have reached the disk in
+ * any order after a power cut, whatever the unsynced index says. Tail scans
+ * then resume from no index entry beyond it. Default: UINT64_MAX (trust
+ * every verified entry). */
+void segment_trust_below(segment *s, uint64_t offset);
 /* Scan from the last index entry to the end of the file (reads every batch
  * after it, checking both checksums). Fills *t. Does not modify the file. */
 int segment_scan_tail(segment *s, segment_tail *t);
