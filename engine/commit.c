@@ -44,7 +44,6 @@ static int round_push(round_state *r, uint32_t stream_id, partition *p)
     r->entries[r->count] = (journal_entry){stream_id, p->id, p->inflight.bytes.data, p->inflight.bytes.len};
     r->parts[r->count++] = p;
     r->bytes += journal_entry_bytes(p->inflight.bytes.len);
-    r->bytes += journal_entry_bytes(p->inflight.bytes.len);
     return 0;
 }
 
