@@ -24,11 +24,15 @@
  *     keeps the file size, as a preallocated index would have.
  *
  * The power cut first rewrites each tracked inode: it undoes every pending
- * data record in reverse order (back to the durable image), then replays
- * the ones the mode keeps, in order — so two overlapping writes that are
- * both kept end with the later one on top. RANDOM decides per record: kept,
- * dropped, or torn (a random prefix kept); GARBLE also leaves random bytes
- * where a dropped or torn write would have been. Then it undoes directory
+ * data record in reverse order (back to the durable image), then, for
+ * RANDOM and GARBLE, replays them per 512-byte sector: each sector touched
+ * keeps the effect of the first k of its records, k drawn per sector, as a
+ * disk that wrote some sectors of the page cache and not others would. So a
+ * write may be kept, dropped, or torn at any sector boundary, and later
+ * sectors may survive while earlier ones are lost, but within a sector a
+ * later write never survives an earlier one. GARBLE also leaves random
+ * bytes where the records a sector lost would have been. The file size is
+ * that after a random prefix of the records. Then it undoes directory
  * operations in reverse order: all of them (DROP_ALL), none (KEEP_ALL), or,
  * seeded, all after a random point (RANDOM, GARBLE): a journaling file
  * system commits metadata in order, so the survivors form a prefix.
@@ -55,6 +59,7 @@
 
 #define CRASH_PENDING_MAX ((uint64_t)256 << 20)
 #define CRASH_PAGE 4096u
+#define CRASH_SECTOR 512u
 #define CRASH_COPY_CHUNK 65536u
 
 enum crash_rec_kind { REC_WRITE, REC_TRUNC };
@@ -978,29 +983,97 @@ static int crash_rec_undo(io_crash *c, int fd, const crash_rec *r)
     return rc;
 }
 
-/* Replay record r over the durable image as RANDOM or GARBLE decides. */
-static int crash_rec_replay(io_crash *c, int fd, const crash_rec *r, int mode)
+/* The bytes a record wrote or destroyed: a write's range, or the tail a
+ * shrinking truncation cut off (an extension touches no bytes). */
+static void crash_rec_span(const crash_rec *r, uint64_t *from, uint64_t *to)
 {
-    uint64_t roll = crash_rand(c);
-    int garble = mode == IO_CRASH_GARBLE && ((roll >> 8) & 1);
-    if (r->kind == REC_TRUNC)
-        return (roll & 1) ? c->posix->ftruncate(c->posix, fd, r->off) : 0;
-    size_t keep;
-    switch (roll & 3) {
-    case 0:
-    case 1:
-        keep = r->len;
-        break;
-    case 2:
-        keep = 0;
-        break;
-    default:
-        keep = (size_t)((roll >> 16) % r->len);
-        break;
+    *from = r->off;
+    *to = r->kind == REC_WRITE ? r->off + r->len : (r->off < r->size_before ? r->size_before : r->off);
+}
+
+static int sector_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* The distinct sectors the node's records touch, sorted. */
+static int crash_sectors(const crash_node *n, uint64_t **out, size_t *count)
+{
+    uint64_t *sec = NULL;
+    size_t len = 0, cap = 0;
+    for (size_t i = 0; i < n->rec_count; i++) {
+        uint64_t from, to;
+        crash_rec_span(&n->recs[i], &from, &to);
+        for (uint64_t s = from / CRASH_SECTOR; from < to && s <= (to - 1) / CRASH_SECTOR; s++) {
+            if (grow((void **)&sec, &cap, len + 1, sizeof *sec) < 0) {
+                free(sec);
+                return -ENOMEM;
+            }
+            sec[len++] = s;
+        }
     }
-    int rc = io_write_all(c->posix, fd, r->new_bytes, keep, r->off);
-    if (rc == 0 && garble && keep < r->len)
-        rc = write_random(c, fd, r->off + keep, r->len - keep);
+    if (len > 1)
+        qsort(sec, len, sizeof *sec, sector_cmp);
+    size_t uniq = 0;
+    for (size_t i = 0; i < len; i++)
+        if (uniq == 0 || sec[uniq - 1] != sec[i])
+            sec[uniq++] = sec[i];
+    *out = sec;
+    *count = uniq;
+    return 0;
+}
+
+/* Replay the records over the durable image sector by sector: a sector
+ * holds the effect of the first k of its records, k drawn per sector from
+ * 0..n (a later write into a sector never survives without the earlier
+ * ones: the page cache writes a sector whole). Under GARBLE a sector that
+ * lost records may hold random bytes where they would have been. The size
+ * is that after a random prefix of the records. */
+static int crash_node_scatter(io_crash *c, crash_node *n, uint64_t size_at_cut, int mode)
+{
+    uint64_t *sec;
+    size_t count;
+    int rc = crash_sectors(n, &sec, &count);
+    if (rc < 0)
+        return rc;
+    uint64_t *keep = malloc((count ? count : 1) * sizeof *keep);
+    if (!keep) {
+        free(sec);
+        return -ENOMEM;
+    }
+    uint64_t nrec = n->rec_count;
+    for (size_t j = 0; j < count; j++) {
+        uint64_t roll = crash_rand(c);
+        /* Low bit: garble flag; the rest: how many records the sector keeps. */
+        keep[j] = ((roll >> 1) % (nrec + 1)) << 1 | (mode == IO_CRASH_GARBLE && (roll & 1));
+    }
+    uint64_t size_keep = crash_rand(c) % (nrec + 1);
+    unsigned char *zeros = calloc(1, CRASH_SECTOR);
+    rc = zeros ? 0 : -ENOMEM;
+    for (size_t i = 0; i < n->rec_count && rc == 0; i++) {
+        const crash_rec *r = &n->recs[i];
+        uint64_t from, to;
+        crash_rec_span(r, &from, &to);
+        /* Sectors are sorted: find the first this record touches. */
+        size_t j = 0;
+        while (j < count && sec[j] < from / CRASH_SECTOR)
+            j++;
+        for (; j < count && rc == 0 && sec[j] * CRASH_SECTOR < to; j++) {
+            uint64_t a = sec[j] * CRASH_SECTOR > from ? sec[j] * CRASH_SECTOR : from;
+            uint64_t b = (sec[j] + 1) * CRASH_SECTOR < to ? (sec[j] + 1) * CRASH_SECTOR : to;
+            if (i < keep[j] >> 1)
+                rc = io_write_all(c->posix, n->fd, r->kind == REC_WRITE ? r->new_bytes + (a - r->off) : zeros,
+                                  (size_t)(b - a), a);
+            else if (keep[j] & 1)
+                rc = write_random(c, n->fd, a, (size_t)(b - a));
+        }
+    }
+    if (rc == 0)
+        rc = c->posix->ftruncate(c->posix, n->fd, size_keep < nrec ? n->recs[size_keep].size_before : size_at_cut);
+    free(zeros);
+    free(keep);
+    free(sec);
     return rc;
 }
 
@@ -1030,11 +1103,12 @@ static int crash_node_cut(io_crash *c, crash_node *n, int mode)
 {
     int first = 0;
     if (mode != IO_CRASH_KEEP_ALL && n->rec_count) {
+        uint64_t size_at_cut = 0;
+        keep_first_error(&first, crash_file_size(n->fd, &size_at_cut));
         for (size_t i = n->rec_count; i-- > 0;)
             keep_first_error(&first, crash_rec_undo(c, n->fd, &n->recs[i]));
-        if (mode != IO_CRASH_DROP_ALL)
-            for (size_t i = 0; i < n->rec_count; i++)
-                keep_first_error(&first, crash_rec_replay(c, n->fd, &n->recs[i], mode));
+        if (mode != IO_CRASH_DROP_ALL && first == 0)
+            keep_first_error(&first, crash_node_scatter(c, n, size_at_cut, mode));
     }
     if (n->map_dirty)
         keep_first_error(&first, crash_map_cut(c, n, mode));

@@ -16,8 +16,10 @@
  *     while it has a writable mapping and until its next sync after that;
  *     DROP_ALL zeroes such a file whole, RANDOM/GARBLE keep it or zero it
  *     from a random page boundary to its end; its size is kept.
- * RANDOM and GARBLE decide per write; directory operations survive as a
- * random prefix (in call order), as a journaling file system commits them.
+ * RANDOM and GARBLE decide per 512-byte sector (a later write into a sector
+ * never survives an earlier one) and pick the file size after a random
+ * prefix of its writes; directory operations survive as a random prefix
+ * (in call order), as a journaling file system commits them.
  * Sync of a file makes its data durable, not its directory entry: a file
  * created and fdatasync'ed but whose directory was never synced can vanish.
  *
@@ -36,7 +38,9 @@
 enum io_crash_mode {
     IO_CRASH_KEEP_ALL = 0,   /* as after a process kill: page cache survives */
     IO_CRASH_DROP_ALL = 1,   /* every unsynced write and dir op lost */
-    IO_CRASH_RANDOM = 2,     /* each independently kept/dropped/torn (seeded) */
+    IO_CRASH_RANDOM = 2,     /* each 512-byte sector keeps a random prefix
+                              * of the writes into it (seeded): writes are
+                              * kept, dropped or torn at sector boundaries */
     IO_CRASH_GARBLE = 3,     /* like RANDOM, and dropped writes may leave
                               * random bytes instead of the old ones */
 };

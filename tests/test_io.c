@@ -965,6 +965,7 @@ Test(io_crash, random_with_a_fixed_seed_is_deterministic_and_seeds_differ)
 Test(io_crash, random_and_garble_never_touch_bytes_no_unsynced_write_covered)
 {
     for (int mode = IO_CRASH_RANDOM; mode <= IO_CRASH_GARBLE; mode++) {
+        int grew = 0, same = 0;
         for (uint64_t seed = 1; seed <= 20; seed++) {
             crash_fixture x = crash_open(seed);
             char *p = test_path(x.dir, "f");
@@ -980,6 +981,8 @@ Test(io_crash, random_and_garble_never_touch_bytes_no_unsynced_write_covered)
             size_t len;
             cr_assert_eq(io_read_file(io_posix(), p, 1 << 20, &got, &len), 0);
             cr_assert(len >= 8192 && len <= 8202, "only the unsynced append may change the size");
+            grew |= len > 8192;
+            same |= len == 8192;
             unsigned char *g = got;
             cr_assert(memcmp(g, base, 1000) == 0, "mode %d seed %llu", mode, (unsigned long long)seed);
             cr_assert(memcmp(g + 1010, base + 1010, 8192 - 1010) == 0);
@@ -987,20 +990,35 @@ Test(io_crash, random_and_garble_never_touch_bytes_no_unsynced_write_covered)
             free(p);
             crash_close(&x);
         }
+        cr_assert(grew && same, "mode %d: the append's size change is sometimes kept, sometimes lost", mode);
     }
 }
 
-Test(io_crash, random_keeps_a_prefix_of_a_write_and_sometimes_tears_it)
+/* Each 512-byte sector of `g` is whole and one of the given fill bytes. */
+static int sector_fill(const unsigned char *g, size_t sector)
 {
-    int torn = 0;
+    for (size_t i = 1; i < 512; i++)
+        if (g[sector * 512 + i] != g[sector * 512])
+            return -1;
+    return g[sector * 512];
+}
+
+Test(io_crash, random_loses_whole_sectors_in_write_order)
+{
+    int torn = 0, middle = 0;
     for (uint64_t seed = 1; seed <= 40; seed++) {
         crash_fixture x = crash_open(seed);
         char *p = test_path(x.dir, "f");
-        static unsigned char zeros[4096], ones[4096];
-        memset(ones, 'N', sizeof ones);
+        static unsigned char zeros[8192], a[4096], b[4096];
+        memset(a, 'A', sizeof a);
+        memset(b, 'B', sizeof b);
         write_durable(x.io, x.dir, p, zeros, sizeof zeros);
         int fd = x.io->open_file(x.io, p, IO_WRITE, 0);
-        cr_assert_eq(io_write_all(x.io, fd, ones, sizeof ones, 0), 0);
+        cr_assert_eq(io_write_all(x.io, fd, a, sizeof a, 0), 0);
+        cr_assert_eq(io_write_all(x.io, fd, b, sizeof b, 0), 0);
+        /* Two small writes into one sector: "Y" never survives without "X". */
+        cr_assert_eq(io_write_all(x.io, fd, "XXXX", 4, 4096), 0);
+        cr_assert_eq(io_write_all(x.io, fd, "YYYY", 4, 4100), 0);
         x.io->close_file(x.io, fd);
         power_cut(&x, IO_CRASH_RANDOM);
         void *got;
@@ -1008,17 +1026,25 @@ Test(io_crash, random_keeps_a_prefix_of_a_write_and_sometimes_tears_it)
         cr_assert_eq(io_read_file(io_posix(), p, 1 << 20, &got, &len), 0);
         cr_assert_eq(len, sizeof zeros);
         const unsigned char *g = got;
-        size_t t = 0;
-        while (t < len && g[t] == 'N')
-            t++;
-        cr_assert(memcmp(g + t, zeros, len - t) == 0, "seed %llu: new bytes then old bytes, nothing else",
+        int first = sector_fill(g, 0);
+        for (size_t sct = 0; sct < 8; sct++) {
+            int f = sector_fill(g, sct);
+            cr_assert(f == 0 || f == 'A' || f == 'B', "seed %llu sector %zu is not whole", (unsigned long long)seed,
+                      sct);
+            torn |= f != first;
+            middle |= f == 'A';
+        }
+        int x_kept = memcmp(g + 4096, "XXXX", 4) == 0, y_kept = memcmp(g + 4100, "YYYY", 4) == 0;
+        cr_assert(x_kept || memcmp(g + 4096, "\0\0\0\0", 4) == 0);
+        cr_assert(!y_kept || x_kept, "seed %llu: a later write in a sector outlived an earlier one",
                   (unsigned long long)seed);
-        torn |= t > 0 && t < len;
+        cr_assert(memcmp(g + 4104, zeros, sizeof zeros - 4104) == 0, "untouched bytes stay");
         free(got);
         free(p);
         crash_close(&x);
     }
-    cr_assert(torn, "40 seeds and never a torn write");
+    cr_assert(torn, "40 seeds and never a write torn between sectors");
+    cr_assert(middle, "40 seeds and no sector ever held the earlier of two writes");
 }
 
 Test(io_crash, random_keeps_a_prefix_of_the_directory_operations)
