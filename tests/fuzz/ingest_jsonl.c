@@ -1,0 +1,171 @@
+/*
+ * ingest_jsonl: feed arbitrary bytes to `siglog append`'s input path — the
+ * line reader (tools/lines.c, over a memory file, batching as append does)
+ * and the per-line parser (tools/ingest.c with --key-field user.id
+ * --time-field ts --time-unit ms). Oracles: the lines handed out are the
+ * input split at '\n', nothing lost or added; a line is accepted exactly
+ * when it is one JSON value whose user.id is a string or number and whose
+ * ts is an in-range number or RFC 3339 string; an accepted key is the
+ * field's exact string bytes, or for a number the text that reads back as
+ * the same number (integers in plain decimal), and the time is the field's
+ * value in microseconds.
+ */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include "ingest.h"
+#include "lines.h"
+#include "timeparse.h"
+
+/* Small limits (append's are 16 MiB for a line and the stream's record
+ * limit for an event) so that the fuzzer reaches both refusals. */
+#define FUZZ_LINE_MAX 512
+#define FUZZ_RECORD_MAX 256
+
+static jsonpath key_path, time_path;
+static int fd = -1;
+
+static void fail(const char *what, const char *line, size_t len)
+{
+    fprintf(stderr, "ingest_jsonl: %s (line '%.*s')\n", what, (int)len, line);
+    abort();
+}
+
+/* The field the key path names, looked up without jsonpath. */
+static json_t *user_id(json_t *root)
+{
+    json_t *user = json_is_object(root) ? json_object_get(root, "user") : NULL;
+    return json_is_object(user) ? json_object_get(user, "id") : NULL;
+}
+
+/* What ingest must make of a key field: 1 with the expected bytes, or 0
+ * when it must refuse. */
+static int expected_key(json_t *v, char *buf, size_t cap, const char **key, size_t *len)
+{
+    if (json_is_string(v)) {
+        *key = json_string_value(v);
+        *len = json_string_length(v);
+        return 1;
+    }
+    if (json_is_integer(v)) {
+        *len = (size_t)snprintf(buf, cap, "%lld", (long long)json_integer_value(v));
+        *key = buf;
+        return 1;
+    }
+    return json_is_real(v) ? 2 : 0; /* 2: a real, checked by value */
+}
+
+/* The time ingest must produce in *us, or 0 when it must refuse. */
+static int expected_time(json_t *v, int64_t *us)
+{
+    if (json_is_string(v))
+        return timeparse_rfc3339(json_string_value(v), json_string_length(v), us) == 0;
+    if (json_is_integer(v))
+        return !__builtin_mul_overflow((int64_t)json_integer_value(v), (int64_t)1000, us);
+    if (json_is_real(v)) {
+        double t = json_real_value(v) * 1000.0;
+        if (!(fabs(t) < 9223372036854775808.0))
+            return 0;
+        *us = (int64_t)llround(t);
+        return 1;
+    }
+    return 0;
+}
+
+static void check_line(const char *line, size_t len)
+{
+    static const ingest_spec spec = { &key_path, &time_path, 1000, FUZZ_RECORD_MAX };
+    ingest_line got;
+    char why[256];
+    int ok = ingest_parse(&spec, line, len, &got, why, sizeof why) == 0;
+
+    json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    json_t *k = root ? user_id(root) : NULL;
+    json_t *t = root && json_is_object(root) ? json_object_get(root, "ts") : NULL;
+    char kbuf[64];
+    const char *want_key = NULL;
+    size_t want_len = 0;
+    int64_t want_us = 0;
+    int key_kind = k ? expected_key(k, kbuf, sizeof kbuf, &want_key, &want_len) : 0;
+    int want_ok = len <= FUZZ_RECORD_MAX && key_kind && t && expected_time(t, &want_us);
+
+    if (ok != want_ok)
+        fail(ok ? "accepted a line it must refuse" : why, line, len);
+    if (ok) {
+        if (got.timestamp_us != want_us)
+            fail("time differs from the field's value", line, len);
+        if (key_kind == 1 && (got.key_len != want_len || memcmp(got.key, want_key, want_len) != 0))
+            fail("key differs from the field's text", line, len);
+        if (key_kind == 2) {
+            /* A real: the key reads back as the same number. */
+            char text[JSONPATH_KEY_MAX + 1];
+            if (got.key_len == 0 || got.key_len > JSONPATH_KEY_MAX)
+                fail("real key of impossible length", line, len);
+            memcpy(text, got.key, got.key_len);
+            text[got.key_len] = '\0';
+            char *end;
+            double d = strtod(text, &end);
+            if (*end || d != json_real_value(k))
+                fail("real key does not read back as its number", line, len);
+        }
+        ingest_release(&got);
+    }
+    json_decref(root);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (fd < 0) {
+        fd = memfd_create("ingest_jsonl", 0);
+        if (fd < 0 || jsonpath_compile(&key_path, "user.id") != 0 || jsonpath_compile(&time_path, "ts") != 0)
+            abort();
+    }
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0)
+        abort();
+
+    lines r;
+    if (lines_init(&r, fd, FUZZ_LINE_MAX) != 0)
+        abort();
+    const char *text = (const char *)data;
+    size_t pos = 0;
+    for (;;) {
+        /* As append: block only when nothing is buffered. */
+        const char *line;
+        size_t len;
+        int rc = lines_next(&r, 0, &line, &len);
+        if (rc == LINES_PENDING)
+            rc = lines_next(&r, LINES_MAY_BLOCK, &line, &len);
+        if (rc == LINES_EOF) {
+            if (pos != size || r.bytes_consumed != size)
+                fail("input left over at the end", "", 0);
+            break;
+        }
+        if (rc == LINES_ERR_LONG) {
+            const char *nl = memchr(text + pos, '\n', size - pos);
+            if ((size_t)((nl ? nl : text + size) - (text + pos)) <= FUZZ_LINE_MAX)
+                fail("a line within the limit was refused as too long", text + pos, size - pos);
+            break;
+        }
+        if (rc != LINES_LINE)
+            fail("read error on a memory file", "", 0);
+        /* The line is the next piece of input, ending at '\n' or the end. */
+        if (len > size - pos || memcmp(line, text + pos, len) != 0 || memchr(line, '\n', len))
+            fail("line is not the next piece of the input", line, len);
+        pos += len;
+        if (pos < size) {
+            if (text[pos] != '\n')
+                fail("line does not end at a newline", line, len);
+            pos++;
+        }
+        if (r.bytes_consumed != pos)
+            fail("bytes_consumed is off", line, len);
+        check_line(line, len);
+    }
+    lines_free(&r);
+    return 0;
+}
