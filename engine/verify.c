@@ -120,11 +120,12 @@ static int note_bad_index(verifier *v, const char *dir, uint64_t base, const seg
     return 0;
 }
 
-/* Every entry of both indexes that lies in the valid prefix (offsets
- * below valid_end) must name a batch of it. Entries past a torn tail or
- * damage are judged by the repair of that, not here. */
+/* Every entry of both indexes must name a batch of the segment. In a
+ * segment with a torn tail or damage only the entries of the valid prefix
+ * (offsets below valid_end) are judged: the rest go with the tail's repair
+ * or the damage report. */
 static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nbatches, uint64_t valid_end,
-                         const segment_params *p, int active)
+                         int intact, const segment_params *p, int active)
 {
     static const struct {
         const char *ext;
@@ -151,7 +152,7 @@ static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nba
                 index_entry_offset(ix, i, &rel, &position);
             else
                 index_entry_time(ix, i, &ts, &rel);
-            if (base + rel >= valid_end)
+            if (base + rel >= valid_end && !intact)
                 break;
             const batch_pos *b = NULL;
             for (size_t k = 0; files[f].kind == INDEX_KIND_TIME && k < nbatches && !b; k++)
@@ -234,7 +235,10 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
             progress(v, len);
             continue;
         }
-        /* Invalid (r < 0) or incomplete (r == 0) batch at pos. */
+        /* Invalid (r < 0) or incomplete (r == 0) batch at pos. Keep the
+         * reason: the tail scan below sets details of its own. */
+        char why[400];
+        snprintf(why, sizeof why, "%s", r < 0 ? siglog_errdetail() : "incomplete batch");
         segment_tail t = {0};
         int torn = last && segment_scan_tail(s, &t) == 0 && !t.damaged && t.valid_bytes == pos;
         damaged = !torn;
@@ -242,7 +246,7 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
             problem(v, path, pos, "torn tail: %" PRIu64 " bytes after the last valid batch (cut by repair)",
                     size - pos);
         else
-            problem(v, path, pos, "%s%s", r < 0 ? siglog_errdetail() : "incomplete batch",
+            problem(v, path, pos, "%s%s", why,
                     last ? " followed by valid data: damage inside the log, not cut by repair"
                          : " in a sealed segment: damage, not cut by repair");
         break;
@@ -250,7 +254,7 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
     progress(v, size > pos ? size - pos : 0);
     v->st.bytes += pos;
     if (!rc)
-        rc = check_indexes(v, dir, base, n, expect, p, last);
+        rc = check_indexes(v, dir, base, n, expect, pos == size, p, last);
     segment_close(s);
     /* After damage, where the next segment must start is unknown. */
     *next_offset = damaged ? UINT64_MAX : expect;
