@@ -1,0 +1,101 @@
+#!/usr/bin/env python3
+"""enospc -- a real file system fills up under a writer.
+
+For a stream that does not sync (NONE) and one that does (ALWAYS), on a
+tmpfs of 4 MiB (root only; skipped otherwise):
+  1. rf_fill appends until a call fails: the code is ENOSPC and its detail
+     names the store's file that did not fit;
+  2. the failed call is not acknowledged; NONE: the partition is not
+     failed (the batch that did not fit was trimmed); ALWAYS: when the
+     segment write failed after the journal sync the partition refuses
+     later appends with EFAILED until the store is reopened (documented);
+  3. the tmpfs grows to 16 MiB under the paused writer: NONE appends resume
+     on the same handle; a failed ALWAYS partition still refuses;
+  4. `siglog verify` before any recovery: clean, or only a torn tail;
+  5. reopen (journal replay, tail recovery) and crash_writer check: every
+     acknowledged event is at its offset, byte-identical; nothing else is
+     garbage; `siglog verify` clean;
+  6. a new writer process appends and the store proves again.
+"""
+import os
+import subprocess
+
+import rflib  # first: it puts crashlib on the path
+from rflib import Failure, crashlib
+
+
+def verify_before_recovery(store, what):
+    r = subprocess.run([crashlib.SIGLOG, "verify", store], capture_output=True, text=True)
+    if r.returncode == 0:
+        return "clean"
+    problems = [l for l in r.stdout.splitlines() if l.startswith("problem: ")]
+    if r.returncode == 1 and problems and all("torn tail" in l for l in problems):
+        return f"{len(problems)} torn tail(s)"
+    raise Failure(f"{what}: siglog verify after the full disk (status {r.returncode}) reports "
+                  f"more than a torn tail:\n{r.stdout}{r.stderr}")
+
+
+def one_policy(policy):
+    what = f"ENOSPC on tmpfs, {policy} stream"
+    mnt = os.path.join(crashlib.BUILD_DIR, f"enospc-{policy}")
+    acks = os.path.join(crashlib.BUILD_DIR, f"enospc-{policy}.acks")
+    store = os.path.join(mnt, "store")
+    rflib.umount(mnt)  # a run killed earlier may have left it mounted
+    if os.path.exists(acks):
+        os.unlink(acks)
+    rflib.mount_tmpfs(mnt, "4m")
+    try:
+        rflib.fill_init(store, policy)
+        w = rflib.PausedWriter(store, acks, run=1)
+        rep = w.wait_paused()
+        step, code, detail = (rep.get("error", "") + "  ").split(" ", 2)
+        if code != "ENOSPC":
+            raise Failure(f"{what}: the first failure is {rep.get('error')!r}, not ENOSPC")
+        if store + "/" not in detail:
+            raise Failure(f"{what}: the ENOSPC detail does not name the store's file: {detail!r}")
+        failed = rep.get("failed")
+        after = rflib.code_of(rep.get("after"))
+        if policy == "none" and failed != "0":
+            raise Failure(f"{what}: the partition is failed after a trimmed write: {rep}")
+        if failed == "1" and after != "EFAILED":
+            raise Failure(f"{what}: a failed partition took another append: after = {rep.get('after')!r}")
+        if after not in ("OK", "ENOSPC", "EFAILED"):
+            raise Failure(f"{what}: unexpected result of the next append on a full disk: {rep.get('after')!r}")
+
+        rflib.remount_tmpfs(mnt, "16m")
+        rep = w.go()
+        resume = rflib.code_of(rep.get("resume"))
+        want = "EFAILED" if failed == "1" else "OK"
+        if resume != want:
+            raise Failure(f"{what}: after freeing space, appends on the same handle gave "
+                          f"{rep.get('resume')!r}, expected {want}")
+        acked = int(rep.get("acked", "0"))
+        if acked == 0 or acked != rflib.count_acks(acks):
+            raise Failure(f"{what}: acked {acked}, but the ack log holds {rflib.count_acks(acks)}")
+        print(f"{what}: first failure {step} ENOSPC ({detail.strip()}); failed={failed}, "
+              f"next append {after}, after remount {resume}; {acked} acknowledged", flush=True)
+
+        state = verify_before_recovery(store, what)
+        print(f"{what}: siglog verify before recovery: {state}", flush=True)
+        print(f"{what}: {crashlib.check(store, acks, what + ' (reopen)')}", flush=True)
+        status, rep2, out, err = rflib.fill_write(store, acks, run=2, events=60)
+        if status != 3:
+            raise Failure(f"{what}: a new writer could not append after the reopen "
+                          f"(status {status}):\n{out}{err}")
+        print(f"{what}: {crashlib.check(store, acks, what + ' (second writer)')}", flush=True)
+    except Failure:
+        crashlib.keep_evidence(store, os.path.join(crashlib.BUILD_DIR, f"enospc-{policy}-failed"))
+        raise
+    finally:
+        rflib.umount(mnt)
+
+
+def run():
+    rflib.setup()
+    rflib.need_root("the ENOSPC test")
+    for policy in ("none", "always"):
+        one_policy(policy)
+
+
+if __name__ == "__main__":
+    crashlib.main(run)
