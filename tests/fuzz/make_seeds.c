@@ -13,8 +13,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "batch.h"
+#include "codec.h"
+#include "journal.h"
 
 static const char *corpus_root;
 
@@ -117,6 +120,109 @@ static void decode_batch_seeds(void)
     batch_seed("lz4-tombstones", tombstones, 40, 1u << 20, SIGLOG_COMPRESSION_LZ4);
 }
 
+/* read_journal opens every input for this store id. */
+#define JOURNAL_SEED_STORE_ID 0x5349474c4f471234ull
+#define JOURNAL_SLOT_USED 32
+
+static void sealed_batch(bytebuf *out, uint64_t base, size_t n, int compression)
+{
+    batch_builder b;
+    batch_meta meta;
+    batch_builder_init(&b);
+    batch_builder_reset(&b, base, 0);
+    for (size_t i = 0; i < n; i++) {
+        siglog_event e = ev(i % 3 ? "device-9" : NULL, "{\"temp\":21.5,\"unit\":\"C\"}", 1700000000000000 + (int64_t)i);
+        if (batch_builder_add(&b, &e, e.timestamp_us) != 0)
+            exit(1);
+    }
+    if (batch_builder_seal(&b, compression, out, &meta) != 0) {
+        fprintf(stderr, "seal: %s\n", siglog_errdetail());
+        exit(1);
+    }
+    batch_builder_free(&b);
+}
+
+static void journal_write_one(journal *j, uint32_t stream_id, uint32_t partition, const bytebuf *payload)
+{
+    journal_entry e = {stream_id, partition, payload->data, payload->len};
+    if (journal_write(j, &e, 1) != 0 || journal_sync(j) != 0) {
+        fprintf(stderr, "journal write: %s\n", siglog_errdetail());
+        exit(1);
+    }
+}
+
+/* The journal file as read_journal takes it: the two header slots, then
+ * `data_bytes` from the start of the entries (the rest is zero). */
+static void journal_seed(const char *dir, const char *name, uint64_t data_bytes)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/journal", dir);
+    FILE *f = fopen(path, "rb");
+    bytebuf out = {0};
+    if (!f || bytebuf_reserve(&out, 2 * JOURNAL_SLOT_USED + data_bytes) != 0) {
+        perror(path);
+        exit(1);
+    }
+    int ok = fread(out.data, 1, JOURNAL_SLOT_USED, f) == JOURNAL_SLOT_USED &&
+             fseek(f, JOURNAL_SLOT_BYTES, SEEK_SET) == 0 &&
+             fread(out.data + JOURNAL_SLOT_USED, 1, JOURNAL_SLOT_USED, f) == JOURNAL_SLOT_USED &&
+             fseek(f, JOURNAL_DATA_START, SEEK_SET) == 0 &&
+             fread(out.data + 2 * JOURNAL_SLOT_USED, 1, data_bytes, f) == data_bytes;
+    fclose(f);
+    if (!ok) {
+        fprintf(stderr, "%s: short read\n", path);
+        exit(1);
+    }
+    out.len = 2 * JOURNAL_SLOT_USED + data_bytes;
+    write_seed("read_journal", name, &out);
+    bytebuf_free(&out);
+}
+
+static void read_journal_seeds(void)
+{
+    char dir[] = "/tmp/siglog-seeds-XXXXXX";
+    if (!mkdtemp(dir)) {
+        perror(dir);
+        exit(1);
+    }
+    journal *j = NULL;
+    if (journal_open(io_posix(), dir, JOURNAL_BYTES_MIN, JOURNAL_SEED_STORE_ID, 0600, &j) != 0) {
+        fprintf(stderr, "journal open: %s\n", siglog_errdetail());
+        exit(1);
+    }
+    bytebuf a = {0}, b = {0}, c = {0};
+    sealed_batch(&a, 0, 3, SIGLOG_COMPRESSION_NONE);
+    sealed_batch(&b, 0, 40, SIGLOG_COMPRESSION_LZ4);
+    /* Two batches in one entry: a commit of one partition's run. */
+    sealed_batch(&c, 3, 2, SIGLOG_COMPRESSION_NONE);
+    sealed_batch(&c, 5, 1, SIGLOG_COMPRESSION_NONE);
+    journal_write_one(j, 1, 0, &a);
+    journal_write_one(j, 1, 1, &b);
+    journal_write_one(j, 2, 0, &c);
+    uint64_t first_gen = journal_capacity(j) - journal_space_left(j);
+    journal_seed(dir, "three-entries", first_gen + JOURNAL_ENTRY_HEADER_BYTES);
+    journal_seed(dir, "torn-last-entry", first_gen - c.len / 2);
+    journal_seed(dir, "empty-generation-1", 0);
+
+    /* A checkpoint, then one entry of the new generation in front of the
+     * older generation's entries. */
+    if (journal_reset(j) != 0) {
+        fprintf(stderr, "journal reset: %s\n", siglog_errdetail());
+        exit(1);
+    }
+    journal_write_one(j, 1, 0, &a);
+    journal_seed(dir, "after-checkpoint", first_gen);
+    journal_close(j);
+
+    char path[4096];
+    snprintf(path, sizeof path, "%s/journal", dir);
+    unlink(path);
+    rmdir(dir);
+    bytebuf_free(&a);
+    bytebuf_free(&b);
+    bytebuf_free(&c);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -125,5 +231,6 @@ int main(int argc, char **argv)
     }
     corpus_root = argv[1];
     decode_batch_seeds();
+    read_journal_seeds();
     return 0;
 }

@@ -1,0 +1,197 @@
+#include "fuzz_support.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <xxhash.h>
+
+#include "batch.h"
+#include "codec.h"
+
+/* Batch header fields the repair rewrites (format-spec, "Batch"). */
+#define HDR_BODY_LEN 20
+#define HDR_BODY_CHECKSUM 48
+#define HDR_CHECKSUM 56
+
+static char scratch[4096];
+
+void fuzz_fail(const char *target, const char *fmt, ...)
+{
+    va_list ap;
+    fprintf(stderr, "%s: oracle failed: ", target);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+    abort();
+}
+
+static void remove_tree(const char *path)
+{
+    struct stat st;
+    if (lstat(path, &st) != 0)
+        return;
+    if (S_ISDIR(st.st_mode)) {
+        fuzz_empty_dir(path);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+void fuzz_empty_dir(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *p = fuzz_path(dir, e->d_name);
+        remove_tree(p);
+        free(p);
+    }
+    closedir(d);
+}
+
+static void remove_scratch(void)
+{
+    if (scratch[0])
+        remove_tree(scratch);
+}
+
+const char *fuzz_scratch(void)
+{
+    if (scratch[0])
+        return scratch;
+    struct stat st;
+    const char *root = stat("/dev/shm", &st) == 0 && S_ISDIR(st.st_mode) ? "/dev/shm" : getenv("TMPDIR");
+    snprintf(scratch, sizeof scratch, "%s/siglog-fuzz-XXXXXX", root ? root : "/tmp");
+    if (!mkdtemp(scratch)) {
+        perror(scratch);
+        abort();
+    }
+    atexit(remove_scratch);
+    return scratch;
+}
+
+char *fuzz_path(const char *dir, const char *name)
+{
+    char *p;
+    if (asprintf(&p, "%s/%s", dir, name) < 0)
+        abort();
+    return p;
+}
+
+void fuzz_mkdirs(const char *dir)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s", dir);
+    for (char *s = buf + strlen(fuzz_scratch()) + 1; *s; s++) {
+        if (*s != '/')
+            continue;
+        *s = '\0';
+        if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+            perror(buf);
+            abort();
+        }
+        *s = '/';
+    }
+    if (mkdir(buf, 0700) != 0 && errno != EEXIST) {
+        perror(buf);
+        abort();
+    }
+}
+
+void fuzz_write_file(const char *path, const void *data, size_t len)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    const uint8_t *p = data;
+    while (fd >= 0 && len > 0) {
+        ssize_t w = write(fd, p, len);
+        if (w <= 0)
+            break;
+        p += w;
+        len -= (size_t)w;
+    }
+    if (fd < 0 || len != 0 || close(fd) != 0) {
+        perror(path);
+        abort();
+    }
+}
+
+uint8_t *fuzz_read_file(const char *path, size_t *len)
+{
+    int fd = open(path, O_RDONLY);
+    if (fd < 0)
+        return NULL;
+    struct stat st;
+    uint8_t *buf = NULL;
+    if (fstat(fd, &st) == 0 && (buf = malloc((size_t)st.st_size + 1)) != NULL) {
+        ssize_t r = pread(fd, buf, (size_t)st.st_size, 0);
+        if (r != st.st_size) {
+            free(buf);
+            buf = NULL;
+        }
+        *len = (size_t)st.st_size;
+    }
+    close(fd);
+    return buf;
+}
+
+void fuzz_copy_tree(const char *src, const char *dst)
+{
+    if (mkdir(dst, 0700) != 0) {
+        perror(dst);
+        abort();
+    }
+    DIR *d = opendir(src);
+    if (!d) {
+        perror(src);
+        abort();
+    }
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        char *from = fuzz_path(src, e->d_name), *to = fuzz_path(dst, e->d_name);
+        struct stat st;
+        if (lstat(from, &st) != 0)
+            abort();
+        if (S_ISDIR(st.st_mode)) {
+            fuzz_copy_tree(from, to);
+        } else {
+            size_t len = 0;
+            uint8_t *data = fuzz_read_file(from, &len);
+            if (!data)
+                abort();
+            fuzz_write_file(to, data, len);
+            free(data);
+        }
+        free(from);
+        free(to);
+    }
+    closedir(d);
+}
+
+size_t fuzz_repair_batches(uint8_t *p, size_t len)
+{
+    size_t pos = 0;
+    while (len - pos >= BATCH_HEADER_BYTES && get_le32(p + pos) == BATCH_MAGIC) {
+        uint8_t *h = p + pos;
+        uint32_t body_len = get_le32(h + HDR_BODY_LEN);
+        if (body_len > len - pos - BATCH_HEADER_BYTES)
+            break;
+        put_le64(h + HDR_BODY_CHECKSUM, XXH3_64bits(h + BATCH_HEADER_BYTES, body_len));
+        put_le64(h + HDR_CHECKSUM, XXH3_64bits(h, HDR_CHECKSUM));
+        pos += BATCH_HEADER_BYTES + (size_t)body_len;
+    }
+    return pos;
+}

@@ -1,0 +1,40 @@
+/*
+ * fuzz_support — what the file-based fuzz targets share: one scratch
+ * directory per process on a RAM file system (emptied between inputs),
+ * whole-file writes, checksum repair so that mutations get past the
+ * checksums to the parsers behind them, and the way a target reports a
+ * broken oracle (message, then abort, which is what a fuzzer catches).
+ */
+#ifndef SIGLOG_FUZZ_SUPPORT_H
+#define SIGLOG_FUZZ_SUPPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* The process's scratch directory, created on first use under /dev/shm
+ * (or $TMPDIR, or /tmp, when /dev/shm is missing) and removed at exit. */
+const char *fuzz_scratch(void);
+/* "<dir>/<name>" into a malloc'd string; aborts when out of memory. */
+char *fuzz_path(const char *dir, const char *name);
+/* Make directory dir (and parents below the scratch root); aborts on error. */
+void fuzz_mkdirs(const char *dir);
+/* Create or replace a file with exactly these bytes; aborts on error. */
+void fuzz_write_file(const char *path, const void *data, size_t len);
+/* Read a whole file into a malloc'd buffer; NULL when missing. */
+uint8_t *fuzz_read_file(const char *path, size_t *len);
+/* Remove everything inside dir (recursively), keeping dir itself. */
+void fuzz_empty_dir(const char *dir);
+/* Copy the tree src to dst (dst must not exist). */
+void fuzz_copy_tree(const char *src, const char *dst);
+
+/* Walk p[0..len) as back-to-back batches and rewrite both checksums of
+ * every batch whose magic is right and whose body fits, so that mutated
+ * headers and bodies reach the checks behind the checksums. Stops at the
+ * first position that does not hold a batch magic. Returns the bytes
+ * walked. */
+size_t fuzz_repair_batches(uint8_t *p, size_t len);
+
+/* Report a broken oracle and abort. */
+void fuzz_fail(const char *target, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
+
+#endif

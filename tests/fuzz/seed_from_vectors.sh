@@ -1,0 +1,51 @@
+#!/bin/sh
+# Writes the seed-* inputs of the file-format fuzz targets from the golden
+# stores in format-spec/vectors (real engine output, so every seed starts
+# valid): segments for recover_tail (behind its two option bytes, whole and
+# torn), index files for open_index, store and stream metadata for
+# parse_store_meta, and a few damage plans for open_store.
+# Usage: tests/fuzz/seed_from_vectors.sh   (from the source root)
+set -eu
+v=format-spec/vectors
+c=tests/fuzz/corpus
+mkdir -p $c/recover_tail $c/open_index $c/parse_store_meta $c/open_store
+
+# recover_tail: option byte, prefix share, then the .seg bytes.
+opts() { printf "\\$(printf %o "$1")\\$(printf %o "$2")"; }
+seg() {
+    name=$1 src=$2 flags=$3 share=$4 cut=${5:-}
+    { opts "$flags" "$share"; if [ -n "$cut" ]; then head -c "$cut" "$src"; else cat "$src"; fi; } \
+        > $c/recover_tail/seed-$name
+}
+seg basic $v/basic/store/streams/events/00000/00000000000000000000.seg 0 0
+seg lz4-trust-nothing $v/lz4/store/streams/clicks/00000/00000000000000000000.seg 1 0
+seg multi-prefix-indexes $v/multi/store/streams/beta.v2_x-y/00000/00000000000000000000.seg 2 128
+seg multi-repair $v/multi/store/streams/alpha/00000/00000000000000000000.seg 4 0
+seg torn-tail $v/lz4/store/streams/clicks/00001/00000000000000000000.seg 2 200 1000
+seg many-batches-torn $v/segments/store/streams/telemetry/00000/00000000000000000000.seg 3 64 6000
+seg empty $v/multi/store/streams/empty/00000/00000000000000000000.seg 0 0
+
+# open_index: offset and time indexes, empty and full of entries.
+cp $v/basic/store/streams/events/00000/00000000000000000000.oix $c/open_index/seed-basic.oix
+cp $v/basic/store/streams/events/00000/00000000000000000000.tix $c/open_index/seed-basic.tix
+cp $v/multi/store/streams/empty/00000/00000000000000000000.oix $c/open_index/seed-empty.oix
+cp $v/segments/store/streams/telemetry/00000/00000000000000000000.oix $c/open_index/seed-segments.oix
+cp $v/segments/store/streams/telemetry/00000/00000000000000000000.tix $c/open_index/seed-segments.tix
+cp $v/segments/store/streams/telemetry/00000/00000000000000000580.oix $c/open_index/seed-segments-580.oix
+cp $v/segments/store/streams/telemetry/00000/00000000000000000580.tix $c/open_index/seed-segments-580.tix
+
+# parse_store_meta: every store file and stream.meta of the vectors.
+cp $v/basic/store/siglog.store $c/parse_store_meta/seed-basic.store
+cp $v/segments/store/siglog.store $c/parse_store_meta/seed-segments.store
+for m in $v/*/store/streams/*/stream.meta; do
+    s=${m%/stream.meta}
+    cp "$m" "$c/parse_store_meta/seed-${s##*/}.meta"
+done
+
+# open_store: groups of (file, u32 position, xor; xor 0 truncates).
+plan() { printf "$2" > $c/open_store/seed-$1; }
+plan clean ''
+plan flip-early-bytes '\000\000\001\000\000\001\003\100\000\000\000\200'
+plan flip-and-truncate '\005\020\000\000\000\004\011\377\377\000\000\000'
+plan truncate-tails '\007\000\010\000\000\000\012\000\004\000\000\000\014\200\000\000\000\000'
+plan four-flips '\001\001\000\000\000\001\002\002\000\000\000\002\004\003\000\000\000\004\010\004\000\000\000\010'
