@@ -86,6 +86,7 @@ struct segment {
     int64_t created_us;
     index_file *oix, *tix;
     bytebuf scratch;   /* batch bodies during scans */
+    bytebuf decoded;   /* their decompressed records */
     char *dir;
     char *path;        /* the .seg file */
 };
@@ -233,8 +234,22 @@ static void state_add(segment *s, seg_state *st, int index, uint64_t base_offset
         st->max_ts = max_ts;
 }
 
+/* The checksums prove that a batch holds the bytes its writer sealed, not
+ * that those bytes decode: every record must, or readers would stop at a
+ * batch recovery kept. 1 when they all do. */
+static int batch_decodes(segment *s, const batch_header *h)
+{
+    batch_iter it;
+    siglog_record r;
+    int rc = batch_iter_init(&it, h, s->scratch.data, &s->decoded);
+    while (rc == 0 && (rc = batch_iter_next(&it, &r)) == 1)
+        rc = 0;
+    return rc == 0;
+}
+
 /* Advance st over the valid batches that follow it before limit: both
- * checksums hold and offsets continue st->next_offset. Stops at the first
+ * checksums hold, every record decodes and offsets continue
+ * st->next_offset. Stops at the first
  * batch that is invalid or incomplete. With `index`, adds index entries on
  * the way. 0, or an I/O error, or SIGLOG_EVERSION for a well-formed batch
  * of a format this build does not know (refused rather than cut). */
@@ -247,7 +262,7 @@ static int walk_valid(segment *s, seg_state *st, uint64_t limit, int index)
             return 0;
         if (rc < 0)
             return rc;
-        if (h.base_offset != st->next_offset)
+        if (h.base_offset != st->next_offset || !batch_decodes(s, &h))
             return 0;
         state_add(s, st, index, h.base_offset, h.record_count, BATCH_HEADER_BYTES + (uint64_t)h.body_len,
                   h.max_timestamp_us);
@@ -600,6 +615,7 @@ void segment_close(segment *s)
     if (s->fd >= 0)
         s->io->close_file(s->io, s->fd);
     bytebuf_free(&s->scratch);
+    bytebuf_free(&s->decoded);
     free(s->dir);
     free(s->path);
     free(s);
