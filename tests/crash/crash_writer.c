@@ -163,7 +163,7 @@ static void die_in_recovery(void *ctx, int level, const char *msg)
 {
     (void)ctx;
     (void)level;
-    (void)msg;
+    fprintf(stderr, "killed in recovery after: %s\n", msg);
     kill(getpid(), SIGKILL);
 }
 

@@ -22,6 +22,11 @@ class Failure(Exception):
     pass
 
 
+class Stopped(BaseException):
+    """SIGTERM (meson's timeout): not a finding, so no driver catches it
+    as one; it only unwinds through their cleanup."""
+
+
 def skip(why):
     print(f"SKIP: {why}", flush=True)
     sys.exit(SKIP_EXIT)
@@ -75,10 +80,18 @@ def init_store(store):
         raise Failure(f"crash_writer init {store} failed: {r.stderr.strip()}")
 
 
+_children = []
+
+
+def spawn(cmd, log):
+    """Start a writer or reader; on SIGTERM main() kills what is left."""
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    _children[:] = [c for c in _children if c.poll() is None] + [p]
+    return p
+
+
 def start_writer(store, acks, run, seed, log, extra=()):
-    return subprocess.Popen(
-        [WRITER, "write", store, acks, "--run", str(run), "--seed", str(seed), *extra],
-        stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+    return spawn([WRITER, "write", store, acks, "--run", str(run), "--seed", str(seed), *extra], log)
 
 
 def kill_writer(proc, what, log_path):
@@ -118,7 +131,7 @@ def open_runs(acks):
 def count_lines(path, kind):
     n = 0
     try:
-        with open(path) as f:
+        with open(path, errors="replace") as f:
             for line in f:
                 n += line.startswith(kind)
     except FileNotFoundError:
@@ -177,10 +190,21 @@ def keep_evidence(store, dest):
 def main(fn):
     """Run a driver body; Failure -> exit 1 with its message."""
     t0 = time.monotonic()
+
+    def on_term(sig, frame):
+        # meson's timeout: kill the children and unwind, so that mounts and
+        # loop devices are released by the drivers' finally clauses.
+        for c in _children:
+            if c.poll() is None:
+                c.kill()
+                c.wait()
+        raise Stopped(f"stopped by signal {sig}")
+
+    signal.signal(signal.SIGTERM, on_term)
     try:
         setup()
         fn()
-    except Failure as e:
+    except (Failure, Stopped) as e:
         print(f"FAIL: {e}", flush=True)
         sys.exit(1)
     print(f"ok ({time.monotonic() - t0:.1f} s)", flush=True)

@@ -69,9 +69,10 @@ def run():
                     crashlib.keep_evidence(store, os.path.join(base, f"failed-store-cycle{cycle}"))
                     raise
                 print(f"cycle {cycle}: {summary}", flush=True)
-    print(f"{args.cycles} kills, {recovery_kills} aimed at recovery, {killed_in_open} "
-          f"landed before open finished; median open {statistics.median(open_times) / 1e3:.1f} ms",
-          flush=True)
+    in_recovery = crashlib.count_lines(log, "killed in recovery")
+    print(f"{args.cycles} kills, {recovery_kills} aimed at recovery, {killed_in_open} before open "
+          f"finished, {in_recovery} of them from inside recovery; median open "
+          f"{statistics.median(open_times) / 1e3:.1f} ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -137,6 +137,8 @@ def run():
     ap.add_argument("--seed", type=int)
     ap.add_argument("--min-ms", type=float, default=300)
     ap.add_argument("--max-ms", type=float, default=1000)
+    ap.add_argument("--cuts-per-store", type=int, default=30,
+                    help="start a fresh store after this many cuts (bounds disk use and check time)")
     args = ap.parse_args()
 
     base = os.path.join(crashlib.BUILD_DIR, f"power_cut_{args.fs}")
@@ -148,12 +150,15 @@ def run():
         work = os.path.join(base, "work")
         crashlib.fresh_dir(work)
         store = os.path.join(loop.mnt, "store")
-        acks, log = os.path.join(work, "acks"), os.path.join(work, "writer.log")
-        crashlib.init_store(store)
+        log = os.path.join(work, "writer.log")
         cut_total = 0
         with open(log, "ab") as logf:
             for cycle in range(1, args.cycles + 1):
                 what = f"{args.fs} seed {seed} cut {cycle}"
+                if (cycle - 1) % args.cuts_per_store == 0:
+                    shutil.rmtree(store, ignore_errors=True)
+                    acks = os.path.join(work, f"acks.{cycle}")
+                    crashlib.init_store(store)
                 delay = rng.uniform(args.min_ms, args.max_ms) / 1e3
                 before = crashlib.count_lines(acks, "A")
                 logf.write(f"--- {what}: cut after {delay * 1e3:.0f} ms\n".encode())

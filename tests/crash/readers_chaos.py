@@ -58,8 +58,7 @@ def run():
     try:
         for i in range(args.readers):
             with open(rlogs[i], "wb") as rl:
-                readers.append(subprocess.Popen([crashlib.WRITER, "read", store, seen[i]],
-                                                stdin=subprocess.DEVNULL, stdout=rl, stderr=rl))
+                readers.append(crashlib.spawn([crashlib.WRITER, "read", store, seen[i]], rl))
         # A read-only open may run recovery under the writer lock; let them
         # all finish opening before a writer wants the lock.
         wait_for(lambda: all(crashlib.count_lines(s, "R") for s in seen) or
