@@ -87,8 +87,10 @@ static int round_flush(struct siglog *s, round_state *r)
 typedef struct sync_job {
     partition **parts;
     size_t n;
-    size_t next; /* atomic */
-    int rc;      /* atomic: first error */
+    size_t next;         /* atomic */
+    pthread_mutex_t mu;  /* guards rc and detail */
+    int rc;              /* the first error */
+    char detail[512];    /* its detail: error details are per thread */
 } sync_job;
 
 static void *sync_worker(void *arg)
@@ -102,16 +104,23 @@ static void *sync_worker(void *arg)
         pthread_mutex_lock(&p->mu);
         int rc = partition_sync_locked(p);
         pthread_mutex_unlock(&p->mu);
-        int zero = 0;
-        if (rc)
-            __atomic_compare_exchange_n(&job->rc, &zero, rc, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED);
+        if (rc) {
+            pthread_mutex_lock(&job->mu);
+            if (!job->rc) {
+                job->rc = rc;
+                snprintf(job->detail, sizeof job->detail, "%s", siglog_errdetail());
+            }
+            pthread_mutex_unlock(&job->mu);
+        }
     }
 }
 
-/* Sync the given partitions' segments with a few threads in parallel. */
+/* Sync the given partitions' segments with a few threads in parallel.
+ * The first error comes back with its detail, whichever thread met it. */
 static int sync_partitions(partition **parts, size_t n)
 {
     sync_job job = {.parts = parts, .n = n};
+    pthread_mutex_init(&job.mu, NULL);
     pthread_t tids[CHECKPOINT_THREADS];
     size_t started = 0;
     for (size_t t = 1; t < CHECKPOINT_THREADS && t < n; t++)
@@ -120,7 +129,8 @@ static int sync_partitions(partition **parts, size_t n)
     sync_worker(&job);
     for (size_t t = 0; t < started; t++)
         pthread_join(tids[t], NULL);
-    return job.rc;
+    pthread_mutex_destroy(&job.mu);
+    return job.rc ? err_set(job.rc, "%s", job.detail) : 0;
 }
 
 int commit_checkpoint(struct siglog *s)

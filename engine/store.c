@@ -313,8 +313,6 @@ static void store_free(struct siglog *s)
     free(s);
 }
 
-/* A reader of a store nobody writes runs recovery first, as a writer,
- * so it never misses an event that only the journal holds. */
 static int open_store(siglog **out, const char *path, siglog_options o, int reader_recovery);
 
 /* fsync the directory that holds `path` (trailing slashes ignored). */
@@ -337,14 +335,29 @@ static int sync_parent_dir(const siglog_io *io, const char *path)
     return rc;
 }
 
-static void recover_for_reader(const char *path, const siglog_options *o)
+/* A reader of a store nobody writes runs recovery first, as a writer,
+ * so it never misses an event that only the journal holds. A live writer
+ * (ELOCKED) has recovered already; a store the reader may not write to
+ * (EPERM) is read as it is, with a warning. Any other failure fails the
+ * open: reading without the journal's events would silently miss
+ * acknowledged ones. */
+static int recover_for_reader(const char *path, const siglog_options *o)
 {
     siglog_options w = *o;
     w.read_only = 0;
     w.create = 0;
     siglog *tmp;
-    if (open_store(&tmp, path, w, 1) == 0)
-        siglog_close(tmp);
+    int rc = open_store(&tmp, path, w, 1);
+    if (rc == 0)
+        return siglog_close(tmp);
+    if (rc == SIGLOG_ELOCKED)
+        return 0;
+    if (rc == SIGLOG_EPERM) {
+        if (o->log_fn)
+            o->log_fn(o->log_ctx, SIGLOG_LOG_WARN, siglog_errdetail());
+        return 0;
+    }
+    return err_set(rc, "recovery before reading failed: %s", siglog_errdetail());
 }
 
 SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options *opt)
@@ -360,8 +373,11 @@ SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options 
         siglog_options_default(&o);
     if (!o.io)
         o.io = io_posix();
-    if (o.read_only)
-        recover_for_reader(path, &o);
+    if (o.read_only) {
+        int rc = recover_for_reader(path, &o);
+        if (rc)
+            return rc;
+    }
     err_clear();
     return open_store(out, path, o, 0);
 }

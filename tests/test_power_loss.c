@@ -144,7 +144,7 @@ static void pl_event_make(pl_event *e, uint64_t id, uint64_t *rng)
     e->ev.flags = (z >> 16) % 25 == 0 ? SIGLOG_EVENT_TOMBSTONE : 0;
     e->ev.header_count = (uint32_t)(z >> 24) % 4;
     for (uint32_t h = 0; h < e->ev.header_count; h++) {
-        snprintf(e->hkey[h], sizeof e->hkey[h], "h%u", h);
+        snprintf(e->hkey[h], sizeof e->hkey[h], "h%u", h % 10); /* h < 4 */
         size_t hl = (z >> (32 + 4 * h)) % 21;
         for (size_t i = 0; i < hl; i++)
             e->hval[h][i] = (char)('a' + test_rand(rng) % 26);

@@ -529,6 +529,8 @@ int cmd_replay(int argc, char **argv)
     progress_end(&rr.bar);
     if (status == CLI_OK)
         status = out_finish(cmd.name);
+    else
+        out_flush(); /* every record read before the failure, whole */
 out:
     for (size_t i = 0; i < rr.nsrc && rr.src; i++)
         siglog_cursor_close(rr.src[i].cursor);
