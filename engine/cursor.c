@@ -22,6 +22,19 @@
 #include "error.h"
 #include "store.h"
 
+/* Segments a cursor keeps open (least recently used goes first): seeks and
+ * reads that come back to a segment then cost no open, mapping or index
+ * check. One descriptor each (index maps outlive their descriptors). */
+#define CURSOR_SEGMENTS_CACHED 64
+
+typedef struct cached_segment {
+    segment *seg;
+    uint64_t base;
+    uint64_t used;      /* LRU clock */
+    int64_t max_ts;     /* valid when max_known */
+    int max_known;
+} cached_segment;
+
 struct siglog_cursor {
     siglog_stream *st;
     partition *p;
@@ -38,6 +51,11 @@ struct siglog_cursor {
     batch_iter it;
     bytebuf body, scratch;
     siglog_record rec;
+    cached_segment cache[CURSOR_SEGMENTS_CACHED];
+    size_t cached;
+    uint64_t clock;
+    uint64_t *bases;          /* segment bases as last listed */
+    size_t nbases;
 };
 
 static segment_params reader_params(const partition *p)
@@ -45,22 +63,92 @@ static segment_params reader_params(const partition *p)
     return (segment_params){p->cfg->segment_bytes_max, p->cfg->index_interval_bytes, p->cfg->file_mode};
 }
 
+/* Stop reading the current segment (it stays cached). */
 static void drop_segment(siglog_cursor *c)
 {
-    segment_close(c->seg);
     c->seg = NULL;
     c->in_batch = 0;
 }
 
-static int open_at(siglog_cursor *c, uint64_t base)
+static cached_segment *cache_find(siglog_cursor *c, uint64_t base)
 {
+    for (size_t i = 0; i < c->cached; i++)
+        if (c->cache[i].base == base) {
+            c->cache[i].used = ++c->clock;
+            return &c->cache[i];
+        }
+    return NULL;
+}
+
+static void cache_remove(siglog_cursor *c, size_t i)
+{
+    if (c->cache[i].seg == c->seg)
+        drop_segment(c);
+    segment_close(c->cache[i].seg);
+    c->cache[i] = c->cache[--c->cached];
+}
+
+/* The cached segment with this base, opened on a miss. SIGLOG_ENOENT when
+ * it is gone. */
+static int cache_get(siglog_cursor *c, uint64_t base, cached_segment **out)
+{
+    if ((*out = cache_find(c, base)) != NULL)
+        return 0;
+    if (c->cached == CURSOR_SEGMENTS_CACHED) {
+        size_t victim = 0;
+        for (size_t i = 1; i < c->cached; i++)
+            if (c->cache[i].used < c->cache[victim].used)
+                victim = i;
+        cache_remove(c, victim);
+    }
     segment_params sp = reader_params(c->p);
-    int rc = segment_open(c->p->io, c->p->dir, base, 0, &sp, &c->seg);
+    segment *s;
+    int rc = segment_open(c->p->io, c->p->dir, base, 0, &sp, &s);
     if (rc)
         return rc;
+    c->cache[c->cached] = (cached_segment){.seg = s, .base = base, .used = ++c->clock};
+    *out = &c->cache[c->cached++];
+    return 0;
+}
+
+/* Forget a cached segment (to see it again as it is now). */
+static void cache_forget(siglog_cursor *c, uint64_t base)
+{
+    for (size_t i = 0; i < c->cached; i++)
+        if (c->cache[i].base == base) {
+            cache_remove(c, i);
+            return;
+        }
+}
+
+static int open_at(siglog_cursor *c, uint64_t base)
+{
+    cached_segment *e;
+    int rc = cache_get(c, base, &e);
+    if (rc)
+        return rc;
+    c->seg = e->seg;
     c->seg_end_offset = base;
     c->reopened = 0;
     return segment_locate_offset(c->seg, c->next_offset, &c->pos);
+}
+
+static int list_segments(siglog_cursor *c)
+{
+    free(c->bases);
+    c->bases = NULL;
+    c->nbases = 0;
+    return partition_list_segments(c->p->io, c->p->dir, &c->bases, &c->nbases);
+}
+
+/* Can the listing from before answer where next_offset lies? Yes when a
+ * later segment follows the one holding it, or when that one is the
+ * snapshot's last segment. */
+static int listing_answers(const siglog_cursor *c)
+{
+    if (c->nbases == 0 || c->next_offset < c->bases[0])
+        return 0;
+    return c->next_offset < c->bases[c->nbases - 1] || c->bases[c->nbases - 1] == c->snap.active_base;
 }
 
 /* Open the segment holding c->next_offset. *none: there is nothing to
@@ -69,29 +157,23 @@ static int open_at(siglog_cursor *c, uint64_t base)
 static int open_segment_for_next(siglog_cursor *c, uint64_t after)
 {
     for (int attempt = 0; attempt < 3; attempt++) {
-        uint64_t *bases;
-        size_t n;
-        int rc = partition_list_segments(c->p->io, c->p->dir, &bases, &n);
+        int rc = attempt == 0 && after == UINT64_MAX && listing_answers(c) ? 0 : list_segments(c);
         if (rc)
             return rc;
-        if (n == 0) {
-            free(bases);
+        if (c->nbases == 0)
             return 0;
-        }
-        if (c->next_offset < bases[0]) {
-            uint64_t was = c->next_offset, start = bases[0];
-            free(bases);
+        if (c->next_offset < c->bases[0]) {
+            uint64_t was = c->next_offset, start = c->bases[0];
             c->next_offset = start;
             if (after == UINT64_MAX && was == c->snap.log_start_offset)
                 continue; /* we never handed out `was`: just move on */
             return err_set(SIGLOG_EGAP, "%s: offset %" PRIu64 " was removed; the log now starts at %" PRIu64,
                            c->p->dir, was, start);
         }
-        size_t i = n - 1;
-        while (bases[i] > c->next_offset)
+        size_t i = c->nbases - 1;
+        while (c->bases[i] > c->next_offset)
             i--;
-        uint64_t base = bases[i], following = i + 1 < n ? bases[i + 1] : 0;
-        free(bases);
+        uint64_t base = c->bases[i], following = i + 1 < c->nbases ? c->bases[i + 1] : 0;
         if (base == after) {
             if (!following)
                 return 0; /* the writer has not created the next one yet */
@@ -102,7 +184,7 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
         rc = open_at(c, base);
         if (rc != SIGLOG_ENOENT)
             return rc;
-        /* Removed between listing and opening: list again. */
+        /* Removed since it was listed: list again. */
     }
     return err_set(SIGLOG_EIO, "%s: segments keep changing under the cursor", c->p->dir);
 }
@@ -147,7 +229,7 @@ static int next_batch(siglog_cursor *c)
             /* It may have been the active segment when we opened it, and
              * grown since: look at its size again once. */
             uint64_t pos = c->pos, end = c->seg_end_offset;
-            drop_segment(c);
+            cache_forget(c, base);
             int rc = open_at(c, base);
             if (rc)
                 return rc;
@@ -163,39 +245,66 @@ static int next_batch(siglog_cursor *c)
     }
 }
 
+/* The largest timestamp in a cached segment; the active one's may grow. */
+static int cached_max_ts(siglog_cursor *c, cached_segment *e, int64_t *max_ts)
+{
+    if (!e->max_known || e->base == c->snap.active_base) {
+        segment_tail t;
+        int rc = segment_scan_tail(e->seg, &t);
+        if (rc)
+            return rc;
+        e->max_ts = t.record_count ? t.max_timestamp_us : INT64_MIN;
+        e->max_known = 1;
+    }
+    *max_ts = e->max_ts;
+    return 0;
+}
+
 static int seek_time(siglog_cursor *c, int64_t ts)
 {
-    uint64_t *bases;
-    size_t n;
-    int rc = partition_list_segments(c->p->io, c->p->dir, &bases, &n);
-    if (rc)
-        return rc;
     c->time_pending = 1;
     c->seek_time = ts;
     c->next_offset = c->snap.hwm_offset; /* if no record is that late */
-    segment_params sp = reader_params(c->p);
-    for (size_t i = 0; i < n && !rc; i++) {
-        segment *s;
-        rc = segment_open(c->p->io, c->p->dir, bases[i], 0, &sp, &s);
+    int rc = c->nbases && c->bases[c->nbases - 1] == c->snap.active_base ? 0 : list_segments(c);
+    for (size_t i = 0; i < c->nbases && !rc && c->bases[i] < c->snap.hwm_offset; i++) {
+        cached_segment *e;
+        int64_t max_ts;
+        rc = cache_get(c, c->bases[i], &e);
         if (rc == SIGLOG_ENOENT) {
             rc = 0; /* removed by retention meanwhile */
             continue;
         }
-        if (rc)
-            break;
-        segment_tail t;
-        rc = segment_scan_tail(s, &t);
-        if (!rc && t.record_count && t.max_timestamp_us >= ts) {
-            c->seg = s;
-            c->next_offset = bases[i];
-            c->seg_end_offset = bases[i];
-            rc = segment_locate_time(s, ts, &c->pos);
-            break;
+        if (!rc)
+            rc = cached_max_ts(c, e, &max_ts);
+        if (!rc && max_ts >= ts) {
+            c->seg = e->seg;
+            c->next_offset = c->bases[i];
+            c->seg_end_offset = c->bases[i];
+            c->reopened = 0;
+            return segment_locate_time(c->seg, ts, &c->pos);
         }
-        segment_close(s);
     }
-    free(bases);
     return rc;
+}
+
+/* Position the cursor (its snapshot stays as it is). */
+static int seek_to(siglog_cursor *c, int seek, int64_t arg)
+{
+    drop_segment(c);
+    c->time_pending = 0;
+    switch (seek) {
+    case SIGLOG_SEEK_START:
+        c->next_offset = c->snap.log_start_offset;
+        return 0;
+    case SIGLOG_SEEK_END:
+        c->next_offset = c->snap.hwm_offset;
+        return 0;
+    case SIGLOG_SEEK_OFFSET:
+        c->next_offset = (uint64_t)arg > c->snap.log_start_offset ? (uint64_t)arg : c->snap.log_start_offset;
+        return 0;
+    default:
+        return seek_time(c, arg);
+    }
 }
 
 SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32_t partition, int seek, int64_t arg,
@@ -217,21 +326,8 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
     c->p = st->parts[partition];
     c->flags = flags;
     int rc = partition_snapshot_get(c->p, &c->snap);
-    if (!rc) {
-        switch (seek) {
-        case SIGLOG_SEEK_START:
-            c->next_offset = c->snap.log_start_offset;
-            break;
-        case SIGLOG_SEEK_END:
-            c->next_offset = c->snap.hwm_offset;
-            break;
-        case SIGLOG_SEEK_OFFSET:
-            c->next_offset = (uint64_t)arg > c->snap.log_start_offset ? (uint64_t)arg : c->snap.log_start_offset;
-            break;
-        default:
-            rc = seek_time(c, arg);
-        }
-    }
+    if (!rc)
+        rc = seek_to(c, seek, arg);
     if (rc) {
         siglog_cursor_close(c);
         return rc;
@@ -319,11 +415,21 @@ SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms)
     return 0;
 }
 
+SIGLOG_API int siglog_cursor_seek(siglog_cursor *c, int seek, int64_t arg)
+{
+    err_clear();
+    if (!c || seek < SIGLOG_SEEK_START || seek > SIGLOG_SEEK_TIME)
+        return err_set(SIGLOG_EINVAL, "siglog_cursor_seek: cursor required, seek mode %d unknown", seek);
+    return seek_to(c, seek, arg);
+}
+
 SIGLOG_API void siglog_cursor_close(siglog_cursor *c)
 {
     if (!c)
         return;
-    segment_close(c->seg);
+    while (c->cached)
+        cache_remove(c, c->cached - 1);
+    free(c->bases);
     bytebuf_free(&c->body);
     bytebuf_free(&c->scratch);
     free(c);

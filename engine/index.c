@@ -279,6 +279,12 @@ int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_of
         goto fail;
     if (ix->writable && ix->count < ix->capacity)
         memset(slot(ix, ix->count), 0, ix->entry_bytes);
+    if (!ix->writable) {
+        /* A reader only needs the mapping, which outlives the descriptor:
+         * cursors keep many segments open, one descriptor each. */
+        io->close_file(io, ix->fd);
+        ix->fd = -1;
+    }
     *out = ix;
     return 0;
 
@@ -293,7 +299,8 @@ void index_close(index_file *ix)
         return;
     if (ix->map)
         ix->io->munmap_file(ix->io, ix->map, ix->map_len);
-    ix->io->close_file(ix->io, ix->fd);
+    if (ix->fd >= 0)
+        ix->io->close_file(ix->io, ix->fd);
     free(ix);
 }
 

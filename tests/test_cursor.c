@@ -206,3 +206,38 @@ Test(cursor, missing_segment_in_the_middle_is_reported)
     siglog_cursor_close(c);
     free(pdir);
 }
+
+Test(cursor, reseek_one_cursor_matches_fresh_cursors)
+{
+    siglog_cursor *c;
+    cr_assert_eq(siglog_cursor_open(&c, st, 0, SIGLOG_SEEK_START, 0, 0), 0);
+    uint64_t state = 99;
+    const siglog_record *r;
+    for (int k = 0; k < 400; k++) {
+        int by_time = k % 2;
+        uint64_t target = test_rand(&state) % (N + 5);
+        int64_t t = ts_of(target % N) + (int64_t)(test_rand(&state) % 3) - 1;
+        cr_assert_eq(siglog_cursor_seek(c, by_time ? SIGLOG_SEEK_TIME : SIGLOG_SEEK_OFFSET,
+                                        by_time ? t : (int64_t)target),
+                     0, "%s", siglog_errdetail());
+        int rc = siglog_cursor_next(c, &r);
+        cr_assert_geq(rc, 0, "%s", siglog_errdetail());
+        int64_t want = by_time ? expected_for_time(t) : (target < N ? (int64_t)target : -1);
+        if (want < 0) {
+            cr_assert_eq(rc, 0, "seek %d: expected nothing", k);
+            continue;
+        }
+        cr_assert_eq(rc, 1, "seek %d: expected offset %lld", k, (long long)want);
+        cr_assert_eq(r->offset, (uint64_t)want, "seek %d (%s): got %llu want %lld", k, by_time ? "time" : "offset",
+                     (unsigned long long)r->offset, (long long)want);
+        /* And the cursor reads on from there in order. */
+        if (siglog_cursor_next(c, &r) == 1)
+            cr_assert_eq(r->offset, (uint64_t)want + 1);
+    }
+    cr_assert_eq(siglog_cursor_seek(c, SIGLOG_SEEK_END, 0), 0);
+    cr_assert_eq(siglog_cursor_next(c, &r), 0);
+    cr_assert_eq(siglog_cursor_seek(c, SIGLOG_SEEK_START, 0), 0);
+    cr_assert_eq(siglog_cursor_next(c, &r), 1);
+    cr_assert_eq(r->offset, 0);
+    siglog_cursor_close(c);
+}

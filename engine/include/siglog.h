@@ -335,6 +335,12 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
  * moves to the new log start offset). */
 SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec);
 
+/* Move the cursor to another position, as siglog_cursor_open's seek and
+ * arg would, keeping its high-water mark (taken at open, or moved on by
+ * FOLLOW). Much cheaper than a new cursor for repeated seeks: the cursor
+ * keeps the segments it has read open. */
+SIGLOG_API int siglog_cursor_seek(siglog_cursor *c, int seek, int64_t arg);
+
 /* The offset the next record will have at least. */
 SIGLOG_API uint64_t siglog_cursor_position(const siglog_cursor *c);
 
