@@ -7,8 +7,12 @@
  *                          after K/10 unmeasured warm-up seeks
  *   --keep=1               leave the store for the next repetition
  *
- * One seek = siglog_cursor_open(SEEK_OFFSET or SEEK_TIME) + the first
- * siglog_cursor_next + close: the time until the caller holds the record.
+ * Two ways to seek, each timed until the caller holds the record:
+ *   offset_* / time_*    siglog_cursor_seek on one long-lived cursor (what
+ *                        an evaluation job seeking repeatedly does; the
+ *                        cursor keeps the segments it has read open) +
+ *                        the first siglog_cursor_next;
+ *   fresh_offset_* / fresh_time_*   siglog_cursor_open + next + close.
  * Every returned record is checked to be the one asked for.
  */
 #include <stdio.h>
@@ -27,22 +31,27 @@ static uint64_t next_rand(void)
     return rng;
 }
 
-static double one_seek(siglog_stream *st, int by_time, uint64_t n)
+/* One seek; cur == NULL: with a fresh cursor. */
+static double one_seek(siglog_stream *st, siglog_cursor *cur, int by_time, uint64_t n)
 {
     uint64_t off = next_rand() % n;
     int64_t t = BENCH_T0_US + (int64_t)off * BENCH_STEP_US;
-    siglog_cursor *c;
+    int seek = by_time ? SIGLOG_SEEK_TIME : SIGLOG_SEEK_OFFSET;
+    int64_t arg = by_time ? t : (int64_t)off;
+    siglog_cursor *c = cur;
     const siglog_record *r;
     uint64_t t0 = bench_now_ns();
-    bench_check(siglog_cursor_open(&c, st, 0, by_time ? SIGLOG_SEEK_TIME : SIGLOG_SEEK_OFFSET,
-                                   by_time ? t : (int64_t)off, 0),
-                "siglog_cursor_open");
+    if (cur)
+        bench_check(siglog_cursor_seek(c, seek, arg), "siglog_cursor_seek");
+    else
+        bench_check(siglog_cursor_open(&c, st, 0, seek, arg, 0), "siglog_cursor_open");
     if (siglog_cursor_next(c, &r) != 1)
         bench_die("seek to %llu found nothing: %s", (unsigned long long)off, siglog_errdetail());
     double us = (double)(bench_now_ns() - t0) / 1e3;
     if (r->offset != off || r->timestamp_us != t)
         bench_die("seek to %llu landed on %llu", (unsigned long long)off, (unsigned long long)r->offset);
-    siglog_cursor_close(c);
+    if (!cur)
+        siglog_cursor_close(c);
     return us;
 }
 
@@ -65,15 +74,20 @@ int main(int argc, char **argv)
     bench_check(siglog_partition_info_get(st, 0, &info), "siglog_partition_info_get");
     uint64_t n = info.next_offset;
     double *v = malloc(seeks * sizeof *v);
-    for (int by_time = 0; by_time < 2; by_time++) {
-        for (size_t i = 0; i < seeks / 10; i++)
-            one_seek(st, by_time, n);
-        for (size_t i = 0; i < seeks; i++)
-            v[i] = one_seek(st, by_time, n);
-        const char *k = by_time ? "time" : "offset";
-        printf("%s_p50_us=%.2f %s_p99_us=%.2f ", k, stats_percentile(v, seeks, 0.5), k,
-               stats_percentile(v, seeks, 0.99));
-    }
+    siglog_cursor *cur;
+    bench_check(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), "siglog_cursor_open");
+    for (int fresh = 0; fresh < 2; fresh++)
+        for (int by_time = 0; by_time < 2; by_time++) {
+            siglog_cursor *c = fresh ? NULL : cur;
+            for (size_t i = 0; i < seeks / 10; i++)
+                one_seek(st, c, by_time, n);
+            for (size_t i = 0; i < seeks; i++)
+                v[i] = one_seek(st, c, by_time, n);
+            const char *k = by_time ? "time" : "offset", *f = fresh ? "fresh_" : "";
+            printf("%s%s_p50_us=%.2f %s%s_p99_us=%.2f ", f, k, stats_percentile(v, seeks, 0.5), f, k,
+                   stats_percentile(v, seeks, 0.99));
+        }
+    siglog_cursor_close(cur);
     printf("events=%llu segments=%llu\n", (unsigned long long)n, (unsigned long long)info.segment_count);
     free(v);
     siglog_close(s);

@@ -245,10 +245,13 @@ static int next_batch(siglog_cursor *c)
     }
 }
 
-/* The largest timestamp in a cached segment; the active one's may grow. */
+/* The largest timestamp in a cached segment, computed once per snapshot
+ * (refresh() forgets the last segment's: it may have grown). Computed
+ * after the snapshot was taken, it covers every record the snapshot holds. */
 static int cached_max_ts(siglog_cursor *c, cached_segment *e, int64_t *max_ts)
 {
-    if (!e->max_known || e->base == c->snap.active_base) {
+    (void)c;
+    if (!e->max_known) {
         segment_tail t;
         int rc = segment_scan_tail(e->seg, &t);
         if (rc)
@@ -344,6 +347,11 @@ static int refresh(siglog_cursor *c)
         return 0;
     int moved = s.hwm_offset != c->snap.hwm_offset || s.active_base != c->snap.active_base ||
                 s.active_bytes != c->snap.active_bytes;
+    /* A cached largest timestamp of the last segment held for the old
+     * snapshot only. */
+    for (size_t i = 0; moved && i < c->cached; i++)
+        if (c->cache[i].base == c->snap.active_base || c->cache[i].base == s.active_base)
+            c->cache[i].max_known = 0;
     c->snap = s;
     return moved;
 }

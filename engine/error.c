@@ -48,12 +48,17 @@ void err_clear(void)
     err_detail[0] = '\0';
 }
 
+/* Format into a scratch buffer first: callers often wrap the current
+ * detail ("%s: %s", path, siglog_errdetail()), which must not be the
+ * buffer being written. */
 int err_set(int code, const char *fmt, ...)
 {
+    char tmp[sizeof err_detail];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(err_detail, sizeof err_detail, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(err_detail, tmp, sizeof err_detail);
     return code;
 }
 
@@ -82,11 +87,13 @@ static int code_for_errno(int e)
 int err_errno(int neg_errno, const char *fmt, ...)
 {
     int e = neg_errno < 0 ? -neg_errno : neg_errno;
+    char tmp[sizeof err_detail];
     va_list ap;
     va_start(ap, fmt);
-    int n = vsnprintf(err_detail, sizeof err_detail, fmt, ap);
+    int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
-    if (n >= 0 && (size_t)n < sizeof err_detail)
-        snprintf(err_detail + n, sizeof err_detail - (size_t)n, ": %s", strerror(e));
+    if (n >= 0 && (size_t)n < sizeof tmp)
+        snprintf(tmp + n, sizeof tmp - (size_t)n, ": %s", strerror(e));
+    memcpy(err_detail, tmp, sizeof err_detail);
     return code_for_errno(e);
 }

@@ -350,8 +350,8 @@ static int recover_for_reader(const char *path, const siglog_options *o)
     int rc = open_store(&tmp, path, w, 1);
     if (rc == 0)
         return siglog_close(tmp);
-    if (rc == SIGLOG_ELOCKED)
-        return 0;
+    if (rc == SIGLOG_ELOCKED || rc == SIGLOG_ENOENT)
+        return 0; /* a live writer recovered already; no store: said next */
     if (rc == SIGLOG_EPERM) {
         if (o->log_fn)
             o->log_fn(o->log_ctx, SIGLOG_LOG_WARN, siglog_errdetail());
