@@ -341,6 +341,12 @@ typedef struct reader {
 
 static int read_varint(reader *r, uint64_t *v)
 {
+    /* Most fields (deltas, lengths, schema versions) fit in one byte:
+     * the fast path, minimal by construction. */
+    if (r->p < r->end && *r->p < 0x80) {
+        *v = *r->p++;
+        return 0;
+    }
     const uint8_t *start = r->p;
     if (varint_get(&r->p, r->end, v) != 0 || (size_t)(r->p - start) != varint_size(*v))
         return -1;
