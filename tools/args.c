@@ -21,6 +21,17 @@ int args_operand_index(void)
     return optind;
 }
 
+int args_operands(const args_cmd *c, int argc, char **argv, int n, const char *names, char ***ops)
+{
+    int have = argc - optind;
+    if (have < n)
+        return args_usage(c, "missing %s", names);
+    if (have > n)
+        return args_usage(c, "too many operands");
+    *ops = argv + optind;
+    return 0;
+}
+
 int args_usage(const args_cmd *c, const char *fmt, ...)
 {
     va_list ap;

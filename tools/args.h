@@ -30,6 +30,11 @@ void args_begin(void);
 int args_next(const args_cmd *c, int argc, char **argv, const struct option *longopts);
 /* Index of the first operand once args_next returned -1. */
 int args_operand_index(void);
+/* For a command that takes exactly n operands, once args_next returned -1:
+ * with fewer print the usage error "missing <names>", with more "too many
+ * operands", and return 2 (CLI_USAGE); else point *ops at the first operand
+ * and return 0. */
+int args_operands(const args_cmd *c, int argc, char **argv, int n, const char *names, char ***ops);
 
 /* Print "siglog <cmd>: <message>", the synopsis and a --help hint to
  * stderr; returns 2 (CLI_USAGE). */

@@ -62,31 +62,16 @@ typedef struct dump_run {
 /* p quoted, with everything but printable ASCII escaped. */
 static void out_escaped(const void *p, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     const unsigned char *s = p;
     out_write("\"", 1);
     for (size_t i = 0; i < n; i++) {
         unsigned char c = s[i];
-        char esc[4] = { '\\', 0, 0, 0 };
-        size_t len = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            if (c >= 0x20 && c < 0x7f) {
-                esc[0] = (char)c;
-                len = 1;
-            } else {
-                esc[1] = 'x';
-                esc[2] = hex[c >> 4];
-                esc[3] = hex[c & 15];
-                len = 4;
-            }
+        if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+            out_write(&c, 1);
+        } else {
+            char esc[4];
+            out_write(esc, out_escape_byte(c, "x", esc));
         }
-        out_write(esc, len);
     }
     out_write("\"", 1);
 }
@@ -208,10 +193,10 @@ int cmd_dump(int argc, char **argv)
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
     }
-    int i = args_operand_index();
-    if (argc - i != 1)
-        return args_usage(&cmd, argc - i < 1 ? "missing PATH" : "too many operands");
-    const char *path = argv[i];
+    char **ops;
+    if (args_operands(&cmd, argc, argv, 1, "PATH", &ops))
+        return CLI_USAGE;
+    const char *path = ops[0];
 
     struct stat sb;
     int status;

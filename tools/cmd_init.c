@@ -19,10 +19,10 @@ int cmd_init(int argc, char **argv)
     int ch = args_next(&cmd, argc, argv, opts);
     if (ch != -1) /* no options besides --help */
         return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
-    int i = args_operand_index();
-    if (argc - i != 1)
-        return args_usage(&cmd, argc - i < 1 ? "missing STORE" : "too many operands");
-    const char *path = argv[i];
+    char **ops;
+    if (args_operands(&cmd, argc, argv, 1, "STORE", &ops))
+        return CLI_USAGE;
+    const char *path = ops[0];
 
     /* Probe first: siglog_open with create=1 would silently open an
      * existing store. A writer lock held by someone also proves a store. */

@@ -455,11 +455,11 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             return CLI_USAGE;
         }
     }
-    int i = args_operand_index();
-    if (argc - i != 2)
-        return args_usage(&cmd, argc - i < 2 ? "missing STORE or STREAM" : "too many operands");
-    o->store = argv[i];
-    o->stream = argv[i + 1];
+    char **ops;
+    if (args_operands(&cmd, argc, argv, 2, "STORE or STREAM", &ops))
+        return CLI_USAGE;
+    o->store = ops[0];
+    o->stream = ops[1];
     return CLI_OK;
 }
 

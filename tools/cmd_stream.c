@@ -95,13 +95,13 @@ static int stream_create(int argc, char **argv)
             return CLI_USAGE;
         }
     }
-    int i = args_operand_index();
-    if (argc - i != 2)
-        return args_usage(&create_cmd, argc - i < 2 ? "missing STORE or STREAM" : "too many operands");
+    char **ops;
+    if (args_operands(&create_cmd, argc, argv, 2, "STORE or STREAM", &ops))
+        return CLI_USAGE;
     if (!have_partitions)
         return args_usage(&create_cmd, "--partitions is required");
 
-    const char *path = argv[i], *name = argv[i + 1];
+    const char *path = ops[0], *name = ops[1];
     siglog *s;
     if (cli_open(create_cmd.name, path, 0, NULL, &s, NULL) != CLI_OK)
         return CLI_FAILURE;
@@ -151,12 +151,13 @@ static int stream_list(int argc, char **argv)
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
     }
-    int i = args_operand_index();
-    if (argc - i != 1)
-        return args_usage(&list_cmd, argc - i < 1 ? "missing STORE" : "too many operands");
+    char **ops;
+    if (args_operands(&list_cmd, argc, argv, 1, "STORE", &ops))
+        return CLI_USAGE;
+    const char *path = ops[0];
 
     siglog *s;
-    if (cli_open(list_cmd.name, argv[i], 1, NULL, &s, NULL) != CLI_OK)
+    if (cli_open(list_cmd.name, path, 1, NULL, &s, NULL) != CLI_OK)
         return CLI_FAILURE;
     int status = CLI_OK;
     if (l.json && !(l.array = json_array())) {
@@ -164,7 +165,7 @@ static int stream_list(int argc, char **argv)
         goto out;
     }
     if (siglog_stream_foreach(s, list_one, &l) != 0) {
-        status = cli_fail(list_cmd.name, "out of memory listing the streams of %s", argv[i]);
+        status = cli_fail(list_cmd.name, "out of memory listing the streams of %s", path);
         goto out;
     }
     if (l.json) {

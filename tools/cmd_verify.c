@@ -239,10 +239,10 @@ int cmd_verify(int argc, char **argv)
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
     }
-    int i = args_operand_index();
-    if (argc - i != 1)
-        return args_usage(&cmd, argc - i < 1 ? "missing STORE" : "too many operands");
-    const char *path = argv[i];
+    char **ops;
+    if (args_operands(&cmd, argc, argv, 1, "STORE", &ops))
+        return CLI_USAGE;
+    const char *path = ops[0];
 
     verify_out o = { 0 };
     int status = CLI_OK;

@@ -8,19 +8,27 @@
 #include <stdarg.h>
 #include <stdio.h>
 
+/* "siglog <cmd>: <prefix><message>", without the newline: cli_fail_lib
+ * appends the library's reason to it. */
 static void diag_vline(const char *cmd, const char *prefix, const char *fmt, va_list ap)
 {
     fprintf(stderr, "siglog %s: %s", cmd, prefix);
     vfprintf(stderr, fmt, ap);
 }
 
+/* A whole diagnostic line. */
+static void diag_line(const char *cmd, const char *prefix, const char *fmt, va_list ap)
+{
+    diag_vline(cmd, prefix, fmt, ap);
+    fputc('\n', stderr);
+}
+
 int cli_fail(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    diag_vline(cmd, "", fmt, ap);
+    diag_line(cmd, "", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
     return CLI_FAILURE;
 }
 
@@ -43,9 +51,8 @@ void cli_warn(const char *cmd, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    diag_vline(cmd, "warning: ", fmt, ap);
+    diag_line(cmd, "warning: ", fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 int cli_open(const char *cmd, const char *path, int read_only, const char *stream_name,

@@ -90,9 +90,28 @@ int out_finish(const char *cmd)
     return cli_fail(cmd, "writing standard output: %s", strerror(out_errno));
 }
 
-int out_json_string(const void *s, size_t n)
+size_t out_escape_byte(unsigned char c, const char *long_prefix, char *esc)
 {
     static const char hex[] = "0123456789abcdef";
+    esc[0] = '\\';
+    switch (c) {
+    case '"': esc[1] = '"'; return 2;
+    case '\\': esc[1] = '\\'; return 2;
+    case '\n': esc[1] = 'n'; return 2;
+    case '\r': esc[1] = 'r'; return 2;
+    case '\t': esc[1] = 't'; return 2;
+    default: {
+        size_t len = strlen(long_prefix);
+        memcpy(esc + 1, long_prefix, len);
+        esc[1 + len] = hex[c >> 4];
+        esc[2 + len] = hex[c & 15];
+        return 3 + len;
+    }
+    }
+}
+
+int out_json_string(const void *s, size_t n)
+{
     const unsigned char *p = s, *end = p + n, *run = p;
     out_write("\"", 1);
     for (; p < end; p++) {
@@ -101,21 +120,8 @@ int out_json_string(const void *s, size_t n)
             continue;
         out_write(run, (size_t)(p - run));
         run = p + 1;
-        char esc[7] = { '\\', 0 };
-        size_t elen = 2;
-        switch (c) {
-        case '"': esc[1] = '"'; break;
-        case '\\': esc[1] = '\\'; break;
-        case '\n': esc[1] = 'n'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\t': esc[1] = 't'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            elen = 6;
-        }
-        out_write(esc, elen);
+        char esc[6];
+        out_write(esc, out_escape_byte(c, "u00", esc));
     }
     out_write(run, (size_t)(p - run));
     return out_write("\"", 1);

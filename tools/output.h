@@ -28,6 +28,11 @@ int out_failed(void);
 /* Flush and turn the outcome into an exit status (see above). */
 int out_finish(const char *cmd);
 
+/* Byte c as a backslash escape in esc, returning its length: the short
+ * forms \" \\ \n \r \t that JSON and C strings share, else long_prefix
+ * ("u00" for JSON, "x" for C) and two lowercase hex digits. esc needs
+ * 3 + strlen(long_prefix) bytes. */
+size_t out_escape_byte(unsigned char c, const char *long_prefix, char *esc);
 /* s as a quoted JSON string; s must be valid UTF-8 (out_utf8_valid). */
 int out_json_string(const void *s, size_t n);
 /* p in standard base64 with padding, quoted as a JSON string. */

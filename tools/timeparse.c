@@ -149,12 +149,24 @@ int timeparse_time_arg(const char *s, int64_t *us_out)
     return timeparse_rfc3339(s, strlen(s), us_out);
 }
 
+/* A unit suffix and how much one of it is worth. */
+typedef struct unit {
+    const char *name;
+    uint64_t mult;
+} unit;
+
+/* The worth of the unit named exactly s, or 0 when none is. */
+static uint64_t unit_find(const unit *units, size_t n, const char *s)
+{
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(s, units[i].name) == 0)
+            return units[i].mult;
+    return 0;
+}
+
 int timeparse_duration_us(const char *s, uint64_t *us_out)
 {
-    static const struct {
-        const char *name;
-        uint64_t us;
-    } units[] = {
+    static const unit units[] = {
         { "us", 1 }, { "ms", 1000 }, { "s", US_PER_S }, { "m", 60 * US_PER_S },
         { "h", 3600 * US_PER_S }, { "d", 86400 * US_PER_S },
     };
@@ -183,27 +195,21 @@ int timeparse_duration_us(const char *s, uint64_t *us_out)
         if (fdigits == 0)
             return -1;
     }
-    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
-        if (strcmp(p, units[i].name) != 0)
-            continue;
-        uint64_t v;
-        /* frac < frac_scale <= 1e9 and unit <= 8.64e10: the product fits
-         * in 128 bits, the quotient in the unit. */
-        uint64_t frac_us = (uint64_t)((unsigned __int128)frac * units[i].us / frac_scale);
-        if (__builtin_mul_overflow(whole, units[i].us, &v) || __builtin_add_overflow(v, frac_us, &v))
-            return -1;
-        *us_out = v;
-        return 0;
-    }
-    return -1;
+    uint64_t unit_us = unit_find(units, sizeof units / sizeof units[0], p), v;
+    if (!unit_us)
+        return -1;
+    /* frac < frac_scale <= 1e9 and unit <= 8.64e10: the product fits in
+     * 128 bits, the quotient in the unit. */
+    uint64_t frac_us = (uint64_t)((unsigned __int128)frac * unit_us / frac_scale);
+    if (__builtin_mul_overflow(whole, unit_us, &v) || __builtin_add_overflow(v, frac_us, &v))
+        return -1;
+    *us_out = v;
+    return 0;
 }
 
 int timeparse_size_bytes(const char *s, uint64_t *out)
 {
-    static const struct {
-        const char *name;
-        uint64_t mult;
-    } suffixes[] = {
+    static const unit suffixes[] = {
         { "", 1 },
         { "B", 1 },
         { "K", 1ull << 10 },
@@ -230,15 +236,11 @@ int timeparse_size_bytes(const char *s, uint64_t *out)
     uint64_t v;
     if (timeparse_u64(num, &v) != 0)
         return -1;
-    for (size_t i = 0; i < sizeof suffixes / sizeof suffixes[0]; i++) {
-        if (strcmp(s + ndig, suffixes[i].name) != 0)
-            continue;
-        if (__builtin_mul_overflow(v, suffixes[i].mult, &v))
-            return -1;
-        *out = v;
-        return 0;
-    }
-    return -1;
+    uint64_t mult = unit_find(suffixes, sizeof suffixes / sizeof suffixes[0], s + ndig);
+    if (!mult || __builtin_mul_overflow(v, mult, &v))
+        return -1;
+    *out = v;
+    return 0;
 }
 
 void timeparse_format(int64_t us, char buf[TIMEPARSE_RFC3339_MAX])
