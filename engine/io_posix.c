@@ -77,30 +77,31 @@ static ssize_t posix_pwritev(const siglog_io *io, int fd, const struct iovec *io
     return n < 0 ? -errno : n;
 }
 
-static int posix_fdatasync(const siglog_io *io, int fd)
+/* fdatasync or fsync of a file; both are the one switch of the
+ * no_data_fsync build. */
+static int posix_sync_fd(int fd, int data_only)
 {
-    (void)io;
 #ifdef SIGLOG_BROKEN_NO_DATA_FSYNC
     (void)fd;
+    (void)data_only;
     return 0;
 #else
     int r;
-    IO_RETRY(r, fdatasync(fd));
+    IO_RETRY(r, data_only ? fdatasync(fd) : fsync(fd));
     return r == 0 ? 0 : -errno;
 #endif
+}
+
+static int posix_fdatasync(const siglog_io *io, int fd)
+{
+    (void)io;
+    return posix_sync_fd(fd, 1);
 }
 
 static int posix_fsync(const siglog_io *io, int fd)
 {
     (void)io;
-#ifdef SIGLOG_BROKEN_NO_DATA_FSYNC
-    (void)fd;
-    return 0;
-#else
-    int r;
-    IO_RETRY(r, fsync(fd));
-    return r == 0 ? 0 : -errno;
-#endif
+    return posix_sync_fd(fd, 0);
 }
 
 static int posix_ftruncate(const siglog_io *io, int fd, uint64_t size)
