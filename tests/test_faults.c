@@ -242,6 +242,23 @@ static void fx_store_free(fx_store *x)
     free(x->pool);
 }
 
+/* The end of most tests: close the faulty handle, prove that reopening
+ * brings back every durable event and nothing else, release it all. */
+static void fx_store_finish(fx_store *x)
+{
+    fx_store_close(x);
+    fx_check_reopened(x->dir, &x->m);
+    fx_store_free(x);
+}
+
+/* Partition p is marked failed (it refuses appends until reopened). */
+static void fx_assert_partition_failed(const fx_store *x, uint32_t p)
+{
+    siglog_partition_info info;
+    cr_assert_eq(siglog_partition_info_get(x->st, p, &info), 0);
+    cr_assert_eq(info.failed, 1, "partition %u is not marked failed", p);
+}
+
 static void fx_assert_detail_names(const char *what)
 {
     const char *d = siglog_errdetail();
@@ -270,12 +287,8 @@ static void fx_durable_write_fault(const char *target, int err, int code)
      * for the journal) refuses appends until it is reopened. */
     rc = fx_append(x.st, &x.m, 1, x.pool, 23, 1, 1);
     cr_assert_eq(rc, SIGLOG_EFAILED, "append after a failed write to %s: %s", target, siglog_errname(rc));
-    siglog_partition_info info;
-    cr_assert_eq(siglog_partition_info_get(x.st, 1, &info), 0);
-    cr_assert_eq(info.failed, 1);
-    fx_store_close(&x);
-    fx_check_reopened(x.dir, &x.m);
-    fx_store_free(&x);
+    fx_assert_partition_failed(&x, 1);
+    fx_store_finish(&x);
 }
 
 Test(faults, journal_write_error_is_reported_and_loses_nothing)
@@ -328,9 +341,7 @@ Test(faults, journal_fsync_error_fails_the_store)
                       siglog_errdetail());
         }
         cr_assert_eq(siglog_sync(x.s), SIGLOG_EFAILED);
-        fx_store_close(&x);
-        fx_check_reopened(x.dir, &x.m);
-        fx_store_free(&x);
+        fx_store_finish(&x);
     }
 }
 
@@ -353,12 +364,8 @@ Test(faults, segment_fsync_error_at_roll_fails_the_partition)
         io_fault_disarm(x.fault);
         rc = fx_append(x.st, &x.m, 0, x.pool, k, 1, 1);
         cr_assert_eq(rc, SIGLOG_EFAILED, "append to the partition whose sync failed: %s", siglog_errname(rc));
-        siglog_partition_info info;
-        cr_assert_eq(siglog_partition_info_get(x.st, 0, &info), 0);
-        cr_assert_eq(info.failed, 1);
-        fx_store_close(&x);
-        fx_check_reopened(x.dir, &x.m);
-        fx_store_free(&x);
+        fx_assert_partition_failed(&x, 0);
+        fx_store_finish(&x);
     }
 }
 
@@ -379,9 +386,7 @@ Test(faults, segment_fsync_error_of_a_none_stream_fails_the_partition)
     io_fault_disarm(x.fault);
     rc = fx_append(x.st, &x.m, 0, x.pool, 40, 1, 0);
     cr_assert_eq(rc, SIGLOG_EFAILED, "append after a failed fdatasync: %s", siglog_errname(rc));
-    fx_store_close(&x);
-    fx_check_reopened(x.dir, &x.m);
-    fx_store_free(&x);
+    fx_store_finish(&x);
 }
 
 Test(faults, none_stream_enospc_on_segment_write_trims_and_recovers)
@@ -420,9 +425,7 @@ Test(faults, none_stream_enospc_on_segment_write_trims_and_recovers)
     cr_assert_eq(siglog_sync(x.s), 0, "%s", siglog_errdetail());
     fx_mark_synced(&x.m);
     fx_check_store(x.s, &x.m, "same handle");
-    fx_store_close(&x);
-    fx_check_reopened(x.dir, &x.m);
-    fx_store_free(&x);
+    fx_store_finish(&x);
 }
 
 Test(faults, short_writes_are_completed, .timeout = 120)
