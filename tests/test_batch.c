@@ -47,6 +47,13 @@ static siglog_event event(const char *key, const char *value, int64_t ts)
     return e;
 }
 
+/* n events alike but for their timestamps: first, first + 1, ... */
+static void same_events(siglog_event *evs, size_t n, const char *key, const char *value, int64_t first)
+{
+    for (size_t i = 0; i < n; i++)
+        evs[i] = event(key, value, first + (int64_t)i);
+}
+
 /* Build one batch from events (timestamps taken from the events) into out. */
 static batch_meta seal(const siglog_event *evs, size_t n, uint64_t base, int compression)
 {
@@ -57,6 +64,14 @@ static batch_meta seal(const siglog_event *evs, size_t n, uint64_t base, int com
     out.len = 0;
     cr_assert_eq(batch_builder_seal(&builder, compression, &out, &meta), 0, "%s", siglog_errdetail());
     return meta;
+}
+
+/* The header of the batch in out, which must decode. */
+static batch_header out_header(void)
+{
+    batch_header h;
+    cr_assert_eq(batch_header_decode(out.data, &h), 0, "%s", siglog_errdetail());
+    return h;
 }
 
 /* Header arrays for records kept by decode_all: the iterator's own array
@@ -331,11 +346,9 @@ Test(batch, sealing_twice_gives_the_same_bytes_and_reset_starts_afresh)
 Test(batch, lz4_is_used_when_it_saves_bytes)
 {
     siglog_event evs[64];
-    for (size_t i = 0; i < 64; i++)
-        evs[i] = event("user-1", "{\"event\":\"click\",\"page\":\"/home\",\"ok\":true}", (int64_t)i);
+    same_events(evs, 64, "user-1", "{\"event\":\"click\",\"page\":\"/home\",\"ok\":true}", 0);
     seal(evs, 64, 0, SIGLOG_COMPRESSION_LZ4);
-    batch_header h;
-    cr_assert_eq(batch_header_decode(out.data, &h), 0);
+    batch_header h = out_header();
     cr_assert_eq(h.codec, BATCH_CODEC_LZ4);
     cr_assert_lt(h.body_len, h.raw_len);
     cr_assert_eq(h.raw_len, builder.records.len);
@@ -344,11 +357,9 @@ Test(batch, lz4_is_used_when_it_saves_bytes)
 Test(batch, lz4_is_not_used_when_not_asked)
 {
     siglog_event evs[16];
-    for (size_t i = 0; i < 16; i++)
-        evs[i] = event("user-1", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", (int64_t)i);
+    same_events(evs, 16, "user-1", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", 0);
     seal(evs, 16, 0, SIGLOG_COMPRESSION_NONE);
-    batch_header h;
-    cr_assert_eq(batch_header_decode(out.data, &h), 0);
+    batch_header h = out_header();
     cr_assert_eq(h.codec, BATCH_CODEC_NONE);
     cr_assert_eq(h.body_len, h.raw_len);
 }
@@ -362,8 +373,7 @@ Test(batch, lz4_is_not_kept_for_random_bytes)
     value[4096] = 0;
     siglog_event e = event("k", value, 0);
     seal(&e, 1, 0, SIGLOG_COMPRESSION_LZ4);
-    batch_header h;
-    cr_assert_eq(batch_header_decode(out.data, &h), 0);
+    batch_header h = out_header();
     cr_assert_eq(h.codec, BATCH_CODEC_NONE, "LZ4 kept although it does not pay");
     cr_assert_eq(h.body_len, builder.records.len);
     siglog_record r[1];
@@ -458,14 +468,12 @@ Test(batch, every_single_bit_flip_of_the_body_is_rejected)
 {
     static const siglog_header hdrs[] = {{"src", 3, "svc", 3}};
     siglog_event evs[8];
-    for (size_t i = 0; i < 8; i++)
-        evs[i] = event("session-1", "{\"action\":\"scroll\",\"depth\":3}", 100 + (int64_t)i);
+    same_events(evs, 8, "session-1", "{\"action\":\"scroll\",\"depth\":3}", 100);
     evs[3].headers = hdrs;
     evs[3].header_count = 1;
     for (int c = SIGLOG_COMPRESSION_NONE; c <= SIGLOG_COMPRESSION_LZ4; c++) {
         seal(evs, 8, 0, c);
-        batch_header h;
-        cr_assert_eq(batch_header_decode(out.data, &h), 0);
+        batch_header h = out_header();
         uint8_t *body = out.data + BATCH_HEADER_BYTES;
         for (size_t bit = 0; bit < (size_t)h.body_len * 8; bit++) {
             body[bit / 8] ^= (uint8_t)(1u << (bit % 8));
@@ -505,11 +513,9 @@ Test(batch, body_cut_short_at_every_length_is_rejected)
 Test(batch, lz4_body_cut_short_is_rejected)
 {
     siglog_event evs[32];
-    for (size_t i = 0; i < 32; i++)
-        evs[i] = event("k", "compressible compressible compressible", (int64_t)i);
+    same_events(evs, 32, "k", "compressible compressible compressible", 0);
     seal(evs, 32, 0, SIGLOG_COMPRESSION_LZ4);
-    batch_header h;
-    cr_assert_eq(batch_header_decode(out.data, &h), 0);
+    batch_header h = out_header();
     cr_assert_eq(h.codec, BATCH_CODEC_LZ4);
     uint32_t body_len = h.body_len;
     for (uint32_t len = 1; len < body_len; len++) {
