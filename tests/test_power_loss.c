@@ -353,22 +353,24 @@ static ssize_t tr_pwritev(const siglog_io *io, int fd, const struct iovec *iov, 
     return r;
 }
 
-static int tr_fdatasync(const siglog_io *io, int fd)
+/* fdatasync and fsync trace alike: both are an OP_SYNC of the file. */
+static int tr_sync(const siglog_io *io, int fd, int (*call)(const siglog_io *, int))
 {
     pl_tracer *t = pl_tr(io);
     pl_mark m = pl_begin(t);
-    int r = t->base->fdatasync(t->base, fd);
+    int r = call(t->base, fd);
     pl_end(t, m, OP_SYNC, pl_fd_path(t, fd), 0, 0);
     return r;
 }
 
+static int tr_fdatasync(const siglog_io *io, int fd)
+{
+    return tr_sync(io, fd, pl_tr(io)->base->fdatasync);
+}
+
 static int tr_fsync(const siglog_io *io, int fd)
 {
-    pl_tracer *t = pl_tr(io);
-    pl_mark m = pl_begin(t);
-    int r = t->base->fsync(t->base, fd);
-    pl_end(t, m, OP_SYNC, pl_fd_path(t, fd), 0, 0);
-    return r;
+    return tr_sync(io, fd, pl_tr(io)->base->fsync);
 }
 
 static int tr_ftruncate(const siglog_io *io, int fd, uint64_t size)
@@ -413,13 +415,19 @@ static int tr_rename(const siglog_io *io, const char *from, const char *to)
     return r;
 }
 
-static int tr_unlink(const siglog_io *io, const char *path)
+/* A traced call that takes one path: unlink, rmdir, sync_dir. */
+static int tr_path_op(const siglog_io *io, int kind, const char *path, int (*call)(const siglog_io *, const char *))
 {
     pl_tracer *t = pl_tr(io);
     pl_mark m = pl_begin(t);
-    int r = t->base->unlink(t->base, path);
-    pl_end(t, m, OP_UNLINK, path, 0, 0);
+    int r = call(t->base, path);
+    pl_end(t, m, kind, path, 0, 0);
     return r;
+}
+
+static int tr_unlink(const siglog_io *io, const char *path)
+{
+    return tr_path_op(io, OP_UNLINK, path, pl_tr(io)->base->unlink);
 }
 
 static int tr_mkdir(const siglog_io *io, const char *path, uint32_t mode)
@@ -433,20 +441,12 @@ static int tr_mkdir(const siglog_io *io, const char *path, uint32_t mode)
 
 static int tr_rmdir(const siglog_io *io, const char *path)
 {
-    pl_tracer *t = pl_tr(io);
-    pl_mark m = pl_begin(t);
-    int r = t->base->rmdir(t->base, path);
-    pl_end(t, m, OP_RMDIR, path, 0, 0);
-    return r;
+    return tr_path_op(io, OP_RMDIR, path, pl_tr(io)->base->rmdir);
 }
 
 static int tr_sync_dir(const siglog_io *io, const char *path)
 {
-    pl_tracer *t = pl_tr(io);
-    pl_mark m = pl_begin(t);
-    int r = t->base->sync_dir(t->base, path);
-    pl_end(t, m, OP_SYNC_DIR, path, 0, 0);
-    return r;
+    return tr_path_op(io, OP_SYNC_DIR, path, pl_tr(io)->base->sync_dir);
 }
 
 static int tr_list_dir(const siglog_io *io, const char *path, io_dirent_list *out)
