@@ -177,6 +177,7 @@ static void build_template(void)
     capture(dir, "");
     qsort(files, file_count, sizeof files[0], path_order);
     must(siglog_close(s), "close");
+    free(dir);
     store_dir = fuzz_path(fuzz_scratch(), "store");
 }
 
