@@ -134,6 +134,9 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
 
     int64_t now = s->io->now_us(s->io);
     int need_commit = 0;
+    int always = st->cfg.sync_policy == SIGLOG_SYNC_ALWAYS;
+    if (always) /* a commit leader waits briefly for us (commit.c) */
+        __atomic_fetch_add(&s->appending, 1, __ATOMIC_ACQ_REL);
     for (size_t g = 0; g < n && !rc;) {
         size_t e = g;
         while (e < n && parts[order[e]] == parts[order[g]])
@@ -141,6 +144,8 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
         rc = append_to_partition(st, st->parts[parts[order[g]]], evs + g, e - g, now, offs + g, &need_commit);
         g = e;
     }
+    if (always)
+        __atomic_fetch_sub(&s->appending, 1, __ATOMIC_ACQ_REL);
     if (!rc && need_commit)
         rc = commit_sync(s);
     if (!rc && st->cfg.sync_policy == SIGLOG_SYNC_ALWAYS)

@@ -1,5 +1,6 @@
 #include "commit.h"
 
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -9,6 +10,8 @@
 /* A checkpoint syncs dirty segments with this many threads: fdatasyncs of
  * different files overlap well on the devices we measured. */
 #define CHECKPOINT_THREADS 4
+/* How long a new commit leader waits for appenders still encoding. */
+#define SIBLING_WAIT_US 200
 
 typedef struct round_state {
     journal_entry *entries;
@@ -239,11 +242,33 @@ static int commit_round(struct siglog *s)
     return rc ? rc : f;
 }
 
+/* Group commit only groups what has arrived. The threads a round served
+ * come straight back with their next event, but the leader of that round
+ * is already running and would lead the next one alone, so rounds would
+ * alternate between one event and all the others. So the leader of round
+ * `round` gives the threads of the last round a moment (yielding the CPU,
+ * at most SIBLING_WAIT_US, well under one fdatasync) to enqueue again: it
+ * waits while fewer of them are encoding (s->appending) or waiting for
+ * this round (s->waiting[round % 2]) than the last round served. A lone
+ * appender never waits. */
+static void wait_for_siblings(struct siglog *s, uint64_t round)
+{
+    int expected = __atomic_load_n(&s->last_round_threads, __ATOMIC_RELAXED) - 1;
+    if (expected <= 0)
+        return;
+    int64_t until = s->io->monotonic_us(s->io) + SIBLING_WAIT_US;
+    while (__atomic_load_n(&s->appending, __ATOMIC_ACQUIRE) +
+                   __atomic_load_n(&s->waiting[round % 2], __ATOMIC_ACQUIRE) <
+               expected &&
+           s->io->monotonic_us(s->io) < until)
+        sched_yield();
+}
+
 int commit_sync(struct siglog *s)
 {
     pthread_mutex_lock(&s->commit_mu);
     uint64_t target = s->rounds_started + 1;
-    int rc = 0;
+    int rc = 0, counted = 0;
     for (;;) {
         if (s->failed) {
             rc = err_set(SIGLOG_EFAILED, "store refuses durable appends since an earlier failure: %s",
@@ -253,14 +278,32 @@ int commit_sync(struct siglog *s)
         if (s->rounds_done >= target)
             break;
         if (s->commit_leader) {
+            /* While a round runs, a waiter's target is that round or the
+             * next: waiting[target % 2] counts it for exactly one round. */
+            if (!counted) {
+                __atomic_fetch_add(&s->waiting[target % 2], 1, __ATOMIC_ACQ_REL);
+                counted = 1;
+            }
             pthread_cond_wait(&s->commit_cv, &s->commit_mu);
             continue;
         }
+        uint64_t round = s->rounds_started + 1; /* == target */
+        if (counted)
+            __atomic_fetch_sub(&s->waiting[round % 2], 1, __ATOMIC_ACQ_REL);
         s->commit_leader = 1;
+        pthread_mutex_unlock(&s->commit_mu);
+        wait_for_siblings(s, round);
+        /* Counted only now: a thread that read the count before this
+         * point enqueued its batches before, so this round gathers them
+         * and it waits for this round, not the next. */
+        pthread_mutex_lock(&s->commit_mu);
         s->rounds_started++;
         pthread_mutex_unlock(&s->commit_mu);
         rc = commit_round(s);
         pthread_mutex_lock(&s->commit_mu);
+        /* The threads this round serves: its leader and its waiters. */
+        __atomic_store_n(&s->last_round_threads, 1 + __atomic_exchange_n(&s->waiting[round % 2], 0, __ATOMIC_ACQ_REL),
+                         __ATOMIC_RELAXED);
         s->commit_leader = 0;
         s->rounds_done++;
         pthread_cond_broadcast(&s->commit_cv);

@@ -49,6 +49,10 @@ struct siglog {
     pthread_cond_t commit_cv;
     int commit_leader;              /* a thread is running a commit round */
     uint64_t rounds_started, rounds_done;
+    int appending;                  /* atomic: ALWAYS appenders encoding */
+    int waiting[2];                 /* atomic: threads waiting for round r,
+                                     * at [r % 2] (commit.c) */
+    int last_round_threads;         /* atomic: threads the last round served */
     int failed;                     /* SIGLOG code after a journal failure */
     char failed_detail[256];
 
