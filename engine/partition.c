@@ -496,8 +496,11 @@ static int timestamp_range(partition *p, const uint64_t *bases, size_t n, int64_
         }
         if (rc)
             break;
-        segment_tail t;
-        rc = segment_scan_tail(s, &t);
+        /* A sealed segment's summary knows its largest timestamp; only the
+         * last one (or one without a summary) is scanned. */
+        segment_tail t = {.max_timestamp_us = segment_max_timestamp(s), .valid_bytes = segment_size(s)};
+        if (i + 1 == n || t.max_timestamp_us == INT64_MIN)
+            rc = segment_scan_tail(s, &t);
         if (!rc && t.max_timestamp_us > *max)
             *max = t.max_timestamp_us;
         if (!rc && i == 0 && t.valid_bytes) {

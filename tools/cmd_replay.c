@@ -484,6 +484,7 @@ static int open_sources(replay_run *rr)
         arg = o->from_time;
     }
     uint64_t total = 0;
+    int want_total = progress_wanted(); /* partition stats read every segment */
     for (size_t i = 0; i < rr->nsrc; i++) {
         replay_src *src = &rr->src[i];
         src->partition = o->parts ? o->parts[i] : (uint32_t)i;
@@ -495,7 +496,7 @@ static int open_sources(replay_run *rr)
         if (rc != 0)
             return cli_fail_lib(cmd.name, rc, "opening stream %s partition %u", o->stream, src->partition);
         siglog_partition_info pi;
-        if (siglog_partition_info_get(rr->st, src->partition, &pi) == 0)
+        if (want_total && siglog_partition_info_get(rr->st, src->partition, &pi) == 0)
             total += pi.next_offset - pi.log_start_offset;
         /* An empty range needs no reading at all. */
         if (o->have_to_offset && o->to_offset <= siglog_cursor_position(src->cursor)) {

@@ -18,7 +18,7 @@ static uint64_t now_ms(void)
 
 void progress_start(progress *p, const char *label, uint64_t total)
 {
-    *p = (progress){ .active = isatty(STDERR_FILENO), .label = label, .total = total };
+    *p = (progress){ .active = progress_wanted(), .label = label, .total = total };
     p->last_draw_ms = p->active ? now_ms() : 0;
 }
 
@@ -49,4 +49,9 @@ void progress_end(progress *p)
     if (p->active && p->drawn)
         fprintf(stderr, "\r\033[K");
     p->drawn = 0;
+}
+
+int progress_wanted(void)
+{
+    return isatty(STDERR_FILENO);
 }

@@ -17,6 +17,8 @@ typedef struct progress {
 } progress;
 
 void progress_start(progress *p, const char *label, uint64_t total);
+/* Whether a bar would be drawn: lets a command skip computing its total. */
+int progress_wanted(void);
 /* done: units of work finished so far. Cheap when nothing is drawn. */
 void progress_update(progress *p, uint64_t done);
 /* Erase the bar. */
