@@ -123,8 +123,10 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
         return rc;
     /* Journaled: what precedes the journal's copy was synced by the last
      * checkpoint (all of it when the journal holds nothing of this
-     * partition). NONE: nothing is known durable, scan it all. */
-    segment_trust_below(p->active, p->cfg->sync_policy == SIGLOG_SYNC_NONE ? 0 : journal_from);
+     * partition). NONE: only what the segment's summary says a clean
+     * close synced; the rest is scanned. */
+    segment_trust_below(p->active, p->cfg->sync_policy == SIGLOG_SYNC_NONE ? segment_durable_offset(p->active)
+                                                                           : journal_from);
     segment_tail t;
     if ((rc = segment_scan_tail(p->active, &t)) != 0)
         return rc;
@@ -395,6 +397,18 @@ int partition_apply_inflight_locked(partition *p)
     }
     publish_locked(p);
     return 0;
+}
+
+int partition_close_checkpoint_locked(partition *p)
+{
+    if (p->failed)
+        return 0;
+    int rc = segment_checkpoint(p->active);
+    if (rc)
+        partition_fail_locked(p, rc);
+    else
+        p->dirty = 0;
+    return rc;
 }
 
 int partition_sync_locked(partition *p)

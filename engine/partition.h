@@ -116,6 +116,9 @@ uint64_t partition_take_pending_locked(partition *p, uint64_t max_bytes, uint64_
 int partition_apply_inflight_locked(partition *p);
 /* Under mu: roll if the active segment is over its size or age limit. */
 int partition_maybe_roll_locked(partition *p, int64_t now_us);
+/* Under mu, at a clean close: sync the active segment and record in its
+ * summary that all of it is durable (see segment_checkpoint). */
+int partition_close_checkpoint_locked(partition *p);
 /* Under mu: fdatasync the active segment if dirty. */
 int partition_sync_locked(partition *p);
 /* Under mu: enter the failed state with code and the current detail. */

@@ -79,6 +79,7 @@ struct segment {
     int adopted;       /* writable and st established */
     int sealed;
     uint64_t trusted_offset; /* see segment_trust_below */
+    uint64_t durable_offset; /* see segment_durable_offset */
     segment_params p;
     uint64_t base;
     seg_state st;
@@ -588,8 +589,13 @@ int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int
     }
 
     seg_summary sum;
+    s->durable_offset = base_offset;
     if (summary_read(s, &sum) == 0) {
         s->created_us = sum.created_us;
+        /* The summary was written after a sync of the first sum.bytes
+         * bytes, which are never rewritten in place. */
+        if (sum.bytes <= size)
+            s->durable_offset = sum.next_offset;
         if (!writable && sum.bytes == size)
             s->st = (seg_state){.pos = sum.bytes, .next_offset = sum.next_offset, .record_count = sum.record_count,
                                 .max_ts = sum.max_ts};
@@ -719,6 +725,27 @@ int segment_truncate(segment *s, uint64_t valid_bytes)
     if (valid_bytes != s->st.pos)
         s->adopted = 0;
     return 0;
+}
+
+uint64_t segment_durable_offset(const segment *s)
+{
+    return s->durable_offset;
+}
+
+int segment_checkpoint(segment *s)
+{
+    int rc = require_writable(s, "checkpoint");
+    if (!rc && !s->adopted)
+        rc = err_set(SIGLOG_EINVAL, "%s: checkpoint before the tail was scanned and adopted", s->path);
+    if (!rc && s->sealed)
+        return 0; /* its summary is final already */
+    if (!rc)
+        rc = segment_sync(s);
+    if (!rc)
+        rc = summary_write(s);
+    if (!rc)
+        s->durable_offset = s->st.next_offset;
+    return rc;
 }
 
 void segment_trust_below(segment *s, uint64_t offset)

@@ -80,6 +80,14 @@ int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int
                  segment **out);
 void segment_close(segment *s);
 
+/* Writer: make everything written so far durable and say so in the .sum
+ * sidecar (fdatasync, then atomic replace), so that the next writer open
+ * trusts it without scanning: done at a clean close. */
+int segment_checkpoint(segment *s);
+/* One past the last offset a summary says was synced (the base offset
+ * when none does): everything before it survived any crash since. */
+uint64_t segment_durable_offset(const segment *s);
+
 /* Writer recovery: everything before `offset` is known durable (synced at
  * the last checkpoint); batches from there on may have reached the disk in
  * any order after a power cut, whatever the unsynced index says. Tail scans

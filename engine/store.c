@@ -516,6 +516,19 @@ SIGLOG_API int siglog_sync(siglog *s)
     return flush_all(s, 1);
 }
 
+static int checkpoint_active_segments(siglog *s)
+{
+    int rc = 0;
+    for (size_t i = 0; i < s->stream_count && !rc; i++)
+        for (uint32_t p = 0; p < s->streams[i]->cfg.partitions && !rc; p++) {
+            partition *pt = s->streams[i]->parts[p];
+            pthread_mutex_lock(&pt->mu);
+            rc = partition_close_checkpoint_locked(pt);
+            pthread_mutex_unlock(&pt->mu);
+        }
+    return rc;
+}
+
 SIGLOG_API int siglog_close(siglog *s)
 {
     if (!s)
@@ -525,9 +538,12 @@ SIGLOG_API int siglog_close(siglog *s)
     if (!s->read_only) {
         background_stop(s);
         rc = flush_all(s, 1);
-        /* Leave an empty journal: the next open has nothing to replay. */
+        /* Leave an empty journal and summaries that vouch for every
+         * active segment: the next open has nothing to replay or scan. */
         if (!rc && !s->failed)
             rc = commit_checkpoint(s);
+        if (!rc && !s->failed)
+            rc = checkpoint_active_segments(s);
     }
     store_free(s);
     return rc;
