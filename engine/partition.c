@@ -130,11 +130,17 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
     segment_tail t;
     if ((rc = segment_scan_tail(p->active, &t)) != 0)
         return rc;
-    if (t.damaged && journal_from <= t.next_offset) {
+    /* Damage past what was synced is what a power cut does to unsynced
+     * writes (they reach the disk in any order): for a journaled stream the
+     * journal puts the data back; a NONE stream never promised it. */
+    int none = p->cfg->sync_policy == SIGLOG_SYNC_NONE;
+    if (t.damaged && (journal_from <= t.next_offset || (none && t.next_offset >= segment_durable_offset(p->active)))) {
         logf_(log, log_ctx, SIGLOG_LOG_WARN,
-              "%s: unsynced writes reached the disk out of order; cutting at byte %" PRIu64
-              ", the journal holds offsets from %" PRIu64,
-              segment_file_path(p->active), t.valid_bytes, journal_from);
+              "%s: unsynced writes reached the disk out of order; cutting at byte %" PRIu64 " (offset %" PRIu64
+              ")%s",
+              segment_file_path(p->active), t.valid_bytes, t.next_offset,
+              none ? ": sync policy none, nothing after the last sync was promised"
+                   : ", the journal holds the rest");
     } else if (t.damaged) {
         return err_set(SIGLOG_ECORRUPT,
                        "%s: invalid batch at byte %" PRIu64 " (offset %" PRIu64 ") is followed by a valid batch at "
