@@ -126,3 +126,16 @@ int crash_write_all(int fd, const char *buf, size_t len)
     }
     return 0;
 }
+
+int crash_streams_create_and_close(siglog *s, const siglog_stream_config *c)
+{
+    int rc = 0;
+    for (unsigned i = 0; i < CRASH_STREAMS && rc == 0; i++) {
+        rc = siglog_stream_create(s, crash_stream_names[i], c);
+        if (rc != 0)
+            fprintf(stderr, "create stream %s: %s: %s\n", crash_stream_names[i], siglog_errname(rc),
+                    siglog_errdetail());
+    }
+    int crc = siglog_close(s);
+    return rc == 0 && crc == 0 ? 0 : 1;
+}

@@ -54,5 +54,8 @@ int crash_line_format(char *buf, size_t len, char kind, unsigned stream, uint32_
 
 /* Write all of buf to fd (retrying short writes); 0 or -1. */
 int crash_write_all(int fd, const char *buf, size_t len);
+/* Create every crash stream with config c, then close the store: 0, or 1
+ * with the reason on stderr. */
+int crash_streams_create_and_close(siglog *s, const siglog_stream_config *c);
 
 #endif

@@ -76,15 +76,7 @@ int crash_init_main(const crash_config *cfg, int argc, char **argv)
     /* The events are under 1 KiB; a small record limit keeps a batch well
      * under a quarter of the 1 MiB journal, as the engine requires. */
     c.record_bytes_max = 16384;
-    int rc = 0;
-    for (unsigned i = 0; i < CRASH_STREAMS && rc == 0; i++) {
-        rc = siglog_stream_create(s, crash_stream_names[i], &c);
-        if (rc != 0)
-            fprintf(stderr, "create stream %s: %s: %s\n", crash_stream_names[i], siglog_errname(rc),
-                    siglog_errdetail());
-    }
-    int crc = siglog_close(s);
-    return rc == 0 && crc == 0 ? 0 : 1;
+    return crash_streams_create_and_close(s, &c);
 }
 
 /* ---- write ---- */

@@ -77,15 +77,7 @@ static int fill_init(int argc, char **argv)
     c.segment_bytes_max = FILL_SEGMENT_BYTES;
     c.batch_bytes_max = 4096;
     c.record_bytes_max = 16384; /* a batch stays far below the journal */
-    int rc = 0;
-    for (unsigned i = 0; i < CRASH_STREAMS && rc == 0; i++) {
-        rc = siglog_stream_create(s, crash_stream_names[i], &c);
-        if (rc != 0)
-            fprintf(stderr, "create stream %s: %s: %s\n", crash_stream_names[i], siglog_errname(rc),
-                    siglog_errdetail());
-    }
-    int crc = siglog_close(s);
-    return rc == 0 && crc == 0 ? 0 : 1;
+    return crash_streams_create_and_close(s, &c);
 }
 
 typedef struct filler {
