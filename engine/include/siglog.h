@@ -238,7 +238,9 @@ typedef struct siglog_partition_info {
     uint64_t next_offset;       /* one past the last readable offset */
     uint64_t segment_count;
     uint64_t bytes;             /* segment bytes on disk, indexes excluded */
-    uint64_t index_bytes;       /* offset and time index files, allocated */
+    uint64_t index_bytes;       /* offset and time index files, apparent size:
+                                 * they are sparse, most of it is never
+                                 * allocated on disk */
     int64_t first_timestamp_us; /* of the first readable record; 0 if empty */
     int64_t max_timestamp_us;   /* largest timestamp; 0 if empty */
     int failed;                 /* 1 after a failed write/sync: appends refused */
