@@ -469,3 +469,13 @@ int batch_iter_next(batch_iter *it, siglog_record *rec)
     it->remaining--;
     return 1;
 }
+
+int batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scratch)
+{
+    batch_iter it;
+    siglog_record r;
+    int rc = batch_iter_init(&it, h, body, scratch);
+    while (rc == 0 && (rc = batch_iter_next(&it, &r)) == 1)
+        rc = 0;
+    return rc == 0;
+}

@@ -106,6 +106,11 @@ typedef struct batch_iter {
  * decompresses into scratch when needed. 0, SIGLOG_ECORRUPT or
  * SIGLOG_ENOMEM. */
 int batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, bytebuf *scratch);
+/* Whether every record of a checked batch decodes (a body can pass its
+ * checksum and still hold records no reader could decode, e.g. a
+ * malformed LZ4 block written with valid checksums). 1 or 0. */
+int batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scratch);
+
 /* Next record: 1 and *rec filled (pointers into the body/scratch and
  * it->headers), 0 when done, SIGLOG_ECORRUPT when a record is malformed or
  * the record count or offsets disagree with the header. */

@@ -228,20 +228,10 @@ void journal_close(journal *j)
     free(j);
 }
 
-/* Every record of a checked batch decodes (the checksums only prove the
- * bytes are the ones sealed; replay must not hand on a batch no reader can
- * decode). */
-static int records_decode(const batch_header *h, const uint8_t *body, bytebuf *scratch)
-{
-    batch_iter it;
-    siglog_record r;
-    int rc = batch_iter_init(&it, h, body, scratch);
-    while (rc == 0 && (rc = batch_iter_next(&it, &r)) == 1)
-        rc = 0;
-    return rc == 0;
-}
-
-/* A payload is valid when it is whole valid batches filling it exactly. */
+/* A payload is valid when it is whole valid batches filling it exactly,
+ * every record of which decodes: the checksums only prove the bytes are
+ * the ones sealed, and replay must not hand on a batch no reader can
+ * decode. */
 static int payload_valid(const uint8_t *p, size_t len, bytebuf *scratch)
 {
     size_t pos = 0;
@@ -252,7 +242,7 @@ static int payload_valid(const uint8_t *p, size_t len, bytebuf *scratch)
         if (h.body_len > len - pos - BATCH_HEADER_BYTES)
             return 0;
         if (batch_body_check(&h, p + pos + BATCH_HEADER_BYTES) != 0 ||
-            !records_decode(&h, p + pos + BATCH_HEADER_BYTES, scratch))
+            !batch_records_valid(&h, p + pos + BATCH_HEADER_BYTES, scratch))
             return 0;
         pos += BATCH_HEADER_BYTES + h.body_len;
     }

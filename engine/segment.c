@@ -235,21 +235,10 @@ static void state_add(segment *s, seg_state *st, int index, uint64_t base_offset
         st->max_ts = max_ts;
 }
 
-/* The checksums prove that a batch holds the bytes its writer sealed, not
- * that those bytes decode: every record must, or readers would stop at a
- * batch recovery kept. 1 when they all do. */
-static int batch_decodes(segment *s, const batch_header *h)
-{
-    batch_iter it;
-    siglog_record r;
-    int rc = batch_iter_init(&it, h, s->scratch.data, &s->decoded);
-    while (rc == 0 && (rc = batch_iter_next(&it, &r)) == 1)
-        rc = 0;
-    return rc == 0;
-}
-
 /* Advance st over the valid batches that follow it before limit: both
- * checksums hold, every record decodes and offsets continue
+ * checksums hold, every record decodes (the checksums prove that a batch
+ * holds the bytes its writer sealed, not that they decode: readers would
+ * stop at a batch recovery kept) and offsets continue
  * st->next_offset. Stops at the first
  * batch that is invalid or incomplete. With `index`, adds index entries on
  * the way. 0, or an I/O error, or SIGLOG_EVERSION for a well-formed batch
@@ -263,7 +252,7 @@ static int walk_valid(segment *s, seg_state *st, uint64_t limit, int index)
             return 0;
         if (rc < 0)
             return rc;
-        if (h.base_offset != st->next_offset || !batch_decodes(s, &h))
+        if (h.base_offset != st->next_offset || !batch_records_valid(&h, s->scratch.data, &s->decoded))
             return 0;
         state_add(s, st, index, h.base_offset, h.record_count, BATCH_HEADER_BYTES + (uint64_t)h.body_len,
                   h.max_timestamp_us);
