@@ -121,6 +121,9 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
     rc = segment_open(p->io, p->dir, bases[n - 1], 1, &sp, &p->active);
     if (rc)
         return rc;
+    if (segment_indexes_rebuilt(p->active))
+        logf_(log, log_ctx, SIGLOG_LOG_WARN, "%s: rebuilt missing or invalid offset and time indexes from the segment",
+              segment_file_path(p->active));
     /* Journaled: what precedes the journal's copy was synced by the last
      * checkpoint (all of it when the journal holds nothing of this
      * partition). NONE: only what the segment's summary says a clean

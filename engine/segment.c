@@ -80,6 +80,7 @@ struct segment {
     int sealed;
     uint64_t trusted_offset; /* see segment_trust_below */
     uint64_t durable_offset; /* see segment_durable_offset */
+    int indexes_rebuilt;     /* by a writable open */
     segment_params p;
     uint64_t base;
     seg_state st;
@@ -569,8 +570,10 @@ int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int
 
     if (writable) {
         rc = open_indexes(s, IO_WRITE, 0);
-        if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_ENOENT)
+        if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_ENOENT) {
             rc = rebuild_indexes(s, size);
+            s->indexes_rebuilt = rc == 0;
+        }
         if (rc)
             goto fail;
     } else if (open_indexes(s, IO_READ, 0) != 0) {
@@ -714,6 +717,11 @@ int segment_truncate(segment *s, uint64_t valid_bytes)
     if (valid_bytes != s->st.pos)
         s->adopted = 0;
     return 0;
+}
+
+int segment_indexes_rebuilt(const segment *s)
+{
+    return s->indexes_rebuilt;
 }
 
 uint64_t segment_durable_offset(const segment *s)

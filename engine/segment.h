@@ -84,6 +84,8 @@ void segment_close(segment *s);
  * sidecar (fdatasync, then atomic replace), so that the next writer open
  * trusts it without scanning: done at a clean close. */
 int segment_checkpoint(segment *s);
+/* 1 when the writable open rebuilt missing or invalid indexes. */
+int segment_indexes_rebuilt(const segment *s);
 /* One past the last offset a summary says was synced (the base offset
  * when none does): everything before it survived any crash since. */
 uint64_t segment_durable_offset(const segment *s);

@@ -54,52 +54,11 @@ static const args_cmd cmd = {
 
 enum { OPT_REPAIR = 256, OPT_JSON };
 
-/* An index file found bad. Recovery rebuilds the indexes of active
- * segments without a word, so that a repair still says what it did, the
- * tool reports each bad index that is good after the repair and that no
- * repair message named. */
-typedef struct bad_index {
-    char *file;
-    int told;    /* a repair message named its segment */
-    int remains; /* still bad after the repair */
-} bad_index;
-
 typedef struct verify_out {
     json_t *problems, *repairs; /* NULL for text output */
     int oom;                    /* an allocation failed */
     progress bar;
-    bad_index *bad;
-    size_t bad_count;
-    uint64_t silent_repairs;
 } verify_out;
-
-static int is_index_file(const char *file)
-{
-    size_t n = strlen(file);
-    return n > 4 && (strcmp(file + n - 4, ".oix") == 0 || strcmp(file + n - 4, ".tix") == 0);
-}
-
-/* Both indexes of a segment share the path up to the extension. */
-static int same_segment(const char *a, const char *b)
-{
-    size_t n = strlen(a);
-    return n > 4 && strlen(b) == n && strncmp(a, b, n - 4) == 0;
-}
-
-static void remember_index(verify_out *o, const char *file)
-{
-    bad_index *b = realloc(o->bad, (o->bad_count + 1) * sizeof *b);
-    char *f = strdup(file);
-    if (!b || !f) {
-        free(f);
-        o->oom = 1;
-        if (b)
-            o->bad = b;
-        return;
-    }
-    o->bad = b;
-    o->bad[o->bad_count++] = (bad_index){ f, 0, 0 };
-}
 
 /* The bar shares the terminal with stdout: erase it before a line and let
  * the next update redraw it. */
@@ -117,8 +76,6 @@ static void line_end(verify_out *o)
 static void on_problem(void *ctx, const char *file, uint64_t position, const char *what)
 {
     verify_out *o = ctx;
-    if (is_index_file(file))
-        remember_index(o, file);
     if (o->problems) {
         json_t *pos = position == UINT64_MAX ? json_null() : json_integer((json_int_t)position);
         json_t *p = json_pack("{s:s, s:o, s:s}", "file", file, "position", pos, "what", what);
@@ -141,9 +98,6 @@ static void on_problem(void *ctx, const char *file, uint64_t position, const cha
 static void on_repaired(void *ctx, const char *file, const char *what)
 {
     verify_out *o = ctx;
-    for (size_t i = 0; i < o->bad_count; i++)
-        if (same_segment(o->bad[i].file, file))
-            o->bad[i].told = 1;
     if (o->repairs) {
         json_t *r = json_pack("{s:s, s:s}", "file", file, "what", what);
         o->oom |= json_array_append_new(o->repairs, r) != 0;
@@ -168,34 +122,10 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
     progress_update(&o->bar, done);
 }
 
-typedef struct recheck {
-    verify_out *o;
-    uint64_t remain;
-} recheck;
-
 static void count_problem(void *ctx, const char *file, uint64_t position, const char *what)
 {
-    (void)position, (void)what;
-    recheck *r = ctx;
-    r->remain++;
-    for (size_t i = 0; i < r->o->bad_count; i++)
-        if (strcmp(r->o->bad[i].file, file) == 0)
-            r->o->bad[i].remains = 1;
-}
-
-/* Tell the index rebuilds that recovery did silently (see bad_index). */
-static void report_silent_repairs(verify_out *o)
-{
-    for (size_t i = 0; i < o->bad_count; i++) {
-        bad_index *b = &o->bad[i];
-        int dup = 0;
-        for (size_t k = 0; k < i && !dup; k++)
-            dup = strcmp(o->bad[k].file, b->file) == 0;
-        if (b->told || b->remains || dup)
-            continue;
-        on_repaired(o, b->file, "rebuilt from its segment by recovery");
-        o->silent_repairs++;
-    }
+    (void)file, (void)position, (void)what;
+    (*(uint64_t *)ctx)++;
 }
 
 static void print_summary(const siglog_verify_stats *st, int repair, uint64_t remain)
@@ -271,18 +201,14 @@ int cmd_verify(int argc, char **argv)
      * finds (those problems were printed above, before the repair). */
     uint64_t remain = rc == 0 ? 0 : st.problems;
     if (rc != 0 && repair) {
-        recheck r = { &o, 0 };
-        siglog_verify_callbacks count = { count_problem, NULL, NULL, &r };
+        uint64_t left = 0;
+        siglog_verify_callbacks count = { count_problem, NULL, NULL, &left };
         int again = siglog_verify(path, 0, &count, NULL);
         if (again != 0 && again != SIGLOG_ECORRUPT) {
             status = cli_fail_lib(cmd.name, again, "cannot re-check store %s after repair", path);
             goto out;
         }
-        remain = r.remain;
-    }
-    if (repair && st.problems) {
-        report_silent_repairs(&o);
-        st.repairs += o.silent_repairs;
+        remain = left;
     }
     if (o.oom) {
         status = cli_fail(cmd.name, "out of memory");
@@ -298,9 +224,6 @@ int cmd_verify(int argc, char **argv)
         status = cli_fail(cmd.name, "%" PRIu64 " problem%s in store %s%s", remain, remain == 1 ? "" : "s", path,
                           repair ? " after repair" : "");
 out:
-    for (size_t k = 0; k < o.bad_count; k++)
-        free(o.bad[k].file);
-    free(o.bad);
     json_decref(o.problems);
     json_decref(o.repairs);
     return status;
