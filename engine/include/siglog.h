@@ -155,7 +155,9 @@ SIGLOG_API void siglog_options_default(siglog_options *o);
  * and a detail naming the holder's pid. A writer open runs crash recovery.
  * A read-only open of a store that no writer holds also runs recovery first
  * (briefly taking the writer lock) when it may write to the directory, so a
- * reader never misses an acknowledged event.
+ * reader never misses an acknowledged event; if that recovery fails for
+ * another reason than permissions, the open fails with its error (a writer
+ * starting meanwhile waits for it rather than failing).
  * On success *out owns the handle until siglog_close(). o may be NULL. */
 SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options *o);
 
