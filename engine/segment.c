@@ -546,6 +546,7 @@ int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, c
         segment_close(s);
         return rc;
     }
+    s->durable_offset = base_offset; /* the empty summary vouches for that */
     *out = s;
     return 0;
 }
@@ -734,8 +735,8 @@ int segment_checkpoint(segment *s)
     int rc = require_writable(s, "checkpoint");
     if (!rc && !s->adopted)
         rc = err_set(SIGLOG_EINVAL, "%s: checkpoint before the tail was scanned and adopted", s->path);
-    if (!rc && s->sealed)
-        return 0; /* its summary is final already */
+    if (!rc && (s->sealed || s->durable_offset == s->st.next_offset))
+        return 0; /* its summary is final, or vouches for all of it */
     if (!rc)
         rc = segment_sync(s);
     if (!rc)
