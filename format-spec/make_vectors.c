@@ -32,6 +32,7 @@
 
 #include "io.h"
 #include "siglog.h"
+#include "utf8.h"
 
 #define FIXED_NOW_US INT64_C(1700000000000000)
 
@@ -232,37 +233,6 @@ static void store_finish(siglog *s, const char *dir)
 
 /* ---- the envelope ---- */
 
-static int utf8_valid(const unsigned char *p, size_t n)
-{
-    const unsigned char *end = p + n;
-    while (p < end) {
-        unsigned c = *p, len, cp, min;
-        if (c < 0x80) {
-            p++;
-            continue;
-        }
-        if ((c & 0xe0) == 0xc0)
-            len = 2, cp = c & 0x1f, min = 0x80;
-        else if ((c & 0xf0) == 0xe0)
-            len = 3, cp = c & 0x0f, min = 0x800;
-        else if ((c & 0xf8) == 0xf0)
-            len = 4, cp = c & 0x07, min = 0x10000;
-        else
-            return 0;
-        if ((size_t)(end - p) < len)
-            return 0;
-        for (unsigned i = 1; i < len; i++) {
-            if ((p[i] & 0xc0) != 0x80)
-                return 0;
-            cp = (cp << 6) | (p[i] & 0x3f);
-        }
-        if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-            return 0;
-        p += len;
-    }
-    return 1;
-}
-
 /* A JSON string: '"', '\\' and control characters escaped (\n \r \t
  * short, others \u00XX); every other byte as it is. */
 static void put_json_string(FILE *f, const unsigned char *p, size_t n)
@@ -309,7 +279,7 @@ static void put_envelope(FILE *f, const vec_record *r)
             r->offset, e->ts);
     if (e->key_len == 0) {
         fputs("null", f);
-    } else if (utf8_valid((const unsigned char *)e->key, e->key_len)) {
+    } else if (utf8_valid(e->key, e->key_len)) {
         put_json_string(f, (const unsigned char *)e->key, e->key_len);
     } else {
         put_base64(f, (const unsigned char *)e->key, e->key_len);

@@ -15,6 +15,7 @@
 #include "args.h"
 #include "cli.h"
 #include "output.h"
+#include "utf8.h"
 #include "progress.h"
 #include "timeparse.h"
 
@@ -175,7 +176,7 @@ static void write_jsonl(const replay_run *rr, const siglog_record *r)
     out_puts(",\"key\":");
     if (r->key_len == 0) {
         out_puts("null");
-    } else if (out_utf8_valid(r->key, r->key_len)) {
+    } else if (utf8_valid(r->key, r->key_len)) {
         out_json_string(r->key, r->key_len);
     } else {
         out_json_base64(r->key, r->key_len);

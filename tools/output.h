@@ -33,12 +33,10 @@ int out_finish(const char *cmd);
  * ("u00" for JSON, "x" for C) and two lowercase hex digits. esc needs
  * 3 + strlen(long_prefix) bytes. */
 size_t out_escape_byte(unsigned char c, const char *long_prefix, char *esc);
-/* s as a quoted JSON string; s must be valid UTF-8 (out_utf8_valid). */
+/* s as a quoted JSON string; s must be valid UTF-8 (utf8_valid). */
 int out_json_string(const void *s, size_t n);
 /* p in standard base64 with padding, quoted as a JSON string. */
 int out_json_base64(const void *p, size_t n);
-/* 1 when p holds well-formed UTF-8 (no overlongs, no surrogates). */
-int out_utf8_valid(const void *p, size_t n);
 
 
 /* Write a JSON document (indented, keys in insertion order) and a newline;
