@@ -17,10 +17,21 @@
  *                        checking and decoding the batch that holds it —
  *                        the floor under any seek, whatever the index.
  * Every returned record is checked to be the one asked for.
+ *
+ * The same-run floor without siglog, over the same batches (found by one
+ * walk of the partition's segment files):
+ *   fetch_*              pread of a random batch, header and body;
+ *   fetch_decode_*       the same plus its LZ4 decompression — what any
+ *                        seek must do at least, with no index, checksum
+ *                        or record decoding.
  */
+#include <dirent.h>
+#include <fcntl.h>
+#include <lz4.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -58,6 +69,97 @@ static double one_seek(siglog_stream *st, siglog_cursor *cur, int by_time, uint6
     return us;
 }
 
+/* format-spec/FORMAT.md: every batch starts with a 64-byte header; the
+ * body follows it (codec 1: one LZ4 block). */
+#define BATCH_HEADER_BYTES 64
+#define CODEC_LZ4 1
+
+typedef struct batch_loc {
+    int fd;
+    uint64_t position;
+    uint32_t stored_bytes, raw_bytes, codec;
+} batch_loc;
+
+typedef struct batch_list {
+    batch_loc *v;
+    size_t n, cap;
+    int fd; /* of the segment being walked */
+} batch_list;
+
+static int collect_batch(void *ctx, const siglog_batch_info *b)
+{
+    batch_list *l = ctx;
+    if (!b->valid)
+        bench_die("segment walk: %s", b->problem);
+    if (l->n == l->cap) {
+        l->cap = l->cap ? 2 * l->cap : 4096;
+        if (!(l->v = realloc(l->v, l->cap * sizeof *l->v)))
+            bench_die("out of memory");
+    }
+    l->v[l->n++] = (batch_loc){l->fd, b->position, b->stored_bytes, b->raw_bytes, b->codec};
+    return 0;
+}
+
+/* Every batch of partition 0 of stream s0, each with an open descriptor. */
+static void list_batches(const char *dir, batch_list *l)
+{
+    char pdir[4096], path[4400];
+    snprintf(pdir, sizeof pdir, "%s/streams/s0/00000", dir);
+    DIR *d = opendir(pdir);
+    if (!d)
+        bench_die("cannot list %s", pdir);
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 4 || strcmp(e->d_name + len - 4, ".seg") != 0)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", pdir, e->d_name);
+        if ((l->fd = open(path, O_RDONLY)) < 0)
+            bench_die("cannot open %s", path);
+        bench_check(siglog_dump_segment(path, collect_batch, NULL, l), "siglog_dump_segment");
+    }
+    closedir(d);
+}
+
+/* Fetch (and with decode, decompress) one random batch; returns µs. */
+static double fetch_batch(const batch_list *l, int decode, uint8_t *in, uint8_t *out)
+{
+    const batch_loc *b = &l->v[next_rand() % l->n];
+    uint64_t t0 = bench_now_ns();
+    if (pread(b->fd, in, b->stored_bytes, (off_t)b->position) != (ssize_t)b->stored_bytes)
+        bench_die("short read of a batch");
+    if (decode && b->codec == CODEC_LZ4) {
+        int body = (int)b->stored_bytes - BATCH_HEADER_BYTES;
+        if (LZ4_decompress_safe((const char *)in + BATCH_HEADER_BYTES, (char *)out, body,
+                                (int)b->raw_bytes) != (int)b->raw_bytes)
+            bench_die("batch at %llu does not decompress", (unsigned long long)b->position);
+    }
+    return (double)(bench_now_ns() - t0) / 1e3;
+}
+
+static void fetch_floor(const char *dir, double *v, size_t seeks)
+{
+    batch_list l = {0};
+    list_batches(dir, &l);
+    uint8_t *in = malloc(1u << 20), *out = malloc(1u << 20);
+    if (!l.n || !in || !out)
+        bench_die("no batches to fetch");
+    for (int decode = 0; decode < 2; decode++) {
+        for (size_t i = 0; i < seeks; i++) /* unmeasured, as for the seeks */
+            fetch_batch(&l, decode, in, out);
+        for (size_t i = 0; i < seeks; i++)
+            v[i] = fetch_batch(&l, decode, in, out);
+        const char *k = decode ? "fetch_decode" : "fetch";
+        printf("%s_p50_us=%.2f %s_p99_us=%.2f ", k, stats_percentile(v, seeks, 0.5), k,
+               stats_percentile(v, seeks, 0.99));
+    }
+    for (size_t i = 0; i < l.n; i++)
+        if (i == 0 || l.v[i].fd != l.v[i - 1].fd)
+            close(l.v[i].fd);
+    free(l.v);
+    free(in);
+    free(out);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = bench_opt(argc, argv, "dir", "bench/tmp/seek");
@@ -79,7 +181,9 @@ int main(int argc, char **argv)
     double *v = malloc(seeks * sizeof *v);
     siglog_cursor *cur;
     bench_check(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), "siglog_cursor_open");
-    for (int fresh = 0; fresh < 2; fresh++)
+    for (int fresh = 0; fresh < 2; fresh++) {
+        if (fresh)
+            fetch_floor(dir, v, seeks);
         for (int by_time = 0; by_time < 2; by_time++) {
             siglog_cursor *c = fresh ? NULL : cur;
             /* Warm cache, as the target says: a full unmeasured pass first
@@ -92,6 +196,7 @@ int main(int argc, char **argv)
             printf("%s%s_p50_us=%.2f %s%s_p99_us=%.2f ", f, k, stats_percentile(v, seeks, 0.5), f, k,
                    stats_percentile(v, seeks, 0.99));
         }
+    }
     /* The floor: the same batch every time (page cache warm). */
     uint64_t fixed = n / 2;
     for (size_t i = 0; i < seeks; i++) {
