@@ -5,7 +5,10 @@
  *                          timed; prints build_events_per_s)
  *   --seeks=K              measured seeks of each kind (default 10000),
  *                          after K unmeasured warm-up seeks
+ *   --batch-bytes=B        batch size limit of the built stream (default:
+ *                          siglog's, 64 KiB)
  *   --keep=1               leave the store for the next repetition
+ *   --pin=0                do not keep the partition mapped (see pin_file)
  *
  * Two ways to seek, each timed until the caller holds the record:
  *   offset_* / time_*    siglog_cursor_seek on one long-lived cursor (what
@@ -23,7 +26,9 @@
  *   fetch_*              pread of a random batch, header and body;
  *   fetch_decode_*       the same plus its LZ4 decompression — what any
  *                        seek must do at least, with no index, checksum
- *                        or record decoding.
+ *                        or record decoding;
+ *   stalls_*             how often a thread spinning on the clock loses
+ *                        the CPU for more than 20 / 100 µs.
  */
 #include <dirent.h>
 #include <fcntl.h>
@@ -31,6 +36,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "bench.h"
@@ -100,8 +107,10 @@ static int collect_batch(void *ctx, const siglog_batch_info *b)
     return 0;
 }
 
-/* Every batch of partition 0 of stream s0, each with an open descriptor. */
-static void list_batches(const char *dir, batch_list *l)
+/* Call fn for every file of partition 0 of stream s0 whose name ends with
+ * suffix (NULL: every file). */
+static void for_each_partition_file(const char *dir, const char *suffix, void (*fn)(void *ctx, const char *path),
+                                    void *ctx)
 {
     char pdir[4096], path[4400];
     snprintf(pdir, sizeof pdir, "%s/streams/s0/00000", dir);
@@ -109,15 +118,77 @@ static void list_batches(const char *dir, batch_list *l)
     if (!d)
         bench_die("cannot list %s", pdir);
     for (struct dirent *e; (e = readdir(d));) {
-        size_t len = strlen(e->d_name);
-        if (len < 4 || strcmp(e->d_name + len - 4, ".seg") != 0)
+        size_t len = strlen(e->d_name), sl = suffix ? strlen(suffix) : 0;
+        if (e->d_name[0] == '.' || len < sl || (suffix && strcmp(e->d_name + len - sl, suffix) != 0))
             continue;
         snprintf(path, sizeof path, "%s/%s", pdir, e->d_name);
-        if ((l->fd = open(path, O_RDONLY)) < 0)
-            bench_die("cannot open %s", path);
-        bench_check(siglog_dump_segment(path, collect_batch, NULL, l), "siglog_dump_segment");
+        fn(ctx, path);
     }
     closedir(d);
+}
+
+static void list_segment_batches(void *ctx, const char *path)
+{
+    batch_list *l = ctx;
+    if ((l->fd = open(path, O_RDONLY)) < 0)
+        bench_die("cannot open %s", path);
+    bench_check(siglog_dump_segment(path, collect_batch, NULL, l), "siglog_dump_segment");
+}
+
+/* Every batch of the partition, each with an open descriptor. */
+static void list_batches(const char *dir, batch_list *l)
+{
+    for_each_partition_file(dir, ".seg", list_segment_batches, l);
+}
+
+/* "Warm cache" needs the partition to stay in the page cache while it is
+ * measured. Some machines reclaim page cache that no process maps once it
+ * has gone unread for a while (this one runs a DAMON pageout scheme for
+ * unmapped file pages idle for ~60 s), so a random seek would now and then
+ * read from the disk. The benchmark maps every file of the partition for
+ * the duration, which keeps it cached; siglog itself reads with pread. */
+typedef struct pinned {
+    void *addr[4096];
+    size_t len[4096], n;
+} pinned;
+
+static void pin_file(void *ctx, const char *path)
+{
+    pinned *p = ctx;
+    int fd = open(path, O_RDONLY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0 || p->n == sizeof p->addr / sizeof p->addr[0])
+        bench_die("cannot pin %s", path);
+    if (st.st_size > 0) {
+        void *a = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED | MAP_POPULATE, fd, 0);
+        if (a == MAP_FAILED)
+            bench_die("cannot map %s", path);
+        p->addr[p->n] = a;
+        p->len[p->n++] = (size_t)st.st_size;
+    }
+    close(fd);
+}
+
+static void unpin(pinned *p)
+{
+    for (size_t i = 0; i < p->n; i++)
+        munmap(p->addr[i], p->len[i]);
+    p->n = 0;
+}
+
+/* KiB the machine has read from block devices so far (/proc/vmstat). */
+static long long disk_read_kib(void)
+{
+    FILE *f = fopen("/proc/vmstat", "r");
+    long long v = -1;
+    char name[64];
+    long long x;
+    while (f && fscanf(f, "%63s %lld", name, &x) == 2)
+        if (strcmp(name, "pgpgin") == 0)
+            v = x;
+    if (f)
+        fclose(f);
+    return v;
 }
 
 /* Fetch (and with decode, decompress) one random batch; returns µs. */
@@ -160,11 +231,32 @@ static void fetch_floor(const char *dir, double *v, size_t seeks)
     free(out);
 }
 
+/* How often this thread loses the CPU for a while on this machine: spin
+ * on the clock for one second and count the gaps. An operation of t µs
+ * meets a gap of more than g µs with a probability of about
+ * t x (gaps over g per µs); at p99 that decides a ~25 µs seek. */
+static void measure_stalls(void)
+{
+    uint64_t start = bench_now_ns(), prev = start, over20 = 0, over100 = 0, lost = 0;
+    while (prev - start < 1000000000ull) {
+        uint64_t t = bench_now_ns(), gap = t - prev;
+        if (gap > 20000) {
+            over20++;
+            lost += gap;
+        }
+        over100 += gap > 100000;
+        prev = t;
+    }
+    printf("stalls_over_20us_per_s=%llu stalls_over_100us_per_s=%llu stalled_permille=%.2f ",
+           (unsigned long long)over20, (unsigned long long)over100, (double)lost / 1e6);
+}
+
 int main(int argc, char **argv)
 {
     const char *dir = bench_opt(argc, argv, "dir", "bench/tmp/seek");
     uint64_t events = (uint64_t)bench_opt_ll(argc, argv, "events", 1000000);
     size_t seeks = (size_t)bench_opt_ll(argc, argv, "seeks", 10000);
+    bench_batch_bytes_max = (uint32_t)bench_opt_ll(argc, argv, "batch-bytes", 0);
     if (bench_opt_ll(argc, argv, "build", 1)) {
         bench_pool pool;
         pool_generate(&pool, 100000, 42);
@@ -179,6 +271,10 @@ int main(int argc, char **argv)
     bench_check(siglog_partition_info_get(st, 0, &info), "siglog_partition_info_get");
     uint64_t n = info.next_offset;
     double *v = malloc(seeks * sizeof *v);
+    static pinned pins;
+    if (bench_opt_ll(argc, argv, "pin", 1))
+        for_each_partition_file(dir, NULL, pin_file, &pins);
+    long long disk_before = disk_read_kib();
     siglog_cursor *cur;
     bench_check(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), "siglog_cursor_open");
     for (int fresh = 0; fresh < 2; fresh++) {
@@ -209,8 +305,13 @@ int main(int argc, char **argv)
     }
     printf("one_batch_p50_us=%.2f one_batch_p99_us=%.2f ", stats_percentile(v, seeks, 0.5),
            stats_percentile(v, seeks, 0.99));
+    measure_stalls();
     siglog_cursor_close(cur);
-    printf("events=%llu segments=%llu\n", (unsigned long long)n, (unsigned long long)info.segment_count);
+    /* Disk reads by anyone on the machine while this measured: 0 when the
+     * cache stayed warm. */
+    printf("disk_read_kib=%lld events=%llu segments=%llu\n", disk_read_kib() - disk_before, (unsigned long long)n,
+           (unsigned long long)info.segment_count);
+    unpin(&pins);
     free(v);
     siglog_close(s);
     if (!bench_opt_ll(argc, argv, "keep", 0))
