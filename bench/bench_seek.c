@@ -282,15 +282,18 @@ int main(int argc, char **argv)
             fetch_floor(dir, v, seeks);
         for (int by_time = 0; by_time < 2; by_time++) {
             siglog_cursor *c = fresh ? NULL : cur;
+            /* Fresh cursors cost ~1 ms a seek: a fifth as many keeps the
+             * run short and still gives p99 from thousands. */
+            size_t count = fresh ? seeks / 5 : seeks;
             /* Warm cache, as the target says: a full unmeasured pass first
              * (index pages of every segment touched once). */
-            for (size_t i = 0; i < seeks; i++)
+            for (size_t i = 0; i < count; i++)
                 one_seek(st, c, by_time, n);
-            for (size_t i = 0; i < seeks; i++)
+            for (size_t i = 0; i < count; i++)
                 v[i] = one_seek(st, c, by_time, n);
             const char *k = by_time ? "time" : "offset", *f = fresh ? "fresh_" : "";
-            printf("%s%s_p50_us=%.2f %s%s_p99_us=%.2f ", f, k, stats_percentile(v, seeks, 0.5), f, k,
-                   stats_percentile(v, seeks, 0.99));
+            printf("%s%s_p50_us=%.2f %s%s_p99_us=%.2f ", f, k, stats_percentile(v, count, 0.5), f, k,
+                   stats_percentile(v, count, 0.99));
         }
     }
     /* The floor: the same batch every time (page cache warm). */
