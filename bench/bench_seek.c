@@ -263,6 +263,8 @@ int main(int argc, char **argv)
         uint64_t t0 = bench_now_ns();
         bench_build_store(dir, &pool, events, 1, 1);
         printf("build_events_per_s=%.1f ", (double)events / ((double)(bench_now_ns() - t0) / 1e9));
+        uint64_t disk = bench_disk_bytes(dir, ".seg") + bench_disk_bytes(dir, ".oix") + bench_disk_bytes(dir, ".tix");
+        printf("disk_bytes_per_event=%.1f ", (double)disk / (double)events);
         pool_free(&pool);
     }
     siglog_stream *st;

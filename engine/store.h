@@ -48,7 +48,11 @@ struct siglog {
     pthread_mutex_t commit_mu;      /* guards the fields below */
     pthread_cond_t commit_cv;
     int commit_leader;              /* a thread is running a commit round */
-    uint64_t rounds_started, rounds_done;
+    uint64_t rounds_started;
+    uint64_t rounds_synced;         /* atomic: the last round whose journal
+                                     * sync returned (commit.c) */
+    uint64_t rounds_done;           /* written under commit_mu, atomically:
+                                     * waiters may poll it unlocked */
     int appending;                  /* atomic: ALWAYS appenders encoding */
     int waiting[2];                 /* atomic: threads waiting for round r,
                                      * at [r % 2] (commit.c) */

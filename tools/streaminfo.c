@@ -59,12 +59,13 @@ json_t *streaminfo_config_json(const siglog_stream *st)
     siglog_stream_config c;
     char sync[32];
     siglog_stream_config_get(st, &c);
-    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I}",
+    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I}",
                      "name", siglog_stream_name(st),
                      "partitions", (json_int_t)c.partitions,
                      "compression", streaminfo_compression_text(&c),
                      "sync", streaminfo_sync_text(&c, sync, sizeof sync),
                      "segment_bytes_max", (json_int_t)c.segment_bytes_max,
                      "segment_age_max_us", (json_int_t)c.segment_age_max_us,
+                     "batch_bytes_max", (json_int_t)c.batch_bytes_max,
                      "record_bytes_max", (json_int_t)c.record_bytes_max);
 }

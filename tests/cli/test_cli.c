@@ -264,7 +264,8 @@ Test(cli, failures_name_the_store_and_exit_1)
 Test(cli, stream_create_and_list)
 {
     run_result r = RUN(NULL, "stream", "create", env.store, "outcomes", "--partitions", "3", "--segment-bytes", "1MiB",
-                       "--segment-age", "1h", "--compression", "none", "--sync", "interval:250");
+                       "--segment-age", "1h", "--batch-bytes", "16KiB", "--compression", "none", "--sync",
+                       "interval:250");
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
     create_stream("clicks", "8");
@@ -274,6 +275,13 @@ Test(cli, stream_create_and_list)
     run_free(&r);
     r = RUN(NULL, "stream", "create", env.store, "../evil", "--partitions", "2");
     cr_assert_eq(r.status, 1, "an invalid name is refused");
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", env.store, "tiny", "--partitions", "2", "--batch-bytes", "100");
+    cr_assert_eq(r.status, 1, "a batch limit under 1 KiB is refused by the library");
+    cr_assert(strstr(r.err, "batch_bytes_max"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", env.store, "huge", "--partitions", "2", "--batch-bytes", "8GiB");
+    cr_assert_eq(r.status, 2, "a size that does not fit is a usage error");
     run_free(&r);
 
     r = RUN(NULL, "stream", "list", env.store);
@@ -291,6 +299,8 @@ Test(cli, stream_create_and_list)
     cr_assert_eq(field_int(o, "partitions"), 3);
     cr_assert_eq(field_int(o, "segment_bytes_max"), 1 << 20);
     cr_assert_eq(field_int(o, "segment_age_max_us"), 3600000000LL);
+    cr_assert_eq(field_int(o, "batch_bytes_max"), 16 << 10);
+    cr_assert_eq(field_int(json_array_get(doc, 0), "batch_bytes_max"), 64 << 10, "the default");
     cr_assert_str_eq(field_str(o, "sync"), "interval:250");
     json_decref(doc);
     run_free(&r);
