@@ -36,8 +36,7 @@ int args_usage(const args_cmd *c, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "siglog %s: ", c->name);
-    vfprintf(stderr, fmt, ap);
+    cli_vdiag(c->name, fmt, ap);
     va_end(ap);
     fprintf(stderr, "\nusage: %s\nTry 'siglog %s --help' for more information.\n", c->synopsis, c->name);
     return CLI_USAGE;

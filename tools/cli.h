@@ -10,6 +10,8 @@
 
 #include "siglog.h"
 
+#include <stdarg.h>
+
 #if defined(__GNUC__)
 #define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
 #else
@@ -33,6 +35,10 @@ int cmd_stat(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 
+/* "siglog <cmd>: <message>" on stderr without the newline, for callers
+ * that add to the line. Every diagnostic goes through it: control bytes
+ * in the message are escaped (\n, \t, \xNN), so it stays one line. */
+void cli_vdiag(const char *cmd, const char *fmt, va_list ap);
 /* "siglog <cmd>: <message>" on stderr; returns CLI_FAILURE. */
 int cli_fail(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* "siglog <cmd>: <message>: <siglog_strerror(code)> (<siglog_errdetail()>)"

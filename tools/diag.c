@@ -8,12 +8,35 @@
 #include <stdarg.h>
 #include <stdio.h>
 
-/* "siglog <cmd>: <prefix><message>", without the newline: cli_fail_lib
- * appends the library's reason to it. */
+/* Exactly one line, whatever a diagnostic quotes: a control byte in a
+ * name, a path or an event (a newline in a stream name, say) is written
+ * escaped, as \n, \t or \xNN. */
+static void put_escaped(const char *s)
+{
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '\n')
+            fputs("\\n", stderr);
+        else if (c == '\t')
+            fputs("\\t", stderr);
+        else if (c < 0x20 || c == 0x7f)
+            fprintf(stderr, "\\x%02x", c);
+        else
+            fputc(c, stderr);
+    }
+}
+
 static void diag_vline(const char *cmd, const char *prefix, const char *fmt, va_list ap)
 {
+    char msg[8192]; /* longer messages are cut: two paths fit */
+    vsnprintf(msg, sizeof msg, fmt, ap);
     fprintf(stderr, "siglog %s: %s", cmd, prefix);
-    vfprintf(stderr, fmt, ap);
+    put_escaped(msg);
+}
+
+void cli_vdiag(const char *cmd, const char *fmt, va_list ap)
+{
+    diag_vline(cmd, "", fmt, ap);
 }
 
 /* A whole diagnostic line. */
@@ -40,10 +63,13 @@ int cli_fail_lib(const char *cmd, int code, const char *fmt, ...)
     va_start(ap, fmt);
     diag_vline(cmd, "", fmt, ap);
     va_end(ap);
-    if (detail[0])
-        fprintf(stderr, ": %s (%s)\n", siglog_strerror(code), detail);
-    else
-        fprintf(stderr, ": %s\n", siglog_strerror(code));
+    fprintf(stderr, ": %s", siglog_strerror(code));
+    if (detail[0]) {
+        fputs(" (", stderr);
+        put_escaped(detail);
+        fputc(')', stderr);
+    }
+    fputc('\n', stderr);
     return CLI_FAILURE;
 }
 

@@ -261,6 +261,19 @@ Test(cli, failures_name_the_store_and_exit_1)
     free(missing);
 }
 
+Test(cli, a_diagnostic_is_one_line_whatever_it_quotes)
+{
+    run_result r = RUN(NULL, "stream", "create", env.store, "two\nlines\x01", "--partitions", "1");
+    cr_assert_eq(r.status, 1);
+    cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+    cr_assert(strstr(r.err, "two\\nlines\\x01"), "the name is quoted escaped: %s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", env.store, "s", "--partitions", "1", "--segment-bytes", "1\t2");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "'1\\t2'"), "a usage error quotes escaped too: %s", r.err);
+    run_free(&r);
+}
+
 Test(cli, stream_create_and_list)
 {
     run_result r = RUN(NULL, "stream", "create", env.store, "outcomes", "--partitions", "3", "--segment-bytes", "1MiB",
