@@ -87,6 +87,13 @@ struct segment {
     uint64_t last_index_pos; /* position of the last indexed batch, or 0 */
     int64_t created_us;
     index_file *oix, *tix;
+    /* The header an index lookup just read at located_pos to check its
+     * entry, handed to the read of that batch which a seek makes next: one
+     * pread fewer per seek. Read-only handles only (a writer's may cut
+     * its tail), and used at most once (has_located). */
+    int has_located;
+    uint64_t located_pos;
+    batch_header located;
     bytebuf scratch;   /* batch bodies during scans */
     bytebuf decoded;   /* their decompressed records */
     char *dir;
@@ -167,8 +174,14 @@ static int batch_error(const segment *s, uint64_t pos, int code)
  * SIGLOG_EVERSION (with file and position) when invalid, or an I/O error. */
 static int read_header(segment *s, uint64_t pos, uint64_t limit, batch_header *h)
 {
+    int located = s->has_located && s->located_pos == pos;
+    s->has_located = 0;
     if (limit < pos || limit - pos < BATCH_HEADER_BYTES)
         return 0;
+    if (located) {
+        *h = s->located;
+        return 1;
+    }
     uint8_t hdr[BATCH_HEADER_BYTES];
     ssize_t got = io_read_full(s->io, s->fd, hdr, sizeof hdr, pos);
     if (got < 0)
@@ -303,7 +316,14 @@ static int entry_matches(segment *s, uint32_t rel, uint32_t pos)
         return 0;
     if (rc < 0)
         return rc;
-    return rc == 1 && h.base_offset == s->base + rel;
+    if (rc != 1 || h.base_offset != s->base + rel)
+        return 0;
+    if (!s->writable) {
+        s->has_located = 1;
+        s->located_pos = pos;
+        s->located = h;
+    }
+    return 1;
 }
 
 int segment_locate_offset(segment *s, uint64_t target, uint64_t *pos)
