@@ -39,7 +39,8 @@ int cmd_dump(int argc, char **argv);
  * that add to the line. Every diagnostic goes through it: control bytes
  * in the message are escaped (\n, \t, \xNN), so it stays one line. */
 void cli_vdiag(const char *cmd, const char *fmt, va_list ap);
-/* "siglog <cmd>: <message>" on stderr; returns CLI_FAILURE. */
+/* "siglog <cmd>: <message>" on stderr ("siglog: <message>" when cmd is
+ * NULL); returns CLI_FAILURE. */
 int cli_fail(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* "siglog <cmd>: <message>: <siglog_strerror(code)> (<siglog_errdetail()>)"
  * on stderr; the detail is left out when the library gave none. Returns

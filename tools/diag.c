@@ -30,7 +30,10 @@ static void diag_vline(const char *cmd, const char *prefix, const char *fmt, va_
 {
     char msg[8192]; /* longer messages are cut: two paths fit */
     vsnprintf(msg, sizeof msg, fmt, ap);
-    fprintf(stderr, "siglog %s: %s", cmd, prefix);
+    if (cmd)
+        fprintf(stderr, "siglog %s: %s", cmd, prefix);
+    else
+        fprintf(stderr, "siglog: %s", prefix);
     put_escaped(msg);
 }
 

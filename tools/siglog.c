@@ -64,7 +64,7 @@ int main(int argc, char **argv)
         }
         const cli_command *c = find_command(argv[2]);
         if (!c) {
-            fprintf(stderr, "siglog: unknown command '%s'\n", argv[2]);
+            cli_fail(NULL, "unknown command '%s'", argv[2]);
             return CLI_USAGE;
         }
         char *help_argv[] = { argv[2], "--help", NULL };
@@ -72,7 +72,7 @@ int main(int argc, char **argv)
     }
     const cli_command *c = find_command(verb);
     if (!c) {
-        fprintf(stderr, "siglog: unknown command '%s'\n", verb);
+        cli_fail(NULL, "unknown command '%s'", verb);
         usage(stderr);
         return CLI_USAGE;
     }

@@ -272,6 +272,11 @@ Test(cli, a_diagnostic_is_one_line_whatever_it_quotes)
     cr_assert_eq(r.status, 2);
     cr_assert(strstr(r.err, "'1\\t2'"), "a usage error quotes escaped too: %s", r.err);
     run_free(&r);
+    r = RUN(NULL, "no\nsuch");
+    cr_assert_eq(r.status, 2);
+    const char *first = "siglog: unknown command 'no\\nsuch'\n"; /* then the usage */
+    cr_assert(strncmp(r.err, first, strlen(first)) == 0, "%s", r.err);
+    run_free(&r);
 }
 
 Test(cli, stream_create_and_list)
