@@ -2,9 +2,11 @@
  * bench_seek — random seeks in one large partition, warm cache.
  *
  *   --build=1 --events=N   fill a fresh one-partition LZ4 store first (not
- *                          timed; prints build_events_per_s)
- *   --seeks=K              measured seeks of each kind (default 10000),
- *                          after K unmeasured warm-up seeks
+ *                          timed; prints build_events_per_s and
+ *                          disk_bytes_per_event)
+ *   --seeks=K              measured seeks of each kind (default 10000; a
+ *                          fifth as many with fresh cursors), each after
+ *                          as many unmeasured warm-up seeks
  *   --batch-bytes=B        batch size limit of the built stream (default:
  *                          siglog's, 64 KiB)
  *   --keep=1               leave the store for the next repetition
