@@ -81,6 +81,11 @@ siglog *bench_store_create(const char *dir, const char *stream, uint32_t partiti
 
 
 
+/* A whole file, NUL-terminated, in a malloc'd buffer; dies on error. */
+char *bench_read_file(const char *path, size_t *len);
+/* Append pool events from .. from+events-1 to stream "s0" of s, 1000 a
+ * call, by key when it has several partitions. */
+void bench_append_range(siglog *s, const bench_pool *pool, uint64_t from, uint64_t events);
 /* Fill a fresh store at dir with `events` pool events in 1000-event calls
  * (stream "s0", sync none; by key when partitions > 1) and close it.
  * Returns the writer's peak RSS in KiB at the end. */

@@ -19,16 +19,8 @@ int main(int argc, char **argv)
     const char *path = bench_opt(argc, argv, "file", NULL);
     if (!path)
         bench_die("--file=PATH is required");
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        bench_die("cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    rewind(f);
-    char *buf = malloc(len + 1);
-    if (!buf || fread(buf, 1, len, f) != len)
-        bench_die("cannot read %s", path);
-    fclose(f);
+    size_t len;
+    char *buf = bench_read_file(path, &len);
     uint64_t lines = 0;
     uint64_t t0 = bench_now_ns();
     for (size_t pos = 0; pos < len;) {

@@ -25,15 +25,7 @@
 
 static void fill(siglog *s, const bench_pool *pool, uint64_t from, uint64_t events, int die_at_end)
 {
-    siglog_stream *st;
-    bench_check(siglog_stream_get(s, "s0", &st), "siglog_stream_get");
-    siglog_event evs[1000];
-    for (uint64_t i = 0; i < events; i += 1000) {
-        uint64_t n = events - i < 1000 ? events - i : 1000;
-        for (uint64_t k = 0; k < n; k++)
-            pool_event(pool, from + i + k, &evs[k]);
-        bench_check(siglog_append(st, SIGLOG_PARTITION_BY_KEY, evs, n, NULL, NULL), "siglog_append");
-    }
+    bench_append_range(s, pool, from, events);
     if (die_at_end)
         raise(SIGKILL); /* no close: open batches, unsynced segments */
 }

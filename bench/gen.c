@@ -143,21 +143,16 @@ int pool_corpus(bench_pool *p, const char *dir)
     for (size_t i = 0; i < nn; i++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-        FILE *f = fopen(path, "rb");
-        if (!f)
-            bench_die("cannot open %s", path);
-        fseek(f, 0, SEEK_END);
-        size_t sz = (size_t)ftell(f);
-        rewind(f);
+        size_t sz;
+        char *file = bench_read_file(path, &sz);
         if (len + sz + 1 > cap) {
             cap = (len + sz + 1) * 2;
             p->arena = realloc(p->arena, cap);
             if (!p->arena)
                 bench_die("out of memory");
         }
-        if (fread(p->arena + len, 1, sz, f) != sz)
-            bench_die("short read of %s", path);
-        fclose(f);
+        memcpy(p->arena + len, file, sz);
+        free(file);
         len += sz;
         if (len && p->arena[len - 1] != '\n')
             p->arena[len++] = '\n';

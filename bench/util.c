@@ -124,19 +124,42 @@ siglog *bench_store_create(const char *dir, const char *stream, uint32_t partiti
     return s;
 }
 
-long bench_build_store(const char *dir, const bench_pool *pool, uint64_t events, uint32_t partitions, int lz4)
+char *bench_read_file(const char *path, size_t *len)
 {
-    siglog *s = bench_store_create(dir, "s0", partitions, lz4, SIGLOG_SYNC_NONE, 0);
+    FILE *f = fopen(path, "rb");
+    if (!f || fseek(f, 0, SEEK_END) != 0)
+        bench_die("cannot open %s", path);
+    long size = ftell(f);
+    rewind(f);
+    char *buf = size >= 0 ? malloc((size_t)size + 1) : NULL;
+    if (!buf || fread(buf, 1, (size_t)size, f) != (size_t)size)
+        bench_die("cannot read %s", path);
+    fclose(f);
+    buf[size] = '\0';
+    *len = (size_t)size;
+    return buf;
+}
+
+void bench_append_range(siglog *s, const bench_pool *pool, uint64_t from, uint64_t events)
+{
     siglog_stream *st;
     bench_check(siglog_stream_get(s, "s0", &st), "siglog_stream_get");
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    uint32_t partition = c.partitions > 1 ? SIGLOG_PARTITION_BY_KEY : 0;
     siglog_event evs[1000];
     for (uint64_t i = 0; i < events; i += 1000) {
         uint64_t n = events - i < 1000 ? events - i : 1000;
         for (uint64_t k = 0; k < n; k++)
-            pool_event(pool, i + k, &evs[k]);
-        bench_check(siglog_append(st, partitions > 1 ? SIGLOG_PARTITION_BY_KEY : 0, evs, n, NULL, NULL),
-                    "siglog_append");
+            pool_event(pool, from + i + k, &evs[k]);
+        bench_check(siglog_append(st, partition, evs, n, NULL, NULL), "siglog_append");
     }
+}
+
+long bench_build_store(const char *dir, const bench_pool *pool, uint64_t events, uint32_t partitions, int lz4)
+{
+    siglog *s = bench_store_create(dir, "s0", partitions, lz4, SIGLOG_SYNC_NONE, 0);
+    bench_append_range(s, pool, 0, events);
     bench_check(siglog_close(s), "siglog_close");
     return bench_maxrss_kib();
 }
