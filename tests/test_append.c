@@ -197,6 +197,8 @@ typedef struct worker {
     int id;
     int count;
     uint64_t *offsets;
+    int readable_on_return; /* ALWAYS: an acknowledged event is published */
+    char failure[512];      /* why the thread stopped (details are per thread) */
 } worker;
 
 static void *append_worker(void *arg)
@@ -207,8 +209,17 @@ static void *append_worker(void *arg)
         int n = snprintf(v, sizeof v, "{\"thread\":%d,\"seq\":%d}", w->id, i);
         siglog_event e = {.key = &w->id, .key_len = sizeof w->id, .value = v, .value_len = (size_t)n,
                           .timestamp_us = 1000 + i};
-        if (siglog_append(w->st, 0, &e, 1, NULL, &w->offsets[i]) != 0)
+        if (siglog_append(w->st, 0, &e, 1, NULL, &w->offsets[i]) != 0) {
+            snprintf(w->failure, sizeof w->failure, "append %d: %s", i, siglog_errdetail());
             return (void *)1;
+        }
+        siglog_partition_info pi;
+        if (w->readable_on_return &&
+            (siglog_partition_info_get(w->st, 0, &pi) != 0 || pi.next_offset <= w->offsets[i])) {
+            snprintf(w->failure, sizeof w->failure, "offset %llu was acknowledged before it was readable",
+                     (unsigned long long)w->offsets[i]);
+            return (void *)1;
+        }
     }
     return NULL;
 }
@@ -238,13 +249,14 @@ static void run_threads(uint32_t sync, int per_thread)
     pthread_t tid[THREADS];
     worker w[THREADS];
     for (int t = 0; t < THREADS; t++) {
-        w[t] = (worker){st, t, per_thread, calloc((size_t)per_thread, sizeof(uint64_t))};
+        w[t] = (worker){st, t, per_thread, calloc((size_t)per_thread, sizeof(uint64_t)), sync == SIGLOG_SYNC_ALWAYS,
+                        ""};
         pthread_create(&tid[t], NULL, append_worker, &w[t]);
     }
     for (int t = 0; t < THREADS; t++) {
         void *ret;
         pthread_join(tid[t], &ret);
-        cr_assert_null(ret, "thread %d failed: %s", t, siglog_errdetail());
+        cr_assert_null(ret, "thread %d failed: %s", t, w[t].failure);
         for (int i = 1; i < per_thread; i++)
             cr_assert_gt(w[t].offsets[i], w[t].offsets[i - 1], "a thread's offsets increase");
         free(w[t].offsets);

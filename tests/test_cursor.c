@@ -274,7 +274,8 @@ Test(cursor, warm_seek_reads_header_once)
         cr_assert_eq(siglog_cursor_seek(cur, SIGLOG_SEEK_OFFSET, target), 0);
         cr_assert_eq(siglog_cursor_next(cur, &r), 1);
         cr_assert_eq(r->offset, (uint64_t)target);
-        cr_assert_eq(io_fault_calls(f, IO_FAULT_READ) - before, 2, "seek to %lld", (long long)target);
+        uint64_t reads = io_fault_calls(f, IO_FAULT_READ) - before;
+        cr_assert_eq(reads, 2, "seek to %lld made %llu reads", (long long)target, (unsigned long long)reads);
     }
     siglog_cursor_close(cur);
     cr_assert_eq(siglog_close(s), 0);

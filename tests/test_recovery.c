@@ -99,10 +99,13 @@ static void check_events(void *ctx, const siglog_record *r)
 
 /* Reopen as a writer; expect `records` valid ones, appends resuming at
  * that offset. */
-static void expect_prefix(uint64_t records, const char *what, uint64_t pos)
+static void expect_prefix(uint64_t records, uint64_t kept_bytes, const char *what, uint64_t pos)
 {
     log_lines = 0;
     siglog *s = open_logged();
+    /* What was cut is gone from the file, not just skipped by readers. */
+    cr_assert_eq(test_file_size(seg), kept_bytes, "%s at byte %llu: the segment keeps exactly the valid batches",
+                 what, (unsigned long long)pos);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "r", &st), 0);
     uint64_t next = 0;
@@ -119,7 +122,7 @@ Test(recovery, torn_tail_at_every_byte_of_last_batch, .timeout = 240)
 {
     for (uint64_t cut = prefix; cut < total; cut++) {
         restore(cut);
-        expect_prefix(EVENTS - 1, "torn tail", cut);
+        expect_prefix(EVENTS - 1, prefix, "torn tail", cut);
         if (cut > prefix)
             cr_assert_geq(log_lines, 1, "the cut at %llu was reported", (unsigned long long)cut);
     }
@@ -130,21 +133,21 @@ Test(recovery, flipped_byte_anywhere_in_last_batch, .timeout = 240)
     for (uint64_t pos = prefix; pos < total; pos++) {
         restore(total);
         test_flip_byte(seg, pos, 0x20);
-        expect_prefix(EVENTS - 1, "flipped byte", pos);
+        expect_prefix(EVENTS - 1, prefix, "flipped byte", pos);
         cr_assert_geq(log_lines, 1, "the cut at %llu was reported", (unsigned long long)pos);
     }
 }
 
 Test(recovery, intact_store_loses_nothing)
 {
-    expect_prefix(EVENTS, "intact", total);
+    expect_prefix(EVENTS, total, "intact", total);
     cr_assert_eq(log_lines, 0, "nothing to report on a clean store");
 }
 
 Test(recovery, zero_length_active_segment_is_a_normal_crash_state)
 {
     restore(0);
-    expect_prefix(0, "empty segment", 0);
+    expect_prefix(0, 0, "empty segment", 0);
 }
 
 Test(recovery, damage_before_a_valid_batch_is_refused_not_cut)
@@ -165,7 +168,7 @@ Test(recovery, lost_or_corrupt_indexes_are_rebuilt)
     char *tix = test_path(dir, "streams/r/00000/00000000000000000000.tix");
     cr_assert_eq(unlink(oix), 0);
     test_flip_byte(tix, 3, 0xff);
-    expect_prefix(EVENTS, "rebuilt indexes", 0);
+    expect_prefix(EVENTS, total, "rebuilt indexes", 0);
     cr_assert_gt(test_file_size(oix), 0, "offset index recreated");
     free(oix);
     free(tix);
