@@ -477,5 +477,7 @@ int batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scr
     int rc = batch_iter_init(&it, h, body, scratch);
     while (rc == 0 && (rc = batch_iter_next(&it, &r)) == 1)
         rc = 0;
-    return rc == 0;
+    /* Only malformed records make the batch invalid; running out of memory
+     * must not read as damage (recovery would cut or skip the batch). */
+    return rc == 0 ? 1 : rc == SIGLOG_ECORRUPT ? 0 : rc;
 }

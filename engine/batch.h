@@ -108,7 +108,8 @@ typedef struct batch_iter {
 int batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, bytebuf *scratch);
 /* Whether every record of a checked batch decodes (a body can pass its
  * checksum and still hold records no reader could decode, e.g. a
- * malformed LZ4 block written with valid checksums). 1 or 0. */
+ * malformed LZ4 block written with valid checksums). 1, 0, or SIGLOG_ENOMEM
+ * (which says nothing about the batch). */
 int batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scratch);
 
 /* Next record: 1 and *rec filled (pointers into the body/scratch and

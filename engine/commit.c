@@ -10,6 +10,9 @@
 /* A checkpoint syncs dirty segments with this many threads: fdatasyncs of
  * different files overlap well on the devices we measured. */
 #define CHECKPOINT_THREADS 4
+/* How long a served thread yields for its round's segment writes before
+ * it sleeps until the round ends (round_durable). */
+#define SEGMENT_WRITE_SPIN_US 100
 /* How long a new commit leader waits for appenders still encoding. */
 #define SIBLING_WAIT_US 200
 
@@ -305,7 +308,7 @@ int commit_sync(struct siglog *s)
 {
     pthread_mutex_lock(&s->commit_mu);
     uint64_t target = s->rounds_started + 1;
-    int rc = 0, counted = 0;
+    int rc = 0, counted = 0, spun = 0;
     for (;;) {
         if (s->failed) {
             rc = err_set(SIGLOG_EFAILED, "store refuses durable appends since an earlier failure: %s",
@@ -321,10 +324,15 @@ int commit_sync(struct siglog *s)
                 __atomic_fetch_add(&s->waiting[target % 2], 1, __ATOMIC_ACQ_REL);
                 counted = 1;
             }
-            if (__atomic_load_n(&s->rounds_synced, __ATOMIC_ACQUIRE) >= target) {
-                /* Durable; its leader is writing the segments. */
+            if (!spun && __atomic_load_n(&s->rounds_synced, __ATOMIC_ACQUIRE) >= target) {
+                /* Durable; its leader is writing the segments, which
+                 * takes microseconds unless writeback throttles it: yield
+                 * that long, then sleep until the round's end. */
+                spun = 1;
                 pthread_mutex_unlock(&s->commit_mu);
-                while (__atomic_load_n(&s->rounds_done, __ATOMIC_ACQUIRE) < target)
+                int64_t until = s->io->monotonic_us(s->io) + SEGMENT_WRITE_SPIN_US;
+                while (__atomic_load_n(&s->rounds_done, __ATOMIC_ACQUIRE) < target &&
+                       s->io->monotonic_us(s->io) < until)
                     sched_yield();
                 pthread_mutex_lock(&s->commit_mu);
                 continue;

@@ -22,9 +22,10 @@
 #include "error.h"
 #include "store.h"
 
-/* Segments a cursor keeps open (least recently used goes first): seeks and
- * reads that come back to a segment then cost no open, mapping or index
- * check. One descriptor each (index maps outlive their descriptors). */
+/* Segments a cursor keeps open (least recently used goes first): seeks
+ * that come back to a segment then cost no open, mapping or index check.
+ * One descriptor each (index maps outlive their descriptors). A segment
+ * read to its end is closed at once, so only seeking holds many. */
 #define CURSOR_SEGMENTS_CACHED 64
 
 typedef struct cached_segment {
@@ -240,7 +241,10 @@ static int next_batch(siglog_cursor *c)
         }
         if (c->seg_end_offset > c->next_offset)
             c->next_offset = c->seg_end_offset;
-        drop_segment(c);
+        /* Read to its end: a reader going forward will not need it again,
+         * so its descriptor is not held (many-partition merges would
+         * otherwise keep every segment they passed open). */
+        cache_forget(c, base);
         exhausted = base;
     }
 }

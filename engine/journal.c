@@ -231,7 +231,7 @@ void journal_close(journal *j)
 /* A payload is valid when it is whole valid batches filling it exactly,
  * every record of which decodes: the checksums only prove the bytes are
  * the ones sealed, and replay must not hand on a batch no reader can
- * decode. */
+ * decode. 1, 0, or SIGLOG_ENOMEM. */
 static int payload_valid(const uint8_t *p, size_t len, bytebuf *scratch)
 {
     size_t pos = 0;
@@ -241,9 +241,11 @@ static int payload_valid(const uint8_t *p, size_t len, bytebuf *scratch)
             return 0;
         if (h.body_len > len - pos - BATCH_HEADER_BYTES)
             return 0;
-        if (batch_body_check(&h, p + pos + BATCH_HEADER_BYTES) != 0 ||
-            !batch_records_valid(&h, p + pos + BATCH_HEADER_BYTES, scratch))
+        if (batch_body_check(&h, p + pos + BATCH_HEADER_BYTES) != 0)
             return 0;
+        int v = batch_records_valid(&h, p + pos + BATCH_HEADER_BYTES, scratch);
+        if (v <= 0)
+            return v;
         pos += BATCH_HEADER_BYTES + h.body_len;
     }
     return len > 0;
@@ -277,7 +279,14 @@ int journal_replay(journal *j, journal_replay_fn fn, void *ctx)
             rc = err_errno((int)r, "reading %s at byte %llu", j->path, (unsigned long long)(pos + sizeof h));
             break;
         }
-        if ((size_t)r < len || !payload_valid(buf.data, len, &decoded))
+        if ((size_t)r < len)
+            break;
+        int valid = payload_valid(buf.data, len, &decoded);
+        if (valid < 0) {
+            rc = valid; /* out of memory: not the end of the journal */
+            break;
+        }
+        if (!valid)
             break;
         rc = fn(ctx, get_le32(h + 4), get_le32(h + 8), buf.data, len);
         if (rc)

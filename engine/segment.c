@@ -266,8 +266,10 @@ static int walk_valid(segment *s, seg_state *st, uint64_t limit, int index)
             return 0;
         if (rc < 0)
             return rc;
-        if (h.base_offset != st->next_offset || !batch_records_valid(&h, s->scratch.data, &s->decoded))
+        if (h.base_offset != st->next_offset)
             return 0;
+        if ((rc = batch_records_valid(&h, s->scratch.data, &s->decoded)) <= 0)
+            return rc;
         state_add(s, st, index, h.base_offset, h.record_count, BATCH_HEADER_BYTES + (uint64_t)h.body_len,
                   h.max_timestamp_us);
     }

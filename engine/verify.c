@@ -94,17 +94,22 @@ static int remember_batch(verifier *v, size_t n, uint64_t pos, uint64_t base, in
     return 0;
 }
 
-static const batch_pos *find_batch(const verifier *v, size_t n, uint64_t pos)
+/* The batch at file position `key` (by_offset 0) or starting at offset
+ * `key` (by_offset 1). The batches are the valid prefix in file order, so
+ * both keys increase along the array. */
+static const batch_pos *find_batch(const verifier *v, size_t n, uint64_t key, int by_offset)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (v->batches[mid].pos < pos)
+        if ((by_offset ? v->batches[mid].base_offset : v->batches[mid].pos) < key)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < n && v->batches[lo].pos == pos ? &v->batches[lo] : NULL;
+    if (lo == n || (by_offset ? v->batches[lo].base_offset : v->batches[lo].pos) != key)
+        return NULL;
+    return &v->batches[lo];
 }
 
 static int note_bad_index(verifier *v, const char *dir, uint64_t base, const segment_params *p)
@@ -154,12 +159,8 @@ static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nba
                 index_entry_time(ix, i, &ts, &rel);
             if (base + rel >= valid_end && !intact)
                 break;
-            const batch_pos *b = NULL;
-            for (size_t k = 0; files[f].kind == INDEX_KIND_TIME && k < nbatches && !b; k++)
-                if (v->batches[k].base_offset == base + rel)
-                    b = &v->batches[k];
-            if (files[f].kind == INDEX_KIND_OFFSET)
-                b = find_batch(v, nbatches, position);
+            const batch_pos *b = files[f].kind == INDEX_KIND_TIME ? find_batch(v, nbatches, base + rel, 1)
+                                                                  : find_batch(v, nbatches, position, 0);
             if (!b || b->base_offset != base + rel || (files[f].kind == INDEX_KIND_TIME && b->prefix_max_ts != ts)) {
                 problem(v, path, INDEX_HEADER_BYTES + (uint64_t)i * (f ? INDEX_TIME_ENTRY_BYTES : INDEX_OFFSET_ENTRY_BYTES),
                         "index entry %u (relative offset %u) names no batch of the segment as it is%s", i, rel,
