@@ -50,14 +50,8 @@ static int measure(int argc, char **argv)
         base = bench_maxrss_kib();
         t0 = bench_now_ns();
         siglog *s = bench_store_create(dir, "s0", 8, 1, SIGLOG_SYNC_INTERVAL, 100);
-        siglog_stream *st;
-        bench_check(siglog_stream_get(s, "s0", &st), "siglog_stream_get");
-        siglog_event evs[1000];
-        for (; n < events; n += 1000) {
-            for (uint64_t k = 0; k < 1000; k++)
-                pool_event(&pool, n + k, &evs[k]);
-            bench_check(siglog_append(st, SIGLOG_PARTITION_BY_KEY, evs, 1000, NULL, NULL), "siglog_append");
-        }
+        bench_append_range(s, &pool, 0, events);
+        n = events;
         bench_check(siglog_close(s), "siglog_close");
         pool_free(&pool);
     } else {

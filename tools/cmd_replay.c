@@ -65,7 +65,9 @@ static const args_cmd cmd = {
     "                       followed by its bytes.\n"
     "\n"
     "Without --follow the replay ends at the high-water mark seen at start.\n"
-    "The store is opened read-only, so replay runs beside a writer. When the\n"
+    "The store is opened read-only, so replay runs beside a writer. (With no\n"
+    "writer, the open first replays commits only the journal holds into the\n"
+    "segments, as any open after a crash does: that writes.) When the\n"
     "reader of standard output goes away (replay | head), replay stops quietly\n"
     "with status 0.\n",
 };

@@ -27,7 +27,9 @@ static const args_cmd cmd = {
     "           next_offset, events, bytes, index_bytes, segments,\n"
     "           first_timestamp_us, max_timestamp_us, state}]}]}\n"
     "\n"
-    "The store is opened read-only (no writer lock is taken).\n",
+    "The store is opened read-only (no writer lock is taken). With no writer,\n"
+    "the open first replays commits only the journal holds into the segments,\n"
+    "as any open after a crash does: that writes.\n",
 };
 
 enum { OPT_JSON = 256 };
