@@ -16,6 +16,21 @@
 
 /* ---- clock and failure ---- */
 uint64_t bench_now_ns(void);
+/* A measured section: wall time and this process's CPU time (user + sys of
+ * every thread, from getrusage), so that bench/run can compute each ratio on
+ * both. On a loaded machine wall times stretch while CPU times hold: a
+ * CPU-time ratio that disagrees with its wall-time ratio says the run was
+ * disturbed. */
+typedef struct bench_span {
+    uint64_t wall0_ns, cpu0_ns;
+    double secs, cpu_secs; /* set by bench_span_stop */
+} bench_span;
+void bench_span_start(bench_span *s);
+void bench_span_stop(bench_span *s);
+/* Print " PREFIXsecs= PREFIXcpu_secs= PREFIXevents_per_s= PREFIXmb_per_s=
+ * PREFIXcpu_events_per_s= PREFIXcpu_mb_per_s=" (leading space; MB of
+ * value bytes). */
+void bench_print_rates(const char *prefix, const bench_span *s, uint64_t events, uint64_t value_bytes);
 void bench_die(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
 /* Die with siglog's detail when rc != 0. */
 void bench_check(int rc, const char *what);
@@ -44,6 +59,10 @@ void pool_generate(bench_pool *p, size_t n, uint64_t seed);
  * Returns 0, or -1 when dir is absent. */
 int pool_corpus(bench_pool *p, const char *dir);
 void pool_free(bench_pool *p);
+/* The pool a workload's options ask for: --data=corpus (the events of
+ * --corpus=DIR; dies when absent) or --data=gen (the default: up to 100k
+ * synthetic events, seed 42, cycled to make `events`). */
+void pool_from_options(bench_pool *p, int argc, char **argv, uint64_t events);
 
 /* Event i of an endless sequence: the pool cycled, time t0 + i*step. */
 #define BENCH_T0_US 1767225600000000LL /* 2026-01-01T00:00:00Z */

@@ -76,7 +76,6 @@ int main(int argc, char **argv)
     j.latency = (int)bench_opt_ll(argc, argv, "latency", 0);
     int lz4 = (int)bench_opt_ll(argc, argv, "lz4", 1);
     const char *sync = bench_opt(argc, argv, "sync", "none");
-    const char *data = bench_opt(argc, argv, "data", "gen");
     const char *dir = bench_opt(argc, argv, "dir", "bench/tmp/append");
     if (j.streams < 1 || j.streams > 8 || j.threads < 1 || j.threads > 64)
         bench_die("bad --streams or --threads");
@@ -92,12 +91,7 @@ int main(int argc, char **argv)
     }
 
     bench_pool pool;
-    if (strcmp(data, "corpus") == 0) {
-        if (pool_corpus(&pool, bench_opt(argc, argv, "corpus", "../shared/corpus")) != 0)
-            bench_die("corpus not found");
-    } else {
-        pool_generate(&pool, j.events < 100000 ? j.events : 100000, 42);
-    }
+    pool_from_options(&pool, argc, argv, j.events);
     j.pool = &pool;
 
     siglog *s = bench_store_create(dir, "s0", j.partitions, lz4, policy, interval);
@@ -123,14 +117,15 @@ int main(int argc, char **argv)
         if (j.latency)
             w[t].lat_us = malloc((j.events / j.batch + 2) * sizeof(double));
     }
-    uint64_t t0 = bench_now_ns();
+    bench_span span;
+    bench_span_start(&span);
     for (uint32_t t = 0; t < j.threads; t++)
         if (pthread_create(&tid[t], NULL, run_worker, &w[t]) != 0)
             bench_die("pthread_create");
     for (uint32_t t = 0; t < j.threads; t++)
         pthread_join(tid[t], NULL);
     bench_check(siglog_flush(s), "siglog_flush");
-    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    bench_span_stop(&span);
     bench_check(siglog_close(s), "siglog_close");
 
     uint64_t value_bytes = 0;
@@ -138,9 +133,9 @@ int main(int argc, char **argv)
         value_bytes += pool.ev[i % pool.n].value_len;
     uint64_t seg = bench_disk_bytes(dir, ".seg"), oix = bench_disk_bytes(dir, ".oix"),
              tix = bench_disk_bytes(dir, ".tix"), journal = bench_disk_bytes(dir, "/journal");
-    printf("events=%llu secs=%.6f events_per_s=%.1f mb_per_s=%.2f seg_bytes_per_event=%.2f "
-           "index_bytes_per_event=%.2f journal_bytes=%llu value_bytes_per_event=%.2f",
-           (unsigned long long)j.events, secs, (double)j.events / secs, (double)value_bytes / secs / 1e6,
+    printf("events=%llu", (unsigned long long)j.events);
+    bench_print_rates("", &span, j.events, value_bytes);
+    printf(" seg_bytes_per_event=%.2f index_bytes_per_event=%.2f journal_bytes=%llu value_bytes_per_event=%.2f",
            (double)seg / (double)j.events, (double)(oix + tix) / (double)j.events, (unsigned long long)journal,
            (double)value_bytes / (double)j.events);
     if (j.latency) {

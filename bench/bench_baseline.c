@@ -193,7 +193,6 @@ int main(int argc, char **argv)
     uint64_t batch = (uint64_t)bench_opt_ll(argc, argv, "batch", 1000);
     int do_read = (int)bench_opt_ll(argc, argv, "read", 0);
     const char *dir = bench_opt(argc, argv, "dir", "bench/tmp/baseline");
-    const char *data = bench_opt(argc, argv, "data", "gen");
     bench_rm_rf(dir);
     if (mkdir(dir, 0700) != 0)
         bench_die("mkdir %s", dir);
@@ -208,12 +207,7 @@ int main(int argc, char **argv)
         bench_die("bad --mode %s", mode);
 
     bench_pool pool;
-    if (strcmp(data, "corpus") == 0) {
-        if (pool_corpus(&pool, bench_opt(argc, argv, "corpus", "../shared/corpus")) != 0)
-            bench_die("corpus not found");
-    } else {
-        pool_generate(&pool, events < 100000 ? events : 100000, 42);
-    }
+    pool_from_options(&pool, argc, argv, events);
 
     uint32_t nfiles = onefile ? 1 : parts;
     out *o = calloc(parts, sizeof *o);
@@ -231,7 +225,8 @@ int main(int argc, char **argv)
         }
     }
     uint64_t value_bytes = 0;
-    uint64_t t0 = bench_now_ns();
+    bench_span span;
+    bench_span_start(&span);
     for (uint64_t i = 0; i < events; i++) {
         siglog_event e;
         pool_event(&pool, i, &e);
@@ -249,26 +244,26 @@ int main(int argc, char **argv)
     }
     for (uint32_t p = 0; p < parts; p++)
         out_flush(&o[p]);
-    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    bench_span_stop(&span);
     for (uint32_t p = 0; p < nfiles; p++)
         close(o[p].fd);
     uint64_t disk = bench_disk_bytes(dir, NULL);
-    printf("events=%llu secs=%.6f events_per_s=%.1f mb_per_s=%.2f file_bytes_per_event=%.2f "
-           "disk_bytes_per_event=%.2f",
-           (unsigned long long)events, secs, (double)events / secs, (double)value_bytes / secs / 1e6,
-           (double)bytes_written / (double)events, (double)disk / (double)events);
+    printf("events=%llu", (unsigned long long)events);
+    bench_print_rates("", &span, events, value_bytes);
+    printf(" file_bytes_per_event=%.2f disk_bytes_per_event=%.2f", (double)bytes_written / (double)events, (double)disk / (double)events);
     if (do_read) {
         uint64_t vb = 0, n = 0;
-        uint64_t t1 = bench_now_ns();
+        bench_span read;
+        bench_span_start(&read);
         for (uint32_t p = 0; p < nfiles; p++) {
             char path[4096];
             snprintf(path, sizeof path, "%s/p%05u", dir, p);
             n += scan_file(path, &vb);
         }
-        double rs = (double)(bench_now_ns() - t1) / 1e9;
+        bench_span_stop(&read);
         if (n != events)
             bench_die("read back %llu of %llu events", (unsigned long long)n, (unsigned long long)events);
-        printf(" read_events_per_s=%.1f read_mb_per_s=%.2f", (double)n / rs, (double)vb / rs / 1e6);
+        bench_print_rates("read_", &read, n, vb);
     }
     printf("\n");
     for (uint32_t p = 0; p < parts; p++) {

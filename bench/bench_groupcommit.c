@@ -133,7 +133,8 @@ int main(int argc, char **argv)
 
     pthread_t tids[64];
     worker ws[64];
-    uint64_t t0 = bench_now_ns();
+    bench_span span;
+    bench_span_start(&span);
     for (size_t t = 0; t < threads; t++) {
         ws[t] = (worker){&g, t};
         if (pthread_create(&tids[t], NULL, run_worker, &ws[t]) != 0)
@@ -141,10 +142,11 @@ int main(int argc, char **argv)
     }
     for (size_t t = 0; t < threads; t++)
         pthread_join(tids[t], NULL);
-    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    bench_span_stop(&span);
     size_t n = threads * g.per_thread;
-    printf("events=%zu events_per_s=%.1f events_per_sync=%.2f p50_us=%.1f p99_us=%.1f p999_us=%.1f\n", n,
-           (double)n / secs, (double)n / (double)g.syncs, stats_percentile(g.latency_us, n, 0.5),
+    printf("events=%zu", n);
+    bench_print_rates("", &span, n, 0);
+    printf(" events_per_sync=%.2f p50_us=%.1f p99_us=%.1f p999_us=%.1f\n", (double)n / (double)g.syncs, stats_percentile(g.latency_us, n, 0.5),
            stats_percentile(g.latency_us, n, 0.99), stats_percentile(g.latency_us, n, 0.999));
     close(g.fd);
     bench_rm_rf(dir);

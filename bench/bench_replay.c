@@ -26,12 +26,7 @@ int main(int argc, char **argv)
     uint32_t parts = (uint32_t)bench_opt_ll(argc, argv, "partitions", 1);
     if (bench_opt_ll(argc, argv, "build", 1)) {
         bench_pool pool;
-        if (strcmp(bench_opt(argc, argv, "data", "gen"), "corpus") == 0) {
-            if (pool_corpus(&pool, bench_opt(argc, argv, "corpus", "../shared/corpus")) != 0)
-                bench_die("corpus not found");
-        } else {
-            pool_generate(&pool, events < 100000 ? events : 100000, 42);
-        }
+        pool_from_options(&pool, argc, argv, events);
         bench_build_store(dir, &pool, events, parts, (int)bench_opt_ll(argc, argv, "lz4", 1));
         pool_free(&pool);
     }
@@ -43,7 +38,8 @@ int main(int argc, char **argv)
 
     uint64_t n = 0, vb = 0;
     const siglog_record *r;
-    uint64_t t0 = bench_now_ns();
+    bench_span span;
+    bench_span_start(&span);
     if (strcmp(mode, "merge") == 0) {
         siglog_cursor **c = calloc(parts, sizeof *c);
         for (uint32_t p = 0; p < parts; p++)
@@ -79,10 +75,11 @@ int main(int argc, char **argv)
             siglog_cursor_close(c);
         }
     }
-    double secs = (double)(bench_now_ns() - t0) / 1e9;
+    bench_span_stop(&span);
     siglog_close(s);
-    printf("events=%llu secs=%.6f events_per_s=%.1f mb_per_s=%.2f\n", (unsigned long long)n, secs,
-           (double)n / secs, (double)vb / secs / 1e6);
+    printf("events=%llu", (unsigned long long)n);
+    bench_print_rates("", &span, n, vb);
+    printf("\n");
     if (!bench_opt_ll(argc, argv, "keep", 0))
         bench_rm_rf(dir);
     return 0;

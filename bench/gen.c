@@ -184,3 +184,13 @@ void pool_free(bench_pool *p)
     p->ev = NULL;
     p->n = 0;
 }
+
+void pool_from_options(bench_pool *p, int argc, char **argv, uint64_t events)
+{
+    if (strcmp(bench_opt(argc, argv, "data", "gen"), "corpus") == 0) {
+        if (pool_corpus(p, bench_opt(argc, argv, "corpus", "../shared/corpus")) != 0)
+            bench_die("corpus not found");
+    } else {
+        pool_generate(p, events < 100000 ? events : 100000, 42);
+    }
+}

@@ -22,6 +22,38 @@ uint64_t bench_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static uint64_t cpu_now_ns(void)
+{
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) != 0)
+        bench_die("getrusage failed");
+    return ((uint64_t)ru.ru_utime.tv_sec + (uint64_t)ru.ru_stime.tv_sec) * 1000000000u +
+           ((uint64_t)ru.ru_utime.tv_usec + (uint64_t)ru.ru_stime.tv_usec) * 1000u;
+}
+
+void bench_span_start(bench_span *s)
+{
+    s->cpu0_ns = cpu_now_ns();
+    s->wall0_ns = bench_now_ns();
+}
+
+void bench_span_stop(bench_span *s)
+{
+    s->secs = (double)(bench_now_ns() - s->wall0_ns) / 1e9;
+    s->cpu_secs = (double)(cpu_now_ns() - s->cpu0_ns) / 1e9;
+}
+
+void bench_print_rates(const char *prefix, const bench_span *s, uint64_t events, uint64_t value_bytes)
+{
+    /* getrusage ticks in microseconds; a section shorter than that has no
+     * meaningful CPU rate. */
+    double cpu = s->cpu_secs > 1e-6 ? s->cpu_secs : 1e-6;
+    printf(" %ssecs=%.6f %scpu_secs=%.6f %sevents_per_s=%.1f %smb_per_s=%.2f %scpu_events_per_s=%.1f "
+           "%scpu_mb_per_s=%.2f",
+           prefix, s->secs, prefix, s->cpu_secs, prefix, (double)events / s->secs, prefix,
+           (double)value_bytes / s->secs / 1e6, prefix, (double)events / cpu, prefix, (double)value_bytes / cpu / 1e6);
+}
+
 void bench_die(const char *fmt, ...)
 {
     va_list ap;
