@@ -47,7 +47,10 @@
  *   a time per handle. Every *_close(NULL) is a no-op.
  * - Timestamps are signed 64-bit microseconds since the Unix epoch.
  *
- * ABI policy: until 1.0 the ABI may change with the minor version.
+ * ABI policy: until 1.0 the ABI may change with the minor version. The
+ * shared library's soname is libsiglog.so.N, and N is raised by every
+ * release that changes the ABI incompatibly (before 1.0 as after), so a
+ * program linked against one soname never loads an incompatible library.
  * Option structs end in reserved[] fields that must stay zero (the *_default
  * functions set them), so fields can be added without changing their size.
  */
