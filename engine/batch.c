@@ -1,7 +1,8 @@
 /*
  * batch — encoding, sealing, validating and iterating record batches.
  * The byte layout and every validity rule are specified in
- * format-spec/sections/batch.md; this file is one implementation of it.
+ * format-spec/FORMAT.md, sections "Batch" and "Record"; this file is one
+ * implementation of them.
  *
  *   +------------------ 64-byte header ------------------+---- body ----+
  *   | magic ver codec base count body raw rsv first max  |  records,    |

@@ -1,7 +1,7 @@
 /*
  * index — sparse offset and time indexes of a segment, as fixed-size entries
  * in a preallocated, memory-mapped file. The byte layout and validity rules
- * are specified in format-spec/sections/segment.md ("Index files").
+ * are specified in format-spec/FORMAT.md, section "Index files".
  *
  *   +---------------- 64-byte header ----------------+--- capacity slots ---+
  *   | magic ver kind entry_bytes capacity base  rsv  | entry | entry | 0 0 0 |

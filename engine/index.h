@@ -1,6 +1,6 @@
 /*
  * index — a segment's sparse offset index and time index
- * (format-spec/FORMAT.md, "Offset index", "Time index").
+ * (format-spec/FORMAT.md, "Index files").
  *
  * Fixed-size entries in a file preallocated (sparse) to its capacity and
  * memory-mapped; binary search gives O(log n) seeks. Files never shrink in

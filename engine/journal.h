@@ -1,6 +1,6 @@
 /*
  * journal — the store-wide commit journal (format-spec/FORMAT.md,
- * "Journal"; DESIGN.md, "Write path").
+ * "Commit journal"; DESIGN.md, "Write path").
  *
  * Why: making N partition files durable costs N fdatasyncs per commit; the
  * journal makes a commit of any number of partitions durable with one write

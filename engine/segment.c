@@ -1,8 +1,9 @@
 /*
  * segment — a file of batches with its offset index, time index and, once
  * sealed, its summary sidecar. Byte layouts and validity rules are in
- * format-spec/sections/segment.md; the recovery rules are repeated at the top
- * of segment.h and in that section's "Recovery".
+ * format-spec/FORMAT.md, sections "Segment file", "Index files" and "Summary
+ * sidecar"; the recovery rules are repeated at the top of segment.h and in
+ * its section "Recovery".
  *
  * State of a writable segment: `st` accounts for the batches in bytes
  * [0, st.pos) of the .seg file, which are all valid and have consecutive

@@ -1,6 +1,6 @@
 /*
  * segment — one file of batches covering an offset range, with its offset
- * and time indexes (format-spec/FORMAT.md, "Segment").
+ * and time indexes (format-spec/FORMAT.md, "Segment file").
  *
  * Files of the segment with base offset B in a partition directory
  * (B as 20 decimal digits, so names sort by offset):

@@ -5,7 +5,7 @@
  *
  * For each vector NAME it creates OUTDIR/NAME/store (a store written by
  * the engine) and OUTDIR/NAME/expected.jsonl: every event of the store in
- * the envelope of `siglog replay --format jsonl` (FORMAT.md, "Appendix B"),
+ * the envelope of `siglog replay --format jsonl` (FORMAT.md, "Appendix: the replay envelope"),
  * streams by name, partitions ascending, offsets ascending.
  *
  * expected.jsonl is written from the events this program appended, not

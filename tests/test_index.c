@@ -1,7 +1,7 @@
 /*
  * index — entries added are found by binary search, survive a reopen, and
  * every header field or entry that breaks a validity rule of
- * format-spec/sections/segment.md is refused with SIGLOG_ECORRUPT.
+ * format-spec/FORMAT.md, section "Index files", is refused with SIGLOG_ECORRUPT.
  */
 #include <criterion/criterion.h>
 #include <fcntl.h>

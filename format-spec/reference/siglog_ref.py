@@ -4,7 +4,7 @@
 Written from format-spec/FORMAT.md alone. It reads a store directory
 without modifying anything, validates every structure and checksum the
 format defines, and prints every event as one JSON object per line in the
-envelope of `siglog replay --format jsonl` (FORMAT.md, Appendix B):
+envelope of `siglog replay --format jsonl` (FORMAT.md, "Appendix: the replay envelope"):
 streams by name, partitions ascending, offsets ascending.
 
     siglog_ref.py [--strict] [--no-journal] STORE
