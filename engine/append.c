@@ -86,11 +86,13 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
     struct siglog *s = st->store;
     if (s->read_only)
         return err_set(SIGLOG_ERDONLY, "store %s is open read-only", s->path);
+    int rc = stream_usable(st);
+    if (rc)
+        return rc;
     if (partition_id != SIGLOG_PARTITION_BY_KEY && partition_id >= st->cfg.partitions)
         return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
                        st->cfg.partitions, partition_id);
-    int rc = validate_events(st, events, n);
-    if (rc)
+    if ((rc = validate_events(st, events, n)) != 0)
         return rc;
 
     /* Group events by partition keeping their order: parts[i] is event i's

@@ -321,6 +321,9 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
     if (!out || !st)
         return err_set(SIGLOG_EINVAL, "siglog_cursor_open: out and stream are required");
     *out = NULL;
+    int rc = stream_usable(st);
+    if (rc)
+        return rc;
     if (partition >= st->cfg.partitions)
         return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
                        st->cfg.partitions, partition);
@@ -332,7 +335,7 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
     c->st = st;
     c->p = st->parts[partition];
     c->flags = flags;
-    int rc = partition_snapshot_get(c->p, &c->snap);
+    rc = partition_snapshot_get(c->p, &c->snap);
     if (!rc)
         rc = seek_to(c, seek, arg);
     if (rc) {

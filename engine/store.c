@@ -201,7 +201,9 @@ static int read_store_file(struct siglog *s, const char *store_file)
     return rc ? err_set(rc, "%s: %s", store_file, siglog_errdetail()) : 0;
 }
 
-/* Load every stream directory that has valid metadata. */
+/* Load every stream directory. One that fails to open (damaged or missing
+ * metadata, a damaged partition, an I/O error) is kept as a failed stream
+ * with its reason, so the store and every other stream stay usable. */
 static int load_streams(struct siglog *s)
 {
     char *dir = path_join(s->path, STORE_STREAMS_DIR);
@@ -216,20 +218,17 @@ static int load_streams(struct siglog *s)
         if (name_validate_stream(l.names[i]) != 0)
             continue; /* temp files and strangers are not streams */
         char *sd = path_join(dir, l.names[i]);
-        char *meta = sd ? path_join(sd, STREAM_META_FILE) : NULL;
-        int is_dir;
-        uint64_t size;
-        if (!meta) {
+        siglog_stream *st = NULL;
+        if (!sd) {
             rc = err_set(SIGLOG_ENOMEM, "out of memory");
-        } else if (s->io->stat_path(s->io, meta, &is_dir, &size) != 0) {
-            store_log(s, SIGLOG_LOG_WARN, "%s: no stream metadata (creation interrupted?); ignored", sd);
-        } else {
-            siglog_stream *st;
-            rc = stream_open(s, sd, !s->read_only, &st);
-            if (!rc && (rc = streams_insert(s, st)) != 0)
-                stream_close(st);
+        } else if (stream_open(s, sd, !s->read_only, &st) != 0) {
+            if (!st)
+                rc = SIGLOG_ENOMEM;
+            else
+                store_log(s, SIGLOG_LOG_ERROR, "stream '%s' failed to open: %s", st->name, st->failed_detail);
         }
-        free(meta);
+        if (st && (rc = streams_insert(s, st)) != 0)
+            stream_close(st);
         free(sd);
     }
     io_dirent_list_free(&l);
@@ -263,12 +262,28 @@ uint64_t store_journal_start(const struct siglog *s, uint32_t stream_id, uint32_
     return UINT64_MAX;
 }
 
+/* A journal entry whose stream failed to open, or whose stream is unknown
+ * while a stream with unreadable metadata might be it, cannot be put back:
+ * recycling the journal would lose it, so the writer open is refused. */
+static int refuse_unplaceable_entry(struct siglog *s, uint32_t stream_id, uint32_t part)
+{
+    for (size_t i = 0; i < s->stream_count; i++) {
+        siglog_stream *st = s->streams[i];
+        if (st->failed && (st->id == stream_id || st->id == 0))
+            return err_set(SIGLOG_ECORRUPT,
+                           "the journal holds commits of stream id %u partition %u that cannot be put back "
+                           "while stream '%s' is unusable (%s); repair that stream before opening for writing",
+                           stream_id, part, st->name, st->failed_detail);
+    }
+    return 0;
+}
+
 static int replay_entry(void *ctx, uint32_t stream_id, uint32_t part, const uint8_t *batches, size_t len)
 {
     struct siglog *s = ctx;
     for (size_t i = 0; i < s->stream_count; i++) {
         siglog_stream *st = s->streams[i];
-        if (st->id != stream_id)
+        if (st->id != stream_id || st->failed)
             continue;
         if (part >= st->cfg.partitions)
             break;
@@ -278,6 +293,9 @@ static int replay_entry(void *ctx, uint32_t stream_id, uint32_t part, const uint
         pthread_mutex_unlock(&p->mu);
         return rc;
     }
+    int rc = refuse_unplaceable_entry(s, stream_id, part);
+    if (rc)
+        return rc;
     store_log(s, SIGLOG_LOG_WARN, "journal entry for unknown stream id %u partition %u ignored", stream_id, part);
     return 0;
 }
@@ -569,14 +587,20 @@ SIGLOG_API int siglog_stream_create(siglog *s, const char *name, const siglog_st
         return err_set(SIGLOG_ENOMEM, "out of memory");
     }
     pthread_mutex_lock(&s->streams_mu);
-    if (streams_find(s, name)) {
+    siglog_stream *old = streams_find(s, name);
+    if (old && old->failed) {
+        rc = err_set(SIGLOG_EEXIST, "stream '%s' exists but is unusable (%s); see siglog verify", name,
+                     old->failed_detail);
+    } else if (old) {
         rc = err_set(SIGLOG_EEXIST, "stream '%s' already exists", name);
     } else {
         rc = stream_create_files(s, streams_dir, name, s->max_stream_id + 1, &cfg);
         siglog_stream *st = NULL;
         if (!rc)
             rc = stream_open(s, dir, 1, &st);
-        if (!rc && (rc = streams_insert(s, st)) != 0)
+        if (!rc)
+            rc = streams_insert(s, st);
+        if (rc)
             stream_close(st);
     }
     pthread_mutex_unlock(&s->streams_mu);
@@ -604,10 +628,12 @@ SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **ou
         char *meta = dir ? path_join(dir, STREAM_META_FILE) : NULL;
         int is_dir;
         uint64_t size;
-        if (meta && s->io->stat_path(s->io, meta, &is_dir, &size) == 0 && stream_open(s, dir, 0, &st) == 0 &&
-            streams_insert(s, st) != 0) {
-            stream_close(st);
-            st = NULL;
+        if (meta && s->io->stat_path(s->io, meta, &is_dir, &size) == 0) {
+            stream_open(s, dir, 0, &st);
+            if (st && streams_insert(s, st) != 0) {
+                stream_close(st);
+                st = NULL;
+            }
         }
         free(meta);
         free(dir);
@@ -616,6 +642,8 @@ SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **ou
     pthread_mutex_unlock(&s->streams_mu);
     if (!st)
         return err_set(SIGLOG_ENOENT, "no stream '%s' in store %s", name, s->path);
+    if ((rc = stream_usable(st)) != 0)
+        return rc;
     *out = st;
     return 0;
 }
@@ -642,11 +670,21 @@ SIGLOG_API void siglog_stream_config_get(const siglog_stream *st, siglog_stream_
     *out = st->cfg;
 }
 
+SIGLOG_API int siglog_stream_state(const siglog_stream *st, const char **detail)
+{
+    if (detail)
+        *detail = st->failed ? st->failed_detail : "";
+    return st->failed;
+}
+
 SIGLOG_API int siglog_partition_info_get(siglog_stream *st, uint32_t partition, siglog_partition_info *out)
 {
     err_clear();
     if (!st || !out)
         return err_set(SIGLOG_EINVAL, "siglog_partition_info_get: stream and out are required");
+    int rc = stream_usable(st);
+    if (rc)
+        return rc;
     if (partition >= st->cfg.partitions)
         return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
                        st->cfg.partitions, partition);

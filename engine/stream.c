@@ -1,6 +1,7 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xxhash.h>
@@ -202,6 +203,25 @@ static void partition_config_from(partition_config *pc, const siglog_stream_conf
     };
 }
 
+/* Keep a stream that failed to open as a placeholder with no partitions
+ * (see struct siglog_stream). Its name is its directory's, which the
+ * caller validated as a stream name. */
+static siglog_stream *become_failed(siglog_stream *st, int code)
+{
+    if (st->parts)
+        for (uint32_t p = 0; p < st->cfg.partitions; p++)
+            partition_close(st->parts[p]);
+    free(st->parts);
+    st->parts = NULL;
+    siglog_stream_config_default(&st->cfg);
+    st->cfg.partitions = 0;
+    const char *base = strrchr(st->dir, '/');
+    snprintf(st->name, sizeof st->name, "%s", base ? base + 1 : st->dir);
+    st->failed = code;
+    snprintf(st->failed_detail, sizeof st->failed_detail, "%s", siglog_errdetail());
+    return st;
+}
+
 int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out)
 {
     *out = NULL;
@@ -221,8 +241,11 @@ int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream *
     }
     int r = io_read_file(s->io, meta, STREAM_META_BYTES_MAX, &data, &len);
     if (r < 0) {
-        rc = r == -EFBIG ? err_set(SIGLOG_ECORRUPT, "%s: larger than any stream metadata", meta)
-                         : err_errno(r, "reading %s", meta);
+        /* The directory of a stream exists only once its metadata does
+         * (stream_create_files): without it, the metadata was lost. */
+        rc = r == -EFBIG    ? err_set(SIGLOG_ECORRUPT, "%s: larger than any stream metadata", meta)
+             : r == -ENOENT ? err_set(SIGLOG_ECORRUPT, "%s is missing", meta)
+                            : err_errno(r, "reading %s", meta);
         goto fail;
     }
     rc = stream_meta_decode(data, len, st->name, &st->id, &st->cfg);
@@ -260,8 +283,16 @@ int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream *
 fail:
     free(meta);
     free(data);
-    stream_close(st);
+    if (rc != SIGLOG_ENOMEM)
+        *out = become_failed(st, rc);
+    else
+        stream_close(st);
     return rc;
+}
+
+int stream_usable(const siglog_stream *st)
+{
+    return st->failed ? err_set(st->failed, "stream '%s' is unusable: %s", st->name, st->failed_detail) : 0;
 }
 
 void stream_close(siglog_stream *st)

@@ -5,7 +5,7 @@
  * A stream exists once STORE/streams/NAME/stream.meta is durable: creation
  * makes the partition directories first and writes the metadata last with
  * the atomic-replace recipe, so a crash mid-way leaves a directory without
- * metadata, which open ignores (and reports).
+ * metadata, which open reports as a failed stream (see `failed` below).
  */
 #ifndef SIGLOG_STREAM_H
 #define SIGLOG_STREAM_H
@@ -30,6 +30,14 @@ struct siglog_stream {
     partition **parts;
     uint32_t round_robin;      /* atomic: next partition for keyless events */
     uint64_t pending_bytes_max; /* appenders commit themselves beyond this */
+    /* A stream that could not be opened (damaged metadata or partition):
+     * it stays in the store's table so it is listed with its reason, has
+     * no partitions (cfg.partitions == 0, so every loop over partitions
+     * skips it) and every operation on it fails with `failed`. The other
+     * streams are not affected: damage stays where it is. id is 0 when
+     * the metadata could not be read. */
+    int failed;
+    char failed_detail[512];
 };
 
 /* Fill defaults for zero fields and check ranges. SIGLOG_EINVAL names the
@@ -47,8 +55,13 @@ int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX
 int stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
                         const siglog_stream_config *c);
 /* Load a stream from its directory (metadata, partitions). writable: open
- * the partitions for appending (recovering their tails). */
+ * the partitions for appending (recovering their tails). When that fails
+ * for any reason but memory, *out is still set: to a failed stream named
+ * after the directory, holding the error, for the caller to keep in the
+ * table or close. */
 int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out);
 void stream_close(siglog_stream *st);
+/* 0 for a stream that works, else its failure (code, detail set). */
+int stream_usable(const siglog_stream *st);
 
 #endif

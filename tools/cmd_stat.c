@@ -19,13 +19,19 @@ static const args_cmd cmd = {
     "start offset, the next offset, the number of events between them, bytes of\n"
     "segments and of indexes on disk, segment count, the time range (first\n"
     "event's timestamp and the largest timestamp) and the state: ok, or failed\n"
-    "after a failed write or sync (appends refused until reopened).\n"
+    "after a failed write or sync (appends refused until reopened), or failed\n"
+    "with the reason when it cannot be read (the file and what is wrong). A\n"
+    "stream whose metadata or partition is damaged is shown failed with its\n"
+    "reason; the other streams are shown as usual. Exit status 1 when anything\n"
+    "is failed, after printing everything.\n"
     "\n"
     "  --json   one JSON document: {\"store\": PATH, \"streams\": [{name, partitions,\n"
     "           compression, sync, segment_bytes_max, segment_age_max_us,\n"
-    "           record_bytes_max, \"partition_info\": [{partition, log_start_offset,\n"
-    "           next_offset, events, bytes, index_bytes, segments,\n"
-    "           first_timestamp_us, max_timestamp_us, state}]}]}\n"
+    "           batch_bytes_max, record_bytes_max, state, \"partition_info\":\n"
+    "           [{partition, log_start_offset, next_offset, events, bytes,\n"
+    "           index_bytes, segments, first_timestamp_us, max_timestamp_us,\n"
+    "           state}]}]}; a failed stream is {name, state: \"failed\", error},\n"
+    "           a partition that cannot be read {partition, state: \"failed\", error}\n"
     "\n"
     "The store is opened read-only (no writer lock is taken). With no writer,\n"
     "the open first replays commits only the journal holds into the segments,\n"
@@ -37,6 +43,7 @@ enum { OPT_JSON = 256 };
 typedef struct stat_ctx {
     json_t *streams; /* NULL for text output */
     int status;
+    uint64_t failed; /* streams and partitions shown failed */
 } stat_ctx;
 
 static json_t *partition_json(uint32_t p, const siglog_partition_info *pi)
@@ -70,20 +77,42 @@ static void partition_text(uint32_t p, const siglog_partition_info *pi)
     out_puts(line);
 }
 
+/* A partition that cannot be read: its number and why, nothing else. */
+static json_t *partition_failed_json(uint32_t p, const char *why)
+{
+    return json_pack("{s:I, s:s, s:o}", "partition", (json_int_t)p, "state", "failed", "error",
+                     streaminfo_text_json(why));
+}
+
+static void failed_text(const char *what, const char *why)
+{
+    out_puts(what);
+    out_puts("failed: ");
+    out_puts(why);
+    out_puts("\n");
+}
+
 static int stat_stream(void *ctx, siglog_stream *st)
 {
     stat_ctx *sc = ctx;
     siglog_stream_config c;
     siglog_stream_config_get(st, &c);
+    const char *why;
+    int failed = siglog_stream_state(st, &why) != 0;
+    sc->failed += (uint64_t)failed;
     json_t *sj = NULL, *parts = NULL;
     if (sc->streams) {
         sj = streaminfo_config_json(st);
-        parts = json_array();
-        if (!sj || !parts || json_object_set_new(sj, "partition_info", parts) != 0 ||
+        parts = failed ? NULL : json_array();
+        if (!sj || (!failed && (!parts || json_object_set_new(sj, "partition_info", parts) != 0)) ||
             json_array_append_new(sc->streams, sj) != 0) {
             sc->status = cli_fail(cmd.name, "out of memory");
             return -1;
         }
+    } else if (failed) {
+        char head[SIGLOG_NAME_MAX + 16];
+        snprintf(head, sizeof head, "stream %s: ", siglog_stream_name(st));
+        failed_text(head, why);
     } else {
         char sync[32], head[SIGLOG_NAME_MAX + 160];
         snprintf(head, sizeof head,
@@ -97,13 +126,15 @@ static int stat_stream(void *ctx, siglog_stream *st)
     for (uint32_t p = 0; p < c.partitions; p++) {
         siglog_partition_info pi;
         int rc = siglog_partition_info_get(st, p, &pi);
-        if (rc != 0) {
-            sc->status = cli_fail_lib(cmd.name, rc, "stream %s partition %u", siglog_stream_name(st), p);
-            return -1;
-        }
-        if (!parts) {
+        sc->failed += (uint64_t)(rc != 0 || pi.failed);
+        if (rc != 0 && !parts) {
+            char head[32];
+            snprintf(head, sizeof head, "  %5" PRIu32 " ", p);
+            failed_text(head, siglog_errdetail());
+        } else if (!parts) {
             partition_text(p, &pi);
-        } else if (json_array_append_new(parts, partition_json(p, &pi)) != 0) {
+        } else if (json_array_append_new(parts, rc ? partition_failed_json(p, siglog_errdetail())
+                                                   : partition_json(p, &pi)) != 0) {
             sc->status = cli_fail(cmd.name, "out of memory");
             return -1;
         }
@@ -154,6 +185,9 @@ int cmd_stat(int argc, char **argv)
     }
     if (sc.status == CLI_OK)
         sc.status = out_finish(cmd.name);
+    if (sc.status == CLI_OK && sc.failed)
+        sc.status = cli_fail(cmd.name, "%" PRIu64 " stream(s) or partition(s) of %s failed (see their state)",
+                             sc.failed, path);
 out:
     json_decref(doc);
     siglog_close(s);

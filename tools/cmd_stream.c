@@ -44,9 +44,11 @@ static const args_cmd list_cmd = {
     "stream list",
     "siglog stream list STORE [--json]",
     "List the streams of STORE, one per line: name, partitions, compression,\n"
-    "sync policy. --json prints an array of objects instead:\n"
+    "sync policy; a stream that cannot be opened as its name, \"failed:\" and the\n"
+    "reason. --json prints an array of objects instead:\n"
     "{\"name\",\"partitions\",\"compression\",\"sync\",\"segment_bytes_max\",\n"
-    " \"segment_age_max_us\",\"batch_bytes_max\",\"record_bytes_max\"}.\n",
+    " \"segment_age_max_us\",\"batch_bytes_max\",\"record_bytes_max\",\"state\"}, or\n"
+    "{\"name\",\"state\":\"failed\",\"error\"}.\n",
 };
 
 enum { OPT_PARTITIONS = 256, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_BATCH_BYTES, OPT_COMPRESSION, OPT_SYNC, OPT_JSON };
@@ -142,8 +144,16 @@ static int list_one(void *ctx, siglog_stream *st)
         return json_array_append_new(l->array, streaminfo_config_json(st)) == 0 ? 0 : -1;
     siglog_stream_config c;
     char sync[32];
+    const char *why;
     siglog_stream_config_get(st, &c);
     char line[SIGLOG_NAME_MAX + 96];
+    if (siglog_stream_state(st, &why) != 0) {
+        snprintf(line, sizeof line, "%s\tfailed: ", siglog_stream_name(st));
+        out_puts(line);
+        out_puts(why);
+        out_puts("\n");
+        return 0;
+    }
     snprintf(line, sizeof line, "%s\tpartitions=%u\tcompression=%s\tsync=%s\n", siglog_stream_name(st),
              c.partitions, streaminfo_compression_text(&c), streaminfo_sync_text(&c, sync, sizeof sync));
     out_puts(line);

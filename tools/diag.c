@@ -97,7 +97,7 @@ int cli_open(const char *cmd, const char *path, int read_only, const char *strea
     if (stream_name) {
         rc = siglog_stream_get(s, stream_name, st_out);
         if (rc != 0) {
-            cli_fail_lib(cmd, rc, "no stream %s in store %s", stream_name, path);
+            cli_fail_lib(cmd, rc, "cannot use stream %s of store %s", stream_name, path);
             siglog_close(s);
             return CLI_FAILURE;
         }

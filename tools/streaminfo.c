@@ -4,8 +4,10 @@
 #include "streaminfo.h"
 
 #include "timeparse.h"
+#include "utf8.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 int streaminfo_parse_sync(const char *s, siglog_stream_config *c)
@@ -54,12 +56,32 @@ const char *streaminfo_compression_text(const siglog_stream_config *c)
     }
 }
 
+json_t *streaminfo_text_json(const char *text)
+{
+    if (utf8_valid(text, strlen(text)))
+        return json_string(text);
+    /* A path in a detail may hold any bytes: JSON strings hold text. */
+    char *copy = strdup(text);
+    if (!copy)
+        return NULL;
+    for (char *c = copy; *c; c++)
+        if ((unsigned char)*c >= 0x80)
+            *c = '?';
+    json_t *j = json_string(copy);
+    free(copy);
+    return j;
+}
+
 json_t *streaminfo_config_json(const siglog_stream *st)
 {
     siglog_stream_config c;
     char sync[32];
+    const char *why;
     siglog_stream_config_get(st, &c);
-    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I}",
+    if (siglog_stream_state(st, &why) != 0)
+        return json_pack("{s:s, s:s, s:o}", "name", siglog_stream_name(st), "state", "failed", "error",
+                         streaminfo_text_json(why));
+    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s}",
                      "name", siglog_stream_name(st),
                      "partitions", (json_int_t)c.partitions,
                      "compression", streaminfo_compression_text(&c),
@@ -67,5 +89,6 @@ json_t *streaminfo_config_json(const siglog_stream *st)
                      "segment_bytes_max", (json_int_t)c.segment_bytes_max,
                      "segment_age_max_us", (json_int_t)c.segment_age_max_us,
                      "batch_bytes_max", (json_int_t)c.batch_bytes_max,
-                     "record_bytes_max", (json_int_t)c.record_bytes_max);
+                     "record_bytes_max", (json_int_t)c.record_bytes_max,
+                     "state", "ok");
 }

@@ -17,7 +17,13 @@ const char *streaminfo_sync_text(const siglog_stream_config *c, char *buf, size_
 const char *streaminfo_compression_text(const siglog_stream_config *c);
 
 /* {"name","partitions","compression","sync","segment_bytes_max",
- *  "segment_age_max_us","record_bytes_max"}; NULL when out of memory. */
+ *  "segment_age_max_us","batch_bytes_max","record_bytes_max","state":"ok"},
+ * or for a stream that failed to open {"name","state":"failed","error"};
+ * NULL when out of memory. */
 json_t *streaminfo_config_json(const siglog_stream *st);
+
+/* text as a JSON string, bytes that are not UTF-8 replaced by '?' (error
+ * details quote paths); NULL when out of memory. */
+json_t *streaminfo_text_json(const char *text);
 
 #endif

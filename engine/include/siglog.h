@@ -228,15 +228,26 @@ SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c);
 SIGLOG_API int siglog_stream_create(siglog *s, const char *name, const siglog_stream_config *c);
 
 /* Look up a stream. The returned handle is owned by s and valid until
- * siglog_close(s). Thread-safe. */
+ * siglog_close(s). Thread-safe. A stream that failed to open (damaged or
+ * missing stream.meta, a damaged partition) returns its failure (usually
+ * SIGLOG_ECORRUPT, the detail naming the file and what is wrong); the
+ * store's other streams are not affected. */
 SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **out);
 
-/* Call fn once per stream in name order; stops early and returns fn's value
- * if it returns non-zero. */
+/* Call fn once per stream in name order, failed streams included (see
+ * siglog_stream_state); stops early and returns fn's value if it returns
+ * non-zero. */
 SIGLOG_API int siglog_stream_foreach(siglog *s, int (*fn)(void *ctx, siglog_stream *st), void *ctx);
 
 SIGLOG_API const char *siglog_stream_name(const siglog_stream *st);
 SIGLOG_API void siglog_stream_config_get(const siglog_stream *st, siglog_stream_config *out);
+
+/* 0 for a stream that opened, else the SIGLOG_E* code it failed to open
+ * with; *detail (when detail is not NULL) says why, naming the file ("" for
+ * a working stream), valid as long as the handle. A failed stream has no
+ * partitions (its config reads as the defaults with partitions 0) and every
+ * append, cursor and partition query on it returns that code. */
+SIGLOG_API int siglog_stream_state(const siglog_stream *st, const char **detail);
 
 typedef struct siglog_partition_info {
     uint64_t log_start_offset;  /* first offset still in the log */

@@ -1,0 +1,108 @@
+/*
+ * The tool on damaged stores: damage is shown where it is, with its file and
+ * reason, and the rest of the store stays usable.
+ */
+#include "run.h"
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dir, *store;
+
+static void setup(void)
+{
+    dir = test_tmpdir("cli-damage");
+    store = test_path(dir, "store");
+    run_result r = RUN(NULL, "init", store);
+    cr_assert_eq(r.status, 0, "init failed: %s", r.err);
+    run_free(&r);
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    free(store);
+    free(dir);
+}
+
+TestSuite(cli_damage, .init = setup, .fini = teardown, .timeout = 120);
+
+/* Run siglog, asserting its exit status; the caller frees the result. */
+#define RUN_EXPECT(status_, ...) run_expect((status_), (const char *const[]){ __VA_ARGS__, NULL })
+static run_result run_expect(int status, const char *const *args)
+{
+    run_result r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, status, "siglog %s %s: status %d, expected %d: %s", args[0], args[1], r.status, status,
+                 r.err);
+    return r;
+}
+
+/* Stream `name` with `partitions` and n events {"n":i}. */
+static void stream_with_events(const char *name, const char *partitions, int n)
+{
+    run_result r = RUN_EXPECT(0, "stream", "create", store, name, "--partitions", partitions);
+    run_free(&r);
+    char *in = test_path(dir, "in.jsonl");
+    FILE *f = fopen(in, "w");
+    cr_assert_not_null(f);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "{\"n\":%d}\n", i);
+    cr_assert_eq(fclose(f), 0);
+    r = RUN_EXPECT(0, "append", store, name, in);
+    run_free(&r);
+    free(in);
+}
+
+static size_t lines(const char *s)
+{
+    size_t n = 0;
+    for (; *s; s++)
+        n += *s == '\n';
+    return n;
+}
+
+Test(cli_damage, stat_shows_a_damaged_stream_and_the_others_work)
+{
+    stream_with_events("good", "2", 30);
+    stream_with_events("hurt", "1", 30);
+    char *meta = test_path(store, "streams/hurt/stream.meta");
+    test_flip_byte(meta, 13, 0x40);
+
+    run_result r = RUN_EXPECT(1, "stat", store);
+    cr_assert(strstr(r.out, "stream good: partitions=2"), "%s", r.out);
+    cr_assert(strstr(r.out, "stream hurt: failed: ") && strstr(r.out, "hurt/stream.meta"), "%s", r.out);
+    cr_assert_eq(lines(r.err), 1, "one line on stderr: %s", r.err);
+    cr_assert(strstr(r.err, "failed"), "%s", r.err);
+    run_free(&r);
+
+    r = RUN_EXPECT(1, "stat", store, "--json");
+    json_error_t jerr;
+    json_t *doc = json_loads(r.out, 0, &jerr);
+    cr_assert_not_null(doc, "stat --json is not JSON: %s: %s", jerr.text, r.out);
+    json_t *streams = json_object_get(doc, "streams");
+    cr_assert_eq(json_array_size(streams), 2);
+    json_t *good = json_array_get(streams, 0), *hurt = json_array_get(streams, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(good, "state")), "ok");
+    cr_assert_eq(json_array_size(json_object_get(good, "partition_info")), 2);
+    cr_assert_str_eq(json_string_value(json_object_get(hurt, "name")), "hurt");
+    cr_assert_str_eq(json_string_value(json_object_get(hurt, "state")), "failed");
+    cr_assert(strstr(json_string_value(json_object_get(hurt, "error")), "stream.meta"));
+    json_decref(doc);
+    run_free(&r);
+
+    r = RUN_EXPECT(0, "replay", store, "good");
+    cr_assert_eq(lines(r.out), 30);
+    run_free(&r);
+    stream_with_events("good2", "1", 5);
+    r = RUN_EXPECT(1, "replay", store, "hurt");
+    cr_assert(strstr(r.err, "stream.meta"), "%s", r.err);
+    run_free(&r);
+    r = RUN_EXPECT(0, "stream", "list", store);
+    cr_assert(strstr(r.out, "hurt\tfailed: "), "%s", r.out);
+    run_free(&r);
+    free(meta);
+}

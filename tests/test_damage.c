@@ -1,0 +1,188 @@
+/*
+ * damage — damage stays where it is: a damaged stream's metadata fails that
+ * stream only, a missing partition or segment is reported (never recreated)
+ * and offsets are never handed out twice.
+ */
+#include <criterion/criterion.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "support.h"
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = test_tmpdir("damage");
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(damage, .init = setup, .fini = teardown);
+
+/* A file or directory of the store (caller frees). */
+static char *store_path(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *store_path(const char *fmt, ...)
+{
+    char rel[512];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(rel, sizeof rel, fmt, ap);
+    va_end(ap);
+    return test_path(dir, rel);
+}
+
+static siglog *open_store(int read_only)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = read_only;
+    o.journal_bytes = 8u << 20;
+    siglog *s = NULL;
+    int rc = siglog_open(&s, dir, &o);
+    cr_assert_eq(rc, 0, "open: %s: %s", siglog_strerror(rc), siglog_errdetail());
+    return s;
+}
+
+/* Append events [from, to) of workload `seed` to partition p; cr_asserts
+ * they get the offsets from `first` on. */
+static void append_range(siglog_stream *st, uint32_t p, uint64_t seed, uint64_t from, uint64_t to, uint64_t first)
+{
+    for (uint64_t i = from; i < to; i++) {
+        test_event e;
+        test_event_make(&e, seed, i);
+        uint64_t off;
+        int rc = siglog_append(st, p, &e.ev, 1, NULL, &off);
+        cr_assert_eq(rc, 0, "append %llu: %s", (unsigned long long)i, siglog_errdetail());
+        cr_assert_eq(off, first + (i - from), "event %llu got offset %llu", (unsigned long long)i,
+                     (unsigned long long)off);
+    }
+}
+
+static void count_record(void *ctx, const siglog_record *r)
+{
+    (void)r;
+    (*(uint64_t *)ctx)++;
+}
+
+typedef struct stream_states {
+    char names[4][SIGLOG_NAME_MAX + 1];
+    int codes[4];
+    char details[4][512];
+    int n;
+} stream_states;
+
+static int note_state(void *ctx, siglog_stream *st)
+{
+    stream_states *ss = ctx;
+    cr_assert_lt(ss->n, 4);
+    const char *why;
+    snprintf(ss->names[ss->n], sizeof ss->names[0], "%s", siglog_stream_name(st));
+    ss->codes[ss->n] = siglog_stream_state(st, &why);
+    snprintf(ss->details[ss->n], sizeof ss->details[0], "%s", why);
+    ss->n++;
+    return 0;
+}
+
+/* Two streams "good" (2 partitions) and "hurt", 50 events each, closed. */
+static void two_streams(void)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *good = test_stream_create(s, "good", 2, SIGLOG_SYNC_INTERVAL, 0);
+    siglog_stream *hurt = test_stream_create(s, "hurt", 1, SIGLOG_SYNC_INTERVAL, 0);
+    append_range(good, 0, 1, 0, 50, 0);
+    append_range(hurt, 0, 2, 0, 50, 0);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+/* With "hurt" damaged, both roles open the store; "good" works fully;
+ * "hurt" is listed failed naming its metadata, and every use of it fails. */
+static void only_hurt_fails(const char *what)
+{
+    for (int read_only = 0; read_only <= 1; read_only++) {
+        siglog *s = open_store(read_only);
+        stream_states ss = {0};
+        cr_assert_eq(siglog_stream_foreach(s, note_state, &ss), 0);
+        cr_assert_eq(ss.n, 2);
+        cr_assert_str_eq(ss.names[0], "good");
+        cr_assert_eq(ss.codes[0], 0);
+        cr_assert_str_eq(ss.names[1], "hurt");
+        cr_assert_eq(ss.codes[1], SIGLOG_ECORRUPT, "%s: state %d", what, ss.codes[1]);
+        cr_assert(strstr(ss.details[1], "hurt/stream.meta"), "%s: detail does not name the file: %s", what,
+                  ss.details[1]);
+
+        siglog_stream *st;
+        cr_assert_eq(siglog_stream_get(s, "hurt", &st), SIGLOG_ECORRUPT);
+        cr_assert(strstr(siglog_errdetail(), "stream.meta"), "%s", siglog_errdetail());
+
+        cr_assert_eq(siglog_stream_get(s, "good", &st), 0);
+        if (!read_only) {
+            append_range(st, 1, 1, 50, 60, 0);
+            cr_assert_eq(siglog_sync(s), 0);
+        }
+        uint64_t n = 0;
+        test_read_all(st, 0, count_record, &n);
+        test_read_all(st, 1, count_record, &n);
+        cr_assert_eq(n, 60, "%s: good stream reads %llu events", what, (unsigned long long)n);
+        cr_assert_eq(siglog_close(s), 0);
+    }
+}
+
+Test(damage, flipped_stream_meta_fails_that_stream_only)
+{
+    two_streams();
+    char *meta = store_path("streams/hurt/stream.meta");
+    test_flip_byte(meta, 20, 0x01);
+    only_hurt_fails("flipped byte");
+    free(meta);
+}
+
+Test(damage, lost_stream_meta_fails_that_stream_only)
+{
+    two_streams();
+    char *meta = store_path("streams/hurt/stream.meta");
+    cr_assert_eq(unlink(meta), 0);
+    only_hurt_fails("missing file");
+    free(meta);
+}
+
+static int pick_failed(void *ctx, siglog_stream *st)
+{
+    if (siglog_stream_state(st, NULL) != 0)
+        *(siglog_stream **)ctx = st;
+    return 0;
+}
+
+Test(damage, a_failed_stream_refuses_appends_cursors_and_queries)
+{
+    two_streams();
+    char *meta = store_path("streams/hurt/stream.meta");
+    test_truncate(meta, 10);
+    siglog *s = open_store(0);
+    siglog_stream *hurt = NULL;
+    cr_assert_eq(siglog_stream_foreach(s, pick_failed, &hurt), 0);
+    cr_assert_not_null(hurt);
+    test_event e;
+    test_event_make(&e, 3, 0);
+    cr_assert_eq(siglog_append(hurt, SIGLOG_PARTITION_BY_KEY, &e.ev, 1, NULL, NULL), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "hurt/stream.meta"), "%s", siglog_errdetail());
+    siglog_cursor *c;
+    cr_assert_eq(siglog_cursor_open(&c, hurt, 0, SIGLOG_SEEK_START, 0, 0), SIGLOG_ECORRUPT);
+    siglog_partition_info pi;
+    cr_assert_eq(siglog_partition_info_get(hurt, 0, &pi), SIGLOG_ECORRUPT);
+    /* Nor can it be created again over its data. */
+    siglog_stream_config cfg;
+    siglog_stream_config_default(&cfg);
+    cr_assert_eq(siglog_stream_create(s, "hurt", &cfg), SIGLOG_EEXIST);
+    cr_assert_eq(siglog_close(s), 0);
+    /* Nothing was rewritten: the damage is still there to inspect. */
+    cr_assert_eq(test_file_size(meta), 10);
+    free(meta);
+}
