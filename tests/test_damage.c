@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -184,5 +185,53 @@ Test(damage, a_failed_stream_refuses_appends_cursors_and_queries)
     cr_assert_eq(siglog_close(s), 0);
     /* Nothing was rewritten: the damage is still there to inspect. */
     cr_assert_eq(test_file_size(meta), 10);
+    free(meta);
+}
+
+/* A writer that dies without closing leaves its commits in the journal. */
+static void crash_after_appending_to_hurt(void)
+{
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        siglog *s = open_store(0);
+        siglog_stream *st;
+        if (siglog_stream_get(s, "hurt", &st) != 0)
+            _exit(1);
+        test_event e;
+        test_event_make(&e, 2, 50);
+        _exit(siglog_append(st, 0, &e.ev, 1, NULL, NULL) == 0 && siglog_sync(s) == 0 ? 0 : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the crashing writer failed");
+}
+
+Test(damage, journal_commits_of_a_failed_stream_are_kept_not_recycled)
+{
+    two_streams();
+    crash_after_appending_to_hurt();
+    char *meta = store_path("streams/hurt/stream.meta");
+    char *saved = store_path("stream.meta.saved");
+    cr_assert_eq(rename(meta, saved), 0);
+    /* The writer cannot tell whose commits they are: it refuses rather
+     * than recycle the journal. */
+    siglog_options o;
+    siglog_options_default(&o);
+    o.journal_bytes = 8u << 20;
+    siglog *s;
+    cr_assert_eq(siglog_open(&s, dir, &o), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "journal holds commits") && strstr(siglog_errdetail(), "'hurt'"), "%s",
+              siglog_errdetail());
+    /* With the metadata back, the commit is found. */
+    cr_assert_eq(rename(saved, meta), 0);
+    s = open_store(0);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "hurt", &st), 0);
+    uint64_t n = 0;
+    test_read_all(st, 0, count_record, &n);
+    cr_assert_eq(n, 51);
+    cr_assert_eq(siglog_close(s), 0);
+    free(saved);
     free(meta);
 }

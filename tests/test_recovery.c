@@ -155,10 +155,15 @@ Test(recovery, damage_before_a_valid_batch_is_refused_not_cut)
     /* Flip a byte in the batch before the last: a valid batch follows. */
     restore(total);
     test_flip_byte(seg, prefix - 10, 0x01);
+    /* The store opens (damage stays where it is); the stream fails. */
     siglog *s;
     int rc = siglog_open(&s, dir, NULL);
+    cr_assert_eq(rc, 0, "got %s: %s", siglog_errname(rc), siglog_errdetail());
+    siglog_stream *st;
+    rc = siglog_stream_get(s, "r", &st);
     cr_assert_eq(rc, SIGLOG_ECORRUPT, "got %s", siglog_errname(rc));
     cr_assert_not_null(strstr(siglog_errdetail(), "valid batch at byte"), "names the position: %s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
     cr_assert_eq(test_file_size(seg), total, "nothing was truncated");
 }
 
