@@ -8,6 +8,8 @@
  * the envelope of `siglog replay --format jsonl` (FORMAT.md, "Appendix: the replay envelope"),
  * streams by name, partitions ascending, offsets ascending.
  *
+ * OUTDIR/routing.txt holds key -> partition vectors (see write_routing).
+ *
  * expected.jsonl is written from the events this program appended, not
  * from reading the store back, so it is an oracle for any reader: the
  * engine's cursors, the CLI and the reference decoder are all checked
@@ -29,6 +31,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include "io.h"
 #include "siglog.h"
@@ -478,6 +481,89 @@ static void vector_multi(const char *dir, vec_out *out)
     store_finish(s, dir);
 }
 
+/* ---- key routing ---- */
+
+/* Partition counts of the routing vectors: one (everything to 0), small
+ * ones where a wrong hash still often agrees, and large ones where it
+ * almost never does. */
+static const uint32_t routing_counts[] = {1, 2, 3, 8, 64, 1000};
+
+/* Writes a key's line of routing.txt: key and hash in hex, then its
+ * partition for each count, computed from the formula FORMAT.md states
+ * (XXH3-64, seed 0, of the key bytes, modulo the partition count) and
+ * not through the engine, so the file is an oracle for the engine's
+ * routing rather than a record of it. A key of length 0 is no key: it is
+ * not hashed but routed round robin ("rr"). */
+static void put_route(FILE *f, const unsigned char *key, size_t len)
+{
+    if (len == 0) {
+        fputs("- -", f);
+        for (size_t i = 0; i < sizeof routing_counts / sizeof routing_counts[0]; i++)
+            fputs(" rr", f);
+        fputc('\n', f);
+        return;
+    }
+    for (size_t i = 0; i < len; i++)
+        fprintf(f, "%02x", key[i]);
+    uint64_t h = XXH3_64bits(key, len);
+    fprintf(f, " %016" PRIx64, h);
+    for (size_t i = 0; i < sizeof routing_counts / sizeof routing_counts[0]; i++)
+        fprintf(f, " %" PRIu64, h % routing_counts[i]);
+    fputc('\n', f);
+}
+
+/* Keys of every length class XXH3 treats differently (0, 1..3, 4..8,
+ * 9..16, 17..128, 129..240, longer, several 1 KiB blocks), text and binary,
+ * valid and invalid UTF-8. */
+static void write_routing(const char *path)
+{
+    static const struct {
+        const char *bytes;
+        size_t len;
+    } fixed[] = {
+        {S("")},
+        {S("\x00")},
+        {S("\xff")},
+        {S("\xff\xfe")},         /* not UTF-8 */
+        {S("abc")},
+        {S("user-1")},
+        {S("user-2")},
+        {S("tenant-a")},
+        {S("caf\xc3\xa9")},      /* UTF-8 text */
+        {S("\xc0\xaf")},         /* overlong: not UTF-8 */
+        {S("\xed\xa0\x80")},     /* a surrogate: not UTF-8 */
+        {S("order-000000001")},
+        {S("0123456789abcdef")},
+        {S("0123456789abcdefg")},
+        {S("\x00\x00\x00\x00\x00\x00\x00\x00")},
+        {S(" key with spaces\n")},
+    };
+    static const size_t long_lens[] = {32, 128, 129, 240, 241, 1000, 4096};
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die(path);
+    fputs("# siglog key routing vectors, written by make_vectors (FORMAT.md, \"Stream metadata\"):\n"
+          "# an event with a key and no explicit partition goes to XXH3-64(key) % partitions.\n"
+          "# Columns: the key in hex (\"-\": no key), XXH3-64 of the key in hex, then the\n"
+          "# partition for each count of the \"partitions\" line (\"rr\": round robin, not hashed).\n"
+          "partitions",
+          f);
+    for (size_t i = 0; i < sizeof routing_counts / sizeof routing_counts[0]; i++)
+        fprintf(f, " %" PRIu32, routing_counts[i]);
+    fputc('\n', f);
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++)
+        put_route(f, (const unsigned char *)fixed[i].bytes, fixed[i].len);
+    unsigned char key[4096];
+    uint64_t rng = 42;
+    for (size_t i = 0; i < sizeof long_lens / sizeof long_lens[0]; i++) {
+        for (size_t k = 0; k < long_lens[i]; k++)
+            key[k] = (unsigned char)splitmix(&rng);
+        put_route(f, key, long_lens[i]);
+    }
+    if (fclose(f) != 0)
+        die(path);
+}
+
 static const struct {
     const char *name;
     void (*make)(const char *dir, vec_out *out);
@@ -515,5 +601,8 @@ int main(int argc, char **argv)
         free(store);
         free(expected);
     }
+    char *routing = path2(root, "routing.txt");
+    write_routing(routing);
+    free(routing);
     return 0;
 }

@@ -5,6 +5,9 @@
         The reference decoder, run with --strict on every DIR/NAME/store,
         must print exactly DIR/NAME/expected.jsonl, byte for byte.
 
+        DIR/routing.txt (key -> partition vectors) must agree with the
+        decoder's own routing function, computed from FORMAT.md.
+
     check.py cli --decoder siglog_ref.py --make-vectors BIN --siglog BIN --tmp DIR
         make_vectors writes fresh stores (one with several segments) into
         a scratch directory; for each, `siglog replay --format jsonl` of
@@ -77,6 +80,44 @@ def vector_names(root):
     return names
 
 
+def load_decoder(path):
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("siglog_ref", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def check_routing(decoder, path):
+    """Every line of a routing.txt: the hash and each partition are what
+    the reference decoder's route() computes; the keyless line says round
+    robin. Returns the number of keys checked."""
+    ref = load_decoder(decoder)
+    counts = None
+    keys = 0
+    with open(path) as f:
+        for n, line in enumerate(f, 1):
+            fields = line.split()
+            if not fields or fields[0].startswith("#"):
+                continue
+            if fields[0] == "partitions":
+                counts = [int(c) for c in fields[1:]]
+                continue
+            if counts is None or len(fields) != 2 + len(counts):
+                fail("%s:%d: malformed line" % (path, n))
+            key = b"" if fields[0] == "-" else bytes.fromhex(fields[0])
+            if len(key) == 0:
+                want = ["-"] + ["rr"] * len(counts)
+            else:
+                want = ["%016x" % ref.xxh3(key)] + [str(ref.route(key, c)) for c in counts]
+            if fields[1:] != want:
+                fail("%s:%d: key %s routes to %s, expected %s" % (path, n, fields[0][:32], fields[1:], want))
+            keys += 1
+    if counts is None or keys == 0:
+        fail("%s: no routing vectors" % path)
+    print("ok: routing: %d keys over %d partition counts" % (keys, len(counts)))
+
+
 def check_vectors(args):
     for name in vector_names(args.vectors):
         d = os.path.join(args.vectors, name)
@@ -88,7 +129,8 @@ def check_vectors(args):
             fail("%s: reference decoder output is not byte-identical to expected.jsonl" % name)
         n = want.count(b"\n")
         print("ok: %s: %d events" % (name, n))
-    print("%d passed, 0 failed" % len(vector_names(args.vectors)))
+    check_routing(args.decoder, os.path.join(args.vectors, "routing.txt"))
+    print("%d passed, 0 failed" % (len(vector_names(args.vectors)) + 1))
 
 
 def check_cli(args):
@@ -110,6 +152,7 @@ def check_cli(args):
         n = compare(name, ref, want, "reference decoder")
         compare(name, cli, ref, "siglog replay vs reference decoder")
         print("ok: %s: %d events agree" % (name, n))
+    check_routing(args.decoder, os.path.join(tmp, "routing.txt"))
     check_journal_recovery(args, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, 0 failed" % len(names))

@@ -566,6 +566,17 @@ def read_partition(pdir, stream_id, part, cfg, journal, strict):
     return records
 
 
+# ------------------------------------------------------------------- routing
+
+def route(key, partitions):
+    """The partition an event with this key goes to when the writer is not
+    told one (FORMAT.md, "Stream metadata"); None for no key (an empty
+    key), which is routed round robin, not hashed."""
+    if len(key) == 0:
+        return None
+    return xxh3(bytes(key)) % partitions
+
+
 # ------------------------------------------------------------------ envelope
 
 def json_string(s):
