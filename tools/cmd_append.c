@@ -39,15 +39,18 @@ static const args_cmd cmd = {
     "append",
     "siglog append STORE STREAM [--key-field PATH] [--time-field PATH] [--time-unit s|ms|us]\n"
     "       [--schema-version V] [--partition P] [--sync none|always] [--on-error stop|skip]\n"
-    "       [--ack] [FILE|-]",
+    "       [--skip-lines N] [--ack] [FILE|-]",
     "Append JSON Lines from FILE (or standard input when FILE is '-' or absent)\n"
     "to STREAM: one event per line, the line stored byte-for-byte as the value\n"
-    "(without its newline). Every line must be exactly one JSON value.\n"
+    "(without its newline). Every line must be exactly one JSON value. A \\r\n"
+    "before the newline is part of the line ending (CRLF), not of the value; a\n"
+    "UTF-8 byte order mark at the start of the input is skipped; blank lines\n"
+    "(nothing but spaces and tabs) are skipped and counted.\n"
     "\n"
     "  --key-field PATH     take the key from this field (dot path: user.id). A\n"
     "                       string gives its characters; a number its JSON text\n"
     "                       (shortest round-trip form: 1.50 -> \"1.5\"). Events\n"
-    "                       with a key go to partition xxh3(key) %% partitions;\n"
+    "                       with a key go to partition xxh3(key) % partitions;\n"
     "                       without --key-field events carry no key and go\n"
     "                       round-robin.\n"
     "  --time-field PATH    take the event time from this field: a number in\n"
@@ -63,12 +66,15 @@ static const args_cmd cmd = {
     "  --on-error MODE      stop (default): at the first bad line append nothing\n"
     "                       after it and exit 1; skip: report each bad line on\n"
     "                       stderr, leave it out and go on (exit 0)\n"
+    "  --skip-lines N       skip the first N lines (blank ones included) to resume\n"
+    "                       a file after a failure at line N + 1\n"
     "  --ack                print \"PARTITION OFFSET\" on stdout for each event once\n"
     "                       it is acknowledged, one flushed line at a time\n"
     "\n"
     "A bad line (not one JSON value, a named field missing or of the wrong type,\n"
     "larger than the stream's record limit) is reported with its line number.\n"
-    "A summary goes to stderr: events, value bytes, offsets per partition.\n",
+    "A summary goes to stderr: events, value bytes, offsets per partition, and\n"
+    "the lines skipped (--skip-lines, blank, bad).\n",
 };
 
 enum {
@@ -80,6 +86,7 @@ enum {
     OPT_SYNC,
     OPT_ON_ERROR,
     OPT_ACK,
+    OPT_SKIP_LINES,
 };
 
 typedef struct append_opts {
@@ -90,6 +97,7 @@ typedef struct append_opts {
     uint32_t schema_version;
     uint32_t partition;
     int sync_always, ack, skip_bad;
+    uint64_t skip_lines; /* leading input lines to pass over */
 } append_opts;
 
 typedef struct append_run {
@@ -110,7 +118,7 @@ typedef struct append_run {
     char *keys;
     size_t keys_len, keys_cap;
     /* Totals for the summary. */
-    uint64_t events, bytes, skipped;
+    uint64_t events, bytes, skipped, blank, skipped_head;
     uint64_t *first_off, *last_off; /* per partition; first > last: none */
 } append_run;
 
@@ -203,6 +211,10 @@ static void print_summary(const append_run *a)
         if (a->first_off[p] <= a->last_off[p])
             fprintf(stderr, "  partition %" PRIu32 ": offsets %" PRIu64 "..%" PRIu64 "\n", p, a->first_off[p],
                     a->last_off[p]);
+    if (a->skipped_head)
+        fprintf(stderr, "  %" PRIu64 " leading lines skipped (--skip-lines)\n", a->skipped_head);
+    if (a->blank)
+        fprintf(stderr, "  %" PRIu64 " blank lines skipped\n", a->blank);
     if (a->skipped)
         fprintf(stderr, "  %" PRIu64 " bad lines skipped\n", a->skipped);
 }
@@ -235,6 +247,14 @@ static int append_all(append_run *a, int fd)
         const char *line;
         size_t len;
         int rc = lines_next(&r, a->n == 0 ? LINES_MAY_BLOCK : 0, &line, &len);
+        if (rc == LINES_LINE && r.lineno <= a->o->skip_lines) {
+            a->skipped_head++;
+            continue;
+        }
+        if (rc == LINES_LINE && !ingest_content(&line, &len, r.lineno == 1)) {
+            a->blank++;
+            continue;
+        }
         if (rc == LINES_LINE) {
             if (parse_line(a, line, len, why, sizeof why) == 0) {
                 if (a->n < APPEND_BATCH)
@@ -286,6 +306,7 @@ static int parse_options(int argc, char **argv, append_opts *o)
         { "sync", required_argument, NULL, OPT_SYNC },
         { "on-error", required_argument, NULL, OPT_ON_ERROR },
         { "ack", no_argument, NULL, OPT_ACK },
+        { "skip-lines", required_argument, NULL, OPT_SKIP_LINES },
         { NULL, 0, NULL, 0 },
     };
     static const char *const units[] = { "s", "ms", "us", NULL };
@@ -334,6 +355,10 @@ static int parse_options(int argc, char **argv, append_opts *o)
             break;
         case OPT_ACK:
             o->ack = 1;
+            break;
+        case OPT_SKIP_LINES:
+            if (args_u64(&cmd, "--skip-lines", optarg, 0, UINT64_MAX, &o->skip_lines))
+                return CLI_USAGE;
             break;
         case ARGS_HELP:
             return ARGS_HELP;

@@ -31,7 +31,7 @@ static const args_cmd create_cmd = {
     "                       units us, ms, s, m, h, d, e.g. 90m, 1.5h\n"
     "  --batch-bytes B      seal a batch at this many uncompressed bytes, 1KiB..16MiB\n"
     "                       (default 64KiB). A seek decodes one whole batch: 16KiB\n"
-    "                       batches seek ~3x faster for ~10%% more bytes on disk\n"
+    "                       batches seek ~3x faster for ~10% more bytes on disk\n"
     "  --compression C      lz4 (default) or none\n"
     "  --sync POLICY        none: the OS decides when data reaches the disk;\n"
     "                       interval:MS: a background sync every MS ms (default\n"

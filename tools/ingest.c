@@ -4,6 +4,27 @@
 #include "ingest.h"
 
 #include <stdio.h>
+#include <string.h>
+
+#define UTF8_BOM "\xEF\xBB\xBF"
+
+int ingest_content(const char **line, size_t *len, int first_line)
+{
+    const char *s = *line;
+    size_t n = *len;
+    if (first_line && n >= 3 && memcmp(s, UTF8_BOM, 3) == 0) {
+        s += 3;
+        n -= 3;
+    }
+    if (n > 0 && s[n - 1] == '\r')
+        n--;
+    *line = s;
+    *len = n;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r')
+            return 1;
+    return 0;
+}
 
 int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_line *out, char *why, size_t why_cap)
 {

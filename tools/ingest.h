@@ -28,6 +28,13 @@ typedef struct ingest_line {
     char buf[JSONPATH_KEY_MAX];
 } ingest_line;
 
+/* Narrow one input line (without its '\n') to the bytes that make the
+ * event: a trailing '\r' is part of a CRLF line ending, and a UTF-8 byte
+ * order mark is skipped at the start of the input (first_line non-zero)
+ * only; anywhere else it is data, and not JSON. Returns 0 when nothing but
+ * JSON whitespace is left (a blank line, which append skips), else 1. */
+int ingest_content(const char **line, size_t *len, int first_line);
+
 /* Parse line[0..len). 0 and *out filled (release it), or -1 with the
  * reason in why (and nothing to release). */
 int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_line *out, char *why, size_t why_cap);

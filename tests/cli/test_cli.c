@@ -231,8 +231,13 @@ Test(cli, every_command_has_help)
         run_result r = run_siglog(NULL, cases[i]);
         cr_expect_eq(r.status, 0, "case %zu exited %d: %s", i, r.status, r.err);
         cr_expect(strstr(r.out, "usage") != NULL, "case %zu: no usage text", i);
+        /* Help text is printed as it is, not as a printf format. */
+        cr_expect(strstr(r.out, "%%") == NULL, "case %zu: help shows a doubled %%: %s", i, r.out);
         run_free(&r);
     }
+    run_result r = RUN(NULL, "append", "--help");
+    cr_expect(strstr(r.out, "xxh3(key) % partitions"), "%s", r.out);
+    run_free(&r);
 }
 
 /* ---- init and streams ---- */
@@ -818,6 +823,100 @@ Test(cli, append_reads_standard_input_and_last_line_without_newline)
     cr_assert_str_eq(r.out, "{\"a\":1}\n{\"a\":2}\n");
     run_free(&r);
     free(in);
+}
+
+/* ---- what real files hold: line endings, byte order marks, blank lines ---- */
+
+/* Append `text` to stream one and return the summary it printed (caller
+ * frees); asserts success. */
+static char *append_text(const char *text, const char *const *extra)
+{
+    char *in = scratch("text.jsonl");
+    run_write_file(in, text, strlen(text));
+    const char *args[16] = { "append", env.store, "one" };
+    size_t n = 3;
+    for (; extra && *extra; extra++)
+        args[n++] = *extra;
+    args[n++] = in;
+    args[n] = NULL;
+    run_result r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, 0, "append failed: %s", r.err);
+    free(in);
+    free(r.out);
+    return r.err;
+}
+
+Test(cli, crlf_endings_a_leading_bom_and_blank_lines_are_not_events)
+{
+    create_stream("one", "1");
+    const char text[] = "\xEF\xBB\xBF{\"a\":1}\r\n"
+                        "\r\n"
+                        "   \n"
+                        "{\"a\":2}\n"
+                        "\t \r\n"
+                        "\n"
+                        " {\"a\":\"\\r\"} \r\n"
+                        "{\"a\":3}\r";
+    char *summary = append_text(text, NULL);
+    cr_assert(strstr(summary, " 4 events"), "%s", summary);
+    cr_assert(strstr(summary, "4 blank lines skipped"), "%s", summary);
+    free(summary);
+    run_result r = REPLAY("one", "--format", "value");
+    cr_assert_str_eq(r.out, "{\"a\":1}\n{\"a\":2}\n {\"a\":\"\\r\"} \n{\"a\":3}\n",
+                     "stored without BOM and CR, spaces kept");
+    run_free(&r);
+
+    /* A byte order mark after the start is data, and not JSON. */
+    char *in = scratch("bom.jsonl");
+    const char late_bom[] = "{\"a\":1}\n\xEF\xBB\xBF{\"a\":2}\n";
+    run_write_file(in, late_bom, sizeof late_bom - 1);
+    r = RUN(NULL, "append", env.store, "one", in);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "line 2"), "%s", r.err);
+    run_free(&r);
+    free(in);
+}
+
+Test(cli, skip_lines_resumes_after_a_failure_counting_blank_lines)
+{
+    create_stream("one", "1");
+    char *in = ten_lines_with_bad_fifth("{\"id\":\"k5\",\"ts\":");
+    run_result r = RUN(NULL, "append", env.store, "one", in);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "line 5"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "append", env.store, "one", "--skip-lines", "5", in);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, " 5 events"), "%s", r.err);
+    cr_assert(strstr(r.err, "5 leading lines skipped (--skip-lines)"), "%s", r.err);
+    run_free(&r);
+    r = REPLAY("one", "--format", "value");
+    size_t len;
+    char *lines = run_slurp(in, &len);
+    char *bad = strstr(lines, "{\"id\":\"k5\"");
+    char *after = strchr(bad, '\n') + 1;
+    memmove(bad, after, strlen(after) + 1);
+    cr_assert_str_eq(r.out, lines, "every line but the fifth, once");
+    run_free(&r);
+    free(lines);
+    free(in);
+
+    /* Blank lines count: the third line here is {"a":2}. */
+    char *summary = append_text("{\"a\":0}\n\n{\"a\":2}\n{\"a\":3}\n",
+                                (const char *const[]){ "--skip-lines", "2", NULL });
+    cr_assert(strstr(summary, " 2 events"), "%s", summary);
+    cr_assert(strstr(summary, "2 leading lines skipped"), "%s", summary);
+    cr_assert_null(strstr(summary, "blank"), "a skipped blank line is not counted twice: %s", summary);
+    free(summary);
+    r = REPLAY("one", "--format", "value", "--from-offset", "9");
+    cr_assert_str_eq(r.out, "{\"a\":2}\n{\"a\":3}\n");
+    run_free(&r);
+
+    /* More lines skipped than there are: nothing appended, and said so. */
+    summary = append_text("{\"a\":0}\n", (const char *const[]){ "--skip-lines", "10", NULL });
+    cr_assert(strstr(summary, " 0 events"), "%s", summary);
+    cr_assert(strstr(summary, "1 leading lines skipped"), "%s", summary);
+    free(summary);
 }
 
 /* ---- acknowledgements ---- */

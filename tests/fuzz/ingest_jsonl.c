@@ -3,7 +3,10 @@
  * line reader (tools/lines.c, over a memory file, batching as append does)
  * and the per-line parser (tools/ingest.c with --key-field user.id
  * --time-field ts --time-unit ms). Oracles: the lines handed out are the
- * input split at '\n', nothing lost or added; a line is accepted exactly
+ * input split at '\n', nothing lost or added; the event bytes of a line
+ * are the line less one trailing '\r' and, on the first line only, a UTF-8
+ * byte order mark, and it is blank (skipped) exactly when those bytes are
+ * JSON whitespace only, so no JSON value is ever skipped; a line is accepted exactly
  * when it is one JSON value whose user.id is a string or number and whose
  * ts is an in-range number or RFC 3339 string; an accepted key is the
  * field's exact string bytes, or for a number the text that reads back as
@@ -118,6 +121,32 @@ static void check_line(const char *line, size_t len)
     json_decref(root);
 }
 
+/* The event bytes of a line (ingest_content), checked against what they
+ * must be; then the parse of a line that is not blank. */
+static void check_content(const char *line, size_t len, int first_line)
+{
+    const char *got = line;
+    size_t got_len = len;
+    int has_value = ingest_content(&got, &got_len, first_line);
+
+    size_t skip = first_line && len >= 3 && memcmp(line, "\xEF\xBB\xBF", 3) == 0 ? 3 : 0;
+    size_t want_len = len - skip - (len > skip && line[len - 1] == '\r');
+    if (got != line + skip || got_len != want_len)
+        fail("event bytes are not the line less BOM and CR", line, len);
+    size_t white = 0;
+    while (white < got_len && got[white] && strchr(" \t\r", got[white]))
+        white++;
+    if (has_value != (white < got_len))
+        fail(has_value ? "a blank line was taken as a value" : "a line with content was taken as blank", line, len);
+    if (!has_value) {
+        json_t *none = json_loadb(got, got_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        if (none)
+            fail("a line skipped as blank holds a JSON value", line, len);
+        return;
+    }
+    check_line(got, got_len);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (fd < 0) {
@@ -156,6 +185,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         /* The line is the next piece of input, ending at '\n' or the end. */
         if (len > size - pos || memcmp(line, text + pos, len) != 0 || memchr(line, '\n', len))
             fail("line is not the next piece of the input", line, len);
+        int first_line = pos == 0;
         pos += len;
         if (pos < size) {
             if (text[pos] != '\n')
@@ -164,7 +194,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         }
         if (r.bytes_consumed != pos)
             fail("bytes_consumed is off", line, len);
-        check_line(line, len);
+        check_content(line, len, first_line);
     }
     lines_free(&r);
     return 0;
