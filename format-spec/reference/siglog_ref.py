@@ -384,6 +384,7 @@ def read_journal(store, store_id):
                 got = batch_at(payload, p, n)
                 if got is None:
                     raise ValueError("incomplete batch")
+                decode_records(*got)  # a batch no reader can decode ends the journal too
                 batches.append(payload[p:p + BATCH_HEADER + got[0]["body_len"]])
                 p += BATCH_HEADER + got[0]["body_len"]
         except ValueError:
