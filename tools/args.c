@@ -114,3 +114,14 @@ int args_choice(const args_cmd *c, const char *opt, const char *s, const char *c
     }
     return args_usage(c, "%s wants one of %s, not '%s'", opt, list, s);
 }
+
+int args_time_unit(const args_cmd *c, const char *s, int64_t *unit_us)
+{
+    static const char *const units[] = { "s", "ms", "us", NULL };
+    static const int64_t per_unit[] = { 1000000, 1000, 1 };
+    int choice;
+    if (args_choice(c, "--time-unit", s, units, &choice))
+        return CLI_USAGE;
+    *unit_us = per_unit[choice];
+    return 0;
+}

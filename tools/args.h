@@ -50,5 +50,7 @@ int args_u64(const args_cmd *c, const char *opt, const char *s, uint64_t min, ui
 int args_u32(const args_cmd *c, const char *opt, const char *s, uint32_t min, uint32_t max, uint32_t *out);
 /* One word of a fixed set; *out gets its index. */
 int args_choice(const args_cmd *c, const char *opt, const char *s, const char *const *words, int *out);
+/* The value of --time-unit, s, ms or us, as microseconds per unit. */
+int args_time_unit(const args_cmd *c, const char *s, int64_t *unit_us);
 
 #endif

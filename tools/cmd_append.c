@@ -56,7 +56,8 @@ static const args_cmd cmd = {
     "  --time-field PATH    take the event time from this field: a number in\n"
     "                       --time-unit (fractions allowed: 1396839069.277 with\n"
     "                       --time-unit s) or an RFC 3339 string. Without it the\n"
-    "                       append time is used, as it is for a time of exactly 0.\n"
+    "                       append time is used. A time of exactly the epoch (0)\n"
+    "                       is a bad line: the store reads 0 as the append time.\n"
     "  --time-unit U        s, ms (default) or us\n"
     "  --schema-version V   schema version stored with every event (default 0)\n"
     "  --partition P        append every event to partition P\n"
@@ -309,8 +310,6 @@ static int parse_options(int argc, char **argv, append_opts *o)
         { "skip-lines", required_argument, NULL, OPT_SKIP_LINES },
         { NULL, 0, NULL, 0 },
     };
-    static const char *const units[] = { "s", "ms", "us", NULL };
-    static const int64_t unit_us[] = { 1000000, 1000, 1 };
     static const char *const syncs[] = { "none", "always", NULL };
     static const char *const on_error[] = { "stop", "skip", NULL };
     int choice;
@@ -331,9 +330,8 @@ static int parse_options(int argc, char **argv, append_opts *o)
             break;
         }
         case OPT_TIME_UNIT:
-            if (args_choice(&cmd, "--time-unit", optarg, units, &choice))
+            if (args_time_unit(&cmd, optarg, &o->unit_us))
                 return CLI_USAGE;
-            o->unit_us = unit_us[choice];
             break;
         case OPT_SCHEMA:
             if (args_u32(&cmd, "--schema-version", optarg, 0, UINT32_MAX, &o->schema_version))

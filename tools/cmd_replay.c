@@ -28,7 +28,7 @@
 static const args_cmd cmd = {
     "replay",
     "siglog replay STORE STREAM [--partition P]... [--from-offset O] [--to-offset O]\n"
-    "       [--from-time T] [--to-time T] [--key K] [--schema-version V] [--merge] [--follow]\n"
+    "       [--from-time T] [--to-time T] [--time-unit s|ms|us] [--key K] [--schema-version V] [--merge] [--follow]\n"
     "       [--limit N] [--format jsonl|value|binary]",
     "Write the events of STREAM to standard output.\n"
     "\n"
@@ -39,7 +39,9 @@ static const args_cmd cmd = {
     "  --from-time T        only events with timestamp >= T\n"
     "  --to-time T          only events with timestamp < T (exclusive)\n"
     "                       T is RFC 3339 (2014-04-07T03:11:09.277Z) or an integer\n"
-    "                       of microseconds since the epoch\n"
+    "                       count of --time-unit units since the epoch; 0 is the\n"
+    "                       epoch and needs no unit, any other integer does\n"
+    "  --time-unit U        s, ms or us: the unit of integer times, as for append\n"
     "  --key K              only events whose key is exactly K\n"
     "  --schema-version V   only events of schema version V\n"
     "  --merge              interleave the partitions in (timestamp, partition,\n"
@@ -78,6 +80,7 @@ enum {
     OPT_TO_OFFSET,
     OPT_FROM_TIME,
     OPT_TO_TIME,
+    OPT_TIME_UNIT,
     OPT_KEY,
     OPT_SCHEMA,
     OPT_MERGE,
@@ -93,6 +96,8 @@ typedef struct replay_opts {
     uint32_t *parts; /* requested partitions; NULL: all */
     size_t nparts;
     uint64_t from_offset, to_offset;
+    const char *from_time_arg, *to_time_arg; /* read once --time-unit is known */
+    int64_t time_unit_us;                     /* 0: none given */
     int64_t from_time, to_time;
     int have_from_offset, have_to_offset, have_from_time, have_to_time;
     const char *key;
@@ -383,6 +388,20 @@ static int add_partition(replay_opts *o, const char *arg)
     return CLI_OK;
 }
 
+/* A --from-time/--to-time operand in the --time-unit given anywhere on the
+ * command line. An integer without a unit is refused rather than guessed:
+ * seconds read as microseconds would silently select another window. */
+static int parse_time_bound(const replay_opts *o, const char *opt, const char *s, int64_t *us)
+{
+    if (timeparse_time_arg(s, o->time_unit_us, us) == 0)
+        return 0;
+    if (timeparse_is_integer(s) && !o->time_unit_us)
+        return args_usage(&cmd, "%s '%s' is an integer without a unit: add --time-unit s, ms or us", opt, s);
+    if (timeparse_is_integer(s))
+        return args_usage(&cmd, "%s '%s' is out of range", opt, s);
+    return args_usage(&cmd, "%s wants an RFC 3339 time or an integer with --time-unit, not '%s'", opt, s);
+}
+
 static int parse_options(int argc, char **argv, replay_opts *o)
 {
     static const struct option opts[] = {
@@ -391,6 +410,7 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         { "to-offset", required_argument, NULL, OPT_TO_OFFSET },
         { "from-time", required_argument, NULL, OPT_FROM_TIME },
         { "to-time", required_argument, NULL, OPT_TO_TIME },
+        { "time-unit", required_argument, NULL, OPT_TIME_UNIT },
         { "key", required_argument, NULL, OPT_KEY },
         { "schema-version", required_argument, NULL, OPT_SCHEMA },
         { "merge", no_argument, NULL, OPT_MERGE },
@@ -420,14 +440,17 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             o->have_to_offset = 1;
             break;
         case OPT_FROM_TIME:
-        case OPT_TO_TIME: {
-            int from = ch == OPT_FROM_TIME;
-            if (timeparse_time_arg(optarg, from ? &o->from_time : &o->to_time) != 0)
-                return args_usage(&cmd, "%s wants an RFC 3339 time or integer microseconds, not '%s'",
-                                  from ? "--from-time" : "--to-time", optarg);
-            *(from ? &o->have_from_time : &o->have_to_time) = 1;
+            o->from_time_arg = optarg;
+            o->have_from_time = 1;
             break;
-        }
+        case OPT_TO_TIME:
+            o->to_time_arg = optarg;
+            o->have_to_time = 1;
+            break;
+        case OPT_TIME_UNIT:
+            if (args_time_unit(&cmd, optarg, &o->time_unit_us))
+                return CLI_USAGE;
+            break;
         case OPT_KEY:
             o->key = optarg;
             o->have_key = 1;
@@ -458,6 +481,9 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             return CLI_USAGE;
         }
     }
+    if ((o->have_from_time && parse_time_bound(o, "--from-time", o->from_time_arg, &o->from_time)) ||
+        (o->have_to_time && parse_time_bound(o, "--to-time", o->to_time_arg, &o->to_time)))
+        return CLI_USAGE;
     char **ops;
     if (args_operands(&cmd, argc, argv, 2, "STORE or STREAM", &ops))
         return CLI_USAGE;

@@ -64,6 +64,14 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
             snprintf(why, why_cap, "time field '%s' is not a number in range or an RFC 3339 time", spec->time->text);
             goto bad;
         }
+        /* The store takes a time of 0 for "the append time": storing the
+         * epoch would silently become now. */
+        if (out->timestamp_us == 0) {
+            snprintf(why, why_cap,
+                     "time field '%s' is the epoch (0), which the store cannot hold: it means the append time",
+                     spec->time->text);
+            goto bad;
+        }
     }
     return 0;
 bad:

@@ -24,7 +24,7 @@ typedef struct ingest_line {
     json_t *root;         /* the parsed line; freed by ingest_release */
     const char *key;      /* into root or buf; key_len 0: no key */
     size_t key_len;
-    int64_t timestamp_us; /* 0: the append time */
+    int64_t timestamp_us; /* 0: the append time (a time field is never 0) */
     char buf[JSONPATH_KEY_MAX];
 } ingest_line;
 

@@ -132,21 +132,31 @@ int timeparse_rfc3339(const char *s, size_t n, int64_t *us_out)
     return 0;
 }
 
-int timeparse_time_arg(const char *s, int64_t *us_out)
+int timeparse_is_integer(const char *s)
+{
+    s += s[0] == '-';
+    return *s && strspn(s, "0123456789") == strlen(s);
+}
+
+int timeparse_time_arg(const char *s, int64_t unit_us, int64_t *us_out)
 {
     if (!s || !*s)
         return -1;
-    if (s[0] == '-' || (s[0] >= '0' && s[0] <= '9' && !strchr(s, '-') && !strchr(s, ':'))) {
-        uint64_t mag;
-        int neg = s[0] == '-';
-        if (timeparse_u64(s + neg, &mag) != 0)
-            return -1;
-        if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
-            return -1;
-        *us_out = neg ? (int64_t)(0 - mag) : (int64_t)mag;
-        return 0;
-    }
-    return timeparse_rfc3339(s, strlen(s), us_out);
+    if (!timeparse_is_integer(s))
+        return timeparse_rfc3339(s, strlen(s), us_out);
+    uint64_t mag;
+    int neg = s[0] == '-';
+    if (timeparse_u64(s + neg, &mag) != 0)
+        return -1;
+    if (neg ? mag > (uint64_t)INT64_MAX + 1 : mag > (uint64_t)INT64_MAX)
+        return -1;
+    int64_t v = neg ? (int64_t)(0 - mag) : (int64_t)mag, us;
+    if (unit_us == 0 && v != 0)
+        return -1;
+    if (__builtin_mul_overflow(v, unit_us ? unit_us : 1, &us))
+        return -1;
+    *us_out = us;
+    return 0;
 }
 
 /* A unit suffix and how much one of it is worth. */

@@ -24,9 +24,15 @@ int timeparse_u64(const char *s, uint64_t *out);
  * s need not be NUL-terminated: exactly n bytes are parsed. */
 int timeparse_rfc3339(const char *s, size_t n, int64_t *us_out);
 
-/* A time operand: RFC 3339, or an integer (optionally negative) of
- * microseconds since the epoch. */
-int timeparse_time_arg(const char *s, int64_t *us_out);
+/* A time operand: RFC 3339, or an integer (optionally negative) of units
+ * of unit_us microseconds since the epoch. unit_us 0 means no unit was
+ * given: then an integer is refused — it could be seconds as well as
+ * microseconds — except 0, the epoch in every unit. */
+int timeparse_time_arg(const char *s, int64_t unit_us, int64_t *us_out);
+
+/* Whether s has the form of an integer time operand (an optional '-' and
+ * digits), so a refusal can say that a unit is missing. */
+int timeparse_is_integer(const char *s);
 
 /* A duration: "0", or a decimal number with a unit: us, ms, s, m, h, d
  * ("100ms", "1.5h", "7d"). Result in microseconds. */

@@ -192,6 +192,8 @@ Test(cli, usage_errors_exit_2_with_a_message)
         (const char *const[]){ "replay", "s", "x", "--limit", "ten", NULL },
         (const char *const[]){ "replay", "s", "x", "--limit", NULL },
         (const char *const[]){ "replay", "s", "x", "--from-time", "yesterday", NULL },
+        (const char *const[]){ "replay", "s", "x", "--from-time", "1396839069", NULL },
+        (const char *const[]){ "replay", "s", "x", "--to-time", "5", "--time-unit", "h", NULL },
         (const char *const[]){ "replay", "s", "x", "--partition", "1", "--partition", "1", NULL },
         (const char *const[]){ "replay", "s", "x", "--bogus", NULL },
         (const char *const[]){ "stat", "--json", NULL },
@@ -557,7 +559,7 @@ Test(cli, replay_time_ranges_filter_every_partition)
     }
     cr_assert(expect > 0 && expect < va.n);
 
-    run_result r = REPLAY("clicks", "--from-time", from_s, "--to-time", to_s);
+    run_result r = REPLAY("clicks", "--from-time", from_s, "--to-time", to_s, "--time-unit", "us");
     envelopes v = parse_envelopes(r.out);
     cr_assert_eq(v.n, expect);
     for (size_t i = 0; i < v.n; i++) {
@@ -917,6 +919,58 @@ Test(cli, skip_lines_resumes_after_a_failure_counting_blank_lines)
     cr_assert(strstr(summary, " 0 events"), "%s", summary);
     cr_assert(strstr(summary, "1 leading lines skipped"), "%s", summary);
     free(summary);
+}
+
+Test(cli, replay_time_integers_take_the_unit_and_zero_is_the_epoch)
+{
+    create_stream("one", "1");
+    /* Times in seconds: -2 (before the epoch), 1396839069, 1396839070. */
+    char *summary = append_text("{\"t\":-2}\n{\"t\":1396839069}\n{\"t\":1396839070}\n",
+                                (const char *const[]){ "--time-field", "t", "--time-unit", "s", NULL });
+    cr_assert(strstr(summary, " 3 events"), "%s", summary);
+    free(summary);
+
+    run_result r = REPLAY("one", "--from-time", "1396839070", "--time-unit", "s", "--format", "value");
+    cr_assert_str_eq(r.out, "{\"t\":1396839070}\n");
+    run_free(&r);
+    r = REPLAY("one", "--time-unit", "ms", "--to-time", "1396839069001", "--from-time", "1396839069000", "--format",
+               "value");
+    cr_assert_str_eq(r.out, "{\"t\":1396839069}\n", "the unit applies wherever it stands");
+    run_free(&r);
+    r = REPLAY("one", "--to-time", "0", "--format", "value");
+    cr_assert_str_eq(r.out, "{\"t\":-2}\n", "0 is the epoch, needing no unit");
+    run_free(&r);
+    r = REPLAY("one", "--from-time", "0", "--format", "value");
+    cr_assert_eq(count_lines(r.out), 2, "0 is the epoch, not now: %s", r.out);
+    run_free(&r);
+
+    r = RUN(NULL, "replay", env.store, "one", "--from-time", "1396839070");
+    cr_assert_eq(r.status, 2, "an integer without a unit is refused");
+    cr_assert(strstr(r.err, "'1396839070' is an integer without a unit"), "%s", r.err);
+    cr_assert_eq(r.out_len, 0);
+    run_free(&r);
+    r = RUN(NULL, "replay", env.store, "one", "--to-time", "9223372036854775", "--time-unit", "s");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "out of range"), "%s", r.err);
+    run_free(&r);
+}
+
+Test(cli, a_time_field_of_exactly_the_epoch_is_a_bad_line_not_now)
+{
+    create_stream("one", "1");
+    char *in = ten_lines_with_bad_fifth("{\"id\":\"k5\",\"ts\":0}");
+    run_result r = RUN(NULL, "append", env.store, "one", "--time-field", "ts", in);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "line 5: time field 'ts' is the epoch (0)"), "%s", r.err);
+    cr_assert_eq(count_lines(r.err), 3, "summary, partition, one-line error: %s", r.err);
+    run_free(&r);
+    free(in);
+    in = ten_lines_with_bad_fifth("{\"id\":\"k5\",\"ts\":\"1970-01-01T00:00:00Z\"}");
+    r = RUN(NULL, "append", env.store, "one", "--time-field", "ts", in);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "line 5: time field 'ts' is the epoch"), "%s", r.err);
+    run_free(&r);
+    free(in);
 }
 
 /* ---- acknowledgements ---- */

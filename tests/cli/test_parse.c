@@ -95,21 +95,43 @@ Test(timeparse, format_round_trips_through_parse)
     cr_assert_str_eq(buf, "9223372036854775807", "beyond year 9999 the integer is shown");
 }
 
-Test(timeparse, time_arg_is_rfc3339_or_integer_microseconds)
+Test(timeparse, time_arg_is_rfc3339_or_an_integer_in_its_unit)
 {
     int64_t us;
-    cr_assert_eq(timeparse_time_arg("1396840269277000", &us), 0);
+    cr_assert_eq(timeparse_time_arg("1396840269277000", 1, &us), 0);
     cr_assert_eq(us, 1396840269277000LL);
-    cr_assert_eq(timeparse_time_arg("-5", &us), 0);
+    cr_assert_eq(timeparse_time_arg("1396840269277", 1000, &us), 0);
+    cr_assert_eq(us, 1396840269277000LL);
+    cr_assert_eq(timeparse_time_arg("1396840269", 1000000, &us), 0);
+    cr_assert_eq(us, 1396840269000000LL);
+    cr_assert_eq(timeparse_time_arg("-5", 1, &us), 0);
     cr_assert_eq(us, -5);
-    cr_assert_eq(timeparse_time_arg("-9223372036854775808", &us), 0);
+    cr_assert_eq(timeparse_time_arg("-5", 1000000, &us), 0);
+    cr_assert_eq(us, -5000000);
+    cr_assert_eq(timeparse_time_arg("-9223372036854775808", 1, &us), 0);
     cr_assert_eq(us, INT64_MIN);
-    cr_assert_eq(timeparse_time_arg("9223372036854775808", &us), -1);
-    cr_assert_eq(timeparse_time_arg("2014-04-07T03:11:09.277Z", &us), 0);
+    cr_assert_eq(timeparse_time_arg("9223372036854775808", 1, &us), -1);
+    cr_assert_eq(timeparse_time_arg("9223372036854776", 1000, &us), -1, "overflows in microseconds");
+    cr_assert_eq(timeparse_time_arg("2014-04-07T03:11:09.277Z", 0, &us), 0);
     cr_assert_eq(us, 1396840269277000LL);
-    cr_assert_eq(timeparse_time_arg("12abc", &us), -1);
-    cr_assert_eq(timeparse_time_arg("", &us), -1);
-    cr_assert_eq(timeparse_time_arg("-", &us), -1);
+    cr_assert_eq(timeparse_time_arg("12abc", 1, &us), -1);
+    cr_assert_eq(timeparse_time_arg("", 1, &us), -1);
+    cr_assert_eq(timeparse_time_arg("-", 1, &us), -1);
+}
+
+Test(timeparse, time_arg_integer_needs_a_unit_but_zero_is_the_epoch)
+{
+    int64_t us = 42;
+    cr_assert_eq(timeparse_time_arg("1396840269", 0, &us), -1, "seconds or microseconds?");
+    cr_assert_eq(timeparse_time_arg("-1", 0, &us), -1);
+    cr_assert_eq(us, 42, "untouched on refusal");
+    cr_assert(timeparse_is_integer("1396840269") && timeparse_is_integer("-1") && timeparse_is_integer("0"));
+    cr_assert(!timeparse_is_integer("-") && !timeparse_is_integer("") && !timeparse_is_integer("1e3") &&
+              !timeparse_is_integer("2014-04-07T03:11:09Z"));
+    cr_assert_eq(timeparse_time_arg("0", 0, &us), 0);
+    cr_assert_eq(us, 0, "0 is the epoch");
+    cr_assert_eq(timeparse_time_arg("0", 1000000, &us), 0);
+    cr_assert_eq(us, 0);
 }
 
 Test(timeparse, u64_strict)

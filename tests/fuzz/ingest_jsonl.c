@@ -6,12 +6,12 @@
  * input split at '\n', nothing lost or added; the event bytes of a line
  * are the line less one trailing '\r' and, on the first line only, a UTF-8
  * byte order mark, and it is blank (skipped) exactly when those bytes are
- * JSON whitespace only, so no JSON value is ever skipped; a line is accepted exactly
- * when it is one JSON value whose user.id is a string or number and whose
- * ts is an in-range number or RFC 3339 string; an accepted key is the
- * field's exact string bytes, or for a number the text that reads back as
- * the same number (integers in plain decimal), and the time is the field's
- * value in microseconds.
+ * JSON whitespace only, so no JSON value is ever skipped; a line is
+ * accepted exactly when it is one JSON value whose user.id is a string or
+ * number and whose ts is an in-range number or RFC 3339 string other than
+ * the epoch; an accepted key is the field's exact string bytes, or for a
+ * number the text that reads back as the same number (integers in plain
+ * decimal), and the time is the field's value in microseconds.
  */
 #include <math.h>
 #include <stdint.h>
@@ -95,7 +95,8 @@ static void check_line(const char *line, size_t len)
     size_t want_len = 0;
     int64_t want_us = 0;
     int key_kind = k ? expected_key(k, kbuf, sizeof kbuf, &want_key, &want_len) : 0;
-    int want_ok = len <= FUZZ_RECORD_MAX && key_kind && t && expected_time(t, &want_us);
+    /* A time of 0 would be taken for the append time: refused. */
+    int want_ok = len <= FUZZ_RECORD_MAX && key_kind && t && expected_time(t, &want_us) && want_us != 0;
 
     if (ok != want_ok)
         fail(ok ? "accepted a line it must refuse" : why, line, len);

@@ -56,7 +56,7 @@ static void check_time(const char *s, int64_t us)
     char text[TIMEPARSE_RFC3339_MAX];
     timeparse_format(us, text);
     int64_t again;
-    if (timeparse_time_arg(text, &again) != 0)
+    if (timeparse_time_arg(text, 1, &again) != 0)
         fail("a formatted time does not parse", s);
     if (again != us)
         fail("a formatted time parses to another time", s);
@@ -74,16 +74,32 @@ static void check_rfc3339(const char *s, size_t n)
         return;
     /* The accepted form has no NUL: the string operand parses the same. */
     int64_t arg;
-    if (memchr(s, 0, n) || timeparse_time_arg(s, &arg) != 0 || arg != us)
+    if (memchr(s, 0, n) || timeparse_time_arg(s, 0, &arg) != 0 || arg != us)
         fail("timeparse_time_arg disagrees with timeparse_rfc3339", s);
     check_time(s, us);
 }
 
+/* An integer operand in a unit is that many microseconds times the unit
+ * (when that fits); without a unit only 0 is taken. */
 static void check_time_arg(const char *s)
 {
-    int64_t us;
-    if (timeparse_time_arg(s, &us) == 0)
+    static const int64_t units[] = { 0, 1, 1000, 1000000 };
+    int64_t us, in_us = 0;
+    int integer = timeparse_is_integer(s), have_us = timeparse_time_arg(s, 1, &in_us) == 0;
+    for (size_t i = 0; i < sizeof units / sizeof units[0]; i++) {
+        if (timeparse_time_arg(s, units[i], &us) != 0) {
+            int64_t want;
+            if (have_us && !(integer && units[i] == 0 && in_us != 0) &&
+                !__builtin_mul_overflow(in_us, units[i] ? units[i] : 1, &want))
+                fail("timeparse_time_arg refused a time in a unit", s);
+            continue;
+        }
+        if (integer && (units[i] == 0 ? us != 0 : us != in_us * units[i]))
+            fail("an integer time is not its count of units", s);
+        if (!integer && (!have_us || us != in_us))
+            fail("an RFC 3339 time depends on the unit", s);
         check_time(s, us);
+    }
 }
 
 static void check_duration(const char *s)
