@@ -192,7 +192,9 @@ int commit_checkpoint(struct siglog *s)
                 partition *pt = streams[i]->parts[p];
                 dirty[nd++] = pt;
                 pthread_mutex_lock(&pt->mu);
-                if (pt->failed && !failed)
+                /* A partition failed at open for damage has nothing in
+                 * the journal (its open would have failed otherwise). */
+                if (pt->failed && !pt->damaged && !failed)
                     failed = err_set(SIGLOG_EFAILED,
                                      "%s: failed partition; the journal keeps its batches for the next open",
                                      pt->dir);

@@ -13,8 +13,14 @@
  * Segments must follow each other without holes: a missing range is
  * reported (SIGLOG_ECORRUPT), a range removed by retention from the start
  * is SIGLOG_EGAP.
+ *
+ * Damage: a cursor reading forward meets a damaged batch as
+ * SIGLOG_ECORRUPT (file and byte) and hands out nothing from it; one
+ * seeking past it by offset resynchronises (skip_damage), so the events
+ * after damage stay readable.
  */
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -190,6 +196,28 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
     return err_set(SIGLOG_EIO, "%s: segments keep changing under the cursor", c->p->dir);
 }
 
+/* The batch at c->pos is damaged (SIGLOG_ECORRUPT, detail set). A cursor
+ * still on its way to a later offset resynchronises: it goes on at the
+ * first valid batch header after the damage whose offsets continue the
+ * segment, when that batch starts at or before the offset sought (the
+ * offset is then not inside the damage). 1 when it did, else the error. */
+static int skip_damage(siglog_cursor *c, uint64_t limit)
+{
+    char why[512];
+    snprintf(why, sizeof why, "%s", siglog_errdetail());
+    if (c->seg_end_offset >= c->next_offset)
+        return err_set(SIGLOG_ECORRUPT, "%s", why); /* the next record to hand out is in it */
+    uint64_t at;
+    batch_header h;
+    int rc = segment_find_batch(c->seg, c->pos + 1, limit, c->seg_end_offset, &at, &h);
+    if (rc < 0)
+        return rc;
+    if (rc == 0 || h.base_offset > c->next_offset)
+        return err_set(SIGLOG_ECORRUPT, "%s", why);
+    c->pos = at;
+    return 1;
+}
+
 /* Read the next batch into the iterator: 1, 0 at the end of what the
  * snapshot allows, or an error. */
 static int next_batch(siglog_cursor *c)
@@ -210,6 +238,8 @@ static int next_batch(siglog_cursor *c)
         /* A segment opened while it was active may have been read past
          * the size it had then: it ended for this open. */
         int r = c->pos < limit ? segment_read_batch(c->seg, c->pos, limit, &h, &c->body) : 0;
+        if (r == SIGLOG_ECORRUPT && (r = skip_damage(c, limit)) == 1)
+            continue;
         if (r < 0)
             return r;
         if (r == 1) {

@@ -103,8 +103,26 @@ static void logf_(partition_log_fn log, void *ctx, int level, const char *fmt, .
     log(ctx, level, msg);
 }
 
-/* Writer: open the last segment and cut its torn tail. Damage (an invalid
- * batch followed by valid ones) is refused: the caller decides. */
+/* Writer open that found damage it must not cut (the detail is set): the
+ * partition stays readable as far as a reader sees the log (meeting the
+ * damage as an error) and refuses appends with the detail. Nothing of it
+ * may be in the journal (partition_replay_locked refuses), so commits of
+ * other partitions go on. */
+static void open_damaged(partition *p, const segment_tail *t, partition_log_fn log, void *log_ctx)
+{
+    partition_fail_locked(p, SIGLOG_ECORRUPT);
+    logf_(log, log_ctx, SIGLOG_LOG_ERROR, "%s", p->failed_detail);
+    p->damaged = 1;
+    p->next_offset = t->end_offset;
+    p->hwm = (partition_snapshot){.log_start_offset = p->log_start_offset,
+                                  .hwm_offset = t->end_offset,
+                                  .active_base = segment_base_offset(p->active),
+                                  .active_bytes = t->end_bytes,
+                                  .damaged = 1};
+}
+
+/* Writer: open the last segment and cut its torn tail. Damage that may not
+ * be cut fails the partition only (open_damaged). */
 static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t journal_from, partition_log_fn log,
                        void *log_ctx)
 {
@@ -135,9 +153,23 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
         return rc;
     /* Damage past what was synced is what a power cut does to unsynced
      * writes (they reach the disk in any order): for a journaled stream the
-     * journal puts the data back; a NONE stream never promised it. */
+     * journal puts the data back; a NONE stream never promised it. What
+     * was synced is vouched for and never cut: by the summary (a clean
+     * close), or for a journaled stream by the checkpoint that synced
+     * everything below the journal's copy. */
     int none = p->cfg->sync_policy == SIGLOG_SYNC_NONE;
-    if (t.damaged && (journal_from <= t.next_offset || (none && t.next_offset >= segment_durable_offset(p->active)))) {
+    int journal_restores = !none && journal_from <= t.next_offset;
+    int checkpointed = !none && journal_from != UINT64_MAX && t.next_offset < journal_from;
+    if ((t.vouched_damage || (checkpointed && t.valid_bytes < t.file_bytes)) && !journal_restores) {
+        err_set(SIGLOG_ECORRUPT,
+                "%s: invalid batch at byte %" PRIu64 " (offset %" PRIu64 "), inside what %s vouches for: "
+                "damage, not a torn tail; nothing was truncated and the partition refuses appends (see siglog verify)",
+                segment_file_path(p->active), t.valid_bytes, t.next_offset,
+                t.vouched_damage ? "the segment's summary" : "the last checkpoint");
+        open_damaged(p, &t, log, log_ctx);
+        return 0;
+    }
+    if (t.damaged && (journal_restores || (none && t.next_offset >= segment_durable_offset(p->active)))) {
         logf_(log, log_ctx, SIGLOG_LOG_WARN,
               "%s: unsynced writes reached the disk out of order; cutting at byte %" PRIu64 " (offset %" PRIu64
               ")%s",
@@ -145,12 +177,14 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
               none ? ": sync policy none, nothing after the last sync was promised"
                    : ", the journal holds the rest");
     } else if (t.damaged) {
-        return err_set(SIGLOG_ECORRUPT,
-                       "%s: invalid batch at byte %" PRIu64 " (offset %" PRIu64 ") is followed by a valid batch at "
-                       "byte %" PRIu64 " (offset %" PRIu64 "): damage inside the log, not a torn tail; "
-                       "nothing was truncated (see siglog verify)",
-                       segment_file_path(p->active), t.valid_bytes, t.next_offset, t.damage_next_pos,
-                       t.damage_next_offset);
+        err_set(SIGLOG_ECORRUPT,
+                "%s: invalid batch at byte %" PRIu64 " (offset %" PRIu64 ") is followed by a valid batch at "
+                "byte %" PRIu64 " (offset %" PRIu64 "): damage inside the log, not a torn tail; "
+                "nothing was truncated and the partition refuses appends (see siglog verify)",
+                segment_file_path(p->active), t.valid_bytes, t.next_offset, t.damage_next_pos,
+                t.damage_next_offset);
+        open_damaged(p, &t, log, log_ctx);
+        return 0;
     }
     if (t.valid_bytes < t.file_bytes) {
         logf_(log, log_ctx, SIGLOG_LOG_WARN, "%s: truncated torn tail from %" PRIu64 " to %" PRIu64 " bytes",
@@ -194,8 +228,10 @@ int partition_open(partition **out, const siglog_io *io, const char *dir, uint32
         free(bases);
         if (rc)
             goto fail;
-        p->next_offset = segment_next_offset(p->active);
-        publish_locked(p);
+        if (!p->damaged) {
+            p->next_offset = segment_next_offset(p->active);
+            publish_locked(p);
+        }
     }
     *out = p;
     return 0;
@@ -344,10 +380,10 @@ static int write_run_locked(partition *p, const batch_run *r)
 
 int partition_write_pending_locked(partition *p)
 {
-    if (p->failed)
-        return err_set(SIGLOG_EFAILED, "%s: partition failed earlier: %s", p->dir, p->failed_detail);
     if (p->pending.count == 0)
         return 0;
+    if (p->failed)
+        return err_set(SIGLOG_EFAILED, "%s: partition failed earlier: %s", p->dir, p->failed_detail);
     int rc = write_run_locked(p, &p->pending);
     if (rc) {
         /* Nothing here was promised durable (policy NONE): what did not
@@ -435,6 +471,9 @@ int partition_sync_locked(partition *p)
 
 int partition_replay_locked(partition *p, const uint8_t *batches, size_t len)
 {
+    /* Emptying the journal afterwards would lose these commits. */
+    if (p->damaged)
+        return err_set(SIGLOG_ECORRUPT, "the journal holds commits of a damaged partition: %s", p->failed_detail);
     size_t pos = 0;
     while (pos < len) {
         batch_header h;
@@ -494,9 +533,11 @@ int partition_snapshot_get(partition *p, partition_snapshot *out)
     rc = segment_scan_tail(s, &t);
     if (!rc) {
         /* Another process may be writing the tail: stop at the last fully
-         * valid batch, whatever follows. */
-        out->hwm_offset = t.next_offset;
-        out->active_bytes = t.valid_bytes;
+         * valid batch, whatever follows, unless it is vouched for (then
+         * the cursor meets the damage as an error). */
+        out->hwm_offset = t.end_offset;
+        out->active_bytes = t.end_bytes;
+        out->damaged = t.vouched_damage;
     }
     segment_close(s);
     return rc;
@@ -566,9 +607,10 @@ int partition_info(partition *p, siglog_partition_info *out)
     }
     rc = timestamp_range(p, bases, n, &out->first_timestamp_us, &out->max_timestamp_us);
     free(bases);
+    out->failed = snap.damaged;
     if (p->writable) {
         pthread_mutex_lock(&p->mu);
-        out->failed = p->failed != 0;
+        out->failed |= p->failed != 0;
         pthread_mutex_unlock(&p->mu);
     }
     return rc;

@@ -58,6 +58,7 @@ typedef struct partition_snapshot {
     uint64_t hwm_offset;        /* one past the last readable offset */
     uint64_t active_base;       /* base offset of the last segment */
     uint64_t active_bytes;      /* readable bytes of the last segment */
+    int damaged;                /* it holds damage that must not be cut */
 } partition_snapshot;
 
 typedef struct partition {
@@ -80,16 +81,22 @@ typedef struct partition {
 
     int failed;                 /* SIGLOG code; appends refused once set */
     char failed_detail[256];
+    int damaged;                /* failed at open: damage that must not be
+                                 * cut (see partition_open) */
 
     partition_snapshot hwm;
 } partition;
 
 /* Writer open: discover segments, recover the active segment's tail
  * (truncating a torn tail, reporting damage), ready to append. Damage (an
- * invalid batch followed by valid ones) is cut like a torn tail only when
- * the journal holds the partition from that offset on (journal_from <=
- * it): unsynced segment writes may reach the disk out of order, and the
- * journal replay puts them back. Otherwise SIGLOG_ECORRUPT.
+ * invalid batch followed by valid ones, or inside what the segment's
+ * summary or the last checkpoint vouches for) is cut like a torn tail only
+ * when the journal holds the partition from that offset on (journal_from
+ * <= it): unsynced segment writes may reach the disk out of order, and the
+ * journal replay puts them back. Otherwise the open succeeds with the
+ * partition failed (SIGLOG_ECORRUPT, `damaged`): readable up to the damage
+ * and past it, appends refused with the detail, nothing cut; the other
+ * partitions work.
  * Read-only open: remember the directory only. log(ctx, level, msg)
  * receives what recovery did. */
 typedef void (*partition_log_fn)(void *ctx, int level, const char *msg);

@@ -17,6 +17,12 @@
  * start; the first batch is never indexed (implied). The rule depends on the
  * file alone, so a rebuilt index equals the one written while appending.
  *
+ * Vouched bytes: a valid summary sidecar's `bytes` were synced before it
+ * was written and are never rewritten in place, so the file holds at
+ * least that many valid bytes. A read-only open of a file shorter than
+ * that counts it as that long (segment_size), so that a reader meets the
+ * cut as SIGLOG_ECORRUPT where the file ends instead of stopping short.
+ *
  * Read-only opens never modify a file. An index that is missing or invalid
  * is then simply not used: segment_locate_* answer 0 (scan from the start).
  * The segment's next offset, record count and maximum timestamp are known
@@ -81,6 +87,7 @@ struct segment {
     int sealed;
     uint64_t trusted_offset; /* see segment_trust_below */
     uint64_t durable_offset; /* see segment_durable_offset */
+    uint64_t vouched_bytes;  /* the summary's `bytes` (0 without one) */
     int indexes_rebuilt;     /* by a writable open */
     segment_params p;
     uint64_t base;
@@ -170,6 +177,18 @@ static int batch_error(const segment *s, uint64_t pos, int code)
     return err_set(code, "%s: invalid batch at byte %" PRIu64 ": %s", s->path, pos, reason);
 }
 
+/* The file ended `got` bytes into the batch at pos: an incomplete batch
+ * (0), unless the summary vouches for the bytes that are missing. */
+static int file_ends_early(const segment *s, uint64_t pos, uint64_t got)
+{
+    if (pos + got >= s->vouched_bytes)
+        return 0;
+    return err_set(SIGLOG_ECORRUPT,
+                   "%s: invalid batch at byte %" PRIu64 ": the file ends at byte %" PRIu64
+                   ", inside the %" PRIu64 " bytes its summary vouches for (cut short)",
+                   s->path, pos, pos + got, s->vouched_bytes);
+}
+
 /* Read and decode the header at pos. 1 when a valid header is there, 0
  * when fewer than a header's bytes lie before limit, SIGLOG_ECORRUPT or
  * SIGLOG_EVERSION (with file and position) when invalid, or an I/O error. */
@@ -188,7 +207,7 @@ static int read_header(segment *s, uint64_t pos, uint64_t limit, batch_header *h
     if (got < 0)
         return err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos);
     if (got < BATCH_HEADER_BYTES)
-        return 0;
+        return file_ends_early(s, pos, (uint64_t)got);
     int rc = batch_header_decode(hdr, h);
     return rc ? batch_error(s, pos, rc) : 1;
 }
@@ -211,7 +230,7 @@ int segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h
     if (got < 0)
         return err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos + BATCH_HEADER_BYTES);
     if ((size_t)got < h->body_len)
-        return 0;
+        return file_ends_early(s, pos, BATCH_HEADER_BYTES + (uint64_t)got);
     if ((rc = batch_body_check(h, buf->data)) != 0)
         return batch_error(s, pos, rc);
     buf->len = h->body_len;
@@ -454,14 +473,17 @@ static void summary_encode(const segment *s, uint8_t out[SUM_BYTES_TOTAL])
 }
 
 /* Replace the .sum sidecar with the segment's current state. */
-static int summary_write(const segment *s)
+static int summary_write(segment *s)
 {
     uint8_t sum[SUM_BYTES_TOTAL];
     summary_encode(s, sum);
     char path[PATH_MAX];
     sibling_path(s, path, ".sum");
     int rc = io_replace_file(s->io, s->dir, path, sum, sizeof sum, s->p.file_mode);
-    return rc < 0 ? err_errno(rc, "atomic replace of %s", path) : 0;
+    if (rc < 0)
+        return err_errno(rc, "atomic replace of %s", path);
+    s->vouched_bytes = s->st.pos;
+    return 0;
 }
 
 /* Read and validate the .sum sidecar. 0, SIGLOG_ENOENT, SIGLOG_ECORRUPT,
@@ -609,9 +631,10 @@ int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int
     if (summary_read(s, &sum) == 0) {
         s->created_us = sum.created_us;
         /* The summary was written after a sync of the first sum.bytes
-         * bytes, which are never rewritten in place. */
-        if (sum.bytes <= size)
-            s->durable_offset = sum.next_offset;
+         * bytes, which are never rewritten in place: a shorter file was
+         * damaged, never a torn write (see "Vouched bytes" above). */
+        s->durable_offset = sum.next_offset;
+        s->vouched_bytes = sum.bytes;
         if (!writable && sum.bytes == size)
             s->st = (seg_state){.pos = sum.bytes, .next_offset = sum.next_offset, .record_count = sum.record_count,
                                 .max_ts = sum.max_ts};
@@ -619,7 +642,7 @@ int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int
         s->created_us = io->now_us(io);
     }
     if (!writable)
-        s->st.pos = size;
+        s->st.pos = size > s->vouched_bytes ? size : s->vouched_bytes;
     err_clear();
     *out = s;
     return 0;
@@ -645,10 +668,8 @@ void segment_close(segment *s)
 
 /* ---- recovery ---- */
 
-/* Look for a valid batch header at any byte position in [from, end) whose
- * base offset is at least `expected`: proof that the invalid batch before
- * it is damage in the middle of the log, not a torn tail. */
-static int damage_search(segment *s, uint64_t from, uint64_t end, uint64_t expected, segment_tail *t)
+int segment_find_batch(segment *s, uint64_t from, uint64_t limit, uint64_t min_offset, uint64_t *pos,
+                       batch_header *h)
 {
     static const uint8_t magic[4] = {BATCH_MAGIC & 0xff, (BATCH_MAGIC >> 8) & 0xff, (BATCH_MAGIC >> 16) & 0xff,
                                      BATCH_MAGIC >> 24};
@@ -659,8 +680,8 @@ static int damage_search(segment *s, uint64_t from, uint64_t end, uint64_t expec
         return rc;
     /* Chunks overlap by a header's length less one byte, so that every
      * start position is tried with its whole header in view. */
-    for (uint64_t p = from; p < end && end - p >= BATCH_HEADER_BYTES; p += DAMAGE_CHUNK_BYTES) {
-        uint64_t want = end - p;
+    for (uint64_t p = from; p < limit && limit - p >= BATCH_HEADER_BYTES; p += DAMAGE_CHUNK_BYTES) {
+        uint64_t want = limit - p;
         if (want > DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES - 1)
             want = DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES - 1;
         ssize_t got = io_read_full(s->io, s->fd, buf->data, (size_t)want, p);
@@ -671,15 +692,35 @@ static int damage_search(segment *s, uint64_t from, uint64_t end, uint64_t expec
             const uint8_t *c = memmem(buf->data + i, n - i, magic, sizeof magic);
             if (!c || (size_t)(buf->data + n - c) < BATCH_HEADER_BYTES)
                 break;
-            batch_header h;
-            if (batch_header_decode(c, &h) == 0 && h.base_offset >= expected) {
-                t->damaged = 1;
-                t->damage_next_pos = p + (uint64_t)(c - buf->data);
-                t->damage_next_offset = h.base_offset;
-                return 0;
+            if (batch_header_decode(c, h) == 0 && h->base_offset >= min_offset) {
+                *pos = p + (uint64_t)(c - buf->data);
+                return 1;
             }
             i = (size_t)(c - buf->data) + 1;
         }
+    }
+    return 0;
+}
+
+/* After damage at t->valid_bytes: find the valid batch that follows it
+ * (proof that the invalid batch is damage in the middle of the log, not a
+ * torn tail) and the end of the valid run from there. */
+static int scan_past_damage(segment *s, uint64_t size, segment_tail *t)
+{
+    batch_header h;
+    uint64_t at;
+    int rc = segment_find_batch(s, t->valid_bytes + 1, size, t->next_offset, &at, &h);
+    if (rc <= 0)
+        return rc;
+    t->damaged = 1;
+    t->damage_next_pos = at;
+    t->damage_next_offset = h.base_offset;
+    seg_state after = {.pos = at, .next_offset = h.base_offset, .max_ts = INT64_MIN};
+    if ((rc = walk_valid(s, &after, size, 0)) != 0)
+        return rc;
+    if (t->vouched_damage && after.pos > t->end_bytes) {
+        t->end_bytes = after.pos;
+        t->end_offset = after.next_offset;
     }
     return 0;
 }
@@ -695,12 +736,18 @@ int segment_scan_tail(segment *s, segment_tail *t)
     resume_point(s, size, &st);
     if ((rc = walk_valid(s, &st, size, 0)) != 0)
         return rc;
-    t->valid_bytes = st.pos;
+    t->valid_bytes = t->end_bytes = st.pos;
     t->file_bytes = size;
-    t->next_offset = st.next_offset;
+    t->next_offset = t->end_offset = st.next_offset;
     t->max_timestamp_us = st.max_ts;
     t->record_count = st.record_count;
-    if (st.pos < size && (rc = damage_search(s, st.pos + 1, size, st.next_offset, t)) != 0)
+    if (st.pos < s->vouched_bytes) {
+        t->vouched_damage = 1;
+        t->end_bytes = s->vouched_bytes;
+        if (s->durable_offset > t->end_offset)
+            t->end_offset = s->durable_offset;
+    }
+    if (st.pos < size && (rc = scan_past_damage(s, size, t)) != 0)
         return rc;
     err_clear();
     return 0;

@@ -12,10 +12,14 @@
  *   - a sealed segment (one that is not the last of its partition) is
  *     trusted as sealed: an invalid batch there is corruption, reported;
  *   - the active segment's tail is scanned from its last index entry; the
- *     first invalid batch ends the valid prefix. If no valid batch header
- *     follows it anywhere in the file, it is a torn tail and may be cut;
- *     if one does, it is damage in the middle of the log: reported with its
- *     position, never silently cut;
+ *     first invalid batch ends the valid prefix. Only an unvouched tail is
+ *     torn: the bytes a valid .sum vouches for (its `bytes`, synced before
+ *     it was written) are never cut, so an invalid batch there, or a file
+ *     shorter than that, is damage. Past them, if no valid batch header
+ *     follows the invalid batch anywhere in the file, it is a torn tail and
+ *     may be cut; if one does, it is damage in the middle of the log:
+ *     reported with its position, never silently cut (partition.c adds
+ *     what the journal vouches for);
  *   - an unknown format version is refused (SIGLOG_EVERSION);
  *   - an index that fails validation, is missing or disagrees with the
  *     segment is rebuilt from the segment.
@@ -60,6 +64,15 @@ typedef struct segment_tail {
                                 * by a valid batch header at damage_next_pos */
     uint64_t damage_next_pos;
     uint64_t damage_next_offset; /* base offset of that following batch */
+    int vouched_damage;        /* valid_bytes is below what the .sum vouches
+                                * for (bit rot, or a file cut short): never
+                                * a torn tail */
+    /* How far the log reaches for a reader: the valid prefix, extended
+     * over vouched damage to what the .sum vouches for and to the end of
+     * the valid batches that follow the damage. A reader reading up to it
+     * meets the damage as SIGLOG_ECORRUPT instead of stopping short. */
+    uint64_t end_bytes;
+    uint64_t end_offset;
 } segment_tail;
 
 /* "<dir>/<20-digit base><ext>" into buf. */
@@ -97,7 +110,8 @@ uint64_t segment_durable_offset(const segment *s);
  * every verified entry). */
 void segment_trust_below(segment *s, uint64_t offset);
 /* Scan from the last index entry to the end of the file (reads every batch
- * after it, checking both checksums). Fills *t. Does not modify the file. */
+ * after it, checking both checksums; after damage, the valid batches that
+ * follow it too). Fills *t. Does not modify the file. */
 int segment_scan_tail(segment *s, segment_tail *t);
 /* Writer only: cut the file at valid_bytes (a torn tail), drop index
  * entries beyond it, fdatasync. */
@@ -133,7 +147,16 @@ int segment_locate_time(segment *s, int64_t ts, uint64_t *pos);
  * returns 1 with *h filled and the body in buf (buf->len = body_len, body
  * checksum verified), 0 when pos == limit or the batch there is
  * incomplete (ends beyond limit), SIGLOG_ECORRUPT naming file and position
- * when the header or body is invalid, or an I/O error. */
+ * when the header or body is invalid or when the file ends inside the
+ * bytes its .sum vouches for, or an I/O error. */
 int segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, bytebuf *buf);
+
+/* Resynchronise after damage: the first byte position in [from, limit)
+ * that starts a valid batch header (magic, header checksum, header rules)
+ * whose base offset is at least min_offset. 1 with *pos and *h filled, 0
+ * when there is none, or an I/O error. The body is not checked: read it
+ * with segment_read_batch. */
+int segment_find_batch(segment *s, uint64_t from, uint64_t limit, uint64_t min_offset, uint64_t *pos,
+                       batch_header *h);
 
 #endif

@@ -241,15 +241,18 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
         char why[400];
         snprintf(why, sizeof why, "%s", r < 0 ? siglog_errdetail() : "incomplete batch");
         segment_tail t = {0};
-        int torn = last && segment_scan_tail(s, &t) == 0 && !t.damaged && t.valid_bytes == pos;
+        int scanned = last && segment_scan_tail(s, &t) == 0;
+        /* Only an unvouched tail is torn. */
+        int torn = scanned && !t.damaged && !t.vouched_damage && t.valid_bytes == pos;
         damaged = !torn;
         if (torn)
             problem(v, path, pos, "torn tail: %" PRIu64 " bytes after the last valid batch (cut by repair)",
                     size - pos);
         else
             problem(v, path, pos, "%s%s", why,
-                    last ? " followed by valid data: damage inside the log, not cut by repair"
-                         : " in a sealed segment: damage, not cut by repair");
+                    scanned && t.vouched_damage ? " inside the bytes its summary vouches for: damage, not cut by repair"
+                    : last ? " followed by valid data: damage inside the log, not cut by repair"
+                           : " in a sealed segment: damage, not cut by repair");
         break;
     }
     progress(v, size > pos ? size - pos : 0);
@@ -385,7 +388,9 @@ out:
 static void repaired_log(void *ctx, int level, const char *msg)
 {
     verifier *v = ctx;
-    if (level < SIGLOG_LOG_WARN)
+    /* Errors are damage recovery refused to mend: the second check
+     * reports it. */
+    if (level != SIGLOG_LOG_WARN)
         return;
     v->st.repairs++;
     if (v->cb && v->cb->repaired)

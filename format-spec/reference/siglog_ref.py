@@ -463,6 +463,19 @@ def check_summary(path, base, walk, file_bytes, strict):
         problem("summary (next_offset, record_count, bytes, max_ts) = %r, segment has %r" % (got, want))
 
 
+def summary_vouched_bytes(path, base):
+    """The bytes a valid summary sidecar vouches for (0 without one)."""
+    try:
+        b = read_file(path, 64)
+    except (OSError, FormatError):
+        return 0
+    if len(b) != 64 or b[0:4] != SUMMARY_MAGIC or u64(b, 56) != xxh3(b[0:56]):
+        return 0
+    if u16(b, 4) != 1 or u16(b, 6) != 0 or u64(b, 8) != base:
+        return 0
+    return u64(b, 32)
+
+
 # ----------------------------------------------------------------- partition
 
 def walk_segment(path, base, data, sealed):
@@ -544,9 +557,14 @@ def read_partition(pdir, stream_id, part, cfg, journal, strict):
         if w["damaged_at"] is not None and (journal_from is None or journal_from > w["next_offset"]):
             raise FormatError(path, w["valid_bytes"], "invalid batch (%s) followed by a valid batch at byte %d: "
                               "damage inside the log, not a torn tail" % (w["stop"], w["damaged_at"]))
+        stem = path[:-4]
+        journal_restores = journal_from is not None and journal_from <= w["next_offset"]
+        vouched = summary_vouched_bytes(stem + ".sum", base)
+        if w["valid_bytes"] < vouched and not journal_restores:
+            raise FormatError(path, w["valid_bytes"], "invalid batch (%s) inside the %d bytes its summary "
+                              "vouches for: damage, not a torn tail" % (w["stop"] or "file ends", vouched))
         if w["stop"] is not None and w["valid_bytes"] < len(data):
             warn("%s: torn tail from byte %d (%s): ignored" % (path, w["valid_bytes"], w["stop"]))
-        stem = path[:-4]
         interval = cfg["index_interval_bytes"]
         check_index(stem + ".oix", 1, base, w["batches"], interval, strict)
         check_index(stem + ".tix", 2, base, w["batches"], interval, strict)
