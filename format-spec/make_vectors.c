@@ -8,6 +8,8 @@
  * the envelope of `siglog replay --format jsonl` (FORMAT.md, "Appendix: the replay envelope"),
  * streams by name, partitions ascending, offsets ascending.
  *
+ * OUTDIR/NAME/expected-headers.jsonl is the same with each record's
+ * headers, which the envelope leaves out (see put_envelope).
  * OUTDIR/routing.txt holds key -> partition vectors (see write_routing).
  *
  * expected.jsonl is written from the events this program appended, not
@@ -273,7 +275,21 @@ static void put_base64(FILE *f, const unsigned char *p, size_t n)
     fputc('"', f);
 }
 
-static void put_envelope(FILE *f, const vec_record *r)
+/* Bytes that are text as a JSON string, others as {"base64":"..."}. */
+static void put_bytes(FILE *f, const void *p, size_t n)
+{
+    if (utf8_valid(p, n)) {
+        put_json_string(f, p, n);
+    } else {
+        fputs("{\"base64\":", f);
+        put_base64(f, p, n);
+        fputc('}', f);
+    }
+}
+
+/* The envelope line of one record; with_headers adds the member
+ * "headers":[[K,V],...] after "schema" (expected-headers.jsonl). */
+static void put_envelope(FILE *f, const vec_record *r, int with_headers)
 {
     const vec_event *e = &r->ev;
     fputs("{\"stream\":", f);
@@ -289,6 +305,17 @@ static void put_envelope(FILE *f, const vec_record *r)
         fputs(",\"key_encoding\":\"base64\"", f);
     }
     fprintf(f, ",\"schema\":%" PRIu32, e->schema);
+    if (with_headers) {
+        fputs(",\"headers\":[", f);
+        for (uint32_t h = 0; h < e->header_count; h++) {
+            fputs(h ? ",[" : "[", f);
+            put_bytes(f, e->headers[h].key, e->headers[h].key_len);
+            fputc(',', f);
+            put_bytes(f, e->headers[h].value, e->headers[h].value_len);
+            fputc(']', f);
+        }
+        fputc(']', f);
+    }
     if (e->flags & SIGLOG_EVENT_TOMBSTONE)
         fputs(",\"tombstone\":true", f);
     fputs(",\"value\":", f);
@@ -318,16 +345,27 @@ static int record_cmp(const void *a, const void *b)
     return x->offset < y->offset ? -1 : x->offset > y->offset;
 }
 
-static void write_expected(vec_out *out, const char *path)
+static void write_envelopes(const vec_out *out, const char *path, int with_headers)
 {
-    qsort(out->recs, out->count, sizeof *out->recs, record_cmp);
     FILE *f = fopen(path, "w");
     if (!f)
         die(path);
     for (size_t i = 0; i < out->count; i++)
-        put_envelope(f, &out->recs[i]);
+        put_envelope(f, &out->recs[i], with_headers);
     if (fclose(f) != 0)
         die(path);
+}
+
+/* expected.jsonl and expected-headers.jsonl of one vector directory. */
+static void write_expected(vec_out *out, const char *dir)
+{
+    qsort(out->recs, out->count, sizeof *out->recs, record_cmp);
+    char *path = path2(dir, "expected.jsonl");
+    write_envelopes(out, path, 0);
+    free(path);
+    path = path2(dir, "expected-headers.jsonl");
+    write_envelopes(out, path, 1);
+    free(path);
     for (size_t i = 0; i < out->count; i++) {
         vec_event *e = &out->recs[i].ev;
         for (uint32_t h = 0; h < e->header_count; h++) {
@@ -481,6 +519,97 @@ static void vector_multi(const char *dir, vec_out *out)
     store_finish(s, dir);
 }
 
+/* Nesting limit of the envelope's JSON (FORMAT.md, Appendix). */
+#define JSON_DEPTH_MAX 2048
+
+/* `depth` nested arrays: "[[...]]". buf holds 2 * depth bytes. */
+static size_t nested_arrays(char *buf, size_t depth)
+{
+    memset(buf, '[', depth);
+    memset(buf + depth, ']', depth);
+    return 2 * depth;
+}
+
+/* What the tool's `append` cannot write: record headers (many, empty,
+ * repeated, binary), tombstones with and without key and value, keys that
+ * are not UTF-8 in each way UTF-8 can fail, and values at each edge of
+ * the envelope's definition of JSON (FORMAT.md, Appendix): nesting at and
+ * past the limit, integers and reals at the edges of their range, escapes
+ * of lone surrogates, a byte order mark, duplicate member names. */
+static void vector_edge(const char *dir, vec_out *out)
+{
+    siglog *s = store_create(dir);
+    siglog_stream *st = stream_create(s, "edge", 2, SIGLOG_COMPRESSION_LZ4, SIGLOG_SYNC_ALWAYS, 64 << 10, 64 << 10,
+                                      4096);
+    const int64_t t = FIXED_NOW_US;
+    static const siglog_header mixed[] = {
+        {"trace", 5, "a1b2", 4},
+        {"", 0, "empty key", 9},
+        {"empty value", 11, "", 0},
+        {"trace", 5, "repeated key", 12},
+        {"\xff\x00" "bin", 5, "\x80\x81", 2},
+        {"caf\xc3\xa9", 5, "\xe2\x82\xac", 3},
+    };
+    siglog_header many[SIGLOG_HEADERS_MAX];
+    char many_keys[SIGLOG_HEADERS_MAX][4];
+    for (uint32_t i = 0; i < SIGLOG_HEADERS_MAX; i++) {
+        snprintf(many_keys[i], sizeof many_keys[i], "h%02u", i);
+        many[i] = (siglog_header){many_keys[i], 3, &"0123456789"[i % 10], 1};
+    }
+    static char deep_ok[2 * JSON_DEPTH_MAX], deep_over[2 * (JSON_DEPTH_MAX + 1)];
+    size_t deep_ok_len = nested_arrays(deep_ok, JSON_DEPTH_MAX);
+    size_t deep_over_len = nested_arrays(deep_over, JSON_DEPTH_MAX + 1);
+    const vec_event headers_and_tombstones[] = {
+        {S("h-mixed"), S("{\"h\":1}"), t, 1, 0, mixed, sizeof mixed / sizeof mixed[0], V_JSON, NULL},
+        {S("h-many"), S("{\"h\":64}"), t + 1, 1, 0, many, SIGLOG_HEADERS_MAX, V_JSON, NULL},
+        {S("h-one-empty"), S("[]"), t + 2, 1, 0, empty_header, 1, V_JSON, NULL},
+        {S("gone"), S("{\"last\":\"words\"}"), t + 3, 1, SIGLOG_EVENT_TOMBSTONE, NULL, 0, V_JSON, NULL},
+        {NOKEY, "", 0, t + 4, 1, SIGLOG_EVENT_TOMBSTONE, NULL, 0, V_BASE64, NULL},
+        {S("\xc3"), S("{\"tomb\":1}"), t + 5, 0, SIGLOG_EVENT_TOMBSTONE, mixed, 1, V_JSON, NULL},
+    };
+    const vec_event bad_keys[] = {
+        {S("\x80"), S("1"), t + 10, 1, 0, NULL, 0, V_JSON, NULL},             /* lone continuation byte */
+        {S("ab\xe2\x82"), S("2"), t + 11, 1, 0, NULL, 0, V_JSON, NULL},      /* truncated sequence */
+        {S("\xc0\x80"), S("3"), t + 12, 1, 0, NULL, 0, V_JSON, NULL},        /* overlong NUL */
+        {S("\xed\xb0\x80"), S("4"), t + 13, 1, 0, NULL, 0, V_JSON, NULL},    /* a surrogate */
+        {S("\xf4\x90\x80\x80"), S("5"), t + 14, 1, 0, NULL, 0, V_JSON, NULL}, /* above U+10FFFF */
+        {S("\xf0\x9f\x98\x80"), S("6"), t + 15, 1, 0, NULL, 0, V_JSON, NULL}, /* valid: U+1F600 */
+        {S("nul\x00inside"), S("7"), t + 16, 1, 0, NULL, 0, V_JSON, NULL},    /* valid, escaped \u0000 */
+    };
+    const vec_event values[] = {
+        {S("depth"), deep_ok, deep_ok_len, t + 20, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("depth"), deep_over, deep_over_len, t + 21, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("int"), S("9223372036854775807"), t + 22, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("int"), S("-9223372036854775808"), t + 23, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("int"), S("9223372036854775808"), t + 24, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("int"), S("[-9223372036854775809]"), t + 25, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("real"), S("1.7976931348623157e308"), t + 26, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("real"), S("1e309"), t + 27, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("real"), S("1e-400"), t + 28, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("real"), S("-0.0e0"), t + 29, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("spell"), S("01"), t + 30, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("spell"), S("NaN"), t + 31, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("spell"), S("[1,]"), t + 32, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("str"), S("\"\\ud83d\\ude00\""), t + 33, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("str"), S("\"\\ud800\""), t + 34, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("str"), S("\"\\udc00x\""), t + 35, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("str"), S("\"nul\\u0000\""), t + 36, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("str"), S("\"tab\there\""), t + 37, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("str"), S("\"\xed\xa0\x80\""), t + 38, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("text"), S("\xef\xbb\xbf{}"), t + 39, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("text"), S("{} {}"), t + 40, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("text"), S(" \t "), t + 41, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("text"), S("{}\f"), t + 42, 1, 0, NULL, 0, V_BASE64, NULL},
+        {S("text"), S("{\"a\":1,\"b\":2,\"a\":3}"), t + 43, 1, 0, NULL, 0, V_JSON, NULL},
+        {S("text"), S("{\"a\":1,\r\n\"b\":[true,null],\"a\":\"x\"}\r"), t + 44, 1, 0, NULL, 0, V_COMPACT,
+         "{\"a\":\"x\",\"b\":[true,null]}"},
+    };
+    append(out, st, 0, headers_and_tombstones, sizeof headers_and_tombstones / sizeof headers_and_tombstones[0]);
+    append(out, st, 0, bad_keys, sizeof bad_keys / sizeof bad_keys[0]);
+    append(out, st, 1, values, sizeof values / sizeof values[0]);
+    store_finish(s, dir);
+}
+
 /* ---- key routing ---- */
 
 /* Partition counts of the routing vectors: one (everything to 0), small
@@ -572,6 +701,7 @@ static const struct {
     {"lz4", vector_lz4},
     {"segments", vector_segments},
     {"multi", vector_multi},
+    {"edge", vector_edge},
 };
 
 int main(int argc, char **argv)
@@ -586,7 +716,6 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof vectors / sizeof vectors[0]; i++) {
         char *dir = path2(root, vectors[i].name);
         char *store = path2(dir, "store");
-        char *expected = path2(dir, "expected.jsonl");
         if (mkdir(dir, 0755) != 0 && errno != EEXIST)
             die(dir);
         struct stat sb;
@@ -596,10 +725,9 @@ int main(int argc, char **argv)
         }
         vec_out out = {0};
         vectors[i].make(store, &out);
-        write_expected(&out, expected);
+        write_expected(&out, dir);
         free(dir);
         free(store);
-        free(expected);
     }
     char *routing = path2(root, "routing.txt");
     write_routing(routing);

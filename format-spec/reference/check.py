@@ -3,7 +3,9 @@
 
     check.py vectors --decoder siglog_ref.py --vectors DIR
         The reference decoder, run with --strict on every DIR/NAME/store,
-        must print exactly DIR/NAME/expected.jsonl, byte for byte.
+        must print exactly DIR/NAME/expected.jsonl, byte for byte, and with
+        --headers too exactly DIR/NAME/expected-headers.jsonl (record
+        headers, which `siglog replay` does not print).
 
         DIR/routing.txt (key -> partition vectors) must agree with the
         decoder's own routing function, computed from FORMAT.md.
@@ -50,8 +52,22 @@ def run(cmd, **kw):
     return p.stdout
 
 
-def decode(decoder, store, strict):
-    return run([sys.executable, decoder] + (["--strict"] if strict else []) + [store])
+def decode(decoder, store, strict, headers=False):
+    return run([sys.executable, decoder] + (["--strict"] if strict else []) + (["--headers"] if headers else [])
+               + [store])
+
+
+def check_exact(decoder, name, d):
+    """The decoder's output on d/store, plain and with --headers, is
+    byte-identical to d's expected files. Returns the event count."""
+    for expected, headers in (("expected.jsonl", False), ("expected-headers.jsonl", True)):
+        with open(os.path.join(d, expected), "rb") as f:
+            want = f.read()
+        got = decode(decoder, os.path.join(d, "store"), True, headers)
+        if got != want:
+            compare(name, got, want, "reference decoder" + (" --headers" if headers else ""))
+            fail("%s: reference decoder output is not byte-identical to %s" % (name, expected))
+    return want.count(b"\n")
 
 
 def compare(name, got, want, what):
@@ -120,14 +136,7 @@ def check_routing(decoder, path):
 
 def check_vectors(args):
     for name in vector_names(args.vectors):
-        d = os.path.join(args.vectors, name)
-        with open(os.path.join(d, "expected.jsonl"), "rb") as f:
-            want = f.read()
-        got = decode(args.decoder, os.path.join(d, "store"), True)
-        if got != want:
-            compare(name, got, want, "reference decoder")
-            fail("%s: reference decoder output is not byte-identical to expected.jsonl" % name)
-        n = want.count(b"\n")
+        n = check_exact(args.decoder, name, os.path.join(args.vectors, name))
         print("ok: %s: %d events" % (name, n))
     check_routing(args.decoder, os.path.join(args.vectors, "routing.txt"))
     print("%d passed, 0 failed" % (len(vector_names(args.vectors)) + 1))
@@ -151,6 +160,7 @@ def check_cli(args):
         cli = b"".join(run([args.siglog, "replay", store, s, "--format", "jsonl"]) for s in streams)
         n = compare(name, ref, want, "reference decoder")
         compare(name, cli, ref, "siglog replay vs reference decoder")
+        check_exact(args.decoder, name, d)
         print("ok: %s: %d events agree" % (name, n))
     check_routing(args.decoder, os.path.join(tmp, "routing.txt"))
     check_journal_recovery(args, tmp)
@@ -214,6 +224,9 @@ def main():
     c.add_argument("--tmp", required=True)
     args = ap.parse_args()
     require_modules()
+    # Room for json.loads of lines whose values nest as deeply as the
+    # envelope allows (FORMAT.md, Appendix: 2048, plus the envelope).
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 10000))
     if args.mode == "vectors":
         check_vectors(args)
     else:

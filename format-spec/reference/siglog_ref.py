@@ -7,7 +7,7 @@ format defines, and prints every event as one JSON object per line in the
 envelope of `siglog replay --format jsonl` (FORMAT.md, "Appendix: the replay envelope"):
 streams by name, partitions ascending, offsets ascending.
 
-    siglog_ref.py [--strict] [--no-journal] STORE
+    siglog_ref.py [--strict] [--no-journal] [--headers] STORE
 
 Exit status 0 on success; 1 when the store is invalid (one line on stderr
 naming the file, byte position and rule); 2 on usage errors. With
@@ -43,6 +43,7 @@ BATCH_BODY_MAX = 32 << 20
 BATCH_RECORDS_MAX = 1 << 24
 RECORD_BYTES_MIN = 8
 INDEX_CAPACITY_MAX = 1 << 22
+JSON_DEPTH_MAX = 2048  # nested arrays and objects in a value (Appendix)
 
 STORE_MAGIC = b"SGLS"
 STREAM_MAGIC = b"SGST"
@@ -632,9 +633,28 @@ def _reject_constant(name):
     raise NotJson(name)
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_NEST = re.compile(r"[\[\]{}]")
+
+
+def json_depth(text):
+    """How deeply arrays and objects nest in a JSON text (1 for "[]"),
+    brackets inside strings not counted. Only meaningful for text that
+    parses; checked before parsing, so that nesting past the limit is
+    refused by the rule and not by the parser's recursion."""
+    depth = deepest = 0
+    for m in _JSON_NEST.finditer(_JSON_STRING.sub("", text)):
+        if m.group() in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        else:
+            depth -= 1
+    return deepest
+
+
 def _check_json(v):
-    """Values outside what the CLI's JSON parser represents: integers beyond
-    64-bit signed, reals that overflow, strings with lone surrogates."""
+    """The limits the Appendix adds to RFC 8259: integers beyond 64-bit
+    signed, reals that overflow a double, strings with lone surrogates."""
     if isinstance(v, bool) or v is None:
         return
     if isinstance(v, int):
@@ -658,10 +678,12 @@ def _check_json(v):
 def parse_json(value):
     try:
         text = bytes(value).decode("utf-8")
+        if json_depth(text) > JSON_DEPTH_MAX:
+            raise NotJson("nested too deeply")
         v = json.loads(text, parse_constant=_reject_constant)
         _check_json(v)
         return v
-    except (UnicodeDecodeError, ValueError, NotJson, RecursionError):
+    except (UnicodeDecodeError, ValueError, NotJson):
         raise NotJson()
 
 
@@ -683,7 +705,19 @@ def utf8_key(key):
     return s
 
 
-def envelope(stream, part, r):
+def text_or_base64(b):
+    """A header's key or value: a JSON string when it is UTF-8 text,
+    otherwise {"base64": ...}."""
+    s = utf8_key(b)
+    return json_string(s) if s is not None else '{"base64":' + b64(b) + "}"
+
+
+def headers_json(headers):
+    return ',"headers":[' + ",".join(
+        "[" + text_or_base64(k) + "," + text_or_base64(v) + "]" for k, v in headers) + "]"
+
+
+def envelope(stream, part, r, with_headers=False):
     key = r["key"]
     if len(key) == 0:
         key_text = "null"
@@ -697,6 +731,7 @@ def envelope(stream, part, r):
         ',"ts":', str(r["ts"]),
         ',"key":', key_text,
         ',"schema":', str(r["schema"]),
+        headers_json(r["headers"]) if with_headers else "",
         ',"tombstone":true' if r["tombstone"] else "",
         ',"value":', value_json(r["value"]),
         "}\n",
@@ -705,7 +740,7 @@ def envelope(stream, part, r):
 
 # ---------------------------------------------------------------------- main
 
-def decode_store(store, strict=False, use_journal=True):
+def decode_store(store, strict=False, use_journal=True, with_headers=False):
     """Yield envelope lines for every event of the store."""
     store_id = read_store_file(store)
     journal = read_journal(store, store_id) if use_journal else {}
@@ -727,19 +762,25 @@ def decode_store(store, strict=False, use_journal=True):
             if not os.path.isdir(pdir):
                 raise FormatError(pdir, None, "partition directory missing")
             for r in read_partition(pdir, cfg["id"], part, cfg, journal, strict):
-                yield envelope(name, part, r)
+                yield envelope(name, part, r, with_headers)
 
 
 def main(argv):
+    # Python's parser recurses once per nesting level (and the envelope adds
+    # one): room for JSON_DEPTH_MAX, so that only the rule refuses a value.
+    sys.setrecursionlimit(max(sys.getrecursionlimit(), 4 * JSON_DEPTH_MAX))
     ap = argparse.ArgumentParser(description="Decode a siglog store (reference decoder).")
     ap.add_argument("store")
     ap.add_argument("--strict", action="store_true",
                     help="index files and summaries must be exactly what the writer derives")
     ap.add_argument("--no-journal", action="store_true", help="ignore the commit journal")
+    ap.add_argument("--headers", action="store_true",
+                    help='add each record\'s headers: "headers":[[K,V],...] after "schema" (not in the '
+                         'envelope of siglog replay)')
     args = ap.parse_args(argv)
     out = sys.stdout
     try:
-        for line in decode_store(args.store, args.strict, not args.no_journal):
+        for line in decode_store(args.store, args.strict, not args.no_journal, args.headers):
             out.write(line)
     except FormatError as e:
         out.flush()
