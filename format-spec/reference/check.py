@@ -10,7 +10,7 @@
         DIR/routing.txt (key -> partition vectors) must agree with the
         decoder's own routing function, computed from FORMAT.md.
 
-    check.py cli --decoder siglog_ref.py --make-vectors BIN --siglog BIN --tmp DIR
+    check.py cli --decoder siglog_ref.py --make-vectors BIN --siglog BIN --tmp DIR [--vectors DIR]
         make_vectors writes fresh stores (one with several segments) into
         a scratch directory; for each, `siglog replay --format jsonl` of
         every stream must agree with the reference decoder and with
@@ -18,6 +18,8 @@
         where they differ only in JSON formatting (a choice of the CLI's
         encoder, e.g. number spelling in re-encoded values) the parsed
         objects must still be equal, and the difference is reported.
+        With --vectors, `siglog replay` of a copy of every committed
+        vector store must also give its expected.jsonl.
 
 Both need Debian's python3-lz4 and python3-xxhash; without them the test
 fails with a message saying so.
@@ -156,16 +158,37 @@ def check_cli(args):
         # The reference decoder reads the store untouched; replay opens it
         # read-only, which may run recovery first (recreating the journal).
         ref = decode(args.decoder, store, True)
-        streams = sorted(os.listdir(os.path.join(store, "streams")), key=lambda n: n.encode())
-        cli = b"".join(run([args.siglog, "replay", store, s, "--format", "jsonl"]) for s in streams)
+        cli = replay_all(args.siglog, store)
         n = compare(name, ref, want, "reference decoder")
         compare(name, cli, ref, "siglog replay vs reference decoder")
         check_exact(args.decoder, name, d)
         print("ok: %s: %d events agree" % (name, n))
     check_routing(args.decoder, os.path.join(tmp, "routing.txt"))
+    if args.vectors:
+        check_committed(args, tmp)
     check_journal_recovery(args, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, 0 failed" % len(names))
+
+
+def replay_all(siglog, store):
+    """`siglog replay --format jsonl` of every stream, streams by name."""
+    streams = sorted(os.listdir(os.path.join(store, "streams")), key=lambda n: n.encode())
+    return b"".join(run([siglog, "replay", store, s, "--format", "jsonl"]) for s in streams)
+
+
+def check_committed(args, tmp):
+    """The committed vectors, not only fresh ones, replay as expected: the
+    bytes in the repository stay readable by this build (a copy, since a
+    read-only open may recreate the journal)."""
+    for name in vector_names(args.vectors):
+        d = os.path.join(args.vectors, name)
+        store = os.path.join(tmp, "committed", name)
+        shutil.copytree(os.path.join(d, "store"), store)
+        with open(os.path.join(d, "expected.jsonl"), "rb") as f:
+            want = f.read()
+        n = compare(name, replay_all(args.siglog, store), want, "siglog replay of the committed vector")
+        print("ok: committed %s: %d events replayed" % (name, n))
 
 
 def check_journal_recovery(args, tmp):
@@ -222,6 +245,7 @@ def main():
     c.add_argument("--make-vectors", required=True)
     c.add_argument("--siglog", required=True)
     c.add_argument("--tmp", required=True)
+    c.add_argument("--vectors", help="the committed vectors, replayed by siglog too")
     args = ap.parse_args()
     require_modules()
     # Room for json.loads of lines whose values nest as deeply as the
