@@ -20,6 +20,7 @@
 #include "lines.h"
 #include "output.h"
 #include "progress.h"
+#include "timeparse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,6 +39,7 @@
 static const args_cmd cmd = {
     "append",
     "siglog append STORE STREAM [--key-field PATH] [--time-field PATH] [--time-unit s|ms|us]\n"
+    "       [--time-format PATTERN] [--time-zone ZONE]\n"
     "       [--schema-version V] [--partition P] [--sync none|always] [--on-error stop|skip]\n"
     "       [--skip-lines N] [--ack] [FILE|-]",
     "Append JSON Lines from FILE (or standard input when FILE is '-' or absent)\n"
@@ -59,6 +61,18 @@ static const args_cmd cmd = {
     "                       append time is used. A time of exactly the epoch (0)\n"
     "                       is a bad line: the store reads 0 as the append time.\n"
     "  --time-unit U        s, ms (default) or us\n"
+    "  --time-format PAT    read time strings in this strftime-style pattern\n"
+    "                       instead of RFC 3339: %Y year, %m month (01-12), %b\n"
+    "                       month (Jan-Dec), %d day, %H hour, %M minute, %S\n"
+    "                       second, %f fraction (any number of digits; beyond\n"
+    "                       microseconds dropped), %z zone (Z, +02:00, +0200),\n"
+    "                       %F for %Y-%m-%d, %T for %H:%M:%S; a doubled % is a\n"
+    "                       literal one. Numbers are zero-padded; a missing hour,\n"
+    "                       minute or second is 0. E.g. '%Y-%m-%d %H:%M:%S.%f'\n"
+    "  --time-zone ZONE     zone of --time-format times without %z (required\n"
+    "                       then): UTC or an offset like +02:00 or -0930. Zone\n"
+    "                       names (Europe/Berlin) are not taken: their offset\n"
+    "                       changes with daylight saving time.\n"
     "  --schema-version V   schema version stored with every event (default 0)\n"
     "  --partition P        append every event to partition P\n"
     "  --sync MODE          none (default): acknowledge when the stream's own sync\n"
@@ -67,8 +81,9 @@ static const args_cmd cmd = {
     "  --on-error MODE      stop (default): at the first bad line append nothing\n"
     "                       after it and exit 1; skip: report each bad line on\n"
     "                       stderr, leave it out and go on (exit 0)\n"
-    "  --skip-lines N       skip the first N lines (blank ones included) to resume\n"
-    "                       a file after a failure at line N + 1\n"
+    "  --skip-lines N       skip the first N lines, blank ones included: after a\n"
+    "                       failure at line L, L-1 resumes with that line (once\n"
+    "                       mended), L after it\n"
     "  --ack                print \"PARTITION OFFSET\" on stdout for each event once\n"
     "                       it is acknowledged, one flushed line at a time\n"
     "\n"
@@ -88,13 +103,16 @@ enum {
     OPT_ON_ERROR,
     OPT_ACK,
     OPT_SKIP_LINES,
+    OPT_TIME_FORMAT,
+    OPT_TIME_ZONE,
 };
 
 typedef struct append_opts {
     const char *store, *stream, *file; /* file NULL or "-": stdin */
     jsonpath key, time;
     int have_key, have_time;
-    int64_t unit_us;
+    jsonpath_time time_how;
+    int have_zone;
     uint32_t schema_version;
     uint32_t partition;
     int sync_always, ack, skip_bad;
@@ -296,6 +314,25 @@ static int append_all(append_run *a, int fd)
     return status;
 }
 
+/* --time-format and --time-zone only mean something together with a time
+ * field, and a pattern without a zone needs one: guessing the machine's
+ * local zone would silently shift every event. */
+static int check_time_options(const append_opts *o)
+{
+    int has_zone = 0;
+    if (o->time_how.pattern && timeparse_pattern_check(o->time_how.pattern, &has_zone) != 0)
+        return args_usage(&cmd, "--time-format '%s' is not a pattern of %%Y %%m|%%b %%d [%%H %%M %%S %%f %%z %%F %%T %%%%] "
+                                "naming year, month and day once each", o->time_how.pattern);
+    if ((o->time_how.pattern || o->have_zone) && !o->have_time)
+        return args_usage(&cmd, "--time-format and --time-zone need --time-field");
+    if (o->have_zone && !o->time_how.pattern)
+        return args_usage(&cmd, "--time-zone applies to --time-format patterns (RFC 3339 times carry their zone)");
+    if (o->time_how.pattern && !has_zone && !o->have_zone)
+        return args_usage(&cmd, "--time-format '%s' has no %%z: say which zone its times are in with --time-zone",
+                          o->time_how.pattern);
+    return CLI_OK;
+}
+
 static int parse_options(int argc, char **argv, append_opts *o)
 {
     static const struct option opts[] = {
@@ -308,6 +345,8 @@ static int parse_options(int argc, char **argv, append_opts *o)
         { "on-error", required_argument, NULL, OPT_ON_ERROR },
         { "ack", no_argument, NULL, OPT_ACK },
         { "skip-lines", required_argument, NULL, OPT_SKIP_LINES },
+        { "time-format", required_argument, NULL, OPT_TIME_FORMAT },
+        { "time-zone", required_argument, NULL, OPT_TIME_ZONE },
         { NULL, 0, NULL, 0 },
     };
     static const char *const syncs[] = { "none", "always", NULL };
@@ -330,7 +369,7 @@ static int parse_options(int argc, char **argv, append_opts *o)
             break;
         }
         case OPT_TIME_UNIT:
-            if (args_time_unit(&cmd, optarg, &o->unit_us))
+            if (args_time_unit(&cmd, optarg, &o->time_how.unit_us))
                 return CLI_USAGE;
             break;
         case OPT_SCHEMA:
@@ -354,6 +393,14 @@ static int parse_options(int argc, char **argv, append_opts *o)
         case OPT_ACK:
             o->ack = 1;
             break;
+        case OPT_TIME_FORMAT:
+            o->time_how.pattern = optarg;
+            break;
+        case OPT_TIME_ZONE:
+            if (timeparse_zone(optarg, &o->time_how.zone_s) != 0)
+                return args_usage(&cmd, "--time-zone wants UTC or an offset like +02:00, not '%s'", optarg);
+            o->have_zone = 1;
+            break;
         case OPT_SKIP_LINES:
             if (args_u64(&cmd, "--skip-lines", optarg, 0, UINT64_MAX, &o->skip_lines))
                 return CLI_USAGE;
@@ -364,6 +411,8 @@ static int parse_options(int argc, char **argv, append_opts *o)
             return CLI_USAGE;
         }
     }
+    if (check_time_options(o) != CLI_OK)
+        return CLI_USAGE;
     int i = args_operand_index();
     if (argc - i < 2)
         return args_usage(&cmd, "missing STORE or STREAM");
@@ -377,7 +426,7 @@ static int parse_options(int argc, char **argv, append_opts *o)
 
 int cmd_append(int argc, char **argv)
 {
-    append_opts o = { .unit_us = 1000, .partition = SIGLOG_PARTITION_BY_KEY };
+    append_opts o = { .time_how = { .unit_us = 1000 }, .partition = SIGLOG_PARTITION_BY_KEY };
     append_run a = { .o = &o };
     int fd = -1;
     int status = parse_options(argc, argv, &o);
@@ -397,7 +446,7 @@ int cmd_append(int argc, char **argv)
         goto out;
     siglog_stream_config_get(a.st, &a.cfg);
     a.spec = (ingest_spec){ .key = o.have_key ? &o.key : NULL, .time = o.have_time ? &o.time : NULL,
-                            .unit_us = o.unit_us, .record_bytes_max = a.cfg.record_bytes_max };
+                            .time_how = o.time_how, .record_bytes_max = a.cfg.record_bytes_max };
     if (o.partition != SIGLOG_PARTITION_BY_KEY && o.partition >= a.cfg.partitions) {
         status = cli_fail(cmd.name, "stream %s has %u partitions: no partition %u", o.stream, a.cfg.partitions,
                           o.partition);

@@ -60,8 +60,13 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
             snprintf(why, why_cap, "no field '%s'", spec->time->text);
             goto bad;
         }
-        if (jsonpath_time_us(tv, spec->unit_us, &out->timestamp_us) != 0) {
-            snprintf(why, why_cap, "time field '%s' is not a number in range or an RFC 3339 time", spec->time->text);
+        if (jsonpath_time_us(tv, &spec->time_how, &out->timestamp_us) != 0) {
+            if (spec->time_how.pattern)
+                snprintf(why, why_cap, "time field '%s' is not a number in range or a time in the pattern '%s'",
+                         spec->time->text, spec->time_how.pattern);
+            else
+                snprintf(why, why_cap, "time field '%s' is not a number in range or an RFC 3339 time",
+                         spec->time->text);
             goto bad;
         }
         /* The store takes a time of 0 for "the append time": storing the

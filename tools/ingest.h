@@ -16,7 +16,7 @@
 typedef struct ingest_spec {
     const jsonpath *key;       /* NULL: events carry no key */
     const jsonpath *time;      /* NULL: the append time is used */
-    int64_t unit_us;           /* of numeric times: 1, 1000 or 1000000 */
+    jsonpath_time time_how;    /* how the time field is read */
     uint32_t record_bytes_max; /* longer lines are refused */
 } ingest_spec;
 

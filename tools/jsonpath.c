@@ -78,8 +78,11 @@ int jsonpath_key(json_t *v, char buf[JSONPATH_KEY_MAX], const char **key, size_t
     return 0;
 }
 
-int jsonpath_time_us(json_t *v, int64_t unit_us, int64_t *us_out)
+int jsonpath_time_us(json_t *v, const jsonpath_time *how, int64_t *us_out)
 {
+    int64_t unit_us = how->unit_us;
+    if (json_is_string(v) && how->pattern)
+        return timeparse_pattern(how->pattern, json_string_value(v), json_string_length(v), how->zone_s, us_out);
     if (json_is_string(v))
         return timeparse_rfc3339(json_string_value(v), json_string_length(v), us_out);
     if (json_is_integer(v)) {

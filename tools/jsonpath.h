@@ -37,10 +37,18 @@ json_t *jsonpath_get(json_t *root, const jsonpath *p);
 #define JSONPATH_KEY_MAX 32
 int jsonpath_key(json_t *v, char buf[JSONPATH_KEY_MAX], const char **key, size_t *len);
 
+/* How a time field is read. */
+typedef struct jsonpath_time {
+    int64_t unit_us;     /* of numbers: 1, 1000 or 1000000 */
+    const char *pattern; /* of strings: NULL for RFC 3339, else a checked
+                          * timeparse_pattern pattern */
+    int64_t zone_s;      /* for patterns without %z: seconds east of UTC */
+} jsonpath_time;
+
 /* Event time of a field in microseconds: a number in `unit_us`
- * microseconds per unit (1, 1000, 1000000), fractions rounded to the
- * nearest microsecond, or an RFC 3339 string. -1 for other types, for
+ * microseconds per unit, fractions rounded to the nearest microsecond, or
+ * a string in the pattern (RFC 3339 without one). -1 for other types, for
  * non-finite or out-of-range numbers and for malformed strings. */
-int jsonpath_time_us(json_t *v, int64_t unit_us, int64_t *us_out);
+int jsonpath_time_us(json_t *v, const jsonpath_time *how, int64_t *us_out);
 
 #endif

@@ -11,6 +11,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define US_PER_S 1000000LL
 
@@ -86,50 +87,193 @@ static int expect_char(const char *s, size_t n, size_t *pos, const char *allowed
     return 0;
 }
 
+/* A broken-down time as read, before its range checks. */
+typedef struct civil {
+    int year, mon, day, hour, min, sec;
+    int64_t frac_us;  /* 0..999999 */
+    int64_t offset_s; /* east of UTC */
+} civil;
+
+/* ".digits" were read up to s[*pos]: any number of digits, at least one;
+ * those beyond microseconds are dropped (rounding toward the past). */
+static int fraction_digits(const char *s, size_t n, size_t *pos, int64_t *frac_us)
+{
+    size_t p = *pos, digits = 0;
+    int64_t v = 0;
+    for (; p < n && s[p] >= '0' && s[p] <= '9'; p++, digits++)
+        if (digits < 6)
+            v = v * 10 + (s[p] - '0');
+    if (digits == 0)
+        return -1;
+    for (; digits < 6; digits++)
+        v *= 10;
+    *pos = p;
+    *frac_us = v;
+    return 0;
+}
+
+/* A zone: 'Z', 'z' or +HH:MM/-HH:MM, and +HHMM/-HHMM when `compact`. */
+static int zone_offset(const char *s, size_t n, size_t *pos, int compact, int64_t *offset_s)
+{
+    size_t p = *pos;
+    if (p < n && (s[p] == 'Z' || s[p] == 'z')) {
+        *pos = p + 1;
+        *offset_s = 0;
+        return 0;
+    }
+    if (p >= n || (s[p] != '+' && s[p] != '-'))
+        return -1;
+    int sign = s[p++] == '-' ? -1 : 1, oh, om;
+    if (fixed_digits(s, n, &p, 2, &oh))
+        return -1;
+    if (p < n && s[p] == ':')
+        p++;
+    else if (!compact)
+        return -1;
+    if (fixed_digits(s, n, &p, 2, &om) || oh > 23 || om > 59)
+        return -1;
+    *pos = p;
+    *offset_s = sign * (oh * 3600 + om * 60);
+    return 0;
+}
+
+/* Microseconds since the epoch of a civil time, or -1 when a field is out
+ * of range. Years 0..9999 keep every intermediate far inside int64. */
+static int civil_us(const civil *c, int64_t *us_out)
+{
+    if (c->year < 0 || c->year > 9999 || c->mon < 1 || c->mon > 12 || c->day < 1 ||
+        c->day > days_in_month(c->year, c->mon) || c->hour > 23 || c->min > 59 || c->sec > 60)
+        return -1;
+    int64_t secs = days_from_civil(c->year, c->mon, c->day) * 86400 + c->hour * 3600 + c->min * 60 + c->sec -
+                   c->offset_s;
+    *us_out = secs * US_PER_S + c->frac_us;
+    return 0;
+}
+
 int timeparse_rfc3339(const char *s, size_t n, int64_t *us_out)
 {
     size_t p = 0;
-    int year, mon, day, hour, min, sec;
-    if (fixed_digits(s, n, &p, 4, &year) || expect_char(s, n, &p, "-") || fixed_digits(s, n, &p, 2, &mon) ||
-        expect_char(s, n, &p, "-") || fixed_digits(s, n, &p, 2, &day) || expect_char(s, n, &p, "Tt ") ||
-        fixed_digits(s, n, &p, 2, &hour) || expect_char(s, n, &p, ":") || fixed_digits(s, n, &p, 2, &min) ||
-        expect_char(s, n, &p, ":") || fixed_digits(s, n, &p, 2, &sec))
+    civil c = { 0 };
+    if (fixed_digits(s, n, &p, 4, &c.year) || expect_char(s, n, &p, "-") || fixed_digits(s, n, &p, 2, &c.mon) ||
+        expect_char(s, n, &p, "-") || fixed_digits(s, n, &p, 2, &c.day) || expect_char(s, n, &p, "Tt ") ||
+        fixed_digits(s, n, &p, 2, &c.hour) || expect_char(s, n, &p, ":") || fixed_digits(s, n, &p, 2, &c.min) ||
+        expect_char(s, n, &p, ":") || fixed_digits(s, n, &p, 2, &c.sec))
         return -1;
-    if (mon < 1 || mon > 12 || day < 1 || day > days_in_month(year, mon) || hour > 23 || min > 59 || sec > 60)
-        return -1;
-
-    int64_t frac_us = 0;
     if (p < n && s[p] == '.') {
         p++;
-        size_t digits = 0;
-        for (; p < n && s[p] >= '0' && s[p] <= '9'; p++, digits++)
-            if (digits < 6)
-                frac_us = frac_us * 10 + (s[p] - '0');
-        if (digits == 0)
+        if (fraction_digits(s, n, &p, &c.frac_us))
             return -1;
-        for (; digits < 6; digits++)
-            frac_us *= 10;
     }
+    if (zone_offset(s, n, &p, 0, &c.offset_s) || p != n)
+        return -1;
+    return civil_us(&c, us_out);
+}
 
-    int64_t offset_s = 0;
-    if (p < n && (s[p] == 'Z' || s[p] == 'z')) {
+/* The fields a pattern directive sets, as bits; 0 for an unknown one. */
+enum {
+    F_YEAR = 1, F_MON = 2, F_DAY = 4, F_HOUR = 8, F_MIN = 16, F_SEC = 32, F_FRAC = 64, F_ZONE = 128,
+};
+
+static unsigned directive_fields(char d)
+{
+    switch (d) {
+    case 'Y': return F_YEAR;
+    case 'm': case 'b': return F_MON;
+    case 'd': return F_DAY;
+    case 'H': return F_HOUR;
+    case 'M': return F_MIN;
+    case 'S': return F_SEC;
+    case 'f': return F_FRAC;
+    case 'z': return F_ZONE;
+    case 'F': return F_YEAR | F_MON | F_DAY;
+    case 'T': return F_HOUR | F_MIN | F_SEC;
+    default: return 0;
+    }
+}
+
+int timeparse_pattern_check(const char *pattern, int *has_zone)
+{
+    unsigned seen = 0;
+    for (const char *p = pattern; *p; p++) {
+        if (*p != '%')
+            continue;
         p++;
-    } else if (p < n && (s[p] == '+' || s[p] == '-')) {
-        int sign = s[p++] == '-' ? -1 : 1, oh, om;
-        if (fixed_digits(s, n, &p, 2, &oh) || expect_char(s, n, &p, ":") || fixed_digits(s, n, &p, 2, &om) ||
-            oh > 23 || om > 59)
-            return -1;
-        offset_s = sign * (oh * 3600 + om * 60);
-    } else {
-        return -1;
+        if (*p == '%')
+            continue;
+        unsigned f = directive_fields(*p);
+        if (!f || (seen & f))
+            return -1; /* unknown, at the end, or a field named twice */
+        seen |= f;
     }
-    if (p != n)
+    if ((seen & (F_YEAR | F_MON | F_DAY)) != (F_YEAR | F_MON | F_DAY))
         return -1;
-
-    /* Years 0..9999 keep every intermediate far inside int64 microseconds. */
-    int64_t secs = days_from_civil(year, mon, day) * 86400 + hour * 3600 + min * 60 + sec - offset_s;
-    *us_out = secs * US_PER_S + frac_us;
+    *has_zone = (seen & F_ZONE) != 0;
     return 0;
+}
+
+/* English month abbreviation, any case. */
+static int month_name(const char *s, size_t n, size_t *pos, int *mon)
+{
+    static const char names[] = "janfebmaraprmayjunjulaugsepoctnovdec";
+    if (*pos + 3 > n)
+        return -1;
+    for (int m = 0; m < 12; m++)
+        if (strncasecmp(s + *pos, names + 3 * m, 3) == 0) {
+            *pos += 3;
+            *mon = m + 1;
+            return 0;
+        }
+    return -1;
+}
+
+/* Match s[*pos..n) against pattern (checked), filling c. */
+static int pattern_match(const char *pattern, const char *s, size_t n, size_t *pos, civil *c)
+{
+    for (const char *q = pattern; *q; q++) {
+        if (*q != '%' || q[1] == '%') {
+            q += *q == '%';
+            if (*pos >= n || s[*pos] != *q)
+                return -1;
+            (*pos)++;
+            continue;
+        }
+        int rc;
+        switch (*++q) {
+        case 'Y': rc = fixed_digits(s, n, pos, 4, &c->year); break;
+        case 'm': rc = fixed_digits(s, n, pos, 2, &c->mon); break;
+        case 'b': rc = month_name(s, n, pos, &c->mon); break;
+        case 'd': rc = fixed_digits(s, n, pos, 2, &c->day); break;
+        case 'H': rc = fixed_digits(s, n, pos, 2, &c->hour); break;
+        case 'M': rc = fixed_digits(s, n, pos, 2, &c->min); break;
+        case 'S': rc = fixed_digits(s, n, pos, 2, &c->sec); break;
+        case 'f': rc = fraction_digits(s, n, pos, &c->frac_us); break;
+        case 'z': rc = zone_offset(s, n, pos, 1, &c->offset_s); break;
+        case 'F': rc = pattern_match("%Y-%m-%d", s, n, pos, c); break;
+        default: rc = pattern_match("%H:%M:%S", s, n, pos, c); break; /* 'T' */
+        }
+        if (rc)
+            return -1;
+    }
+    return 0;
+}
+
+int timeparse_pattern(const char *pattern, const char *s, size_t n, int64_t zone_s, int64_t *us_out)
+{
+    civil c = { .offset_s = zone_s };
+    size_t p = 0;
+    if (pattern_match(pattern, s, n, &p, &c) || p != n)
+        return -1;
+    return civil_us(&c, us_out);
+}
+
+int timeparse_zone(const char *s, int64_t *zone_s)
+{
+    size_t p = 0, n = strlen(s);
+    if (strcmp(s, "UTC") == 0) {
+        *zone_s = 0;
+        return 0;
+    }
+    return zone_offset(s, n, &p, 1, zone_s) || p != n ? -1 : 0;
 }
 
 int timeparse_is_integer(const char *s)

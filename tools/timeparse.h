@@ -24,6 +24,28 @@ int timeparse_u64(const char *s, uint64_t *out);
  * s need not be NUL-terminated: exactly n bytes are parsed. */
 int timeparse_rfc3339(const char *s, size_t n, int64_t *us_out);
 
+/* A time in an strftime-style pattern. Directives:
+ *   %Y  year, 4 digits          %m  month, 2 digits    %b  month, Jan..Dec (any case)
+ *   %d  day, 2 digits           %H  hour, 2 digits     %M  minute, 2 digits
+ *   %S  second, 2 digits (60, a leap second, is the next second)
+ *   %f  fraction of a second: one or more digits, as many as there are;
+ *       digits beyond microseconds are dropped (toward the past)
+ *   %z  zone: Z, +HH:MM, -HH:MM, +HHMM or -HHMM
+ *   %F  %Y-%m-%d                %T  %H:%M:%S           %%  a '%'
+ * Any other byte matches itself, and the whole of s must match. Numbers
+ * are zero-padded to their width. A time the pattern gives no zone for is
+ * zone_s seconds east of UTC; hours, minutes and seconds it does not name
+ * are 0. The pattern must have passed timeparse_pattern_check. */
+int timeparse_pattern(const char *pattern, const char *s, size_t n, int64_t zone_s, int64_t *us_out);
+
+/* 0 when pattern names year, month and day, and no field twice, with only
+ * the directives above; *has_zone says whether it has %z. */
+int timeparse_pattern_check(const char *pattern, int *has_zone);
+
+/* A zone for times without one: UTC, Z, or +HH:MM, -HH:MM, +HHMM, -HHMM;
+ * *zone_s gets seconds east of UTC. */
+int timeparse_zone(const char *s, int64_t *zone_s);
+
 /* A time operand: RFC 3339, or an integer (optionally negative) of units
  * of unit_us microseconds since the epoch. unit_us 0 means no unit was
  * given: then an integer is refused — it could be seconds as well as

@@ -134,6 +134,67 @@ Test(timeparse, time_arg_integer_needs_a_unit_but_zero_is_the_epoch)
     cr_assert_eq(us, 0);
 }
 
+Test(timeparse, pattern_directives_and_fractions_of_any_length)
+{
+    int64_t us;
+    const char *azure = "%Y-%m-%d %H:%M:%S.%f";
+#define PAT(p, s, zone) timeparse_pattern((p), (s), strlen(s), (zone), &us)
+    cr_assert_eq(PAT(azure, "2023-11-16 18:17:03.9799600", 0), 0);
+    cr_assert_eq(us, 1700158623979960LL);
+    cr_assert_eq(PAT(azure, "2023-11-16 18:17:03.9", 0), 0);
+    cr_assert_eq(us, 1700158623900000LL);
+    cr_assert_eq(PAT(azure, "2023-11-16 18:17:03.123456789012", 0), 0);
+    cr_assert_eq(us, 1700158623123456LL, "digits beyond microseconds are dropped");
+    cr_assert_eq(PAT(azure, "2023-11-16 18:17:03.", 0), -1, "%f needs a digit");
+    cr_assert_eq(PAT(azure, "2023-11-16 18:17:03", 0), -1, "the literal '.' is missing");
+    cr_assert_eq(PAT(azure, "2023-11-16 18:17:03.5 ", 0), -1, "all of the text must match");
+    cr_assert_eq(PAT(azure, "2023-11-16 18:17:03.5", -7200), 0);
+    cr_assert_eq(us, 1700158623500000LL + 7200000000LL, "a zone two hours west of UTC");
+
+    cr_assert_eq(PAT("%d/%b/%Y:%T %z", "16/nov/2023:18:17:03 +0100", 0), 0, "Apache's form");
+    cr_assert_eq(us, 1700158623000000LL - 3600000000LL);
+    cr_assert_eq(PAT("%d/%b/%Y:%T %z", "16/Nov/2023:18:17:03 -01:30", 0), 0);
+    cr_assert_eq(us, 1700158623000000LL + 5400000000LL);
+    cr_assert_eq(PAT("%d/%b/%Y:%T %z", "16/Nov/2023:18:17:03 Z", 3600), 0, "%z wins over the default zone");
+    cr_assert_eq(us, 1700158623000000LL);
+    cr_assert_eq(PAT("%d/%b/%Y:%T %z", "16/Nox/2023:18:17:03 Z", 0), -1);
+    cr_assert_eq(PAT("%F", "2023-11-16", 0), 0, "time fields default to midnight");
+    cr_assert_eq(us, 1700092800000000LL);
+    cr_assert_eq(PAT("%Y%m%d 100%%", "20231116 100%", 0), 0);
+    cr_assert_eq(us, 1700092800000000LL);
+    cr_assert_eq(PAT("%F %T", "2016-12-31 23:59:60", 0), 0, "a leap second is the next second");
+    cr_assert_eq(us, 1483228800000000LL);
+    cr_assert_eq(PAT("%F", "2023-02-29", 0), -1);
+    cr_assert_eq(PAT("%F", "2023-11-6", 0), -1, "numbers are zero-padded");
+    cr_assert_eq(PAT("%F %T", "2023-11-16 24:00:00", 0), -1);
+#undef PAT
+
+    int has_zone = -1;
+    cr_assert_eq(timeparse_pattern_check(azure, &has_zone), 0);
+    cr_assert_eq(has_zone, 0);
+    cr_assert_eq(timeparse_pattern_check("%d/%b/%Y:%T %z", &has_zone), 0);
+    cr_assert_eq(has_zone, 1);
+    const char *bad[] = { "%H:%M:%S", "%Y-%m", "%F %Y", "%Y-%m-%d %q", "%Y-%m-%d %", "%F %T %T", "%Y-%b-%m-%d" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(timeparse_pattern_check(bad[i], &has_zone), -1, "%s", bad[i]);
+}
+
+Test(timeparse, zones_for_times_without_one)
+{
+    int64_t z = 1;
+    cr_assert_eq(timeparse_zone("UTC", &z), 0);
+    cr_assert_eq(z, 0);
+    cr_assert_eq(timeparse_zone("+02:00", &z), 0);
+    cr_assert_eq(z, 7200);
+    cr_assert_eq(timeparse_zone("-0930", &z), 0);
+    cr_assert_eq(z, -34200);
+    cr_assert_eq(timeparse_zone("Z", &z), 0);
+    cr_assert_eq(z, 0);
+    const char *bad[] = { "", "utc+1", "+2", "+24:00", "+02:60", "+02:00 ", "Europe/Berlin" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        cr_assert_eq(timeparse_zone(bad[i], &z), -1, "%s", bad[i]);
+}
+
 Test(timeparse, u64_strict)
 {
     uint64_t v;
@@ -267,9 +328,27 @@ static int64_t time_of(const char *json, int64_t unit_us, int expect_rc)
 {
     json_t *v = parse(json);
     int64_t us = 0;
-    cr_assert_eq(jsonpath_time_us(v, unit_us, &us), expect_rc, "%s", json);
+    jsonpath_time how = { .unit_us = unit_us };
+    cr_assert_eq(jsonpath_time_us(v, &how, &us), expect_rc, "%s", json);
     json_decref(v);
     return us;
+}
+
+Test(jsonpath, time_strings_in_a_pattern_and_its_zone)
+{
+    jsonpath_time how = { .unit_us = 1000, .pattern = "%Y-%m-%d %H:%M:%S.%f", .zone_s = 3600 };
+    json_t *v = parse("\"2023-11-16 18:17:03.9799600\"");
+    int64_t us = 0;
+    cr_assert_eq(jsonpath_time_us(v, &how, &us), 0);
+    cr_assert_eq(us, 1700158623979960LL - 3600000000LL, "in the zone an hour east of UTC");
+    json_decref(v);
+    v = parse("\"2023-11-16T18:17:03Z\"");
+    cr_assert_eq(jsonpath_time_us(v, &how, &us), -1, "with a pattern, RFC 3339 is not taken instead");
+    json_decref(v);
+    v = parse("1700158623979");
+    cr_assert_eq(jsonpath_time_us(v, &how, &us), 0, "numbers still count --time-unit units");
+    cr_assert_eq(us, 1700158623979000LL);
+    json_decref(v);
 }
 
 Test(jsonpath, time_from_numbers_in_units_and_rfc3339_strings)

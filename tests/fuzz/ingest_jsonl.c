@@ -82,7 +82,9 @@ static int expected_time(json_t *v, int64_t *us)
 
 static void check_line(const char *line, size_t len)
 {
-    static const ingest_spec spec = { &key_path, &time_path, 1000, FUZZ_RECORD_MAX };
+    static const ingest_spec spec = {
+        .key = &key_path, .time = &time_path, .time_how = { .unit_us = 1000 }, .record_bytes_max = FUZZ_RECORD_MAX
+    };
     ingest_line got;
     char why[256];
     int ok = ingest_parse(&spec, line, len, &got, why, sizeof why) == 0;

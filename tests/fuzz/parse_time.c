@@ -5,12 +5,18 @@
  * must be what strtoull says, and a value parsed must survive a round trip
  * through text — timeparse_format for times, "<n>us" for durations, "<n>"
  * for sizes — back to the very same value.
+ *
+ * An input holding a NUL is also read as PATTERN NUL TEXT: a time that
+ * timeparse_pattern reads from TEXT, written back in PATTERN by an
+ * independent formatter (gmtime_r and printf), must read back as the same
+ * time.
  */
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "timeparse.h"
 
@@ -137,6 +143,74 @@ static void check_size(const char *s)
     }
 }
 
+/* Write us in pattern (checked) as local time zone_s east of UTC, zones
+ * as +HH:MM. 0, or -1 when the year is outside 0000..9999 or buf is full. */
+static int format_pattern(const char *pattern, int64_t us, int64_t zone_s, char *buf, size_t cap)
+{
+    static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+    int64_t local = us + zone_s * 1000000;
+    int64_t frac = local % 1000000;
+    time_t secs = (time_t)(local / 1000000 - (frac < 0));
+    frac += frac < 0 ? 1000000 : 0;
+    struct tm tm;
+    if (!gmtime_r(&secs, &tm) || tm.tm_year + 1900 < 0 || tm.tm_year + 1900 > 9999)
+        return -1;
+    size_t len = 0;
+    for (const char *q = pattern; *q; q++) {
+        char piece[32];
+        if (*q != '%' || q[1] == '%') {
+            q += *q == '%';
+            snprintf(piece, sizeof piece, "%c", *q);
+        } else {
+            int zh = (int)(zone_s < 0 ? -zone_s : zone_s) / 3600, zm = (int)(zone_s < 0 ? -zone_s : zone_s) / 60 % 60;
+            switch (*++q) {
+            case 'Y': snprintf(piece, sizeof piece, "%04d", tm.tm_year + 1900); break;
+            case 'm': snprintf(piece, sizeof piece, "%02d", tm.tm_mon + 1); break;
+            case 'b': snprintf(piece, sizeof piece, "%.3s", months + 3 * tm.tm_mon); break;
+            case 'd': snprintf(piece, sizeof piece, "%02d", tm.tm_mday); break;
+            case 'H': snprintf(piece, sizeof piece, "%02d", tm.tm_hour); break;
+            case 'M': snprintf(piece, sizeof piece, "%02d", tm.tm_min); break;
+            case 'S': snprintf(piece, sizeof piece, "%02d", tm.tm_sec); break;
+            case 'f': snprintf(piece, sizeof piece, "%06lld", (long long)frac); break;
+            case 'z': snprintf(piece, sizeof piece, "%c%02d:%02d", zone_s < 0 ? '-' : '+', zh, zm); break;
+            case 'F':
+                snprintf(piece, sizeof piece, "%04d-%02d-%02d", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday);
+                break;
+            default:
+                snprintf(piece, sizeof piece, "%02d:%02d:%02d", tm.tm_hour, tm.tm_min, tm.tm_sec);
+                break;
+            }
+        }
+        size_t n = strlen(piece);
+        if (len + n >= cap)
+            return -1;
+        memcpy(buf + len, piece, n);
+        len += n;
+    }
+    buf[len] = '\0';
+    return 0;
+}
+
+static void check_pattern(const char *pattern, const char *text, size_t n)
+{
+    int has_zone;
+    if (timeparse_pattern_check(pattern, &has_zone) != 0)
+        return;
+    /* A zone west of UTC for times without one, so zones are exercised. */
+    const int64_t zone_s = has_zone ? 0 : -(int64_t)(n % 48) * 1800;
+    int64_t us;
+    if (timeparse_pattern(pattern, text, n, zone_s, &us) != 0)
+        return;
+    char again_text[2 * INPUT_MAX + 64];
+    if (format_pattern(pattern, us, zone_s, again_text, sizeof again_text) != 0)
+        return;
+    int64_t again;
+    if (timeparse_pattern(pattern, again_text, strlen(again_text), zone_s, &again) != 0)
+        fail("a time written in its pattern does not read back", again_text);
+    if (again != us)
+        fail("a time written in its pattern reads back as another time", again_text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size > INPUT_MAX)
@@ -146,8 +220,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = '\0';
     /* The byte-counted parser sees the input as it is, NULs included. */
     check_rfc3339(s, size);
-    if (memchr(s, 0, size))
+    const char *nul = memchr(s, 0, size);
+    if (nul) {
+        check_pattern(s, nul + 1, size - (size_t)(nul + 1 - s));
         return 0;
+    }
     check_u64(s);
     check_time_arg(s);
     check_duration(s);
