@@ -26,11 +26,14 @@ typedef struct round_state {
 static void fail_store(struct siglog *s, int code)
 {
     pthread_mutex_lock(&s->commit_mu);
-    if (!s->failed) {
-        s->failed = code;
+    int first = !s->failed;
+    if (first) {
         snprintf(s->failed_detail, sizeof s->failed_detail, "%s", siglog_errdetail());
+        __atomic_store_n(&s->failed, code, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&s->commit_mu);
+    if (first)
+        store_wake_durable_waiters(s);
 }
 
 static int round_push(round_state *r, uint32_t stream_id, partition *p)

@@ -260,6 +260,38 @@ void partition_fail_locked(partition *p, int code)
         return;
     p->failed = code;
     snprintf(p->failed_detail, sizeof p->failed_detail, "%s", siglog_errdetail());
+    pthread_cond_broadcast(&p->published);
+}
+
+int partition_wait_published_locked(partition *p, uint64_t offset, const int *store_failed,
+                                    const struct timespec *until)
+{
+    for (;;) {
+        if (offset >= p->reissued_from && offset < p->reissued_to)
+            return err_set(SIGLOG_EFAILED,
+                           "%s: offset %llu was dropped by a failed segment write and handed out again: "
+                           "whether its event is stored cannot be told",
+                           p->dir, (unsigned long long)offset);
+        /* Durable first: a later failure does not undo what was durable. */
+        if (offset < p->hwm.hwm_offset)
+            return 0;
+        if (p->failed)
+            return err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: %s", p->dir,
+                           (unsigned long long)offset, p->failed_detail);
+        if (store_failed && __atomic_load_n(store_failed, __ATOMIC_ACQUIRE))
+            return PARTITION_STORE_FAILED;
+        if (!until)
+            pthread_cond_wait(&p->published, &p->mu);
+        else if (pthread_cond_timedwait(&p->published, &p->mu, until) == ETIMEDOUT)
+            return offset < p->hwm.hwm_offset ? 0 : PARTITION_TIMED_OUT;
+    }
+}
+
+void partition_wake_waiters(partition *p)
+{
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->published);
+    pthread_mutex_unlock(&p->mu);
 }
 
 int partition_seal_open_locked(partition *p)
@@ -389,7 +421,12 @@ int partition_write_pending_locked(partition *p)
         /* Nothing here was promised durable (policy NONE): what did not
          * reach the segment is dropped and its offsets are handed out
          * again. */
+        uint64_t dropped_to = p->next_offset;
         p->next_offset = segment_next_offset(p->active);
+        if (p->reissued_from == p->reissued_to || p->next_offset < p->reissued_from)
+            p->reissued_from = p->next_offset;
+        if (dropped_to > p->reissued_to)
+            p->reissued_to = dropped_to;
         batch_builder_reset(&p->open, p->next_offset, 0);
         batch_run_clear(&p->pending);
         publish_locked(p);

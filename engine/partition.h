@@ -27,6 +27,7 @@
 
 #include <pthread.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "batch.h"
 #include "bytebuf.h"
@@ -79,6 +80,12 @@ typedef struct partition {
     batch_run inflight;
     int dirty;                  /* active segment written since last sync */
 
+    /* NONE only: the offsets a failed segment write dropped and handed
+     * out again (the hull of every such drop; empty when equal). An event
+     * at such an offset may be the dropped one or its successor, so its
+     * durability can never be confirmed (partition_wait_published_locked). */
+    uint64_t reissued_from, reissued_to;
+
     int failed;                 /* SIGLOG code; appends refused once set */
     char failed_detail[256];
     int damaged;                /* failed at open: damage that must not be
@@ -128,8 +135,23 @@ int partition_maybe_roll_locked(partition *p, int64_t now_us);
 int partition_close_checkpoint_locked(partition *p);
 /* Under mu: fdatasync the active segment if dirty. */
 int partition_sync_locked(partition *p);
-/* Under mu: enter the failed state with code and the current detail. */
+/* Under mu: enter the failed state with code and the current detail, and
+ * wake the threads waiting for durability (they must not wait forever). */
 void partition_fail_locked(partition *p, int code);
+/* Under mu: wait until `offset` is below the published high-water mark
+ * (durable under the stream's policy, see above), is found reissued (see
+ * reissued_from: SIGLOG_EFAILED), the partition fails, or
+ * *store_failed (NULL: not watched; read atomically) becomes non-zero, or
+ * `until` (CLOCK_REALTIME; NULL: no limit) passes. Whoever sets
+ * *store_failed must then call partition_wake_waiters. Returns 0 once
+ * durable, PARTITION_TIMED_OUT, PARTITION_STORE_FAILED (no detail set:
+ * the caller knows the store's) or SIGLOG_EFAILED with the partition's
+ * failure as detail. */
+enum { PARTITION_TIMED_OUT = 1, PARTITION_STORE_FAILED = 2 };
+int partition_wait_published_locked(partition *p, uint64_t offset, const int *store_failed,
+                                    const struct timespec *until);
+/* Take mu and wake every thread waiting on the published high-water mark. */
+void partition_wake_waiters(partition *p);
 /* Under mu: append already-sealed batches found in the journal, skipping
  * those the segment holds already (recovery). */
 int partition_replay_locked(partition *p, const uint8_t *batches, size_t len);

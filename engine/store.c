@@ -88,6 +88,16 @@ int store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n)
     return *out ? 0 : err_set(SIGLOG_ENOMEM, "out of memory");
 }
 
+void store_wake_durable_waiters(struct siglog *s)
+{
+    /* Without a snapshot: this runs after a failure, perhaps out of memory. */
+    pthread_mutex_lock(&s->streams_mu);
+    for (size_t i = 0; i < s->stream_count; i++)
+        for (uint32_t p = 0; p < s->streams[i]->cfg.partitions; p++)
+            partition_wake_waiters(s->streams[i]->parts[p]);
+    pthread_mutex_unlock(&s->streams_mu);
+}
+
 /* Insert keeping the table sorted by name. Caller holds streams_mu. */
 static int streams_insert(struct siglog *s, siglog_stream *st)
 {

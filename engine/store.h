@@ -57,7 +57,10 @@ struct siglog {
     int waiting[2];                 /* atomic: threads waiting for round r,
                                      * at [r % 2] (commit.c) */
     int last_round_threads;         /* atomic: threads the last round served */
-    int failed;                     /* SIGLOG code after a journal failure */
+    int failed;                     /* SIGLOG code after a journal failure;
+                                     * written under commit_mu, atomically:
+                                     * durability waiters read it under a
+                                     * partition's mu (durable.c) */
     char failed_detail[256];
 
     pthread_t background;           /* linger, interval commits, age rolls */
@@ -81,6 +84,11 @@ uint64_t store_journal_start(const struct siglog *s, uint32_t stream_id, uint32_
 
 /* Snapshot of the stream table (caller frees the array). */
 int store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n);
+
+/* Wake every thread waiting for a partition's durability, after the
+ * store failed: their events will never be durable. Takes streams_mu, then
+ * each partition's mu in turn; call with neither held. */
+void store_wake_durable_waiters(struct siglog *s);
 
 /* Background thread (store_background.c). */
 int background_start(struct siglog *s);

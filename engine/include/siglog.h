@@ -308,6 +308,42 @@ typedef struct siglog_event {
 SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition, const siglog_event *events, size_t n,
                              uint32_t *partitions_out, uint64_t *offsets_out);
 
+/* Durability per partition, for a collector that acknowledges its own
+ * clients only for what is safe. An event is durable under its stream's
+ * sync policy once its offset is below the partition's durable offset:
+ *   SIGLOG_SYNC_ALWAYS    on disk (journal fdatasync) when siglog_append
+ *                         returns: the durable offset already covers it;
+ *   SIGLOG_SYNC_INTERVAL  on disk after the commit round that covers it:
+ *                         the background commit every sync_interval_ms,
+ *                         or an earlier one (siglog_sync, siglog_flush, an
+ *                         ALWAYS append to any stream, back-pressure);
+ *   SIGLOG_SYNC_NONE      written to its segment file, i.e. handed to the
+ *                         operating system: it survives the process being
+ *                         killed (SIGKILL included), but a power cut or an
+ *                         OS crash may take it. Open batches are written
+ *                         after linger_us; siglog_sync puts them on disk.
+ * Offsets become durable in order within a partition; a durable event is
+ * readable by cursors. Both calls are for the writer handle (SIGLOG_ERDONLY
+ * on a read-only one) and are thread-safe; neither writes or syncs
+ * anything itself, so waiting keeps the stream's throughput.
+ * On a NONE stream a failed segment write (a full disk) drops the events
+ * not yet written and hands their offsets out again: siglog_wait_durable
+ * answers SIGLOG_EFAILED for every offset ever dropped so, since the event
+ * there may not be the caller's; siglog_durable_offset cannot tell.
+ *
+ * *next gets one past the last durable offset of the partition (0 when
+ * nothing is). */
+SIGLOG_API int siglog_durable_offset(siglog_stream *st, uint32_t partition, uint64_t *next);
+
+/* Block until `offset` of the partition is durable (returns 0), or
+ * timeout_us microseconds pass first (returns 1; a negative timeout_us
+ * waits without limit), or it can never become durable because the
+ * partition or, for journaled streams, the store failed (SIGLOG_EFAILED,
+ * the detail names the cause). An offset never appended is SIGLOG_EINVAL.
+ * The waiter sleeps until the commit that publishes the offset wakes it;
+ * it never polls. The store must not be closed while a thread waits. */
+SIGLOG_API int siglog_wait_durable(siglog_stream *st, uint32_t partition, uint64_t offset, int64_t timeout_us);
+
 /* ------------------------------------------------------------------------
  * Reading
  * ------------------------------------------------------------------------ */

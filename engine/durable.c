@@ -1,0 +1,88 @@
+/*
+ * durable — what a caller may acknowledge: siglog_durable_offset and
+ * siglog_wait_durable (siglog.h states the promise per sync policy).
+ *
+ * The state has one owner, the partition: its published high-water mark
+ * moves only after the event is durable under the stream's policy (commit.c
+ * publishes journaled partitions after the journal's fdatasync; a NONE
+ * partition publishes after its segment write), and `published` is
+ * broadcast whenever it moves or the partition fails. A store-wide journal
+ * failure (commit.c, fail_store) wakes every partition's waiters too, so a
+ * waiter never sleeps past the moment its event can no longer be durable.
+ */
+#include <time.h>
+
+#include "error.h"
+#include "store.h"
+
+static int durable_partition(siglog_stream *st, uint32_t partition_id, const char *fn, partition **out)
+{
+    if (!st)
+        return err_set(SIGLOG_EINVAL, "%s: stream is NULL", fn);
+    if (st->store->read_only)
+        return err_set(SIGLOG_ERDONLY, "%s: store %s is open read-only: only its writer knows what is durable", fn,
+                       st->store->path);
+    if (partition_id >= st->cfg.partitions)
+        return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
+                       st->cfg.partitions, partition_id);
+    *out = st->parts[partition_id];
+    return 0;
+}
+
+SIGLOG_API int siglog_durable_offset(siglog_stream *st, uint32_t partition_id, uint64_t *next)
+{
+    err_clear();
+    partition *p;
+    int rc = next ? durable_partition(st, partition_id, "siglog_durable_offset", &p)
+                  : err_set(SIGLOG_EINVAL, "siglog_durable_offset: next is NULL");
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&p->mu);
+    *next = p->hwm.hwm_offset;
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+static struct timespec deadline_after(int64_t timeout_us)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t); /* the clock of partition.published */
+    t.tv_sec += (time_t)(timeout_us / 1000000);
+    t.tv_nsec += (long)(timeout_us % 1000000) * 1000;
+    if (t.tv_nsec >= 1000000000L) {
+        t.tv_sec++;
+        t.tv_nsec -= 1000000000L;
+    }
+    return t;
+}
+
+SIGLOG_API int siglog_wait_durable(siglog_stream *st, uint32_t partition_id, uint64_t offset, int64_t timeout_us)
+{
+    err_clear();
+    partition *p;
+    int rc = durable_partition(st, partition_id, "siglog_wait_durable", &p);
+    if (rc)
+        return rc;
+    struct siglog *s = st->store;
+    struct timespec until = timeout_us >= 0 ? deadline_after(timeout_us) : (struct timespec){0};
+    /* A NONE partition never goes through the journal: a journal failure
+     * does not concern it. */
+    const int *store_failed = st->cfg.sync_policy == SIGLOG_SYNC_NONE ? NULL : &s->failed;
+    pthread_mutex_lock(&p->mu);
+    int appended = offset < p->next_offset;
+    if (!appended)
+        rc = err_set(SIGLOG_EINVAL, "%s: offset %llu was never appended (next offset %llu)", p->dir,
+                     (unsigned long long)offset, (unsigned long long)p->next_offset);
+    else
+        rc = partition_wait_published_locked(p, offset, store_failed, timeout_us >= 0 ? &until : NULL);
+    pthread_mutex_unlock(&p->mu);
+    if (appended && rc == PARTITION_STORE_FAILED) {
+        /* The store's journal failed: its detail is under commit_mu. */
+        pthread_mutex_lock(&s->commit_mu);
+        err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: the store failed: %s", p->dir,
+                (unsigned long long)offset, s->failed_detail);
+        pthread_mutex_unlock(&s->commit_mu);
+        rc = SIGLOG_EFAILED;
+    }
+    return rc;
+}
