@@ -3,7 +3,9 @@
  * tool. Independent of any store: it reads the file with pread through the
  * POSIX I/O layer and validates each batch as a reader would.
  */
+#include <errno.h>
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "error.h"
@@ -25,7 +27,12 @@ SIGLOG_API int siglog_dump_segment(const char *path, int (*batch_fn)(void *ctx, 
 {
     err_clear();
     const siglog_io *io = io_posix();
-    int fd = io->open_file(io, path, IO_READ, 0);
+    /* The user's path to the file is theirs to choose, symlinks included. */
+    char *real = io_real_path(path);
+    if (!real)
+        return err_errno(-errno, "open of %s", path);
+    int fd = io->open_file(io, real, IO_READ, 0);
+    free(real);
     if (fd < 0)
         return err_errno(fd, "open of %s", path);
     uint64_t size = 0;

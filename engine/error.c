@@ -1,5 +1,7 @@
 #include "error.h"
 
+#include "io.h"
+
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -79,6 +81,8 @@ static int code_for_errno(int e)
         return SIGLOG_ENOMEM;
     case EEXIST:
         return SIGLOG_EEXIST;
+    case IO_EJAIL:
+        return SIGLOG_ECORRUPT; /* something planted in the store */
     default:
         return SIGLOG_EIO;
     }
@@ -93,7 +97,7 @@ int err_errno(int neg_errno, const char *fmt, ...)
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof tmp)
-        snprintf(tmp + n, sizeof tmp - (size_t)n, ": %s", strerror(e));
+        snprintf(tmp + n, sizeof tmp - (size_t)n, ": %s", e == IO_EJAIL ? io_jail_detail() : strerror(e));
     memcpy(err_detail, tmp, sizeof err_detail);
     return code_for_errno(e);
 }

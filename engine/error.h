@@ -22,8 +22,9 @@ int err_set(int code, const char *fmt, ...) ERR_PRINTF(2, 3);
 
 /* Translate a -errno from the io layer into a SIGLOG code (ENOSPC/EDQUOT ->
  * SIGLOG_ENOSPC, ENOENT -> SIGLOG_ENOENT, EACCES/EPERM -> SIGLOG_EPERM,
- * ENOMEM -> SIGLOG_ENOMEM, else SIGLOG_EIO) and record the detail
- * "<what>: <strerror>". Returns the SIGLOG code. */
+ * ENOMEM -> SIGLOG_ENOMEM, IO_EJAIL -> SIGLOG_ECORRUPT, else SIGLOG_EIO)
+ * and record the detail "<what>: <strerror>" (for IO_EJAIL: what was found
+ * where, io_jail_detail). Returns the SIGLOG code. */
 int err_errno(int neg_errno, const char *fmt, ...) ERR_PRINTF(2, 3);
 
 /* Clear this thread's detail (at the start of public calls). */

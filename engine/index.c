@@ -235,7 +235,7 @@ int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_of
     ix->entry_bytes = kind_entry_bytes(kind);
     ix->rel_at = kind == INDEX_KIND_OFFSET ? OIX_REL : TIX_REL;
     ix->base_offset = base_offset;
-    ix->fd = io->open_file(io, path, flags, mode);
+    ix->fd = (flags & IO_EXCL) ? io_create_temp(io, path, flags, mode) : io->open_file(io, path, flags, mode);
     if (ix->fd < 0) {
         int rc = err_errno(ix->fd, "open of %s", path);
         free(ix);

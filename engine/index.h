@@ -46,6 +46,7 @@ typedef struct index_file index_file;
 /* Open or create (IO_CREATE in flags) an index file of `kind` for the
  * segment with base_offset. capacity: entries to preallocate at creation
  * (ignored when opening: taken from the file). writable: map read-write.
+ * With IO_EXCL the file is a temporary created afresh (io_create_temp).
  * SIGLOG_ECORRUPT when the header or entries are invalid; SIGLOG_ENOENT
  * when missing and not creating. */
 int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_offset, uint32_t capacity,

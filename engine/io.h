@@ -14,6 +14,29 @@
  * Invariant for crash simulation: a byte is only guaranteed to survive a
  * power cut once fdatasync/fsync of its file returned 0; a directory entry
  * (create, rename, unlink) only once fsync of its directory returned 0.
+ *
+ * The store is a jail. The store resolves its own directory once, when it
+ * is opened (io_real_path: symlinks in the user's path *to* the store are
+ * the user's choice). From then on every path op of the POSIX backend
+ * (io_jail.c) resolves its path without following any symbolic link
+ * (openat2 RESOLVE_NO_SYMLINKS, or an O_NOFOLLOW walk), acts with the *at()
+ * call on the parent's descriptor, and checks what it finds before it
+ * acts: open_file wants a regular file, mkdir/rmdir/list_dir/sync_dir a
+ * directory, stat_path and rename either. A symlink, FIFO, device, socket,
+ * or the wrong one of file/directory, anywhere in the path, fails the call
+ * with -IO_EJAIL before anything is written (a FIFO is never opened, so
+ * nothing blocks; a device is never opened for I/O) and io_jail_detail()
+ * names the component and what it is. unlink removes a symlink itself,
+ * never its target, so a stale temporary file is unlinked before it is
+ * created again with IO_EXCL. The test backends delegate path ops to the
+ * POSIX one, so the rule holds for every backend.
+ *
+ * Files and directories the POSIX backend creates get exactly `mode`
+ * (fchmod after creation: the process's umask does not narrow a store's
+ * recorded mode, which is its contract with reader groups). With
+ * IO_MODE_PARENT_OWNER in the mode, a new entry also gets the uid and gid
+ * of the directory it is created in (the store owner's, when a writer runs
+ * as another user with force_owner).
  */
 #ifndef SIGLOG_IO_H
 #define SIGLOG_IO_H
@@ -29,6 +52,15 @@
 #define IO_CREATE 0x2u   /* create if missing (O_CREAT) */
 #define IO_EXCL 0x4u     /* with IO_CREATE: fail with -EEXIST if present */
 #define IO_TRUNC 0x8u    /* truncate to 0 on open */
+
+/* In the mode of open_file/mkdir: chown the new entry to its parent
+ * directory's owner. Outside the permission bits (07777). */
+#define IO_MODE_PARENT_OWNER 0x80000000u
+
+/* -IO_EJAIL: a path op refused a symlink, FIFO, device, socket, or a file
+ * where a directory belongs (or the reverse); io_jail_detail() says which.
+ * Above every errno, so it never collides with one. */
+#define IO_EJAIL 4096
 
 /* One entry of list_dir: names only, no "." or "..". */
 typedef struct io_dirent_list {
@@ -79,6 +111,15 @@ struct siglog_io {
 /* The process-wide POSIX implementation. */
 const siglog_io *io_posix(void);
 
+/* This thread's explanation of the last -IO_EJAIL: "PATH is a symbolic
+ * link, not a file". */
+const char *io_jail_detail(void);
+
+/* A store's own directory, resolved once at open: realpath(path), or when
+ * path does not exist yet, realpath of its parent joined with its last
+ * component. malloc'd; NULL with errno set on failure. */
+char *io_real_path(const char *path);
+
 /* Helpers over any backend. */
 
 /* pwrite until done; a short write of 0 bytes becomes -EIO. */
@@ -88,6 +129,11 @@ int io_writev_all(const siglog_io *io, int fd, const struct iovec *iov, int iovc
 /* pread until len bytes or end of file; returns the bytes read. */
 ssize_t io_read_full(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off);
 void io_dirent_list_free(io_dirent_list *l);
+
+/* Create a temporary file afresh: whatever has its name is unlinked first
+ * (a symlink, not its target), then it is created with IO_EXCL. Returns a
+ * descriptor or -errno. */
+int io_create_temp(const siglog_io *io, const char *path, unsigned flags, uint32_t mode);
 
 /* The atomic-replace recipe for small metadata files: write `path.tmp`,
  * fsync it, rename over `path`, fsync `dir`. A crash at any point leaves

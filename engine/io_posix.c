@@ -3,7 +3,9 @@
  *
  * Every call returns -errno on failure and retries EINTR itself, so callers
  * see either a result or a real error. Descriptors are opened O_CLOEXEC so a
- * process embedding the engine never leaks them into children.
+ * process embedding the engine never leaks them into children. Every path
+ * op goes through io_jail: no symlink followed, nothing of the wrong type
+ * opened (io.h, "The store is a jail").
  *
  * Deliberately broken builds (meson -Dbroken=...) exist only to prove that
  * the crash suites notice a missing sync:
@@ -12,6 +14,7 @@
  * The crash backend honours the same macros (io_crash.c).
  */
 #include "io.h"
+#include "io_jail.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -31,19 +34,66 @@
         (r) = (expr);                       \
     while ((r) == -1 && errno == EINTR)
 
+/* A file or directory this backend just created gets exactly the mode's
+ * permission bits (umask does not narrow them) and, with
+ * IO_MODE_PARENT_OWNER, the owner of the directory it was created in. */
+static int settle_new(int fd, int parent_fd, uint32_t mode)
+{
+    if (fchmod(fd, (mode_t)(mode & 07777)) != 0)
+        return -errno;
+    if (!(mode & IO_MODE_PARENT_OWNER))
+        return 0;
+    struct stat parent;
+    if (fstat(parent_fd, &parent) != 0 || fchown(fd, parent.st_uid, parent.st_gid) != 0)
+        return -errno;
+    return 0;
+}
+
+/* Open e's regular file. Checked before opening (lstat) so a FIFO or a
+ * device is never opened, and after (fstat) against a swap in between;
+ * O_NONBLOCK keeps even that race from blocking on a FIFO (it means
+ * nothing to a regular file). O_TRUNC is done by ftruncate after the
+ * check for the same reason. */
+static int open_entry(const jail_entry *e, unsigned flags, uint32_t mode)
+{
+    struct stat st;
+    int rc = jail_stat(e, &st);
+    if (rc == 0 && (rc = jail_check(e->path, st.st_mode, JAIL_FILE)) < 0)
+        return rc;
+    int oflags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | ((flags & IO_WRITE) ? O_RDWR : O_RDONLY);
+    int fd = -1, created = 0;
+    if (flags & IO_CREATE) {
+        IO_RETRY(fd, openat(e->dirfd, e->name, oflags | O_CREAT | O_EXCL, (mode_t)(mode & 07777)));
+        created = fd >= 0;
+        if (fd < 0 && (errno != EEXIST || (flags & IO_EXCL)))
+            return errno == ELOOP ? jail_refuse(e->path, strlen(e->path), S_IFLNK, JAIL_FILE) : -errno;
+    }
+    if (!created)
+        IO_RETRY(fd, openat(e->dirfd, e->name, oflags));
+    if (fd < 0)
+        return errno == ELOOP ? jail_refuse(e->path, strlen(e->path), S_IFLNK, JAIL_FILE) : -errno;
+    rc = fstat(fd, &st) == 0 ? jail_check(e->path, st.st_mode, JAIL_FILE) : -errno;
+    if (rc == 0 && created)
+        rc = settle_new(fd, e->dirfd, mode);
+    if (rc == 0 && (flags & IO_TRUNC) && !created && ftruncate(fd, 0) != 0)
+        rc = -errno;
+    if (rc < 0) {
+        close(fd);
+        return rc;
+    }
+    return fd;
+}
+
 static int posix_open(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
 {
     (void)io;
-    int oflags = O_CLOEXEC | ((flags & IO_WRITE) ? O_RDWR : O_RDONLY);
-    if (flags & IO_CREATE)
-        oflags |= O_CREAT;
-    if (flags & IO_EXCL)
-        oflags |= O_EXCL;
-    if (flags & IO_TRUNC)
-        oflags |= O_TRUNC;
-    int fd;
-    IO_RETRY(fd, open(path, oflags, (mode_t)mode));
-    return fd < 0 ? -errno : fd;
+    jail_entry e;
+    int rc = jail_parent(path, &e);
+    if (rc < 0)
+        return rc;
+    rc = open_entry(&e, flags, mode);
+    jail_entry_close(&e);
+    return rc;
 }
 
 static int posix_close(const siglog_io *io, int fd)
@@ -149,28 +199,88 @@ static int posix_msync(const siglog_io *io, void *addr, size_t len)
     return r == 0 ? 0 : -errno;
 }
 
+/* Open path's parent after checking what path names now: absent (if
+ * absent_ok) or one of `want`. *found gets its type bits (0 if absent). */
+static int at_parent(const char *path, enum jail_want want, int absent_ok, jail_entry *e, mode_t *found)
+{
+    int rc = jail_parent(path, e);
+    if (rc < 0)
+        return rc;
+    struct stat st = {0};
+    rc = jail_stat(e, &st);
+    if (rc == 0)
+        rc = jail_check(path, st.st_mode, want);
+    else if (rc == -ENOENT && absent_ok)
+        rc = 0;
+    if (rc < 0)
+        jail_entry_close(e);
+    if (found)
+        *found = st.st_mode & S_IFMT;
+    return rc;
+}
+
+/* A file replaces only a file, a directory only a directory. */
 static int posix_rename(const siglog_io *io, const char *from, const char *to)
 {
     (void)io;
-    return rename(from, to) == 0 ? 0 : -errno;
+    jail_entry f, t;
+    mode_t kind;
+    int rc = at_parent(from, JAIL_FILE_OR_DIR, 0, &f, &kind);
+    if (rc < 0)
+        return rc;
+    rc = at_parent(to, S_ISDIR(kind) ? JAIL_DIR : JAIL_FILE, 1, &t, NULL);
+    if (rc == 0) {
+        rc = renameat(f.dirfd, f.name, t.dirfd, t.name) == 0 ? 0 : -errno;
+        jail_entry_close(&t);
+    }
+    jail_entry_close(&f);
+    return rc;
 }
 
+/* Removes the entry itself: a symlink goes, its target stays. */
 static int posix_unlink(const siglog_io *io, const char *path)
 {
     (void)io;
-    return unlink(path) == 0 ? 0 : -errno;
+    jail_entry e;
+    int rc = jail_parent(path, &e);
+    if (rc < 0)
+        return rc;
+    rc = unlinkat(e.dirfd, e.name, 0) == 0 ? 0 : -errno;
+    jail_entry_close(&e);
+    return rc;
 }
 
+/* An existing entry of the wrong kind is refused rather than reported as
+ * EEXIST, which callers take as "the directory is there". */
 static int posix_mkdir(const siglog_io *io, const char *path, uint32_t mode)
 {
     (void)io;
-    return mkdir(path, (mode_t)mode) == 0 ? 0 : -errno;
+    jail_entry e;
+    int rc = at_parent(path, JAIL_DIR, 1, &e, NULL);
+    if (rc < 0)
+        return rc;
+    if (mkdirat(e.dirfd, e.name, (mode_t)(mode & 07777)) != 0) {
+        rc = -errno;
+    } else {
+        int fd = openat(e.dirfd, e.name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+        rc = fd < 0 ? -errno : settle_new(fd, e.dirfd, mode);
+        if (fd >= 0)
+            close(fd);
+    }
+    jail_entry_close(&e);
+    return rc;
 }
 
 static int posix_rmdir(const siglog_io *io, const char *path)
 {
     (void)io;
-    return rmdir(path) == 0 ? 0 : -errno;
+    jail_entry e;
+    int rc = at_parent(path, JAIL_DIR, 0, &e, NULL);
+    if (rc < 0)
+        return rc;
+    rc = unlinkat(e.dirfd, e.name, AT_REMOVEDIR) == 0 ? 0 : -errno;
+    jail_entry_close(&e);
+    return rc;
 }
 
 static int posix_sync_dir(const siglog_io *io, const char *path)
@@ -180,10 +290,10 @@ static int posix_sync_dir(const siglog_io *io, const char *path)
     (void)path;
     return 0;
 #else
-    int fd, r;
-    IO_RETRY(fd, open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    int fd = jail_open_dir(path, O_RDONLY);
     if (fd < 0)
-        return -errno;
+        return fd;
+    int r;
     IO_RETRY(r, fsync(fd));
     int rc = r == 0 ? 0 : -errno;
     close(fd);
@@ -220,10 +330,9 @@ static int posix_list_dir(const siglog_io *io, const char *path, io_dirent_list 
     (void)io;
     out->names = NULL;
     out->count = 0;
-    int fd;
-    IO_RETRY(fd, open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    int fd = jail_open_dir(path, O_RDONLY);
     if (fd < 0)
-        return -errno;
+        return fd;
     DIR *d = fdopendir(fd);
     if (!d) {
         int e = errno;
@@ -258,9 +367,15 @@ static int posix_list_dir(const siglog_io *io, const char *path, io_dirent_list 
 static int posix_stat_path(const siglog_io *io, const char *path, int *is_dir, uint64_t *size)
 {
     (void)io;
+    jail_entry e;
+    int rc = at_parent(path, JAIL_FILE_OR_DIR, 0, &e, NULL);
+    if (rc < 0)
+        return rc;
     struct stat st;
-    if (stat(path, &st) != 0)
-        return -errno;
+    rc = jail_stat(&e, &st);
+    jail_entry_close(&e);
+    if (rc < 0)
+        return rc;
     if (is_dir)
         *is_dir = S_ISDIR(st.st_mode);
     if (size)

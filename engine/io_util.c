@@ -95,10 +95,19 @@ void io_dirent_list_free(io_dirent_list *l)
     l->count = 0;
 }
 
+int io_create_temp(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
+{
+    /* A stale temporary from a crash, or anything planted under its name:
+     * unlink removes the entry itself (a symlink's target stays), so the
+     * exclusive create below makes a new file or fails. */
+    io->unlink(io, path);
+    return io->open_file(io, path, flags | IO_CREATE | IO_EXCL, mode);
+}
+
 /* Write the whole of data into a fresh tmp, durable before it is renamed. */
 static int replace_write_tmp(const siglog_io *io, const char *tmp, const void *data, size_t len, uint32_t mode)
 {
-    int fd = io->open_file(io, tmp, IO_CREATE | IO_TRUNC | IO_WRITE, mode);
+    int fd = io_create_temp(io, tmp, IO_WRITE, mode);
     if (fd < 0)
         return fd;
     int rc = io_write_all(io, fd, data, len, 0);

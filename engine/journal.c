@@ -70,7 +70,7 @@ static int journal_create(journal *j, const char *store_dir, uint64_t bytes, uin
     if (asprintf(&tmp, "%s.tmp", j->path) < 0)
         return err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
-    int fd = j->io->open_file(j->io, tmp, IO_WRITE | IO_CREATE | IO_TRUNC, mode);
+    int fd = io_create_temp(j->io, tmp, IO_WRITE, mode);
     if (fd < 0) {
         rc = err_errno(fd, "creating %s", tmp);
         goto out;

@@ -425,10 +425,10 @@ static int rebuild_indexes(segment *s, uint64_t file_bytes)
     sibling_path(s, tmp_t, ".tix.tmp");
     uint32_t capacity = index_capacity_for(&s->p, file_bytes);
     uint32_t mode = s->p.file_mode;
-    int rc = index_open(s->io, tmp_o, INDEX_KIND_OFFSET, s->base, capacity, IO_CREATE | IO_WRITE | IO_TRUNC, mode,
+    int rc = index_open(s->io, tmp_o, INDEX_KIND_OFFSET, s->base, capacity, IO_CREATE | IO_EXCL | IO_WRITE, mode,
                         &s->oix);
     if (rc == 0)
-        rc = index_open(s->io, tmp_t, INDEX_KIND_TIME, s->base, capacity, IO_CREATE | IO_WRITE | IO_TRUNC, mode,
+        rc = index_open(s->io, tmp_t, INDEX_KIND_TIME, s->base, capacity, IO_CREATE | IO_EXCL | IO_WRITE, mode,
                         &s->tix);
     seg_state st = state_empty(s);
     s->last_index_pos = 0;

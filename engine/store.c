@@ -60,6 +60,11 @@ int store_meta_decode(const uint8_t *buf, size_t len, uint64_t *store_id)
     return 0;
 }
 
+int store_not_found(const char *path)
+{
+    return err_set(SIGLOG_ENOENT, "%s is not a siglog store (no %s)", path, STORE_FILE);
+}
+
 void store_log(struct siglog *s, int level, const char *fmt, ...)
 {
     if (!s->opt.log_fn)
@@ -405,13 +410,19 @@ SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options 
         siglog_options_default(&o);
     if (!o.io)
         o.io = io_posix();
-    if (o.read_only) {
-        int rc = recover_for_reader(path, &o);
-        if (rc)
-            return rc;
+    /* Resolved once: every path of the store is built from this one, so
+     * the I/O layer can refuse any symlink it meets below it. */
+    char *real = io_real_path(path);
+    if (!real)
+        return errno == ENOENT && !o.create ? store_not_found(path)
+                                            : err_errno(-errno, "resolving the store path %s", path);
+    int rc = o.read_only ? recover_for_reader(real, &o) : 0;
+    if (!rc) {
+        err_clear();
+        rc = open_store(out, real, o, 0);
     }
-    err_clear();
-    return open_store(out, path, o, 0);
+    free(real);
+    return rc;
 }
 
 static int open_store(siglog **out, const char *path, siglog_options o, int reader_recovery)
@@ -442,7 +453,7 @@ static int open_store(siglog **out, const char *path, siglog_options o, int read
     uint64_t size;
     int st = io->stat_path(io, store_file, &is_dir, &size);
     if (st == -ENOENT && !o.create) {
-        rc = err_set(SIGLOG_ENOENT, "%s is not a siglog store (no %s)", path, STORE_FILE);
+        rc = store_not_found(path);
         goto fail;
     }
     if (st == -ENOENT && o.read_only) {

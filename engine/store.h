@@ -74,6 +74,9 @@ struct siglog {
 void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], uint64_t store_id, int64_t created_us);
 int store_meta_decode(const uint8_t *buf, size_t len, uint64_t *store_id);
 
+/* SIGLOG_ENOENT: "PATH is not a siglog store (no siglog.store)". */
+int store_not_found(const char *path);
+
 /* Report through options.log_fn. */
 void store_log(struct siglog *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* partition_log_fn adapter: ctx is the store. */

@@ -355,8 +355,7 @@ static int check_store(verifier *v, const char *path)
     v->st.files++;
     int r = io_read_file(v->io, store_file, 4096, &data, &len);
     if (r < 0) {
-        rc = r == -ENOENT ? err_set(SIGLOG_ENOENT, "%s is not a siglog store (no %s)", path, STORE_FILE)
-                          : err_errno(r, "reading %s", store_file);
+        rc = r == -ENOENT ? store_not_found(path) : err_errno(r, "reading %s", store_file);
         goto out;
     }
     if (store_meta_decode(data, len, &store_id) != 0)
@@ -446,6 +445,10 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
     err_clear();
     if (!path)
         return err_set(SIGLOG_EINVAL, "siglog_verify: path is required");
+    char *real = io_real_path(path);
+    if (!real)
+        return errno == ENOENT ? store_not_found(path) : err_errno(-errno, "resolving the store path %s", path);
+    path = real;
     verifier v = {.io = io_posix(), .cb = cb};
     int rc = check_store(&v, path);
     if (!rc && v.st.problems && do_repair) {
@@ -465,5 +468,6 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
     if (stats)
         *stats = v.st;
     verifier_free(&v);
+    free(real);
     return rc;
 }

@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
 
 #include "io.h"
 #include "io_crash.h"
@@ -404,6 +407,191 @@ CONFORMANCE(concurrent_writers_on_one_file_all_land)
             memset(want + ((size_t)i * WRITERS + (size_t)w) * WRITE_BYTES, w * 16 + i % 16, WRITE_BYTES);
     assert_content(p, want, sizeof want);
     free(p);
+}
+
+/* ---- conformance: the store is a jail ---------------------------------- */
+
+/* What can be planted where the engine expects a file or a directory. */
+enum plant { PLANT_FILE_LINK, PLANT_DIR_LINK, PLANT_FIFO, PLANT_DEVICE, PLANT_DIR, PLANT_FILE, PLANT_COUNT };
+static const char *const plant_names[] = {"symlink to a file", "symlink to a directory", "FIFO",
+                                          "character device", "directory", "file"};
+
+/* A scratch jail: dir/jail is where paths are used, dir/outside holds a
+ * decoy file that must never change and must stay alone. */
+typedef struct jail_fixture {
+    char *jail, *outside, *decoy;
+} jail_fixture;
+
+static const char DECOY[] = "decoy: nothing may write here\n";
+
+static jail_fixture jail_fixture_make(const char *dir)
+{
+    jail_fixture j = {test_path(dir, "jail"), test_path(dir, "outside"), NULL};
+    j.decoy = test_path(j.outside, "decoy");
+    cr_assert_eq(mkdir(j.jail, 0700), 0);
+    cr_assert_eq(mkdir(j.outside, 0700), 0);
+    FILE *f = fopen(j.decoy, "w");
+    cr_assert_not_null(f);
+    fputs(DECOY, f);
+    fclose(f);
+    return j;
+}
+
+static void jail_fixture_assert_untouched(const jail_fixture *j, const char *what)
+{
+    assert_content(j->decoy, DECOY, strlen(DECOY));
+    io_dirent_list l = {0};
+    cr_assert_eq(io_posix()->list_dir(io_posix(), j->outside, &l), 0);
+    cr_assert_eq(l.count, 1, "%s created %s in the directory outside", what, l.count > 1 ? l.names[0] : "?");
+    io_dirent_list_free(&l);
+    struct stat st;
+    cr_assert_eq(stat(j->decoy, &st), 0);
+    cr_assert_eq(st.st_size, (off_t)strlen(DECOY), "%s", what);
+}
+
+static void jail_fixture_free(jail_fixture *j)
+{
+    free(j->jail);
+    free(j->outside);
+    free(j->decoy);
+}
+
+/* Plant `kind` at path; 0 if this kind cannot be made here (a device
+ * needs root). */
+static int plant(const jail_fixture *j, const char *path, int kind)
+{
+    int rc = 0;
+    switch (kind) {
+    case PLANT_FILE_LINK: rc = symlink(j->decoy, path); break;
+    case PLANT_DIR_LINK: rc = symlink(j->outside, path); break;
+    case PLANT_FIFO: rc = mkfifo(path, 0600); break;
+    case PLANT_DEVICE:
+        if (geteuid() != 0)
+            return 0;
+        rc = mknod(path, S_IFCHR | 0600, makedev(1, 3)); /* /dev/null's */
+        break;
+    case PLANT_DIR: rc = mkdir(path, 0700); break;
+    default: {
+        FILE *f = fopen(path, "w");
+        cr_assert_not_null(f);
+        fclose(f);
+    }
+    }
+    cr_assert_eq(rc, 0, "planting a %s at %s: %s", plant_names[kind], path, strerror(errno));
+    return 1;
+}
+
+static void unplant(const char *path)
+{
+    if (unlink(path) != 0)
+        rmdir(path);
+}
+
+/* rc must be a refusal naming `named` (the planted component). */
+static void assert_refused(int rc, const char *named, const char *what)
+{
+    cr_assert_eq(rc, -IO_EJAIL, "%s: got %d (%s), not a refusal", what, rc, rc < 0 ? strerror(-rc) : "success");
+    cr_assert(strstr(io_jail_detail(), named), "%s: the refusal '%s' does not name %s", what, io_jail_detail(), named);
+}
+
+/* The ops a store makes on one path, against every kind planted there.
+ * A regular file is what belongs at x for the file ops, a directory for
+ * the directory ops; anything else is refused and nothing outside moves. */
+CONFORMANCE(a_symlink_fifo_device_or_wrong_kind_is_refused_and_nothing_outside_changes)
+{
+    jail_fixture j = jail_fixture_make(dir);
+    char *x = test_path(j.jail, "x");
+    char *y = test_path(j.jail, "y");
+    for (int k = 0; k < PLANT_COUNT; k++) {
+        int is_file = k == PLANT_FILE, is_dir = k == PLANT_DIR;
+        struct {
+            const char *what;
+            int ok; /* expected to succeed */
+            int other_err; /* expected -errno that is not a refusal (0: none) */
+        } expect[] = {
+            {"open read", is_file, 0},
+            {"open write create", is_file, 0},
+            {"open write trunc", is_file, 0},
+            {"create temp", !is_dir, 0},
+            {"mkdir", 0, is_dir ? EEXIST : 0},
+            {"rmdir", is_dir, 0},
+            {"list_dir", is_dir, 0},
+            {"sync_dir", is_dir, 0},
+            {"stat_path", is_file || is_dir, 0},
+            {"rename from", is_file || is_dir, 0},
+            {"rename onto", is_file, 0},
+            {"unlink", !is_dir, is_dir ? EISDIR : 0},
+        };
+        for (size_t op = 0; op < sizeof expect / sizeof *expect; op++) {
+            if (!plant(&j, x, k))
+                break;
+            int rc = 0;
+            io_dirent_list l = {0};
+            switch (op) {
+            case 0: rc = io->open_file(io, x, IO_READ, 0); break;
+            case 1: rc = io->open_file(io, x, IO_WRITE | IO_CREATE, 0600); break;
+            case 2: rc = io->open_file(io, x, IO_WRITE | IO_CREATE | IO_TRUNC, 0600); break;
+            case 3: rc = io_create_temp(io, x, IO_WRITE, 0600); break;
+            case 4: rc = io->mkdir(io, x, 0700); break;
+            case 5: rc = io->rmdir(io, x); break;
+            case 6: rc = io->list_dir(io, x, &l); break;
+            case 7: rc = io->sync_dir(io, x); break;
+            case 8: rc = io->stat_path(io, x, NULL, NULL); break;
+            case 9: rc = io->rename(io, x, y); break;
+            case 10: {
+                int fd = io->open_file(io, y, IO_WRITE | IO_CREATE, 0600);
+                cr_assert(fd >= 0);
+                io->close_file(io, fd);
+                rc = io->rename(io, y, x);
+                break;
+            }
+            default: rc = io->unlink(io, x); break;
+            }
+            char what[128];
+            snprintf(what, sizeof what, "%s on a %s", expect[op].what, plant_names[k]);
+            if (rc >= 0 && (op <= 3))
+                io->close_file(io, rc);
+            io_dirent_list_free(&l);
+            if (expect[op].ok)
+                cr_assert(rc >= 0, "%s: %s", what, rc < 0 ? strerror(-rc) : "");
+            else if (expect[op].other_err)
+                cr_assert_eq(rc, -expect[op].other_err, "%s: got %d", what, rc);
+            else
+                assert_refused(rc, x, what);
+            if ((op == 3 || op == 11) && expect[op].ok) {
+                /* Only the planted entry went: a link's target stays. */
+                struct stat st;
+                cr_assert(op == 11 ? lstat(x, &st) != 0 : lstat(x, &st) == 0 && S_ISREG(st.st_mode), "%s", what);
+            }
+            jail_fixture_assert_untouched(&j, what);
+            unplant(x);
+            unplant(y);
+        }
+    }
+    free(y);
+    free(x);
+    jail_fixture_free(&j);
+}
+
+/* A symlink or a file in the middle of a path: nothing below it is
+ * reached, and the refusal names that component. */
+CONFORMANCE(a_symlink_or_file_in_the_middle_of_a_path_is_refused)
+{
+    jail_fixture j = jail_fixture_make(dir);
+    char *sub = test_path(j.jail, "sub");
+    char *below = test_path(sub, "f");
+    for (int k = 0; k < PLANT_COUNT; k++) {
+        if (k == PLANT_DIR || !plant(&j, sub, k))
+            continue;
+        assert_refused(io->open_file(io, below, IO_WRITE | IO_CREATE, 0600), sub, plant_names[k]);
+        assert_refused(io->mkdir(io, below, 0700), sub, plant_names[k]);
+        assert_refused(io->stat_path(io, below, NULL, NULL), sub, plant_names[k]);
+        jail_fixture_assert_untouched(&j, plant_names[k]);
+        unplant(sub);
+    }
+    free(below);
+    free(sub);
+    jail_fixture_free(&j);
 }
 
 /* ---- the fault backend --------------------------------------------------- */

@@ -1,0 +1,43 @@
+/*
+ * io_jail — symlink-free path resolution for the POSIX backend (io_jail.c).
+ * Internal to the I/O layer: the rest of the engine sees only IO_EJAIL and
+ * io_jail_detail() (io.h).
+ */
+#ifndef SIGLOG_IO_JAIL_H
+#define SIGLOG_IO_JAIL_H
+
+#include <limits.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "io.h"
+
+enum jail_want { JAIL_FILE, JAIL_DIR, JAIL_FILE_OR_DIR };
+
+/* A path split into its parent directory, opened O_PATH without following
+ * any symlink, and its last component. */
+typedef struct jail_entry {
+    int dirfd;
+    const char *parent; /* the directory part: into dir, or "." or "/" */
+    const char *name;   /* the last component: into dir */
+    const char *path; /* the caller's full path, for messages */
+    char dir[PATH_MAX];
+} jail_entry;
+
+/* Open path's parent; 0, -ENOENT, -IO_EJAIL (detail set) or -errno. */
+int jail_parent(const char *path, jail_entry *e);
+void jail_entry_close(jail_entry *e);
+/* lstat of the entry itself: 0 or -errno. */
+int jail_stat(const jail_entry *e, struct stat *st);
+
+/* The directory path opened with oflags | O_DIRECTORY, no symlink
+ * followed: a descriptor, -ENOENT, -IO_EJAIL (detail set) or -errno. */
+int jail_open_dir(const char *path, int oflags);
+
+/* 0 if `found` is what `want` asks for, else -IO_EJAIL with the detail
+ * "PATH is <found>, not <want>". */
+int jail_check(const char *path, mode_t found, enum jail_want want);
+/* The refusal itself, naming the first path_len bytes of path. */
+int jail_refuse(const char *path, size_t path_len, mode_t found, enum jail_want want);
+
+#endif

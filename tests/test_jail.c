@@ -1,0 +1,373 @@
+/*
+ * jail — the store is a jail, proven over every path the engine touches.
+ *
+ * A recording backend collects every path the engine passes to the I/O
+ * layer while a store is built (create, stream create, appends across
+ * segment rolls, close, reopen, replay) and the temporary names its
+ * atomic replacements use. Then, for each of those paths and each kind of
+ * thing an attacker (or an accident) can put there — a symlink to a file
+ * outside, a symlink to a directory outside, a FIFO, a character device
+ * (root only), the wrong one of file/directory — a copy of the store gets
+ * the plant and goes through a writer session, a read-only replay and
+ * verify --repair. Proven: a decoy file outside is byte-identical and its
+ * directory gains nothing, nothing blocks, and every failure is
+ * SIGLOG_ECORRUPT naming the planted path.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "io.h"
+#include "siglog.h"
+#include "support.h"
+
+/* ---- a backend that records every path it is given ---------------------- */
+
+#define MAX_PATHS 512
+
+typedef struct recorder {
+    siglog_io io;
+    const siglog_io *base;
+    char *paths[MAX_PATHS];
+    size_t count;
+} recorder;
+
+static recorder *rec_of(const siglog_io *io)
+{
+    return io->ctx;
+}
+
+static void note(const siglog_io *io, const char *path)
+{
+    recorder *r = rec_of(io);
+    for (size_t i = 0; i < r->count; i++)
+        if (strcmp(r->paths[i], path) == 0)
+            return;
+    cr_assert_lt(r->count, MAX_PATHS);
+    r->paths[r->count++] = strdup(path);
+}
+
+static int rec_open(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
+{
+    note(io, path);
+    return rec_of(io)->base->open_file(rec_of(io)->base, path, flags, mode);
+}
+
+static int rec_rename(const siglog_io *io, const char *from, const char *to)
+{
+    note(io, from);
+    note(io, to);
+    return rec_of(io)->base->rename(rec_of(io)->base, from, to);
+}
+
+static int rec_unlink(const siglog_io *io, const char *path)
+{
+    note(io, path);
+    return rec_of(io)->base->unlink(rec_of(io)->base, path);
+}
+
+static int rec_mkdir(const siglog_io *io, const char *path, uint32_t mode)
+{
+    note(io, path);
+    return rec_of(io)->base->mkdir(rec_of(io)->base, path, mode);
+}
+
+static int rec_rmdir(const siglog_io *io, const char *path)
+{
+    note(io, path);
+    return rec_of(io)->base->rmdir(rec_of(io)->base, path);
+}
+
+static int rec_sync_dir(const siglog_io *io, const char *path)
+{
+    note(io, path);
+    return rec_of(io)->base->sync_dir(rec_of(io)->base, path);
+}
+
+static int rec_list_dir(const siglog_io *io, const char *path, io_dirent_list *out)
+{
+    note(io, path);
+    return rec_of(io)->base->list_dir(rec_of(io)->base, path, out);
+}
+
+static int rec_stat_path(const siglog_io *io, const char *path, int *is_dir, uint64_t *size)
+{
+    note(io, path);
+    return rec_of(io)->base->stat_path(rec_of(io)->base, path, is_dir, size);
+}
+
+static recorder *recorder_new(void)
+{
+    recorder *r = calloc(1, sizeof *r);
+    cr_assert_not_null(r);
+    r->base = io_posix();
+    r->io = *r->base; /* descriptor ops go straight to POSIX */
+    r->io.open_file = rec_open;
+    r->io.rename = rec_rename;
+    r->io.unlink = rec_unlink;
+    r->io.mkdir = rec_mkdir;
+    r->io.rmdir = rec_rmdir;
+    r->io.sync_dir = rec_sync_dir;
+    r->io.list_dir = rec_list_dir;
+    r->io.stat_path = rec_stat_path;
+    r->io.ctx = r;
+    return r;
+}
+
+static void recorder_free(recorder *r)
+{
+    for (size_t i = 0; i < r->count; i++)
+        free(r->paths[i]);
+    free(r);
+}
+
+/* ---- the scenario ------------------------------------------------------- */
+
+#define EVENTS_PER_SESSION 100
+
+/* The detail of a session's first failure (closing would clear it). */
+static char session_detail[1024];
+
+static int session_end(siglog *s, int rc)
+{
+    if (rc)
+        snprintf(session_detail, sizeof session_detail, "%s", siglog_errdetail());
+    int c = siglog_close(s);
+    if (!rc && c)
+        snprintf(session_detail, sizeof session_detail, "%s", siglog_errdetail());
+    return rc ? rc : c;
+}
+
+/* Open the scenario's store: 1 MiB journal, creating unless read-only. */
+static int session_open(const char *store, const siglog_io *io, int read_only, siglog **s)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.create = !read_only;
+    o.read_only = read_only;
+    o.journal_bytes = 1u << 20;
+    o.io = io;
+    *s = NULL;
+    int rc = siglog_open(s, store, &o);
+    return rc ? session_end(NULL, rc) : 0;
+}
+
+/* A writer session: open (creating), the stream (created if missing),
+ * events enough to roll a 64 KiB segment, close. Returns the first error. */
+static int writer_session(const char *store, const siglog_io *io)
+{
+    siglog *s;
+    int rc = session_open(store, io, 0, &s);
+    if (rc)
+        return rc;
+    siglog_stream *st = NULL;
+    rc = siglog_stream_get(s, "events", &st);
+    if (rc == SIGLOG_ENOENT) {
+        siglog_stream_config c;
+        siglog_stream_config_default(&c);
+        c.segment_bytes_max = 64u << 10;
+        c.record_bytes_max = 16384; /* a batch fits a quarter of the journal */
+        c.compression = SIGLOG_COMPRESSION_NONE;
+        c.sync_policy = SIGLOG_SYNC_ALWAYS;
+        rc = siglog_stream_create(s, "events", &c);
+        if (!rc)
+            rc = siglog_stream_get(s, "events", &st);
+    }
+    char value[1024];
+    memset(value, 'v', sizeof value);
+    for (int i = 0; i < EVENTS_PER_SESSION && !rc; i++) {
+        siglog_event ev = {.value = value, .value_len = sizeof value};
+        rc = siglog_append(st, 0, &ev, 1, NULL, NULL);
+    }
+    return session_end(s, rc);
+}
+
+/* A read-only open replaying the whole partition. */
+static int reader_session(const char *store, const siglog_io *io, uint64_t *events)
+{
+    siglog *s;
+    int rc = session_open(store, io, 1, &s);
+    if (rc)
+        return rc;
+    siglog_stream *st = NULL;
+    siglog_cursor *cur = NULL;
+    *events = 0;
+    rc = siglog_stream_get(s, "events", &st);
+    if (!rc)
+        rc = siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0);
+    const siglog_record *r;
+    int n = 0;
+    while (!rc && (n = siglog_cursor_next(cur, &r)) == 1)
+        (*events)++;
+    if (!rc && n < 0)
+        rc = n;
+    siglog_cursor_close(cur);
+    return session_end(s, rc);
+}
+
+/* ---- planting ------------------------------------------------------------- */
+
+enum plant { PLANT_FILE_LINK, PLANT_DIR_LINK, PLANT_FIFO, PLANT_DEVICE, PLANT_WRONG_KIND, PLANT_COUNT };
+static const char *const plant_names[] = {"symlink to a file outside", "symlink to a directory outside", "FIFO",
+                                          "character device", "wrong kind (file for directory or reverse)"};
+
+static const char DECOY[] = "decoy: nothing may write here\n";
+
+static void run_cmd(const char *fmt, const char *a, const char *b)
+{
+    char cmd[8192];
+    snprintf(cmd, sizeof cmd, fmt, a, b);
+    cr_assert_eq(system(cmd), 0, "%s", cmd);
+}
+
+static void write_decoy(const char *path)
+{
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(DECOY, f);
+    fclose(f);
+}
+
+/* The decoy is byte-identical and alone in its directory. */
+static void assert_outside_untouched(const char *outside, const char *decoy, const char *what)
+{
+    void *got = NULL;
+    size_t len = 0;
+    cr_assert_eq(io_read_file(io_posix(), decoy, 4096, &got, &len), 0, "%s", what);
+    cr_assert(len == strlen(DECOY) && memcmp(got, DECOY, len) == 0, "%s: the decoy outside changed", what);
+    free(got);
+    io_dirent_list l = {0};
+    cr_assert_eq(io_posix()->list_dir(io_posix(), outside, &l), 0);
+    cr_assert_eq(l.count, 1, "%s: something was created outside the store", what);
+    io_dirent_list_free(&l);
+}
+
+/* Replace whatever is at path by `kind`; 0 if it cannot be made here. */
+static int plant_at(const char *path, int kind, const char *outside, const char *decoy)
+{
+    struct stat st;
+    int was_dir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
+    if (kind == PLANT_DEVICE && geteuid() != 0)
+        return 0;
+    run_cmd("rm -rf '%s'%s", path, "");
+    int rc = 0;
+    switch (kind) {
+    case PLANT_FILE_LINK: rc = symlink(decoy, path); break;
+    case PLANT_DIR_LINK: rc = symlink(outside, path); break;
+    case PLANT_FIFO: rc = mkfifo(path, 0600); break;
+    case PLANT_DEVICE: rc = mknod(path, S_IFCHR | 0600, makedev(1, 3)); break;
+    default:
+        if (was_dir)
+            write_decoy(path);
+        else
+            rc = mkdir(path, 0700);
+    }
+    cr_assert_eq(rc, 0, "planting at %s: %s", path, strerror(errno));
+    return 1;
+}
+
+/* A failure must be SIGLOG_ECORRUPT and name what was planted. */
+static void assert_ok_or_named(int rc, const char *planted, const char *what)
+{
+    if (rc == 0)
+        return;
+    cr_assert_eq(rc, SIGLOG_ECORRUPT, "%s: %s (%s), not a refusal", what, siglog_errname(rc), session_detail);
+    cr_assert(strstr(session_detail, planted), "%s: '%s' does not name %s", what, session_detail, planted);
+}
+
+/* The temporary names of the atomic replacements, beside `path`. */
+static void add_temp_names(recorder *r, const char *store)
+{
+    size_t n = r->count;
+    for (size_t i = 0; i < n; i++) {
+        const char *p = r->paths[i];
+        size_t len = strlen(p);
+        if (len > 4 && (strcmp(p + len - 4, ".seg") == 0)) {
+            static const char *const sfx[] = {".oix.tmp", ".tix.tmp", ".sum.tmp"};
+            for (int k = 0; k < 3; k++) {
+                char t[4096];
+                snprintf(t, sizeof t, "%.*s%s", (int)(len - 4), p, sfx[k]);
+                note(&r->io, t);
+            }
+        }
+    }
+    static const char *const fixed[] = {"journal.tmp", "siglog.store.tmp", "streams/events/stream.meta.tmp"};
+    for (int k = 0; k < 3; k++) {
+        char t[4096];
+        snprintf(t, sizeof t, "%s/%s", store, fixed[k]);
+        note(&r->io, t);
+    }
+}
+
+Test(jail, every_path_the_engine_uses_refuses_what_is_planted_there, .timeout = 600)
+{
+    char *tmp = test_tmpdir_fast("jail");
+    char *pristine = test_path(tmp, "pristine");
+    char *outside = test_path(tmp, "outside");
+    char *decoy = test_path(outside, "decoy");
+    char *work = test_path(tmp, "work");
+    cr_assert_eq(mkdir(outside, 0700), 0);
+    write_decoy(decoy);
+
+    /* The scenario, recorded. Two writer sessions so the second reopens a
+     * store with rolled segments; then a reader. */
+    recorder *r = recorder_new();
+    cr_assert_eq(writer_session(pristine, &r->io), 0, "%s", session_detail);
+    cr_assert_eq(writer_session(pristine, &r->io), 0, "%s", session_detail);
+    uint64_t events = 0;
+    cr_assert_eq(reader_session(pristine, &r->io, &events), 0, "%s", session_detail);
+    cr_assert_eq(events, 2 * EVENTS_PER_SESSION);
+    char *real = realpath(pristine, NULL);
+    cr_assert_not_null(real);
+    add_temp_names(r, real);
+    size_t real_len = strlen(real);
+    size_t segments = 0, checked = 0;
+
+    for (size_t i = 0; i < r->count; i++) {
+        const char *p = r->paths[i];
+        if (strncmp(p, real, real_len) != 0 || p[real_len] != '/')
+            continue; /* the store's own directory and its parent */
+        const char *rel = p + real_len + 1;
+        size_t rl = strlen(rel);
+        segments += rl > 4 && strcmp(rel + rl - 4, ".seg") == 0;
+        for (int k = 0; k < PLANT_COUNT; k++) {
+            run_cmd("rm -rf '%s'%s", work, "");
+            run_cmd("cp -a '%s' '%s'", pristine, work);
+            char *target = test_path(work, rel);
+            if (!plant_at(target, k, outside, decoy)) {
+                free(target);
+                continue;
+            }
+            char what[4096];
+            snprintf(what, sizeof what, "%s at %s", plant_names[k], rel);
+            assert_ok_or_named(writer_session(work, io_posix()), target, what);
+            assert_outside_untouched(outside, decoy, what);
+            assert_ok_or_named(reader_session(work, io_posix(), &events), target, what);
+            assert_outside_untouched(outside, decoy, what);
+            siglog_verify_stats vs;
+            int v = siglog_verify(work, 1, NULL, &vs);
+            cr_assert(v == 0 || v == SIGLOG_ECORRUPT, "verify --repair with a %s: %s (%s)", what, siglog_errname(v),
+                      siglog_errdetail());
+            assert_outside_untouched(outside, decoy, what);
+            checked++;
+            free(target);
+        }
+    }
+    /* The scenario reached what it claims to cover. */
+    cr_assert_geq(segments, 3, "the scenario rolled %zu segments, not 3", segments);
+    cr_assert_gt(checked, 50);
+    fprintf(stderr, "jail: %zu plants over %zu paths (%zu segments) checked\n", checked, r->count, segments);
+
+    test_rmtree_fast(tmp);
+    recorder_free(r);
+    free(real);
+    free(work);
+    free(decoy);
+    free(outside);
+    free(pristine);
+}
