@@ -11,8 +11,9 @@
  * never reads past the snapshot's byte count, so it never meets a batch
  * that is being written; earlier segments are sealed and read whole.
  * Segments must follow each other without holes: a missing range is
- * reported (SIGLOG_ECORRUPT), a range removed by retention from the start
- * is SIGLOG_EGAP.
+ * reported (SIGLOG_ECORRUPT, see missing_range), unless the cursor was
+ * opened with SIGLOG_CURSOR_ALLOW_GAPS; a range removed by retention from
+ * the start is SIGLOG_EGAP.
  *
  * Damage: a cursor reading forward meets a damaged batch as
  * SIGLOG_ECORRUPT (file and byte) and hands out nothing from it; one
@@ -39,6 +40,7 @@ typedef struct cached_segment {
     uint64_t base;
     uint64_t used;      /* LRU clock */
     int64_t max_ts;     /* valid when max_known */
+    uint64_t end_offset; /* one past its last offset; valid when max_known */
     int max_known;
 } cached_segment;
 
@@ -140,6 +142,18 @@ static int open_at(siglog_cursor *c, uint64_t base)
     return segment_locate_offset(c->seg, c->next_offset, &c->pos);
 }
 
+/* The one check for a hole in the offsets: the log must go on at
+ * `expected` (the log start offset, or one past the last offset of the
+ * segment before) and the next segment starts at `base`. The log start
+ * comes from the snapshot. */
+static int missing_range(const siglog_cursor *c, uint64_t expected, uint64_t base)
+{
+    if (base <= expected || (c->flags & SIGLOG_CURSOR_ALLOW_GAPS))
+        return 0;
+    return err_set(SIGLOG_ECORRUPT, "%s: offsets %" PRIu64 "..%" PRIu64 " are missing: no segment holds them",
+                   c->p->dir, expected, base - 1);
+}
+
 static int list_segments(siglog_cursor *c)
 {
     free(c->bases);
@@ -182,11 +196,12 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
             i--;
         uint64_t base = c->bases[i], following = i + 1 < c->nbases ? c->bases[i + 1] : 0;
         if (base == after) {
+            /* next_offset is past its end: a hole up to the next one. */
             if (!following)
                 return 0; /* the writer has not created the next one yet */
-            return err_set(SIGLOG_ECORRUPT,
-                           "%s: offsets %" PRIu64 "..%" PRIu64 " are missing: no segment holds them", c->p->dir,
-                           c->next_offset, following - 1);
+            if ((rc = missing_range(c, c->next_offset, following)) != 0)
+                return rc;
+            c->next_offset = base = following;
         }
         rc = open_at(c, base);
         if (rc != SIGLOG_ENOENT)
@@ -279,21 +294,25 @@ static int next_batch(siglog_cursor *c)
     }
 }
 
-/* The largest timestamp in a cached segment, computed once per snapshot
- * (refresh() forgets the last segment's: it may have grown). Computed
- * after the snapshot was taken, it covers every record the snapshot holds. */
-static int cached_max_ts(siglog_cursor *c, cached_segment *e, int64_t *max_ts)
+/* The largest timestamp in a cached segment and where it ends, computed
+ * once per snapshot (refresh() forgets the last segment's: it may have
+ * grown). Computed after the snapshot was taken, it covers every record
+ * the snapshot holds. A segment with damage may hold any timestamp: it
+ * counts as holding the latest, so a time seek reads it and meets the
+ * damage. */
+static int cached_max_ts(cached_segment *e)
 {
-    (void)c;
-    if (!e->max_known) {
-        segment_tail t;
-        int rc = segment_scan_tail(e->seg, &t);
-        if (rc)
-            return rc;
-        e->max_ts = t.record_count ? t.max_timestamp_us : INT64_MIN;
-        e->max_known = 1;
-    }
-    *max_ts = e->max_ts;
+    if (e->max_known)
+        return 0;
+    segment_tail t;
+    int rc = segment_scan_tail(e->seg, &t);
+    if (rc)
+        return rc;
+    e->max_ts = t.record_count ? t.max_timestamp_us : INT64_MIN;
+    if (t.damaged || t.vouched_damage)
+        e->max_ts = INT64_MAX;
+    e->end_offset = t.end_offset;
+    e->max_known = 1;
     return 0;
 }
 
@@ -303,17 +322,24 @@ static int seek_time(siglog_cursor *c, int64_t ts)
     c->seek_time = ts;
     c->next_offset = c->snap.hwm_offset; /* if no record is that late */
     int rc = c->nbases && c->bases[c->nbases - 1] == c->snap.active_base ? 0 : list_segments(c);
+    /* Every segment before the one it lands in is passed over: a hole
+     * there could have held the answer. */
+    uint64_t expected = c->snap.log_start_offset;
     for (size_t i = 0; i < c->nbases && !rc && c->bases[i] < c->snap.hwm_offset; i++) {
         cached_segment *e;
-        int64_t max_ts;
         rc = cache_get(c, c->bases[i], &e);
         if (rc == SIGLOG_ENOENT) {
-            rc = 0; /* removed by retention meanwhile */
+            rc = 0; /* gone since listed: the next one reports the hole */
             continue;
         }
         if (!rc)
-            rc = cached_max_ts(c, e, &max_ts);
-        if (!rc && max_ts >= ts) {
+            rc = missing_range(c, expected, c->bases[i]);
+        if (!rc)
+            rc = cached_max_ts(e);
+        if (rc)
+            break;
+        expected = e->end_offset;
+        if (e->max_ts >= ts) {
             c->seg = e->seg;
             c->next_offset = c->bases[i];
             c->seg_end_offset = c->bases[i];
@@ -357,7 +383,8 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
     if (partition >= st->cfg.partitions)
         return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
                        st->cfg.partitions, partition);
-    if (seek < SIGLOG_SEEK_START || seek > SIGLOG_SEEK_TIME || (flags & ~SIGLOG_CURSOR_FOLLOW))
+    if (seek < SIGLOG_SEEK_START || seek > SIGLOG_SEEK_TIME ||
+        (flags & ~(SIGLOG_CURSOR_FOLLOW | SIGLOG_CURSOR_ALLOW_GAPS)))
         return err_set(SIGLOG_EINVAL, "siglog_cursor_open: unknown seek mode %d or flags 0x%x", seek, flags);
     siglog_cursor *c = calloc(1, sizeof *c);
     if (!c)

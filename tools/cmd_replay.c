@@ -29,7 +29,7 @@ static const args_cmd cmd = {
     "replay",
     "siglog replay STORE STREAM [--partition P]... [--from-offset O] [--to-offset O]\n"
     "       [--from-time T] [--to-time T] [--time-unit s|ms|us] [--key K] [--schema-version V] [--merge] [--follow]\n"
-    "       [--limit N] [--format jsonl|value|binary]",
+    "       [--allow-gaps] [--limit N] [--format jsonl|value|binary]",
     "Write the events of STREAM to standard output.\n"
     "\n"
     "  --partition P        read partition P (repeatable); default: all partitions,\n"
@@ -52,6 +52,10 @@ static const args_cmd cmd = {
     "  --follow             keep waiting for new events (like tail -f); SIGINT or\n"
     "                       SIGTERM ends the replay with status 0. With several\n"
     "                       partitions and no --merge, partitions are read in turn.\n"
+    "  --allow-gaps         return the events present when offsets are missing (a\n"
+    "                       deleted segment); without it, reading over a hole\n"
+    "                       fails naming the missing range, and so does a time\n"
+    "                       window that starts after one\n"
     "  --limit N            stop after N events have been written\n"
     "  --format F           jsonl (default): one JSON object per event:\n"
     "                         {\"stream\",\"partition\",\"offset\",\"ts\" (microseconds),\n"
@@ -85,6 +89,7 @@ enum {
     OPT_SCHEMA,
     OPT_MERGE,
     OPT_FOLLOW,
+    OPT_ALLOW_GAPS,
     OPT_LIMIT,
     OPT_FORMAT,
 };
@@ -104,7 +109,7 @@ typedef struct replay_opts {
     int have_key;
     uint32_t schema_version;
     int have_schema;
-    int merge, follow;
+    int merge, follow, allow_gaps;
     uint64_t limit;
     int have_limit;
     int format;
@@ -415,6 +420,7 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         { "schema-version", required_argument, NULL, OPT_SCHEMA },
         { "merge", no_argument, NULL, OPT_MERGE },
         { "follow", no_argument, NULL, OPT_FOLLOW },
+        { "allow-gaps", no_argument, NULL, OPT_ALLOW_GAPS },
         { "limit", required_argument, NULL, OPT_LIMIT },
         { "format", required_argument, NULL, OPT_FORMAT },
         { NULL, 0, NULL, 0 },
@@ -465,6 +471,9 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             break;
         case OPT_FOLLOW:
             o->follow = 1;
+            break;
+        case OPT_ALLOW_GAPS:
+            o->allow_gaps = 1;
             break;
         case OPT_LIMIT:
             if (args_u64(&cmd, "--limit", optarg, 0, UINT64_MAX, &o->limit))
@@ -521,7 +530,8 @@ static int open_sources(replay_run *rr)
             return cli_fail(cmd.name, "stream %s has %u partitions: no partition %u", o->stream, cfg.partitions,
                             src->partition);
         int rc = siglog_cursor_open(&src->cursor, rr->st, src->partition, seek, arg,
-                                    o->follow ? SIGLOG_CURSOR_FOLLOW : 0);
+                                    (o->follow ? SIGLOG_CURSOR_FOLLOW : 0u) |
+                                        (o->allow_gaps ? SIGLOG_CURSOR_ALLOW_GAPS : 0u));
         if (rc != 0)
             return cli_fail_lib(cmd.name, rc, "opening stream %s partition %u", o->stream, src->partition);
         siglog_partition_info pi;

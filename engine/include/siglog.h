@@ -372,6 +372,14 @@ enum siglog_seek {
 
 #define SIGLOG_CURSOR_FOLLOW 1u /* keep reading past the high-water mark
                                  * taken at open, as new events arrive */
+/* Without this flag a hole in the offsets (a missing segment: one starts
+ * above where the one before it ends, or the first starts above the log
+ * start offset) that a read or a time seek passes over is an error,
+ * SIGLOG_ECORRUPT naming the missing range: a time seek fails even when
+ * the hole lies before the record it would land on, since the missing
+ * events could have been the answer. With it, the cursor skips holes
+ * silently and returns the events that are present. */
+#define SIGLOG_CURSOR_ALLOW_GAPS 2u
 
 /* Open a cursor on one partition. Without SIGLOG_CURSOR_FOLLOW the cursor
  * stops at the high-water mark taken now. A cursor never returns an event

@@ -579,6 +579,98 @@ Test(cli, replay_time_ranges_filter_every_partition)
     free(in);
 }
 
+/* Delete the second segment of a one-partition stream (all its files);
+ * returns its base offset and sets *end to the next segment's. */
+static unsigned long long delete_second_segment(const char *stream, unsigned long long *end)
+{
+    char *sd = scratch("store/streams");
+    char pd[4096];
+    snprintf(pd, sizeof pd, "%s/%s/00000", sd, stream);
+    unsigned long long bases[3];
+    size_t n = 0;
+    struct dirent **names;
+    int count = scandir(pd, &names, NULL, alphasort);
+    cr_assert_geq(count, 0);
+    for (int i = 0; i < count; i++) {
+        size_t len = strlen(names[i]->d_name);
+        if (n < 3 && len > 4 && strcmp(names[i]->d_name + len - 4, ".seg") == 0)
+            bases[n++] = strtoull(names[i]->d_name, NULL, 10);
+        free(names[i]);
+    }
+    free(names);
+    cr_assert_eq(n, 3, "at least three segments");
+    static const char *const exts[] = { ".seg", ".oix", ".tix", ".sum" };
+    for (int e = 0; e < 4; e++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%020llu%s", pd, bases[1], exts[e]);
+        cr_assert_eq(unlink(path), 0, "%s", path);
+    }
+    free(sd);
+    *end = bases[2];
+    return bases[1];
+}
+
+Test(cli, replay_over_a_deleted_segment_fails_unless_allow_gaps)
+{
+    run_result r = RUN(NULL, "stream", "create", env.store, "holes", "--partitions", "1", "--segment-bytes", "64K");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *in = gen_lines("holes.jsonl", 5000, 10, TS_STEP, NULL);
+    append_file("holes", in, (const char *const[]){ "--key-field", "user.id", "--time-field", "ts", NULL });
+    unsigned long long end, from = delete_second_segment("holes", &end);
+    char range[96], t_in[32], t_after[32];
+    snprintf(range, sizeof range, "offsets %llu..%llu are missing", from, end - 1);
+    /* Offset n has time base + n ms (TS_STEP, one partition). */
+    snprintf(t_in, sizeof t_in, "%lld", (1396839069277LL + (long long)from + 1) * 1000);
+    snprintf(t_after, sizeof t_after, "%lld", (1396839069277LL + (long long)end + 5) * 1000);
+    const char *const windows[][8] = {
+        { "replay", env.store, "holes", "--from-time", t_in, "--time-unit", "us" },
+        { "replay", env.store, "holes", "--from-time", t_after, "--time-unit", "us" },
+        { "replay", env.store, "holes", "--key", "u3", NULL, NULL },
+        { "replay", env.store, "holes", "--from-offset", "0", NULL, NULL },
+    };
+    for (size_t w = 0; w < sizeof windows / sizeof windows[0]; w++) {
+        r = run_siglog(NULL, windows[w]);
+        cr_assert_eq(r.status, 1, "window %zu: status %d", w, r.status);
+        cr_assert(strstr(r.err, range), "window %zu names the range: %s", w, r.err);
+        cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+        run_free(&r);
+        /* With --allow-gaps: what a full scan of the events present gives. */
+        const char *args[10];
+        size_t n = 0;
+        for (; n < 7 && windows[w][n]; n++)
+            args[n] = windows[w][n];
+        args[n++] = "--allow-gaps";
+        args[n] = NULL;
+        r = run_siglog(NULL, args);
+        cr_assert_eq(r.status, 0, "window %zu: %s", w, r.err);
+        envelopes v = parse_envelopes(r.out);
+        size_t expect = 0;
+        for (unsigned long long off = 0; off < 5000; off++) {
+            if (off >= from && off < end)
+                continue;
+            long long ts_us = (1396839069277LL + (long long)off) * 1000;
+            expect += w == 0 ? ts_us >= atoll(t_in) : w == 1 ? ts_us >= atoll(t_after) : w == 3;
+        }
+        if (w == 2) {
+            run_result all = run_siglog(NULL, (const char *const[]){ "replay", env.store, "holes", "--allow-gaps", NULL });
+            envelopes va = parse_envelopes(all.out);
+            for (size_t i = 0; i < va.n; i++)
+                expect += strcmp(field_str(va.e[i], "key"), "u3") == 0;
+            envelopes_free(&va);
+            run_free(&all);
+        }
+        cr_assert_eq(v.n, expect, "window %zu: %zu events, a full scan says %zu", w, v.n, expect);
+        for (size_t i = 0; i < v.n; i++) {
+            json_int_t off = field_int(v.e[i], "offset");
+            cr_assert(off < (json_int_t)from || off >= (json_int_t)end);
+        }
+        envelopes_free(&v);
+        run_free(&r);
+    }
+    free(in);
+}
+
 Test(cli, replay_filters_by_key_and_schema_version)
 {
     create_stream("clicks", "4");
