@@ -3,6 +3,8 @@
  */
 #include "ingest.h"
 
+#include "jsonload.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -26,6 +28,20 @@ int ingest_content(const char **line, size_t *len, int first_line)
     return 0;
 }
 
+/* Whether v, the field at path, is a number jansson cannot hold: in the
+ * tree where those read 0 it is 0, and where they read 1 it is 1. */
+static int out_of_range(const char *line, size_t len, size_t replaced, json_t *v, const jsonpath *path)
+{
+    if (!replaced || !json_is_integer(v) || json_integer_value(v) != 0)
+        return 0;
+    json_error_t jerr;
+    json_t *ones = jsonload(line, len, '1', &replaced, &jerr);
+    json_t *w = ones ? jsonpath_get(ones, path) : NULL;
+    int is = json_is_integer(w) && json_integer_value(w) == 1;
+    json_decref(ones);
+    return is;
+}
+
 int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_line *out, char *why, size_t why_cap)
 {
     if (len > spec->record_bytes_max) {
@@ -34,7 +50,8 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
         return -1;
     }
     json_error_t jerr;
-    json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    size_t replaced;
+    json_t *root = jsonload(line, len, '0', &replaced, &jerr);
     if (!root) {
         snprintf(why, why_cap, "invalid JSON at column %d: %s", jerr.column, jerr.text);
         return -1;
@@ -49,6 +66,10 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
             snprintf(why, why_cap, "no field '%s'", spec->key->text);
             goto bad;
         }
+        if (out_of_range(line, len, replaced, kv, spec->key)) {
+            snprintf(why, why_cap, "key field '%s' is a number beyond 64-bit integers and doubles", spec->key->text);
+            goto bad;
+        }
         if (jsonpath_key(kv, out->buf, &out->key, &out->key_len) != 0) {
             snprintf(why, why_cap, "key field '%s' is not a string or a number", spec->key->text);
             goto bad;
@@ -58,6 +79,10 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
         json_t *tv = jsonpath_get(root, spec->time);
         if (!tv) {
             snprintf(why, why_cap, "no field '%s'", spec->time->text);
+            goto bad;
+        }
+        if (out_of_range(line, len, replaced, tv, spec->time)) {
+            snprintf(why, why_cap, "time field '%s' is a number out of range", spec->time->text);
             goto bad;
         }
         if (jsonpath_time_us(tv, &spec->time_how, &out->timestamp_us) != 0) {

@@ -3,6 +3,7 @@
  * compiled in directly: RFC 3339 times, durations, sizes, integers, and
  * the key/time conversions of `siglog append`.
  */
+#include "jsonload.h"
 #include "jsonpath.h"
 #include "timeparse.h"
 
@@ -332,6 +333,52 @@ static int64_t time_of(const char *json, int64_t unit_us, int expect_rc)
     cr_assert_eq(jsonpath_time_us(v, &how, &us), expect_rc, "%s", json);
     json_decref(v);
     return us;
+}
+
+/* jsonload's tree of text, compact, with digit for numbers jansson cannot
+ * hold; "ERR <jansson's text>" for a refusal. */
+static char *load_shown(const char *text, char digit, size_t *replaced)
+{
+    json_error_t err;
+    json_t *v = jsonload(text, strlen(text), digit, replaced, &err);
+    char *shown = NULL;
+    if (v)
+        shown = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+    else
+        cr_assert(asprintf(&shown, "ERR %s", err.text) > 0);
+    json_decref(v);
+    return shown;
+}
+
+Test(jsonload, numbers_jansson_cannot_hold_read_as_a_digit)
+{
+    const struct {
+        const char *text, *zeros;
+        size_t replaced;
+    } cases[] = {
+        { "18446744073709551615", "0", 1 },
+        { "{\"a\":[1e400,-1E+400, 2,123456789012345678901234567890]}", "{\"a\":[0,0,2,0]}", 3 },
+        { "[true,-1e400,false]", "[true,0,false]", 1 },
+        { "-0.0000000000000000000000000001e-400", "-0.0", 0 },
+        /* Invalid, and refused in jansson's words for the first number. */
+        { "[5-1e400]", "ERR real number overflow near '-1e400'", 0 },
+        { "true1e400", "ERR real number overflow near '1e400'", 0 },
+        { "1e400.5", "ERR real number overflow near '1e400'", 0 },
+        { "[1e400 2]", "ERR real number overflow near '1e400'", 0 },
+        { "[1e400,99999999999999999999,{]", "ERR real number overflow near '1e400'", 0 },
+        { "{\"a\":1,\"b\":x}", "ERR invalid token near 'x'", 0 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        size_t replaced = 99;
+        char *shown = load_shown(cases[i].text, '0', &replaced);
+        cr_assert_str_eq(shown, cases[i].zeros, "%s", cases[i].text);
+        cr_assert_eq(replaced, cases[i].replaced, "%s", cases[i].text);
+        free(shown);
+    }
+    size_t replaced;
+    char *shown = load_shown("[1e400,3]", '1', &replaced);
+    cr_assert_str_eq(shown, "[1,3]");
+    free(shown);
 }
 
 Test(jsonpath, time_strings_in_a_pattern_and_its_zone)

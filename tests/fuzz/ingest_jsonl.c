@@ -11,7 +11,9 @@
  * number and whose ts is an in-range number or RFC 3339 string other than
  * the epoch; an accepted key is the field's exact string bytes, or for a
  * number the text that reads back as the same number (integers in plain
- * decimal), and the time is the field's value in microseconds.
+ * decimal), and the time is the field's value in microseconds. Numbers
+ * beyond jansson's range (JSON has none) are checked as far as jansson can
+ * tell: see check_refused_by_jansson.
  */
 #include <math.h>
 #include <stdint.h>
@@ -80,6 +82,68 @@ static int expected_time(json_t *v, int64_t *us)
     return 0;
 }
 
+/* line with every number made small enough for jansson, keeping it valid
+ * or invalid JSON: runs of more than 20 digits cut to 20 (the first one
+ * kept, so a leading zero stays), and an exponent beyond 200 (after 'e' or
+ * 'E' and an optional '+') made 200. Strings may change too, but not their
+ * validity: a \u escape has at most three digits after an 'e', and
+ * stays hex. Returns the length written to out (room for len bytes). */
+static size_t shrink_numbers(const char *line, size_t len, char *out)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len;) {
+        size_t run = 0;
+        while (i + run < len && line[i + run] >= '0' && line[i + run] <= '9')
+            run++;
+        if (run == 0) {
+            out[o++] = line[i++];
+            continue;
+        }
+        size_t sign = i >= 1 && line[i - 1] == '+';
+        int exponent = i >= 1 + sign && (line[i - 1 - sign] == 'e' || line[i - 1 - sign] == 'E');
+        unsigned long long v = 0;
+        for (size_t j = 0; j < run && v <= 200; j++)
+            v = v * 10 + (unsigned)(line[i + j] - '0');
+        if (exponent && v > 200) {
+            memcpy(out + o, "200", 3);
+            o += 3;
+        } else {
+            size_t keep = run > 20 ? 20 : run;
+            memcpy(out + o, line + i, keep);
+            o += keep;
+        }
+        i += run;
+    }
+    return o;
+}
+
+/* A line that json_loadb refuses. Ingest refuses it just as jansson does
+ * (same column, same words) unless jansson's only objection is a number
+ * too large for it: then the line is valid JSON exactly when it parses with
+ * its numbers made small (shrink_numbers), and ingest must accept it or
+ * refuse it for a field, never as invalid JSON. */
+static void check_refused_by_jansson(const char *line, size_t len, int ok, const char *why, const json_error_t *jerr)
+{
+    int overflow = json_error_code(jerr) == json_error_numeric_overflow;
+    char want[256];
+    snprintf(want, sizeof want, "invalid JSON at column %d: %s", jerr->column, jerr->text);
+    if (!overflow && (ok || strcmp(why, want) != 0))
+        fail(ok ? "accepted a line jansson finds invalid" : "refused in other words than jansson's", line, len);
+    if (!overflow)
+        return;
+    char small[FUZZ_RECORD_MAX];
+    size_t small_len = shrink_numbers(line, len, small);
+    json_t *shrunk = json_loadb(small, small_len, JSON_DECODE_ANY | JSON_ALLOW_NUL | JSON_DECODE_INT_AS_REAL, NULL);
+    int invalid = !ok && strncmp(why, "invalid JSON", 12) == 0;
+    if (invalid && strcmp(why, want) != 0)
+        fail("refused in other words than jansson's", line, len);
+    if (invalid == (shrunk != NULL))
+        fail(invalid ? "a valid line with large numbers was refused as invalid"
+                     : "a line invalid beside its large numbers was taken as JSON",
+             line, len);
+    json_decref(shrunk);
+}
+
 static void check_line(const char *line, size_t len)
 {
     static const ingest_spec spec = {
@@ -89,7 +153,14 @@ static void check_line(const char *line, size_t len)
     char why[256];
     int ok = ingest_parse(&spec, line, len, &got, why, sizeof why) == 0;
 
-    json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    json_error_t jerr;
+    json_t *root = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, &jerr);
+    if (!root && len <= FUZZ_RECORD_MAX) {
+        check_refused_by_jansson(line, len, ok, why, &jerr);
+        if (ok)
+            ingest_release(&got);
+        return;
+    }
     json_t *k = root ? user_id(root) : NULL;
     json_t *t = root && json_is_object(root) ? json_object_get(root, "ts") : NULL;
     char kbuf[64];
