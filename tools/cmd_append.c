@@ -7,15 +7,26 @@
  * APPEND_BATCH events per siglog_append call — but only lines already read
  * (lines.h), so a slow producer on a pipe is acknowledged promptly.
  *
- * Acknowledgement (--ack): "PARTITION OFFSET\n" per event, written and
- * flushed one line at a time after the event is acknowledged: after
- * siglog_append returned (the stream's sync policy), and with --sync always
- * also after siglog_sync returned. Whatever stdout shows was promised, so a
- * harness may kill the process at any moment.
+ * Acknowledgement (--ack): "PARTITION OFFSET\n" per event, in input
+ * order, printed only once the event is durable under the stream's sync
+ * policy (acks.h): always — on disk when siglog_append returned; interval —
+ * after the next interval commit that covers it, which the printer waits
+ * for instead of forcing a sync per batch; none — once written to the
+ * segment file, i.e. handed to the OS (a power cut may still take it).
+ * With --sync always every batch is synced before the next is read.
+ * Whatever stdout shows is durable in that sense, so a harness may kill
+ * the process at any moment, kill -9 included.
+ *
+ * SIGINT and SIGTERM (interrupt.h) end the input: the lines already read
+ * are appended, the store is synced, every remaining acknowledgement is
+ * printed, and the command exits 128 + the signal with one summary line
+ * that says how many input lines were consumed (--skip-lines resumes).
  */
+#include "acks.h"
 #include "args.h"
 #include "cli.h"
 #include "ingest.h"
+#include "interrupt.h"
 #include "jsonpath.h"
 #include "lines.h"
 #include "output.h"
@@ -25,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,21 +90,31 @@ static const args_cmd cmd = {
     "  --schema-version V   schema version stored with every event (default 0)\n"
     "  --partition P        append every event to partition P\n"
     "  --sync MODE          none (default): acknowledge when the stream's own sync\n"
-    "                       policy does; always: also sync to disk before\n"
-    "                       acknowledging (siglog_sync after each batch)\n"
+    "                       policy makes an event durable; always: also sync\n"
+    "                       to disk after each batch (siglog_sync)\n"
     "  --on-error MODE      stop (default): at the first bad line append nothing\n"
     "                       after it and exit 1; skip: report each bad line on\n"
     "                       stderr, leave it out and go on (exit 0)\n"
     "  --skip-lines N       skip the first N lines, blank ones included: after a\n"
     "                       failure at line L, L-1 resumes with that line (once\n"
     "                       mended), L after it\n"
-    "  --ack                print \"PARTITION OFFSET\" on stdout for each event once\n"
-    "                       it is acknowledged, one flushed line at a time\n"
+    "  --ack                print \"PARTITION OFFSET\" on stdout for each event, in\n"
+    "                       input order, once it is durable under the stream's\n"
+    "                       sync policy: always - on disk; interval - on disk\n"
+    "                       after the next interval commit that covers it (no\n"
+    "                       extra syncs); none - written to the segment file,\n"
+    "                       i.e. handed to the OS: it survives the process being\n"
+    "                       killed, not a power cut. What was printed stays\n"
+    "                       stored whenever the process dies, kill -9 included.\n"
     "\n"
     "A bad line (not one JSON value, a named field missing or of the wrong type,\n"
     "larger than the stream's record limit) is reported with its line number.\n"
     "A summary goes to stderr: events, value bytes, offsets per partition, and\n"
-    "the lines skipped (--skip-lines, blank, bad).\n",
+    "the lines skipped (--skip-lines, blank, bad).\n"
+    "\n"
+    "SIGINT or SIGTERM stops reading: the lines read so far are appended and\n"
+    "synced, their acknowledgements printed, and the command exits 130 or 143\n"
+    "with one line on stderr naming the last input line consumed.\n",
 };
 
 enum {
@@ -141,6 +163,9 @@ typedef struct append_run {
     /* Totals for the summary. */
     uint64_t events, bytes, skipped, blank, skipped_head;
     uint64_t *first_off, *last_off; /* per partition; first > last: none */
+    acks *acks;          /* --ack: the printer of durable acknowledgements */
+    int interrupted;     /* the signal that ended the input, or 0 */
+    uint64_t lines_read; /* input lines consumed when it did */
 } append_run;
 
 static int keys_add(append_run *a, const char *k, size_t len, size_t *off)
@@ -183,18 +208,18 @@ static int parse_line(append_run *a, const char *line, size_t len, char *why, si
     return 0;
 }
 
-static int print_acks(append_run *a)
+/* The acknowledgement printer stopped: say why, once. Whoever reads the
+ * acknowledgements may be gone (out_finish reports that, or keeps quiet
+ * for a closed pipe); either way appending stops. */
+static int acks_failure(append_run *a)
 {
-    char line[48];
-    for (size_t i = 0; i < a->n; i++) {
-        int len = snprintf(line, sizeof line, "%" PRIu32 " %" PRIu64 "\n", a->parts[i], a->offs[i]);
-        if (out_write(line, (size_t)len) != 0 || out_flush() != 0)
-            return -1;
-    }
-    return 0;
+    acks_finish(a->acks);
+    int out = acks_output_failed(a->acks) ? out_finish(cmd.name) : CLI_OK;
+    return out != CLI_OK ? out : cli_fail(cmd.name, "%s", acks_error(a->acks));
 }
 
-/* Append the batch, make it durable when asked, acknowledge it. */
+/* Append the batch, make it durable when asked, queue its
+ * acknowledgements (printed once durable). */
 static int flush_batch(append_run *a)
 {
     if (a->n == 0)
@@ -214,11 +239,8 @@ static int flush_batch(append_run *a)
         a->bytes += a->ev[i].value_len;
     }
     a->events += a->n;
-    if (a->o->ack && print_acks(a) != 0) {
-        /* Whoever reads the acknowledgements is gone; stop appending. */
-        int status = out_finish(cmd.name);
-        return status != CLI_OK ? status : cli_fail(cmd.name, "standard output closed; stopped appending");
-    }
+    if (a->acks && acks_push(a->acks, a->parts, a->offs, a->n) != 0)
+        return acks_failure(a);
     a->n = 0;
     a->keys_len = 0;
     return CLI_OK;
@@ -238,6 +260,29 @@ static void print_summary(const append_run *a)
         fprintf(stderr, "  %" PRIu64 " blank lines skipped\n", a->blank);
     if (a->skipped)
         fprintf(stderr, "  %" PRIu64 " bad lines skipped\n", a->skipped);
+}
+
+/* However the input ended (its end, a signal, a bad line, a failure):
+ * make everything appended durable and print the acknowledgements still
+ * queued, which need it. Returns the status, reporting only the first
+ * failure. */
+static int finish_run(append_run *a, int status)
+{
+    int rc = siglog_sync(a->s);
+    if (rc != 0 && status == CLI_OK)
+        status = cli_fail_lib(cmd.name, rc, "syncing store %s", a->o->store);
+    if (a->acks && acks_finish(a->acks) != 0 && status == CLI_OK)
+        status = acks_failure(a);
+    if (status == CLI_OK && a->o->ack)
+        status = out_finish(cmd.name);
+    if (status == CLI_OK && a->interrupted) {
+        cli_fail(cmd.name, "stopped by %s after input line %" PRIu64 ": %" PRIu64 " events appended and synced%s; "
+                           "--skip-lines %" PRIu64 " resumes after it",
+                 a->interrupted == SIGINT ? "SIGINT" : "SIGTERM", a->lines_read, a->events,
+                 a->acks ? ", every one acknowledged" : "", a->lines_read);
+        status = 128 + a->interrupted;
+    }
+    return status;
 }
 
 static int read_error(append_run *a, const lines *r, int rc)
@@ -268,6 +313,14 @@ static int append_all(append_run *a, int fd)
         const char *line;
         size_t len;
         int rc = lines_next(&r, a->n == 0 ? LINES_MAY_BLOCK : 0, &line, &len);
+        /* After a signal the input reads as ended: that end, or a line read
+         * since, is not the input's. */
+        if ((a->interrupted = interrupt_caught()) != 0) {
+            a->lines_read = rc == LINES_LINE ? r.lineno - 1 : r.lineno;
+            status = flush_batch(a);
+            progress_end(&bar);
+            break;
+        }
         if (rc == LINES_LINE && r.lineno <= a->o->skip_lines) {
             a->skipped_head++;
             continue;
@@ -444,8 +497,19 @@ int cmd_append(int argc, char **argv)
         status = cli_fail(cmd.name, "cannot open %s: %s", o.file, strerror(errno));
         goto out;
     }
+    /* Held until the store's and the printer's threads exist: they inherit
+     * the mask, so the signals reach this, the reading thread. */
+    if (interrupt_install(fd) != 0) {
+        status = cli_fail(cmd.name, "cannot handle SIGINT/SIGTERM: %s", strerror(errno));
+        goto out;
+    }
     if ((status = cli_open(cmd.name, o.store, 0, o.stream, &a.s, &a.st)) != CLI_OK)
         goto out;
+    if (o.ack && acks_start(&a.acks, a.st) != 0) {
+        status = cli_fail(cmd.name, "cannot start acknowledging: %s", strerror(errno));
+        goto out;
+    }
+    interrupt_release();
     siglog_stream_config_get(a.st, &a.cfg);
     a.spec = (ingest_spec){ .key = o.have_key ? &o.key : NULL, .time = o.have_time ? &o.time : NULL,
                             .time_how = o.time_how, .record_bytes_max = a.cfg.record_bytes_max };
@@ -463,9 +527,10 @@ int cmd_append(int argc, char **argv)
     memset(a.first_off, 0xff, a.cfg.partitions * sizeof *a.first_off);
 
     status = append_all(&a, fd);
-    if (status == CLI_OK && o.ack)
-        status = out_finish(cmd.name);
 out:
+    if (a.s)
+        status = finish_run(&a, status);
+    acks_free(a.acks); /* before the close: the printer uses the stream */
     if (a.s) {
         /* Closing syncs whatever the stream's policy left pending. */
         int rc = siglog_close(a.s);

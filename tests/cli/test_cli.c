@@ -8,11 +8,14 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <jansson.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ---- fixtures ---- */
@@ -1243,22 +1246,17 @@ Test(cli, azure_trace_times_append_to_the_microsecond)
 
 /* ---- acknowledgements ---- */
 
-Test(cli, ack_lines_name_each_event_partition_and_offset)
+/* Every acknowledgement (n "PARTITION OFFSET" lines in acks) names the
+ * event of the same input line (lines: the input, one per line), and the
+ * stream holds exactly n events. */
+static void assert_acks_match(const char *stream, const char *acks, const char *lines, size_t n)
 {
-    create_stream("clicks", "4");
-    char *in = gen_lines("in.jsonl", 200, 9, TS_STEP, NULL);
-    run_result a = RUN(NULL, "append", env.store, "clicks", "--key-field", "user.id", "--ack", "--sync", "always", in);
-    cr_assert_eq(a.status, 0, "%s", a.err);
-    cr_assert_eq(count_lines(a.out), 200);
-    run_result r = REPLAY("clicks");
+    cr_assert_eq(count_lines(acks), n, "acknowledgements: '%s'", acks);
+    run_result r = REPLAY(stream);
     envelopes v = parse_envelopes(r.out);
-    cr_assert_eq(v.n, 200);
-    /* Every acknowledged (partition, offset) is in the replay, with the
-     * value of the line it acknowledged. */
-    size_t in_len;
-    char *lines = run_slurp(in, &in_len);
-    const char *ack = a.out, *line = lines;
-    for (size_t i = 0; i < 200; i++) {
+    cr_assert_eq(v.n, n);
+    const char *ack = acks, *line = lines;
+    for (size_t i = 0; i < n; i++) {
         unsigned p;
         unsigned long long off;
         cr_assert_eq(sscanf(ack, "%u %llu", &p, &off), 2, "ack line %zu", i);
@@ -1275,11 +1273,80 @@ Test(cli, ack_lines_name_each_event_partition_and_offset)
         ack = strchr(ack, '\n') + 1;
         line = strchr(line, '\n') + 1;
     }
-    free(lines);
     envelopes_free(&v);
     run_free(&r);
+}
+
+Test(cli, ack_lines_name_each_event_partition_and_offset)
+{
+    create_stream("clicks", "4");
+    char *in = gen_lines("in.jsonl", 200, 9, TS_STEP, NULL);
+    run_result a = RUN(NULL, "append", env.store, "clicks", "--key-field", "user.id", "--ack", "--sync", "always", in);
+    cr_assert_eq(a.status, 0, "%s", a.err);
+    char *lines = run_slurp(in, NULL);
+    assert_acks_match("clicks", a.out, lines, 200);
+    free(lines);
     run_free(&a);
     free(in);
+}
+
+/* `append --ack` reads a pipe that stays open, into an interval stream
+ * whose commit does not come by itself (interval:60000). Nothing may be
+ * acknowledged before a commit: an acknowledgement then would be a promise
+ * that a kill -9 or a power cut breaks. Then sig: the command stops
+ * reading (its read is blocked on the pipe), syncs, acknowledges every
+ * line it read and exits 128 + sig with one summary line. */
+static void ack_then_signal(int sig)
+{
+    run_result c = RUN(NULL, "stream", "create", env.store, "slow", "--partitions", "2", "--sync", "interval:60000");
+    cr_assert_eq(c.status, 0, "%s", c.err);
+    run_free(&c);
+    char *fifo = scratch("in.fifo");
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    char *err = scratch("append.err");
+    int out_fd;
+    pid_t pid = run_start(fifo, err, &out_fd,
+                          (const char *const[]){ "append", env.store, "slow", "--key-field", "user.id", "--ack", NULL });
+    int in_fd = open(fifo, O_WRONLY | O_CLOEXEC);
+    cr_assert(in_fd >= 0);
+    size_t len;
+    char *in = gen_lines("in.jsonl", 50, 5, TS_STEP, &len);
+    char *lines = run_slurp(in, NULL);
+    cr_assert_eq(write(in_fd, lines, len), (ssize_t)len);
+
+    struct pollfd early = { .fd = out_fd, .events = POLLIN };
+    cr_assert_eq(poll(&early, 1, 1000), 0, "acknowledged before any commit made the events durable");
+    cr_assert_eq(kill(pid, sig), 0);
+    size_t got;
+    char *acks = run_read_lines(out_fd, 50, &got);
+    int status = run_wait(pid);
+    close(in_fd);
+    cr_assert_eq(status, 128 + sig, "exit status %d after signal %d", status, sig);
+    char *errtext = run_slurp(err, NULL);
+    char want[160];
+    snprintf(want, sizeof want,
+             "siglog append: stopped by %s after input line 50: 50 events appended and synced, every one "
+             "acknowledged; --skip-lines 50 resumes after it\n",
+             sig == SIGINT ? "SIGINT" : "SIGTERM");
+    cr_assert_str_eq(errtext, want);
+    assert_acks_match("slow", acks, lines, 50);
+    free(errtext);
+    free(acks);
+    free(lines);
+    free(in);
+    close(out_fd);
+    free(err);
+    free(fifo);
+}
+
+Test(cli, ack_waits_for_the_commit_and_sigterm_acknowledges_every_line_read)
+{
+    ack_then_signal(SIGTERM);
+}
+
+Test(cli, ack_waits_for_the_commit_and_sigint_acknowledges_every_line_read)
+{
+    ack_then_signal(SIGINT);
 }
 
 /* ---- following and pipes ---- */

@@ -83,9 +83,10 @@ def init_store(store):
 _children = []
 
 
-def spawn(cmd, log):
-    """Start a writer or reader; on SIGTERM main() kills what is left."""
-    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log)
+def spawn(cmd, log, err=None):
+    """Start a writer or reader (stdout to log, stderr to err or log); on
+    SIGTERM main() kills what is left."""
+    p = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=log if err is None else err)
     _children[:] = [c for c in _children if c.poll() is None] + [p]
     return p
 
