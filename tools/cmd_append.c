@@ -32,6 +32,7 @@
 #include "output.h"
 #include "progress.h"
 #include "timeparse.h"
+#include "zonename.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -84,9 +85,10 @@ static const args_cmd cmd = {
     "                       literal one. Numbers are zero-padded; a missing hour,\n"
     "                       minute or second is 0. E.g. '%Y-%m-%d %H:%M:%S.%f'\n"
     "  --time-zone ZONE     zone of --time-format times without %z (required\n"
-    "                       then): UTC or an offset like +02:00 or -0930. Zone\n"
-    "                       names (Europe/Berlin) are not taken: their offset\n"
-    "                       changes with daylight saving time.\n"
+    "                       then): UTC, an offset like +02:00 or -0930, or an\n"
+    "                       IANA zone name like Europe/Berlin (from the system's\n"
+    "                       zoneinfo), daylight saving time included; a local\n"
+    "                       time the zone skips or shows twice is a bad line.\n"
     "  --schema-version V   schema version stored with every event (default 0)\n"
     "  --partition P        append every event to partition P\n"
     "  --sync MODE          none (default): acknowledge when the stream's own sync\n"
@@ -137,6 +139,7 @@ typedef struct append_opts {
     int have_key, have_time;
     jsonpath_time time_how;
     int have_zone;
+    const char *zone_name; /* --time-zone was a zone name */
     uint32_t schema_version;
     uint32_t partition;
     int sync_always, ack, skip_bad;
@@ -372,7 +375,7 @@ static int append_all(append_run *a, int fd)
 /* --time-format and --time-zone only mean something together with a time
  * field, and a pattern without a zone needs one: guessing the machine's
  * local zone would silently shift every event. */
-static int check_time_options(const append_opts *o)
+static int check_time_options(append_opts *o)
 {
     int has_zone = 0;
     if (o->time_how.pattern && timeparse_pattern_check(o->time_how.pattern, &has_zone) != 0)
@@ -382,6 +385,7 @@ static int check_time_options(const append_opts *o)
         return args_usage(&cmd, "--time-format and --time-zone need --time-field");
     if (o->have_zone && !o->time_how.pattern)
         return args_usage(&cmd, "--time-zone applies to --time-format patterns (RFC 3339 times carry their zone)");
+    o->time_how.pattern_has_zone = has_zone;
     if (o->time_how.pattern && !has_zone && !o->have_zone)
         return args_usage(&cmd, "--time-format '%s' has no %%z: say which zone its times are in with --time-zone",
                           o->time_how.pattern);
@@ -452,8 +456,17 @@ static int parse_options(int argc, char **argv, append_opts *o)
             o->time_how.pattern = optarg;
             break;
         case OPT_TIME_ZONE:
-            if (timeparse_zone(optarg, &o->time_how.zone_s) != 0)
-                return args_usage(&cmd, "--time-zone wants UTC or an offset like +02:00, not '%s'", optarg);
+            o->time_how.local_to_utc = NULL;
+            o->zone_name = NULL;
+            if (timeparse_zone(optarg, &o->time_how.zone_s) != 0) {
+                if (zonename_select(optarg) != 0)
+                    return args_usage(&cmd,
+                                      "--time-zone wants UTC, an offset like +02:00 or a zone like Europe/Berlin, "
+                                      "not '%s'",
+                                      optarg);
+                o->time_how.local_to_utc = zonename_to_utc;
+                o->zone_name = optarg;
+            }
             o->have_zone = 1;
             break;
         case OPT_SKIP_LINES:
@@ -512,7 +525,7 @@ int cmd_append(int argc, char **argv)
     interrupt_release();
     siglog_stream_config_get(a.st, &a.cfg);
     a.spec = (ingest_spec){ .key = o.have_key ? &o.key : NULL, .time = o.have_time ? &o.time : NULL,
-                            .time_how = o.time_how, .record_bytes_max = a.cfg.record_bytes_max };
+                            .time_how = o.time_how, .zone_name = o.zone_name, .record_bytes_max = a.cfg.record_bytes_max };
     if (o.partition != SIGLOG_PARTITION_BY_KEY && o.partition >= a.cfg.partitions) {
         status = cli_fail(cmd.name, "stream %s has %u partitions: no partition %u", o.stream, a.cfg.partitions,
                           o.partition);

@@ -85,7 +85,13 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
             snprintf(why, why_cap, "time field '%s' is a number out of range", spec->time->text);
             goto bad;
         }
-        if (jsonpath_time_us(tv, &spec->time_how, &out->timestamp_us) != 0) {
+        int rc = jsonpath_time_us(tv, &spec->time_how, &out->timestamp_us);
+        if (rc == JSONPATH_TIME_NOT_LOCAL) {
+            snprintf(why, why_cap, "time field '%s' is a local time that %s skips or shows twice (daylight saving)",
+                     spec->time->text, spec->zone_name ? spec->zone_name : "the zone");
+            goto bad;
+        }
+        if (rc != 0) {
             if (spec->time_how.pattern)
                 snprintf(why, why_cap, "time field '%s' is not a number in range or a time in the pattern '%s'",
                          spec->time->text, spec->time_how.pattern);

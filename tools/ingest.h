@@ -17,6 +17,7 @@ typedef struct ingest_spec {
     const jsonpath *key;       /* NULL: events carry no key */
     const jsonpath *time;      /* NULL: the append time is used */
     jsonpath_time time_how;    /* how the time field is read */
+    const char *zone_name;     /* of time_how.local_to_utc, for messages */
     uint32_t record_bytes_max; /* longer lines are refused */
 } ingest_spec;
 

@@ -81,6 +81,12 @@ int jsonpath_key(json_t *v, char buf[JSONPATH_KEY_MAX], const char **key, size_t
 int jsonpath_time_us(json_t *v, const jsonpath_time *how, int64_t *us_out)
 {
     int64_t unit_us = how->unit_us;
+    if (json_is_string(v) && how->pattern && how->local_to_utc && !how->pattern_has_zone) {
+        int64_t local;
+        if (timeparse_pattern(how->pattern, json_string_value(v), json_string_length(v), 0, &local) != 0)
+            return -1;
+        return how->local_to_utc(local, us_out) == 0 ? 0 : JSONPATH_TIME_NOT_LOCAL;
+    }
     if (json_is_string(v) && how->pattern)
         return timeparse_pattern(how->pattern, json_string_value(v), json_string_length(v), how->zone_s, us_out);
     if (json_is_string(v))

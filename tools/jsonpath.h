@@ -42,8 +42,17 @@ typedef struct jsonpath_time {
     int64_t unit_us;     /* of numbers: 1, 1000 or 1000000 */
     const char *pattern; /* of strings: NULL for RFC 3339, else a checked
                           * timeparse_pattern pattern */
-    int64_t zone_s;      /* for patterns without %z: seconds east of UTC */
+    int pattern_has_zone; /* it has %z */
+    /* For patterns without %z: the zone is zone_s seconds east of UTC, or
+     * when local_to_utc is set, it converts the wall-clock time (counted as
+     * if UTC) and may refuse it (-1). */
+    int64_t zone_s;
+    int (*local_to_utc)(int64_t local_us, int64_t *utc_us);
 } jsonpath_time;
+
+/* jsonpath_time_us's refusal of a time string that matches the pattern
+ * but that its zone skips or shows twice (daylight saving time). */
+#define JSONPATH_TIME_NOT_LOCAL (-2)
 
 /* Event time of a field in microseconds: a number in `unit_us`
  * microseconds per unit, fractions rounded to the nearest microsecond, or

@@ -1184,7 +1184,9 @@ Test(cli, time_format_and_zone_read_times_as_written)
         (const char *const[]){ "append", env.store, "one", "--time-field", "T", "--time-format", "%H:%M", "--time-zone",
                                "UTC", NULL },
         (const char *const[]){ "append", env.store, "one", "--time-field", "T", "--time-format", "%F %T", "--time-zone",
-                               "Europe/Berlin", NULL },
+                               "Mars/Olympus_Mons", NULL },
+        (const char *const[]){ "append", env.store, "one", "--time-field", "T", "--time-format", "%F %T", "--time-zone",
+                               "../zoneinfo/UTC", NULL },
         (const char *const[]){ "append", env.store, "one", "--time-format", "%F %z", NULL },
         (const char *const[]){ "append", env.store, "one", "--time-field", "T", "--time-zone", "UTC", NULL },
     };
@@ -1193,6 +1195,41 @@ Test(cli, time_format_and_zone_read_times_as_written)
         cr_assert_eq(r.status, 2, "case %zu: %s", i, r.err);
         run_free(&r);
     }
+}
+
+Test(cli, time_zone_names_follow_daylight_saving_and_refuse_what_it_skips_or_repeats)
+{
+    if (access("/usr/share/zoneinfo/Europe/Berlin", R_OK) != 0)
+        cr_skip_test("no zoneinfo for Europe/Berlin (tzdata)");
+    create_stream("one", "1");
+    const char text[] = "{\"T\":\"2023-01-15 12:00:00\"}\n" /* CET, +01:00 */
+                        "{\"T\":\"2023-07-15 12:00:00\"}\n" /* CEST, +02:00 */
+                        "{\"T\":\"2023-03-26 02:30:00\"}\n" /* skipped: 02:00 became 03:00 */
+                        "{\"T\":\"2023-10-29 02:30:00\"}\n" /* twice: 03:00 became 02:00 */
+                        "{\"T\":\"2023-10-29 01:59:59\"}\n"
+                        "{\"T\":\"2023-10-29 03:00:00\"}\n";
+    char *in = scratch("berlin.jsonl");
+    run_write_file(in, text, sizeof text - 1);
+    run_result r = RUN(NULL, "append", env.store, "one", "--time-field", "T", "--time-format", "%F %T", "--time-zone",
+                       "Europe/Berlin", "--on-error", "skip", in);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, "line 3: time field 'T' is a local time that Europe/Berlin skips or shows twice"),
+              "%s", r.err);
+    cr_assert(strstr(r.err, "line 4: time field 'T' is a local time that Europe/Berlin skips or shows twice"),
+              "%s", r.err);
+    cr_assert(strstr(r.err, " 4 events"), "%s", r.err);
+    run_free(&r);
+    free(in);
+
+    r = REPLAY("one");
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 4);
+    /* 2023-01-15T11:00Z, 2023-07-15T10:00Z, 2023-10-28T23:59:59Z, 2023-10-29T02:00Z */
+    const json_int_t want[] = { 1673780400000000LL, 1689415200000000LL, 1698537599000000LL, 1698544800000000LL };
+    for (size_t i = 0; i < v.n; i++)
+        cr_assert_eq(field_int(v.e[i], "ts"), want[i], "event %zu", i);
+    envelopes_free(&v);
+    run_free(&r);
 }
 
 /* The event time the Azure LLM trace's TIMESTAMP "2023-11-16 HH:MM:SS.fffffff"
