@@ -52,6 +52,15 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
     json_error_t jerr;
     size_t replaced;
     json_t *root = jsonload(line, len, '0', &replaced, &jerr);
+    if (!root && replaced == JSONLOAD_TOO_MANY) {
+        snprintf(why, why_cap, "more numbers beyond 64-bit integers and doubles than can be checked in %zu bytes",
+                 len);
+        return -1;
+    }
+    if (!root && replaced == JSONLOAD_NOMEM) {
+        snprintf(why, why_cap, "out of memory checking numbers beyond 64-bit integers and doubles");
+        return -1;
+    }
     if (!root) {
         snprintf(why, why_cap, "invalid JSON at column %d: %s", jerr.column, jerr.text);
         return -1;

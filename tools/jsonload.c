@@ -43,10 +43,18 @@ json_t *jsonload(const char *text, size_t len, char digit, size_t *replaced, jso
 
     json_error_t first = *err;
     char *copy = malloc(len ? len : 1);
+    if (!copy) {
+        *replaced = JSONLOAD_NOMEM;
+        return NULL;
+    }
+    memcpy(copy, text, len);
     size_t done = 0; /* every number before this was replaced */
-    while (copy) {
-        if (*replaced == 0)
-            memcpy(copy, text, len);
+    for (;;) {
+        if ((*replaced + 1) * (len ? len : 1) > JSONLOAD_WORK_MAX) {
+            free(copy);
+            *replaced = JSONLOAD_TOO_MANY;
+            return NULL;
+        }
         size_t end = (size_t)err->position;
         size_t start = end <= len ? number_start(copy, end) : end;
         if (end <= done || end - start < 3)

@@ -19,7 +19,15 @@
 /* Parse text[0..len) as any one JSON value (JSON_DECODE_ANY,
  * JSON_ALLOW_NUL). The numbers jansson cannot hold read as `digit`
  * ('0'..'9'); *replaced says how many there were. NULL on an invalid text,
- * with err filled. */
+ * with err filled, or when the text could not be checked: then *replaced
+ * is JSONLOAD_TOO_MANY or JSONLOAD_NOMEM. */
 json_t *jsonload(const char *text, size_t len, char digit, size_t *replaced, json_error_t *err);
+
+/* Each replaced number costs one more parse of the whole text, so the
+ * work is bounded: at most JSONLOAD_WORK_MAX bytes parsed again in all
+ * (as many numbers as that allows: 256 for a 1 MiB text). */
+#define JSONLOAD_WORK_MAX ((size_t)256 << 20)
+#define JSONLOAD_TOO_MANY ((size_t)-1)
+#define JSONLOAD_NOMEM ((size_t)-2)
 
 #endif

@@ -1,13 +1,15 @@
 /*
- * Unit tests of the tool's parsers (tools/timeparse.c, tools/jsonpath.c),
- * compiled in directly: RFC 3339 times, durations, sizes, integers, and
- * the key/time conversions of `siglog append`.
+ * Unit tests of the tool's parsers (tools/timeparse.c, jsonpath.c, jsonload.c),
+ * compiled in directly: RFC 3339 and patterned times, durations, sizes,
+ * integers, JSON with numbers of any size, and the key/time conversions
+ * of `siglog append`.
  */
 #include "jsonload.h"
 #include "jsonpath.h"
 #include "timeparse.h"
 
 #include <criterion/criterion.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int64_t rfc(const char *s)
@@ -379,6 +381,33 @@ Test(jsonload, numbers_jansson_cannot_hold_read_as_a_digit)
     char *shown = load_shown("[1e400,3]", '1', &replaced);
     cr_assert_str_eq(shown, "[1,3]");
     free(shown);
+}
+
+Test(jsonload, the_work_of_replacing_numbers_is_bounded)
+{
+    /* 200,000 numbers in 1.2 MB would mean 200,000 parses of it. */
+    const size_t n = 200000;
+    char *text = malloc(6 * n + 3);
+    cr_assert_not_null(text);
+    size_t len = 0;
+    text[len++] = '[';
+    for (size_t i = 0; i < n; i++, len += 6)
+        memcpy(text + len, "1e400,", 6);
+    text[len++] = '0';
+    text[len++] = ']';
+    size_t replaced;
+    json_error_t err;
+    cr_assert_null(jsonload(text, len, '0', &replaced, &err));
+    cr_assert_eq(replaced, JSONLOAD_TOO_MANY);
+    /* The same numbers in a text 1/1000 the size are all checked. */
+    len = 6 * (n / 1000) + 1;
+    text[len++] = '0';
+    text[len++] = ']';
+    json_t *v = jsonload(text, len, '0', &replaced, &err);
+    cr_assert_not_null(v, "%s", err.text);
+    cr_assert_eq(replaced, n / 1000);
+    json_decref(v);
+    free(text);
 }
 
 Test(jsonpath, time_strings_in_a_pattern_and_its_zone)
