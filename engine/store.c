@@ -6,7 +6,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 #include <xxhash.h>
@@ -180,29 +179,6 @@ out:
     return rc;
 }
 
-static int create_store_files(struct siglog *s, const char *store_file)
-{
-    const siglog_io *io = s->io;
-    char *streams = path_join(s->path, STORE_STREAMS_DIR);
-    if (!streams)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
-    int rc = 0;
-    int m = io->mkdir(io, streams, s->opt.dir_mode);
-    if (m < 0 && m != -EEXIST)
-        rc = err_errno(m, "creating directory %s", streams);
-    if (!rc && getrandom(&s->store_id, sizeof s->store_id, 0) != sizeof s->store_id)
-        rc = err_errno(-errno, "getrandom for the store id");
-    if (!rc) {
-        uint8_t buf[STORE_FILE_BYTES];
-        store_meta_encode(buf, s->store_id, io->now_us(io));
-        int w = io_replace_file(io, s->path, store_file, buf, sizeof buf, s->opt.file_mode);
-        if (w < 0)
-            rc = err_errno(w, "writing %s", store_file);
-    }
-    free(streams);
-    return rc;
-}
-
 static int read_store_file(struct siglog *s, const char *store_file)
 {
     void *data = NULL;
@@ -352,26 +328,6 @@ static void store_free(struct siglog *s)
 
 static int open_store(siglog **out, const char *path, siglog_options o, int reader_recovery);
 
-/* fsync the directory that holds `path` (trailing slashes ignored). */
-static int sync_parent_dir(const siglog_io *io, const char *path)
-{
-    char *parent = strdup(path);
-    if (!parent)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
-    size_t n = strlen(parent);
-    while (n > 1 && parent[n - 1] == '/')
-        parent[--n] = '\0';
-    char *slash = strrchr(parent, '/');
-    if (!slash)
-        strcpy(parent, ".");
-    else
-        slash[slash == parent] = '\0'; /* "/store" keeps "/" */
-    int s = io->sync_dir(io, parent);
-    int rc = s < 0 ? err_errno(s, "fsync of directory %s failed", parent) : 0;
-    free(parent);
-    return rc;
-}
-
 /* A reader of a store nobody writes runs recovery first, as a writer,
  * so it never misses an event that only the journal holds. A live writer
  * (ELOCKED) has recovered already; a store the reader may not write to
@@ -461,24 +417,20 @@ static int open_store(siglog **out, const char *path, siglog_options o, int read
         goto fail;
     }
     if (st == -ENOENT) {
-        int m = io->mkdir(io, path, o.dir_mode);
-        if (m < 0 && m != -EEXIST) {
-            rc = err_errno(m, "creating directory %s", path);
-            goto fail;
-        }
-        /* The store's own entry in its parent: without this sync a power
-         * cut may take the whole directory, and every event acknowledged
-         * in it, away. */
-        if (m == 0 && (rc = sync_parent_dir(io, path)) != 0)
+        int there = io->stat_path(io, path, &is_dir, &size);
+        if (there == -ENOENT)
+            rc = store_create_dir(io, path, &o);
+        else if (there < 0)
+            rc = err_errno(there, "stat of %s", path);
+        if (rc)
             goto fail;
     }
     if (!o.read_only && (rc = take_writer_lock(s, reader_recovery)) != 0)
         goto fail;
     /* Checked again under the lock: another process may have created it. */
-    if (io->stat_path(io, store_file, &is_dir, &size) == -ENOENT)
-        rc = create_store_files(s, store_file);
-    else
-        rc = read_store_file(s, store_file);
+    if (io->stat_path(io, store_file, &is_dir, &size) == -ENOENT && (rc = store_create_in_place(io, path, &o)) != 0)
+        goto fail;
+    rc = read_store_file(s, store_file);
     if (rc)
         goto fail;
     if (!o.read_only) {

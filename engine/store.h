@@ -74,6 +74,13 @@ struct siglog {
 void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], uint64_t store_id, int64_t created_us);
 int store_meta_decode(const uint8_t *buf, size_t len, uint64_t *store_id);
 
+/* A new store (store_create.c). store_create_dir: PATH does not exist;
+ * built under a temporary name and renamed into place. In place: PATH is
+ * a directory without siglog.store, the writer lock held; siglog.store is
+ * written last. A failure leaves nothing of what they made. */
+int store_create_dir(const siglog_io *io, const char *path, const siglog_options *o);
+int store_create_in_place(const siglog_io *io, const char *dir, const siglog_options *o);
+
 /* SIGLOG_ENOENT: "PATH is not a siglog store (no siglog.store)". */
 int store_not_found(const char *path);
 

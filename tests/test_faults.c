@@ -23,9 +23,11 @@
 #include <signal.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io.h"
 #include "io_fault.h"
 #include "siglog.h"
 #include "support.h"
@@ -744,4 +746,83 @@ Test(faults, second_writer_is_refused_with_the_holders_pid)
     cr_assert_eq(siglog_close(s), 0);
     test_rmtree(dir);
     free(dir);
+}
+
+/* ---- store creation ------------------------------------------------------ */
+
+/* Names in dir (which must exist). */
+static size_t entries_in(const char *dir)
+{
+    io_dirent_list l = {0};
+    cr_assert_eq(io_posix()->list_dir(io_posix(), dir, &l), 0, "listing %s", dir);
+    size_t n = l.count;
+    io_dirent_list_free(&l);
+    return n;
+}
+
+/* Creating a store, with ENOSPC injected at each mutating call in turn:
+ * afterwards there is a whole store (the failure came after it was made,
+ * and a plain open succeeds) or nothing at all — no directory when it did
+ * not exist, an empty one when it did. */
+static void creation_fails_whole_or_nothing(int dir_exists)
+{
+    char *tmp = test_tmpdir("create_faults");
+    char *dir = test_path(tmp, "store");
+    unsigned mutating = IO_FAULT_OPEN | IO_FAULT_WRITE | IO_FAULT_SYNC | IO_FAULT_TRUNCATE | IO_FAULT_RENAME |
+                        IO_FAULT_MKDIR;
+    uint64_t nothing_left = 0, whole = 0;
+    for (uint64_t nth = 1;; nth++) {
+        test_rmtree(dir);
+        if (dir_exists)
+            cr_assert_eq(mkdir(dir, 0700), 0);
+        io_fault *f = io_fault_new(io_posix());
+        io_fault_arm(f, mutating, nth, ENOSPC, 0, NULL);
+        siglog_options o;
+        siglog_options_default(&o);
+        o.create = 1;
+        o.journal_bytes = 1u << 20;
+        o.io = io_fault_io(f);
+        siglog *s = NULL;
+        int rc = siglog_open(&s, dir, &o);
+        uint64_t injected = io_fault_injected(f);
+        siglog_close(s);
+        io_fault_free(f);
+        if (!injected)
+            break; /* past the last mutating call */
+        char *store_file = test_path(dir, "siglog.store");
+        if (access(store_file, F_OK) == 0) {
+            o.io = NULL;
+            o.create = 0;
+            cr_assert_eq(siglog_open(&s, dir, &o), 0, "ENOSPC at call %" PRIu64 " left a broken store: %s", nth,
+                         siglog_errdetail());
+            siglog_close(s);
+            whole++;
+        } else {
+            cr_assert_neq(rc, 0, "call %" PRIu64 ": no store, yet the open succeeded", nth);
+            if (dir_exists)
+                cr_assert_eq(entries_in(dir), 0, "ENOSPC at call %" PRIu64 " (%s) left files in %s", nth,
+                             siglog_errdetail(), dir);
+            else
+                cr_assert_eq(access(dir, F_OK), -1, "ENOSPC at call %" PRIu64 " left %s", nth, dir);
+            cr_assert_eq(entries_in(tmp), dir_exists, "ENOSPC at call %" PRIu64 " left a temporary", nth);
+            nothing_left++;
+        }
+        free(store_file);
+    }
+    /* The journal's preallocation is among the calls failed. */
+    cr_assert_gt(nothing_left, 5, "only %" PRIu64 " failures before the store existed", nothing_left);
+    cr_assert_gt(whole, 0);
+    test_rmtree(tmp);
+    free(dir);
+    free(tmp);
+}
+
+Test(faults, creating_a_store_in_a_new_directory_fails_whole_or_nothing)
+{
+    creation_fails_whole_or_nothing(0);
+}
+
+Test(faults, creating_a_store_in_an_empty_directory_fails_whole_or_nothing)
+{
+    creation_fails_whole_or_nothing(1);
 }
