@@ -83,7 +83,7 @@ int partition_list_segments(const siglog_io *io, const char *dir, uint64_t **bas
 
 static void publish_locked(partition *p)
 {
-    p->hwm.log_start_offset = p->log_start_offset;
+    p->hwm.log_start_offset = catalog_get(p->cat)->log_start_offset;
     p->hwm.hwm_offset = segment_next_offset(p->active);
     p->hwm.active_base = segment_base_offset(p->active);
     p->hwm.active_bytes = segment_size(p->active);
@@ -114,7 +114,7 @@ static void open_damaged(partition *p, const segment_tail *t, partition_log_fn l
     logf_(log, log_ctx, SIGLOG_LOG_ERROR, "%s", p->failed_detail);
     p->damaged = 1;
     p->next_offset = t->end_offset;
-    p->hwm = (partition_snapshot){.log_start_offset = p->log_start_offset,
+    p->hwm = (partition_snapshot){.log_start_offset = catalog_get(p->cat)->log_start_offset,
                                   .hwm_offset = t->end_offset,
                                   .active_base = segment_base_offset(p->active),
                                   .active_bytes = t->end_bytes,
@@ -135,7 +135,6 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
         int s = p->io->sync_dir(p->io, p->dir);
         return s < 0 ? err_errno(s, "fsync of directory %s failed", p->dir) : 0;
     }
-    p->log_start_offset = bases[0];
     rc = segment_open(p->io, p->dir, bases[n - 1], 1, &sp, &p->active);
     if (rc)
         return rc;
@@ -196,7 +195,7 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
 }
 
 int partition_open(partition **out, const siglog_io *io, const char *dir, uint32_t id, const partition_config *cfg,
-                   int writable, int create, uint64_t journal_from, partition_log_fn log, void *log_ctx)
+                   int writable, uint64_t journal_from, partition_log_fn log, void *log_ctx)
 {
     *out = NULL;
     partition *p = calloc(1, sizeof *p);
@@ -212,20 +211,25 @@ int partition_open(partition **out, const siglog_io *io, const char *dir, uint32
     p->writable = writable;
     batch_builder_init(&p->open);
     int rc = 0;
-    if (create) {
-        int m = io->mkdir(io, dir, cfg->dir_mode);
-        if (m < 0 && m != -EEXIST) {
-            rc = err_errno(m, "creating directory %s", dir);
-            goto fail;
-        }
-    }
     if (writable) {
-        uint64_t *bases;
+        uint64_t *bases = NULL;
         size_t n;
-        if ((rc = partition_list_segments(io, dir, &bases, &n)) != 0)
-            goto fail;
-        rc = open_active(p, bases, n, journal_from, log, log_ctx);
+        /* Only stream creation makes partition directories: the catalog
+         * reports a missing one, and segments missing from its log. */
+        rc = catalog_open(&p->cat, io, dir, cfg->file_mode);
+        if (!rc)
+            rc = partition_list_segments(io, dir, &bases, &n);
+        if (!rc)
+            rc = catalog_match_segments(p->cat, bases, n);
+        if (!rc)
+            rc = open_active(p, bases, n, journal_from, log, log_ctx);
         free(bases);
+        /* A damaged partition is left as it is: it writes nothing. */
+        if (!rc && !p->damaged)
+            rc = catalog_check_end(dir, catalog_get(p->cat), segment_next_offset(p->active));
+        /* A store from before the catalog gets its checkpoint now. */
+        if (!rc && !p->damaged)
+            rc = catalog_commit(p->cat, segment_base_offset(p->active), segment_base_offset(p->active));
         if (rc)
             goto fail;
         if (!p->damaged) {
@@ -245,6 +249,7 @@ void partition_close(partition *p)
     if (!p)
         return;
     segment_close(p->active);
+    catalog_close(p->cat);
     batch_builder_free(&p->open);
     batch_run_free(&p->pending);
     batch_run_free(&p->inflight);
@@ -360,6 +365,12 @@ static int roll_locked(partition *p)
     p->active = next;
     p->dirty = 0;
     publish_locked(p);
+    /* The new segment is durable, and every offset below its base with
+     * the sealed one: the log can never again end below it. */
+    if ((rc = catalog_commit(p->cat, base, base)) != 0) {
+        partition_fail_locked(p, rc);
+        return rc;
+    }
     return 0;
 }
 
@@ -486,6 +497,8 @@ int partition_close_checkpoint_locked(partition *p)
     if (p->failed)
         return 0;
     int rc = segment_checkpoint(p->active);
+    if (!rc)
+        rc = catalog_commit(p->cat, segment_base_offset(p->active), segment_next_offset(p->active));
     if (rc)
         partition_fail_locked(p, rc);
     else
@@ -548,9 +561,18 @@ int partition_snapshot_get(partition *p, partition_snapshot *out)
         pthread_mutex_unlock(&p->mu);
         return 0;
     }
-    uint64_t *bases;
+    /* The checkpoint first: a writer creates a segment before the
+     * checkpoint that names it, so every segment it names is listed. */
+    catalog_checkpoint cp;
+    int found;
+    int rc = catalog_load(p->io, p->dir, &cp, &found);
+    if (rc)
+        return rc;
+    uint64_t *bases = NULL;
     size_t n;
-    int rc = partition_list_segments(p->io, p->dir, &bases, &n);
+    rc = partition_list_segments(p->io, p->dir, &bases, &n);
+    if (!rc && found)
+        rc = catalog_check_segments(p->dir, &cp, bases, n);
     if (rc || n == 0) {
         free(bases);
         return rc;
@@ -577,6 +599,8 @@ int partition_snapshot_get(partition *p, partition_snapshot *out)
         out->damaged = t.vouched_damage;
     }
     segment_close(s);
+    if (!rc && found)
+        rc = catalog_check_end(p->dir, &cp, out->hwm_offset);
     return rc;
 }
 

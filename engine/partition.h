@@ -31,6 +31,7 @@
 
 #include "batch.h"
 #include "bytebuf.h"
+#include "catalog.h"
 #include "io.h"
 #include "segment.h"
 
@@ -72,7 +73,7 @@ typedef struct partition {
     int writable;
 
     segment *active;            /* writer: the last segment; NULL read-only */
-    uint64_t log_start_offset;
+    catalog *cat;               /* writer: log start and bounds, persisted */
     uint64_t next_offset;       /* next offset to assign */
 
     batch_builder open;
@@ -94,7 +95,10 @@ typedef struct partition {
     partition_snapshot hwm;
 } partition;
 
-/* Writer open: discover segments, recover the active segment's tail
+/* Writer open: discover segments, check them against the catalog (a
+ * missing directory or segment is SIGLOG_ECORRUPT naming it, nothing is
+ * recreated, and the log never ends below the catalog's bound, so no
+ * offset is handed out twice), recover the active segment's tail
  * (truncating a torn tail, reporting damage), ready to append. Damage (an
  * invalid batch followed by valid ones, or inside what the segment's
  * summary or the last checkpoint vouches for) is cut like a torn tail only
@@ -108,7 +112,7 @@ typedef struct partition {
  * receives what recovery did. */
 typedef void (*partition_log_fn)(void *ctx, int level, const char *msg);
 int partition_open(partition **out, const siglog_io *io, const char *dir, uint32_t id, const partition_config *cfg,
-                   int writable, int create, uint64_t journal_from, partition_log_fn log, void *log_ctx);
+                   int writable, uint64_t journal_from, partition_log_fn log, void *log_ctx);
 void partition_close(partition *p);
 
 /* Under mu: encode events into the open batch, sealing full batches into
@@ -130,8 +134,9 @@ uint64_t partition_take_pending_locked(partition *p, uint64_t max_bytes, uint64_
 int partition_apply_inflight_locked(partition *p);
 /* Under mu: roll if the active segment is over its size or age limit. */
 int partition_maybe_roll_locked(partition *p, int64_t now_us);
-/* Under mu, at a clean close: sync the active segment and record in its
- * summary that all of it is durable (see segment_checkpoint). */
+/* Under mu, at a clean close: sync the active segment, record in its
+ * summary that all of it is durable (see segment_checkpoint) and in the
+ * catalog that the log reaches its next offset. */
 int partition_close_checkpoint_locked(partition *p);
 /* Under mu: fdatasync the active segment if dirty. */
 int partition_sync_locked(partition *p);
@@ -157,7 +162,8 @@ void partition_wake_waiters(partition *p);
 int partition_replay_locked(partition *p, const uint8_t *batches, size_t len);
 
 /* Consistent view for a reader. Read-only partitions compute it from the
- * directory (scanning the last segment's tail). */
+ * directory (scanning the last segment's tail) and check it against the
+ * catalog's checkpoint: SIGLOG_ECORRUPT naming what is missing. */
 int partition_snapshot_get(partition *p, partition_snapshot *out);
 
 int partition_info(partition *p, siglog_partition_info *out);

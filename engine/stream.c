@@ -270,7 +270,7 @@ int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream *
             goto fail;
         }
         uint64_t journal_from = writable ? store_journal_start(s, st->id, p) : UINT64_MAX;
-        rc = partition_open(&st->parts[p], s->io, pd, p, &st->pcfg, writable, writable, journal_from, store_log_cb,
+        rc = partition_open(&st->parts[p], s->io, pd, p, &st->pcfg, writable, journal_from, store_log_cb,
                             s);
         free(pd);
         if (rc)

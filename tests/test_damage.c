@@ -8,6 +8,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -234,4 +237,166 @@ Test(damage, journal_commits_of_a_failed_stream_are_kept_not_recycled)
     cr_assert_eq(siglog_close(s), 0);
     free(saved);
     free(meta);
+}
+
+/* ---- missing pieces are reported, never recreated; offsets never reused ---- */
+
+#define ROLLING_EVENTS 3000
+
+/* Stream "log" with 2 partitions of 64 KiB segments: partition 0 gets
+ * ROLLING_EVENTS events (several segments), partition 1 ten. Closed. */
+static void rolling_stream(void)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st = test_stream_create(s, "log", 2, SIGLOG_SYNC_INTERVAL, 64 * 1024);
+    append_range(st, 0, 7, 0, ROLLING_EVENTS, 0);
+    append_range(st, 1, 8, 0, 10, 0);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+/* The base offsets of partition p's segments, ascending. */
+static size_t segment_bases(uint32_t p, uint64_t *bases, size_t cap)
+{
+    char *pd = store_path("streams/log/%05u", p);
+    DIR *d = opendir(pd);
+    cr_assert_not_null(d, "%s", pd);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;) {
+        unsigned long long b;
+        char ext[8];
+        if (sscanf(e->d_name, "%20llu.%3s", &b, ext) == 2 && strcmp(ext, "seg") == 0 && n < cap)
+            bases[n++] = b;
+    }
+    closedir(d);
+    free(pd);
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && bases[k - 1] > bases[k]; k--) {
+            uint64_t t = bases[k];
+            bases[k] = bases[k - 1];
+            bases[k - 1] = t;
+        }
+    return n;
+}
+
+/* Move segment `base` of partition 0 (all its files) into `aside`, or back. */
+static void move_segment(uint64_t base, const char *aside, int back)
+{
+    static const char *const exts[] = {"seg", "oix", "tix", "sum"};
+    for (size_t i = 0; i < 4; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "%020llu.%s", (unsigned long long)base, exts[i]);
+        char *in = store_path("streams/log/00000/%s", name);
+        char *out = test_path(aside, name);
+        int rc = back ? rename(out, in) : rename(in, out);
+        cr_assert(rc == 0 || errno == ENOENT, "moving %s: %s", name, strerror(errno));
+        free(in);
+        free(out);
+    }
+}
+
+/* The writer's open: the store opens, stream "log" fails with a detail
+ * containing each of the needles. */
+static void writer_refuses_log(const char *needle1, const char *needle2)
+{
+    siglog *s = open_store(0);
+    siglog_stream *st;
+    int rc = siglog_stream_get(s, "log", &st);
+    cr_assert_eq(rc, SIGLOG_ECORRUPT, "writer: got %s: %s", siglog_errname(rc), siglog_errdetail());
+    cr_assert(strstr(siglog_errdetail(), needle1) && strstr(siglog_errdetail(), needle2),
+              "writer's detail lacks '%s' or '%s': %s", needle1, needle2, siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+/* A reader: partition p fails naming the gap; partition `good` reads. */
+static void reader_refuses_partition(uint32_t p, uint32_t good, const char *needle)
+{
+    siglog *s = open_store(1);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "log", &st), 0, "%s", siglog_errdetail());
+    siglog_cursor *c;
+    int rc = siglog_cursor_open(&c, st, p, SIGLOG_SEEK_START, 0, 0);
+    cr_assert_eq(rc, SIGLOG_ECORRUPT, "reader: got %s", siglog_errname(rc));
+    cr_assert(strstr(siglog_errdetail(), needle), "reader's detail lacks '%s': %s", needle, siglog_errdetail());
+    siglog_partition_info pi;
+    cr_assert_eq(siglog_partition_info_get(st, p, &pi), SIGLOG_ECORRUPT);
+    uint64_t n = 0;
+    test_read_all(st, good, count_record, &n);
+    cr_assert_gt(n, 0);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+Test(damage, deleted_partition_directory_is_reported_not_recreated)
+{
+    rolling_stream();
+    char *pd = store_path("streams/log/00001");
+    test_rmtree(pd);
+    writer_refuses_log("00001", "missing");
+    reader_refuses_partition(1, 0, "00001 is missing");
+    struct stat sb;
+    cr_assert_neq(stat(pd, &sb), 0, "the partition directory was recreated");
+    free(pd);
+}
+
+Test(damage, first_segment_deleted_names_the_missing_offsets)
+{
+    rolling_stream();
+    uint64_t bases[64];
+    size_t n = segment_bases(0, bases, 64);
+    cr_assert_geq(n, 3, "the stream rolled");
+    char *aside = store_path("aside");
+    cr_assert_eq(mkdir(aside, 0700), 0);
+    move_segment(bases[0], aside, 0);
+    char range[64];
+    snprintf(range, sizeof range, "offsets 0..%llu", (unsigned long long)bases[1] - 1);
+    writer_refuses_log("missing at the start", range);
+    reader_refuses_partition(0, 1, range);
+    /* Put back, everything works and appends continue where they were. */
+    move_segment(bases[0], aside, 1);
+    siglog *s = open_store(0);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "log", &st), 0, "%s", siglog_errdetail());
+    append_range(st, 0, 7, ROLLING_EVENTS, ROLLING_EVENTS + 1, ROLLING_EVENTS);
+    cr_assert_eq(siglog_close(s), 0);
+    free(aside);
+}
+
+Test(damage, last_segment_deleted_is_reported_and_its_offsets_never_reused)
+{
+    rolling_stream();
+    uint64_t bases[64];
+    size_t n = segment_bases(0, bases, 64);
+    cr_assert_geq(n, 3, "the stream rolled");
+    char *aside = store_path("aside");
+    cr_assert_eq(mkdir(aside, 0700), 0);
+    move_segment(bases[n - 1], aside, 0);
+    char from[64];
+    snprintf(from, sizeof from, "starts at offset %llu", (unsigned long long)bases[n - 1]);
+    writer_refuses_log("missing at the end", from);
+    reader_refuses_partition(0, 1, "missing at the end");
+    cr_assert_eq(segment_bases(0, bases, 64), n - 1, "nothing was recreated");
+    move_segment(bases[n - 1], aside, 1);
+    siglog *s = open_store(0);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "log", &st), 0, "%s", siglog_errdetail());
+    append_range(st, 0, 7, ROLLING_EVENTS, ROLLING_EVENTS + 1, ROLLING_EVENTS);
+    cr_assert_eq(siglog_close(s), 0);
+    free(aside);
+}
+
+Test(damage, events_cut_from_the_end_after_a_clean_close_are_missing_offsets)
+{
+    rolling_stream();
+    uint64_t bases[64];
+    size_t n = segment_bases(0, bases, 64);
+    char *seg = store_path("streams/log/00000/%020llu.seg", (unsigned long long)bases[n - 1]);
+    char *sum = store_path("streams/log/00000/%020llu.sum", (unsigned long long)bases[n - 1]);
+    unlink(sum); /* what the summary vouches for is not the point here */
+    test_truncate(seg, 0);
+    char range[96];
+    snprintf(range, sizeof range, "offsets %llu..%d are missing", (unsigned long long)bases[n - 1],
+             ROLLING_EVENTS - 1);
+    writer_refuses_log("the log ends at offset", range);
+    reader_refuses_partition(0, 1, range);
+    free(sum);
+    free(seg);
 }

@@ -5,6 +5,7 @@
  * rebuilt when lost. (Damage to vouched bytes: test_vouched.c.)
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,9 @@ static uint64_t total;   /* bytes with the last batch */
 static uint8_t *image;   /* the segment as written */
 static char *sum;        /* its summary sidecar */
 static uint8_t prefix_sum[64]; /* the summary a clean close of the prefix wrote */
+static char *ckpt;       /* the partition's checkpoint (catalog.ckpt) */
+static uint8_t ckpt_before_last[64]; /* it after the close before the last append */
+static size_t ckpt_len;
 #define EVENTS 20
 
 static int log_lines;
@@ -66,6 +70,11 @@ static void setup(void)
     FILE *sf = fopen(sum, "rb");
     cr_assert_eq(fread(prefix_sum, 1, sizeof prefix_sum, sf), sizeof prefix_sum);
     fclose(sf);
+    ckpt = test_path(dir, "streams/r/00000/catalog.ckpt");
+    FILE *c = fopen(ckpt, "rb");
+    cr_assert_not_null(c, "a clean close leaves a checkpoint");
+    ckpt_len = fread(ckpt_before_last, 1, sizeof ckpt_before_last, c);
+    fclose(c);
     s = test_store_open(dir, NULL);
     append_events(s, EVENTS - 1, EVENTS);
     cr_assert_eq(siglog_close(s), 0);
@@ -83,15 +92,26 @@ static void teardown(void)
     free(dir);
     free(seg);
     free(sum);
+    free(ckpt);
     free(image);
 }
 
 TestSuite(recovery, .init = setup, .fini = teardown);
 
+/* The segment cut at len, as a crash leaves it: the last append (and, when
+ * len is below it, the clean close before it) never happened, so neither
+ * did the checkpoints they wrote. */
 static void restore(uint64_t len)
 {
     FILE *f = fopen(seg, "wb");
     cr_assert_eq(fwrite(image, 1, len, f), len);
+    fclose(f);
+    if (len < prefix) {
+        cr_assert(unlink(ckpt) == 0 || errno == ENOENT);
+        return;
+    }
+    f = fopen(ckpt, "wb");
+    cr_assert_eq(fwrite(ckpt_before_last, 1, ckpt_len, f), ckpt_len);
     fclose(f);
 }
 

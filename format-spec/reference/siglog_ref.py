@@ -47,6 +47,7 @@ JSON_DEPTH_MAX = 2048  # nested arrays and objects in a value (Appendix)
 
 STORE_MAGIC = b"SGLS"
 STREAM_MAGIC = b"SGST"
+CHECKPOINT_MAGIC = b"SGCK"
 BATCH_MAGIC = b"SGB1"
 INDEX_MAGIC = b"SGIX"
 SUMMARY_MAGIC = b"SGSM"
@@ -537,9 +538,48 @@ def walk_segment(path, base, data, sealed):
     }
 
 
+# ------------------------------------------------------- catalog.ckpt
+
+def read_checkpoint(pdir):
+    """The partition checkpoint (FORMAT.md section 5) as (log_start,
+    active_base, next_offset_floor), or None when the partition has none."""
+    path = os.path.join(pdir, "catalog.ckpt")
+    if not os.path.exists(path):
+        return None
+    b = read_file(path, 4096)
+    if len(b) != 48 or b[0:4] != CHECKPOINT_MAGIC:
+        raise FormatError(path, None, "not a partition checkpoint (%d bytes)" % len(b))
+    if u64(b, 40) != xxh3(b[0:40]):
+        raise FormatError(path, 40, "checksum mismatch")
+    if u16(b, 4) != 1:
+        raise FormatError(path, 4, "partition checkpoint version %d, this reader knows 1" % u16(b, 4))
+    if u16(b, 6) != 0 or u64(b, 32) != 0:
+        raise FormatError(path, 6, "reserved bytes are not zero")
+    start, active, floor = u64(b, 8), u64(b, 16), u64(b, 24)
+    if not start <= active <= floor:
+        raise FormatError(path, 8, "log start %d, active base %d, next offset bound %d out of order"
+                          % (start, active, floor))
+    return start, active, floor
+
+
+def check_against_checkpoint(pdir, ckpt, bases):
+    """Checks 2-4 of FORMAT.md section 5: no segment missing at either end."""
+    start, active, floor = ckpt
+    if not bases and floor > start:
+        raise FormatError(pdir, None, "every segment is missing: offsets %d..%d were written" % (start, floor - 1))
+    if bases and bases[0] > start:
+        raise FormatError(pdir, None, "segments missing at the start: offsets %d..%d" % (start, bases[0] - 1))
+    if bases and bases[-1] < active:
+        raise FormatError(pdir, None, "segments missing at the end: the last segment starts at %d, "
+                          "the active one at %d or later" % (bases[-1], active))
+
+
 def read_partition(pdir, stream_id, part, cfg, journal, strict):
+    ckpt = read_checkpoint(pdir)  # before listing: see FORMAT.md section 5
     names = sorted(n for n in os.listdir(pdir) if SEGMENT_RE.match(n))
     bases = [int(SEGMENT_RE.match(n).group(1)) for n in names]
+    if ckpt is not None:
+        check_against_checkpoint(pdir, ckpt, bases)
     journal_batches = journal.get((stream_id, part), [])
     journal_from = None
     if journal_batches:
@@ -573,6 +613,9 @@ def read_partition(pdir, stream_id, part, cfg, journal, strict):
             check_summary(stem + ".sum", base, w, len(data), strict)
         records.extend(w["records"])
         next_offset = w["next_offset"]
+    if ckpt is not None and next_offset < ckpt[2]:
+        raise FormatError(pdir, None, "the log ends at offset %d but offsets up to %d were written: "
+                          "offsets %d..%d are missing" % (next_offset, ckpt[2] - 1, next_offset, ckpt[2] - 1))
     # Recovery adds what the journal holds beyond the segments.
     for batch in journal_batches:
         h = decode_batch_header(batch[:BATCH_HEADER])

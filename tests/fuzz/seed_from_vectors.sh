@@ -3,12 +3,13 @@
 # stores in format-spec/vectors (real engine output, so every seed starts
 # valid): segments for recover_tail (behind its two option bytes, whole and
 # torn), index files for open_index, store and stream metadata for
-# parse_store_meta, and a few damage plans for open_store.
+# parse_store_meta, partition checkpoints for parse_checkpoint (alone and
+# followed by segment bases), and a few damage plans for open_store.
 # Usage: tests/fuzz/seed_from_vectors.sh   (from the source root)
 set -eu
 v=format-spec/vectors
 c=tests/fuzz/corpus
-mkdir -p $c/recover_tail $c/open_index $c/parse_store_meta $c/open_store
+mkdir -p $c/recover_tail $c/open_index $c/parse_store_meta $c/parse_checkpoint $c/open_store
 
 # recover_tail: option byte, prefix share, then the .seg bytes.
 opts() { printf "\\$(printf %o "$1")\\$(printf %o "$2")"; }
@@ -41,6 +42,20 @@ for m in $v/*/store/streams/*/stream.meta; do
     s=${m%/stream.meta}
     cp "$m" "$c/parse_store_meta/seed-${s##*/}.meta"
 done
+
+# parse_checkpoint: the checkpoints of one and of several segments, then
+# the latter followed by its segments' bases (u64 little-endian), and by
+# a list missing the active segment.
+cp $v/basic/store/streams/events/00000/catalog.ckpt $c/parse_checkpoint/seed-basic
+ckpt=$v/segments/store/streams/telemetry/00000/catalog.ckpt
+cp $ckpt $c/parse_checkpoint/seed-segments
+u64() {
+    n=$1
+    for _ in 1 2 3 4 5 6 7 8; do printf "\\$(printf %o $((n & 255)))"; n=$((n >> 8)); done
+}
+bases=$(ls $v/segments/store/streams/telemetry/00000/*.seg | sed 's|.*/0*\([0-9][0-9]*\)\.seg|\1|; s|^$|0|')
+{ cat $ckpt; for b in $bases; do u64 "$b"; done; } > $c/parse_checkpoint/seed-segments-listed
+{ cat $ckpt; for b in $bases; do u64 "$b"; done | head -c -8; } > $c/parse_checkpoint/seed-segments-last-missing
 
 # open_store: groups of (file, u32 position, xor; xor 0 truncates).
 plan() { printf "$2" > $c/open_store/seed-$1; }
