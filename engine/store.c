@@ -540,11 +540,13 @@ SIGLOG_API int siglog_close(siglog *s)
     return rc;
 }
 
-SIGLOG_API int siglog_stream_create(siglog *s, const char *name, const siglog_stream_config *c)
+/* Create a stream, or with adopt take over the partitions an earlier
+ * stream of that name left (its metadata lost or damaged). */
+static int create_stream(siglog *s, const char *name, const siglog_stream_config *c, int adopt)
 {
     err_clear();
     if (!s || !c)
-        return err_set(SIGLOG_EINVAL, "siglog_stream_create: store and config are required");
+        return err_set(SIGLOG_EINVAL, "creating a stream: store and config are required");
     if (s->read_only)
         return err_set(SIGLOG_ERDONLY, "store %s is open read-only", s->path);
     int rc = name_validate_stream(name);
@@ -560,26 +562,48 @@ SIGLOG_API int siglog_stream_create(siglog *s, const char *name, const siglog_st
         return err_set(SIGLOG_ENOMEM, "out of memory");
     }
     pthread_mutex_lock(&s->streams_mu);
-    siglog_stream *old = streams_find(s, name);
-    if (old && old->failed) {
-        rc = err_set(SIGLOG_EEXIST, "stream '%s' exists but is unusable (%s); see siglog verify", name,
-                     old->failed_detail);
-    } else if (old) {
+    siglog_stream *old = streams_find(s, name), *st = NULL;
+    uint32_t id = s->max_stream_id + 1;
+    if (old && !old->failed) {
         rc = err_set(SIGLOG_EEXIST, "stream '%s' already exists", name);
-    } else {
-        rc = stream_create_files(s, streams_dir, name, s->max_stream_id + 1, &cfg);
-        siglog_stream *st = NULL;
+    } else if (adopt) {
+        rc = stream_adopt_check(s, dir, &cfg);
+        if (!rc)
+            rc = stream_adopt_files(s, dir, name, id, &cfg);
         if (!rc)
             rc = stream_open(s, dir, 1, &st);
-        if (!rc)
-            rc = streams_insert(s, st);
-        if (rc)
-            stream_close(st);
+    } else {
+        /* Over a failed stream only when its directory is empty. */
+        rc = stream_create_files(s, streams_dir, name, id, &cfg);
+        if (!rc && (rc = stream_open(s, dir, 1, &st)) != 0)
+            stream_remove_new(s, streams_dir, name);
     }
+    if (!rc && old) {
+        /* The failed handle stays valid (handles live until close): it
+         * takes the new stream's place. */
+        siglog_stream t = *old;
+        *old = *st;
+        *st = t;
+    } else if (!rc) {
+        rc = streams_insert(s, st);
+        st = rc ? st : NULL;
+    }
+    if (old || rc)
+        stream_close(st);
     pthread_mutex_unlock(&s->streams_mu);
     free(dir);
     free(streams_dir);
     return rc;
+}
+
+SIGLOG_API int siglog_stream_create(siglog *s, const char *name, const siglog_stream_config *c)
+{
+    return create_stream(s, name, c, 0);
+}
+
+SIGLOG_API int siglog_stream_adopt(siglog *s, const char *name, const siglog_stream_config *c)
+{
+    return create_stream(s, name, c, 1);
 }
 
 SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **out)

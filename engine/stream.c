@@ -129,65 +129,6 @@ int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX
     return rc == SIGLOG_EINVAL ? err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail()) : rc;
 }
 
-int stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
-                        const siglog_stream_config *c)
-{
-    const siglog_io *io = s->io;
-    char *dir = path_join(streams_dir, name);
-    char *meta = dir ? path_join(dir, STREAM_META_FILE) : NULL;
-    int rc = 0;
-    if (!meta) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
-        goto out;
-    }
-    int m = io->mkdir(io, dir, s->opt.dir_mode);
-    if (m == -EEXIST) {
-        int is_dir;
-        uint64_t size;
-        /* A directory without metadata is a creation a crash interrupted:
-         * finish it. With metadata, the stream exists. */
-        if (io->stat_path(io, meta, &is_dir, &size) == 0) {
-            rc = err_set(SIGLOG_EEXIST, "stream '%s' already exists", name);
-            goto out;
-        }
-    } else if (m < 0) {
-        rc = err_errno(m, "creating directory %s", dir);
-        goto out;
-    }
-    for (uint32_t p = 0; p < c->partitions && !rc; p++) {
-        char *pd = path_partition_dir(dir, p);
-        if (!pd) {
-            rc = err_set(SIGLOG_ENOMEM, "out of memory");
-            break;
-        }
-        int r = io->mkdir(io, pd, s->opt.dir_mode);
-        if (r < 0 && r != -EEXIST)
-            rc = err_errno(r, "creating directory %s", pd);
-        free(pd);
-    }
-    if (rc)
-        goto out;
-    int d = io->sync_dir(io, dir);
-    if (d < 0) {
-        rc = err_errno(d, "fsync of directory %s failed", dir);
-        goto out;
-    }
-    uint8_t buf[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, name, id, c);
-    int r = io_replace_file(io, dir, meta, buf, len, s->opt.file_mode);
-    if (r < 0) {
-        rc = err_errno(r, "writing %s", meta);
-        goto out;
-    }
-    d = io->sync_dir(io, streams_dir);
-    if (d < 0)
-        rc = err_errno(d, "fsync of directory %s failed", streams_dir);
-out:
-    free(meta);
-    free(dir);
-    return rc;
-}
-
 static void partition_config_from(partition_config *pc, const siglog_stream_config *c, const siglog_options *o)
 {
     *pc = (partition_config){
@@ -202,6 +143,179 @@ static void partition_config_from(partition_config *pc, const siglog_stream_conf
         .dir_mode = o->dir_mode,
     };
 }
+
+/* Remove a directory that stream creation made, with what it holds two
+ * levels deep (partition directories and their files). Best effort: for
+ * undoing a creation that failed, and the temporary directory of one a
+ * crash interrupted. Only ever called on directories that hold no event
+ * (a new stream, never appended to). */
+static void remove_created(const siglog_io *io, const char *dir)
+{
+    io_dirent_list l = {0};
+    if (io->list_dir(io, dir, &l) == 0)
+        for (size_t i = 0; i < l.count; i++) {
+            char *path = path_join(dir, l.names[i]);
+            io_dirent_list inner = {0};
+            if (path && io->list_dir(io, path, &inner) == 0) {
+                for (size_t k = 0; k < inner.count; k++) {
+                    char *f = path_join(path, inner.names[k]);
+                    if (f)
+                        io->unlink(io, f);
+                    free(f);
+                }
+                io_dirent_list_free(&inner);
+                io->rmdir(io, path);
+            } else if (path) {
+                io->unlink(io, path);
+            }
+            free(path);
+        }
+    io_dirent_list_free(&l);
+    io->rmdir(io, dir);
+}
+
+void stream_remove_new(struct siglog *s, const char *streams_dir, const char *name)
+{
+    char *dir = path_join(streams_dir, name);
+    if (dir) {
+        remove_created(s->io, dir);
+        s->io->sync_dir(s->io, streams_dir);
+    }
+    free(dir);
+}
+
+/* streams/NAME may be taken by a new stream only when it is absent or
+ * empty: anything there is the remains of an earlier stream (partitions,
+ * segments) that a new one must not silently adopt. */
+static int check_name_free(const siglog_io *io, const char *dir, const char *name)
+{
+    io_dirent_list l = {0};
+    int r = io->list_dir(io, dir, &l);
+    if (r == -ENOENT)
+        return 0;
+    if (r < 0)
+        return err_errno(r, "listing %s", dir);
+    int rc = 0;
+    if (l.count)
+        rc = err_set(SIGLOG_EEXIST,
+                     "%s still holds %zu entries (%s%s) left by an earlier stream '%s': check them with siglog "
+                     "verify, then take them over with stream create --adopt (same partition count), or move them "
+                     "away",
+                     dir, l.count, l.names[0], l.count > 1 ? ", ..." : "", name);
+    io_dirent_list_free(&l);
+    return rc;
+}
+
+int stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
+                        const siglog_stream_config *c)
+{
+    const siglog_io *io = s->io;
+    char tmp_name[SIGLOG_NAME_MAX + 8];
+    snprintf(tmp_name, sizeof tmp_name, ".%s.tmp", name);
+    char *dir = path_join(streams_dir, name);
+    char *tmp = path_join(streams_dir, tmp_name);
+    char *meta = tmp ? path_join(tmp, STREAM_META_FILE) : NULL;
+    int rc = 0, made = 0;
+    if (!dir || !meta) {
+        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        goto out;
+    }
+    if ((rc = check_name_free(io, dir, name)) != 0)
+        goto out;
+    remove_created(io, tmp); /* a creation a crash interrupted */
+    int m = io->mkdir(io, tmp, s->opt.dir_mode);
+    if (m < 0) {
+        rc = err_errno(m, "creating directory %s", tmp);
+        goto out;
+    }
+    made = 1;
+    for (uint32_t p = 0; p < c->partitions && !rc; p++) {
+        char *pd = path_partition_dir(tmp, p);
+        int r = pd ? io->mkdir(io, pd, s->opt.dir_mode) : -ENOMEM;
+        if (r < 0)
+            rc = err_errno(r, "creating directory %s", pd ? pd : tmp);
+        free(pd);
+    }
+    uint8_t buf[STREAM_META_BYTES_MAX];
+    size_t len = stream_meta_encode(buf, name, id, c);
+    /* Its directory sync also makes the partition directories durable. */
+    int r = rc ? 0 : io_replace_file(io, tmp, meta, buf, len, s->opt.file_mode);
+    if (r < 0)
+        rc = err_errno(r, "writing %s", meta);
+    if (!rc && (r = io->rename(io, tmp, dir)) < 0)
+        rc = err_errno(r, "renaming %s to %s", tmp, dir);
+    if (rc)
+        goto out;
+    made = 0;
+    if ((r = io->sync_dir(io, streams_dir)) < 0) {
+        rc = err_errno(r, "fsync of directory %s failed", streams_dir);
+        stream_remove_new(s, streams_dir, name);
+    }
+out:
+    if (made)
+        remove_created(io, tmp);
+    free(meta);
+    free(tmp);
+    free(dir);
+    return rc;
+}
+
+int stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_config *c)
+{
+    const siglog_io *io = s->io;
+    io_dirent_list l = {0};
+    int r = io->list_dir(io, dir, &l);
+    if (r < 0)
+        return err_errno(r, "listing %s", dir);
+    uint32_t parts = 0;
+    int rc = 0;
+    for (size_t i = 0; i < l.count && !rc; i++) {
+        char want[16];
+        snprintf(want, sizeof want, "%05u", parts);
+        if (strcmp(l.names[i], want) == 0)
+            parts++;
+        else if (strcmp(l.names[i], STREAM_META_FILE) != 0 && strcmp(l.names[i], STREAM_META_FILE ".tmp") != 0)
+            rc = err_set(SIGLOG_EINVAL, "%s holds %s, which is no partition of a stream: not adopted", dir,
+                         l.names[i]);
+    }
+    io_dirent_list_free(&l);
+    if (!rc && parts != c->partitions)
+        rc = err_set(SIGLOG_EINVAL,
+                     "%s holds %u partition directories (00000 on), the config asks for %u: only the same count "
+                     "is adopted",
+                     dir, parts, c->partitions);
+    /* What a reader checks, writing nothing: catalog and segments agree
+     * and the log reaches its bound. */
+    partition_config pc;
+    partition_config_from(&pc, c, &s->opt);
+    for (uint32_t p = 0; p < parts && !rc; p++) {
+        char *pd = path_partition_dir(dir, p);
+        partition *part = NULL;
+        partition_snapshot snap;
+        rc = pd ? partition_open(&part, io, pd, p, &pc, 0, UINT64_MAX, NULL, NULL)
+                : err_set(SIGLOG_ENOMEM, "out of memory");
+        if (!rc && (rc = partition_snapshot_get(part, &snap)) != 0)
+            rc = err_set(rc, "not adopted: %s", siglog_errdetail());
+        partition_close(part);
+        free(pd);
+    }
+    return rc;
+}
+
+int stream_adopt_files(struct siglog *s, const char *dir, const char *name, uint32_t id,
+                       const siglog_stream_config *c)
+{
+    char *meta = path_join(dir, STREAM_META_FILE);
+    if (!meta)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    uint8_t buf[STREAM_META_BYTES_MAX];
+    size_t len = stream_meta_encode(buf, name, id, c);
+    int r = io_replace_file(s->io, dir, meta, buf, len, s->opt.file_mode);
+    int rc = r < 0 ? err_errno(r, "writing %s", meta) : 0;
+    free(meta);
+    return rc;
+}
+
 
 /* Keep a stream that failed to open as a placeholder with no partitions
  * (see struct siglog_stream). Its name is its directory's, which the

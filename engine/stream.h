@@ -2,10 +2,16 @@
  * stream — a named log with a fixed number of partitions and its config
  * (format-spec/FORMAT.md, "Stream metadata").
  *
- * A stream exists once STORE/streams/NAME/stream.meta is durable: creation
- * makes the partition directories first and writes the metadata last with
- * the atomic-replace recipe, so a crash mid-way leaves a directory without
- * metadata, which open reports as a failed stream (see `failed` below).
+ * A stream exists once STORE/streams/NAME is durable: creation builds the
+ * whole stream (partition directories, then its metadata with the
+ * atomic-replace recipe) under the temporary name streams/.NAME.tmp and
+ * renames it into place last, so a failure or a crash leaves either the
+ * whole stream or nothing but that temporary directory, which is no
+ * stream (not a valid name) and is removed by the next creation of NAME.
+ * A stream directory without metadata is therefore damage: open reports
+ * it as a failed stream (see `failed` below). A name whose directory
+ * still holds anything is refused; adopting takes an earlier stream's
+ * partitions over explicitly, after checking them.
  */
 #ifndef SIGLOG_STREAM_H
 #define SIGLOG_STREAM_H
@@ -51,9 +57,21 @@ size_t stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const sig
 int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
                        siglog_stream_config *c);
 
-/* Create the stream's directories and metadata under streams_dir. */
+/* Create the stream's directories and metadata under streams_dir (see
+ * the top comment): on failure nothing is left. SIGLOG_EEXIST when
+ * streams_dir/NAME exists and is not empty. */
 int stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
                         const siglog_stream_config *c);
+/* Undo a creation whose stream could not be opened (never appended to). */
+void stream_remove_new(struct siglog *s, const char *streams_dir, const char *name);
+/* May the partitions in stream directory dir be adopted with config c?
+ * Exactly c->partitions partition directories and nothing else but
+ * (damaged) metadata, and every partition passes a reader's checks
+ * (catalog, segments, tail). Writes nothing. */
+int stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_config *c);
+/* Write the metadata of an adopted stream into dir (atomic replace). */
+int stream_adopt_files(struct siglog *s, const char *dir, const char *name, uint32_t id,
+                       const siglog_stream_config *c);
 /* Load a stream from its directory (metadata, partitions). writable: open
  * the partitions for appending (recovering their tails). When that fails
  * for any reason but memory, *out is still set: to a failed stream named

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "io_fault.h"
 #include "support.h"
 
 static char *dir;
@@ -325,6 +326,22 @@ static void reader_refuses_partition(uint32_t p, uint32_t good, const char *need
     cr_assert_eq(siglog_close(s), 0);
 }
 
+static void note_problem(void *ctx, const char *file, uint64_t position, const char *what)
+{
+    (void)file;
+    (void)position;
+    snprintf(ctx, 512, "%s", what);
+}
+
+/* siglog_verify reports the damage, with `needle` in its last problem. */
+static void verify_names(const char *needle)
+{
+    char last[512] = "";
+    siglog_verify_callbacks cb = {.problem = note_problem, .ctx = last};
+    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), SIGLOG_ECORRUPT);
+    cr_assert(strstr(last, needle), "verify's problem lacks '%s': %s", needle, last);
+}
+
 Test(damage, deleted_partition_directory_is_reported_not_recreated)
 {
     rolling_stream();
@@ -337,21 +354,20 @@ Test(damage, deleted_partition_directory_is_reported_not_recreated)
     free(pd);
 }
 
-Test(damage, first_segment_deleted_names_the_missing_offsets)
+/* Segment k of partition 0's n moved aside: the writer, a reader and
+ * verify report `what` with `detail`; nothing is recreated; once it is put
+ * back, appends continue at the old next offset. */
+static void segment_gone(const uint64_t *bases, size_t n, size_t k, const char *what, const char *detail)
 {
-    rolling_stream();
-    uint64_t bases[64];
-    size_t n = segment_bases(0, bases, 64);
-    cr_assert_geq(n, 3, "the stream rolled");
     char *aside = store_path("aside");
     cr_assert_eq(mkdir(aside, 0700), 0);
-    move_segment(bases[0], aside, 0);
-    char range[64];
-    snprintf(range, sizeof range, "offsets 0..%llu", (unsigned long long)bases[1] - 1);
-    writer_refuses_log("missing at the start", range);
-    reader_refuses_partition(0, 1, range);
-    /* Put back, everything works and appends continue where they were. */
-    move_segment(bases[0], aside, 1);
+    move_segment(bases[k], aside, 0);
+    writer_refuses_log(what, detail);
+    reader_refuses_partition(0, 1, detail);
+    verify_names(detail);
+    uint64_t left[64];
+    cr_assert_eq(segment_bases(0, left, 64), n - 1, "nothing was recreated");
+    move_segment(bases[k], aside, 1);
     siglog *s = open_store(0);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "log", &st), 0, "%s", siglog_errdetail());
@@ -360,27 +376,26 @@ Test(damage, first_segment_deleted_names_the_missing_offsets)
     free(aside);
 }
 
+Test(damage, first_segment_deleted_names_the_missing_offsets)
+{
+    rolling_stream();
+    uint64_t bases[64];
+    size_t n = segment_bases(0, bases, 64);
+    cr_assert_geq(n, 3, "the stream rolled");
+    char range[64];
+    snprintf(range, sizeof range, "offsets 0..%llu", (unsigned long long)bases[1] - 1);
+    segment_gone(bases, n, 0, "missing at the start", range);
+}
+
 Test(damage, last_segment_deleted_is_reported_and_its_offsets_never_reused)
 {
     rolling_stream();
     uint64_t bases[64];
     size_t n = segment_bases(0, bases, 64);
     cr_assert_geq(n, 3, "the stream rolled");
-    char *aside = store_path("aside");
-    cr_assert_eq(mkdir(aside, 0700), 0);
-    move_segment(bases[n - 1], aside, 0);
     char from[64];
-    snprintf(from, sizeof from, "starts at offset %llu", (unsigned long long)bases[n - 1]);
-    writer_refuses_log("missing at the end", from);
-    reader_refuses_partition(0, 1, "missing at the end");
-    cr_assert_eq(segment_bases(0, bases, 64), n - 1, "nothing was recreated");
-    move_segment(bases[n - 1], aside, 1);
-    siglog *s = open_store(0);
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "log", &st), 0, "%s", siglog_errdetail());
-    append_range(st, 0, 7, ROLLING_EVENTS, ROLLING_EVENTS + 1, ROLLING_EVENTS);
-    cr_assert_eq(siglog_close(s), 0);
-    free(aside);
+    snprintf(from, sizeof from, "offsets from %llu on are missing", (unsigned long long)bases[n - 1]);
+    segment_gone(bases, n, n - 1, "missing at the end", from);
 }
 
 Test(damage, events_cut_from_the_end_after_a_clean_close_are_missing_offsets)
@@ -397,6 +412,183 @@ Test(damage, events_cut_from_the_end_after_a_clean_close_are_missing_offsets)
              ROLLING_EVENTS - 1);
     writer_refuses_log("the log ends at offset", range);
     reader_refuses_partition(0, 1, range);
+    verify_names(range);
+    free(sum);
+    free(seg);
+}
+
+/* ---- stream create: all or nothing; remains are refused or adopted ---- */
+
+/* The names in streams/, joined by spaces (static buffer). */
+static const char *streams_listing(void)
+{
+    static char buf[4096];
+    buf[0] = '\0';
+    char *sd = store_path("streams");
+    struct dirent **names;
+    int n = scandir(sd, &names, NULL, alphasort);
+    cr_assert_geq(n, 0);
+    for (int i = 0; i < n; i++) {
+        if (strcmp(names[i]->d_name, ".") && strcmp(names[i]->d_name, "..")) {
+            strncat(buf, names[i]->d_name, sizeof buf - strlen(buf) - 2);
+            strcat(buf, " ");
+        }
+        free(names[i]);
+    }
+    free(names);
+    free(sd);
+    return buf;
+}
+
+#define MUTATING (IO_FAULT_OPEN | IO_FAULT_WRITE | IO_FAULT_SYNC | IO_FAULT_TRUNCATE | IO_FAULT_RENAME | \
+                  IO_FAULT_UNLINK | IO_FAULT_MKDIR | IO_FAULT_MMAP)
+
+/* A config of `partitions` and defaults otherwise. */
+static siglog_stream_config config_of(uint32_t partitions)
+{
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = partitions;
+    return c;
+}
+
+/* A refused create or adoption wrote no metadata for "old". */
+static void old_has_no_meta(void)
+{
+    char *meta = store_path("streams/old/stream.meta");
+    struct stat sb;
+    cr_assert_neq(stat(meta, &sb), 0, "a refused create or adoption wrote %s", meta);
+    free(meta);
+}
+
+Test(damage, failed_stream_create_leaves_nothing_at_every_call)
+{
+    io_fault *f = io_fault_new(io_posix());
+    siglog *s = test_store_open(dir, io_fault_io(f));
+    siglog_stream_config c = config_of(3);
+    /* Appends commit before they return: the background thread has
+     * nothing to do, so every counted call is the create's. */
+    c.sync_policy = SIGLOG_SYNC_ALWAYS;
+    uint64_t before = io_fault_calls(f, MUTATING);
+    cr_assert_eq(siglog_stream_create(s, "reference", &c), 0);
+    uint64_t calls = io_fault_calls(f, MUTATING) - before;
+    cr_assert_gt(calls, 10);
+    for (uint64_t k = 1; k <= calls; k++) {
+        char name[32];
+        snprintf(name, sizeof name, "s%llu", (unsigned long long)k);
+        char listing[4096];
+        snprintf(listing, sizeof listing, "%s", streams_listing());
+        io_fault_arm(f, MUTATING, k, EIO, 0, NULL);
+        int rc = siglog_stream_create(s, name, &c);
+        io_fault_disarm(f);
+        siglog_stream *st;
+        if (rc != 0) {
+            cr_assert_str_eq(streams_listing(), listing, "create failing at call %llu left something behind",
+                             (unsigned long long)k);
+            cr_assert_eq(siglog_stream_get(s, name, &st), SIGLOG_ENOENT);
+            rc = siglog_stream_create(s, name, &c);
+            cr_assert_eq(rc, 0, "create after a failure at call %llu: %s", (unsigned long long)k,
+                         siglog_errdetail());
+        }
+        cr_assert_eq(siglog_stream_get(s, name, &st), 0);
+        append_range(st, 2, 9, 0, 3, 0);
+    }
+    cr_assert_eq(siglog_close(s), 0);
+    /* Every stream reopens whole. */
+    s = open_store(1);
+    siglog_stream *failed = NULL;
+    cr_assert_eq(siglog_stream_foreach(s, pick_failed, &failed), 0);
+    cr_assert_null(failed, "stream %s failed: %s", siglog_stream_name(failed), siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    io_fault_free(f);
+}
+
+/* Stream "old" with 2 partitions and 20 events each, closed, then its
+ * metadata removed. */
+static void orphaned_partitions(void)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st = test_stream_create(s, "old", 2, SIGLOG_SYNC_INTERVAL, 0);
+    append_range(st, 0, 4, 0, 20, 0);
+    append_range(st, 1, 5, 0, 20, 0);
+    cr_assert_eq(siglog_close(s), 0);
+    char *meta = store_path("streams/old/stream.meta");
+    cr_assert_eq(unlink(meta), 0);
+    free(meta);
+}
+
+Test(damage, create_refuses_a_name_whose_directory_holds_partitions)
+{
+    orphaned_partitions();
+    siglog *s = open_store(0);
+    siglog_stream_config c = config_of(2);
+    cr_assert_eq(siglog_stream_create(s, "old", &c), SIGLOG_EEXIST);
+    cr_assert(strstr(siglog_errdetail(), "--adopt"), "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    old_has_no_meta();
+    /* Leftovers of something else are refused the same way; an empty
+     * directory is free. */
+    char *junk = store_path("streams/junk");
+    cr_assert_eq(mkdir(junk, 0700), 0);
+    char *file = store_path("streams/junk/notes.txt");
+    FILE *fp = fopen(file, "w");
+    cr_assert_not_null(fp);
+    fclose(fp);
+    char *empty = store_path("streams/empty");
+    cr_assert_eq(mkdir(empty, 0700), 0);
+    s = open_store(0);
+    cr_assert_eq(siglog_stream_create(s, "junk", &c), SIGLOG_EEXIST);
+    cr_assert(strstr(siglog_errdetail(), "notes.txt"), "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "empty", &st), SIGLOG_ECORRUPT, "a directory without metadata is listed");
+    cr_assert_eq(siglog_stream_create(s, "empty", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, "empty", &st), 0);
+    append_range(st, 0, 6, 0, 3, 0);
+    cr_assert_eq(siglog_close(s), 0);
+    free(empty);
+    free(file);
+    free(junk);
+}
+
+Test(damage, adopt_takes_over_matching_partitions_with_their_offsets)
+{
+    orphaned_partitions();
+    siglog *s = open_store(0);
+    siglog_stream_config c = config_of(3);
+    cr_assert_eq(siglog_stream_adopt(s, "old", &c), SIGLOG_EINVAL);
+    cr_assert(strstr(siglog_errdetail(), "2 partition directories"), "%s", siglog_errdetail());
+    old_has_no_meta();
+    c.partitions = 2;
+    cr_assert_eq(siglog_stream_adopt(s, "old", &c), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "old", &st), 0);
+    append_range(st, 0, 4, 20, 25, 20);
+    cr_assert_eq(siglog_stream_adopt(s, "old", &c), SIGLOG_EEXIST, "a working stream is not adopted again");
+    cr_assert_eq(siglog_close(s), 0);
+    s = open_store(1);
+    cr_assert_eq(siglog_stream_get(s, "old", &st), 0, "%s", siglog_errdetail());
+    uint64_t n = 0;
+    test_read_all(st, 0, count_record, &n);
+    test_read_all(st, 1, count_record, &n);
+    cr_assert_eq(n, 45);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+Test(damage, adopt_refuses_partitions_that_do_not_check_out)
+{
+    orphaned_partitions();
+    /* The partition's log reached offset 20; its segment now ends early. */
+    char *seg = store_path("streams/old/00001/00000000000000000000.seg");
+    char *sum = store_path("streams/old/00001/00000000000000000000.sum");
+    unlink(sum);
+    test_truncate(seg, 0);
+    siglog *s = open_store(0);
+    siglog_stream_config c = config_of(2);
+    cr_assert_eq(siglog_stream_adopt(s, "old", &c), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "00001") && strstr(siglog_errdetail(), "missing"), "%s",
+              siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    old_has_no_meta();
     free(sum);
     free(seg);
 }

@@ -21,7 +21,7 @@ static const args_cmd stream_cmd = {
 static const args_cmd create_cmd = {
     "stream create",
     "siglog stream create STORE STREAM --partitions N [--segment-bytes B] [--segment-age DUR]\n"
-    "       [--batch-bytes B] [--compression lz4|none] [--sync none|interval:MS|always]",
+    "       [--batch-bytes B] [--compression lz4|none] [--sync none|interval:MS|always] [--adopt]",
     "Create stream STREAM in STORE. The settings are fixed once created.\n"
     "\n"
     "  --partitions N       number of partitions, 1..4096 (required)\n"
@@ -36,8 +36,15 @@ static const args_cmd create_cmd = {
     "  --sync POLICY        none: the OS decides when data reaches the disk;\n"
     "                       interval:MS: a background sync every MS ms (default\n"
     "                       interval:100); always: each append waits for the disk\n"
+    "  --adopt              take over the partitions an earlier stream STREAM left\n"
+    "                       (its stream.meta lost or damaged), events and offsets\n"
+    "                       included: only with the same --partitions and when each\n"
+    "                       partition checks out; run siglog verify first\n"
     "\n"
-    "Stream names are 1..128 bytes of [A-Za-z0-9._-] not starting with '.'.\n",
+    "Stream names are 1..128 bytes of [A-Za-z0-9._-] not starting with '.'.\n"
+    "The stream is built under a temporary name and renamed into place, so a\n"
+    "failed create leaves nothing behind. A name whose directory still holds\n"
+    "partitions or segments is refused (see --adopt).\n",
 };
 
 static const args_cmd list_cmd = {
@@ -51,7 +58,7 @@ static const args_cmd list_cmd = {
     "{\"name\",\"state\":\"failed\",\"error\"}.\n",
 };
 
-enum { OPT_PARTITIONS = 256, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_BATCH_BYTES, OPT_COMPRESSION, OPT_SYNC, OPT_JSON };
+enum { OPT_PARTITIONS = 256, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_BATCH_BYTES, OPT_COMPRESSION, OPT_SYNC, OPT_JSON, OPT_ADOPT };
 
 static int stream_create(int argc, char **argv)
 {
@@ -62,12 +69,13 @@ static int stream_create(int argc, char **argv)
         { "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
         { "compression", required_argument, NULL, OPT_COMPRESSION },
         { "sync", required_argument, NULL, OPT_SYNC },
+        { "adopt", no_argument, NULL, OPT_ADOPT },
         { NULL, 0, NULL, 0 },
     };
     static const char *const compressions[] = { "none", "lz4", NULL };
     siglog_stream_config c;
     siglog_stream_config_default(&c);
-    int have_partitions = 0, choice;
+    int have_partitions = 0, adopt = 0, choice;
 
     args_begin();
     for (int ch; (ch = args_next(&create_cmd, argc, argv, opts)) != -1;) {
@@ -104,6 +112,9 @@ static int stream_create(int argc, char **argv)
                 return args_usage(&create_cmd, "--sync wants none, always or interval:MS (1..60000), not '%s'",
                                   optarg);
             break;
+        case OPT_ADOPT:
+            adopt = 1;
+            break;
         case ARGS_HELP:
             return CLI_OK;
         default:
@@ -120,9 +131,9 @@ static int stream_create(int argc, char **argv)
     siglog *s;
     if (cli_open(create_cmd.name, path, 0, NULL, &s, NULL) != CLI_OK)
         return CLI_FAILURE;
-    int rc = siglog_stream_create(s, name, &c);
+    int rc = adopt ? siglog_stream_adopt(s, name, &c) : siglog_stream_create(s, name, &c);
     if (rc != 0) {
-        cli_fail_lib(create_cmd.name, rc, "cannot create stream %s in %s", name, path);
+        cli_fail_lib(create_cmd.name, rc, "cannot %s stream %s in %s", adopt ? "adopt" : "create", name, path);
         siglog_close(s);
         return CLI_FAILURE;
     }

@@ -223,9 +223,24 @@ typedef struct siglog_stream_config {
 SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c);
 
 /* Create a stream. Names are 1..SIGLOG_NAME_MAX bytes of [A-Za-z0-9._-]
- * not starting with '.'; SIGLOG_EINVAL otherwise, SIGLOG_EEXIST if taken.
+ * not starting with '.'; SIGLOG_EINVAL otherwise, SIGLOG_EEXIST if taken,
+ * including by the remains of an earlier stream (a directory that still
+ * holds partitions or segments, its metadata lost or damaged: see
+ * siglog_stream_adopt). The stream is built under a temporary name and
+ * renamed into place at the end: when this fails, nothing is left behind.
  * The config is durable when this returns. Writer handles only. */
 SIGLOG_API int siglog_stream_create(siglog *s, const char *name, const siglog_stream_config *c);
+
+/* Take over, as stream `name` with config c, the partitions an earlier
+ * stream of that name left behind (its stream.meta lost or damaged), with
+ * their events and offsets. Only when the directory holds exactly
+ * c->partitions partition directories (and nothing else but the old
+ * metadata) and each passes a reader's checks (its checkpoint, segments
+ * and tail agree): SIGLOG_EINVAL or SIGLOG_ECORRUPT otherwise, and
+ * nothing is written. Check the store with siglog_verify first. The
+ * stream gets new metadata (a new stream id); a failed handle of that
+ * name becomes the adopted stream. Writer handles only. */
+SIGLOG_API int siglog_stream_adopt(siglog *s, const char *name, const siglog_stream_config *c);
 
 /* Look up a stream. The returned handle is owned by s and valid until
  * siglog_close(s). Thread-safe. A stream that failed to open (damaged or
@@ -448,7 +463,9 @@ typedef struct siglog_verify_callbacks {
 /* Check a whole store: the store file, every stream's metadata, every
  * segment batch by batch (both checksums, every record decoded, offsets
  * dense within and across segments), every index entry against the batch
- * it names, and the journal's header. Read-only unless repair != 0.
+ * it names, each partition's checkpoint against its segments (a missing
+ * directory or segment is named with the missing offsets), and the
+ * journal's header. Read-only unless repair != 0.
  * With repair, only repairable problems are mended: a torn tail of an
  * active segment is cut and indexes are rebuilt; this takes the writer
  * lock (SIGLOG_ELOCKED while a writer runs). Damage inside the log is

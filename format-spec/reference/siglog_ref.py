@@ -795,8 +795,8 @@ def decode_store(store, strict=False, use_journal=True, with_headers=False):
             continue  # temporary files and strangers are not streams
         meta = os.path.join(sdir, "stream.meta")
         if not os.path.exists(meta):
-            warn("%s: no stream.meta (creation interrupted): ignored" % sdir)
-            continue
+            # Creation renames a finished stream into place (section 14).
+            raise FormatError(meta, None, "missing: the stream's metadata was lost")
         sname, cfg = read_stream_meta(meta)
         if sname != name:
             raise FormatError(meta, 64, "names stream %r but lives in directory %r" % (sname, name))

@@ -10,6 +10,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static char *dir, *store;
 
@@ -103,6 +105,51 @@ Test(cli_damage, stat_shows_a_damaged_stream_and_the_others_work)
     run_free(&r);
     r = RUN_EXPECT(0, "stream", "list", store);
     cr_assert(strstr(r.out, "hurt\tfailed: "), "%s", r.out);
+    run_free(&r);
+    free(meta);
+}
+
+Test(cli_damage, stat_reports_a_deleted_partition_and_recreates_nothing)
+{
+    stream_with_events("clicks", "2", 40);
+    char *pd = test_path(store, "streams/clicks/00001");
+    test_rmtree(pd);
+    run_result r = RUN_EXPECT(1, "stat", store);
+    cr_assert(strstr(r.out, "00001 is missing"), "%s", r.out);
+    cr_assert(strstr(r.out, "  0 "), "partition 0 is still shown: %s", r.out);
+    run_free(&r);
+    struct stat sb;
+    cr_assert_neq(stat(pd, &sb), 0, "stat recreated the partition directory");
+    /* Appending would hand its offsets out again: refused. */
+    char *in = test_path(dir, "more.jsonl");
+    FILE *f = fopen(in, "w");
+    cr_assert_not_null(f);
+    fputs("{\"n\":1}\n", f);
+    cr_assert_eq(fclose(f), 0);
+    r = RUN_EXPECT(1, "append", store, "clicks", in);
+    cr_assert(strstr(r.err, "00001"), "%s", r.err);
+    run_free(&r);
+    cr_assert_neq(stat(pd, &sb), 0, "append recreated the partition directory");
+    free(in);
+    free(pd);
+}
+
+Test(cli_damage, create_refuses_remains_and_adopt_takes_them_over)
+{
+    stream_with_events("clicks", "2", 40);
+    char *meta = test_path(store, "streams/clicks/stream.meta");
+    cr_assert_eq(unlink(meta), 0);
+    run_result r = RUN_EXPECT(1, "stream", "create", store, "clicks", "--partitions", "2");
+    cr_assert(strstr(r.err, "--adopt") && strstr(r.err, "verify"), "%s", r.err);
+    cr_assert_eq(lines(r.err), 1, "%s", r.err);
+    run_free(&r);
+    r = RUN_EXPECT(1, "stream", "create", store, "clicks", "--partitions", "3", "--adopt");
+    cr_assert(strstr(r.err, "partition"), "%s", r.err);
+    run_free(&r);
+    r = RUN_EXPECT(0, "stream", "create", store, "clicks", "--partitions", "2", "--adopt");
+    run_free(&r);
+    r = RUN_EXPECT(0, "replay", store, "clicks");
+    cr_assert_eq(lines(r.out), 40);
     run_free(&r);
     free(meta);
 }
