@@ -254,6 +254,16 @@ static int plant_at(const char *path, int kind, const char *outside, const char 
     int was_dir = lstat(path, &st) == 0 && S_ISDIR(st.st_mode);
     if (kind == PLANT_DEVICE && geteuid() != 0)
         return 0;
+    /* Inside a directory the scenario only had for a while (a stream is
+     * built under a temporary name, then renamed): nothing to plant in. */
+    char parent[4096];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash) {
+        *slash = '\0';
+        if (lstat(parent, &st) != 0 && errno == ENOENT)
+            return 0;
+    }
     run_cmd("rm -rf '%s'%s", path, "");
     int rc = 0;
     switch (kind) {
