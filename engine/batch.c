@@ -230,6 +230,7 @@ int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_me
     meta->record_count = h.record_count;
     meta->bytes = BATCH_HEADER_BYTES + h.body_len;
     meta->max_timestamp_us = h.max_timestamp_us;
+    meta->body_checksum = h.body_checksum;
     return 0;
 }
 

@@ -48,6 +48,7 @@ typedef struct batch_meta {
     uint32_t record_count;
     uint32_t bytes;           /* header + body */
     int64_t max_timestamp_us;
+    uint64_t body_checksum;   /* binds time index entries to the batch */
 } batch_meta;
 
 /* Decode and validate a 64-byte header: magic, version, header checksum,

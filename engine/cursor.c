@@ -130,6 +130,19 @@ static void cache_forget(siglog_cursor *c, uint64_t base)
         }
 }
 
+/* After a seek in c->seg: an index entry it found wrong (the seek scanned
+ * instead, so the answer is right) is reported through the store's log,
+ * once per entry found; verify --repair rebuilds the index. */
+static int report_index_faults(siglog_cursor *c, uint32_t before, int rc)
+{
+    if (segment_index_faults(c->seg) != before)
+        store_log(c->st->store, SIGLOG_LOG_WARN,
+                  "%s: an index entry does not match the batch it names; scanned instead (siglog verify --repair "
+                  "rebuilds the index)",
+                  segment_file_path(c->seg));
+    return rc;
+}
+
 static int open_at(siglog_cursor *c, uint64_t base)
 {
     cached_segment *e;
@@ -139,7 +152,8 @@ static int open_at(siglog_cursor *c, uint64_t base)
     c->seg = e->seg;
     c->seg_end_offset = base;
     c->reopened = 0;
-    return segment_locate_offset(c->seg, c->next_offset, &c->pos);
+    uint32_t faults = segment_index_faults(c->seg);
+    return report_index_faults(c, faults, segment_locate_offset(c->seg, c->next_offset, &c->pos));
 }
 
 /* The one check for a hole in the offsets: the log must go on at
@@ -344,7 +358,8 @@ static int seek_time(siglog_cursor *c, int64_t ts)
             c->next_offset = c->bases[i];
             c->seg_end_offset = c->bases[i];
             c->reopened = 0;
-            return segment_locate_time(c->seg, ts, &c->pos);
+            uint32_t faults = segment_index_faults(c->seg);
+            return report_index_faults(c, faults, segment_locate_time(c->seg, ts, &c->pos));
         }
     }
     return rc;

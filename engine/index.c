@@ -52,7 +52,7 @@ enum {
     OIX_POSITION = 4,
     TIX_TIMESTAMP = 0,
     TIX_REL = 8,
-    TIX_RESERVED = 12,
+    TIX_CHECK = 12,
 };
 
 struct index_file {
@@ -138,6 +138,9 @@ static int header_check(index_file *ix, const uint8_t h[INDEX_HEADER_BYTES], uin
     if (get_le64(h + IXH_CHECKSUM) != sum)
         return err_set(SIGLOG_ECORRUPT, "%s: index header checksum mismatch", ix->path);
     uint16_t version = get_le16(h + IXH_VERSION);
+    if (version == 1)
+        return err_set(SIGLOG_ECORRUPT, "%s: index format version 1 has no entry checks (rebuilt by a writer)",
+                       ix->path);
     if (version != INDEX_FORMAT_VERSION)
         return err_set(SIGLOG_EVERSION, "%s: index format version %u, this build reads version %u", ix->path,
                        version, INDEX_FORMAT_VERSION);
@@ -186,8 +189,6 @@ static int entries_check(const index_file *ix)
                 return err_set(SIGLOG_ECORRUPT, "%s: entry %u: position %u does not follow %u", ix->path, i, pos,
                                prev_pos);
         } else {
-            if (get_le32(e + TIX_RESERVED) != 0)
-                return err_set(SIGLOG_ECORRUPT, "%s: entry %u: reserved bytes are not zero", ix->path, i);
             if (i && (int64_t)get_le64(e + TIX_TIMESTAMP) < (int64_t)get_le64(slot(ix, i - 1) + TIX_TIMESTAMP))
                 return err_set(SIGLOG_ECORRUPT, "%s: entry %u: timestamp decreases", ix->path, i);
         }
@@ -355,7 +356,16 @@ int index_add_offset(index_file *ix, uint32_t rel_offset, uint32_t position)
     return 0;
 }
 
-int index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset)
+uint32_t index_time_check(int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum)
+{
+    uint8_t b[20];
+    put_le64(b, (uint64_t)prefix_max_ts);
+    put_le32(b + 8, rel_offset);
+    put_le64(b + 12, body_checksum);
+    return (uint32_t)XXH3_64bits(b, sizeof b);
+}
+
+int index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum)
 {
     if (ix->kind != INDEX_KIND_TIME)
         return err_set(SIGLOG_EINVAL, "%s: not a time index", ix->path);
@@ -365,6 +375,7 @@ int index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset)
     if (ix->count && prefix_max_ts < (int64_t)get_le64(slot(ix, ix->count - 1) + TIX_TIMESTAMP))
         return err_set(SIGLOG_EINVAL, "%s: timestamp %lld decreases", ix->path, (long long)prefix_max_ts);
     put_le64(slot(ix, ix->count) + TIX_TIMESTAMP, (uint64_t)prefix_max_ts);
+    put_le32(slot(ix, ix->count) + TIX_CHECK, index_time_check(prefix_max_ts, rel_offset, body_checksum));
     publish(ix, rel_offset);
     return 0;
 }
@@ -379,6 +390,14 @@ void index_entry_time(const index_file *ix, uint32_t i, int64_t *ts, uint32_t *r
 {
     *rel = slot_rel(ix, i);
     *ts = (int64_t)get_le64(slot(ix, i) + TIX_TIMESTAMP);
+}
+
+int index_entry_time_matches(const index_file *ix, uint32_t i, uint64_t body_checksum)
+{
+    int64_t ts;
+    uint32_t rel;
+    index_entry_time(ix, i, &ts, &rel);
+    return get_le32(slot(ix, i) + TIX_CHECK) == index_time_check(ts, rel, body_checksum);
 }
 
 void index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position)
@@ -400,7 +419,7 @@ void index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found
     index_entry_offset(ix, lo - 1, rel_found, position);
 }
 
-void index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found)
+uint32_t index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found)
 {
     /* Count entries with prefix_max_ts < ts: a prefix, as timestamps never
      * decrease. An entry is read only after its rel_offset was seen set. */
@@ -416,6 +435,7 @@ void index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found)
             hi = mid;
     }
     *rel_found = lo ? slot_rel(ix, lo - 1) : 0;
+    return lo;
 }
 
 void index_truncate(index_file *ix, uint32_t keep)

@@ -16,9 +16,16 @@
  *
  * Offset entry: (rel_offset u32, position u32): the batch whose first
  *   record is base+rel_offset starts at byte `position` of the segment.
- * Time entry: (prefix_max_ts i64, rel_offset u32, reserved u32): every
+ * Time entry: (prefix_max_ts i64, rel_offset u32, check u32): every
  *   record of the segment before the batch starting at rel_offset has a
  *   timestamp <= prefix_max_ts. Entries are non-decreasing in both fields.
+ *   check (index_time_check) binds the entry to the body checksum of that
+ *   batch, so a seek can tell that the batch it finds is the one the
+ *   claimed time bound was computed for: indexes are hints, and every entry
+ *   a seek uses is checked against its batch (segment.c).
+ *
+ * Version 1 files (time entries without a check) read as invalid, so that
+ * a writer rebuilds them and a reader scans instead.
  *
  * Indexes are derivable from the segment: any header or entry that fails
  * validation makes index_open return SIGLOG_ECORRUPT and the caller
@@ -33,7 +40,7 @@
 #include "io.h"
 
 #define INDEX_MAGIC 0x58494753u /* "SGIX" */
-#define INDEX_FORMAT_VERSION 1
+#define INDEX_FORMAT_VERSION 2
 #define INDEX_HEADER_BYTES 64
 #define INDEX_KIND_OFFSET 1
 #define INDEX_KIND_TIME 2
@@ -62,16 +69,24 @@ uint64_t index_file_bytes(const index_file *ix);
  * (SIGLOG_EINVAL otherwise). Returns 0, or SIGLOG_ELIMIT when full (the
  * index just stays sparser: callers ignore it). */
 int index_add_offset(index_file *ix, uint32_t rel_offset, uint32_t position);
-int index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset);
+int index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum);
+/* The check of a time entry whose batch (at rel_offset) has that body
+ * checksum: the low 32 bits of XXH3-64 of prefix_max_ts (i64), rel_offset
+ * (u32) and body_checksum (u64), little-endian, 20 bytes. */
+uint32_t index_time_check(int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum);
 
 /* Largest entry with rel_offset <= rel (the implied (0,0) if none). */
 void index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position);
 /* Largest entry with prefix_max_ts < ts (rel 0 if none): no record before
- * that batch can have a timestamp >= ts. */
-void index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found);
+ * that batch can have a timestamp >= ts. Returns the number of entries
+ * with prefix_max_ts < ts (the entry found is the one before it). */
+uint32_t index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found);
 /* Entry i (0-based, < count). */
 void index_entry_offset(const index_file *ix, uint32_t i, uint32_t *rel, uint32_t *position);
 void index_entry_time(const index_file *ix, uint32_t i, int64_t *ts, uint32_t *rel);
+/* Whether time entry i's check matches the body checksum of the batch
+ * found at its rel_offset. */
+int index_entry_time_matches(const index_file *ix, uint32_t i, uint64_t body_checksum);
 
 /* Drop (zero) entries from i on, e.g. after a tail truncation. */
 void index_truncate(index_file *ix, uint32_t keep);

@@ -259,6 +259,13 @@ void partition_close(partition *p)
     free(p);
 }
 
+int partition_rebuild_indexes_locked(partition *p)
+{
+    if (segment_indexes_rebuilt(p->active))
+        return 1; /* its open did, and said so */
+    return segment_rebuild_indexes(p->active);
+}
+
 void partition_fail_locked(partition *p, int code)
 {
     if (p->failed)
@@ -541,7 +548,8 @@ int partition_replay_locked(partition *p, const uint8_t *batches, size_t len)
                            "%s: journal holds offsets from %" PRIu64 " but the partition ends at %" PRIu64,
                            p->dir, h.base_offset, next);
         batch_run one = {.bytes = {.data = (uint8_t *)batches + pos, .len = bytes, .cap = bytes},
-                         .metas = &(batch_meta){h.base_offset, h.record_count, bytes, h.max_timestamp_us},
+                         .metas = &(batch_meta){h.base_offset, h.record_count, bytes, h.max_timestamp_us,
+                                                h.body_checksum},
                          .count = 1};
         if ((rc = write_run_locked(p, &one)) != 0)
             return rc;

@@ -143,6 +143,10 @@ int partition_sync_locked(partition *p);
 /* Under mu: enter the failed state with code and the current detail, and
  * wake the threads waiting for durability (they must not wait forever). */
 void partition_fail_locked(partition *p, int code);
+/* Under mu: rebuild the active segment's indexes from the segment (they
+ * were found wrong: verify --repair). 0, 1 when the writer's open rebuilt
+ * them already, or an error. */
+int partition_rebuild_indexes_locked(partition *p);
 /* Under mu: wait until `offset` is below the published high-water mark
  * (durable under the stream's policy, see above), is found reissued (see
  * reissued_from: SIGLOG_EFAILED), the partition fails, or

@@ -89,6 +89,7 @@ struct segment {
     uint64_t durable_offset; /* see segment_durable_offset */
     uint64_t vouched_bytes;  /* the summary's `bytes` (0 without one) */
     int indexes_rebuilt;     /* by a writable open */
+    uint32_t index_faults;   /* entries a seek found wrong (and scanned) */
     segment_params p;
     uint64_t base;
     seg_state st;
@@ -242,31 +243,30 @@ int segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h
 /* Give the batch at pos index entries if the interval rule asks for them.
  * prefix_max_ts covers every record before that batch. A full index just
  * stays sparser. */
-static void index_batch(segment *s, uint64_t pos, uint64_t base_offset, int64_t prefix_max_ts)
+static void index_batch(segment *s, uint64_t pos, const batch_meta *m, int64_t prefix_max_ts)
 {
     if (!s->oix || !s->tix || pos == 0 || pos - s->last_index_pos < s->p.index_interval_bytes)
         return;
-    uint64_t rel = base_offset - s->base; /* > 0: only the first batch is at 0 */
+    uint64_t rel = m->base_offset - s->base; /* > 0: only the first batch is at 0 */
     if (rel > UINT32_MAX || pos > UINT32_MAX)
         return;
     if (index_add_offset(s->oix, (uint32_t)rel, (uint32_t)pos) != 0)
         return;
     /* The time index has the same capacity and the same relative offsets,
      * so it has room whenever the offset index had. */
-    (void)index_add_time(s->tix, prefix_max_ts, (uint32_t)rel);
+    (void)index_add_time(s->tix, prefix_max_ts, (uint32_t)rel, m->body_checksum);
     s->last_index_pos = pos;
 }
 
-static void state_add(segment *s, seg_state *st, int index, uint64_t base_offset, uint32_t record_count,
-                      uint64_t bytes, int64_t max_ts)
+static void state_add(segment *s, seg_state *st, int index, const batch_meta *m)
 {
     if (index)
-        index_batch(s, st->pos, base_offset, st->max_ts);
-    st->pos += bytes;
-    st->next_offset = base_offset + record_count;
-    st->record_count += record_count;
-    if (max_ts > st->max_ts)
-        st->max_ts = max_ts;
+        index_batch(s, st->pos, m, st->max_ts);
+    st->pos += m->bytes;
+    st->next_offset = m->base_offset + m->record_count;
+    st->record_count += m->record_count;
+    if (m->max_timestamp_us > st->max_ts)
+        st->max_ts = m->max_timestamp_us;
 }
 
 /* Advance st over the valid batches that follow it before limit: both
@@ -290,8 +290,9 @@ static int walk_valid(segment *s, seg_state *st, uint64_t limit, int index)
             return 0;
         if ((rc = batch_records_valid(&h, s->scratch.data, &s->decoded)) <= 0)
             return rc;
-        state_add(s, st, index, h.base_offset, h.record_count, BATCH_HEADER_BYTES + (uint64_t)h.body_len,
-                  h.max_timestamp_us);
+        batch_meta m = {h.base_offset, h.record_count, BATCH_HEADER_BYTES + h.body_len, h.max_timestamp_us,
+                        h.body_checksum};
+        state_add(s, st, index, &m);
     }
 }
 
@@ -322,28 +323,36 @@ static uint32_t resume_point(segment *s, uint64_t limit, seg_state *st)
     uint32_t trel;
     index_entry_time(s->tix, k - 1, &ts, &trel);
     batch_header h;
-    if (trel != rel || read_header(s, pos, limit, &h) != 1 || h.base_offset != s->base + rel)
+    if (trel != rel || read_header(s, pos, limit, &h) != 1 || h.base_offset != s->base + rel ||
+        !index_entry_time_matches(s->tix, k - 1, h.body_checksum))
         return 0;
     *st = (seg_state){.pos = pos, .next_offset = s->base + rel, .record_count = rel, .max_ts = ts};
     return k;
 }
 
-/* Is the batch at pos the one an index entry for rel names? 1 yes, 0 no,
- * or an I/O error. */
-static int entry_matches(segment *s, uint32_t rel, uint32_t pos)
+/* An index entry a seek was about to use does not match its batch: the
+ * seek scans instead, and the caller may report it. */
+static int index_fault(segment *s)
 {
-    batch_header h;
-    int rc = read_header(s, pos, UINT64_MAX, &h);
+    s->index_faults++;
+    return 0;
+}
+
+/* Is the batch at pos the one an index entry for rel names (*h: its
+ * header)? 1 yes, 0 no (an index fault), or an I/O error. */
+static int entry_matches(segment *s, uint32_t rel, uint32_t pos, batch_header *h)
+{
+    int rc = read_header(s, pos, UINT64_MAX, h);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
-        return 0;
+        return index_fault(s);
     if (rc < 0)
         return rc;
-    if (rc != 1 || h.base_offset != s->base + rel)
-        return 0;
+    if (rc != 1 || h->base_offset != s->base + rel)
+        return index_fault(s);
     if (!s->writable) {
         s->has_located = 1;
         s->located_pos = pos;
-        s->located = h;
+        s->located = *h;
     }
     return 1;
 }
@@ -358,7 +367,8 @@ int segment_locate_offset(segment *s, uint64_t target, uint64_t *pos)
     index_lookup_offset(s->oix, want > UINT32_MAX ? UINT32_MAX : (uint32_t)want, &rel, &at);
     if (rel == 0)
         return 0;
-    int rc = entry_matches(s, rel, at);
+    batch_header h;
+    int rc = entry_matches(s, rel, at, &h);
     if (rc > 0)
         *pos = at;
     return rc < 0 ? rc : 0;
@@ -370,16 +380,28 @@ int segment_locate_time(segment *s, int64_t ts, uint64_t *pos)
     if (!s->oix || !s->tix)
         return 0;
     uint32_t rel, rel_found, at;
-    index_lookup_time(s->tix, ts, &rel);
+    uint32_t n = index_lookup_time(s->tix, ts, &rel);
     if (rel == 0)
         return 0;
     index_lookup_offset(s->oix, rel, &rel_found, &at);
     if (rel_found != rel)
-        return 0;
-    int rc = entry_matches(s, rel, at);
+        return index_fault(s);
+    /* The batch found must be the one the entry's time bound was
+     * computed for. */
+    batch_header h;
+    int rc = entry_matches(s, rel, at, &h);
+    if (rc > 0 && !index_entry_time_matches(s->tix, n - 1, h.body_checksum)) {
+        s->has_located = 0;
+        return index_fault(s);
+    }
     if (rc > 0)
         *pos = at;
     return rc < 0 ? rc : 0;
+}
+
+uint32_t segment_index_faults(const segment *s)
+{
+    return s->index_faults;
 }
 
 /* ---- index files ---- */
@@ -790,6 +812,15 @@ int segment_truncate(segment *s, uint64_t valid_bytes)
     return 0;
 }
 
+int segment_rebuild_indexes(segment *s)
+{
+    int rc = require_writable(s, "rebuild indexes");
+    uint64_t size = 0;
+    if (!rc && (rc = s->io->file_size(s->io, s->fd, &size)) < 0)
+        rc = err_errno(rc, "size of %s", s->path);
+    return rc ? rc : rebuild_indexes(s, size);
+}
+
 int segment_indexes_rebuilt(const segment *s)
 {
     return s->indexes_rebuilt;
@@ -862,7 +893,8 @@ static int append_check(const segment *s, const uint8_t *buf, size_t len, const 
         if (batch_header_decode(buf + at, &h) != 0)
             return batch_error(s, pos, SIGLOG_EINVAL);
         if (h.base_offset != m->base_offset || h.record_count != m->record_count ||
-            BATCH_HEADER_BYTES + (uint64_t)h.body_len != m->bytes || h.max_timestamp_us != m->max_timestamp_us)
+            BATCH_HEADER_BYTES + (uint64_t)h.body_len != m->bytes || h.max_timestamp_us != m->max_timestamp_us ||
+            h.body_checksum != m->body_checksum)
             return err_set(SIGLOG_EINVAL, "%s: batch %zu disagrees with its description", s->path, i);
         if (m->base_offset != next)
             return err_set(SIGLOG_EINVAL, "%s: batch %zu starts at offset %" PRIu64 ", expected %" PRIu64, s->path,
@@ -892,8 +924,7 @@ int segment_append(segment *s, const uint8_t *buf, size_t len, const batch_meta 
     if ((rc = io_write_all(s->io, s->fd, buf, len, s->st.pos)) < 0)
         return err_errno(rc, "write of %zu bytes to %s at byte %" PRIu64, len, s->path, s->st.pos);
     for (size_t i = 0; i < n; i++)
-        state_add(s, &s->st, 1, metas[i].base_offset, metas[i].record_count, metas[i].bytes,
-                  metas[i].max_timestamp_us);
+        state_add(s, &s->st, 1, &metas[i]);
     return 0;
 }
 

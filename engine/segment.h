@@ -24,8 +24,13 @@
  *   - an index that fails validation, is missing or disagrees with the
  *     segment is rebuilt from the segment.
  *
- * Index hits are always verified against the batch header found at the
- * position they name; a mismatch falls back to scanning from the start.
+ * Indexes are hints, never truth: every entry a seek or a tail scan uses
+ * is checked against the batch header found at the position it names
+ * (base offset; for a time entry also its check, which binds the claimed
+ * time bound to that batch's body checksum). A wrong entry falls back to
+ * scanning from the start and is counted (segment_index_faults); a
+ * writer's tail scan that finds its last entry wrong re-indexes the whole
+ * segment (segment_adopt_tail).
  *
  * Thread-safety: a segment is used by one thread at a time (the partition
  * lock, or a cursor's owner). Cursors open their own read-only segments.
@@ -97,6 +102,9 @@ void segment_close(segment *s);
  * sidecar (fdatasync, then atomic replace), so that the next writer open
  * trusts it without scanning: done at a clean close. */
 int segment_checkpoint(segment *s);
+/* Writer: rebuild both indexes from the valid batches of the file (atomic
+ * replace), e.g. after verify found an entry wrong. */
+int segment_rebuild_indexes(segment *s);
 /* 1 when the writable open rebuilt missing or invalid indexes. */
 int segment_indexes_rebuilt(const segment *s);
 /* One past the last offset a summary says was synced (the base offset
@@ -142,6 +150,9 @@ const char *segment_file_path(const segment *s); /* the .seg path */
 int segment_locate_offset(segment *s, uint64_t target, uint64_t *pos);
 /* Where to start scanning for the first record with timestamp >= ts. */
 int segment_locate_time(segment *s, int64_t ts, uint64_t *pos);
+/* How many index entries the locate calls found wrong (and scanned
+ * instead) since the open. */
+uint32_t segment_index_faults(const segment *s);
 
 /* Read the batch at pos, not reading at or beyond `limit` bytes:
  * returns 1 with *h filled and the body in buf (buf->len = body_len, body

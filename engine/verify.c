@@ -38,12 +38,14 @@ typedef struct batch_pos {
     uint64_t pos;
     uint64_t base_offset;
     int64_t prefix_max_ts; /* over the records before this batch */
+    uint64_t body_checksum;
 } batch_pos;
 
 typedef struct bad_index {
     char *dir;
     uint64_t base;
     segment_params params;
+    int active;           /* the partition's last segment */
 } bad_index;
 
 typedef struct verifier {
@@ -51,7 +53,7 @@ typedef struct verifier {
     const siglog_verify_callbacks *cb;
     siglog_verify_stats st;
     uint64_t total, done, reported;
-    bad_index *bad;       /* sealed segments whose indexes need a rebuild */
+    bad_index *bad;       /* segments whose indexes need a rebuild */
     size_t bad_count;
     batch_pos *batches;   /* of the segment being checked, reused */
     size_t batch_cap;
@@ -81,7 +83,7 @@ static void progress(verifier *v, uint64_t bytes)
     }
 }
 
-static int remember_batch(verifier *v, size_t n, uint64_t pos, uint64_t base, int64_t prefix_max)
+static int remember_batch(verifier *v, size_t n, const batch_header *h, uint64_t pos, int64_t prefix_max)
 {
     if (n == v->batch_cap) {
         size_t cap = v->batch_cap ? v->batch_cap * 2 : 1024;
@@ -91,7 +93,7 @@ static int remember_batch(verifier *v, size_t n, uint64_t pos, uint64_t base, in
         v->batches = b;
         v->batch_cap = cap;
     }
-    v->batches[n] = (batch_pos){pos, base, prefix_max};
+    v->batches[n] = (batch_pos){pos, h->base_offset, prefix_max, h->body_checksum};
     return 0;
 }
 
@@ -113,7 +115,7 @@ static const batch_pos *find_batch(const verifier *v, size_t n, uint64_t key, in
     return &v->batches[lo];
 }
 
-static int note_bad_index(verifier *v, const char *dir, uint64_t base, const segment_params *p)
+static int note_bad_index(verifier *v, const char *dir, uint64_t base, const segment_params *p, int active)
 {
     bad_index *b = realloc(v->bad, (v->bad_count + 1) * sizeof *b);
     if (!b)
@@ -122,7 +124,7 @@ static int note_bad_index(verifier *v, const char *dir, uint64_t base, const seg
     char *d = strdup(dir);
     if (!d)
         return err_set(SIGLOG_ENOMEM, "out of memory");
-    v->bad[v->bad_count++] = (bad_index){d, base, *p};
+    v->bad[v->bad_count++] = (bad_index){d, base, *p, active};
     return 0;
 }
 
@@ -162,7 +164,9 @@ static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nba
                 break;
             const batch_pos *b = files[f].kind == INDEX_KIND_TIME ? find_batch(v, nbatches, base + rel, 1)
                                                                   : find_batch(v, nbatches, position, 0);
-            if (!b || b->base_offset != base + rel || (files[f].kind == INDEX_KIND_TIME && b->prefix_max_ts != ts)) {
+            if (!b || b->base_offset != base + rel ||
+                (files[f].kind == INDEX_KIND_TIME &&
+                 (b->prefix_max_ts != ts || !index_entry_time_matches(ix, i, b->body_checksum)))) {
                 problem(v, path, INDEX_HEADER_BYTES + (uint64_t)i * (f ? INDEX_TIME_ENTRY_BYTES : INDEX_OFFSET_ENTRY_BYTES),
                         "index entry %u (relative offset %u) names no batch of the segment as it is%s", i, rel,
                         active ? " (a crash before recovery leaves this)" : "");
@@ -171,7 +175,7 @@ static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nba
         }
         index_close(ix);
     }
-    return bad && !active ? note_bad_index(v, dir, base, p) : 0;
+    return bad ? note_bad_index(v, dir, base, p, active) : 0;
 }
 
 /* Check one segment. *next_offset: in, the offset it must start at (or
@@ -226,7 +230,7 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
                 damaged = 1;
                 break;
             }
-            if ((rc = remember_batch(v, n++, pos, h.base_offset, prefix_max)) != 0)
+            if ((rc = remember_batch(v, n++, &h, pos, prefix_max)) != 0)
                 break;
             if (h.max_timestamp_us > prefix_max)
                 prefix_max = h.max_timestamp_us;
@@ -419,8 +423,21 @@ static void repaired_log(void *ctx, int level, const char *msg)
         v->cb->repaired(v->cb->ctx, "", msg);
 }
 
-/* Open as the writer (recovery cuts torn tails, repairs active indexes),
- * then rebuild the sealed segments' bad indexes under the same lock. */
+/* The writer's partition whose directory is dir, or NULL. */
+static partition *writer_partition(siglog *s, const char *dir)
+{
+    for (size_t i = 0; i < s->stream_count; i++) {
+        siglog_stream *st = s->streams[i];
+        for (uint32_t p = 0; st->parts && p < st->cfg.partitions; p++)
+            if (strcmp(st->parts[p]->dir, dir) == 0)
+                return st->parts[p];
+    }
+    return NULL;
+}
+
+/* Open as the writer (recovery cuts torn tails, repairs indexes it finds
+ * unusable), then rebuild the bad indexes under the same lock: the active
+ * segments' through the writer that holds them. */
 static int repair(verifier *v, const char *path)
 {
     siglog_options o;
@@ -436,13 +453,26 @@ static int repair(verifier *v, const char *path)
         char oix[4096], tix[4096];
         segment_path(oix, sizeof oix, b->dir, b->base, ".oix");
         segment_path(tix, sizeof tix, b->dir, b->base, ".tix");
-        /* Removing them makes the writable open rebuild both. */
-        v->io->unlink(v->io, oix);
-        v->io->unlink(v->io, tix);
-        segment *seg;
-        rc = segment_open(v->io, b->dir, b->base, 1, &b->params, &seg);
+        partition *wp = b->active ? writer_partition(s, b->dir) : NULL;
+        if (wp) {
+            /* The writer has this segment open: it rebuilds them itself. */
+            pthread_mutex_lock(&wp->mu);
+            rc = partition_rebuild_indexes_locked(wp);
+            pthread_mutex_unlock(&wp->mu);
+            if (rc == 1) {
+                rc = 0;
+                continue;
+            }
+        } else {
+            /* Removing them makes the writable open rebuild both. */
+            v->io->unlink(v->io, oix);
+            v->io->unlink(v->io, tix);
+            segment *seg;
+            rc = segment_open(v->io, b->dir, b->base, 1, &b->params, &seg);
+            if (!rc)
+                segment_close(seg);
+        }
         if (!rc) {
-            segment_close(seg);
             v->st.repairs++;
             if (v->cb && v->cb->repaired)
                 v->cb->repaired(v->cb->ctx, oix, "rebuilt the offset and time indexes from the segment");

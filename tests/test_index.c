@@ -131,10 +131,10 @@ Test(index, time_lookup_skips_only_batches_entirely_before_target)
 {
     index_file *ix = open_ix(tix_path, INDEX_KIND_TIME, 16, IO_CREATE | IO_WRITE);
     /* Ties and negative timestamps: (ts, rel). */
-    cr_assert_eq(index_add_time(ix, -50, 1), 0);
-    cr_assert_eq(index_add_time(ix, 100, 2), 0);
-    cr_assert_eq(index_add_time(ix, 100, 3), 0);
-    cr_assert_eq(index_add_time(ix, 200, 7), 0);
+    cr_assert_eq(index_add_time(ix, -50, 1, 0), 0);
+    cr_assert_eq(index_add_time(ix, 100, 2, 0), 0);
+    cr_assert_eq(index_add_time(ix, 100, 3, 0), 0);
+    cr_assert_eq(index_add_time(ix, 200, 7, 0), 0);
     cr_assert_eq(index_count(ix), 4);
     static const struct {
         int64_t ts;
@@ -163,9 +163,9 @@ Test(index, add_refuses_entries_out_of_order)
     index_close(ix);
 
     index_file *tx = open_ix(tix_path, INDEX_KIND_TIME, 8, IO_CREATE | IO_WRITE);
-    cr_expect_eq(index_add_time(tx, 5, 0), SIGLOG_EINVAL, "rel 0 is implied, never stored");
-    cr_expect_eq(index_add_time(tx, 5, 4), 0);
-    cr_expect_eq(index_add_time(tx, 4, 5), SIGLOG_EINVAL, "decreasing timestamp");
+    cr_expect_eq(index_add_time(tx, 5, 0, 0), SIGLOG_EINVAL, "rel 0 is implied, never stored");
+    cr_expect_eq(index_add_time(tx, 5, 4, 0), 0);
+    cr_expect_eq(index_add_time(tx, 4, 5, 0), SIGLOG_EINVAL, "decreasing timestamp");
     cr_expect_eq(index_add_offset(tx, 9, 9), SIGLOG_EINVAL, "offset entry in a time index");
     index_close(tx);
 }
@@ -214,15 +214,15 @@ Test(index, unpublished_entry_after_crash_is_ignored_and_cleared)
     expect_offset_lookups(ix, 4);
     index_close(ix);
 
-    /* A time entry's reserved bytes are not rewritten by the next add:
+    /* A time entry's check bytes are not rewritten by the next add:
      * the writer's open must clear the whole torn slot. */
     ix = open_ix(tix_path, INDEX_KIND_TIME, 8, IO_CREATE | IO_WRITE);
-    cr_assert_eq(index_add_time(ix, 10, 1), 0);
+    cr_assert_eq(index_add_time(ix, 10, 1, 0), 0);
     index_close(ix);
-    test_flip_byte(tix_path, INDEX_HEADER_BYTES + INDEX_TIME_ENTRY_BYTES + 12, 0x01); /* slot 1 reserved */
+    test_flip_byte(tix_path, INDEX_HEADER_BYTES + INDEX_TIME_ENTRY_BYTES + 12, 0x01); /* slot 1 check */
     ix = open_ix(tix_path, INDEX_KIND_TIME, 0, IO_WRITE);
     cr_assert_eq(index_count(ix), 1);
-    cr_assert_eq(index_add_time(ix, 20, 2), 0);
+    cr_assert_eq(index_add_time(ix, 20, 2, 0), 0);
     index_close(ix);
     ix = open_ix(tix_path, INDEX_KIND_TIME, 0, IO_READ);
     cr_assert_eq(index_count(ix), 2);
@@ -288,11 +288,14 @@ Test(index, header_checksum_mismatch_is_corrupt)
     cr_expect_eq(try_open(oix_path, INDEX_KIND_OFFSET, IO_READ), 0);
 }
 
-Test(index, unknown_version_is_refused)
+Test(index, unknown_version_is_refused_and_version_1_is_rebuilt)
 {
     fresh_offset_index();
-    header_set(oix_path, 4, 2, 2);
+    header_set(oix_path, 4, 2, INDEX_FORMAT_VERSION + 1);
     cr_expect_eq(try_open(oix_path, INDEX_KIND_OFFSET, IO_READ), SIGLOG_EVERSION);
+    /* Version 1 time entries carry no check: invalid, so writers rebuild. */
+    header_set(oix_path, 4, 2, 1);
+    cr_expect_eq(try_open(oix_path, INDEX_KIND_OFFSET, IO_READ), SIGLOG_ECORRUPT);
 }
 
 Test(index, wrong_kind_entry_size_base_or_capacity_is_corrupt)
@@ -371,23 +374,30 @@ Test(index, stray_entry_after_a_gap_is_corrupt_for_writers)
     cr_expect_eq(try_open(oix_path, INDEX_KIND_OFFSET, IO_WRITE), SIGLOG_ECORRUPT);
 }
 
-Test(index, time_entries_decreasing_or_with_reserved_bits_are_corrupt)
+Test(index, time_entries_decreasing_are_corrupt_and_checks_bind_their_batch)
 {
     index_file *ix = open_ix(tix_path, INDEX_KIND_TIME, 8, IO_CREATE | IO_WRITE);
     for (uint32_t i = 1; i <= 4; i++)
-        cr_assert_eq(index_add_time(ix, 1000 * i, i), 0);
+        cr_assert_eq(index_add_time(ix, 1000 * i, i, 0xabc0 + i), 0);
+    for (uint32_t i = 0; i < 4; i++) {
+        cr_expect(index_entry_time_matches(ix, i, 0xabc1 + i), "entry %u matches its batch", i);
+        cr_expect(!index_entry_time_matches(ix, i, 0xabc2 + i), "entry %u names another batch", i);
+    }
     index_close(ix);
 
     uint8_t ts[8];
     put_le64(ts, 500);
     file_write(tix_path, INDEX_HEADER_BYTES + 2 * 16, ts, 8);
     cr_expect_eq(try_open(tix_path, INDEX_KIND_TIME, IO_READ), SIGLOG_ECORRUPT, "decreasing timestamp");
-    put_le64(ts, 3000);
+    put_le64(ts, 2500); /* in order again, but not what entry 2 said */
     file_write(tix_path, INDEX_HEADER_BYTES + 2 * 16, ts, 8);
     cr_expect_eq(try_open(tix_path, INDEX_KIND_TIME, IO_READ), 0);
 
-    entry_put32(tix_path, 16, 1, 12, 1);
-    cr_expect_eq(try_open(tix_path, INDEX_KIND_TIME, IO_READ), SIGLOG_ECORRUPT, "reserved bits");
+    /* The timestamp rewritten above no longer matches its check. */
+    ix = open_ix(tix_path, INDEX_KIND_TIME, 0, IO_READ);
+    cr_expect(!index_entry_time_matches(ix, 2, 0xabc3), "a changed time bound fails its check");
+    cr_expect(index_entry_time_matches(ix, 1, 0xabc2));
+    index_close(ix);
 }
 
 /* ---- concurrency ---- */
@@ -398,7 +408,7 @@ static void *race_writer(void *arg)
 {
     index_file *ix = arg;
     for (uint32_t i = 1; i <= RACE_ENTRIES; i++)
-        cr_assert_eq(index_add_time(ix, (int64_t)i * 7, i), 0);
+        cr_assert_eq(index_add_time(ix, (int64_t)i * 7, i, 0), 0);
     return NULL;
 }
 

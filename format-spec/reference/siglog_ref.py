@@ -400,7 +400,7 @@ def read_journal(store, store_id):
 
 def check_index(path, kind, base, batches, interval, strict):
     """Validate an index file against the segment's batches
-    [(pos, base_offset, prefix_max_ts)]. Problems are warnings unless
+    [(pos, base_offset, prefix_max_ts, body_checksum)]. Problems are warnings unless
     strict (indexes are derivable)."""
     def problem(msg):
         if strict:
@@ -417,7 +417,7 @@ def check_index(path, kind, base, batches, interval, strict):
     entry_bytes = 8 if kind == 1 else 16
     if data[0:4] != INDEX_MAGIC or u64(data, 56) != xxh3(data[0:56]):
         return problem("bad magic or header checksum")
-    if u16(data, 4) != 1:
+    if u16(data, 4) != 2:
         return problem("index version %d" % u16(data, 4))
     if u16(data, 6) != kind or u32(data, 8) != entry_bytes or u64(data, 16) != base or any(data[24:56]):
         return problem("header fields disagree (kind, entry size, base offset or reserved)")
@@ -439,10 +439,11 @@ def check_index(path, kind, base, batches, interval, strict):
     # the start of the file); the first batch never is; a full index stops.
     want = []
     last = 0
-    for pos, boff, prefix in batches:
+    for pos, boff, prefix, body_checksum in batches:
         if pos == 0 or pos - last < interval or len(want) == capacity:
             continue
-        want.append((boff - base, pos) if kind == 1 else (boff - base, prefix, 0))
+        check = xxh3(struct.pack("<qIQ", prefix, boff - base, body_checksum)) & 0xFFFFFFFF
+        want.append((boff - base, pos) if kind == 1 else (boff - base, prefix, check))
         last = pos
     if entries != want:
         problem("entries %r, expected %r" % (entries[:4], want[:4]))
@@ -510,7 +511,7 @@ def walk_segment(path, base, data, sealed):
                 raise FormatError(path, pos, "%s (in a sealed segment: corruption)" % e)
             stop = str(e)
             break
-        batches.append((pos, h["base_offset"], max_ts))
+        batches.append((pos, h["base_offset"], max_ts, h["body_checksum"]))
         records.extend(recs)
         count += h["record_count"]
         next_offset = h["base_offset"] + h["record_count"]
