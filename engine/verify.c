@@ -296,7 +296,7 @@ static int check_partition(verifier *v, const char *dir, const segment_params *p
         rc = 0;
     }
     uint64_t *bases = NULL;
-    size_t n;
+    size_t n = 0;
     if (!rc && (rc = partition_list_segments(v->io, dir, &bases, &n)) == SIGLOG_ENOENT)
         return 0;
     uint64_t next = UINT64_MAX;
