@@ -145,6 +145,13 @@ static void assert_seeks_exact(siglog_stream *st, uint64_t base, uint64_t end, u
     siglog_cursor_close(c);
 }
 
+static int warnings;
+static void count_warnings(void *ctx, int level, const char *msg)
+{
+    (void)ctx;
+    warnings += level == SIGLOG_LOG_WARN && strstr(msg, "index entry does not match") != NULL;
+}
+
 static void write_at(const char *path, const uint8_t *img, uint64_t len)
 {
     FILE *f = fopen(path, "wb");
@@ -167,6 +174,7 @@ static void damage_entries(uint64_t base, uint64_t end, const char *ext, uint32_
     siglog_options ro;
     siglog_options_default(&ro);
     ro.read_only = 1;
+    ro.log_fn = count_warnings;
     for (size_t p = 0; p < 3; p++) {
         for (uint32_t byte = 0; byte < entry_bytes; byte++) {
             static const uint8_t masks[] = {0x01, 0x80};
@@ -179,8 +187,15 @@ static void damage_entries(uint64_t base, uint64_t end, const char *ext, uint32_
                 cr_assert_eq(siglog_open(&s, dir, &ro), 0, "%s", siglog_errdetail());
                 siglog_stream *st;
                 cr_assert_eq(siglog_stream_get(s, "h", &st), 0);
+                warnings = 0;
                 assert_seeks_exact(st, base, end, rels[pick[p]], what);
                 cr_assert_eq(siglog_close(s), 0);
+                /* A damaged check leaves the entry valid in form: the time
+                 * seek to its batch uses it, finds it wrong and says so.
+                 * (Not the active segment's last entry: a writer's
+                 * recovery before reading may have re-indexed it.) */
+                if (entry_bytes == 16 && byte >= 12 && !(base == active_base && p == 2))
+                    cr_assert_gt(warnings, 0, "%s: the wrong entry was reported", what);
                 /* verify --repair rebuilds the index a writer derives,
                  * which is the one written while appending. */
                 int rc = siglog_verify(dir, 1, NULL, NULL);
