@@ -64,10 +64,21 @@ static void probe_offset(const index_file *ix, uint32_t n, uint32_t rel)
 static void probe_time(const index_file *ix, uint32_t n, int64_t ts)
 {
     uint32_t a = 0;
-    index_lookup_time(ix, ts, &a);
+    uint32_t before = index_lookup_time(ix, ts, &a);
     uint32_t b = linear_time(ix, n, ts);
     if (a != b)
         fuzz_fail(TARGET, "time lookup of %lld gave rel %u, the entries say %u", (long long)ts, a, b);
+    /* The count it returns names the entry whose check a seek verifies. */
+    if (before > n)
+        fuzz_fail(TARGET, "time lookup of %lld counted %u of %u entries", (long long)ts, before, n);
+    if (before) {
+        int64_t t;
+        uint32_t r;
+        index_entry_time(ix, before - 1, &t, &r);
+        if (r != a)
+            fuzz_fail(TARGET, "time lookup of %lld: entry %u has rel %u, the lookup gave %u", (long long)ts,
+                      before - 1, r, a);
+    }
 }
 
 static void check_entries(const index_file *ix, int kind)
