@@ -121,6 +121,24 @@ static int streams_insert(struct siglog *s, siglog_stream *st)
     return 0;
 }
 
+/* The new stream st takes failed stream old's place in the table; old
+ * stays allocated until close, since handles live that long (callers
+ * that hold it keep getting its failure). Caller holds streams_mu. */
+static int streams_replace(struct siglog *s, siglog_stream *old, siglog_stream *st)
+{
+    siglog_stream **r = realloc(s->retired, (s->retired_count + 1) * sizeof *r);
+    if (!r)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    s->retired = r;
+    r[s->retired_count++] = old;
+    for (size_t i = 0; i < s->stream_count; i++)
+        if (s->streams[i] == old)
+            s->streams[i] = st;
+    if (st->id > s->max_stream_id)
+        s->max_stream_id = st->id;
+    return 0;
+}
+
 static siglog_stream *streams_find(struct siglog *s, const char *name)
 {
     for (size_t i = 0; i < s->stream_count; i++)
@@ -313,6 +331,9 @@ static void store_free(struct siglog *s)
     for (size_t i = 0; i < s->stream_count; i++)
         stream_close(s->streams[i]);
     free(s->streams);
+    for (size_t i = 0; i < s->retired_count; i++)
+        stream_close(s->retired[i]);
+    free(s->retired);
     free(s->journal_starts);
     journal_close(s->journal);
     if (s->lock_fd >= 0)
@@ -578,17 +599,9 @@ static int create_stream(siglog *s, const char *name, const siglog_stream_config
         if (!rc && (rc = stream_open(s, dir, 1, &st)) != 0)
             stream_remove_new(s, streams_dir, name);
     }
-    if (!rc && old) {
-        /* The failed handle stays valid (handles live until close): it
-         * takes the new stream's place. */
-        siglog_stream t = *old;
-        *old = *st;
-        *st = t;
-    } else if (!rc) {
-        rc = streams_insert(s, st);
-        st = rc ? st : NULL;
-    }
-    if (old || rc)
+    if (!rc)
+        rc = old ? streams_replace(s, old, st) : streams_insert(s, st);
+    if (rc)
         stream_close(st);
     pthread_mutex_unlock(&s->streams_mu);
     free(dir);

@@ -40,6 +40,9 @@ struct siglog {
     pthread_mutex_t streams_mu;     /* guards the stream table */
     siglog_stream **streams;        /* sorted by name */
     size_t stream_count;
+    siglog_stream **retired;        /* failed handles a new stream replaced:
+                                     * valid (and failing) until close */
+    size_t retired_count;
     uint32_t max_stream_id;
 
     journal *journal;               /* writer only */

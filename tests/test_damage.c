@@ -559,10 +559,17 @@ Test(damage, adopt_takes_over_matching_partitions_with_their_offsets)
     cr_assert(strstr(siglog_errdetail(), "2 partition directories"), "%s", siglog_errdetail());
     old_has_no_meta();
     c.partitions = 2;
+    siglog_stream *before = NULL;
+    cr_assert_eq(siglog_stream_foreach(s, pick_failed, &before), 0);
+    cr_assert_not_null(before);
     cr_assert_eq(siglog_stream_adopt(s, "old", &c), 0, "%s", siglog_errdetail());
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "old", &st), 0);
+    cr_assert_neq(st, before);
     append_range(st, 0, 4, 20, 25, 20);
+    /* The failed handle held from before stays valid, and keeps failing. */
+    siglog_partition_info pi;
+    cr_assert_eq(siglog_partition_info_get(before, 0, &pi), SIGLOG_ECORRUPT);
     cr_assert_eq(siglog_stream_adopt(s, "old", &c), SIGLOG_EEXIST, "a working stream is not adopted again");
     cr_assert_eq(siglog_close(s), 0);
     s = open_store(1);

@@ -238,8 +238,9 @@ SIGLOG_API int siglog_stream_create(siglog *s, const char *name, const siglog_st
  * metadata) and each passes a reader's checks (its checkpoint, segments
  * and tail agree): SIGLOG_EINVAL or SIGLOG_ECORRUPT otherwise, and
  * nothing is written. Check the store with siglog_verify first. The
- * stream gets new metadata (a new stream id); a failed handle of that
- * name becomes the adopted stream. Writer handles only. */
+ * stream gets new metadata (a new stream id); get it again with
+ * siglog_stream_get (a failed handle held from before stays valid until
+ * siglog_close and keeps failing). Writer handles only. */
 SIGLOG_API int siglog_stream_adopt(siglog *s, const char *name, const siglog_stream_config *c);
 
 /* Look up a stream. The returned handle is owned by s and valid until
