@@ -599,3 +599,34 @@ Test(damage, adopt_refuses_partitions_that_do_not_check_out)
     free(sum);
     free(seg);
 }
+
+/* A store from before the checkpoint existed: the writer's first open
+ * takes the segments it finds as the truth and records them, so from then
+ * on a segment lost at the end is noticed. */
+Test(damage, a_store_without_checkpoints_gets_them_at_the_first_writer_open)
+{
+    rolling_stream();
+    char *ckpt0 = store_path("streams/log/00000/catalog.ckpt");
+    char *ckpt1 = store_path("streams/log/00001/catalog.ckpt");
+    cr_assert_eq(unlink(ckpt0), 0);
+    cr_assert_eq(unlink(ckpt1), 0);
+    /* Readers read it as before. */
+    siglog *s = open_store(1);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "log", &st), 0);
+    uint64_t n = 0;
+    test_read_all(st, 0, count_record, &n);
+    cr_assert_eq(n, ROLLING_EVENTS);
+    cr_assert_eq(siglog_close(s), 0);
+    s = open_store(0);
+    cr_assert_eq(siglog_close(s), 0);
+    struct stat sb;
+    cr_assert_eq(stat(ckpt0, &sb), 0, "the writer recorded the checkpoint");
+    uint64_t bases[64];
+    size_t k = segment_bases(0, bases, 64);
+    char from[64];
+    snprintf(from, sizeof from, "offsets from %llu on are missing", (unsigned long long)bases[k - 1]);
+    segment_gone(bases, k, k - 1, "missing at the end", from);
+    free(ckpt1);
+    free(ckpt0);
+}
