@@ -13,7 +13,10 @@
  * Segments must follow each other without holes: a missing range is
  * reported (SIGLOG_ECORRUPT, see missing_range), unless the cursor was
  * opened with SIGLOG_CURSOR_ALLOW_GAPS; a range removed by retention from
- * the start is SIGLOG_EGAP.
+ * the start is SIGLOG_EGAP. Offsets from the snapshot's journal_from on
+ * are read from the partition's journaled batches in memory (a read-only
+ * handle on a store whose writer crashed), checked when the journal was
+ * read.
  *
  * Damage: a cursor reading forward meets a damaged batch as
  * SIGLOG_ECORRUPT (file and byte) and hands out nothing from it; one
@@ -65,6 +68,8 @@ struct siglog_cursor {
     uint64_t clock;
     uint64_t *bases;          /* segment bases as last listed */
     size_t nbases;
+    size_t jbatch;            /* next journaled batch to look at */
+    uint64_t jpos;            /* its byte position in the journaled run */
 };
 
 static segment_params reader_params(const partition *p)
@@ -247,6 +252,34 @@ static int skip_damage(siglog_cursor *c, uint64_t limit)
     return 1;
 }
 
+/* The next journaled batch holding offsets >= next_offset into the
+ * iterator: 1, or 0 when there is none. */
+static int next_journaled_batch(siglog_cursor *c)
+{
+    const batch_run *r = &c->p->journaled;
+    if (c->jbatch < c->snap.journal_batch) {
+        c->jbatch = c->snap.journal_batch;
+        c->jpos = c->snap.journal_pos;
+    }
+    while (c->jbatch < r->count) {
+        const batch_meta *m = &r->metas[c->jbatch];
+        const uint8_t *b = r->bytes.data + c->jpos;
+        c->jbatch++;
+        c->jpos += m->bytes;
+        if (m->base_offset + m->record_count <= c->next_offset)
+            continue;
+        batch_header h;
+        int rc = batch_header_decode(b, &h);
+        if (!rc)
+            rc = batch_iter_init(&c->it, &h, b + BATCH_HEADER_BYTES, &c->scratch);
+        if (rc)
+            return rc;
+        c->in_batch = 1;
+        return 1;
+    }
+    return 0;
+}
+
 /* Read the next batch into the iterator: 1, 0 at the end of what the
  * snapshot allows, or an error. */
 static int next_batch(siglog_cursor *c)
@@ -255,6 +288,10 @@ static int next_batch(siglog_cursor *c)
     for (;;) {
         if (c->next_offset >= c->snap.hwm_offset)
             return 0;
+        if (c->next_offset >= c->snap.journal_from) {
+            drop_segment(c);
+            return next_journaled_batch(c);
+        }
         if (!c->seg) {
             int rc = open_segment_for_next(c, exhausted);
             if (rc || !c->seg)
@@ -283,8 +320,15 @@ static int next_batch(siglog_cursor *c)
             c->in_batch = 1;
             return 1;
         }
-        if (active)
-            return 0;
+        if (active) {
+            /* The journal serves what follows the segment's end. */
+            if (c->seg_end_offset < c->snap.journal_from || c->snap.journal_from == c->snap.hwm_offset)
+                return 0;
+            if (c->seg_end_offset > c->next_offset)
+                c->next_offset = c->seg_end_offset;
+            drop_segment(c);
+            continue;
+        }
         if (!c->reopened) {
             /* It may have been the active segment when we opened it, and
              * grown since: look at its size again once. */
@@ -362,6 +406,10 @@ static int seek_time(siglog_cursor *c, int64_t ts)
             return report_index_faults(c, faults, segment_locate_time(c->seg, ts, &c->pos));
         }
     }
+    /* None of the segments' records is that late: the journaled ones may
+     * be (records before ts are skipped as they are read). */
+    if (!rc && c->snap.journal_from < c->snap.hwm_offset)
+        c->next_offset = c->snap.journal_from;
     return rc;
 }
 
@@ -370,6 +418,8 @@ static int seek_to(siglog_cursor *c, int seek, int64_t arg)
 {
     drop_segment(c);
     c->time_pending = 0;
+    c->jbatch = 0; /* may go back: look from the snapshot's first again */
+    c->jpos = 0;
     switch (seek) {
     case SIGLOG_SEEK_START:
         c->next_offset = c->snap.log_start_offset;
@@ -444,8 +494,10 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
         if (c->in_batch) {
             int r = batch_iter_next(&c->it, &c->rec);
             if (r < 0)
-                return err_set(r, "%s at byte %" PRIu64 " of %s", siglog_errdetail(), c->pos,
-                               segment_file_path(c->seg));
+                return c->seg ? err_set(r, "%s at byte %" PRIu64 " of %s", siglog_errdetail(), c->pos,
+                                        segment_file_path(c->seg))
+                              : err_set(r, "%s in the journal's copy of offset %" PRIu64 " of %s",
+                                        siglog_errdetail(), c->next_offset, c->p->dir);
             if (r == 1) {
                 if (c->rec.offset < c->next_offset)
                     continue;

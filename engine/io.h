@@ -97,9 +97,11 @@ struct siglog_io {
     /* 0 if it exists (*is_dir set), -ENOENT if not. */
     int (*stat_path)(const siglog_io *io, const char *path, int *is_dir, uint64_t *size);
 
-    /* Exclusive non-blocking lock on an open file (flock). -EWOULDBLOCK if
-     * another open file description holds it. */
-    int (*lock_file)(const siglog_io *io, int fd);
+    /* Non-blocking lock on an open file (flock), exclusive or, with
+     * `shared`, shared (a read-only descriptor may take either).
+     * -EWOULDBLOCK if another open file description holds a conflicting
+     * one. Closing the descriptor releases it. */
+    int (*lock_file)(const siglog_io *io, int fd, int shared);
 
     /* Wall clock in microseconds since the epoch, and a monotonic clock. */
     int64_t (*now_us)(const siglog_io *io);

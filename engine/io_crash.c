@@ -375,14 +375,14 @@ static int crash_stat_path(const siglog_io *io, const char *path, int *is_dir, u
     return rc;
 }
 
-static int crash_lock_file(const siglog_io *io, int fd)
+static int crash_lock_file(const siglog_io *io, int fd, int shared)
 {
     io_crash *c = crash_of(io);
     pthread_mutex_lock(&c->mu);
     crash_fd *e;
     int rc = crash_fd_live(c, fd, &e);
     if (rc == 0)
-        rc = c->posix->lock_file(c->posix, fd);
+        rc = c->posix->lock_file(c->posix, fd, shared);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }

@@ -356,10 +356,10 @@ static int fault_stat_path(const siglog_io *io, const char *path, int *is_dir, u
     return d ? fault_errno(d) : f->base->stat_path(f->base, path, is_dir, size);
 }
 
-static int fault_lock_file(const siglog_io *io, int fd)
+static int fault_lock_file(const siglog_io *io, int fd, int shared)
 {
     io_fault *f = fault_of(io);
-    return f->base->lock_file(f->base, fd);
+    return f->base->lock_file(f->base, fd, shared);
 }
 
 static int64_t fault_now_us(const siglog_io *io)

@@ -383,11 +383,11 @@ static int posix_stat_path(const siglog_io *io, const char *path, int *is_dir, u
     return 0;
 }
 
-static int posix_lock_file(const siglog_io *io, int fd)
+static int posix_lock_file(const siglog_io *io, int fd, int shared)
 {
     (void)io;
     int r;
-    IO_RETRY(r, flock(fd, LOCK_EX | LOCK_NB));
+    IO_RETRY(r, flock(fd, (shared ? LOCK_SH : LOCK_EX) | LOCK_NB));
     return r == 0 ? 0 : -errno;
 }
 

@@ -119,25 +119,59 @@ out:
     return rc;
 }
 
+static journal *journal_alloc(const siglog_io *io, const char *store_dir, uint64_t store_id)
+{
+    journal *j = calloc(1, sizeof *j);
+    if (!j)
+        return NULL;
+    j->io = io;
+    j->fd = -1;
+    j->store_id = store_id;
+    j->path = path_join(store_dir, STORE_JOURNAL_FILE);
+    j->entry_headers = malloc(ENTRIES_PER_WRITE * JOURNAL_ENTRY_HEADER_BYTES);
+    if (!j->path || !j->entry_headers) {
+        journal_close(j);
+        return NULL;
+    }
+    return j;
+}
+
+/* With j->fd open: its size and the newer valid header slot's generation. */
+static int journal_load(journal *j)
+{
+    int s = j->io->file_size(j->io, j->fd, &j->file_bytes);
+    if (s < 0)
+        return err_errno(s, "size of %s", j->path);
+    if (j->file_bytes < JOURNAL_DATA_START + JOURNAL_ENTRY_HEADER_BYTES)
+        return err_set(SIGLOG_ECORRUPT, "%s: journal is %llu bytes, shorter than its header", j->path,
+                       (unsigned long long)j->file_bytes);
+    uint8_t slots[2][SLOT_USED_BYTES];
+    uint64_t gen[2] = {0, 0};
+    int ok[2];
+    for (int i = 0; i < 2; i++) {
+        ssize_t r = io_read_full(j->io, j->fd, slots[i], SLOT_USED_BYTES, (uint64_t)i * JOURNAL_SLOT_BYTES);
+        if (r < 0)
+            return err_errno((int)r, "reading journal header of %s", j->path);
+        ok[i] = r == SLOT_USED_BYTES && slot_decode(slots[i], j->store_id, &gen[i]) && gen[i] % 2 == (uint64_t)i;
+    }
+    if (!ok[0] && !ok[1])
+        return err_set(SIGLOG_ECORRUPT, "%s: neither journal header slot is valid for store %016llx", j->path,
+                       (unsigned long long)j->store_id);
+    j->generation = ok[0] && (!ok[1] || gen[0] > gen[1]) ? gen[0] : gen[1];
+    j->write_pos = JOURNAL_DATA_START;
+    return 0;
+}
+
 int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uint64_t store_id, uint32_t mode,
                  journal **out)
 {
     *out = NULL;
     if (bytes < JOURNAL_BYTES_MIN)
         bytes = JOURNAL_BYTES_MIN;
-    journal *j = calloc(1, sizeof *j);
+    journal *j = journal_alloc(io, store_dir, store_id);
     if (!j)
         return err_set(SIGLOG_ENOMEM, "out of memory");
-    j->io = io;
-    j->fd = -1;
-    j->store_id = store_id;
-    j->path = path_join(store_dir, STORE_JOURNAL_FILE);
-    j->entry_headers = malloc(ENTRIES_PER_WRITE * JOURNAL_ENTRY_HEADER_BYTES);
     int rc = 0;
-    if (!j->path || !j->entry_headers) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
-        goto fail;
-    }
     int is_dir = 0;
     uint64_t size = 0;
     int st = io->stat_path(io, j->path, &is_dir, &size);
@@ -154,39 +188,37 @@ int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uin
         rc = err_errno(j->fd, "opening %s", j->path);
         goto fail;
     }
-    int s = io->file_size(io, j->fd, &j->file_bytes);
-    if (s < 0) {
-        rc = err_errno(s, "size of %s", j->path);
+    if ((rc = journal_load(j)) != 0)
         goto fail;
-    }
-    if (j->file_bytes < JOURNAL_DATA_START + JOURNAL_ENTRY_HEADER_BYTES) {
-        rc = err_set(SIGLOG_ECORRUPT, "%s: journal is %llu bytes, shorter than its header", j->path,
-                     (unsigned long long)j->file_bytes);
-        goto fail;
-    }
-    uint8_t slots[2][SLOT_USED_BYTES];
-    uint64_t gen[2] = {0, 0};
-    int ok[2];
-    for (int i = 0; i < 2; i++) {
-        ssize_t r = io_read_full(io, j->fd, slots[i], SLOT_USED_BYTES, (uint64_t)i * JOURNAL_SLOT_BYTES);
-        if (r < 0) {
-            rc = err_errno((int)r, "reading journal header of %s", j->path);
-            goto fail;
-        }
-        ok[i] = r == SLOT_USED_BYTES && slot_decode(slots[i], store_id, &gen[i]) && gen[i] % 2 == (uint64_t)i;
-    }
-    if (!ok[0] && !ok[1]) {
-        rc = err_set(SIGLOG_ECORRUPT, "%s: neither journal header slot is valid for store %016llx", j->path,
-                     (unsigned long long)store_id);
-        goto fail;
-    }
-    j->generation = ok[0] && (!ok[1] || gen[0] > gen[1]) ? gen[0] : gen[1];
-    j->write_pos = JOURNAL_DATA_START;
     *out = j;
     return 0;
 fail:
     journal_close(j);
     return rc;
+}
+
+int journal_open_read(const siglog_io *io, const char *store_dir, uint64_t store_id, journal **out)
+{
+    *out = NULL;
+    journal *j = journal_alloc(io, store_dir, store_id);
+    if (!j)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    int rc = 0;
+    j->fd = io->open_file(io, j->path, IO_READ, 0);
+    if (j->fd == -ENOENT) {
+        journal_close(j); /* no writer ever opened the store */
+        return 0;
+    }
+    if (j->fd < 0)
+        rc = err_errno(j->fd, "opening %s", j->path);
+    else
+        rc = journal_load(j);
+    if (rc) {
+        journal_close(j);
+        return rc;
+    }
+    *out = j;
+    return 0;
 }
 
 int journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id)

@@ -48,6 +48,10 @@ typedef struct journal journal;
  * missing or shorter than its header. bytes: size for a new file. */
 int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uint64_t store_id, uint32_t mode,
                  journal **out);
+/* Open STORE/journal read-only (a reader): never creates or changes
+ * anything. *out stays NULL (and 0 is returned) when there is no journal.
+ * Only journal_replay may be used on it. */
+int journal_open_read(const siglog_io *io, const char *store_dir, uint64_t store_id, journal **out);
 void journal_close(journal *j);
 /* Read-only check of STORE/journal's header slots (verify): 0, or
  * SIGLOG_ECORRUPT with a detail. Never creates or changes anything. */

@@ -253,6 +253,7 @@ void partition_close(partition *p)
     batch_builder_free(&p->open);
     batch_run_free(&p->pending);
     batch_run_free(&p->inflight);
+    batch_run_free(&p->journaled);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->published);
     free(p->dir);
@@ -560,27 +561,67 @@ int partition_replay_locked(partition *p, const uint8_t *batches, size_t len)
     return 0;
 }
 
-int partition_snapshot_get(partition *p, partition_snapshot *out)
+int partition_add_journaled(partition *p, const uint8_t *batches, size_t len)
 {
-    memset(out, 0, sizeof *out);
-    if (p->writable) {
-        pthread_mutex_lock(&p->mu);
-        *out = p->hwm;
-        pthread_mutex_unlock(&p->mu);
+    batch_run *r = &p->journaled;
+    for (size_t pos = 0; pos < len;) {
+        batch_header h;
+        int rc = batch_header_decode(batches + pos, &h);
+        if (rc)
+            return rc;
+        uint32_t bytes = BATCH_HEADER_BYTES + h.body_len;
+        const batch_meta *last = r->count ? &r->metas[r->count - 1] : NULL;
+        if (last && h.base_offset != last->base_offset + last->record_count)
+            return err_set(SIGLOG_ECORRUPT,
+                           "%s: the journal holds offsets from %" PRIu64 " after offsets up to %" PRIu64, p->dir,
+                           h.base_offset, last->base_offset + last->record_count - 1);
+        if ((rc = batch_run_reserve_meta(r, r->count + 1)) != 0 ||
+            (rc = bytebuf_append(&r->bytes, batches + pos, bytes)) != 0)
+            return rc;
+        r->metas[r->count++] = (batch_meta){h.base_offset, h.record_count, bytes, h.max_timestamp_us, h.body_checksum};
+        pos += bytes;
+    }
+    return 0;
+}
+
+/* Serve the journaled batches beyond what the segments hold (out->hwm_offset
+ * so far), as a writer's recovery would append them. */
+static int snapshot_add_journaled(const partition *p, partition_snapshot *out)
+{
+    const batch_run *r = &p->journaled;
+    out->journal_from = out->hwm_offset;
+    uint64_t pos = 0;
+    for (size_t i = 0; i < r->count; pos += r->metas[i++].bytes) {
+        const batch_meta *m = &r->metas[i];
+        if (m->base_offset + m->record_count <= out->journal_from)
+            continue; /* the segments hold it already */
+        if (m->base_offset != out->journal_from)
+            return err_set(SIGLOG_ECORRUPT,
+                           "%s: journal holds offsets from %" PRIu64 " but the partition ends at %" PRIu64, p->dir,
+                           m->base_offset, out->journal_from);
+        const batch_meta *last = &r->metas[r->count - 1];
+        out->journal_batch = i;
+        out->journal_pos = pos;
+        out->hwm_offset = last->base_offset + last->record_count;
         return 0;
     }
+    return 0;
+}
+
+/* What the segments of a read-only partition hold, from its directory,
+ * checked against the catalog's checkpoint (*cp, when *found). */
+static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_checkpoint *cp, int *found)
+{
     /* The checkpoint first: a writer creates a segment before the
      * checkpoint that names it, so every segment it names is listed. */
-    catalog_checkpoint cp;
-    int found;
-    int rc = catalog_load(p->io, p->dir, &cp, &found);
+    int rc = catalog_load(p->io, p->dir, cp, found);
     if (rc)
         return rc;
     uint64_t *bases = NULL;
     size_t n;
     rc = partition_list_segments(p->io, p->dir, &bases, &n);
-    if (!rc && found)
-        rc = catalog_check_segments(p->dir, &cp, bases, n);
+    if (!rc && *found)
+        rc = catalog_check_segments(p->dir, cp, bases, n);
     if (rc || n == 0) {
         free(bases);
         return rc;
@@ -596,9 +637,19 @@ int partition_snapshot_get(partition *p, partition_snapshot *out)
         return 0; /* removed under us: an empty view is consistent */
     if (rc)
         return rc;
+    /* As a writer's recovery: what precedes the journal's copy was synced
+     * by the last checkpoint; index entries beyond it may name batches a
+     * power cut took away. */
+    uint64_t journal_from = p->journaled.count ? p->journaled.metas[0].base_offset : UINT64_MAX;
+    segment_trust_below(s, journal_from);
     segment_tail t;
     rc = segment_scan_tail(s, &t);
-    if (!rc) {
+    if (!rc && journal_from <= t.next_offset) {
+        /* The journal restores what follows the valid prefix, whatever
+         * it is (open_active cuts it). */
+        out->hwm_offset = t.next_offset;
+        out->active_bytes = t.valid_bytes;
+    } else if (!rc) {
         /* Another process may be writing the tail: stop at the last fully
          * valid batch, whatever follows, unless it is vouched for (then
          * the cursor meets the damage as an error). */
@@ -607,6 +658,26 @@ int partition_snapshot_get(partition *p, partition_snapshot *out)
         out->damaged = t.vouched_damage;
     }
     segment_close(s);
+    return rc;
+}
+
+int partition_snapshot_get(partition *p, partition_snapshot *out)
+{
+    memset(out, 0, sizeof *out);
+    if (p->writable) {
+        pthread_mutex_lock(&p->mu);
+        *out = p->hwm;
+        pthread_mutex_unlock(&p->mu);
+        out->journal_from = out->hwm_offset;
+        return 0;
+    }
+    catalog_checkpoint cp;
+    int found = 0;
+    int rc = snapshot_of_segments(p, out, &cp, &found);
+    if (!rc)
+        rc = snapshot_add_journaled(p, out);
+    /* The log, the journal's commits included, never ends below what
+     * the catalog's checkpoint recorded. */
     if (!rc && found)
         rc = catalog_check_end(p->dir, &cp, out->hwm_offset);
     return rc;
@@ -649,6 +720,22 @@ static int timestamp_range(partition *p, const uint64_t *bases, size_t n, int64_
     return rc;
 }
 
+/* Widen the timestamps with the journaled batches the snapshot serves. */
+static void journaled_timestamp_range(const partition *p, const partition_snapshot *snap, siglog_partition_info *out)
+{
+    const batch_run *r = &p->journaled;
+    if (snap->journal_from == snap->hwm_offset)
+        return;
+    if (snap->journal_from == snap->log_start_offset) {
+        batch_header h;
+        if (batch_header_decode(r->bytes.data + snap->journal_pos, &h) == 0)
+            out->first_timestamp_us = h.first_timestamp_us;
+    }
+    for (size_t i = snap->journal_batch; i < r->count; i++)
+        if (r->metas[i].max_timestamp_us > out->max_timestamp_us)
+            out->max_timestamp_us = r->metas[i].max_timestamp_us;
+}
+
 int partition_info(partition *p, siglog_partition_info *out)
 {
     memset(out, 0, sizeof *out);
@@ -677,6 +764,8 @@ int partition_info(partition *p, siglog_partition_info *out)
     rc = timestamp_range(p, bases, n, &out->first_timestamp_us, &out->max_timestamp_us);
     free(bases);
     out->failed = snap.damaged;
+    if (!rc)
+        journaled_timestamp_range(p, &snap, out);
     if (p->writable) {
         pthread_mutex_lock(&p->mu);
         out->failed |= p->failed != 0;

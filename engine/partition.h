@@ -54,13 +54,20 @@ typedef struct batch_run {
     size_t count, cap;
 } batch_run;
 
-/* What a reader may see, taken consistently under `mu`. */
+/* What a reader may see, taken consistently under `mu`. Offsets from
+ * journal_from to hwm_offset are served from the partition's `journaled`
+ * batches (from batch journal_batch, at byte journal_pos of them), the
+ * ones before from the segments; journal_from == hwm_offset when the
+ * journal serves nothing. */
 typedef struct partition_snapshot {
     uint64_t log_start_offset;
     uint64_t hwm_offset;        /* one past the last readable offset */
     uint64_t active_base;       /* base offset of the last segment */
     uint64_t active_bytes;      /* readable bytes of the last segment */
     int damaged;                /* it holds damage that must not be cut */
+    uint64_t journal_from;
+    size_t journal_batch;
+    uint64_t journal_pos;
 } partition_snapshot;
 
 typedef struct partition {
@@ -93,6 +100,13 @@ typedef struct partition {
                                  * cut (see partition_open) */
 
     partition_snapshot hwm;
+
+    /* Read-only: the batches a writer-less store's journal holds for this
+     * partition (checked, in offset order), filled at open and immutable
+     * afterwards, so cursors read them without the lock. Those the
+     * segments lack are served from here: what a writer's recovery would
+     * put into the segments (DESIGN.md, "Write path"). */
+    batch_run journaled;
 } partition;
 
 /* Writer open: discover segments, check them against the catalog (a
@@ -165,9 +179,17 @@ void partition_wake_waiters(partition *p);
  * those the segment holds already (recovery). */
 int partition_replay_locked(partition *p, const uint8_t *batches, size_t len);
 
+/* Read-only open: keep batches the journal holds for this partition
+ * (whole checked batches), after those kept before. SIGLOG_ECORRUPT when
+ * they do not continue them. */
+int partition_add_journaled(partition *p, const uint8_t *batches, size_t len);
+
 /* Consistent view for a reader. Read-only partitions compute it from the
  * directory (scanning the last segment's tail) and check it against the
- * catalog's checkpoint: SIGLOG_ECORRUPT naming what is missing. */
+ * catalog's checkpoint: SIGLOG_ECORRUPT naming what is missing. Then they
+ * serve the journaled batches beyond the segments' end, if any:
+ * SIGLOG_ECORRUPT when those do not start right there (a writer's recovery
+ * fails alike). */
 int partition_snapshot_get(partition *p, partition_snapshot *out);
 
 int partition_info(partition *p, siglog_partition_info *out);

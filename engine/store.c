@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <signal.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,12 +148,23 @@ static siglog_stream *streams_find(struct siglog *s, const char *name)
     return NULL;
 }
 
-/* What a reader running recovery writes into the lock file: a writer that
- * finds the lock held with this note waits for it instead of failing. */
-#define LOCK_NOTE_READER_RECOVERY "reader-recovery"
-#define LOCK_WAIT_FOR_RECOVERY_US 5000000
+/* Readers hold a shared lock on writer.lock while they read the journal
+ * (read_journal_for_readers): a writer that finds the lock taken while the
+ * process named in it is gone waits for them, this long at most. */
+#define LOCK_WAIT_FOR_READERS_US 5000000
 
-static int take_writer_lock(struct siglog *s, int reader_recovery)
+/* Whether the pid a writer wrote into the lock file names a live process
+ * (one we may not signal is alive too). */
+static int lock_holder_alive(const char *pid)
+{
+    char *end;
+    long n = strtol(pid, &end, 10);
+    if (end == pid || n <= 0)
+        return 0;
+    return kill((pid_t)n, 0) == 0 || errno == EPERM;
+}
+
+static int take_writer_lock(struct siglog *s)
 {
     char *lock = path_join(s->path, STORE_LOCK_FILE);
     if (!lock)
@@ -163,19 +175,19 @@ static int take_writer_lock(struct siglog *s, int reader_recovery)
         rc = err_errno(fd, "opening %s", lock);
         goto out;
     }
-    int l = s->io->lock_file(s->io, fd);
+    int l = s->io->lock_file(s->io, fd, 0);
     char pid[64] = "";
     for (int64_t waited = 0; l == -EWOULDBLOCK || l == -EAGAIN; waited += 10000) {
         ssize_t r = io_read_full(s->io, fd, pid, sizeof pid - 1, 0);
         pid[r > 0 ? r : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
-        /* A reader's recovery takes a moment; another writer does not
-         * go away. */
-        if (!strstr(pid, LOCK_NOTE_READER_RECOVERY) || waited >= LOCK_WAIT_FOR_RECOVERY_US)
+        /* Readers reading the journal take a moment; another writer does
+         * not go away. */
+        if (lock_holder_alive(pid) || waited >= LOCK_WAIT_FOR_READERS_US)
             break;
         struct timespec ten_ms = {0, 10000000};
         nanosleep(&ten_ms, NULL);
-        l = s->io->lock_file(s->io, fd);
+        l = s->io->lock_file(s->io, fd, 0);
     }
     if (l == -EWOULDBLOCK || l == -EAGAIN) {
         s->io->close_file(s->io, fd);
@@ -188,7 +200,7 @@ static int take_writer_lock(struct siglog *s, int reader_recovery)
         goto out;
     }
     /* The pid is advice for the error message only: no sync needed. */
-    int n = snprintf(pid, sizeof pid, "%ld%s\n", (long)getpid(), reader_recovery ? " " LOCK_NOTE_READER_RECOVERY : "");
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     s->io->ftruncate(s->io, fd, 0);
     io_write_all(s->io, fd, pid, (size_t)n, 0);
     s->lock_fd = fd;
@@ -287,26 +299,82 @@ static int refuse_unplaceable_entry(struct siglog *s, uint32_t stream_id, uint32
     return 0;
 }
 
+/* The partition of a usable stream that a journal entry names, or NULL. */
+static partition *journal_entry_partition(struct siglog *s, uint32_t stream_id, uint32_t part)
+{
+    for (size_t i = 0; i < s->stream_count; i++) {
+        siglog_stream *st = s->streams[i];
+        if (st->id == stream_id && !st->failed && part < st->cfg.partitions)
+            return st->parts[part];
+    }
+    return NULL;
+}
+
 static int replay_entry(void *ctx, uint32_t stream_id, uint32_t part, const uint8_t *batches, size_t len)
 {
     struct siglog *s = ctx;
-    for (size_t i = 0; i < s->stream_count; i++) {
-        siglog_stream *st = s->streams[i];
-        if (st->id != stream_id || st->failed)
-            continue;
-        if (part >= st->cfg.partitions)
-            break;
-        partition *p = st->parts[part];
-        pthread_mutex_lock(&p->mu);
-        int rc = partition_replay_locked(p, batches, len);
-        pthread_mutex_unlock(&p->mu);
+    partition *p = journal_entry_partition(s, stream_id, part);
+    if (!p) {
+        int rc = refuse_unplaceable_entry(s, stream_id, part);
+        if (!rc)
+            store_log(s, SIGLOG_LOG_WARN, "journal entry for unknown stream id %u partition %u ignored", stream_id,
+                      part);
         return rc;
     }
-    int rc = refuse_unplaceable_entry(s, stream_id, part);
-    if (rc)
-        return rc;
-    store_log(s, SIGLOG_LOG_WARN, "journal entry for unknown stream id %u partition %u ignored", stream_id, part);
-    return 0;
+    pthread_mutex_lock(&p->mu);
+    int rc = partition_replay_locked(p, batches, len);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+/* A reader serves no stream that failed to open: what the journal holds of
+ * one is left for a writer (refuse_unplaceable_entry). */
+static int keep_entry_for_readers(void *ctx, uint32_t stream_id, uint32_t part, const uint8_t *batches, size_t len)
+{
+    partition *p = journal_entry_partition(ctx, stream_id, part);
+    return p ? partition_add_journaled(p, batches, len) : 0;
+}
+
+/* A reader's open: keep what the journal holds, so that commits only the
+ * journal holds (a writer crashed before they reached their segments, or
+ * before a checkpoint synced them) are served as a writer's recovery would
+ * serve them, without writing anything (partition_snapshot_get).
+ *
+ * Only a store no writer holds: a live writer has recovered already, and
+ * its own journal entries may not be synced yet. A shared lock on an
+ * existing writer.lock (opened read-only, never created) tells: it fails
+ * while a writer holds the lock, and keeps one from starting, and so from
+ * replaying and resetting the journal, while the journal is read. The
+ * segments are read later: a writer that starts meanwhile only adds to them
+ * what the journal held. No writer.lock: no writer ever had the store. */
+static int read_journal_for_readers(struct siglog *s)
+{
+    char *lock = path_join(s->path, STORE_LOCK_FILE);
+    if (!lock)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    int rc = 0;
+    int fd = s->io->open_file(s->io, lock, IO_READ, 0);
+    if (fd < 0 && fd != -ENOENT) {
+        rc = err_errno(fd, "opening %s", lock);
+        goto out;
+    }
+    int l = fd >= 0 ? s->io->lock_file(s->io, fd, 1) : 0;
+    if (l < 0 && l != -EWOULDBLOCK && l != -EAGAIN) {
+        rc = err_errno(l, "locking %s", lock);
+    } else if (l == 0) {
+        journal *j;
+        rc = journal_open_read(s->io, s->path, s->store_id, &j);
+        if (!rc && j)
+            rc = journal_replay(j, keep_entry_for_readers, s);
+        journal_close(j);
+        if (rc)
+            rc = err_set(rc, "reading the commit journal of %s: %s", s->path, siglog_errdetail());
+    }
+    if (fd >= 0)
+        s->io->close_file(s->io, fd);
+out:
+    free(lock);
+    return rc;
 }
 
 /* Writer recovery after the partitions cut their torn tails: put back what
@@ -318,8 +386,7 @@ static int recover_from_journal(struct siglog *s)
     if (rc)
         return rc;
     /* An empty journal means the last checkpoint synced every journaled
-     * segment and nothing came after: no sync to pay (a reader's open
-     * runs this too). */
+     * segment and nothing came after: no sync to pay. */
     if (journal_is_empty(s->journal))
         return 0;
     store_log(s, SIGLOG_LOG_INFO, "replayed the commit journal of %s", s->path);
@@ -336,8 +403,13 @@ static void store_free(struct siglog *s)
     free(s->retired);
     free(s->journal_starts);
     journal_close(s->journal);
-    if (s->lock_fd >= 0)
+    if (s->lock_fd >= 0) {
+        /* A pid left behind names a writer that is gone; none, one that
+         * closed: either way a writer finding the lock busy then waits
+         * for readers (take_writer_lock). */
+        s->io->ftruncate(s->io, s->lock_fd, 0);
         s->io->close_file(s->io, s->lock_fd);
+    }
     pthread_mutex_destroy(&s->streams_mu);
     pthread_mutex_destroy(&s->commit_mu);
     pthread_cond_destroy(&s->commit_cv);
@@ -347,32 +419,7 @@ static void store_free(struct siglog *s)
     free(s);
 }
 
-static int open_store(siglog **out, const char *path, siglog_options o, int reader_recovery);
-
-/* A reader of a store nobody writes runs recovery first, as a writer,
- * so it never misses an event that only the journal holds. A live writer
- * (ELOCKED) has recovered already; a store the reader may not write to
- * (EPERM) is read as it is, with a warning. Any other failure fails the
- * open: reading without the journal's events would silently miss
- * acknowledged ones. */
-static int recover_for_reader(const char *path, const siglog_options *o)
-{
-    siglog_options w = *o;
-    w.read_only = 0;
-    w.create = 0;
-    siglog *tmp;
-    int rc = open_store(&tmp, path, w, 1);
-    if (rc == 0)
-        return siglog_close(tmp);
-    if (rc == SIGLOG_ELOCKED || rc == SIGLOG_ENOENT)
-        return 0; /* a live writer recovered already; no store: said next */
-    if (rc == SIGLOG_EPERM) {
-        if (o->log_fn)
-            o->log_fn(o->log_ctx, SIGLOG_LOG_WARN, siglog_errdetail());
-        return 0;
-    }
-    return err_set(rc, "recovery before reading failed: %s", siglog_errdetail());
-}
+static int open_store(siglog **out, const char *path, siglog_options o);
 
 SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options *opt)
 {
@@ -393,16 +440,12 @@ SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options 
     if (!real)
         return errno == ENOENT && !o.create ? store_not_found(path)
                                             : err_errno(-errno, "resolving the store path %s", path);
-    int rc = o.read_only ? recover_for_reader(real, &o) : 0;
-    if (!rc) {
-        err_clear();
-        rc = open_store(out, real, o, 0);
-    }
+    int rc = open_store(out, real, o);
     free(real);
     return rc;
 }
 
-static int open_store(siglog **out, const char *path, siglog_options o, int reader_recovery)
+static int open_store(siglog **out, const char *path, siglog_options o)
 {
     struct siglog *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
@@ -446,7 +489,7 @@ static int open_store(siglog **out, const char *path, siglog_options o, int read
         if (rc)
             goto fail;
     }
-    if (!o.read_only && (rc = take_writer_lock(s, reader_recovery)) != 0)
+    if (!o.read_only && (rc = take_writer_lock(s)) != 0)
         goto fail;
     /* Checked again under the lock: another process may have created it. */
     if (io->stat_path(io, store_file, &is_dir, &size) == -ENOENT && (rc = store_create_in_place(io, path, &o)) != 0)
@@ -464,6 +507,8 @@ static int open_store(siglog **out, const char *path, siglog_options o, int read
             goto fail;
     }
     if ((rc = load_streams(s)) != 0)
+        goto fail;
+    if (o.read_only && (rc = read_journal_for_readers(s)) != 0)
         goto fail;
     if (!o.read_only) {
         if ((rc = recover_from_journal(s)) != 0)

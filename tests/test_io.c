@@ -274,11 +274,29 @@ CONFORMANCE(second_lock_on_another_open_file_would_block)
     int fd1 = open_new(io, p);
     int fd2 = io->open_file(io, p, IO_WRITE, 0);
     cr_assert(fd2 >= 0);
-    cr_assert_eq(io->lock_file(io, fd1), 0);
-    cr_assert_eq(io->lock_file(io, fd2), -EWOULDBLOCK);
+    cr_assert_eq(io->lock_file(io, fd1, 0), 0);
+    cr_assert_eq(io->lock_file(io, fd2, 0), -EWOULDBLOCK);
+    cr_assert_eq(io->lock_file(io, fd2, 1), -EWOULDBLOCK, "a shared lock waits for the exclusive one too");
     cr_assert_eq(io->close_file(io, fd1), 0);
-    cr_assert_eq(io->lock_file(io, fd2), 0, "closing the holder releases the lock");
+    cr_assert_eq(io->lock_file(io, fd2, 0), 0, "closing the holder releases the lock");
     io->close_file(io, fd2);
+    free(p);
+}
+
+CONFORMANCE(shared_locks_coexist_and_keep_an_exclusive_one_out)
+{
+    char *p = test_path(dir, "lock");
+    int fd0 = open_new(io, p);
+    int fd1 = io->open_file(io, p, IO_READ, 0);
+    int fd2 = io->open_file(io, p, IO_READ, 0);
+    cr_assert(fd1 >= 0 && fd2 >= 0);
+    cr_assert_eq(io->lock_file(io, fd1, 1), 0, "a read-only descriptor takes a shared lock");
+    cr_assert_eq(io->lock_file(io, fd2, 1), 0, "shared locks coexist");
+    cr_assert_eq(io->lock_file(io, fd0, 0), -EWOULDBLOCK);
+    io->close_file(io, fd1);
+    io->close_file(io, fd2);
+    cr_assert_eq(io->lock_file(io, fd0, 0), 0, "closing the readers releases their locks");
+    io->close_file(io, fd0);
     free(p);
 }
 

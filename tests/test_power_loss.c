@@ -459,9 +459,9 @@ static int tr_stat_path(const siglog_io *io, const char *path, int *is_dir, uint
     return pl_tr(io)->base->stat_path(pl_tr(io)->base, path, is_dir, size);
 }
 
-static int tr_lock_file(const siglog_io *io, int fd)
+static int tr_lock_file(const siglog_io *io, int fd, int shared)
 {
-    return pl_tr(io)->base->lock_file(pl_tr(io)->base, fd);
+    return pl_tr(io)->base->lock_file(pl_tr(io)->base, fd, shared);
 }
 
 static int64_t tr_now_us(const siglog_io *io)

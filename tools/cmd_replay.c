@@ -71,11 +71,12 @@ static const args_cmd cmd = {
     "                       followed by its bytes.\n"
     "\n"
     "Without --follow the replay ends at the high-water mark seen at start.\n"
-    "The store is opened read-only, so replay runs beside a writer. (With no\n"
-    "writer, the open first replays commits only the journal holds into the\n"
-    "segments, as any open after a crash does: that writes.) When the\n"
-    "reader of standard output goes away (replay | head), replay stops quietly\n"
-    "with status 0.\n",
+    "The store is opened read-only, so replay runs beside a writer; it writes\n"
+    "nothing. With no writer, commits only the journal holds (a writer crashed\n"
+    "before they reached their segments) are read from the journal and\n"
+    "replayed after the segments' events, as a writer's recovery would put\n"
+    "them. When the reader of standard output goes away (replay | head),\n"
+    "replay stops quietly with status 0.\n",
 };
 
 enum {

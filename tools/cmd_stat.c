@@ -34,9 +34,9 @@ static const args_cmd cmd = {
     "           state}]}]}; a failed stream is {name, state: \"failed\", error},\n"
     "           a partition that cannot be read {partition, state: \"failed\", error}\n"
     "\n"
-    "The store is opened read-only (no writer lock is taken). With no writer,\n"
-    "the open first replays commits only the journal holds into the segments,\n"
-    "as any open after a crash does: that writes.\n",
+    "The store is opened read-only and nothing is written. With no writer, the\n"
+    "counts include commits only the journal holds (a writer crashed before\n"
+    "they reached their segments), as a writer's recovery would serve them.\n",
 };
 
 enum { OPT_JSON = 256 };

@@ -132,8 +132,10 @@ enum siglog_log_level { SIGLOG_LOG_INFO = 0, SIGLOG_LOG_WARN = 1, SIGLOG_LOG_ERR
 
 typedef struct siglog_options {
     int read_only;            /* 0 (default): take the writer lock.
-                               * 1: no lock; any number of read-only handles
-                               * may read beside one writer process. */
+                               * 1: a reader; any number of read-only
+                               * handles may read beside one writer
+                               * process. A reader never writes a byte of
+                               * the store (see siglog_open). */
     int create;               /* 1: create the store if the directory holds
                                * none. Default 0. */
     uint32_t file_mode;       /* mode of new files; default 0600 */
@@ -156,11 +158,18 @@ SIGLOG_API void siglog_options_default(siglog_options *o);
 /* Open (or with o->create, create) the store in directory `path`.
  * A writer open takes an exclusive lock; a second writer gets SIGLOG_ELOCKED
  * and a detail naming the holder's pid. A writer open runs crash recovery.
- * A read-only open of a store that no writer holds also runs recovery first
- * (briefly taking the writer lock) when it may write to the directory, so a
- * reader never misses an acknowledged event; if that recovery fails for
- * another reason than permissions, the open fails with its error (a writer
- * starting meanwhile waits for it rather than failing).
+ * A read-only open, and everything done with its handle, never creates,
+ * changes, renames or removes a file of the store (writer.lock included)
+ * and needs no write permission. When no writer holds the store, it reads
+ * the commit journal into memory (checked) and serves the commits only the
+ * journal holds -- a writer crashed before they reached their segments --
+ * beyond the segments' ends, so it sees exactly what a writer's recovery
+ * would put there; what it cannot serve consistently (the journal does not
+ * continue a partition's segments) is an error, never a shorter answer.
+ * Beside a live writer (one holding writer.lock) the journal is not read:
+ * that writer recovered already, and its newest journal entries may not be
+ * synced yet. To tell, the reader takes a shared flock on writer.lock while
+ * it reads the journal; a writer starting meanwhile waits for it.
  * On success *out owns the handle until siglog_close(). o may be NULL. */
 SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options *o);
 
