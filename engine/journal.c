@@ -234,16 +234,23 @@ int journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id)
         free(path);
         return rc;
     }
-    int valid = 0;
+    int valid = 0, damaged = -1;
     for (int i = 0; i < 2; i++) {
         uint8_t slot[SLOT_USED_BYTES];
         uint64_t gen;
         ssize_t r = io_read_full(io, fd, slot, sizeof slot, (uint64_t)i * JOURNAL_SLOT_BYTES);
-        valid |= r == SLOT_USED_BYTES && slot_decode(slot, store_id, &gen) && gen % 2 == (uint64_t)i;
+        int ok = r == SLOT_USED_BYTES && slot_decode(slot, store_id, &gen) && gen % 2 == (uint64_t)i;
+        valid |= ok;
+        /* A slot never written is zeros; one with the magic was written. */
+        if (!ok && damaged < 0 && r == SLOT_USED_BYTES && get_le32(slot) == JOURNAL_HEADER_MAGIC)
+            damaged = i;
     }
     if (!valid)
         rc = err_set(SIGLOG_ECORRUPT, "%s: neither journal header slot is valid for store %016llx", path,
                      (unsigned long long)store_id);
+    else if (damaged >= 0)
+        rc = err_set(SIGLOG_ECORRUPT, "%s: journal header slot %d (byte %d) is damaged; the other one is in use",
+                     path, damaged, damaged * JOURNAL_SLOT_BYTES);
     io->close_file(io, fd);
     free(path);
     return rc;
@@ -283,51 +290,146 @@ static int payload_valid(const uint8_t *p, size_t len, bytebuf *scratch)
     return len > 0;
 }
 
-int journal_replay(journal *j, journal_replay_fn fn, void *ctx)
+/* Whether an entry header is intact and of the current generation: its
+ * stream, partition and length can be believed. */
+static int header_current(const journal *j, const uint8_t *h)
+{
+    return get_le32(h) == JOURNAL_ENTRY_MAGIC && get_le64(h + 24) == XXH3_64bits(h, 24) &&
+           get_le64(h + 16) == j->generation;
+}
+
+/* Read the entry at pos: 1 when it is a valid entry of the current
+ * generation (h holds its header, buf its payload), 0 when not (h holds
+ * what could be read, *header_len how much), or an error. */
+static int read_entry(journal *j, uint64_t pos, uint8_t h[JOURNAL_ENTRY_HEADER_BYTES], size_t *header_len,
+                      bytebuf *buf, bytebuf *scratch)
+{
+    *header_len = 0;
+    if (pos > j->file_bytes || j->file_bytes - pos < JOURNAL_ENTRY_HEADER_BYTES)
+        return 0;
+    ssize_t r = io_read_full(j->io, j->fd, h, JOURNAL_ENTRY_HEADER_BYTES, pos);
+    if (r < 0)
+        return err_errno((int)r, "reading %s at byte %llu", j->path, (unsigned long long)pos);
+    *header_len = (size_t)r;
+    if ((size_t)r < JOURNAL_ENTRY_HEADER_BYTES || !header_current(j, h))
+        return 0;
+    uint32_t len = get_le32(h + 12);
+    if (len == 0 || len > j->file_bytes - pos - JOURNAL_ENTRY_HEADER_BYTES)
+        return 0;
+    buf->len = 0;
+    int rc = bytebuf_reserve(buf, len);
+    if (rc)
+        return rc;
+    r = io_read_full(j->io, j->fd, buf->data, len, pos + JOURNAL_ENTRY_HEADER_BYTES);
+    if (r < 0)
+        return err_errno((int)r, "reading %s at byte %llu", j->path,
+                         (unsigned long long)(pos + JOURNAL_ENTRY_HEADER_BYTES));
+    if ((size_t)r < len)
+        return 0;
+    buf->len = len;
+    /* Out of memory is an error, not the end of the journal. */
+    return payload_valid(buf->data, len, scratch);
+}
+
+/* The first byte position >= from where a valid entry of the current
+ * generation starts, or UINT64_MAX: whether what ends the valid entries is
+ * a torn end or damage. Reads the rest of the file once, in chunks. */
+static int find_next_entry(journal *j, uint64_t from, bytebuf *buf, bytebuf *scratch, uint64_t *next)
+{
+    enum { CHUNK = 1 << 20 };
+    static const uint8_t magic[4] = {'S', 'G', 'J', 'E'}; /* JOURNAL_ENTRY_MAGIC, little-endian */
+    *next = UINT64_MAX;
+    uint8_t *chunk = malloc(CHUNK + JOURNAL_ENTRY_HEADER_BYTES);
+    if (!chunk)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    int rc = 0;
+    for (uint64_t base = from; !rc && base < j->file_bytes && j->file_bytes - base >= JOURNAL_ENTRY_HEADER_BYTES;
+         base += CHUNK) {
+        /* Overlap the next chunk by a header, so none straddles unseen. */
+        uint64_t left = j->file_bytes - base;
+        size_t n = left < CHUNK + JOURNAL_ENTRY_HEADER_BYTES ? (size_t)left : CHUNK + JOURNAL_ENTRY_HEADER_BYTES;
+        ssize_t r = io_read_full(j->io, j->fd, chunk, n, base);
+        if (r < 0) {
+            rc = err_errno((int)r, "reading %s at byte %llu", j->path, (unsigned long long)base);
+            break;
+        }
+        size_t limit = (size_t)r < CHUNK ? (size_t)r : CHUNK;
+        for (const uint8_t *p = chunk; !rc && (p = memmem(p, (size_t)r - (size_t)(p - chunk), magic, 4)) != NULL;
+             p++) {
+            size_t at = (size_t)(p - chunk);
+            if (at >= limit)
+                break;
+            if ((size_t)r - at < JOURNAL_ENTRY_HEADER_BYTES || !header_current(j, p))
+                continue;
+            uint8_t h[JOURNAL_ENTRY_HEADER_BYTES];
+            size_t hl;
+            int v = read_entry(j, base + at, h, &hl, buf, scratch);
+            if (v < 0)
+                rc = v;
+            else if (v == 1) {
+                *next = base + at;
+                free(chunk);
+                return 0;
+            }
+        }
+    }
+    free(chunk);
+    return rc;
+}
+
+int journal_replay(journal *j, journal_replay_fn fn, journal_damage_fn damage, void *ctx)
 {
     bytebuf buf = {0}, decoded = {0};
     uint64_t pos = JOURNAL_DATA_START;
     int rc = 0;
     for (;;) {
         uint8_t h[JOURNAL_ENTRY_HEADER_BYTES];
-        if (j->file_bytes - pos < sizeof h)
-            break;
-        ssize_t r = io_read_full(j->io, j->fd, h, sizeof h, pos);
-        if (r < 0) {
-            rc = err_errno((int)r, "reading %s at byte %llu", j->path, (unsigned long long)pos);
-            break;
-        }
-        if ((size_t)r < sizeof h || get_le32(h) != JOURNAL_ENTRY_MAGIC || get_le64(h + 24) != XXH3_64bits(h, 24) ||
-            get_le64(h + 16) != j->generation)
-            break;
-        uint32_t len = get_le32(h + 12);
-        if (len == 0 || len > j->file_bytes - pos - sizeof h)
-            break;
-        buf.len = 0;
-        if ((rc = bytebuf_reserve(&buf, len)) != 0)
-            break;
-        r = io_read_full(j->io, j->fd, buf.data, len, pos + sizeof h);
-        if (r < 0) {
-            rc = err_errno((int)r, "reading %s at byte %llu", j->path, (unsigned long long)(pos + sizeof h));
+        size_t hl;
+        int v = read_entry(j, pos, h, &hl, &buf, &decoded);
+        if (v < 0) {
+            rc = v;
             break;
         }
-        if ((size_t)r < len)
-            break;
-        int valid = payload_valid(buf.data, len, &decoded);
-        if (valid < 0) {
-            rc = valid; /* out of memory: not the end of the journal */
-            break;
+        if (v == 1) {
+            rc = fn(ctx, pos, get_le32(h + 4), get_le32(h + 8), buf.data, buf.len);
+            if (rc)
+                break;
+            pos += JOURNAL_ENTRY_HEADER_BYTES + buf.len;
+            continue;
         }
-        if (!valid)
+        /* An intact header says where its entry ends; a damaged one does
+         * not, and the next entry may start anywhere after it. */
+        int known = hl == JOURNAL_ENTRY_HEADER_BYTES && header_current(j, h);
+        uint64_t after = known ? pos + JOURNAL_ENTRY_HEADER_BYTES + get_le32(h + 12) : pos + 1;
+        uint64_t next;
+        if ((rc = find_next_entry(j, after, &buf, &decoded, &next)) != 0)
             break;
-        rc = fn(ctx, get_le32(h + 4), get_le32(h + 8), buf.data, len);
+        if (next == UINT64_MAX)
+            break; /* a torn end: nothing valid follows */
+        rc = damage(ctx, j->path, pos, next, known, get_le32(h + 4), get_le32(h + 8));
         if (rc)
             break;
-        pos += sizeof h + len;
+        pos = next;
     }
     bytebuf_free(&buf);
     bytebuf_free(&decoded);
     j->write_pos = pos;
+    return rc;
+}
+
+int journal_entry_at(journal *j, uint64_t pos, journal_replay_fn fn, void *ctx)
+{
+    bytebuf buf = {0}, decoded = {0};
+    uint8_t h[JOURNAL_ENTRY_HEADER_BYTES];
+    size_t hl;
+    int rc = read_entry(j, pos, h, &hl, &buf, &decoded);
+    if (rc == 0)
+        rc = err_set(SIGLOG_ECORRUPT, "%s: the entry at byte %llu changed while it was read", j->path,
+                     (unsigned long long)pos);
+    else if (rc == 1)
+        rc = fn(ctx, pos, get_le32(h + 4), get_le32(h + 8), buf.data, buf.len);
+    bytebuf_free(&buf);
+    bytebuf_free(&decoded);
     return rc;
 }
 

@@ -20,8 +20,10 @@
  * generation, XXH3 of the first 24 bytes), then the payload: whole sealed
  * batches exactly as they go into the segment. An entry is valid only if
  * its header checksum matches and its payload is a sequence of valid
- * batches that fills payload_len exactly. Replay stops at the first invalid
- * entry: everything after it was never acknowledged.
+ * batches that fills payload_len exactly. An invalid entry that no valid
+ * entry of the generation follows is a torn end, never acknowledged; one
+ * that a valid entry follows is damage, handed to the caller to judge
+ * (journal_verdict.h).
  *
  * Not thread-safe: the commit leader is its only user at a time.
  */
@@ -53,17 +55,34 @@ int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uin
  * Only journal_replay may be used on it. */
 int journal_open_read(const siglog_io *io, const char *store_dir, uint64_t store_id, journal **out);
 void journal_close(journal *j);
-/* Read-only check of STORE/journal's header slots (verify): 0, or
- * SIGLOG_ECORRUPT with a detail. Never creates or changes anything. */
+/* Read-only check of STORE/journal's two header slots (verify): 0, or
+ * SIGLOG_ECORRUPT with a detail when neither is valid or one that was
+ * written (it has the header magic) is not. Never creates or changes
+ * anything. */
 int journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id);
 
-/* Called for each batch run of each valid entry of the current generation,
- * in journal order. A non-zero return stops the replay and is returned. */
-typedef int (*journal_replay_fn)(void *ctx, uint32_t stream_id, uint32_t partition, const uint8_t *batches,
-                                 size_t len);
-/* Scan the current generation from the start; sets the write position to
- * the end of the last valid entry. */
-int journal_replay(journal *j, journal_replay_fn fn, void *ctx);
+/* Called for each valid entry of the current generation, in journal
+ * order, with its byte position and its batches. A non-zero return stops
+ * the replay and is returned. */
+typedef int (*journal_replay_fn)(void *ctx, uint64_t pos, uint32_t stream_id, uint32_t partition,
+                                 const uint8_t *batches, size_t len);
+/* Called for damage: the invalid entry at byte pos of file `path` is
+ * followed by a valid entry of the current generation at byte next (so it
+ * is no torn end). known: its header is intact, so stream_id and partition
+ * are the damaged entry's own; otherwise they mean nothing. A non-zero
+ * return stops the replay and is returned. */
+typedef int (*journal_damage_fn)(void *ctx, const char *path, uint64_t pos, uint64_t next, int known,
+                                 uint32_t stream_id, uint32_t partition);
+/* Scan the current generation from the start, handing on valid entries and
+ * damage; the first invalid entry that no valid entry follows ends it (a
+ * torn end, never acknowledged). Sets the write position to the end of the
+ * last valid entry. Reads the rest of the file past an invalid entry to
+ * tell which it is. */
+int journal_replay(journal *j, journal_replay_fn fn, journal_damage_fn damage, void *ctx);
+
+/* Hand the valid entry at byte pos (found by journal_replay) to fn again.
+ * SIGLOG_ECORRUPT when it is no longer valid. */
+int journal_entry_at(journal *j, uint64_t pos, journal_replay_fn fn, void *ctx);
 
 /* Bytes an entry with this payload takes. */
 static inline uint64_t journal_entry_bytes(size_t payload_len)

@@ -307,6 +307,15 @@ void partition_wake_waiters(partition *p)
     pthread_mutex_unlock(&p->mu);
 }
 
+void partition_fail_unservable(partition *p, const char *detail)
+{
+    pthread_mutex_lock(&p->mu);
+    err_set(SIGLOG_ECORRUPT, "%s", detail);
+    partition_fail_locked(p, SIGLOG_ECORRUPT);
+    p->unservable = 1;
+    pthread_mutex_unlock(&p->mu);
+}
+
 int partition_seal_open_locked(partition *p)
 {
     if (p->open.record_count == 0)
@@ -664,6 +673,9 @@ static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_c
 int partition_snapshot_get(partition *p, partition_snapshot *out)
 {
     memset(out, 0, sizeof *out);
+    /* Set at open, before any cursor: read without the lock. */
+    if (p->unservable)
+        return err_set(SIGLOG_ECORRUPT, "%s", p->failed_detail);
     if (p->writable) {
         pthread_mutex_lock(&p->mu);
         *out = p->hwm;

@@ -95,9 +95,11 @@ typedef struct partition {
     uint64_t reissued_from, reissued_to;
 
     int failed;                 /* SIGLOG code; appends refused once set */
-    char failed_detail[256];
+    char failed_detail[512];
     int damaged;                /* failed at open: damage that must not be
                                  * cut (see partition_open) */
+    int unservable;             /* journal damage: cursors fail too, with
+                                 * failed_detail (set at open only) */
 
     partition_snapshot hwm;
 
@@ -175,6 +177,9 @@ int partition_wait_published_locked(partition *p, uint64_t offset, const int *st
                                     const struct timespec *until);
 /* Take mu and wake every thread waiting on the published high-water mark. */
 void partition_wake_waiters(partition *p);
+/* At open: the partition's journal commits cannot all be served (journal
+ * damage): appends are refused and cursors fail, with detail. */
+void partition_fail_unservable(partition *p, const char *detail);
 /* Under mu: append already-sealed batches found in the journal, skipping
  * those the segment holds already (recovery). */
 int partition_replay_locked(partition *p, const uint8_t *batches, size_t len);

@@ -14,6 +14,7 @@
 #include "codec.h"
 #include "commit.h"
 #include "error.h"
+#include "journal_verdict.h"
 #include "names.h"
 
 SIGLOG_API unsigned siglog_version_number(void)
@@ -257,21 +258,23 @@ static int load_streams(struct siglog *s)
     return rc;
 }
 
-static int note_journal_start(void *ctx, uint32_t stream_id, uint32_t part, const uint8_t *batches, size_t len)
+/* Where the journal's copy of each partition starts (the first entry that
+ * will be applied), before the partitions judge their tails. */
+static int note_journal_starts(struct siglog *s)
 {
-    struct siglog *s = ctx;
-    (void)len;
-    batch_header h;
-    if (batch_header_decode(batches, &h) != 0)
-        return 0; /* cannot happen: the journal validated the payload */
-    for (size_t i = 0; i < s->journal_start_count; i++)
-        if (s->journal_starts[i].stream_id == stream_id && s->journal_starts[i].partition == part)
-            return 0; /* entries of a partition come in offset order */
-    journal_start *t = realloc(s->journal_starts, (s->journal_start_count + 1) * sizeof *t);
-    if (!t)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
-    s->journal_starts = t;
-    t[s->journal_start_count++] = (journal_start){stream_id, part, h.base_offset};
+    const journal_item *items;
+    size_t n = journal_verdict_items(s->verdict, &items);
+    for (size_t i = 0; i < n; i++) {
+        const journal_item *it = &items[i];
+        if (!journal_verdict_applies(s->verdict, it) ||
+            store_journal_start(s, it->stream_id, it->partition) != UINT64_MAX)
+            continue; /* entries of a partition come in offset order */
+        journal_start *t = realloc(s->journal_starts, (s->journal_start_count + 1) * sizeof *t);
+        if (!t)
+            return err_set(SIGLOG_ENOMEM, "out of memory");
+        s->journal_starts = t;
+        t[s->journal_start_count++] = (journal_start){it->stream_id, it->partition, it->base_offset};
+    }
     return 0;
 }
 
@@ -310,9 +313,63 @@ static partition *journal_entry_partition(struct siglog *s, uint32_t stream_id, 
     return NULL;
 }
 
-static int replay_entry(void *ctx, uint32_t stream_id, uint32_t part, const uint8_t *batches, size_t len)
+/* A partition whose journal commits cannot all be served: it is failed,
+ * alone, with the detail (partition_fail_unservable). */
+static int fail_for_journal(struct siglog *s, partition *p, const char *detail)
+{
+    store_log(s, SIGLOG_LOG_ERROR, "%s", detail);
+    partition_fail_unservable(p, detail);
+    s->journal_held = 1;
+    return 0;
+}
+
+/* Warn of every damage in the journal, and fail each partition that an
+ * acknowledged damage names (journal_verdict.h). */
+static void apply_journal_verdict(struct siglog *s, const journal_verdict *v)
+{
+    const journal_damage *d;
+    size_t nd = journal_verdict_damages(v, &d);
+    char what[512];
+    for (size_t i = 0; i < nd; i++) {
+        journal_verdict_describe(v, &d[i], what, sizeof what);
+        store_log(s, SIGLOG_LOG_WARN, "%s: %s", journal_verdict_path(v), what);
+    }
+    for (size_t i = 0; i < s->stream_count; i++) {
+        siglog_stream *st = s->streams[i];
+        for (uint32_t p = 0; !st->failed && p < st->cfg.partitions; p++) {
+            const journal_damage *x = journal_verdict_failing(v, st->id, p);
+            if (!x)
+                continue;
+            char detail[768];
+            journal_verdict_describe(v, x, what, sizeof what);
+            snprintf(detail, sizeof detail, "stream '%s' partition %u cannot be served whole: %s: %s", st->name, p,
+                     journal_verdict_path(v), what);
+            fail_for_journal(s, st->parts[p], detail);
+        }
+    }
+}
+
+/* With damage in the journal, a commit that does not continue its
+ * partition is that partition's loss (an entry before it was damaged):
+ * it fails that partition alone. Without, the open fails as before. */
+static int journal_gap(struct siglog *s, partition *p, int rc)
+{
+    const journal_damage *d;
+    /* A partition failed for segment damage refuses its journal commits:
+     * the open fails then (partition_replay_locked). */
+    if (rc != SIGLOG_ECORRUPT || p->damaged || journal_verdict_damages(s->verdict, &d) == 0)
+        return rc;
+    char detail[768];
+    snprintf(detail, sizeof detail, "%s (after damage in the journal at byte %llu)", siglog_errdetail(),
+             (unsigned long long)d[0].pos);
+    return fail_for_journal(s, p, detail);
+}
+
+static int replay_entry(void *ctx, uint64_t pos, uint32_t stream_id, uint32_t part, const uint8_t *batches,
+                        size_t len)
 {
     struct siglog *s = ctx;
+    (void)pos;
     partition *p = journal_entry_partition(s, stream_id, part);
     if (!p) {
         int rc = refuse_unplaceable_entry(s, stream_id, part);
@@ -322,17 +379,33 @@ static int replay_entry(void *ctx, uint32_t stream_id, uint32_t part, const uint
         return rc;
     }
     pthread_mutex_lock(&p->mu);
-    int rc = partition_replay_locked(p, batches, len);
+    int rc = p->unservable ? 0 : partition_replay_locked(p, batches, len);
     pthread_mutex_unlock(&p->mu);
-    return rc;
+    return rc ? journal_gap(s, p, rc) : 0;
 }
 
 /* A reader serves no stream that failed to open: what the journal holds of
  * one is left for a writer (refuse_unplaceable_entry). */
-static int keep_entry_for_readers(void *ctx, uint32_t stream_id, uint32_t part, const uint8_t *batches, size_t len)
+static int keep_entry_for_readers(void *ctx, uint64_t pos, uint32_t stream_id, uint32_t part,
+                                  const uint8_t *batches, size_t len)
 {
-    partition *p = journal_entry_partition(ctx, stream_id, part);
-    return p ? partition_add_journaled(p, batches, len) : 0;
+    struct siglog *s = ctx;
+    (void)pos;
+    partition *p = journal_entry_partition(s, stream_id, part);
+    int rc = p && !p->unservable ? partition_add_journaled(p, batches, len) : 0;
+    return rc ? journal_gap(s, p, rc) : 0;
+}
+
+/* Apply every valid journal entry the verdict allows, with fn. */
+static int apply_journal(struct siglog *s, journal *j, journal_replay_fn fn)
+{
+    const journal_item *items;
+    size_t n = journal_verdict_items(s->verdict, &items);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (journal_verdict_applies(s->verdict, &items[i]))
+            rc = journal_entry_at(j, items[i].pos, fn, s);
+    return rc;
 }
 
 /* A reader's open: keep what the journal holds, so that commits only the
@@ -364,8 +437,9 @@ static int read_journal_for_readers(struct siglog *s)
     } else if (l == 0) {
         journal *j;
         rc = journal_open_read(s->io, s->path, s->store_id, &j);
-        if (!rc && j)
-            rc = journal_replay(j, keep_entry_for_readers, s);
+        if (!rc && j && !(rc = journal_verdict_build(j, &s->verdict)) && !(rc = journal_verdict_fatal(s->verdict)) &&
+            !(rc = apply_journal(s, j, keep_entry_for_readers)))
+            apply_journal_verdict(s, s->verdict);
         journal_close(j);
         if (rc)
             rc = err_set(rc, "reading the commit journal of %s: %s", s->path, siglog_errdetail());
@@ -382,9 +456,15 @@ out:
  * journal. Bounded by the journal's size, not the store's. */
 static int recover_from_journal(struct siglog *s)
 {
-    int rc = journal_replay(s->journal, replay_entry, s);
+    int rc = apply_journal(s, s->journal, replay_entry);
     if (rc)
         return rc;
+    /* Partitions failed over journal damage keep what the journal holds:
+     * it is not recycled (commit_checkpoint refuses while one is failed),
+     * and the next open judges it again. */
+    apply_journal_verdict(s, s->verdict);
+    if (s->journal_held)
+        return 0;
     /* An empty journal means the last checkpoint synced every journaled
      * segment and nothing came after: no sync to pay. */
     if (journal_is_empty(s->journal))
@@ -402,6 +482,7 @@ static void store_free(struct siglog *s)
         stream_close(s->retired[i]);
     free(s->retired);
     free(s->journal_starts);
+    journal_verdict_free(s->verdict);
     journal_close(s->journal);
     if (s->lock_fd >= 0) {
         /* A pid left behind names a writer that is gone; none, one that
@@ -501,8 +582,9 @@ static int open_store(siglog **out, const char *path, siglog_options o)
         rc = journal_open(io, path, o.journal_bytes, s->store_id, o.file_mode, &s->journal);
         /* Know where the journal's copy of each partition starts before
          * the partitions judge their tails (see partition_open). */
-        if (!rc)
-            rc = journal_replay(s->journal, note_journal_start, s);
+        if (!rc && !(rc = journal_verdict_build(s->journal, &s->verdict)) &&
+            !(rc = journal_verdict_fatal(s->verdict)))
+            rc = note_journal_starts(s);
         if (rc)
             goto fail;
     }

@@ -47,6 +47,9 @@ struct siglog {
 
     journal *journal;               /* writer only */
     journal_start *journal_starts;  /* filled at open, before recovery */
+    struct journal_verdict *verdict; /* the journal's damage, judged at open */
+    int journal_held;               /* a partition failed over journal
+                                     * damage: the journal is not recycled */
     size_t journal_start_count;
     pthread_mutex_t commit_mu;      /* guards the fields below */
     pthread_cond_t commit_cv;

@@ -10,7 +10,10 @@
  * tail (repairable: cut); an invalid batch anywhere else, a hole between
  * segments or offsets out of order is damage (reported, never cut);
  * an index entry that names no batch, or the wrong prefix time, is an
- * index problem (repairable: rebuilt from the segment).
+ * index problem (repairable: rebuilt from the segment). The journal: both
+ * header slots, every live entry (damage judged as recovery judges it,
+ * journal_verdict.h), and commits only the journal holds (recovery has
+ * work to do; repairable: a writer's open applies them).
  *
  * Repair = open the store as its writer (which cuts torn tails and repairs
  * the active segments' indexes), rebuild the other bad indexes under that
@@ -25,6 +28,7 @@
 
 #include "error.h"
 #include "journal.h"
+#include "journal_verdict.h"
 #include "names.h"
 #include "segment.h"
 #include "store.h"
@@ -367,6 +371,65 @@ static void measure(verifier *v, const char *streams_dir, const io_dirent_list *
     }
 }
 
+/* Commits only the journal holds (a writer crashed before they reached
+ * their segments): what a reader serves from the journal. Recovery has
+ * work to do; nothing is lost. A store that does not open is reported by
+ * the other checks. */
+static void report_journal_only(verifier *v, const char *path)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    o.io = v->io;
+    siglog *s;
+    if (siglog_open(&s, path, &o) != 0)
+        return;
+    char *journal_path = path_join(path, STORE_JOURNAL_FILE);
+    for (size_t i = 0; journal_path && i < s->stream_count; i++) {
+        siglog_stream *st = s->streams[i];
+        for (uint32_t p = 0; !st->failed && p < st->cfg.partitions; p++) {
+            partition_snapshot snap;
+            if (partition_snapshot_get(st->parts[p], &snap) == 0 && snap.journal_from < snap.hwm_offset)
+                problem(v, journal_path, UINT64_MAX,
+                        "stream '%s' partition %u: offsets %" PRIu64 "..%" PRIu64 " are only in the journal "
+                        "(a writer's open, or --repair, puts them into the segments)",
+                        st->name, p, snap.journal_from, snap.hwm_offset - 1);
+        }
+    }
+    free(journal_path);
+    siglog_close(s);
+}
+
+/* The journal: both header slots, every live entry (damage judged as a
+ * writer's recovery judges it, journal_verdict.h), and the commits only
+ * the journal holds. */
+static void check_journal(verifier *v, const char *path, uint64_t store_id)
+{
+    if (journal_check(v->io, path, store_id) != 0) {
+        problem(v, path, UINT64_MAX, "%s", siglog_errdetail());
+        return;
+    }
+    journal *j;
+    journal_verdict *jv = NULL;
+    int rc = journal_open_read(v->io, path, store_id, &j);
+    if (!rc && j)
+        rc = journal_verdict_build(j, &jv);
+    if (rc)
+        problem(v, path, UINT64_MAX, "%s", siglog_errdetail());
+    const journal_damage *d;
+    size_t nd = jv ? journal_verdict_damages(jv, &d) : 0;
+    for (size_t i = 0; i < nd; i++) {
+        char what[512];
+        journal_verdict_describe(jv, &d[i], what, sizeof what);
+        problem(v, journal_verdict_path(jv), d[i].pos, "%s", what);
+    }
+    int have_journal = j != NULL;
+    journal_verdict_free(jv);
+    journal_close(j);
+    if (have_journal)
+        report_journal_only(v, path);
+}
+
 static int check_store(verifier *v, const char *path)
 {
     char *store_file = path_join(path, STORE_FILE);
@@ -387,8 +450,8 @@ static int check_store(verifier *v, const char *path)
     }
     if (store_meta_decode(data, len, &store_id) != 0)
         problem(v, store_file, UINT64_MAX, "%s", siglog_errdetail());
-    else if (journal_check(v->io, path, store_id) != 0)
-        problem(v, path, UINT64_MAX, "%s", siglog_errdetail());
+    else
+        check_journal(v, path, store_id);
     free(data);
     io_dirent_list names = {0};
     r = v->io->list_dir(v->io, streams, &names);

@@ -28,11 +28,15 @@
 static const args_cmd cmd = {
     "verify",
     "siglog verify STORE [--repair] [--json]",
-    "Check the whole store: the store file and journal header, every stream's\n"
-    "metadata, every segment batch by batch (header and body checksums, every\n"
-    "record decoded, offsets dense within and across segments) and every offset\n"
-    "and time index entry against the batch it names. Each problem is printed\n"
-    "with its file and byte position, then one summary line:\n"
+    "Check the whole store: the store file, both journal header slots and every\n"
+    "live journal entry (damage followed by valid entries is told from a torn\n"
+    "end), every stream's metadata, every segment batch by batch (header and\n"
+    "body checksums, every record decoded, offsets dense within and across\n"
+    "segments) and every offset and time index entry against the batch it\n"
+    "names. Commits only the journal holds (a writer crashed before they\n"
+    "reached their segments) are reported too: a writer's open, or --repair,\n"
+    "puts them into the segments. Each problem is printed with its file and\n"
+    "byte position, then one summary line:\n"
     "  verify: F files, B batches, R records, P problems\n"
     "\n"
     "  --repair   mend what recovery may mend, and print what was done: cut a torn\n"

@@ -7,8 +7,10 @@
  * it, once as it is and once with every checksum repaired (header slots,
  * entry headers, batches), so that mutations reach the checks behind
  * them. Every payload replay hands over must be whole valid batches, each
- * of whose records decodes; a second replay must hand over the same
- * entries; the write position must end right after them, inside the file.
+ * of whose records decodes; entries and damage come in file order without
+ * overlapping, and damage is followed by the entry it says follows; a
+ * second replay must hand over the same; the write position must end
+ * right after the last entry, inside the file.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +34,10 @@
 
 typedef struct replay_log {
     size_t n;
+    size_t damages;
     uint64_t bytes;
+    uint64_t end;           /* one past the last entry handed over */
+    uint64_t damage_next;   /* where the last damage said an entry follows */
     struct {
         uint32_t stream_id, partition;
         size_t len;
@@ -67,10 +72,16 @@ static void check_payload(const uint8_t *p, size_t len)
         fuzz_fail(TARGET, "replay handed over an empty payload");
 }
 
-static int on_entry(void *ctx, uint32_t stream_id, uint32_t partition, const uint8_t *batches, size_t len)
+static int on_entry(void *ctx, uint64_t pos, uint32_t stream_id, uint32_t partition, const uint8_t *batches,
+                    size_t len)
 {
     replay_log *log = ctx;
     check_payload(batches, len);
+    if (pos < log->end || (log->damage_next && pos != log->damage_next))
+        fuzz_fail(TARGET, "entry at byte %llu after one ending at %llu (damage said %llu)", (unsigned long long)pos,
+                  (unsigned long long)log->end, (unsigned long long)log->damage_next);
+    log->end = pos + journal_entry_bytes(len);
+    log->damage_next = 0;
     if (log->n < ENTRIES_KEPT) {
         log->e[log->n].stream_id = stream_id;
         log->e[log->n].partition = partition;
@@ -79,6 +90,21 @@ static int on_entry(void *ctx, uint32_t stream_id, uint32_t partition, const uin
     }
     log->n++;
     log->bytes += journal_entry_bytes(len);
+    return 0;
+}
+
+static int on_damage(void *ctx, const char *path, uint64_t pos, uint64_t next, int known, uint32_t stream_id,
+                     uint32_t partition)
+{
+    replay_log *log = ctx;
+    (void)known;
+    (void)stream_id;
+    (void)partition;
+    if (!path || pos < log->end || next <= pos || log->damage_next)
+        fuzz_fail(TARGET, "damage at byte %llu..%llu after an entry ending at %llu", (unsigned long long)pos,
+                  (unsigned long long)next, (unsigned long long)log->end);
+    log->damage_next = next;
+    log->damages++;
     return 0;
 }
 
@@ -105,20 +131,21 @@ static void replay(const uint8_t *data, size_t size)
     static replay_log a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    if ((rc = journal_replay(j, on_entry, &a)) != 0)
+    if ((rc = journal_replay(j, on_entry, on_damage, &a)) != 0)
         fuzz_fail(TARGET, "replay failed: %d %s", rc, siglog_errdetail());
     uint64_t left = journal_space_left(j);
-    if ((rc = journal_replay(j, on_entry, &b)) != 0)
+    if ((rc = journal_replay(j, on_entry, on_damage, &b)) != 0)
         fuzz_fail(TARGET, "second replay failed: %d %s", rc, siglog_errdetail());
-    if (a.n != b.n || a.bytes != b.bytes || memcmp(a.e, b.e, sizeof a.e) != 0)
+    if (a.n != b.n || a.damages != b.damages || a.bytes != b.bytes || memcmp(a.e, b.e, sizeof a.e) != 0)
         fuzz_fail(TARGET, "two replays differ: %zu entries, then %zu", a.n, b.n);
     if (journal_space_left(j) != left || left > journal_capacity(j) || journal_capacity(j) != file_len -
         JOURNAL_DATA_START)
         fuzz_fail(TARGET, "write position outside the file: %llu bytes left of %llu",
                   (unsigned long long)left, (unsigned long long)journal_capacity(j));
-    if (journal_capacity(j) - left != a.bytes)
-        fuzz_fail(TARGET, "write position %llu bytes into the data, the replayed entries take %llu",
-                  (unsigned long long)(journal_capacity(j) - left), (unsigned long long)a.bytes);
+    uint64_t end = a.n ? a.end : JOURNAL_DATA_START;
+    if (JOURNAL_DATA_START + journal_capacity(j) - left != end)
+        fuzz_fail(TARGET, "write position %llu, the last replayed entry ends at %llu",
+                  (unsigned long long)(JOURNAL_DATA_START + journal_capacity(j) - left), (unsigned long long)end);
     journal_close(j);
 }
 
