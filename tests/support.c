@@ -10,7 +10,8 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <xxhash.h>
+
+#include "tree_fingerprint.h"
 
 static const char *tmp_root(void)
 {
@@ -256,73 +257,9 @@ void test_copy_tree(const char *from, const char *to)
     closedir(d);
 }
 
-static uint64_t file_hash(const char *path)
-{
-    int fd = open(path, O_RDONLY);
-    cr_assert(fd >= 0, "open %s", path);
-    XXH3_state_t *h = XXH3_createState();
-    cr_assert_not_null(h);
-    XXH3_64bits_reset(h);
-    char buf[65536];
-    ssize_t n;
-    while ((n = read(fd, buf, sizeof buf)) > 0)
-        XXH3_64bits_update(h, buf, (size_t)n);
-    cr_assert_geq(n, 0, "read %s", path);
-    close(fd);
-    uint64_t v = XXH3_64bits_digest(h);
-    XXH3_freeState(h);
-    return v;
-}
-
-static int name_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-static void fingerprint_into(const char *root, const char *rel, char **out, size_t *len)
-{
-    char *dir = *rel ? test_path(root, rel) : strdup(root);
-    DIR *d = opendir(dir);
-    cr_assert_not_null(d, "opendir %s", dir);
-    char **names = NULL;
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
-        names = realloc(names, (n + 1) * sizeof *names);
-        names[n++] = strdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
-    for (size_t i = 0; i < n; i++) {
-        char *r = *rel ? test_path(rel, names[i]) : strdup(names[i]);
-        char *full = test_path(root, r);
-        struct stat st;
-        cr_assert_eq(lstat(full, &st), 0, "lstat %s", full);
-        uint64_t hash = S_ISREG(st.st_mode) ? file_hash(full) : 0;
-        char *line = NULL;
-        int l = asprintf(&line, "%s %o %lld %lld.%09ld %016llx\n", r, (unsigned)st.st_mode, (long long)st.st_size,
-                         (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (unsigned long long)hash);
-        cr_assert_gt(l, 0);
-        *out = realloc(*out, *len + (size_t)l + 1);
-        memcpy(*out + *len, line, (size_t)l + 1);
-        *len += (size_t)l;
-        free(line);
-        if (S_ISDIR(st.st_mode))
-            fingerprint_into(root, r, out, len);
-        free(full);
-        free(r);
-        free(names[i]);
-    }
-    free(names);
-    free(dir);
-}
-
 char *test_tree_fingerprint(const char *dir)
 {
-    char *out = strdup("");
-    size_t len = 0;
-    fingerprint_into(dir, "", &out, &len);
-    return out;
+    char *f = tree_fingerprint(dir);
+    cr_assert_not_null(f, "fingerprint of %s: %s", dir, strerror(errno));
+    return f;
 }

@@ -63,8 +63,6 @@ void test_rmtree_fast(const char *path);
 /* cp -r of a directory of plain files and directories; `to` must not
  * exist. cr_asserts on failure. */
 void test_copy_tree(const char *from, const char *to);
-/* One line per file and directory under dir, sorted: its path relative to
- * dir, type, mode, size, mtime (ns) and a hash of its contents. Two equal
- * fingerprints: nothing was created, removed, renamed or changed, not even
- * touched. Caller frees. */
+/* tree_fingerprint (tree_fingerprint.h) of dir, cr_asserting it can be
+ * read. Caller frees. */
 char *test_tree_fingerprint(const char *dir);

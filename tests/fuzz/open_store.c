@@ -1,18 +1,22 @@
 /*
  * open_store: damage a small real store (one stream, two partitions,
  * several segments each, a journal still holding the last commits, as a
- * writer leaves it when it dies) with a few byte flips and truncations
+ * writer leaves it when it is killed, or when it loses power: then only
+ * the journal holds those commits) with a few byte flips and truncations
  * chosen by the input, then check it with siglog_verify, read it all with
  * a read-only handle, recover it with a writer handle and read it all
  * again. Whatever the damage, a cursor may stop with an error but must
  * never return a record that differs from the event appended at that
  * offset (every change is under a checksum, and index entries are checked
  * against the batches they name); every error must be a SIGLOG_E* code
- * with a detail.
+ * with a detail; verify and the read-only handle must leave every file
+ * of the store as it was (tree_fingerprint: contents, size, mtime, and
+ * nothing created or removed).
  *
  * Input: up to MUTATIONS_MAX groups of 6 bytes: file (index into the
  * store's files, sorted by path), position (u32, modulo the file size),
- * xor byte; xor 0 truncates the file at that position instead.
+ * xor byte; xor 0 truncates the file at that position instead. An odd
+ * input length picks the store whose writer lost power.
  */
 #include <dirent.h>
 #include <stdio.h>
@@ -23,7 +27,9 @@
 
 #include "codec.h"
 #include "fuzz_support.h"
+#include "io_crash.h"
 #include "siglog.h"
+#include "tree_fingerprint.h"
 
 #define TARGET "open_store"
 #define PARTITIONS 2
@@ -48,8 +54,13 @@ typedef struct original {
     uint8_t value[512];
 } original;
 
-static tfile files[FILES_MAX];
-static size_t file_count;
+/* The two template stores: [0] its writer killed, [1] lost power. */
+typedef struct template {
+    tfile files[FILES_MAX];
+    size_t count;
+} template;
+
+static template templates[2];
 static original events[EVENTS];
 static const original *by_offset[PARTITIONS][EVENTS];
 static uint64_t partition_len[PARTITIONS];
@@ -103,7 +114,7 @@ static int path_order(const void *a, const void *b)
     return strcmp(((const tfile *)a)->rel, ((const tfile *)b)->rel);
 }
 
-static void capture(const char *root, const char *rel)
+static void capture(template *t, const char *root, const char *rel)
 {
     char *dir = rel[0] ? fuzz_path(root, rel) : strdup(root);
     DIR *d = opendir(dir);
@@ -113,9 +124,9 @@ static void capture(const char *root, const char *rel)
     while ((e = readdir(d)) != NULL) {
         if (e->d_name[0] == '.')
             continue;
-        if (file_count == FILES_MAX)
+        if (t->count == FILES_MAX)
             fuzz_fail(TARGET, "template store has more than %d files", FILES_MAX);
-        tfile *f = &files[file_count++];
+        tfile *f = &t->files[t->count++];
         f->rel = rel[0] ? fuzz_path(rel, e->d_name) : strdup(e->d_name);
         char *full = fuzz_path(root, f->rel);
         struct stat st;
@@ -123,7 +134,7 @@ static void capture(const char *root, const char *rel)
             abort();
         f->is_dir = S_ISDIR(st.st_mode);
         if (f->is_dir)
-            capture(root, f->rel);
+            capture(t, root, f->rel);
         else if (!(f->data = fuzz_read_file(full, &f->len)))
             abort();
         free(full);
@@ -132,16 +143,20 @@ static void capture(const char *root, const char *rel)
     free(dir);
 }
 
-/* Build the template once: append every event, sync, and take the files
- * while the writer still holds the store (its journal not yet emptied). */
-static void build_template(void)
+/* Build a template once: append every event, then take the files while
+ * the writer still holds the store after a sync (its journal not yet
+ * emptied), or, with power_cut, after it lost power (io_crash: the
+ * segments lost every write since the last checkpoint). */
+static void build_template(int power_cut)
 {
-    make_events();
-    char *dir = fuzz_path(fuzz_scratch(), "template");
+    template *t = &templates[power_cut];
+    char *dir = fuzz_path(fuzz_scratch(), power_cut ? "template-power-cut" : "template");
+    io_crash *crash = power_cut ? io_crash_new(1) : NULL;
     siglog_options o;
     siglog_options_default(&o);
     o.create = 1;
     o.journal_bytes = JOURNAL_BYTES;
+    o.io = crash ? io_crash_io(crash) : NULL;
     siglog *s = NULL;
     must(siglog_open(&s, dir, &o), "open");
     siglog_stream_config c;
@@ -165,7 +180,8 @@ static void build_template(void)
             evs[k] = events[i + k].ev;
         must(siglog_append(st, SIGLOG_PARTITION_BY_KEY, evs, 8, parts, offs), "append");
         for (int k = 0; k < 8; k++) {
-            if (parts[k] >= PARTITIONS || offs[k] >= EVENTS || by_offset[parts[k]][offs[k]])
+            if (parts[k] >= PARTITIONS || offs[k] >= EVENTS ||
+                (by_offset[parts[k]][offs[k]] && by_offset[parts[k]][offs[k]] != &events[i + k]))
                 fuzz_fail(TARGET, "building the template: odd partition %u or offset %llu", parts[k],
                           (unsigned long long)offs[k]);
             by_offset[parts[k]][offs[k]] = &events[i + k];
@@ -173,39 +189,47 @@ static void build_template(void)
                 partition_len[parts[k]] = offs[k] + 1;
         }
     }
-    must(siglog_sync(s), "sync");
-    capture(dir, "");
-    qsort(files, file_count, sizeof files[0], path_order);
-    must(siglog_close(s), "close");
+    if (crash) {
+        io_crash_die_after(crash, io_crash_ops(crash) + 1);
+        siglog_close(s); /* fails: the process is "dead" */
+        if (io_crash_power_cut(crash, IO_CRASH_DROP_ALL) != 0)
+            fuzz_fail(TARGET, "building the template: the power cut failed");
+        io_crash_free(crash);
+        capture(t, dir, "");
+    } else {
+        must(siglog_sync(s), "sync");
+        capture(t, dir, "");
+        must(siglog_close(s), "close");
+    }
+    qsort(t->files, t->count, sizeof t->files[0], path_order);
     free(dir);
-    store_dir = fuzz_path(fuzz_scratch(), "store");
 }
 
-static void write_store(void)
+static void write_store(const template *t)
 {
     fuzz_empty_dir(store_dir);
     fuzz_mkdirs(store_dir);
-    for (size_t i = 0; i < file_count; i++) {
-        char *p = fuzz_path(store_dir, files[i].rel);
-        if (files[i].is_dir)
+    for (size_t i = 0; i < t->count; i++) {
+        char *p = fuzz_path(store_dir, t->files[i].rel);
+        if (t->files[i].is_dir)
             fuzz_mkdirs(p);
         else
-            fuzz_write_file(p, files[i].data, files[i].len);
+            fuzz_write_file(p, t->files[i].data, t->files[i].len);
         free(p);
     }
 }
 
-static void mutate(const uint8_t *m)
+static void mutate(const template *t, const uint8_t *m)
 {
     /* Only regular files: the pick lands on one of them. */
     size_t regular = 0;
-    for (size_t i = 0; i < file_count; i++)
-        regular += !files[i].is_dir;
+    for (size_t i = 0; i < t->count; i++)
+        regular += !t->files[i].is_dir;
     size_t pick = m[0] % regular, i = 0;
     for (;; i++)
-        if (!files[i].is_dir && pick-- == 0)
+        if (!t->files[i].is_dir && pick-- == 0)
             break;
-    char *p = fuzz_path(store_dir, files[i].rel);
+    char *p = fuzz_path(store_dir, t->files[i].rel);
     size_t len = 0;
     uint8_t *data = fuzz_read_file(p, &len);
     if (data && len > 0) {
@@ -295,19 +319,39 @@ static void open_and_read(int read_only)
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static char *fingerprint(void)
+{
+    char *f = tree_fingerprint(store_dir);
+    if (!f)
+        fuzz_fail(TARGET, "cannot read the store's files back");
+    return f;
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!store_dir)
-        build_template();
-    write_store();
+    if (!store_dir) {
+        make_events();
+        build_template(0);
+        build_template(1);
+        store_dir = fuzz_path(fuzz_scratch(), "store");
+    }
+    const template *t = &templates[size % 2];
+    write_store(t);
     for (size_t i = 0; i < MUTATIONS_MAX && (i + 1) * MUTATION_BYTES <= size; i++)
-        mutate(data + i * MUTATION_BYTES);
+        mutate(t, data + i * MUTATION_BYTES);
 
+    /* Reading writes nothing: not verify, not a read-only handle. */
+    char *before = fingerprint();
     siglog_verify_stats stats;
     int rc = siglog_verify(store_dir, 0, NULL, &stats);
     if (rc)
         check_error(rc, "verify");
     open_and_read(1);
+    char *after = fingerprint();
+    if (strcmp(before, after) != 0)
+        fuzz_fail(TARGET, "verify or a read-only handle changed the store:\nbefore:\n%s\nafter:\n%s", before, after);
+    free(before);
+    free(after);
     open_and_read(0);
     return 0;
 }
