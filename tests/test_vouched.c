@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "support.h"
@@ -313,4 +314,42 @@ Test(vouched, bit_rot_in_the_last_batch_of_a_sealed_segment)
         write_whole(sealed_seg, img, len);
     }
     free(img);
+}
+
+Test(vouched, bytes_a_checkpoint_synced_are_not_cut_even_without_a_summary)
+{
+    /* A writer appends one more event (journaled, durable) and dies: the
+     * journal holds the partition from offset EVENTS on, so the last
+     * checkpoint synced everything before it. */
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        siglog *s;
+        siglog_stream *v;
+        test_event t;
+        test_event_make(&t, 11, EVENTS);
+        _exit(siglog_open(&s, dir, NULL) == 0 && siglog_stream_get(s, "v", &v) == 0 &&
+                      siglog_append(v, 0, &t.ev, 1, NULL, NULL) == 0
+                  ? 0
+                  : 1);
+    }
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the dying writer failed");
+    /* Its segment write did not reach the disk, no summary vouches for
+     * the segment, and bit rot hit the last batch the checkpoint synced:
+     * it looks like a torn tail, but it is vouched for. */
+    char *sum = test_path(dir, "streams/v/00000/00000000000000000000.sum");
+    cr_assert_eq(unlink(sum), 0);
+    image[batch_at[EVENTS - 1] + 70] ^= 0x08;
+    write_whole(seg, image, total);
+    siglog *s;
+    int rc = siglog_open(&s, dir, NULL);
+    /* The journal's commit cannot be put back behind the damage, and
+     * emptying the journal would lose it: the open is refused. */
+    cr_assert_eq(rc, SIGLOG_ECORRUPT, "got %s", siglog_errname(rc));
+    assert_names(siglog_errdetail(), seg, batch_at[EVENTS - 1]);
+    cr_assert_not_null(strstr(siglog_errdetail(), "checkpoint"), "%s", siglog_errdetail());
+    assert_file_is(seg, image, total, "the refused writer open");
+    free(sum);
 }
