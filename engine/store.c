@@ -192,7 +192,13 @@ static int take_writer_lock(struct siglog *s)
     }
     if (l == -EWOULDBLOCK || l == -EAGAIN) {
         s->io->close_file(s->io, fd);
-        rc = err_set(SIGLOG_ELOCKED, "store %s is locked by writer pid %s", s->path, *pid ? pid : "(unknown)");
+        if (lock_holder_alive(pid))
+            rc = err_set(SIGLOG_ELOCKED, "store %s is locked by writer pid %s", s->path, pid);
+        else
+            rc = err_set(SIGLOG_ELOCKED,
+                         "store %s is locked, and %s names no live writer (%s): readers reading its journal for "
+                         "over %d s, or a writer that has not written its pid yet",
+                         s->path, lock, *pid ? pid : "empty", LOCK_WAIT_FOR_READERS_US / 1000000);
         goto out;
     }
     if (l < 0) {
@@ -200,7 +206,9 @@ static int take_writer_lock(struct siglog *s)
         rc = err_errno(l, "locking %s", lock);
         goto out;
     }
-    /* The pid is advice for the error message only: no sync needed. */
+    /* The pid names this writer in a second writer's error and tells a
+     * writer finding the lock taken that a live writer, not readers,
+     * holds it (lock_holder_alive). Advice only: no sync needed. */
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     s->io->ftruncate(s->io, fd, 0);
     io_write_all(s->io, fd, pid, (size_t)n, 0);

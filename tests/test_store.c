@@ -205,15 +205,17 @@ Test(store, reader_process_reads_while_writer_appends, .timeout = 60)
     cr_assert_eq(siglog_close(s), 0);
 }
 
-/* A reader reading the journal holds a shared lock on writer.lock for a
- * moment: a writer starting then waits for it rather than failing. */
-Test(store, writer_waits_for_a_reader_reading_the_journal, .timeout = 30)
+/* A process holding a shared lock on writer.lock, as a reader reading the
+ * journal does, for hold_us (0: until killed); returned once it holds it.
+ * Before it, a writer opened and closed the store. */
+static pid_t reader_holding_the_lock(useconds_t hold_us)
 {
     siglog *s = test_store_open(dir, NULL);
     cr_assert_eq(siglog_close(s), 0);
     int ready[2];
     cr_assert_eq(pipe(ready), 0);
     pid_t child = fork();
+    cr_assert_geq(child, 0);
     if (child == 0) {
         char *lock = test_path(dir, "writer.lock");
         int fd = open(lock, O_RDONLY);
@@ -221,16 +223,41 @@ Test(store, writer_waits_for_a_reader_reading_the_journal, .timeout = 30)
             _exit(1);
         if (write(ready[1], "l", 1) != 1)
             _exit(1);
-        usleep(300000);
+        if (hold_us)
+            usleep(hold_us);
+        else
+            pause();
         _exit(0);
     }
     char c;
-    cr_assert_eq(read(ready[0], &c, 1), 1);
-    siglog_options o;
-    siglog_options_default(&o);
-    int rc = siglog_open(&s, dir, &o);
+    cr_assert_eq(read(ready[0], &c, 1), 1, "the reader could not take its lock");
+    return child;
+}
+
+/* A reader reading the journal holds a shared lock on writer.lock for a
+ * moment: a writer starting then waits for it rather than failing. */
+Test(store, writer_waits_for_a_reader_reading_the_journal, .timeout = 30)
+{
+    pid_t child = reader_holding_the_lock(300000);
+    siglog *s;
+    int rc = siglog_open(&s, dir, NULL);
     cr_assert_eq(rc, 0, "writer open: %s: %s", siglog_errname(rc), siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
     int status;
     waitpid(child, &status, 0);
+}
+
+/* Readers that keep the lock longer than a writer waits: the writer gives
+ * up, saying that no live writer holds the store (not naming a pid as a
+ * writer's). */
+Test(store, writer_waiting_for_readers_gives_up_saying_no_writer_holds_it, .timeout = 30)
+{
+    pid_t child = reader_holding_the_lock(0);
+    siglog *s;
+    int rc = siglog_open(&s, dir, NULL);
+    kill(child, SIGKILL);
+    int status;
+    waitpid(child, &status, 0);
+    cr_assert_eq(rc, SIGLOG_ELOCKED, "writer open: %s", siglog_errname(rc));
+    cr_assert(strstr(siglog_errdetail(), "no live writer"), "%s", siglog_errdetail());
 }
