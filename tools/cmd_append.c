@@ -5,7 +5,8 @@
  * byte-for-byte as the event value; the key and event time come from
  * fields named by dot paths. Lines are grouped into batches of up to
  * APPEND_BATCH events per siglog_append call — but only lines already read
- * (lines.h), so a slow producer on a pipe is acknowledged promptly.
+ * (lines.h), so a slow producer's lines on a pipe are appended promptly,
+ * and acknowledged as soon as they are durable.
  *
  * Acknowledgement (--ack): "PARTITION OFFSET\n" per event, in input
  * order, printed only once the event is durable under the stream's sync

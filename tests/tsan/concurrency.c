@@ -11,7 +11,11 @@
  *   - 2 writers on 2 partitions while 2 in-process cursors follow them and
  *     a third thread calls siglog_flush/siglog_sync: every reader sees every
  *     event intact, in offset order;
- *   - appends racing the background thread's linger and interval commits.
+ *   - appends racing the background thread's linger and interval commits;
+ *   - for every sync policy, threads waiting in siglog_wait_durable for
+ *     what 2 writers just appended, woken by the commits (background,
+ *     back-pressure, ALWAYS appends): every wait ends durable, and
+ *     siglog_durable_offset then covers the offset.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -192,6 +196,70 @@ static void writers_readers_and_syncs(uint32_t sync)
     CHECK(siglog_close(s) == 0, "close");
 }
 
+typedef struct durable_pair {
+    siglog_stream *st;
+    uint32_t partition;
+    int count;
+    uint64_t appended; /* atomic: events the writer has appended */
+    int waits;         /* waiter only */
+} durable_pair;
+
+static void *append_counting(void *arg)
+{
+    durable_pair *d = arg;
+    for (int i = 0; i < d->count; i++) {
+        char v[64];
+        int n = snprintf(v, sizeof v, "{\"w\":0,\"i\":%d}", i);
+        siglog_event e = {.value = v, .value_len = (size_t)n};
+        uint64_t off;
+        CHECK(siglog_append(d->st, d->partition, &e, 1, NULL, &off) == 0, "append %d", i);
+        CHECK(off == (uint64_t)i, "offset %llu for event %d", (unsigned long long)off, i);
+        __atomic_store_n(&d->appended, off + 1, __ATOMIC_RELEASE);
+    }
+    return NULL;
+}
+
+static void *wait_for_writer(void *arg)
+{
+    durable_pair *d = arg;
+    uint64_t done = 0;
+    while (done < (uint64_t)d->count) {
+        uint64_t appended = __atomic_load_n(&d->appended, __ATOMIC_ACQUIRE);
+        if (appended == done) {
+            usleep(100);
+            continue;
+        }
+        int rc = siglog_wait_durable(d->st, d->partition, appended - 1, 10 * 1000000LL);
+        CHECK(rc == 0, "wait for offset %llu: %d", (unsigned long long)(appended - 1), rc);
+        uint64_t next;
+        CHECK(siglog_durable_offset(d->st, d->partition, &next) == 0 && next >= appended, "durable offset");
+        done = appended;
+        d->waits++;
+    }
+    return NULL;
+}
+
+static void waiters_follow_appends(uint32_t sync)
+{
+    static const char *names[] = {"wait-none", "wait-interval", "wait-always"};
+    siglog *s = open_store(names[sync]);
+    siglog_stream *st = make_stream(s, 2, sync);
+    int count = sync == SIGLOG_SYNC_ALWAYS ? 300 : 3000;
+    durable_pair d[2];
+    pthread_t wt[2], at[2];
+    for (int i = 0; i < 2; i++) {
+        d[i] = (durable_pair){st, (uint32_t)i, count, 0, 0};
+        pthread_create(&wt[i], NULL, wait_for_writer, &d[i]);
+        pthread_create(&at[i], NULL, append_counting, &d[i]);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(at[i], NULL);
+        pthread_join(wt[i], NULL);
+        CHECK(d[i].waits > 0, "partition %d: no wait happened", i);
+    }
+    CHECK(siglog_close(s) == 0, "close");
+}
+
 int main(void)
 {
     const char *tmp = getenv("SIGLOG_TEST_TMP");
@@ -205,6 +273,8 @@ int main(void)
     four_writers_one_partition(SIGLOG_SYNC_ALWAYS, 300);
     for (uint32_t sync = 0; sync <= SIGLOG_SYNC_ALWAYS; sync++)
         writers_readers_and_syncs(sync);
+    for (uint32_t sync = 0; sync <= SIGLOG_SYNC_ALWAYS; sync++)
+        waiters_follow_appends(sync);
     char rm[300];
     snprintf(rm, sizeof rm, "rm -rf '%s'", root);
     CHECK(system(rm) == 0, "cleanup");
