@@ -53,7 +53,9 @@ static int append_to_partition(siglog_stream *st, partition *p, const siglog_eve
 {
     pthread_mutex_lock(&p->mu);
     int rc;
-    if (p->failed)
+    if (p->damaged)
+        rc = err_set(SIGLOG_ECORRUPT, "%s: partition refuses appends: %s", p->dir, p->failed_detail);
+    else if (p->failed)
         rc = err_set(SIGLOG_EFAILED, "%s: partition refuses appends since an earlier failure: %s", p->dir,
                      p->failed_detail);
     else

@@ -122,8 +122,8 @@ typedef struct partition {
  * <= it): unsynced segment writes may reach the disk out of order, and the
  * journal replay puts them back. Otherwise the open succeeds with the
  * partition failed (SIGLOG_ECORRUPT, `damaged`): readable up to the damage
- * and past it, appends refused with the detail, nothing cut; the other
- * partitions work.
+ * and past it, appends refused with SIGLOG_ECORRUPT and the detail,
+ * nothing cut; the other partitions work.
  * Read-only open: remember the directory only. log(ctx, level, msg)
  * receives what recovery did. */
 typedef void (*partition_log_fn)(void *ctx, int level, const char *msg);

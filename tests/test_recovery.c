@@ -205,7 +205,7 @@ Test(recovery, damage_before_a_valid_batch_is_refused_not_cut)
     cr_assert_eq(siglog_stream_get(s, "r", &st), 0);
     siglog_event e = {.value = "x", .value_len = 1};
     rc = siglog_append(st, 0, &e, 1, NULL, NULL);
-    cr_assert_eq(rc, SIGLOG_EFAILED, "got %s", siglog_errname(rc));
+    cr_assert_eq(rc, SIGLOG_ECORRUPT, "got %s", siglog_errname(rc));
     cr_assert_not_null(strstr(siglog_errdetail(), "valid batch at byte"), "names the position: %s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
     cr_assert_eq(test_file_size(seg), total, "nothing was truncated");

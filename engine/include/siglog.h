@@ -328,7 +328,9 @@ typedef struct siglog_event {
  * are copied before return.
  * Errors: SIGLOG_ETOOBIG (nothing of this call appended), SIGLOG_EINVAL,
  * SIGLOG_ENOENT (partition out of range), SIGLOG_EFAILED, SIGLOG_EIO,
- * SIGLOG_ENOSPC. After an I/O error, events of the call may have been
+ * SIGLOG_ENOSPC, SIGLOG_ECORRUPT (the partition holds damage that its
+ * open would not cut: the detail names file and byte; see siglog verify).
+ * After an I/O error, events of the call may have been
  * assigned offsets but are not acknowledged. Thread-safe. */
 SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition, const siglog_event *events, size_t n,
                              uint32_t *partitions_out, uint64_t *offsets_out);
