@@ -457,7 +457,7 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
     c->st = st;
     c->p = st->parts[partition];
     c->flags = flags;
-    rc = partition_snapshot_get(c->p, &c->snap);
+    rc = partition_snapshot_get(c->p, &c->snap, (c->flags & SIGLOG_CURSOR_ALLOW_GAPS) != 0);
     if (!rc)
         rc = seek_to(c, seek, arg);
     if (rc) {
@@ -472,7 +472,7 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
 static int refresh(siglog_cursor *c)
 {
     partition_snapshot s;
-    if (partition_snapshot_get(c->p, &s) != 0)
+    if (partition_snapshot_get(c->p, &s, (c->flags & SIGLOG_CURSOR_ALLOW_GAPS) != 0) != 0)
         return 0;
     int moved = s.hwm_offset != c->snap.hwm_offset || s.active_base != c->snap.active_base ||
                 s.active_bytes != c->snap.active_bytes;

@@ -618,8 +618,11 @@ static int snapshot_add_journaled(const partition *p, partition_snapshot *out)
 }
 
 /* What the segments of a read-only partition hold, from its directory,
- * checked against the catalog's checkpoint (*cp, when *found). */
-static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_checkpoint *cp, int *found)
+ * checked against the catalog's checkpoint (*cp, when *found) unless gaps
+ * are allowed: then the log starts where the checkpoint says, and the
+ * cursor skips what is missing. */
+static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_checkpoint *cp, int *found,
+                                int allow_gaps)
 {
     /* The checkpoint first: a writer creates a segment before the
      * checkpoint that names it, so every segment it names is listed. */
@@ -629,7 +632,7 @@ static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_c
     uint64_t *bases = NULL;
     size_t n;
     rc = partition_list_segments(p->io, p->dir, &bases, &n);
-    if (!rc && *found)
+    if (!rc && *found && !allow_gaps)
         rc = catalog_check_segments(p->dir, cp, bases, n);
     if (rc || n == 0) {
         free(bases);
@@ -637,7 +640,7 @@ static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_c
     }
     segment_params sp = seg_params(p);
     segment *s;
-    out->log_start_offset = bases[0];
+    out->log_start_offset = allow_gaps && *found && cp->log_start_offset < bases[0] ? cp->log_start_offset : bases[0];
     out->active_base = bases[n - 1];
     out->hwm_offset = bases[n - 1];
     rc = segment_open(p->io, p->dir, bases[n - 1], 0, &sp, &s);
@@ -670,7 +673,7 @@ static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_c
     return rc;
 }
 
-int partition_snapshot_get(partition *p, partition_snapshot *out)
+int partition_snapshot_get(partition *p, partition_snapshot *out, int allow_gaps)
 {
     memset(out, 0, sizeof *out);
     /* Set at open, before any cursor: read without the lock. */
@@ -685,12 +688,12 @@ int partition_snapshot_get(partition *p, partition_snapshot *out)
     }
     catalog_checkpoint cp;
     int found = 0;
-    int rc = snapshot_of_segments(p, out, &cp, &found);
+    int rc = snapshot_of_segments(p, out, &cp, &found, allow_gaps);
     if (!rc)
         rc = snapshot_add_journaled(p, out);
     /* The log, the journal's commits included, never ends below what
      * the catalog's checkpoint recorded. */
-    if (!rc && found)
+    if (!rc && found && !allow_gaps)
         rc = catalog_check_end(p->dir, &cp, out->hwm_offset);
     return rc;
 }
@@ -752,7 +755,7 @@ int partition_info(partition *p, siglog_partition_info *out)
 {
     memset(out, 0, sizeof *out);
     partition_snapshot snap;
-    int rc = partition_snapshot_get(p, &snap);
+    int rc = partition_snapshot_get(p, &snap, 0);
     if (rc)
         return rc;
     uint64_t *bases;

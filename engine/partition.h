@@ -194,8 +194,10 @@ int partition_add_journaled(partition *p, const uint8_t *batches, size_t len);
  * catalog's checkpoint: SIGLOG_ECORRUPT naming what is missing. Then they
  * serve the journaled batches beyond the segments' end, if any:
  * SIGLOG_ECORRUPT when those do not start right there (a writer's recovery
- * fails alike). */
-int partition_snapshot_get(partition *p, partition_snapshot *out);
+ * fails alike). allow_gaps (SIGLOG_CURSOR_ALLOW_GAPS): segments missing
+ * at the start or the end are no error; the log start offset is then the
+ * checkpoint's, so a cursor sees the hole and skips it. */
+int partition_snapshot_get(partition *p, partition_snapshot *out, int allow_gaps);
 
 int partition_info(partition *p, siglog_partition_info *out);
 

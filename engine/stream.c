@@ -294,7 +294,7 @@ int stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_co
         partition_snapshot snap;
         rc = pd ? partition_open(&part, io, pd, p, &pc, 0, UINT64_MAX, NULL, NULL)
                 : err_set(SIGLOG_ENOMEM, "out of memory");
-        if (!rc && (rc = partition_snapshot_get(part, &snap)) != 0)
+        if (!rc && (rc = partition_snapshot_get(part, &snap, 0)) != 0)
             rc = err_set(rc, "not adopted: %s", siglog_errdetail());
         partition_close(part);
         free(pd);

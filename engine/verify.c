@@ -389,7 +389,7 @@ static void report_journal_only(verifier *v, const char *path)
         siglog_stream *st = s->streams[i];
         for (uint32_t p = 0; !st->failed && p < st->cfg.partitions; p++) {
             partition_snapshot snap;
-            if (partition_snapshot_get(st->parts[p], &snap) == 0 && snap.journal_from < snap.hwm_offset)
+            if (partition_snapshot_get(st->parts[p], &snap, 0) == 0 && snap.journal_from < snap.hwm_offset)
                 problem(v, journal_path, UINT64_MAX,
                         "stream '%s' partition %u: offsets %" PRIu64 "..%" PRIu64 " are only in the journal "
                         "(a writer's open, or --repair, puts them into the segments)",

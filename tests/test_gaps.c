@@ -180,3 +180,41 @@ Test(gaps, with_allow_gaps_the_events_present_are_returned)
     }
     cr_assert_eq(siglog_close(s), 0);
 }
+
+Test(gaps, a_missing_first_segment_fails_unless_gaps_are_allowed)
+{
+    /* The first segment goes too: the log's start (its checkpoint says 0)
+     * has no segment. */
+    static const char *const exts[] = {".seg", ".oix", ".tix", ".sum"};
+    char *pd = test_path(dir, "streams/g/00000");
+    for (int e = 0; e < 4; e++) {
+        char name[64];
+        snprintf(name, sizeof name, "%020" PRIu64 "%s", bases[0], exts[e]);
+        char *p = test_path(pd, name);
+        cr_assert_eq(unlink(p), 0, "%s", p);
+        free(p);
+    }
+    free(pd);
+    siglog *s;
+    siglog_stream *st = open_stream(&s);
+    siglog_cursor *c;
+    int rc = open_cursor(st, SIGLOG_SEEK_START, 0, 0, &c);
+    cr_assert_eq(rc, SIGLOG_ECORRUPT, "%s", siglog_errname(rc));
+    char range[64];
+    snprintf(range, sizeof range, "offsets 0..%" PRIu64, hole_to);
+    cr_assert_not_null(strstr(siglog_errdetail(), range), "names %s: %s", range, siglog_errdetail());
+    cr_assert_eq(open_cursor(st, SIGLOG_SEEK_TIME, ts_of(hole_to + 1), 0, &c), SIGLOG_ECORRUPT);
+    /* Allowed: from the start and from any time, the events present. */
+    int64_t times[] = {INT64_MIN, ts_of(0), ts_of(hole_to + 1)};
+    for (size_t t = 0; t < sizeof times / sizeof times[0]; t++) {
+        int seek = t == 0 ? SIGLOG_SEEK_START : SIGLOG_SEEK_TIME;
+        cr_assert_eq(open_cursor(st, seek, times[t], SIGLOG_CURSOR_ALLOW_GAPS, &c), 0, "%s", siglog_errdetail());
+        static uint64_t got[EVENTS];
+        size_t n = drain(c, got, EVENTS, &rc);
+        cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+        cr_assert_eq(n, EVENTS - (hole_to + 1), "seek %zu: %zu events", t, n);
+        cr_assert_eq(got[0], hole_to + 1);
+        siglog_cursor_close(c);
+    }
+    cr_assert_eq(siglog_close(s), 0);
+}
