@@ -121,6 +121,22 @@ static void open_damaged(partition *p, const segment_tail *t, partition_log_fn l
                                   .damaged = 1};
 }
 
+/* Writer open of a partition that is not what its catalog says it must
+ * be (its directory or segments missing, its log ending below the bound,
+ * its checkpoint damaged; the detail is set): it fails alone, like a
+ * damaged one, but has nothing to serve (no active segment): every read
+ * and append gets the detail. Nothing is created or cut, so no offset is
+ * handed out again. */
+static void open_missing(partition *p, partition_log_fn log, void *log_ctx)
+{
+    partition_fail_locked(p, SIGLOG_ECORRUPT);
+    logf_(log, log_ctx, SIGLOG_LOG_ERROR, "%s", p->failed_detail);
+    p->damaged = 1;
+    p->unservable = 1;
+    segment_close(p->active);
+    p->active = NULL;
+}
+
 /* Writer: open the last segment and cut its torn tail. Damage that may not
  * be cut fails the partition only (open_damaged). */
 static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t journal_from, partition_log_fn log,
@@ -221,12 +237,17 @@ int partition_open(partition **out, const siglog_io *io, const char *dir, uint32
             rc = partition_list_segments(io, dir, &bases, &n);
         if (!rc)
             rc = catalog_match_segments(p->cat, bases, n);
+        int missing = rc == SIGLOG_ECORRUPT;
         if (!rc)
             rc = open_active(p, bases, n, journal_from, log, log_ctx);
         free(bases);
         /* A damaged partition is left as it is: it writes nothing. */
         if (!rc && !p->damaged)
-            rc = catalog_check_end(dir, catalog_get(p->cat), segment_next_offset(p->active));
+            missing = (rc = catalog_check_end(dir, catalog_get(p->cat), segment_next_offset(p->active))) != 0;
+        if (missing) {
+            open_missing(p, log, log_ctx);
+            rc = 0;
+        }
         /* A store from before the catalog gets its checkpoint now. */
         if (!rc && !p->damaged)
             rc = catalog_commit(p->cat, segment_base_offset(p->active), segment_base_offset(p->active));

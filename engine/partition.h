@@ -98,7 +98,8 @@ typedef struct partition {
     char failed_detail[512];
     int damaged;                /* failed at open: damage that must not be
                                  * cut (see partition_open) */
-    int unservable;             /* journal damage: cursors fail too, with
+    int unservable;             /* journal damage, or a log its catalog
+                                 * finds incomplete: cursors fail too, with
                                  * failed_detail (set at open only) */
 
     partition_snapshot hwm;
@@ -123,7 +124,9 @@ typedef struct partition {
  * journal replay puts them back. Otherwise the open succeeds with the
  * partition failed (SIGLOG_ECORRUPT, `damaged`): readable up to the damage
  * and past it, appends refused with SIGLOG_ECORRUPT and the detail,
- * nothing cut; the other partitions work.
+ * nothing cut; the other partitions work. A partition the catalog finds
+ * incomplete fails the same way, but serves nothing: reads get the detail
+ * too.
  * Read-only open: remember the directory only. log(ctx, level, msg)
  * receives what recovery did. */
 typedef void (*partition_log_fn)(void *ctx, int level, const char *msg);

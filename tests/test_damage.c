@@ -295,16 +295,30 @@ static void move_segment(uint64_t base, const char *aside, int back)
     }
 }
 
-/* The writer's open: the store opens, stream "log" fails with a detail
- * containing each of the needles. */
-static void writer_refuses_log(const char *needle1, const char *needle2)
+/* The writer's open: the store and stream "log" open; partition p fails
+ * alone (reads and appends get a detail holding both needles, nothing is
+ * created), partition `good` takes appends and reads. */
+static void writer_refuses_partition(uint32_t p, uint32_t good, const char *needle1, const char *needle2)
 {
     siglog *s = open_store(0);
     siglog_stream *st;
-    int rc = siglog_stream_get(s, "log", &st);
-    cr_assert_eq(rc, SIGLOG_ECORRUPT, "writer: got %s: %s", siglog_errname(rc), siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, "log", &st), 0, "%s", siglog_errdetail());
+    siglog_cursor *c;
+    int rc = siglog_cursor_open(&c, st, p, SIGLOG_SEEK_START, 0, 0);
+    cr_assert_eq(rc, SIGLOG_ECORRUPT, "writer: got %s", siglog_errname(rc));
     cr_assert(strstr(siglog_errdetail(), needle1) && strstr(siglog_errdetail(), needle2),
               "writer's detail lacks '%s' or '%s': %s", needle1, needle2, siglog_errdetail());
+    test_event e;
+    test_event_make(&e, 9, 0);
+    cr_assert_eq(siglog_append(st, p, &e.ev, 1, NULL, NULL), SIGLOG_ECORRUPT, "the failed partition took an append");
+    cr_assert(strstr(siglog_errdetail(), needle2), "append's detail lacks '%s': %s", needle2, siglog_errdetail());
+    siglog_partition_info pi;
+    cr_assert_eq(siglog_partition_info_get(st, good, &pi), 0);
+    append_range(st, good, 9, 0, 1, pi.next_offset);
+    cr_assert_eq(siglog_sync(s), 0, "%s", siglog_errdetail());
+    uint64_t n = 0;
+    test_read_all(st, good, count_record, &n);
+    cr_assert_eq(n, pi.next_offset + 1);
     cr_assert_eq(siglog_close(s), 0);
 }
 
@@ -347,7 +361,7 @@ Test(damage, deleted_partition_directory_is_reported_not_recreated)
     rolling_stream();
     char *pd = store_path("streams/log/00001");
     test_rmtree(pd);
-    writer_refuses_log("00001", "missing");
+    writer_refuses_partition(1, 0, "00001", "missing");
     reader_refuses_partition(1, 0, "00001 is missing");
     struct stat sb;
     cr_assert_neq(stat(pd, &sb), 0, "the partition directory was recreated");
@@ -362,7 +376,7 @@ static void segment_gone(const uint64_t *bases, size_t n, size_t k, const char *
     char *aside = store_path("aside");
     cr_assert_eq(mkdir(aside, 0700), 0);
     move_segment(bases[k], aside, 0);
-    writer_refuses_log(what, detail);
+    writer_refuses_partition(0, 1, what, detail);
     reader_refuses_partition(0, 1, detail);
     verify_names(detail);
     uint64_t left[64];
@@ -410,7 +424,7 @@ Test(damage, events_cut_from_the_end_after_a_clean_close_are_missing_offsets)
     char range[96];
     snprintf(range, sizeof range, "offsets %llu..%d are missing", (unsigned long long)bases[n - 1],
              ROLLING_EVENTS - 1);
-    writer_refuses_log("the log ends at offset", range);
+    writer_refuses_partition(0, 1, "the log ends at offset", range);
     reader_refuses_partition(0, 1, range);
     verify_names(range);
     free(sum);

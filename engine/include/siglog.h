@@ -329,8 +329,10 @@ typedef struct siglog_event {
  * Errors: SIGLOG_ETOOBIG (nothing of this call appended), SIGLOG_EINVAL,
  * SIGLOG_ENOENT (partition out of range), SIGLOG_EFAILED, SIGLOG_EIO,
  * SIGLOG_ENOSPC, SIGLOG_ECORRUPT (the partition holds damage that its
- * open would not cut: the detail names file and byte; see siglog verify).
- * After an I/O error, events of the call may have been
+ * open would not cut, the detail naming file and byte, see siglog verify;
+ * or its directory or segments were found missing at open, the detail
+ * naming the missing offsets: nothing is appended, so no offset is handed
+ * out twice). After an I/O error, events of the call may have been
  * assigned offsets but are not acknowledged. Thread-safe. */
 SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition, const siglog_event *events, size_t n,
                              uint32_t *partitions_out, uint64_t *offsets_out);

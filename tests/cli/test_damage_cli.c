@@ -120,14 +120,17 @@ Test(cli_damage, stat_reports_a_deleted_partition_and_recreates_nothing)
     run_free(&r);
     struct stat sb;
     cr_assert_neq(stat(pd, &sb), 0, "stat recreated the partition directory");
-    /* Appending would hand its offsets out again: refused. */
+    /* Appending there would hand its offsets out again: refused; the
+     * other partition takes appends. */
     char *in = test_path(dir, "more.jsonl");
     FILE *f = fopen(in, "w");
     cr_assert_not_null(f);
     fputs("{\"n\":1}\n", f);
     cr_assert_eq(fclose(f), 0);
-    r = RUN_EXPECT(1, "append", store, "clicks", in);
+    r = RUN_EXPECT(1, "append", store, "clicks", "--partition", "1", in);
     cr_assert(strstr(r.err, "00001"), "%s", r.err);
+    run_free(&r);
+    r = RUN_EXPECT(0, "append", store, "clicks", "--partition", "0", in);
     run_free(&r);
     cr_assert_neq(stat(pd, &sb), 0, "append recreated the partition directory");
     free(in);
