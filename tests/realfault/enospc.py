@@ -17,8 +17,16 @@ tmpfs of 4 MiB (root only; skipped otherwise):
      acknowledged event is at its offset, byte-identical; nothing else is
      garbage; `siglog verify` clean;
   6. a new writer process appends and the store proves again.
+
+Then a full disk keeps the store readable: with no byte free on the file
+system (a filler file took the rest), after a clean close and after a
+writer was killed (commits the journal holds), `siglog stat`, `replay` of
+every stream and `verify` all succeed, and the store's files are
+bit-identical afterwards (a read-only command writes nothing).
 """
+import hashlib
 import os
+import signal
 import subprocess
 
 import rflib  # first: it puts crashlib on the path
@@ -92,11 +100,100 @@ def one_policy(policy):
         rflib.umount(mnt)
 
 
+STREAMS = ("clicks", "outcomes")  # tests/crash/crash_event.c
+
+
+def tree_digest(store):
+    """{relative path: (size, mtime_ns, sha256)} of every file under store."""
+    out = {}
+    for root, dirs, files in os.walk(store):
+        dirs.sort()
+        for name in sorted(files) + [d for d in dirs]:
+            path = os.path.join(root, name)
+            st = os.lstat(path)
+            digest = ""
+            if os.path.isfile(path) and not os.path.islink(path):
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+            out[os.path.relpath(path, store)] = (st.st_size, st.st_mtime_ns, digest)
+    return out
+
+
+def fill_up(mnt):
+    """Take every free byte of the file system at mnt."""
+    fd = os.open(os.path.join(mnt, "filler"), os.O_WRONLY | os.O_CREAT, 0o600)
+    try:
+        for chunk in (65536, 1):
+            try:
+                while os.write(fd, b"\0" * chunk) > 0:
+                    pass
+            except OSError:
+                pass
+    finally:
+        os.close(fd)
+
+
+def read_commands_work(store, what):
+    before = tree_digest(store)
+    commands = [["stat", store], ["verify", store]] + [["replay", store, s] for s in STREAMS]
+    for args in commands:
+        r = subprocess.run([crashlib.SIGLOG, *args], capture_output=True, text=True)
+        # verify reports commits only the journal holds (a crash's normal
+        # state until a writer opens); nothing else may be wrong.
+        problems = [l for l in r.stdout.splitlines() if l.startswith("problem: ")]
+        journal_only = args[0] == "verify" and r.returncode == 1 and problems and all(
+            "only in the journal" in l for l in problems)
+        if r.returncode != 0 and not journal_only:
+            raise Failure(f"{what}: siglog {args[0]} on a full disk exited {r.returncode}: "
+                          f"{r.stdout}{r.stderr.strip()}")
+    after = tree_digest(store)
+    if before != after:
+        changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+        raise Failure(f"{what}: read-only commands changed the store: {changed}")
+    print(f"{what}: stat, verify and replay of {len(STREAMS)} streams work; the store is unchanged",
+          flush=True)
+
+
+def full_disk_readable(state):
+    what = f"full disk, {state} store"
+    mnt = os.path.join(crashlib.BUILD_DIR, f"enospc-read-{state}")
+    acks = os.path.join(crashlib.BUILD_DIR, f"enospc-read-{state}.acks")
+    store = os.path.join(mnt, "store")
+    rflib.umount(mnt)
+    if os.path.exists(acks):
+        os.unlink(acks)
+    rflib.mount_tmpfs(mnt, "8m")
+    try:
+        rflib.fill_init(store, "always")
+        status, rep, out, err = rflib.fill_write(store, acks, run=1, events=300)
+        if status != 3:
+            raise Failure(f"{what}: rf_fill write failed (status {status}):\n{out}{err}")
+        if state == "crashed":
+            # A writer killed after its commits: the journal holds the last.
+            w = subprocess.Popen([rflib.FILL, "write", store, acks, "--run", "2", "--pause"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.PIPE)
+            fill_up(mnt)
+            w.wait(timeout=rflib.REPORT_TIMEOUT_S) if w.poll() is not None else None
+            if w.poll() is None:
+                w.send_signal(signal.SIGKILL)
+                w.wait()
+        else:
+            fill_up(mnt)
+        read_commands_work(store, what)
+    except Failure:
+        crashlib.keep_evidence(store, os.path.join(crashlib.BUILD_DIR, f"enospc-read-{state}-failed"))
+        raise
+    finally:
+        rflib.umount(mnt)
+
+
 def run():
     rflib.setup()
     rflib.need_root("the ENOSPC test")
     for policy in ("none", "always"):
         one_policy(policy)
+    for state in ("clean", "crashed"):
+        full_disk_readable(state)
 
 
 if __name__ == "__main__":
