@@ -1069,6 +1069,28 @@ Test(power_loss, crash_during_segment_roll, .timeout = 600)
     pl_teardown(&f);
 }
 
+Test(power_loss, crash_while_a_clean_close_writes_partition_checkpoints, .timeout = 600)
+{
+    pl_fixture f;
+    pl_setup(&f);
+    const pl_tracer *t = f.ref_trace;
+    /* A clean close ends by recording each partition's end in its
+     * catalog.ckpt (temp + rename + directory sync). Cut at every call of
+     * the first one written: the old checkpoint or the new must agree
+     * with the segments, so the reopened streams work in full. */
+    uint64_t rng = f.seed ^ 0xc105eull, from = 0, to;
+    for (uint64_t k = f.w.workload_end + 1; k <= f.w.ops && !from; k++)
+        if (strstr(pl_op_at(t, k)->path, "/catalog.ckpt"))
+            from = k;
+    cr_assert(from, "the close wrote no partition checkpoint");
+    /* Through the directory sync that makes it durable (or a few calls). */
+    for (to = from; to < f.w.ops && to < from + 8 && pl_op_at(t, to)->kind != OP_SYNC_DIR; to++)
+        ;
+    pl_window(&f, "partition checkpoint at close", from > 1 ? from - 1 : from, to + 1 <= f.w.ops ? to + 1 : to,
+              &rng);
+    pl_teardown(&f);
+}
+
 Test(power_loss, crash_during_checkpoint_and_journal_reset, .timeout = 600)
 {
     pl_fixture f;
