@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "error.h"
 #include "names.h"
+#include "settings.h"
 #include "store.h"
 
 #define MiB (1ull << 20)
@@ -16,36 +17,17 @@
 SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c)
 {
     memset(c, 0, sizeof *c);
-    c->partitions = 1;
-    c->compression = SIGLOG_COMPRESSION_LZ4;
-    c->sync_policy = SIGLOG_SYNC_INTERVAL;
-    c->sync_interval_ms = 100;
-    c->segment_bytes_max = 64 * MiB;
-    c->segment_age_max_us = 24ull * 3600 * 1000000;
-    c->record_bytes_max = 1 * MiB;
-    c->batch_bytes_max = 64 * 1024;
-    c->linger_us = 5000;
-    c->index_interval_bytes = 4096;
+    for (size_t i = 0; i < settings_count(); i++)
+        settings_put(c, settings_row_at(i), settings_row_at(i)->pub.default_value);
 }
-
-#define CHECK_RANGE(field, lo, hi)                                                                            \
-    do {                                                                                                      \
-        if ((uint64_t)c->field < (uint64_t)(lo) || (uint64_t)c->field > (uint64_t)(hi))                       \
-            return err_set(SIGLOG_EINVAL, "stream config: " #field " is %llu, must be %llu..%llu",           \
-                           (unsigned long long)c->field, (unsigned long long)(lo), (unsigned long long)(hi)); \
-    } while (0)
 
 int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity)
 {
-    CHECK_RANGE(partitions, 1, SIGLOG_PARTITIONS_MAX);
-    CHECK_RANGE(compression, 0, SIGLOG_COMPRESSION_LZ4);
-    CHECK_RANGE(sync_policy, 0, SIGLOG_SYNC_ALWAYS);
-    CHECK_RANGE(sync_interval_ms, 1, 60000);
-    CHECK_RANGE(segment_bytes_max, 64 * 1024, 1024 * MiB);
-    CHECK_RANGE(record_bytes_max, 1, 16 * MiB);
-    CHECK_RANGE(batch_bytes_max, 1024, 16 * MiB);
-    CHECK_RANGE(linger_us, 0, 60000000);
-    CHECK_RANGE(index_interval_bytes, 64, 64 * MiB);
+    for (size_t i = 0; i < settings_count(); i++) {
+        int rc = settings_check(settings_row_at(i), settings_get(c, settings_row_at(i)));
+        if (rc)
+            return rc;
+    }
     for (size_t i = 0; i < sizeof c->reserved / sizeof c->reserved[0]; i++)
         if (c->reserved[i])
             return err_set(SIGLOG_EINVAL, "stream config: reserved[%zu] must be 0", i);

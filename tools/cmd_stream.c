@@ -20,19 +20,20 @@ static const args_cmd stream_cmd = {
 
 static const args_cmd create_cmd = {
     "stream create",
-    "siglog stream create STORE STREAM --partitions N [--segment-bytes B] [--segment-age DUR]\n"
-    "       [--batch-bytes B] [--compression lz4|none] [--sync none|interval:MS|always] [--adopt]",
-    "Create stream STREAM in STORE. The settings are fixed once created.\n"
+    "siglog stream create STORE STREAM --partitions N [--set NAME=VALUE ...] [--segment-bytes B]\n"
+    "       [--segment-age DUR] [--batch-bytes B] [--compression lz4|none]\n"
+    "       [--sync none|interval:MS|always] [--adopt]",
+    "Create stream STREAM in STORE.\n"
     "\n"
     "  --partitions N       number of partitions, 1..4096 (required)\n"
-    "  --segment-bytes B    roll segments at this size, 64KiB..1GiB (default 64MiB);\n"
-    "                       suffixes K/M/G (1024-based), KB/MB/GB (1000-based)\n"
-    "  --segment-age DUR    roll an older active segment (default 24h; 0 = never);\n"
-    "                       units us, ms, s, m, h, d, e.g. 90m, 1.5h\n"
-    "  --batch-bytes B      seal a batch at this many uncompressed bytes, 1KiB..16MiB\n"
-    "                       (default 64KiB). A seek decodes one whole batch: 16KiB\n"
-    "                       batches seek ~3x faster for ~10% more bytes on disk\n"
-    "  --compression C      lz4 (default) or none\n"
+    "  --set NAME=VALUE     set a setting (below) by name; repeatable\n"
+    "  --segment-bytes B    --set segment_bytes_max=B; sizes take suffixes K/M/G,\n"
+    "                       KiB/MiB/GiB (1024-based), KB/MB/GB (1000-based)\n"
+    "  --segment-age DUR    --set segment_age_max_us=DUR; durations take units us,\n"
+    "                       ms, s, m, h, d, e.g. 90m, 1.5h\n"
+    "  --batch-bytes B      --set batch_bytes_max=B. A seek decodes one whole batch:\n"
+    "                       16KiB batches seek ~3x faster for ~10% more bytes on disk\n"
+    "  --compression C      --set compression=C\n"
     "  --sync POLICY        none: the OS decides when data reaches the disk;\n"
     "                       interval:MS: a background sync every MS ms (default\n"
     "                       interval:100); always: each append waits for the disk\n"
@@ -44,7 +45,9 @@ static const args_cmd create_cmd = {
     "Stream names are 1..128 bytes of [A-Za-z0-9._-] not starting with '.'.\n"
     "The stream is built under a temporary name and renamed into place, so a\n"
     "failed create leaves nothing behind. A name whose directory still holds\n"
-    "partitions or segments is refused (see --adopt).\n",
+    "partitions or segments is refused (see --adopt).\n"
+    "\n"
+    "Settings:\n",
 };
 
 static const args_cmd list_cmd = {
@@ -58,12 +61,52 @@ static const args_cmd list_cmd = {
     "{\"name\",\"state\":\"failed\",\"error\"}.\n",
 };
 
-enum { OPT_PARTITIONS = 256, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_BATCH_BYTES, OPT_COMPRESSION, OPT_SYNC, OPT_JSON, OPT_ADOPT };
+enum { OPT_PARTITIONS = 256, OPT_SET, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_BATCH_BYTES, OPT_COMPRESSION, OPT_SYNC,
+       OPT_JSON, OPT_ADOPT };
+
+/* The options that name one setting each, by their order in the enum
+ * above from OPT_SEGMENT_BYTES: shorthands for --set NAME=VALUE kept from
+ * before --set. */
+static const char *const option_setting[] = { "segment_bytes_max", "segment_age_max_us", "batch_bytes_max",
+                                              "compression" };
+
+/* Put the value text into the setting named name of c, or say why not
+ * (exit status 2). Ranges are checked: a value outside one is a usage
+ * error naming the setting. opt is how the user spelled the setting. */
+static int set_value(const args_cmd *cmd, siglog_stream_config *c, const char *opt, const siglog_setting *set,
+                     const char *text)
+{
+    uint64_t v;
+    char hint[64];
+    if (streaminfo_parse_value(set, text, &v) != 0)
+        return args_usage(cmd, "%s wants %s, not '%s'", opt, streaminfo_value_hint(set, hint, sizeof hint), text);
+    if (siglog_setting_set(c, set, v) != 0)
+        return args_usage(cmd, "%s: %s", opt, siglog_errdetail());
+    return CLI_OK;
+}
+
+/* --set NAME=VALUE into c (see set_value). */
+static int set_assignment(const args_cmd *cmd, siglog_stream_config *c, const char *arg)
+{
+    const char *eq = strchr(arg, '=');
+    char name[64];
+    const siglog_setting *set = NULL;
+    if (eq && (size_t)(eq - arg) < sizeof name) {
+        memcpy(name, arg, (size_t)(eq - arg));
+        name[eq - arg] = '\0';
+        set = siglog_setting_find(name);
+    }
+    if (!set)
+        return args_usage(cmd, "--set wants NAME=VALUE with a setting's name ('siglog %s --help' lists them), not '%s'",
+                          cmd->name, arg);
+    return set_value(cmd, c, name, set, eq + 1);
+}
 
 static int stream_create(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "partitions", required_argument, NULL, OPT_PARTITIONS },
+        { "set", required_argument, NULL, OPT_SET },
         { "segment-bytes", required_argument, NULL, OPT_SEGMENT_BYTES },
         { "segment-age", required_argument, NULL, OPT_SEGMENT_AGE },
         { "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
@@ -72,10 +115,9 @@ static int stream_create(int argc, char **argv)
         { "adopt", no_argument, NULL, OPT_ADOPT },
         { NULL, 0, NULL, 0 },
     };
-    static const char *const compressions[] = { "none", "lz4", NULL };
     siglog_stream_config c;
     siglog_stream_config_default(&c);
-    int have_partitions = 0, adopt = 0, choice;
+    int have_partitions = 0, adopt = 0;
 
     args_begin();
     for (int ch; (ch = args_next(&create_cmd, argc, argv, opts)) != -1;) {
@@ -85,28 +127,23 @@ static int stream_create(int argc, char **argv)
                 return CLI_USAGE;
             have_partitions = 1;
             break;
+        case OPT_SET:
+            if (set_assignment(&create_cmd, &c, optarg) != CLI_OK)
+                return CLI_USAGE;
+            break;
         case OPT_SEGMENT_BYTES:
-            if (timeparse_size_bytes(optarg, &c.segment_bytes_max) != 0)
-                return args_usage(&create_cmd, "--segment-bytes wants a size such as 64MiB, not '%s'", optarg);
-            break;
         case OPT_SEGMENT_AGE:
-            if (timeparse_duration_us(optarg, &c.segment_age_max_us) != 0)
-                return args_usage(&create_cmd, "--segment-age wants a duration such as 24h, not '%s'", optarg);
-            break;
-        case OPT_BATCH_BYTES: {
-            /* The library checks the range; this only keeps the value
-             * from wrapping on its way into 32 bits. */
-            uint64_t bytes;
-            if (timeparse_size_bytes(optarg, &bytes) != 0 || bytes > UINT32_MAX)
-                return args_usage(&create_cmd, "--batch-bytes wants a size such as 16KiB, not '%s'", optarg);
-            c.batch_bytes_max = (uint32_t)bytes;
+        case OPT_BATCH_BYTES:
+        case OPT_COMPRESSION: {
+            /* opts lists its entries in the order of the enum. */
+            const struct option *o = &opts[ch - OPT_PARTITIONS];
+            char spelled[32];
+            snprintf(spelled, sizeof spelled, "--%s", o->name);
+            if (set_value(&create_cmd, &c, spelled, siglog_setting_find(option_setting[ch - OPT_SEGMENT_BYTES]),
+                          optarg) != CLI_OK)
+                return CLI_USAGE;
             break;
         }
-        case OPT_COMPRESSION:
-            if (args_choice(&create_cmd, "--compression", optarg, compressions, &choice))
-                return CLI_USAGE;
-            c.compression = choice == 0 ? SIGLOG_COMPRESSION_NONE : SIGLOG_COMPRESSION_LZ4;
-            break;
         case OPT_SYNC:
             if (streaminfo_parse_sync(optarg, &c) != 0)
                 return args_usage(&create_cmd, "--sync wants none, always or interval:MS (1..60000), not '%s'",
@@ -116,7 +153,8 @@ static int stream_create(int argc, char **argv)
             adopt = 1;
             break;
         case ARGS_HELP:
-            return CLI_OK;
+            streaminfo_print_settings(stdout);
+            return fflush(stdout) == 0 ? CLI_OK : CLI_FAILURE;
         default:
             return CLI_USAGE;
         }

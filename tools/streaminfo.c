@@ -72,6 +72,102 @@ json_t *streaminfo_text_json(const char *text)
     return j;
 }
 
+int streaminfo_parse_value(const siglog_setting *set, const char *text, uint64_t *out)
+{
+    uint64_t v;
+    switch (set->type) {
+    case SIGLOG_SETTING_SIZE:
+        return timeparse_size_bytes(text, out);
+    case SIGLOG_SETTING_DURATION:
+        /* A value in a coarser unit than microseconds must be a whole
+         * number of them: 1500us is no number of milliseconds. */
+        if (timeparse_duration_us(text, &v) != 0 || v % set->unit_us)
+            return -1;
+        *out = v / set->unit_us;
+        return 0;
+    case SIGLOG_SETTING_ENUM:
+        for (uint64_t i = 0; set->choices[i]; i++)
+            if (strcmp(set->choices[i], text) == 0) {
+                *out = i;
+                return 0;
+            }
+        return -1;
+    default:
+        return timeparse_u64(text, out);
+    }
+}
+
+const char *streaminfo_value_hint(const siglog_setting *set, char *buf, size_t cap)
+{
+    static const char *const hints[] = {
+        [SIGLOG_SETTING_COUNT] = "a number",
+        [SIGLOG_SETTING_SIZE] = "a size such as 64MiB",
+        [SIGLOG_SETTING_DURATION] = "a duration such as 100ms or 24h",
+    };
+    if (set->type != SIGLOG_SETTING_ENUM)
+        return hints[set->type];
+    size_t used = (size_t)snprintf(buf, cap, "one of");
+    for (size_t i = 0; set->choices[i] && used < cap; i++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", i ? ", " : " ", set->choices[i]);
+    return buf;
+}
+
+/* v of set as a person would write it: the largest unit that divides
+ * it (64MiB, 24h), so --help reads like the values it asks for. */
+static void print_value(FILE *f, const siglog_setting *set, uint64_t v)
+{
+    static const struct {
+        const char *name;
+        uint64_t size;
+    } sizes[] = { { "GiB", 1ull << 30 }, { "MiB", 1ull << 20 }, { "KiB", 1ull << 10 } },
+      spans[] = { { "d", 86400000000ull }, { "h", 3600000000ull }, { "m", 60000000ull }, { "s", 1000000ull },
+                  { "ms", 1000ull } };
+    if (set->type == SIGLOG_SETTING_ENUM) {
+        fputs(v <= set->max ? set->choices[v] : "?", f);
+        return;
+    }
+    const char *unit = "";
+    uint64_t per = 1;
+    if (set->type == SIGLOG_SETTING_DURATION) {
+        v *= set->unit_us;
+        unit = "us";
+        for (size_t i = 0; i < sizeof spans / sizeof spans[0] && per == 1; i++)
+            if (v && v % spans[i].size == 0)
+                unit = spans[i].name, per = spans[i].size;
+    } else if (set->type == SIGLOG_SETTING_SIZE) {
+        for (size_t i = 0; i < sizeof sizes / sizeof sizes[0] && per == 1; i++)
+            if (v && v % sizes[i].size == 0)
+                unit = sizes[i].name, per = sizes[i].size;
+    }
+    fprintf(f, "%llu%s", (unsigned long long)(v / per), v ? unit : "");
+}
+
+void streaminfo_print_settings(FILE *f)
+{
+    for (size_t i = 0; i < siglog_setting_count(); i++) {
+        const siglog_setting *set = siglog_setting_at(i);
+        char hint[64];
+        fprintf(f, "  %s%s\n      %s\n      %s; default ", set->name, set->is_mutable ? "" : " (fixed at creation)",
+                set->summary, streaminfo_value_hint(set, hint, sizeof hint));
+        print_value(f, set, set->default_value);
+        if (set->type != SIGLOG_SETTING_ENUM && set->max != UINT64_MAX) {
+            fputs(", ", f);
+            print_value(f, set, set->min);
+            fputs("..", f);
+            print_value(f, set, set->max);
+        }
+        fputs("\n", f);
+    }
+}
+
+json_t *streaminfo_setting_json(const siglog_stream_config *c, const siglog_setting *set)
+{
+    uint64_t v = siglog_setting_get(c, set);
+    if (set->type == SIGLOG_SETTING_ENUM)
+        return v <= set->max ? json_string(set->choices[v]) : json_string("unknown");
+    return json_integer((json_int_t)v);
+}
+
 json_t *streaminfo_config_json(const siglog_stream *st)
 {
     siglog_stream_config c;
@@ -81,14 +177,15 @@ json_t *streaminfo_config_json(const siglog_stream *st)
     if (siglog_stream_state(st, &why) != 0)
         return json_pack("{s:s, s:s, s:o}", "name", siglog_stream_name(st), "state", "failed", "error",
                          streaminfo_text_json(why));
-    return json_pack("{s:s, s:I, s:s, s:s, s:I, s:I, s:I, s:I, s:s}",
-                     "name", siglog_stream_name(st),
-                     "partitions", (json_int_t)c.partitions,
-                     "compression", streaminfo_compression_text(&c),
-                     "sync", streaminfo_sync_text(&c, sync, sizeof sync),
-                     "segment_bytes_max", (json_int_t)c.segment_bytes_max,
-                     "segment_age_max_us", (json_int_t)c.segment_age_max_us,
-                     "batch_bytes_max", (json_int_t)c.batch_bytes_max,
-                     "record_bytes_max", (json_int_t)c.record_bytes_max,
-                     "state", "ok");
+    /* "sync" is --sync's spelling of sync_policy and sync_interval_ms. */
+    json_t *o = json_pack("{s:s, s:s, s:s}", "name", siglog_stream_name(st), "sync",
+                          streaminfo_sync_text(&c, sync, sizeof sync), "state", "ok");
+    for (size_t i = 0; o && i < siglog_setting_count(); i++) {
+        const siglog_setting *set = siglog_setting_at(i);
+        if (json_object_set_new(o, set->name, streaminfo_setting_json(&c, set)) != 0) {
+            json_decref(o);
+            o = NULL;
+        }
+    }
+    return o;
 }

@@ -231,6 +231,43 @@ typedef struct siglog_stream_config {
 
 SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c);
 
+/* Stream settings as a table: one siglog_setting per field of
+ * siglog_stream_config (its name is the field's), in a fixed order, for
+ * programs that set, list or document settings by name (the siglog tool
+ * does all three from it). Rows are static: the pointers stay valid for
+ * the life of the program. */
+enum siglog_setting_type {
+    SIGLOG_SETTING_COUNT = 0,    /* a plain number */
+    SIGLOG_SETTING_SIZE = 1,     /* bytes */
+    SIGLOG_SETTING_DURATION = 2, /* a time span of unit_us microseconds per unit */
+    SIGLOG_SETTING_ENUM = 3,     /* the index of one of choices[] */
+};
+
+typedef struct siglog_setting {
+    const char *name;           /* the siglog_stream_config field */
+    int type;                   /* enum siglog_setting_type */
+    uint32_t unit_us;           /* SIGLOG_SETTING_DURATION: microseconds per unit
+                                 * of the value (1 or 1000); else 1 */
+    int is_mutable;             /* may change after creation (siglog_stream_configure) */
+    uint64_t min, max;          /* the valid range, both included */
+    uint64_t default_value;     /* what siglog_stream_config_default sets */
+    const char *const *choices; /* SIGLOG_SETTING_ENUM: names by value, NULL-terminated */
+    const char *summary;        /* one line saying what it does */
+} siglog_setting;
+
+/* Rows 0..siglog_setting_count()-1; NULL past the end. */
+SIGLOG_API size_t siglog_setting_count(void);
+SIGLOG_API const siglog_setting *siglog_setting_at(size_t i);
+/* The row named name, or NULL. */
+SIGLOG_API const siglog_setting *siglog_setting_find(const char *name);
+/* The setting's value in c, widened to 64 bits. */
+SIGLOG_API uint64_t siglog_setting_get(const siglog_stream_config *c, const siglog_setting *set);
+/* Set the setting in c to value: SIGLOG_EINVAL (the detail naming the
+ * setting and its range) and c unchanged when value is outside min..max.
+ * Rules between settings (a batch must fit the journal) are checked when
+ * the config is used. */
+SIGLOG_API int siglog_setting_set(siglog_stream_config *c, const siglog_setting *set, uint64_t value);
+
 /* Create a stream. Names are 1..SIGLOG_NAME_MAX bytes of [A-Za-z0-9._-]
  * not starting with '.'; SIGLOG_EINVAL otherwise, SIGLOG_EEXIST if taken,
  * including by the remains of an earlier stream (a directory that still

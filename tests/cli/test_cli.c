@@ -306,7 +306,7 @@ Test(cli, stream_create_and_list)
     cr_assert_eq(r.status, 1, "an invalid name is refused");
     run_free(&r);
     r = RUN(NULL, "stream", "create", env.store, "tiny", "--partitions", "2", "--batch-bytes", "100");
-    cr_assert_eq(r.status, 1, "a batch limit under 1 KiB is refused by the library");
+    cr_assert_eq(r.status, 2, "a batch limit under 1 KiB is outside the setting's range");
     cr_assert(strstr(r.err, "batch_bytes_max"), "%s", r.err);
     run_free(&r);
     r = RUN(NULL, "stream", "create", env.store, "huge", "--partitions", "2", "--batch-bytes", "8GiB");
@@ -332,6 +332,73 @@ Test(cli, stream_create_and_list)
     cr_assert_eq(field_int(json_array_get(doc, 0), "batch_bytes_max"), 64 << 10, "the default");
     cr_assert_str_eq(field_str(o, "sync"), "interval:250");
     json_decref(doc);
+    run_free(&r);
+}
+
+/* A valid value of set other than its default, as --set spells it. */
+static uint64_t other_setting_value(const siglog_setting *set, char *text, size_t cap)
+{
+    uint64_t v = set->default_value < set->max ? set->default_value + 1 : set->default_value - 1;
+    if (set->type == SIGLOG_SETTING_ENUM)
+        snprintf(text, cap, "%s=%s", set->name, set->choices[v]);
+    else if (set->type == SIGLOG_SETTING_DURATION)
+        snprintf(text, cap, "%s=%llu%s", set->name, (unsigned long long)v, set->unit_us == 1 ? "us" : "ms");
+    else
+        snprintf(text, cap, "%s=%llu", set->name, (unsigned long long)v);
+    return v;
+}
+
+Test(cli, every_setting_round_trips_through_set_and_list_json)
+{
+    enum { MAX_SETTINGS = 32 };
+    size_t n = siglog_setting_count();
+    cr_assert_leq(n, MAX_SETTINGS);
+    char texts[MAX_SETTINGS][96];
+    uint64_t want[MAX_SETTINGS];
+    const char *args[8 + 2 * MAX_SETTINGS] = { "stream", "create", env.store, "every", "--partitions", "1" };
+    size_t argc = 6;
+    for (size_t i = 0; i < n; i++) {
+        want[i] = other_setting_value(siglog_setting_at(i), texts[i], sizeof texts[i]);
+        args[argc++] = "--set";
+        args[argc++] = texts[i];
+    }
+    args[argc] = NULL;
+    run_result r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+
+    r = RUN(NULL, "stream", "list", env.store, "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *doc = json_loads(r.out, 0, NULL);
+    json_t *o = json_array_get(doc, 0);
+    cr_assert_not_null(o, "%s", r.out);
+    for (size_t i = 0; i < n; i++) {
+        const siglog_setting *set = siglog_setting_at(i);
+        if (set->type == SIGLOG_SETTING_ENUM)
+            cr_assert_str_eq(field_str(o, set->name), set->choices[want[i]], "%s", set->name);
+        else
+            cr_assert_eq(field_int(o, set->name), (json_int_t)want[i], "%s: %s", set->name, r.out);
+    }
+    json_decref(doc);
+    run_free(&r);
+
+    /* A name that is no setting, and a value out of range, are usage
+     * errors naming what is wrong; nothing is created. */
+    r = RUN(NULL, "stream", "create", env.store, "bad", "--partitions", "1", "--set", "linger=5ms");
+    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "linger=5ms"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", env.store, "bad", "--partitions", "1", "--set", "sync_interval_ms=1500us");
+    cr_assert_eq(r.status, 2, "no whole number of milliseconds");
+    cr_assert(strstr(r.err, "sync_interval_ms"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", env.store, "bad", "--partitions", "1", "--set", "linger_us=2m");
+    cr_assert_eq(r.status, 2, "above the range");
+    cr_assert(strstr(r.err, "linger_us is 120000000, must be 0..60000000"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "stream", "list", env.store);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_null(strstr(r.out, "bad"), "%s", r.out);
     run_free(&r);
 }
 

@@ -1,0 +1,156 @@
+/*
+ * settings — the table of stream settings; see settings.h.
+ */
+#include "settings.h"
+
+#include <string.h>
+
+#include "error.h"
+
+#define KiB (1ull << 10)
+#define MiB (1ull << 20)
+#define SECOND_US 1000000ull
+
+static const char *const compression_names[] = { "none", "lz4", NULL };
+static const char *const sync_policy_names[] = { "none", "interval", "always", NULL };
+
+#define FIELD(f) .width = sizeof(((siglog_stream_config *)0)->f), .offset = offsetof(siglog_stream_config, f)
+
+/* Why each setting is mutable or not (`stream config`):
+ *  - partitions: events are routed by XXH3-64(key) % partitions; another
+ *    count would send a key's later events to another partition.
+ *  - index_interval_bytes: an active segment's index files were sized
+ *    from it when the segment was created; a smaller interval could
+ *    overrun them.
+ *  - compression is mutable: every batch says in its own header whether
+ *    it is compressed (LZ4 is kept only when it saves bytes), so streams
+ *    already mix both and a reader never consults the setting.
+ *  - the others only steer the writer (when to sync, seal a batch, roll
+ *    a segment, which events to refuse); nothing already written depends
+ *    on them. record_bytes_max may go down too: it is checked at append
+ *    only, never by a reader.
+ * Tags with SETTINGS_TAG_MUST_UNDERSTAND are those a reader cannot
+ * ignore: the partition count (a reader lists partition directories by
+ * it). The others steer the writer, so a reader that does not know one
+ * may still read the stream. Tags are never reused. */
+static const settings_row rows[] = {
+    { { "partitions", SIGLOG_SETTING_COUNT, 1, 0, 1, SIGLOG_PARTITIONS_MAX, 1, NULL,
+        "number of partitions; events are routed by XXH3-64(key) % partitions" },
+      .tag = 1 | SETTINGS_TAG_MUST_UNDERSTAND, FIELD(partitions) },
+    { { "compression", SIGLOG_SETTING_ENUM, 1, 1, 0, SIGLOG_COMPRESSION_LZ4, SIGLOG_COMPRESSION_LZ4,
+        compression_names, "how new batches are compressed (LZ4 is kept only where it saves bytes)" },
+      .tag = 2, FIELD(compression) },
+    { { "sync_policy", SIGLOG_SETTING_ENUM, 1, 1, 0, SIGLOG_SYNC_ALWAYS, SIGLOG_SYNC_INTERVAL, sync_policy_names,
+        "when appended events reach the disk (siglog_append in siglog.h)" },
+      .tag = 3, FIELD(sync_policy) },
+    { { "sync_interval_ms", SIGLOG_SETTING_DURATION, 1000, 1, 1, 60000, 100, NULL,
+        "with sync_policy interval: the time between background syncs" },
+      .tag = 4, FIELD(sync_interval_ms) },
+    { { "segment_bytes_max", SIGLOG_SETTING_SIZE, 1, 1, 64 * KiB, 1024 * MiB, 64 * MiB, NULL,
+        "roll the active segment at this size" },
+      .tag = 5, FIELD(segment_bytes_max) },
+    { { "segment_age_max_us", SIGLOG_SETTING_DURATION, 1, 1, 0, UINT64_MAX, 24 * 3600 * SECOND_US, NULL,
+        "roll an active segment this old (0: never by age)" },
+      .tag = 6, FIELD(segment_age_max_us) },
+    { { "record_bytes_max", SIGLOG_SETTING_SIZE, 1, 1, 1, 16 * MiB, 1 * MiB, NULL,
+        "refuse a larger event (key, value and headers)" },
+      .tag = 7, FIELD(record_bytes_max) },
+    { { "batch_bytes_max", SIGLOG_SETTING_SIZE, 1, 1, 1 * KiB, 16 * MiB, 64 * KiB, NULL,
+        "seal an open batch at this many uncompressed bytes" },
+      .tag = 8, FIELD(batch_bytes_max) },
+    { { "linger_us", SIGLOG_SETTING_DURATION, 1, 1, 0, 60 * SECOND_US, 5000, NULL,
+        "seal an open batch this old" },
+      .tag = 9, FIELD(linger_us) },
+    { { "index_interval_bytes", SIGLOG_SETTING_SIZE, 1, 0, 64, 64 * MiB, 4 * KiB, NULL,
+        "index a batch every this many segment bytes" },
+      .tag = 10, FIELD(index_interval_bytes) },
+};
+
+size_t settings_count(void)
+{
+    return sizeof rows / sizeof rows[0];
+}
+
+const settings_row *settings_row_at(size_t i)
+{
+    return i < settings_count() ? &rows[i] : NULL;
+}
+
+const settings_row *settings_by_tag(uint16_t tag)
+{
+    for (size_t i = 0; i < settings_count(); i++)
+        if (rows[i].tag == tag)
+            return &rows[i];
+    return NULL;
+}
+
+uint64_t settings_get(const siglog_stream_config *c, const settings_row *r)
+{
+    const unsigned char *p = (const unsigned char *)c + r->offset;
+    if (r->width == 4) {
+        uint32_t v;
+        memcpy(&v, p, sizeof v);
+        return v;
+    }
+    uint64_t v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+
+void settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v)
+{
+    unsigned char *p = (unsigned char *)c + r->offset;
+    if (r->width == 4) {
+        uint32_t v32 = (uint32_t)v;
+        memcpy(p, &v32, sizeof v32);
+    } else {
+        memcpy(p, &v, sizeof v);
+    }
+}
+
+int settings_check(const settings_row *r, uint64_t v)
+{
+    if (v >= r->pub.min && v <= r->pub.max)
+        return 0;
+    return err_set(SIGLOG_EINVAL, "stream config: %s is %llu, must be %llu..%llu", r->pub.name,
+                   (unsigned long long)v, (unsigned long long)r->pub.min, (unsigned long long)r->pub.max);
+}
+
+SIGLOG_API size_t siglog_setting_count(void)
+{
+    return settings_count();
+}
+
+SIGLOG_API const siglog_setting *siglog_setting_at(size_t i)
+{
+    const settings_row *r = settings_row_at(i);
+    return r ? &r->pub : NULL;
+}
+
+SIGLOG_API const siglog_setting *siglog_setting_find(const char *name)
+{
+    for (size_t i = 0; name && i < settings_count(); i++)
+        if (strcmp(rows[i].pub.name, name) == 0)
+            return &rows[i].pub;
+    return NULL;
+}
+
+/* The row a public pointer came from (it is the row's first member). */
+static const settings_row *row_of(const siglog_setting *set)
+{
+    return (const settings_row *)(const void *)set;
+}
+
+SIGLOG_API uint64_t siglog_setting_get(const siglog_stream_config *c, const siglog_setting *set)
+{
+    return settings_get(c, row_of(set));
+}
+
+SIGLOG_API int siglog_setting_set(siglog_stream_config *c, const siglog_setting *set, uint64_t value)
+{
+    err_clear();
+    int rc = settings_check(row_of(set), value);
+    if (!rc)
+        settings_put(c, row_of(set), value);
+    return rc;
+}

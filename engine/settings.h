@@ -1,0 +1,45 @@
+/*
+ * settings — the table of stream settings (siglog.h, "Stream settings").
+ *
+ * A stream setting is one row here and nowhere else: its name (the
+ * siglog_stream_config field, spelled the same by `--set`, `stream list
+ * --json` and the man page), its type and unit, its range and default,
+ * whether `stream config` may change it after creation, its tag in
+ * stream.meta v2 (format-spec/FORMAT.md §4) and where it lives in
+ * siglog_stream_config. siglog_stream_config_default, the range checks of
+ * stream_config_normalize, the tool's option parsing and JSON and the man
+ * page check (tests/test_settings.c) all loop over this table, so a new
+ * setting is one new row (and its field in siglog_stream_config).
+ */
+#ifndef SIGLOG_SETTINGS_H
+#define SIGLOG_SETTINGS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "siglog.h"
+
+/* A stream.meta v2 tag with this bit set must be understood by a reader:
+ * one that does not know it refuses the stream (its meaning changes how
+ * the stream's bytes are read or routed). Without it, a reader that does
+ * not know the tag ignores the entry and keeps it on rewrite. */
+#define SETTINGS_TAG_MUST_UNDERSTAND 0x8000u
+
+typedef struct settings_row {
+    siglog_setting pub;  /* first: siglog_setting_at hands out &row->pub */
+    uint16_t tag;        /* stream.meta v2 tag, SETTINGS_TAG_MUST_UNDERSTAND included */
+    uint8_t width;       /* bytes of the field in siglog_stream_config: 4 or 8 */
+    size_t offset;       /* of the field in siglog_stream_config */
+} settings_row;
+
+size_t settings_count(void);
+const settings_row *settings_row_at(size_t i);
+const settings_row *settings_by_tag(uint16_t tag);
+uint64_t settings_get(const siglog_stream_config *c, const settings_row *r);
+/* No range check: callers check with settings_check. */
+void settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v);
+/* SIGLOG_EINVAL naming the setting, its value and its range when v is
+ * outside it; else 0. */
+int settings_check(const settings_row *r, uint64_t v);
+
+#endif
