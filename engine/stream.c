@@ -42,59 +42,114 @@ int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity)
     return 0;
 }
 
-/* stream.meta, little-endian:
- *   0 u32 magic  4 u16 version  6 u16 reserved  8 u32 stream id
- *  12 u32 partitions  16 u32 compression  20 u32 sync policy
- *  24 u32 sync interval ms  28 u32 record bytes max  32 u64 segment bytes max
- *  40 u64 segment age max us  48 u32 batch bytes max  52 u32 linger us
- *  56 u32 index interval bytes  60 u32 name length
- *  64 name bytes, then u64 XXH3-64 of everything before it. */
-size_t stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c)
+/* stream.meta (FORMAT.md §4).
+ *
+ * Version 2, little-endian:
+ *    0 u32 magic  4 u16 version (2)  6 u16 name length  8 u32 stream id
+ *   12 u32 entries length  16 name bytes, then the entries, then u64
+ *   XXH3-64 of everything before it.
+ * An entry is u16 tag, u16 value length, the value; tags strictly
+ * ascending. A setting's value is a u64. Bit 15 of a tag
+ * (SETTINGS_TAG_MUST_UNDERSTAND) says whether a reader that does not know
+ * the tag must refuse the stream or may ignore the entry.
+ *
+ * Version 1 (still read, never written) has the settings at fixed places:
+ *    0 u32 magic  4 u16 version (1)  6 u16 reserved  8 u32 stream id
+ *   12 u32 partitions  16 u32 compression  20 u32 sync policy
+ *   24 u32 sync interval ms  28 u32 record bytes max  32 u64 segment bytes max
+ *   40 u64 segment age max us  48 u32 batch bytes max  52 u32 linger us
+ *   56 u32 index interval bytes  60 u32 name length
+ *   64 name bytes, then u64 XXH3-64 of everything before it. */
+
+#define SETTING_VALUE_BYTES 8
+
+/* One entry to write: a known setting's tag and value, or an unknown
+ * entry copied as it was. */
+typedef struct meta_entry {
+    uint16_t tag;
+    uint64_t value;          /* known */
+    const uint8_t *encoded;  /* unknown: tag, length, value */
+    size_t encoded_len;
+} meta_entry;
+
+static size_t collect_entries(meta_entry *out, const siglog_stream_config *c, const stream_meta_extra *extra)
 {
+    size_t n = 0;
+    for (size_t i = 0; i < settings_count(); i++)
+        out[n++] = (meta_entry){ .tag = settings_row_at(i)->tag, .value = settings_get(c, settings_row_at(i)) };
+    for (size_t at = 0; extra && at + STREAM_META_ENTRY_HEADER <= extra->len;) {
+        size_t len = STREAM_META_ENTRY_HEADER + get_le16(extra->bytes + at + 2);
+        out[n++] = (meta_entry){ .tag = get_le16(extra->bytes + at), .encoded = extra->bytes + at, .encoded_len = len };
+        at += len;
+    }
+    /* Insertion sort by tag: a few dozen entries at most. */
+    for (size_t i = 1; i < n; i++)
+        for (size_t k = i; k > 0 && out[k - 1].tag > out[k].tag; k--) {
+            meta_entry t = out[k];
+            out[k] = out[k - 1];
+            out[k - 1] = t;
+        }
+    return n;
+}
+
+size_t stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c,
+                          const stream_meta_extra *extra)
+{
+    meta_entry entries[STREAM_META_ENTRIES_MAX / STREAM_META_ENTRY_HEADER];
+    size_t n = collect_entries(entries, c, extra);
     size_t name_len = strlen(name);
-    memset(buf, 0, STREAM_META_FIXED_BYTES);
+    memcpy(buf + STREAM_META_HEADER_BYTES, name, name_len);
+    uint8_t *p = buf + STREAM_META_HEADER_BYTES + name_len;
+    for (size_t i = 0; i < n; i++) {
+        if (entries[i].encoded) {
+            memcpy(p, entries[i].encoded, entries[i].encoded_len);
+            p += entries[i].encoded_len;
+            continue;
+        }
+        put_le16(p, entries[i].tag);
+        put_le16(p + 2, SETTING_VALUE_BYTES);
+        put_le64(p + STREAM_META_ENTRY_HEADER, entries[i].value);
+        p += STREAM_META_ENTRY_HEADER + SETTING_VALUE_BYTES;
+    }
+    size_t entries_len = (size_t)(p - buf) - STREAM_META_HEADER_BYTES - name_len;
     put_le32(buf, STREAM_META_MAGIC);
     put_le16(buf + 4, STREAM_META_VERSION);
+    put_le16(buf + 6, (uint16_t)name_len);
     put_le32(buf + 8, id);
-    put_le32(buf + 12, c->partitions);
-    put_le32(buf + 16, c->compression);
-    put_le32(buf + 20, c->sync_policy);
-    put_le32(buf + 24, c->sync_interval_ms);
-    put_le32(buf + 28, c->record_bytes_max);
-    put_le64(buf + 32, c->segment_bytes_max);
-    put_le64(buf + 40, c->segment_age_max_us);
-    put_le32(buf + 48, c->batch_bytes_max);
-    put_le32(buf + 52, c->linger_us);
-    put_le32(buf + 56, c->index_interval_bytes);
-    put_le32(buf + 60, (uint32_t)name_len);
-    memcpy(buf + STREAM_META_FIXED_BYTES, name, name_len);
-    size_t len = STREAM_META_FIXED_BYTES + name_len;
+    put_le32(buf + 12, (uint32_t)entries_len);
+    size_t len = (size_t)(p - buf);
     put_le64(buf + len, XXH3_64bits(buf, len));
     return len + 8;
 }
 
-int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
-                       siglog_stream_config *c)
+/* The name at buf (name_len bytes, within 1..SIGLOG_NAME_MAX) into name,
+ * checked like a stream name given at creation. */
+static int decode_name(const uint8_t *buf, size_t name_len, char name[SIGLOG_NAME_MAX + 1])
 {
-    if (len < STREAM_META_FIXED_BYTES + 8 || get_le32(buf) != STREAM_META_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a stream metadata file (bad magic or %zu bytes)", len);
-    uint32_t name_len = get_le32(buf + 60);
-    if (name_len == 0 || name_len > SIGLOG_NAME_MAX || len != STREAM_META_FIXED_BYTES + name_len + 8)
-        return err_set(SIGLOG_ECORRUPT, "stream metadata: name length %u does not match file size %zu", name_len,
-                       len);
-    size_t body = STREAM_META_FIXED_BYTES + name_len;
-    if (get_le64(buf + body) != XXH3_64bits(buf, body))
-        return err_set(SIGLOG_ECORRUPT, "stream metadata checksum mismatch");
-    if (get_le16(buf + 4) != STREAM_META_VERSION)
-        return err_set(SIGLOG_EVERSION, "stream metadata version %u, this build reads %d", get_le16(buf + 4),
-                       STREAM_META_VERSION);
-    if (get_le16(buf + 6) != 0)
-        return err_set(SIGLOG_ECORRUPT, "stream metadata: reserved bytes are not zero");
-    memcpy(name, buf + STREAM_META_FIXED_BYTES, name_len);
+    memcpy(name, buf, name_len);
     name[name_len] = '\0';
     if (name_validate_stream(name) != 0 || strlen(name) != name_len)
         return err_set(SIGLOG_ECORRUPT, "stream metadata holds an invalid stream name");
-    siglog_stream_config_default(c);
+    return 0;
+}
+
+static int decode_v1(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
+                     siglog_stream_config *c)
+{
+    if (len < STREAM_META_V1_FIXED_BYTES + 8)
+        return err_set(SIGLOG_ECORRUPT, "stream metadata version 1 of %zu bytes, less than its fixed part", len);
+    uint32_t name_len = get_le32(buf + 60);
+    if (name_len == 0 || name_len > SIGLOG_NAME_MAX || len != STREAM_META_V1_FIXED_BYTES + name_len + 8)
+        return err_set(SIGLOG_ECORRUPT, "stream metadata: name length %u does not match file size %zu", name_len,
+                       len);
+    size_t body = STREAM_META_V1_FIXED_BYTES + name_len;
+    if (get_le64(buf + body) != XXH3_64bits(buf, body))
+        return err_set(SIGLOG_ECORRUPT, "stream metadata checksum mismatch");
+    if (get_le16(buf + 6) != 0)
+        return err_set(SIGLOG_ECORRUPT, "stream metadata: reserved bytes are not zero");
+    int rc = decode_name(buf + STREAM_META_V1_FIXED_BYTES, name_len, name);
+    if (rc)
+        return rc;
     *id = get_le32(buf + 8);
     c->partitions = get_le32(buf + 12);
     c->compression = get_le32(buf + 16);
@@ -106,8 +161,110 @@ int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX
     c->batch_bytes_max = get_le32(buf + 48);
     c->linger_us = get_le32(buf + 52);
     c->index_interval_bytes = get_le32(buf + 56);
+    return 0;
+}
+
+/* One entry of a v2 file: a known setting into c, an unknown one the
+ * reader may ignore into extra, an unknown one it must understand
+ * refused. */
+static int decode_entry(uint16_t tag, const uint8_t *value, size_t value_len, siglog_stream_config *c,
+                        stream_meta_extra *extra)
+{
+    const settings_row *r = settings_by_tag(tag);
+    if (!r) {
+        if (settings_by_tag(tag ^ SETTINGS_TAG_MUST_UNDERSTAND))
+            return err_set(SIGLOG_ECORRUPT, "stream metadata: tag 0x%04x is a known setting with the wrong "
+                           "must-understand bit", tag);
+        if (tag & SETTINGS_TAG_MUST_UNDERSTAND)
+            return err_set(SIGLOG_EVERSION,
+                           "stream metadata entry with tag 0x%04x must be understood, and this build does not "
+                           "know it (a newer siglog wrote it)",
+                           tag);
+        size_t need = STREAM_META_ENTRY_HEADER + value_len;
+        if (extra) {
+            if (extra->len + need > sizeof extra->bytes)
+                return err_set(SIGLOG_ECORRUPT, "stream metadata: more than %zu bytes of unknown entries",
+                               sizeof extra->bytes);
+            memcpy(extra->bytes + extra->len, value - STREAM_META_ENTRY_HEADER, need);
+            extra->len += need;
+        }
+        return 0;
+    }
+    if (value_len != SETTING_VALUE_BYTES)
+        return err_set(SIGLOG_ECORRUPT, "stream metadata: %s (tag 0x%04x) has %zu value bytes, not %d",
+                       r->pub.name, tag, value_len, SETTING_VALUE_BYTES);
+    uint64_t v = get_le64(value);
+    /* Checked before it is stored: a u32 field would keep only the low
+     * bits of a larger value. */
+    int rc = settings_check(r, v);
+    if (rc)
+        return err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail());
+    settings_put(c, r, v);
+    return 0;
+}
+
+static int decode_v2(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
+                     siglog_stream_config *c, stream_meta_extra *extra)
+{
+    if (len < STREAM_META_HEADER_BYTES + 8)
+        return err_set(SIGLOG_ECORRUPT, "stream metadata version 2 of %zu bytes, less than its header", len);
+    uint32_t name_len = get_le16(buf + 6), entries_len = get_le32(buf + 12);
+    if (name_len == 0 || name_len > SIGLOG_NAME_MAX || entries_len > STREAM_META_ENTRIES_MAX ||
+        len != STREAM_META_HEADER_BYTES + name_len + entries_len + 8)
+        return err_set(SIGLOG_ECORRUPT,
+                       "stream metadata: name length %u and entries length %u do not match file size %zu",
+                       name_len, entries_len, len);
+    size_t body = len - 8;
+    if (get_le64(buf + body) != XXH3_64bits(buf, body))
+        return err_set(SIGLOG_ECORRUPT, "stream metadata checksum mismatch");
+    int rc = decode_name(buf + STREAM_META_HEADER_BYTES, name_len, name);
+    if (rc)
+        return rc;
+    *id = get_le32(buf + 8);
+    const uint8_t *p = buf + STREAM_META_HEADER_BYTES + name_len, *end = buf + body;
+    uint32_t prev = 0;
+    while (p < end) {
+        if (end - p < STREAM_META_ENTRY_HEADER)
+            return err_set(SIGLOG_ECORRUPT, "stream metadata: an entry header is cut at byte %td", p - buf);
+        uint16_t tag = get_le16(p);
+        size_t value_len = get_le16(p + 2);
+        if (tag <= prev)
+            return err_set(SIGLOG_ECORRUPT, "stream metadata: tag 0x%04x at byte %td is not above the one before",
+                           tag, p - buf);
+        if ((size_t)(end - p) - STREAM_META_ENTRY_HEADER < value_len)
+            return err_set(SIGLOG_ECORRUPT, "stream metadata: the value of tag 0x%04x runs past the entries",
+                           tag);
+        if ((rc = decode_entry(tag, p + STREAM_META_ENTRY_HEADER, value_len, c, extra)) != 0)
+            return rc;
+        prev = tag;
+        p += STREAM_META_ENTRY_HEADER + value_len;
+    }
+    return 0;
+}
+
+int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
+                       siglog_stream_config *c, stream_meta_extra *extra, int *version)
+{
+    if (len < 8 || get_le32(buf) != STREAM_META_MAGIC)
+        return err_set(SIGLOG_ECORRUPT, "not a stream metadata file (bad magic or %zu bytes)", len);
+    /* The version says where the checksum is: a damaged version byte
+     * makes the file fail the other layout's checks. */
+    int v = get_le16(buf + 4), rc;
+    siglog_stream_config_default(c);
+    if (extra)
+        extra->len = 0;
+    if (v == 1)
+        rc = decode_v1(buf, len, name, id, c);
+    else if (v == 2)
+        rc = decode_v2(buf, len, name, id, c, extra);
+    else
+        rc = err_set(SIGLOG_EVERSION, "stream metadata version %d, this build reads 1 and 2", v);
+    if (rc)
+        return rc;
+    if (version)
+        *version = v;
     /* Same ranges as at creation; the journal bound is checked at open. */
-    int rc = stream_config_normalize(c, UINT64_MAX);
+    rc = stream_config_normalize(c, UINT64_MAX);
     return rc == SIGLOG_EINVAL ? err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail()) : rc;
 }
 
@@ -219,7 +376,7 @@ int stream_create_files(struct siglog *s, const char *streams_dir, const char *n
         free(pd);
     }
     uint8_t buf[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, name, id, c);
+    size_t len = stream_meta_encode(buf, name, id, c, NULL);
     /* Its directory sync also makes the partition directories durable. */
     int r = rc ? 0 : io_replace_file(io, tmp, meta, buf, len, s->opt.file_mode);
     if (r < 0)
@@ -291,7 +448,7 @@ int stream_adopt_files(struct siglog *s, const char *dir, const char *name, uint
     if (!meta)
         return err_set(SIGLOG_ENOMEM, "out of memory");
     uint8_t buf[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, name, id, c);
+    size_t len = stream_meta_encode(buf, name, id, c, NULL);
     int r = io_replace_file(s->io, dir, meta, buf, len, s->opt.file_mode);
     int rc = r < 0 ? err_errno(r, "writing %s", meta) : 0;
     free(meta);
@@ -344,7 +501,7 @@ int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream *
                             : err_errno(r, "reading %s", meta);
         goto fail;
     }
-    rc = stream_meta_decode(data, len, st->name, &st->id, &st->cfg);
+    rc = stream_meta_decode(data, len, st->name, &st->id, &st->cfg, &st->meta_extra, NULL);
     if (rc) {
         rc = err_set(rc, "%s: %s", meta, siglog_errdetail());
         goto fail;

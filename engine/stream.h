@@ -22,15 +22,31 @@
 #include "siglog.h"
 
 #define STREAM_META_MAGIC 0x54534753u /* "SGST" */
-#define STREAM_META_VERSION 1
-#define STREAM_META_FIXED_BYTES 64
-#define STREAM_META_BYTES_MAX (STREAM_META_FIXED_BYTES + SIGLOG_NAME_MAX + 8)
+#define STREAM_META_VERSION 2        /* what this build writes; it reads 1 too */
+#define STREAM_META_V1_FIXED_BYTES 64
+#define STREAM_META_HEADER_BYTES 16  /* v2: before the name */
+#define STREAM_META_ENTRY_HEADER 4   /* v2: u16 tag, u16 length */
+#define STREAM_META_ENTRIES_MAX 2048 /* v2: bytes of entries in a file */
+#define STREAM_META_UNKNOWN_MAX 1024 /* v2: bytes of unknown entries kept */
+#define STREAM_META_BYTES_MAX (STREAM_META_HEADER_BYTES + SIGLOG_NAME_MAX + STREAM_META_ENTRIES_MAX + 8)
+
+/* The entries of a stream.meta v2 that this build does not know and may
+ * ignore (no must-understand bit), as they were encoded (tag, length,
+ * value), in ascending tag order: a rewrite puts them back, so a setting
+ * a newer siglog added survives an older one's `stream config`. The
+ * decoder keeps at most STREAM_META_UNKNOWN_MAX bytes of them, which
+ * leaves room for every known entry within STREAM_META_ENTRIES_MAX. */
+typedef struct stream_meta_extra {
+    size_t len;
+    uint8_t bytes[STREAM_META_UNKNOWN_MAX];
+} stream_meta_extra;
 
 struct siglog_stream {
     struct siglog *store;
     char name[SIGLOG_NAME_MAX + 1];
     uint32_t id;
     siglog_stream_config cfg;
+    stream_meta_extra meta_extra; /* kept for rewriting stream.meta */
     partition_config pcfg;
     char *dir;
     partition **parts;
@@ -50,12 +66,19 @@ struct siglog_stream {
  * offending field. journal_capacity bounds record and batch sizes. */
 int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity);
 
-/* stream.meta codec. encode: buf must hold STREAM_META_BYTES_MAX bytes;
- * returns the length. decode validates everything (it parses untrusted
- * bytes): SIGLOG_ECORRUPT / SIGLOG_EVERSION. */
-size_t stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c);
+/* stream.meta codec (FORMAT.md §4). encode writes version 2 with every
+ * setting of the table and the unknown entries of extra (NULL: none)
+ * merged in tag order; buf must hold STREAM_META_BYTES_MAX bytes; returns
+ * the length. decode reads versions 1 and 2 and validates everything (it
+ * parses untrusted bytes): SIGLOG_ECORRUPT, or SIGLOG_EVERSION for an
+ * unknown version or an unknown tag that must be understood (the detail
+ * names it). A setting a v2 file does not hold takes its default. extra
+ * (may be NULL) receives the unknown entries a reader may ignore;
+ * *version (may be NULL) the file's version. */
+size_t stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c,
+                          const stream_meta_extra *extra);
 int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
-                       siglog_stream_config *c);
+                       siglog_stream_config *c, stream_meta_extra *extra, int *version);
 
 /* Create the stream's directories and metadata under streams_dir (see
  * the top comment): on failure nothing is left. SIGLOG_EEXIST when

@@ -327,7 +327,7 @@ static int check_stream(verifier *v, const char *dir)
     if (rc < 0) {
         problem(v, meta, UINT64_MAX, "unreadable stream metadata: %s", strerror(-rc));
         rc = 0;
-    } else if (stream_meta_decode(data, len, name, &id, &c) != 0) {
+    } else if (stream_meta_decode(data, len, name, &id, &c, NULL, NULL) != 0) {
         problem(v, meta, UINT64_MAX, "%s", siglog_errdetail());
     } else {
         segment_params p = {c.segment_bytes_max, c.index_interval_bytes, 0600};

@@ -6,9 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <xxhash.h>
 
+#include "codec.h"
 #include "settings.h"
 #include "stream.h"
+#include "support.h"
 
 /* A valid value of r other than its default: its bound farthest from
  * the default, pulled in where the bound is absurd (UINT64_MAX). */
@@ -97,11 +100,13 @@ Test(settings, every_setting_round_trips_through_stream_meta)
         siglog_stream_config_default(&c);
         settings_put(&c, r, other_value(r));
         uint8_t buf[STREAM_META_BYTES_MAX];
-        size_t len = stream_meta_encode(buf, "s", 7, &c);
+        size_t len = stream_meta_encode(buf, "s", 7, &c, NULL);
         char name[SIGLOG_NAME_MAX + 1];
         uint32_t id;
-        cr_assert_eq(stream_meta_decode(buf, len, name, &id, &back), 0, "%s: %s", r->pub.name,
+        int version;
+        cr_assert_eq(stream_meta_decode(buf, len, name, &id, &back, NULL, &version), 0, "%s: %s", r->pub.name,
                      siglog_errdetail());
+        cr_assert_eq(version, 2);
         cr_assert_eq(memcmp(&c, &back, sizeof c), 0, "%s did not round-trip", r->pub.name);
         cr_assert_eq(id, 7);
         cr_assert_str_eq(name, "s");
@@ -138,5 +143,166 @@ Test(settings, man_page_lists_every_setting)
         int says_fixed = fixed && fixed < next;
         cr_assert_eq(says_fixed, !r->pub.is_mutable, "the man page says %s is %s", r->pub.name,
                      says_fixed ? "fixed at creation" : "mutable");
+    }
+}
+
+/* ---- stream.meta v2: tags a reader does not know ---- */
+
+/* extra holding one entry: tag, 3 value bytes. */
+static stream_meta_extra one_entry(uint16_t tag)
+{
+    stream_meta_extra e = { .len = 7 };
+    put_le16(e.bytes, tag);
+    put_le16(e.bytes + 2, 3);
+    memcpy(e.bytes + 4, "abc", 3);
+    return e;
+}
+
+Test(settings, unknown_optional_tag_is_kept_in_place_on_rewrite)
+{
+    siglog_stream_config c, back;
+    siglog_stream_config_default(&c);
+    c.linger_us = 777;
+    /* 0x0100 sorts between the writer's tags 0x000A and 0x8001. */
+    stream_meta_extra in = one_entry(0x0100), out;
+    uint8_t buf[STREAM_META_BYTES_MAX], again[STREAM_META_BYTES_MAX];
+    size_t len = stream_meta_encode(buf, "s", 3, &c, &in);
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &back, &out, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(back.linger_us, 777);
+    cr_assert_eq(out.len, in.len);
+    cr_assert_eq(memcmp(out.bytes, in.bytes, in.len), 0);
+    cr_assert_eq(stream_meta_encode(again, name, id, &back, &out), len);
+    cr_assert_eq(memcmp(again, buf, len), 0, "a rewrite changed the file");
+    /* The entry sits in tag order: right before partitions (0x8001). */
+    const uint8_t *at = memmem(buf, len, in.bytes, in.len);
+    cr_assert_not_null(at);
+    cr_assert_eq(get_le16(at + in.len), settings_by_tag(0x8001)->tag);
+}
+
+Test(settings, unknown_must_understand_tag_is_refused_naming_it)
+{
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    stream_meta_extra in = one_entry(0x8100);
+    uint8_t buf[STREAM_META_BYTES_MAX];
+    size_t len = stream_meta_encode(buf, "s", 3, &c, &in);
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &c, NULL, NULL), SIGLOG_EVERSION);
+    cr_assert(strstr(siglog_errdetail(), "tag 0x8100 must be understood"), "%s", siglog_errdetail());
+    /* A known setting's tag with the bit flipped is damage, not news. */
+    in = one_entry(0x8005);
+    len = stream_meta_encode(buf, "s", 3, &c, &in);
+    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &c, NULL, NULL), SIGLOG_ECORRUPT);
+}
+
+/* A v2 file without a setting gives it its default: a newer setting is
+ * absent from files older writers wrote. */
+Test(settings, missing_setting_takes_its_default)
+{
+    siglog_stream_config c, back, def;
+    siglog_stream_config_default(&def);
+    c = def;
+    c.linger_us = 777;
+    c.batch_bytes_max = 2048;
+    uint8_t buf[STREAM_META_BYTES_MAX];
+    size_t len = stream_meta_encode(buf, "s", 3, &c, NULL);
+    /* Drop linger_us (tag 9): the entries are 12 bytes each, in tag order. */
+    uint8_t *e = buf + STREAM_META_HEADER_BYTES + 1;
+    while (get_le16(e) != 9)
+        e += 12;
+    memmove(e, e + 12, (size_t)(buf + len - (e + 12)));
+    len -= 12;
+    put_le32(buf + 12, get_le32(buf + 12) - 12);
+    put_le64(buf + len - 8, XXH3_64bits(buf, len - 8));
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &back, NULL, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(back.linger_us, def.linger_us);
+    cr_assert_eq(back.batch_bytes_max, 2048);
+}
+
+static void write_meta(const char *store, const char *stream, stream_meta_extra *extra)
+{
+    char rel[256];
+    snprintf(rel, sizeof rel, "streams/%s/stream.meta", stream);
+    char *path = test_path(store, rel);
+    uint8_t buf[STREAM_META_BYTES_MAX];
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    siglog_stream_config c;
+    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &c, NULL, NULL), 0, "%s", siglog_errdetail());
+    len = stream_meta_encode(buf, name, id, &c, extra);
+    f = fopen(path, "wb");
+    cr_assert(f && fwrite(buf, 1, len, f) == len && fclose(f) == 0, "%s", path);
+    free(path);
+}
+
+/* Through a store: the stream with a tag it must understand fails alone,
+ * naming the tag; one with an optional unknown tag works. */
+Test(settings, store_fails_only_the_stream_with_a_must_understand_tag)
+{
+    char *dir = test_tmpdir("settings_mu");
+    siglog *s = test_store_open(dir, NULL);
+    test_stream_create(s, "newer", 1, SIGLOG_SYNC_INTERVAL, 1 << 20);
+    test_stream_create(s, "fine", 2, SIGLOG_SYNC_INTERVAL, 1 << 20);
+    cr_assert_eq(siglog_close(s), 0);
+    stream_meta_extra mu = one_entry(0x8123), opt = one_entry(0x0123);
+    write_meta(dir, "newer", &mu);
+    write_meta(dir, "fine", &opt);
+
+    for (int writable = 1; writable >= 0; writable--) {
+        siglog_options o;
+        siglog_options_default(&o);
+        o.read_only = !writable;
+        cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+        siglog_stream *st;
+        cr_assert_eq(siglog_stream_get(s, "newer", &st), SIGLOG_EVERSION);
+        cr_assert(strstr(siglog_errdetail(), "0x8123"), "%s", siglog_errdetail());
+        cr_assert_eq(siglog_stream_get(s, "fine", &st), 0, "%s", siglog_errdetail());
+        siglog_stream_config c;
+        siglog_stream_config_get(st, &c);
+        cr_assert_eq(c.partitions, 2);
+        cr_assert_eq(siglog_close(s), 0);
+    }
+    test_rmtree(dir);
+    free(dir);
+}
+
+/* The committed version 1 vectors decode to the same streams as the
+ * version 2 files of the same vectors. */
+Test(settings, v1_and_v2_vectors_decode_alike)
+{
+    const char *v1 = getenv("SIGLOG_FORMAT_VECTORS_V1"), *v2 = getenv("SIGLOG_FORMAT_VECTORS");
+    cr_assert(v1 && v2, "SIGLOG_FORMAT_VECTORS(_V1) not set");
+    static const char *const metas[] = { "basic/store/streams/events/stream.meta",
+                                         "segments/store/streams/telemetry/stream.meta",
+                                         "lz4/store/streams/clicks/stream.meta" };
+    for (size_t i = 0; i < sizeof metas / sizeof metas[0]; i++) {
+        siglog_stream_config c[2];
+        char name[2][SIGLOG_NAME_MAX + 1];
+        uint32_t id[2];
+        for (int v = 0; v < 2; v++) {
+            char *path = test_path(v ? v2 : v1, metas[i]);
+            uint8_t buf[STREAM_META_BYTES_MAX];
+            FILE *f = fopen(path, "rb");
+            cr_assert_not_null(f, "%s", path);
+            size_t len = fread(buf, 1, sizeof buf, f);
+            fclose(f);
+            int version;
+            cr_assert_eq(stream_meta_decode(buf, len, name[v], &id[v], &c[v], NULL, &version), 0, "%s: %s", path,
+                         siglog_errdetail());
+            cr_assert_eq(version, v + 1, "%s", path);
+            free(path);
+        }
+        cr_assert_str_eq(name[0], name[1]);
+        cr_assert_eq(id[0], id[1]);
+        cr_assert_eq(memcmp(&c[0], &c[1], sizeof c[0]), 0, "%s", metas[i]);
     }
 }

@@ -181,14 +181,17 @@ def check_committed(args, tmp):
     """The committed vectors, not only fresh ones, replay as expected: the
     bytes in the repository stay readable by this build (a copy: the
     repository's own files are never handed to the engine)."""
-    for name in vector_names(args.vectors):
-        d = os.path.join(args.vectors, name)
-        store = os.path.join(tmp, "committed", name)
-        shutil.copytree(os.path.join(d, "store"), store)
-        with open(os.path.join(d, "expected.jsonl"), "rb") as f:
-            want = f.read()
-        n = compare(name, replay_all(args.siglog, store), want, "siglog replay of the committed vector")
-        print("ok: committed %s: %d events replayed" % (name, n))
+    for vectors in args.vectors:
+        kind = os.path.basename(os.path.normpath(vectors))
+        for name in vector_names(vectors):
+            d = os.path.join(vectors, name)
+            store = os.path.join(tmp, "committed", kind, name)
+            shutil.copytree(os.path.join(d, "store"), store)
+            with open(os.path.join(d, "expected.jsonl"), "rb") as f:
+                want = f.read()
+            n = compare(name, replay_all(args.siglog, store), want,
+                        "siglog replay of the committed vector %s/%s" % (kind, name))
+            print("ok: committed %s/%s: %d events replayed" % (kind, name, n))
 
 
 def check_journal_recovery(args, tmp):
@@ -269,7 +272,8 @@ def main():
     c.add_argument("--make-vectors", required=True)
     c.add_argument("--siglog", required=True)
     c.add_argument("--tmp", required=True)
-    c.add_argument("--vectors", help="the committed vectors, replayed by siglog too")
+    c.add_argument("--vectors", action="append", default=[],
+                   help="a directory of committed vectors, replayed by siglog too (repeatable)")
     args = ap.parse_args()
     require_modules()
     # Room for json.loads of lines whose values nest as deeply as the

@@ -121,9 +121,27 @@ def read_store_file(store):
 
 # --------------------------------------------------------------- stream.meta
 
-def read_stream_meta(path):
-    b = read_file(path, 64 + NAME_MAX + 8)
-    if len(b) < 72 or b[0:4] != STREAM_MAGIC:
+# Stream settings (section 4): v2 tag -> (name, min, max, default). Bit 15
+# of a tag is the must-understand bit.
+MUST_UNDERSTAND = 0x8000
+SETTINGS = {
+    0x8001: ("partitions", 1, PARTITIONS_MAX, 1),
+    0x0002: ("compression", 0, 1, 1),
+    0x0003: ("sync_policy", 0, 2, 1),
+    0x0004: ("sync_interval_ms", 1, 60000, 100),
+    0x0005: ("segment_bytes_max", 64 << 10, 1 << 30, 64 << 20),
+    0x0006: ("segment_age_max_us", 0, (1 << 64) - 1, 24 * 3600 * 1000000),
+    0x0007: ("record_bytes_max", 1, 16 << 20, 1 << 20),
+    0x0008: ("batch_bytes_max", 1024, 16 << 20, 64 << 10),
+    0x0009: ("linger_us", 0, 60000000, 5000),
+    0x000A: ("index_interval_bytes", 64, 64 << 20, 4096),
+}
+META_ENTRIES_MAX = 2048
+
+
+def stream_meta_v1(path, b):
+    """Version 1: the settings at fixed places. (name bytes, cfg)"""
+    if len(b) < 72:
         raise FormatError(path, None, "not a stream metadata file")
     name_len = u32(b, 60)
     if name_len < 1 or name_len > NAME_MAX or len(b) != 64 + name_len + 8:
@@ -131,16 +149,8 @@ def read_stream_meta(path):
     end = 64 + name_len
     if u64(b, end) != xxh3(b[:end]):
         raise FormatError(path, end, "checksum mismatch")
-    if u16(b, 4) != 1:
-        raise FormatError(path, 4, "stream metadata version %d, this reader knows 1" % u16(b, 4))
     if u16(b, 6) != 0:
         raise FormatError(path, 6, "reserved bytes are not zero")
-    try:
-        name = b[64:end].decode("ascii")
-    except UnicodeDecodeError:
-        name = ""
-    if not NAME_RE.match(name) or name.startswith("."):
-        raise FormatError(path, 64, "invalid stream name")
     cfg = {
         "id": u32(b, 8),
         "partitions": u32(b, 12),
@@ -154,18 +164,64 @@ def read_stream_meta(path):
         "linger_us": u32(b, 52),
         "index_interval_bytes": u32(b, 56),
     }
-    ranges = {
-        "partitions": (1, PARTITIONS_MAX),
-        "compression": (0, 1),
-        "sync_policy": (0, 2),
-        "sync_interval_ms": (1, 60000),
-        "segment_bytes_max": (64 << 10, 1 << 30),
-        "record_bytes_max": (1, 16 << 20),
-        "batch_bytes_max": (1024, 16 << 20),
-        "linger_us": (0, 60000000),
-        "index_interval_bytes": (64, 64 << 20),
-    }
-    for field, (lo, hi) in ranges.items():
+    return b[64:end], cfg
+
+
+def stream_meta_v2(path, b):
+    """Version 2: a header, the name, tag-length-value entries. (name
+    bytes, cfg); a setting the file does not hold takes its default."""
+    if len(b) < 24:
+        raise FormatError(path, None, "not a stream metadata file")
+    name_len, entries_len = u16(b, 6), u32(b, 12)
+    if not 1 <= name_len <= NAME_MAX or entries_len > META_ENTRIES_MAX or \
+            len(b) != 16 + name_len + entries_len + 8:
+        raise FormatError(path, 6, "name length %d and entries length %d do not match file size %d"
+                          % (name_len, entries_len, len(b)))
+    end = len(b) - 8
+    if u64(b, end) != xxh3(b[:end]):
+        raise FormatError(path, end, "checksum mismatch")
+    cfg = {name: default for name, _, _, default in SETTINGS.values()}
+    cfg["id"] = u32(b, 8)
+    pos, prev = 16 + name_len, 0
+    while pos < end:
+        if end - pos < 4:
+            raise FormatError(path, pos, "entry header cut")
+        tag, vlen = u16(b, pos), u16(b, pos + 2)
+        if tag <= prev:
+            raise FormatError(path, pos, "tag 0x%04x not above the one before" % tag)
+        if end - pos - 4 < vlen:
+            raise FormatError(path, pos, "value of tag 0x%04x runs past the entries" % tag)
+        if tag in SETTINGS:
+            if vlen != 8:
+                raise FormatError(path, pos, "tag 0x%04x has %d value bytes, not 8" % (tag, vlen))
+            cfg[SETTINGS[tag][0]] = u64(b, pos + 4)
+        elif tag ^ MUST_UNDERSTAND in SETTINGS:
+            raise FormatError(path, pos, "tag 0x%04x: a known setting with the wrong must-understand bit" % tag)
+        elif tag & MUST_UNDERSTAND:
+            raise FormatError(path, pos, "tag 0x%04x must be understood and this reader does not know it" % tag)
+        prev = tag
+        pos += 4 + vlen
+    return b[16:16 + name_len], cfg
+
+
+def read_stream_meta(path):
+    b = read_file(path, 16 + NAME_MAX + META_ENTRIES_MAX + 8)
+    if len(b) < 8 or b[0:4] != STREAM_MAGIC:
+        raise FormatError(path, None, "not a stream metadata file")
+    version = u16(b, 4)
+    if version == 1:
+        raw_name, cfg = stream_meta_v1(path, b)
+    elif version == 2:
+        raw_name, cfg = stream_meta_v2(path, b)
+    else:
+        raise FormatError(path, 4, "stream metadata version %d, this reader knows 1 and 2" % version)
+    try:
+        name = raw_name.decode("ascii")
+    except UnicodeDecodeError:
+        name = ""
+    if not NAME_RE.match(name) or name.startswith("."):
+        raise FormatError(path, 64 if version == 1 else 16, "invalid stream name")
+    for field, lo, hi, _ in SETTINGS.values():
         if not lo <= cfg[field] <= hi:
             raise FormatError(path, None, "%s is %d, must be %d..%d" % (field, cfg[field], lo, hi))
     return name, cfg

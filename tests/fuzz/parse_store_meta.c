@@ -1,12 +1,15 @@
 /*
  * parse_store_meta: feed arbitrary bytes to the two small metadata
  * decoders, siglog.store and stream.meta, once as they are and once with
- * their checksum repaired so that mutations reach the field checks. When a
- * decoder accepts the bytes, encoding what it returned must give back the
- * input byte for byte (the formats have one encoding, and a decoder that
- * accepted anything the encoder would not write lets bad files in), and
- * the decoded stream config must pass the same range checks as at
- * creation.
+ * their checksum repaired so that mutations reach the field checks.
+ * siglog.store: when the decoder accepts the bytes, encoding what it
+ * returned must give back the input byte for byte (the format has one
+ * encoding, and a decoder that accepted anything the encoder would not
+ * write lets bad files in). stream.meta (versions 1 and 2): an accepted
+ * config passes the creation range checks; what a rewrite would write
+ * (version 2, unknown optional entries kept) decodes to the same stream
+ * and re-encodes to itself; and a version 2 input holding every known
+ * setting must be exactly that encoding.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -49,10 +52,12 @@ static void store_round_trip(const uint8_t *data, size_t size)
 
 static void stream_round_trip(const uint8_t *data, size_t size)
 {
-    char name[SIGLOG_NAME_MAX + 1];
-    uint32_t id = 0;
-    siglog_stream_config c;
-    int rc = stream_meta_decode(data, size, name, &id, &c);
+    char name[SIGLOG_NAME_MAX + 1], name2[SIGLOG_NAME_MAX + 1];
+    uint32_t id = 0, id2 = 0;
+    siglog_stream_config c, c2;
+    stream_meta_extra extra, extra2;
+    int version = 0;
+    int rc = stream_meta_decode(data, size, name, &id, &c, &extra, &version);
     if (rc) {
         check_error(rc);
         return;
@@ -62,9 +67,21 @@ static void stream_round_trip(const uint8_t *data, size_t size)
         fuzz_fail(TARGET, "stream.meta accepted with a config that fails normalize: %s", siglog_errdetail());
     if (memcmp(&normalized, &c, sizeof c) != 0)
         fuzz_fail(TARGET, "normalize changed an accepted stream config");
-    uint8_t again[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(again, name, id, &c);
-    if (len != size || memcmp(again, data, size) != 0)
+    /* What a rewrite writes (always version 2) reads back as the same
+     * stream, unknown entries included, and is a fixed point. */
+    uint8_t again[STREAM_META_BYTES_MAX], third[STREAM_META_BYTES_MAX];
+    size_t len = stream_meta_encode(again, name, id, &c, &extra);
+    if (stream_meta_decode(again, len, name2, &id2, &c2, &extra2, NULL) != 0)
+        fuzz_fail(TARGET, "stream.meta re-encoded from an accepted one is refused: %s", siglog_errdetail());
+    if (strcmp(name, name2) != 0 || id != id2 || memcmp(&c, &c2, sizeof c) != 0 || extra.len != extra2.len ||
+        memcmp(extra.bytes, extra2.bytes, extra.len) != 0)
+        fuzz_fail(TARGET, "stream.meta %s (id %u) changes through encode and decode", name, id);
+    if (stream_meta_encode(third, name2, id2, &c2, &extra2) != len || memcmp(third, again, len) != 0)
+        fuzz_fail(TARGET, "stream.meta encoding is not a fixed point");
+    /* A version 2 file that holds every known setting (each entry of a
+     * fixed size, so exactly then is it as long as the re-encoding) has
+     * one encoding: the decoder must not accept any other. */
+    if (version == 2 && len == size && memcmp(again, data, size) != 0)
         fuzz_fail(TARGET, "stream.meta accepted (stream %s, id %u) but re-encodes differently", name, id);
 }
 
@@ -86,7 +103,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         store_round_trip(copy, size);
         memcpy(copy, data, size);
     }
-    if (size >= STREAM_META_FIXED_BYTES + 8) {
+    if (size >= 16) { /* both versions end in a checksum of the rest */
         size_t body = size - 8;
         put_le64(copy + body, XXH3_64bits(copy, body));
         stream_round_trip(copy, size);

@@ -38,9 +38,15 @@ cp $v/segments/store/streams/telemetry/00000/00000000000000000580.tix $c/open_in
 # parse_store_meta: every store file and stream.meta of the vectors.
 cp $v/basic/store/siglog.store $c/parse_store_meta/seed-basic.store
 cp $v/segments/store/siglog.store $c/parse_store_meta/seed-segments.store
-for m in $v/*/store/streams/*/stream.meta; do
+# Version 1 from the vectors kept as first committed, version 2 from the
+# current ones.
+for m in $v-v1/*/store/streams/*/stream.meta; do
     s=${m%/stream.meta}
     cp "$m" "$c/parse_store_meta/seed-${s##*/}.meta"
+done
+for m in $v/*/store/streams/*/stream.meta; do
+    s=${m%/stream.meta}
+    cp "$m" "$c/parse_store_meta/seed-v2-${s##*/}.meta"
 done
 
 # parse_checkpoint: the checkpoints of one and of several segments, then
