@@ -199,8 +199,8 @@ int commit_checkpoint(struct siglog *s)
                  * the journal (its open would have failed otherwise). */
                 if (pt->failed && !pt->damaged && !failed)
                     failed = err_set(SIGLOG_EFAILED,
-                                     "%s: failed partition; the journal keeps its batches for the next open",
-                                     pt->dir);
+                                     "%s: failed partition (%s); the journal keeps its batches for the next open",
+                                     pt->dir, pt->failed_detail);
                 pthread_mutex_unlock(&pt->mu);
             }
     free(streams);

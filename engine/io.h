@@ -96,6 +96,8 @@ struct siglog_io {
     int (*list_dir)(const siglog_io *io, const char *path, io_dirent_list *out);
     /* 0 if it exists (*is_dir set), -ENOENT if not. */
     int (*stat_path)(const siglog_io *io, const char *path, int *is_dir, uint64_t *size);
+    /* Owner and group of a file or directory. */
+    int (*path_owner)(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid);
 
     /* Non-blocking lock on an open file (flock), exclusive or, with
      * `shared`, shared (a read-only descriptor may take either).

@@ -375,6 +375,17 @@ static int crash_stat_path(const siglog_io *io, const char *path, int *is_dir, u
     return rc;
 }
 
+static int crash_path_owner(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid)
+{
+    io_crash *c = crash_of(io);
+    pthread_mutex_lock(&c->mu);
+    int rc = crash_alive(c);
+    if (rc == 0)
+        rc = c->posix->path_owner(c->posix, path, uid, gid);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 static int crash_lock_file(const siglog_io *io, int fd, int shared)
 {
     io_crash *c = crash_of(io);
@@ -431,6 +442,7 @@ io_crash *io_crash_new(uint64_t seed)
         .sync_dir = crash_sync_dir,
         .list_dir = crash_list_dir,
         .stat_path = crash_stat_path,
+        .path_owner = crash_path_owner,
         .lock_file = crash_lock_file,
         .now_us = crash_now_us,
         .monotonic_us = crash_monotonic_us,

@@ -356,6 +356,13 @@ static int fault_stat_path(const siglog_io *io, const char *path, int *is_dir, u
     return d ? fault_errno(d) : f->base->stat_path(f->base, path, is_dir, size);
 }
 
+static int fault_path_owner(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid)
+{
+    io_fault *f = fault_of(io);
+    int d = fault_decide_path(f, IO_FAULT_READ, path, NULL);
+    return d ? fault_errno(d) : f->base->path_owner(f->base, path, uid, gid);
+}
+
 static int fault_lock_file(const siglog_io *io, int fd, int shared)
 {
     io_fault *f = fault_of(io);
@@ -404,6 +411,7 @@ io_fault *io_fault_new(const siglog_io *base)
         .sync_dir = fault_sync_dir,
         .list_dir = fault_list_dir,
         .stat_path = fault_stat_path,
+        .path_owner = fault_path_owner,
         .lock_file = fault_lock_file,
         .now_us = fault_now_us,
         .monotonic_us = fault_monotonic_us,

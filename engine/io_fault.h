@@ -19,7 +19,7 @@
  * failed (nor counted). */
 enum io_fault_op {
     IO_FAULT_OPEN = 1u << 0,
-    IO_FAULT_READ = 1u << 1,   /* pread, file_size, list_dir, stat_path */
+    IO_FAULT_READ = 1u << 1,   /* pread, file_size, list_dir, stat_path, path_owner */
     IO_FAULT_WRITE = 1u << 2,  /* pwrite, pwritev */
     IO_FAULT_SYNC = 1u << 3,   /* fsync, fdatasync, msync, sync_dir */
     IO_FAULT_TRUNCATE = 1u << 4,

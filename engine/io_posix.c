@@ -364,22 +364,41 @@ static int posix_list_dir(const siglog_io *io, const char *path, io_dirent_list 
     return 0;
 }
 
-static int posix_stat_path(const siglog_io *io, const char *path, int *is_dir, uint64_t *size)
+/* lstat of a file or directory of the store (anything else refused). */
+static int stat_entry(const char *path, struct stat *st)
 {
-    (void)io;
     jail_entry e;
     int rc = at_parent(path, JAIL_FILE_OR_DIR, 0, &e, NULL);
     if (rc < 0)
         return rc;
-    struct stat st;
-    rc = jail_stat(&e, &st);
+    rc = jail_stat(&e, st);
     jail_entry_close(&e);
+    return rc;
+}
+
+static int posix_stat_path(const siglog_io *io, const char *path, int *is_dir, uint64_t *size)
+{
+    (void)io;
+    struct stat st;
+    int rc = stat_entry(path, &st);
     if (rc < 0)
         return rc;
     if (is_dir)
         *is_dir = S_ISDIR(st.st_mode);
     if (size)
         *size = (uint64_t)st.st_size;
+    return 0;
+}
+
+static int posix_path_owner(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid)
+{
+    (void)io;
+    struct stat st;
+    int rc = stat_entry(path, &st);
+    if (rc < 0)
+        return rc;
+    *uid = (uint32_t)st.st_uid;
+    *gid = (uint32_t)st.st_gid;
     return 0;
 }
 
@@ -431,6 +450,7 @@ static const siglog_io io_posix_table = {
     .sync_dir = posix_sync_dir,
     .list_dir = posix_list_dir,
     .stat_path = posix_stat_path,
+    .path_owner = posix_path_owner,
     .lock_file = posix_lock_file,
     .now_us = posix_now_us,
     .monotonic_us = posix_monotonic_us,

@@ -25,25 +25,29 @@ SIGLOG_API unsigned siglog_version_number(void)
 SIGLOG_API void siglog_options_default(siglog_options *o)
 {
     memset(o, 0, sizeof *o);
-    o->file_mode = 0600;
-    o->dir_mode = 0700;
+    o->file_mode = STORE_DEFAULT_FILE_MODE;
+    o->dir_mode = STORE_DEFAULT_DIR_MODE;
     o->journal_bytes = 64ull << 20;
 }
 
-/* siglog.store, little-endian: 0 u32 magic, 4 u16 version, 6..15 reserved
- * (zero), 16 u64 store id, 24 i64 creation time (us), 32 u64 XXH3-64 of
- * bytes 0..31. */
-void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], uint64_t store_id, int64_t created_us)
+/* siglog.store, little-endian: 0 u32 magic, 4 u16 version, 6..7 reserved
+ * (zero), 8 u32 file mode, 12 u32 directory mode, 16 u64 store id, 24 i64
+ * creation time (us), 32 u64 XXH3-64 of bytes 0..31. Version 1 records no
+ * modes (bytes 8..15 zero: the defaults), version 2 both. */
+void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], const store_meta *m, int64_t created_us)
 {
     memset(buf, 0, STORE_FILE_BYTES);
+    int with_modes = m->file_mode || m->dir_mode;
     put_le32(buf, STORE_MAGIC);
-    put_le16(buf + 4, STORE_FORMAT_VERSION);
-    put_le64(buf + 16, store_id);
+    put_le16(buf + 4, with_modes ? STORE_FORMAT_VERSION_MODES : STORE_FORMAT_VERSION);
+    put_le32(buf + 8, m->file_mode);
+    put_le32(buf + 12, m->dir_mode);
+    put_le64(buf + 16, m->store_id);
     put_le64(buf + 24, (uint64_t)created_us);
     put_le64(buf + 32, XXH3_64bits(buf, 32));
 }
 
-int store_meta_decode(const uint8_t *buf, size_t len, uint64_t *store_id)
+int store_meta_decode(const uint8_t *buf, size_t len, store_meta *m)
 {
     if (len != STORE_FILE_BYTES)
         return err_set(SIGLOG_ECORRUPT, "store file is %zu bytes, expected %d", len, STORE_FILE_BYTES);
@@ -51,13 +55,21 @@ int store_meta_decode(const uint8_t *buf, size_t len, uint64_t *store_id)
         return err_set(SIGLOG_ECORRUPT, "not a siglog store file (bad magic)");
     if (get_le64(buf + 32) != XXH3_64bits(buf, 32))
         return err_set(SIGLOG_ECORRUPT, "store file checksum mismatch");
-    if (get_le16(buf + 4) != STORE_FORMAT_VERSION)
-        return err_set(SIGLOG_EVERSION, "store format version %u, this build reads %d", get_le16(buf + 4),
-                       STORE_FORMAT_VERSION);
-    for (int i = 6; i < 16; i++)
+    unsigned version = get_le16(buf + 4);
+    if (version != STORE_FORMAT_VERSION && version != STORE_FORMAT_VERSION_MODES)
+        return err_set(SIGLOG_EVERSION, "store format version %u, this build reads %d and %d", version,
+                       STORE_FORMAT_VERSION, STORE_FORMAT_VERSION_MODES);
+    int reserved_end = version == STORE_FORMAT_VERSION ? 16 : 8;
+    for (int i = 6; i < reserved_end; i++)
         if (buf[i])
             return err_set(SIGLOG_ECORRUPT, "store file: reserved byte %d is not zero", i);
-    *store_id = get_le64(buf + 16);
+    m->file_mode = get_le32(buf + 8);
+    m->dir_mode = get_le32(buf + 12);
+    if (version == STORE_FORMAT_VERSION_MODES &&
+        (!m->file_mode || !m->dir_mode || (m->file_mode | m->dir_mode) & ~07777u))
+        return err_set(SIGLOG_ECORRUPT, "store file: modes %o/%o are not permission bits", m->file_mode,
+                       m->dir_mode);
+    m->store_id = get_le64(buf + 16);
     return 0;
 }
 
@@ -226,9 +238,41 @@ static int read_store_file(struct siglog *s, const char *store_file)
     if (r < 0)
         return r == -EFBIG ? err_set(SIGLOG_ECORRUPT, "%s: too large for a store file", store_file)
                            : err_errno(r, "reading %s", store_file);
-    int rc = store_meta_decode(data, len, &s->store_id);
+    store_meta m;
+    int rc = store_meta_decode(data, len, &m);
     free(data);
+    if (!rc) {
+        /* The store's modes, not this process's options: every file of the
+         * store stays readable by the same readers. */
+        s->store_id = m.store_id;
+        uint32_t owner = s->opt.file_mode & IO_MODE_PARENT_OWNER;
+        s->opt.file_mode = (m.file_mode ? m.file_mode : STORE_DEFAULT_FILE_MODE) | owner;
+        s->opt.dir_mode = (m.dir_mode ? m.dir_mode : STORE_DEFAULT_DIR_MODE) | owner;
+    }
     return rc ? err_set(rc, "%s: %s", store_file, siglog_errdetail()) : 0;
+}
+
+/* A writer that is not the store's owner would leave files the owner may
+ * not read or replace (root running a command on a user's store): refused
+ * unless force_owner, and then everything it creates is given to the
+ * owner of the directory it is made in, the store owner's. */
+static int check_owner(struct siglog *s)
+{
+    uint32_t uid, gid;
+    int r = s->io->path_owner(s->io, s->path, &uid, &gid);
+    if (r < 0)
+        return err_errno(r, "stat of %s", s->path);
+    uint32_t me = (uint32_t)geteuid();
+    if (uid == me)
+        return 0;
+    if (!s->opt.force_owner)
+        return err_set(SIGLOG_EPERM,
+                       "store %s belongs to uid %u, this process runs as uid %u: files it made would lock the "
+                       "owner out (force the owner to write as the owner)",
+                       s->path, uid, me);
+    s->opt.file_mode |= IO_MODE_PARENT_OWNER;
+    s->opt.dir_mode |= IO_MODE_PARENT_OWNER;
+    return 0;
 }
 
 /* Load every stream directory. One that fails to open (damaged or missing
@@ -578,16 +622,23 @@ static int open_store(siglog **out, const char *path, siglog_options o)
         if (rc)
             goto fail;
     }
+    /* An existing store's recorded modes, and its owner, decide before
+     * anything is created in it, the lock file included. */
+    int have_meta = io->stat_path(io, store_file, &is_dir, &size) != -ENOENT;
+    if (have_meta && (rc = read_store_file(s, store_file)) != 0)
+        goto fail;
+    if (!o.read_only && (rc = check_owner(s)) != 0)
+        goto fail;
     if (!o.read_only && (rc = take_writer_lock(s)) != 0)
         goto fail;
     /* Checked again under the lock: another process may have created it. */
-    if (io->stat_path(io, store_file, &is_dir, &size) == -ENOENT && (rc = store_create_in_place(io, path, &o)) != 0)
+    if (!have_meta && io->stat_path(io, store_file, &is_dir, &size) == -ENOENT &&
+        (rc = store_create_in_place(io, path, &s->opt)) != 0)
         goto fail;
-    rc = read_store_file(s, store_file);
-    if (rc)
+    if (!have_meta && (rc = read_store_file(s, store_file)) != 0)
         goto fail;
     if (!o.read_only) {
-        rc = journal_open(io, path, o.journal_bytes, s->store_id, o.file_mode, &s->journal);
+        rc = journal_open(io, path, o.journal_bytes, s->store_id, s->opt.file_mode, &s->journal);
         /* Know where the journal's copy of each partition starts before
          * the partitions judge their tails (see partition_open). */
         if (!rc && !(rc = journal_verdict_build(s->journal, &s->verdict)) &&

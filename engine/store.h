@@ -19,7 +19,10 @@
 #include "stream.h"
 
 #define STORE_MAGIC 0x534c4753u /* "SGLS" */
-#define STORE_FORMAT_VERSION 1
+#define STORE_FORMAT_VERSION 1       /* no modes recorded: the defaults */
+#define STORE_FORMAT_VERSION_MODES 2 /* file and directory modes recorded */
+#define STORE_DEFAULT_FILE_MODE 0600u
+#define STORE_DEFAULT_DIR_MODE 0700u
 #define STORE_FILE_BYTES 40
 
 /* The first offset the journal holds for a partition (recovery). */
@@ -76,9 +79,17 @@ struct siglog {
     pthread_cond_t background_cv;
 };
 
+/* What siglog.store holds besides its creation time. Modes 0: none
+ * recorded (a version 1 file), the defaults apply. */
+typedef struct store_meta {
+    uint64_t store_id;
+    uint32_t file_mode;
+    uint32_t dir_mode;
+} store_meta;
+
 /* siglog.store codec: decode validates untrusted bytes. */
-void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], uint64_t store_id, int64_t created_us);
-int store_meta_decode(const uint8_t *buf, size_t len, uint64_t *store_id);
+void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], const store_meta *m, int64_t created_us);
+int store_meta_decode(const uint8_t *buf, size_t len, store_meta *m);
 
 /* A new store (store_create.c). store_create_dir: PATH does not exist;
  * built under a temporary name and renamed into place. In place: PATH is

@@ -78,8 +78,14 @@ static int build(const siglog_io *io, const char *dir, const siglog_options *o, 
         goto out;
     journal_close(j);
     /* Last: from here on the directory is a store. */
+    /* The modes every later file and directory gets, whoever opens the
+     * store; the defaults are left unrecorded so the file stays version 1
+     * for older readers. */
+    uint32_t file_mode = o->file_mode & 07777u, dir_mode = o->dir_mode & 07777u;
+    int defaults = file_mode == STORE_DEFAULT_FILE_MODE && dir_mode == STORE_DEFAULT_DIR_MODE;
+    store_meta meta = {store_id, defaults ? 0 : file_mode, defaults ? 0 : dir_mode};
     uint8_t buf[STORE_FILE_BYTES];
-    store_meta_encode(buf, store_id, io->now_us(io));
+    store_meta_encode(buf, &meta, io->now_us(io));
     r = io_replace_file(io, dir, store_file, buf, sizeof buf, o->file_mode);
     if (r < 0)
         rc = err_errno(r, "writing %s", store_file);

@@ -441,17 +441,17 @@ static int check_store(verifier *v, const char *path)
     }
     void *data = NULL;
     size_t len = 0;
-    uint64_t store_id = 0;
     v->st.files++;
     int r = io_read_file(v->io, store_file, 4096, &data, &len);
     if (r < 0) {
         rc = r == -ENOENT ? store_not_found(path) : err_errno(r, "reading %s", store_file);
         goto out;
     }
-    if (store_meta_decode(data, len, &store_id) != 0)
+    store_meta meta;
+    if (store_meta_decode(data, len, &meta) != 0)
         problem(v, store_file, UINT64_MAX, "%s", siglog_errdetail());
     else
-        check_journal(v, path, store_id);
+        check_journal(v, path, meta.store_id);
     free(data);
     io_dirent_list names = {0};
     r = v->io->list_dir(v->io, streams, &names);

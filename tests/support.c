@@ -263,3 +263,70 @@ char *test_tree_fingerprint(const char *dir)
     cr_assert_not_null(f, "fingerprint of %s: %s", dir, strerror(errno));
     return f;
 }
+
+/* Close s (NULL allowed) after a session; the first error wins and its
+ * detail is kept. */
+static int session_end(siglog *s, int rc, char *detail, size_t detail_len)
+{
+    if (rc && detail)
+        snprintf(detail, detail_len, "%s", siglog_errdetail());
+    int c = siglog_close(s);
+    if (!rc && c && detail)
+        snprintf(detail, detail_len, "%s", siglog_errdetail());
+    return rc ? rc : c;
+}
+
+int test_append_rolling(const char *dir, const siglog_options *o, uint32_t n, char *detail, size_t detail_len)
+{
+    siglog *s = NULL;
+    int rc = siglog_open(&s, dir, o);
+    if (rc)
+        return session_end(NULL, rc, detail, detail_len);
+    siglog_stream *st = NULL;
+    rc = siglog_stream_get(s, "events", &st);
+    if (rc == SIGLOG_ENOENT) {
+        siglog_stream_config c;
+        siglog_stream_config_default(&c);
+        c.sync_policy = SIGLOG_SYNC_ALWAYS;
+        c.segment_bytes_max = 64u << 10;
+        c.record_bytes_max = 16384; /* a batch fits a quarter of a 1 MiB journal */
+        c.compression = SIGLOG_COMPRESSION_NONE; /* so the values roll segments */
+        rc = siglog_stream_create(s, "events", &c);
+        if (!rc)
+            rc = siglog_stream_get(s, "events", &st);
+    }
+    char value[1024];
+    memset(value, 'v', sizeof value);
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        siglog_event ev = {.value = value, .value_len = sizeof value};
+        rc = siglog_append(st, 0, &ev, 1, NULL, NULL);
+    }
+    return session_end(s, rc, detail, detail_len);
+}
+
+long test_count_events(const char *dir, const struct siglog_io *io, char *detail, size_t detail_len)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    o.io = io;
+    siglog *s = NULL;
+    int rc = siglog_open(&s, dir, &o);
+    if (rc)
+        return session_end(NULL, rc, detail, detail_len);
+    siglog_stream *st = NULL;
+    siglog_cursor *cur = NULL;
+    rc = siglog_stream_get(s, "events", &st);
+    if (!rc)
+        rc = siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0);
+    long count = 0;
+    const siglog_record *r;
+    int got = 0;
+    while (!rc && (got = siglog_cursor_next(cur, &r)) == 1)
+        count++;
+    if (!rc && got < 0)
+        rc = got;
+    siglog_cursor_close(cur);
+    rc = session_end(s, rc, detail, detail_len);
+    return rc ? rc : count;
+}

@@ -66,3 +66,13 @@ void test_copy_tree(const char *from, const char *to);
 /* tree_fingerprint (tree_fingerprint.h) of dir, cr_asserting it can be
  * read. Caller frees. */
 char *test_tree_fingerprint(const char *dir);
+
+/* ---- sessions that may fail (the error is the result, not a test abort) */
+/* Open dir as a writer with o; create stream "events" (ALWAYS, 64 KiB
+ * segments, no compression) if it is missing; append n 1 KiB events to
+ * partition 0, enough to roll segments; close. Returns the first error,
+ * its detail copied into detail (kept: closing would clear it). */
+int test_append_rolling(const char *dir, const siglog_options *o, uint32_t n, char *detail, size_t detail_len);
+/* Open dir read-only (through io) and count the events of partition 0 of
+ * "events": the count, or a negative code with its detail copied. */
+long test_count_events(const char *dir, const struct siglog_io *io, char *detail, size_t detail_len);

@@ -459,6 +459,11 @@ static int tr_stat_path(const siglog_io *io, const char *path, int *is_dir, uint
     return pl_tr(io)->base->stat_path(pl_tr(io)->base, path, is_dir, size);
 }
 
+static int tr_path_owner(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid)
+{
+    return pl_tr(io)->base->path_owner(pl_tr(io)->base, path, uid, gid);
+}
+
 static int tr_lock_file(const siglog_io *io, int fd, int shared)
 {
     return pl_tr(io)->base->lock_file(pl_tr(io)->base, fd, shared);
@@ -486,7 +491,7 @@ static pl_tracer *pl_tracer_new(io_crash *crash)
         .pwritev = tr_pwritev, .fdatasync = tr_fdatasync, .fsync = tr_fsync, .ftruncate = tr_ftruncate,
         .file_size = tr_file_size, .mmap_file = tr_mmap, .munmap_file = tr_munmap, .msync_file = tr_msync,
         .rename = tr_rename, .unlink = tr_unlink, .mkdir = tr_mkdir, .rmdir = tr_rmdir,
-        .sync_dir = tr_sync_dir, .list_dir = tr_list_dir, .stat_path = tr_stat_path,
+        .sync_dir = tr_sync_dir, .list_dir = tr_list_dir, .stat_path = tr_stat_path, .path_owner = tr_path_owner,
         .lock_file = tr_lock_file, .now_us = tr_now_us, .monotonic_us = tr_monotonic_us, .ctx = t,
     };
     return t;

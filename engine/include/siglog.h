@@ -138,7 +138,10 @@ typedef struct siglog_options {
                                * the store (see siglog_open). */
     int create;               /* 1: create the store if the directory holds
                                * none. Default 0. */
-    uint32_t file_mode;       /* mode of new files; default 0600 */
+    uint32_t file_mode;       /* mode of new files; default 0600. Recorded
+                               * in the store when it is created: every
+                               * later open uses the recorded modes, not
+                               * its own (umask does not narrow them). */
     uint32_t dir_mode;        /* mode of new directories; default 0700 */
     uint64_t journal_bytes;   /* size of the preallocated commit journal;
                                * default 64 MiB, min 1 MiB. Recovery reads at
@@ -150,7 +153,13 @@ typedef struct siglog_options {
     void *log_ctx;
     /* Test hook: the I/O implementation. Default NULL (POSIX). */
     const struct siglog_io *io;
-    uint64_t reserved[8];
+    /* A writer open by another user than the owner of the store directory
+     * fails with SIGLOG_EPERM (the files it made would lock the owner
+     * out) unless this is 1: then every file and directory it creates gets
+     * the owner's uid and gid (which needs the right to chown, i.e. root). */
+    uint32_t force_owner;
+    uint32_t reserved32;
+    uint64_t reserved[7];
 } siglog_options;
 
 SIGLOG_API void siglog_options_default(siglog_options *o);

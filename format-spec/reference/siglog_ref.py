@@ -112,10 +112,17 @@ def read_store_file(store):
         raise FormatError(path, 0, "bad magic %r" % b[0:4])
     if u64(b, 32) != xxh3(b[0:32]):
         raise FormatError(path, 32, "checksum mismatch")
-    if u16(b, 4) != 1:
-        raise FormatError(path, 4, "store format version %d, this reader knows 1" % u16(b, 4))
-    if any(b[6:16]):
+    version = u16(b, 4)
+    if version not in (1, 2):
+        raise FormatError(path, 4, "store format version %d, this reader knows 1 and 2" % version)
+    # Version 1 records no modes (bytes 8..15 reserved too); version 2 the
+    # file and directory modes new files and directories get.
+    if any(b[6:16 if version == 1 else 8]):
         raise FormatError(path, 6, "reserved bytes are not zero")
+    if version == 2:
+        file_mode, dir_mode = u32(b, 8), u32(b, 12)
+        if not file_mode or not dir_mode or (file_mode | dir_mode) & ~0o7777:
+            raise FormatError(path, 8, "modes %o/%o are not permission bits" % (file_mode, dir_mode))
     return u64(b, 16)
 
 

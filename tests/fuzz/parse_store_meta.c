@@ -36,18 +36,19 @@ static void check_error(int rc)
 
 static void store_round_trip(const uint8_t *data, size_t size)
 {
-    uint64_t id = 0;
-    int rc = store_meta_decode(data, size, &id);
+    store_meta m;
+    int rc = store_meta_decode(data, size, &m);
     if (rc) {
         check_error(rc);
         return;
     }
     /* created_us is carried over from the input: every other byte,
-     * checksum included, must come from the decoded id alone. */
+     * checksum included, must come from the decoded fields alone. */
     uint8_t again[STORE_FILE_BYTES];
-    store_meta_encode(again, id, (int64_t)get_le64(data + STORE_CREATED));
+    store_meta_encode(again, &m, (int64_t)get_le64(data + STORE_CREATED));
     if (size != STORE_FILE_BYTES || memcmp(again, data, size) != 0)
-        fuzz_fail(TARGET, "siglog.store accepted but re-encodes differently (id %016llx)", (unsigned long long)id);
+        fuzz_fail(TARGET, "siglog.store accepted but re-encodes differently (id %016llx)",
+                  (unsigned long long)m.store_id);
 }
 
 static void stream_round_trip(const uint8_t *data, size_t size)
