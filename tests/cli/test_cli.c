@@ -257,6 +257,54 @@ Test(cli, init_refuses_an_existing_store)
     run_free(&r);
 }
 
+/* Mode of path (lstat), 0 when missing. */
+static unsigned mode_of(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 ? (unsigned)(st.st_mode & 07777) : 0;
+}
+
+Test(cli, init_records_mode_and_sizes_the_journal)
+{
+    char *store = scratch("moded");
+    run_result r = RUN(NULL, "init", store, "--mode", "0640", "--journal-bytes", "8388608");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *file = test_path(store, "siglog.store");
+    char *journal = test_path(store, "journal");
+    char *streams = test_path(store, "streams");
+    cr_expect_eq(mode_of(file), 0640);
+    cr_expect_eq(mode_of(journal), 0640);
+    cr_expect_eq(mode_of(store), 0750, "directories get x wherever r is set");
+    cr_expect_eq(mode_of(streams), 0750);
+    cr_expect_eq(test_file_size(journal), 8u << 20);
+    /* Later files too, whatever the writer's umask. */
+    r = RUN(NULL, "stream", "create", store, "s", "--partitions", "1");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *sd = test_path(streams, "s");
+    cr_expect_eq(mode_of(sd), 0750);
+    free(sd);
+    static const char *const bad[] = {"0400", "640x", "01640", "", "7777"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char *other = scratch("badmode");
+        r = RUN(NULL, "init", other, "--mode", bad[i]);
+        cr_expect_eq(r.status, 2, "--mode '%s': %s", bad[i], r.err);
+        cr_expect_eq(mode_of(other), 0, "--mode '%s' created the store", bad[i]);
+        run_free(&r);
+        free(other);
+    }
+    char *small = scratch("small");
+    r = RUN(NULL, "init", small, "--journal-bytes", "1000");
+    cr_expect_eq(r.status, 2, "%s", r.err);
+    run_free(&r);
+    free(small);
+    free(streams);
+    free(journal);
+    free(file);
+    free(store);
+}
+
 Test(cli, failures_name_the_store_and_exit_1)
 {
     char *missing = scratch("no-such-store");
