@@ -54,6 +54,7 @@ static void fx_close(durable_fx *x)
     siglog_close(x->s);
     io_fault_free(x->fault);
     test_rmtree(x->dir);
+    free(x->dir);
 }
 
 static uint64_t append_one(siglog_stream *st, uint32_t partition)
