@@ -804,7 +804,7 @@ static void creation_fails_whole_or_nothing(int dir_exists)
                              siglog_errdetail(), dir);
             else
                 cr_assert_eq(access(dir, F_OK), -1, "ENOSPC at call %" PRIu64 " left %s", nth, dir);
-            cr_assert_eq(entries_in(tmp), dir_exists, "ENOSPC at call %" PRIu64 " left a temporary", nth);
+            cr_assert_eq(entries_in(tmp), (size_t)dir_exists, "ENOSPC at call %" PRIu64 " left a temporary", nth);
             nothing_left++;
         }
         free(store_file);
