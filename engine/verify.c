@@ -501,10 +501,11 @@ static partition *writer_partition(siglog *s, const char *dir)
 /* Open as the writer (recovery cuts torn tails, repairs indexes it finds
  * unusable), then rebuild the bad indexes under the same lock: the active
  * segments' through the writer that holds them. */
-static int repair(verifier *v, const char *path)
+static int repair(verifier *v, const char *path, int force_owner)
 {
     siglog_options o;
     siglog_options_default(&o);
+    o.force_owner = (uint32_t)force_owner;
     o.log_fn = repaired_log;
     o.log_ctx = v;
     siglog *s;
@@ -568,7 +569,7 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
     verifier v = {.io = io_posix(), .cb = cb};
     int rc = check_store(&v, path);
     if (!rc && v.st.problems && do_repair) {
-        rc = repair(&v, path);
+        rc = repair(&v, path, (do_repair & SIGLOG_VERIFY_FORCE_OWNER) != 0);
         if (!rc) {
             /* Check again, silently: what remains is the answer. */
             verifier again = {.io = v.io};

@@ -50,10 +50,14 @@ int cli_fail_lib(const char *cmd, int code, const char *fmt, ...) CLI_PRINTF(3, 
 /* "siglog <cmd>: warning: <message>" on stderr. */
 void cli_warn(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 
-/* Open the store at path (read_only 0/1, never creating it) and, when
+/* cli_open flags. */
+#define CLI_OPEN_READ_ONLY 1u
+#define CLI_OPEN_FORCE_OWNER 2u /* siglog_options.force_owner (--force-owner) */
+
+/* Open the store at path (flags above, never creating it) and, when
  * stream is non-NULL, look the stream up. On failure prints the reason,
  * closes what it opened and returns CLI_FAILURE. */
-int cli_open(const char *cmd, const char *path, int read_only, const char *stream_name,
+int cli_open(const char *cmd, const char *path, unsigned flags, const char *stream_name,
              siglog **s_out, siglog_stream **st_out);
 
 #endif

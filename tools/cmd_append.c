@@ -55,7 +55,7 @@ static const args_cmd cmd = {
     "siglog append STORE STREAM [--key-field PATH] [--time-field PATH] [--time-unit s|ms|us]\n"
     "       [--time-format PATTERN] [--time-zone ZONE]\n"
     "       [--schema-version V] [--partition P] [--sync none|always] [--on-error stop|skip]\n"
-    "       [--skip-lines N] [--ack] [FILE|-]",
+    "       [--skip-lines N] [--ack] [--force-owner] [FILE|-]",
     "Append JSON Lines from FILE (or standard input when FILE is '-' or absent)\n"
     "to STREAM: one event per line, the line stored byte-for-byte as the value\n"
     "(without its newline). Every line must be exactly one JSON value, its\n"
@@ -98,6 +98,8 @@ static const args_cmd cmd = {
     "  --on-error MODE      stop (default): at the first bad line append nothing\n"
     "                       after it and exit 1; skip: report each bad line on\n"
     "                       stderr, leave it out and go on (exit 0)\n"
+    "  --force-owner        write even though this user does not own the store:\n"
+    "                       new files get the owner's uid and gid (needs root)\n"
     "  --skip-lines N       skip the first N lines, blank ones included: after a\n"
     "                       failure at line L, L-1 resumes with that line (once\n"
     "                       mended), L after it\n"
@@ -130,6 +132,7 @@ enum {
     OPT_ON_ERROR,
     OPT_ACK,
     OPT_SKIP_LINES,
+    OPT_FORCE_OWNER,
     OPT_TIME_FORMAT,
     OPT_TIME_ZONE,
 };
@@ -143,7 +146,7 @@ typedef struct append_opts {
     const char *zone_name; /* --time-zone was a zone name */
     uint32_t schema_version;
     uint32_t partition;
-    int sync_always, ack, skip_bad;
+    int sync_always, ack, skip_bad, force_owner;
     uint64_t skip_lines; /* leading input lines to pass over */
 } append_opts;
 
@@ -405,6 +408,7 @@ static int parse_options(int argc, char **argv, append_opts *o)
         { "on-error", required_argument, NULL, OPT_ON_ERROR },
         { "ack", no_argument, NULL, OPT_ACK },
         { "skip-lines", required_argument, NULL, OPT_SKIP_LINES },
+        { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
         { "time-format", required_argument, NULL, OPT_TIME_FORMAT },
         { "time-zone", required_argument, NULL, OPT_TIME_ZONE },
         { NULL, 0, NULL, 0 },
@@ -452,6 +456,9 @@ static int parse_options(int argc, char **argv, append_opts *o)
             break;
         case OPT_ACK:
             o->ack = 1;
+            break;
+        case OPT_FORCE_OWNER:
+            o->force_owner = 1;
             break;
         case OPT_TIME_FORMAT:
             o->time_how.pattern = optarg;
@@ -517,7 +524,7 @@ int cmd_append(int argc, char **argv)
         status = cli_fail(cmd.name, "cannot handle SIGINT/SIGTERM: %s", strerror(errno));
         goto out;
     }
-    if ((status = cli_open(cmd.name, o.store, 0, o.stream, &a.s, &a.st)) != CLI_OK)
+    if ((status = cli_open(cmd.name, o.store, o.force_owner ? CLI_OPEN_FORCE_OWNER : 0, o.stream, &a.s, &a.st)) != CLI_OK)
         goto out;
     if (o.ack && acks_start(&a.acks, a.st) != 0) {
         status = cli_fail(cmd.name, "cannot start acknowledging: %s", strerror(errno));

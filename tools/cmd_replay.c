@@ -560,7 +560,7 @@ int cmd_replay(int argc, char **argv)
         status = status == ARGS_HELP ? CLI_OK : status;
         goto out;
     }
-    if ((status = cli_open(cmd.name, o.store, 1, o.stream, &s, &rr.st)) != CLI_OK)
+    if ((status = cli_open(cmd.name, o.store, CLI_OPEN_READ_ONLY, o.stream, &s, &rr.st)) != CLI_OK)
         goto out;
     if (o.follow)
         install_stop_handlers();

@@ -163,7 +163,7 @@ int cmd_stat(int argc, char **argv)
     const char *path = ops[0];
 
     siglog *s;
-    if (cli_open(cmd.name, path, 1, NULL, &s, NULL) != CLI_OK)
+    if (cli_open(cmd.name, path, CLI_OPEN_READ_ONLY, NULL, &s, NULL) != CLI_OK)
         return CLI_FAILURE;
     stat_ctx sc = { .status = CLI_OK };
     json_t *doc = NULL;

@@ -22,7 +22,7 @@ static const args_cmd create_cmd = {
     "stream create",
     "siglog stream create STORE STREAM --partitions N [--set NAME=VALUE ...] [--segment-bytes B]\n"
     "       [--segment-age DUR] [--batch-bytes B] [--compression lz4|none]\n"
-    "       [--sync none|interval:MS|always] [--adopt]",
+    "       [--sync none|interval:MS|always] [--adopt] [--force-owner]",
     "Create stream STREAM in STORE.\n"
     "\n"
     "  --partitions N       number of partitions, 1..4096 (required)\n"
@@ -41,6 +41,8 @@ static const args_cmd create_cmd = {
     "                       (its stream.meta lost or damaged), events and offsets\n"
     "                       included: only with the same --partitions and when each\n"
     "                       partition checks out; run siglog verify first\n"
+    "  --force-owner        write even though this user does not own the store:\n"
+    "                       new files get the owner's uid and gid (needs root)\n"
     "\n"
     "Stream names are 1..128 bytes of [A-Za-z0-9._-] not starting with '.'.\n"
     "The stream is built under a temporary name and renamed into place, so a\n"
@@ -62,7 +64,7 @@ static const args_cmd list_cmd = {
 };
 
 enum { OPT_PARTITIONS = 256, OPT_SET, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_BATCH_BYTES, OPT_COMPRESSION, OPT_SYNC,
-       OPT_JSON, OPT_ADOPT };
+       OPT_JSON, OPT_ADOPT, OPT_FORCE_OWNER };
 
 /* The options that name one setting each, by their order in the enum
  * above from OPT_SEGMENT_BYTES: shorthands for --set NAME=VALUE kept from
@@ -113,11 +115,13 @@ static int stream_create(int argc, char **argv)
         { "compression", required_argument, NULL, OPT_COMPRESSION },
         { "sync", required_argument, NULL, OPT_SYNC },
         { "adopt", no_argument, NULL, OPT_ADOPT },
+        { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
         { NULL, 0, NULL, 0 },
     };
     siglog_stream_config c;
     siglog_stream_config_default(&c);
     int have_partitions = 0, adopt = 0;
+    unsigned open_flags = 0;
 
     args_begin();
     for (int ch; (ch = args_next(&create_cmd, argc, argv, opts)) != -1;) {
@@ -152,6 +156,9 @@ static int stream_create(int argc, char **argv)
         case OPT_ADOPT:
             adopt = 1;
             break;
+        case OPT_FORCE_OWNER:
+            open_flags = CLI_OPEN_FORCE_OWNER;
+            break;
         case ARGS_HELP:
             streaminfo_print_settings(stdout);
             return fflush(stdout) == 0 ? CLI_OK : CLI_FAILURE;
@@ -167,7 +174,7 @@ static int stream_create(int argc, char **argv)
 
     const char *path = ops[0], *name = ops[1];
     siglog *s;
-    if (cli_open(create_cmd.name, path, 0, NULL, &s, NULL) != CLI_OK)
+    if (cli_open(create_cmd.name, path, open_flags, NULL, &s, NULL) != CLI_OK)
         return CLI_FAILURE;
     int rc = adopt ? siglog_stream_adopt(s, name, &c) : siglog_stream_create(s, name, &c);
     if (rc != 0) {
@@ -229,7 +236,7 @@ static int stream_list(int argc, char **argv)
     const char *path = ops[0];
 
     siglog *s;
-    if (cli_open(list_cmd.name, path, 1, NULL, &s, NULL) != CLI_OK)
+    if (cli_open(list_cmd.name, path, CLI_OPEN_READ_ONLY, NULL, &s, NULL) != CLI_OK)
         return CLI_FAILURE;
     int status = CLI_OK;
     if (l.json && !(l.array = json_array())) {

@@ -27,7 +27,7 @@
 
 static const args_cmd cmd = {
     "verify",
-    "siglog verify STORE [--repair] [--json]",
+    "siglog verify STORE [--repair [--force-owner]] [--json]",
     "Check the whole store: the store file, both journal header slots and every\n"
     "live journal entry (damage followed by valid entries is told from a torn\n"
     "end), every stream's metadata, every segment batch by batch (header and\n"
@@ -47,6 +47,8 @@ static const args_cmd cmd = {
     "             when there is something to repair (and then fails while a\n"
     "             writer has the store open). The summary then ends with\n"
     "             \", N repairs, M remain\".\n"
+    "  --force-owner  with --repair: mend even though this user does not own the\n"
+    "             store; new files get the owner's uid and gid (needs root)\n"
     "  --json     print one JSON document instead: {\"store\", \"files\", \"batches\",\n"
     "             \"records\", \"bytes\", \"problems\": [{file, position, what}],\n"
     "             \"repairs\": [{file, what}], \"remaining\", \"ok\"}; position is\n"
@@ -58,7 +60,7 @@ static const args_cmd cmd = {
     "Exit status 0 when no problem remains, 1 otherwise.\n",
 };
 
-enum { OPT_REPAIR = 256, OPT_JSON };
+enum { OPT_REPAIR = 256, OPT_JSON, OPT_FORCE_OWNER };
 
 typedef struct verify_out {
     json_t *problems, *repairs; /* NULL for text output */
@@ -162,6 +164,7 @@ int cmd_verify(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "repair", no_argument, NULL, OPT_REPAIR },
+        { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
         { "json", no_argument, NULL, OPT_JSON },
         { NULL, 0, NULL, 0 },
     };
@@ -169,12 +172,16 @@ int cmd_verify(int argc, char **argv)
     args_begin();
     for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
         if (ch == OPT_REPAIR)
-            repair = 1;
+            repair |= 1;
+        else if (ch == OPT_FORCE_OWNER)
+            repair |= SIGLOG_VERIFY_FORCE_OWNER;
         else if (ch == OPT_JSON)
             json = 1;
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
     }
+    if (repair == SIGLOG_VERIFY_FORCE_OWNER)
+        return args_usage(&cmd, "--force-owner goes with --repair");
     char **ops;
     if (args_operands(&cmd, argc, argv, 1, "STORE", &ops))
         return CLI_USAGE;

@@ -84,12 +84,13 @@ void cli_warn(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
-int cli_open(const char *cmd, const char *path, int read_only, const char *stream_name,
+int cli_open(const char *cmd, const char *path, unsigned flags, const char *stream_name,
              siglog **s_out, siglog_stream **st_out)
 {
     siglog_options o;
     siglog_options_default(&o);
-    o.read_only = read_only;
+    o.read_only = (flags & CLI_OPEN_READ_ONLY) != 0;
+    o.force_owner = (flags & CLI_OPEN_FORCE_OWNER) != 0;
     siglog *s = NULL;
     int rc = siglog_open(&s, path, &o);
     if (rc != 0)

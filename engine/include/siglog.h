@@ -532,6 +532,9 @@ typedef struct siglog_verify_callbacks {
  * reported, never cut. Returns 0 when no problem remains, SIGLOG_ECORRUPT
  * when some do, or another error when the check itself could not run.
  * cb and stats may be NULL. */
+/* Or'ed into a non-zero repair: open as the writer even when this process
+ * is not the store's owner (siglog_options.force_owner). */
+#define SIGLOG_VERIFY_FORCE_OWNER 2
 SIGLOG_API int siglog_verify(const char *path, int repair, const siglog_verify_callbacks *cb,
                              siglog_verify_stats *stats);
 

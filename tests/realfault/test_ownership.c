@@ -25,6 +25,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../cli/run.h"
 #include "siglog.h"
 #include "support.h"
 
@@ -284,6 +285,51 @@ Test(ownership, nobody_reads_a_root_store_of_mode_0640_and_cannot_write_it)
     cr_assert_str_eq(after, before, "nobody changed the store");
     free(after);
     free(before);
+    free(dir);
+    remove_tmpdir(tmp);
+}
+
+/* The command line, as root on nobody's store: every writing command is
+ * refused in one line naming the owner, and works with --force-owner,
+ * giving what it makes to nobody. */
+Test(ownership, writing_commands_take_force_owner)
+{
+    uid_t nobody;
+    gid_t nogroup;
+    char *tmp, *dir;
+    siglog_options o = options(0, 0);
+    o.journal_bytes = 8u << 20; /* room for a stream with default settings */
+    root_fixture(&o, &nobody, &nogroup, &tmp, &dir);
+    chown_tree(dir, nobody, nogroup);
+    char *input = test_path(tmp, "events.jsonl");
+    run_write_file(input, "{\"a\":1}\n{\"a\":2}\n", 16);
+    /* Each command with room for --force-owner at its end. */
+    const char *append[] = {"append", dir, "events", NULL, NULL};
+    const char *create[] = {"stream", "create", dir, "more", "--partitions", "1", NULL, NULL};
+    const char **commands[] = {append, create};
+    const size_t lens[] = {3, 6};
+    for (size_t i = 0; i < 2; i++) {
+        const char **args = commands[i];
+        char *before = tree_state(dir);
+        run_result r = run_siglog(input, args);
+        cr_assert_eq(r.status, 1, "%s without --force-owner: %d %s", args[0], r.status, r.err);
+        cr_assert(strstr(r.err, "belongs to uid"), "%s", r.err);
+        cr_assert_eq(strchr(r.err, '\n'), r.err + r.err_len - 1, "one line: %s", r.err);
+        run_free(&r);
+        char *after = tree_state(dir);
+        cr_assert_str_eq(after, before, "a refused %s changed the store", args[0]);
+        free(after);
+        free(before);
+        args[lens[i]] = "--force-owner";
+        r = run_siglog(input, args);
+        cr_assert_eq(r.status, 0, "%s --force-owner: %s", args[0], r.err);
+        run_free(&r);
+    }
+    check_tree(dir, nobody, nogroup, 0600, 0700);
+    run_result r = RUN(NULL, "verify", dir, "--force-owner");
+    cr_assert_eq(r.status, 2, "--force-owner without --repair is a usage error: %s", r.err);
+    run_free(&r);
+    free(input);
     free(dir);
     remove_tmpdir(tmp);
 }
