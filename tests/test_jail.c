@@ -323,4 +323,5 @@ Test(jail, every_path_the_engine_uses_refuses_what_is_planted_there, .timeout = 
     free(decoy);
     free(outside);
     free(pristine);
+    free(tmp);
 }
