@@ -32,7 +32,7 @@ static int durable_partition(siglog_stream *st, uint32_t partition_id, const cha
 SIGLOG_API int siglog_durable_offset(siglog_stream *st, uint32_t partition_id, uint64_t *next)
 {
     err_clear();
-    partition *p;
+    partition *p = NULL; /* set when durable_partition returns 0 (gcc -O3 cannot tell) */
     int rc = next ? durable_partition(st, partition_id, "siglog_durable_offset", &p)
                   : err_set(SIGLOG_EINVAL, "siglog_durable_offset: next is NULL");
     if (rc)
@@ -59,7 +59,7 @@ static struct timespec deadline_after(int64_t timeout_us)
 SIGLOG_API int siglog_wait_durable(siglog_stream *st, uint32_t partition_id, uint64_t offset, int64_t timeout_us)
 {
     err_clear();
-    partition *p;
+    partition *p = NULL; /* set when durable_partition returns 0 (gcc -O3 cannot tell) */
     int rc = durable_partition(st, partition_id, "siglog_wait_durable", &p);
     if (rc)
         return rc;
