@@ -29,6 +29,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cursor.h"
 #include "error.h"
 #include "store.h"
 
@@ -70,6 +71,9 @@ struct siglog_cursor {
     size_t nbases;
     size_t jbatch;            /* next journaled batch to look at */
     uint64_t jpos;            /* its byte position in the journaled run */
+    int held;                 /* rec is handed out again by the next read */
+    int deferred;             /* the next read fails with this code ... */
+    char deferred_detail[512]; /* ... and this detail (see cursor.h) */
 };
 
 static segment_params reader_params(const partition *p)
@@ -417,6 +421,8 @@ static int seek_time(siglog_cursor *c, int64_t ts)
 static int seek_to(siglog_cursor *c, int seek, int64_t arg)
 {
     drop_segment(c);
+    c->held = 0;
+    c->deferred = 0;
     c->time_pending = 0;
     c->jbatch = 0; /* may go back: look from the snapshot's first again */
     c->jpos = 0;
@@ -490,6 +496,16 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
     err_clear();
     if (!c || !rec)
         return err_set(SIGLOG_EINVAL, "siglog_cursor_next: cursor and rec are required");
+    if (c->held) {
+        c->held = 0;
+        *rec = &c->rec;
+        return 1;
+    }
+    if (c->deferred) {
+        int rc = c->deferred;
+        c->deferred = 0;
+        return err_set(rc, "%s", c->deferred_detail);
+    }
     for (;;) {
         if (c->in_batch) {
             int r = batch_iter_next(&c->it, &c->rec);
@@ -523,7 +539,18 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
 
 SIGLOG_API uint64_t siglog_cursor_position(const siglog_cursor *c)
 {
-    return c->next_offset;
+    return c->held ? c->rec.offset : c->next_offset;
+}
+
+void cursor_unread(siglog_cursor *c)
+{
+    c->held = 1;
+}
+
+void cursor_defer_error(siglog_cursor *c, int code)
+{
+    c->deferred = code;
+    snprintf(c->deferred_detail, sizeof c->deferred_detail, "%s", siglog_errdetail());
 }
 
 SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms)

@@ -472,6 +472,26 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
  * moves to the new log start offset). */
 SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec);
 
+/* Read up to max records at once: as many siglog_cursor_next calls, each
+ * record copied into recs[] with its key, value and headers copied into
+ * buf (buf_len bytes). Returns how many (1..max), 0 at the end (with
+ * FOLLOW: nothing new yet), or a negative code. *buf_used (when not NULL)
+ * gets the bytes of buf used.
+ * Lifetime: every pointer in recs[0..n-1] (key, value, headers and the
+ * headers' key and value) points into buf, never into the cursor, so the
+ * records stay valid while the caller keeps buf unchanged, across later
+ * reads and after the cursor's close.
+ * A record that does not fit in what is left of buf stays for the next
+ * call. When even the first does not fit: SIGLOG_ETOOBIG, nothing is
+ * consumed and *buf_used gets the bytes that record needs (a buffer of
+ * 16 MiB + 64 KiB, the largest
+ * record_bytes_max allows plus its header array, always holds one). An error met after some
+ * records were copied is returned by the next read of the cursor, after
+ * those records: nothing between them is skipped. Reads may mix this call
+ * and siglog_cursor_next. */
+SIGLOG_API int siglog_cursor_next_batch(siglog_cursor *c, siglog_record *recs, size_t max, void *buf, size_t buf_len,
+                                        size_t *buf_used);
+
 /* Move the cursor to another position, as siglog_cursor_open's seek and
  * arg would, keeping its high-water mark (taken at open, or moved on by
  * FOLLOW). Much cheaper than a new cursor for repeated seeks: the cursor
