@@ -42,3 +42,21 @@ cc -std=c11 -Wall -Wextra -Werror app.c $flags -o app
 out=$(LD_LIBRARY_PATH="$libdir" ./app)
 echo "$out"
 grep -q '^0 {"task":"t1","ok":true}$' <<<"$out" || { echo "the example printed something else" >&2; exit 1; }
+
+# The Python module as installed, with the README's Python example as
+# printed. The library is found by its soname here (the scratch prefix is
+# not where _installed.py says it will be).
+pkg=$(find "$root" -path '*/siglog/_installed.py' -print -quit)
+[ -n "$pkg" ] || { echo "the Python module is not installed" >&2; exit 1; }
+python3 - "$src/README.md" "$scratch/app/example.py" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+block = re.search(r"```python\n(.*?)```", text[text.index("## Python"):], re.S)
+if not block:
+    sys.exit("README: no Python example under '## Python'")
+open(sys.argv[2], "w").write(block.group(1))
+PY
+out=$(PYTHONPATH=$(dirname "$(dirname "$pkg")") LD_LIBRARY_PATH="$libdir" /usr/bin/python3 example.py)
+echo "$out"
+[ "$out" = "0 {'task': 't1', 'ok': True} {'model': 'v3'} True" ] ||
+  { echo "the Python example printed something else" >&2; exit 1; }

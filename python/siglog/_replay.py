@@ -1,0 +1,210 @@
+"""Replay: reading a stream back in batches of records (one foreign call
+per batch: siglog_cursor_next_batch), as Events or as a pandas DataFrame.
+
+Rows are plain tuples in Event's field order until the last moment, so
+to_pandas() builds its columns without making an Event per record.
+"""
+import ctypes
+import heapq
+import json
+import struct
+import threading
+
+from . import _lib
+from ._event import Event
+
+_RECORD = struct.Struct(_lib.RECORD_FORMAT)
+_HEADER = struct.Struct(_lib.HEADER_FORMAT)
+_RECORDS_PER_CALL = 4096
+
+COLUMNS = Event._fields
+
+
+class _PartitionReader:
+    """One partition's cursor and the buffers its batches land in."""
+
+    def __init__(self, stream, partition, seek, arg, flags, batch_bytes):
+        cur = ctypes.c_void_p()
+        with stream.store._guard:
+            _lib.check(_lib.lib.siglog_cursor_open(ctypes.byref(cur), stream._handle, partition, seek, arg, flags))
+        self.cursor = cur
+        self.stream_name = stream.name
+        self.recs = (_lib.Record * _RECORDS_PER_CALL)()
+        self.buf = ctypes.create_string_buffer(batch_bytes)
+
+    def close(self):
+        _lib.lib.siglog_cursor_close(self.cursor)
+        self.cursor = None
+
+    def read(self):
+        """The next batch as (count, record tuples, bytes of the buffer,
+        its address); count 0 at the end. The caller holds the locks."""
+        used = ctypes.c_size_t()
+        while True:
+            n = _lib.lib.siglog_cursor_next_batch(self.cursor, self.recs, _RECORDS_PER_CALL, self.buf,
+                                                  len(self.buf), ctypes.byref(used))
+            if n != _lib.ETOOBIG:
+                break
+            self.buf = ctypes.create_string_buffer(used.value)  # one record is this big
+        _lib.check(n)
+        base = ctypes.addressof(self.buf)
+        records = _RECORD.iter_unpack(ctypes.string_at(ctypes.addressof(self.recs), n * _RECORD.size))
+        return n, records, ctypes.string_at(base, used.value), base
+
+
+def _headers(data, base, at, count):
+    """count headers whose array starts at address `at` of the buffer
+    that starts at address base and whose bytes are data."""
+    out = {}
+    at -= base
+    for kp, kl, vp, vl in _HEADER.iter_unpack(data[at:at + count * _HEADER.size]):
+        kp -= base
+        vp -= base
+        out[data[kp:kp + kl].decode("utf-8", "surrogateescape")] = \
+            data[vp:vp + vl].decode("utf-8", "surrogateescape")
+    return out
+
+
+class Replay:
+    """An iterator of Events over a stream (from stream.replay()). Use as
+    a context manager, or read it to its end, or close() it: each holds a
+    cursor per partition. It ends at the high-water marks seen when it
+    was made. Iterated from one thread at a time; any number of replays
+    may read one store from many threads."""
+
+    def __init__(self, stream, partitions, from_offset, to_offset, from_time, to_time, key, schema_version,
+                 merge, allow_gaps, batch_bytes):
+        self._store = stream.store
+        self._lock = threading.Lock()
+        self._to_offset = to_offset
+        self._from_time, self._to_time = from_time, to_time
+        self._key, self._schema_version = key, schema_version
+        self._merge = merge
+        if from_offset is not None:
+            seek, arg = _lib.SEEK_OFFSET, from_offset
+        elif from_time is not None:
+            seek, arg = _lib.SEEK_TIME, from_time
+        else:
+            seek, arg = _lib.SEEK_START, 0
+        flags = _lib.CURSOR_ALLOW_GAPS if allow_gaps else 0
+        # Every cursor opens before anything is read: the replay ends at
+        # the high-water marks of this moment.
+        self._readers = []
+        try:
+            for p in partitions:
+                self._readers.append(_PartitionReader(stream, p, seek, arg, flags, batch_bytes))
+        except BaseException:
+            self._close_cursors()
+            raise
+        self._store._replays.add(self)
+        self._rows = self._all_rows()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        if getattr(self, "_readers", None):
+            self.close()
+
+    def close(self):
+        """Free the cursors; reading on raises ClosedError."""
+        self._close_cursors()
+        self._store._replays.discard(self)
+
+    def _close_cursors(self):
+        with self._lock:
+            for r in self._readers or ():
+                r.close()
+            self._readers = None
+
+    def _batch(self, reader):
+        with self._store._guard, self._lock:
+            if self._readers is None:
+                raise _lib.ClosedError("replay")
+            return reader.read()
+
+    def _partition_rows(self, reader):
+        """Rows of one partition that pass the filters, batch by batch."""
+        to_offset, from_time, to_time = self._to_offset, self._from_time, self._to_time
+        key, schema = self._key, self._schema_version
+        name = reader.stream_name
+        while True:
+            n, records, data, base = self._batch(reader)
+            if n == 0:
+                return
+            rows = []
+            for off, ts, part, sv, flags, hc, kp, kl, vp, vl, hp in records:
+                if to_offset is not None and off >= to_offset:
+                    yield rows
+                    return
+                if (from_time is not None and ts < from_time) or (to_time is not None and ts >= to_time) or \
+                        (schema is not None and sv != schema):
+                    continue
+                k = data[kp - base:kp - base + kl] if kl else None
+                if key is not None and k != key:
+                    continue
+                rows.append((part, off, ts, k, sv, _headers(data, base, hp, hc) if hc else {},
+                             data[vp - base:vp - base + vl], bool(flags & _lib.EVENT_TOMBSTONE), name))
+            yield rows
+
+    def _all_rows(self):
+        """Every row in delivery order, in lists (one per batch read)."""
+        if self._readers is None:
+            raise _lib.ClosedError("replay")
+        readers = list(self._readers)
+        if self._merge:
+            gens = [(row for rows in self._partition_rows(r) for row in rows) for r in readers]
+            merged = heapq.merge(*gens, key=lambda row: (row[2], row[0], row[1]))
+            while True:
+                chunk = [row for _, row in zip(range(_RECORDS_PER_CALL), merged)]
+                if not chunk:
+                    break
+                yield chunk
+        else:
+            for r in readers:
+                yield from self._partition_rows(r)
+        self.close()
+
+    def __iter__(self):
+        new = tuple.__new__
+        for rows in self._rows:
+            for row in rows:
+                yield new(Event, row)
+
+    def to_pandas(self, fields=None):
+        """The rest of the replay as a pandas DataFrame, one row per event
+        with Event's fields as columns (ts as datetime64 in UTC, ts_us
+        beside it); fields=[names] adds the JSON value's top-level fields
+        of those names as columns (None where a value lacks one or is no
+        JSON object). Needs pandas (Debian: python3-pandas)."""
+        try:
+            import pandas
+        except ImportError as e:
+            raise ImportError("Replay.to_pandas() needs pandas, which is not installed "
+                              "(Debian: apt-get install python3-pandas)") from e
+        columns = [[] for _ in COLUMNS]
+        for rows in self._rows:
+            for col, values in zip(columns, zip(*rows)):
+                col.extend(values)
+        frame = dict(zip(COLUMNS, columns))
+        ts_us = pandas.array(frame["ts_us"], dtype="int64")
+        data = {"ts": pandas.to_datetime(ts_us, unit="us", utc=True)}
+        data.update(frame)
+        data["ts_us"] = ts_us
+        if fields:
+            objects = [_json_object(v) for v in frame["value"]]
+            for name in fields:
+                data[name] = [o.get(name) for o in objects]
+        return pandas.DataFrame(data)
+
+
+def _json_object(value):
+    """The value as a JSON object, or {} when it is not one."""
+    try:
+        obj = json.loads(value)
+    except ValueError:
+        return {}
+    return obj if isinstance(obj, dict) else {}

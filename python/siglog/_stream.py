@@ -1,0 +1,165 @@
+"""Stream: one stream of an open store — what it holds, reading it back,
+and appending to it with the engine's durability semantics."""
+import collections
+import ctypes
+import json
+
+from . import _lib
+from ._event import to_us
+from ._replay import Replay
+
+PartitionInfo = collections.namedtuple(
+    "PartitionInfo",
+    "partition log_start_offset next_offset segment_count bytes index_bytes "
+    "first_ts_us max_ts_us failed")
+
+# One wait_durable call never outlasts this, so a store close waits at most
+# this long for a thread waiting without a limit.
+_WAIT_SLICE_US = 100_000
+
+
+class Stream:
+    """A stream of an open store (from store.stream(name)). Valid until the
+    store's close; ClosedError after."""
+
+    def __init__(self, store, name, handle):
+        self.store = store
+        self.name = name
+        self._handle = handle
+
+    def __repr__(self):
+        return f"<siglog.Stream {self.name!r}>"
+
+    def config(self):
+        """The stream's settings by name (siglog_setting_* names)."""
+        c = _lib.StreamConfig()
+        with self.store._guard:
+            _lib.lib.siglog_stream_config_get(self._handle, ctypes.byref(c))
+        out = {}
+        for i in range(_lib.lib.siglog_setting_count()):
+            row = _lib.lib.siglog_setting_at(i)
+            out[row.contents.name.decode()] = _lib.lib.siglog_setting_get(ctypes.byref(c), row)
+        return out
+
+    def partitions(self):
+        """A PartitionInfo per partition, in partition order."""
+        count = self.config()["partitions"]
+        infos = []
+        info = _lib.PartitionInfo()
+        with self.store._guard:
+            for p in range(count):
+                _lib.check(_lib.lib.siglog_partition_info_get(self._handle, p, ctypes.byref(info)))
+                infos.append(PartitionInfo(p, info.log_start_offset, info.next_offset, info.segment_count,
+                                           info.bytes, info.index_bytes, info.first_timestamp_us,
+                                           info.max_timestamp_us, bool(info.failed)))
+        return infos
+
+    def stat(self):
+        """The stream in figures, as a dict: name, partitions, events (the
+        offsets still in the log), bytes on disk, the earliest first and
+        latest largest event times (None when empty), settings."""
+        parts = self.partitions()
+        filled = [p for p in parts if p.next_offset > p.log_start_offset]
+        return {
+            "name": self.name,
+            "partitions": len(parts),
+            "events": sum(p.next_offset - p.log_start_offset for p in parts),
+            "bytes": sum(p.bytes + p.index_bytes for p in parts),
+            "first_ts_us": min((p.first_ts_us for p in filled), default=None),
+            "max_ts_us": max((p.max_ts_us for p in filled), default=None),
+            "config": self.config(),
+        }
+
+    def replay(self, partitions=None, from_offset=None, to_offset=None, from_time=None, to_time=None,
+               key=None, schema_version=None, order="partition", allow_gaps=False, batch_bytes=1 << 20):
+        """An iterator of Events (see siglog.Replay): partitions in turn
+        (order="partition") or interleaved in (ts, partition, offset)
+        order (order="merge"; sorted when each partition's times are).
+        Offsets and times are half-open ranges [from, to); times are
+        microseconds or aware datetimes; key is bytes or str. It ends at
+        the high-water marks seen when it starts."""
+        if order not in ("partition", "merge"):
+            raise ValueError(f"order must be 'partition' or 'merge', not {order!r}")
+        count = self.config()["partitions"]
+        if partitions is None:
+            partitions = range(count)
+        if isinstance(key, str):
+            key = key.encode()
+        return Replay(self, list(partitions), from_offset, to_offset, to_us(from_time), to_us(to_time),
+                      key, schema_version, order == "merge", allow_gaps, batch_bytes)
+
+    def append(self, events, partition=None, durable=False, timeout=None):
+        """Append events (each a dict with "value" and optionally "key",
+        "ts" (microseconds or an aware datetime; default: now),
+        "schema_version", "headers" (dict of str or bytes), "tombstone";
+        or just a value). A value that is not bytes or str is stored as
+        its JSON. partition: None routes by key. Returns a list of
+        (partition, offset), acknowledged under the stream's sync policy;
+        durable=True also waits until they are durable (wait_durable)."""
+        items = [_event_fields(e) for e in events]
+        if not items:
+            return []
+        arr = (_lib.Event * len(items))()
+        keep = []
+        for slot, (k, v, ts, schema, headers, flags) in zip(arr, items):
+            slot.key, slot.key_len = k, len(k or b"")
+            slot.value, slot.value_len = v, len(v)
+            slot.timestamp_us, slot.schema_version, slot.flags = ts, schema, flags
+            if headers:
+                harr = (_lib.Header * len(headers))()
+                for h, (hk, hv) in zip(harr, headers):
+                    h.key, h.key_len, h.value, h.value_len = hk, len(hk), hv, len(hv)
+                slot.headers, slot.header_count = harr, len(headers)
+                keep.append(harr)
+        parts = (ctypes.c_uint32 * len(items))()
+        offsets = (ctypes.c_uint64 * len(items))()
+        target = _lib.PARTITION_BY_KEY if partition is None else partition
+        with self.store._guard:
+            _lib.check(_lib.lib.siglog_append(self._handle, target, arr, len(items), parts, offsets))
+        positions = list(zip(parts, offsets))
+        if durable and not self.wait_durable(positions, timeout):
+            raise TimeoutError(f"the events appended to {self.name!r} were not durable within {timeout} s")
+        return positions
+
+    def wait_durable(self, positions, timeout=None):
+        """Wait until every (partition, offset) of positions is durable:
+        True, or False when timeout seconds (None: no limit) passed first.
+        A partition that failed raises siglog.Error EFAILED."""
+        last = {}
+        for p, o in positions:
+            last[p] = max(o, last.get(p, 0))
+        budget = None if timeout is None else int(timeout * 1e6)
+        for p, o in sorted(last.items()):
+            while True:
+                step = _WAIT_SLICE_US if budget is None else min(_WAIT_SLICE_US, budget)
+                with self.store._guard:
+                    rc = _lib.check(_lib.lib.siglog_wait_durable(self._handle, p, o, step))
+                if rc == 0:
+                    break
+                if budget is not None:
+                    budget -= step
+                    if budget <= 0:
+                        return False
+        return True
+
+
+def _as_bytes(x, what):
+    if isinstance(x, bytes):
+        return x
+    if isinstance(x, str):
+        return x.encode()
+    raise TypeError(f"{what} must be bytes or str, not {type(x).__name__}")
+
+
+def _event_fields(e):
+    """(key, value, ts_us, schema_version, headers, flags) of one event."""
+    if not isinstance(e, dict):
+        e = {"value": e}
+    v = e.get("value", b"")
+    if not isinstance(v, (bytes, str)):
+        v = json.dumps(v, separators=(",", ":"))
+    k = e.get("key")
+    headers = [(_as_bytes(hk, "a header name"), _as_bytes(hv, "a header value"))
+               for hk, hv in (e.get("headers") or {}).items()]
+    return (None if k is None else _as_bytes(k, "key"), _as_bytes(v, "value"), to_us(e.get("ts")) or 0,
+            int(e.get("schema_version", 0)), headers, _lib.EVENT_TOMBSTONE if e.get("tombstone") else 0)
