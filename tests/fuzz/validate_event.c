@@ -1,0 +1,85 @@
+/*
+ * validate_event: an arbitrary event value checked against a definition.
+ * The input is DEFINITION NUL VALUE when it holds a NUL and the part
+ * before it is a definition the parser accepts; otherwise the whole input
+ * is the value and the definition is a fixed one using every keyword.
+ * Oracle: as many callbacks as the count returned, every path starting at
+ * "$"; a smaller max reports exactly the first violations of a larger one
+ * (the walk is in document order and deterministic); a conforming value
+ * written back by jansson conforms again, and one that does not conform
+ * keeps its count through that round trip.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_support.h"
+#include "schema_validate.h"
+#include "siglog.h"
+
+#define TARGET "validate_event"
+#define MAX_REPORTED 64
+
+static const char fixed_def[] =
+    "{\"type\":\"object\",\"required\":[\"user\",\"kind\"],\"additionalProperties\":false,\"properties\":{"
+    "\"user\":{\"type\":\"object\",\"required\":[\"id\"],\"properties\":{\"id\":{\"type\":\"string\","
+    "\"x-sensitivity\":\"personal\"}}},\"kind\":{\"type\":\"string\",\"enum\":[\"click\",\"view\"]},"
+    "\"n\":{\"type\":\"integer\"},\"score\":{\"type\":[\"number\",\"null\"]},\"level\":{\"enum\":[1,2.5,null,[1]]},"
+    "\"tags\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+    "\"attrs\":{\"type\":\"object\",\"additionalProperties\":{\"type\":\"boolean\"}}}}";
+
+typedef struct seen {
+    size_t n;
+    char text[MAX_REPORTED][SCHEMA_PATH_MAX + 256];
+} seen;
+
+static void record(void *ctx, const char *path, const char *reason)
+{
+    seen *s = ctx;
+    if (path[0] != '$')
+        fuzz_fail(TARGET, "path %s does not start at $", path);
+    if (s->n >= MAX_REPORTED)
+        fuzz_fail(TARGET, "more callbacks than max");
+    snprintf(s->text[s->n++], sizeof s->text[0], "%s %s", path, reason);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    schema_def *d = NULL;
+    const uint8_t *value = data;
+    size_t value_len = size;
+    const uint8_t *nul = memchr(data, 0, size);
+    if (nul && schema_def_parse(&d, data, (size_t)(nul - data)) == 0) {
+        value = nul + 1;
+        value_len = size - (size_t)(value - data);
+    } else if (schema_def_parse(&d, fixed_def, strlen(fixed_def)) != 0) {
+        fuzz_fail(TARGET, "the fixed definition is refused: %s", siglog_errdetail());
+    }
+
+    static seen all, few;
+    all.n = few.n = 0;
+    size_t n = schema_validate(d, value, value_len, record, &all, MAX_REPORTED);
+    if (n != all.n)
+        fuzz_fail(TARGET, "returned %zu violations but reported %zu", n, all.n);
+    size_t n2 = schema_validate(d, value, value_len, record, &few, 3);
+    if (n2 != (n < 3 ? n : 3) || few.n != n2)
+        fuzz_fail(TARGET, "max 3 gave %zu of %zu", n2, n);
+    for (size_t i = 0; i < few.n; i++)
+        if (strcmp(few.text[i], all.text[i]) != 0)
+            fuzz_fail(TARGET, "violation %zu differs with a smaller max: %s / %s", i, few.text[i], all.text[i]);
+
+    json_t *v = json_loadb((const char *)value, value_len, 0, NULL);
+    if (v) {
+        char *again = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (again) {
+            size_t n3 = schema_validate(d, again, strlen(again), NULL, NULL, MAX_REPORTED);
+            if (n3 != n)
+                fuzz_fail(TARGET, "%zu violations, %zu after a jansson round trip", n, n3);
+            free(again);
+        }
+        json_decref(v);
+    }
+    schema_def_free(d);
+    return 0;
+}
