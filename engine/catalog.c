@@ -25,11 +25,11 @@ struct catalog {
     int persisted; /* cp is what the file holds */
 };
 
-void catalog_encode(uint8_t buf[CATALOG_FILE_BYTES], const catalog_checkpoint *c)
+void catalog_encode(uint8_t buf[CATALOG_V1_FILE_BYTES], const catalog_checkpoint *c)
 {
-    memset(buf, 0, CATALOG_FILE_BYTES);
+    memset(buf, 0, CATALOG_V1_FILE_BYTES);
     put_le32(buf, CATALOG_MAGIC);
-    put_le16(buf + 4, CATALOG_VERSION);
+    put_le16(buf + 4, 1);
     put_le64(buf + 8, c->log_start_offset);
     put_le64(buf + 16, c->active_base);
     put_le64(buf + 24, c->next_offset_floor);
@@ -38,15 +38,15 @@ void catalog_encode(uint8_t buf[CATALOG_FILE_BYTES], const catalog_checkpoint *c
 
 int catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c)
 {
-    if (len != CATALOG_FILE_BYTES)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint is %zu bytes, expected %d", len, CATALOG_FILE_BYTES);
+    if (len != CATALOG_V1_FILE_BYTES)
+        return err_set(SIGLOG_ECORRUPT, "partition checkpoint is %zu bytes, expected %d", len, CATALOG_V1_FILE_BYTES);
     if (get_le32(buf) != CATALOG_MAGIC)
         return err_set(SIGLOG_ECORRUPT, "not a partition checkpoint (bad magic)");
     if (get_le64(buf + CATALOG_CHECKSUM_AT) != XXH3_64bits(buf, CATALOG_CHECKSUM_AT))
         return err_set(SIGLOG_ECORRUPT, "partition checkpoint checksum mismatch");
-    if (get_le16(buf + 4) != CATALOG_VERSION)
+    if (get_le16(buf + 4) != 1)
         return err_set(SIGLOG_EVERSION, "partition checkpoint version %u, this build reads %d", get_le16(buf + 4),
-                       CATALOG_VERSION);
+                       1);
     if (get_le16(buf + 6) != 0 || get_le64(buf + 32) != 0)
         return err_set(SIGLOG_ECORRUPT, "partition checkpoint: reserved bytes are not zero");
     catalog_checkpoint d = {get_le64(buf + 8), get_le64(buf + 16), get_le64(buf + 24)};
@@ -78,7 +78,7 @@ int catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, 
     void *data = NULL;
     size_t len = 0;
     int rc = 0;
-    int r = io_read_file(io, path, CATALOG_FILE_BYTES, &data, &len);
+    int r = io_read_file(io, path, CATALOG_V1_FILE_BYTES, &data, &len);
     if (r == -ENOENT)
         goto out;
     if (r < 0) {
@@ -132,7 +132,7 @@ int catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t nex
 static int catalog_write(const siglog_io *io, const char *dir, const char *path, const catalog_checkpoint *cp,
                          uint32_t file_mode)
 {
-    uint8_t buf[CATALOG_FILE_BYTES];
+    uint8_t buf[CATALOG_V1_FILE_BYTES];
     catalog_encode(buf, cp);
     int r = io_replace_file(io, dir, path, buf, sizeof buf, file_mode);
     return r < 0 ? err_errno(r, "writing %s", path) : 0;

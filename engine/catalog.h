@@ -1,36 +1,76 @@
 /*
- * catalog — what a partition's log is, persisted: the start of the
- * per-partition catalog (format-spec/FORMAT.md, "Partition checkpoint").
+ * catalog — the one owner of what a partition's log is: its segment list,
+ * its bounds and their generations (format-spec/FORMAT.md, "Partition
+ * checkpoint").
  *
- * What it owns now: the partition's checkpoint file, catalog.ckpt, with
- * the log start offset, the base of the active segment and a lower bound
- * of the next offset. Every offset below that bound was handed out, so the
- * log can never be reopened below it: a missing partition directory, a
- * segment missing at the start (first base above the log start) or at the
- * end (last base below the active base), or a log that ends below the
- * bound is reported with the missing range, never recreated, and no offset
- * is handed out twice.
+ * DESIGN NOTES — who owns what, which lock guards it
  *
- * When it is written (never per append, so it costs nothing measurable):
- * at each segment roll once the new
- * segment is durable (active base = next bound = the new base), at a clean
- * close once the active segment is synced (bound = the next offset), and
- * at a writer's first open of a partition that has none (stores written
- * before the file existed: the writer takes what it finds as the truth).
- * An empty log has none: a missing file means the same as one saying 0.
- * Always by the atomic-replace recipe, so a crash leaves the old
- * checkpoint or the new one, and both are true: each value only grows, and
- * a value is written only once what it vouches for is durable.
+ * The persisted state is the partition's catalog.ckpt: a generation
+ * number, the log start offset, the next-offset floor (every offset below
+ * it was handed out and is durable: the log never ends below it, so no
+ * offset is handed out twice) and the segment list, one entry per segment
+ * in offset order: base and end offset, record count, first/max event
+ * time, bytes, tier, location (the file stem in the partition directory),
+ * state (active, sealed, being replaced), the schema versions it holds and
+ * the checksum of its summary. Nothing but this module lists a partition
+ * directory to learn which segments exist (verify lists it only to report
+ * stray files).
  *
- * The plan: the catalog grows into the one owner of the partition's state
- * (DESIGN.md, "Concepts"): the segment list with each segment's offsets,
- * times, tier and state, a generation number, and immutable snapshots for
- * the writer, maintenance and readers, so that nothing else lists the
- * partition directory. Until then the partition module lists segments and
- * asks the catalog to check them.
+ * Three kinds of handle use a catalog:
+ *   - the writer (one process, writer.lock) owns the TAIL: the active
+ *     entry, the floor, and the roll that seals the active entry and
+ *     appends a new one. Within the process the partition's lock (`mu`,
+ *     partition.c) serialises its calls.
+ *   - maintenance (one process, maintenance.lock; see maintenance.h) owns
+ *     the SEALED entries: it replaces or removes them (catalog_rewrite_*,
+ *     catalog_remove_prefix), which may move the log start up, and
+ *     records their schema versions. It never touches the active entry or
+ *     the floor.
+ *   - readers take an immutable snapshot (catalog_snapshot) and never
+ *     write.
+ * Both writers of the file (writer and maintenance, usually two processes)
+ * change it read-modify-write under an exclusive flock on the partition's
+ * catalog.lock, held only for that (load, merge, atomic replace): each
+ * reloads the file under the lock and applies only its own part, so
+ * neither clobbers a change of the other. Every write bumps the
+ * generation; a handle whose generation is older than the file's picks up
+ * the other's change (catalog_refresh).
  *
- * Thread-safety: a catalog belongs to its partition's writer and is used
- * under the partition's lock; readers only load and check.
+ * Atomic replace (io_replace_file): a crash leaves the old file or the new
+ * one, and both are true: the floor only grows, and a value is written
+ * only once what it vouches for is durable.
+ *
+ * When it is written (never per append): when a partition's first segment
+ * is created (so a crash before the first roll still keeps the floor when
+ * that segment is lost), at each roll once the new segment is durable, at
+ * a clean close, at a writer's open that had to build or upgrade it, and
+ * at each maintenance change.
+ *
+ * The rewrite primitive (catalog_rewrite_*), the only way a segment's
+ * files change after it is sealed: new files are built under temporary
+ * names (O_EXCL), synced, renamed to a stem no other segment uses, the
+ * directory synced, the catalog committed (new generation), and only then
+ * are the old files unlinked. A crash anywhere leaves a catalog naming the
+ * old segments or the new ones, never both or neither; files the catalog
+ * does not name are leftovers that the next writer or maintenance open
+ * removes (catalog_open).
+ *
+ * Readers and replaced segments: a reader's snapshot names the files of
+ * its generation. A segment the reader has open stays readable through its
+ * descriptor after maintenance unlinks it; a reader that finds a file of
+ * its snapshot gone takes a new snapshot and continues at the offset it
+ * needs (the replacement holds the same offsets, or retention removed
+ * them: SIGLOG_EGAP).
+ *
+ * Compatibility: a version 1 file (bounds only) and a partition without
+ * any are read by listing the directory once, inside this module; a writer
+ * or maintenance open writes version 2 (upgrade on first write). Readers
+ * never write.
+ *
+ * Thread-safety: a `catalog` is used under its owner's lock (the
+ * partition's `mu` for the writer, the maintenance handle's for
+ * maintenance). Snapshots are immutable and reference counted: any thread
+ * may read, ref and release them.
  */
 #ifndef SIGLOG_CATALOG_H
 #define SIGLOG_CATALOG_H
@@ -39,12 +79,46 @@
 #include <stdint.h>
 
 #include "io.h"
+#include "segment.h"
 
 #define CATALOG_FILE "catalog.ckpt"
+#define CATALOG_LOCK_FILE "catalog.lock"
 #define CATALOG_MAGIC 0x4b434753u /* "SGCK" */
-#define CATALOG_VERSION 1
-#define CATALOG_FILE_BYTES 48
+#define CATALOG_VERSION 2
+#define CATALOG_V1_FILE_BYTES 48
+/* Bounds on an entry (FORMAT.md): a location is a plain file stem. */
+#define CATALOG_LOCATION_MAX 63
+#define CATALOG_SCHEMA_VERSIONS_MAX 64
+/* Bounds a reader of the file checks before allocating. */
+#define CATALOG_SEGMENTS_MAX (1u << 20)
 
+enum catalog_tier { CATALOG_TIER_HOT = 0, CATALOG_TIER_WARM = 1, CATALOG_TIER_COLD = 2, CATALOG_TIER_ARCHIVE = 3 };
+enum catalog_seg_state {
+    CATALOG_SEG_ACTIVE = 0,    /* the writer's last segment; its counts are
+                                * lower bounds as of the last write */
+    CATALOG_SEG_SEALED = 1,    /* immutable */
+    CATALOG_SEG_REPLACING = 2, /* sealed, a rewrite of it is under way */
+};
+
+/* One segment of the log. Offsets may have gaps (records dropped by
+ * compaction): record_count <= end_offset - base_offset. */
+typedef struct catalog_segment {
+    uint64_t base_offset;
+    uint64_t end_offset;        /* one past its last offset (base when empty) */
+    uint64_t record_count;
+    int64_t first_timestamp_us; /* of its first record (0 when empty) */
+    int64_t max_timestamp_us;   /* largest record time (INT64_MIN when empty) */
+    uint64_t bytes;             /* of its .seg file */
+    uint64_t summary_checksum;  /* XXH3-64 of its .sum file (0: active) */
+    uint8_t tier;               /* enum catalog_tier */
+    uint8_t state;              /* enum catalog_seg_state */
+    uint16_t schema_count;
+    uint32_t schema_versions[CATALOG_SCHEMA_VERSIONS_MAX]; /* sorted, distinct */
+    char location[CATALOG_LOCATION_MAX + 1]; /* file stem: files are
+                                * <dir>/<location>.seg/.oix/.tix/.sum */
+} catalog_segment;
+
+/* The bounds of the log. */
 typedef struct catalog_checkpoint {
     uint64_t log_start_offset;  /* the first offset the log holds */
     uint64_t active_base;       /* the last segment starts here or later */
@@ -52,45 +126,116 @@ typedef struct catalog_checkpoint {
                                  * durable: the log ends here or later */
 } catalog_checkpoint;
 
-/* catalog.ckpt codec. decode validates untrusted bytes (size, magic,
- * checksum, version, reserved zero, log_start <= active_base <= floor):
- * SIGLOG_ECORRUPT or SIGLOG_EVERSION. */
-void catalog_encode(uint8_t buf[CATALOG_FILE_BYTES], const catalog_checkpoint *c);
-int catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c);
+/* ---- snapshots: what readers use ---- */
 
-/* Read the checkpoint of partition directory dir. *found is 0 when the
- * directory has none (a partition of a store from before the file).
- * SIGLOG_ECORRUPT naming the directory when it is missing, or the file
- * when it is damaged. Writes nothing. */
-int catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, int *found);
+/* An immutable view of one generation. */
+typedef struct catalog_snapshot catalog_snapshot;
 
-/* Segments with sorted base offsets bases[0..n) against the checkpoint:
- * SIGLOG_ECORRUPT naming the missing range when segments are missing at
- * the start or at the end. */
+/* Load the partition directory's catalog as a snapshot (readers: writes
+ * nothing). A partition without a version 2 file is listed (see
+ * "Compatibility"). SIGLOG_ECORRUPT naming the directory when it is
+ * missing, or the file when it is damaged; SIGLOG_EVERSION. */
+int catalog_snapshot_load(const siglog_io *io, const char *dir, catalog_snapshot **out);
+catalog_snapshot *catalog_snapshot_ref(catalog_snapshot *s);
+void catalog_snapshot_release(catalog_snapshot *s); /* NULL is fine */
+
+uint64_t catalog_snapshot_generation(const catalog_snapshot *s);
+const catalog_checkpoint *catalog_snapshot_bounds(const catalog_snapshot *s);
+size_t catalog_snapshot_count(const catalog_snapshot *s);
+const catalog_segment *catalog_snapshot_segment(const catalog_snapshot *s, size_t i);
+/* Index of the segment holding `offset`, or of the first one after it
+ * (count when none). */
+size_t catalog_snapshot_find(const catalog_snapshot *s, uint64_t offset);
+/* 1 when the snapshot was built from a listing (no version 2 file). */
+int catalog_snapshot_listed(const catalog_snapshot *s);
+
+/* Sorted segment bases against the bounds: SIGLOG_ECORRUPT naming the
+ * missing range when segments are missing at the start or at the end. */
 int catalog_check_segments(const char *dir, const catalog_checkpoint *c, const uint64_t *bases, size_t n);
-/* A log that ends at next_offset against the checkpoint: SIGLOG_ECORRUPT
- * naming the missing offsets when it ends below the bound. */
+/* A log that ends at next_offset against the bounds: SIGLOG_ECORRUPT
+ * naming the missing offsets when it ends below the floor. */
 int catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t next_offset);
 
-/* The writer's catalog of one partition. */
+/* ---- the file ---- */
+
+/* catalog.ckpt codec (FORMAT.md). decode validates untrusted bytes (size,
+ * magic, checksum, version, reserved zero, order of bounds and entries,
+ * locations): SIGLOG_ECORRUPT or SIGLOG_EVERSION. A version 1 file
+ * decodes to its bounds with no entries and generation 0 (*version says
+ * which). encode returns a malloc'd buffer. */
+int catalog_file_encode(uint64_t generation, const catalog_checkpoint *b, const catalog_segment *segs, size_t n,
+                        uint8_t **out, size_t *len);
+int catalog_file_decode(const uint8_t *buf, size_t len, int *version, uint64_t *generation, catalog_checkpoint *b,
+                        catalog_segment **segs, size_t *n);
+
+/* The version 1 file: exactly CATALOG_V1_FILE_BYTES, bounds only. decode
+ * validates untrusted bytes (size, magic, checksum, version, reserved
+ * zero, log_start <= active_base <= floor). */
+void catalog_encode(uint8_t buf[CATALOG_V1_FILE_BYTES], const catalog_checkpoint *c);
+int catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c);
+
+/* Read only the bounds of partition directory dir. *found is 0 when the
+ * directory has no file. SIGLOG_ECORRUPT naming the directory when it is
+ * missing, or the file when it is damaged. Writes nothing. */
+int catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, int *found);
+
+/* ---- the writer's and maintenance's handle ---- */
+
 typedef struct catalog catalog;
 
-/* Load a writer's catalog of partition directory dir (see catalog_load). */
+/* Open the catalog of partition directory dir for writing (the writer, or
+ * maintenance): load it (a version 1 file or none: from a listing, taken
+ * as the truth), check that every file it names exists (SIGLOG_ECORRUPT
+ * naming the missing range otherwise), and remove the leftovers of an
+ * interrupted rewrite. Writes nothing else until a commit. */
 int catalog_open(catalog **out, const siglog_io *io, const char *dir, uint32_t file_mode);
-/* The segments found, sorted base offsets bases[0..n): with a checkpoint,
- * check them against it (catalog_check_segments); without one (a store
- * from before the file) take them as the truth: log start = first base
- * (0 when there is none), bound = active base = last base, persisted at
- * the next catalog_commit. */
-int catalog_match_segments(catalog *c, const uint64_t *bases, size_t n);
 void catalog_close(catalog *c);
+/* Until the writer's open lists segments through the catalog: the
+ * segments found, sorted bases[0..n), checked against the bounds, or
+ * without a file taken as the truth (persisted at the next commit). */
+int catalog_match_segments(catalog *c, const uint64_t *bases, size_t n);
 
 const catalog_checkpoint *catalog_get(const catalog *c);
+uint64_t catalog_generation(const catalog *c);
+/* The current state as a snapshot (a new reference). */
+catalog_snapshot *catalog_snapshot_get(catalog *c);
+/* Pick up another handle's newer generation from the file. */
+int catalog_refresh(catalog *c);
 
-/* Persist a new active base and bound (each only grows; the log start is
- * kept), written only when something changed or nothing was persisted
- * yet (an empty log is never written). Call only once the segment at active_base and every offset below
+/* Writer. The first segment was created and is durable: persist an entry
+ * for it (so the floor survives a crash before the first roll). */
+int catalog_segment_created(catalog *c, uint64_t base_offset);
+/* Writer, at a roll: the active segment `sealed` is sealed and durable
+ * (its summary written), the next one at sealed->end_offset is created
+ * and durable. Seals the active entry with the figures given, appends the
+ * new active entry and raises the floor to its base. */
+int catalog_roll(catalog *c, const catalog_segment *sealed);
+/* Writer: persist a new active base and floor (each only grows), written
+ * only when something changed or nothing was persisted yet. Call only
+ * once the segment at active_base and every offset below
  * next_offset_floor are durable. */
 int catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_floor);
+
+/* Maintenance: record schema versions (any order, duplicates fine) as held
+ * by the sealed segment at base_offset; persisted as a new generation. */
+int catalog_segment_add_schema_versions(catalog *c, uint64_t base_offset, const uint32_t *versions, size_t n);
+/* Maintenance: remove the first `count` sealed segments; the log start
+ * moves to the base of the next one. Commits, then unlinks their files. */
+int catalog_remove_prefix(catalog *c, size_t count);
+
+/* The rewrite primitive (see DESIGN NOTES). Replace the sealed segments
+ * [first, first + count) of the catalog by new ones covering the same
+ * offsets:
+ *   catalog_rewrite_begin → for each new segment: catalog_rewrite_segment
+ *   gives a fresh segment file set under a temporary stem, the caller
+ *   appends batches to it (segment_append) → catalog_rewrite_commit seals,
+ *   syncs, renames, syncs the directory, commits the catalog, unlinks the
+ *   old files. catalog_rewrite_abort unlinks what was built. */
+typedef struct catalog_rewrite catalog_rewrite;
+int catalog_rewrite_begin(catalog *c, size_t first, size_t count, catalog_rewrite **out);
+int catalog_rewrite_segment(catalog_rewrite *rw, uint64_t base_offset, const segment_params *params,
+                            segment **out);
+int catalog_rewrite_commit(catalog_rewrite *rw);
+void catalog_rewrite_abort(catalog_rewrite *rw);
 
 #endif

@@ -72,9 +72,9 @@ static void round_trip(const uint8_t *data, size_t size, const uint8_t *rest, si
     }
     if (c.log_start_offset > c.active_base || c.active_base > c.next_offset_floor)
         fuzz_fail(TARGET, "accepted a checkpoint with fields out of order");
-    uint8_t again[CATALOG_FILE_BYTES];
+    uint8_t again[CATALOG_V1_FILE_BYTES];
     catalog_encode(again, &c);
-    if (size != CATALOG_FILE_BYTES || memcmp(again, data, size) != 0)
+    if (size != CATALOG_V1_FILE_BYTES || memcmp(again, data, size) != 0)
         fuzz_fail(TARGET, "accepted but re-encodes differently");
     check_segments(&c, rest, rest_len);
 }
@@ -84,11 +84,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     round_trip(data, size, NULL, 0);
-    if (size < CATALOG_FILE_BYTES)
+    if (size < CATALOG_V1_FILE_BYTES)
         return 0;
     /* The first 48 bytes with an honest checksum, or nearly every
      * mutation would stop there; the rest is a segment list. */
-    uint8_t copy[CATALOG_FILE_BYTES];
+    uint8_t copy[CATALOG_V1_FILE_BYTES];
     memcpy(copy, data, sizeof copy);
     put_le64(copy + 40, XXH3_64bits(copy, 40));
     round_trip(copy, sizeof copy, data + sizeof copy, size - sizeof copy);
