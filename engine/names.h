@@ -8,6 +8,8 @@
  *   STORE/siglog.store                  store file (magic, version, id)
  *   STORE/writer.lock                   flock'ed by the writer; holds its pid
  *   STORE/journal                       the commit journal
+ *   STORE/store.secret                  the store's key (store_secret.h)
+ *   STORE/audit.log                     the audit trail
  *   STORE/streams/NAME/stream.meta      stream config
  *   STORE/streams/NAME/PPPPP/           partition P (5 digits), segments
  */
@@ -21,6 +23,7 @@
 #define STORE_LOCK_FILE "writer.lock"
 #define STORE_JOURNAL_FILE "journal"
 #define STORE_STREAMS_DIR "streams"
+#define STORE_AUDIT_FILE "audit.log"
 #define STREAM_META_FILE "stream.meta"
 #define PARTITION_DIR_DIGITS 5
 

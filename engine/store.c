@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <signal.h>
+#include <sodium.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -548,6 +549,7 @@ static void store_free(struct siglog *s)
     pthread_cond_destroy(&s->commit_cv);
     pthread_mutex_destroy(&s->background_mu);
     pthread_cond_destroy(&s->background_cv);
+    sodium_memzero(s->secret, sizeof s->secret);
     free(s->path);
     free(s);
 }
@@ -636,6 +638,8 @@ static int open_store(siglog **out, const char *path, siglog_options o)
         (rc = store_create_in_place(io, path, &s->opt)) != 0)
         goto fail;
     if (!have_meta && (rc = read_store_file(s, store_file)) != 0)
+        goto fail;
+    if (!o.read_only && (rc = store_secret_open(s)) != 0)
         goto fail;
     if (!o.read_only) {
         rc = journal_open(io, path, o.journal_bytes, s->store_id, s->opt.file_mode, &s->journal);

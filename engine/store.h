@@ -16,6 +16,7 @@
 #include "io.h"
 #include "journal.h"
 #include "siglog.h"
+#include "store_secret.h"
 #include "stream.h"
 
 #define STORE_MAGIC 0x534c4753u /* "SGLS" */
@@ -39,6 +40,11 @@ struct siglog {
     int read_only;
     int lock_fd;
     uint64_t store_id;
+    /* The writer's copy of store.secret, loaded at open and not changed
+     * after (store_secret.h); without one, the reason. */
+    uint8_t secret[STORE_SECRET_BYTES];
+    int has_secret;
+    char secret_detail[512];
 
     pthread_mutex_t streams_mu;     /* guards the stream table */
     siglog_stream **streams;        /* sorted by name */

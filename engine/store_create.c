@@ -5,9 +5,9 @@
  * A store directory that does not exist yet is built complete under a
  * temporary name beside it (PATH.init-<random>.tmp) and renamed into
  * place: every other process sees no store or a whole one. In a directory
- * that exists already, streams/ and the preallocated journal are made
- * first and siglog.store last, since siglog.store is what makes a
- * directory a store. Either way a failure (ENOSPC preallocating the
+ * that exists already, streams/, the preallocated journal and the store
+ * secret are made first and siglog.store last, since siglog.store is what
+ * makes a directory a store. Either way a failure (ENOSPC preallocating the
  * journal, EIO, ...) removes what it made. A crash in the middle may
  * leave the temporary directory, or files without siglog.store, which no
  * command takes for a store.
@@ -23,6 +23,7 @@
 #include "journal.h"
 #include "names.h"
 #include "store.h"
+#include "store_secret.h"
 
 /* What build() made, so a failure removes exactly that. */
 typedef struct made {
@@ -34,7 +35,8 @@ typedef struct made {
  * reported is the build's. */
 static void unbuild(const siglog_io *io, const char *dir, const made *m)
 {
-    static const char *const names[] = {STORE_FILE ".tmp", STORE_FILE, STORE_JOURNAL_FILE ".tmp"};
+    static const char *const names[] = {STORE_FILE ".tmp", STORE_FILE, STORE_JOURNAL_FILE ".tmp",
+                                        STORE_SECRET_FILE ".tmp", STORE_SECRET_FILE};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
         char *p = path_join(dir, names[i]);
         if (p)
@@ -77,6 +79,18 @@ static int build(const siglog_io *io, const char *dir, const siglog_options *o, 
     if ((rc = journal_open(io, dir, o->journal_bytes, store_id, o->file_mode, &j)) != 0)
         goto out;
     journal_close(j);
+    /* A directory without siglog.store is no store, so a secret found here
+     * is the leftover of a creation a crash interrupted, keying nothing:
+     * the new store gets its own. */
+    char *secret = path_join(dir, STORE_SECRET_FILE);
+    if (!secret) {
+        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        goto out;
+    }
+    io->unlink(io, secret);
+    free(secret);
+    if ((rc = store_secret_create(io, dir, store_id, o->file_mode)) != 0)
+        goto out;
     /* Last: from here on the directory is a store. */
     /* The modes every later file and directory gets, whoever opens the
      * store; the defaults are left unrecorded so the file stays version 1

@@ -22,9 +22,10 @@
  * points, so batch boundaries, segment rolls and every timestamp in every
  * file are the same on each run. The one exception is the store id in
  * siglog.store, drawn from getrandom. The commit journal (1 MiB of zeros
- * after a clean close) and writer.lock (the writer's pid) are removed:
- * neither holds data once the store is closed, and the next writer open
- * recreates both.
+ * after a clean close), writer.lock (the writer's pid) and store.secret
+ * (random, and a key published with the vectors would key nothing) are
+ * removed: none holds data once the store is closed, and the next writer
+ * open recreates them.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -227,8 +228,8 @@ static void store_finish(siglog *s, const char *dir)
 {
     if (siglog_close(s) != 0)
         die("close");
-    static const char *const leftovers[] = {"journal", "writer.lock"};
-    for (size_t i = 0; i < 2; i++) {
+    static const char *const leftovers[] = {"journal", "writer.lock", "store.secret"};
+    for (size_t i = 0; i < sizeof leftovers / sizeof *leftovers; i++) {
         char *path = path2(dir, leftovers[i]);
         if (unlink(path) != 0)
             die(path);

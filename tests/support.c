@@ -73,6 +73,12 @@ char *test_path(const char *a, const char *b)
     return p;
 }
 
+unsigned test_store_file_mode(const char *path, unsigned store_mode)
+{
+    const char *base = strrchr(path, '/');
+    return strcmp(base ? base + 1 : path, "store.secret") == 0 ? 0600u : store_mode;
+}
+
 uint64_t test_rand(uint64_t *state)
 {
     uint64_t z = (*state += 0x9e3779b97f4a7c15ull);

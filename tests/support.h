@@ -20,6 +20,9 @@ void test_truncate(const char *path, uint64_t size);
 void test_flip_byte(const char *path, uint64_t pos, uint8_t mask);
 /* Join: "<a>/<b>" into a malloc'd string (caller frees). */
 char *test_path(const char *a, const char *b);
+/* The mode siglog gives the file at path in a store whose files get
+ * store_mode: store_mode, except the store's secret, always 0600. */
+unsigned test_store_file_mode(const char *path, unsigned store_mode);
 /* Deterministic pseudo-random numbers (splitmix64). */
 uint64_t test_rand(uint64_t *state);
 

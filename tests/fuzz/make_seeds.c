@@ -18,6 +18,7 @@
 #include "batch.h"
 #include "codec.h"
 #include "journal.h"
+#include "store_secret.h"
 
 static const char *corpus_root;
 
@@ -223,6 +224,21 @@ static void read_journal_seeds(void)
     bytebuf_free(&c);
 }
 
+/* store.secret (parse_store_meta): a fixed key, so the seed is the same
+ * on every run. */
+static void secret_seed(void)
+{
+    uint8_t key[STORE_SECRET_BYTES], buf[STORE_SECRET_FILE_BYTES];
+    for (size_t i = 0; i < sizeof key; i++)
+        key[i] = (uint8_t)(0xa5 ^ i);
+    store_secret_encode(buf, 0x0123456789abcdefull, key);
+    bytebuf b = {0};
+    if (bytebuf_append(&b, buf, sizeof buf) != 0)
+        exit(1);
+    write_seed("parse_store_meta", "store.secret", &b);
+    bytebuf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -232,5 +248,6 @@ int main(int argc, char **argv)
     corpus_root = argv[1];
     decode_batch_seeds();
     read_journal_seeds();
+    secret_seed();
     return 0;
 }

@@ -1,7 +1,9 @@
 /*
- * parse_store_meta: feed arbitrary bytes to the two small metadata
- * decoders, siglog.store and stream.meta, once as they are and once with
- * their checksum repaired so that mutations reach the field checks.
+ * parse_store_meta: feed arbitrary bytes to the small metadata decoders,
+ * siglog.store, store.secret and stream.meta, once as they are and once
+ * with their checksum repaired so that mutations reach the field checks.
+ * store.secret: accepted bytes re-encode to themselves, and the same
+ * bytes are refused for any other store id.
  * siglog.store: when the decoder accepts the bytes, encoding what it
  * returned must give back the input byte for byte (the format has one
  * encoding, and a decoder that accepted anything the encoder would not
@@ -19,6 +21,7 @@
 #include "fuzz_support.h"
 #include "siglog.h"
 #include "store.h"
+#include "store_secret.h"
 #include "stream.h"
 
 #define TARGET "parse_store_meta"
@@ -49,6 +52,23 @@ static void store_round_trip(const uint8_t *data, size_t size)
     if (size != STORE_FILE_BYTES || memcmp(again, data, size) != 0)
         fuzz_fail(TARGET, "siglog.store accepted but re-encodes differently (id %016llx)",
                   (unsigned long long)m.store_id);
+}
+
+static void secret_round_trip(const uint8_t *data, size_t size)
+{
+    /* The store id the input names, so that accepted inputs are reached. */
+    uint64_t id = size >= 16 ? get_le64(data + 8) : 0;
+    uint8_t key[STORE_SECRET_BYTES], again[STORE_SECRET_FILE_BYTES];
+    int rc = store_secret_decode(data, size, id, key);
+    if (rc) {
+        check_error(rc);
+        return;
+    }
+    store_secret_encode(again, id, key);
+    if (size != STORE_SECRET_FILE_BYTES || memcmp(again, data, size) != 0)
+        fuzz_fail(TARGET, "store.secret accepted but re-encodes differently");
+    if (store_secret_decode(data, size, ~id, key) != SIGLOG_ECORRUPT)
+        fuzz_fail(TARGET, "store.secret of store %016llx accepted for another store", (unsigned long long)id);
 }
 
 static void stream_round_trip(const uint8_t *data, size_t size)
@@ -91,6 +111,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     store_round_trip(data, size);
+    secret_round_trip(data, size);
     stream_round_trip(data, size);
 
     /* The same bytes with honest checksums, or nearly every mutation
@@ -102,6 +123,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size == STORE_FILE_BYTES) {
         put_le64(copy + STORE_CHECKSUM, XXH3_64bits(copy, STORE_CHECKSUM));
         store_round_trip(copy, size);
+        memcpy(copy, data, size);
+    }
+    if (size == STORE_SECRET_FILE_BYTES) {
+        put_le64(copy + 48, XXH3_64bits(copy, 48));
+        secret_round_trip(copy, size);
         memcpy(copy, data, size);
     }
     if (size >= 16) { /* both versions end in a checksum of the rest */

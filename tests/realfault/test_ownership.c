@@ -93,7 +93,7 @@ static int check_entry(const char *path, const struct stat *st, int type, struct
     if (want_uid != (uid_t)-1)
         cr_expect(st->st_uid == want_uid && st->st_gid == want_gid, "%s belongs to %u:%u, not %u:%u", path,
                   (unsigned)st->st_uid, (unsigned)st->st_gid, (unsigned)want_uid, (unsigned)want_gid);
-    mode_t want = type == FTW_D ? want_dir : want_file;
+    mode_t want = type == FTW_D ? want_dir : want_file ? test_store_file_mode(path, want_file) : 0;
     if (want)
         cr_expect_eq(st->st_mode & 07777, want, "%s is %04o, not %04o", path, (unsigned)(st->st_mode & 07777),
                      (unsigned)want);
