@@ -5,7 +5,7 @@
  * implementation of them.
  *
  *   +------------------ 64-byte header ------------------+---- body ----+
- *   | magic ver codec base count body raw rsv first max  |  records,    |
+ *   | magic ver codec base count body raw lod first max  |  records,    |
  *   | body_checksum header_checksum(bytes 0..55)          |  maybe LZ4   |
  *   +----------------------------------------------------+--------------+
  *
@@ -42,7 +42,7 @@ enum {
     HDR_RECORD_COUNT = 16,
     HDR_BODY_LEN = 20,
     HDR_RAW_LEN = 24,
-    HDR_RESERVED = 28,
+    HDR_LAST_OFFSET_DELTA = 28, /* version 2; reserved (zero) in version 1 */
     HDR_FIRST_TS = 32,
     HDR_MAX_TS = 40,
     HDR_BODY_CHECKSUM = 48,
@@ -53,7 +53,8 @@ enum {
 /* The smallest record: record_len, flags, offset_delta, timestamp, schema,
  * key_len, header_count and value_len, one byte each. */
 #define RECORD_BYTES_MIN 8u
-/* Widest offset_delta: varint of BATCH_RECORDS_MAX - 1 (24 bits). */
+/* Widest offset_delta of a dense batch: varint of BATCH_RECORDS_MAX - 1
+ * (24 bits). The bound applies to appends, which are dense. */
 #define OFFSET_DELTA_BYTES_MAX 4u
 
 static inline size_t varint_size(uint64_t v)
@@ -114,6 +115,7 @@ void batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_mon
     b->records.len = 0;
     b->base_offset = base_offset;
     b->record_count = 0;
+    b->last_offset_delta = 0;
     b->first_timestamp_us = 0;
     b->max_timestamp_us = 0;
     b->opened_us = now_monotonic_us;
@@ -127,7 +129,9 @@ static inline uint8_t *put_bytes(uint8_t *p, const void *data, size_t len)
     return p + len;
 }
 
-int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestamp_us)
+/* Append one record whose offset_delta the caller checked: above the last
+ * record's, within a u32. */
+static int add_record(batch_builder *b, const siglog_event *ev, int64_t timestamp_us, uint32_t offset_delta)
 {
     /* The caller validated the event against the public limits. */
     assert(ev->header_count <= SIGLOG_HEADERS_MAX);
@@ -136,7 +140,7 @@ int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestam
     if (b->record_count == 0)
         b->first_timestamp_us = b->max_timestamp_us = timestamp_us;
     uint64_t ts_zz = timestamp_delta(timestamp_us, b->first_timestamp_us);
-    size_t fields = record_fields_len(ev, varint_size(b->record_count), varint_size(ts_zz));
+    size_t fields = record_fields_len(ev, varint_size(offset_delta), varint_size(ts_zz));
     size_t total = varint_size(fields) + fields;
     int rc = bytebuf_reserve(&b->records, total);
     if (rc)
@@ -145,7 +149,7 @@ int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestam
     uint8_t *p = b->records.data + b->records.len;
     p += varint_put(p, fields);
     *p++ = (ev->flags & SIGLOG_EVENT_TOMBSTONE) ? RECORD_FLAG_TOMBSTONE : 0;
-    p += varint_put(p, b->record_count);
+    p += varint_put(p, offset_delta);
     p += varint_put(p, ts_zz);
     p += varint_put(p, ev->schema_version);
     p = put_bytes(p, ev->key, ev->key_len);
@@ -159,8 +163,37 @@ int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestam
 
     b->records.len += total;
     b->record_count++;
+    b->last_offset_delta = offset_delta;
     if (timestamp_us > b->max_timestamp_us)
         b->max_timestamp_us = timestamp_us;
+    return 0;
+}
+
+int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestamp_us)
+{
+    /* Dense: the record count is the delta, and a sealable batch holds at
+     * most BATCH_RECORDS_MAX records. */
+    return add_record(b, ev, timestamp_us, b->record_count);
+}
+
+int batch_builder_add_at(batch_builder *b, const siglog_event *ev, int64_t timestamp_us, uint64_t offset)
+{
+    uint64_t least = b->record_count ? b->base_offset + b->last_offset_delta + 1 : b->base_offset;
+    if (offset < least || offset - b->base_offset > UINT32_MAX)
+        return err_set(SIGLOG_EINVAL, "record at offset %llu in a batch at base offset %llu, expected %llu..%llu",
+                       (unsigned long long)offset, (unsigned long long)b->base_offset, (unsigned long long)least,
+                       (unsigned long long)b->base_offset + UINT32_MAX);
+    return add_record(b, ev, timestamp_us, (uint32_t)(offset - b->base_offset));
+}
+
+int batch_builder_cover(batch_builder *b, uint64_t last_offset)
+{
+    uint64_t last = b->base_offset + b->last_offset_delta;
+    if (b->record_count == 0 || last_offset < last || last_offset - b->base_offset > UINT32_MAX ||
+        last_offset == UINT64_MAX)
+        return err_set(SIGLOG_EINVAL, "a batch at base offset %llu holding offsets up to %llu cannot cover %llu",
+                       (unsigned long long)b->base_offset, (unsigned long long)last, (unsigned long long)last_offset);
+    b->last_offset_delta = (uint32_t)(last_offset - b->base_offset);
     return 0;
 }
 
@@ -173,7 +206,7 @@ static void header_encode(const batch_header *h, uint8_t out[BATCH_HEADER_BYTES]
     put_le32(out + HDR_RECORD_COUNT, h->record_count);
     put_le32(out + HDR_BODY_LEN, h->body_len);
     put_le32(out + HDR_RAW_LEN, h->raw_len);
-    put_le32(out + HDR_RESERVED, 0);
+    put_le32(out + HDR_LAST_OFFSET_DELTA, h->version == BATCH_VERSION_GAPS ? h->last_offset_delta : 0);
     put_le64(out + HDR_FIRST_TS, (uint64_t)h->first_timestamp_us);
     put_le64(out + HDR_MAX_TS, (uint64_t)h->max_timestamp_us);
     put_le64(out + HDR_BODY_CHECKSUM, h->body_checksum);
@@ -188,11 +221,15 @@ int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_me
                        "batch of %u records in %zu bytes exceeds the format's limits (%u records, %u bytes)",
                        b->record_count, b->records.len, BATCH_RECORDS_MAX, BATCH_BODY_BYTES_MAX);
 
+    /* Dense batches stay version 1, readable by every reader: the version
+     * changes only where the bytes mean more (FORMAT.md, "Versioning"). */
+    int dense = b->last_offset_delta == b->record_count - 1;
     batch_header h = {
-        .version = BATCH_FORMAT_VERSION,
+        .version = dense ? BATCH_VERSION_DENSE : BATCH_VERSION_GAPS,
         .codec = BATCH_CODEC_NONE,
         .base_offset = b->base_offset,
         .record_count = b->record_count,
+        .last_offset_delta = b->last_offset_delta,
         .body_len = (uint32_t)b->records.len,
         .raw_len = (uint32_t)b->records.len,
         .first_timestamp_us = b->first_timestamp_us,
@@ -228,6 +265,7 @@ int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_me
 
     meta->base_offset = h.base_offset;
     meta->record_count = h.record_count;
+    meta->last_offset_delta = h.last_offset_delta;
     meta->bytes = BATCH_HEADER_BYTES + h.body_len;
     meta->max_timestamp_us = h.max_timestamp_us;
     meta->body_checksum = h.body_checksum;
@@ -260,15 +298,15 @@ int batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h)
         .max_timestamp_us = (int64_t)get_le64(hdr + HDR_MAX_TS),
         .body_checksum = get_le64(hdr + HDR_BODY_CHECKSUM),
     };
-    uint32_t reserved = get_le32(hdr + HDR_RESERVED);
+    uint32_t lod_field = get_le32(hdr + HDR_LAST_OFFSET_DELTA);
 
-    if (d.version != BATCH_FORMAT_VERSION)
-        return err_set(SIGLOG_EVERSION, "batch format version %u, this build reads version %u", d.version,
-                       BATCH_FORMAT_VERSION);
+    if (d.version != BATCH_VERSION_DENSE && d.version != BATCH_VERSION_GAPS)
+        return err_set(SIGLOG_EVERSION, "batch format version %u, this build reads versions %u and %u", d.version,
+                       BATCH_VERSION_DENSE, BATCH_VERSION_GAPS);
     if (d.codec != BATCH_CODEC_NONE && d.codec != BATCH_CODEC_LZ4)
         return err_set(SIGLOG_ECORRUPT, "unknown batch codec %u, expected 0 (none) or 1 (LZ4)", d.codec);
-    if (reserved != 0)
-        return err_set(SIGLOG_ECORRUPT, "batch header reserved field is 0x%08x, expected 0", reserved);
+    if (d.version == BATCH_VERSION_DENSE && lod_field != 0)
+        return err_set(SIGLOG_ECORRUPT, "batch header reserved field is 0x%08x, expected 0", lod_field);
     if (d.body_len > BATCH_BODY_BYTES_MAX || d.raw_len > BATCH_BODY_BYTES_MAX)
         return err_set(SIGLOG_ECORRUPT, "batch body_len %u / raw_len %u exceeds the limit of %u bytes", d.body_len,
                        d.raw_len, BATCH_BODY_BYTES_MAX);
@@ -284,9 +322,17 @@ int batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h)
     if ((uint64_t)d.record_count * RECORD_BYTES_MIN > d.raw_len)
         return err_set(SIGLOG_ECORRUPT, "batch raw_len %u cannot hold %u records, expected at least %llu bytes",
                        d.raw_len, d.record_count, (unsigned long long)d.record_count * RECORD_BYTES_MIN);
-    if (d.base_offset > UINT64_MAX - d.record_count)
-        return err_set(SIGLOG_ECORRUPT, "batch offsets overflow: base_offset %llu + record_count %u",
-                       (unsigned long long)d.base_offset, d.record_count);
+    /* Version 2 exists for gaps: a range its records fill is version 1, so
+     * that one set of records has one encoding. */
+    if (d.version == BATCH_VERSION_GAPS && lod_field < d.record_count)
+        return err_set(SIGLOG_ECORRUPT,
+                       "version 2 batch with last_offset_delta %u and %u records has no gap, expected version 1 or "
+                       "last_offset_delta >= record_count",
+                       lod_field, d.record_count);
+    d.last_offset_delta = d.version == BATCH_VERSION_GAPS ? lod_field : d.record_count - 1;
+    if (d.base_offset >= UINT64_MAX - d.last_offset_delta)
+        return err_set(SIGLOG_ECORRUPT, "batch offsets overflow: base_offset %llu + last_offset_delta %u + 1",
+                       (unsigned long long)d.base_offset, d.last_offset_delta);
     if (d.max_timestamp_us < d.first_timestamp_us)
         return err_set(SIGLOG_ECORRUPT, "batch max_timestamp_us %lld, expected >= first_timestamp_us %lld",
                        (long long)d.max_timestamp_us, (long long)d.first_timestamp_us);
@@ -326,11 +372,13 @@ int batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, 
     it->pos = raw;
     it->end = raw + h->raw_len;
     it->base_offset = h->base_offset;
+    it->last_offset_delta = h->last_offset_delta;
     it->first_timestamp_us = h->first_timestamp_us;
     it->max_timestamp_us = h->max_timestamp_us;
     it->max_reached = 0;
     it->remaining = h->record_count;
-    it->next_offset = h->base_offset;
+    it->index = 0;
+    it->min_delta = 0;
     return 0;
 }
 
@@ -376,8 +424,7 @@ static int record_corrupt(const batch_iter *it, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return err_set(SIGLOG_ECORRUPT, "record %llu (offset %llu) of the batch at base offset %llu: %s",
-                   (unsigned long long)(it->next_offset - it->base_offset), (unsigned long long)it->next_offset,
+    return err_set(SIGLOG_ECORRUPT, "record %u of the batch at base offset %llu: %s", it->index,
                    (unsigned long long)it->base_offset, what);
 }
 
@@ -385,7 +432,6 @@ int batch_iter_next(batch_iter *it, siglog_record *rec)
 {
     if (it->remaining == 0)
         return 0;
-    uint64_t index = it->next_offset - it->base_offset;
 
     reader outer = {it->pos, it->end};
     uint64_t record_len;
@@ -405,12 +451,15 @@ int batch_iter_next(batch_iter *it, siglog_record *rec)
     uint64_t offset_delta, ts_zz, schema, header_count;
     if (read_varint(&r, &offset_delta) != 0)
         return record_corrupt(it, "bad offset_delta varint");
-    if (offset_delta != index)
-        return record_corrupt(it, "offset_delta %llu, expected %llu", (unsigned long long)offset_delta,
-                              (unsigned long long)index);
+    /* Strictly increasing within the range; in a dense batch (range =
+     * record_count) that leaves exactly offset_delta == index. */
+    uint64_t most = it->last_offset_delta - (it->remaining - 1);
+    if (offset_delta < it->min_delta || offset_delta > most)
+        return record_corrupt(it, "offset_delta %llu, expected %llu..%llu", (unsigned long long)offset_delta,
+                              (unsigned long long)it->min_delta, (unsigned long long)most);
     if (read_varint(&r, &ts_zz) != 0)
         return record_corrupt(it, "bad timestamp varint");
-    if (index == 0 && ts_zz != 0)
+    if (it->index == 0 && ts_zz != 0)
         return record_corrupt(it, "first record's timestamp delta is %lld, expected 0",
                               (long long)zigzag_decode(ts_zz));
     int64_t ts = timestamp_apply(it->first_timestamp_us, ts_zz);
@@ -454,7 +503,7 @@ int batch_iter_next(batch_iter *it, siglog_record *rec)
         return record_corrupt(it, "body ends after this record, expected %u more", it->remaining - 1);
     }
 
-    rec->offset = it->next_offset;
+    rec->offset = it->base_offset + offset_delta;
     rec->timestamp_us = ts;
     rec->partition = 0;
     rec->schema_version = (uint32_t)schema;
@@ -467,7 +516,8 @@ int batch_iter_next(batch_iter *it, siglog_record *rec)
     rec->headers = it->headers;
 
     it->pos = r.end;
-    it->next_offset++;
+    it->min_delta = offset_delta + 1;
+    it->index++;
     it->remaining--;
     return 1;
 }

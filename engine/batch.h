@@ -7,10 +7,15 @@
  * verified before any length in it is trusted, so a torn or corrupt length
  * can never make a reader allocate or skip wildly.
  *
- * Invariants of a sealed batch: record_count >= 1; offsets are
- * base_offset .. base_offset+record_count-1 in record order; body_len and
- * raw_len <= BATCH_BODY_BYTES_MAX; max_timestamp_us is the largest record
- * timestamp; reserved fields are zero.
+ * Invariants of a sealed batch: record_count >= 1; the batch covers the
+ * offsets base_offset .. base_offset+last_offset_delta, and its records hold
+ * some of them, in increasing order. Version 1 (what appends write) is
+ * dense: last_offset_delta == record_count-1, record i has offset
+ * base_offset+i. Version 2 has a gap (last_offset_delta >= record_count):
+ * records a rewrite dropped keep their offsets unused, and the batch keeps
+ * its range so that batches and segments still tile the offsets. body_len
+ * and raw_len <= BATCH_BODY_BYTES_MAX; max_timestamp_us is the largest
+ * record timestamp; reserved fields are zero.
  */
 #ifndef SIGLOG_BATCH_H
 #define SIGLOG_BATCH_H
@@ -22,7 +27,8 @@
 #include "siglog.h"
 
 #define BATCH_MAGIC 0x31424753u /* "SGB1" little-endian */
-#define BATCH_FORMAT_VERSION 1
+#define BATCH_VERSION_DENSE 1 /* every offset of the range holds a record */
+#define BATCH_VERSION_GAPS 2  /* some do not: written only when a gap exists */
 #define BATCH_HEADER_BYTES 64
 #define BATCH_CODEC_NONE 0
 #define BATCH_CODEC_LZ4 1
@@ -35,6 +41,7 @@ typedef struct batch_header {
     uint16_t codec;
     uint64_t base_offset;
     uint32_t record_count;
+    uint32_t last_offset_delta; /* version 2: from the header; version 1: record_count - 1 */
     uint32_t body_len;  /* stored bytes after the header */
     uint32_t raw_len;   /* body bytes after decompression */
     int64_t first_timestamp_us;
@@ -46,15 +53,38 @@ typedef struct batch_header {
 typedef struct batch_meta {
     uint64_t base_offset;
     uint32_t record_count;
+    uint32_t last_offset_delta; /* the batch covers base_offset .. base_offset + this */
     uint32_t bytes;           /* header + body */
     int64_t max_timestamp_us;
     uint64_t body_checksum;   /* binds time index entries to the batch */
 } batch_meta;
 
+/* One past the last offset a batch covers: where the next batch starts. */
+static inline uint64_t batch_end_offset(const batch_header *h)
+{
+    return h->base_offset + h->last_offset_delta + 1;
+}
+
+static inline uint64_t batch_meta_end_offset(const batch_meta *m)
+{
+    return m->base_offset + m->last_offset_delta + 1;
+}
+
+/* The description of a decoded batch, as sealing it would have given. */
+static inline batch_meta batch_meta_of(const batch_header *h)
+{
+    return (batch_meta){.base_offset = h->base_offset,
+                        .record_count = h->record_count,
+                        .last_offset_delta = h->last_offset_delta,
+                        .bytes = BATCH_HEADER_BYTES + h->body_len,
+                        .max_timestamp_us = h->max_timestamp_us,
+                        .body_checksum = h->body_checksum};
+}
+
 /* Decode and validate a 64-byte header: magic, version, header checksum,
  * bounds (record_count >= 1, lengths <= limits, reserved zero, codec
- * known, raw_len == body_len when uncompressed, base_offset + count not
- * overflowing). Returns 0 or SIGLOG_ECORRUPT / SIGLOG_EVERSION (detail set
+ * known, raw_len == body_len when uncompressed, the offset range not
+ * overflowing, version 2 only with a gap). Returns 0 or SIGLOG_ECORRUPT / SIGLOG_EVERSION (detail set
  * without a path: callers prefix file and position). */
 int batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h);
 
@@ -68,6 +98,7 @@ typedef struct batch_builder {
     bytebuf compressed;     /* scratch for LZ4 */
     uint64_t base_offset;
     uint32_t record_count;
+    uint32_t last_offset_delta; /* of the last record added, or as covered */
     int64_t first_timestamp_us;
     int64_t max_timestamp_us;
     int64_t opened_us;      /* monotonic time of the first record */
@@ -82,11 +113,22 @@ void batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_mon
  * deltas, which depend on the record's place in its batch, are counted at
  * their widest, so it is at most 12 bytes over. */
 size_t batch_record_size(const siglog_event *ev, int64_t timestamp_us);
-/* Append one record with the given (already resolved) timestamp.
+/* Append one record with the given (already resolved) timestamp at the
+ * next offset (base_offset + record_count: appends are dense).
  * 0 or SIGLOG_ENOMEM. */
 int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestamp_us);
+/* Append one record at `offset`, above the last record's (a rewrite that
+ * drops records leaves the offsets between unused) and at most
+ * base_offset + UINT32_MAX. 0, SIGLOG_EINVAL or SIGLOG_ENOMEM. */
+int batch_builder_add_at(batch_builder *b, const siglog_event *ev, int64_t timestamp_us, uint64_t offset);
+/* Make the batch cover offsets up to last_offset even though no record
+ * holds it (the records a rewrite dropped at the end of a batch), so that
+ * the next batch still starts at last_offset + 1. Needs >= 1 record; never
+ * shrinks the range. 0 or SIGLOG_EINVAL. */
+int batch_builder_cover(batch_builder *b, uint64_t last_offset);
 /* Seal: compress when asked and when it saves bytes, checksum, and append
- * header+body to out. Fills *meta. The builder must hold >= 1 record; it
+ * header+body to out: version 1 when the records fill the range, version
+ * 2 when there is a gap. Fills *meta. The builder must hold >= 1 record; it
  * is left unchanged (call reset for the next batch). */
 int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta);
 
@@ -95,11 +137,13 @@ int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_me
 typedef struct batch_iter {
     const uint8_t *pos, *end; /* remaining raw record bytes */
     uint64_t base_offset;
+    uint32_t last_offset_delta;
     int64_t first_timestamp_us;
     int64_t max_timestamp_us; /* from the header: every record is <= it */
     int max_reached;          /* some record carried max_timestamp_us */
     uint32_t remaining;
-    uint64_t next_offset;
+    uint32_t index;           /* of the next record in the body */
+    uint64_t min_delta;       /* the next record's offset_delta is at least this */
     siglog_header headers[SIGLOG_HEADERS_MAX];
 } batch_iter;
 
@@ -117,5 +161,11 @@ int batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scr
  * it->headers), 0 when done, SIGLOG_ECORRUPT when a record is malformed or
  * the record count or offsets disagree with the header. */
 int batch_iter_next(batch_iter *it, siglog_record *rec);
+
+/* One past the last offset the iterated batch covers. */
+static inline uint64_t batch_iter_end_offset(const batch_iter *it)
+{
+    return it->base_offset + it->last_offset_delta + 1;
+}
 
 #endif

@@ -56,7 +56,7 @@ struct siglog_cursor {
     uint64_t next_offset;     /* no record below this is handed out */
     segment *seg;             /* the segment being read, or NULL */
     uint64_t pos;             /* position of the next batch in seg */
-    uint64_t seg_end_offset;  /* one past the last record read from seg */
+    uint64_t seg_end_offset;  /* one past the range of the last batch read from seg */
     int reopened;             /* seg was reopened at its end already */
     int time_pending;         /* still looking for timestamp >= seek_time */
     int64_t seek_time;
@@ -270,7 +270,7 @@ static int next_journaled_batch(siglog_cursor *c)
         const uint8_t *b = r->bytes.data + c->jpos;
         c->jbatch++;
         c->jpos += m->bytes;
-        if (m->base_offset + m->record_count <= c->next_offset)
+        if (batch_meta_end_offset(m) <= c->next_offset)
             continue;
         batch_header h;
         int rc = batch_header_decode(b, &h);
@@ -314,7 +314,7 @@ static int next_batch(siglog_cursor *c)
             return r;
         if (r == 1) {
             c->pos += BATCH_HEADER_BYTES + (uint64_t)h.body_len;
-            c->seg_end_offset = h.base_offset + h.record_count;
+            c->seg_end_offset = batch_end_offset(&h);
             c->reopened = 0;
             if (c->seg_end_offset <= c->next_offset)
                 continue; /* before the seek target */
@@ -527,6 +527,10 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
                 *rec = &c->rec;
                 return 1;
             }
+            /* Offsets a rewrite dropped at the end of the batch's range
+             * hold nothing: the position moves past them. */
+            if (batch_iter_end_offset(&c->it) > c->next_offset)
+                c->next_offset = batch_iter_end_offset(&c->it);
             c->in_batch = 0;
         }
         int r = next_batch(c);

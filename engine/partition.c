@@ -570,7 +570,7 @@ int partition_replay_locked(partition *p, const uint8_t *batches, size_t len)
             return rc;
         uint32_t bytes = BATCH_HEADER_BYTES + h.body_len;
         uint64_t next = segment_next_offset(p->active);
-        if (h.base_offset + h.record_count <= next) {
+        if (batch_end_offset(&h) <= next) {
             pos += bytes;
             continue;
         }
@@ -578,9 +578,9 @@ int partition_replay_locked(partition *p, const uint8_t *batches, size_t len)
             return err_set(SIGLOG_ECORRUPT,
                            "%s: journal holds offsets from %" PRIu64 " but the partition ends at %" PRIu64,
                            p->dir, h.base_offset, next);
+        batch_meta meta = batch_meta_of(&h);
         batch_run one = {.bytes = {.data = (uint8_t *)batches + pos, .len = bytes, .cap = bytes},
-                         .metas = &(batch_meta){h.base_offset, h.record_count, bytes, h.max_timestamp_us,
-                                                h.body_checksum},
+                         .metas = &meta,
                          .count = 1};
         if ((rc = write_run_locked(p, &one)) != 0)
             return rc;
@@ -601,14 +601,14 @@ int partition_add_journaled(partition *p, const uint8_t *batches, size_t len)
             return rc;
         uint32_t bytes = BATCH_HEADER_BYTES + h.body_len;
         const batch_meta *last = r->count ? &r->metas[r->count - 1] : NULL;
-        if (last && h.base_offset != last->base_offset + last->record_count)
+        if (last && h.base_offset != batch_meta_end_offset(last))
             return err_set(SIGLOG_ECORRUPT,
                            "%s: the journal holds offsets from %" PRIu64 " after offsets up to %" PRIu64, p->dir,
-                           h.base_offset, last->base_offset + last->record_count - 1);
+                           h.base_offset, batch_meta_end_offset(last) - 1);
         if ((rc = batch_run_reserve_meta(r, r->count + 1)) != 0 ||
             (rc = bytebuf_append(&r->bytes, batches + pos, bytes)) != 0)
             return rc;
-        r->metas[r->count++] = (batch_meta){h.base_offset, h.record_count, bytes, h.max_timestamp_us, h.body_checksum};
+        r->metas[r->count++] = batch_meta_of(&h);
         pos += bytes;
     }
     return 0;
@@ -623,7 +623,7 @@ static int snapshot_add_journaled(const partition *p, partition_snapshot *out)
     uint64_t pos = 0;
     for (size_t i = 0; i < r->count; pos += r->metas[i++].bytes) {
         const batch_meta *m = &r->metas[i];
-        if (m->base_offset + m->record_count <= out->journal_from)
+        if (batch_meta_end_offset(m) <= out->journal_from)
             continue; /* the segments hold it already */
         if (m->base_offset != out->journal_from)
             return err_set(SIGLOG_ECORRUPT,
@@ -632,7 +632,7 @@ static int snapshot_add_journaled(const partition *p, partition_snapshot *out)
         const batch_meta *last = &r->metas[r->count - 1];
         out->journal_batch = i;
         out->journal_pos = pos;
-        out->hwm_offset = last->base_offset + last->record_count;
+        out->hwm_offset = batch_meta_end_offset(last);
         return 0;
     }
     return 0;

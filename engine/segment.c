@@ -6,8 +6,9 @@
  * its section "Recovery".
  *
  * State of a writable segment: `st` accounts for the batches in bytes
- * [0, st.pos) of the .seg file, which are all valid and have consecutive
- * offsets from the base offset to st.next_offset. Indexes never name a
+ * [0, st.pos) of the .seg file, which are all valid and whose offset
+ * ranges tile the offsets from the base offset to st.next_offset (records
+ * may leave gaps inside a batch's range, FORMAT.md "Batch"). Indexes never name a
  * batch outside that prefix. A writable segment that was opened (rather
  * than created) accepts appends only after segment_adopt_tail has
  * established that state from a scan.
@@ -263,7 +264,7 @@ static void state_add(segment *s, seg_state *st, int index, const batch_meta *m)
     if (index)
         index_batch(s, st->pos, m, st->max_ts);
     st->pos += m->bytes;
-    st->next_offset = m->base_offset + m->record_count;
+    st->next_offset = batch_meta_end_offset(m);
     st->record_count += m->record_count;
     if (m->max_timestamp_us > st->max_ts)
         st->max_ts = m->max_timestamp_us;
@@ -290,8 +291,7 @@ static int walk_valid(segment *s, seg_state *st, uint64_t limit, int index)
             return 0;
         if ((rc = batch_records_valid(&h, s->scratch.data, &s->decoded)) <= 0)
             return rc;
-        batch_meta m = {h.base_offset, h.record_count, BATCH_HEADER_BYTES + h.body_len, h.max_timestamp_us,
-                        h.body_checksum};
+        batch_meta m = batch_meta_of(&h);
         state_add(s, st, index, &m);
     }
 }
@@ -326,6 +326,9 @@ static uint32_t resume_point(segment *s, uint64_t limit, seg_state *st)
     if (trel != rel || read_header(s, pos, limit, &h) != 1 || h.base_offset != s->base + rel ||
         !index_entry_time_matches(s->tix, k - 1, h.body_checksum))
         return 0;
+    /* record_count = rel holds for the dense segments appends write, the
+     * only ones a writer resumes (a rewrite that leaves gaps replaces a
+     * sealed segment whole, and scans it from byte 0). */
     *st = (seg_state){.pos = pos, .next_offset = s->base + rel, .record_count = rel, .max_ts = ts};
     return k;
 }
@@ -893,6 +896,7 @@ static int append_check(const segment *s, const uint8_t *buf, size_t len, const 
         if (batch_header_decode(buf + at, &h) != 0)
             return batch_error(s, pos, SIGLOG_EINVAL);
         if (h.base_offset != m->base_offset || h.record_count != m->record_count ||
+            h.last_offset_delta != m->last_offset_delta ||
             BATCH_HEADER_BYTES + (uint64_t)h.body_len != m->bytes || h.max_timestamp_us != m->max_timestamp_us ||
             h.body_checksum != m->body_checksum)
             return err_set(SIGLOG_EINVAL, "%s: batch %zu disagrees with its description", s->path, i);
@@ -903,7 +907,7 @@ static int append_check(const segment *s, const uint8_t *buf, size_t len, const 
             return err_set(SIGLOG_ELIMIT,
                            "%s: batch at offset %" PRIu64 " / byte %" PRIu64 " is beyond the 32-bit range of a segment",
                            s->path, m->base_offset, pos);
-        next = m->base_offset + m->record_count;
+        next = batch_meta_end_offset(m);
         pos += m->bytes;
         at += m->bytes;
     }

@@ -241,7 +241,7 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
             v->st.batches++;
             uint64_t len = BATCH_HEADER_BYTES + (uint64_t)h.body_len;
             pos += len;
-            expect = h.base_offset + h.record_count;
+            expect = batch_end_offset(&h);
             progress(v, len);
             continue;
         }

@@ -159,7 +159,7 @@ static void forge(bytebuf *b, const uint8_t *raw, size_t raw_len, uint32_t count
     uint8_t *p = b->data;
     memset(p, 0, BATCH_HEADER_BYTES);
     put_le32(p, BATCH_MAGIC);
-    put_le16(p + 4, BATCH_FORMAT_VERSION);
+    put_le16(p + 4, BATCH_VERSION_DENSE);
     put_le16(p + 6, BATCH_CODEC_NONE);
     put_le64(p + 8, 100);
     put_le32(p + 16, count);
@@ -404,11 +404,11 @@ Test(batch, unknown_version_with_valid_checksum_is_a_version_error)
 {
     siglog_event e = event("a", "b", 1);
     seal(&e, 1, 0, SIGLOG_COMPRESSION_NONE);
-    put_le16(out.data + 4, 2);
+    put_le16(out.data + 4, 3);
     rechecksum_header(out.data);
     batch_header h;
     cr_assert_eq(batch_header_decode(out.data, &h), SIGLOG_EVERSION);
-    cr_assert(strstr(siglog_errdetail(), "version 2"), "%s", siglog_errdetail());
+    cr_assert(strstr(siglog_errdetail(), "version 3"), "%s", siglog_errdetail());
 }
 
 /* Each rule a reader applies to a header whose checksum holds. */
@@ -683,4 +683,148 @@ Test(batch, header_count_over_the_limit_is_rejected)
     cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
     cr_assert(strstr(siglog_errdetail(), "header_count"), "%s", siglog_errdetail());
     bytebuf_free(&b);
+}
+
+/* ---- gaps: version 2 ---- */
+
+/* A version 2 batch around a hand-made raw body covering base 100 ..
+ * 100 + last_offset_delta. */
+static void forge_gapped(bytebuf *b, const uint8_t *raw, size_t raw_len, uint32_t count, uint32_t last_offset_delta)
+{
+    forge(b, raw, raw_len, count, 0, 0);
+    put_le16(b->data + 4, BATCH_VERSION_GAPS);
+    put_le32(b->data + 28, last_offset_delta);
+    rechecksum_header(b->data);
+}
+
+Test(batch, records_at_chosen_offsets_seal_as_version_2_and_keep_the_range)
+{
+    siglog_event evs[] = {event("a", "{\"v\":1}", 30), event(NULL, "x", 10), event("c", "", 20)};
+    evs[2].flags = SIGLOG_EVENT_TOMBSTONE;
+    static const uint64_t at[] = {102, 105, 106};
+    for (int c = SIGLOG_COMPRESSION_NONE; c <= SIGLOG_COMPRESSION_LZ4; c++) {
+        batch_builder_reset(&builder, 100, 0);
+        for (size_t i = 0; i < 3; i++)
+            cr_assert_eq(batch_builder_add_at(&builder, &evs[i], evs[i].timestamp_us, at[i]), 0, "%s",
+                         siglog_errdetail());
+        cr_assert_eq(batch_builder_cover(&builder, 109), 0, "%s", siglog_errdetail());
+        batch_meta meta;
+        out.len = 0;
+        cr_assert_eq(batch_builder_seal(&builder, c, &out, &meta), 0, "%s", siglog_errdetail());
+        cr_assert_eq(meta.last_offset_delta, 9);
+        cr_assert_eq(batch_meta_end_offset(&meta), 110);
+        cr_assert_eq(get_le16(out.data + 4), BATCH_VERSION_GAPS);
+        cr_assert_eq(get_le32(out.data + 28), 9, "last_offset_delta sits at bytes 28..31");
+
+        bytebuf first = {0};
+        cr_assert_eq(bytebuf_append(&first, out.data, out.len), 0);
+        batch_header h;
+        siglog_record recs[3];
+        size_t n;
+        cr_assert_eq(decode_all(first.data, first.len, &h, recs, 3, &n), 0, "%s", siglog_errdetail());
+        cr_assert_eq(n, 3);
+        cr_assert_eq(h.record_count, 3);
+        cr_assert_eq(batch_end_offset(&h), 110);
+        for (size_t i = 0; i < 3; i++)
+            assert_record_matches(&recs[i], &evs[i], at[i]);
+
+        /* Canonical: the records at the same offsets over the same range
+         * give the same bytes. */
+        batch_builder_reset(&builder, 100, 0);
+        for (size_t i = 0; i < 3; i++)
+            cr_assert_eq(batch_builder_add_at(&builder, &evs[i], evs[i].timestamp_us, recs[i].offset), 0);
+        cr_assert_eq(batch_builder_cover(&builder, batch_end_offset(&h) - 1), 0);
+        out.len = 0;
+        cr_assert_eq(batch_builder_seal(&builder, c, &out, &meta), 0);
+        assert_bytes_eq(out.data, out.len, first.data, first.len, "re-encoded gapped batch");
+        bytebuf_free(&first);
+    }
+}
+
+Test(batch, records_filling_their_range_seal_as_version_1_with_zero_reserved_bytes)
+{
+    siglog_event evs[] = {event("a", "1", 1), event("b", "2", 2)};
+    batch_builder_reset(&builder, 7, 0);
+    cr_assert_eq(batch_builder_add_at(&builder, &evs[0], 1, 7), 0);
+    cr_assert_eq(batch_builder_add_at(&builder, &evs[1], 2, 8), 0);
+    cr_assert_eq(batch_builder_cover(&builder, 8), 0, "covering what the records hold changes nothing");
+    batch_meta meta;
+    out.len = 0;
+    cr_assert_eq(batch_builder_seal(&builder, SIGLOG_COMPRESSION_NONE, &out, &meta), 0);
+    cr_assert_eq(get_le16(out.data + 4), BATCH_VERSION_DENSE);
+    cr_assert_eq(get_le32(out.data + 28), 0);
+    bytebuf dense = {0};
+    cr_assert_eq(bytebuf_append(&dense, out.data, out.len), 0);
+    seal(evs, 2, 7, SIGLOG_COMPRESSION_NONE);
+    assert_bytes_eq(out.data, out.len, dense.data, dense.len, "the same batch as appends write");
+    bytebuf_free(&dense);
+}
+
+Test(batch, builder_refuses_offsets_out_of_order_or_range)
+{
+    siglog_event e = event("a", "1", 1);
+    batch_builder_reset(&builder, 50, 0);
+    cr_assert_eq(batch_builder_cover(&builder, 60), SIGLOG_EINVAL, "an empty batch covers nothing");
+    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 49), SIGLOG_EINVAL, "below the base");
+    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 50 + (uint64_t)UINT32_MAX + 1), SIGLOG_EINVAL,
+                 "beyond a u32 delta");
+    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 53), 0);
+    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 53), SIGLOG_EINVAL, "the same offset twice");
+    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 52), SIGLOG_EINVAL, "going back");
+    cr_assert_eq(batch_builder_cover(&builder, 52), SIGLOG_EINVAL, "shrinking the range");
+    cr_assert_eq(builder.record_count, 1);
+}
+
+Test(batch, version_2_without_a_gap_is_rejected)
+{
+    siglog_event evs[] = {event("a", "1", 1), event("b", "2", 2)};
+    seal(evs, 2, 0, SIGLOG_COMPRESSION_NONE);
+    put_le16(out.data + 4, BATCH_VERSION_GAPS);
+    put_le32(out.data + 28, 1); /* the two records fill 0..1 */
+    rechecksum_header(out.data);
+    batch_header h;
+    cr_assert_eq(batch_header_decode(out.data, &h), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "has no gap"), "%s", siglog_errdetail());
+    put_le32(out.data + 28, 2);
+    rechecksum_header(out.data);
+    cr_assert_eq(batch_header_decode(out.data, &h), 0, "%s", siglog_errdetail());
+    cr_assert_eq(batch_end_offset(&h), 3);
+}
+
+Test(batch, gapped_offset_deltas_must_increase_within_the_range)
+{
+    struct {
+        const char *name;
+        uint64_t d0, d1;
+        uint32_t last_offset_delta;
+        const char *detail; /* NULL: valid */
+    } cases[] = {
+        {"gap at start, middle and end", 2, 4, 6, NULL},
+        {"last record at the range's end", 0, 4, 4, NULL},
+        {"repeated delta", 3, 3, 6, "offset_delta 3, expected 4..6"},
+        {"decreasing delta", 3, 1, 6, "offset_delta 1, expected 4..6"},
+        {"beyond the range", 0, 5, 4, "offset_delta 5, expected 1..4"},
+        {"no room left for the last record", 4, 5, 4, "offset_delta 4, expected 0..3"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        uint8_t raw[64];
+        size_t n = put_record(raw, 0, cases[i].d0, 0, "a");
+        n += put_record(raw + n, 0, cases[i].d1, 0, "b");
+        bytebuf b = {0};
+        forge_gapped(&b, raw, n, 2, cases[i].last_offset_delta);
+        batch_header h;
+        siglog_record r[2];
+        size_t count;
+        int rc = decode_all(b.data, b.len, &h, r, 2, &count);
+        if (!cases[i].detail) {
+            cr_assert_eq(rc, 0, "%s: %s", cases[i].name, siglog_errdetail());
+            cr_assert_eq(r[0].offset, 100 + cases[i].d0, "%s", cases[i].name);
+            cr_assert_eq(r[1].offset, 100 + cases[i].d1, "%s", cases[i].name);
+        } else {
+            cr_assert_eq(rc, SIGLOG_ECORRUPT, "%s accepted", cases[i].name);
+            cr_assert(strstr(siglog_errdetail(), cases[i].detail), "%s: detail \"%s\"", cases[i].name,
+                      siglog_errdetail());
+        }
+        bytebuf_free(&b);
+    }
 }

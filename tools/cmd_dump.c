@@ -37,8 +37,9 @@ static const args_cmd cmd = {
     "segment of the partition directory PATH in name order, one line per batch:\n"
     "  position: P base_offset: O last_offset: O count: N first_ts: T max_ts: T\n"
     "  stored_bytes: N raw_bytes: N codec: none|lz4 checksum: 0xH valid: true\n"
-    "(on one line). position is the batch's byte position in its file, stored_bytes\n"
-    "its size there, raw_bytes its body uncompressed, checksum the body checksum;\n"
+    "(on one line). position is the batch's byte position in its file; it covers\n"
+    "offsets base_offset..last_offset and holds count records (fewer when a rewrite\n"
+    "dropped records, leaving gaps); stored_bytes its size there, raw_bytes its body uncompressed, checksum the body checksum;\n"
     "times are RFC 3339 in UTC. Every file starts with a line \"segment: FILE\".\n"
     "\n"
     "  --records  after each batch, one line per record:\n"
@@ -97,7 +98,7 @@ static int dump_batch(void *ctx, const siglog_batch_info *b)
              "position: %" PRIu64 " base_offset: %" PRIu64 " last_offset: %" PRIu64 " count: %" PRIu32
              " first_ts: %s max_ts: %s stored_bytes: %" PRIu32 " raw_bytes: %" PRIu32
              " codec: %s checksum: 0x%016" PRIx64 " valid: true\n",
-             b->position, b->base_offset, b->base_offset + b->record_count - 1, b->record_count, first, max,
+             b->position, b->base_offset, b->last_offset, b->record_count, first, max,
              b->stored_bytes, b->raw_bytes, b->codec == 0 ? "none" : b->codec == 1 ? "lz4" : "unknown",
              b->body_checksum);
     out_puts(line);

@@ -570,7 +570,13 @@ typedef struct siglog_batch_info {
     uint64_t body_checksum;
     int valid;                  /* 0: `problem` says why; the dump stops */
     const char *problem;
-    uint64_t reserved[4];
+    /* The batch covers offsets base_offset..last_offset. Its records hold
+     * all of them (format version 1, what appends write) or, after a
+     * rewrite dropped some, record_count of them (version 2). */
+    uint64_t last_offset;
+    uint32_t version;
+    uint32_t reserved32;
+    uint64_t reserved[2];
 } siglog_batch_info;
 
 /* Walk one segment file (a path ending in .seg) batch by batch, calling

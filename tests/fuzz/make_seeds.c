@@ -47,7 +47,11 @@ static siglog_event ev(const char *key, const char *value, int64_t ts)
     };
 }
 
-static void batch_seed(const char *name, const siglog_event *evs, size_t n, uint64_t base, int compression)
+/* One batch seed: evs[i] at offset at[i] over the range up to last_offset
+ * (a batch with gaps, version 2, as a rewrite that dropped records leaves
+ * it), or at dense offsets from base when at is NULL. */
+static void batch_seed_at(const char *name, const siglog_event *evs, const uint64_t *at, size_t n, uint64_t base,
+                          uint64_t last_offset, int compression)
 {
     batch_builder b;
     bytebuf out = {0};
@@ -55,15 +59,21 @@ static void batch_seed(const char *name, const siglog_event *evs, size_t n, uint
     batch_builder_init(&b);
     batch_builder_reset(&b, base, 0);
     for (size_t i = 0; i < n; i++)
-        if (batch_builder_add(&b, &evs[i], evs[i].timestamp_us) != 0)
+        if ((at ? batch_builder_add_at(&b, &evs[i], evs[i].timestamp_us, at[i])
+                : batch_builder_add(&b, &evs[i], evs[i].timestamp_us)) != 0)
             exit(1);
-    if (batch_builder_seal(&b, compression, &out, &meta) != 0) {
+    if ((at && batch_builder_cover(&b, last_offset) != 0) || batch_builder_seal(&b, compression, &out, &meta) != 0) {
         fprintf(stderr, "seal %s: %s\n", name, siglog_errdetail());
         exit(1);
     }
     write_seed("decode_batch", name, &out);
     bytebuf_free(&out);
     batch_builder_free(&b);
+}
+
+static void batch_seed(const char *name, const siglog_event *evs, size_t n, uint64_t base, int compression)
+{
+    batch_seed_at(name, evs, NULL, n, base, 0, compression);
 }
 
 static void decode_batch_seeds(void)
@@ -119,6 +129,16 @@ static void decode_batch_seeds(void)
         tombstones[i].header_count = 1;
     }
     batch_seed("lz4-tombstones", tombstones, 40, 1u << 20, SIGLOG_COMPRESSION_LZ4);
+
+    /* Gaps at the start, inside and at the end of the range. */
+    static const uint64_t plain_at[] = {1002, 1003, 1010};
+    batch_seed_at("gaps-none", plain, plain_at, 3, 1000, 1015, SIGLOG_COMPRESSION_NONE);
+    uint64_t lz4_at[24];
+    for (size_t i = 0; i < 24; i++)
+        lz4_at[i] = 2 * i + 1; /* every other offset */
+    batch_seed_at("gaps-lz4", lz4, lz4_at, 24, 0, 2 * 24, SIGLOG_COMPRESSION_LZ4);
+    static const uint64_t far_at[] = {UINT32_MAX};
+    batch_seed_at("gaps-widest-delta", &empty, far_at, 1, 0, UINT32_MAX, SIGLOG_COMPRESSION_NONE);
 }
 
 /* read_journal opens every input for this store id. */
