@@ -51,31 +51,11 @@ static uint32_t route(siglog_stream *st, const siglog_event *e)
 static int append_to_partition(siglog_stream *st, partition *p, const siglog_event *const *evs, size_t n,
                                int64_t now, uint64_t *offsets, int *need_commit)
 {
-    pthread_mutex_lock(&p->mu);
-    int rc;
-    if (p->damaged)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: partition refuses appends: %s", p->dir, p->failed_detail);
-    else if (p->failed)
-        rc = err_set(SIGLOG_EFAILED, "%s: partition refuses appends since an earlier failure: %s", p->dir,
-                     p->failed_detail);
-    else
-        rc = partition_append_locked(p, evs, n, now, offsets);
-    if (!rc && st->cfg.sync_policy != SIGLOG_SYNC_NONE &&
-        (st->cfg.sync_policy == SIGLOG_SYNC_ALWAYS || p->pending.bytes.len > st->pending_bytes_max))
+    partition_appended a;
+    int rc = partition_append_batches(p, evs, n, now, offsets, &a);
+    if (!rc && a.journaled &&
+        (st->cfg.sync_policy == SIGLOG_SYNC_ALWAYS || a.pending_bytes > st->pending_bytes_max))
         *need_commit = 1;
-    pthread_mutex_unlock(&p->mu);
-    return rc;
-}
-
-/* After a commit: were this call's events of p made readable (durable)? */
-static int check_durable(partition *p, uint64_t last_offset)
-{
-    pthread_mutex_lock(&p->mu);
-    int rc = 0;
-    if (p->hwm.hwm_offset <= last_offset)
-        rc = err_set(p->failed ? SIGLOG_EFAILED : SIGLOG_EIO, "%s: offset %llu was not made durable: %s", p->dir,
-                     (unsigned long long)last_offset, p->failed ? p->failed_detail : "commit incomplete");
-    pthread_mutex_unlock(&p->mu);
     return rc;
 }
 
@@ -140,7 +120,7 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
     int need_commit = 0;
     int always = st->cfg.sync_policy == SIGLOG_SYNC_ALWAYS;
     if (always) /* a commit leader waits briefly for us (commit.c) */
-        __atomic_fetch_add(&s->appending, 1, __ATOMIC_ACQ_REL);
+        commit_appender_enter(s->commit);
     for (size_t g = 0; g < n && !rc;) {
         size_t e = g;
         while (e < n && parts[order[e]] == parts[order[g]])
@@ -149,13 +129,13 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
         g = e;
     }
     if (always)
-        __atomic_fetch_sub(&s->appending, 1, __ATOMIC_ACQ_REL);
+        commit_appender_leave(s->commit);
     if (!rc && need_commit)
         rc = commit_sync(s);
     if (!rc && st->cfg.sync_policy == SIGLOG_SYNC_ALWAYS)
         for (size_t g = 0; g < n && !rc; g++)
             if (g + 1 == n || parts[order[g + 1]] != parts[order[g]])
-                rc = check_durable(st->parts[parts[order[g]]], offs[g]);
+                rc = partition_check_published(st->parts[parts[order[g]]], offs[g]);
     if (!rc)
         for (size_t i = 0; i < n; i++) {
             if (partitions_out)

@@ -41,22 +41,10 @@ static int64_t background_pass(struct siglog *s, int64_t *last_commit_us)
             sleep = tick;
         if (st->cfg.sync_policy == SIGLOG_SYNC_INTERVAL && mono - *last_commit_us >= tick)
             commit_due = 1;
-        for (uint32_t p = 0; p < st->cfg.partitions; p++) {
-            partition *pt = st->parts[p];
-            pthread_mutex_lock(&pt->mu);
-            int rc = 0;
-            if (!pt->failed && st->cfg.sync_policy == SIGLOG_SYNC_NONE && pt->open.record_count &&
-                mono - pt->open.opened_us >= (int64_t)st->cfg.linger_us) {
-                rc = partition_seal_open_locked(pt);
-                if (!rc)
-                    rc = partition_write_pending_locked(pt);
-            }
-            if (!rc && !pt->failed)
-                rc = partition_maybe_roll_locked(pt, wall);
-            pthread_mutex_unlock(&pt->mu);
-            if (rc)
-                store_log(s, SIGLOG_LOG_ERROR, "background work on %s failed: %s", pt->dir, siglog_errdetail());
-        }
+        for (uint32_t p = 0; p < st->cfg.partitions; p++)
+            if (partition_tick(st->parts[p], mono, wall) != 0)
+                store_log(s, SIGLOG_LOG_ERROR, "background work on %s failed: %s", partition_path(st->parts[p]),
+                          siglog_errdetail());
     }
     free(streams);
     if (commit_due) {

@@ -16,6 +16,72 @@
 /* How long a new commit leader waits for appenders still encoding. */
 #define SIBLING_WAIT_US 200
 
+struct commit {
+    pthread_mutex_t mu;             /* guards the fields below */
+    pthread_cond_t cv;
+    int leader;                     /* a thread is running a commit round */
+    uint64_t rounds_started;
+    uint64_t rounds_synced;         /* atomic: the last round whose journal
+                                     * sync returned */
+    uint64_t rounds_done;           /* written under mu, atomically:
+                                     * waiters may poll it unlocked */
+    int appending;                  /* atomic: ALWAYS appenders encoding */
+    int waiting[2];                 /* atomic: threads waiting for round r,
+                                     * at [r % 2] */
+    int last_round_threads;         /* atomic: threads the last round served */
+    int failed;                     /* SIGLOG code after a journal failure;
+                                     * written under mu, atomically:
+                                     * durability waiters read it under a
+                                     * partition's mu (durable.c) */
+    char failed_detail[256];
+};
+
+commit *commit_new(void)
+{
+    commit *c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    pthread_mutex_init(&c->mu, NULL);
+    pthread_cond_init(&c->cv, NULL);
+    return c;
+}
+
+void commit_free(commit *c)
+{
+    if (!c)
+        return;
+    pthread_mutex_destroy(&c->mu);
+    pthread_cond_destroy(&c->cv);
+    free(c);
+}
+
+void commit_appender_enter(commit *c)
+{
+    __atomic_fetch_add(&c->appending, 1, __ATOMIC_ACQ_REL);
+}
+
+void commit_appender_leave(commit *c)
+{
+    __atomic_fetch_sub(&c->appending, 1, __ATOMIC_ACQ_REL);
+}
+
+int commit_failed(const commit *c)
+{
+    return __atomic_load_n(&c->failed, __ATOMIC_ACQUIRE);
+}
+
+const int *commit_failed_flag(const commit *c)
+{
+    return &c->failed;
+}
+
+void commit_failed_detail(commit *c, char *buf, size_t len)
+{
+    pthread_mutex_lock(&c->mu);
+    snprintf(buf, len, "%s", c->failed_detail);
+    pthread_mutex_unlock(&c->mu);
+}
+
 typedef struct round_state {
     journal_entry *entries;
     partition **parts;
@@ -25,18 +91,19 @@ typedef struct round_state {
 
 static void fail_store(struct siglog *s, int code)
 {
-    pthread_mutex_lock(&s->commit_mu);
-    int first = !s->failed;
+    commit *c = s->commit;
+    pthread_mutex_lock(&c->mu);
+    int first = !c->failed;
     if (first) {
-        snprintf(s->failed_detail, sizeof s->failed_detail, "%s", siglog_errdetail());
-        __atomic_store_n(&s->failed, code, __ATOMIC_RELEASE);
+        snprintf(c->failed_detail, sizeof c->failed_detail, "%s", siglog_errdetail());
+        __atomic_store_n(&c->failed, code, __ATOMIC_RELEASE);
     }
-    pthread_mutex_unlock(&s->commit_mu);
+    pthread_mutex_unlock(&c->mu);
     if (first)
         store_wake_durable_waiters(s);
 }
 
-static int round_push(round_state *r, uint32_t stream_id, partition *p)
+static int round_push(round_state *r, uint32_t stream_id, partition *p, const partition_take *t)
 {
     if (r->count == r->cap) {
         size_t cap = r->cap ? r->cap * 2 : 32;
@@ -50,9 +117,9 @@ static int round_push(round_state *r, uint32_t stream_id, partition *p)
             return err_set(SIGLOG_ENOMEM, "out of memory");
         r->cap = cap;
     }
-    r->entries[r->count] = (journal_entry){stream_id, p->id, p->inflight.bytes.data, p->inflight.bytes.len};
+    r->entries[r->count] = (journal_entry){stream_id, partition_id(p), t->bytes, t->len};
     r->parts[r->count++] = p;
-    r->bytes += journal_entry_bytes(p->inflight.bytes.len);
+    r->bytes += journal_entry_bytes(t->len);
     return 0;
 }
 
@@ -68,12 +135,8 @@ static int round_write_journal(struct siglog *s, round_state *r)
     if (!rc)
         return 0;
     fail_store(s, rc);
-    for (size_t i = 0; i < r->count; i++) {
-        pthread_mutex_lock(&r->parts[i]->mu);
-        batch_run_clear(&r->parts[i]->inflight);
-        partition_fail_locked(r->parts[i], rc);
-        pthread_mutex_unlock(&r->parts[i]->mu);
-    }
+    for (size_t i = 0; i < r->count; i++)
+        partition_fail_inflight(r->parts[i], rc);
     r->count = 0;
     r->bytes = 0;
     return rc;
@@ -85,10 +148,7 @@ static int round_apply(round_state *r)
 {
     int first_err = 0;
     for (size_t i = 0; i < r->count; i++) {
-        partition *p = r->parts[i];
-        pthread_mutex_lock(&p->mu);
-        int a = partition_apply_inflight_locked(p);
-        pthread_mutex_unlock(&p->mu);
+        int a = partition_apply_inflight(r->parts[i]);
         if (a && !first_err)
             first_err = a;
     }
@@ -115,12 +175,12 @@ static int round_flush(struct siglog *s, round_state *r)
  * overlaps those writes instead of following them. An appender still
  * returns only after its events are published: readable once
  * acknowledged. */
-static void round_durable(struct siglog *s, uint64_t round)
+static void round_durable(commit *c, uint64_t round)
 {
-    pthread_mutex_lock(&s->commit_mu);
-    __atomic_store_n(&s->rounds_synced, round, __ATOMIC_RELEASE);
-    pthread_cond_broadcast(&s->commit_cv);
-    pthread_mutex_unlock(&s->commit_mu);
+    pthread_mutex_lock(&c->mu);
+    __atomic_store_n(&c->rounds_synced, round, __ATOMIC_RELEASE);
+    pthread_cond_broadcast(&c->cv);
+    pthread_mutex_unlock(&c->mu);
 }
 
 typedef struct sync_job {
@@ -139,10 +199,7 @@ static void *sync_worker(void *arg)
         size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
         if (i >= job->n)
             return NULL;
-        partition *p = job->parts[i];
-        pthread_mutex_lock(&p->mu);
-        int rc = partition_sync_locked(p);
-        pthread_mutex_unlock(&p->mu);
+        int rc = partition_sync(job->parts[i]);
         if (rc) {
             pthread_mutex_lock(&job->mu);
             if (!job->rc) {
@@ -194,14 +251,8 @@ int commit_checkpoint(struct siglog *s)
             for (uint32_t p = 0; p < streams[i]->cfg.partitions; p++) {
                 partition *pt = streams[i]->parts[p];
                 dirty[nd++] = pt;
-                pthread_mutex_lock(&pt->mu);
-                /* A partition failed at open for damage has nothing in
-                 * the journal (its open would have failed otherwise). */
-                if (pt->failed && !pt->damaged && !failed)
-                    failed = err_set(SIGLOG_EFAILED,
-                                     "%s: failed partition (%s); the journal keeps its batches for the next open",
-                                     pt->dir, pt->failed_detail);
-                pthread_mutex_unlock(&pt->mu);
+                if (!failed)
+                    failed = partition_check_journal_release(pt);
             }
     free(streams);
     /* A failed partition may have batches only the journal holds (its
@@ -219,40 +270,37 @@ int commit_checkpoint(struct siglog *s)
  * writes when they exceed the journal's free space. */
 static int gather_partition(struct siglog *s, round_state *r, uint32_t stream_id, partition *p)
 {
-    pthread_mutex_lock(&p->mu);
-    int rc = p->failed ? 0 : partition_seal_open_locked(p);
-    uint64_t below = p->next_offset; /* what was appended before the round */
-    while (!rc && !p->failed && p->pending.count && p->pending.metas[0].base_offset < below) {
+    uint64_t below;
+    int rc = partition_commit_begin(p, &below);
+    while (!rc) {
         /* What this round gathered from earlier partitions is not written
          * yet but will take its share of the free space. */
         uint64_t left = journal_space_left(s->journal);
         uint64_t space = left > r->bytes ? left - r->bytes : 0;
-        uint64_t taken = space > 2 * JOURNAL_ENTRY_HEADER_BYTES
-                             ? partition_take_pending_locked(p, space - JOURNAL_ENTRY_HEADER_BYTES, below)
-                             : 0;
-        if (taken) {
-            rc = round_push(r, stream_id, p);
-            int more = p->pending.count && p->pending.metas[0].base_offset < below;
-            if (rc || !more)
+        partition_take t;
+        rc = partition_take_pending(p, space > 2 * JOURNAL_ENTRY_HEADER_BYTES ? space - JOURNAL_ENTRY_HEADER_BYTES : 0,
+                                    below, &t);
+        if (rc)
+            break;
+        if (t.len) {
+            rc = round_push(r, stream_id, p, &t);
+            if (rc || !t.more)
                 break;
             /* inflight is taken: write this part out before the next. */
-            pthread_mutex_unlock(&p->mu);
             rc = round_flush(s, r);
-            pthread_mutex_lock(&p->mu);
             continue;
         }
+        if (!t.first_bytes)
+            break; /* nothing (more) to take */
         /* Full journal: write what we have, checkpoint, and try again. */
-        pthread_mutex_unlock(&p->mu);
         rc = round_flush(s, r);
         if (!rc)
             rc = commit_checkpoint(s);
-        pthread_mutex_lock(&p->mu);
         if (!rc && journal_is_empty(s->journal) &&
-            p->pending.metas[0].bytes + JOURNAL_ENTRY_HEADER_BYTES > journal_space_left(s->journal))
-            rc = err_set(SIGLOG_ELIMIT, "%s: a batch of %u bytes is larger than the whole journal", p->dir,
-                         p->pending.metas[0].bytes);
+            t.first_bytes + JOURNAL_ENTRY_HEADER_BYTES > journal_space_left(s->journal))
+            rc = err_set(SIGLOG_ELIMIT, "%s: a batch of %u bytes is larger than the whole journal", partition_path(p),
+                         t.first_bytes);
     }
-    pthread_mutex_unlock(&p->mu);
     return rc;
 }
 
@@ -277,7 +325,7 @@ static int commit_round(struct siglog *s, uint64_t round)
     if (r.count) {
         f = round_write_journal(s, &r);
         if (!f) {
-            round_durable(s, round);
+            round_durable(s->commit, round);
             f = round_apply(&r);
         }
     }
@@ -293,17 +341,18 @@ static int commit_round(struct siglog *s, uint64_t round)
  * alternate between one event and all the others. So the leader of round
  * `round` gives the threads of the last round a moment (yielding the CPU,
  * at most SIBLING_WAIT_US, well under one fdatasync) to enqueue again: it
- * waits while fewer of them are encoding (s->appending) or waiting for
- * this round (s->waiting[round % 2]) than the last round served. A lone
+ * waits while fewer of them are encoding (appending) or waiting for
+ * this round (waiting[round % 2]) than the last round served. A lone
  * appender never waits. */
 static void wait_for_siblings(struct siglog *s, uint64_t round)
 {
-    int expected = __atomic_load_n(&s->last_round_threads, __ATOMIC_RELAXED) - 1;
+    commit *c = s->commit;
+    int expected = __atomic_load_n(&c->last_round_threads, __ATOMIC_RELAXED) - 1;
     if (expected <= 0)
         return;
     int64_t until = s->io->monotonic_us(s->io) + SIBLING_WAIT_US;
-    while (__atomic_load_n(&s->appending, __ATOMIC_ACQUIRE) +
-                   __atomic_load_n(&s->waiting[round % 2], __ATOMIC_ACQUIRE) <
+    while (__atomic_load_n(&c->appending, __ATOMIC_ACQUIRE) +
+                   __atomic_load_n(&c->waiting[round % 2], __ATOMIC_ACQUIRE) <
                expected &&
            s->io->monotonic_us(s->io) < until)
         sched_yield();
@@ -311,63 +360,64 @@ static void wait_for_siblings(struct siglog *s, uint64_t round)
 
 int commit_sync(struct siglog *s)
 {
-    pthread_mutex_lock(&s->commit_mu);
-    uint64_t target = s->rounds_started + 1;
+    commit *c = s->commit;
+    pthread_mutex_lock(&c->mu);
+    uint64_t target = c->rounds_started + 1;
     int rc = 0, counted = 0, spun = 0;
     for (;;) {
-        if (s->failed) {
+        if (c->failed) {
             rc = err_set(SIGLOG_EFAILED, "store refuses durable appends since an earlier failure: %s",
-                         s->failed_detail);
+                         c->failed_detail);
             break;
         }
-        if (s->rounds_done >= target)
+        if (c->rounds_done >= target)
             break;
-        if (s->commit_leader) {
+        if (c->leader) {
             /* While a round runs, a waiter's target is that round or the
              * next: waiting[target % 2] counts it for exactly one round. */
             if (!counted) {
-                __atomic_fetch_add(&s->waiting[target % 2], 1, __ATOMIC_ACQ_REL);
+                __atomic_fetch_add(&c->waiting[target % 2], 1, __ATOMIC_ACQ_REL);
                 counted = 1;
             }
-            if (!spun && __atomic_load_n(&s->rounds_synced, __ATOMIC_ACQUIRE) >= target) {
+            if (!spun && __atomic_load_n(&c->rounds_synced, __ATOMIC_ACQUIRE) >= target) {
                 /* Durable; its leader is writing the segments, which
                  * takes microseconds unless writeback throttles it: yield
                  * that long, then sleep until the round's end. */
                 spun = 1;
-                pthread_mutex_unlock(&s->commit_mu);
+                pthread_mutex_unlock(&c->mu);
                 int64_t until = s->io->monotonic_us(s->io) + SEGMENT_WRITE_SPIN_US;
-                while (__atomic_load_n(&s->rounds_done, __ATOMIC_ACQUIRE) < target &&
+                while (__atomic_load_n(&c->rounds_done, __ATOMIC_ACQUIRE) < target &&
                        s->io->monotonic_us(s->io) < until)
                     sched_yield();
-                pthread_mutex_lock(&s->commit_mu);
+                pthread_mutex_lock(&c->mu);
                 continue;
             }
-            pthread_cond_wait(&s->commit_cv, &s->commit_mu);
+            pthread_cond_wait(&c->cv, &c->mu);
             continue;
         }
-        uint64_t round = s->rounds_started + 1; /* == target */
+        uint64_t round = c->rounds_started + 1; /* == target */
         if (counted)
-            __atomic_fetch_sub(&s->waiting[round % 2], 1, __ATOMIC_ACQ_REL);
-        s->commit_leader = 1;
-        pthread_mutex_unlock(&s->commit_mu);
+            __atomic_fetch_sub(&c->waiting[round % 2], 1, __ATOMIC_ACQ_REL);
+        c->leader = 1;
+        pthread_mutex_unlock(&c->mu);
         wait_for_siblings(s, round);
         /* Counted only now: a thread that read the count before this
          * point enqueued its batches before, so this round gathers them
          * and it waits for this round, not the next. */
-        pthread_mutex_lock(&s->commit_mu);
-        s->rounds_started++;
-        pthread_mutex_unlock(&s->commit_mu);
+        pthread_mutex_lock(&c->mu);
+        c->rounds_started++;
+        pthread_mutex_unlock(&c->mu);
         rc = commit_round(s, round);
-        pthread_mutex_lock(&s->commit_mu);
+        pthread_mutex_lock(&c->mu);
         /* The threads this round serves: its leader and its waiters. */
-        __atomic_store_n(&s->last_round_threads, 1 + __atomic_exchange_n(&s->waiting[round % 2], 0, __ATOMIC_ACQ_REL),
+        __atomic_store_n(&c->last_round_threads, 1 + __atomic_exchange_n(&c->waiting[round % 2], 0, __ATOMIC_ACQ_REL),
                          __ATOMIC_RELAXED);
-        s->commit_leader = 0;
-        __atomic_store_n(&s->rounds_done, s->rounds_done + 1, __ATOMIC_RELEASE);
-        pthread_cond_broadcast(&s->commit_cv);
+        c->leader = 0;
+        __atomic_store_n(&c->rounds_done, c->rounds_done + 1, __ATOMIC_RELEASE);
+        pthread_cond_broadcast(&c->cv);
         if (rc)
             break;
     }
-    pthread_mutex_unlock(&s->commit_mu);
+    pthread_mutex_unlock(&c->mu);
     return rc;
 }

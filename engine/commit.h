@@ -21,6 +21,28 @@
 
 #include "store.h"
 
+/* The commit state of a writer's store, private to commit.c: the round
+ * counters, the leader flag, the waiters and the store's failure. Its
+ * own lock guards it; no partition lock is ever taken while holding it,
+ * and it is never taken while holding one. */
+typedef struct commit commit;
+
+commit *commit_new(void);
+void commit_free(commit *c);
+
+/* An ALWAYS appender brackets its encoding with these: a new commit
+ * leader waits briefly for appenders still encoding (wait_for_siblings). */
+void commit_appender_enter(commit *c);
+void commit_appender_leave(commit *c);
+
+/* The store's failure after a journal write or sync failed: a SIGLOG
+ * code, 0 while it works. The flag may be read atomically without a lock
+ * (partition_wait_durable watches it); the detail is copied under the
+ * commit's lock. */
+int commit_failed(const commit *c);
+const int *commit_failed_flag(const commit *c);
+void commit_failed_detail(commit *c, char *buf, size_t len);
+
 /* Return once a commit round that started after this call has finished.
  * 0, or the round's error / SIGLOG_EFAILED. */
 int commit_sync(struct siglog *s);

@@ -76,11 +76,6 @@ struct siglog_cursor {
     char deferred_detail[512]; /* ... and this detail (see cursor.h) */
 };
 
-static segment_params reader_params(const partition *p)
-{
-    return (segment_params){p->cfg->segment_bytes_max, p->cfg->index_interval_bytes, p->cfg->file_mode};
-}
-
 /* Stop reading the current segment (it stays cached). */
 static void drop_segment(siglog_cursor *c)
 {
@@ -119,9 +114,8 @@ static int cache_get(siglog_cursor *c, uint64_t base, cached_segment **out)
                 victim = i;
         cache_remove(c, victim);
     }
-    segment_params sp = reader_params(c->p);
     segment *s;
-    int rc = segment_open(c->p->io, c->p->dir, base, 0, &sp, &s);
+    int rc = partition_segment_open(c->p, base, &s);
     if (rc)
         return rc;
     c->cache[c->cached] = (cached_segment){.seg = s, .base = base, .used = ++c->clock};
@@ -174,7 +168,7 @@ static int missing_range(const siglog_cursor *c, uint64_t expected, uint64_t bas
     if (base <= expected || (c->flags & SIGLOG_CURSOR_ALLOW_GAPS))
         return 0;
     return err_set(SIGLOG_ECORRUPT, "%s: offsets %" PRIu64 "..%" PRIu64 " are missing: no segment holds them",
-                   c->p->dir, expected, base - 1);
+                   partition_path(c->p), expected, base - 1);
 }
 
 static int list_segments(siglog_cursor *c)
@@ -182,7 +176,7 @@ static int list_segments(siglog_cursor *c)
     free(c->bases);
     c->bases = NULL;
     c->nbases = 0;
-    return partition_list_segments(c->p->io, c->p->dir, &c->bases, &c->nbases);
+    return partition_segment_bases(c->p, &c->bases, &c->nbases);
 }
 
 /* Can the listing from before answer where next_offset lies? Yes when a
@@ -212,7 +206,7 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
             if (after == UINT64_MAX && was == c->snap.log_start_offset)
                 continue; /* we never handed out `was`: just move on */
             return err_set(SIGLOG_EGAP, "%s: offset %" PRIu64 " was removed; the log now starts at %" PRIu64,
-                           c->p->dir, was, start);
+                           partition_path(c->p), was, start);
         }
         size_t i = c->nbases - 1;
         while (c->bases[i] > c->next_offset)
@@ -231,7 +225,7 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
             return rc;
         /* Removed since it was listed: list again. */
     }
-    return err_set(SIGLOG_EIO, "%s: segments keep changing under the cursor", c->p->dir);
+    return err_set(SIGLOG_EIO, "%s: segments keep changing under the cursor", partition_path(c->p));
 }
 
 /* The batch at c->pos is damaged (SIGLOG_ECORRUPT, detail set). A cursor
@@ -260,7 +254,7 @@ static int skip_damage(siglog_cursor *c, uint64_t limit)
  * iterator: 1, or 0 when there is none. */
 static int next_journaled_batch(siglog_cursor *c)
 {
-    const batch_run *r = &c->p->journaled;
+    const batch_run *r = partition_journaled(c->p);
     if (c->jbatch < c->snap.journal_batch) {
         c->jbatch = c->snap.journal_batch;
         c->jpos = c->snap.journal_pos;
@@ -513,7 +507,7 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
                 return c->seg ? err_set(r, "%s at byte %" PRIu64 " of %s", siglog_errdetail(), c->pos,
                                         segment_file_path(c->seg))
                               : err_set(r, "%s in the journal's copy of offset %" PRIu64 " of %s",
-                                        siglog_errdetail(), c->next_offset, c->p->dir);
+                                        siglog_errdetail(), c->next_offset, partition_path(c->p));
             if (r == 1) {
                 if (c->rec.offset < c->next_offset)
                     continue;
@@ -521,7 +515,7 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
                     continue;
                 c->time_pending = 0;
                 c->next_offset = c->rec.offset + 1;
-                c->rec.partition = c->p->id;
+                c->rec.partition = partition_id(c->p);
                 if (!c->rec.key_len)
                     c->rec.key = NULL;
                 *rec = &c->rec;
@@ -572,13 +566,8 @@ SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    if (c->p->writable) {
-        pthread_mutex_lock(&c->p->mu);
-        if (c->p->hwm.hwm_offset <= c->next_offset)
-            pthread_cond_timedwait(&c->p->published, &c->p->mu, &until);
-        pthread_mutex_unlock(&c->p->mu);
+    if (partition_wait_beyond(c->p, c->next_offset, &until) == 0)
         return 0;
-    }
     /* Another process writes: poll, at most every 20 ms. */
     struct timespec step = {0, (timeout_ms < 20 ? timeout_ms : 20) * 1000000L};
     nanosleep(&step, NULL);

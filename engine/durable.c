@@ -12,6 +12,7 @@
  */
 #include <time.h>
 
+#include "commit.h"
 #include "error.h"
 #include "store.h"
 
@@ -37,9 +38,7 @@ SIGLOG_API int siglog_durable_offset(siglog_stream *st, uint32_t partition_id, u
                   : err_set(SIGLOG_EINVAL, "siglog_durable_offset: next is NULL");
     if (rc)
         return rc;
-    pthread_mutex_lock(&p->mu);
-    *next = p->hwm.hwm_offset;
-    pthread_mutex_unlock(&p->mu);
+    *next = partition_published_offset(p);
     return 0;
 }
 
@@ -65,24 +64,12 @@ SIGLOG_API int siglog_wait_durable(siglog_stream *st, uint32_t partition_id, uin
         return rc;
     struct siglog *s = st->store;
     struct timespec until = timeout_us >= 0 ? deadline_after(timeout_us) : (struct timespec){0};
-    /* A NONE partition never goes through the journal: a journal failure
-     * does not concern it. */
-    const int *store_failed = st->cfg.sync_policy == SIGLOG_SYNC_NONE ? NULL : &s->failed;
-    pthread_mutex_lock(&p->mu);
-    int appended = offset < p->next_offset;
-    if (!appended)
-        rc = err_set(SIGLOG_EINVAL, "%s: offset %llu was never appended (next offset %llu)", p->dir,
-                     (unsigned long long)offset, (unsigned long long)p->next_offset);
-    else
-        rc = partition_wait_published_locked(p, offset, store_failed, timeout_us >= 0 ? &until : NULL);
-    pthread_mutex_unlock(&p->mu);
-    if (appended && rc == PARTITION_STORE_FAILED) {
-        /* The store's journal failed: its detail is under commit_mu. */
-        pthread_mutex_lock(&s->commit_mu);
-        err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: the store failed: %s", p->dir,
-                (unsigned long long)offset, s->failed_detail);
-        pthread_mutex_unlock(&s->commit_mu);
-        rc = SIGLOG_EFAILED;
+    rc = partition_wait_durable(p, offset, commit_failed_flag(s->commit), timeout_us >= 0 ? &until : NULL);
+    if (rc == PARTITION_STORE_FAILED) {
+        char why[256];
+        commit_failed_detail(s->commit, why, sizeof why);
+        rc = err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: the store failed: %s",
+                     partition_path(p), (unsigned long long)offset, why);
     }
     return rc;
 }

@@ -9,6 +9,49 @@
 
 #include "error.h"
 
+/* See partition.h for who takes `mu` and what it guards. */
+struct partition {
+    pthread_mutex_t mu;
+    pthread_cond_t published;   /* broadcast when the hwm moves */
+    const siglog_io *io;
+    const partition_config *cfg;
+    char *dir;
+    uint32_t id;
+    int writable;
+
+    segment *active;            /* writer: the last segment; NULL read-only */
+    catalog *cat;               /* writer: log start and bounds, persisted */
+    uint64_t next_offset;       /* next offset to assign */
+
+    batch_builder open;
+    batch_run pending;
+    batch_run inflight;
+    int dirty;                  /* active segment written since last sync */
+
+    /* NONE only: the offsets a failed segment write dropped and handed
+     * out again (the hull of every such drop; empty when equal). An event
+     * at such an offset may be the dropped one or its successor, so its
+     * durability can never be confirmed (partition_wait_durable). */
+    uint64_t reissued_from, reissued_to;
+
+    int failed;                 /* SIGLOG code; appends refused once set */
+    char failed_detail[512];
+    int damaged;                /* failed at open: damage that must not be
+                                 * cut (see partition_open) */
+    int unservable;             /* journal damage, or a log its catalog
+                                 * finds incomplete: cursors fail too, with
+                                 * failed_detail (set at open only) */
+
+    partition_snapshot hwm;
+
+    /* Read-only: the batches a writer-less store's journal holds for this
+     * partition (checked, in offset order), filled at open and immutable
+     * afterwards, so cursors read them without the lock. Those the
+     * segments lack are served from here: what a writer's recovery would
+     * put into the segments (DESIGN.md, "Write path"). */
+    batch_run journaled;
+};
+
 /* Roll before relative offsets (u32 in the indexes) could overflow. */
 #define REL_OFFSET_ROLL (UINT32_MAX - BATCH_RECORDS_MAX)
 
@@ -81,6 +124,9 @@ int partition_list_segments(const siglog_io *io, const char *dir, uint64_t **bas
     return 0;
 }
 
+static void fail_locked(partition *p, int code);
+static int write_pending_locked(partition *p);
+
 static void publish_locked(partition *p)
 {
     p->hwm.log_start_offset = catalog_get(p->cat)->log_start_offset;
@@ -106,11 +152,11 @@ static void logf_(partition_log_fn log, void *ctx, int level, const char *fmt, .
 /* Writer open that found damage it must not cut (the detail is set): the
  * partition stays readable as far as a reader sees the log (meeting the
  * damage as an error) and refuses appends with the detail. Nothing of it
- * may be in the journal (partition_replay_locked refuses), so commits of
+ * may be in the journal (replay_locked refuses), so commits of
  * other partitions go on. */
 static void open_damaged(partition *p, const segment_tail *t, partition_log_fn log, void *log_ctx)
 {
-    partition_fail_locked(p, SIGLOG_ECORRUPT);
+    fail_locked(p, SIGLOG_ECORRUPT);
     logf_(log, log_ctx, SIGLOG_LOG_ERROR, "%s", p->failed_detail);
     p->damaged = 1;
     p->next_offset = t->end_offset;
@@ -129,7 +175,7 @@ static void open_damaged(partition *p, const segment_tail *t, partition_log_fn l
  * handed out again. */
 static void open_missing(partition *p, partition_log_fn log, void *log_ctx)
 {
-    partition_fail_locked(p, SIGLOG_ECORRUPT);
+    fail_locked(p, SIGLOG_ECORRUPT);
     logf_(log, log_ctx, SIGLOG_LOG_ERROR, "%s", p->failed_detail);
     p->damaged = 1;
     p->unservable = 1;
@@ -281,14 +327,16 @@ void partition_close(partition *p)
     free(p);
 }
 
-int partition_rebuild_indexes_locked(partition *p)
+int partition_rebuild_indexes(partition *p)
 {
-    if (segment_indexes_rebuilt(p->active))
-        return 1; /* its open did, and said so */
-    return segment_rebuild_indexes(p->active);
+    pthread_mutex_lock(&p->mu);
+    /* 1: its open did, and said so */
+    int rc = segment_indexes_rebuilt(p->active) ? 1 : segment_rebuild_indexes(p->active);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
 }
 
-void partition_fail_locked(partition *p, int code)
+static void fail_locked(partition *p, int code)
 {
     if (p->failed)
         return;
@@ -297,28 +345,64 @@ void partition_fail_locked(partition *p, int code)
     pthread_cond_broadcast(&p->published);
 }
 
-int partition_wait_published_locked(partition *p, uint64_t offset, const int *store_failed,
-                                    const struct timespec *until)
+int partition_wait_durable(partition *p, uint64_t offset, const int *store_failed, const struct timespec *until)
 {
-    for (;;) {
-        if (offset >= p->reissued_from && offset < p->reissued_to)
-            return err_set(SIGLOG_EFAILED,
-                           "%s: offset %llu was dropped by a failed segment write and handed out again: "
-                           "whether its event is stored cannot be told",
-                           p->dir, (unsigned long long)offset);
-        /* Durable first: a later failure does not undo what was durable. */
-        if (offset < p->hwm.hwm_offset)
-            return 0;
-        if (p->failed)
-            return err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: %s", p->dir,
-                           (unsigned long long)offset, p->failed_detail);
-        if (store_failed && __atomic_load_n(store_failed, __ATOMIC_ACQUIRE))
-            return PARTITION_STORE_FAILED;
-        if (!until)
-            pthread_cond_wait(&p->published, &p->mu);
-        else if (pthread_cond_timedwait(&p->published, &p->mu, until) == ETIMEDOUT)
-            return offset < p->hwm.hwm_offset ? 0 : PARTITION_TIMED_OUT;
+    pthread_mutex_lock(&p->mu);
+    int rc;
+    /* A NONE partition never goes through the journal: a journal failure
+     * does not concern it. */
+    if (p->cfg->sync_policy == SIGLOG_SYNC_NONE)
+        store_failed = NULL;
+    /* Checked once: a failed NONE write may hand the offset out again
+     * while we wait (the reissued range below tells). */
+    if (offset >= p->next_offset) {
+        rc = err_set(SIGLOG_EINVAL, "%s: offset %llu was never appended (next offset %llu)", p->dir,
+                     (unsigned long long)offset, (unsigned long long)p->next_offset);
+        pthread_mutex_unlock(&p->mu);
+        return rc;
     }
+    for (;;) {
+        if (offset >= p->reissued_from && offset < p->reissued_to) {
+            rc = err_set(SIGLOG_EFAILED,
+                         "%s: offset %llu was dropped by a failed segment write and handed out again: "
+                         "whether its event is stored cannot be told",
+                         p->dir, (unsigned long long)offset);
+            break;
+        }
+        /* Durable first: a later failure does not undo what was durable. */
+        if (offset < p->hwm.hwm_offset) {
+            rc = 0;
+            break;
+        }
+        if (p->failed) {
+            rc = err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: %s", p->dir,
+                         (unsigned long long)offset, p->failed_detail);
+            break;
+        }
+        if (store_failed && __atomic_load_n(store_failed, __ATOMIC_ACQUIRE)) {
+            rc = PARTITION_STORE_FAILED;
+            break;
+        }
+        if (!until) {
+            pthread_cond_wait(&p->published, &p->mu);
+        } else if (pthread_cond_timedwait(&p->published, &p->mu, until) == ETIMEDOUT) {
+            rc = offset < p->hwm.hwm_offset ? 0 : PARTITION_TIMED_OUT;
+            break;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int partition_wait_beyond(partition *p, uint64_t offset, const struct timespec *until)
+{
+    if (!p->writable)
+        return 1;
+    pthread_mutex_lock(&p->mu);
+    if (p->hwm.hwm_offset <= offset)
+        pthread_cond_timedwait(&p->published, &p->mu, until);
+    pthread_mutex_unlock(&p->mu);
+    return 0;
 }
 
 void partition_wake_waiters(partition *p)
@@ -332,12 +416,12 @@ void partition_fail_unservable(partition *p, const char *detail)
 {
     pthread_mutex_lock(&p->mu);
     err_set(SIGLOG_ECORRUPT, "%s", detail);
-    partition_fail_locked(p, SIGLOG_ECORRUPT);
+    fail_locked(p, SIGLOG_ECORRUPT);
     p->unservable = 1;
     pthread_mutex_unlock(&p->mu);
 }
 
-int partition_seal_open_locked(partition *p)
+static int seal_open_locked(partition *p)
 {
     if (p->open.record_count == 0)
         return 0;
@@ -353,7 +437,7 @@ int partition_seal_open_locked(partition *p)
     return 0;
 }
 
-int partition_append_locked(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
+static int append_locked(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
                             uint64_t *offsets_out)
 {
     int64_t mono = p->io->monotonic_us(p->io);
@@ -362,7 +446,7 @@ int partition_append_locked(partition *p, const siglog_event *const *events, siz
         int64_t ts = ev->timestamp_us ? ev->timestamp_us : now_us;
         size_t size = batch_record_size(ev, ts);
         if (p->open.record_count && p->open.records.len + size > p->cfg->batch_bytes_max) {
-            int rc = partition_seal_open_locked(p);
+            int rc = seal_open_locked(p);
             if (rc)
                 return rc;
         }
@@ -376,7 +460,7 @@ int partition_append_locked(partition *p, const siglog_event *const *events, siz
         p->next_offset++;
     }
     if (p->cfg->sync_policy == SIGLOG_SYNC_NONE && p->pending.count)
-        return partition_write_pending_locked(p);
+        return write_pending_locked(p);
     return 0;
 }
 
@@ -384,7 +468,7 @@ static int roll_locked(partition *p)
 {
     int rc = segment_seal(p->active);
     if (rc) {
-        partition_fail_locked(p, rc);
+        fail_locked(p, rc);
         return rc;
     }
     segment_params sp = seg_params(p);
@@ -396,7 +480,7 @@ static int roll_locked(partition *p)
     if (s < 0) {
         rc = err_errno(s, "fsync of directory %s failed", p->dir);
         segment_close(next);
-        partition_fail_locked(p, rc);
+        fail_locked(p, rc);
         return rc;
     }
     segment_close(p->active);
@@ -406,13 +490,13 @@ static int roll_locked(partition *p)
     /* The new segment is durable, and every offset below its base with
      * the sealed one: the log can never again end below it. */
     if ((rc = catalog_commit(p->cat, base, base)) != 0) {
-        partition_fail_locked(p, rc);
+        fail_locked(p, rc);
         return rc;
     }
     return 0;
 }
 
-int partition_maybe_roll_locked(partition *p, int64_t now_us)
+static int maybe_roll_locked(partition *p, int64_t now_us)
 {
     uint64_t size = segment_size(p->active);
     if (size == 0)
@@ -447,19 +531,19 @@ static int write_run_locked(partition *p, const batch_run *r)
              * segment ends on a batch boundary again. */
             int keep = rc;
             if ((rc = segment_truncate(p->active, segment_size(p->active))) != 0)
-                partition_fail_locked(p, rc);
+                fail_locked(p, rc);
             return keep;
         }
         p->dirty = 1;
         first += n;
         pos += bytes;
-        if ((rc = partition_maybe_roll_locked(p, now)) != 0)
+        if ((rc = maybe_roll_locked(p, now)) != 0)
             return rc;
     }
     return 0;
 }
 
-int partition_write_pending_locked(partition *p)
+static int write_pending_locked(partition *p)
 {
     if (p->pending.count == 0)
         return 0;
@@ -486,7 +570,7 @@ int partition_write_pending_locked(partition *p)
     return 0;
 }
 
-uint64_t partition_take_pending_locked(partition *p, uint64_t max_bytes, uint64_t below)
+static uint64_t take_pending_locked(partition *p, uint64_t max_bytes, uint64_t below)
 {
     batch_run *src = &p->pending, *dst = &p->inflight;
     batch_run_clear(dst);
@@ -514,7 +598,7 @@ uint64_t partition_take_pending_locked(partition *p, uint64_t max_bytes, uint64_
     return bytes;
 }
 
-int partition_apply_inflight_locked(partition *p)
+static int apply_inflight_locked(partition *p)
 {
     if (p->inflight.count == 0)
         return 0;
@@ -523,42 +607,47 @@ int partition_apply_inflight_locked(partition *p)
     if (rc) {
         /* The batches are safe in the journal; reopening replays them.
          * Until then this partition must not accept more. */
-        partition_fail_locked(p, rc);
+        fail_locked(p, rc);
         return rc;
     }
     publish_locked(p);
     return 0;
 }
 
-int partition_close_checkpoint_locked(partition *p)
+int partition_close_checkpoint(partition *p)
 {
-    if (p->failed)
-        return 0;
-    int rc = segment_checkpoint(p->active);
-    if (!rc)
-        rc = catalog_commit(p->cat, segment_base_offset(p->active), segment_next_offset(p->active));
-    if (rc)
-        partition_fail_locked(p, rc);
-    else
-        p->dirty = 0;
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (!p->failed) {
+        rc = segment_checkpoint(p->active);
+        if (!rc)
+            rc = catalog_commit(p->cat, segment_base_offset(p->active), segment_next_offset(p->active));
+        if (rc)
+            fail_locked(p, rc);
+        else
+            p->dirty = 0;
+    }
+    pthread_mutex_unlock(&p->mu);
     return rc;
 }
 
-int partition_sync_locked(partition *p)
+static int sync_locked(partition *p)
 {
     if (!p->dirty)
         return 0;
     int rc = segment_sync(p->active);
     if (rc) {
-        partition_fail_locked(p, rc);
+        fail_locked(p, rc);
         return rc;
     }
     p->dirty = 0;
     return 0;
 }
 
-int partition_replay_locked(partition *p, const uint8_t *batches, size_t len)
+static int replay_locked(partition *p, const uint8_t *batches, size_t len)
 {
+    if (p->unservable)
+        return 0; /* failed over journal damage: it takes nothing */
     /* Emptying the journal afterwards would lose these commits. */
     if (p->damaged)
         return err_set(SIGLOG_ECORRUPT, "the journal holds commits of a damaged partition: %s", p->failed_detail);
@@ -591,8 +680,181 @@ int partition_replay_locked(partition *p, const uint8_t *batches, size_t len)
     return 0;
 }
 
+int partition_append_batches(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
+                             uint64_t *offsets_out, partition_appended *out)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc;
+    if (p->damaged)
+        rc = err_set(SIGLOG_ECORRUPT, "%s: partition refuses appends: %s", p->dir, p->failed_detail);
+    else if (p->failed)
+        rc = err_set(SIGLOG_EFAILED, "%s: partition refuses appends since an earlier failure: %s", p->dir,
+                     p->failed_detail);
+    else
+        rc = append_locked(p, events, n, now_us, offsets_out);
+    out->journaled = p->cfg->sync_policy != SIGLOG_SYNC_NONE;
+    out->pending_bytes = p->pending.bytes.len;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int partition_check_published(partition *p, uint64_t last_offset)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (p->hwm.hwm_offset <= last_offset)
+        rc = err_set(p->failed ? SIGLOG_EFAILED : SIGLOG_EIO, "%s: offset %llu was not made durable: %s", p->dir,
+                     (unsigned long long)last_offset, p->failed ? p->failed_detail : "commit incomplete");
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+uint64_t partition_published_offset(partition *p)
+{
+    pthread_mutex_lock(&p->mu);
+    uint64_t next = p->hwm.hwm_offset;
+    pthread_mutex_unlock(&p->mu);
+    return next;
+}
+
+int partition_commit_begin(partition *p, uint64_t *below)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    *below = 0;
+    if (!p->failed && p->cfg->sync_policy != SIGLOG_SYNC_NONE && (rc = seal_open_locked(p)) == 0)
+        *below = p->next_offset; /* what was appended before the round */
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, partition_take *out)
+{
+    *out = (partition_take){0};
+    pthread_mutex_lock(&p->mu);
+    if (!p->failed && p->pending.count && p->pending.metas[0].base_offset < below) {
+        uint64_t taken = take_pending_locked(p, max_bytes, below);
+        if (taken) {
+            out->bytes = p->inflight.bytes.data;
+            out->len = p->inflight.bytes.len;
+            out->more = p->pending.count && p->pending.metas[0].base_offset < below;
+        } else {
+            out->first_bytes = p->pending.metas[0].bytes;
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+int partition_apply_inflight(partition *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = apply_inflight_locked(p);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+void partition_fail_inflight(partition *p, int code)
+{
+    pthread_mutex_lock(&p->mu);
+    batch_run_clear(&p->inflight);
+    fail_locked(p, code);
+    pthread_mutex_unlock(&p->mu);
+}
+
+int partition_sync(partition *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = sync_locked(p);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int partition_check_journal_release(partition *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (p->failed && !p->damaged)
+        rc = err_set(SIGLOG_EFAILED, "%s: failed partition (%s); the journal keeps its batches for the next open",
+                     p->dir, p->failed_detail);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int partition_tick(partition *p, int64_t mono_us, int64_t wall_us)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (!p->failed && p->cfg->sync_policy == SIGLOG_SYNC_NONE && p->open.record_count &&
+        mono_us - p->open.opened_us >= (int64_t)p->cfg->linger_us) {
+        rc = seal_open_locked(p);
+        if (!rc)
+            rc = write_pending_locked(p);
+    }
+    if (!rc && !p->failed)
+        rc = maybe_roll_locked(p, wall_us);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int partition_flush(partition *p, int do_sync)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (p->cfg->sync_policy == SIGLOG_SYNC_NONE) {
+        rc = seal_open_locked(p);
+        if (!rc)
+            rc = write_pending_locked(p);
+        if (!rc && do_sync)
+            rc = sync_locked(p);
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int partition_replay(partition *p, const uint8_t *batches, size_t len)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = replay_locked(p, batches, len);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+const char *partition_path(const partition *p)
+{
+    return p->dir;
+}
+
+int partition_damaged(const partition *p)
+{
+    return p->damaged;
+}
+
+uint32_t partition_id(const partition *p)
+{
+    return p->id;
+}
+
+const batch_run *partition_journaled(const partition *p)
+{
+    return &p->journaled;
+}
+
+int partition_segment_bases(const partition *p, uint64_t **bases, size_t *count)
+{
+    return partition_list_segments(p->io, p->dir, bases, count);
+}
+
+int partition_segment_open(const partition *p, uint64_t base, segment **out)
+{
+    segment_params sp = seg_params(p);
+    return segment_open(p->io, p->dir, base, 0, &sp, out);
+}
+
 int partition_add_journaled(partition *p, const uint8_t *batches, size_t len)
 {
+    if (p->unservable)
+        return 0; /* failed over journal damage: it serves nothing */
     batch_run *r = &p->journaled;
     for (size_t pos = 0; pos < len;) {
         batch_header h;

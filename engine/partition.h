@@ -18,9 +18,15 @@
  * policy; in-process cursors never read past it. Updated under `mu` after
  * the segment write.
  *
- * Locking: `mu` guards everything here. It is taken by appenders, by the
- * commit leader (one partition at a time) and briefly by cursors for a
- * snapshot. Never hold it while waiting for a commit.
+ * Ownership and locking: the struct is private to partition.c, and its
+ * lock `mu` guards every field of it but those fixed at open (directory,
+ * id, I/O, the read-only `journaled` batches). Every operation below takes
+ * `mu` itself, for as short as it can: appenders, the commit leader (one
+ * partition at a time), the background scheduler and cursors (briefly,
+ * for a snapshot) only call them. None waits for a commit while holding
+ * it. Only the commit leader moves batches into and out of `inflight`
+ * (partition_take_pending .. partition_apply_inflight), so those calls
+ * never overlap for one partition.
  */
 #ifndef SIGLOG_PARTITION_H
 #define SIGLOG_PARTITION_H
@@ -70,47 +76,7 @@ typedef struct partition_snapshot {
     uint64_t journal_pos;
 } partition_snapshot;
 
-typedef struct partition {
-    pthread_mutex_t mu;
-    pthread_cond_t published;   /* broadcast when the hwm moves */
-    const siglog_io *io;
-    const partition_config *cfg;
-    char *dir;
-    uint32_t id;
-    int writable;
-
-    segment *active;            /* writer: the last segment; NULL read-only */
-    catalog *cat;               /* writer: log start and bounds, persisted */
-    uint64_t next_offset;       /* next offset to assign */
-
-    batch_builder open;
-    batch_run pending;
-    batch_run inflight;
-    int dirty;                  /* active segment written since last sync */
-
-    /* NONE only: the offsets a failed segment write dropped and handed
-     * out again (the hull of every such drop; empty when equal). An event
-     * at such an offset may be the dropped one or its successor, so its
-     * durability can never be confirmed (partition_wait_published_locked). */
-    uint64_t reissued_from, reissued_to;
-
-    int failed;                 /* SIGLOG code; appends refused once set */
-    char failed_detail[512];
-    int damaged;                /* failed at open: damage that must not be
-                                 * cut (see partition_open) */
-    int unservable;             /* journal damage, or a log its catalog
-                                 * finds incomplete: cursors fail too, with
-                                 * failed_detail (set at open only) */
-
-    partition_snapshot hwm;
-
-    /* Read-only: the batches a writer-less store's journal holds for this
-     * partition (checked, in offset order), filled at open and immutable
-     * afterwards, so cursors read them without the lock. Those the
-     * segments lack are served from here: what a writer's recovery would
-     * put into the segments (DESIGN.md, "Write path"). */
-    batch_run journaled;
-} partition;
+typedef struct partition partition;
 
 /* Writer open: discover segments, check them against the catalog (a
  * missing directory or segment is SIGLOG_ECORRUPT naming it, nothing is
@@ -134,62 +100,114 @@ int partition_open(partition **out, const siglog_io *io, const char *dir, uint32
                    int writable, uint64_t journal_from, partition_log_fn log, void *log_ctx);
 void partition_close(partition *p);
 
-/* Under mu: encode events into the open batch, sealing full batches into
- * pending; offsets_out[i] gets each event's offset. Sizes must have been
- * checked by the caller. */
-int partition_append_locked(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
-                            uint64_t *offsets_out);
-/* Under mu: seal the open batch (if any records) into pending. */
-int partition_seal_open_locked(partition *p);
-/* Under mu: write pending to the active segment (policy NONE), roll if
- * needed, publish. On a write error the partial write is trimmed and the
- * pending batches are dropped (they were never promised durable). */
-int partition_write_pending_locked(partition *p);
-/* Under mu: move the longest prefix of pending batches that starts below
- * offset `below` and fits in max_bytes into inflight (which must be
- * empty). Returns the bytes moved (0 if even the first does not fit). */
-uint64_t partition_take_pending_locked(partition *p, uint64_t max_bytes, uint64_t below);
-/* Under mu: write inflight to the segment, roll if needed, publish. */
-int partition_apply_inflight_locked(partition *p);
-/* Under mu: roll if the active segment is over its size or age limit. */
-int partition_maybe_roll_locked(partition *p, int64_t now_us);
-/* Under mu, at a clean close: sync the active segment, record in its
- * summary that all of it is durable (see segment_checkpoint) and in the
- * catalog that the log reaches its next offset. */
-int partition_close_checkpoint_locked(partition *p);
-/* Under mu: fdatasync the active segment if dirty. */
-int partition_sync_locked(partition *p);
-/* Under mu: enter the failed state with code and the current detail, and
- * wake the threads waiting for durability (they must not wait forever). */
-void partition_fail_locked(partition *p, int code);
-/* Under mu: rebuild the active segment's indexes from the segment (they
- * were found wrong: verify --repair). 0, 1 when the writer's open rebuilt
- * them already, or an error. */
-int partition_rebuild_indexes_locked(partition *p);
-/* Under mu: wait until `offset` is below the published high-water mark
- * (durable under the stream's policy, see above), is found reissued (see
- * reissued_from: SIGLOG_EFAILED), the partition fails, or
- * *store_failed (NULL: not watched; read atomically) becomes non-zero, or
- * `until` (CLOCK_REALTIME; NULL: no limit) passes. Whoever sets
+/* What partition_append_batches did, for the caller's durability wait. */
+typedef struct partition_appended {
+    int journaled;          /* the events go through the commit journal */
+    uint64_t pending_bytes; /* sealed batches waiting for a commit */
+} partition_appended;
+
+/* Encode events into the open batch, sealing full batches for the next
+ * commit; offsets_out[i] gets each event's offset. A NONE partition
+ * writes its sealed batches at once. Sizes must have been checked by the
+ * caller. A damaged partition refuses with SIGLOG_ECORRUPT, a failed one
+ * with SIGLOG_EFAILED, both with the cause as detail. */
+int partition_append_batches(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
+                             uint64_t *offsets_out, partition_appended *out);
+/* After a commit: 0 when every offset up to last_offset is published
+ * (durable), else SIGLOG_EFAILED or SIGLOG_EIO saying why not. */
+int partition_check_published(partition *p, uint64_t last_offset);
+/* One past the last published (durable) offset. */
+uint64_t partition_published_offset(partition *p);
+
+/* The commit leader's side (commit.c). partition_commit_begin seals the
+ * open batch and sets *below to the next offset: the round takes the
+ * batches below it. It sets 0 (nothing to take) for a failed partition or
+ * one that does not use the journal. */
+int partition_commit_begin(partition *p, uint64_t *below);
+/* partition_take_pending's answer. */
+typedef struct partition_take {
+    const uint8_t *bytes;  /* taken: the inflight batches, valid until
+                            * partition_apply_inflight or _fail_inflight */
+    size_t len;            /* bytes taken; 0 when none */
+    int more;              /* pending still holds batches below `below` */
+    uint32_t first_bytes;  /* nothing taken: the size of the first batch
+                            * below `below` that did not fit, 0 if none */
+} partition_take;
+/* Move the longest prefix of the pending batches that starts below
+ * `below` and fits in max_bytes into inflight (which must be empty). */
+int partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, partition_take *out);
+/* Write inflight to the segment, roll if needed, publish. A write error
+ * fails the partition (the batches are safe in the journal). */
+int partition_apply_inflight(partition *p);
+/* The journal write of inflight failed: drop it and fail with code. */
+void partition_fail_inflight(partition *p, int code);
+/* fdatasync the active segment if it was written since the last sync. */
+int partition_sync(partition *p);
+/* May the journal be emptied? SIGLOG_EFAILED (with detail) when the
+ * partition failed after a journal commit: the journal may hold batches
+ * its segment lacks. A partition failed at open for damage has none. */
+int partition_check_journal_release(partition *p);
+
+/* The writer's periodic work (background.c): a NONE partition seals and
+ * writes an open batch older than its linger; any partition rolls a
+ * segment past its age limit. mono_us and wall_us are the I/O clocks. */
+int partition_tick(partition *p, int64_t mono_us, int64_t wall_us);
+/* A NONE partition: seal the open batch and write it, with do_sync
+ * fdatasync the segment. A journaled partition's batches go through the
+ * commit (commit.c) only: it does nothing. */
+int partition_flush(partition *p, int do_sync);
+/* At a clean close: sync the active segment, record in its summary that
+ * all of it is durable (see segment_checkpoint) and in the catalog that
+ * the log reaches its next offset. */
+int partition_close_checkpoint(partition *p);
+/* Rebuild the active segment's indexes from the segment (they were found
+ * wrong: verify --repair). 0, 1 when the writer's open rebuilt them
+ * already, or an error. */
+int partition_rebuild_indexes(partition *p);
+
+/* Wait until `offset` is published (durable under the stream's policy,
+ * see above), is found reissued (a failed NONE write dropped it and
+ * handed its offset out again: SIGLOG_EFAILED), the
+ * partition fails, or, for a partition that uses the journal,
+ * *store_failed (NULL: not watched; read atomically) becomes non-zero,
+ * or `until` (CLOCK_REALTIME; NULL: no limit) passes. Whoever sets
  * *store_failed must then call partition_wake_waiters. Returns 0 once
  * durable, PARTITION_TIMED_OUT, PARTITION_STORE_FAILED (no detail set:
- * the caller knows the store's) or SIGLOG_EFAILED with the partition's
- * failure as detail. */
+ * the caller knows the store's), SIGLOG_EINVAL for an offset never
+ * appended, or SIGLOG_EFAILED with the partition's failure as detail. */
 enum { PARTITION_TIMED_OUT = 1, PARTITION_STORE_FAILED = 2 };
-int partition_wait_published_locked(partition *p, uint64_t offset, const int *store_failed,
-                                    const struct timespec *until);
-/* Take mu and wake every thread waiting on the published high-water mark. */
+int partition_wait_durable(partition *p, uint64_t offset, const int *store_failed, const struct timespec *until);
+/* A cursor at `offset` waits (at most until `until`) for it to be
+ * published. 0 after waiting; 1 at once when this process does not write
+ * the partition (the caller polls). */
+int partition_wait_beyond(partition *p, uint64_t offset, const struct timespec *until);
+/* Wake every thread waiting on the published high-water mark. */
 void partition_wake_waiters(partition *p);
 /* At open: the partition's journal commits cannot all be served (journal
  * damage): appends are refused and cursors fail, with detail. */
 void partition_fail_unservable(partition *p, const char *detail);
-/* Under mu: append already-sealed batches found in the journal, skipping
- * those the segment holds already (recovery). */
-int partition_replay_locked(partition *p, const uint8_t *batches, size_t len);
+/* Append already-sealed batches found in the journal, skipping those the
+ * segment holds already (recovery). A partition already failed as
+ * unservable takes nothing (0). */
+int partition_replay(partition *p, const uint8_t *batches, size_t len);
+
+/* Fixed at open. */
+const char *partition_path(const partition *p);
+uint32_t partition_id(const partition *p);
+/* Failed at open for damage that must not be cut (see partition_open). */
+int partition_damaged(const partition *p);
+/* Read-only open: the batches its journal holds (see partition_add_journaled),
+ * immutable after open. */
+const batch_run *partition_journaled(const partition *p);
+/* The sorted base offsets of its segments, as its directory lists them
+ * now (caller frees *bases). */
+int partition_segment_bases(const partition *p, uint64_t **bases, size_t *count);
+/* Open one of its segments for reading. */
+int partition_segment_open(const partition *p, uint64_t base, segment **out);
 
 /* Read-only open: keep batches the journal holds for this partition
  * (whole checked batches), after those kept before. SIGLOG_ECORRUPT when
- * they do not continue them. */
+ * they do not continue them. One failed as unservable keeps nothing. */
 int partition_add_journaled(partition *p, const uint8_t *batches, size_t len);
 
 /* Consistent view for a reader. Read-only partitions compute it from the

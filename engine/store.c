@@ -409,8 +409,8 @@ static int journal_gap(struct siglog *s, partition *p, int rc)
 {
     const journal_damage *d;
     /* A partition failed for segment damage refuses its journal commits:
-     * the open fails then (partition_replay_locked). */
-    if (rc != SIGLOG_ECORRUPT || p->damaged || journal_verdict_damages(s->verdict, &d) == 0)
+     * the open fails then (partition_replay). */
+    if (rc != SIGLOG_ECORRUPT || partition_damaged(p) || journal_verdict_damages(s->verdict, &d) == 0)
         return rc;
     char detail[768];
     snprintf(detail, sizeof detail, "%s (after damage in the journal at byte %llu)", siglog_errdetail(),
@@ -431,9 +431,7 @@ static int replay_entry(void *ctx, uint64_t pos, uint32_t stream_id, uint32_t pa
                       part);
         return rc;
     }
-    pthread_mutex_lock(&p->mu);
-    int rc = p->unservable ? 0 : partition_replay_locked(p, batches, len);
-    pthread_mutex_unlock(&p->mu);
+    int rc = partition_replay(p, batches, len);
     return rc ? journal_gap(s, p, rc) : 0;
 }
 
@@ -445,7 +443,7 @@ static int keep_entry_for_readers(void *ctx, uint64_t pos, uint32_t stream_id, u
     struct siglog *s = ctx;
     (void)pos;
     partition *p = journal_entry_partition(s, stream_id, part);
-    int rc = p && !p->unservable ? partition_add_journaled(p, batches, len) : 0;
+    int rc = p ? partition_add_journaled(p, batches, len) : 0;
     return rc ? journal_gap(s, p, rc) : 0;
 }
 
@@ -545,8 +543,7 @@ static void store_free(struct siglog *s)
         s->io->close_file(s->io, s->lock_fd);
     }
     pthread_mutex_destroy(&s->streams_mu);
-    pthread_mutex_destroy(&s->commit_mu);
-    pthread_cond_destroy(&s->commit_cv);
+    commit_free(s->commit);
     pthread_mutex_destroy(&s->background_mu);
     pthread_cond_destroy(&s->background_cv);
     sodium_memzero(s->secret, sizeof s->secret);
@@ -592,8 +589,6 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     s->read_only = o.read_only;
     s->lock_fd = -1;
     pthread_mutex_init(&s->streams_mu, NULL);
-    pthread_mutex_init(&s->commit_mu, NULL);
-    pthread_cond_init(&s->commit_cv, NULL);
     pthread_mutex_init(&s->background_mu, NULL);
     pthread_cond_init(&s->background_cv, NULL);
 
@@ -642,6 +637,10 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     if (!o.read_only && (rc = store_secret_open(s)) != 0)
         goto fail;
     if (!o.read_only) {
+        if (!(s->commit = commit_new())) {
+            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+            goto fail;
+        }
         rc = journal_open(io, path, o.journal_bytes, s->store_id, s->opt.file_mode, &s->journal);
         /* Know where the journal's copy of each partition starts before
          * the partitions judge their tails (see partition_open). */
@@ -681,16 +680,8 @@ static int flush_unjournaled(struct siglog *s, int do_sync)
         siglog_stream *st = streams[i];
         if (st->cfg.sync_policy != SIGLOG_SYNC_NONE)
             continue;
-        for (uint32_t p = 0; p < st->cfg.partitions && !rc; p++) {
-            partition *pt = st->parts[p];
-            pthread_mutex_lock(&pt->mu);
-            rc = partition_seal_open_locked(pt);
-            if (!rc)
-                rc = partition_write_pending_locked(pt);
-            if (!rc && do_sync)
-                rc = partition_sync_locked(pt);
-            pthread_mutex_unlock(&pt->mu);
-        }
+        for (uint32_t p = 0; p < st->cfg.partitions && !rc; p++)
+            rc = partition_flush(st->parts[p], do_sync);
     }
     free(streams);
     return rc;
@@ -722,12 +713,8 @@ static int checkpoint_active_segments(siglog *s)
 {
     int rc = 0;
     for (size_t i = 0; i < s->stream_count && !rc; i++)
-        for (uint32_t p = 0; p < s->streams[i]->cfg.partitions && !rc; p++) {
-            partition *pt = s->streams[i]->parts[p];
-            pthread_mutex_lock(&pt->mu);
-            rc = partition_close_checkpoint_locked(pt);
-            pthread_mutex_unlock(&pt->mu);
-        }
+        for (uint32_t p = 0; p < s->streams[i]->cfg.partitions && !rc; p++)
+            rc = partition_close_checkpoint(s->streams[i]->parts[p]);
     return rc;
 }
 
@@ -742,9 +729,9 @@ SIGLOG_API int siglog_close(siglog *s)
         rc = flush_all(s, 1);
         /* Leave an empty journal and summaries that vouch for every
          * active segment: the next open has nothing to replay or scan. */
-        if (!rc && !s->failed)
+        if (!rc && !commit_failed(s->commit))
             rc = commit_checkpoint(s);
-        if (!rc && !s->failed)
+        if (!rc && !commit_failed(s->commit))
             rc = checkpoint_active_segments(s);
     }
     store_free(s);

@@ -60,23 +60,7 @@ struct siglog {
     int journal_held;               /* a partition failed over journal
                                      * damage: the journal is not recycled */
     size_t journal_start_count;
-    pthread_mutex_t commit_mu;      /* guards the fields below */
-    pthread_cond_t commit_cv;
-    int commit_leader;              /* a thread is running a commit round */
-    uint64_t rounds_started;
-    uint64_t rounds_synced;         /* atomic: the last round whose journal
-                                     * sync returned (commit.c) */
-    uint64_t rounds_done;           /* written under commit_mu, atomically:
-                                     * waiters may poll it unlocked */
-    int appending;                  /* atomic: ALWAYS appenders encoding */
-    int waiting[2];                 /* atomic: threads waiting for round r,
-                                     * at [r % 2] (commit.c) */
-    int last_round_threads;         /* atomic: threads the last round served */
-    int failed;                     /* SIGLOG code after a journal failure;
-                                     * written under commit_mu, atomically:
-                                     * durability waiters read it under a
-                                     * partition's mu (durable.c) */
-    char failed_detail[256];
+    struct commit *commit;          /* writer only: group commit state */
 
     pthread_t background;           /* linger, interval commits, age rolls */
     int background_running;

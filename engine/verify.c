@@ -492,7 +492,7 @@ static partition *writer_partition(siglog *s, const char *dir)
     for (size_t i = 0; i < s->stream_count; i++) {
         siglog_stream *st = s->streams[i];
         for (uint32_t p = 0; st->parts && p < st->cfg.partitions; p++)
-            if (strcmp(st->parts[p]->dir, dir) == 0)
+            if (strcmp(partition_path(st->parts[p]), dir) == 0)
                 return st->parts[p];
     }
     return NULL;
@@ -520,9 +520,7 @@ static int repair(verifier *v, const char *path, int force_owner)
         partition *wp = b->active ? writer_partition(s, b->dir) : NULL;
         if (wp) {
             /* The writer has this segment open: it rebuilds them itself. */
-            pthread_mutex_lock(&wp->mu);
-            rc = partition_rebuild_indexes_locked(wp);
-            pthread_mutex_unlock(&wp->mu);
+            rc = partition_rebuild_indexes(wp);
             if (rc == 1) {
                 rc = 0;
                 continue;
