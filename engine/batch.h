@@ -162,10 +162,4 @@ int batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scr
  * the record count or offsets disagree with the header. */
 int batch_iter_next(batch_iter *it, siglog_record *rec);
 
-/* One past the last offset the iterated batch covers. */
-static inline uint64_t batch_iter_end_offset(const batch_iter *it)
-{
-    return it->base_offset + it->last_offset_delta + 1;
-}
-
 #endif

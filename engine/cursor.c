@@ -521,10 +521,6 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
                 *rec = &c->rec;
                 return 1;
             }
-            /* Offsets a rewrite dropped at the end of the batch's range
-             * hold nothing: the position moves past them. */
-            if (batch_iter_end_offset(&c->it) > c->next_offset)
-                c->next_offset = batch_iter_end_offset(&c->it);
             c->in_batch = 0;
         }
         int r = next_batch(c);
