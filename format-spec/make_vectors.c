@@ -8,8 +8,9 @@
  * the envelope of `siglog replay --format jsonl` (FORMAT.md, "Appendix: the replay envelope"),
  * streams by name, partitions ascending, offsets ascending.
  *
- * OUTDIR/NAME/expected-headers.jsonl is the same with each record's
- * headers, which the envelope leaves out (see put_envelope).
+ * OUTDIR/NAME/expected-headers.jsonl is the same with every record's
+ * headers, "[]" for none (the envelope has them only when there are some;
+ * see put_envelope).
  * OUTDIR/routing.txt holds key -> partition vectors (see write_routing).
  *
  * expected.jsonl is written from the events this program appended, not
@@ -288,8 +289,9 @@ static void put_bytes(FILE *f, const void *p, size_t n)
     }
 }
 
-/* The envelope line of one record; with_headers adds the member
- * "headers":[[K,V],...] after "schema" (expected-headers.jsonl). */
+/* The envelope line of one record: the member "headers":[[K,V],...]
+ * after "schema" when it has headers, and with with_headers also "[]"
+ * when it has none (expected-headers.jsonl). */
 static void put_envelope(FILE *f, const vec_record *r, int with_headers)
 {
     const vec_event *e = &r->ev;
@@ -306,7 +308,7 @@ static void put_envelope(FILE *f, const vec_record *r, int with_headers)
         fputs(",\"key_encoding\":\"base64\"", f);
     }
     fprintf(f, ",\"schema\":%" PRIu32, e->schema);
-    if (with_headers) {
+    if (with_headers || e->header_count) {
         fputs(",\"headers\":[", f);
         for (uint32_t h = 0; h < e->header_count; h++) {
             fputs(h ? ",[" : "[", f);

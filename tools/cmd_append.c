@@ -26,6 +26,7 @@
 #include "acks.h"
 #include "args.h"
 #include "cli.h"
+#include "headers.h"
 #include "ingest.h"
 #include "interrupt.h"
 #include "jsonpath.h"
@@ -53,7 +54,7 @@
 static const args_cmd cmd = {
     "append",
     "siglog append STORE STREAM [--key-field PATH] [--time-field PATH] [--time-unit s|ms|us]\n"
-    "       [--time-format PATTERN] [--time-zone ZONE]\n"
+    "       [--time-format PATTERN] [--time-zone ZONE] [--header NAME=VALUE|NAME=@PATH]...\n"
     "       [--schema-version V] [--partition P] [--sync none|always] [--on-error stop|skip]\n"
     "       [--skip-lines N] [--ack] [--force-owner] [FILE|-]",
     "Append JSON Lines from FILE (or standard input when FILE is '-' or absent)\n"
@@ -90,6 +91,13 @@ static const args_cmd cmd = {
     "                       IANA zone name like Europe/Berlin (from the system's\n"
     "                       zoneinfo), daylight saving time included; a local\n"
     "                       time the zone skips or shows twice is a bad line.\n"
+    "  --header NAME=VALUE  store header NAME with the constant VALUE on every\n"
+    "                       event (repeatable; provenance such as service=ranker)\n"
+    "  --header NAME=@PATH  store header NAME with the field at PATH of each line\n"
+    "                       as its value, read as --key-field reads the key; a\n"
+    "                       line without the field is a bad line. A constant\n"
+    "                       starting with @ is written @@: --header tag=@@x\n"
+    "                       stores \"@x\"\n"
     "  --schema-version V   schema version stored with every event (default 0)\n"
     "  --partition P        append every event to partition P\n"
     "  --sync MODE          none (default): acknowledge when the stream's own sync\n"
@@ -135,6 +143,7 @@ enum {
     OPT_FORCE_OWNER,
     OPT_TIME_FORMAT,
     OPT_TIME_ZONE,
+    OPT_HEADER,
 };
 
 typedef struct append_opts {
@@ -148,6 +157,10 @@ typedef struct append_opts {
     uint32_t partition;
     int sync_always, ack, skip_bad, force_owner;
     uint64_t skip_lines; /* leading input lines to pass over */
+    header_arg header_args[INGEST_HEADERS_MAX];
+    jsonpath header_paths[INGEST_HEADERS_MAX]; /* of the @PATH ones */
+    ingest_header headers[INGEST_HEADERS_MAX];
+    size_t nheaders;
 } append_opts;
 
 typedef struct append_run {
@@ -157,11 +170,14 @@ typedef struct append_run {
     siglog_stream *st;
     siglog_stream_config cfg;
     ingest_spec spec;
-    /* The batch being built. Keys are copied into one growing arena and
-     * addressed by offset until the batch is complete, since the arena may
-     * move while it grows. */
+    /* The batch being built. Keys and header values are copied into one
+     * growing arena and addressed by offset until the batch is complete,
+     * since the arena may move while it grows. Event i's headers are
+     * hdr[i * nheaders ...], their values at hdr_off[same]. */
     siglog_event ev[APPEND_BATCH];
     size_t key_off[APPEND_BATCH];
+    siglog_header *hdr;
+    size_t *hdr_off;
     uint32_t parts[APPEND_BATCH];
     uint64_t offs[APPEND_BATCH];
     size_t n;
@@ -201,11 +217,20 @@ static int parse_line(append_run *a, const char *line, size_t len, char *why, si
     if (ingest_parse(&a->spec, line, len, &l, why, why_cap) != 0)
         return -1;
     siglog_event *e = &a->ev[a->n];
+    size_t nh = a->o->nheaders;
     *e = (siglog_event){ .value = line, .value_len = len, .timestamp_us = l.timestamp_us,
-                         .schema_version = a->o->schema_version, .key_len = l.key_len };
-    /* The key may live in the parsed line: copy it before releasing that. */
+                         .schema_version = a->o->schema_version, .key_len = l.key_len,
+                         .header_count = (uint32_t)nh };
+    /* The key and header values may live in the parsed line: copy them
+     * before releasing that. */
     size_t key_off = 0;
     int rc = l.key_len && keys_add(a, l.key, l.key_len, &key_off) != 0 ? -1 : 0;
+    for (size_t i = 0; i < nh && rc == 0; i++) {
+        size_t at = a->n * nh + i;
+        a->hdr[at] = (siglog_header){ .key = a->o->headers[i].name, .key_len = (uint32_t)a->o->headers[i].name_len,
+                                      .value_len = (uint32_t)l.header_values[i].len };
+        rc = keys_add(a, l.header_values[i].p, l.header_values[i].len, &a->hdr_off[at]);
+    }
     ingest_release(&l);
     if (rc != 0) {
         snprintf(why, why_cap, "out of memory for keys");
@@ -231,8 +256,13 @@ static int flush_batch(append_run *a)
 {
     if (a->n == 0)
         return CLI_OK;
-    for (size_t i = 0; i < a->n; i++)
+    size_t nh = a->o->nheaders;
+    for (size_t i = 0; i < a->n; i++) {
         a->ev[i].key = a->ev[i].key_len ? a->keys + a->key_off[i] : NULL;
+        a->ev[i].headers = nh ? &a->hdr[i * nh] : NULL;
+        for (size_t h = i * nh; h < (i + 1) * nh; h++)
+            a->hdr[h].value = a->keys + a->hdr_off[h];
+    }
     int rc = siglog_append(a->st, a->o->partition, a->ev, a->n, a->parts, a->offs);
     if (rc != 0)
         return cli_fail_lib(cmd.name, rc, "appending lines %s to stream %s", a->source, a->o->stream);
@@ -396,6 +426,23 @@ static int check_time_options(append_opts *o)
     return CLI_OK;
 }
 
+/* One --header: a constant, or a field path compiled once. */
+static int add_header(append_opts *o, const char *arg)
+{
+    if (o->nheaders == INGEST_HEADERS_MAX)
+        return args_usage(&cmd, "at most %d --header options", INGEST_HEADERS_MAX);
+    header_arg *h = &o->header_args[o->nheaders];
+    if (header_arg_parse(arg, 1, h) != 0)
+        return args_usage(&cmd, "--header wants NAME=VALUE or NAME=@PATH with a NAME, not '%s'", arg);
+    jsonpath *path = &o->header_paths[o->nheaders];
+    if (h->is_field && jsonpath_compile(path, h->value) != 0)
+        return args_usage(&cmd, "'%s' is not a field path (names separated by '.', at most %d)", h->value,
+                          JSONPATH_DEPTH_MAX);
+    o->headers[o->nheaders++] = (ingest_header){ .name = h->name, .name_len = h->name_len,
+                                                 .field = h->is_field ? path : NULL, .value = h->value };
+    return CLI_OK;
+}
+
 static int parse_options(int argc, char **argv, append_opts *o)
 {
     static const struct option opts[] = {
@@ -411,6 +458,7 @@ static int parse_options(int argc, char **argv, append_opts *o)
         { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
         { "time-format", required_argument, NULL, OPT_TIME_FORMAT },
         { "time-zone", required_argument, NULL, OPT_TIME_ZONE },
+        { "header", required_argument, NULL, OPT_HEADER },
         { NULL, 0, NULL, 0 },
     };
     static const char *const syncs[] = { "none", "always", NULL };
@@ -477,6 +525,10 @@ static int parse_options(int argc, char **argv, append_opts *o)
             }
             o->have_zone = 1;
             break;
+        case OPT_HEADER:
+            if (add_header(o, optarg) != CLI_OK)
+                return CLI_USAGE;
+            break;
         case OPT_SKIP_LINES:
             if (args_u64(&cmd, "--skip-lines", optarg, 0, UINT64_MAX, &o->skip_lines))
                 return CLI_USAGE;
@@ -533,7 +585,8 @@ int cmd_append(int argc, char **argv)
     interrupt_release();
     siglog_stream_config_get(a.st, &a.cfg);
     a.spec = (ingest_spec){ .key = o.have_key ? &o.key : NULL, .time = o.have_time ? &o.time : NULL,
-                            .time_how = o.time_how, .zone_name = o.zone_name, .record_bytes_max = a.cfg.record_bytes_max };
+                            .time_how = o.time_how, .zone_name = o.zone_name, .record_bytes_max = a.cfg.record_bytes_max,
+                            .headers = o.headers, .header_count = o.nheaders };
     if (o.partition != SIGLOG_PARTITION_BY_KEY && o.partition >= a.cfg.partitions) {
         status = cli_fail(cmd.name, "stream %s has %u partitions: no partition %u", o.stream, a.cfg.partitions,
                           o.partition);
@@ -541,7 +594,9 @@ int cmd_append(int argc, char **argv)
     }
     a.first_off = malloc(a.cfg.partitions * sizeof *a.first_off);
     a.last_off = calloc(a.cfg.partitions, sizeof *a.last_off);
-    if (!a.first_off || !a.last_off) {
+    a.hdr = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.hdr);
+    a.hdr_off = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.hdr_off);
+    if (!a.first_off || !a.last_off || !a.hdr || !a.hdr_off) {
         status = cli_fail(cmd.name, "out of memory");
         goto out;
     }
@@ -563,6 +618,11 @@ out:
     free(a.first_off);
     free(a.last_off);
     free(a.keys);
+    free(a.hdr);
+    free(a.hdr_off);
+    for (size_t i = 0; i < o.nheaders; i++)
+        if (o.headers[i].field)
+            jsonpath_free(&o.header_paths[i]);
     if (o.have_key)
         jsonpath_free(&o.key);
     if (o.have_time)

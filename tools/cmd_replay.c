@@ -14,6 +14,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "headers.h"
 #include "output.h"
 #include "utf8.h"
 #include "progress.h"
@@ -29,7 +30,7 @@ static const args_cmd cmd = {
     "replay",
     "siglog replay STORE STREAM [--partition P]... [--from-offset O] [--to-offset O]\n"
     "       [--from-time T] [--to-time T] [--time-unit s|ms|us] [--key K] [--schema-version V] [--merge] [--follow]\n"
-    "       [--allow-gaps] [--limit N] [--format jsonl|value|binary]",
+    "       [--header NAME=VALUE]... [--allow-gaps] [--limit N] [--format jsonl|value|binary]",
     "Write the events of STREAM to standard output.\n"
     "\n"
     "  --partition P        read partition P (repeatable); default: all partitions,\n"
@@ -44,6 +45,8 @@ static const args_cmd cmd = {
     "  --time-unit U        s, ms or us: the unit of integer times, as for append\n"
     "  --key K              only events whose key is exactly K\n"
     "  --schema-version V   only events of schema version V\n"
+    "  --header NAME=VALUE  only events carrying header NAME with exactly VALUE\n"
+    "                       (repeatable: every one must be carried)\n"
     "  --merge              interleave the partitions in (timestamp, partition,\n"
     "                       offset) order. This is a merge: each partition keeps\n"
     "                       its offset order, so the output is sorted by time\n"
@@ -64,7 +67,10 @@ static const args_cmd cmd = {
     "                       otherwise it is a base64 string and the object also\n"
     "                       has \"value_encoding\":\"base64\"; a key that is not\n"
     "                       UTF-8 is likewise base64 with \"key_encoding\":\"base64\";\n"
-    "                       a tombstone adds \"tombstone\":true.\n"
+    "                       a tombstone adds \"tombstone\":true; an event with\n"
+    "                       headers adds \"headers\":[[NAME,VALUE],...] after\n"
+    "                       \"schema\", in stored order (names may repeat; a\n"
+    "                       name or value that is not UTF-8 is {\"base64\":...}).\n"
     "                       value: each value followed by a newline (replaying\n"
     "                       what append read reproduces its lines exactly).\n"
     "                       binary: each value as a 4-byte little-endian length\n"
@@ -93,6 +99,7 @@ enum {
     OPT_ALLOW_GAPS,
     OPT_LIMIT,
     OPT_FORMAT,
+    OPT_HEADER,
 };
 
 enum replay_format { FORMAT_JSONL, FORMAT_VALUE, FORMAT_BINARY };
@@ -110,6 +117,8 @@ typedef struct replay_opts {
     int have_key;
     uint32_t schema_version;
     int have_schema;
+    header_arg headers[SIGLOG_HEADERS_MAX]; /* --header filters */
+    size_t nheaders;
     int merge, follow, allow_gaps;
     uint64_t limit;
     int have_limit;
@@ -197,6 +206,7 @@ static void write_jsonl(const replay_run *rr, const siglog_record *r)
     }
     out_puts(",\"schema\":");
     out_u64(r->schema_version);
+    headers_write_json(r);
     if (r->flags & SIGLOG_EVENT_TOMBSTONE)
         out_puts(",\"tombstone\":true");
     out_puts(",\"value\":");
@@ -241,7 +251,8 @@ static int take_record(replay_run *rr, replay_src *src, const siglog_record *r)
     }
     if ((o->have_from_time && r->timestamp_us < o->from_time) || (o->have_to_time && r->timestamp_us >= o->to_time) ||
         (o->have_schema && r->schema_version != o->schema_version) ||
-        (o->have_key && (r->key_len != strlen(o->key) || memcmp(r->key, o->key, r->key_len) != 0)))
+        (o->have_key && (r->key_len != strlen(o->key) || memcmp(r->key, o->key, r->key_len) != 0)) ||
+        !headers_match(r, o->headers, o->nheaders))
         return 0;
     write_record(rr, r);
     rr->written++;
@@ -424,6 +435,7 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         { "allow-gaps", no_argument, NULL, OPT_ALLOW_GAPS },
         { "limit", required_argument, NULL, OPT_LIMIT },
         { "format", required_argument, NULL, OPT_FORMAT },
+        { "header", required_argument, NULL, OPT_HEADER },
         { NULL, 0, NULL, 0 },
     };
     static const char *const formats[] = { "jsonl", "value", "binary", NULL };
@@ -484,6 +496,12 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         case OPT_FORMAT:
             if (args_choice(&cmd, "--format", optarg, formats, &o->format))
                 return CLI_USAGE;
+            break;
+        case OPT_HEADER:
+            if (o->nheaders == SIGLOG_HEADERS_MAX)
+                return args_usage(&cmd, "at most %d --header filters", SIGLOG_HEADERS_MAX);
+            if (header_arg_parse(optarg, 0, &o->headers[o->nheaders++]) != 0)
+                return args_usage(&cmd, "--header wants NAME=VALUE with a NAME, not '%s'", optarg);
             break;
         case ARGS_HELP:
             return ARGS_HELP;

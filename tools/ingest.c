@@ -1,5 +1,6 @@
 /*
- * ingest — one JSON Lines line to key, time and value; see ingest.h.
+ * ingest — one JSON Lines line to key, time, headers and value; see
+ * ingest.h.
  */
 #include "ingest.h"
 
@@ -40,6 +41,43 @@ static int out_of_range(const char *line, size_t len, size_t replaced, json_t *v
     int is = json_is_integer(w) && json_integer_value(w) == 1;
     json_decref(ones);
     return is;
+}
+
+/* The headers' values into out (borrowing from root), and whether the
+ * event fits the record limit with them. 0, or -1 with why set. */
+static int parse_headers(const ingest_spec *spec, const char *line, size_t len, size_t replaced, ingest_line *out,
+                         char *why, size_t why_cap)
+{
+    size_t bytes = len + out->key_len;
+    for (size_t i = 0; i < spec->header_count; i++) {
+        const ingest_header *h = &spec->headers[i];
+        ingest_value *v = &out->header_values[i];
+        if (!h->field) {
+            *v = (ingest_value){ h->value, strlen(h->value) };
+        } else {
+            json_t *hv = jsonpath_get(out->root, h->field);
+            if (!hv) {
+                snprintf(why, why_cap, "no field '%s'", h->field->text);
+                return -1;
+            }
+            if (out_of_range(line, len, replaced, hv, h->field)) {
+                snprintf(why, why_cap, "header field '%s' is a number beyond 64-bit integers and doubles",
+                         h->field->text);
+                return -1;
+            }
+            if (jsonpath_key(hv, out->hbuf[i], &v->p, &v->len) != 0) {
+                snprintf(why, why_cap, "header field '%s' is not a string or a number", h->field->text);
+                return -1;
+            }
+        }
+        bytes += h->name_len + v->len;
+    }
+    if (bytes > spec->record_bytes_max) {
+        snprintf(why, why_cap, "event of %zu bytes (value, key and headers) exceeds the stream's record limit of %u bytes",
+                 bytes, spec->record_bytes_max);
+        return -1;
+    }
+    return 0;
 }
 
 int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_line *out, char *why, size_t why_cap)
@@ -118,6 +156,8 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
             goto bad;
         }
     }
+    if (parse_headers(spec, line, len, replaced, out, why, why_cap) != 0)
+        goto bad;
     return 0;
 bad:
     ingest_release(out);

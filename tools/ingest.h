@@ -1,7 +1,8 @@
 /*
  * ingest — what `siglog append` makes of one JSON Lines line: it must be
  * exactly one JSON value within the stream's record limit, and the key and
- * event time come from the fields that dot paths name (jsonpath.h). No
+ * event time come from the fields that dot paths name (jsonpath.h), and
+ * so do header values (or they are constants). No
  * I/O and no store, so the fuzz target ingest_jsonl runs exactly the code
  * the tool runs.
  */
@@ -13,13 +14,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* As SIGLOG_HEADERS_MAX (siglog.h, which this file does without so the
+ * fuzz target needs no library). */
+#define INGEST_HEADERS_MAX 64
+
+typedef struct ingest_header {
+    const char *name;      /* name_len bytes */
+    size_t name_len;
+    const jsonpath *field; /* the value is this field of each line (a
+                            * string's characters or a number's text, as
+                            * for the key) ... */
+    const char *value;     /* ... or, when field is NULL, this constant */
+} ingest_header;
+
 typedef struct ingest_spec {
     const jsonpath *key;       /* NULL: events carry no key */
     const jsonpath *time;      /* NULL: the append time is used */
     jsonpath_time time_how;    /* how the time field is read */
     const char *zone_name;     /* of time_how.local_to_utc, for messages */
-    uint32_t record_bytes_max; /* longer lines are refused */
+    uint32_t record_bytes_max; /* longer events (value, key and headers
+                                * together) are refused */
+    const ingest_header *headers;
+    size_t header_count;       /* at most INGEST_HEADERS_MAX */
 } ingest_spec;
+
+typedef struct ingest_value {
+    const char *p; /* into root, hbuf or the spec */
+    size_t len;
+} ingest_value;
 
 typedef struct ingest_line {
     json_t *root;         /* the parsed line; freed by ingest_release */
@@ -27,6 +49,8 @@ typedef struct ingest_line {
     size_t key_len;
     int64_t timestamp_us; /* 0: the append time (a time field is never 0) */
     char buf[JSONPATH_KEY_MAX];
+    ingest_value header_values[INGEST_HEADERS_MAX]; /* of spec->headers[i] */
+    char hbuf[INGEST_HEADERS_MAX][JSONPATH_KEY_MAX];
 } ingest_line;
 
 /* Narrow one input line (without its '\n') to the bytes that make the

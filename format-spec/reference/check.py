@@ -4,8 +4,8 @@
     check.py vectors --decoder siglog_ref.py --vectors DIR
         The reference decoder, run with --strict on every DIR/NAME/store,
         must print exactly DIR/NAME/expected.jsonl, byte for byte, and with
-        --headers too exactly DIR/NAME/expected-headers.jsonl (record
-        headers, which `siglog replay` does not print).
+        --headers too exactly DIR/NAME/expected-headers.jsonl (where records
+        without headers also have "headers":[]).
 
         DIR/routing.txt (key -> partition vectors) must agree with the
         decoder's own routing function, computed from FORMAT.md.

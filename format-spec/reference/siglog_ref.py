@@ -838,7 +838,7 @@ def envelope(stream, part, r, with_headers=False):
         ',"ts":', str(r["ts"]),
         ',"key":', key_text,
         ',"schema":', str(r["schema"]),
-        headers_json(r["headers"]) if with_headers else "",
+        headers_json(r["headers"]) if with_headers or r["headers"] else "",
         ',"tombstone":true' if r["tombstone"] else "",
         ',"value":', value_json(r["value"]),
         "}\n",
@@ -882,8 +882,8 @@ def main(argv):
                     help="index files and summaries must be exactly what the writer derives")
     ap.add_argument("--no-journal", action="store_true", help="ignore the commit journal")
     ap.add_argument("--headers", action="store_true",
-                    help='add each record\'s headers: "headers":[[K,V],...] after "schema" (not in the '
-                         'envelope of siglog replay)')
+                    help='write "headers":[] for records without headers too (the envelope of siglog '
+                         'replay has the member only when there are some)')
     args = ap.parse_args(argv)
     out = sys.stdout
     try:

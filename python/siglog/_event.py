@@ -24,9 +24,11 @@ _Fields = collections.namedtuple(
 
 class Event(_Fields):
     """One event: partition, offset, ts_us (microseconds since the epoch),
-    key (bytes, None when absent), schema_version, headers (dict of str to
-    str, empty when none), value (bytes), tombstone (bool), stream (name).
-    `ts` is the time as an aware UTC datetime; json() parses the value."""
+    key (bytes, None when absent), schema_version, headers (a tuple of
+    (name, value) pairs of str in stored order: names may repeat; bytes
+    that are not UTF-8 come as surrogate escapes), value (bytes), tombstone
+    (bool), stream (name). `ts` is the time as an aware UTC datetime;
+    json() parses the value; header(name) gives a header's first value."""
 
     __slots__ = ()
 
@@ -36,3 +38,9 @@ class Event(_Fields):
 
     def json(self):
         return json.loads(self.value)
+
+    def header(self, name, default=None):
+        for n, v in self.headers:
+            if n == name:
+                return v
+        return default

@@ -53,16 +53,13 @@ class _PartitionReader:
 
 
 def _headers(data, base, at, count):
-    """count headers whose array starts at address `at` of the buffer
-    that starts at address base and whose bytes are data."""
-    out = {}
+    """The (name, value) pairs of count headers whose array starts at
+    address `at` of the buffer that starts at address base and whose bytes
+    are data."""
     at -= base
-    for kp, kl, vp, vl in _HEADER.iter_unpack(data[at:at + count * _HEADER.size]):
-        kp -= base
-        vp -= base
-        out[data[kp:kp + kl].decode("utf-8", "surrogateescape")] = \
-            data[vp:vp + vl].decode("utf-8", "surrogateescape")
-    return out
+    return tuple((data[kp - base:kp - base + kl].decode("utf-8", "surrogateescape"),
+                  data[vp - base:vp - base + vl].decode("utf-8", "surrogateescape"))
+                 for kp, kl, vp, vl in _HEADER.iter_unpack(data[at:at + count * _HEADER.size]))
 
 
 class Replay:
@@ -146,7 +143,7 @@ class Replay:
                 k = data[kp - base:kp - base + kl] if kl else None
                 if key is not None and k != key:
                     continue
-                rows.append((part, off, ts, k, sv, _headers(data, base, hp, hc) if hc else {},
+                rows.append((part, off, ts, k, sv, _headers(data, base, hp, hc) if hc else (),
                              data[vp - base:vp - base + vl], bool(flags & _lib.EVENT_TOMBSTONE), name))
             yield rows
 

@@ -91,7 +91,8 @@ class Stream:
     def append(self, events, partition=None, durable=False, timeout=None):
         """Append events (each a dict with "value" and optionally "key",
         "ts" (microseconds or an aware datetime; default: now),
-        "schema_version", "headers" (dict of str or bytes), "tombstone";
+        "schema_version", "headers" (a dict or (name, value) pairs, str
+        or bytes), "tombstone";
         or just a value). A value that is not bytes or str is stored as
         its JSON. partition: None routes by key. Returns a list of
         (partition, offset), acknowledged under the stream's sync policy;
@@ -159,7 +160,9 @@ def _event_fields(e):
     if not isinstance(v, (bytes, str)):
         v = json.dumps(v, separators=(",", ":"))
     k = e.get("key")
-    headers = [(_as_bytes(hk, "a header name"), _as_bytes(hv, "a header value"))
-               for hk, hv in (e.get("headers") or {}).items()]
+    headers = e.get("headers") or ()
+    if isinstance(headers, dict):
+        headers = headers.items()
+    headers = [(_as_bytes(hk, "a header name"), _as_bytes(hv, "a header value")) for hk, hv in headers]
     return (None if k is None else _as_bytes(k, "key"), _as_bytes(v, "value"), to_us(e.get("ts")) or 0,
             int(e.get("schema_version", 0)), headers, _lib.EVENT_TOMBSTONE if e.get("tombstone") else 0)

@@ -28,14 +28,16 @@ def make_event(i, rng):
     if i % 11:
         e["key"] = f"k{i % 10}"
     if i % 5 == 0:
-        e["headers"] = {"service": "ranker", "consent": "granted" if i % 2 else "denied"}
+        e["headers"] = [("service", "ranker"), ("consent", "granted" if i % 2 else "denied")]
+        if i % 7 == 0:
+            e["headers"].append(("service", "again"))  # names may repeat
     return e
 
 
 def expected_row(e, part, off):
     v = e["value"]
     return {"partition": part, "offset": off, "ts_us": e["ts"], "key": e["key"].encode() if "key" in e else None,
-            "schema_version": e["schema_version"], "headers": e.get("headers", {}),
+            "schema_version": e["schema_version"], "headers": tuple(e.get("headers", ())),
             "value": v if isinstance(v, bytes) else json.dumps(v, separators=(",", ":")).encode()}
 
 
@@ -190,7 +192,8 @@ def test_append_waits_for_durability_and_reads_back(tmp_path):
         a = evs[pos[0]]
         assert (a.key, a.value, a.ts_us) == (b"a", b"x", 5)
         assert evs[pos[1]].tombstone and evs[pos[1]].value == b"\x00\x01" and evs[pos[1]].key is None
-        assert evs[pos[3]].json() == {"n": 1} and evs[pos[3]].headers == {"h": "v"}
+        assert evs[pos[3]].json() == {"n": 1} and evs[pos[3]].headers == (("h", "v"),)
+        assert evs[pos[3]].header("h") == "v" and evs[pos[3]].header("x") is None
 
 
 def test_engine_errors_carry_name_and_detail(store, tmp_path):

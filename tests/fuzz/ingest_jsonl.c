@@ -2,7 +2,9 @@
  * ingest_jsonl: feed arbitrary bytes to `siglog append`'s input path — the
  * line reader (tools/lines.c, over a memory file, batching as append does)
  * and the per-line parser (tools/ingest.c with --key-field user.id
- * --time-field ts --time-unit ms). Oracles: the lines handed out are the
+ * --time-field ts --time-unit ms --header src=fuzz --header tag=@ts: the time field
+ * again, so the corpus's good lines stay good).
+ * Oracles: the lines handed out are the
  * input split at '\n', nothing lost or added; the event bytes of a line
  * are the line less one trailing '\r' and, on the first line only, a UTF-8
  * byte order mark, and it is blank (skipped) exactly when those bytes are
@@ -11,7 +13,10 @@
  * number and whose ts is an in-range number or RFC 3339 string other than
  * the epoch; an accepted key is the field's exact string bytes, or for a
  * number the text that reads back as the same number (integers in plain
- * decimal), and the time is the field's value in microseconds. Numbers
+ * decimal), and the time is the field's value in microseconds; the tag
+ * header is made from its field as the key is, and an event is refused
+ * for size exactly when value, key and headers together exceed the
+ * record limit. Numbers
  * beyond jansson's range (JSON has none) are checked as far as jansson can
  * tell: see check_refused_by_jansson.
  */
@@ -32,7 +37,11 @@
 #define FUZZ_LINE_MAX 512
 #define FUZZ_RECORD_MAX 256
 
-static jsonpath key_path, time_path;
+static jsonpath key_path, time_path, tag_path;
+/* Bytes the constant header adds: "src" and "fuzz"; the tag header adds
+ * its name's 3 and its value. */
+#define SRC_BYTES 7
+#define TAG_NAME_BYTES 3
 static int fd = -1;
 
 static void fail(const char *what, const char *line, size_t len)
@@ -144,10 +153,46 @@ static void check_refused_by_jansson(const char *line, size_t len, int ok, const
     json_decref(shrunk);
 }
 
+/* A field made into text (key or header) as expected_key said: kind 1
+ * the exact bytes, kind 2 (a real) text that reads back as the number. */
+static void check_field_text(int kind, const char *got, size_t got_len, const char *want, size_t want_len, json_t *v,
+                             const char *line, size_t len)
+{
+    if (kind == 1 && (got_len != want_len || memcmp(got, want, want_len) != 0))
+        fail("a key or header differs from its field's text", line, len);
+    if (kind == 2) {
+        char text[JSONPATH_KEY_MAX + 1];
+        if (got_len == 0 || got_len > JSONPATH_KEY_MAX)
+            fail("real key or header of impossible length", line, len);
+        memcpy(text, got, got_len);
+        text[got_len] = '\0';
+        char *end;
+        double d = strtod(text, &end);
+        if (*end || d != json_real_value(v))
+            fail("a real key or header does not read back as its number", line, len);
+    }
+}
+
+/* A line whose fields are all good was refused: only for its size, which
+ * must exceed the limit and, where the field texts are known, be their sum. */
+static void check_refused_for_size(const char *why, size_t known, int exact, const char *line, size_t len)
+{
+    size_t n;
+    if (sscanf(why, "event of %zu bytes", &n) != 1)
+        fail(why, line, len);
+    if (n <= FUZZ_RECORD_MAX || (exact ? n != known : n < known))
+        fail("refused for a size it does not have", line, len);
+}
+
 static void check_line(const char *line, size_t len)
 {
+    static const ingest_header headers[] = {
+        { .name = "src", .name_len = 3, .value = "fuzz" },
+        { .name = "tag", .name_len = TAG_NAME_BYTES, .field = &tag_path },
+    };
     static const ingest_spec spec = {
-        .key = &key_path, .time = &time_path, .time_how = { .unit_us = 1000 }, .record_bytes_max = FUZZ_RECORD_MAX
+        .key = &key_path, .time = &time_path, .time_how = { .unit_us = 1000 }, .record_bytes_max = FUZZ_RECORD_MAX,
+        .headers = headers, .header_count = 2,
     };
     ingest_line got;
     char why[256];
@@ -163,33 +208,36 @@ static void check_line(const char *line, size_t len)
     }
     json_t *k = root ? user_id(root) : NULL;
     json_t *t = root && json_is_object(root) ? json_object_get(root, "ts") : NULL;
-    char kbuf[64];
-    const char *want_key = NULL;
-    size_t want_len = 0;
+    json_t *g = t;
+    char kbuf[64], tbuf[64];
+    const char *want_key = NULL, *want_tag = NULL;
+    size_t want_len = 0, want_tag_len = 0;
     int64_t want_us = 0;
     int key_kind = k ? expected_key(k, kbuf, sizeof kbuf, &want_key, &want_len) : 0;
+    int tag_kind = g ? expected_key(g, tbuf, sizeof tbuf, &want_tag, &want_tag_len) : 0;
     /* A time of 0 would be taken for the append time: refused. */
-    int want_ok = len <= FUZZ_RECORD_MAX && key_kind && t && expected_time(t, &want_us) && want_us != 0;
+    int fields_ok = len <= FUZZ_RECORD_MAX && key_kind && tag_kind && t && expected_time(t, &want_us) && want_us != 0;
+    /* The event's size as far as known (a real's text has at least 1 byte). */
+    size_t size = len + SRC_BYTES + TAG_NAME_BYTES + (key_kind == 1 ? want_len : 1) +
+                  (tag_kind == 1 ? want_tag_len : 1);
+    int size_known = key_kind == 1 && tag_kind == 1;
 
-    if (ok != want_ok)
-        fail(ok ? "accepted a line it must refuse" : why, line, len);
+    if (ok && !fields_ok)
+        fail("accepted a line it must refuse", line, len);
+    if (!ok && fields_ok)
+        check_refused_for_size(why, size, size_known, line, len);
+    if (!ok && !fields_ok && len <= FUZZ_RECORD_MAX && strncmp(why, "event of", 8) == 0)
+        fail("refused for size a line with a bad field", line, len);
     if (ok) {
         if (got.timestamp_us != want_us)
             fail("time differs from the field's value", line, len);
-        if (key_kind == 1 && (got.key_len != want_len || memcmp(got.key, want_key, want_len) != 0))
-            fail("key differs from the field's text", line, len);
-        if (key_kind == 2) {
-            /* A real: the key reads back as the same number. */
-            char text[JSONPATH_KEY_MAX + 1];
-            if (got.key_len == 0 || got.key_len > JSONPATH_KEY_MAX)
-                fail("real key of impossible length", line, len);
-            memcpy(text, got.key, got.key_len);
-            text[got.key_len] = '\0';
-            char *end;
-            double d = strtod(text, &end);
-            if (*end || d != json_real_value(k))
-                fail("real key does not read back as its number", line, len);
-        }
+        check_field_text(key_kind, got.key, got.key_len, want_key, want_len, k, line, len);
+        check_field_text(tag_kind, got.header_values[1].p, got.header_values[1].len, want_tag, want_tag_len, g, line,
+                         len);
+        if (got.header_values[0].len != 4 || memcmp(got.header_values[0].p, "fuzz", 4) != 0)
+            fail("the constant header differs", line, len);
+        if (len + got.key_len + SRC_BYTES + TAG_NAME_BYTES + got.header_values[1].len > FUZZ_RECORD_MAX)
+            fail("accepted an event larger than the record limit", line, len);
         ingest_release(&got);
     }
     json_decref(root);
@@ -225,7 +273,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (fd < 0) {
         fd = memfd_create("ingest_jsonl", 0);
-        if (fd < 0 || jsonpath_compile(&key_path, "user.id") != 0 || jsonpath_compile(&time_path, "ts") != 0)
+        if (fd < 0 || jsonpath_compile(&key_path, "user.id") != 0 || jsonpath_compile(&time_path, "ts") != 0 ||
+            jsonpath_compile(&tag_path, "ts") != 0)
             abort();
     }
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0)

@@ -58,5 +58,5 @@ open(sys.argv[2], "w").write(block.group(1))
 PY
 out=$(PYTHONPATH=$(dirname "$(dirname "$pkg")") LD_LIBRARY_PATH="$libdir" /usr/bin/python3 example.py)
 echo "$out"
-[ "$out" = "0 {'task': 't1', 'ok': True} {'model': 'v3'} True" ] ||
+[ "$out" = "0 {'task': 't1', 'ok': True} (('model', 'v3'),) True" ] ||
   { echo "the Python example printed something else" >&2; exit 1; }
