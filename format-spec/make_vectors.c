@@ -28,6 +28,7 @@
  * removed: none holds data once the store is closed, and the next writer
  * open recreates them.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -38,6 +39,7 @@
 #include <xxhash.h>
 
 #include "io.h"
+#include "rewrite_gaps.h"
 #include "siglog.h"
 #include "utf8.h"
 
@@ -188,6 +190,19 @@ static void record_push(vec_out *out, const char *stream, uint32_t partition, ui
         h[i].value = dup_bytes(e->headers[i].value, e->headers[i].value_len);
     }
     r->ev.headers = h;
+}
+
+static void record_free(vec_record *r)
+{
+    vec_event *e = &r->ev;
+    for (uint32_t h = 0; h < e->header_count; h++) {
+        free((void *)e->headers[h].key);
+        free((void *)e->headers[h].value);
+    }
+    free((void *)e->headers);
+    free((void *)r->stream);
+    free((void *)e->key);
+    free((void *)e->value);
 }
 
 /* Append n events in one call, so that for a durable stream they form one
@@ -369,17 +384,8 @@ static void write_expected(vec_out *out, const char *dir)
     path = path2(dir, "expected-headers.jsonl");
     write_envelopes(out, path, 1);
     free(path);
-    for (size_t i = 0; i < out->count; i++) {
-        vec_event *e = &out->recs[i].ev;
-        for (uint32_t h = 0; h < e->header_count; h++) {
-            free((void *)e->headers[h].key);
-            free((void *)e->headers[h].value);
-        }
-        free((void *)e->headers);
-        free((void *)out->recs[i].stream);
-        free((void *)e->key);
-        free((void *)e->value);
-    }
+    for (size_t i = 0; i < out->count; i++)
+        record_free(&out->recs[i]);
     free(out->recs);
     out->recs = NULL;
     out->count = out->cap = 0;
@@ -497,6 +503,124 @@ static void vector_segments(const char *dir, vec_out *out)
         append(out, st, 0, &g.ev, 1);
     }
     store_finish(s, dir);
+}
+
+/* ---- gaps: sealed segments rewritten without some records ---- */
+
+#define GAPS_EVENTS 1500
+#define GAPS_SEGMENTS_MAX 32
+
+/* The segments of each partition of the `gaps` vector, as appended. */
+static uint64_t gaps_bases[2][GAPS_SEGMENTS_MAX];
+static size_t gaps_nseg[2];
+
+static int u64_cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static size_t list_segments(const char *pdir, uint64_t *bases)
+{
+    DIR *d = opendir(pdir);
+    if (!d)
+        die(pdir);
+    size_t n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        uint64_t b;
+        if (strlen(e->d_name) == SEGMENT_NAME_DIGITS + 4 && segment_parse_name(e->d_name, &b) == 0) {
+            if (n == GAPS_SEGMENTS_MAX)
+                die("too many segments");
+            bases[n++] = b;
+        }
+    }
+    closedir(d);
+    qsort(bases, n, sizeof *bases, u64_cmp);
+    return n;
+}
+
+/* Which records the rewrite drops: a pure function of the place, so that
+ * expected.jsonl can leave out the same ones. Partition 0: in every sealed
+ * segment its first and last offsets, every third record, and a run of 70
+ * that empties whole batches; partition 1: every other record of its
+ * second segment only (its other segments stay dense, version 1 batches). */
+static int gaps_dropped(uint32_t p, uint64_t o)
+{
+    for (size_t i = 0; i + 1 < gaps_nseg[p]; i++) {
+        uint64_t first = gaps_bases[p][i], last = gaps_bases[p][i + 1] - 1;
+        if (o < first || o > last)
+            continue;
+        if (p == 1)
+            return i == 1 && o % 2 == 0;
+        return o == first || o == last || o % 3 == 1 || (o - first >= 100 && o - first < 170);
+    }
+    return 0; /* the active segment is never rewritten */
+}
+
+static int gaps_drop(void *arg, uint64_t offset)
+{
+    return gaps_dropped(*(const uint32_t *)arg, offset);
+}
+
+/* A compacted stream: two partitions, sealed segments rewritten with
+ * gaps (batch version 2) beside dense ones, offset and time indexes. */
+static void vector_gaps(const char *dir, vec_out *out)
+{
+    siglog *s = store_create(dir);
+    siglog_stream *st = stream_create(s, "compacted", 2, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_NONE, 64 << 10,
+                                      8192, 1024);
+    uint64_t rng = 11;
+    for (uint32_t p = 0; p < 2; p++) {
+        for (uint32_t i = 0; i < GAPS_EVENTS;) {
+            /* Batches of 1..24 events. */
+            for (uint32_t k = 1 + (uint32_t)(splitmix(&rng) % 24); k > 0 && i < GAPS_EVENTS; k--, i++) {
+                gen_event g;
+                char noise[33];
+                for (int n = 0; n < 2; n++)
+                    snprintf(noise + 16 * n, 17, "%016" PRIx64, splitmix(&rng));
+                int vn = snprintf(g.value, sizeof g.value, "{\"seq\":%u,\"user\":\"u-%u\",\"sample\":\"%s\"}", i,
+                                  i % 17, noise);
+                int kn = snprintf(g.key, sizeof g.key, "u-%u", i % 17);
+                int64_t ts = FIXED_NOW_US + (int64_t)i * 1000 - (int64_t)(i % 5) * 1700;
+                g.ev = (vec_event){g.key, (size_t)kn, g.value, (size_t)vn, ts, 3, i % 29 == 0 ? SIGLOG_EVENT_TOMBSTONE : 0,
+                                   i % 13 == 0 ? provenance : NULL, i % 13 == 0 ? 2 : 0, V_JSON, NULL};
+                append(out, st, p, &g.ev, 1);
+            }
+            flush(s);
+        }
+    }
+    store_finish(s, dir);
+
+    segment_params params = {.segment_bytes_max = 64 << 10, .index_interval_bytes = 1024, .file_mode = 0644};
+    for (uint32_t p = 0; p < 2; p++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "streams/compacted/%05u", p);
+        char *pdir = path2(dir, rel);
+        gaps_nseg[p] = list_segments(pdir, gaps_bases[p]);
+        if (gaps_nseg[p] < 3)
+            die("gaps: fewer than 3 segments");
+        for (size_t i = 0; i + 1 < gaps_nseg[p]; i++) {
+            uint64_t dropped;
+            if (p == 1 && i != 1)
+                continue;
+            if (rewrite_dropping(vector_io(), pdir, gaps_bases[p][i], &params, SIGLOG_COMPRESSION_NONE, gaps_drop, &p,
+                                 &dropped) != 0) {
+                fprintf(stderr, "make_vectors: %s\n", siglog_errdetail());
+                die("gaps: rewrite");
+            }
+        }
+        free(pdir);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < out->count; i++) {
+        vec_record *r = &out->recs[i];
+        if (!gaps_dropped(r->partition, r->offset))
+            out->recs[kept++] = *r;
+        else
+            record_free(r);
+    }
+    out->count = kept;
 }
 
 /* Several streams and partitions, one partition and one stream empty. */
@@ -705,6 +829,7 @@ static const struct {
     {"segments", vector_segments},
     {"multi", vector_multi},
     {"edge", vector_edge},
+    {"gaps", vector_gaps},
 };
 
 int main(int argc, char **argv)

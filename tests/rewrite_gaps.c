@@ -89,9 +89,11 @@ static int move_files(const char *from_dir, const char *to_dir, uint64_t base)
     return 0;
 }
 
-int rewrite_dropping(const char *dir, uint64_t base, const segment_params *params, int compression,
-                     rewrite_drop_fn drop, void *arg, uint64_t *dropped)
+int rewrite_dropping(const siglog_io *io, const char *dir, uint64_t base, const segment_params *params,
+                     int compression, rewrite_drop_fn drop, void *arg, uint64_t *dropped)
 {
+    if (!io)
+        io = io_posix();
     char scratch_dir[4096];
     snprintf(scratch_dir, sizeof scratch_dir, "%s.rewrite", dir);
     if (mkdir(scratch_dir, 0700) != 0)
@@ -101,9 +103,9 @@ int rewrite_dropping(const char *dir, uint64_t base, const segment_params *param
     rewriter w = {.compression = compression, .uncovered = base};
     batch_builder_init(&w.open);
     bytebuf body = {0}, decoded = {0};
-    int rc = segment_open(io_posix(), dir, base, 0, params, &in);
+    int rc = segment_open(io, dir, base, 0, params, &in);
     if (!rc)
-        rc = segment_create(io_posix(), scratch_dir, base, params, &w.out);
+        rc = segment_create(io, scratch_dir, base, params, &w.out);
     uint64_t pos = 0, size = in ? segment_size(in) : 0;
     while (!rc && pos < size) {
         batch_header h;

@@ -23,10 +23,11 @@
 typedef int (*rewrite_drop_fn)(void *arg, uint64_t offset);
 
 /* Rewrite the sealed segment with base offset `base` in partition
- * directory `dir` without the records drop() names. compression: the
+ * directory `dir` without the records drop() names, through io (NULL: the
+ * POSIX backend; its clock dates the new summary). compression: the
  * stream's (SIGLOG_COMPRESSION_*). At least one record must stay.
  * 0 (*dropped: records dropped), or an error with its detail set. */
-int rewrite_dropping(const char *dir, uint64_t base, const segment_params *params, int compression,
-                     rewrite_drop_fn drop, void *arg, uint64_t *dropped);
+int rewrite_dropping(const siglog_io *io, const char *dir, uint64_t base, const segment_params *params,
+                     int compression, rewrite_drop_fn drop, void *arg, uint64_t *dropped);
 
 #endif

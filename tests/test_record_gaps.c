@@ -151,7 +151,7 @@ static void setup(void)
             drop_plan d = {.p = p, .rng = SEED * 31 + p * 1000 + i, .seg_first = bases[p][i],
                            .seg_last = bases[p][i + 1] - 1};
             uint64_t dropped;
-            cr_assert_eq(rewrite_dropping(pd, bases[p][i], &params, SIGLOG_COMPRESSION_LZ4, drop_record, &d,
+            cr_assert_eq(rewrite_dropping(NULL, pd, bases[p][i], &params, SIGLOG_COMPRESSION_LZ4, drop_record, &d,
                                           &dropped),
                          0, "%s", siglog_errdetail());
             cr_assert_gt(dropped, 0);
@@ -439,7 +439,7 @@ Test(record_gaps, a_log_ending_in_a_gap_is_read_to_its_end)
     cr_assert_eq(list_segments(pd, b), 2);
     uint64_t last = b[1] - 1, dropped;
     segment_params params = {.segment_bytes_max = SEGMENT_BYTES, .index_interval_bytes = 4096, .file_mode = 0600};
-    cr_assert_eq(rewrite_dropping(pd, b[0], &params, SIGLOG_COMPRESSION_LZ4, drop_offset, &last, &dropped), 0, "%s",
+    cr_assert_eq(rewrite_dropping(NULL, pd, b[0], &params, SIGLOG_COMPRESSION_LZ4, drop_offset, &last, &dropped), 0, "%s",
                  siglog_errdetail());
     cr_assert_eq(dropped, 1);
 

@@ -270,7 +270,9 @@ def wrap_i64(v):
 
 def decode_batch_header(h):
     """Validate a 64-byte header; returns a dict or raises ValueError.
-    A version other than 1 raises VersionError."""
+    A version other than 1 and 2 raises VersionError. "last_offset_delta"
+    is the range's (record_count - 1 in version 1, where bytes 28..31 are
+    reserved) and "end" the offset after the range."""
     if h[0:4] != BATCH_MAGIC:
         raise ValueError("bad batch magic %r" % bytes(h[0:4]))
     if u64(h, 56) != xxh3(bytes(h[0:56])):
@@ -282,16 +284,16 @@ def decode_batch_header(h):
         "record_count": u32(h, 16),
         "body_len": u32(h, 20),
         "raw_len": u32(h, 24),
-        "reserved": u32(h, 28),
+        "last_offset_delta": u32(h, 28),
         "first_ts": i64(h, 32),
         "max_ts": i64(h, 40),
         "body_checksum": u64(h, 48),
     }
-    if d["version"] != 1:
-        raise VersionError("batch format version %d, this reader knows 1" % d["version"])
+    if d["version"] not in (1, 2):
+        raise VersionError("batch format version %d, this reader knows 1 and 2" % d["version"])
     if d["codec"] not in (0, 1):
         raise ValueError("unknown codec %d" % d["codec"])
-    if d["reserved"] != 0:
+    if d["version"] == 1 and d["last_offset_delta"] != 0:
         raise ValueError("reserved field is not zero")
     if d["body_len"] > BATCH_BODY_MAX or d["raw_len"] > BATCH_BODY_MAX:
         raise ValueError("body_len/raw_len over the limit")
@@ -303,7 +305,12 @@ def decode_batch_header(h):
         raise ValueError("record_count %d out of range" % d["record_count"])
     if d["record_count"] * RECORD_BYTES_MIN > d["raw_len"]:
         raise ValueError("raw_len too small for record_count")
-    if d["base_offset"] > UINT64_MAX - d["record_count"]:
+    if d["version"] == 2 and d["last_offset_delta"] < d["record_count"]:
+        raise ValueError("version 2 batch without a gap")
+    if d["version"] == 1:
+        d["last_offset_delta"] = d["record_count"] - 1
+    d["end"] = d["base_offset"] + d["last_offset_delta"] + 1
+    if d["end"] > UINT64_MAX:
         raise ValueError("offsets overflow")
     if d["max_ts"] < d["first_ts"]:
         raise ValueError("max_timestamp_us < first_timestamp_us")
@@ -329,6 +336,7 @@ def decode_records(h, body):
     pos = 0
     end = len(raw)
     max_seen = False
+    least = 0  # the next offset_delta is at least this
     for index in range(h["record_count"]):
         rec_len, p = read_varint(raw, pos, end)
         if rec_len > end - p:
@@ -341,8 +349,11 @@ def decode_records(h, body):
         if flags & ~1:
             raise ValueError("record %d: reserved flag bits set" % index)
         delta, p = read_varint(raw, p, rend)
-        if delta != index:
+        # Increasing, leaving room in the range for the records after it
+        # (in version 1 that is exactly delta == index).
+        if not least <= delta <= h["last_offset_delta"] - (h["record_count"] - 1 - index):
             raise ValueError("record %d: offset_delta %d" % (index, delta))
+        least = delta + 1
         tsz, p = read_varint(raw, p, rend)
         if index == 0 and tsz != 0:
             raise ValueError("first record's timestamp delta is not 0")
@@ -372,7 +383,7 @@ def decode_records(h, body):
         if not last and rend == end:
             raise ValueError("body ends before record_count records")
         records.append({
-            "offset": h["base_offset"] + index,
+            "offset": h["base_offset"] + delta,
             "ts": ts,
             "schema": schema,
             "tombstone": bool(flags & 1),
@@ -577,7 +588,7 @@ def walk_segment(path, base, data, sealed):
         batches.append((pos, h["base_offset"], max_ts, h["body_checksum"]))
         records.extend(recs)
         count += h["record_count"]
-        next_offset = h["base_offset"] + h["record_count"]
+        next_offset = h["end"]
         max_ts = max(max_ts, h["max_ts"])
         pos += BATCH_HEADER + h["body_len"]
     if stop is not None and sealed:
@@ -683,13 +694,13 @@ def read_partition(pdir, stream_id, part, cfg, journal, strict):
     # Recovery adds what the journal holds beyond the segments.
     for batch in journal_batches:
         h = decode_batch_header(batch[:BATCH_HEADER])
-        if h["base_offset"] + h["record_count"] <= next_offset:
+        if h["end"] <= next_offset:
             continue
         if h["base_offset"] != next_offset:
             raise FormatError(pdir, None, "journal holds offsets from %d but the partition ends at %d"
                               % (h["base_offset"], next_offset))
         records.extend(decode_records(h, batch[BATCH_HEADER:]))
-        next_offset = h["base_offset"] + h["record_count"]
+        next_offset = h["end"]
     return records
 
 
