@@ -17,9 +17,11 @@
  *
  * The store is a jail. The store resolves its own directory once, when it
  * is opened (io_real_path: symlinks in the user's path *to* the store are
- * the user's choice). From then on every path op of the POSIX backend
- * (io_jail.c) resolves its path without following any symbolic link
- * (openat2 RESOLVE_NO_SYMLINKS, or an O_NOFOLLOW walk), acts with the *at()
+ * the user's choice), and holds it open (io_root.h). From then on every
+ * path op of the POSIX backend (io_jail.c) resolves its path beneath that
+ * descriptor without following any symbolic link (openat2 RESOLVE_BENEATH
+ * | RESOLVE_NO_SYMLINKS, or an O_NOFOLLOW walk), so a rename of the store's
+ * path under a live handle redirects nothing; it acts with the *at()
  * call on the parent's descriptor, and checks what it finds before it
  * acts: open_file wants a regular file, mkdir/rmdir/list_dir/sync_dir a
  * directory, stat_path and rename either. A symlink, FIFO, device, socket,

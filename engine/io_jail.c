@@ -3,13 +3,22 @@
  * following a symbolic link or touching something that is not what the
  * store put there (io.h, "The store is a jail").
  *
- * Every path is resolved with openat2(RESOLVE_NO_SYMLINKS |
- * RESOLVE_NO_MAGICLINKS): the kernel refuses a symlink in any component,
- * atomically. Where openat2 is missing (ENOSYS: kernels before 5.6, some
- * seccomp filters) the same walk is made one component at a time with
- * openat(O_PATH | O_NOFOLLOW | O_DIRECTORY). The store's own path was made
- * symlink-free by realpath when it was opened, so any symlink met here was
- * planted inside the store.
+ * Inside a store (a path op made through the store's io_root, which sets
+ * this thread's root for the call) a path is resolved beneath the store
+ * directory's descriptor, opened once when the store was opened, with
+ * openat2(RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS):
+ * the store's path string is only a label, so renaming or replacing the
+ * store directory or a parent under a live handle cannot redirect an open,
+ * and the kernel refuses a symlink in any component, atomically. A path
+ * that does not lie below the root is refused. Outside a store (creating
+ * one, test backends replaying a power cut) the path is resolved from the
+ * working directory with RESOLVE_NO_SYMLINKS alone.
+ *
+ * Where openat2 is missing (ENOSYS: kernels before 5.6, some seccomp
+ * filters) the same walk is made one component at a time from the same
+ * starting directory with openat(O_PATH | O_NOFOLLOW | O_DIRECTORY), ".."
+ * refused beneath a root. io_jail_force_walk() makes every resolution take
+ * that path, so the tests prove it as well as the kernel's.
  *
  * A refusal returns -IO_EJAIL and leaves this thread's io_jail_detail()
  * naming the first component that is wrong and what was found there.
@@ -20,6 +29,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <linux/openat2.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
@@ -28,6 +38,28 @@
 #include <unistd.h>
 
 static _Thread_local char jail_detail[PATH_MAX + 64];
+
+/* The store whose path op this thread is making (io_root.c), or NULL. */
+static _Thread_local const jail_root *current_root;
+
+static atomic_int force_walk;
+
+const jail_root *jail_root_enter(const jail_root *root)
+{
+    const jail_root *prev = current_root;
+    current_root = root;
+    return prev;
+}
+
+void jail_root_leave(const jail_root *prev)
+{
+    current_root = prev;
+}
+
+void io_jail_force_walk(int on)
+{
+    atomic_store(&force_walk, on);
+}
 
 const char *io_jail_detail(void)
 {
@@ -69,43 +101,75 @@ int jail_check(const char *path, mode_t found, enum jail_want want)
     return ok ? 0 : jail_refuse(path, strlen(path), found, want);
 }
 
-/* After a resolution failed with ELOOP or ENOTDIR: find the first
- * component of path that is not a directory and say what it is. The
- * kernel's answer already refused the path; this only names the culprit,
- * so a race here can at worst make the message vaguer. */
-static int diagnose(const char *path, int err)
+/* Where a resolution of path starts: the directory *base and the path
+ * *rel to walk from it. Beneath the current root, rel is path with the
+ * root's own path taken off ("." for the root itself); a path not below
+ * the root is refused. Without a root, the working directory and path. */
+static int resolution_start(const char *path, int *base, const char **rel)
 {
-    size_t len = strlen(path);
+    const jail_root *r = current_root;
+    if (!r) {
+        *base = AT_FDCWD;
+        *rel = path;
+        return 0;
+    }
+    if (strncmp(path, r->path, r->len) != 0 || (path[r->len] != '/' && path[r->len] != '\0')) {
+        snprintf(jail_detail, sizeof jail_detail, "%s is outside the store %s", path, r->path);
+        return -IO_EJAIL;
+    }
+    const char *rest = path + r->len;
+    while (*rest == '/')
+        rest++;
+    *base = r->fd;
+    *rel = *rest ? rest : ".";
+    return 0;
+}
+
+/* After a resolution of path (rel from base) failed with ELOOP or
+ * ENOTDIR: find the first component that is not a directory and say what
+ * it is. The kernel's answer already refused the path; this only names
+ * the culprit, so a race here can at worst make the message vaguer. */
+static int diagnose(const char *path, int base, const char *rel, int err)
+{
+    size_t len = strlen(rel);
+    /* rel is the tail of path, or "." (nothing to name but the root). */
+    size_t skipped = strlen(path) >= len ? strlen(path) - len : 0;
     for (size_t end = 1; end <= len; end++) {
-        if (end < len && path[end] != '/')
+        if (end < len && rel[end] != '/')
             continue;
         char prefix[PATH_MAX];
         if (end >= sizeof prefix)
             break;
-        memcpy(prefix, path, end);
+        memcpy(prefix, rel, end);
         prefix[end] = '\0';
         struct stat st;
-        if (fstatat(AT_FDCWD, prefix, &st, AT_SYMLINK_NOFOLLOW) != 0)
+        if (fstatat(base, prefix, &st, AT_SYMLINK_NOFOLLOW) != 0)
             break;
         if (!S_ISDIR(st.st_mode))
-            return jail_refuse(path, end, st.st_mode, JAIL_DIR);
+            return jail_refuse(path, skipped + end, st.st_mode, JAIL_DIR);
     }
     snprintf(jail_detail, sizeof jail_detail, "%s: a component is not a plain directory", path);
     return err == ENOENT ? -ENOENT : -IO_EJAIL;
 }
 
-/* The fallback walk: one openat(O_NOFOLLOW) per component. */
-static int walk_dir(const char *path)
+/* The fallback walk from base: one openat(O_NOFOLLOW) per component. */
+static int walk_dir(const char *path, int base, const char *rel)
 {
     char buf[PATH_MAX];
-    if (strlen(path) >= sizeof buf)
+    if (strlen(rel) >= sizeof buf)
         return -ENAMETOOLONG;
-    strcpy(buf, path);
-    int fd = open(buf[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
+    strcpy(buf, rel);
+    int fd = base == AT_FDCWD ? open(buf[0] == '/' ? "/" : ".", O_PATH | O_DIRECTORY | O_CLOEXEC)
+                              : openat(base, ".", O_PATH | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return -errno;
     char *save = NULL;
     for (char *c = strtok_r(buf, "/", &save); c; c = strtok_r(NULL, "/", &save)) {
+        if (base != AT_FDCWD && strcmp(c, "..") == 0) {
+            close(fd);
+            snprintf(jail_detail, sizeof jail_detail, "%s climbs out of the store", path);
+            return -IO_EJAIL;
+        }
         int next = openat(fd, c, O_PATH | O_NOFOLLOW | O_DIRECTORY | O_CLOEXEC);
         int e = errno;
         close(fd);
@@ -116,23 +180,30 @@ static int walk_dir(const char *path)
     return fd;
 }
 
-/* The directory `path`, opened with oflags (which include O_DIRECTORY),
- * no symlink followed anywhere. */
-static int open_dir_nofollow(const char *path, int oflags)
+/* The directory rel below base, opened with oflags (which include
+ * O_DIRECTORY), no symlink followed anywhere. */
+static int open_dir_nofollow(const char *path, int base, const char *rel, int oflags)
 {
     struct open_how how = {
         .flags = (uint64_t)(oflags | O_CLOEXEC),
-        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS,
+        .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS | (base == AT_FDCWD ? 0 : RESOLVE_BENEATH),
     };
-    long fd;
-    do
-        fd = syscall(SYS_openat2, AT_FDCWD, path, &how, sizeof how);
-    while (fd < 0 && errno == EINTR);
+    long fd = -1;
+    errno = ENOSYS;
+    if (!atomic_load(&force_walk)) {
+        do
+            fd = syscall(SYS_openat2, base, rel, &how, sizeof how);
+        while (fd < 0 && errno == EINTR);
+    }
     if (fd >= 0)
         return (int)fd;
+    if (errno == EXDEV) { /* RESOLVE_BENEATH: rel climbed out of the root */
+        snprintf(jail_detail, sizeof jail_detail, "%s climbs out of the store", path);
+        return -IO_EJAIL;
+    }
     if (errno != ENOSYS)
         return -errno;
-    int pfd = walk_dir(path);
+    int pfd = walk_dir(path, base, rel);
     if (pfd < 0 || (oflags & O_PATH))
         return pfd;
     /* Reopen the O_PATH descriptor for what the caller needs. */
@@ -144,9 +215,14 @@ static int open_dir_nofollow(const char *path, int oflags)
 
 int jail_open_dir(const char *path, int oflags)
 {
-    int fd = open_dir_nofollow(path, oflags | O_DIRECTORY);
+    int base;
+    const char *rel;
+    int rc = resolution_start(path, &base, &rel);
+    if (rc < 0)
+        return rc;
+    int fd = open_dir_nofollow(path, base, rel, oflags | O_DIRECTORY);
     if (fd == -ELOOP || fd == -ENOTDIR)
-        return diagnose(path, -fd);
+        return diagnose(path, base, rel, -fd);
     return fd;
 }
 
@@ -184,6 +260,17 @@ int jail_parent(const char *path, jail_entry *e)
     int rc = split_path(path, e);
     if (rc < 0)
         return rc;
+    const jail_root *r = current_root;
+    size_t len = strlen(path);
+    while (len > 1 && path[len - 1] == '/')
+        len--;
+    if (r && len == r->len && strncmp(path, r->path, len) == 0) {
+        /* The root itself (trailing slashes aside): its parent is outside
+         * the store, so the entry is "." of the root. Every op on it is
+         * one the kernel refuses or a stat. */
+        e->parent = path;
+        e->name = ".";
+    }
     e->dirfd = jail_open_dir(e->parent, O_PATH);
     return e->dirfd < 0 ? e->dirfd : 0;
 }

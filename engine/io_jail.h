@@ -12,6 +12,24 @@
 
 #include "io.h"
 
+/* A store's directory: its descriptor (O_PATH) and its resolved path,
+ * which every path the store passes begins with. */
+typedef struct jail_root {
+    int fd;
+    const char *path;
+    size_t len; /* strlen(path), no trailing slash */
+} jail_root;
+
+/* Make root this thread's root for the path op about to run (NULL: none);
+ * returns the previous one, which jail_root_leave restores. io_root.c
+ * brackets every path op of a store with these. */
+const jail_root *jail_root_enter(const jail_root *root);
+void jail_root_leave(const jail_root *prev);
+
+/* Tests only: 1 makes every resolution take the component-by-component
+ * walk that stands in for openat2 where the kernel lacks it. */
+void io_jail_force_walk(int on);
+
 enum jail_want { JAIL_FILE, JAIL_DIR, JAIL_FILE_OR_DIR };
 
 /* A path split into its parent directory, opened O_PATH without following

@@ -547,6 +547,7 @@ static void store_free(struct siglog *s)
     pthread_mutex_destroy(&s->background_mu);
     pthread_cond_destroy(&s->background_cv);
     sodium_memzero(s->secret, sizeof s->secret);
+    io_root_close(s->root);
     free(s->path);
     free(s);
 }
@@ -619,6 +620,13 @@ static int open_store(siglog **out, const char *path, siglog_options o)
         if (rc)
             goto fail;
     }
+    /* From here on the store directory is held open: a rename or a
+     * replacement of its path under this handle redirects nothing. */
+    if ((rc = io_root_open(o.io, path, &s->root)) < 0) {
+        rc = err_errno(rc, "opening the store directory %s", path);
+        goto fail;
+    }
+    s->io = io = io_root_io(s->root);
     /* An existing store's recorded modes, and its owner, decide before
      * anything is created in it, the lock file included. */
     int have_meta = io->stat_path(io, store_file, &is_dir, &size) != -ENOENT;

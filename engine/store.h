@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include "io.h"
+#include "io_root.h"
 #include "journal.h"
 #include "siglog.h"
 #include "store_secret.h"
@@ -34,7 +35,10 @@ typedef struct journal_start {
 } journal_start;
 
 struct siglog {
-    const siglog_io *io;
+    const siglog_io *io;            /* the caller's backend seen through
+                                     * root: every path resolved beneath
+                                     * the store directory opened at open */
+    io_root *root;
     char *path;
     siglog_options opt;
     int read_only;

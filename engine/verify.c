@@ -27,6 +27,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "io_root.h"
 #include "journal.h"
 #include "journal_verdict.h"
 #include "names.h"
@@ -564,8 +565,17 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
     if (!real)
         return errno == ENOENT ? store_not_found(path) : err_errno(-errno, "resolving the store path %s", path);
     path = real;
-    verifier v = {.io = io_posix(), .cb = cb};
-    int rc = check_store(&v, path);
+    /* Every path below the directory opened here, whatever happens to
+     * its name meanwhile (io_root.h). */
+    io_root *root;
+    int rc = io_root_open(io_posix(), path, &root);
+    if (rc < 0) {
+        rc = rc == -ENOENT ? store_not_found(path) : err_errno(rc, "opening the store directory %s", path);
+        free(real);
+        return rc;
+    }
+    verifier v = {.io = io_root_io(root), .cb = cb};
+    rc = check_store(&v, path);
     if (!rc && v.st.problems && do_repair) {
         rc = repair(&v, path, (do_repair & SIGLOG_VERIFY_FORCE_OWNER) != 0);
         if (!rc) {
@@ -583,6 +593,7 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
     if (stats)
         *stats = v.st;
     verifier_free(&v);
+    io_root_close(root);
     free(real);
     return rc;
 }

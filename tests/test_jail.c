@@ -12,6 +12,10 @@
  * verify --repair. Proven: a decoy file outside is byte-identical and its
  * directory gains nothing, nothing blocks, and every failure is
  * SIGLOG_ECORRUPT naming the planted path.
+ *
+ * Run twice (meson tests jail and jail_walk): the second time with
+ * SIGLOG_TEST_JAIL_WALK set, every resolution takes the openat walk that
+ * stands in for openat2 on kernels without it, so both are proven.
  */
 #include <criterion/criterion.h>
 #include <errno.h>
@@ -23,8 +27,17 @@
 #include <unistd.h>
 
 #include "io.h"
+#include "io_jail.h"
+#include "io_root.h"
 #include "siglog.h"
 #include "support.h"
+
+/* Before Criterion forks the tests, so each inherits the choice. */
+__attribute__((constructor)) static void choose_resolution(void)
+{
+    if (getenv("SIGLOG_TEST_JAIL_WALK"))
+        io_jail_force_walk(1);
+}
 
 /* ---- a backend that records every path it is given ---------------------- */
 
@@ -324,4 +337,134 @@ Test(jail, every_path_the_engine_uses_refuses_what_is_planted_there, .timeout = 
     free(outside);
     free(pristine);
     free(tmp);
+}
+
+/* ---- the store's path moves under a live writer --------------------------- */
+
+#define MOVED_EVENTS 400
+
+/* Append events test_event_make numbers [from, to) to partition 0. */
+static void append_range(siglog_stream *st, uint64_t from, uint64_t to)
+{
+    for (uint64_t i = from; i < to; i++) {
+        test_event t;
+        test_event_make(&t, 7, i);
+        int rc = siglog_append(st, 0, &t.ev, 1, NULL, NULL);
+        cr_assert_eq(rc, 0, "append %llu: %s: %s", (unsigned long long)i, siglog_errname(rc), siglog_errdetail());
+    }
+}
+
+/* A writer opens J/in/store; then J/in is renamed to J/moved and the old
+ * path is taken over: by a copy of the store (a decoy that would take
+ * every write resolved by name), or by a symlink to such a copy outside.
+ * The writer keeps appending across segment rolls, creates a stream and
+ * closes. Everything must land in the directory it opened: the decoy's
+ * tree is identical to the byte and mtime, and the moved store holds it
+ * all. */
+static void writer_survives_a_moved_store(int by_symlink)
+{
+    char *tmp = test_tmpdir_fast("jail-moved");
+    char *in = test_path(tmp, "in");
+    char *store = test_path(in, "store");
+    char *moved = test_path(tmp, "moved");
+    char *moved_store = test_path(moved, "store");
+    char *outside = test_path(tmp, "outside");
+    cr_assert_eq(mkdir(in, 0700), 0);
+
+    siglog *s = test_store_open(store, NULL);
+    siglog_stream *st = test_stream_create(s, "events", 1, SIGLOG_SYNC_ALWAYS, 64u << 10);
+    append_range(st, 0, MOVED_EVENTS / 4);
+
+    cr_assert_eq(rename(in, moved), 0);
+    char *decoy_parent = by_symlink ? outside : in;
+    char *decoy = test_path(decoy_parent, "store");
+    cr_assert_eq(mkdir(decoy_parent, 0700), 0);
+    test_copy_tree(moved_store, decoy);
+    if (by_symlink)
+        cr_assert_eq(symlink(outside, in), 0);
+    char *before = test_tree_fingerprint(decoy_parent);
+
+    append_range(st, MOVED_EVENTS / 4, MOVED_EVENTS);
+    test_stream_create(s, "second", 2, SIGLOG_SYNC_INTERVAL, 0);
+    siglog_close(s);
+
+    char *after = test_tree_fingerprint(decoy_parent);
+    cr_assert_str_eq(after, before, "something was written through the store's old path");
+    char detail[512];
+    long n = test_count_events(moved_store, NULL, detail, sizeof detail);
+    cr_assert_eq(n, MOVED_EVENTS, "the moved store holds %ld events: %s", n, detail);
+    siglog *r = NULL;
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    cr_assert_eq(siglog_open(&r, moved_store, &o), 0, "%s", siglog_errdetail());
+    siglog_stream *second = NULL;
+    cr_assert_eq(siglog_stream_get(r, "second", &second), 0, "the new stream is not in the moved store");
+    siglog_close(r);
+
+    test_rmtree_fast(tmp);
+    free(after);
+    free(before);
+    free(decoy);
+    free(outside);
+    free(moved_store);
+    free(moved);
+    free(store);
+    free(in);
+    free(tmp);
+}
+
+Test(jail, a_store_renamed_under_its_writer_and_replaced_by_a_copy_keeps_every_write)
+{
+    writer_survives_a_moved_store(0);
+}
+
+Test(jail, a_store_whose_parent_becomes_a_symlink_under_its_writer_keeps_every_write)
+{
+    writer_survives_a_moved_store(1);
+}
+
+/* ---- beneath the root ------------------------------------------------------ */
+
+/* Through a store's root, a path that names something outside it, by
+ * another prefix or by "..", is refused, and nothing is made there. */
+Test(jail, a_path_op_beneath_the_root_never_leaves_it)
+{
+    char *tmp = test_tmpdir("jail-root");
+    char *store = test_path(tmp, "store");
+    char *outside = test_path(tmp, "outside");
+    cr_assert_eq(mkdir(store, 0700), 0);
+    cr_assert_eq(mkdir(outside, 0700), 0);
+    io_root *root;
+    cr_assert_eq(io_root_open(io_posix(), store, &root), 0);
+    const siglog_io *io = io_root_io(root);
+
+    char *inside = test_path(store, "file");
+    int fd = io->open_file(io, inside, IO_WRITE | IO_CREATE, 0600);
+    cr_assert_geq(fd, 0, "%s", strerror(-fd));
+    io->close_file(io, fd);
+    int is_dir = 0;
+    cr_assert_eq(io->stat_path(io, store, &is_dir, NULL), 0, "the root itself");
+    cr_assert(is_dir);
+
+    char *climb = test_path(store, "../outside/climbed");
+    char *other = test_path(outside, "other");
+    const char *const escapes[] = {climb, other};
+    for (size_t i = 0; i < 2; i++) {
+        fd = io->open_file(io, escapes[i], IO_WRITE | IO_CREATE, 0600);
+        cr_assert_eq(fd, -IO_EJAIL, "%s: %d", escapes[i], fd);
+        cr_assert_eq(io->mkdir(io, escapes[i], 0700), -IO_EJAIL, "%s", escapes[i]);
+    }
+    io_dirent_list l = {0};
+    cr_assert_eq(io_posix()->list_dir(io_posix(), outside, &l), 0);
+    cr_assert_eq(l.count, 0, "something was created outside the store");
+    io_dirent_list_free(&l);
+
+    io_root_close(root);
+    test_rmtree(tmp);
+    free(other);
+    free(climb);
+    free(inside);
+    free(outside);
+    free(store);
 }
