@@ -25,6 +25,8 @@ seg multi-repair $v/multi/store/streams/alpha/00000/00000000000000000000.seg 4 0
 seg torn-tail $v/lz4/store/streams/clicks/00001/00000000000000000000.seg 2 200 1000
 seg many-batches-torn $v/segments/store/streams/telemetry/00000/00000000000000000000.seg 3 64 6000
 seg empty $v/multi/store/streams/empty/00000/00000000000000000000.seg 0 0
+seg gaps $v/gaps/store/streams/compacted/00000/00000000000000000000.seg 0 0
+seg gaps-prefix-indexes $v/gaps/store/streams/compacted/00000/00000000000000000746.seg 2 128
 
 # open_index: offset and time indexes, empty and full of entries.
 cp $v/basic/store/streams/events/00000/00000000000000000000.oix $c/open_index/seed-basic.oix
