@@ -583,8 +583,10 @@ static void vector_gaps(const char *dir, vec_out *out)
                                   i % 17, noise);
                 int kn = snprintf(g.key, sizeof g.key, "u-%u", i % 17);
                 int64_t ts = FIXED_NOW_US + (int64_t)i * 1000 - (int64_t)(i % 5) * 1700;
-                g.ev = (vec_event){g.key, (size_t)kn, g.value, (size_t)vn, ts, 3, i % 29 == 0 ? SIGLOG_EVENT_TOMBSTONE : 0,
-                                   i % 13 == 0 ? provenance : NULL, i % 13 == 0 ? 2 : 0, V_JSON, NULL};
+                uint32_t flags = i % 29 == 0 ? SIGLOG_EVENT_TOMBSTONE : 0;
+                int tagged = i % 13 == 0;
+                g.ev = (vec_event){g.key, (size_t)kn, g.value, (size_t)vn, ts, 3, flags, tagged ? provenance : NULL,
+                                   tagged ? 2 : 0, V_JSON, NULL};
                 append(out, st, p, &g.ev, 1);
             }
             flush(s);
