@@ -377,19 +377,26 @@ Test(record_gaps, a_merge_of_the_partitions_follows_the_model)
     cr_assert_eq(siglog_close(s), 0);
 }
 
+/* The problems verify reports: counted, the last kept for messages. */
+typedef struct problems {
+    int count;
+    char last[512];
+} problems;
+
 static void count_problem(void *ctx, const char *file, uint64_t position, const char *what)
 {
-    ++*(int *)ctx;
-    cr_log_error("%s at %" PRIu64 ": %s", file, position, what);
+    problems *p = ctx;
+    p->count++;
+    snprintf(p->last, sizeof p->last, "%s at %" PRIu64 ": %s", file, position, what);
 }
 
 Test(record_gaps, verify_finds_no_problem_and_counts_the_records_left)
 {
-    int problems = 0;
-    siglog_verify_callbacks cb = {.problem = count_problem, .ctx = &problems};
+    problems found = {0};
+    siglog_verify_callbacks cb = {.problem = count_problem, .ctx = &found};
     siglog_verify_stats stats;
     cr_assert_eq(siglog_verify(dir, 0, &cb, &stats), 0, "%s", siglog_errdetail());
-    cr_assert_eq(problems, 0);
+    cr_assert_eq(found.count, 0, "%d problems, the last: %s", found.count, found.last);
     cr_assert_eq(stats.records, model_count(0, EVENTS) + model_count(1, EVENTS));
 }
 
@@ -492,4 +499,51 @@ Test(record_gaps, a_log_ending_in_a_gap_is_read_to_its_end)
     free(pd);
     test_rmtree(edir);
     free(edir);
+}
+
+static char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    *len = (size_t)test_file_size(path);
+    char *b = malloc(*len ? *len : 1);
+    cr_assert_not_null(b);
+    cr_assert_eq(fread(b, 1, *len, f), *len, "%s", path);
+    fclose(f);
+    return b;
+}
+
+Test(record_gaps, verify_repair_rebuilds_a_gapped_segments_indexes_as_the_rewrite_wrote_them)
+{
+    char *pd = partition_dir(0);
+    char name[64];
+    snprintf(name, sizeof name, "%020" PRIu64 ".oix", bases[0][1]);
+    char *oix = test_path(pd, name);
+    snprintf(name, sizeof name, "%020" PRIu64 ".tix", bases[0][1]);
+    char *tix = test_path(pd, name);
+    size_t olen, tlen;
+    char *owant = slurp(oix, &olen), *twant = slurp(tix, &tlen);
+    test_flip_byte(oix, 64 + 8 + 1, 0x40); /* the second entry's offset */
+    cr_assert_eq(unlink(tix), 0);
+
+    problems found = {0};
+    siglog_verify_callbacks cb = {.problem = count_problem, .ctx = &found};
+    siglog_verify_stats stats;
+    cr_assert_eq(siglog_verify(dir, 1, &cb, &stats), 0, "%s", siglog_errdetail());
+    cr_assert_gt(found.count, 0, "the damaged indexes are reported");
+    cr_assert_gt(stats.repairs, 0);
+    size_t ogot_len, tgot_len;
+    char *ogot = slurp(oix, &ogot_len), *tgot = slurp(tix, &tgot_len);
+    cr_assert(ogot_len == olen && memcmp(ogot, owant, olen) == 0, "the offset index is rebuilt as written");
+    cr_assert(tgot_len == tlen && memcmp(tgot, twant, tlen) == 0, "the time index is rebuilt as written");
+    found.count = 0;
+    cr_assert_eq(siglog_verify(dir, 0, &cb, &stats), 0, "%s", siglog_errdetail());
+    cr_assert_eq(found.count, 0, "after repair: %s", found.last);
+    free(ogot);
+    free(tgot);
+    free(owant);
+    free(twant);
+    free(oix);
+    free(tix);
+    free(pd);
 }
