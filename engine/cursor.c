@@ -74,6 +74,11 @@ struct siglog_cursor {
     int held;                 /* rec is handed out again by the next read */
     int deferred;             /* the next read fails with this code ... */
     char deferred_detail[512]; /* ... and this detail (see cursor.h) */
+    /* Read-only handles: the stream's hwm file, mapped read-only (NULL
+     * when there is none or its writer is gone), and its change counter
+     * as read before the snapshot was taken. */
+    hwm_file *hint;
+    uint32_t hint_seen;
 };
 
 /* Stop reading the current segment (it stays cached). */
@@ -435,6 +440,33 @@ static int seek_to(siglog_cursor *c, int seek, int64_t arg)
     }
 }
 
+/* A snapshot for the cursor. Read-only handles take the writer's
+ * published mark from the stream's hwm file when its segment bytes
+ * confirm it (partition_snapshot_hinted), mapping the file again when it
+ * was missing or its writer gone: a writer may have started since. */
+static int take_snapshot(siglog_cursor *c, partition_snapshot *s)
+{
+    int allow_gaps = (c->flags & SIGLOG_CURSOR_ALLOW_GAPS) != 0;
+    if (!c->st->store->read_only)
+        return partition_snapshot_get(c->p, s, allow_gaps);
+    if (c->hint && !hwm_writer_live(c->hint)) {
+        hwm_reader_close(c->hint);
+        c->hint = NULL;
+    }
+    if (!c->hint) {
+        int rc = hwm_reader_open(c->st->store->io, c->st->dir, c->st->cfg.partitions, &c->hint);
+        if (rc)
+            return rc;
+    }
+    hwm_mark mark;
+    int have = 0;
+    if (c->hint) {
+        c->hint_seen = hwm_change(c->hint); /* before the mark: a later publish changes it */
+        have = hwm_read(c->hint, partition_id(c->p), &mark);
+    }
+    return partition_snapshot_hinted(c->p, have ? &mark : NULL, s, allow_gaps);
+}
+
 SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32_t partition, int seek, int64_t arg,
                                   unsigned flags)
 {
@@ -457,7 +489,7 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
     c->st = st;
     c->p = st->parts[partition];
     c->flags = flags;
-    rc = partition_snapshot_get(c->p, &c->snap, (c->flags & SIGLOG_CURSOR_ALLOW_GAPS) != 0);
+    rc = take_snapshot(c, &c->snap);
     if (!rc)
         rc = seek_to(c, seek, arg);
     if (rc) {
@@ -472,7 +504,7 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
 static int refresh(siglog_cursor *c)
 {
     partition_snapshot s;
-    if (partition_snapshot_get(c->p, &s, (c->flags & SIGLOG_CURSOR_ALLOW_GAPS) != 0) != 0)
+    if (take_snapshot(c, &s) != 0)
         return 0;
     int moved = s.hwm_offset != c->snap.hwm_offset || s.active_base != c->snap.active_base ||
                 s.active_bytes != c->snap.active_bytes;
@@ -564,7 +596,14 @@ SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms)
     }
     if (partition_wait_beyond(c->p, c->next_offset, &until) == 0)
         return 0;
-    /* Another process writes: poll, at most every 20 ms. */
+    /* Another process writes: sleep on its hwm file's change counter,
+     * woken by the commit that publishes (any partition of the stream:
+     * "may be readable"). Without a live writer there, poll, at most
+     * every 20 ms: a writer may start, or one without the file write. */
+    if (c->hint && hwm_writer_live(c->hint)) {
+        hwm_wait(c->hint, c->hint_seen, timeout_ms);
+        return 0;
+    }
     struct timespec step = {0, (timeout_ms < 20 ? timeout_ms : 20) * 1000000L};
     nanosleep(&step, NULL);
     return 0;
@@ -585,6 +624,7 @@ SIGLOG_API void siglog_cursor_close(siglog_cursor *c)
     while (c->cached)
         cache_remove(c, c->cached - 1);
     free(c->bases);
+    hwm_reader_close(c->hint);
     bytebuf_free(&c->body);
     bytebuf_free(&c->scratch);
     free(c);

@@ -43,6 +43,11 @@ struct partition {
                                  * failed_detail (set at open only) */
 
     partition_snapshot hwm;
+    /* Writer: where readers in other processes get the published mark
+     * (the stream's, NULL without one), and the last batch written: it
+     * starts at last_batch_pos and ends at last_batch_end. */
+    hwm_file *hint;
+    uint64_t last_batch_pos, last_batch_end;
 
     /* Read-only: the batches a writer-less store's journal holds for this
      * partition (checked, in offset order), filled at open and immutable
@@ -127,6 +132,24 @@ int partition_list_segments(const siglog_io *io, const char *dir, uint64_t **bas
 static void fail_locked(partition *p, int code);
 static int write_pending_locked(partition *p);
 
+/* The mark readers in other processes get (hwm.h): the last batch's
+ * position only when the segment still ends where that batch does (after
+ * recovery or a trimmed write it is not known: they scan). */
+static void publish_hint_locked(const partition *p)
+{
+    if (!p->hint)
+        return;
+    uint64_t bytes = p->hwm.active_bytes;
+    hwm_mark m = {.log_start_offset = p->hwm.log_start_offset,
+                  .next_offset = p->hwm.hwm_offset,
+                  .active_base = p->hwm.active_base,
+                  .active_bytes = bytes,
+                  .last_batch_pos = bytes == 0                  ? 0
+                                    : p->last_batch_end == bytes ? p->last_batch_pos
+                                                                 : HWM_NO_BATCH};
+    hwm_publish(p->hint, p->id, &m);
+}
+
 static void publish_locked(partition *p)
 {
     p->hwm.log_start_offset = catalog_get(p->cat)->log_start_offset;
@@ -134,6 +157,17 @@ static void publish_locked(partition *p)
     p->hwm.active_base = segment_base_offset(p->active);
     p->hwm.active_bytes = segment_size(p->active);
     pthread_cond_broadcast(&p->published);
+    publish_hint_locked(p);
+}
+
+void partition_attach_hint(partition *p, hwm_file *h)
+{
+    pthread_mutex_lock(&p->mu);
+    p->hint = h;
+    /* A partition failed at open publishes nothing: readers scan it. */
+    if (p->active && !p->failed)
+        publish_hint_locked(p);
+    pthread_mutex_unlock(&p->mu);
 }
 
 static void logf_(partition_log_fn log, void *ctx, int level, const char *fmt, ...) ERR_PRINTF(4, 5);
@@ -535,6 +569,8 @@ static int write_run_locked(partition *p, const batch_run *r)
             return keep;
         }
         p->dirty = 1;
+        p->last_batch_end = segment_size(p->active);
+        p->last_batch_pos = p->last_batch_end - r->metas[first + n - 1].bytes;
         first += n;
         pos += bytes;
         if ((rc = maybe_roll_locked(p, now)) != 0)
@@ -904,8 +940,8 @@ static int snapshot_add_journaled(const partition *p, partition_snapshot *out)
  * checked against the catalog's checkpoint (*cp, when *found) unless gaps
  * are allowed: then the log starts where the checkpoint says, and the
  * cursor skips what is missing. */
-static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_checkpoint *cp, int *found,
-                                int allow_gaps)
+static int snapshot_of_segments(partition *p, const hwm_mark *hint, partition_snapshot *out, catalog_checkpoint *cp,
+                                int *found, int allow_gaps)
 {
     /* The checkpoint first: a writer creates a segment before the
      * checkpoint that names it, so every segment it names is listed. */
@@ -926,6 +962,16 @@ static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_c
     out->log_start_offset = allow_gaps && *found && cp->log_start_offset < bases[0] ? cp->log_start_offset : bases[0];
     out->active_base = bases[n - 1];
     out->hwm_offset = bases[n - 1];
+    /* The writer's published mark, when the segment bytes confirm it, is
+     * exactly what the tail scan below would find: no scan. Not with
+     * journaled batches: those come from a writer that is gone. */
+    if (hint && hint->active_base == bases[n - 1] && p->journaled.count == 0 &&
+        hwm_check_segment(p->io, p->dir, hint)) {
+        free(bases);
+        out->hwm_offset = hint->next_offset;
+        out->active_bytes = hint->active_bytes;
+        return 0;
+    }
     rc = segment_open(p->io, p->dir, bases[n - 1], 0, &sp, &s);
     free(bases);
     if (rc == SIGLOG_ENOENT)
@@ -958,6 +1004,11 @@ static int snapshot_of_segments(partition *p, partition_snapshot *out, catalog_c
 
 int partition_snapshot_get(partition *p, partition_snapshot *out, int allow_gaps)
 {
+    return partition_snapshot_hinted(p, NULL, out, allow_gaps);
+}
+
+int partition_snapshot_hinted(partition *p, const hwm_mark *hint, partition_snapshot *out, int allow_gaps)
+{
     memset(out, 0, sizeof *out);
     /* Set at open, before any cursor: read without the lock. */
     if (p->unservable)
@@ -971,7 +1022,7 @@ int partition_snapshot_get(partition *p, partition_snapshot *out, int allow_gaps
     }
     catalog_checkpoint cp;
     int found = 0;
-    int rc = snapshot_of_segments(p, out, &cp, &found, allow_gaps);
+    int rc = snapshot_of_segments(p, hint, out, &cp, &found, allow_gaps);
     if (!rc)
         rc = snapshot_add_journaled(p, out);
     /* The log, the journal's commits included, never ends below what

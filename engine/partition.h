@@ -16,7 +16,8 @@
  * Published high-water mark (hwm_*): everything below it is in the active
  * segment's file (or in sealed segments) and durable under the stream's
  * policy; in-process cursors never read past it. Updated under `mu` after
- * the segment write.
+ * the segment write, and copied then into the stream's hwm file (hwm.h)
+ * for readers in other processes.
  *
  * Ownership and locking: the struct is private to partition.c, and its
  * lock `mu` guards every field of it but those fixed at open (directory,
@@ -38,6 +39,7 @@
 #include "batch.h"
 #include "bytebuf.h"
 #include "catalog.h"
+#include "hwm.h"
 #include "io.h"
 #include "segment.h"
 
@@ -219,6 +221,16 @@ int partition_add_journaled(partition *p, const uint8_t *batches, size_t len);
  * at the start or the end are no error; the log start offset is then the
  * checkpoint's, so a cursor sees the hole and skips it. */
 int partition_snapshot_get(partition *p, partition_snapshot *out, int allow_gaps);
+/* As partition_snapshot_get, taking the last segment's end from the
+ * writer's published mark (hint, read from the stream's hwm file; NULL:
+ * none) instead of scanning its tail when the segment bytes confirm it
+ * (hwm_check_segment). */
+int partition_snapshot_hinted(partition *p, const hwm_mark *hint, partition_snapshot *out, int allow_gaps);
+
+/* Writer: publish the mark to readers in other processes through h from
+ * now on (the stream's hwm file; NULL: stop), starting with the current
+ * one. */
+void partition_attach_hint(partition *p, hwm_file *h);
 
 int partition_info(partition *p, siglog_partition_info *out);
 

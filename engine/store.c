@@ -665,6 +665,8 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     if (!o.read_only) {
         if ((rc = recover_from_journal(s)) != 0)
             goto fail;
+        for (size_t i = 0; i < s->stream_count; i++)
+            stream_attach_hint(s->streams[i]);
         if ((rc = background_start(s)) != 0)
             goto fail;
     }
@@ -788,6 +790,8 @@ static int create_stream(siglog *s, const char *name, const siglog_stream_config
         rc = old ? streams_replace(s, old, st) : streams_insert(s, st);
     if (rc)
         stream_close(st);
+    else
+        stream_attach_hint(st);
     pthread_mutex_unlock(&s->streams_mu);
     free(dir);
     free(streams_dir);

@@ -413,7 +413,8 @@ int stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_co
         snprintf(want, sizeof want, "%05u", parts);
         if (strcmp(l.names[i], want) == 0)
             parts++;
-        else if (strcmp(l.names[i], STREAM_META_FILE) != 0 && strcmp(l.names[i], STREAM_META_FILE ".tmp") != 0)
+        else if (strcmp(l.names[i], STREAM_META_FILE) != 0 && strcmp(l.names[i], STREAM_META_FILE ".tmp") != 0 &&
+                 strcmp(l.names[i], HWM_FILE) != 0 && strcmp(l.names[i], HWM_FILE ".tmp") != 0)
             rc = err_set(SIGLOG_EINVAL, "%s holds %s, which is no partition of a stream: not adopted", dir,
                          l.names[i]);
     }
@@ -473,6 +474,20 @@ static siglog_stream *become_failed(siglog_stream *st, int code)
     st->failed = code;
     snprintf(st->failed_detail, sizeof st->failed_detail, "%s", siglog_errdetail());
     return st;
+}
+
+void stream_attach_hint(siglog_stream *st)
+{
+    struct siglog *s = st->store;
+    if (st->failed || st->hint)
+        return;
+    if (hwm_writer_open(s->io, st->dir, st->cfg.partitions, st->pcfg.file_mode, &st->hint) != 0) {
+        store_log(s, SIGLOG_LOG_WARN, "%s: readers in other processes will scan for new events instead", siglog_errdetail());
+        err_clear();
+        return;
+    }
+    for (uint32_t p = 0; p < st->cfg.partitions; p++)
+        partition_attach_hint(st->parts[p], st->hint);
 }
 
 int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out)
@@ -555,6 +570,7 @@ void stream_close(siglog_stream *st)
     if (st->parts)
         for (uint32_t p = 0; p < st->cfg.partitions; p++)
             partition_close(st->parts[p]);
+    hwm_writer_close(st->hint);
     free(st->parts);
     free(st->dir);
     free(st);

@@ -52,6 +52,8 @@ struct siglog_stream {
     partition **parts;
     uint32_t round_robin;      /* atomic: next partition for keyless events */
     uint64_t pending_bytes_max; /* appenders commit themselves beyond this */
+    hwm_file *hint;            /* writer: the partitions' published marks
+                                * for other processes (NULL: none) */
     /* A stream that could not be opened (damaged metadata or partition):
      * it stays in the store's table so it is listed with its reason, has
      * no partitions (cfg.partitions == 0, so every loop over partitions
@@ -101,6 +103,11 @@ int stream_adopt_files(struct siglog *s, const char *dir, const char *name, uint
  * after the directory, holding the error, for the caller to keep in the
  * table or close. */
 int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out);
+/* Writer, once the stream is recovered: publish its partitions' marks to
+ * readers in other processes from now on (hwm.h). Without the file they
+ * scan and poll: a warning through the store's log, not a failure. A
+ * failed stream publishes nothing. */
+void stream_attach_hint(siglog_stream *st);
 void stream_close(siglog_stream *st);
 /* 0 for a stream that works, else its failure (code, detail set). */
 int stream_usable(const siglog_stream *st);

@@ -501,7 +501,14 @@ SIGLOG_API int siglog_cursor_seek(siglog_cursor *c, int seek, int64_t arg);
 /* The offset the next record will have at least. */
 SIGLOG_API uint64_t siglog_cursor_position(const siglog_cursor *c);
 
-/* Block until new events may be readable or timeout_ms passes. */
+/* Block until new events may be readable or timeout_ms passes; returns 0
+ * (also when woken early: call siglog_cursor_next to see). The commit
+ * that makes events readable wakes the waiter, whichever process writes:
+ * a writer publishes its high-water marks in the stream's hwm file
+ * (format-spec/FORMAT.md), and a read-only handle sleeps on it rather
+ * than polling. Without a live writer there (none open, one killed, or
+ * one that cannot create the file) a read-only handle polls at most every
+ * 20 ms. Any commit to the stream may wake it, not only its partition's. */
 SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms);
 
 SIGLOG_API void siglog_cursor_close(siglog_cursor *c);

@@ -17,6 +17,7 @@
 
 #include "batch.h"
 #include "codec.h"
+#include "hwm.h"
 #include "journal.h"
 #include "store_secret.h"
 
@@ -259,6 +260,45 @@ static void secret_seed(void)
     bytebuf_free(&b);
 }
 
+/* parse_hwm inputs are changes to the genuine file (see the target):
+ * byte 0 bit 0 asks for honest checksums, the rest is XORed onto it. */
+static void parse_hwm_seed(const char *name, uint8_t flags, size_t at, const uint8_t *xor, size_t n)
+{
+    bytebuf b = {0};
+    uint8_t zero = 0;
+    if (bytebuf_append(&b, &flags, 1) != 0)
+        exit(1);
+    for (size_t i = 0; i < at + n; i++)
+        if (bytebuf_append(&b, i < at ? &zero : &xor[i - at], 1) != 0)
+            exit(1);
+    write_seed("parse_hwm", name, &b);
+    bytebuf_free(&b);
+}
+
+static void parse_hwm_seeds(void)
+{
+    enum { SLOT0 = HWM_HEADER_BYTES, SLOT1 = HWM_HEADER_BYTES + HWM_SLOT_BYTES };
+    const uint8_t one = 1, odd = 1, big[8] = {0, 0, 0, 0, 0, 0, 0, 0x80};
+    parse_hwm_seed("genuine", 0, 0, NULL, 0);
+    parse_hwm_seed("next-offset-one-less", 1, SLOT0 + 24, &one, 1);
+    parse_hwm_seed("active-bytes-changed", 1, SLOT1 + 40, &one, 1);
+    parse_hwm_seed("last-batch-moved", 1, SLOT0 + 48, &one, 1);
+    parse_hwm_seed("last-batch-unknown", 1, SLOT0 + 48, big, 8);
+    parse_hwm_seed("checksum-wrong", 0, SLOT0 + 56, &one, 1);
+    parse_hwm_seed("seq-odd", 0, SLOT1, &odd, 1);
+    parse_hwm_seed("writer-id-other", 1, SLOT0 + 8, &one, 1);
+    parse_hwm_seed("no-writer", 0, 16, big, 8);
+    parse_hwm_seed("partitions-wrong", 0, 8, &one, 1);
+    parse_hwm_seed("longer", 0, SLOT1 + HWM_SLOT_BYTES, &one, 1);
+    uint8_t noise[HWM_HEADER_BYTES + 2 * HWM_SLOT_BYTES];
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (size_t i = 0; i < sizeof noise; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        noise[i] = (uint8_t)x;
+    }
+    parse_hwm_seed("garbage", 0, 0, noise, sizeof noise);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -269,5 +309,6 @@ int main(int argc, char **argv)
     decode_batch_seeds();
     read_journal_seeds();
     secret_seed();
+    parse_hwm_seeds();
     return 0;
 }

@@ -16,8 +16,9 @@ program relies on everything before it. Rules, for paths under the store
   dir-synced   every create, rename and unlink in a directory is followed
                by an fsync of that directory before the next
                acknowledgement (and before a journal reset relies on it).
-               Temporary files and the writer lock are exempt: a tmp only
-               matters once renamed, the lock never.
+               Temporary files, the writer lock and the hwm hint files
+               are exempt: a tmp only matters once renamed, the lock and
+               the hints never.
   journal-synced  no acknowledgement while the journal has a write that no
                completed fdatasync/fsync of the journal covers.
   checkpoint   a journal header rewrite (the reset after a checkpoint, which
@@ -125,7 +126,7 @@ class Checker:
         return path == self.root or path.startswith(self.root + "/")
 
     def exempt(self, path):
-        return path.endswith(".tmp") or os.path.basename(path) == "writer.lock"
+        return path.endswith(".tmp") or os.path.basename(path) in ("writer.lock", "hwm")
 
     def violate(self, call, rule, what):
         self.violations.append("line %d: %s: %s\n    %s" % (call.lineno, rule, what, call.text[:300]))
