@@ -9,6 +9,7 @@
 #include "codec.h"
 #include "error.h"
 #include "names.h"
+#include "schema_registry.h"
 #include "settings.h"
 #include "store.h"
 
@@ -531,6 +532,10 @@ int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream *
         rc = err_set(SIGLOG_ENOMEM, "out of memory");
         goto fail;
     }
+    /* A damaged registry does not fail the stream: it is kept failed in
+     * the registry, for the calls that need it (schema_registry.h). */
+    if ((rc = schema_registry_open(&st->schemas, s->io, dir)) != 0)
+        goto fail;
     for (uint32_t p = 0; p < st->cfg.partitions; p++) {
         char *pd = path_partition_dir(dir, p);
         if (!pd) {
@@ -572,6 +577,7 @@ void stream_close(siglog_stream *st)
             partition_close(st->parts[p]);
     hwm_writer_close(st->hint);
     free(st->parts);
+    schema_registry_close(st->schemas);
     free(st->dir);
     free(st);
 }

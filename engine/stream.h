@@ -50,6 +50,7 @@ struct siglog_stream {
     partition_config pcfg;
     char *dir;
     partition **parts;
+    struct schema_registry *schemas; /* its schema versions (schema_registry.h) */
     uint32_t round_robin;      /* atomic: next partition for keyless events */
     uint64_t pending_bytes_max; /* appenders commit themselves beyond this */
     hwm_file *hint;            /* writer: the partitions' published marks

@@ -406,6 +406,58 @@ static const siglog_header provenance[] = {
 };
 static const siglog_header empty_header[] = {{"", 0, "", 0}};
 
+/* ---- schema registry ---- */
+
+/* Two versions of `events` in basic, written already in canonical form
+ * (FORMAT.md §21) so that expected-schemas.jsonl, whose fingerprints are
+ * computed here with XXH3-64, does not depend on the engine's
+ * canonicalisation: a writer that changed the bytes would fail the
+ * reference decoder's comparison. */
+static const struct {
+    uint32_t version;
+    const char *name;
+    int compat;
+    const char *definition;
+} basic_schemas[] = {
+    {1, "click", SIGLOG_COMPAT_NONE,
+     "{\"properties\":{\"action\":{\"enum\":[\"click\",\"view\"]},\"item\":{\"type\":\"integer\"},"
+     "\"user\":{\"type\":\"string\",\"x-sensitivity\":\"personal\"}},\"required\":[\"action\"],\"type\":\"object\"}"},
+    {2, "click with weight", SIGLOG_COMPAT_BACKWARD,
+     "{\"properties\":{\"action\":{\"enum\":[\"click\",\"view\"]},\"item\":{\"type\":\"number\"},"
+     "\"user\":{\"type\":\"string\",\"x-sensitivity\":\"personal\"},\"weight\":{\"type\":[\"number\",\"null\"]}},"
+     "\"required\":[\"action\"],\"type\":\"object\"}"},
+};
+
+static void register_basic_schemas(siglog_stream *st)
+{
+    for (size_t i = 0; i < sizeof basic_schemas / sizeof basic_schemas[0]; i++)
+        if (siglog_schema_add(st, basic_schemas[i].version, basic_schemas[i].name, basic_schemas[i].definition,
+                              strlen(basic_schemas[i].definition), basic_schemas[i].compat, NULL, NULL) != 0)
+            die(siglog_errdetail());
+}
+
+/* expected-schemas.jsonl: one line per version, as the reference decoder's
+ * --schemas prints it. */
+static void write_basic_schemas(const char *dir)
+{
+    char *path = path2(dir, "expected-schemas.jsonl");
+    FILE *f = fopen(path, "w");
+    if (!f)
+        die(path);
+    for (size_t i = 0; i < sizeof basic_schemas / sizeof basic_schemas[0]; i++) {
+        const char *def = basic_schemas[i].definition;
+        fprintf(f, "{\"stream\":\"events\",\"version\":%u,\"name\":", basic_schemas[i].version);
+        put_json_string(f, (const unsigned char *)basic_schemas[i].name, strlen(basic_schemas[i].name));
+        fprintf(f, ",\"compat\":\"%s\",\"registered_at_us\":%" PRId64 ",\"fingerprint\":\"%016" PRIx64 "\",\"definition\":",
+                siglog_compat_name(basic_schemas[i].compat), FIXED_NOW_US, (uint64_t)XXH3_64bits(def, strlen(def)));
+        put_json_string(f, (const unsigned char *)def, strlen(def));
+        fputs("}\n", f);
+    }
+    if (fclose(f) != 0)
+        die(path);
+    free(path);
+}
+
 /* Every field encoding in one uncompressed partition: headers, a
  * tombstone, no key, an empty value, binary and non-UTF-8 bytes, keys
  * that need escaping, timestamps out of order and before 1970. */
@@ -414,6 +466,7 @@ static void vector_basic(const char *dir, vec_out *out)
     siglog *s = store_create(dir);
     siglog_stream *st = stream_create(s, "events", 1, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_ALWAYS, 64 << 10,
                                       64 << 10, 4096);
+    register_basic_schemas(st);
     const int64_t t = FIXED_NOW_US;
     const vec_event first[] = {
         {S("user-1"), S("{\"action\":\"click\",\"item\":42}"), t, 1, 0, NULL, 0, V_JSON, NULL},
@@ -438,6 +491,9 @@ static void vector_basic(const char *dir, vec_out *out)
     append(out, st, 0, second, sizeof second / sizeof second[0]);
     append(out, st, 0, third, 1);
     store_finish(s, dir);
+    char *parent = path2(dir, "..");
+    write_basic_schemas(parent);
+    free(parent);
 }
 
 static void gen_click(gen_event *g, uint32_t i)

@@ -100,7 +100,8 @@ SIGLOG_API unsigned siglog_version_number(void);
     X(ERDONLY,   -30012, "store is open read-only")                           \
     X(EGAP,      -30013, "offset is no longer in the log")                    \
     X(ELIMIT,    -30014, "a configured limit was reached")                    \
-    X(EPERM,     -30015, "permission denied")
+    X(EPERM,     -30015, "permission denied")                              \
+    X(ESCHEMA,   -30016, "breaks the stream's schema contract")
 
 enum siglog_error {
 #define SIGLOG_ERROR_ENUM_(name, value, msg) SIGLOG_##name = value,
@@ -593,6 +594,93 @@ typedef struct siglog_batch_info {
  * Needs no store and takes no lock. */
 SIGLOG_API int siglog_dump_segment(const char *segment_path, int (*batch_fn)(void *ctx, const siglog_batch_info *b),
                                    int (*record_fn)(void *ctx, const siglog_record *r), void *ctx);
+
+/* ------------------------------------------------------------------------
+ * Schema contracts
+ * ------------------------------------------------------------------------
+ * A stream keeps its schema versions: (version, name, definition in a
+ * subset of JSON Schema, fingerprint, compatibility mode, registered_at),
+ * in its directory (format-spec/FORMAT.md, "Schema registry"). The
+ * definition language: "type" (string, integer, number, boolean, object,
+ * array, null, or a list of them), "properties", "required", "items",
+ * "enum", "additionalProperties", and the annotation "x-sensitivity":
+ * public|internal|personal|secret on any property; the root is an object.
+ * An event says its version in siglog_event.schema_version (0: none). */
+
+enum siglog_schema_compat {        /* as Confluent Schema Registry means them */
+    SIGLOG_COMPAT_NONE = 0,
+    SIGLOG_COMPAT_BACKWARD = 1,    /* the new version reads events of the latest */
+    SIGLOG_COMPAT_FORWARD = 2,     /* the latest reads events of the new version */
+    SIGLOG_COMPAT_FULL = 3,        /* both */
+    SIGLOG_COMPAT_BACKWARD_TRANSITIVE = 4, /* the same against every earlier version */
+    SIGLOG_COMPAT_FORWARD_TRANSITIVE = 5,
+    SIGLOG_COMPAT_FULL_TRANSITIVE = 6,
+};
+
+/* "none", "backward", ..., "full_transitive" ("?" for others); the mode
+ * named name or -1. */
+SIGLOG_API const char *siglog_compat_name(int compat);
+SIGLOG_API int siglog_compat_parse(const char *name);
+
+/* One reason a new version is incompatible: where in an event, the type
+ * there under the earlier and the new version ("absent" when it has
+ * none), and what breaks. Strings valid during the callback only. */
+typedef struct siglog_schema_reason {
+    uint32_t against;     /* the earlier version */
+    const char *path;     /* JSON path, e.g. "$.user.id" */
+    const char *old_type; /* e.g. "required string" */
+    const char *new_type;
+    const char *what;
+} siglog_schema_reason;
+
+typedef void (*siglog_schema_reason_fn)(void *ctx, const siglog_schema_reason *r);
+
+/* Register definition[0..len) as `version` of the stream, checked against
+ * the latest version (the *_TRANSITIVE modes: every version) under compat.
+ * Durable when this returns. Registering exactly the definition a version
+ * has again changes nothing and returns 0. Errors: SIGLOG_EINVAL (the
+ * definition leaves the subset: the detail names the keyword and its JSON
+ * path; version 0; a version below the latest; a name longer than 128
+ * bytes or with control characters), SIGLOG_EEXIST (another definition
+ * under that version), SIGLOG_ESCHEMA (incompatible: fn, when not NULL,
+ * gets every reason before the call returns), SIGLOG_ECORRUPT (the
+ * registry file is damaged, the detail naming it), SIGLOG_ERDONLY.
+ * name may be NULL (""). Thread-safe. */
+SIGLOG_API int siglog_schema_add(siglog_stream *st, uint32_t version, const char *name, const void *definition,
+                                 size_t len, int compat, siglog_schema_reason_fn fn, void *ctx);
+
+/* The same decision without registering anything (read-only handles too):
+ * 0 when siglog_schema_add would succeed. */
+SIGLOG_API int siglog_schema_check(siglog_stream *st, uint32_t version, const void *definition, size_t len,
+                                   int compat, siglog_schema_reason_fn fn, void *ctx);
+
+typedef struct siglog_schema_info {
+    uint32_t version;
+    uint32_t compat;              /* enum siglog_schema_compat */
+    int64_t registered_at_us;
+    uint64_t fingerprint;         /* XXH3-64 of definition */
+    const char *name;
+    const char *definition;       /* canonical JSON, NUL-terminated */
+    size_t definition_len;
+    uint64_t reserved[4];
+} siglog_schema_info;
+
+/* Version `version` of the stream: SIGLOG_ENOENT when not registered.
+ * The strings stay valid until siglog_close. Thread-safe. */
+SIGLOG_API int siglog_schema_get(siglog_stream *st, uint32_t version, siglog_schema_info *out);
+
+/* Call fn for each registered version in ascending order; stops early and
+ * returns fn's value when non-zero. fn must not register versions. */
+SIGLOG_API int siglog_schema_foreach(siglog_stream *st, int (*fn)(void *ctx, const siglog_schema_info *info),
+                                     void *ctx);
+
+/* Validate value[0..len) against version `version`: the number of
+ * violations (0: it conforms; at most max, max 0 meaning 1), each given
+ * to fn (may be NULL) with the JSON path of the value and the reason, or
+ * a negative code (SIGLOG_ENOENT for an unregistered version). */
+SIGLOG_API int siglog_schema_validate(siglog_stream *st, uint32_t version, const void *value, size_t len,
+                                      void (*fn)(void *ctx, const char *path, const char *reason), void *ctx,
+                                      size_t max);
 
 /* The stream a cursor reads. */
 SIGLOG_API siglog_stream *siglog_cursor_stream(const siglog_cursor *c);

@@ -69,7 +69,16 @@ def check_exact(decoder, name, d):
         if got != want:
             compare(name, got, want, "reference decoder" + (" --headers" if headers else ""))
             fail("%s: reference decoder output is not byte-identical to %s" % (name, expected))
-    return want.count(b"\n")
+    events = want.count(b"\n")
+    schemas = os.path.join(d, "expected-schemas.jsonl")
+    if os.path.exists(schemas):
+        with open(schemas, "rb") as f:
+            want = f.read()
+        got = run([sys.executable, decoder, "--schemas", os.path.join(d, "store")])
+        if got != want:
+            fail("%s: reference decoder --schemas is not byte-identical to expected-schemas.jsonl:\n%s\n%s"
+                 % (name, got.decode(errors="replace"), want.decode(errors="replace")))
+    return events
 
 
 def compare(name, got, want, what):

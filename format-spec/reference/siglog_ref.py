@@ -856,7 +856,88 @@ def envelope(stream, part, r, with_headers=False):
     ])
 
 
+# ----------------------------------------------------------- schema registry
+
+SCHEMAS_MAGIC = b"SGSR"
+SCHEMA_VERSIONS_MAX = 1024
+SCHEMA_NAME_MAX = 128
+COMPAT_NAMES = ["none", "backward", "forward", "full", "backward_transitive", "forward_transitive",
+                "full_transitive"]
+
+
+def read_schemas(sdir):
+    """A stream's schema registry (section 21): a list of dicts, [] when
+    the file is absent. Checks every rule of the layout and that each
+    fingerprint is XXH3-64 of its definition, which must be a JSON object
+    (the subset and the canonical form are the engine's to enforce)."""
+    path = os.path.join(sdir, "schemas")
+    if not os.path.exists(path):
+        return []
+    b = read_file(path, 64 << 20)
+    if len(b) < 24:
+        raise FormatError(path, None, "%d bytes, less than a header and checksum" % len(b))
+    if b[0:4] != SCHEMAS_MAGIC:
+        raise FormatError(path, 0, "bad magic %r" % b[0:4])
+    if u64(b, len(b) - 8) != xxh3(b[:-8]):
+        raise FormatError(path, len(b) - 8, "checksum mismatch")
+    if u16(b, 4) != 1:
+        raise FormatError(path, 4, "schema registry format version %d, this reader knows 1" % u16(b, 4))
+    if u16(b, 6) or u32(b, 12):
+        raise FormatError(path, 6, "reserved bytes are not zero")
+    count = u32(b, 8)
+    if count > SCHEMA_VERSIONS_MAX:
+        raise FormatError(path, 8, "%d versions, more than %d" % (count, SCHEMA_VERSIONS_MAX))
+    pos, end, prev, out = 16, len(b) - 8, 0, []
+    for _ in range(count):
+        if end - pos < 32:
+            raise FormatError(path, pos, "entry cut short")
+        version, compat = u32(b, pos), b[pos + 4]
+        registered_at, fingerprint = i64(b, pos + 8), u64(b, pos + 16)
+        name_len, def_len = u16(b, pos + 24), u32(b, pos + 28)
+        if any(b[pos + 5:pos + 8]) or u16(b, pos + 26):
+            raise FormatError(path, pos, "reserved bytes are not zero")
+        if version <= prev:
+            raise FormatError(path, pos, "version %d does not follow %d" % (version, prev))
+        if compat >= len(COMPAT_NAMES):
+            raise FormatError(path, pos + 4, "unknown compatibility mode %d" % compat)
+        if name_len > SCHEMA_NAME_MAX or pos + 32 + name_len + def_len > end:
+            raise FormatError(path, pos, "name and definition run past the entries")
+        name = b[pos + 32:pos + 32 + name_len]
+        definition = b[pos + 32 + name_len:pos + 32 + name_len + def_len]
+        if any(c < 0x20 or c == 0x7F for c in name):
+            raise FormatError(path, pos + 32, "name holds a control byte")
+        if xxh3(definition) != fingerprint:
+            raise FormatError(path, pos + 16, "fingerprint is not XXH3-64 of the definition")
+        try:
+            parsed = json.loads(definition.decode())
+        except ValueError as e:
+            raise FormatError(path, pos + 32 + name_len, "definition is not JSON: %s" % e)
+        if not isinstance(parsed, dict) or parsed.get("type") != "object":
+            raise FormatError(path, pos + 32 + name_len, "definition's root is not an object definition")
+        out.append({"version": version, "name": name.decode(), "compat": COMPAT_NAMES[compat],
+                    "registered_at_us": registered_at, "fingerprint": "%016x" % fingerprint,
+                    "definition": definition.decode()})
+        pos += 32 + name_len + def_len
+        prev = version
+    if pos != end:
+        raise FormatError(path, pos, "%d bytes after the last entry" % (end - pos))
+    return out
+
+
 # ---------------------------------------------------------------------- main
+
+def schema_lines(store):
+    """Yield one JSON line per schema version of every stream (streams by
+    name, versions ascending), keys as expected-schemas.jsonl has them."""
+    streams_dir = os.path.join(store, "streams")
+    for name in sorted(os.listdir(streams_dir), key=lambda n: n.encode()):
+        sdir = os.path.join(streams_dir, name)
+        if not NAME_RE.match(name) or name.startswith(".") or not os.path.isdir(sdir):
+            continue
+        for v in read_schemas(sdir):
+            yield json.dumps(dict([("stream", name)] + list(v.items())), ensure_ascii=False,
+                             separators=(",", ":")) + "\n"
+
 
 def decode_store(store, strict=False, use_journal=True, with_headers=False):
     """Yield envelope lines for every event of the store."""
@@ -875,6 +956,7 @@ def decode_store(store, strict=False, use_journal=True, with_headers=False):
         sname, cfg = read_stream_meta(meta)
         if sname != name:
             raise FormatError(meta, 64, "names stream %r but lives in directory %r" % (sname, name))
+        read_schemas(sdir)  # checked even when only events are asked for
         for part in range(cfg["partitions"]):
             pdir = os.path.join(sdir, "%05d" % part)
             if not os.path.isdir(pdir):
@@ -895,10 +977,14 @@ def main(argv):
     ap.add_argument("--headers", action="store_true",
                     help='write "headers":[] for records without headers too (the envelope of siglog '
                          'replay has the member only when there are some)')
+    ap.add_argument("--schemas", action="store_true",
+                    help="print the schema versions of every stream (section 21) instead of events")
     args = ap.parse_args(argv)
     out = sys.stdout
     try:
-        for line in decode_store(args.store, args.strict, not args.no_journal, args.headers):
+        lines = schema_lines(args.store) if args.schemas else \
+            decode_store(args.store, args.strict, not args.no_journal, args.headers)
+        for line in lines:
             out.write(line)
     except FormatError as e:
         out.flush()
