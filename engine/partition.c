@@ -997,6 +997,8 @@ static int snapshot_of_segments(partition *p, const hwm_mark *hint, partition_sn
         out->hwm_offset = t.end_offset;
         out->active_bytes = t.end_bytes;
         out->damaged = t.vouched_damage;
+        out->damage_pos = t.valid_bytes;
+        out->damage_offset = t.next_offset;
     }
     segment_close(s);
     return rc;
@@ -1085,11 +1087,44 @@ static void journaled_timestamp_range(const partition *p, const partition_snapsh
             out->max_timestamp_us = r->metas[i].max_timestamp_us;
 }
 
+/* out's state and detail: the writer's failure as it stands, or what a
+ * reader's snapshot found. */
+static void info_state(partition *p, const partition_snapshot *snap, siglog_partition_info *out)
+{
+    int failed = 0, damaged = snap->damaged;
+    if (p->writable) {
+        pthread_mutex_lock(&p->mu);
+        failed = p->failed;
+        damaged |= p->damaged;
+        if (failed)
+            snprintf(out->detail, sizeof out->detail, "%s", p->failed_detail);
+        pthread_mutex_unlock(&p->mu);
+    } else if (damaged) {
+        char seg[4096];
+        segment_path(seg, sizeof seg, p->dir, snap->active_base, ".seg");
+        int need = snprintf(out->detail, sizeof out->detail,
+                            "%s: invalid batch at byte %" PRIu64 " (offset %" PRIu64 "), inside what the segment's "
+                            "summary vouches for: damage, not a torn tail (see siglog verify)",
+                            seg, snap->damage_pos, snap->damage_offset);
+        if (need >= (int)sizeof out->detail) /* a very long path: say it was cut */
+            memcpy(out->detail + sizeof out->detail - 4, "...", 4);
+    }
+    out->state = damaged ? SIGLOG_PARTITION_DAMAGED : failed ? SIGLOG_PARTITION_FAILED : SIGLOG_PARTITION_OK;
+    out->failed = out->state != SIGLOG_PARTITION_OK;
+}
+
 int partition_info(partition *p, siglog_partition_info *out)
 {
     memset(out, 0, sizeof *out);
     partition_snapshot snap;
     int rc = partition_snapshot_get(p, &snap, 0);
+    if (rc == SIGLOG_ECORRUPT) {
+        /* Nothing to serve: a missing directory or segment, a damaged
+         * checkpoint, journal damage. The detail says which. */
+        out->state = SIGLOG_PARTITION_UNSERVABLE;
+        out->failed = 1;
+        snprintf(out->detail, sizeof out->detail, "%s", siglog_errdetail());
+    }
     if (rc)
         return rc;
     uint64_t *bases;
@@ -1112,13 +1147,8 @@ int partition_info(partition *p, siglog_partition_info *out)
     }
     rc = timestamp_range(p, bases, n, &out->first_timestamp_us, &out->max_timestamp_us);
     free(bases);
-    out->failed = snap.damaged;
     if (!rc)
         journaled_timestamp_range(p, &snap, out);
-    if (p->writable) {
-        pthread_mutex_lock(&p->mu);
-        out->failed |= p->failed != 0;
-        pthread_mutex_unlock(&p->mu);
-    }
+    info_state(p, &snap, out);
     return rc;
 }

@@ -73,6 +73,9 @@ typedef struct partition_snapshot {
     uint64_t active_base;       /* base offset of the last segment */
     uint64_t active_bytes;      /* readable bytes of the last segment */
     int damaged;                /* it holds damage that must not be cut */
+    uint64_t damage_pos;        /* read-only, when damaged: the invalid
+                                 * batch's byte in the active segment */
+    uint64_t damage_offset;     /* and the offset it should start at */
     uint64_t journal_from;
     size_t journal_batch;
     uint64_t journal_pos;

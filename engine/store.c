@@ -881,6 +881,7 @@ SIGLOG_API int siglog_partition_info_get(siglog_stream *st, uint32_t partition, 
     err_clear();
     if (!st || !out)
         return err_set(SIGLOG_EINVAL, "siglog_partition_info_get: stream and out are required");
+    memset(out, 0, sizeof *out);
     int rc = stream_usable(st);
     if (rc)
         return rc;

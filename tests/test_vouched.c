@@ -198,6 +198,8 @@ static void check_damaged_active(uint64_t at, uint64_t first_bad, const uint8_t 
     siglog_partition_info pi;
     cr_assert_eq(siglog_partition_info_get(v, 0, &pi), 0);
     cr_assert(pi.failed, "%s: stat shows the partition failed", what);
+    cr_assert_eq(pi.state, SIGLOG_PARTITION_DAMAGED, "%s: state %d", what, pi.state);
+    assert_names(pi.detail, seg, at);
     cr_assert_eq(siglog_close(s), 0, "%s: %s", what, siglog_errdetail());
     assert_file_is(seg, img, len, what);
 
@@ -209,6 +211,8 @@ static void check_damaged_active(uint64_t at, uint64_t first_bad, const uint8_t 
     cr_assert_eq(siglog_stream_get(s, "v", &v), 0);
     cr_assert_eq(siglog_partition_info_get(v, 0, &pi), 0);
     cr_assert(pi.failed, "%s: a reader's stat shows the partition failed", what);
+    cr_assert_eq(pi.state, SIGLOG_PARTITION_DAMAGED, "%s: a reader's state %d", what, pi.state);
+    assert_names(pi.detail, seg, at);
     cr_assert_eq(siglog_close(s), 0);
     assert_file_is(seg, img, len, what);
     assert_verify_reports(seg, at, img, len);

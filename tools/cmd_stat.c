@@ -19,20 +19,23 @@ static const args_cmd cmd = {
     "start offset, the next offset, the number of offsets between them (the\n"
     "events, fewer where a rewrite left gaps), bytes of segments and of indexes on\n"
     "disk, segment count, the time range (first event's timestamp and the largest\n"
-    "timestamp) and the state: ok, or failed after a failed write or sync\n"
-    "(appends refused until reopened) or for damage that must not be cut (see\n"
-    "siglog verify), or failed with the reason when it cannot be read (the file\n"
-    "and what is wrong). A stream whose metadata or partition is damaged is\n"
-    "shown failed with its reason; the other streams are shown as usual. Exit\n"
-    "status 1 when anything is failed, after printing everything.\n"
+    "timestamp) and the state: ok; failed after a failed write or sync (appends\n"
+    "refused until reopened); damaged, holding damage that must not be cut\n"
+    "(readable before and after it, see siglog verify); unservable when it serves\n"
+    "nothing (a missing directory or segment, a damaged checkpoint, journal\n"
+    "damage). Any state but ok is followed by a line saying why (the file, the\n"
+    "byte and what is wrong). A stream whose metadata is damaged is shown failed\n"
+    "with its reason; the other streams are shown as usual. Exit status 1 when\n"
+    "anything is not ok, after printing everything.\n"
     "\n"
     "  --json   one JSON document: {\"store\": PATH, \"streams\": [{name, partitions,\n"
     "           compression, sync, segment_bytes_max, segment_age_max_us,\n"
     "           batch_bytes_max, record_bytes_max, state, \"partition_info\":\n"
     "           [{partition, log_start_offset, next_offset, events, bytes,\n"
     "           index_bytes, segments, first_timestamp_us, max_timestamp_us,\n"
-    "           state}]}]}; a failed stream is {name, state: \"failed\", error},\n"
-    "           a partition that cannot be read {partition, state: \"failed\", error}\n"
+    "           state, error (unless ok)}]}]}; a failed stream is {name, state:\n"
+    "           \"failed\", error}, a partition that cannot be read {partition,\n"
+    "           state: \"unservable\" (or \"failed\" after an I/O error), error}\n"
     "\n"
     "The store is opened read-only and nothing is written. With no writer, the\n"
     "counts include commits only the journal holds (a writer crashed before\n"
@@ -47,9 +50,15 @@ typedef struct stat_ctx {
     uint64_t failed; /* streams and partitions shown failed */
 } stat_ctx;
 
+static const char *state_name(int state)
+{
+    static const char *const names[] = {"ok", "failed", "damaged", "unservable"};
+    return state >= 0 && state < (int)(sizeof names / sizeof *names) ? names[state] : "failed";
+}
+
 static json_t *partition_json(uint32_t p, const siglog_partition_info *pi)
 {
-    return json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
+    json_t *j = json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s}",
                      "partition", (json_int_t)p,
                      "log_start_offset", (json_int_t)pi->log_start_offset,
                      "next_offset", (json_int_t)pi->next_offset,
@@ -59,7 +68,13 @@ static json_t *partition_json(uint32_t p, const siglog_partition_info *pi)
                      "segments", (json_int_t)pi->segment_count,
                      "first_timestamp_us", (json_int_t)pi->first_timestamp_us,
                      "max_timestamp_us", (json_int_t)pi->max_timestamp_us,
-                     "state", pi->failed ? "failed" : "ok");
+                     "state", state_name(pi->state));
+    if (j && pi->state != SIGLOG_PARTITION_OK &&
+        json_object_set_new(j, "error", streaminfo_text_json(pi->detail)) != 0) {
+        json_decref(j);
+        return NULL;
+    }
+    return j;
 }
 
 static void partition_text(uint32_t p, const siglog_partition_info *pi)
@@ -74,21 +89,24 @@ static void partition_text(uint32_t p, const siglog_partition_info *pi)
              "  %5" PRIu32 " %12" PRIu64 " %12" PRIu64 " %12" PRIu64 " %14" PRIu64 " %12" PRIu64 " %8" PRIu64
              "  %-27s %-27s %s\n",
              p, pi->log_start_offset, pi->next_offset, pi->next_offset - pi->log_start_offset, pi->bytes,
-             pi->index_bytes, pi->segment_count, first, last, pi->failed ? "failed" : "ok");
+             pi->index_bytes, pi->segment_count, first, last, state_name(pi->state));
     out_puts(line);
 }
 
-/* A partition that cannot be read: its number and why, nothing else. */
-static json_t *partition_failed_json(uint32_t p, const char *why)
+/* A partition that cannot be read: its number, its state and why,
+ * nothing else. */
+static json_t *partition_failed_json(uint32_t p, const char *state, const char *why)
 {
-    return json_pack("{s:I, s:s, s:o}", "partition", (json_int_t)p, "state", "failed", "error",
+    return json_pack("{s:I, s:s, s:o}", "partition", (json_int_t)p, "state", state, "error",
                      streaminfo_text_json(why));
 }
 
-static void failed_text(const char *what, const char *why)
+/* "<what><state>: <why>" on a line. */
+static void failed_text(const char *what, const char *state, const char *why)
 {
     out_puts(what);
-    out_puts("failed: ");
+    out_puts(state);
+    out_puts(": ");
     out_puts(why);
     out_puts("\n");
 }
@@ -113,7 +131,7 @@ static int stat_stream(void *ctx, siglog_stream *st)
     } else if (failed) {
         char head[SIGLOG_NAME_MAX + 16];
         snprintf(head, sizeof head, "stream %s: ", siglog_stream_name(st));
-        failed_text(head, why);
+        failed_text(head, "failed", why);
     } else {
         char sync[32], head[SIGLOG_NAME_MAX + 160];
         snprintf(head, sizeof head,
@@ -128,13 +146,18 @@ static int stat_stream(void *ctx, siglog_stream *st)
         siglog_partition_info pi;
         int rc = siglog_partition_info_get(st, p, &pi);
         sc->failed += (uint64_t)(rc != 0 || pi.failed);
+        /* An error leaves state and detail set only when it is the
+         * partition's own state (unservable); otherwise the call failed. */
+        const char *state = rc && pi.state != SIGLOG_PARTITION_UNSERVABLE ? "failed" : state_name(pi.state);
         if (rc != 0 && !parts) {
             char head[32];
             snprintf(head, sizeof head, "  %5" PRIu32 " ", p);
-            failed_text(head, siglog_errdetail());
+            failed_text(head, state, siglog_errdetail());
         } else if (!parts) {
             partition_text(p, &pi);
-        } else if (json_array_append_new(parts, rc ? partition_failed_json(p, siglog_errdetail())
+            if (pi.state != SIGLOG_PARTITION_OK)
+                failed_text("        ", state, pi.detail);
+        } else if (json_array_append_new(parts, rc ? partition_failed_json(p, state, siglog_errdetail())
                                                    : partition_json(p, &pi)) != 0) {
             sc->status = cli_fail(cmd.name, "out of memory");
             return -1;

@@ -321,6 +321,21 @@ SIGLOG_API void siglog_stream_config_get(const siglog_stream *st, siglog_stream_
  * append, cursor and partition query on it returns that code. */
 SIGLOG_API int siglog_stream_state(const siglog_stream *st, const char **detail);
 
+/* A partition's state (siglog_partition_info.state). */
+enum siglog_partition_state {
+    SIGLOG_PARTITION_OK = 0,
+    SIGLOG_PARTITION_FAILED = 1,     /* a write or sync failed: appends refused
+                                      * until the store is reopened */
+    SIGLOG_PARTITION_DAMAGED = 2,    /* holds damage that must not be cut: readable
+                                      * before and after it, the damage itself is
+                                      * SIGLOG_ECORRUPT, appends refused (see
+                                      * siglog_verify) */
+    SIGLOG_PARTITION_UNSERVABLE = 3, /* serves nothing: reads and appends fail
+                                      * with the detail */
+};
+
+#define SIGLOG_PARTITION_DETAIL_MAX 512
+
 typedef struct siglog_partition_info {
     uint64_t log_start_offset;  /* first offset still in the log */
     uint64_t next_offset;       /* one past the last readable offset */
@@ -331,10 +346,23 @@ typedef struct siglog_partition_info {
                                  * allocated on disk */
     int64_t first_timestamp_us; /* of the first readable record; 0 if empty */
     int64_t max_timestamp_us;   /* largest timestamp; 0 if empty */
-    int failed;                 /* 1 after a failed write/sync: appends refused */
+    int failed;                 /* 1 unless state is SIGLOG_PARTITION_OK */
+    int state;                  /* enum siglog_partition_state */
+    char detail[SIGLOG_PARTITION_DETAIL_MAX]; /* why, unless OK (then ""):
+                                 * the file, the byte and what is wrong */
     uint64_t reserved[4];
 } siglog_partition_info;
 
+/* What siglog_partition_info_get fills in. Its state and detail were added
+ * after siglog_partition_info was first published, growing the struct: a
+ * program must be rebuilt against this header (a new soname under the ABI
+ * policy above once released). */
+
+/* Fills *out (thread-safe). A partition that serves nothing (state
+ * UNSERVABLE: its directory, a segment or its checkpoint missing or
+ * damaged, or journal damage) returns SIGLOG_ECORRUPT with the detail,
+ * and still fills state and detail (the counters are then 0). A damaged
+ * or failed partition returns 0 with its state and detail. */
 SIGLOG_API int siglog_partition_info_get(siglog_stream *st, uint32_t partition, siglog_partition_info *out);
 
 /* ------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import ctypes.util
 import os
 import threading
 
-from ctypes import (CFUNCTYPE, POINTER, Structure, c_char_p, c_int, c_int64,
+from ctypes import (CFUNCTYPE, POINTER, Structure, c_char, c_char_p, c_int, c_int64,
                     c_size_t, c_uint, c_uint32, c_uint64, c_void_p)
 
 PARTITION_BY_KEY = 0xFFFFFFFF
@@ -66,6 +66,7 @@ class PartitionInfo(Structure):
                 ("segment_count", c_uint64), ("bytes", c_uint64),
                 ("index_bytes", c_uint64), ("first_timestamp_us", c_int64),
                 ("max_timestamp_us", c_int64), ("failed", c_int),
+                ("state", c_int), ("detail", c_char * 512),
                 ("reserved", c_uint64 * 4)]
 
 

@@ -115,8 +115,18 @@ Test(cli_damage, stat_reports_a_deleted_partition_and_recreates_nothing)
     char *pd = test_path(store, "streams/clicks/00001");
     test_rmtree(pd);
     run_result r = RUN_EXPECT(1, "stat", store);
-    cr_assert(strstr(r.out, "00001 is missing"), "%s", r.out);
+    cr_assert(strstr(r.out, "unservable: ") && strstr(r.out, "00001 is missing"), "%s", r.out);
     cr_assert(strstr(r.out, "  0 "), "partition 0 is still shown: %s", r.out);
+    run_free(&r);
+    r = RUN_EXPECT(1, "stat", store, "--json");
+    json_t *doc = json_loads(r.out, 0, NULL);
+    cr_assert_not_null(doc, "%s", r.out);
+    json_t *parts = json_object_get(json_array_get(json_object_get(doc, "streams"), 0), "partition_info");
+    json_t *gone = json_array_get(parts, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(gone, "state")), "unservable");
+    cr_assert(strstr(json_string_value(json_object_get(gone, "error")), "00001 is missing"), "%s", r.out);
+    cr_assert_str_eq(json_string_value(json_object_get(json_array_get(parts, 0), "state")), "ok");
+    json_decref(doc);
     run_free(&r);
     struct stat sb;
     cr_assert_neq(stat(pd, &sb), 0, "stat recreated the partition directory");
@@ -135,6 +145,46 @@ Test(cli_damage, stat_reports_a_deleted_partition_and_recreates_nothing)
     cr_assert_neq(stat(pd, &sb), 0, "append recreated the partition directory");
     free(in);
     free(pd);
+}
+
+/* Bit rot inside a cleanly closed segment: the partition is damaged, and
+ * stat says so with the file and the byte, in text and JSON, changing
+ * nothing. */
+Test(cli_damage, stat_shows_why_a_partition_is_damaged)
+{
+    stream_with_events("hurt", "2", 40);
+    char *seg = test_path(store, "streams/hurt/00000/00000000000000000000.seg");
+    uint64_t size = test_file_size(seg);
+    cr_assert_gt(size, 10);
+    test_flip_byte(seg, size - 10, 0x10);
+    char *before = test_tree_fingerprint(store);
+
+    run_result r = RUN_EXPECT(1, "stat", store);
+    cr_assert(strstr(r.out, " damaged\n"), "the row's state: %s", r.out);
+    const char *why = strstr(r.out, "        damaged: ");
+    cr_assert(why && strstr(why, "00000000000000000000.seg") && strstr(why, "byte "),
+              "the reason names the file and byte: %s", r.out);
+    cr_assert_eq(lines(r.err), 1, "%s", r.err);
+    run_free(&r);
+
+    r = RUN_EXPECT(1, "stat", store, "--json");
+    json_t *doc = json_loads(r.out, 0, NULL);
+    cr_assert_not_null(doc, "%s", r.out);
+    json_t *parts = json_object_get(json_array_get(json_object_get(doc, "streams"), 0), "partition_info");
+    json_t *hurt = json_array_get(parts, 0), *fine = json_array_get(parts, 1);
+    cr_assert_str_eq(json_string_value(json_object_get(hurt, "state")), "damaged");
+    const char *error = json_string_value(json_object_get(hurt, "error"));
+    cr_assert(error && strstr(error, "00000000000000000000.seg") && strstr(error, "byte "), "%s", r.out);
+    cr_assert_str_eq(json_string_value(json_object_get(fine, "state")), "ok");
+    cr_assert_null(json_object_get(fine, "error"));
+    json_decref(doc);
+    run_free(&r);
+
+    char *after = test_tree_fingerprint(store);
+    cr_assert_str_eq(after, before, "stat changed the store");
+    free(after);
+    free(before);
+    free(seg);
 }
 
 Test(cli_damage, create_refuses_remains_and_adopt_takes_them_over)
