@@ -551,6 +551,45 @@ SIGLOG_API int siglog_merge_open(siglog_merge **out, siglog_cursor *const *curso
 SIGLOG_API int siglog_merge_next(siglog_merge *m, const siglog_record **rec, size_t *stream_index);
 SIGLOG_API void siglog_merge_close(siglog_merge *m);
 
+/* Exact event-time order: the records of several cursors sorted by
+ * (timestamp, stream name, partition, offset, cursor index), whatever
+ * order they were appended in, in bounded memory (an external merge sort).
+ * siglog_sort_open reads every cursor to its end (do not use FOLLOW
+ * cursors) before it returns: past memory_bytes it writes sorted runs to
+ * files in spill_dir and merges them as records are handed out. Spill
+ * files have no name (O_TMPFILE; on a file system without it, a name
+ * removed at once after creation), so none outlives the process however
+ * it ends; a named one that a killed process left is removed by the next
+ * sort using that directory. The sort borrows the cursors (close them
+ * after siglog_sort_close) and never writes to the store. */
+typedef struct siglog_sort siglog_sort;
+
+typedef struct siglog_sort_options {
+    uint64_t memory_bytes;  /* records and index held in memory before a
+                             * run is spilled; default 256 MiB, min 1 MiB */
+    const char *spill_dir;  /* NULL: $TMPDIR, else /tmp */
+    /* NULL keeps every record; else a record is sorted only when keep
+     * returns non-zero (filters applied before sorting cost no memory). */
+    int (*keep)(void *ctx, const siglog_record *r);
+    void *keep_ctx;
+    uint64_t reserved[4];
+} siglog_sort_options;
+
+SIGLOG_API void siglog_sort_options_default(siglog_sort_options *o);
+/* o may be NULL (the defaults). Errors: the first cursor error (e.g.
+ * SIGLOG_ECORRUPT, SIGLOG_EGAP), SIGLOG_EIO or SIGLOG_ENOSPC from the
+ * spill directory, SIGLOG_ENOMEM. */
+SIGLOG_API int siglog_sort_open(siglog_sort **out, siglog_cursor *const *cursors, size_t n,
+                                const siglog_sort_options *o);
+/* As siglog_cursor_next: 1 and *rec (valid until the next call or the
+ * close), 0 at the end, or a negative code; *cursor_index (may be NULL)
+ * says which cursor the record came from. */
+SIGLOG_API int siglog_sort_next(siglog_sort *s, const siglog_record **rec, size_t *cursor_index);
+/* How many spill files this sort wrote (0: it fit in memory). */
+SIGLOG_API uint64_t siglog_sort_spill_files(const siglog_sort *s);
+/* Frees the sort and its spill files. siglog_sort_close(NULL) is a no-op. */
+SIGLOG_API void siglog_sort_close(siglog_sort *s);
+
 /* ------------------------------------------------------------------------
  * Checking and inspecting (the verify and dump tools)
  * ------------------------------------------------------------------------ */
