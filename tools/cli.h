@@ -34,6 +34,7 @@ int cmd_replay(int argc, char **argv);
 int cmd_stat(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
+int cmd_audit(int argc, char **argv);
 
 /* "siglog <cmd>: <message>" on stderr without the newline, for callers
  * that add to the line. Every diagnostic goes through it: control bytes

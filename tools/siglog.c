@@ -19,6 +19,7 @@ static const cli_command commands[] = {
     { "stat", cmd_stat, "show streams, partitions, offsets and sizes" },
     { "verify", cmd_verify, "check every checksum, index and metadata file" },
     { "dump", cmd_dump, "print the batches (and records) of segment files" },
+    { "audit", cmd_audit, "print or verify the store's audit trail" },
 };
 
 static void usage(FILE *f)

@@ -752,6 +752,65 @@ SIGLOG_API int siglog_schema_validate(siglog_stream *st, uint32_t version, const
 /* The stream a cursor reads. */
 SIGLOG_API siglog_stream *siglog_cursor_stream(const siglog_cursor *c);
 
+/* ------------------------------------------------------------------------
+ * The audit trail
+ * ------------------------------------------------------------------------
+ * Every tier move, purge, archive, restore, consumer commit with a hold
+ * and setting change is recorded in the store's audit trail before it is
+ * done (FORMAT.md, "Audit trail"). Records are hash-chained with a key
+ * only the store's owner can read (store.secret, mode 0600), so removing,
+ * editing or reordering records is detected by verification; records cut
+ * from the end are detected only against a head kept elsewhere (the
+ * summary's head_mac). The library writes records itself; programs only
+ * read them. */
+
+#define SIGLOG_AUDIT_NO_PARTITION UINT32_MAX
+
+typedef struct siglog_audit_record {
+    uint64_t seq;               /* 0, 1, 2, ... */
+    int64_t time_us;            /* when it was recorded (before the action) */
+    const char *action;         /* "warm", "cold", "purge", "archive",
+                                 * "restore", "hold", "config", "forget",
+                                 * "compact", or "action-N" (a later one) */
+    const char *cause;          /* "policy" or "command" */
+    const char *stream;         /* "" when the action is not a stream's */
+    uint32_t partition;         /* SIGLOG_AUDIT_NO_PARTITION when none */
+    uint64_t offset_start;      /* offsets [start, end); start == end: none */
+    uint64_t offset_end;
+    int64_t time_min_us;        /* event times; min > max: none */
+    int64_t time_max_us;
+    uint64_t bytes;
+    uint64_t events;
+    const char *host;           /* who did it */
+    uint32_t pid;
+    uint32_t uid;
+    const char *detail;         /* the policy or command, free text */
+} siglog_audit_record;
+
+typedef struct siglog_audit_summary {
+    uint64_t records;           /* whole records read */
+    uint64_t torn_at;           /* byte of a torn last record (a crash
+                                 * interrupted its write; its action never
+                                 * began): UINT64_MAX when none */
+    int verified;               /* 1 when the chain was checked */
+    char head_mac[65];          /* hex of the last record's mac (verified
+                                 * reads only): keep it elsewhere to detect
+                                 * records later cut from the end */
+    uint64_t reserved[4];
+} siglog_audit_summary;
+
+/* Read the audit trail of an open store (any handle; writes nothing),
+ * calling fn for each record in order; the record and its strings are
+ * valid during the call only. fn returning non-zero stops the read and is
+ * returned. With verify, the chain is checked first, which needs the
+ * store's secret: SIGLOG_EPERM when this process may not read it,
+ * SIGLOG_ENOENT when the store has none. A store without a trail has no
+ * records. Damage or tampering: SIGLOG_ECORRUPT, the detail naming the
+ * first bad record's sequence number and byte; the records before it have
+ * been passed to fn. summary may be NULL. */
+SIGLOG_API int siglog_audit_read(siglog *s, int verify, int (*fn)(void *ctx, const siglog_audit_record *r),
+                                 void *ctx, siglog_audit_summary *summary);
+
 #ifdef __cplusplus
 }
 #endif

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "batch.h"
 #include "codec.h"
 #include "hwm.h"
@@ -299,6 +300,48 @@ static void parse_hwm_seeds(void)
     parse_hwm_seed("garbage", 0, 0, noise, sizeof noise);
 }
 
+/* read_audit: a trail of three records (option byte first), whole, with
+ * a torn last record, and unrepaired; fixed fields, so the same bytes on
+ * every run. The key is the target's (0x5a bytes). */
+static void audit_seeds(void)
+{
+    uint8_t key[32];
+    memset(key, 0x5a, sizeof key);
+    bytebuf b = {0};
+    uint8_t opts = 1, hdr[AUDIT_HEADER_BYTES], rec[AUDIT_RECORD_MAX], prev[AUDIT_MAC_BYTES];
+    audit_header_encode(hdr, 0x0123456789abcdefull, 1700000000000000);
+    audit_mac(prev, key, hdr, sizeof hdr);
+    if (bytebuf_append(&b, &opts, 1) != 0 || bytebuf_append(&b, hdr, sizeof hdr) != 0)
+        exit(1);
+    static const uint16_t actions[] = {AUDIT_PURGE, AUDIT_HOLD, AUDIT_CONFIG};
+    size_t last = 0;
+    for (uint64_t i = 0; i < 3; i++) {
+        audit_record r;
+        audit_record_init(&r, actions[i], i == 0 ? AUDIT_BY_POLICY : AUDIT_BY_COMMAND);
+        r.seq = i;
+        r.time_us = 1700000000000000 + (int64_t)i;
+        snprintf(r.stream, sizeof r.stream, "clicks");
+        snprintf(r.host, sizeof r.host, "collector-1");
+        snprintf(r.detail, sizeof r.detail, "seed record %u", (unsigned)i);
+        r.partition = (uint32_t)i;
+        r.offset_end = 100 * (i + 1);
+        r.pid = 4242;
+        size_t n = audit_record_encode(rec, &r, prev, key);
+        memcpy(prev, rec + n - AUDIT_MAC_BYTES, AUDIT_MAC_BYTES);
+        last = b.len;
+        if (bytebuf_append(&b, rec, n) != 0)
+            exit(1);
+    }
+    write_seed("read_audit", "three", &b);
+    size_t whole = b.len;
+    b.len = last + 50;
+    write_seed("read_audit", "torn", &b);
+    b.len = whole;
+    b.data[0] = 0;
+    write_seed("read_audit", "three-unrepaired", &b);
+    bytebuf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -310,5 +353,6 @@ int main(int argc, char **argv)
     read_journal_seeds();
     secret_seed();
     parse_hwm_seeds();
+    audit_seeds();
     return 0;
 }
