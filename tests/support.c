@@ -336,3 +336,14 @@ long test_count_events(const char *dir, const struct siglog_io *io, char *detail
     rc = session_end(s, rc, detail, detail_len);
     return rc ? rc : count;
 }
+
+size_t test_count_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert(d, "cannot read %s", dir);
+    size_t n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}

@@ -18,6 +18,9 @@ void test_rmtree(const char *path);
 uint64_t test_file_size(const char *path);
 void test_truncate(const char *path, uint64_t size);
 void test_flip_byte(const char *path, uint64_t pos, uint8_t mask);
+/* Entries of a directory, those starting with '.' left out (cr_asserts it
+ * can be read). */
+size_t test_count_entries(const char *dir);
 /* Join: "<a>/<b>" into a malloc'd string (caller frees). */
 char *test_path(const char *a, const char *b);
 /* The mode siglog gives the file at path in a store whose files get

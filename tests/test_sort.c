@@ -132,17 +132,6 @@ static seen *expected(siglog_stream **streams, size_t nstreams, const uint32_t *
     return all;
 }
 
-static size_t files_in(const char *path)
-{
-    DIR *d = opendir(path);
-    cr_assert(d);
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d)) != NULL;)
-        n += e->d_name[0] != '.';
-    closedir(d);
-    return n;
-}
-
 /* Sort the streams with budget `memory` and compare with expected();
  * returns the number of spill files written. */
 static uint64_t check_sorted(siglog_stream **streams, size_t nstreams, const uint32_t *rank, uint64_t memory,
@@ -158,9 +147,9 @@ static uint64_t check_sorted(siglog_stream **streams, size_t nstreams, const uin
     o.spill_dir = spill;
     o.keep = keep;
     siglog_sort *s;
-    size_t before = files_in(spill);
+    size_t before = test_count_entries(spill);
     cr_assert_eq(siglog_sort_open(&s, cur, n, &o), 0, "%s", siglog_errdetail());
-    cr_assert_leq(files_in(spill), before, "spill files have no name");
+    cr_assert_leq(test_count_entries(spill), before, "spill files have no name");
     const siglog_record *r;
     size_t idx, got = 0;
     int rc;
@@ -196,14 +185,14 @@ Test(sort, spilled_runs_merge_to_the_same_order)
 {
     siglog_stream *st = fill("s", 20000, 300, 2); /* about 6 MiB */
     cr_assert_gt(check_sorted(&st, 1, one_stream, 1 << 20, NULL), 3);
-    cr_assert_eq(files_in(spill), 0);
+    cr_assert_eq(test_count_entries(spill), 0);
 }
 
 Test(sort, more_runs_than_one_merge_takes)
 {
     siglog_stream *st = fill("s", 100000, 1000, 3); /* about 75 MiB: more than 64 runs of 1 MiB */
     cr_assert_gt(check_sorted(&st, 1, one_stream, 1 << 20, NULL), 65);
-    cr_assert_eq(files_in(spill), 0);
+    cr_assert_eq(test_count_entries(spill), 0);
 }
 
 static int even_offsets(void *ctx, const siglog_record *r)
@@ -244,7 +233,7 @@ Test(sort, files_of_a_killed_sort_are_removed_and_no_others)
     }
     siglog_stream *st = fill("s", 100, 50, 6);
     check_sorted(&st, 1, one_stream, 1 << 20, NULL);
-    cr_assert_eq(files_in(spill), 3);
+    cr_assert_eq(test_count_entries(spill), 3);
     char *p = test_path(spill, dead);
     cr_assert_neq(access(p, F_OK), 0, "the dead sort's file is still there");
     free(p);

@@ -30,7 +30,8 @@ static const args_cmd cmd = {
     "replay",
     "siglog replay STORE STREAM [--partition P]... [--from-offset O] [--to-offset O]\n"
     "       [--from-time T] [--to-time T] [--time-unit s|ms|us] [--key K] [--schema-version V] [--merge] [--follow]\n"
-    "       [--header NAME=VALUE]... [--allow-gaps] [--limit N] [--format jsonl|value|binary]",
+    "       [--header NAME=VALUE]... [--order event-time [--memory SIZE] [--spill-dir DIR]]\n"
+    "       [--allow-gaps] [--limit N] [--format jsonl|value|binary]",
     "Write the events of STREAM to standard output.\n"
     "\n"
     "  --partition P        read partition P (repeatable); default: all partitions,\n"
@@ -52,6 +53,16 @@ static const args_cmd cmd = {
     "                       its offset order, so the output is sorted by time\n"
     "                       when every partition's times are non-decreasing (as\n"
     "                       append times are)\n"
+    "  --order event-time   every selected event in exact (timestamp, partition,\n"
+    "                       offset) order, however late events arrived: an\n"
+    "                       external sort that reads the whole selection before\n"
+    "                       writing the first event (not with --follow)\n"
+    "  --memory SIZE        what the sort holds in memory before it spills sorted\n"
+    "                       runs to files (default 256MiB, at least 1MiB; K/M/G\n"
+    "                       suffixes as for stream create)\n"
+    "  --spill-dir DIR      where the runs go (default $TMPDIR, else /tmp). They\n"
+    "                       have no name there, so none is left behind however\n"
+    "                       the replay ends (a signal, kill -9 included)\n"
     "  --follow             keep waiting for new events (like tail -f); SIGINT or\n"
     "                       SIGTERM ends the replay with status 0. With several\n"
     "                       partitions and no --merge, partitions are read in turn.\n"
@@ -100,6 +111,9 @@ enum {
     OPT_LIMIT,
     OPT_FORMAT,
     OPT_HEADER,
+    OPT_ORDER,
+    OPT_MEMORY,
+    OPT_SPILL_DIR,
 };
 
 enum replay_format { FORMAT_JSONL, FORMAT_VALUE, FORMAT_BINARY };
@@ -119,6 +133,9 @@ typedef struct replay_opts {
     int have_schema;
     header_arg headers[SIGLOG_HEADERS_MAX]; /* --header filters */
     size_t nheaders;
+    int event_time;        /* --order event-time */
+    uint64_t sort_memory;  /* 0: the library's default */
+    const char *spill_dir; /* NULL: the library's default */
     int merge, follow, allow_gaps;
     uint64_t limit;
     int have_limit;
@@ -236,6 +253,16 @@ static void write_record(const replay_run *rr, const siglog_record *r)
 
 /* ---- reading ---- */
 
+/* Whether r passes the filters other than --to-offset. */
+static int selected(const replay_opts *o, const siglog_record *r)
+{
+    return !((o->have_from_time && r->timestamp_us < o->from_time) ||
+             (o->have_to_time && r->timestamp_us >= o->to_time) ||
+             (o->have_schema && r->schema_version != o->schema_version) ||
+             (o->have_key && (r->key_len != strlen(o->key) || memcmp(r->key, o->key, r->key_len) != 0)) ||
+             !headers_match(r, o->headers, o->nheaders));
+}
+
 /* Filter and write one record. Returns 1 when the replay is complete
  * (--limit reached or stdout gone), else 0. */
 static int take_record(replay_run *rr, replay_src *src, const siglog_record *r)
@@ -249,10 +276,7 @@ static int take_record(replay_run *rr, replay_src *src, const siglog_record *r)
         }
         return 0;
     }
-    if ((o->have_from_time && r->timestamp_us < o->from_time) || (o->have_to_time && r->timestamp_us >= o->to_time) ||
-        (o->have_schema && r->schema_version != o->schema_version) ||
-        (o->have_key && (r->key_len != strlen(o->key) || memcmp(r->key, o->key, r->key_len) != 0)) ||
-        !headers_match(r, o->headers, o->nheaders))
+    if (!selected(o, r))
         return 0;
     write_record(rr, r);
     rr->written++;
@@ -387,6 +411,50 @@ out:
     return status;
 }
 
+/* What the sort keeps: every filter, --to-offset included (its cursor
+ * reads on past it, since the sort reads each to its end). */
+static int sort_keeps(void *ctx, const siglog_record *r)
+{
+    const replay_opts *o = ctx;
+    return (!o->have_to_offset || r->offset < o->to_offset) && selected(o, r);
+}
+
+/* --order event-time: sort the selection, then write it. */
+static int replay_event_time(replay_run *rr)
+{
+    siglog_cursor **cursors = malloc((rr->nsrc ? rr->nsrc : 1) * sizeof *cursors);
+    if (!cursors)
+        return cli_fail(cmd.name, "out of memory");
+    for (size_t i = 0; i < rr->nsrc; i++)
+        cursors[i] = rr->src[i].cursor;
+    siglog_sort_options so;
+    siglog_sort_options_default(&so);
+    if (rr->o->sort_memory)
+        so.memory_bytes = rr->o->sort_memory;
+    so.spill_dir = rr->o->spill_dir;
+    so.keep = sort_keeps;
+    so.keep_ctx = (void *)rr->o;
+    siglog_sort *s = NULL;
+    int status = CLI_OK;
+    int rc = siglog_sort_open(&s, cursors, rr->nsrc, &so);
+    if (rc != 0)
+        status = cli_fail_lib(cmd.name, rc, "sorting stream %s by event time", rr->o->stream);
+    while (status == CLI_OK && !replay_finished(rr)) {
+        const siglog_record *r;
+        if ((rc = siglog_sort_next(s, &r, NULL)) <= 0) {
+            if (rc < 0)
+                status = cli_fail_lib(cmd.name, rc, "sorting stream %s by event time", rr->o->stream);
+            break;
+        }
+        rr->read++;
+        write_record(rr, r);
+        rr->written++;
+    }
+    siglog_sort_close(s);
+    free(cursors);
+    return status;
+}
+
 /* ---- setup ---- */
 
 static int add_partition(replay_opts *o, const char *arg)
@@ -436,9 +504,14 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         { "limit", required_argument, NULL, OPT_LIMIT },
         { "format", required_argument, NULL, OPT_FORMAT },
         { "header", required_argument, NULL, OPT_HEADER },
+        { "order", required_argument, NULL, OPT_ORDER },
+        { "memory", required_argument, NULL, OPT_MEMORY },
+        { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
         { NULL, 0, NULL, 0 },
     };
     static const char *const formats[] = { "jsonl", "value", "binary", NULL };
+    static const char *const orders[] = { "partition", "merge", "event-time", NULL };
+    int order = 0;
     int rc;
 
     args_begin();
@@ -497,6 +570,19 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             if (args_choice(&cmd, "--format", optarg, formats, &o->format))
                 return CLI_USAGE;
             break;
+        case OPT_ORDER:
+            if (args_choice(&cmd, "--order", optarg, orders, &order))
+                return CLI_USAGE;
+            o->merge = order == 1;
+            o->event_time = order == 2;
+            break;
+        case OPT_MEMORY:
+            if (timeparse_size_bytes(optarg, &o->sort_memory) != 0 || o->sort_memory < (1u << 20))
+                return args_usage(&cmd, "--memory wants a size of at least 1MiB such as 64MiB, not '%s'", optarg);
+            break;
+        case OPT_SPILL_DIR:
+            o->spill_dir = optarg;
+            break;
         case OPT_HEADER:
             if (o->nheaders == SIGLOG_HEADERS_MAX)
                 return args_usage(&cmd, "at most %d --header filters", SIGLOG_HEADERS_MAX);
@@ -509,6 +595,10 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             return CLI_USAGE;
         }
     }
+    if (o->event_time && o->follow)
+        return args_usage(&cmd, "--order event-time sorts a finished selection: not with --follow");
+    if (!o->event_time && (o->sort_memory || o->spill_dir))
+        return args_usage(&cmd, "--memory and --spill-dir go with --order event-time");
     if ((o->have_from_time && parse_time_bound(o, "--from-time", o->from_time_arg, &o->from_time)) ||
         (o->have_to_time && parse_time_bound(o, "--to-time", o->to_time_arg, &o->to_time)))
         return CLI_USAGE;
@@ -584,7 +674,7 @@ int cmd_replay(int argc, char **argv)
         install_stop_handlers();
     if ((status = open_sources(&rr)) != CLI_OK)
         goto out;
-    status = o.merge ? replay_merged(&rr) : replay_sequential(&rr);
+    status = o.event_time ? replay_event_time(&rr) : o.merge ? replay_merged(&rr) : replay_sequential(&rr);
     progress_end(&rr.bar);
     if (status == CLI_OK)
         status = out_finish(cmd.name);
