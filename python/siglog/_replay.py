@@ -5,6 +5,7 @@ Rows are plain tuples in Event's field order until the last moment, so
 to_pandas() builds its columns without making an Event per record.
 """
 import ctypes
+import functools
 import heapq
 import json
 import struct
@@ -132,6 +133,13 @@ class Replay:
             n, records, data, base = self._batch(reader)
             if n == 0:
                 return
+            if to_offset is None and from_time is None and to_time is None and key is None and schema is None:
+                # No filter: the common case, built in one comprehension.
+                yield [(part, off, ts, data[kp - base:kp - base + kl] if kl else None, sv,
+                        _headers(data, base, hp, hc) if hc else (), data[vp - base:vp - base + vl],
+                        bool(flags & _lib.EVENT_TOMBSTONE), name)
+                       for off, ts, part, sv, flags, hc, kp, kl, vp, vl, hp in records]
+                continue
             rows = []
             for off, ts, part, sv, flags, hc, kp, kl, vp, vl, hp in records:
                 if to_offset is not None and off >= to_offset:
@@ -166,10 +174,9 @@ class Replay:
         self.close()
 
     def __iter__(self):
-        new = tuple.__new__
+        make = functools.partial(tuple.__new__, Event)
         for rows in self._rows:
-            for row in rows:
-                yield new(Event, row)
+            yield from map(make, rows)
 
     def to_pandas(self, fields=None):
         """The rest of the replay as a pandas DataFrame, one row per event

@@ -1,0 +1,101 @@
+#!/usr/bin/python3
+"""bench_python - the Python module's read rates, and the event-time sort.
+
+    SIGLOG_LIBRARY=build/engine/libsiglog.so PYTHONPATH=python \\
+        python3 bench/bench_python.py --mode=iterate|pandas|sort --dir=DIR [--events=N]
+        [--build=0] [--siglog=build/tools/siglog]
+
+One repetition, one key=value line (bench/run repeats and reports):
+  iterate  events_per_s: Events handed to Python code (value touched);
+           c_events_per_s: the batch call alone over the same store (the C
+           cursor reading and copying, one foreign call per 4096 records),
+           the ceiling of any Python on top; ratio = the first / the second.
+  pandas   rows_per_s: Replay.to_pandas() of the whole store.
+  sort     events_per_s of `siglog replay --order event-time --memory
+           16MiB` over a store whose times are shuffled across partitions,
+           and plain_events_per_s of the same replay in partition order.
+The store (4 partitions, about 120-byte JSON values, times shuffled) is
+built in DIR unless --build=0 says it is there from an earlier run.
+"""
+import argparse
+import ctypes
+import os
+import random
+import subprocess
+import time
+
+import siglog
+from siglog import _lib
+
+
+def build(path, events):
+    rng = random.Random(14)
+    with siglog.open(path, read_only=False, create=True) as s:
+        st = s.create_stream("b", partitions=4, sync_policy=0)
+        for start in range(0, events, 10000):
+            st.append([{"key": f"user-{i % 1000}", "ts": 1_700_000_000_000_000 + rng.randrange(10**10),
+                        "value": b'{"user":%d,"item":%d,"score":0.%d,"model":"ranker-v3","outcome":"accepted"}'
+                                 % (i % 1000, i, i % 97)}
+                       for i in range(start, min(events, start + 10000))])
+
+
+def c_rate(stream):
+    """Records per second of siglog_cursor_next_batch alone."""
+    recs = (_lib.Record * 4096)()
+    buf = ctypes.create_string_buffer(1 << 20)
+    used = ctypes.c_size_t()
+    n = 0
+    t = time.perf_counter()
+    for p in range(4):
+        cur = ctypes.c_void_p()
+        _lib.check(_lib.lib.siglog_cursor_open(ctypes.byref(cur), stream._handle, p, _lib.SEEK_START, 0, 0))
+        while True:
+            got = _lib.check(_lib.lib.siglog_cursor_next_batch(cur, recs, 4096, buf, len(buf), ctypes.byref(used)))
+            if not got:
+                break
+            n += got
+        _lib.lib.siglog_cursor_close(cur)
+    return n, n / (time.perf_counter() - t)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=["iterate", "pandas", "sort"], required=True)
+    ap.add_argument("--dir", required=True)
+    ap.add_argument("--events", type=int, default=1_000_000)
+    ap.add_argument("--build", type=int, default=1)
+    ap.add_argument("--siglog", default="build/tools/siglog")
+    a = ap.parse_args()
+    if a.build:
+        subprocess.run(["rm", "-rf", a.dir], check=True)
+        build(a.dir, a.events)
+    if a.mode == "sort":
+        def replay(*extra):
+            t = time.perf_counter()
+            out = subprocess.run([a.siglog, "replay", a.dir, "b", "--format", "binary", *extra],
+                                 stdout=subprocess.PIPE, check=True).stdout
+            return len(out), time.perf_counter() - t
+        spill = a.dir + "-spill"
+        os.makedirs(spill, exist_ok=True)
+        _, plain = replay()
+        _, sorted_secs = replay("--order", "event-time", "--memory", "16MiB", "--spill-dir", spill)
+        print(f"events={a.events} events_per_s={a.events / sorted_secs:.0f} plain_events_per_s={a.events / plain:.0f}")
+        return
+    with siglog.open(a.dir) as s:
+        st = s.stream("b")
+        if a.mode == "pandas":
+            t = time.perf_counter()
+            df = st.replay().to_pandas()
+            print(f"events={len(df)} rows_per_s={len(df) / (time.perf_counter() - t):.0f}")
+            return
+        n, c = c_rate(st)
+        t = time.perf_counter()
+        total = 0
+        for e in st.replay():
+            total += len(e.value)
+        py = n / (time.perf_counter() - t)
+        print(f"events={n} events_per_s={py:.0f} c_events_per_s={c:.0f} ratio={py / c:.3f}")
+
+
+if __name__ == "__main__":
+    main()
