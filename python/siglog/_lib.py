@@ -95,6 +95,11 @@ class Record(Structure):
                 ("headers", c_void_p)]
 
 
+class SortOptions(Structure):
+    _fields_ = [("memory_bytes", c_uint64), ("spill_dir", c_char_p), ("keep", c_void_p),
+                ("keep_ctx", c_void_p), ("reserved", c_uint64 * 4)]
+
+
 # The same layouts for struct.iter_unpack (native order and alignment).
 RECORD_FORMAT = "QqIIIIPNPNP"
 HEADER_FORMAT = "PIxxxxPIxxxx"
@@ -127,6 +132,10 @@ _PROTOTYPES = {
     "siglog_cursor_next_batch": (c_int, [c_void_p, POINTER(Record), c_size_t, c_void_p,
                                          c_size_t, POINTER(c_size_t)]),
     "siglog_cursor_close": (None, [c_void_p]),
+    "siglog_sort_options_default": (None, [POINTER(SortOptions)]),
+    "siglog_sort_open": (c_int, [POINTER(c_void_p), POINTER(c_void_p), c_size_t, POINTER(SortOptions)]),
+    "siglog_sort_next": (c_int, [c_void_p, POINTER(POINTER(Record)), POINTER(c_size_t)]),
+    "siglog_sort_close": (None, [c_void_p]),
 }
 
 

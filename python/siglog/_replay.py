@@ -8,6 +8,7 @@ import ctypes
 import functools
 import heapq
 import json
+import os
 import struct
 import threading
 
@@ -71,13 +72,14 @@ class Replay:
     may read one store from many threads."""
 
     def __init__(self, stream, partitions, from_offset, to_offset, from_time, to_time, key, schema_version,
-                 merge, allow_gaps, batch_bytes):
+                 order, allow_gaps, batch_bytes, memory=None, spill_dir=None):
         self._store = stream.store
         self._lock = threading.Lock()
         self._to_offset = to_offset
         self._from_time, self._to_time = from_time, to_time
         self._key, self._schema_version = key, schema_version
-        self._merge = merge
+        self._merge = order == "merge"
+        self._sort = None
         if from_offset is not None:
             seek, arg = _lib.SEEK_OFFSET, from_offset
         elif from_time is not None:
@@ -91,6 +93,8 @@ class Replay:
         try:
             for p in partitions:
                 self._readers.append(_PartitionReader(stream, p, seek, arg, flags, batch_bytes))
+            if order == "event-time":
+                self._sort_open(memory, spill_dir)
         except BaseException:
             self._close_cursors()
             raise
@@ -112,8 +116,61 @@ class Replay:
         self._close_cursors()
         self._store._replays.discard(self)
 
+    def _sort_open(self, memory, spill_dir):
+        """order="event-time": siglog_sort over the cursors (it reads them
+        all now, spilling sorted runs past `memory` bytes)."""
+        o = _lib.SortOptions()
+        _lib.lib.siglog_sort_options_default(ctypes.byref(o))
+        if memory is not None:
+            o.memory_bytes = memory
+        if spill_dir is not None:
+            o.spill_dir = os.fsencode(spill_dir)
+        cursors = (ctypes.c_void_p * max(1, len(self._readers)))(*[r.cursor for r in self._readers])
+        sort = ctypes.c_void_p()
+        with self._store._guard:
+            _lib.check(_lib.lib.siglog_sort_open(ctypes.byref(sort), cursors, len(self._readers), ctypes.byref(o)))
+        self._sort = sort
+
+    def _sorted_rows(self):
+        """Rows in exact (ts, partition, offset) order, filtered here."""
+        rec = ctypes.POINTER(_lib.Record)()
+        name = self._readers[0].stream_name if self._readers else None
+        while True:
+            rows = []
+            with self._store._guard, self._lock:
+                if self._readers is None:
+                    raise _lib.ClosedError("replay")
+                for _ in range(_RECORDS_PER_CALL):
+                    if not _lib.check(_lib.lib.siglog_sort_next(self._sort, ctypes.byref(rec), None)):
+                        break
+                    r = rec.contents
+                    headers = ()
+                    if r.header_count:
+                        raw = ctypes.string_at(r.headers, r.header_count * _HEADER.size)
+                        headers = tuple((ctypes.string_at(kp, kl).decode("utf-8", "surrogateescape"),
+                                         ctypes.string_at(vp, vl).decode("utf-8", "surrogateescape"))
+                                        for kp, kl, vp, vl in _HEADER.iter_unpack(raw))
+                    rows.append((r.partition, r.offset, r.timestamp_us,
+                                 ctypes.string_at(r.key, r.key_len) if r.key_len else None, r.schema_version,
+                                 headers, ctypes.string_at(r.value, r.value_len),
+                                 bool(r.flags & _lib.EVENT_TOMBSTONE), name))
+            if not rows:
+                return
+            yield [row for row in rows if self._selected(row)]
+
+    def _selected(self, row):
+        off, ts, k, sv = row[1], row[2], row[3], row[4]
+        return not ((self._to_offset is not None and off >= self._to_offset) or
+                    (self._from_time is not None and ts < self._from_time) or
+                    (self._to_time is not None and ts >= self._to_time) or
+                    (self._key is not None and k != self._key) or
+                    (self._schema_version is not None and sv != self._schema_version))
+
     def _close_cursors(self):
         with self._lock:
+            if self._sort is not None:
+                _lib.lib.siglog_sort_close(self._sort)
+                self._sort = None
             for r in self._readers or ():
                 r.close()
             self._readers = None
@@ -160,7 +217,9 @@ class Replay:
         if self._readers is None:
             raise _lib.ClosedError("replay")
         readers = list(self._readers)
-        if self._merge:
+        if self._sort is not None:
+            yield from self._sorted_rows()
+        elif self._merge:
             gens = [(row for rows in self._partition_rows(r) for row in rows) for r in readers]
             merged = heapq.merge(*gens, key=lambda row: (row[2], row[0], row[1]))
             while True:

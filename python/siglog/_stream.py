@@ -71,22 +71,28 @@ class Stream:
         }
 
     def replay(self, partitions=None, from_offset=None, to_offset=None, from_time=None, to_time=None,
-               key=None, schema_version=None, order="partition", allow_gaps=False, batch_bytes=1 << 20):
+               key=None, schema_version=None, order="partition", allow_gaps=False, batch_bytes=1 << 20,
+               memory=None, spill_dir=None):
         """An iterator of Events (see siglog.Replay): partitions in turn
         (order="partition") or interleaved in (ts, partition, offset)
-        order (order="merge"; sorted when each partition's times are).
+        order (order="merge"; sorted when each partition's times are), or
+        in exact (ts, partition, offset) order whatever the arrival order
+        (order="event-time": an external sort that reads the selection
+        when the replay is made, holding `memory` bytes (default 256 MiB)
+        and spilling sorted runs to nameless files in spill_dir (default
+        $TMPDIR or /tmp)).
         Offsets and times are half-open ranges [from, to); times are
         microseconds or aware datetimes; key is bytes or str. It ends at
         the high-water marks seen when it starts."""
-        if order not in ("partition", "merge"):
-            raise ValueError(f"order must be 'partition' or 'merge', not {order!r}")
+        if order not in ("partition", "merge", "event-time"):
+            raise ValueError(f"order must be 'partition', 'merge' or 'event-time', not {order!r}")
         count = self.config()["partitions"]
         if partitions is None:
             partitions = range(count)
         if isinstance(key, str):
             key = key.encode()
         return Replay(self, list(partitions), from_offset, to_offset, to_us(from_time), to_us(to_time),
-                      key, schema_version, order == "merge", allow_gaps, batch_bytes)
+                      key, schema_version, order, allow_gaps, batch_bytes, memory, spill_dir)
 
     def append(self, events, partition=None, durable=False, timeout=None):
         """Append events (each a dict with "value" and optionally "key",

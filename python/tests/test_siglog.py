@@ -127,6 +127,16 @@ def test_merge_interleaves_the_partitions_by_time(store, rows):
     assert [as_row(e) for e in store.stream("clicks").replay(order="merge")] == want
 
 
+@pytest.mark.parametrize("memory", [None, 1 << 20])
+def test_event_time_order_is_exact(store, rows, tmp_path, memory):
+    got = [as_row(e) for e in store.stream("clicks").replay(order="event-time", memory=memory, spill_dir=tmp_path)]
+    assert got == sorted(rows, key=lambda r: (r["ts_us"], r["partition"], r["offset"]))
+    assert not os.listdir(tmp_path)
+    filtered = [as_row(e) for e in store.stream("clicks").replay(order="event-time", key="k4", to_offset=500)]
+    assert filtered == sorted((r for r in rows if r["key"] == b"k4" and r["offset"] < 500),
+                              key=lambda r: (r["ts_us"], r["partition"], r["offset"]))
+
+
 @pytest.mark.parametrize("args,keep", [
     ({"partitions": [2, 0]}, lambda r: r["partition"] in (0, 2)),
     ({"from_offset": 100, "to_offset": 300}, lambda r: 100 <= r["offset"] < 300),
