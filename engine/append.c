@@ -15,6 +15,7 @@
 
 static int validate_events(const siglog_stream *st, const siglog_event *events, size_t n)
 {
+    uint32_t record_bytes_max = STREAM_SETTING(st, record_bytes_max);
     for (size_t i = 0; i < n; i++) {
         const siglog_event *e = &events[i];
         if ((e->key_len && !e->key) || (e->value_len && !e->value) || (e->header_count && !e->headers))
@@ -30,11 +31,11 @@ static int validate_events(const siglog_stream *st, const siglog_event *events, 
                 return err_set(SIGLOG_EINVAL, "event %zu header %u: a length is set but its pointer is NULL", i, h);
             bytes += (uint64_t)e->headers[h].key_len + e->headers[h].value_len;
         }
-        if (bytes > st->cfg.record_bytes_max)
+        if (bytes > record_bytes_max)
             return err_set(SIGLOG_ETOOBIG,
                            "event %zu is %llu bytes (key + value + headers), stream '%s' allows %u; nothing of "
                            "this call was appended",
-                           i, (unsigned long long)bytes, st->name, st->cfg.record_bytes_max);
+                           i, (unsigned long long)bytes, st->name, record_bytes_max);
     }
     return 0;
 }
@@ -47,14 +48,19 @@ static uint32_t route(siglog_stream *st, const siglog_event *e)
 }
 
 /* Append one partition's share; *need_commit is set when the caller must
- * wait for (or, for back-pressure, run) a commit. */
+ * wait for (or, for back-pressure, run) a commit, *must_be_durable when
+ * the call may return only once these events are durable. The partition
+ * says which policy it appended under: a live config change may switch
+ * it between two of this call's partitions (partition_set_config). */
 static int append_to_partition(siglog_stream *st, partition *p, const siglog_event *const *evs, size_t n,
-                               int64_t now, uint64_t *offsets, int *need_commit)
+                               int64_t now, uint64_t *offsets, int *need_commit, int *must_be_durable)
 {
     partition_appended a;
     int rc = partition_append_batches(p, evs, n, now, offsets, &a);
-    if (!rc && a.journaled &&
-        (st->cfg.sync_policy == SIGLOG_SYNC_ALWAYS || a.pending_bytes > st->pending_bytes_max))
+    if (!rc && a.sync_policy == SIGLOG_SYNC_ALWAYS)
+        *must_be_durable = 1;
+    if (!rc && a.sync_policy != SIGLOG_SYNC_NONE &&
+        (a.sync_policy == SIGLOG_SYNC_ALWAYS || a.pending_bytes > st->pending_bytes_max))
         *need_commit = 1;
     return rc;
 }
@@ -117,22 +123,23 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
         evs[i] = &events[order[i]];
 
     int64_t now = s->io->now_us(s->io);
-    int need_commit = 0;
-    int always = st->cfg.sync_policy == SIGLOG_SYNC_ALWAYS;
+    int need_commit = 0, must_be_durable = 0;
+    int always = STREAM_SETTING(st, sync_policy) == SIGLOG_SYNC_ALWAYS;
     if (always) /* a commit leader waits briefly for us (commit.c) */
         commit_appender_enter(s->commit);
     for (size_t g = 0; g < n && !rc;) {
         size_t e = g;
         while (e < n && parts[order[e]] == parts[order[g]])
             e++;
-        rc = append_to_partition(st, st->parts[parts[order[g]]], evs + g, e - g, now, offs + g, &need_commit);
+        rc = append_to_partition(st, st->parts[parts[order[g]]], evs + g, e - g, now, offs + g, &need_commit,
+                                 &must_be_durable);
         g = e;
     }
     if (always)
         commit_appender_leave(s->commit);
     if (!rc && need_commit)
         rc = commit_sync(s);
-    if (!rc && st->cfg.sync_policy == SIGLOG_SYNC_ALWAYS)
+    if (!rc && must_be_durable) /* every group: any may have switched policy */
         for (size_t g = 0; g < n && !rc; g++)
             if (g + 1 == n || parts[order[g + 1]] != parts[order[g]])
                 rc = partition_check_published(st->parts[parts[order[g]]], offs[g]);

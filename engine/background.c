@@ -1,102 +1,139 @@
 /*
- * background — the writer's maintenance thread: seals lingering open
- * batches of NONE-policy streams, runs the INTERVAL commits, and rolls
- * segments that passed their age limit. It only ever takes the same locks
- * as appenders, one partition at a time.
+ * background — the scheduler of periodic tasks; see background.h.
  */
-#include <errno.h>
+#include "background.h"
+
+#include <pthread.h>
 #include <stdlib.h>
 #include <time.h>
 
-#include "commit.h"
 #include "error.h"
-#include "store.h"
 
-/* Sleep at least this long between passes, at most a second. */
-#define TICK_MIN_US 1000
-#define TICK_MAX_US 1000000
+typedef struct task {
+    const char *name;
+    background_fn fn;
+    void *ctx;
+    int64_t due_us; /* CLOCK_MONOTONIC */
+} task;
 
-static int64_t tick_for(const siglog_stream *st)
+struct background {
+    pthread_mutex_t mu;  /* guards everything below */
+    pthread_cond_t cv;   /* CLOCK_MONOTONIC: stop and new tasks */
+    task tasks[BACKGROUND_TASKS_MAX];
+    size_t count;
+    int stop;
+    int running;         /* the thread exists (start .. stop) */
+    pthread_t thread;
+};
+
+static int64_t now_us(void)
 {
-    int64_t t = st->cfg.sync_policy == SIGLOG_SYNC_NONE ? (int64_t)st->cfg.linger_us
-                                                         : (int64_t)st->cfg.sync_interval_ms * 1000;
-    return t < TICK_MIN_US ? TICK_MIN_US : t;
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000 + t.tv_nsec / 1000;
 }
 
-/* One pass over the streams; returns how long to sleep. */
-static int64_t background_pass(struct siglog *s, int64_t *last_commit_us)
+static int64_t clamp_delay(int64_t us)
 {
-    siglog_stream **streams;
-    size_t ns;
-    if (store_streams_snapshot(s, &streams, &ns) != 0)
-        return TICK_MAX_US;
-    int64_t mono = s->io->monotonic_us(s->io);
-    int64_t wall = s->io->now_us(s->io);
-    int64_t sleep = TICK_MAX_US;
-    int commit_due = 0;
-    for (size_t i = 0; i < ns; i++) {
-        siglog_stream *st = streams[i];
-        int64_t tick = tick_for(st);
-        if (tick < sleep)
-            sleep = tick;
-        if (st->cfg.sync_policy == SIGLOG_SYNC_INTERVAL && mono - *last_commit_us >= tick)
-            commit_due = 1;
-        for (uint32_t p = 0; p < st->cfg.partitions; p++)
-            if (partition_tick(st->parts[p], mono, wall) != 0)
-                store_log(s, SIGLOG_LOG_ERROR, "background work on %s failed: %s", partition_path(st->parts[p]),
-                          siglog_errdetail());
-    }
-    free(streams);
-    if (commit_due) {
-        *last_commit_us = mono;
-        if (commit_sync(s) != 0)
-            store_log(s, SIGLOG_LOG_ERROR, "interval commit failed: %s", siglog_errdetail());
-    }
-    return sleep;
+    return us < BACKGROUND_DELAY_MIN_US ? BACKGROUND_DELAY_MIN_US
+           : us > BACKGROUND_DELAY_MAX_US ? BACKGROUND_DELAY_MAX_US
+                                          : us;
+}
+
+background *background_new(void)
+{
+    background *b = calloc(1, sizeof *b);
+    if (!b)
+        return NULL;
+    pthread_mutex_init(&b->mu, NULL);
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&b->cv, &attr);
+    pthread_condattr_destroy(&attr);
+    return b;
+}
+
+int background_register(background *b, const char *name, int64_t delay_us, background_fn fn, void *ctx)
+{
+    if (!name || !fn)
+        return err_set(SIGLOG_EINVAL, "background task: a name and a function are required");
+    pthread_mutex_lock(&b->mu);
+    int rc = 0;
+    if (b->count == BACKGROUND_TASKS_MAX)
+        rc = err_set(SIGLOG_ELIMIT, "background task '%s': the scheduler holds %d tasks already", name,
+                     BACKGROUND_TASKS_MAX);
+    else
+        b->tasks[b->count++] = (task){name, fn, ctx, now_us() + clamp_delay(delay_us)};
+    pthread_cond_broadcast(&b->cv); /* it may fall due before the one waited for */
+    pthread_mutex_unlock(&b->mu);
+    return rc;
+}
+
+/* The task due first, or NULL when there is none. Caller holds mu. */
+static task *first_due(background *b)
+{
+    task *first = NULL;
+    for (size_t i = 0; i < b->count; i++)
+        if (!first || b->tasks[i].due_us < first->due_us)
+            first = &b->tasks[i];
+    return first;
 }
 
 static void *background_main(void *arg)
 {
-    struct siglog *s = arg;
-    int64_t last_commit = s->io->monotonic_us(s->io);
-    pthread_mutex_lock(&s->background_mu);
-    while (!s->background_stop) {
-        pthread_mutex_unlock(&s->background_mu);
-        int64_t sleep_us = background_pass(s, &last_commit);
-        pthread_mutex_lock(&s->background_mu);
-        if (s->background_stop)
-            break;
-        struct timespec until;
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_sec += sleep_us / 1000000;
-        until.tv_nsec += (long)(sleep_us % 1000000) * 1000;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
+    background *b = arg;
+    pthread_mutex_lock(&b->mu);
+    while (!b->stop) {
+        task *t = first_due(b);
+        int64_t now = now_us();
+        int64_t due = t ? t->due_us : now + BACKGROUND_DELAY_MAX_US;
+        if (t && due <= now) {
+            /* Tasks are only ever added, so t stays valid unlocked. */
+            background_fn fn = t->fn;
+            void *ctx = t->ctx;
+            pthread_mutex_unlock(&b->mu);
+            int64_t delay = fn(ctx);
+            pthread_mutex_lock(&b->mu);
+            t->due_us = now_us() + clamp_delay(delay);
+            continue;
         }
-        pthread_cond_timedwait(&s->background_cv, &s->background_mu, &until);
+        struct timespec until = {.tv_sec = (time_t)(due / 1000000), .tv_nsec = (long)(due % 1000000) * 1000};
+        pthread_cond_timedwait(&b->cv, &b->mu, &until);
     }
-    pthread_mutex_unlock(&s->background_mu);
+    pthread_mutex_unlock(&b->mu);
     return NULL;
 }
 
-int background_start(struct siglog *s)
+int background_start(background *b)
 {
-    int rc = pthread_create(&s->background, NULL, background_main, s);
-    if (rc)
-        return err_errno(-rc, "starting the background thread");
-    s->background_running = 1;
-    return 0;
+    pthread_mutex_lock(&b->mu);
+    b->stop = 0;
+    int rc = b->running ? 0 : pthread_create(&b->thread, NULL, background_main, b);
+    if (!rc)
+        b->running = 1;
+    pthread_mutex_unlock(&b->mu);
+    return rc ? err_errno(-rc, "starting the background thread") : 0;
 }
 
-void background_stop(struct siglog *s)
+void background_stop(background *b)
 {
-    if (!s->background_running)
+    pthread_mutex_lock(&b->mu);
+    int running = b->running;
+    b->stop = 1;
+    b->running = 0;
+    pthread_cond_broadcast(&b->cv);
+    pthread_mutex_unlock(&b->mu);
+    if (running)
+        pthread_join(b->thread, NULL);
+}
+
+void background_free(background *b)
+{
+    if (!b)
         return;
-    pthread_mutex_lock(&s->background_mu);
-    s->background_stop = 1;
-    pthread_cond_broadcast(&s->background_cv);
-    pthread_mutex_unlock(&s->background_mu);
-    pthread_join(s->background, NULL);
-    s->background_running = 0;
+    background_stop(b);
+    pthread_mutex_destroy(&b->mu);
+    pthread_cond_destroy(&b->cv);
+    free(b);
 }

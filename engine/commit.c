@@ -19,7 +19,10 @@
 struct commit {
     pthread_mutex_t mu;             /* guards the fields below */
     pthread_cond_t cv;
-    int leader;                     /* a thread is running a commit round */
+    int leader;                     /* a thread is running a commit round,
+                                     * or commit_exclusive's function */
+    int exclusive_waiting;          /* commit_exclusive calls waiting to
+                                     * lead: no round starts meanwhile */
     uint64_t rounds_started;
     uint64_t rounds_synced;         /* atomic: the last round whose journal
                                      * sync returned */
@@ -247,7 +250,7 @@ int commit_checkpoint(struct siglog *s)
     size_t nd = 0;
     int failed = 0;
     for (size_t i = 0; i < ns; i++)
-        if (streams[i]->cfg.sync_policy != SIGLOG_SYNC_NONE)
+        if (STREAM_SETTING(streams[i], sync_policy) != SIGLOG_SYNC_NONE)
             for (uint32_t p = 0; p < streams[i]->cfg.partitions; p++) {
                 partition *pt = streams[i]->parts[p];
                 dirty[nd++] = pt;
@@ -316,7 +319,7 @@ static int commit_round(struct siglog *s, uint64_t round)
     round_state r = {0};
     for (size_t i = 0; i < ns && !rc; i++) {
         siglog_stream *st = streams[i];
-        if (st->cfg.sync_policy == SIGLOG_SYNC_NONE)
+        if (STREAM_SETTING(st, sync_policy) == SIGLOG_SYNC_NONE)
             continue;
         for (uint32_t p = 0; p < st->cfg.partitions && !rc; p++)
             rc = gather_partition(s, &r, st->id, st->parts[p]);
@@ -372,6 +375,12 @@ int commit_sync(struct siglog *s)
         }
         if (c->rounds_done >= target)
             break;
+        if (!c->leader && c->exclusive_waiting) {
+            /* Waiters come back for the next round at once: without this
+             * a commit_exclusive caller could wait for ever. */
+            pthread_cond_wait(&c->cv, &c->mu);
+            continue;
+        }
         if (c->leader) {
             /* While a round runs, a waiter's target is that round or the
              * next: waiting[target % 2] counts it for exactly one round. */
@@ -418,6 +427,24 @@ int commit_sync(struct siglog *s)
         if (rc)
             break;
     }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
+int commit_exclusive(struct siglog *s, int (*fn)(void *ctx), void *ctx)
+{
+    commit *c = s->commit;
+    pthread_mutex_lock(&c->mu);
+    c->exclusive_waiting++;
+    while (c->leader)
+        pthread_cond_wait(&c->cv, &c->mu);
+    c->exclusive_waiting--;
+    c->leader = 1;
+    pthread_mutex_unlock(&c->mu);
+    int rc = fn(ctx);
+    pthread_mutex_lock(&c->mu);
+    c->leader = 0;
+    pthread_cond_broadcast(&c->cv);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }

@@ -46,6 +46,10 @@ void commit_failed_detail(commit *c, char *buf, size_t len);
 /* Return once a commit round that started after this call has finished.
  * 0, or the round's error / SIGLOG_EFAILED. */
 int commit_sync(struct siglog *s);
+/* Run fn(ctx) as the commit leader: no commit round or checkpoint runs
+ * meanwhile (those that were asked for wait and run after), so no
+ * partition has batches inflight. Returns fn's value. */
+int commit_exclusive(struct siglog *s, int (*fn)(void *ctx), void *ctx);
 /* Sync all durable partitions' segments and empty the journal. Caller
  * must be the leader or the only thread (open, close). */
 int commit_checkpoint(struct siglog *s);

@@ -14,7 +14,7 @@ struct partition {
     pthread_mutex_t mu;
     pthread_cond_t published;   /* broadcast when the hwm moves */
     const siglog_io *io;
-    const partition_config *cfg;
+    partition_config cfg;       /* see partition_set_config */
     char *dir;
     uint32_t id;
     int writable;
@@ -96,13 +96,23 @@ static void batch_run_swap(batch_run *a, batch_run *b)
     *b = t;
 }
 
+/* Under mu (or at open, or read-only: nothing changes the config then). */
 static segment_params seg_params(const partition *p)
 {
     return (segment_params){
-        .segment_bytes_max = p->cfg->segment_bytes_max,
-        .index_interval_bytes = p->cfg->index_interval_bytes,
-        .file_mode = p->cfg->file_mode,
+        .segment_bytes_max = p->cfg.stream.segment_bytes_max,
+        .index_interval_bytes = p->cfg.stream.index_interval_bytes,
+        .file_mode = p->cfg.file_mode,
     };
+}
+
+/* For readers, who hold no lock: the config may change under them. */
+static segment_params reader_params(partition *p)
+{
+    pthread_mutex_lock(&p->mu);
+    segment_params sp = seg_params(p);
+    pthread_mutex_unlock(&p->mu);
+    return sp;
 }
 
 int partition_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count)
@@ -241,7 +251,7 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
      * checkpoint (all of it when the journal holds nothing of this
      * partition). NONE: only what the segment's summary says a clean
      * close synced; the rest is scanned. */
-    segment_trust_below(p->active, p->cfg->sync_policy == SIGLOG_SYNC_NONE ? segment_durable_offset(p->active)
+    segment_trust_below(p->active, p->cfg.stream.sync_policy == SIGLOG_SYNC_NONE ? segment_durable_offset(p->active)
                                                                            : journal_from);
     segment_tail t;
     if ((rc = segment_scan_tail(p->active, &t)) != 0)
@@ -252,7 +262,7 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
      * was synced is vouched for and never cut: by the summary (a clean
      * close), or for a journaled stream by the checkpoint that synced
      * everything below the journal's copy. */
-    int none = p->cfg->sync_policy == SIGLOG_SYNC_NONE;
+    int none = p->cfg.stream.sync_policy == SIGLOG_SYNC_NONE;
     int journal_restores = !none && journal_from <= t.next_offset;
     int checkpointed = !none && journal_from != UINT64_MAX && t.next_offset < journal_from;
     if ((t.vouched_damage || (checkpointed && t.valid_bytes < t.file_bytes)) && !journal_restores) {
@@ -302,7 +312,7 @@ int partition_open(partition **out, const siglog_io *io, const char *dir, uint32
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->published, NULL);
     p->io = io;
-    p->cfg = cfg;
+    p->cfg = *cfg;
     p->id = id;
     p->writable = writable;
     batch_builder_init(&p->open);
@@ -385,7 +395,7 @@ int partition_wait_durable(partition *p, uint64_t offset, const int *store_faile
     int rc;
     /* A NONE partition never goes through the journal: a journal failure
      * does not concern it. */
-    if (p->cfg->sync_policy == SIGLOG_SYNC_NONE)
+    if (p->cfg.stream.sync_policy == SIGLOG_SYNC_NONE)
         store_failed = NULL;
     /* Checked once: a failed NONE write may hand the offset out again
      * while we wait (the reissued range below tells). */
@@ -463,7 +473,7 @@ static int seal_open_locked(partition *p)
     if (rc)
         return rc;
     batch_meta meta;
-    rc = batch_builder_seal(&p->open, (int)p->cfg->compression, &p->pending.bytes, &meta);
+    rc = batch_builder_seal(&p->open, (int)p->cfg.stream.compression, &p->pending.bytes, &meta);
     if (rc)
         return rc;
     p->pending.metas[p->pending.count++] = meta;
@@ -479,7 +489,7 @@ static int append_locked(partition *p, const siglog_event *const *events, size_t
         const siglog_event *ev = events[i];
         int64_t ts = ev->timestamp_us ? ev->timestamp_us : now_us;
         size_t size = batch_record_size(ev, ts);
-        if (p->open.record_count && p->open.records.len + size > p->cfg->batch_bytes_max) {
+        if (p->open.record_count && p->open.records.len + size > p->cfg.stream.batch_bytes_max) {
             int rc = seal_open_locked(p);
             if (rc)
                 return rc;
@@ -493,7 +503,7 @@ static int append_locked(partition *p, const siglog_event *const *events, size_t
             offsets_out[i] = p->next_offset;
         p->next_offset++;
     }
-    if (p->cfg->sync_policy == SIGLOG_SYNC_NONE && p->pending.count)
+    if (p->cfg.stream.sync_policy == SIGLOG_SYNC_NONE && p->pending.count)
         return write_pending_locked(p);
     return 0;
 }
@@ -536,9 +546,9 @@ static int maybe_roll_locked(partition *p, int64_t now_us)
     if (size == 0)
         return 0;
     int64_t age = now_us - segment_created_us(p->active);
-    int full = size >= p->cfg->segment_bytes_max ||
+    int full = size >= p->cfg.stream.segment_bytes_max ||
                segment_next_offset(p->active) - segment_base_offset(p->active) >= REL_OFFSET_ROLL;
-    int old = p->cfg->segment_age_max_us && age >= (int64_t)p->cfg->segment_age_max_us;
+    int old = p->cfg.stream.segment_age_max_us && age >= (int64_t)p->cfg.stream.segment_age_max_us;
     return full || old ? roll_locked(p) : 0;
 }
 
@@ -550,8 +560,8 @@ static int write_run_locked(partition *p, const batch_run *r)
     uint64_t pos = 0;
     int64_t now = p->io->now_us(p->io);
     while (first < r->count) {
-        uint64_t room = p->cfg->segment_bytes_max > segment_size(p->active)
-                            ? p->cfg->segment_bytes_max - segment_size(p->active)
+        uint64_t room = p->cfg.stream.segment_bytes_max > segment_size(p->active)
+                            ? p->cfg.stream.segment_bytes_max - segment_size(p->active)
                             : 0;
         size_t n = 0;
         uint64_t bytes = 0;
@@ -728,7 +738,7 @@ int partition_append_batches(partition *p, const siglog_event *const *events, si
                      p->failed_detail);
     else
         rc = append_locked(p, events, n, now_us, offsets_out);
-    out->journaled = p->cfg->sync_policy != SIGLOG_SYNC_NONE;
+    out->sync_policy = p->cfg.stream.sync_policy;
     out->pending_bytes = p->pending.bytes.len;
     pthread_mutex_unlock(&p->mu);
     return rc;
@@ -758,7 +768,7 @@ int partition_commit_begin(partition *p, uint64_t *below)
     pthread_mutex_lock(&p->mu);
     int rc = 0;
     *below = 0;
-    if (!p->failed && p->cfg->sync_policy != SIGLOG_SYNC_NONE && (rc = seal_open_locked(p)) == 0)
+    if (!p->failed && p->cfg.stream.sync_policy != SIGLOG_SYNC_NONE && (rc = seal_open_locked(p)) == 0)
         *below = p->next_offset; /* what was appended before the round */
     pthread_mutex_unlock(&p->mu);
     return rc;
@@ -817,18 +827,24 @@ int partition_check_journal_release(partition *p)
     return rc;
 }
 
-int partition_tick(partition *p, int64_t mono_us, int64_t wall_us)
+int partition_seal_lingering(partition *p, int64_t mono_us)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
-    if (!p->failed && p->cfg->sync_policy == SIGLOG_SYNC_NONE && p->open.record_count &&
-        mono_us - p->open.opened_us >= (int64_t)p->cfg->linger_us) {
+    if (!p->failed && p->cfg.stream.sync_policy == SIGLOG_SYNC_NONE && p->open.record_count &&
+        mono_us - p->open.opened_us >= (int64_t)p->cfg.stream.linger_us) {
         rc = seal_open_locked(p);
         if (!rc)
             rc = write_pending_locked(p);
     }
-    if (!rc && !p->failed)
-        rc = maybe_roll_locked(p, wall_us);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int partition_roll_if_old(partition *p, int64_t wall_us)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = p->failed ? 0 : maybe_roll_locked(p, wall_us);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
@@ -837,7 +853,7 @@ int partition_flush(partition *p, int do_sync)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
-    if (p->cfg->sync_policy == SIGLOG_SYNC_NONE) {
+    if (p->cfg.stream.sync_policy == SIGLOG_SYNC_NONE) {
         rc = seal_open_locked(p);
         if (!rc)
             rc = write_pending_locked(p);
@@ -881,9 +897,9 @@ int partition_segment_bases(const partition *p, uint64_t **bases, size_t *count)
     return partition_list_segments(p->io, p->dir, bases, count);
 }
 
-int partition_segment_open(const partition *p, uint64_t base, segment **out)
+int partition_segment_open(partition *p, uint64_t base, segment **out)
 {
-    segment_params sp = seg_params(p);
+    segment_params sp = reader_params(p);
     return segment_open(p->io, p->dir, base, 0, &sp, out);
 }
 
@@ -1034,10 +1050,39 @@ int partition_snapshot_hinted(partition *p, const hwm_mark *hint, partition_snap
     return rc;
 }
 
+/* See partition_set_config. Unlike write_pending_locked, nothing is
+ * published before the sync: a durability waiter must not wake early. */
+static int settle_locked(partition *p)
+{
+    int rc = seal_open_locked(p);
+    if (!rc && p->pending.count)
+        rc = write_run_locked(p, &p->pending);
+    if (!rc)
+        rc = sync_locked(p);
+    if (rc) {
+        fail_locked(p, rc);
+        return rc;
+    }
+    batch_run_clear(&p->pending);
+    publish_locked(p);
+    return 0;
+}
+
+int partition_set_config(partition *p, const siglog_stream_config *c)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = 0;
+    if (p->writable && !p->failed && c->sync_policy != p->cfg.stream.sync_policy)
+        rc = settle_locked(p);
+    p->cfg.stream = *c;
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
 /* First record timestamp and largest timestamp over all segments. */
 static int timestamp_range(partition *p, const uint64_t *bases, size_t n, int64_t *first, int64_t *max)
 {
-    segment_params sp = seg_params(p);
+    segment_params sp = reader_params(p);
     *first = 0;
     *max = INT64_MIN;
     bytebuf buf = {0};

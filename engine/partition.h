@@ -43,16 +43,13 @@
 #include "io.h"
 #include "segment.h"
 
+/* What a partition works by: its stream's settings, whole (the table in
+ * settings.h describes every field; nothing is copied field by field),
+ * and the store's file mode. The partition keeps its own copy, changed
+ * only by partition_set_config. */
 typedef struct partition_config {
-    uint32_t compression;
-    uint32_t sync_policy;
-    uint64_t segment_bytes_max;
-    uint64_t segment_age_max_us;
-    uint32_t batch_bytes_max;
-    uint32_t linger_us;
-    uint32_t index_interval_bytes;
+    siglog_stream_config stream;
     uint32_t file_mode;
-    uint32_t dir_mode;
 } partition_config;
 
 /* A run of sealed batches, contiguous in offsets. */
@@ -107,7 +104,7 @@ void partition_close(partition *p);
 
 /* What partition_append_batches did, for the caller's durability wait. */
 typedef struct partition_appended {
-    int journaled;          /* the events go through the commit journal */
+    uint32_t sync_policy;   /* the partition's, when it took the events */
     uint64_t pending_bytes; /* sealed batches waiting for a commit */
 } partition_appended;
 
@@ -153,10 +150,13 @@ int partition_sync(partition *p);
  * its segment lacks. A partition failed at open for damage has none. */
 int partition_check_journal_release(partition *p);
 
-/* The writer's periodic work (background.c): a NONE partition seals and
- * writes an open batch older than its linger; any partition rolls a
- * segment past its age limit. mono_us and wall_us are the I/O clocks. */
-int partition_tick(partition *p, int64_t mono_us, int64_t wall_us);
+/* The writer's periodic work (store_tasks.c). A NONE partition seals and
+ * writes an open batch older than its linger (mono_us: the I/O's
+ * monotonic clock); a journaled one leaves it to the next commit. */
+int partition_seal_lingering(partition *p, int64_t mono_us);
+/* Roll the active segment when it is past its size or age limit (wall_us:
+ * the I/O's wall clock, as segments record their creation). */
+int partition_roll_if_old(partition *p, int64_t wall_us);
 /* A NONE partition: seal the open batch and write it, with do_sync
  * fdatasync the segment. A journaled partition's batches go through the
  * commit (commit.c) only: it does nothing. */
@@ -208,7 +208,7 @@ const batch_run *partition_journaled(const partition *p);
  * now (caller frees *bases). */
 int partition_segment_bases(const partition *p, uint64_t **bases, size_t *count);
 /* Open one of its segments for reading. */
-int partition_segment_open(const partition *p, uint64_t base, segment **out);
+int partition_segment_open(partition *p, uint64_t base, segment **out);
 
 /* Read-only open: keep batches the journal holds for this partition
  * (whole checked batches), after those kept before. SIGLOG_ECORRUPT when
@@ -234,6 +234,17 @@ int partition_snapshot_hinted(partition *p, const hwm_mark *hint, partition_snap
  * now on (the stream's hwm file; NULL: stop), starting with the current
  * one. */
 void partition_attach_hint(partition *p, hwm_file *h);
+
+/* A live stream's settings changed (siglog_stream_config_set): the
+ * partition works by c from now on. When its sync policy changes, what
+ * was appended so far is written to the segment and synced first, so it
+ * is durable whichever way the partition goes on: a journaled batch is
+ * never left for a NONE partition to write unsynced, and a journaled
+ * partition's recovery may trust everything before its first journal
+ * entry (partition_open). The caller holds the commit
+ * (commit_exclusive): nothing is inflight. A failed write or sync fails
+ * the partition (the config is set all the same). */
+int partition_set_config(partition *p, const siglog_stream_config *c);
 
 int partition_info(partition *p, siglog_partition_info *out);
 

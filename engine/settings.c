@@ -108,6 +108,24 @@ void settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v)
     }
 }
 
+/* The fields are uint32_t or uint64_t (r->width), so the casts name
+ * their real types. */
+uint64_t settings_load(const siglog_stream_config *c, const settings_row *r)
+{
+    const void *p = (const unsigned char *)c + r->offset;
+    return r->width == 4 ? __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED)
+                         : __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
+}
+
+void settings_store(siglog_stream_config *c, const settings_row *r, uint64_t v)
+{
+    void *p = (unsigned char *)c + r->offset;
+    if (r->width == 4)
+        __atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED);
+    else
+        __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED);
+}
+
 int settings_check(const settings_row *r, uint64_t v)
 {
     if (v >= r->pub.min && v <= r->pub.max)

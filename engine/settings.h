@@ -38,6 +38,10 @@ const settings_row *settings_by_tag(uint16_t tag);
 uint64_t settings_get(const siglog_stream_config *c, const settings_row *r);
 /* No range check: callers check with settings_check. */
 void settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v);
+/* The same, atomically: a live stream's settings may change under its
+ * readers (stream_config_load, siglog_stream_config_set). */
+uint64_t settings_load(const siglog_stream_config *c, const settings_row *r);
+void settings_store(siglog_stream_config *c, const settings_row *r, uint64_t v);
 /* SIGLOG_EINVAL naming the setting, its value and its range when v is
  * outside it; else 0. */
 int settings_check(const settings_row *r, uint64_t v);

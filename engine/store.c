@@ -12,6 +12,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "background.h"
 #include "codec.h"
 #include "commit.h"
 #include "error.h"
@@ -526,6 +527,7 @@ static int recover_from_journal(struct siglog *s)
 
 static void store_free(struct siglog *s)
 {
+    background_free(s->background); /* its tasks use the streams */
     for (size_t i = 0; i < s->stream_count; i++)
         stream_close(s->streams[i]);
     free(s->streams);
@@ -543,9 +545,8 @@ static void store_free(struct siglog *s)
         s->io->close_file(s->io, s->lock_fd);
     }
     pthread_mutex_destroy(&s->streams_mu);
+    pthread_mutex_destroy(&s->config_mu);
     commit_free(s->commit);
-    pthread_mutex_destroy(&s->background_mu);
-    pthread_cond_destroy(&s->background_cv);
     sodium_memzero(s->secret, sizeof s->secret);
     io_root_close(s->root);
     free(s->path);
@@ -590,8 +591,7 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     s->read_only = o.read_only;
     s->lock_fd = -1;
     pthread_mutex_init(&s->streams_mu, NULL);
-    pthread_mutex_init(&s->background_mu, NULL);
-    pthread_cond_init(&s->background_cv, NULL);
+    pthread_mutex_init(&s->config_mu, NULL);
 
     const siglog_io *io = s->io;
     char *store_file = path_join(path, STORE_FILE);
@@ -667,7 +667,7 @@ static int open_store(siglog **out, const char *path, siglog_options o)
             goto fail;
         for (size_t i = 0; i < s->stream_count; i++)
             stream_attach_hint(s->streams[i]);
-        if ((rc = background_start(s)) != 0)
+        if ((rc = store_tasks_start(s)) != 0)
             goto fail;
     }
     free(store_file);
@@ -688,7 +688,7 @@ static int flush_unjournaled(struct siglog *s, int do_sync)
     int rc = store_streams_snapshot(s, &streams, &ns);
     for (size_t i = 0; i < ns && !rc; i++) {
         siglog_stream *st = streams[i];
-        if (st->cfg.sync_policy != SIGLOG_SYNC_NONE)
+        if (STREAM_SETTING(st, sync_policy) != SIGLOG_SYNC_NONE)
             continue;
         for (uint32_t p = 0; p < st->cfg.partitions && !rc; p++)
             rc = partition_flush(st->parts[p], do_sync);
@@ -735,7 +735,7 @@ SIGLOG_API int siglog_close(siglog *s)
     err_clear();
     int rc = 0;
     if (!s->read_only) {
-        background_stop(s);
+        store_tasks_stop(s);
         rc = flush_all(s, 1);
         /* Leave an empty journal and summaries that vouch for every
          * active segment: the next open has nothing to replay or scan. */
@@ -866,7 +866,7 @@ SIGLOG_API const char *siglog_stream_name(const siglog_stream *st)
 
 SIGLOG_API void siglog_stream_config_get(const siglog_stream *st, siglog_stream_config *out)
 {
-    *out = st->cfg;
+    stream_config_load(st, out);
 }
 
 SIGLOG_API int siglog_stream_state(const siglog_stream *st, const char **detail)

@@ -1,6 +1,6 @@
 /*
  * store — the siglog handle: the store directory, its writer lock, its
- * streams, the commit journal and the background thread
+ * streams, the commit journal and the background scheduler
  * (format-spec/FORMAT.md, "Store file").
  *
  * Roles (DESIGN.md): one writer process holds an exclusive flock on
@@ -58,6 +58,8 @@ struct siglog {
     size_t retired_count;
     uint32_t max_stream_id;
 
+    pthread_mutex_t config_mu;      /* serializes stream config changes
+                                     * (stream_config.c) */
     journal *journal;               /* writer only */
     journal_start *journal_starts;  /* filled at open, before recovery */
     struct journal_verdict *verdict; /* the journal's damage, judged at open */
@@ -66,11 +68,9 @@ struct siglog {
     size_t journal_start_count;
     struct commit *commit;          /* writer only: group commit state */
 
-    pthread_t background;           /* linger, interval commits, age rolls */
-    int background_running;
-    int background_stop;            /* guarded by background_mu */
-    pthread_mutex_t background_mu;
-    pthread_cond_t background_cv;
+    struct background *background;  /* writer only: its periodic tasks */
+    int64_t interval_commit_us;     /* the commit task's last commit
+                                     * (store_tasks.c; only it uses it) */
 };
 
 /* What siglog.store holds besides its creation time. Modes 0: none
@@ -111,8 +111,9 @@ int store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n);
  * each partition's mu in turn; call with neither held. */
 void store_wake_durable_waiters(struct siglog *s);
 
-/* Background thread (store_background.c). */
-int background_start(struct siglog *s);
-void background_stop(struct siglog *s);
+/* The writer's periodic tasks (store_tasks.c): registered and started
+ * at open, stopped before close flushes; background_free at store_free. */
+int store_tasks_start(struct siglog *s);
+void store_tasks_stop(struct siglog *s);
 
 #endif

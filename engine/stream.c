@@ -22,6 +22,20 @@ SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c)
         settings_put(c, settings_row_at(i), settings_row_at(i)->pub.default_value);
 }
 
+void stream_config_load(const siglog_stream *st, siglog_stream_config *out)
+{
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < settings_count(); i++)
+        settings_put(out, settings_row_at(i), settings_load(&st->cfg, settings_row_at(i)));
+}
+
+void stream_config_publish(siglog_stream *st, const siglog_stream_config *c)
+{
+    for (size_t i = 0; i < settings_count(); i++)
+        if (settings_row_at(i)->pub.is_mutable)
+            settings_store(&st->cfg, settings_row_at(i), settings_get(c, settings_row_at(i)));
+}
+
 int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity)
 {
     for (size_t i = 0; i < settings_count(); i++) {
@@ -269,19 +283,10 @@ int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX
     return rc == SIGLOG_EINVAL ? err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail()) : rc;
 }
 
-static void partition_config_from(partition_config *pc, const siglog_stream_config *c, const siglog_options *o)
+/* The partitions of a stream work by its settings and the store's mode. */
+static partition_config partition_config_of(const struct siglog *s, const siglog_stream_config *c)
 {
-    *pc = (partition_config){
-        .compression = c->compression,
-        .sync_policy = c->sync_policy,
-        .segment_bytes_max = c->segment_bytes_max,
-        .segment_age_max_us = c->segment_age_max_us,
-        .batch_bytes_max = c->batch_bytes_max,
-        .linger_us = c->linger_us,
-        .index_interval_bytes = c->index_interval_bytes,
-        .file_mode = o->file_mode,
-        .dir_mode = o->dir_mode,
-    };
+    return (partition_config){.stream = *c, .file_mode = s->opt.file_mode};
 }
 
 /* Remove a directory that stream creation made, with what it holds two
@@ -427,8 +432,7 @@ int stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_co
                      dir, parts, c->partitions);
     /* What a reader checks, writing nothing: catalog and segments agree
      * and the log reaches its bound. */
-    partition_config pc;
-    partition_config_from(&pc, c, &s->opt);
+    partition_config pc = partition_config_of(s, c);
     for (uint32_t p = 0; p < parts && !rc; p++) {
         char *pd = path_partition_dir(dir, p);
         partition *part = NULL;
@@ -482,7 +486,7 @@ void stream_attach_hint(siglog_stream *st)
     struct siglog *s = st->store;
     if (st->failed || st->hint)
         return;
-    if (hwm_writer_open(s->io, st->dir, st->cfg.partitions, st->pcfg.file_mode, &st->hint) != 0) {
+    if (hwm_writer_open(s->io, st->dir, st->cfg.partitions, s->opt.file_mode, &st->hint) != 0) {
         store_log(s, SIGLOG_LOG_WARN, "%s: readers in other processes will scan for new events instead", siglog_errdetail());
         err_clear();
         return;
@@ -524,7 +528,7 @@ int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream *
     }
     if (writable && (rc = stream_config_normalize(&st->cfg, journal_capacity(s->journal))) != 0)
         goto fail;
-    partition_config_from(&st->pcfg, &st->cfg, &s->opt);
+    partition_config pc = partition_config_of(s, &st->cfg);
     uint64_t quarter = writable ? journal_capacity(s->journal) / 4 : 0;
     st->pending_bytes_max = quarter < 4 * MiB ? quarter : 4 * MiB;
     st->parts = calloc(st->cfg.partitions, sizeof *st->parts);
@@ -543,7 +547,7 @@ int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream *
             goto fail;
         }
         uint64_t journal_from = writable ? store_journal_start(s, st->id, p) : UINT64_MAX;
-        rc = partition_open(&st->parts[p], s->io, pd, p, &st->pcfg, writable, journal_from, store_log_cb,
+        rc = partition_open(&st->parts[p], s->io, pd, p, &pc, writable, journal_from, store_log_cb,
                             s);
         free(pd);
         if (rc)

@@ -45,9 +45,14 @@ struct siglog_stream {
     struct siglog *store;
     char name[SIGLOG_NAME_MAX + 1];
     uint32_t id;
+    /* The settings. The immutable ones (partitions, index_interval_bytes)
+     * never change after open and are read plainly; the mutable ones may
+     * change under a live writer (siglog_stream_config_set), so they are
+     * read with STREAM_SETTING or stream_config_load and written with
+     * stream_config_publish only, atomically field by field. Each
+     * partition keeps its own copy, under its lock (partition_set_config). */
     siglog_stream_config cfg;
     stream_meta_extra meta_extra; /* kept for rewriting stream.meta */
-    partition_config pcfg;
     char *dir;
     partition **parts;
     struct schema_registry *schemas; /* its schema versions (schema_registry.h) */
@@ -64,6 +69,15 @@ struct siglog_stream {
     int failed;
     char failed_detail[512];
 };
+
+/* One mutable setting of a live stream, read atomically. */
+#define STREAM_SETTING(st, field) __atomic_load_n(&(st)->cfg.field, __ATOMIC_RELAXED)
+/* All of a live stream's settings, each read atomically. */
+void stream_config_load(const siglog_stream *st, siglog_stream_config *out);
+/* Make c the stream's settings for its readers (the partitions are set
+ * before, by the caller). Only siglog_stream_config_set calls it,
+ * serialized by the store's config_mu. */
+void stream_config_publish(siglog_stream *st, const siglog_stream_config *c);
 
 /* Fill defaults for zero fields and check ranges. SIGLOG_EINVAL names the
  * offending field. journal_capacity bounds record and batch sizes. */

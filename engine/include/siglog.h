@@ -258,7 +258,7 @@ typedef struct siglog_setting {
     int type;                   /* enum siglog_setting_type */
     uint32_t unit_us;           /* SIGLOG_SETTING_DURATION: microseconds per unit
                                  * of the value (1 or 1000); else 1 */
-    int is_mutable;             /* may change after creation (siglog_stream_configure) */
+    int is_mutable;             /* may change after creation (siglog_stream_config_set) */
     uint64_t min, max;          /* the valid range, both included */
     uint64_t default_value;     /* what siglog_stream_config_default sets */
     const char *const *choices; /* SIGLOG_SETTING_ENUM: names by value, NULL-terminated */
@@ -312,7 +312,25 @@ SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **ou
 SIGLOG_API int siglog_stream_foreach(siglog *s, int (*fn)(void *ctx, siglog_stream *st), void *ctx);
 
 SIGLOG_API const char *siglog_stream_name(const siglog_stream *st);
+/* The stream's settings as they are now (a live change shows at once). */
 SIGLOG_API void siglog_stream_config_get(const siglog_stream *st, siglog_stream_config *out);
+
+/* Change the settings of stream `name` to c, a whole config: start from
+ * siglog_stream_config_get and change the mutable settings (is_mutable in
+ * the settings table). All or nothing: c is checked whole first (ranges,
+ * a batch must fit the journal) and SIGLOG_EINVAL names what is wrong, an
+ * immutable setting that differs included, with nothing written. Then the
+ * change is recorded in the store's audit trail (action "config", the
+ * detail naming each changed setting with its old and new value; see
+ * siglog_audit_read) and stream.meta is replaced atomically, keeping
+ * entries a newer siglog wrote; both are durable when this returns. A config equal to the
+ * current one writes nothing. The live stream works by the new settings
+ * at once, appenders and the background work of this handle included,
+ * safely from any thread; a change of sync policy first makes everything
+ * appended so far durable. Other processes hold no writer handle while
+ * this one lives (the writer lock), and read the new settings at their
+ * next open. Writer handles only (SIGLOG_ERDONLY); thread-safe. */
+SIGLOG_API int siglog_stream_config_set(siglog *s, const char *name, const siglog_stream_config *c);
 
 /* 0 for a stream that opened, else the SIGLOG_E* code it failed to open
  * with; *detail (when detail is not NULL) says why, naming the file ("" for

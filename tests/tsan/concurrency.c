@@ -15,7 +15,13 @@
  *   - for every sync policy, threads waiting in siglog_wait_durable for
  *     what 2 writers just appended, woken by the commits (background,
  *     back-pressure, ALWAYS appends): every wait ends durable, and
- *     siglog_durable_offset then covers the offset.
+ *     siglog_durable_offset then covers the offset;
+ *   - 2 writers on 2 partitions while a third thread changes the stream's
+ *     config (sync policy through all three, linger, batch and record
+ *     sizes, segment size) with siglog_stream_config_set and a fourth
+ *     reads it with siglog_stream_config_get: no event lost or reordered,
+ *     and every event appended before a change to ALWAYS, or under
+ *     ALWAYS, is durable when its call returns.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -260,6 +266,102 @@ static void waiters_follow_appends(uint32_t sync)
     CHECK(siglog_close(s) == 0, "close");
 }
 
+#define CONFIG_CHANGES 12
+
+typedef struct reconfigurer {
+    siglog *s;
+    siglog_stream *st;
+    int stop; /* atomic: the changes are done */
+    int gen;  /* atomic: odd while a change runs */
+} reconfigurer;
+
+static void *reconfigure(void *arg)
+{
+    reconfigurer *r = arg;
+    for (int i = 0; i < CONFIG_CHANGES; i++) {
+        siglog_stream_config c;
+        siglog_stream_config_get(r->st, &c);
+        c.sync_policy = (uint32_t)(i % 3);
+        c.linger_us = 500 + (uint32_t)(i % 4) * 500;
+        c.batch_bytes_max = (i % 2 ? 4 : 64) * 1024;
+        c.record_bytes_max = (i % 2 ? 64 : 1024) * 1024;
+        c.segment_bytes_max = (i % 2 ? 64 : 256) * 1024;
+        __atomic_add_fetch(&r->gen, 1, __ATOMIC_ACQ_REL);
+        CHECK(siglog_stream_config_set(r->s, "s", &c) == 0, "config change %d", i);
+        __atomic_add_fetch(&r->gen, 1, __ATOMIC_ACQ_REL);
+        usleep(2000);
+    }
+    __atomic_store_n(&r->stop, 1, __ATOMIC_RELEASE);
+    return NULL;
+}
+
+static void *read_config(void *arg)
+{
+    reconfigurer *r = arg;
+    while (!__atomic_load_n(&r->stop, __ATOMIC_ACQUIRE)) {
+        siglog_stream_config c;
+        siglog_stream_config_get(r->st, &c);
+        CHECK(c.sync_policy <= SIGLOG_SYNC_ALWAYS && c.partitions == 2, "a config as set");
+        usleep(500);
+    }
+    return NULL;
+}
+
+/* A writer that appends until the config changes are done (w->count
+ * then says how many) and checks, after each append, what the stream's
+ * policy promised: an event appended under ALWAYS, with no change running
+ * during the call, is durable when the call returns. */
+typedef struct checking_writer {
+    writer w;
+    reconfigurer *r;
+} checking_writer;
+
+static void *write_checking_durability(void *arg)
+{
+    checking_writer *cw = arg;
+    writer *w = &cw->w;
+    for (int i = 0; !__atomic_load_n(&cw->r->stop, __ATOMIC_ACQUIRE); i++, w->count++) {
+        char v[64];
+        int n = snprintf(v, sizeof v, "{\"w\":%d,\"i\":%d}", w->id, i);
+        siglog_event e = {.value = v, .value_len = (size_t)n};
+        siglog_stream_config c;
+        int gen = __atomic_load_n(&cw->r->gen, __ATOMIC_ACQUIRE);
+        siglog_stream_config_get(w->st, &c);
+        uint64_t off;
+        CHECK(siglog_append(w->st, w->partition, &e, 1, NULL, &off) == 0, "append w%d i%d", w->id, i);
+        int steady = gen % 2 == 0 && __atomic_load_n(&cw->r->gen, __ATOMIC_ACQUIRE) == gen;
+        uint64_t durable;
+        CHECK(siglog_durable_offset(w->st, w->partition, &durable) == 0, "durable offset");
+        CHECK(!steady || c.sync_policy != SIGLOG_SYNC_ALWAYS || durable > off,
+              "w%d i%d at %llu appended under ALWAYS is not durable (durable below %llu)", w->id, i,
+              (unsigned long long)off, (unsigned long long)durable);
+    }
+    return NULL;
+}
+
+static void config_changes_while_appending(void)
+{
+    siglog *s = open_store("reconfigure");
+    siglog_stream *st = make_stream(s, 2, SIGLOG_SYNC_INTERVAL);
+    reconfigurer r = {.s = s, .st = st};
+    pthread_t rt, ct, t[2];
+    checking_writer w[2];
+    for (int i = 0; i < 2; i++) {
+        w[i] = (checking_writer){{st, (uint32_t)i, 0, 0}, &r};
+        pthread_create(&t[i], NULL, write_checking_durability, &w[i]);
+    }
+    pthread_create(&rt, NULL, reconfigure, &r);
+    pthread_create(&ct, NULL, read_config, &r);
+    for (int i = 0; i < 2; i++)
+        pthread_join(t[i], NULL);
+    pthread_join(rt, NULL);
+    pthread_join(ct, NULL);
+    CHECK(siglog_sync(s) == 0, "sync");
+    for (uint32_t p = 0; p < 2; p++)
+        check_partition(st, p, 1, w[p].w.count);
+    CHECK(siglog_close(s) == 0, "close");
+}
+
 int main(void)
 {
     const char *tmp = getenv("SIGLOG_TEST_TMP");
@@ -275,6 +377,7 @@ int main(void)
         writers_readers_and_syncs(sync);
     for (uint32_t sync = 0; sync <= SIGLOG_SYNC_ALWAYS; sync++)
         waiters_follow_appends(sync);
+    config_changes_while_appending();
     char rm[300];
     snprintf(rm, sizeof rm, "rm -rf '%s'", root);
     CHECK(system(rm) == 0, "cleanup");
