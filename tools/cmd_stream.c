@@ -1,5 +1,6 @@
 /*
- * cmd_stream — `siglog stream create|list`: define streams and show them.
+ * cmd_stream — `siglog stream create|list|config`: define streams, show
+ * them and change their settings.
  */
 #include "args.h"
 #include "cli.h"
@@ -8,14 +9,16 @@
 #include "timeparse.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const args_cmd stream_cmd = {
     "stream",
-    "siglog stream create|list STORE ...",
+    "siglog stream create|list|config STORE ...",
     "  siglog stream create STORE STREAM --partitions N [options]\n"
     "  siglog stream list STORE [--json]\n"
-    "\n'siglog stream create --help' and 'siglog stream list --help' say more.\n",
+    "  siglog stream config STORE STREAM [--set NAME=VALUE ...] [--json]\n"
+    "\n'siglog stream SUBCOMMAND --help' says more.\n",
 };
 
 static const args_cmd create_cmd = {
@@ -61,6 +64,29 @@ static const args_cmd list_cmd = {
     "{\"name\",\"partitions\",\"compression\",\"sync\",\"segment_bytes_max\",\n"
     " \"segment_age_max_us\",\"batch_bytes_max\",\"record_bytes_max\",\"state\"}, or\n"
     "{\"name\",\"state\":\"failed\",\"error\"}.\n",
+};
+
+static const args_cmd config_cmd = {
+    "stream config",
+    "siglog stream config STORE STREAM [--set NAME=VALUE ...] [--json] [--force-owner]",
+    "Show the settings of stream STREAM, one NAME=VALUE per line, or with --set\n"
+    "change them and show the result.\n"
+    "\n"
+    "  --set NAME=VALUE     change a setting (below) by name; repeatable. All or\n"
+    "                       nothing: every value is checked first (its range, a\n"
+    "                       batch must fit the journal) and a setting fixed at\n"
+    "                       creation is refused by name, with nothing changed\n"
+    "  --json               print the settings as one object, as 'stream list\n"
+    "                       --json' prints each stream\n"
+    "  --force-owner        write even though this user does not own the store\n"
+    "\n"
+    "A change is recorded in the store's audit trail (siglog audit), then\n"
+    "stream.meta is replaced atomically. It needs the store's writer lock: a\n"
+    "collector that holds the store changes its streams through\n"
+    "siglog_stream_config_set, and picks up a change made here at its next open.\n"
+    "Changing sync_policy first makes everything appended so far durable.\n"
+    "\n"
+    "Settings:\n",
 };
 
 enum { OPT_PARTITIONS = 256, OPT_SET, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_BATCH_BYTES, OPT_COMPRESSION, OPT_SYNC,
@@ -262,17 +288,111 @@ out:
     return status;
 }
 
+/* The settings of c, one NAME=VALUE per line (enums by name). */
+static void print_settings(const siglog_stream_config *c)
+{
+    for (size_t i = 0; i < siglog_setting_count(); i++) {
+        const siglog_setting *set = siglog_setting_at(i);
+        uint64_t v = siglog_setting_get(c, set);
+        out_puts(set->name);
+        out_puts("=");
+        if (set->type == SIGLOG_SETTING_ENUM)
+            out_puts(set->choices[v]);
+        else
+            out_u64(v);
+        out_puts("\n");
+    }
+}
+
+/* Apply every --set of sets[0..n) to c (see set_assignment). */
+static int apply_sets(siglog_stream_config *c, char *const *sets, int n)
+{
+    for (int i = 0; i < n; i++)
+        if (set_assignment(&config_cmd, c, sets[i]) != CLI_OK)
+            return CLI_USAGE;
+    return CLI_OK;
+}
+
+static int stream_config(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "set", required_argument, NULL, OPT_SET },
+        { "json", no_argument, NULL, OPT_JSON },
+        { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
+        { NULL, 0, NULL, 0 },
+    };
+    int json = 0, nsets = 0;
+    unsigned open_flags = CLI_OPEN_READ_ONLY;
+    char **sets = calloc((size_t)argc, sizeof *sets); /* at most one per argument */
+    if (!sets)
+        return cli_fail(config_cmd.name, "out of memory");
+    int status = CLI_USAGE;
+    args_begin();
+    for (int ch; (ch = args_next(&config_cmd, argc, argv, opts)) != -1;) {
+        if (ch == OPT_SET) {
+            sets[nsets++] = optarg;
+            open_flags &= ~CLI_OPEN_READ_ONLY;
+        } else if (ch == OPT_JSON) {
+            json = 1;
+        } else if (ch == OPT_FORCE_OWNER) {
+            open_flags |= CLI_OPEN_FORCE_OWNER;
+        } else {
+            if (ch == ARGS_HELP) {
+                streaminfo_print_settings(stdout);
+                status = fflush(stdout) == 0 ? CLI_OK : CLI_FAILURE;
+            }
+            goto done;
+        }
+    }
+    char **ops;
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    /* Names and values checked before the store is opened. */
+    if (args_operands(&config_cmd, argc, argv, 2, "STORE or STREAM", &ops) || apply_sets(&c, sets, nsets))
+        goto done;
+    const char *path = ops[0], *name = ops[1];
+    siglog *s;
+    siglog_stream *st;
+    status = CLI_FAILURE;
+    if (cli_open(config_cmd.name, path, open_flags, name, &s, &st) != CLI_OK)
+        goto done;
+    siglog_stream_config_get(st, &c);
+    int rc = nsets ? apply_sets(&c, sets, nsets) : CLI_OK; /* over the current settings now */
+    if (!rc && nsets && (rc = siglog_stream_config_set(s, name, &c)) != 0)
+        cli_fail_lib(config_cmd.name, rc, "cannot change the settings of stream %s in %s", name, path);
+    json_t *doc = NULL;
+    if (!rc && json && !(doc = streaminfo_config_json(st)))
+        rc = cli_fail(config_cmd.name, "out of memory");
+    if (!rc && json && out_json_doc(doc) != 0 && !out_failed())
+        rc = cli_fail(config_cmd.name, "out of memory");
+    if (!rc && !json) {
+        siglog_stream_config now;
+        siglog_stream_config_get(st, &now);
+        print_settings(&now);
+    }
+    if (!rc)
+        status = out_finish(config_cmd.name);
+    int closed = siglog_close(s);
+    if (closed != 0 && status == CLI_OK)
+        status = cli_fail_lib(config_cmd.name, closed, "closing store %s", path);
+done:
+    free(sets);
+    return status;
+}
+
 int cmd_stream(int argc, char **argv)
 {
     if (argc >= 2 && strcmp(argv[1], "create") == 0)
         return stream_create(argc - 1, argv + 1);
     if (argc >= 2 && strcmp(argv[1], "list") == 0)
         return stream_list(argc - 1, argv + 1);
+    if (argc >= 2 && strcmp(argv[1], "config") == 0)
+        return stream_config(argc - 1, argv + 1);
     if (argc >= 2 && (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)) {
         printf("usage: %s\n\n%s", stream_cmd.synopsis, stream_cmd.help);
         return CLI_OK;
     }
     if (argc < 2)
-        return args_usage(&stream_cmd, "missing subcommand (create or list)");
+        return args_usage(&stream_cmd, "missing subcommand (create, list or config)");
     return args_usage(&stream_cmd, "unknown subcommand '%s'", argv[1]);
 }

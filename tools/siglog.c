@@ -13,7 +13,7 @@
 
 static const cli_command commands[] = {
     { "init", cmd_init, "create a store" },
-    { "stream", cmd_stream, "create or list streams" },
+    { "stream", cmd_stream, "create, list or configure streams" },
     { "append", cmd_append, "append JSON Lines events to a stream" },
     { "replay", cmd_replay, "read events back, filtered and in order" },
     { "stat", cmd_stat, "show streams, partitions, offsets and sizes" },

@@ -338,6 +338,105 @@ Test(cli, a_diagnostic_is_one_line_whatever_it_quotes)
     run_free(&r);
 }
 
+/* The value of setting `set` in a stream's JSON object, as a number. */
+static uint64_t json_setting(json_t *o, const siglog_setting *set)
+{
+    json_t *f = json_object_get(o, set->name);
+    if (set->type != SIGLOG_SETTING_ENUM)
+        return (uint64_t)field_int(o, set->name);
+    cr_assert(json_is_string(f), "%s is no string", set->name);
+    for (uint64_t v = 0; set->choices[v]; v++)
+        if (strcmp(set->choices[v], json_string_value(f)) == 0)
+            return v;
+    cr_assert_fail("%s: unknown choice %s", set->name, json_string_value(f));
+    return 0;
+}
+
+/* Every mutable setting changed in one `stream config` comes back the
+ * same from `stream config --json`, `stream list --json` and the text. */
+Test(cli, stream_config_round_trips_every_mutable_setting)
+{
+    run_result r = RUN(NULL, "stream", "create", env.store, "clicks", "--partitions", "2");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    const char *args[64] = {"stream", "config", env.store, "clicks"};
+    size_t n = 4;
+    char texts[32][48];
+    uint64_t want[32];
+    for (size_t i = 0; i < siglog_setting_count(); i++) {
+        const siglog_setting *set = siglog_setting_at(i);
+        if (!set->is_mutable)
+            continue;
+        /* Its minimum, or its maximum when that is the default. */
+        want[i] = set->min != set->default_value ? set->min : set->max;
+        if (set->type == SIGLOG_SETTING_ENUM)
+            snprintf(texts[i], sizeof texts[i], "%s=%s", set->name, set->choices[want[i]]);
+        else if (set->type == SIGLOG_SETTING_DURATION)
+            snprintf(texts[i], sizeof texts[i], "%s=%lluus", set->name,
+                     (unsigned long long)(want[i] * set->unit_us));
+        else
+            snprintf(texts[i], sizeof texts[i], "%s=%llu", set->name, (unsigned long long)want[i]);
+        args[n++] = "--set";
+        args[n++] = texts[i];
+    }
+    args[n++] = "--json";
+    args[n] = NULL;
+    r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *changed = json_loads(r.out, 0, NULL);
+    run_free(&r);
+    r = RUN(NULL, "stream", "list", env.store, "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *listed = json_loads(r.out, 0, NULL);
+    run_free(&r);
+    r = RUN(NULL, "stream", "config", env.store, "clicks", "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *shown = json_loads(r.out, 0, NULL);
+    run_free(&r);
+    r = RUN(NULL, "stream", "config", env.store, "clicks");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    for (size_t i = 0; i < siglog_setting_count(); i++) {
+        const siglog_setting *set = siglog_setting_at(i);
+        uint64_t v = set->is_mutable ? want[i] : strcmp(set->name, "partitions") == 0 ? 2 : set->default_value;
+        cr_assert_eq(json_setting(changed, set), v, "%s from stream config --set", set->name);
+        cr_assert_eq(json_setting(json_array_get(listed, 0), set), v, "%s from stream list --json", set->name);
+        cr_assert_eq(json_setting(shown, set), v, "%s from stream config --json", set->name);
+        char line[96];
+        snprintf(line, sizeof line, "%s=", set->name);
+        cr_assert(strstr(r.out, line), "%s missing from the text: %s", set->name, r.out);
+    }
+    run_free(&r);
+    json_decref(changed);
+    json_decref(listed);
+    json_decref(shown);
+}
+
+/* All or nothing: one setting fixed at creation refuses the whole change
+ * (exit 1, naming it); a bad value is a usage error (exit 2). */
+Test(cli, stream_config_refuses_all_or_nothing)
+{
+    run_result r = RUN(NULL, "stream", "create", env.store, "clicks", "--partitions", "2");
+    run_free(&r);
+    r = RUN(NULL, "stream", "config", env.store, "clicks", "--set", "linger_us=20ms", "--set", "partitions=4");
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "partitions") && strstr(r.err, "cannot change") &&
+                  strchr(r.err, '\n') == r.err + strlen(r.err) - 1,
+              "one line naming the setting: %s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "stream", "config", env.store, "clicks", "--set", "linger_us=20ms", "--set", "batch_bytes_max=1");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "batch_bytes_max"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "stream", "config", env.store, "clicks", "--json");
+    json_t *o = json_loads(r.out, 0, NULL);
+    cr_assert_eq(field_int(o, "linger_us"), 5000, "nothing changed");
+    json_decref(o);
+    run_free(&r);
+    r = RUN(NULL, "audit", env.store, "--json");
+    cr_assert(!strstr(r.out, "config"), "no change was audited: %s", r.out);
+    run_free(&r);
+}
+
 Test(cli, stream_create_and_list)
 {
     run_result r = RUN(NULL, "stream", "create", env.store, "outcomes", "--partitions", "3", "--segment-bytes", "1MiB",
