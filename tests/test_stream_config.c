@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "codec.h"
+#include "io_crash.h"
 #include "names.h"
 #include "settings.h"
 #include "stream.h"
@@ -338,4 +339,63 @@ Test(stream_config, a_sync_policy_change_settles_what_was_appended)
     cr_assert_eq(durable_next(x.st, 0), 10);
     cr_assert_eq(durable_next(x.st, 1), 3);
     fx_close(&x);
+}
+
+/* A power cut at every mutating call of a change, in every cut mode: the
+ * reopened stream holds the old settings or the new, never damage, and
+ * holds the new only with its audit record (appended and synced first). */
+Test(stream_config, a_power_cut_anywhere_in_a_change_leaves_old_or_new, .timeout = 300)
+{
+    char *root = test_tmpdir("stream-config-cut");
+    char *template_dir = test_path(root, "template");
+    siglog_options o;
+    siglog_options_default(&o);
+    o.create = 1;
+    o.journal_bytes = 8u << 20; /* as test_store_open: the default sizes fit */
+    siglog *s;
+    cr_assert_eq(siglog_open(&s, template_dir, &o), 0, "%s", siglog_errdetail());
+    test_stream_create(s, "clicks", 2, SIGLOG_SYNC_INTERVAL, 0);
+    cr_assert_eq(siglog_close(s), 0);
+    static const int modes[] = {IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM, IO_CRASH_GARBLE};
+    int completed = 0, trials = 0, took = 0;
+    for (uint64_t k = 1; !completed; k++)
+        for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
+            char name[64];
+            snprintf(name, sizeof name, "trial-%d", trials++);
+            fx x = {.dir = test_path(root, name)};
+            test_copy_tree(template_dir, x.dir);
+            io_crash *crash = io_crash_new(k * 31 + m);
+            o.io = io_crash_io(crash);
+            cr_assert_eq(siglog_open(&x.s, x.dir, &o), 0, "%s", siglog_errdetail());
+            cr_assert_eq(siglog_stream_get(x.s, "clicks", &x.st), 0);
+            siglog_stream_config c;
+            siglog_stream_config_get(x.st, &c);
+            c.linger_us = 9000;
+            c.sync_policy = SIGLOG_SYNC_ALWAYS;
+            io_crash_die_after(crash, io_crash_ops(crash) + k);
+            int rc = siglog_stream_config_set(x.s, "clicks", &c);
+            completed |= rc == 0 && !io_crash_dead(crash);
+            siglog_close(x.s);
+            cr_assert_eq(io_crash_power_cut(crash, modes[m]), 0);
+            io_crash_free(crash);
+            o.io = NULL;
+            /* What a writer finds after the power came back. */
+            x.s = test_store_open(x.dir, NULL);
+            cr_assert_eq(siglog_stream_get(x.s, "clicks", &x.st), 0, "call %llu mode %d: %s",
+                         (unsigned long long)k, modes[m], siglog_errdetail());
+            siglog_stream_config_get(x.st, &c);
+            int is_new = c.linger_us == 9000 && c.sync_policy == SIGLOG_SYNC_ALWAYS;
+            cr_assert(is_new || (c.linger_us == 5000 && c.sync_policy == SIGLOG_SYNC_INTERVAL),
+                      "call %llu mode %d: neither old nor new settings", (unsigned long long)k, modes[m]);
+            config_records *audit = config_changes(&x);
+            cr_assert(!is_new || audit->count == 1, "call %llu mode %d: new settings without their audit record",
+                      (unsigned long long)k, modes[m]);
+            took += is_new;
+            free(audit);
+            fx_close(&x);
+        }
+    cr_assert_gt(took, 0, "no trial kept the change");
+    test_rmtree(root);
+    free(template_dir);
+    free(root);
 }
