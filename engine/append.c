@@ -3,7 +3,8 @@
  * partition's lock, then wait for durability as the stream's policy says.
  *
  * Nothing of a call is appended unless every event passes validation, so
- * an oversize event never leaves half a call behind.
+ * an oversize event, or one the stream's schema contract refuses
+ * (schema_contract.h), never leaves half a call behind.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -11,6 +12,7 @@
 
 #include "commit.h"
 #include "error.h"
+#include "schema_contract.h"
 #include "store.h"
 
 static int validate_events(const siglog_stream *st, const siglog_event *events, size_t n)
@@ -82,6 +84,12 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
                        st->cfg.partitions, partition_id);
     if ((rc = validate_events(st, events, n)) != 0)
         return rc;
+    schema_warnings warnings = { 0 };
+    int contract = (int)STREAM_SETTING(st, contract);
+    if ((rc = schema_contract_check(st->schemas, contract, st->name, events, n, &warnings)) != 0) {
+        schema_warnings_free(&warnings);
+        return rc;
+    }
 
     /* Group events by partition keeping their order: parts[i] is event i's
      * partition, order[] lists event indexes grouped by partition. */
@@ -150,7 +158,10 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
             if (offsets_out)
                 offsets_out[order[i]] = offs[i];
         }
+    if (!rc)
+        schema_contract_count(st->schemas, &warnings);
 out:
+    schema_warnings_free(&warnings);
     if (n > 1) {
         free(parts);
         free(order);

@@ -13,6 +13,7 @@
 
 static const char *const compression_names[] = { "none", "lz4", NULL };
 static const char *const sync_policy_names[] = { "none", "interval", "always", NULL };
+static const char *const contract_names[] = { "off", "warn", "enforce", NULL };
 
 #define FIELD(f) .width = sizeof(((siglog_stream_config *)0)->f), .offset = offsetof(siglog_stream_config, f)
 
@@ -25,6 +26,9 @@ static const char *const sync_policy_names[] = { "none", "interval", "always", N
  *  - compression is mutable: every batch says in its own header whether
  *    it is compressed (LZ4 is kept only when it saves bytes), so streams
  *    already mix both and a reader never consults the setting.
+ *  - contract is mutable: it decides what an append accepts, and an
+ *    event's own schema version says how to read it whatever the
+ *    contract was when it was appended.
  *  - the others only steer the writer (when to sync, seal a batch, roll
  *    a segment, which events to refuse); nothing already written depends
  *    on them. record_bytes_max may go down too: it is checked at append
@@ -64,6 +68,9 @@ static const settings_row rows[] = {
     { { "index_interval_bytes", SIGLOG_SETTING_SIZE, 1, 0, 64, 64 * MiB, 4 * KiB, NULL,
         "index a batch every this many segment bytes" },
       .tag = 10, FIELD(index_interval_bytes) },
+    { { "contract", SIGLOG_SETTING_ENUM, 1, 1, 0, SIGLOG_CONTRACT_ENFORCE, SIGLOG_CONTRACT_OFF, contract_names,
+        "what appends check against the schema versions: off, warn (count nonconforming events), enforce (refuse them)" },
+      .tag = 11, FIELD(contract) },
 };
 
 size_t settings_count(void)

@@ -43,6 +43,8 @@ int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity)
         if (rc)
             return rc;
     }
+    if (c->reserved32)
+        return err_set(SIGLOG_EINVAL, "stream config: reserved32 must be 0");
     for (size_t i = 0; i < sizeof c->reserved / sizeof c->reserved[0]; i++)
         if (c->reserved[i])
             return err_set(SIGLOG_EINVAL, "stream config: reserved[%zu] must be 0", i);

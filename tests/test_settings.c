@@ -35,10 +35,10 @@ Test(settings, defaults_come_from_the_table_and_are_valid)
 
 /* A field added to siglog_stream_config without a row would be neither
  * defaulted nor checked nor stored: the rows tile the struct up to
- * reserved[]. */
+ * reserved32 (then reserved[]). */
 Test(settings, rows_cover_every_config_field_once)
 {
-    unsigned char covered[offsetof(siglog_stream_config, reserved)] = { 0 };
+    unsigned char covered[offsetof(siglog_stream_config, reserved32)] = { 0 };
     for (size_t i = 0; i < settings_count(); i++) {
         const settings_row *r = settings_row_at(i);
         cr_assert(r->width == 4 || r->width == 8, "%s", r->pub.name);

@@ -236,8 +236,23 @@ typedef struct siglog_stream_config {
     uint32_t linger_us;           /* seal an open batch this old; default 5000 */
     uint32_t index_interval_bytes; /* index a batch every this many bytes;
                                     * default 4096 */
-    uint64_t reserved[8];
+    uint32_t contract;            /* enum siglog_contract; default
+                                   * SIGLOG_CONTRACT_OFF (siglog_append) */
+    uint32_t reserved32;
+    uint64_t reserved[7];
 } siglog_stream_config;
+
+/* What appends check against the stream's schema versions ("Schema
+ * contracts"): OFF nothing; WARN an event of an unregistered version is
+ * refused, a nonconforming one is stored and counted per version and per
+ * JSON path (siglog_schema_violations); ENFORCE a nonconforming event is
+ * refused too, with its path and reason, and nothing of its call is
+ * appended. */
+enum siglog_contract {
+    SIGLOG_CONTRACT_OFF = 0,
+    SIGLOG_CONTRACT_WARN = 1,
+    SIGLOG_CONTRACT_ENFORCE = 2,
+};
 
 SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c);
 
@@ -766,6 +781,16 @@ SIGLOG_API int siglog_schema_foreach(siglog_stream *st, int (*fn)(void *ctx, con
 SIGLOG_API int siglog_schema_validate(siglog_stream *st, uint32_t version, const void *value, size_t len,
                                       void (*fn)(void *ctx, const char *path, const char *reason), void *ctx,
                                       size_t max);
+
+/* Under SIGLOG_CONTRACT_WARN: the nonconforming events of version
+ * `version` appended through this handle since the store was opened, in
+ * all (*total, may be NULL) and per JSON path: fn (may be NULL) once per
+ * path, in order of first sight, with its count (an event counts once
+ * per path it breaks). At most 64 paths per version are told apart; the
+ * rest count under the path "*". SIGLOG_ENOENT for an unregistered
+ * version. Thread-safe. */
+SIGLOG_API int siglog_schema_violations(siglog_stream *st, uint32_t version, uint64_t *total,
+                                        void (*fn)(void *ctx, const char *path, uint64_t count), void *ctx);
 
 /* The stream a cursor reads. */
 SIGLOG_API siglog_stream *siglog_cursor_stream(const siglog_cursor *c);

@@ -142,6 +142,7 @@ SETTINGS = {
     0x0008: ("batch_bytes_max", 1024, 16 << 20, 64 << 10),
     0x0009: ("linger_us", 0, 60000000, 5000),
     0x000A: ("index_interval_bytes", 64, 64 << 20, 4096),
+    0x000B: ("contract", 0, 2, 0),
 }
 META_ENTRIES_MAX = 2048
 
@@ -171,6 +172,8 @@ def stream_meta_v1(path, b):
         "linger_us": u32(b, 52),
         "index_interval_bytes": u32(b, 56),
     }
+    for name, _, _, default in SETTINGS.values():
+        cfg.setdefault(name, default)  # settings newer than version 1 take their defaults
     return b[64:end], cfg
 
 
