@@ -92,9 +92,11 @@ typedef struct round_state {
     uint64_t bytes; /* journal bytes the gathered entries will take */
 } round_state;
 
-static void fail_store(struct siglog *s, int code)
+/* Record the first failure; 1 when this call recorded it. (nonnull, here
+ * and on round_durable: gcc's UBSan null-check path otherwise trips
+ * -Wstringop-overflow on the atomic stores.) */
+__attribute__((nonnull)) static int record_failure(commit *c, int code)
 {
-    commit *c = s->commit;
     pthread_mutex_lock(&c->mu);
     int first = !c->failed;
     if (first) {
@@ -102,7 +104,12 @@ static void fail_store(struct siglog *s, int code)
         __atomic_store_n(&c->failed, code, __ATOMIC_RELEASE);
     }
     pthread_mutex_unlock(&c->mu);
-    if (first)
+    return first;
+}
+
+static void fail_store(struct siglog *s, int code)
+{
+    if (record_failure(s->commit, code))
         store_wake_durable_waiters(s);
 }
 
@@ -178,7 +185,7 @@ static int round_flush(struct siglog *s, round_state *r)
  * overlaps those writes instead of following them. An appender still
  * returns only after its events are published: readable once
  * acknowledged. */
-static void round_durable(commit *c, uint64_t round)
+__attribute__((nonnull)) static void round_durable(commit *c, uint64_t round)
 {
     pthread_mutex_lock(&c->mu);
     __atomic_store_n(&c->rounds_synced, round, __ATOMIC_RELEASE);
