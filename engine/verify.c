@@ -30,6 +30,7 @@
 #include "io_root.h"
 #include "journal.h"
 #include "journal_verdict.h"
+#include "quarantine.h"
 #include "names.h"
 #include "segment.h"
 #include "store.h"
@@ -46,6 +47,7 @@ typedef struct batch_pos {
     uint64_t body_checksum;
 } batch_pos;
 
+/* A segment that needs work: its indexes rebuilt, or moved aside. */
 typedef struct bad_index {
     char *dir;
     uint64_t base;
@@ -53,13 +55,18 @@ typedef struct bad_index {
     int active;           /* the partition's last segment */
 } bad_index;
 
+typedef struct bad_list {
+    bad_index *items;
+    size_t count;
+} bad_list;
+
 typedef struct verifier {
     const siglog_io *io;
     const siglog_verify_callbacks *cb;
     siglog_verify_stats st;
     uint64_t total, done, reported;
-    bad_index *bad;       /* segments whose indexes need a rebuild */
-    size_t bad_count;
+    bad_list bad;         /* segments whose indexes need a rebuild */
+    bad_list damaged;     /* segments with damage repair may not cut */
     batch_pos *batches;   /* of the segment being checked, reused */
     size_t batch_cap;
     bytebuf body, scratch;
@@ -120,17 +127,24 @@ static const batch_pos *find_batch(const verifier *v, size_t n, uint64_t key, in
     return &v->batches[lo];
 }
 
-static int note_bad_index(verifier *v, const char *dir, uint64_t base, const segment_params *p, int active)
+static int note_bad(bad_list *l, const char *dir, uint64_t base, const segment_params *p, int active)
 {
-    bad_index *b = realloc(v->bad, (v->bad_count + 1) * sizeof *b);
+    bad_index *b = realloc(l->items, (l->count + 1) * sizeof *b);
     if (!b)
         return err_set(SIGLOG_ENOMEM, "out of memory");
-    v->bad = b;
+    l->items = b;
     char *d = strdup(dir);
     if (!d)
         return err_set(SIGLOG_ENOMEM, "out of memory");
-    v->bad[v->bad_count++] = (bad_index){d, base, *p, active};
+    l->items[l->count++] = (bad_index){d, base, *p, active};
     return 0;
+}
+
+static void bad_list_free(bad_list *l)
+{
+    for (size_t i = 0; i < l->count; i++)
+        free(l->items[i].dir);
+    free(l->items);
 }
 
 /* Every entry of both indexes must name a batch of the segment. In a
@@ -180,7 +194,7 @@ static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nba
         }
         index_close(ix);
     }
-    return bad ? note_bad_index(v, dir, base, p, active) : 0;
+    return bad ? note_bad(&v->bad, dir, base, p, active) : 0;
 }
 
 /* Check one segment. *next_offset: in, the offset it must start at (or
@@ -263,6 +277,8 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
                     scanned && t.vouched_damage ? " inside the bytes its summary vouches for: damage, not cut by repair"
                     : last ? " followed by valid data: damage inside the log, not cut by repair"
                            : " in a sealed segment: damage, not cut by repair");
+        if (!torn)
+            rc = note_bad(&v->damaged, dir, base, p, last);
         break;
     }
     progress(v, size > pos ? size - pos : 0);
@@ -501,8 +517,35 @@ static partition *writer_partition(siglog *s, const char *dir)
 
 /* Open as the writer (recovery cuts torn tails, repairs indexes it finds
  * unusable), then rebuild the bad indexes under the same lock: the active
- * segments' through the writer that holds them. */
-static int repair(verifier *v, const char *path, int force_owner)
+ * segments' through the writer that holds them; with quarantine, move the
+ * segments with damage aside (quarantine.h). */
+static void quarantined(void *ctx, const char *from, const char *to)
+{
+    verifier *v = ctx;
+    v->st.repairs++;
+    if (v->cb && v->cb->repaired) {
+        char what[4200];
+        snprintf(what, sizeof what, "moved aside to %s (damage repair may not cut; its offsets are now missing)", to);
+        v->cb->repaired(v->cb->ctx, from, what);
+    }
+}
+
+/* Move each damaged segment into quarantine/, under the writer lock s
+ * holds. The writer does not touch them meanwhile: a partition whose
+ * active segment is damaged is failed (it writes nothing, not even at
+ * close), and a sealed segment is never written again. */
+static int quarantine_damaged(verifier *v, siglog *s)
+{
+    int64_t now_s = v->io->now_us(v->io) / 1000000;
+    int rc = 0;
+    for (size_t i = 0; i < v->damaged.count && !rc; i++) {
+        bad_index *b = &v->damaged.items[i];
+        rc = quarantine_segment(v->io, s->path, b->dir, b->base, s->opt.dir_mode, now_s, quarantined, v);
+    }
+    return rc;
+}
+
+static int repair(verifier *v, const char *path, int force_owner, int quarantine)
 {
     siglog_options o;
     siglog_options_default(&o);
@@ -513,8 +556,8 @@ static int repair(verifier *v, const char *path, int force_owner)
     int rc = siglog_open(&s, path, &o);
     if (rc)
         return err_set(rc, "repair needs the store as its writer: %s", siglog_errdetail());
-    for (size_t i = 0; i < v->bad_count && !rc; i++) {
-        bad_index *b = &v->bad[i];
+    for (size_t i = 0; i < v->bad.count && !rc; i++) {
+        bad_index *b = &v->bad.items[i];
         char oix[4096], tix[4096];
         segment_path(oix, sizeof oix, b->dir, b->base, ".oix");
         segment_path(tix, sizeof tix, b->dir, b->base, ".tix");
@@ -541,15 +584,16 @@ static int repair(verifier *v, const char *path, int force_owner)
                 v->cb->repaired(v->cb->ctx, oix, "rebuilt the offset and time indexes from the segment");
         }
     }
+    if (!rc && quarantine)
+        rc = quarantine_damaged(v, s);
     int c = siglog_close(s);
     return rc ? rc : c;
 }
 
 static void verifier_free(verifier *v)
 {
-    for (size_t i = 0; i < v->bad_count; i++)
-        free(v->bad[i].dir);
-    free(v->bad);
+    bad_list_free(&v->bad);
+    bad_list_free(&v->damaged);
     free(v->batches);
     bytebuf_free(&v->body);
     bytebuf_free(&v->scratch);
@@ -577,7 +621,8 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
     verifier v = {.io = io_root_io(root), .cb = cb};
     rc = check_store(&v, path);
     if (!rc && v.st.problems && do_repair) {
-        rc = repair(&v, path, (do_repair & SIGLOG_VERIFY_FORCE_OWNER) != 0);
+        rc = repair(&v, path, (do_repair & SIGLOG_VERIFY_FORCE_OWNER) != 0,
+                    (do_repair & SIGLOG_VERIFY_QUARANTINE) != 0);
         if (!rc) {
             /* Check again, silently: what remains is the answer. */
             verifier again = {.io = v.io};

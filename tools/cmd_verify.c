@@ -1,5 +1,5 @@
 /*
- * cmd_verify — `siglog verify STORE [--repair] [--json]`: check every
+ * cmd_verify — `siglog verify STORE [--repair [--quarantine]] [--json]`: check every
  * checksum, record, offset, index entry and metadata file of a store
  * (siglog_verify) and say what is wrong, where.
  *
@@ -27,7 +27,7 @@
 
 static const args_cmd cmd = {
     "verify",
-    "siglog verify STORE [--repair [--force-owner]] [--json]",
+    "siglog verify STORE [--repair [--quarantine] [--force-owner]] [--json]",
     "Check the whole store: the store file, both journal header slots and every\n"
     "live journal entry (damage followed by valid entries is told from a torn\n"
     "end), every stream's metadata, every segment batch by batch (header and\n"
@@ -47,6 +47,13 @@ static const args_cmd cmd = {
     "             when there is something to repair (and then fails while a\n"
     "             writer has the store open). The summary then ends with\n"
     "             \", N repairs, M remain\".\n"
+    "  --quarantine  with --repair: move each segment holding damage that may\n"
+    "             not be cut (its .seg, .sum, .oix and .tix) whole into\n"
+    "             STORE/quarantine/<its path in the store>.<unix seconds>, by\n"
+    "             renames inside the store, and print each move. Its offsets are\n"
+    "             then missing: readers, writers and this re-check report them,\n"
+    "             so the status stays 1; nothing continues past them silently.\n"
+    "             Without it nothing is ever moved.\n"
     "  --force-owner  with --repair: mend even though this user does not own the\n"
     "             store; new files get the owner's uid and gid (needs root)\n"
     "  --json     print one JSON document instead: {\"store\", \"files\", \"batches\",\n"
@@ -60,7 +67,7 @@ static const args_cmd cmd = {
     "Exit status 0 when no problem remains, 1 otherwise.\n",
 };
 
-enum { OPT_REPAIR = 256, OPT_JSON, OPT_FORCE_OWNER };
+enum { OPT_REPAIR = 256, OPT_JSON, OPT_FORCE_OWNER, OPT_QUARANTINE };
 
 typedef struct verify_out {
     json_t *problems, *repairs; /* NULL for text output */
@@ -165,6 +172,7 @@ int cmd_verify(int argc, char **argv)
     static const struct option opts[] = {
         { "repair", no_argument, NULL, OPT_REPAIR },
         { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
+        { "quarantine", no_argument, NULL, OPT_QUARANTINE },
         { "json", no_argument, NULL, OPT_JSON },
         { NULL, 0, NULL, 0 },
     };
@@ -175,13 +183,16 @@ int cmd_verify(int argc, char **argv)
             repair |= 1;
         else if (ch == OPT_FORCE_OWNER)
             repair |= SIGLOG_VERIFY_FORCE_OWNER;
+        else if (ch == OPT_QUARANTINE)
+            repair |= SIGLOG_VERIFY_QUARANTINE;
         else if (ch == OPT_JSON)
             json = 1;
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
     }
-    if (repair == SIGLOG_VERIFY_FORCE_OWNER)
-        return args_usage(&cmd, "--force-owner goes with --repair");
+    if (repair && !(repair & 1))
+        return args_usage(&cmd, repair & SIGLOG_VERIFY_QUARANTINE ? "--quarantine goes with --repair"
+                                                                   : "--force-owner goes with --repair");
     char **ops;
     if (args_operands(&cmd, argc, argv, 1, "STORE", &ops))
         return CLI_USAGE;

@@ -663,6 +663,17 @@ typedef struct siglog_verify_callbacks {
 /* Or'ed into a non-zero repair: open as the writer even when this process
  * is not the store's owner (siglog_options.force_owner). */
 #define SIGLOG_VERIFY_FORCE_OWNER 2
+/* Or'ed into a non-zero repair: a segment holding damage that repair may
+ * not cut (inside what its summary or a checkpoint vouches for, or
+ * followed by valid batches) is moved whole (.seg, .sum, .oix, .tix) into
+ * STORE/quarantine/<its path in the store>.<unix seconds> by atomic
+ * renames inside the store, the directories fsynced; the `repaired`
+ * callback names each file and where it went. Its offsets are then
+ * missing: the partition's checkpoint reports them (to readers, writers
+ * and the re-check, so siglog_verify still returns SIGLOG_ECORRUPT), and
+ * nothing continues past them silently. Without this flag nothing is
+ * ever moved. */
+#define SIGLOG_VERIFY_QUARANTINE 4
 SIGLOG_API int siglog_verify(const char *path, int repair, const siglog_verify_callbacks *cb,
                              siglog_verify_stats *stats);
 

@@ -187,6 +187,52 @@ Test(cli_damage, stat_shows_why_a_partition_is_damaged)
     free(seg);
 }
 
+/* verify --repair --quarantine moves a damaged segment aside and says
+ * exactly what it moved; without --quarantine nothing moves, and
+ * --quarantine without --repair is a usage error. */
+Test(cli_damage, verify_quarantines_only_when_asked_and_says_what_it_moved)
+{
+    stream_with_events("hurt", "2", 40);
+    char *seg = test_path(store, "streams/hurt/00000/00000000000000000000.seg");
+    char *qdir = test_path(store, "quarantine");
+    test_flip_byte(seg, test_file_size(seg) - 10, 0x10);
+    struct stat sb;
+
+    run_result r = RUN_EXPECT(2, "verify", store, "--quarantine");
+    cr_assert(strstr(r.err, "--quarantine goes with --repair"), "%s", r.err);
+    run_free(&r);
+    r = RUN_EXPECT(1, "verify", store, "--repair");
+    cr_assert_null(strstr(r.out, "moved aside"), "%s", r.out);
+    run_free(&r);
+    cr_assert_eq(stat(seg, &sb), 0, "--repair alone moved the segment");
+    cr_assert_neq(stat(qdir, &sb), 0, "--repair alone made quarantine/");
+
+    r = RUN_EXPECT(1, "verify", store, "--repair", "--quarantine", "--json");
+    json_t *doc = json_loads(r.out, 0, NULL);
+    cr_assert_not_null(doc, "%s", r.out);
+    json_t *repairs = json_object_get(doc, "repairs");
+    cr_assert_eq(json_array_size(repairs), 4, "%s", r.out);
+    json_t *first = json_array_get(repairs, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(first, "file")), seg);
+    const char *what = json_string_value(json_object_get(first, "what"));
+    cr_assert(strstr(what, "moved aside to ") && strstr(what, "/quarantine/streams/hurt/00000/00000000000000000000.seg."),
+              "%s", what);
+    cr_assert_eq(lines(r.err), 1, "%s", r.err);
+    json_decref(doc);
+    run_free(&r);
+    cr_assert_neq(stat(seg, &sb), 0, "the segment is still in place");
+
+    /* Its offsets are missing now, and said so; the other partition replays. */
+    r = RUN_EXPECT(1, "stat", store);
+    cr_assert(strstr(r.out, "unservable: ") && strstr(r.out, "missing"), "%s", r.out);
+    run_free(&r);
+    r = RUN_EXPECT(0, "replay", store, "hurt", "--partition", "1");
+    cr_assert_eq(lines(r.out), 20);
+    run_free(&r);
+    free(qdir);
+    free(seg);
+}
+
 Test(cli_damage, create_refuses_remains_and_adopt_takes_them_over)
 {
     stream_with_events("clicks", "2", 40);
