@@ -29,6 +29,7 @@ typedef struct cli_command {
 
 int cmd_init(int argc, char **argv);
 int cmd_stream(int argc, char **argv);
+int cmd_schema(int argc, char **argv);
 int cmd_append(int argc, char **argv);
 int cmd_replay(int argc, char **argv);
 int cmd_stat(int argc, char **argv);

@@ -14,6 +14,7 @@
 static const cli_command commands[] = {
     { "init", cmd_init, "create a store" },
     { "stream", cmd_stream, "create, list or configure streams" },
+    { "schema", cmd_schema, "register, check, list or show schema versions" },
     { "append", cmd_append, "append JSON Lines events to a stream" },
     { "replay", cmd_replay, "read events back, filtered and in order" },
     { "stat", cmd_stat, "show streams, partitions, offsets and sizes" },

@@ -1,0 +1,123 @@
+/*
+ * Schema contracts in the tool: `siglog schema add|check|list|show`,
+ * `stream config --set contract=...` and `append --schema-version`: a
+ * contract's life (register v1, append, evolve to v2 backward-compatibly,
+ * a refused v3 with every reason, enforcement refusing a line and
+ * appending nothing), outputs compared word for word.
+ */
+#include "run.h"
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dir, *store;
+
+static char *write_file(const char *name, const char *text)
+{
+    char *path = test_path(dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert_not_null(f);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void setup(void)
+{
+    dir = test_tmpdir("schema_cli");
+    store = test_path(dir, "store");
+    run_result r = RUN(NULL, "init", store);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", store, "clicks", "--partitions", "1");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    free(store);
+    free(dir);
+}
+
+TestSuite(schema_cli, .init = setup, .fini = teardown, .timeout = 120);
+
+#define V1 "{\"type\":\"object\",\"required\":[\"user\",\"action\"],\"properties\":{\"user\":{\"type\":\"string\"}," \
+           "\"action\":{\"enum\":[\"click\",\"view\"]},\"item\":{\"type\":\"integer\"}}}\n"
+#define V2 "{\"type\":\"object\",\"required\":[\"user\",\"action\"],\"properties\":{\"user\":{\"type\":\"string\"}," \
+           "\"action\":{\"enum\":[\"click\",\"view\"]},\"item\":{\"type\":\"number\"}}}\n"
+#define V3 "{\"type\":\"object\",\"required\":[\"user\",\"action\",\"country\"],\"properties\":{"                    \
+           "\"user\":{\"type\":\"integer\"},\"action\":{\"enum\":[\"click\",\"view\"]},\"country\":{\"type\":\"string\"}}}\n"
+
+static run_result ok(run_result r)
+{
+    cr_assert_eq(r.status, 0, "exit %d: %s", r.status, r.err);
+    return r;
+}
+
+Test(schema_cli, a_contracts_life)
+{
+    char *v1 = write_file("v1.json", V1), *v2 = write_file("v2.json", V2), *v3 = write_file("v3.json", V3);
+    char *good = write_file("good.jsonl", "{\"user\":\"u1\",\"action\":\"click\",\"item\":3}\n");
+    char *bad = write_file("bad.jsonl", "{\"user\":\"u2\",\"action\":\"click\"}\n{\"user\":\"u3\",\"action\":\"tap\"}\n");
+    run_result r = ok(RUN(NULL, "schema", "add", store, "clicks", "--version", "1", "--file", v1, "--name", "clicks"));
+    cr_assert(strstr(r.out, "version 1 of clicks: fingerprint "), "%s", r.out);
+    run_free(&r);
+    r = ok(RUN(NULL, "stream", "config", store, "clicks", "--set", "contract=enforce"));
+    run_free(&r);
+    r = ok(RUN(good, "append", store, "clicks", "--schema-version", "1"));
+    run_free(&r);
+    r = ok(RUN(NULL, "schema", "add", store, "clicks", "--version", "2", "--file", v2));
+    run_free(&r);
+
+    r = RUN(NULL, "schema", "add", store, "clicks", "--version", "3", "--file", v3);
+    cr_assert_eq(r.status, 1);
+    cr_assert_str_eq(r.err,
+                     "  against version 2: $.country: absent -> required string: old events may lack it; the new "
+                     "definition requires it\n"
+                     "  against version 2: $.user: string -> integer: old events may hold string here, which the "
+                     "new definition refuses\n"
+                     "siglog schema: add version 3 of clicks: breaks the stream's schema contract (version 3 is not "
+                     "backward compatible with version 2: 2 reasons)\n");
+    run_free(&r);
+    r = RUN(NULL, "schema", "check", store, "clicks", "--version", "3", "--file", v3, "--compat", "none");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "compatible: version 3 may be registered under none\n");
+    run_free(&r);
+
+    /* Enforced: the second line breaks v1, so nothing of the input is appended. */
+    r = RUN(bad, "append", store, "clicks", "--schema-version", "1");
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "event 1 does not conform to schema version 1 of stream 'clicks': $.action is not one "
+                            "of [\"click\",\"view\"]"),
+              "%s", r.err);
+    run_free(&r);
+    r = ok(RUN(NULL, "replay", store, "clicks", "--format", "value"));
+    cr_assert_str_eq(r.out, "{\"user\":\"u1\",\"action\":\"click\",\"item\":3}\n");
+    run_free(&r);
+
+    r = ok(RUN(NULL, "schema", "list", store, "clicks", "--json"));
+    cr_assert(strstr(r.out, "\"version\": 2"), "%s", r.out);
+    cr_assert(strstr(r.out, "\"compat\": \"backward\""), "%s", r.out);
+    cr_assert_null(strstr(r.out, "\"version\": 3"));
+    run_free(&r);
+    r = ok(RUN(NULL, "schema", "show", store, "clicks", "--version", "1"));
+    cr_assert_str_eq(r.out, "{\"properties\":{\"action\":{\"enum\":[\"click\",\"view\"]},\"item\":{\"type\":\"integer\"},"
+                            "\"user\":{\"type\":\"string\"}},\"required\":[\"user\",\"action\"],\"type\":\"object\"}\n");
+    run_free(&r);
+    r = RUN(NULL, "schema", "show", store, "clicks", "--version", "9");
+    cr_assert_eq(r.status, 1);
+    run_free(&r);
+    r = RUN(NULL, "schema", "add", store, "clicks", "--file", v1);
+    cr_assert_eq(r.status, 2);
+    run_free(&r);
+    free(v1);
+    free(v2);
+    free(v3);
+    free(good);
+    free(bad);
+}
