@@ -8,10 +8,12 @@
  *        records              sealed batches                  --> segment
  *
  * For a stream with sync policy NONE, pending goes straight to the segment
- * (partition_write_pending) without the journal. For INTERVAL and ALWAYS,
- * the commit leader (commit.c) takes pending into inflight, writes it to the
+ * without the journal (at append, partition_seal_lingering,
+ * partition_flush). For INTERVAL and ALWAYS, the commit leader (commit.c)
+ * takes pending into inflight (partition_take_pending), writes it to the
  * journal, syncs, then applies inflight to the segment
- * (partition_apply_inflight).
+ * (partition_apply_inflight). The policy is the partition's own copy of
+ * its stream's settings (partition_set_config).
  *
  * Published high-water mark (hwm_*): everything below it is in the active
  * segment's file (or in sealed segments) and durable under the stream's
