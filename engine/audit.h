@@ -142,8 +142,9 @@ typedef struct audit_result {
 int audit_read(const audit_trail *t, int (*fn)(void *ctx, const audit_record *r), void *ctx, audit_result *res);
 
 /* Append r to the trail of an open store, with its secret (audit_store.c):
- * for the writer handle (SIGLOG_ERDONLY for a reader), whose secret was
- * loaded at open (store_secret_get's errors without one). */
+ * for the writer handle, whose secret was loaded at open, or a reader in
+ * the consumer role, which reads it now (store_secret_get's errors);
+ * SIGLOG_ERDONLY for a plain reader. */
 struct siglog;
 int store_audit(struct siglog *s, audit_record *r);
 

@@ -18,7 +18,8 @@ static audit_trail trail_of(struct siglog *s, const uint8_t *key)
 
 int store_audit(struct siglog *s, audit_record *r)
 {
-    if (s->read_only)
+    /* The writer, or a reader in the consumer role recording a hold. */
+    if (s->read_only && s->opt.read_only != SIGLOG_READ_ONLY_CONSUMER)
         return err_set(SIGLOG_ERDONLY, "store %s is open read-only: no audit record is written", s->path);
     uint8_t key[STORE_SECRET_BYTES];
     int rc = store_secret_get(s, key);

@@ -36,6 +36,7 @@ int cmd_stat(int argc, char **argv);
 int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
+int cmd_consumer(int argc, char **argv);
 
 /* "siglog <cmd>: <message>" on stderr without the newline, for callers
  * that add to the line. Every diagnostic goes through it: control bytes
@@ -55,6 +56,7 @@ void cli_warn(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* cli_open flags. */
 #define CLI_OPEN_READ_ONLY 1u
 #define CLI_OPEN_FORCE_OWNER 2u /* siglog_options.force_owner (--force-owner) */
+#define CLI_OPEN_CONSUMER 4u    /* a reader that may commit consumer offsets */
 
 /* Open the store at path (flags above, never creating it) and, when
  * stream is non-NULL, look the stream up. On failure prints the reason,

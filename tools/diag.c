@@ -89,7 +89,7 @@ int cli_open(const char *cmd, const char *path, unsigned flags, const char *stre
 {
     siglog_options o;
     siglog_options_default(&o);
-    o.read_only = (flags & CLI_OPEN_READ_ONLY) != 0;
+    o.read_only = flags & CLI_OPEN_CONSUMER ? SIGLOG_READ_ONLY_CONSUMER : (flags & CLI_OPEN_READ_ONLY) != 0;
     o.force_owner = (flags & CLI_OPEN_FORCE_OWNER) != 0;
     siglog *s = NULL;
     int rc = siglog_open(&s, path, &o);

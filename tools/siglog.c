@@ -21,6 +21,7 @@ static const cli_command commands[] = {
     { "verify", cmd_verify, "check every checksum, index and metadata file" },
     { "dump", cmd_dump, "print the batches (and records) of segment files" },
     { "audit", cmd_audit, "print or verify the store's audit trail" },
+    { "consumer", cmd_consumer, "commit, list or delete a stream's consumer offsets" },
 };
 
 static void usage(FILE *f)

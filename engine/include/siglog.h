@@ -136,7 +136,10 @@ typedef struct siglog_options {
                                * 1: a reader; any number of read-only
                                * handles may read beside one writer
                                * process. A reader never writes a byte of
-                               * the store (see siglog_open). */
+                               * the store (see siglog_open).
+                               * SIGLOG_READ_ONLY_CONSUMER: a reader that
+                               * may commit consumer offsets, and writes
+                               * nothing else (siglog_consumer_commit). */
     int create;               /* 1: create the store if the directory holds
                                * none. Default 0. */
     uint32_t file_mode;       /* mode of new files; default 0600. Recorded
@@ -805,6 +808,50 @@ SIGLOG_API int siglog_schema_violations(siglog_stream *st, uint32_t version, uin
 
 /* The stream a cursor reads. */
 SIGLOG_API siglog_stream *siglog_cursor_stream(const siglog_cursor *c);
+
+/* ------------------------------------------------------------------------
+ * Consumers
+ * ------------------------------------------------------------------------
+ * A named consumer of a stream keeps, per partition, its committed offset:
+ * the NEXT offset it will read (everything below was delivered and
+ * processed), so a job that stops and starts again reads on from there,
+ * and one that crashed before committing reads again rather than skips.
+ * A consumer with a hold keeps retention from purging events it has not
+ * committed past, unless they are older than the stream's max_hold.
+ *
+ * Consumer offsets are the consumers' state, not the log's: the writer
+ * handle may commit them, and so may a handle opened with read_only =
+ * SIGLOG_READ_ONLY_CONSUMER, which writes nothing else (so a job commits
+ * while another process holds the writer role). Commits from several
+ * processes are serialised (FORMAT.md, "Consumer offsets"); each is
+ * durable when the call returns. */
+
+#define SIGLOG_READ_ONLY_CONSUMER 2
+#define SIGLOG_CONSUMER_HOLD 1u /* siglog_consumer_commit flag: hold */
+
+typedef struct siglog_consumer_info {
+    const char *name;
+    int hold;                   /* 1: holds retention back */
+    int64_t committed_us;       /* wall clock of its last commit */
+    uint32_t partitions;
+    const uint64_t *next_offset; /* [partitions]: next offset to read */
+} siglog_consumer_info;
+
+/* Commit consumer `name`'s progress in one partition: next_offset is the
+ * next offset it will read (at most the partition's next offset). Creates
+ * the consumer on its first commit; SIGLOG_CONSUMER_HOLD in flags makes it
+ * hold (a hold is released only by deleting the consumer). A commit of a
+ * holding consumer is recorded in the audit trail first (action "hold").
+ * Names are spelled as stream names. SIGLOG_ERDONLY for a plain reader. */
+SIGLOG_API int siglog_consumer_commit(siglog_stream *st, const char *name, uint32_t partition,
+                                      uint64_t next_offset, unsigned flags);
+/* Delete a consumer (SIGLOG_ENOENT when it has none by that name); a
+ * hold's release is recorded in the audit trail first. */
+SIGLOG_API int siglog_consumer_delete(siglog_stream *st, const char *name);
+/* Each consumer of the stream, by name; the info is valid during the call
+ * only. fn returning non-zero stops and is returned. Any handle. */
+SIGLOG_API int siglog_consumer_foreach(siglog_stream *st, int (*fn)(void *ctx, const siglog_consumer_info *c),
+                                       void *ctx);
 
 /* ------------------------------------------------------------------------
  * The audit trail

@@ -34,6 +34,11 @@ void fuzz_copy_tree(const char *src, const char *dst);
  * walked. */
 size_t fuzz_repair_batches(uint8_t *p, size_t len);
 
+/* Run check on data, then (when size >= 8) on a copy whose last 8 bytes
+ * are the honest XXH3-64 of the rest: for files that end in a checksum of
+ * everything before it, so that mutations reach the checks behind it. */
+void fuzz_with_honest_trailer(const uint8_t *data, size_t size, void (*check)(const uint8_t *data, size_t size));
+
 /* Report a broken oracle and abort. */
 void fuzz_fail(const char *target, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));
 

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "batch.h"
 #include "codec.h"
+#include "consumer.h"
 #include "hwm.h"
 #include "journal.h"
 #include "store_secret.h"
@@ -342,6 +343,23 @@ static void audit_seeds(void)
     bytebuf_free(&b);
 }
 
+/* parse_consumers: two consumers, one holding, of a 3-partition stream. */
+static void consumers_seed(void)
+{
+    uint64_t a[3] = {0, 17, 4096}, b[3] = {1, 2, 3};
+    consumer_entry e[2] = {{.name = "eval", .flags = CONSUMER_HOLD, .committed_us = 1700000000000000,
+                            .partitions = 3, .next = a},
+                           {.name = "export", .committed_us = 1700000000000001, .partitions = 3, .next = b}};
+    consumer_set s = {e, 2};
+    uint8_t *bytes;
+    size_t len;
+    if (consumers_encode(&s, &bytes, &len) != 0)
+        exit(1);
+    bytebuf buf = {bytes, len, len};
+    write_seed("parse_consumers", "two", &buf);
+    free(bytes);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -354,5 +372,6 @@ int main(int argc, char **argv)
     secret_seed();
     parse_hwm_seeds();
     audit_seeds();
+    consumers_seed();
     return 0;
 }
