@@ -55,7 +55,7 @@ static const args_cmd cmd = {
     "append",
     "siglog append STORE STREAM [--key-field PATH] [--time-field PATH] [--time-unit s|ms|us]\n"
     "       [--time-format PATTERN] [--time-zone ZONE] [--header NAME=VALUE|NAME=@PATH]...\n"
-    "       [--schema-version V] [--partition P] [--sync none|always] [--on-error stop|skip]\n"
+    "       [--tombstone-field PATH] [--schema-version V] [--partition P] [--sync none|always] [--on-error stop|skip]\n"
     "       [--skip-lines N] [--ack] [--force-owner] [FILE|-]",
     "Append JSON Lines from FILE (or standard input when FILE is '-' or absent)\n"
     "to STREAM: one event per line, the line stored byte-for-byte as the value\n"
@@ -98,6 +98,12 @@ static const args_cmd cmd = {
     "                       line without the field is a bad line. A constant\n"
     "                       starting with @ is written @@: --header tag=@@x\n"
     "                       stores \"@x\"\n"
+    "  --tombstone-field PATH\n"
+    "                       store a line whose field at PATH is true as a\n"
+    "                       tombstone (a deletion marker for its key, kept\n"
+    "                       with the line as its value); false, null or no\n"
+    "                       such field: an ordinary event; any other value is\n"
+    "                       a bad line. replay shows \"tombstone\":true\n"
     "  --schema-version V   schema version stored with every event (default 0)\n"
     "  --partition P        append every event to partition P\n"
     "  --sync MODE          none (default): acknowledge when the stream's own sync\n"
@@ -144,12 +150,13 @@ enum {
     OPT_TIME_FORMAT,
     OPT_TIME_ZONE,
     OPT_HEADER,
+    OPT_TOMBSTONE_FIELD,
 };
 
 typedef struct append_opts {
     const char *store, *stream, *file; /* file NULL or "-": stdin */
-    jsonpath key, time;
-    int have_key, have_time;
+    jsonpath key, time, tombstone;
+    int have_key, have_time, have_tombstone;
     jsonpath_time time_how;
     int have_zone;
     const char *zone_name; /* --time-zone was a zone name */
@@ -220,7 +227,7 @@ static int parse_line(append_run *a, const char *line, size_t len, char *why, si
     size_t nh = a->o->nheaders;
     *e = (siglog_event){ .value = line, .value_len = len, .timestamp_us = l.timestamp_us,
                          .schema_version = a->o->schema_version, .key_len = l.key_len,
-                         .header_count = (uint32_t)nh };
+                         .header_count = (uint32_t)nh, .flags = l.tombstone ? SIGLOG_EVENT_TOMBSTONE : 0 };
     /* The key and header values may live in the parsed line: copy them
      * before releasing that. */
     size_t key_off = 0;
@@ -459,6 +466,7 @@ static int parse_options(int argc, char **argv, append_opts *o)
         { "time-format", required_argument, NULL, OPT_TIME_FORMAT },
         { "time-zone", required_argument, NULL, OPT_TIME_ZONE },
         { "header", required_argument, NULL, OPT_HEADER },
+        { "tombstone-field", required_argument, NULL, OPT_TOMBSTONE_FIELD },
         { NULL, 0, NULL, 0 },
     };
     static const char *const syncs[] = { "none", "always", NULL };
@@ -469,9 +477,10 @@ static int parse_options(int argc, char **argv, append_opts *o)
     for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
         switch (ch) {
         case OPT_KEY_FIELD:
-        case OPT_TIME_FIELD: {
-            jsonpath *p = ch == OPT_KEY_FIELD ? &o->key : &o->time;
-            int *have = ch == OPT_KEY_FIELD ? &o->have_key : &o->have_time;
+        case OPT_TIME_FIELD:
+        case OPT_TOMBSTONE_FIELD: {
+            jsonpath *p = ch == OPT_KEY_FIELD ? &o->key : ch == OPT_TIME_FIELD ? &o->time : &o->tombstone;
+            int *have = ch == OPT_KEY_FIELD ? &o->have_key : ch == OPT_TIME_FIELD ? &o->have_time : &o->have_tombstone;
             if (*have)
                 jsonpath_free(p);
             if (jsonpath_compile(p, optarg) != 0)
@@ -585,6 +594,7 @@ int cmd_append(int argc, char **argv)
     interrupt_release();
     siglog_stream_config_get(a.st, &a.cfg);
     a.spec = (ingest_spec){ .key = o.have_key ? &o.key : NULL, .time = o.have_time ? &o.time : NULL,
+                            .tombstone = o.have_tombstone ? &o.tombstone : NULL,
                             .time_how = o.time_how, .zone_name = o.zone_name, .record_bytes_max = a.cfg.record_bytes_max,
                             .headers = o.headers, .header_count = o.nheaders };
     if (o.partition != SIGLOG_PARTITION_BY_KEY && o.partition >= a.cfg.partitions) {
@@ -627,5 +637,7 @@ out:
         jsonpath_free(&o.key);
     if (o.have_time)
         jsonpath_free(&o.time);
+    if (o.have_tombstone)
+        jsonpath_free(&o.tombstone);
     return status;
 }

@@ -43,6 +43,27 @@ static int out_of_range(const char *line, size_t len, size_t replaced, json_t *v
     return is;
 }
 
+/* Whether the line is a tombstone: its tombstone field is true. A line
+ * without the field, or with false or null there, is an ordinary event
+ * (most lines of a stream carry no deletion marker); any other value is a
+ * bad line, so that "yes" or 1 is not silently taken for a live event. 0,
+ * or -1 with why set. */
+static int parse_tombstone(const ingest_spec *spec, ingest_line *out, char *why, size_t why_cap)
+{
+    out->tombstone = 0;
+    if (!spec->tombstone)
+        return 0;
+    json_t *v = jsonpath_get(out->root, spec->tombstone);
+    if (!v || json_is_false(v) || json_is_null(v))
+        return 0;
+    if (!json_is_true(v)) {
+        snprintf(why, why_cap, "tombstone field '%s' is not true, false or null", spec->tombstone->text);
+        return -1;
+    }
+    out->tombstone = 1;
+    return 0;
+}
+
 /* The headers' values into out (borrowing from root), and whether the
  * event fits the record limit with them. 0, or -1 with why set. */
 static int parse_headers(const ingest_spec *spec, const char *line, size_t len, size_t replaced, ingest_line *out,
@@ -156,7 +177,7 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
             goto bad;
         }
     }
-    if (parse_headers(spec, line, len, replaced, out, why, why_cap) != 0)
+    if (parse_tombstone(spec, out, why, why_cap) != 0 || parse_headers(spec, line, len, replaced, out, why, why_cap) != 0)
         goto bad;
     return 0;
 bad:

@@ -2,12 +2,15 @@
  * Headers in the tool: `append --header NAME=@PATH` stores a field of each
  * line as a header and `--header NAME=VALUE` a constant, `replay --format
  * jsonl` prints them (FORMAT.md §20) and `replay --header NAME=VALUE`
- * keeps only events carrying them. Outputs are compared byte for byte.
+ * keeps only events carrying them. `append --tombstone-field PATH` marks
+ * the lines whose field is true as tombstones, which replay shows. Outputs
+ * are compared byte for byte.
  */
 #include "run.h"
 #include "support.h"
 
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,4 +170,46 @@ Test(headers_cli, names_and_values_that_are_not_utf8_are_base64)
     assert_replay("{\"stream\":\"ev\",\"partition\":0,\"offset\":0,\"ts\":5,\"key\":null,\"schema\":0,"
                   "\"headers\":[[{\"base64\":\"/w==\"},\"ok\"],[\"n\",{\"base64\":\"ww==\"}]],\"value\":1}\n",
                   (const char *const[]){ NULL });
+}
+
+Test(headers_cli, lines_whose_tombstone_field_is_true_are_tombstones)
+{
+    append_ok("{\"ts\":1,\"u\":\"a\",\"del\":true}\n"
+              "{\"ts\":2,\"u\":\"b\",\"del\":false}\n"
+              "{\"ts\":3,\"u\":\"c\",\"del\":null}\n"
+              "{\"ts\":4,\"u\":\"d\"}\n"
+              "{\"ts\":5,\"u\":\"e\",\"m\":{\"gone\":true}}\n",
+              (const char *const[]){ "--key-field", "u", "--tombstone-field", "del", NULL });
+    append_ok("{\"ts\":6,\"u\":\"e\",\"m\":{\"gone\":true}}\n",
+              (const char *const[]){ "--key-field", "u", "--tombstone-field", "m.gone", NULL });
+    assert_replay("{\"stream\":\"ev\",\"partition\":0,\"offset\":0,\"ts\":1000,\"key\":\"a\",\"schema\":0,"
+                  "\"tombstone\":true,\"value\":{\"ts\":1,\"u\":\"a\",\"del\":true}}\n"
+                  "{\"stream\":\"ev\",\"partition\":0,\"offset\":1,\"ts\":2000,\"key\":\"b\",\"schema\":0,"
+                  "\"value\":{\"ts\":2,\"u\":\"b\",\"del\":false}}\n"
+                  "{\"stream\":\"ev\",\"partition\":0,\"offset\":2,\"ts\":3000,\"key\":\"c\",\"schema\":0,"
+                  "\"value\":{\"ts\":3,\"u\":\"c\",\"del\":null}}\n"
+                  "{\"stream\":\"ev\",\"partition\":0,\"offset\":3,\"ts\":4000,\"key\":\"d\",\"schema\":0,"
+                  "\"value\":{\"ts\":4,\"u\":\"d\"}}\n"
+                  "{\"stream\":\"ev\",\"partition\":0,\"offset\":4,\"ts\":5000,\"key\":\"e\",\"schema\":0,"
+                  "\"value\":{\"ts\":5,\"u\":\"e\",\"m\":{\"gone\":true}}}\n"
+                  "{\"stream\":\"ev\",\"partition\":0,\"offset\":5,\"ts\":6000,\"key\":\"e\",\"schema\":0,"
+                  "\"tombstone\":true,\"value\":{\"ts\":6,\"u\":\"e\",\"m\":{\"gone\":true}}}\n",
+                  (const char *const[]){ NULL });
+}
+
+Test(headers_cli, a_tombstone_field_neither_boolean_nor_null_is_a_bad_line)
+{
+    const char *const bad[] = { "\"true\"", "1", "\"yes\"", "{}" };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        char line[64];
+        snprintf(line, sizeof line, "{\"ts\":1,\"del\":%s}\n", bad[i]);
+        run_result r = append(line, (const char *const[]){ "--tombstone-field", "del", NULL });
+        cr_assert_eq(r.status, 1, "del %s: %d %s", bad[i], r.status, r.err);
+        cr_assert(strstr(r.err, "line 1: tombstone field 'del' is not true, false or null"), "%s", r.err);
+        run_free(&r);
+    }
+    assert_replay("", (const char *const[]){ NULL });
+    run_result r = append("{\"ts\":1}\n", (const char *const[]){ "--tombstone-field", "a..b", NULL });
+    cr_assert_eq(r.status, 2, "%d %s", r.status, r.err);
+    run_free(&r);
 }

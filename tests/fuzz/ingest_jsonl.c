@@ -3,7 +3,7 @@
  * line reader (tools/lines.c, over a memory file, batching as append does)
  * and the per-line parser (tools/ingest.c with --key-field user.id
  * --time-field ts --time-unit ms --header src=fuzz --header tag=@ts: the time field
- * again, so the corpus's good lines stay good).
+ * again, so the corpus's good lines stay good; --tombstone-field del).
  * Oracles: the lines handed out are the
  * input split at '\n', nothing lost or added; the event bytes of a line
  * are the line less one trailing '\r' and, on the first line only, a UTF-8
@@ -14,7 +14,9 @@
  * the epoch; an accepted key is the field's exact string bytes, or for a
  * number the text that reads back as the same number (integers in plain
  * decimal), and the time is the field's value in microseconds; the tag
- * header is made from its field as the key is, and an event is refused
+ * header is made from its field as the key is; a line is a tombstone
+ * exactly when del is true, and refused when del is there but neither a
+ * boolean nor null; an event is refused
  * for size exactly when value, key and headers together exceed the
  * record limit. Numbers
  * beyond jansson's range (JSON has none) are checked as far as jansson can
@@ -37,7 +39,7 @@
 #define FUZZ_LINE_MAX 512
 #define FUZZ_RECORD_MAX 256
 
-static jsonpath key_path, time_path, tag_path;
+static jsonpath key_path, time_path, tag_path, del_path;
 /* Bytes the constant header adds: "src" and "fuzz"; the tag header adds
  * its name's 3 and its value. */
 #define SRC_BYTES 7
@@ -192,7 +194,7 @@ static void check_line(const char *line, size_t len)
     };
     static const ingest_spec spec = {
         .key = &key_path, .time = &time_path, .time_how = { .unit_us = 1000 }, .record_bytes_max = FUZZ_RECORD_MAX,
-        .headers = headers, .header_count = 2,
+        .headers = headers, .header_count = 2, .tombstone = &del_path,
     };
     ingest_line got;
     char why[256];
@@ -209,6 +211,8 @@ static void check_line(const char *line, size_t len)
     json_t *k = root ? user_id(root) : NULL;
     json_t *t = root && json_is_object(root) ? json_object_get(root, "ts") : NULL;
     json_t *g = t;
+    json_t *del = root && json_is_object(root) ? json_object_get(root, "del") : NULL;
+    int del_ok = !del || json_is_boolean(del) || json_is_null(del);
     char kbuf[64], tbuf[64];
     const char *want_key = NULL, *want_tag = NULL;
     size_t want_len = 0, want_tag_len = 0;
@@ -216,7 +220,8 @@ static void check_line(const char *line, size_t len)
     int key_kind = k ? expected_key(k, kbuf, sizeof kbuf, &want_key, &want_len) : 0;
     int tag_kind = g ? expected_key(g, tbuf, sizeof tbuf, &want_tag, &want_tag_len) : 0;
     /* A time of 0 would be taken for the append time: refused. */
-    int fields_ok = len <= FUZZ_RECORD_MAX && key_kind && tag_kind && t && expected_time(t, &want_us) && want_us != 0;
+    int fields_ok = len <= FUZZ_RECORD_MAX && key_kind && tag_kind && t && expected_time(t, &want_us) && want_us != 0 &&
+                    del_ok;
     /* The event's size as far as known (a real's text has at least 1 byte). */
     size_t size = len + SRC_BYTES + TAG_NAME_BYTES + (key_kind == 1 ? want_len : 1) +
                   (tag_kind == 1 ? want_tag_len : 1);
@@ -231,6 +236,8 @@ static void check_line(const char *line, size_t len)
     if (ok) {
         if (got.timestamp_us != want_us)
             fail("time differs from the field's value", line, len);
+        if (got.tombstone != json_is_true(del))
+            fail("a tombstone is not exactly a line whose del is true", line, len);
         check_field_text(key_kind, got.key, got.key_len, want_key, want_len, k, line, len);
         check_field_text(tag_kind, got.header_values[1].p, got.header_values[1].len, want_tag, want_tag_len, g, line,
                          len);
@@ -274,7 +281,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (fd < 0) {
         fd = memfd_create("ingest_jsonl", 0);
         if (fd < 0 || jsonpath_compile(&key_path, "user.id") != 0 || jsonpath_compile(&time_path, "ts") != 0 ||
-            jsonpath_compile(&tag_path, "ts") != 0)
+            jsonpath_compile(&tag_path, "ts") != 0 || jsonpath_compile(&del_path, "del") != 0)
             abort();
     }
     if (ftruncate(fd, 0) != 0 || pwrite(fd, data, size, 0) != (ssize_t)size || lseek(fd, 0, SEEK_SET) != 0)
