@@ -15,11 +15,13 @@
 #include "args.h"
 #include "cli.h"
 #include "headers.h"
+#include "manifest.h"
 #include "output.h"
 #include "utf8.h"
 #include "progress.h"
 #include "timeparse.h"
 
+#include <errno.h>
 #include <inttypes.h>
 #include <jansson.h>
 #include <signal.h>
@@ -31,7 +33,7 @@ static const args_cmd cmd = {
     "siglog replay STORE STREAM [--partition P]... [--from-offset O] [--to-offset O]\n"
     "       [--from-time T] [--to-time T] [--time-unit s|ms|us] [--key K] [--schema-version V] [--merge] [--follow]\n"
     "       [--header NAME=VALUE]... [--order event-time [--memory SIZE] [--spill-dir DIR]]\n"
-    "       [--allow-gaps] [--limit N] [--format jsonl|value|binary]",
+    "       [--allow-gaps] [--limit N] [--format jsonl|value|binary] [--manifest FILE]",
     "Write the events of STREAM to standard output.\n"
     "\n"
     "  --partition P        read partition P (repeatable); default: all partitions,\n"
@@ -86,6 +88,13 @@ static const args_cmd cmd = {
     "                       what append read reproduces its lines exactly).\n"
     "                       binary: each value as a 4-byte little-endian length\n"
     "                       followed by its bytes.\n"
+    "  --manifest FILE      when the replay ends cleanly, write FILE (atomically):\n"
+    "                       a JSON manifest of the stream, every filter and\n"
+    "                       option, each partition's delivered offset range and\n"
+    "                       count, the schema versions seen with their\n"
+    "                       fingerprints, the event count and a BLAKE2b-256\n"
+    "                       digest of the delivered events in delivery order\n"
+    "                       (FORMAT.md section 22 says how to recompute it)\n"
     "\n"
     "Without --follow the replay ends at the high-water mark seen at start.\n"
     "The store is opened read-only, so replay runs beside a writer; it writes\n"
@@ -114,6 +123,7 @@ enum {
     OPT_ORDER,
     OPT_MEMORY,
     OPT_SPILL_DIR,
+    OPT_MANIFEST,
 };
 
 enum replay_format { FORMAT_JSONL, FORMAT_VALUE, FORMAT_BINARY };
@@ -133,9 +143,11 @@ typedef struct replay_opts {
     int have_schema;
     header_arg headers[SIGLOG_HEADERS_MAX]; /* --header filters */
     size_t nheaders;
+    int order;             /* index into parse_options' orders */
     int event_time;        /* --order event-time */
     uint64_t sort_memory;  /* 0: the library's default */
     const char *spill_dir; /* NULL: the library's default */
+    const char *manifest;  /* --manifest FILE; NULL: none */
     int merge, follow, allow_gaps;
     uint64_t limit;
     int have_limit;
@@ -154,6 +166,7 @@ typedef struct replay_run {
     replay_src *src;
     size_t nsrc, ndone;
     uint64_t written, read;
+    manifest *delivered; /* with --manifest: what was written so far */
     progress bar;
 } replay_run;
 
@@ -233,6 +246,8 @@ static void write_jsonl(const replay_run *rr, const siglog_record *r)
 
 static void write_record(const replay_run *rr, const siglog_record *r)
 {
+    if (rr->delivered)
+        manifest_add(rr->delivered, r);
     switch (rr->o->format) {
     case FORMAT_VALUE:
         out_write(r->value, r->value_len);
@@ -507,6 +522,7 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         { "order", required_argument, NULL, OPT_ORDER },
         { "memory", required_argument, NULL, OPT_MEMORY },
         { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
+        { "manifest", required_argument, NULL, OPT_MANIFEST },
         { NULL, 0, NULL, 0 },
     };
     static const char *const formats[] = { "jsonl", "value", "binary", NULL };
@@ -583,6 +599,9 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         case OPT_SPILL_DIR:
             o->spill_dir = optarg;
             break;
+        case OPT_MANIFEST:
+            o->manifest = optarg;
+            break;
         case OPT_HEADER:
             if (o->nheaders == SIGLOG_HEADERS_MAX)
                 return args_usage(&cmd, "at most %d --header filters", SIGLOG_HEADERS_MAX);
@@ -595,6 +614,7 @@ static int parse_options(int argc, char **argv, replay_opts *o)
             return CLI_USAGE;
         }
     }
+    o->order = order;
     if (o->event_time && o->follow)
         return args_usage(&cmd, "--order event-time sorts a finished selection: not with --follow");
     if (!o->event_time && (o->sort_memory || o->spill_dir))
@@ -658,10 +678,49 @@ static int open_sources(replay_run *rr)
     return CLI_OK;
 }
 
+/* Every filter and option that shapes what a replay delivers, as the
+ * manifest records them: times in microseconds, absent ones null. */
+static json_t *options_json(const replay_opts *o)
+{
+    static const char *const orders[] = { "partition", "merge", "event-time" };
+    static const char *const formats[] = { "jsonl", "value", "binary" };
+    json_t *parts = json_null(), *headers = json_array();
+    if (o->parts) {
+        json_decref(parts);
+        parts = json_array();
+        for (size_t i = 0; i < o->nparts; i++)
+            json_array_append_new(parts, json_integer(o->parts[i]));
+    }
+    for (size_t i = 0; i < o->nheaders; i++)
+        json_array_append_new(headers, json_pack("[s#s]", o->headers[i].name, o->headers[i].name_len,
+                                                 o->headers[i].value));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:b,s:b,s:o,s:s}", "partitions", parts, "from_offset",
+                     o->have_from_offset ? json_integer((json_int_t)o->from_offset) : json_null(), "to_offset",
+                     o->have_to_offset ? json_integer((json_int_t)o->to_offset) : json_null(), "from_time_us",
+                     o->have_from_time ? json_integer(o->from_time) : json_null(), "to_time_us",
+                     o->have_to_time ? json_integer(o->to_time) : json_null(), "key",
+                     o->have_key ? json_string(o->key) : json_null(), "schema_version",
+                     o->have_schema ? json_integer(o->schema_version) : json_null(), "headers", headers, "order",
+                     orders[o->order], "follow", o->follow, "allow_gaps", o->allow_gaps, "limit",
+                     o->have_limit ? json_integer((json_int_t)o->limit) : json_null(), "format", formats[o->format]);
+}
+
+/* --manifest: written only after a clean end, so a manifest always names
+ * a replay whose every event reached standard output. */
+static int write_manifest(const replay_run *rr)
+{
+    if (out_failed())
+        return cli_fail(cmd.name, "standard output closed before the replay ended: no manifest written");
+    if (manifest_write(rr->delivered, rr->st, rr->o->stream, options_json(rr->o), rr->o->manifest) != 0)
+        return cli_fail(cmd.name, "writing the manifest %s: %s", rr->o->manifest, strerror(errno));
+    return CLI_OK;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     replay_opts o = { .format = FORMAT_JSONL };
     replay_run rr = { .o = &o };
+    manifest delivered;
     siglog *s = NULL;
     int status = parse_options(argc, argv, &o);
     if (status != CLI_OK) {
@@ -672,18 +731,26 @@ int cmd_replay(int argc, char **argv)
         goto out;
     if (o.follow)
         install_stop_handlers();
+    if (o.manifest) {
+        manifest_begin(&delivered);
+        rr.delivered = &delivered;
+    }
     if ((status = open_sources(&rr)) != CLI_OK)
         goto out;
     status = o.event_time ? replay_event_time(&rr) : o.merge ? replay_merged(&rr) : replay_sequential(&rr);
     progress_end(&rr.bar);
     if (status == CLI_OK)
         status = out_finish(cmd.name);
-    else
+    if (status == CLI_OK && rr.delivered)
+        status = write_manifest(&rr);
+    else if (status != CLI_OK)
         out_flush(); /* every record read before the failure, whole */
 out:
     for (size_t i = 0; i < rr.nsrc && rr.src; i++)
         siglog_cursor_close(rr.src[i].cursor);
     free(rr.src);
+    if (rr.delivered)
+        manifest_free(rr.delivered);
     siglog_close(s);
     free(o.parts);
     return status;
