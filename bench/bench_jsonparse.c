@@ -1,9 +1,12 @@
 /*
- * bench_jsonparse — how fast jansson alone parses JSON Lines: the ceiling
- * for `siglog append`, which parses every line before storing it.
+ * bench_jsonparse — how fast a parser alone reads JSON Lines: the ceiling
+ * for `siglog append`, which validates every line before storing it.
  *
- *   --file=PATH   JSON Lines to parse (each line with json_loadb and the
- *                 flags the CLI uses, then freed)
+ *   --file=PATH   JSON Lines to parse
+ *   --parser=jansson (default): each line with json_loadb and the flags
+ *                 the CLI's jansson path uses, then freed
+ *   --parser=jsonfast: each line validated by the CLI's fast path
+ *                 (tools/jsonfast.cpp, simdjson), no field taken out
  *
  * Prints mb_per_s of input (newlines included) and lines_per_s.
  */
@@ -13,12 +16,17 @@
 #include <string.h>
 
 #include "bench.h"
+#include "jsonfast.h"
 
 int main(int argc, char **argv)
 {
     const char *path = bench_opt(argc, argv, "file", NULL);
     if (!path)
         bench_die("--file=PATH is required");
+    int fast = strcmp(bench_opt(argc, argv, "parser", "jansson"), "jsonfast") == 0;
+    jsonfast *jf = fast ? jsonfast_new() : NULL;
+    if (fast && !jf)
+        bench_die("out of memory");
     size_t len;
     char *buf = bench_read_file(path, &len);
     uint64_t lines = 0;
@@ -29,8 +37,10 @@ int main(int argc, char **argv)
         size_t end = nl ? (size_t)(nl - buf) : len;
         if (end > pos) {
             json_error_t err;
-            json_t *j = json_loadb(buf + pos, end - pos, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err);
-            if (!j)
+            json_t *j = NULL;
+            if (fast && jsonfast_parse(jf, buf + pos, end - pos, NULL, 0, &j) != 1)
+                bench_die("line %llu: the fast path declines it", (unsigned long long)lines + 1);
+            if (!fast && !(j = json_loadb(buf + pos, end - pos, JSON_DECODE_ANY | JSON_ALLOW_NUL, &err)))
                 bench_die("line %llu: %s", (unsigned long long)lines + 1, err.text);
             json_decref(j);
             lines++;
@@ -43,5 +53,6 @@ int main(int argc, char **argv)
     bench_print_rates("", &span, lines, len);
     printf("\n");
     free(buf);
+    jsonfast_free(jf);
     return 0;
 }

@@ -29,6 +29,7 @@
 #include "headers.h"
 #include "ingest.h"
 #include "interrupt.h"
+#include "jsonfast.h"
 #include "jsonpath.h"
 #include "lines.h"
 #include "output.h"
@@ -193,6 +194,7 @@ typedef struct append_run {
     /* Totals for the summary. */
     uint64_t events, bytes, skipped, blank, skipped_head;
     uint64_t *first_off, *last_off; /* per partition; first > last: none */
+    jsonfast *fast;      /* validates lines, takes out only the named fields */
     acks *acks;          /* --ack: the printer of durable acknowledgements */
     int interrupted;     /* the signal that ended the input, or 0 */
     uint64_t lines_read; /* input lines consumed when it did */
@@ -214,6 +216,12 @@ static int keys_add(append_run *a, const char *k, size_t len, size_t *off)
     *off = a->keys_len;
     a->keys_len += len;
     return 0;
+}
+
+/* ingest_spec's fast path. */
+static int fast_line(void *ctx, const char *text, size_t len, const jsonpath *const *paths, size_t n, json_t **tree)
+{
+    return jsonfast_parse(ctx, text, len, paths, n, tree);
 }
 
 /* Turn one line into the next event of the batch. On a bad line returns -1
@@ -596,7 +604,8 @@ int cmd_append(int argc, char **argv)
     a.spec = (ingest_spec){ .key = o.have_key ? &o.key : NULL, .time = o.have_time ? &o.time : NULL,
                             .tombstone = o.have_tombstone ? &o.tombstone : NULL,
                             .time_how = o.time_how, .zone_name = o.zone_name, .record_bytes_max = a.cfg.record_bytes_max,
-                            .headers = o.headers, .header_count = o.nheaders };
+                            .headers = o.headers, .header_count = o.nheaders, .fast = fast_line,
+                            .fast_ctx = a.fast = jsonfast_new() };
     if (o.partition != SIGLOG_PARTITION_BY_KEY && o.partition >= a.cfg.partitions) {
         status = cli_fail(cmd.name, "stream %s has %u partitions: no partition %u", o.stream, a.cfg.partitions,
                           o.partition);
@@ -606,7 +615,7 @@ int cmd_append(int argc, char **argv)
     a.last_off = calloc(a.cfg.partitions, sizeof *a.last_off);
     a.hdr = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.hdr);
     a.hdr_off = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.hdr_off);
-    if (!a.first_off || !a.last_off || !a.hdr || !a.hdr_off) {
+    if (!a.first_off || !a.last_off || !a.hdr || !a.hdr_off || !a.fast) {
         status = cli_fail(cmd.name, "out of memory");
         goto out;
     }
@@ -630,6 +639,7 @@ out:
     free(a.keys);
     free(a.hdr);
     free(a.hdr_off);
+    jsonfast_free(a.fast);
     for (size_t i = 0; i < o.nheaders; i++)
         if (o.headers[i].field)
             jsonpath_free(&o.header_paths[i]);

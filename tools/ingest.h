@@ -39,6 +39,11 @@ typedef struct ingest_spec {
                                 * together) are refused */
     const ingest_header *headers;
     size_t header_count;       /* at most INGEST_HEADERS_MAX */
+    /* Optional fast path (jsonfast.h): validates a line and builds a tree
+     * of only the fields the paths name, 1; 0 leaves the line to
+     * jansson; -1 out of memory. NULL: jansson parses every line. */
+    int (*fast)(void *ctx, const char *text, size_t len, const jsonpath *const *paths, size_t n, json_t **tree);
+    void *fast_ctx;
 } ingest_spec;
 
 typedef struct ingest_value {

@@ -1,0 +1,120 @@
+/*
+ * compare_jsonfast: `siglog append`'s fast path (tools/jsonfast.cpp,
+ * simdjson) against the jansson path it stands in for. Every input is one
+ * line, read by ingest_parse twice with the same spec, once with the fast
+ * path and once without: both must accept or refuse it, with the same
+ * message, and take the same key, time and header values out of it. The
+ * first two bytes of the input pick the fields and their paths (top-level
+ * names, nested ones, paths through one another), so that the walk over
+ * objects, repeated names and values of every type is exercised; the
+ * rest is the line. On its own, whenever the fast path decides, its
+ * verdict must be jansson's: what it accepts, jsonload accepts.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fuzz_support.h"
+#include "ingest.h"
+#include "jsonfast.h"
+#include "jsonload.h"
+
+#define TARGET "compare_jsonfast"
+#define RECORD_MAX 4096
+
+static jsonfast *fast;
+
+static int fast_line(void *ctx, const char *text, size_t len, const jsonpath *const *paths, size_t n, json_t **tree)
+{
+    return jsonfast_parse(ctx, text, len, paths, n, tree);
+}
+
+static const char *const path_texts[] = {"k", "t", "a.b", "a", "a.b.c", "k.k", "x.y.z.w", "t.a"};
+#define PATHS (sizeof path_texts / sizeof path_texts[0])
+static jsonpath paths[PATHS];
+
+static void compile_paths(void)
+{
+    for (size_t i = 0; i < PATHS; i++)
+        if (jsonpath_compile(&paths[i], path_texts[i]) != 0)
+            fuzz_fail(TARGET, "path %s", path_texts[i]);
+    if (!(fast = jsonfast_new()))
+        fuzz_fail(TARGET, "out of memory");
+}
+
+static void same_bytes(const char *what, const char *a, size_t alen, const char *b, size_t blen)
+{
+    if (alen != blen || (alen && memcmp(a, b, alen) != 0))
+        fuzz_fail(TARGET, "%s differs: '%.*s' and '%.*s'", what, (int)alen, a, (int)blen, b);
+}
+
+/* The fast path's own verdict agrees with jansson's where it decides. */
+static void check_verdict(const char *line, size_t len, const jsonpath *const *ps, size_t n)
+{
+    json_t *tree = NULL;
+    int rc = jsonfast_parse(fast, line, len, ps, n, &tree);
+    json_decref(tree);
+    if (rc != 1)
+        return;
+    json_error_t err;
+    size_t replaced;
+    json_t *root = jsonload(line, len, '0', &replaced, &err);
+    if (!root)
+        fuzz_fail(TARGET, "the fast path took a line jansson refuses: %s", err.text);
+    if (replaced)
+        fuzz_fail(TARGET, "the fast path took a line with numbers jansson cannot hold");
+    json_decref(root);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    if (!fast)
+        compile_paths();
+    if (size < 2)
+        return 0;
+    /* Byte 0: which fields are read (1 key, 2 time, 4 headers); byte 1:
+     * their paths (bits 0-2 the key's, 3-5 the time's, 6-7 the header's). */
+    unsigned use = data[0], pick = data[1];
+    const char *line = (const char *)data + 2;
+    size_t len = size - 2;
+    ingest_header headers[2] = {
+        {.name = "h", .name_len = 1, .field = &paths[pick >> 6]},
+        {.name = "c", .name_len = 1, .value = "v"},
+    };
+    ingest_spec spec = {
+        .key = use & 1 ? &paths[pick & 7] : NULL,
+        .time = use & 2 ? &paths[(pick >> 3) & 7] : NULL,
+        .time_how = {.unit_us = 1000},
+        .record_bytes_max = RECORD_MAX,
+        .headers = headers,
+        .header_count = use & 4 ? 2 : 0,
+    };
+    const jsonpath *all[3] = {spec.key ? spec.key : &paths[0], spec.time ? spec.time : &paths[1], headers[0].field};
+    check_verdict(line, len, all, 3);
+
+    ingest_line slow_l, fast_l;
+    char slow_why[512] = "", fast_why[512] = "";
+    int slow_rc = ingest_parse(&spec, line, len, &slow_l, slow_why, sizeof slow_why);
+    spec.fast = fast_line;
+    spec.fast_ctx = fast;
+    int fast_rc = ingest_parse(&spec, line, len, &fast_l, fast_why, sizeof fast_why);
+    if (slow_rc != fast_rc)
+        fuzz_fail(TARGET, "jansson %s the line, the fast path %s it (%s%s)", slow_rc ? "refuses" : "takes",
+                  fast_rc ? "refuses" : "takes", slow_why, fast_why);
+    if (slow_rc) {
+        same_bytes("the reason", slow_why, strlen(slow_why), fast_why, strlen(fast_why));
+        return 0;
+    }
+    same_bytes("the key", slow_l.key, slow_l.key_len, fast_l.key, fast_l.key_len);
+    if (slow_l.timestamp_us != fast_l.timestamp_us)
+        fuzz_fail(TARGET, "the time differs: %lld and %lld", (long long)slow_l.timestamp_us,
+                  (long long)fast_l.timestamp_us);
+    for (size_t i = 0; i < spec.header_count; i++)
+        same_bytes("a header", slow_l.header_values[i].p, slow_l.header_values[i].len, fast_l.header_values[i].p,
+                   fast_l.header_values[i].len);
+    ingest_release(&slow_l);
+    ingest_release(&fast_l);
+    return 0;
+}

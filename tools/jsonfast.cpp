@@ -1,0 +1,152 @@
+/*
+ * jsonfast — see jsonfast.h. simdjson's DOM parser validates the whole
+ * line; the walk below then visits only the members the paths name.
+ */
+#include "jsonfast.h"
+
+#include <cstring>
+#include <new>
+#include <simdjson.h>
+#include <string_view>
+#include <vector>
+
+struct jsonfast {
+    simdjson::dom::parser parser;
+    std::vector<char> padded; /* the line, with the padding simdjson reads past its end */
+};
+
+extern "C" jsonfast *jsonfast_new(void)
+{
+    return new (std::nothrow) jsonfast();
+}
+
+extern "C" void jsonfast_free(jsonfast *f)
+{
+    delete f;
+}
+
+/* The last member named `name`, as jansson keeps the last of repeated
+ * names. */
+static bool last_member(simdjson::dom::object obj, std::string_view name, simdjson::dom::element *out)
+{
+    bool found = false;
+    for (simdjson::dom::key_value_pair field : obj)
+        if (field.key == name) {
+            *out = field.value;
+            found = true;
+        }
+    return found;
+}
+
+/* The value as jansson would hold it; NULL with *decline for an integer
+ * beyond int64 (jansson's range rules then decide: jsonload.h). */
+static json_t *leaf(simdjson::dom::element e, bool *decline)
+{
+    switch (e.type()) {
+    case simdjson::dom::element_type::OBJECT:
+        return json_object();
+    case simdjson::dom::element_type::ARRAY:
+        return json_array();
+    case simdjson::dom::element_type::STRING: {
+        std::string_view s = e.get_string().value_unsafe();
+        return json_stringn_nocheck(s.data(), s.size()); /* simdjson checked the UTF-8 */
+    }
+    case simdjson::dom::element_type::INT64:
+        return json_integer(e.get_int64().value_unsafe());
+    case simdjson::dom::element_type::UINT64:
+        *decline = true;
+        return nullptr;
+    case simdjson::dom::element_type::DOUBLE:
+        return json_real(e.get_double().value_unsafe());
+    case simdjson::dom::element_type::BOOL:
+        return json_boolean(e.get_bool().value_unsafe());
+    case simdjson::dom::element_type::NULL_VALUE:
+        return json_null();
+    }
+    return nullptr;
+}
+
+/* Put what path names in root into tree, making the objects on its way
+ * (shared with other paths). 1 done (or absent), 0 decline, -1 memory. */
+static int take_path(simdjson::dom::element root, const jsonpath *path, json_t *tree)
+{
+    simdjson::dom::element at = root;
+    for (size_t i = 0; i < path->depth; i++) {
+        simdjson::dom::object obj;
+        if (at.get_object().get(obj) != simdjson::SUCCESS || !last_member(obj, path->names[i], &at))
+            return 1; /* jsonpath_get would find nothing either */
+    }
+    bool decline = false;
+    json_t *v = leaf(at, &decline);
+    if (decline)
+        return 0;
+    if (!v)
+        return -1;
+    json_t *parent = tree;
+    for (size_t i = 0; i + 1 < path->depth; i++) {
+        json_t *child = json_object_get(parent, path->names[i]);
+        if (!child) {
+            child = json_object();
+            if (!child || json_object_set_new(parent, path->names[i], child) != 0) {
+                json_decref(v);
+                return -1;
+            }
+        }
+        parent = child;
+    }
+    /* A path that ends where another goes on names an object: the other
+     * path's stand-in holds the same type. */
+    if (json_object_get(parent, path->names[path->depth - 1])) {
+        json_decref(v);
+        return 1;
+    }
+    return json_object_set_new(parent, path->names[path->depth - 1], v) == 0 ? 1 : -1;
+}
+
+/* Whether jansson and simdjson may judge the text differently, so that
+ * jansson must: a \u0000 escape (jansson refuses it in object keys), or 19
+ * digits in a row, which any integer beyond int64 has (jansson refuses
+ * those; jsonload takes them its own way, with limits of its own). Digits
+ * inside strings count too: declining costs speed, never exactness. */
+static bool jansson_must_judge(const char *text, size_t len)
+{
+    static const char nul_escape[] = "\\u0000";
+    if (memmem(text, len, nul_escape, sizeof nul_escape - 1))
+        return true;
+    size_t digits = 0;
+    for (size_t i = 0; i < len; i++) {
+        digits = text[i] >= '0' && text[i] <= '9' ? digits + 1 : 0;
+        if (digits >= 19)
+            return true;
+    }
+    return false;
+}
+
+extern "C" int jsonfast_parse(jsonfast *f, const char *text, size_t len, const jsonpath *const *paths, size_t n,
+                              json_t **tree)
+{
+    *tree = nullptr;
+    if (jansson_must_judge(text, len))
+        return 0;
+    try {
+        f->padded.resize(len + simdjson::SIMDJSON_PADDING);
+    } catch (const std::bad_alloc &) {
+        return -1;
+    }
+    memcpy(f->padded.data(), text, len);
+    simdjson::dom::element root;
+    if (f->parser.parse(f->padded.data(), len, false).get(root) != simdjson::SUCCESS)
+        return 0;
+    json_t *t = json_object();
+    if (!t)
+        return -1;
+    for (size_t i = 0; i < n; i++) {
+        int rc = take_path(root, paths[i], t);
+        if (rc != 1) {
+            json_decref(t);
+            return rc;
+        }
+    }
+    *tree = t;
+    return 1;
+}

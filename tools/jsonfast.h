@@ -1,0 +1,51 @@
+/*
+ * jsonfast — `siglog append`'s fast path: one JSON Lines line validated
+ * with simdjson (RFC 8259, UTF-8 included) and only the fields that paths
+ * name taken out, instead of jansson building a tree of the whole line.
+ *
+ * It decides only what it can decide exactly as the jansson path would
+ * (jsonload + jsonpath_get, ingest.c): a line it does not accept goes to
+ * jansson, which accepts it or gives the error message it always gave.
+ * So it declines, besides invalid text, every line where the two parsers'
+ * rules differ: a \u0000 escape anywhere (jansson refuses it in an object
+ * key), nesting beyond simdjson's depth limit, and numbers either cannot
+ * hold (jsonload.h) — found cheaply as 19 digits in a row, which every
+ * integer beyond int64 has. Where a name repeats in an object, the
+ * last one counts, as in jansson. The differential fuzz target
+ * compare_jsonfast checks every input against the jansson path.
+ *
+ * A C interface over a C++ translation unit (jsonfast.cpp); the tool
+ * links it, the engine never does.
+ */
+#ifndef SIGLOG_JSONFAST_H
+#define SIGLOG_JSONFAST_H
+
+#include <jansson.h>
+#include <stddef.h>
+
+#include "jsonpath.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+typedef struct jsonfast jsonfast;
+
+/* NULL when out of memory. One per thread. */
+jsonfast *jsonfast_new(void);
+void jsonfast_free(jsonfast *f);
+
+/* Validate text[0..len) as one JSON value. 1: valid, and *tree (the
+ * caller's) is an object holding, at each of the n paths present in the
+ * text, the value found there as jansson would read it (containers, true,
+ * false and null as empty stand-ins of their type), so jsonpath_get on it
+ * answers as on jansson's tree of the whole text. 0: not decided here
+ * (see above): ask jansson. -1: out of memory. */
+int jsonfast_parse(jsonfast *f, const char *text, size_t len, const jsonpath *const *paths, size_t n,
+                   json_t **tree);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
