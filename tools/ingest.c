@@ -106,12 +106,16 @@ static int parse_headers(const ingest_spec *spec, const char *line, size_t len, 
  * so out_of_range never applies to it. */
 static int fast_parse(const ingest_spec *spec, const char *line, size_t len, json_t **root)
 {
-    const jsonpath *paths[2 + INGEST_HEADERS_MAX];
+    /* Every path the spec names: a field missing from the tree would
+     * read as absent. */
+    const jsonpath *paths[3 + INGEST_HEADERS_MAX];
     size_t n = 0;
     if (spec->key)
         paths[n++] = spec->key;
     if (spec->time)
         paths[n++] = spec->time;
+    if (spec->tombstone)
+        paths[n++] = spec->tombstone;
     for (size_t i = 0; i < spec->header_count; i++)
         if (spec->headers[i].field)
             paths[n++] = spec->headers[i].field;

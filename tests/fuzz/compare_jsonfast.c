@@ -3,7 +3,8 @@
  * simdjson) against the jansson path it stands in for. Every input is one
  * line, read by ingest_parse twice with the same spec, once with the fast
  * path and once without: both must accept or refuse it, with the same
- * message, and take the same key, time and header values out of it. The
+ * message, and take the same key, time, header values and tombstone
+ * marker out of it. The
  * first two bytes of the input pick the fields and their paths (top-level
  * names, nested ones, paths through one another), so that the walk over
  * objects, repeated names and values of every type is exercised; the
@@ -74,8 +75,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         compile_paths();
     if (size < 2)
         return 0;
-    /* Byte 0: which fields are read (1 key, 2 time, 4 headers); byte 1:
-     * their paths (bits 0-2 the key's, 3-5 the time's, 6-7 the header's). */
+    /* Byte 0: which fields are read (1 key, 2 time, 4 headers, 8 the
+     * tombstone marker, whose path bits 4-6 pick); byte 1: the other
+     * paths (bits 0-2 the key's, 3-5 the time's, 6-7 the header's). */
     unsigned use = data[0], pick = data[1];
     const char *line = (const char *)data + 2;
     size_t len = size - 2;
@@ -90,9 +92,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .record_bytes_max = RECORD_MAX,
         .headers = headers,
         .header_count = use & 4 ? 2 : 0,
+        .tombstone = use & 8 ? &paths[(use >> 4) & 7] : NULL,
     };
-    const jsonpath *all[3] = {spec.key ? spec.key : &paths[0], spec.time ? spec.time : &paths[1], headers[0].field};
-    check_verdict(line, len, all, 3);
+    const jsonpath *all[4] = {spec.key ? spec.key : &paths[0], spec.time ? spec.time : &paths[1], headers[0].field,
+                              &paths[(use >> 4) & 7]};
+    check_verdict(line, len, all, 4);
 
     ingest_line slow_l, fast_l;
     char slow_why[512] = "", fast_why[512] = "";
@@ -108,6 +112,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         return 0;
     }
     same_bytes("the key", slow_l.key, slow_l.key_len, fast_l.key, fast_l.key_len);
+    if (slow_l.tombstone != fast_l.tombstone)
+        fuzz_fail(TARGET, "one path reads a tombstone, the other does not");
     if (slow_l.timestamp_us != fast_l.timestamp_us)
         fuzz_fail(TARGET, "the time differs: %lld and %lld", (long long)slow_l.timestamp_us,
                   (long long)fast_l.timestamp_us);
