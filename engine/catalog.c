@@ -2,66 +2,128 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
+#include <time.h>
 
-#include "codec.h"
 #include "error.h"
 #include "names.h"
 #include "siglog.h"
 
-/* catalog.ckpt, little-endian: 0 u32 magic, 4 u16 version, 6 u16 reserved,
- * 8 u64 log start offset, 16 u64 active base, 24 u64 next offset floor,
- * 32 u64 reserved, 40 u64 XXH3-64 of bytes 0..39. */
-#define CATALOG_CHECKSUM_AT 40
+/* The largest catalog.ckpt read: every entry at its largest. */
+#define CATALOG_FILE_MAX ((size_t)64 << 20)
+/* How long a catalog write waits for the other writer of the file (the
+ * writer or maintenance: each holds catalog.lock for one atomic replace). */
+#define CATALOG_LOCK_WAIT_MS 30000
+
+struct catalog_snapshot {
+    int refs; /* atomic */
+    uint64_t generation;
+    catalog_checkpoint bounds;
+    int version; /* of the file it was read from: 0 none, 1, 2 */
+    size_t n;
+    catalog_segment *segs;
+};
 
 struct catalog {
     const siglog_io *io;
     char *dir;
     char *path;
+    char *lock_path;
     uint32_t file_mode;
-    catalog_checkpoint cp;
-    int persisted; /* cp is what the file holds */
+    catalog_snapshot *cur; /* what this handle knows; the file's when
+                            * cur->version == CATALOG_VERSION */
 };
 
-void catalog_encode(uint8_t buf[CATALOG_V1_FILE_BYTES], const catalog_checkpoint *c)
+/* ---- snapshots ---- */
+
+static catalog_snapshot *snapshot_new(size_t n)
 {
-    memset(buf, 0, CATALOG_V1_FILE_BYTES);
-    put_le32(buf, CATALOG_MAGIC);
-    put_le16(buf + 4, 1);
-    put_le64(buf + 8, c->log_start_offset);
-    put_le64(buf + 16, c->active_base);
-    put_le64(buf + 24, c->next_offset_floor);
-    put_le64(buf + CATALOG_CHECKSUM_AT, XXH3_64bits(buf, CATALOG_CHECKSUM_AT));
+    catalog_snapshot *s = calloc(1, sizeof *s);
+    if (s && n && !(s->segs = calloc(n, sizeof *s->segs))) {
+        free(s);
+        return NULL;
+    }
+    if (s)
+        s->refs = 1;
+    return s;
 }
 
-int catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c)
+catalog_snapshot *catalog_snapshot_ref(catalog_snapshot *s)
 {
-    if (len != CATALOG_V1_FILE_BYTES)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint is %zu bytes, expected %d", len, CATALOG_V1_FILE_BYTES);
-    if (get_le32(buf) != CATALOG_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a partition checkpoint (bad magic)");
-    if (get_le64(buf + CATALOG_CHECKSUM_AT) != XXH3_64bits(buf, CATALOG_CHECKSUM_AT))
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint checksum mismatch");
-    if (get_le16(buf + 4) != 1)
-        return err_set(SIGLOG_EVERSION, "partition checkpoint version %u, this build reads %d", get_le16(buf + 4),
-                       1);
-    if (get_le16(buf + 6) != 0 || get_le64(buf + 32) != 0)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: reserved bytes are not zero");
-    catalog_checkpoint d = {get_le64(buf + 8), get_le64(buf + 16), get_le64(buf + 24)};
-    if (d.log_start_offset > d.active_base || d.active_base > d.next_offset_floor)
-        return err_set(SIGLOG_ECORRUPT,
-                       "partition checkpoint: log start %" PRIu64 ", active base %" PRIu64 " and next offset "
-                       "bound %" PRIu64 " are out of order",
-                       d.log_start_offset, d.active_base, d.next_offset_floor);
-    *c = d;
-    return 0;
+    __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
+    return s;
 }
 
-int catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, int *found)
+void catalog_snapshot_release(catalog_snapshot *s)
 {
-    *found = 0;
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
+        return;
+    free(s->segs);
+    free(s);
+}
+
+uint64_t catalog_snapshot_generation(const catalog_snapshot *s)
+{
+    return s->generation;
+}
+
+const catalog_checkpoint *catalog_snapshot_bounds(const catalog_snapshot *s)
+{
+    return &s->bounds;
+}
+
+size_t catalog_snapshot_count(const catalog_snapshot *s)
+{
+    return s->n;
+}
+
+const catalog_segment *catalog_snapshot_segment(const catalog_snapshot *s, size_t i)
+{
+    return &s->segs[i];
+}
+
+int catalog_snapshot_listed(const catalog_snapshot *s)
+{
+    return s->version != CATALOG_VERSION;
+}
+
+int catalog_snapshot_found(const catalog_snapshot *s)
+{
+    return s->version != 0;
+}
+
+size_t catalog_snapshot_find(const catalog_snapshot *s, uint64_t offset)
+{
+    size_t lo = 0, hi = s->n; /* the first entry starting above offset */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (s->segs[mid].base_offset <= offset)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    /* lo - 1 starts at or below offset: it holds it, unless offset is
+     * past its end (a sealed one's; the active one grows). */
+    if (lo > 0 && (offset < s->segs[lo - 1].end_offset || lo == s->n))
+        return lo - 1;
+    return lo;
+}
+
+/* A new entry for a segment the writer created (nothing in it yet). */
+static catalog_segment active_entry(uint64_t base)
+{
+    catalog_segment e = {.base_offset = base, .end_offset = base, .max_timestamp_us = INT64_MIN,
+                         .tier = CATALOG_TIER_HOT, .state = CATALOG_SEG_ACTIVE};
+    segment_stem(e.location, base);
+    return e;
+}
+
+/* ---- reading the file ---- */
+
+static int missing_dir(const siglog_io *io, const char *dir)
+{
     int is_dir = 0;
     uint64_t size;
     int st = io->stat_path(io, dir, &is_dir, &size);
@@ -70,32 +132,126 @@ int catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, 
                        "partition directory %s is missing; it is not recreated (that would hand out its offsets "
                        "again): restore it, see siglog verify",
                        dir);
-    if (st < 0)
-        return err_errno(st, "stat of %s", dir);
+    return st < 0 ? err_errno(st, "stat of %s", dir) : 0;
+}
+
+/* The file of dir decoded into a new snapshot (version 0: none). */
+static int read_file(const siglog_io *io, const char *dir, catalog_snapshot **out)
+{
+    *out = NULL;
+    int rc = missing_dir(io, dir);
+    if (rc)
+        return rc;
     char *path = path_join(dir, CATALOG_FILE);
-    if (!path)
+    catalog_snapshot *s = snapshot_new(0);
+    if (!path || !s) {
+        free(path);
+        free(s);
         return err_set(SIGLOG_ENOMEM, "out of memory");
+    }
     void *data = NULL;
     size_t len = 0;
-    int rc = 0;
-    int r = io_read_file(io, path, CATALOG_V1_FILE_BYTES, &data, &len);
-    if (r == -ENOENT)
-        goto out;
-    if (r < 0) {
+    int r = io_read_file(io, path, CATALOG_FILE_MAX, &data, &len);
+    if (r == -ENOENT) {
+        r = 0;
+    } else if (r < 0) {
         rc = r == -EFBIG ? err_set(SIGLOG_ECORRUPT, "%s: larger than a partition checkpoint", path)
                          : err_errno(r, "reading %s", path);
-        goto out;
+    } else {
+        rc = catalog_file_decode(data, len, &s->version, &s->generation, &s->bounds, &s->segs, &s->n);
+        if (rc)
+            rc = err_set(rc, "%s: %s", path, siglog_errdetail());
     }
-    rc = catalog_decode(data, len, out);
-    if (rc)
-        rc = err_set(rc, "%s: %s", path, siglog_errdetail());
-    else
-        *found = 1;
-out:
     free(data);
     free(path);
-    return rc;
+    if (rc) {
+        catalog_snapshot_release(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
 }
+
+int catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, int *found)
+{
+    catalog_snapshot *s;
+    int rc = read_file(io, dir, &s);
+    if (rc)
+        return rc;
+    *found = s->version != 0;
+    *out = s->bounds;
+    catalog_snapshot_release(s);
+    return 0;
+}
+
+int catalog_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count)
+{
+    *bases = NULL;
+    *count = 0;
+    io_dirent_list l = {0};
+    int rc = io->list_dir(io, dir, &l);
+    if (rc < 0)
+        return err_errno(rc, "listing %s", dir);
+    uint64_t *b = malloc((l.count ? l.count : 1) * sizeof *b);
+    if (!b) {
+        io_dirent_list_free(&l);
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    size_t n = 0;
+    /* list_dir sorts bytewise and names have fixed width: offsets ascend. */
+    for (size_t i = 0; i < l.count; i++)
+        if (segment_parse_name(l.names[i], &b[n]) == 0)
+            n++;
+    io_dirent_list_free(&l);
+    *bases = b;
+    *count = n;
+    return 0;
+}
+
+/* A partition without a version 2 file: its segments as listed, each
+ * sealed but the last, figures unknown (0) but for the offsets the names
+ * give. */
+static int snapshot_from_listing(const siglog_io *io, const char *dir, catalog_snapshot *s)
+{
+    uint64_t *bases;
+    size_t n;
+    int rc = catalog_list_segments(io, dir, &bases, &n);
+    if (rc)
+        return rc;
+    catalog_segment *segs = n ? calloc(n, sizeof *segs) : NULL;
+    if (n && !segs) {
+        free(bases);
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++) {
+        segs[i] = active_entry(bases[i]);
+        if (i + 1 < n) {
+            segs[i].state = CATALOG_SEG_SEALED;
+            segs[i].end_offset = bases[i + 1];
+        }
+    }
+    free(bases);
+    free(s->segs);
+    s->segs = segs;
+    s->n = n;
+    return 0;
+}
+
+int catalog_snapshot_load(const siglog_io *io, const char *dir, catalog_snapshot **out)
+{
+    catalog_snapshot *s;
+    int rc = read_file(io, dir, &s);
+    if (!rc && s->version != CATALOG_VERSION)
+        rc = snapshot_from_listing(io, dir, s);
+    if (rc) {
+        catalog_snapshot_release(s);
+        return rc;
+    }
+    *out = s;
+    return 0;
+}
+
+/* ---- checks ---- */
 
 int catalog_check_segments(const char *dir, const catalog_checkpoint *c, const uint64_t *bases, size_t n)
 {
@@ -129,42 +285,77 @@ int catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t nex
                    c->next_offset_floor - 1);
 }
 
-static int catalog_write(const siglog_io *io, const char *dir, const char *path, const catalog_checkpoint *cp,
-                         uint32_t file_mode)
+static int seg_file_state(const siglog_io *io, const char *dir, const catalog_segment *e, char *path, size_t n)
 {
-    uint8_t buf[CATALOG_V1_FILE_BYTES];
-    catalog_encode(buf, cp);
-    int r = io_replace_file(io, dir, path, buf, sizeof buf, file_mode);
-    return r < 0 ? err_errno(r, "writing %s", path) : 0;
+    snprintf(path, n, "%s/%s.seg", dir, e->location);
+    int is_dir;
+    uint64_t size;
+    return io->stat_path(io, path, &is_dir, &size);
 }
+
+int catalog_missing_run(const siglog_io *io, const char *dir, const catalog_snapshot *s, size_t i, size_t *after)
+{
+    char path[4096], first[4096];
+    int st = seg_file_state(io, dir, &s->segs[i], first, sizeof first);
+    if (st != -ENOENT)
+        return st < 0 ? err_errno(st, "stat of %s", first) : 0;
+    size_t j = i + 1;
+    while (j < s->n && (st = seg_file_state(io, dir, &s->segs[j], path, sizeof path)) == -ENOENT)
+        j++;
+    if (st < 0 && st != -ENOENT)
+        return err_errno(st, "stat of %s", path);
+    *after = j;
+    uint64_t from = s->segs[i].base_offset;
+    if (j == s->n)
+        return err_set(SIGLOG_ECORRUPT,
+                       "%s: segments missing at the end: %s%s is missing; offsets from %" PRIu64
+                       " on are missing and are not handed out again (see its %s)",
+                       dir, first, j > i + 1 ? " and those after it" : "", from, CATALOG_FILE);
+    return err_set(SIGLOG_ECORRUPT,
+                   "%s: segments missing %s: %s%s is missing: offsets %" PRIu64 "..%" PRIu64
+                   " are missing (see its %s); nothing was recreated",
+                   dir, i == 0 ? "at the start" : "in the middle", first, j > i + 1 ? " and those after it" : "",
+                   from, s->segs[j].base_offset - 1, CATALOG_FILE);
+}
+
+int catalog_check_ends(const siglog_io *io, const char *dir, const catalog_snapshot *s)
+{
+    size_t after;
+    int rc = s->n ? catalog_missing_run(io, dir, s, 0, &after) : 0;
+    return rc || s->n < 2 ? rc : catalog_missing_run(io, dir, s, s->n - 1, &after);
+}
+
+int catalog_check_files(const siglog_io *io, const char *dir, const catalog_snapshot *s)
+{
+    for (size_t i = 0; i < s->n; i++) {
+        size_t after;
+        int rc = catalog_missing_run(io, dir, s, i, &after);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- the writer's and maintenance's handle ---- */
 
 int catalog_open(catalog **out, const siglog_io *io, const char *dir, uint32_t file_mode)
 {
     *out = NULL;
-    catalog_checkpoint cp = {0, 0, 0};
-    int found;
-    int rc = catalog_load(io, dir, &cp, &found);
+    catalog_snapshot *s;
+    int rc = catalog_snapshot_load(io, dir, &s);
     if (rc)
         return rc;
     catalog *c = calloc(1, sizeof *c);
-    if (!c || !(c->dir = strdup(dir)) || !(c->path = path_join(dir, CATALOG_FILE))) {
+    if (!c || !(c->dir = strdup(dir)) || !(c->path = path_join(dir, CATALOG_FILE)) ||
+        !(c->lock_path = path_join(dir, CATALOG_LOCK_FILE))) {
+        catalog_snapshot_release(s);
         catalog_close(c);
         return err_set(SIGLOG_ENOMEM, "out of memory");
     }
     c->io = io;
     c->file_mode = file_mode;
-    c->cp = cp;
-    c->persisted = found;
+    c->cur = s;
     *out = c;
-    return 0;
-}
-
-int catalog_match_segments(catalog *c, const uint64_t *bases, size_t n)
-{
-    if (c->persisted)
-        return catalog_check_segments(c->dir, &c->cp, bases, n);
-    uint64_t last = n ? bases[n - 1] : 0;
-    c->cp = (catalog_checkpoint){n ? bases[0] : 0, last, last};
     return 0;
 }
 
@@ -172,6 +363,8 @@ void catalog_close(catalog *c)
 {
     if (!c)
         return;
+    catalog_snapshot_release(c->cur);
+    free(c->lock_path);
     free(c->path);
     free(c->dir);
     free(c);
@@ -179,26 +372,326 @@ void catalog_close(catalog *c)
 
 const catalog_checkpoint *catalog_get(const catalog *c)
 {
-    return &c->cp;
+    return &c->cur->bounds;
+}
+
+uint64_t catalog_generation(const catalog *c)
+{
+    return c->cur->generation;
+}
+
+const char *catalog_dir(const catalog *c)
+{
+    return c->dir;
+}
+
+const siglog_io *catalog_io(const catalog *c)
+{
+    return c->io;
+}
+
+catalog_snapshot *catalog_snapshot_get(catalog *c)
+{
+    return catalog_snapshot_ref(c->cur);
+}
+
+int catalog_persisted(const catalog *c)
+{
+    return c->cur->version == CATALOG_VERSION;
+}
+
+int catalog_match_segments(catalog *c, const uint64_t *bases, size_t n)
+{
+    if (c->cur->version == 1)
+        return catalog_check_segments(c->dir, &c->cur->bounds, bases, n);
+    if (c->cur->version == CATALOG_VERSION)
+        return 0;
+    /* No file: a store from before it. What is found is the truth. */
+    uint64_t last = n ? bases[n - 1] : 0;
+    c->cur->bounds = (catalog_checkpoint){n ? bases[0] : 0, last, last};
+    return 0;
+}
+
+/* Exclusive flock on catalog.lock, waiting while the other writer of the
+ * file holds it (briefly: one atomic replace). Returns the descriptor,
+ * whose close releases the lock, or an error code (negative as a
+ * descriptor is never). */
+static int lock_catalog(const catalog *c, int *fd_out)
+{
+    int fd = c->io->open_file(c->io, c->lock_path, IO_WRITE | IO_CREATE, c->file_mode);
+    if (fd < 0)
+        return err_errno(fd, "opening %s", c->lock_path);
+    for (int waited = 0;; waited++) {
+        int l = c->io->lock_file(c->io, fd, 0);
+        if (l == 0) {
+            *fd_out = fd;
+            return 0;
+        }
+        if ((l != -EWOULDBLOCK && l != -EAGAIN) || waited >= CATALOG_LOCK_WAIT_MS) {
+            c->io->close_file(c->io, fd);
+            return l == -EWOULDBLOCK || l == -EAGAIN
+                       ? err_set(SIGLOG_ELOCKED, "%s: held for over %d s", c->lock_path, CATALOG_LOCK_WAIT_MS / 1000)
+                       : err_errno(l, "locking %s", c->lock_path);
+        }
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+    }
+}
+
+/* A private copy of s to change. */
+static catalog_snapshot *snapshot_copy(const catalog_snapshot *s)
+{
+    catalog_snapshot *d = snapshot_new(s->n + 1); /* room for a roll's new entry */
+    if (!d)
+        return NULL;
+    d->generation = s->generation;
+    d->bounds = s->bounds;
+    d->version = s->version;
+    d->n = s->n;
+    if (s->n)
+        memcpy(d->segs, s->segs, s->n * sizeof *s->segs);
+    return d;
+}
+
+static void derive_active_base(catalog_snapshot *s)
+{
+    s->bounds.active_base = s->n ? s->segs[s->n - 1].base_offset : s->bounds.log_start_offset;
+}
+
+int catalog_update(catalog *c, catalog_change_fn change, void *arg)
+{
+    int lock_fd = -1;
+    int rc = lock_catalog(c, &lock_fd);
+    if (rc)
+        return rc;
+    /* Read-modify-write: the file as the other writer of it left it (a
+     * handle that has not written version 2 yet starts from its own). */
+    catalog_snapshot *disk = NULL, *next = NULL;
+    rc = read_file(c->io, c->dir, &disk);
+    if (!rc) {
+        next = snapshot_copy(disk->version == CATALOG_VERSION ? disk : c->cur);
+        if (!next)
+            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    int unchanged = 0;
+    if (!rc) {
+        rc = change(next, arg);
+        unchanged = rc == CATALOG_UNCHANGED;
+        if (unchanged)
+            rc = 0;
+        /* A catalog listed from the directory starts where its first
+         * segment does. */
+        if (next->version != CATALOG_VERSION && next->n)
+            next->bounds.log_start_offset = next->segs[0].base_offset;
+        derive_active_base(next);
+    }
+    if (!rc && (!unchanged || next->version != CATALOG_VERSION)) {
+        uint8_t *buf;
+        size_t len;
+        next->generation++;
+        next->version = CATALOG_VERSION;
+        rc = catalog_file_encode(next->generation, &next->bounds, next->segs, next->n, &buf, &len);
+        if (!rc) {
+            int r = io_replace_file(c->io, c->dir, c->path, buf, len, c->file_mode);
+            free(buf);
+            if (r < 0)
+                rc = err_errno(r, "writing %s", c->path);
+        }
+    }
+    c->io->close_file(c->io, lock_fd);
+    catalog_snapshot_release(disk);
+    if (rc) {
+        catalog_snapshot_release(next);
+        return rc;
+    }
+    catalog_snapshot_release(c->cur);
+    c->cur = next;
+    return 0;
+}
+
+int catalog_refresh(catalog *c)
+{
+    catalog_snapshot *s;
+    int rc = read_file(c->io, c->dir, &s);
+    if (rc)
+        return rc;
+    if (s->version == CATALOG_VERSION && s->generation > c->cur->generation) {
+        catalog_snapshot_release(c->cur);
+        c->cur = s;
+    } else {
+        catalog_snapshot_release(s);
+    }
+    return 0;
+}
+
+/* ---- the writer's changes: the tail ---- */
+
+static int change_created(catalog_snapshot *s, void *arg)
+{
+    uint64_t base = *(const uint64_t *)arg;
+    if (s->n)
+        return CATALOG_UNCHANGED; /* recorded already (a store from before) */
+    s->segs[s->n++] = active_entry(base);
+    s->bounds.log_start_offset = base;
+    if (s->bounds.next_offset_floor < base)
+        s->bounds.next_offset_floor = base;
+    return 0;
+}
+
+int catalog_segment_created(catalog *c, uint64_t base_offset)
+{
+    return catalog_update(c, change_created, &base_offset);
+}
+
+static int change_roll(catalog_snapshot *s, void *arg)
+{
+    const catalog_segment *sealed = arg;
+    catalog_segment *last = s->n ? &s->segs[s->n - 1] : NULL;
+    if (!last || last->base_offset != sealed->base_offset)
+        return err_set(SIGLOG_EINVAL, "catalog: the active segment is not the one at %" PRIu64, sealed->base_offset);
+    catalog_segment e = *sealed;
+    e.state = CATALOG_SEG_SEALED;
+    memcpy(e.schema_versions, last->schema_versions, sizeof e.schema_versions);
+    e.schema_count = last->schema_count;
+    snprintf(e.location, sizeof e.location, "%s", last->location);
+    *last = e;
+    s->segs[s->n++] = active_entry(sealed->end_offset);
+    if (s->bounds.next_offset_floor < sealed->end_offset)
+        s->bounds.next_offset_floor = sealed->end_offset;
+    return 0;
+}
+
+int catalog_roll(catalog *c, const catalog_segment *sealed)
+{
+    return catalog_update(c, change_roll, (void *)sealed);
+}
+
+static int change_commit(catalog_snapshot *s, void *arg)
+{
+    const uint64_t *v = arg; /* active base, floor */
+    int changed = 0;
+    if (s->n == 0 || s->segs[s->n - 1].base_offset < v[0]) {
+        /* A store from before the file, upgraded: its last segment. */
+        if (s->n == 0) {
+            s->segs[s->n++] = active_entry(v[0]);
+            s->bounds.log_start_offset = v[0];
+            changed = 1;
+        }
+    }
+    if (v[1] > s->bounds.next_offset_floor) {
+        s->bounds.next_offset_floor = v[1];
+        changed = 1;
+    }
+    catalog_segment *last = &s->segs[s->n - 1];
+    if (s->bounds.next_offset_floor > last->end_offset) {
+        last->end_offset = s->bounds.next_offset_floor;
+        changed = 1;
+    }
+    return changed ? 0 : CATALOG_UNCHANGED;
 }
 
 int catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_floor)
 {
-    catalog_checkpoint next = c->cp;
-    if (active_base > next.active_base)
-        next.active_base = active_base;
-    if (next_offset_floor > next.next_offset_floor)
-        next.next_offset_floor = next_offset_floor;
-    if (next.next_offset_floor < next.active_base) /* the active segment starts where the sealed ones end */
-        next.next_offset_floor = next.active_base;
-    /* An empty log needs no file: its absence says the same. */
-    static const catalog_checkpoint empty = {0, 0, 0};
-    if (memcmp(&next, &c->cp, sizeof next) == 0 && (c->persisted || memcmp(&next, &empty, sizeof next) == 0))
-        return 0;
-    int rc = catalog_write(c->io, c->dir, c->path, &next, c->file_mode);
-    if (rc)
-        return rc;
-    c->cp = next;
-    c->persisted = 1;
+    uint64_t v[2] = {active_base, next_offset_floor};
+    /* The floor and the active entry are the writer's alone: when its own
+     * state needs no change, neither does the file (no lock taken, nothing
+     * written: a writer's open of a clean partition writes nothing). */
+    if (catalog_persisted(c)) {
+        catalog_snapshot *probe = snapshot_copy(c->cur);
+        if (!probe)
+            return err_set(SIGLOG_ENOMEM, "out of memory");
+        int unchanged = change_commit(probe, v) == CATALOG_UNCHANGED;
+        catalog_snapshot_release(probe);
+        if (unchanged)
+            return 0;
+    }
+    return catalog_update(c, change_commit, v);
+}
+
+catalog_segment *catalog_edit_segments(catalog_snapshot *s, size_t *n)
+{
+    *n = s->n;
+    return s->segs;
+}
+
+catalog_checkpoint *catalog_edit_bounds(catalog_snapshot *s)
+{
+    return &s->bounds;
+}
+
+int catalog_describe_segment(segment *seg, catalog_segment *out)
+{
+    uint64_t base = segment_base_offset(seg);
+    *out = active_entry(base);
+    out->end_offset = segment_next_offset(seg);
+    out->record_count = segment_record_count(seg);
+    out->bytes = segment_size(seg);
+    out->max_timestamp_us = segment_max_timestamp(seg);
+    out->summary_checksum = segment_summary_checksum(seg);
+    if (out->bytes) {
+        uint64_t pos;
+        batch_header h;
+        int rc = segment_find_batch(seg, 0, out->bytes, base, &pos, &h);
+        if (rc < 0)
+            return rc;
+        if (rc == 1)
+            out->first_timestamp_us = h.first_timestamp_us;
+    }
     return 0;
+}
+
+/* Unlink the four files of stem in dir (those present). */
+static int unlink_segment_files(const siglog_io *io, const char *dir, const char *stem)
+{
+    static const char *const exts[] = {".seg", ".oix", ".tix", ".sum"};
+    for (int e = 0; e < 4; e++) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/%s%s", dir, stem, exts[e]);
+        int r = io->unlink(io, path);
+        if (r < 0 && r != -ENOENT)
+            return err_errno(r, "unlink of %s", path);
+    }
+    return 0;
+}
+
+int catalog_unlink_segment(catalog *c, const char *stem)
+{
+    return unlink_segment_files(c->io, c->dir, stem);
+}
+
+int catalog_drop_unnamed_tail(catalog *c)
+{
+    const catalog_snapshot *s = c->cur;
+    if (s->version != CATALOG_VERSION || s->n == 0)
+        return 0;
+    uint64_t *bases;
+    size_t n;
+    int rc = catalog_list_segments(c->io, c->dir, &bases, &n);
+    int dropped = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        if (bases[i] <= s->segs[s->n - 1].base_offset)
+            continue;
+        char stem[SEGMENT_STEM_MAX + 1], path[4096];
+        segment_stem(stem, bases[i]);
+        snprintf(path, sizeof path, "%s/%s.seg", c->dir, stem);
+        int is_dir;
+        uint64_t size = 0;
+        int st = c->io->stat_path(c->io, path, &is_dir, &size);
+        if (st < 0)
+            rc = err_errno(st, "stat of %s", path);
+        else if (size != 0)
+            rc = err_set(SIGLOG_ECORRUPT,
+                         "%s: holds %" PRIu64 " bytes, but its catalog names no segment after offset %" PRIu64
+                         ": not a segment this partition's writer made; nothing was changed",
+                         path, size, s->segs[s->n - 1].base_offset);
+        else if ((rc = unlink_segment_files(c->io, c->dir, stem)) == 0)
+            dropped = 1;
+    }
+    free(bases);
+    if (!rc && dropped) {
+        int r = c->io->sync_dir(c->io, c->dir);
+        if (r < 0)
+            rc = err_errno(r, "fsync of directory %s", c->dir);
+    }
+    return rc;
 }

@@ -148,6 +148,24 @@ const catalog_segment *catalog_snapshot_segment(const catalog_snapshot *s, size_
 size_t catalog_snapshot_find(const catalog_snapshot *s, uint64_t offset);
 /* 1 when the snapshot was built from a listing (no version 2 file). */
 int catalog_snapshot_listed(const catalog_snapshot *s);
+/* 1 when the partition has a file at all (version 1 or 2). */
+int catalog_snapshot_found(const catalog_snapshot *s);
+/* Every segment file the snapshot names exists: SIGLOG_ECORRUPT naming
+ * the first one missing and its offsets otherwise. */
+int catalog_check_files(const siglog_io *io, const char *dir, const catalog_snapshot *s);
+/* The same for the first and the last segment only (what a reader checks
+ * when it takes a snapshot; a cursor meets a hole in the middle when it
+ * gets there). */
+int catalog_check_ends(const siglog_io *io, const char *dir, const catalog_snapshot *s);
+/* Whether the file of entry i is missing: 0 when it is there, else
+ * SIGLOG_ECORRUPT naming the range of it and the missing entries right
+ * after it, *after set to the first entry after them. */
+int catalog_missing_run(const siglog_io *io, const char *dir, const catalog_snapshot *s, size_t i, size_t *after);
+
+/* The one listing of a partition directory (for a partition without a
+ * version 2 file, and for verify's report of what is there): sorted base
+ * offsets of the "<20 digits>.seg" files. */
+int catalog_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count);
 
 /* Sorted segment bases against the bounds: SIGLOG_ECORRUPT naming the
  * missing range when segments are missing at the start or at the end. */
@@ -174,6 +192,10 @@ int catalog_file_decode(const uint8_t *buf, size_t len, int *version, uint64_t *
 void catalog_encode(uint8_t buf[CATALOG_V1_FILE_BYTES], const catalog_checkpoint *c);
 int catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c);
 
+/* 1 when loc may name the files of the segment at base_offset: its 20
+ * digits, optionally followed by '.' and lower-case letters or digits. */
+int catalog_location_valid(const char *loc, uint64_t base_offset);
+
 /* Read only the bounds of partition directory dir. *found is 0 when the
  * directory has no file. SIGLOG_ECORRUPT naming the directory when it is
  * missing, or the file when it is damaged. Writes nothing. */
@@ -197,10 +219,39 @@ int catalog_match_segments(catalog *c, const uint64_t *bases, size_t n);
 
 const catalog_checkpoint *catalog_get(const catalog *c);
 uint64_t catalog_generation(const catalog *c);
+const char *catalog_dir(const catalog *c);
+const siglog_io *catalog_io(const catalog *c);
+/* 1 once the handle's state is the version 2 file's. */
+int catalog_persisted(const catalog *c);
 /* The current state as a snapshot (a new reference). */
 catalog_snapshot *catalog_snapshot_get(catalog *c);
 /* Pick up another handle's newer generation from the file. */
 int catalog_refresh(catalog *c);
+
+/* The one way the file changes (the writer's and maintenance's calls
+ * below use it): under catalog.lock, reload the file, let `change` edit
+ * a private copy (it may append one entry: room is there), write it as
+ * the next generation by atomic replace, adopt it. change returns 0,
+ * CATALOG_UNCHANGED (nothing to write, unless the file is not version 2
+ * yet) or an error code (nothing written). */
+#define CATALOG_UNCHANGED 1
+typedef int (*catalog_change_fn)(catalog_snapshot *s, void *arg);
+int catalog_update(catalog *c, catalog_change_fn change, void *arg);
+/* For change functions: the snapshot being changed. */
+catalog_segment *catalog_edit_segments(catalog_snapshot *s, size_t *n);
+catalog_checkpoint *catalog_edit_bounds(catalog_snapshot *s);
+
+/* The figures of a segment as an entry would hold them (sealed: its
+ * summary checksum too), read from the open segment. */
+int catalog_describe_segment(segment *seg, catalog_segment *out);
+
+/* Writer, at its open: a roll that crashed before its catalog write
+ * leaves the new segment empty and unnamed past the last entry: unlink
+ * it (a segment there that holds bytes is SIGLOG_ECORRUPT, not touched).
+ * Only for a version 2 catalog. */
+int catalog_drop_unnamed_tail(catalog *c);
+/* Unlink the files of the segment named stem (those present). */
+int catalog_unlink_segment(catalog *c, const char *stem);
 
 /* Writer. The first segment was created and is durable: persist an entry
  * for it (so the floor survives a crash before the first roll). */

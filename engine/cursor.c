@@ -67,7 +67,8 @@ struct siglog_cursor {
     cached_segment cache[CURSOR_SEGMENTS_CACHED];
     size_t cached;
     uint64_t clock;
-    uint64_t *bases;          /* segment bases as last listed */
+    catalog_snapshot *cat;    /* the partition's catalog as last loaded */
+    uint64_t *bases;          /* its segment bases */
     size_t nbases;
     size_t jbatch;            /* next journaled batch to look at */
     uint64_t jpos;            /* its byte position in the journaled run */
@@ -106,6 +107,13 @@ static void cache_remove(siglog_cursor *c, size_t i)
     c->cache[i] = c->cache[--c->cached];
 }
 
+/* The file stem of the segment at base, as the catalog names it. */
+static const char *segment_location(const siglog_cursor *c, uint64_t base)
+{
+    size_t i = catalog_snapshot_find(c->cat, base);
+    return catalog_snapshot_segment(c->cat, i)->location;
+}
+
 /* The cached segment with this base, opened on a miss. SIGLOG_ENOENT when
  * it is gone. */
 static int cache_get(siglog_cursor *c, uint64_t base, cached_segment **out)
@@ -120,7 +128,7 @@ static int cache_get(siglog_cursor *c, uint64_t base, cached_segment **out)
         cache_remove(c, victim);
     }
     segment *s;
-    int rc = partition_segment_open(c->p, base, &s);
+    int rc = partition_segment_open(c->p, catalog_snapshot_segment(c->cat, catalog_snapshot_find(c->cat, base)), &s);
     if (rc)
         return rc;
     c->cache[c->cached] = (cached_segment){.seg = s, .base = base, .used = ++c->clock};
@@ -181,7 +189,19 @@ static int list_segments(siglog_cursor *c)
     free(c->bases);
     c->bases = NULL;
     c->nbases = 0;
-    return partition_segment_bases(c->p, &c->bases, &c->nbases);
+    catalog_snapshot_release(c->cat);
+    int rc = partition_catalog_snapshot(c->p, &c->cat);
+    if (rc) {
+        c->cat = NULL;
+        return rc;
+    }
+    size_t n = catalog_snapshot_count(c->cat);
+    if (!(c->bases = malloc((n ? n : 1) * sizeof *c->bases)))
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        c->bases[i] = catalog_snapshot_segment(c->cat, i)->base_offset;
+    c->nbases = n;
+    return 0;
 }
 
 /* Can the listing from before answer where next_offset lies? Yes when a
@@ -225,10 +245,27 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
                 return rc;
             c->next_offset = base = following;
         }
+        char was[SEGMENT_STEM_MAX + 1];
+        snprintf(was, sizeof was, "%s", segment_location(c, base));
         rc = open_at(c, base);
         if (rc != SIGLOG_ENOENT)
             return rc;
-        /* Removed since it was listed: list again. */
+        /* Removed or replaced since it was listed: list again. A file
+         * its catalog still names is missing. */
+        if ((rc = list_segments(c)) != 0)
+            return rc;
+        i = catalog_snapshot_find(c->cat, base);
+        if (!catalog_snapshot_listed(c->cat) && i < c->nbases && c->bases[i] == base &&
+            strcmp(segment_location(c, base), was) == 0) {
+            size_t after;
+            rc = partition_segment_missing(c->p, c->cat, i, &after);
+            if (rc == 0)
+                continue; /* there again */
+            if (!(c->flags & SIGLOG_CURSOR_ALLOW_GAPS) || after == c->nbases)
+                return rc;
+            c->next_offset = c->bases[after];
+            attempt--; /* a hole skipped is no change under the cursor */
+        }
     }
     return err_set(SIGLOG_EIO, "%s: segments keep changing under the cursor", partition_path(c->p));
 }
@@ -625,6 +662,7 @@ SIGLOG_API void siglog_cursor_close(siglog_cursor *c)
         cache_remove(c, c->cached - 1);
     free(c->bases);
     hwm_reader_close(c->hint);
+    catalog_snapshot_release(c->cat);
     bytebuf_free(&c->body);
     bytebuf_free(&c->scratch);
     free(c);

@@ -115,30 +115,6 @@ static segment_params reader_params(partition *p)
     return sp;
 }
 
-int partition_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count)
-{
-    *bases = NULL;
-    *count = 0;
-    io_dirent_list l = {0};
-    int rc = io->list_dir(io, dir, &l);
-    if (rc < 0)
-        return err_errno(rc, "listing %s", dir);
-    uint64_t *b = malloc((l.count ? l.count : 1) * sizeof *b);
-    if (!b) {
-        io_dirent_list_free(&l);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
-    }
-    size_t n = 0;
-    /* list_dir sorts bytewise and names have fixed width: offsets ascend. */
-    for (size_t i = 0; i < l.count; i++)
-        if (segment_parse_name(l.names[i], &b[n]) == 0)
-            n++;
-    io_dirent_list_free(&l);
-    *bases = b;
-    *count = n;
-    return 0;
-}
-
 static void fail_locked(partition *p, int code);
 static int write_pending_locked(partition *p);
 
@@ -229,19 +205,26 @@ static void open_missing(partition *p, partition_log_fn log, void *log_ctx)
 
 /* Writer: open the last segment and cut its torn tail. Damage that may not
  * be cut fails the partition only (open_damaged). */
-static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t journal_from, partition_log_fn log,
+static int open_active(partition *p, const catalog_segment *last, uint64_t journal_from, partition_log_fn log,
                        void *log_ctx)
 {
     segment_params sp = seg_params(p);
     int rc;
-    if (n == 0) {
-        rc = segment_create(p->io, p->dir, 0, &sp, &p->active);
+    if (!last) {
+        /* The log's first segment, where the log starts (0, or where a
+         * loss the catalog recorded left it). Recorded at once, so that
+         * its offsets are never handed out again should it go missing
+         * before the first roll. */
+        uint64_t base = catalog_get(p->cat)->next_offset_floor;
+        rc = segment_create(p->io, p->dir, base, &sp, &p->active);
         if (rc)
             return rc;
         int s = p->io->sync_dir(p->io, p->dir);
-        return s < 0 ? err_errno(s, "fsync of directory %s failed", p->dir) : 0;
+        if (s < 0)
+            return err_errno(s, "fsync of directory %s failed", p->dir);
+        return catalog_segment_created(p->cat, base);
     }
-    rc = segment_open(p->io, p->dir, bases[n - 1], 1, &sp, &p->active);
+    rc = segment_open_at(p->io, p->dir, last->location, last->base_offset, 1, &sp, &p->active);
     if (rc)
         return rc;
     if (segment_indexes_rebuilt(p->active))
@@ -300,6 +283,24 @@ static int open_active(partition *p, const uint64_t *bases, size_t n, uint64_t j
     return segment_adopt_tail(p->active, &t);
 }
 
+/* The segments the catalog names are there (a version 2 file), or those
+ * listed agree with its version 1 bounds. *snap: the catalog's state. */
+static int check_catalog_files(catalog *cat, catalog_snapshot **snap)
+{
+    catalog_snapshot *s = *snap = catalog_snapshot_get(cat);
+    if (!catalog_snapshot_listed(s))
+        return catalog_check_files(catalog_io(cat), catalog_dir(cat), s);
+    size_t n = catalog_snapshot_count(s);
+    uint64_t *bases = malloc((n ? n : 1) * sizeof *bases);
+    if (!bases)
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        bases[i] = catalog_snapshot_segment(s, i)->base_offset;
+    int rc = catalog_match_segments(cat, bases, n);
+    free(bases);
+    return rc;
+}
+
 int partition_open(partition **out, const siglog_io *io, const char *dir, uint32_t id, const partition_config *cfg,
                    int writable, uint64_t journal_from, partition_log_fn log, void *log_ctx)
 {
@@ -318,19 +319,20 @@ int partition_open(partition **out, const siglog_io *io, const char *dir, uint32
     batch_builder_init(&p->open);
     int rc = 0;
     if (writable) {
-        uint64_t *bases = NULL;
-        size_t n;
         /* Only stream creation makes partition directories: the catalog
          * reports a missing one, and segments missing from its log. */
+        catalog_snapshot *cs = NULL;
         rc = catalog_open(&p->cat, io, dir, cfg->file_mode);
         if (!rc)
-            rc = partition_list_segments(io, dir, &bases, &n);
+            rc = check_catalog_files(p->cat, &cs);
         if (!rc)
-            rc = catalog_match_segments(p->cat, bases, n);
+            rc = catalog_drop_unnamed_tail(p->cat);
         int missing = rc == SIGLOG_ECORRUPT;
-        if (!rc)
-            rc = open_active(p, bases, n, journal_from, log, log_ctx);
-        free(bases);
+        if (!rc) {
+            size_t n = catalog_snapshot_count(cs);
+            rc = open_active(p, n ? catalog_snapshot_segment(cs, n - 1) : NULL, journal_from, log, log_ctx);
+        }
+        catalog_snapshot_release(cs);
         /* A damaged partition is left as it is: it writes nothing. */
         if (!rc && !p->damaged)
             missing = (rc = catalog_check_end(dir, catalog_get(p->cat), segment_next_offset(p->active))) != 0;
@@ -511,6 +513,9 @@ static int append_locked(partition *p, const siglog_event *const *events, size_t
 static int roll_locked(partition *p)
 {
     int rc = segment_seal(p->active);
+    catalog_segment sealed;
+    if (!rc)
+        rc = catalog_describe_segment(p->active, &sealed);
     if (rc) {
         fail_locked(p, rc);
         return rc;
@@ -532,8 +537,10 @@ static int roll_locked(partition *p)
     p->dirty = 0;
     publish_locked(p);
     /* The new segment is durable, and every offset below its base with
-     * the sealed one: the log can never again end below it. */
-    if ((rc = catalog_commit(p->cat, base, base)) != 0) {
+     * the sealed one: the log can never again end below it. A crash
+     * before this leaves the new segment empty and unnamed; the next
+     * writer goes on in the sealed one and creates it again. */
+    if ((rc = catalog_roll(p->cat, &sealed)) != 0) {
         fail_locked(p, rc);
         return rc;
     }
@@ -892,15 +899,20 @@ const batch_run *partition_journaled(const partition *p)
     return &p->journaled;
 }
 
-int partition_segment_bases(const partition *p, uint64_t **bases, size_t *count)
+int partition_catalog_snapshot(const partition *p, catalog_snapshot **out)
 {
-    return partition_list_segments(p->io, p->dir, bases, count);
+    return catalog_snapshot_load(p->io, p->dir, out);
 }
 
-int partition_segment_open(partition *p, uint64_t base, segment **out)
+int partition_segment_open(partition *p, const catalog_segment *e, segment **out)
 {
     segment_params sp = reader_params(p);
-    return segment_open(p->io, p->dir, base, 0, &sp, out);
+    return segment_open_at(p->io, p->dir, e->location, e->base_offset, 0, &sp, out);
+}
+
+int partition_segment_missing(const partition *p, const catalog_snapshot *cs, size_t i, size_t *after)
+{
+    return catalog_missing_run(p->io, p->dir, cs, i, after);
 }
 
 int partition_add_journaled(partition *p, const uint8_t *batches, size_t len)
@@ -959,18 +971,29 @@ static int snapshot_add_journaled(const partition *p, partition_snapshot *out)
 static int snapshot_of_segments(partition *p, const hwm_mark *hint, partition_snapshot *out, catalog_checkpoint *cp,
                                 int *found, int allow_gaps)
 {
-    /* The checkpoint first: a writer creates a segment before the
-     * checkpoint that names it, so every segment it names is listed. */
-    int rc = catalog_load(p->io, p->dir, cp, found);
+    /* One load: a version 2 file names the segments; without one the
+     * catalog lists them, after reading the version 1 bounds (a writer
+     * creates a segment before the checkpoint that names it). */
+    catalog_snapshot *cs;
+    int rc = catalog_snapshot_load(p->io, p->dir, &cs);
     if (rc)
         return rc;
-    uint64_t *bases = NULL;
-    size_t n;
-    rc = partition_list_segments(p->io, p->dir, &bases, &n);
-    if (!rc && *found && !allow_gaps)
-        rc = catalog_check_segments(p->dir, cp, bases, n);
+    *cp = *catalog_snapshot_bounds(cs);
+    *found = catalog_snapshot_found(cs);
+    size_t n = catalog_snapshot_count(cs);
+    uint64_t *bases = malloc((n ? n : 1) * sizeof *bases);
+    if (!bases) {
+        catalog_snapshot_release(cs);
+        return err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    for (size_t i = 0; i < n; i++)
+        bases[i] = catalog_snapshot_segment(cs, i)->base_offset;
+    if (*found && !allow_gaps)
+        rc = catalog_snapshot_listed(cs) ? catalog_check_segments(p->dir, cp, bases, n)
+                                         : catalog_check_ends(p->io, p->dir, cs);
     if (rc || n == 0) {
         free(bases);
+        catalog_snapshot_release(cs);
         return rc;
     }
     segment_params sp = seg_params(p);
@@ -984,12 +1007,14 @@ static int snapshot_of_segments(partition *p, const hwm_mark *hint, partition_sn
     if (hint && hint->active_base == bases[n - 1] && p->journaled.count == 0 &&
         hwm_check_segment(p->io, p->dir, hint)) {
         free(bases);
+        catalog_snapshot_release(cs);
         out->hwm_offset = hint->next_offset;
         out->active_bytes = hint->active_bytes;
         return 0;
     }
-    rc = segment_open(p->io, p->dir, bases[n - 1], 0, &sp, &s);
+    rc = segment_open_at(p->io, p->dir, catalog_snapshot_segment(cs, n - 1)->location, bases[n - 1], 0, &sp, &s);
     free(bases);
+    catalog_snapshot_release(cs);
     if (rc == SIGLOG_ENOENT)
         return 0; /* removed under us: an empty view is consistent */
     if (rc)
@@ -1080,8 +1105,9 @@ int partition_set_config(partition *p, const siglog_stream_config *c)
 }
 
 /* First record timestamp and largest timestamp over all segments. */
-static int timestamp_range(partition *p, const uint64_t *bases, size_t n, int64_t *first, int64_t *max)
+static int timestamp_range(partition *p, const catalog_snapshot *cs, int64_t *first, int64_t *max)
 {
+    size_t n = catalog_snapshot_count(cs);
     segment_params sp = reader_params(p);
     *first = 0;
     *max = INT64_MIN;
@@ -1089,7 +1115,8 @@ static int timestamp_range(partition *p, const uint64_t *bases, size_t n, int64_
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         segment *s;
-        rc = segment_open(p->io, p->dir, bases[i], 0, &sp, &s);
+        const catalog_segment *e = catalog_snapshot_segment(cs, i);
+        rc = segment_open_at(p->io, p->dir, e->location, e->base_offset, 0, &sp, &s);
         if (rc == SIGLOG_ENOENT) {
             rc = 0;
             continue;
@@ -1172,10 +1199,10 @@ int partition_info(partition *p, siglog_partition_info *out)
     }
     if (rc)
         return rc;
-    uint64_t *bases;
-    size_t n;
-    if ((rc = partition_list_segments(p->io, p->dir, &bases, &n)) != 0)
+    catalog_snapshot *cs;
+    if ((rc = catalog_snapshot_load(p->io, p->dir, &cs)) != 0)
         return rc;
+    size_t n = catalog_snapshot_count(cs);
     out->log_start_offset = snap.log_start_offset;
     out->next_offset = snap.hwm_offset;
     out->segment_count = n;
@@ -1183,15 +1210,15 @@ int partition_info(partition *p, siglog_partition_info *out)
         static const char *const exts[] = {".seg", ".oix", ".tix"};
         for (int e = 0; e < 3; e++) {
             char path[4096];
-            segment_path(path, sizeof path, p->dir, bases[i], exts[e]);
+            snprintf(path, sizeof path, "%s/%s%s", p->dir, catalog_snapshot_segment(cs, i)->location, exts[e]);
             int is_dir;
             uint64_t size = 0;
             if (p->io->stat_path(p->io, path, &is_dir, &size) == 0)
                 *(e == 0 ? &out->bytes : &out->index_bytes) += size;
         }
     }
-    rc = timestamp_range(p, bases, n, &out->first_timestamp_us, &out->max_timestamp_us);
-    free(bases);
+    rc = timestamp_range(p, cs, &out->first_timestamp_us, &out->max_timestamp_us);
+    catalog_snapshot_release(cs);
     if (!rc)
         journaled_timestamp_range(p, &snap, out);
     info_state(p, &snap, out);

@@ -206,11 +206,12 @@ int partition_damaged(const partition *p);
 /* Read-only open: the batches its journal holds (see partition_add_journaled),
  * immutable after open. */
 const batch_run *partition_journaled(const partition *p);
-/* The sorted base offsets of its segments, as its directory lists them
- * now (caller frees *bases). */
-int partition_segment_bases(const partition *p, uint64_t **bases, size_t *count);
-/* Open one of its segments for reading. */
-int partition_segment_open(partition *p, uint64_t base, segment **out);
+/* Its catalog as it is now (catalog_snapshot_load). */
+int partition_catalog_snapshot(const partition *p, catalog_snapshot **out);
+/* Open one of its segments, as its catalog entry names it, for reading. */
+int partition_segment_open(partition *p, const catalog_segment *e, segment **out);
+/* catalog_missing_run on its directory. */
+int partition_segment_missing(const partition *p, const catalog_snapshot *cs, size_t i, size_t *after);
 
 /* Read-only open: keep batches the journal holds for this partition
  * (whole checked batches), after those kept before. SIGLOG_ECORRUPT when
@@ -249,9 +250,6 @@ void partition_attach_hint(partition *p, hwm_file *h);
 int partition_set_config(partition *p, const siglog_stream_config *c);
 
 int partition_info(partition *p, siglog_partition_info *out);
-
-/* Sorted base offsets of the segments in a partition directory. */
-int partition_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count);
 
 void batch_run_clear(batch_run *r);
 void batch_run_free(batch_run *r);

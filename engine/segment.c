@@ -69,8 +69,8 @@ enum {
 /* The damage search reads the file in chunks of this size. */
 #define DAMAGE_CHUNK_BYTES (1u << 20)
 #define DEFAULT_FILE_MODE 0644u
-/* Longest suffix appended to a segment's base name: ".oix.tmp". */
-#define SEGMENT_PATH_EXTRA (1 + SEGMENT_NAME_DIGITS + 8)
+/* Longest stem and suffix appended to the directory: "/STEM.oix.tmp". */
+#define SEGMENT_PATH_EXTRA (1 + SEGMENT_STEM_MAX + 8)
 
 /* The batches accounted for in bytes [0, pos). */
 typedef struct seg_state {
@@ -107,6 +107,7 @@ struct segment {
     bytebuf scratch;   /* batch bodies during scans */
     bytebuf decoded;   /* their decompressed records */
     char *dir;
+    char stem[SEGMENT_STEM_MAX + 1]; /* file name without extension */
     char *path;        /* the .seg file */
 };
 
@@ -121,6 +122,11 @@ typedef struct seg_summary {
 void segment_path(char *buf, size_t n, const char *dir, uint64_t base_offset, const char *ext)
 {
     snprintf(buf, n, "%s/%020" PRIu64 "%s", dir, base_offset, ext);
+}
+
+void segment_stem(char buf[SEGMENT_STEM_MAX + 1], uint64_t base_offset)
+{
+    snprintf(buf, SEGMENT_STEM_MAX + 1, "%020" PRIu64, base_offset);
 }
 
 int segment_parse_name(const char *name, uint64_t *base_offset)
@@ -147,7 +153,7 @@ static seg_state state_empty(const segment *s)
 
 static void sibling_path(const segment *s, char *buf, const char *ext)
 {
-    segment_path(buf, PATH_MAX, s->dir, s->base, ext);
+    snprintf(buf, PATH_MAX, "%s/%s%s", s->dir, s->stem, ext);
 }
 
 static int require_writable(const segment *s, const char *what)
@@ -557,12 +563,14 @@ static int summary_read(const segment *s, seg_summary *sum)
 
 /* ---- lifecycle ---- */
 
-static int segment_alloc(const siglog_io *io, const char *dir, uint64_t base_offset, int writable,
+static int segment_alloc(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset, int writable,
                          const segment_params *p, segment **out)
 {
     *out = NULL;
     if (strlen(dir) + SEGMENT_PATH_EXTRA >= PATH_MAX)
         return err_set(SIGLOG_EINVAL, "directory name too long: %s", dir);
+    if (strlen(stem) > SEGMENT_STEM_MAX)
+        return err_set(SIGLOG_EINVAL, "segment name too long: %s", stem);
     segment *s = calloc(1, sizeof *s);
     if (!s)
         return err_set(SIGLOG_ENOMEM, "out of memory opening a segment in %s", dir);
@@ -571,6 +579,7 @@ static int segment_alloc(const siglog_io *io, const char *dir, uint64_t base_off
     s->trusted_offset = UINT64_MAX;
     s->writable = writable;
     s->base = base_offset;
+    strcpy(s->stem, stem);
     if (p)
         s->p = *p;
     if (!s->p.file_mode)
@@ -590,8 +599,16 @@ static int segment_alloc(const siglog_io *io, const char *dir, uint64_t base_off
 int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, const segment_params *p,
                    segment **out)
 {
+    char stem[SEGMENT_STEM_MAX + 1];
+    segment_stem(stem, base_offset);
+    return segment_create_at(io, dir, stem, base_offset, p, out);
+}
+
+int segment_create_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
+                      const segment_params *p, segment **out)
+{
     segment *s;
-    int rc = segment_alloc(io, dir, base_offset, 1, p, &s);
+    int rc = segment_alloc(io, dir, stem, base_offset, 1, p, &s);
     if (rc)
         return rc;
     s->fd = io->open_file(io, s->path, IO_CREATE | IO_WRITE, s->p.file_mode);
@@ -624,8 +641,16 @@ int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, c
 int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,
                  segment **out)
 {
+    char stem[SEGMENT_STEM_MAX + 1];
+    segment_stem(stem, base_offset);
+    return segment_open_at(io, dir, stem, base_offset, writable, p, out);
+}
+
+int segment_open_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset, int writable,
+                    const segment_params *p, segment **out)
+{
     segment *s;
-    int rc = segment_alloc(io, dir, base_offset, writable, p, &s);
+    int rc = segment_alloc(io, dir, stem, base_offset, writable, p, &s);
     if (rc)
         return rc;
     uint64_t size = 0;
@@ -960,6 +985,18 @@ int segment_seal(segment *s)
 uint64_t segment_base_offset(const segment *s)
 {
     return s->base;
+}
+
+uint64_t segment_record_count(const segment *s)
+{
+    return s->st.record_count;
+}
+
+uint64_t segment_summary_checksum(const segment *s)
+{
+    uint8_t sum[SUM_BYTES_TOTAL];
+    summary_encode(s, sum);
+    return XXH3_64bits(sum, sizeof sum);
 }
 
 uint64_t segment_next_offset(const segment *s)

@@ -47,6 +47,10 @@
 #include "io.h"
 
 #define SEGMENT_NAME_DIGITS 20
+/* A segment's files are STEM.seg/.oix/.tix/.sum; the stem is its 20-digit
+ * base offset, or for a rewritten segment the name its catalog entry
+ * gives (catalog.h). */
+#define SEGMENT_STEM_MAX 63
 #define SEGMENT_SUMMARY_MAGIC 0x4d534753u /* "SGSM" */
 #define SEGMENT_SUMMARY_VERSION 1
 
@@ -82,6 +86,9 @@ typedef struct segment_tail {
 
 /* "<dir>/<20-digit base><ext>" into buf. */
 void segment_path(char *buf, size_t n, const char *dir, uint64_t base_offset, const char *ext);
+/* The stem of a segment written where it was first created: its base as
+ * 20 digits. */
+void segment_stem(char buf[SEGMENT_STEM_MAX + 1], uint64_t base_offset);
 /* Parse "<20 digits>.seg": 0 and *base_offset, or -1 for any other name. */
 int segment_parse_name(const char *name, uint64_t *base_offset);
 
@@ -89,6 +96,9 @@ int segment_parse_name(const char *name, uint64_t *base_offset);
  * directory: the caller does, once, after creating. */
 int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, const segment_params *p,
                    segment **out);
+/* The same with the files named by `stem` (a rewrite's new segment). */
+int segment_create_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
+                      const segment_params *p, segment **out);
 
 /* Open an existing segment. writable: the writer's active segment (tail
  * scanned by segment_scan_tail, indexes repaired and writable). Read-only
@@ -96,6 +106,9 @@ int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, c
  * scanning. Missing .seg: SIGLOG_ENOENT. */
 int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,
                  segment **out);
+/* The same with the files named by `stem` (catalog entry's location). */
+int segment_open_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset, int writable,
+                    const segment_params *p, segment **out);
 void segment_close(segment *s);
 
 /* Writer: make everything written so far durable and say so in the .sum
@@ -139,6 +152,10 @@ int segment_seal(segment *s);
 
 uint64_t segment_base_offset(const segment *s);
 uint64_t segment_next_offset(const segment *s);
+uint64_t segment_record_count(const segment *s);
+/* XXH3-64 of the summary a seal writes for the segment's current state
+ * (what a sealed segment's .sum holds: the catalog records it). */
+uint64_t segment_summary_checksum(const segment *s);
 uint64_t segment_size(const segment *s);
 uint64_t segment_index_bytes(const segment *s);
 int64_t segment_max_timestamp(const segment *s); /* INT64_MIN if empty */

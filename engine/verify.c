@@ -316,15 +316,31 @@ static int check_partition(verifier *v, const char *dir, const segment_params *p
         found = 0;
         rc = 0;
     }
+    /* A version 2 catalog names the segments, each of which must be
+     * there; otherwise what is listed is checked against the bounds. */
+    catalog_snapshot *cs = NULL;
+    int files_missing = 0;
+    if (!rc && found && catalog_snapshot_load(v->io, dir, &cs) == 0 && !catalog_snapshot_listed(cs)) {
+        if ((files_missing = catalog_check_files(v->io, dir, cs) != 0))
+            problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
+    } else {
+        catalog_snapshot_release(cs);
+        cs = NULL;
+    }
     uint64_t *bases = NULL;
     size_t n = 0;
-    if (!rc && (rc = partition_list_segments(v->io, dir, &bases, &n)) == SIGLOG_ENOENT)
+    if (!rc && (rc = catalog_list_segments(v->io, dir, &bases, &n)) == SIGLOG_ENOENT) {
+        catalog_snapshot_release(cs);
         return 0;
+    }
     uint64_t next = UINT64_MAX;
     for (size_t i = 0; i < n && !rc; i++)
         rc = check_segment(v, dir, bases[i], i + 1 == n, p, &next);
+    if (!rc && cs && !files_missing && next != UINT64_MAX && catalog_check_end(dir, &cp, next) != 0)
+        problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
     if (!rc)
-        check_catalog(v, dir, &cp, found, bases, n, next);
+        check_catalog(v, dir, &cp, found && !cs, bases, n, next);
+    catalog_snapshot_release(cs);
     free(bases);
     return rc;
 }
@@ -370,7 +386,7 @@ static void measure(verifier *v, const char *streams_dir, const io_dirent_list *
                 char *pd = path_join(sd, parts.names[k]);
                 uint64_t *bases;
                 size_t n;
-                if (pd && partition_list_segments(v->io, pd, &bases, &n) == 0) {
+                if (pd && catalog_list_segments(v->io, pd, &bases, &n) == 0) {
                     for (size_t b = 0; b < n; b++) {
                         char path[4096];
                         int is_dir;

@@ -412,6 +412,45 @@ Test(damage, last_segment_deleted_is_reported_and_its_offsets_never_reused)
     segment_gone(bases, n, n - 1, "missing at the end", from);
 }
 
+/* A writer that crashes before its first roll, with no clean close: the
+ * catalog it wrote when it created the partition's only segment still
+ * names that segment, so losing it fails the partition instead of
+ * starting the log again at offset 0. */
+Test(damage, only_segment_deleted_after_a_crash_before_the_first_roll_is_reported)
+{
+    siglog *s = test_store_open(dir, NULL);
+    test_stream_create(s, "log", 2, SIGLOG_SYNC_ALWAYS, 64 * 1024);
+    cr_assert_eq(siglog_close(s), 0);
+    pid_t child = fork();
+    cr_assert_geq(child, 0);
+    if (child == 0) {
+        siglog *w = open_store(0);
+        siglog_stream *st;
+        if (siglog_stream_get(w, "log", &st) != 0)
+            _exit(1);
+        for (uint64_t i = 0; i < 20; i++) {
+            test_event e;
+            test_event_make(&e, 7, i);
+            if (siglog_append(st, 0, &e.ev, 1, NULL, NULL) != 0)
+                _exit(1);
+        }
+        _exit(0); /* no close: nothing a clean close writes */
+    }
+    int status;
+    cr_assert_eq(waitpid(child, &status, 0), child);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the crashing writer failed");
+    uint64_t bases[4];
+    cr_assert_eq(segment_bases(0, bases, 4), 1, "no roll happened");
+    char *aside = store_path("aside");
+    cr_assert_eq(mkdir(aside, 0700), 0);
+    move_segment(bases[0], aside, 0);
+    writer_refuses_partition(0, 1, "missing at the end", "offsets from 0 on are missing");
+    reader_refuses_partition(0, 1, "offsets from 0 on are missing");
+    uint64_t left[4];
+    cr_assert_eq(segment_bases(0, left, 4), 0, "nothing was recreated");
+    free(aside);
+}
+
 Test(damage, events_cut_from_the_end_after_a_clean_close_are_missing_offsets)
 {
     rolling_stream();

@@ -22,7 +22,7 @@ static uint8_t *image;   /* the segment as written */
 static char *sum;        /* its summary sidecar */
 static uint8_t prefix_sum[64]; /* the summary a clean close of the prefix wrote */
 static char *ckpt;       /* the partition's checkpoint (catalog.ckpt) */
-static uint8_t ckpt_before_last[64]; /* it after the close before the last append */
+static uint8_t ckpt_before_last[4096]; /* it after the close before the last append */
 static size_t ckpt_len;
 #define EVENTS 20
 

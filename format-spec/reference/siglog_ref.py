@@ -618,31 +618,95 @@ def walk_segment(path, base, data, sealed):
 
 # ------------------------------------------------------- catalog.ckpt
 
+LOCATION_RE = re.compile(r"\A[0-9]{20}(\.[a-z0-9]+)?\Z")
+
+
+def read_checkpoint_v2(path, b):
+    """Version 2: (log_start, active_base, floor, entries); each entry a
+    dict with base, end, records and location."""
+    if len(b) < 48:
+        raise FormatError(path, None, "partition checkpoint of %d bytes" % len(b))
+    if u64(b, len(b) - 8) != xxh3(b[:-8]):
+        raise FormatError(path, len(b) - 8, "checksum mismatch")
+    if u16(b, 4) != 2:
+        raise FormatError(path, 4, "partition checkpoint version %d, this reader knows 1 and 2" % u16(b, 4))
+    if u16(b, 6) != 0 or u32(b, 36) != 0:
+        raise FormatError(path, 6, "reserved bytes are not zero")
+    start, floor, count = u64(b, 16), u64(b, 24), u32(b, 32)
+    end = len(b) - 8
+    if count > 1 << 20 or count > (end - 40) // 64:
+        raise FormatError(path, 32, "%d segments cannot fit" % count)
+    pos, entries = 40, []
+    for i in range(count):
+        if end - pos < 64:
+            raise FormatError(path, pos, "entry %d is cut short" % i)
+        e = {"base": u64(b, pos), "end": u64(b, pos + 8), "records": u64(b, pos + 16),
+             "tier": b[pos + 56], "state": b[pos + 57], "schemas": u16(b, pos + 58)}
+        loc_len = b[pos + 60]
+        if b[pos + 61:pos + 64] != b"\0\0\0":
+            raise FormatError(path, pos + 61, "entry %d: reserved bytes are not zero" % i)
+        if e["tier"] > 3 or e["state"] > 2:
+            raise FormatError(path, pos + 56, "entry %d: tier or state unknown" % i)
+        if e["end"] < e["base"] or e["records"] > e["end"] - e["base"]:
+            raise FormatError(path, pos, "entry %d: offsets and count do not fit" % i)
+        size = 64 + loc_len + 4 * e["schemas"]
+        if e["schemas"] > 64 or loc_len > 63 or end - pos < size:
+            raise FormatError(path, pos, "entry %d is cut short or too long" % i)
+        loc = b[pos + 64:pos + 64 + loc_len].decode("ascii", "replace")
+        if not LOCATION_RE.match(loc) or int(loc[:20]) != e["base"]:
+            raise FormatError(path, pos + 64, "entry %d: location is not a segment name of its offset" % i)
+        e["location"] = loc
+        versions = [u32(b, pos + 64 + loc_len + 4 * k) for k in range(e["schemas"])]
+        if any(x >= y for x, y in zip(versions, versions[1:])):
+            raise FormatError(path, pos, "entry %d: schema versions out of order" % i)
+        entries.append(e)
+        pos += size
+    if pos != end:
+        raise FormatError(path, pos, "bytes after the last entry")
+    if not entries:
+        if floor != start:
+            raise FormatError(path, 16, "no segment, but offsets %d..%d were written" % (start, floor - 1))
+        return start, start, floor, entries
+    if entries[0]["base"] != start:
+        raise FormatError(path, 16, "the log starts at %d, its first segment at %d" % (start, entries[0]["base"]))
+    for i, e in enumerate(entries):
+        if (e["state"] == 0) != (i == len(entries) - 1):
+            raise FormatError(path, None, "entry %d: only the last segment is active" % i)
+        if i and (e["base"] <= entries[i - 1]["base"] or e["base"] < entries[i - 1]["end"]):
+            raise FormatError(path, None, "entry %d overlaps the one before" % i)
+    if floor < entries[-1]["base"]:
+        raise FormatError(path, 24, "next offset floor below the active base")
+    return start, entries[-1]["base"], floor, entries
+
+
 def read_checkpoint(pdir):
     """The partition checkpoint (FORMAT.md section 5) as (log_start,
-    active_base, next_offset_floor), or None when the partition has none."""
+    active_base, next_offset_floor, entries), entries None for version 1;
+    None when the partition has none."""
     path = os.path.join(pdir, "catalog.ckpt")
     if not os.path.exists(path):
         return None
-    b = read_file(path, 4096)
-    if len(b) != 48 or b[0:4] != CHECKPOINT_MAGIC:
+    b = read_file(path, 64 << 20)
+    if b[0:4] != CHECKPOINT_MAGIC:
+        raise FormatError(path, None, "not a partition checkpoint (bad magic)")
+    if len(b) >= 6 and u16(b, 4) != 1:
+        return read_checkpoint_v2(path, b)
+    if len(b) != 48:
         raise FormatError(path, None, "not a partition checkpoint (%d bytes)" % len(b))
     if u64(b, 40) != xxh3(b[0:40]):
         raise FormatError(path, 40, "checksum mismatch")
-    if u16(b, 4) != 1:
-        raise FormatError(path, 4, "partition checkpoint version %d, this reader knows 1" % u16(b, 4))
     if u16(b, 6) != 0 or u64(b, 32) != 0:
         raise FormatError(path, 6, "reserved bytes are not zero")
     start, active, floor = u64(b, 8), u64(b, 16), u64(b, 24)
     if not start <= active <= floor:
         raise FormatError(path, 8, "log start %d, active base %d, next offset bound %d out of order"
                           % (start, active, floor))
-    return start, active, floor
+    return start, active, floor, None
 
 
 def check_against_checkpoint(pdir, ckpt, bases):
     """Checks 2-4 of FORMAT.md section 5: no segment missing at either end."""
-    start, active, floor = ckpt
+    start, active, floor, _ = ckpt
     if not bases and floor > start:
         raise FormatError(pdir, None, "every segment is missing: offsets %d..%d were written" % (start, floor - 1))
     if bases and bases[0] > start:
@@ -654,10 +718,20 @@ def check_against_checkpoint(pdir, ckpt, bases):
 
 def read_partition(pdir, stream_id, part, cfg, journal, strict):
     ckpt = read_checkpoint(pdir)  # before listing: see FORMAT.md section 5
-    names = sorted(n for n in os.listdir(pdir) if SEGMENT_RE.match(n))
-    bases = [int(SEGMENT_RE.match(n).group(1)) for n in names]
-    if ckpt is not None:
-        check_against_checkpoint(pdir, ckpt, bases)
+    if ckpt is not None and ckpt[3] is not None:
+        # Version 2 names the segments: each must be there (check 2).
+        names = [e["location"] + ".seg" for e in ckpt[3]]
+        bases = [e["base"] for e in ckpt[3]]
+        for i, name in enumerate(names):
+            if not os.path.exists(os.path.join(pdir, name)):
+                upto = "on" if i == len(names) - 1 else "..%d" % (bases[i + 1] - 1)
+                raise FormatError(pdir, None, "segment %s is missing: offsets from %d %s are missing"
+                                  % (name, bases[i], upto))
+    else:
+        names = sorted(n for n in os.listdir(pdir) if SEGMENT_RE.match(n))
+        bases = [int(SEGMENT_RE.match(n).group(1)) for n in names]
+        if ckpt is not None:
+            check_against_checkpoint(pdir, ckpt, bases)
     journal_batches = journal.get((stream_id, part), [])
     journal_from = None
     if journal_batches:
