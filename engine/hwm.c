@@ -182,9 +182,23 @@ static void hwm_free(hwm_file *h)
 
 /* ---- writer ---- */
 
+/* The whole file, written: see open_for_writing. */
+static int write_zeros(hwm_file *h, int fd)
+{
+    void *zeros = calloc(1, h->len);
+    if (!zeros)
+        return -ENOMEM;
+    int r = io_write_all(h->io, fd, zeros, h->len, 0);
+    free(zeros);
+    return r;
+}
+
 /* A file of the right size is reused in place (readers sleeping on it
  * wake when this writer publishes); any other is replaced whole, so a
- * reader's mapping of it never shrinks under the reader (SIGBUS). */
+ * reader's mapping of it never shrinks under the reader (SIGBUS). Either
+ * way every byte is written (zeros) before it is mapped: a sparse file's
+ * pages are allocated at the first fault, and on a full tmpfs that fault
+ * is a SIGBUS, for the writer and for readers of a crashed writer's file. */
 static int open_for_writing(hwm_file *h, const char *stream_dir, uint32_t file_mode)
 {
     int fd = h->io->open_file(h->io, h->path, IO_WRITE | IO_CREATE, file_mode);
@@ -196,12 +210,14 @@ static int open_for_writing(hwm_file *h, const char *stream_dir, uint32_t file_m
         h->io->close_file(h->io, fd);
         char *tmp = path_join(stream_dir, HWM_FILE ".tmp");
         fd = tmp ? io_create_temp(h->io, tmp, IO_WRITE, file_mode) : -ENOMEM;
-        r = fd < 0 ? fd : h->io->ftruncate(h->io, fd, h->len);
+        r = fd < 0 ? fd : write_zeros(h, fd);
         if (r == 0)
             r = h->io->rename(h->io, tmp, h->path);
         if (r < 0 && tmp)
             h->io->unlink(h->io, tmp);
         free(tmp);
+    } else if (r == 0) {
+        r = write_zeros(h, fd);
     }
     if (r == 0)
         r = h->io->mmap_file(h->io, fd, h->len, 1, (void **)&h->map);

@@ -202,15 +202,25 @@ static int entries_check(const index_file *ix)
     return 0;
 }
 
-/* Give a new (empty) file its full size and header. */
+/* Give a new (empty) file its full size and header. The zeros are
+ * written, not left as a hole: a sparse file's pages are allocated at the
+ * first fault of a mapping, and on a full tmpfs that fault is a SIGBUS, in
+ * the writer and in any reader of the index. Written, a full disk is an
+ * ENOSPC here, where it can be reported. */
 static int file_init(index_file *ix, uint32_t capacity)
 {
     if (capacity > INDEX_CAPACITY_MAX)
         return err_set(SIGLOG_EINVAL, "%s: capacity %u exceeds the limit %u", ix->path, capacity, INDEX_CAPACITY_MAX);
     uint64_t bytes = INDEX_HEADER_BYTES + (uint64_t)capacity * ix->entry_bytes;
-    int rc = ix->io->ftruncate(ix->io, ix->fd, bytes);
-    if (rc < 0)
-        return err_errno(rc, "ftruncate of %s to %llu bytes", ix->path, (unsigned long long)bytes);
+    static const uint8_t zeros[65536];
+    for (uint64_t off = INDEX_HEADER_BYTES; off < bytes;) {
+        size_t n = bytes - off < sizeof zeros ? (size_t)(bytes - off) : sizeof zeros;
+        int rc = io_write_all(ix->io, ix->fd, zeros, n, off);
+        if (rc < 0)
+            return err_errno(rc, "write of %s (%llu bytes)", ix->path, (unsigned long long)bytes);
+        off += n;
+    }
+    int rc;
     uint8_t h[INDEX_HEADER_BYTES];
     header_encode(h, ix->kind, capacity, ix->base_offset);
     rc = io_write_all(ix->io, ix->fd, h, sizeof h, 0);
