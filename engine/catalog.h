@@ -53,7 +53,8 @@
  * are the old files unlinked. A crash anywhere leaves a catalog naming the
  * old segments or the new ones, never both or neither; files the catalog
  * does not name are leftovers that the next writer or maintenance open
- * removes (catalog_open).
+ * must remove (to build with the primitive: catalog_open removes only an
+ * empty segment an interrupted roll left today).
  *
  * Readers and replaced segments: a reader's snapshot names the files of
  * its generation. A segment the reader has open stays readable through its
@@ -266,6 +267,11 @@ int catalog_roll(catalog *c, const catalog_segment *sealed);
  * once the segment at active_base and every offset below
  * next_offset_floor are durable. */
 int catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_floor);
+
+/* ---- maintenance's operations: NOT IMPLEMENTED YET ----
+ * The declarations below (and maintenance.h) are the agreed contract of
+ * the next step, the maintenance role; nothing defines or calls them yet,
+ * so a caller fails to link rather than running a stub. */
 
 /* Maintenance: record schema versions (any order, duplicates fine) as held
  * by the sealed segment at base_offset; persisted as a new generation. */

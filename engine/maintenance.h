@@ -11,6 +11,10 @@
  * touches an active segment, the journal or the next-offset floor.
  *
  * Thread-safety: one thread at a time.
+ *
+ * NOT IMPLEMENTED YET: this header is the contract of the next step;
+ * nothing defines or includes it, so a caller fails to link rather than
+ * running a stub.
  */
 #ifndef SIGLOG_MAINTENANCE_H
 #define SIGLOG_MAINTENANCE_H
