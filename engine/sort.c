@@ -253,7 +253,8 @@ static int reader_fill(run_reader *r, size_t need, const char *dir)
     size_t have = r->buf.len - r->start;
     if (have >= need)
         return 0;
-    memmove(r->buf.data, r->buf.data + r->start, have);
+    if (have) /* data may still be NULL when nothing was read */
+        memmove(r->buf.data, r->buf.data + r->start, have);
     r->buf.len = have;
     r->start = 0;
     size_t want = need > r->cap ? need : r->cap;

@@ -462,6 +462,7 @@ Test(jail, a_path_op_beneath_the_root_never_leaves_it)
 
     io_root_close(root);
     test_rmtree(tmp);
+    free(tmp);
     free(other);
     free(climb);
     free(inside);

@@ -282,6 +282,7 @@ Test(schema_registry, power_cut_at_every_call_of_a_registration_leaves_old_or_ne
             saw_old += !has2;
             siglog_close(s);
             test_rmtree_fast(d);
+            free(d);
         }
         if (finished)
             break;

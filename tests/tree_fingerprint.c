@@ -92,7 +92,8 @@ static int walk(const char *root, const char *rel, text *t)
             n++;
     }
     closedir(d);
-    qsort(names, n, sizeof *names, name_cmp);
+    if (n) /* names is NULL for an empty directory */
+        qsort(names, n, sizeof *names, name_cmp);
     for (size_t i = 0; i < n; i++) {
         char *r = join(rel, names[i]);
         char *full = r ? join(root, r) : NULL;

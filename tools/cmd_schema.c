@@ -198,11 +198,12 @@ int cmd_schema(int argc, char **argv)
     } else {
         json_t *arr = a.json ? json_array() : NULL;
         int r = siglog_schema_foreach(st, list_one, arr);
-        if (r)
+        if (r) {
             rc = cli_fail_lib("schema", r, "list the versions of %s", a.ops[2]);
-        else if (arr && out_json_doc(arr) != 0 && !out_failed())
+            json_decref(arr);
+        } else if (arr && out_json_doc(arr) != 0 && !out_failed()) { /* it takes arr */
             rc = cli_fail("schema", "out of memory");
-        json_decref(arr);
+        }
         if (!rc)
             rc = out_finish("schema");
     }
