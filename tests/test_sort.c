@@ -27,7 +27,9 @@ static void setup(void)
     dir = test_tmpdir("sort");
     spill = test_path(dir, "spill");
     cr_assert_eq(mkdir(spill, 0700), 0);
-    store = test_store_open(test_path(dir, "store"), NULL);
+    char *path = test_path(dir, "store");
+    store = test_store_open(path, NULL);
+    free(path);
 }
 
 static void teardown(void)
