@@ -191,10 +191,39 @@ static int format_pattern(const char *pattern, int64_t us, int64_t zone_s, char 
     return 0;
 }
 
+/* Whether pattern names every field of an instant: a date (%Y %m-or-%b
+ * %d, or %F) and a time of day (%H %M %S, or %T). */
+static int names_whole_instant(const char *pattern)
+{
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, se = 0;
+    for (const char *q = pattern; *q; q++) {
+        if (*q != '%' || !q[1])
+            continue;
+        switch (*++q) {
+        case 'Y': y = 1; break;
+        case 'm': case 'b': mo = 1; break;
+        case 'd': d = 1; break;
+        case 'H': h = 1; break;
+        case 'M': mi = 1; break;
+        case 'S': se = 1; break;
+        case 'F': y = mo = d = 1; break;
+        case 'T': h = mi = se = 1; break;
+        default: break;
+        }
+    }
+    return y && mo && d && h && mi && se;
+}
+
 static void check_pattern(const char *pattern, const char *text, size_t n)
 {
     int has_zone;
     if (timeparse_pattern_check(pattern, &has_zone) != 0)
+        return;
+    /* The text's own zone is not known here, so the time is written back
+     * at +00:00: that names the same instant only when the pattern names
+     * every field of one ("%F%z" of 0000-02-01+01:00 is 0000-01-31 23:00
+     * UTC, which "%F" cannot write). */
+    if (has_zone && !names_whole_instant(pattern))
         return;
     /* A zone west of UTC for times without one, so zones are exercised. */
     const int64_t zone_s = has_zone ? 0 : -(int64_t)(n % 48) * 1800;
