@@ -129,6 +129,13 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
                  spec->record_bytes_max);
         return -1;
     }
+    /* RFC 8259 has no place for a raw NUL byte, in a string or out of one;
+     * jansson would take one after a bare number as the end of the text. */
+    const char *nul = memchr(line, '\0', len);
+    if (nul) {
+        snprintf(why, why_cap, "invalid JSON at column %zu: a NUL byte", (size_t)(nul - line) + 1);
+        return -1;
+    }
     json_error_t jerr;
     size_t replaced = 0;
     json_t *root = NULL;
