@@ -21,20 +21,20 @@ static int validate_events(const siglog_stream *st, const siglog_event *events, 
     for (size_t i = 0; i < n; i++) {
         const siglog_event *e = &events[i];
         if ((e->key_len && !e->key) || (e->value_len && !e->value) || (e->header_count && !e->headers))
-            return err_set(SIGLOG_EINVAL, "event %zu: a length is set but its pointer is NULL", i);
+            return sl_err_set(SIGLOG_EINVAL, "event %zu: a length is set but its pointer is NULL", i);
         if (e->header_count > SIGLOG_HEADERS_MAX)
-            return err_set(SIGLOG_EINVAL, "event %zu has %u headers, at most %d allowed", i, e->header_count,
+            return sl_err_set(SIGLOG_EINVAL, "event %zu has %u headers, at most %d allowed", i, e->header_count,
                            SIGLOG_HEADERS_MAX);
         if (e->flags & ~SIGLOG_EVENT_TOMBSTONE)
-            return err_set(SIGLOG_EINVAL, "event %zu has unknown flags 0x%x", i, e->flags);
+            return sl_err_set(SIGLOG_EINVAL, "event %zu has unknown flags 0x%x", i, e->flags);
         uint64_t bytes = (uint64_t)e->key_len + e->value_len;
         for (uint32_t h = 0; h < e->header_count; h++) {
             if ((e->headers[h].key_len && !e->headers[h].key) || (e->headers[h].value_len && !e->headers[h].value))
-                return err_set(SIGLOG_EINVAL, "event %zu header %u: a length is set but its pointer is NULL", i, h);
+                return sl_err_set(SIGLOG_EINVAL, "event %zu header %u: a length is set but its pointer is NULL", i, h);
             bytes += (uint64_t)e->headers[h].key_len + e->headers[h].value_len;
         }
         if (bytes > record_bytes_max)
-            return err_set(SIGLOG_ETOOBIG,
+            return sl_err_set(SIGLOG_ETOOBIG,
                            "event %zu is %llu bytes (key + value + headers), stream '%s' allows %u; nothing of "
                            "this call was appended",
                            i, (unsigned long long)bytes, st->name, record_bytes_max);
@@ -53,12 +53,12 @@ static uint32_t route(siglog_stream *st, const siglog_event *e)
  * wait for (or, for back-pressure, run) a commit, *must_be_durable when
  * the call may return only once these events are durable. The partition
  * says which policy it appended under: a live config change may switch
- * it between two of this call's partitions (partition_set_config). */
+ * it between two of this call's partitions (sl_partition_set_config). */
 static int append_to_partition(siglog_stream *st, partition *p, const siglog_event *const *evs, size_t n,
                                int64_t now, uint64_t *offsets, int *need_commit, int *must_be_durable)
 {
     partition_appended a;
-    int rc = partition_append_batches(p, evs, n, now, offsets, &a);
+    int rc = sl_partition_append_batches(p, evs, n, now, offsets, &a);
     if (!rc && a.sync_policy == SIGLOG_SYNC_ALWAYS)
         *must_be_durable = 1;
     if (!rc && a.sync_policy != SIGLOG_SYNC_NONE &&
@@ -70,24 +70,24 @@ static int append_to_partition(siglog_stream *st, partition *p, const siglog_eve
 SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const siglog_event *events, size_t n,
                              uint32_t *partitions_out, uint64_t *offsets_out)
 {
-    err_clear();
+    sl_err_clear();
     if (!st || !events || n == 0)
-        return err_set(SIGLOG_EINVAL, "siglog_append: stream, events and n >= 1 are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_append: stream, events and n >= 1 are required");
     struct siglog *s = st->store;
     if (s->read_only)
-        return err_set(SIGLOG_ERDONLY, "store %s is open read-only", s->path);
-    int rc = stream_usable(st);
+        return sl_err_set(SIGLOG_ERDONLY, "store %s is open read-only", s->path);
+    int rc = sl_stream_usable(st);
     if (rc)
         return rc;
     if (partition_id != SIGLOG_PARTITION_BY_KEY && partition_id >= st->cfg.partitions)
-        return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
+        return sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
                        st->cfg.partitions, partition_id);
     if ((rc = validate_events(st, events, n)) != 0)
         return rc;
     schema_warnings warnings = { 0 };
     int contract = (int)STREAM_SETTING(st, contract);
-    if ((rc = schema_contract_check(st->schemas, contract, st->name, events, n, &warnings)) != 0) {
-        schema_warnings_free(&warnings);
+    if ((rc = sl_schema_contract_check(st->schemas, contract, st->name, events, n, &warnings)) != 0) {
+        sl_schema_warnings_free(&warnings);
         return rc;
     }
 
@@ -103,7 +103,7 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
     uint64_t *offs = n == 1 ? &one_off : malloc(n * sizeof *offs);
     size_t *start = NULL;
     if (!parts || !order || !evs || !offs) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto out;
     }
     for (size_t i = 0; i < n; i++)
@@ -117,7 +117,7 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
     } else {
         start = calloc(st->cfg.partitions + 1, sizeof *start);
         if (!start) {
-            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+            rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
             goto out;
         }
         for (size_t i = 0; i < n; i++)
@@ -134,7 +134,7 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
     int need_commit = 0, must_be_durable = 0;
     int always = STREAM_SETTING(st, sync_policy) == SIGLOG_SYNC_ALWAYS;
     if (always) /* a commit leader waits briefly for us (commit.c) */
-        commit_appender_enter(s->commit);
+        sl_commit_appender_enter(s->commit);
     for (size_t g = 0; g < n && !rc;) {
         size_t e = g;
         while (e < n && parts[order[e]] == parts[order[g]])
@@ -144,13 +144,13 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
         g = e;
     }
     if (always)
-        commit_appender_leave(s->commit);
+        sl_commit_appender_leave(s->commit);
     if (!rc && need_commit)
-        rc = commit_sync(s);
+        rc = sl_commit_sync(s);
     if (!rc && must_be_durable) /* every group: any may have switched policy */
         for (size_t g = 0; g < n && !rc; g++)
             if (g + 1 == n || parts[order[g + 1]] != parts[order[g]])
-                rc = partition_check_published(st->parts[parts[order[g]]], offs[g]);
+                rc = sl_partition_check_published(st->parts[parts[order[g]]], offs[g]);
     if (!rc)
         for (size_t i = 0; i < n; i++) {
             if (partitions_out)
@@ -159,9 +159,9 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
                 offsets_out[order[i]] = offs[i];
         }
     if (!rc)
-        schema_contract_count(st->schemas, &warnings);
+        sl_schema_contract_count(st->schemas, &warnings);
 out:
-    schema_warnings_free(&warnings);
+    sl_schema_warnings_free(&warnings);
     if (n > 1) {
         free(parts);
         free(order);

@@ -40,7 +40,7 @@ static const char *const action_names[] = {
     [AUDIT_CONFIG] = "config",   [AUDIT_FORGET] = "forget",   [AUDIT_COMPACT] = "compact",
 };
 
-const char *audit_action_name(uint16_t action, char buf[24])
+const char *sl_audit_action_name(uint16_t action, char buf[24])
 {
     if (action >= 1 && action <= AUDIT_ACTION_LAST)
         return action_names[action];
@@ -48,7 +48,7 @@ const char *audit_action_name(uint16_t action, char buf[24])
     return buf;
 }
 
-uint16_t audit_action_find(const char *name)
+uint16_t sl_audit_action_find(const char *name)
 {
     for (uint16_t a = 1; a <= AUDIT_ACTION_LAST; a++)
         if (strcmp(action_names[a], name) == 0)
@@ -56,12 +56,12 @@ uint16_t audit_action_find(const char *name)
     return 0;
 }
 
-const char *audit_cause_name(uint8_t cause)
+const char *sl_audit_cause_name(uint8_t cause)
 {
     return cause == AUDIT_BY_POLICY ? "policy" : cause == AUDIT_BY_COMMAND ? "command" : "unknown";
 }
 
-void audit_record_init(audit_record *r, uint16_t action, uint8_t cause)
+void sl_audit_record_init(audit_record *r, uint16_t action, uint8_t cause)
 {
     memset(r, 0, sizeof *r);
     r->action = action;
@@ -71,14 +71,14 @@ void audit_record_init(audit_record *r, uint16_t action, uint8_t cause)
     r->time_max_us = INT64_MIN;
 }
 
-void audit_mac(uint8_t out[AUDIT_MAC_BYTES], const uint8_t *key, const uint8_t *bytes, size_t len)
+void sl_audit_mac(uint8_t out[AUDIT_MAC_BYTES], const uint8_t *key, const uint8_t *bytes, size_t len)
 {
     crypto_generichash(out, AUDIT_MAC_BYTES, bytes, len, key, STORE_SECRET_BYTES);
 }
 
 /* ---- codecs ---- */
 
-void audit_header_encode(uint8_t buf[AUDIT_HEADER_BYTES], uint64_t store_id, int64_t created_us)
+void sl_audit_header_encode(uint8_t buf[AUDIT_HEADER_BYTES], uint64_t store_id, int64_t created_us)
 {
     memset(buf, 0, AUDIT_HEADER_BYTES);
     put_le32(buf, AUDIT_MAGIC);
@@ -88,21 +88,21 @@ void audit_header_encode(uint8_t buf[AUDIT_HEADER_BYTES], uint64_t store_id, int
     put_le64(buf + 24, XXH3_64bits(buf, 24));
 }
 
-int audit_header_decode(const uint8_t *buf, size_t len, uint64_t store_id)
+int sl_audit_header_decode(const uint8_t *buf, size_t len, uint64_t store_id)
 {
     if (len < AUDIT_HEADER_BYTES)
-        return err_set(SIGLOG_ECORRUPT, "header is %zu bytes, expected %d", len, AUDIT_HEADER_BYTES);
+        return sl_err_set(SIGLOG_ECORRUPT, "header is %zu bytes, expected %d", len, AUDIT_HEADER_BYTES);
     if (get_le32(buf) != AUDIT_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a siglog audit trail (bad magic)");
+        return sl_err_set(SIGLOG_ECORRUPT, "not a siglog audit trail (bad magic)");
     if (get_le64(buf + 24) != XXH3_64bits(buf, 24))
-        return err_set(SIGLOG_ECORRUPT, "header checksum mismatch");
+        return sl_err_set(SIGLOG_ECORRUPT, "header checksum mismatch");
     if (get_le16(buf + 4) != AUDIT_VERSION)
-        return err_set(SIGLOG_EVERSION, "audit trail version %u, this build reads %d", get_le16(buf + 4),
+        return sl_err_set(SIGLOG_EVERSION, "audit trail version %u, this build reads %d", get_le16(buf + 4),
                        AUDIT_VERSION);
     if (buf[6] || buf[7])
-        return err_set(SIGLOG_ECORRUPT, "header: reserved bytes 6..7 are not zero");
+        return sl_err_set(SIGLOG_ECORRUPT, "header: reserved bytes 6..7 are not zero");
     if (get_le64(buf + 8) != store_id)
-        return err_set(SIGLOG_ECORRUPT, "trail of store %016" PRIx64 ", not of this store (%016" PRIx64 ")",
+        return sl_err_set(SIGLOG_ECORRUPT, "trail of store %016" PRIx64 ", not of this store (%016" PRIx64 ")",
                        get_le64(buf + 8), store_id);
     return 0;
 }
@@ -114,7 +114,7 @@ static size_t put_string(uint8_t *p, const char *s)
     return n;
 }
 
-size_t audit_record_encode(uint8_t *buf, const audit_record *r, const uint8_t prev[AUDIT_MAC_BYTES],
+size_t sl_audit_record_encode(uint8_t *buf, const audit_record *r, const uint8_t prev[AUDIT_MAC_BYTES],
                            const uint8_t *key)
 {
     memset(buf, 0, AUDIT_RECORD_FIXED);
@@ -145,7 +145,7 @@ size_t audit_record_encode(uint8_t *buf, const audit_record *r, const uint8_t pr
     put_le16(buf + R_STREAM_LEN, (uint16_t)stream);
     put_le16(buf + R_HOST_LEN, (uint16_t)host);
     put_le16(buf + R_DETAIL_LEN, (uint16_t)detail);
-    audit_mac(buf + n, key, buf, n);
+    sl_audit_mac(buf + n, key, buf, n);
     return n + AUDIT_MAC_BYTES;
 }
 
@@ -154,38 +154,38 @@ size_t audit_record_encode(uint8_t *buf, const audit_record *r, const uint8_t pr
 static int get_string(char *out, const uint8_t *p, size_t n, size_t max, const char *what)
 {
     if (n > max)
-        return err_set(SIGLOG_ECORRUPT, "%s is %zu bytes, at most %zu", what, n, max);
+        return sl_err_set(SIGLOG_ECORRUPT, "%s is %zu bytes, at most %zu", what, n, max);
     if (memchr(p, 0, n))
-        return err_set(SIGLOG_ECORRUPT, "%s holds a NUL byte", what);
+        return sl_err_set(SIGLOG_ECORRUPT, "%s holds a NUL byte", what);
     memcpy(out, p, n);
     out[n] = '\0';
     return 0;
 }
 
-int audit_record_decode(const uint8_t *buf, size_t len, audit_record *r, const uint8_t **prev,
+int sl_audit_record_decode(const uint8_t *buf, size_t len, audit_record *r, const uint8_t **prev,
                         const uint8_t **mac)
 {
     if (len < AUDIT_RECORD_FIXED)
-        return err_set(SIGLOG_ECORRUPT, "record cut short (%zu bytes)", len);
+        return sl_err_set(SIGLOG_ECORRUPT, "record cut short (%zu bytes)", len);
     if (get_le32(buf + R_MAGIC) != AUDIT_RECORD_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "no record magic");
+        return sl_err_set(SIGLOG_ECORRUPT, "no record magic");
     size_t n = get_le32(buf + R_LENGTH);
     size_t stream = get_le16(buf + R_STREAM_LEN), host = get_le16(buf + R_HOST_LEN),
            detail = get_le16(buf + R_DETAIL_LEN);
     if (n < AUDIT_RECORD_MIN || n > AUDIT_RECORD_MAX)
-        return err_set(SIGLOG_ECORRUPT, "record length %zu outside %d..%d", n, AUDIT_RECORD_MIN, AUDIT_RECORD_MAX);
+        return sl_err_set(SIGLOG_ECORRUPT, "record length %zu outside %d..%d", n, AUDIT_RECORD_MIN, AUDIT_RECORD_MAX);
     if (n > len)
-        return err_set(SIGLOG_ECORRUPT, "record of %zu bytes cut short at %zu", n, len);
+        return sl_err_set(SIGLOG_ECORRUPT, "record of %zu bytes cut short at %zu", n, len);
     if (n != AUDIT_RECORD_MIN + stream + host + detail)
-        return err_set(SIGLOG_ECORRUPT, "record length %zu does not match its strings (%zu, %zu, %zu bytes)", n,
+        return sl_err_set(SIGLOG_ECORRUPT, "record length %zu does not match its strings (%zu, %zu, %zu bytes)", n,
                        stream, host, detail);
     if (buf[R_RESERVED1] || buf[R_RESERVED2] || buf[R_RESERVED2 + 1])
-        return err_set(SIGLOG_ECORRUPT, "reserved bytes are not zero");
+        return sl_err_set(SIGLOG_ECORRUPT, "reserved bytes are not zero");
     memset(r, 0, sizeof *r);
     const uint8_t *p = buf + AUDIT_RECORD_FIXED;
     int rc = get_string(r->stream, p, stream, SIGLOG_NAME_MAX, "stream name");
-    if (!rc && stream && name_validate_stream(r->stream) != 0)
-        rc = err_set(SIGLOG_ECORRUPT, "stream name is not valid");
+    if (!rc && stream && sl_name_validate_stream(r->stream) != 0)
+        rc = sl_err_set(SIGLOG_ECORRUPT, "stream name is not valid");
     if (!rc)
         rc = get_string(r->host, p + stream, host, AUDIT_HOST_MAX, "host name");
     if (!rc)
@@ -222,13 +222,13 @@ static int whole_record_in(const audit_trail *t, const uint8_t *bytes, size_t le
             continue;
         audit_record r;
         const uint8_t *prev, *mac;
-        int n = audit_record_decode(bytes + i, len - i, &r, &prev, &mac);
+        int n = sl_audit_record_decode(bytes + i, len - i, &r, &prev, &mac);
         uint8_t mine[AUDIT_MAC_BYTES];
         if (n < 0)
             continue;
         if (!t->key)
             return 1;
-        audit_mac(mine, t->key, bytes + i, (size_t)n - AUDIT_MAC_BYTES);
+        sl_audit_mac(mine, t->key, bytes + i, (size_t)n - AUDIT_MAC_BYTES);
         if (sodium_memcmp(mine, mac, AUDIT_MAC_BYTES) == 0)
             return 1;
     }
@@ -245,49 +245,49 @@ static int is_torn_tail(const audit_trail *t, const char *path, int fd, uint64_t
     size_t len = (size_t)(size - pos - 1);
     uint8_t *rest = malloc(len ? len : 1);
     if (!rest)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
-    ssize_t got = io_read_full(t->io, fd, rest, len, pos + 1);
-    int torn = got < 0 ? err_errno((int)got, "reading %s", path) : !whole_record_in(t, rest, (size_t)got);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    ssize_t got = sl_io_read_full(t->io, fd, rest, len, pos + 1);
+    int torn = got < 0 ? sl_err_errno((int)got, "reading %s", path) : !whole_record_in(t, rest, (size_t)got);
     free(rest);
     return torn;
 }
 
-/* Read the trail open at fd, of `size` bytes (see audit_read). */
+/* Read the trail open at fd, of `size` bytes (see sl_audit_read). */
 static int read_fd(const audit_trail *t, const char *path, int fd, uint64_t size,
                    int (*fn)(void *ctx, const audit_record *r), void *ctx, audit_result *res)
 {
     const siglog_io *io = t->io;
     uint8_t hdr[AUDIT_HEADER_BYTES];
-    ssize_t got = io_read_full(io, fd, hdr, sizeof hdr, 0);
+    ssize_t got = sl_io_read_full(io, fd, hdr, sizeof hdr, 0);
     if (got < 0)
-        return err_errno((int)got, "reading %s", path);
-    int rc = audit_header_decode(hdr, (size_t)got, t->store_id);
+        return sl_err_errno((int)got, "reading %s", path);
+    int rc = sl_audit_header_decode(hdr, (size_t)got, t->store_id);
     if (rc)
-        return err_set(rc, "%s: %s", path, siglog_errdetail());
+        return sl_err_set(rc, "%s: %s", path, siglog_errdetail());
     uint8_t chain[AUDIT_MAC_BYTES];
     if (t->key)
-        audit_mac(chain, t->key, hdr, sizeof hdr);
+        sl_audit_mac(chain, t->key, hdr, sizeof hdr);
     else
         memset(chain, 0, sizeof chain);
     memcpy(res->head_mac, chain, sizeof chain);
     res->end = AUDIT_HEADER_BYTES;
     uint8_t *buf = malloc(AUDIT_RECORD_MAX);
     if (!buf)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     for (uint64_t pos = AUDIT_HEADER_BYTES; pos < size && !rc; pos = res->end) {
         size_t want = size - pos < AUDIT_RECORD_MAX ? (size_t)(size - pos) : AUDIT_RECORD_MAX;
-        got = io_read_full(io, fd, buf, want, pos);
+        got = sl_io_read_full(io, fd, buf, want, pos);
         if (got < 0) {
-            rc = err_errno((int)got, "reading %s", path);
+            rc = sl_err_errno((int)got, "reading %s", path);
             break;
         }
         audit_record r;
         const uint8_t *prev, *mac;
-        int n = audit_record_decode(buf, (size_t)got, &r, &prev, &mac);
+        int n = sl_audit_record_decode(buf, (size_t)got, &r, &prev, &mac);
         const char *why = n < 0 ? siglog_errdetail() : NULL;
         uint8_t mine[AUDIT_MAC_BYTES];
         if (!why && t->key) {
-            audit_mac(mine, t->key, buf, (size_t)n - AUDIT_MAC_BYTES);
+            sl_audit_mac(mine, t->key, buf, (size_t)n - AUDIT_MAC_BYTES);
             if (sodium_memcmp(mine, mac, AUDIT_MAC_BYTES) != 0)
                 why = "its mac does not match its content (edited, or written under another key)";
             else if (r.seq != res->records)
@@ -314,7 +314,7 @@ static int read_fd(const audit_trail *t, const char *path, int fd, uint64_t size
                 break;
             }
             why = reason;
-            rc = err_set(SIGLOG_ECORRUPT, "%s: record %" PRIu64 " at byte %" PRIu64 ": %s", path, res->records,
+            rc = sl_err_set(SIGLOG_ECORRUPT, "%s: record %" PRIu64 " at byte %" PRIu64 ": %s", path, res->records,
                          pos, why);
             break;
         }
@@ -336,23 +336,23 @@ static void result_init(audit_result *res)
     res->torn_at = UINT64_MAX;
 }
 
-int audit_read(const audit_trail *t, int (*fn)(void *ctx, const audit_record *r), void *ctx, audit_result *res)
+int sl_audit_read(const audit_trail *t, int (*fn)(void *ctx, const audit_record *r), void *ctx, audit_result *res)
 {
     result_init(res);
-    char *path = path_join(t->dir, STORE_AUDIT_FILE);
+    char *path = sl_path_join(t->dir, STORE_AUDIT_FILE);
     if (!path)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     int fd = t->io->open_file(t->io, path, IO_READ, 0);
     if (fd == -ENOENT)
         goto out; /* no action was ever recorded */
     if (fd < 0) {
-        rc = err_errno(fd, "opening %s", path);
+        rc = sl_err_errno(fd, "opening %s", path);
         goto out;
     }
     uint64_t size;
     int r = t->io->file_size(t->io, fd, &size);
-    rc = r < 0 ? err_errno(r, "size of %s", path) : read_fd(t, path, fd, size, fn, ctx, res);
+    rc = r < 0 ? sl_err_errno(r, "size of %s", path) : read_fd(t, path, fd, size, fn, ctx, res);
     t->io->close_file(t->io, fd);
 out:
     free(path);
@@ -365,13 +365,13 @@ out:
  * audit.lock, or a SIGLOG code. */
 static int take_lock(const audit_trail *t)
 {
-    char *path = path_join(t->dir, AUDIT_LOCK_FILE);
+    char *path = sl_path_join(t->dir, AUDIT_LOCK_FILE);
     if (!path)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int fd = t->io->open_file(t->io, path, IO_WRITE | IO_CREATE, t->file_mode);
     int rc = fd;
     if (fd < 0) {
-        rc = err_errno(fd, "opening %s", path);
+        rc = sl_err_errno(fd, "opening %s", path);
         goto out;
     }
     int l = t->io->lock_file(t->io, fd, 0);
@@ -383,9 +383,9 @@ static int take_lock(const audit_trail *t)
     if (l < 0) {
         t->io->close_file(t->io, fd);
         rc = l == -EWOULDBLOCK || l == -EAGAIN
-                 ? err_set(SIGLOG_ELOCKED, "%s: another process has been appending for over %d s", path,
+                 ? sl_err_set(SIGLOG_ELOCKED, "%s: another process has been appending for over %d s", path,
                            AUDIT_LOCK_WAIT_US / 1000000)
-                 : err_errno(l, "locking %s", path);
+                 : sl_err_errno(l, "locking %s", path);
     }
 out:
     free(path);
@@ -413,48 +413,48 @@ static int append_locked(const audit_trail *t, const char *path, audit_record *r
     int st = io->stat_path(io, path, &is_dir, &size);
     if (st == -ENOENT) {
         uint8_t hdr[AUDIT_HEADER_BYTES];
-        audit_header_encode(hdr, t->store_id, io->now_us(io));
-        st = io_replace_file(io, t->dir, path, hdr, sizeof hdr, t->file_mode);
+        sl_audit_header_encode(hdr, t->store_id, io->now_us(io));
+        st = sl_io_replace_file(io, t->dir, path, hdr, sizeof hdr, t->file_mode);
     }
     if (st < 0)
-        return err_errno(st, "creating %s", path);
+        return sl_err_errno(st, "creating %s", path);
     int fd = io->open_file(io, path, IO_WRITE, 0);
     if (fd < 0)
-        return err_errno(fd, "opening %s", path);
+        return sl_err_errno(fd, "opening %s", path);
     audit_result res;
     result_init(&res);
     int rc = 0;
     int e = io->file_size(io, fd, &size);
     if (e < 0) {
-        rc = err_errno(e, "size of %s", path);
+        rc = sl_err_errno(e, "size of %s", path);
         goto out;
     }
     if ((rc = read_fd(t, path, fd, size, NULL, NULL, &res)) != 0)
         goto out;
     /* A torn tail's action never began (audit.h): cut it. */
     if (res.torn_at != UINT64_MAX && (e = io->ftruncate(io, fd, res.end)) < 0) {
-        rc = err_errno(e, "cutting the torn tail of %s at byte %" PRIu64, path, res.end);
+        rc = sl_err_errno(e, "cutting the torn tail of %s at byte %" PRIu64, path, res.end);
         goto out;
     }
     fill_origin(t, r, res.records);
     uint8_t buf[AUDIT_RECORD_MAX];
-    size_t n = audit_record_encode(buf, r, res.head_mac, t->key);
-    if ((e = io_write_all(io, fd, buf, n, res.end)) < 0 || (e = io->fdatasync(io, fd)) < 0)
-        rc = err_errno(e, "appending to %s at byte %" PRIu64, path, res.end);
+    size_t n = sl_audit_record_encode(buf, r, res.head_mac, t->key);
+    if ((e = sl_io_write_all(io, fd, buf, n, res.end)) < 0 || (e = io->fdatasync(io, fd)) < 0)
+        rc = sl_err_errno(e, "appending to %s at byte %" PRIu64, path, res.end);
 out:
     io->close_file(io, fd);
     return rc;
 }
 
-int audit_append(const audit_trail *t, audit_record *r)
+int sl_audit_append(const audit_trail *t, audit_record *r)
 {
     if (!t->key)
-        return err_set(SIGLOG_EINVAL, "appending to the audit trail needs the store's secret");
+        return sl_err_set(SIGLOG_EINVAL, "appending to the audit trail needs the store's secret");
     if (strlen(r->stream) > SIGLOG_NAME_MAX || strlen(r->detail) > AUDIT_DETAIL_MAX)
-        return err_set(SIGLOG_EINVAL, "audit record: stream or detail too long");
-    char *path = path_join(t->dir, STORE_AUDIT_FILE);
+        return sl_err_set(SIGLOG_EINVAL, "audit record: stream or detail too long");
+    char *path = sl_path_join(t->dir, STORE_AUDIT_FILE);
     if (!path)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int lock = take_lock(t);
     int rc = lock < 0 ? lock : append_locked(t, path, r);
     if (lock >= 0)

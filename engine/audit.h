@@ -81,8 +81,8 @@ enum audit_cause { AUDIT_BY_POLICY = 1, AUDIT_BY_COMMAND = 2 };
 
 #define AUDIT_NO_PARTITION UINT32_MAX
 
-/* One record. The caller of audit_append fills what the action is about;
- * sequence, time, host, pid and uid are filled in by audit_append. An
+/* One record. The caller of sl_audit_append fills what the action is about;
+ * sequence, time, host, pid and uid are filled in by sl_audit_append. An
  * offset range start == end, or a time range min > max, says "none". */
 typedef struct audit_record {
     uint64_t seq;
@@ -100,12 +100,12 @@ typedef struct audit_record {
 } audit_record;
 
 /* A record with "nothing" in every range, for the caller to fill. */
-void audit_record_init(audit_record *r, uint16_t action, uint8_t cause);
+void sl_audit_record_init(audit_record *r, uint16_t action, uint8_t cause);
 /* "warm", "cold", ...; "action-N" for an unknown one (buf, 24 bytes). */
-const char *audit_action_name(uint16_t action, char buf[24]);
+const char *sl_audit_action_name(uint16_t action, char buf[24]);
 /* The number of a name, 0 when unknown. */
-uint16_t audit_action_find(const char *name);
-const char *audit_cause_name(uint8_t cause);
+uint16_t sl_audit_action_find(const char *name);
+const char *sl_audit_cause_name(uint8_t cause);
 
 /* The trail of one store, as the module's calls need it. */
 typedef struct audit_trail {
@@ -122,7 +122,7 @@ typedef struct audit_trail {
  * sequence, time, host, pid and uid. The trail's own damage is
  * SIGLOG_ECORRUPT naming the record and byte: nothing is appended after
  * damage. */
-int audit_append(const audit_trail *t, audit_record *r);
+int sl_audit_append(const audit_trail *t, audit_record *r);
 
 /* What reading a trail found. */
 typedef struct audit_result {
@@ -139,30 +139,30 @@ typedef struct audit_result {
  * structure. A missing trail is an empty one. Damage is SIGLOG_ECORRUPT
  * naming the record's sequence and byte; a torn tail is not an error
  * (res->torn_at). Writes nothing. */
-int audit_read(const audit_trail *t, int (*fn)(void *ctx, const audit_record *r), void *ctx, audit_result *res);
+int sl_audit_read(const audit_trail *t, int (*fn)(void *ctx, const audit_record *r), void *ctx, audit_result *res);
 
 /* Append r to the trail of an open store, with its secret (audit_store.c):
  * for the writer handle, whose secret was loaded at open, or a reader in
- * the consumer role, which reads it now (store_secret_get's errors);
+ * the consumer role, which reads it now (sl_store_secret_get's errors);
  * SIGLOG_ERDONLY for a plain reader. */
 struct siglog;
-int store_audit(struct siglog *s, audit_record *r);
+int sl_store_audit(struct siglog *s, audit_record *r);
 
 /* The record codec: encode returns the record's length (at most
  * AUDIT_RECORD_MAX) with its prev and mac; decode checks structure
  * (magic, length, reserved zero, string lengths and bytes) and returns
  * the length it used, or SIGLOG_ECORRUPT; the caller checks the chain
- * (audit_mac). */
-size_t audit_record_encode(uint8_t *buf, const audit_record *r, const uint8_t prev[AUDIT_MAC_BYTES],
+ * (sl_audit_mac). */
+size_t sl_audit_record_encode(uint8_t *buf, const audit_record *r, const uint8_t prev[AUDIT_MAC_BYTES],
                            const uint8_t *key);
-int audit_record_decode(const uint8_t *buf, size_t len, audit_record *r, const uint8_t **prev,
+int sl_audit_record_decode(const uint8_t *buf, size_t len, audit_record *r, const uint8_t **prev,
                         const uint8_t **mac);
 /* The keyed BLAKE2b-256 of bytes[0..len). */
-void audit_mac(uint8_t out[AUDIT_MAC_BYTES], const uint8_t *key, const uint8_t *bytes, size_t len);
+void sl_audit_mac(uint8_t out[AUDIT_MAC_BYTES], const uint8_t *key, const uint8_t *bytes, size_t len);
 
 /* The header codec: decode checks size, magic, checksum, version,
  * reserved zero and store id. */
-void audit_header_encode(uint8_t buf[AUDIT_HEADER_BYTES], uint64_t store_id, int64_t created_us);
-int audit_header_decode(const uint8_t *buf, size_t len, uint64_t store_id);
+void sl_audit_header_encode(uint8_t buf[AUDIT_HEADER_BYTES], uint64_t store_id, int64_t created_us);
+int sl_audit_header_decode(const uint8_t *buf, size_t len, uint64_t store_id);
 
 #endif

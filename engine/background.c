@@ -40,7 +40,7 @@ static int64_t clamp_delay(int64_t us)
                                           : us;
 }
 
-background *background_new(void)
+background *sl_background_new(void)
 {
     background *b = calloc(1, sizeof *b);
     if (!b)
@@ -54,14 +54,14 @@ background *background_new(void)
     return b;
 }
 
-int background_register(background *b, const char *name, int64_t delay_us, background_fn fn, void *ctx)
+int sl_background_register(background *b, const char *name, int64_t delay_us, background_fn fn, void *ctx)
 {
     if (!name || !fn)
-        return err_set(SIGLOG_EINVAL, "background task: a name and a function are required");
+        return sl_err_set(SIGLOG_EINVAL, "background task: a name and a function are required");
     pthread_mutex_lock(&b->mu);
     int rc = 0;
     if (b->count == BACKGROUND_TASKS_MAX)
-        rc = err_set(SIGLOG_ELIMIT, "background task '%s': the scheduler holds %d tasks already", name,
+        rc = sl_err_set(SIGLOG_ELIMIT, "background task '%s': the scheduler holds %d tasks already", name,
                      BACKGROUND_TASKS_MAX);
     else
         b->tasks[b->count++] = (task){name, fn, ctx, now_us() + clamp_delay(delay_us)};
@@ -105,7 +105,7 @@ static void *background_main(void *arg)
     return NULL;
 }
 
-int background_start(background *b)
+int sl_background_start(background *b)
 {
     pthread_mutex_lock(&b->mu);
     b->stop = 0;
@@ -113,10 +113,10 @@ int background_start(background *b)
     if (!rc)
         b->running = 1;
     pthread_mutex_unlock(&b->mu);
-    return rc ? err_errno(-rc, "starting the background thread") : 0;
+    return rc ? sl_err_errno(-rc, "starting the background thread") : 0;
 }
 
-void background_stop(background *b)
+void sl_background_stop(background *b)
 {
     pthread_mutex_lock(&b->mu);
     int running = b->running;
@@ -128,11 +128,11 @@ void background_stop(background *b)
         pthread_join(b->thread, NULL);
 }
 
-void background_free(background *b)
+void sl_background_free(background *b)
 {
     if (!b)
         return;
-    background_stop(b);
+    sl_background_stop(b);
     pthread_mutex_destroy(&b->mu);
     pthread_cond_destroy(&b->cv);
     free(b);

@@ -11,8 +11,8 @@
  *
  * Locking: `mu` (private) guards the task list and the stop flag; a task
  * runs without it, so a task may take any lock but must not call
- * background_register or background_stop of its own scheduler. Tasks may
- * be registered before or after start. background_stop returns only once
+ * sl_background_register or sl_background_stop of its own scheduler. Tasks may
+ * be registered before or after start. sl_background_stop returns only once
  * the thread is gone: no task runs after it returns.
  */
 #ifndef SIGLOG_BACKGROUND_H
@@ -33,16 +33,16 @@ typedef struct background background;
 typedef int64_t (*background_fn)(void *ctx);
 
 /* A scheduler with no task and no thread yet. NULL when out of memory. */
-background *background_new(void);
+background *sl_background_new(void);
 /* Add a task, first run delay_us from now. SIGLOG_ELIMIT beyond
  * BACKGROUND_TASKS_MAX tasks, SIGLOG_EINVAL without a name or function.
  * name must live as long as the scheduler. */
-int background_register(background *b, const char *name, int64_t delay_us, background_fn fn, void *ctx);
+int sl_background_register(background *b, const char *name, int64_t delay_us, background_fn fn, void *ctx);
 /* Start the thread. */
-int background_start(background *b);
+int sl_background_start(background *b);
 /* Stop and join the thread (a running task finishes first). Idempotent. */
-void background_stop(background *b);
+void sl_background_stop(background *b);
 /* Stop, then free. NULL is a no-op. */
-void background_free(background *b);
+void sl_background_free(background *b);
 
 #endif

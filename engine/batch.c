@@ -17,7 +17,7 @@
  * same raw body, byte for byte, which is what the decode_batch fuzz target
  * checks.
  *
- * Hot-path discipline: batch_builder_add reserves once per record and writes
+ * Hot-path discipline: sl_batch_builder_add reserves once per record and writes
  * the fields straight into the builder's buffer; seal compresses into the
  * builder's reused scratch and hashes the stored body exactly once.
  */
@@ -90,7 +90,7 @@ static size_t record_fields_len(const siglog_event *ev, size_t offset_delta_byte
     return n;
 }
 
-size_t batch_record_size(const siglog_event *ev, int64_t timestamp_us)
+size_t sl_batch_record_size(const siglog_event *ev, int64_t timestamp_us)
 {
     /* The bound must not depend on the batch, so the timestamp's own value
      * cannot narrow its delta: any delta may take the widest varint. */
@@ -99,18 +99,18 @@ size_t batch_record_size(const siglog_event *ev, int64_t timestamp_us)
     return varint_size(fields) + fields;
 }
 
-void batch_builder_init(batch_builder *b)
+void sl_batch_builder_init(batch_builder *b)
 {
     memset(b, 0, sizeof *b);
 }
 
-void batch_builder_free(batch_builder *b)
+void sl_batch_builder_free(batch_builder *b)
 {
-    bytebuf_free(&b->records);
-    bytebuf_free(&b->compressed);
+    sl_bytebuf_free(&b->records);
+    sl_bytebuf_free(&b->compressed);
 }
 
-void batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_monotonic_us)
+void sl_batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_monotonic_us)
 {
     b->records.len = 0;
     b->base_offset = base_offset;
@@ -142,7 +142,7 @@ static int add_record(batch_builder *b, const siglog_event *ev, int64_t timestam
     uint64_t ts_zz = timestamp_delta(timestamp_us, b->first_timestamp_us);
     size_t fields = record_fields_len(ev, varint_size(offset_delta), varint_size(ts_zz));
     size_t total = varint_size(fields) + fields;
-    int rc = bytebuf_reserve(&b->records, total);
+    int rc = sl_bytebuf_reserve(&b->records, total);
     if (rc)
         return rc;
 
@@ -169,29 +169,29 @@ static int add_record(batch_builder *b, const siglog_event *ev, int64_t timestam
     return 0;
 }
 
-int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestamp_us)
+int sl_batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestamp_us)
 {
     /* Dense: the record count is the delta, and a sealable batch holds at
      * most BATCH_RECORDS_MAX records. */
     return add_record(b, ev, timestamp_us, b->record_count);
 }
 
-int batch_builder_add_at(batch_builder *b, const siglog_event *ev, int64_t timestamp_us, uint64_t offset)
+int sl_batch_builder_add_at(batch_builder *b, const siglog_event *ev, int64_t timestamp_us, uint64_t offset)
 {
     uint64_t least = b->record_count ? b->base_offset + b->last_offset_delta + 1 : b->base_offset;
     if (offset < least || offset - b->base_offset > UINT32_MAX)
-        return err_set(SIGLOG_EINVAL, "record at offset %llu in a batch at base offset %llu, expected %llu..%llu",
+        return sl_err_set(SIGLOG_EINVAL, "record at offset %llu in a batch at base offset %llu, expected %llu..%llu",
                        (unsigned long long)offset, (unsigned long long)b->base_offset, (unsigned long long)least,
                        (unsigned long long)b->base_offset + UINT32_MAX);
     return add_record(b, ev, timestamp_us, (uint32_t)(offset - b->base_offset));
 }
 
-int batch_builder_cover(batch_builder *b, uint64_t last_offset)
+int sl_batch_builder_cover(batch_builder *b, uint64_t last_offset)
 {
     uint64_t last = b->base_offset + b->last_offset_delta;
     if (b->record_count == 0 || last_offset < last || last_offset - b->base_offset > UINT32_MAX ||
         last_offset == UINT64_MAX)
-        return err_set(SIGLOG_EINVAL, "a batch at base offset %llu holding offsets up to %llu cannot cover %llu",
+        return sl_err_set(SIGLOG_EINVAL, "a batch at base offset %llu holding offsets up to %llu cannot cover %llu",
                        (unsigned long long)b->base_offset, (unsigned long long)last, (unsigned long long)last_offset);
     b->last_offset_delta = (uint32_t)(last_offset - b->base_offset);
     return 0;
@@ -213,11 +213,11 @@ static void header_encode(const batch_header *h, uint8_t out[BATCH_HEADER_BYTES]
     put_le64(out + HDR_CHECKSUM, XXH3_64bits(out, HDR_CHECKSUM));
 }
 
-int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta)
+int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta)
 {
     assert(b->record_count >= 1);
     if (b->records.len > BATCH_BODY_BYTES_MAX || b->record_count > BATCH_RECORDS_MAX)
-        return err_set(SIGLOG_EINVAL,
+        return sl_err_set(SIGLOG_EINVAL,
                        "batch of %u records in %zu bytes exceeds the format's limits (%u records, %u bytes)",
                        b->record_count, b->records.len, BATCH_RECORDS_MAX, BATCH_BODY_BYTES_MAX);
 
@@ -241,7 +241,7 @@ int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_me
         /* A destination one byte smaller than the input makes LZ4 give up
          * (return 0) as soon as compression cannot pay, so incompressible
          * batches cost neither a full compression nor extra memory. */
-        int rc = bytebuf_reserve(&b->compressed, h.raw_len - 1);
+        int rc = sl_bytebuf_reserve(&b->compressed, h.raw_len - 1);
         if (rc)
             return rc;
         int n = LZ4_compress_default((const char *)body, (char *)b->compressed.data, (int)h.raw_len,
@@ -254,7 +254,7 @@ int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_me
         }
     }
 
-    int rc = bytebuf_reserve(out, BATCH_HEADER_BYTES + (size_t)h.body_len);
+    int rc = sl_bytebuf_reserve(out, BATCH_HEADER_BYTES + (size_t)h.body_len);
     if (rc)
         return rc;
     uint8_t *dst = out->data + out->len;
@@ -274,17 +274,17 @@ int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_me
 
 /* ---- validating ---- */
 
-int batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h)
+int sl_batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h)
 {
     uint32_t magic = get_le32(hdr + HDR_MAGIC);
     if (magic != BATCH_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "bad magic: batch header starts with 0x%08x, expected 0x%08x (\"SGB1\")",
+        return sl_err_set(SIGLOG_ECORRUPT, "bad magic: batch header starts with 0x%08x, expected 0x%08x (\"SGB1\")",
                        magic, BATCH_MAGIC);
     /* Nothing else in the header is believed before its checksum holds. */
     uint64_t stored = get_le64(hdr + HDR_CHECKSUM);
     uint64_t computed = XXH3_64bits(hdr, HDR_CHECKSUM);
     if (stored != computed)
-        return err_set(SIGLOG_ECORRUPT, "batch header checksum mismatch: stored 0x%016llx, computed 0x%016llx",
+        return sl_err_set(SIGLOG_ECORRUPT, "batch header checksum mismatch: stored 0x%016llx, computed 0x%016llx",
                        (unsigned long long)stored, (unsigned long long)computed);
 
     batch_header d = {
@@ -301,70 +301,70 @@ int batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h)
     uint32_t lod_field = get_le32(hdr + HDR_LAST_OFFSET_DELTA);
 
     if (d.version != BATCH_VERSION_DENSE && d.version != BATCH_VERSION_GAPS)
-        return err_set(SIGLOG_EVERSION, "batch format version %u, this build reads versions %u and %u", d.version,
+        return sl_err_set(SIGLOG_EVERSION, "batch format version %u, this build reads versions %u and %u", d.version,
                        BATCH_VERSION_DENSE, BATCH_VERSION_GAPS);
     if (d.codec != BATCH_CODEC_NONE && d.codec != BATCH_CODEC_LZ4)
-        return err_set(SIGLOG_ECORRUPT, "unknown batch codec %u, expected 0 (none) or 1 (LZ4)", d.codec);
+        return sl_err_set(SIGLOG_ECORRUPT, "unknown batch codec %u, expected 0 (none) or 1 (LZ4)", d.codec);
     if (d.version == BATCH_VERSION_DENSE && lod_field != 0)
-        return err_set(SIGLOG_ECORRUPT, "batch header reserved field is 0x%08x, expected 0", lod_field);
+        return sl_err_set(SIGLOG_ECORRUPT, "batch header reserved field is 0x%08x, expected 0", lod_field);
     if (d.body_len > BATCH_BODY_BYTES_MAX || d.raw_len > BATCH_BODY_BYTES_MAX)
-        return err_set(SIGLOG_ECORRUPT, "batch body_len %u / raw_len %u exceeds the limit of %u bytes", d.body_len,
+        return sl_err_set(SIGLOG_ECORRUPT, "batch body_len %u / raw_len %u exceeds the limit of %u bytes", d.body_len,
                        d.raw_len, BATCH_BODY_BYTES_MAX);
     if (d.codec == BATCH_CODEC_NONE && d.raw_len != d.body_len)
-        return err_set(SIGLOG_ECORRUPT, "uncompressed batch has raw_len %u, expected body_len %u", d.raw_len,
+        return sl_err_set(SIGLOG_ECORRUPT, "uncompressed batch has raw_len %u, expected body_len %u", d.raw_len,
                        d.body_len);
     if (d.codec == BATCH_CODEC_LZ4 && d.body_len >= d.raw_len)
-        return err_set(SIGLOG_ECORRUPT, "LZ4 batch body_len %u, expected less than raw_len %u", d.body_len,
+        return sl_err_set(SIGLOG_ECORRUPT, "LZ4 batch body_len %u, expected less than raw_len %u", d.body_len,
                        d.raw_len);
     if (d.record_count < 1 || d.record_count > BATCH_RECORDS_MAX)
-        return err_set(SIGLOG_ECORRUPT, "batch record_count %u, expected 1..%u", d.record_count,
+        return sl_err_set(SIGLOG_ECORRUPT, "batch record_count %u, expected 1..%u", d.record_count,
                        BATCH_RECORDS_MAX);
     if ((uint64_t)d.record_count * RECORD_BYTES_MIN > d.raw_len)
-        return err_set(SIGLOG_ECORRUPT, "batch raw_len %u cannot hold %u records, expected at least %llu bytes",
+        return sl_err_set(SIGLOG_ECORRUPT, "batch raw_len %u cannot hold %u records, expected at least %llu bytes",
                        d.raw_len, d.record_count, (unsigned long long)d.record_count * RECORD_BYTES_MIN);
     /* Version 2 exists for gaps: a range its records fill is version 1, so
      * that one set of records has one encoding. */
     if (d.version == BATCH_VERSION_GAPS && lod_field < d.record_count)
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "version 2 batch with last_offset_delta %u and %u records has no gap, expected version 1 or "
                        "last_offset_delta >= record_count",
                        lod_field, d.record_count);
     d.last_offset_delta = d.version == BATCH_VERSION_GAPS ? lod_field : d.record_count - 1;
     if (d.base_offset >= UINT64_MAX - d.last_offset_delta)
-        return err_set(SIGLOG_ECORRUPT, "batch offsets overflow: base_offset %llu + last_offset_delta %u + 1",
+        return sl_err_set(SIGLOG_ECORRUPT, "batch offsets overflow: base_offset %llu + last_offset_delta %u + 1",
                        (unsigned long long)d.base_offset, d.last_offset_delta);
     if (d.max_timestamp_us < d.first_timestamp_us)
-        return err_set(SIGLOG_ECORRUPT, "batch max_timestamp_us %lld, expected >= first_timestamp_us %lld",
+        return sl_err_set(SIGLOG_ECORRUPT, "batch max_timestamp_us %lld, expected >= first_timestamp_us %lld",
                        (long long)d.max_timestamp_us, (long long)d.first_timestamp_us);
     *h = d;
     return 0;
 }
 
-int batch_body_check(const batch_header *h, const uint8_t *body)
+int sl_batch_body_check(const batch_header *h, const uint8_t *body)
 {
     uint64_t computed = XXH3_64bits(body, h->body_len);
     if (computed != h->body_checksum)
-        return err_set(SIGLOG_ECORRUPT, "batch body checksum mismatch: stored 0x%016llx, computed 0x%016llx",
+        return sl_err_set(SIGLOG_ECORRUPT, "batch body checksum mismatch: stored 0x%016llx, computed 0x%016llx",
                        (unsigned long long)h->body_checksum, (unsigned long long)computed);
     return 0;
 }
 
 /* ---- iterating ---- */
 
-int batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, bytebuf *scratch)
+int sl_batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, bytebuf *scratch)
 {
     const uint8_t *raw = body;
     if (h->codec == BATCH_CODEC_LZ4) {
         scratch->len = 0;
-        int rc = bytebuf_reserve(scratch, h->raw_len);
+        int rc = sl_bytebuf_reserve(scratch, h->raw_len);
         if (rc)
             return rc;
         int n = LZ4_decompress_safe((const char *)body, (char *)scratch->data, (int)h->body_len, (int)h->raw_len);
         if (n < 0)
-            return err_set(SIGLOG_ECORRUPT, "LZ4 batch body of %u bytes is malformed (error %d), expected %u bytes out",
+            return sl_err_set(SIGLOG_ECORRUPT, "LZ4 batch body of %u bytes is malformed (error %d), expected %u bytes out",
                            h->body_len, n, h->raw_len);
         if ((uint32_t)n != h->raw_len)
-            return err_set(SIGLOG_ECORRUPT, "LZ4 batch body decompresses to %d bytes, expected raw_len %u", n,
+            return sl_err_set(SIGLOG_ECORRUPT, "LZ4 batch body decompresses to %d bytes, expected raw_len %u", n,
                            h->raw_len);
         scratch->len = h->raw_len;
         raw = scratch->data;
@@ -424,11 +424,11 @@ static int record_corrupt(const batch_iter *it, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
-    return err_set(SIGLOG_ECORRUPT, "record %u of the batch at base offset %llu: %s", it->index,
+    return sl_err_set(SIGLOG_ECORRUPT, "record %u of the batch at base offset %llu: %s", it->index,
                    (unsigned long long)it->base_offset, what);
 }
 
-int batch_iter_next(batch_iter *it, siglog_record *rec)
+int sl_batch_iter_next(batch_iter *it, siglog_record *rec)
 {
     if (it->remaining == 0)
         return 0;
@@ -522,12 +522,12 @@ int batch_iter_next(batch_iter *it, siglog_record *rec)
     return 1;
 }
 
-int batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scratch)
+int sl_batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scratch)
 {
     batch_iter it;
     siglog_record r;
-    int rc = batch_iter_init(&it, h, body, scratch);
-    while (rc == 0 && (rc = batch_iter_next(&it, &r)) == 1)
+    int rc = sl_batch_iter_init(&it, h, body, scratch);
+    while (rc == 0 && (rc = sl_batch_iter_next(&it, &r)) == 1)
         rc = 0;
     /* Only malformed records make the batch invalid; running out of memory
      * must not read as damage (recovery would cut or skip the batch). */

@@ -86,10 +86,10 @@ static inline batch_meta batch_meta_of(const batch_header *h)
  * known, raw_len == body_len when uncompressed, the offset range not
  * overflowing, version 2 only with a gap). Returns 0 or SIGLOG_ECORRUPT / SIGLOG_EVERSION (detail set
  * without a path: callers prefix file and position). */
-int batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h);
+int sl_batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h);
 
 /* Check the body checksum. 0 or SIGLOG_ECORRUPT. */
-int batch_body_check(const batch_header *h, const uint8_t *body);
+int sl_batch_body_check(const batch_header *h, const uint8_t *body);
 
 /* ---- building (writer side) ---- */
 
@@ -104,33 +104,33 @@ typedef struct batch_builder {
     int64_t opened_us;      /* monotonic time of the first record */
 } batch_builder;
 
-void batch_builder_init(batch_builder *b);
-void batch_builder_free(batch_builder *b);
+void sl_batch_builder_init(batch_builder *b);
+void sl_batch_builder_free(batch_builder *b);
 /* Start an empty batch whose first record will get base_offset. */
-void batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_monotonic_us);
+void sl_batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_monotonic_us);
 /* Encoded size of one record (to check limits before adding), independent
  * of the batch it lands in: exact except that the offset and timestamp
  * deltas, which depend on the record's place in its batch, are counted at
  * their widest, so it is at most 12 bytes over. */
-size_t batch_record_size(const siglog_event *ev, int64_t timestamp_us);
+size_t sl_batch_record_size(const siglog_event *ev, int64_t timestamp_us);
 /* Append one record with the given (already resolved) timestamp at the
  * next offset (base_offset + record_count: appends are dense).
  * 0 or SIGLOG_ENOMEM. */
-int batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestamp_us);
+int sl_batch_builder_add(batch_builder *b, const siglog_event *ev, int64_t timestamp_us);
 /* Append one record at `offset`, above the last record's (a rewrite that
  * drops records leaves the offsets between unused) and at most
  * base_offset + UINT32_MAX. 0, SIGLOG_EINVAL or SIGLOG_ENOMEM. */
-int batch_builder_add_at(batch_builder *b, const siglog_event *ev, int64_t timestamp_us, uint64_t offset);
+int sl_batch_builder_add_at(batch_builder *b, const siglog_event *ev, int64_t timestamp_us, uint64_t offset);
 /* Make the batch cover offsets up to last_offset even though no record
  * holds it (the records a rewrite dropped at the end of a batch), so that
  * the next batch still starts at last_offset + 1. Needs >= 1 record; never
  * shrinks the range. 0 or SIGLOG_EINVAL. */
-int batch_builder_cover(batch_builder *b, uint64_t last_offset);
+int sl_batch_builder_cover(batch_builder *b, uint64_t last_offset);
 /* Seal: compress when asked and when it saves bytes, checksum, and append
  * header+body to out: version 1 when the records fill the range, version
  * 2 when there is a gap. Fills *meta. The builder must hold >= 1 record; it
  * is left unchanged (call reset for the next batch). */
-int batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta);
+int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta);
 
 /* ---- reading ---- */
 
@@ -150,16 +150,16 @@ typedef struct batch_iter {
 /* Prepare iteration over a validated batch (header decoded, body checked):
  * decompresses into scratch when needed. 0, SIGLOG_ECORRUPT or
  * SIGLOG_ENOMEM. */
-int batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, bytebuf *scratch);
+int sl_batch_iter_init(batch_iter *it, const batch_header *h, const uint8_t *body, bytebuf *scratch);
 /* Whether every record of a checked batch decodes (a body can pass its
  * checksum and still hold records no reader could decode, e.g. a
  * malformed LZ4 block written with valid checksums). 1, 0, or SIGLOG_ENOMEM
  * (which says nothing about the batch). */
-int batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scratch);
+int sl_batch_records_valid(const batch_header *h, const uint8_t *body, bytebuf *scratch);
 
 /* Next record: 1 and *rec filled (pointers into the body/scratch and
  * it->headers), 0 when done, SIGLOG_ECORRUPT when a record is malformed or
  * the record count or offsets disagree with the header. */
-int batch_iter_next(batch_iter *it, siglog_record *rec);
+int sl_batch_iter_next(batch_iter *it, siglog_record *rec);
 
 #endif

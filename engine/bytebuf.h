@@ -15,8 +15,8 @@ typedef struct bytebuf {
 } bytebuf;
 
 /* Ensure room for `extra` more bytes after len. 0 or SIGLOG_ENOMEM. */
-int bytebuf_reserve(bytebuf *b, size_t extra);
-int bytebuf_append(bytebuf *b, const void *p, size_t n);
-void bytebuf_free(bytebuf *b);
+int sl_bytebuf_reserve(bytebuf *b, size_t extra);
+int sl_bytebuf_append(bytebuf *b, const void *p, size_t n);
+void sl_bytebuf_free(bytebuf *b);
 
 #endif

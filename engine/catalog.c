@@ -50,13 +50,13 @@ static catalog_snapshot *snapshot_new(size_t n)
     return s;
 }
 
-catalog_snapshot *catalog_snapshot_ref(catalog_snapshot *s)
+catalog_snapshot *sl_catalog_snapshot_ref(catalog_snapshot *s)
 {
     __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
     return s;
 }
 
-void catalog_snapshot_release(catalog_snapshot *s)
+void sl_catalog_snapshot_release(catalog_snapshot *s)
 {
     if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) != 0)
         return;
@@ -64,37 +64,37 @@ void catalog_snapshot_release(catalog_snapshot *s)
     free(s);
 }
 
-uint64_t catalog_snapshot_generation(const catalog_snapshot *s)
+uint64_t sl_catalog_snapshot_generation(const catalog_snapshot *s)
 {
     return s->generation;
 }
 
-const catalog_checkpoint *catalog_snapshot_bounds(const catalog_snapshot *s)
+const catalog_checkpoint *sl_catalog_snapshot_bounds(const catalog_snapshot *s)
 {
     return &s->bounds;
 }
 
-size_t catalog_snapshot_count(const catalog_snapshot *s)
+size_t sl_catalog_snapshot_count(const catalog_snapshot *s)
 {
     return s->n;
 }
 
-const catalog_segment *catalog_snapshot_segment(const catalog_snapshot *s, size_t i)
+const catalog_segment *sl_catalog_snapshot_segment(const catalog_snapshot *s, size_t i)
 {
     return &s->segs[i];
 }
 
-int catalog_snapshot_listed(const catalog_snapshot *s)
+int sl_catalog_snapshot_listed(const catalog_snapshot *s)
 {
     return s->version != CATALOG_VERSION;
 }
 
-int catalog_snapshot_found(const catalog_snapshot *s)
+int sl_catalog_snapshot_found(const catalog_snapshot *s)
 {
     return s->version != 0;
 }
 
-size_t catalog_snapshot_find(const catalog_snapshot *s, uint64_t offset)
+size_t sl_catalog_snapshot_find(const catalog_snapshot *s, uint64_t offset)
 {
     size_t lo = 0, hi = s->n; /* the first entry starting above offset */
     while (lo < hi) {
@@ -116,7 +116,7 @@ static catalog_segment active_entry(uint64_t base)
 {
     catalog_segment e = {.base_offset = base, .end_offset = base, .max_timestamp_us = INT64_MIN,
                          .tier = CATALOG_TIER_HOT, .state = CATALOG_SEG_ACTIVE};
-    segment_stem(e.location, base);
+    sl_segment_stem(e.location, base);
     return e;
 }
 
@@ -128,11 +128,11 @@ static int missing_dir(const siglog_io *io, const char *dir)
     uint64_t size;
     int st = io->stat_path(io, dir, &is_dir, &size);
     if (st == -ENOENT || (st == 0 && !is_dir))
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "partition directory %s is missing; it is not recreated (that would hand out its offsets "
                        "again): restore it, see siglog verify",
                        dir);
-    return st < 0 ? err_errno(st, "stat of %s", dir) : 0;
+    return st < 0 ? sl_err_errno(st, "stat of %s", dir) : 0;
 }
 
 /* The file of dir decoded into a new snapshot (version 0: none). */
@@ -142,37 +142,37 @@ static int read_file(const siglog_io *io, const char *dir, catalog_snapshot **ou
     int rc = missing_dir(io, dir);
     if (rc)
         return rc;
-    char *path = path_join(dir, CATALOG_FILE);
+    char *path = sl_path_join(dir, CATALOG_FILE);
     catalog_snapshot *s = snapshot_new(0);
     if (!path || !s) {
         free(path);
         free(s);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     void *data = NULL;
     size_t len = 0;
-    int r = io_read_file(io, path, CATALOG_FILE_MAX, &data, &len);
+    int r = sl_io_read_file(io, path, CATALOG_FILE_MAX, &data, &len);
     if (r == -ENOENT) {
         r = 0;
     } else if (r < 0) {
-        rc = r == -EFBIG ? err_set(SIGLOG_ECORRUPT, "%s: larger than a partition checkpoint", path)
-                         : err_errno(r, "reading %s", path);
+        rc = r == -EFBIG ? sl_err_set(SIGLOG_ECORRUPT, "%s: larger than a partition checkpoint", path)
+                         : sl_err_errno(r, "reading %s", path);
     } else {
-        rc = catalog_file_decode(data, len, &s->version, &s->generation, &s->bounds, &s->segs, &s->n);
+        rc = sl_catalog_file_decode(data, len, &s->version, &s->generation, &s->bounds, &s->segs, &s->n);
         if (rc)
-            rc = err_set(rc, "%s: %s", path, siglog_errdetail());
+            rc = sl_err_set(rc, "%s: %s", path, siglog_errdetail());
     }
     free(data);
     free(path);
     if (rc) {
-        catalog_snapshot_release(s);
+        sl_catalog_snapshot_release(s);
         return rc;
     }
     *out = s;
     return 0;
 }
 
-int catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, int *found)
+int sl_catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, int *found)
 {
     catalog_snapshot *s;
     int rc = read_file(io, dir, &s);
@@ -180,29 +180,29 @@ int catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, 
         return rc;
     *found = s->version != 0;
     *out = s->bounds;
-    catalog_snapshot_release(s);
+    sl_catalog_snapshot_release(s);
     return 0;
 }
 
-int catalog_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count)
+int sl_catalog_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count)
 {
     *bases = NULL;
     *count = 0;
     io_dirent_list l = {0};
     int rc = io->list_dir(io, dir, &l);
     if (rc < 0)
-        return err_errno(rc, "listing %s", dir);
+        return sl_err_errno(rc, "listing %s", dir);
     uint64_t *b = malloc((l.count ? l.count : 1) * sizeof *b);
     if (!b) {
-        io_dirent_list_free(&l);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        sl_io_dirent_list_free(&l);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     size_t n = 0;
     /* list_dir sorts bytewise and names have fixed width: offsets ascend. */
     for (size_t i = 0; i < l.count; i++)
-        if (segment_parse_name(l.names[i], &b[n]) == 0)
+        if (sl_segment_parse_name(l.names[i], &b[n]) == 0)
             n++;
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     *bases = b;
     *count = n;
     return 0;
@@ -215,13 +215,13 @@ static int snapshot_from_listing(const siglog_io *io, const char *dir, catalog_s
 {
     uint64_t *bases;
     size_t n;
-    int rc = catalog_list_segments(io, dir, &bases, &n);
+    int rc = sl_catalog_list_segments(io, dir, &bases, &n);
     if (rc)
         return rc;
     catalog_segment *segs = n ? calloc(n, sizeof *segs) : NULL;
     if (n && !segs) {
         free(bases);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++) {
         segs[i] = active_entry(bases[i]);
@@ -237,14 +237,14 @@ static int snapshot_from_listing(const siglog_io *io, const char *dir, catalog_s
     return 0;
 }
 
-int catalog_snapshot_load(const siglog_io *io, const char *dir, catalog_snapshot **out)
+int sl_catalog_snapshot_load(const siglog_io *io, const char *dir, catalog_snapshot **out)
 {
     catalog_snapshot *s;
     int rc = read_file(io, dir, &s);
     if (!rc && s->version != CATALOG_VERSION)
         rc = snapshot_from_listing(io, dir, s);
     if (rc) {
-        catalog_snapshot_release(s);
+        sl_catalog_snapshot_release(s);
         return rc;
     }
     *out = s;
@@ -253,20 +253,20 @@ int catalog_snapshot_load(const siglog_io *io, const char *dir, catalog_snapshot
 
 /* ---- checks ---- */
 
-int catalog_check_segments(const char *dir, const catalog_checkpoint *c, const uint64_t *bases, size_t n)
+int sl_catalog_check_segments(const char *dir, const catalog_checkpoint *c, const uint64_t *bases, size_t n)
 {
     if (n == 0 && c->next_offset_floor > c->log_start_offset)
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "%s: every segment is missing: offsets %" PRIu64 "..%" PRIu64 " were written (see its %s); "
                        "nothing was recreated",
                        dir, c->log_start_offset, c->next_offset_floor - 1, CATALOG_FILE);
     if (n > 0 && bases[0] > c->log_start_offset)
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "%s: segments missing at the start: offsets %" PRIu64 "..%" PRIu64 " (the log starts at %" PRIu64
                        ", the first segment found at %" PRIu64 ")",
                        dir, c->log_start_offset, bases[0] - 1, c->log_start_offset, bases[0]);
     if (n > 0 && bases[n - 1] < c->active_base)
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "%s: segments missing at the end: the active segment starts at offset %" PRIu64
                        " but the last segment found starts at %" PRIu64 "; offsets from %" PRIu64
                        " on are missing and are not handed out again",
@@ -274,11 +274,11 @@ int catalog_check_segments(const char *dir, const catalog_checkpoint *c, const u
     return 0;
 }
 
-int catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t next_offset)
+int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t next_offset)
 {
     if (next_offset >= c->next_offset_floor)
         return 0;
-    return err_set(SIGLOG_ECORRUPT,
+    return sl_err_set(SIGLOG_ECORRUPT,
                    "%s: the log ends at offset %" PRIu64 " but offsets up to %" PRIu64 " were written and synced "
                    "(see its %s): offsets %" PRIu64 "..%" PRIu64 " are missing and are not handed out again",
                    dir, next_offset, c->next_offset_floor - 1, CATALOG_FILE, next_offset,
@@ -293,43 +293,43 @@ static int seg_file_state(const siglog_io *io, const char *dir, const catalog_se
     return io->stat_path(io, path, &is_dir, &size);
 }
 
-int catalog_missing_run(const siglog_io *io, const char *dir, const catalog_snapshot *s, size_t i, size_t *after)
+int sl_catalog_missing_run(const siglog_io *io, const char *dir, const catalog_snapshot *s, size_t i, size_t *after)
 {
     char path[4096], first[4096];
     int st = seg_file_state(io, dir, &s->segs[i], first, sizeof first);
     if (st != -ENOENT)
-        return st < 0 ? err_errno(st, "stat of %s", first) : 0;
+        return st < 0 ? sl_err_errno(st, "stat of %s", first) : 0;
     size_t j = i + 1;
     while (j < s->n && (st = seg_file_state(io, dir, &s->segs[j], path, sizeof path)) == -ENOENT)
         j++;
     if (st < 0 && st != -ENOENT)
-        return err_errno(st, "stat of %s", path);
+        return sl_err_errno(st, "stat of %s", path);
     *after = j;
     uint64_t from = s->segs[i].base_offset;
     if (j == s->n)
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "%s: segments missing at the end: %s%s is missing; offsets from %" PRIu64
                        " on are missing and are not handed out again (see its %s)",
                        dir, first, j > i + 1 ? " and those after it" : "", from, CATALOG_FILE);
-    return err_set(SIGLOG_ECORRUPT,
+    return sl_err_set(SIGLOG_ECORRUPT,
                    "%s: segments missing %s: %s%s is missing: offsets %" PRIu64 "..%" PRIu64
                    " are missing (see its %s); nothing was recreated",
                    dir, i == 0 ? "at the start" : "in the middle", first, j > i + 1 ? " and those after it" : "",
                    from, s->segs[j].base_offset - 1, CATALOG_FILE);
 }
 
-int catalog_check_ends(const siglog_io *io, const char *dir, const catalog_snapshot *s)
+int sl_catalog_check_ends(const siglog_io *io, const char *dir, const catalog_snapshot *s)
 {
     size_t after;
-    int rc = s->n ? catalog_missing_run(io, dir, s, 0, &after) : 0;
-    return rc || s->n < 2 ? rc : catalog_missing_run(io, dir, s, s->n - 1, &after);
+    int rc = s->n ? sl_catalog_missing_run(io, dir, s, 0, &after) : 0;
+    return rc || s->n < 2 ? rc : sl_catalog_missing_run(io, dir, s, s->n - 1, &after);
 }
 
-int catalog_check_files(const siglog_io *io, const char *dir, const catalog_snapshot *s)
+int sl_catalog_check_files(const siglog_io *io, const char *dir, const catalog_snapshot *s)
 {
     for (size_t i = 0; i < s->n; i++) {
         size_t after;
-        int rc = catalog_missing_run(io, dir, s, i, &after);
+        int rc = sl_catalog_missing_run(io, dir, s, i, &after);
         if (rc)
             return rc;
     }
@@ -338,19 +338,19 @@ int catalog_check_files(const siglog_io *io, const char *dir, const catalog_snap
 
 /* ---- the writer's and maintenance's handle ---- */
 
-int catalog_open(catalog **out, const siglog_io *io, const char *dir, uint32_t file_mode)
+int sl_catalog_open(catalog **out, const siglog_io *io, const char *dir, uint32_t file_mode)
 {
     *out = NULL;
     catalog_snapshot *s;
-    int rc = catalog_snapshot_load(io, dir, &s);
+    int rc = sl_catalog_snapshot_load(io, dir, &s);
     if (rc)
         return rc;
     catalog *c = calloc(1, sizeof *c);
-    if (!c || !(c->dir = strdup(dir)) || !(c->path = path_join(dir, CATALOG_FILE)) ||
-        !(c->lock_path = path_join(dir, CATALOG_LOCK_FILE))) {
-        catalog_snapshot_release(s);
-        catalog_close(c);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+    if (!c || !(c->dir = strdup(dir)) || !(c->path = sl_path_join(dir, CATALOG_FILE)) ||
+        !(c->lock_path = sl_path_join(dir, CATALOG_LOCK_FILE))) {
+        sl_catalog_snapshot_release(s);
+        sl_catalog_close(c);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     c->io = io;
     c->file_mode = file_mode;
@@ -359,51 +359,51 @@ int catalog_open(catalog **out, const siglog_io *io, const char *dir, uint32_t f
     return 0;
 }
 
-void catalog_close(catalog *c)
+void sl_catalog_close(catalog *c)
 {
     if (!c)
         return;
-    catalog_snapshot_release(c->cur);
+    sl_catalog_snapshot_release(c->cur);
     free(c->lock_path);
     free(c->path);
     free(c->dir);
     free(c);
 }
 
-const catalog_checkpoint *catalog_get(const catalog *c)
+const catalog_checkpoint *sl_catalog_get(const catalog *c)
 {
     return &c->cur->bounds;
 }
 
-uint64_t catalog_generation(const catalog *c)
+uint64_t sl_catalog_generation(const catalog *c)
 {
     return c->cur->generation;
 }
 
-const char *catalog_dir(const catalog *c)
+const char *sl_catalog_dir(const catalog *c)
 {
     return c->dir;
 }
 
-const siglog_io *catalog_io(const catalog *c)
+const siglog_io *sl_catalog_io(const catalog *c)
 {
     return c->io;
 }
 
-catalog_snapshot *catalog_snapshot_get(catalog *c)
+catalog_snapshot *sl_catalog_snapshot_get(catalog *c)
 {
-    return catalog_snapshot_ref(c->cur);
+    return sl_catalog_snapshot_ref(c->cur);
 }
 
-int catalog_persisted(const catalog *c)
+int sl_catalog_persisted(const catalog *c)
 {
     return c->cur->version == CATALOG_VERSION;
 }
 
-int catalog_match_segments(catalog *c, const uint64_t *bases, size_t n)
+int sl_catalog_match_segments(catalog *c, const uint64_t *bases, size_t n)
 {
     if (c->cur->version == 1)
-        return catalog_check_segments(c->dir, &c->cur->bounds, bases, n);
+        return sl_catalog_check_segments(c->dir, &c->cur->bounds, bases, n);
     if (c->cur->version == CATALOG_VERSION)
         return 0;
     /* No file: a store from before it. What is found is the truth. */
@@ -420,7 +420,7 @@ static int lock_catalog(const catalog *c, int *fd_out)
 {
     int fd = c->io->open_file(c->io, c->lock_path, IO_WRITE | IO_CREATE, c->file_mode);
     if (fd < 0)
-        return err_errno(fd, "opening %s", c->lock_path);
+        return sl_err_errno(fd, "opening %s", c->lock_path);
     for (int waited = 0;; waited++) {
         int l = c->io->lock_file(c->io, fd, 0);
         if (l == 0) {
@@ -430,8 +430,8 @@ static int lock_catalog(const catalog *c, int *fd_out)
         if ((l != -EWOULDBLOCK && l != -EAGAIN) || waited >= CATALOG_LOCK_WAIT_MS) {
             c->io->close_file(c->io, fd);
             return l == -EWOULDBLOCK || l == -EAGAIN
-                       ? err_set(SIGLOG_ELOCKED, "%s: held for over %d s", c->lock_path, CATALOG_LOCK_WAIT_MS / 1000)
-                       : err_errno(l, "locking %s", c->lock_path);
+                       ? sl_err_set(SIGLOG_ELOCKED, "%s: held for over %d s", c->lock_path, CATALOG_LOCK_WAIT_MS / 1000)
+                       : sl_err_errno(l, "locking %s", c->lock_path);
         }
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
@@ -458,7 +458,7 @@ static void derive_active_base(catalog_snapshot *s)
     s->bounds.active_base = s->n ? s->segs[s->n - 1].base_offset : s->bounds.log_start_offset;
 }
 
-int catalog_update(catalog *c, catalog_change_fn change, void *arg)
+int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg)
 {
     int lock_fd = -1;
     int rc = lock_catalog(c, &lock_fd);
@@ -471,7 +471,7 @@ int catalog_update(catalog *c, catalog_change_fn change, void *arg)
     if (!rc) {
         next = snapshot_copy(disk->version == CATALOG_VERSION ? disk : c->cur);
         if (!next)
-            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+            rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     int unchanged = 0;
     if (!rc) {
@@ -490,36 +490,36 @@ int catalog_update(catalog *c, catalog_change_fn change, void *arg)
         size_t len;
         next->generation++;
         next->version = CATALOG_VERSION;
-        rc = catalog_file_encode(next->generation, &next->bounds, next->segs, next->n, &buf, &len);
+        rc = sl_catalog_file_encode(next->generation, &next->bounds, next->segs, next->n, &buf, &len);
         if (!rc) {
-            int r = io_replace_file(c->io, c->dir, c->path, buf, len, c->file_mode);
+            int r = sl_io_replace_file(c->io, c->dir, c->path, buf, len, c->file_mode);
             free(buf);
             if (r < 0)
-                rc = err_errno(r, "writing %s", c->path);
+                rc = sl_err_errno(r, "writing %s", c->path);
         }
     }
     c->io->close_file(c->io, lock_fd);
-    catalog_snapshot_release(disk);
+    sl_catalog_snapshot_release(disk);
     if (rc) {
-        catalog_snapshot_release(next);
+        sl_catalog_snapshot_release(next);
         return rc;
     }
-    catalog_snapshot_release(c->cur);
+    sl_catalog_snapshot_release(c->cur);
     c->cur = next;
     return 0;
 }
 
-int catalog_refresh(catalog *c)
+int sl_catalog_refresh(catalog *c)
 {
     catalog_snapshot *s;
     int rc = read_file(c->io, c->dir, &s);
     if (rc)
         return rc;
     if (s->version == CATALOG_VERSION && s->generation > c->cur->generation) {
-        catalog_snapshot_release(c->cur);
+        sl_catalog_snapshot_release(c->cur);
         c->cur = s;
     } else {
-        catalog_snapshot_release(s);
+        sl_catalog_snapshot_release(s);
     }
     return 0;
 }
@@ -538,9 +538,9 @@ static int change_created(catalog_snapshot *s, void *arg)
     return 0;
 }
 
-int catalog_segment_created(catalog *c, uint64_t base_offset)
+int sl_catalog_segment_created(catalog *c, uint64_t base_offset)
 {
-    return catalog_update(c, change_created, &base_offset);
+    return sl_catalog_update(c, change_created, &base_offset);
 }
 
 static int change_roll(catalog_snapshot *s, void *arg)
@@ -548,7 +548,7 @@ static int change_roll(catalog_snapshot *s, void *arg)
     const catalog_segment *sealed = arg;
     catalog_segment *last = s->n ? &s->segs[s->n - 1] : NULL;
     if (!last || last->base_offset != sealed->base_offset)
-        return err_set(SIGLOG_EINVAL, "catalog: the active segment is not the one at %" PRIu64, sealed->base_offset);
+        return sl_err_set(SIGLOG_EINVAL, "catalog: the active segment is not the one at %" PRIu64, sealed->base_offset);
     catalog_segment e = *sealed;
     e.state = CATALOG_SEG_SEALED;
     memcpy(e.schema_versions, last->schema_versions, sizeof e.schema_versions);
@@ -561,9 +561,9 @@ static int change_roll(catalog_snapshot *s, void *arg)
     return 0;
 }
 
-int catalog_roll(catalog *c, const catalog_segment *sealed)
+int sl_catalog_roll(catalog *c, const catalog_segment *sealed)
 {
-    return catalog_update(c, change_roll, (void *)sealed);
+    return sl_catalog_update(c, change_roll, (void *)sealed);
 }
 
 static int change_commit(catalog_snapshot *s, void *arg)
@@ -590,48 +590,48 @@ static int change_commit(catalog_snapshot *s, void *arg)
     return changed ? 0 : CATALOG_UNCHANGED;
 }
 
-int catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_floor)
+int sl_catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_floor)
 {
     uint64_t v[2] = {active_base, next_offset_floor};
     /* The floor and the active entry are the writer's alone: when its own
      * state needs no change, neither does the file (no lock taken, nothing
      * written: a writer's open of a clean partition writes nothing). */
-    if (catalog_persisted(c)) {
+    if (sl_catalog_persisted(c)) {
         catalog_snapshot *probe = snapshot_copy(c->cur);
         if (!probe)
-            return err_set(SIGLOG_ENOMEM, "out of memory");
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
         int unchanged = change_commit(probe, v) == CATALOG_UNCHANGED;
-        catalog_snapshot_release(probe);
+        sl_catalog_snapshot_release(probe);
         if (unchanged)
             return 0;
     }
-    return catalog_update(c, change_commit, v);
+    return sl_catalog_update(c, change_commit, v);
 }
 
-catalog_segment *catalog_edit_segments(catalog_snapshot *s, size_t *n)
+catalog_segment *sl_catalog_edit_segments(catalog_snapshot *s, size_t *n)
 {
     *n = s->n;
     return s->segs;
 }
 
-catalog_checkpoint *catalog_edit_bounds(catalog_snapshot *s)
+catalog_checkpoint *sl_catalog_edit_bounds(catalog_snapshot *s)
 {
     return &s->bounds;
 }
 
-int catalog_describe_segment(segment *seg, catalog_segment *out)
+int sl_catalog_describe_segment(segment *seg, catalog_segment *out)
 {
-    uint64_t base = segment_base_offset(seg);
+    uint64_t base = sl_segment_base_offset(seg);
     *out = active_entry(base);
-    out->end_offset = segment_next_offset(seg);
-    out->record_count = segment_record_count(seg);
-    out->bytes = segment_size(seg);
-    out->max_timestamp_us = segment_max_timestamp(seg);
-    out->summary_checksum = segment_summary_checksum(seg);
+    out->end_offset = sl_segment_next_offset(seg);
+    out->record_count = sl_segment_record_count(seg);
+    out->bytes = sl_segment_size(seg);
+    out->max_timestamp_us = sl_segment_max_timestamp(seg);
+    out->summary_checksum = sl_segment_summary_checksum(seg);
     if (out->bytes) {
         uint64_t pos;
         batch_header h;
-        int rc = segment_find_batch(seg, 0, out->bytes, base, &pos, &h);
+        int rc = sl_segment_find_batch(seg, 0, out->bytes, base, &pos, &h);
         if (rc < 0)
             return rc;
         if (rc == 1)
@@ -649,38 +649,38 @@ static int unlink_segment_files(const siglog_io *io, const char *dir, const char
         snprintf(path, sizeof path, "%s/%s%s", dir, stem, exts[e]);
         int r = io->unlink(io, path);
         if (r < 0 && r != -ENOENT)
-            return err_errno(r, "unlink of %s", path);
+            return sl_err_errno(r, "unlink of %s", path);
     }
     return 0;
 }
 
-int catalog_unlink_segment(catalog *c, const char *stem)
+int sl_catalog_unlink_segment(catalog *c, const char *stem)
 {
     return unlink_segment_files(c->io, c->dir, stem);
 }
 
-int catalog_drop_unnamed_tail(catalog *c)
+int sl_catalog_drop_unnamed_tail(catalog *c)
 {
     const catalog_snapshot *s = c->cur;
     if (s->version != CATALOG_VERSION || s->n == 0)
         return 0;
     uint64_t *bases;
     size_t n;
-    int rc = catalog_list_segments(c->io, c->dir, &bases, &n);
+    int rc = sl_catalog_list_segments(c->io, c->dir, &bases, &n);
     int dropped = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         if (bases[i] <= s->segs[s->n - 1].base_offset)
             continue;
         char stem[SEGMENT_STEM_MAX + 1], path[4096];
-        segment_stem(stem, bases[i]);
+        sl_segment_stem(stem, bases[i]);
         snprintf(path, sizeof path, "%s/%s.seg", c->dir, stem);
         int is_dir;
         uint64_t size = 0;
         int st = c->io->stat_path(c->io, path, &is_dir, &size);
         if (st < 0)
-            rc = err_errno(st, "stat of %s", path);
+            rc = sl_err_errno(st, "stat of %s", path);
         else if (size != 0)
-            rc = err_set(SIGLOG_ECORRUPT,
+            rc = sl_err_set(SIGLOG_ECORRUPT,
                          "%s: holds %" PRIu64 " bytes, but its catalog names no segment after offset %" PRIu64
                          ": not a segment this partition's writer made; nothing was changed",
                          path, size, s->segs[s->n - 1].base_offset);
@@ -691,7 +691,7 @@ int catalog_drop_unnamed_tail(catalog *c)
     if (!rc && dropped) {
         int r = c->io->sync_dir(c->io, c->dir);
         if (r < 0)
-            rc = err_errno(r, "fsync of directory %s", c->dir);
+            rc = sl_err_errno(r, "fsync of directory %s", c->dir);
     }
     return rc;
 }

@@ -34,9 +34,9 @@
  * reloads the file under the lock and applies only its own part, so
  * neither clobbers a change of the other. Every write bumps the
  * generation; a handle whose generation is older than the file's picks up
- * the other's change (catalog_refresh).
+ * the other's change (sl_catalog_refresh).
  *
- * Atomic replace (io_replace_file): a crash leaves the old file or the new
+ * Atomic replace (sl_io_replace_file): a crash leaves the old file or the new
  * one, and both are true: the floor only grows, and a value is written
  * only once what it vouches for is durable.
  *
@@ -53,7 +53,7 @@
  * are the old files unlinked. A crash anywhere leaves a catalog naming the
  * old segments or the new ones, never both or neither; files the catalog
  * does not name are leftovers that the next writer or maintenance open
- * must remove (to build with the primitive: catalog_open removes only an
+ * must remove (to build with the primitive: sl_catalog_open removes only an
  * empty segment an interrupted roll left today).
  *
  * Readers and replaced segments: a reader's snapshot names the files of
@@ -136,44 +136,44 @@ typedef struct catalog_snapshot catalog_snapshot;
  * nothing). A partition without a version 2 file is listed (see
  * "Compatibility"). SIGLOG_ECORRUPT naming the directory when it is
  * missing, or the file when it is damaged; SIGLOG_EVERSION. */
-int catalog_snapshot_load(const siglog_io *io, const char *dir, catalog_snapshot **out);
-catalog_snapshot *catalog_snapshot_ref(catalog_snapshot *s);
-void catalog_snapshot_release(catalog_snapshot *s); /* NULL is fine */
+int sl_catalog_snapshot_load(const siglog_io *io, const char *dir, catalog_snapshot **out);
+catalog_snapshot *sl_catalog_snapshot_ref(catalog_snapshot *s);
+void sl_catalog_snapshot_release(catalog_snapshot *s); /* NULL is fine */
 
-uint64_t catalog_snapshot_generation(const catalog_snapshot *s);
-const catalog_checkpoint *catalog_snapshot_bounds(const catalog_snapshot *s);
-size_t catalog_snapshot_count(const catalog_snapshot *s);
-const catalog_segment *catalog_snapshot_segment(const catalog_snapshot *s, size_t i);
+uint64_t sl_catalog_snapshot_generation(const catalog_snapshot *s);
+const catalog_checkpoint *sl_catalog_snapshot_bounds(const catalog_snapshot *s);
+size_t sl_catalog_snapshot_count(const catalog_snapshot *s);
+const catalog_segment *sl_catalog_snapshot_segment(const catalog_snapshot *s, size_t i);
 /* Index of the segment holding `offset`, or of the first one after it
  * (count when none). */
-size_t catalog_snapshot_find(const catalog_snapshot *s, uint64_t offset);
+size_t sl_catalog_snapshot_find(const catalog_snapshot *s, uint64_t offset);
 /* 1 when the snapshot was built from a listing (no version 2 file). */
-int catalog_snapshot_listed(const catalog_snapshot *s);
+int sl_catalog_snapshot_listed(const catalog_snapshot *s);
 /* 1 when the partition has a file at all (version 1 or 2). */
-int catalog_snapshot_found(const catalog_snapshot *s);
+int sl_catalog_snapshot_found(const catalog_snapshot *s);
 /* Every segment file the snapshot names exists: SIGLOG_ECORRUPT naming
  * the first one missing and its offsets otherwise. */
-int catalog_check_files(const siglog_io *io, const char *dir, const catalog_snapshot *s);
+int sl_catalog_check_files(const siglog_io *io, const char *dir, const catalog_snapshot *s);
 /* The same for the first and the last segment only (what a reader checks
  * when it takes a snapshot; a cursor meets a hole in the middle when it
  * gets there). */
-int catalog_check_ends(const siglog_io *io, const char *dir, const catalog_snapshot *s);
+int sl_catalog_check_ends(const siglog_io *io, const char *dir, const catalog_snapshot *s);
 /* Whether the file of entry i is missing: 0 when it is there, else
  * SIGLOG_ECORRUPT naming the range of it and the missing entries right
  * after it, *after set to the first entry after them. */
-int catalog_missing_run(const siglog_io *io, const char *dir, const catalog_snapshot *s, size_t i, size_t *after);
+int sl_catalog_missing_run(const siglog_io *io, const char *dir, const catalog_snapshot *s, size_t i, size_t *after);
 
 /* The one listing of a partition directory (for a partition without a
  * version 2 file, and for verify's report of what is there): sorted base
  * offsets of the "<20 digits>.seg" files. */
-int catalog_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count);
+int sl_catalog_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count);
 
 /* Sorted segment bases against the bounds: SIGLOG_ECORRUPT naming the
  * missing range when segments are missing at the start or at the end. */
-int catalog_check_segments(const char *dir, const catalog_checkpoint *c, const uint64_t *bases, size_t n);
+int sl_catalog_check_segments(const char *dir, const catalog_checkpoint *c, const uint64_t *bases, size_t n);
 /* A log that ends at next_offset against the bounds: SIGLOG_ECORRUPT
  * naming the missing offsets when it ends below the floor. */
-int catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t next_offset);
+int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t next_offset);
 
 /* ---- the file ---- */
 
@@ -182,25 +182,25 @@ int catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t nex
  * locations): SIGLOG_ECORRUPT or SIGLOG_EVERSION. A version 1 file
  * decodes to its bounds with no entries and generation 0 (*version says
  * which). encode returns a malloc'd buffer. */
-int catalog_file_encode(uint64_t generation, const catalog_checkpoint *b, const catalog_segment *segs, size_t n,
+int sl_catalog_file_encode(uint64_t generation, const catalog_checkpoint *b, const catalog_segment *segs, size_t n,
                         uint8_t **out, size_t *len);
-int catalog_file_decode(const uint8_t *buf, size_t len, int *version, uint64_t *generation, catalog_checkpoint *b,
+int sl_catalog_file_decode(const uint8_t *buf, size_t len, int *version, uint64_t *generation, catalog_checkpoint *b,
                         catalog_segment **segs, size_t *n);
 
 /* The version 1 file: exactly CATALOG_V1_FILE_BYTES, bounds only. decode
  * validates untrusted bytes (size, magic, checksum, version, reserved
  * zero, log_start <= active_base <= floor). */
-void catalog_encode(uint8_t buf[CATALOG_V1_FILE_BYTES], const catalog_checkpoint *c);
-int catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c);
+void sl_catalog_encode(uint8_t buf[CATALOG_V1_FILE_BYTES], const catalog_checkpoint *c);
+int sl_catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c);
 
 /* 1 when loc may name the files of the segment at base_offset: its 20
  * digits, optionally followed by '.' and lower-case letters or digits. */
-int catalog_location_valid(const char *loc, uint64_t base_offset);
+int sl_catalog_location_valid(const char *loc, uint64_t base_offset);
 
 /* Read only the bounds of partition directory dir. *found is 0 when the
  * directory has no file. SIGLOG_ECORRUPT naming the directory when it is
  * missing, or the file when it is damaged. Writes nothing. */
-int catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, int *found);
+int sl_catalog_load(const siglog_io *io, const char *dir, catalog_checkpoint *out, int *found);
 
 /* ---- the writer's and maintenance's handle ---- */
 
@@ -211,23 +211,23 @@ typedef struct catalog catalog;
  * as the truth), check that every file it names exists (SIGLOG_ECORRUPT
  * naming the missing range otherwise), and remove the leftovers of an
  * interrupted rewrite. Writes nothing else until a commit. */
-int catalog_open(catalog **out, const siglog_io *io, const char *dir, uint32_t file_mode);
-void catalog_close(catalog *c);
+int sl_catalog_open(catalog **out, const siglog_io *io, const char *dir, uint32_t file_mode);
+void sl_catalog_close(catalog *c);
 /* Until the writer's open lists segments through the catalog: the
  * segments found, sorted bases[0..n), checked against the bounds, or
  * without a file taken as the truth (persisted at the next commit). */
-int catalog_match_segments(catalog *c, const uint64_t *bases, size_t n);
+int sl_catalog_match_segments(catalog *c, const uint64_t *bases, size_t n);
 
-const catalog_checkpoint *catalog_get(const catalog *c);
-uint64_t catalog_generation(const catalog *c);
-const char *catalog_dir(const catalog *c);
-const siglog_io *catalog_io(const catalog *c);
+const catalog_checkpoint *sl_catalog_get(const catalog *c);
+uint64_t sl_catalog_generation(const catalog *c);
+const char *sl_catalog_dir(const catalog *c);
+const siglog_io *sl_catalog_io(const catalog *c);
 /* 1 once the handle's state is the version 2 file's. */
-int catalog_persisted(const catalog *c);
+int sl_catalog_persisted(const catalog *c);
 /* The current state as a snapshot (a new reference). */
-catalog_snapshot *catalog_snapshot_get(catalog *c);
+catalog_snapshot *sl_catalog_snapshot_get(catalog *c);
 /* Pick up another handle's newer generation from the file. */
-int catalog_refresh(catalog *c);
+int sl_catalog_refresh(catalog *c);
 
 /* The one way the file changes (the writer's and maintenance's calls
  * below use it): under catalog.lock, reload the file, let `change` edit
@@ -237,36 +237,36 @@ int catalog_refresh(catalog *c);
  * yet) or an error code (nothing written). */
 #define CATALOG_UNCHANGED 1
 typedef int (*catalog_change_fn)(catalog_snapshot *s, void *arg);
-int catalog_update(catalog *c, catalog_change_fn change, void *arg);
+int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg);
 /* For change functions: the snapshot being changed. */
-catalog_segment *catalog_edit_segments(catalog_snapshot *s, size_t *n);
-catalog_checkpoint *catalog_edit_bounds(catalog_snapshot *s);
+catalog_segment *sl_catalog_edit_segments(catalog_snapshot *s, size_t *n);
+catalog_checkpoint *sl_catalog_edit_bounds(catalog_snapshot *s);
 
 /* The figures of a segment as an entry would hold them (sealed: its
  * summary checksum too), read from the open segment. */
-int catalog_describe_segment(segment *seg, catalog_segment *out);
+int sl_catalog_describe_segment(segment *seg, catalog_segment *out);
 
 /* Writer, at its open: a roll that crashed before its catalog write
  * leaves the new segment empty and unnamed past the last entry: unlink
  * it (a segment there that holds bytes is SIGLOG_ECORRUPT, not touched).
  * Only for a version 2 catalog. */
-int catalog_drop_unnamed_tail(catalog *c);
+int sl_catalog_drop_unnamed_tail(catalog *c);
 /* Unlink the files of the segment named stem (those present). */
-int catalog_unlink_segment(catalog *c, const char *stem);
+int sl_catalog_unlink_segment(catalog *c, const char *stem);
 
 /* Writer. The first segment was created and is durable: persist an entry
  * for it (so the floor survives a crash before the first roll). */
-int catalog_segment_created(catalog *c, uint64_t base_offset);
+int sl_catalog_segment_created(catalog *c, uint64_t base_offset);
 /* Writer, at a roll: the active segment `sealed` is sealed and durable
  * (its summary written), the next one at sealed->end_offset is created
  * and durable. Seals the active entry with the figures given, appends the
  * new active entry and raises the floor to its base. */
-int catalog_roll(catalog *c, const catalog_segment *sealed);
+int sl_catalog_roll(catalog *c, const catalog_segment *sealed);
 /* Writer: persist a new active base and floor (each only grows), written
  * only when something changed or nothing was persisted yet. Call only
  * once the segment at active_base and every offset below
  * next_offset_floor are durable. */
-int catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_floor);
+int sl_catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_floor);
 
 /* ---- maintenance's operations: NOT IMPLEMENTED YET ----
  * The declarations below (and maintenance.h) are the agreed contract of
@@ -285,7 +285,7 @@ int catalog_remove_prefix(catalog *c, size_t count);
  * offsets:
  *   catalog_rewrite_begin → for each new segment: catalog_rewrite_segment
  *   gives a fresh segment file set under a temporary stem, the caller
- *   appends batches to it (segment_append) → catalog_rewrite_commit seals,
+ *   appends batches to it (sl_segment_append) → catalog_rewrite_commit seals,
  *   syncs, renames, syncs the directory, commits the catalog, unlinks the
  *   old files. catalog_rewrite_abort unlinks what was built. */
 typedef struct catalog_rewrite catalog_rewrite;

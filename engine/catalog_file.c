@@ -39,7 +39,7 @@ enum {
     E_FIXED = 64,
 };
 
-void catalog_encode(uint8_t buf[CATALOG_V1_FILE_BYTES], const catalog_checkpoint *c)
+void sl_catalog_encode(uint8_t buf[CATALOG_V1_FILE_BYTES], const catalog_checkpoint *c)
 {
     memset(buf, 0, CATALOG_V1_FILE_BYTES);
     put_le32(buf, CATALOG_MAGIC);
@@ -50,21 +50,21 @@ void catalog_encode(uint8_t buf[CATALOG_V1_FILE_BYTES], const catalog_checkpoint
     put_le64(buf + V1_CHECKSUM_AT, XXH3_64bits(buf, V1_CHECKSUM_AT));
 }
 
-int catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c)
+int sl_catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c)
 {
     if (len != CATALOG_V1_FILE_BYTES)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint is %zu bytes, expected %d", len, CATALOG_V1_FILE_BYTES);
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint is %zu bytes, expected %d", len, CATALOG_V1_FILE_BYTES);
     if (get_le32(buf) != CATALOG_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a partition checkpoint (bad magic)");
+        return sl_err_set(SIGLOG_ECORRUPT, "not a partition checkpoint (bad magic)");
     if (get_le64(buf + V1_CHECKSUM_AT) != XXH3_64bits(buf, V1_CHECKSUM_AT))
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint checksum mismatch");
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint checksum mismatch");
     if (get_le16(buf + 4) != 1)
-        return err_set(SIGLOG_EVERSION, "partition checkpoint version %u, expected 1", get_le16(buf + 4));
+        return sl_err_set(SIGLOG_EVERSION, "partition checkpoint version %u, expected 1", get_le16(buf + 4));
     if (get_le16(buf + 6) != 0 || get_le64(buf + 32) != 0)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: reserved bytes are not zero");
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: reserved bytes are not zero");
     catalog_checkpoint d = {get_le64(buf + 8), get_le64(buf + 16), get_le64(buf + 24)};
     if (d.log_start_offset > d.active_base || d.active_base > d.next_offset_floor)
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "partition checkpoint: log start %" PRIu64 ", active base %" PRIu64 " and next offset "
                        "bound %" PRIu64 " are out of order",
                        d.log_start_offset, d.active_base, d.next_offset_floor);
@@ -72,10 +72,10 @@ int catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c)
     return 0;
 }
 
-int catalog_location_valid(const char *loc, uint64_t base_offset)
+int sl_catalog_location_valid(const char *loc, uint64_t base_offset)
 {
     char stem[SEGMENT_STEM_MAX + 1];
-    segment_stem(stem, base_offset);
+    sl_segment_stem(stem, base_offset);
     size_t len = strlen(loc);
     if (len > CATALOG_LOCATION_MAX || strncmp(loc, stem, SEGMENT_NAME_DIGITS) != 0)
         return 0;
@@ -94,7 +94,7 @@ static size_t entry_bytes(const catalog_segment *e)
     return E_FIXED + strlen(e->location) + 4u * e->schema_count;
 }
 
-int catalog_file_encode(uint64_t generation, const catalog_checkpoint *b, const catalog_segment *segs, size_t n,
+int sl_catalog_file_encode(uint64_t generation, const catalog_checkpoint *b, const catalog_segment *segs, size_t n,
                         uint8_t **out, size_t *len)
 {
     size_t total = V2_HEADER + V2_CHECKSUM;
@@ -102,7 +102,7 @@ int catalog_file_encode(uint64_t generation, const catalog_checkpoint *b, const 
         total += entry_bytes(&segs[i]);
     uint8_t *buf = calloc(1, total);
     if (!buf)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     put_le32(buf, CATALOG_MAGIC);
     put_le16(buf + 4, CATALOG_VERSION);
     put_le64(buf + 8, generation);
@@ -140,7 +140,7 @@ static int decode_entry(const uint8_t **pp, const uint8_t *end, size_t i, catalo
 {
     const uint8_t *p = *pp;
     if ((size_t)(end - p) < E_FIXED)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu is cut short", i);
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu is cut short", i);
     memset(e, 0, sizeof *e);
     e->base_offset = get_le64(p + E_BASE);
     e->end_offset = get_le64(p + E_END);
@@ -154,28 +154,28 @@ static int decode_entry(const uint8_t **pp, const uint8_t *end, size_t i, catalo
     e->schema_count = get_le16(p + E_SCHEMAS);
     size_t loc = p[E_LOCATION_LEN];
     if (p[E_RESERVED] || p[E_RESERVED + 1] || p[E_RESERVED + 2])
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: reserved bytes are not zero", i);
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: reserved bytes are not zero", i);
     if (e->tier > CATALOG_TIER_ARCHIVE || e->state > CATALOG_SEG_REPLACING)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: tier %u or state %u unknown", i, e->tier,
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: tier %u or state %u unknown", i, e->tier,
                        e->state);
     if (e->end_offset < e->base_offset || e->record_count > e->end_offset - e->base_offset)
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "partition checkpoint: entry %zu: base %" PRIu64 ", end %" PRIu64 " and %" PRIu64
                        " records do not fit",
                        i, e->base_offset, e->end_offset, e->record_count);
     if (e->schema_count > CATALOG_SCHEMA_VERSIONS_MAX || loc > CATALOG_LOCATION_MAX ||
         (size_t)(end - p) < E_FIXED + loc + 4u * e->schema_count)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu is cut short or too long", i);
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu is cut short or too long", i);
     memcpy(e->location, p + E_FIXED, loc);
     e->location[loc] = '\0';
-    if (memchr(p + E_FIXED, 0, loc) || !catalog_location_valid(e->location, e->base_offset))
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: location is not a segment name of offset %" PRIu64,
+    if (memchr(p + E_FIXED, 0, loc) || !sl_catalog_location_valid(e->location, e->base_offset))
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: location is not a segment name of offset %" PRIu64,
                        i, e->base_offset);
     p += E_FIXED + loc;
     for (uint16_t k = 0; k < e->schema_count; k++, p += 4) {
         e->schema_versions[k] = get_le32(p);
         if (k && e->schema_versions[k] <= e->schema_versions[k - 1])
-            return err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: schema versions out of order", i);
+            return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: schema versions out of order", i);
     }
     *pp = p;
     return 0;
@@ -187,24 +187,24 @@ static int check_entries(const catalog_checkpoint *b, const catalog_segment *s, 
     if (n == 0)
         return b->next_offset_floor == b->log_start_offset
                    ? 0
-                   : err_set(SIGLOG_ECORRUPT, "partition checkpoint: no segment, but offsets %" PRIu64 "..%" PRIu64
+                   : sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: no segment, but offsets %" PRIu64 "..%" PRIu64
                                               " were written", b->log_start_offset, b->next_offset_floor - 1);
     if (s[0].base_offset != b->log_start_offset)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: the log starts at %" PRIu64 ", its first segment at %" PRIu64,
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: the log starts at %" PRIu64 ", its first segment at %" PRIu64,
                        b->log_start_offset, s[0].base_offset);
     for (size_t i = 0; i < n; i++) {
         if ((s[i].state == CATALOG_SEG_ACTIVE) != (i + 1 == n))
-            return err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: only the last segment is active", i);
+            return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu: only the last segment is active", i);
         if (i && (s[i].base_offset <= s[i - 1].base_offset || s[i].base_offset < s[i - 1].end_offset))
-            return err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu overlaps the one before", i);
+            return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: entry %zu overlaps the one before", i);
     }
     if (b->next_offset_floor < s[n - 1].base_offset)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: next offset floor %" PRIu64 " below the active base %" PRIu64,
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: next offset floor %" PRIu64 " below the active base %" PRIu64,
                        b->next_offset_floor, s[n - 1].base_offset);
     return 0;
 }
 
-int catalog_file_decode(const uint8_t *buf, size_t len, int *version, uint64_t *generation, catalog_checkpoint *b,
+int sl_catalog_file_decode(const uint8_t *buf, size_t len, int *version, uint64_t *generation, catalog_checkpoint *b,
                         catalog_segment **segs, size_t *n)
 {
     *segs = NULL;
@@ -212,33 +212,33 @@ int catalog_file_decode(const uint8_t *buf, size_t len, int *version, uint64_t *
     if (len >= 6 && get_le32(buf) == CATALOG_MAGIC && get_le16(buf + 4) == 1) {
         *version = 1;
         *generation = 0;
-        return catalog_decode(buf, len, b);
+        return sl_catalog_decode(buf, len, b);
     }
     if (len < V2_HEADER + V2_CHECKSUM)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint is %zu bytes, too short", len);
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint is %zu bytes, too short", len);
     if (get_le32(buf) != CATALOG_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a partition checkpoint (bad magic)");
+        return sl_err_set(SIGLOG_ECORRUPT, "not a partition checkpoint (bad magic)");
     if (get_le64(buf + len - V2_CHECKSUM) != XXH3_64bits(buf, len - V2_CHECKSUM))
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint checksum mismatch");
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint checksum mismatch");
     if (get_le16(buf + 4) != CATALOG_VERSION)
-        return err_set(SIGLOG_EVERSION, "partition checkpoint version %u, this build reads 1 and %d",
+        return sl_err_set(SIGLOG_EVERSION, "partition checkpoint version %u, this build reads 1 and %d",
                        get_le16(buf + 4), CATALOG_VERSION);
     if (get_le16(buf + 6) != 0 || get_le32(buf + 36) != 0)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: reserved bytes are not zero");
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: reserved bytes are not zero");
     uint32_t count = get_le32(buf + 32);
     /* Every entry takes at least E_FIXED bytes: bound the count first. */
     if (count > CATALOG_SEGMENTS_MAX || count > (len - V2_HEADER - V2_CHECKSUM) / E_FIXED)
-        return err_set(SIGLOG_ECORRUPT, "partition checkpoint: %u segments cannot fit in %zu bytes", count, len);
+        return sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: %u segments cannot fit in %zu bytes", count, len);
     catalog_checkpoint d = {.log_start_offset = get_le64(buf + 16), .next_offset_floor = get_le64(buf + 24)};
     catalog_segment *s = count ? calloc(count, sizeof *s) : NULL;
     if (count && !s)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     const uint8_t *p = buf + V2_HEADER, *end = buf + len - V2_CHECKSUM;
     int rc = 0;
     for (uint32_t i = 0; i < count && !rc; i++)
         rc = decode_entry(&p, end, i, &s[i]);
     if (!rc && p != end)
-        rc = err_set(SIGLOG_ECORRUPT, "partition checkpoint: %zu bytes after the last entry", (size_t)(end - p));
+        rc = sl_err_set(SIGLOG_ECORRUPT, "partition checkpoint: %zu bytes after the last entry", (size_t)(end - p));
     if (!rc)
         rc = check_entries(&d, s, count);
     if (rc) {

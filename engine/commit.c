@@ -20,8 +20,8 @@ struct commit {
     pthread_mutex_t mu;             /* guards the fields below */
     pthread_cond_t cv;
     int leader;                     /* a thread is running a commit round,
-                                     * or commit_exclusive's function */
-    int exclusive_waiting;          /* commit_exclusive calls waiting to
+                                     * or sl_commit_exclusive's function */
+    int exclusive_waiting;          /* sl_commit_exclusive calls waiting to
                                      * lead: no round starts meanwhile */
     uint64_t rounds_started;
     uint64_t rounds_synced;         /* atomic: the last round whose journal
@@ -39,7 +39,7 @@ struct commit {
     char failed_detail[256];
 };
 
-commit *commit_new(void)
+commit *sl_commit_new(void)
 {
     commit *c = calloc(1, sizeof *c);
     if (!c)
@@ -49,7 +49,7 @@ commit *commit_new(void)
     return c;
 }
 
-void commit_free(commit *c)
+void sl_commit_free(commit *c)
 {
     if (!c)
         return;
@@ -58,27 +58,27 @@ void commit_free(commit *c)
     free(c);
 }
 
-void commit_appender_enter(commit *c)
+void sl_commit_appender_enter(commit *c)
 {
     __atomic_fetch_add(&c->appending, 1, __ATOMIC_ACQ_REL);
 }
 
-void commit_appender_leave(commit *c)
+void sl_commit_appender_leave(commit *c)
 {
     __atomic_fetch_sub(&c->appending, 1, __ATOMIC_ACQ_REL);
 }
 
-int commit_failed(const commit *c)
+int sl_commit_failed(const commit *c)
 {
     return __atomic_load_n(&c->failed, __ATOMIC_ACQUIRE);
 }
 
-const int *commit_failed_flag(const commit *c)
+const int *sl_commit_failed_flag(const commit *c)
 {
     return &c->failed;
 }
 
-void commit_failed_detail(commit *c, char *buf, size_t len)
+void sl_commit_failed_detail(commit *c, char *buf, size_t len)
 {
     pthread_mutex_lock(&c->mu);
     snprintf(buf, len, "%s", c->failed_detail);
@@ -110,7 +110,7 @@ __attribute__((nonnull)) static int record_failure(commit *c, int code)
 static void fail_store(struct siglog *s, int code)
 {
     if (record_failure(s->commit, code))
-        store_wake_durable_waiters(s);
+        sl_store_wake_durable_waiters(s);
 }
 
 static int round_push(round_state *r, uint32_t stream_id, partition *p, const partition_take *t)
@@ -124,10 +124,10 @@ static int round_push(round_state *r, uint32_t stream_id, partition *p, const pa
         if (ps)
             r->parts = ps;
         if (!e || !ps)
-            return err_set(SIGLOG_ENOMEM, "out of memory");
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
         r->cap = cap;
     }
-    r->entries[r->count] = (journal_entry){stream_id, partition_id(p), t->bytes, t->len};
+    r->entries[r->count] = (journal_entry){stream_id, sl_partition_id(p), t->bytes, t->len};
     r->parts[r->count++] = p;
     r->bytes += journal_entry_bytes(t->len);
     return 0;
@@ -137,16 +137,16 @@ static int round_push(round_state *r, uint32_t stream_id, partition *p, const pa
  * store and the gathered partitions fail and nothing is kept. */
 static int round_write_journal(struct siglog *s, round_state *r)
 {
-    int rc = journal_write(s->journal, r->entries, r->count);
+    int rc = sl_journal_write(s->journal, r->entries, r->count);
 #ifndef SIGLOG_BROKEN_ACK_BEFORE_FSYNC
     if (!rc)
-        rc = journal_sync(s->journal);
+        rc = sl_journal_sync(s->journal);
 #endif
     if (!rc)
         return 0;
     fail_store(s, rc);
     for (size_t i = 0; i < r->count; i++)
-        partition_fail_inflight(r->parts[i], rc);
+        sl_partition_fail_inflight(r->parts[i], rc);
     r->count = 0;
     r->bytes = 0;
     return rc;
@@ -158,7 +158,7 @@ static int round_apply(round_state *r)
 {
     int first_err = 0;
     for (size_t i = 0; i < r->count; i++) {
-        int a = partition_apply_inflight(r->parts[i]);
+        int a = sl_partition_apply_inflight(r->parts[i]);
         if (a && !first_err)
             first_err = a;
     }
@@ -209,7 +209,7 @@ static void *sync_worker(void *arg)
         size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
         if (i >= job->n)
             return NULL;
-        int rc = partition_sync(job->parts[i]);
+        int rc = sl_partition_sync(job->parts[i]);
         if (rc) {
             pthread_mutex_lock(&job->mu);
             if (!job->rc) {
@@ -236,14 +236,14 @@ static int sync_partitions(partition **parts, size_t n)
     for (size_t t = 0; t < started; t++)
         pthread_join(tids[t], NULL);
     pthread_mutex_destroy(&job.mu);
-    return job.rc ? err_set(job.rc, "%s", job.detail) : 0;
+    return job.rc ? sl_err_set(job.rc, "%s", job.detail) : 0;
 }
 
-int commit_checkpoint(struct siglog *s)
+int sl_commit_checkpoint(struct siglog *s)
 {
     siglog_stream **streams;
     size_t ns;
-    int rc = store_streams_snapshot(s, &streams, &ns);
+    int rc = sl_store_streams_snapshot(s, &streams, &ns);
     if (rc)
         return rc;
     size_t total = 0;
@@ -252,7 +252,7 @@ int commit_checkpoint(struct siglog *s)
     partition **dirty = malloc((total ? total : 1) * sizeof *dirty);
     if (!dirty) {
         free(streams);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     size_t nd = 0;
     int failed = 0;
@@ -262,7 +262,7 @@ int commit_checkpoint(struct siglog *s)
                 partition *pt = streams[i]->parts[p];
                 dirty[nd++] = pt;
                 if (!failed)
-                    failed = partition_check_journal_release(pt);
+                    failed = sl_partition_check_journal_release(pt);
             }
     free(streams);
     /* A failed partition may have batches only the journal holds (its
@@ -270,7 +270,7 @@ int commit_checkpoint(struct siglog *s)
     rc = failed ? failed : sync_partitions(dirty, nd);
     free(dirty);
     if (!rc)
-        rc = journal_reset(s->journal);
+        rc = sl_journal_reset(s->journal);
     if (rc)
         fail_store(s, rc);
     return rc;
@@ -281,14 +281,14 @@ int commit_checkpoint(struct siglog *s)
 static int gather_partition(struct siglog *s, round_state *r, uint32_t stream_id, partition *p)
 {
     uint64_t below;
-    int rc = partition_commit_begin(p, &below);
+    int rc = sl_partition_commit_begin(p, &below);
     while (!rc) {
         /* What this round gathered from earlier partitions is not written
          * yet but will take its share of the free space. */
-        uint64_t left = journal_space_left(s->journal);
+        uint64_t left = sl_journal_space_left(s->journal);
         uint64_t space = left > r->bytes ? left - r->bytes : 0;
         partition_take t;
-        rc = partition_take_pending(p, space > 2 * JOURNAL_ENTRY_HEADER_BYTES ? space - JOURNAL_ENTRY_HEADER_BYTES : 0,
+        rc = sl_partition_take_pending(p, space > 2 * JOURNAL_ENTRY_HEADER_BYTES ? space - JOURNAL_ENTRY_HEADER_BYTES : 0,
                                     below, &t);
         if (rc)
             break;
@@ -305,10 +305,10 @@ static int gather_partition(struct siglog *s, round_state *r, uint32_t stream_id
         /* Full journal: write what we have, checkpoint, and try again. */
         rc = round_flush(s, r);
         if (!rc)
-            rc = commit_checkpoint(s);
-        if (!rc && journal_is_empty(s->journal) &&
-            t.first_bytes + JOURNAL_ENTRY_HEADER_BYTES > journal_space_left(s->journal))
-            rc = err_set(SIGLOG_ELIMIT, "%s: a batch of %u bytes is larger than the whole journal", partition_path(p),
+            rc = sl_commit_checkpoint(s);
+        if (!rc && sl_journal_is_empty(s->journal) &&
+            t.first_bytes + JOURNAL_ENTRY_HEADER_BYTES > sl_journal_space_left(s->journal))
+            rc = sl_err_set(SIGLOG_ELIMIT, "%s: a batch of %u bytes is larger than the whole journal", sl_partition_path(p),
                          t.first_bytes);
     }
     return rc;
@@ -320,7 +320,7 @@ static int commit_round(struct siglog *s, uint64_t round)
 {
     siglog_stream **streams;
     size_t ns;
-    int rc = store_streams_snapshot(s, &streams, &ns);
+    int rc = sl_store_streams_snapshot(s, &streams, &ns);
     if (rc)
         return rc;
     round_state r = {0};
@@ -368,7 +368,7 @@ static void wait_for_siblings(struct siglog *s, uint64_t round)
         sched_yield();
 }
 
-int commit_sync(struct siglog *s)
+int sl_commit_sync(struct siglog *s)
 {
     commit *c = s->commit;
     pthread_mutex_lock(&c->mu);
@@ -376,7 +376,7 @@ int commit_sync(struct siglog *s)
     int rc = 0, counted = 0, spun = 0;
     for (;;) {
         if (c->failed) {
-            rc = err_set(SIGLOG_EFAILED, "store refuses durable appends since an earlier failure: %s",
+            rc = sl_err_set(SIGLOG_EFAILED, "store refuses durable appends since an earlier failure: %s",
                          c->failed_detail);
             break;
         }
@@ -384,7 +384,7 @@ int commit_sync(struct siglog *s)
             break;
         if (!c->leader && c->exclusive_waiting) {
             /* Waiters come back for the next round at once: without this
-             * a commit_exclusive caller could wait for ever. */
+             * a sl_commit_exclusive caller could wait for ever. */
             pthread_cond_wait(&c->cv, &c->mu);
             continue;
         }
@@ -438,7 +438,7 @@ int commit_sync(struct siglog *s)
     return rc;
 }
 
-int commit_exclusive(struct siglog *s, int (*fn)(void *ctx), void *ctx)
+int sl_commit_exclusive(struct siglog *s, int (*fn)(void *ctx), void *ctx)
 {
     commit *c = s->commit;
     pthread_mutex_lock(&c->mu);

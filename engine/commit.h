@@ -27,31 +27,31 @@
  * and it is never taken while holding one. */
 typedef struct commit commit;
 
-commit *commit_new(void);
-void commit_free(commit *c);
+commit *sl_commit_new(void);
+void sl_commit_free(commit *c);
 
 /* An ALWAYS appender brackets its encoding with these: a new commit
  * leader waits briefly for appenders still encoding (wait_for_siblings). */
-void commit_appender_enter(commit *c);
-void commit_appender_leave(commit *c);
+void sl_commit_appender_enter(commit *c);
+void sl_commit_appender_leave(commit *c);
 
 /* The store's failure after a journal write or sync failed: a SIGLOG
  * code, 0 while it works. The flag may be read atomically without a lock
- * (partition_wait_durable watches it); the detail is copied under the
+ * (sl_partition_wait_durable watches it); the detail is copied under the
  * commit's lock. */
-int commit_failed(const commit *c);
-const int *commit_failed_flag(const commit *c);
-void commit_failed_detail(commit *c, char *buf, size_t len);
+int sl_commit_failed(const commit *c);
+const int *sl_commit_failed_flag(const commit *c);
+void sl_commit_failed_detail(commit *c, char *buf, size_t len);
 
 /* Return once a commit round that started after this call has finished.
  * 0, or the round's error / SIGLOG_EFAILED. */
-int commit_sync(struct siglog *s);
+int sl_commit_sync(struct siglog *s);
 /* Run fn(ctx) as the commit leader: no commit round or checkpoint runs
  * meanwhile (those that were asked for wait and run after), so no
  * partition has batches inflight. Returns fn's value. */
-int commit_exclusive(struct siglog *s, int (*fn)(void *ctx), void *ctx);
+int sl_commit_exclusive(struct siglog *s, int (*fn)(void *ctx), void *ctx);
 /* Sync all durable partitions' segments and empty the journal. Caller
  * must be the leader or the only thread (open, close). */
-int commit_checkpoint(struct siglog *s);
+int sl_commit_checkpoint(struct siglog *s);
 
 #endif

@@ -24,7 +24,7 @@
     (CONSUMERS_HEADER_BYTES + 8 + (size_t)CONSUMERS_MAX * (CONSUMER_ENTRY_FIXED + SIGLOG_NAME_MAX + 8 * 4096))
 #define CONSUMERS_LOCK_WAIT_US 10000000
 
-void consumer_set_free(consumer_set *s)
+void sl_consumer_set_free(consumer_set *s)
 {
     for (size_t i = 0; i < s->n; i++)
         free(s->e[i].next);
@@ -33,14 +33,14 @@ void consumer_set_free(consumer_set *s)
     s->n = 0;
 }
 
-int consumers_encode(const consumer_set *s, uint8_t **out, size_t *len)
+int sl_consumers_encode(const consumer_set *s, uint8_t **out, size_t *len)
 {
     size_t n = CONSUMERS_HEADER_BYTES + 8;
     for (size_t i = 0; i < s->n; i++)
         n += CONSUMER_ENTRY_FIXED + strlen(s->e[i].name) + 8 * (size_t)s->e[i].partitions;
     uint8_t *b = calloc(1, n);
     if (!b)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     put_le32(b, CONSUMERS_MAGIC);
     put_le16(b + 4, CONSUMERS_VERSION);
     put_le32(b + 8, (uint32_t)s->n);
@@ -65,30 +65,30 @@ int consumers_encode(const consumer_set *s, uint8_t **out, size_t *len)
 
 static int bad(consumer_set *out, const char *what)
 {
-    consumer_set_free(out);
-    return err_set(SIGLOG_ECORRUPT, "%s", what);
+    sl_consumer_set_free(out);
+    return sl_err_set(SIGLOG_ECORRUPT, "%s", what);
 }
 
-int consumers_decode(const uint8_t *buf, size_t len, consumer_set *out)
+int sl_consumers_decode(const uint8_t *buf, size_t len, consumer_set *out)
 {
     memset(out, 0, sizeof *out);
     if (len < CONSUMERS_HEADER_BYTES + 8 || len > CONSUMERS_FILE_MAX)
-        return err_set(SIGLOG_ECORRUPT, "consumers file of %zu bytes", len);
+        return sl_err_set(SIGLOG_ECORRUPT, "consumers file of %zu bytes", len);
     if (get_le32(buf) != CONSUMERS_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a consumers file (bad magic)");
+        return sl_err_set(SIGLOG_ECORRUPT, "not a consumers file (bad magic)");
     if (get_le64(buf + len - 8) != XXH3_64bits(buf, len - 8))
-        return err_set(SIGLOG_ECORRUPT, "consumers file checksum mismatch");
+        return sl_err_set(SIGLOG_ECORRUPT, "consumers file checksum mismatch");
     if (get_le16(buf + 4) != CONSUMERS_VERSION)
-        return err_set(SIGLOG_EVERSION, "consumers file version %u, this build reads %d", get_le16(buf + 4),
+        return sl_err_set(SIGLOG_EVERSION, "consumers file version %u, this build reads %d", get_le16(buf + 4),
                        CONSUMERS_VERSION);
     if (get_le16(buf + 6) || get_le32(buf + 12))
-        return err_set(SIGLOG_ECORRUPT, "consumers file: reserved header bytes are not zero");
+        return sl_err_set(SIGLOG_ECORRUPT, "consumers file: reserved header bytes are not zero");
     uint32_t count = get_le32(buf + 8);
     if (count > CONSUMERS_MAX)
-        return err_set(SIGLOG_ECORRUPT, "consumers file: %u consumers, at most %d", count, CONSUMERS_MAX);
+        return sl_err_set(SIGLOG_ECORRUPT, "consumers file: %u consumers, at most %d", count, CONSUMERS_MAX);
     out->e = calloc(count ? count : 1, sizeof *out->e);
     if (!out->e)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     const uint8_t *p = buf + CONSUMERS_HEADER_BYTES, *end = buf + len - 8;
     for (uint32_t i = 0; i < count; i++) {
         if ((size_t)(end - p) < CONSUMER_ENTRY_FIXED)
@@ -106,7 +106,7 @@ int consumers_decode(const uint8_t *buf, size_t len, consumer_set *out)
             return bad(out, "consumers file: an entry is cut short or its name length is wrong");
         memcpy(e->name, p + CONSUMER_ENTRY_FIXED, nl);
         e->name[nl] = '\0';
-        if (memchr(e->name, 0, nl) || name_validate_stream(e->name) != 0)
+        if (memchr(e->name, 0, nl) || sl_name_validate_stream(e->name) != 0)
             return bad(out, "consumers file: a consumer name is not valid");
         if (out->n && strcmp(out->e[out->n - 1].name, e->name) >= 0)
             return bad(out, "consumers file: names are not sorted and distinct");
@@ -122,24 +122,24 @@ int consumers_decode(const uint8_t *buf, size_t len, consumer_set *out)
     return 0;
 }
 
-int consumers_load(const siglog_io *io, const char *stream_dir, consumer_set *out)
+int sl_consumers_load(const siglog_io *io, const char *stream_dir, consumer_set *out)
 {
     memset(out, 0, sizeof *out);
-    char *path = path_join(stream_dir, CONSUMERS_FILE);
+    char *path = sl_path_join(stream_dir, CONSUMERS_FILE);
     if (!path)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     void *data = NULL;
     size_t len = 0;
     int rc = 0;
-    int r = io_read_file(io, path, CONSUMERS_FILE_MAX, &data, &len);
+    int r = sl_io_read_file(io, path, CONSUMERS_FILE_MAX, &data, &len);
     if (r == -ENOENT)
         rc = 0; /* nobody committed yet */
     else if (r == -EFBIG)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: too large for a consumers file", path);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: too large for a consumers file", path);
     else if (r < 0)
-        rc = err_errno(r, "reading %s", path);
-    else if ((rc = consumers_decode(data, len, out)) != 0)
-        rc = err_set(rc, "%s: %s", path, siglog_errdetail());
+        rc = sl_err_errno(r, "reading %s", path);
+    else if ((rc = sl_consumers_decode(data, len, out)) != 0)
+        rc = sl_err_set(rc, "%s: %s", path, siglog_errdetail());
     free(data);
     free(path);
     return rc;
@@ -148,11 +148,11 @@ int consumers_load(const siglog_io *io, const char *stream_dir, consumer_set *ou
 /* An exclusive flock on consumers.lock: the descriptor, or a SIGLOG code. */
 static int lock_consumers(const siglog_io *io, const char *stream_dir, uint32_t file_mode)
 {
-    char *path = path_join(stream_dir, CONSUMERS_LOCK_FILE);
+    char *path = sl_path_join(stream_dir, CONSUMERS_LOCK_FILE);
     if (!path)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int fd = io->open_file(io, path, IO_WRITE | IO_CREATE, file_mode);
-    int rc = fd < 0 ? err_errno(fd, "opening %s", path) : fd;
+    int rc = fd < 0 ? sl_err_errno(fd, "opening %s", path) : fd;
     int l = fd < 0 ? 0 : io->lock_file(io, fd, 0);
     for (int64_t waited = 0; (l == -EWOULDBLOCK || l == -EAGAIN) && waited < CONSUMERS_LOCK_WAIT_US;
          waited += 1000) {
@@ -162,7 +162,7 @@ static int lock_consumers(const siglog_io *io, const char *stream_dir, uint32_t 
     }
     if (fd >= 0 && l < 0) {
         io->close_file(io, fd);
-        rc = err_errno(l, "locking %s", path);
+        rc = sl_err_errno(l, "locking %s", path);
     }
     free(path);
     return rc;
@@ -188,12 +188,12 @@ static int apply(consumer_set *s, const consumer_change *c, consumer_entry *old_
     if (e) {
         *old_copy = *e;
         if (!(old_copy->next = malloc(8 * (size_t)e->partitions)))
-            return err_set(SIGLOG_ENOMEM, "out of memory");
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
         memcpy(old_copy->next, e->next, 8 * (size_t)e->partitions);
     }
     if (c->del) {
         if (!e)
-            return err_set(SIGLOG_ENOENT, "no consumer '%s'", c->name);
+            return sl_err_set(SIGLOG_ENOENT, "no consumer '%s'", c->name);
         free(e->next);
         memmove(e, e + 1, (s->n - at - 1) * sizeof *e);
         s->n--;
@@ -201,10 +201,10 @@ static int apply(consumer_set *s, const consumer_change *c, consumer_entry *old_
     }
     if (!e) {
         if (s->n >= CONSUMERS_MAX)
-            return err_set(SIGLOG_EINVAL, "a stream has at most %d consumers", CONSUMERS_MAX);
+            return sl_err_set(SIGLOG_EINVAL, "a stream has at most %d consumers", CONSUMERS_MAX);
         consumer_entry *t = realloc(s->e, (s->n + 1) * sizeof *t);
         if (!t)
-            return err_set(SIGLOG_ENOMEM, "out of memory");
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
         s->e = t;
         memmove(t + at + 1, t + at, (s->n - at) * sizeof *t);
         e = &t[at];
@@ -217,7 +217,7 @@ static int apply(consumer_set *s, const consumer_change *c, consumer_entry *old_
     if (e->partitions != c->partitions) {
         uint64_t *next = calloc(c->partitions, 8);
         if (!next)
-            return err_set(SIGLOG_ENOMEM, "out of memory");
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
         for (uint32_t k = 0; k < e->partitions && k < c->partitions; k++)
             next[k] = e->next[k];
         free(e->next);
@@ -231,29 +231,29 @@ static int apply(consumer_set *s, const consumer_change *c, consumer_entry *old_
     return 0;
 }
 
-int consumers_change(const siglog_io *io, const char *stream_dir, uint32_t file_mode, const consumer_change *c,
+int sl_consumers_change(const siglog_io *io, const char *stream_dir, uint32_t file_mode, const consumer_change *c,
                      consumer_before_fn before, void *ctx)
 {
     int lock = lock_consumers(io, stream_dir, file_mode);
     if (lock < 0)
         return lock;
-    char *path = path_join(stream_dir, CONSUMERS_FILE);
+    char *path = sl_path_join(stream_dir, CONSUMERS_FILE);
     consumer_set s;
     consumer_entry old = {0};
     int existed = 0;
     consumer_entry *changed = NULL;
     uint8_t *bytes = NULL;
     size_t len = 0;
-    int rc = path ? consumers_load(io, stream_dir, &s) : err_set(SIGLOG_ENOMEM, "out of memory");
+    int rc = path ? sl_consumers_load(io, stream_dir, &s) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
     if (rc)
         goto out;
     if (!(rc = apply(&s, c, &old, &existed, &changed)) && (!before || !(rc = before(ctx, existed ? &old : NULL, changed))) &&
-        !(rc = consumers_encode(&s, &bytes, &len))) {
-        int r = io_replace_file(io, stream_dir, path, bytes, len, file_mode);
+        !(rc = sl_consumers_encode(&s, &bytes, &len))) {
+        int r = sl_io_replace_file(io, stream_dir, path, bytes, len, file_mode);
         if (r < 0)
-            rc = err_errno(r, "writing %s", path);
+            rc = sl_err_errno(r, "writing %s", path);
     }
-    consumer_set_free(&s);
+    sl_consumer_set_free(&s);
 out:
     free(old.next);
     free(bytes);

@@ -14,7 +14,7 @@
  * job commits while the collector holds the writer role. Several
  * processes may commit at once: each change is a read-modify-write of the
  * whole file under an exclusive flock on streams/NAME/consumers.lock, and
- * the file is replaced atomically (io_replace_file), so a crash leaves the
+ * the file is replaced atomically (sl_io_replace_file), so a crash leaves the
  * old file or the new one and readers never see a half-written one.
  */
 #ifndef SIGLOG_CONSUMER_H
@@ -48,18 +48,18 @@ typedef struct consumer_set {
     size_t n;
 } consumer_set;
 
-void consumer_set_free(consumer_set *s);
+void sl_consumer_set_free(consumer_set *s);
 
 /* The file codec. decode validates untrusted bytes (size, magic, version,
  * checksum, reserved zero, names valid, sorted and distinct, partition
  * counts 1..4096, flags known): SIGLOG_ECORRUPT or SIGLOG_EVERSION. encode
  * returns a malloc'd buffer. */
-int consumers_encode(const consumer_set *s, uint8_t **out, size_t *len);
-int consumers_decode(const uint8_t *buf, size_t len, consumer_set *out);
+int sl_consumers_encode(const consumer_set *s, uint8_t **out, size_t *len);
+int sl_consumers_decode(const uint8_t *buf, size_t len, consumer_set *out);
 
 /* Load stream_dir's consumers (none when the file is missing). Writes
  * nothing; the detail of an error names the file. */
-int consumers_load(const siglog_io *io, const char *stream_dir, consumer_set *out);
+int sl_consumers_load(const siglog_io *io, const char *stream_dir, consumer_set *out);
 
 /* A change to one consumer, applied under the lock: set partition's next
  * offset (set_partition < partitions), or delete (del). */
@@ -81,7 +81,7 @@ typedef int (*consumer_before_fn)(void *ctx, const consumer_entry *old, const co
 
 /* Apply c to stream_dir's consumers under the lock, by the atomic-replace
  * recipe, calling before (when not NULL) first. Deleting a missing consumer is SIGLOG_ENOENT. */
-int consumers_change(const siglog_io *io, const char *stream_dir, uint32_t file_mode, const consumer_change *c,
+int sl_consumers_change(const siglog_io *io, const char *stream_dir, uint32_t file_mode, const consumer_change *c,
                      consumer_before_fn before, void *ctx);
 
 #endif

@@ -18,7 +18,7 @@ static int may_commit(const siglog_stream *st)
 {
     const struct siglog *s = st->store;
     if (s->read_only && s->opt.read_only != SIGLOG_READ_ONLY_CONSUMER)
-        return err_set(SIGLOG_ERDONLY,
+        return sl_err_set(SIGLOG_ERDONLY,
                        "store %s is open read-only: consumer offsets need the writer or the consumer role",
                        s->path);
     return 0;
@@ -38,7 +38,7 @@ static int audit_hold(void *ctx, const consumer_entry *old, const consumer_entry
     if (!held && !holds)
         return 0;
     audit_record r;
-    audit_record_init(&r, AUDIT_HOLD, AUDIT_BY_COMMAND);
+    sl_audit_record_init(&r, AUDIT_HOLD, AUDIT_BY_COMMAND);
     snprintf(r.stream, sizeof r.stream, "%s", h->st->name);
     if (!new_) {
         snprintf(r.detail, sizeof r.detail, "consumer %s deleted: its hold is released", h->c->name);
@@ -51,39 +51,39 @@ static int audit_hold(void *ctx, const consumer_entry *old, const consumer_entry
         snprintf(r.detail, sizeof r.detail, "consumer %s commits partition %" PRIu32 ": next offset %" PRIu64
                  ", holding what comes after%s", h->c->name, p, h->c->next_offset, held ? "" : " (hold taken)");
     }
-    return store_audit(h->st->store, &r);
+    return sl_store_audit(h->st->store, &r);
 }
 
 static int change(siglog_stream *st, consumer_change *c)
 {
     int rc = may_commit(st);
     if (!rc)
-        rc = stream_usable(st);
-    if (!rc && name_validate_stream(c->name) != 0)
-        rc = err_set(SIGLOG_EINVAL, "consumer name '%s': %s", c->name, siglog_errdetail());
+        rc = sl_stream_usable(st);
+    if (!rc && sl_name_validate_stream(c->name) != 0)
+        rc = sl_err_set(SIGLOG_EINVAL, "consumer name '%s': %s", c->name, siglog_errdetail());
     if (rc)
         return rc;
     struct siglog *s = st->store;
     c->partitions = st->cfg.partitions;
     c->now_us = s->io->now_us(s->io);
     hold_audit h = {st, c};
-    return consumers_change(s->io, st->dir, s->opt.file_mode, c, audit_hold, &h);
+    return sl_consumers_change(s->io, st->dir, s->opt.file_mode, c, audit_hold, &h);
 }
 
 SIGLOG_API int siglog_consumer_commit(siglog_stream *st, const char *name, uint32_t partition,
                                       uint64_t next_offset, unsigned flags)
 {
-    err_clear();
+    sl_err_clear();
     if (!st || !name)
-        return err_set(SIGLOG_EINVAL, "siglog_consumer_commit: stream and name are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_consumer_commit: stream and name are required");
     if (flags & ~SIGLOG_CONSUMER_HOLD)
-        return err_set(SIGLOG_EINVAL, "siglog_consumer_commit: unknown flags 0x%x", flags);
+        return sl_err_set(SIGLOG_EINVAL, "siglog_consumer_commit: unknown flags 0x%x", flags);
     siglog_partition_info info;
     int rc = siglog_partition_info_get(st, partition, &info);
     if (rc)
         return rc;
     if (next_offset > info.next_offset)
-        return err_set(SIGLOG_EINVAL,
+        return sl_err_set(SIGLOG_EINVAL,
                        "consumer %s: offset %" PRIu64 " is past the end of stream '%s' partition %" PRIu32
                        " (next offset %" PRIu64 ")",
                        name, next_offset, st->name, partition, info.next_offset);
@@ -94,25 +94,25 @@ SIGLOG_API int siglog_consumer_commit(siglog_stream *st, const char *name, uint3
 
 SIGLOG_API int siglog_consumer_delete(siglog_stream *st, const char *name)
 {
-    err_clear();
+    sl_err_clear();
     if (!st || !name)
-        return err_set(SIGLOG_EINVAL, "siglog_consumer_delete: stream and name are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_consumer_delete: stream and name are required");
     consumer_change c = {.name = name, .del = 1};
     int rc = change(st, &c);
-    return rc == SIGLOG_ENOENT ? err_set(rc, "stream '%s' has no consumer '%s'", st->name, name) : rc;
+    return rc == SIGLOG_ENOENT ? sl_err_set(rc, "stream '%s' has no consumer '%s'", st->name, name) : rc;
 }
 
 SIGLOG_API int siglog_consumer_foreach(siglog_stream *st, int (*fn)(void *ctx, const siglog_consumer_info *c),
                                        void *ctx)
 {
-    err_clear();
+    sl_err_clear();
     if (!st || !fn)
-        return err_set(SIGLOG_EINVAL, "siglog_consumer_foreach: stream and fn are required");
-    int rc = stream_usable(st);
+        return sl_err_set(SIGLOG_EINVAL, "siglog_consumer_foreach: stream and fn are required");
+    int rc = sl_stream_usable(st);
     if (rc)
         return rc;
     consumer_set set;
-    if ((rc = consumers_load(st->store->io, st->dir, &set)) != 0)
+    if ((rc = sl_consumers_load(st->store->io, st->dir, &set)) != 0)
         return rc;
     for (size_t i = 0; i < set.n && !rc; i++) {
         const consumer_entry *e = &set.e[i];
@@ -120,6 +120,6 @@ SIGLOG_API int siglog_consumer_foreach(siglog_stream *st, int (*fn)(void *ctx, c
                                      e->next};
         rc = fn(ctx, &info);
     }
-    consumer_set_free(&set);
+    sl_consumer_set_free(&set);
     return rc;
 }

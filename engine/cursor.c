@@ -103,15 +103,15 @@ static void cache_remove(siglog_cursor *c, size_t i)
 {
     if (c->cache[i].seg == c->seg)
         drop_segment(c);
-    segment_close(c->cache[i].seg);
+    sl_segment_close(c->cache[i].seg);
     c->cache[i] = c->cache[--c->cached];
 }
 
 /* The file stem of the segment at base, as the catalog names it. */
 static const char *segment_location(const siglog_cursor *c, uint64_t base)
 {
-    size_t i = catalog_snapshot_find(c->cat, base);
-    return catalog_snapshot_segment(c->cat, i)->location;
+    size_t i = sl_catalog_snapshot_find(c->cat, base);
+    return sl_catalog_snapshot_segment(c->cat, i)->location;
 }
 
 /* The cached segment with this base, opened on a miss. SIGLOG_ENOENT when
@@ -128,7 +128,7 @@ static int cache_get(siglog_cursor *c, uint64_t base, cached_segment **out)
         cache_remove(c, victim);
     }
     segment *s;
-    int rc = partition_segment_open(c->p, catalog_snapshot_segment(c->cat, catalog_snapshot_find(c->cat, base)), &s);
+    int rc = sl_partition_segment_open(c->p, sl_catalog_snapshot_segment(c->cat, sl_catalog_snapshot_find(c->cat, base)), &s);
     if (rc)
         return rc;
     c->cache[c->cached] = (cached_segment){.seg = s, .base = base, .used = ++c->clock};
@@ -151,11 +151,11 @@ static void cache_forget(siglog_cursor *c, uint64_t base)
  * once per entry found; verify --repair rebuilds the index. */
 static int report_index_faults(siglog_cursor *c, uint32_t before, int rc)
 {
-    if (segment_index_faults(c->seg) != before)
-        store_log(c->st->store, SIGLOG_LOG_WARN,
+    if (sl_segment_index_faults(c->seg) != before)
+        sl_store_log(c->st->store, SIGLOG_LOG_WARN,
                   "%s: an index entry does not match the batch it names; scanned instead (siglog verify --repair "
                   "rebuilds the index)",
-                  segment_file_path(c->seg));
+                  sl_segment_file_path(c->seg));
     return rc;
 }
 
@@ -168,8 +168,8 @@ static int open_at(siglog_cursor *c, uint64_t base)
     c->seg = e->seg;
     c->seg_end_offset = base;
     c->reopened = 0;
-    uint32_t faults = segment_index_faults(c->seg);
-    return report_index_faults(c, faults, segment_locate_offset(c->seg, c->next_offset, &c->pos));
+    uint32_t faults = sl_segment_index_faults(c->seg);
+    return report_index_faults(c, faults, sl_segment_locate_offset(c->seg, c->next_offset, &c->pos));
 }
 
 /* The one check for a hole in the offsets: the log must go on at
@@ -180,8 +180,8 @@ static int missing_range(const siglog_cursor *c, uint64_t expected, uint64_t bas
 {
     if (base <= expected || (c->flags & SIGLOG_CURSOR_ALLOW_GAPS))
         return 0;
-    return err_set(SIGLOG_ECORRUPT, "%s: offsets %" PRIu64 "..%" PRIu64 " are missing: no segment holds them",
-                   partition_path(c->p), expected, base - 1);
+    return sl_err_set(SIGLOG_ECORRUPT, "%s: offsets %" PRIu64 "..%" PRIu64 " are missing: no segment holds them",
+                   sl_partition_path(c->p), expected, base - 1);
 }
 
 static int list_segments(siglog_cursor *c)
@@ -189,17 +189,17 @@ static int list_segments(siglog_cursor *c)
     free(c->bases);
     c->bases = NULL;
     c->nbases = 0;
-    catalog_snapshot_release(c->cat);
-    int rc = partition_catalog_snapshot(c->p, &c->cat);
+    sl_catalog_snapshot_release(c->cat);
+    int rc = sl_partition_catalog_snapshot(c->p, &c->cat);
     if (rc) {
         c->cat = NULL;
         return rc;
     }
-    size_t n = catalog_snapshot_count(c->cat);
+    size_t n = sl_catalog_snapshot_count(c->cat);
     if (!(c->bases = malloc((n ? n : 1) * sizeof *c->bases)))
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
-        c->bases[i] = catalog_snapshot_segment(c->cat, i)->base_offset;
+        c->bases[i] = sl_catalog_snapshot_segment(c->cat, i)->base_offset;
     c->nbases = n;
     return 0;
 }
@@ -230,8 +230,8 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
             c->next_offset = start;
             if (after == UINT64_MAX && was == c->snap.log_start_offset)
                 continue; /* we never handed out `was`: just move on */
-            return err_set(SIGLOG_EGAP, "%s: offset %" PRIu64 " was removed; the log now starts at %" PRIu64,
-                           partition_path(c->p), was, start);
+            return sl_err_set(SIGLOG_EGAP, "%s: offset %" PRIu64 " was removed; the log now starts at %" PRIu64,
+                           sl_partition_path(c->p), was, start);
         }
         size_t i = c->nbases - 1;
         while (c->bases[i] > c->next_offset)
@@ -254,11 +254,11 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
          * its catalog still names is missing. */
         if ((rc = list_segments(c)) != 0)
             return rc;
-        i = catalog_snapshot_find(c->cat, base);
-        if (!catalog_snapshot_listed(c->cat) && i < c->nbases && c->bases[i] == base &&
+        i = sl_catalog_snapshot_find(c->cat, base);
+        if (!sl_catalog_snapshot_listed(c->cat) && i < c->nbases && c->bases[i] == base &&
             strcmp(segment_location(c, base), was) == 0) {
             size_t after;
-            rc = partition_segment_missing(c->p, c->cat, i, &after);
+            rc = sl_partition_segment_missing(c->p, c->cat, i, &after);
             if (rc == 0)
                 continue; /* there again */
             if (!(c->flags & SIGLOG_CURSOR_ALLOW_GAPS) || after == c->nbases)
@@ -267,7 +267,7 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
             attempt--; /* a hole skipped is no change under the cursor */
         }
     }
-    return err_set(SIGLOG_EIO, "%s: segments keep changing under the cursor", partition_path(c->p));
+    return sl_err_set(SIGLOG_EIO, "%s: segments keep changing under the cursor", sl_partition_path(c->p));
 }
 
 /* The batch at c->pos is damaged (SIGLOG_ECORRUPT, detail set). A cursor
@@ -280,14 +280,14 @@ static int skip_damage(siglog_cursor *c, uint64_t limit)
     char why[512];
     snprintf(why, sizeof why, "%s", siglog_errdetail());
     if (c->seg_end_offset >= c->next_offset)
-        return err_set(SIGLOG_ECORRUPT, "%s", why); /* the next record to hand out is in it */
+        return sl_err_set(SIGLOG_ECORRUPT, "%s", why); /* the next record to hand out is in it */
     uint64_t at;
     batch_header h;
-    int rc = segment_find_batch(c->seg, c->pos + 1, limit, c->seg_end_offset, &at, &h);
+    int rc = sl_segment_find_batch(c->seg, c->pos + 1, limit, c->seg_end_offset, &at, &h);
     if (rc < 0)
         return rc;
     if (rc == 0 || h.base_offset > c->next_offset)
-        return err_set(SIGLOG_ECORRUPT, "%s", why);
+        return sl_err_set(SIGLOG_ECORRUPT, "%s", why);
     c->pos = at;
     return 1;
 }
@@ -296,7 +296,7 @@ static int skip_damage(siglog_cursor *c, uint64_t limit)
  * iterator: 1, or 0 when there is none. */
 static int next_journaled_batch(siglog_cursor *c)
 {
-    const batch_run *r = partition_journaled(c->p);
+    const batch_run *r = sl_partition_journaled(c->p);
     if (c->jbatch < c->snap.journal_batch) {
         c->jbatch = c->snap.journal_batch;
         c->jpos = c->snap.journal_pos;
@@ -309,9 +309,9 @@ static int next_journaled_batch(siglog_cursor *c)
         if (batch_meta_end_offset(m) <= c->next_offset)
             continue;
         batch_header h;
-        int rc = batch_header_decode(b, &h);
+        int rc = sl_batch_header_decode(b, &h);
         if (!rc)
-            rc = batch_iter_init(&c->it, &h, b + BATCH_HEADER_BYTES, &c->scratch);
+            rc = sl_batch_iter_init(&c->it, &h, b + BATCH_HEADER_BYTES, &c->scratch);
         if (rc)
             return rc;
         c->in_batch = 1;
@@ -337,13 +337,13 @@ static int next_batch(siglog_cursor *c)
             if (rc || !c->seg)
                 return rc;
         }
-        uint64_t base = segment_base_offset(c->seg);
+        uint64_t base = sl_segment_base_offset(c->seg);
         int active = base == c->snap.active_base;
-        uint64_t limit = active ? c->snap.active_bytes : segment_size(c->seg);
+        uint64_t limit = active ? c->snap.active_bytes : sl_segment_size(c->seg);
         batch_header h;
         /* A segment opened while it was active may have been read past
          * the size it had then: it ended for this open. */
-        int r = c->pos < limit ? segment_read_batch(c->seg, c->pos, limit, &h, &c->body) : 0;
+        int r = c->pos < limit ? sl_segment_read_batch(c->seg, c->pos, limit, &h, &c->body) : 0;
         if (r == SIGLOG_ECORRUPT && (r = skip_damage(c, limit)) == 1)
             continue;
         if (r < 0)
@@ -354,7 +354,7 @@ static int next_batch(siglog_cursor *c)
             c->reopened = 0;
             if (c->seg_end_offset <= c->next_offset)
                 continue; /* before the seek target */
-            r = batch_iter_init(&c->it, &h, c->body.data, &c->scratch);
+            r = sl_batch_iter_init(&c->it, &h, c->body.data, &c->scratch);
             if (r)
                 return r;
             c->in_batch = 1;
@@ -403,7 +403,7 @@ static int cached_max_ts(cached_segment *e)
     if (e->max_known)
         return 0;
     segment_tail t;
-    int rc = segment_scan_tail(e->seg, &t);
+    int rc = sl_segment_scan_tail(e->seg, &t);
     if (rc)
         return rc;
     e->max_ts = t.record_count ? t.max_timestamp_us : INT64_MIN;
@@ -442,8 +442,8 @@ static int seek_time(siglog_cursor *c, int64_t ts)
             c->next_offset = c->bases[i];
             c->seg_end_offset = c->bases[i];
             c->reopened = 0;
-            uint32_t faults = segment_index_faults(c->seg);
-            return report_index_faults(c, faults, segment_locate_time(c->seg, ts, &c->pos));
+            uint32_t faults = sl_segment_index_faults(c->seg);
+            return report_index_faults(c, faults, sl_segment_locate_time(c->seg, ts, &c->pos));
         }
     }
     /* None of the segments' records is that late: the journaled ones may
@@ -479,50 +479,50 @@ static int seek_to(siglog_cursor *c, int seek, int64_t arg)
 
 /* A snapshot for the cursor. Read-only handles take the writer's
  * published mark from the stream's hwm file when its segment bytes
- * confirm it (partition_snapshot_hinted), mapping the file again when it
+ * confirm it (sl_partition_snapshot_hinted), mapping the file again when it
  * was missing or its writer gone: a writer may have started since. */
 static int take_snapshot(siglog_cursor *c, partition_snapshot *s)
 {
     int allow_gaps = (c->flags & SIGLOG_CURSOR_ALLOW_GAPS) != 0;
     if (!c->st->store->read_only)
-        return partition_snapshot_get(c->p, s, allow_gaps);
-    if (c->hint && !hwm_writer_live(c->hint)) {
-        hwm_reader_close(c->hint);
+        return sl_partition_snapshot_get(c->p, s, allow_gaps);
+    if (c->hint && !sl_hwm_writer_live(c->hint)) {
+        sl_hwm_reader_close(c->hint);
         c->hint = NULL;
     }
     if (!c->hint) {
-        int rc = hwm_reader_open(c->st->store->io, c->st->dir, c->st->cfg.partitions, &c->hint);
+        int rc = sl_hwm_reader_open(c->st->store->io, c->st->dir, c->st->cfg.partitions, &c->hint);
         if (rc)
             return rc;
     }
     hwm_mark mark;
     int have = 0;
     if (c->hint) {
-        c->hint_seen = hwm_change(c->hint); /* before the mark: a later publish changes it */
-        have = hwm_read(c->hint, partition_id(c->p), &mark);
+        c->hint_seen = sl_hwm_change(c->hint); /* before the mark: a later publish changes it */
+        have = sl_hwm_read(c->hint, sl_partition_id(c->p), &mark);
     }
-    return partition_snapshot_hinted(c->p, have ? &mark : NULL, s, allow_gaps);
+    return sl_partition_snapshot_hinted(c->p, have ? &mark : NULL, s, allow_gaps);
 }
 
 SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32_t partition, int seek, int64_t arg,
                                   unsigned flags)
 {
-    err_clear();
+    sl_err_clear();
     if (!out || !st)
-        return err_set(SIGLOG_EINVAL, "siglog_cursor_open: out and stream are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_open: out and stream are required");
     *out = NULL;
-    int rc = stream_usable(st);
+    int rc = sl_stream_usable(st);
     if (rc)
         return rc;
     if (partition >= st->cfg.partitions)
-        return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
+        return sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
                        st->cfg.partitions, partition);
     if (seek < SIGLOG_SEEK_START || seek > SIGLOG_SEEK_TIME ||
         (flags & ~(SIGLOG_CURSOR_FOLLOW | SIGLOG_CURSOR_ALLOW_GAPS)))
-        return err_set(SIGLOG_EINVAL, "siglog_cursor_open: unknown seek mode %d or flags 0x%x", seek, flags);
+        return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_open: unknown seek mode %d or flags 0x%x", seek, flags);
     siglog_cursor *c = calloc(1, sizeof *c);
     if (!c)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     c->st = st;
     c->p = st->parts[partition];
     c->flags = flags;
@@ -556,9 +556,9 @@ static int refresh(siglog_cursor *c)
 
 SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
 {
-    err_clear();
+    sl_err_clear();
     if (!c || !rec)
-        return err_set(SIGLOG_EINVAL, "siglog_cursor_next: cursor and rec are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_next: cursor and rec are required");
     if (c->held) {
         c->held = 0;
         *rec = &c->rec;
@@ -567,16 +567,16 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
     if (c->deferred) {
         int rc = c->deferred;
         c->deferred = 0;
-        return err_set(rc, "%s", c->deferred_detail);
+        return sl_err_set(rc, "%s", c->deferred_detail);
     }
     for (;;) {
         if (c->in_batch) {
-            int r = batch_iter_next(&c->it, &c->rec);
+            int r = sl_batch_iter_next(&c->it, &c->rec);
             if (r < 0)
-                return c->seg ? err_set(r, "%s at byte %" PRIu64 " of %s", siglog_errdetail(), c->pos,
-                                        segment_file_path(c->seg))
-                              : err_set(r, "%s in the journal's copy of offset %" PRIu64 " of %s",
-                                        siglog_errdetail(), c->next_offset, partition_path(c->p));
+                return c->seg ? sl_err_set(r, "%s at byte %" PRIu64 " of %s", siglog_errdetail(), c->pos,
+                                        sl_segment_file_path(c->seg))
+                              : sl_err_set(r, "%s in the journal's copy of offset %" PRIu64 " of %s",
+                                        siglog_errdetail(), c->next_offset, sl_partition_path(c->p));
             if (r == 1) {
                 if (c->rec.offset < c->next_offset)
                     continue;
@@ -584,7 +584,7 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
                     continue;
                 c->time_pending = 0;
                 c->next_offset = c->rec.offset + 1;
-                c->rec.partition = partition_id(c->p);
+                c->rec.partition = sl_partition_id(c->p);
                 if (!c->rec.key_len)
                     c->rec.key = NULL;
                 *rec = &c->rec;
@@ -605,12 +605,12 @@ SIGLOG_API uint64_t siglog_cursor_position(const siglog_cursor *c)
     return c->held ? c->rec.offset : c->next_offset;
 }
 
-void cursor_unread(siglog_cursor *c)
+void sl_cursor_unread(siglog_cursor *c)
 {
     c->held = 1;
 }
 
-void cursor_defer_error(siglog_cursor *c, int code)
+void sl_cursor_defer_error(siglog_cursor *c, int code)
 {
     c->deferred = code;
     snprintf(c->deferred_detail, sizeof c->deferred_detail, "%s", siglog_errdetail());
@@ -618,9 +618,9 @@ void cursor_defer_error(siglog_cursor *c, int code)
 
 SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms)
 {
-    err_clear();
+    sl_err_clear();
     if (!c)
-        return err_set(SIGLOG_EINVAL, "siglog_cursor_wait: cursor is NULL");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_wait: cursor is NULL");
     if (timeout_ms < 0)
         timeout_ms = 0;
     struct timespec until;
@@ -631,14 +631,14 @@ SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms)
         until.tv_sec++;
         until.tv_nsec -= 1000000000L;
     }
-    if (partition_wait_beyond(c->p, c->next_offset, &until) == 0)
+    if (sl_partition_wait_beyond(c->p, c->next_offset, &until) == 0)
         return 0;
     /* Another process writes: sleep on its hwm file's change counter,
      * woken by the commit that publishes (any partition of the stream:
      * "may be readable"). Without a live writer there, poll, at most
      * every 20 ms: a writer may start, or one without the file write. */
-    if (c->hint && hwm_writer_live(c->hint)) {
-        hwm_wait(c->hint, c->hint_seen, timeout_ms);
+    if (c->hint && sl_hwm_writer_live(c->hint)) {
+        sl_hwm_wait(c->hint, c->hint_seen, timeout_ms);
         return 0;
     }
     struct timespec step = {0, (timeout_ms < 20 ? timeout_ms : 20) * 1000000L};
@@ -648,9 +648,9 @@ SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms)
 
 SIGLOG_API int siglog_cursor_seek(siglog_cursor *c, int seek, int64_t arg)
 {
-    err_clear();
+    sl_err_clear();
     if (!c || seek < SIGLOG_SEEK_START || seek > SIGLOG_SEEK_TIME)
-        return err_set(SIGLOG_EINVAL, "siglog_cursor_seek: cursor required, seek mode %d unknown", seek);
+        return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_seek: cursor required, seek mode %d unknown", seek);
     return seek_to(c, seek, arg);
 }
 
@@ -661,10 +661,10 @@ SIGLOG_API void siglog_cursor_close(siglog_cursor *c)
     while (c->cached)
         cache_remove(c, c->cached - 1);
     free(c->bases);
-    hwm_reader_close(c->hint);
-    catalog_snapshot_release(c->cat);
-    bytebuf_free(&c->body);
-    bytebuf_free(&c->scratch);
+    sl_hwm_reader_close(c->hint);
+    sl_catalog_snapshot_release(c->cat);
+    sl_bytebuf_free(&c->body);
+    sl_bytebuf_free(&c->scratch);
     free(c);
 }
 

@@ -11,12 +11,12 @@
 /* The record the last siglog_cursor_next returned is returned again by
  * the next read (its bytes stay where they are until then). A seek
  * forgets it. */
-void cursor_unread(siglog_cursor *c);
+void sl_cursor_unread(siglog_cursor *c);
 
 /* The next read fails with `code` and this thread's current detail
  * instead of reading on: an error met after some records of a batch must
  * reach the caller once those are handed out, never be lost (a cursor
  * that met EGAP has moved on already). A seek forgets it. */
-void cursor_defer_error(siglog_cursor *c, int code);
+void sl_cursor_defer_error(siglog_cursor *c, int code);
 
 #endif

@@ -64,9 +64,9 @@ static void copy_record(const siglog_record *r, siglog_record *out, uint8_t *buf
 SIGLOG_API int siglog_cursor_next_batch(siglog_cursor *c, siglog_record *recs, size_t max, void *buf, size_t buf_len,
                                         size_t *buf_used)
 {
-    err_clear();
+    sl_err_clear();
     if (!c || !recs || !max || !buf)
-        return err_set(SIGLOG_EINVAL, "siglog_cursor_next_batch: cursor, records, max and buffer are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_next_batch: cursor, records, max and buffer are required");
     if (max > INT_MAX)
         max = INT_MAX; /* the count is returned as an int */
     size_t used = 0, n = 0;
@@ -78,10 +78,10 @@ SIGLOG_API int siglog_cursor_next_batch(siglog_cursor *c, siglog_record *recs, s
             break;
         size_t need = record_bytes(r, used);
         if (need > buf_len - used) {
-            cursor_unread(c);
+            sl_cursor_unread(c);
             if (n == 0) {
                 used = need;
-                rc = err_set(SIGLOG_ETOOBIG,
+                rc = sl_err_set(SIGLOG_ETOOBIG,
                              "siglog_cursor_next_batch: the record at offset %" PRIu64 " needs %zu bytes, the buffer has %zu",
                              r->offset, need, buf_len);
             }
@@ -90,7 +90,7 @@ SIGLOG_API int siglog_cursor_next_batch(siglog_cursor *c, siglog_record *recs, s
         copy_record(r, &recs[n++], buf, &used);
     }
     if (rc < 0 && n > 0 && rc != SIGLOG_ETOOBIG)
-        cursor_defer_error(c, rc);
+        sl_cursor_defer_error(c, rc);
     if (buf_used)
         *buf_used = used;
     return n > 0 ? (int)n : rc;

@@ -25,48 +25,48 @@ static int report_invalid(int (*batch_fn)(void *, const siglog_batch_info *), vo
 SIGLOG_API int siglog_dump_segment(const char *path, int (*batch_fn)(void *ctx, const siglog_batch_info *b),
                                    int (*record_fn)(void *ctx, const siglog_record *r), void *ctx)
 {
-    err_clear();
-    const siglog_io *io = io_posix();
+    sl_err_clear();
+    const siglog_io *io = sl_io_posix();
     /* The user's path to the file is theirs to choose, symlinks included. */
-    char *real = io_real_path(path);
+    char *real = sl_io_real_path(path);
     if (!real)
-        return err_errno(-errno, "open of %s", path);
+        return sl_err_errno(-errno, "open of %s", path);
     int fd = io->open_file(io, real, IO_READ, 0);
     free(real);
     if (fd < 0)
-        return err_errno(fd, "open of %s", path);
+        return sl_err_errno(fd, "open of %s", path);
     uint64_t size = 0;
     int rc = io->file_size(io, fd, &size);
     if (rc < 0) {
         io->close_file(io, fd);
-        return err_errno(rc, "size of %s", path);
+        return sl_err_errno(rc, "size of %s", path);
     }
     bytebuf body = {0}, scratch = {0};
     uint64_t pos = 0;
     rc = 0;
     while (pos < size && !rc) {
         uint8_t hdr[BATCH_HEADER_BYTES];
-        ssize_t got = io_read_full(io, fd, hdr, sizeof hdr, pos);
+        ssize_t got = sl_io_read_full(io, fd, hdr, sizeof hdr, pos);
         if (got < 0) {
-            rc = err_errno((int)got, "read of %s at byte %" PRIu64, path, pos);
+            rc = sl_err_errno((int)got, "read of %s at byte %" PRIu64, path, pos);
             break;
         }
         batch_header h;
-        int v = (size_t)got < sizeof hdr ? err_set(SIGLOG_ECORRUPT, "incomplete batch header (%zd of %d bytes)",
+        int v = (size_t)got < sizeof hdr ? sl_err_set(SIGLOG_ECORRUPT, "incomplete batch header (%zd of %d bytes)",
                                                    got, BATCH_HEADER_BYTES)
-                                         : batch_header_decode(hdr, &h);
+                                         : sl_batch_header_decode(hdr, &h);
         if (!v && h.body_len > size - pos - BATCH_HEADER_BYTES)
-            v = err_set(SIGLOG_ECORRUPT, "batch body of %u bytes runs past the end of the file", h.body_len);
+            v = sl_err_set(SIGLOG_ECORRUPT, "batch body of %u bytes runs past the end of the file", h.body_len);
         if (!v) {
             body.len = 0;
-            v = bytebuf_reserve(&body, h.body_len);
-            got = v ? 0 : io_read_full(io, fd, body.data, h.body_len, pos + BATCH_HEADER_BYTES);
+            v = sl_bytebuf_reserve(&body, h.body_len);
+            got = v ? 0 : sl_io_read_full(io, fd, body.data, h.body_len, pos + BATCH_HEADER_BYTES);
             if (got < 0) {
-                rc = err_errno((int)got, "read of %s at byte %" PRIu64, path, pos);
+                rc = sl_err_errno((int)got, "read of %s at byte %" PRIu64, path, pos);
                 break;
             }
             if (!v)
-                v = batch_body_check(&h, body.data);
+                v = sl_batch_body_check(&h, body.data);
         }
         if (v) {
             rc = report_invalid(batch_fn, ctx, pos);
@@ -92,11 +92,11 @@ SIGLOG_API int siglog_dump_segment(const char *path, int (*batch_fn)(void *ctx, 
             batch_iter it;
             siglog_record r;
             int n;
-            if ((n = batch_iter_init(&it, &h, body.data, &scratch)) != 0) {
+            if ((n = sl_batch_iter_init(&it, &h, body.data, &scratch)) != 0) {
                 rc = report_invalid(batch_fn, ctx, pos);
                 break;
             }
-            while ((n = batch_iter_next(&it, &r)) == 1 && !(rc = record_fn(ctx, &r)))
+            while ((n = sl_batch_iter_next(&it, &r)) == 1 && !(rc = record_fn(ctx, &r)))
                 ;
             if (n < 0) {
                 rc = report_invalid(batch_fn, ctx, pos);
@@ -105,8 +105,8 @@ SIGLOG_API int siglog_dump_segment(const char *path, int (*batch_fn)(void *ctx, 
         }
         pos += BATCH_HEADER_BYTES + (uint64_t)h.body_len;
     }
-    bytebuf_free(&body);
-    bytebuf_free(&scratch);
+    sl_bytebuf_free(&body);
+    sl_bytebuf_free(&scratch);
     io->close_file(io, fd);
     return rc;
 }

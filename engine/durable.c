@@ -19,12 +19,12 @@
 static int durable_partition(siglog_stream *st, uint32_t partition_id, const char *fn, partition **out)
 {
     if (!st)
-        return err_set(SIGLOG_EINVAL, "%s: stream is NULL", fn);
+        return sl_err_set(SIGLOG_EINVAL, "%s: stream is NULL", fn);
     if (st->store->read_only)
-        return err_set(SIGLOG_ERDONLY, "%s: store %s is open read-only: only its writer knows what is durable", fn,
+        return sl_err_set(SIGLOG_ERDONLY, "%s: store %s is open read-only: only its writer knows what is durable", fn,
                        st->store->path);
     if (partition_id >= st->cfg.partitions)
-        return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
+        return sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
                        st->cfg.partitions, partition_id);
     *out = st->parts[partition_id];
     return 0;
@@ -32,13 +32,13 @@ static int durable_partition(siglog_stream *st, uint32_t partition_id, const cha
 
 SIGLOG_API int siglog_durable_offset(siglog_stream *st, uint32_t partition_id, uint64_t *next)
 {
-    err_clear();
+    sl_err_clear();
     partition *p = NULL; /* set when durable_partition returns 0 (gcc -O3 cannot tell) */
     int rc = next ? durable_partition(st, partition_id, "siglog_durable_offset", &p)
-                  : err_set(SIGLOG_EINVAL, "siglog_durable_offset: next is NULL");
+                  : sl_err_set(SIGLOG_EINVAL, "siglog_durable_offset: next is NULL");
     if (rc)
         return rc;
-    *next = partition_published_offset(p);
+    *next = sl_partition_published_offset(p);
     return 0;
 }
 
@@ -57,19 +57,19 @@ static struct timespec deadline_after(int64_t timeout_us)
 
 SIGLOG_API int siglog_wait_durable(siglog_stream *st, uint32_t partition_id, uint64_t offset, int64_t timeout_us)
 {
-    err_clear();
+    sl_err_clear();
     partition *p = NULL; /* set when durable_partition returns 0 (gcc -O3 cannot tell) */
     int rc = durable_partition(st, partition_id, "siglog_wait_durable", &p);
     if (rc)
         return rc;
     struct siglog *s = st->store;
     struct timespec until = timeout_us >= 0 ? deadline_after(timeout_us) : (struct timespec){0};
-    rc = partition_wait_durable(p, offset, commit_failed_flag(s->commit), timeout_us >= 0 ? &until : NULL);
+    rc = sl_partition_wait_durable(p, offset, sl_commit_failed_flag(s->commit), timeout_us >= 0 ? &until : NULL);
     if (rc == PARTITION_STORE_FAILED) {
         char why[256];
-        commit_failed_detail(s->commit, why, sizeof why);
-        rc = err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: the store failed: %s",
-                     partition_path(p), (unsigned long long)offset, why);
+        sl_commit_failed_detail(s->commit, why, sizeof why);
+        rc = sl_err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: the store failed: %s",
+                     sl_partition_path(p), (unsigned long long)offset, why);
     }
     return rc;
 }

@@ -45,7 +45,7 @@ SIGLOG_API const char *siglog_errdetail(void)
     return err_detail;
 }
 
-void err_clear(void)
+void sl_err_clear(void)
 {
     err_detail[0] = '\0';
 }
@@ -53,7 +53,7 @@ void err_clear(void)
 /* Format into a scratch buffer first: callers often wrap the current
  * detail ("%s: %s", path, siglog_errdetail()), which must not be the
  * buffer being written. */
-int err_set(int code, const char *fmt, ...)
+int sl_err_set(int code, const char *fmt, ...)
 {
     char tmp[sizeof err_detail];
     va_list ap;
@@ -88,7 +88,7 @@ static int code_for_errno(int e)
     }
 }
 
-int err_errno(int neg_errno, const char *fmt, ...)
+int sl_err_errno(int neg_errno, const char *fmt, ...)
 {
     int e = neg_errno < 0 ? -neg_errno : neg_errno;
     char tmp[sizeof err_detail];
@@ -97,7 +97,7 @@ int err_errno(int neg_errno, const char *fmt, ...)
     int n = vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
     if (n >= 0 && (size_t)n < sizeof tmp)
-        snprintf(tmp + n, sizeof tmp - (size_t)n, ": %s", e == IO_EJAIL ? io_jail_detail() : strerror(e));
+        snprintf(tmp + n, sizeof tmp - (size_t)n, ": %s", e == IO_EJAIL ? sl_io_jail_detail() : strerror(e));
     memcpy(err_detail, tmp, sizeof err_detail);
     return code_for_errno(e);
 }

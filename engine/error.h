@@ -1,7 +1,7 @@
 /*
  * error — SIGLOG_E* codes with a precise, per-thread detail message.
  *
- * Every failure path in the engine returns through err_set() or err_errno()
+ * Every failure path in the engine returns through sl_err_set() or sl_err_errno()
  * exactly once, at the place that knows the path/offset involved, so the
  * detail a caller reads with siglog_errdetail() names the real cause.
  * Callers that merely propagate a code must not overwrite the detail.
@@ -18,16 +18,16 @@
 #endif
 
 /* Record `code` with a formatted detail for this thread; returns code. */
-int err_set(int code, const char *fmt, ...) ERR_PRINTF(2, 3);
+int sl_err_set(int code, const char *fmt, ...) ERR_PRINTF(2, 3);
 
 /* Translate a -errno from the io layer into a SIGLOG code (ENOSPC/EDQUOT ->
  * SIGLOG_ENOSPC, ENOENT -> SIGLOG_ENOENT, EACCES/EPERM -> SIGLOG_EPERM,
  * ENOMEM -> SIGLOG_ENOMEM, IO_EJAIL -> SIGLOG_ECORRUPT, else SIGLOG_EIO)
  * and record the detail "<what>: <strerror>" (for IO_EJAIL: what was found
- * where, io_jail_detail). Returns the SIGLOG code. */
-int err_errno(int neg_errno, const char *fmt, ...) ERR_PRINTF(2, 3);
+ * where, sl_io_jail_detail). Returns the SIGLOG code. */
+int sl_err_errno(int neg_errno, const char *fmt, ...) ERR_PRINTF(2, 3);
 
 /* Clear this thread's detail (at the start of public calls). */
-void err_clear(void);
+void sl_err_clear(void);
 
 #endif

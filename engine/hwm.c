@@ -88,7 +88,7 @@ static size_t slot_off(uint32_t partition)
     return HWM_HEADER_BYTES + (size_t)partition * HWM_SLOT_BYTES;
 }
 
-size_t hwm_file_bytes(uint32_t partitions)
+size_t sl_hwm_file_bytes(uint32_t partitions)
 {
     return slot_off(partitions);
 }
@@ -103,15 +103,15 @@ static int zero_bytes(const uint8_t *p, size_t n)
     return 1;
 }
 
-int hwm_header_decode(const uint8_t *buf, size_t len, uint32_t partitions, hwm_header *out)
+int sl_hwm_header_decode(const uint8_t *buf, size_t len, uint32_t partitions, hwm_header *out)
 {
-    if (len != hwm_file_bytes(partitions) || get_le32(buf + HDR_MAGIC) != HWM_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a high-water mark file for %u partitions", partitions);
+    if (len != sl_hwm_file_bytes(partitions) || get_le32(buf + HDR_MAGIC) != HWM_MAGIC)
+        return sl_err_set(SIGLOG_ECORRUPT, "not a high-water mark file for %u partitions", partitions);
     if (get_le16(buf + HDR_VERSION) != HWM_VERSION)
-        return err_set(SIGLOG_EVERSION, "high-water mark file version %u", get_le16(buf + HDR_VERSION));
+        return sl_err_set(SIGLOG_EVERSION, "high-water mark file version %u", get_le16(buf + HDR_VERSION));
     if (get_le32(buf + HDR_PARTITIONS) != partitions || get_le16(buf + HDR_VERSION + 2) ||
         get_le32(buf + HDR_RESERVED1) || !zero_bytes(buf + HDR_RESERVED2, HWM_HEADER_BYTES - HDR_RESERVED2))
-        return err_set(SIGLOG_ECORRUPT, "high-water mark file header invalid");
+        return sl_err_set(SIGLOG_ECORRUPT, "high-water mark file header invalid");
     *out = (hwm_header){.partitions = partitions,
                         .change = get_le32(buf + HDR_CHANGE),
                         .writer_id = get_le64(buf + HDR_WRITER_ID),
@@ -124,7 +124,7 @@ static uint64_t slot_checksum(const uint8_t slot[HWM_SLOT_BYTES])
     return XXH3_64bits(slot + SLOT_WRITER_ID, SLOT_CHECKSUM - SLOT_WRITER_ID);
 }
 
-void hwm_slot_encode(uint8_t slot[HWM_SLOT_BYTES], uint32_t seq, uint64_t writer_id, const hwm_mark *m)
+void sl_hwm_slot_encode(uint8_t slot[HWM_SLOT_BYTES], uint32_t seq, uint64_t writer_id, const hwm_mark *m)
 {
     memset(slot, 0, HWM_SLOT_BYTES);
     put_le32(slot + SLOT_SEQ, seq);
@@ -137,7 +137,7 @@ void hwm_slot_encode(uint8_t slot[HWM_SLOT_BYTES], uint32_t seq, uint64_t writer
     put_le64(slot + SLOT_CHECKSUM, slot_checksum(slot));
 }
 
-int hwm_slot_decode(const uint8_t slot[HWM_SLOT_BYTES], uint64_t writer_id, hwm_mark *out)
+int sl_hwm_slot_decode(const uint8_t slot[HWM_SLOT_BYTES], uint64_t writer_id, hwm_mark *out)
 {
     if (writer_id == 0 || (get_le32(slot + SLOT_SEQ) & 1) || get_le32(slot + SLOT_RESERVED) ||
         get_le64(slot + SLOT_WRITER_ID) != writer_id || get_le64(slot + SLOT_CHECKSUM) != slot_checksum(slot))
@@ -169,7 +169,7 @@ static long futex(_Atomic uint32_t *word, int op, uint32_t val, const struct tim
 
 static char *file_path(const char *stream_dir)
 {
-    return path_join(stream_dir, HWM_FILE);
+    return sl_path_join(stream_dir, HWM_FILE);
 }
 
 static void hwm_free(hwm_file *h)
@@ -188,7 +188,7 @@ static int write_zeros(hwm_file *h, int fd)
     void *zeros = calloc(1, h->len);
     if (!zeros)
         return -ENOMEM;
-    int r = io_write_all(h->io, fd, zeros, h->len, 0);
+    int r = sl_io_write_all(h->io, fd, zeros, h->len, 0);
     free(zeros);
     return r;
 }
@@ -203,13 +203,13 @@ static int open_for_writing(hwm_file *h, const char *stream_dir, uint32_t file_m
 {
     int fd = h->io->open_file(h->io, h->path, IO_WRITE | IO_CREATE, file_mode);
     if (fd < 0)
-        return err_errno(fd, "opening %s", h->path);
+        return sl_err_errno(fd, "opening %s", h->path);
     uint64_t size = 0;
     int r = h->io->file_size(h->io, fd, &size);
     if (r == 0 && size != h->len) {
         h->io->close_file(h->io, fd);
-        char *tmp = path_join(stream_dir, HWM_FILE ".tmp");
-        fd = tmp ? io_create_temp(h->io, tmp, IO_WRITE, file_mode) : -ENOMEM;
+        char *tmp = sl_path_join(stream_dir, HWM_FILE ".tmp");
+        fd = tmp ? sl_io_create_temp(h->io, tmp, IO_WRITE, file_mode) : -ENOMEM;
         r = fd < 0 ? fd : write_zeros(h, fd);
         if (r == 0)
             r = h->io->rename(h->io, tmp, h->path);
@@ -225,7 +225,7 @@ static int open_for_writing(hwm_file *h, const char *stream_dir, uint32_t file_m
         h->map = NULL;
     if (fd >= 0)
         h->io->close_file(h->io, fd); /* the mapping stays */
-    return r < 0 ? err_errno(r, "preparing %s", h->path) : 0;
+    return r < 0 ? sl_err_errno(r, "preparing %s", h->path) : 0;
 }
 
 /* Unique enough to tell this writer's slots from an earlier writer's: the
@@ -237,17 +237,17 @@ static uint64_t new_writer_id(const siglog_io *io)
     return id ? id : 1;
 }
 
-int hwm_writer_open(const siglog_io *io, const char *stream_dir, uint32_t partitions, uint32_t file_mode,
+int sl_hwm_writer_open(const siglog_io *io, const char *stream_dir, uint32_t partitions, uint32_t file_mode,
                     hwm_file **out)
 {
     *out = NULL;
     hwm_file *h = calloc(1, sizeof *h);
     if (!h || !(h->path = file_path(stream_dir))) {
         free(h);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     h->io = io;
-    h->len = hwm_file_bytes(partitions);
+    h->len = sl_hwm_file_bytes(partitions);
     h->partitions = partitions;
     int rc = open_for_writing(h, stream_dir, file_mode);
     if (rc) {
@@ -284,14 +284,14 @@ static void bump_and_wake(hwm_file *h)
     futex(at32(h, HDR_CHANGE), FUTEX_WAKE, INT_MAX, NULL);
 }
 
-void hwm_publish(hwm_file *h, uint32_t partition, const hwm_mark *m)
+void sl_hwm_publish(hwm_file *h, uint32_t partition, const hwm_mark *m)
 {
     if (!h || partition >= h->partitions)
         return;
     uint8_t slot[HWM_SLOT_BYTES];
     size_t s = slot_off(partition);
     uint32_t seq = atomic_load_explicit(at32(h, s + SLOT_SEQ), memory_order_relaxed);
-    hwm_slot_encode(slot, seq + 2, h->writer_id, m);
+    sl_hwm_slot_encode(slot, seq + 2, h->writer_id, m);
     /* Seqlock write: odd while the fields change. */
     atomic_store_explicit(at32(h, s + SLOT_SEQ), seq + 1, memory_order_relaxed);
     atomic_thread_fence(memory_order_release);
@@ -301,7 +301,7 @@ void hwm_publish(hwm_file *h, uint32_t partition, const hwm_mark *m)
     bump_and_wake(h);
 }
 
-void hwm_writer_close(hwm_file *h)
+void sl_hwm_writer_close(hwm_file *h)
 {
     if (!h)
         return;
@@ -315,7 +315,7 @@ void hwm_writer_close(hwm_file *h)
 
 /* ---- reader ---- */
 
-int hwm_reader_open(const siglog_io *io, const char *stream_dir, uint32_t partitions, hwm_file **out)
+int sl_hwm_reader_open(const siglog_io *io, const char *stream_dir, uint32_t partitions, hwm_file **out)
 {
     *out = NULL;
     hwm_file *h = calloc(1, sizeof *h);
@@ -323,10 +323,10 @@ int hwm_reader_open(const siglog_io *io, const char *stream_dir, uint32_t partit
     if (!h || !path) {
         free(h);
         free(path);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     h->io = io;
-    h->len = hwm_file_bytes(partitions);
+    h->len = sl_hwm_file_bytes(partitions);
     h->partitions = partitions;
     int fd = io->open_file(io, path, IO_READ, 0);
     free(path);
@@ -345,13 +345,13 @@ int hwm_reader_open(const siglog_io *io, const char *stream_dir, uint32_t partit
     return 0;
 }
 
-void hwm_reader_close(hwm_file *h)
+void sl_hwm_reader_close(hwm_file *h)
 {
     if (h)
         hwm_free(h);
 }
 
-uint32_t hwm_change(const hwm_file *h)
+uint32_t sl_hwm_change(const hwm_file *h)
 {
     return atomic_load_explicit(at32(h, HDR_CHANGE), memory_order_acquire);
 }
@@ -363,7 +363,7 @@ static int read_header(const hwm_file *h, hwm_header *out)
         put_le32(buf + off, atomic_load_explicit(at32(h, off), memory_order_acquire));
     /* The codec checks the size too: give it the header and the rest's
      * length only. */
-    return hwm_header_decode(buf, h->len, h->partitions, out) == 0;
+    return sl_hwm_header_decode(buf, h->len, h->partitions, out) == 0;
 }
 
 static int pid_alive(uint32_t pid)
@@ -371,13 +371,13 @@ static int pid_alive(uint32_t pid)
     return pid > 0 && pid <= INT_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM);
 }
 
-int hwm_writer_live(const hwm_file *h)
+int sl_hwm_writer_live(const hwm_file *h)
 {
     hwm_header hdr;
     return read_header(h, &hdr) && hdr.writer_id && pid_alive(hdr.writer_pid);
 }
 
-int hwm_read(const hwm_file *h, uint32_t partition, hwm_mark *m)
+int sl_hwm_read(const hwm_file *h, uint32_t partition, hwm_mark *m)
 {
     hwm_header hdr;
     if (partition >= h->partitions || !read_header(h, &hdr) || !hdr.writer_id || !pid_alive(hdr.writer_pid))
@@ -394,15 +394,15 @@ int hwm_read(const hwm_file *h, uint32_t partition, hwm_mark *m)
             put_le64(slot + off, atomic_load_explicit(at64(h, s + off), memory_order_relaxed));
         atomic_thread_fence(memory_order_acquire);
         if (atomic_load_explicit(at32(h, s + SLOT_SEQ), memory_order_relaxed) == before)
-            return hwm_slot_decode(slot, hdr.writer_id, m);
+            return sl_hwm_slot_decode(slot, hdr.writer_id, m);
     }
     return 0;
 }
 
-int hwm_check_segment(const siglog_io *io, const char *partition_dir, const hwm_mark *m)
+int sl_hwm_check_segment(const siglog_io *io, const char *partition_dir, const hwm_mark *m)
 {
     char path[4096];
-    segment_path(path, sizeof path, partition_dir, m->active_base, ".seg");
+    sl_segment_path(path, sizeof path, partition_dir, m->active_base, ".seg");
     int fd = io->open_file(io, path, IO_READ, 0);
     if (fd < 0)
         return 0;
@@ -411,19 +411,19 @@ int hwm_check_segment(const siglog_io *io, const char *partition_dir, const hwm_
     batch_header b;
     int ok = io->file_size(io, fd, &size) == 0 && size == m->active_bytes;
     if (ok && m->active_bytes) {
-        ok = io_read_full(io, fd, raw, sizeof raw, m->last_batch_pos) == (ssize_t)sizeof raw &&
-             batch_header_decode(raw, &b) == 0 &&
+        ok = sl_io_read_full(io, fd, raw, sizeof raw, m->last_batch_pos) == (ssize_t)sizeof raw &&
+             sl_batch_header_decode(raw, &b) == 0 &&
              m->last_batch_pos + BATCH_HEADER_BYTES + b.body_len == m->active_bytes &&
              b.base_offset + b.record_count == m->next_offset;
-        err_clear(); /* a failed decode is no error of the caller's */
+        sl_err_clear(); /* a failed decode is no error of the caller's */
     }
     io->close_file(io, fd);
     return ok;
 }
 
-void hwm_wait(const hwm_file *h, uint32_t seen, int timeout_ms)
+void sl_hwm_wait(const hwm_file *h, uint32_t seen, int timeout_ms)
 {
-    for (int left = timeout_ms; left > 0 && hwm_change(h) == seen && hwm_writer_live(h);
+    for (int left = timeout_ms; left > 0 && sl_hwm_change(h) == seen && sl_hwm_writer_live(h);
          left -= HWM_LIVENESS_CHECK_MS) {
         int ms = left < HWM_LIVENESS_CHECK_MS ? left : HWM_LIVENESS_CHECK_MS;
         struct timespec t = {ms / 1000, (long)(ms % 1000) * 1000000L};

@@ -23,7 +23,7 @@
  *   - slot: read consistently (its sequence word even and unchanged
  *     around the read), its writer_id equals the header's, its checksum
  *     matches, its fields are ordered (log start <= active base <= next);
- *   - segment bytes (hwm_check_segment): the active segment named is the
+ *   - segment bytes (sl_hwm_check_segment): the active segment named is the
  *     last one listed, its file is exactly active_bytes long, and the
  *     batch at last_batch_pos is a valid batch header that ends exactly at
  *     active_bytes with its last offset next_offset - 1.
@@ -88,57 +88,57 @@ typedef struct hwm_header {
 typedef struct hwm_file hwm_file;
 
 /* Bytes of the file of a stream with this many partitions. */
-size_t hwm_file_bytes(uint32_t partitions);
+size_t sl_hwm_file_bytes(uint32_t partitions);
 
 /* ---- codec: pure functions over untrusted bytes (fuzzed) ---- */
 
 /* Header of a file of `len` bytes expected to hold `partitions` slots:
  * 0, or SIGLOG_ECORRUPT (wrong size, magic, partition count, nonzero
  * reserved bytes) / SIGLOG_EVERSION. */
-int hwm_header_decode(const uint8_t *buf, size_t len, uint32_t partitions, hwm_header *out);
+int sl_hwm_header_decode(const uint8_t *buf, size_t len, uint32_t partitions, hwm_header *out);
 /* A slot as the writer with writer_id (not 0) publishes it. */
-void hwm_slot_encode(uint8_t slot[HWM_SLOT_BYTES], uint32_t seq, uint64_t writer_id, const hwm_mark *m);
+void sl_hwm_slot_encode(uint8_t slot[HWM_SLOT_BYTES], uint32_t seq, uint64_t writer_id, const hwm_mark *m);
 /* 1 and *out when the slot holds a consistent mark of writer_id (even
  * sequence word, reserved zero, writer_id, checksum, ordered fields, a
  * known last batch), else 0. */
-int hwm_slot_decode(const uint8_t slot[HWM_SLOT_BYTES], uint64_t writer_id, hwm_mark *out);
+int sl_hwm_slot_decode(const uint8_t slot[HWM_SLOT_BYTES], uint64_t writer_id, hwm_mark *out);
 
 /* ---- writer ---- */
 
 /* Open (or create) STREAM/hwm for publishing, every slot emptied. Errors
  * are the caller's to log: it runs without the file. */
-int hwm_writer_open(const siglog_io *io, const char *stream_dir, uint32_t partitions, uint32_t file_mode,
+int sl_hwm_writer_open(const siglog_io *io, const char *stream_dir, uint32_t partitions, uint32_t file_mode,
                     hwm_file **out);
 /* Publish a partition's mark and wake the readers. Callers serialise
  * publishes of the same partition (its lock); different partitions may
  * publish concurrently. NULL h: nothing. */
-void hwm_publish(hwm_file *h, uint32_t partition, const hwm_mark *m);
+void sl_hwm_publish(hwm_file *h, uint32_t partition, const hwm_mark *m);
 /* Say the writer is gone, wake the readers, unmap and unlink. NULL: nothing. */
-void hwm_writer_close(hwm_file *h);
+void sl_hwm_writer_close(hwm_file *h);
 
 /* ---- reader (maps read-only, writes nothing) ---- */
 
 /* Map STREAM/hwm read-only. 0 with *out NULL when there is none or it
  * is not usable (wrong size, not a regular file): readers then scan. */
-int hwm_reader_open(const siglog_io *io, const char *stream_dir, uint32_t partitions, hwm_file **out);
-void hwm_reader_close(hwm_file *h);
+int sl_hwm_reader_open(const siglog_io *io, const char *stream_dir, uint32_t partitions, hwm_file **out);
+void sl_hwm_reader_close(hwm_file *h);
 /* The change counter now (acquire): take it before reading the marks a
  * snapshot is built from, and wait on it afterwards. */
-uint32_t hwm_change(const hwm_file *h);
+uint32_t sl_hwm_change(const hwm_file *h);
 /* Whether a writer has the stream open, as far as the file tells (its
  * header valid, writer_id set, its pid alive). */
-int hwm_writer_live(const hwm_file *h);
+int sl_hwm_writer_live(const hwm_file *h);
 /* 1 and *m when the partition's slot holds a consistent mark of the live
  * writer (see the top comment), else 0. */
-int hwm_read(const hwm_file *h, uint32_t partition, hwm_mark *m);
+int sl_hwm_read(const hwm_file *h, uint32_t partition, hwm_mark *m);
 /* 1 when the partition directory's segment bytes confirm the mark (see
  * the top comment; the caller checks that active_base is its last
  * segment), else 0. Reads two small pieces of one file. */
-int hwm_check_segment(const siglog_io *io, const char *partition_dir, const hwm_mark *m);
+int sl_hwm_check_segment(const siglog_io *io, const char *partition_dir, const hwm_mark *m);
 /* Sleep until the change counter differs from `seen`, timeout_ms passes,
  * or the writer is found gone (checked at least every
  * HWM_LIVENESS_CHECK_MS, so a dead writer costs a bounded wait). */
 #define HWM_LIVENESS_CHECK_MS 100
-void hwm_wait(const hwm_file *h, uint32_t seen, int timeout_ms);
+void sl_hwm_wait(const hwm_file *h, uint32_t seen, int timeout_ms);
 
 #endif

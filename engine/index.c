@@ -132,37 +132,37 @@ static int header_check(index_file *ix, const uint8_t h[INDEX_HEADER_BYTES], uin
 {
     uint32_t magic = get_le32(h + IXH_MAGIC);
     if (magic != INDEX_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "%s: not an index file (magic 0x%08x, expected 0x%08x)", ix->path, magic,
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: not an index file (magic 0x%08x, expected 0x%08x)", ix->path, magic,
                        INDEX_MAGIC);
     uint64_t sum = XXH3_64bits(h, IXH_CHECKSUM);
     if (get_le64(h + IXH_CHECKSUM) != sum)
-        return err_set(SIGLOG_ECORRUPT, "%s: index header checksum mismatch", ix->path);
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: index header checksum mismatch", ix->path);
     uint16_t version = get_le16(h + IXH_VERSION);
     if (version == 1)
-        return err_set(SIGLOG_ECORRUPT, "%s: index format version 1 has no entry checks (rebuilt by a writer)",
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: index format version 1 has no entry checks (rebuilt by a writer)",
                        ix->path);
     if (version != INDEX_FORMAT_VERSION)
-        return err_set(SIGLOG_EVERSION, "%s: index format version %u, this build reads version %u", ix->path,
+        return sl_err_set(SIGLOG_EVERSION, "%s: index format version %u, this build reads version %u", ix->path,
                        version, INDEX_FORMAT_VERSION);
     uint16_t kind = get_le16(h + IXH_KIND);
     if (kind != ix->kind)
-        return err_set(SIGLOG_ECORRUPT, "%s: index kind %u, expected %d", ix->path, kind, ix->kind);
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: index kind %u, expected %d", ix->path, kind, ix->kind);
     uint32_t entry_bytes = get_le32(h + IXH_ENTRY_BYTES);
     if (entry_bytes != ix->entry_bytes)
-        return err_set(SIGLOG_ECORRUPT, "%s: entry size %u, expected %u", ix->path, entry_bytes, ix->entry_bytes);
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: entry size %u, expected %u", ix->path, entry_bytes, ix->entry_bytes);
     uint64_t base = get_le64(h + IXH_BASE_OFFSET);
     if (base != ix->base_offset)
-        return err_set(SIGLOG_ECORRUPT, "%s: base offset %llu, expected %llu", ix->path, (unsigned long long)base,
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: base offset %llu, expected %llu", ix->path, (unsigned long long)base,
                        (unsigned long long)ix->base_offset);
     if (!all_zero(h + IXH_RESERVED, IXH_CHECKSUM - IXH_RESERVED))
-        return err_set(SIGLOG_ECORRUPT, "%s: reserved header bytes are not zero", ix->path);
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: reserved header bytes are not zero", ix->path);
     uint32_t capacity = get_le32(h + IXH_CAPACITY);
     if (capacity > INDEX_CAPACITY_MAX)
-        return err_set(SIGLOG_ECORRUPT, "%s: capacity %u exceeds the limit %u", ix->path, capacity,
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: capacity %u exceeds the limit %u", ix->path, capacity,
                        INDEX_CAPACITY_MAX);
     uint64_t need = INDEX_HEADER_BYTES + (uint64_t)capacity * entry_bytes;
     if (file_bytes < need)
-        return err_set(SIGLOG_ECORRUPT, "%s: file is %llu bytes, its header needs %llu", ix->path,
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: file is %llu bytes, its header needs %llu", ix->path,
                        (unsigned long long)file_bytes, (unsigned long long)need);
     ix->capacity = capacity;
     return 0;
@@ -172,7 +172,7 @@ static int header_check(index_file *ix, const uint8_t h[INDEX_HEADER_BYTES], uin
  * that every slot after the first unused one is zero, because they will
  * fill those slots and a stray nonzero one would become visible as an
  * entry. (The first unused slot itself may hold the payload of an entry
- * that a crash left unpublished; index_open clears it.) */
+ * that a crash left unpublished; sl_index_open clears it.) */
 static int entries_check(const index_file *ix)
 {
     for (uint32_t i = 0; i < ix->count; i++) {
@@ -180,24 +180,24 @@ static int entries_check(const index_file *ix)
         uint32_t rel = slot_rel(ix, i);
         uint32_t prev_rel = i ? slot_rel(ix, i - 1) : 0;
         if (rel <= prev_rel)
-            return err_set(SIGLOG_ECORRUPT, "%s: entry %u: relative offset %u does not follow %u", ix->path, i, rel,
+            return sl_err_set(SIGLOG_ECORRUPT, "%s: entry %u: relative offset %u does not follow %u", ix->path, i, rel,
                            prev_rel);
         if (ix->kind == INDEX_KIND_OFFSET) {
             uint32_t pos = get_le32(e + OIX_POSITION);
             uint32_t prev_pos = i ? get_le32(slot(ix, i - 1) + OIX_POSITION) : 0;
             if (pos <= prev_pos)
-                return err_set(SIGLOG_ECORRUPT, "%s: entry %u: position %u does not follow %u", ix->path, i, pos,
+                return sl_err_set(SIGLOG_ECORRUPT, "%s: entry %u: position %u does not follow %u", ix->path, i, pos,
                                prev_pos);
         } else {
             if (i && (int64_t)get_le64(e + TIX_TIMESTAMP) < (int64_t)get_le64(slot(ix, i - 1) + TIX_TIMESTAMP))
-                return err_set(SIGLOG_ECORRUPT, "%s: entry %u: timestamp decreases", ix->path, i);
+                return sl_err_set(SIGLOG_ECORRUPT, "%s: entry %u: timestamp decreases", ix->path, i);
         }
     }
     if (ix->writable) {
         size_t used = ((size_t)ix->count + 1) * ix->entry_bytes;
         size_t all = (size_t)ix->capacity * ix->entry_bytes;
         if (used < all && !all_zero(slot(ix, 0) + used, all - used))
-            return err_set(SIGLOG_ECORRUPT, "%s: nonzero bytes after entry %u", ix->path, ix->count);
+            return sl_err_set(SIGLOG_ECORRUPT, "%s: nonzero bytes after entry %u", ix->path, ix->count);
     }
     return 0;
 }
@@ -210,35 +210,35 @@ static int entries_check(const index_file *ix)
 static int file_init(index_file *ix, uint32_t capacity)
 {
     if (capacity > INDEX_CAPACITY_MAX)
-        return err_set(SIGLOG_EINVAL, "%s: capacity %u exceeds the limit %u", ix->path, capacity, INDEX_CAPACITY_MAX);
+        return sl_err_set(SIGLOG_EINVAL, "%s: capacity %u exceeds the limit %u", ix->path, capacity, INDEX_CAPACITY_MAX);
     uint64_t bytes = INDEX_HEADER_BYTES + (uint64_t)capacity * ix->entry_bytes;
     static const uint8_t zeros[65536];
     for (uint64_t off = INDEX_HEADER_BYTES; off < bytes;) {
         size_t n = bytes - off < sizeof zeros ? (size_t)(bytes - off) : sizeof zeros;
-        int rc = io_write_all(ix->io, ix->fd, zeros, n, off);
+        int rc = sl_io_write_all(ix->io, ix->fd, zeros, n, off);
         if (rc < 0)
-            return err_errno(rc, "write of %s (%llu bytes)", ix->path, (unsigned long long)bytes);
+            return sl_err_errno(rc, "write of %s (%llu bytes)", ix->path, (unsigned long long)bytes);
         off += n;
     }
     int rc;
     uint8_t h[INDEX_HEADER_BYTES];
     header_encode(h, ix->kind, capacity, ix->base_offset);
-    rc = io_write_all(ix->io, ix->fd, h, sizeof h, 0);
+    rc = sl_io_write_all(ix->io, ix->fd, h, sizeof h, 0);
     if (rc < 0)
-        return err_errno(rc, "write of %s header", ix->path);
+        return sl_err_errno(rc, "write of %s header", ix->path);
     return 0;
 }
 
-int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_offset, uint32_t capacity,
+int sl_index_open(const siglog_io *io, const char *path, int kind, uint64_t base_offset, uint32_t capacity,
                unsigned flags, uint32_t mode, index_file **out)
 {
     *out = NULL;
     if (kind != INDEX_KIND_OFFSET && kind != INDEX_KIND_TIME)
-        return err_set(SIGLOG_EINVAL, "%s: unknown index kind %d", path, kind);
+        return sl_err_set(SIGLOG_EINVAL, "%s: unknown index kind %d", path, kind);
     size_t plen = strlen(path) + 1;
     index_file *ix = calloc(1, sizeof *ix + plen);
     if (!ix)
-        return err_set(SIGLOG_ENOMEM, "out of memory opening %s", path);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory opening %s", path);
     memcpy(ix->path, path, plen);
     ix->io = io;
     ix->kind = kind;
@@ -246,9 +246,9 @@ int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_of
     ix->entry_bytes = kind_entry_bytes(kind);
     ix->rel_at = kind == INDEX_KIND_OFFSET ? OIX_REL : TIX_REL;
     ix->base_offset = base_offset;
-    ix->fd = (flags & IO_EXCL) ? io_create_temp(io, path, flags, mode) : io->open_file(io, path, flags, mode);
+    ix->fd = (flags & IO_EXCL) ? sl_io_create_temp(io, path, flags, mode) : io->open_file(io, path, flags, mode);
     if (ix->fd < 0) {
-        int rc = err_errno(ix->fd, "open of %s", path);
+        int rc = sl_err_errno(ix->fd, "open of %s", path);
         free(ix);
         return rc;
     }
@@ -256,7 +256,7 @@ int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_of
     uint64_t size = 0;
     int rc = io->file_size(io, ix->fd, &size);
     if (rc < 0) {
-        rc = err_errno(rc, "size of %s", path);
+        rc = sl_err_errno(rc, "size of %s", path);
         goto fail;
     }
     if (size == 0 && (flags & IO_CREATE)) {
@@ -265,13 +265,13 @@ int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_of
         size = INDEX_HEADER_BYTES + (uint64_t)capacity * ix->entry_bytes;
     }
     uint8_t h[INDEX_HEADER_BYTES];
-    ssize_t got = io_read_full(io, ix->fd, h, sizeof h, 0);
+    ssize_t got = sl_io_read_full(io, ix->fd, h, sizeof h, 0);
     if (got < 0) {
-        rc = err_errno((int)got, "read of %s header", path);
+        rc = sl_err_errno((int)got, "read of %s header", path);
         goto fail;
     }
     if (got < INDEX_HEADER_BYTES) {
-        rc = err_set(SIGLOG_ECORRUPT, "%s: file is %zd bytes, shorter than an index header", path, got);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: file is %zd bytes, shorter than an index header", path, got);
         goto fail;
     }
     if ((rc = header_check(ix, h, size)) != 0)
@@ -281,7 +281,7 @@ int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_of
     void *map = NULL;
     rc = io->mmap_file(io, ix->fd, ix->map_len, ix->writable, &map);
     if (rc < 0) {
-        rc = err_errno(rc, "mmap of %s", path);
+        rc = sl_err_errno(rc, "mmap of %s", path);
         goto fail;
     }
     ix->map = map;
@@ -300,11 +300,11 @@ int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_of
     return 0;
 
 fail:
-    index_close(ix);
+    sl_index_close(ix);
     return rc;
 }
 
-void index_close(index_file *ix)
+void sl_index_close(index_file *ix)
 {
     if (!ix)
         return;
@@ -315,19 +315,19 @@ void index_close(index_file *ix)
     free(ix);
 }
 
-uint32_t index_count(const index_file *ix)
+uint32_t sl_index_count(const index_file *ix)
 {
     if (ix->writable)
         return __atomic_load_n(&ix->count, __ATOMIC_ACQUIRE);
     return find_count(ix);
 }
 
-uint32_t index_capacity(const index_file *ix)
+uint32_t sl_index_capacity(const index_file *ix)
 {
     return ix->capacity;
 }
 
-uint64_t index_file_bytes(const index_file *ix)
+uint64_t sl_index_file_bytes(const index_file *ix)
 {
     return ix->map_len;
 }
@@ -336,12 +336,12 @@ uint64_t index_file_bytes(const index_file *ix)
 static int add_check(const index_file *ix, uint32_t rel_offset)
 {
     if (!ix->writable)
-        return err_set(SIGLOG_ERDONLY, "%s: index is open read-only", ix->path);
+        return sl_err_set(SIGLOG_ERDONLY, "%s: index is open read-only", ix->path);
     if (ix->count == ix->capacity)
-        return err_set(SIGLOG_ELIMIT, "%s: index is full (%u entries)", ix->path, ix->capacity);
+        return sl_err_set(SIGLOG_ELIMIT, "%s: index is full (%u entries)", ix->path, ix->capacity);
     uint32_t last = ix->count ? slot_rel(ix, ix->count - 1) : 0;
     if (rel_offset <= last)
-        return err_set(SIGLOG_EINVAL, "%s: relative offset %u does not follow %u", ix->path, rel_offset, last);
+        return sl_err_set(SIGLOG_EINVAL, "%s: relative offset %u does not follow %u", ix->path, rel_offset, last);
     return 0;
 }
 
@@ -351,22 +351,22 @@ static void publish(index_file *ix, uint32_t rel_offset)
     __atomic_store_n(&ix->count, ix->count + 1, __ATOMIC_RELEASE);
 }
 
-int index_add_offset(index_file *ix, uint32_t rel_offset, uint32_t position)
+int sl_index_add_offset(index_file *ix, uint32_t rel_offset, uint32_t position)
 {
     if (ix->kind != INDEX_KIND_OFFSET)
-        return err_set(SIGLOG_EINVAL, "%s: not an offset index", ix->path);
+        return sl_err_set(SIGLOG_EINVAL, "%s: not an offset index", ix->path);
     int rc = add_check(ix, rel_offset);
     if (rc)
         return rc;
     uint32_t last_pos = ix->count ? get_le32(slot(ix, ix->count - 1) + OIX_POSITION) : 0;
     if (position <= last_pos)
-        return err_set(SIGLOG_EINVAL, "%s: position %u does not follow %u", ix->path, position, last_pos);
+        return sl_err_set(SIGLOG_EINVAL, "%s: position %u does not follow %u", ix->path, position, last_pos);
     put_le32(slot(ix, ix->count) + OIX_POSITION, position);
     publish(ix, rel_offset);
     return 0;
 }
 
-uint32_t index_time_check(int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum)
+uint32_t sl_index_time_check(int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum)
 {
     uint8_t b[20];
     put_le64(b, (uint64_t)prefix_max_ts);
@@ -375,45 +375,45 @@ uint32_t index_time_check(int64_t prefix_max_ts, uint32_t rel_offset, uint64_t b
     return (uint32_t)XXH3_64bits(b, sizeof b);
 }
 
-int index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum)
+int sl_index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum)
 {
     if (ix->kind != INDEX_KIND_TIME)
-        return err_set(SIGLOG_EINVAL, "%s: not a time index", ix->path);
+        return sl_err_set(SIGLOG_EINVAL, "%s: not a time index", ix->path);
     int rc = add_check(ix, rel_offset);
     if (rc)
         return rc;
     if (ix->count && prefix_max_ts < (int64_t)get_le64(slot(ix, ix->count - 1) + TIX_TIMESTAMP))
-        return err_set(SIGLOG_EINVAL, "%s: timestamp %lld decreases", ix->path, (long long)prefix_max_ts);
+        return sl_err_set(SIGLOG_EINVAL, "%s: timestamp %lld decreases", ix->path, (long long)prefix_max_ts);
     put_le64(slot(ix, ix->count) + TIX_TIMESTAMP, (uint64_t)prefix_max_ts);
-    put_le32(slot(ix, ix->count) + TIX_CHECK, index_time_check(prefix_max_ts, rel_offset, body_checksum));
+    put_le32(slot(ix, ix->count) + TIX_CHECK, sl_index_time_check(prefix_max_ts, rel_offset, body_checksum));
     publish(ix, rel_offset);
     return 0;
 }
 
-void index_entry_offset(const index_file *ix, uint32_t i, uint32_t *rel, uint32_t *position)
+void sl_index_entry_offset(const index_file *ix, uint32_t i, uint32_t *rel, uint32_t *position)
 {
     *rel = slot_rel(ix, i);
     *position = get_le32(slot(ix, i) + OIX_POSITION);
 }
 
-void index_entry_time(const index_file *ix, uint32_t i, int64_t *ts, uint32_t *rel)
+void sl_index_entry_time(const index_file *ix, uint32_t i, int64_t *ts, uint32_t *rel)
 {
     *rel = slot_rel(ix, i);
     *ts = (int64_t)get_le64(slot(ix, i) + TIX_TIMESTAMP);
 }
 
-int index_entry_time_matches(const index_file *ix, uint32_t i, uint64_t body_checksum)
+int sl_index_entry_time_matches(const index_file *ix, uint32_t i, uint64_t body_checksum)
 {
     int64_t ts;
     uint32_t rel;
-    index_entry_time(ix, i, &ts, &rel);
-    return get_le32(slot(ix, i) + TIX_CHECK) == index_time_check(ts, rel, body_checksum);
+    sl_index_entry_time(ix, i, &ts, &rel);
+    return get_le32(slot(ix, i) + TIX_CHECK) == sl_index_time_check(ts, rel, body_checksum);
 }
 
-void index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position)
+void sl_index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position)
 {
     /* Count entries with rel_offset <= rel; the answer is the last of them. */
-    uint32_t lo = 0, hi = index_count(ix);
+    uint32_t lo = 0, hi = sl_index_count(ix);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (slot_rel(ix, mid) <= rel)
@@ -426,19 +426,19 @@ void index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found
         *position = 0;
         return;
     }
-    index_entry_offset(ix, lo - 1, rel_found, position);
+    sl_index_entry_offset(ix, lo - 1, rel_found, position);
 }
 
-uint32_t index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found)
+uint32_t sl_index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found)
 {
     /* Count entries with prefix_max_ts < ts: a prefix, as timestamps never
      * decrease. An entry is read only after its rel_offset was seen set. */
-    uint32_t lo = 0, hi = index_count(ix);
+    uint32_t lo = 0, hi = sl_index_count(ix);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         int64_t t;
         uint32_t r;
-        index_entry_time(ix, mid, &t, &r);
+        sl_index_entry_time(ix, mid, &t, &r);
         if (t < ts)
             lo = mid + 1;
         else
@@ -448,7 +448,7 @@ uint32_t index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found
     return lo;
 }
 
-void index_truncate(index_file *ix, uint32_t keep)
+void sl_index_truncate(index_file *ix, uint32_t keep)
 {
     if (!ix->writable)
         return;
@@ -462,15 +462,15 @@ void index_truncate(index_file *ix, uint32_t keep)
     }
 }
 
-int index_sync(index_file *ix)
+int sl_index_sync(index_file *ix)
 {
     if (ix->writable) {
         int rc = ix->io->msync_file(ix->io, ix->map, ix->map_len);
         if (rc < 0)
-            return err_errno(rc, "msync of %s", ix->path);
+            return sl_err_errno(rc, "msync of %s", ix->path);
     }
     int rc = ix->io->fsync(ix->io, ix->fd);
     if (rc < 0)
-        return err_errno(rc, "fsync of %s", ix->path);
+        return sl_err_errno(rc, "fsync of %s", ix->path);
     return 0;
 }

@@ -19,7 +19,7 @@
  * Time entry: (prefix_max_ts i64, rel_offset u32, check u32): every
  *   record of the segment before the batch starting at rel_offset has a
  *   timestamp <= prefix_max_ts. Entries are non-decreasing in both fields.
- *   check (index_time_check) binds the entry to the body checksum of that
+ *   check (sl_index_time_check) binds the entry to the body checksum of that
  *   batch, so a seek can tell that the batch it finds is the one the
  *   claimed time bound was computed for: indexes are hints, and every entry
  *   a seek uses is checked against its batch (segment.c).
@@ -28,7 +28,7 @@
  * a writer rebuilds them and a reader scans instead.
  *
  * Indexes are derivable from the segment: any header or entry that fails
- * validation makes index_open return SIGLOG_ECORRUPT and the caller
+ * validation makes sl_index_open return SIGLOG_ECORRUPT and the caller
  * rebuilds.
  */
 #ifndef SIGLOG_INDEX_H
@@ -53,44 +53,44 @@ typedef struct index_file index_file;
 /* Open or create (IO_CREATE in flags) an index file of `kind` for the
  * segment with base_offset. capacity: entries to preallocate at creation
  * (ignored when opening: taken from the file). writable: map read-write.
- * With IO_EXCL the file is a temporary created afresh (io_create_temp).
+ * With IO_EXCL the file is a temporary created afresh (sl_io_create_temp).
  * SIGLOG_ECORRUPT when the header or entries are invalid; SIGLOG_ENOENT
  * when missing and not creating. */
-int index_open(const siglog_io *io, const char *path, int kind, uint64_t base_offset, uint32_t capacity,
+int sl_index_open(const siglog_io *io, const char *path, int kind, uint64_t base_offset, uint32_t capacity,
                unsigned flags, uint32_t mode, index_file **out);
-void index_close(index_file *ix);
+void sl_index_close(index_file *ix);
 
-uint32_t index_count(const index_file *ix);
-uint32_t index_capacity(const index_file *ix);
+uint32_t sl_index_count(const index_file *ix);
+uint32_t sl_index_capacity(const index_file *ix);
 /* Bytes the file takes on disk at most (header + capacity entries). */
-uint64_t index_file_bytes(const index_file *ix);
+uint64_t sl_index_file_bytes(const index_file *ix);
 
 /* Append an entry; entries must stay strictly increasing in rel_offset
  * (SIGLOG_EINVAL otherwise). Returns 0, or SIGLOG_ELIMIT when full (the
  * index just stays sparser: callers ignore it). */
-int index_add_offset(index_file *ix, uint32_t rel_offset, uint32_t position);
-int index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum);
+int sl_index_add_offset(index_file *ix, uint32_t rel_offset, uint32_t position);
+int sl_index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum);
 /* The check of a time entry whose batch (at rel_offset) has that body
  * checksum: the low 32 bits of XXH3-64 of prefix_max_ts (i64), rel_offset
  * (u32) and body_checksum (u64), little-endian, 20 bytes. */
-uint32_t index_time_check(int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum);
+uint32_t sl_index_time_check(int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum);
 
 /* Largest entry with rel_offset <= rel (the implied (0,0) if none). */
-void index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position);
+void sl_index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position);
 /* Largest entry with prefix_max_ts < ts (rel 0 if none): no record before
  * that batch can have a timestamp >= ts. Returns the number of entries
  * with prefix_max_ts < ts (the entry found is the one before it). */
-uint32_t index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found);
+uint32_t sl_index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found);
 /* Entry i (0-based, < count). */
-void index_entry_offset(const index_file *ix, uint32_t i, uint32_t *rel, uint32_t *position);
-void index_entry_time(const index_file *ix, uint32_t i, int64_t *ts, uint32_t *rel);
+void sl_index_entry_offset(const index_file *ix, uint32_t i, uint32_t *rel, uint32_t *position);
+void sl_index_entry_time(const index_file *ix, uint32_t i, int64_t *ts, uint32_t *rel);
 /* Whether time entry i's check matches the body checksum of the batch
  * found at its rel_offset. */
-int index_entry_time_matches(const index_file *ix, uint32_t i, uint64_t body_checksum);
+int sl_index_entry_time_matches(const index_file *ix, uint32_t i, uint64_t body_checksum);
 
 /* Drop (zero) entries from i on, e.g. after a tail truncation. */
-void index_truncate(index_file *ix, uint32_t keep);
+void sl_index_truncate(index_file *ix, uint32_t keep);
 /* msync + fsync the file. */
-int index_sync(index_file *ix);
+int sl_index_sync(index_file *ix);
 
 #endif

@@ -8,7 +8,7 @@
  *
  * Conventions: every function returns 0 or a non-negative count on success
  * and -errno on failure (never a SIGLOG_E* code: callers translate, adding
- * the path to the detail). Short writes are retried inside io_write_all();
+ * the path to the detail). Short writes are retried inside sl_io_write_all();
  * a backend's pwrite may return a short count like the kernel's.
  *
  * Invariant for crash simulation: a byte is only guaranteed to survive a
@@ -16,7 +16,7 @@
  * (create, rename, unlink) only once fsync of its directory returned 0.
  *
  * The store is a jail. The store resolves its own directory once, when it
- * is opened (io_real_path: symlinks in the user's path *to* the store are
+ * is opened (sl_io_real_path: symlinks in the user's path *to* the store are
  * the user's choice), and holds it open (io_root.h). From then on every
  * path op of the POSIX backend (io_jail.c) resolves its path beneath that
  * descriptor without following any symbolic link (openat2 RESOLVE_BENEATH
@@ -27,7 +27,7 @@
  * directory, stat_path and rename either. A symlink, FIFO, device, socket,
  * or the wrong one of file/directory, anywhere in the path, fails the call
  * with -IO_EJAIL before anything is written (a FIFO is never opened, so
- * nothing blocks; a device is never opened for I/O) and io_jail_detail()
+ * nothing blocks; a device is never opened for I/O) and sl_io_jail_detail()
  * names the component and what it is. unlink removes a symlink itself,
  * never its target, so a stale temporary file is unlinked before it is
  * created again with IO_EXCL. The test backends delegate path ops to the
@@ -60,7 +60,7 @@
 #define IO_MODE_PARENT_OWNER 0x80000000u
 
 /* -IO_EJAIL: a path op refused a symlink, FIFO, device, socket, or a file
- * where a directory belongs (or the reverse); io_jail_detail() says which.
+ * where a directory belongs (or the reverse); sl_io_jail_detail() says which.
  * Above every errno, so it never collides with one. */
 #define IO_EJAIL 4096
 
@@ -94,7 +94,7 @@ struct siglog_io {
     int (*rmdir)(const siglog_io *io, const char *path);
     /* fsync of a directory, making its entries durable. */
     int (*sync_dir)(const siglog_io *io, const char *path);
-    /* Names in a directory, sorted bytewise. Free with io_dirent_list_free. */
+    /* Names in a directory, sorted bytewise. Free with sl_io_dirent_list_free. */
     int (*list_dir)(const siglog_io *io, const char *path, io_dirent_list *out);
     /* 0 if it exists (*is_dir set), -ENOENT if not. */
     int (*stat_path)(const siglog_io *io, const char *path, int *is_dir, uint64_t *size);
@@ -115,39 +115,39 @@ struct siglog_io {
 };
 
 /* The process-wide POSIX implementation. */
-const siglog_io *io_posix(void);
+const siglog_io *sl_io_posix(void);
 
 /* This thread's explanation of the last -IO_EJAIL: "PATH is a symbolic
  * link, not a file". */
-const char *io_jail_detail(void);
+const char *sl_io_jail_detail(void);
 
 /* A store's own directory, resolved once at open: realpath(path), or when
  * path does not exist yet, realpath of its parent joined with its last
  * component. malloc'd; NULL with errno set on failure. */
-char *io_real_path(const char *path);
+char *sl_io_real_path(const char *path);
 
 /* Helpers over any backend. */
 
 /* pwrite until done; a short write of 0 bytes becomes -EIO. */
-int io_write_all(const siglog_io *io, int fd, const void *buf, size_t len, uint64_t off);
+int sl_io_write_all(const siglog_io *io, int fd, const void *buf, size_t len, uint64_t off);
 /* pwritev until done. */
-int io_writev_all(const siglog_io *io, int fd, const struct iovec *iov, int iovcnt, uint64_t off);
+int sl_io_writev_all(const siglog_io *io, int fd, const struct iovec *iov, int iovcnt, uint64_t off);
 /* pread until len bytes or end of file; returns the bytes read. */
-ssize_t io_read_full(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off);
-void io_dirent_list_free(io_dirent_list *l);
+ssize_t sl_io_read_full(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off);
+void sl_io_dirent_list_free(io_dirent_list *l);
 
 /* Create a temporary file afresh: whatever has its name is unlinked first
  * (a symlink, not its target), then it is created with IO_EXCL. Returns a
  * descriptor or -errno. */
-int io_create_temp(const siglog_io *io, const char *path, unsigned flags, uint32_t mode);
+int sl_io_create_temp(const siglog_io *io, const char *path, unsigned flags, uint32_t mode);
 
 /* The atomic-replace recipe for small metadata files: write `path.tmp`,
  * fsync it, rename over `path`, fsync `dir`. A crash at any point leaves
  * the old file or the new one. */
-int io_replace_file(const siglog_io *io, const char *dir, const char *path, const void *data, size_t len,
+int sl_io_replace_file(const siglog_io *io, const char *dir, const char *path, const void *data, size_t len,
                     uint32_t mode);
 /* Read a whole small file (at most max_len bytes, -EFBIG beyond). Caller
  * frees *data. */
-int io_read_file(const siglog_io *io, const char *path, size_t max_len, void **data, size_t *len);
+int sl_io_read_file(const siglog_io *io, const char *path, size_t max_len, void **data, size_t *len);
 
 #endif

@@ -23,7 +23,7 @@
  * io_crash_cut.c applies a cut to the real files.
  *
  * Builds with -Dbroken=no_data_fsync / no_dir_fsync make file / directory
- * syncs count for nothing here as they do in io_posix, so the crash suites
+ * syncs count for nothing here as they do in sl_io_posix, so the crash suites
  * prove they notice.
  *
  * Memory: each pending write keeps its new bytes and the bytes it replaced,
@@ -420,7 +420,7 @@ io_crash *io_crash_new(uint64_t seed)
         free(c);
         return NULL;
     }
-    c->posix = io_posix();
+    c->posix = sl_io_posix();
     c->rng = seed;
     c->io = (siglog_io){
         .open_file = crash_open,

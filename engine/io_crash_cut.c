@@ -18,7 +18,7 @@
  * (KEEP_ALL), or, seeded, all after a random point (RANDOM, GARBLE): a
  * journaling file system commits metadata in order, so the survivors form
  * a prefix. Data goes first so that an undone unlink brings back the cut
- * content. All edits go through io_posix and the nodes' own descriptors.
+ * content. All edits go through sl_io_posix and the nodes' own descriptors.
  */
 #include "io_crash_internal.h"
 
@@ -38,7 +38,7 @@ static int write_random(io_crash *c, int fd, uint64_t off, size_t len)
         return -ENOMEM;
     for (size_t i = 0; i < len; i++)
         b[i] = (unsigned char)crash_rand(c);
-    int rc = io_write_all(c->posix, fd, b, len, off);
+    int rc = sl_io_write_all(c->posix, fd, b, len, off);
     free(b);
     return rc;
 }
@@ -50,7 +50,7 @@ static int crash_rec_undo(io_crash *c, int fd, const crash_rec *r)
 {
     int rc = c->posix->ftruncate(c->posix, fd, r->size_before);
     if (rc == 0 && r->old_len)
-        rc = io_write_all(c->posix, fd, r->old_bytes, r->old_len, r->off);
+        rc = sl_io_write_all(c->posix, fd, r->old_bytes, r->old_len, r->off);
     return rc;
 }
 
@@ -134,7 +134,7 @@ static int crash_node_scatter(io_crash *c, crash_node *n, uint64_t size_at_cut, 
             uint64_t a = sec[j] * CRASH_SECTOR > from ? sec[j] * CRASH_SECTOR : from;
             uint64_t b = (sec[j] + 1) * CRASH_SECTOR < to ? (sec[j] + 1) * CRASH_SECTOR : to;
             if (i < keep[j] >> 1)
-                rc = io_write_all(c->posix, n->fd, r->kind == REC_WRITE ? r->new_bytes + (a - r->off) : zeros,
+                rc = sl_io_write_all(c->posix, n->fd, r->kind == REC_WRITE ? r->new_bytes + (a - r->off) : zeros,
                                   (size_t)(b - a), a);
             else if (keep[j] & 1)
                 rc = write_random(c, n->fd, a, (size_t)(b - a));
@@ -200,7 +200,7 @@ static int crash_restore_victim(io_crash *c, const crash_node *v, const char *pa
             rc = (int)n;
             break;
         }
-        rc = io_write_all(c->posix, out, buf, (size_t)n, off);
+        rc = sl_io_write_all(c->posix, out, buf, (size_t)n, off);
         off += (uint64_t)n;
     }
     free(buf);
@@ -227,7 +227,7 @@ static int crash_remove_tree(io_crash *c, const char *path)
             rc = c->posix->unlink(c->posix, child);
         free(child);
     }
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     return rc < 0 ? rc : c->posix->rmdir(c->posix, path);
 }
 

@@ -152,7 +152,7 @@ static int crash_read_range(io_crash *c, crash_node *n, uint64_t off, size_t len
     unsigned char *b = malloc(len);
     if (!b)
         return -ENOMEM;
-    ssize_t got = io_read_full(c->posix, n->fd, b, len, off);
+    ssize_t got = sl_io_read_full(c->posix, n->fd, b, len, off);
     if (got < 0 || (size_t)got != len) {
         free(b);
         return got < 0 ? (int)got : -EIO;

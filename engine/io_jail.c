@@ -17,10 +17,10 @@
  * Where openat2 is missing (ENOSYS: kernels before 5.6, some seccomp
  * filters) the same walk is made one component at a time from the same
  * starting directory with openat(O_PATH | O_NOFOLLOW | O_DIRECTORY), ".."
- * refused beneath a root. io_jail_force_walk() makes every resolution take
+ * refused beneath a root. sl_io_jail_force_walk() makes every resolution take
  * that path, so the tests prove it as well as the kernel's.
  *
- * A refusal returns -IO_EJAIL and leaves this thread's io_jail_detail()
+ * A refusal returns -IO_EJAIL and leaves this thread's sl_io_jail_detail()
  * naming the first component that is wrong and what was found there.
  */
 #include "io_jail.h"
@@ -44,24 +44,24 @@ static _Thread_local const jail_root *current_root;
 
 static atomic_int force_walk;
 
-const jail_root *jail_root_enter(const jail_root *root)
+const jail_root *sl_jail_root_enter(const jail_root *root)
 {
     const jail_root *prev = current_root;
     current_root = root;
     return prev;
 }
 
-void jail_root_leave(const jail_root *prev)
+void sl_jail_root_leave(const jail_root *prev)
 {
     current_root = prev;
 }
 
-void io_jail_force_walk(int on)
+void sl_io_jail_force_walk(int on)
 {
     atomic_store(&force_walk, on);
 }
 
-const char *io_jail_detail(void)
+const char *sl_io_jail_detail(void)
 {
     return jail_detail;
 }
@@ -85,7 +85,7 @@ static const char *kind_name(mode_t m)
     return "of unknown type";
 }
 
-int jail_refuse(const char *path, size_t path_len, mode_t found, enum jail_want want)
+int sl_jail_refuse(const char *path, size_t path_len, mode_t found, enum jail_want want)
 {
     static const char *const wanted[] = {"a file", "a directory", "a file or a directory"};
     snprintf(jail_detail, sizeof jail_detail, "%.*s is %s, not %s", (int)path_len, path, kind_name(found),
@@ -93,12 +93,12 @@ int jail_refuse(const char *path, size_t path_len, mode_t found, enum jail_want 
     return -IO_EJAIL;
 }
 
-int jail_check(const char *path, mode_t found, enum jail_want want)
+int sl_jail_check(const char *path, mode_t found, enum jail_want want)
 {
     int ok = want == JAIL_FILE  ? S_ISREG(found)
              : want == JAIL_DIR ? S_ISDIR(found)
                                 : S_ISREG(found) || S_ISDIR(found);
-    return ok ? 0 : jail_refuse(path, strlen(path), found, want);
+    return ok ? 0 : sl_jail_refuse(path, strlen(path), found, want);
 }
 
 /* Where a resolution of path starts: the directory *base and the path
@@ -146,7 +146,7 @@ static int diagnose(const char *path, int base, const char *rel, int err)
         if (fstatat(base, prefix, &st, AT_SYMLINK_NOFOLLOW) != 0)
             break;
         if (!S_ISDIR(st.st_mode))
-            return jail_refuse(path, skipped + end, st.st_mode, JAIL_DIR);
+            return sl_jail_refuse(path, skipped + end, st.st_mode, JAIL_DIR);
     }
     snprintf(jail_detail, sizeof jail_detail, "%s: a component is not a plain directory", path);
     return err == ENOENT ? -ENOENT : -IO_EJAIL;
@@ -213,7 +213,7 @@ static int open_dir_nofollow(const char *path, int base, const char *rel, int of
     return rfd >= 0 ? rfd : -e;
 }
 
-int jail_open_dir(const char *path, int oflags)
+int sl_jail_open_dir(const char *path, int oflags)
 {
     int base;
     const char *rel;
@@ -255,7 +255,7 @@ static int split_path(const char *path, jail_entry *e)
     return 0;
 }
 
-int jail_parent(const char *path, jail_entry *e)
+int sl_jail_parent(const char *path, jail_entry *e)
 {
     int rc = split_path(path, e);
     if (rc < 0)
@@ -271,23 +271,23 @@ int jail_parent(const char *path, jail_entry *e)
         e->parent = path;
         e->name = ".";
     }
-    e->dirfd = jail_open_dir(e->parent, O_PATH);
+    e->dirfd = sl_jail_open_dir(e->parent, O_PATH);
     return e->dirfd < 0 ? e->dirfd : 0;
 }
 
-void jail_entry_close(jail_entry *e)
+void sl_jail_entry_close(jail_entry *e)
 {
     if (e->dirfd >= 0)
         close(e->dirfd);
     e->dirfd = -1;
 }
 
-int jail_stat(const jail_entry *e, struct stat *st)
+int sl_jail_stat(const jail_entry *e, struct stat *st)
 {
     return fstatat(e->dirfd, e->name, st, AT_SYMLINK_NOFOLLOW) == 0 ? 0 : -errno;
 }
 
-char *io_real_path(const char *path)
+char *sl_io_real_path(const char *path)
 {
     char *real = realpath(path, NULL);
     if (real || errno != ENOENT)

@@ -57,8 +57,8 @@ static int settle_new(int fd, int parent_fd, uint32_t mode)
 static int open_entry(const jail_entry *e, unsigned flags, uint32_t mode)
 {
     struct stat st;
-    int rc = jail_stat(e, &st);
-    if (rc == 0 && (rc = jail_check(e->path, st.st_mode, JAIL_FILE)) < 0)
+    int rc = sl_jail_stat(e, &st);
+    if (rc == 0 && (rc = sl_jail_check(e->path, st.st_mode, JAIL_FILE)) < 0)
         return rc;
     int oflags = O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK | ((flags & IO_WRITE) ? O_RDWR : O_RDONLY);
     int fd = -1, created = 0;
@@ -66,13 +66,13 @@ static int open_entry(const jail_entry *e, unsigned flags, uint32_t mode)
         IO_RETRY(fd, openat(e->dirfd, e->name, oflags | O_CREAT | O_EXCL, (mode_t)(mode & 07777)));
         created = fd >= 0;
         if (fd < 0 && (errno != EEXIST || (flags & IO_EXCL)))
-            return errno == ELOOP ? jail_refuse(e->path, strlen(e->path), S_IFLNK, JAIL_FILE) : -errno;
+            return errno == ELOOP ? sl_jail_refuse(e->path, strlen(e->path), S_IFLNK, JAIL_FILE) : -errno;
     }
     if (!created)
         IO_RETRY(fd, openat(e->dirfd, e->name, oflags));
     if (fd < 0)
-        return errno == ELOOP ? jail_refuse(e->path, strlen(e->path), S_IFLNK, JAIL_FILE) : -errno;
-    rc = fstat(fd, &st) == 0 ? jail_check(e->path, st.st_mode, JAIL_FILE) : -errno;
+        return errno == ELOOP ? sl_jail_refuse(e->path, strlen(e->path), S_IFLNK, JAIL_FILE) : -errno;
+    rc = fstat(fd, &st) == 0 ? sl_jail_check(e->path, st.st_mode, JAIL_FILE) : -errno;
     if (rc == 0 && created)
         rc = settle_new(fd, e->dirfd, mode);
     if (rc == 0 && (flags & IO_TRUNC) && !created && ftruncate(fd, 0) != 0)
@@ -88,11 +88,11 @@ static int posix_open(const siglog_io *io, const char *path, unsigned flags, uin
 {
     (void)io;
     jail_entry e;
-    int rc = jail_parent(path, &e);
+    int rc = sl_jail_parent(path, &e);
     if (rc < 0)
         return rc;
     rc = open_entry(&e, flags, mode);
-    jail_entry_close(&e);
+    sl_jail_entry_close(&e);
     return rc;
 }
 
@@ -203,17 +203,17 @@ static int posix_msync(const siglog_io *io, void *addr, size_t len)
  * absent_ok) or one of `want`. *found gets its type bits (0 if absent). */
 static int at_parent(const char *path, enum jail_want want, int absent_ok, jail_entry *e, mode_t *found)
 {
-    int rc = jail_parent(path, e);
+    int rc = sl_jail_parent(path, e);
     if (rc < 0)
         return rc;
     struct stat st = {0};
-    rc = jail_stat(e, &st);
+    rc = sl_jail_stat(e, &st);
     if (rc == 0)
-        rc = jail_check(path, st.st_mode, want);
+        rc = sl_jail_check(path, st.st_mode, want);
     else if (rc == -ENOENT && absent_ok)
         rc = 0;
     if (rc < 0)
-        jail_entry_close(e);
+        sl_jail_entry_close(e);
     if (found)
         *found = st.st_mode & S_IFMT;
     return rc;
@@ -231,9 +231,9 @@ static int posix_rename(const siglog_io *io, const char *from, const char *to)
     rc = at_parent(to, S_ISDIR(kind) ? JAIL_DIR : JAIL_FILE, 1, &t, NULL);
     if (rc == 0) {
         rc = renameat(f.dirfd, f.name, t.dirfd, t.name) == 0 ? 0 : -errno;
-        jail_entry_close(&t);
+        sl_jail_entry_close(&t);
     }
-    jail_entry_close(&f);
+    sl_jail_entry_close(&f);
     return rc;
 }
 
@@ -242,11 +242,11 @@ static int posix_unlink(const siglog_io *io, const char *path)
 {
     (void)io;
     jail_entry e;
-    int rc = jail_parent(path, &e);
+    int rc = sl_jail_parent(path, &e);
     if (rc < 0)
         return rc;
     rc = unlinkat(e.dirfd, e.name, 0) == 0 ? 0 : -errno;
-    jail_entry_close(&e);
+    sl_jail_entry_close(&e);
     return rc;
 }
 
@@ -267,7 +267,7 @@ static int posix_mkdir(const siglog_io *io, const char *path, uint32_t mode)
         if (fd >= 0)
             close(fd);
     }
-    jail_entry_close(&e);
+    sl_jail_entry_close(&e);
     return rc;
 }
 
@@ -279,7 +279,7 @@ static int posix_rmdir(const siglog_io *io, const char *path)
     if (rc < 0)
         return rc;
     rc = unlinkat(e.dirfd, e.name, AT_REMOVEDIR) == 0 ? 0 : -errno;
-    jail_entry_close(&e);
+    sl_jail_entry_close(&e);
     return rc;
 }
 
@@ -290,7 +290,7 @@ static int posix_sync_dir(const siglog_io *io, const char *path)
     (void)path;
     return 0;
 #else
-    int fd = jail_open_dir(path, O_RDONLY);
+    int fd = sl_jail_open_dir(path, O_RDONLY);
     if (fd < 0)
         return fd;
     int r;
@@ -330,7 +330,7 @@ static int posix_list_dir(const siglog_io *io, const char *path, io_dirent_list 
     (void)io;
     out->names = NULL;
     out->count = 0;
-    int fd = jail_open_dir(path, O_RDONLY);
+    int fd = sl_jail_open_dir(path, O_RDONLY);
     if (fd < 0)
         return fd;
     DIR *d = fdopendir(fd);
@@ -356,7 +356,7 @@ static int posix_list_dir(const siglog_io *io, const char *path, io_dirent_list 
     }
     closedir(d);
     if (rc < 0) {
-        io_dirent_list_free(out);
+        sl_io_dirent_list_free(out);
         return rc;
     }
     if (out->count > 1)
@@ -371,8 +371,8 @@ static int stat_entry(const char *path, struct stat *st)
     int rc = at_parent(path, JAIL_FILE_OR_DIR, 0, &e, NULL);
     if (rc < 0)
         return rc;
-    rc = jail_stat(&e, st);
-    jail_entry_close(&e);
+    rc = sl_jail_stat(&e, st);
+    sl_jail_entry_close(&e);
     return rc;
 }
 
@@ -457,7 +457,7 @@ static const siglog_io io_posix_table = {
     .ctx = NULL,
 };
 
-const siglog_io *io_posix(void)
+const siglog_io *sl_io_posix(void)
 {
     return &io_posix_table;
 }

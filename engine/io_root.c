@@ -33,9 +33,9 @@ static const io_root *root_of(const siglog_io *io)
 #define ROOTED(rc, io, call)                                                \
     do {                                                                    \
         const io_root *r_ = root_of(io);                                    \
-        const jail_root *prev_ = jail_root_enter(&r_->root);                \
+        const jail_root *prev_ = sl_jail_root_enter(&r_->root);                \
         (rc) = r_->backend->call;                                           \
-        jail_root_leave(prev_);                                             \
+        sl_jail_root_leave(prev_);                                             \
     } while (0)
 
 static int root_open(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
@@ -101,7 +101,7 @@ static int root_path_owner(const siglog_io *io, const char *path, uint32_t *uid,
     return rc;
 }
 
-int io_root_open(const siglog_io *backend, const char *path, io_root **out)
+int sl_io_root_open(const siglog_io *backend, const char *path, io_root **out)
 {
     *out = NULL;
     io_root *r = calloc(1, sizeof *r);
@@ -114,7 +114,7 @@ int io_root_open(const siglog_io *backend, const char *path, io_root **out)
     size_t len = strlen(copy);
     while (len > 1 && copy[len - 1] == '/')
         copy[--len] = '\0';
-    int fd = jail_open_dir(copy, O_PATH);
+    int fd = sl_jail_open_dir(copy, O_PATH);
     if (fd < 0) {
         free(r);
         free(copy);
@@ -139,12 +139,12 @@ int io_root_open(const siglog_io *backend, const char *path, io_root **out)
     return 0;
 }
 
-const siglog_io *io_root_io(io_root *r)
+const siglog_io *sl_io_root_io(io_root *r)
 {
     return &r->io;
 }
 
-void io_root_close(io_root *r)
+void sl_io_root_close(io_root *r)
 {
     if (!r)
         return;

@@ -16,12 +16,12 @@
 
 typedef struct io_root io_root;
 
-/* Open the directory `path` (already resolved: io_real_path) without
+/* Open the directory `path` (already resolved: sl_io_real_path) without
  * following a symlink, and wrap `backend` around it. 0, or -errno /
- * -IO_EJAIL (io_jail_detail() says why). */
-int io_root_open(const siglog_io *backend, const char *path, io_root **out);
-/* The table: valid until io_root_close. */
-const siglog_io *io_root_io(io_root *r);
-void io_root_close(io_root *r);
+ * -IO_EJAIL (sl_io_jail_detail() says why). */
+int sl_io_root_open(const siglog_io *backend, const char *path, io_root **out);
+/* The table: valid until sl_io_root_close. */
+const siglog_io *sl_io_root_io(io_root *r);
+void sl_io_root_close(io_root *r);
 
 #endif

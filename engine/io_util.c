@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-int io_write_all(const siglog_io *io, int fd, const void *buf, size_t len, uint64_t off)
+int sl_io_write_all(const siglog_io *io, int fd, const void *buf, size_t len, uint64_t off)
 {
     const unsigned char *p = buf;
     while (len > 0) {
@@ -29,7 +29,7 @@ int io_write_all(const siglog_io *io, int fd, const void *buf, size_t len, uint6
     return 0;
 }
 
-int io_writev_all(const siglog_io *io, int fd, const struct iovec *iov, int iovcnt, uint64_t off)
+int sl_io_writev_all(const siglog_io *io, int fd, const struct iovec *iov, int iovcnt, uint64_t off)
 {
     /* Skip leading empty vectors so "nothing left" and "no progress" differ. */
     while (iovcnt > 0 && iov->iov_len == 0) {
@@ -54,7 +54,7 @@ int io_writev_all(const siglog_io *io, int fd, const struct iovec *iov, int iovc
         }
         if (done > 0) {
             size_t rest = iov->iov_len - done;
-            int rc = io_write_all(io, fd, (const char *)iov->iov_base + done, rest, off);
+            int rc = sl_io_write_all(io, fd, (const char *)iov->iov_base + done, rest, off);
             if (rc < 0)
                 return rc;
             off += rest;
@@ -69,7 +69,7 @@ int io_writev_all(const siglog_io *io, int fd, const struct iovec *iov, int iovc
     return 0;
 }
 
-ssize_t io_read_full(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off)
+ssize_t sl_io_read_full(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off)
 {
     unsigned char *p = buf;
     size_t got = 0;
@@ -84,7 +84,7 @@ ssize_t io_read_full(const siglog_io *io, int fd, void *buf, size_t len, uint64_
     return (ssize_t)got;
 }
 
-void io_dirent_list_free(io_dirent_list *l)
+void sl_io_dirent_list_free(io_dirent_list *l)
 {
     if (!l)
         return;
@@ -95,7 +95,7 @@ void io_dirent_list_free(io_dirent_list *l)
     l->count = 0;
 }
 
-int io_create_temp(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
+int sl_io_create_temp(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
 {
     /* A stale temporary from a crash, or anything planted under its name:
      * unlink removes the entry itself (a symlink's target stays), so the
@@ -107,17 +107,17 @@ int io_create_temp(const siglog_io *io, const char *path, unsigned flags, uint32
 /* Write the whole of data into a fresh tmp, durable before it is renamed. */
 static int replace_write_tmp(const siglog_io *io, const char *tmp, const void *data, size_t len, uint32_t mode)
 {
-    int fd = io_create_temp(io, tmp, IO_WRITE, mode);
+    int fd = sl_io_create_temp(io, tmp, IO_WRITE, mode);
     if (fd < 0)
         return fd;
-    int rc = io_write_all(io, fd, data, len, 0);
+    int rc = sl_io_write_all(io, fd, data, len, 0);
     if (rc == 0)
         rc = io->fsync(io, fd);
     int crc = io->close_file(io, fd);
     return rc < 0 ? rc : crc;
 }
 
-int io_replace_file(const siglog_io *io, const char *dir, const char *path, const void *data, size_t len,
+int sl_io_replace_file(const siglog_io *io, const char *dir, const char *path, const void *data, size_t len,
                     uint32_t mode)
 {
     char *tmp = NULL;
@@ -138,7 +138,7 @@ int io_replace_file(const siglog_io *io, const char *dir, const char *path, cons
     return io->sync_dir(io, dir);
 }
 
-int io_read_file(const siglog_io *io, const char *path, size_t max_len, void **data, size_t *len)
+int sl_io_read_file(const siglog_io *io, const char *path, size_t max_len, void **data, size_t *len)
 {
     *data = NULL;
     *len = 0;
@@ -158,7 +158,7 @@ int io_read_file(const siglog_io *io, const char *path, size_t max_len, void **d
     }
     ssize_t got = 0;
     if (rc == 0) {
-        got = io_read_full(io, fd, buf, (size_t)size + 1, 0);
+        got = sl_io_read_full(io, fd, buf, (size_t)size + 1, 0);
         if (got < 0)
             rc = (int)got;
         else if ((size_t)got > max_len)

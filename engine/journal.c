@@ -56,9 +56,9 @@ static int write_slot(journal *j, uint64_t generation)
     uint8_t slot[SLOT_USED_BYTES];
     slot_encode(slot, generation, j->store_id);
     uint64_t off = (generation % 2) * JOURNAL_SLOT_BYTES;
-    int rc = io_write_all(j->io, j->fd, slot, sizeof slot, off);
+    int rc = sl_io_write_all(j->io, j->fd, slot, sizeof slot, off);
     if (rc < 0)
-        return err_errno(rc, "writing journal header of %s", j->path);
+        return sl_err_errno(rc, "writing journal header of %s", j->path);
     return 0;
 }
 
@@ -68,49 +68,49 @@ static int journal_create(journal *j, const char *store_dir, uint64_t bytes, uin
 {
     char *tmp = NULL;
     if (asprintf(&tmp, "%s.tmp", j->path) < 0)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
-    int fd = io_create_temp(j->io, tmp, IO_WRITE, mode);
+    int fd = sl_io_create_temp(j->io, tmp, IO_WRITE, mode);
     if (fd < 0) {
-        rc = err_errno(fd, "creating %s", tmp);
+        rc = sl_err_errno(fd, "creating %s", tmp);
         goto out;
     }
     enum { CHUNK = 1 << 20 };
     uint8_t *zeros = calloc(1, CHUNK);
     if (!zeros) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto close_out;
     }
     for (uint64_t off = 0; off < bytes && !rc; off += CHUNK) {
         size_t n = bytes - off < CHUNK ? (size_t)(bytes - off) : CHUNK;
-        int w = io_write_all(j->io, fd, zeros, n, off);
+        int w = sl_io_write_all(j->io, fd, zeros, n, off);
         if (w < 0)
-            rc = err_errno(w, "zero-filling %s", tmp);
+            rc = sl_err_errno(w, "zero-filling %s", tmp);
     }
     free(zeros);
     if (!rc) {
         uint8_t slot[SLOT_USED_BYTES];
         slot_encode(slot, 1, j->store_id);
-        int w = io_write_all(j->io, fd, slot, sizeof slot, JOURNAL_SLOT_BYTES);
+        int w = sl_io_write_all(j->io, fd, slot, sizeof slot, JOURNAL_SLOT_BYTES);
         if (w < 0)
-            rc = err_errno(w, "writing journal header of %s", tmp);
+            rc = sl_err_errno(w, "writing journal header of %s", tmp);
     }
     if (!rc) {
         int s = j->io->fsync(j->io, fd);
         if (s < 0)
-            rc = err_errno(s, "fsync of %s failed", tmp);
+            rc = sl_err_errno(s, "fsync of %s failed", tmp);
     }
 close_out:
     j->io->close_file(j->io, fd);
     if (!rc) {
         int r = j->io->rename(j->io, tmp, j->path);
         if (r < 0)
-            rc = err_errno(r, "renaming %s to %s", tmp, j->path);
+            rc = sl_err_errno(r, "renaming %s to %s", tmp, j->path);
     }
     if (!rc) {
         int r = j->io->sync_dir(j->io, store_dir);
         if (r < 0)
-            rc = err_errno(r, "fsync of directory %s failed", store_dir);
+            rc = sl_err_errno(r, "fsync of directory %s failed", store_dir);
     }
     if (rc)
         j->io->unlink(j->io, tmp);
@@ -127,10 +127,10 @@ static journal *journal_alloc(const siglog_io *io, const char *store_dir, uint64
     j->io = io;
     j->fd = -1;
     j->store_id = store_id;
-    j->path = path_join(store_dir, STORE_JOURNAL_FILE);
+    j->path = sl_path_join(store_dir, STORE_JOURNAL_FILE);
     j->entry_headers = malloc(ENTRIES_PER_WRITE * JOURNAL_ENTRY_HEADER_BYTES);
     if (!j->path || !j->entry_headers) {
-        journal_close(j);
+        sl_journal_close(j);
         return NULL;
     }
     return j;
@@ -141,28 +141,28 @@ static int journal_load(journal *j)
 {
     int s = j->io->file_size(j->io, j->fd, &j->file_bytes);
     if (s < 0)
-        return err_errno(s, "size of %s", j->path);
+        return sl_err_errno(s, "size of %s", j->path);
     if (j->file_bytes < JOURNAL_DATA_START + JOURNAL_ENTRY_HEADER_BYTES)
-        return err_set(SIGLOG_ECORRUPT, "%s: journal is %llu bytes, shorter than its header", j->path,
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: journal is %llu bytes, shorter than its header", j->path,
                        (unsigned long long)j->file_bytes);
     uint8_t slots[2][SLOT_USED_BYTES];
     uint64_t gen[2] = {0, 0};
     int ok[2];
     for (int i = 0; i < 2; i++) {
-        ssize_t r = io_read_full(j->io, j->fd, slots[i], SLOT_USED_BYTES, (uint64_t)i * JOURNAL_SLOT_BYTES);
+        ssize_t r = sl_io_read_full(j->io, j->fd, slots[i], SLOT_USED_BYTES, (uint64_t)i * JOURNAL_SLOT_BYTES);
         if (r < 0)
-            return err_errno((int)r, "reading journal header of %s", j->path);
+            return sl_err_errno((int)r, "reading journal header of %s", j->path);
         ok[i] = r == SLOT_USED_BYTES && slot_decode(slots[i], j->store_id, &gen[i]) && gen[i] % 2 == (uint64_t)i;
     }
     if (!ok[0] && !ok[1])
-        return err_set(SIGLOG_ECORRUPT, "%s: neither journal header slot is valid for store %016llx", j->path,
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: neither journal header slot is valid for store %016llx", j->path,
                        (unsigned long long)j->store_id);
     j->generation = ok[0] && (!ok[1] || gen[0] > gen[1]) ? gen[0] : gen[1];
     j->write_pos = JOURNAL_DATA_START;
     return 0;
 }
 
-int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uint64_t store_id, uint32_t mode,
+int sl_journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uint64_t store_id, uint32_t mode,
                  journal **out)
 {
     *out = NULL;
@@ -170,7 +170,7 @@ int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uin
         bytes = JOURNAL_BYTES_MIN;
     journal *j = journal_alloc(io, store_dir, store_id);
     if (!j)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     int is_dir = 0;
     uint64_t size = 0;
@@ -180,12 +180,12 @@ int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uin
         if (rc)
             goto fail;
     } else if (st < 0) {
-        rc = err_errno(st, "stat of %s", j->path);
+        rc = sl_err_errno(st, "stat of %s", j->path);
         goto fail;
     }
     j->fd = io->open_file(io, j->path, IO_WRITE, mode);
     if (j->fd < 0) {
-        rc = err_errno(j->fd, "opening %s", j->path);
+        rc = sl_err_errno(j->fd, "opening %s", j->path);
         goto fail;
     }
     if ((rc = journal_load(j)) != 0)
@@ -193,44 +193,44 @@ int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uin
     *out = j;
     return 0;
 fail:
-    journal_close(j);
+    sl_journal_close(j);
     return rc;
 }
 
-int journal_open_read(const siglog_io *io, const char *store_dir, uint64_t store_id, journal **out)
+int sl_journal_open_read(const siglog_io *io, const char *store_dir, uint64_t store_id, journal **out)
 {
     *out = NULL;
     journal *j = journal_alloc(io, store_dir, store_id);
     if (!j)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     j->fd = io->open_file(io, j->path, IO_READ, 0);
     if (j->fd == -ENOENT) {
-        journal_close(j); /* no writer ever opened the store */
+        sl_journal_close(j); /* no writer ever opened the store */
         return 0;
     }
     if (j->fd < 0)
-        rc = err_errno(j->fd, "opening %s", j->path);
+        rc = sl_err_errno(j->fd, "opening %s", j->path);
     else
         rc = journal_load(j);
     if (rc) {
-        journal_close(j);
+        sl_journal_close(j);
         return rc;
     }
     *out = j;
     return 0;
 }
 
-int journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id)
+int sl_journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id)
 {
-    char *path = path_join(store_dir, STORE_JOURNAL_FILE);
+    char *path = sl_path_join(store_dir, STORE_JOURNAL_FILE);
     if (!path)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     int fd = io->open_file(io, path, IO_READ, 0);
     if (fd < 0) {
         /* A store that never had a writer open has no journal yet. */
-        rc = fd == -ENOENT ? 0 : err_errno(fd, "open of %s", path);
+        rc = fd == -ENOENT ? 0 : sl_err_errno(fd, "open of %s", path);
         free(path);
         return rc;
     }
@@ -238,7 +238,7 @@ int journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id)
     for (int i = 0; i < 2; i++) {
         uint8_t slot[SLOT_USED_BYTES];
         uint64_t gen;
-        ssize_t r = io_read_full(io, fd, slot, sizeof slot, (uint64_t)i * JOURNAL_SLOT_BYTES);
+        ssize_t r = sl_io_read_full(io, fd, slot, sizeof slot, (uint64_t)i * JOURNAL_SLOT_BYTES);
         int ok = r == SLOT_USED_BYTES && slot_decode(slot, store_id, &gen) && gen % 2 == (uint64_t)i;
         valid |= ok;
         /* A slot never written is zeros; one with the magic was written. */
@@ -246,17 +246,17 @@ int journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id)
             damaged = i;
     }
     if (!valid)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: neither journal header slot is valid for store %016llx", path,
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: neither journal header slot is valid for store %016llx", path,
                      (unsigned long long)store_id);
     else if (damaged >= 0)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: journal header slot %d (byte %d) is damaged; the other one is in use",
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: journal header slot %d (byte %d) is damaged; the other one is in use",
                      path, damaged, damaged * JOURNAL_SLOT_BYTES);
     io->close_file(io, fd);
     free(path);
     return rc;
 }
 
-void journal_close(journal *j)
+void sl_journal_close(journal *j)
 {
     if (!j)
         return;
@@ -276,13 +276,13 @@ static int payload_valid(const uint8_t *p, size_t len, bytebuf *scratch)
     size_t pos = 0;
     while (pos < len) {
         batch_header h;
-        if (len - pos < BATCH_HEADER_BYTES || batch_header_decode(p + pos, &h) != 0)
+        if (len - pos < BATCH_HEADER_BYTES || sl_batch_header_decode(p + pos, &h) != 0)
             return 0;
         if (h.body_len > len - pos - BATCH_HEADER_BYTES)
             return 0;
-        if (batch_body_check(&h, p + pos + BATCH_HEADER_BYTES) != 0)
+        if (sl_batch_body_check(&h, p + pos + BATCH_HEADER_BYTES) != 0)
             return 0;
-        int v = batch_records_valid(&h, p + pos + BATCH_HEADER_BYTES, scratch);
+        int v = sl_batch_records_valid(&h, p + pos + BATCH_HEADER_BYTES, scratch);
         if (v <= 0)
             return v;
         pos += BATCH_HEADER_BYTES + h.body_len;
@@ -307,9 +307,9 @@ static int read_entry(journal *j, uint64_t pos, uint8_t h[JOURNAL_ENTRY_HEADER_B
     *header_len = 0;
     if (pos > j->file_bytes || j->file_bytes - pos < JOURNAL_ENTRY_HEADER_BYTES)
         return 0;
-    ssize_t r = io_read_full(j->io, j->fd, h, JOURNAL_ENTRY_HEADER_BYTES, pos);
+    ssize_t r = sl_io_read_full(j->io, j->fd, h, JOURNAL_ENTRY_HEADER_BYTES, pos);
     if (r < 0)
-        return err_errno((int)r, "reading %s at byte %llu", j->path, (unsigned long long)pos);
+        return sl_err_errno((int)r, "reading %s at byte %llu", j->path, (unsigned long long)pos);
     *header_len = (size_t)r;
     if ((size_t)r < JOURNAL_ENTRY_HEADER_BYTES || !header_current(j, h))
         return 0;
@@ -317,12 +317,12 @@ static int read_entry(journal *j, uint64_t pos, uint8_t h[JOURNAL_ENTRY_HEADER_B
     if (len == 0 || len > j->file_bytes - pos - JOURNAL_ENTRY_HEADER_BYTES)
         return 0;
     buf->len = 0;
-    int rc = bytebuf_reserve(buf, len);
+    int rc = sl_bytebuf_reserve(buf, len);
     if (rc)
         return rc;
-    r = io_read_full(j->io, j->fd, buf->data, len, pos + JOURNAL_ENTRY_HEADER_BYTES);
+    r = sl_io_read_full(j->io, j->fd, buf->data, len, pos + JOURNAL_ENTRY_HEADER_BYTES);
     if (r < 0)
-        return err_errno((int)r, "reading %s at byte %llu", j->path,
+        return sl_err_errno((int)r, "reading %s at byte %llu", j->path,
                          (unsigned long long)(pos + JOURNAL_ENTRY_HEADER_BYTES));
     if ((size_t)r < len)
         return 0;
@@ -341,16 +341,16 @@ static int find_next_entry(journal *j, uint64_t from, bytebuf *buf, bytebuf *scr
     *next = UINT64_MAX;
     uint8_t *chunk = malloc(CHUNK + JOURNAL_ENTRY_HEADER_BYTES);
     if (!chunk)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     for (uint64_t base = from; !rc && base < j->file_bytes && j->file_bytes - base >= JOURNAL_ENTRY_HEADER_BYTES;
          base += CHUNK) {
         /* Overlap the next chunk by a header, so none straddles unseen. */
         uint64_t left = j->file_bytes - base;
         size_t n = left < CHUNK + JOURNAL_ENTRY_HEADER_BYTES ? (size_t)left : CHUNK + JOURNAL_ENTRY_HEADER_BYTES;
-        ssize_t r = io_read_full(j->io, j->fd, chunk, n, base);
+        ssize_t r = sl_io_read_full(j->io, j->fd, chunk, n, base);
         if (r < 0) {
-            rc = err_errno((int)r, "reading %s at byte %llu", j->path, (unsigned long long)base);
+            rc = sl_err_errno((int)r, "reading %s at byte %llu", j->path, (unsigned long long)base);
             break;
         }
         size_t limit = (size_t)r < CHUNK ? (size_t)r : CHUNK;
@@ -377,7 +377,7 @@ static int find_next_entry(journal *j, uint64_t from, bytebuf *buf, bytebuf *scr
     return rc;
 }
 
-int journal_replay(journal *j, journal_replay_fn fn, journal_damage_fn damage, void *ctx)
+int sl_journal_replay(journal *j, journal_replay_fn fn, journal_damage_fn damage, void *ctx)
 {
     bytebuf buf = {0}, decoded = {0};
     uint64_t pos = JOURNAL_DATA_START;
@@ -411,34 +411,34 @@ int journal_replay(journal *j, journal_replay_fn fn, journal_damage_fn damage, v
             break;
         pos = next;
     }
-    bytebuf_free(&buf);
-    bytebuf_free(&decoded);
+    sl_bytebuf_free(&buf);
+    sl_bytebuf_free(&decoded);
     j->write_pos = pos;
     return rc;
 }
 
-int journal_entry_at(journal *j, uint64_t pos, journal_replay_fn fn, void *ctx)
+int sl_journal_entry_at(journal *j, uint64_t pos, journal_replay_fn fn, void *ctx)
 {
     bytebuf buf = {0}, decoded = {0};
     uint8_t h[JOURNAL_ENTRY_HEADER_BYTES];
     size_t hl;
     int rc = read_entry(j, pos, h, &hl, &buf, &decoded);
     if (rc == 0)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: the entry at byte %llu changed while it was read", j->path,
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: the entry at byte %llu changed while it was read", j->path,
                      (unsigned long long)pos);
     else if (rc == 1)
         rc = fn(ctx, pos, get_le32(h + 4), get_le32(h + 8), buf.data, buf.len);
-    bytebuf_free(&buf);
-    bytebuf_free(&decoded);
+    sl_bytebuf_free(&buf);
+    sl_bytebuf_free(&decoded);
     return rc;
 }
 
-uint64_t journal_space_left(const journal *j)
+uint64_t sl_journal_space_left(const journal *j)
 {
     return j->file_bytes - j->write_pos;
 }
 
-uint64_t journal_capacity(const journal *j)
+uint64_t sl_journal_capacity(const journal *j)
 {
     return j->file_bytes - JOURNAL_DATA_START;
 }
@@ -453,14 +453,14 @@ static void entry_header_encode(uint8_t *p, const journal_entry *e, uint64_t gen
     put_le64(p + 24, XXH3_64bits(p, 24));
 }
 
-int journal_write(journal *j, const journal_entry *entries, size_t n)
+int sl_journal_write(journal *j, const journal_entry *entries, size_t n)
 {
     uint64_t total = 0;
     for (size_t i = 0; i < n; i++)
         total += journal_entry_bytes(entries[i].len);
-    if (total > journal_space_left(j))
-        return err_set(SIGLOG_ELIMIT, "%s: commit of %llu bytes does not fit in %llu free journal bytes", j->path,
-                       (unsigned long long)total, (unsigned long long)journal_space_left(j));
+    if (total > sl_journal_space_left(j))
+        return sl_err_set(SIGLOG_ELIMIT, "%s: commit of %llu bytes does not fit in %llu free journal bytes", j->path,
+                       (unsigned long long)total, (unsigned long long)sl_journal_space_left(j));
     struct iovec iov[2 * ENTRIES_PER_WRITE];
     for (size_t first = 0; first < n; first += ENTRIES_PER_WRITE) {
         size_t m = n - first < ENTRIES_PER_WRITE ? n - first : ENTRIES_PER_WRITE;
@@ -473,41 +473,41 @@ int journal_write(journal *j, const journal_entry *entries, size_t n)
             iov[2 * i + 1] = (struct iovec){(void *)e->payload, e->len};
             bytes += journal_entry_bytes(e->len);
         }
-        int rc = io_writev_all(j->io, j->fd, iov, (int)(2 * m), j->write_pos);
+        int rc = sl_io_writev_all(j->io, j->fd, iov, (int)(2 * m), j->write_pos);
         if (rc < 0)
-            return err_errno(rc, "writing %llu bytes to %s at byte %llu", (unsigned long long)bytes, j->path,
+            return sl_err_errno(rc, "writing %llu bytes to %s at byte %llu", (unsigned long long)bytes, j->path,
                              (unsigned long long)j->write_pos);
         j->write_pos += bytes;
     }
     return 0;
 }
 
-int journal_sync(journal *j)
+int sl_journal_sync(journal *j)
 {
     int rc = j->io->fdatasync(j->io, j->fd);
     if (rc < 0)
-        return err_errno(rc, "fdatasync of %s failed", j->path);
+        return sl_err_errno(rc, "fdatasync of %s failed", j->path);
     return 0;
 }
 
-int journal_reset(journal *j)
+int sl_journal_reset(journal *j)
 {
     int rc = write_slot(j, j->generation + 1);
     if (rc)
         return rc;
-    if ((rc = journal_sync(j)) != 0)
+    if ((rc = sl_journal_sync(j)) != 0)
         return rc;
     j->generation++;
     j->write_pos = JOURNAL_DATA_START;
     return 0;
 }
 
-uint64_t journal_generation(const journal *j)
+uint64_t sl_journal_generation(const journal *j)
 {
     return j->generation;
 }
 
-int journal_is_empty(const journal *j)
+int sl_journal_is_empty(const journal *j)
 {
     return j->write_pos == JOURNAL_DATA_START;
 }

@@ -5,7 +5,7 @@
  * Why: making N partition files durable costs N fdatasyncs per commit; the
  * journal makes a commit of any number of partitions durable with one write
  * and one fdatasync. The same batches then go to their segments unsynced;
- * a checkpoint (journal_reset, after the caller synced every segment written
+ * a checkpoint (sl_journal_reset, after the caller synced every segment written
  * since the previous one) lets the journal start over.
  *
  * One file, preallocated and zero-filled once at its full size, so writes
@@ -48,18 +48,18 @@ typedef struct journal journal;
 
 /* Open STORE/journal, creating it (zero-filled, via temp + rename) when
  * missing or shorter than its header. bytes: size for a new file. */
-int journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uint64_t store_id, uint32_t mode,
+int sl_journal_open(const siglog_io *io, const char *store_dir, uint64_t bytes, uint64_t store_id, uint32_t mode,
                  journal **out);
 /* Open STORE/journal read-only (a reader): never creates or changes
  * anything. *out stays NULL (and 0 is returned) when there is no journal.
- * Only journal_replay may be used on it. */
-int journal_open_read(const siglog_io *io, const char *store_dir, uint64_t store_id, journal **out);
-void journal_close(journal *j);
+ * Only sl_journal_replay may be used on it. */
+int sl_journal_open_read(const siglog_io *io, const char *store_dir, uint64_t store_id, journal **out);
+void sl_journal_close(journal *j);
 /* Read-only check of STORE/journal's two header slots (verify): 0, or
  * SIGLOG_ECORRUPT with a detail when neither is valid or one that was
  * written (it has the header magic) is not. Never creates or changes
  * anything. */
-int journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id);
+int sl_journal_check(const siglog_io *io, const char *store_dir, uint64_t store_id);
 
 /* Called for each valid entry of the current generation, in journal
  * order, with its byte position and its batches. A non-zero return stops
@@ -78,19 +78,19 @@ typedef int (*journal_damage_fn)(void *ctx, const char *path, uint64_t pos, uint
  * torn end, never acknowledged). Sets the write position to the end of the
  * last valid entry. Reads the rest of the file past an invalid entry to
  * tell which it is. */
-int journal_replay(journal *j, journal_replay_fn fn, journal_damage_fn damage, void *ctx);
+int sl_journal_replay(journal *j, journal_replay_fn fn, journal_damage_fn damage, void *ctx);
 
-/* Hand the valid entry at byte pos (found by journal_replay) to fn again.
+/* Hand the valid entry at byte pos (found by sl_journal_replay) to fn again.
  * SIGLOG_ECORRUPT when it is no longer valid. */
-int journal_entry_at(journal *j, uint64_t pos, journal_replay_fn fn, void *ctx);
+int sl_journal_entry_at(journal *j, uint64_t pos, journal_replay_fn fn, void *ctx);
 
 /* Bytes an entry with this payload takes. */
 static inline uint64_t journal_entry_bytes(size_t payload_len)
 {
     return JOURNAL_ENTRY_HEADER_BYTES + (uint64_t)payload_len;
 }
-uint64_t journal_space_left(const journal *j);
-uint64_t journal_capacity(const journal *j); /* bytes for entries in all */
+uint64_t sl_journal_space_left(const journal *j);
+uint64_t sl_journal_capacity(const journal *j); /* bytes for entries in all */
 
 /* One entry to write. */
 typedef struct journal_entry {
@@ -102,12 +102,12 @@ typedef struct journal_entry {
 
 /* Write entries at the write position with one pwritev (no sync).
  * SIGLOG_ELIMIT if they do not fit: the caller checkpoints first. */
-int journal_write(journal *j, const journal_entry *entries, size_t n);
-int journal_sync(journal *j);
+int sl_journal_write(journal *j, const journal_entry *entries, size_t n);
+int sl_journal_sync(journal *j);
 /* Start a new generation (empties the journal). The caller must have
  * synced every segment holding what the journal held. */
-int journal_reset(journal *j);
-uint64_t journal_generation(const journal *j);
-int journal_is_empty(const journal *j);
+int sl_journal_reset(journal *j);
+uint64_t sl_journal_generation(const journal *j);
+int sl_journal_is_empty(const journal *j);
 
 #endif

@@ -23,7 +23,7 @@ static int grow(void **array, size_t *cap, size_t count, size_t size)
     size_t n = *cap ? *cap * 2 : 64;
     void *a = realloc(*array, n * size);
     if (!a)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     *array = a;
     *cap = n;
     return 0;
@@ -35,8 +35,8 @@ static int on_item(void *ctx, uint64_t pos, uint32_t stream_id, uint32_t partiti
     journal_verdict *v = ctx;
     (void)len;
     batch_header h;
-    if (batch_header_decode(batches, &h) != 0)
-        return err_set(SIGLOG_ECORRUPT, "%s: entry at byte %" PRIu64 " holds no batch", v->path, pos);
+    if (sl_batch_header_decode(batches, &h) != 0)
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: entry at byte %" PRIu64 " holds no batch", v->path, pos);
     int rc = grow((void **)&v->items, &v->item_cap, v->item_count, sizeof *v->items);
     if (!rc)
         v->items[v->item_count++] = (journal_item){pos, stream_id, partition, h.base_offset};
@@ -48,7 +48,7 @@ static int on_damage(void *ctx, const char *path, uint64_t pos, uint64_t next, i
 {
     journal_verdict *v = ctx;
     if (!v->path && !(v->path = strdup(path)))
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = grow((void **)&v->damages, &v->damage_cap, v->damage_count, sizeof *v->damages);
     if (!rc)
         v->damages[v->damage_count++] = (journal_damage){pos, next, known, stream_id, partition, 0};
@@ -84,7 +84,7 @@ static int judge(journal_verdict *v)
         n += v->damages[i].known;
     named *all = malloc((n ? n : 1) * sizeof *all);
     if (!all)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     size_t k = 0;
     for (size_t i = 0; i < v->item_count; i++)
         all[k++] = (named){v->items[i].pos, v->items[i].stream_id, v->items[i].partition};
@@ -107,24 +107,24 @@ static int judge(journal_verdict *v)
     return 0;
 }
 
-int journal_verdict_build(journal *j, journal_verdict **out)
+int sl_journal_verdict_build(journal *j, journal_verdict **out)
 {
     *out = NULL;
     journal_verdict *v = calloc(1, sizeof *v);
     if (!v)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
-    int rc = journal_replay(j, on_item, on_damage, v);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    int rc = sl_journal_replay(j, on_item, on_damage, v);
     if (!rc && v->damage_count)
         rc = judge(v);
     if (rc) {
-        journal_verdict_free(v);
+        sl_journal_verdict_free(v);
         return rc;
     }
     *out = v;
     return 0;
 }
 
-void journal_verdict_free(journal_verdict *v)
+void sl_journal_verdict_free(journal_verdict *v)
 {
     if (!v)
         return;
@@ -134,24 +134,24 @@ void journal_verdict_free(journal_verdict *v)
     free(v);
 }
 
-size_t journal_verdict_items(const journal_verdict *v, const journal_item **items)
+size_t sl_journal_verdict_items(const journal_verdict *v, const journal_item **items)
 {
     *items = v->items;
     return v->item_count;
 }
 
-size_t journal_verdict_damages(const journal_verdict *v, const journal_damage **damages)
+size_t sl_journal_verdict_damages(const journal_verdict *v, const journal_damage **damages)
 {
     *damages = v->damages;
     return v->damage_count;
 }
 
-const char *journal_verdict_path(const journal_verdict *v)
+const char *sl_journal_verdict_path(const journal_verdict *v)
 {
     return v->path ? v->path : "journal";
 }
 
-void journal_verdict_describe(const journal_verdict *v, const journal_damage *d, char *buf, size_t n)
+void sl_journal_verdict_describe(const journal_verdict *v, const journal_damage *d, char *buf, size_t n)
 {
     (void)v;
     char whose[96];
@@ -172,21 +172,21 @@ void journal_verdict_describe(const journal_verdict *v, const journal_damage *d,
                  d->pos, whose, d->next);
 }
 
-int journal_verdict_fatal(const journal_verdict *v)
+int sl_journal_verdict_fatal(const journal_verdict *v)
 {
     for (size_t i = 0; i < v->damage_count; i++) {
         const journal_damage *d = &v->damages[i];
         if (d->acknowledged && !d->known) {
             char what[512];
-            journal_verdict_describe(v, d, what, sizeof what);
-            return err_set(SIGLOG_ECORRUPT, "%s: %s; cannot tell which partition lost it (see siglog verify)",
-                           journal_verdict_path(v), what);
+            sl_journal_verdict_describe(v, d, what, sizeof what);
+            return sl_err_set(SIGLOG_ECORRUPT, "%s: %s; cannot tell which partition lost it (see siglog verify)",
+                           sl_journal_verdict_path(v), what);
         }
     }
     return 0;
 }
 
-const journal_damage *journal_verdict_failing(const journal_verdict *v, uint32_t stream_id, uint32_t partition)
+const journal_damage *sl_journal_verdict_failing(const journal_verdict *v, uint32_t stream_id, uint32_t partition)
 {
     for (size_t i = 0; i < v->damage_count; i++) {
         const journal_damage *d = &v->damages[i];
@@ -196,8 +196,8 @@ const journal_damage *journal_verdict_failing(const journal_verdict *v, uint32_t
     return NULL;
 }
 
-int journal_verdict_applies(const journal_verdict *v, const journal_item *item)
+int sl_journal_verdict_applies(const journal_verdict *v, const journal_item *item)
 {
-    const journal_damage *d = journal_verdict_failing(v, item->stream_id, item->partition);
+    const journal_damage *d = sl_journal_verdict_failing(v, item->stream_id, item->partition);
     return !d || item->pos < d->pos;
 }

@@ -3,7 +3,7 @@
  * the same way by a writer's recovery, a reader's open and verify
  * (format-spec/FORMAT.md, "Recovery", step 2).
  *
- * journal_replay hands on damage: an invalid entry that a valid entry of
+ * sl_journal_replay hands on damage: an invalid entry that a valid entry of
  * the current generation follows, so no torn end. It may still be what a
  * power cut does to the last commit round: a round writes one entry per
  * partition with one write, and a disk may keep a later sector of that
@@ -52,28 +52,28 @@ typedef struct journal_damage {
     int acknowledged;     /* proven part of an acknowledged commit */
 } journal_damage;
 
-/* Scan j (journal_replay) and judge. */
-int journal_verdict_build(journal *j, journal_verdict **out);
-void journal_verdict_free(journal_verdict *v);
+/* Scan j (sl_journal_replay) and judge. */
+int sl_journal_verdict_build(journal *j, journal_verdict **out);
+void sl_journal_verdict_free(journal_verdict *v);
 
 /* The valid entries, in journal order. */
-size_t journal_verdict_items(const journal_verdict *v, const journal_item **items);
+size_t sl_journal_verdict_items(const journal_verdict *v, const journal_item **items);
 /* The damaged entries, in journal order. */
-size_t journal_verdict_damages(const journal_verdict *v, const journal_damage **damages);
+size_t sl_journal_verdict_damages(const journal_verdict *v, const journal_damage **damages);
 /* The journal file's path (for messages). */
-const char *journal_verdict_path(const journal_verdict *v);
+const char *sl_journal_verdict_path(const journal_verdict *v);
 /* One line saying what damage d is and what it means, into buf (without
- * the file: see journal_verdict_path). */
-void journal_verdict_describe(const journal_verdict *v, const journal_damage *d, char *buf, size_t n);
+ * the file: see sl_journal_verdict_path). */
+void sl_journal_verdict_describe(const journal_verdict *v, const journal_damage *d, char *buf, size_t n);
 
 /* SIGLOG_ECORRUPT (with the detail) when the damage makes every
  * partition's journal commits untrustworthy (an acknowledged entry whose
  * header is damaged), else 0. */
-int journal_verdict_fatal(const journal_verdict *v);
+int sl_journal_verdict_fatal(const journal_verdict *v);
 /* The first acknowledged damage of (stream_id, partition), or NULL. */
-const journal_damage *journal_verdict_failing(const journal_verdict *v, uint32_t stream_id, uint32_t partition);
+const journal_damage *sl_journal_verdict_failing(const journal_verdict *v, uint32_t stream_id, uint32_t partition);
 /* Whether the valid item may be applied (it is not after a damage that
  * fails its partition). */
-int journal_verdict_applies(const journal_verdict *v, const journal_item *item);
+int sl_journal_verdict_applies(const journal_verdict *v, const journal_item *item);
 
 #endif

@@ -36,7 +36,7 @@ int maintenance_open(maintenance **out, const siglog_io *io, const char *store_p
 void maintenance_close(maintenance *m);
 
 /* The catalog of partition `partition` of stream `stream`, opened for
- * maintenance on first use (catalog_open) and owned by the handle. */
+ * maintenance on first use (sl_catalog_open) and owned by the handle. */
 int maintenance_catalog(maintenance *m, const char *stream, uint32_t partition, catalog **out);
 
 #endif

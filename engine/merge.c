@@ -128,23 +128,23 @@ static int merge_refill_all(siglog_merge *m, enum merge_state which)
 
 SIGLOG_API int siglog_merge_open(siglog_merge **out, siglog_cursor *const *cursors, size_t n)
 {
-    err_clear();
+    sl_err_clear();
     if (!out || (!cursors && n > 0))
-        return err_set(SIGLOG_EINVAL, "siglog_merge_open: NULL argument");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_merge_open: NULL argument");
     *out = NULL;
     for (size_t i = 0; i < n; i++)
         if (!cursors[i])
-            return err_set(SIGLOG_EINVAL, "siglog_merge_open: cursor %zu is NULL", i);
+            return sl_err_set(SIGLOG_EINVAL, "siglog_merge_open: cursor %zu is NULL", i);
     siglog_merge *m = calloc(1, sizeof *m);
     if (!m)
-        return err_set(SIGLOG_ENOMEM, "siglog_merge_open: out of memory for %zu cursors", n);
+        return sl_err_set(SIGLOG_ENOMEM, "siglog_merge_open: out of memory for %zu cursors", n);
     m->n = n;
     m->pending = n;
     m->in = calloc(n ? n : 1, sizeof *m->in);
     m->heap = calloc(n ? n : 1, sizeof *m->heap);
     if (!m->in || !m->heap) {
         siglog_merge_close(m);
-        return err_set(SIGLOG_ENOMEM, "siglog_merge_open: out of memory for %zu cursors", n);
+        return sl_err_set(SIGLOG_ENOMEM, "siglog_merge_open: out of memory for %zu cursors", n);
     }
     /* Inputs start in NEED and are first read by siglog_merge_next, so
      * opening a merge never fails on a cursor's read error. */
@@ -156,9 +156,9 @@ SIGLOG_API int siglog_merge_open(siglog_merge **out, siglog_cursor *const *curso
 
 SIGLOG_API int siglog_merge_next(siglog_merge *m, const siglog_record **rec, size_t *stream_index)
 {
-    err_clear();
+    sl_err_clear();
     if (!m || !rec)
-        return err_set(SIGLOG_EINVAL, "siglog_merge_next: NULL argument");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_merge_next: NULL argument");
     if (m->pending < m->n) {
         m->in[m->pending].state = MERGE_NEED;
         m->pending = m->n;

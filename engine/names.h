@@ -28,11 +28,11 @@
 #define PARTITION_DIR_DIGITS 5
 
 /* 0 if valid, else SIGLOG_EINVAL with a detail saying why. */
-int name_validate_stream(const char *name);
+int sl_name_validate_stream(const char *name);
 
 /* malloc'd "a/b" (NULL on allocation failure). */
-char *path_join(const char *a, const char *b);
+char *sl_path_join(const char *a, const char *b);
 /* malloc'd "<stream_dir>/PPPPP". */
-char *path_partition_dir(const char *stream_dir, uint32_t partition);
+char *sl_path_partition_dir(const char *stream_dir, uint32_t partition);
 
 #endif

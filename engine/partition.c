@@ -14,7 +14,7 @@ struct partition {
     pthread_mutex_t mu;
     pthread_cond_t published;   /* broadcast when the hwm moves */
     const siglog_io *io;
-    partition_config cfg;       /* see partition_set_config */
+    partition_config cfg;       /* see sl_partition_set_config */
     char *dir;
     uint32_t id;
     int writable;
@@ -31,13 +31,13 @@ struct partition {
     /* NONE only: the offsets a failed segment write dropped and handed
      * out again (the hull of every such drop; empty when equal). An event
      * at such an offset may be the dropped one or its successor, so its
-     * durability can never be confirmed (partition_wait_durable). */
+     * durability can never be confirmed (sl_partition_wait_durable). */
     uint64_t reissued_from, reissued_to;
 
     int failed;                 /* SIGLOG code; appends refused once set */
     char failed_detail[512];
     int damaged;                /* failed at open: damage that must not be
-                                 * cut (see partition_open) */
+                                 * cut (see sl_partition_open) */
     int unservable;             /* journal damage, or a log its catalog
                                  * finds incomplete: cursors fail too, with
                                  * failed_detail (set at open only) */
@@ -60,15 +60,15 @@ struct partition {
 /* Roll before relative offsets (u32 in the indexes) could overflow. */
 #define REL_OFFSET_ROLL (UINT32_MAX - BATCH_RECORDS_MAX)
 
-void batch_run_clear(batch_run *r)
+void sl_batch_run_clear(batch_run *r)
 {
     r->bytes.len = 0;
     r->count = 0;
 }
 
-void batch_run_free(batch_run *r)
+void sl_batch_run_free(batch_run *r)
 {
-    bytebuf_free(&r->bytes);
+    sl_bytebuf_free(&r->bytes);
     free(r->metas);
     memset(r, 0, sizeof *r);
 }
@@ -83,7 +83,7 @@ static int batch_run_reserve_meta(batch_run *r, size_t need)
         cap *= 2;
     batch_meta *m = realloc(r->metas, cap * sizeof *m);
     if (!m)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     r->metas = m;
     r->cap = cap;
     return 0;
@@ -133,20 +133,20 @@ static void publish_hint_locked(const partition *p)
                   .last_batch_pos = bytes == 0                  ? 0
                                     : p->last_batch_end == bytes ? p->last_batch_pos
                                                                  : HWM_NO_BATCH};
-    hwm_publish(p->hint, p->id, &m);
+    sl_hwm_publish(p->hint, p->id, &m);
 }
 
 static void publish_locked(partition *p)
 {
-    p->hwm.log_start_offset = catalog_get(p->cat)->log_start_offset;
-    p->hwm.hwm_offset = segment_next_offset(p->active);
-    p->hwm.active_base = segment_base_offset(p->active);
-    p->hwm.active_bytes = segment_size(p->active);
+    p->hwm.log_start_offset = sl_catalog_get(p->cat)->log_start_offset;
+    p->hwm.hwm_offset = sl_segment_next_offset(p->active);
+    p->hwm.active_base = sl_segment_base_offset(p->active);
+    p->hwm.active_bytes = sl_segment_size(p->active);
     pthread_cond_broadcast(&p->published);
     publish_hint_locked(p);
 }
 
-void partition_attach_hint(partition *p, hwm_file *h)
+void sl_partition_attach_hint(partition *p, hwm_file *h)
 {
     pthread_mutex_lock(&p->mu);
     p->hint = h;
@@ -180,9 +180,9 @@ static void open_damaged(partition *p, const segment_tail *t, partition_log_fn l
     logf_(log, log_ctx, SIGLOG_LOG_ERROR, "%s", p->failed_detail);
     p->damaged = 1;
     p->next_offset = t->end_offset;
-    p->hwm = (partition_snapshot){.log_start_offset = catalog_get(p->cat)->log_start_offset,
+    p->hwm = (partition_snapshot){.log_start_offset = sl_catalog_get(p->cat)->log_start_offset,
                                   .hwm_offset = t->end_offset,
-                                  .active_base = segment_base_offset(p->active),
+                                  .active_base = sl_segment_base_offset(p->active),
                                   .active_bytes = t->end_bytes,
                                   .damaged = 1};
 }
@@ -199,7 +199,7 @@ static void open_missing(partition *p, partition_log_fn log, void *log_ctx)
     logf_(log, log_ctx, SIGLOG_LOG_ERROR, "%s", p->failed_detail);
     p->damaged = 1;
     p->unservable = 1;
-    segment_close(p->active);
+    sl_segment_close(p->active);
     p->active = NULL;
 }
 
@@ -215,29 +215,29 @@ static int open_active(partition *p, const catalog_segment *last, uint64_t journ
          * loss the catalog recorded left it). Recorded at once, so that
          * its offsets are never handed out again should it go missing
          * before the first roll. */
-        uint64_t base = catalog_get(p->cat)->next_offset_floor;
-        rc = segment_create(p->io, p->dir, base, &sp, &p->active);
+        uint64_t base = sl_catalog_get(p->cat)->next_offset_floor;
+        rc = sl_segment_create(p->io, p->dir, base, &sp, &p->active);
         if (rc)
             return rc;
         int s = p->io->sync_dir(p->io, p->dir);
         if (s < 0)
-            return err_errno(s, "fsync of directory %s failed", p->dir);
-        return catalog_segment_created(p->cat, base);
+            return sl_err_errno(s, "fsync of directory %s failed", p->dir);
+        return sl_catalog_segment_created(p->cat, base);
     }
-    rc = segment_open_at(p->io, p->dir, last->location, last->base_offset, 1, &sp, &p->active);
+    rc = sl_segment_open_at(p->io, p->dir, last->location, last->base_offset, 1, &sp, &p->active);
     if (rc)
         return rc;
-    if (segment_indexes_rebuilt(p->active))
+    if (sl_segment_indexes_rebuilt(p->active))
         logf_(log, log_ctx, SIGLOG_LOG_WARN, "%s: rebuilt missing or invalid offset and time indexes from the segment",
-              segment_file_path(p->active));
+              sl_segment_file_path(p->active));
     /* Journaled: what precedes the journal's copy was synced by the last
      * checkpoint (all of it when the journal holds nothing of this
      * partition). NONE: only what the segment's summary says a clean
      * close synced; the rest is scanned. */
-    segment_trust_below(p->active, p->cfg.stream.sync_policy == SIGLOG_SYNC_NONE ? segment_durable_offset(p->active)
+    sl_segment_trust_below(p->active, p->cfg.stream.sync_policy == SIGLOG_SYNC_NONE ? sl_segment_durable_offset(p->active)
                                                                            : journal_from);
     segment_tail t;
-    if ((rc = segment_scan_tail(p->active, &t)) != 0)
+    if ((rc = sl_segment_scan_tail(p->active, &t)) != 0)
         return rc;
     /* Damage past what was synced is what a power cut does to unsynced
      * writes (they reach the disk in any order): for a journaled stream the
@@ -249,66 +249,66 @@ static int open_active(partition *p, const catalog_segment *last, uint64_t journ
     int journal_restores = !none && journal_from <= t.next_offset;
     int checkpointed = !none && journal_from != UINT64_MAX && t.next_offset < journal_from;
     if ((t.vouched_damage || (checkpointed && t.valid_bytes < t.file_bytes)) && !journal_restores) {
-        err_set(SIGLOG_ECORRUPT,
+        sl_err_set(SIGLOG_ECORRUPT,
                 "%s: invalid batch at byte %" PRIu64 " (offset %" PRIu64 "), inside what %s vouches for: "
                 "damage, not a torn tail; nothing was truncated and the partition refuses appends (see siglog verify)",
-                segment_file_path(p->active), t.valid_bytes, t.next_offset,
+                sl_segment_file_path(p->active), t.valid_bytes, t.next_offset,
                 t.vouched_damage ? "the segment's summary" : "the last checkpoint");
         open_damaged(p, &t, log, log_ctx);
         return 0;
     }
-    if (t.damaged && (journal_restores || (none && t.next_offset >= segment_durable_offset(p->active)))) {
+    if (t.damaged && (journal_restores || (none && t.next_offset >= sl_segment_durable_offset(p->active)))) {
         logf_(log, log_ctx, SIGLOG_LOG_WARN,
               "%s: unsynced writes reached the disk out of order; cutting at byte %" PRIu64 " (offset %" PRIu64
               ")%s",
-              segment_file_path(p->active), t.valid_bytes, t.next_offset,
+              sl_segment_file_path(p->active), t.valid_bytes, t.next_offset,
               none ? ": sync policy none, nothing after the last sync was promised"
                    : ", the journal holds the rest");
     } else if (t.damaged) {
-        err_set(SIGLOG_ECORRUPT,
+        sl_err_set(SIGLOG_ECORRUPT,
                 "%s: invalid batch at byte %" PRIu64 " (offset %" PRIu64 ") is followed by a valid batch at "
                 "byte %" PRIu64 " (offset %" PRIu64 "): damage inside the log, not a torn tail; "
                 "nothing was truncated and the partition refuses appends (see siglog verify)",
-                segment_file_path(p->active), t.valid_bytes, t.next_offset, t.damage_next_pos,
+                sl_segment_file_path(p->active), t.valid_bytes, t.next_offset, t.damage_next_pos,
                 t.damage_next_offset);
         open_damaged(p, &t, log, log_ctx);
         return 0;
     }
     if (t.valid_bytes < t.file_bytes) {
         logf_(log, log_ctx, SIGLOG_LOG_WARN, "%s: truncated torn tail from %" PRIu64 " to %" PRIu64 " bytes",
-              segment_file_path(p->active), t.file_bytes, t.valid_bytes);
-        if ((rc = segment_truncate(p->active, t.valid_bytes)) != 0)
+              sl_segment_file_path(p->active), t.file_bytes, t.valid_bytes);
+        if ((rc = sl_segment_truncate(p->active, t.valid_bytes)) != 0)
             return rc;
     }
-    return segment_adopt_tail(p->active, &t);
+    return sl_segment_adopt_tail(p->active, &t);
 }
 
 /* The segments the catalog names are there (a version 2 file), or those
  * listed agree with its version 1 bounds. *snap: the catalog's state. */
 static int check_catalog_files(catalog *cat, catalog_snapshot **snap)
 {
-    catalog_snapshot *s = *snap = catalog_snapshot_get(cat);
-    if (!catalog_snapshot_listed(s))
-        return catalog_check_files(catalog_io(cat), catalog_dir(cat), s);
-    size_t n = catalog_snapshot_count(s);
+    catalog_snapshot *s = *snap = sl_catalog_snapshot_get(cat);
+    if (!sl_catalog_snapshot_listed(s))
+        return sl_catalog_check_files(sl_catalog_io(cat), sl_catalog_dir(cat), s);
+    size_t n = sl_catalog_snapshot_count(s);
     uint64_t *bases = malloc((n ? n : 1) * sizeof *bases);
     if (!bases)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
-        bases[i] = catalog_snapshot_segment(s, i)->base_offset;
-    int rc = catalog_match_segments(cat, bases, n);
+        bases[i] = sl_catalog_snapshot_segment(s, i)->base_offset;
+    int rc = sl_catalog_match_segments(cat, bases, n);
     free(bases);
     return rc;
 }
 
-int partition_open(partition **out, const siglog_io *io, const char *dir, uint32_t id, const partition_config *cfg,
+int sl_partition_open(partition **out, const siglog_io *io, const char *dir, uint32_t id, const partition_config *cfg,
                    int writable, uint64_t journal_from, partition_log_fn log, void *log_ctx)
 {
     *out = NULL;
     partition *p = calloc(1, sizeof *p);
     if (!p || !(p->dir = strdup(dir))) {
         free(p);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->published, NULL);
@@ -316,68 +316,68 @@ int partition_open(partition **out, const siglog_io *io, const char *dir, uint32
     p->cfg = *cfg;
     p->id = id;
     p->writable = writable;
-    batch_builder_init(&p->open);
+    sl_batch_builder_init(&p->open);
     int rc = 0;
     if (writable) {
         /* Only stream creation makes partition directories: the catalog
          * reports a missing one, and segments missing from its log. */
         catalog_snapshot *cs = NULL;
-        rc = catalog_open(&p->cat, io, dir, cfg->file_mode);
+        rc = sl_catalog_open(&p->cat, io, dir, cfg->file_mode);
         if (!rc)
             rc = check_catalog_files(p->cat, &cs);
         if (!rc)
-            rc = catalog_drop_unnamed_tail(p->cat);
+            rc = sl_catalog_drop_unnamed_tail(p->cat);
         int missing = rc == SIGLOG_ECORRUPT;
         if (!rc) {
-            size_t n = catalog_snapshot_count(cs);
-            rc = open_active(p, n ? catalog_snapshot_segment(cs, n - 1) : NULL, journal_from, log, log_ctx);
+            size_t n = sl_catalog_snapshot_count(cs);
+            rc = open_active(p, n ? sl_catalog_snapshot_segment(cs, n - 1) : NULL, journal_from, log, log_ctx);
         }
-        catalog_snapshot_release(cs);
+        sl_catalog_snapshot_release(cs);
         /* A damaged partition is left as it is: it writes nothing. */
         if (!rc && !p->damaged)
-            missing = (rc = catalog_check_end(dir, catalog_get(p->cat), segment_next_offset(p->active))) != 0;
+            missing = (rc = sl_catalog_check_end(dir, sl_catalog_get(p->cat), sl_segment_next_offset(p->active))) != 0;
         if (missing) {
             open_missing(p, log, log_ctx);
             rc = 0;
         }
         /* A store from before the catalog gets its checkpoint now. */
         if (!rc && !p->damaged)
-            rc = catalog_commit(p->cat, segment_base_offset(p->active), segment_base_offset(p->active));
+            rc = sl_catalog_commit(p->cat, sl_segment_base_offset(p->active), sl_segment_base_offset(p->active));
         if (rc)
             goto fail;
         if (!p->damaged) {
-            p->next_offset = segment_next_offset(p->active);
+            p->next_offset = sl_segment_next_offset(p->active);
             publish_locked(p);
         }
     }
     *out = p;
     return 0;
 fail:
-    partition_close(p);
+    sl_partition_close(p);
     return rc;
 }
 
-void partition_close(partition *p)
+void sl_partition_close(partition *p)
 {
     if (!p)
         return;
-    segment_close(p->active);
-    catalog_close(p->cat);
-    batch_builder_free(&p->open);
-    batch_run_free(&p->pending);
-    batch_run_free(&p->inflight);
-    batch_run_free(&p->journaled);
+    sl_segment_close(p->active);
+    sl_catalog_close(p->cat);
+    sl_batch_builder_free(&p->open);
+    sl_batch_run_free(&p->pending);
+    sl_batch_run_free(&p->inflight);
+    sl_batch_run_free(&p->journaled);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->published);
     free(p->dir);
     free(p);
 }
 
-int partition_rebuild_indexes(partition *p)
+int sl_partition_rebuild_indexes(partition *p)
 {
     pthread_mutex_lock(&p->mu);
     /* 1: its open did, and said so */
-    int rc = segment_indexes_rebuilt(p->active) ? 1 : segment_rebuild_indexes(p->active);
+    int rc = sl_segment_indexes_rebuilt(p->active) ? 1 : sl_segment_rebuild_indexes(p->active);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
@@ -391,7 +391,7 @@ static void fail_locked(partition *p, int code)
     pthread_cond_broadcast(&p->published);
 }
 
-int partition_wait_durable(partition *p, uint64_t offset, const int *store_failed, const struct timespec *until)
+int sl_partition_wait_durable(partition *p, uint64_t offset, const int *store_failed, const struct timespec *until)
 {
     pthread_mutex_lock(&p->mu);
     int rc;
@@ -402,14 +402,14 @@ int partition_wait_durable(partition *p, uint64_t offset, const int *store_faile
     /* Checked once: a failed NONE write may hand the offset out again
      * while we wait (the reissued range below tells). */
     if (offset >= p->next_offset) {
-        rc = err_set(SIGLOG_EINVAL, "%s: offset %llu was never appended (next offset %llu)", p->dir,
+        rc = sl_err_set(SIGLOG_EINVAL, "%s: offset %llu was never appended (next offset %llu)", p->dir,
                      (unsigned long long)offset, (unsigned long long)p->next_offset);
         pthread_mutex_unlock(&p->mu);
         return rc;
     }
     for (;;) {
         if (offset >= p->reissued_from && offset < p->reissued_to) {
-            rc = err_set(SIGLOG_EFAILED,
+            rc = sl_err_set(SIGLOG_EFAILED,
                          "%s: offset %llu was dropped by a failed segment write and handed out again: "
                          "whether its event is stored cannot be told",
                          p->dir, (unsigned long long)offset);
@@ -421,7 +421,7 @@ int partition_wait_durable(partition *p, uint64_t offset, const int *store_faile
             break;
         }
         if (p->failed) {
-            rc = err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: %s", p->dir,
+            rc = sl_err_set(SIGLOG_EFAILED, "%s: offset %llu will never be durable: %s", p->dir,
                          (unsigned long long)offset, p->failed_detail);
             break;
         }
@@ -440,7 +440,7 @@ int partition_wait_durable(partition *p, uint64_t offset, const int *store_faile
     return rc;
 }
 
-int partition_wait_beyond(partition *p, uint64_t offset, const struct timespec *until)
+int sl_partition_wait_beyond(partition *p, uint64_t offset, const struct timespec *until)
 {
     if (!p->writable)
         return 1;
@@ -451,17 +451,17 @@ int partition_wait_beyond(partition *p, uint64_t offset, const struct timespec *
     return 0;
 }
 
-void partition_wake_waiters(partition *p)
+void sl_partition_wake_waiters(partition *p)
 {
     pthread_mutex_lock(&p->mu);
     pthread_cond_broadcast(&p->published);
     pthread_mutex_unlock(&p->mu);
 }
 
-void partition_fail_unservable(partition *p, const char *detail)
+void sl_partition_fail_unservable(partition *p, const char *detail)
 {
     pthread_mutex_lock(&p->mu);
-    err_set(SIGLOG_ECORRUPT, "%s", detail);
+    sl_err_set(SIGLOG_ECORRUPT, "%s", detail);
     fail_locked(p, SIGLOG_ECORRUPT);
     p->unservable = 1;
     pthread_mutex_unlock(&p->mu);
@@ -475,11 +475,11 @@ static int seal_open_locked(partition *p)
     if (rc)
         return rc;
     batch_meta meta;
-    rc = batch_builder_seal(&p->open, (int)p->cfg.stream.compression, &p->pending.bytes, &meta);
+    rc = sl_batch_builder_seal(&p->open, (int)p->cfg.stream.compression, &p->pending.bytes, &meta);
     if (rc)
         return rc;
     p->pending.metas[p->pending.count++] = meta;
-    batch_builder_reset(&p->open, p->next_offset, 0);
+    sl_batch_builder_reset(&p->open, p->next_offset, 0);
     return 0;
 }
 
@@ -490,15 +490,15 @@ static int append_locked(partition *p, const siglog_event *const *events, size_t
     for (size_t i = 0; i < n; i++) {
         const siglog_event *ev = events[i];
         int64_t ts = ev->timestamp_us ? ev->timestamp_us : now_us;
-        size_t size = batch_record_size(ev, ts);
+        size_t size = sl_batch_record_size(ev, ts);
         if (p->open.record_count && p->open.records.len + size > p->cfg.stream.batch_bytes_max) {
             int rc = seal_open_locked(p);
             if (rc)
                 return rc;
         }
         if (p->open.record_count == 0)
-            batch_builder_reset(&p->open, p->next_offset, mono);
-        int rc = batch_builder_add(&p->open, ev, ts);
+            sl_batch_builder_reset(&p->open, p->next_offset, mono);
+        int rc = sl_batch_builder_add(&p->open, ev, ts);
         if (rc)
             return rc;
         if (offsets_out)
@@ -512,27 +512,27 @@ static int append_locked(partition *p, const siglog_event *const *events, size_t
 
 static int roll_locked(partition *p)
 {
-    int rc = segment_seal(p->active);
+    int rc = sl_segment_seal(p->active);
     catalog_segment sealed;
     if (!rc)
-        rc = catalog_describe_segment(p->active, &sealed);
+        rc = sl_catalog_describe_segment(p->active, &sealed);
     if (rc) {
         fail_locked(p, rc);
         return rc;
     }
     segment_params sp = seg_params(p);
     segment *next;
-    uint64_t base = segment_next_offset(p->active);
-    if ((rc = segment_create(p->io, p->dir, base, &sp, &next)) != 0)
+    uint64_t base = sl_segment_next_offset(p->active);
+    if ((rc = sl_segment_create(p->io, p->dir, base, &sp, &next)) != 0)
         return rc;
     int s = p->io->sync_dir(p->io, p->dir);
     if (s < 0) {
-        rc = err_errno(s, "fsync of directory %s failed", p->dir);
-        segment_close(next);
+        rc = sl_err_errno(s, "fsync of directory %s failed", p->dir);
+        sl_segment_close(next);
         fail_locked(p, rc);
         return rc;
     }
-    segment_close(p->active);
+    sl_segment_close(p->active);
     p->active = next;
     p->dirty = 0;
     publish_locked(p);
@@ -540,7 +540,7 @@ static int roll_locked(partition *p)
      * the sealed one: the log can never again end below it. A crash
      * before this leaves the new segment empty and unnamed; the next
      * writer goes on in the sealed one and creates it again. */
-    if ((rc = catalog_roll(p->cat, &sealed)) != 0) {
+    if ((rc = sl_catalog_roll(p->cat, &sealed)) != 0) {
         fail_locked(p, rc);
         return rc;
     }
@@ -549,12 +549,12 @@ static int roll_locked(partition *p)
 
 static int maybe_roll_locked(partition *p, int64_t now_us)
 {
-    uint64_t size = segment_size(p->active);
+    uint64_t size = sl_segment_size(p->active);
     if (size == 0)
         return 0;
-    int64_t age = now_us - segment_created_us(p->active);
+    int64_t age = now_us - sl_segment_created_us(p->active);
     int full = size >= p->cfg.stream.segment_bytes_max ||
-               segment_next_offset(p->active) - segment_base_offset(p->active) >= REL_OFFSET_ROLL;
+               sl_segment_next_offset(p->active) - sl_segment_base_offset(p->active) >= REL_OFFSET_ROLL;
     int old = p->cfg.stream.segment_age_max_us && age >= (int64_t)p->cfg.stream.segment_age_max_us;
     return full || old ? roll_locked(p) : 0;
 }
@@ -567,8 +567,8 @@ static int write_run_locked(partition *p, const batch_run *r)
     uint64_t pos = 0;
     int64_t now = p->io->now_us(p->io);
     while (first < r->count) {
-        uint64_t room = p->cfg.stream.segment_bytes_max > segment_size(p->active)
-                            ? p->cfg.stream.segment_bytes_max - segment_size(p->active)
+        uint64_t room = p->cfg.stream.segment_bytes_max > sl_segment_size(p->active)
+                            ? p->cfg.stream.segment_bytes_max - sl_segment_size(p->active)
                             : 0;
         size_t n = 0;
         uint64_t bytes = 0;
@@ -576,17 +576,17 @@ static int write_run_locked(partition *p, const batch_run *r)
             bytes += r->metas[first + n].bytes;
             n++;
         } while (first + n < r->count && bytes + r->metas[first + n].bytes <= room);
-        int rc = segment_append(p->active, r->bytes.data + pos, (size_t)bytes, r->metas + first, n);
+        int rc = sl_segment_append(p->active, r->bytes.data + pos, (size_t)bytes, r->metas + first, n);
         if (rc) {
             /* Cut whatever part of the write reached the file, so the
              * segment ends on a batch boundary again. */
             int keep = rc;
-            if ((rc = segment_truncate(p->active, segment_size(p->active))) != 0)
+            if ((rc = sl_segment_truncate(p->active, sl_segment_size(p->active))) != 0)
                 fail_locked(p, rc);
             return keep;
         }
         p->dirty = 1;
-        p->last_batch_end = segment_size(p->active);
+        p->last_batch_end = sl_segment_size(p->active);
         p->last_batch_pos = p->last_batch_end - r->metas[first + n - 1].bytes;
         first += n;
         pos += bytes;
@@ -601,24 +601,24 @@ static int write_pending_locked(partition *p)
     if (p->pending.count == 0)
         return 0;
     if (p->failed)
-        return err_set(SIGLOG_EFAILED, "%s: partition failed earlier: %s", p->dir, p->failed_detail);
+        return sl_err_set(SIGLOG_EFAILED, "%s: partition failed earlier: %s", p->dir, p->failed_detail);
     int rc = write_run_locked(p, &p->pending);
     if (rc) {
         /* Nothing here was promised durable (policy NONE): what did not
          * reach the segment is dropped and its offsets are handed out
          * again. */
         uint64_t dropped_to = p->next_offset;
-        p->next_offset = segment_next_offset(p->active);
+        p->next_offset = sl_segment_next_offset(p->active);
         if (p->reissued_from == p->reissued_to || p->next_offset < p->reissued_from)
             p->reissued_from = p->next_offset;
         if (dropped_to > p->reissued_to)
             p->reissued_to = dropped_to;
-        batch_builder_reset(&p->open, p->next_offset, 0);
-        batch_run_clear(&p->pending);
+        sl_batch_builder_reset(&p->open, p->next_offset, 0);
+        sl_batch_run_clear(&p->pending);
         publish_locked(p);
         return rc;
     }
-    batch_run_clear(&p->pending);
+    sl_batch_run_clear(&p->pending);
     publish_locked(p);
     return 0;
 }
@@ -626,7 +626,7 @@ static int write_pending_locked(partition *p)
 static uint64_t take_pending_locked(partition *p, uint64_t max_bytes, uint64_t below)
 {
     batch_run *src = &p->pending, *dst = &p->inflight;
-    batch_run_clear(dst);
+    sl_batch_run_clear(dst);
     size_t n = 0;
     uint64_t bytes = 0;
     while (n < src->count && src->metas[n].base_offset < below && bytes + src->metas[n].bytes <= max_bytes)
@@ -638,7 +638,7 @@ static uint64_t take_pending_locked(partition *p, uint64_t max_bytes, uint64_t b
         return bytes;
     }
     /* Split: rare (a commit larger than the journal's free space). */
-    if (bytebuf_append(&dst->bytes, src->bytes.data, (size_t)bytes) != 0)
+    if (sl_bytebuf_append(&dst->bytes, src->bytes.data, (size_t)bytes) != 0)
         return 0;
     if (batch_run_reserve_meta(dst, n) != 0)
         return 0;
@@ -656,7 +656,7 @@ static int apply_inflight_locked(partition *p)
     if (p->inflight.count == 0)
         return 0;
     int rc = write_run_locked(p, &p->inflight);
-    batch_run_clear(&p->inflight);
+    sl_batch_run_clear(&p->inflight);
     if (rc) {
         /* The batches are safe in the journal; reopening replays them.
          * Until then this partition must not accept more. */
@@ -667,14 +667,14 @@ static int apply_inflight_locked(partition *p)
     return 0;
 }
 
-int partition_close_checkpoint(partition *p)
+int sl_partition_close_checkpoint(partition *p)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
     if (!p->failed) {
-        rc = segment_checkpoint(p->active);
+        rc = sl_segment_checkpoint(p->active);
         if (!rc)
-            rc = catalog_commit(p->cat, segment_base_offset(p->active), segment_next_offset(p->active));
+            rc = sl_catalog_commit(p->cat, sl_segment_base_offset(p->active), sl_segment_next_offset(p->active));
         if (rc)
             fail_locked(p, rc);
         else
@@ -688,7 +688,7 @@ static int sync_locked(partition *p)
 {
     if (!p->dirty)
         return 0;
-    int rc = segment_sync(p->active);
+    int rc = sl_segment_sync(p->active);
     if (rc) {
         fail_locked(p, rc);
         return rc;
@@ -703,21 +703,21 @@ static int replay_locked(partition *p, const uint8_t *batches, size_t len)
         return 0; /* failed over journal damage: it takes nothing */
     /* Emptying the journal afterwards would lose these commits. */
     if (p->damaged)
-        return err_set(SIGLOG_ECORRUPT, "the journal holds commits of a damaged partition: %s", p->failed_detail);
+        return sl_err_set(SIGLOG_ECORRUPT, "the journal holds commits of a damaged partition: %s", p->failed_detail);
     size_t pos = 0;
     while (pos < len) {
         batch_header h;
-        int rc = batch_header_decode(batches + pos, &h);
+        int rc = sl_batch_header_decode(batches + pos, &h);
         if (rc)
             return rc;
         uint32_t bytes = BATCH_HEADER_BYTES + h.body_len;
-        uint64_t next = segment_next_offset(p->active);
+        uint64_t next = sl_segment_next_offset(p->active);
         if (batch_end_offset(&h) <= next) {
             pos += bytes;
             continue;
         }
         if (h.base_offset != next)
-            return err_set(SIGLOG_ECORRUPT,
+            return sl_err_set(SIGLOG_ECORRUPT,
                            "%s: journal holds offsets from %" PRIu64 " but the partition ends at %" PRIu64,
                            p->dir, h.base_offset, next);
         batch_meta meta = batch_meta_of(&h);
@@ -728,20 +728,20 @@ static int replay_locked(partition *p, const uint8_t *batches, size_t len)
             return rc;
         pos += bytes;
     }
-    p->next_offset = segment_next_offset(p->active);
+    p->next_offset = sl_segment_next_offset(p->active);
     publish_locked(p);
     return 0;
 }
 
-int partition_append_batches(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
+int sl_partition_append_batches(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
                              uint64_t *offsets_out, partition_appended *out)
 {
     pthread_mutex_lock(&p->mu);
     int rc;
     if (p->damaged)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: partition refuses appends: %s", p->dir, p->failed_detail);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: partition refuses appends: %s", p->dir, p->failed_detail);
     else if (p->failed)
-        rc = err_set(SIGLOG_EFAILED, "%s: partition refuses appends since an earlier failure: %s", p->dir,
+        rc = sl_err_set(SIGLOG_EFAILED, "%s: partition refuses appends since an earlier failure: %s", p->dir,
                      p->failed_detail);
     else
         rc = append_locked(p, events, n, now_us, offsets_out);
@@ -751,18 +751,18 @@ int partition_append_batches(partition *p, const siglog_event *const *events, si
     return rc;
 }
 
-int partition_check_published(partition *p, uint64_t last_offset)
+int sl_partition_check_published(partition *p, uint64_t last_offset)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
     if (p->hwm.hwm_offset <= last_offset)
-        rc = err_set(p->failed ? SIGLOG_EFAILED : SIGLOG_EIO, "%s: offset %llu was not made durable: %s", p->dir,
+        rc = sl_err_set(p->failed ? SIGLOG_EFAILED : SIGLOG_EIO, "%s: offset %llu was not made durable: %s", p->dir,
                      (unsigned long long)last_offset, p->failed ? p->failed_detail : "commit incomplete");
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
 
-uint64_t partition_published_offset(partition *p)
+uint64_t sl_partition_published_offset(partition *p)
 {
     pthread_mutex_lock(&p->mu);
     uint64_t next = p->hwm.hwm_offset;
@@ -770,7 +770,7 @@ uint64_t partition_published_offset(partition *p)
     return next;
 }
 
-int partition_commit_begin(partition *p, uint64_t *below)
+int sl_partition_commit_begin(partition *p, uint64_t *below)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
@@ -781,7 +781,7 @@ int partition_commit_begin(partition *p, uint64_t *below)
     return rc;
 }
 
-int partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, partition_take *out)
+int sl_partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, partition_take *out)
 {
     *out = (partition_take){0};
     pthread_mutex_lock(&p->mu);
@@ -799,7 +799,7 @@ int partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, par
     return 0;
 }
 
-int partition_apply_inflight(partition *p)
+int sl_partition_apply_inflight(partition *p)
 {
     pthread_mutex_lock(&p->mu);
     int rc = apply_inflight_locked(p);
@@ -807,15 +807,15 @@ int partition_apply_inflight(partition *p)
     return rc;
 }
 
-void partition_fail_inflight(partition *p, int code)
+void sl_partition_fail_inflight(partition *p, int code)
 {
     pthread_mutex_lock(&p->mu);
-    batch_run_clear(&p->inflight);
+    sl_batch_run_clear(&p->inflight);
     fail_locked(p, code);
     pthread_mutex_unlock(&p->mu);
 }
 
-int partition_sync(partition *p)
+int sl_partition_sync(partition *p)
 {
     pthread_mutex_lock(&p->mu);
     int rc = sync_locked(p);
@@ -823,18 +823,18 @@ int partition_sync(partition *p)
     return rc;
 }
 
-int partition_check_journal_release(partition *p)
+int sl_partition_check_journal_release(partition *p)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
     if (p->failed && !p->damaged)
-        rc = err_set(SIGLOG_EFAILED, "%s: failed partition (%s); the journal keeps its batches for the next open",
+        rc = sl_err_set(SIGLOG_EFAILED, "%s: failed partition (%s); the journal keeps its batches for the next open",
                      p->dir, p->failed_detail);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
 
-int partition_seal_lingering(partition *p, int64_t mono_us)
+int sl_partition_seal_lingering(partition *p, int64_t mono_us)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
@@ -848,7 +848,7 @@ int partition_seal_lingering(partition *p, int64_t mono_us)
     return rc;
 }
 
-int partition_roll_if_old(partition *p, int64_t wall_us)
+int sl_partition_roll_if_old(partition *p, int64_t wall_us)
 {
     pthread_mutex_lock(&p->mu);
     int rc = p->failed ? 0 : maybe_roll_locked(p, wall_us);
@@ -856,7 +856,7 @@ int partition_roll_if_old(partition *p, int64_t wall_us)
     return rc;
 }
 
-int partition_flush(partition *p, int do_sync)
+int sl_partition_flush(partition *p, int do_sync)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
@@ -871,7 +871,7 @@ int partition_flush(partition *p, int do_sync)
     return rc;
 }
 
-int partition_replay(partition *p, const uint8_t *batches, size_t len)
+int sl_partition_replay(partition *p, const uint8_t *batches, size_t len)
 {
     pthread_mutex_lock(&p->mu);
     int rc = replay_locked(p, batches, len);
@@ -879,60 +879,60 @@ int partition_replay(partition *p, const uint8_t *batches, size_t len)
     return rc;
 }
 
-const char *partition_path(const partition *p)
+const char *sl_partition_path(const partition *p)
 {
     return p->dir;
 }
 
-int partition_damaged(const partition *p)
+int sl_partition_damaged(const partition *p)
 {
     return p->damaged;
 }
 
-uint32_t partition_id(const partition *p)
+uint32_t sl_partition_id(const partition *p)
 {
     return p->id;
 }
 
-const batch_run *partition_journaled(const partition *p)
+const batch_run *sl_partition_journaled(const partition *p)
 {
     return &p->journaled;
 }
 
-int partition_catalog_snapshot(const partition *p, catalog_snapshot **out)
+int sl_partition_catalog_snapshot(const partition *p, catalog_snapshot **out)
 {
-    return catalog_snapshot_load(p->io, p->dir, out);
+    return sl_catalog_snapshot_load(p->io, p->dir, out);
 }
 
-int partition_segment_open(partition *p, const catalog_segment *e, segment **out)
+int sl_partition_segment_open(partition *p, const catalog_segment *e, segment **out)
 {
     segment_params sp = reader_params(p);
-    return segment_open_at(p->io, p->dir, e->location, e->base_offset, 0, &sp, out);
+    return sl_segment_open_at(p->io, p->dir, e->location, e->base_offset, 0, &sp, out);
 }
 
-int partition_segment_missing(const partition *p, const catalog_snapshot *cs, size_t i, size_t *after)
+int sl_partition_segment_missing(const partition *p, const catalog_snapshot *cs, size_t i, size_t *after)
 {
-    return catalog_missing_run(p->io, p->dir, cs, i, after);
+    return sl_catalog_missing_run(p->io, p->dir, cs, i, after);
 }
 
-int partition_add_journaled(partition *p, const uint8_t *batches, size_t len)
+int sl_partition_add_journaled(partition *p, const uint8_t *batches, size_t len)
 {
     if (p->unservable)
         return 0; /* failed over journal damage: it serves nothing */
     batch_run *r = &p->journaled;
     for (size_t pos = 0; pos < len;) {
         batch_header h;
-        int rc = batch_header_decode(batches + pos, &h);
+        int rc = sl_batch_header_decode(batches + pos, &h);
         if (rc)
             return rc;
         uint32_t bytes = BATCH_HEADER_BYTES + h.body_len;
         const batch_meta *last = r->count ? &r->metas[r->count - 1] : NULL;
         if (last && h.base_offset != batch_meta_end_offset(last))
-            return err_set(SIGLOG_ECORRUPT,
+            return sl_err_set(SIGLOG_ECORRUPT,
                            "%s: the journal holds offsets from %" PRIu64 " after offsets up to %" PRIu64, p->dir,
                            h.base_offset, batch_meta_end_offset(last) - 1);
         if ((rc = batch_run_reserve_meta(r, r->count + 1)) != 0 ||
-            (rc = bytebuf_append(&r->bytes, batches + pos, bytes)) != 0)
+            (rc = sl_bytebuf_append(&r->bytes, batches + pos, bytes)) != 0)
             return rc;
         r->metas[r->count++] = batch_meta_of(&h);
         pos += bytes;
@@ -952,7 +952,7 @@ static int snapshot_add_journaled(const partition *p, partition_snapshot *out)
         if (batch_meta_end_offset(m) <= out->journal_from)
             continue; /* the segments hold it already */
         if (m->base_offset != out->journal_from)
-            return err_set(SIGLOG_ECORRUPT,
+            return sl_err_set(SIGLOG_ECORRUPT,
                            "%s: journal holds offsets from %" PRIu64 " but the partition ends at %" PRIu64, p->dir,
                            m->base_offset, out->journal_from);
         const batch_meta *last = &r->metas[r->count - 1];
@@ -975,25 +975,25 @@ static int snapshot_of_segments(partition *p, const hwm_mark *hint, partition_sn
      * catalog lists them, after reading the version 1 bounds (a writer
      * creates a segment before the checkpoint that names it). */
     catalog_snapshot *cs;
-    int rc = catalog_snapshot_load(p->io, p->dir, &cs);
+    int rc = sl_catalog_snapshot_load(p->io, p->dir, &cs);
     if (rc)
         return rc;
-    *cp = *catalog_snapshot_bounds(cs);
-    *found = catalog_snapshot_found(cs);
-    size_t n = catalog_snapshot_count(cs);
+    *cp = *sl_catalog_snapshot_bounds(cs);
+    *found = sl_catalog_snapshot_found(cs);
+    size_t n = sl_catalog_snapshot_count(cs);
     uint64_t *bases = malloc((n ? n : 1) * sizeof *bases);
     if (!bases) {
-        catalog_snapshot_release(cs);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        sl_catalog_snapshot_release(cs);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     for (size_t i = 0; i < n; i++)
-        bases[i] = catalog_snapshot_segment(cs, i)->base_offset;
+        bases[i] = sl_catalog_snapshot_segment(cs, i)->base_offset;
     if (*found && !allow_gaps)
-        rc = catalog_snapshot_listed(cs) ? catalog_check_segments(p->dir, cp, bases, n)
-                                         : catalog_check_ends(p->io, p->dir, cs);
+        rc = sl_catalog_snapshot_listed(cs) ? sl_catalog_check_segments(p->dir, cp, bases, n)
+                                         : sl_catalog_check_ends(p->io, p->dir, cs);
     if (rc || n == 0) {
         free(bases);
-        catalog_snapshot_release(cs);
+        sl_catalog_snapshot_release(cs);
         return rc;
     }
     segment_params sp = seg_params(p);
@@ -1005,16 +1005,16 @@ static int snapshot_of_segments(partition *p, const hwm_mark *hint, partition_sn
      * exactly what the tail scan below would find: no scan. Not with
      * journaled batches: those come from a writer that is gone. */
     if (hint && hint->active_base == bases[n - 1] && p->journaled.count == 0 &&
-        hwm_check_segment(p->io, p->dir, hint)) {
+        sl_hwm_check_segment(p->io, p->dir, hint)) {
         free(bases);
-        catalog_snapshot_release(cs);
+        sl_catalog_snapshot_release(cs);
         out->hwm_offset = hint->next_offset;
         out->active_bytes = hint->active_bytes;
         return 0;
     }
-    rc = segment_open_at(p->io, p->dir, catalog_snapshot_segment(cs, n - 1)->location, bases[n - 1], 0, &sp, &s);
+    rc = sl_segment_open_at(p->io, p->dir, sl_catalog_snapshot_segment(cs, n - 1)->location, bases[n - 1], 0, &sp, &s);
     free(bases);
-    catalog_snapshot_release(cs);
+    sl_catalog_snapshot_release(cs);
     if (rc == SIGLOG_ENOENT)
         return 0; /* removed under us: an empty view is consistent */
     if (rc)
@@ -1023,9 +1023,9 @@ static int snapshot_of_segments(partition *p, const hwm_mark *hint, partition_sn
      * by the last checkpoint; index entries beyond it may name batches a
      * power cut took away. */
     uint64_t journal_from = p->journaled.count ? p->journaled.metas[0].base_offset : UINT64_MAX;
-    segment_trust_below(s, journal_from);
+    sl_segment_trust_below(s, journal_from);
     segment_tail t;
-    rc = segment_scan_tail(s, &t);
+    rc = sl_segment_scan_tail(s, &t);
     if (!rc && journal_from <= t.next_offset) {
         /* The journal restores what follows the valid prefix, whatever
          * it is (open_active cuts it). */
@@ -1041,21 +1041,21 @@ static int snapshot_of_segments(partition *p, const hwm_mark *hint, partition_sn
         out->damage_pos = t.valid_bytes;
         out->damage_offset = t.next_offset;
     }
-    segment_close(s);
+    sl_segment_close(s);
     return rc;
 }
 
-int partition_snapshot_get(partition *p, partition_snapshot *out, int allow_gaps)
+int sl_partition_snapshot_get(partition *p, partition_snapshot *out, int allow_gaps)
 {
-    return partition_snapshot_hinted(p, NULL, out, allow_gaps);
+    return sl_partition_snapshot_hinted(p, NULL, out, allow_gaps);
 }
 
-int partition_snapshot_hinted(partition *p, const hwm_mark *hint, partition_snapshot *out, int allow_gaps)
+int sl_partition_snapshot_hinted(partition *p, const hwm_mark *hint, partition_snapshot *out, int allow_gaps)
 {
     memset(out, 0, sizeof *out);
     /* Set at open, before any cursor: read without the lock. */
     if (p->unservable)
-        return err_set(SIGLOG_ECORRUPT, "%s", p->failed_detail);
+        return sl_err_set(SIGLOG_ECORRUPT, "%s", p->failed_detail);
     if (p->writable) {
         pthread_mutex_lock(&p->mu);
         *out = p->hwm;
@@ -1071,11 +1071,11 @@ int partition_snapshot_hinted(partition *p, const hwm_mark *hint, partition_snap
     /* The log, the journal's commits included, never ends below what
      * the catalog's checkpoint recorded. */
     if (!rc && found && !allow_gaps)
-        rc = catalog_check_end(p->dir, &cp, out->hwm_offset);
+        rc = sl_catalog_check_end(p->dir, &cp, out->hwm_offset);
     return rc;
 }
 
-/* See partition_set_config. Unlike write_pending_locked, nothing is
+/* See sl_partition_set_config. Unlike write_pending_locked, nothing is
  * published before the sync: a durability waiter must not wake early. */
 static int settle_locked(partition *p)
 {
@@ -1088,12 +1088,12 @@ static int settle_locked(partition *p)
         fail_locked(p, rc);
         return rc;
     }
-    batch_run_clear(&p->pending);
+    sl_batch_run_clear(&p->pending);
     publish_locked(p);
     return 0;
 }
 
-int partition_set_config(partition *p, const siglog_stream_config *c)
+int sl_partition_set_config(partition *p, const siglog_stream_config *c)
 {
     pthread_mutex_lock(&p->mu);
     int rc = 0;
@@ -1107,7 +1107,7 @@ int partition_set_config(partition *p, const siglog_stream_config *c)
 /* First record timestamp and largest timestamp over all segments. */
 static int timestamp_range(partition *p, const catalog_snapshot *cs, int64_t *first, int64_t *max)
 {
-    size_t n = catalog_snapshot_count(cs);
+    size_t n = sl_catalog_snapshot_count(cs);
     segment_params sp = reader_params(p);
     *first = 0;
     *max = INT64_MIN;
@@ -1115,8 +1115,8 @@ static int timestamp_range(partition *p, const catalog_snapshot *cs, int64_t *fi
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
         segment *s;
-        const catalog_segment *e = catalog_snapshot_segment(cs, i);
-        rc = segment_open_at(p->io, p->dir, e->location, e->base_offset, 0, &sp, &s);
+        const catalog_segment *e = sl_catalog_snapshot_segment(cs, i);
+        rc = sl_segment_open_at(p->io, p->dir, e->location, e->base_offset, 0, &sp, &s);
         if (rc == SIGLOG_ENOENT) {
             rc = 0;
             continue;
@@ -1125,19 +1125,19 @@ static int timestamp_range(partition *p, const catalog_snapshot *cs, int64_t *fi
             break;
         /* A sealed segment's summary knows its largest timestamp; only the
          * last one (or one without a summary) is scanned. */
-        segment_tail t = {.max_timestamp_us = segment_max_timestamp(s), .valid_bytes = segment_size(s)};
+        segment_tail t = {.max_timestamp_us = sl_segment_max_timestamp(s), .valid_bytes = sl_segment_size(s)};
         if (i + 1 == n || t.max_timestamp_us == INT64_MIN)
-            rc = segment_scan_tail(s, &t);
+            rc = sl_segment_scan_tail(s, &t);
         if (!rc && t.max_timestamp_us > *max)
             *max = t.max_timestamp_us;
         if (!rc && i == 0 && t.valid_bytes) {
             batch_header h;
-            if (segment_read_batch(s, 0, t.valid_bytes, &h, &buf) == 1)
+            if (sl_segment_read_batch(s, 0, t.valid_bytes, &h, &buf) == 1)
                 *first = h.first_timestamp_us;
         }
-        segment_close(s);
+        sl_segment_close(s);
     }
-    bytebuf_free(&buf);
+    sl_bytebuf_free(&buf);
     if (*max == INT64_MIN)
         *max = 0;
     return rc;
@@ -1151,7 +1151,7 @@ static void journaled_timestamp_range(const partition *p, const partition_snapsh
         return;
     if (snap->journal_from == snap->log_start_offset) {
         batch_header h;
-        if (batch_header_decode(r->bytes.data + snap->journal_pos, &h) == 0)
+        if (sl_batch_header_decode(r->bytes.data + snap->journal_pos, &h) == 0)
             out->first_timestamp_us = h.first_timestamp_us;
     }
     for (size_t i = snap->journal_batch; i < r->count; i++)
@@ -1173,7 +1173,7 @@ static void info_state(partition *p, const partition_snapshot *snap, siglog_part
         pthread_mutex_unlock(&p->mu);
     } else if (damaged) {
         char seg[4096];
-        segment_path(seg, sizeof seg, p->dir, snap->active_base, ".seg");
+        sl_segment_path(seg, sizeof seg, p->dir, snap->active_base, ".seg");
         int need = snprintf(out->detail, sizeof out->detail,
                             "%s: invalid batch at byte %" PRIu64 " (offset %" PRIu64 "), inside what the segment's "
                             "summary vouches for: damage, not a torn tail (see siglog verify)",
@@ -1185,11 +1185,11 @@ static void info_state(partition *p, const partition_snapshot *snap, siglog_part
     out->failed = out->state != SIGLOG_PARTITION_OK;
 }
 
-int partition_info(partition *p, siglog_partition_info *out)
+int sl_partition_info(partition *p, siglog_partition_info *out)
 {
     memset(out, 0, sizeof *out);
     partition_snapshot snap;
-    int rc = partition_snapshot_get(p, &snap, 0);
+    int rc = sl_partition_snapshot_get(p, &snap, 0);
     if (rc == SIGLOG_ECORRUPT) {
         /* Nothing to serve: a missing directory or segment, a damaged
          * checkpoint, journal damage. The detail says which. */
@@ -1200,9 +1200,9 @@ int partition_info(partition *p, siglog_partition_info *out)
     if (rc)
         return rc;
     catalog_snapshot *cs;
-    if ((rc = catalog_snapshot_load(p->io, p->dir, &cs)) != 0)
+    if ((rc = sl_catalog_snapshot_load(p->io, p->dir, &cs)) != 0)
         return rc;
-    size_t n = catalog_snapshot_count(cs);
+    size_t n = sl_catalog_snapshot_count(cs);
     out->log_start_offset = snap.log_start_offset;
     out->next_offset = snap.hwm_offset;
     out->segment_count = n;
@@ -1210,7 +1210,7 @@ int partition_info(partition *p, siglog_partition_info *out)
         static const char *const exts[] = {".seg", ".oix", ".tix"};
         for (int e = 0; e < 3; e++) {
             char path[4096];
-            snprintf(path, sizeof path, "%s/%s%s", p->dir, catalog_snapshot_segment(cs, i)->location, exts[e]);
+            snprintf(path, sizeof path, "%s/%s%s", p->dir, sl_catalog_snapshot_segment(cs, i)->location, exts[e]);
             int is_dir;
             uint64_t size = 0;
             if (p->io->stat_path(p->io, path, &is_dir, &size) == 0)
@@ -1218,7 +1218,7 @@ int partition_info(partition *p, siglog_partition_info *out)
         }
     }
     rc = timestamp_range(p, cs, &out->first_timestamp_us, &out->max_timestamp_us);
-    catalog_snapshot_release(cs);
+    sl_catalog_snapshot_release(cs);
     if (!rc)
         journaled_timestamp_range(p, &snap, out);
     info_state(p, &snap, out);

@@ -8,12 +8,12 @@
  *        records              sealed batches                  --> segment
  *
  * For a stream with sync policy NONE, pending goes straight to the segment
- * without the journal (at append, partition_seal_lingering,
- * partition_flush). For INTERVAL and ALWAYS, the commit leader (commit.c)
- * takes pending into inflight (partition_take_pending), writes it to the
+ * without the journal (at append, sl_partition_seal_lingering,
+ * sl_partition_flush). For INTERVAL and ALWAYS, the commit leader (commit.c)
+ * takes pending into inflight (sl_partition_take_pending), writes it to the
  * journal, syncs, then applies inflight to the segment
- * (partition_apply_inflight). The policy is the partition's own copy of
- * its stream's settings (partition_set_config).
+ * (sl_partition_apply_inflight). The policy is the partition's own copy of
+ * its stream's settings (sl_partition_set_config).
  *
  * Published high-water mark (hwm_*): everything below it is in the active
  * segment's file (or in sealed segments) and durable under the stream's
@@ -28,7 +28,7 @@
  * partition at a time), the background scheduler and cursors (briefly,
  * for a snapshot) only call them. None waits for a commit while holding
  * it. Only the commit leader moves batches into and out of `inflight`
- * (partition_take_pending .. partition_apply_inflight), so those calls
+ * (sl_partition_take_pending .. sl_partition_apply_inflight), so those calls
  * never overlap for one partition.
  */
 #ifndef SIGLOG_PARTITION_H
@@ -48,7 +48,7 @@
 /* What a partition works by: its stream's settings, whole (the table in
  * settings.h describes every field; nothing is copied field by field),
  * and the store's file mode. The partition keeps its own copy, changed
- * only by partition_set_config. */
+ * only by sl_partition_set_config. */
 typedef struct partition_config {
     siglog_stream_config stream;
     uint32_t file_mode;
@@ -100,11 +100,11 @@ typedef struct partition partition;
  * Read-only open: remember the directory only. log(ctx, level, msg)
  * receives what recovery did. */
 typedef void (*partition_log_fn)(void *ctx, int level, const char *msg);
-int partition_open(partition **out, const siglog_io *io, const char *dir, uint32_t id, const partition_config *cfg,
+int sl_partition_open(partition **out, const siglog_io *io, const char *dir, uint32_t id, const partition_config *cfg,
                    int writable, uint64_t journal_from, partition_log_fn log, void *log_ctx);
-void partition_close(partition *p);
+void sl_partition_close(partition *p);
 
-/* What partition_append_batches did, for the caller's durability wait. */
+/* What sl_partition_append_batches did, for the caller's durability wait. */
 typedef struct partition_appended {
     uint32_t sync_policy;   /* the partition's, when it took the events */
     uint64_t pending_bytes; /* sealed batches waiting for a commit */
@@ -115,23 +115,23 @@ typedef struct partition_appended {
  * writes its sealed batches at once. Sizes must have been checked by the
  * caller. A damaged partition refuses with SIGLOG_ECORRUPT, a failed one
  * with SIGLOG_EFAILED, both with the cause as detail. */
-int partition_append_batches(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
+int sl_partition_append_batches(partition *p, const siglog_event *const *events, size_t n, int64_t now_us,
                              uint64_t *offsets_out, partition_appended *out);
 /* After a commit: 0 when every offset up to last_offset is published
  * (durable), else SIGLOG_EFAILED or SIGLOG_EIO saying why not. */
-int partition_check_published(partition *p, uint64_t last_offset);
+int sl_partition_check_published(partition *p, uint64_t last_offset);
 /* One past the last published (durable) offset. */
-uint64_t partition_published_offset(partition *p);
+uint64_t sl_partition_published_offset(partition *p);
 
-/* The commit leader's side (commit.c). partition_commit_begin seals the
+/* The commit leader's side (commit.c). sl_partition_commit_begin seals the
  * open batch and sets *below to the next offset: the round takes the
  * batches below it. It sets 0 (nothing to take) for a failed partition or
  * one that does not use the journal. */
-int partition_commit_begin(partition *p, uint64_t *below);
-/* partition_take_pending's answer. */
+int sl_partition_commit_begin(partition *p, uint64_t *below);
+/* sl_partition_take_pending's answer. */
 typedef struct partition_take {
     const uint8_t *bytes;  /* taken: the inflight batches, valid until
-                            * partition_apply_inflight or _fail_inflight */
+                            * sl_partition_apply_inflight or _fail_inflight */
     size_t len;            /* bytes taken; 0 when none */
     int more;              /* pending still holds batches below `below` */
     uint32_t first_bytes;  /* nothing taken: the size of the first batch
@@ -139,38 +139,38 @@ typedef struct partition_take {
 } partition_take;
 /* Move the longest prefix of the pending batches that starts below
  * `below` and fits in max_bytes into inflight (which must be empty). */
-int partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, partition_take *out);
+int sl_partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, partition_take *out);
 /* Write inflight to the segment, roll if needed, publish. A write error
  * fails the partition (the batches are safe in the journal). */
-int partition_apply_inflight(partition *p);
+int sl_partition_apply_inflight(partition *p);
 /* The journal write of inflight failed: drop it and fail with code. */
-void partition_fail_inflight(partition *p, int code);
+void sl_partition_fail_inflight(partition *p, int code);
 /* fdatasync the active segment if it was written since the last sync. */
-int partition_sync(partition *p);
+int sl_partition_sync(partition *p);
 /* May the journal be emptied? SIGLOG_EFAILED (with detail) when the
  * partition failed after a journal commit: the journal may hold batches
  * its segment lacks. A partition failed at open for damage has none. */
-int partition_check_journal_release(partition *p);
+int sl_partition_check_journal_release(partition *p);
 
 /* The writer's periodic work (store_tasks.c). A NONE partition seals and
  * writes an open batch older than its linger (mono_us: the I/O's
  * monotonic clock); a journaled one leaves it to the next commit. */
-int partition_seal_lingering(partition *p, int64_t mono_us);
+int sl_partition_seal_lingering(partition *p, int64_t mono_us);
 /* Roll the active segment when it is past its size or age limit (wall_us:
  * the I/O's wall clock, as segments record their creation). */
-int partition_roll_if_old(partition *p, int64_t wall_us);
+int sl_partition_roll_if_old(partition *p, int64_t wall_us);
 /* A NONE partition: seal the open batch and write it, with do_sync
  * fdatasync the segment. A journaled partition's batches go through the
  * commit (commit.c) only: it does nothing. */
-int partition_flush(partition *p, int do_sync);
+int sl_partition_flush(partition *p, int do_sync);
 /* At a clean close: sync the active segment, record in its summary that
- * all of it is durable (see segment_checkpoint) and in the catalog that
+ * all of it is durable (see sl_segment_checkpoint) and in the catalog that
  * the log reaches its next offset. */
-int partition_close_checkpoint(partition *p);
+int sl_partition_close_checkpoint(partition *p);
 /* Rebuild the active segment's indexes from the segment (they were found
  * wrong: verify --repair). 0, 1 when the writer's open rebuilt them
  * already, or an error. */
-int partition_rebuild_indexes(partition *p);
+int sl_partition_rebuild_indexes(partition *p);
 
 /* Wait until `offset` is published (durable under the stream's policy,
  * see above), is found reissued (a failed NONE write dropped it and
@@ -178,45 +178,45 @@ int partition_rebuild_indexes(partition *p);
  * partition fails, or, for a partition that uses the journal,
  * *store_failed (NULL: not watched; read atomically) becomes non-zero,
  * or `until` (CLOCK_REALTIME; NULL: no limit) passes. Whoever sets
- * *store_failed must then call partition_wake_waiters. Returns 0 once
+ * *store_failed must then call sl_partition_wake_waiters. Returns 0 once
  * durable, PARTITION_TIMED_OUT, PARTITION_STORE_FAILED (no detail set:
  * the caller knows the store's), SIGLOG_EINVAL for an offset never
  * appended, or SIGLOG_EFAILED with the partition's failure as detail. */
 enum { PARTITION_TIMED_OUT = 1, PARTITION_STORE_FAILED = 2 };
-int partition_wait_durable(partition *p, uint64_t offset, const int *store_failed, const struct timespec *until);
+int sl_partition_wait_durable(partition *p, uint64_t offset, const int *store_failed, const struct timespec *until);
 /* A cursor at `offset` waits (at most until `until`) for it to be
  * published. 0 after waiting; 1 at once when this process does not write
  * the partition (the caller polls). */
-int partition_wait_beyond(partition *p, uint64_t offset, const struct timespec *until);
+int sl_partition_wait_beyond(partition *p, uint64_t offset, const struct timespec *until);
 /* Wake every thread waiting on the published high-water mark. */
-void partition_wake_waiters(partition *p);
+void sl_partition_wake_waiters(partition *p);
 /* At open: the partition's journal commits cannot all be served (journal
  * damage): appends are refused and cursors fail, with detail. */
-void partition_fail_unservable(partition *p, const char *detail);
+void sl_partition_fail_unservable(partition *p, const char *detail);
 /* Append already-sealed batches found in the journal, skipping those the
  * segment holds already (recovery). A partition already failed as
  * unservable takes nothing (0). */
-int partition_replay(partition *p, const uint8_t *batches, size_t len);
+int sl_partition_replay(partition *p, const uint8_t *batches, size_t len);
 
 /* Fixed at open. */
-const char *partition_path(const partition *p);
-uint32_t partition_id(const partition *p);
-/* Failed at open for damage that must not be cut (see partition_open). */
-int partition_damaged(const partition *p);
-/* Read-only open: the batches its journal holds (see partition_add_journaled),
+const char *sl_partition_path(const partition *p);
+uint32_t sl_partition_id(const partition *p);
+/* Failed at open for damage that must not be cut (see sl_partition_open). */
+int sl_partition_damaged(const partition *p);
+/* Read-only open: the batches its journal holds (see sl_partition_add_journaled),
  * immutable after open. */
-const batch_run *partition_journaled(const partition *p);
-/* Its catalog as it is now (catalog_snapshot_load). */
-int partition_catalog_snapshot(const partition *p, catalog_snapshot **out);
+const batch_run *sl_partition_journaled(const partition *p);
+/* Its catalog as it is now (sl_catalog_snapshot_load). */
+int sl_partition_catalog_snapshot(const partition *p, catalog_snapshot **out);
 /* Open one of its segments, as its catalog entry names it, for reading. */
-int partition_segment_open(partition *p, const catalog_segment *e, segment **out);
-/* catalog_missing_run on its directory. */
-int partition_segment_missing(const partition *p, const catalog_snapshot *cs, size_t i, size_t *after);
+int sl_partition_segment_open(partition *p, const catalog_segment *e, segment **out);
+/* sl_catalog_missing_run on its directory. */
+int sl_partition_segment_missing(const partition *p, const catalog_snapshot *cs, size_t i, size_t *after);
 
 /* Read-only open: keep batches the journal holds for this partition
  * (whole checked batches), after those kept before. SIGLOG_ECORRUPT when
  * they do not continue them. One failed as unservable keeps nothing. */
-int partition_add_journaled(partition *p, const uint8_t *batches, size_t len);
+int sl_partition_add_journaled(partition *p, const uint8_t *batches, size_t len);
 
 /* Consistent view for a reader. Read-only partitions compute it from the
  * directory (scanning the last segment's tail) and check it against the
@@ -226,17 +226,17 @@ int partition_add_journaled(partition *p, const uint8_t *batches, size_t len);
  * fails alike). allow_gaps (SIGLOG_CURSOR_ALLOW_GAPS): segments missing
  * at the start or the end are no error; the log start offset is then the
  * checkpoint's, so a cursor sees the hole and skips it. */
-int partition_snapshot_get(partition *p, partition_snapshot *out, int allow_gaps);
-/* As partition_snapshot_get, taking the last segment's end from the
+int sl_partition_snapshot_get(partition *p, partition_snapshot *out, int allow_gaps);
+/* As sl_partition_snapshot_get, taking the last segment's end from the
  * writer's published mark (hint, read from the stream's hwm file; NULL:
  * none) instead of scanning its tail when the segment bytes confirm it
- * (hwm_check_segment). */
-int partition_snapshot_hinted(partition *p, const hwm_mark *hint, partition_snapshot *out, int allow_gaps);
+ * (sl_hwm_check_segment). */
+int sl_partition_snapshot_hinted(partition *p, const hwm_mark *hint, partition_snapshot *out, int allow_gaps);
 
 /* Writer: publish the mark to readers in other processes through h from
  * now on (the stream's hwm file; NULL: stop), starting with the current
  * one. */
-void partition_attach_hint(partition *p, hwm_file *h);
+void sl_partition_attach_hint(partition *p, hwm_file *h);
 
 /* A live stream's settings changed (siglog_stream_config_set): the
  * partition works by c from now on. When its sync policy changes, what
@@ -244,14 +244,14 @@ void partition_attach_hint(partition *p, hwm_file *h);
  * is durable whichever way the partition goes on: a journaled batch is
  * never left for a NONE partition to write unsynced, and a journaled
  * partition's recovery may trust everything before its first journal
- * entry (partition_open). The caller holds the commit
- * (commit_exclusive): nothing is inflight. A failed write or sync fails
+ * entry (sl_partition_open). The caller holds the commit
+ * (sl_commit_exclusive): nothing is inflight. A failed write or sync fails
  * the partition (the config is set all the same). */
-int partition_set_config(partition *p, const siglog_stream_config *c);
+int sl_partition_set_config(partition *p, const siglog_stream_config *c);
 
-int partition_info(partition *p, siglog_partition_info *out);
+int sl_partition_info(partition *p, siglog_partition_info *out);
 
-void batch_run_clear(batch_run *r);
-void batch_run_free(batch_run *r);
+void sl_batch_run_clear(batch_run *r);
+void sl_batch_run_free(batch_run *r);
 
 #endif

@@ -25,7 +25,7 @@
 /* moved(ctx, from, to) after each file's move is durable. Returns 0, or a
  * SIGLOG code with the detail set (files already moved stay moved and
  * were reported). dir_mode: for the directories it creates. */
-int quarantine_segment(const siglog_io *io, const char *store, const char *dir, uint64_t base, uint32_t dir_mode,
+int sl_quarantine_segment(const siglog_io *io, const char *store, const char *dir, uint64_t base, uint32_t dir_mode,
                        int64_t now_s, void (*moved)(void *ctx, const char *from, const char *to), void *ctx);
 
 #endif

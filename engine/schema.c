@@ -18,18 +18,18 @@ _Static_assert((int)SIGLOG_COMPAT_FULL_TRANSITIVE == (int)SCHEMA_COMPAT_FULL_TRA
 
 SIGLOG_API const char *siglog_compat_name(int compat)
 {
-    return schema_compat_name(compat);
+    return sl_schema_compat_name(compat);
 }
 
 SIGLOG_API int siglog_compat_parse(const char *name)
 {
-    return schema_compat_parse(name);
+    return sl_schema_compat_parse(name);
 }
 
 /* The stream's registry, or NULL with *rc set for a failed stream. */
 static schema_registry *registry_of(siglog_stream *st, const char *fn, int *rc)
 {
-    *rc = st ? stream_usable(st) : err_set(SIGLOG_EINVAL, "%s: stream is required", fn);
+    *rc = st ? sl_stream_usable(st) : sl_err_set(SIGLOG_EINVAL, "%s: stream is required", fn);
     return *rc ? NULL : st->schemas;
 }
 
@@ -45,25 +45,25 @@ static void report_reasons(const schema_reasons *r, siglog_schema_reason_fn fn, 
 static int add_or_check(siglog_stream *st, uint32_t version, const char *name, const void *definition, size_t len,
                         int compat, siglog_schema_reason_fn fn, void *ctx, int dry_run, const char *call)
 {
-    err_clear();
+    sl_err_clear();
     int rc;
     schema_registry *reg = registry_of(st, call, &rc);
     if (!reg)
         return rc;
     if (!dry_run && st->store->read_only)
-        return err_set(SIGLOG_ERDONLY, "%s: store %s is open read-only", call, st->store->path);
+        return sl_err_set(SIGLOG_ERDONLY, "%s: store %s is open read-only", call, st->store->path);
     if (!definition)
-        return err_set(SIGLOG_EINVAL, "%s: a definition is required", call);
+        return sl_err_set(SIGLOG_EINVAL, "%s: a definition is required", call);
     schema_def *def;
-    rc = schema_def_parse(&def, definition, len);
+    rc = sl_schema_def_parse(&def, definition, len);
     if (rc)
         return rc;
     schema_reasons reasons = { 0 };
     const siglog_io *io = st->store->io;
-    rc = schema_registry_add(reg, io, st->store->opt.file_mode, version, name ? name : "", def, compat,
+    rc = sl_schema_registry_add(reg, io, st->store->opt.file_mode, version, name ? name : "", def, compat,
                              io->now_us(io), dry_run, &reasons);
     report_reasons(&reasons, fn, ctx);
-    schema_reasons_free(&reasons);
+    sl_schema_reasons_free(&reasons);
     return rc;
 }
 
@@ -94,20 +94,20 @@ static void info_of(const schema_entry *e, siglog_schema_info *out)
 
 SIGLOG_API int siglog_schema_get(siglog_stream *st, uint32_t version, siglog_schema_info *out)
 {
-    err_clear();
+    sl_err_clear();
     int rc;
     schema_registry *reg = registry_of(st, "siglog_schema_get", &rc);
     if (!reg)
         return rc;
     if (!out)
-        return err_set(SIGLOG_EINVAL, "siglog_schema_get: out is required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_schema_get: out is required");
     pthread_rwlock_rdlock(&reg->lock);
-    rc = schema_registry_usable(reg);
-    const schema_entry *e = rc ? NULL : schema_list_find(&reg->list, version);
+    rc = sl_schema_registry_usable(reg);
+    const schema_entry *e = rc ? NULL : sl_schema_list_find(&reg->list, version);
     if (e)
         info_of(e, out);
     else if (!rc)
-        rc = err_set(SIGLOG_ENOENT, "stream '%s' has no schema version %u", st->name, version);
+        rc = sl_err_set(SIGLOG_ENOENT, "stream '%s' has no schema version %u", st->name, version);
     pthread_rwlock_unlock(&reg->lock);
     return rc;
 }
@@ -115,15 +115,15 @@ SIGLOG_API int siglog_schema_get(siglog_stream *st, uint32_t version, siglog_sch
 SIGLOG_API int siglog_schema_foreach(siglog_stream *st, int (*fn)(void *ctx, const siglog_schema_info *info),
                                      void *ctx)
 {
-    err_clear();
+    sl_err_clear();
     int rc;
     schema_registry *reg = registry_of(st, "siglog_schema_foreach", &rc);
     if (!reg)
         return rc;
     if (!fn)
-        return err_set(SIGLOG_EINVAL, "siglog_schema_foreach: fn is required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_schema_foreach: fn is required");
     pthread_rwlock_rdlock(&reg->lock);
-    rc = schema_registry_usable(reg);
+    rc = sl_schema_registry_usable(reg);
     for (size_t i = 0; !rc && i < reg->list.count; i++) {
         siglog_schema_info info;
         info_of(&reg->list.v[i], &info);
@@ -137,21 +137,21 @@ SIGLOG_API int siglog_schema_validate(siglog_stream *st, uint32_t version, const
                                       void (*fn)(void *ctx, const char *path, const char *reason), void *ctx,
                                       size_t max)
 {
-    err_clear();
+    sl_err_clear();
     int rc;
     schema_registry *reg = registry_of(st, "siglog_schema_validate", &rc);
     if (!reg)
         return rc;
     if (!value && len)
-        return err_set(SIGLOG_EINVAL, "siglog_schema_validate: a length is set but the value is NULL");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_schema_validate: a length is set but the value is NULL");
     pthread_rwlock_rdlock(&reg->lock);
-    rc = schema_registry_usable(reg);
-    const schema_entry *e = rc ? NULL : schema_list_find(&reg->list, version);
+    rc = sl_schema_registry_usable(reg);
+    const schema_entry *e = rc ? NULL : sl_schema_list_find(&reg->list, version);
     if (e) {
-        size_t n = schema_validate(e->def, value ? value : "", len, fn, ctx, max);
+        size_t n = sl_schema_validate(e->def, value ? value : "", len, fn, ctx, max);
         rc = n > (size_t)INT32_MAX ? INT32_MAX : (int)n;
     } else if (!rc) {
-        rc = err_set(SIGLOG_ENOENT, "stream '%s' has no schema version %u", st->name, version);
+        rc = sl_err_set(SIGLOG_ENOENT, "stream '%s' has no schema version %u", st->name, version);
     }
     pthread_rwlock_unlock(&reg->lock);
     return rc;
@@ -160,10 +160,10 @@ SIGLOG_API int siglog_schema_validate(siglog_stream *st, uint32_t version, const
 SIGLOG_API int siglog_schema_violations(siglog_stream *st, uint32_t version, uint64_t *total,
                                         void (*fn)(void *ctx, const char *path, uint64_t count), void *ctx)
 {
-    err_clear();
+    sl_err_clear();
     int rc;
     schema_registry *reg = registry_of(st, "siglog_schema_violations", &rc);
     if (!reg)
         return rc;
-    return schema_contract_violations(reg, version, total, fn, ctx);
+    return sl_schema_contract_violations(reg, version, total, fn, ctx);
 }

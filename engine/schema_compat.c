@@ -21,12 +21,12 @@ static const char *const mode_names[SCHEMA_COMPAT_MODES] = {
     "none", "backward", "forward", "full", "backward_transitive", "forward_transitive", "full_transitive",
 };
 
-const char *schema_compat_name(int mode)
+const char *sl_schema_compat_name(int mode)
 {
     return mode >= 0 && mode < SCHEMA_COMPAT_MODES ? mode_names[mode] : "?";
 }
 
-int schema_compat_parse(const char *name)
+int sl_schema_compat_parse(const char *name)
 {
     for (int i = 0; name && i < SCHEMA_COMPAT_MODES; i++)
         if (strcmp(name, mode_names[i]) == 0)
@@ -34,12 +34,12 @@ int schema_compat_parse(const char *name)
     return -1;
 }
 
-int schema_compat_transitive(int mode)
+int sl_schema_compat_transitive(int mode)
 {
     return mode >= SCHEMA_COMPAT_BACKWARD_TRANSITIVE;
 }
 
-void schema_reasons_free(schema_reasons *r)
+void sl_schema_reasons_free(schema_reasons *r)
 {
     free(r->v);
     *r = (schema_reasons){ 0 };
@@ -80,7 +80,7 @@ static void add_reason(walk *w, const char *reader_type, const char *writer_type
         size_t cap = out->cap ? out->cap * 2 : 8;
         schema_reason *v = realloc(out->v, cap * sizeof *v);
         if (!v) {
-            w->rc = err_set(SIGLOG_ENOMEM, "schema compatibility: out of memory");
+            w->rc = sl_err_set(SIGLOG_ENOMEM, "schema compatibility: out of memory");
             return;
         }
         out->v = v;
@@ -102,7 +102,7 @@ static void add_reason(walk *w, const char *reader_type, const char *writer_type
 static void describe(const schema_node *n, int presence, char *buf, size_t size)
 {
     char types[64];
-    schema_types_describe(n->types, types, sizeof types);
+    sl_schema_types_describe(n->types, types, sizeof types);
     const char *prefix = presence > 0 ? "required " : presence == 0 ? "optional " : "";
     if (!n->enum_values) {
         snprintf(buf, size, "%s%s", prefix, types);
@@ -163,7 +163,7 @@ static void check_types(walk *w, const schema_node *reader, const schema_node *w
     char rt[SCHEMA_TYPE_TEXT_MAX], wt[SCHEMA_TYPE_TEXT_MAX], lt[64];
     describe(reader, -1, rt, sizeof rt);
     describe(writer, -1, wt, sizeof wt);
-    schema_types_describe(lost, lt, sizeof lt);
+    sl_schema_types_describe(lost, lt, sizeof lt);
     add_reason(w, rt, wt, "%s events may hold %s here, which the %s definition refuses", writer_name(w),
                lost == SCHEMA_NUMBER && (readable & SCHEMA_INTEGER) ? "a number that is no integer" : lt,
                reader_name(w));
@@ -225,10 +225,10 @@ static void check_object(walk *w, const schema_node *reader, const schema_node *
                    "%s events may hold undeclared properties; the %s definition refuses them", writer_name(w),
                    reader_name(w));
     } else if (reader->additional == SCHEMA_ADDITIONAL_SCHEMA && writer->additional != SCHEMA_ADDITIONAL_CLOSED) {
-        size_t at = schema_path_push_key(&w->path, "*");
+        size_t at = sl_schema_path_push_key(&w->path, "*");
         admits(w, reader->additional_node, writer->additional == SCHEMA_ADDITIONAL_SCHEMA ? writer->additional_node
                                                                                           : &any_node);
-        schema_path_pop(&w->path, at);
+        sl_schema_path_pop(&w->path, at);
     }
     /* Both property lists are sorted: merge them. */
     size_t i = 0, j = 0;
@@ -236,7 +236,7 @@ static void check_object(walk *w, const schema_node *reader, const schema_node *
         const schema_property *rp = i < reader->prop_count ? &reader->props[i] : NULL;
         const schema_property *wp = j < writer->prop_count ? &writer->props[j] : NULL;
         int c = !rp ? 1 : !wp ? -1 : strcmp(rp->name, wp->name);
-        size_t at = schema_path_push_key(&w->path, c <= 0 ? rp->name : wp->name);
+        size_t at = sl_schema_path_push_key(&w->path, c <= 0 ? rp->name : wp->name);
         if (c == 0) {
             if (rp->required && !wp->required) {
                 char rt[SCHEMA_TYPE_TEXT_MAX], wt[SCHEMA_TYPE_TEXT_MAX];
@@ -254,7 +254,7 @@ static void check_object(walk *w, const schema_node *reader, const schema_node *
             property_one_side(w, reader, writer, NULL, wp);
             j++;
         }
-        schema_path_pop(&w->path, at);
+        sl_schema_path_pop(&w->path, at);
     }
 }
 
@@ -266,9 +266,9 @@ static void admits(walk *w, const schema_node *reader, const schema_node *writer
     if (both & SCHEMA_OBJECT)
         check_object(w, reader, writer);
     if (both & SCHEMA_ARRAY && reader->items) {
-        size_t at = schema_path_push_items(&w->path);
+        size_t at = sl_schema_path_push_items(&w->path);
         admits(w, reader->items, writer->items ? writer->items : &any_node);
-        schema_path_pop(&w->path, at);
+        sl_schema_path_pop(&w->path, at);
     }
 }
 
@@ -276,16 +276,16 @@ static int run(const schema_def *reader, const schema_def *writer, int backward,
                schema_reasons *out)
 {
     walk w = { .backward = backward, .against = against, .out = out };
-    schema_path_root(&w.path);
+    sl_schema_path_root(&w.path);
     admits(&w, reader->root, writer->root);
     return w.rc;
 }
 
-int schema_compat_check(const schema_def *old_def, uint32_t old_version, const schema_def *new_def, int mode,
+int sl_schema_compat_check(const schema_def *old_def, uint32_t old_version, const schema_def *new_def, int mode,
                         schema_reasons *out)
 {
     int rc = 0;
-    int base = schema_compat_transitive(mode) ? mode - 3 : mode;
+    int base = sl_schema_compat_transitive(mode) ? mode - 3 : mode;
     if (base == SCHEMA_COMPAT_BACKWARD || base == SCHEMA_COMPAT_FULL)
         rc = run(new_def, old_def, 1, old_version, out);
     if (!rc && (base == SCHEMA_COMPAT_FORWARD || base == SCHEMA_COMPAT_FULL))

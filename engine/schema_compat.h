@@ -52,11 +52,11 @@ enum schema_compat_mode {
 #define SCHEMA_COMPAT_MODES 7
 
 /* "none", "backward", ..., "full_transitive"; "?" out of range. */
-const char *schema_compat_name(int mode);
+const char *sl_schema_compat_name(int mode);
 /* The mode named name, or -1. */
-int schema_compat_parse(const char *name);
+int sl_schema_compat_parse(const char *name);
 /* Whether mode checks against every earlier version, not only the latest. */
-int schema_compat_transitive(int mode);
+int sl_schema_compat_transitive(int mode);
 
 #define SCHEMA_REASONS_MAX 256
 #define SCHEMA_TYPE_TEXT_MAX 96
@@ -77,12 +77,12 @@ typedef struct schema_reasons {
     size_t dropped; /* reasons beyond SCHEMA_REASONS_MAX, counted only */
 } schema_reasons;
 
-void schema_reasons_free(schema_reasons *r);
+void sl_schema_reasons_free(schema_reasons *r);
 
 /* Check new_def, about to follow old_def (version old_version), under one
  * non-transitive mode (backward, forward or full; none adds nothing).
  * Appends a reason per break to out. Returns 0 or SIGLOG_ENOMEM. */
-int schema_compat_check(const schema_def *old_def, uint32_t old_version, const schema_def *new_def, int mode,
+int sl_schema_compat_check(const schema_def *old_def, uint32_t old_version, const schema_def *new_def, int mode,
                         schema_reasons *out);
 
 #endif

@@ -11,7 +11,7 @@
 #include "error.h"
 #include "schema_validate.h"
 
-void schema_warnings_free(schema_warnings *w)
+void sl_schema_warnings_free(schema_warnings *w)
 {
     free(w->v);
     *w = (schema_warnings){ 0 };
@@ -54,18 +54,18 @@ static void on_violation(void *ctx, const char *path, const char *reason)
     ec->seen++;
 }
 
-int schema_contract_check(schema_registry *r, int contract, const char *stream, const siglog_event *events, size_t n,
+int sl_schema_contract_check(schema_registry *r, int contract, const char *stream, const siglog_event *events, size_t n,
                           schema_warnings *w)
 {
     if (contract == SIGLOG_CONTRACT_OFF)
         return 0;
     pthread_rwlock_rdlock(&r->lock);
-    int rc = schema_registry_usable(r);
+    int rc = sl_schema_registry_usable(r);
     for (size_t i = 0; !rc && i < n; i++) {
         const siglog_event *e = &events[i];
-        const schema_entry *entry = schema_list_find(&r->list, e->schema_version);
+        const schema_entry *entry = sl_schema_list_find(&r->list, e->schema_version);
         if (!entry) {
-            rc = err_set(SIGLOG_ESCHEMA,
+            rc = sl_err_set(SIGLOG_ESCHEMA,
                          "event %zu has schema version %u, which stream '%s' has not registered; nothing of this "
                          "call was appended",
                          i, e->schema_version, stream);
@@ -73,12 +73,12 @@ int schema_contract_check(schema_registry *r, int contract, const char *stream, 
         }
         int enforce = contract == SIGLOG_CONTRACT_ENFORCE;
         event_check ec = { .version = e->schema_version, .w = enforce ? NULL : w };
-        schema_validate(entry->def, e->value_len ? e->value : "", e->value_len, on_violation, &ec,
+        sl_schema_validate(entry->def, e->value_len ? e->value : "", e->value_len, on_violation, &ec,
                         enforce ? 4 : SCHEMA_EVENT_VIOLATIONS_MAX);
         if (ec.nomem)
-            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+            rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         else if (enforce && ec.seen)
-            rc = err_set(SIGLOG_ESCHEMA,
+            rc = sl_err_set(SIGLOG_ESCHEMA,
                          "event %zu does not conform to schema version %u of stream '%s': %s; nothing of this call "
                          "was appended",
                          i, e->schema_version, stream, ec.first);
@@ -107,7 +107,7 @@ static schema_path_count *path_counter(schema_entry *e, const char *path)
     return &e->paths[e->path_count++];
 }
 
-void schema_contract_count(schema_registry *r, const schema_warnings *w)
+void sl_schema_contract_count(schema_registry *r, const schema_warnings *w)
 {
     if (!w->count)
         return;
@@ -115,7 +115,7 @@ void schema_contract_count(schema_registry *r, const schema_warnings *w)
     pthread_mutex_lock(&r->quality_mu);
     for (size_t i = 0; i < w->count; i++) {
         /* Entries are never removed: the version checked is still there. */
-        schema_entry *e = (schema_entry *)schema_list_find(&r->list, w->v[i].version);
+        schema_entry *e = (schema_entry *)sl_schema_list_find(&r->list, w->v[i].version);
         if (!e)
             continue;
         e->nonconforming += w->v[i].new_event;
@@ -137,14 +137,14 @@ void schema_contract_count(schema_registry *r, const schema_warnings *w)
     pthread_rwlock_unlock(&r->lock);
 }
 
-int schema_contract_violations(schema_registry *r, uint32_t version, uint64_t *total,
+int sl_schema_contract_violations(schema_registry *r, uint32_t version, uint64_t *total,
                                void (*fn)(void *ctx, const char *path, uint64_t count), void *ctx)
 {
     pthread_rwlock_rdlock(&r->lock);
-    int rc = schema_registry_usable(r);
-    const schema_entry *e = rc ? NULL : schema_list_find(&r->list, version);
+    int rc = sl_schema_registry_usable(r);
+    const schema_entry *e = rc ? NULL : sl_schema_list_find(&r->list, version);
     if (!rc && !e)
-        rc = err_set(SIGLOG_ENOENT, "no schema version %u", version);
+        rc = sl_err_set(SIGLOG_ENOENT, "no schema version %u", version);
     if (e) {
         pthread_mutex_lock(&r->quality_mu);
         if (total)

@@ -9,7 +9,7 @@
  * (SIGLOG_ESCHEMA otherwise); under enforce every event must conform
  * (SIGLOG_ESCHEMA naming the event, its version, and the first paths and
  * reasons). Under warn the violations found are only collected, and
- * counted (schema_contract_count) once the call has appended its events,
+ * counted (sl_schema_contract_count) once the call has appended its events,
  * so a refused or failed call counts nothing.
  *
  * The counts live in memory, per registry (so per stream handle), from
@@ -41,19 +41,19 @@ typedef struct schema_warnings {
     size_t cap;
 } schema_warnings;
 
-void schema_warnings_free(schema_warnings *w);
+void sl_schema_warnings_free(schema_warnings *w);
 
 /* Check events[0..n) of one append to stream `stream` under contract.
  * 0, or SIGLOG_ESCHEMA / SIGLOG_ECORRUPT (a damaged registry) /
  * SIGLOG_ENOMEM with the detail set. Under warn, w collects violations. */
-int schema_contract_check(schema_registry *r, int contract, const char *stream, const siglog_event *events, size_t n,
+int sl_schema_contract_check(schema_registry *r, int contract, const char *stream, const siglog_event *events, size_t n,
                           schema_warnings *w);
 
 /* Count what w collected (the call appended its events). */
-void schema_contract_count(schema_registry *r, const schema_warnings *w);
+void sl_schema_contract_count(schema_registry *r, const schema_warnings *w);
 
 /* The counts of one version; see siglog_schema_violations. */
-int schema_contract_violations(schema_registry *r, uint32_t version, uint64_t *total,
+int sl_schema_contract_violations(schema_registry *r, uint32_t version, uint64_t *total,
                                void (*fn)(void *ctx, const char *path, uint64_t count), void *ctx);
 
 #endif

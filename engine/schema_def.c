@@ -24,7 +24,7 @@ static const char *const sensitivity_names[] = { "public", "internal", "personal
 
 /* ---- JSON paths ---- */
 
-void schema_path_root(schema_path *p)
+void sl_schema_path_root(schema_path *p)
 {
     p->text[0] = '$';
     p->text[1] = '\0';
@@ -57,7 +57,7 @@ static int is_plain_key(const char *key)
     return 1;
 }
 
-size_t schema_path_push_key(schema_path *p, const char *key)
+size_t sl_schema_path_push_key(schema_path *p, const char *key)
 {
     size_t saved = p->len;
     if (is_plain_key(key)) {
@@ -88,7 +88,7 @@ size_t schema_path_push_key(schema_path *p, const char *key)
     return saved;
 }
 
-size_t schema_path_push_index(schema_path *p, size_t index)
+size_t sl_schema_path_push_index(schema_path *p, size_t index)
 {
     size_t saved = p->len;
     char buf[32];
@@ -97,14 +97,14 @@ size_t schema_path_push_index(schema_path *p, size_t index)
     return saved;
 }
 
-size_t schema_path_push_items(schema_path *p)
+size_t sl_schema_path_push_items(schema_path *p)
 {
     size_t saved = p->len;
     path_append(p, "[*]");
     return saved;
 }
 
-void schema_path_pop(schema_path *p, size_t len)
+void sl_schema_path_pop(schema_path *p, size_t len)
 {
     p->len = len;
     p->text[len] = '\0';
@@ -112,7 +112,7 @@ void schema_path_pop(schema_path *p, size_t len)
 
 /* ---- names ---- */
 
-void schema_types_describe(unsigned types, char *buf, size_t size)
+void sl_schema_types_describe(unsigned types, char *buf, size_t size)
 {
     if (size == 0)
         return;
@@ -132,12 +132,12 @@ void schema_types_describe(unsigned types, char *buf, size_t size)
     }
 }
 
-const char *schema_sensitivity_name(int s)
+const char *sl_schema_sensitivity_name(int s)
 {
     return s >= 0 && (size_t)s < SENSITIVITY_COUNT ? sensitivity_names[s] : "?";
 }
 
-int schema_sensitivity_parse(const char *name)
+int sl_schema_sensitivity_parse(const char *name)
 {
     for (size_t i = 0; name && i < SENSITIVITY_COUNT; i++)
         if (strcmp(name, sensitivity_names[i]) == 0)
@@ -145,7 +145,7 @@ int schema_sensitivity_parse(const char *name)
     return -1;
 }
 
-const schema_property *schema_node_property(const schema_node *n, const char *name)
+const schema_property *sl_schema_node_property(const schema_node *n, const char *name)
 {
     size_t lo = 0, hi = n->prop_count;
     while (lo < hi) {
@@ -178,7 +178,7 @@ static void node_free(schema_node *n)
     free(n);
 }
 
-void schema_def_free(schema_def *d)
+void sl_schema_def_free(schema_def *d)
 {
     if (!d)
         return;
@@ -197,14 +197,14 @@ typedef struct parser {
 
 static int refuse(const parser *ps, const char *what)
 {
-    return err_set(SIGLOG_EINVAL, "schema definition: %s at %s", what, ps->path.text);
+    return sl_err_set(SIGLOG_EINVAL, "schema definition: %s at %s", what, ps->path.text);
 }
 
 static int refuse_keyword(parser *ps, const char *keyword, const char *what)
 {
-    size_t saved = schema_path_push_key(&ps->path, keyword);
-    int rc = err_set(SIGLOG_EINVAL, "schema definition: \"%s\" %s at %s", keyword, what, ps->path.text);
-    schema_path_pop(&ps->path, saved);
+    size_t saved = sl_schema_path_push_key(&ps->path, keyword);
+    int rc = sl_err_set(SIGLOG_EINVAL, "schema definition: \"%s\" %s at %s", keyword, what, ps->path.text);
+    sl_schema_path_pop(&ps->path, saved);
     return rc;
 }
 
@@ -279,24 +279,24 @@ static int parse_properties(parser *ps, json_t *props, json_t *required, int dep
         return 0;
     n->props = calloc(cap, sizeof *n->props);
     if (!n->props)
-        return err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
     const char *key;
     json_t *sub;
     if (props) {
-        size_t at = schema_path_push_key(&ps->path, "properties");
+        size_t at = sl_schema_path_push_key(&ps->path, "properties");
         json_object_foreach(props, key, sub) {
-            size_t at_key = schema_path_push_key(&ps->path, key);
+            size_t at_key = sl_schema_path_push_key(&ps->path, key);
             schema_property *p = &n->props[n->prop_count];
             p->name = strdup(key);
             if (!p->name)
-                return err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
+                return sl_err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
             n->prop_count++;
             int rc = parse_node(ps, sub, depth + 1, &p->node);
             if (rc)
                 return rc;
-            schema_path_pop(&ps->path, at_key);
+            sl_schema_path_pop(&ps->path, at_key);
         }
-        schema_path_pop(&ps->path, at);
+        sl_schema_path_pop(&ps->path, at);
         qsort(n->props, n->prop_count, sizeof *n->props, compare_props);
     }
     size_t declared = n->prop_count;
@@ -317,7 +317,7 @@ static int parse_properties(parser *ps, json_t *props, json_t *required, int dep
             found->node = calloc(1, sizeof *found->node);
             if (!found->name || !found->node) {
                 n->prop_count++;
-                return err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
+                return sl_err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
             }
             found->node->types = SCHEMA_ANY;
             n->prop_count++;
@@ -339,7 +339,7 @@ static int parse_node(parser *ps, json_t *v, int depth, schema_node **out)
         return refuse(ps, "more than 4096 definitions in one schema");
     schema_node *n = calloc(1, sizeof *n);
     if (!n)
-        return err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
     *out = n; /* freed with the tree on any error below */
     n->types = SCHEMA_ANY;
 
@@ -357,22 +357,22 @@ static int parse_node(parser *ps, json_t *v, int depth, schema_node **out)
         } else if (strcmp(key, "enum") == 0) {
             rc = parse_enum(ps, sub, n);
         } else if (strcmp(key, "items") == 0) {
-            size_t at = schema_path_push_key(&ps->path, key);
+            size_t at = sl_schema_path_push_key(&ps->path, key);
             rc = parse_node(ps, sub, depth + 1, &n->items);
             if (!rc)
-                schema_path_pop(&ps->path, at);
+                sl_schema_path_pop(&ps->path, at);
         } else if (strcmp(key, "additionalProperties") == 0) {
             if (json_is_boolean(sub)) {
                 n->additional = json_is_true(sub) ? SCHEMA_ADDITIONAL_OPEN : SCHEMA_ADDITIONAL_CLOSED;
             } else {
-                size_t at = schema_path_push_key(&ps->path, key);
+                size_t at = sl_schema_path_push_key(&ps->path, key);
                 n->additional = SCHEMA_ADDITIONAL_SCHEMA;
                 rc = parse_node(ps, sub, depth + 1, &n->additional_node);
                 if (!rc)
-                    schema_path_pop(&ps->path, at);
+                    sl_schema_path_pop(&ps->path, at);
             }
         } else if (strcmp(key, "x-sensitivity") == 0) {
-            n->sensitivity = json_is_string(sub) ? schema_sensitivity_parse(json_string_value(sub)) : -1;
+            n->sensitivity = json_is_string(sub) ? sl_schema_sensitivity_parse(json_string_value(sub)) : -1;
             if (n->sensitivity < 0)
                 rc = refuse_keyword(ps, key, "must be public, internal, personal or secret");
             else if (n->sensitivity > ps->max_sensitivity)
@@ -388,37 +388,37 @@ static int parse_node(parser *ps, json_t *v, int depth, schema_node **out)
     return parse_properties(ps, props, required, depth, n);
 }
 
-int schema_def_parse(schema_def **out, const void *text, size_t len)
+int sl_schema_def_parse(schema_def **out, const void *text, size_t len)
 {
     *out = NULL;
     if (len > SCHEMA_DEF_BYTES_MAX)
-        return err_set(SIGLOG_EINVAL, "schema definition of %zu bytes, more than the %u allowed", len,
+        return sl_err_set(SIGLOG_EINVAL, "schema definition of %zu bytes, more than the %u allowed", len,
                        SCHEMA_DEF_BYTES_MAX);
     json_error_t jerr;
     json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
     if (!doc)
-        return err_set(SIGLOG_EINVAL, "schema definition is not JSON: line %d column %d: %s", jerr.line,
+        return sl_err_set(SIGLOG_EINVAL, "schema definition is not JSON: line %d column %d: %s", jerr.line,
                        jerr.column, jerr.text);
     schema_def *d = calloc(1, sizeof *d);
     if (!d) {
         json_decref(doc);
-        return err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
     }
     parser ps = { .nodes = 0 };
-    schema_path_root(&ps.path);
+    sl_schema_path_root(&ps.path);
     int rc = parse_node(&ps, doc, 0, &d->root);
     if (!rc && d->root->types != SCHEMA_OBJECT) {
-        schema_path_root(&ps.path);
+        sl_schema_path_root(&ps.path);
         rc = refuse_keyword(&ps, "type", "of the root must be \"object\"");
     }
     if (!rc) {
         d->canonical = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
         if (!d->canonical)
-            rc = err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
+            rc = sl_err_set(SIGLOG_ENOMEM, "schema definition: out of memory");
     }
     json_decref(doc);
     if (rc) {
-        schema_def_free(d);
+        sl_schema_def_free(d);
         return rc;
     }
     d->canonical_len = strlen(d->canonical);

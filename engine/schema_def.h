@@ -101,19 +101,19 @@ typedef struct schema_def {
 /* Parse a definition from untrusted text. SIGLOG_EINVAL with the detail
  * naming the keyword and its path (or jansson's line and column for text
  * that is not JSON), SIGLOG_ENOMEM. On success *out is owned by the caller
- * (schema_def_free). */
-int schema_def_parse(schema_def **out, const void *text, size_t len);
-void schema_def_free(schema_def *d);
+ * (sl_schema_def_free). */
+int sl_schema_def_parse(schema_def **out, const void *text, size_t len);
+void sl_schema_def_free(schema_def *d);
 
 /* The property called name in n's properties, or NULL (binary search). */
-const schema_property *schema_node_property(const schema_node *n, const char *name);
+const schema_property *sl_schema_node_property(const schema_node *n, const char *name);
 
 /* "string", "integer|null", "any", ...: into buf (always terminated). */
-void schema_types_describe(unsigned types, char *buf, size_t size);
+void sl_schema_types_describe(unsigned types, char *buf, size_t size);
 
-const char *schema_sensitivity_name(int s);
+const char *sl_schema_sensitivity_name(int s);
 /* -1 for an unknown name. */
-int schema_sensitivity_parse(const char *name);
+int sl_schema_sensitivity_parse(const char *name);
 
 /* A JSON path being built while walking a definition or a value:
  * "$", "$.user.id", "$.tags[3]", "$[\"odd key\"]". Longer paths are cut
@@ -125,12 +125,12 @@ typedef struct schema_path {
     size_t len;
 } schema_path;
 
-void schema_path_root(schema_path *p);
-/* Each push returns the length to give schema_path_pop to undo it. */
-size_t schema_path_push_key(schema_path *p, const char *key);
-size_t schema_path_push_index(schema_path *p, size_t index);
+void sl_schema_path_root(schema_path *p);
+/* Each push returns the length to give sl_schema_path_pop to undo it. */
+size_t sl_schema_path_push_key(schema_path *p, const char *key);
+size_t sl_schema_path_push_index(schema_path *p, size_t index);
 /* "[*]": any element of an array (compatibility reasons). */
-size_t schema_path_push_items(schema_path *p);
-void schema_path_pop(schema_path *p, size_t len);
+size_t sl_schema_path_push_items(schema_path *p);
+void sl_schema_path_pop(schema_path *p, size_t len);
 
 #endif

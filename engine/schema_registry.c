@@ -16,11 +16,11 @@
 
 /* ---- the list ---- */
 
-void schema_list_free(schema_list *l)
+void sl_schema_list_free(schema_list *l)
 {
     for (size_t i = 0; i < l->count; i++) {
         free(l->v[i].name);
-        schema_def_free(l->v[i].def);
+        sl_schema_def_free(l->v[i].def);
         for (size_t p = 0; p < l->v[i].path_count; p++)
             free(l->v[i].paths[p].path);
         free(l->v[i].paths);
@@ -29,7 +29,7 @@ void schema_list_free(schema_list *l)
     *l = (schema_list){ 0 };
 }
 
-const schema_entry *schema_list_find(const schema_list *l, uint32_t version)
+const schema_entry *sl_schema_list_find(const schema_list *l, uint32_t version)
 {
     size_t lo = 0, hi = l->count;
     while (lo < hi) {
@@ -55,14 +55,14 @@ static int name_ok(const char *name, size_t len)
     return 1;
 }
 
-int schema_list_encode(const schema_list *l, uint8_t **out, size_t *len)
+int sl_schema_list_encode(const schema_list *l, uint8_t **out, size_t *len)
 {
     size_t total = SCHEMA_REGISTRY_HEADER_BYTES + 8;
     for (size_t i = 0; i < l->count; i++)
         total += SCHEMA_ENTRY_FIXED_BYTES + strlen(l->v[i].name) + l->v[i].def->canonical_len;
     uint8_t *buf = calloc(1, total);
     if (!buf)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     put_le32(buf, SCHEMA_REGISTRY_MAGIC);
     put_le16(buf + 4, SCHEMA_REGISTRY_VERSION);
     put_le32(buf + 8, (uint32_t)l->count);
@@ -92,7 +92,7 @@ static int decode_entry(const uint8_t *buf, size_t end, size_t *at, uint32_t pre
 {
     size_t pos = *at;
     if (end - pos < SCHEMA_ENTRY_FIXED_BYTES)
-        return err_set(SIGLOG_ECORRUPT, "entry at byte %zu is cut short", pos);
+        return sl_err_set(SIGLOG_ECORRUPT, "entry at byte %zu is cut short", pos);
     const uint8_t *p = buf + pos;
     e->version = get_le32(p);
     e->compat = p[4];
@@ -101,143 +101,143 @@ static int decode_entry(const uint8_t *buf, size_t end, size_t *at, uint32_t pre
     size_t name_len = get_le16(p + 24);
     size_t def_len = get_le32(p + 28);
     if (p[5] || p[6] || p[7] || get_le16(p + 26))
-        return err_set(SIGLOG_ECORRUPT, "entry at byte %zu: reserved bytes are not zero", pos);
+        return sl_err_set(SIGLOG_ECORRUPT, "entry at byte %zu: reserved bytes are not zero", pos);
     if (e->version <= prev)
-        return err_set(SIGLOG_ECORRUPT, "entry at byte %zu: version %u does not follow %u", pos, e->version, prev);
+        return sl_err_set(SIGLOG_ECORRUPT, "entry at byte %zu: version %u does not follow %u", pos, e->version, prev);
     if (e->compat >= SCHEMA_COMPAT_MODES)
-        return err_set(SIGLOG_ECORRUPT, "entry at byte %zu: unknown compatibility mode %d", pos, e->compat);
+        return sl_err_set(SIGLOG_ECORRUPT, "entry at byte %zu: unknown compatibility mode %d", pos, e->compat);
     pos += SCHEMA_ENTRY_FIXED_BYTES;
     if (name_len > end - pos || def_len > end - pos - name_len)
-        return err_set(SIGLOG_ECORRUPT, "entry at byte %zu: its name and definition run past the entries", *at);
+        return sl_err_set(SIGLOG_ECORRUPT, "entry at byte %zu: its name and definition run past the entries", *at);
     if (!name_ok((const char *)buf + pos, name_len))
-        return err_set(SIGLOG_ECORRUPT, "entry at byte %zu: invalid name", *at);
+        return sl_err_set(SIGLOG_ECORRUPT, "entry at byte %zu: invalid name", *at);
     e->name = strndup((const char *)buf + pos, name_len);
     if (!e->name)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     pos += name_len;
-    int rc = schema_def_parse(&e->def, buf + pos, def_len);
+    int rc = sl_schema_def_parse(&e->def, buf + pos, def_len);
     if (rc)
         return rc == SIGLOG_ENOMEM ? rc
-                                   : err_set(SIGLOG_ECORRUPT, "version %u: invalid definition: %s", e->version,
+                                   : sl_err_set(SIGLOG_ECORRUPT, "version %u: invalid definition: %s", e->version,
                                              siglog_errdetail());
     if (e->def->canonical_len != def_len || memcmp(e->def->canonical, buf + pos, def_len) != 0)
-        return err_set(SIGLOG_ECORRUPT, "version %u: definition is not in canonical form", e->version);
+        return sl_err_set(SIGLOG_ECORRUPT, "version %u: definition is not in canonical form", e->version);
     if (e->def->fingerprint != fingerprint)
-        return err_set(SIGLOG_ECORRUPT, "version %u: fingerprint %016llx, the definition's is %016llx", e->version,
+        return sl_err_set(SIGLOG_ECORRUPT, "version %u: fingerprint %016llx, the definition's is %016llx", e->version,
                        (unsigned long long)fingerprint, (unsigned long long)e->def->fingerprint);
     *at = pos + def_len;
     return 0;
 }
 
-int schema_list_decode(const uint8_t *buf, size_t len, schema_list *out)
+int sl_schema_list_decode(const uint8_t *buf, size_t len, schema_list *out)
 {
     *out = (schema_list){ 0 };
     if (len < SCHEMA_REGISTRY_HEADER_BYTES + 8)
-        return err_set(SIGLOG_ECORRUPT, "%zu bytes, less than a header and checksum", len);
+        return sl_err_set(SIGLOG_ECORRUPT, "%zu bytes, less than a header and checksum", len);
     if (get_le32(buf) != SCHEMA_REGISTRY_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "bad magic");
+        return sl_err_set(SIGLOG_ECORRUPT, "bad magic");
     if (get_le64(buf + len - 8) != XXH3_64bits(buf, len - 8))
-        return err_set(SIGLOG_ECORRUPT, "checksum mismatch (the file is damaged or cut short)");
+        return sl_err_set(SIGLOG_ECORRUPT, "checksum mismatch (the file is damaged or cut short)");
     if (get_le16(buf + 4) != SCHEMA_REGISTRY_VERSION)
-        return err_set(SIGLOG_EVERSION, "format version %u, this build reads %d", get_le16(buf + 4),
+        return sl_err_set(SIGLOG_EVERSION, "format version %u, this build reads %d", get_le16(buf + 4),
                        SCHEMA_REGISTRY_VERSION);
     if (get_le16(buf + 6) || get_le32(buf + 12))
-        return err_set(SIGLOG_ECORRUPT, "reserved header bytes are not zero");
+        return sl_err_set(SIGLOG_ECORRUPT, "reserved header bytes are not zero");
     uint32_t count = get_le32(buf + 8);
     if (count > SCHEMA_VERSIONS_MAX)
-        return err_set(SIGLOG_ECORRUPT, "%u versions, more than %d", count, SCHEMA_VERSIONS_MAX);
+        return sl_err_set(SIGLOG_ECORRUPT, "%u versions, more than %d", count, SCHEMA_VERSIONS_MAX);
     out->v = calloc(count ? count : 1, sizeof *out->v);
     if (!out->v)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     size_t at = SCHEMA_REGISTRY_HEADER_BYTES, end = len - 8;
     uint32_t prev = 0;
     for (uint32_t i = 0; i < count; i++) {
         out->count++;
         int rc = decode_entry(buf, end, &at, prev, &out->v[i]);
         if (rc) {
-            schema_list_free(out);
+            sl_schema_list_free(out);
             return rc;
         }
         prev = out->v[i].version;
     }
     if (at != end) {
-        schema_list_free(out);
-        return err_set(SIGLOG_ECORRUPT, "%zu bytes after the last entry", end - at);
+        sl_schema_list_free(out);
+        return sl_err_set(SIGLOG_ECORRUPT, "%zu bytes after the last entry", end - at);
     }
     return 0;
 }
 
 /* ---- the rules of registration ---- */
 
-int schema_list_admit(const schema_list *l, uint32_t version, const char *name, const schema_def *def, int compat,
+int sl_schema_list_admit(const schema_list *l, uint32_t version, const char *name, const schema_def *def, int compat,
                       schema_reasons *reasons, int *same)
 {
     *same = 0;
     if (version == 0)
-        return err_set(SIGLOG_EINVAL, "schema version 0 is reserved for events without a schema");
+        return sl_err_set(SIGLOG_EINVAL, "schema version 0 is reserved for events without a schema");
     if (compat < 0 || compat >= SCHEMA_COMPAT_MODES)
-        return err_set(SIGLOG_EINVAL, "unknown compatibility mode %d", compat);
+        return sl_err_set(SIGLOG_EINVAL, "unknown compatibility mode %d", compat);
     if (!name_ok(name, strlen(name)))
-        return err_set(SIGLOG_EINVAL, "a schema name is at most %d bytes without control characters",
+        return sl_err_set(SIGLOG_EINVAL, "a schema name is at most %d bytes without control characters",
                        SCHEMA_NAME_MAX);
-    const schema_entry *had = schema_list_find(l, version);
+    const schema_entry *had = sl_schema_list_find(l, version);
     if (had) {
         if (had->def->fingerprint == def->fingerprint && strcmp(had->def->canonical, def->canonical) == 0) {
             *same = 1;
             return 0;
         }
-        return err_set(SIGLOG_EEXIST, "version %u is registered with another definition (fingerprint %016llx)",
+        return sl_err_set(SIGLOG_EEXIST, "version %u is registered with another definition (fingerprint %016llx)",
                        version, (unsigned long long)had->def->fingerprint);
     }
     if (l->count == 0)
         return 0;
     const schema_entry *latest = &l->v[l->count - 1];
     if (version < latest->version)
-        return err_set(SIGLOG_EINVAL, "version %u is below the latest, %u: versions are registered in increasing order",
+        return sl_err_set(SIGLOG_EINVAL, "version %u is below the latest, %u: versions are registered in increasing order",
                        version, latest->version);
     if (l->count >= SCHEMA_VERSIONS_MAX)
-        return err_set(SIGLOG_ELIMIT, "the stream has %d schema versions, the most it may", SCHEMA_VERSIONS_MAX);
-    size_t from = schema_compat_transitive(compat) ? 0 : l->count - 1;
+        return sl_err_set(SIGLOG_ELIMIT, "the stream has %d schema versions, the most it may", SCHEMA_VERSIONS_MAX);
+    size_t from = sl_schema_compat_transitive(compat) ? 0 : l->count - 1;
     for (size_t i = from; i < l->count; i++) {
-        int rc = schema_compat_check(l->v[i].def, l->v[i].version, def, compat, reasons);
+        int rc = sl_schema_compat_check(l->v[i].def, l->v[i].version, def, compat, reasons);
         if (rc)
             return rc;
     }
     if (reasons->count == 0)
         return 0;
-    return err_set(SIGLOG_ESCHEMA, "version %u is not %s compatible with version%s %s%u: %zu reason%s", version,
-                   schema_compat_name(compat), from + 1 < l->count ? "s" : "", from + 1 < l->count ? "1.." : "",
+    return sl_err_set(SIGLOG_ESCHEMA, "version %u is not %s compatible with version%s %s%u: %zu reason%s", version,
+                   sl_schema_compat_name(compat), from + 1 < l->count ? "s" : "", from + 1 < l->count ? "1.." : "",
                    latest->version, reasons->count + reasons->dropped, reasons->count + reasons->dropped == 1 ? "" : "s");
 }
 
 /* ---- the registry of a stream ---- */
 
-int schema_registry_open(schema_registry **out, const siglog_io *io, const char *dir)
+int sl_schema_registry_open(schema_registry **out, const siglog_io *io, const char *dir)
 {
     *out = NULL;
     schema_registry *r = calloc(1, sizeof *r);
-    if (!r || !(r->dir = strdup(dir)) || !(r->path = path_join(dir, SCHEMA_REGISTRY_FILE))) {
+    if (!r || !(r->dir = strdup(dir)) || !(r->path = sl_path_join(dir, SCHEMA_REGISTRY_FILE))) {
         if (r)
             free(r->dir);
         free(r);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     pthread_rwlock_init(&r->lock, NULL);
     pthread_mutex_init(&r->quality_mu, NULL);
     void *data = NULL;
     size_t len = 0;
-    int rc = io_read_file(io, r->path, SCHEMA_REGISTRY_BYTES_MAX, &data, &len);
+    int rc = sl_io_read_file(io, r->path, SCHEMA_REGISTRY_BYTES_MAX, &data, &len);
     if (rc == -ENOENT) {
         rc = 0;
     } else if (rc == -EFBIG) {
-        r->failed = err_set(SIGLOG_ECORRUPT, "%s: larger than any schema registry", r->path);
+        r->failed = sl_err_set(SIGLOG_ECORRUPT, "%s: larger than any schema registry", r->path);
         rc = 0;
     } else if (rc < 0) {
-        rc = err_errno(rc, "reading %s", r->path);
+        rc = sl_err_errno(rc, "reading %s", r->path);
     } else {
-        rc = schema_list_decode(data, len, &r->list);
+        rc = sl_schema_list_decode(data, len, &r->list);
         if (rc && rc != SIGLOG_ENOMEM) {
-            r->failed = err_set(rc, "%s: %s", r->path, siglog_errdetail());
+            r->failed = sl_err_set(rc, "%s: %s", r->path, siglog_errdetail());
             rc = 0;
         }
     }
@@ -245,18 +245,18 @@ int schema_registry_open(schema_registry **out, const siglog_io *io, const char 
     if (r->failed)
         snprintf(r->failed_detail, sizeof r->failed_detail, "%s", siglog_errdetail());
     if (rc) {
-        schema_registry_close(r);
+        sl_schema_registry_close(r);
         return rc;
     }
     *out = r;
     return 0;
 }
 
-void schema_registry_close(schema_registry *r)
+void sl_schema_registry_close(schema_registry *r)
 {
     if (!r)
         return;
-    schema_list_free(&r->list);
+    sl_schema_list_free(&r->list);
     pthread_rwlock_destroy(&r->lock);
     pthread_mutex_destroy(&r->quality_mu);
     free(r->dir);
@@ -264,9 +264,9 @@ void schema_registry_close(schema_registry *r)
     free(r);
 }
 
-int schema_registry_usable(const schema_registry *r)
+int sl_schema_registry_usable(const schema_registry *r)
 {
-    return r->failed ? err_set(r->failed, "%s", r->failed_detail) : 0;
+    return r->failed ? sl_err_set(r->failed, "%s", r->failed_detail) : 0;
 }
 
 /* Persist list + the new entry e, then take e in (the list keeps it). */
@@ -274,42 +274,42 @@ static int persist_with(schema_registry *r, const siglog_io *io, uint32_t file_m
 {
     schema_entry *v = realloc(r->list.v, (r->list.count + 1) * sizeof *v);
     if (!v)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     r->list.v = v;
     schema_list next = { v, r->list.count + 1 };
     v[r->list.count] = *e;
     uint8_t *bytes;
     size_t len;
-    int rc = schema_list_encode(&next, &bytes, &len);
+    int rc = sl_schema_list_encode(&next, &bytes, &len);
     if (rc)
         return rc;
-    rc = io_replace_file(io, r->dir, r->path, bytes, len, file_mode);
+    rc = sl_io_replace_file(io, r->dir, r->path, bytes, len, file_mode);
     free(bytes);
     if (rc < 0)
-        return err_errno(rc, "writing %s", r->path);
+        return sl_err_errno(rc, "writing %s", r->path);
     r->list.count++;
     return 0;
 }
 
-int schema_registry_add(schema_registry *r, const siglog_io *io, uint32_t file_mode, uint32_t version,
+int sl_schema_registry_add(schema_registry *r, const siglog_io *io, uint32_t file_mode, uint32_t version,
                         const char *name, schema_def *def, int compat, int64_t now_us, int dry_run,
                         schema_reasons *reasons)
 {
     pthread_rwlock_wrlock(&r->lock);
     int same = 0;
-    int rc = schema_registry_usable(r);
+    int rc = sl_schema_registry_usable(r);
     if (!rc)
-        rc = schema_list_admit(&r->list, version, name, def, compat, reasons, &same);
+        rc = sl_schema_list_admit(&r->list, version, name, def, compat, reasons, &same);
     if (!rc && !same && !dry_run) {
         schema_entry e = { .version = version, .compat = compat, .registered_at_us = now_us, .name = strdup(name),
                            .def = def };
-        rc = e.name ? persist_with(r, io, file_mode, &e) : err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = e.name ? persist_with(r, io, file_mode, &e) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
         if (!rc)
             def = NULL; /* the list owns it now */
         else
             free(e.name);
     }
     pthread_rwlock_unlock(&r->lock);
-    schema_def_free(def);
+    sl_schema_def_free(def);
     return rc;
 }

@@ -13,7 +13,7 @@
  * checks both); an entry never changes or goes once written, so a version
  * means one definition for the life of the stream.
  *
- * Writing: the whole file by the atomic-replace recipe (io_replace_file),
+ * Writing: the whole file by the atomic-replace recipe (sl_io_replace_file),
  * so a crash leaves the old list or the new one. A registration is
  * acknowledged only once the new file and its directory are synced.
  * Reading: a missing file is an empty registry. A damaged file (checksum,
@@ -24,7 +24,7 @@
  *
  * Thread-safety: the registry's own rwlock; lookups (append validation)
  * share it, registration takes it alone. Entries are never freed before
- * the registry, so pointers into them stay valid until schema_registry_close.
+ * the registry, so pointers into them stay valid until sl_schema_registry_close.
  */
 #ifndef SIGLOG_SCHEMA_REGISTRY_H
 #define SIGLOG_SCHEMA_REGISTRY_H
@@ -70,12 +70,12 @@ typedef struct schema_list {
 } schema_list;
 
 /* The file's bytes for list (malloc'd into *out). */
-int schema_list_encode(const schema_list *l, uint8_t **out, size_t *len);
+int sl_schema_list_encode(const schema_list *l, uint8_t **out, size_t *len);
 /* Validate untrusted bytes: SIGLOG_ECORRUPT or SIGLOG_EVERSION with a
  * detail saying what is wrong and at which byte. */
-int schema_list_decode(const uint8_t *buf, size_t len, schema_list *out);
-void schema_list_free(schema_list *l);
-const schema_entry *schema_list_find(const schema_list *l, uint32_t version);
+int sl_schema_list_decode(const uint8_t *buf, size_t len, schema_list *out);
+void sl_schema_list_free(schema_list *l);
+const schema_entry *sl_schema_list_find(const schema_list *l, uint32_t version);
 
 /* May def be registered as `version` under mode compat after l? 0 when
  * it may (*same = 1 when exactly this definition already is that
@@ -83,7 +83,7 @@ const schema_entry *schema_list_find(const schema_list *l, uint32_t version);
  * 0, a version below the latest, a bad name; SIGLOG_EEXIST for another
  * definition under an existing version; SIGLOG_ESCHEMA when incompatible,
  * every reason appended to reasons. */
-int schema_list_admit(const schema_list *l, uint32_t version, const char *name, const schema_def *def, int compat,
+int sl_schema_list_admit(const schema_list *l, uint32_t version, const char *name, const schema_def *def, int compat,
                       schema_reasons *reasons, int *same);
 
 typedef struct schema_registry {
@@ -99,16 +99,16 @@ typedef struct schema_registry {
 /* Load the registry of stream directory dir (see the top comment for
  * damage). Fails only for memory or an I/O error other than a missing
  * file. Writes nothing. */
-int schema_registry_open(schema_registry **out, const siglog_io *io, const char *dir);
-void schema_registry_close(schema_registry *r);
+int sl_schema_registry_open(schema_registry **out, const siglog_io *io, const char *dir);
+void sl_schema_registry_close(schema_registry *r);
 
 /* SIGLOG_ECORRUPT with the file's damage, else 0. Caller holds the lock. */
-int schema_registry_usable(const schema_registry *r);
+int sl_schema_registry_usable(const schema_registry *r);
 
 /* Register def (taken over: freed on every path) as version with name and
- * mode, persisted before return (see schema_list_admit for refusals).
+ * mode, persisted before return (see sl_schema_list_admit for refusals).
  * dry_run: only decide. */
-int schema_registry_add(schema_registry *r, const siglog_io *io, uint32_t file_mode, uint32_t version,
+int sl_schema_registry_add(schema_registry *r, const siglog_io *io, uint32_t file_mode, uint32_t version,
                         const char *name, schema_def *def, int compat, int64_t now_us, int dry_run,
                         schema_reasons *reasons);
 

@@ -91,22 +91,22 @@ static void check_object(check *c, const schema_node *n, const json_t *v)
     json_object_foreach((json_t *)v, key, sub) {
         if (full(c))
             return;
-        const schema_property *p = schema_node_property(n, key);
+        const schema_property *p = sl_schema_node_property(n, key);
         const schema_node *def = p ? p->node : n->additional == SCHEMA_ADDITIONAL_SCHEMA ? n->additional_node : NULL;
-        size_t at = schema_path_push_key(&c->path, key);
+        size_t at = sl_schema_path_push_key(&c->path, key);
         if (def)
             check_node(c, def, sub);
         else if (n->additional == SCHEMA_ADDITIONAL_CLOSED)
             violation(c, "is not allowed: additionalProperties is false");
-        schema_path_pop(&c->path, at);
+        sl_schema_path_pop(&c->path, at);
     }
     /* Missing required ones, in name order. */
     for (size_t i = 0; i < n->prop_count && !full(c); i++) {
         if (!n->props[i].required || json_object_get(v, n->props[i].name))
             continue;
-        size_t at = schema_path_push_key(&c->path, n->props[i].name);
+        size_t at = sl_schema_path_push_key(&c->path, n->props[i].name);
         violation(c, "is required but missing");
-        schema_path_pop(&c->path, at);
+        sl_schema_path_pop(&c->path, at);
     }
 }
 
@@ -115,8 +115,8 @@ static void check_node(check *c, const schema_node *n, const json_t *v)
     unsigned t = type_of(v);
     if (!type_admitted(n->types, t)) {
         char want[64], got[32], reason[128];
-        schema_types_describe(n->types, want, sizeof want);
-        schema_types_describe(t, got, sizeof got);
+        sl_schema_types_describe(n->types, want, sizeof want);
+        sl_schema_types_describe(t, got, sizeof got);
         snprintf(reason, sizeof reason, "is %s, expected %s", got, want);
         violation(c, reason);
         return;
@@ -131,22 +131,22 @@ static void check_node(check *c, const schema_node *n, const json_t *v)
         json_array_foreach(v, i, e) {
             if (full(c))
                 return;
-            size_t at = schema_path_push_index(&c->path, i);
+            size_t at = sl_schema_path_push_index(&c->path, i);
             check_node(c, n->items, e);
-            schema_path_pop(&c->path, at);
+            sl_schema_path_pop(&c->path, at);
         }
     }
 }
 
-size_t schema_validate_json(const schema_def *d, const json_t *value, schema_violation_fn fn, void *ctx, size_t max)
+size_t sl_schema_validate_json(const schema_def *d, const json_t *value, schema_violation_fn fn, void *ctx, size_t max)
 {
     check c = { .fn = fn, .ctx = ctx, .max = max ? max : 1 };
-    schema_path_root(&c.path);
+    sl_schema_path_root(&c.path);
     check_node(&c, d->root, value);
     return c.count;
 }
 
-size_t schema_validate(const schema_def *d, const void *value, size_t len, schema_violation_fn fn, void *ctx,
+size_t sl_schema_validate(const schema_def *d, const void *value, size_t len, schema_violation_fn fn, void *ctx,
                        size_t max)
 {
     json_error_t err;
@@ -158,7 +158,7 @@ size_t schema_validate(const schema_def *d, const void *value, size_t len, schem
             fn(ctx, "$", reason);
         return 1;
     }
-    size_t n = schema_validate_json(d, v, fn, ctx, max);
+    size_t n = sl_schema_validate_json(d, v, fn, ctx, max);
     json_decref(v);
     return n;
 }

@@ -28,10 +28,10 @@ typedef void (*schema_violation_fn)(void *ctx, const char *path, const char *rea
  * max; 0: it conforms), each also given to fn (may be NULL) in document
  * order. max 0 means 1. Never fails: an allocation failure inside jansson
  * reads as a value that is not JSON. Thread-safe (d is read only). */
-size_t schema_validate(const schema_def *d, const void *value, size_t len, schema_violation_fn fn, void *ctx,
+size_t sl_schema_validate(const schema_def *d, const void *value, size_t len, schema_violation_fn fn, void *ctx,
                        size_t max);
 
 /* The same for a value already parsed. */
-size_t schema_validate_json(const schema_def *d, const json_t *value, schema_violation_fn fn, void *ctx, size_t max);
+size_t sl_schema_validate_json(const schema_def *d, const json_t *value, schema_violation_fn fn, void *ctx, size_t max);
 
 #endif

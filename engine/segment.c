@@ -10,7 +10,7 @@
  * ranges tile the offsets from the base offset to st.next_offset (records
  * may leave gaps inside a batch's range, FORMAT.md "Batch"). Indexes never name a
  * batch outside that prefix. A writable segment that was opened (rather
- * than created) accepts appends only after segment_adopt_tail has
+ * than created) accepts appends only after sl_segment_adopt_tail has
  * established that state from a scan.
  *
  * Index entries: a batch gets an entry when at least index_interval_bytes
@@ -21,7 +21,7 @@
  * Vouched bytes: a valid summary sidecar's `bytes` were synced before it
  * was written and are never rewritten in place, so the file holds at
  * least that many valid bytes. A read-only open of a file shorter than
- * that counts it as that long (segment_size), so that a reader meets the
+ * that counts it as that long (sl_segment_size), so that a reader meets the
  * cut as SIGLOG_ECORRUPT where the file ends instead of stopping short.
  *
  * Read-only opens never modify a file. An index that is missing or invalid
@@ -29,10 +29,10 @@
  * The segment's next offset, record count and maximum timestamp are known
  * to a read-only open only from a valid summary sidecar that matches the
  * file's size (a sealed segment); otherwise they read as base offset, 0 and
- * INT64_MIN, and callers scan with segment_read_batch.
+ * INT64_MIN, and callers scan with sl_segment_read_batch.
  *
- * created_us: the wall clock at segment_create, kept durable in the .sum
- * sidecar that segment_create writes (empty) and segment_seal rewrites
+ * created_us: the wall clock at sl_segment_create, kept durable in the .sum
+ * sidecar that sl_segment_create writes (empty) and sl_segment_seal rewrites
  * (complete), so the age of an active segment survives reopening. Event
  * timestamps are no stand-in: producers may backfill old events. Without a
  * valid sidecar (lost, or a store written before it existed), the age
@@ -86,8 +86,8 @@ struct segment {
     int writable;
     int adopted;       /* writable and st established */
     int sealed;
-    uint64_t trusted_offset; /* see segment_trust_below */
-    uint64_t durable_offset; /* see segment_durable_offset */
+    uint64_t trusted_offset; /* see sl_segment_trust_below */
+    uint64_t durable_offset; /* see sl_segment_durable_offset */
     uint64_t vouched_bytes;  /* the summary's `bytes` (0 without one) */
     int indexes_rebuilt;     /* by a writable open */
     uint32_t index_faults;   /* entries a seek found wrong (and scanned) */
@@ -119,17 +119,17 @@ typedef struct seg_summary {
     int64_t created_us;
 } seg_summary;
 
-void segment_path(char *buf, size_t n, const char *dir, uint64_t base_offset, const char *ext)
+void sl_segment_path(char *buf, size_t n, const char *dir, uint64_t base_offset, const char *ext)
 {
     snprintf(buf, n, "%s/%020" PRIu64 "%s", dir, base_offset, ext);
 }
 
-void segment_stem(char buf[SEGMENT_STEM_MAX + 1], uint64_t base_offset)
+void sl_segment_stem(char buf[SEGMENT_STEM_MAX + 1], uint64_t base_offset)
 {
     snprintf(buf, SEGMENT_STEM_MAX + 1, "%020" PRIu64, base_offset);
 }
 
-int segment_parse_name(const char *name, uint64_t *base_offset)
+int sl_segment_parse_name(const char *name, uint64_t *base_offset)
 {
     uint64_t v = 0;
     for (int i = 0; i < SEGMENT_NAME_DIGITS; i++) {
@@ -159,9 +159,9 @@ static void sibling_path(const segment *s, char *buf, const char *ext)
 static int require_writable(const segment *s, const char *what)
 {
     if (!s->writable)
-        return err_set(SIGLOG_ERDONLY, "%s: %s on a segment open read-only", s->path, what);
+        return sl_err_set(SIGLOG_ERDONLY, "%s: %s on a segment open read-only", s->path, what);
     if (s->sealed)
-        return err_set(SIGLOG_EINVAL, "%s: %s on a sealed segment", s->path, what);
+        return sl_err_set(SIGLOG_EINVAL, "%s: %s on a sealed segment", s->path, what);
     return 0;
 }
 
@@ -182,7 +182,7 @@ static int batch_error(const segment *s, uint64_t pos, int code)
 {
     char reason[512];
     snprintf(reason, sizeof reason, "%s", siglog_errdetail());
-    return err_set(code, "%s: invalid batch at byte %" PRIu64 ": %s", s->path, pos, reason);
+    return sl_err_set(code, "%s: invalid batch at byte %" PRIu64 ": %s", s->path, pos, reason);
 }
 
 /* The file ended `got` bytes into the batch at pos: an incomplete batch
@@ -191,7 +191,7 @@ static int file_ends_early(const segment *s, uint64_t pos, uint64_t got)
 {
     if (pos + got >= s->vouched_bytes)
         return 0;
-    return err_set(SIGLOG_ECORRUPT,
+    return sl_err_set(SIGLOG_ECORRUPT,
                    "%s: invalid batch at byte %" PRIu64 ": the file ends at byte %" PRIu64
                    ", inside the %" PRIu64 " bytes its summary vouches for (cut short)",
                    s->path, pos, pos + got, s->vouched_bytes);
@@ -211,19 +211,19 @@ static int read_header(segment *s, uint64_t pos, uint64_t limit, batch_header *h
         return 1;
     }
     uint8_t hdr[BATCH_HEADER_BYTES];
-    ssize_t got = io_read_full(s->io, s->fd, hdr, sizeof hdr, pos);
+    ssize_t got = sl_io_read_full(s->io, s->fd, hdr, sizeof hdr, pos);
     if (got < 0)
-        return err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos);
+        return sl_err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos);
     if (got < BATCH_HEADER_BYTES)
         return file_ends_early(s, pos, (uint64_t)got);
-    int rc = batch_header_decode(hdr, h);
+    int rc = sl_batch_header_decode(hdr, h);
     return rc ? batch_error(s, pos, rc) : 1;
 }
 
-int segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, bytebuf *buf)
+int sl_segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, bytebuf *buf)
 {
     if (pos > limit)
-        return err_set(SIGLOG_EINVAL, "%s: read at byte %" PRIu64 " beyond the limit %" PRIu64, s->path, pos, limit);
+        return sl_err_set(SIGLOG_EINVAL, "%s: read at byte %" PRIu64 " beyond the limit %" PRIu64, s->path, pos, limit);
     int rc = read_header(s, pos, limit, h);
     if (rc <= 0)
         return rc;
@@ -232,14 +232,14 @@ int segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h
     if (h->body_len > limit - pos - BATCH_HEADER_BYTES)
         return 0;
     buf->len = 0;
-    if ((rc = bytebuf_reserve(buf, h->body_len)) != 0)
+    if ((rc = sl_bytebuf_reserve(buf, h->body_len)) != 0)
         return rc;
-    ssize_t got = io_read_full(s->io, s->fd, buf->data, h->body_len, pos + BATCH_HEADER_BYTES);
+    ssize_t got = sl_io_read_full(s->io, s->fd, buf->data, h->body_len, pos + BATCH_HEADER_BYTES);
     if (got < 0)
-        return err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos + BATCH_HEADER_BYTES);
+        return sl_err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos + BATCH_HEADER_BYTES);
     if ((size_t)got < h->body_len)
         return file_ends_early(s, pos, BATCH_HEADER_BYTES + (uint64_t)got);
-    if ((rc = batch_body_check(h, buf->data)) != 0)
+    if ((rc = sl_batch_body_check(h, buf->data)) != 0)
         return batch_error(s, pos, rc);
     buf->len = h->body_len;
     return 1;
@@ -257,11 +257,11 @@ static void index_batch(segment *s, uint64_t pos, const batch_meta *m, int64_t p
     uint64_t rel = m->base_offset - s->base; /* > 0: only the first batch is at 0 */
     if (rel > UINT32_MAX || pos > UINT32_MAX)
         return;
-    if (index_add_offset(s->oix, (uint32_t)rel, (uint32_t)pos) != 0)
+    if (sl_index_add_offset(s->oix, (uint32_t)rel, (uint32_t)pos) != 0)
         return;
     /* The time index has the same capacity and the same relative offsets,
      * so it has room whenever the offset index had. */
-    (void)index_add_time(s->tix, prefix_max_ts, (uint32_t)rel, m->body_checksum);
+    (void)sl_index_add_time(s->tix, prefix_max_ts, (uint32_t)rel, m->body_checksum);
     s->last_index_pos = pos;
 }
 
@@ -288,14 +288,14 @@ static int walk_valid(segment *s, seg_state *st, uint64_t limit, int index)
 {
     for (;;) {
         batch_header h;
-        int rc = segment_read_batch(s, st->pos, limit, &h, &s->scratch);
+        int rc = sl_segment_read_batch(s, st->pos, limit, &h, &s->scratch);
         if (rc == 0 || rc == SIGLOG_ECORRUPT)
             return 0;
         if (rc < 0)
             return rc;
         if (h.base_offset != st->next_offset)
             return 0;
-        if ((rc = batch_records_valid(&h, s->scratch.data, &s->decoded)) <= 0)
+        if ((rc = sl_batch_records_valid(&h, s->scratch.data, &s->decoded)) <= 0)
             return rc;
         batch_meta m = batch_meta_of(&h);
         state_add(s, st, index, &m);
@@ -304,7 +304,7 @@ static int walk_valid(segment *s, seg_state *st, uint64_t limit, int index)
 
 /* Where a scan of the valid prefix below `limit` can start: just before
  * the batch named by the last index entry that both indexes agree on, that
- * lies below limit and below the trusted offset (segment_trust_below), and
+ * lies below limit and below the trusted offset (sl_segment_trust_below), and
  * whose batch header matches it. The start of the file
  * when there is none. Returns the number of index entries up to and
  * including that one (the entries that can be trusted). */
@@ -313,12 +313,12 @@ static uint32_t resume_point(segment *s, uint64_t limit, seg_state *st)
     *st = state_empty(s);
     if (!s->oix || !s->tix)
         return 0;
-    uint32_t k = index_count(s->oix), kt = index_count(s->tix);
+    uint32_t k = sl_index_count(s->oix), kt = sl_index_count(s->tix);
     if (kt < k)
         k = kt;
     uint32_t rel = 0, pos = 0;
     while (k > 0) {
-        index_entry_offset(s->oix, k - 1, &rel, &pos);
+        sl_index_entry_offset(s->oix, k - 1, &rel, &pos);
         if ((uint64_t)pos + BATCH_HEADER_BYTES <= limit && s->base + rel <= s->trusted_offset)
             break;
         k--;
@@ -327,10 +327,10 @@ static uint32_t resume_point(segment *s, uint64_t limit, seg_state *st)
         return 0;
     int64_t ts;
     uint32_t trel;
-    index_entry_time(s->tix, k - 1, &ts, &trel);
+    sl_index_entry_time(s->tix, k - 1, &ts, &trel);
     batch_header h;
     if (trel != rel || read_header(s, pos, limit, &h) != 1 || h.base_offset != s->base + rel ||
-        !index_entry_time_matches(s->tix, k - 1, h.body_checksum))
+        !sl_index_entry_time_matches(s->tix, k - 1, h.body_checksum))
         return 0;
     /* record_count = rel holds for the dense segments appends write, the
      * only ones a writer resumes (a rewrite that leaves gaps replaces a
@@ -366,14 +366,14 @@ static int entry_matches(segment *s, uint32_t rel, uint32_t pos, batch_header *h
     return 1;
 }
 
-int segment_locate_offset(segment *s, uint64_t target, uint64_t *pos)
+int sl_segment_locate_offset(segment *s, uint64_t target, uint64_t *pos)
 {
     *pos = 0;
     if (!s->oix || target <= s->base)
         return 0;
     uint64_t want = target - s->base;
     uint32_t rel, at;
-    index_lookup_offset(s->oix, want > UINT32_MAX ? UINT32_MAX : (uint32_t)want, &rel, &at);
+    sl_index_lookup_offset(s->oix, want > UINT32_MAX ? UINT32_MAX : (uint32_t)want, &rel, &at);
     if (rel == 0)
         return 0;
     batch_header h;
@@ -383,23 +383,23 @@ int segment_locate_offset(segment *s, uint64_t target, uint64_t *pos)
     return rc < 0 ? rc : 0;
 }
 
-int segment_locate_time(segment *s, int64_t ts, uint64_t *pos)
+int sl_segment_locate_time(segment *s, int64_t ts, uint64_t *pos)
 {
     *pos = 0;
     if (!s->oix || !s->tix)
         return 0;
     uint32_t rel, rel_found, at;
-    uint32_t n = index_lookup_time(s->tix, ts, &rel);
+    uint32_t n = sl_index_lookup_time(s->tix, ts, &rel);
     if (rel == 0)
         return 0;
-    index_lookup_offset(s->oix, rel, &rel_found, &at);
+    sl_index_lookup_offset(s->oix, rel, &rel_found, &at);
     if (rel_found != rel)
         return index_fault(s);
     /* The batch found must be the one the entry's time bound was
      * computed for. */
     batch_header h;
     int rc = entry_matches(s, rel, at, &h);
-    if (rc > 0 && !index_entry_time_matches(s->tix, n - 1, h.body_checksum)) {
+    if (rc > 0 && !sl_index_entry_time_matches(s->tix, n - 1, h.body_checksum)) {
         s->has_located = 0;
         return index_fault(s);
     }
@@ -408,7 +408,7 @@ int segment_locate_time(segment *s, int64_t ts, uint64_t *pos)
     return rc < 0 ? rc : 0;
 }
 
-uint32_t segment_index_faults(const segment *s)
+uint32_t sl_segment_index_faults(const segment *s)
 {
     return s->index_faults;
 }
@@ -420,13 +420,13 @@ static int open_indexes(segment *s, unsigned flags, uint32_t capacity)
     char path[PATH_MAX];
     uint32_t mode = s->p.file_mode;
     sibling_path(s, path, ".oix");
-    int rc = index_open(s->io, path, INDEX_KIND_OFFSET, s->base, capacity, flags, mode, &s->oix);
+    int rc = sl_index_open(s->io, path, INDEX_KIND_OFFSET, s->base, capacity, flags, mode, &s->oix);
     if (rc == 0) {
         sibling_path(s, path, ".tix");
-        rc = index_open(s->io, path, INDEX_KIND_TIME, s->base, capacity, flags, mode, &s->tix);
+        rc = sl_index_open(s->io, path, INDEX_KIND_TIME, s->base, capacity, flags, mode, &s->tix);
     }
     if (rc) {
-        index_close(s->oix);
+        sl_index_close(s->oix);
         s->oix = NULL;
     }
     return rc;
@@ -434,8 +434,8 @@ static int open_indexes(segment *s, unsigned flags, uint32_t capacity)
 
 static void close_indexes(segment *s)
 {
-    index_close(s->oix);
-    index_close(s->tix);
+    sl_index_close(s->oix);
+    sl_index_close(s->tix);
     s->oix = s->tix = NULL;
 }
 
@@ -444,7 +444,7 @@ static int rename_sibling(const segment *s, const char *from, const char *ext)
     char to[PATH_MAX];
     sibling_path(s, to, ext);
     int e = s->io->rename(s->io, from, to);
-    return e < 0 ? err_errno(e, "rename of %s to %s", from, to) : 0;
+    return e < 0 ? sl_err_errno(e, "rename of %s to %s", from, to) : 0;
 }
 
 /* Rebuild both indexes from the valid prefix of the file: fill new files
@@ -456,19 +456,19 @@ static int rebuild_indexes(segment *s, uint64_t file_bytes)
     sibling_path(s, tmp_t, ".tix.tmp");
     uint32_t capacity = index_capacity_for(&s->p, file_bytes);
     uint32_t mode = s->p.file_mode;
-    int rc = index_open(s->io, tmp_o, INDEX_KIND_OFFSET, s->base, capacity, IO_CREATE | IO_EXCL | IO_WRITE, mode,
+    int rc = sl_index_open(s->io, tmp_o, INDEX_KIND_OFFSET, s->base, capacity, IO_CREATE | IO_EXCL | IO_WRITE, mode,
                         &s->oix);
     if (rc == 0)
-        rc = index_open(s->io, tmp_t, INDEX_KIND_TIME, s->base, capacity, IO_CREATE | IO_EXCL | IO_WRITE, mode,
+        rc = sl_index_open(s->io, tmp_t, INDEX_KIND_TIME, s->base, capacity, IO_CREATE | IO_EXCL | IO_WRITE, mode,
                         &s->tix);
     seg_state st = state_empty(s);
     s->last_index_pos = 0;
     if (rc == 0)
         rc = walk_valid(s, &st, file_bytes, 1);
     if (rc == 0)
-        rc = index_sync(s->oix);
+        rc = sl_index_sync(s->oix);
     if (rc == 0)
-        rc = index_sync(s->tix);
+        rc = sl_index_sync(s->tix);
     close_indexes(s);
     if (rc == 0)
         rc = rename_sibling(s, tmp_o, ".oix");
@@ -477,7 +477,7 @@ static int rebuild_indexes(segment *s, uint64_t file_bytes)
     if (rc == 0) {
         int e = s->io->sync_dir(s->io, s->dir);
         if (e < 0)
-            rc = err_errno(e, "fsync of directory %s", s->dir);
+            rc = sl_err_errno(e, "fsync of directory %s", s->dir);
     }
     if (rc) {
         s->io->unlink(s->io, tmp_o);
@@ -510,9 +510,9 @@ static int summary_write(segment *s)
     summary_encode(s, sum);
     char path[PATH_MAX];
     sibling_path(s, path, ".sum");
-    int rc = io_replace_file(s->io, s->dir, path, sum, sizeof sum, s->p.file_mode);
+    int rc = sl_io_replace_file(s->io, s->dir, path, sum, sizeof sum, s->p.file_mode);
     if (rc < 0)
-        return err_errno(rc, "atomic replace of %s", path);
+        return sl_err_errno(rc, "atomic replace of %s", path);
     s->vouched_bytes = s->st.pos;
     return 0;
 }
@@ -525,24 +525,24 @@ static int summary_read(const segment *s, seg_summary *sum)
     sibling_path(s, path, ".sum");
     void *data = NULL;
     size_t len = 0;
-    int rc = io_read_file(s->io, path, SUM_BYTES_TOTAL, &data, &len);
+    int rc = sl_io_read_file(s->io, path, SUM_BYTES_TOTAL, &data, &len);
     if (rc < 0)
-        return rc == -EFBIG ? err_set(SIGLOG_ECORRUPT, "%s: longer than %d bytes", path, SUM_BYTES_TOTAL)
-                            : err_errno(rc, "read of %s", path);
+        return rc == -EFBIG ? sl_err_set(SIGLOG_ECORRUPT, "%s: longer than %d bytes", path, SUM_BYTES_TOTAL)
+                            : sl_err_errno(rc, "read of %s", path);
     const uint8_t *b = data;
     if (len != SUM_BYTES_TOTAL)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: %zu bytes, expected %d", path, len, SUM_BYTES_TOTAL);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: %zu bytes, expected %d", path, len, SUM_BYTES_TOTAL);
     else if (get_le32(b + SUM_MAGIC) != SEGMENT_SUMMARY_MAGIC)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: not a segment summary (bad magic)", path);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: not a segment summary (bad magic)", path);
     else if (get_le64(b + SUM_CHECKSUM) != XXH3_64bits(b, SUM_CHECKSUM))
-        rc = err_set(SIGLOG_ECORRUPT, "%s: checksum mismatch", path);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: checksum mismatch", path);
     else if (get_le16(b + SUM_VERSION) != SEGMENT_SUMMARY_VERSION)
-        rc = err_set(SIGLOG_EVERSION, "%s: summary version %u, this build reads version %u", path,
+        rc = sl_err_set(SIGLOG_EVERSION, "%s: summary version %u, this build reads version %u", path,
                      get_le16(b + SUM_VERSION), SEGMENT_SUMMARY_VERSION);
     else if (get_le16(b + SUM_RESERVED) != 0)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: reserved bytes are not zero", path);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: reserved bytes are not zero", path);
     else if (get_le64(b + SUM_BASE_OFFSET) != s->base)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: base offset %" PRIu64 ", expected %" PRIu64, path,
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: base offset %" PRIu64 ", expected %" PRIu64, path,
                      get_le64(b + SUM_BASE_OFFSET), s->base);
     if (rc == 0) {
         *sum = (seg_summary){
@@ -555,7 +555,7 @@ static int summary_read(const segment *s, seg_summary *sum)
         int empty = sum->record_count == 0;
         if (sum->next_offset < s->base || sum->record_count > sum->next_offset - s->base ||
             empty != (sum->max_ts == INT64_MIN) || empty != (sum->bytes == 0))
-            rc = err_set(SIGLOG_ECORRUPT, "%s: inconsistent counts", path);
+            rc = sl_err_set(SIGLOG_ECORRUPT, "%s: inconsistent counts", path);
     }
     free(data);
     return rc;
@@ -568,12 +568,12 @@ static int segment_alloc(const siglog_io *io, const char *dir, const char *stem,
 {
     *out = NULL;
     if (strlen(dir) + SEGMENT_PATH_EXTRA >= PATH_MAX)
-        return err_set(SIGLOG_EINVAL, "directory name too long: %s", dir);
+        return sl_err_set(SIGLOG_EINVAL, "directory name too long: %s", dir);
     if (strlen(stem) > SEGMENT_STEM_MAX)
-        return err_set(SIGLOG_EINVAL, "segment name too long: %s", stem);
+        return sl_err_set(SIGLOG_EINVAL, "segment name too long: %s", stem);
     segment *s = calloc(1, sizeof *s);
     if (!s)
-        return err_set(SIGLOG_ENOMEM, "out of memory opening a segment in %s", dir);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory opening a segment in %s", dir);
     s->io = io;
     s->fd = -1;
     s->trusted_offset = UINT64_MAX;
@@ -588,23 +588,23 @@ static int segment_alloc(const siglog_io *io, const char *dir, const char *stem,
     s->dir = strdup(dir);
     s->path = malloc(PATH_MAX);
     if (!s->dir || !s->path) {
-        segment_close(s);
-        return err_set(SIGLOG_ENOMEM, "out of memory opening a segment in %s", dir);
+        sl_segment_close(s);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory opening a segment in %s", dir);
     }
     sibling_path(s, s->path, ".seg");
     *out = s;
     return 0;
 }
 
-int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, const segment_params *p,
+int sl_segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, const segment_params *p,
                    segment **out)
 {
     char stem[SEGMENT_STEM_MAX + 1];
-    segment_stem(stem, base_offset);
-    return segment_create_at(io, dir, stem, base_offset, p, out);
+    sl_segment_stem(stem, base_offset);
+    return sl_segment_create_at(io, dir, stem, base_offset, p, out);
 }
 
-int segment_create_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
+int sl_segment_create_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
                       const segment_params *p, segment **out)
 {
     segment *s;
@@ -614,23 +614,23 @@ int segment_create_at(const siglog_io *io, const char *dir, const char *stem, ui
     s->fd = io->open_file(io, s->path, IO_CREATE | IO_WRITE, s->p.file_mode);
     uint64_t size = 0;
     if (s->fd < 0) {
-        rc = err_errno(s->fd, "create of %s", s->path);
+        rc = sl_err_errno(s->fd, "create of %s", s->path);
     } else if ((rc = io->file_size(io, s->fd, &size)) < 0) {
-        rc = err_errno(rc, "size of %s", s->path);
+        rc = sl_err_errno(rc, "size of %s", s->path);
     } else if (size != 0) {
         /* An empty file is what a crash during an earlier create leaves. */
-        rc = err_set(SIGLOG_EEXIST, "%s already exists and holds %" PRIu64 " bytes", s->path, size);
+        rc = sl_err_set(SIGLOG_EEXIST, "%s already exists and holds %" PRIu64 " bytes", s->path, size);
     } else {
         rc = open_indexes(s, IO_CREATE | IO_WRITE | IO_TRUNC, index_capacity_for(&s->p, 0));
     }
     if (rc) {
-        segment_close(s);
+        sl_segment_close(s);
         return rc;
     }
     s->created_us = io->now_us(io);
     s->adopted = 1;
     if ((rc = summary_write(s)) != 0) {
-        segment_close(s);
+        sl_segment_close(s);
         return rc;
     }
     s->durable_offset = base_offset; /* the empty summary vouches for that */
@@ -638,15 +638,15 @@ int segment_create_at(const siglog_io *io, const char *dir, const char *stem, ui
     return 0;
 }
 
-int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,
+int sl_segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,
                  segment **out)
 {
     char stem[SEGMENT_STEM_MAX + 1];
-    segment_stem(stem, base_offset);
-    return segment_open_at(io, dir, stem, base_offset, writable, p, out);
+    sl_segment_stem(stem, base_offset);
+    return sl_segment_open_at(io, dir, stem, base_offset, writable, p, out);
 }
 
-int segment_open_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset, int writable,
+int sl_segment_open_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset, int writable,
                     const segment_params *p, segment **out)
 {
     segment *s;
@@ -656,11 +656,11 @@ int segment_open_at(const siglog_io *io, const char *dir, const char *stem, uint
     uint64_t size = 0;
     s->fd = io->open_file(io, s->path, writable ? IO_WRITE : IO_READ, 0);
     if (s->fd < 0) {
-        rc = err_errno(s->fd, "open of %s", s->path);
+        rc = sl_err_errno(s->fd, "open of %s", s->path);
         goto fail;
     }
     if ((rc = io->file_size(io, s->fd, &size)) < 0) {
-        rc = err_errno(rc, "size of %s", s->path);
+        rc = sl_err_errno(rc, "size of %s", s->path);
         goto fail;
     }
 
@@ -693,24 +693,24 @@ int segment_open_at(const siglog_io *io, const char *dir, const char *stem, uint
     }
     if (!writable)
         s->st.pos = size > s->vouched_bytes ? size : s->vouched_bytes;
-    err_clear();
+    sl_err_clear();
     *out = s;
     return 0;
 
 fail:
-    segment_close(s);
+    sl_segment_close(s);
     return rc;
 }
 
-void segment_close(segment *s)
+void sl_segment_close(segment *s)
 {
     if (!s)
         return;
     close_indexes(s);
     if (s->fd >= 0)
         s->io->close_file(s->io, s->fd);
-    bytebuf_free(&s->scratch);
-    bytebuf_free(&s->decoded);
+    sl_bytebuf_free(&s->scratch);
+    sl_bytebuf_free(&s->decoded);
     free(s->dir);
     free(s->path);
     free(s);
@@ -718,14 +718,14 @@ void segment_close(segment *s)
 
 /* ---- recovery ---- */
 
-int segment_find_batch(segment *s, uint64_t from, uint64_t limit, uint64_t min_offset, uint64_t *pos,
+int sl_segment_find_batch(segment *s, uint64_t from, uint64_t limit, uint64_t min_offset, uint64_t *pos,
                        batch_header *h)
 {
     static const uint8_t magic[4] = {BATCH_MAGIC & 0xff, (BATCH_MAGIC >> 8) & 0xff, (BATCH_MAGIC >> 16) & 0xff,
                                      BATCH_MAGIC >> 24};
     bytebuf *buf = &s->scratch;
     buf->len = 0;
-    int rc = bytebuf_reserve(buf, DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES);
+    int rc = sl_bytebuf_reserve(buf, DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES);
     if (rc)
         return rc;
     /* Chunks overlap by a header's length less one byte, so that every
@@ -734,15 +734,15 @@ int segment_find_batch(segment *s, uint64_t from, uint64_t limit, uint64_t min_o
         uint64_t want = limit - p;
         if (want > DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES - 1)
             want = DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES - 1;
-        ssize_t got = io_read_full(s->io, s->fd, buf->data, (size_t)want, p);
+        ssize_t got = sl_io_read_full(s->io, s->fd, buf->data, (size_t)want, p);
         if (got < 0)
-            return err_errno((int)got, "read of %s at byte %" PRIu64, s->path, p);
+            return sl_err_errno((int)got, "read of %s at byte %" PRIu64, s->path, p);
         size_t n = (size_t)got, i = 0;
         while (n - i >= BATCH_HEADER_BYTES) {
             const uint8_t *c = memmem(buf->data + i, n - i, magic, sizeof magic);
             if (!c || (size_t)(buf->data + n - c) < BATCH_HEADER_BYTES)
                 break;
-            if (batch_header_decode(c, h) == 0 && h->base_offset >= min_offset) {
+            if (sl_batch_header_decode(c, h) == 0 && h->base_offset >= min_offset) {
                 *pos = p + (uint64_t)(c - buf->data);
                 return 1;
             }
@@ -759,7 +759,7 @@ static int scan_past_damage(segment *s, uint64_t size, segment_tail *t)
 {
     batch_header h;
     uint64_t at;
-    int rc = segment_find_batch(s, t->valid_bytes + 1, size, t->next_offset, &at, &h);
+    int rc = sl_segment_find_batch(s, t->valid_bytes + 1, size, t->next_offset, &at, &h);
     if (rc <= 0)
         return rc;
     t->damaged = 1;
@@ -775,13 +775,13 @@ static int scan_past_damage(segment *s, uint64_t size, segment_tail *t)
     return 0;
 }
 
-int segment_scan_tail(segment *s, segment_tail *t)
+int sl_segment_scan_tail(segment *s, segment_tail *t)
 {
     memset(t, 0, sizeof *t);
     uint64_t size = 0;
     int rc = s->io->file_size(s->io, s->fd, &size);
     if (rc < 0)
-        return err_errno(rc, "size of %s", s->path);
+        return sl_err_errno(rc, "size of %s", s->path);
     seg_state st;
     resume_point(s, size, &st);
     if ((rc = walk_valid(s, &st, size, 0)) != 0)
@@ -799,75 +799,75 @@ int segment_scan_tail(segment *s, segment_tail *t)
     }
     if (st.pos < size && (rc = scan_past_damage(s, size, t)) != 0)
         return rc;
-    err_clear();
+    sl_err_clear();
     return 0;
 }
 
-int segment_truncate(segment *s, uint64_t valid_bytes)
+int sl_segment_truncate(segment *s, uint64_t valid_bytes)
 {
     int rc = require_writable(s, "truncate");
     if (rc)
         return rc;
     uint64_t size = 0;
     if ((rc = s->io->file_size(s->io, s->fd, &size)) < 0)
-        return err_errno(rc, "size of %s", s->path);
+        return sl_err_errno(rc, "size of %s", s->path);
     if (valid_bytes > size)
-        return err_set(SIGLOG_EINVAL, "%s: cannot truncate %" PRIu64 " bytes to %" PRIu64, s->path, size,
+        return sl_err_set(SIGLOG_EINVAL, "%s: cannot truncate %" PRIu64 " bytes to %" PRIu64, s->path, size,
                        valid_bytes);
     /* Drop the index entries first: an entry must never name a byte
      * position beyond the file. */
-    uint32_t k = index_count(s->oix), kt = index_count(s->tix);
+    uint32_t k = sl_index_count(s->oix), kt = sl_index_count(s->tix);
     while (k > 0) {
         uint32_t rel, pos;
-        index_entry_offset(s->oix, k - 1, &rel, &pos);
+        sl_index_entry_offset(s->oix, k - 1, &rel, &pos);
         if (pos < valid_bytes)
             break;
         k--;
     }
     if (kt < k)
         k = kt;
-    index_truncate(s->oix, k);
-    index_truncate(s->tix, k);
+    sl_index_truncate(s->oix, k);
+    sl_index_truncate(s->tix, k);
     if ((rc = s->io->ftruncate(s->io, s->fd, valid_bytes)) < 0)
-        return err_errno(rc, "truncate of %s to %" PRIu64 " bytes", s->path, valid_bytes);
+        return sl_err_errno(rc, "truncate of %s to %" PRIu64 " bytes", s->path, valid_bytes);
     if ((rc = s->io->fdatasync(s->io, s->fd)) < 0)
-        return err_errno(rc, "fdatasync of %s", s->path);
+        return sl_err_errno(rc, "fdatasync of %s", s->path);
     /* Cutting exactly at the end of the adopted state (after a failed
      * append left part of a write behind) keeps that state; any other cut
-     * must be followed by a scan and segment_adopt_tail. */
+     * must be followed by a scan and sl_segment_adopt_tail. */
     if (valid_bytes != s->st.pos)
         s->adopted = 0;
     return 0;
 }
 
-int segment_rebuild_indexes(segment *s)
+int sl_segment_rebuild_indexes(segment *s)
 {
     int rc = require_writable(s, "rebuild indexes");
     uint64_t size = 0;
     if (!rc && (rc = s->io->file_size(s->io, s->fd, &size)) < 0)
-        rc = err_errno(rc, "size of %s", s->path);
+        rc = sl_err_errno(rc, "size of %s", s->path);
     return rc ? rc : rebuild_indexes(s, size);
 }
 
-int segment_indexes_rebuilt(const segment *s)
+int sl_segment_indexes_rebuilt(const segment *s)
 {
     return s->indexes_rebuilt;
 }
 
-uint64_t segment_durable_offset(const segment *s)
+uint64_t sl_segment_durable_offset(const segment *s)
 {
     return s->durable_offset;
 }
 
-int segment_checkpoint(segment *s)
+int sl_segment_checkpoint(segment *s)
 {
     int rc = require_writable(s, "checkpoint");
     if (!rc && !s->adopted)
-        rc = err_set(SIGLOG_EINVAL, "%s: checkpoint before the tail was scanned and adopted", s->path);
+        rc = sl_err_set(SIGLOG_EINVAL, "%s: checkpoint before the tail was scanned and adopted", s->path);
     if (!rc && (s->sealed || s->durable_offset == s->st.next_offset))
         return 0; /* its summary is final, or vouches for all of it */
     if (!rc)
-        rc = segment_sync(s);
+        rc = sl_segment_sync(s);
     if (!rc)
         rc = summary_write(s);
     if (!rc)
@@ -875,25 +875,25 @@ int segment_checkpoint(segment *s)
     return rc;
 }
 
-void segment_trust_below(segment *s, uint64_t offset)
+void sl_segment_trust_below(segment *s, uint64_t offset)
 {
     s->trusted_offset = offset;
 }
 
-int segment_adopt_tail(segment *s, const segment_tail *t)
+int sl_segment_adopt_tail(segment *s, const segment_tail *t)
 {
     int rc = require_writable(s, "adopt tail");
     if (rc)
         return rc;
     seg_state st;
     uint32_t keep = resume_point(s, t->valid_bytes, &st);
-    index_truncate(s->oix, keep);
-    index_truncate(s->tix, keep);
+    sl_index_truncate(s->oix, keep);
+    sl_index_truncate(s->tix, keep);
     s->last_index_pos = st.pos;
     if ((rc = walk_valid(s, &st, t->valid_bytes, 1)) != 0)
         return rc;
     if (st.pos != t->valid_bytes || st.next_offset != t->next_offset)
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "%s: the valid prefix now ends at byte %" PRIu64 " (offset %" PRIu64 "), the tail scan found %" PRIu64
                        " (offset %" PRIu64 "): the file changed during recovery",
                        s->path, st.pos, st.next_offset, t->valid_bytes, t->next_offset);
@@ -909,27 +909,27 @@ int segment_adopt_tail(segment *s, const segment_tail *t)
 static int append_check(const segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n)
 {
     if (n == 0)
-        return err_set(SIGLOG_EINVAL, "%s: append of no batches", s->path);
+        return sl_err_set(SIGLOG_EINVAL, "%s: append of no batches", s->path);
     uint64_t next = s->st.next_offset, pos = s->st.pos;
     size_t at = 0;
     for (size_t i = 0; i < n; i++) {
         const batch_meta *m = &metas[i];
         batch_header h;
         if (m->bytes < BATCH_HEADER_BYTES || m->bytes > len - at)
-            return err_set(SIGLOG_EINVAL, "%s: batch %zu of %u bytes does not fit the %zu-byte buffer", s->path, i,
+            return sl_err_set(SIGLOG_EINVAL, "%s: batch %zu of %u bytes does not fit the %zu-byte buffer", s->path, i,
                            m->bytes, len);
-        if (batch_header_decode(buf + at, &h) != 0)
+        if (sl_batch_header_decode(buf + at, &h) != 0)
             return batch_error(s, pos, SIGLOG_EINVAL);
         if (h.base_offset != m->base_offset || h.record_count != m->record_count ||
             h.last_offset_delta != m->last_offset_delta ||
             BATCH_HEADER_BYTES + (uint64_t)h.body_len != m->bytes || h.max_timestamp_us != m->max_timestamp_us ||
             h.body_checksum != m->body_checksum)
-            return err_set(SIGLOG_EINVAL, "%s: batch %zu disagrees with its description", s->path, i);
+            return sl_err_set(SIGLOG_EINVAL, "%s: batch %zu disagrees with its description", s->path, i);
         if (m->base_offset != next)
-            return err_set(SIGLOG_EINVAL, "%s: batch %zu starts at offset %" PRIu64 ", expected %" PRIu64, s->path,
+            return sl_err_set(SIGLOG_EINVAL, "%s: batch %zu starts at offset %" PRIu64 ", expected %" PRIu64, s->path,
                            i, m->base_offset, next);
         if (m->base_offset - s->base > UINT32_MAX || pos > UINT32_MAX)
-            return err_set(SIGLOG_ELIMIT,
+            return sl_err_set(SIGLOG_ELIMIT,
                            "%s: batch at offset %" PRIu64 " / byte %" PRIu64 " is beyond the 32-bit range of a segment",
                            s->path, m->base_offset, pos);
         next = batch_meta_end_offset(m);
@@ -937,42 +937,42 @@ static int append_check(const segment *s, const uint8_t *buf, size_t len, const 
         at += m->bytes;
     }
     if (at != len)
-        return err_set(SIGLOG_EINVAL, "%s: %zu bytes of batches described, %zu given", s->path, at, len);
+        return sl_err_set(SIGLOG_EINVAL, "%s: %zu bytes of batches described, %zu given", s->path, at, len);
     return 0;
 }
 
-int segment_append(segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n)
+int sl_segment_append(segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n)
 {
     int rc = require_writable(s, "append");
     if (rc)
         return rc;
     if (!s->adopted)
-        return err_set(SIGLOG_EINVAL, "%s: append before the tail was scanned and adopted", s->path);
+        return sl_err_set(SIGLOG_EINVAL, "%s: append before the tail was scanned and adopted", s->path);
     if ((rc = append_check(s, buf, len, metas, n)) != 0)
         return rc;
-    if ((rc = io_write_all(s->io, s->fd, buf, len, s->st.pos)) < 0)
-        return err_errno(rc, "write of %zu bytes to %s at byte %" PRIu64, len, s->path, s->st.pos);
+    if ((rc = sl_io_write_all(s->io, s->fd, buf, len, s->st.pos)) < 0)
+        return sl_err_errno(rc, "write of %zu bytes to %s at byte %" PRIu64, len, s->path, s->st.pos);
     for (size_t i = 0; i < n; i++)
         state_add(s, &s->st, 1, &metas[i]);
     return 0;
 }
 
-int segment_sync(segment *s)
+int sl_segment_sync(segment *s)
 {
     int rc = s->io->fdatasync(s->io, s->fd);
     if (rc < 0)
-        return err_errno(rc, "fdatasync of %s", s->path);
+        return sl_err_errno(rc, "fdatasync of %s", s->path);
     return 0;
 }
 
-int segment_seal(segment *s)
+int sl_segment_seal(segment *s)
 {
     int rc = require_writable(s, "seal");
     if (rc)
         return rc;
     if (!s->adopted)
-        return err_set(SIGLOG_EINVAL, "%s: seal before the tail was scanned and adopted", s->path);
-    if ((rc = segment_sync(s)) != 0 || (rc = index_sync(s->oix)) != 0 || (rc = index_sync(s->tix)) != 0)
+        return sl_err_set(SIGLOG_EINVAL, "%s: seal before the tail was scanned and adopted", s->path);
+    if ((rc = sl_segment_sync(s)) != 0 || (rc = sl_index_sync(s->oix)) != 0 || (rc = sl_index_sync(s->tix)) != 0)
         return rc;
     if ((rc = summary_write(s)) != 0)
         return rc;
@@ -982,49 +982,49 @@ int segment_seal(segment *s)
 
 /* ---- accessors ---- */
 
-uint64_t segment_base_offset(const segment *s)
+uint64_t sl_segment_base_offset(const segment *s)
 {
     return s->base;
 }
 
-uint64_t segment_record_count(const segment *s)
+uint64_t sl_segment_record_count(const segment *s)
 {
     return s->st.record_count;
 }
 
-uint64_t segment_summary_checksum(const segment *s)
+uint64_t sl_segment_summary_checksum(const segment *s)
 {
     uint8_t sum[SUM_BYTES_TOTAL];
     summary_encode(s, sum);
     return XXH3_64bits(sum, sizeof sum);
 }
 
-uint64_t segment_next_offset(const segment *s)
+uint64_t sl_segment_next_offset(const segment *s)
 {
     return s->st.next_offset;
 }
 
-uint64_t segment_size(const segment *s)
+uint64_t sl_segment_size(const segment *s)
 {
     return s->st.pos;
 }
 
-uint64_t segment_index_bytes(const segment *s)
+uint64_t sl_segment_index_bytes(const segment *s)
 {
-    return (s->oix ? index_file_bytes(s->oix) : 0) + (s->tix ? index_file_bytes(s->tix) : 0);
+    return (s->oix ? sl_index_file_bytes(s->oix) : 0) + (s->tix ? sl_index_file_bytes(s->tix) : 0);
 }
 
-int64_t segment_max_timestamp(const segment *s)
+int64_t sl_segment_max_timestamp(const segment *s)
 {
     return s->st.max_ts;
 }
 
-int64_t segment_created_us(const segment *s)
+int64_t sl_segment_created_us(const segment *s)
 {
     return s->created_us;
 }
 
-const char *segment_file_path(const segment *s)
+const char *sl_segment_file_path(const segment *s)
 {
     return s->path;
 }

@@ -28,9 +28,9 @@
  * is checked against the batch header found at the position it names
  * (base offset; for a time entry also its check, which binds the claimed
  * time bound to that batch's body checksum). A wrong entry falls back to
- * scanning from the start and is counted (segment_index_faults); a
+ * scanning from the start and is counted (sl_segment_index_faults); a
  * writer's tail scan that finds its last entry wrong re-indexes the whole
- * segment (segment_adopt_tail).
+ * segment (sl_segment_adopt_tail).
  *
  * Thread-safety: a segment is used by one thread at a time (the partition
  * lock, or a cursor's owner). Cursors open their own read-only segments.
@@ -85,91 +85,91 @@ typedef struct segment_tail {
 } segment_tail;
 
 /* "<dir>/<20-digit base><ext>" into buf. */
-void segment_path(char *buf, size_t n, const char *dir, uint64_t base_offset, const char *ext);
+void sl_segment_path(char *buf, size_t n, const char *dir, uint64_t base_offset, const char *ext);
 /* The stem of a segment written where it was first created: its base as
  * 20 digits. */
-void segment_stem(char buf[SEGMENT_STEM_MAX + 1], uint64_t base_offset);
+void sl_segment_stem(char buf[SEGMENT_STEM_MAX + 1], uint64_t base_offset);
 /* Parse "<20 digits>.seg": 0 and *base_offset, or -1 for any other name. */
-int segment_parse_name(const char *name, uint64_t *base_offset);
+int sl_segment_parse_name(const char *name, uint64_t *base_offset);
 
 /* Create a new, empty active segment (all three files). Does not sync the
  * directory: the caller does, once, after creating. */
-int segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, const segment_params *p,
+int sl_segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, const segment_params *p,
                    segment **out);
 /* The same with the files named by `stem` (a rewrite's new segment). */
-int segment_create_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
+int sl_segment_create_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
                       const segment_params *p, segment **out);
 
 /* Open an existing segment. writable: the writer's active segment (tail
- * scanned by segment_scan_tail, indexes repaired and writable). Read-only
+ * scanned by sl_segment_scan_tail, indexes repaired and writable). Read-only
  * opens never modify anything; an unusable index is then replaced by
  * scanning. Missing .seg: SIGLOG_ENOENT. */
-int segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,
+int sl_segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,
                  segment **out);
 /* The same with the files named by `stem` (catalog entry's location). */
-int segment_open_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset, int writable,
+int sl_segment_open_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset, int writable,
                     const segment_params *p, segment **out);
-void segment_close(segment *s);
+void sl_segment_close(segment *s);
 
 /* Writer: make everything written so far durable and say so in the .sum
  * sidecar (fdatasync, then atomic replace), so that the next writer open
  * trusts it without scanning: done at a clean close. */
-int segment_checkpoint(segment *s);
+int sl_segment_checkpoint(segment *s);
 /* Writer: rebuild both indexes from the valid batches of the file (atomic
  * replace), e.g. after verify found an entry wrong. */
-int segment_rebuild_indexes(segment *s);
+int sl_segment_rebuild_indexes(segment *s);
 /* 1 when the writable open rebuilt missing or invalid indexes. */
-int segment_indexes_rebuilt(const segment *s);
+int sl_segment_indexes_rebuilt(const segment *s);
 /* One past the last offset a summary says was synced (the base offset
  * when none does): everything before it survived any crash since. */
-uint64_t segment_durable_offset(const segment *s);
+uint64_t sl_segment_durable_offset(const segment *s);
 
 /* Writer recovery: everything before `offset` is known durable (synced at
  * the last checkpoint); batches from there on may have reached the disk in
  * any order after a power cut, whatever the unsynced index says. Tail scans
  * then resume from no index entry beyond it. Default: UINT64_MAX (trust
  * every verified entry). */
-void segment_trust_below(segment *s, uint64_t offset);
+void sl_segment_trust_below(segment *s, uint64_t offset);
 /* Scan from the last index entry to the end of the file (reads every batch
  * after it, checking both checksums; after damage, the valid batches that
  * follow it too). Fills *t. Does not modify the file. */
-int segment_scan_tail(segment *s, segment_tail *t);
+int sl_segment_scan_tail(segment *s, segment_tail *t);
 /* Writer only: cut the file at valid_bytes (a torn tail), drop index
  * entries beyond it, fdatasync. */
-int segment_truncate(segment *s, uint64_t valid_bytes);
+int sl_segment_truncate(segment *s, uint64_t valid_bytes);
 /* Writer only: after a scan, adopt its result as the segment's state
  * (next offset, size, max timestamp) and rebuild indexes if they disagree. */
-int segment_adopt_tail(segment *s, const segment_tail *t);
+int sl_segment_adopt_tail(segment *s, const segment_tail *t);
 
 /* Writer only: write n sealed batches (concatenated in buf, described by
- * metas, consecutive offsets starting at segment_next_offset) at the end of
+ * metas, consecutive offsets starting at sl_segment_next_offset) at the end of
  * the file with one write, then update the indexes. No sync. */
-int segment_append(segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n);
-int segment_sync(segment *s); /* fdatasync of the .seg */
+int sl_segment_append(segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n);
+int sl_segment_sync(segment *s); /* fdatasync of the .seg */
 /* Writer only: make the segment immutable: fdatasync it, sync indexes,
  * write the .sum sidecar (atomic replace). */
-int segment_seal(segment *s);
+int sl_segment_seal(segment *s);
 
-uint64_t segment_base_offset(const segment *s);
-uint64_t segment_next_offset(const segment *s);
-uint64_t segment_record_count(const segment *s);
+uint64_t sl_segment_base_offset(const segment *s);
+uint64_t sl_segment_next_offset(const segment *s);
+uint64_t sl_segment_record_count(const segment *s);
 /* XXH3-64 of the summary a seal writes for the segment's current state
  * (what a sealed segment's .sum holds: the catalog records it). */
-uint64_t segment_summary_checksum(const segment *s);
-uint64_t segment_size(const segment *s);
-uint64_t segment_index_bytes(const segment *s);
-int64_t segment_max_timestamp(const segment *s); /* INT64_MIN if empty */
-int64_t segment_created_us(const segment *s);    /* wall clock at creation */
-const char *segment_file_path(const segment *s); /* the .seg path */
+uint64_t sl_segment_summary_checksum(const segment *s);
+uint64_t sl_segment_size(const segment *s);
+uint64_t sl_segment_index_bytes(const segment *s);
+int64_t sl_segment_max_timestamp(const segment *s); /* INT64_MIN if empty */
+int64_t sl_segment_created_us(const segment *s);    /* wall clock at creation */
+const char *sl_segment_file_path(const segment *s); /* the .seg path */
 
 /* Where to start scanning for the first record with offset >= target:
  * a batch position <= that record's batch. */
-int segment_locate_offset(segment *s, uint64_t target, uint64_t *pos);
+int sl_segment_locate_offset(segment *s, uint64_t target, uint64_t *pos);
 /* Where to start scanning for the first record with timestamp >= ts. */
-int segment_locate_time(segment *s, int64_t ts, uint64_t *pos);
+int sl_segment_locate_time(segment *s, int64_t ts, uint64_t *pos);
 /* How many index entries the locate calls found wrong (and scanned
  * instead) since the open. */
-uint32_t segment_index_faults(const segment *s);
+uint32_t sl_segment_index_faults(const segment *s);
 
 /* Read the batch at pos, not reading at or beyond `limit` bytes:
  * returns 1 with *h filled and the body in buf (buf->len = body_len, body
@@ -177,14 +177,14 @@ uint32_t segment_index_faults(const segment *s);
  * incomplete (ends beyond limit), SIGLOG_ECORRUPT naming file and position
  * when the header or body is invalid or when the file ends inside the
  * bytes its .sum vouches for, or an I/O error. */
-int segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, bytebuf *buf);
+int sl_segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, bytebuf *buf);
 
 /* Resynchronise after damage: the first byte position in [from, limit)
  * that starts a valid batch header (magic, header checksum, header rules)
  * whose base offset is at least min_offset. 1 with *pos and *h filled, 0
  * when there is none, or an I/O error. The body is not checked: read it
- * with segment_read_batch. */
-int segment_find_batch(segment *s, uint64_t from, uint64_t limit, uint64_t min_offset, uint64_t *pos,
+ * with sl_segment_read_batch. */
+int sl_segment_find_batch(segment *s, uint64_t from, uint64_t limit, uint64_t min_offset, uint64_t *pos,
                        batch_header *h);
 
 #endif

@@ -73,25 +73,25 @@ static const settings_row rows[] = {
       .tag = 11, FIELD(contract) },
 };
 
-size_t settings_count(void)
+size_t sl_settings_count(void)
 {
     return sizeof rows / sizeof rows[0];
 }
 
-const settings_row *settings_row_at(size_t i)
+const settings_row *sl_settings_row_at(size_t i)
 {
-    return i < settings_count() ? &rows[i] : NULL;
+    return i < sl_settings_count() ? &rows[i] : NULL;
 }
 
-const settings_row *settings_by_tag(uint16_t tag)
+const settings_row *sl_settings_by_tag(uint16_t tag)
 {
-    for (size_t i = 0; i < settings_count(); i++)
+    for (size_t i = 0; i < sl_settings_count(); i++)
         if (rows[i].tag == tag)
             return &rows[i];
     return NULL;
 }
 
-uint64_t settings_get(const siglog_stream_config *c, const settings_row *r)
+uint64_t sl_settings_get(const siglog_stream_config *c, const settings_row *r)
 {
     const unsigned char *p = (const unsigned char *)c + r->offset;
     if (r->width == 4) {
@@ -104,7 +104,7 @@ uint64_t settings_get(const siglog_stream_config *c, const settings_row *r)
     return v;
 }
 
-void settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v)
+void sl_settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v)
 {
     unsigned char *p = (unsigned char *)c + r->offset;
     if (r->width == 4) {
@@ -117,14 +117,14 @@ void settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v)
 
 /* The fields are uint32_t or uint64_t (r->width), so the casts name
  * their real types. */
-uint64_t settings_load(const siglog_stream_config *c, const settings_row *r)
+uint64_t sl_settings_load(const siglog_stream_config *c, const settings_row *r)
 {
     const void *p = (const unsigned char *)c + r->offset;
     return r->width == 4 ? __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED)
                          : __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
 }
 
-void settings_store(siglog_stream_config *c, const settings_row *r, uint64_t v)
+void sl_settings_store(siglog_stream_config *c, const settings_row *r, uint64_t v)
 {
     void *p = (unsigned char *)c + r->offset;
     if (r->width == 4)
@@ -133,28 +133,28 @@ void settings_store(siglog_stream_config *c, const settings_row *r, uint64_t v)
         __atomic_store_n((uint64_t *)p, v, __ATOMIC_RELAXED);
 }
 
-int settings_check(const settings_row *r, uint64_t v)
+int sl_settings_check(const settings_row *r, uint64_t v)
 {
     if (v >= r->pub.min && v <= r->pub.max)
         return 0;
-    return err_set(SIGLOG_EINVAL, "stream config: %s is %llu, must be %llu..%llu", r->pub.name,
+    return sl_err_set(SIGLOG_EINVAL, "stream config: %s is %llu, must be %llu..%llu", r->pub.name,
                    (unsigned long long)v, (unsigned long long)r->pub.min, (unsigned long long)r->pub.max);
 }
 
 SIGLOG_API size_t siglog_setting_count(void)
 {
-    return settings_count();
+    return sl_settings_count();
 }
 
 SIGLOG_API const siglog_setting *siglog_setting_at(size_t i)
 {
-    const settings_row *r = settings_row_at(i);
+    const settings_row *r = sl_settings_row_at(i);
     return r ? &r->pub : NULL;
 }
 
 SIGLOG_API const siglog_setting *siglog_setting_find(const char *name)
 {
-    for (size_t i = 0; name && i < settings_count(); i++)
+    for (size_t i = 0; name && i < sl_settings_count(); i++)
         if (strcmp(rows[i].pub.name, name) == 0)
             return &rows[i].pub;
     return NULL;
@@ -168,14 +168,14 @@ static const settings_row *row_of(const siglog_setting *set)
 
 SIGLOG_API uint64_t siglog_setting_get(const siglog_stream_config *c, const siglog_setting *set)
 {
-    return settings_get(c, row_of(set));
+    return sl_settings_get(c, row_of(set));
 }
 
 SIGLOG_API int siglog_setting_set(siglog_stream_config *c, const siglog_setting *set, uint64_t value)
 {
-    err_clear();
-    int rc = settings_check(row_of(set), value);
+    sl_err_clear();
+    int rc = sl_settings_check(row_of(set), value);
     if (!rc)
-        settings_put(c, row_of(set), value);
+        sl_settings_put(c, row_of(set), value);
     return rc;
 }

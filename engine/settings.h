@@ -7,7 +7,7 @@
  * whether `stream config` may change it after creation, its tag in
  * stream.meta v2 (format-spec/FORMAT.md §4) and where it lives in
  * siglog_stream_config. siglog_stream_config_default, the range checks of
- * stream_config_normalize, the tool's option parsing and JSON and the man
+ * sl_stream_config_normalize, the tool's option parsing and JSON and the man
  * page check (tests/test_settings.c) all loop over this table, so a new
  * setting is one new row (and its field in siglog_stream_config).
  */
@@ -32,18 +32,18 @@ typedef struct settings_row {
     size_t offset;       /* of the field in siglog_stream_config */
 } settings_row;
 
-size_t settings_count(void);
-const settings_row *settings_row_at(size_t i);
-const settings_row *settings_by_tag(uint16_t tag);
-uint64_t settings_get(const siglog_stream_config *c, const settings_row *r);
-/* No range check: callers check with settings_check. */
-void settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v);
+size_t sl_settings_count(void);
+const settings_row *sl_settings_row_at(size_t i);
+const settings_row *sl_settings_by_tag(uint16_t tag);
+uint64_t sl_settings_get(const siglog_stream_config *c, const settings_row *r);
+/* No range check: callers check with sl_settings_check. */
+void sl_settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v);
 /* The same, atomically: a live stream's settings may change under its
- * readers (stream_config_load, siglog_stream_config_set). */
-uint64_t settings_load(const siglog_stream_config *c, const settings_row *r);
-void settings_store(siglog_stream_config *c, const settings_row *r, uint64_t v);
+ * readers (sl_stream_config_load, siglog_stream_config_set). */
+uint64_t sl_settings_load(const siglog_stream_config *c, const settings_row *r);
+void sl_settings_store(siglog_stream_config *c, const settings_row *r, uint64_t v);
 /* SIGLOG_EINVAL naming the setting, its value and its range when v is
  * outside it; else 0. */
-int settings_check(const settings_row *r, uint64_t v);
+int sl_settings_check(const settings_row *r, uint64_t v);
 
 #endif

@@ -190,7 +190,7 @@ static int spill_open(siglog_sort *s, int *out)
             unlink(path);
     }
     if (fd < 0)
-        return err_errno(-errno, "creating a spill file in %s", s->spill_dir);
+        return sl_err_errno(-errno, "creating a spill file in %s", s->spill_dir);
     s->spills++;
     *out = fd;
     return 0;
@@ -201,7 +201,7 @@ static int runs_push(siglog_sort *s, int fd)
     int *grown = realloc(s->runs, (s->nruns + 1) * sizeof *grown);
     if (!grown) {
         close(fd);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     s->runs = grown;
     s->runs[s->nruns++] = fd;
@@ -215,7 +215,7 @@ static int out_flush(bytebuf *out, int fd, size_t at_least, const char *dir)
         return 0;
     int rc = write_all(fd, out->data, out->len);
     out->len = 0;
-    return rc ? err_errno(rc, "writing a spill file in %s", dir) : 0;
+    return rc ? sl_err_errno(rc, "writing a spill file in %s", dir) : 0;
 }
 
 /* The sorted in-memory records to a new run. */
@@ -229,13 +229,13 @@ static int spill_memory(siglog_sort *s)
     for (size_t i = 0; i < s->n && !rc; i++) {
         sort_head h;
         memcpy(&h, s->arena.data + s->idx[i].pos, sizeof h);
-        rc = bytebuf_append(&out, s->arena.data + s->idx[i].pos, record_bytes(&h));
+        rc = sl_bytebuf_append(&out, s->arena.data + s->idx[i].pos, record_bytes(&h));
         if (!rc)
             rc = out_flush(&out, fd, 1 << 20, s->spill_dir);
     }
     if (!rc)
         rc = out_flush(&out, fd, 0, s->spill_dir);
-    bytebuf_free(&out);
+    sl_bytebuf_free(&out);
     s->arena.len = 0;
     s->n = 0;
     if (rc) {
@@ -258,16 +258,16 @@ static int reader_fill(run_reader *r, size_t need, const char *dir)
     r->buf.len = have;
     r->start = 0;
     size_t want = need > r->cap ? need : r->cap;
-    if (bytebuf_reserve(&r->buf, want - have))
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+    if (sl_bytebuf_reserve(&r->buf, want - have))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     while (r->buf.len < need) {
         ssize_t got = pread(r->fd, r->buf.data + r->buf.len, want - r->buf.len, (off_t)r->pos);
         if (got < 0 && errno == EINTR)
             continue;
         if (got < 0)
-            return err_errno(-errno, "reading a spill file in %s", dir);
+            return sl_err_errno(-errno, "reading a spill file in %s", dir);
         if (got == 0)
-            return err_set(SIGLOG_EIO, "a spill file in %s ends inside a record", dir);
+            return sl_err_set(SIGLOG_EIO, "a spill file in %s ends inside a record", dir);
         r->buf.len += (size_t)got;
         r->pos += (uint64_t)got;
     }
@@ -287,7 +287,7 @@ static int reader_next(run_reader *r, const char *dir)
         /* At the end of what was read: is there more in the file? */
         struct stat st;
         if (fstat(r->fd, &st) != 0)
-            return err_errno(-errno, "reading a spill file in %s", dir);
+            return sl_err_errno(-errno, "reading a spill file in %s", dir);
         if (r->pos >= (uint64_t)st.st_size)
             return 0;
     }
@@ -336,7 +336,7 @@ static int merge_start(const siglog_sort *s, const int *fds, size_t n, run_reade
     *heap = calloc(n, sizeof **heap);
     *heap_n = 0;
     if (!*readers || !*heap)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     size_t share = (size_t)(s->o.memory_bytes / (n + 1));
     for (size_t i = 0; i < n; i++) {
         (*readers)[i] = (run_reader){ .fd = fds[i], .cap = share < 65536 ? 65536 : share };
@@ -366,7 +366,7 @@ static int merge_advance(run_reader *rd, size_t *heap, size_t *heap_n, const cha
 static void readers_free(run_reader *rd, size_t n)
 {
     for (size_t i = 0; rd && i < n; i++)
-        bytebuf_free(&rd[i].buf);
+        sl_bytebuf_free(&rd[i].buf);
     free(rd);
 }
 
@@ -383,7 +383,7 @@ static int merge_runs(siglog_sort *s, size_t n)
     while (!rc && heap_n) {
         sort_head h;
         memcpy(&h, rd[heap[0]].rec, sizeof h);
-        rc = bytebuf_append(&out, rd[heap[0]].rec, record_bytes(&h));
+        rc = sl_bytebuf_append(&out, rd[heap[0]].rec, record_bytes(&h));
         if (!rc)
             rc = out_flush(&out, fd, 1 << 20, s->spill_dir);
         if (!rc)
@@ -391,7 +391,7 @@ static int merge_runs(siglog_sort *s, size_t n)
     }
     if (!rc)
         rc = out_flush(&out, fd, 0, s->spill_dir);
-    bytebuf_free(&out);
+    sl_bytebuf_free(&out);
     readers_free(rd, n);
     free(heap);
     if (rc) {
@@ -432,21 +432,21 @@ static int add_record(siglog_sort *s, const siglog_record *r, uint32_t src)
         size_t cap = s->cap ? s->cap * 2 : 1024;
         sort_entry *grown = realloc(s->idx, cap * sizeof *grown);
         if (!grown)
-            return err_set(SIGLOG_ENOMEM, "out of memory");
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
         s->idx = grown;
         s->cap = cap;
     }
-    if (bytebuf_reserve(&s->arena, bytes))
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+    if (sl_bytebuf_reserve(&s->arena, bytes))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     s->idx[s->n++] = (sort_entry){ .k = h.k, .pos = s->arena.len };
-    bytebuf_append(&s->arena, &h, sizeof h);
-    bytebuf_append(&s->arena, r->key, r->key_len);
-    bytebuf_append(&s->arena, r->value, r->value_len);
+    sl_bytebuf_append(&s->arena, &h, sizeof h);
+    sl_bytebuf_append(&s->arena, r->key, r->key_len);
+    sl_bytebuf_append(&s->arena, r->value, r->value_len);
     for (uint32_t i = 0; i < r->header_count; i++) {
         uint32_t lens[2] = { r->headers[i].key_len, r->headers[i].value_len };
-        bytebuf_append(&s->arena, lens, sizeof lens);
-        bytebuf_append(&s->arena, r->headers[i].key, lens[0]);
-        bytebuf_append(&s->arena, r->headers[i].value, lens[1]);
+        sl_bytebuf_append(&s->arena, lens, sizeof lens);
+        sl_bytebuf_append(&s->arena, r->headers[i].key, lens[0]);
+        sl_bytebuf_append(&s->arena, r->headers[i].value, lens[1]);
     }
     return 0;
 }
@@ -485,7 +485,7 @@ static int prepare_output(siglog_sort *s)
     if (!rc)
         rc = merge_start(s, s->runs, s->nruns, &s->readers, &s->heap, &s->heap_n);
     /* The arena is not needed any more: give its memory to the readers. */
-    bytebuf_free(&s->arena);
+    sl_bytebuf_free(&s->arena);
     return rc;
 }
 
@@ -498,13 +498,13 @@ SIGLOG_API void siglog_sort_options_default(siglog_sort_options *o)
 SIGLOG_API int siglog_sort_open(siglog_sort **out, siglog_cursor *const *cursors, size_t n,
                                 const siglog_sort_options *o)
 {
-    err_clear();
+    sl_err_clear();
     if (!out || (n && !cursors))
-        return err_set(SIGLOG_EINVAL, "siglog_sort_open: out and cursors are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_sort_open: out and cursors are required");
     *out = NULL;
     siglog_sort *s = calloc(1, sizeof *s);
     if (!s)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     if (o)
         s->o = *o;
     else
@@ -519,7 +519,7 @@ SIGLOG_API int siglog_sort_open(siglog_sort **out, siglog_cursor *const *cursors
     s->ncursors = n;
     s->rank = calloc(n ? n : 1, sizeof *s->rank);
     s->pending = SIZE_MAX;
-    int rc = !s->spill_dir || !s->rank ? err_set(SIGLOG_ENOMEM, "out of memory") : 0;
+    int rc = !s->spill_dir || !s->rank ? sl_err_set(SIGLOG_ENOMEM, "out of memory") : 0;
     for (size_t i = 0; !rc && i < n; i++)
         for (size_t j = 0; j < n; j++)
             s->rank[i] += strcmp(cursor_stream_name(cursors[j]), cursor_stream_name(cursors[i])) < 0;
@@ -539,9 +539,9 @@ SIGLOG_API int siglog_sort_open(siglog_sort **out, siglog_cursor *const *cursors
 
 SIGLOG_API int siglog_sort_next(siglog_sort *s, const siglog_record **rec, size_t *cursor_index)
 {
-    err_clear();
+    sl_err_clear();
     if (!s || !rec)
-        return err_set(SIGLOG_EINVAL, "siglog_sort_next: sort and rec are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_sort_next: sort and rec are required");
     const uint8_t *p;
     if (!s->readers) {
         if (s->next == s->n)
@@ -586,6 +586,6 @@ SIGLOG_API void siglog_sort_close(siglog_sort *s)
     free(s->idx);
     free(s->rank);
     free(s->spill_dir);
-    bytebuf_free(&s->arena);
+    sl_bytebuf_free(&s->arena);
     free(s);
 }

@@ -36,7 +36,7 @@ SIGLOG_API void siglog_options_default(siglog_options *o)
  * (zero), 8 u32 file mode, 12 u32 directory mode, 16 u64 store id, 24 i64
  * creation time (us), 32 u64 XXH3-64 of bytes 0..31. Version 1 records no
  * modes (bytes 8..15 zero: the defaults), version 2 both. */
-void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], const store_meta *m, int64_t created_us)
+void sl_store_meta_encode(uint8_t buf[STORE_FILE_BYTES], const store_meta *m, int64_t created_us)
 {
     memset(buf, 0, STORE_FILE_BYTES);
     int with_modes = m->file_mode || m->dir_mode;
@@ -49,38 +49,38 @@ void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], const store_meta *m, int64
     put_le64(buf + 32, XXH3_64bits(buf, 32));
 }
 
-int store_meta_decode(const uint8_t *buf, size_t len, store_meta *m)
+int sl_store_meta_decode(const uint8_t *buf, size_t len, store_meta *m)
 {
     if (len != STORE_FILE_BYTES)
-        return err_set(SIGLOG_ECORRUPT, "store file is %zu bytes, expected %d", len, STORE_FILE_BYTES);
+        return sl_err_set(SIGLOG_ECORRUPT, "store file is %zu bytes, expected %d", len, STORE_FILE_BYTES);
     if (get_le32(buf) != STORE_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a siglog store file (bad magic)");
+        return sl_err_set(SIGLOG_ECORRUPT, "not a siglog store file (bad magic)");
     if (get_le64(buf + 32) != XXH3_64bits(buf, 32))
-        return err_set(SIGLOG_ECORRUPT, "store file checksum mismatch");
+        return sl_err_set(SIGLOG_ECORRUPT, "store file checksum mismatch");
     unsigned version = get_le16(buf + 4);
     if (version != STORE_FORMAT_VERSION && version != STORE_FORMAT_VERSION_MODES)
-        return err_set(SIGLOG_EVERSION, "store format version %u, this build reads %d and %d", version,
+        return sl_err_set(SIGLOG_EVERSION, "store format version %u, this build reads %d and %d", version,
                        STORE_FORMAT_VERSION, STORE_FORMAT_VERSION_MODES);
     int reserved_end = version == STORE_FORMAT_VERSION ? 16 : 8;
     for (int i = 6; i < reserved_end; i++)
         if (buf[i])
-            return err_set(SIGLOG_ECORRUPT, "store file: reserved byte %d is not zero", i);
+            return sl_err_set(SIGLOG_ECORRUPT, "store file: reserved byte %d is not zero", i);
     m->file_mode = get_le32(buf + 8);
     m->dir_mode = get_le32(buf + 12);
     if (version == STORE_FORMAT_VERSION_MODES &&
         (!m->file_mode || !m->dir_mode || (m->file_mode | m->dir_mode) & ~07777u))
-        return err_set(SIGLOG_ECORRUPT, "store file: modes %o/%o are not permission bits", m->file_mode,
+        return sl_err_set(SIGLOG_ECORRUPT, "store file: modes %o/%o are not permission bits", m->file_mode,
                        m->dir_mode);
     m->store_id = get_le64(buf + 16);
     return 0;
 }
 
-int store_not_found(const char *path)
+int sl_store_not_found(const char *path)
 {
-    return err_set(SIGLOG_ENOENT, "%s is not a siglog store (no %s)", path, STORE_FILE);
+    return sl_err_set(SIGLOG_ENOENT, "%s is not a siglog store (no %s)", path, STORE_FILE);
 }
 
-void store_log(struct siglog *s, int level, const char *fmt, ...)
+void sl_store_log(struct siglog *s, int level, const char *fmt, ...)
 {
     if (!s->opt.log_fn)
         return;
@@ -92,12 +92,12 @@ void store_log(struct siglog *s, int level, const char *fmt, ...)
     s->opt.log_fn(s->opt.log_ctx, level, msg);
 }
 
-void store_log_cb(void *ctx, int level, const char *msg)
+void sl_store_log_cb(void *ctx, int level, const char *msg)
 {
-    store_log(ctx, level, "%s", msg);
+    sl_store_log(ctx, level, "%s", msg);
 }
 
-int store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n)
+int sl_store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n)
 {
     pthread_mutex_lock(&s->streams_mu);
     *n = s->stream_count;
@@ -105,16 +105,16 @@ int store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n)
     if (*out && *n)
         memcpy(*out, s->streams, *n * sizeof **out);
     pthread_mutex_unlock(&s->streams_mu);
-    return *out ? 0 : err_set(SIGLOG_ENOMEM, "out of memory");
+    return *out ? 0 : sl_err_set(SIGLOG_ENOMEM, "out of memory");
 }
 
-void store_wake_durable_waiters(struct siglog *s)
+void sl_store_wake_durable_waiters(struct siglog *s)
 {
     /* Without a snapshot: this runs after a failure, perhaps out of memory. */
     pthread_mutex_lock(&s->streams_mu);
     for (size_t i = 0; i < s->stream_count; i++)
         for (uint32_t p = 0; p < s->streams[i]->cfg.partitions; p++)
-            partition_wake_waiters(s->streams[i]->parts[p]);
+            sl_partition_wake_waiters(s->streams[i]->parts[p]);
     pthread_mutex_unlock(&s->streams_mu);
 }
 
@@ -123,7 +123,7 @@ static int streams_insert(struct siglog *s, siglog_stream *st)
 {
     siglog_stream **t = realloc(s->streams, (s->stream_count + 1) * sizeof *t);
     if (!t)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     s->streams = t;
     size_t i = s->stream_count;
     while (i > 0 && strcmp(t[i - 1]->name, st->name) > 0) {
@@ -144,7 +144,7 @@ static int streams_replace(struct siglog *s, siglog_stream *old, siglog_stream *
 {
     siglog_stream **r = realloc(s->retired, (s->retired_count + 1) * sizeof *r);
     if (!r)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     s->retired = r;
     r[s->retired_count++] = old;
     for (size_t i = 0; i < s->stream_count; i++)
@@ -181,19 +181,19 @@ static int lock_holder_alive(const char *pid)
 
 static int take_writer_lock(struct siglog *s)
 {
-    char *lock = path_join(s->path, STORE_LOCK_FILE);
+    char *lock = sl_path_join(s->path, STORE_LOCK_FILE);
     if (!lock)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     int fd = s->io->open_file(s->io, lock, IO_WRITE | IO_CREATE, s->opt.file_mode);
     if (fd < 0) {
-        rc = err_errno(fd, "opening %s", lock);
+        rc = sl_err_errno(fd, "opening %s", lock);
         goto out;
     }
     int l = s->io->lock_file(s->io, fd, 0);
     char pid[64] = "";
     for (int64_t waited = 0; l == -EWOULDBLOCK || l == -EAGAIN; waited += 10000) {
-        ssize_t r = io_read_full(s->io, fd, pid, sizeof pid - 1, 0);
+        ssize_t r = sl_io_read_full(s->io, fd, pid, sizeof pid - 1, 0);
         pid[r > 0 ? r : 0] = '\0';
         pid[strcspn(pid, "\n")] = '\0';
         /* Readers reading the journal take a moment; another writer does
@@ -207,9 +207,9 @@ static int take_writer_lock(struct siglog *s)
     if (l == -EWOULDBLOCK || l == -EAGAIN) {
         s->io->close_file(s->io, fd);
         if (lock_holder_alive(pid))
-            rc = err_set(SIGLOG_ELOCKED, "store %s is locked by writer pid %s", s->path, pid);
+            rc = sl_err_set(SIGLOG_ELOCKED, "store %s is locked by writer pid %s", s->path, pid);
         else
-            rc = err_set(SIGLOG_ELOCKED,
+            rc = sl_err_set(SIGLOG_ELOCKED,
                          "store %s is locked, and %s names no live writer (%s): readers reading its journal for "
                          "over %d s, or a writer that has not written its pid yet",
                          s->path, lock, *pid ? pid : "empty", LOCK_WAIT_FOR_READERS_US / 1000000);
@@ -217,7 +217,7 @@ static int take_writer_lock(struct siglog *s)
     }
     if (l < 0) {
         s->io->close_file(s->io, fd);
-        rc = err_errno(l, "locking %s", lock);
+        rc = sl_err_errno(l, "locking %s", lock);
         goto out;
     }
     /* The pid names this writer in a second writer's error and tells a
@@ -225,7 +225,7 @@ static int take_writer_lock(struct siglog *s)
      * holds it (lock_holder_alive). Advice only: no sync needed. */
     int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
     s->io->ftruncate(s->io, fd, 0);
-    io_write_all(s->io, fd, pid, (size_t)n, 0);
+    sl_io_write_all(s->io, fd, pid, (size_t)n, 0);
     s->lock_fd = fd;
 out:
     free(lock);
@@ -236,12 +236,12 @@ static int read_store_file(struct siglog *s, const char *store_file)
 {
     void *data = NULL;
     size_t len = 0;
-    int r = io_read_file(s->io, store_file, 4096, &data, &len);
+    int r = sl_io_read_file(s->io, store_file, 4096, &data, &len);
     if (r < 0)
-        return r == -EFBIG ? err_set(SIGLOG_ECORRUPT, "%s: too large for a store file", store_file)
-                           : err_errno(r, "reading %s", store_file);
+        return r == -EFBIG ? sl_err_set(SIGLOG_ECORRUPT, "%s: too large for a store file", store_file)
+                           : sl_err_errno(r, "reading %s", store_file);
     store_meta m;
-    int rc = store_meta_decode(data, len, &m);
+    int rc = sl_store_meta_decode(data, len, &m);
     free(data);
     if (!rc) {
         /* The store's modes, not this process's options: every file of the
@@ -251,7 +251,7 @@ static int read_store_file(struct siglog *s, const char *store_file)
         s->opt.file_mode = (m.file_mode ? m.file_mode : STORE_DEFAULT_FILE_MODE) | owner;
         s->opt.dir_mode = (m.dir_mode ? m.dir_mode : STORE_DEFAULT_DIR_MODE) | owner;
     }
-    return rc ? err_set(rc, "%s: %s", store_file, siglog_errdetail()) : 0;
+    return rc ? sl_err_set(rc, "%s: %s", store_file, siglog_errdetail()) : 0;
 }
 
 /* A writer that is not the store's owner would leave files the owner may
@@ -263,12 +263,12 @@ static int check_owner(struct siglog *s)
     uint32_t uid, gid;
     int r = s->io->path_owner(s->io, s->path, &uid, &gid);
     if (r < 0)
-        return err_errno(r, "stat of %s", s->path);
+        return sl_err_errno(r, "stat of %s", s->path);
     uint32_t me = (uint32_t)geteuid();
     if (uid == me)
         return 0;
     if (!s->opt.force_owner)
-        return err_set(SIGLOG_EPERM,
+        return sl_err_set(SIGLOG_EPERM,
                        "store %s belongs to uid %u, this process runs as uid %u: files it made would lock the "
                        "owner out (force the owner to write as the owner)",
                        s->path, uid, me);
@@ -282,32 +282,32 @@ static int check_owner(struct siglog *s)
  * with its reason, so the store and every other stream stay usable. */
 static int load_streams(struct siglog *s)
 {
-    char *dir = path_join(s->path, STORE_STREAMS_DIR);
+    char *dir = sl_path_join(s->path, STORE_STREAMS_DIR);
     if (!dir)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     io_dirent_list l = {0};
     int rc = 0;
     int r = s->io->list_dir(s->io, dir, &l);
     if (r < 0)
-        rc = err_errno(r, "listing %s", dir);
+        rc = sl_err_errno(r, "listing %s", dir);
     for (size_t i = 0; i < l.count && !rc; i++) {
-        if (name_validate_stream(l.names[i]) != 0)
+        if (sl_name_validate_stream(l.names[i]) != 0)
             continue; /* temp files and strangers are not streams */
-        char *sd = path_join(dir, l.names[i]);
+        char *sd = sl_path_join(dir, l.names[i]);
         siglog_stream *st = NULL;
         if (!sd) {
-            rc = err_set(SIGLOG_ENOMEM, "out of memory");
-        } else if (stream_open(s, sd, !s->read_only, &st) != 0) {
+            rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
+        } else if (sl_stream_open(s, sd, !s->read_only, &st) != 0) {
             if (!st)
                 rc = SIGLOG_ENOMEM;
             else
-                store_log(s, SIGLOG_LOG_ERROR, "stream '%s' failed to open: %s", st->name, st->failed_detail);
+                sl_store_log(s, SIGLOG_LOG_ERROR, "stream '%s' failed to open: %s", st->name, st->failed_detail);
         }
         if (st && (rc = streams_insert(s, st)) != 0)
-            stream_close(st);
+            sl_stream_close(st);
         free(sd);
     }
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     free(dir);
     return rc;
 }
@@ -317,22 +317,22 @@ static int load_streams(struct siglog *s)
 static int note_journal_starts(struct siglog *s)
 {
     const journal_item *items;
-    size_t n = journal_verdict_items(s->verdict, &items);
+    size_t n = sl_journal_verdict_items(s->verdict, &items);
     for (size_t i = 0; i < n; i++) {
         const journal_item *it = &items[i];
-        if (!journal_verdict_applies(s->verdict, it) ||
-            store_journal_start(s, it->stream_id, it->partition) != UINT64_MAX)
+        if (!sl_journal_verdict_applies(s->verdict, it) ||
+            sl_store_journal_start(s, it->stream_id, it->partition) != UINT64_MAX)
             continue; /* entries of a partition come in offset order */
         journal_start *t = realloc(s->journal_starts, (s->journal_start_count + 1) * sizeof *t);
         if (!t)
-            return err_set(SIGLOG_ENOMEM, "out of memory");
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
         s->journal_starts = t;
         t[s->journal_start_count++] = (journal_start){it->stream_id, it->partition, it->base_offset};
     }
     return 0;
 }
 
-uint64_t store_journal_start(const struct siglog *s, uint32_t stream_id, uint32_t partition)
+uint64_t sl_store_journal_start(const struct siglog *s, uint32_t stream_id, uint32_t partition)
 {
     for (size_t i = 0; i < s->journal_start_count; i++)
         if (s->journal_starts[i].stream_id == stream_id && s->journal_starts[i].partition == partition)
@@ -348,7 +348,7 @@ static int refuse_unplaceable_entry(struct siglog *s, uint32_t stream_id, uint32
     for (size_t i = 0; i < s->stream_count; i++) {
         siglog_stream *st = s->streams[i];
         if (st->failed && (st->id == stream_id || st->id == 0))
-            return err_set(SIGLOG_ECORRUPT,
+            return sl_err_set(SIGLOG_ECORRUPT,
                            "the journal holds commits of stream id %u partition %u that cannot be put back "
                            "while stream '%s' is unusable (%s); repair that stream before opening for writing",
                            stream_id, part, st->name, st->failed_detail);
@@ -368,11 +368,11 @@ static partition *journal_entry_partition(struct siglog *s, uint32_t stream_id, 
 }
 
 /* A partition whose journal commits cannot all be served: it is failed,
- * alone, with the detail (partition_fail_unservable). */
+ * alone, with the detail (sl_partition_fail_unservable). */
 static int fail_for_journal(struct siglog *s, partition *p, const char *detail)
 {
-    store_log(s, SIGLOG_LOG_ERROR, "%s", detail);
-    partition_fail_unservable(p, detail);
+    sl_store_log(s, SIGLOG_LOG_ERROR, "%s", detail);
+    sl_partition_fail_unservable(p, detail);
     s->journal_held = 1;
     return 0;
 }
@@ -382,22 +382,22 @@ static int fail_for_journal(struct siglog *s, partition *p, const char *detail)
 static void apply_journal_verdict(struct siglog *s, const journal_verdict *v)
 {
     const journal_damage *d;
-    size_t nd = journal_verdict_damages(v, &d);
+    size_t nd = sl_journal_verdict_damages(v, &d);
     char what[512];
     for (size_t i = 0; i < nd; i++) {
-        journal_verdict_describe(v, &d[i], what, sizeof what);
-        store_log(s, SIGLOG_LOG_WARN, "%s: %s", journal_verdict_path(v), what);
+        sl_journal_verdict_describe(v, &d[i], what, sizeof what);
+        sl_store_log(s, SIGLOG_LOG_WARN, "%s: %s", sl_journal_verdict_path(v), what);
     }
     for (size_t i = 0; i < s->stream_count; i++) {
         siglog_stream *st = s->streams[i];
         for (uint32_t p = 0; !st->failed && p < st->cfg.partitions; p++) {
-            const journal_damage *x = journal_verdict_failing(v, st->id, p);
+            const journal_damage *x = sl_journal_verdict_failing(v, st->id, p);
             if (!x)
                 continue;
             char detail[768];
-            journal_verdict_describe(v, x, what, sizeof what);
+            sl_journal_verdict_describe(v, x, what, sizeof what);
             snprintf(detail, sizeof detail, "stream '%s' partition %u cannot be served whole: %s: %s", st->name, p,
-                     journal_verdict_path(v), what);
+                     sl_journal_verdict_path(v), what);
             fail_for_journal(s, st->parts[p], detail);
         }
     }
@@ -410,8 +410,8 @@ static int journal_gap(struct siglog *s, partition *p, int rc)
 {
     const journal_damage *d;
     /* A partition failed for segment damage refuses its journal commits:
-     * the open fails then (partition_replay). */
-    if (rc != SIGLOG_ECORRUPT || partition_damaged(p) || journal_verdict_damages(s->verdict, &d) == 0)
+     * the open fails then (sl_partition_replay). */
+    if (rc != SIGLOG_ECORRUPT || sl_partition_damaged(p) || sl_journal_verdict_damages(s->verdict, &d) == 0)
         return rc;
     char detail[768];
     snprintf(detail, sizeof detail, "%s (after damage in the journal at byte %llu)", siglog_errdetail(),
@@ -428,11 +428,11 @@ static int replay_entry(void *ctx, uint64_t pos, uint32_t stream_id, uint32_t pa
     if (!p) {
         int rc = refuse_unplaceable_entry(s, stream_id, part);
         if (!rc)
-            store_log(s, SIGLOG_LOG_WARN, "journal entry for unknown stream id %u partition %u ignored", stream_id,
+            sl_store_log(s, SIGLOG_LOG_WARN, "journal entry for unknown stream id %u partition %u ignored", stream_id,
                       part);
         return rc;
     }
-    int rc = partition_replay(p, batches, len);
+    int rc = sl_partition_replay(p, batches, len);
     return rc ? journal_gap(s, p, rc) : 0;
 }
 
@@ -444,7 +444,7 @@ static int keep_entry_for_readers(void *ctx, uint64_t pos, uint32_t stream_id, u
     struct siglog *s = ctx;
     (void)pos;
     partition *p = journal_entry_partition(s, stream_id, part);
-    int rc = p ? partition_add_journaled(p, batches, len) : 0;
+    int rc = p ? sl_partition_add_journaled(p, batches, len) : 0;
     return rc ? journal_gap(s, p, rc) : 0;
 }
 
@@ -452,18 +452,18 @@ static int keep_entry_for_readers(void *ctx, uint64_t pos, uint32_t stream_id, u
 static int apply_journal(struct siglog *s, journal *j, journal_replay_fn fn)
 {
     const journal_item *items;
-    size_t n = journal_verdict_items(s->verdict, &items);
+    size_t n = sl_journal_verdict_items(s->verdict, &items);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++)
-        if (journal_verdict_applies(s->verdict, &items[i]))
-            rc = journal_entry_at(j, items[i].pos, fn, s);
+        if (sl_journal_verdict_applies(s->verdict, &items[i]))
+            rc = sl_journal_entry_at(j, items[i].pos, fn, s);
     return rc;
 }
 
 /* A reader's open: keep what the journal holds, so that commits only the
  * journal holds (a writer crashed before they reached their segments, or
  * before a checkpoint synced them) are served as a writer's recovery would
- * serve them, without writing anything (partition_snapshot_get).
+ * serve them, without writing anything (sl_partition_snapshot_get).
  *
  * Only a store no writer holds: a live writer has recovered already, and
  * its own journal entries may not be synced yet. A shared lock on an
@@ -474,27 +474,27 @@ static int apply_journal(struct siglog *s, journal *j, journal_replay_fn fn)
  * what the journal held. No writer.lock: no writer ever had the store. */
 static int read_journal_for_readers(struct siglog *s)
 {
-    char *lock = path_join(s->path, STORE_LOCK_FILE);
+    char *lock = sl_path_join(s->path, STORE_LOCK_FILE);
     if (!lock)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     int fd = s->io->open_file(s->io, lock, IO_READ, 0);
     if (fd < 0 && fd != -ENOENT) {
-        rc = err_errno(fd, "opening %s", lock);
+        rc = sl_err_errno(fd, "opening %s", lock);
         goto out;
     }
     int l = fd >= 0 ? s->io->lock_file(s->io, fd, 1) : 0;
     if (l < 0 && l != -EWOULDBLOCK && l != -EAGAIN) {
-        rc = err_errno(l, "locking %s", lock);
+        rc = sl_err_errno(l, "locking %s", lock);
     } else if (l == 0) {
         journal *j;
-        rc = journal_open_read(s->io, s->path, s->store_id, &j);
-        if (!rc && j && !(rc = journal_verdict_build(j, &s->verdict)) && !(rc = journal_verdict_fatal(s->verdict)) &&
+        rc = sl_journal_open_read(s->io, s->path, s->store_id, &j);
+        if (!rc && j && !(rc = sl_journal_verdict_build(j, &s->verdict)) && !(rc = sl_journal_verdict_fatal(s->verdict)) &&
             !(rc = apply_journal(s, j, keep_entry_for_readers)))
             apply_journal_verdict(s, s->verdict);
-        journal_close(j);
+        sl_journal_close(j);
         if (rc)
-            rc = err_set(rc, "reading the commit journal of %s: %s", s->path, siglog_errdetail());
+            rc = sl_err_set(rc, "reading the commit journal of %s: %s", s->path, siglog_errdetail());
     }
     if (fd >= 0)
         s->io->close_file(s->io, fd);
@@ -512,31 +512,31 @@ static int recover_from_journal(struct siglog *s)
     if (rc)
         return rc;
     /* Partitions failed over journal damage keep what the journal holds:
-     * it is not recycled (commit_checkpoint refuses while one is failed),
+     * it is not recycled (sl_commit_checkpoint refuses while one is failed),
      * and the next open judges it again. */
     apply_journal_verdict(s, s->verdict);
     if (s->journal_held)
         return 0;
     /* An empty journal means the last checkpoint synced every journaled
      * segment and nothing came after: no sync to pay. */
-    if (journal_is_empty(s->journal))
+    if (sl_journal_is_empty(s->journal))
         return 0;
-    store_log(s, SIGLOG_LOG_INFO, "replayed the commit journal of %s", s->path);
-    return commit_checkpoint(s);
+    sl_store_log(s, SIGLOG_LOG_INFO, "replayed the commit journal of %s", s->path);
+    return sl_commit_checkpoint(s);
 }
 
 static void store_free(struct siglog *s)
 {
-    background_free(s->background); /* its tasks use the streams */
+    sl_background_free(s->background); /* its tasks use the streams */
     for (size_t i = 0; i < s->stream_count; i++)
-        stream_close(s->streams[i]);
+        sl_stream_close(s->streams[i]);
     free(s->streams);
     for (size_t i = 0; i < s->retired_count; i++)
-        stream_close(s->retired[i]);
+        sl_stream_close(s->retired[i]);
     free(s->retired);
     free(s->journal_starts);
-    journal_verdict_free(s->verdict);
-    journal_close(s->journal);
+    sl_journal_verdict_free(s->verdict);
+    sl_journal_close(s->journal);
     if (s->lock_fd >= 0) {
         /* A pid left behind names a writer that is gone; none, one that
          * closed: either way a writer finding the lock busy then waits
@@ -546,9 +546,9 @@ static void store_free(struct siglog *s)
     }
     pthread_mutex_destroy(&s->streams_mu);
     pthread_mutex_destroy(&s->config_mu);
-    commit_free(s->commit);
+    sl_commit_free(s->commit);
     sodium_memzero(s->secret, sizeof s->secret);
-    io_root_close(s->root);
+    sl_io_root_close(s->root);
     free(s->path);
     free(s);
 }
@@ -557,9 +557,9 @@ static int open_store(siglog **out, const char *path, siglog_options o);
 
 SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options *opt)
 {
-    err_clear();
+    sl_err_clear();
     if (!out || !path || !*path)
-        return err_set(SIGLOG_EINVAL, "siglog_open: out and path are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_open: out and path are required");
     *out = NULL;
     siglog_options o;
     if (opt)
@@ -567,13 +567,13 @@ SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options 
     else
         siglog_options_default(&o);
     if (!o.io)
-        o.io = io_posix();
+        o.io = sl_io_posix();
     /* Resolved once: every path of the store is built from this one, so
      * the I/O layer can refuse any symlink it meets below it. */
-    char *real = io_real_path(path);
+    char *real = sl_io_real_path(path);
     if (!real)
-        return errno == ENOENT && !o.create ? store_not_found(path)
-                                            : err_errno(-errno, "resolving the store path %s", path);
+        return errno == ENOENT && !o.create ? sl_store_not_found(path)
+                                            : sl_err_errno(-errno, "resolving the store path %s", path);
     int rc = open_store(out, real, o);
     free(real);
     return rc;
@@ -584,7 +584,7 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     struct siglog *s = calloc(1, sizeof *s);
     if (!s || !(s->path = strdup(path))) {
         free(s);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     s->io = o.io;
     s->opt = o;
@@ -594,39 +594,39 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     pthread_mutex_init(&s->config_mu, NULL);
 
     const siglog_io *io = s->io;
-    char *store_file = path_join(path, STORE_FILE);
+    char *store_file = sl_path_join(path, STORE_FILE);
     int rc = 0;
     if (!store_file) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto fail;
     }
     int is_dir = 0;
     uint64_t size;
     int st = io->stat_path(io, store_file, &is_dir, &size);
     if (st == -ENOENT && !o.create) {
-        rc = store_not_found(path);
+        rc = sl_store_not_found(path);
         goto fail;
     }
     if (st == -ENOENT && o.read_only) {
-        rc = err_set(SIGLOG_ERDONLY, "cannot create store %s read-only", path);
+        rc = sl_err_set(SIGLOG_ERDONLY, "cannot create store %s read-only", path);
         goto fail;
     }
     if (st == -ENOENT) {
         int there = io->stat_path(io, path, &is_dir, &size);
         if (there == -ENOENT)
-            rc = store_create_dir(io, path, &o);
+            rc = sl_store_create_dir(io, path, &o);
         else if (there < 0)
-            rc = err_errno(there, "stat of %s", path);
+            rc = sl_err_errno(there, "stat of %s", path);
         if (rc)
             goto fail;
     }
     /* From here on the store directory is held open: a rename or a
      * replacement of its path under this handle redirects nothing. */
-    if ((rc = io_root_open(o.io, path, &s->root)) < 0) {
-        rc = err_errno(rc, "opening the store directory %s", path);
+    if ((rc = sl_io_root_open(o.io, path, &s->root)) < 0) {
+        rc = sl_err_errno(rc, "opening the store directory %s", path);
         goto fail;
     }
-    s->io = io = io_root_io(s->root);
+    s->io = io = sl_io_root_io(s->root);
     /* An existing store's recorded modes, and its owner, decide before
      * anything is created in it, the lock file included. */
     int have_meta = io->stat_path(io, store_file, &is_dir, &size) != -ENOENT;
@@ -638,22 +638,22 @@ static int open_store(siglog **out, const char *path, siglog_options o)
         goto fail;
     /* Checked again under the lock: another process may have created it. */
     if (!have_meta && io->stat_path(io, store_file, &is_dir, &size) == -ENOENT &&
-        (rc = store_create_in_place(io, path, &s->opt)) != 0)
+        (rc = sl_store_create_in_place(io, path, &s->opt)) != 0)
         goto fail;
     if (!have_meta && (rc = read_store_file(s, store_file)) != 0)
         goto fail;
-    if (!o.read_only && (rc = store_secret_open(s)) != 0)
+    if (!o.read_only && (rc = sl_store_secret_open(s)) != 0)
         goto fail;
     if (!o.read_only) {
-        if (!(s->commit = commit_new())) {
-            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        if (!(s->commit = sl_commit_new())) {
+            rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
             goto fail;
         }
-        rc = journal_open(io, path, o.journal_bytes, s->store_id, s->opt.file_mode, &s->journal);
+        rc = sl_journal_open(io, path, o.journal_bytes, s->store_id, s->opt.file_mode, &s->journal);
         /* Know where the journal's copy of each partition starts before
-         * the partitions judge their tails (see partition_open). */
-        if (!rc && !(rc = journal_verdict_build(s->journal, &s->verdict)) &&
-            !(rc = journal_verdict_fatal(s->verdict)))
+         * the partitions judge their tails (see sl_partition_open). */
+        if (!rc && !(rc = sl_journal_verdict_build(s->journal, &s->verdict)) &&
+            !(rc = sl_journal_verdict_fatal(s->verdict)))
             rc = note_journal_starts(s);
         if (rc)
             goto fail;
@@ -666,8 +666,8 @@ static int open_store(siglog **out, const char *path, siglog_options o)
         if ((rc = recover_from_journal(s)) != 0)
             goto fail;
         for (size_t i = 0; i < s->stream_count; i++)
-            stream_attach_hint(s->streams[i]);
-        if ((rc = store_tasks_start(s)) != 0)
+            sl_stream_attach_hint(s->streams[i]);
+        if ((rc = sl_store_tasks_start(s)) != 0)
             goto fail;
     }
     free(store_file);
@@ -685,13 +685,13 @@ static int flush_unjournaled(struct siglog *s, int do_sync)
 {
     siglog_stream **streams;
     size_t ns;
-    int rc = store_streams_snapshot(s, &streams, &ns);
+    int rc = sl_store_streams_snapshot(s, &streams, &ns);
     for (size_t i = 0; i < ns && !rc; i++) {
         siglog_stream *st = streams[i];
         if (STREAM_SETTING(st, sync_policy) != SIGLOG_SYNC_NONE)
             continue;
         for (uint32_t p = 0; p < st->cfg.partitions && !rc; p++)
-            rc = partition_flush(st->parts[p], do_sync);
+            rc = sl_partition_flush(st->parts[p], do_sync);
     }
     free(streams);
     return rc;
@@ -699,13 +699,13 @@ static int flush_unjournaled(struct siglog *s, int do_sync)
 
 static int flush_all(siglog *s, int do_sync)
 {
-    err_clear();
+    sl_err_clear();
     if (!s)
-        return err_set(SIGLOG_EINVAL, "store handle is NULL");
+        return sl_err_set(SIGLOG_EINVAL, "store handle is NULL");
     if (s->read_only)
         return 0;
     int rc = flush_unjournaled(s, do_sync);
-    int c = commit_sync(s);
+    int c = sl_commit_sync(s);
     return rc ? rc : c;
 }
 
@@ -724,7 +724,7 @@ static int checkpoint_active_segments(siglog *s)
     int rc = 0;
     for (size_t i = 0; i < s->stream_count && !rc; i++)
         for (uint32_t p = 0; p < s->streams[i]->cfg.partitions && !rc; p++)
-            rc = partition_close_checkpoint(s->streams[i]->parts[p]);
+            rc = sl_partition_close_checkpoint(s->streams[i]->parts[p]);
     return rc;
 }
 
@@ -732,16 +732,16 @@ SIGLOG_API int siglog_close(siglog *s)
 {
     if (!s)
         return 0;
-    err_clear();
+    sl_err_clear();
     int rc = 0;
     if (!s->read_only) {
-        store_tasks_stop(s);
+        sl_store_tasks_stop(s);
         rc = flush_all(s, 1);
         /* Leave an empty journal and summaries that vouch for every
          * active segment: the next open has nothing to replay or scan. */
-        if (!rc && !commit_failed(s->commit))
-            rc = commit_checkpoint(s);
-        if (!rc && !commit_failed(s->commit))
+        if (!rc && !sl_commit_failed(s->commit))
+            rc = sl_commit_checkpoint(s);
+        if (!rc && !sl_commit_failed(s->commit))
             rc = checkpoint_active_segments(s);
     }
     store_free(s);
@@ -752,46 +752,46 @@ SIGLOG_API int siglog_close(siglog *s)
  * stream of that name left (its metadata lost or damaged). */
 static int create_stream(siglog *s, const char *name, const siglog_stream_config *c, int adopt)
 {
-    err_clear();
+    sl_err_clear();
     if (!s || !c)
-        return err_set(SIGLOG_EINVAL, "creating a stream: store and config are required");
+        return sl_err_set(SIGLOG_EINVAL, "creating a stream: store and config are required");
     if (s->read_only)
-        return err_set(SIGLOG_ERDONLY, "store %s is open read-only", s->path);
-    int rc = name_validate_stream(name);
+        return sl_err_set(SIGLOG_ERDONLY, "store %s is open read-only", s->path);
+    int rc = sl_name_validate_stream(name);
     if (rc)
         return rc;
     siglog_stream_config cfg = *c;
-    if ((rc = stream_config_normalize(&cfg, journal_capacity(s->journal))) != 0)
+    if ((rc = sl_stream_config_normalize(&cfg, sl_journal_capacity(s->journal))) != 0)
         return rc;
-    char *streams_dir = path_join(s->path, STORE_STREAMS_DIR);
-    char *dir = streams_dir ? path_join(streams_dir, name) : NULL;
+    char *streams_dir = sl_path_join(s->path, STORE_STREAMS_DIR);
+    char *dir = streams_dir ? sl_path_join(streams_dir, name) : NULL;
     if (!dir) {
         free(streams_dir);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     pthread_mutex_lock(&s->streams_mu);
     siglog_stream *old = streams_find(s, name), *st = NULL;
     uint32_t id = s->max_stream_id + 1;
     if (old && !old->failed) {
-        rc = err_set(SIGLOG_EEXIST, "stream '%s' already exists", name);
+        rc = sl_err_set(SIGLOG_EEXIST, "stream '%s' already exists", name);
     } else if (adopt) {
-        rc = stream_adopt_check(s, dir, &cfg);
+        rc = sl_stream_adopt_check(s, dir, &cfg);
         if (!rc)
-            rc = stream_adopt_files(s, dir, name, id, &cfg);
+            rc = sl_stream_adopt_files(s, dir, name, id, &cfg);
         if (!rc)
-            rc = stream_open(s, dir, 1, &st);
+            rc = sl_stream_open(s, dir, 1, &st);
     } else {
         /* Over a failed stream only when its directory is empty. */
-        rc = stream_create_files(s, streams_dir, name, id, &cfg);
-        if (!rc && (rc = stream_open(s, dir, 1, &st)) != 0)
-            stream_remove_new(s, streams_dir, name);
+        rc = sl_stream_create_files(s, streams_dir, name, id, &cfg);
+        if (!rc && (rc = sl_stream_open(s, dir, 1, &st)) != 0)
+            sl_stream_remove_new(s, streams_dir, name);
     }
     if (!rc)
         rc = old ? streams_replace(s, old, st) : streams_insert(s, st);
     if (rc)
-        stream_close(st);
+        sl_stream_close(st);
     else
-        stream_attach_hint(st);
+        sl_stream_attach_hint(st);
     pthread_mutex_unlock(&s->streams_mu);
     free(dir);
     free(streams_dir);
@@ -810,11 +810,11 @@ SIGLOG_API int siglog_stream_adopt(siglog *s, const char *name, const siglog_str
 
 SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **out)
 {
-    err_clear();
+    sl_err_clear();
     if (!s || !out)
-        return err_set(SIGLOG_EINVAL, "siglog_stream_get: store and out are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_stream_get: store and out are required");
     *out = NULL;
-    int rc = name_validate_stream(name);
+    int rc = sl_name_validate_stream(name);
     if (rc)
         return rc;
     pthread_mutex_lock(&s->streams_mu);
@@ -822,15 +822,15 @@ SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **ou
     if (!st && s->read_only) {
         /* A reader may look for a stream the writer created after it
          * opened the store. */
-        char *streams_dir = path_join(s->path, STORE_STREAMS_DIR);
-        char *dir = streams_dir ? path_join(streams_dir, name) : NULL;
-        char *meta = dir ? path_join(dir, STREAM_META_FILE) : NULL;
+        char *streams_dir = sl_path_join(s->path, STORE_STREAMS_DIR);
+        char *dir = streams_dir ? sl_path_join(streams_dir, name) : NULL;
+        char *meta = dir ? sl_path_join(dir, STREAM_META_FILE) : NULL;
         int is_dir;
         uint64_t size;
         if (meta && s->io->stat_path(s->io, meta, &is_dir, &size) == 0) {
-            stream_open(s, dir, 0, &st);
+            sl_stream_open(s, dir, 0, &st);
             if (st && streams_insert(s, st) != 0) {
-                stream_close(st);
+                sl_stream_close(st);
                 st = NULL;
             }
         }
@@ -840,8 +840,8 @@ SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **ou
     }
     pthread_mutex_unlock(&s->streams_mu);
     if (!st)
-        return err_set(SIGLOG_ENOENT, "no stream '%s' in store %s", name, s->path);
-    if ((rc = stream_usable(st)) != 0)
+        return sl_err_set(SIGLOG_ENOENT, "no stream '%s' in store %s", name, s->path);
+    if ((rc = sl_stream_usable(st)) != 0)
         return rc;
     *out = st;
     return 0;
@@ -849,10 +849,10 @@ SIGLOG_API int siglog_stream_get(siglog *s, const char *name, siglog_stream **ou
 
 SIGLOG_API int siglog_stream_foreach(siglog *s, int (*fn)(void *ctx, siglog_stream *st), void *ctx)
 {
-    err_clear();
+    sl_err_clear();
     siglog_stream **streams;
     size_t n;
-    int rc = store_streams_snapshot(s, &streams, &n);
+    int rc = sl_store_streams_snapshot(s, &streams, &n);
     for (size_t i = 0; i < n && !rc; i++)
         rc = fn(ctx, streams[i]);
     free(streams);
@@ -866,7 +866,7 @@ SIGLOG_API const char *siglog_stream_name(const siglog_stream *st)
 
 SIGLOG_API void siglog_stream_config_get(const siglog_stream *st, siglog_stream_config *out)
 {
-    stream_config_load(st, out);
+    sl_stream_config_load(st, out);
 }
 
 SIGLOG_API int siglog_stream_state(const siglog_stream *st, const char **detail)
@@ -878,15 +878,15 @@ SIGLOG_API int siglog_stream_state(const siglog_stream *st, const char **detail)
 
 SIGLOG_API int siglog_partition_info_get(siglog_stream *st, uint32_t partition, siglog_partition_info *out)
 {
-    err_clear();
+    sl_err_clear();
     if (!st || !out)
-        return err_set(SIGLOG_EINVAL, "siglog_partition_info_get: stream and out are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_partition_info_get: stream and out are required");
     memset(out, 0, sizeof *out);
-    int rc = stream_usable(st);
+    int rc = sl_stream_usable(st);
     if (rc)
         return rc;
     if (partition >= st->cfg.partitions)
-        return err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
+        return sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
                        st->cfg.partitions, partition);
-    return partition_info(st->parts[partition], out);
+    return sl_partition_info(st->parts[partition], out);
 }

@@ -82,38 +82,38 @@ typedef struct store_meta {
 } store_meta;
 
 /* siglog.store codec: decode validates untrusted bytes. */
-void store_meta_encode(uint8_t buf[STORE_FILE_BYTES], const store_meta *m, int64_t created_us);
-int store_meta_decode(const uint8_t *buf, size_t len, store_meta *m);
+void sl_store_meta_encode(uint8_t buf[STORE_FILE_BYTES], const store_meta *m, int64_t created_us);
+int sl_store_meta_decode(const uint8_t *buf, size_t len, store_meta *m);
 
-/* A new store (store_create.c). store_create_dir: PATH does not exist;
+/* A new store (store_create.c). sl_store_create_dir: PATH does not exist;
  * built under a temporary name and renamed into place. In place: PATH is
  * a directory without siglog.store, the writer lock held; siglog.store is
  * written last. A failure leaves nothing of what they made. */
-int store_create_dir(const siglog_io *io, const char *path, const siglog_options *o);
-int store_create_in_place(const siglog_io *io, const char *dir, const siglog_options *o);
+int sl_store_create_dir(const siglog_io *io, const char *path, const siglog_options *o);
+int sl_store_create_in_place(const siglog_io *io, const char *dir, const siglog_options *o);
 
 /* SIGLOG_ENOENT: "PATH is not a siglog store (no siglog.store)". */
-int store_not_found(const char *path);
+int sl_store_not_found(const char *path);
 
 /* Report through options.log_fn. */
-void store_log(struct siglog *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void sl_store_log(struct siglog *s, int level, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* partition_log_fn adapter: ctx is the store. */
-void store_log_cb(void *ctx, int level, const char *msg);
+void sl_store_log_cb(void *ctx, int level, const char *msg);
 
 /* First offset of (stream, partition) in the journal, UINT64_MAX if none. */
-uint64_t store_journal_start(const struct siglog *s, uint32_t stream_id, uint32_t partition);
+uint64_t sl_store_journal_start(const struct siglog *s, uint32_t stream_id, uint32_t partition);
 
 /* Snapshot of the stream table (caller frees the array). */
-int store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n);
+int sl_store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n);
 
 /* Wake every thread waiting for a partition's durability, after the
  * store failed: their events will never be durable. Takes streams_mu, then
  * each partition's mu in turn; call with neither held. */
-void store_wake_durable_waiters(struct siglog *s);
+void sl_store_wake_durable_waiters(struct siglog *s);
 
 /* The writer's periodic tasks (store_tasks.c): registered and started
- * at open, stopped before close flushes; background_free at store_free. */
-int store_tasks_start(struct siglog *s);
-void store_tasks_stop(struct siglog *s);
+ * at open, stopped before close flushes; sl_background_free at store_free. */
+int sl_store_tasks_start(struct siglog *s);
+void sl_store_tasks_stop(struct siglog *s);
 
 #endif

@@ -38,15 +38,15 @@ static void unbuild(const siglog_io *io, const char *dir, const made *m)
     static const char *const names[] = {STORE_FILE ".tmp", STORE_FILE, STORE_JOURNAL_FILE ".tmp",
                                         STORE_SECRET_FILE ".tmp", STORE_SECRET_FILE};
     for (size_t i = 0; i < sizeof names / sizeof *names; i++) {
-        char *p = path_join(dir, names[i]);
+        char *p = sl_path_join(dir, names[i]);
         if (p)
             io->unlink(io, p);
         free(p);
     }
-    char *journal = m->journal ? path_join(dir, STORE_JOURNAL_FILE) : NULL;
+    char *journal = m->journal ? sl_path_join(dir, STORE_JOURNAL_FILE) : NULL;
     if (journal)
         io->unlink(io, journal);
-    char *streams = m->streams ? path_join(dir, STORE_STREAMS_DIR) : NULL;
+    char *streams = m->streams ? sl_path_join(dir, STORE_STREAMS_DIR) : NULL;
     if (streams)
         io->rmdir(io, streams);
     free(journal);
@@ -55,41 +55,41 @@ static void unbuild(const siglog_io *io, const char *dir, const made *m)
 
 static int build(const siglog_io *io, const char *dir, const siglog_options *o, made *m)
 {
-    char *streams = path_join(dir, STORE_STREAMS_DIR);
-    char *journal_path = path_join(dir, STORE_JOURNAL_FILE);
-    char *store_file = path_join(dir, STORE_FILE);
+    char *streams = sl_path_join(dir, STORE_STREAMS_DIR);
+    char *journal_path = sl_path_join(dir, STORE_JOURNAL_FILE);
+    char *store_file = sl_path_join(dir, STORE_FILE);
     int rc = 0;
     if (!streams || !journal_path || !store_file) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto out;
     }
     int r = io->mkdir(io, streams, o->dir_mode);
     m->streams = r == 0;
     if (r < 0 && r != -EEXIST) {
-        rc = err_errno(r, "creating directory %s", streams);
+        rc = sl_err_errno(r, "creating directory %s", streams);
         goto out;
     }
     uint64_t store_id;
     if (getrandom(&store_id, sizeof store_id, 0) != sizeof store_id) {
-        rc = err_errno(-errno, "getrandom for the store id");
+        rc = sl_err_errno(-errno, "getrandom for the store id");
         goto out;
     }
     m->journal = io->stat_path(io, journal_path, NULL, NULL) == -ENOENT;
     journal *j = NULL;
-    if ((rc = journal_open(io, dir, o->journal_bytes, store_id, o->file_mode, &j)) != 0)
+    if ((rc = sl_journal_open(io, dir, o->journal_bytes, store_id, o->file_mode, &j)) != 0)
         goto out;
-    journal_close(j);
+    sl_journal_close(j);
     /* A directory without siglog.store is no store, so a secret found here
      * is the leftover of a creation a crash interrupted, keying nothing:
      * the new store gets its own. */
-    char *secret = path_join(dir, STORE_SECRET_FILE);
+    char *secret = sl_path_join(dir, STORE_SECRET_FILE);
     if (!secret) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto out;
     }
     io->unlink(io, secret);
     free(secret);
-    if ((rc = store_secret_create(io, dir, store_id, o->file_mode)) != 0)
+    if ((rc = sl_store_secret_create(io, dir, store_id, o->file_mode)) != 0)
         goto out;
     /* Last: from here on the directory is a store. */
     /* The modes every later file and directory gets, whoever opens the
@@ -99,10 +99,10 @@ static int build(const siglog_io *io, const char *dir, const siglog_options *o, 
     int defaults = file_mode == STORE_DEFAULT_FILE_MODE && dir_mode == STORE_DEFAULT_DIR_MODE;
     store_meta meta = {store_id, defaults ? 0 : file_mode, defaults ? 0 : dir_mode};
     uint8_t buf[STORE_FILE_BYTES];
-    store_meta_encode(buf, &meta, io->now_us(io));
-    r = io_replace_file(io, dir, store_file, buf, sizeof buf, o->file_mode);
+    sl_store_meta_encode(buf, &meta, io->now_us(io));
+    r = sl_io_replace_file(io, dir, store_file, buf, sizeof buf, o->file_mode);
     if (r < 0)
-        rc = err_errno(r, "writing %s", store_file);
+        rc = sl_err_errno(r, "writing %s", store_file);
 out:
     free(store_file);
     free(journal_path);
@@ -110,7 +110,7 @@ out:
     return rc;
 }
 
-int store_create_in_place(const siglog_io *io, const char *dir, const siglog_options *o)
+int sl_store_create_in_place(const siglog_io *io, const char *dir, const siglog_options *o)
 {
     made m = {0};
     int rc = build(io, dir, o, &m);
@@ -118,7 +118,7 @@ int store_create_in_place(const siglog_io *io, const char *dir, const siglog_opt
         unbuild(io, dir, &m);
         /* The caller's lock file too: without siglog.store, nothing here
          * is a store. */
-        char *lock = path_join(dir, STORE_LOCK_FILE);
+        char *lock = sl_path_join(dir, STORE_LOCK_FILE);
         if (lock)
             io->unlink(io, lock);
         free(lock);
@@ -131,7 +131,7 @@ static int sync_parent_dir(const siglog_io *io, const char *path)
 {
     char *parent = strdup(path);
     if (!parent)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     size_t n = strlen(parent);
     while (n > 1 && parent[n - 1] == '/')
         parent[--n] = '\0';
@@ -141,23 +141,23 @@ static int sync_parent_dir(const siglog_io *io, const char *path)
     else
         slash[slash == parent] = '\0'; /* "/store" keeps "/" */
     int s = io->sync_dir(io, parent);
-    int rc = s < 0 ? err_errno(s, "fsync of directory %s failed", parent) : 0;
+    int rc = s < 0 ? sl_err_errno(s, "fsync of directory %s failed", parent) : 0;
     free(parent);
     return rc;
 }
 
-int store_create_dir(const siglog_io *io, const char *path, const siglog_options *o)
+int sl_store_create_dir(const siglog_io *io, const char *path, const siglog_options *o)
 {
     uint64_t nonce;
     if (getrandom(&nonce, sizeof nonce, 0) != sizeof nonce)
-        return err_errno(-errno, "getrandom for a temporary name");
+        return sl_err_errno(-errno, "getrandom for a temporary name");
     char *tmp = NULL;
     if (asprintf(&tmp, "%s.init-%016" PRIx64 ".tmp", path, nonce) < 0)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     int r = io->mkdir(io, tmp, o->dir_mode);
     if (r < 0) {
-        rc = err_errno(r, "creating directory %s", tmp);
+        rc = sl_err_errno(r, "creating directory %s", tmp);
         goto out;
     }
     made m = {0};
@@ -169,7 +169,7 @@ int store_create_dir(const siglog_io *io, const char *path, const siglog_options
         /* EEXIST, ENOTEMPTY: another process made the store meanwhile;
          * theirs stands and the caller opens it. */
         if (r < 0 && r != -EEXIST && r != -ENOTEMPTY)
-            rc = err_errno(r, "renaming %s to %s", tmp, path);
+            rc = sl_err_errno(r, "renaming %s to %s", tmp, path);
     }
     if (!renamed) {
         unbuild(io, tmp, &m);

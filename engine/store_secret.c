@@ -21,7 +21,7 @@
 #define SECRET_AT 16
 #define CHECKSUM_AT 48
 
-void store_secret_encode(uint8_t buf[STORE_SECRET_FILE_BYTES], uint64_t store_id,
+void sl_store_secret_encode(uint8_t buf[STORE_SECRET_FILE_BYTES], uint64_t store_id,
                          const uint8_t secret[STORE_SECRET_BYTES])
 {
     memset(buf, 0, STORE_SECRET_FILE_BYTES);
@@ -32,50 +32,50 @@ void store_secret_encode(uint8_t buf[STORE_SECRET_FILE_BYTES], uint64_t store_id
     put_le64(buf + CHECKSUM_AT, XXH3_64bits(buf, CHECKSUM_AT));
 }
 
-int store_secret_decode(const uint8_t *buf, size_t len, uint64_t store_id, uint8_t secret[STORE_SECRET_BYTES])
+int sl_store_secret_decode(const uint8_t *buf, size_t len, uint64_t store_id, uint8_t secret[STORE_SECRET_BYTES])
 {
     if (len != STORE_SECRET_FILE_BYTES)
-        return err_set(SIGLOG_ECORRUPT, "secret file is %zu bytes, expected %d", len, STORE_SECRET_FILE_BYTES);
+        return sl_err_set(SIGLOG_ECORRUPT, "secret file is %zu bytes, expected %d", len, STORE_SECRET_FILE_BYTES);
     if (get_le32(buf) != STORE_SECRET_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a siglog secret file (bad magic)");
+        return sl_err_set(SIGLOG_ECORRUPT, "not a siglog secret file (bad magic)");
     if (get_le64(buf + CHECKSUM_AT) != XXH3_64bits(buf, CHECKSUM_AT))
-        return err_set(SIGLOG_ECORRUPT, "secret file checksum mismatch");
+        return sl_err_set(SIGLOG_ECORRUPT, "secret file checksum mismatch");
     unsigned version = get_le16(buf + 4);
     if (version != STORE_SECRET_VERSION)
-        return err_set(SIGLOG_EVERSION, "secret file version %u, this build reads %d", version,
+        return sl_err_set(SIGLOG_EVERSION, "secret file version %u, this build reads %d", version,
                        STORE_SECRET_VERSION);
     if (buf[6] || buf[7])
-        return err_set(SIGLOG_ECORRUPT, "secret file: reserved bytes 6..7 are not zero");
+        return sl_err_set(SIGLOG_ECORRUPT, "secret file: reserved bytes 6..7 are not zero");
     if (get_le64(buf + 8) != store_id)
-        return err_set(SIGLOG_ECORRUPT, "secret file belongs to store %016llx, not to this store (%016llx)",
+        return sl_err_set(SIGLOG_ECORRUPT, "secret file belongs to store %016llx, not to this store (%016llx)",
                        (unsigned long long)get_le64(buf + 8), (unsigned long long)store_id);
     memcpy(secret, buf + SECRET_AT, STORE_SECRET_BYTES);
     return 0;
 }
 
-int store_secret_create(const siglog_io *io, const char *dir, uint64_t store_id, uint32_t mode_flags)
+int sl_store_secret_create(const siglog_io *io, const char *dir, uint64_t store_id, uint32_t mode_flags)
 {
     if (sodium_init() < 0)
-        return err_set(SIGLOG_EIO, "libsodium failed to initialise");
-    char *path = path_join(dir, STORE_SECRET_FILE);
+        return sl_err_set(SIGLOG_EIO, "libsodium failed to initialise");
+    char *path = sl_path_join(dir, STORE_SECRET_FILE);
     if (!path)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     int is_dir;
     uint64_t size;
     int st = io->stat_path(io, path, &is_dir, &size);
     if (st == 0) {
-        rc = err_set(SIGLOG_EEXIST, "%s exists: a store's secret is never replaced", path);
+        rc = sl_err_set(SIGLOG_EEXIST, "%s exists: a store's secret is never replaced", path);
     } else if (st != -ENOENT) {
-        rc = err_errno(st, "stat of %s", path);
+        rc = sl_err_errno(st, "stat of %s", path);
     } else {
         uint8_t secret[STORE_SECRET_BYTES], buf[STORE_SECRET_FILE_BYTES];
         randombytes_buf(secret, sizeof secret);
-        store_secret_encode(buf, store_id, secret);
-        int r = io_replace_file(io, dir, path, buf, sizeof buf,
+        sl_store_secret_encode(buf, store_id, secret);
+        int r = sl_io_replace_file(io, dir, path, buf, sizeof buf,
                                 STORE_SECRET_MODE | (mode_flags & IO_MODE_PARENT_OWNER));
         if (r < 0)
-            rc = err_errno(r, "writing %s", path);
+            rc = sl_err_errno(r, "writing %s", path);
         sodium_memzero(secret, sizeof secret);
         sodium_memzero(buf, sizeof buf);
     }
@@ -83,23 +83,23 @@ int store_secret_create(const siglog_io *io, const char *dir, uint64_t store_id,
     return rc;
 }
 
-int store_secret_load(const siglog_io *io, const char *dir, uint64_t store_id, uint8_t out[STORE_SECRET_BYTES])
+int sl_store_secret_load(const siglog_io *io, const char *dir, uint64_t store_id, uint8_t out[STORE_SECRET_BYTES])
 {
-    char *path = path_join(dir, STORE_SECRET_FILE);
+    char *path = sl_path_join(dir, STORE_SECRET_FILE);
     if (!path)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     void *data = NULL;
     size_t len = 0;
     int rc = 0;
-    int r = io_read_file(io, path, STORE_SECRET_FILE_BYTES * 2, &data, &len);
+    int r = sl_io_read_file(io, path, STORE_SECRET_FILE_BYTES * 2, &data, &len);
     if (r == -EFBIG)
-        rc = err_set(SIGLOG_ECORRUPT, "%s: too large for a secret file", path);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: too large for a secret file", path);
     else if (r == -ENOENT)
-        rc = err_set(SIGLOG_ENOENT, "store %s has no secret (%s is missing)", dir, path);
+        rc = sl_err_set(SIGLOG_ENOENT, "store %s has no secret (%s is missing)", dir, path);
     else if (r < 0)
-        rc = err_errno(r, "reading %s", path);
-    else if ((rc = store_secret_decode(data, len, store_id, out)) != 0)
-        rc = err_set(rc, "%s: %s", path, siglog_errdetail());
+        rc = sl_err_errno(r, "reading %s", path);
+    else if ((rc = sl_store_secret_decode(data, len, store_id, out)) != 0)
+        rc = sl_err_set(rc, "%s: %s", path, siglog_errdetail());
     if (data) {
         sodium_memzero(data, len);
         free(data);
@@ -114,13 +114,13 @@ int store_secret_load(const siglog_io *io, const char *dir, uint64_t store_id, u
 static int no_secret(struct siglog *s, const char *fmt, const char *detail)
 {
     snprintf(s->secret_detail, sizeof s->secret_detail, fmt, s->path, detail);
-    store_log(s, SIGLOG_LOG_ERROR, "%s", s->secret_detail);
+    sl_store_log(s, SIGLOG_LOG_ERROR, "%s", s->secret_detail);
     return 0;
 }
 
-int store_secret_open(struct siglog *s)
+int sl_store_secret_open(struct siglog *s)
 {
-    int rc = store_secret_load(s->io, s->path, s->store_id, s->secret);
+    int rc = sl_store_secret_load(s->io, s->path, s->store_id, s->secret);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION || rc == SIGLOG_EPERM)
         return no_secret(s, "store %s has no usable secret: %s", siglog_errdetail());
     if (rc != SIGLOG_ENOENT) {
@@ -130,9 +130,9 @@ int store_secret_open(struct siglog *s)
     /* A store from before the file gets its key now, unless an audit trail
      * exists: records signed by a lost key must stay unverifiable rather
      * than look forged under a new one. */
-    char *audit = path_join(s->path, STORE_AUDIT_FILE);
+    char *audit = sl_path_join(s->path, STORE_AUDIT_FILE);
     if (!audit)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int is_dir;
     uint64_t size;
     int st = s->io->stat_path(s->io, audit, &is_dir, &size);
@@ -142,20 +142,20 @@ int store_secret_open(struct siglog *s)
                             "make the trail look forged",
                          STORE_SECRET_FILE);
     if (st != -ENOENT)
-        return err_errno(st, "stat of %s/%s", s->path, STORE_AUDIT_FILE);
-    if ((rc = store_secret_create(s->io, s->path, s->store_id, s->opt.file_mode)) != 0)
+        return sl_err_errno(st, "stat of %s/%s", s->path, STORE_AUDIT_FILE);
+    if ((rc = sl_store_secret_create(s->io, s->path, s->store_id, s->opt.file_mode)) != 0)
         return rc;
-    rc = store_secret_load(s->io, s->path, s->store_id, s->secret);
+    rc = sl_store_secret_load(s->io, s->path, s->store_id, s->secret);
     s->has_secret = rc == 0;
     return rc;
 }
 
-int store_secret_get(struct siglog *s, uint8_t out[STORE_SECRET_BYTES])
+int sl_store_secret_get(struct siglog *s, uint8_t out[STORE_SECRET_BYTES])
 {
     if (s->read_only)
-        return store_secret_load(s->io, s->path, s->store_id, out);
+        return sl_store_secret_load(s->io, s->path, s->store_id, out);
     if (!s->has_secret)
-        return err_set(SIGLOG_ENOENT, "%s", s->secret_detail);
+        return sl_err_set(SIGLOG_ENOENT, "%s", s->secret_detail);
     memcpy(out, s->secret, STORE_SECRET_BYTES);
     return 0;
 }

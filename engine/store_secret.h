@@ -40,30 +40,30 @@ struct siglog;
 /* store.secret codec. decode validates untrusted bytes (size, magic,
  * checksum, version, reserved zero) and that the file belongs to store_id:
  * SIGLOG_ECORRUPT or SIGLOG_EVERSION. */
-void store_secret_encode(uint8_t buf[STORE_SECRET_FILE_BYTES], uint64_t store_id,
+void sl_store_secret_encode(uint8_t buf[STORE_SECRET_FILE_BYTES], uint64_t store_id,
                          const uint8_t secret[STORE_SECRET_BYTES]);
-int store_secret_decode(const uint8_t *buf, size_t len, uint64_t store_id, uint8_t secret[STORE_SECRET_BYTES]);
+int sl_store_secret_decode(const uint8_t *buf, size_t len, uint64_t store_id, uint8_t secret[STORE_SECRET_BYTES]);
 
 /* Make a new secret for store dir: random bytes (libsodium), written by
  * the atomic-replace recipe with mode STORE_SECRET_MODE plus the
  * IO_MODE_PARENT_OWNER bit of mode_flags. Fails with SIGLOG_EEXIST when
  * the store has one (a key is never replaced). */
-int store_secret_create(const siglog_io *io, const char *dir, uint64_t store_id, uint32_t mode_flags);
+int sl_store_secret_create(const siglog_io *io, const char *dir, uint64_t store_id, uint32_t mode_flags);
 
 /* Read store dir's secret into out. SIGLOG_ENOENT when it has none,
  * SIGLOG_EPERM when this process may not read it (a reader that is not
  * the owner), SIGLOG_ECORRUPT when it is damaged; the detail names the
  * file. Writes nothing. */
-int store_secret_load(const siglog_io *io, const char *dir, uint64_t store_id, uint8_t out[STORE_SECRET_BYTES]);
+int sl_store_secret_load(const siglog_io *io, const char *dir, uint64_t store_id, uint8_t out[STORE_SECRET_BYTES]);
 
 /* A writer's open: load the secret, making it first when the store has
  * none and no audit trail (see above). With an audit trail and no secret,
- * the open goes on without one (store_secret_get then fails). */
-int store_secret_open(struct siglog *s);
+ * the open goes on without one (sl_store_secret_get then fails). */
+int sl_store_secret_open(struct siglog *s);
 
 /* The store's secret: the writer's copy, or for a read-only handle read
- * from the file on each call (store_secret_load's errors). The caller
+ * from the file on each call (sl_store_secret_load's errors). The caller
  * wipes out (sodium_memzero) when done. Thread-safe. */
-int store_secret_get(struct siglog *s, uint8_t out[STORE_SECRET_BYTES]);
+int sl_store_secret_get(struct siglog *s, uint8_t out[STORE_SECRET_BYTES]);
 
 #endif

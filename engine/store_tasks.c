@@ -33,13 +33,13 @@ static int64_t run_pass(struct siglog *s, const task_pass *t, int64_t now_us, in
     size_t ns;
     if (matched)
         *matched = 0;
-    if (store_streams_snapshot(s, &streams, &ns) != 0)
+    if (sl_store_streams_snapshot(s, &streams, &ns) != 0)
         return BACKGROUND_DELAY_MAX_US;
     int64_t delay = BACKGROUND_DELAY_MAX_US;
     for (size_t i = 0; i < ns; i++) {
         siglog_stream *st = streams[i];
         siglog_stream_config c;
-        stream_config_load(st, &c);
+        sl_stream_config_load(st, &c);
         if (st->failed || !t->applies(&c))
             continue;
         if (matched)
@@ -49,7 +49,7 @@ static int64_t run_pass(struct siglog *s, const task_pass *t, int64_t now_us, in
             delay = d;
         for (uint32_t p = 0; t->work && p < st->cfg.partitions; p++)
             if (t->work(st->parts[p], now_us) != 0)
-                store_log(s, SIGLOG_LOG_ERROR, "background work on %s failed: %s", partition_path(st->parts[p]),
+                sl_store_log(s, SIGLOG_LOG_ERROR, "background work on %s failed: %s", sl_partition_path(st->parts[p]),
                           siglog_errdetail());
     }
     free(streams);
@@ -90,7 +90,7 @@ static int64_t age_of(const siglog_stream_config *c)
 
 static int64_t linger_task(void *ctx)
 {
-    static const task_pass pass = {uses_none, partition_seal_lingering, linger_of};
+    static const task_pass pass = {uses_none, sl_partition_seal_lingering, linger_of};
     struct siglog *s = ctx;
     return run_pass(s, &pass, s->io->monotonic_us(s->io), NULL);
 }
@@ -108,33 +108,33 @@ static int64_t commit_task(void *ctx)
     if (!any || now - s->interval_commit_us < interval)
         return any ? s->interval_commit_us + interval - now : BACKGROUND_DELAY_MAX_US;
     s->interval_commit_us = now;
-    if (commit_sync(s) != 0)
-        store_log(s, SIGLOG_LOG_ERROR, "interval commit failed: %s", siglog_errdetail());
+    if (sl_commit_sync(s) != 0)
+        sl_store_log(s, SIGLOG_LOG_ERROR, "interval commit failed: %s", siglog_errdetail());
     return interval;
 }
 
 static int64_t age_roll_task(void *ctx)
 {
-    static const task_pass pass = {rolls_by_age, partition_roll_if_old, age_of};
+    static const task_pass pass = {rolls_by_age, sl_partition_roll_if_old, age_of};
     struct siglog *s = ctx;
     return run_pass(s, &pass, s->io->now_us(s->io), NULL);
 }
 
-int store_tasks_start(struct siglog *s)
+int sl_store_tasks_start(struct siglog *s)
 {
-    if (!(s->background = background_new()))
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+    if (!(s->background = sl_background_new()))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     s->interval_commit_us = s->io->monotonic_us(s->io);
-    int rc = background_register(s->background, "linger", 0, linger_task, s);
+    int rc = sl_background_register(s->background, "linger", 0, linger_task, s);
     if (!rc)
-        rc = background_register(s->background, "commit", 0, commit_task, s);
+        rc = sl_background_register(s->background, "commit", 0, commit_task, s);
     if (!rc)
-        rc = background_register(s->background, "age-roll", 0, age_roll_task, s);
-    return rc ? rc : background_start(s->background);
+        rc = sl_background_register(s->background, "age-roll", 0, age_roll_task, s);
+    return rc ? rc : sl_background_start(s->background);
 }
 
-void store_tasks_stop(struct siglog *s)
+void sl_store_tasks_stop(struct siglog *s)
 {
     if (s->background)
-        background_stop(s->background);
+        sl_background_stop(s->background);
 }

@@ -18,41 +18,41 @@
 SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c)
 {
     memset(c, 0, sizeof *c);
-    for (size_t i = 0; i < settings_count(); i++)
-        settings_put(c, settings_row_at(i), settings_row_at(i)->pub.default_value);
+    for (size_t i = 0; i < sl_settings_count(); i++)
+        sl_settings_put(c, sl_settings_row_at(i), sl_settings_row_at(i)->pub.default_value);
 }
 
-void stream_config_load(const siglog_stream *st, siglog_stream_config *out)
+void sl_stream_config_load(const siglog_stream *st, siglog_stream_config *out)
 {
     memset(out, 0, sizeof *out);
-    for (size_t i = 0; i < settings_count(); i++)
-        settings_put(out, settings_row_at(i), settings_load(&st->cfg, settings_row_at(i)));
+    for (size_t i = 0; i < sl_settings_count(); i++)
+        sl_settings_put(out, sl_settings_row_at(i), sl_settings_load(&st->cfg, sl_settings_row_at(i)));
 }
 
-void stream_config_publish(siglog_stream *st, const siglog_stream_config *c)
+void sl_stream_config_publish(siglog_stream *st, const siglog_stream_config *c)
 {
-    for (size_t i = 0; i < settings_count(); i++)
-        if (settings_row_at(i)->pub.is_mutable)
-            settings_store(&st->cfg, settings_row_at(i), settings_get(c, settings_row_at(i)));
+    for (size_t i = 0; i < sl_settings_count(); i++)
+        if (sl_settings_row_at(i)->pub.is_mutable)
+            sl_settings_store(&st->cfg, sl_settings_row_at(i), sl_settings_get(c, sl_settings_row_at(i)));
 }
 
-int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity)
+int sl_stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity)
 {
-    for (size_t i = 0; i < settings_count(); i++) {
-        int rc = settings_check(settings_row_at(i), settings_get(c, settings_row_at(i)));
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        int rc = sl_settings_check(sl_settings_row_at(i), sl_settings_get(c, sl_settings_row_at(i)));
         if (rc)
             return rc;
     }
     if (c->reserved32)
-        return err_set(SIGLOG_EINVAL, "stream config: reserved32 must be 0");
+        return sl_err_set(SIGLOG_EINVAL, "stream config: reserved32 must be 0");
     for (size_t i = 0; i < sizeof c->reserved / sizeof c->reserved[0]; i++)
         if (c->reserved[i])
-            return err_set(SIGLOG_EINVAL, "stream config: reserved[%zu] must be 0", i);
+            return sl_err_set(SIGLOG_EINVAL, "stream config: reserved[%zu] must be 0", i);
     /* One record (plus headers) must fit in a batch, and a batch must fit
      * in the journal with room to spare: the journal holds whole batches. */
     uint64_t batch_worst = (uint64_t)c->batch_bytes_max + c->record_bytes_max + 64 * 1024;
     if (c->sync_policy != SIGLOG_SYNC_NONE && batch_worst > journal_capacity / 4)
-        return err_set(SIGLOG_EINVAL,
+        return sl_err_set(SIGLOG_EINVAL,
                        "stream config: batch_bytes_max + record_bytes_max (%llu) must stay under a quarter of "
                        "the journal (%llu bytes); open the store with a larger journal_bytes",
                        (unsigned long long)batch_worst, (unsigned long long)journal_capacity);
@@ -92,8 +92,8 @@ typedef struct meta_entry {
 static size_t collect_entries(meta_entry *out, const siglog_stream_config *c, const stream_meta_extra *extra)
 {
     size_t n = 0;
-    for (size_t i = 0; i < settings_count(); i++)
-        out[n++] = (meta_entry){ .tag = settings_row_at(i)->tag, .value = settings_get(c, settings_row_at(i)) };
+    for (size_t i = 0; i < sl_settings_count(); i++)
+        out[n++] = (meta_entry){ .tag = sl_settings_row_at(i)->tag, .value = sl_settings_get(c, sl_settings_row_at(i)) };
     for (size_t at = 0; extra && at + STREAM_META_ENTRY_HEADER <= extra->len;) {
         size_t len = STREAM_META_ENTRY_HEADER + get_le16(extra->bytes + at + 2);
         out[n++] = (meta_entry){ .tag = get_le16(extra->bytes + at), .encoded = extra->bytes + at, .encoded_len = len };
@@ -109,7 +109,7 @@ static size_t collect_entries(meta_entry *out, const siglog_stream_config *c, co
     return n;
 }
 
-size_t stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c,
+size_t sl_stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c,
                           const stream_meta_extra *extra)
 {
     meta_entry entries[STREAM_META_ENTRIES_MAX / STREAM_META_ENTRY_HEADER];
@@ -145,8 +145,8 @@ static int decode_name(const uint8_t *buf, size_t name_len, char name[SIGLOG_NAM
 {
     memcpy(name, buf, name_len);
     name[name_len] = '\0';
-    if (name_validate_stream(name) != 0 || strlen(name) != name_len)
-        return err_set(SIGLOG_ECORRUPT, "stream metadata holds an invalid stream name");
+    if (sl_name_validate_stream(name) != 0 || strlen(name) != name_len)
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata holds an invalid stream name");
     return 0;
 }
 
@@ -154,16 +154,16 @@ static int decode_v1(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX +
                      siglog_stream_config *c)
 {
     if (len < STREAM_META_V1_FIXED_BYTES + 8)
-        return err_set(SIGLOG_ECORRUPT, "stream metadata version 1 of %zu bytes, less than its fixed part", len);
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata version 1 of %zu bytes, less than its fixed part", len);
     uint32_t name_len = get_le32(buf + 60);
     if (name_len == 0 || name_len > SIGLOG_NAME_MAX || len != STREAM_META_V1_FIXED_BYTES + name_len + 8)
-        return err_set(SIGLOG_ECORRUPT, "stream metadata: name length %u does not match file size %zu", name_len,
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: name length %u does not match file size %zu", name_len,
                        len);
     size_t body = STREAM_META_V1_FIXED_BYTES + name_len;
     if (get_le64(buf + body) != XXH3_64bits(buf, body))
-        return err_set(SIGLOG_ECORRUPT, "stream metadata checksum mismatch");
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata checksum mismatch");
     if (get_le16(buf + 6) != 0)
-        return err_set(SIGLOG_ECORRUPT, "stream metadata: reserved bytes are not zero");
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: reserved bytes are not zero");
     int rc = decode_name(buf + STREAM_META_V1_FIXED_BYTES, name_len, name);
     if (rc)
         return rc;
@@ -187,20 +187,20 @@ static int decode_v1(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX +
 static int decode_entry(uint16_t tag, const uint8_t *value, size_t value_len, siglog_stream_config *c,
                         stream_meta_extra *extra)
 {
-    const settings_row *r = settings_by_tag(tag);
+    const settings_row *r = sl_settings_by_tag(tag);
     if (!r) {
-        if (settings_by_tag(tag ^ SETTINGS_TAG_MUST_UNDERSTAND))
-            return err_set(SIGLOG_ECORRUPT, "stream metadata: tag 0x%04x is a known setting with the wrong "
+        if (sl_settings_by_tag(tag ^ SETTINGS_TAG_MUST_UNDERSTAND))
+            return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: tag 0x%04x is a known setting with the wrong "
                            "must-understand bit", tag);
         if (tag & SETTINGS_TAG_MUST_UNDERSTAND)
-            return err_set(SIGLOG_EVERSION,
+            return sl_err_set(SIGLOG_EVERSION,
                            "stream metadata entry with tag 0x%04x must be understood, and this build does not "
                            "know it (a newer siglog wrote it)",
                            tag);
         size_t need = STREAM_META_ENTRY_HEADER + value_len;
         if (extra) {
             if (extra->len + need > sizeof extra->bytes)
-                return err_set(SIGLOG_ECORRUPT, "stream metadata: more than %zu bytes of unknown entries",
+                return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: more than %zu bytes of unknown entries",
                                sizeof extra->bytes);
             memcpy(extra->bytes + extra->len, value - STREAM_META_ENTRY_HEADER, need);
             extra->len += need;
@@ -208,15 +208,15 @@ static int decode_entry(uint16_t tag, const uint8_t *value, size_t value_len, si
         return 0;
     }
     if (value_len != SETTING_VALUE_BYTES)
-        return err_set(SIGLOG_ECORRUPT, "stream metadata: %s (tag 0x%04x) has %zu value bytes, not %d",
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: %s (tag 0x%04x) has %zu value bytes, not %d",
                        r->pub.name, tag, value_len, SETTING_VALUE_BYTES);
     uint64_t v = get_le64(value);
     /* Checked before it is stored: a u32 field would keep only the low
      * bits of a larger value. */
-    int rc = settings_check(r, v);
+    int rc = sl_settings_check(r, v);
     if (rc)
-        return err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail());
-    settings_put(c, r, v);
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail());
+    sl_settings_put(c, r, v);
     return 0;
 }
 
@@ -224,16 +224,16 @@ static int decode_v2(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX +
                      siglog_stream_config *c, stream_meta_extra *extra)
 {
     if (len < STREAM_META_HEADER_BYTES + 8)
-        return err_set(SIGLOG_ECORRUPT, "stream metadata version 2 of %zu bytes, less than its header", len);
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata version 2 of %zu bytes, less than its header", len);
     uint32_t name_len = get_le16(buf + 6), entries_len = get_le32(buf + 12);
     if (name_len == 0 || name_len > SIGLOG_NAME_MAX || entries_len > STREAM_META_ENTRIES_MAX ||
         len != STREAM_META_HEADER_BYTES + name_len + entries_len + 8)
-        return err_set(SIGLOG_ECORRUPT,
+        return sl_err_set(SIGLOG_ECORRUPT,
                        "stream metadata: name length %u and entries length %u do not match file size %zu",
                        name_len, entries_len, len);
     size_t body = len - 8;
     if (get_le64(buf + body) != XXH3_64bits(buf, body))
-        return err_set(SIGLOG_ECORRUPT, "stream metadata checksum mismatch");
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata checksum mismatch");
     int rc = decode_name(buf + STREAM_META_HEADER_BYTES, name_len, name);
     if (rc)
         return rc;
@@ -242,14 +242,14 @@ static int decode_v2(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX +
     uint32_t prev = 0;
     while (p < end) {
         if (end - p < STREAM_META_ENTRY_HEADER)
-            return err_set(SIGLOG_ECORRUPT, "stream metadata: an entry header is cut at byte %td", p - buf);
+            return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: an entry header is cut at byte %td", p - buf);
         uint16_t tag = get_le16(p);
         size_t value_len = get_le16(p + 2);
         if (tag <= prev)
-            return err_set(SIGLOG_ECORRUPT, "stream metadata: tag 0x%04x at byte %td is not above the one before",
+            return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: tag 0x%04x at byte %td is not above the one before",
                            tag, p - buf);
         if ((size_t)(end - p) - STREAM_META_ENTRY_HEADER < value_len)
-            return err_set(SIGLOG_ECORRUPT, "stream metadata: the value of tag 0x%04x runs past the entries",
+            return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: the value of tag 0x%04x runs past the entries",
                            tag);
         if ((rc = decode_entry(tag, p + STREAM_META_ENTRY_HEADER, value_len, c, extra)) != 0)
             return rc;
@@ -259,11 +259,11 @@ static int decode_v2(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX +
     return 0;
 }
 
-int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
+int sl_stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
                        siglog_stream_config *c, stream_meta_extra *extra, int *version)
 {
     if (len < 8 || get_le32(buf) != STREAM_META_MAGIC)
-        return err_set(SIGLOG_ECORRUPT, "not a stream metadata file (bad magic or %zu bytes)", len);
+        return sl_err_set(SIGLOG_ECORRUPT, "not a stream metadata file (bad magic or %zu bytes)", len);
     /* The version says where the checksum is: a damaged version byte
      * makes the file fail the other layout's checks. */
     int v = get_le16(buf + 4), rc;
@@ -275,14 +275,14 @@ int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX
     else if (v == 2)
         rc = decode_v2(buf, len, name, id, c, extra);
     else
-        rc = err_set(SIGLOG_EVERSION, "stream metadata version %d, this build reads 1 and 2", v);
+        rc = sl_err_set(SIGLOG_EVERSION, "stream metadata version %d, this build reads 1 and 2", v);
     if (rc)
         return rc;
     if (version)
         *version = v;
     /* Same ranges as at creation; the journal bound is checked at open. */
-    rc = stream_config_normalize(c, UINT64_MAX);
-    return rc == SIGLOG_EINVAL ? err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail()) : rc;
+    rc = sl_stream_config_normalize(c, UINT64_MAX);
+    return rc == SIGLOG_EINVAL ? sl_err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail()) : rc;
 }
 
 /* The partitions of a stream work by its settings and the store's mode. */
@@ -301,29 +301,29 @@ static void remove_created(const siglog_io *io, const char *dir)
     io_dirent_list l = {0};
     if (io->list_dir(io, dir, &l) == 0)
         for (size_t i = 0; i < l.count; i++) {
-            char *path = path_join(dir, l.names[i]);
+            char *path = sl_path_join(dir, l.names[i]);
             io_dirent_list inner = {0};
             if (path && io->list_dir(io, path, &inner) == 0) {
                 for (size_t k = 0; k < inner.count; k++) {
-                    char *f = path_join(path, inner.names[k]);
+                    char *f = sl_path_join(path, inner.names[k]);
                     if (f)
                         io->unlink(io, f);
                     free(f);
                 }
-                io_dirent_list_free(&inner);
+                sl_io_dirent_list_free(&inner);
                 io->rmdir(io, path);
             } else if (path) {
                 io->unlink(io, path);
             }
             free(path);
         }
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     io->rmdir(io, dir);
 }
 
-void stream_remove_new(struct siglog *s, const char *streams_dir, const char *name)
+void sl_stream_remove_new(struct siglog *s, const char *streams_dir, const char *name)
 {
-    char *dir = path_join(streams_dir, name);
+    char *dir = sl_path_join(streams_dir, name);
     if (dir) {
         remove_created(s->io, dir);
         s->io->sync_dir(s->io, streams_dir);
@@ -341,30 +341,30 @@ static int check_name_free(const siglog_io *io, const char *dir, const char *nam
     if (r == -ENOENT)
         return 0;
     if (r < 0)
-        return err_errno(r, "listing %s", dir);
+        return sl_err_errno(r, "listing %s", dir);
     int rc = 0;
     if (l.count)
-        rc = err_set(SIGLOG_EEXIST,
+        rc = sl_err_set(SIGLOG_EEXIST,
                      "%s still holds %zu entries (%s%s) left by an earlier stream '%s': check them with siglog "
                      "verify, then take them over with stream create --adopt (same partition count), or move them "
                      "away",
                      dir, l.count, l.names[0], l.count > 1 ? ", ..." : "", name);
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     return rc;
 }
 
-int stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
+int sl_stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
                         const siglog_stream_config *c)
 {
     const siglog_io *io = s->io;
     char tmp_name[SIGLOG_NAME_MAX + 8];
     snprintf(tmp_name, sizeof tmp_name, ".%s.tmp", name);
-    char *dir = path_join(streams_dir, name);
-    char *tmp = path_join(streams_dir, tmp_name);
-    char *meta = tmp ? path_join(tmp, STREAM_META_FILE) : NULL;
+    char *dir = sl_path_join(streams_dir, name);
+    char *tmp = sl_path_join(streams_dir, tmp_name);
+    char *meta = tmp ? sl_path_join(tmp, STREAM_META_FILE) : NULL;
     int rc = 0, made = 0;
     if (!dir || !meta) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto out;
     }
     if ((rc = check_name_free(io, dir, name)) != 0)
@@ -372,31 +372,31 @@ int stream_create_files(struct siglog *s, const char *streams_dir, const char *n
     remove_created(io, tmp); /* a creation a crash interrupted */
     int m = io->mkdir(io, tmp, s->opt.dir_mode);
     if (m < 0) {
-        rc = err_errno(m, "creating directory %s", tmp);
+        rc = sl_err_errno(m, "creating directory %s", tmp);
         goto out;
     }
     made = 1;
     for (uint32_t p = 0; p < c->partitions && !rc; p++) {
-        char *pd = path_partition_dir(tmp, p);
+        char *pd = sl_path_partition_dir(tmp, p);
         int r = pd ? io->mkdir(io, pd, s->opt.dir_mode) : -ENOMEM;
         if (r < 0)
-            rc = err_errno(r, "creating directory %s", pd ? pd : tmp);
+            rc = sl_err_errno(r, "creating directory %s", pd ? pd : tmp);
         free(pd);
     }
     uint8_t buf[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, name, id, c, NULL);
+    size_t len = sl_stream_meta_encode(buf, name, id, c, NULL);
     /* Its directory sync also makes the partition directories durable. */
-    int r = rc ? 0 : io_replace_file(io, tmp, meta, buf, len, s->opt.file_mode);
+    int r = rc ? 0 : sl_io_replace_file(io, tmp, meta, buf, len, s->opt.file_mode);
     if (r < 0)
-        rc = err_errno(r, "writing %s", meta);
+        rc = sl_err_errno(r, "writing %s", meta);
     if (!rc && (r = io->rename(io, tmp, dir)) < 0)
-        rc = err_errno(r, "renaming %s to %s", tmp, dir);
+        rc = sl_err_errno(r, "renaming %s to %s", tmp, dir);
     if (rc)
         goto out;
     made = 0;
     if ((r = io->sync_dir(io, streams_dir)) < 0) {
-        rc = err_errno(r, "fsync of directory %s failed", streams_dir);
-        stream_remove_new(s, streams_dir, name);
+        rc = sl_err_errno(r, "fsync of directory %s failed", streams_dir);
+        sl_stream_remove_new(s, streams_dir, name);
     }
 out:
     if (made)
@@ -407,13 +407,13 @@ out:
     return rc;
 }
 
-int stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_config *c)
+int sl_stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_config *c)
 {
     const siglog_io *io = s->io;
     io_dirent_list l = {0};
     int r = io->list_dir(io, dir, &l);
     if (r < 0)
-        return err_errno(r, "listing %s", dir);
+        return sl_err_errno(r, "listing %s", dir);
     uint32_t parts = 0;
     int rc = 0;
     for (size_t i = 0; i < l.count && !rc; i++) {
@@ -423,12 +423,12 @@ int stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_co
             parts++;
         else if (strcmp(l.names[i], STREAM_META_FILE) != 0 && strcmp(l.names[i], STREAM_META_FILE ".tmp") != 0 &&
                  strcmp(l.names[i], HWM_FILE) != 0 && strcmp(l.names[i], HWM_FILE ".tmp") != 0)
-            rc = err_set(SIGLOG_EINVAL, "%s holds %s, which is no partition of a stream: not adopted", dir,
+            rc = sl_err_set(SIGLOG_EINVAL, "%s holds %s, which is no partition of a stream: not adopted", dir,
                          l.names[i]);
     }
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     if (!rc && parts != c->partitions)
-        rc = err_set(SIGLOG_EINVAL,
+        rc = sl_err_set(SIGLOG_EINVAL,
                      "%s holds %u partition directories (00000 on), the config asks for %u: only the same count "
                      "is adopted",
                      dir, parts, c->partitions);
@@ -436,29 +436,29 @@ int stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_co
      * and the log reaches its bound. */
     partition_config pc = partition_config_of(s, c);
     for (uint32_t p = 0; p < parts && !rc; p++) {
-        char *pd = path_partition_dir(dir, p);
+        char *pd = sl_path_partition_dir(dir, p);
         partition *part = NULL;
         partition_snapshot snap;
-        rc = pd ? partition_open(&part, io, pd, p, &pc, 0, UINT64_MAX, NULL, NULL)
-                : err_set(SIGLOG_ENOMEM, "out of memory");
-        if (!rc && (rc = partition_snapshot_get(part, &snap, 0)) != 0)
-            rc = err_set(rc, "not adopted: %s", siglog_errdetail());
-        partition_close(part);
+        rc = pd ? sl_partition_open(&part, io, pd, p, &pc, 0, UINT64_MAX, NULL, NULL)
+                : sl_err_set(SIGLOG_ENOMEM, "out of memory");
+        if (!rc && (rc = sl_partition_snapshot_get(part, &snap, 0)) != 0)
+            rc = sl_err_set(rc, "not adopted: %s", siglog_errdetail());
+        sl_partition_close(part);
         free(pd);
     }
     return rc;
 }
 
-int stream_adopt_files(struct siglog *s, const char *dir, const char *name, uint32_t id,
+int sl_stream_adopt_files(struct siglog *s, const char *dir, const char *name, uint32_t id,
                        const siglog_stream_config *c)
 {
-    char *meta = path_join(dir, STREAM_META_FILE);
+    char *meta = sl_path_join(dir, STREAM_META_FILE);
     if (!meta)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     uint8_t buf[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, name, id, c, NULL);
-    int r = io_replace_file(s->io, dir, meta, buf, len, s->opt.file_mode);
-    int rc = r < 0 ? err_errno(r, "writing %s", meta) : 0;
+    size_t len = sl_stream_meta_encode(buf, name, id, c, NULL);
+    int r = sl_io_replace_file(s->io, dir, meta, buf, len, s->opt.file_mode);
+    int rc = r < 0 ? sl_err_errno(r, "writing %s", meta) : 0;
     free(meta);
     return rc;
 }
@@ -471,7 +471,7 @@ static siglog_stream *become_failed(siglog_stream *st, int code)
 {
     if (st->parts)
         for (uint32_t p = 0; p < st->cfg.partitions; p++)
-            partition_close(st->parts[p]);
+            sl_partition_close(st->parts[p]);
     free(st->parts);
     st->parts = NULL;
     siglog_stream_config_default(&st->cfg);
@@ -483,73 +483,73 @@ static siglog_stream *become_failed(siglog_stream *st, int code)
     return st;
 }
 
-void stream_attach_hint(siglog_stream *st)
+void sl_stream_attach_hint(siglog_stream *st)
 {
     struct siglog *s = st->store;
     if (st->failed || st->hint)
         return;
-    if (hwm_writer_open(s->io, st->dir, st->cfg.partitions, s->opt.file_mode, &st->hint) != 0) {
-        store_log(s, SIGLOG_LOG_WARN, "%s: readers in other processes will scan for new events instead", siglog_errdetail());
-        err_clear();
+    if (sl_hwm_writer_open(s->io, st->dir, st->cfg.partitions, s->opt.file_mode, &st->hint) != 0) {
+        sl_store_log(s, SIGLOG_LOG_WARN, "%s: readers in other processes will scan for new events instead", siglog_errdetail());
+        sl_err_clear();
         return;
     }
     for (uint32_t p = 0; p < st->cfg.partitions; p++)
-        partition_attach_hint(st->parts[p], st->hint);
+        sl_partition_attach_hint(st->parts[p], st->hint);
 }
 
-int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out)
+int sl_stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out)
 {
     *out = NULL;
     siglog_stream *st = calloc(1, sizeof *st);
     if (!st || !(st->dir = strdup(dir))) {
         free(st);
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     st->store = s;
-    char *meta = path_join(dir, STREAM_META_FILE);
+    char *meta = sl_path_join(dir, STREAM_META_FILE);
     void *data = NULL;
     size_t len = 0;
     int rc;
     if (!meta) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto fail;
     }
-    int r = io_read_file(s->io, meta, STREAM_META_BYTES_MAX, &data, &len);
+    int r = sl_io_read_file(s->io, meta, STREAM_META_BYTES_MAX, &data, &len);
     if (r < 0) {
         /* The directory of a stream exists only once its metadata does
-         * (stream_create_files): without it, the metadata was lost. */
-        rc = r == -EFBIG    ? err_set(SIGLOG_ECORRUPT, "%s: larger than any stream metadata", meta)
-             : r == -ENOENT ? err_set(SIGLOG_ECORRUPT, "%s is missing", meta)
-                            : err_errno(r, "reading %s", meta);
+         * (sl_stream_create_files): without it, the metadata was lost. */
+        rc = r == -EFBIG    ? sl_err_set(SIGLOG_ECORRUPT, "%s: larger than any stream metadata", meta)
+             : r == -ENOENT ? sl_err_set(SIGLOG_ECORRUPT, "%s is missing", meta)
+                            : sl_err_errno(r, "reading %s", meta);
         goto fail;
     }
-    rc = stream_meta_decode(data, len, st->name, &st->id, &st->cfg, &st->meta_extra, NULL);
+    rc = sl_stream_meta_decode(data, len, st->name, &st->id, &st->cfg, &st->meta_extra, NULL);
     if (rc) {
-        rc = err_set(rc, "%s: %s", meta, siglog_errdetail());
+        rc = sl_err_set(rc, "%s: %s", meta, siglog_errdetail());
         goto fail;
     }
-    if (writable && (rc = stream_config_normalize(&st->cfg, journal_capacity(s->journal))) != 0)
+    if (writable && (rc = sl_stream_config_normalize(&st->cfg, sl_journal_capacity(s->journal))) != 0)
         goto fail;
     partition_config pc = partition_config_of(s, &st->cfg);
-    uint64_t quarter = writable ? journal_capacity(s->journal) / 4 : 0;
+    uint64_t quarter = writable ? sl_journal_capacity(s->journal) / 4 : 0;
     st->pending_bytes_max = quarter < 4 * MiB ? quarter : 4 * MiB;
     st->parts = calloc(st->cfg.partitions, sizeof *st->parts);
     if (!st->parts) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto fail;
     }
     /* A damaged registry does not fail the stream: it is kept failed in
      * the registry, for the calls that need it (schema_registry.h). */
-    if ((rc = schema_registry_open(&st->schemas, s->io, dir)) != 0)
+    if ((rc = sl_schema_registry_open(&st->schemas, s->io, dir)) != 0)
         goto fail;
     for (uint32_t p = 0; p < st->cfg.partitions; p++) {
-        char *pd = path_partition_dir(dir, p);
+        char *pd = sl_path_partition_dir(dir, p);
         if (!pd) {
-            rc = err_set(SIGLOG_ENOMEM, "out of memory");
+            rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
             goto fail;
         }
-        uint64_t journal_from = writable ? store_journal_start(s, st->id, p) : UINT64_MAX;
-        rc = partition_open(&st->parts[p], s->io, pd, p, &pc, writable, journal_from, store_log_cb,
+        uint64_t journal_from = writable ? sl_store_journal_start(s, st->id, p) : UINT64_MAX;
+        rc = sl_partition_open(&st->parts[p], s->io, pd, p, &pc, writable, journal_from, sl_store_log_cb,
                             s);
         free(pd);
         if (rc)
@@ -565,25 +565,25 @@ fail:
     if (rc != SIGLOG_ENOMEM)
         *out = become_failed(st, rc);
     else
-        stream_close(st);
+        sl_stream_close(st);
     return rc;
 }
 
-int stream_usable(const siglog_stream *st)
+int sl_stream_usable(const siglog_stream *st)
 {
-    return st->failed ? err_set(st->failed, "stream '%s' is unusable: %s", st->name, st->failed_detail) : 0;
+    return st->failed ? sl_err_set(st->failed, "stream '%s' is unusable: %s", st->name, st->failed_detail) : 0;
 }
 
-void stream_close(siglog_stream *st)
+void sl_stream_close(siglog_stream *st)
 {
     if (!st)
         return;
     if (st->parts)
         for (uint32_t p = 0; p < st->cfg.partitions; p++)
-            partition_close(st->parts[p]);
-    hwm_writer_close(st->hint);
+            sl_partition_close(st->parts[p]);
+    sl_hwm_writer_close(st->hint);
     free(st->parts);
-    schema_registry_close(st->schemas);
+    sl_schema_registry_close(st->schemas);
     free(st->dir);
     free(st);
 }

@@ -48,9 +48,9 @@ struct siglog_stream {
     /* The settings. The immutable ones (partitions, index_interval_bytes)
      * never change after open and are read plainly; the mutable ones may
      * change under a live writer (siglog_stream_config_set), so they are
-     * read with STREAM_SETTING or stream_config_load and written with
-     * stream_config_publish only, atomically field by field. Each
-     * partition keeps its own copy, under its lock (partition_set_config). */
+     * read with STREAM_SETTING or sl_stream_config_load and written with
+     * sl_stream_config_publish only, atomically field by field. Each
+     * partition keeps its own copy, under its lock (sl_partition_set_config). */
     siglog_stream_config cfg;
     stream_meta_extra meta_extra; /* kept for rewriting stream.meta */
     char *dir;
@@ -73,15 +73,15 @@ struct siglog_stream {
 /* One mutable setting of a live stream, read atomically. */
 #define STREAM_SETTING(st, field) __atomic_load_n(&(st)->cfg.field, __ATOMIC_RELAXED)
 /* All of a live stream's settings, each read atomically. */
-void stream_config_load(const siglog_stream *st, siglog_stream_config *out);
+void sl_stream_config_load(const siglog_stream *st, siglog_stream_config *out);
 /* Make c the stream's settings for its readers (the partitions are set
  * before, by the caller). Only siglog_stream_config_set calls it,
  * serialized by the store's config_mu. */
-void stream_config_publish(siglog_stream *st, const siglog_stream_config *c);
+void sl_stream_config_publish(siglog_stream *st, const siglog_stream_config *c);
 
 /* Fill defaults for zero fields and check ranges. SIGLOG_EINVAL names the
  * offending field. journal_capacity bounds record and batch sizes. */
-int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity);
+int sl_stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity);
 
 /* stream.meta codec (FORMAT.md §4). encode writes version 2 with every
  * setting of the table and the unknown entries of extra (NULL: none)
@@ -92,39 +92,39 @@ int stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity);
  * names it). A setting a v2 file does not hold takes its default. extra
  * (may be NULL) receives the unknown entries a reader may ignore;
  * *version (may be NULL) the file's version. */
-size_t stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c,
+size_t sl_stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const siglog_stream_config *c,
                           const stream_meta_extra *extra);
-int stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
+int sl_stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX + 1], uint32_t *id,
                        siglog_stream_config *c, stream_meta_extra *extra, int *version);
 
 /* Create the stream's directories and metadata under streams_dir (see
  * the top comment): on failure nothing is left. SIGLOG_EEXIST when
  * streams_dir/NAME exists and is not empty. */
-int stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
+int sl_stream_create_files(struct siglog *s, const char *streams_dir, const char *name, uint32_t id,
                         const siglog_stream_config *c);
 /* Undo a creation whose stream could not be opened (never appended to). */
-void stream_remove_new(struct siglog *s, const char *streams_dir, const char *name);
+void sl_stream_remove_new(struct siglog *s, const char *streams_dir, const char *name);
 /* May the partitions in stream directory dir be adopted with config c?
  * Exactly c->partitions partition directories and nothing else but
  * (damaged) metadata, and every partition passes a reader's checks
  * (catalog, segments, tail). Writes nothing. */
-int stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_config *c);
+int sl_stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream_config *c);
 /* Write the metadata of an adopted stream into dir (atomic replace). */
-int stream_adopt_files(struct siglog *s, const char *dir, const char *name, uint32_t id,
+int sl_stream_adopt_files(struct siglog *s, const char *dir, const char *name, uint32_t id,
                        const siglog_stream_config *c);
 /* Load a stream from its directory (metadata, partitions). writable: open
  * the partitions for appending (recovering their tails). When that fails
  * for any reason but memory, *out is still set: to a failed stream named
  * after the directory, holding the error, for the caller to keep in the
  * table or close. */
-int stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out);
+int sl_stream_open(struct siglog *s, const char *dir, int writable, siglog_stream **out);
 /* Writer, once the stream is recovered: publish its partitions' marks to
  * readers in other processes from now on (hwm.h). Without the file they
  * scan and poll: a warning through the store's log, not a failure. A
  * failed stream publishes nothing. */
-void stream_attach_hint(siglog_stream *st);
-void stream_close(siglog_stream *st);
+void sl_stream_attach_hint(siglog_stream *st);
+void sl_stream_close(siglog_stream *st);
 /* 0 for a stream that works, else its failure (code, detail set). */
-int stream_usable(const siglog_stream *st);
+int sl_stream_usable(const siglog_stream *st);
 
 #endif

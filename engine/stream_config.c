@@ -14,8 +14,8 @@
  *      keeping the entries an older or newer siglog wrote that this one
  *      does not know;
  *   4. apply it to the live stream: each partition under the commit
- *      (commit_exclusive, so nothing is inflight while a partition whose
- *      sync policy changes settles, see partition_set_config), then the
+ *      (sl_commit_exclusive, so nothing is inflight while a partition whose
+ *      sync policy changes settles, see sl_partition_set_config), then the
  *      stream's own copy that appenders and the background tasks read.
  * A crash or a failure between 2 and 3 leaves a record whose new values
  * stream.meta does not hold, as the trail allows (a record is the intent,
@@ -46,19 +46,19 @@ static int check_immutable(const siglog_stream *st, const siglog_stream_config *
     char names[512] = "";
     size_t used = 0;
     int count = 0;
-    for (size_t i = 0; i < settings_count(); i++) {
-        const settings_row *r = settings_row_at(i);
-        if (r->pub.is_mutable || settings_get(cur, r) == settings_get(c, r))
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        const settings_row *r = sl_settings_row_at(i);
+        if (r->pub.is_mutable || sl_settings_get(cur, r) == sl_settings_get(c, r))
             continue;
         int n = snprintf(names + used, sizeof names - used, "%s%s (%" PRIu64 " -> %" PRIu64 ")",
-                         count ? ", " : "", r->pub.name, settings_get(cur, r), settings_get(c, r));
+                         count ? ", " : "", r->pub.name, sl_settings_get(cur, r), sl_settings_get(c, r));
         if (n > 0 && (size_t)n < sizeof names - used)
             used += (size_t)n;
         count++;
     }
     if (!count)
         return 0;
-    return err_set(SIGLOG_EINVAL, "stream '%s': %s cannot change after the stream is created; nothing was changed",
+    return sl_err_set(SIGLOG_EINVAL, "stream '%s': %s cannot change after the stream is created; nothing was changed",
                    st->name, names);
 }
 
@@ -67,28 +67,28 @@ static int check_immutable(const siglog_stream *st, const siglog_stream_config *
 static void config_record(audit_record *r, const siglog_stream *st, const siglog_stream_config *cur,
                           const siglog_stream_config *c)
 {
-    audit_record_init(r, AUDIT_CONFIG, AUDIT_BY_COMMAND);
+    sl_audit_record_init(r, AUDIT_CONFIG, AUDIT_BY_COMMAND);
     snprintf(r->stream, sizeof r->stream, "%s", st->name);
     size_t n = 0;
-    for (size_t i = 0; i < settings_count() && n < sizeof r->detail; i++) {
-        const settings_row *row = settings_row_at(i);
-        if (settings_get(cur, row) == settings_get(c, row))
+    for (size_t i = 0; i < sl_settings_count() && n < sizeof r->detail; i++) {
+        const settings_row *row = sl_settings_row_at(i);
+        if (sl_settings_get(cur, row) == sl_settings_get(c, row))
             continue;
         int w = snprintf(r->detail + n, sizeof r->detail - n, "%s%s: %" PRIu64 " -> %" PRIu64, n ? ", " : "",
-                         row->pub.name, settings_get(cur, row), settings_get(c, row));
+                         row->pub.name, sl_settings_get(cur, row), sl_settings_get(c, row));
         n += w > 0 ? (size_t)w : 0;
     }
 }
 
 static int write_meta(struct siglog *s, const siglog_stream *st, const siglog_stream_config *c)
 {
-    char *meta = path_join(st->dir, STREAM_META_FILE);
+    char *meta = sl_path_join(st->dir, STREAM_META_FILE);
     if (!meta)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     uint8_t buf[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, st->name, st->id, c, &st->meta_extra);
-    int r = io_replace_file(s->io, st->dir, meta, buf, len, s->opt.file_mode);
-    int rc = r < 0 ? err_errno(r, "writing %s", meta) : 0;
+    size_t len = sl_stream_meta_encode(buf, st->name, st->id, c, &st->meta_extra);
+    int r = sl_io_replace_file(s->io, st->dir, meta, buf, len, s->opt.file_mode);
+    int rc = r < 0 ? sl_err_errno(r, "writing %s", meta) : 0;
     free(meta);
     return rc;
 }
@@ -107,14 +107,14 @@ static int apply_live(void *ctx)
     int first = 0;
     char detail[512] = "";
     for (uint32_t p = 0; p < job->st->cfg.partitions; p++) {
-        int rc = partition_set_config(job->st->parts[p], job->c);
+        int rc = sl_partition_set_config(job->st->parts[p], job->c);
         if (rc && !first) {
             first = rc;
             snprintf(detail, sizeof detail, "%s", siglog_errdetail());
         }
     }
-    stream_config_publish(job->st, job->c);
-    return first ? err_set(first, "stream '%s': the new config is stored, but settling a partition to a new sync "
+    sl_stream_config_publish(job->st, job->c);
+    return first ? sl_err_set(first, "stream '%s': the new config is stored, but settling a partition to a new sync "
                                   "policy failed: %s",
                            job->st->name, detail)
                  : 0;
@@ -122,32 +122,32 @@ static int apply_live(void *ctx)
 
 SIGLOG_API int siglog_stream_config_set(siglog *s, const char *name, const siglog_stream_config *c)
 {
-    err_clear();
+    sl_err_clear();
     if (!s || !name || !c)
-        return err_set(SIGLOG_EINVAL, "siglog_stream_config_set: store, name and config are required");
+        return sl_err_set(SIGLOG_EINVAL, "siglog_stream_config_set: store, name and config are required");
     if (s->read_only)
-        return err_set(SIGLOG_ERDONLY, "store %s is open read-only", s->path);
+        return sl_err_set(SIGLOG_ERDONLY, "store %s is open read-only", s->path);
     siglog_stream *st;
     int rc = siglog_stream_get(s, name, &st);
     if (rc)
         return rc;
     siglog_stream_config cur, next = *c;
     pthread_mutex_lock(&s->config_mu);
-    stream_config_load(st, &cur);
-    if ((rc = stream_config_normalize(&next, journal_capacity(s->journal))) != 0 ||
+    sl_stream_config_load(st, &cur);
+    if ((rc = sl_stream_config_normalize(&next, sl_journal_capacity(s->journal))) != 0 ||
         (rc = check_immutable(st, &cur, &next)) != 0)
         goto out;
     int changes = 0;
-    for (size_t i = 0; i < settings_count(); i++)
-        changes += settings_get(&cur, settings_row_at(i)) != settings_get(&next, settings_row_at(i));
+    for (size_t i = 0; i < sl_settings_count(); i++)
+        changes += sl_settings_get(&cur, sl_settings_row_at(i)) != sl_settings_get(&next, sl_settings_row_at(i));
     if (!changes)
         goto out; /* nothing is written */
     audit_record r;
     config_record(&r, st, &cur, &next);
-    if ((rc = store_audit(s, &r)) != 0 || (rc = write_meta(s, st, &next)) != 0)
+    if ((rc = sl_store_audit(s, &r)) != 0 || (rc = write_meta(s, st, &next)) != 0)
         goto out;
     apply_job job = {st, &next};
-    rc = commit_exclusive(s, apply_live, &job);
+    rc = sl_commit_exclusive(s, apply_live, &job);
 out:
     pthread_mutex_unlock(&s->config_mu);
     return rc;

@@ -101,7 +101,7 @@ static int remember_batch(verifier *v, size_t n, const batch_header *h, uint64_t
         size_t cap = v->batch_cap ? v->batch_cap * 2 : 1024;
         batch_pos *b = realloc(v->batches, cap * sizeof *b);
         if (!b)
-            return err_set(SIGLOG_ENOMEM, "out of memory");
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
         v->batches = b;
         v->batch_cap = cap;
     }
@@ -131,11 +131,11 @@ static int note_bad(bad_list *l, const char *dir, uint64_t base, const segment_p
 {
     bad_index *b = realloc(l->items, (l->count + 1) * sizeof *b);
     if (!b)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     l->items = b;
     char *d = strdup(dir);
     if (!d)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     l->items[l->count++] = (bad_index){d, base, *p, active};
     return 0;
 }
@@ -161,10 +161,10 @@ static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nba
     int bad = 0;
     for (int f = 0; f < 2; f++) {
         char path[4096];
-        segment_path(path, sizeof path, dir, base, files[f].ext);
+        sl_segment_path(path, sizeof path, dir, base, files[f].ext);
         index_file *ix;
         v->st.files++;
-        int rc = index_open(v->io, path, files[f].kind, base, 0, IO_READ, 0, &ix);
+        int rc = sl_index_open(v->io, path, files[f].kind, base, 0, IO_READ, 0, &ix);
         if (rc == SIGLOG_ENOMEM)
             return rc;
         if (rc) {
@@ -172,27 +172,27 @@ static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nba
             bad = 1;
             continue;
         }
-        for (uint32_t i = 0; i < index_count(ix) && !bad; i++) {
+        for (uint32_t i = 0; i < sl_index_count(ix) && !bad; i++) {
             uint32_t rel, position = 0;
             int64_t ts = 0;
             if (files[f].kind == INDEX_KIND_OFFSET)
-                index_entry_offset(ix, i, &rel, &position);
+                sl_index_entry_offset(ix, i, &rel, &position);
             else
-                index_entry_time(ix, i, &ts, &rel);
+                sl_index_entry_time(ix, i, &ts, &rel);
             if (base + rel >= valid_end && !intact)
                 break;
             const batch_pos *b = files[f].kind == INDEX_KIND_TIME ? find_batch(v, nbatches, base + rel, 1)
                                                                   : find_batch(v, nbatches, position, 0);
             if (!b || b->base_offset != base + rel ||
                 (files[f].kind == INDEX_KIND_TIME &&
-                 (b->prefix_max_ts != ts || !index_entry_time_matches(ix, i, b->body_checksum)))) {
+                 (b->prefix_max_ts != ts || !sl_index_entry_time_matches(ix, i, b->body_checksum)))) {
                 problem(v, path, INDEX_HEADER_BYTES + (uint64_t)i * (f ? INDEX_TIME_ENTRY_BYTES : INDEX_OFFSET_ENTRY_BYTES),
                         "index entry %u (relative offset %u) names no batch of the segment as it is%s", i, rel,
                         active ? " (a crash before recovery leaves this)" : "");
                 bad = 1;
             }
         }
-        index_close(ix);
+        sl_index_close(ix);
     }
     return bad ? note_bad(&v->bad, dir, base, p, active) : 0;
 }
@@ -204,9 +204,9 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
 {
     segment *s;
     char path[4096];
-    segment_path(path, sizeof path, dir, base, ".seg");
+    sl_segment_path(path, sizeof path, dir, base, ".seg");
     v->st.files++;
-    int rc = segment_open(v->io, dir, base, 0, p, &s);
+    int rc = sl_segment_open(v->io, dir, base, 0, p, &s);
     if (rc == SIGLOG_ENOENT || rc == SIGLOG_ECORRUPT) {
         problem(v, path, UINT64_MAX, "cannot open: %s", siglog_errdetail());
         return 0;
@@ -221,13 +221,13 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
             problem(v, path, UINT64_MAX, "segment starts at offset %" PRIu64 ", inside the previous one (ends at %" PRIu64 ")",
                     base, *next_offset);
     }
-    uint64_t size = segment_size(s), pos = 0, expect = base;
+    uint64_t size = sl_segment_size(s), pos = 0, expect = base;
     int64_t prefix_max = INT64_MIN;
     int damaged = 0;
     size_t n = 0;
     while (pos < size) {
         batch_header h;
-        int r = segment_read_batch(s, pos, size, &h, &v->body);
+        int r = sl_segment_read_batch(s, pos, size, &h, &v->body);
         if (r < 0 && r != SIGLOG_ECORRUPT && r != SIGLOG_EVERSION) {
             rc = r;
             break;
@@ -240,9 +240,9 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
         if (r == 1) {
             batch_iter it;
             siglog_record rec;
-            int d = batch_iter_init(&it, &h, v->body.data, &v->scratch);
+            int d = sl_batch_iter_init(&it, &h, v->body.data, &v->scratch);
             if (!d)
-                while ((d = batch_iter_next(&it, &rec)) == 1)
+                while ((d = sl_batch_iter_next(&it, &rec)) == 1)
                     v->st.records++;
             if (d < 0) {
                 problem(v, path, pos, "record does not decode: %s", siglog_errdetail());
@@ -265,7 +265,7 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
         char why[400];
         snprintf(why, sizeof why, "%s", r < 0 ? siglog_errdetail() : "incomplete batch");
         segment_tail t = {0};
-        int scanned = last && segment_scan_tail(s, &t) == 0;
+        int scanned = last && sl_segment_scan_tail(s, &t) == 0;
         /* Only an unvouched tail is torn. */
         int torn = scanned && !t.damaged && !t.vouched_damage && t.valid_bytes == pos;
         damaged = !torn;
@@ -285,7 +285,7 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
     v->st.bytes += pos;
     if (!rc)
         rc = check_indexes(v, dir, base, n, expect, pos == size, p, last);
-    segment_close(s);
+    sl_segment_close(s);
     /* After damage, where the next segment must start is unknown. */
     *next_offset = damaged ? UINT64_MAX : expect;
     return rc;
@@ -299,8 +299,8 @@ static void check_catalog(verifier *v, const char *dir, const catalog_checkpoint
     if (!found)
         return;
     v->st.files++;
-    if (catalog_check_segments(dir, cp, bases, n) != 0 ||
-        (next != UINT64_MAX && catalog_check_end(dir, cp, next) != 0))
+    if (sl_catalog_check_segments(dir, cp, bases, n) != 0 ||
+        (next != UINT64_MAX && sl_catalog_check_end(dir, cp, next) != 0))
         problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
 }
 
@@ -308,7 +308,7 @@ static int check_partition(verifier *v, const char *dir, const segment_params *p
 {
     catalog_checkpoint cp;
     int found;
-    int rc = catalog_load(v->io, dir, &cp, &found);
+    int rc = sl_catalog_load(v->io, dir, &cp, &found);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION) {
         /* A missing directory, or a damaged checkpoint: the segments are
          * still checked, if there are any. */
@@ -320,53 +320,53 @@ static int check_partition(verifier *v, const char *dir, const segment_params *p
      * there; otherwise what is listed is checked against the bounds. */
     catalog_snapshot *cs = NULL;
     int files_missing = 0;
-    if (!rc && found && catalog_snapshot_load(v->io, dir, &cs) == 0 && !catalog_snapshot_listed(cs)) {
-        if ((files_missing = catalog_check_files(v->io, dir, cs) != 0))
+    if (!rc && found && sl_catalog_snapshot_load(v->io, dir, &cs) == 0 && !sl_catalog_snapshot_listed(cs)) {
+        if ((files_missing = sl_catalog_check_files(v->io, dir, cs) != 0))
             problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
     } else {
-        catalog_snapshot_release(cs);
+        sl_catalog_snapshot_release(cs);
         cs = NULL;
     }
     uint64_t *bases = NULL;
     size_t n = 0;
-    if (!rc && (rc = catalog_list_segments(v->io, dir, &bases, &n)) == SIGLOG_ENOENT) {
-        catalog_snapshot_release(cs);
+    if (!rc && (rc = sl_catalog_list_segments(v->io, dir, &bases, &n)) == SIGLOG_ENOENT) {
+        sl_catalog_snapshot_release(cs);
         return 0;
     }
     uint64_t next = UINT64_MAX;
     for (size_t i = 0; i < n && !rc; i++)
         rc = check_segment(v, dir, bases[i], i + 1 == n, p, &next);
-    if (!rc && cs && !files_missing && next != UINT64_MAX && catalog_check_end(dir, &cp, next) != 0)
+    if (!rc && cs && !files_missing && next != UINT64_MAX && sl_catalog_check_end(dir, &cp, next) != 0)
         problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
     if (!rc)
         check_catalog(v, dir, &cp, found && !cs, bases, n, next);
-    catalog_snapshot_release(cs);
+    sl_catalog_snapshot_release(cs);
     free(bases);
     return rc;
 }
 
 static int check_stream(verifier *v, const char *dir)
 {
-    char *meta = path_join(dir, STREAM_META_FILE);
+    char *meta = sl_path_join(dir, STREAM_META_FILE);
     if (!meta)
-        return err_set(SIGLOG_ENOMEM, "out of memory");
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     void *data = NULL;
     size_t len = 0;
     v->st.files++;
-    int rc = io_read_file(v->io, meta, STREAM_META_BYTES_MAX, &data, &len);
+    int rc = sl_io_read_file(v->io, meta, STREAM_META_BYTES_MAX, &data, &len);
     char name[SIGLOG_NAME_MAX + 1];
     uint32_t id;
     siglog_stream_config c;
     if (rc < 0) {
         problem(v, meta, UINT64_MAX, "unreadable stream metadata: %s", strerror(-rc));
         rc = 0;
-    } else if (stream_meta_decode(data, len, name, &id, &c, NULL, NULL) != 0) {
+    } else if (sl_stream_meta_decode(data, len, name, &id, &c, NULL, NULL) != 0) {
         problem(v, meta, UINT64_MAX, "%s", siglog_errdetail());
     } else {
         segment_params p = {c.segment_bytes_max, c.index_interval_bytes, 0600};
         for (uint32_t part = 0; part < c.partitions && !rc; part++) {
-            char *pd = path_partition_dir(dir, part);
-            rc = pd ? check_partition(v, pd, &p) : err_set(SIGLOG_ENOMEM, "out of memory");
+            char *pd = sl_path_partition_dir(dir, part);
+            rc = pd ? check_partition(v, pd, &p) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
             free(pd);
         }
     }
@@ -379,19 +379,19 @@ static int check_stream(verifier *v, const char *dir)
 static void measure(verifier *v, const char *streams_dir, const io_dirent_list *names)
 {
     for (size_t i = 0; i < names->count; i++) {
-        char *sd = path_join(streams_dir, names->names[i]);
+        char *sd = sl_path_join(streams_dir, names->names[i]);
         io_dirent_list parts = {0};
         if (sd && v->io->list_dir(v->io, sd, &parts) == 0)
             for (size_t k = 0; k < parts.count; k++) {
-                char *pd = path_join(sd, parts.names[k]);
+                char *pd = sl_path_join(sd, parts.names[k]);
                 uint64_t *bases;
                 size_t n;
-                if (pd && catalog_list_segments(v->io, pd, &bases, &n) == 0) {
+                if (pd && sl_catalog_list_segments(v->io, pd, &bases, &n) == 0) {
                     for (size_t b = 0; b < n; b++) {
                         char path[4096];
                         int is_dir;
                         uint64_t size = 0;
-                        segment_path(path, sizeof path, pd, bases[b], ".seg");
+                        sl_segment_path(path, sizeof path, pd, bases[b], ".seg");
                         if (v->io->stat_path(v->io, path, &is_dir, &size) == 0)
                             v->total += size;
                     }
@@ -399,7 +399,7 @@ static void measure(verifier *v, const char *streams_dir, const io_dirent_list *
                 }
                 free(pd);
             }
-        io_dirent_list_free(&parts);
+        sl_io_dirent_list_free(&parts);
         free(sd);
     }
 }
@@ -417,12 +417,12 @@ static void report_journal_only(verifier *v, const char *path)
     siglog *s;
     if (siglog_open(&s, path, &o) != 0)
         return;
-    char *journal_path = path_join(path, STORE_JOURNAL_FILE);
+    char *journal_path = sl_path_join(path, STORE_JOURNAL_FILE);
     for (size_t i = 0; journal_path && i < s->stream_count; i++) {
         siglog_stream *st = s->streams[i];
         for (uint32_t p = 0; !st->failed && p < st->cfg.partitions; p++) {
             partition_snapshot snap;
-            if (partition_snapshot_get(st->parts[p], &snap, 0) == 0 && snap.journal_from < snap.hwm_offset)
+            if (sl_partition_snapshot_get(st->parts[p], &snap, 0) == 0 && snap.journal_from < snap.hwm_offset)
                 problem(v, journal_path, UINT64_MAX,
                         "stream '%s' partition %u: offsets %" PRIu64 "..%" PRIu64 " are only in the journal "
                         "(a writer's open, or --repair, puts them into the segments)",
@@ -438,50 +438,50 @@ static void report_journal_only(verifier *v, const char *path)
  * the journal holds. */
 static void check_journal(verifier *v, const char *path, uint64_t store_id)
 {
-    if (journal_check(v->io, path, store_id) != 0) {
+    if (sl_journal_check(v->io, path, store_id) != 0) {
         problem(v, path, UINT64_MAX, "%s", siglog_errdetail());
         return;
     }
     journal *j;
     journal_verdict *jv = NULL;
-    int rc = journal_open_read(v->io, path, store_id, &j);
+    int rc = sl_journal_open_read(v->io, path, store_id, &j);
     if (!rc && j)
-        rc = journal_verdict_build(j, &jv);
+        rc = sl_journal_verdict_build(j, &jv);
     if (rc)
         problem(v, path, UINT64_MAX, "%s", siglog_errdetail());
     const journal_damage *d;
-    size_t nd = jv ? journal_verdict_damages(jv, &d) : 0;
+    size_t nd = jv ? sl_journal_verdict_damages(jv, &d) : 0;
     for (size_t i = 0; i < nd; i++) {
         char what[512];
-        journal_verdict_describe(jv, &d[i], what, sizeof what);
-        problem(v, journal_verdict_path(jv), d[i].pos, "%s", what);
+        sl_journal_verdict_describe(jv, &d[i], what, sizeof what);
+        problem(v, sl_journal_verdict_path(jv), d[i].pos, "%s", what);
     }
     int have_journal = j != NULL;
-    journal_verdict_free(jv);
-    journal_close(j);
+    sl_journal_verdict_free(jv);
+    sl_journal_close(j);
     if (have_journal)
         report_journal_only(v, path);
 }
 
 static int check_store(verifier *v, const char *path)
 {
-    char *store_file = path_join(path, STORE_FILE);
-    char *streams = path_join(path, STORE_STREAMS_DIR);
+    char *store_file = sl_path_join(path, STORE_FILE);
+    char *streams = sl_path_join(path, STORE_STREAMS_DIR);
     int rc = 0;
     if (!store_file || !streams) {
-        rc = err_set(SIGLOG_ENOMEM, "out of memory");
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto out;
     }
     void *data = NULL;
     size_t len = 0;
     v->st.files++;
-    int r = io_read_file(v->io, store_file, 4096, &data, &len);
+    int r = sl_io_read_file(v->io, store_file, 4096, &data, &len);
     if (r < 0) {
-        rc = r == -ENOENT ? store_not_found(path) : err_errno(r, "reading %s", store_file);
+        rc = r == -ENOENT ? sl_store_not_found(path) : sl_err_errno(r, "reading %s", store_file);
         goto out;
     }
     store_meta meta;
-    if (store_meta_decode(data, len, &meta) != 0)
+    if (sl_store_meta_decode(data, len, &meta) != 0)
         problem(v, store_file, UINT64_MAX, "%s", siglog_errdetail());
     else
         check_journal(v, path, meta.store_id);
@@ -489,18 +489,18 @@ static int check_store(verifier *v, const char *path)
     io_dirent_list names = {0};
     r = v->io->list_dir(v->io, streams, &names);
     if (r < 0) {
-        rc = err_errno(r, "listing %s", streams);
+        rc = sl_err_errno(r, "listing %s", streams);
         goto out;
     }
     measure(v, streams, &names);
     for (size_t i = 0; i < names.count && !rc; i++) {
-        if (name_validate_stream(names.names[i]) != 0)
+        if (sl_name_validate_stream(names.names[i]) != 0)
             continue;
-        char *sd = path_join(streams, names.names[i]);
-        rc = sd ? check_stream(v, sd) : err_set(SIGLOG_ENOMEM, "out of memory");
+        char *sd = sl_path_join(streams, names.names[i]);
+        rc = sd ? check_stream(v, sd) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
         free(sd);
     }
-    io_dirent_list_free(&names);
+    sl_io_dirent_list_free(&names);
 out:
     free(store_file);
     free(streams);
@@ -525,7 +525,7 @@ static partition *writer_partition(siglog *s, const char *dir)
     for (size_t i = 0; i < s->stream_count; i++) {
         siglog_stream *st = s->streams[i];
         for (uint32_t p = 0; st->parts && p < st->cfg.partitions; p++)
-            if (strcmp(partition_path(st->parts[p]), dir) == 0)
+            if (strcmp(sl_partition_path(st->parts[p]), dir) == 0)
                 return st->parts[p];
     }
     return NULL;
@@ -556,7 +556,7 @@ static int quarantine_damaged(verifier *v, siglog *s)
     int rc = 0;
     for (size_t i = 0; i < v->damaged.count && !rc; i++) {
         bad_index *b = &v->damaged.items[i];
-        rc = quarantine_segment(v->io, s->path, b->dir, b->base, s->opt.dir_mode, now_s, quarantined, v);
+        rc = sl_quarantine_segment(v->io, s->path, b->dir, b->base, s->opt.dir_mode, now_s, quarantined, v);
     }
     return rc;
 }
@@ -571,16 +571,16 @@ static int repair(verifier *v, const char *path, int force_owner, int quarantine
     siglog *s;
     int rc = siglog_open(&s, path, &o);
     if (rc)
-        return err_set(rc, "repair needs the store as its writer: %s", siglog_errdetail());
+        return sl_err_set(rc, "repair needs the store as its writer: %s", siglog_errdetail());
     for (size_t i = 0; i < v->bad.count && !rc; i++) {
         bad_index *b = &v->bad.items[i];
         char oix[4096], tix[4096];
-        segment_path(oix, sizeof oix, b->dir, b->base, ".oix");
-        segment_path(tix, sizeof tix, b->dir, b->base, ".tix");
+        sl_segment_path(oix, sizeof oix, b->dir, b->base, ".oix");
+        sl_segment_path(tix, sizeof tix, b->dir, b->base, ".tix");
         partition *wp = b->active ? writer_partition(s, b->dir) : NULL;
         if (wp) {
             /* The writer has this segment open: it rebuilds them itself. */
-            rc = partition_rebuild_indexes(wp);
+            rc = sl_partition_rebuild_indexes(wp);
             if (rc == 1) {
                 rc = 0;
                 continue;
@@ -590,9 +590,9 @@ static int repair(verifier *v, const char *path, int force_owner, int quarantine
             v->io->unlink(v->io, oix);
             v->io->unlink(v->io, tix);
             segment *seg;
-            rc = segment_open(v->io, b->dir, b->base, 1, &b->params, &seg);
+            rc = sl_segment_open(v->io, b->dir, b->base, 1, &b->params, &seg);
             if (!rc)
-                segment_close(seg);
+                sl_segment_close(seg);
         }
         if (!rc) {
             v->st.repairs++;
@@ -611,30 +611,30 @@ static void verifier_free(verifier *v)
     bad_list_free(&v->bad);
     bad_list_free(&v->damaged);
     free(v->batches);
-    bytebuf_free(&v->body);
-    bytebuf_free(&v->scratch);
+    sl_bytebuf_free(&v->body);
+    sl_bytebuf_free(&v->scratch);
 }
 
 SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verify_callbacks *cb,
                              siglog_verify_stats *stats)
 {
-    err_clear();
+    sl_err_clear();
     if (!path)
-        return err_set(SIGLOG_EINVAL, "siglog_verify: path is required");
-    char *real = io_real_path(path);
+        return sl_err_set(SIGLOG_EINVAL, "siglog_verify: path is required");
+    char *real = sl_io_real_path(path);
     if (!real)
-        return errno == ENOENT ? store_not_found(path) : err_errno(-errno, "resolving the store path %s", path);
+        return errno == ENOENT ? sl_store_not_found(path) : sl_err_errno(-errno, "resolving the store path %s", path);
     path = real;
     /* Every path below the directory opened here, whatever happens to
      * its name meanwhile (io_root.h). */
     io_root *root;
-    int rc = io_root_open(io_posix(), path, &root);
+    int rc = sl_io_root_open(sl_io_posix(), path, &root);
     if (rc < 0) {
-        rc = rc == -ENOENT ? store_not_found(path) : err_errno(rc, "opening the store directory %s", path);
+        rc = rc == -ENOENT ? sl_store_not_found(path) : sl_err_errno(rc, "opening the store directory %s", path);
         free(real);
         return rc;
     }
-    verifier v = {.io = io_root_io(root), .cb = cb};
+    verifier v = {.io = sl_io_root_io(root), .cb = cb};
     rc = check_store(&v, path);
     if (!rc && v.st.problems && do_repair) {
         rc = repair(&v, path, (do_repair & SIGLOG_VERIFY_FORCE_OWNER) != 0,
@@ -644,17 +644,17 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
             verifier again = {.io = v.io};
             rc = check_store(&again, path);
             if (!rc && again.st.problems)
-                rc = err_set(SIGLOG_ECORRUPT, "%llu of %llu problems remain after repair",
+                rc = sl_err_set(SIGLOG_ECORRUPT, "%llu of %llu problems remain after repair",
                              (unsigned long long)again.st.problems, (unsigned long long)v.st.problems);
             verifier_free(&again);
         }
     } else if (!rc && v.st.problems) {
-        rc = err_set(SIGLOG_ECORRUPT, "%llu problems found", (unsigned long long)v.st.problems);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%llu problems found", (unsigned long long)v.st.problems);
     }
     if (stats)
         *stats = v.st;
     verifier_free(&v);
-    io_root_close(root);
+    sl_io_root_close(root);
     free(real);
     return rc;
 }

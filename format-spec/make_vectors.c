@@ -123,7 +123,7 @@ static siglog_io fixed_io;
 
 static const siglog_io *vector_io(void)
 {
-    fixed_io = *io_posix();
+    fixed_io = *sl_io_posix();
     fixed_io.now_us = fixed_now_us;
     fixed_io.monotonic_us = fixed_now_us;
     return &fixed_io;
@@ -585,7 +585,7 @@ static size_t list_segments(const char *pdir, uint64_t *bases)
     struct dirent *e;
     while ((e = readdir(d)) != NULL) {
         uint64_t b;
-        if (strlen(e->d_name) == SEGMENT_NAME_DIGITS + 4 && segment_parse_name(e->d_name, &b) == 0) {
+        if (strlen(e->d_name) == SEGMENT_NAME_DIGITS + 4 && sl_segment_parse_name(e->d_name, &b) == 0) {
             if (n == GAPS_SEGMENTS_MAX)
                 die("too many segments");
             bases[n++] = b;

@@ -31,9 +31,9 @@ static int flush_open(rewriter *w)
         return 0;
     batch_meta meta;
     w->sealed.len = 0;
-    int rc = batch_builder_seal(&w->open, w->compression, &w->sealed, &meta);
+    int rc = sl_batch_builder_seal(&w->open, w->compression, &w->sealed, &meta);
     if (!rc)
-        rc = segment_append(w->out, w->sealed.data, w->sealed.len, &meta, 1);
+        rc = sl_segment_append(w->out, w->sealed.data, w->sealed.len, &meta, 1);
     w->uncovered = batch_meta_end_offset(&meta);
     w->open.record_count = 0;
     return rc;
@@ -45,8 +45,8 @@ static int rewrite_batch(rewriter *w, const batch_header *h, const uint8_t *body
 {
     batch_iter it;
     siglog_record r;
-    int rc = batch_iter_init(&it, h, body, scratch), started = 0;
-    while (rc == 0 && (rc = batch_iter_next(&it, &r)) == 1) {
+    int rc = sl_batch_iter_init(&it, h, body, scratch), started = 0;
+    while (rc == 0 && (rc = sl_batch_iter_next(&it, &r)) == 1) {
         rc = 0;
         if (drop(arg, r.offset)) {
             ++*dropped;
@@ -57,7 +57,7 @@ static int rewrite_batch(rewriter *w, const batch_header *h, const uint8_t *body
              * complete (its range ends where this one's begins). */
             if ((rc = flush_open(w)) != 0)
                 return rc;
-            batch_builder_reset(&w->open, w->uncovered, 0);
+            sl_batch_builder_reset(&w->open, w->uncovered, 0);
             started = 1;
         }
         siglog_event ev = {
@@ -67,13 +67,13 @@ static int rewrite_batch(rewriter *w, const batch_header *h, const uint8_t *body
             .flags = r.flags,
             .headers = r.headers, .header_count = r.header_count,
         };
-        rc = batch_builder_add_at(&w->open, &ev, r.timestamp_us, r.offset);
+        rc = sl_batch_builder_add_at(&w->open, &ev, r.timestamp_us, r.offset);
     }
     if (rc)
         return rc;
     /* The range of a batch left empty goes to the open batch before it;
      * with none, `uncovered` stays put and the next batch takes it. */
-    return w->open.record_count ? batch_builder_cover(&w->open, batch_end_offset(h) - 1) : 0;
+    return w->open.record_count ? sl_batch_builder_cover(&w->open, batch_end_offset(h) - 1) : 0;
 }
 
 static int move_files(const char *from_dir, const char *to_dir, uint64_t base)
@@ -81,10 +81,10 @@ static int move_files(const char *from_dir, const char *to_dir, uint64_t base)
     static const char *const exts[] = {".seg", ".oix", ".tix", ".sum"};
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         char from[4096], to[4096];
-        segment_path(from, sizeof from, from_dir, base, exts[i]);
-        segment_path(to, sizeof to, to_dir, base, exts[i]);
+        sl_segment_path(from, sizeof from, from_dir, base, exts[i]);
+        sl_segment_path(to, sizeof to, to_dir, base, exts[i]);
         if (rename(from, to) != 0)
-            return err_set(SIGLOG_EIO, "rename of %s to %s: %s", from, to, strerror(errno));
+            return sl_err_set(SIGLOG_EIO, "rename of %s to %s: %s", from, to, strerror(errno));
     }
     return 0;
 }
@@ -93,46 +93,46 @@ int rewrite_dropping(const siglog_io *io, const char *dir, uint64_t base, const 
                      int compression, rewrite_drop_fn drop, void *arg, uint64_t *dropped)
 {
     if (!io)
-        io = io_posix();
+        io = sl_io_posix();
     char scratch_dir[4096];
     snprintf(scratch_dir, sizeof scratch_dir, "%s.rewrite", dir);
     if (mkdir(scratch_dir, 0700) != 0)
-        return err_set(SIGLOG_EIO, "mkdir %s: %s", scratch_dir, strerror(errno));
+        return sl_err_set(SIGLOG_EIO, "mkdir %s: %s", scratch_dir, strerror(errno));
     *dropped = 0;
     segment *in = NULL;
     rewriter w = {.compression = compression, .uncovered = base};
-    batch_builder_init(&w.open);
+    sl_batch_builder_init(&w.open);
     bytebuf body = {0}, decoded = {0};
-    int rc = segment_open(io, dir, base, 0, params, &in);
+    int rc = sl_segment_open(io, dir, base, 0, params, &in);
     if (!rc)
-        rc = segment_create(io, scratch_dir, base, params, &w.out);
-    uint64_t pos = 0, size = in ? segment_size(in) : 0;
+        rc = sl_segment_create(io, scratch_dir, base, params, &w.out);
+    uint64_t pos = 0, size = in ? sl_segment_size(in) : 0;
     while (!rc && pos < size) {
         batch_header h;
-        int r = segment_read_batch(in, pos, size, &h, &body);
+        int r = sl_segment_read_batch(in, pos, size, &h, &body);
         if (r != 1) {
-            rc = r < 0 ? r : err_set(SIGLOG_ECORRUPT, "%s: incomplete batch at byte %" PRIu64, dir, pos);
+            rc = r < 0 ? r : sl_err_set(SIGLOG_ECORRUPT, "%s: incomplete batch at byte %" PRIu64, dir, pos);
             break;
         }
         rc = rewrite_batch(&w, &h, body.data, &decoded, drop, arg, dropped);
         pos += BATCH_HEADER_BYTES + (uint64_t)h.body_len;
     }
     if (!rc && w.open.record_count == 0)
-        rc = err_set(SIGLOG_EINVAL, "%s: every record of segment %" PRIu64 " would be dropped", dir, base);
+        rc = sl_err_set(SIGLOG_EINVAL, "%s: every record of segment %" PRIu64 " would be dropped", dir, base);
     if (!rc)
         rc = flush_open(&w);
     if (!rc)
-        rc = segment_seal(w.out);
-    segment_close(w.out);
-    segment_close(in);
+        rc = sl_segment_seal(w.out);
+    sl_segment_close(w.out);
+    sl_segment_close(in);
     if (!rc)
         rc = move_files(scratch_dir, dir, base);
-    batch_builder_free(&w.open);
-    bytebuf_free(&w.sealed);
-    bytebuf_free(&body);
-    bytebuf_free(&decoded);
+    sl_batch_builder_free(&w.open);
+    sl_bytebuf_free(&w.sealed);
+    sl_bytebuf_free(&body);
+    sl_bytebuf_free(&decoded);
     /* On failure the scratch files stay for inspection: rmdir then fails. */
     if (!rc && rmdir(scratch_dir) != 0)
-        rc = err_set(SIGLOG_EIO, "rmdir %s: %s", scratch_dir, strerror(errno));
+        rc = sl_err_set(SIGLOG_EIO, "rmdir %s: %s", scratch_dir, strerror(errno));
     return rc;
 }

@@ -32,7 +32,7 @@ static void setup(void)
     dir = test_tmpdir("audit");
     siglog *s = test_store_open(dir, NULL);
     store_id = s->store_id;
-    cr_assert_eq(store_secret_get(s, key), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_store_secret_get(s, key), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
     trail_path = test_path(dir, STORE_AUDIT_FILE);
 }
@@ -48,14 +48,14 @@ TestSuite(audit, .init = setup, .fini = teardown);
 
 static audit_trail trail(const siglog_io *io, const uint8_t *k)
 {
-    return (audit_trail){io ? io : io_posix(), dir, store_id, k, 0600};
+    return (audit_trail){io ? io : sl_io_posix(), dir, store_id, k, 0600};
 }
 
 /* Record i of a test: a purge of [100 i, 100 i + 100) of clicks/i%4. */
 static void append_nth(const siglog_io *io, uint64_t i)
 {
     audit_record r;
-    audit_record_init(&r, AUDIT_PURGE, AUDIT_BY_POLICY);
+    sl_audit_record_init(&r, AUDIT_PURGE, AUDIT_BY_POLICY);
     snprintf(r.stream, sizeof r.stream, "clicks");
     r.partition = (uint32_t)(i % 4);
     r.offset_start = 100 * i;
@@ -66,7 +66,7 @@ static void append_nth(const siglog_io *io, uint64_t i)
     r.time_max_us = r.time_min_us + 1000;
     snprintf(r.detail, sizeof r.detail, "delete_after=30d (record %" PRIu64 ")", i);
     audit_trail t = trail(io, key);
-    int rc = audit_append(&t, &r);
+    int rc = sl_audit_append(&t, &r);
     cr_assert_eq(rc, 0, "append %" PRIu64 ": %s", i, siglog_errdetail());
     cr_assert_eq(r.seq, i);
 }
@@ -90,7 +90,7 @@ static int read_trail(audit_result *res, seen *s)
 {
     memset(s, 0, sizeof *s);
     audit_trail t = trail(NULL, key);
-    return audit_read(&t, count_record, s, res);
+    return sl_audit_read(&t, count_record, s, res);
 }
 
 static char *slurp(size_t *len)
@@ -217,7 +217,7 @@ Test(audit, verify_catches_an_edit_with_the_crc_style_repair_of_a_forger)
     cr_assert_not_null(detail);
     detail[7] = '9';
     uint8_t guess[STORE_SECRET_BYTES] = {0};
-    audit_mac((uint8_t *)all + next - AUDIT_MAC_BYTES, guess, (uint8_t *)all + at,
+    sl_audit_mac((uint8_t *)all + next - AUDIT_MAC_BYTES, guess, (uint8_t *)all + at,
               next - at - AUDIT_MAC_BYTES);
     spill(all, len);
     free(all);
@@ -252,14 +252,14 @@ Test(audit, a_trail_or_key_of_another_store_is_refused)
     /* Under another key the first record does not verify; as the only,
      * last, record it reads as torn: nothing is delivered. */
     seen sn = {0};
-    cr_assert_eq(audit_read(&t, count_record, &sn, &res), 0);
+    cr_assert_eq(sl_audit_read(&t, count_record, &sn, &res), 0);
     cr_assert_eq(sn.n, 0);
     cr_assert_eq(res.torn_at, AUDIT_HEADER_BYTES);
     append_nth(NULL, 1);
-    cr_assert_eq(audit_read(&t, NULL, NULL, &res), SIGLOG_ECORRUPT, "two records under the wrong key");
+    cr_assert_eq(sl_audit_read(&t, NULL, NULL, &res), SIGLOG_ECORRUPT, "two records under the wrong key");
     t.store_id ^= 1;
     t.key = key;
-    cr_assert_eq(audit_read(&t, NULL, NULL, &res), SIGLOG_ECORRUPT);
+    cr_assert_eq(sl_audit_read(&t, NULL, NULL, &res), SIGLOG_ECORRUPT);
     cr_assert(strstr(siglog_errdetail(), "not of this store"), "%s", siglog_errdetail());
 }
 
@@ -296,11 +296,11 @@ static void torn_tail_case(int garble)
 
     /* Shorter than the torn one, so what is not cut would show. */
     audit_record r;
-    audit_record_init(&r, AUDIT_CONFIG, AUDIT_BY_COMMAND);
+    sl_audit_record_init(&r, AUDIT_CONFIG, AUDIT_BY_COMMAND);
     audit_trail t = trail(NULL, key);
-    cr_assert_eq(audit_append(&t, &r), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_audit_append(&t, &r), 0, "%s", siglog_errdetail());
     cr_assert_eq(r.seq, 3, "the torn record's sequence number again");
-    cr_assert_eq(audit_read(&t, NULL, NULL, &res), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_audit_read(&t, NULL, NULL, &res), 0, "%s", siglog_errdetail());
     cr_assert_eq(res.records, 4);
     cr_assert_eq(res.torn_at, UINT64_MAX);
 }
@@ -325,9 +325,9 @@ Test(audit, a_bad_record_before_a_good_one_is_damage_never_cut)
     size_t len;
     char *before = slurp(&len);
     audit_record r;
-    audit_record_init(&r, AUDIT_CONFIG, AUDIT_BY_COMMAND);
+    sl_audit_record_init(&r, AUDIT_CONFIG, AUDIT_BY_COMMAND);
     audit_trail t = trail(NULL, key);
-    cr_assert_eq(audit_append(&t, &r), SIGLOG_ECORRUPT, "appended after damage");
+    cr_assert_eq(sl_audit_append(&t, &r), SIGLOG_ECORRUPT, "appended after damage");
     char want[64];
     snprintf(want, sizeof want, "record 2 at byte %" PRIu64, at);
     cr_assert(strstr(siglog_errdetail(), want), "%s", siglog_errdetail());
@@ -347,9 +347,9 @@ Test(audit, appenders_in_several_processes_keep_one_chain, .timeout = 60)
         if (kids[k] == 0) {
             for (int i = 0; i < EACH; i++) {
                 audit_record r;
-                audit_record_init(&r, AUDIT_HOLD, AUDIT_BY_COMMAND);
+                sl_audit_record_init(&r, AUDIT_HOLD, AUDIT_BY_COMMAND);
                 audit_trail t = trail(NULL, key);
-                if (audit_append(&t, &r) != 0)
+                if (sl_audit_append(&t, &r) != 0)
                     _exit(1);
             }
             _exit(0);
@@ -362,7 +362,7 @@ Test(audit, appenders_in_several_processes_keep_one_chain, .timeout = 60)
     }
     audit_trail t = trail(NULL, key);
     audit_result res;
-    cr_assert_eq(audit_read(&t, NULL, NULL, &res), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_audit_read(&t, NULL, NULL, &res), 0, "%s", siglog_errdetail());
     cr_assert_eq(res.records, PROCS * EACH);
 }
 
@@ -381,24 +381,24 @@ Test(audit, power_cut_at_every_call_of_an_append, .timeout = 120)
             io_crash *c = io_crash_new(k * 7 + (uint64_t)mode);
             io_crash_die_after(c, k);
             audit_record r;
-            audit_record_init(&r, AUDIT_PURGE, AUDIT_BY_POLICY);
+            sl_audit_record_init(&r, AUDIT_PURGE, AUDIT_BY_POLICY);
             audit_trail t = trail(io_crash_io(c), key);
-            int rc = audit_append(&t, &r);
+            int rc = sl_audit_append(&t, &r);
             int died = io_crash_dead(c);
             cr_assert_eq(io_crash_power_cut(c, mode), 0);
             io_crash_free(c);
             audit_trail plain = trail(NULL, key);
             audit_result res;
-            cr_assert_eq(audit_read(&plain, NULL, NULL, &res), 0, "mode %d call %" PRIu64 ": %s", mode, k,
+            cr_assert_eq(sl_audit_read(&plain, NULL, NULL, &res), 0, "mode %d call %" PRIu64 ": %s", mode, k,
                          siglog_errdetail());
             cr_assert(res.records == 1 || res.records == 2, "mode %d call %" PRIu64 ": %" PRIu64 " records", mode,
                       k, res.records);
             if (rc == 0)
                 cr_assert_eq(res.records, 2, "mode %d call %" PRIu64 ": an acknowledged record was lost", mode, k);
             audit_record again;
-            audit_record_init(&again, AUDIT_PURGE, AUDIT_BY_POLICY);
-            cr_assert_eq(audit_append(&plain, &again), 0, "%s", siglog_errdetail());
-            cr_assert_eq(audit_read(&plain, NULL, NULL, &res), 0, "%s", siglog_errdetail());
+            sl_audit_record_init(&again, AUDIT_PURGE, AUDIT_BY_POLICY);
+            cr_assert_eq(sl_audit_append(&plain, &again), 0, "%s", siglog_errdetail());
+            cr_assert_eq(sl_audit_read(&plain, NULL, NULL, &res), 0, "%s", siglog_errdetail());
             if (!died)
                 break; /* the append finished before call k */
         }

@@ -1,7 +1,7 @@
 /*
  * background — the scheduler of named periodic tasks runs each task again
  * after the delay it asks for, runs them one at a time, takes tasks
- * registered while it sleeps, and stops cleanly: background_stop waits
+ * registered while it sleeps, and stops cleanly: sl_background_stop waits
  * for a running task, and nothing runs after it returns. No timing
  * target: only order and counts.
  */
@@ -49,34 +49,34 @@ static int wait_runs(counter *c, int n)
 
 Test(background, runs_each_task_again_and_again)
 {
-    background *b = background_new();
+    background *b = sl_background_new();
     cr_assert_not_null(b);
     int running = 0, overlap = 0;
     counter fast = {.delay_us = 0, .running = &running, .overlap = &overlap};
     counter slow = {.delay_us = 2000, .running = &running, .overlap = &overlap};
-    cr_assert_eq(background_register(b, "fast", 0, count_task, &fast), 0);
-    cr_assert_eq(background_register(b, "slow", 0, count_task, &slow), 0);
-    cr_assert_eq(background_start(b), 0);
+    cr_assert_eq(sl_background_register(b, "fast", 0, count_task, &fast), 0);
+    cr_assert_eq(sl_background_register(b, "slow", 0, count_task, &slow), 0);
+    cr_assert_eq(sl_background_start(b), 0);
     cr_assert(wait_runs(&fast, 20), "the fast task ran %d times", runs(&fast));
     cr_assert(wait_runs(&slow, 5), "the slow task ran %d times", runs(&slow));
-    background_free(b);
+    sl_background_free(b);
     cr_assert_eq(overlap, 0, "two tasks ran at once");
 }
 
 Test(background, takes_a_task_registered_while_running)
 {
-    background *b = background_new();
+    background *b = sl_background_new();
     counter first = {.delay_us = BACKGROUND_DELAY_MAX_US}, later = {.delay_us = 0};
-    cr_assert_eq(background_register(b, "first", 0, count_task, &first), 0);
-    cr_assert_eq(background_start(b), 0);
+    cr_assert_eq(sl_background_register(b, "first", 0, count_task, &first), 0);
+    cr_assert_eq(sl_background_start(b), 0);
     cr_assert(wait_runs(&first, 1));
     struct timespec ms20 = {0, 20000000};
     nanosleep(&ms20, NULL);
     /* The thread now sleeps up to a second for "first": a new task wakes it. */
-    cr_assert_eq(background_register(b, "later", 0, count_task, &later), 0);
+    cr_assert_eq(sl_background_register(b, "later", 0, count_task, &later), 0);
     cr_assert(wait_runs(&later, 3), "the task registered while running ran %d times", runs(&later));
     cr_assert_eq(runs(&first), 1, "the new task waited for the sleeping one's next run");
-    background_free(b);
+    sl_background_free(b);
 }
 
 /* A task that holds the scheduler in its run until the test releases it. */
@@ -106,17 +106,17 @@ typedef struct stopper {
 static void *stop_main(void *arg)
 {
     stopper *s = arg;
-    background_stop(s->b);
+    sl_background_stop(s->b);
     __atomic_store_n(&s->done, 1, __ATOMIC_RELEASE);
     return NULL;
 }
 
 Test(background, stop_waits_for_the_running_task_and_nothing_runs_after)
 {
-    background *b = background_new();
+    background *b = sl_background_new();
     gate g = {0};
-    cr_assert_eq(background_register(b, "gated", 0, gated_task, &g), 0);
-    cr_assert_eq(background_start(b), 0);
+    cr_assert_eq(sl_background_register(b, "gated", 0, gated_task, &g), 0);
+    cr_assert_eq(sl_background_start(b), 0);
     while (!__atomic_load_n(&g.started, __ATOMIC_ACQUIRE)) {
         struct timespec ms = {0, 1000000};
         nanosleep(&ms, NULL);
@@ -132,25 +132,25 @@ Test(background, stop_waits_for_the_running_task_and_nothing_runs_after)
     cr_assert_eq(__atomic_load_n(&g.runs, __ATOMIC_ACQUIRE), 1);
     nanosleep(&ms20, NULL);
     cr_assert_eq(__atomic_load_n(&g.runs, __ATOMIC_ACQUIRE), 1, "a task ran after background_stop returned");
-    background_stop(b); /* idempotent */
-    background_free(b);
+    sl_background_stop(b); /* idempotent */
+    sl_background_free(b);
 }
 
 Test(background, stop_without_start_and_free_null)
 {
-    background *b = background_new();
-    background_stop(b);
-    background_free(b);
-    background_free(NULL);
+    background *b = sl_background_new();
+    sl_background_stop(b);
+    sl_background_free(b);
+    sl_background_free(NULL);
 }
 
 Test(background, bounds_the_task_list)
 {
-    background *b = background_new();
+    background *b = sl_background_new();
     counter c = {0};
     for (int i = 0; i < BACKGROUND_TASKS_MAX; i++)
-        cr_assert_eq(background_register(b, "t", BACKGROUND_DELAY_MAX_US, count_task, &c), 0);
-    cr_assert_eq(background_register(b, "one-too-many", 0, count_task, &c), SIGLOG_ELIMIT);
-    cr_assert_eq(background_register(b, NULL, 0, count_task, &c), SIGLOG_EINVAL);
-    background_free(b);
+        cr_assert_eq(sl_background_register(b, "t", BACKGROUND_DELAY_MAX_US, count_task, &c), 0);
+    cr_assert_eq(sl_background_register(b, "one-too-many", 0, count_task, &c), SIGLOG_ELIMIT);
+    cr_assert_eq(sl_background_register(b, NULL, 0, count_task, &c), SIGLOG_EINVAL);
+    sl_background_free(b);
 }

@@ -22,16 +22,16 @@ static bytebuf scratch;
 
 static void setup(void)
 {
-    batch_builder_init(&builder);
+    sl_batch_builder_init(&builder);
     memset(&out, 0, sizeof out);
     memset(&scratch, 0, sizeof scratch);
 }
 
 static void teardown(void)
 {
-    batch_builder_free(&builder);
-    bytebuf_free(&out);
-    bytebuf_free(&scratch);
+    sl_batch_builder_free(&builder);
+    sl_bytebuf_free(&out);
+    sl_bytebuf_free(&scratch);
 }
 
 TestSuite(batch, .init = setup, .fini = teardown);
@@ -57,12 +57,12 @@ static void same_events(siglog_event *evs, size_t n, const char *key, const char
 /* Build one batch from events (timestamps taken from the events) into out. */
 static batch_meta seal(const siglog_event *evs, size_t n, uint64_t base, int compression)
 {
-    batch_builder_reset(&builder, base, 0);
+    sl_batch_builder_reset(&builder, base, 0);
     for (size_t i = 0; i < n; i++)
-        cr_assert_eq(batch_builder_add(&builder, &evs[i], evs[i].timestamp_us), 0);
+        cr_assert_eq(sl_batch_builder_add(&builder, &evs[i], evs[i].timestamp_us), 0);
     batch_meta meta;
     out.len = 0;
-    cr_assert_eq(batch_builder_seal(&builder, compression, &out, &meta), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_batch_builder_seal(&builder, compression, &out, &meta), 0, "%s", siglog_errdetail());
     return meta;
 }
 
@@ -70,7 +70,7 @@ static batch_meta seal(const siglog_event *evs, size_t n, uint64_t base, int com
 static batch_header out_header(void)
 {
     batch_header h;
-    cr_assert_eq(batch_header_decode(out.data, &h), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_batch_header_decode(out.data, &h), 0, "%s", siglog_errdetail());
     return h;
 }
 
@@ -85,20 +85,20 @@ static int decode_all(const uint8_t *buf, size_t len, batch_header *h, siglog_re
                       size_t *n)
 {
     cr_assert_geq(len, BATCH_HEADER_BYTES);
-    int rc = batch_header_decode(buf, h);
+    int rc = sl_batch_header_decode(buf, h);
     if (rc)
         return rc;
     cr_assert_eq(len, BATCH_HEADER_BYTES + (size_t)h->body_len, "batch length disagrees with body_len");
-    rc = batch_body_check(h, buf + BATCH_HEADER_BYTES);
+    rc = sl_batch_body_check(h, buf + BATCH_HEADER_BYTES);
     if (rc)
         return rc;
     batch_iter it;
-    rc = batch_iter_init(&it, h, buf + BATCH_HEADER_BYTES, &scratch);
+    rc = sl_batch_iter_init(&it, h, buf + BATCH_HEADER_BYTES, &scratch);
     if (rc)
         return rc;
     *n = 0;
     siglog_record r;
-    while ((rc = batch_iter_next(&it, &r)) == 1) {
+    while ((rc = sl_batch_iter_next(&it, &r)) == 1) {
         if (*n < max) {
             cr_assert_leq(max, KEPT_MAX);
             memcpy(kept_headers[*n], r.headers, r.header_count * sizeof r.headers[0]);
@@ -155,7 +155,7 @@ static void rechecksum(uint8_t *buf)
 static void forge(bytebuf *b, const uint8_t *raw, size_t raw_len, uint32_t count, int64_t first, int64_t max)
 {
     b->len = 0;
-    cr_assert_eq(bytebuf_reserve(b, BATCH_HEADER_BYTES + raw_len), 0);
+    cr_assert_eq(sl_bytebuf_reserve(b, BATCH_HEADER_BYTES + raw_len), 0);
     uint8_t *p = b->data;
     memset(p, 0, BATCH_HEADER_BYTES);
     put_le32(p, BATCH_MAGIC);
@@ -271,11 +271,11 @@ Test(batch, record_size_bounds_the_encoding_within_12_bytes)
     siglog_event evs[] = {event("key", "value", 10), event(NULL, "", -10), event("x", "y", INT64_MAX)};
     evs[1].headers = hdrs;
     evs[1].header_count = 1;
-    batch_builder_reset(&builder, 0, 0);
+    sl_batch_builder_reset(&builder, 0, 0);
     for (size_t i = 0; i < 3; i++) {
         size_t before = builder.records.len;
-        size_t bound = batch_record_size(&evs[i], evs[i].timestamp_us);
-        cr_assert_eq(batch_builder_add(&builder, &evs[i], evs[i].timestamp_us), 0);
+        size_t bound = sl_batch_record_size(&evs[i], evs[i].timestamp_us);
+        cr_assert_eq(sl_batch_builder_add(&builder, &evs[i], evs[i].timestamp_us), 0);
         size_t actual = builder.records.len - before;
         cr_assert(bound >= actual && bound <= actual + 12, "bound %zu for a %zu-byte record", bound, actual);
     }
@@ -297,7 +297,7 @@ Test(batch, decode_then_reencode_gives_identical_bytes)
     for (int c = SIGLOG_COMPRESSION_NONE; c <= SIGLOG_COMPRESSION_LZ4; c++) {
         seal(evs, 3, 77, c);
         bytebuf first = {0};
-        cr_assert_eq(bytebuf_append(&first, out.data, out.len), 0);
+        cr_assert_eq(sl_bytebuf_append(&first, out.data, out.len), 0);
 
         batch_header h;
         siglog_record recs[3];
@@ -315,7 +315,7 @@ Test(batch, decode_then_reencode_gives_identical_bytes)
         }
         seal(again, 3, 77, c);
         assert_bytes_eq(out.data, out.len, first.data, first.len, "re-encoded batch");
-        bytebuf_free(&first);
+        sl_bytebuf_free(&first);
     }
 }
 
@@ -324,9 +324,9 @@ Test(batch, sealing_twice_gives_the_same_bytes_and_reset_starts_afresh)
     siglog_event evs[] = {event("a", "one", 1), event("b", "two", 2)};
     seal(evs, 2, 9, SIGLOG_COMPRESSION_NONE);
     bytebuf first = {0};
-    cr_assert_eq(bytebuf_append(&first, out.data, out.len), 0);
+    cr_assert_eq(sl_bytebuf_append(&first, out.data, out.len), 0);
     batch_meta meta;
-    cr_assert_eq(batch_builder_seal(&builder, SIGLOG_COMPRESSION_NONE, &out, &meta), 0);
+    cr_assert_eq(sl_batch_builder_seal(&builder, SIGLOG_COMPRESSION_NONE, &out, &meta), 0);
     cr_assert_eq(out.len, 2 * first.len, "seal appends to out");
     assert_bytes_eq(out.data + first.len, first.len, first.data, first.len, "second seal");
 
@@ -338,7 +338,7 @@ Test(batch, sealing_twice_gives_the_same_bytes_and_reset_starts_afresh)
     cr_assert_eq(n, 1);
     assert_record_matches(&r[0], &evs[1], 11);
     cr_assert_eq(h.first_timestamp_us, 2);
-    bytebuf_free(&first);
+    sl_bytebuf_free(&first);
 }
 
 /* ---- compression choice ---- */
@@ -393,7 +393,7 @@ Test(batch, every_single_bit_flip_of_the_header_is_rejected)
         memcpy(hdr, out.data, sizeof hdr);
         hdr[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         batch_header h;
-        int rc = batch_header_decode(hdr, &h);
+        int rc = sl_batch_header_decode(hdr, &h);
         cr_assert_eq(rc, SIGLOG_ECORRUPT, "flip of header bit %u accepted (rc %d)", bit, rc);
         const char *want = bit < 32 ? "bad magic" : "batch header checksum mismatch: stored 0x";
         cr_assert(strstr(siglog_errdetail(), want), "bit %u: detail \"%s\"", bit, siglog_errdetail());
@@ -407,7 +407,7 @@ Test(batch, unknown_version_with_valid_checksum_is_a_version_error)
     put_le16(out.data + 4, 3);
     rechecksum_header(out.data);
     batch_header h;
-    cr_assert_eq(batch_header_decode(out.data, &h), SIGLOG_EVERSION);
+    cr_assert_eq(sl_batch_header_decode(out.data, &h), SIGLOG_EVERSION);
     cr_assert(strstr(siglog_errdetail(), "version 3"), "%s", siglog_errdetail());
 }
 
@@ -444,7 +444,7 @@ Test(batch, header_fields_breaking_a_rule_are_rejected_even_with_valid_checksum)
             put_le64(out.data + r->pos, r->value);
         rechecksum_header(out.data);
         batch_header h;
-        cr_assert_eq(batch_header_decode(out.data, &h), SIGLOG_ECORRUPT, "%s accepted", r->name);
+        cr_assert_eq(sl_batch_header_decode(out.data, &h), SIGLOG_ECORRUPT, "%s accepted", r->name);
         cr_assert(strstr(siglog_errdetail(), r->detail), "%s: detail \"%s\"", r->name, siglog_errdetail());
     }
 }
@@ -458,7 +458,7 @@ Test(batch, lz4_body_not_smaller_than_raw_is_rejected)
     put_le32(out.data + 24, get_le32(out.data + 20)); /* raw_len = body_len */
     rechecksum(out.data);
     batch_header h;
-    cr_assert_eq(batch_header_decode(out.data, &h), SIGLOG_ECORRUPT);
+    cr_assert_eq(sl_batch_header_decode(out.data, &h), SIGLOG_ECORRUPT);
     cr_assert(strstr(siglog_errdetail(), "expected less than raw_len"), "%s", siglog_errdetail());
 }
 
@@ -477,11 +477,11 @@ Test(batch, every_single_bit_flip_of_the_body_is_rejected)
         uint8_t *body = out.data + BATCH_HEADER_BYTES;
         for (size_t bit = 0; bit < (size_t)h.body_len * 8; bit++) {
             body[bit / 8] ^= (uint8_t)(1u << (bit % 8));
-            cr_assert_eq(batch_body_check(&h, body), SIGLOG_ECORRUPT, "codec %d: body bit %zu flip accepted", c,
+            cr_assert_eq(sl_batch_body_check(&h, body), SIGLOG_ECORRUPT, "codec %d: body bit %zu flip accepted", c,
                          bit);
             body[bit / 8] ^= (uint8_t)(1u << (bit % 8));
         }
-        cr_assert_eq(batch_body_check(&h, body), 0);
+        cr_assert_eq(sl_batch_body_check(&h, body), 0);
         cr_assert(strstr(siglog_errdetail(), "batch body checksum mismatch: stored 0x"), "%s",
                   siglog_errdetail());
     }
@@ -497,7 +497,7 @@ Test(batch, body_cut_short_at_every_length_is_rejected)
     evs[1].header_count = 1;
     seal(evs, 3, 0, SIGLOG_COMPRESSION_NONE);
     bytebuf full = {0};
-    cr_assert_eq(bytebuf_append(&full, out.data + BATCH_HEADER_BYTES, out.len - BATCH_HEADER_BYTES), 0);
+    cr_assert_eq(sl_bytebuf_append(&full, out.data + BATCH_HEADER_BYTES, out.len - BATCH_HEADER_BYTES), 0);
     bytebuf cut = {0};
     for (size_t len = 0; len < full.len; len++) {
         forge(&cut, full.data, len, 3, 1, 3);
@@ -506,8 +506,8 @@ Test(batch, body_cut_short_at_every_length_is_rejected)
     }
     forge(&cut, full.data, full.len, 3, 1, 3);
     cr_assert_eq(decode_status(&cut), 0, "%s", siglog_errdetail());
-    bytebuf_free(&cut);
-    bytebuf_free(&full);
+    sl_bytebuf_free(&cut);
+    sl_bytebuf_free(&full);
 }
 
 Test(batch, lz4_body_cut_short_is_rejected)
@@ -583,7 +583,7 @@ Test(batch, hand_made_batch_in_the_documented_layout_decodes)
     cr_assert_eq(r[1].timestamp_us, 7);
     cr_assert_eq(r[1].flags, SIGLOG_EVENT_TOMBSTONE);
     assert_bytes_eq(r[1].value, r[1].value_len, "second", 6, "value");
-    bytebuf_free(&b);
+    sl_bytebuf_free(&b);
 }
 
 Test(batch, record_with_trailing_bytes_is_rejected)
@@ -596,7 +596,7 @@ Test(batch, record_with_trailing_bytes_is_rejected)
     forge(&b, raw, n, 1, 0, 0);
     cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
     cr_assert(strstr(siglog_errdetail(), "left after the value"), "%s", siglog_errdetail());
-    bytebuf_free(&b);
+    sl_bytebuf_free(&b);
 }
 
 Test(batch, bytes_after_the_last_record_are_rejected)
@@ -608,7 +608,7 @@ Test(batch, bytes_after_the_last_record_are_rejected)
     forge(&b, raw, n, 1, 0, 0);
     cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
     cr_assert(strstr(siglog_errdetail(), "follow the last record"), "%s", siglog_errdetail());
-    bytebuf_free(&b);
+    sl_bytebuf_free(&b);
 }
 
 Test(batch, malformed_record_fields_are_rejected)
@@ -641,7 +641,7 @@ Test(batch, malformed_record_fields_are_rejected)
         cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT, "%s accepted", cases[i].name);
         cr_assert(strstr(siglog_errdetail(), cases[i].detail), "%s: detail \"%s\"", cases[i].name,
                   siglog_errdetail());
-        bytebuf_free(&b);
+        sl_bytebuf_free(&b);
     }
 }
 
@@ -654,7 +654,7 @@ Test(batch, max_timestamp_no_record_carries_is_rejected)
     forge(&b, raw, n, 2, 0, 2); /* records at 0 and 1, header says max 2 */
     cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
     cr_assert(strstr(siglog_errdetail(), "no record has"), "%s", siglog_errdetail());
-    bytebuf_free(&b);
+    sl_bytebuf_free(&b);
 }
 
 Test(batch, non_minimal_varint_is_rejected)
@@ -665,7 +665,7 @@ Test(batch, non_minimal_varint_is_rejected)
     forge(&b, raw, sizeof raw, 1, 0, 0);
     cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
     cr_assert(strstr(siglog_errdetail(), "bad value length"), "%s", siglog_errdetail());
-    bytebuf_free(&b);
+    sl_bytebuf_free(&b);
 }
 
 Test(batch, header_count_over_the_limit_is_rejected)
@@ -682,7 +682,7 @@ Test(batch, header_count_over_the_limit_is_rejected)
     forge(&b, raw, len, 1, 0, 0);
     cr_assert_eq(decode_status(&b), SIGLOG_ECORRUPT);
     cr_assert(strstr(siglog_errdetail(), "header_count"), "%s", siglog_errdetail());
-    bytebuf_free(&b);
+    sl_bytebuf_free(&b);
 }
 
 /* ---- gaps: version 2 ---- */
@@ -703,21 +703,21 @@ Test(batch, records_at_chosen_offsets_seal_as_version_2_and_keep_the_range)
     evs[2].flags = SIGLOG_EVENT_TOMBSTONE;
     static const uint64_t at[] = {102, 105, 106};
     for (int c = SIGLOG_COMPRESSION_NONE; c <= SIGLOG_COMPRESSION_LZ4; c++) {
-        batch_builder_reset(&builder, 100, 0);
+        sl_batch_builder_reset(&builder, 100, 0);
         for (size_t i = 0; i < 3; i++)
-            cr_assert_eq(batch_builder_add_at(&builder, &evs[i], evs[i].timestamp_us, at[i]), 0, "%s",
+            cr_assert_eq(sl_batch_builder_add_at(&builder, &evs[i], evs[i].timestamp_us, at[i]), 0, "%s",
                          siglog_errdetail());
-        cr_assert_eq(batch_builder_cover(&builder, 109), 0, "%s", siglog_errdetail());
+        cr_assert_eq(sl_batch_builder_cover(&builder, 109), 0, "%s", siglog_errdetail());
         batch_meta meta;
         out.len = 0;
-        cr_assert_eq(batch_builder_seal(&builder, c, &out, &meta), 0, "%s", siglog_errdetail());
+        cr_assert_eq(sl_batch_builder_seal(&builder, c, &out, &meta), 0, "%s", siglog_errdetail());
         cr_assert_eq(meta.last_offset_delta, 9);
         cr_assert_eq(batch_meta_end_offset(&meta), 110);
         cr_assert_eq(get_le16(out.data + 4), BATCH_VERSION_GAPS);
         cr_assert_eq(get_le32(out.data + 28), 9, "last_offset_delta sits at bytes 28..31");
 
         bytebuf first = {0};
-        cr_assert_eq(bytebuf_append(&first, out.data, out.len), 0);
+        cr_assert_eq(sl_bytebuf_append(&first, out.data, out.len), 0);
         batch_header h;
         siglog_record recs[3];
         size_t n;
@@ -730,48 +730,48 @@ Test(batch, records_at_chosen_offsets_seal_as_version_2_and_keep_the_range)
 
         /* Canonical: the records at the same offsets over the same range
          * give the same bytes. */
-        batch_builder_reset(&builder, 100, 0);
+        sl_batch_builder_reset(&builder, 100, 0);
         for (size_t i = 0; i < 3; i++)
-            cr_assert_eq(batch_builder_add_at(&builder, &evs[i], evs[i].timestamp_us, recs[i].offset), 0);
-        cr_assert_eq(batch_builder_cover(&builder, batch_end_offset(&h) - 1), 0);
+            cr_assert_eq(sl_batch_builder_add_at(&builder, &evs[i], evs[i].timestamp_us, recs[i].offset), 0);
+        cr_assert_eq(sl_batch_builder_cover(&builder, batch_end_offset(&h) - 1), 0);
         out.len = 0;
-        cr_assert_eq(batch_builder_seal(&builder, c, &out, &meta), 0);
+        cr_assert_eq(sl_batch_builder_seal(&builder, c, &out, &meta), 0);
         assert_bytes_eq(out.data, out.len, first.data, first.len, "re-encoded gapped batch");
-        bytebuf_free(&first);
+        sl_bytebuf_free(&first);
     }
 }
 
 Test(batch, records_filling_their_range_seal_as_version_1_with_zero_reserved_bytes)
 {
     siglog_event evs[] = {event("a", "1", 1), event("b", "2", 2)};
-    batch_builder_reset(&builder, 7, 0);
-    cr_assert_eq(batch_builder_add_at(&builder, &evs[0], 1, 7), 0);
-    cr_assert_eq(batch_builder_add_at(&builder, &evs[1], 2, 8), 0);
-    cr_assert_eq(batch_builder_cover(&builder, 8), 0, "covering what the records hold changes nothing");
+    sl_batch_builder_reset(&builder, 7, 0);
+    cr_assert_eq(sl_batch_builder_add_at(&builder, &evs[0], 1, 7), 0);
+    cr_assert_eq(sl_batch_builder_add_at(&builder, &evs[1], 2, 8), 0);
+    cr_assert_eq(sl_batch_builder_cover(&builder, 8), 0, "covering what the records hold changes nothing");
     batch_meta meta;
     out.len = 0;
-    cr_assert_eq(batch_builder_seal(&builder, SIGLOG_COMPRESSION_NONE, &out, &meta), 0);
+    cr_assert_eq(sl_batch_builder_seal(&builder, SIGLOG_COMPRESSION_NONE, &out, &meta), 0);
     cr_assert_eq(get_le16(out.data + 4), BATCH_VERSION_DENSE);
     cr_assert_eq(get_le32(out.data + 28), 0);
     bytebuf dense = {0};
-    cr_assert_eq(bytebuf_append(&dense, out.data, out.len), 0);
+    cr_assert_eq(sl_bytebuf_append(&dense, out.data, out.len), 0);
     seal(evs, 2, 7, SIGLOG_COMPRESSION_NONE);
     assert_bytes_eq(out.data, out.len, dense.data, dense.len, "the same batch as appends write");
-    bytebuf_free(&dense);
+    sl_bytebuf_free(&dense);
 }
 
 Test(batch, builder_refuses_offsets_out_of_order_or_range)
 {
     siglog_event e = event("a", "1", 1);
-    batch_builder_reset(&builder, 50, 0);
-    cr_assert_eq(batch_builder_cover(&builder, 60), SIGLOG_EINVAL, "an empty batch covers nothing");
-    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 49), SIGLOG_EINVAL, "below the base");
-    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 50 + (uint64_t)UINT32_MAX + 1), SIGLOG_EINVAL,
+    sl_batch_builder_reset(&builder, 50, 0);
+    cr_assert_eq(sl_batch_builder_cover(&builder, 60), SIGLOG_EINVAL, "an empty batch covers nothing");
+    cr_assert_eq(sl_batch_builder_add_at(&builder, &e, 1, 49), SIGLOG_EINVAL, "below the base");
+    cr_assert_eq(sl_batch_builder_add_at(&builder, &e, 1, 50 + (uint64_t)UINT32_MAX + 1), SIGLOG_EINVAL,
                  "beyond a u32 delta");
-    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 53), 0);
-    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 53), SIGLOG_EINVAL, "the same offset twice");
-    cr_assert_eq(batch_builder_add_at(&builder, &e, 1, 52), SIGLOG_EINVAL, "going back");
-    cr_assert_eq(batch_builder_cover(&builder, 52), SIGLOG_EINVAL, "shrinking the range");
+    cr_assert_eq(sl_batch_builder_add_at(&builder, &e, 1, 53), 0);
+    cr_assert_eq(sl_batch_builder_add_at(&builder, &e, 1, 53), SIGLOG_EINVAL, "the same offset twice");
+    cr_assert_eq(sl_batch_builder_add_at(&builder, &e, 1, 52), SIGLOG_EINVAL, "going back");
+    cr_assert_eq(sl_batch_builder_cover(&builder, 52), SIGLOG_EINVAL, "shrinking the range");
     cr_assert_eq(builder.record_count, 1);
 }
 
@@ -783,11 +783,11 @@ Test(batch, version_2_without_a_gap_is_rejected)
     put_le32(out.data + 28, 1); /* the two records fill 0..1 */
     rechecksum_header(out.data);
     batch_header h;
-    cr_assert_eq(batch_header_decode(out.data, &h), SIGLOG_ECORRUPT);
+    cr_assert_eq(sl_batch_header_decode(out.data, &h), SIGLOG_ECORRUPT);
     cr_assert(strstr(siglog_errdetail(), "has no gap"), "%s", siglog_errdetail());
     put_le32(out.data + 28, 2);
     rechecksum_header(out.data);
-    cr_assert_eq(batch_header_decode(out.data, &h), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_batch_header_decode(out.data, &h), 0, "%s", siglog_errdetail());
     cr_assert_eq(batch_end_offset(&h), 3);
 }
 
@@ -825,7 +825,7 @@ Test(batch, gapped_offset_deltas_must_increase_within_the_range)
             cr_assert(strstr(siglog_errdetail(), cases[i].detail), "%s: detail \"%s\"", cases[i].name,
                       siglog_errdetail());
         }
-        bytebuf_free(&b);
+        sl_bytebuf_free(&b);
     }
 }
 

@@ -214,11 +214,11 @@ Test(consumer, power_cut_at_every_call_of_a_commit, .timeout = 120)
             io_crash *c = io_crash_new(k * 13 + (uint64_t)mode);
             io_crash_die_after(c, k);
             consumer_change ch = {.name = "eval", .partitions = 2, .partition = 0, .next_offset = 7};
-            int rc = consumers_change(io_crash_io(c), sdir, 0600, &ch, NULL, NULL);
+            int rc = sl_consumers_change(io_crash_io(c), sdir, 0600, &ch, NULL, NULL);
             int died = io_crash_dead(c);
             cr_assert_eq(io_crash_power_cut(c, mode), 0);
             io_crash_free(c);
-            cr_assert_eq(consumers_load(io_posix(), sdir, &set), 0, "mode %d call %llu: %s", mode,
+            cr_assert_eq(sl_consumers_load(sl_io_posix(), sdir, &set), 0, "mode %d call %llu: %s", mode,
                          (unsigned long long)k, siglog_errdetail());
             cr_assert_eq(set.n, 1);
             uint64_t got = set.e[0].next[0];
@@ -227,9 +227,9 @@ Test(consumer, power_cut_at_every_call_of_a_commit, .timeout = 120)
             if (rc == 0)
                 cr_assert_eq(got, 7, "mode %d call %llu: an acknowledged commit was lost", mode,
                              (unsigned long long)k);
-            consumer_set_free(&set);
+            sl_consumer_set_free(&set);
             consumer_change back = {.name = "eval", .partitions = 2, .partition = 0, .next_offset = 2};
-            cr_assert_eq(consumers_change(io_posix(), sdir, 0600, &back, NULL, NULL), 0, "%s",
+            cr_assert_eq(sl_consumers_change(sl_io_posix(), sdir, 0600, &back, NULL, NULL), 0, "%s",
                          siglog_errdetail());
             if (!died)
                 break;

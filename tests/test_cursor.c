@@ -249,7 +249,7 @@ Test(cursor, reseek_one_cursor_matches_fresh_cursors)
 Test(cursor, warm_seek_reads_header_once)
 {
     char *d = test_tmpdir("cursor-reads");
-    io_fault *f = io_fault_new(io_posix());
+    io_fault *f = io_fault_new(sl_io_posix());
     siglog *s = test_store_open(d, io_fault_io(f));
     siglog_stream_config c;
     siglog_stream_config_default(&c);

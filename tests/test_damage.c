@@ -516,7 +516,7 @@ static void old_has_no_meta(void)
 
 Test(damage, failed_stream_create_leaves_nothing_at_every_call)
 {
-    io_fault *f = io_fault_new(io_posix());
+    io_fault *f = io_fault_new(sl_io_posix());
     siglog *s = test_store_open(dir, io_fault_io(f));
     siglog_stream_config c = config_of(3);
     /* Appends commit before they return: the background thread has

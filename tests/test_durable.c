@@ -38,7 +38,7 @@ static void fx_open(durable_fx *x, uint32_t policy, uint32_t interval_ms)
 {
     memset(x, 0, sizeof *x);
     x->dir = test_tmpdir("durable");
-    x->fault = io_fault_new(io_posix());
+    x->fault = io_fault_new(sl_io_posix());
     x->s = test_store_open(x->dir, io_fault_io(x->fault));
     siglog_stream_config c;
     siglog_stream_config_default(&c);

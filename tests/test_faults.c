@@ -199,7 +199,7 @@ static void fx_store_open(fx_store *x, uint32_t partitions, uint32_t policy, uin
 {
     memset(x, 0, sizeof *x);
     x->dir = test_tmpdir("faults");
-    x->fault = io_fault_new(io_posix());
+    x->fault = io_fault_new(sl_io_posix());
     siglog_options o;
     siglog_options_default(&o);
     o.create = 1;
@@ -754,9 +754,9 @@ Test(faults, second_writer_is_refused_with_the_holders_pid)
 static size_t entries_in(const char *dir)
 {
     io_dirent_list l = {0};
-    cr_assert_eq(io_posix()->list_dir(io_posix(), dir, &l), 0, "listing %s", dir);
+    cr_assert_eq(sl_io_posix()->list_dir(sl_io_posix(), dir, &l), 0, "listing %s", dir);
     size_t n = l.count;
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     return n;
 }
 
@@ -775,7 +775,7 @@ static void creation_fails_whole_or_nothing(int dir_exists)
         test_rmtree(dir);
         if (dir_exists)
             cr_assert_eq(mkdir(dir, 0700), 0);
-        io_fault *f = io_fault_new(io_posix());
+        io_fault *f = io_fault_new(sl_io_posix());
         io_fault_arm(f, mutating, nth, ENOSPC, 0, NULL);
         siglog_options o;
         siglog_options_default(&o);

@@ -114,7 +114,7 @@ static hwm_file *map_hint(void)
 {
     char *sd = stream_dir();
     hwm_file *h = NULL;
-    cr_assert_eq(hwm_reader_open(io_posix(), sd, PARTS, &h), 0);
+    cr_assert_eq(sl_hwm_reader_open(sl_io_posix(), sd, PARTS, &h), 0);
     free(sd);
     return h;
 }
@@ -148,27 +148,27 @@ Test(hwm, writer_publishes_marks_that_its_segments_confirm)
     append_events(st, 0, 801); /* partition 0: 401 events, several segments */
     hwm_file *h = map_hint();
     cr_assert_not_null(h, "the writer made no hwm file");
-    cr_assert(hwm_writer_live(h));
+    cr_assert(sl_hwm_writer_live(h));
     char *p0 = test_path(dir, "streams/t/00000");
     hwm_mark m;
-    cr_assert_eq(hwm_read(h, 0, &m), 1);
+    cr_assert_eq(sl_hwm_read(h, 0, &m), 1);
     cr_assert_eq(m.next_offset, 401);
     cr_assert_gt(m.active_base, 0, "the partition has rolled");
-    cr_assert_eq(hwm_check_segment(io_posix(), p0, &m), 1);
+    cr_assert_eq(sl_hwm_check_segment(sl_io_posix(), p0, &m), 1);
     /* A mark of fewer events than the segment holds is refused. */
     hwm_mark fewer = m;
     fewer.next_offset--;
-    cr_assert_eq(hwm_check_segment(io_posix(), p0, &fewer), 0);
+    cr_assert_eq(sl_hwm_check_segment(sl_io_posix(), p0, &fewer), 0);
     /* Closing says so, wakes and removes the file. */
-    uint32_t change = hwm_change(h);
+    uint32_t change = sl_hwm_change(h);
     cr_assert_eq(siglog_close(w), 0);
-    cr_assert_neq(hwm_change(h), change);
-    cr_assert_not(hwm_writer_live(h));
-    cr_assert_eq(hwm_read(h, 0, &m), 0);
+    cr_assert_neq(sl_hwm_change(h), change);
+    cr_assert_not(sl_hwm_writer_live(h));
+    cr_assert_eq(sl_hwm_read(h, 0, &m), 0);
     char *path = test_path(dir, "streams/t/" HWM_FILE);
     cr_assert_eq(access(path, F_OK), -1, "%s outlived its writer", path);
     free(path);
-    hwm_reader_close(h);
+    sl_hwm_reader_close(h);
     free(p0);
 }
 
@@ -189,14 +189,14 @@ Test(hwm, stale_forged_or_garbage_marks_do_not_change_what_is_read)
     write_hint_file(old, sizeof old);
     hwm_file *h = map_hint();
     hwm_mark m;
-    cr_assert_eq(hwm_read(h, 0, &m), 1, "the stale copy is consistent");
+    cr_assert_eq(sl_hwm_read(h, 0, &m), 1, "the stale copy is consistent");
     cr_assert_eq(m.next_offset, 50);
     assert_reads_exactly(r, 160);
 
     /* Forged: consistent and checksummed, claiming fewer events, its
      * last batch where an earlier batch really starts. */
     hwm_header hdr;
-    cr_assert_eq(hwm_header_decode(old, sizeof old, PARTS, &hdr), 0);
+    cr_assert_eq(sl_hwm_header_decode(old, sizeof old, PARTS, &hdr), 0);
     uint8_t forged[sizeof old];
     memcpy(forged, old, sizeof old);
     hwm_mark f = m;
@@ -204,10 +204,10 @@ Test(hwm, stale_forged_or_garbage_marks_do_not_change_what_is_read)
     char seg[4096];
     snprintf(seg, sizeof seg, "%s/%020llu.seg", p0, (unsigned long long)m.active_base);
     f.active_bytes = test_file_size(seg);
-    hwm_slot_encode(forged + HWM_HEADER_BYTES, 2, hdr.writer_id, &f);
+    sl_hwm_slot_encode(forged + HWM_HEADER_BYTES, 2, hdr.writer_id, &f);
     write_hint_file(forged, sizeof forged);
-    cr_assert_eq(hwm_read(h, 0, &m), 1);
-    cr_assert_eq(hwm_check_segment(io_posix(), p0, &m), 0);
+    cr_assert_eq(sl_hwm_read(h, 0, &m), 1);
+    cr_assert_eq(sl_hwm_check_segment(sl_io_posix(), p0, &m), 0);
     assert_reads_exactly(r, 160);
 
     /* Garbage, then half of a header over it. */
@@ -222,7 +222,7 @@ Test(hwm, stale_forged_or_garbage_marks_do_not_change_what_is_read)
     /* The writer's next publishes put it right again. */
     append_events(st, 160, 170);
     assert_reads_exactly(r, 170);
-    hwm_reader_close(h);
+    sl_hwm_reader_close(h);
     cr_assert_eq(siglog_close(r), 0);
     cr_assert_eq(siglog_close(w), 0);
     free(p0);

@@ -42,7 +42,7 @@ TestSuite(index, .init = setup, .fini = teardown);
 static index_file *open_ix(const char *path, int kind, uint32_t capacity, unsigned flags)
 {
     index_file *ix = NULL;
-    int rc = index_open(io_posix(), path, kind, BASE, capacity, flags, 0644, &ix);
+    int rc = sl_index_open(sl_io_posix(), path, kind, BASE, capacity, flags, 0644, &ix);
     cr_assert_eq(rc, 0, "index_open %s: %s", path, siglog_errdetail());
     return ix;
 }
@@ -50,8 +50,8 @@ static index_file *open_ix(const char *path, int kind, uint32_t capacity, unsign
 static int try_open(const char *path, int kind, unsigned flags)
 {
     index_file *ix = NULL;
-    int rc = index_open(io_posix(), path, kind, BASE, 0, flags, 0644, &ix);
-    index_close(ix);
+    int rc = sl_index_open(sl_io_posix(), path, kind, BASE, 0, flags, 0644, &ix);
+    sl_index_close(ix);
     return rc;
 }
 
@@ -60,14 +60,14 @@ static index_file *offset_index_with(uint32_t n, uint32_t capacity)
 {
     index_file *ix = open_ix(oix_path, INDEX_KIND_OFFSET, capacity, IO_CREATE | IO_WRITE);
     for (uint32_t i = 1; i <= n; i++)
-        cr_assert_eq(index_add_offset(ix, 10 * i, 100 * i), 0, "add %u: %s", i, siglog_errdetail());
+        cr_assert_eq(sl_index_add_offset(ix, 10 * i, 100 * i), 0, "add %u: %s", i, siglog_errdetail());
     return ix;
 }
 
 static void expect_offset(const index_file *ix, uint32_t rel, uint32_t want_rel, uint32_t want_pos)
 {
     uint32_t r = 99, p = 99;
-    index_lookup_offset(ix, rel, &r, &p);
+    sl_index_lookup_offset(ix, rel, &r, &p);
     cr_expect_eq(r, want_rel, "lookup %u: rel %u, expected %u", rel, r, want_rel);
     cr_expect_eq(p, want_pos, "lookup %u: position %u, expected %u", rel, p, want_pos);
 }
@@ -86,111 +86,111 @@ static void expect_offset_lookups(const index_file *ix, uint32_t n)
 Test(index, offset_lookup_finds_largest_entry_at_or_below)
 {
     index_file *ix = offset_index_with(50, 64);
-    cr_assert_eq(index_count(ix), 50);
-    cr_assert_eq(index_capacity(ix), 64);
-    cr_assert_eq(index_file_bytes(ix), INDEX_HEADER_BYTES + 64 * INDEX_OFFSET_ENTRY_BYTES);
+    cr_assert_eq(sl_index_count(ix), 50);
+    cr_assert_eq(sl_index_capacity(ix), 64);
+    cr_assert_eq(sl_index_file_bytes(ix), INDEX_HEADER_BYTES + 64 * INDEX_OFFSET_ENTRY_BYTES);
     expect_offset_lookups(ix, 50);
-    index_close(ix);
+    sl_index_close(ix);
 }
 
 Test(index, empty_index_answers_the_implied_first_batch)
 {
     index_file *ix = open_ix(oix_path, INDEX_KIND_OFFSET, 8, IO_CREATE | IO_WRITE);
-    cr_assert_eq(index_count(ix), 0);
+    cr_assert_eq(sl_index_count(ix), 0);
     expect_offset(ix, 0, 0, 0);
     expect_offset(ix, 12345, 0, 0);
-    index_close(ix);
+    sl_index_close(ix);
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_READ);
-    cr_assert_eq(index_count(ix), 0);
-    index_close(ix);
+    cr_assert_eq(sl_index_count(ix), 0);
+    sl_index_close(ix);
 }
 
 Test(index, entries_survive_reopen_read_only_and_writable)
 {
     index_file *ix = offset_index_with(30, 40);
-    cr_assert_eq(index_sync(ix), 0);
-    index_close(ix);
+    cr_assert_eq(sl_index_sync(ix), 0);
+    sl_index_close(ix);
 
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_READ);
-    cr_assert_eq(index_count(ix), 30);
-    cr_assert_eq(index_capacity(ix), 40);
+    cr_assert_eq(sl_index_count(ix), 30);
+    cr_assert_eq(sl_index_capacity(ix), 40);
     expect_offset_lookups(ix, 30);
-    cr_assert_eq(index_add_offset(ix, 1000, 10000), SIGLOG_ERDONLY);
-    index_close(ix);
+    cr_assert_eq(sl_index_add_offset(ix, 1000, 10000), SIGLOG_ERDONLY);
+    sl_index_close(ix);
 
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_WRITE);
-    cr_assert_eq(index_count(ix), 30);
-    cr_assert_eq(index_add_offset(ix, 310, 3100), 0);
-    index_close(ix);
+    cr_assert_eq(sl_index_count(ix), 30);
+    cr_assert_eq(sl_index_add_offset(ix, 310, 3100), 0);
+    sl_index_close(ix);
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_READ);
     expect_offset_lookups(ix, 31);
-    index_close(ix);
+    sl_index_close(ix);
 }
 
 Test(index, time_lookup_skips_only_batches_entirely_before_target)
 {
     index_file *ix = open_ix(tix_path, INDEX_KIND_TIME, 16, IO_CREATE | IO_WRITE);
     /* Ties and negative timestamps: (ts, rel). */
-    cr_assert_eq(index_add_time(ix, -50, 1, 0), 0);
-    cr_assert_eq(index_add_time(ix, 100, 2, 0), 0);
-    cr_assert_eq(index_add_time(ix, 100, 3, 0), 0);
-    cr_assert_eq(index_add_time(ix, 200, 7, 0), 0);
-    cr_assert_eq(index_count(ix), 4);
+    cr_assert_eq(sl_index_add_time(ix, -50, 1, 0), 0);
+    cr_assert_eq(sl_index_add_time(ix, 100, 2, 0), 0);
+    cr_assert_eq(sl_index_add_time(ix, 100, 3, 0), 0);
+    cr_assert_eq(sl_index_add_time(ix, 200, 7, 0), 0);
+    cr_assert_eq(sl_index_count(ix), 4);
     static const struct {
         int64_t ts;
         uint32_t rel;
     } cases[] = {{INT64_MIN, 0}, {-50, 0}, {-49, 1}, {100, 1}, {101, 3}, {200, 3}, {201, 7}, {INT64_MAX, 7}};
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         uint32_t rel = 99;
-        index_lookup_time(ix, cases[i].ts, &rel);
+        sl_index_lookup_time(ix, cases[i].ts, &rel);
         cr_expect_eq(rel, cases[i].rel, "ts %lld: rel %u, expected %u", (long long)cases[i].ts, rel, cases[i].rel);
     }
     int64_t ts;
     uint32_t rel;
-    index_entry_time(ix, 2, &ts, &rel);
+    sl_index_entry_time(ix, 2, &ts, &rel);
     cr_expect(ts == 100 && rel == 3);
-    index_close(ix);
+    sl_index_close(ix);
 }
 
 Test(index, add_refuses_entries_out_of_order)
 {
     index_file *ix = offset_index_with(2, 8); /* (10,100) (20,200) */
-    cr_expect_eq(index_add_offset(ix, 20, 300), SIGLOG_EINVAL, "repeated rel offset");
-    cr_expect_eq(index_add_offset(ix, 15, 300), SIGLOG_EINVAL, "smaller rel offset");
-    cr_expect_eq(index_add_offset(ix, 30, 200), SIGLOG_EINVAL, "repeated position");
-    cr_expect_eq(index_add_offset(ix, 30, 150), SIGLOG_EINVAL, "smaller position");
-    cr_expect_eq(index_count(ix), 2);
-    index_close(ix);
+    cr_expect_eq(sl_index_add_offset(ix, 20, 300), SIGLOG_EINVAL, "repeated rel offset");
+    cr_expect_eq(sl_index_add_offset(ix, 15, 300), SIGLOG_EINVAL, "smaller rel offset");
+    cr_expect_eq(sl_index_add_offset(ix, 30, 200), SIGLOG_EINVAL, "repeated position");
+    cr_expect_eq(sl_index_add_offset(ix, 30, 150), SIGLOG_EINVAL, "smaller position");
+    cr_expect_eq(sl_index_count(ix), 2);
+    sl_index_close(ix);
 
     index_file *tx = open_ix(tix_path, INDEX_KIND_TIME, 8, IO_CREATE | IO_WRITE);
-    cr_expect_eq(index_add_time(tx, 5, 0, 0), SIGLOG_EINVAL, "rel 0 is implied, never stored");
-    cr_expect_eq(index_add_time(tx, 5, 4, 0), 0);
-    cr_expect_eq(index_add_time(tx, 4, 5, 0), SIGLOG_EINVAL, "decreasing timestamp");
-    cr_expect_eq(index_add_offset(tx, 9, 9), SIGLOG_EINVAL, "offset entry in a time index");
-    index_close(tx);
+    cr_expect_eq(sl_index_add_time(tx, 5, 0, 0), SIGLOG_EINVAL, "rel 0 is implied, never stored");
+    cr_expect_eq(sl_index_add_time(tx, 5, 4, 0), 0);
+    cr_expect_eq(sl_index_add_time(tx, 4, 5, 0), SIGLOG_EINVAL, "decreasing timestamp");
+    cr_expect_eq(sl_index_add_offset(tx, 9, 9), SIGLOG_EINVAL, "offset entry in a time index");
+    sl_index_close(tx);
 }
 
 Test(index, full_index_reports_limit_and_keeps_entries)
 {
     index_file *ix = offset_index_with(4, 4);
-    cr_assert_eq(index_add_offset(ix, 50, 500), SIGLOG_ELIMIT);
-    cr_assert_eq(index_count(ix), 4);
+    cr_assert_eq(sl_index_add_offset(ix, 50, 500), SIGLOG_ELIMIT);
+    cr_assert_eq(sl_index_count(ix), 4);
     expect_offset_lookups(ix, 4);
-    index_close(ix);
+    sl_index_close(ix);
 }
 
 Test(index, truncate_keeps_a_prefix_and_allows_new_entries)
 {
     index_file *ix = offset_index_with(10, 16);
-    index_truncate(ix, 4);
-    cr_assert_eq(index_count(ix), 4);
+    sl_index_truncate(ix, 4);
+    cr_assert_eq(sl_index_count(ix), 4);
     expect_offset(ix, 95, 40, 400);
-    cr_assert_eq(index_add_offset(ix, 41, 401), 0);
-    index_close(ix);
+    cr_assert_eq(sl_index_add_offset(ix, 41, 401), 0);
+    sl_index_close(ix);
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_WRITE);
-    cr_assert_eq(index_count(ix), 5);
+    cr_assert_eq(sl_index_count(ix), 5);
     expect_offset(ix, 95, 41, 401);
-    index_close(ix);
+    sl_index_close(ix);
 }
 
 /* A crash can leave the payload of an entry on disk without the rel_offset
@@ -198,35 +198,35 @@ Test(index, truncate_keeps_a_prefix_and_allows_new_entries)
 Test(index, unpublished_entry_after_crash_is_ignored_and_cleared)
 {
     index_file *ix = offset_index_with(3, 8);
-    index_close(ix);
+    sl_index_close(ix);
     test_flip_byte(oix_path, INDEX_HEADER_BYTES + 3 * INDEX_OFFSET_ENTRY_BYTES + 4, 0x7f); /* slot 3 position */
 
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_READ);
-    cr_assert_eq(index_count(ix), 3);
+    cr_assert_eq(sl_index_count(ix), 3);
     expect_offset(ix, 1000, 30, 300);
-    index_close(ix);
+    sl_index_close(ix);
 
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_WRITE);
-    cr_assert_eq(index_count(ix), 3);
-    cr_assert_eq(index_add_offset(ix, 40, 400), 0, "%s", siglog_errdetail());
-    index_close(ix);
+    cr_assert_eq(sl_index_count(ix), 3);
+    cr_assert_eq(sl_index_add_offset(ix, 40, 400), 0, "%s", siglog_errdetail());
+    sl_index_close(ix);
     ix = open_ix(oix_path, INDEX_KIND_OFFSET, 0, IO_READ);
     expect_offset_lookups(ix, 4);
-    index_close(ix);
+    sl_index_close(ix);
 
     /* A time entry's check bytes are not rewritten by the next add:
      * the writer's open must clear the whole torn slot. */
     ix = open_ix(tix_path, INDEX_KIND_TIME, 8, IO_CREATE | IO_WRITE);
-    cr_assert_eq(index_add_time(ix, 10, 1, 0), 0);
-    index_close(ix);
+    cr_assert_eq(sl_index_add_time(ix, 10, 1, 0), 0);
+    sl_index_close(ix);
     test_flip_byte(tix_path, INDEX_HEADER_BYTES + INDEX_TIME_ENTRY_BYTES + 12, 0x01); /* slot 1 check */
     ix = open_ix(tix_path, INDEX_KIND_TIME, 0, IO_WRITE);
-    cr_assert_eq(index_count(ix), 1);
-    cr_assert_eq(index_add_time(ix, 20, 2, 0), 0);
-    index_close(ix);
+    cr_assert_eq(sl_index_count(ix), 1);
+    cr_assert_eq(sl_index_add_time(ix, 20, 2, 0), 0);
+    sl_index_close(ix);
     ix = open_ix(tix_path, INDEX_KIND_TIME, 0, IO_READ);
-    cr_assert_eq(index_count(ix), 2);
-    index_close(ix);
+    cr_assert_eq(sl_index_count(ix), 2);
+    sl_index_close(ix);
 }
 
 /* ---- corruption ---- */
@@ -265,7 +265,7 @@ static void header_set(const char *path, size_t at, int width, uint64_t v)
 
 static void fresh_offset_index(void)
 {
-    index_close(offset_index_with(5, 8));
+    sl_index_close(offset_index_with(5, 8));
 }
 
 Test(index, header_with_bad_magic_is_corrupt)
@@ -378,12 +378,12 @@ Test(index, time_entries_decreasing_are_corrupt_and_checks_bind_their_batch)
 {
     index_file *ix = open_ix(tix_path, INDEX_KIND_TIME, 8, IO_CREATE | IO_WRITE);
     for (uint32_t i = 1; i <= 4; i++)
-        cr_assert_eq(index_add_time(ix, 1000 * i, i, 0xabc0 + i), 0);
+        cr_assert_eq(sl_index_add_time(ix, 1000 * i, i, 0xabc0 + i), 0);
     for (uint32_t i = 0; i < 4; i++) {
-        cr_expect(index_entry_time_matches(ix, i, 0xabc1 + i), "entry %u matches its batch", i);
-        cr_expect(!index_entry_time_matches(ix, i, 0xabc2 + i), "entry %u names another batch", i);
+        cr_expect(sl_index_entry_time_matches(ix, i, 0xabc1 + i), "entry %u matches its batch", i);
+        cr_expect(!sl_index_entry_time_matches(ix, i, 0xabc2 + i), "entry %u names another batch", i);
     }
-    index_close(ix);
+    sl_index_close(ix);
 
     uint8_t ts[8];
     put_le64(ts, 500);
@@ -395,9 +395,9 @@ Test(index, time_entries_decreasing_are_corrupt_and_checks_bind_their_batch)
 
     /* The timestamp rewritten above no longer matches its check. */
     ix = open_ix(tix_path, INDEX_KIND_TIME, 0, IO_READ);
-    cr_expect(!index_entry_time_matches(ix, 2, 0xabc3), "a changed time bound fails its check");
-    cr_expect(index_entry_time_matches(ix, 1, 0xabc2));
-    index_close(ix);
+    cr_expect(!sl_index_entry_time_matches(ix, 2, 0xabc3), "a changed time bound fails its check");
+    cr_expect(sl_index_entry_time_matches(ix, 1, 0xabc2));
+    sl_index_close(ix);
 }
 
 /* ---- concurrency ---- */
@@ -408,7 +408,7 @@ static void *race_writer(void *arg)
 {
     index_file *ix = arg;
     for (uint32_t i = 1; i <= RACE_ENTRIES; i++)
-        cr_assert_eq(index_add_time(ix, (int64_t)i * 7, i, 0), 0);
+        cr_assert_eq(sl_index_add_time(ix, (int64_t)i * 7, i, 0), 0);
     return NULL;
 }
 
@@ -423,19 +423,19 @@ Test(index, concurrent_reader_sees_whole_entries_only)
     uint32_t seen = 0;
     uint64_t rng = 42;
     while (seen < RACE_ENTRIES) {
-        seen = index_count(r);
+        seen = sl_index_count(r);
         if (seen == 0)
             continue;
         int64_t ts;
         uint32_t rel;
-        index_entry_time(r, seen - 1, &ts, &rel);
+        sl_index_entry_time(r, seen - 1, &ts, &rel);
         cr_assert_eq(ts, (int64_t)rel * 7, "entry %u: ts %lld for rel %u", seen - 1, (long long)ts, rel);
         int64_t target = (int64_t)(test_rand(&rng) % (7ull * seen)) + 1;
-        index_lookup_time(r, target, &rel);
+        sl_index_lookup_time(r, target, &rel);
         cr_assert((int64_t)rel * 7 < target && (int64_t)(rel + 1) * 7 >= target, "target %lld: rel %u",
                   (long long)target, rel);
     }
     pthread_join(t, NULL);
-    index_close(r);
-    index_close(w);
+    sl_index_close(r);
+    sl_index_close(w);
 }

@@ -39,7 +39,7 @@ static backend backend_open(int kind)
     b.dir = test_tmpdir(backend_names[kind]);
     switch (kind) {
     case BACKEND_FAULT:
-        b.fault = io_fault_new(io_posix());
+        b.fault = io_fault_new(sl_io_posix());
         cr_assert_not_null(b.fault);
         b.io = io_fault_io(b.fault);
         break;
@@ -49,7 +49,7 @@ static backend backend_open(int kind)
         b.io = io_crash_io(b.crash);
         break;
     default:
-        b.io = io_posix();
+        b.io = sl_io_posix();
         break;
     }
     return b;
@@ -80,7 +80,7 @@ static int open_new(const siglog_io *io, const char *path)
 static void write_durable(const siglog_io *io, const char *dir, const char *path, const void *data, size_t len)
 {
     int fd = open_new(io, path);
-    cr_assert_eq(io_write_all(io, fd, data, len, 0), 0);
+    cr_assert_eq(sl_io_write_all(io, fd, data, len, 0), 0);
     cr_assert_eq(io->fsync(io, fd), 0);
     cr_assert_eq(io->close_file(io, fd), 0);
     cr_assert_eq(io->sync_dir(io, dir), 0);
@@ -91,7 +91,7 @@ static void assert_content(const char *path, const void *data, size_t len)
 {
     void *got = NULL;
     size_t got_len = 0;
-    int rc = io_read_file(io_posix(), path, 1u << 26, &got, &got_len);
+    int rc = sl_io_read_file(sl_io_posix(), path, 1u << 26, &got, &got_len);
     cr_assert_eq(rc, 0, "read %s: %s", path, strerror(-rc));
     cr_assert_eq(got_len, len, "%s has %zu bytes, expected %zu", path, got_len, len);
     cr_assert(memcmp(got, data, len) == 0, "%s differs from what was expected", path);
@@ -100,7 +100,7 @@ static void assert_content(const char *path, const void *data, size_t len)
 
 static void assert_missing(const char *path)
 {
-    cr_assert_eq(io_posix()->stat_path(io_posix(), path, NULL, NULL), -ENOENT, "%s should not exist", path);
+    cr_assert_eq(sl_io_posix()->stat_path(sl_io_posix(), path, NULL, NULL), -ENOENT, "%s should not exist", path);
 }
 
 /* ---- conformance: every backend ----------------------------------------- */
@@ -127,11 +127,11 @@ CONFORMANCE(write_then_read_round_trips_with_zero_filled_hole)
     int fd = open_new(io, p);
     unsigned char data[5000], back[6000];
     fill_pattern(data, sizeof data, 7);
-    cr_assert_eq(io_write_all(io, fd, data, sizeof data, 1000), 0);
+    cr_assert_eq(sl_io_write_all(io, fd, data, sizeof data, 1000), 0);
     uint64_t size = 0;
     cr_assert_eq(io->file_size(io, fd, &size), 0);
     cr_assert_eq(size, 6000);
-    cr_assert_eq(io_read_full(io, fd, back, sizeof back, 0), 6000);
+    cr_assert_eq(sl_io_read_full(io, fd, back, sizeof back, 0), 6000);
     for (int i = 0; i < 1000; i++)
         cr_assert_eq(back[i], 0, "hole byte %d", i);
     cr_assert(memcmp(back + 1000, data, sizeof data) == 0);
@@ -143,12 +143,12 @@ CONFORMANCE(read_at_end_of_file_is_short_then_empty)
 {
     char *p = test_path(dir, "f");
     int fd = open_new(io, p);
-    cr_assert_eq(io_write_all(io, fd, "0123456789", 10, 0), 0);
+    cr_assert_eq(sl_io_write_all(io, fd, "0123456789", 10, 0), 0);
     char buf[20];
-    cr_assert_eq(io_read_full(io, fd, buf, sizeof buf, 5), 5);
+    cr_assert_eq(sl_io_read_full(io, fd, buf, sizeof buf, 5), 5);
     cr_assert(memcmp(buf, "56789", 5) == 0);
     cr_assert_eq(io->pread(io, fd, buf, sizeof buf, 10), 0);
-    cr_assert_eq(io_read_full(io, fd, buf, sizeof buf, 50), 0);
+    cr_assert_eq(sl_io_read_full(io, fd, buf, sizeof buf, 50), 0);
     io->close_file(io, fd);
     free(p);
 }
@@ -160,9 +160,9 @@ CONFORMANCE(pwritev_writes_the_vectors_in_order)
     struct iovec iov[4] = {
         { "abc", 3 }, { "", 0 }, { "defgh", 5 }, { "ij", 2 },
     };
-    cr_assert_eq(io_writev_all(io, fd, iov, 4, 3), 0);
+    cr_assert_eq(sl_io_writev_all(io, fd, iov, 4, 3), 0);
     char buf[16] = { 0 };
-    cr_assert_eq(io_read_full(io, fd, buf, sizeof buf, 0), 13);
+    cr_assert_eq(sl_io_read_full(io, fd, buf, sizeof buf, 0), 13);
     cr_assert(memcmp(buf, "\0\0\0abcdefghij", 13) == 0);
     io->close_file(io, fd);
     free(p);
@@ -172,14 +172,14 @@ CONFORMANCE(ftruncate_shrinks_and_extends_with_zeros)
 {
     char *p = test_path(dir, "f");
     int fd = open_new(io, p);
-    cr_assert_eq(io_write_all(io, fd, "abcdefgh", 8, 0), 0);
+    cr_assert_eq(sl_io_write_all(io, fd, "abcdefgh", 8, 0), 0);
     cr_assert_eq(io->ftruncate(io, fd, 3), 0);
     cr_assert_eq(io->ftruncate(io, fd, 6), 0);
     uint64_t size = 0;
     cr_assert_eq(io->file_size(io, fd, &size), 0);
     cr_assert_eq(size, 6);
     char buf[8];
-    cr_assert_eq(io_read_full(io, fd, buf, sizeof buf, 0), 6);
+    cr_assert_eq(sl_io_read_full(io, fd, buf, sizeof buf, 0), 6);
     cr_assert(memcmp(buf, "abc\0\0\0", 6) == 0);
     io->close_file(io, fd);
     free(p);
@@ -190,7 +190,7 @@ CONFORMANCE(open_flags_behave_like_posix)
     char *p = test_path(dir, "f");
     cr_assert_eq(io->open_file(io, p, IO_READ, 0), -ENOENT);
     int fd = open_new(io, p);
-    cr_assert_eq(io_write_all(io, fd, "xyz", 3, 0), 0);
+    cr_assert_eq(sl_io_write_all(io, fd, "xyz", 3, 0), 0);
     io->close_file(io, fd);
     cr_assert_eq(io->open_file(io, p, IO_WRITE | IO_CREATE | IO_EXCL, 0644), -EEXIST);
     fd = io->open_file(io, p, IO_READ, 0);
@@ -235,11 +235,11 @@ CONFORMANCE(list_dir_is_sorted_bytewise_without_dot_entries)
     cr_assert_eq(l.count, sizeof want / sizeof *want);
     for (size_t i = 0; i < l.count; i++)
         cr_assert_str_eq(l.names[i], want[i], "entry %zu", i);
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     cr_assert_eq(l.count, 0);
     cr_assert_eq(io->list_dir(io, sub, &l), 0);
     cr_assert_eq(l.count, 0);
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     free(sub);
 }
 
@@ -311,9 +311,9 @@ CONFORMANCE(mapped_writes_reach_the_file_and_reads_see_pwrites)
     cr_assert_eq(io->msync_file(io, m, 8192), 0);
     cr_assert_eq(io->munmap_file(io, m, 8192), 0);
     char buf[6];
-    cr_assert_eq(io_read_full(io, fd, buf, 6, 4096), 6);
+    cr_assert_eq(sl_io_read_full(io, fd, buf, 6, 4096), 6);
     cr_assert(memcmp(buf, "mapped", 6) == 0);
-    cr_assert_eq(io_write_all(io, fd, "pwrite", 6, 100), 0);
+    cr_assert_eq(sl_io_write_all(io, fd, "pwrite", 6, 100), 0);
     cr_assert_eq(io->mmap_file(io, fd, 8192, 0, &m), 0);
     cr_assert(memcmp((char *)m + 100, "pwrite", 6) == 0);
     cr_assert_eq(io->munmap_file(io, m, 8192), 0);
@@ -324,18 +324,18 @@ CONFORMANCE(mapped_writes_reach_the_file_and_reads_see_pwrites)
 CONFORMANCE(replace_file_installs_new_content_and_leaves_no_temp)
 {
     char *p = test_path(dir, "meta");
-    cr_assert_eq(io_replace_file(io, dir, p, "first", 5, 0644), 0);
+    cr_assert_eq(sl_io_replace_file(io, dir, p, "first", 5, 0644), 0);
     assert_content(p, "first", 5);
-    cr_assert_eq(io_replace_file(io, dir, p, "second!", 7, 0644), 0);
+    cr_assert_eq(sl_io_replace_file(io, dir, p, "second!", 7, 0644), 0);
     assert_content(p, "second!", 7);
     io_dirent_list l;
     cr_assert_eq(io->list_dir(io, dir, &l), 0);
     cr_assert_eq(l.count, 1, "only the file itself, no temp left over");
     cr_assert_str_eq(l.names[0], "meta");
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     char *bad = test_path(dir, "missing/meta");
     char *baddir = test_path(dir, "missing");
-    cr_assert_eq(io_replace_file(io, baddir, bad, "x", 1, 0644), -ENOENT);
+    cr_assert_eq(sl_io_replace_file(io, baddir, bad, "x", 1, 0644), -ENOENT);
     free(bad);
     free(baddir);
     free(p);
@@ -350,17 +350,17 @@ CONFORMANCE(read_file_is_bounded_by_max_len)
     write_durable(io, dir, e, "", 0);
     void *got = NULL;
     size_t len = 0;
-    cr_assert_eq(io_read_file(io, p, 100, &got, &len), 0);
+    cr_assert_eq(sl_io_read_file(io, p, 100, &got, &len), 0);
     cr_assert_eq(len, 100);
     cr_assert(memcmp(got, data, 100) == 0);
     free(got);
-    cr_assert_eq(io_read_file(io, p, 99, &got, &len), -EFBIG);
+    cr_assert_eq(sl_io_read_file(io, p, 99, &got, &len), -EFBIG);
     cr_assert_null(got);
-    cr_assert_eq(io_read_file(io, e, 10, &got, &len), 0);
+    cr_assert_eq(sl_io_read_file(io, e, 10, &got, &len), 0);
     cr_assert_eq(len, 0);
     free(got);
     char *missing = test_path(dir, "missing");
-    cr_assert_eq(io_read_file(io, missing, 10, &got, &len), -ENOENT);
+    cr_assert_eq(sl_io_read_file(io, missing, 10, &got, &len), -ENOENT);
     free(missing);
     free(p);
     free(e);
@@ -395,7 +395,7 @@ static void *writer_main(void *p)
         unsigned char chunk[WRITE_BYTES];
         memset(chunk, a->id * 16 + i % 16, sizeof chunk);
         uint64_t off = ((uint64_t)i * WRITERS + (uint64_t)a->id) * WRITE_BYTES;
-        if (io_write_all(a->io, a->fd, chunk, sizeof chunk, off) != 0 ||
+        if (sl_io_write_all(a->io, a->fd, chunk, sizeof chunk, off) != 0 ||
             (i % 50 == 49 && a->io->fdatasync(a->io, a->fd) != 0))
             return (void *)1;
     }
@@ -459,9 +459,9 @@ static void jail_fixture_assert_untouched(const jail_fixture *j, const char *wha
 {
     assert_content(j->decoy, DECOY, strlen(DECOY));
     io_dirent_list l = {0};
-    cr_assert_eq(io_posix()->list_dir(io_posix(), j->outside, &l), 0);
+    cr_assert_eq(sl_io_posix()->list_dir(sl_io_posix(), j->outside, &l), 0);
     cr_assert_eq(l.count, 1, "%s created %s in the directory outside", what, l.count > 1 ? l.names[0] : "?");
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
     struct stat st;
     cr_assert_eq(stat(j->decoy, &st), 0);
     cr_assert_eq(st.st_size, (off_t)strlen(DECOY), "%s", what);
@@ -509,7 +509,7 @@ static void unplant(const char *path)
 static void assert_refused(int rc, const char *named, const char *what)
 {
     cr_assert_eq(rc, -IO_EJAIL, "%s: got %d (%s), not a refusal", what, rc, rc < 0 ? strerror(-rc) : "success");
-    cr_assert(strstr(io_jail_detail(), named), "%s: the refusal '%s' does not name %s", what, io_jail_detail(), named);
+    cr_assert(strstr(sl_io_jail_detail(), named), "%s: the refusal '%s' does not name %s", what, sl_io_jail_detail(), named);
 }
 
 /* The ops a store makes on one path, against every kind planted there.
@@ -549,7 +549,7 @@ CONFORMANCE(a_symlink_fifo_device_or_wrong_kind_is_refused_and_nothing_outside_c
             case 0: rc = io->open_file(io, x, IO_READ, 0); break;
             case 1: rc = io->open_file(io, x, IO_WRITE | IO_CREATE, 0600); break;
             case 2: rc = io->open_file(io, x, IO_WRITE | IO_CREATE | IO_TRUNC, 0600); break;
-            case 3: rc = io_create_temp(io, x, IO_WRITE, 0600); break;
+            case 3: rc = sl_io_create_temp(io, x, IO_WRITE, 0600); break;
             case 4: rc = io->mkdir(io, x, 0700); break;
             case 5: rc = io->rmdir(io, x); break;
             case 6: rc = io->list_dir(io, x, &l); break;
@@ -569,7 +569,7 @@ CONFORMANCE(a_symlink_fifo_device_or_wrong_kind_is_refused_and_nothing_outside_c
             snprintf(what, sizeof what, "%s on a %s", expect[op].what, plant_names[k]);
             if (rc >= 0 && (op <= 3))
                 io->close_file(io, rc);
-            io_dirent_list_free(&l);
+            sl_io_dirent_list_free(&l);
             if (expect[op].ok)
                 cr_assert(rc >= 0, "%s: %s", what, rc < 0 ? strerror(-rc) : "");
             else if (expect[op].other_err)
@@ -624,7 +624,7 @@ static fault_fixture fault_open(void)
 {
     fault_fixture x;
     x.dir = test_tmpdir("fault");
-    x.f = io_fault_new(io_posix());
+    x.f = io_fault_new(sl_io_posix());
     cr_assert_not_null(x.f);
     x.io = io_fault_io(x.f);
     return x;
@@ -744,9 +744,9 @@ Test(io_fault, short_write_writes_half_and_write_all_completes_the_rest)
     assert_content(p, "01234", 5);
     unsigned char data[1000];
     fill_pattern(data, sizeof data, 11);
-    /* Every write shortened: io_write_all still gets all bytes there. */
+    /* Every write shortened: sl_io_write_all still gets all bytes there. */
     io_fault_arm(x.f, IO_FAULT_WRITE, 1, IO_FAULT_SHORT_WRITE, 1, NULL);
-    cr_assert_eq(io_write_all(x.io, fd, data, sizeof data, 0), 0);
+    cr_assert_eq(sl_io_write_all(x.io, fd, data, sizeof data, 0), 0);
     cr_assert_geq(io_fault_injected(x.f), 10, "1000 bytes halved each time take at least 10 calls");
     assert_content(p, data, sizeof data);
     x.io->close_file(x.io, fd);
@@ -765,7 +765,7 @@ Test(io_fault, short_pwritev_resumes_in_the_middle_of_a_vector)
         { data, 3 }, { data + 3, 0 }, { data + 3, 7 }, { data + 10, 1 }, { data + 11, 40 }, { data + 51, 13 },
     };
     io_fault_arm(x.f, IO_FAULT_WRITE, 1, IO_FAULT_SHORT_WRITE, 1, NULL);
-    cr_assert_eq(io_writev_all(x.io, fd, iov, 6, 0), 0);
+    cr_assert_eq(sl_io_writev_all(x.io, fd, iov, 6, 0), 0);
     cr_assert_gt(io_fault_injected(x.f), 3);
     assert_content(p, data, sizeof data);
     x.io->close_file(x.io, fd);
@@ -784,7 +784,7 @@ Test(io_fault, write_all_reports_an_error_after_a_short_write)
     int fd = open_new(io, p);
     io_fault_arm(outer, IO_FAULT_WRITE, 1, IO_FAULT_SHORT_WRITE, 1, NULL);
     io_fault_arm(x.f, IO_FAULT_WRITE, 2, ENOSPC, 0, NULL);
-    cr_assert_eq(io_write_all(io, fd, "0123456789", 10, 0), -ENOSPC);
+    cr_assert_eq(sl_io_write_all(io, fd, "0123456789", 10, 0), -ENOSPC);
     assert_content(p, "01234", 5);
     io->close_file(io, fd);
     io_fault_free(outer);
@@ -843,8 +843,8 @@ Test(io_crash, synced_data_survives_drop_all_byte_identical)
     int fd = open_new(x.io, p);
     cr_assert_eq(x.io->sync_dir(x.io, x.dir), 0);
     /* Written in pieces, some overlapping, then one fdatasync. */
-    cr_assert_eq(io_write_all(x.io, fd, data, 1000, 0), 0);
-    cr_assert_eq(io_write_all(x.io, fd, data + 500, sizeof data - 500, 500), 0);
+    cr_assert_eq(sl_io_write_all(x.io, fd, data, 1000, 0), 0);
+    cr_assert_eq(sl_io_write_all(x.io, fd, data + 500, sizeof data - 500, 500), 0);
     cr_assert_eq(x.io->fdatasync(x.io, fd), 0);
     x.io->close_file(x.io, fd);
     power_cut(&x, IO_CRASH_DROP_ALL);
@@ -864,7 +864,7 @@ static char *crash_unsynced_overwrite(crash_fixture *x, unsigned char *base, siz
     cr_assert(fd >= 0);
     memcpy(after, base, base_len);
     memset(after + 100, 'N', base_len); /* overwrites the tail and appends */
-    cr_assert_eq(io_write_all(x->io, fd, after + 100, base_len, 100), 0);
+    cr_assert_eq(sl_io_write_all(x->io, fd, after + 100, base_len, 100), 0);
     x->io->close_file(x->io, fd);
     return p;
 }
@@ -918,7 +918,7 @@ Test(io_crash, file_synced_but_directory_not_vanishes_with_drop_all)
     crash_fixture x = crash_open(1);
     char *lost = test_path(x.dir, "lost"), *kept = test_path(x.dir, "kept");
     int fd = open_new(x.io, lost);
-    cr_assert_eq(io_write_all(x.io, fd, "data", 4, 0), 0);
+    cr_assert_eq(sl_io_write_all(x.io, fd, "data", 4, 0), 0);
     cr_assert_eq(x.io->fdatasync(x.io, fd), 0);
     x.io->close_file(x.io, fd);
     power_cut(&x, IO_CRASH_DROP_ALL);
@@ -989,7 +989,7 @@ Test(io_crash, unlink_not_covered_by_sync_dir_comes_back_with_its_durable_conten
     write_durable(x.io, x.dir, p, data, sizeof data);
     /* An unsynced write before the unlink is lost too. */
     int fd = x.io->open_file(x.io, p, IO_WRITE, 0);
-    cr_assert_eq(io_write_all(x.io, fd, "garbage", 7, 0), 0);
+    cr_assert_eq(sl_io_write_all(x.io, fd, "garbage", 7, 0), 0);
     x.io->close_file(x.io, fd);
     cr_assert_eq(x.io->unlink(x.io, p), 0);
     assert_missing(p);
@@ -1134,14 +1134,14 @@ static void crash_random_scenario(uint64_t seed, int mode, unsigned char *out, s
     for (unsigned i = 0; i < 16; i++) {
         unsigned char chunk[512];
         memset(chunk, (int)('a' + i), sizeof chunk);
-        cr_assert_eq(io_write_all(x.io, fd, chunk, sizeof chunk, (uint64_t)i * 512), 0);
+        cr_assert_eq(sl_io_write_all(x.io, fd, chunk, sizeof chunk, (uint64_t)i * 512), 0);
     }
     x.io->close_file(x.io, fd);
     power_cut(&x, mode);
     memset(out, 0xee, out_len);
     void *got;
     size_t len;
-    cr_assert_eq(io_read_file(io_posix(), p, out_len, &got, &len), 0);
+    cr_assert_eq(sl_io_read_file(sl_io_posix(), p, out_len, &got, &len), 0);
     memcpy(out, got, len);
     out[out_len - 1] = (unsigned char)(len & 0xff); /* the size matters too */
     out[out_len - 2] = (unsigned char)(len >> 8);
@@ -1179,13 +1179,13 @@ Test(io_crash, random_and_garble_never_touch_bytes_no_unsynced_write_covered)
             fill_pattern(base, sizeof base, seed);
             write_durable(x.io, x.dir, p, base, sizeof base);
             int fd = x.io->open_file(x.io, p, IO_WRITE, 0);
-            cr_assert_eq(io_write_all(x.io, fd, "0123456789", 10, 1000), 0);
-            cr_assert_eq(io_write_all(x.io, fd, "abcdefghij", 10, 8192), 0);
+            cr_assert_eq(sl_io_write_all(x.io, fd, "0123456789", 10, 1000), 0);
+            cr_assert_eq(sl_io_write_all(x.io, fd, "abcdefghij", 10, 8192), 0);
             x.io->close_file(x.io, fd);
             power_cut(&x, mode);
             void *got;
             size_t len;
-            cr_assert_eq(io_read_file(io_posix(), p, 1 << 20, &got, &len), 0);
+            cr_assert_eq(sl_io_read_file(sl_io_posix(), p, 1 << 20, &got, &len), 0);
             cr_assert(len >= 8192 && len <= 8202, "only the unsynced append may change the size");
             grew |= len > 8192;
             same |= len == 8192;
@@ -1220,16 +1220,16 @@ Test(io_crash, random_loses_whole_sectors_in_write_order)
         memset(b, 'B', sizeof b);
         write_durable(x.io, x.dir, p, zeros, sizeof zeros);
         int fd = x.io->open_file(x.io, p, IO_WRITE, 0);
-        cr_assert_eq(io_write_all(x.io, fd, a, sizeof a, 0), 0);
-        cr_assert_eq(io_write_all(x.io, fd, b, sizeof b, 0), 0);
+        cr_assert_eq(sl_io_write_all(x.io, fd, a, sizeof a, 0), 0);
+        cr_assert_eq(sl_io_write_all(x.io, fd, b, sizeof b, 0), 0);
         /* Two small writes into one sector: "Y" never survives without "X". */
-        cr_assert_eq(io_write_all(x.io, fd, "XXXX", 4, 4096), 0);
-        cr_assert_eq(io_write_all(x.io, fd, "YYYY", 4, 4100), 0);
+        cr_assert_eq(sl_io_write_all(x.io, fd, "XXXX", 4, 4096), 0);
+        cr_assert_eq(sl_io_write_all(x.io, fd, "YYYY", 4, 4100), 0);
         x.io->close_file(x.io, fd);
         power_cut(&x, IO_CRASH_RANDOM);
         void *got;
         size_t len;
-        cr_assert_eq(io_read_file(io_posix(), p, 1 << 20, &got, &len), 0);
+        cr_assert_eq(sl_io_read_file(sl_io_posix(), p, 1 << 20, &got, &len), 0);
         cr_assert_eq(len, sizeof zeros);
         const unsigned char *g = got;
         int first = sector_fill(g, 0);
@@ -1268,7 +1268,7 @@ Test(io_crash, random_keeps_a_prefix_of_the_directory_operations)
         power_cut(&x, IO_CRASH_RANDOM);
         int present = 0, gap = 0;
         for (int i = 0; i < 8; i++) {
-            int here = io_posix()->stat_path(io_posix(), names[i], NULL, NULL) == 0;
+            int here = sl_io_posix()->stat_path(sl_io_posix(), names[i], NULL, NULL) == 0;
             gap |= here && present < i;
             present += here;
             free(names[i]);
@@ -1289,12 +1289,12 @@ Test(io_crash, replace_file_leaves_old_or_new_at_every_crash_point)
             write_durable(x.io, x.dir, p, "old", 3);
             uint64_t before = io_crash_ops(x.c);
             io_crash_die_after(x.c, before + die);
-            int rc = io_replace_file(x.io, x.dir, p, "new content", 11, 0644);
+            int rc = sl_io_replace_file(x.io, x.dir, p, "new content", 11, 0644);
             int finished = !io_crash_dead(x.c);
             power_cut(&x, mode);
             void *got;
             size_t len;
-            cr_assert_eq(io_read_file(io_posix(), p, 100, &got, &len), 0, "mode %d die %llu", mode,
+            cr_assert_eq(sl_io_read_file(sl_io_posix(), p, 100, &got, &len), 0, "mode %d die %llu", mode,
                          (unsigned long long)die);
             int is_old = len == 3 && memcmp(got, "old", 3) == 0;
             int is_new = len == 11 && memcmp(got, "new content", 11) == 0;

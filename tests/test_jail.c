@@ -36,7 +36,7 @@
 __attribute__((constructor)) static void choose_resolution(void)
 {
     if (getenv("SIGLOG_TEST_JAIL_WALK"))
-        io_jail_force_walk(1);
+        sl_io_jail_force_walk(1);
 }
 
 /* ---- a backend that records every path it is given ---------------------- */
@@ -118,7 +118,7 @@ static recorder *recorder_new(void)
 {
     recorder *r = calloc(1, sizeof *r);
     cr_assert_not_null(r);
-    r->base = io_posix();
+    r->base = sl_io_posix();
     r->io = *r->base; /* descriptor ops go straight to POSIX */
     r->io.open_file = rec_open;
     r->io.rename = rec_rename;
@@ -191,13 +191,13 @@ static void assert_outside_untouched(const char *outside, const char *decoy, con
 {
     void *got = NULL;
     size_t len = 0;
-    cr_assert_eq(io_read_file(io_posix(), decoy, 4096, &got, &len), 0, "%s", what);
+    cr_assert_eq(sl_io_read_file(sl_io_posix(), decoy, 4096, &got, &len), 0, "%s", what);
     cr_assert(len == strlen(DECOY) && memcmp(got, DECOY, len) == 0, "%s: the decoy outside changed", what);
     free(got);
     io_dirent_list l = {0};
-    cr_assert_eq(io_posix()->list_dir(io_posix(), outside, &l), 0);
+    cr_assert_eq(sl_io_posix()->list_dir(sl_io_posix(), outside, &l), 0);
     cr_assert_eq(l.count, 1, "%s: something was created outside the store", what);
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
 }
 
 /* Replace whatever is at path by `kind`; 0 if it cannot be made here. */
@@ -311,9 +311,9 @@ Test(jail, every_path_the_engine_uses_refuses_what_is_planted_there, .timeout = 
             }
             char what[4096];
             snprintf(what, sizeof what, "%s at %s", plant_names[k], rel);
-            assert_ok_or_named(writer_session(work, io_posix()), target, what);
+            assert_ok_or_named(writer_session(work, sl_io_posix()), target, what);
             assert_outside_untouched(outside, decoy, what);
-            assert_ok_or_named(reader_session(work, io_posix(), &events), target, what);
+            assert_ok_or_named(reader_session(work, sl_io_posix(), &events), target, what);
             assert_outside_untouched(outside, decoy, what);
             siglog_verify_stats vs;
             int v = siglog_verify(work, 1, NULL, &vs);
@@ -436,8 +436,8 @@ Test(jail, a_path_op_beneath_the_root_never_leaves_it)
     cr_assert_eq(mkdir(store, 0700), 0);
     cr_assert_eq(mkdir(outside, 0700), 0);
     io_root *root;
-    cr_assert_eq(io_root_open(io_posix(), store, &root), 0);
-    const siglog_io *io = io_root_io(root);
+    cr_assert_eq(sl_io_root_open(sl_io_posix(), store, &root), 0);
+    const siglog_io *io = sl_io_root_io(root);
 
     char *inside = test_path(store, "file");
     int fd = io->open_file(io, inside, IO_WRITE | IO_CREATE, 0600);
@@ -456,11 +456,11 @@ Test(jail, a_path_op_beneath_the_root_never_leaves_it)
         cr_assert_eq(io->mkdir(io, escapes[i], 0700), -IO_EJAIL, "%s", escapes[i]);
     }
     io_dirent_list l = {0};
-    cr_assert_eq(io_posix()->list_dir(io_posix(), outside, &l), 0);
+    cr_assert_eq(sl_io_posix()->list_dir(sl_io_posix(), outside, &l), 0);
     cr_assert_eq(l.count, 0, "something was created outside the store");
-    io_dirent_list_free(&l);
+    sl_io_dirent_list_free(&l);
 
-    io_root_close(root);
+    sl_io_root_close(root);
     test_rmtree(tmp);
     free(tmp);
     free(other);

@@ -182,7 +182,7 @@ Test(quarantine, a_power_cut_at_every_call_leaves_each_file_at_one_name, .timeou
         test_copy_tree(pristine, dir);
         io_crash *c = io_crash_new(n);
         io_crash_die_after(c, n);
-        int rc = quarantine_segment(io_crash_io(c), dir, pdir, 0, 0700, 1000, ignore_move, NULL);
+        int rc = sl_quarantine_segment(io_crash_io(c), dir, pdir, 0, 0700, 1000, ignore_move, NULL);
         int died = io_crash_dead(c);
         cr_assert_eq(io_crash_power_cut(c, IO_CRASH_DROP_ALL), 0);
         io_crash_free(c);

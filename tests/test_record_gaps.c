@@ -85,7 +85,7 @@ static size_t list_segments(const char *pd, uint64_t *out)
     size_t n = 0;
     while ((e = readdir(d)) != NULL) {
         uint64_t b;
-        if (strlen(e->d_name) == SEGMENT_NAME_DIGITS + 4 && segment_parse_name(e->d_name, &b) == 0) {
+        if (strlen(e->d_name) == SEGMENT_NAME_DIGITS + 4 && sl_segment_parse_name(e->d_name, &b) == 0) {
             cr_assert_lt(n, MAX_SEGMENTS);
             out[n++] = b;
         }

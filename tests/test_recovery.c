@@ -258,7 +258,7 @@ Test(recovery, clean_close_lets_a_none_stream_open_without_scanning)
     cr_assert_eq(siglog_close(s), 0);
     /* Count the reads a writer open makes: a scan of the ~4 MiB active
      * segment would take hundreds. */
-    io_fault *f = io_fault_new(io_posix());
+    io_fault *f = io_fault_new(sl_io_posix());
     siglog_options o;
     siglog_options_default(&o);
     o.io = io_fault_io(f);

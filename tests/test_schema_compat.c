@@ -76,7 +76,7 @@ static const change changes[] = {
 static schema_def *parse(const char *text)
 {
     schema_def *d = NULL;
-    cr_assert_eq(schema_def_parse(&d, text, strlen(text)), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_schema_def_parse(&d, text, strlen(text)), 0, "%s", siglog_errdetail());
     return d;
 }
 
@@ -92,13 +92,13 @@ static void reasons_text(const schema_reasons *r, char *buf, size_t size)
 static void expect(const schema_def *v1, const schema_def *v2, int mode, const char *want, const char *name)
 {
     schema_reasons r = { 0 };
-    cr_assert_eq(schema_compat_check(v1, 1, v2, mode, &r), 0);
+    cr_assert_eq(sl_schema_compat_check(v1, 1, v2, mode, &r), 0);
     char got[8192];
     reasons_text(&r, got, sizeof got);
-    cr_expect_str_eq(got, want, "%s under %s:\n got: %s\nwant: %s", name, schema_compat_name(mode), got, want);
+    cr_expect_str_eq(got, want, "%s under %s:\n got: %s\nwant: %s", name, sl_schema_compat_name(mode), got, want);
     for (size_t i = 0; i < r.count; i++)
         cr_expect_eq(r.v[i].against, 1);
-    schema_reasons_free(&r);
+    sl_schema_reasons_free(&r);
 }
 
 Test(schema_compat, matrix_of_modes_and_changes_with_exact_reasons)
@@ -117,9 +117,9 @@ Test(schema_compat, matrix_of_modes_and_changes_with_exact_reasons)
         expect(v1, v2, SCHEMA_COMPAT_BACKWARD_TRANSITIVE, c->backward, c->name);
         expect(v1, v2, SCHEMA_COMPAT_FORWARD_TRANSITIVE, c->forward, c->name);
         expect(v1, v2, SCHEMA_COMPAT_FULL_TRANSITIVE, full, c->name);
-        schema_def_free(v2);
+        sl_schema_def_free(v2);
     }
-    schema_def_free(v1);
+    sl_schema_def_free(v1);
 }
 
 Test(schema_compat, every_reason_is_listed_not_only_the_first)
@@ -132,8 +132,8 @@ Test(schema_compat, every_reason_is_listed_not_only_the_first)
                                               "$.id | string | integer | old events may hold string here, which the new definition refuses\n"
                                               "$.n | integer | string | old events may hold integer here, which the new definition refuses"
                                             : "", "three breaks");
-    schema_def_free(v1);
-    schema_def_free(v2);
+    sl_schema_def_free(v1);
+    sl_schema_def_free(v2);
 }
 
 Test(schema_compat, closed_content_and_items)
@@ -152,16 +152,16 @@ Test(schema_compat, closed_content_and_items)
     expect(closed, closed_empty, SCHEMA_COMPAT_BACKWARD,
            "$.tags | optional array | absent | old events may hold it; the new definition's additionalProperties is false",
            "remove from closed");
-    schema_def_free(open);
-    schema_def_free(closed);
-    schema_def_free(closed_empty);
+    sl_schema_def_free(open);
+    sl_schema_def_free(closed);
+    sl_schema_def_free(closed_empty);
 }
 
 Test(schema_compat, mode_names_round_trip)
 {
     for (int m = 0; m < SCHEMA_COMPAT_MODES; m++)
-        cr_assert_eq(schema_compat_parse(schema_compat_name(m)), m);
-    cr_assert_eq(schema_compat_parse("sideways"), -1);
-    cr_assert(schema_compat_transitive(SCHEMA_COMPAT_FULL_TRANSITIVE));
-    cr_assert_not(schema_compat_transitive(SCHEMA_COMPAT_FULL));
+        cr_assert_eq(sl_schema_compat_parse(sl_schema_compat_name(m)), m);
+    cr_assert_eq(sl_schema_compat_parse("sideways"), -1);
+    cr_assert(sl_schema_compat_transitive(SCHEMA_COMPAT_FULL_TRANSITIVE));
+    cr_assert_not(sl_schema_compat_transitive(SCHEMA_COMPAT_FULL));
 }

@@ -13,7 +13,7 @@
 static schema_def *parse_ok(const char *text)
 {
     schema_def *d = NULL;
-    int rc = schema_def_parse(&d, text, strlen(text));
+    int rc = sl_schema_def_parse(&d, text, strlen(text));
     cr_assert_eq(rc, 0, "refused %s: %s", text, siglog_errdetail());
     return d;
 }
@@ -21,7 +21,7 @@ static schema_def *parse_ok(const char *text)
 static void assert_refused(const char *text, const char *detail)
 {
     schema_def *d = NULL;
-    cr_assert_eq(schema_def_parse(&d, text, strlen(text)), SIGLOG_EINVAL, "accepted %s", text);
+    cr_assert_eq(sl_schema_def_parse(&d, text, strlen(text)), SIGLOG_EINVAL, "accepted %s", text);
     cr_assert_null(d);
     cr_assert(strstr(siglog_errdetail(), detail), "for %s: detail \"%s\" does not contain \"%s\"", text,
               siglog_errdetail(), detail);
@@ -39,21 +39,21 @@ Test(schema_def, parses_the_whole_subset)
     cr_assert_eq(r->types, SCHEMA_OBJECT);
     cr_assert_eq(r->additional, SCHEMA_ADDITIONAL_CLOSED);
     cr_assert_eq(r->prop_count, 6); /* five described, "ts" only required */
-    const schema_property *user = schema_node_property(r, "user");
+    const schema_property *user = sl_schema_node_property(r, "user");
     cr_assert(user && user->required && user->node->types == SCHEMA_STRING);
     cr_assert_eq(user->node->sensitivity, SCHEMA_PERSONAL);
-    const schema_property *ts = schema_node_property(r, "ts");
+    const schema_property *ts = sl_schema_node_property(r, "ts");
     cr_assert(ts && ts->required && ts->node->types == SCHEMA_ANY);
-    cr_assert_eq(schema_node_property(r, "score")->node->types, SCHEMA_NUMBER | SCHEMA_NULL);
-    cr_assert_not(schema_node_property(r, "score")->required);
-    cr_assert_eq(schema_node_property(r, "tags")->node->items->types, SCHEMA_STRING);
-    cr_assert_eq(json_array_size(schema_node_property(r, "kind")->node->enum_values), 2);
-    const schema_node *geo = schema_node_property(r, "geo")->node;
+    cr_assert_eq(sl_schema_node_property(r, "score")->node->types, SCHEMA_NUMBER | SCHEMA_NULL);
+    cr_assert_not(sl_schema_node_property(r, "score")->required);
+    cr_assert_eq(sl_schema_node_property(r, "tags")->node->items->types, SCHEMA_STRING);
+    cr_assert_eq(json_array_size(sl_schema_node_property(r, "kind")->node->enum_values), 2);
+    const schema_node *geo = sl_schema_node_property(r, "geo")->node;
     cr_assert_eq(geo->additional, SCHEMA_ADDITIONAL_SCHEMA);
     cr_assert_eq(geo->additional_node->types, SCHEMA_NUMBER);
     cr_assert_eq(d->max_sensitivity, SCHEMA_PERSONAL);
-    cr_assert_null(schema_node_property(r, "nope"));
-    schema_def_free(d);
+    cr_assert_null(sl_schema_node_property(r, "nope"));
+    sl_schema_def_free(d);
 }
 
 Test(schema_def, fingerprint_ignores_spacing_and_key_order)
@@ -66,9 +66,9 @@ Test(schema_def, fingerprint_ignores_spacing_and_key_order)
     cr_assert_eq(a->fingerprint, b->fingerprint);
     schema_def *c = parse_ok("{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"integer\"},\"b\":{}}}");
     cr_assert_neq(a->fingerprint, c->fingerprint);
-    schema_def_free(a);
-    schema_def_free(b);
-    schema_def_free(c);
+    sl_schema_def_free(a);
+    sl_schema_def_free(b);
+    sl_schema_def_free(c);
 }
 
 Test(schema_def, refuses_what_is_outside_the_subset_naming_keyword_and_path)
@@ -111,7 +111,7 @@ Test(schema_def, limits_depth_and_size)
     char *text = malloc(big);
     memset(text, ' ', big);
     schema_def *d = NULL;
-    cr_assert_eq(schema_def_parse(&d, text, big), SIGLOG_EINVAL);
+    cr_assert_eq(sl_schema_def_parse(&d, text, big), SIGLOG_EINVAL);
     cr_assert(strstr(siglog_errdetail(), "more than the"));
     free(text);
 }
@@ -119,19 +119,19 @@ Test(schema_def, limits_depth_and_size)
 Test(schema_def, paths_quote_odd_keys_and_stay_bounded)
 {
     schema_path p;
-    schema_path_root(&p);
-    size_t a = schema_path_push_key(&p, "user");
-    schema_path_push_key(&p, "x\"y\n");
+    sl_schema_path_root(&p);
+    size_t a = sl_schema_path_push_key(&p, "user");
+    sl_schema_path_push_key(&p, "x\"y\n");
     cr_assert_str_eq(p.text, "$.user[\"x\\\"y\\u000a\"]");
-    schema_path_pop(&p, a);
-    schema_path_push_index(&p, 7);
-    schema_path_push_items(&p);
+    sl_schema_path_pop(&p, a);
+    sl_schema_path_push_index(&p, 7);
+    sl_schema_path_push_items(&p);
     cr_assert_str_eq(p.text, "$[7][*]");
     char key[200];
     memset(key, 'k', sizeof key - 1);
     key[sizeof key - 1] = '\0';
     for (int i = 0; i < 10; i++)
-        schema_path_push_key(&p, key);
+        sl_schema_path_push_key(&p, key);
     cr_assert_lt(strlen(p.text), SCHEMA_PATH_MAX);
     cr_assert_str_eq(p.text + strlen(p.text) - 3, "...");
 }

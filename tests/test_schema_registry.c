@@ -295,20 +295,20 @@ Test(schema_registry, power_cut_at_every_call_of_a_registration_leaves_old_or_ne
 Test(schema_registry, decoder_refuses_what_the_encoder_would_not_write)
 {
     schema_def *d;
-    cr_assert_eq(schema_def_parse(&d, V1, strlen(V1)), 0);
+    cr_assert_eq(sl_schema_def_parse(&d, V1, strlen(V1)), 0);
     schema_entry e = { .version = 4, .compat = SCHEMA_COMPAT_FULL, .registered_at_us = 17, .name = "n", .def = d };
     schema_list l = { &e, 1 };
     uint8_t *bytes;
     size_t len;
-    cr_assert_eq(schema_list_encode(&l, &bytes, &len), 0);
+    cr_assert_eq(sl_schema_list_encode(&l, &bytes, &len), 0);
     schema_list back;
-    cr_assert_eq(schema_list_decode(bytes, len, &back), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_schema_list_decode(bytes, len, &back), 0, "%s", siglog_errdetail());
     cr_assert_eq(back.count, 1);
     cr_assert_eq(back.v[0].version, 4);
     cr_assert_eq(back.v[0].registered_at_us, 17);
-    schema_list_free(&back);
+    sl_schema_list_free(&back);
     for (size_t cut_at = 0; cut_at < len; cut_at++)
-        cr_assert_eq(schema_list_decode(bytes, cut_at, &back), SIGLOG_ECORRUPT, "cut at %zu accepted", cut_at);
+        cr_assert_eq(sl_schema_list_decode(bytes, cut_at, &back), SIGLOG_ECORRUPT, "cut at %zu accepted", cut_at);
     free(bytes);
-    schema_def_free(d);
+    sl_schema_def_free(d);
 }

@@ -31,7 +31,7 @@ static void collect(void *ctx, const char *path, const char *reason)
 static schema_def *def(void)
 {
     schema_def *d = NULL;
-    cr_assert_eq(schema_def_parse(&d, DEF, strlen(DEF)), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_schema_def_parse(&d, DEF, strlen(DEF)), 0, "%s", siglog_errdetail());
     return d;
 }
 
@@ -40,13 +40,13 @@ static void expect(const char *value, const char *want)
     schema_def *d = def();
     collected c = { .n = 0 };
     c.text[0] = '\0';
-    size_t n = schema_validate(d, value, strlen(value), collect, &c, 16);
+    size_t n = sl_schema_validate(d, value, strlen(value), collect, &c, 16);
     cr_expect_str_eq(c.text, want, "for %s:\n got: %s\nwant: %s", value, c.text, want);
     size_t lines = want[0] ? 1 : 0;
     for (const char *p = want; *p; p++)
         lines += *p == '\n';
     cr_expect_eq(n, lines, "for %s: %zu violations counted", value, n);
-    schema_def_free(d);
+    sl_schema_def_free(d);
 }
 
 Test(schema_validate, conforming_values_pass)
@@ -78,8 +78,8 @@ Test(schema_validate, stops_at_max)
 {
     schema_def *d = def();
     const char *v = "{\"a\":1,\"b\":2,\"c\":3,\"d\":4}";
-    cr_assert_eq(schema_validate(d, v, strlen(v), NULL, NULL, 2), 2);
-    cr_assert_eq(schema_validate(d, v, strlen(v), NULL, NULL, 0), 1);
-    cr_assert_eq(schema_validate(d, v, strlen(v), NULL, NULL, 100), 6); /* four closed, two required */
-    schema_def_free(d);
+    cr_assert_eq(sl_schema_validate(d, v, strlen(v), NULL, NULL, 2), 2);
+    cr_assert_eq(sl_schema_validate(d, v, strlen(v), NULL, NULL, 0), 1);
+    cr_assert_eq(sl_schema_validate(d, v, strlen(v), NULL, NULL, 100), 6); /* four closed, two required */
+    sl_schema_def_free(d);
 }

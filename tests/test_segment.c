@@ -65,7 +65,7 @@ static char *file_of(const char *ext)
     static char buf[4][512];
     static int k;
     char *p = buf[k++ % 4];
-    segment_path(p, 512, dir, BASE, ext);
+    sl_segment_path(p, 512, dir, BASE, ext);
     return p;
 }
 
@@ -99,7 +99,7 @@ static void expect_same_file(const char *path, const uint8_t *want, size_t want_
 static segment *create_seg(void)
 {
     segment *s = NULL;
-    int rc = segment_create(io_posix(), dir, BASE, &params, &s);
+    int rc = sl_segment_create(sl_io_posix(), dir, BASE, &params, &s);
     cr_assert_eq(rc, 0, "segment_create: %s", siglog_errdetail());
     return s;
 }
@@ -107,7 +107,7 @@ static segment *create_seg(void)
 static segment *open_seg(int writable)
 {
     segment *s = NULL;
-    int rc = segment_open(io_posix(), dir, BASE, writable, &params, &s);
+    int rc = sl_segment_open(sl_io_posix(), dir, BASE, writable, &params, &s);
     cr_assert_eq(rc, 0, "segment_open: %s", siglog_errdetail());
     return s;
 }
@@ -116,11 +116,11 @@ static segment *open_seg(int writable)
 static segment *recover_seg(segment_tail *t)
 {
     segment *s = open_seg(1);
-    cr_assert_eq(segment_scan_tail(s, t), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_segment_scan_tail(s, t), 0, "%s", siglog_errdetail());
     cr_assert_eq(t->damaged, 0);
     if (t->valid_bytes < t->file_bytes)
-        cr_assert_eq(segment_truncate(s, t->valid_bytes), 0, "%s", siglog_errdetail());
-    cr_assert_eq(segment_adopt_tail(s, t), 0, "%s", siglog_errdetail());
+        cr_assert_eq(sl_segment_truncate(s, t->valid_bytes), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_segment_adopt_tail(s, t), 0, "%s", siglog_errdetail());
     return s;
 }
 
@@ -129,23 +129,23 @@ static segment *recover_seg(segment_tail *t)
 static void build_batch(batch_builder *b, uint64_t base, bytebuf *out, batch_meta *meta)
 {
     uint8_t value[160];
-    batch_builder_reset(b, base, 0);
+    sl_batch_builder_reset(b, base, 0);
     uint32_t n = 1 + (uint32_t)(test_rand(&rng) % 4);
     for (uint32_t i = 0; i < n; i++) {
         size_t len = 20 + test_rand(&rng) % 140;
         for (size_t j = 0; j < len; j++)
             value[j] = (uint8_t)test_rand(&rng);
         siglog_event ev = {.key = "k", .key_len = 1, .value = value, .value_len = len};
-        cr_assert_eq(batch_builder_add(b, &ev, (int64_t)(test_rand(&rng) % TS_RANGE)), 0);
+        cr_assert_eq(sl_batch_builder_add(b, &ev, (int64_t)(test_rand(&rng) % TS_RANGE)), 0);
     }
-    cr_assert_eq(batch_builder_seal(b, SIGLOG_COMPRESSION_NONE, out, meta), 0);
+    cr_assert_eq(sl_batch_builder_seal(b, SIGLOG_COMPRESSION_NONE, out, meta), 0);
 }
 
-/* Append n batches, one to three per segment_append call. */
+/* Append n batches, one to three per sl_segment_append call. */
 static void fill(segment *s, size_t n)
 {
     batch_builder b;
-    batch_builder_init(&b);
+    sl_batch_builder_init(&b);
     bytebuf out = {0};
     batch_meta metas[3];
     while (n > 0) {
@@ -168,13 +168,13 @@ static void fill(segment *s, size_t n)
             m.next += metas[i].record_count;
             m.n++;
         }
-        cr_assert_eq(segment_append(s, out.data, out.len, metas, k), 0, "%s", siglog_errdetail());
+        cr_assert_eq(sl_segment_append(s, out.data, out.len, metas, k), 0, "%s", siglog_errdetail());
         n -= k;
     }
-    cr_assert_eq(segment_next_offset(s), m.next);
-    cr_assert_eq(segment_size(s), m.end);
-    bytebuf_free(&out);
-    batch_builder_free(&b);
+    cr_assert_eq(sl_segment_next_offset(s), m.next);
+    cr_assert_eq(sl_segment_size(s), m.end);
+    sl_bytebuf_free(&out);
+    sl_batch_builder_free(&b);
 }
 
 static void append_raw(const void *data, size_t len)
@@ -217,36 +217,36 @@ static uint64_t model_index_hit(size_t j)
 Test(segment, names_round_trip_and_strangers_are_refused)
 {
     char buf[128];
-    segment_path(buf, sizeof buf, "d", 12345, ".seg");
+    sl_segment_path(buf, sizeof buf, "d", 12345, ".seg");
     cr_assert_str_eq(buf, "d/00000000000000012345.seg");
     uint64_t v = 0;
-    cr_assert_eq(segment_parse_name(buf + 2, &v), 0);
+    cr_assert_eq(sl_segment_parse_name(buf + 2, &v), 0);
     cr_assert_eq(v, 12345);
-    cr_assert_eq(segment_parse_name("18446744073709551615.seg", &v), 0);
+    cr_assert_eq(sl_segment_parse_name("18446744073709551615.seg", &v), 0);
     cr_assert_eq(v, UINT64_MAX);
     static const char *bad[] = {"18446744073709551616.seg", "99999999999999999999.seg", "0000000000000001234.seg",
                                 "000000000000000012345.seg", "00000000000000012345.oix", "00000000000000012345.seg~",
                                 "0000000000000001234a.seg", "-0000000000000012345.seg", ""};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        cr_expect_eq(segment_parse_name(bad[i], &v), -1, "accepted \"%s\"", bad[i]);
+        cr_expect_eq(sl_segment_parse_name(bad[i], &v), -1, "accepted \"%s\"", bad[i]);
 }
 
 /* ---- appending and locating ---- */
 
 Test(segment, create_starts_empty_with_its_clock)
 {
-    int64_t before = io_posix()->now_us(io_posix());
+    int64_t before = sl_io_posix()->now_us(sl_io_posix());
     segment *s = create_seg();
-    int64_t after = io_posix()->now_us(io_posix());
-    cr_assert_eq(segment_base_offset(s), BASE);
-    cr_assert_eq(segment_next_offset(s), BASE);
-    cr_assert_eq(segment_size(s), 0);
-    cr_assert_eq(segment_max_timestamp(s), INT64_MIN);
-    cr_assert(segment_created_us(s) >= before && segment_created_us(s) <= after);
-    cr_assert_str_eq(segment_file_path(s), file_of(".seg"));
+    int64_t after = sl_io_posix()->now_us(sl_io_posix());
+    cr_assert_eq(sl_segment_base_offset(s), BASE);
+    cr_assert_eq(sl_segment_next_offset(s), BASE);
+    cr_assert_eq(sl_segment_size(s), 0);
+    cr_assert_eq(sl_segment_max_timestamp(s), INT64_MIN);
+    cr_assert(sl_segment_created_us(s) >= before && sl_segment_created_us(s) <= after);
+    cr_assert_str_eq(sl_segment_file_path(s), file_of(".seg"));
     cr_assert(exists(file_of(".oix")) && exists(file_of(".tix")));
-    cr_assert_eq(segment_index_bytes(s), test_file_size(file_of(".oix")) + test_file_size(file_of(".tix")));
-    segment_close(s);
+    cr_assert_eq(sl_segment_index_bytes(s), test_file_size(file_of(".oix")) + test_file_size(file_of(".tix")));
+    sl_segment_close(s);
 }
 
 Test(segment, create_accepts_an_empty_leftover_but_not_data)
@@ -254,9 +254,9 @@ Test(segment, create_accepts_an_empty_leftover_but_not_data)
     close(open(file_of(".seg"), O_CREAT | O_WRONLY, 0644));
     segment *s = create_seg();
     fill(s, 2);
-    segment_close(s);
+    sl_segment_close(s);
     s = NULL;
-    cr_assert_eq(segment_create(io_posix(), dir, BASE, &params, &s), SIGLOG_EEXIST);
+    cr_assert_eq(sl_segment_create(sl_io_posix(), dir, BASE, &params, &s), SIGLOG_EEXIST);
     cr_assert_null(s);
 }
 
@@ -270,7 +270,7 @@ Test(segment, locate_offset_starts_at_or_before_the_batch_and_uses_the_index)
             while (j < m.n && m.base[j] + m.count[j] <= target)
                 j++;
             uint64_t pos = 99;
-            cr_assert_eq(segment_locate_offset(s, target, &pos), 0);
+            cr_assert_eq(sl_segment_locate_offset(s, target, &pos), 0);
             /* Exactly the last indexed batch at or before the target's. */
             cr_assert_eq(pos, model_index_hit(j), "offset %llu: position %llu, expected %llu",
                          (unsigned long long)target, (unsigned long long)pos,
@@ -278,22 +278,22 @@ Test(segment, locate_offset_starts_at_or_before_the_batch_and_uses_the_index)
             helped += pos > 0;
         }
         cr_assert_gt(helped, 0);
-        segment_close(s);
+        sl_segment_close(s);
         s = open_seg(0); /* the same answers from a read-only open */
     }
-    segment_close(s);
+    sl_segment_close(s);
 }
 
 Test(segment, locate_time_never_skips_a_record_at_or_after_the_target)
 {
     segment *s = create_seg();
     fill(s, 300);
-    cr_assert_eq(segment_max_timestamp(s), model_max_ts(m.n));
+    cr_assert_eq(sl_segment_max_timestamp(s), model_max_ts(m.n));
     for (int reopened = 0; reopened < 2; reopened++) {
         size_t helped = 0;
         for (int64_t target = -2; target <= TS_RANGE + 2; target++) {
             uint64_t pos = 99;
-            cr_assert_eq(segment_locate_time(s, target, &pos), 0);
+            cr_assert_eq(sl_segment_locate_time(s, target, &pos), 0);
             long at = model_batch_at(pos);
             cr_assert_geq(at, 0, "ts %lld: position %llu is not a batch start", (long long)target,
                           (unsigned long long)pos);
@@ -310,10 +310,10 @@ Test(segment, locate_time_never_skips_a_record_at_or_after_the_target)
             helped += pos > 0;
         }
         cr_assert_gt(helped, 0);
-        segment_close(s);
+        sl_segment_close(s);
         s = open_seg(0);
     }
-    segment_close(s);
+    sl_segment_close(s);
 }
 
 Test(segment, read_batch_returns_each_batch_and_stops_at_the_limit)
@@ -323,28 +323,28 @@ Test(segment, read_batch_returns_each_batch_and_stops_at_the_limit)
     bytebuf buf = {0};
     batch_header h;
     for (size_t i = 0; i < m.n; i++) {
-        cr_assert_eq(segment_read_batch(s, m.pos[i], m.end, &h, &buf), 1, "%s", siglog_errdetail());
+        cr_assert_eq(sl_segment_read_batch(s, m.pos[i], m.end, &h, &buf), 1, "%s", siglog_errdetail());
         cr_assert_eq(h.base_offset, m.base[i]);
         cr_assert_eq(h.record_count, m.count[i]);
         cr_assert_eq(buf.len, m.bytes[i] - BATCH_HEADER_BYTES);
     }
     size_t cap = buf.cap;
-    cr_assert_eq(segment_read_batch(s, m.end, m.end, &h, &buf), 0, "at the limit");
-    cr_assert_eq(segment_read_batch(s, m.pos[3], m.pos[4] - 1, &h, &buf), 0, "batch ends beyond the limit");
-    cr_assert_eq(segment_read_batch(s, m.pos[3], m.pos[3] + 10, &h, &buf), 0, "header beyond the limit");
-    cr_assert_eq(segment_read_batch(s, m.pos[3], m.end + 100, &h, &buf), 1, "limit beyond the file");
+    cr_assert_eq(sl_segment_read_batch(s, m.end, m.end, &h, &buf), 0, "at the limit");
+    cr_assert_eq(sl_segment_read_batch(s, m.pos[3], m.pos[4] - 1, &h, &buf), 0, "batch ends beyond the limit");
+    cr_assert_eq(sl_segment_read_batch(s, m.pos[3], m.pos[3] + 10, &h, &buf), 0, "header beyond the limit");
+    cr_assert_eq(sl_segment_read_batch(s, m.pos[3], m.end + 100, &h, &buf), 1, "limit beyond the file");
     cr_assert_eq(buf.cap, cap, "the caller's buffer is reused");
-    segment_close(s);
+    sl_segment_close(s);
 
     test_flip_byte(file_of(".seg"), m.pos[5] + BATCH_HEADER_BYTES + 2, 0x10);
     s = open_seg(0);
-    cr_assert_eq(segment_read_batch(s, m.pos[5], m.end, &h, &buf), SIGLOG_ECORRUPT);
+    cr_assert_eq(sl_segment_read_batch(s, m.pos[5], m.end, &h, &buf), SIGLOG_ECORRUPT);
     char want[600];
     snprintf(want, sizeof want, "%s: invalid batch at byte %llu: ", file_of(".seg"), (unsigned long long)m.pos[5]);
     cr_assert(strncmp(siglog_errdetail(), want, strlen(want)) == 0, "detail: %s", siglog_errdetail());
-    cr_assert_eq(segment_read_batch(s, m.pos[5] + 1, m.end, &h, &buf), SIGLOG_ECORRUPT, "not a batch start");
-    bytebuf_free(&buf);
-    segment_close(s);
+    cr_assert_eq(sl_segment_read_batch(s, m.pos[5] + 1, m.end, &h, &buf), SIGLOG_ECORRUPT, "not a batch start");
+    sl_bytebuf_free(&buf);
+    sl_segment_close(s);
 }
 
 Test(segment, append_refuses_batches_that_do_not_continue_the_segment)
@@ -352,29 +352,29 @@ Test(segment, append_refuses_batches_that_do_not_continue_the_segment)
     segment *s = create_seg();
     fill(s, 3);
     batch_builder b;
-    batch_builder_init(&b);
+    sl_batch_builder_init(&b);
     bytebuf out = {0};
     batch_meta meta;
     build_batch(&b, m.next + 1, &out, &meta);
-    cr_expect_eq(segment_append(s, out.data, out.len, &meta, 1), SIGLOG_EINVAL, "gap in offsets");
+    cr_expect_eq(sl_segment_append(s, out.data, out.len, &meta, 1), SIGLOG_EINVAL, "gap in offsets");
     out.len = 0;
     build_batch(&b, m.next, &out, &meta);
-    cr_expect_eq(segment_append(s, out.data, out.len - 1, &meta, 1), SIGLOG_EINVAL, "length disagrees");
+    cr_expect_eq(sl_segment_append(s, out.data, out.len - 1, &meta, 1), SIGLOG_EINVAL, "length disagrees");
     meta.record_count++;
-    cr_expect_eq(segment_append(s, out.data, out.len, &meta, 1), SIGLOG_EINVAL, "meta disagrees with header");
-    cr_expect_eq(segment_size(s), m.end);
+    cr_expect_eq(sl_segment_append(s, out.data, out.len, &meta, 1), SIGLOG_EINVAL, "meta disagrees with header");
+    cr_expect_eq(sl_segment_size(s), m.end);
     cr_expect_eq(test_file_size(file_of(".seg")), m.end, "nothing written");
-    segment_close(s);
+    sl_segment_close(s);
 
     s = open_seg(0);
     meta.record_count--;
-    cr_expect_eq(segment_append(s, out.data, out.len, &meta, 1), SIGLOG_ERDONLY);
-    segment_close(s);
+    cr_expect_eq(sl_segment_append(s, out.data, out.len, &meta, 1), SIGLOG_ERDONLY);
+    sl_segment_close(s);
     s = open_seg(1);
-    cr_expect_eq(segment_append(s, out.data, out.len, &meta, 1), SIGLOG_EINVAL, "before the tail is adopted");
-    segment_close(s);
-    bytebuf_free(&out);
-    batch_builder_free(&b);
+    cr_expect_eq(sl_segment_append(s, out.data, out.len, &meta, 1), SIGLOG_EINVAL, "before the tail is adopted");
+    sl_segment_close(s);
+    sl_bytebuf_free(&out);
+    sl_batch_builder_free(&b);
 }
 
 /* ---- recovery ---- */
@@ -400,17 +400,17 @@ Test(segment, torn_tail_at_every_byte_leaves_exactly_the_valid_prefix)
         params.index_interval_bytes = intervals[v];
         segment *s = create_seg();
         fill(s, 12);
-        segment_close(s);
+        sl_segment_close(s);
         size_t last = m.n - 1;
         for (uint64_t cut = m.end; cut-- > m.pos[last];) {
             test_truncate(file_of(".seg"), cut);
             s = open_seg(1);
             segment_tail t;
-            cr_assert_eq(segment_scan_tail(s, &t), 0, "%s", siglog_errdetail());
+            cr_assert_eq(sl_segment_scan_tail(s, &t), 0, "%s", siglog_errdetail());
             expect_tail(&t, last, cut);
             cr_assert_eq(t.damaged, 0, "cut at %llu reported as damage at %llu", (unsigned long long)cut,
                          (unsigned long long)t.damage_next_pos);
-            segment_close(s);
+            sl_segment_close(s);
         }
         /* The writer cuts the tail, adopts the state and appends again. */
         test_truncate(file_of(".seg"), m.pos[last] + m.bytes[last] / 2);
@@ -421,11 +421,11 @@ Test(segment, torn_tail_at_every_byte_leaves_exactly_the_valid_prefix)
         m.end = m.pos[last];
         m.next = m.base[last];
         fill(s, 5);
-        segment_close(s);
+        sl_segment_close(s);
         s = open_seg(1);
-        cr_assert_eq(segment_scan_tail(s, &t), 0);
+        cr_assert_eq(sl_segment_scan_tail(s, &t), 0);
         expect_tail(&t, m.n, m.end);
-        segment_close(s);
+        sl_segment_close(s);
 
         test_rmtree(dir);
         cr_assert_eq(mkdir(dir, 0700), 0);
@@ -439,22 +439,22 @@ Test(segment, truncate_cuts_the_file_and_the_entries_beyond_it)
     params.index_interval_bytes = 1; /* every batch but the first indexed */
     segment *s = create_seg();
     fill(s, 10);
-    segment_close(s);
+    sl_segment_close(s);
     s = open_seg(1);
-    cr_assert_eq(segment_truncate(s, m.pos[6] + 10), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_segment_truncate(s, m.pos[6] + 10), 0, "%s", siglog_errdetail());
     cr_assert_eq(test_file_size(file_of(".seg")), m.pos[6] + 10);
     index_file *ix = NULL;
-    cr_assert_eq(index_open(io_posix(), file_of(".oix"), INDEX_KIND_OFFSET, BASE, 0, IO_READ, 0, &ix), 0);
-    cr_assert_eq(index_count(ix), 6, "entries for batches 1..6 stay");
+    cr_assert_eq(sl_index_open(sl_io_posix(), file_of(".oix"), INDEX_KIND_OFFSET, BASE, 0, IO_READ, 0, &ix), 0);
+    cr_assert_eq(sl_index_count(ix), 6, "entries for batches 1..6 stay");
     uint32_t rel, pos;
-    index_entry_offset(ix, 5, &rel, &pos);
+    sl_index_entry_offset(ix, 5, &rel, &pos);
     cr_assert_eq(pos, m.pos[6]);
-    index_close(ix);
-    cr_assert_eq(index_open(io_posix(), file_of(".tix"), INDEX_KIND_TIME, BASE, 0, IO_READ, 0, &ix), 0);
-    cr_assert_eq(index_count(ix), 6);
-    index_close(ix);
-    cr_assert_eq(segment_truncate(s, m.end), SIGLOG_EINVAL, "truncate never extends");
-    segment_close(s);
+    sl_index_close(ix);
+    cr_assert_eq(sl_index_open(sl_io_posix(), file_of(".tix"), INDEX_KIND_TIME, BASE, 0, IO_READ, 0, &ix), 0);
+    cr_assert_eq(sl_index_count(ix), 6);
+    sl_index_close(ix);
+    cr_assert_eq(sl_segment_truncate(s, m.end), SIGLOG_EINVAL, "truncate never extends");
+    sl_segment_close(s);
 }
 
 /* After a failed append the writer cuts what part of the write reached the
@@ -464,28 +464,28 @@ Test(segment, truncate_at_the_writers_end_keeps_appending)
     segment *s = create_seg();
     fill(s, 5);
     append_raw("partial write", 13);
-    cr_assert_eq(segment_truncate(s, m.end), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_segment_truncate(s, m.end), 0, "%s", siglog_errdetail());
     fill(s, 5);
-    segment_close(s);
+    sl_segment_close(s);
     segment_tail t;
     s = open_seg(1);
-    cr_assert_eq(segment_scan_tail(s, &t), 0);
+    cr_assert_eq(sl_segment_scan_tail(s, &t), 0);
     expect_tail(&t, m.n, m.end);
-    cr_assert_eq(segment_adopt_tail(s, &t), 0);
-    cr_assert_eq(segment_truncate(s, m.pos[2]), 0);
+    cr_assert_eq(sl_segment_adopt_tail(s, &t), 0);
+    cr_assert_eq(sl_segment_truncate(s, m.pos[2]), 0);
     batch_builder b;
-    batch_builder_init(&b);
+    sl_batch_builder_init(&b);
     bytebuf out = {0};
     batch_meta meta;
     build_batch(&b, m.base[2], &out, &meta);
-    cr_assert_eq(segment_append(s, out.data, out.len, &meta, 1), SIGLOG_EINVAL, "a cut inside the state needs a scan");
-    cr_assert_eq(segment_scan_tail(s, &t), 0);
-    cr_assert_eq(segment_adopt_tail(s, &t), 0);
-    cr_assert_eq(segment_append(s, out.data, out.len, &meta, 1), 0, "%s", siglog_errdetail());
-    cr_assert_eq(segment_next_offset(s), m.base[2] + meta.record_count);
-    segment_close(s);
-    bytebuf_free(&out);
-    batch_builder_free(&b);
+    cr_assert_eq(sl_segment_append(s, out.data, out.len, &meta, 1), SIGLOG_EINVAL, "a cut inside the state needs a scan");
+    cr_assert_eq(sl_segment_scan_tail(s, &t), 0);
+    cr_assert_eq(sl_segment_adopt_tail(s, &t), 0);
+    cr_assert_eq(sl_segment_append(s, out.data, out.len, &meta, 1), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_segment_next_offset(s), m.base[2] + meta.record_count);
+    sl_segment_close(s);
+    sl_bytebuf_free(&out);
+    sl_batch_builder_free(&b);
 }
 
 Test(segment, flipped_byte_in_the_middle_is_damage_not_a_tail)
@@ -493,29 +493,29 @@ Test(segment, flipped_byte_in_the_middle_is_damage_not_a_tail)
     params.index_interval_bytes = 1u << 30; /* the tail scan covers the file */
     segment *s = create_seg();
     fill(s, 10);
-    segment_close(s);
+    sl_segment_close(s);
     /* A byte in the body, then one in the header (base offset field). */
     static const uint64_t where[] = {BATCH_HEADER_BYTES + 3, 9};
     for (size_t w = 0; w < 2; w++) {
         test_flip_byte(file_of(".seg"), m.pos[5] + where[w], 0x04);
         s = open_seg(1);
         segment_tail t;
-        cr_assert_eq(segment_scan_tail(s, &t), 0, "%s", siglog_errdetail());
+        cr_assert_eq(sl_segment_scan_tail(s, &t), 0, "%s", siglog_errdetail());
         expect_tail(&t, 5, m.end);
         cr_assert_eq(t.damaged, 1);
         cr_assert_eq(t.damage_next_pos, m.pos[6]);
         cr_assert_eq(t.damage_next_offset, m.base[6]);
-        segment_close(s);
+        sl_segment_close(s);
         test_flip_byte(file_of(".seg"), m.pos[5] + where[w], 0x04);
     }
     /* The same flip in the last batch looks like a torn tail. */
     test_flip_byte(file_of(".seg"), m.pos[9] + BATCH_HEADER_BYTES + 3, 0x04);
     s = open_seg(1);
     segment_tail t;
-    cr_assert_eq(segment_scan_tail(s, &t), 0);
+    cr_assert_eq(sl_segment_scan_tail(s, &t), 0);
     expect_tail(&t, 9, m.end);
     cr_assert_eq(t.damaged, 0);
-    segment_close(s);
+    sl_segment_close(s);
 }
 
 /* A valid batch whose offsets do not continue the segment (here a copy of
@@ -525,16 +525,16 @@ Test(segment, batch_out_of_sequence_after_the_prefix_is_a_tail)
 {
     segment *s = create_seg();
     fill(s, 6);
-    segment_close(s);
+    sl_segment_close(s);
     size_t len;
     uint8_t *seg = slurp(file_of(".seg"), &len);
     append_raw(seg, m.bytes[0]);
     s = open_seg(1);
     segment_tail t;
-    cr_assert_eq(segment_scan_tail(s, &t), 0);
+    cr_assert_eq(sl_segment_scan_tail(s, &t), 0);
     expect_tail(&t, m.n, m.end + m.bytes[0]);
     cr_assert_eq(t.damaged, 0);
-    segment_close(s);
+    sl_segment_close(s);
     free(seg);
 }
 
@@ -547,24 +547,24 @@ Test(segment, old_batch_inside_a_torn_tail_is_not_damage)
     size_t len;
     uint8_t *seg = slurp(file_of(".seg"), &len);
     batch_builder b;
-    batch_builder_init(&b);
-    batch_builder_reset(&b, m.next, 0);
+    sl_batch_builder_init(&b);
+    sl_batch_builder_reset(&b, m.next, 0);
     siglog_event ev = {.value = seg, .value_len = m.bytes[0]};
-    cr_assert_eq(batch_builder_add(&b, &ev, 5), 0);
+    cr_assert_eq(sl_batch_builder_add(&b, &ev, 5), 0);
     bytebuf out = {0};
     batch_meta meta;
-    cr_assert_eq(batch_builder_seal(&b, SIGLOG_COMPRESSION_NONE, &out, &meta), 0);
-    cr_assert_eq(segment_append(s, out.data, out.len, &meta, 1), 0);
-    segment_close(s);
+    cr_assert_eq(sl_batch_builder_seal(&b, SIGLOG_COMPRESSION_NONE, &out, &meta), 0);
+    cr_assert_eq(sl_segment_append(s, out.data, out.len, &meta, 1), 0);
+    sl_segment_close(s);
     test_truncate(file_of(".seg"), m.end + meta.bytes - 1);
     s = open_seg(1);
     segment_tail t;
-    cr_assert_eq(segment_scan_tail(s, &t), 0);
+    cr_assert_eq(sl_segment_scan_tail(s, &t), 0);
     expect_tail(&t, m.n, m.end + meta.bytes - 1);
     cr_assert_eq(t.damaged, 0);
-    segment_close(s);
-    bytebuf_free(&out);
-    batch_builder_free(&b);
+    sl_segment_close(s);
+    sl_bytebuf_free(&out);
+    sl_batch_builder_free(&b);
     free(seg);
 }
 
@@ -580,43 +580,43 @@ Test(segment, zero_length_segment_opens_scans_and_accepts_appends)
     cr_assert_eq(t.max_timestamp_us, INT64_MIN);
     cr_assert(exists(file_of(".oix")) && exists(file_of(".tix")), "indexes created");
     fill(s, 8);
-    segment_close(s);
+    sl_segment_close(s);
     s = open_seg(0);
     bytebuf buf = {0};
     batch_header h;
     uint64_t pos = 0;
     size_t i = 0;
-    while (segment_read_batch(s, pos, test_file_size(file_of(".seg")), &h, &buf) == 1) {
+    while (sl_segment_read_batch(s, pos, test_file_size(file_of(".seg")), &h, &buf) == 1) {
         cr_assert_eq(h.base_offset, m.base[i++]);
         pos += BATCH_HEADER_BYTES + h.body_len;
     }
     cr_assert_eq(i, m.n);
-    bytebuf_free(&buf);
-    segment_close(s);
+    sl_bytebuf_free(&buf);
+    sl_segment_close(s);
 }
 
 Test(segment, missing_or_corrupt_index_is_rebuilt_identically_on_writable_open)
 {
     segment *s = create_seg();
     fill(s, 100);
-    segment_close(s);
+    sl_segment_close(s);
     size_t oix_len, tix_len;
     uint8_t *oix = slurp(file_of(".oix"), &oix_len);
     uint8_t *tix = slurp(file_of(".tix"), &tix_len);
     cr_assert_gt(get_le32(oix + INDEX_HEADER_BYTES), 0, "the segment has index entries");
 
     cr_assert_eq(unlink(file_of(".oix")), 0);
-    segment_close(open_seg(1));
+    sl_segment_close(open_seg(1));
     expect_same_file(file_of(".oix"), oix, oix_len);
     expect_same_file(file_of(".tix"), tix, tix_len);
 
     test_flip_byte(file_of(".tix"), 30, 0x01);
-    segment_close(open_seg(1));
+    sl_segment_close(open_seg(1));
     expect_same_file(file_of(".oix"), oix, oix_len);
     expect_same_file(file_of(".tix"), tix, tix_len);
 
     cr_assert_eq(truncate(file_of(".oix"), 0), 0);
-    segment_close(open_seg(1));
+    sl_segment_close(open_seg(1));
     expect_same_file(file_of(".oix"), oix, oix_len);
     cr_assert(!exists(file_of(".oix.tmp")) && !exists(file_of(".tix.tmp")));
     free(oix);
@@ -627,7 +627,7 @@ Test(segment, unusable_index_on_read_only_open_means_scan_from_start)
 {
     segment *s = create_seg();
     fill(s, 100);
-    segment_close(s);
+    sl_segment_close(s);
     size_t tix_len, seg_len;
     uint8_t *seg = slurp(file_of(".seg"), &seg_len);
 
@@ -637,18 +637,18 @@ Test(segment, unusable_index_on_read_only_open_means_scan_from_start)
     s = open_seg(0);
     for (uint64_t target = BASE; target < m.next; target += 7) {
         uint64_t pos = 99;
-        cr_assert_eq(segment_locate_offset(s, target, &pos), 0);
+        cr_assert_eq(sl_segment_locate_offset(s, target, &pos), 0);
         cr_assert_eq(pos, 0);
     }
     for (int64_t ts = 0; ts <= TS_RANGE; ts += 50) {
         uint64_t pos = 99;
-        cr_assert_eq(segment_locate_time(s, ts, &pos), 0);
+        cr_assert_eq(sl_segment_locate_time(s, ts, &pos), 0);
         cr_assert_eq(pos, 0);
     }
     segment_tail t;
-    cr_assert_eq(segment_scan_tail(s, &t), 0);
+    cr_assert_eq(sl_segment_scan_tail(s, &t), 0);
     expect_tail(&t, m.n, m.end);
-    segment_close(s);
+    sl_segment_close(s);
     cr_assert(!exists(file_of(".oix")), "read-only open created an index");
     expect_same_file(file_of(".tix"), tix, tix_len);
     expect_same_file(file_of(".seg"), seg, seg_len);
@@ -660,20 +660,20 @@ Test(segment, index_beyond_a_shortened_file_is_repaired_by_adopt)
 {
     segment *s = create_seg();
     fill(s, 100);
-    segment_close(s);
+    sl_segment_close(s);
     /* Lose the last 30 batches but keep the index that names them. */
     test_truncate(file_of(".seg"), m.pos[70]);
     segment_tail t;
     s = recover_seg(&t);
     expect_tail(&t, 70, m.pos[70]);
-    segment_close(s);
+    sl_segment_close(s);
     size_t oix_len, tix_len;
     uint8_t *oix = slurp(file_of(".oix"), &oix_len);
     uint8_t *tix = slurp(file_of(".tix"), &tix_len);
     /* The repaired indexes equal ones rebuilt from scratch. */
     cr_assert_eq(unlink(file_of(".oix")), 0);
     cr_assert_eq(unlink(file_of(".tix")), 0);
-    segment_close(open_seg(1));
+    sl_segment_close(open_seg(1));
     expect_same_file(file_of(".oix"), oix, oix_len);
     expect_same_file(file_of(".tix"), tix, tix_len);
     free(oix);
@@ -706,23 +706,23 @@ static void expect_wrong_index_distrusted(void)
 {
     segment *s = open_seg(0);
     uint64_t pos = 99;
-    cr_assert_eq(segment_locate_offset(s, m.next - 1, &pos), 0);
+    cr_assert_eq(sl_segment_locate_offset(s, m.next - 1, &pos), 0);
     cr_assert_eq(pos, 0, "a mismatching entry falls back to the start");
-    segment_close(s);
+    sl_segment_close(s);
     segment_tail t;
     s = recover_seg(&t);
     expect_tail(&t, m.n, m.end);
-    cr_assert_eq(segment_locate_offset(s, m.next - 1, &pos), 0);
+    cr_assert_eq(sl_segment_locate_offset(s, m.next - 1, &pos), 0);
     cr_assert_gt(pos, 0, "adopt rebuilt the index");
     cr_assert_eq(pos, model_index_hit(m.n - 1));
-    segment_close(s);
+    sl_segment_close(s);
 }
 
 Test(segment, index_entry_one_byte_off_its_batch_is_not_trusted)
 {
     segment *s = create_seg();
     fill(s, 60);
-    segment_close(s);
+    sl_segment_close(s);
     skew_index(4, 1);
     expect_wrong_index_distrusted();
 }
@@ -731,7 +731,7 @@ Test(segment, index_entry_naming_another_offset_is_not_trusted)
 {
     segment *s = create_seg();
     fill(s, 60);
-    segment_close(s);
+    sl_segment_close(s);
     skew_index(0, 1);
     expect_wrong_index_distrusted();
 }
@@ -742,10 +742,10 @@ Test(segment, seal_writes_a_valid_summary)
 {
     segment *s = create_seg();
     fill(s, 40);
-    int64_t created = segment_created_us(s);
-    cr_assert_eq(segment_seal(s), 0, "%s", siglog_errdetail());
-    cr_expect_eq(segment_append(s, NULL, 0, NULL, 0), SIGLOG_EINVAL, "sealed segments are immutable");
-    segment_close(s);
+    int64_t created = sl_segment_created_us(s);
+    cr_assert_eq(sl_segment_seal(s), 0, "%s", siglog_errdetail());
+    cr_expect_eq(sl_segment_append(s, NULL, 0, NULL, 0), SIGLOG_EINVAL, "sealed segments are immutable");
+    sl_segment_close(s);
 
     size_t len;
     uint8_t *sum = slurp(file_of(".sum"), &len);
@@ -763,15 +763,15 @@ Test(segment, seal_writes_a_valid_summary)
     free(sum);
 
     s = open_seg(0);
-    cr_expect_eq(segment_next_offset(s), m.next, "read-only open learns the range from the summary");
-    cr_expect_eq(segment_size(s), m.end);
-    cr_expect_eq(segment_max_timestamp(s), model_max_ts(m.n));
-    cr_expect_eq(segment_created_us(s), created);
-    segment_close(s);
+    cr_expect_eq(sl_segment_next_offset(s), m.next, "read-only open learns the range from the summary");
+    cr_expect_eq(sl_segment_size(s), m.end);
+    cr_expect_eq(sl_segment_max_timestamp(s), model_max_ts(m.n));
+    cr_expect_eq(sl_segment_created_us(s), created);
+    sl_segment_close(s);
 
     test_flip_byte(file_of(".sum"), 20, 0x01);
     s = open_seg(0);
-    cr_expect_eq(segment_next_offset(s), BASE, "a corrupt summary is not believed");
-    cr_expect_eq(segment_size(s), m.end);
-    segment_close(s);
+    cr_expect_eq(sl_segment_next_offset(s), BASE, "a corrupt summary is not believed");
+    cr_expect_eq(sl_segment_size(s), m.end);
+    sl_segment_close(s);
 }

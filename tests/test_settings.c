@@ -25,12 +25,12 @@ Test(settings, defaults_come_from_the_table_and_are_valid)
 {
     siglog_stream_config c;
     siglog_stream_config_default(&c);
-    for (size_t i = 0; i < settings_count(); i++) {
-        const settings_row *r = settings_row_at(i);
-        cr_assert_eq(settings_get(&c, r), r->pub.default_value, "%s", r->pub.name);
-        cr_assert_eq(settings_check(r, r->pub.default_value), 0, "%s", r->pub.name);
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        const settings_row *r = sl_settings_row_at(i);
+        cr_assert_eq(sl_settings_get(&c, r), r->pub.default_value, "%s", r->pub.name);
+        cr_assert_eq(sl_settings_check(r, r->pub.default_value), 0, "%s", r->pub.name);
     }
-    cr_assert_eq(stream_config_normalize(&c, UINT64_MAX), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_stream_config_normalize(&c, UINT64_MAX), 0, "%s", siglog_errdetail());
 }
 
 /* A field added to siglog_stream_config without a row would be neither
@@ -39,8 +39,8 @@ Test(settings, defaults_come_from_the_table_and_are_valid)
 Test(settings, rows_cover_every_config_field_once)
 {
     unsigned char covered[offsetof(siglog_stream_config, reserved32)] = { 0 };
-    for (size_t i = 0; i < settings_count(); i++) {
-        const settings_row *r = settings_row_at(i);
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        const settings_row *r = sl_settings_row_at(i);
         cr_assert(r->width == 4 || r->width == 8, "%s", r->pub.name);
         cr_assert_leq(r->offset + r->width, sizeof covered, "%s", r->pub.name);
         for (size_t b = r->offset; b < r->offset + r->width; b++) {
@@ -55,24 +55,24 @@ Test(settings, rows_cover_every_config_field_once)
 
 Test(settings, names_and_tags_are_unique_and_found)
 {
-    for (size_t i = 0; i < settings_count(); i++) {
-        const settings_row *r = settings_row_at(i);
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        const settings_row *r = sl_settings_row_at(i);
         cr_assert_eq(siglog_setting_find(r->pub.name), &r->pub);
         cr_assert_eq(siglog_setting_at(i), &r->pub);
-        cr_assert_eq(settings_by_tag(r->tag), r, "%s", r->pub.name);
+        cr_assert_eq(sl_settings_by_tag(r->tag), r, "%s", r->pub.name);
         cr_assert_neq(r->tag & ~SETTINGS_TAG_MUST_UNDERSTAND, 0, "%s", r->pub.name);
         if (r->pub.type == SIGLOG_SETTING_ENUM)
             for (uint64_t v = 0; v <= r->pub.max; v++)
                 cr_assert_not_null(r->pub.choices[v], "%s", r->pub.name);
     }
-    cr_assert_eq(siglog_setting_at(settings_count()), NULL);
-    cr_assert_eq(siglog_setting_count(), settings_count());
+    cr_assert_eq(siglog_setting_at(sl_settings_count()), NULL);
+    cr_assert_eq(siglog_setting_count(), sl_settings_count());
     cr_assert_null(siglog_setting_find("no_such_setting"));
 }
 
 Test(settings, set_checks_the_range_and_names_the_setting)
 {
-    for (size_t i = 0; i < settings_count(); i++) {
+    for (size_t i = 0; i < sl_settings_count(); i++) {
         const siglog_setting *set = siglog_setting_at(i);
         siglog_stream_config c, before;
         siglog_stream_config_default(&c);
@@ -84,7 +84,7 @@ Test(settings, set_checks_the_range_and_names_the_setting)
         if (set->max < UINT64_MAX)
             cr_assert_eq(siglog_setting_set(&c, set, set->max + 1), SIGLOG_EINVAL, "%s", set->name);
         cr_assert_eq(memcmp(&c, &before, sizeof c), 0, "%s: a refused value changed the config", set->name);
-        uint64_t v = other_value(settings_row_at(i));
+        uint64_t v = other_value(sl_settings_row_at(i));
         cr_assert_eq(siglog_setting_set(&c, set, v), 0, "%s: %s", set->name, siglog_errdetail());
         cr_assert_eq(siglog_setting_get(&c, set), v, "%s", set->name);
     }
@@ -94,17 +94,17 @@ Test(settings, set_checks_the_range_and_names_the_setting)
  * setting the codec drops or mixes up with another is seen. */
 Test(settings, every_setting_round_trips_through_stream_meta)
 {
-    for (size_t i = 0; i < settings_count(); i++) {
-        const settings_row *r = settings_row_at(i);
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        const settings_row *r = sl_settings_row_at(i);
         siglog_stream_config c, back;
         siglog_stream_config_default(&c);
-        settings_put(&c, r, other_value(r));
+        sl_settings_put(&c, r, other_value(r));
         uint8_t buf[STREAM_META_BYTES_MAX];
-        size_t len = stream_meta_encode(buf, "s", 7, &c, NULL);
+        size_t len = sl_stream_meta_encode(buf, "s", 7, &c, NULL);
         char name[SIGLOG_NAME_MAX + 1];
         uint32_t id;
         int version;
-        cr_assert_eq(stream_meta_decode(buf, len, name, &id, &back, NULL, &version), 0, "%s: %s", r->pub.name,
+        cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &back, NULL, &version), 0, "%s: %s", r->pub.name,
                      siglog_errdetail());
         cr_assert_eq(version, 2);
         cr_assert_eq(memcmp(&c, &back, sizeof c), 0, "%s did not round-trip", r->pub.name);
@@ -129,8 +129,8 @@ Test(settings, man_page_lists_every_setting)
     const char *section = strstr(page, "\n.SH STREAM SETTINGS\n");
     cr_assert_not_null(section, "the man page has no STREAM SETTINGS section");
     const char *end = strstr(section + 1, "\n.SH ");
-    for (size_t i = 0; i < settings_count(); i++) {
-        const settings_row *r = settings_row_at(i);
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        const settings_row *r = sl_settings_row_at(i);
         char entry[96];
         snprintf(entry, sizeof entry, "\n.TP\n.B %s\n", r->pub.name);
         const char *at = strstr(section, entry);
@@ -166,19 +166,19 @@ Test(settings, unknown_optional_tag_is_kept_in_place_on_rewrite)
     /* 0x0100 sorts between the writer's tags 0x000A and 0x8001. */
     stream_meta_extra in = one_entry(0x0100), out;
     uint8_t buf[STREAM_META_BYTES_MAX], again[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, "s", 3, &c, &in);
+    size_t len = sl_stream_meta_encode(buf, "s", 3, &c, &in);
     char name[SIGLOG_NAME_MAX + 1];
     uint32_t id;
-    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &back, &out, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &back, &out, NULL), 0, "%s", siglog_errdetail());
     cr_assert_eq(back.linger_us, 777);
     cr_assert_eq(out.len, in.len);
     cr_assert_eq(memcmp(out.bytes, in.bytes, in.len), 0);
-    cr_assert_eq(stream_meta_encode(again, name, id, &back, &out), len);
+    cr_assert_eq(sl_stream_meta_encode(again, name, id, &back, &out), len);
     cr_assert_eq(memcmp(again, buf, len), 0, "a rewrite changed the file");
     /* The entry sits in tag order: right before partitions (0x8001). */
     const uint8_t *at = memmem(buf, len, in.bytes, in.len);
     cr_assert_not_null(at);
-    cr_assert_eq(get_le16(at + in.len), settings_by_tag(0x8001)->tag);
+    cr_assert_eq(get_le16(at + in.len), sl_settings_by_tag(0x8001)->tag);
 }
 
 Test(settings, unknown_must_understand_tag_is_refused_naming_it)
@@ -187,15 +187,15 @@ Test(settings, unknown_must_understand_tag_is_refused_naming_it)
     siglog_stream_config_default(&c);
     stream_meta_extra in = one_entry(0x8100);
     uint8_t buf[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, "s", 3, &c, &in);
+    size_t len = sl_stream_meta_encode(buf, "s", 3, &c, &in);
     char name[SIGLOG_NAME_MAX + 1];
     uint32_t id;
-    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &c, NULL, NULL), SIGLOG_EVERSION);
+    cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &c, NULL, NULL), SIGLOG_EVERSION);
     cr_assert(strstr(siglog_errdetail(), "tag 0x8100 must be understood"), "%s", siglog_errdetail());
     /* A known setting's tag with the bit flipped is damage, not news. */
     in = one_entry(0x8005);
-    len = stream_meta_encode(buf, "s", 3, &c, &in);
-    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &c, NULL, NULL), SIGLOG_ECORRUPT);
+    len = sl_stream_meta_encode(buf, "s", 3, &c, &in);
+    cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &c, NULL, NULL), SIGLOG_ECORRUPT);
 }
 
 /* A v2 file without a setting gives it its default: a newer setting is
@@ -208,7 +208,7 @@ Test(settings, missing_setting_takes_its_default)
     c.linger_us = 777;
     c.batch_bytes_max = 2048;
     uint8_t buf[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, "s", 3, &c, NULL);
+    size_t len = sl_stream_meta_encode(buf, "s", 3, &c, NULL);
     /* Drop linger_us (tag 9): the entries are 12 bytes each, in tag order. */
     uint8_t *e = buf + STREAM_META_HEADER_BYTES + 1;
     while (get_le16(e) != 9)
@@ -219,7 +219,7 @@ Test(settings, missing_setting_takes_its_default)
     put_le64(buf + len - 8, XXH3_64bits(buf, len - 8));
     char name[SIGLOG_NAME_MAX + 1];
     uint32_t id;
-    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &back, NULL, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &back, NULL, NULL), 0, "%s", siglog_errdetail());
     cr_assert_eq(back.linger_us, def.linger_us);
     cr_assert_eq(back.batch_bytes_max, 2048);
 }
@@ -237,8 +237,8 @@ static void write_meta(const char *store, const char *stream, stream_meta_extra 
     char name[SIGLOG_NAME_MAX + 1];
     uint32_t id;
     siglog_stream_config c;
-    cr_assert_eq(stream_meta_decode(buf, len, name, &id, &c, NULL, NULL), 0, "%s", siglog_errdetail());
-    len = stream_meta_encode(buf, name, id, &c, extra);
+    cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &c, NULL, NULL), 0, "%s", siglog_errdetail());
+    len = sl_stream_meta_encode(buf, name, id, &c, extra);
     f = fopen(path, "wb");
     cr_assert(f && fwrite(buf, 1, len, f) == len && fclose(f) == 0, "%s", path);
     free(path);
@@ -296,7 +296,7 @@ Test(settings, v1_and_v2_vectors_decode_alike)
             size_t len = fread(buf, 1, sizeof buf, f);
             fclose(f);
             int version;
-            cr_assert_eq(stream_meta_decode(buf, len, name[v], &id[v], &c[v], NULL, &version), 0, "%s: %s", path,
+            cr_assert_eq(sl_stream_meta_decode(buf, len, name[v], &id[v], &c[v], NULL, &version), 0, "%s: %s", path,
                          siglog_errdetail());
             cr_assert_eq(version, v + 1, "%s", path);
             free(path);

@@ -41,7 +41,7 @@ static char *sub(const char *name)
 
 static void secret_of(siglog *s, uint8_t out[STORE_SECRET_BYTES])
 {
-    int rc = store_secret_get(s, out);
+    int rc = sl_store_secret_get(s, out);
     cr_assert_eq(rc, 0, "%s: %s", siglog_errname(rc), siglog_errdetail());
 }
 
@@ -113,7 +113,7 @@ Test(store_secret, a_store_without_one_gets_it_at_the_writers_open_not_a_readers
 
     s = open_read_only(path);
     uint8_t out[STORE_SECRET_BYTES];
-    cr_assert_eq(store_secret_get(s, out), SIGLOG_ENOENT);
+    cr_assert_eq(sl_store_secret_get(s, out), SIGLOG_ENOENT);
     cr_assert_not_null(strstr(siglog_errdetail(), STORE_SECRET_FILE), "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
     cr_assert_eq(access(secret, F_OK), -1, "a reader wrote the secret");
@@ -142,7 +142,7 @@ Test(store_secret, with_an_audit_trail_a_lost_key_is_not_replaced)
      * naming what is missing. */
     s = test_store_open(path, NULL);
     uint8_t out[STORE_SECRET_BYTES];
-    cr_assert_eq(store_secret_get(s, out), SIGLOG_ENOENT);
+    cr_assert_eq(sl_store_secret_get(s, out), SIGLOG_ENOENT);
     cr_assert_not_null(strstr(siglog_errdetail(), "audit trail"), "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
     cr_assert_eq(access(secret, F_OK), -1, "a new key was made over an audit trail");
@@ -157,8 +157,8 @@ Test(store_secret, never_replaced)
     siglog *s = test_store_open(path, NULL);
     uint8_t before[STORE_SECRET_BYTES], after[STORE_SECRET_BYTES];
     secret_of(s, before);
-    cr_assert_eq(store_secret_create(io_posix(), path, s->store_id, 0), SIGLOG_EEXIST);
-    cr_assert_eq(store_secret_load(io_posix(), path, s->store_id, after), 0);
+    cr_assert_eq(sl_store_secret_create(sl_io_posix(), path, s->store_id, 0), SIGLOG_EEXIST);
+    cr_assert_eq(sl_store_secret_load(sl_io_posix(), path, s->store_id, after), 0);
     cr_assert_eq(memcmp(before, after, sizeof before), 0);
     cr_assert_eq(siglog_close(s), 0);
     free(path);
@@ -174,17 +174,17 @@ Test(store_secret, a_key_from_another_store_or_damaged_is_refused)
     char *k1 = test_path(p1, STORE_SECRET_FILE), *k2 = test_path(p2, STORE_SECRET_FILE);
     cr_assert_eq(rename(k2, k1), 0);
     uint8_t out[STORE_SECRET_BYTES];
-    cr_assert_eq(store_secret_load(io_posix(), p1, id1, out), SIGLOG_ECORRUPT);
+    cr_assert_eq(sl_store_secret_load(sl_io_posix(), p1, id1, out), SIGLOG_ECORRUPT);
     cr_assert_not_null(strstr(siglog_errdetail(), "belongs to store"), "%s", siglog_errdetail());
 
     /* A writer still opens, without a key, saying why. */
     s1 = test_store_open(p1, NULL);
-    cr_assert_eq(store_secret_get(s1, out), SIGLOG_ENOENT);
+    cr_assert_eq(sl_store_secret_get(s1, out), SIGLOG_ENOENT);
     cr_assert_not_null(strstr(siglog_errdetail(), k1), "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s1), 0);
 
     test_flip_byte(k1, 20, 0x01);
-    cr_assert_eq(store_secret_load(io_posix(), p1, id1, out), SIGLOG_ECORRUPT);
+    cr_assert_eq(sl_store_secret_load(sl_io_posix(), p1, id1, out), SIGLOG_ECORRUPT);
     cr_assert_not_null(strstr(siglog_errdetail(), "checksum"), "%s", siglog_errdetail());
     free(k1);
     free(k2);
@@ -197,17 +197,17 @@ Test(store_secret, codec_round_trip_and_field_checks)
     uint8_t key[STORE_SECRET_BYTES], buf[STORE_SECRET_FILE_BYTES], out[STORE_SECRET_BYTES];
     for (size_t i = 0; i < sizeof key; i++)
         key[i] = (uint8_t)(i * 7 + 1);
-    store_secret_encode(buf, 0x1122334455667788ull, key);
-    cr_assert_eq(store_secret_decode(buf, sizeof buf, 0x1122334455667788ull, out), 0);
+    sl_store_secret_encode(buf, 0x1122334455667788ull, key);
+    cr_assert_eq(sl_store_secret_decode(buf, sizeof buf, 0x1122334455667788ull, out), 0);
     cr_assert_eq(memcmp(key, out, sizeof key), 0);
-    cr_assert_eq(store_secret_decode(buf, sizeof buf - 1, 0x1122334455667788ull, out), SIGLOG_ECORRUPT);
+    cr_assert_eq(sl_store_secret_decode(buf, sizeof buf - 1, 0x1122334455667788ull, out), SIGLOG_ECORRUPT);
     /* Version 2 with a valid checksum: unsupported, not damage. */
     buf[4] = 2;
     put_le64(buf + 48, XXH3_64bits(buf, 48));
-    cr_assert_eq(store_secret_decode(buf, sizeof buf, 0x1122334455667788ull, out), SIGLOG_EVERSION);
+    cr_assert_eq(sl_store_secret_decode(buf, sizeof buf, 0x1122334455667788ull, out), SIGLOG_EVERSION);
     buf[4] = 1;
     buf[7] = 1;
     put_le64(buf + 48, XXH3_64bits(buf, 48));
-    cr_assert_eq(store_secret_decode(buf, sizeof buf, 0x1122334455667788ull, out), SIGLOG_ECORRUPT);
+    cr_assert_eq(sl_store_secret_decode(buf, sizeof buf, 0x1122334455667788ull, out), SIGLOG_ECORRUPT);
     cr_assert_not_null(strstr(siglog_errdetail(), "reserved"));
 }

@@ -78,7 +78,7 @@ static void meta_on_disk(const fx *x, siglog_stream_config *c, stream_meta_extra
     cr_assert_not_null(buf);
     char name[SIGLOG_NAME_MAX + 1];
     uint32_t id;
-    cr_assert_eq(stream_meta_decode((const uint8_t *)buf, len, name, &id, c, extra, NULL), 0, "%s",
+    cr_assert_eq(sl_stream_meta_decode((const uint8_t *)buf, len, name, &id, c, extra, NULL), 0, "%s",
                  siglog_errdetail());
     free(buf);
 }
@@ -124,19 +124,19 @@ Test(stream_config, every_mutable_setting_round_trips)
     siglog_stream_config want;
     siglog_stream_config_get(x.st, &want);
     int mutable_rows = 0;
-    for (size_t i = 0; i < settings_count(); i++) {
-        const settings_row *r = settings_row_at(i);
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        const settings_row *r = sl_settings_row_at(i);
         if (!r->pub.is_mutable)
             continue;
         mutable_rows++;
-        uint64_t from = settings_get(&want, r), to = changed_value(r);
+        uint64_t from = sl_settings_get(&want, r), to = changed_value(r);
         cr_assert_eq(siglog_setting_set(&want, &r->pub, to), 0, "%s", r->pub.name);
         cr_assert_eq(siglog_stream_config_set(x.s, "clicks", &want), 0, "%s: %s", r->pub.name, siglog_errdetail());
         siglog_stream_config live, disk;
         siglog_stream_config_get(x.st, &live);
-        cr_assert_eq(settings_get(&live, r), to, "%s: the live stream", r->pub.name);
+        cr_assert_eq(sl_settings_get(&live, r), to, "%s: the live stream", r->pub.name);
         meta_on_disk(&x, &disk, NULL);
-        cr_assert_eq(settings_get(&disk, r), to, "%s: stream.meta", r->pub.name);
+        cr_assert_eq(sl_settings_get(&disk, r), to, "%s: stream.meta", r->pub.name);
         config_records *audit = config_changes(&x);
         char entry[128];
         snprintf(entry, sizeof entry, "%s: %llu -> %llu", r->pub.name, (unsigned long long)from,
@@ -148,9 +148,9 @@ Test(stream_config, every_mutable_setting_round_trips)
     fx_reopen(&x);
     siglog_stream_config got;
     siglog_stream_config_get(x.st, &got);
-    for (size_t i = 0; i < settings_count(); i++)
-        cr_assert_eq(settings_get(&got, settings_row_at(i)), settings_get(&want, settings_row_at(i)),
-                     "%s after reopening", settings_row_at(i)->pub.name);
+    for (size_t i = 0; i < sl_settings_count(); i++)
+        cr_assert_eq(sl_settings_get(&got, sl_settings_row_at(i)), sl_settings_get(&want, sl_settings_row_at(i)),
+                     "%s after reopening", sl_settings_row_at(i)->pub.name);
     config_records *audit = config_changes(&x);
     cr_assert_eq(audit->count, mutable_rows, "one audit record per change:\n%s", audit->text);
     free(audit);
@@ -232,7 +232,7 @@ static void add_unknown_entry(fx *x, uint16_t tag)
     memcpy(extra.bytes + extra.len + 4, "abc", 3);
     extra.len += 7;
     uint8_t buf[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(buf, "clicks", 1, &c, &extra);
+    size_t len = sl_stream_meta_encode(buf, "clicks", 1, &c, &extra);
     write_meta(x, buf, len);
 }
 

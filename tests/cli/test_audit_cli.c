@@ -27,14 +27,14 @@ static void append_records(void)
     static const char *const streams[] = {"clicks", "visits", "clicks", "visits"};
     for (int i = 0; i < 4; i++) {
         audit_record r;
-        audit_record_init(&r, i % 2 ? AUDIT_HOLD : AUDIT_PURGE, i % 2 ? AUDIT_BY_COMMAND : AUDIT_BY_POLICY);
+        sl_audit_record_init(&r, i % 2 ? AUDIT_HOLD : AUDIT_PURGE, i % 2 ? AUDIT_BY_COMMAND : AUDIT_BY_POLICY);
         snprintf(r.stream, sizeof r.stream, "%s", streams[i]);
         r.partition = (uint32_t)i;
         r.offset_start = 100u * (unsigned)i;
         r.offset_end = 100u * (unsigned)i + 100;
         r.events = 100;
         snprintf(r.detail, sizeof r.detail, "line one\nline %d", i);
-        cr_assert_eq(store_audit(s, &r), 0, "%s", siglog_errdetail());
+        cr_assert_eq(sl_store_audit(s, &r), 0, "%s", siglog_errdetail());
     }
     cr_assert_eq(siglog_close(s), 0);
 }

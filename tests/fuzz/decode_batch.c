@@ -60,12 +60,12 @@ static void compare_records(const siglog_record *a, const siglog_record *b)
 static int rebuild(const batch_header *h, const uint8_t *body)
 {
     batch_iter it;
-    if (batch_iter_init(&it, h, body, &scratch_in) != 0)
+    if (sl_batch_iter_init(&it, h, body, &scratch_in) != 0)
         return -1;
-    batch_builder_reset(&builder, h->base_offset, 0);
+    sl_batch_builder_reset(&builder, h->base_offset, 0);
     siglog_record r;
     int rc;
-    while ((rc = batch_iter_next(&it, &r)) == 1) {
+    while ((rc = sl_batch_iter_next(&it, &r)) == 1) {
         siglog_event ev = {
             .key = r.key, .key_len = r.key_len,
             .value = r.value, .value_len = r.value_len,
@@ -76,10 +76,10 @@ static int rebuild(const batch_header *h, const uint8_t *body)
         };
         /* A decoded record's offset is one the builder takes (above the
          * last, within the range): failing is a bug or out of memory. */
-        if (batch_builder_add_at(&builder, &ev, r.timestamp_us, r.offset) != 0)
+        if (sl_batch_builder_add_at(&builder, &ev, r.timestamp_us, r.offset) != 0)
             abort();
     }
-    if (rc == 0 && batch_builder_cover(&builder, batch_end_offset(h) - 1) != 0)
+    if (rc == 0 && sl_batch_builder_cover(&builder, batch_end_offset(h) - 1) != 0)
         abort();
     return rc;
 }
@@ -98,15 +98,15 @@ static void check_round_trip(const batch_header *h, const uint8_t *batch)
     batch_meta meta;
     reencoded.len = 0;
     int compression = h->codec == BATCH_CODEC_LZ4 ? SIGLOG_COMPRESSION_LZ4 : SIGLOG_COMPRESSION_NONE;
-    if (batch_builder_seal(&builder, compression, &reencoded, &meta) != 0)
+    if (sl_batch_builder_seal(&builder, compression, &reencoded, &meta) != 0)
         fail("seal failed", h->base_offset);
     if (h->codec == BATCH_CODEC_NONE &&
         !bytes_equal(reencoded.data, reencoded.len, batch, BATCH_HEADER_BYTES + (size_t)h->body_len))
         fail("uncompressed batch bytes", h->base_offset);
 
     batch_header h2;
-    if (batch_header_decode(reencoded.data, &h2) != 0 ||
-        batch_body_check(&h2, reencoded.data + BATCH_HEADER_BYTES) != 0)
+    if (sl_batch_header_decode(reencoded.data, &h2) != 0 ||
+        sl_batch_body_check(&h2, reencoded.data + BATCH_HEADER_BYTES) != 0)
         fail("re-encoded batch does not validate", h->base_offset);
     if (h2.version != h->version || h2.base_offset != h->base_offset || h2.record_count != h->record_count ||
         h2.last_offset_delta != h->last_offset_delta || h2.raw_len != h->raw_len ||
@@ -115,12 +115,12 @@ static void check_round_trip(const batch_header *h, const uint8_t *batch)
         fail("header fields", h->base_offset);
 
     batch_iter a, b;
-    if (batch_iter_init(&a, h, body, &scratch_in) != 0 ||
-        batch_iter_init(&b, &h2, reencoded.data + BATCH_HEADER_BYTES, &scratch_out) != 0)
+    if (sl_batch_iter_init(&a, h, body, &scratch_in) != 0 ||
+        sl_batch_iter_init(&b, &h2, reencoded.data + BATCH_HEADER_BYTES, &scratch_out) != 0)
         fail("iterator init", h->base_offset);
     for (;;) {
         siglog_record ra, rb;
-        int ka = batch_iter_next(&a, &ra), kb = batch_iter_next(&b, &rb);
+        int ka = sl_batch_iter_next(&a, &ra), kb = sl_batch_iter_next(&b, &rb);
         if (ka != kb)
             fail("record count or validity", h->base_offset + a.index);
         if (ka != 1)
@@ -132,8 +132,8 @@ static void check_round_trip(const batch_header *h, const uint8_t *batch)
 static void decode(const uint8_t *data, size_t size)
 {
     batch_header h;
-    if (batch_header_decode(data, &h) != 0 || size - BATCH_HEADER_BYTES < h.body_len ||
-        batch_body_check(&h, data + BATCH_HEADER_BYTES) != 0)
+    if (sl_batch_header_decode(data, &h) != 0 || size - BATCH_HEADER_BYTES < h.body_len ||
+        sl_batch_body_check(&h, data + BATCH_HEADER_BYTES) != 0)
         return;
     check_round_trip(&h, data);
 }
@@ -150,7 +150,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
      * mutation would stop at a checksum and the parser behind it would go
      * unexplored. */
     repaired.len = 0;
-    if (bytebuf_append(&repaired, data, size) != 0)
+    if (sl_bytebuf_append(&repaired, data, size) != 0)
         abort();
     uint8_t *p = repaired.data;
     uint32_t body_len = get_le32(p + HDR_BODY_LEN);

@@ -59,19 +59,19 @@ static void batch_seed_at(const char *name, const siglog_event *evs, const uint6
     batch_builder b;
     bytebuf out = {0};
     batch_meta meta;
-    batch_builder_init(&b);
-    batch_builder_reset(&b, base, 0);
+    sl_batch_builder_init(&b);
+    sl_batch_builder_reset(&b, base, 0);
     for (size_t i = 0; i < n; i++)
-        if ((at ? batch_builder_add_at(&b, &evs[i], evs[i].timestamp_us, at[i])
-                : batch_builder_add(&b, &evs[i], evs[i].timestamp_us)) != 0)
+        if ((at ? sl_batch_builder_add_at(&b, &evs[i], evs[i].timestamp_us, at[i])
+                : sl_batch_builder_add(&b, &evs[i], evs[i].timestamp_us)) != 0)
             exit(1);
-    if ((at && batch_builder_cover(&b, last_offset) != 0) || batch_builder_seal(&b, compression, &out, &meta) != 0) {
+    if ((at && sl_batch_builder_cover(&b, last_offset) != 0) || sl_batch_builder_seal(&b, compression, &out, &meta) != 0) {
         fprintf(stderr, "seal %s: %s\n", name, siglog_errdetail());
         exit(1);
     }
     write_seed("decode_batch", name, &out);
-    bytebuf_free(&out);
-    batch_builder_free(&b);
+    sl_bytebuf_free(&out);
+    sl_batch_builder_free(&b);
 }
 
 static void batch_seed(const char *name, const siglog_event *evs, size_t n, uint64_t base, int compression)
@@ -152,24 +152,24 @@ static void sealed_batch(bytebuf *out, uint64_t base, size_t n, int compression)
 {
     batch_builder b;
     batch_meta meta;
-    batch_builder_init(&b);
-    batch_builder_reset(&b, base, 0);
+    sl_batch_builder_init(&b);
+    sl_batch_builder_reset(&b, base, 0);
     for (size_t i = 0; i < n; i++) {
         siglog_event e = ev(i % 3 ? "device-9" : NULL, "{\"temp\":21.5,\"unit\":\"C\"}", 1700000000000000 + (int64_t)i);
-        if (batch_builder_add(&b, &e, e.timestamp_us) != 0)
+        if (sl_batch_builder_add(&b, &e, e.timestamp_us) != 0)
             exit(1);
     }
-    if (batch_builder_seal(&b, compression, out, &meta) != 0) {
+    if (sl_batch_builder_seal(&b, compression, out, &meta) != 0) {
         fprintf(stderr, "seal: %s\n", siglog_errdetail());
         exit(1);
     }
-    batch_builder_free(&b);
+    sl_batch_builder_free(&b);
 }
 
 static void journal_write_one(journal *j, uint32_t stream_id, uint32_t partition, const bytebuf *payload)
 {
     journal_entry e = {stream_id, partition, payload->data, payload->len};
-    if (journal_write(j, &e, 1) != 0 || journal_sync(j) != 0) {
+    if (sl_journal_write(j, &e, 1) != 0 || sl_journal_sync(j) != 0) {
         fprintf(stderr, "journal write: %s\n", siglog_errdetail());
         exit(1);
     }
@@ -183,7 +183,7 @@ static void journal_seed(const char *dir, const char *name, uint64_t data_bytes)
     snprintf(path, sizeof path, "%s/journal", dir);
     FILE *f = fopen(path, "rb");
     bytebuf out = {0};
-    if (!f || bytebuf_reserve(&out, 2 * JOURNAL_SLOT_USED + data_bytes) != 0) {
+    if (!f || sl_bytebuf_reserve(&out, 2 * JOURNAL_SLOT_USED + data_bytes) != 0) {
         perror(path);
         exit(1);
     }
@@ -199,7 +199,7 @@ static void journal_seed(const char *dir, const char *name, uint64_t data_bytes)
     }
     out.len = 2 * JOURNAL_SLOT_USED + data_bytes;
     write_seed("read_journal", name, &out);
-    bytebuf_free(&out);
+    sl_bytebuf_free(&out);
 }
 
 static void read_journal_seeds(void)
@@ -210,7 +210,7 @@ static void read_journal_seeds(void)
         exit(1);
     }
     journal *j = NULL;
-    if (journal_open(io_posix(), dir, JOURNAL_BYTES_MIN, JOURNAL_SEED_STORE_ID, 0600, &j) != 0) {
+    if (sl_journal_open(sl_io_posix(), dir, JOURNAL_BYTES_MIN, JOURNAL_SEED_STORE_ID, 0600, &j) != 0) {
         fprintf(stderr, "journal open: %s\n", siglog_errdetail());
         exit(1);
     }
@@ -223,28 +223,28 @@ static void read_journal_seeds(void)
     journal_write_one(j, 1, 0, &a);
     journal_write_one(j, 1, 1, &b);
     journal_write_one(j, 2, 0, &c);
-    uint64_t first_gen = journal_capacity(j) - journal_space_left(j);
+    uint64_t first_gen = sl_journal_capacity(j) - sl_journal_space_left(j);
     journal_seed(dir, "three-entries", first_gen + JOURNAL_ENTRY_HEADER_BYTES);
     journal_seed(dir, "torn-last-entry", first_gen - c.len / 2);
     journal_seed(dir, "empty-generation-1", 0);
 
     /* A checkpoint, then one entry of the new generation in front of the
      * older generation's entries. */
-    if (journal_reset(j) != 0) {
+    if (sl_journal_reset(j) != 0) {
         fprintf(stderr, "journal reset: %s\n", siglog_errdetail());
         exit(1);
     }
     journal_write_one(j, 1, 0, &a);
     journal_seed(dir, "after-checkpoint", first_gen);
-    journal_close(j);
+    sl_journal_close(j);
 
     char path[4096];
     snprintf(path, sizeof path, "%s/journal", dir);
     unlink(path);
     rmdir(dir);
-    bytebuf_free(&a);
-    bytebuf_free(&b);
-    bytebuf_free(&c);
+    sl_bytebuf_free(&a);
+    sl_bytebuf_free(&b);
+    sl_bytebuf_free(&c);
 }
 
 /* store.secret (parse_store_meta): a fixed key, so the seed is the same
@@ -254,12 +254,12 @@ static void secret_seed(void)
     uint8_t key[STORE_SECRET_BYTES], buf[STORE_SECRET_FILE_BYTES];
     for (size_t i = 0; i < sizeof key; i++)
         key[i] = (uint8_t)(0xa5 ^ i);
-    store_secret_encode(buf, 0x0123456789abcdefull, key);
+    sl_store_secret_encode(buf, 0x0123456789abcdefull, key);
     bytebuf b = {0};
-    if (bytebuf_append(&b, buf, sizeof buf) != 0)
+    if (sl_bytebuf_append(&b, buf, sizeof buf) != 0)
         exit(1);
     write_seed("parse_store_meta", "store.secret", &b);
-    bytebuf_free(&b);
+    sl_bytebuf_free(&b);
 }
 
 /* parse_hwm inputs are changes to the genuine file (see the target):
@@ -268,13 +268,13 @@ static void parse_hwm_seed(const char *name, uint8_t flags, size_t at, const uin
 {
     bytebuf b = {0};
     uint8_t zero = 0;
-    if (bytebuf_append(&b, &flags, 1) != 0)
+    if (sl_bytebuf_append(&b, &flags, 1) != 0)
         exit(1);
     for (size_t i = 0; i < at + n; i++)
-        if (bytebuf_append(&b, i < at ? &zero : &xor[i - at], 1) != 0)
+        if (sl_bytebuf_append(&b, i < at ? &zero : &xor[i - at], 1) != 0)
             exit(1);
     write_seed("parse_hwm", name, &b);
-    bytebuf_free(&b);
+    sl_bytebuf_free(&b);
 }
 
 static void parse_hwm_seeds(void)
@@ -310,15 +310,15 @@ static void audit_seeds(void)
     memset(key, 0x5a, sizeof key);
     bytebuf b = {0};
     uint8_t opts = 1, hdr[AUDIT_HEADER_BYTES], rec[AUDIT_RECORD_MAX], prev[AUDIT_MAC_BYTES];
-    audit_header_encode(hdr, 0x0123456789abcdefull, 1700000000000000);
-    audit_mac(prev, key, hdr, sizeof hdr);
-    if (bytebuf_append(&b, &opts, 1) != 0 || bytebuf_append(&b, hdr, sizeof hdr) != 0)
+    sl_audit_header_encode(hdr, 0x0123456789abcdefull, 1700000000000000);
+    sl_audit_mac(prev, key, hdr, sizeof hdr);
+    if (sl_bytebuf_append(&b, &opts, 1) != 0 || sl_bytebuf_append(&b, hdr, sizeof hdr) != 0)
         exit(1);
     static const uint16_t actions[] = {AUDIT_PURGE, AUDIT_HOLD, AUDIT_CONFIG};
     size_t last = 0;
     for (uint64_t i = 0; i < 3; i++) {
         audit_record r;
-        audit_record_init(&r, actions[i], i == 0 ? AUDIT_BY_POLICY : AUDIT_BY_COMMAND);
+        sl_audit_record_init(&r, actions[i], i == 0 ? AUDIT_BY_POLICY : AUDIT_BY_COMMAND);
         r.seq = i;
         r.time_us = 1700000000000000 + (int64_t)i;
         snprintf(r.stream, sizeof r.stream, "clicks");
@@ -327,10 +327,10 @@ static void audit_seeds(void)
         r.partition = (uint32_t)i;
         r.offset_end = 100 * (i + 1);
         r.pid = 4242;
-        size_t n = audit_record_encode(rec, &r, prev, key);
+        size_t n = sl_audit_record_encode(rec, &r, prev, key);
         memcpy(prev, rec + n - AUDIT_MAC_BYTES, AUDIT_MAC_BYTES);
         last = b.len;
-        if (bytebuf_append(&b, rec, n) != 0)
+        if (sl_bytebuf_append(&b, rec, n) != 0)
             exit(1);
     }
     write_seed("read_audit", "three", &b);
@@ -340,7 +340,7 @@ static void audit_seeds(void)
     b.len = whole;
     b.data[0] = 0;
     write_seed("read_audit", "three-unrepaired", &b);
-    bytebuf_free(&b);
+    sl_bytebuf_free(&b);
 }
 
 /* parse_consumers: two consumers, one holding, of a 3-partition stream. */
@@ -353,7 +353,7 @@ static void consumers_seed(void)
     consumer_set s = {e, 2};
     uint8_t *bytes;
     size_t len;
-    if (consumers_encode(&s, &bytes, &len) != 0)
+    if (sl_consumers_encode(&s, &bytes, &len) != 0)
         exit(1);
     bytebuf buf = {bytes, len, len};
     write_seed("parse_consumers", "two", &buf);

@@ -1,7 +1,7 @@
 /*
  * open_index: the input is an index file (.oix or .tix); open it
  * read-only as each kind, once as it is and once with its header checksum
- * repaired. When index_open accepts it, the index must keep its documented
+ * repaired. When sl_index_open accepts it, the index must keep its documented
  * promises: count <= capacity, every entry with rel_offset > 0 and
  * strictly increasing (offset index: positions strictly increasing; time
  * index: timestamps non-decreasing), and every lookup must answer what a
@@ -31,7 +31,7 @@ static void linear_offset(const index_file *ix, uint32_t n, uint32_t rel, uint32
     *pos = 0;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t r, p;
-        index_entry_offset(ix, i, &r, &p);
+        sl_index_entry_offset(ix, i, &r, &p);
         if (r <= rel) {
             *found = r;
             *pos = p;
@@ -45,7 +45,7 @@ static uint32_t linear_time(const index_file *ix, uint32_t n, int64_t ts)
     for (uint32_t i = 0; i < n; i++) {
         int64_t t;
         uint32_t r;
-        index_entry_time(ix, i, &t, &r);
+        sl_index_entry_time(ix, i, &t, &r);
         if (t < ts)
             found = r;
     }
@@ -55,7 +55,7 @@ static uint32_t linear_time(const index_file *ix, uint32_t n, int64_t ts)
 static void probe_offset(const index_file *ix, uint32_t n, uint32_t rel)
 {
     uint32_t f1, p1, f2, p2;
-    index_lookup_offset(ix, rel, &f1, &p1);
+    sl_index_lookup_offset(ix, rel, &f1, &p1);
     linear_offset(ix, n, rel, &f2, &p2);
     if (f1 != f2 || p1 != p2)
         fuzz_fail(TARGET, "offset lookup of %u gave (%u, %u), the entries say (%u, %u)", rel, f1, p1, f2, p2);
@@ -64,7 +64,7 @@ static void probe_offset(const index_file *ix, uint32_t n, uint32_t rel)
 static void probe_time(const index_file *ix, uint32_t n, int64_t ts)
 {
     uint32_t a = 0;
-    uint32_t before = index_lookup_time(ix, ts, &a);
+    uint32_t before = sl_index_lookup_time(ix, ts, &a);
     uint32_t b = linear_time(ix, n, ts);
     if (a != b)
         fuzz_fail(TARGET, "time lookup of %lld gave rel %u, the entries say %u", (long long)ts, a, b);
@@ -74,7 +74,7 @@ static void probe_time(const index_file *ix, uint32_t n, int64_t ts)
     if (before) {
         int64_t t;
         uint32_t r;
-        index_entry_time(ix, before - 1, &t, &r);
+        sl_index_entry_time(ix, before - 1, &t, &r);
         if (r != a)
             fuzz_fail(TARGET, "time lookup of %lld: entry %u has rel %u, the lookup gave %u", (long long)ts,
                       before - 1, r, a);
@@ -83,18 +83,18 @@ static void probe_time(const index_file *ix, uint32_t n, int64_t ts)
 
 static void check_entries(const index_file *ix, int kind)
 {
-    uint32_t n = index_count(ix);
-    if (n > index_capacity(ix))
-        fuzz_fail(TARGET, "count %u exceeds capacity %u", n, index_capacity(ix));
+    uint32_t n = sl_index_count(ix);
+    if (n > sl_index_capacity(ix))
+        fuzz_fail(TARGET, "count %u exceeds capacity %u", n, sl_index_capacity(ix));
     uint32_t prev_rel = 0, prev_pos = 0;
     int64_t prev_ts = INT64_MIN;
     for (uint32_t i = 0; i < n; i++) {
         uint32_t rel, pos = 0;
         int64_t ts = 0;
         if (kind == INDEX_KIND_OFFSET)
-            index_entry_offset(ix, i, &rel, &pos);
+            sl_index_entry_offset(ix, i, &rel, &pos);
         else
-            index_entry_time(ix, i, &ts, &rel);
+            sl_index_entry_time(ix, i, &ts, &rel);
         if (rel <= prev_rel)
             fuzz_fail(TARGET, "entry %u: rel_offset %u after %u", i, rel, prev_rel);
         if (kind == INDEX_KIND_OFFSET && pos <= prev_pos)
@@ -114,7 +114,7 @@ static void check_entries(const index_file *ix, int kind)
         probe_offset(ix, n, UINT32_MAX);
         for (uint32_t i = 0; i < probed; i++) {
             uint32_t rel, pos;
-            index_entry_offset(ix, i, &rel, &pos);
+            sl_index_entry_offset(ix, i, &rel, &pos);
             probe_offset(ix, n, rel - 1);
             probe_offset(ix, n, rel);
             if (rel < UINT32_MAX)
@@ -126,7 +126,7 @@ static void check_entries(const index_file *ix, int kind)
         for (uint32_t i = 0; i < probed; i++) {
             int64_t ts;
             uint32_t rel;
-            index_entry_time(ix, i, &ts, &rel);
+            sl_index_entry_time(ix, i, &ts, &rel);
             if (ts > INT64_MIN)
                 probe_time(ix, n, ts - 1);
             probe_time(ix, n, ts);
@@ -143,14 +143,14 @@ static void open_as(const uint8_t *data, size_t size, int kind)
      * too; a wrong one is covered by the seeds of other segments. */
     uint64_t base = size >= IXH_BASE_OFFSET + 8 ? get_le64(data + IXH_BASE_OFFSET) : 0;
     index_file *ix = NULL;
-    int rc = index_open(io_posix(), path, kind, base, 0, IO_READ, 0600, &ix);
+    int rc = sl_index_open(sl_io_posix(), path, kind, base, 0, IO_READ, 0600, &ix);
     if (rc) {
         if (rc > SIGLOG_EINVAL || rc < SIGLOG_EPERM || siglog_errdetail()[0] == '\0')
             fuzz_fail(TARGET, "index_open failed with %d and detail \"%s\"", rc, siglog_errdetail());
         return;
     }
     check_entries(ix, kind);
-    index_close(ix);
+    sl_index_close(ix);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

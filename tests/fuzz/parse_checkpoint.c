@@ -52,14 +52,14 @@ static void check_segments(const catalog_checkpoint *c, const uint8_t *rest, siz
     for (; n < BASES_MAX && (n + 1) * 8 <= len; n++)
         bases[n] = get_le64(rest + n * 8);
     qsort(bases, n, sizeof bases[0], cmp_u64);
-    int rc = catalog_check_segments("partition", c, bases, n);
+    int rc = sl_catalog_check_segments("partition", c, bases, n);
     if (rc)
         check_error(rc);
     if ((rc == 0) != spec_allows(c, bases, n))
         fuzz_fail(TARGET, "segment check %s %zu segments the format %s", rc ? "refused" : "accepted", n,
                   rc ? "allows" : "refuses");
     uint64_t end = n ? bases[n - 1] : 0;
-    rc = catalog_check_end("partition", c, end);
+    rc = sl_catalog_check_end("partition", c, end);
     if ((rc == 0) != (end >= c->next_offset_floor))
         fuzz_fail(TARGET, "end check %s an end at %llu with bound %llu", rc ? "refused" : "accepted",
                   (unsigned long long)end, (unsigned long long)c->next_offset_floor);
@@ -68,7 +68,7 @@ static void check_segments(const catalog_checkpoint *c, const uint8_t *rest, siz
 static void round_trip(const uint8_t *data, size_t size, const uint8_t *rest, size_t rest_len)
 {
     catalog_checkpoint c;
-    int rc = catalog_decode(data, size, &c);
+    int rc = sl_catalog_decode(data, size, &c);
     if (rc) {
         check_error(rc);
         return;
@@ -76,7 +76,7 @@ static void round_trip(const uint8_t *data, size_t size, const uint8_t *rest, si
     if (c.log_start_offset > c.active_base || c.active_base > c.next_offset_floor)
         fuzz_fail(TARGET, "accepted a checkpoint with fields out of order");
     uint8_t again[CATALOG_V1_FILE_BYTES];
-    catalog_encode(again, &c);
+    sl_catalog_encode(again, &c);
     if (size != CATALOG_V1_FILE_BYTES || memcmp(again, data, size) != 0)
         fuzz_fail(TARGET, "accepted but re-encodes differently");
     check_segments(&c, rest, rest_len);
@@ -89,7 +89,7 @@ static void round_trip_v2(const uint8_t *data, size_t size)
     catalog_checkpoint b;
     catalog_segment *segs;
     size_t n;
-    int rc = catalog_file_decode(data, size, &version, &gen, &b, &segs, &n);
+    int rc = sl_catalog_file_decode(data, size, &version, &gen, &b, &segs, &n);
     if (rc) {
         if (rc != SIGLOG_ENOMEM)
             check_error(rc);
@@ -98,7 +98,7 @@ static void round_trip_v2(const uint8_t *data, size_t size)
     if (version == CATALOG_VERSION) {
         uint8_t *again;
         size_t len;
-        if (catalog_file_encode(gen, &b, segs, n, &again, &len) != 0)
+        if (sl_catalog_file_encode(gen, &b, segs, n, &again, &len) != 0)
             fuzz_fail(TARGET, "an accepted version 2 file does not encode");
         if (len != size || memcmp(again, data, size) != 0)
             fuzz_fail(TARGET, "version 2: accepted but re-encodes differently");

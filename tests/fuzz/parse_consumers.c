@@ -17,7 +17,7 @@
 static void round_trip(const uint8_t *data, size_t size)
 {
     consumer_set s;
-    int rc = consumers_decode(data, size, &s);
+    int rc = sl_consumers_decode(data, size, &s);
     if (rc) {
         if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION && rc != SIGLOG_ENOMEM)
             fuzz_fail(TARGET, "decoder returned %d", rc);
@@ -31,12 +31,12 @@ static void round_trip(const uint8_t *data, size_t size)
             fuzz_fail(TARGET, "accepted consumer %zu is out of bounds", i);
     uint8_t *again;
     size_t len;
-    if (consumers_encode(&s, &again, &len) != 0)
+    if (sl_consumers_encode(&s, &again, &len) != 0)
         abort();
     if (len != size || memcmp(again, data, size) != 0)
         fuzz_fail(TARGET, "accepted (%zu consumers) but re-encodes differently", s.n);
     free(again);
-    consumer_set_free(&s);
+    sl_consumer_set_free(&s);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

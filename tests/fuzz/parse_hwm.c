@@ -81,9 +81,9 @@ static void build_template(void)
     memcpy(genuine, bytes, len);
     free(bytes);
     hwm_header hdr;
-    must(hwm_header_decode(genuine, sizeof genuine, PARTS, &hdr), "genuine header");
+    must(sl_hwm_header_decode(genuine, sizeof genuine, PARTS, &hdr), "genuine header");
     for (uint32_t p = 0; p < PARTS; p++)
-        if (!hwm_slot_decode(genuine + HWM_HEADER_BYTES + p * HWM_SLOT_BYTES, hdr.writer_id, &genuine_mark[p]))
+        if (!sl_hwm_slot_decode(genuine + HWM_HEADER_BYTES + p * HWM_SLOT_BYTES, hdr.writer_id, &genuine_mark[p]))
             fuzz_fail(TARGET, "the genuine slot %u does not decode", p);
     must(siglog_close(s), "close");
 }
@@ -93,22 +93,22 @@ static void build_template(void)
 static void check_codec(const uint8_t *file, size_t len)
 {
     hwm_header hdr;
-    if (hwm_header_decode(file, len, PARTS, &hdr) != 0)
+    if (sl_hwm_header_decode(file, len, PARTS, &hdr) != 0)
         return;
     for (uint32_t p = 0; p < PARTS; p++) {
         const uint8_t *slot = file + HWM_HEADER_BYTES + p * HWM_SLOT_BYTES;
         hwm_mark m;
-        if (!hwm_slot_decode(slot, hdr.writer_id, &m))
+        if (!sl_hwm_slot_decode(slot, hdr.writer_id, &m))
             continue;
         uint8_t again[HWM_SLOT_BYTES];
-        hwm_slot_encode(again, (uint32_t)slot[0] | (uint32_t)slot[1] << 8 | (uint32_t)slot[2] << 16 |
+        sl_hwm_slot_encode(again, (uint32_t)slot[0] | (uint32_t)slot[1] << 8 | (uint32_t)slot[2] << 16 |
                                    (uint32_t)slot[3] << 24,
                         hdr.writer_id, &m);
         if (memcmp(again, slot, HWM_SLOT_BYTES) != 0)
             fuzz_fail(TARGET, "slot %u accepted but re-encodes differently", p);
         char *pd = fuzz_path(stream_dir, p ? "00001" : "00000");
         const hwm_mark *g = &genuine_mark[p];
-        if (hwm_check_segment(io_posix(), pd, &m) && m.active_base == g->active_base &&
+        if (sl_hwm_check_segment(sl_io_posix(), pd, &m) && m.active_base == g->active_base &&
             (m.next_offset != g->next_offset || m.active_bytes != g->active_bytes ||
              m.last_batch_pos != g->last_batch_pos))
             fuzz_fail(TARGET, "slot %u: the segment bytes confirmed a mark that is not the writer's", p);
@@ -174,7 +174,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (data[0] & 1) {
         /* Honest checksums, so that the field checks are reached. */
         hwm_header hdr;
-        if (hwm_header_decode(file, len, PARTS, &hdr) == 0)
+        if (sl_hwm_header_decode(file, len, PARTS, &hdr) == 0)
             for (uint32_t p = 0; p < PARTS; p++) {
                 uint8_t *slot = file + HWM_HEADER_BYTES + p * HWM_SLOT_BYTES;
                 hwm_mark m = {0};
@@ -189,7 +189,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memcpy(&id, slot + 8, 8);
                 uint8_t reserved[4];
                 memcpy(reserved, slot + 4, 4);
-                hwm_slot_encode(slot, seq, id, &m);
+                sl_hwm_slot_encode(slot, seq, id, &m);
                 memcpy(slot + 4, reserved, 4);
             }
     }

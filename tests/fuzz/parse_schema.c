@@ -23,7 +23,7 @@ static void check_node(const schema_node *n)
         if (i > 0 && strcmp(n->props[i - 1].name, n->props[i].name) >= 0)
             fuzz_fail(TARGET, "properties not sorted and unique: \"%s\" then \"%s\"", n->props[i - 1].name,
                       n->props[i].name);
-        if (schema_node_property(n, n->props[i].name) != &n->props[i])
+        if (sl_schema_node_property(n, n->props[i].name) != &n->props[i])
             fuzz_fail(TARGET, "property \"%s\" not found by name", n->props[i].name);
         check_node(n->props[i].node);
     }
@@ -42,7 +42,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     schema_def *d = NULL;
-    int rc = schema_def_parse(&d, data, size);
+    int rc = sl_schema_def_parse(&d, data, size);
     if (rc) {
         const char *detail = siglog_errdetail();
         if (rc != SIGLOG_EINVAL)
@@ -59,12 +59,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_fail(TARGET, "fingerprint is not XXH3-64 of the canonical form");
     check_node(d->root);
     schema_def *again = NULL;
-    if (schema_def_parse(&again, d->canonical, d->canonical_len) != 0)
+    if (sl_schema_def_parse(&again, d->canonical, d->canonical_len) != 0)
         fuzz_fail(TARGET, "canonical form refused: %s", siglog_errdetail());
     if (again->canonical_len != d->canonical_len || memcmp(again->canonical, d->canonical, d->canonical_len) != 0 ||
         again->fingerprint != d->fingerprint)
         fuzz_fail(TARGET, "canonical form is not a fixed point");
-    schema_def_free(again);
-    schema_def_free(d);
+    sl_schema_def_free(again);
+    sl_schema_def_free(d);
     return 0;
 }

@@ -19,7 +19,7 @@
 static void round_trip(const uint8_t *data, size_t size)
 {
     schema_list l;
-    int rc = schema_list_decode(data, size, &l);
+    int rc = sl_schema_list_decode(data, size, &l);
     if (rc) {
         if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION)
             fuzz_fail(TARGET, "decoder returned %d: %s", rc, siglog_errdetail());
@@ -29,12 +29,12 @@ static void round_trip(const uint8_t *data, size_t size)
     }
     uint8_t *again;
     size_t len;
-    if (schema_list_encode(&l, &again, &len) != 0)
+    if (sl_schema_list_encode(&l, &again, &len) != 0)
         fuzz_fail(TARGET, "an accepted registry does not encode: %s", siglog_errdetail());
     if (len != size || memcmp(again, data, size) != 0)
         fuzz_fail(TARGET, "accepted registry of %zu versions re-encodes differently", l.count);
     free(again);
-    schema_list_free(&l);
+    sl_schema_list_free(&l);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

@@ -40,7 +40,7 @@ static void check_error(int rc)
 static void store_round_trip(const uint8_t *data, size_t size)
 {
     store_meta m;
-    int rc = store_meta_decode(data, size, &m);
+    int rc = sl_store_meta_decode(data, size, &m);
     if (rc) {
         check_error(rc);
         return;
@@ -48,7 +48,7 @@ static void store_round_trip(const uint8_t *data, size_t size)
     /* created_us is carried over from the input: every other byte,
      * checksum included, must come from the decoded fields alone. */
     uint8_t again[STORE_FILE_BYTES];
-    store_meta_encode(again, &m, (int64_t)get_le64(data + STORE_CREATED));
+    sl_store_meta_encode(again, &m, (int64_t)get_le64(data + STORE_CREATED));
     if (size != STORE_FILE_BYTES || memcmp(again, data, size) != 0)
         fuzz_fail(TARGET, "siglog.store accepted but re-encodes differently (id %016llx)",
                   (unsigned long long)m.store_id);
@@ -59,15 +59,15 @@ static void secret_round_trip(const uint8_t *data, size_t size)
     /* The store id the input names, so that accepted inputs are reached. */
     uint64_t id = size >= 16 ? get_le64(data + 8) : 0;
     uint8_t key[STORE_SECRET_BYTES], again[STORE_SECRET_FILE_BYTES];
-    int rc = store_secret_decode(data, size, id, key);
+    int rc = sl_store_secret_decode(data, size, id, key);
     if (rc) {
         check_error(rc);
         return;
     }
-    store_secret_encode(again, id, key);
+    sl_store_secret_encode(again, id, key);
     if (size != STORE_SECRET_FILE_BYTES || memcmp(again, data, size) != 0)
         fuzz_fail(TARGET, "store.secret accepted but re-encodes differently");
-    if (store_secret_decode(data, size, ~id, key) != SIGLOG_ECORRUPT)
+    if (sl_store_secret_decode(data, size, ~id, key) != SIGLOG_ECORRUPT)
         fuzz_fail(TARGET, "store.secret of store %016llx accepted for another store", (unsigned long long)id);
 }
 
@@ -78,26 +78,26 @@ static void stream_round_trip(const uint8_t *data, size_t size)
     siglog_stream_config c, c2;
     stream_meta_extra extra, extra2;
     int version = 0;
-    int rc = stream_meta_decode(data, size, name, &id, &c, &extra, &version);
+    int rc = sl_stream_meta_decode(data, size, name, &id, &c, &extra, &version);
     if (rc) {
         check_error(rc);
         return;
     }
     siglog_stream_config normalized = c;
-    if (stream_config_normalize(&normalized, UINT64_MAX) != 0)
+    if (sl_stream_config_normalize(&normalized, UINT64_MAX) != 0)
         fuzz_fail(TARGET, "stream.meta accepted with a config that fails normalize: %s", siglog_errdetail());
     if (memcmp(&normalized, &c, sizeof c) != 0)
         fuzz_fail(TARGET, "normalize changed an accepted stream config");
     /* What a rewrite writes (always version 2) reads back as the same
      * stream, unknown entries included, and is a fixed point. */
     uint8_t again[STREAM_META_BYTES_MAX], third[STREAM_META_BYTES_MAX];
-    size_t len = stream_meta_encode(again, name, id, &c, &extra);
-    if (stream_meta_decode(again, len, name2, &id2, &c2, &extra2, NULL) != 0)
+    size_t len = sl_stream_meta_encode(again, name, id, &c, &extra);
+    if (sl_stream_meta_decode(again, len, name2, &id2, &c2, &extra2, NULL) != 0)
         fuzz_fail(TARGET, "stream.meta re-encoded from an accepted one is refused: %s", siglog_errdetail());
     if (strcmp(name, name2) != 0 || id != id2 || memcmp(&c, &c2, sizeof c) != 0 || extra.len != extra2.len ||
         memcmp(extra.bytes, extra2.bytes, extra.len) != 0)
         fuzz_fail(TARGET, "stream.meta %s (id %u) changes through encode and decode", name, id);
-    if (stream_meta_encode(third, name2, id2, &c2, &extra2) != len || memcmp(third, again, len) != 0)
+    if (sl_stream_meta_encode(third, name2, id2, &c2, &extra2) != len || memcmp(third, again, len) != 0)
         fuzz_fail(TARGET, "stream.meta encoding is not a fixed point");
     /* A version 2 file that holds every known setting (each entry of a
      * fixed size, so exactly then is it as long as the re-encoding) has

@@ -39,7 +39,7 @@ static int check_record(void *ctx, const audit_record *r)
 {
     walk *w = ctx;
     uint8_t again[AUDIT_RECORD_MAX];
-    size_t n = audit_record_encode(again, r, w->prev, key);
+    size_t n = sl_audit_record_encode(again, r, w->prev, key);
     if (w->pos + n > w->size || memcmp(again, w->file + w->pos, n) != 0)
         fuzz_fail(TARGET, "record %llu at byte %llu does not re-encode to its bytes",
                   (unsigned long long)r->seq, (unsigned long long)w->pos);
@@ -57,15 +57,15 @@ static void repair(uint8_t *p, size_t size)
         return;
     put_le64(p + 24, XXH3_64bits(p, 24));
     uint8_t prev[AUDIT_MAC_BYTES];
-    audit_mac(prev, key, p, AUDIT_HEADER_BYTES);
+    sl_audit_mac(prev, key, p, AUDIT_HEADER_BYTES);
     for (size_t pos = AUDIT_HEADER_BYTES; pos < size;) {
         audit_record r;
         const uint8_t *rp, *mac;
-        int n = audit_record_decode(p + pos, size - pos, &r, &rp, &mac);
+        int n = sl_audit_record_decode(p + pos, size - pos, &r, &rp, &mac);
         if (n < 0)
             return;
         memcpy(p + pos + (size_t)n - 2 * AUDIT_MAC_BYTES, prev, AUDIT_MAC_BYTES);
-        audit_mac(p + pos + (size_t)n - AUDIT_MAC_BYTES, key, p + pos, (size_t)n - AUDIT_MAC_BYTES);
+        sl_audit_mac(p + pos + (size_t)n - AUDIT_MAC_BYTES, key, p + pos, (size_t)n - AUDIT_MAC_BYTES);
         memcpy(prev, p + pos + (size_t)n - AUDIT_MAC_BYTES, AUDIT_MAC_BYTES);
         pos += (size_t)n;
     }
@@ -91,12 +91,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_write_file(path, file, size);
     uint64_t store_id = size >= 16 ? get_le64(file + 8) : 0;
 
-    audit_trail t = {io_posix(), dir, store_id, key, 0600};
+    audit_trail t = {sl_io_posix(), dir, store_id, key, 0600};
     walk w = {file, size, AUDIT_HEADER_BYTES, {0}, 0};
     if (size >= AUDIT_HEADER_BYTES)
-        audit_mac(w.prev, key, file, AUDIT_HEADER_BYTES);
+        sl_audit_mac(w.prev, key, file, AUDIT_HEADER_BYTES);
     audit_result res;
-    int rc = audit_read(&t, check_record, &w, &res);
+    int rc = sl_audit_read(&t, check_record, &w, &res);
     if (rc && rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION)
         fuzz_fail(TARGET, "read returned %d", rc);
     if (rc && siglog_errdetail()[0] == '\0')
@@ -107,15 +107,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                       (unsigned long long)w.delivered, (unsigned long long)res.records,
                       (unsigned long long)res.end, size);
         audit_record r;
-        audit_record_init(&r, AUDIT_CONFIG, AUDIT_BY_COMMAND);
-        if (audit_append(&t, &r) != 0)
+        sl_audit_record_init(&r, AUDIT_CONFIG, AUDIT_BY_COMMAND);
+        if (sl_audit_append(&t, &r) != 0)
             fuzz_fail(TARGET, "append to a readable trail failed: %s", siglog_errdetail());
         size_t len;
         uint8_t *after = fuzz_read_file(path, &len);
         if (!after || len < res.end || memcmp(after, file, res.end) != 0)
             fuzz_fail(TARGET, "the append changed whole records before it");
         audit_result again;
-        if (audit_read(&t, NULL, NULL, &again) != 0 || again.records != res.records + 1 ||
+        if (sl_audit_read(&t, NULL, NULL, &again) != 0 || again.records != res.records + 1 ||
             again.torn_at != UINT64_MAX)
             fuzz_fail(TARGET, "after an append: %llu records (expected %llu), torn at %llu",
                       (unsigned long long)again.records, (unsigned long long)res.records + 1,

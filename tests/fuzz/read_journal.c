@@ -53,15 +53,15 @@ static void check_payload(const uint8_t *p, size_t len)
     size_t pos = 0;
     while (pos < len) {
         batch_header h;
-        if (len - pos < BATCH_HEADER_BYTES || batch_header_decode(p + pos, &h) != 0 ||
-            h.body_len > len - pos - BATCH_HEADER_BYTES || batch_body_check(&h, p + pos + BATCH_HEADER_BYTES) != 0)
+        if (len - pos < BATCH_HEADER_BYTES || sl_batch_header_decode(p + pos, &h) != 0 ||
+            h.body_len > len - pos - BATCH_HEADER_BYTES || sl_batch_body_check(&h, p + pos + BATCH_HEADER_BYTES) != 0)
             fuzz_fail(TARGET, "replayed payload holds no valid batch at byte %zu of %zu", pos, len);
         batch_iter it;
         siglog_record r;
         uint32_t n = 0;
-        int rc = batch_iter_init(&it, &h, p + pos + BATCH_HEADER_BYTES, &scratch);
+        int rc = sl_batch_iter_init(&it, &h, p + pos + BATCH_HEADER_BYTES, &scratch);
         if (rc == 0)
-            while ((rc = batch_iter_next(&it, &r)) == 1)
+            while ((rc = sl_batch_iter_next(&it, &r)) == 1)
                 n++;
         if (rc != 0 || n != h.record_count)
             fuzz_fail(TARGET, "replayed batch at byte %zu: record %u of %u does not decode: %s", pos, n,
@@ -122,7 +122,7 @@ static void replay(const uint8_t *data, size_t size)
     free(file);
 
     journal *j = NULL;
-    int rc = journal_open(io_posix(), dir, 0, STORE_ID, 0600, &j);
+    int rc = sl_journal_open(sl_io_posix(), dir, 0, STORE_ID, 0600, &j);
     if (rc) {
         if (rc != SIGLOG_ECORRUPT || siglog_errdetail()[0] == '\0')
             fuzz_fail(TARGET, "journal_open failed with %d and detail \"%s\"", rc, siglog_errdetail());
@@ -131,22 +131,22 @@ static void replay(const uint8_t *data, size_t size)
     static replay_log a, b;
     memset(&a, 0, sizeof a);
     memset(&b, 0, sizeof b);
-    if ((rc = journal_replay(j, on_entry, on_damage, &a)) != 0)
+    if ((rc = sl_journal_replay(j, on_entry, on_damage, &a)) != 0)
         fuzz_fail(TARGET, "replay failed: %d %s", rc, siglog_errdetail());
-    uint64_t left = journal_space_left(j);
-    if ((rc = journal_replay(j, on_entry, on_damage, &b)) != 0)
+    uint64_t left = sl_journal_space_left(j);
+    if ((rc = sl_journal_replay(j, on_entry, on_damage, &b)) != 0)
         fuzz_fail(TARGET, "second replay failed: %d %s", rc, siglog_errdetail());
     if (a.n != b.n || a.damages != b.damages || a.bytes != b.bytes || memcmp(a.e, b.e, sizeof a.e) != 0)
         fuzz_fail(TARGET, "two replays differ: %zu entries, then %zu", a.n, b.n);
-    if (journal_space_left(j) != left || left > journal_capacity(j) || journal_capacity(j) != file_len -
+    if (sl_journal_space_left(j) != left || left > sl_journal_capacity(j) || sl_journal_capacity(j) != file_len -
         JOURNAL_DATA_START)
         fuzz_fail(TARGET, "write position outside the file: %llu bytes left of %llu",
-                  (unsigned long long)left, (unsigned long long)journal_capacity(j));
+                  (unsigned long long)left, (unsigned long long)sl_journal_capacity(j));
     uint64_t end = a.n ? a.end : JOURNAL_DATA_START;
-    if (JOURNAL_DATA_START + journal_capacity(j) - left != end)
+    if (JOURNAL_DATA_START + sl_journal_capacity(j) - left != end)
         fuzz_fail(TARGET, "write position %llu, the last replayed entry ends at %llu",
-                  (unsigned long long)(JOURNAL_DATA_START + journal_capacity(j) - left), (unsigned long long)end);
-    journal_close(j);
+                  (unsigned long long)(JOURNAL_DATA_START + sl_journal_capacity(j) - left), (unsigned long long)end);
+    sl_journal_close(j);
 }
 
 /* Honest checksums everywhere a writer would have put one. */

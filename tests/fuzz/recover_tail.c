@@ -13,7 +13,7 @@
  * appends are dense (gaps come only from rewrites of sealed segments, so
  * here only from forged bytes, for which the count may be high).
  *
- * Flags: bit 0: trust no index entry (segment_trust_below(0)), as
+ * Flags: bit 0: trust no index entry (sl_segment_trust_below(0)), as
  * recovery of a stream that never syncs does; bit 1: before recovery,
  * build the indexes over the first (byte 1 / 256) of the file, as a writer
  * would have left them before its last appends; bit 2: repair the
@@ -47,25 +47,25 @@ static void check_code(int rc, const char *what)
         fuzz_fail(TARGET, "%s failed with %d and detail \"%s\"", what, rc, siglog_errdetail());
 }
 
-/* Writer recovery as partition_open does it; 0 and *t, or an error code
+/* Writer recovery as sl_partition_open does it; 0 and *t, or an error code
  * (damage inside the log is reported by t->damaged, not cut). */
 static int recover(int trust_nothing, segment_tail *t)
 {
     segment *s = NULL;
-    int rc = segment_open(io_posix(), dir, 0, 1, &params, &s);
+    int rc = sl_segment_open(sl_io_posix(), dir, 0, 1, &params, &s);
     if (rc)
         return rc;
     if (trust_nothing)
-        segment_trust_below(s, 0);
-    rc = segment_scan_tail(s, t);
+        sl_segment_trust_below(s, 0);
+    rc = sl_segment_scan_tail(s, t);
     if (!rc && t->valid_bytes > t->file_bytes)
         fuzz_fail(TARGET, "valid_bytes %llu beyond the file's %llu", (unsigned long long)t->valid_bytes,
                   (unsigned long long)t->file_bytes);
     if (!rc && !t->damaged && t->valid_bytes < t->file_bytes)
-        rc = segment_truncate(s, t->valid_bytes);
+        rc = sl_segment_truncate(s, t->valid_bytes);
     if (!rc && !t->damaged)
-        rc = segment_adopt_tail(s, t);
-    segment_close(s);
+        rc = sl_segment_adopt_tail(s, t);
+    sl_segment_close(s);
     return rc;
 }
 
@@ -74,7 +74,7 @@ static int recover(int trust_nothing, segment_tail *t)
 static void read_back(uint64_t limit, segment_tail *got)
 {
     segment *s = NULL;
-    int rc = segment_open(io_posix(), dir, 0, 0, &params, &s);
+    int rc = sl_segment_open(sl_io_posix(), dir, 0, 0, &params, &s);
     if (rc)
         fuzz_fail(TARGET, "read-only open after recovery: %s", siglog_errdetail());
     memset(got, 0, sizeof *got);
@@ -82,7 +82,7 @@ static void read_back(uint64_t limit, segment_tail *got)
     uint64_t pos = 0;
     while (pos < limit) {
         batch_header h;
-        rc = segment_read_batch(s, pos, limit, &h, &body);
+        rc = sl_segment_read_batch(s, pos, limit, &h, &body);
         if (rc != 1)
             fuzz_fail(TARGET, "batch at byte %llu of the kept prefix (%llu bytes) does not read: %d %s",
                       (unsigned long long)pos, (unsigned long long)limit, rc, siglog_errdetail());
@@ -90,13 +90,13 @@ static void read_back(uint64_t limit, segment_tail *got)
             fuzz_fail(TARGET, "batch at byte %llu has base %llu, expected %llu", (unsigned long long)pos,
                       (unsigned long long)h.base_offset, (unsigned long long)got->next_offset);
         batch_iter it;
-        if (batch_iter_init(&it, &h, body.data, &scratch) != 0)
+        if (sl_batch_iter_init(&it, &h, body.data, &scratch) != 0)
             fuzz_fail(TARGET, "batch at byte %llu does not decompress: %s", (unsigned long long)pos,
                       siglog_errdetail());
         siglog_record r;
         uint32_t n = 0;
         uint64_t least = h.base_offset;
-        while ((rc = batch_iter_next(&it, &r)) == 1) {
+        while ((rc = sl_batch_iter_next(&it, &r)) == 1) {
             if (r.offset < least || r.offset >= batch_end_offset(&h))
                 fuzz_fail(TARGET, "record offset %llu, expected %llu..%llu", (unsigned long long)r.offset,
                           (unsigned long long)least, (unsigned long long)batch_end_offset(&h) - 1);
@@ -113,7 +113,7 @@ static void read_back(uint64_t limit, segment_tail *got)
         pos += BATCH_HEADER_BYTES + (uint64_t)h.body_len;
     }
     got->valid_bytes = pos;
-    segment_close(s);
+    sl_segment_close(s);
 }
 
 /* counts: compare the record counts too. */

@@ -50,19 +50,19 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     const uint8_t *value = data;
     size_t value_len = size;
     const uint8_t *nul = memchr(data, 0, size);
-    if (nul && schema_def_parse(&d, data, (size_t)(nul - data)) == 0) {
+    if (nul && sl_schema_def_parse(&d, data, (size_t)(nul - data)) == 0) {
         value = nul + 1;
         value_len = size - (size_t)(value - data);
-    } else if (schema_def_parse(&d, fixed_def, strlen(fixed_def)) != 0) {
+    } else if (sl_schema_def_parse(&d, fixed_def, strlen(fixed_def)) != 0) {
         fuzz_fail(TARGET, "the fixed definition is refused: %s", siglog_errdetail());
     }
 
     static seen all, few;
     all.n = few.n = 0;
-    size_t n = schema_validate(d, value, value_len, record, &all, MAX_REPORTED);
+    size_t n = sl_schema_validate(d, value, value_len, record, &all, MAX_REPORTED);
     if (n != all.n)
         fuzz_fail(TARGET, "returned %zu violations but reported %zu", n, all.n);
-    size_t n2 = schema_validate(d, value, value_len, record, &few, 3);
+    size_t n2 = sl_schema_validate(d, value, value_len, record, &few, 3);
     if (n2 != (n < 3 ? n : 3) || few.n != n2)
         fuzz_fail(TARGET, "max 3 gave %zu of %zu", n2, n);
     for (size_t i = 0; i < few.n; i++)
@@ -73,13 +73,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (v) {
         char *again = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
         if (again) {
-            size_t n3 = schema_validate(d, again, strlen(again), NULL, NULL, MAX_REPORTED);
+            size_t n3 = sl_schema_validate(d, again, strlen(again), NULL, NULL, MAX_REPORTED);
             if (n3 != n)
                 fuzz_fail(TARGET, "%zu violations, %zu after a jansson round trip", n, n3);
             free(again);
         }
         json_decref(v);
     }
-    schema_def_free(d);
+    sl_schema_def_free(d);
     return 0;
 }
