@@ -719,6 +719,11 @@ SIGLOG_API int siglog_sync(siglog *s)
     return flush_all(s, 1);
 }
 
+SIGLOG_API uint64_t siglog_store_id(const siglog *s)
+{
+    return s ? s->store_id : 0;
+}
+
 static int checkpoint_active_segments(siglog *s)
 {
     int rc = 0;

@@ -261,3 +261,37 @@ Test(store, writer_waiting_for_readers_gives_up_saying_no_writer_holds_it, .time
     cr_assert_eq(rc, SIGLOG_ELOCKED, "writer open: %s", siglog_errname(rc));
     cr_assert(strstr(siglog_errdetail(), "no live writer"), "%s", siglog_errdetail());
 }
+
+/* The id is siglog.store's bytes 16..23, the same for every handle, and
+ * another store has another one. */
+Test(store, store_id_is_the_store_files_and_every_handles)
+{
+    siglog *w = test_store_open(dir, NULL);
+    uint64_t id = siglog_store_id(w);
+    siglog_options ro;
+    siglog_options_default(&ro);
+    ro.read_only = 1;
+    siglog *r;
+    cr_assert_eq(siglog_open(&r, dir, &ro), 0);
+    cr_assert_eq(siglog_store_id(r), id);
+    cr_assert_eq(siglog_close(r), 0);
+    cr_assert_eq(siglog_close(w), 0);
+
+    char *meta = test_path(dir, "siglog.store");
+    unsigned char bytes[40];
+    FILE *f = fopen(meta, "rb");
+    cr_assert(f && fread(bytes, 1, sizeof bytes, f) == sizeof bytes);
+    fclose(f);
+    free(meta);
+    uint64_t stored = 0;
+    for (int i = 7; i >= 0; i--)
+        stored = stored << 8 | bytes[16 + i];
+    cr_assert_eq(id, stored);
+
+    char *other = test_path(dir, "other");
+    siglog *o = test_store_open(other, NULL);
+    cr_assert_neq(siglog_store_id(o), id);
+    cr_assert_eq(siglog_close(o), 0);
+    free(other);
+    cr_assert_eq(siglog_store_id(NULL), 0);
+}

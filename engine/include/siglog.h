@@ -201,6 +201,11 @@ SIGLOG_API int siglog_flush(siglog *s);
  * (or the store, for the journal) refuse appends with SIGLOG_EFAILED. */
 SIGLOG_API int siglog_sync(siglog *s);
 
+/* The store's id: 64 random bits drawn when it was created (FORMAT.md §3,
+ * siglog.store), the same for every handle on it and for its whole life.
+ * A copy of the store directory has the same id. Any handle; 0 for NULL. */
+SIGLOG_API uint64_t siglog_store_id(const siglog *s);
+
 /* ------------------------------------------------------------------------
  * Streams
  * ------------------------------------------------------------------------ */
