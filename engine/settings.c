@@ -3,6 +3,7 @@
  */
 #include "settings.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "error.h"
@@ -10,6 +11,12 @@
 #define KiB (1ull << 10)
 #define MiB (1ull << 20)
 #define SECOND_US 1000000ull
+#define DAY_US (86400 * SECOND_US)
+/* Bounds that keep every retention value a JSON integer (below 2^63)
+ * and an age added to a timestamp from overflowing. */
+#define RETENTION_AGE_MAX (100 * 366 * DAY_US)
+#define RETENTION_BYTES_MAX (1ull << 60)
+#define SPACE_PERCENT_MAX 99
 
 static const char *const compression_names[] = { "none", "lz4", NULL };
 static const char *const sync_policy_names[] = { "none", "interval", "always", NULL };
@@ -33,6 +40,9 @@ static const char *const contract_names[] = { "off", "warn", "enforce", NULL };
  *    a segment, which events to refuse); nothing already written depends
  *    on them. record_bytes_max may go down too: it is checked at append
  *    only, never by a reader.
+ *  - the retention settings say what the next retention run does with
+ *    sealed segments; a warm, cold or purged segment is described by the
+ *    catalog, never by the setting that moved it.
  * Tags with SETTINGS_TAG_MUST_UNDERSTAND are those a reader cannot
  * ignore: the partition count (a reader lists partition directories by
  * it). The others steer the writer, so a reader that does not know one
@@ -71,6 +81,35 @@ static const settings_row rows[] = {
     { { "contract", SIGLOG_SETTING_ENUM, 1, 1, 0, SIGLOG_CONTRACT_ENFORCE, SIGLOG_CONTRACT_OFF, contract_names,
         "what appends check against the schema versions: off, warn (count nonconforming events), enforce (refuse them)" },
       .tag = 11, FIELD(contract) },
+    /* Retention: all off by default (see siglog.h). Tags from 0x10 on. */
+    { { "warm_level", SIGLOG_SETTING_COUNT, 1, 1, 1, 12, 9, NULL,
+        "LZ4HC level a warm rewrite compresses with (higher: smaller and slower)" },
+      .tag = 0x10, FIELD(warm_level) },
+    { { "warm_after", SIGLOG_SETTING_DURATION, 1, 1, 0, RETENTION_AGE_MAX, 0, NULL,
+        "rewrite sealed segments whose newest event is older with LZ4HC (0: never)" },
+      .tag = 0x11, FIELD(warm_after) },
+    { { "cold_after", SIGLOG_SETTING_DURATION, 1, 1, 0, RETENTION_AGE_MAX, 0, NULL,
+        "move sealed segments whose newest event is older to the cold directory as archives (0: never)" },
+      .tag = 0x12, FIELD(cold_after) },
+    { { "delete_after", SIGLOG_SETTING_DURATION, 1, 1, 0, RETENTION_AGE_MAX, 0, NULL,
+        "purge segments and archives whose newest event is older (0: never)" },
+      .tag = 0x13, FIELD(delete_after) },
+    { { "max_bytes", SIGLOG_SETTING_SIZE, 1, 1, 0, RETENTION_BYTES_MAX, 0, NULL,
+        "purge the oldest segments while hot and warm hold more (0: no limit)" },
+      .tag = 0x14, FIELD(max_bytes) },
+    { { "cold_max_bytes", SIGLOG_SETTING_SIZE, 1, 1, 0, RETENTION_BYTES_MAX, 0, NULL,
+        "purge the oldest archives while the cold tier holds more (0: no limit)" },
+      .tag = 0x15, FIELD(cold_max_bytes) },
+    { { "min_free", SIGLOG_SETTING_SPACE, 1, 1, 0, RETENTION_BYTES_MAX, 0, NULL,
+        "free space kept on the store's filesystem, bytes or a percent of it; below it appends are refused "
+        "(0: none)" },
+      .tag = 0x16, FIELD(min_free) },
+    { { "max_hold", SIGLOG_SETTING_DURATION, 1, 1, 0, RETENTION_AGE_MAX, 0, NULL,
+        "a consumer hold keeps no event older than this from purge (0: no limit)" },
+      .tag = 0x17, FIELD(max_hold) },
+    { { "retention_interval", SIGLOG_SETTING_DURATION, 1, 1, 0, 30 * DAY_US, 0, NULL,
+        "how often the writer applies the retention policy itself (0: only siglog retain does)" },
+      .tag = 0x18, FIELD(retention_interval) },
 };
 
 size_t sl_settings_count(void)
@@ -135,10 +174,26 @@ void sl_settings_store(siglog_stream_config *c, const settings_row *r, uint64_t 
 
 int sl_settings_check(const settings_row *r, uint64_t v)
 {
+    if (r->pub.type == SIGLOG_SETTING_SPACE && (v & SIGLOG_SPACE_PERCENT)) {
+        uint64_t pct = v & ~SIGLOG_SPACE_PERCENT;
+        if (pct >= 1 && pct <= SPACE_PERCENT_MAX)
+            return 0;
+        return sl_err_set(SIGLOG_EINVAL, "stream config: %s is %llu%%, must be 1%%..%d%%", r->pub.name,
+                          (unsigned long long)pct, SPACE_PERCENT_MAX);
+    }
     if (v >= r->pub.min && v <= r->pub.max)
         return 0;
     return sl_err_set(SIGLOG_EINVAL, "stream config: %s is %llu, must be %llu..%llu", r->pub.name,
                    (unsigned long long)v, (unsigned long long)r->pub.min, (unsigned long long)r->pub.max);
+}
+
+const char *sl_settings_format(const settings_row *r, uint64_t v, char *buf, size_t cap)
+{
+    if (r->pub.type == SIGLOG_SETTING_SPACE && (v & SIGLOG_SPACE_PERCENT))
+        snprintf(buf, cap, "%llu%%", (unsigned long long)(v & ~SIGLOG_SPACE_PERCENT));
+    else
+        snprintf(buf, cap, "%llu", (unsigned long long)v);
+    return buf;
 }
 
 SIGLOG_API size_t siglog_setting_count(void)

@@ -45,5 +45,8 @@ void sl_settings_store(siglog_stream_config *c, const settings_row *r, uint64_t 
 /* SIGLOG_EINVAL naming the setting, its value and its range when v is
  * outside it; else 0. */
 int sl_settings_check(const settings_row *r, uint64_t v);
+/* v as stream.meta holds it, for messages and the audit trail: the
+ * number, or "10%" for a percent of SIGLOG_SETTING_SPACE; buf of 32. */
+const char *sl_settings_format(const settings_row *r, uint64_t v, char *buf, size_t cap);
 
 #endif

@@ -36,6 +36,26 @@ void sl_stream_config_publish(siglog_stream *st, const siglog_stream_config *c)
             sl_settings_store(&st->cfg, sl_settings_row_at(i), sl_settings_get(c, sl_settings_row_at(i)));
 }
 
+/* A segment goes hot -> warm -> cold -> purged: each tier's age, when
+ * set, is at least that of every earlier tier that is set, so no tier a
+ * policy names is skipped over. */
+static int check_tier_order(const siglog_stream_config *c)
+{
+    const struct {
+        const char *name;
+        uint64_t age;
+    } tiers[] = { { "warm_after", c->warm_after }, { "cold_after", c->cold_after }, { "delete_after", c->delete_after } };
+    size_t n = sizeof tiers / sizeof tiers[0];
+    for (size_t later = 1; later < n; later++)
+        for (size_t earlier = 0; earlier < later; earlier++)
+            if (tiers[later].age && tiers[earlier].age > tiers[later].age)
+                return sl_err_set(SIGLOG_EINVAL, "stream config: %s (%llu us) must not be below %s (%llu us): a "
+                                  "segment moves hot, warm, cold, purged in that order",
+                                  tiers[later].name, (unsigned long long)tiers[later].age, tiers[earlier].name,
+                                  (unsigned long long)tiers[earlier].age);
+    return 0;
+}
+
 int sl_stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity)
 {
     for (size_t i = 0; i < sl_settings_count(); i++) {
@@ -48,6 +68,9 @@ int sl_stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacit
     for (size_t i = 0; i < sizeof c->reserved / sizeof c->reserved[0]; i++)
         if (c->reserved[i])
             return sl_err_set(SIGLOG_EINVAL, "stream config: reserved[%zu] must be 0", i);
+    int rc = check_tier_order(c);
+    if (rc)
+        return rc;
     /* One record (plus headers) must fit in a batch, and a batch must fit
      * in the journal with room to spare: the journal holds whole batches. */
     uint64_t batch_worst = (uint64_t)c->batch_bytes_max + c->record_bytes_max + 64 * 1024;

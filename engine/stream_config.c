@@ -74,8 +74,10 @@ static void config_record(audit_record *r, const siglog_stream *st, const siglog
         const settings_row *row = sl_settings_row_at(i);
         if (sl_settings_get(cur, row) == sl_settings_get(c, row))
             continue;
-        int w = snprintf(r->detail + n, sizeof r->detail - n, "%s%s: %" PRIu64 " -> %" PRIu64, n ? ", " : "",
-                         row->pub.name, sl_settings_get(cur, row), sl_settings_get(c, row));
+        char from[32], to[32];
+        int w = snprintf(r->detail + n, sizeof r->detail - n, "%s%s: %s -> %s", n ? ", " : "", row->pub.name,
+                         sl_settings_format(row, sl_settings_get(cur, row), from, sizeof from),
+                         sl_settings_format(row, sl_settings_get(c, row), to, sizeof to));
         n += w > 0 ? (size_t)w : 0;
     }
 }

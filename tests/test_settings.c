@@ -90,6 +90,64 @@ Test(settings, set_checks_the_range_and_names_the_setting)
     }
 }
 
+/* min_free is bytes or a percent (1..99) of the filesystem: the percent
+ * bit takes its own range, and a percent survives stream.meta. */
+Test(settings, space_is_bytes_or_a_percent)
+{
+    const siglog_setting *set = siglog_setting_find("min_free");
+    cr_assert_not_null(set);
+    cr_assert_eq(set->type, SIGLOG_SETTING_SPACE);
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    cr_assert_eq(siglog_setting_set(&c, set, SIGLOG_SPACE_PERCENT | 10), 0, "%s", siglog_errdetail());
+    cr_assert_eq(c.min_free, SIGLOG_SPACE_PERCENT | 10);
+    for (uint64_t bad = 0; bad < 3; bad++) {
+        uint64_t pct = bad == 0 ? 0 : bad == 1 ? 100 : 1u << 20;
+        cr_assert_eq(siglog_setting_set(&c, set, SIGLOG_SPACE_PERCENT | pct), SIGLOG_EINVAL, "%llu%%",
+                     (unsigned long long)pct);
+        cr_assert(strstr(siglog_errdetail(), "min_free"), "%s", siglog_errdetail());
+    }
+    cr_assert_eq(c.min_free, SIGLOG_SPACE_PERCENT | 10, "a refused value changed nothing");
+    uint8_t buf[STREAM_META_BYTES_MAX];
+    size_t len = sl_stream_meta_encode(buf, "s", 1, &c, NULL);
+    siglog_stream_config back;
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &back, NULL, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(back.min_free, SIGLOG_SPACE_PERCENT | 10);
+    char text[32];
+    const settings_row *row = NULL;
+    for (size_t i = 0; i < sl_settings_count(); i++)
+        if (&sl_settings_row_at(i)->pub == set)
+            row = sl_settings_row_at(i);
+    cr_assert_str_eq(sl_settings_format(row, back.min_free, text, sizeof text), "10%");
+}
+
+/* warm_after <= cold_after <= delete_after where set: a config that
+ * breaks the order is refused naming both settings, a stream.meta that
+ * holds one is damage. */
+Test(settings, tier_ages_come_in_order)
+{
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.warm_after = 7 * 86400000000ull;
+    c.delete_after = 86400000000ull;
+    cr_assert_eq(sl_stream_config_normalize(&c, UINT64_MAX), SIGLOG_EINVAL);
+    cr_assert(strstr(siglog_errdetail(), "delete_after") && strstr(siglog_errdetail(), "warm_after"), "%s",
+              siglog_errdetail());
+    uint8_t buf[STREAM_META_BYTES_MAX];
+    size_t len = sl_stream_meta_encode(buf, "s", 1, &c, NULL);
+    siglog_stream_config back;
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &back, NULL, NULL), SIGLOG_ECORRUPT);
+    c.delete_after = 0; /* never: fits anywhere */
+    c.cold_after = c.warm_after; /* equal ages are in order */
+    cr_assert_eq(sl_stream_config_normalize(&c, UINT64_MAX), 0, "%s", siglog_errdetail());
+    c.cold_after = c.warm_after - 1;
+    cr_assert_eq(sl_stream_config_normalize(&c, UINT64_MAX), SIGLOG_EINVAL);
+}
+
 /* Each setting on its own at a value other than its default, so a
  * setting the codec drops or mixes up with another is seen. */
 Test(settings, every_setting_round_trips_through_stream_meta)

@@ -61,8 +61,8 @@ static const args_cmd list_cmd = {
     "List the streams of STORE, one per line: name, partitions, compression,\n"
     "sync policy; a stream that cannot be opened as its name, \"failed:\" and the\n"
     "reason. --json prints an array of objects instead:\n"
-    "{\"name\",\"partitions\",\"compression\",\"sync\",\"segment_bytes_max\",\n"
-    " \"segment_age_max_us\",\"batch_bytes_max\",\"record_bytes_max\",\"state\"}, or\n"
+    "{\"name\",\"sync\",\"state\":\"ok\"} and every setting by its name (as\n"
+    "'stream config --help' lists them; enums and percents as strings), or\n"
     "{\"name\",\"state\":\"failed\",\"error\"}.\n",
 };
 
@@ -293,13 +293,10 @@ static void print_settings(const siglog_stream_config *c)
 {
     for (size_t i = 0; i < siglog_setting_count(); i++) {
         const siglog_setting *set = siglog_setting_at(i);
-        uint64_t v = siglog_setting_get(c, set);
+        char text[32];
         out_puts(set->name);
         out_puts("=");
-        if (set->type == SIGLOG_SETTING_ENUM)
-            out_puts(set->choices[v]);
-        else
-            out_u64(v);
+        out_puts(streaminfo_value_text(set, siglog_setting_get(c, set), text, sizeof text));
         out_puts("\n");
     }
 }

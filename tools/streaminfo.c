@@ -72,6 +72,24 @@ json_t *streaminfo_text_json(const char *text)
     return j;
 }
 
+/* A size, or "P%" (P a whole number) as SIGLOG_SPACE_PERCENT | P. */
+static int parse_space(const char *text, uint64_t *out)
+{
+    size_t len = strlen(text);
+    if (len < 2 || text[len - 1] != '%')
+        return timeparse_size_bytes(text, out);
+    char digits[24];
+    uint64_t pct;
+    if (len - 1 >= sizeof digits)
+        return -1;
+    memcpy(digits, text, len - 1);
+    digits[len - 1] = '\0';
+    if (timeparse_u64(digits, &pct) != 0 || pct & SIGLOG_SPACE_PERCENT)
+        return -1;
+    *out = SIGLOG_SPACE_PERCENT | pct;
+    return 0;
+}
+
 int streaminfo_parse_value(const siglog_setting *set, const char *text, uint64_t *out)
 {
     uint64_t v;
@@ -85,6 +103,8 @@ int streaminfo_parse_value(const siglog_setting *set, const char *text, uint64_t
             return -1;
         *out = v / set->unit_us;
         return 0;
+    case SIGLOG_SETTING_SPACE:
+        return parse_space(text, out);
     case SIGLOG_SETTING_ENUM:
         for (uint64_t i = 0; set->choices[i]; i++)
             if (strcmp(set->choices[i], text) == 0) {
@@ -103,6 +123,7 @@ const char *streaminfo_value_hint(const siglog_setting *set, char *buf, size_t c
         [SIGLOG_SETTING_COUNT] = "a number",
         [SIGLOG_SETTING_SIZE] = "a size such as 64MiB",
         [SIGLOG_SETTING_DURATION] = "a duration such as 100ms or 24h",
+        [SIGLOG_SETTING_SPACE] = "a size such as 2GiB or a percent such as 10%",
     };
     if (set->type != SIGLOG_SETTING_ENUM)
         return hints[set->type];
@@ -126,6 +147,10 @@ static void print_value(FILE *f, const siglog_setting *set, uint64_t v)
         fputs(v <= set->max ? set->choices[v] : "?", f);
         return;
     }
+    if (set->type == SIGLOG_SETTING_SPACE && (v & SIGLOG_SPACE_PERCENT)) {
+        fprintf(f, "%llu%%", (unsigned long long)(v & ~SIGLOG_SPACE_PERCENT));
+        return;
+    }
     const char *unit = "";
     uint64_t per = 1;
     if (set->type == SIGLOG_SETTING_DURATION) {
@@ -134,7 +159,7 @@ static void print_value(FILE *f, const siglog_setting *set, uint64_t v)
         for (size_t i = 0; i < sizeof spans / sizeof spans[0] && per == 1; i++)
             if (v && v % spans[i].size == 0)
                 unit = spans[i].name, per = spans[i].size;
-    } else if (set->type == SIGLOG_SETTING_SIZE) {
+    } else if (set->type == SIGLOG_SETTING_SIZE || set->type == SIGLOG_SETTING_SPACE) {
         for (size_t i = 0; i < sizeof sizes / sizeof sizes[0] && per == 1; i++)
             if (v && v % sizes[i].size == 0)
                 unit = sizes[i].name, per = sizes[i].size;
@@ -160,11 +185,25 @@ void streaminfo_print_settings(FILE *f)
     }
 }
 
+const char *streaminfo_value_text(const siglog_setting *set, uint64_t v, char *buf, size_t cap)
+{
+    if (set->type == SIGLOG_SETTING_ENUM)
+        return v <= set->max ? set->choices[v] : "unknown";
+    if (set->type == SIGLOG_SETTING_SPACE && (v & SIGLOG_SPACE_PERCENT))
+        snprintf(buf, cap, "%llu%%", (unsigned long long)(v & ~SIGLOG_SPACE_PERCENT));
+    else
+        snprintf(buf, cap, "%llu", (unsigned long long)v);
+    return buf;
+}
+
 json_t *streaminfo_setting_json(const siglog_stream_config *c, const siglog_setting *set)
 {
     uint64_t v = siglog_setting_get(c, set);
-    if (set->type == SIGLOG_SETTING_ENUM)
-        return v <= set->max ? json_string(set->choices[v]) : json_string("unknown");
+    char text[32];
+    /* A percent is a string ("10%"): the bit that marks it would make the
+     * number negative as a JSON integer. */
+    if (set->type == SIGLOG_SETTING_ENUM || (set->type == SIGLOG_SETTING_SPACE && (v & SIGLOG_SPACE_PERCENT)))
+        return json_string(streaminfo_value_text(set, v, text, sizeof text));
     return json_integer((json_int_t)v);
 }
 

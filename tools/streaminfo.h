@@ -26,7 +26,11 @@ int streaminfo_parse_value(const siglog_setting *set, const char *text, uint64_t
 const char *streaminfo_value_hint(const siglog_setting *set, char *buf, size_t cap);
 /* Every setting with what it does, its default and range (for --help). */
 void streaminfo_print_settings(FILE *f);
-/* set's value in c: a string for enums, else a number in its unit. */
+/* v of set as `stream config` prints it: an enum's name, a percent as
+ * "10%", else the number in its unit; buf of 32 bytes. */
+const char *streaminfo_value_text(const siglog_setting *set, uint64_t v, char *buf, size_t cap);
+/* set's value in c: a string for enums and percents, else a number in
+ * its unit. */
 json_t *streaminfo_setting_json(const siglog_stream_config *c, const siglog_setting *set);
 
 /* {"name","sync","state":"ok"} plus every setting by its name (see

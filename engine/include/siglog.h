@@ -246,9 +246,39 @@ typedef struct siglog_stream_config {
                                     * default 4096 */
     uint32_t contract;            /* enum siglog_contract; default
                                    * SIGLOG_CONTRACT_OFF (siglog_append) */
+    /* Retention (siglog(1), STREAM SETTINGS): the tiers a sealed segment
+     * moves through as it ages, and the budgets that purge the oldest.
+     * Every one defaults to 0, "off": a stream keeps everything, hot,
+     * until its policy says otherwise. Durations are microseconds. This
+     * version stores, checks and audits them but does not act on them
+     * yet: no tier move, purge or min_free refusal happens. */
+    uint32_t warm_level;          /* LZ4HC level of warm rewrites, 1..12;
+                                   * default 9 */
+    uint64_t warm_after;          /* rewrite sealed segments whose newest
+                                   * event is older, with LZ4HC */
+    uint64_t cold_after;          /* move older sealed segments to the cold
+                                   * directory as archive files */
+    uint64_t delete_after;        /* purge older segments and archives */
+    uint64_t max_bytes;           /* purge the oldest while hot+warm is larger */
+    uint64_t cold_max_bytes;      /* purge the oldest archives while cold is larger */
+    uint64_t min_free;            /* free space the writer keeps on the
+                                   * store's filesystem: bytes, or
+                                   * SIGLOG_SPACE_PERCENT | percent (1..99) */
+    uint64_t max_hold;            /* a consumer hold keeps nothing older
+                                   * (0: holds have no age limit) */
+    uint64_t retention_interval;  /* how often a writer applies the policy
+                                   * itself (0: only siglog_retain does) */
     uint32_t reserved32;
     uint64_t reserved[7];
 } siglog_stream_config;
+
+/* The retention fields grew siglog_stream_config by 64 bytes past its
+ * first published size: a program must be rebuilt against this header
+ * (a new soname under the ABI policy above once released). */
+
+/* min_free as a share of the filesystem: SIGLOG_SPACE_PERCENT | p is p
+ * percent (1..99) of the filesystem's size; without the bit, bytes. */
+#define SIGLOG_SPACE_PERCENT (1ull << 63)
 
 /* What appends check against the stream's schema versions ("Schema
  * contracts"): OFF nothing; WARN an event of an unregistered version is
@@ -274,6 +304,8 @@ enum siglog_setting_type {
     SIGLOG_SETTING_SIZE = 1,     /* bytes */
     SIGLOG_SETTING_DURATION = 2, /* a time span of unit_us microseconds per unit */
     SIGLOG_SETTING_ENUM = 3,     /* the index of one of choices[] */
+    SIGLOG_SETTING_SPACE = 4,    /* bytes (min..max), or SIGLOG_SPACE_PERCENT |
+                                  * a percent of the filesystem (1..99) */
 };
 
 typedef struct siglog_setting {

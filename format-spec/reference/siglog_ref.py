@@ -131,6 +131,9 @@ def read_store_file(store):
 # Stream settings (section 4): v2 tag -> (name, min, max, default). Bit 15
 # of a tag is the must-understand bit.
 MUST_UNDERSTAND = 0x8000
+DAY_US = 86400 * 1000000
+RETENTION_AGE_MAX = 100 * 366 * DAY_US
+SPACE_PERCENT = 1 << 63  # min_free: a percent (1..99) of the filesystem
 SETTINGS = {
     0x8001: ("partitions", 1, PARTITIONS_MAX, 1),
     0x0002: ("compression", 0, 1, 1),
@@ -143,7 +146,17 @@ SETTINGS = {
     0x0009: ("linger_us", 0, 60000000, 5000),
     0x000A: ("index_interval_bytes", 64, 64 << 20, 4096),
     0x000B: ("contract", 0, 2, 0),
+    0x0010: ("warm_level", 1, 12, 9),
+    0x0011: ("warm_after", 0, RETENTION_AGE_MAX, 0),
+    0x0012: ("cold_after", 0, RETENTION_AGE_MAX, 0),
+    0x0013: ("delete_after", 0, RETENTION_AGE_MAX, 0),
+    0x0014: ("max_bytes", 0, 1 << 60, 0),
+    0x0015: ("cold_max_bytes", 0, 1 << 60, 0),
+    0x0016: ("min_free", 0, 1 << 60, 0),
+    0x0017: ("max_hold", 0, RETENTION_AGE_MAX, 0),
+    0x0018: ("retention_interval", 0, 30 * DAY_US, 0),
 }
+TIERS = ("warm_after", "cold_after", "delete_after")
 META_ENTRIES_MAX = 2048
 
 
@@ -232,8 +245,15 @@ def read_stream_meta(path):
     if not NAME_RE.match(name) or name.startswith("."):
         raise FormatError(path, 64 if version == 1 else 16, "invalid stream name")
     for field, lo, hi, _ in SETTINGS.values():
-        if not lo <= cfg[field] <= hi:
-            raise FormatError(path, None, "%s is %d, must be %d..%d" % (field, cfg[field], lo, hi))
+        value = cfg[field]
+        if field == "min_free" and value & SPACE_PERCENT:
+            value, lo, hi = value & ~SPACE_PERCENT, 1, 99
+        if not lo <= value <= hi:
+            raise FormatError(path, None, "%s is %d, must be %d..%d" % (field, value, lo, hi))
+    for i, later in enumerate(TIERS):
+        for earlier in TIERS[:i]:
+            if cfg[later] and cfg[earlier] > cfg[later]:
+                raise FormatError(path, None, "%s is below %s" % (later, earlier))
     return name, cfg
 
 

@@ -51,7 +51,12 @@ class StreamConfig(Structure):
                 ("segment_bytes_max", c_uint64), ("segment_age_max_us", c_uint64),
                 ("record_bytes_max", c_uint32), ("batch_bytes_max", c_uint32),
                 ("linger_us", c_uint32), ("index_interval_bytes", c_uint32),
-                ("reserved", c_uint64 * 8)]
+                ("contract", c_uint32), ("warm_level", c_uint32),
+                ("warm_after", c_uint64), ("cold_after", c_uint64),
+                ("delete_after", c_uint64), ("max_bytes", c_uint64),
+                ("cold_max_bytes", c_uint64), ("min_free", c_uint64),
+                ("max_hold", c_uint64), ("retention_interval", c_uint64),
+                ("reserved32", c_uint32), ("reserved", c_uint64 * 7)]
 
 
 class Setting(Structure):
