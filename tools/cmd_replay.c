@@ -19,6 +19,7 @@
 #include "output.h"
 #include "utf8.h"
 #include "progress.h"
+#include "resume.h"
 #include "timeparse.h"
 
 #include <errno.h>
@@ -33,7 +34,8 @@ static const args_cmd cmd = {
     "siglog replay STORE STREAM [--partition P]... [--from-offset O] [--to-offset O]\n"
     "       [--from-time T] [--to-time T] [--time-unit s|ms|us] [--key K] [--schema-version V] [--merge] [--follow]\n"
     "       [--header NAME=VALUE]... [--order event-time [--memory SIZE] [--spill-dir DIR]]\n"
-    "       [--allow-gaps] [--limit N] [--format jsonl|value|binary] [--manifest FILE]",
+    "       [--allow-gaps] [--limit N] [--format jsonl|value|binary] [--manifest FILE]\n"
+    "       [--consumer NAME]",
     "Write the events of STREAM to standard output.\n"
     "\n"
     "  --partition P        read partition P (repeatable); default: all partitions,\n"
@@ -95,6 +97,16 @@ static const args_cmd cmd = {
     "                       fingerprints, the event count and a BLAKE2b-256\n"
     "                       digest of the delivered events in delivery order\n"
     "                       (FORMAT.md section 22 says how to recompute it)\n"
+    "  --consumer NAME      read on where consumer NAME left off: each partition\n"
+    "                       from its committed offset (from the log's start for\n"
+    "                       a new consumer), not with --from-offset or\n"
+    "                       --from-time. When the replay ends cleanly (--follow:\n"
+    "                       on SIGINT or SIGTERM), each partition's offset is\n"
+    "                       committed past the last event read, selected or\n"
+    "                       not; after a failure, or when standard output went\n"
+    "                       away, nothing is committed, so the next run reads\n"
+    "                       those events again rather than skips them. A hold\n"
+    "                       the consumer has is kept (siglog consumer)\n"
     "\n"
     "Without --follow the replay ends at the high-water mark seen at start.\n"
     "The store is opened read-only, so replay runs beside a writer; it writes\n"
@@ -124,6 +136,7 @@ enum {
     OPT_MEMORY,
     OPT_SPILL_DIR,
     OPT_MANIFEST,
+    OPT_CONSUMER,
 };
 
 enum replay_format { FORMAT_JSONL, FORMAT_VALUE, FORMAT_BINARY };
@@ -148,6 +161,7 @@ typedef struct replay_opts {
     uint64_t sort_memory;  /* 0: the library's default */
     const char *spill_dir; /* NULL: the library's default */
     const char *manifest;  /* --manifest FILE; NULL: none */
+    const char *consumer;  /* --consumer NAME; NULL: none */
     int merge, follow, allow_gaps;
     uint64_t limit;
     int have_limit;
@@ -158,6 +172,9 @@ typedef struct replay_src {
     siglog_cursor *cursor;
     uint32_t partition;
     int done; /* reached --to-offset */
+    /* --consumer: where the replay started, and one past the last event
+     * read below --to-offset (what a clean end commits). */
+    uint64_t start, next;
 } replay_src;
 
 typedef struct replay_run {
@@ -167,6 +184,7 @@ typedef struct replay_run {
     size_t nsrc, ndone;
     uint64_t written, read;
     manifest *delivered; /* with --manifest: what was written so far */
+    uint64_t *committed; /* --consumer: its next offsets at the start, by partition */
     progress bar;
 } replay_run;
 
@@ -291,6 +309,7 @@ static int take_record(replay_run *rr, replay_src *src, const siglog_record *r)
         }
         return 0;
     }
+    src->next = r->offset + 1;
     if (!selected(o, r))
         return 0;
     write_record(rr, r);
@@ -465,6 +484,14 @@ static int replay_event_time(replay_run *rr)
         write_record(rr, r);
         rr->written++;
     }
+    /* The sort read every cursor to its end and delivered what it kept:
+     * everything below --to-offset was read. */
+    for (size_t i = 0; status == CLI_OK && i < rr->nsrc; i++) {
+        uint64_t end = siglog_cursor_position(rr->src[i].cursor);
+        rr->src[i].next = rr->o->have_to_offset && rr->o->to_offset < end ? rr->o->to_offset : end;
+        if (rr->src[i].next < rr->src[i].start)
+            rr->src[i].next = rr->src[i].start;
+    }
     siglog_sort_close(s);
     free(cursors);
     return status;
@@ -523,6 +550,7 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         { "memory", required_argument, NULL, OPT_MEMORY },
         { "spill-dir", required_argument, NULL, OPT_SPILL_DIR },
         { "manifest", required_argument, NULL, OPT_MANIFEST },
+        { "consumer", required_argument, NULL, OPT_CONSUMER },
         { NULL, 0, NULL, 0 },
     };
     static const char *const formats[] = { "jsonl", "value", "binary", NULL };
@@ -602,6 +630,12 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         case OPT_MANIFEST:
             o->manifest = optarg;
             break;
+        case OPT_CONSUMER:
+            if (!resume_name_ok(optarg))
+                return args_usage(&cmd, "--consumer wants a name of 1..128 bytes of [A-Za-z0-9._-] not starting "
+                                        "with '.', not '%s'", optarg);
+            o->consumer = optarg;
+            break;
         case OPT_HEADER:
             if (o->nheaders == SIGLOG_HEADERS_MAX)
                 return args_usage(&cmd, "at most %d --header filters", SIGLOG_HEADERS_MAX);
@@ -619,6 +653,13 @@ static int parse_options(int argc, char **argv, replay_opts *o)
         return args_usage(&cmd, "--order event-time sorts a finished selection: not with --follow");
     if (!o->event_time && (o->sort_memory || o->spill_dir))
         return args_usage(&cmd, "--memory and --spill-dir go with --order event-time");
+    if (o->consumer && (o->have_from_offset || o->have_from_time))
+        return args_usage(&cmd, "--consumer starts where the consumer left off: not with --from-offset or "
+                                "--from-time");
+    /* A limited sort delivers the earliest events of every partition, no
+     * partition's whole prefix: there would be no offset to commit. */
+    if (o->consumer && o->event_time && o->have_limit)
+        return args_usage(&cmd, "--consumer with --order event-time reads the whole selection: not with --limit");
     if ((o->have_from_time && parse_time_bound(o, "--from-time", o->from_time_arg, &o->from_time)) ||
         (o->have_to_time && parse_time_bound(o, "--to-time", o->to_time_arg, &o->to_time)))
         return CLI_USAGE;
@@ -638,8 +679,12 @@ static int open_sources(replay_run *rr)
     siglog_stream_config_get(rr->st, &cfg);
     rr->nsrc = o->parts ? o->nparts : cfg.partitions;
     rr->src = calloc(rr->nsrc ? rr->nsrc : 1, sizeof *rr->src);
-    if (!rr->src)
+    rr->committed = calloc(cfg.partitions ? cfg.partitions : 1, sizeof *rr->committed);
+    if (!rr->src || !rr->committed)
         return cli_fail(cmd.name, "out of memory");
+    int found = 0, rc;
+    if (o->consumer && (rc = resume_load(rr->st, o->consumer, cfg.partitions, rr->committed, &found)) != 0)
+        return cli_fail_lib(cmd.name, rc, "reading consumer %s of stream %s", o->consumer, o->stream);
 
     int seek = SIGLOG_SEEK_START;
     int64_t arg = 0;
@@ -649,6 +694,8 @@ static int open_sources(replay_run *rr)
     } else if (o->have_from_time) {
         seek = SIGLOG_SEEK_TIME;
         arg = o->from_time;
+    } else if (o->consumer) {
+        seek = SIGLOG_SEEK_OFFSET; /* arg per partition, below */
     }
     uint64_t total = 0;
     int want_total = progress_wanted(); /* partition stats read every segment */
@@ -658,11 +705,19 @@ static int open_sources(replay_run *rr)
         if (src->partition >= cfg.partitions)
             return cli_fail(cmd.name, "stream %s has %u partitions: no partition %u", o->stream, cfg.partitions,
                             src->partition);
-        int rc = siglog_cursor_open(&src->cursor, rr->st, src->partition, seek, arg,
-                                    (o->follow ? SIGLOG_CURSOR_FOLLOW : 0u) |
-                                        (o->allow_gaps ? SIGLOG_CURSOR_ALLOW_GAPS : 0u));
+        if (o->consumer)
+            arg = rr->committed[src->partition] > INT64_MAX ? INT64_MAX : (int64_t)rr->committed[src->partition];
+        rc = siglog_cursor_open(&src->cursor, rr->st, src->partition, seek, arg,
+                                (o->follow ? SIGLOG_CURSOR_FOLLOW : 0u) | (o->allow_gaps ? SIGLOG_CURSOR_ALLOW_GAPS : 0u));
         if (rc != 0)
             return cli_fail_lib(cmd.name, rc, "opening stream %s partition %u", o->stream, src->partition);
+        src->start = src->next = siglog_cursor_position(src->cursor);
+        /* A seek below the log's start starts at it: say what the
+         * consumer never read because retention purged it first. */
+        if (found && rr->committed[src->partition] < src->start)
+            cli_warn(cmd.name, "consumer %s: stream %s partition %u offsets [%" PRIu64 ", %" PRIu64 ") were purged "
+                               "by retention before it read them; reading on from %" PRIu64,
+                     o->consumer, o->stream, src->partition, rr->committed[src->partition], src->start, src->start);
         siglog_partition_info pi;
         if (want_total && siglog_partition_info_get(rr->st, src->partition, &pi) == 0)
             total += pi.next_offset - pi.log_start_offset;
@@ -716,6 +771,25 @@ static int write_manifest(const replay_run *rr)
     return CLI_OK;
 }
 
+/* --consumer: commit each partition that moved, after a clean end only,
+ * so what is committed reached standard output whole. The consumer's
+ * hold, if any, stays (flags 0 keep it). */
+static int commit_consumer(const replay_run *rr)
+{
+    if (out_failed())
+        return CLI_OK; /* the reader went away: nothing is known processed */
+    for (size_t i = 0; i < rr->nsrc; i++) {
+        const replay_src *src = &rr->src[i];
+        if (src->next == src->start)
+            continue; /* nothing read: nothing to say */
+        int rc = siglog_consumer_commit(rr->st, rr->o->consumer, src->partition, src->next, 0);
+        if (rc != 0)
+            return cli_fail_lib(cmd.name, rc, "committing consumer %s of stream %s partition %u at offset %" PRIu64,
+                                rr->o->consumer, rr->o->stream, src->partition, src->next);
+    }
+    return CLI_OK;
+}
+
 int cmd_replay(int argc, char **argv)
 {
     replay_opts o = { .format = FORMAT_JSONL };
@@ -727,7 +801,8 @@ int cmd_replay(int argc, char **argv)
         status = status == ARGS_HELP ? CLI_OK : status;
         goto out;
     }
-    if ((status = cli_open(cmd.name, o.store, CLI_OPEN_READ_ONLY, o.stream, &s, &rr.st)) != CLI_OK)
+    if ((status = cli_open(cmd.name, o.store, o.consumer ? CLI_OPEN_CONSUMER : CLI_OPEN_READ_ONLY, o.stream, &s,
+                           &rr.st)) != CLI_OK)
         goto out;
     if (o.follow)
         install_stop_handlers();
@@ -743,12 +818,15 @@ int cmd_replay(int argc, char **argv)
         status = out_finish(cmd.name);
     if (status == CLI_OK && rr.delivered)
         status = write_manifest(&rr);
+    if (status == CLI_OK && o.consumer)
+        status = commit_consumer(&rr);
     else if (status != CLI_OK)
         out_flush(); /* every record read before the failure, whole */
 out:
     for (size_t i = 0; i < rr.nsrc && rr.src; i++)
         siglog_cursor_close(rr.src[i].cursor);
     free(rr.src);
+    free(rr.committed);
     if (rr.delivered)
         manifest_free(rr.delivered);
     siglog_close(s);

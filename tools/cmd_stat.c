@@ -5,6 +5,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "holds.h"
 #include "output.h"
 #include "streaminfo.h"
 #include "timeparse.h"
@@ -33,9 +34,18 @@ static const args_cmd cmd = {
     "           batch_bytes_max, record_bytes_max, state, \"partition_info\":\n"
     "           [{partition, log_start_offset, next_offset, events, bytes,\n"
     "           index_bytes, segments, first_timestamp_us, max_timestamp_us,\n"
-    "           state, error (unless ok)}]}]}; a failed stream is {name, state:\n"
-    "           \"failed\", error}, a partition that cannot be read {partition,\n"
-    "           state: \"unservable\" (or \"failed\" after an I/O error), error}\n"
+    "           state, error (unless ok)}], \"holds\": [{consumer, partition,\n"
+    "           from_offset, to_offset, first_timestamp_us, until_us}]}]}; a failed\n"
+    "           stream is {name, state: \"failed\", error}, a partition that cannot\n"
+    "           be read {partition, state: \"unservable\" (or \"failed\" after an\n"
+    "           I/O error), error}\n"
+    "\n"
+    "Holds: each consumer with a hold (siglog consumer commit --hold) keeps\n"
+    "retention from purging the offsets [from, to) of a partition that it has\n"
+    "not committed past; a line per partition says which, the time of the first\n"
+    "of them and until when the hold keeps it: that time plus the stream's\n"
+    "max_hold, or, when max_hold is 0, until the consumer commits past it (JSON:\n"
+    "until_us null). first_timestamp_us is null when that event cannot be read.\n"
     "\n"
     "The store is opened read-only and nothing is written. With no writer, the\n"
     "counts include commits only the journal holds (a writer crashed before\n"
@@ -46,6 +56,7 @@ enum { OPT_JSON = 256 };
 
 typedef struct stat_ctx {
     json_t *streams; /* NULL for text output */
+    json_t *holds;   /* the stream's "holds" array, with --json */
     int status;
     uint64_t failed; /* streams and partitions shown failed */
 } stat_ctx;
@@ -111,6 +122,55 @@ static void failed_text(const char *what, const char *state, const char *why)
     out_puts("\n");
 }
 
+static int hold_text(const hold_row *h)
+{
+    char first[TIMEPARSE_RFC3339_MAX] = "unreadable", until[TIMEPARSE_RFC3339_MAX + 48];
+    if (h->have_first)
+        timeparse_format(h->first_us, first);
+    if (!h->limited) {
+        snprintf(until, sizeof until, "until committed past (max_hold 0)");
+    } else if (h->have_first) {
+        char when[TIMEPARSE_RFC3339_MAX];
+        timeparse_format(h->until_us, when);
+        snprintf(until, sizeof until, "kept until %s by max_hold", when);
+    } else {
+        snprintf(until, sizeof until, "kept for max_hold from its time");
+    }
+    char line[SIGLOG_NAME_MAX + 2 * TIMEPARSE_RFC3339_MAX + 160];
+    snprintf(line, sizeof line,
+             "  hold %s partition %" PRIu32 ": offsets [%" PRIu64 ", %" PRIu64 ") from %s, %s\n", h->consumer,
+             h->partition, h->from, h->to, first, until);
+    return out_puts(line) < 0 || out_failed() ? -1 : 0;
+}
+
+static int hold_one(void *ctx, const hold_row *h)
+{
+    stat_ctx *sc = ctx;
+    if (!sc->holds)
+        return hold_text(h);
+    json_t *j = json_pack("{s:s, s:I, s:I, s:I, s:o, s:o}", "consumer", h->consumer, "partition",
+                          (json_int_t)h->partition, "from_offset", (json_int_t)h->from, "to_offset", (json_int_t)h->to,
+                          "first_timestamp_us", h->have_first ? json_integer(h->first_us) : json_null(), "until_us",
+                          h->limited && h->have_first ? json_integer(h->until_us) : json_null());
+    return j && json_array_append_new(sc->holds, j) == 0 ? 0 : -1;
+}
+
+/* The stream's holds (see holds.h). A consumers file that cannot be read
+ * is shown as the stream's failure and counted. */
+static int stat_holds(stat_ctx *sc, siglog_stream *st, json_t *sj)
+{
+    if (sj && (!(sc->holds = json_array()) || json_object_set_new(sj, "holds", sc->holds) != 0))
+        return -1;
+    int rc = holds_foreach(st, hold_one, sc);
+    if (rc >= -1)
+        return rc;
+    sc->failed++;
+    if (sj)
+        return json_object_set_new(sj, "holds_error", streaminfo_text_json(siglog_errdetail()));
+    failed_text("  holds ", "failed", siglog_errdetail());
+    return 0;
+}
+
 static int stat_stream(void *ctx, siglog_stream *st)
 {
     stat_ctx *sc = ctx;
@@ -162,6 +222,11 @@ static int stat_stream(void *ctx, siglog_stream *st)
             sc->status = cli_fail(cmd.name, "out of memory");
             return -1;
         }
+    }
+    if (!failed && stat_holds(sc, st, sj) != 0) {
+        if (!out_failed())
+            sc->status = cli_fail(cmd.name, "out of memory");
+        return -1;
     }
     return out_failed() ? -1 : 0;
 }
