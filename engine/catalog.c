@@ -640,11 +640,11 @@ int sl_catalog_describe_segment(segment *seg, catalog_segment *out)
     return 0;
 }
 
-/* Unlink the four files of stem in dir (those present). */
+/* Unlink the files of stem in dir (those present). */
 static int unlink_segment_files(const siglog_io *io, const char *dir, const char *stem)
 {
-    static const char *const exts[] = {".seg", ".oix", ".tix", ".sum"};
-    for (int e = 0; e < 4; e++) {
+    static const char *const exts[] = {".seg", ".oix", ".tix", ".sum", ".kf"};
+    for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
         char path[4096];
         snprintf(path, sizeof path, "%s/%s%s", dir, stem, exts[e]);
         int r = io->unlink(io, path);

@@ -31,6 +31,7 @@
 
 #include "cursor.h"
 #include "error.h"
+#include "keyfilter.h"
 #include "store.h"
 
 /* Segments a cursor keeps open (least recently used goes first): seeks
@@ -80,6 +81,11 @@ struct siglog_cursor {
      * as read before the snapshot was taken. */
     hwm_file *hint;
     uint32_t hint_seen;
+    /* siglog_cursor_set_key: only records with this key are handed out. */
+    int has_key;
+    uint8_t *key;
+    size_t key_len;
+    uint64_t key_hash;
 };
 
 /* Stop reading the current segment (it stays cached). */
@@ -214,6 +220,40 @@ static int listing_answers(const siglog_cursor *c)
     return c->next_offset < c->bases[c->nbases - 1] || c->bases[c->nbases - 1] == c->snap.active_base;
 }
 
+/* Whether the key filter of sealed segment e says it holds no record
+ * with the cursor's key: 1 when it does, 0 when the segment must be read
+ * (it may hold the key, or it has no usable filter). A damaged filter is
+ * reported through the store's log and costs a read, never an answer. */
+static int key_excluded(siglog_cursor *c, const catalog_segment *e)
+{
+    keyfilter f;
+    int rc = sl_keyfilter_load(c->st->store->io, sl_partition_path(c->p), e, &f);
+    if (rc < 0) {
+        sl_store_log(c->st->store, SIGLOG_LOG_WARN, "%s; the segment is read instead", siglog_errdetail());
+        return 0;
+    }
+    int excluded = rc == 1 && !sl_keyfilter_may_contain(&f, c->key_hash);
+    sl_keyfilter_free(&f);
+    return excluded;
+}
+
+/* With a key: from segment *i on, pass over the sealed segments whose
+ * filter excludes it, moving next_offset past them, and leave *i at the
+ * first one to read. Only a segment that the next one follows without a
+ * hole, below the snapshot's active segment and journaled offsets, is
+ * passed over: holes and the journal keep their own rules. */
+static void pass_excluded(siglog_cursor *c, size_t *i)
+{
+    while (c->has_key && *i + 1 < c->nbases) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(c->cat, *i);
+        if (e->base_offset >= c->snap.active_base || e->end_offset != c->bases[*i + 1] ||
+            e->end_offset >= c->snap.journal_from || !key_excluded(c, e))
+            return;
+        c->next_offset = e->end_offset;
+        ++*i;
+    }
+}
+
 /* Open the segment holding c->next_offset. *none: there is nothing to
  * read at all yet. `after`: a segment base that was just read to its end
  * (UINT64_MAX if none): finding it again means a hole follows it. */
@@ -244,7 +284,10 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
             if ((rc = missing_range(c, c->next_offset, following)) != 0)
                 return rc;
             c->next_offset = base = following;
+            i++;
         }
+        pass_excluded(c, &i);
+        base = c->bases[i];
         char was[SEGMENT_STEM_MAX + 1];
         snprintf(was, sizeof was, "%s", segment_location(c, base));
         rc = open_at(c, base);
@@ -584,6 +627,9 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
                     continue;
                 c->time_pending = 0;
                 c->next_offset = c->rec.offset + 1;
+                if (c->has_key && (c->rec.key_len != c->key_len ||
+                                   (c->key_len && memcmp(c->rec.key, c->key, c->key_len) != 0)))
+                    continue;
                 c->rec.partition = sl_partition_id(c->p);
                 if (!c->rec.key_len)
                     c->rec.key = NULL;
@@ -654,10 +700,29 @@ SIGLOG_API int siglog_cursor_seek(siglog_cursor *c, int seek, int64_t arg)
     return seek_to(c, seek, arg);
 }
 
+SIGLOG_API int siglog_cursor_set_key(siglog_cursor *c, const void *key, size_t len)
+{
+    sl_err_clear();
+    if (!c || (!key && len))
+        return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_set_key: cursor required, and a key for a length");
+    uint8_t *copy = NULL;
+    if (key && !(copy = malloc(len ? len : 1)))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    if (len)
+        memcpy(copy, key, len);
+    free(c->key);
+    c->key = copy;
+    c->key_len = len;
+    c->has_key = key != NULL;
+    c->key_hash = key ? sl_keyfilter_hash(key, len) : 0;
+    return 0;
+}
+
 SIGLOG_API void siglog_cursor_close(siglog_cursor *c)
 {
     if (!c)
         return;
+    free(c->key);
     while (c->cached)
         cache_remove(c, c->cached - 1);
     free(c->bases);

@@ -85,7 +85,7 @@ int sl_quarantine_segment(const siglog_io *io, const char *store, const char *di
      * what a crash may leave behind (its summary, its indexes) names no
      * segment. Its summary never stays without it: without the summary,
      * a writer could take vouched damage for a torn tail and cut it. */
-    static const char *const exts[] = {".seg", ".sum", ".oix", ".tix"};
+    static const char *const exts[] = {".seg", ".sum", ".oix", ".tix", ".kf"};
     for (size_t i = 0; i < sizeof exts / sizeof *exts && !rc; i++) {
         char from[4096];
         sl_segment_path(from, sizeof from, dir, base, exts[i]);

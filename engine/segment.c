@@ -50,6 +50,7 @@
 
 #include "codec.h"
 #include "error.h"
+#include "keyfilter.h"
 
 /* Summary sidecar field positions. */
 enum {
@@ -974,10 +975,18 @@ int sl_segment_seal(segment *s)
         return sl_err_set(SIGLOG_EINVAL, "%s: seal before the tail was scanned and adopted", s->path);
     if ((rc = sl_segment_sync(s)) != 0 || (rc = sl_index_sync(s->oix)) != 0 || (rc = sl_index_sync(s->tix)) != 0)
         return rc;
-    if ((rc = summary_write(s)) != 0)
+    if ((rc = summary_write(s)) != 0 || (rc = sl_keyfilter_write_segment(s)) != 0)
         return rc;
     s->sealed = 1;
     return 0;
+}
+
+int sl_segment_replace_sidecar(segment *s, const char *ext, const void *data, size_t len)
+{
+    char path[PATH_MAX];
+    sibling_path(s, path, ext);
+    int rc = sl_io_replace_file(s->io, s->dir, path, data, len, s->p.file_mode);
+    return rc < 0 ? sl_err_errno(rc, "atomic replace of %s", path) : 0;
 }
 
 /* ---- accessors ---- */

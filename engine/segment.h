@@ -147,8 +147,12 @@ int sl_segment_adopt_tail(segment *s, const segment_tail *t);
 int sl_segment_append(segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n);
 int sl_segment_sync(segment *s); /* fdatasync of the .seg */
 /* Writer only: make the segment immutable: fdatasync it, sync indexes,
- * write the .sum sidecar (atomic replace). */
+ * write the .sum sidecar and then the key filter (keyfilter.h), each by
+ * atomic replace. */
 int sl_segment_seal(segment *s);
+/* Write the sidecar STEM<ext> of the segment (e.g. ".kf") by atomic
+ * replace, with the segment's file mode. */
+int sl_segment_replace_sidecar(segment *s, const char *ext, const void *data, size_t len);
 
 uint64_t sl_segment_base_offset(const segment *s);
 uint64_t sl_segment_next_offset(const segment *s);

@@ -78,7 +78,7 @@ static int rewrite_batch(rewriter *w, const batch_header *h, const uint8_t *body
 
 static int move_files(const char *from_dir, const char *to_dir, uint64_t base)
 {
-    static const char *const exts[] = {".seg", ".oix", ".tix", ".sum"};
+    static const char *const exts[] = {".seg", ".oix", ".tix", ".sum", ".kf"};
     for (size_t i = 0; i < sizeof exts / sizeof exts[0]; i++) {
         char from[4096], to[4096];
         sl_segment_path(from, sizeof from, from_dir, base, exts[i]);

@@ -48,7 +48,8 @@ static const args_cmd cmd = {
     "                       count of --time-unit units since the epoch; 0 is the\n"
     "                       epoch and needs no unit, any other integer does\n"
     "  --time-unit U        s, ms or us: the unit of integer times, as for append\n"
-    "  --key K              only events whose key is exactly K\n"
+    "  --key K              only events whose key is exactly K (sealed segments\n"
+    "                       whose key filter excludes K are not read)\n"
     "  --schema-version V   only events of schema version V\n"
     "  --header NAME=VALUE  only events carrying header NAME with exactly VALUE\n"
     "                       (repeatable: every one must be carried)\n"
@@ -286,13 +287,14 @@ static void write_record(const replay_run *rr, const siglog_record *r)
 
 /* ---- reading ---- */
 
-/* Whether r passes the filters other than --to-offset. */
+/* Whether r passes the filters other than --to-offset and --key (the
+ * cursor hands out only the key's records, passing over the segments
+ * whose key filter excludes it). */
 static int selected(const replay_opts *o, const siglog_record *r)
 {
     return !((o->have_from_time && r->timestamp_us < o->from_time) ||
              (o->have_to_time && r->timestamp_us >= o->to_time) ||
              (o->have_schema && r->schema_version != o->schema_version) ||
-             (o->have_key && (r->key_len != strlen(o->key) || memcmp(r->key, o->key, r->key_len) != 0)) ||
              !headers_match(r, o->headers, o->nheaders));
 }
 
@@ -709,6 +711,8 @@ static int open_sources(replay_run *rr)
             arg = rr->committed[src->partition] > INT64_MAX ? INT64_MAX : (int64_t)rr->committed[src->partition];
         rc = siglog_cursor_open(&src->cursor, rr->st, src->partition, seek, arg,
                                 (o->follow ? SIGLOG_CURSOR_FOLLOW : 0u) | (o->allow_gaps ? SIGLOG_CURSOR_ALLOW_GAPS : 0u));
+        if (rc == 0 && o->have_key)
+            rc = siglog_cursor_set_key(src->cursor, o->key, strlen(o->key));
         if (rc != 0)
             return cli_fail_lib(cmd.name, rc, "opening stream %s partition %u", o->stream, src->partition);
         src->start = src->next = siglog_cursor_position(src->cursor);

@@ -600,6 +600,17 @@ SIGLOG_API int siglog_cursor_next_batch(siglog_cursor *c, siglog_record *recs, s
  * keeps the segments it has read open. */
 SIGLOG_API int siglog_cursor_seek(siglog_cursor *c, int seek, int64_t arg);
 
+/* Hand out only the records whose key is exactly key[0..len) (len 0:
+ * the records without a key); key NULL hands out every record again.
+ * The key is copied. A sealed segment whose key filter (format-spec/
+ * FORMAT.md, "Key filter") says it holds no such record is passed over
+ * without being read; the active segment, and a segment whose filter is
+ * missing, stale or damaged (reported through the store's log), are read.
+ * The answer is the same as filtering every record: a filter may let a
+ * segment through needlessly, never hold one back that has the key.
+ * 0, SIGLOG_EINVAL or SIGLOG_ENOMEM. */
+SIGLOG_API int siglog_cursor_set_key(siglog_cursor *c, const void *key, size_t len);
+
 /* The offset the next record will have at least. */
 SIGLOG_API uint64_t siglog_cursor_position(const siglog_cursor *c);
 

@@ -11,8 +11,10 @@ streams by name, partitions ascending, offsets ascending.
 
 Exit status 0 on success; 1 when the store is invalid (one line on stderr
 naming the file, byte position and rule); 2 on usage errors. With
---strict, index and summary sidecars must also be exactly what the writer
-produces (they are derivable, so a lenient reader only warns about them).
+--strict, index, summary and key filter sidecars must also be exactly what
+the writer produces (they are derivable, so a lenient reader only warns
+about them; a key filter that excludes a key its segment holds is an error
+either way).
 
 Needs Debian's python3-lz4 and python3-xxhash.
 """
@@ -563,6 +565,88 @@ def check_summary(path, base, walk, file_bytes, strict):
         problem("summary (next_offset, record_count, bytes, max_ts) = %r, segment has %r" % (got, want))
 
 
+# ------------------------------------------------------------ key filter
+
+KEYFILTER_MAGIC = b"SGKF"
+KEYFILTER_HEADER = 48
+KEYFILTER_BLOCK = 32
+KEYFILTER_BLOCKS_MAX = 1 << 20
+KEYFILTER_SALT = (0x47b6137b, 0x44974d91, 0x8824ad5b, 0xa2b7289d,
+                  0x705495c7, 0x2df1424b, 0x9efc4947, 0x5c6bfb31)
+
+
+def key_filter_blocks_for(n):
+    """Blocks for n distinct keys: 10 bits each, within [1, BLOCKS_MAX]."""
+    return max(1, min(KEYFILTER_BLOCKS_MAX, (n * 10 + 255) // 256))
+
+
+def key_filter_read(path):
+    """Decode a .kf file: a dict with the binding and the words, or
+    FormatError."""
+    b = read_file(path, KEYFILTER_HEADER + KEYFILTER_BLOCKS_MAX * KEYFILTER_BLOCK + 8)
+    if len(b) < KEYFILTER_HEADER + KEYFILTER_BLOCK + 8 or b[0:4] != KEYFILTER_MAGIC:
+        raise FormatError(path, None, "not a key filter (size or magic)")
+    if u16(b, 4) != 1:
+        raise FormatError(path, 4, "key filter version %d" % u16(b, 4))
+    blocks = u32(b, 8)
+    if blocks == 0 or blocks > KEYFILTER_BLOCKS_MAX or len(b) != KEYFILTER_HEADER + blocks * KEYFILTER_BLOCK + 8:
+        raise FormatError(path, 8, "%d blocks in a file of %d bytes" % (blocks, len(b)))
+    if u64(b, len(b) - 8) != xxh3(b[:-8]):
+        raise FormatError(path, len(b) - 8, "key filter checksum mismatch")
+    if u16(b, 6) != 0 or u32(b, 12) != 0:
+        raise FormatError(path, 6, "reserved fields are not zero")
+    words = struct.unpack_from("<%dI" % (blocks * 8), b, KEYFILTER_HEADER)
+    return {"blocks": blocks, "key_count": u64(b, 16), "base": u64(b, 24), "end": u64(b, 32),
+            "summary_checksum": u64(b, 40), "words": words}
+
+
+def key_filter_bits(blocks, key):
+    """(block, bit in each of the 8 words) of a key: FORMAT.md section 23."""
+    h = xxh3(key)
+    block = ((h >> 32) * blocks) >> 32
+    lo = h & 0xffffffff
+    return block, [((lo * s) & 0xffffffff) >> 27 for s in KEYFILTER_SALT]
+
+
+def key_filter_may_contain(kf, key):
+    """False: no record of the segment has this key (None: no key)."""
+    block, bits = key_filter_bits(kf["blocks"], key or b"")
+    return all(kf["words"][block * 8 + i] >> bit & 1 for i, bit in enumerate(bits))
+
+
+def check_key_filter(path, base, walk, sum_path, strict):
+    """A sealed segment's .kf: never a false negative for a key the
+    segment holds; with --strict, exactly the filter a writer builds."""
+    def problem(msg):
+        if strict:
+            raise FormatError(path, None, msg)
+        warn("%s: %s" % (path, msg))
+
+    if not os.path.exists(path):
+        return None  # optional: without it a reader reads the segment
+    try:
+        kf = key_filter_read(path)
+    except FormatError as e:
+        return problem("damaged key filter, not used (%s)" % e)
+    sum_checksum = xxh3(read_file(sum_path, 64)) if os.path.exists(sum_path) else None
+    if (kf["base"], kf["end"], kf["summary_checksum"]) != (base, walk["next_offset"], sum_checksum):
+        return problem("key filter of another segment (stale), not used")
+    keys = {r["key"] or b"" for r in walk["records"]}
+    for k in keys:
+        if not key_filter_may_contain(kf, k):
+            raise FormatError(path, None, "excludes key %r, which its segment holds" % k)
+    hashes = {xxh3(k) for k in keys}
+    blocks = key_filter_blocks_for(len(hashes))
+    words = [0] * (blocks * 8)
+    for k in keys:
+        block, bits = key_filter_bits(blocks, k)
+        for i, bit in enumerate(bits):
+            words[block * 8 + i] |= 1 << bit
+    if (kf["blocks"], kf["key_count"], list(kf["words"])) != (blocks, len(hashes), words):
+        problem("key filter differs from the one its segment's keys give")
+    return kf
+
+
 def summary_vouched_bytes(path, base):
     """The bytes a valid summary sidecar vouches for (0 without one)."""
     try:
@@ -783,6 +867,7 @@ def read_partition(pdir, stream_id, part, cfg, journal, strict):
         check_index(stem + ".tix", 2, base, w["batches"], interval, strict)
         if sealed:
             check_summary(stem + ".sum", base, w, len(data), strict)
+            check_key_filter(stem + ".kf", base, w, stem + ".sum", strict)
         records.extend(w["records"])
         next_offset = w["next_offset"]
     if ckpt is not None and next_offset < ckpt[2]:

@@ -196,6 +196,14 @@ size_t fuzz_repair_batches(uint8_t *p, size_t len)
     return pos;
 }
 
+void fuzz_check_refusal(const char *target, int rc)
+{
+    if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION && rc != SIGLOG_ENOMEM)
+        fuzz_fail(target, "decoder returned %d", rc);
+    if (siglog_errdetail()[0] == '\0')
+        fuzz_fail(target, "decoder error %d without a detail", rc);
+}
+
 void fuzz_with_honest_trailer(const uint8_t *data, size_t size, void (*check)(const uint8_t *data, size_t size))
 {
     check(data, size);

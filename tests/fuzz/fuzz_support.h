@@ -38,6 +38,9 @@ size_t fuzz_repair_batches(uint8_t *p, size_t len);
  * are the honest XXH3-64 of the rest: for files that end in a checksum of
  * everything before it, so that mutations reach the checks behind it. */
 void fuzz_with_honest_trailer(const uint8_t *data, size_t size, void (*check)(const uint8_t *data, size_t size));
+/* A decoder's refusal (rc != 0) must be SIGLOG_ECORRUPT, SIGLOG_EVERSION
+ * or SIGLOG_ENOMEM, with a detail: fuzz_fail naming target otherwise. */
+void fuzz_check_refusal(const char *target, int rc);
 
 /* Report a broken oracle and abort. */
 void fuzz_fail(const char *target, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));

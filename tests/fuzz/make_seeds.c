@@ -21,6 +21,7 @@
 #include "consumer.h"
 #include "hwm.h"
 #include "journal.h"
+#include "keyfilter.h"
 #include "store_secret.h"
 
 static const char *corpus_root;
@@ -360,6 +361,29 @@ static void consumers_seed(void)
     free(bytes);
 }
 
+/* parse_key_filter: a one-block filter of three keys and a three-block
+ * one of a hundred, as a seal would write them. */
+static void key_filter_seed(const char *name, uint64_t keys, uint64_t base)
+{
+    keyfilter f;
+    keyfilter_binding of = {base, base + keys, 0x0123456789abcdefull};
+    if (sl_keyfilter_init(&f, sl_keyfilter_blocks_for(keys), &of) != 0)
+        exit(1);
+    for (uint64_t i = 0; i < keys; i++) {
+        char k[32];
+        int n = snprintf(k, sizeof k, "user-%llu", (unsigned long long)i);
+        sl_keyfilter_add(&f, sl_keyfilter_hash(k, (size_t)n));
+    }
+    uint8_t *bytes;
+    size_t len;
+    if (sl_keyfilter_encode(&f, &bytes, &len) != 0)
+        exit(1);
+    bytebuf buf = {bytes, len, len};
+    write_seed("parse_key_filter", name, &buf);
+    free(bytes);
+    sl_keyfilter_free(&f);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -373,5 +397,7 @@ int main(int argc, char **argv)
     parse_hwm_seeds();
     audit_seeds();
     consumers_seed();
+    key_filter_seed("three", 3, 0);
+    key_filter_seed("hundred", 100, 4096);
     return 0;
 }

@@ -19,10 +19,7 @@ static void round_trip(const uint8_t *data, size_t size)
     consumer_set s;
     int rc = sl_consumers_decode(data, size, &s);
     if (rc) {
-        if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION && rc != SIGLOG_ENOMEM)
-            fuzz_fail(TARGET, "decoder returned %d", rc);
-        if (siglog_errdetail()[0] == '\0')
-            fuzz_fail(TARGET, "decoder error %d without a detail", rc);
+        fuzz_check_refusal(TARGET, rc);
         return;
     }
     for (size_t i = 0; i < s.n; i++)

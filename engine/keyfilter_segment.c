@@ -1,0 +1,129 @@
+/*
+ * keyfilter_segment — a sealed segment's key filter: built from its
+ * records when it is sealed, loaded by a reader for its catalog entry
+ * (keyfilter.h).
+ *
+ * Built by reading the segment back rather than from the appends: the
+ * seal is the one point every sealed segment passes (a roll, a recovered
+ * tail, a rewrite), the records are then in the page cache, and a filter
+ * built from the file holds exactly the keys the file holds, whatever
+ * crashed or was replayed before.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "keyfilter.h"
+
+typedef struct hash_list {
+    uint64_t *v;
+    size_t n, cap;
+} hash_list;
+
+static int hash_list_push(hash_list *l, uint64_t h)
+{
+    if (l->n == l->cap) {
+        size_t cap = l->cap ? 2 * l->cap : 1024;
+        uint64_t *v = realloc(l->v, cap * sizeof *v);
+        if (!v)
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+        l->v = v;
+        l->cap = cap;
+    }
+    l->v[l->n++] = h;
+    return 0;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* The key hash of every record of the segment. */
+static int collect_hashes(segment *s, hash_list *out)
+{
+    bytebuf body = {0}, scratch = {0};
+    uint64_t pos = 0, size = sl_segment_size(s);
+    int rc = 0;
+    while (!rc && pos < size) {
+        batch_header h;
+        batch_iter it;
+        int r = sl_segment_read_batch(s, pos, size, &h, &body);
+        if (r == 0)
+            r = sl_err_set(SIGLOG_ECORRUPT, "%s: incomplete batch at byte %" PRIu64 " of a sealed segment",
+                           sl_segment_file_path(s), pos);
+        if (r < 0 || (r = sl_batch_iter_init(&it, &h, body.data, &scratch)) != 0) {
+            rc = r;
+            break;
+        }
+        siglog_record rec;
+        while (!rc && (r = sl_batch_iter_next(&it, &rec)) == 1)
+            rc = hash_list_push(out, sl_keyfilter_hash(rec.key, rec.key_len));
+        if (r < 0)
+            rc = r;
+        pos += BATCH_HEADER_BYTES + (uint64_t)h.body_len;
+    }
+    sl_bytebuf_free(&body);
+    sl_bytebuf_free(&scratch);
+    return rc;
+}
+
+int sl_keyfilter_write_segment(segment *s)
+{
+    hash_list l = {0};
+    int rc = collect_hashes(s, &l);
+    size_t distinct = 0;
+    if (!rc && l.n) {
+        qsort(l.v, l.n, sizeof *l.v, cmp_u64);
+        for (size_t i = 0; i < l.n; i++)
+            if (i == 0 || l.v[i] != l.v[distinct - 1])
+                l.v[distinct++] = l.v[i];
+    }
+    keyfilter f = {0};
+    keyfilter_binding of = {sl_segment_base_offset(s), sl_segment_next_offset(s), sl_segment_summary_checksum(s)};
+    if (!rc)
+        rc = sl_keyfilter_init(&f, sl_keyfilter_blocks_for(distinct), &of);
+    for (size_t i = 0; !rc && i < distinct; i++)
+        sl_keyfilter_add(&f, l.v[i]);
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    if (!rc)
+        rc = sl_keyfilter_encode(&f, &buf, &len);
+    if (!rc)
+        rc = sl_segment_replace_sidecar(s, KEYFILTER_EXT, buf, len);
+    free(buf);
+    sl_keyfilter_free(&f);
+    free(l.v);
+    return rc;
+}
+
+int sl_keyfilter_load(const siglog_io *io, const char *dir, const catalog_segment *e, keyfilter *f)
+{
+    memset(f, 0, sizeof *f);
+    if (e->state == CATALOG_SEG_ACTIVE || e->summary_checksum == 0)
+        return 0;
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s%s", dir, e->location, KEYFILTER_EXT);
+    void *data = NULL;
+    size_t len = 0;
+    int rc = sl_io_read_file(io, path, KEYFILTER_FILE_MAX, &data, &len);
+    if (rc == -ENOENT)
+        return 0;
+    if (rc < 0)
+        return rc == -EFBIG ? sl_err_set(SIGLOG_ECORRUPT, "%s: longer than any key filter", path)
+                            : sl_err_errno(rc, "read of %s", path);
+    rc = sl_keyfilter_decode(data, len, f);
+    free(data);
+    if (rc)
+        return sl_err_set(rc, "%s: %s", path, siglog_errdetail());
+    if (f->of.base_offset != e->base_offset || f->of.end_offset != e->end_offset ||
+        f->of.summary_checksum != e->summary_checksum) {
+        sl_keyfilter_free(f);
+        return 0; /* of another segment with this name: stale */
+    }
+    return 1;
+}
