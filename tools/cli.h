@@ -37,6 +37,8 @@ int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_consumer(int argc, char **argv);
+int cmd_ship(int argc, char **argv);
+int cmd_pull(int argc, char **argv);
 
 /* "siglog <cmd>: <message>" on stderr without the newline, for callers
  * that add to the line. Every diagnostic goes through it: control bytes
@@ -52,6 +54,10 @@ int cli_fail(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 int cli_fail_lib(const char *cmd, int code, const char *fmt, ...) CLI_PRINTF(3, 4);
 /* "siglog <cmd>: warning: <message>" on stderr. */
 void cli_warn(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+
+/* "siglog <cmd>: <message>" on stderr: news that is not a failure (a
+ * connection lost or back). Safe from any thread: the line is whole. */
+void cli_note(const char *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 
 /* cli_open flags. */
 #define CLI_OPEN_READ_ONLY 1u

@@ -84,6 +84,16 @@ void cli_warn(const char *cmd, const char *fmt, ...)
     va_end(ap);
 }
 
+void cli_note(const char *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    flockfile(stderr); /* whole lines from several threads */
+    diag_line(cmd, "", fmt, ap);
+    funlockfile(stderr);
+    va_end(ap);
+}
+
 int cli_open(const char *cmd, const char *path, unsigned flags, const char *stream_name,
              siglog **s_out, siglog_stream **st_out)
 {

@@ -22,6 +22,8 @@ static const cli_command commands[] = {
     { "dump", cmd_dump, "print the batches (and records) of segment files" },
     { "audit", cmd_audit, "print or verify the store's audit trail" },
     { "consumer", cmd_consumer, "commit, list or delete a stream's consumer offsets" },
+    { "ship", cmd_ship, "publish a stream to NATS JetStream, each event once" },
+    { "pull", cmd_pull, "append the messages of a JetStream stream to a stream" },
 };
 
 static void usage(FILE *f)

@@ -1,0 +1,534 @@
+/*
+ * `siglog ship` and `siglog pull` against a real nats-server (JetStream,
+ * started here on a free loopback port with its data in the test's temp
+ * directory, stopped by its pid): every event stored in JetStream exactly
+ * once and byte for byte, across kills of the shipper at random moments
+ * and a restart of the server; a stream with a short duplicate window
+ * refused; a cluster that is gone given up on after --timeout without
+ * committing past what it acknowledged; pull storing each message once
+ * across kills at random moments, and skipping what it stored already.
+ *
+ * Skips when nats-server is not installed (tests/install-deps installs
+ * it) or the tool was built without libnats.
+ */
+#include "run.h"
+#include "support.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <nats/nats.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#define SEED 15
+#define PARTITIONS 2
+
+static char *dir, *store, *nats_dir, *url;
+static int port;
+static pid_t server = -1;
+
+/* ---- the server ---- */
+
+static int free_port(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    socklen_t len = sizeof a;
+    cr_assert(fd >= 0 && bind(fd, (struct sockaddr *)&a, sizeof a) == 0 &&
+              getsockname(fd, (struct sockaddr *)&a, &len) == 0);
+    close(fd);
+    return ntohs(a.sin_port);
+}
+
+static int port_open(void)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+    int ok = connect(fd, (struct sockaddr *)&a, sizeof a) == 0;
+    close(fd);
+    return ok;
+}
+
+static void server_start(void)
+{
+    const char *bin = getenv("SIGLOG_NATS_SERVER");
+    char portarg[16];
+    snprintf(portarg, sizeof portarg, "%d", port);
+    char *log = test_path(dir, "nats-server.log");
+    server = fork();
+    cr_assert(server >= 0);
+    if (server == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test killed on timeout leaves no server behind */
+        execl(bin, bin, "-js", "-a", "127.0.0.1", "-p", portarg, "-sd", nats_dir, "-l", log, (char *)NULL);
+        _exit(127);
+    }
+    free(log);
+    /* Ready once it takes connections; the deadline only turns a broken
+     * setup into a failure instead of a hang. */
+    for (int i = 0; i < 1000 && !port_open(); i++)
+        usleep(10000);
+    cr_assert(port_open(), "nats-server did not start on port %d", port);
+}
+
+static void server_stop(void)
+{
+    if (server > 0) {
+        kill(server, SIGKILL);
+        waitpid(server, NULL, 0);
+        server = -1;
+    }
+}
+
+/* ---- fixtures ---- */
+
+static void setup(void)
+{
+    const char *bin = getenv("SIGLOG_NATS_SERVER");
+    if (!bin || !*bin || access(bin, X_OK) != 0)
+        cr_skip_test("nats-server is not installed");
+    run_result r = RUN(NULL, "ship", "--help");
+    int have_nats = r.status == 0;
+    run_free(&r);
+    if (!have_nats)
+        cr_skip_test("siglog was built without NATS support");
+    dir = test_tmpdir("cli-jetstream");
+    store = test_path(dir, "store");
+    nats_dir = test_path(dir, "nats");
+    port = free_port();
+    cr_assert(asprintf(&url, "nats://127.0.0.1:%d", port) > 0);
+    server_start();
+}
+
+static void teardown(void)
+{
+    server_stop();
+    if (dir)
+        test_rmtree(dir);
+    free(dir);
+    free(store);
+    free(nats_dir);
+    free(url);
+    dir = NULL;
+}
+
+TestSuite(jetstream_cli, .init = setup, .fini = teardown, .timeout = 240);
+
+/* Event i of the workload goes to partition i % PARTITIONS at offset
+ * i / PARTITIONS. */
+static void make_source(const char *path, uint64_t n)
+{
+    siglog *s = test_store_open(path, NULL);
+    siglog_stream *st = test_stream_create(s, "ev", PARTITIONS, SIGLOG_SYNC_NONE, 0);
+    for (uint64_t i = 0; i < n; i++) {
+        test_event t;
+        test_event_make(&t, SEED, i);
+        t.ev.flags = i % 13 == 0 ? SIGLOG_EVENT_TOMBSTONE : 0;
+        cr_assert_eq(siglog_append(st, (uint32_t)(i % PARTITIONS), &t.ev, 1, NULL, NULL), 0);
+    }
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+static run_result ship(const char *extra1, const char *extra2)
+{
+    return RUN(NULL, "ship", store, "ev", "--server", url, "--create-js-stream", "--max-inflight", "64",
+               extra1 ? extra1 : "--json", extra2 ? extra2 : "--json");
+}
+
+static pid_t ship_start(const char *err_path)
+{
+    int out;
+    pid_t pid = run_start(NULL, err_path, &out,
+                          (const char *const[]){ "ship", store, "ev", "--server", url, "--create-js-stream",
+                                                 "--max-inflight", "16", NULL });
+    close(out);
+    return pid;
+}
+
+/* ---- reading JetStream back ---- */
+
+typedef struct js_reader {
+    natsConnection *nc;
+    jsCtx *js;
+} js_reader;
+
+static void js_open(js_reader *r)
+{
+    cr_assert_eq(natsConnection_ConnectTo(&r->nc, url), NATS_OK);
+    cr_assert_eq(natsConnection_JetStream(&r->js, r->nc, NULL), NATS_OK);
+}
+
+static void js_close(js_reader *r)
+{
+    jsCtx_Destroy(r->js);
+    natsConnection_Destroy(r->nc);
+}
+
+static uint64_t js_stream_msgs(js_reader *r, const char *name)
+{
+    jsStreamInfo *si = NULL;
+    cr_assert_eq(js_GetStreamInfo(&si, r->js, name, NULL, NULL), NATS_OK);
+    uint64_t n = si->State.Msgs;
+    jsStreamInfo_Destroy(si);
+    return n;
+}
+
+static void expect_b64(natsMsg *m, const char *name, const void *bin, size_t len)
+{
+    const char *got = NULL;
+    if (len == 0) {
+        cr_assert_eq(natsMsgHeader_Get(m, name, &got), NATS_NOT_FOUND, "%s: %s", name, got);
+        return;
+    }
+    char want[1024];
+    sodium_bin2base64(want, sizeof want, bin, len, sodium_base64_VARIANT_ORIGINAL);
+    cr_assert_eq(natsMsgHeader_Get(m, name, &got), NATS_OK, "%s missing", name);
+    cr_assert_str_eq(got, want);
+}
+
+/* Every message of the JetStream stream is the event its id names, with
+ * every field; each id once. */
+static void check_js_messages(js_reader *r, uint64_t n, uint64_t store_id)
+{
+    cr_assert_eq(js_stream_msgs(r, "siglog"), n);
+    natsSubscription *sub = NULL;
+    jsSubOptions so;
+    jsSubOptions_Init(&so);
+    so.Stream = "siglog";
+    cr_assert_eq(js_PullSubscribe(&sub, r->js, "siglog.ev.*", "check", NULL, &so, NULL), NATS_OK);
+    uint8_t *seen = calloc(n, 1);
+    for (uint64_t got = 0; got < n;) {
+        natsMsgList list = { 0 };
+        cr_assert_eq(natsSubscription_Fetch(&list, sub, 512, 5000, NULL), NATS_OK, "after %" PRIu64, got);
+        for (int i = 0; i < list.Count; i++, got++) {
+            natsMsg *m = list.Msgs[i];
+            const char *id = NULL;
+            cr_assert_eq(natsMsgHeader_Get(m, "Nats-Msg-Id", &id), NATS_OK);
+            uint64_t sid, off;
+            unsigned part;
+            char stream[8];
+            cr_assert_eq(sscanf(id, "%16" SCNx64 ":%7[^:]:%u:%" SCNu64, &sid, stream, &part, &off), 4, "%s", id);
+            cr_assert_eq(sid, store_id);
+            cr_assert_str_eq(stream, "ev");
+            uint64_t idx = off * PARTITIONS + part;
+            cr_assert_lt(idx, n);
+            cr_assert_not(seen[idx], "%s twice", id);
+            seen[idx] = 1;
+            char subject[32];
+            snprintf(subject, sizeof subject, "siglog.ev.%u", part);
+            cr_assert_str_eq(natsMsg_GetSubject(m), subject);
+            test_event t;
+            test_event_make(&t, SEED, idx);
+            cr_assert_eq((size_t)natsMsg_GetDataLength(m), t.ev.value_len);
+            cr_assert_eq(memcmp(natsMsg_GetData(m), t.ev.value, t.ev.value_len), 0);
+            const char *v = NULL;
+            char num[32];
+            cr_assert_eq(natsMsgHeader_Get(m, "Siglog-Time", &v), NATS_OK);
+            snprintf(num, sizeof num, "%" PRId64, t.ev.timestamp_us);
+            cr_assert_str_eq(v, num);
+            cr_assert_eq(natsMsgHeader_Get(m, "Siglog-Schema", &v), NATS_OK);
+            snprintf(num, sizeof num, "%" PRIu32, t.ev.schema_version);
+            cr_assert_str_eq(v, num);
+            if (idx % 13 == 0)
+                cr_assert(natsMsgHeader_Get(m, "Siglog-Flags", &v) == NATS_OK && strcmp(v, "1") == 0);
+            else
+                cr_assert_eq(natsMsgHeader_Get(m, "Siglog-Flags", &v), NATS_NOT_FOUND);
+            expect_b64(m, "Siglog-Key", t.ev.key, t.ev.key_len);
+            const char **vals = NULL;
+            int count = 0;
+            natsMsgHeader_Values(m, "Siglog-Header", &vals, &count);
+            cr_assert_eq((uint32_t)count, t.ev.header_count);
+            for (int h = 0; h < count; h++) {
+                char want[1024], b[512];
+                sodium_bin2base64(want, sizeof want, t.ev.headers[h].key, t.ev.headers[h].key_len,
+                                  sodium_base64_VARIANT_ORIGINAL);
+                sodium_bin2base64(b, sizeof b, t.ev.headers[h].value, t.ev.headers[h].value_len,
+                                  sodium_base64_VARIANT_ORIGINAL);
+                strcat(strcat(want, ":"), b);
+                cr_assert_str_eq(vals[h], want);
+            }
+            free((void *)vals);
+            cr_assert_eq(natsMsg_Ack(m, NULL), NATS_OK);
+        }
+        natsMsgList_Destroy(&list);
+    }
+    free(seen);
+    natsSubscription_Destroy(sub);
+    cr_assert_eq(js_DeleteConsumer(r->js, "siglog", "check", NULL, NULL), NATS_OK);
+}
+
+static uint64_t source_store_id(void)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    siglog *s;
+    cr_assert_eq(siglog_open(&s, store, &o), 0);
+    uint64_t id = siglog_store_id(s);
+    siglog_close(s);
+    return id;
+}
+
+/* ---- ship ---- */
+
+Test(jetstream_cli, ship_stores_each_event_once_with_all_its_fields)
+{
+    make_source(store, 3000);
+    run_result r = ship(NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "\"shipped\": 3000"), "%s", r.out);
+    cr_assert(strstr(r.err, "created JetStream stream siglog"), "%s", r.err);
+    run_free(&r);
+    /* Nothing new: nothing sent. */
+    r = ship("--consumer", "ship");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "shipped 0 events, 0 duplicates dropped by the server"), "%s", r.out);
+    run_free(&r);
+    /* Everything again under another consumer: the server drops it all. */
+    r = ship("--consumer", "again");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "shipped 3000 events, 3000 duplicates dropped by the server"), "%s", r.out);
+    run_free(&r);
+    js_reader js;
+    js_open(&js);
+    check_js_messages(&js, 3000, source_store_id());
+    js_close(&js);
+}
+
+Test(jetstream_cli, ship_killed_at_random_moments_stores_each_event_once)
+{
+    const uint64_t n = 20000;
+    make_source(store, n);
+    char *err = test_path(dir, "ship.err");
+    uint64_t rng = (uint64_t)time(NULL);
+    cr_log_info("kill moments from seed %" PRIu64, rng);
+    for (int k = 0; k < 20; k++) {
+        pid_t pid = ship_start(err);
+        usleep((useconds_t)(test_rand(&rng) % 300000));
+        kill(pid, SIGKILL);
+        run_wait(pid);
+    }
+    run_result r = ship("--consumer", "ship");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    js_reader js;
+    js_open(&js);
+    check_js_messages(&js, n, source_store_id());
+    js_close(&js);
+    free(err);
+}
+
+Test(jetstream_cli, ship_goes_on_across_a_server_restart)
+{
+    const uint64_t n = 20000;
+    make_source(store, n);
+    char *err = test_path(dir, "ship.err");
+    pid_t pid = ship_start(err);
+    usleep(300000);
+    server_stop();
+    usleep(500000);
+    server_start();
+    cr_assert_eq(run_wait(pid), 0, "%s", run_slurp(err, NULL));
+    char *log = run_slurp(err, NULL);
+    cr_assert(strstr(log, "reconnected to"), "%s", log);
+    free(log);
+    js_reader js;
+    js_open(&js);
+    check_js_messages(&js, n, source_store_id());
+    js_close(&js);
+    free(err);
+}
+
+Test(jetstream_cli, short_duplicate_window_refused)
+{
+    make_source(store, 10);
+    run_result r = ship("--dupe-window", "5s");
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "duplicate window of 5000ms, shorter than 60000ms"), "%s", r.err);
+    run_free(&r);
+    js_reader js;
+    js_open(&js);
+    cr_assert_eq(js_stream_msgs(&js, "siglog"), 0);
+    js_close(&js);
+}
+
+Test(jetstream_cli, cluster_gone_gives_up_without_committing_past_acknowledged)
+{
+    make_source(store, 100);
+    run_result r = ship(NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    /* A shipper following the stream loses its only server; events
+     * appended then are published into the void. */
+    char *err = test_path(dir, "ship.err");
+    int out;
+    pid_t pid = run_start(NULL, err, &out,
+                          (const char *const[]){ "ship", store, "ev", "--server", url, "--follow", "--timeout", "2s",
+                                                 NULL });
+    close(out);
+    usleep(500000);
+    server_stop();
+    siglog *s = test_store_open(store, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    for (uint64_t i = 100; i < 110; i++) {
+        test_event t;
+        test_event_make(&t, SEED, i);
+        cr_assert_eq(siglog_append(st, (uint32_t)(i % PARTITIONS), &t.ev, 1, NULL, NULL), 0);
+    }
+    cr_assert_eq(siglog_flush(s), 0);
+    cr_assert_eq(run_wait(pid), 1);
+    char *log = run_slurp(err, NULL);
+    cr_assert(strstr(log, "disconnected from the NATS server") && strstr(log, "giving up"), "%s", log);
+    free(log);
+    cr_assert_eq(siglog_close(s), 0);
+    r = RUN(NULL, "consumer", "list", store, "ev");
+    cr_assert(strstr(r.out, "next offsets: 0=50 1=50\n"), "%s", r.out);
+    run_free(&r);
+    /* No server at all from the start: the same. */
+    r = RUN(NULL, "ship", store, "ev", "--server", url, "--timeout", "2s");
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "cannot connect to") && strstr(r.err, "giving up"), "%s", r.err);
+    run_free(&r);
+    free(err);
+}
+
+/* ---- pull ---- */
+
+static run_result pull(const char *durable, const char *extra)
+{
+    return RUN(NULL, "pull", store, "ev", "--server", url, "--js-stream", "siglog", "--durable", durable, "--batch",
+               "64", "--ack-wait", "1s", extra ? extra : "--json");
+}
+
+/* The local store holds each shipped event once, with every field and
+ * its origin id last. */
+static void check_pulled(const char *path, uint64_t n, uint64_t store_id)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    siglog *s;
+    cr_assert_eq(siglog_open(&s, path, &o), 0);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    uint8_t *seen = calloc(n, 1);
+    uint64_t total = 0;
+    for (uint32_t p = 0; p < PARTITIONS; p++) {
+        siglog_cursor *c;
+        cr_assert_eq(siglog_cursor_open(&c, st, p, SIGLOG_SEEK_START, 0, 0), 0);
+        const siglog_record *rec;
+        int rc;
+        while ((rc = siglog_cursor_next(c, &rec)) == 1) {
+            cr_assert_geq(rec->header_count, 1);
+            const siglog_header *origin = &rec->headers[rec->header_count - 1];
+            cr_assert(origin->key_len == 13 && memcmp(origin->key, "siglog.origin", 13) == 0);
+            char id[64];
+            snprintf(id, sizeof id, "%.*s", (int)origin->value_len, (const char *)origin->value);
+            uint64_t sid, off;
+            unsigned part;
+            cr_assert_eq(sscanf(id, "%16" SCNx64 ":ev:%u:%" SCNu64, &sid, &part, &off), 3, "%s", id);
+            cr_assert_eq(sid, store_id);
+            cr_assert_eq(part, p);
+            uint64_t idx = off * PARTITIONS + part;
+            cr_assert_lt(idx, n);
+            cr_assert_not(seen[idx], "%s stored twice", id);
+            seen[idx] = 1;
+            total++;
+            test_event t;
+            test_event_make(&t, SEED, idx);
+            t.ev.flags = idx % 13 == 0 ? SIGLOG_EVENT_TOMBSTONE : 0;
+            siglog_record without = *rec;
+            without.header_count--;
+            if (without.header_count == 0)
+                without.headers = NULL;
+            test_assert_record_eq(&without, &t.ev);
+        }
+        cr_assert_eq(rc, 0);
+        siglog_cursor_close(c);
+    }
+    cr_assert_eq(total, n);
+    free(seen);
+    siglog_close(s);
+}
+
+static void pull_setup(uint64_t n, char **source)
+{
+    make_source(store, n);
+    run_result r = ship(NULL, NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    /* The archive: the same stream, pulled into a store of its own. */
+    *source = store;
+    store = test_path(dir, "archive");
+    siglog *s = test_store_open(store, NULL);
+    test_stream_create(s, "ev", PARTITIONS, SIGLOG_SYNC_INTERVAL, 0);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+Test(jetstream_cli, pull_stores_each_message_once_and_skips_what_it_has)
+{
+    char *source;
+    pull_setup(2000, &source);
+    run_result r = pull("arch", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "\"pulled\": 2000"), "%s", r.out);
+    run_free(&r);
+    char *archive = store;
+    store = source;
+    uint64_t id = source_store_id();
+    store = archive;
+    check_pulled(store, 2000, id);
+    /* Every message delivered again to a new durable consumer, and no
+     * safe point: each is found stored and skipped. */
+    r = RUN(NULL, "consumer", "delete", store, "ev", "pull-arch");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "pull", store, "ev", "--server", url, "--js-stream", "siglog", "--durable", "again");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "pulled 0 events, 2000 already stored"), "%s", r.out);
+    run_free(&r);
+    check_pulled(store, 2000, id);
+    free(source);
+}
+
+Test(jetstream_cli, pull_killed_at_random_moments_stores_each_message_once)
+{
+    char *source;
+    const uint64_t n = 20000;
+    pull_setup(n, &source);
+    char *err = test_path(dir, "pull.err");
+    uint64_t rng = (uint64_t)time(NULL);
+    cr_log_info("kill moments from seed %" PRIu64, rng);
+    for (int k = 0; k < 20; k++) {
+        int out;
+        pid_t pid = run_start(NULL, err, &out,
+                              (const char *const[]){ "pull", store, "ev", "--server", url, "--js-stream", "siglog",
+                                                     "--durable", "arch", "--batch", "32", "--ack-wait", "1s",
+                                                     NULL });
+        close(out);
+        usleep((useconds_t)(test_rand(&rng) % 300000));
+        kill(pid, SIGKILL);
+        run_wait(pid);
+    }
+    run_result r = pull("arch", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *archive = store;
+    store = source;
+    uint64_t id = source_store_id();
+    store = archive;
+    check_pulled(store, n, id);
+    free(source);
+    free(err);
+}
