@@ -189,10 +189,21 @@ static int fail(jsmsg_decoder *d, const char *field, const char *why)
     return -1;
 }
 
-/* Strict base64 of len text bytes into d->bytes at *used. */
+static int base64_char(unsigned char c)
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '+' || c == '/' ||
+           c == '=';
+}
+
+/* Strict base64 of len text bytes into d->bytes at *used. libsodium
+ * checks padding and the unused bits, but takes some bytes above 0x7f
+ * for letters: the alphabet is checked here first. */
 static int unbase64(jsmsg_decoder *d, const char *field, const char *text, size_t len, size_t *used,
                     uint32_t *out_len)
 {
+    for (size_t i = 0; i < len; i++)
+        if (!base64_char((unsigned char)text[i]))
+            return fail(d, field, "is not base64");
     size_t bin_len;
     const char *end;
     if (sodium_base642bin(d->bytes + *used, d->cap - *used, text, len, NULL, &bin_len, &end,

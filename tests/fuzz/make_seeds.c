@@ -384,6 +384,25 @@ static void key_filter_seed(const char *name, uint64_t keys, uint64_t base)
     sl_keyfilter_free(&f);
 }
 
+/* JetStream messages as `siglog ship` writes them, in parse_jsmsg's
+ * input form: subject, header lines, an empty line, the data. */
+static void jsmsg_seed(const char *name, const char *text)
+{
+    bytebuf b = { .data = (uint8_t *)text, .len = strlen(text) };
+    write_seed("parse_jsmsg", name, &b);
+}
+
+static void jsmsg_seeds(void)
+{
+    jsmsg_seed("plain", "siglog.ev.0\nNats-Msg-Id: 91d12c8badd16f55:ev:0:0\nSiglog-Time: 1796314115036245\n"
+                        "Siglog-Schema: 0\n\n{\"n\":3}");
+    jsmsg_seed("full", "siglog.a.b.17\nNats-Msg-Id: 00000000000000ff:a.b:17:18446744073709551615\n"
+                       "Siglog-Time: -9223372036854775808\nSiglog-Schema: 4294967295\nSiglog-Key: dXNlci0x\n"
+                       "Siglog-Flags: 1\nSiglog-Header: dGVuYW50:YWNtZQ==\nSiglog-Header: :\n"
+                       "Siglog-Header: bW9kZWw=:AAEC/w==\n\n");
+    jsmsg_seed("refused", "x.y.z\nSiglog-Time: 01\nSiglog-Schema: 1\nSiglog-Key: dXNlci0x=\n\nv");
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -399,5 +418,6 @@ int main(int argc, char **argv)
     consumers_seed();
     key_filter_seed("three", 3, 0);
     key_filter_seed("hundred", 100, 4096);
+    jsmsg_seeds();
     return 0;
 }
