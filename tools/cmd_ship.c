@@ -194,7 +194,8 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
 
 /* ---- the JetStream stream ---- */
 
-static int create_js_stream(ship *sh)
+/* The library's status (the caller says what failed). */
+static natsStatus create_js_stream(ship *sh, jsErrCode *ec)
 {
     const ship_args *a = sh->a;
     char subject[SIGLOG_NAME_MAX * 2];
@@ -209,14 +210,13 @@ static int create_js_stream(ship *sh)
     cfg.Replicas = a->replicas;
     cfg.Duplicates = a->dupe_window_ms * 1000000;
     jsStreamInfo *si = NULL;
-    jsErrCode ec = 0;
-    natsStatus s = js_AddStream(&si, sh->conn.js, &cfg, NULL, &ec);
+    natsStatus s = js_AddStream(&si, sh->conn.js, &cfg, NULL, ec);
     jsStreamInfo_Destroy(si);
     if (s != NATS_OK)
-        return natsconn_fail(ship_cmd.name, s, "creating JetStream stream %s", a->js_stream);
+        return s;
     cli_note(ship_cmd.name, "created JetStream stream %s (subjects %s, %" PRIu32 " replicas, duplicate window %" PRId64
              "ms)", a->js_stream, subject, a->replicas, a->dupe_window_ms);
-    return 0;
+    return NATS_OK;
 }
 
 /* The stream must exist (or be created), keep duplicates out for long
@@ -225,12 +225,24 @@ static int check_js_stream(ship *sh)
 {
     const ship_args *a = sh->a;
     jsStreamInfo *si = NULL;
-    jsErrCode ec = 0;
-    natsStatus s = js_GetStreamInfo(&si, sh->conn.js, a->js_stream, NULL, &ec);
-    if (s == NATS_NOT_FOUND && a->create) {
-        if (create_js_stream(sh) != 0)
-            return CLI_FAILURE;
+    natsStatus s;
+    int64_t start = natsconn_now_ms();
+    for (int attempt = 1;; attempt++) {
+        jsErrCode ec = 0;
         s = js_GetStreamInfo(&si, sh->conn.js, a->js_stream, NULL, &ec);
+        if (s == NATS_NOT_FOUND && a->create) {
+            s = create_js_stream(sh, &ec);
+            if (s == NATS_OK)
+                s = js_GetStreamInfo(&si, sh->conn.js, a->js_stream, NULL, &ec);
+        }
+        /* A cluster electing a leader, or a node going away meanwhile,
+         * answers late or not at all: ask again, as for a reconnect.
+         * Creating again is harmless: the same config is accepted. */
+        if (!natsconn_transient(s, ec) || (a->nats.timeout_ms && natsconn_now_ms() - start >= a->nats.timeout_ms))
+            break;
+        if (attempt == 1)
+            cli_note(ship_cmd.name, "JetStream stream %s: %s; asking again", a->js_stream, natsStatus_GetText(s));
+        nats_Sleep(natsconn_backoff_ms(attempt));
     }
     if (s == NATS_NOT_FOUND)
         return cli_fail(ship_cmd.name, "JetStream stream %s does not exist (--create-js-stream creates it)",

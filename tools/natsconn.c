@@ -80,7 +80,13 @@ int natsconn_fail(const char *cmd, natsStatus s, const char *fmt, ...)
     return cli_fail(cmd, "%s: %s", what, natsStatus_GetText(s));
 }
 
-static int64_t backoff_ms(int attempts)
+int natsconn_transient(natsStatus s, jsErrCode ec)
+{
+    return ec == JSClusterNotAvailErr || ec == JSClusterNotLeaderErr || s == NATS_TIMEOUT || s == NATS_NO_SERVER || s == NATS_IO_ERROR || s == NATS_NO_RESPONDERS ||
+           s == NATS_CONNECTION_DISCONNECTED || s == NATS_NOT_YET_CONNECTED;
+}
+
+int64_t natsconn_backoff_ms(int attempts)
 {
     int64_t d = BACKOFF_FIRST_MS;
     for (int i = 1; i < attempts && d < BACKOFF_MAX_MS; i++)
@@ -94,7 +100,7 @@ static int64_t reconnect_delay(natsConnection *nc, int attempts, void *closure)
 {
     (void)nc;
     (void)closure;
-    return backoff_ms(attempts);
+    return natsconn_backoff_ms(attempts);
 }
 
 static void on_disconnected(natsConnection *nc, void *closure)
@@ -199,14 +205,14 @@ int natsconn_open(natsconn *c, const char *cmd, const natsconn_opts *o, const js
             break;
         /* Only an unreachable cluster is worth waiting for; a refused
          * login or a bad certificate will not get better. */
-        int transient = s == NATS_NO_SERVER || s == NATS_TIMEOUT || s == NATS_IO_ERROR;
+        int transient = natsconn_transient(s, 0);
         if (!transient || (o->timeout_ms && natsconn_now_ms() - start >= o->timeout_ms)) {
             natsOptions_Destroy(no);
             return natsconn_fail(cmd, s, "cannot connect to %s%s", o->servers, transient ? ": giving up" : "");
         }
         if (attempt == 1)
             cli_note(cmd, "cannot connect to %s (%s); retrying", o->servers, natsStatus_GetText(s));
-        nats_Sleep(backoff_ms(attempt));
+        nats_Sleep(natsconn_backoff_ms(attempt));
     }
     natsOptions_Destroy(no);
     char url[256] = "";
@@ -236,4 +242,7 @@ void natsconn_close(natsconn *c)
         natsConnection_Destroy(c->nc);
         c->nc = NULL;
     }
+    /* The library's own threads and memory too, so a leak checker sees
+     * none of it at exit; the next connect starts it again. */
+    nats_Close();
 }

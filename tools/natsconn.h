@@ -90,7 +90,8 @@ int natsconn_open(natsconn *c, const char *cmd, const natsconn_opts *o, const js
 /* Whether the connection has been down for longer than the timeout (never
  * without one). */
 int natsconn_gave_up(natsconn *c);
-/* Close and free; the struct may be reused. */
+/* Close and free, libnats's global state included; the struct may be
+ * reused. */
 void natsconn_close(natsconn *c);
 
 /* "siglog <cmd>: <what>: <libnats's words for s>" on stderr, with the
@@ -100,6 +101,15 @@ int natsconn_fail(const char *cmd, natsStatus s, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)))
 #endif
     ;
+
+/* Whether a failure may go away by itself (no server answered in time,
+ * none reachable now, a cluster without a leader for the moment; ec is
+ * the JetStream error code, 0 when none): worth asking again after
+ * natsconn_backoff_ms. */
+int natsconn_transient(natsStatus s, jsErrCode ec);
+/* The pause before attempt number `attempts` (1, 2, ...): doubling from
+ * 100 ms to 5 s, with jitter. */
+int64_t natsconn_backoff_ms(int attempts);
 
 /* Milliseconds of a monotonic clock. */
 int64_t natsconn_now_ms(void);

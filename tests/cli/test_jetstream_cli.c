@@ -6,7 +6,8 @@
  * and a restart of the server; a stream with a short duplicate window
  * refused; a cluster that is gone given up on after --timeout without
  * committing past what it acknowledged; pull storing each message once
- * across kills at random moments, and skipping what it stored already.
+ * across kills at random moments, and skipping what it stored already;
+ * a 3-node cluster with 3 replicas losing a node while ship runs.
  *
  * Skips when nats-server is not installed (tests/install-deps installs
  * it) or the tool was built without libnats.
@@ -26,6 +27,7 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -33,11 +35,20 @@
 #define SEED 15
 #define PARTITIONS 2
 
-static char *dir, *store, *nats_dir, *url;
-static int port;
-static pid_t server = -1;
+#define NODES_MAX 3
 
-/* ---- the server ---- */
+/* One nats-server process: its client port and, in a cluster, its route
+ * port. */
+typedef struct node {
+    int port, route_port;
+    pid_t pid;
+} node;
+
+static char *dir, *store, *url;
+static node nodes[NODES_MAX];
+static int node_count;
+
+/* ---- the servers ---- */
 
 static int free_port(void)
 {
@@ -50,7 +61,7 @@ static int free_port(void)
     return ntohs(a.sin_port);
 }
 
-static int port_open(void)
+static int port_open(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     struct sockaddr_in a = { .sin_family = AF_INET, .sin_port = htons((uint16_t)port),
@@ -60,39 +71,54 @@ static int port_open(void)
     return ok;
 }
 
-static void server_start(void)
+/* Start node i (again), with its data where it had it before. */
+static void server_start(int i)
 {
     const char *bin = getenv("SIGLOG_NATS_SERVER");
-    char portarg[16];
-    snprintf(portarg, sizeof portarg, "%d", port);
-    char *log = test_path(dir, "nats-server.log");
-    server = fork();
-    cr_assert(server >= 0);
-    if (server == 0) {
+    char portarg[16], name[16], tag[32], routes[256] = "", cluster[64];
+    snprintf(portarg, sizeof portarg, "%d", nodes[i].port);
+    snprintf(name, sizeof name, "n%d", i);
+    snprintf(tag, sizeof tag, "nats-%d", i);
+    char *data = test_path(dir, tag);
+    char *log = test_path(data, "server.log");
+    mkdir(data, 0700);
+    snprintf(cluster, sizeof cluster, "nats://127.0.0.1:%d", nodes[i].route_port);
+    for (int j = 0; j < node_count; j++)
+        if (j != i)
+            snprintf(routes + strlen(routes), sizeof routes - strlen(routes), "%snats://127.0.0.1:%d",
+                     routes[0] ? "," : "", nodes[j].route_port);
+    nodes[i].pid = fork();
+    cr_assert(nodes[i].pid >= 0);
+    if (nodes[i].pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test killed on timeout leaves no server behind */
-        execl(bin, bin, "-js", "-a", "127.0.0.1", "-p", portarg, "-sd", nats_dir, "-l", log, (char *)NULL);
+        if (node_count == 1)
+            execl(bin, bin, "-js", "-a", "127.0.0.1", "-p", portarg, "-sd", data, "-l", log, (char *)NULL);
+        else
+            execl(bin, bin, "-js", "-a", "127.0.0.1", "-p", portarg, "-sd", data, "-l", log, "-n", name,
+                  "--cluster_name", "siglog-test", "--cluster", cluster, "--routes", routes, (char *)NULL);
         _exit(127);
     }
-    free(log);
     /* Ready once it takes connections; the deadline only turns a broken
      * setup into a failure instead of a hang. */
-    for (int i = 0; i < 1000 && !port_open(); i++)
+    for (int k = 0; k < 1000 && !port_open(nodes[i].port); k++)
         usleep(10000);
-    cr_assert(port_open(), "nats-server did not start on port %d", port);
+    cr_assert(port_open(nodes[i].port), "nats-server did not start on port %d: see %s", nodes[i].port, log);
+    free(log);
+    free(data);
 }
 
-static void server_stop(void)
+static void server_stop(int i)
 {
-    if (server > 0) {
-        kill(server, SIGKILL);
-        waitpid(server, NULL, 0);
-        server = -1;
+    if (nodes[i].pid > 0) {
+        kill(nodes[i].pid, SIGKILL);
+        waitpid(nodes[i].pid, NULL, 0);
+        nodes[i].pid = -1;
     }
 }
 
 /* ---- fixtures ---- */
 
-static void setup(void)
+static void start_nodes(int n)
 {
     const char *bin = getenv("SIGLOG_NATS_SERVER");
     if (!bin || !*bin || access(bin, X_OK) != 0)
@@ -104,25 +130,59 @@ static void setup(void)
         cr_skip_test("siglog was built without NATS support");
     dir = test_tmpdir("cli-jetstream");
     store = test_path(dir, "store");
-    nats_dir = test_path(dir, "nats");
-    port = free_port();
-    cr_assert(asprintf(&url, "nats://127.0.0.1:%d", port) > 0);
-    server_start();
+    node_count = n;
+    char urls[256] = "";
+    for (int i = 0; i < n; i++) {
+        nodes[i] = (node){ free_port(), free_port(), -1 };
+        snprintf(urls + strlen(urls), sizeof urls - strlen(urls), "%snats://127.0.0.1:%d", i ? "," : "",
+                 nodes[i].port);
+    }
+    url = strdup(urls);
+    for (int i = 0; i < n; i++)
+        server_start(i);
+}
+
+static void setup(void)
+{
+    start_nodes(1);
+}
+
+/* Three nodes, once JetStream answers through them (a cluster elects its
+ * meta leader first). */
+static void setup_cluster(void)
+{
+    start_nodes(3);
+    natsConnection *nc = NULL;
+    jsCtx *js = NULL;
+    cr_assert_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
+    cr_assert_eq(natsConnection_JetStream(&js, nc, NULL), NATS_OK);
+    natsStatus st = NATS_ERR;
+    for (int k = 0; k < 300 && st != NATS_OK; k++) {
+        jsAccountInfo *ai = NULL;
+        if ((st = js_GetAccountInfo(&ai, js, NULL, NULL)) == NATS_OK)
+            jsAccountInfo_Destroy(ai);
+        else
+            usleep(100000);
+    }
+    cr_assert_eq(st, NATS_OK, "the cluster's JetStream did not come up");
+    jsCtx_Destroy(js);
+    natsConnection_Destroy(nc);
 }
 
 static void teardown(void)
 {
-    server_stop();
+    for (int i = 0; i < node_count; i++)
+        server_stop(i);
     if (dir)
         test_rmtree(dir);
     free(dir);
     free(store);
-    free(nats_dir);
     free(url);
     dir = NULL;
 }
 
 TestSuite(jetstream_cli, .init = setup, .fini = teardown, .timeout = 240);
+TestSuite(jetstream_cluster, .init = setup_cluster, .fini = teardown, .timeout = 300);
 
 /* Event i of the workload goes to partition i % PARTITIONS at offset
  * i / PARTITIONS. */
@@ -145,12 +205,13 @@ static run_result ship(const char *extra1, const char *extra2)
                extra1 ? extra1 : "--json", extra2 ? extra2 : "--json");
 }
 
-static pid_t ship_start(const char *err_path)
+/* ship in the background, creating the JetStream stream with `replicas`. */
+static pid_t ship_start(const char *err_path, const char *replicas)
 {
     int out;
     pid_t pid = run_start(NULL, err_path, &out,
                           (const char *const[]){ "ship", store, "ev", "--server", url, "--create-js-stream",
-                                                 "--max-inflight", "16", NULL });
+                                                 "--replicas", replicas, "--max-inflight", "16", NULL });
     close(out);
     return pid;
 }
@@ -313,7 +374,7 @@ Test(jetstream_cli, ship_killed_at_random_moments_stores_each_event_once)
     uint64_t rng = (uint64_t)time(NULL);
     cr_log_info("kill moments from seed %" PRIu64, rng);
     for (int k = 0; k < 20; k++) {
-        pid_t pid = ship_start(err);
+        pid_t pid = ship_start(err, "1");
         usleep((useconds_t)(test_rand(&rng) % 300000));
         kill(pid, SIGKILL);
         run_wait(pid);
@@ -333,11 +394,11 @@ Test(jetstream_cli, ship_goes_on_across_a_server_restart)
     const uint64_t n = 20000;
     make_source(store, n);
     char *err = test_path(dir, "ship.err");
-    pid_t pid = ship_start(err);
+    pid_t pid = ship_start(err, "1");
     usleep(300000);
-    server_stop();
+    server_stop(0);
     usleep(500000);
-    server_start();
+    server_start(0);
     cr_assert_eq(run_wait(pid), 0, "%s", run_slurp(err, NULL));
     char *log = run_slurp(err, NULL);
     cr_assert(strstr(log, "reconnected to"), "%s", log);
@@ -377,7 +438,7 @@ Test(jetstream_cli, cluster_gone_gives_up_without_committing_past_acknowledged)
                                                  NULL });
     close(out);
     usleep(500000);
-    server_stop();
+    server_stop(0);
     siglog *s = test_store_open(store, NULL);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
@@ -528,6 +589,70 @@ Test(jetstream_cli, pull_killed_at_random_moments_stores_each_message_once)
     store = source;
     uint64_t id = source_store_id();
     store = archive;
+    check_pulled(store, n, id);
+    free(source);
+    free(err);
+}
+
+/* ---- a 3-node cluster ---- */
+
+static int sum_offsets(void *ctx, const siglog_consumer_info *c)
+{
+    for (uint32_t p = 0; p < c->partitions; p++)
+        *(uint64_t *)ctx += c->next_offset[p];
+    return 0;
+}
+
+/* Events the shipper's consumers committed so far. */
+static uint64_t committed_count(void)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    siglog *s;
+    siglog_stream *st;
+    uint64_t n = 0;
+    cr_assert_eq(siglog_open(&s, store, &o), 0);
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    cr_assert_eq(siglog_consumer_foreach(st, sum_offsets, &n), 0);
+    siglog_close(s);
+    return n;
+}
+
+Test(jetstream_cluster, three_replicas_through_a_node_restart_each_event_once)
+{
+    const uint64_t n = 8000;
+    make_source(store, n);
+    char *err = test_path(dir, "ship.err");
+    pid_t pid = ship_start(err, "3");
+    /* A node goes away once shipping is under way. */
+    while (committed_count() < 1000 && waitpid(pid, NULL, WNOHANG) == 0)
+        usleep(20000);
+    server_stop(1);
+    usleep(1000000);
+    server_start(1);
+    int status = run_wait(pid);
+    char *log = run_slurp(err, NULL);
+    cr_assert_eq(status, 0, "%s", log);
+    free(log);
+    js_reader js;
+    js_open(&js);
+    jsStreamInfo *si = NULL;
+    cr_assert_eq(js_GetStreamInfo(&si, js.js, "siglog", NULL, NULL), NATS_OK);
+    cr_assert_eq(si->Config->Replicas, 3);
+    jsStreamInfo_Destroy(si);
+    uint64_t id = source_store_id();
+    check_js_messages(&js, n, id);
+    js_close(&js);
+    /* And the archive pulls it from the cluster. */
+    char *source = store;
+    store = test_path(dir, "archive");
+    siglog *s = test_store_open(store, NULL);
+    test_stream_create(s, "ev", PARTITIONS, SIGLOG_SYNC_INTERVAL, 0);
+    cr_assert_eq(siglog_close(s), 0);
+    run_result r = pull("arch", NULL);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
     check_pulled(store, n, id);
     free(source);
     free(err);
