@@ -48,6 +48,10 @@
  * it again; a durable consumer pull creates gets --ack-wait. */
 #define DEFAULT_ACK_WAIT_MS 30000
 #define FIELDS_MAX (8 + SIGLOG_HEADERS_MAX)
+/* Batches appended and waiting for their commit, at most: enough to keep
+ * fetching through a 100 ms interval commit at a few hundred thousand
+ * events a second. */
+#define PENDING_MAX 32
 /* About 100 MB of ids (see the top comment). */
 #define STORED_IDS_MAX 1000000
 
@@ -92,6 +96,16 @@ typedef struct pull_args {
     natsconn_opts nats;
 } pull_args;
 
+/* A fetched batch whose events are appended but maybe not yet durable:
+ * acknowledged once, in every partition it touched, its last offset is.
+ * Batches are acknowledged in the order they came. */
+typedef struct pending_batch {
+    natsMsgList list;
+    uint32_t *parts; /* [count] partitions touched */
+    uint64_t *last;  /* [count] the last offset appended to each */
+    size_t count;
+} pending_batch;
+
 typedef struct pull {
     const pull_args *a;
     siglog *s;
@@ -105,6 +119,11 @@ typedef struct pull {
     uint64_t *end;      /* [partitions]: one past the last event pull appended */
     jsmsg_decoder dec;
     uint64_t appended, skipped;
+    /* Fetching and appending go on while earlier batches wait for their
+     * commit (an interval stream commits every sync_interval_ms): a ring
+     * of at most PENDING_MAX batches, head first. */
+    pending_batch pending[PENDING_MAX];
+    size_t head, npending;
 } pull;
 
 /* ---- the safe point ---- */
@@ -217,7 +236,19 @@ static int message_fields(natsMsg *m, jsmsg_field *fields, size_t *n)
 
 /* Append m unless its id is stored. The fields' strings are the
  * message's own, valid while it lives. */
-static int store_message(pull *p, natsMsg *m)
+/* Note that batch b put offset into partition part. */
+static void batch_touch(pending_batch *b, uint32_t part, uint64_t offset)
+{
+    for (size_t i = 0; i < b->count; i++)
+        if (b->parts[i] == part) {
+            b->last[i] = offset;
+            return;
+        }
+    b->parts[b->count] = part;
+    b->last[b->count++] = offset;
+}
+
+static int store_message(pull *p, pending_batch *b, natsMsg *m)
 {
     const char *id = NULL, *subject = natsMsg_GetSubject(m);
     uint32_t part;
@@ -254,18 +285,21 @@ static int store_message(pull *p, natsMsg *m)
         return cli_fail(pull_cmd.name, "out of memory");
     p->end[part] = offset + 1;
     p->appended++;
+    batch_touch(b, part, offset);
     return CLI_OK;
 }
 
-/* Every event appended so far is durable. */
-static int wait_durable(pull *p)
+/* Whether every event of b is durable; with wait, once it is. */
+static int batch_durable(pull *p, const pending_batch *b, int wait, int *durable)
 {
-    for (uint32_t part = 0; part < p->partitions; part++) {
-        if (p->end[part] == p->safe[part])
-            continue;
-        int rc = siglog_wait_durable(p->st, part, p->end[part] - 1, -1);
+    *durable = 1;
+    for (size_t i = 0; i < b->count && *durable; i++) {
+        uint64_t next = 0;
+        int rc = wait ? siglog_wait_durable(p->st, b->parts[i], b->last[i], -1)
+                      : siglog_durable_offset(p->st, b->parts[i], &next);
         if (rc)
-            return cli_fail_lib(pull_cmd.name, rc, "waiting for partition %" PRIu32 " to be durable", part);
+            return cli_fail_lib(pull_cmd.name, rc, "waiting for partition %" PRIu32 " to be durable", b->parts[i]);
+        *durable = wait || next > b->last[i];
     }
     return CLI_OK;
 }
@@ -286,6 +320,26 @@ static void ack_batch(natsMsgList *list)
                  natsStatus_GetText(s));
 }
 
+/* Acknowledge the batches at the head that are durable: all of them
+ * (waiting) when all, else the head one waiting when the ring is full,
+ * then whatever is durable already. */
+static int ack_durable(pull *p, int all)
+{
+    while (p->npending > 0) {
+        pending_batch *b = &p->pending[p->head];
+        int durable, wait = all || p->npending == PENDING_MAX;
+        int status = batch_durable(p, b, wait, &durable);
+        if (status != CLI_OK || !durable)
+            return status;
+        ack_batch(&b->list);
+        natsMsgList_Destroy(&b->list);
+        b->count = 0;
+        p->head = (p->head + 1) % PENDING_MAX;
+        p->npending--;
+    }
+    return CLI_OK;
+}
+
 static int pull_loop(pull *p)
 {
     progress pr;
@@ -293,18 +347,30 @@ static int pull_loop(pull *p)
     int status = CLI_OK;
     int64_t last_contact = natsconn_now_ms();
     while (status == CLI_OK && !interrupt_caught()) {
-        natsMsgList list = { 0 };
+        pending_batch *b = &p->pending[(p->head + p->npending) % PENDING_MAX];
         jsErrCode ec = 0;
-        natsStatus s = natsSubscription_Fetch(&list, p->sub, (int)p->a->batch, FETCH_WAIT_MS, &ec);
+        /* Not long while batches wait to be acknowledged. */
+        natsStatus s = natsSubscription_Fetch(&b->list, p->sub, (int)p->a->batch,
+                                              p->npending ? FETCH_WAIT_MS / 10 : FETCH_WAIT_MS, &ec);
         if (s == NATS_OK || s == NATS_TIMEOUT)
             last_contact = natsconn_now_ms();
-        for (int i = 0; s == NATS_OK && status == CLI_OK && i < list.Count; i++)
-            status = store_message(p, list.Msgs[i]);
-        if (status == CLI_OK && list.Count > 0 && (status = wait_durable(p)) == CLI_OK)
-            ack_batch(&list);
-        natsMsgList_Destroy(&list);
-        if (status != CLI_OK)
+        for (int i = 0; s == NATS_OK && status == CLI_OK && i < b->list.Count; i++)
+            status = store_message(p, b, b->list.Msgs[i]);
+        if (status != CLI_OK) {
+            natsMsgList_Destroy(&b->list);
             break;
+        }
+        int got = s == NATS_OK && b->list.Count > 0;
+        if (got)
+            p->npending++;
+        else
+            natsMsgList_Destroy(&b->list);
+        /* Nothing came: everything appended is acknowledged before asking
+         * JetStream whether the consumer is caught up. */
+        status = ack_durable(p, !got);
+        progress_update(&pr, p->appended + p->skipped);
+        if (status != CLI_OK || got)
+            continue;
         int caught_up = 0;
         if (s != NATS_OK && s != NATS_TIMEOUT) {
             if (p->a->nats.timeout_ms && natsconn_now_ms() - last_contact >= p->a->nats.timeout_ms) {
@@ -316,10 +382,11 @@ static int pull_loop(pull *p)
             continue;
         }
         status = advance_safe_point(p, &caught_up);
-        progress_update(&pr, p->appended + p->skipped);
         if (caught_up && !p->a->follow)
             break;
     }
+    if (status == CLI_OK)
+        status = ack_durable(p, 1); /* after a signal: what was appended */
     progress_end(&pr);
     return status;
 }
@@ -341,7 +408,7 @@ static int subscribe(pull *p)
     } else {
         so.Config.AckPolicy = js_AckExplicit;
         so.Config.AckWait = p->a->ack_wait_ms * 1000000;
-        so.Config.MaxAckPending = (int64_t)p->a->batch * 4;
+        so.Config.MaxAckPending = (int64_t)p->a->batch * (PENDING_MAX + 2);
     }
     jsConsumerInfo_Destroy(ci);
     natsStatus s = js_PullSubscribe(&p->sub, p->conn.js, p->a->subject ? p->a->subject : subject, p->a->durable,
@@ -430,6 +497,12 @@ static int pull_open(pull *p)
     p->end = calloc(cfg.partitions, sizeof *p->end);
     if (!p->safe || !p->end)
         return cli_fail(pull_cmd.name, "out of memory");
+    for (size_t i = 0; i < PENDING_MAX; i++) {
+        p->pending[i].parts = malloc(p->a->batch * sizeof *p->pending[i].parts);
+        p->pending[i].last = malloc(p->a->batch * sizeof *p->pending[i].last);
+        if (!p->pending[i].parts || !p->pending[i].last)
+            return cli_fail(pull_cmd.name, "out of memory");
+    }
     if ((size_t)snprintf(p->consumer, sizeof p->consumer, "pull-%s", p->a->durable) >= sizeof p->consumer)
         return cli_fail(pull_cmd.name, "--durable '%s' is too long", p->a->durable);
     return scan_past_safe_point(p);
@@ -456,12 +529,18 @@ int cmd_pull(int argc, char **argv)
         status = pull_loop(&p);
     if (status == CLI_OK && print_summary(&p) != 0 && !out_failed())
         status = cli_fail(pull_cmd.name, "out of memory");
+    for (size_t i = 0; i < p.npending; i++) /* unacknowledged: they come again */
+        natsMsgList_Destroy(&p.pending[(p.head + i) % PENDING_MAX].list);
     natsSubscription_Destroy(p.sub);
     if (connected)
         natsconn_close(&p.conn);
     int rc = siglog_close(p.s);
     if (rc && status == CLI_OK)
         status = cli_fail_lib(pull_cmd.name, rc, "closing the store");
+    for (size_t i = 0; i < PENDING_MAX; i++) {
+        free(p.pending[i].parts);
+        free(p.pending[i].last);
+    }
     idset_free(&p.stored);
     jsmsg_decoder_free(&p.dec);
     free(p.safe);
