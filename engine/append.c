@@ -84,12 +84,9 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
                        st->cfg.partitions, partition_id);
     if ((rc = validate_events(st, events, n)) != 0)
         return rc;
-    schema_warnings warnings = { 0 };
     int contract = (int)STREAM_SETTING(st, contract);
-    if ((rc = sl_schema_contract_check(st->schemas, contract, st->name, events, n, &warnings)) != 0) {
-        sl_schema_warnings_free(&warnings);
+    if ((rc = sl_schema_contract_check(st->schemas, contract, st->name, events, n)) != 0)
         return rc;
-    }
 
     /* Group events by partition keeping their order: parts[i] is event i's
      * partition, order[] lists event indexes grouped by partition. */
@@ -158,10 +155,7 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
             if (offsets_out)
                 offsets_out[order[i]] = offs[i];
         }
-    if (!rc)
-        sl_schema_contract_count(st->schemas, &warnings);
 out:
-    sl_schema_warnings_free(&warnings);
     if (n > 1) {
         free(parts);
         free(order);

@@ -550,9 +550,7 @@ static int change_roll(catalog_snapshot *s, void *arg)
     if (!last || last->base_offset != sealed->base_offset)
         return sl_err_set(SIGLOG_EINVAL, "catalog: the active segment is not the one at %" PRIu64, sealed->base_offset);
     catalog_segment e = *sealed;
-    e.state = CATALOG_SEG_SEALED;
-    memcpy(e.schema_versions, last->schema_versions, sizeof e.schema_versions);
-    e.schema_count = last->schema_count;
+    e.state = CATALOG_SEG_SEALED; /* with the writer's schema versions: it owns the active entry */
     snprintf(e.location, sizeof e.location, "%s", last->location);
     *last = e;
     s->segs[s->n++] = active_entry(sealed->end_offset);

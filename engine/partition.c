@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "schema_contract.h"
 
 /* See partition.h for who takes `mu` and what it guards. */
 struct partition {
@@ -49,6 +50,18 @@ struct partition {
     hwm_file *hint;
     uint64_t last_batch_pos, last_batch_end;
 
+    /* Writer: the schema-version figures of the log (schema_usage.h),
+     * accounted as batches reach the segment, and the versions the
+     * active segment holds (what the catalog records for it at the roll
+     * and at a clean close; seg_versions_unknown when they could not all
+     * be told: more than the catalog keeps, or batches written before the
+     * open's catch-up). usage_scratch decompresses batches to count them. */
+    schema_usage usage;
+    uint32_t seg_versions[CATALOG_SCHEMA_VERSIONS_MAX];
+    uint16_t seg_version_count;
+    int seg_versions_unknown;
+    bytebuf usage_scratch;
+
     /* Read-only: the batches a writer-less store's journal holds for this
      * partition (checked, in offset order), filled at open and immutable
      * afterwards, so cursors read them without the lock. Those the
@@ -59,7 +72,6 @@ struct partition {
 
 /* Roll before relative offsets (u32 in the indexes) could overflow. */
 #define REL_OFFSET_ROLL (UINT32_MAX - BATCH_RECORDS_MAX)
-
 void sl_batch_run_clear(batch_run *r)
 {
     r->bytes.len = 0;
@@ -203,6 +215,150 @@ static void open_missing(partition *p, partition_log_fn log, void *log_ctx)
     p->active = NULL;
 }
 
+/* ---- schema usage (see the fields in struct partition) ---- */
+
+/* Note that the active segment holds version v. */
+static void seg_version_add(partition *p, uint32_t v)
+{
+    size_t i = 0;
+    while (i < p->seg_version_count && p->seg_versions[i] < v)
+        i++;
+    if (i < p->seg_version_count && p->seg_versions[i] == v)
+        return;
+    if (p->seg_version_count == CATALOG_SCHEMA_VERSIONS_MAX) {
+        p->seg_versions_unknown = 1;
+        return;
+    }
+    memmove(&p->seg_versions[i + 1], &p->seg_versions[i], (p->seg_version_count - i) * sizeof *p->seg_versions);
+    p->seg_versions[i] = v;
+    p->seg_version_count++;
+}
+
+/* Account one record of the log at or past `covered`. One that fails
+ * (memory) leaves the figures behind: the next open reads the rest back. */
+static int usage_record_locked(partition *p, const siglog_record *r)
+{
+    if (r->offset < p->usage.covered)
+        return 0;
+    if (r->offset >= sl_segment_base_offset(p->active))
+        seg_version_add(p, r->schema_version);
+    return sl_schema_usage_account(&p->usage, p->cfg.schemas, (int)p->cfg.stream.contract, r);
+}
+
+/* Account the records of the batches just written from bytes (metas[0..n)),
+ * those that continue what is accounted; see schema_usage.h. */
+static void usage_batches_locked(partition *p, const uint8_t *bytes, const batch_meta *metas, size_t n)
+{
+    for (size_t i = 0; i < n; bytes += metas[i++].bytes) {
+        if (metas[i].base_offset != p->usage.covered)
+            continue; /* behind: the store's open reads it back */
+        batch_header h;
+        batch_iter it;
+        siglog_record r = { .partition = p->id };
+        int rc = sl_batch_header_decode(bytes, &h);
+        if (!rc)
+            rc = sl_batch_iter_init(&it, &h, bytes + BATCH_HEADER_BYTES, &p->usage_scratch);
+        while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1)
+            rc = usage_record_locked(p, &r);
+        if (rc)
+            return; /* memory: behind from here on */
+        p->usage.covered = batch_meta_end_offset(&metas[i]);
+    }
+}
+
+/* The versions of the active segment e, as its catalog entry records
+ * them: none (unknown) when they could not all be told. */
+static void seg_versions_describe(const partition *p, catalog_segment *e)
+{
+    int known = !p->seg_versions_unknown && p->usage.covered >= e->end_offset;
+    e->schema_count = known ? p->seg_version_count : 0;
+    memcpy(e->schema_versions, p->seg_versions, e->schema_count * sizeof *p->seg_versions);
+}
+
+static int change_active_versions(catalog_snapshot *s, void *arg)
+{
+    const catalog_segment *want = arg;
+    size_t n;
+    catalog_segment *segs = sl_catalog_edit_segments(s, &n);
+    catalog_segment *last = n ? &segs[n - 1] : NULL;
+    if (!last || last->base_offset != want->base_offset || last->state != CATALOG_SEG_ACTIVE ||
+        (last->schema_count == want->schema_count &&
+         memcmp(last->schema_versions, want->schema_versions, want->schema_count * sizeof *want->schema_versions) == 0))
+        return CATALOG_UNCHANGED;
+    last->schema_count = want->schema_count;
+    memcpy(last->schema_versions, want->schema_versions, sizeof last->schema_versions);
+    return 0;
+}
+
+/* Persist the figures and, first, the active entry's versions (so a
+ * crash between the two leaves the catalog ahead: the next open adds
+ * what it reads back to them). Only where everything below `covered` is
+ * durable: at a roll and a clean close. */
+static int usage_save_locked(partition *p)
+{
+    catalog_segment e = { .base_offset = sl_segment_base_offset(p->active),
+                          .end_offset = sl_segment_next_offset(p->active) };
+    seg_versions_describe(p, &e);
+    int rc = sl_catalog_update(p->cat, change_active_versions, &e);
+    return rc ? rc : sl_schema_usage_save(p->io, p->dir, p->cfg.file_mode, &p->usage);
+}
+
+/* Writer open: the file's figures when they fit the log, else from the
+ * log's start (read back at the store's open); the active segment's
+ * versions as its catalog entry recorded them. */
+static int usage_open(partition *p, const catalog_segment *active, partition_log_fn log, void *log_ctx)
+{
+    int found;
+    uint64_t start = sl_catalog_get(p->cat)->log_start_offset, end = sl_segment_next_offset(p->active);
+    int rc = sl_schema_usage_load(p->io, p->dir, &p->usage, &found);
+    if (rc == SIGLOG_ENOMEM)
+        return rc;
+    if (rc || (found && (p->usage.covered > end || p->usage.covered < start))) {
+        logf_(log, log_ctx, SIGLOG_LOG_WARN, "%s: %s; rebuilding the schema usage from the log",
+              rc ? siglog_errdetail() : p->dir, rc ? "damaged" : "schema usage does not fit the log");
+        sl_schema_usage_free(&p->usage);
+        found = 0;
+    }
+    if (!found)
+        sl_schema_usage_init(&p->usage, start);
+    if (active && active->base_offset == sl_segment_base_offset(p->active))
+        for (uint16_t i = 0; i < active->schema_count; i++)
+            seg_version_add(p, active->schema_versions[i]);
+    return 0;
+}
+
+uint64_t sl_partition_usage_covered(partition *p)
+{
+    pthread_mutex_lock(&p->mu);
+    uint64_t c = p->usage.covered;
+    pthread_mutex_unlock(&p->mu);
+    return c;
+}
+
+int sl_partition_usage_record(partition *p, const siglog_record *r)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = usage_record_locked(p, r);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+void sl_partition_usage_caught_up(partition *p, uint64_t end)
+{
+    pthread_mutex_lock(&p->mu);
+    if (end > p->usage.covered)
+        p->usage.covered = end; /* the offsets between hold no record */
+    pthread_mutex_unlock(&p->mu);
+}
+
+int sl_partition_usage_get(partition *p, schema_usage *out)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = sl_schema_usage_copy(out, &p->usage);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
 /* Writer: open the last segment and cut its torn tail. Damage that may not
  * be cut fails the partition only (open_damaged). */
 static int open_active(partition *p, const catalog_segment *last, uint64_t journal_from, partition_log_fn log,
@@ -330,7 +486,10 @@ int sl_partition_open(partition **out, const siglog_io *io, const char *dir, uin
         int missing = rc == SIGLOG_ECORRUPT;
         if (!rc) {
             size_t n = sl_catalog_snapshot_count(cs);
-            rc = open_active(p, n ? sl_catalog_snapshot_segment(cs, n - 1) : NULL, journal_from, log, log_ctx);
+            const catalog_segment *last = n ? sl_catalog_snapshot_segment(cs, n - 1) : NULL;
+            rc = open_active(p, last, journal_from, log, log_ctx);
+            if (!rc && p->active && !p->damaged)
+                rc = usage_open(p, last, log, log_ctx);
         }
         sl_catalog_snapshot_release(cs);
         /* A damaged partition is left as it is: it writes nothing. */
@@ -367,6 +526,8 @@ void sl_partition_close(partition *p)
     sl_batch_run_free(&p->pending);
     sl_batch_run_free(&p->inflight);
     sl_batch_run_free(&p->journaled);
+    sl_schema_usage_free(&p->usage);
+    sl_bytebuf_free(&p->usage_scratch);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->published);
     free(p->dir);
@@ -516,6 +677,8 @@ static int roll_locked(partition *p)
     catalog_segment sealed;
     if (!rc)
         rc = sl_catalog_describe_segment(p->active, &sealed);
+    if (!rc)
+        seg_versions_describe(p, &sealed);
     if (rc) {
         fail_locked(p, rc);
         return rc;
@@ -540,7 +703,9 @@ static int roll_locked(partition *p)
      * the sealed one: the log can never again end below it. A crash
      * before this leaves the new segment empty and unnamed; the next
      * writer goes on in the sealed one and creates it again. */
-    if ((rc = sl_catalog_roll(p->cat, &sealed)) != 0) {
+    p->seg_version_count = 0;
+    p->seg_versions_unknown = 0;
+    if ((rc = sl_catalog_roll(p->cat, &sealed)) != 0 || (rc = usage_save_locked(p)) != 0) {
         fail_locked(p, rc);
         return rc;
     }
@@ -577,6 +742,8 @@ static int write_run_locked(partition *p, const batch_run *r)
             n++;
         } while (first + n < r->count && bytes + r->metas[first + n].bytes <= room);
         int rc = sl_segment_append(p->active, r->bytes.data + pos, (size_t)bytes, r->metas + first, n);
+        if (!rc)
+            usage_batches_locked(p, r->bytes.data + pos, r->metas + first, n);
         if (rc) {
             /* Cut whatever part of the write reached the file, so the
              * segment ends on a batch boundary again. */
@@ -675,6 +842,8 @@ int sl_partition_close_checkpoint(partition *p)
         rc = sl_segment_checkpoint(p->active);
         if (!rc)
             rc = sl_catalog_commit(p->cat, sl_segment_base_offset(p->active), sl_segment_next_offset(p->active));
+        if (!rc)
+            rc = usage_save_locked(p);
         if (rc)
             fail_locked(p, rc);
         else

@@ -43,7 +43,10 @@
 #include "catalog.h"
 #include "hwm.h"
 #include "io.h"
+#include "schema_usage.h"
 #include "segment.h"
+
+struct schema_registry;
 
 /* What a partition works by: its stream's settings, whole (the table in
  * settings.h describes every field; nothing is copied field by field),
@@ -52,6 +55,9 @@
 typedef struct partition_config {
     siglog_stream_config stream;
     uint32_t file_mode;
+    /* The stream's schema versions: what a nonconforming event is judged
+     * against under contract=warn (NULL: never judged). */
+    struct schema_registry *schemas;
 } partition_config;
 
 /* A run of sealed batches, contiguous in offsets. */
@@ -250,6 +256,19 @@ void sl_partition_attach_hint(partition *p, hwm_file *h);
 int sl_partition_set_config(partition *p, const siglog_stream_config *c);
 
 int sl_partition_info(partition *p, siglog_partition_info *out);
+
+/* Schema usage (schema_usage.h). The writer's open loads the partition's
+ * file (or starts from the log start when it is missing or damaged, with
+ * a warning); batches written to the segment are accounted when they
+ * continue what is accounted. At the store's open, before any append,
+ * the caller reads the records from sl_partition_usage_covered to the
+ * log's end back and hands each to sl_partition_usage_record, then calls
+ * sl_partition_usage_caught_up with the offset it reached. */
+uint64_t sl_partition_usage_covered(partition *p);
+int sl_partition_usage_record(partition *p, const siglog_record *r);
+void sl_partition_usage_caught_up(partition *p, uint64_t end);
+/* A copy of the writer's figures. */
+int sl_partition_usage_get(partition *p, schema_usage *out);
 
 void sl_batch_run_clear(batch_run *r);
 void sl_batch_run_free(batch_run *r);

@@ -156,14 +156,3 @@ SIGLOG_API int siglog_schema_validate(siglog_stream *st, uint32_t version, const
     pthread_rwlock_unlock(&reg->lock);
     return rc;
 }
-
-SIGLOG_API int siglog_schema_violations(siglog_stream *st, uint32_t version, uint64_t *total,
-                                        void (*fn)(void *ctx, const char *path, uint64_t count), void *ctx)
-{
-    sl_err_clear();
-    int rc;
-    schema_registry *reg = registry_of(st, "siglog_schema_violations", &rc);
-    if (!reg)
-        return rc;
-    return sl_schema_contract_violations(reg, version, total, fn, ctx);
-}

@@ -1,6 +1,6 @@
 /*
- * schema_contract — the append-time check and the warn counts; see
- * schema_contract.h.
+ * schema_contract — the append-time check and the accounting of written
+ * records; see schema_contract.h.
  */
 #include "schema_contract.h"
 
@@ -11,18 +11,9 @@
 #include "error.h"
 #include "schema_validate.h"
 
-void sl_schema_warnings_free(schema_warnings *w)
-{
-    free(w->v);
-    *w = (schema_warnings){ 0 };
-}
-
-/* What the validator reports for one event, gathered for either mode. */
+/* Enforce: the first violations of one event, "PATH REASON; PATH REASON". */
 typedef struct event_check {
-    uint32_t version;
-    schema_warnings *w;         /* warn: where violations go */
-    int nomem;
-    char first[384];            /* enforce: "PATH REASON; PATH REASON" */
+    char first[384];
     size_t first_len;
     size_t seen;
 } event_check;
@@ -30,32 +21,14 @@ typedef struct event_check {
 static void on_violation(void *ctx, const char *path, const char *reason)
 {
     event_check *ec = ctx;
-    if (ec->seen < 4 && ec->first_len < sizeof ec->first)
+    if (ec->first_len < sizeof ec->first)
         ec->first_len += (size_t)snprintf(ec->first + ec->first_len, sizeof ec->first - ec->first_len, "%s%s %s",
                                           ec->seen ? "; " : "", path, reason);
-    if (ec->w) {
-        schema_warnings *w = ec->w;
-        if (w->count == w->cap) {
-            size_t cap = w->cap ? w->cap * 2 : 8;
-            schema_warning *v = realloc(w->v, cap * sizeof *v);
-            if (!v) {
-                ec->nomem = 1;
-                ec->seen++;
-                return;
-            }
-            w->v = v;
-            w->cap = cap;
-        }
-        schema_warning *x = &w->v[w->count++];
-        x->version = ec->version;
-        x->new_event = ec->seen == 0;
-        snprintf(x->path, sizeof x->path, "%s", path);
-    }
     ec->seen++;
 }
 
-int sl_schema_contract_check(schema_registry *r, int contract, const char *stream, const siglog_event *events, size_t n,
-                          schema_warnings *w)
+int sl_schema_contract_check(schema_registry *r, int contract, const char *stream, const siglog_event *events,
+                             size_t n)
 {
     if (contract == SIGLOG_CONTRACT_OFF)
         return 0;
@@ -71,13 +44,11 @@ int sl_schema_contract_check(schema_registry *r, int contract, const char *strea
                          i, e->schema_version, stream);
             break;
         }
-        int enforce = contract == SIGLOG_CONTRACT_ENFORCE;
-        event_check ec = { .version = e->schema_version, .w = enforce ? NULL : w };
-        sl_schema_validate(entry->def, e->value_len ? e->value : "", e->value_len, on_violation, &ec,
-                        enforce ? 4 : SCHEMA_EVENT_VIOLATIONS_MAX);
-        if (ec.nomem)
-            rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-        else if (enforce && ec.seen)
+        if (contract != SIGLOG_CONTRACT_ENFORCE)
+            continue; /* warn: judged when written (sl_schema_usage_account) */
+        event_check ec = { 0 };
+        sl_schema_validate(entry->def, e->value_len ? e->value : "", e->value_len, on_violation, &ec, 4);
+        if (ec.seen)
             rc = sl_err_set(SIGLOG_ESCHEMA,
                          "event %zu does not conform to schema version %u of stream '%s': %s; nothing of this call "
                          "was appended",
@@ -87,72 +58,36 @@ int sl_schema_contract_check(schema_registry *r, int contract, const char *strea
     return rc;
 }
 
-/* The counter of path in e, made when there is room, else "*". Caller
- * holds quality_mu. NULL only when out of memory. */
-static schema_path_count *path_counter(schema_entry *e, const char *path)
+/* Warn: the paths one event breaks. */
+typedef struct event_paths {
+    char path[SCHEMA_EVENT_VIOLATIONS_MAX][SCHEMA_PATH_MAX];
+    const char *ptr[SCHEMA_EVENT_VIOLATIONS_MAX];
+    size_t n;
+} event_paths;
+
+static void on_path(void *ctx, const char *path, const char *reason)
 {
-    for (size_t i = 0; i < e->path_count; i++)
-        if (strcmp(e->paths[i].path, path) == 0)
-            return &e->paths[i];
-    if (e->path_count >= SCHEMA_QUALITY_PATHS_MAX)
-        return strcmp(path, "*") == 0 ? NULL : path_counter(e, "*");
-    schema_path_count *v = realloc(e->paths, (e->path_count + 1) * sizeof *v);
-    if (!v)
-        return NULL;
-    e->paths = v;
-    char *copy = strdup(path);
-    if (!copy)
-        return NULL;
-    e->paths[e->path_count] = (schema_path_count){ copy, 0 };
-    return &e->paths[e->path_count++];
+    (void)reason;
+    event_paths *ep = ctx;
+    if (ep->n < SCHEMA_EVENT_VIOLATIONS_MAX) {
+        snprintf(ep->path[ep->n], sizeof ep->path[ep->n], "%s", path);
+        ep->ptr[ep->n] = ep->path[ep->n];
+        ep->n++;
+    }
 }
 
-void sl_schema_contract_count(schema_registry *r, const schema_warnings *w)
+int sl_schema_usage_account(schema_usage *u, schema_registry *r, int contract, const siglog_record *rec)
 {
-    if (!w->count)
-        return;
+    int rc = sl_schema_usage_add(u, rec->schema_version, rec->offset, rec->timestamp_us);
+    if (rc || !r || contract != SIGLOG_CONTRACT_WARN)
+        return rc;
+    event_paths ep;
+    ep.n = 0;
     pthread_rwlock_rdlock(&r->lock);
-    pthread_mutex_lock(&r->quality_mu);
-    for (size_t i = 0; i < w->count; i++) {
-        /* Entries are never removed: the version checked is still there. */
-        schema_entry *e = (schema_entry *)sl_schema_list_find(&r->list, w->v[i].version);
-        if (!e)
-            continue;
-        e->nonconforming += w->v[i].new_event;
-        /* One event breaking one path several times counts once there. */
-        int repeat = 0;
-        for (size_t j = i; !w->v[i].new_event && j-- > 0;) {
-            if (strcmp(w->v[j].path, w->v[i].path) == 0) {
-                repeat = 1;
-                break;
-            }
-            if (w->v[j].new_event)
-                break;
-        }
-        schema_path_count *c = repeat ? NULL : path_counter(e, w->v[i].path);
-        if (c)
-            c->count++;
-    }
-    pthread_mutex_unlock(&r->quality_mu);
+    const schema_entry *entry = r->failed ? NULL : sl_schema_list_find(&r->list, rec->schema_version);
+    if (entry)
+        sl_schema_validate(entry->def, rec->value_len ? rec->value : "", rec->value_len, on_path, &ep,
+                        SCHEMA_EVENT_VIOLATIONS_MAX);
     pthread_rwlock_unlock(&r->lock);
-}
-
-int sl_schema_contract_violations(schema_registry *r, uint32_t version, uint64_t *total,
-                               void (*fn)(void *ctx, const char *path, uint64_t count), void *ctx)
-{
-    pthread_rwlock_rdlock(&r->lock);
-    int rc = sl_schema_registry_usable(r);
-    const schema_entry *e = rc ? NULL : sl_schema_list_find(&r->list, version);
-    if (!rc && !e)
-        rc = sl_err_set(SIGLOG_ENOENT, "no schema version %u", version);
-    if (e) {
-        pthread_mutex_lock(&r->quality_mu);
-        if (total)
-            *total = e->nonconforming;
-        for (size_t i = 0; fn && i < e->path_count; i++)
-            fn(ctx, e->paths[i].path, e->paths[i].count);
-        pthread_mutex_unlock(&r->quality_mu);
-    }
-    pthread_rwlock_unlock(&r->lock);
-    return rc;
+    return ep.n ? sl_schema_usage_nonconforming(u, rec->schema_version, ep.ptr, ep.n) : 0;
 }

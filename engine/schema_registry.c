@@ -21,9 +21,6 @@ void sl_schema_list_free(schema_list *l)
     for (size_t i = 0; i < l->count; i++) {
         free(l->v[i].name);
         sl_schema_def_free(l->v[i].def);
-        for (size_t p = 0; p < l->v[i].path_count; p++)
-            free(l->v[i].paths[p].path);
-        free(l->v[i].paths);
     }
     free(l->v);
     *l = (schema_list){ 0 };
@@ -223,7 +220,6 @@ int sl_schema_registry_open(schema_registry **out, const siglog_io *io, const ch
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
     pthread_rwlock_init(&r->lock, NULL);
-    pthread_mutex_init(&r->quality_mu, NULL);
     void *data = NULL;
     size_t len = 0;
     int rc = sl_io_read_file(io, r->path, SCHEMA_REGISTRY_BYTES_MAX, &data, &len);
@@ -258,7 +254,6 @@ void sl_schema_registry_close(schema_registry *r)
         return;
     sl_schema_list_free(&r->list);
     pthread_rwlock_destroy(&r->lock);
-    pthread_mutex_destroy(&r->quality_mu);
     free(r->dir);
     free(r->path);
     free(r);

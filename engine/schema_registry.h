@@ -46,22 +46,12 @@
 #define SCHEMA_NAME_MAX 128
 #define SCHEMA_REGISTRY_BYTES_MAX (64u * 1024u * 1024u)
 
-typedef struct schema_path_count {
-    char *path;
-    uint64_t count;
-} schema_path_count;
-
 typedef struct schema_entry {
     uint32_t version;
     int compat;               /* enum schema_compat_mode it was registered under */
     int64_t registered_at_us;
     char *name;               /* 0..SCHEMA_NAME_MAX bytes, no control bytes */
     schema_def *def;
-    /* Nonconforming events counted under warn (schema_contract.h), in
-     * memory only, guarded by the registry's quality_mu. */
-    uint64_t nonconforming;
-    schema_path_count *paths;
-    size_t path_count;
 } schema_entry;
 
 typedef struct schema_list {
@@ -88,7 +78,6 @@ int sl_schema_list_admit(const schema_list *l, uint32_t version, const char *nam
 
 typedef struct schema_registry {
     pthread_rwlock_t lock;
-    pthread_mutex_t quality_mu; /* the counts in the entries */
     schema_list list;
     int failed;               /* SIGLOG code of a damaged file, else 0 */
     char failed_detail[512];

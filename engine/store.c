@@ -665,8 +665,10 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     if (!o.read_only) {
         if ((rc = recover_from_journal(s)) != 0)
             goto fail;
-        for (size_t i = 0; i < s->stream_count; i++)
+        for (size_t i = 0; i < s->stream_count; i++) {
+            sl_stream_usage_catch_up(s->streams[i]);
             sl_stream_attach_hint(s->streams[i]);
+        }
         if ((rc = sl_store_tasks_start(s)) != 0)
             goto fail;
     }

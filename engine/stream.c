@@ -565,6 +565,7 @@ int sl_stream_open(struct siglog *s, const char *dir, int writable, siglog_strea
      * the registry, for the calls that need it (schema_registry.h). */
     if ((rc = sl_schema_registry_open(&st->schemas, s->io, dir)) != 0)
         goto fail;
+    pc.schemas = st->schemas;
     for (uint32_t p = 0; p < st->cfg.partitions; p++) {
         char *pd = sl_path_partition_dir(dir, p);
         if (!pd) {

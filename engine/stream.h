@@ -127,4 +127,10 @@ void sl_stream_close(siglog_stream *st);
 /* 0 for a stream that works, else its failure (code, detail set). */
 int sl_stream_usable(const siglog_stream *st);
 
+/* Writer, at the store's open once the journal is replayed and before
+ * any append: read back what each partition's schema usage lacks
+ * (schema_usage.h). A partition that cannot be read is left behind with
+ * a warning. */
+void sl_stream_usage_catch_up(siglog_stream *st);
+
 #endif

@@ -347,3 +347,84 @@ size_t test_count_entries(const char *dir)
     closedir(d);
     return n;
 }
+
+/* ---- schema usage oracle ---- */
+
+#define USAGE_ORACLE_VERSIONS 64
+
+typedef struct usage_oracle {
+    siglog_schema_usage v[USAGE_ORACLE_VERSIONS];
+    size_t n;
+    size_t seen;
+    const char *ctx;
+} usage_oracle;
+
+static void usage_oracle_add(void *ctx, const siglog_record *r)
+{
+    usage_oracle *o = ctx;
+    size_t i = 0;
+    while (i < o->n && o->v[i].version != r->schema_version)
+        i++;
+    if (i == o->n) {
+        cr_assert_lt(o->n, USAGE_ORACLE_VERSIONS, "%s: too many versions for the oracle", o->ctx);
+        o->v[o->n++] = (siglog_schema_usage){ .version = r->schema_version, .first_offset = r->offset,
+                                              .min_timestamp_us = r->timestamp_us,
+                                              .max_timestamp_us = r->timestamp_us };
+    }
+    siglog_schema_usage *u = &o->v[i];
+    u->last_offset = r->offset;
+    u->min_timestamp_us = r->timestamp_us < u->min_timestamp_us ? r->timestamp_us : u->min_timestamp_us;
+    u->max_timestamp_us = r->timestamp_us > u->max_timestamp_us ? r->timestamp_us : u->max_timestamp_us;
+    u->count++;
+}
+
+static int usage_oracle_check(void *ctx, const siglog_schema_usage *got)
+{
+    usage_oracle *o = ctx;
+    size_t i = 0;
+    while (i < o->n && o->v[i].version != got->version)
+        i++;
+    cr_assert_lt(i, o->n, "%s: usage names version %u, which the log does not hold", o->ctx, got->version);
+    const siglog_schema_usage *want = &o->v[i];
+    cr_assert(got->first_offset == want->first_offset && got->last_offset == want->last_offset &&
+                  got->min_timestamp_us == want->min_timestamp_us &&
+                  got->max_timestamp_us == want->max_timestamp_us && got->count == want->count,
+              "%s: version %u: usage offsets %llu..%llu times %lld..%lld count %llu, the log: %llu..%llu "
+              "%lld..%lld count %llu",
+              o->ctx, got->version, (unsigned long long)got->first_offset, (unsigned long long)got->last_offset,
+              (long long)got->min_timestamp_us, (long long)got->max_timestamp_us, (unsigned long long)got->count,
+              (unsigned long long)want->first_offset, (unsigned long long)want->last_offset,
+              (long long)want->min_timestamp_us, (long long)want->max_timestamp_us, (unsigned long long)want->count);
+    o->seen++;
+    return 0;
+}
+
+void test_check_schema_usage(siglog_stream *st, uint32_t partition, const char *ctx)
+{
+    usage_oracle o = { .n = 0, .seen = 0, .ctx = ctx };
+    test_read_all(st, partition, usage_oracle_add, &o);
+    int rc = siglog_schema_usage_foreach(st, partition, usage_oracle_check, &o);
+    cr_assert_eq(rc, 0, "%s: schema usage of partition %u: %s", ctx, partition, siglog_errdetail());
+    cr_assert_eq(o.seen, o.n, "%s: usage lists %zu versions, the log holds %zu", ctx, o.seen, o.n);
+}
+
+typedef struct paths_seen {
+    char text[1024];
+    size_t n;
+} paths_seen;
+
+static void collect_path(void *ctx, const char *path, uint64_t count)
+{
+    paths_seen *p = ctx;
+    p->n += (size_t)snprintf(p->text + p->n, sizeof p->text - p->n, "%s%s=%llu", p->n ? " " : "", path,
+                             (unsigned long long)count);
+}
+
+void test_check_violations(siglog_stream *st, uint32_t version, uint64_t total, const char *paths)
+{
+    uint64_t got = 99;
+    paths_seen seen = { .n = 0 };
+    cr_assert_eq(siglog_schema_violations(st, version, &got, collect_path, &seen), 0, "%s", siglog_errdetail());
+    cr_assert_eq(got, total);
+    cr_assert_str_eq(seen.text, paths);
+}

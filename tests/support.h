@@ -58,6 +58,15 @@ siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitio
 uint64_t test_read_all(siglog_stream *st, uint32_t partition,
                        void (*fn)(void *ctx, const siglog_record *r), void *ctx);
 
+/* cr_assert that siglog_schema_usage_foreach on the partition gives, per
+ * version, exactly the first/last offset, earliest/latest time and count
+ * that reading the partition whole gives (nonconforming not checked).
+ * ctx prefixes the messages. */
+void test_check_schema_usage(siglog_stream *st, uint32_t partition, const char *ctx);
+/* cr_assert siglog_schema_violations of version: total nonconforming
+ * events `total`, per path "PATH=N PATH=N" in the order given. */
+void test_check_violations(siglog_stream *st, uint32_t version, uint64_t total, const char *paths);
+
 /* ---- scratch space for crash suites ---- */
 /* Like test_tmpdir, but on a memory file system ($SIGLOG_TEST_FAST_TMP, or
  * /dev/shm when present): for suites that fsync thousands of times while

@@ -745,6 +745,7 @@ static void pl_verify(const pl_workload *w, const char *dir, const uint8_t *acke
             cr_assert_eq(info.next_offset, i, "%s: %s/%u: next_offset %" PRIu64 " but %" PRIu64 " readable", pl_ctx,
                          name, p, info.next_offset, i);
             cr_assert_eq(info.log_start_offset, 0, "%s: %s/%u lost its start", pl_ctx, name, p);
+            test_check_schema_usage(sts[si], p, pl_ctx);
         }
     }
     for (size_t id = 0; id < w->event_count; id++) {

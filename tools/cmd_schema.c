@@ -13,6 +13,8 @@
 #include "args.h"
 #include "cli.h"
 #include "output.h"
+#include "schemausage.h"
+#include "streaminfo.h"
 
 #define DEFINITION_BYTES_MAX (256u * 1024u)
 
@@ -31,7 +33,15 @@ static const args_cmd schema_cmd = {
     "forward_transitive, full_transitive, as Confluent Schema Registry means them.\n"
     "add and check exit 1 with every reason a version is refused (JSON path, old\n"
     "type, new type, what breaks). Appends check versions per the stream setting\n"
-    "contract (siglog stream config STORE STREAM --set contract=enforce).\n",
+    "contract (siglog stream config STORE STREAM --set contract=enforce).\n"
+    "\n"
+    "list prints, per version: version, fingerprint, compat, registered_at (us),\n"
+    "name; then per partition holding events of it a line with its first and last\n"
+    "offset, events, nonconforming events (counted under contract=warn) and the\n"
+    "earliest and latest event time; then per JSON path its nonconforming events.\n"
+    "--json: [{version, name, fingerprint, compat, registered_at_us, partitions:\n"
+    "[{partition, version, first_offset, last_offset, first_time_us, last_time_us,\n"
+    "events, nonconforming}], nonconforming, nonconforming_paths: {PATH: N}}].\n",
 };
 
 enum { OPT_VERSION = 1000, OPT_FILE, OPT_NAME, OPT_COMPAT, OPT_JSON };
@@ -162,19 +172,72 @@ static int add_or_check(siglog_stream *st, const schema_args *a)
     return out_finish("schema");
 }
 
+typedef struct list_ctx {
+    siglog_stream *st;
+    json_t *arr;      /* NULL for text */
+    json_t *paths;    /* the version being listed: its paths (JSON) */
+} list_ctx;
+
+static void path_one(void *ctx, const char *path, uint64_t count)
+{
+    list_ctx *l = ctx;
+    if (!l->arr) {
+        outf("  nonconforming at %s: %" PRIu64 "\n", path, count);
+        return;
+    }
+    json_t *n = json_integer((json_int_t)count);
+    if (l->paths && json_object_set_new(l->paths, path, n) != 0) {
+        json_decref(l->paths);
+        l->paths = NULL; /* out of memory: noticed by the caller */
+    }
+}
+
+/* Where a version's events are and how many broke it. */
+static int list_usage(list_ctx *l, const siglog_schema_info *i, json_t *obj)
+{
+    schemausage u;
+    int rc = schemausage_collect(l->st, UINT32_MAX, i->version, &u);
+    if (rc)
+        return rc;
+    json_t *parts = obj ? json_array() : NULL;
+    int nomem = obj && !parts;
+    for (size_t k = 0; k < u.n && !nomem; k++)
+        if (obj)
+            nomem = json_array_append_new(parts, schemausage_json(&u.v[k])) != 0;
+        else
+            schemausage_text(&u.v[k], "  ", 1);
+    schemausage_free(&u);
+    uint64_t total = 0;
+    l->paths = obj ? json_object() : NULL;
+    rc = nomem ? SIGLOG_ENOMEM : siglog_schema_violations(l->st, i->version, &total, path_one, l);
+    if (!rc && obj &&
+        (!l->paths || json_object_set_new(obj, "partitions", json_incref(parts)) != 0 ||
+         json_object_set_new(obj, "nonconforming", json_integer((json_int_t)total)) != 0 ||
+         json_object_set_new(obj, "nonconforming_paths", json_incref(l->paths)) != 0))
+        rc = SIGLOG_ENOMEM;
+    json_decref(parts);
+    json_decref(l->paths);
+    l->paths = NULL;
+    return rc;
+}
+
 static int list_one(void *ctx, const siglog_schema_info *i)
 {
-    json_t *arr = ctx;
+    list_ctx *l = ctx;
     char fp[17];
     snprintf(fp, sizeof fp, "%016" PRIx64, i->fingerprint);
-    if (arr)
-        return json_array_append_new(arr, json_pack("{s:I, s:s, s:s, s:s, s:I}", "version", (json_int_t)i->version,
-                                                    "name", i->name, "fingerprint", fp, "compat",
-                                                    siglog_compat_name((int)i->compat), "registered_at_us",
-                                                    (json_int_t)i->registered_at_us));
-    outf("%u\t%s\t%s\t%" PRId64 "\t%s\n", i->version, fp, siglog_compat_name((int)i->compat), i->registered_at_us,
-         i->name);
-    return 0;
+    json_t *obj = NULL;
+    if (l->arr) {
+        obj = json_pack("{s:I, s:s, s:s, s:s, s:I}", "version", (json_int_t)i->version, "name", i->name,
+                        "fingerprint", fp, "compat", siglog_compat_name((int)i->compat), "registered_at_us",
+                        (json_int_t)i->registered_at_us);
+        if (!obj || json_array_append_new(l->arr, obj) != 0)
+            return SIGLOG_ENOMEM;
+    } else {
+        outf("%u\t%s\t%s\t%" PRId64 "\t%s\n", i->version, fp, siglog_compat_name((int)i->compat),
+             i->registered_at_us, i->name);
+    }
+    return list_usage(l, i, obj);
 }
 
 int cmd_schema(int argc, char **argv)
@@ -197,7 +260,8 @@ int cmd_schema(int argc, char **argv)
                : (out_write(info.definition, info.definition_len), out_puts("\n"), out_finish("schema"));
     } else {
         json_t *arr = a.json ? json_array() : NULL;
-        int r = siglog_schema_foreach(st, list_one, arr);
+        list_ctx l = { st, arr, NULL };
+        int r = siglog_schema_foreach(st, list_one, &l);
         if (r) {
             rc = cli_fail_lib("schema", r, "list the versions of %s", a.ops[2]);
             json_decref(arr);

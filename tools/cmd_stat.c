@@ -7,6 +7,7 @@
 #include "cli.h"
 #include "holds.h"
 #include "output.h"
+#include "schemausage.h"
 #include "streaminfo.h"
 #include "timeparse.h"
 
@@ -25,7 +26,9 @@ static const args_cmd cmd = {
     "(readable before and after it, see siglog verify); unservable when it serves\n"
     "nothing (a missing directory or segment, a damaged checkpoint, journal\n"
     "damage). Any state but ok is followed by a line saying why (the file, the\n"
-    "byte and what is wrong). A stream whose metadata is damaged is shown failed\n"
+    "byte and what is wrong). Under each partition, one line per schema version its\n"
+    "events carry: first and last offset, events, nonconforming events (counted\n"
+    "under contract=warn) and the earliest and latest event time. A stream whose metadata is damaged is shown failed\n"
     "with its reason; the other streams are shown as usual. Exit status 1 when\n"
     "anything is not ok, after printing everything.\n"
     "\n"
@@ -34,7 +37,9 @@ static const args_cmd cmd = {
     "           batch_bytes_max, record_bytes_max, state, \"partition_info\":\n"
     "           [{partition, log_start_offset, next_offset, events, bytes,\n"
     "           index_bytes, segments, first_timestamp_us, max_timestamp_us,\n"
-    "           state, error (unless ok)}], \"holds\": [{consumer, partition,\n"
+    "           state, error (unless ok), schema_versions: [{partition, version,\n"
+    "           first_offset, last_offset, first_time_us, last_time_us, events,\n"
+    "           nonconforming}]}], \"holds\": [{consumer, partition,\n"
     "           from_offset, to_offset, first_timestamp_us, until_us}]}]}; a failed\n"
     "           stream is {name, state: \"failed\", error}, a partition that cannot\n"
     "           be read {partition, state: \"unservable\" (or \"failed\" after an\n"
@@ -171,6 +176,38 @@ static int stat_holds(stat_ctx *sc, siglog_stream *st, json_t *sj)
     return 0;
 }
 
+/* The partition's schema versions: lines under its row, or
+ * "schema_versions" in its JSON object (the last of parts). A partition
+ * whose log cannot be read back counts as failed. -1 when out of memory. */
+static int stat_versions(stat_ctx *sc, siglog_stream *st, uint32_t p, json_t *parts)
+{
+    schemausage u;
+    int rc = schemausage_collect(st, p, UINT32_MAX, &u);
+    sc->failed += (uint64_t)(rc != 0);
+    if (rc && !parts) {
+        failed_text("        schema versions ", "failed", siglog_errdetail());
+        return 0;
+    }
+    json_t *obj = parts ? json_array_get(parts, json_array_size(parts) - 1) : NULL;
+    json_t *arr = parts && !rc ? json_array() : NULL;
+    int nomem = parts && !rc && !arr;
+    for (size_t i = 0; !rc && !nomem && i < u.n; i++)
+        if (!parts)
+            schemausage_text(&u.v[i], "        schema ", 0);
+        else
+            nomem = json_array_append_new(arr, schemausage_json(&u.v[i])) != 0;
+    schemausage_free(&u);
+    if (parts && !nomem)
+        nomem = !obj || json_object_set_new(obj, rc ? "schema_versions_error" : "schema_versions",
+                                            rc ? streaminfo_text_json(siglog_errdetail()) : json_incref(arr)) != 0;
+    json_decref(arr);
+    if (nomem) {
+        sc->status = cli_fail(cmd.name, "out of memory");
+        return -1;
+    }
+    return 0;
+}
+
 static int stat_stream(void *ctx, siglog_stream *st)
 {
     stat_ctx *sc = ctx;
@@ -222,6 +259,8 @@ static int stat_stream(void *ctx, siglog_stream *st)
             sc->status = cli_fail(cmd.name, "out of memory");
             return -1;
         }
+        if (rc == 0 && pi.state != SIGLOG_PARTITION_UNSERVABLE && stat_versions(sc, st, p, parts) != 0)
+            return -1;
     }
     if (!failed && stat_holds(sc, st, sj) != 0) {
         if (!out_failed())

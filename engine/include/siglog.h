@@ -844,13 +844,37 @@ SIGLOG_API int siglog_schema_validate(siglog_stream *st, uint32_t version, const
                                       void (*fn)(void *ctx, const char *path, const char *reason), void *ctx,
                                       size_t max);
 
-/* Under SIGLOG_CONTRACT_WARN: the nonconforming events of version
- * `version` appended through this handle since the store was opened, in
+/* Schema usage: what a partition's log holds of each version, counted
+ * as events reach the log (what a reader can see), persisted with the
+ * partition and rebuilt from the log after a crash. */
+typedef struct siglog_schema_usage {
+    uint32_t partition;
+    uint32_t version;             /* 0: events without a schema version */
+    uint64_t first_offset;        /* of its first and last event */
+    uint64_t last_offset;
+    int64_t min_timestamp_us;     /* its earliest and latest event time */
+    int64_t max_timestamp_us;
+    uint64_t count;               /* its events */
+    uint64_t nonconforming;       /* of those, events counted under
+                                   * SIGLOG_CONTRACT_WARN that do not conform */
+    uint64_t reserved[2];
+} siglog_schema_usage;
+
+/* Call fn for each version partition `partition` holds, in ascending
+ * order; stops early and returns fn's value when non-zero. A read-only
+ * handle reads the persisted figures and the log past them (without
+ * writing anything). SIGLOG_ENOENT for a partition the stream lacks;
+ * SIGLOG_ECORRUPT when the log cannot be read. Thread-safe. */
+SIGLOG_API int siglog_schema_usage_foreach(siglog_stream *st, uint32_t partition,
+                                           int (*fn)(void *ctx, const siglog_schema_usage *u), void *ctx);
+
+/* The nonconforming events of version `version` in the stream's log (every
+ * partition, see siglog_schema_usage), in
  * all (*total, may be NULL) and per JSON path: fn (may be NULL) once per
  * path, in order of first sight, with its count (an event counts once
- * per path it breaks). At most 64 paths per version are told apart; the
- * rest count under the path "*". SIGLOG_ENOENT for an unregistered
- * version. Thread-safe. */
+ * per path it breaks). At most 64 paths per version and partition are
+ * told apart; the rest count under the path "*". SIGLOG_ENOENT for an
+ * unregistered version. Thread-safe. */
 SIGLOG_API int siglog_schema_violations(siglog_stream *st, uint32_t version, uint64_t *total,
                                         void (*fn)(void *ctx, const char *path, uint64_t count), void *ctx);
 

@@ -121,3 +121,39 @@ Test(schema_cli, a_contracts_life)
     free(good);
     free(bad);
 }
+
+/* Under warn, nonconforming lines are stored and counted per version and
+ * path; `schema list` and `stat` show where each version's events are,
+ * from a store closed in between (the figures persisted). */
+Test(schema_cli, usage_and_warn_counts_in_list_and_stat)
+{
+    char *v1 = write_file("v1.json", V1);
+    char *lines = write_file("lines.jsonl", "{\"user\":\"u1\",\"action\":\"click\"}\n"
+                                            "{\"user\":7,\"action\":\"tap\"}\n"
+                                            "{\"user\":\"u2\",\"action\":\"view\"}\n");
+    run_result r = ok(RUN(NULL, "schema", "add", store, "clicks", "--version", "1", "--file", v1));
+    run_free(&r);
+    r = ok(RUN(NULL, "stream", "config", store, "clicks", "--set", "contract=warn"));
+    run_free(&r);
+    r = ok(RUN(lines, "append", store, "clicks", "--schema-version", "1"));
+    run_free(&r);
+    r = ok(RUN(NULL, "schema", "list", store, "clicks"));
+    const char *want_tail = "  partition 0 v1 offsets 0..2 events 3 nonconforming 1 time ";
+    cr_assert(strstr(r.out, want_tail), "%s", r.out);
+    cr_assert(strstr(r.out, "\n  nonconforming at $.user: 1\n  nonconforming at $.action: 1\n"), "%s", r.out);
+    run_free(&r);
+    r = ok(RUN(NULL, "schema", "list", store, "clicks", "--json"));
+    cr_assert(strstr(r.out, "\"nonconforming\": 1,\n    \"nonconforming_paths\": {\n"), "%s", r.out);
+    cr_assert(strstr(r.out, "\"$.action\": 1") && strstr(r.out, "\"$.user\": 1"), "%s", r.out);
+    cr_assert(strstr(r.out, "\"first_offset\": 0,\n        \"last_offset\": 2,\n"), "%s", r.out);
+    run_free(&r);
+    r = ok(RUN(NULL, "stat", store));
+    cr_assert(strstr(r.out, "\n        schema v1 offsets 0..2 events 3 nonconforming 1 time "), "%s", r.out);
+    run_free(&r);
+    r = ok(RUN(NULL, "stat", store, "--json"));
+    cr_assert(strstr(r.out, "\"schema_versions\": ["), "%s", r.out);
+    cr_assert(strstr(r.out, "\"events\": 3,\n              \"nonconforming\": 1"), "%s", r.out);
+    run_free(&r);
+    free(v1);
+    free(lines);
+}

@@ -19,6 +19,7 @@
 #include "batch.h"
 #include "codec.h"
 #include "consumer.h"
+#include "schema_usage.h"
 #include "hwm.h"
 #include "journal.h"
 #include "keyfilter.h"
@@ -403,6 +404,26 @@ static void jsmsg_seeds(void)
     jsmsg_seed("refused", "x.y.z\nSiglog-Time: 01\nSiglog-Schema: 1\nSiglog-Key: dXNlci0x=\n\nv");
 }
 
+/* parse_schema_usage: three versions, one with nonconforming paths. */
+static void schema_usage_seed(void)
+{
+    schema_usage u;
+    sl_schema_usage_init(&u, 0);
+    const char *paths[] = {"$.user", "$.n"};
+    for (uint64_t o = 0; o < 9; o++)
+        if (sl_schema_usage_add(&u, (uint32_t)(o % 3), o, 1700000000000000 + (int64_t)(o * 37 % 5)) != 0 ||
+            (o % 3 == 1 && sl_schema_usage_nonconforming(&u, 1, paths, o == 4 ? 2 : 1) != 0))
+            exit(1);
+    uint8_t *bytes;
+    size_t len;
+    if (sl_schema_usage_encode(&u, &bytes, &len) != 0)
+        exit(1);
+    bytebuf buf = {bytes, len, len};
+    write_seed("parse_schema_usage", "three", &buf);
+    free(bytes);
+    sl_schema_usage_free(&u);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -419,5 +440,6 @@ int main(int argc, char **argv)
     key_filter_seed("three", 3, 0);
     key_filter_seed("hundred", 100, 4096);
     jsmsg_seeds();
+    schema_usage_seed();
     return 0;
 }

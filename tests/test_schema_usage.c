@@ -1,0 +1,311 @@
+/*
+ * schema_usage — per-partition schema-version metadata (first/last offset,
+ * earliest/latest time, count, nonconforming per version and path), and
+ * the schema versions the catalog records per segment:
+ *   - exact against a full read of the log after appends (across segment
+ *     rolls), after a clean reopen, from a read-only handle beside the
+ *     writer, after a crash (a copy of a live store), and when the file is
+ *     missing or damaged (rebuilt from the log, never trusted);
+ *   - warn-mode counts per version and path survive a reopen;
+ *   - each sealed segment's catalog entry names exactly the versions its
+ *     records carry;
+ *   - the file codec refuses what it must (the fuzz target
+ *     parse_schema_usage walks the rest).
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "error.h"
+#include "io.h"
+#include "schema_usage.h"
+#include "siglog.h"
+#include "support.h"
+
+#define SEG_BYTES (64u << 10)
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = test_tmpdir("schema_usage");
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(schema_usage, .init = setup, .fini = teardown);
+
+static siglog_stream *make_stream(siglog *s, const char *name, uint32_t contract)
+{
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = 2;
+    c.sync_policy = SIGLOG_SYNC_ALWAYS;
+    c.segment_bytes_max = SEG_BYTES;
+    c.compression = SIGLOG_COMPRESSION_NONE; /* so the values roll segments */
+    c.contract = contract;
+    cr_assert_eq(siglog_stream_create(s, name, &c), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, name, &st), 0);
+    return st;
+}
+
+/* n events to partition p: versions in runs of 100 (1, 2, 3, 1, ...),
+ * timestamps going back and forth, 400-byte values. */
+static void append_runs(siglog_stream *st, uint32_t p, uint32_t n, uint32_t from)
+{
+    char value[400];
+    for (uint32_t i = from; i < from + n; i++) {
+        memset(value, 'a' + (int)(i % 26), sizeof value);
+        siglog_event e = { .value = value,
+                           .value_len = sizeof value,
+                           .timestamp_us = 1000000 + (int64_t)((i * 7919u) % 5000u),
+                           .schema_version = 1 + (i / 100) % 3 };
+        cr_assert_eq(siglog_append(st, p, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+}
+
+static void check_both(siglog_stream *st, const char *ctx)
+{
+    test_check_schema_usage(st, 0, ctx);
+    test_check_schema_usage(st, 1, ctx);
+}
+
+static char *partition_dir(const char *store, const char *stream, uint32_t p)
+{
+    char buf[4096];
+    snprintf(buf, sizeof buf, "%s/streams/%s/%05u", store, stream, p);
+    return strdup(buf);
+}
+
+static siglog *open_store(const char *path, int read_only)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = read_only;
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, path, &o), 0, "%s", siglog_errdetail());
+    return s;
+}
+
+/* Open path (read-only or as the writer), check stream "ev" whole, close. */
+static void open_and_check(const char *path, int read_only, const char *ctx)
+{
+    siglog *s = open_store(path, read_only);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    check_both(st, ctx);
+    cr_assert_eq(siglog_close(s), 0, "%s: %s", ctx, siglog_errdetail());
+}
+
+Test(schema_usage, exact_after_appends_rolls_reopen_and_beside_the_writer)
+{
+    char *path = test_path(dir, "store");
+    siglog *s = test_store_open(path, NULL);
+    siglog_stream *st = make_stream(s, "ev", SIGLOG_CONTRACT_OFF);
+    append_runs(st, 0, 700, 0);
+    append_runs(st, 1, 130, 0);
+    check_both(st, "writer, after appends");
+    /* A read-only handle beside the writer: the file of the last roll and
+     * the log read back past it. */
+    open_and_check(path, 1, "read-only beside the writer");
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+
+    char *p0 = partition_dir(path, "ev", 0);
+    char *file = test_path(p0, SCHEMA_USAGE_FILE);
+    cr_assert(access(file, F_OK) == 0, "a clean close leaves %s", file);
+    s = open_store(path, 0);
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    check_both(st, "after a clean reopen");
+    append_runs(st, 0, 150, 700);
+    check_both(st, "appending after the reopen");
+    siglog_close(s);
+    free(file);
+    free(p0);
+    free(path);
+}
+
+Test(schema_usage, rebuilt_after_a_crash_and_when_missing_or_damaged)
+{
+    char *path = test_path(dir, "store");
+    siglog *s = test_store_open(path, NULL);
+    siglog_stream *st = make_stream(s, "ev", SIGLOG_CONTRACT_OFF);
+    append_runs(st, 0, 650, 0);
+    append_runs(st, 1, 50, 0);
+    /* The writer still open: the copy is what a crash leaves (every event
+     * acknowledged and durable; the file as of the last roll). */
+    char *crashed = test_path(dir, "crashed");
+    test_copy_tree(path, crashed);
+    siglog_close(s);
+
+    open_and_check(crashed, 0, "after a crash");
+
+    /* Missing, then damaged: rebuilt from the log, and written whole again
+     * at the close. */
+    char *p0 = partition_dir(path, "ev", 0);
+    char *file = test_path(p0, SCHEMA_USAGE_FILE);
+    cr_assert_eq(unlink(file), 0);
+    open_and_check(path, 1, "read-only, file missing");
+    open_and_check(path, 0, "writer, file missing");
+    test_flip_byte(file, 30, 0x40);
+    open_and_check(path, 1, "read-only, file damaged");
+    open_and_check(path, 0, "writer, file damaged");
+    schema_usage u;
+    int found;
+    cr_assert_eq(sl_schema_usage_load(sl_io_posix(), p0, &u, &found), 0, "%s", siglog_errdetail());
+    cr_assert(found);
+    cr_assert_eq(u.count, 3);
+    cr_assert_eq(u.covered, 650);
+    sl_schema_usage_free(&u);
+    free(file);
+    free(p0);
+    free(crashed);
+    free(path);
+}
+
+#define V1 "{\"type\":\"object\",\"properties\":{\"user\":{\"type\":\"string\"},\"n\":{\"type\":\"integer\"}}}"
+
+static int count_nonconforming(void *ctx, const siglog_schema_usage *u)
+{
+    *(uint64_t *)ctx += u->nonconforming;
+    return 0;
+}
+
+Test(schema_usage, warn_counts_per_version_and_path_survive_a_reopen)
+{
+    char *path = test_path(dir, "store");
+    siglog *s = test_store_open(path, NULL);
+    siglog_stream *st = make_stream(s, "ev", SIGLOG_CONTRACT_WARN);
+    cr_assert_eq(siglog_schema_add(st, 1, "v1", V1, strlen(V1), SIGLOG_COMPAT_NONE, NULL, NULL), 0);
+    const char *values[] = { "{\"user\":\"u\"}", "{\"n\":\"x\"}", "{\"user\":5,\"n\":1.5}", "{\"user\":\"v\"}" };
+    for (uint32_t p = 0; p < 2; p++)
+        for (size_t i = 0; i < 4; i++) {
+            siglog_event e = { .value = values[i], .value_len = strlen(values[i]), .schema_version = 1 };
+            cr_assert_eq(siglog_append(st, p, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+        }
+    test_check_violations(st, 1, 4, "$.n=4 $.user=2");
+    uint64_t in_p1 = 0;
+    cr_assert_eq(siglog_schema_usage_foreach(st, 1, count_nonconforming, &in_p1), 0);
+    cr_assert_eq(in_p1, 2);
+    siglog_close(s);
+    s = open_store(path, 1);
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    test_check_violations(st, 1, 4, "$.n=4 $.user=2");
+    siglog_close(s);
+    s = open_store(path, 0);
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    test_check_violations(st, 1, 4, "$.n=4 $.user=2");
+    siglog_close(s);
+    free(path);
+}
+
+/* The versions partition p's records carry, segment by segment, against
+ * what the catalog records for each sealed segment. */
+typedef struct seg_truth {
+    const catalog_snapshot *cs;
+    uint32_t want[256][8];
+    uint16_t n[256];
+} seg_truth;
+
+static void note_version(void *ctx, const siglog_record *r)
+{
+    seg_truth *t = ctx;
+    size_t i = sl_catalog_snapshot_find(t->cs, r->offset);
+    cr_assert_lt(i, 256);
+    for (uint16_t k = 0; k < t->n[i]; k++)
+        if (t->want[i][k] == r->schema_version)
+            return;
+    uint16_t k = t->n[i]++;
+    while (k && t->want[i][k - 1] > r->schema_version) {
+        t->want[i][k] = t->want[i][k - 1];
+        k--;
+    }
+    t->want[i][k] = r->schema_version;
+}
+
+Test(schema_usage, the_catalog_records_each_sealed_segments_versions)
+{
+    char *path = test_path(dir, "store");
+    siglog *s = test_store_open(path, NULL);
+    siglog_stream *st = make_stream(s, "ev", SIGLOG_CONTRACT_OFF);
+    append_runs(st, 0, 900, 0);
+    char *p0 = partition_dir(path, "ev", 0);
+    catalog_snapshot *cs;
+    cr_assert_eq(sl_catalog_snapshot_load(sl_io_posix(), p0, &cs), 0, "%s", siglog_errdetail());
+    size_t n = sl_catalog_snapshot_count(cs);
+    cr_assert_geq(n, 4, "the appends rolled segments (%zu)", n);
+    static seg_truth t;
+    memset(&t, 0, sizeof t);
+    t.cs = cs;
+    test_read_all(st, 0, note_version, &t);
+    int some_differ = 0;
+    for (size_t i = 0; i + 1 < n; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(cs, i);
+        cr_assert_eq(e->state, CATALOG_SEG_SEALED);
+        cr_assert_eq(e->schema_count, t.n[i], "segment %zu: %u versions recorded, %u held", i, e->schema_count,
+                     t.n[i]);
+        cr_assert_eq(memcmp(e->schema_versions, t.want[i], t.n[i] * sizeof(uint32_t)), 0, "segment %zu", i);
+        some_differ |= t.n[i] != 3;
+    }
+    cr_assert(some_differ, "the test needs segments without some version");
+    sl_catalog_snapshot_release(cs);
+    siglog_close(s);
+    free(p0);
+    free(path);
+}
+
+static void codec_refuses(schema_usage *u, void (*spoil)(uint8_t *buf, size_t len), const char *what)
+{
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(sl_schema_usage_encode(u, &buf, &len), 0);
+    spoil(buf, len);
+    schema_usage back;
+    cr_assert_eq(sl_schema_usage_decode(buf, len, &back), SIGLOG_ECORRUPT, "%s accepted", what);
+    cr_assert(siglog_errdetail()[0], "%s: no detail", what);
+    free(buf);
+}
+
+static void flip_body(uint8_t *buf, size_t len)
+{
+    (void)len;
+    buf[40] ^= 1;
+}
+
+Test(schema_usage, codec_round_trips_and_refuses_damage)
+{
+    schema_usage u;
+    sl_schema_usage_init(&u, 0);
+    cr_assert_eq(sl_schema_usage_add(&u, 2, 0, 50), 0);
+    cr_assert_eq(sl_schema_usage_add(&u, 1, 1, 40), 0);
+    cr_assert_eq(sl_schema_usage_add(&u, 2, 4, 60), 0);
+    const char *paths[] = { "$.a", "$.b", "$.a" };
+    cr_assert_eq(sl_schema_usage_nonconforming(&u, 2, paths, 3), 0);
+    cr_assert_eq(u.covered, 5);
+    uint8_t *buf;
+    size_t len;
+    cr_assert_eq(sl_schema_usage_encode(&u, &buf, &len), 0);
+    schema_usage back;
+    cr_assert_eq(sl_schema_usage_decode(buf, len, &back), 0, "%s", siglog_errdetail());
+    cr_assert_eq(back.count, 2);
+    cr_assert_eq(back.v[1].version, 2);
+    cr_assert_eq(back.v[1].first_offset, 0);
+    cr_assert_eq(back.v[1].last_offset, 4);
+    cr_assert_eq(back.v[1].count, 2);
+    cr_assert_eq(back.v[1].nonconforming, 1);
+    cr_assert_eq(back.v[1].path_count, 2, "a path an event breaks twice counts once");
+    cr_assert_eq(back.v[1].paths[0].count, 1);
+    cr_assert_eq(back.v[0].min_timestamp_us, 40);
+    sl_schema_usage_free(&back);
+    cr_assert_eq(sl_schema_usage_decode(buf, len - 1, &back), SIGLOG_ECORRUPT, "a truncated file");
+    free(buf);
+    codec_refuses(&u, flip_body, "a changed byte");
+    sl_schema_usage_free(&u);
+}
