@@ -612,6 +612,19 @@ catalog_segment *sl_catalog_edit_segments(catalog_snapshot *s, size_t *n)
     return s->segs;
 }
 
+catalog_segment *sl_catalog_edit_resize(catalog_snapshot *s, size_t n)
+{
+    if (n > s->n) {
+        catalog_segment *g = realloc(s->segs, n * sizeof *g);
+        if (!g)
+            return NULL;
+        memset(g + s->n, 0, (n - s->n) * sizeof *g);
+        s->segs = g;
+    }
+    s->n = n;
+    return s->segs;
+}
+
 catalog_checkpoint *sl_catalog_edit_bounds(catalog_snapshot *s)
 {
     return &s->bounds;
@@ -641,10 +654,9 @@ int sl_catalog_describe_segment(segment *seg, catalog_segment *out)
 /* Unlink the files of stem in dir (those present). */
 static int unlink_segment_files(const siglog_io *io, const char *dir, const char *stem)
 {
-    static const char *const exts[] = {".seg", ".oix", ".tix", ".sum", ".kf"};
-    for (size_t e = 0; e < sizeof exts / sizeof exts[0]; e++) {
+    for (size_t e = 0; e < SEGMENT_FILE_EXTS; e++) {
         char path[4096];
-        snprintf(path, sizeof path, "%s/%s%s", dir, stem, exts[e]);
+        snprintf(path, sizeof path, "%s/%s%s", dir, stem, sl_segment_file_exts[e]);
         int r = io->unlink(io, path);
         if (r < 0 && r != -ENOENT)
             return sl_err_errno(r, "unlink of %s", path);

@@ -22,8 +22,8 @@
  *     appends a new one. Within the process the partition's lock (`mu`,
  *     partition.c) serialises its calls.
  *   - maintenance (one process, maintenance.lock; see maintenance.h) owns
- *     the SEALED entries: it replaces or removes them (catalog_rewrite_*,
- *     catalog_remove_prefix), which may move the log start up, and
+ *     the SEALED entries: it replaces or removes them (sl_catalog_rewrite_*,
+ *     sl_catalog_remove_prefix), which may move the log start up, and
  *     records their schema versions. It never touches the active entry or
  *     the floor.
  *   - readers take an immutable snapshot (catalog_snapshot) and never
@@ -46,15 +46,20 @@
  * a clean close, at a writer's open that had to build or upgrade it, and
  * at each maintenance change.
  *
- * The rewrite primitive (catalog_rewrite_*), the only way a segment's
- * files change after it is sealed: new files are built under temporary
- * names (O_EXCL), synced, renamed to a stem no other segment uses, the
- * directory synced, the catalog committed (new generation), and only then
- * are the old files unlinked. A crash anywhere leaves a catalog naming the
- * old segments or the new ones, never both or neither; files the catalog
- * does not name are leftovers that the next writer or maintenance open
- * must remove (to build with the primitive: sl_catalog_open removes only an
- * empty segment an interrupted roll left today).
+ * The rewrite primitive (sl_catalog_rewrite_*, catalog_rewrite.c), the
+ * only way a segment's files change after it is sealed: new files are
+ * built under temporary names (O_EXCL), synced, renamed to a stem no other
+ * segment uses, the directory synced, the catalog committed (new
+ * generation), and only then are the old files unlinked. A crash anywhere
+ * leaves a catalog naming the old segments or the new ones, never both or
+ * neither; files the catalog does not name are leftovers
+ * (sl_catalog_remove_leftovers), removed by the next maintenance handle
+ * and by a writer's open while no maintenance runs (maintenance.h). The
+ * same goes for sl_catalog_remove_prefix (commit, then unlink). The state
+ * CATALOG_SEG_REPLACING is never written by them: the catalog changes
+ * once per rewrite, at its commit. A writer's open removes separately an
+ * empty segment an interrupted roll left past the active entry
+ * (sl_catalog_drop_unnamed_tail).
  *
  * Readers and replaced segments: a reader's snapshot names the files of
  * its generation. A segment the reader has open stays readable through its
@@ -208,9 +213,9 @@ typedef struct catalog catalog;
 
 /* Open the catalog of partition directory dir for writing (the writer, or
  * maintenance): load it (a version 1 file or none: from a listing, taken
- * as the truth), check that every file it names exists (SIGLOG_ECORRUPT
- * naming the missing range otherwise), and remove the leftovers of an
- * interrupted rewrite. Writes nothing else until a commit. */
+ * as the truth). Writes nothing until a commit; the caller checks the
+ * files (sl_catalog_check_files) and removes leftovers
+ * (sl_catalog_remove_leftovers) as its role allows. */
 int sl_catalog_open(catalog **out, const siglog_io *io, const char *dir, uint32_t file_mode);
 void sl_catalog_close(catalog *c);
 /* Until the writer's open lists segments through the catalog: the
@@ -240,6 +245,9 @@ typedef int (*catalog_change_fn)(catalog_snapshot *s, void *arg);
 int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg);
 /* For change functions: the snapshot being changed. */
 catalog_segment *sl_catalog_edit_segments(catalog_snapshot *s, size_t *n);
+/* Make the snapshot hold n entries (new ones zeroed): its entries, or
+ * NULL when out of memory. */
+catalog_segment *sl_catalog_edit_resize(catalog_snapshot *s, size_t n);
 catalog_checkpoint *sl_catalog_edit_bounds(catalog_snapshot *s);
 
 /* The figures of a segment as an entry would hold them (sealed: its
@@ -268,31 +276,61 @@ int sl_catalog_roll(catalog *c, const catalog_segment *sealed);
  * next_offset_floor are durable. */
 int sl_catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_floor);
 
-/* ---- maintenance's operations: NOT IMPLEMENTED YET ----
- * The declarations below (and maintenance.h) are the agreed contract of
- * the next step, the maintenance role; nothing defines or calls them yet,
- * so a caller fails to link rather than running a stub. */
+/* ---- maintenance's operations (catalog_rewrite.c) ----
+ * Maintenance only (maintenance.h): each works on SEALED entries, picks
+ * up the writer's newer generation first (sl_catalog_refresh) and commits
+ * through sl_catalog_update, so a roll of the writer in between is kept. */
 
-/* Maintenance: record schema versions (any order, duplicates fine) as held
- * by the sealed segment at base_offset; persisted as a new generation. */
-int catalog_segment_add_schema_versions(catalog *c, uint64_t base_offset, const uint32_t *versions, size_t n);
-/* Maintenance: remove the first `count` sealed segments; the log start
- * moves to the base of the next one. Commits, then unlinks their files. */
-int catalog_remove_prefix(catalog *c, size_t count);
+/* Record schema versions (any order, duplicates fine) as held by the
+ * sealed segment at base_offset; persisted as a new generation (nothing
+ * written when it held them all already). SIGLOG_ENOENT when no sealed
+ * entry starts there, SIGLOG_ELIMIT beyond CATALOG_SCHEMA_VERSIONS_MAX. */
+int sl_catalog_segment_add_schema_versions(catalog *c, uint64_t base_offset, const uint32_t *versions, size_t n);
+/* Remove the first `count` segments (all sealed: SIGLOG_EINVAL
+ * otherwise); the log start moves to the base of the next one. Commits,
+ * then unlinks their files (a crash in between leaves leftovers). */
+int sl_catalog_remove_prefix(catalog *c, size_t count);
 
 /* The rewrite primitive (see DESIGN NOTES). Replace the sealed segments
  * [first, first + count) of the catalog by new ones covering the same
  * offsets:
- *   catalog_rewrite_begin → for each new segment: catalog_rewrite_segment
- *   gives a fresh segment file set under a temporary stem, the caller
- *   appends batches to it (sl_segment_append) → catalog_rewrite_commit seals,
- *   syncs, renames, syncs the directory, commits the catalog, unlinks the
- *   old files. catalog_rewrite_abort unlinks what was built. */
+ *   sl_catalog_rewrite_begin → for each new segment, in offset order:
+ *   sl_catalog_rewrite_segment gives a fresh segment under a temporary
+ *   stem, the caller appends batches to it (sl_segment_append) →
+ *   sl_catalog_rewrite_commit seals and syncs them, renames them to their
+ *   stems, syncs the directory, commits the catalog, unlinks the old
+ *   files. sl_catalog_rewrite_abort unlinks what was built.
+ * The first new segment starts where the first old one does; each ends
+ * at or before the next one's base and the last at or before the old
+ * end (records may be dropped: offsets are never renumbered). An entry
+ * covers up to the next one's base (the last: the old end), so the
+ * catalog's offsets stay those of before; its schema versions are those
+ * of the old entries it overlaps, its tier the first old entry's. New
+ * stems are "<base>.r<G>", G the generation the rewrite began at plus
+ * one: no committed entry ever had it (each commit raises the
+ * generation). Temporary stems are "<base>.r<G>-tmp", never a valid
+ * location. */
 typedef struct catalog_rewrite catalog_rewrite;
-int catalog_rewrite_begin(catalog *c, size_t first, size_t count, catalog_rewrite **out);
-int catalog_rewrite_segment(catalog_rewrite *rw, uint64_t base_offset, const segment_params *params,
-                            segment **out);
-int catalog_rewrite_commit(catalog_rewrite *rw);
-void catalog_rewrite_abort(catalog_rewrite *rw);
+int sl_catalog_rewrite_begin(catalog *c, size_t first, size_t count, catalog_rewrite **out);
+/* The segment is owned by the rewrite (closed by commit or abort). */
+int sl_catalog_rewrite_segment(catalog_rewrite *rw, uint64_t base_offset, const segment_params *params,
+                               segment **out);
+/* Frees rw whatever happens. On an error before the catalog's write the
+ * new files are removed; on one during or after it they are left for
+ * sl_catalog_remove_leftovers, which keeps whatever the catalog that
+ * survived names. */
+int sl_catalog_rewrite_commit(catalog_rewrite *rw);
+void sl_catalog_rewrite_abort(catalog_rewrite *rw); /* NULL is fine */
+
+/* Remove the leftovers of interrupted maintenance changes: in a version
+ * 2 catalog's directory, the segment files (.seg/.oix/.tix/.sum, and
+ * their .tmp) of a stem the catalog does not name, when only maintenance
+ * makes such a stem (one with a suffix) or when it lies below the active
+ * entry's base (replaced or removed segments). A stem past the active
+ * entry is the writer's (sl_catalog_drop_unnamed_tail), any other name
+ * is left alone. Call only while no maintenance change can be under way
+ * (maintenance.h, "Leftovers"). Syncs the directory when it removed
+ * something. */
+int sl_catalog_remove_leftovers(catalog *c);
 
 #endif

@@ -483,6 +483,8 @@ int sl_partition_open(partition **out, const siglog_io *io, const char *dir, uin
             rc = check_catalog_files(p->cat, &cs);
         if (!rc)
             rc = sl_catalog_drop_unnamed_tail(p->cat);
+        if (!rc && cfg->remove_leftovers)
+            rc = sl_catalog_remove_leftovers(p->cat);
         int missing = rc == SIGLOG_ECORRUPT;
         if (!rc) {
             size_t n = sl_catalog_snapshot_count(cs);

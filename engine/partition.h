@@ -58,6 +58,8 @@ typedef struct partition_config {
     /* The stream's schema versions: what a nonconforming event is judged
      * against under contract=warn (NULL: never judged). */
     struct schema_registry *schemas;
+    int remove_leftovers; /* writer open: no maintenance runs, remove
+                           * what an interrupted one left (maintenance.h) */
 } partition_config;
 
 /* A run of sealed batches, contiguous in offsets. */

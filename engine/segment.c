@@ -120,6 +120,8 @@ typedef struct seg_summary {
     int64_t created_us;
 } seg_summary;
 
+const char *const sl_segment_file_exts[SEGMENT_FILE_EXTS] = {".seg", ".oix", ".tix", ".sum", KEYFILTER_EXT};
+
 void sl_segment_path(char *buf, size_t n, const char *dir, uint64_t base_offset, const char *ext)
 {
     snprintf(buf, n, "%s/%020" PRIu64 "%s", dir, base_offset, ext);
@@ -605,14 +607,16 @@ int sl_segment_create(const siglog_io *io, const char *dir, uint64_t base_offset
     return sl_segment_create_at(io, dir, stem, base_offset, p, out);
 }
 
-int sl_segment_create_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
-                      const segment_params *p, segment **out)
+/* excl: IO_EXCL for every file (a rewrite's temporary names), or 0 (an
+ * empty file left by a crash during an earlier create is taken over). */
+static int create_files(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
+                        const segment_params *p, unsigned excl, segment **out)
 {
     segment *s;
     int rc = segment_alloc(io, dir, stem, base_offset, 1, p, &s);
     if (rc)
         return rc;
-    s->fd = io->open_file(io, s->path, IO_CREATE | IO_WRITE, s->p.file_mode);
+    s->fd = io->open_file(io, s->path, IO_CREATE | IO_WRITE | excl, s->p.file_mode);
     uint64_t size = 0;
     if (s->fd < 0) {
         rc = sl_err_errno(s->fd, "create of %s", s->path);
@@ -622,7 +626,7 @@ int sl_segment_create_at(const siglog_io *io, const char *dir, const char *stem,
         /* An empty file is what a crash during an earlier create leaves. */
         rc = sl_err_set(SIGLOG_EEXIST, "%s already exists and holds %" PRIu64 " bytes", s->path, size);
     } else {
-        rc = open_indexes(s, IO_CREATE | IO_WRITE | IO_TRUNC, index_capacity_for(&s->p, 0));
+        rc = open_indexes(s, IO_CREATE | IO_WRITE | IO_TRUNC | excl, index_capacity_for(&s->p, 0));
     }
     if (rc) {
         sl_segment_close(s);
@@ -637,6 +641,18 @@ int sl_segment_create_at(const siglog_io *io, const char *dir, const char *stem,
     s->durable_offset = base_offset; /* the empty summary vouches for that */
     *out = s;
     return 0;
+}
+
+int sl_segment_create_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
+                      const segment_params *p, segment **out)
+{
+    return create_files(io, dir, stem, base_offset, p, 0, out);
+}
+
+int sl_segment_create_fresh(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
+                         const segment_params *p, segment **out)
+{
+    return create_files(io, dir, stem, base_offset, p, IO_EXCL, out);
 }
 
 int sl_segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, int writable, const segment_params *p,

@@ -54,6 +54,11 @@
 #define SEGMENT_SUMMARY_MAGIC 0x4d534753u /* "SGSM" */
 #define SEGMENT_SUMMARY_VERSION 1
 
+/* Every file a segment may have, by extension after its stem (".kf"
+ * once it is sealed). */
+#define SEGMENT_FILE_EXTS 5
+extern const char *const sl_segment_file_exts[SEGMENT_FILE_EXTS];
+
 typedef struct segment segment;
 
 typedef struct segment_params {
@@ -96,9 +101,13 @@ int sl_segment_parse_name(const char *name, uint64_t *base_offset);
  * directory: the caller does, once, after creating. */
 int sl_segment_create(const siglog_io *io, const char *dir, uint64_t base_offset, const segment_params *p,
                    segment **out);
-/* The same with the files named by `stem` (a rewrite's new segment). */
+/* The same with the files named by `stem`. */
 int sl_segment_create_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
                       const segment_params *p, segment **out);
+/* The same, every file created with IO_EXCL (a rewrite's temporary
+ * names): -EEXIST as SIGLOG_EEXIST when one is there. */
+int sl_segment_create_fresh(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset,
+                         const segment_params *p, segment **out);
 
 /* Open an existing segment. writable: the writer's active segment (tail
  * scanned by sl_segment_scan_tail, indexes repaired and writable). Read-only

@@ -5,7 +5,6 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
-#include <signal.h>
 #include <sodium.h>
 #include <string.h>
 #include <time.h>
@@ -17,6 +16,8 @@
 #include "commit.h"
 #include "error.h"
 #include "journal_verdict.h"
+#include "lockfile.h"
+#include "maintenance.h"
 #include "names.h"
 
 SIGLOG_API unsigned siglog_version_number(void)
@@ -168,17 +169,6 @@ static siglog_stream *streams_find(struct siglog *s, const char *name)
  * process named in it is gone waits for them, this long at most. */
 #define LOCK_WAIT_FOR_READERS_US 5000000
 
-/* Whether the pid a writer wrote into the lock file names a live process
- * (one we may not signal is alive too). */
-static int lock_holder_alive(const char *pid)
-{
-    char *end;
-    long n = strtol(pid, &end, 10);
-    if (end == pid || n <= 0)
-        return 0;
-    return kill((pid_t)n, 0) == 0 || errno == EPERM;
-}
-
 static int take_writer_lock(struct siglog *s)
 {
     char *lock = sl_path_join(s->path, STORE_LOCK_FILE);
@@ -191,14 +181,12 @@ static int take_writer_lock(struct siglog *s)
         goto out;
     }
     int l = s->io->lock_file(s->io, fd, 0);
-    char pid[64] = "";
+    char pid[LOCKFILE_PID_MAX] = "";
+    int alive = 0;
     for (int64_t waited = 0; l == -EWOULDBLOCK || l == -EAGAIN; waited += 10000) {
-        ssize_t r = sl_io_read_full(s->io, fd, pid, sizeof pid - 1, 0);
-        pid[r > 0 ? r : 0] = '\0';
-        pid[strcspn(pid, "\n")] = '\0';
         /* Readers reading the journal take a moment; another writer does
          * not go away. */
-        if (lock_holder_alive(pid) || waited >= LOCK_WAIT_FOR_READERS_US)
+        if ((alive = sl_lockfile_holder(s->io, fd, pid)) != 0 || waited >= LOCK_WAIT_FOR_READERS_US)
             break;
         struct timespec ten_ms = {0, 10000000};
         nanosleep(&ten_ms, NULL);
@@ -206,7 +194,7 @@ static int take_writer_lock(struct siglog *s)
     }
     if (l == -EWOULDBLOCK || l == -EAGAIN) {
         s->io->close_file(s->io, fd);
-        if (lock_holder_alive(pid))
+        if (alive)
             rc = sl_err_set(SIGLOG_ELOCKED, "store %s is locked by writer pid %s", s->path, pid);
         else
             rc = sl_err_set(SIGLOG_ELOCKED,
@@ -222,58 +210,65 @@ static int take_writer_lock(struct siglog *s)
     }
     /* The pid names this writer in a second writer's error and tells a
      * writer finding the lock taken that a live writer, not readers,
-     * holds it (lock_holder_alive). Advice only: no sync needed. */
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    s->io->ftruncate(s->io, fd, 0);
-    sl_io_write_all(s->io, fd, pid, (size_t)n, 0);
+     * holds it (lockfile.h). */
+    sl_lockfile_claim(s->io, fd);
     s->lock_fd = fd;
 out:
     free(lock);
     return rc;
 }
 
-static int read_store_file(struct siglog *s, const char *store_file)
+int sl_store_meta_read(const siglog_io *io, const char *store_file, store_meta *m)
 {
     void *data = NULL;
     size_t len = 0;
-    int r = sl_io_read_file(s->io, store_file, 4096, &data, &len);
+    int r = sl_io_read_file(io, store_file, 4096, &data, &len);
     if (r < 0)
         return r == -EFBIG ? sl_err_set(SIGLOG_ECORRUPT, "%s: too large for a store file", store_file)
                            : sl_err_errno(r, "reading %s", store_file);
-    store_meta m;
-    int rc = sl_store_meta_decode(data, len, &m);
+    int rc = sl_store_meta_decode(data, len, m);
     free(data);
+    if (rc)
+        return sl_err_set(rc, "%s: %s", store_file, siglog_errdetail());
+    if (!m->file_mode)
+        m->file_mode = STORE_DEFAULT_FILE_MODE;
+    if (!m->dir_mode)
+        m->dir_mode = STORE_DEFAULT_DIR_MODE;
+    return 0;
+}
+
+static int read_store_file(struct siglog *s, const char *store_file)
+{
+    store_meta m;
+    int rc = sl_store_meta_read(s->io, store_file, &m);
     if (!rc) {
         /* The store's modes, not this process's options: every file of the
          * store stays readable by the same readers. */
         s->store_id = m.store_id;
         uint32_t owner = s->opt.file_mode & IO_MODE_PARENT_OWNER;
-        s->opt.file_mode = (m.file_mode ? m.file_mode : STORE_DEFAULT_FILE_MODE) | owner;
-        s->opt.dir_mode = (m.dir_mode ? m.dir_mode : STORE_DEFAULT_DIR_MODE) | owner;
+        s->opt.file_mode = m.file_mode | owner;
+        s->opt.dir_mode = m.dir_mode | owner;
     }
-    return rc ? sl_err_set(rc, "%s: %s", store_file, siglog_errdetail()) : 0;
+    return rc;
 }
 
-/* A writer that is not the store's owner would leave files the owner may
- * not read or replace (root running a command on a user's store): refused
- * unless force_owner, and then everything it creates is given to the
- * owner of the directory it is made in, the store owner's. */
-static int check_owner(struct siglog *s)
+int sl_store_check_owner(const siglog_io *io, const char *path, uint32_t force_owner, uint32_t *file_mode,
+                         uint32_t *dir_mode)
 {
     uint32_t uid, gid;
-    int r = s->io->path_owner(s->io, s->path, &uid, &gid);
+    int r = io->path_owner(io, path, &uid, &gid);
     if (r < 0)
-        return sl_err_errno(r, "stat of %s", s->path);
+        return sl_err_errno(r, "stat of %s", path);
     uint32_t me = (uint32_t)geteuid();
     if (uid == me)
         return 0;
-    if (!s->opt.force_owner)
+    if (!force_owner)
         return sl_err_set(SIGLOG_EPERM,
                        "store %s belongs to uid %u, this process runs as uid %u: files it made would lock the "
                        "owner out (force the owner to write as the owner)",
-                       s->path, uid, me);
-    s->opt.file_mode |= IO_MODE_PARENT_OWNER;
-    s->opt.dir_mode |= IO_MODE_PARENT_OWNER;
+                       path, uid, me);
+    *file_mode |= IO_MODE_PARENT_OWNER;
+    *dir_mode |= IO_MODE_PARENT_OWNER;
     return 0;
 }
 
@@ -537,13 +532,11 @@ static void store_free(struct siglog *s)
     free(s->journal_starts);
     sl_journal_verdict_free(s->verdict);
     sl_journal_close(s->journal);
-    if (s->lock_fd >= 0) {
-        /* A pid left behind names a writer that is gone; none, one that
-         * closed: either way a writer finding the lock busy then waits
-         * for readers (take_writer_lock). */
-        s->io->ftruncate(s->io, s->lock_fd, 0);
-        s->io->close_file(s->io, s->lock_fd);
-    }
+    /* A pid left behind names a writer that is gone; none, one that
+     * closed: either way a writer finding the lock busy then waits for
+     * readers (take_writer_lock). */
+    if (s->lock_fd >= 0)
+        sl_lockfile_release(s->io, s->lock_fd);
     pthread_mutex_destroy(&s->streams_mu);
     pthread_mutex_destroy(&s->config_mu);
     sl_commit_free(s->commit);
@@ -632,7 +625,8 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     int have_meta = io->stat_path(io, store_file, &is_dir, &size) != -ENOENT;
     if (have_meta && (rc = read_store_file(s, store_file)) != 0)
         goto fail;
-    if (!o.read_only && (rc = check_owner(s)) != 0)
+    if (!o.read_only &&
+        (rc = sl_store_check_owner(io, path, o.force_owner, &s->opt.file_mode, &s->opt.dir_mode)) != 0)
         goto fail;
     if (!o.read_only && (rc = take_writer_lock(s)) != 0)
         goto fail;
@@ -658,7 +652,13 @@ static int open_store(siglog **out, const char *path, siglog_options o)
         if (rc)
             goto fail;
     }
-    if ((rc = load_streams(s)) != 0)
+    int idle_fd = -1;
+    if (!o.read_only)
+        s->maintenance_idle = sl_maintenance_idle_begin(io, path, &idle_fd);
+    rc = load_streams(s);
+    sl_maintenance_idle_end(io, idle_fd);
+    s->maintenance_idle = 0;
+    if (rc)
         goto fail;
     if (o.read_only && (rc = read_journal_for_readers(s)) != 0)
         goto fail;

@@ -43,6 +43,9 @@ struct siglog {
     siglog_options opt;
     int read_only;
     int lock_fd;
+    int maintenance_idle;           /* during a writer's open of its
+                                     * streams: no maintenance runs, its
+                                     * leftovers are removed (maintenance.h) */
     uint64_t store_id;
     /* The writer's copy of store.secret, loaded at open and not changed
      * after (store_secret.h); without one, the reason. */
@@ -84,6 +87,19 @@ typedef struct store_meta {
 /* siglog.store codec: decode validates untrusted bytes. */
 void sl_store_meta_encode(uint8_t buf[STORE_FILE_BYTES], const store_meta *m, int64_t created_us);
 int sl_store_meta_decode(const uint8_t *buf, size_t len, store_meta *m);
+
+/* siglog.store at store_file read and checked; modes the store does not
+ * record are the defaults. */
+int sl_store_meta_read(const siglog_io *io, const char *store_file, store_meta *m);
+
+/* A process that writes into the store (a writer, maintenance) as another
+ * user than the owner of the store directory would leave files the owner
+ * may not read or replace (root running a command on a user's store):
+ * refused with SIGLOG_EPERM unless force_owner, and then every file and
+ * directory it creates is given to the owner of the directory it is made
+ * in, the store owner's (IO_MODE_PARENT_OWNER is added to both modes). */
+int sl_store_check_owner(const siglog_io *io, const char *path, uint32_t force_owner, uint32_t *file_mode,
+                         uint32_t *dir_mode);
 
 /* A new store (store_create.c). sl_store_create_dir: PATH does not exist;
  * built under a temporary name and renamed into place. In place: PATH is

@@ -311,7 +311,7 @@ int sl_stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_
 /* The partitions of a stream work by its settings and the store's mode. */
 static partition_config partition_config_of(const struct siglog *s, const siglog_stream_config *c)
 {
-    return (partition_config){.stream = *c, .file_mode = s->opt.file_mode};
+    return (partition_config){.stream = *c, .file_mode = s->opt.file_mode, .remove_leftovers = s->maintenance_idle};
 }
 
 /* Remove a directory that stream creation made, with what it holds two

@@ -926,6 +926,36 @@ SIGLOG_API int siglog_consumer_foreach(siglog_stream *st, int (*fn)(void *ctx, c
                                        void *ctx);
 
 /* ------------------------------------------------------------------------
+ * Maintenance
+ * ------------------------------------------------------------------------
+ * The third kind of handle beside the writer and readers. Maintenance
+ * replaces or removes SEALED segments (retention, compaction, tier moves),
+ * never the segment a writer appends to, and publishes each change as a
+ * new generation of the partition's catalog, which the writer and the
+ * readers pick up; a reader already reading a replaced segment finishes
+ * it from its open file. A writer and a maintenance handle, usually in
+ * two processes, work side by side: each writes only its own part of a
+ * catalog, under a short lock (FORMAT.md, "Partition checkpoint").
+ *
+ * One maintenance handle per store at a time (an exclusive lock on
+ * STORE/maintenance.lock, separate from the writer's). */
+
+typedef struct siglog_maintenance siglog_maintenance;
+
+/* Take the maintenance role of the existing store at `path`. From o (may
+ * be NULL) only force_owner (as for a writer: another user than the
+ * store's owner gets SIGLOG_EPERM without it) and the test hook io are
+ * used; the store is never created. Another maintenance handle, in any
+ * process: SIGLOG_ELOCKED, the detail naming its pid. Creates
+ * maintenance.lock if missing, and removes what an interrupted
+ * maintenance change left in a partition (files its catalog does not
+ * name) when it first works on that partition; writes nothing else until
+ * asked. *out owns the role until siglog_maintenance_close. */
+SIGLOG_API int siglog_maintenance_open(siglog_maintenance **out, const char *path, const siglog_options *o);
+/* Release the role and free the handle. NULL is fine. */
+SIGLOG_API void siglog_maintenance_close(siglog_maintenance *m);
+
+/* ------------------------------------------------------------------------
  * The audit trail
  * ------------------------------------------------------------------------
  * Every tier move, purge, archive, restore, consumer commit with a hold

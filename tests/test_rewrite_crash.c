@@ -1,0 +1,269 @@
+/*
+ * rewrite_crash — the rewrite primitive and the removal of a prefix under
+ * simulated power cuts (io_crash.h) at EVERY mutating I/O call they make.
+ *
+ * What is proven (catalog.h, "The rewrite primitive"): after a cut at call
+ * k of the change, in every power-cut mode, and a recovery by a writer's
+ * open or by a maintenance handle's (alternately),
+ *   - the catalog names the old segments or the new ones, never a mix,
+ *     and every file it names is there;
+ *   - no file of a segment it does not name is left (leftovers removed);
+ *   - every event the log holds reads back byte-identical, from the log
+ *     start the catalog says (the old one, or past the removed prefix).
+ *
+ * How: a store with several sealed segments is made once with POSIX I/O;
+ * a reference run of the change over io_crash counts its calls; trial
+ * (k, mode) copies the store, runs the change dying at call k, cuts the
+ * power in each of the four modes, recovers with POSIX I/O and checks.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "catalog.h"
+#include "io_crash.h"
+#include "maintenance.h"
+#include "rewrite_copy.h"
+#include "support.h"
+
+#define SEED 91
+#define EVENTS 1000
+#define SEGMENT_BYTES (64u * 1024)
+
+static const segment_params params = {.segment_bytes_max = SEGMENT_BYTES, .index_interval_bytes = 4096,
+                                      .file_mode = 0600};
+static const int modes[4] = {IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM, IO_CRASH_GARBLE};
+static const char *const mode_names[4] = {"KEEP_ALL", "DROP_ALL", "RANDOM", "GARBLE"};
+
+static char *root, *tmpl;
+static char ctx[256]; /* the failing trial, in every assertion */
+
+static void make_template(void)
+{
+    root = test_tmpdir_fast("rewrite-crash");
+    tmpl = test_path(root, "template");
+    siglog_options o;
+    siglog_options_default(&o);
+    o.create = 1;
+    o.journal_bytes = 1u << 20;
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, tmpl, &o), 0, "%s", siglog_errdetail());
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.compression = SIGLOG_COMPRESSION_NONE;
+    c.segment_bytes_max = SEGMENT_BYTES;
+    c.batch_bytes_max = 16u << 10; /* a few batches per segment */
+    c.record_bytes_max = 64u << 10; /* a batch must fit a quarter of the journal */
+    cr_assert_eq(siglog_stream_create(s, "m", &c), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        test_event t;
+        test_event_make(&t, SEED, i);
+        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+}
+
+static void drop_template(void)
+{
+    test_rmtree_fast(root);
+    free(root);
+    free(tmpl);
+}
+
+TestSuite(rewrite_crash, .init = make_template, .fini = drop_template);
+
+/* The change under test, on the catalog of partition 0 of "m". */
+typedef int (*change_fn)(catalog *c);
+
+static int copy_two(catalog *c)
+{
+    return rewrite_copy(c, 1, 2, &params);
+}
+
+static int remove_two(catalog *c)
+{
+    return sl_catalog_remove_prefix(c, 2);
+}
+
+/* The sealed entries' locations and the log start of a partition. */
+typedef struct view {
+    char loc[16][CATALOG_LOCATION_MAX + 1];
+    size_t n;
+    uint64_t log_start;
+} view;
+
+static void view_of(const char *store, view *v)
+{
+    char *pd = test_path(store, "streams/m/00000");
+    catalog_snapshot *s;
+    cr_assert_eq(sl_catalog_snapshot_load(sl_io_posix(), pd, &s), 0, "%s: %s", ctx, siglog_errdetail());
+    memset(v, 0, sizeof *v);
+    v->n = sl_catalog_snapshot_count(s);
+    cr_assert_leq(v->n, 16);
+    for (size_t i = 0; i < v->n; i++)
+        snprintf(v->loc[i], sizeof v->loc[i], "%s", sl_catalog_snapshot_segment(s, i)->location);
+    v->log_start = sl_catalog_snapshot_bounds(s)->log_start_offset;
+    cr_assert_eq(sl_catalog_check_files(sl_io_posix(), pd, s), 0, "%s: %s", ctx, siglog_errdetail());
+    sl_catalog_snapshot_release(s);
+    free(pd);
+}
+
+static int views_equal(const view *a, const view *b)
+{
+    if (a->n != b->n || a->log_start != b->log_start)
+        return 0;
+    for (size_t i = 0; i < a->n; i++)
+        if (strcmp(a->loc[i], b->loc[i]) != 0)
+            return 0;
+    return 1;
+}
+
+/* Every file of the partition that looks like a segment's belongs to a
+ * segment the catalog names. */
+static void check_no_leftovers(const char *store, const view *v)
+{
+    char *pd = test_path(store, "streams/m/00000");
+    DIR *d = opendir(pd);
+    cr_assert(d, "%s", pd);
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] < '0' || e->d_name[0] > '9')
+            continue;
+        int mine = 0;
+        for (size_t i = 0; i < v->n && !mine; i++) {
+            size_t l = strlen(v->loc[i]);
+            for (int x = 0; x < SEGMENT_FILE_EXTS && !mine; x++)
+                mine = strncmp(e->d_name, v->loc[i], l) == 0 && strcmp(e->d_name + l, sl_segment_file_exts[x]) == 0;
+        }
+        cr_assert(mine, "%s: %s/%s is left over", ctx, pd, e->d_name);
+    }
+    closedir(d);
+    free(pd);
+}
+
+/* Every event from the log start on, byte-identical. */
+static void check_events(const char *store, uint64_t log_start)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, store, &o), 0, "%s: %s", ctx, siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0, "%s: %s", ctx, siglog_errdetail());
+    siglog_cursor *cur;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s: %s", ctx, siglog_errdetail());
+    const siglog_record *r;
+    uint64_t want = log_start;
+    int rc;
+    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
+        cr_assert_eq(r->offset, want, "%s: offset %" PRIu64 " where %" PRIu64 " belongs", ctx, r->offset, want);
+        test_event t;
+        test_event_make(&t, SEED, want);
+        test_assert_record_eq(r, &t.ev);
+        want++;
+    }
+    cr_assert_eq(rc, 0, "%s: cursor at %" PRIu64 ": %s", ctx, want, siglog_errdetail());
+    cr_assert_eq(want, EVENTS, "%s: the log ends at %" PRIu64, ctx, want);
+    siglog_cursor_close(cur);
+    siglog_close(s);
+}
+
+/* Run the change on a copy of the template through io_crash, dying at
+ * call `die` of the change (0: never). Returns the calls it made. */
+static uint64_t run_change(const char *store, change_fn change, uint64_t die, uint64_t seed, int mode)
+{
+    test_copy_tree(tmpl, store);
+    io_crash *crash = io_crash_new(seed);
+    siglog_options o;
+    siglog_options_default(&o);
+    o.io = io_crash_io(crash);
+    maintenance *m = NULL;
+    cr_assert_eq(sl_maintenance_open(&m, store, &o), 0, "%s: %s", ctx, siglog_errdetail());
+    catalog *c;
+    cr_assert_eq(sl_maintenance_catalog(m, "m", 0, &c), 0, "%s: %s", ctx, siglog_errdetail());
+    uint64_t start = io_crash_ops(crash);
+    if (die)
+        io_crash_die_after(crash, start + die);
+    int rc = change(c);
+    uint64_t calls = io_crash_ops(crash) - start;
+    if (!die)
+        cr_assert_eq(rc, 0, "reference run: %s", siglog_errdetail());
+    sl_maintenance_close(m);
+    cr_assert_eq(io_crash_power_cut(crash, mode), 0);
+    io_crash_free(crash);
+    return calls;
+}
+
+/* Recover by a writer's open, or by a maintenance handle's. */
+static void recover(const char *store, int by_writer)
+{
+    if (by_writer) {
+        siglog_options o;
+        siglog_options_default(&o);
+        o.journal_bytes = 1u << 20;
+        siglog *s = NULL;
+        cr_assert_eq(siglog_open(&s, store, &o), 0, "%s: writer open: %s", ctx, siglog_errdetail());
+        cr_assert_eq(siglog_close(s), 0, "%s: %s", ctx, siglog_errdetail());
+        return;
+    }
+    maintenance *m = NULL;
+    cr_assert_eq(sl_maintenance_open(&m, store, NULL), 0, "%s: %s", ctx, siglog_errdetail());
+    catalog *c;
+    cr_assert_eq(sl_maintenance_catalog(m, "m", 0, &c), 0, "%s: maintenance open: %s", ctx, siglog_errdetail());
+    sl_maintenance_close(m);
+}
+
+static void crash_everywhere(const char *what, change_fn change)
+{
+    char *ref = test_path(root, "reference");
+    view old, fresh;
+    snprintf(ctx, sizeof ctx, "%s: reference", what);
+    test_copy_tree(tmpl, ref);
+    view_of(ref, &old);
+    test_rmtree_fast(ref);
+    cr_assert_geq(old.n, 4, "the template has %zu segments", old.n);
+    uint64_t calls = run_change(ref, change, 0, 1, IO_CRASH_KEEP_ALL);
+    view_of(ref, &fresh);
+    cr_assert_not(views_equal(&old, &fresh), "the change changed nothing");
+    test_rmtree_fast(ref);
+    free(ref);
+    cr_assert_gt(calls, 4, "%s made %" PRIu64 " calls", what, calls);
+    size_t saw_old = 0, saw_new = 0;
+    for (uint64_t k = 1; k <= calls; k++)
+        for (int mi = 0; mi < 4; mi++) {
+            int by_writer = (k + (uint64_t)mi) % 2 == 0;
+            snprintf(ctx, sizeof ctx, "%s: crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s", what, k,
+                     calls, mode_names[mi], by_writer ? "a writer" : "maintenance");
+            char *store = test_path(root, "trial");
+            run_change(store, change, k, k * 4 + (uint64_t)mi, modes[mi]);
+            recover(store, by_writer);
+            view v;
+            view_of(store, &v);
+            int is_old = views_equal(&v, &old), is_new = views_equal(&v, &fresh);
+            cr_assert(is_old || is_new, "%s: the catalog names neither the old segments nor the new ones", ctx);
+            saw_old += is_old;
+            saw_new += is_new;
+            check_no_leftovers(store, &v);
+            check_events(store, v.log_start);
+            test_rmtree_fast(store);
+            free(store);
+        }
+    /* Both outcomes happen: the crash points span the commit. */
+    cr_assert(saw_old && saw_new, "%s: old %zu times, new %zu times", what, saw_old, saw_new);
+}
+
+Test(rewrite_crash, a_rewrite_leaves_old_or_new_at_every_call, .timeout = 600)
+{
+    crash_everywhere("rewrite", copy_two);
+}
+
+Test(rewrite_crash, a_prefix_removal_leaves_old_or_new_at_every_call, .timeout = 600)
+{
+    crash_everywhere("remove_prefix", remove_two);
+}
