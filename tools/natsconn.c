@@ -75,6 +75,10 @@ int natsconn_fail(const char *cmd, natsStatus s, const char *fmt, ...)
     va_end(ap);
     natsStatus last;
     const char *text = nats_GetLastError(&last);
+    /* The library's text starts with where it was set: "(conn.c:2088): ". */
+    const char *where_end = text && text[0] == '(' ? strstr(text, "): ") : NULL;
+    if (where_end)
+        text = where_end + 3;
     if (text && *text && strcmp(text, natsStatus_GetText(s)) != 0)
         return cli_fail(cmd, "%s: %s (%s)", what, natsStatus_GetText(s), text);
     return cli_fail(cmd, "%s: %s", what, natsStatus_GetText(s));

@@ -171,6 +171,7 @@ static void setup_cluster(void)
 
 static void teardown(void)
 {
+    nats_Close(); /* libnats's threads and memory: a leak checker sees none */
     for (int i = 0; i < node_count; i++)
         server_stop(i);
     if (dir)
