@@ -658,3 +658,83 @@ Test(jetstream_cluster, three_replicas_through_a_node_restart_each_event_once)
     free(source);
     free(err);
 }
+
+/* ---- the shared corpus, a million events (slow) ---- */
+
+/* Every partition's values, in order, as replay --format value prints
+ * them. */
+static char *partition_values(const char *path, int partition)
+{
+    char p[16], *out = test_path(dir, "values.out");
+    snprintf(p, sizeof p, "%d", partition);
+    run_result r = run_siglog_to(NULL, out, (const char *const[]){ "replay", path, "ev", "--partition", p,
+                                                                   "--format", "value", NULL });
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *text = run_slurp(out, NULL);
+    free(out);
+    return text;
+}
+
+/* The corpus appended again and again up to a million events, shipped to
+ * a 3-node cluster with 3 replicas and pulled back: the JetStream stream
+ * holds each once, and every partition of the archive holds the same
+ * values in the same order. Run by the slow setup only (SIGLOG_SLOW). */
+Test(jetstream_cluster, corpus_million_events_shipped_and_pulled_back, .timeout = 3000)
+{
+    const char *corpus = getenv("SIGLOG_CORPUS");
+    if (!getenv("SIGLOG_SLOW"))
+        cr_skip_test("slow: meson test --setup slow");
+    char *files[] = { "clickstream_yoochoose_rsc15_sample.jsonl", "syslog_loghub_2k_all16.jsonl",
+                      "weblog_nasa_http_19950801.jsonl", "llm_trace_azure2023_conv.jsonl" };
+    char *paths[4];
+    for (int i = 0; i < 4; i++) {
+        paths[i] = corpus ? test_path(corpus, files[i]) : NULL;
+        if (!paths[i] || access(paths[i], R_OK) != 0)
+            cr_skip_test("the shared corpus is absent");
+    }
+    run_result r = RUN(NULL, "init", store);
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "4", "--sync", "none");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    uint64_t n = 0;
+    for (int i = 0; n < 1000000; i = (i + 1) % 4) {
+        r = RUN(NULL, "append", store, "ev", paths[i]);
+        cr_assert_eq(r.status, 0, "%s", r.err);
+        unsigned long long got = 0;
+        cr_assert(sscanf(strstr(r.err, "siglog append: ") + 15, "%llu", &got) == 1, "%s", r.err);
+        n += got;
+        run_free(&r);
+    }
+    r = RUN(NULL, "ship", store, "ev", "--server", url, "--create-js-stream", "--replicas", "3");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char want[96];
+    snprintf(want, sizeof want, "shipped %llu events, 0 duplicates", (unsigned long long)n);
+    cr_assert(strstr(r.out, want), "%s", r.out);
+    run_free(&r);
+    js_reader js;
+    js_open(&js);
+    cr_assert_eq(js_stream_msgs(&js, "siglog"), n);
+    js_close(&js);
+    char *source = store;
+    store = test_path(dir, "archive");
+    r = RUN(NULL, "init", store);
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "4");
+    run_free(&r);
+    r = RUN(NULL, "pull", store, "ev", "--server", url, "--js-stream", "siglog", "--durable", "arch");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    snprintf(want, sizeof want, "pulled %llu events, 0 already stored", (unsigned long long)n);
+    cr_assert(strstr(r.out, want), "%s", r.out);
+    run_free(&r);
+    for (int p = 0; p < 4; p++) {
+        char *a = partition_values(source, p), *b = partition_values(store, p);
+        cr_assert(strcmp(a, b) == 0, "partition %d differs", p);
+        free(a);
+        free(b);
+    }
+    for (int i = 0; i < 4; i++)
+        free(paths[i]);
+    free(source);
+}
