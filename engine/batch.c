@@ -197,7 +197,7 @@ int sl_batch_builder_cover(batch_builder *b, uint64_t last_offset)
     return 0;
 }
 
-static void header_encode(const batch_header *h, uint8_t out[BATCH_HEADER_BYTES])
+void sl_batch_header_encode(const batch_header *h, uint8_t out[BATCH_HEADER_BYTES])
 {
     put_le32(out + HDR_MAGIC, BATCH_MAGIC);
     put_le16(out + HDR_VERSION, h->version);
@@ -259,7 +259,7 @@ int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch
         return rc;
     uint8_t *dst = out->data + out->len;
     h.body_checksum = XXH3_64bits(body, h.body_len);
-    header_encode(&h, dst);
+    sl_batch_header_encode(&h, dst);
     memcpy(dst + BATCH_HEADER_BYTES, body, h.body_len);
     out->len += BATCH_HEADER_BYTES + (size_t)h.body_len;
 

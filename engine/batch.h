@@ -88,6 +88,11 @@ static inline batch_meta batch_meta_of(const batch_header *h)
  * without a path: callers prefix file and position). */
 int sl_batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *h);
 
+/* The 64 bytes of a header, its checksum computed: for a header that
+ * decoded, exactly the bytes it was decoded from (a rewrite copies a
+ * batch whole this way). */
+void sl_batch_header_encode(const batch_header *h, uint8_t out[BATCH_HEADER_BYTES]);
+
 /* Check the body checksum. 0 or SIGLOG_ECORRUPT. */
 int sl_batch_body_check(const batch_header *h, const uint8_t *body);
 

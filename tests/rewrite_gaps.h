@@ -1,8 +1,8 @@
 /*
- * rewrite_gaps — a test-only stand-in for compaction: re-encode a sealed
- * segment without some of its records, so that tests and the golden
- * vectors get segments with gaps in their offsets (FORMAT.md, "Batch":
- * version 2) such as a rewrite leaves them.
+ * rewrite_gaps — re-encode a sealed segment without chosen records with
+ * the engine's compaction rewrite (engine/compact.h), so that tests and
+ * the golden vectors get segments with gaps in their offsets (FORMAT.md,
+ * "Batch": version 2) such as a compaction leaves them.
  *
  * Each batch keeps its offset range; a batch all of whose records are
  * dropped is merged into the range of the batch before it (or, at the

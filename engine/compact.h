@@ -1,0 +1,98 @@
+/*
+ * compact — the builders of the two housekeeping rewrites of sealed
+ * segments: merge (many small segments become few) and key compaction
+ * (only the newest event of each key survives). They read input segments
+ * and write the replacement segments through a sink; they never swap
+ * files: the caller gives them segments from the catalog's rewrite
+ * primitive (catalog.h, catalog_rewrite_segment), seals and commits.
+ *
+ * Invariants of what they write, for inputs that tile offsets [B, E):
+ *   - the outputs tile exactly [B, E) too, the first starting at B, each
+ *     at most segment_bytes_max (plus one batch: a batch is never split);
+ *   - every surviving record keeps its offset, timestamp, key, value,
+ *     headers, schema version and flags; records dropped leave gaps
+ *     (batch version 2), never a renumbering;
+ *   - merge drops nothing and copies every batch byte for byte (its
+ *     header and body as they were);
+ *   - key compaction keeps a record without a key; of the records with a
+ *     key, it keeps only the one with the highest offset in the keys'
+ *     view (the inputs plus any newer segments given), unless that one is
+ *     a tombstone whose timestamp is older than now - tombstone_retention
+ *     (then no record of the key survives). Survivors are re-encoded in
+ *     batches of their own input batch, over its whole offset range.
+ *
+ * Memory: merge holds one batch. Key compaction holds one entry per
+ * distinct key (its bytes and 32 bytes) and refuses, with SIGLOG_ENOMEM
+ * naming the budget, a key set larger than memory_bytes rather than grow
+ * without bound.
+ */
+#ifndef SIGLOG_COMPACT_H
+#define SIGLOG_COMPACT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "segment.h"
+
+/* A new, empty output segment starting at base_offset: the builder
+ * appends batches to it (sl_segment_append) and stops using it when it
+ * asks for the next one or returns. The sink owns it. */
+typedef int (*compact_segment_fn)(void *arg, uint64_t base_offset, segment **out);
+
+typedef struct compact_sink {
+    compact_segment_fn new_segment;
+    void *arg;
+    uint64_t segment_bytes_max; /* an output rolls past this */
+    int compression;            /* SIGLOG_COMPRESSION_* of re-encoded batches */
+} compact_sink;
+
+typedef struct compact_stats {
+    uint64_t segments_in, segments_out;
+    uint64_t records_in, records_dropped;
+    uint64_t bytes_in, bytes_out;
+} compact_stats;
+
+/* A run of consecutive catalog entries [first, first + count). */
+typedef struct compact_run {
+    size_t first, count;
+} compact_run;
+
+/* The merge plan of a partition's catalog entries: runs of at least two
+ * consecutive SEALED entries, each smaller than merge_below bytes, whose
+ * total stays within segment_bytes_max. Fills up to max runs; returns how
+ * many there are. */
+size_t sl_compact_merge_plan(const catalog_segment *segs, size_t n, uint64_t merge_below, uint64_t segment_bytes_max,
+                             compact_run *runs, size_t max);
+
+/* Merge the sealed segments in[0..n) (consecutive, in offset order) into
+ * outputs of the sink. */
+int sl_compact_merge(segment *const *in, size_t n, const compact_sink *sink, compact_stats *st);
+
+/* Whether record r stays. */
+typedef int (*compact_keep_fn)(void *arg, const siglog_record *r);
+
+/* Rewrite the sealed segments in[0..n) (consecutive, in offset order)
+ * into outputs of the sink without the records keep() refuses: the
+ * survivors re-encoded in batches of their own input batch, each over
+ * the batch's whole range (an emptied batch's range goes to the batch
+ * before it, or at the start to the one after it). SIGLOG_EINVAL when
+ * no record would stay (a range must keep a record to be described by
+ * a segment). */
+int sl_compact_rewrite(segment *const *in, size_t n, compact_keep_fn keep, void *arg, const compact_sink *sink,
+                       compact_stats *st);
+
+typedef struct compact_keys_params {
+    int64_t now_us;
+    uint64_t tombstone_retention_us;
+    uint64_t memory_bytes;
+} compact_keys_params;
+
+/* Key compaction of the sealed segments in[0..n) (consecutive, in offset
+ * order): sl_compact_rewrite keeping what compact.h's rule keeps.
+ * newer[0..m) are the segments after them, read for their keys only: a
+ * key's newer event there supersedes every one in the inputs. */
+int sl_compact_keys(segment *const *in, size_t n, segment *const *newer, size_t m, const compact_keys_params *kp,
+                    const compact_sink *sink, compact_stats *st);
+
+#endif

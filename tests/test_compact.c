@@ -1,0 +1,405 @@
+/*
+ * compact — the merge and key compaction builders (engine/compact.h) over
+ * the sealed segments of a real partition, against a simple model:
+ * merge copies every batch byte for byte into outputs that tile the same
+ * offsets within the size limit; key compaction keeps exactly the newest
+ * record of each key (the newer segments' records superseding), every
+ * record without a key, and a newest tombstone only while it is younger
+ * than tombstone_retention, over random workloads with tombstones; a key
+ * set beyond the memory budget is refused, not grown.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "compact.h"
+#include "names.h"
+#include "support.h"
+
+#define TS0 1700000000000000LL
+#define TS_STEP 1000
+
+static char *dir, *pdir, *outdir;
+static uint64_t events;
+static segment_params params = {.segment_bytes_max = 64 * 1024, .index_interval_bytes = 4096, .file_mode = 0644};
+
+typedef struct model_rec {
+    char key[16]; /* "" : no key */
+    int tombstone;
+    char value[64];
+} model_rec;
+
+static model_rec *model;
+
+/* Event i of n of workload seed: no key for one in ten, else one of
+ * four keys of a window that slides over `keys` keys as i grows (so
+ * that keys fall silent at every point of the log); a tombstone for one
+ * keyed event in five; a value naming i. */
+static void make_event(uint64_t *rng, uint64_t i, uint64_t n, uint32_t keys, model_rec *m)
+{
+    uint64_t x = test_rand(rng);
+    m->key[0] = '\0';
+    if (x % 10 != 0)
+        snprintf(m->key, sizeof m->key, "k%u", (unsigned)(i * keys / n + (x >> 8) % 4));
+    m->tombstone = m->key[0] && (x >> 32) % 5 == 0;
+    snprintf(m->value, sizeof m->value, "{\"i\":%llu,\"pad\":\"%020llu\"}", (unsigned long long)i,
+             (unsigned long long)x);
+}
+
+static void build(uint64_t seed, uint64_t n, uint32_t keys)
+{
+    dir = test_tmpdir("compact");
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.segment_bytes_max = 64 * 1024;
+    c.batch_bytes_max = 2048;
+    c.compression = SIGLOG_COMPRESSION_NONE;
+    cr_assert_eq(siglog_stream_create(s, "t", &c), 0);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    model = calloc(n, sizeof *model);
+    uint64_t rng = seed;
+    for (uint64_t i = 0; i < n; i++) {
+        make_event(&rng, i, n, keys, &model[i]);
+        siglog_event e = {.key = model[i].key[0] ? model[i].key : NULL,
+                          .key_len = strlen(model[i].key),
+                          .value = model[i].value,
+                          .value_len = strlen(model[i].value),
+                          .timestamp_us = TS0 + (int64_t)i * TS_STEP,
+                          .flags = model[i].tombstone ? SIGLOG_EVENT_TOMBSTONE : 0};
+        cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+    cr_assert_eq(siglog_close(s), 0);
+    events = n;
+    cr_assert_geq(asprintf(&pdir, "%s/streams/t/%0*u", dir, PARTITION_DIR_DIGITS, 0u), 0);
+    outdir = test_path(dir, "out");
+    cr_assert_eq(mkdir(outdir, 0755), 0);
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    free(dir);
+    free(pdir);
+    free(outdir);
+    free(model);
+}
+
+TestSuite(compact, .fini = teardown);
+
+/* The partition's segments: sealed ones into in[], the active one into
+ * *active. */
+static size_t open_inputs(segment ***in, segment **active)
+{
+    catalog_snapshot *snap;
+    cr_assert_eq(sl_catalog_snapshot_load(sl_io_posix(), pdir, &snap), 0, "%s", siglog_errdetail());
+    size_t n = sl_catalog_snapshot_count(snap), sealed = 0;
+    *in = calloc(n, sizeof **in);
+    for (size_t i = 0; i < n; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(snap, i);
+        segment *s;
+        cr_assert_eq(sl_segment_open_at(sl_io_posix(), pdir, e->location, e->base_offset, 0, &params, &s), 0, "%s",
+                     siglog_errdetail());
+        if (e->state == CATALOG_SEG_SEALED)
+            (*in)[sealed++] = s;
+        else
+            *active = s;
+    }
+    sl_catalog_snapshot_release(snap);
+    cr_assert_geq(sealed, 4, "only %zu sealed segments", sealed);
+    return sealed;
+}
+
+/* The sink: output segments in outdir, kept open until the end. */
+typedef struct outputs {
+    segment *seg[256];
+    size_t n;
+} outputs;
+
+static int new_output(void *arg, uint64_t base, segment **out)
+{
+    outputs *o = arg;
+    cr_assert_lt(o->n, 256);
+    int rc = sl_segment_create(sl_io_posix(), outdir, base, &params, out);
+    if (!rc)
+        o->seg[o->n++] = *out;
+    return rc;
+}
+
+static void seal_outputs(outputs *o)
+{
+    for (size_t i = 0; i < o->n; i++) {
+        cr_assert_eq(sl_segment_seal(o->seg[i]), 0, "%s", siglog_errdetail());
+        sl_segment_close(o->seg[i]);
+    }
+}
+
+static uint8_t *slurp_seg(const char *d, uint64_t base, size_t *len)
+{
+    char path[4096];
+    sl_segment_path(path, sizeof path, d, base, ".seg");
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*len ? *len : 1);
+    cr_assert_eq(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+/* Read every record of the output segments in order into fn, checking
+ * they tile [from, to). */
+typedef void (*rec_fn)(void *ctx, const siglog_record *r);
+
+static void read_outputs(const outputs *o, uint64_t from, uint64_t to, rec_fn fn, void *ctx)
+{
+    uint64_t expect = from;
+    bytebuf body = {0}, scratch = {0};
+    for (size_t i = 0; i < o->n; i++) {
+        segment *s;
+        uint64_t base = 0;
+        /* The outputs were created in offset order: their bases follow. */
+        base = expect;
+        cr_assert_eq(sl_segment_open(sl_io_posix(), outdir, base, 0, &params, &s), 0, "output at %llu: %s",
+                     (unsigned long long)base, siglog_errdetail());
+        cr_assert_leq(sl_segment_size(s), params.segment_bytes_max + 4096, "an output of %llu bytes",
+                      (unsigned long long)sl_segment_size(s));
+        uint64_t pos = 0;
+        while (pos < sl_segment_size(s)) {
+            batch_header h;
+            cr_assert_eq(sl_segment_read_batch(s, pos, sl_segment_size(s), &h, &body), 1, "%s", siglog_errdetail());
+            cr_assert_eq(h.base_offset, expect, "batch at %llu, expected %llu", (unsigned long long)h.base_offset,
+                         (unsigned long long)expect);
+            batch_iter it;
+            siglog_record r;
+            cr_assert_eq(sl_batch_iter_init(&it, &h, body.data, &scratch), 0);
+            int rc;
+            while ((rc = sl_batch_iter_next(&it, &r)) == 1)
+                fn(ctx, &r);
+            cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+            expect = batch_end_offset(&h);
+            pos += BATCH_HEADER_BYTES + h.body_len;
+        }
+        sl_segment_close(s);
+    }
+    cr_assert_eq(expect, to, "outputs end at %llu, inputs at %llu", (unsigned long long)expect,
+                 (unsigned long long)to);
+    sl_bytebuf_free(&body);
+    sl_bytebuf_free(&scratch);
+}
+
+static void close_all(segment **in, size_t n, segment *active)
+{
+    for (size_t i = 0; i < n; i++)
+        sl_segment_close(in[i]);
+    sl_segment_close(active);
+    free(in);
+}
+
+/* ---- merge ---- */
+
+Test(compact, merge_plan_takes_runs_of_small_sealed_segments_within_the_size)
+{
+    dir = test_tmpdir("compact");
+    catalog_segment s[9] = {0};
+    uint64_t bytes[9] = {10, 10, 50, 10, 10, 10, 10, 10, 10};
+    for (int i = 0; i < 9; i++) {
+        s[i].bytes = bytes[i];
+        s[i].state = CATALOG_SEG_SEALED;
+    }
+    s[8].state = CATALOG_SEG_ACTIVE;
+    compact_run runs[4];
+    /* below 20 bytes, outputs up to 30: [0,1], (2 too big), [3,4,5], [6,7], 8 active */
+    cr_assert_eq(sl_compact_merge_plan(s, 9, 20, 30, runs, 4), 3);
+    cr_assert(runs[0].first == 0 && runs[0].count == 2);
+    cr_assert(runs[1].first == 3 && runs[1].count == 3);
+    cr_assert(runs[2].first == 6 && runs[2].count == 2);
+    /* A lone small segment is no run. */
+    s[1].bytes = 50;
+    cr_assert_eq(sl_compact_merge_plan(s, 9, 20, 30, runs, 1), 2);
+    cr_assert(runs[0].first == 3 && runs[0].count == 3);
+}
+
+typedef struct concat {
+    uint64_t n;
+} concat;
+
+static void count_rec(void *ctx, const siglog_record *r)
+{
+    concat *c = ctx;
+    cr_assert_eq(r->offset, c->n, "record at %llu, expected %llu", (unsigned long long)r->offset,
+                 (unsigned long long)c->n);
+    cr_assert_eq(r->value_len, strlen(model[c->n].value));
+    cr_assert_eq(memcmp(r->value, model[c->n].value, r->value_len), 0);
+    c->n++;
+}
+
+Test(compact, merge_copies_every_batch_byte_for_byte_into_tiling_outputs)
+{
+    build(1, 6000, 50);
+    segment **in, *active;
+    size_t n = open_inputs(&in, &active);
+    /* Outputs of 3.5 inputs' size: some roll, the last is partial. */
+    params.segment_bytes_max = 64 * 1024 * 7 / 2;
+    outputs o = {0};
+    compact_sink sink = {new_output, &o, params.segment_bytes_max, SIGLOG_COMPRESSION_LZ4};
+    compact_stats st;
+    cr_assert_eq(sl_compact_merge(in, n, &sink, &st), 0, "%s", siglog_errdetail());
+    seal_outputs(&o);
+    cr_assert_eq(st.segments_in, n);
+    cr_assert_eq(st.segments_out, o.n);
+    cr_assert_lt(o.n, n);
+    cr_assert_eq(st.bytes_in, st.bytes_out);
+    /* The concatenated .seg bytes are the same. */
+    size_t in_len = 0, out_len = 0;
+    uint8_t *in_bytes = NULL, *out_bytes = NULL;
+    for (size_t i = 0; i < n; i++) {
+        size_t len;
+        uint8_t *b = slurp_seg(pdir, sl_segment_base_offset(in[i]), &len);
+        in_bytes = realloc(in_bytes, in_len + len);
+        memcpy(in_bytes + in_len, b, len);
+        in_len += len;
+        free(b);
+    }
+    concat c = {0};
+    uint64_t end = sl_segment_next_offset(in[n - 1]);
+    read_outputs(&o, 0, end, count_rec, &c);
+    cr_assert_eq(c.n, end);
+    uint64_t base = 0;
+    for (size_t i = 0; i < o.n; i++) {
+        size_t len;
+        segment *s;
+        cr_assert_eq(sl_segment_open(sl_io_posix(), outdir, base, 0, &params, &s), 0);
+        uint64_t next = sl_segment_next_offset(s);
+        sl_segment_close(s);
+        uint8_t *b = slurp_seg(outdir, base, &len);
+        out_bytes = realloc(out_bytes, out_len + len);
+        memcpy(out_bytes + out_len, b, len);
+        out_len += len;
+        free(b);
+        base = next;
+    }
+    cr_assert_eq(out_len, in_len);
+    cr_assert_eq(memcmp(in_bytes, out_bytes, in_len), 0, "merged bytes differ");
+    free(in_bytes);
+    free(out_bytes);
+    close_all(in, n, active);
+    params.segment_bytes_max = 64 * 1024;
+}
+
+/* ---- key compaction ---- */
+
+typedef struct expect {
+    uint8_t *keep; /* per offset: survives */
+    uint64_t next, seen;
+} expect;
+
+static void check_survivor(void *ctx, const siglog_record *r)
+{
+    expect *e = ctx;
+    while (e->next < r->offset) {
+        cr_assert(!e->keep[e->next], "offset %llu should have survived", (unsigned long long)e->next);
+        e->next++;
+    }
+    cr_assert(e->keep[r->offset], "offset %llu should have gone (key %s)", (unsigned long long)r->offset,
+              model[r->offset].key);
+    const model_rec *m = &model[r->offset];
+    cr_assert_eq(r->key_len, strlen(m->key));
+    cr_assert_eq(memcmp(r->key, m->key, r->key_len), 0);
+    cr_assert_eq(r->value_len, strlen(m->value));
+    cr_assert_eq(memcmp(r->value, m->value, r->value_len), 0);
+    cr_assert_eq(r->timestamp_us, TS0 + (int64_t)r->offset * TS_STEP);
+    cr_assert_eq((r->flags & SIGLOG_EVENT_TOMBSTONE) != 0, m->tombstone);
+    e->next = r->offset + 1;
+    e->seen++;
+}
+
+/* The model: survivors among offsets [0, end) given every event up to
+ * total (the newer ones included); *expired counts the newest tombstones
+ * past their retention, *young those within it. */
+static uint8_t *model_survivors(uint64_t end, uint64_t total, int64_t now_us, uint64_t retention_us,
+                                uint64_t *expired, uint64_t *young)
+{
+    uint8_t *keep = calloc(end ? end : 1, 1);
+    for (uint64_t i = 0; i < end; i++) {
+        if (!model[i].key[0]) {
+            keep[i] = 1;
+            continue;
+        }
+        uint64_t newest = i;
+        for (uint64_t j = i + 1; j < total; j++)
+            if (strcmp(model[j].key, model[i].key) == 0)
+                newest = j;
+        int64_t ts = TS0 + (int64_t)i * TS_STEP;
+        keep[i] = newest == i && (!model[i].tombstone || ts >= now_us - (int64_t)retention_us);
+        if (newest == i && model[i].tombstone)
+            ++*(keep[i] ? young : expired);
+    }
+    return keep;
+}
+
+static void compact_and_check(uint64_t seed, uint32_t keys)
+{
+    build(seed, 8000, keys);
+    segment **in, *active;
+    size_t n = open_inputs(&in, &active);
+    uint64_t end = sl_segment_next_offset(in[n - 1]);
+    /* Tombstones of the first half are past their retention. */
+    compact_keys_params kp = {.now_us = TS0 + (int64_t)events * TS_STEP,
+                              .tombstone_retention_us = events / 2 * TS_STEP,
+                              .memory_bytes = 1 << 20};
+    outputs o = {0};
+    compact_sink sink = {new_output, &o, params.segment_bytes_max, SIGLOG_COMPRESSION_LZ4};
+    compact_stats st;
+    cr_assert_eq(sl_compact_keys(in, n, &active, 1, &kp, &sink, &st), 0, "%s", siglog_errdetail());
+    seal_outputs(&o);
+    uint64_t expired = 0, young = 0;
+    expect e = {.keep = model_survivors(end, events, kp.now_us, kp.tombstone_retention_us, &expired, &young)};
+    if (keys >= 40)
+        cr_assert(expired > 0 && young > 0, "seed %llu: %llu tombstones expired, %llu young: the workload must have both",
+                  (unsigned long long)seed, (unsigned long long)expired, (unsigned long long)young);
+    read_outputs(&o, 0, end, check_survivor, &e);
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < end; i++)
+        want += e.keep[i];
+    cr_assert_eq(e.seen, want, "seed %llu: %llu survivors, the model has %llu", (unsigned long long)seed,
+                 (unsigned long long)e.seen, (unsigned long long)want);
+    cr_assert_eq(st.records_in, end);
+    cr_assert_eq(st.records_dropped, end - want);
+    cr_assert_lt(want, end / 2, "the workload must drop most records");
+    free(e.keep);
+    close_all(in, n, active);
+}
+
+Test(compact, keys_keep_exactly_the_newest_per_key_against_a_model)
+{
+    static const uint32_t key_counts[] = {3, 40, 700};
+    for (int i = 0; i < 3; i++) {
+        compact_and_check(100 + (uint64_t)i, key_counts[i]);
+        if (i < 2) {
+            teardown();
+            dir = pdir = outdir = NULL;
+            model = NULL;
+        }
+    }
+}
+
+Test(compact, keys_beyond_the_memory_budget_are_refused)
+{
+    build(7, 8000, 2000);
+    segment **in, *active;
+    size_t n = open_inputs(&in, &active);
+    compact_keys_params kp = {.now_us = TS0, .memory_bytes = 16 * 1024};
+    outputs o = {0};
+    compact_sink sink = {new_output, &o, params.segment_bytes_max, SIGLOG_COMPRESSION_LZ4};
+    compact_stats st;
+    cr_assert_eq(sl_compact_keys(in, n, NULL, 0, &kp, &sink, &st), SIGLOG_ENOMEM);
+    cr_assert(strstr(siglog_errdetail(), "memory budget") != NULL, "%s", siglog_errdetail());
+    cr_assert_eq(o.n, 0, "nothing written");
+    close_all(in, n, active);
+}
