@@ -337,6 +337,35 @@ long test_count_events(const char *dir, const struct siglog_io *io, char *detail
     return rc ? rc : count;
 }
 
+size_t test_segment_bases(const char *dir, uint64_t *bases, size_t max)
+{
+    struct dirent **names;
+    int count = scandir(dir, &names, NULL, alphasort);
+    cr_assert(count >= 0, "cannot list %s", dir);
+    size_t n = 0;
+    for (int i = 0; i < count; i++) {
+        size_t len = strlen(names[i]->d_name);
+        if (len > 4 && strcmp(names[i]->d_name + len - 4, ".seg") == 0) {
+            if (n < max)
+                bases[n] = strtoull(names[i]->d_name, NULL, 10);
+            n++;
+        }
+        free(names[i]);
+    }
+    free(names);
+    return n;
+}
+
+void test_remove_segment(const char *dir, uint64_t base)
+{
+    static const char *const exts[] = { ".seg", ".oix", ".tix", ".sum" };
+    for (int e = 0; e < 4; e++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%020llu%s", dir, (unsigned long long)base, exts[e]);
+        cr_assert(unlink(path) == 0 || errno == ENOENT, "%s", path);
+    }
+}
+
 size_t test_count_entries(const char *dir)
 {
     DIR *d = opendir(dir);

@@ -21,6 +21,12 @@ void test_flip_byte(const char *path, uint64_t pos, uint8_t mask);
 /* Entries of a directory, those starting with '.' left out (cr_asserts it
  * can be read). */
 size_t test_count_entries(const char *dir);
+/* The base offsets of the segments (<20 digits>.seg) in the partition
+ * directory dir, ascending: the first max of them into bases; returns how
+ * many there are (cr_asserts dir can be read). */
+size_t test_segment_bases(const char *dir, uint64_t *bases, size_t max);
+/* Remove every file (.seg, .oix, .tix, .sum) of dir's segment at base. */
+void test_remove_segment(const char *dir, uint64_t base);
 /* Join: "<a>/<b>" into a malloc'd string (caller frees). */
 char *test_path(const char *a, const char *b);
 /* The mode siglog gives the file at path in a store whose files get

@@ -39,6 +39,7 @@ int cmd_audit(int argc, char **argv);
 int cmd_consumer(int argc, char **argv);
 int cmd_ship(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
+int cmd_manifest(int argc, char **argv);
 
 /* "siglog <cmd>: <message>" on stderr without the newline, for callers
  * that add to the line. Every diagnostic goes through it: control bytes

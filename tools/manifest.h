@@ -1,7 +1,8 @@
 /*
  * manifest — what a replay delivered, written as a JSON manifest when the
- * replay ends cleanly: the stream, each partition's delivered offset range
- * and count, every filter and option, the schema versions seen with their
+ * replay ends cleanly: the store (id and path), the streams, every filter
+ * and option, where each partition's reading ended, each partition's
+ * delivered offset range and count, the schema versions seen with their
  * fingerprints, the event count and a content digest a third party can
  * recompute from the events (FORMAT.md §22 gives the byte framing).
  *
@@ -17,31 +18,61 @@
 #include <sodium.h>
 #include <stdint.h>
 
+#define MANIFEST_VERSION 2
 #define MANIFEST_DIGEST_BYTES 32
+#define MANIFEST_DIGEST_HEX (2 * MANIFEST_DIGEST_BYTES + 1)
 
 typedef struct manifest_range {
+    uint32_t stream; /* index into the replay's streams */
     uint32_t partition;
     uint64_t first_offset, last_offset; /* delivered, inclusive */
     uint64_t events;
 } manifest_range;
 
+/* Where one partition's reading started and ended: the offsets in
+ * [start_offset, end_offset) were read, none outside. */
+typedef struct manifest_end {
+    uint32_t stream, partition;
+    uint64_t start_offset, end_offset;
+} manifest_end;
+
+typedef struct manifest_version_seen {
+    uint32_t stream, version;
+} manifest_version_seen;
+
 typedef struct manifest {
     crypto_generichash_state digest;
+    const char *const *streams; /* borrowed; nstreams > 1 frames each event with its stream */
+    size_t nstreams;
     manifest_range *ranges; /* in first-delivery order; a partition once */
     size_t nranges;
-    uint32_t *versions; /* schema versions seen, in first-seen order */
+    manifest_end *ends;
+    size_t nends;
+    manifest_version_seen *versions; /* first-seen order */
     size_t nversions;
     uint64_t events;
-    int failed; /* out of memory: no manifest can be written */
+    char hex[MANIFEST_DIGEST_HEX]; /* set by manifest_finish */
+    int failed;                    /* out of memory: no manifest can be written */
 } manifest;
 
-void manifest_begin(manifest *m);
-/* Account for one delivered record. */
-void manifest_add(manifest *m, const siglog_record *r);
-/* Write the manifest to path atomically (a synced temporary file renamed
- * over it), with `options` (stolen) as the replay's filters and options.
- * Returns 0, or -1 with errno set. */
-int manifest_write(manifest *m, siglog_stream *st, const char *stream, json_t *options, const char *path);
+void manifest_begin(manifest *m, const char *const *streams, size_t nstreams);
+/* Account for one delivered record of streams[stream]. */
+void manifest_add(manifest *m, uint32_t stream, const siglog_record *r);
+/* Record where a partition's reading started and ended (once per
+ * partition read). */
+void manifest_note_end(manifest *m, uint32_t stream, uint32_t partition, uint64_t start_offset,
+                       uint64_t end_offset);
+/* Finish the digest into m->hex, and sort the ranges and ends by stream
+ * and partition. Once, after the last manifest_add. */
+void manifest_finish(manifest *m);
+/* The finished manifest as JSON (a new reference), with `options`
+ * (stolen) as the replay's filters and options and st[i] the handle of
+ * streams[i]. NULL when out of memory. */
+json_t *manifest_json(const manifest *m, siglog *s, const char *store_path, siglog_stream *const *st,
+                      json_t *options);
+/* Write doc (borrowed) to path atomically (a synced temporary file
+ * renamed over it, the directory synced). Returns 0, or -1 with errno. */
+int manifest_write(const json_t *doc, const char *path);
 void manifest_free(manifest *m);
 
 #endif

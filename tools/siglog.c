@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     { "consumer", cmd_consumer, "commit, list or delete a stream's consumer offsets" },
     { "ship", cmd_ship, "publish a stream to NATS JetStream, each event once" },
     { "pull", cmd_pull, "append the messages of a JetStream stream to a stream" },
+    { "manifest", cmd_manifest, "check that the data behind a replay manifest is intact" },
 };
 
 static void usage(FILE *f)

@@ -98,6 +98,12 @@ class Store:
             _lib.check(_lib.lib.siglog_stream_create(self._handle, name.encode(), ctypes.byref(c)))
         return self.stream(name)
 
+    def store_id(self):
+        """The store's id (siglog.store, FORMAT.md section 3): an int,
+        the same from every handle; manifests record it in hex."""
+        with self._guard:
+            return _lib.lib.siglog_store_id(self._handle)
+
     def sync(self):
         """Make everything appended so far durable."""
         with self._guard:

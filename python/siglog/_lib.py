@@ -118,6 +118,7 @@ _PROTOTYPES = {
     "siglog_open": (c_int, [POINTER(c_void_p), c_char_p, POINTER(Options)]),
     "siglog_close": (c_int, [c_void_p]),
     "siglog_sync": (c_int, [c_void_p]),
+    "siglog_store_id": (c_uint64, [c_void_p]),
     "siglog_stream_config_default": (None, [POINTER(StreamConfig)]),
     "siglog_setting_count": (c_size_t, []),
     "siglog_setting_at": (POINTER(Setting), [c_size_t]),

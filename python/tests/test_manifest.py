@@ -1,7 +1,12 @@
 """siglog replay --manifest: the manifest's digest recomputed here from
 the replay's own jsonl output with hashlib's BLAKE2b and the framing of
-FORMAT.md section 22, its ranges and counts checked against the events,
-and no manifest when the replay does not end cleanly."""
+FORMAT.md section 22 (one stream and several), its ranges and counts
+checked against the events, and no manifest when the replay does not end
+cleanly; replay --from-manifest gives the same bytes again, also after
+appends, and manifest verify says intact.
+
+Several streams: "ev" and "ot" share keys, so --key follows one key across
+both, compared here with a join of the two single-stream replays."""
 import base64
 import hashlib
 import json
@@ -39,6 +44,9 @@ def store_path():
         events.append(e)
     with siglog.open(d, read_only=False, create=True) as s:
         s.create_stream("ev", partitions=3).append(events)
+        s.create_stream("ot", partitions=2).append(
+            {"key": f"user{i % 13}", "ts": 1_700_000_000_000_000 + rng.randrange(10**8), "value": {"o": i}}
+            for i in range(200))
     return d
 
 
@@ -55,12 +63,16 @@ def raw_value(line, event):
     return line[start:-1]
 
 
-def recomputed(jsonl):
+def recomputed(jsonl, streams=1):
     """BLAKE2b-256 over partition u32, offset u64, ts i64, key length u32,
-    key, value length u32, value (little-endian), in delivery order."""
+    key, value length u32, value (little-endian), in delivery order, each
+    frame after the stream name (length u32, name) when several streams
+    were read."""
     h = hashlib.blake2b(digest_size=32)
     for line in jsonl.splitlines():
         e = json.loads(line)
+        if streams > 1:
+            h.update(struct.pack("<I", len(e["stream"])) + e["stream"].encode())
         key = b"" if e["key"] is None else (
             base64.b64decode(e["key"]) if e.get("key_encoding") == "base64" else e["key"].encode())
         value = raw_value(line, e)
@@ -90,10 +102,13 @@ def test_the_digest_is_recomputed_from_the_jsonl_output(store_path, tmp_path, op
     ranges = {}
     for e in lines:
         ranges.setdefault(e["partition"], []).append(e["offset"])
-    assert m["partitions"] == [{"partition": p, "first_offset": min(o), "last_offset": max(o), "events": len(o)}
-                               for p, o in sorted(ranges.items())]
+    assert m["partitions"] == [{"stream": "ev", "partition": p, "first_offset": min(o), "last_offset": max(o),
+                                "events": len(o)} for p, o in sorted(ranges.items())]
     assert sorted(s["version"] for s in m["schemas"]) == sorted({e["schema"] for e in lines})
-    assert m["stream"] == "ev" and m["options"]["format"] == "jsonl"
+    assert m["streams"] == ["ev"] and m["options"]["format"] == "jsonl"
+    assert m["manifest_version"] == 2 and m["store"] == os.path.realpath(store_path)
+    assert [r["partition"] for r in m["read"]] == (
+        [int(p) for p in sorted(options[1::2]) if p.isdigit()] if options[:1] == ["--partition"] else [0, 1, 2])
 
 
 def test_the_options_are_recorded(store_path, tmp_path):
@@ -104,7 +119,8 @@ def test_the_options_are_recorded(store_path, tmp_path):
     o = json.loads(path.read_text())["options"]
     assert o == {"partitions": [1], "from_offset": None, "to_offset": 400, "from_time_us": 0, "to_time_us": None,
                  "key": "user3", "schema_version": None, "headers": [["consent", "granted"]],
-                 "order": "event-time", "follow": False, "allow_gaps": False, "limit": None, "format": "jsonl"}
+                 "order": "event-time", "follow": False, "allow_gaps": False, "limit": None, "format": "jsonl",
+                 "consumer": None}
 
 
 def test_the_same_events_give_the_same_digest_in_any_format(store_path, tmp_path):
@@ -133,3 +149,90 @@ def test_a_replay_cut_short_by_its_reader_writes_no_manifest(store_path, tmp_pat
     err = p.stderr.read()
     assert p.wait() == 1 and b"no manifest written" in err
     assert not path.exists()
+
+
+def test_the_store_id_is_the_stores(store_path, tmp_path):
+    path = tmp_path / "m.json"
+    assert replay(store_path, "ev", "--manifest", str(path)).returncode == 0
+    with siglog.open(store_path) as s:
+        assert json.loads(path.read_text())["store_id"] == f"{s.store_id():016x}"
+
+
+@pytest.mark.parametrize("options", [
+    [],
+    ["--merge", "--format", "value"],
+    ["--order", "event-time", "--key", "user3"],
+    ["--header", "consent=granted", "--from-offset", "20", "--to-offset", "150", "--format", "binary"],
+    ["--limit", "77", "--merge"],
+    ["--limit", "150"],
+])
+def test_from_manifest_gives_the_same_bytes_after_more_appends(tmp_path, options):
+    """A store of its own: events are appended after the manifest, and the
+    replay from it stops where the first one's reading ended."""
+    d = str(tmp_path / "store")
+    with siglog.open(d, read_only=False, create=True) as s:
+        st = s.create_stream("ev", partitions=2)
+        st.append({"key": f"user{i % 5}", "ts": (i * 7919) % 1000, "value": {"i": i},
+                   "headers": {"consent": "granted" if i % 3 else "denied"}} for i in range(300))
+    path = tmp_path / "m.json"
+    first = replay(d, "ev", "--manifest", str(path), *options)
+    assert first.returncode == 0, first.stderr
+    with siglog.open(d, read_only=False) as s:
+        s.stream("ev").append({"key": f"user{i % 5}", "ts": i, "value": {"late": i}} for i in range(50))
+    again = subprocess.run([SIGLOG, "replay", "--from-manifest", str(path)], capture_output=True)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == first.stdout
+    verify = subprocess.run([SIGLOG, "manifest", "verify", str(path), d, "--json"], capture_output=True)
+    assert verify.returncode == 0, verify.stderr
+    assert json.loads(verify.stdout)["intact"] is True
+
+
+def test_several_streams_by_key_are_the_join_of_each(store_path, tmp_path):
+    path = tmp_path / "m.json"
+    r = replay(store_path, "ev,ot", "--key", "user3", "--order", "event-time", "--manifest", str(path))
+    assert r.returncode == 0, r.stderr
+    got = [json.loads(line) for line in r.stdout.splitlines()]
+    each = [json.loads(line) for s in ("ev", "ot")
+            for line in replay(store_path, s, "--key", "user3").stdout.splitlines()]
+    assert got == sorted(each, key=lambda e: (e["ts"], e["stream"], e["partition"], e["offset"]))
+    assert {e["stream"] for e in got} == {"ev", "ot"}
+    m = json.loads(path.read_text())
+    assert m["streams"] == ["ev", "ot"] and m["digest"] == recomputed(r.stdout, streams=2)
+    assert {p["stream"] for p in m["partitions"]} == {"ev", "ot"}
+    same = replay(store_path, "--stream", "ev", "--stream", "ot", "--key", "user3", "--order", "event-time")
+    assert same.stdout == r.stdout
+    again = subprocess.run([SIGLOG, "replay", "--from-manifest", str(path)], capture_output=True)
+    assert again.returncode == 0 and again.stdout == r.stdout, again.stderr
+
+
+def test_a_changed_digest_fails_naming_no_range_and_writes_nothing(store_path, tmp_path):
+    path = tmp_path / "m.json"
+    assert replay(store_path, "ev", "--manifest", str(path)).returncode == 0
+    m = json.loads(path.read_text())
+    m["digest"] = "0" * 64
+    path.write_text(json.dumps(m))
+    r = subprocess.run([SIGLOG, "replay", "--from-manifest", str(path)], capture_output=True)
+    assert r.returncode == 1 and r.stdout == b""
+    assert b"other events or another order" in r.stderr and r.stderr.count(b"\n") == 1
+    v = subprocess.run([SIGLOG, "manifest", "verify", str(path)], capture_output=True)
+    assert v.returncode == 1 and v.stdout == b""
+
+
+def test_a_consumers_second_run_replays_from_where_it_started(tmp_path):
+    """The second run of a consumer starts at its committed offsets: the
+    manifest's read starts say so, and the replay from it delivers that
+    run's events only."""
+    d = str(tmp_path / "store")
+    with siglog.open(d, read_only=False, create=True) as s:
+        s.create_stream("ev", partitions=2).append({"key": f"k{i % 3}", "value": {"i": i}} for i in range(100))
+    assert replay(d, "ev", "--consumer", "eval").returncode == 0
+    with siglog.open(d, read_only=False) as s:
+        s.stream("ev").append({"key": f"k{i % 3}", "value": {"j": i}} for i in range(30))
+    path = tmp_path / "m.json"
+    second = replay(d, "ev", "--consumer", "eval", "--manifest", str(path))
+    assert second.returncode == 0, second.stderr
+    assert len(second.stdout.splitlines()) == 30
+    m = json.loads(path.read_text())
+    assert m["options"]["consumer"] == "eval" and sum(r["start_offset"] for r in m["read"]) == 100
+    again = subprocess.run([SIGLOG, "replay", "--from-manifest", str(path)], capture_output=True)
+    assert again.returncode == 0 and again.stdout == second.stdout, again.stderr

@@ -804,25 +804,9 @@ static unsigned long long delete_second_segment(const char *stream, unsigned lon
     char *sd = scratch("store/streams");
     char pd[4096];
     snprintf(pd, sizeof pd, "%s/%s/00000", sd, stream);
-    unsigned long long bases[3];
-    size_t n = 0;
-    struct dirent **names;
-    int count = scandir(pd, &names, NULL, alphasort);
-    cr_assert_geq(count, 0);
-    for (int i = 0; i < count; i++) {
-        size_t len = strlen(names[i]->d_name);
-        if (n < 3 && len > 4 && strcmp(names[i]->d_name + len - 4, ".seg") == 0)
-            bases[n++] = strtoull(names[i]->d_name, NULL, 10);
-        free(names[i]);
-    }
-    free(names);
-    cr_assert_eq(n, 3, "at least three segments");
-    static const char *const exts[] = { ".seg", ".oix", ".tix", ".sum" };
-    for (int e = 0; e < 4; e++) {
-        char path[4200];
-        snprintf(path, sizeof path, "%s/%020llu%s", pd, bases[1], exts[e]);
-        cr_assert_eq(unlink(path), 0, "%s", path);
-    }
+    uint64_t bases[3];
+    cr_assert_geq(test_segment_bases(pd, bases, 3), 3, "at least three segments");
+    test_remove_segment(pd, bases[1]);
     free(sd);
     *end = bases[2];
     return bases[1];

@@ -1,0 +1,556 @@
+/*
+ * replay — read streams back, partition by partition or merged in time
+ * order or sorted by event time, filtered by offset and time ranges, key,
+ * schema version and headers, optionally following new events like
+ * tail -f. See replay.h; the options are cmd_replay.c's.
+ *
+ * Ranges are half-open: --from-offset/--from-time are inclusive,
+ * --to-offset/--to-time exclusive, so [from, to) ranges tile a log without
+ * overlap. Event times within a partition need not grow with the offset,
+ * so time bounds filter every record; the --from-time seek only skips
+ * what the time index proves is earlier.
+ *
+ * Without --follow every cursor is opened before anything is read, so the
+ * replay ends at the high-water marks seen at start.
+ */
+#include "replay.h"
+
+#include "cli.h"
+#include "output.h"
+#include "progress.h"
+#include "resume.h"
+#include "utf8.h"
+
+#include <inttypes.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct replay_src {
+    siglog_cursor *cursor;
+    uint32_t stream; /* index into the replay's streams */
+    uint32_t partition;
+    uint64_t end; /* read only offsets below this (UINT64_MAX: no bound) */
+    /* Where reading started, and one past the last event read below
+     * --to-offset and end (selected or not): where the reading ended, as
+     * a manifest records it and a consumer commits it. */
+    uint64_t start, next;
+    int done; /* reached --to-offset or end */
+} replay_src;
+
+typedef struct replay_run {
+    const char *who;
+    const replay_opts *o;
+    siglog_stream *const *st;
+    replay_src *src;
+    size_t nsrc, ndone;
+    uint64_t written, read;
+    manifest *delivered; /* with a manifest: what was delivered so far */
+    int quiet;           /* write nothing: only account for the events */
+    uint64_t *committed; /* --consumer: its next offsets at the start, by partition */
+    progress bar;
+} replay_run;
+
+static volatile sig_atomic_t replay_stop;
+
+static void on_stop_signal(int sig)
+{
+    (void)sig;
+    replay_stop = 1;
+}
+
+static void install_stop_handlers(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal; /* no SA_RESTART: waits return early */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static const char *stream_name(const replay_run *rr, const replay_src *src)
+{
+    return rr->o->streams[src->stream];
+}
+/* ---- output formats ---- */
+
+static void write_value_json(const siglog_record *r)
+{
+    json_t *v = json_loadb(r->value, r->value_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (!v) {
+        out_json_base64(r->value, r->value_len);
+        out_puts(",\"value_encoding\":\"base64\"");
+        return;
+    }
+    /* Valid JSON is embedded as stored unless raw line breaks (legal JSON
+     * whitespace) would split the envelope's line; then compactly re-encoded. */
+    if (!memchr(r->value, '\n', r->value_len) && !memchr(r->value, '\r', r->value_len)) {
+        out_write(r->value, r->value_len);
+    } else {
+        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
+        if (text) {
+            out_puts(text);
+            free(text);
+        } else {
+            out_json_base64(r->value, r->value_len);
+            out_puts(",\"value_encoding\":\"base64\"");
+        }
+    }
+    json_decref(v);
+}
+
+static void write_jsonl(const char *stream, const siglog_record *r)
+{
+    out_puts("{\"stream\":");
+    out_json_string(stream, strlen(stream));
+    out_puts(",\"partition\":");
+    out_u64(r->partition);
+    out_puts(",\"offset\":");
+    out_u64(r->offset);
+    out_puts(",\"ts\":");
+    out_i64(r->timestamp_us);
+    out_puts(",\"key\":");
+    if (r->key_len == 0) {
+        out_puts("null");
+    } else if (utf8_valid(r->key, r->key_len)) {
+        out_json_string(r->key, r->key_len);
+    } else {
+        out_json_base64(r->key, r->key_len);
+        out_puts(",\"key_encoding\":\"base64\"");
+    }
+    out_puts(",\"schema\":");
+    out_u64(r->schema_version);
+    headers_write_json(r);
+    if (r->flags & SIGLOG_EVENT_TOMBSTONE)
+        out_puts(",\"tombstone\":true");
+    out_puts(",\"value\":");
+    write_value_json(r);
+    out_puts("}\n");
+}
+
+static void write_record(const replay_run *rr, const replay_src *src, const siglog_record *r)
+{
+    if (rr->delivered)
+        manifest_add(rr->delivered, src->stream, r);
+    if (rr->quiet)
+        return;
+    switch (rr->o->format) {
+    case FORMAT_VALUE:
+        out_write(r->value, r->value_len);
+        out_write("\n", 1);
+        break;
+    case FORMAT_BINARY: {
+        uint32_t n = (uint32_t)r->value_len;
+        unsigned char le[4] = { (unsigned char)n, (unsigned char)(n >> 8), (unsigned char)(n >> 16),
+                                (unsigned char)(n >> 24) };
+        out_write(le, 4);
+        out_write(r->value, r->value_len);
+        break;
+    }
+    default:
+        write_jsonl(stream_name(rr, src), r);
+    }
+}
+
+/* ---- reading ---- */
+
+/* Whether r passes the filters other than --to-offset and --key (the
+ * cursor hands out only the key's records, passing over the segments
+ * whose key filter excludes it). */
+static int selected(const replay_opts *o, const siglog_record *r)
+{
+    return !((o->have_from_time && r->timestamp_us < o->from_time) ||
+             (o->have_to_time && r->timestamp_us >= o->to_time) ||
+             (o->have_schema && r->schema_version != o->schema_version) ||
+             !headers_match(r, o->headers, o->nheaders));
+}
+
+/* Filter and write one record. Returns 1 when the replay is complete
+ * (--limit reached or stdout gone), else 0. */
+static int take_record(replay_run *rr, replay_src *src, const siglog_record *r)
+{
+    const replay_opts *o = rr->o;
+    rr->read++;
+    if ((o->have_to_offset && r->offset >= o->to_offset) || r->offset >= src->end) {
+        if (!src->done) {
+            src->done = 1;
+            rr->ndone++;
+        }
+        return 0;
+    }
+    src->next = r->offset + 1;
+    if (!selected(o, r))
+        return 0;
+    write_record(rr, src, r);
+    rr->written++;
+    return (o->have_limit && rr->written >= o->limit) || out_failed();
+}
+
+/* The source's cursor has nothing more below its bounds: everything up
+ * to where it stands was read, the records it passed over itself (the
+ * segments a key filter excludes) included. */
+static void passed_to_end(const replay_run *rr, replay_src *src)
+{
+    uint64_t at = siglog_cursor_position(src->cursor);
+    if (rr->o->have_to_offset && rr->o->to_offset < at)
+        at = rr->o->to_offset;
+    if (src->end < at)
+        at = src->end;
+    if (at > src->next)
+        src->next = at;
+}
+
+/* Every reason to stop that does not depend on the next record. */
+static int replay_finished(const replay_run *rr)
+{
+    return replay_stop || out_failed() || (rr->o->have_limit && rr->written >= rr->o->limit) ||
+           (rr->nsrc > 0 && rr->ndone == rr->nsrc);
+}
+
+/* A cursor's error: EGAP is a warning (retention removed offsets under us;
+ * the cursor moved on), anything else ends the replay. */
+static int read_failed(const replay_run *rr, int rc, const replay_src *src)
+{
+    if (rc == SIGLOG_EGAP) {
+        if (src)
+            cli_warn(rr->who, "stream %s partition %u: events were removed by retention; continuing at offset %" PRIu64,
+                     stream_name(rr, src), src->partition, siglog_cursor_position(src->cursor));
+        else
+            cli_warn(rr->who, "events were removed by retention (%s); continuing", siglog_errdetail());
+        return 0;
+    }
+    if (src)
+        return cli_fail_lib(rr->who, rc, "reading stream %s partition %u at offset %" PRIu64, stream_name(rr, src),
+                            src->partition, siglog_cursor_position(src->cursor));
+    return cli_fail_lib(rr->who, rc, "reading %s", rr->o->nstreams > 1 ? "the streams" : rr->o->streams[0]);
+}
+
+/* Read up to `budget` records of one source. Returns the number read, or
+ * -1 after a failure was reported; *finished set when the replay is done. */
+static int64_t drain(replay_run *rr, replay_src *src, uint64_t budget, int *finished)
+{
+    int64_t n = 0;
+    while (!src->done && (uint64_t)n < budget && !replay_finished(rr)) {
+        const siglog_record *r;
+        int rc = siglog_cursor_next(src->cursor, &r);
+        if (rc == 0) {
+            passed_to_end(rr, src);
+            break;
+        }
+        if (rc < 0) {
+            if (read_failed(rr, rc, src) != 0)
+                return -1;
+            continue;
+        }
+        n++;
+        if (take_record(rr, src, r)) {
+            *finished = 1;
+            break;
+        }
+        if ((n & 1023) == 0)
+            progress_update(&rr->bar, rr->read);
+    }
+    return n;
+}
+
+/* Sleep until some cursor may have news, a signal, or a short timeout.
+ * Rotating over the cursors bounds the latency for every partition. */
+static void wait_for_news(replay_run *rr, size_t *turn)
+{
+    out_flush();
+    if (replay_stop || rr->nsrc == 0)
+        return;
+    size_t i = (*turn)++ % rr->nsrc;
+    siglog_cursor_wait(rr->src[i].cursor, rr->nsrc == 1 ? 200 : 50);
+}
+
+static int replay_sequential(replay_run *rr)
+{
+    int finished = 0;
+    size_t turn = 0;
+    if (!rr->o->follow) {
+        for (size_t i = 0; i < rr->nsrc && !finished; i++)
+            if (drain(rr, &rr->src[i], UINT64_MAX, &finished) < 0)
+                return CLI_FAILURE;
+        return CLI_OK;
+    }
+    while (!finished && !replay_finished(rr)) {
+        int64_t got = 0;
+        for (size_t i = 0; i < rr->nsrc && !finished; i++) {
+            int64_t n = drain(rr, &rr->src[i], 1024, &finished);
+            if (n < 0)
+                return CLI_FAILURE;
+            got += n;
+        }
+        if (got == 0)
+            wait_for_news(rr, &turn);
+    }
+    return CLI_OK;
+}
+
+static int replay_merged(replay_run *rr)
+{
+    siglog_cursor **cursors = malloc(rr->nsrc * sizeof *cursors);
+    if (!cursors)
+        return cli_fail(rr->who, "out of memory");
+    for (size_t i = 0; i < rr->nsrc; i++)
+        cursors[i] = rr->src[i].cursor;
+    siglog_merge *m = NULL;
+    int rc = siglog_merge_open(&m, cursors, rr->nsrc);
+    int status = CLI_OK;
+    size_t turn = 0;
+    if (rc != 0) {
+        status = cli_fail_lib(rr->who, rc, "merging the partitions");
+        goto out;
+    }
+    while (!replay_finished(rr)) {
+        const siglog_record *r;
+        size_t idx;
+        rc = siglog_merge_next(m, &r, &idx);
+        if (rc < 0) {
+            if ((status = read_failed(rr, rc, NULL)) != CLI_OK)
+                break;
+            continue;
+        }
+        if (rc == 0) {
+            for (size_t i = 0; i < rr->nsrc; i++)
+                passed_to_end(rr, &rr->src[i]);
+            if (!rr->o->follow)
+                break;
+            wait_for_news(rr, &turn);
+            continue;
+        }
+        if (take_record(rr, &rr->src[idx], r))
+            break;
+        if ((rr->read & 1023) == 0)
+            progress_update(&rr->bar, rr->read);
+    }
+out:
+    siglog_merge_close(m);
+    free(cursors);
+    return status;
+}
+
+/* What the sort keeps: every filter, --to-offset included (its cursor
+ * reads on past it, since the sort reads each to its end). A source's
+ * end (a replay from a manifest) is applied to the sorted output, which
+ * says which cursor each record came from. */
+static int sort_keeps(void *ctx, const siglog_record *r)
+{
+    const replay_opts *o = ctx;
+    return (!o->have_to_offset || r->offset < o->to_offset) && selected(o, r);
+}
+
+/* --order event-time: sort the selection, then write it. */
+static int replay_event_time(replay_run *rr)
+{
+    siglog_cursor **cursors = malloc((rr->nsrc ? rr->nsrc : 1) * sizeof *cursors);
+    if (!cursors)
+        return cli_fail(rr->who, "out of memory");
+    for (size_t i = 0; i < rr->nsrc; i++)
+        cursors[i] = rr->src[i].cursor;
+    siglog_sort_options so;
+    siglog_sort_options_default(&so);
+    if (rr->o->sort_memory)
+        so.memory_bytes = rr->o->sort_memory;
+    so.spill_dir = rr->o->spill_dir;
+    so.keep = sort_keeps;
+    so.keep_ctx = (void *)rr->o;
+    siglog_sort *s = NULL;
+    int status = CLI_OK;
+    int rc = siglog_sort_open(&s, cursors, rr->nsrc, &so);
+    if (rc != 0)
+        status = cli_fail_lib(rr->who, rc, "sorting by event time");
+    /* The sort read every cursor to its end and delivers what it kept. */
+    for (size_t i = 0; status == CLI_OK && i < rr->nsrc; i++)
+        passed_to_end(rr, &rr->src[i]);
+    while (status == CLI_OK && !replay_finished(rr)) {
+        const siglog_record *r;
+        size_t idx;
+        if ((rc = siglog_sort_next(s, &r, &idx)) <= 0) {
+            if (rc < 0)
+                status = cli_fail_lib(rr->who, rc, "sorting by event time");
+            break;
+        }
+        rr->read++;
+        if (r->offset >= rr->src[idx].end)
+            continue;
+        write_record(rr, &rr->src[idx], r);
+        rr->written++;
+    }
+    siglog_sort_close(s);
+    free(cursors);
+    return status;
+}
+
+/* ---- setup ---- */
+
+/* The partitions to read: o->reads, else every requested partition (or
+ * all) of every stream, each refused when its stream has no such one. */
+static int list_sources(replay_run *rr)
+{
+    const replay_opts *o = rr->o;
+    size_t cap = o->reads ? o->nreads : 0;
+    for (size_t s = 0; !o->reads && s < o->nstreams; s++) {
+        siglog_stream_config cfg;
+        siglog_stream_config_get(rr->st[s], &cfg);
+        cap += o->parts ? o->nparts : cfg.partitions;
+    }
+    if (!(rr->src = calloc(cap ? cap : 1, sizeof *rr->src)))
+        return cli_fail(rr->who, "out of memory");
+    for (size_t s = 0; s < o->nstreams; s++) {
+        siglog_stream_config cfg;
+        siglog_stream_config_get(rr->st[s], &cfg);
+        size_t n = o->reads ? o->nreads : o->parts ? o->nparts : cfg.partitions;
+        for (size_t i = 0; i < n; i++) {
+            if (o->reads && o->reads[i].stream != s)
+                continue;
+            replay_src *src = &rr->src[rr->nsrc++];
+            src->stream = (uint32_t)s;
+            src->partition = o->reads ? o->reads[i].partition : o->parts ? o->parts[i] : (uint32_t)i;
+            src->start = o->reads ? o->reads[i].start_offset : 0;
+            src->end = o->reads ? o->reads[i].end_offset : UINT64_MAX;
+            if (src->partition >= cfg.partitions)
+                return cli_fail(rr->who, "stream %s has %u partitions: no partition %u", o->streams[s],
+                                cfg.partitions, src->partition);
+        }
+    }
+    return CLI_OK;
+}
+
+/* One cursor per selected partition, all opened before reading starts. */
+static int open_sources(replay_run *rr)
+{
+    const replay_opts *o = rr->o;
+    int rc = list_sources(rr), found = 0;
+    if (rc != CLI_OK)
+        return rc;
+    if (o->consumer) {
+        siglog_stream_config cfg;
+        siglog_stream_config_get(rr->st[0], &cfg);
+        if (!(rr->committed = calloc(cfg.partitions ? cfg.partitions : 1, sizeof *rr->committed)))
+            return cli_fail(rr->who, "out of memory");
+        if ((rc = resume_load(rr->st[0], o->consumer, cfg.partitions, rr->committed, &found)) != 0)
+            return cli_fail_lib(rr->who, rc, "reading consumer %s of stream %s", o->consumer, o->streams[0]);
+    }
+    int seek = SIGLOG_SEEK_START;
+    int64_t arg = 0;
+    if (o->have_from_offset) {
+        seek = SIGLOG_SEEK_OFFSET;
+        arg = o->from_offset > INT64_MAX ? INT64_MAX : (int64_t)o->from_offset;
+    } else if (o->have_from_time) {
+        seek = SIGLOG_SEEK_TIME;
+        arg = o->from_time;
+    }
+    uint64_t total = 0;
+    int want_total = progress_wanted(); /* partition stats read every segment */
+    for (size_t i = 0; i < rr->nsrc; i++) {
+        replay_src *src = &rr->src[i];
+        siglog_stream *st = rr->st[src->stream];
+        uint64_t at = o->reads ? src->start : o->consumer ? rr->committed[src->partition] : UINT64_MAX;
+        if (at != UINT64_MAX) {
+            seek = SIGLOG_SEEK_OFFSET;
+            arg = at > INT64_MAX ? INT64_MAX : (int64_t)at;
+        }
+        rc = siglog_cursor_open(&src->cursor, st, src->partition, seek, arg,
+                                (o->follow ? SIGLOG_CURSOR_FOLLOW : 0u) |
+                                    (o->allow_gaps ? SIGLOG_CURSOR_ALLOW_GAPS : 0u));
+        if (rc == 0 && o->have_key)
+            rc = siglog_cursor_set_key(src->cursor, o->key, strlen(o->key));
+        if (rc != 0)
+            return cli_fail_lib(rr->who, rc, "opening stream %s partition %u", stream_name(rr, src),
+                                src->partition);
+        src->start = src->next = siglog_cursor_position(src->cursor);
+        /* A seek below the log's start starts at it: say what the
+         * consumer never read because retention purged it first. */
+        if (found && rr->committed[src->partition] < src->start)
+            cli_warn(rr->who, "consumer %s: stream %s partition %u offsets [%" PRIu64 ", %" PRIu64 ") were purged "
+                              "by retention before it read them; reading on from %" PRIu64,
+                     o->consumer, stream_name(rr, src), src->partition, rr->committed[src->partition], src->start,
+                     src->start);
+        siglog_partition_info pi;
+        if (want_total && siglog_partition_info_get(st, src->partition, &pi) == 0)
+            total += pi.next_offset - pi.log_start_offset;
+        /* An empty range needs no reading at all. */
+        if ((o->have_to_offset && o->to_offset <= src->next) || src->end <= src->next) {
+            src->done = 1;
+            rr->ndone++;
+        }
+    }
+    progress_start(&rr->bar, "replay", o->follow ? 0 : total);
+    if (o->follow)
+        rr->bar.active = 0;
+    return CLI_OK;
+}
+
+/* --consumer: commit each partition that moved, after a clean end only,
+ * so what is committed reached standard output whole. The consumer's
+ * hold, if any, stays (flags 0 keep it). */
+static int commit_consumer(const replay_run *rr)
+{
+    if (out_failed())
+        return CLI_OK; /* the reader went away: nothing is known processed */
+    for (size_t i = 0; i < rr->nsrc; i++) {
+        const replay_src *src = &rr->src[i];
+        if (src->next == src->start)
+            continue; /* nothing read: nothing to say */
+        int rc = siglog_consumer_commit(rr->st[src->stream], rr->o->consumer, src->partition, src->next, 0);
+        if (rc != 0)
+            return cli_fail_lib(rr->who, rc, "committing consumer %s of stream %s partition %u at offset %" PRIu64,
+                                rr->o->consumer, stream_name(rr, src), src->partition, src->next);
+    }
+    return CLI_OK;
+}
+
+int replay_execute(const char *who, siglog_stream *const *st, const replay_opts *o, manifest *delivered, int quiet)
+{
+    replay_run rr = { .who = who, .o = o, .st = st, .delivered = delivered, .quiet = quiet };
+    if (o->follow)
+        install_stop_handlers();
+    int status = open_sources(&rr);
+    if (status == CLI_OK)
+        status = o->order == ORDER_EVENT_TIME ? replay_event_time(&rr)
+                 : o->order == ORDER_MERGE    ? replay_merged(&rr)
+                                              : replay_sequential(&rr);
+    progress_end(&rr.bar);
+    if (status == CLI_OK && !quiet)
+        status = out_finish(who);
+    if (status == CLI_OK && o->consumer)
+        status = commit_consumer(&rr);
+    else if (status != CLI_OK && !quiet)
+        out_flush(); /* every record read before the failure, whole */
+    for (size_t i = 0; delivered && status == CLI_OK && i < rr.nsrc; i++)
+        manifest_note_end(delivered, rr.src[i].stream, rr.src[i].partition, rr.src[i].start, rr.src[i].next);
+    for (size_t i = 0; i < rr.nsrc; i++)
+        siglog_cursor_close(rr.src[i].cursor);
+    free(rr.src);
+    free(rr.committed);
+    return status;
+}
+
+json_t *replay_options_json(const replay_opts *o)
+{
+    static const char *const orders[] = { "partition", "merge", "event-time" };
+    static const char *const formats[] = { "jsonl", "value", "binary" };
+    json_t *parts = json_null(), *headers = json_array();
+    if (o->parts) {
+        json_decref(parts);
+        parts = json_array();
+        for (size_t i = 0; i < o->nparts; i++)
+            json_array_append_new(parts, json_integer(o->parts[i]));
+    }
+    for (size_t i = 0; i < o->nheaders; i++)
+        json_array_append_new(headers, json_pack("[s#s]", o->headers[i].name, o->headers[i].name_len,
+                                                 o->headers[i].value));
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:b,s:b,s:o,s:s,s:o}", "partitions", parts,
+                     "from_offset", o->have_from_offset ? json_integer((json_int_t)o->from_offset) : json_null(),
+                     "to_offset", o->have_to_offset ? json_integer((json_int_t)o->to_offset) : json_null(),
+                     "from_time_us", o->have_from_time ? json_integer(o->from_time) : json_null(), "to_time_us",
+                     o->have_to_time ? json_integer(o->to_time) : json_null(), "key",
+                     o->have_key ? json_string(o->key) : json_null(), "schema_version",
+                     o->have_schema ? json_integer(o->schema_version) : json_null(), "headers", headers, "order",
+                     orders[o->order], "follow", o->follow, "allow_gaps", o->allow_gaps, "limit",
+                     o->have_limit ? json_integer((json_int_t)o->limit) : json_null(), "format", formats[o->format],
+                     "consumer", o->consumer ? json_string(o->consumer) : json_null());
+}
