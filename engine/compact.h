@@ -95,4 +95,16 @@ typedef struct compact_keys_params {
 int sl_compact_keys(segment *const *in, size_t n, segment *const *newer, size_t m, const compact_keys_params *kp,
                     const compact_sink *sink, compact_stats *st);
 
+/* ---- on a partition, through its catalog's rewrite primitive ---- */
+
+/* Maintenance (catalog c opened by a maintenance handle): every run of
+ * the merge plan of c's sealed segments, each one rewrite (one catalog
+ * commit); outputs up to p->segment_bytes_max. *total sums the runs. */
+int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t merge_below, compact_stats *total);
+/* Maintenance: key compaction of every sealed segment of c in one
+ * rewrite, the segments after them (the active one) read for newer
+ * keys; re-encoded batches compressed as `compression` says. */
+int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
+                              compact_stats *st);
+
 #endif

@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 
 #include "compact.h"
+#include "maintenance.h"
 #include "names.h"
 #include "support.h"
 
@@ -402,4 +403,124 @@ Test(compact, keys_beyond_the_memory_budget_are_refused)
     cr_assert(strstr(siglog_errdetail(), "memory budget") != NULL, "%s", siglog_errdetail());
     cr_assert_eq(o.n, 0, "nothing written");
     close_all(in, n, active);
+}
+
+/* ---- through the rewrite primitive ---- */
+
+/* A read-only handle on the store and its stream "t". */
+static siglog *open_reader(siglog_stream **st)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    siglog *s;
+    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, "t", st), 0);
+    return s;
+}
+
+/* Every record of partition 0 of "t" read by a read-only handle. */
+static void read_store(rec_fn fn, void *ctx)
+{
+    siglog_stream *st;
+    siglog *s = open_reader(&st);
+    siglog_cursor *c;
+    cr_assert_eq(siglog_cursor_open(&c, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
+    const siglog_record *r;
+    int rc;
+    while ((rc = siglog_cursor_next(c, &r)) == 1)
+        fn(ctx, r);
+    cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+    siglog_cursor_close(c);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+static maintenance *maint_catalog(catalog **c)
+{
+    maintenance *m;
+    cr_assert_eq(sl_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_maintenance_catalog(m, "t", 0, c), 0, "%s", siglog_errdetail());
+    return m;
+}
+
+Test(compact, a_merge_through_the_primitive_keeps_every_event_in_fewer_segments)
+{
+    build(3, 8000, 50);
+    catalog *c;
+    maintenance *m = maint_catalog(&c);
+    catalog_snapshot *was = sl_catalog_snapshot_get(c);
+    size_t before = sl_catalog_snapshot_count(was);
+    sl_catalog_snapshot_release(was);
+    segment_params p = params;
+    p.segment_bytes_max = 4 * 64 * 1024;
+    compact_stats st;
+    cr_assert_eq(sl_compact_partition_merge(c, &p, 128 * 1024, &st), 0, "%s", siglog_errdetail());
+    catalog_snapshot *after = sl_catalog_snapshot_get(c);
+    size_t n = sl_catalog_snapshot_count(after);
+    cr_assert_lt(n, before, "%zu segments before, %zu after", before, n);
+    cr_assert_eq(st.bytes_in, st.bytes_out);
+    for (size_t i = 0; i + 1 < n; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(after, i);
+        cr_assert_eq(e->state, CATALOG_SEG_SEALED);
+        cr_assert_eq(e->record_count, e->end_offset - e->base_offset, "merged entry %zu lost records", i);
+        cr_assert_leq(e->bytes, p.segment_bytes_max + 4096);
+    }
+    sl_catalog_snapshot_release(after);
+    sl_maintenance_close(m);
+    concat all = {0};
+    read_store(count_rec, &all);
+    cr_assert_eq(all.n, events);
+}
+
+Test(compact, key_compaction_through_the_primitive_reads_back_as_the_model)
+{
+    build(4, 8000, 40);
+    catalog *c;
+    maintenance *m = maint_catalog(&c);
+    catalog_snapshot *snap = sl_catalog_snapshot_get(c);
+    size_t n = sl_catalog_snapshot_count(snap);
+    uint64_t end = sl_catalog_snapshot_segment(snap, n - 1)->base_offset;
+    sl_catalog_snapshot_release(snap);
+    compact_keys_params kp = {.now_us = TS0 + (int64_t)events * TS_STEP,
+                              .tombstone_retention_us = events / 2 * TS_STEP,
+                              .memory_bytes = 1 << 20};
+    compact_stats st;
+    cr_assert_eq(sl_compact_partition_keys(c, &params, SIGLOG_COMPRESSION_LZ4, &kp, &st), 0, "%s",
+                 siglog_errdetail());
+    sl_maintenance_close(m);
+    uint64_t expired = 0, young = 0;
+    expect e = {.keep = model_survivors(events, events, kp.now_us, kp.tombstone_retention_us, &expired, &young)};
+    /* The active segment was not compacted: all of it stays. */
+    for (uint64_t i = end; i < events; i++)
+        e.keep[i] = 1;
+    read_store(check_survivor, &e);
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < events; i++)
+        want += e.keep[i];
+    cr_assert_eq(e.seen, want, "%llu records read, the model keeps %llu", (unsigned long long)e.seen,
+                 (unsigned long long)want);
+    cr_assert_eq(st.records_dropped, end - (want - (events - end)));
+    /* A seek by offset into a gap lands on the next survivor. */
+    siglog_stream *stream;
+    siglog *s = open_reader(&stream);
+    siglog_cursor *cur;
+    cr_assert_eq(siglog_cursor_open(&cur, stream, 0, SIGLOG_SEEK_START, 0, 0), 0);
+    size_t gaps = 0;
+    for (uint64_t i = 0; i < end; i += 7) {
+        if (e.keep[i])
+            continue;
+        uint64_t next = i;
+        while (!e.keep[next])
+            next++;
+        const siglog_record *r;
+        cr_assert_eq(siglog_cursor_seek(cur, SIGLOG_SEEK_OFFSET, (int64_t)i), 0);
+        cr_assert_eq(siglog_cursor_next(cur, &r), 1, "%s", siglog_errdetail());
+        cr_assert_eq(r->offset, next, "seek to %llu landed on %llu, not %llu", (unsigned long long)i,
+                     (unsigned long long)r->offset, (unsigned long long)next);
+        gaps++;
+    }
+    cr_assert_gt(gaps, 100);
+    siglog_cursor_close(cur);
+    cr_assert_eq(siglog_close(s), 0);
+    free(e.keep);
 }

@@ -1,0 +1,151 @@
+/*
+ * compact_partition — the compaction builders (compact.h) run on a
+ * partition through its catalog's rewrite primitive (catalog.h), the one
+ * way sealed segments are replaced: a crash leaves the old segments or
+ * the new ones, and readers keep the snapshot they hold.
+ */
+#include "compact.h"
+
+#include <stdlib.h>
+
+#include "error.h"
+
+/* What rewrites one run: the builder, given the inputs and the sink. */
+typedef int (*run_builder)(void *arg, segment *const *in, size_t n, segment *const *newer, size_t m,
+                           const compact_sink *sink, compact_stats *st);
+
+typedef struct primitive_sink {
+    catalog_rewrite *rw;
+    const segment_params *params;
+} primitive_sink;
+
+static int new_from_primitive(void *arg, uint64_t base_offset, segment **out)
+{
+    primitive_sink *ps = arg;
+    return sl_catalog_rewrite_segment(ps->rw, base_offset, ps->params, out);
+}
+
+static void close_segments(segment **segs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        sl_segment_close(segs[i]);
+    free(segs);
+}
+
+/* Open catalog entries [first, first + n) of snapshot s read-only. */
+static int open_entries(catalog *c, const catalog_snapshot *s, size_t first, size_t n, const segment_params *p,
+                        segment ***out)
+{
+    segment **segs = calloc(n ? n : 1, sizeof *segs);
+    if (!segs)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(s, first + i);
+        rc = sl_segment_open_at(sl_catalog_io(c), sl_catalog_dir(c), e->location, e->base_offset, 0, p, &segs[i]);
+    }
+    if (rc) {
+        close_segments(segs, n);
+        return rc;
+    }
+    *out = segs;
+    return 0;
+}
+
+/* Replace entries [first, first + count) of s by what build writes; the
+ * entries after them are its newer segments. */
+static int rewrite_run(catalog *c, const catalog_snapshot *s, size_t first, size_t count, const segment_params *p,
+                       int compression, run_builder build, void *arg, compact_stats *st)
+{
+    size_t total = sl_catalog_snapshot_count(s), m = total - first - count;
+    segment **in = NULL, **newer = NULL;
+    int rc = open_entries(c, s, first, count, p, &in);
+    if (!rc && (rc = open_entries(c, s, first + count, m, p, &newer)) != 0)
+        close_segments(in, count);
+    if (rc)
+        return rc;
+    catalog_rewrite *rw = NULL;
+    rc = sl_catalog_rewrite_begin(c, first, count, &rw);
+    primitive_sink ps = {rw, p};
+    compact_sink sink = {new_from_primitive, &ps, p->segment_bytes_max, compression};
+    if (!rc)
+        rc = build(arg, in, count, newer, m, &sink, st);
+    if (!rc) {
+        rc = sl_catalog_rewrite_commit(rw);
+    } else {
+        sl_catalog_rewrite_abort(rw);
+    }
+    close_segments(in, count);
+    close_segments(newer, m);
+    return rc;
+}
+
+static void add_stats(compact_stats *total, const compact_stats *st)
+{
+    total->segments_in += st->segments_in;
+    total->segments_out += st->segments_out;
+    total->records_in += st->records_in;
+    total->records_dropped += st->records_dropped;
+    total->bytes_in += st->bytes_in;
+    total->bytes_out += st->bytes_out;
+}
+
+static int merge_builder(void *arg, segment *const *in, size_t n, segment *const *newer, size_t m,
+                         const compact_sink *sink, compact_stats *st)
+{
+    (void)arg;
+    (void)newer;
+    (void)m;
+    return sl_compact_merge(in, n, sink, st);
+}
+
+int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t merge_below, compact_stats *total)
+{
+    *total = (compact_stats){0};
+    int rc = sl_catalog_refresh(c);
+    if (rc)
+        return rc;
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    size_t n = sl_catalog_snapshot_count(s), runs_n = 0;
+    compact_run *runs = malloc((n / 2 + 1) * sizeof *runs);
+    if (!runs)
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    else
+        runs_n = sl_compact_merge_plan(sl_catalog_snapshot_segment(s, 0), n, merge_below, p->segment_bytes_max, runs,
+                                       n / 2 + 1);
+    /* The last run first: a merge changes the entry count after it only,
+     * so the runs before keep their places. */
+    for (size_t r = runs_n; r-- > 0 && !rc;) {
+        catalog_snapshot *now = sl_catalog_snapshot_get(c);
+        compact_stats st;
+        rc = rewrite_run(c, now, runs[r].first, runs[r].count, p, 0, merge_builder, NULL, &st);
+        sl_catalog_snapshot_release(now);
+        if (!rc)
+            add_stats(total, &st);
+    }
+    free(runs);
+    sl_catalog_snapshot_release(s);
+    return rc;
+}
+
+static int keys_builder(void *arg, segment *const *in, size_t n, segment *const *newer, size_t m,
+                        const compact_sink *sink, compact_stats *st)
+{
+    return sl_compact_keys(in, n, newer, m, arg, sink, st);
+}
+
+int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
+                              compact_stats *st)
+{
+    *st = (compact_stats){0};
+    int rc = sl_catalog_refresh(c);
+    if (rc)
+        return rc;
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    size_t sealed = 0;
+    while (sealed < sl_catalog_snapshot_count(s) && sl_catalog_snapshot_segment(s, sealed)->state == CATALOG_SEG_SEALED)
+        sealed++;
+    rc = sealed ? rewrite_run(c, s, 0, sealed, p, compression, keys_builder, (void *)kp, st) : 0;
+    sl_catalog_snapshot_release(s);
+    return rc;
+}
