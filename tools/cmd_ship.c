@@ -122,6 +122,9 @@ typedef struct ship_args {
     natsconn_opts nats;
 } ship_args;
 
+/* What acked[] says of an offset in flight. */
+enum { SLOT_WAITING = 0, SLOT_ACKED = 1, SLOT_ABSENT = 2 /* no event there */ };
+
 typedef struct ship_part {
     uint32_t partition;
     siglog_cursor *cur;
@@ -129,8 +132,7 @@ typedef struct ship_part {
     uint64_t base;      /* every offset below is acknowledged */
     uint64_t next;      /* the next offset to publish */
     uint64_t committed; /* what the consumer holds */
-    uint64_t first;     /* base at start: shipped = base - first */
-    uint8_t *acked;     /* [cap], for offsets in [base, next) */
+    uint8_t *acked;     /* [cap], for offsets in [base, next): SLOT_* */
     int at_end;         /* the cursor had nothing more */
 } ship_part;
 
@@ -149,6 +151,7 @@ typedef struct ship {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     size_t inflight;
+    uint64_t shipped;    /* events the base moved past: acknowledged */
     uint64_t duplicates;
     int failed;
     char fail_reason[256];
@@ -170,13 +173,16 @@ static void on_ack(jsCtx *js, natsMsg *msg, jsPubAck *pa, jsPubAckErr *pae, void
         ship_part *p = &sh->parts[sh->part_index[id.partition]];
         /* An answer for an offset not in flight (any more), or answered
          * already, is for a send a rewind gave up on: ignore it. */
-        if (id.offset >= p->base && id.offset < p->next && !p->acked[id.offset % sh->cap]) {
+        if (id.offset >= p->base && id.offset < p->next && p->acked[id.offset % sh->cap] == SLOT_WAITING) {
             sh->inflight--;
             if (pa) {
-                p->acked[id.offset % sh->cap] = 1;
+                p->acked[id.offset % sh->cap] = SLOT_ACKED;
                 sh->duplicates += pa->Duplicate;
-                while (p->base < p->next && p->acked[p->base % sh->cap])
-                    p->acked[p->base++ % sh->cap] = 0;
+                for (uint8_t *slot; p->base < p->next && *(slot = &p->acked[p->base % sh->cap]) != SLOT_WAITING;
+                     p->base++) {
+                    sh->shipped += *slot == SLOT_ACKED;
+                    *slot = SLOT_WAITING;
+                }
                 sh->progress_ms = natsconn_now_ms();
             } else if (!sh->failed) {
                 sh->failed = 1;
@@ -350,7 +356,7 @@ static int open_parts(ship *sh)
             status = cli_fail_lib(ship_cmd.name, rc, "partition %" PRIu32 " of stream %s", p->partition, a->stream);
             break;
         }
-        p->base = p->next = p->first = siglog_cursor_position(p->cur);
+        p->base = p->next = siglog_cursor_position(p->cur);
         p->committed = found ? committed[p->partition] : UINT64_MAX;
     }
     free(committed);
@@ -379,7 +385,7 @@ static int take_slot(ship *sh, ship_part *p, const siglog_record *rec)
             p->base = rec->offset;
         else
             for (uint64_t o = p->next; o < rec->offset; o++)
-                p->acked[o % sh->cap] = 1;
+                p->acked[o % sh->cap] = SLOT_ABSENT;
         p->next = rec->offset;
     }
     int failed = sh->failed;
@@ -508,10 +514,8 @@ static int commit_offsets(ship *sh)
 
 static uint64_t shipped_count(ship *sh)
 {
-    uint64_t n = 0;
     pthread_mutex_lock(&sh->mu);
-    for (size_t i = 0; i < sh->nparts; i++)
-        n += sh->parts[i].base - sh->parts[i].first;
+    uint64_t n = sh->shipped;
     pthread_mutex_unlock(&sh->mu);
     return n;
 }

@@ -367,6 +367,42 @@ Test(jetstream_cli, ship_stores_each_event_once_with_all_its_fields)
     js_close(&js);
 }
 
+/* A consumer that never committed starts each partition at the first
+ * event (in offset order) at or after --from-time; once committed, there. */
+Test(jetstream_cli, ship_from_time_starts_where_the_time_is)
+{
+    const uint64_t n = 3000;
+    make_source(store, n);
+    test_event t;
+    test_event_make(&t, SEED, 2000);
+    int64_t from = t.ev.timestamp_us;
+    uint64_t want = 0;
+    for (uint64_t p = 0; p < PARTITIONS; p++) {
+        uint64_t off = 0;
+        for (; off * PARTITIONS + p < n; off++) {
+            test_event_make(&t, SEED, off * PARTITIONS + p);
+            if (t.ev.timestamp_us >= from)
+                break;
+        }
+        want += (n - p + PARTITIONS - 1) / PARTITIONS - off;
+    }
+    time_t secs = (time_t)(from / 1000000);
+    struct tm tm;
+    gmtime_r(&secs, &tm);
+    char text[64], line[96];
+    snprintf(text, sizeof text, "%04d-%02d-%02dT%02d:%02d:%02d.%06dZ", tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday,
+             tm.tm_hour, tm.tm_min, tm.tm_sec, (int)(from % 1000000));
+    run_result r = ship("--from-time", text);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    snprintf(line, sizeof line, "shipped %llu events, 0 duplicates", (unsigned long long)want);
+    cr_assert(strstr(r.out, line), "want %s: %s", line, r.out);
+    run_free(&r);
+    r = ship("--from-time", "1970-01-01T00:00:00Z");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "shipped 0 events"), "committed offsets win: %s", r.out);
+    run_free(&r);
+}
+
 Test(jetstream_cli, ship_killed_at_random_moments_stores_each_event_once)
 {
     const uint64_t n = 20000;
@@ -655,7 +691,24 @@ Test(jetstream_cluster, three_replicas_through_a_node_restart_each_event_once)
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
     check_pulled(store, n, id);
-    free(source);
+    /* Every node gone: ship gives up after --timeout, committing nothing
+     * past what was acknowledged. */
+    free(store);
+    store = source;
+    for (int i = 0; i < node_count; i++)
+        server_stop(i);
+    siglog *w = test_store_open(store, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(w, "ev", &st), 0);
+    test_event t;
+    test_event_make(&t, SEED, n);
+    cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0);
+    cr_assert_eq(siglog_close(w), 0);
+    r = RUN(NULL, "ship", store, "ev", "--server", url, "--timeout", "2s");
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "giving up"), "%s", r.err);
+    run_free(&r);
+    cr_assert_eq(committed_count(), n);
     free(err);
 }
 
