@@ -217,6 +217,21 @@ static pid_t ship_start(const char *err_path, const char *replicas)
     return pid;
 }
 
+/* Wait until the file at path says text (a command's stderr): what a
+ * test does next needs that state, however slow the machine. */
+static void wait_for_text(const char *path, const char *text)
+{
+    for (int i = 0; i < 6000; i++) {
+        char *log = run_slurp(path, NULL);
+        int seen = strstr(log, text) != NULL;
+        free(log);
+        if (seen)
+            return;
+        usleep(10000);
+    }
+    cr_assert_fail("%s never said '%s'", path, text);
+}
+
 /* ---- reading JetStream back ---- */
 
 typedef struct js_reader {
@@ -432,7 +447,8 @@ Test(jetstream_cli, ship_goes_on_across_a_server_restart)
     make_source(store, n);
     char *err = test_path(dir, "ship.err");
     pid_t pid = ship_start(err, "1");
-    usleep(300000);
+    wait_for_text(err, "created JetStream stream");
+    usleep(200000);
     server_stop(0);
     usleep(500000);
     server_start(0);
@@ -474,7 +490,7 @@ Test(jetstream_cli, cluster_gone_gives_up_without_committing_past_acknowledged)
                           (const char *const[]){ "ship", store, "ev", "--server", url, "--follow", "--timeout", "2s",
                                                  NULL });
     close(out);
-    usleep(500000);
+    wait_for_text(err, "connected to");
     server_stop(0);
     siglog *s = test_store_open(store, NULL);
     siglog_stream *st;
