@@ -1,5 +1,6 @@
 /*
- * rewrite_crash — the rewrite primitive and the removal of a prefix under
+ * rewrite_crash — the rewrite primitive, the removal of a prefix and a
+ * compaction merge (through the primitive) under
  * simulated power cuts (io_crash.h) at EVERY mutating I/O call they make.
  *
  * What is proven (catalog.h, "The rewrite primitive"): after a cut at call
@@ -24,6 +25,7 @@
 #include <string.h>
 
 #include "catalog.h"
+#include "compact.h"
 #include "io_crash.h"
 #include "maintenance.h"
 #include "rewrite_copy.h"
@@ -88,6 +90,16 @@ static int copy_two(catalog *c)
 static int remove_two(catalog *c)
 {
     return sl_catalog_remove_prefix(c, 2);
+}
+
+/* A compaction's merge: every sealed segment is below merge_below and
+ * they all fit one output, so the plan is one run, one rewrite. */
+static int merge_all(catalog *c)
+{
+    segment_params out = params;
+    out.segment_bytes_max = 64 * SEGMENT_BYTES;
+    compact_stats st;
+    return sl_compact_partition_merge(c, &out, 2 * SEGMENT_BYTES, &st);
 }
 
 /* The sealed entries' locations and the log start of a partition. */
@@ -266,4 +278,9 @@ Test(rewrite_crash, a_rewrite_leaves_old_or_new_at_every_call, .timeout = 600)
 Test(rewrite_crash, a_prefix_removal_leaves_old_or_new_at_every_call, .timeout = 600)
 {
     crash_everywhere("remove_prefix", remove_two);
+}
+
+Test(rewrite_crash, a_compaction_merge_leaves_old_or_new_at_every_call, .timeout = 600)
+{
+    crash_everywhere("merge", merge_all);
 }
