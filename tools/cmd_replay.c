@@ -22,7 +22,7 @@ static const args_cmd cmd = {
     "       [--header NAME=VALUE]... [--order event-time [--memory SIZE] [--spill-dir DIR]]\n"
     "       [--allow-gaps] [--limit N] [--format jsonl|value|binary] [--manifest FILE]\n"
     "       [--consumer NAME]\n"
-    "       siglog replay --from-manifest FILE [STORE] [--memory SIZE] [--spill-dir DIR]",
+    "       siglog replay --from-manifest FILE [STORE] [--format F] [--memory SIZE] [--spill-dir DIR]",
     "Write the events of STREAM to standard output.\n"
     "\n"
     "Several streams (STREAM,STREAM or --stream repeated) are read as one:\n"
@@ -107,7 +107,8 @@ static const args_cmd cmd = {
     "                       (siglog consumer)\n"
     "  --from-manifest FILE replay what the manifest FILE records, from STORE\n"
     "                       (default: the store it names, whose id must match):\n"
-    "                       the same streams, filters, options and format, each\n"
+    "                       the same streams, filters, options and format (or\n"
+    "                       --format F: the digest is the same in each), each\n"
     "                       partition read only below where its reading ended\n"
     "                       then. The replay is first run without output and\n"
     "                       compared with the manifest's event count and digest;\n"
@@ -154,6 +155,7 @@ typedef struct replay_cli {
     const char **streams;      /* grown by the operand and --stream */
     size_t nstreams;
     const char *from_manifest; /* --from-manifest FILE */
+    int have_format;           /* --format given */
     int others;                /* options that --from-manifest takes from the manifest */
 } replay_cli;
 
@@ -225,7 +227,8 @@ static int take_operands(int argc, char **argv, replay_cli *c)
     int first = args_operand_index(), n = argc - first;
     if (c->from_manifest) {
         if (c->others || c->nstreams)
-            return args_usage(&cmd, "--from-manifest takes the streams, filters and options from the manifest");
+            return args_usage(&cmd, "--from-manifest takes the streams, filters and options from the manifest "
+                                    "(only --format, --memory and --spill-dir may be given)");
         if (n > 1)
             return args_usage(&cmd, "too many operands");
         c->o.store = n ? argv[first] : NULL;
@@ -276,7 +279,8 @@ static int parse_options(int argc, char **argv, replay_cli *c)
     args_begin();
     for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
         /* Only these leave what a replay from a manifest delivers alone. */
-        c->others += ch != OPT_FROM_MANIFEST && ch != OPT_MEMORY && ch != OPT_SPILL_DIR && ch != ARGS_HELP;
+        c->others += ch != OPT_FROM_MANIFEST && ch != OPT_MEMORY && ch != OPT_SPILL_DIR && ch != OPT_FORMAT &&
+                     ch != ARGS_HELP;
         switch (ch) {
         case OPT_PARTITION:
             if ((rc = add_partition(o, optarg)) != CLI_OK)
@@ -330,6 +334,7 @@ static int parse_options(int argc, char **argv, replay_cli *c)
         case OPT_FORMAT:
             if (args_choice(&cmd, "--format", optarg, formats, &o->format))
                 return CLI_USAGE;
+            c->have_format = 1;
             break;
         case OPT_ORDER:
             if (args_choice(&cmd, "--order", optarg, orders, &o->order))
@@ -420,6 +425,8 @@ static int replay_from_manifest(const replay_cli *c)
         return status;
     mr.o.sort_memory = c->o.sort_memory;
     mr.o.spill_dir = c->o.spill_dir;
+    if (c->have_format) /* the digest is the same in every format */
+        mr.o.format = c->o.format;
     if ((status = manifest_replay_check(cmd.name, &mr, 1)) == CLI_OK)
         status = manifest_replay_check(cmd.name, &mr, 0);
     manifest_replay_close(&mr);

@@ -14,11 +14,12 @@ import os
 
 from ._event import Event
 from ._lib import ClosedError, Error
+from ._manifest import ManifestMismatch
 from ._replay import Replay
 from ._stream import Stream
 from . import _lib
 
-__all__ = ["open", "Store", "Stream", "Replay", "Event", "Error", "ClosedError"]
+__all__ = ["open", "Store", "Stream", "Replay", "Event", "Error", "ClosedError", "ManifestMismatch"]
 
 
 class Store:

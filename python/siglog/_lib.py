@@ -105,6 +105,12 @@ class SortOptions(Structure):
                 ("keep_ctx", c_void_p), ("reserved", c_uint64 * 4)]
 
 
+class SchemaInfo(Structure):
+    _fields_ = [("version", c_uint32), ("compat", c_uint32), ("registered_at_us", c_int64),
+                ("fingerprint", c_uint64), ("name", c_char_p), ("definition", c_char_p),
+                ("definition_len", c_size_t), ("reserved", c_uint64 * 4)]
+
+
 # The same layouts for struct.iter_unpack (native order and alignment).
 RECORD_FORMAT = "QqIIIIPNPNP"
 HEADER_FORMAT = "PIxxxxPIxxxx"
@@ -138,6 +144,8 @@ _PROTOTYPES = {
     "siglog_cursor_next_batch": (c_int, [c_void_p, POINTER(Record), c_size_t, c_void_p,
                                          c_size_t, POINTER(c_size_t)]),
     "siglog_cursor_close": (None, [c_void_p]),
+    "siglog_cursor_position": (c_uint64, [c_void_p]),
+    "siglog_schema_get": (c_int, [c_void_p, c_uint32, POINTER(SchemaInfo)]),
     "siglog_sort_options_default": (None, [POINTER(SortOptions)]),
     "siglog_sort_open": (c_int, [POINTER(c_void_p), POINTER(c_void_p), c_size_t, POINTER(SortOptions)]),
     "siglog_sort_next": (c_int, [c_void_p, POINTER(POINTER(Record)), POINTER(c_size_t)]),

@@ -12,7 +12,7 @@ import os
 import struct
 import threading
 
-from . import _lib
+from . import _lib, _manifest
 from ._event import Event
 
 _RECORD = struct.Struct(_lib.RECORD_FORMAT)
@@ -30,6 +30,9 @@ class _PartitionReader:
         with stream.store._guard:
             _lib.check(_lib.lib.siglog_cursor_open(ctypes.byref(cur), stream._handle, partition, seek, arg, flags))
         self.cursor = cur
+        self.partition = partition
+        self.start = _lib.lib.siglog_cursor_position(cur)
+        self.end = None  # a manifest's bound: read only offsets below it
         self.stream_name = stream.name
         self.recs = (_lib.Record * _RECORDS_PER_CALL)()
         self.buf = ctypes.create_string_buffer(batch_bytes)
@@ -72,8 +75,15 @@ class Replay:
     may read one store from many threads."""
 
     def __init__(self, stream, partitions, from_offset, to_offset, from_time, to_time, key, schema_version,
-                 order, allow_gaps, batch_bytes, memory=None, spill_dir=None):
+                 order, allow_gaps, batch_bytes, memory=None, spill_dir=None, manifest=None, bounds=None,
+                 expect=None):
+        """manifest: (path, the options it records) to write at a clean
+        end; bounds: {partition: (start, end)} to read each from start and
+        below end only (a replay from a manifest); expect: (events, digest,
+        path) that the replay must deliver, else ManifestMismatch at its
+        end."""
         self._store = stream.store
+        self._stream = stream
         self._lock = threading.Lock()
         self._to_offset = to_offset
         self._from_time, self._to_time = from_time, to_time
@@ -87,19 +97,26 @@ class Replay:
         else:
             seek, arg = _lib.SEEK_START, 0
         flags = _lib.CURSOR_ALLOW_GAPS if allow_gaps else 0
+        self._manifest, self._expect = manifest, expect
+        self._delivered = _manifest.Delivered() if manifest or expect else None
+        self._ends = {p: end for p, (_, end) in bounds.items()} if bounds else None
         # Every cursor opens before anything is read: the replay ends at
         # the high-water marks of this moment.
         self._readers = []
         try:
             for p in partitions:
-                self._readers.append(_PartitionReader(stream, p, seek, arg, flags, batch_bytes))
+                if bounds:
+                    seek, arg = _lib.SEEK_OFFSET, bounds[p][0]
+                reader = _PartitionReader(stream, p, seek, arg, flags, batch_bytes)
+                reader.end = self._ends[p] if bounds else None
+                self._readers.append(reader)
             if order == "event-time":
                 self._sort_open(memory, spill_dir)
         except BaseException:
             self._close_cursors()
             raise
         self._store._replays.add(self)
-        self._rows = self._all_rows()
+        self._rows = self._rows_accounted() if self._delivered else self._all_rows()
 
     def __enter__(self):
         return self
@@ -161,6 +178,7 @@ class Replay:
     def _selected(self, row):
         off, ts, k, sv = row[1], row[2], row[3], row[4]
         return not ((self._to_offset is not None and off >= self._to_offset) or
+                    (self._ends is not None and off >= self._ends[row[0]]) or
                     (self._from_time is not None and ts < self._from_time) or
                     (self._to_time is not None and ts >= self._to_time) or
                     (self._key is not None and k != self._key) or
@@ -184,6 +202,8 @@ class Replay:
     def _partition_rows(self, reader):
         """Rows of one partition that pass the filters, batch by batch."""
         to_offset, from_time, to_time = self._to_offset, self._from_time, self._to_time
+        if reader.end is not None:
+            to_offset = reader.end if to_offset is None else min(to_offset, reader.end)
         key, schema = self._key, self._schema_version
         name = reader.stream_name
         while True:
@@ -230,7 +250,43 @@ class Replay:
         else:
             for r in readers:
                 yield from self._partition_rows(r)
+        reads = self._reads() if self._delivered else None
         self.close()
+        if self._delivered:
+            self._finish_manifest(reads)
+
+    def _rows_accounted(self):
+        """_all_rows, each batch added to what the manifest records."""
+        for rows in self._all_rows():
+            self._delivered.add(rows)
+            yield rows
+
+    def _reads(self):
+        """(partition, start, end) of each partition read: where its
+        cursor started, and where its reading ended, below --to-offset and
+        a manifest's bound."""
+        reads = []
+        with self._store._guard, self._lock:
+            for r in self._readers or ():
+                end = _lib.lib.siglog_cursor_position(r.cursor)
+                for bound in (self._to_offset, r.end):
+                    if bound is not None:
+                        end = min(end, bound)
+                reads.append((r.partition, r.start, max(end, r.start)))
+        return reads
+
+    def _finish_manifest(self, reads):
+        """At the clean end: write the manifest, or check the expected one."""
+        if self._manifest:
+            path, options = self._manifest
+            _manifest.write(path, _manifest.document(self._stream, options, reads, self._delivered))
+        if self._expect:
+            events, digest, path = self._expect
+            got = self._delivered
+            if got.events != events or got.digest.hexdigest() != digest:
+                raise _manifest.ManifestMismatch(
+                    f"store {self._store.path} no longer delivers what the manifest {path} records ({events} "
+                    f"events then, {got.events} now): siglog manifest verify names what changed")
 
     def __iter__(self):
         make = functools.partial(tuple.__new__, Event)

@@ -3,8 +3,9 @@ and appending to it with the engine's durability semantics."""
 import collections
 import ctypes
 import json
+import os
 
-from . import _lib
+from . import _lib, _manifest
 from ._event import to_us
 from ._replay import Replay
 
@@ -72,7 +73,7 @@ class Stream:
 
     def replay(self, partitions=None, from_offset=None, to_offset=None, from_time=None, to_time=None,
                key=None, schema_version=None, order="partition", allow_gaps=False, batch_bytes=1 << 20,
-               memory=None, spill_dir=None):
+               memory=None, spill_dir=None, manifest=None, bounds=None, _expect=None):
         """An iterator of Events (see siglog.Replay): partitions in turn
         (order="partition") or interleaved in (ts, partition, offset)
         order (order="merge"; sorted when each partition's times are), or
@@ -83,16 +84,44 @@ class Stream:
         $TMPDIR or /tmp)).
         Offsets and times are half-open ranges [from, to); times are
         microseconds or aware datetimes; key is bytes or str. It ends at
-        the high-water marks seen when it starts."""
+        the high-water marks seen when it starts.
+        manifest=PATH writes, when the replay has been read to its end, the
+        manifest `siglog replay --manifest` writes (FORMAT.md section 22):
+        the store, the options, where each partition's reading started and
+        ended, the delivered ranges and a BLAKE2b-256 digest of the events.
+        bounds={partition: (start, end)} reads each partition from start
+        and below end only (what stream.replay_manifest uses)."""
         if order not in ("partition", "merge", "event-time"):
             raise ValueError(f"order must be 'partition', 'merge' or 'event-time', not {order!r}")
         count = self.config()["partitions"]
-        if partitions is None:
-            partitions = range(count)
+        requested = None if partitions is None else list(partitions)
+        partitions = sorted(bounds) if bounds else range(count) if partitions is None else partitions
         if isinstance(key, str):
             key = key.encode()
-        return Replay(self, list(partitions), from_offset, to_offset, to_us(from_time), to_us(to_time),
-                      key, schema_version, order, allow_gaps, batch_bytes, memory, spill_dir)
+        from_time, to_time = to_us(from_time), to_us(to_time)
+        if manifest is not None:
+            manifest = (manifest, _manifest.options(requested, from_offset, to_offset, from_time, to_time, key,
+                                                    schema_version, order, allow_gaps))
+        return Replay(self, list(partitions), from_offset, to_offset, from_time, to_time,
+                      key, schema_version, order, allow_gaps, batch_bytes, memory, spill_dir, manifest, bounds,
+                      _expect)
+
+    def replay_manifest(self, path, **kwargs):
+        """The replay a manifest (written by replay(manifest=...) or
+        `siglog replay --manifest`) records, from this stream: the same
+        events in the same order, each partition read where the first
+        replay read it. It is checked first (read once without handing
+        anything out): ManifestMismatch when the store is another one or
+        delivers other events now; again at its end. kwargs: batch_bytes,
+        memory, spill_dir. Header filters, a limit and several streams are
+        for `siglog replay --from-manifest` (ValueError)."""
+        args, events, digest = _manifest.load(path, self)
+        args.update(kwargs)
+        expect = (events, digest, os.fspath(path))
+        with self.replay(**args, _expect=expect) as check:
+            for _ in check._rows:
+                pass
+        return self.replay(**args, _expect=expect)
 
     def append(self, events, partition=None, durable=False, timeout=None):
         """Append events (each a dict with "value" and optionally "key",

@@ -236,3 +236,79 @@ def test_a_consumers_second_run_replays_from_where_it_started(tmp_path):
     assert m["options"]["consumer"] == "eval" and sum(r["start_offset"] for r in m["read"]) == 100
     again = subprocess.run([SIGLOG, "replay", "--from-manifest", str(path)], capture_output=True)
     assert again.returncode == 0 and again.stdout == second.stdout, again.stderr
+
+
+def _store_with_events(tmp_path, n=300):
+    d = str(tmp_path / "store")
+    with siglog.open(d, read_only=False, create=True) as s:
+        s.create_stream("ev", partitions=2).append(
+            {"key": f"user{i % 5}", "ts": (i * 7919) % 1000, "value": {"i": i}} for i in range(n))
+    return d
+
+
+@pytest.mark.parametrize("kwargs", [{}, {"order": "merge", "key": "user2"},
+                                    {"order": "event-time", "from_offset": 10, "to_offset": 120}])
+def test_the_module_writes_the_manifest_the_tool_writes(tmp_path, kwargs):
+    """replay(manifest=...) gives the CLI's manifest for the same replay
+    (but its options' format), which the CLI verifies and replays."""
+    d = _store_with_events(tmp_path)
+    path, cli_path = tmp_path / "py.json", tmp_path / "cli.json"
+    with siglog.open(d) as s:
+        events = list(s.stream("ev").replay(manifest=path, **kwargs))
+    args = {"order": ["--order", kwargs.get("order", "partition")], "key": ["--key", kwargs.get("key")],
+            "from_offset": ["--from-offset", str(kwargs.get("from_offset"))],
+            "to_offset": ["--to-offset", str(kwargs.get("to_offset"))]}
+    r = replay(d, "ev", "--manifest", str(cli_path), *[a for k in kwargs for a in args[k]])
+    assert r.returncode == 0, r.stderr
+    py, cli = json.loads(path.read_text()), json.loads(cli_path.read_text())
+    assert py == cli and py["events"] == len(events)
+    v = subprocess.run([SIGLOG, "manifest", "verify", str(path)], capture_output=True)
+    assert v.returncode == 0, v.stderr
+    assert subprocess.run([SIGLOG, "replay", "--from-manifest", str(path)], capture_output=True).stdout == r.stdout
+
+
+def test_replay_manifest_gives_the_same_events_after_appends(tmp_path):
+    d = _store_with_events(tmp_path)
+    path = tmp_path / "m.json"
+    assert replay(d, "ev", "--order", "event-time", "--manifest", str(path)).returncode == 0
+    with siglog.open(d, read_only=False) as s:
+        first = list(s.stream("ev").replay(order="event-time"))
+        s.stream("ev").append({"key": "late", "ts": 1, "value": {"late": True}} for _ in range(20))
+        again = s.stream("ev").replay_manifest(path)
+        assert list(again) == first
+        assert len(s.stream("ev").replay_manifest(path).to_pandas()) == len(first)
+
+
+def test_replay_manifest_refuses_changed_data_and_another_store(tmp_path):
+    d = _store_with_events(tmp_path)
+    path = tmp_path / "m.json"
+    with siglog.open(d) as s:
+        list(s.stream("ev").replay(manifest=path))
+    m = json.loads(path.read_text())
+    m["digest"] = "f" * 64
+    changed = tmp_path / "changed.json"
+    changed.write_text(json.dumps(m))
+    other = str(tmp_path / "other")
+    with siglog.open(other, read_only=False, create=True) as s:
+        s.create_stream("ev", partitions=2)
+    with siglog.open(d) as s:
+        with pytest.raises(siglog.ManifestMismatch) as e:
+            s.stream("ev").replay_manifest(changed)
+        assert e.value.name == "MANIFEST" and "300 events then, 300 now" in e.value.detail
+    with siglog.open(other) as s:
+        with pytest.raises(siglog.ManifestMismatch, match="is of store"):
+            s.stream("ev").replay_manifest(path)
+    m["options"]["limit"] = 5
+    limited = tmp_path / "limited.json"
+    limited.write_text(json.dumps(m))
+    with siglog.open(d) as s:
+        with pytest.raises(ValueError, match="from-manifest"):
+            s.stream("ev").replay_manifest(limited)
+
+
+def test_from_manifest_in_another_format_delivers_the_same_events(store_path, tmp_path):
+    path = tmp_path / "m.json"
+    assert replay(store_path, "ev", "--merge", "--manifest", str(path)).returncode == 0
+    value = replay(store_path, "ev", "--merge", "--format", "value").stdout
+    again = subprocess.run([SIGLOG, "replay", "--from-manifest", str(path), "--format", "value"], capture_output=True)
+    assert again.returncode == 0 and again.stdout == value, again.stderr
