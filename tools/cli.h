@@ -37,6 +37,7 @@ int cmd_verify(int argc, char **argv);
 int cmd_dump(int argc, char **argv);
 int cmd_audit(int argc, char **argv);
 int cmd_consumer(int argc, char **argv);
+int cmd_segments(int argc, char **argv);
 int cmd_ship(int argc, char **argv);
 int cmd_pull(int argc, char **argv);
 int cmd_manifest(int argc, char **argv);

@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     { "dump", cmd_dump, "print the batches (and records) of segment files" },
     { "audit", cmd_audit, "print or verify the store's audit trail" },
     { "consumer", cmd_consumer, "commit, list or delete a stream's consumer offsets" },
+    { "segments", cmd_segments, "list a partition's segments as its catalog names them" },
     { "ship", cmd_ship, "publish a stream to NATS JetStream, each event once" },
     { "pull", cmd_pull, "append the messages of a JetStream stream to a stream" },
     { "manifest", cmd_manifest, "check that the data behind a replay manifest is intact" },

@@ -438,6 +438,37 @@ typedef struct siglog_partition_info {
  * or failed partition returns 0 with its state and detail. */
 SIGLOG_API int siglog_partition_info_get(siglog_stream *st, uint32_t partition, siglog_partition_info *out);
 
+/* One segment of a partition, as its catalog lists it (FORMAT.md,
+ * "Partition checkpoint"). */
+typedef struct siglog_segment_info {
+    uint64_t base_offset;       /* its first offset */
+    uint64_t end_offset;        /* one past the offsets it covers (records
+                                 * a rewrite dropped keep theirs) */
+    uint64_t record_count;      /* records in it (the active one: as of
+                                 * the writer's last catalog write) */
+    int64_t first_timestamp_us; /* of its first record (0 when unknown) */
+    int64_t max_timestamp_us;   /* its largest record time */
+    uint64_t bytes;             /* of its .seg file */
+    uint32_t tier;              /* 0 hot, 1 warm, 2 cold, 3 archive */
+    uint32_t state;             /* 0 active (the writer's last), 1 sealed,
+                                 * 2 being replaced */
+    const char *location;       /* its file stem in the partition directory */
+    const uint32_t *schema_versions; /* sorted; schema_count of them */
+    uint32_t schema_count;
+    uint32_t reserved32;
+    uint64_t reserved[4];
+} siglog_segment_info;
+
+/* The segments of a partition as one generation of its catalog (any
+ * handle; reads the catalog from disk, so a reader sees the changes of a
+ * writer or a maintenance handle in another process): *generation (may
+ * be NULL) gets the generation, fn is called once per segment in offset
+ * order, the info valid during the call only; fn returning non-zero stops
+ * and is returned. A partition whose catalog predates version 2 is listed
+ * from its directory (figures then 0, generation 0). */
+SIGLOG_API int siglog_segments_foreach(siglog_stream *st, uint32_t partition, uint64_t *generation,
+                                       int (*fn)(void *ctx, const siglog_segment_info *seg), void *ctx);
+
 /* ------------------------------------------------------------------------
  * Appending
  * ------------------------------------------------------------------------ */
