@@ -418,6 +418,14 @@ static int next_batch(siglog_cursor *c)
             uint64_t pos = c->pos, end = c->seg_end_offset;
             cache_forget(c, base);
             int rc = open_at(c, base);
+            if (rc == SIGLOG_ENOENT) {
+                /* Replaced or removed by maintenance since the snapshot
+                 * (sealed, then): go on at the offset needed from a new
+                 * listing, in the replacement or past the removal. */
+                if (end > c->next_offset)
+                    c->next_offset = end;
+                continue;
+            }
             if (rc)
                 return rc;
             c->pos = pos;
