@@ -2,6 +2,7 @@
  * cmd_replay — `siglog replay`: its options, the manifest it writes, and
  * the replay from a manifest. The reading itself is replay.c's.
  */
+#include "archive_file.h"
 #include "args.h"
 #include "cli.h"
 #include "manifest_check.h"
@@ -22,7 +23,9 @@ static const args_cmd cmd = {
     "       [--header NAME=VALUE]... [--order event-time [--memory SIZE] [--spill-dir DIR]]\n"
     "       [--allow-gaps] [--limit N] [--format jsonl|value|binary] [--manifest FILE]\n"
     "       [--consumer NAME]\n"
-    "       siglog replay --from-manifest FILE [STORE] [--format F] [--memory SIZE] [--spill-dir DIR]",
+    "       siglog replay --from-manifest FILE [STORE] [--format F] [--memory SIZE] [--spill-dir DIR]\n"
+    "       siglog replay ARCHIVE [--from-offset O] [--to-offset O] [--from-time T] [--to-time T] [--key K]\n"
+    "       [--schema-version V] [--header NAME=VALUE]... [--limit N] [--format jsonl|value|binary]",
     "Write the events of STREAM to standard output.\n"
     "\n"
     "Several streams (STREAM,STREAM or --stream repeated) are read as one:\n"
@@ -121,7 +124,13 @@ static const args_cmd cmd = {
     "before they reached their segments) are read from the journal and\n"
     "replayed after the segments' events, as a writer's recovery would put\n"
     "them. When the reader of standard output goes away (replay | head),\n"
-    "replay stops quietly with status 0.\n",
+    "replay stops quietly with status 0.\n"
+    "\n"
+    "Given an archive file (siglog archive) instead of STORE STREAM, replay its\n"
+    "events alone, without the store, in offset order: the archive is checked\n"
+    "whole first (a damaged one fails naming the byte, before any output), and\n"
+    "the envelope names the archive's stream and partition. The offset, time,\n"
+    "key, schema-version and header filters, --limit and --format apply.\n",
 };
 
 enum {
@@ -155,7 +164,9 @@ typedef struct replay_cli {
     const char **streams;      /* grown by the operand and --stream */
     size_t nstreams;
     const char *from_manifest; /* --from-manifest FILE */
-    int have_format;           /* --format given */
+    "       siglog replay --from-manifest FILE [STORE] [--format F] [--memory SIZE] [--spill-dir DIR]\n"
+    "       siglog replay ARCHIVE [--from-offset O] [--to-offset O] [--from-time T] [--to-time T] [--key K]\n"
+    "       [--schema-version V] [--header NAME=VALUE]... [--limit N] [--format jsonl|value|binary]",
     int others;                /* options that --from-manifest takes from the manifest */
 } replay_cli;
 
@@ -225,6 +236,14 @@ static int add_stream_list(replay_cli *c, const char *arg)
 static int take_operands(int argc, char **argv, replay_cli *c)
 {
     int first = args_operand_index(), n = argc - first;
+    if (n == 1 && !c->nstreams && !c->from_manifest && archive_file_is(argv[first])) {
+        const replay_opts *o = &c->o;
+        if (o->parts || o->order != ORDER_PARTITION || o->follow || o->consumer || o->manifest || o->allow_gaps)
+            return args_usage(&cmd, "an archive is one partition read in offset order: not with --partition, "
+                                    "--merge, --order, --follow, --consumer, --manifest or --allow-gaps");
+        c->archive = argv[first];
+        return CLI_OK;
+    }
     if (c->from_manifest) {
         if (c->others || c->nstreams)
             return args_usage(&cmd, "--from-manifest takes the streams, filters and options from the manifest "
@@ -391,7 +410,7 @@ static int parse_options(int argc, char **argv, replay_cli *c)
         return CLI_USAGE;
     if ((rc = take_operands(argc, argv, c)) != CLI_OK)
         return rc;
-    if (o->consumer && o->nstreams > 1)
+    if (o->consumer && !c->archive && o->nstreams > 1)
         return args_usage(&cmd, "--consumer commits one stream's offsets: not with several streams");
     return CLI_OK;
 }
@@ -470,7 +489,9 @@ int cmd_replay(int argc, char **argv)
     replay_cli c = { .o = { .format = FORMAT_JSONL } };
     int status = parse_options(argc, argv, &c);
     if (status == CLI_OK)
-        status = c.from_manifest ? replay_from_manifest(&c) : replay_streams(&c);
+        status = c.archive         ? replay_archive(cmd.name, c.archive, &c.o)
+                 : c.from_manifest ? replay_from_manifest(&c)
+                                   : replay_streams(&c);
     else if (status == ARGS_HELP)
         status = CLI_OK;
     free(c.o.parts);

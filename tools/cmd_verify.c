@@ -14,6 +14,7 @@
  * Exit status 0 when no problem remains (after --repair: when the repair
  * mended all of them), 1 when some do or the check could not run.
  */
+#include "archive_file.h"
 #include "args.h"
 #include "cli.h"
 #include "output.h"
@@ -27,7 +28,8 @@
 
 static const args_cmd cmd = {
     "verify",
-    "siglog verify STORE [--repair [--quarantine] [--force-owner]] [--json]",
+    "siglog verify STORE [--repair [--quarantine] [--force-owner]] [--json]\n"
+    "       siglog verify ARCHIVE [--json]",
     "Check the whole store: the store file, both journal header slots and every\n"
     "live journal entry (damage followed by valid entries is told from a torn\n"
     "end), every stream's metadata, every segment batch by batch (header and\n"
@@ -64,6 +66,14 @@ static const args_cmd cmd = {
     "Without --repair the store is only read and no lock is taken; beside a\n"
     "running writer the active segments' tails may be reported as torn.\n"
     "A progress bar is drawn on stderr when it is a terminal.\n"
+    "\n"
+    "Given an archive file (siglog archive) instead of a store, check it alone:\n"
+    "its whole-file checksum, header, schema summary, segment table, every batch\n"
+    "and record, and its index; print one line describing it, or the problem\n"
+    "with its byte. --json: {\"archive\", \"ok\", \"store_id\", \"stream\",\n"
+    "\"partition\", \"segments\", \"first_offset\", \"next_offset\", \"records\",\n"
+    "\"batches\", \"min_timestamp_us\", \"max_timestamp_us\", \"bytes\", \"schemas\":\n"
+    "[{version, records}]}, or {\"archive\", \"ok\": false, \"problem\"}.\n"
     "Exit status 0 when no problem remains, 1 otherwise.\n",
 };
 
@@ -197,6 +207,11 @@ int cmd_verify(int argc, char **argv)
     if (args_operands(&cmd, argc, argv, 1, "STORE", &ops))
         return CLI_USAGE;
     const char *path = ops[0];
+    if (archive_file_is(path)) {
+        if (repair)
+            return args_usage(&cmd, "%s is an archive: nothing in it may be repaired", path);
+        return archive_file_verify(cmd.name, path, json);
+    }
 
     verify_out o = { 0 };
     int status = CLI_OK;

@@ -62,6 +62,13 @@ typedef struct replay_opts {
  * the failure reported (and what was read before it written out whole). */
 int replay_execute(const char *who, siglog_stream *const *st, const replay_opts *o, manifest *delivered, int quiet);
 
+/* `siglog replay ARCHIVE`: the archive file's events, checked whole
+ * first, through o's offset, time, key, schema-version and header
+ * filters, --limit and format, the envelope naming the archive's stream
+ * and partition (o->streams is set to it for the run). Returns a CLI
+ * status, the failure reported. */
+int replay_archive(const char *who, const char *path, replay_opts *o);
+
 /* Every filter and option that shapes what a replay delivers, as the
  * manifest records them (FORMAT.md §22). */
 json_t *replay_options_json(const replay_opts *o);

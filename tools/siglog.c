@@ -26,6 +26,7 @@ static const cli_command commands[] = {
     { "ship", cmd_ship, "publish a stream to NATS JetStream, each event once" },
     { "pull", cmd_pull, "append the messages of a JetStream stream to a stream" },
     { "manifest", cmd_manifest, "check that the data behind a replay manifest is intact" },
+    { "archive", cmd_archive, "copy sealed segments out as self-describing archive files" },
 };
 
 static void usage(FILE *f)

@@ -987,6 +987,62 @@ SIGLOG_API int siglog_maintenance_open(siglog_maintenance **out, const char *pat
 SIGLOG_API void siglog_maintenance_close(siglog_maintenance *m);
 
 /* ------------------------------------------------------------------------
+ * Archives
+ * ------------------------------------------------------------------------
+ * An archive file holds sealed segments of one partition, its batches
+ * byte for byte as the store held them, with everything needed to read it
+ * without the store: store id, stream, partition, offset and time range,
+ * record and batch counts, records per schema version, an index and a
+ * whole-file XXH3-64 (FORMAT.md, "Archive files"). */
+
+typedef struct siglog_archive siglog_archive;
+
+typedef struct siglog_archive_info {
+    uint64_t store_id;          /* of the store it came from */
+    const char *stream;
+    uint32_t partition;
+    uint32_t segment_count;
+    uint64_t first_offset;      /* offsets [first_offset, next_offset); gaps */
+    uint64_t next_offset;       /* a rewrite left hold no record */
+    uint64_t record_count;
+    int64_t min_timestamp_us, max_timestamp_us;
+    uint64_t batch_count;
+    uint64_t bytes;             /* of the file */
+    int64_t created_us;         /* when it was written */
+    uint32_t schema_count;      /* entries for siglog_archive_schema */
+    uint64_t reserved[4];
+} siglog_archive_info;
+
+/* Copy partition `partition` of `stream`'s oldest sealed segments whose
+ * newest event is older than before_us (INT64_MAX: every sealed one) into
+ * one archive file in directory dir, named
+ * STREAM.PPPPP.FIRST-NEXT.sgar (offsets in 20 digits); its path goes to
+ * path_out (when not NULL). The segments stay in the store. Every batch
+ * and record is checked first (damage: SIGLOG_ECORRUPT naming the
+ * segment, nothing written); the export is recorded in the audit trail
+ * (action "archive"), then the file is written by atomic replace, every
+ * path resolved beneath dir without following a symlink (SIGLOG_EPERM
+ * otherwise). Returns 1 when an archive was written, 0 when no segment
+ * qualifies. The archive is built in memory. Writer handles only. */
+SIGLOG_API int siglog_archive_export(siglog *s, const char *stream, uint32_t partition, int64_t before_us,
+                                     const char *dir, char *path_out, size_t path_cap);
+
+/* Open an archive file, any store's or none's: the whole file is read and
+ * checked (its checksum, then every rule down to each record) before this
+ * returns, so damage is SIGLOG_ECORRUPT here, naming the file and byte.
+ * Needs no store handle. */
+SIGLOG_API int siglog_archive_open(siglog_archive **out, const char *path);
+/* What the archive says of itself; valid until siglog_archive_close. */
+SIGLOG_API const siglog_archive_info *siglog_archive_info_get(const siglog_archive *a);
+/* Entry i (< schema_count) of its schema summary: a version and how many
+ * of its records carry it, versions ascending. */
+SIGLOG_API int siglog_archive_schema(const siglog_archive *a, uint32_t i, uint32_t *version, uint64_t *records);
+/* Its records in offset order: 1 and *rec (valid until the next call), 0
+ * at the end. */
+SIGLOG_API int siglog_archive_next(siglog_archive *a, const siglog_record **rec);
+SIGLOG_API void siglog_archive_close(siglog_archive *a);
+
+/* ------------------------------------------------------------------------
  * The audit trail
  * ------------------------------------------------------------------------
  * Every tier move, purge, archive, restore, consumer commit with a hold

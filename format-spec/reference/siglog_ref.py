@@ -1147,6 +1147,89 @@ def decode_store(store, strict=False, use_journal=True, with_headers=False):
                 yield envelope(name, part, r, with_headers)
 
 
+# -------------------------------------------------------------- archives
+
+ARCHIVE_MAGIC = b"SGAV"
+ARCHIVE_TRAILER_MAGIC = b"SGAE"
+ARCHIVE_HEADER = 128
+ARCHIVE_TRAILER = 16
+
+
+def read_archive(path):
+    """Section 24: check an archive whole; returns (stream, partition,
+    records). Raises FormatError naming the byte."""
+    with open(path, "rb") as f:
+        b = f.read()  # an archive is read whole, as the library reads it
+    if len(b) < ARCHIVE_HEADER + ARCHIVE_TRAILER or b[0:4] != ARCHIVE_MAGIC:
+        raise FormatError(path, None, "not an archive file")
+    if u16(b, 4) != 1:
+        raise FormatError(path, 4, "archive version %d, this reader knows 1" % u16(b, 4))
+    t = len(b) - ARCHIVE_TRAILER
+    if b[t:t + 4] != ARCHIVE_TRAILER_MAGIC or u32(b, t + 4) != 0:
+        raise FormatError(path, t, "no trailer")
+    if u64(b, t + 8) != xxh3(bytes(b[:t + 8])):
+        raise FormatError(path, t + 8, "checksum mismatch")
+    name_len, nseg, nschema = u16(b, 6), u32(b, 20), u32(b, 72)
+    batches_n, data_pos, data_bytes, index_pos = u64(b, 64), u64(b, 88), u64(b, 96), u64(b, 104)
+    if not 1 <= name_len <= NAME_MAX or u32(b, 76) or any(b[112:128]):
+        raise FormatError(path, 6, "bad name length or reserved bytes")
+    if not 1 <= nseg <= 65536 or nschema > 4096 or u32(b, 16) >= PARTITIONS_MAX:
+        raise FormatError(path, 16, "counts or partition out of range")
+    if data_pos != ARCHIVE_HEADER + name_len + 16 * nschema + 48 * nseg or \
+            index_pos != data_pos + data_bytes or index_pos + 24 * batches_n != t:
+        raise FormatError(path, 88, "the layout does not tile the file")
+    try:
+        name = bytes(b[ARCHIVE_HEADER:ARCHIVE_HEADER + name_len]).decode("ascii")
+    except UnicodeDecodeError:
+        name = ""
+    if not NAME_RE.match(name) or name.startswith("."):
+        raise FormatError(path, ARCHIVE_HEADER, "invalid stream name")
+    pos = ARCHIVE_HEADER + name_len
+    summary = []
+    for i in range(nschema):
+        e = pos + 16 * i
+        if u32(b, e + 4) or (summary and u32(b, e) <= summary[-1][0]):
+            raise FormatError(path, e, "schema entry out of order or reserved bytes set")
+        summary.append((u32(b, e), u64(b, e + 8)))
+    pos += 16 * nschema
+    records, index, at, expect = [], [], data_pos, u64(b, 24)
+    for i in range(nseg):
+        e = pos + 48 * i
+        base, end, count, nbytes, max_ts = u64(b, e), u64(b, e + 8), u64(b, e + 16), u64(b, e + 24), i64(b, e + 32)
+        if u64(b, e + 40) or base != expect or base == end or nbytes > index_pos - at:
+            raise FormatError(path, e, "segment entry %d does not fit" % i)
+        walk = walk_segment(path, base, b[at:at + nbytes], True)
+        if walk["next_offset"] != end or walk["count"] != count or walk["max_ts"] != max_ts or \
+                walk["valid_bytes"] != nbytes:
+            raise FormatError(path, e, "segment entry %d differs from its batches" % i)
+        index.extend((first, p + at - data_pos) for p, first, _, _ in walk["batches"])
+        records.extend(walk["records"])
+        at += nbytes
+        expect = end
+    if at != index_pos or expect != u64(b, 32) or len(records) != u64(b, 40) or len(index) != batches_n:
+        raise FormatError(path, 24, "the header's range or counts differ from the batches")
+    times = [r["ts"] for r in records]
+    if min(times) != i64(b, 48) or max(times) != i64(b, 56):
+        raise FormatError(path, 48, "the header's times differ from the records")
+    seen = {}
+    for r in records:
+        seen[r["schema"]] = seen.get(r["schema"], 0) + 1
+    if sorted(seen.items()) != summary:
+        raise FormatError(path, ARCHIVE_HEADER + name_len, "the schema summary differs from the records")
+    for i, (first, p) in enumerate(index):
+        e = index_pos + 24 * i
+        h = decode_batch_header(b[data_pos + p:data_pos + p + BATCH_HEADER])
+        if u64(b, e) != first or u64(b, e + 8) != p or i64(b, e + 16) != h["max_ts"]:
+            raise FormatError(path, e, "index entry %d differs from its batch" % i)
+    return name, u32(b, 16), records
+
+
+def archive_lines(path, with_headers=False):
+    name, part, records = read_archive(path)
+    for r in records:
+        yield envelope(name, part, r, with_headers)
+
+
 def main(argv):
     # Python's parser recurses once per nesting level (and the envelope adds
     # one): room for JSON_DEPTH_MAX, so that only the rule refuses a value.
@@ -1161,11 +1244,16 @@ def main(argv):
                          'replay has the member only when there are some)')
     ap.add_argument("--schemas", action="store_true",
                     help="print the schema versions of every stream (section 21) instead of events")
+    ap.add_argument("--archive", action="store_true",
+                    help="the operand is an archive file (section 24): check it whole, then print its events")
     args = ap.parse_args(argv)
     out = sys.stdout
     try:
-        lines = schema_lines(args.store) if args.schemas else \
-            decode_store(args.store, args.strict, not args.no_journal, args.headers)
+        if args.archive:
+            lines = archive_lines(args.store, args.headers)
+        else:
+            lines = schema_lines(args.store) if args.schemas else \
+                decode_store(args.store, args.strict, not args.no_journal, args.headers)
         for line in lines:
             out.write(line)
     except FormatError as e:

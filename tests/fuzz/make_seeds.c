@@ -15,6 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "archive.h"
 #include "audit.h"
 #include "batch.h"
 #include "codec.h"
@@ -424,6 +425,44 @@ static void schema_usage_seed(void)
     sl_schema_usage_free(&u);
 }
 
+/* parse_archive: two segments of one batch each (one LZ4, one with a
+ * gap, three schema versions), as an export writes them. */
+static void archive_seed(void)
+{
+    siglog_event a[2] = { ev("k1", "{\"a\":1}", 1700000000000000), ev(NULL, "{\"a\":2}", 1700000000000500) };
+    siglog_event b[2] = { ev("k2", "{\"b\":\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}", 1699999999999000),
+                          ev("k3", "{\"b\":3}", 1700000000002000) };
+    a[1].schema_version = 2;
+    b[0].schema_version = 5;
+    bytebuf data = { 0 };
+    batch_builder bb;
+    batch_meta meta;
+    sl_batch_builder_init(&bb);
+    sl_batch_builder_reset(&bb, 10, 0);
+    for (int i = 0; i < 2; i++)
+        if (sl_batch_builder_add(&bb, &a[i], a[i].timestamp_us) != 0)
+            exit(1);
+    if (sl_batch_builder_seal(&bb, SIGLOG_COMPRESSION_LZ4, &data, &meta) != 0)
+        exit(1);
+    size_t first = data.len;
+    sl_batch_builder_reset(&bb, 12, 0);
+    if (sl_batch_builder_add_at(&bb, &b[0], b[0].timestamp_us, 12) != 0 ||
+        sl_batch_builder_add_at(&bb, &b[1], b[1].timestamp_us, 15) != 0 || sl_batch_builder_cover(&bb, 16) != 0 ||
+        sl_batch_builder_seal(&bb, SIGLOG_COMPRESSION_NONE, &data, &meta) != 0)
+        exit(1);
+    sl_batch_builder_free(&bb);
+    archive_segment segs[2] = { { 10, 12, 2, first, 1700000000000500 },
+                                { 12, 17, 2, data.len - first, 1700000000002000 } };
+    archive_meta m = { .store_id = 0x1122334455667788ull, .stream = "clicks", .partition = 3,
+                       .created_us = 1700000000009000 };
+    bytebuf out = { 0 };
+    if (sl_archive_encode(&m, segs, 2, data.data, data.len, &out) != 0)
+        exit(1);
+    write_seed("parse_archive", "two-segments", &out);
+    sl_bytebuf_free(&out);
+    sl_bytebuf_free(&data);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -441,5 +480,6 @@ int main(int argc, char **argv)
     key_filter_seed("hundred", 100, 4096);
     jsmsg_seeds();
     schema_usage_seed();
+    archive_seed();
     return 0;
 }

@@ -1,0 +1,399 @@
+/*
+ * archive — the archive file codec; see archive.h and FORMAT.md,
+ * "Archive files".
+ *
+ * Layout, little-endian:
+ *   header (128)  name  schema summary  segment table  batches  index  trailer (16)
+ * Header: 0 u32 magic "SGAV", 4 u16 version, 6 u16 name length, 8 u64
+ * store id, 16 u32 partition, 20 u32 segment count, 24 u64 first offset,
+ * 32 u64 next offset, 40 u64 record count, 48 i64 min time, 56 i64 max
+ * time, 64 u64 batch count, 72 u32 schema count, 76 u32 zero, 80 i64
+ * created, 88 u64 data position, 96 u64 data bytes, 104 u64 index
+ * position, 112..127 zero.
+ * Schema entry: u32 version, u32 zero, u64 records (versions ascending).
+ * Segment entry: u64 base, u64 end, u64 records, u64 bytes, i64 max time,
+ * u64 zero. Index entry: u64 base offset, u64 position (from the data
+ * start), i64 max time. Trailer: u32 "SGAE", u32 zero, u64 XXH3-64 of
+ * every byte before it.
+ */
+#include "archive.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "codec.h"
+#include "error.h"
+#include "names.h"
+
+archive_segment sl_archive_segment_at(const archive_view *v, uint32_t i)
+{
+    const uint8_t *p = v->segments + (size_t)i * ARCHIVE_SEGMENT_ENTRY_BYTES;
+    return (archive_segment){ get_le64(p), get_le64(p + 8), get_le64(p + 16), get_le64(p + 24),
+                              (int64_t)get_le64(p + 32) };
+}
+
+archive_schema sl_archive_schema_at(const archive_view *v, uint32_t i)
+{
+    const uint8_t *p = v->schemas + (size_t)i * ARCHIVE_SCHEMA_ENTRY_BYTES;
+    return (archive_schema){ get_le32(p), get_le64(p + 8) };
+}
+
+/* What the batches hold, found by walking them. */
+typedef struct data_stats {
+    uint64_t records, batches;
+    int64_t min_ts, max_ts;
+    archive_schema *schemas; /* ascending by version */
+    uint32_t schema_count;
+    bytebuf index;           /* the index entries, as written */
+} data_stats;
+
+static void stats_free(data_stats *st)
+{
+    free(st->schemas);
+    sl_bytebuf_free(&st->index);
+}
+
+static int count_schema(data_stats *st, uint32_t version)
+{
+    uint32_t lo = 0, hi = st->schema_count;
+    while (lo < hi) {
+        uint32_t mid = (lo + hi) / 2;
+        if (st->schemas[mid].version < version)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < st->schema_count && st->schemas[lo].version == version) {
+        st->schemas[lo].records++;
+        return 0;
+    }
+    if (st->schema_count == ARCHIVE_SCHEMAS_MAX)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: more than %u schema versions", ARCHIVE_SCHEMAS_MAX);
+    archive_schema *grown = realloc(st->schemas, (st->schema_count + 1) * sizeof *grown);
+    if (!grown)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    st->schemas = grown;
+    memmove(&grown[lo + 1], &grown[lo], (st->schema_count - lo) * sizeof *grown);
+    grown[lo] = (archive_schema){ version, 1 };
+    st->schema_count++;
+    return 0;
+}
+
+/* Every record of a checked batch: counted, timed, its schema tallied. */
+static int scan_records(data_stats *st, const batch_header *h, const uint8_t *body, bytebuf *scratch,
+                        uint64_t at)
+{
+    batch_iter it;
+    int rc = sl_batch_iter_init(&it, h, body, scratch);
+    siglog_record r;
+    while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1) {
+        st->records++;
+        if (r.timestamp_us < st->min_ts)
+            st->min_ts = r.timestamp_us;
+        if (r.timestamp_us > st->max_ts)
+            st->max_ts = r.timestamp_us;
+        rc = count_schema(st, r.schema_version);
+    }
+    if (rc == SIGLOG_ECORRUPT)
+        return sl_err_set(rc, "archive: batch at data byte %" PRIu64 ": %s", at, siglog_errdetail());
+    return rc;
+}
+
+/* Walk segs[0..n)'s batches in data: each valid (header, body checksum,
+ * records), tiling its segment's offsets, the segments' byte counts
+ * adding up to data_bytes. */
+static int scan_data(const archive_segment *segs, uint32_t n, const uint8_t *data, uint64_t data_bytes,
+                     data_stats *st)
+{
+    *st = (data_stats){ .min_ts = INT64_MAX, .max_ts = INT64_MIN };
+    bytebuf scratch = { 0 };
+    uint64_t pos = 0;
+    int rc = 0;
+    for (uint32_t s = 0; s < n && !rc; s++) {
+        if (segs[s].bytes > data_bytes - pos) {
+            rc = sl_err_set(SIGLOG_ECORRUPT, "archive: segment %u's %" PRIu64 " bytes run past the data", s,
+                            segs[s].bytes);
+            break;
+        }
+        uint64_t end = pos + segs[s].bytes, expect = segs[s].base_offset, records = st->records;
+        int64_t max_ts = INT64_MIN;
+        while (pos < end && !rc) {
+            batch_header h;
+            if (end - pos < BATCH_HEADER_BYTES || (rc = sl_batch_header_decode(data + pos, &h)) != 0 ||
+                h.body_len > end - pos - BATCH_HEADER_BYTES) {
+                rc = sl_err_set(SIGLOG_ECORRUPT, "archive: batch at data byte %" PRIu64 " of segment %u: %s", pos,
+                                s, rc ? siglog_errdetail() : "cut by the segment's end");
+                break;
+            }
+            if (h.base_offset != expect) {
+                rc = sl_err_set(SIGLOG_ECORRUPT, "archive: batch at data byte %" PRIu64 " starts at offset %" PRIu64
+                                ", not %" PRIu64, pos, h.base_offset, expect);
+                break;
+            }
+            if ((rc = sl_batch_body_check(&h, data + pos + BATCH_HEADER_BYTES)) != 0 ||
+                (rc = scan_records(st, &h, data + pos + BATCH_HEADER_BYTES, &scratch, pos)) != 0) {
+                rc = rc == SIGLOG_ENOMEM ? rc : sl_err_set(SIGLOG_ECORRUPT, "archive: batch at data byte %" PRIu64
+                                                           ": %s", pos, siglog_errdetail());
+                break;
+            }
+            uint8_t entry[ARCHIVE_INDEX_ENTRY_BYTES];
+            put_le64(entry, h.base_offset);
+            put_le64(entry + 8, pos);
+            put_le64(entry + 16, (uint64_t)h.max_timestamp_us);
+            if (sl_bytebuf_append(&st->index, entry, sizeof entry) != 0) {
+                rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
+                break;
+            }
+            st->batches++;
+            expect = batch_end_offset(&h);
+            if (h.max_timestamp_us > max_ts)
+                max_ts = h.max_timestamp_us;
+            pos += BATCH_HEADER_BYTES + h.body_len;
+        }
+        if (!rc && (expect != segs[s].end_offset || st->records - records != segs[s].record_count ||
+                    max_ts != segs[s].max_timestamp_us || segs[s].base_offset == segs[s].end_offset))
+            rc = sl_err_set(SIGLOG_ECORRUPT, "archive: segment %u [%" PRIu64 ", %" PRIu64 ") does not match its "
+                            "batches (they end at %" PRIu64 ", hold %" PRIu64 " records)",
+                            s, segs[s].base_offset, segs[s].end_offset, expect, st->records - records);
+        if (!rc && s + 1 < n && segs[s + 1].base_offset != segs[s].end_offset)
+            rc = sl_err_set(SIGLOG_ECORRUPT, "archive: segment %u starts at %" PRIu64 ", not where segment %u ends",
+                            s + 1, segs[s + 1].base_offset, s);
+    }
+    if (!rc && pos != data_bytes)
+        rc = sl_err_set(SIGLOG_ECORRUPT, "archive: the segments hold %" PRIu64 " of the %" PRIu64 " data bytes",
+                        pos, data_bytes);
+    sl_bytebuf_free(&scratch);
+    if (rc)
+        stats_free(st);
+    return rc;
+}
+
+int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint32_t n, const uint8_t *data,
+                      uint64_t data_bytes, bytebuf *out)
+{
+    if (n == 0 || n > ARCHIVE_SEGMENTS_MAX)
+        return sl_err_set(SIGLOG_EINVAL, "archive: %u segments, must be 1..%u", n, ARCHIVE_SEGMENTS_MAX);
+    data_stats st;
+    int rc = scan_data(segments, n, data, data_bytes, &st);
+    if (rc)
+        return rc;
+    meta->first_offset = segments[0].base_offset;
+    meta->next_offset = segments[n - 1].end_offset;
+    meta->record_count = st.records;
+    meta->min_timestamp_us = st.min_ts;
+    meta->max_timestamp_us = st.max_ts;
+    meta->batch_count = st.batches;
+    size_t name_len = strlen(meta->stream);
+    uint64_t data_pos = ARCHIVE_HEADER_BYTES + name_len + (uint64_t)st.schema_count * ARCHIVE_SCHEMA_ENTRY_BYTES +
+                        (uint64_t)n * ARCHIVE_SEGMENT_ENTRY_BYTES;
+    uint64_t total = data_pos + data_bytes + st.index.len + ARCHIVE_TRAILER_BYTES;
+    out->len = 0;
+    if (total > SIZE_MAX || sl_bytebuf_reserve(out, (size_t)total) != 0) {
+        stats_free(&st);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory for an archive of %" PRIu64 " bytes", total);
+    }
+    uint8_t *p = out->data;
+    memset(p, 0, (size_t)data_pos);
+    put_le32(p, ARCHIVE_MAGIC);
+    put_le16(p + 4, ARCHIVE_VERSION);
+    put_le16(p + 6, (uint16_t)name_len);
+    put_le64(p + 8, meta->store_id);
+    put_le32(p + 16, meta->partition);
+    put_le32(p + 20, n);
+    put_le64(p + 24, meta->first_offset);
+    put_le64(p + 32, meta->next_offset);
+    put_le64(p + 40, meta->record_count);
+    put_le64(p + 48, (uint64_t)meta->min_timestamp_us);
+    put_le64(p + 56, (uint64_t)meta->max_timestamp_us);
+    put_le64(p + 64, meta->batch_count);
+    put_le32(p + 72, st.schema_count);
+    put_le64(p + 80, (uint64_t)meta->created_us);
+    put_le64(p + 88, data_pos);
+    put_le64(p + 96, data_bytes);
+    put_le64(p + 104, data_pos + data_bytes);
+    uint8_t *q = p + ARCHIVE_HEADER_BYTES;
+    memcpy(q, meta->stream, name_len);
+    q += name_len;
+    for (uint32_t i = 0; i < st.schema_count; i++, q += ARCHIVE_SCHEMA_ENTRY_BYTES) {
+        put_le32(q, st.schemas[i].version);
+        put_le64(q + 8, st.schemas[i].records);
+    }
+    for (uint32_t i = 0; i < n; i++, q += ARCHIVE_SEGMENT_ENTRY_BYTES) {
+        put_le64(q, segments[i].base_offset);
+        put_le64(q + 8, segments[i].end_offset);
+        put_le64(q + 16, segments[i].record_count);
+        put_le64(q + 24, segments[i].bytes);
+        put_le64(q + 32, (uint64_t)segments[i].max_timestamp_us);
+    }
+    memcpy(q, data, (size_t)data_bytes);
+    q += data_bytes;
+    memcpy(q, st.index.data, st.index.len);
+    q += st.index.len;
+    put_le32(q, ARCHIVE_TRAILER_MAGIC);
+    put_le32(q + 4, 0);
+    put_le64(q + 8, XXH3_64bits(p, (size_t)(q + 8 - p)));
+    out->len = (size_t)total;
+    stats_free(&st);
+    return 0;
+}
+
+static int all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
+/* The header's own rules and the layout it gives, before the contents. */
+static int decode_layout(const uint8_t *buf, size_t len, archive_view *v)
+{
+    archive_meta *m = &v->meta;
+    size_t name_len = get_le16(buf + 6);
+    v->segment_count = get_le32(buf + 20);
+    v->schema_count = get_le32(buf + 72);
+    m->batch_count = get_le64(buf + 64);
+    uint64_t data_pos = get_le64(buf + 88), index_pos = get_le64(buf + 104);
+    v->data_bytes = get_le64(buf + 96);
+    if (name_len == 0 || name_len > SIGLOG_NAME_MAX)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte 6: stream name length %zu, must be 1..%d", name_len,
+                          SIGLOG_NAME_MAX);
+    if (get_le32(buf + 76) || !all_zero(buf + 112, 16))
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: reserved header bytes are not zero");
+    if (v->segment_count == 0 || v->segment_count > ARCHIVE_SEGMENTS_MAX || v->schema_count > ARCHIVE_SCHEMAS_MAX)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: %u segments and %u schema versions, must be 1..%u and "
+                          "0..%u", v->segment_count, v->schema_count, ARCHIVE_SEGMENTS_MAX, ARCHIVE_SCHEMAS_MAX);
+    uint64_t want_data = ARCHIVE_HEADER_BYTES + name_len + (uint64_t)v->schema_count * ARCHIVE_SCHEMA_ENTRY_BYTES +
+                         (uint64_t)v->segment_count * ARCHIVE_SEGMENT_ENTRY_BYTES;
+    uint64_t body = len - ARCHIVE_TRAILER_BYTES;
+    if (data_pos != want_data || data_pos > body || v->data_bytes > body - data_pos ||
+        index_pos != data_pos + v->data_bytes || m->batch_count > (body - index_pos) / ARCHIVE_INDEX_ENTRY_BYTES ||
+        index_pos + m->batch_count * ARCHIVE_INDEX_ENTRY_BYTES != body)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte 88: the data (%" PRIu64 " bytes at %" PRIu64 ") and "
+                          "index (%" PRIu64 " entries at %" PRIu64 ") do not tile the %zu-byte file",
+                          v->data_bytes, data_pos, m->batch_count, index_pos, len);
+    memcpy(m->stream, buf + ARCHIVE_HEADER_BYTES, name_len);
+    m->stream[name_len] = '\0';
+    if (strlen(m->stream) != name_len || sl_name_validate_stream(m->stream) != 0)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte %d: an invalid stream name", ARCHIVE_HEADER_BYTES);
+    v->schemas = buf + ARCHIVE_HEADER_BYTES + name_len;
+    v->segments = v->schemas + (size_t)v->schema_count * ARCHIVE_SCHEMA_ENTRY_BYTES;
+    v->data = buf + data_pos;
+    v->index = buf + index_pos;
+    m->store_id = get_le64(buf + 8);
+    m->partition = get_le32(buf + 16);
+    m->first_offset = get_le64(buf + 24);
+    m->next_offset = get_le64(buf + 32);
+    m->record_count = get_le64(buf + 40);
+    m->min_timestamp_us = (int64_t)get_le64(buf + 48);
+    m->max_timestamp_us = (int64_t)get_le64(buf + 56);
+    m->created_us = (int64_t)get_le64(buf + 80);
+    if (m->partition >= SIGLOG_PARTITIONS_MAX)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte 16: partition %u", m->partition);
+    return 0;
+}
+
+/* The tables and header against what the batches hold. */
+static int check_contents(archive_view *v, archive_segment *segs)
+{
+    for (uint32_t i = 0; i < v->segment_count; i++) {
+        segs[i] = sl_archive_segment_at(v, i);
+        if (get_le64(v->segments + (size_t)i * ARCHIVE_SEGMENT_ENTRY_BYTES + 40))
+            return sl_err_set(SIGLOG_ECORRUPT, "archive: segment entry %u: reserved bytes are not zero", i);
+    }
+    for (uint32_t i = 0; i < v->schema_count; i++) {
+        const uint8_t *p = v->schemas + (size_t)i * ARCHIVE_SCHEMA_ENTRY_BYTES;
+        if (get_le32(p + 4) || (i && get_le32(p) <= get_le32(p - ARCHIVE_SCHEMA_ENTRY_BYTES)))
+            return sl_err_set(SIGLOG_ECORRUPT, "archive: schema entry %u: reserved bytes set or versions not "
+                              "ascending", i);
+    }
+    data_stats st;
+    int rc = scan_data(segs, v->segment_count, v->data, v->data_bytes, &st);
+    if (rc)
+        return rc;
+    const archive_meta *m = &v->meta;
+    if (m->first_offset != segs[0].base_offset || m->next_offset != segs[v->segment_count - 1].end_offset ||
+        m->record_count != st.records || m->min_timestamp_us != st.min_ts || m->max_timestamp_us != st.max_ts ||
+        m->batch_count != st.batches)
+        rc = sl_err_set(SIGLOG_ECORRUPT, "archive: the header's range, counts or times differ from what the "
+                        "batches hold ([%" PRIu64 ", %" PRIu64 "), %" PRIu64 " records in %" PRIu64 " batches)",
+                        segs[0].base_offset, segs[v->segment_count - 1].end_offset, st.records, st.batches);
+    else if (st.schema_count != v->schema_count)
+        rc = sl_err_set(SIGLOG_ECORRUPT, "archive: the summary names %u schema versions, the records %u",
+                        v->schema_count, st.schema_count);
+    for (uint32_t i = 0; !rc && i < st.schema_count; i++) {
+        archive_schema s = sl_archive_schema_at(v, i);
+        if (s.version != st.schemas[i].version || s.records != st.schemas[i].records)
+            rc = sl_err_set(SIGLOG_ECORRUPT, "archive: schema entry %u (version %u, %" PRIu64 " records) differs "
+                            "from the records", i, s.version, s.records);
+    }
+    if (!rc && memcmp(v->index, st.index.data, st.index.len) != 0)
+        rc = sl_err_set(SIGLOG_ECORRUPT, "archive: the index differs from the batches");
+    stats_free(&st);
+    return rc;
+}
+
+int sl_archive_decode(const uint8_t *buf, size_t len, archive_view *v)
+{
+    memset(v, 0, sizeof *v);
+    if (len < ARCHIVE_HEADER_BYTES + ARCHIVE_TRAILER_BYTES || get_le32(buf) != ARCHIVE_MAGIC)
+        return sl_err_set(SIGLOG_ECORRUPT, "not an archive file (bad magic or %zu bytes)", len);
+    if (get_le16(buf + 4) != ARCHIVE_VERSION)
+        return sl_err_set(SIGLOG_EVERSION, "archive version %u, this build reads %d", get_le16(buf + 4),
+                          ARCHIVE_VERSION);
+    const uint8_t *t = buf + len - ARCHIVE_TRAILER_BYTES;
+    if (get_le32(t) != ARCHIVE_TRAILER_MAGIC || get_le32(t + 4) != 0)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte %zu: no trailer (the file is cut or damaged)",
+                          len - ARCHIVE_TRAILER_BYTES);
+    if (get_le64(t + 8) != XXH3_64bits(buf, len - 8))
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte %zu: checksum mismatch (the file is damaged)", len - 8);
+    v->buf = buf;
+    v->len = len;
+    int rc = decode_layout(buf, len, v);
+    if (rc)
+        return rc;
+    archive_segment *segs = malloc(v->segment_count * sizeof *segs);
+    if (!segs)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    rc = check_contents(v, segs);
+    free(segs);
+    return rc;
+}
+
+void sl_archive_iter_init(archive_iter *ai, const archive_view *v)
+{
+    memset(ai, 0, sizeof *ai);
+    ai->v = v;
+}
+
+int sl_archive_iter_next(archive_iter *ai, siglog_record *rec)
+{
+    for (;;) {
+        if (ai->in_batch) {
+            int rc = sl_batch_iter_next(&ai->it, rec);
+            if (rc != 0) {
+                rec->partition = ai->v->meta.partition;
+                return rc;
+            }
+            ai->in_batch = 0;
+        }
+        if (ai->pos >= ai->v->data_bytes)
+            return 0;
+        /* Checked by sl_archive_decode: every header and body is valid. */
+        batch_header h;
+        int rc = sl_batch_header_decode(ai->v->data + ai->pos, &h);
+        if (!rc)
+            rc = sl_batch_iter_init(&ai->it, &h, ai->v->data + ai->pos + BATCH_HEADER_BYTES, &ai->scratch);
+        if (rc)
+            return rc;
+        ai->pos += BATCH_HEADER_BYTES + h.body_len;
+        ai->in_batch = 1;
+    }
+}
+
+void sl_archive_iter_free(archive_iter *ai)
+{
+    sl_bytebuf_free(&ai->scratch);
+}

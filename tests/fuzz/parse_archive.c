@@ -1,0 +1,88 @@
+/*
+ * parse_archive: arbitrary bytes as an archive file (archive.h), once as
+ * they are and once with every batch's checksums and the trailer made
+ * honest, so that mutations reach the layout, table and record checks.
+ * Oracles: an error is ECORRUPT, EVERSION or ENOMEM with a detail; an
+ * accepted archive iterates exactly its record count in strictly
+ * increasing offsets within its range, and re-encodes from its own tables
+ * and data to exactly its bytes (one encoding per content).
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "archive.h"
+#include "codec.h"
+#include "fuzz_support.h"
+
+#define TARGET "parse_archive"
+
+static void check_accepted(const archive_view *v, const uint8_t *data, size_t size)
+{
+    archive_iter it;
+    sl_archive_iter_init(&it, v);
+    siglog_record r;
+    uint64_t n = 0, last = 0;
+    int rc;
+    while ((rc = sl_archive_iter_next(&it, &r)) == 1) {
+        if (r.offset < v->meta.first_offset || r.offset >= v->meta.next_offset || (n && r.offset <= last))
+            fuzz_fail(TARGET, "record %llu at offset %llu out of order or range", (unsigned long long)n,
+                      (unsigned long long)r.offset);
+        last = r.offset;
+        n++;
+    }
+    sl_archive_iter_free(&it);
+    if (rc != 0 || n != v->meta.record_count)
+        fuzz_fail(TARGET, "accepted, but iterating gave %d after %llu of %llu records", rc, (unsigned long long)n,
+                  (unsigned long long)v->meta.record_count);
+    archive_segment *segs = malloc(v->segment_count * sizeof *segs);
+    if (!segs)
+        abort();
+    for (uint32_t i = 0; i < v->segment_count; i++)
+        segs[i] = sl_archive_segment_at(v, i);
+    archive_meta m = { .store_id = v->meta.store_id, .partition = v->meta.partition,
+                       .created_us = v->meta.created_us };
+    memcpy(m.stream, v->meta.stream, sizeof m.stream);
+    bytebuf again = { 0 };
+    if (sl_archive_encode(&m, segs, v->segment_count, v->data, v->data_bytes, &again) != 0)
+        fuzz_fail(TARGET, "accepted, but its own segments do not encode: %s", siglog_errdetail());
+    if (again.len != size || memcmp(again.data, data, size) != 0)
+        fuzz_fail(TARGET, "accepted (%u segments) but re-encodes differently", v->segment_count);
+    sl_bytebuf_free(&again);
+    free(segs);
+}
+
+static void round_trip(const uint8_t *data, size_t size)
+{
+    archive_view v;
+    int rc = sl_archive_decode(data, size, &v);
+    if (rc) {
+        if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION && rc != SIGLOG_ENOMEM)
+            fuzz_fail(TARGET, "decoder returned %d", rc);
+        if (siglog_errdetail()[0] == '\0')
+            fuzz_fail(TARGET, "decoder error %d without a detail", rc);
+        return;
+    }
+    check_accepted(&v, data, size);
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    round_trip(data, size);
+    if (size < ARCHIVE_HEADER_BYTES + ARCHIVE_TRAILER_BYTES)
+        return 0;
+    /* The batches where the header says they are, then the trailer. */
+    uint8_t *copy = malloc(size);
+    if (!copy)
+        abort();
+    memcpy(copy, data, size);
+    uint64_t at = get_le64(copy + 88);
+    if (at < size - ARCHIVE_TRAILER_BYTES)
+        fuzz_repair_batches(copy + at, size - ARCHIVE_TRAILER_BYTES - at);
+    put_le64(copy + size - 8, XXH3_64bits(copy, size - 8));
+    round_trip(copy, size);
+    free(copy);
+    return 0;
+}
