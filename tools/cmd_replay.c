@@ -164,9 +164,8 @@ typedef struct replay_cli {
     const char **streams;      /* grown by the operand and --stream */
     size_t nstreams;
     const char *from_manifest; /* --from-manifest FILE */
-    "       siglog replay --from-manifest FILE [STORE] [--format F] [--memory SIZE] [--spill-dir DIR]\n"
-    "       siglog replay ARCHIVE [--from-offset O] [--to-offset O] [--from-time T] [--to-time T] [--key K]\n"
-    "       [--schema-version V] [--header NAME=VALUE]... [--limit N] [--format jsonl|value|binary]",
+    const char *archive;       /* an archive file in place of STORE STREAM */
+    int have_format;           /* --format given */
     int others;                /* options that --from-manifest takes from the manifest */
 } replay_cli;
 
