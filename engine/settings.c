@@ -21,6 +21,7 @@
 static const char *const compression_names[] = { "none", "lz4", NULL };
 static const char *const sync_policy_names[] = { "none", "interval", "always", NULL };
 static const char *const contract_names[] = { "off", "warn", "enforce", NULL };
+static const char *const cleanup_names[] = { "delete", "compact", NULL };
 
 #define FIELD(f) .width = sizeof(((siglog_stream_config *)0)->f), .offset = offsetof(siglog_stream_config, f)
 
@@ -110,6 +111,19 @@ static const settings_row rows[] = {
     { { "retention_interval", SIGLOG_SETTING_DURATION, 1, 1, 0, 30 * DAY_US, 0, NULL,
         "how often the writer applies the retention policy itself (0: only siglog retain does)" },
       .tag = 0x18, FIELD(retention_interval) },
+    /* Compaction. Tags from 0x20 on. */
+    { { "cleanup", SIGLOG_SETTING_ENUM, 1, 1, 0, SIGLOG_CLEANUP_COMPACT, SIGLOG_CLEANUP_DELETE, cleanup_names,
+        "delete (only retention removes events) or compact (key compaction keeps the newest event per key)" },
+      .tag = 0x20, FIELD(cleanup) },
+    { { "merge_below", SIGLOG_SETTING_SIZE, 1, 1, 0, 1024 * MiB, 0, NULL,
+        "merge consecutive sealed segments smaller than this (0: a quarter of segment_bytes_max)" },
+      .tag = 0x21, FIELD(merge_below) },
+    { { "tombstone_retention", SIGLOG_SETTING_DURATION, 1, 1, 0, RETENTION_AGE_MAX, DAY_US, NULL,
+        "key compaction keeps a key's newest tombstone this long, then drops the key" },
+      .tag = 0x22, FIELD(tombstone_retention) },
+    { { "compact_interval", SIGLOG_SETTING_DURATION, 1, 1, 0, 30 * DAY_US, 0, NULL,
+        "how often the writer compacts the stream itself (0: only siglog compact does)" },
+      .tag = 0x23, FIELD(compact_interval) },
 };
 
 size_t sl_settings_count(void)

@@ -268,9 +268,25 @@ typedef struct siglog_stream_config {
                                    * (0: holds have no age limit) */
     uint64_t retention_interval;  /* how often a writer applies the policy
                                    * itself (0: only siglog_retain does) */
+    /* Compaction (siglog(1), STREAM SETTINGS), stored and checked; the
+     * compaction that acts on them is maintenance's. */
+    uint64_t merge_below;         /* merge sealed segments smaller than
+                                   * this (0, the default: a quarter of
+                                   * segment_bytes_max) */
+    uint64_t tombstone_retention; /* key compaction keeps a key's newest
+                                   * tombstone this long (us); default 1 day */
+    uint64_t compact_interval;    /* how often a writer compacts itself
+                                   * (0, the default: never) */
+    uint32_t cleanup;             /* enum siglog_cleanup; default DELETE */
     uint32_t reserved32;
-    uint64_t reserved[7];
+    uint64_t reserved[4];
 } siglog_stream_config;
+
+/* What becomes of a stream's old events besides retention: DELETE only
+ * retention removes them; COMPACT key compaction may keep only the
+ * newest event of each key (and drop a key whose newest is a tombstone
+ * once it is older than tombstone_retention). */
+enum siglog_cleanup { SIGLOG_CLEANUP_DELETE = 0, SIGLOG_CLEANUP_COMPACT = 1 };
 
 /* The retention fields grew siglog_stream_config by 64 bytes past its
  * first published size: a program must be rebuilt against this header

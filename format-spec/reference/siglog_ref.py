@@ -157,6 +157,10 @@ SETTINGS = {
     0x0016: ("min_free", 0, 1 << 60, 0),
     0x0017: ("max_hold", 0, RETENTION_AGE_MAX, 0),
     0x0018: ("retention_interval", 0, 30 * DAY_US, 0),
+    0x0020: ("cleanup", 0, 1, 0),
+    0x0021: ("merge_below", 0, 1 << 30, 0),
+    0x0022: ("tombstone_retention", 0, RETENTION_AGE_MAX, DAY_US),
+    0x0023: ("compact_interval", 0, 30 * DAY_US, 0),
 }
 TIERS = ("warm_after", "cold_after", "delete_after")
 META_ENTRIES_MAX = 2048

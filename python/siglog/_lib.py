@@ -56,7 +56,9 @@ class StreamConfig(Structure):
                 ("delete_after", c_uint64), ("max_bytes", c_uint64),
                 ("cold_max_bytes", c_uint64), ("min_free", c_uint64),
                 ("max_hold", c_uint64), ("retention_interval", c_uint64),
-                ("reserved32", c_uint32), ("reserved", c_uint64 * 7)]
+                ("merge_below", c_uint64), ("tombstone_retention", c_uint64),
+                ("compact_interval", c_uint64), ("cleanup", c_uint32),
+                ("reserved32", c_uint32), ("reserved", c_uint64 * 4)]
 
 
 class Setting(Structure):
