@@ -73,6 +73,8 @@ struct siglog_cursor {
     size_t nbases;
     size_t jbatch;            /* next journaled batch to look at */
     uint64_t jpos;            /* its byte position in the journaled run */
+    int schema_filter;        /* hand out only records of schema_version */
+    uint32_t schema_version;  /* (siglog_cursor_filter_schema) */
     int held;                 /* rec is handed out again by the next read */
     int deferred;             /* the next read fails with this code ... */
     char deferred_detail[512]; /* ... and this detail (see cursor.h) */
@@ -237,17 +239,32 @@ static int key_excluded(siglog_cursor *c, const catalog_segment *e)
     return excluded;
 }
 
-/* With a key: from segment *i on, pass over the sealed segments whose
- * filter excludes it, moving next_offset past them, and leave *i at the
- * first one to read. Only a segment that the next one follows without a
- * hole, below the snapshot's active segment and journaled offsets, is
- * passed over: holes and the journal keep their own rules. */
+/* With a schema version: whether sealed segment e's catalog entry says it
+ * holds no record of it (an entry without versions may hold any: FORMAT.md
+ * §5). */
+static int version_excluded(const siglog_cursor *c, const catalog_segment *e)
+{
+    if (!c->schema_filter || e->schema_count == 0)
+        return 0;
+    for (uint16_t k = 0; k < e->schema_count; k++)
+        if (e->schema_versions[k] == c->schema_version)
+            return 0;
+    return 1;
+}
+
+/* With a key or a schema version: from segment *i on, pass over the
+ * sealed segments that hold none of it (their catalog versions or key
+ * filter say so), moving next_offset past them, and leave *i at the first
+ * one to read. Only a segment that the next one follows without a hole,
+ * below the snapshot's active segment and journaled offsets, is passed
+ * over: holes and the journal keep their own rules. */
 static void pass_excluded(siglog_cursor *c, size_t *i)
 {
-    while (c->has_key && *i + 1 < c->nbases) {
+    while ((c->has_key || c->schema_filter) && *i + 1 < c->nbases) {
         const catalog_segment *e = sl_catalog_snapshot_segment(c->cat, *i);
         if (e->base_offset >= c->snap.active_base || e->end_offset != c->bases[*i + 1] ||
-            e->end_offset >= c->snap.journal_from || !key_excluded(c, e))
+            e->end_offset >= c->snap.journal_from ||
+            !(version_excluded(c, e) || (c->has_key && key_excluded(c, e))))
             return;
         c->next_offset = e->end_offset;
         ++*i;
@@ -635,8 +652,9 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
                     continue;
                 c->time_pending = 0;
                 c->next_offset = c->rec.offset + 1;
-                if (c->has_key && (c->rec.key_len != c->key_len ||
-                                   (c->key_len && memcmp(c->rec.key, c->key, c->key_len) != 0)))
+                if ((c->has_key && (c->rec.key_len != c->key_len ||
+                                    (c->key_len && memcmp(c->rec.key, c->key, c->key_len) != 0))) ||
+                    (c->schema_filter && c->rec.schema_version != c->schema_version))
                     continue;
                 c->rec.partition = sl_partition_id(c->p);
                 if (!c->rec.key_len)
@@ -652,6 +670,18 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
         if (r == 0 && !((c->flags & SIGLOG_CURSOR_FOLLOW) && refresh(c)))
             return 0;
     }
+}
+
+SIGLOG_API int siglog_cursor_filter_schema(siglog_cursor *c, uint32_t version)
+{
+    sl_err_clear();
+    if (!c)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_filter_schema: cursor is required");
+    c->schema_filter = 1;
+    c->schema_version = version;
+    if (c->held && c->rec.schema_version != version)
+        c->held = 0; /* already passed over */
+    return 0;
 }
 
 SIGLOG_API uint64_t siglog_cursor_position(const siglog_cursor *c)

@@ -309,3 +309,108 @@ Test(schema_usage, codec_round_trips_and_refuses_damage)
     codec_refuses(&u, flip_body, "a changed byte");
     sl_schema_usage_free(&u);
 }
+
+/* ---- replay of one version: segments without it are not read ---- */
+
+/* POSIX I/O that counts what is read from .seg files and which it opens. */
+static siglog_io counting_io;
+static uint64_t seg_bytes_read, seg_opens;
+static int seg_fds[1024];
+
+static int ends_with_seg(const char *path)
+{
+    size_t n = strlen(path);
+    return n > 4 && strcmp(path + n - 4, ".seg") == 0;
+}
+
+static int counting_open(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
+{
+    (void)io;
+    int fd = sl_io_posix()->open_file(sl_io_posix(), path, flags, mode);
+    if (fd >= 0 && fd < 1024) {
+        seg_fds[fd] = ends_with_seg(path);
+        seg_opens += (uint64_t)seg_fds[fd];
+    }
+    return fd;
+}
+
+static ssize_t counting_pread(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off)
+{
+    (void)io;
+    ssize_t n = sl_io_posix()->pread(sl_io_posix(), fd, buf, len, off);
+    if (n > 0 && fd >= 0 && fd < 1024 && seg_fds[fd])
+        seg_bytes_read += (uint64_t)n;
+    return n;
+}
+
+/* Read partition 0 of "ev" through a fresh read-only handle on the
+ * counting I/O, filtered to version (0: no filter): the records handed
+ * out, their first offset and how many of them carry `version`. */
+static uint64_t replay_counted(const char *path, int filter, uint32_t version, uint64_t *first, uint64_t *matching)
+{
+    counting_io = *sl_io_posix();
+    counting_io.open_file = counting_open;
+    counting_io.pread = counting_pread;
+    memset(seg_fds, 0, sizeof seg_fds);
+    seg_bytes_read = seg_opens = 0;
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    o.io = &counting_io;
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, path, &o), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    siglog_cursor *c;
+    cr_assert_eq(siglog_cursor_open(&c, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
+    if (filter)
+        cr_assert_eq(siglog_cursor_filter_schema(c, version), 0);
+    const siglog_record *r;
+    uint64_t n = 0;
+    *matching = 0;
+    int rc;
+    while ((rc = siglog_cursor_next(c, &r)) == 1) {
+        if (n++ == 0)
+            *first = r->offset;
+        *matching += r->schema_version == version;
+    }
+    cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+    siglog_cursor_close(c);
+    siglog_close(s);
+    return n;
+}
+
+Test(schema_usage, replay_of_one_version_skips_segments_without_it)
+{
+    char *path = test_path(dir, "store");
+    siglog *s = test_store_open(path, NULL);
+    siglog_stream *st = make_stream(s, "ev", SIGLOG_CONTRACT_OFF);
+    /* 300 events of v1, 300 of v2, 300 of v1 (400-byte values, 64 KiB
+     * segments: several segments each). */
+    char value[400];
+    memset(value, 'x', sizeof value);
+    for (uint32_t i = 0; i < 900; i++) {
+        siglog_event e = { .value = value, .value_len = sizeof value, .schema_version = i / 300 == 1 ? 2 : 1 };
+        cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+    cr_assert_eq(siglog_close(s), 0);
+    uint64_t first = 0, matching = 0;
+    uint64_t all = replay_counted(path, 0, 2, &first, &matching);
+    uint64_t full_bytes = seg_bytes_read, full_opens = seg_opens;
+    cr_assert_eq(all, 900);
+    cr_assert_eq(matching, 300);
+    uint64_t got = replay_counted(path, 1, 2, &first, &matching);
+    cr_assert_eq(got, 300, "exactly the events of version 2");
+    cr_assert_eq(matching, 300);
+    cr_assert_eq(first, 300);
+    cr_assert_lt(seg_opens, full_opens, "segments opened: %llu filtered, %llu in all", (unsigned long long)seg_opens,
+                 (unsigned long long)full_opens);
+    cr_assert_lt(seg_bytes_read * 10, full_bytes * 6, "bytes read: %llu filtered, %llu in all",
+                 (unsigned long long)seg_bytes_read, (unsigned long long)full_bytes);
+    /* Version 1 is in every segment but those of the middle run. */
+    got = replay_counted(path, 1, 1, &first, &matching);
+    cr_assert_eq(got, 600);
+    cr_assert_eq(matching, 600);
+    cr_assert_eq(first, 0);
+    free(path);
+}

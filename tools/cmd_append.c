@@ -56,7 +56,7 @@ static const args_cmd cmd = {
     "append",
     "siglog append STORE STREAM [--key-field PATH] [--time-field PATH] [--time-unit s|ms|us]\n"
     "       [--time-format PATTERN] [--time-zone ZONE] [--header NAME=VALUE|NAME=@PATH]...\n"
-    "       [--tombstone-field PATH] [--schema-version V] [--partition P] [--sync none|always] [--on-error stop|skip]\n"
+    "       [--tombstone-field PATH] [--schema-version V | --schema-field PATH] [--partition P] [--sync none|always] [--on-error stop|skip]\n"
     "       [--skip-lines N] [--ack] [--force-owner] [FILE|-]",
     "Append JSON Lines from FILE (or standard input when FILE is '-' or absent)\n"
     "to STREAM: one event per line, the line stored byte-for-byte as the value\n"
@@ -106,6 +106,10 @@ static const args_cmd cmd = {
     "                       such field: an ordinary event; any other value is\n"
     "                       a bad line. replay shows \"tombstone\":true\n"
     "  --schema-version V   schema version stored with every event (default 0)\n"
+    "  --schema-field PATH  each event's schema version is its field at PATH, an\n"
+    "                       integer 0..4294967295 (e.g. schema_version); a line\n"
+    "                       without it or with another value is a bad line. Not\n"
+    "                       with --schema-version\n"
     "  --partition P        append every event to partition P\n"
     "  --sync MODE          none (default): acknowledge when the stream's own sync\n"
     "                       policy makes an event durable; always: also sync\n"
@@ -152,12 +156,13 @@ enum {
     OPT_TIME_ZONE,
     OPT_HEADER,
     OPT_TOMBSTONE_FIELD,
+    OPT_SCHEMA_FIELD,
 };
 
 typedef struct append_opts {
     const char *store, *stream, *file; /* file NULL or "-": stdin */
-    jsonpath key, time, tombstone;
-    int have_key, have_time, have_tombstone;
+    jsonpath key, time, tombstone, schema;
+    int have_key, have_time, have_tombstone, have_schema_field, have_schema_version;
     jsonpath_time time_how;
     int have_zone;
     const char *zone_name; /* --time-zone was a zone name */
@@ -234,7 +239,8 @@ static int parse_line(append_run *a, const char *line, size_t len, char *why, si
     siglog_event *e = &a->ev[a->n];
     size_t nh = a->o->nheaders;
     *e = (siglog_event){ .value = line, .value_len = len, .timestamp_us = l.timestamp_us,
-                         .schema_version = a->o->schema_version, .key_len = l.key_len,
+                         .schema_version = a->spec.schema ? l.schema_version : a->o->schema_version,
+                         .key_len = l.key_len,
                          .header_count = (uint32_t)nh, .flags = l.tombstone ? SIGLOG_EVENT_TOMBSTONE : 0 };
     /* The key and header values may live in the parsed line: copy them
      * before releasing that. */
@@ -441,6 +447,29 @@ static int check_time_options(append_opts *o)
     return CLI_OK;
 }
 
+/* Where the field-path option ch goes. */
+static void field_option(append_opts *o, int ch, jsonpath **p, int **have)
+{
+    switch (ch) {
+    case OPT_KEY_FIELD:
+        *p = &o->key;
+        *have = &o->have_key;
+        break;
+    case OPT_TIME_FIELD:
+        *p = &o->time;
+        *have = &o->have_time;
+        break;
+    case OPT_TOMBSTONE_FIELD:
+        *p = &o->tombstone;
+        *have = &o->have_tombstone;
+        break;
+    default:
+        *p = &o->schema;
+        *have = &o->have_schema_field;
+        break;
+    }
+}
+
 /* One --header: a constant, or a field path compiled once. */
 static int add_header(append_opts *o, const char *arg)
 {
@@ -475,6 +504,7 @@ static int parse_options(int argc, char **argv, append_opts *o)
         { "time-zone", required_argument, NULL, OPT_TIME_ZONE },
         { "header", required_argument, NULL, OPT_HEADER },
         { "tombstone-field", required_argument, NULL, OPT_TOMBSTONE_FIELD },
+        { "schema-field", required_argument, NULL, OPT_SCHEMA_FIELD },
         { NULL, 0, NULL, 0 },
     };
     static const char *const syncs[] = { "none", "always", NULL };
@@ -486,9 +516,11 @@ static int parse_options(int argc, char **argv, append_opts *o)
         switch (ch) {
         case OPT_KEY_FIELD:
         case OPT_TIME_FIELD:
-        case OPT_TOMBSTONE_FIELD: {
-            jsonpath *p = ch == OPT_KEY_FIELD ? &o->key : ch == OPT_TIME_FIELD ? &o->time : &o->tombstone;
-            int *have = ch == OPT_KEY_FIELD ? &o->have_key : ch == OPT_TIME_FIELD ? &o->have_time : &o->have_tombstone;
+        case OPT_TOMBSTONE_FIELD:
+        case OPT_SCHEMA_FIELD: {
+            jsonpath *p;
+            int *have;
+            field_option(o, ch, &p, &have);
             if (*have)
                 jsonpath_free(p);
             if (jsonpath_compile(p, optarg) != 0)
@@ -504,6 +536,7 @@ static int parse_options(int argc, char **argv, append_opts *o)
         case OPT_SCHEMA:
             if (args_u32(&cmd, "--schema-version", optarg, 0, UINT32_MAX, &o->schema_version))
                 return CLI_USAGE;
+            o->have_schema_version = 1;
             break;
         case OPT_PARTITION:
             if (args_u32(&cmd, "--partition", optarg, 0, SIGLOG_PARTITIONS_MAX - 1, &o->partition))
@@ -558,6 +591,8 @@ static int parse_options(int argc, char **argv, append_opts *o)
     }
     if (check_time_options(o) != CLI_OK)
         return CLI_USAGE;
+    if (o->have_schema_field && o->have_schema_version)
+        return args_usage(&cmd, "--schema-version and --schema-field exclude each other");
     int i = args_operand_index();
     if (argc - i < 2)
         return args_usage(&cmd, "missing STORE or STREAM");
@@ -603,6 +638,7 @@ int cmd_append(int argc, char **argv)
     siglog_stream_config_get(a.st, &a.cfg);
     a.spec = (ingest_spec){ .key = o.have_key ? &o.key : NULL, .time = o.have_time ? &o.time : NULL,
                             .tombstone = o.have_tombstone ? &o.tombstone : NULL,
+                            .schema = o.have_schema_field ? &o.schema : NULL,
                             .time_how = o.time_how, .zone_name = o.zone_name, .record_bytes_max = a.cfg.record_bytes_max,
                             .headers = o.headers, .header_count = o.nheaders, .fast = fast_line,
                             .fast_ctx = a.fast = jsonfast_new() };
@@ -649,5 +685,7 @@ out:
         jsonpath_free(&o.time);
     if (o.have_tombstone)
         jsonpath_free(&o.tombstone);
+    if (o.have_schema_field)
+        jsonpath_free(&o.schema);
     return status;
 }

@@ -64,6 +64,29 @@ static int parse_tombstone(const ingest_spec *spec, ingest_line *out, char *why,
     return 0;
 }
 
+/* The event's schema version from its schema field: a line without it,
+ * or with anything but an integer 0..2^32-1 there, is a bad line (no
+ * version is guessed). 0, or -1 with why set. */
+static int parse_schema_version(const ingest_spec *spec, const char *line, size_t len, size_t replaced,
+                                ingest_line *out, char *why, size_t why_cap)
+{
+    out->schema_version = 0;
+    if (!spec->schema)
+        return 0;
+    json_t *v = jsonpath_get(out->root, spec->schema);
+    if (!v) {
+        snprintf(why, why_cap, "no field '%s'", spec->schema->text);
+        return -1;
+    }
+    if (out_of_range(line, len, replaced, v, spec->schema) || !json_is_integer(v) || json_integer_value(v) < 0 ||
+        json_integer_value(v) > (json_int_t)UINT32_MAX) {
+        snprintf(why, why_cap, "schema field '%s' is not an integer from 0 to 4294967295", spec->schema->text);
+        return -1;
+    }
+    out->schema_version = (uint32_t)json_integer_value(v);
+    return 0;
+}
+
 /* The headers' values into out (borrowing from root), and whether the
  * event fits the record limit with them. 0, or -1 with why set. */
 static int parse_headers(const ingest_spec *spec, const char *line, size_t len, size_t replaced, ingest_line *out,
@@ -108,7 +131,7 @@ static int fast_parse(const ingest_spec *spec, const char *line, size_t len, jso
 {
     /* Every path the spec names: a field missing from the tree would
      * read as absent. */
-    const jsonpath *paths[3 + INGEST_HEADERS_MAX];
+    const jsonpath *paths[4 + INGEST_HEADERS_MAX];
     size_t n = 0;
     if (spec->key)
         paths[n++] = spec->key;
@@ -116,6 +139,8 @@ static int fast_parse(const ingest_spec *spec, const char *line, size_t len, jso
         paths[n++] = spec->time;
     if (spec->tombstone)
         paths[n++] = spec->tombstone;
+    if (spec->schema)
+        paths[n++] = spec->schema;
     for (size_t i = 0; i < spec->header_count; i++)
         if (spec->headers[i].field)
             paths[n++] = spec->headers[i].field;
@@ -211,7 +236,9 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
             goto bad;
         }
     }
-    if (parse_tombstone(spec, out, why, why_cap) != 0 || parse_headers(spec, line, len, replaced, out, why, why_cap) != 0)
+    if (parse_tombstone(spec, out, why, why_cap) != 0 ||
+        parse_schema_version(spec, line, len, replaced, out, why, why_cap) != 0 ||
+        parse_headers(spec, line, len, replaced, out, why, why_cap) != 0)
         goto bad;
     return 0;
 bad:

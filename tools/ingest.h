@@ -2,8 +2,8 @@
  * ingest — what `siglog append` makes of one JSON Lines line: it must be
  * exactly one JSON value within the stream's record limit, and the key and
  * event time come from the fields that dot paths name (jsonpath.h), and
- * so do header values (or they are constants) and whether the event is a
- * tombstone. No
+ * so do header values (or they are constants), whether the event is a
+ * tombstone and its schema version. No
  * I/O and no store, so the fuzz target ingest_jsonl runs exactly the code
  * the tool runs.
  */
@@ -33,6 +33,8 @@ typedef struct ingest_spec {
     const jsonpath *time;      /* NULL: the append time is used */
     const jsonpath *tombstone; /* a line is a tombstone when this field is
                                 * true; NULL: no line is */
+    const jsonpath *schema;    /* the event's schema version is this field,
+                                * an integer 0..2^32-1; NULL: not read */
     jsonpath_time time_how;    /* how the time field is read */
     const char *zone_name;     /* of time_how.local_to_utc, for messages */
     uint32_t record_bytes_max; /* longer events (value, key and headers
@@ -57,6 +59,7 @@ typedef struct ingest_line {
     size_t key_len;
     int64_t timestamp_us; /* 0: the append time (a time field is never 0) */
     int tombstone;        /* the tombstone field is true */
+    uint32_t schema_version; /* of the schema field (0 without spec->schema) */
     char buf[JSONPATH_KEY_MAX];
     ingest_value header_values[INGEST_HEADERS_MAX]; /* of spec->headers[i] */
     char hbuf[INGEST_HEADERS_MAX][JSONPATH_KEY_MAX];

@@ -155,14 +155,13 @@ static void write_record(const replay_run *rr, const replay_src *src, const sigl
 
 /* ---- reading ---- */
 
-/* Whether r passes the filters other than --to-offset and --key (the
- * cursor hands out only the key's records, passing over the segments
- * whose key filter excludes it). */
+/* Whether r passes the filters other than --to-offset, --key and
+ * --schema-version (the cursor hands out only the key's and the version's
+ * records, passing over the segments that hold none of them). */
 static int selected(const replay_opts *o, const siglog_record *r)
 {
     return !((o->have_from_time && r->timestamp_us < o->from_time) ||
              (o->have_to_time && r->timestamp_us >= o->to_time) ||
-             (o->have_schema && r->schema_version != o->schema_version) ||
              !headers_match(r, o->headers, o->nheaders));
 }
 
@@ -458,6 +457,8 @@ static int open_sources(replay_run *rr)
                                     (o->allow_gaps ? SIGLOG_CURSOR_ALLOW_GAPS : 0u));
         if (rc == 0 && o->have_key)
             rc = siglog_cursor_set_key(src->cursor, o->key, strlen(o->key));
+        if (rc == 0 && o->have_schema)
+            rc = siglog_cursor_filter_schema(src->cursor, o->schema_version);
         if (rc != 0)
             return cli_fail_lib(rr->who, rc, "opening stream %s partition %u", stream_name(rr, src),
                                 src->partition);

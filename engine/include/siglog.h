@@ -658,6 +658,13 @@ SIGLOG_API int siglog_cursor_seek(siglog_cursor *c, int seek, int64_t arg);
  * 0, SIGLOG_EINVAL or SIGLOG_ENOMEM. */
 SIGLOG_API int siglog_cursor_set_key(siglog_cursor *c, const void *key, size_t len);
 
+/* From now on hand out only records of schema version `version` (a
+ * replay of one version), across seeks: records of other versions are
+ * passed over, and a sealed segment whose catalog entry records the
+ * versions it holds without this one is not read at all (FORMAT.md §5;
+ * a segment whose versions are unknown is read). 0 or SIGLOG_EINVAL. */
+SIGLOG_API int siglog_cursor_filter_schema(siglog_cursor *c, uint32_t version);
+
 /* The offset the next record will have at least. */
 SIGLOG_API uint64_t siglog_cursor_position(const siglog_cursor *c);
 
@@ -890,6 +897,42 @@ SIGLOG_API int siglog_schema_foreach(siglog_stream *st, int (*fn)(void *ctx, con
 SIGLOG_API int siglog_schema_validate(siglog_stream *st, uint32_t version, const void *value, size_t len,
                                       void (*fn)(void *ctx, const char *path, const char *reason), void *ctx,
                                       size_t max);
+
+/* ---- Redaction: a record filter for readers without clearance ----
+ * Every value of a field whose x-sensitivity, in the event's own schema
+ * version, is at or above a level is replaced by a pseudonym (the hex of
+ * a keyed BLAKE2b-256 of the value's compact JSON, keyed by the store's
+ * secret: equal values give equal pseudonyms, so joins still work, but a
+ * value cannot be recovered or guessed without the secret), or dropped.
+ * FORMAT.md, "Redaction", gives the exact formula. */
+enum siglog_sensitivity {
+    SIGLOG_SENSITIVITY_PUBLIC = 0,
+    SIGLOG_SENSITIVITY_INTERNAL = 1,
+    SIGLOG_SENSITIVITY_PERSONAL = 2,
+    SIGLOG_SENSITIVITY_SECRET = 3,
+};
+enum siglog_redact_mode {
+    SIGLOG_REDACT_HASH = 0,     /* the value becomes its pseudonym (a string) */
+    SIGLOG_REDACT_DROP = 1,     /* the field is removed (an array element:
+                                 * the element) */
+};
+
+typedef struct siglog_redactor siglog_redactor;
+
+/* A redactor for the stream's records at level (INTERNAL, PERSONAL or
+ * SECRET) in mode. HASH needs the store's secret (store.secret, readable
+ * by the store's owner only): SIGLOG_EPERM when this process may not read
+ * it, SIGLOG_ENOENT when the store has none. SIGLOG_EINVAL for an unknown
+ * level or mode. One thread at a time per redactor. */
+SIGLOG_API int siglog_redactor_open(siglog_redactor **out, siglog_stream *st, int level, int mode);
+/* The value of rec with its fields at or above the level redacted, per
+ * rec's schema version: *value and *len (valid until the next call or the
+ * close; rec's own bytes when nothing in its version is at the level).
+ * Nothing is ever passed through unredacted: an event whose version is not
+ * registered, or whose value is not a JSON object when its version marks
+ * fields at the level, is SIGLOG_ESCHEMA naming its offset. */
+SIGLOG_API int siglog_redact(siglog_redactor *r, const siglog_record *rec, const void **value, size_t *len);
+SIGLOG_API void siglog_redactor_close(siglog_redactor *r); /* NULL is fine */
 
 /* Schema usage: what a partition's log holds of each version, counted
  * as events reach the log (what a reader can see), persisted with the

@@ -3,7 +3,7 @@
  * simdjson) against the jansson path it stands in for. Every input is one
  * line, read by ingest_parse twice with the same spec, once with the fast
  * path and once without: both must accept or refuse it, with the same
- * message, and take the same key, time, header values and tombstone
+ * message, and take the same key, time, header values, schema version and tombstone
  * marker out of it. The
  * first two bytes of the input pick the fields and their paths (top-level
  * names, nested ones, paths through one another), so that the walk over
@@ -76,8 +76,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 2)
         return 0;
     /* Byte 0: which fields are read (1 key, 2 time, 4 headers, 8 the
-     * tombstone marker, whose path bits 4-6 pick); byte 1: the other
-     * paths (bits 0-2 the key's, 3-5 the time's, 6-7 the header's). */
+     * tombstone marker, whose path bits 4-6 pick, 128 the schema version,
+     * at the path after it); byte 1: the other paths (bits 0-2 the key's,
+     * 3-5 the time's, 6-7 the header's). */
     unsigned use = data[0], pick = data[1];
     const char *line = (const char *)data + 2;
     size_t len = size - 2;
@@ -93,10 +94,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         .headers = headers,
         .header_count = use & 4 ? 2 : 0,
         .tombstone = use & 8 ? &paths[(use >> 4) & 7] : NULL,
+        .schema = use & 128 ? &paths[((use >> 4) + 1) & 7] : NULL,
     };
-    const jsonpath *all[4] = {spec.key ? spec.key : &paths[0], spec.time ? spec.time : &paths[1], headers[0].field,
-                              &paths[(use >> 4) & 7]};
-    check_verdict(line, len, all, 4);
+    const jsonpath *all[5] = {spec.key ? spec.key : &paths[0], spec.time ? spec.time : &paths[1], headers[0].field,
+                              &paths[(use >> 4) & 7], &paths[((use >> 4) + 1) & 7]};
+    check_verdict(line, len, all, 5);
 
     ingest_line slow_l, fast_l;
     char slow_why[512] = "", fast_why[512] = "";
@@ -114,6 +116,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     same_bytes("the key", slow_l.key, slow_l.key_len, fast_l.key, fast_l.key_len);
     if (slow_l.tombstone != fast_l.tombstone)
         fuzz_fail(TARGET, "one path reads a tombstone, the other does not");
+    if (slow_l.schema_version != fast_l.schema_version)
+        fuzz_fail(TARGET, "the schema version differs: %u and %u", slow_l.schema_version, fast_l.schema_version);
     if (slow_l.timestamp_us != fast_l.timestamp_us)
         fuzz_fail(TARGET, "the time differs: %lld and %lld", (long long)slow_l.timestamp_us,
                   (long long)fast_l.timestamp_us);
