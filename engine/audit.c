@@ -38,6 +38,7 @@ static const char *const action_names[] = {
     [AUDIT_WARM] = "warm",       [AUDIT_COLD] = "cold",       [AUDIT_PURGE] = "purge",
     [AUDIT_ARCHIVE] = "archive", [AUDIT_RESTORE] = "restore", [AUDIT_HOLD] = "hold",
     [AUDIT_CONFIG] = "config",   [AUDIT_FORGET] = "forget",   [AUDIT_COMPACT] = "compact",
+    [AUDIT_LOSS] = "loss",
 };
 
 const char *sl_audit_action_name(uint16_t action, char buf[24])

@@ -75,7 +75,8 @@ enum audit_action {
     AUDIT_CONFIG = 7,   /* a stream setting changed */
     AUDIT_FORGET = 8,   /* events removed or redacted on request */
     AUDIT_COMPACT = 9,  /* records dropped by compaction */
-    AUDIT_ACTION_LAST = AUDIT_COMPACT,
+    AUDIT_LOSS = 10,    /* lost segments accepted (verify --accept-loss) */
+    AUDIT_ACTION_LAST = AUDIT_LOSS,
 };
 enum audit_cause { AUDIT_BY_POLICY = 1, AUDIT_BY_COMMAND = 2 };
 

@@ -274,6 +274,18 @@ int sl_catalog_check_segments(const char *dir, const catalog_checkpoint *c, cons
     return 0;
 }
 
+int sl_catalog_check_listed(const char *dir, const catalog_snapshot *s)
+{
+    uint64_t *bases = malloc((s->n ? s->n : 1) * sizeof *bases);
+    if (!bases)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < s->n; i++)
+        bases[i] = s->segs[i].base_offset;
+    int rc = sl_catalog_check_segments(dir, &s->bounds, bases, s->n);
+    free(bases);
+    return rc;
+}
+
 int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t next_offset)
 {
     if (next_offset >= c->next_offset_floor)

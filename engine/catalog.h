@@ -176,6 +176,8 @@ int sl_catalog_list_segments(const siglog_io *io, const char *dir, uint64_t **ba
 /* Sorted segment bases against the bounds: SIGLOG_ECORRUPT naming the
  * missing range when segments are missing at the start or at the end. */
 int sl_catalog_check_segments(const char *dir, const catalog_checkpoint *c, const uint64_t *bases, size_t n);
+/* The same for a snapshot built from a listing (a version 1 file). */
+int sl_catalog_check_listed(const char *dir, const catalog_snapshot *s);
 /* A log that ends at next_offset against the bounds: SIGLOG_ECORRUPT
  * naming the missing offsets when it ends below the floor. */
 int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t next_offset);
@@ -253,6 +255,15 @@ catalog_checkpoint *sl_catalog_edit_bounds(catalog_snapshot *s);
 /* The figures of a segment as an entry would hold them (sealed: its
  * summary checksum too), read from the open segment. */
 int sl_catalog_describe_segment(segment *seg, catalog_segment *out);
+
+/* Writer, at its open of a catalog that is not version 2 yet (an
+ * upgrade; catalog_figures.c): write it as version 2 with the figures of
+ * every sealed entry read from its segment. Nothing when it is version 2
+ * already. */
+int sl_catalog_fill_figures(catalog *c, const segment_params *params);
+/* The figures of sealed entry e (end offset, record count, times, bytes,
+ * summary checksum) read from its segment in dir, opened read-only. */
+int sl_catalog_read_figures(const siglog_io *io, const char *dir, const segment_params *params, catalog_segment *e);
 
 /* Writer, at its open: a roll that crashed before its catalog write
  * leaves the new segment empty and unnamed past the last entry: unlink

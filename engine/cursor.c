@@ -13,7 +13,8 @@
  * Segments must follow each other without holes: a missing range is
  * reported (SIGLOG_ECORRUPT, see missing_range), unless the cursor was
  * opened with SIGLOG_CURSOR_ALLOW_GAPS; a range removed by retention from
- * the start is SIGLOG_EGAP. Offsets from the snapshot's journal_from on
+ * the start, or one the catalog records as lost (catalog_loss.h), is
+ * SIGLOG_EGAP, reported once: the next read goes on after it. Offsets from the snapshot's journal_from on
  * are read from the partition's journaled batches in memory (a read-only
  * handle on a store whose writer crashed), checked when the journal was
  * read.
@@ -180,14 +181,35 @@ static int open_at(siglog_cursor *c, uint64_t base)
     return report_index_faults(c, faults, sl_segment_locate_offset(c->seg, c->next_offset, &c->pos));
 }
 
+/* Whether the catalog records [expected, base) as lost (catalog_loss.h):
+ * the entry at base follows one that ends below it, at or before
+ * `expected`. Nothing but an accepted loss leaves such a hole. */
+static int recorded_loss(const siglog_cursor *c, uint64_t expected, uint64_t base)
+{
+    if (!c->cat || sl_catalog_snapshot_listed(c->cat))
+        return 0;
+    size_t j = sl_catalog_snapshot_find(c->cat, base);
+    if (j == 0 || j >= sl_catalog_snapshot_count(c->cat) || sl_catalog_snapshot_segment(c->cat, j)->base_offset != base)
+        return 0;
+    const catalog_segment *prev = sl_catalog_snapshot_segment(c->cat, j - 1);
+    return prev->end_offset < base && prev->end_offset <= expected && expected >= prev->base_offset;
+}
+
 /* The one check for a hole in the offsets: the log must go on at
  * `expected` (the log start offset, or one past the last offset of the
  * segment before) and the next segment starts at `base`. The log start
- * comes from the snapshot. */
+ * comes from the snapshot. A hole the catalog records as an accepted
+ * loss is SIGLOG_EGAP (the caller moves on to `base`); any other is
+ * SIGLOG_ECORRUPT. */
 static int missing_range(const siglog_cursor *c, uint64_t expected, uint64_t base)
 {
     if (base <= expected || (c->flags & SIGLOG_CURSOR_ALLOW_GAPS))
         return 0;
+    if (recorded_loss(c, expected, base))
+        return sl_err_set(SIGLOG_EGAP,
+                          "%s: offsets %" PRIu64 "..%" PRIu64 " were lost (the loss is recorded in its %s); the log "
+                          "goes on at %" PRIu64,
+                          sl_partition_path(c->p), expected, base - 1, CATALOG_FILE, base);
     return sl_err_set(SIGLOG_ECORRUPT, "%s: offsets %" PRIu64 "..%" PRIu64 " are missing: no segment holds them",
                    sl_partition_path(c->p), expected, base - 1);
 }
@@ -298,8 +320,11 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
             /* next_offset is past its end: a hole up to the next one. */
             if (!following)
                 return 0; /* the writer has not created the next one yet */
-            if ((rc = missing_range(c, c->next_offset, following)) != 0)
+            if ((rc = missing_range(c, c->next_offset, following)) != 0) {
+                if (rc == SIGLOG_EGAP)
+                    c->next_offset = following; /* reported once: go on after it */
                 return rc;
+            }
             c->next_offset = base = following;
             i++;
         }
@@ -498,8 +523,14 @@ static int seek_time(siglog_cursor *c, int64_t ts)
             rc = 0; /* gone since listed: the next one reports the hole */
             continue;
         }
-        if (!rc)
-            rc = missing_range(c, expected, c->bases[i]);
+        if (!rc && (rc = missing_range(c, expected, c->bases[i])) == SIGLOG_EGAP) {
+            /* A recorded loss could have held the answer: land at it, so
+             * that reading reports it (once) and goes on after it, still
+             * skipping records before ts. */
+            sl_err_clear();
+            c->next_offset = expected;
+            return 0;
+        }
         if (!rc)
             rc = cached_max_ts(e);
         if (rc)

@@ -501,7 +501,11 @@ int sl_partition_open(partition **out, const siglog_io *io, const char *dir, uin
             open_missing(p, log, log_ctx);
             rc = 0;
         }
-        /* A store from before the catalog gets its checkpoint now. */
+        /* A store from before the catalog gets its checkpoint now, with
+         * the figures of its sealed segments. */
+        segment_params sp = seg_params(p);
+        if (!rc && !p->damaged)
+            rc = sl_catalog_fill_figures(p->cat, &sp);
         if (!rc && !p->damaged)
             rc = sl_catalog_commit(p->cat, sl_segment_base_offset(p->active), sl_segment_base_offset(p->active));
         if (rc)

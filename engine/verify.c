@@ -34,7 +34,9 @@
 #include "names.h"
 #include "segment.h"
 #include "store.h"
+#include "audit.h"
 #include "catalog.h"
+#include "catalog_loss.h"
 #include "stream.h"
 
 /* Progress is reported at most every this many bytes. */
@@ -151,8 +153,8 @@ static void bad_list_free(bad_list *l)
  * segment with a torn tail or damage only the entries of the valid prefix
  * (offsets below valid_end) are judged: the rest go with the tail's repair
  * or the damage report. */
-static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nbatches, uint64_t valid_end,
-                         int intact, const segment_params *p, int active)
+static int check_indexes(verifier *v, const char *dir, const char *stem, uint64_t base, size_t nbatches,
+                         uint64_t valid_end, int intact, const segment_params *p, int active)
 {
     static const struct {
         const char *ext;
@@ -161,7 +163,7 @@ static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nba
     int bad = 0;
     for (int f = 0; f < 2; f++) {
         char path[4096];
-        sl_segment_path(path, sizeof path, dir, base, files[f].ext);
+        snprintf(path, sizeof path, "%s/%s%s", dir, stem, files[f].ext);
         index_file *ix;
         v->st.files++;
         int rc = sl_index_open(v->io, path, files[f].kind, base, 0, IO_READ, 0, &ix);
@@ -197,18 +199,28 @@ static int check_indexes(verifier *v, const char *dir, uint64_t base, size_t nba
     return bad ? note_bad(&v->bad, dir, base, p, active) : 0;
 }
 
-/* Check one segment. *next_offset: in, the offset it must start at (or
- * UINT64_MAX for the first segment); out, one past its last valid record. */
-static int check_segment(verifier *v, const char *dir, uint64_t base, int last, const segment_params *p,
-                         uint64_t *next_offset)
+/* What a segment holds, as its catalog entry states it (catalog.h). */
+typedef struct seg_figures {
+    uint64_t end_offset, record_count, bytes, summary_checksum;
+    int64_t first_ts, max_ts;
+    int intact; /* read whole without damage or torn tail */
+} seg_figures;
+
+/* Check one segment, whose files are named by stem. *next_offset: in,
+ * the offset it must start at (or UINT64_MAX when nothing says); out,
+ * one past its last valid record. *fig: what it holds. */
+static int check_segment(verifier *v, const char *dir, const char *stem, uint64_t base, int last,
+                         const segment_params *p, uint64_t *next_offset, seg_figures *fig)
 {
     segment *s;
     char path[4096];
-    sl_segment_path(path, sizeof path, dir, base, ".seg");
+    snprintf(path, sizeof path, "%s/%s.seg", dir, stem);
     v->st.files++;
-    int rc = sl_segment_open(v->io, dir, base, 0, p, &s);
+    *fig = (seg_figures){.first_ts = 0, .max_ts = INT64_MIN};
+    int rc = sl_segment_open_at(v->io, dir, stem, base, 0, p, &s);
     if (rc == SIGLOG_ENOENT || rc == SIGLOG_ECORRUPT) {
         problem(v, path, UINT64_MAX, "cannot open: %s", siglog_errdetail());
+        *next_offset = UINT64_MAX;
         return 0;
     }
     if (rc)
@@ -221,6 +233,7 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
             problem(v, path, UINT64_MAX, "segment starts at offset %" PRIu64 ", inside the previous one (ends at %" PRIu64 ")",
                     base, *next_offset);
     }
+    uint64_t records_before = v->st.records;
     uint64_t size = sl_segment_size(s), pos = 0, expect = base;
     int64_t prefix_max = INT64_MIN;
     int damaged = 0;
@@ -251,6 +264,8 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
             }
             if ((rc = remember_batch(v, n++, &h, pos, prefix_max)) != 0)
                 break;
+            if (n == 1)
+                fig->first_ts = h.first_timestamp_us;
             if (h.max_timestamp_us > prefix_max)
                 prefix_max = h.max_timestamp_us;
             v->st.batches++;
@@ -283,65 +298,171 @@ static int check_segment(verifier *v, const char *dir, uint64_t base, int last, 
     }
     progress(v, size > pos ? size - pos : 0);
     v->st.bytes += pos;
+    fig->end_offset = expect;
+    fig->record_count = v->st.records - records_before;
+    fig->bytes = size;
+    fig->max_ts = prefix_max;
+    fig->summary_checksum = sl_segment_summary_checksum(s);
+    fig->intact = pos == size && !damaged;
     if (!rc)
-        rc = check_indexes(v, dir, base, n, expect, pos == size, p, last);
+        rc = check_indexes(v, dir, stem, base, n, expect, pos == size, p, last);
     sl_segment_close(s);
     /* After damage, where the next segment must start is unknown. */
     *next_offset = damaged ? UINT64_MAX : expect;
     return rc;
 }
 
-/* The partition checkpoint against the segments (FORMAT.md section 5):
- * a problem names the missing range. found == 0: nothing to check. */
-static void check_catalog(verifier *v, const char *dir, const catalog_checkpoint *cp, int found,
-                          const uint64_t *bases, size_t n, uint64_t next)
+/* A sealed entry's figures against what its segment holds. All zero:
+ * an entry a version 1 catalog was upgraded to before figures were
+ * filled in at the upgrade: unknown, not checked. */
+static void check_figures(verifier *v, const char *dir, const catalog_segment *e, const seg_figures *f)
 {
-    if (!found)
+    if (e->record_count == 0 && e->bytes == 0 && e->summary_checksum == 0 && f->bytes != 0)
         return;
-    v->st.files++;
-    if (sl_catalog_check_segments(dir, cp, bases, n) != 0 ||
-        (next != UINT64_MAX && sl_catalog_check_end(dir, cp, next) != 0))
-        problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
+    char what[512];
+    size_t n = 0;
+#define FIGURE_(name, fmt, want, got)                                                                       \
+    if ((want) != (got) && n < sizeof what)                                                                 \
+        n += (size_t)snprintf(what + n, sizeof what - n, "%s%s %" fmt " (the segment: %" fmt ")", n ? ", " : "", \
+                              name, want, got);
+    FIGURE_("end offset", PRIu64, e->end_offset, f->end_offset)
+    FIGURE_("record count", PRIu64, e->record_count, f->record_count)
+    FIGURE_("bytes", PRIu64, e->bytes, f->bytes)
+    FIGURE_("first time", PRId64, e->first_timestamp_us, f->first_ts)
+    FIGURE_("max time", PRId64, e->max_timestamp_us, f->max_ts)
+    FIGURE_("summary checksum", PRIx64, e->summary_checksum, f->summary_checksum)
+#undef FIGURE_
+    if (n)
+        problem(v, dir, UINT64_MAX, "%s: its catalog entry says %s", e->location, what);
 }
 
-static int check_partition(verifier *v, const char *dir, const segment_params *p)
+/* Whether name is one of a segment's files ("<location>.seg|.oix|.tix|
+ * .sum"): its stem into stem. */
+static int segment_file_stem(const char *name, char stem[CATALOG_LOCATION_MAX + 1], int *is_seg)
 {
-    catalog_checkpoint cp;
-    int found;
-    int rc = sl_catalog_load(v->io, dir, &cp, &found);
-    if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION) {
-        /* A missing directory, or a damaged checkpoint: the segments are
-         * still checked, if there are any. */
-        problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
-        found = 0;
-        rc = 0;
+    const char *dot = strrchr(name, '.');
+    size_t len = dot ? (size_t)(dot - name) : 0;
+    if (!dot || len > CATALOG_LOCATION_MAX || len < 20 ||
+        (strcmp(dot, ".seg") && strcmp(dot, ".oix") && strcmp(dot, ".tix") && strcmp(dot, ".sum")))
+        return 0;
+    memcpy(stem, name, len);
+    stem[len] = 0;
+    uint64_t base = 0;
+    for (size_t i = 0; i < 20; i++) {
+        if (stem[i] < '0' || stem[i] > '9' || base > (UINT64_MAX - 9) / 10)
+            return 0;
+        base = base * 10 + (uint64_t)(stem[i] - '0');
     }
-    /* A version 2 catalog names the segments, each of which must be
-     * there; otherwise what is listed is checked against the bounds. */
-    catalog_snapshot *cs = NULL;
-    int files_missing = 0;
-    if (!rc && found && sl_catalog_snapshot_load(v->io, dir, &cs) == 0 && !sl_catalog_snapshot_listed(cs)) {
-        if ((files_missing = sl_catalog_check_files(v->io, dir, cs) != 0))
-            problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
-    } else {
-        sl_catalog_snapshot_release(cs);
-        cs = NULL;
+    *is_seg = strcmp(dot, ".seg") == 0;
+    return sl_catalog_location_valid(stem, base);
+}
+
+/* Segment files a version 2 catalog does not name: the one listing of the
+ * directory verify makes, to report them (nothing reads them). An empty
+ * .seg past the last entry (and its indexes) is what a roll that crashed
+ * before its catalog write leaves: the next writer's open removes it, so
+ * it is no problem. */
+static int report_strays(verifier *v, const char *dir, const catalog_snapshot *cs)
+{
+    io_dirent_list l = {0};
+    int r = v->io->list_dir(v->io, dir, &l);
+    if (r < 0)
+        return r == -ENOENT ? 0 : sl_err_errno(r, "listing %s", dir);
+    size_t n = sl_catalog_snapshot_count(cs);
+    uint64_t last_base = n ? sl_catalog_snapshot_segment(cs, n - 1)->base_offset : 0;
+    for (size_t i = 0; i < l.count; i++) {
+        char stem[CATALOG_LOCATION_MAX + 1], seg[4200];
+        int is_seg, named = 0;
+        if (!segment_file_stem(l.names[i], stem, &is_seg))
+            continue;
+        for (size_t k = 0; k < n && !named; k++)
+            named = strcmp(sl_catalog_snapshot_segment(cs, k)->location, stem) == 0;
+        if (named)
+            continue;
+        snprintf(seg, sizeof seg, "%s/%s.seg", dir, stem);
+        int is_dir;
+        uint64_t size = 1, base = strtoull(stem, NULL, 10);
+        if (strlen(stem) == 20 && base > last_base && v->io->stat_path(v->io, seg, &is_dir, &size) == 0 && size == 0)
+            continue;
+        char path[4200];
+        snprintf(path, sizeof path, "%s/%s", dir, l.names[i]);
+        problem(v, path, UINT64_MAX, "a segment file its %s does not name: nothing reads it (left by hand or by an "
+                "interrupted rewrite)", CATALOG_FILE);
     }
+    sl_io_dirent_list_free(&l);
+    return 0;
+}
+
+/* A partition whose catalog cannot be read: the segments listed are still
+ * checked, so that their own damage is reported too. */
+static int check_listed(verifier *v, const char *dir, const segment_params *p)
+{
     uint64_t *bases = NULL;
     size_t n = 0;
-    if (!rc && (rc = sl_catalog_list_segments(v->io, dir, &bases, &n)) == SIGLOG_ENOENT) {
-        sl_catalog_snapshot_release(cs);
+    int rc = sl_catalog_list_segments(v->io, dir, &bases, &n);
+    if (rc == SIGLOG_ENOENT)
         return 0;
-    }
     uint64_t next = UINT64_MAX;
-    for (size_t i = 0; i < n && !rc; i++)
-        rc = check_segment(v, dir, bases[i], i + 1 == n, p, &next);
-    if (!rc && cs && !files_missing && next != UINT64_MAX && sl_catalog_check_end(dir, &cp, next) != 0)
-        problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
-    if (!rc)
-        check_catalog(v, dir, &cp, found && !cs, bases, n, next);
-    sl_catalog_snapshot_release(cs);
+    for (size_t i = 0; i < n && !rc; i++) {
+        char stem[SEGMENT_STEM_MAX + 1];
+        seg_figures f;
+        sl_segment_stem(stem, bases[i]);
+        rc = check_segment(v, dir, stem, bases[i], i + 1 == n, p, &next, &f);
+    }
     free(bases);
+    return rc;
+}
+
+/* One partition through its catalog (FORMAT.md section 5): every entry's
+ * segment checked in order, each sealed entry's figures against its
+ * segment, the offsets tiling but for losses the catalog records, the
+ * log's end against the floor. A version 1 catalog or none: what the
+ * catalog module lists, against the version 1 bounds. */
+static int check_partition(verifier *v, const char *dir, const segment_params *p)
+{
+    catalog_snapshot *cs = NULL;
+    int rc = sl_catalog_snapshot_load(v->io, dir, &cs);
+    if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION) {
+        /* A missing directory, or a damaged checkpoint. */
+        problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
+        return check_listed(v, dir, p);
+    }
+    if (rc)
+        return rc;
+    const catalog_checkpoint *cp = sl_catalog_snapshot_bounds(cs);
+    int listed = sl_catalog_snapshot_listed(cs), found = sl_catalog_snapshot_found(cs), missing = 0;
+    size_t n = sl_catalog_snapshot_count(cs);
+    if (found)
+        v->st.files++;
+    if (listed && found && (missing = sl_catalog_check_listed(dir, cs) != 0))
+        problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
+    uint64_t next = UINT64_MAX;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(cs, i);
+        size_t after;
+        if (!listed && (rc = sl_catalog_missing_run(v->io, dir, cs, i, &after)) != 0) {
+            if (rc != SIGLOG_ECORRUPT)
+                break;
+            problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
+            rc = 0;
+            missing = 1;
+            next = UINT64_MAX;
+            i = after - 1;
+            continue;
+        }
+        /* A hole between entries is a loss the catalog records. */
+        if (i > 0 && !listed && sl_catalog_snapshot_segment(cs, i - 1)->end_offset < e->base_offset)
+            next = UINT64_MAX;
+        seg_figures f;
+        rc = check_segment(v, dir, e->location, e->base_offset, i + 1 == n, p, &next, &f);
+        if (!rc && !listed && e->state != CATALOG_SEG_ACTIVE && f.intact)
+            check_figures(v, dir, e, &f);
+    }
+    if (!rc && found && !missing && next != UINT64_MAX && sl_catalog_check_end(dir, cp, next) != 0)
+        problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
+    if (!rc && !listed)
+        rc = report_strays(v, dir, cs);
+    sl_catalog_snapshot_release(cs);
     return rc;
 }
 
@@ -384,18 +505,17 @@ static void measure(verifier *v, const char *streams_dir, const io_dirent_list *
         if (sd && v->io->list_dir(v->io, sd, &parts) == 0)
             for (size_t k = 0; k < parts.count; k++) {
                 char *pd = sl_path_join(sd, parts.names[k]);
-                uint64_t *bases;
-                size_t n;
-                if (pd && sl_catalog_list_segments(v->io, pd, &bases, &n) == 0) {
-                    for (size_t b = 0; b < n; b++) {
-                        char path[4096];
+                catalog_snapshot *cs;
+                if (pd && sl_catalog_snapshot_load(v->io, pd, &cs) == 0) {
+                    for (size_t b = 0; b < sl_catalog_snapshot_count(cs); b++) {
+                        char path[4200];
                         int is_dir;
                         uint64_t size = 0;
-                        sl_segment_path(path, sizeof path, pd, bases[b], ".seg");
+                        snprintf(path, sizeof path, "%s/%s.seg", pd, sl_catalog_snapshot_segment(cs, b)->location);
                         if (v->io->stat_path(v->io, path, &is_dir, &size) == 0)
                             v->total += size;
                     }
-                    free(bases);
+                    sl_catalog_snapshot_release(cs);
                 }
                 free(pd);
             }
@@ -561,7 +681,65 @@ static int quarantine_damaged(verifier *v, siglog *s)
     return rc;
 }
 
-static int repair(verifier *v, const char *path, int force_owner, int quarantine)
+/* Record each partition's lost segments in its catalog (catalog_loss.h),
+ * under the writer lock s holds: planned, audited (the intent), then
+ * accepted. A partition whose directory is gone, or whose catalog cannot
+ * record a loss, is left as it is: the re-check still reports it. */
+static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint32_t part)
+{
+    char *dir = sl_path_partition_dir(st->dir, part);
+    if (!dir)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    catalog *cat = NULL;
+    catalog_loss_plan plan = {0};
+    int rc = sl_catalog_open(&cat, v->io, dir, s->opt.file_mode);
+    if (!rc)
+        rc = sl_catalog_loss_plan(cat, &plan);
+    if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
+        rc = 0; /* not acceptable: reported again by the re-check */
+    for (size_t i = 0; !rc && i < plan.run_count; i++) {
+        const catalog_lost_run *run = &plan.runs[i];
+        audit_record r;
+        sl_audit_record_init(&r, AUDIT_LOSS, AUDIT_BY_COMMAND);
+        snprintf(r.stream, sizeof r.stream, "%s", st->name);
+        r.partition = part;
+        r.offset_start = run->from;
+        r.offset_end = run->to;
+        snprintf(r.detail, sizeof r.detail, "%zu segment(s) from %s.seg on were missing; loss accepted by verify",
+                 run->count, sl_catalog_snapshot_segment(plan.snap, run->first)->location);
+        rc = sl_store_audit(s, &r);
+    }
+    segment_params sp = {st->cfg.segment_bytes_max, st->cfg.index_interval_bytes, s->opt.file_mode};
+    if (!rc)
+        rc = sl_catalog_loss_accept(cat, &plan, &sp);
+    for (size_t i = 0; !rc && i < plan.run_count; i++) {
+        const catalog_lost_run *run = &plan.runs[i];
+        v->st.repairs++;
+        if (v->cb && v->cb->repaired) {
+            char what[512];
+            snprintf(what, sizeof what,
+                     "recorded the loss of offsets %" PRIu64 "..%" PRIu64 " (%zu missing segment(s)) in its %s%s",
+                     run->from, run->to - 1, run->count, CATALOG_FILE,
+                     run->to == plan.new_active_base && plan.end_lost ? "; the log goes on in a new segment" : "");
+            v->cb->repaired(v->cb->ctx, dir, what);
+        }
+    }
+    sl_catalog_loss_plan_free(&plan);
+    sl_catalog_close(cat);
+    free(dir);
+    return rc;
+}
+
+static int accept_loss(verifier *v, siglog *s)
+{
+    int rc = 0;
+    for (size_t i = 0; i < s->stream_count && !rc; i++)
+        for (uint32_t p = 0; p < s->streams[i]->cfg.partitions && !rc; p++)
+            rc = accept_partition_loss(v, s, s->streams[i], p);
+    return rc;
+}
+
+static int repair(verifier *v, const char *path, int force_owner, int quarantine, int lost)
 {
     siglog_options o;
     siglog_options_default(&o);
@@ -602,6 +780,8 @@ static int repair(verifier *v, const char *path, int force_owner, int quarantine
     }
     if (!rc && quarantine)
         rc = quarantine_damaged(v, s);
+    if (!rc && lost)
+        rc = accept_loss(v, s);
     int c = siglog_close(s);
     return rc ? rc : c;
 }
@@ -638,7 +818,7 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
     rc = check_store(&v, path);
     if (!rc && v.st.problems && do_repair) {
         rc = repair(&v, path, (do_repair & SIGLOG_VERIFY_FORCE_OWNER) != 0,
-                    (do_repair & SIGLOG_VERIFY_QUARANTINE) != 0);
+                    (do_repair & SIGLOG_VERIFY_QUARANTINE) != 0, (do_repair & SIGLOG_VERIFY_ACCEPT_LOSS) != 0);
         if (!rc) {
             /* Check again, silently: what remains is the answer. */
             verifier again = {.io = v.io};

@@ -10,6 +10,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "catalog.h"
 #include "compact.h"
 #include "error.h"
 
@@ -56,6 +57,40 @@ static int move_files(const char *from_dir, const char *to_dir, uint64_t base)
     return 0;
 }
 
+typedef struct new_figures {
+    const siglog_io *io;
+    const char *dir;
+    const segment_params *params;
+    uint64_t base;
+} new_figures;
+
+/* What a compaction commits once its files are in place: the rewritten
+ * entry's figures. */
+static int change_figures(catalog_snapshot *s, void *arg)
+{
+    const new_figures *f = arg;
+    size_t n;
+    catalog_segment *segs = sl_catalog_edit_segments(s, &n);
+    for (size_t i = 0; i < n; i++)
+        if (segs[i].base_offset == f->base)
+            return sl_catalog_read_figures(f->io, f->dir, f->params, &segs[i]);
+    return sl_err_set(SIGLOG_EINVAL, "%s: its catalog names no segment at %" PRIu64, f->dir, f->base);
+}
+
+/* The partition's catalog, when it is version 2, learns the new figures. */
+static int update_catalog(const siglog_io *io, const char *dir, uint64_t base, const segment_params *params)
+{
+    catalog *c;
+    int rc = sl_catalog_open(&c, io, dir, params->file_mode);
+    if (rc)
+        return rc;
+    new_figures f = {io, dir, params, base};
+    if (sl_catalog_persisted(c))
+        rc = sl_catalog_update(c, change_figures, &f);
+    sl_catalog_close(c);
+    return rc;
+}
+
 int rewrite_dropping(const siglog_io *io, const char *dir, uint64_t base, const segment_params *params,
                      int compression, rewrite_drop_fn drop, void *arg, uint64_t *dropped)
 {
@@ -80,6 +115,8 @@ int rewrite_dropping(const siglog_io *io, const char *dir, uint64_t base, const 
     sl_segment_close(in);
     if (!rc)
         rc = move_files(scratch_dir, dir, base);
+    if (!rc)
+        rc = update_catalog(io, dir, base, params);
     /* On failure the scratch files stay for inspection: rmdir then fails. */
     if (!rc && rmdir(scratch_dir) != 0)
         rc = sl_err_set(SIGLOG_EIO, "rmdir %s: %s", scratch_dir, strerror(errno));

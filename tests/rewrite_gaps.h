@@ -9,7 +9,8 @@
  * start of the segment, of the batch after it), so that the rewritten
  * segment covers exactly the offsets the old one did. The new files are
  * built with the engine's segment writer in a scratch directory beside
- * the partition's, then renamed over the old ones. Nothing here is crash
+ * the partition's, then renamed over the old ones, and the catalog entry
+ * gets the new figures (a version 2 catalog). Nothing here is crash
  * safe or coordinated with a running writer: use it on a closed store.
  */
 #ifndef SIGLOG_TEST_REWRITE_GAPS_H

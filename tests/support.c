@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -456,4 +457,14 @@ void test_check_violations(siglog_stream *st, uint32_t version, uint64_t total, 
     cr_assert_eq(siglog_schema_violations(st, version, &got, collect_path, &seen), 0, "%s", siglog_errdetail());
     cr_assert_eq(got, total);
     cr_assert_str_eq(seen.text, paths);
+}
+
+void test_append_flushed(siglog *s, siglog_stream *st, uint64_t seed, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        test_event t;
+        test_event_make(&t, seed, i);
+        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+        cr_assert_eq(siglog_flush(s), 0);
+    }
 }

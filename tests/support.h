@@ -81,6 +81,9 @@ void test_check_violations(siglog_stream *st, uint32_t version, uint64_t total, 
 char *test_tmpdir_fast(const char *tag);
 /* rm -rf path (only under the fast or the regular test tmp root). */
 void test_rmtree_fast(const char *path);
+/* Append events test_event_make(seed, 0..n-1) to partition 0 of st one
+ * by one, each flushed (so that small segments roll often). */
+void test_append_flushed(siglog *s, siglog_stream *st, uint64_t seed, uint64_t n);
 /* cp -r of a directory of plain files and directories; `to` must not
  * exist. cr_asserts on failure. */
 void test_copy_tree(const char *from, const char *to);

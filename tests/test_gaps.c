@@ -27,34 +27,15 @@ static void setup(void)
     dir = test_tmpdir("gaps");
     siglog *s = test_store_open(dir, NULL);
     siglog_stream *st = test_stream_create(s, "g", 1, SIGLOG_SYNC_NONE, 64 * 1024);
-    for (uint64_t i = 0; i < EVENTS; i++) {
-        test_event t;
-        test_event_make(&t, SEED, i);
-        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0, "%s", siglog_errdetail());
-        cr_assert_eq(siglog_flush(s), 0);
-    }
+    test_append_flushed(s, st, SEED, EVENTS);
     cr_assert_eq(siglog_close(s), 0);
     char *pd = test_path(dir, "streams/g/00000");
-    for (uint64_t b = 0; b < EVENTS && nseg < 64; b++) {
-        char name[64];
-        snprintf(name, sizeof name, "%020" PRIu64 ".seg", b);
-        char *p = test_path(pd, name);
-        if (access(p, F_OK) == 0)
-            bases[nseg++] = b;
-        free(p);
-    }
+    nseg = test_segment_bases(pd, bases, 64);
     cr_assert_geq(nseg, 4, "%zu segments", nseg);
     /* Delete the second segment, all four of its files. */
     hole_from = bases[1];
     hole_to = bases[2] - 1;
-    static const char *const exts[] = {".seg", ".oix", ".tix", ".sum"};
-    for (int e = 0; e < 4; e++) {
-        char name[64];
-        snprintf(name, sizeof name, "%020" PRIu64 "%s", hole_from, exts[e]);
-        char *p = test_path(pd, name);
-        cr_assert_eq(unlink(p), 0, "%s", p);
-        free(p);
-    }
+    test_remove_segment(pd, hole_from);
     free(pd);
 }
 

@@ -1,5 +1,5 @@
 /*
- * cmd_verify — `siglog verify STORE [--repair [--quarantine]] [--json]`: check every
+ * cmd_verify — `siglog verify STORE [--repair [--quarantine] [--accept-loss]] [--json]`: check every
  * checksum, record, offset, index entry and metadata file of a store
  * (siglog_verify) and say what is wrong, where.
  *
@@ -28,14 +28,16 @@
 
 static const args_cmd cmd = {
     "verify",
-    "siglog verify STORE [--repair [--quarantine] [--force-owner]] [--json]\n"
+    "siglog verify STORE [--repair [--quarantine] [--accept-loss] [--force-owner]] [--json]\n"
     "       siglog verify ARCHIVE [--json]",
     "Check the whole store: the store file, both journal header slots and every\n"
     "live journal entry (damage followed by valid entries is told from a torn\n"
     "end), every stream's metadata, every segment batch by batch (header and\n"
     "body checksums, every record decoded, offsets dense within and across\n"
-    "segments) and every offset and time index entry against the batch it\n"
-    "names. Commits only the journal holds (a writer crashed before they\n"
+    "segments; a gap the partition's catalog records as an accepted loss is\n"
+    "none), every offset and time index entry against the batch it names,\n"
+    "each partition's catalog against its segments (missing segments, the\n"
+    "figures of sealed ones, segment files it does not name). Commits only the journal holds (a writer crashed before they\n"
     "reached their segments) are reported too: a writer's open, or --repair,\n"
     "puts them into the segments. Each problem is printed with its file and\n"
     "byte position, then one summary line:\n"
@@ -56,6 +58,17 @@ static const args_cmd cmd = {
     "             then missing: readers, writers and this re-check report them,\n"
     "             so the status stays 1; nothing continues past them silently.\n"
     "             Without it nothing is ever moved.\n"
+    "  --accept-loss  with --repair: accept that segments whose files are gone\n"
+    "             (deleted, or quarantined by this run) are lost for good. Each\n"
+    "             partition's catalog.ckpt records the loss (at the start: the\n"
+    "             log starts after it; elsewhere: a recorded gap, and a lost\n"
+    "             active segment is followed by a new one past every offset\n"
+    "             handed out), and the audit trail gets a `loss' record per\n"
+    "             lost range first. The partition then opens again; a reader\n"
+    "             reaching the loss is told once (replay warns on stderr,\n"
+    "             naming it) and goes on after it. Offsets are never handed\n"
+    "             out again. A missing partition directory cannot be accepted\n"
+    "             (its catalog went with it): restore it.\n"
     "  --force-owner  with --repair: mend even though this user does not own the\n"
     "             store; new files get the owner's uid and gid (needs root)\n"
     "  --json     print one JSON document instead: {\"store\", \"files\", \"batches\",\n"
@@ -77,7 +90,7 @@ static const args_cmd cmd = {
     "Exit status 0 when no problem remains, 1 otherwise.\n",
 };
 
-enum { OPT_REPAIR = 256, OPT_JSON, OPT_FORCE_OWNER, OPT_QUARANTINE };
+enum { OPT_REPAIR = 256, OPT_JSON, OPT_FORCE_OWNER, OPT_QUARANTINE, OPT_ACCEPT_LOSS };
 
 typedef struct verify_out {
     json_t *problems, *repairs; /* NULL for text output */
@@ -183,6 +196,7 @@ int cmd_verify(int argc, char **argv)
         { "repair", no_argument, NULL, OPT_REPAIR },
         { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
         { "quarantine", no_argument, NULL, OPT_QUARANTINE },
+        { "accept-loss", no_argument, NULL, OPT_ACCEPT_LOSS },
         { "json", no_argument, NULL, OPT_JSON },
         { NULL, 0, NULL, 0 },
     };
@@ -195,14 +209,17 @@ int cmd_verify(int argc, char **argv)
             repair |= SIGLOG_VERIFY_FORCE_OWNER;
         else if (ch == OPT_QUARANTINE)
             repair |= SIGLOG_VERIFY_QUARANTINE;
+        else if (ch == OPT_ACCEPT_LOSS)
+            repair |= SIGLOG_VERIFY_ACCEPT_LOSS;
         else if (ch == OPT_JSON)
             json = 1;
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
     }
     if (repair && !(repair & 1))
-        return args_usage(&cmd, repair & SIGLOG_VERIFY_QUARANTINE ? "--quarantine goes with --repair"
-                                                                   : "--force-owner goes with --repair");
+        return args_usage(&cmd, repair & SIGLOG_VERIFY_QUARANTINE    ? "--quarantine goes with --repair"
+                                : repair & SIGLOG_VERIFY_ACCEPT_LOSS ? "--accept-loss goes with --repair"
+                                                                     : "--force-owner goes with --repair");
     char **ops;
     if (args_operands(&cmd, argc, argv, 1, "STORE", &ops))
         return CLI_USAGE;

@@ -207,16 +207,17 @@ static int replay_finished(const replay_run *rr)
            (rr->nsrc > 0 && rr->ndone == rr->nsrc);
 }
 
-/* A cursor's error: EGAP is a warning (retention removed offsets under us;
- * the cursor moved on), anything else ends the replay. */
+/* A cursor's error: EGAP is a warning (retention removed offsets under us,
+ * or they were lost and the loss accepted: the detail says which; the
+ * cursor moved on), anything else ends the replay. */
 static int read_failed(const replay_run *rr, int rc, const replay_src *src)
 {
     if (rc == SIGLOG_EGAP) {
         if (src)
-            cli_warn(rr->who, "stream %s partition %u: events were removed by retention; continuing at offset %" PRIu64,
-                     stream_name(rr, src), src->partition, siglog_cursor_position(src->cursor));
+            cli_warn(rr->who, "stream %s partition %u: events are gone (%s); continuing at offset %" PRIu64,
+                     stream_name(rr, src), src->partition, siglog_errdetail(), siglog_cursor_position(src->cursor));
         else
-            cli_warn(rr->who, "events were removed by retention (%s); continuing", siglog_errdetail());
+            cli_warn(rr->who, "events are gone (%s); continuing", siglog_errdetail());
         return 0;
     }
     if (src)

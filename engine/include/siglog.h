@@ -617,8 +617,11 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
  * FOLLOW: nothing new yet — call again later), or a negative code. The
  * record and all bytes it points to stay valid until the next call on this
  * cursor or its close. SIGLOG_ECORRUPT names the file and byte position;
- * SIGLOG_EGAP means retention removed the next offset (the cursor then
- * moves to the new log start offset). */
+ * SIGLOG_EGAP means the next offsets are gone: retention removed them (the
+ * cursor then moves to the new log start offset), or they were lost and
+ * the loss was accepted (SIGLOG_VERIFY_ACCEPT_LOSS: the cursor then moves
+ * past the lost range); the detail names the range, and the next call
+ * goes on after it. */
 SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec);
 
 /* Read up to max records at once: as many siglog_cursor_next calls, each
@@ -779,6 +782,19 @@ typedef struct siglog_verify_callbacks {
  * nothing continues past them silently. Without this flag nothing is
  * ever moved. */
 #define SIGLOG_VERIFY_QUARANTINE 4
+/* Or'ed into a non-zero repair: accept that segments whose files are gone
+ * (deleted, or moved aside by SIGLOG_VERIFY_QUARANTINE in the same run)
+ * are lost for good. Each partition's catalog then records the loss
+ * (FORMAT.md, "Recorded loss"): lost at the start, the log starts after
+ * it; in the middle or at the end, the offsets are a recorded gap and the
+ * log goes on past every offset it had handed out (never reusing one),
+ * in a new active segment when the active one was lost. Each loss is
+ * recorded in the audit trail (action loss) before the catalog changes.
+ * Afterwards the partition opens and reads go on after the loss; a cursor
+ * reaching it gets SIGLOG_EGAP naming it once. A missing partition
+ * directory took its catalog with it and cannot be accepted (it stays a
+ * problem); nor can a partition whose catalog is version 1. */
+#define SIGLOG_VERIFY_ACCEPT_LOSS 8
 SIGLOG_API int siglog_verify(const char *path, int repair, const siglog_verify_callbacks *cb,
                              siglog_verify_stats *stats);
 

@@ -876,6 +876,63 @@ Test(cli, replay_over_a_deleted_segment_fails_unless_allow_gaps)
     free(in);
 }
 
+Test(cli, verify_accept_loss_records_a_deleted_segment_and_the_log_goes_on_after_it)
+{
+    run_result r = RUN(NULL, "stream", "create", env.store, "lost", "--partitions", "1", "--segment-bytes", "64K",
+                       "--batch-bytes", "4K");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *in = gen_lines("lost.jsonl", 5000, 10, TS_STEP, NULL);
+    const char *const fields[] = { "--key-field", "user.id", "--time-field", "ts", NULL };
+    append_file("lost", in, fields);
+    unsigned long long end, from = delete_second_segment("lost", &end);
+    char lost[96];
+    snprintf(lost, sizeof lost, "offsets %llu..%llu", from, end - 1);
+    /* Usage: it goes with --repair. */
+    r = RUN(NULL, "verify", env.store, "--accept-loss");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    run_free(&r);
+    /* Without accepting it, nothing changes and appends are refused. */
+    r = RUN(NULL, "verify", env.store, "--repair");
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    run_free(&r);
+    r = RUN(NULL, "verify", env.store, "--repair", "--accept-loss", "--json");
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    json_error_t jerr;
+    json_t *doc = json_loads(r.out, 0, &jerr);
+    cr_assert_not_null(doc, "%s", jerr.text);
+    json_t *repairs = json_object_get(doc, "repairs");
+    cr_assert_eq(json_array_size(repairs), 1, "%s", r.out);
+    cr_assert(strstr(field_str(json_array_get(repairs, 0), "what"), lost), "%s", r.out);
+    json_decref(doc);
+    run_free(&r);
+    /* The audit trail accounts for the lost offsets. */
+    r = RUN(NULL, "audit", env.store);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    char range[96];
+    snprintf(range, sizeof range, "loss command lost/0 offsets=[%llu,%llu)", from, end);
+    cr_assert(strstr(r.out, range), "%s", r.out);
+    run_free(&r);
+    /* Appends go on past every offset handed out. */
+    char *more = gen_lines("more.jsonl", 1, 10, TS_STEP, NULL);
+    append_file("lost", more, fields);
+    /* A replay is told of the loss once, on stderr, and goes on. */
+    r = RUN(NULL, "replay", env.store, "lost");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.err, lost) && strstr(r.err, "were lost"), "%s", r.err);
+    cr_assert_eq(count_lines(r.err), 1, "%s", r.err);
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 5000 - (end - from) + 1);
+    cr_assert_eq(field_int(v.e[v.n - 1], "offset"), 5000);
+    envelopes_free(&v);
+    run_free(&r);
+    r = RUN(NULL, "verify", env.store);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    run_free(&r);
+    free(more);
+    free(in);
+}
+
 /* Offsets of partition 0 of the `gaps` vector's expected.jsonl. */
 static size_t gaps_vector_offsets(const char *vectors, json_int_t *out, size_t max)
 {

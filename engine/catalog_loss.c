@@ -1,0 +1,120 @@
+#include "catalog_loss.h"
+
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "siglog.h"
+
+void sl_catalog_loss_plan_free(catalog_loss_plan *p)
+{
+    sl_catalog_snapshot_release(p->snap);
+    free(p->runs);
+    memset(p, 0, sizeof *p);
+}
+
+int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out)
+{
+    memset(out, 0, sizeof *out);
+    catalog_snapshot *s = out->snap = sl_catalog_snapshot_get(c);
+    if (!sl_catalog_persisted(c))
+        return sl_err_set(SIGLOG_EVERSION,
+                          "%s: its %s is not version 2, so it names no segments and a loss cannot be told from "
+                          "what never was: restore the files (a writer's open then upgrades it)",
+                          sl_catalog_dir(c), CATALOG_FILE);
+    size_t n = sl_catalog_snapshot_count(s);
+    if (n == 0)
+        return 0;
+    const catalog_segment *last = sl_catalog_snapshot_segment(s, n - 1);
+    /* Where the log goes on should its end be lost: past every offset the
+     * catalog knows was handed out. */
+    uint64_t floor = sl_catalog_snapshot_bounds(s)->next_offset_floor;
+    out->new_active_base = last->end_offset > floor ? last->end_offset : floor;
+    for (size_t i = 0; i < n;) {
+        size_t after = i + 1;
+        int rc = sl_catalog_missing_run(sl_catalog_io(c), sl_catalog_dir(c), s, i, &after);
+        if (rc == 0) {
+            i++;
+            continue;
+        }
+        if (rc != SIGLOG_ECORRUPT)
+            return rc;
+        catalog_lost_run *r = realloc(out->runs, (out->run_count + 1) * sizeof *r);
+        if (!r)
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+        out->runs = r;
+        out->runs[out->run_count++] = (catalog_lost_run){
+            .from = sl_catalog_snapshot_segment(s, i)->base_offset,
+            .to = after < n ? sl_catalog_snapshot_segment(s, after)->base_offset : out->new_active_base,
+            .first = i,
+            .count = after - i,
+        };
+        out->end_lost = after == n;
+        i = after;
+    }
+    sl_err_clear();
+    return 0;
+}
+
+/* Whether entry i of the plan's snapshot is lost. */
+static int planned_lost(const catalog_loss_plan *p, size_t i)
+{
+    for (size_t r = 0; r < p->run_count; r++)
+        if (i >= p->runs[r].first && i < p->runs[r].first + p->runs[r].count)
+            return 1;
+    return 0;
+}
+
+static int change_accept(catalog_snapshot *s, void *arg)
+{
+    const catalog_loss_plan *p = arg;
+    if (sl_catalog_snapshot_generation(s) != sl_catalog_snapshot_generation(p->snap))
+        return sl_err_set(SIGLOG_ELOCKED,
+                          "the catalog changed since the loss was planned (generation %" PRIu64 ", now %" PRIu64
+                          "): nothing was recorded; run it again",
+                          sl_catalog_snapshot_generation(p->snap), sl_catalog_snapshot_generation(s));
+    size_t n, kept = 0;
+    catalog_segment *segs = sl_catalog_edit_segments(s, &n);
+    catalog_checkpoint *b = sl_catalog_edit_bounds(s);
+    for (size_t i = 0; i < n; i++)
+        if (!planned_lost(p, i))
+            segs[kept++] = segs[i];
+    /* kept < n: at least one entry is lost, so neither resize grows. */
+    segs = sl_catalog_edit_resize(s, kept + (p->end_lost ? 1 : 0));
+    if (p->end_lost) {
+        catalog_segment *e = &segs[kept++];
+        *e = (catalog_segment){.base_offset = p->new_active_base, .end_offset = p->new_active_base,
+                               .max_timestamp_us = INT64_MIN, .tier = CATALOG_TIER_HOT,
+                               .state = CATALOG_SEG_ACTIVE};
+        sl_segment_stem(e->location, p->new_active_base);
+        if (b->next_offset_floor < p->new_active_base)
+            b->next_offset_floor = p->new_active_base;
+    }
+    b->log_start_offset = segs[0].base_offset;
+    return 0;
+}
+
+int sl_catalog_loss_accept(catalog *c, const catalog_loss_plan *p, const segment_params *sp)
+{
+    if (p->run_count == 0)
+        return 0;
+    const siglog_io *io = sl_catalog_io(c);
+    const char *dir = sl_catalog_dir(c);
+    if (p->end_lost) {
+        /* An empty segment an interrupted earlier run left past the last
+         * entry goes first; the new one is named by no entry until the
+         * catalog update, which only a synced file and directory precede. */
+        int rc = sl_catalog_drop_unnamed_tail(c);
+        segment *seg = NULL;
+        if (!rc)
+            rc = sl_segment_create(io, dir, p->new_active_base, sp, &seg);
+        sl_segment_close(seg);
+        if (rc)
+            return rc;
+        int r = io->sync_dir(io, dir);
+        if (r < 0)
+            return sl_err_errno(r, "fsync of directory %s failed", dir);
+    }
+    return sl_catalog_update(c, change_accept, (void *)p);
+}

@@ -1,0 +1,368 @@
+/*
+ * loss — segments lost for good: offsets are never handed out again, a
+ * partition that lost segments refuses to open naming the missing range,
+ * and verify with SIGLOG_VERIFY_ACCEPT_LOSS records the loss in its
+ * catalog (catalog_loss.h), after which the partition opens, appends go on
+ * past every offset it had handed out, and readers get SIGLOG_EGAP naming
+ * the lost range once, then the events after it. Also: verify reads the
+ * catalog (entry figures, stray files) and an upgrade from a store without
+ * a catalog fills the sealed entries' figures. A crash at every mutating
+ * call of an accepted loss leaves the old catalog or the new one.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "catalog.h"
+#include "catalog_loss.h"
+#include "io_crash.h"
+#include "support.h"
+
+#define EVENTS 1600
+#define SEED 33
+
+static char *dir, *pdir;
+static uint64_t bases[64]; /* segment base offsets as written */
+static size_t nseg;
+
+static void setup(void)
+{
+    dir = test_tmpdir("loss");
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st = test_stream_create(s, "g", 1, SIGLOG_SYNC_NONE, 64 * 1024);
+    test_append_flushed(s, st, SEED, EVENTS);
+    cr_assert_eq(siglog_close(s), 0);
+    pdir = test_path(dir, "streams/g/00000");
+    nseg = test_segment_bases(pdir, bases, 64);
+    cr_assert_geq(nseg, 4, "%zu segments", nseg);
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    free(dir);
+    free(pdir);
+}
+
+TestSuite(loss, .init = setup, .fini = teardown);
+
+static void remove_segment(uint64_t base)
+{
+    test_remove_segment(pdir, base);
+}
+
+/* The writer's open serves the stream, but the partition refuses appends
+ * naming `range`. */
+static void assert_refused(const char *range)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "g", &st), 0);
+    test_event t;
+    test_event_make(&t, SEED, EVENTS);
+    int rc = siglog_append(st, 0, &t.ev, 1, NULL, NULL);
+    cr_assert_eq(rc, SIGLOG_ECORRUPT, "%s: %s", siglog_errname(rc), siglog_errdetail());
+    cr_assert_not_null(strstr(siglog_errdetail(), range), "%s", siglog_errdetail());
+    siglog_close(s);
+}
+
+static int accept_loss(void)
+{
+    return siglog_verify(dir, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, NULL);
+}
+
+/* Append one event (id EVENTS + k) and return its offset. */
+static uint64_t append_one(uint64_t k)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "g", &st), 0);
+    test_event t;
+    test_event_make(&t, SEED, EVENTS + k);
+    uint64_t off;
+    cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, &off), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    return off;
+}
+
+/* Read the partition from (seek, arg) to its end: the offsets into out,
+ * each SIGLOG_EGAP's detail into gaps (at most 4). */
+static size_t read_through(int seek, int64_t arg, uint64_t *out, size_t max, char gaps[4][512], size_t *ngaps)
+{
+    siglog *s;
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "g", &st), 0);
+    siglog_cursor *c;
+    cr_assert_eq(siglog_cursor_open(&c, st, 0, seek, arg, 0), 0, "%s", siglog_errdetail());
+    size_t n = 0;
+    *ngaps = 0;
+    for (;;) {
+        const siglog_record *r;
+        int rc = siglog_cursor_next(c, &r);
+        if (rc == 0)
+            break;
+        if (rc == SIGLOG_EGAP) {
+            cr_assert_lt(*ngaps, 4, "more gaps than expected: %s", siglog_errdetail());
+            snprintf(gaps[(*ngaps)++], 512, "%s", siglog_errdetail());
+            continue;
+        }
+        cr_assert_eq(rc, 1, "%s: %s", siglog_errname(rc), siglog_errdetail());
+        cr_assert_lt(n, max);
+        out[n++] = r->offset;
+    }
+    siglog_cursor_close(c);
+    siglog_close(s);
+    return n;
+}
+
+static int64_t ts_of(uint64_t i)
+{
+    test_event t;
+    test_event_make(&t, SEED, i);
+    return t.ev.timestamp_us;
+}
+
+Test(loss, a_lost_middle_segment_is_refused_then_accepted_as_a_recorded_gap)
+{
+    uint64_t from = bases[1], to = bases[2];
+    remove_segment(from);
+    char range[96];
+    snprintf(range, sizeof range, "offsets %" PRIu64 "..%" PRIu64 " are missing", from, to - 1);
+    assert_refused(range);
+    /* Without accepting it, repair changes nothing. */
+    cr_assert_eq(siglog_verify(dir, 1, NULL, NULL), SIGLOG_ECORRUPT);
+    assert_refused(range);
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
+    /* Appends go on where they were: no offset is handed out again. */
+    cr_assert_eq(append_one(0), EVENTS);
+    static uint64_t got[EVENTS + 1];
+    char gaps[4][512], lost[96];
+    size_t ngaps;
+    snprintf(lost, sizeof lost, "offsets %" PRIu64 "..%" PRIu64 " were lost", from, to - 1);
+    size_t n = read_through(SIGLOG_SEEK_START, 0, got, EVENTS + 1, gaps, &ngaps);
+    cr_assert_eq(ngaps, 1);
+    cr_assert_not_null(strstr(gaps[0], lost), "%s", gaps[0]);
+    cr_assert_eq(n, EVENTS + 1 - (to - from));
+    for (size_t i = 0, want = 0; i < n; i++, want++) {
+        if (want == from)
+            want = to;
+        cr_assert_eq(got[i], want, "record %zu", i);
+    }
+    /* A time seek into the loss is told of it, then gets what follows. */
+    n = read_through(SIGLOG_SEEK_TIME, ts_of(from + 3), got, EVENTS + 1, gaps, &ngaps);
+    cr_assert_eq(ngaps, 1);
+    cr_assert_not_null(strstr(gaps[0], lost), "%s", gaps[0]);
+    cr_assert_gt(n, 0);
+    cr_assert_geq(got[0], to);
+    /* An offset seek into it too. */
+    n = read_through(SIGLOG_SEEK_OFFSET, (int64_t)from + 5, got, EVENTS + 1, gaps, &ngaps);
+    cr_assert_eq(ngaps, 1);
+    cr_assert_eq(got[0], to);
+    /* Accepting again finds nothing to do. */
+    siglog_verify_stats stats;
+    cr_assert_eq(siglog_verify(dir, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, &stats), 0);
+    cr_assert_eq(stats.repairs, 0);
+}
+
+Test(loss, a_lost_first_segment_moves_the_log_start)
+{
+    remove_segment(bases[0]);
+    assert_refused("segments missing at the start");
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    static uint64_t got[EVENTS + 1];
+    char gaps[4][512];
+    size_t ngaps;
+    size_t n = read_through(SIGLOG_SEEK_START, 0, got, EVENTS + 1, gaps, &ngaps);
+    cr_assert_eq(ngaps, 0);
+    cr_assert_eq(n, EVENTS - bases[1]);
+    cr_assert_eq(got[0], bases[1]);
+    cr_assert_eq(append_one(0), EVENTS);
+}
+
+Test(loss, a_lost_active_segment_goes_on_past_every_offset_handed_out)
+{
+    uint64_t last = bases[nseg - 1];
+    remove_segment(last);
+    assert_refused("segments missing at the end");
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    /* The clean close recorded EVENTS as handed out: the log goes on
+     * there, not at the lost segment's base. */
+    cr_assert_eq(append_one(0), EVENTS);
+    cr_assert_eq(append_one(1), EVENTS + 1);
+    static uint64_t got[EVENTS + 2];
+    char gaps[4][512], lost[96];
+    size_t ngaps;
+    size_t n = read_through(SIGLOG_SEEK_OFFSET, (int64_t)last - 1, got, EVENTS + 2, gaps, &ngaps);
+    snprintf(lost, sizeof lost, "offsets %" PRIu64 "..%d were lost", last, EVENTS - 1);
+    cr_assert_eq(ngaps, 1);
+    cr_assert_not_null(strstr(gaps[0], lost), "%s", gaps[0]);
+    cr_assert_eq(n, 3);
+    cr_assert_eq(got[0], last - 1);
+    cr_assert_eq(got[1], EVENTS);
+    cr_assert_eq(got[2], EVENTS + 1);
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
+}
+
+Test(loss, a_missing_partition_directory_cannot_be_accepted)
+{
+    test_rmtree(pdir);
+    assert_refused("partition directory");
+    cr_assert_eq(accept_loss(), SIGLOG_ECORRUPT);
+    assert_refused("partition directory");
+    cr_assert_neq(access(pdir, F_OK), 0, "the directory was recreated");
+}
+
+/* verify's report, for the checks below. */
+typedef struct findings {
+    char text[8192];
+    size_t n;
+} findings;
+
+static void on_problem(void *ctx, const char *file, uint64_t pos, const char *what)
+{
+    (void)pos;
+    findings *f = ctx;
+    f->n += (size_t)snprintf(f->text + f->n, sizeof f->text - f->n, "%s: %s\n", file, what);
+}
+
+static void rewrite_catalog_file(void (*edit)(catalog_checkpoint *b, catalog_segment *segs, size_t n))
+{
+    char *path = test_path(pdir, CATALOG_FILE);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    static uint8_t buf[1 << 16];
+    size_t len = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    int version;
+    uint64_t gen;
+    catalog_checkpoint b;
+    catalog_segment *segs;
+    size_t n;
+    cr_assert_eq(sl_catalog_file_decode(buf, len, &version, &gen, &b, &segs, &n), 0, "%s", siglog_errdetail());
+    edit(&b, segs, n);
+    uint8_t *out;
+    size_t out_len;
+    cr_assert_eq(sl_catalog_file_encode(gen + 1, &b, segs, n, &out, &out_len), 0, "%s", siglog_errdetail());
+    f = fopen(path, "wb");
+    cr_assert_eq(fwrite(out, 1, out_len, f), out_len);
+    fclose(f);
+    free(out);
+    free(segs);
+    free(path);
+}
+
+static void wrong_time(catalog_checkpoint *b, catalog_segment *segs, size_t n)
+{
+    (void)b;
+    cr_assert_gt(n, 2);
+    segs[1].max_timestamp_us++;
+}
+
+Test(loss, verify_checks_each_sealed_entry_against_its_segment)
+{
+    rewrite_catalog_file(wrong_time);
+    findings f = {0};
+    siglog_verify_callbacks cb = {.problem = on_problem, .ctx = &f};
+    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), SIGLOG_ECORRUPT);
+    char want[128];
+    snprintf(want, sizeof want, "%020" PRIu64 ": its catalog entry says max time", bases[1]);
+    cr_assert_not_null(strstr(f.text, want), "%s", f.text);
+}
+
+Test(loss, verify_names_segment_files_the_catalog_does_not)
+{
+    /* A copy of a sealed segment under a location no entry names. */
+    char from[4200], to[4200], cmd[8600];
+    snprintf(from, sizeof from, "%s/%020" PRIu64 ".seg", pdir, bases[1]);
+    snprintf(to, sizeof to, "%s/%020" PRIu64 ".x1.seg", pdir, bases[1]);
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", from, to);
+    cr_assert_eq(system(cmd), 0);
+    findings f = {0};
+    siglog_verify_callbacks cb = {.problem = on_problem, .ctx = &f};
+    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), SIGLOG_ECORRUPT);
+    cr_assert_not_null(strstr(f.text, ".x1.seg: a segment file its catalog.ckpt does not name"), "%s", f.text);
+    cr_assert_eq(f.n, strlen(f.text));
+    cr_assert_eq(strchr(f.text, '\n') + 1, f.text + strlen(f.text), "one problem only: %s", f.text);
+}
+
+Test(loss, an_upgrade_fills_the_figures_of_sealed_entries)
+{
+    char *ckpt = test_path(pdir, CATALOG_FILE);
+    cr_assert_eq(unlink(ckpt), 0);
+    /* The writer's open upgrades it. */
+    cr_assert_eq(append_one(0), EVENTS);
+    catalog_snapshot *s;
+    cr_assert_eq(sl_catalog_snapshot_load(sl_io_posix(), pdir, &s), 0, "%s", siglog_errdetail());
+    cr_assert_not(sl_catalog_snapshot_listed(s));
+    cr_assert_eq(sl_catalog_snapshot_count(s), nseg);
+    for (size_t i = 0; i + 1 < nseg; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
+        cr_assert_eq(e->state, CATALOG_SEG_SEALED);
+        cr_assert_eq(e->end_offset, bases[i + 1]);
+        cr_assert_eq(e->record_count, bases[i + 1] - bases[i], "entry %zu", i);
+        cr_assert_eq(e->first_timestamp_us, ts_of(bases[i]), "entry %zu", i);
+        cr_assert_gt(e->bytes, 0);
+        cr_assert_neq(e->summary_checksum, 0);
+        cr_assert_geq(e->max_timestamp_us, e->first_timestamp_us);
+    }
+    sl_catalog_snapshot_release(s);
+    free(ckpt);
+    /* verify checks them (they are not the "unknown" zeros). */
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
+}
+
+/* A crash at every mutating call of an accepted loss of the active
+ * segment (a new segment, the directory sync, the catalog's atomic
+ * replace): afterwards either the old catalog (the partition still
+ * refuses, a new run accepts the loss) or the new one (it opens), and in
+ * both cases appends go on at EVENTS, never below. */
+Test(loss, a_crash_at_every_call_of_an_accepted_loss_leaves_old_or_new, .timeout = 240)
+{
+    remove_segment(bases[nseg - 1]);
+    char *base_copy = test_tmpdir("loss-base");
+    test_rmtree(base_copy);
+    test_copy_tree(dir, base_copy);
+    uint64_t total = 0;
+    for (uint64_t k = 1;; k++) {
+        test_rmtree(dir);
+        test_copy_tree(base_copy, dir);
+        io_crash *crash = io_crash_new(k);
+        const siglog_io *io = io_crash_io(crash);
+        catalog *cat;
+        catalog_loss_plan plan;
+        cr_assert_eq(sl_catalog_open(&cat, io, pdir, 0600), 0, "%s", siglog_errdetail());
+        cr_assert_eq(sl_catalog_loss_plan(cat, &plan), 0, "%s", siglog_errdetail());
+        cr_assert_eq(plan.run_count, 1);
+        segment_params sp = {64 * 1024, 4096, 0600};
+        io_crash_die_after(crash, io_crash_ops(crash) + k);
+        int rc = sl_catalog_loss_accept(cat, &plan, &sp);
+        int died = io_crash_dead(crash);
+        sl_catalog_loss_plan_free(&plan);
+        sl_catalog_close(cat);
+        cr_assert_eq(io_crash_power_cut(crash, IO_CRASH_RANDOM), 0);
+        io_crash_free(crash);
+        if (!died) {
+            cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+            total = k;
+            break;
+        }
+        /* Old or new: a new run finishes it when it was the old. */
+        int v = siglog_verify(dir, 0, NULL, NULL);
+        if (v != 0)
+            cr_assert_eq(accept_loss(), 0, "crash at call %" PRIu64 ": %s", k, siglog_errdetail());
+        cr_assert_eq(append_one(0), EVENTS, "crash at call %" PRIu64, k);
+        cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "crash at call %" PRIu64 ": %s", k, siglog_errdetail());
+        cr_assert_lt(k, 100, "the accept never finished");
+    }
+    cr_assert_geq(total, 4, "only %" PRIu64 " calls", total);
+    test_rmtree(base_copy);
+    free(base_copy);
+}
