@@ -30,8 +30,8 @@ static siglog *store;
 static siglog_stream *st;
 
 static const char *const values[] = {
-    "{\"user\":\"alice-7f3a\",\"email\":\"alice@example.org\",\"action\":\"click\","
-    "\"device\":{\"id\":90210417,\"model\":\"fairphone-4\"},\"tags\":[\"tag-ruby\",{\"k\":\"tag-jade\"}]}",
+    ("{\"user\":\"alice-7f3a\",\"email\":\"alice@example.org\",\"action\":\"click\","
+     "\"device\":{\"id\":90210417,\"model\":\"fairphone-4\"},\"tags\":[\"tag-ruby\",{\"k\":\"tag-jade\"}]}"),
     "{\"user\":\"bob-22c1\",\"action\":\"view\",\"device\":{\"id\":{\"deep\":\"inner-secret\"}}}",
     "{\"user\":\"alice-7f3a\",\"action\":\"view\"}",
 };

@@ -208,7 +208,7 @@ static int load_ends(loader *l, json_t *v, manifest_spec *m)
     json_t *item;
     json_array_foreach(v, i, item) {
         manifest_end *e = &m->ends[m->nends];
-        json_int_t p;
+        json_int_t p = 0; /* set by want_int; -O3 cannot see it */
         if (stream_index(l, m, item, "read", &e->stream) ||
             want_int(l, item, "partition", 0, SIGLOG_PARTITIONS_MAX - 1, &p, NULL) ||
             want_u64(l, item, "start_offset", &e->start_offset, NULL) ||
@@ -232,7 +232,7 @@ static int load_ranges(loader *l, json_t *v, manifest_spec *m)
     json_t *item;
     json_array_foreach(v, i, item) {
         manifest_range *r = &m->ranges[m->nranges];
-        json_int_t p;
+        json_int_t p = 0; /* set by want_int; -O3 cannot see it */
         if (stream_index(l, m, item, "partitions", &r->stream) ||
             want_int(l, item, "partition", 0, SIGLOG_PARTITIONS_MAX - 1, &p, NULL) ||
             want_u64(l, item, "first_offset", &r->first_offset, NULL) ||
@@ -257,7 +257,7 @@ static int is_hex(const char *s, size_t n)
 static int load_doc(loader *l, manifest_spec *m)
 {
     json_t *d = m->doc;
-    json_int_t version;
+    json_int_t version = 0; /* set by want_int; -O3 cannot see it */
     const char *id, *algorithm, *digest;
     if (!json_is_object(d))
         return fail(l, "not a JSON object");
