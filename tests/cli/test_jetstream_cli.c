@@ -282,7 +282,16 @@ static void check_js_messages(js_reader *r, uint64_t n, uint64_t store_id)
     jsSubOptions so;
     jsSubOptions_Init(&so);
     so.Stream = "siglog";
-    cr_assert_eq(js_PullSubscribe(&sub, r->js, "siglog.ev.*", "check", NULL, &so, NULL), NATS_OK);
+    /* Right after a cluster node restarts, creating a consumer can fail
+     * for a while ("JetStream system temporarily unavailable") until the
+     * cluster has elected its leaders again: ask again for up to 30 s. */
+    natsStatus st = NATS_ERR;
+    for (int tries = 0; tries < 300 && st != NATS_OK; tries++) {
+        st = js_PullSubscribe(&sub, r->js, "siglog.ev.*", "check", NULL, &so, NULL);
+        if (st != NATS_OK)
+            nats_Sleep(100);
+    }
+    cr_assert_eq(st, NATS_OK, "pull subscribe: %s", natsStatus_GetText(st));
     uint8_t *seen = calloc(n, 1);
     for (uint64_t got = 0; got < n;) {
         natsMsgList list = { 0 };
