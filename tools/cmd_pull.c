@@ -346,6 +346,10 @@ static int pull_loop(pull *p)
     progress_start(&pr, "pulled", 0);
     int status = CLI_OK;
     int64_t last_contact = natsconn_now_ms();
+    /* Empty fetches in a row after which JetStream said "caught up": the
+     * info of a replicated consumer can lag right after its creation or a
+     * leader change, so one such answer is not trusted to end the pull. */
+    int quiet = 0;
     while (status == CLI_OK && !interrupt_caught()) {
         pending_batch *b = &p->pending[(p->head + p->npending) % PENDING_MAX];
         jsErrCode ec = 0;
@@ -369,6 +373,8 @@ static int pull_loop(pull *p)
          * JetStream whether the consumer is caught up. */
         status = ack_durable(p, !got);
         progress_update(&pr, p->appended + p->skipped);
+        if (got)
+            quiet = 0;
         if (status != CLI_OK || got)
             continue;
         int caught_up = 0;
@@ -382,7 +388,8 @@ static int pull_loop(pull *p)
             continue;
         }
         status = advance_safe_point(p, &caught_up);
-        if (caught_up && !p->a->follow)
+        quiet = caught_up ? quiet + 1 : 0;
+        if (quiet >= 2 && !p->a->follow)
             break;
     }
     if (status == CLI_OK)
