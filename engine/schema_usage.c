@@ -290,7 +290,9 @@ int sl_schema_usage_decode(const uint8_t *buf, size_t len, schema_usage *out)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
     while (!rc && out->count < n) {
-        schema_usage_entry e;
+        /* Zeroed: decode_entry may fail before it writes e, and the stack
+         * slot still holds the previous entry, whose paths out->v owns. */
+        schema_usage_entry e = { 0 };
         rc = decode_entry(buf, &p, end, out, &e);
         out->v[out->count++] = e; /* freed with the rest on failure */
     }
