@@ -191,7 +191,8 @@ static int by_stream_partition(const void *a, const void *b)
 /* Sort base[0..n) by (stream, partition) and refuse a pair twice. */
 static int sorted_once(loader *l, void *base, size_t n, size_t size, const char *list)
 {
-    qsort(base, n, size, by_stream_partition);
+    if (n > 1) /* qsort of an empty list may be given a NULL base */
+        qsort(base, n, size, by_stream_partition);
     for (size_t i = 1; i < n; i++)
         if (by_stream_partition((char *)base + (i - 1) * size, (char *)base + i * size) == 0)
             return fail(l, "\"%s\" names a partition twice", list);

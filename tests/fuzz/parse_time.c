@@ -219,11 +219,12 @@ static void check_pattern(const char *pattern, const char *text, size_t n)
     int has_zone;
     if (timeparse_pattern_check(pattern, &has_zone) != 0)
         return;
-    /* The text's own zone is not known here, so the time is written back
-     * at +00:00: that names the same instant only when the pattern names
-     * every field of one ("%F%z" of 0000-02-01+01:00 is 0000-01-31 23:00
-     * UTC, which "%F" cannot write). */
-    if (has_zone && !names_whole_instant(pattern))
+    /* A time is written back faithfully only by a pattern that names
+     * every field of an instant: the text's own zone is not known here, so
+     * it is written at +00:00 ("%F%z" of 0000-02-01+01:00 is 0000-01-31
+     * 23:00 UTC, which "%F" cannot write), and a leap second 60 carries
+     * into a minute that "%Y-%m-%d %S" cannot write. */
+    if (!names_whole_instant(pattern))
         return;
     /* A zone west of UTC for times without one, so zones are exercised. */
     const int64_t zone_s = has_zone ? 0 : -(int64_t)(n % 48) * 1800;
