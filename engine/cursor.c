@@ -610,12 +610,9 @@ SIGLOG_API int siglog_cursor_open(siglog_cursor **out, siglog_stream *st, uint32
     if (!out || !st)
         return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_open: out and stream are required");
     *out = NULL;
-    int rc = sl_stream_usable(st);
+    int rc = sl_stream_partition_usable(st, partition);
     if (rc)
         return rc;
-    if (partition >= st->cfg.partitions)
-        return sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
-                       st->cfg.partitions, partition);
     if (seek < SIGLOG_SEEK_START || seek > SIGLOG_SEEK_TIME ||
         (flags & ~(SIGLOG_CURSOR_FOLLOW | SIGLOG_CURSOR_ALLOW_GAPS)))
         return sl_err_set(SIGLOG_EINVAL, "siglog_cursor_open: unknown seek mode %d or flags 0x%x", seek, flags);

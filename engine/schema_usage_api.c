@@ -86,11 +86,8 @@ static int usage_of(siglog_stream *st, uint32_t part, schema_usage *u)
 
 static int check_partition(siglog_stream *st, uint32_t part)
 {
-    int rc = st ? sl_stream_usable(st) : sl_err_set(SIGLOG_EINVAL, "siglog_schema_usage_foreach: stream is required");
-    if (!rc && part >= st->cfg.partitions)
-        rc = sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name, st->cfg.partitions,
-                        part);
-    return rc;
+    return st ? sl_stream_partition_usable(st, part)
+              : sl_err_set(SIGLOG_EINVAL, "siglog_schema_usage_foreach: stream is required");
 }
 
 SIGLOG_API int siglog_schema_usage_foreach(siglog_stream *st, uint32_t partition,

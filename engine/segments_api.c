@@ -14,12 +14,9 @@ SIGLOG_API int siglog_segments_foreach(siglog_stream *st, uint32_t partition, ui
     sl_err_clear();
     if (!st || !fn)
         return sl_err_set(SIGLOG_EINVAL, "siglog_segments_foreach: stream and fn are required");
-    int rc = sl_stream_usable(st);
+    int rc = sl_stream_partition_usable(st, partition);
     if (rc)
         return rc;
-    if (partition >= st->cfg.partitions)
-        return sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
-                          st->cfg.partitions, partition);
     catalog_snapshot *cs;
     if ((rc = sl_partition_catalog_snapshot(st->parts[partition], &cs)) != 0)
         return rc;

@@ -889,11 +889,8 @@ SIGLOG_API int siglog_partition_info_get(siglog_stream *st, uint32_t partition, 
     if (!st || !out)
         return sl_err_set(SIGLOG_EINVAL, "siglog_partition_info_get: stream and out are required");
     memset(out, 0, sizeof *out);
-    int rc = sl_stream_usable(st);
+    int rc = sl_stream_partition_usable(st, partition);
     if (rc)
         return rc;
-    if (partition >= st->cfg.partitions)
-        return sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
-                       st->cfg.partitions, partition);
     return sl_partition_info(st->parts[partition], out);
 }

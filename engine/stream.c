@@ -598,6 +598,15 @@ int sl_stream_usable(const siglog_stream *st)
     return st->failed ? sl_err_set(st->failed, "stream '%s' is unusable: %s", st->name, st->failed_detail) : 0;
 }
 
+int sl_stream_partition_usable(const siglog_stream *st, uint32_t partition)
+{
+    int rc = sl_stream_usable(st);
+    if (!rc && partition >= st->cfg.partitions)
+        rc = sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name, st->cfg.partitions,
+                        partition);
+    return rc;
+}
+
 void sl_stream_close(siglog_stream *st)
 {
     if (!st)

@@ -126,6 +126,9 @@ void sl_stream_attach_hint(siglog_stream *st);
 void sl_stream_close(siglog_stream *st);
 /* 0 for a stream that works, else its failure (code, detail set). */
 int sl_stream_usable(const siglog_stream *st);
+/* sl_stream_usable, and SIGLOG_ENOENT naming the count when the stream has no
+ * such partition. */
+int sl_stream_partition_usable(const siglog_stream *st, uint32_t partition);
 
 /* Writer, at the store's open once the journal is replayed and before
  * any append: read back what each partition's schema usage lacks
