@@ -26,6 +26,17 @@
  * or a consumer started again from the beginning can store an event
  * twice, and only for what was stored before that move. One pull per
  * durable consumer: a second one keeps the safe point from moving.
+ *
+ * Without --follow, pull ends when everything the JetStream stream held
+ * for the consumer's subjects when pull started is acknowledged: at start
+ * it reads the stream sequence of the last message on those subjects
+ * (`goal`), and it stops once the consumer's ack floor (every message at
+ * or below it acknowledged, by this pull or an earlier one) reaches it,
+ * as the consumer's info says after pull's own last acknowledgement. An
+ * info that lags (a replicated consumer right after its creation or a
+ * leader change) shows a lower floor, never a higher one, so it can only
+ * make pull go on longer, never end short; and what is published after
+ * the start cannot keep it going for ever.
  */
 #include "args.h"
 #include "cli.h"
@@ -78,7 +89,8 @@ static const args_cmd pull_cmd = {
     "                    (default 30s)\n"
     "  --follow          keep pulling until SIGINT or SIGTERM (then finish the\n"
     "                    batch, exit 130/143); without it, stop once every\n"
-    "                    message was delivered and acknowledged\n"
+    "                    message the JetStream stream held on the consumer's\n"
+    "                    subjects at the start is acknowledged\n"
     "  --json            the summary as one JSON document on stdout\n" NATSCONN_HELP
     "\n"
     "Prints \"pulled N events, M already stored\" at the end. Keeps its safe\n"
@@ -119,6 +131,9 @@ typedef struct pull {
     uint64_t *end;      /* [partitions]: one past the last event pull appended */
     jsmsg_decoder dec;
     uint64_t appended, skipped;
+    /* The stream sequence of the last message on the consumer's subjects
+     * when pull started (0: none), and the highest one fetched so far. */
+    uint64_t goal, fetched_top;
     /* Fetching and appending go on while earlier batches wait for their
      * commit (an interval stream commits every sync_interval_ms): a ring
      * of at most PENDING_MAX batches, head first. */
@@ -175,22 +190,21 @@ static int scan_past_safe_point(pull *p)
     return CLI_OK;
 }
 
-/* When the durable consumer is caught up (or the set is full and nothing
- * waits for an acknowledgement): move the safe point to the ends and
- * forget the ids. *caught_up says whether it was. */
-static int advance_safe_point(pull *p, int *caught_up)
+/* The durable consumer's state, as its current leader tells it. */
+static natsStatus consumer_state(pull *p, jsConsumerInfo **ci)
 {
-    jsConsumerInfo *ci = NULL;
     jsErrCode ec = 0;
-    natsStatus s = js_GetConsumerInfo(&ci, p->conn.js, p->a->js_stream, p->a->durable, NULL, &ec);
-    if (s != NATS_OK) {
-        *caught_up = 0;
-        return CLI_OK; /* cannot tell now: keep the safe point */
-    }
-    *caught_up = ci->NumAckPending == 0 && ci->NumPending == 0;
-    int may_move = *caught_up || (ci->NumAckPending == 0 && p->stored.count >= STORED_IDS_MAX);
-    jsConsumerInfo_Destroy(ci);
-    if (!may_move)
+    *ci = NULL;
+    return js_GetConsumerInfo(ci, p->conn.js, p->a->js_stream, p->a->durable, NULL, &ec);
+}
+
+/* When the durable consumer ci is caught up (or the set is full and
+ * nothing waits for an acknowledgement): move the safe point to the ends
+ * and forget the ids. */
+static int advance_safe_point(pull *p, const jsConsumerInfo *ci)
+{
+    int caught_up = ci->NumAckPending == 0 && ci->NumPending == 0;
+    if (!caught_up && !(ci->NumAckPending == 0 && p->stored.count >= STORED_IDS_MAX))
         return CLI_OK;
     for (uint32_t part = 0; part < p->partitions; part++) {
         if (p->end[part] == p->safe[part])
@@ -202,6 +216,34 @@ static int advance_safe_point(pull *p, int *caught_up)
     }
     idset_clear(&p->stored);
     return CLI_OK;
+}
+
+/* The stream sequence of the last message the JetStream stream holds on
+ * the durable consumer's subjects into p->goal (0 when it holds none). */
+static int read_goal(pull *p)
+{
+    jsConsumerInfo *ci = NULL;
+    natsStatus s = consumer_state(p, &ci);
+    if (s != NATS_OK)
+        return natsconn_fail(pull_cmd.name, s, "durable consumer %s of JetStream stream %s", p->a->durable,
+                             p->a->js_stream);
+    const char *filter = ci->Config && ci->Config->FilterSubject && *ci->Config->FilterSubject
+                             ? ci->Config->FilterSubject
+                             : ">";
+    natsMsg *last = NULL;
+    jsErrCode ec = 0;
+    s = js_GetLastMsg(&last, p->conn.js, p->a->js_stream, filter, NULL, &ec);
+    int status = CLI_OK;
+    if (s == NATS_OK)
+        p->goal = natsMsg_GetSequence(last);
+    else if (s == NATS_NOT_FOUND || ec == JSNoMessageFoundErr)
+        p->goal = 0;
+    else
+        status = natsconn_fail(pull_cmd.name, s, "the last message on %s in JetStream stream %s", filter,
+                               p->a->js_stream);
+    natsMsg_Destroy(last);
+    jsConsumerInfo_Destroy(ci);
+    return status;
 }
 
 /* ---- one message ---- */
@@ -340,16 +382,26 @@ static int ack_durable(pull *p, int all)
     return CLI_OK;
 }
 
+/* The stream sequence of the batch's last message, when higher than any
+ * fetched before, into p->fetched_top. It only says when to look whether
+ * pull is done (a redelivery may come out of order); the ack floor
+ * decides. */
+static void note_fetched(pull *p, const natsMsgList *list)
+{
+    jsMsgMetaData *meta = NULL;
+    if (natsMsg_GetMetaData(&meta, list->Msgs[list->Count - 1]) != NATS_OK)
+        return;
+    if (meta->Sequence.Stream > p->fetched_top)
+        p->fetched_top = meta->Sequence.Stream;
+    jsMsgMetaData_Destroy(meta);
+}
+
 static int pull_loop(pull *p)
 {
     progress pr;
     progress_start(&pr, "pulled", 0);
     int status = CLI_OK;
     int64_t last_contact = natsconn_now_ms();
-    /* Empty fetches in a row after which JetStream said "caught up": the
-     * info of a replicated consumer can lag right after its creation or a
-     * leader change, so one such answer is not trusted to end the pull. */
-    int quiet = 0;
     while (status == CLI_OK && !interrupt_caught()) {
         pending_batch *b = &p->pending[(p->head + p->npending) % PENDING_MAX];
         jsErrCode ec = 0;
@@ -365,19 +417,20 @@ static int pull_loop(pull *p)
             break;
         }
         int got = s == NATS_OK && b->list.Count > 0;
-        if (got)
+        if (got) {
+            note_fetched(p, &b->list);
             p->npending++;
-        else
+        } else {
             natsMsgList_Destroy(&b->list);
-        /* Nothing came: everything appended is acknowledged before asking
-         * JetStream whether the consumer is caught up. */
-        status = ack_durable(p, !got);
+        }
+        /* When nothing came, or pull has fetched as far as its goal,
+         * everything appended is acknowledged (the last synchronously)
+         * before asking JetStream for the consumer's state. */
+        int settle = !got || (!p->a->follow && p->fetched_top >= p->goal);
+        status = ack_durable(p, settle);
         progress_update(&pr, p->appended + p->skipped);
-        if (got)
-            quiet = 0;
-        if (status != CLI_OK || got)
+        if (status != CLI_OK || !settle)
             continue;
-        int caught_up = 0;
         if (s != NATS_OK && s != NATS_TIMEOUT) {
             if (p->a->nats.timeout_ms && natsconn_now_ms() - last_contact >= p->a->nats.timeout_ms) {
                 status = natsconn_fail(pull_cmd.name, s, "fetching from %s for longer than --timeout: giving up",
@@ -387,9 +440,13 @@ static int pull_loop(pull *p)
             nats_Sleep(100);
             continue;
         }
-        status = advance_safe_point(p, &caught_up);
-        quiet = caught_up ? quiet + 1 : 0;
-        if (quiet >= 2 && !p->a->follow)
+        jsConsumerInfo *ci;
+        if (consumer_state(p, &ci) != NATS_OK)
+            continue; /* cannot tell now: ask after the next fetch */
+        status = advance_safe_point(p, ci);
+        int done = !p->a->follow && ci->AckFloor.Stream >= p->goal;
+        jsConsumerInfo_Destroy(ci);
+        if (done)
             break;
     }
     if (status == CLI_OK)
@@ -531,6 +588,8 @@ int cmd_pull(int argc, char **argv)
         status = CLI_FAILURE;
     if (status == CLI_OK)
         status = subscribe(&p);
+    if (status == CLI_OK)
+        status = read_goal(&p);
     interrupt_release();
     if (status == CLI_OK)
         status = pull_loop(&p);

@@ -40,6 +40,9 @@ int natsconn_option(const args_cmd *c, int ch, const char *arg, natsconn_opts *o
     case NATSCONN_OPT_TLS_CA: o->tls_ca = arg; return 1;
     case NATSCONN_OPT_TLS_CERT: o->tls_cert = arg; return 1;
     case NATSCONN_OPT_TLS_KEY: o->tls_key = arg; return 1;
+    case NATSCONN_OPT_USER: o->user = arg; return 1;
+    case NATSCONN_OPT_PASSWORD: o->password = arg; return 1;
+    case NATSCONN_OPT_TOKEN: o->token = arg; return 1;
     case NATSCONN_OPT_TIMEOUT: return natsconn_duration_ms(c, "--timeout", arg, 1, &o->timeout_ms) ? CLI_USAGE : 1;
     default: return 0;
     }
@@ -63,6 +66,11 @@ int natsconn_check(const args_cmd *c, const natsconn_opts *o)
         return args_usage(c, "--nkey and --nkey-seed go together");
     if (!o->tls_cert != !o->tls_key)
         return args_usage(c, "--tls-cert and --tls-key go together");
+    if (!o->user != !o->password)
+        return args_usage(c, "--user and --password go together");
+    /* The server takes one way of authenticating from a client. */
+    if ((o->creds != NULL) + (o->nkey != NULL) + (o->user != NULL) + (o->token != NULL) > 1)
+        return args_usage(c, "--creds, --nkey, --user and --token are different ways to log in: give one");
     return 0;
 }
 
@@ -179,6 +187,10 @@ static natsStatus set_options(natsconn *c, natsOptions *no, const natsconn_opts 
         s = natsOptions_SetUserCredentialsFromFiles(no, o->creds, NULL);
     if (s == NATS_OK && o->nkey)
         s = natsOptions_SetNKeyFromSeed(no, o->nkey, o->nkey_seed);
+    if (s == NATS_OK && o->user)
+        s = natsOptions_SetUserInfo(no, o->user, o->password);
+    if (s == NATS_OK && o->token)
+        s = natsOptions_SetToken(no, o->token);
     if (s == NATS_OK && (o->tls_ca || o->tls_cert))
         s = natsOptions_SetSecure(no, true);
     if (s == NATS_OK && o->tls_ca)

@@ -22,6 +22,7 @@ typedef struct natsconn_opts {
     const char *servers; /* URL[,URL...] */
     const char *creds;
     const char *nkey, *nkey_seed;
+    const char *user, *password, *token;
     const char *tls_ca, *tls_cert, *tls_key;
     int64_t timeout_ms; /* give up after this long without the cluster;
                          * 0: never */
@@ -39,6 +40,9 @@ enum {
     NATSCONN_OPT_TLS_CERT,
     NATSCONN_OPT_TLS_KEY,
     NATSCONN_OPT_TIMEOUT,
+    NATSCONN_OPT_USER,
+    NATSCONN_OPT_PASSWORD,
+    NATSCONN_OPT_TOKEN,
 };
 
 /* The long options above, for a command's option table. */
@@ -50,7 +54,10 @@ enum {
     { "tls-ca", required_argument, NULL, NATSCONN_OPT_TLS_CA },            \
     { "tls-cert", required_argument, NULL, NATSCONN_OPT_TLS_CERT },        \
     { "tls-key", required_argument, NULL, NATSCONN_OPT_TLS_KEY },          \
-    { "timeout", required_argument, NULL, NATSCONN_OPT_TIMEOUT }
+    { "timeout", required_argument, NULL, NATSCONN_OPT_TIMEOUT },          \
+    { "user", required_argument, NULL, NATSCONN_OPT_USER },                \
+    { "password", required_argument, NULL, NATSCONN_OPT_PASSWORD },        \
+    { "token", required_argument, NULL, NATSCONN_OPT_TOKEN }
 
 /* Their --help lines. */
 #define NATSCONN_HELP                                                                   \
@@ -58,6 +65,10 @@ enum {
     "                  the others are tried on reconnect\n"                           \
     "  --creds FILE    user credentials (JWT and NKey seed) file\n"                    \
     "  --nkey PUBLIC --nkey-seed FILE   authenticate with an NKey\n"                   \
+    "  --user NAME --password TEXT      authenticate with a user and password\n"       \
+    "  --token TEXT    authenticate with a token (a password or token on the\n"       \
+    "                  command line shows in the process list: --creds or\n"         \
+    "                  --nkey-seed keep the secret in a file)\n"                      \
     "  --tls-ca FILE   trust this CA (and use TLS)\n"                                  \
     "  --tls-cert FILE --tls-key FILE   a client certificate (and use TLS)\n"         \
     "  --timeout D     give up (exit 1) after D (e.g. 5s, 2m) without the\n"           \

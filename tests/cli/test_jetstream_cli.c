@@ -20,7 +20,9 @@
 #include <inttypes.h>
 #include <nats/nats.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +49,9 @@ typedef struct node {
 static char *dir, *store, *url;
 static node nodes[NODES_MAX];
 static int node_count;
+/* More arguments for a single node (TLS, authentication), NULL-ended. */
+#define SERVER_EXTRA_MAX 12
+static const char *server_extra[SERVER_EXTRA_MAX + 1];
 
 /* ---- the servers ---- */
 
@@ -91,11 +96,16 @@ static void server_start(int i)
     cr_assert(nodes[i].pid >= 0);
     if (nodes[i].pid == 0) {
         prctl(PR_SET_PDEATHSIG, SIGKILL); /* a test killed on timeout leaves no server behind */
-        if (node_count == 1)
-            execl(bin, bin, "-js", "-a", "127.0.0.1", "-p", portarg, "-sd", data, "-l", log, (char *)NULL);
-        else
+        if (node_count == 1) {
+            const char *argv[12 + SERVER_EXTRA_MAX] = { bin, "-js", "-a", "127.0.0.1", "-p", portarg, "-sd", data,
+                                                        "-l", log };
+            for (int k = 0; server_extra[k]; k++)
+                argv[10 + k] = server_extra[k];
+            execv(bin, (char *const *)argv);
+        } else {
             execl(bin, bin, "-js", "-a", "127.0.0.1", "-p", portarg, "-sd", data, "-l", log, "-n", name,
                   "--cluster_name", "siglog-test", "--cluster", cluster, "--routes", routes, (char *)NULL);
+        }
         _exit(127);
     }
     /* Ready once it takes connections; the deadline only turns a broken
@@ -118,7 +128,8 @@ static void server_stop(int i)
 
 /* ---- fixtures ---- */
 
-static void start_nodes(int n)
+/* n nodes, started unless the test starts them itself. */
+static void start_nodes(int n, int start)
 {
     const char *bin = getenv("SIGLOG_NATS_SERVER");
     if (!bin || !*bin || access(bin, X_OK) != 0)
@@ -138,20 +149,26 @@ static void start_nodes(int n)
                  nodes[i].port);
     }
     url = strdup(urls);
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n && start; i++)
         server_start(i);
 }
 
 static void setup(void)
 {
-    start_nodes(1);
+    start_nodes(1, 1);
+}
+
+/* One node the test starts itself, with arguments it chooses. */
+static void setup_unstarted(void)
+{
+    start_nodes(1, 0);
 }
 
 /* Three nodes, once JetStream answers through them (a cluster elects its
  * meta leader first). */
 static void setup_cluster(void)
 {
-    start_nodes(3);
+    start_nodes(3, 1);
     natsConnection *nc = NULL;
     jsCtx *js = NULL;
     cr_assert_eq(natsConnection_ConnectTo(&nc, url), NATS_OK);
@@ -171,6 +188,7 @@ static void setup_cluster(void)
 
 static void teardown(void)
 {
+    memset(server_extra, 0, sizeof server_extra);
     nats_Close(); /* libnats's threads and memory: a leak checker sees none */
     for (int i = 0; i < node_count; i++)
         server_stop(i);
@@ -184,6 +202,7 @@ static void teardown(void)
 
 TestSuite(jetstream_cli, .init = setup, .fini = teardown, .timeout = 240);
 TestSuite(jetstream_cluster, .init = setup_cluster, .fini = teardown, .timeout = 300);
+TestSuite(jetstream_auth, .init = setup_unstarted, .fini = teardown, .timeout = 240);
 
 /* Event i of the workload goes to partition i % PARTITIONS at offset
  * i / PARTITIONS. */
@@ -534,9 +553,10 @@ static run_result pull(const char *durable, const char *extra)
                "64", "--ack-wait", "1s", extra ? extra : "--json");
 }
 
-/* The local store holds each shipped event once, with every field and
- * its origin id last. */
-static void check_pulled(const char *path, uint64_t n, uint64_t store_id)
+/* The local store holds each of the first `required` shipped events,
+ * maybe some of the others below event n, nothing else and nothing
+ * twice, each with every field and its origin id last. The count. */
+static uint64_t check_pulled_some(const char *path, uint64_t n, uint64_t required, uint64_t store_id)
 {
     siglog_options o;
     siglog_options_default(&o);
@@ -580,9 +600,17 @@ static void check_pulled(const char *path, uint64_t n, uint64_t store_id)
         cr_assert_eq(rc, 0);
         siglog_cursor_close(c);
     }
-    cr_assert_eq(total, n);
+    for (uint64_t i = 0; i < required; i++)
+        cr_assert(seen[i], "event %" PRIu64 " was not pulled", i);
     free(seen);
     siglog_close(s);
+    return total;
+}
+
+/* Each of the n shipped events once. */
+static void check_pulled(const char *path, uint64_t n, uint64_t store_id)
+{
+    cr_assert_eq(check_pulled_some(path, n, n, store_id), n);
 }
 
 static void pull_setup(uint64_t n, char **source)
@@ -654,6 +682,263 @@ Test(jetstream_cli, pull_killed_at_random_moments_stores_each_message_once)
     check_pulled(store, n, id);
     free(source);
     free(err);
+}
+
+/* Appends events from `next` on to the stream ev of `path`, for ship
+ * --follow to publish, until told to stop or a minute passed. */
+typedef struct grower {
+    const char *path;
+    uint64_t next;
+    atomic_int stop;
+    int failed, timed_out;
+} grower;
+
+static void *grow_stream(void *arg)
+{
+    grower *g = arg;
+    siglog *s = test_store_open(g->path, NULL);
+    siglog_stream *st;
+    g->failed = siglog_stream_get(s, "ev", &st) != 0;
+    time_t until = time(NULL) + 60;
+    while (!g->failed && !atomic_load(&g->stop) && !(g->timed_out = time(NULL) >= until)) {
+        test_event t;
+        test_event_make(&t, SEED, g->next);
+        t.ev.flags = g->next % 13 == 0 ? SIGLOG_EVENT_TOMBSTONE : 0;
+        g->failed = siglog_append(st, (uint32_t)(g->next % PARTITIONS), &t.ev, 1, NULL, NULL) != 0 ||
+                    siglog_flush(s) != 0;
+        g->next++;
+        usleep(2000);
+    }
+    g->failed |= siglog_close(s) != 0;
+    return NULL;
+}
+
+/* Without --follow, pull stops once what the JetStream stream held at
+ * its start is stored, even while more keeps coming: it does not wait for
+ * a moment with nothing left to deliver, which a busy stream never has. */
+Test(jetstream_cli, pull_ends_at_what_was_there_while_the_stream_grows)
+{
+    char *source;
+    const uint64_t n = 2000;
+    pull_setup(n, &source);
+    char *archive = store, *err = test_path(dir, "ship.err");
+    store = source;
+    int out;
+    pid_t shipper = run_start(NULL, err, &out,
+                              (const char *const[]){ "ship", source, "ev", "--server", url, "--follow", NULL });
+    close(out);
+    grower g = { .path = source, .next = n };
+    pthread_t thread;
+    cr_assert_eq(pthread_create(&thread, NULL, grow_stream, &g), 0);
+    /* Pull starts once ship has published some of the new events. */
+    js_reader js;
+    js_open(&js);
+    while (js_stream_msgs(&js, "siglog") < n + 50)
+        usleep(10000);
+    js_close(&js);
+    store = archive;
+    run_result r = pull("arch", NULL);
+    atomic_store(&g.stop, 1);
+    pthread_join(thread, NULL);
+    kill(shipper, SIGTERM);
+    run_wait(shipper);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    cr_assert_not(g.failed, "appending to the source failed");
+    cr_assert_not(g.timed_out, "pull went on for a minute while the stream grew");
+    store = source;
+    uint64_t id = source_store_id();
+    store = archive;
+    /* All it found at the start, and nothing twice. */
+    uint64_t pulled = check_pulled_some(store, g.next, n, id);
+    cr_assert_geq(pulled, n + 50);
+    cr_log_info("pulled %" PRIu64 " of %" PRIu64 " events", pulled, g.next);
+    free(source);
+    free(err);
+}
+
+/* ---- TLS and logging in ---- */
+
+/* Start the test's node with these arguments (NULL-ended) added. */
+static void server_start_with(const char *const *extra)
+{
+    int k = 0;
+    for (; extra[k]; k++)
+        server_extra[k] = extra[k];
+    cr_assert_leq(k, SERVER_EXTRA_MAX);
+    server_start(0);
+}
+
+/* `siglog CMD STORE ev --server URL` with the connection options opts
+ * (NULL-ended) and then more (NULL-ended). */
+static run_result run_connected(const char *cmd, const char *const *opts, const char *const *more)
+{
+    const char *args[40] = { cmd, store, "ev", "--server", url };
+    size_t n = 5;
+    for (; *opts; opts++)
+        args[n++] = *opts;
+    for (; *more; more++)
+        args[n++] = *more;
+    cr_assert_lt(n, sizeof args / sizeof *args);
+    return run_siglog(NULL, args);
+}
+
+/* With the connection options opts, ship 100 events and pull them back
+ * into an archive store: each once. */
+static void ship_and_pull_with(const char *const *opts)
+{
+    make_source(store, 100);
+    run_result r = run_connected("ship", opts, (const char *const[]){ "--create-js-stream", "--json", NULL });
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "\"shipped\": 100"), "%s", r.out);
+    run_free(&r);
+    uint64_t id = source_store_id();
+    char *source = store;
+    store = test_path(dir, "archive");
+    siglog *s = test_store_open(store, NULL);
+    test_stream_create(s, "ev", PARTITIONS, SIGLOG_SYNC_INTERVAL, 0);
+    cr_assert_eq(siglog_close(s), 0);
+    r = run_connected("pull", opts, (const char *const[]){ "--js-stream", "siglog", "--durable", "arch", NULL });
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "pulled 100 events"), "%s", r.out);
+    run_free(&r);
+    check_pulled(store, 100, id);
+    free(store);
+    store = source;
+}
+
+/* Connecting with the options opts is refused: exit 1, the reason on
+ * stderr, nothing shipped. */
+static void refused_with(const char *const *opts, const char *reason)
+{
+    run_result r = run_connected("ship", opts, (const char *const[]){ "--timeout", "3s", NULL });
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "siglog ship: cannot connect to") && strstr(r.err, reason), "%s", r.err);
+    run_free(&r);
+}
+
+/* A CA, a server certificate for 127.0.0.1 and a client certificate, all
+ * signed by it, made with openssl in dir: ca.pem, server.pem/key,
+ * client.pem/key; and other-ca.pem, a CA that signed nothing here. */
+static void make_certificates(void)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd,
+             "cd '%s' && exec >openssl.log 2>&1 && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=siglog-test-ca "
+             "  -keyout ca.key -out ca.pem && "
+             "openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj /CN=other-ca "
+             "  -keyout other-ca.key -out other-ca.pem && "
+             "for who in server client; do "
+             "  openssl req -newkey rsa:2048 -nodes -subj /CN=$who -keyout $who.key -out $who.csr && "
+             "  printf 'subjectAltName=IP:127.0.0.1,DNS:localhost\\nextendedKeyUsage=serverAuth,clientAuth\\n' "
+             "    >$who.ext && "
+             "  openssl x509 -req -in $who.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 "
+             "    -extfile $who.ext -out $who.pem || exit 1; "
+             "done",
+             dir);
+    cr_assert_eq(system(cmd), 0, "openssl failed: see %s/openssl.log", dir);
+}
+
+Test(jetstream_auth, tls_with_a_client_certificate)
+{
+    if (system("command -v openssl >/dev/null 2>&1") != 0)
+        cr_skip_test("openssl is not installed");
+    make_certificates();
+    char *ca = test_path(dir, "ca.pem"), *other = test_path(dir, "other-ca.pem");
+    char *scert = test_path(dir, "server.pem"), *skey = test_path(dir, "server.key");
+    char *ccert = test_path(dir, "client.pem"), *ckey = test_path(dir, "client.key");
+    server_start_with((const char *const[]){ "--tls", "--tlscert", scert, "--tlskey", skey, "--tlsverify",
+                                             "--tlscacert", ca, NULL });
+    ship_and_pull_with((const char *const[]){ "--tls-ca", ca, "--tls-cert", ccert, "--tls-key", ckey, NULL });
+    /* The server's certificate is checked against --tls-ca... */
+    refused_with((const char *const[]){ "--tls-ca", other, "--tls-cert", ccert, "--tls-key", ckey, NULL },
+                 "SSL");
+    /* ...and the server wants the client's (libnats sees the connection
+     * closed in the handshake: no more telling words). */
+    refused_with((const char *const[]){ "--tls-ca", ca, NULL }, "");
+    free(ca);
+    free(other);
+    free(scert);
+    free(skey);
+    free(ccert);
+    free(ckey);
+}
+
+Test(jetstream_auth, user_and_password)
+{
+    server_start_with((const char *const[]){ "--user", "collector", "--pass", "s3cret", NULL });
+    ship_and_pull_with((const char *const[]){ "--user", "collector", "--password", "s3cret", NULL });
+    refused_with((const char *const[]){ "--user", "collector", "--password", "wrong", NULL }, "uthorization");
+    refused_with((const char *const[]){ NULL }, "uthorization");
+}
+
+Test(jetstream_auth, token)
+{
+    server_start_with((const char *const[]){ "--auth", "t0ken-for-the-fleet", NULL });
+    ship_and_pull_with((const char *const[]){ "--token", "t0ken-for-the-fleet", NULL });
+    refused_with((const char *const[]){ "--token", "another", NULL }, "uthorization");
+}
+
+/* base32 (RFC 4648 alphabet, no padding) of len bytes into out. */
+static void base32(const uint8_t *in, size_t len, char *out)
+{
+    static const char alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    uint32_t bits = 0;
+    int have = 0;
+    for (size_t i = 0; i < len; i++) {
+        bits = bits << 8 | in[i];
+        for (have += 8; have >= 5; have -= 5)
+            *out++ = alphabet[(bits >> (have - 5)) & 31];
+    }
+    if (have > 0)
+        *out++ = alphabet[(bits << (5 - have)) & 31];
+    *out = '\0';
+}
+
+/* An NKey's text: prefix bytes, 32 key bytes, CRC-16/XMODEM of those
+ * little-endian, all in base32 (the NATS nkeys encoding). */
+static void nkey_text(const uint8_t *prefix, size_t plen, const uint8_t key[32], char *out)
+{
+    uint8_t raw[2 + 32 + 2];
+    memcpy(raw, prefix, plen);
+    memcpy(raw + plen, key, 32);
+    uint16_t crc = 0;
+    for (size_t i = 0; i < plen + 32; i++) {
+        crc ^= (uint16_t)(raw[i] << 8);
+        for (int b = 0; b < 8; b++)
+            crc = (uint16_t)(crc & 0x8000 ? crc << 1 ^ 0x1021 : crc << 1);
+    }
+    raw[plen + 32] = (uint8_t)crc;
+    raw[plen + 33] = (uint8_t)(crc >> 8);
+    base32(raw, plen + 34, out);
+}
+
+Test(jetstream_auth, nkey)
+{
+    cr_assert_geq(sodium_init(), 0);
+    uint8_t seed[32], pk[crypto_sign_PUBLICKEYBYTES], sk[crypto_sign_SECRETKEYBYTES];
+    randombytes_buf(seed, sizeof seed);
+    crypto_sign_seed_keypair(pk, sk, seed);
+    /* A user key: prefix 'U' (20 << 3); its seed: 'S' (18 << 3) and 'U'
+     * spread over two bytes. */
+    char pub[64], seed_text[64], other_pub[64];
+    nkey_text((const uint8_t[]){ 20 << 3 }, 1, pk, pub);
+    nkey_text((const uint8_t[]){ 18 << 3 | 20 >> 2, (20 & 3) << 6 }, 2, seed, seed_text);
+    cr_assert_eq(seed_text[0], 'S');
+    cr_assert_eq(seed_text[1], 'U');
+    pk[0] ^= 1;
+    nkey_text((const uint8_t[]){ 20 << 3 }, 1, pk, other_pub);
+    char *conf = test_path(dir, "nkey.conf"), *seed_file = test_path(dir, "user.nk"), text[256];
+    snprintf(text, sizeof text, "authorization { users = [ { nkey: \"%s\" } ] }\n", pub);
+    run_write_file(conf, text, strlen(text));
+    snprintf(text, sizeof text, "%s\n", seed_text);
+    run_write_file(seed_file, text, strlen(text));
+    server_start_with((const char *const[]){ "-c", conf, NULL });
+    ship_and_pull_with((const char *const[]){ "--nkey", pub, "--nkey-seed", seed_file, NULL });
+    refused_with((const char *const[]){ "--nkey", other_pub, "--nkey-seed", seed_file, NULL }, "uthorization");
+    free(conf);
+    free(seed_file);
 }
 
 /* ---- a 3-node cluster ---- */
