@@ -22,7 +22,7 @@ static const args_cmd cmd = {
     "       [--from-time T] [--to-time T] [--time-unit s|ms|us] [--key K] [--schema-version V] [--merge] [--follow]\n"
     "       [--header NAME=VALUE]... [--order event-time [--memory SIZE] [--spill-dir DIR]]\n"
     "       [--allow-gaps] [--limit N] [--format jsonl|value|binary] [--manifest FILE]\n"
-    "       [--consumer NAME]\n"
+    "       [--consumer NAME] [--redact internal|personal|secret [--redact-mode hash|drop]]\n"
     "       siglog replay --from-manifest FILE [STORE] [--format F] [--memory SIZE] [--spill-dir DIR]\n"
     "       siglog replay ARCHIVE [--from-offset O] [--to-offset O] [--from-time T] [--to-time T] [--key K]\n"
     "       [--schema-version V] [--header NAME=VALUE]... [--limit N] [--format jsonl|value|binary]",
@@ -52,6 +52,18 @@ static const args_cmd cmd = {
     "                       hold none of it are not read)\n"
     "  --header NAME=VALUE  only events carrying header NAME with exactly VALUE\n"
     "                       (repeatable: every one must be carried)\n"
+    "  --redact LEVEL       internal, personal or secret: every value of a field\n"
+    "                       whose x-sensitivity, in the event's own schema\n"
+    "                       version, is LEVEL or above is replaced by its keyed\n"
+    "                       pseudonym (a hex string, the same for the same value\n"
+    "                       in every stream of the store, so joins still work;\n"
+    "                       FORMAT.md section 25 gives the formula, keyed with\n"
+    "                       the store's secret). An event whose version is not\n"
+    "                       registered, or whose value is not a JSON object\n"
+    "                       when its version marks a field at LEVEL, ends the\n"
+    "                       replay with status 1 rather than going out unredacted\n"
+    "  --redact-mode MODE   hash (default): the pseudonym; drop: the field (or\n"
+    "                       array element) is removed instead\n"
     "  --merge              interleave the partitions in (timestamp, partition,\n"
     "                       offset) order. This is a merge: each partition keeps\n"
     "                       its offset order, so the output is sorted by time\n"
@@ -95,8 +107,9 @@ static const args_cmd cmd = {
     "                       streams, every filter and option, where each\n"
     "                       partition's reading ended, its delivered offset\n"
     "                       range and count, the schema versions seen with their\n"
-    "                       fingerprints, the event count and a BLAKE2b-256\n"
-    "                       digest of the delivered events in delivery order\n"
+    "                       fingerprints, the redaction, the event count and a\n"
+    "                       BLAKE2b-256 digest of the delivered events (redacted\n"
+    "                       values, as written) in delivery order\n"
     "                       (FORMAT.md section 22 says how to recompute it)\n"
     "  --consumer NAME      read on where consumer NAME left off: each partition\n"
     "                       from its committed offset (from the log's start for\n"
@@ -111,7 +124,8 @@ static const args_cmd cmd = {
     "                       (siglog consumer)\n"
     "  --from-manifest FILE replay what the manifest FILE records, from STORE\n"
     "                       (default: the store it names, whose id must match):\n"
-    "                       the same streams, filters, options and format (or\n"
+    "                       the same streams, filters, redaction, options and\n"
+    "                       format (or\n"
     "                       --format F: the digest is the same in each), each\n"
     "                       partition read only below where its reading ended\n"
     "                       then. The replay is first run without output and\n"
@@ -156,6 +170,8 @@ enum {
     OPT_STREAM,
     OPT_FROM_MANIFEST,
     OPT_CONSUMER,
+    OPT_REDACT,
+    OPT_REDACT_MODE,
 };
 
 /* What the command line asked beside the replay options. */
@@ -167,6 +183,7 @@ typedef struct replay_cli {
     const char *from_manifest; /* --from-manifest FILE */
     const char *archive;       /* an archive file in place of STORE STREAM */
     int have_format;           /* --format given */
+    int have_redact_mode;      /* --redact-mode given */
     int others;                /* options that --from-manifest takes from the manifest */
 } replay_cli;
 
@@ -241,6 +258,10 @@ static int take_operands(int argc, char **argv, replay_cli *c)
         if (o->parts || o->order != ORDER_PARTITION || o->follow || o->consumer || o->manifest || o->allow_gaps)
             return args_usage(&cmd, "an archive is one partition read in offset order: not with --partition, "
                                     "--merge, --order, --follow, --consumer, --manifest or --allow-gaps");
+        /* The sensitivities are the store's registry's, which an archive
+         * read alone does not have. */
+        if (o->redact != SIGLOG_SENSITIVITY_PUBLIC)
+            return args_usage(&cmd, "--redact needs the store's schema registry: not with an archive file");
         c->archive = argv[first];
         return CLI_OK;
     }
@@ -288,6 +309,8 @@ static int parse_options(int argc, char **argv, replay_cli *c)
         { "stream", required_argument, NULL, OPT_STREAM },
         { "from-manifest", required_argument, NULL, OPT_FROM_MANIFEST },
         { "consumer", required_argument, NULL, OPT_CONSUMER },
+        { "redact", required_argument, NULL, OPT_REDACT },
+        { "redact-mode", required_argument, NULL, OPT_REDACT_MODE },
         { NULL, 0, NULL, 0 },
     };
     static const char *const formats[] = { "jsonl", "value", "binary", NULL };
@@ -382,6 +405,17 @@ static int parse_options(int argc, char **argv, replay_cli *c)
                                         "with '.', not '%s'", optarg);
             o->consumer = optarg;
             break;
+        case OPT_REDACT:
+            if (args_choice(&cmd, "--redact", optarg, manifest_redact_levels, &o->redact))
+                return CLI_USAGE;
+            if (o->redact == SIGLOG_SENSITIVITY_PUBLIC)
+                return args_usage(&cmd, "--redact public would redact nothing: give internal, personal or secret");
+            break;
+        case OPT_REDACT_MODE:
+            if (args_choice(&cmd, "--redact-mode", optarg, manifest_redact_modes, &o->redact_mode))
+                return CLI_USAGE;
+            c->have_redact_mode = 1;
+            break;
         case OPT_HEADER:
             if (o->nheaders == SIGLOG_HEADERS_MAX)
                 return args_usage(&cmd, "at most %d --header filters", SIGLOG_HEADERS_MAX);
@@ -394,6 +428,8 @@ static int parse_options(int argc, char **argv, replay_cli *c)
             return CLI_USAGE;
         }
     }
+    if (c->have_redact_mode && o->redact == SIGLOG_SENSITIVITY_PUBLIC)
+        return args_usage(&cmd, "--redact-mode goes with --redact");
     if (o->order == ORDER_EVENT_TIME && o->follow)
         return args_usage(&cmd, "--order event-time sorts a finished selection: not with --follow");
     if (o->order != ORDER_EVENT_TIME && (o->sort_memory || o->spill_dir) && !c->from_manifest)

@@ -86,6 +86,8 @@ static void set_options(manifest_replay *mr)
     o->limit = m->limit;
     o->have_limit = m->have_limit;
     o->format = m->format;
+    o->redact = m->redact;
+    o->redact_mode = m->redact_mode;
 }
 
 int manifest_replay_open(const char *who, const char *file, const char *store_arg, manifest_replay *mr)

@@ -119,6 +119,25 @@ static int load_headers_option(loader *l, json_t *v, manifest_options *o)
     return 0;
 }
 
+const char *const manifest_redact_levels[] = { "public", "internal", "personal", "secret", NULL };
+const char *const manifest_redact_modes[] = { "hash", "drop", NULL };
+
+/* "redact": null (or absent, as before redaction was recorded) or
+ * {"level", "mode"}. */
+static int load_redact_option(loader *l, json_t *v, manifest_options *o)
+{
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_object(v))
+        return fail(l, "\"options\".\"redact\" is not null or an object");
+    if (want_choice(l, v, "level", manifest_redact_levels, &o->redact) ||
+        want_choice(l, v, "mode", manifest_redact_modes, &o->redact_mode))
+        return -1;
+    if (o->redact == 0)
+        return fail(l, "\"options\".\"redact\" has level 'public', which redacts nothing");
+    return 0;
+}
+
 static int load_options(loader *l, json_t *v, manifest_options *o)
 {
     static const char *const orders[] = { "partition", "merge", "event-time", NULL };
@@ -133,6 +152,7 @@ static int load_options(loader *l, json_t *v, manifest_options *o)
         return fail(l, "\"options\".\"consumer\" is not a string or null");
     if (load_partitions_option(l, json_object_get(v, "partitions"), o) ||
         load_headers_option(l, json_object_get(v, "headers"), o) ||
+        load_redact_option(l, json_object_get(v, "redact"), o) ||
         want_u64(l, v, "from_offset", &o->from_offset, &o->have_from_offset) ||
         want_u64(l, v, "to_offset", &o->to_offset, &o->have_to_offset) ||
         want_u64(l, v, "limit", &o->limit, &o->have_limit) ||

@@ -33,7 +33,15 @@ typedef struct manifest_options {
     int order;  /* 0 partition, 1 merge, 2 event-time */
     int format; /* 0 jsonl, 1 value, 2 binary */
     int follow, allow_gaps;
+    int redact, redact_mode; /* as replay_opts has them; redact 0: none */
 } manifest_options;
+
+/* The names of the redaction levels and modes, as `replay --redact` and
+ * `--redact-mode` take them and a manifest records them, indexed by enum
+ * siglog_sensitivity and enum siglog_redact_mode, NULL-terminated. The
+ * level "public" redacts nothing: no manifest records it. */
+extern const char *const manifest_redact_levels[];
+extern const char *const manifest_redact_modes[];
 
 typedef struct manifest_spec {
     json_t *doc; /* owns every string below */

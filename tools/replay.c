@@ -16,6 +16,7 @@
 #include "replay.h"
 
 #include "cli.h"
+#include "manifest_load.h"
 #include "output.h"
 #include "progress.h"
 #include "resume.h"
@@ -48,6 +49,8 @@ typedef struct replay_run {
     manifest *delivered; /* with a manifest: what was delivered so far */
     int quiet;           /* write nothing: only account for the events */
     uint64_t *committed; /* --consumer: its next offsets at the start, by partition */
+    siglog_redactor **redactors; /* --redact: one per stream; NULL: none */
+    int failed;                  /* an event could not be delivered (reported) */
     progress bar;
 } replay_run;
 
@@ -129,8 +132,39 @@ static void write_jsonl(const char *stream, const siglog_record *r)
     out_puts("}\n");
 }
 
-static void write_record(const replay_run *rr, const replay_src *src, const siglog_record *r)
+/* --redact: *r becomes a copy of r whose value is redacted (it points
+ * into the stream's redactor until its next event). Returns 0, or -1
+ * after the failure was reported: an event that cannot be redacted is
+ * never delivered as stored. */
+static int redact_record(replay_run *rr, const replay_src *src, siglog_record *r)
 {
+    const void *value;
+    size_t len;
+    int rc = siglog_redact(rr->redactors[src->stream], r, &value, &len);
+    if (rc != 0) {
+        cli_fail_lib(rr->who, rc, "redacting stream %s partition %u offset %" PRIu64, stream_name(rr, src),
+                     src->partition, r->offset);
+        rr->failed = 1;
+        return -1;
+    }
+    r->value = value;
+    r->value_len = len;
+    return 0;
+}
+
+/* Deliver one selected record: redacted when asked, accounted for in the
+ * manifest as delivered (so its digest is of what was written), written. */
+static void write_record(replay_run *rr, const replay_src *src, const siglog_record *stored)
+{
+    siglog_record copy = *stored;
+    const siglog_record *r = stored;
+    /* A tombstone has no value to redact. */
+    if (rr->redactors && !(stored->flags & SIGLOG_EVENT_TOMBSTONE)) {
+        if (redact_record(rr, src, &copy) != 0)
+            return;
+        r = &copy;
+    }
+    rr->written++;
     if (rr->delivered)
         manifest_add(rr->delivered, src->stream, r);
     if (rr->quiet)
@@ -182,8 +216,7 @@ static int take_record(replay_run *rr, replay_src *src, const siglog_record *r)
     if (!selected(o, r))
         return 0;
     write_record(rr, src, r);
-    rr->written++;
-    return (o->have_limit && rr->written >= o->limit) || out_failed();
+    return rr->failed || (o->have_limit && rr->written >= o->limit) || out_failed();
 }
 
 /* The source's cursor has nothing more below its bounds: everything up
@@ -203,7 +236,7 @@ static void passed_to_end(const replay_run *rr, replay_src *src)
 /* Every reason to stop that does not depend on the next record. */
 static int replay_finished(const replay_run *rr)
 {
-    return replay_stop || out_failed() || (rr->o->have_limit && rr->written >= rr->o->limit) ||
+    return replay_stop || rr->failed || out_failed() || (rr->o->have_limit && rr->written >= rr->o->limit) ||
            (rr->nsrc > 0 && rr->ndone == rr->nsrc);
 }
 
@@ -377,7 +410,6 @@ static int replay_event_time(replay_run *rr)
         if (r->offset >= rr->src[idx].end)
             continue;
         write_record(rr, &rr->src[idx], r);
-        rr->written++;
     }
     siglog_sort_close(s);
     free(cursors);
@@ -505,16 +537,44 @@ static int commit_consumer(const replay_run *rr)
     return CLI_OK;
 }
 
+/* --redact: a redactor for each stream (its own registry says which
+ * fields are at the level), opened before anything is read. */
+static int open_redactors(replay_run *rr)
+{
+    const replay_opts *o = rr->o;
+    if (o->redact == SIGLOG_SENSITIVITY_PUBLIC)
+        return CLI_OK;
+    if (!(rr->redactors = calloc(o->nstreams, sizeof *rr->redactors)))
+        return cli_fail(rr->who, "out of memory");
+    for (size_t i = 0; i < o->nstreams; i++) {
+        int rc = siglog_redactor_open(&rr->redactors[i], rr->st[i], o->redact, o->redact_mode);
+        if (rc != 0)
+            return cli_fail_lib(rr->who, rc, "redacting stream %s", o->streams[i]);
+    }
+    return CLI_OK;
+}
+
+static void close_redactors(replay_run *rr)
+{
+    for (size_t i = 0; rr->redactors && i < rr->o->nstreams; i++)
+        siglog_redactor_close(rr->redactors[i]);
+    free(rr->redactors);
+}
+
 int replay_execute(const char *who, siglog_stream *const *st, const replay_opts *o, manifest *delivered, int quiet)
 {
     replay_run rr = { .who = who, .o = o, .st = st, .delivered = delivered, .quiet = quiet };
     if (o->follow)
         install_stop_handlers();
-    int status = open_sources(&rr);
+    int status = open_redactors(&rr);
+    if (status == CLI_OK)
+        status = open_sources(&rr);
     if (status == CLI_OK)
         status = o->order == ORDER_EVENT_TIME ? replay_event_time(&rr)
                  : o->order == ORDER_MERGE    ? replay_merged(&rr)
                                               : replay_sequential(&rr);
+    if (rr.failed)
+        status = CLI_FAILURE;
     progress_end(&rr.bar);
     if (status == CLI_OK && !quiet)
         status = out_finish(who);
@@ -526,6 +586,7 @@ int replay_execute(const char *who, siglog_stream *const *st, const replay_opts 
         manifest_note_end(delivered, rr.src[i].stream, rr.src[i].partition, rr.src[i].start, rr.src[i].next);
     for (size_t i = 0; i < rr.nsrc; i++)
         siglog_cursor_close(rr.src[i].cursor);
+    close_redactors(&rr);
     free(rr.src);
     free(rr.committed);
     return status;
@@ -584,7 +645,11 @@ json_t *replay_options_json(const replay_opts *o)
     for (size_t i = 0; i < o->nheaders; i++)
         json_array_append_new(headers, json_pack("[s#s]", o->headers[i].name, o->headers[i].name_len,
                                                  o->headers[i].value));
-    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:b,s:b,s:o,s:s,s:o}", "partitions", parts,
+    json_t *redact = o->redact == SIGLOG_SENSITIVITY_PUBLIC
+                         ? json_null()
+                         : json_pack("{s:s,s:s}", "level", manifest_redact_levels[o->redact], "mode",
+                                     manifest_redact_modes[o->redact_mode]);
+    return json_pack("{s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:o,s:s,s:b,s:b,s:o,s:s,s:o,s:o}", "partitions", parts,
                      "from_offset", o->have_from_offset ? json_integer((json_int_t)o->from_offset) : json_null(),
                      "to_offset", o->have_to_offset ? json_integer((json_int_t)o->to_offset) : json_null(),
                      "from_time_us", o->have_from_time ? json_integer(o->from_time) : json_null(), "to_time_us",
@@ -593,5 +658,5 @@ json_t *replay_options_json(const replay_opts *o)
                      o->have_schema ? json_integer(o->schema_version) : json_null(), "headers", headers, "order",
                      orders[o->order], "follow", o->follow, "allow_gaps", o->allow_gaps, "limit",
                      o->have_limit ? json_integer((json_int_t)o->limit) : json_null(), "format", formats[o->format],
-                     "consumer", o->consumer ? json_string(o->consumer) : json_null());
+                     "consumer", o->consumer ? json_string(o->consumer) : json_null(), "redact", redact);
 }

@@ -49,6 +49,12 @@ typedef struct replay_opts {
     uint64_t limit;
     int have_limit;
     int format; /* enum replay_format */
+    /* --redact: each event's fields at or above this sensitivity (enum
+     * siglog_sensitivity) redacted per its own schema version, by
+     * siglog_redact in redact_mode (enum siglog_redact_mode), before it
+     * is written or counted in a manifest. 0 (public): no redaction. */
+    int redact;
+    int redact_mode;
 } replay_opts;
 
 /* Run the replay o over st[i], the open handle of o->streams[i]: write
