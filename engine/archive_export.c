@@ -1,19 +1,29 @@
 /*
  * archive_export — siglog_archive_export: copy a partition's oldest
- * sealed segments out of the store as one archive file (archive.h).
+ * sealed segments out of the store as one archive file (archive.h), and
+ * with SIGLOG_ARCHIVE_MOVE take them out of the store afterwards.
  *
- * The store is only read: the segments stay where they are (moving them
- * out is retention's, through the catalog's rewrite primitive). The order
- * makes every step safe to interrupt:
- *   1. take a catalog snapshot and read the sealed hot or warm segments
- *      whose newest event is older than the bound, oldest first, as a
- *      prefix of the log (an archive holds one contiguous range);
+ * It runs in the maintenance role (maintenance.h), beside a live writer
+ * and readers: it reads only SEALED segments, which nobody changes, and
+ * removes them only through the catalog. The order makes every step safe
+ * to interrupt:
+ *   1. take the catalog's current state and read the sealed hot or warm
+ *      segments whose newest event is older than the bound, oldest first,
+ *      as a prefix of the log (an archive holds one contiguous range);
  *   2. build the archive in memory, which checks every batch and record:
  *      damage is refused naming the segment, and nothing is written;
  *   3. record the export in the audit trail (the record is the intent);
- *   4. write the file into the target directory by atomic replace, every
- *      path resolved beneath that directory without following a symlink.
- * A crash leaves the audit record and no archive, or the archive whole.
+ *   4. write the file into the target directory by atomic replace (synced,
+ *      then its directory), every path resolved beneath that directory
+ *      without following a symlink;
+ *   with SIGLOG_ARCHIVE_MOVE, only once the archive is durable:
+ *   5. read the file back and check it is the archive built, whole;
+ *   6. record the removal in the audit trail (the intent again);
+ *   7. remove the segments through the catalog (sl_catalog_remove_prefix:
+ *      commit, then unlink), provided they are still its first entries.
+ * A crash leaves the store as it was with an audit record and no archive
+ * or a whole one, or (moving) the whole archive and the store without the
+ * segments, or with them plus leftovers the next maintenance removes.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -25,11 +35,12 @@
 #include "audit.h"
 #include "catalog.h"
 #include "error.h"
+#include "io_root.h"
+#include "maintenance.h"
 #include "names.h"
-#include "store.h"
 
-/* The sealed in-store segments at the start of the snapshot whose newest
- * event is before before_us: *count of them from the first. */
+/* How many sealed in-store segments at the start of the snapshot have
+ * their newest event before before_us (the active one never does). */
 static size_t archivable_prefix(const catalog_snapshot *snap, int64_t before_us)
 {
     size_t n = 0, total = sl_catalog_snapshot_count(snap);
@@ -72,25 +83,46 @@ static void archive_name(char *buf, size_t cap, const archive_meta *m)
              m->next_offset, ARCHIVE_SUFFIX);
 }
 
+/* The archive at path, read back, is `file` and decodes whole: what a
+ * move may remove the segments on the strength of. */
+static int check_written(const siglog_io *io, const char *path, const bytebuf *file)
+{
+    void *bytes = NULL;
+    size_t len = 0;
+    archive_view v;
+    int rc = sl_io_read_file(io, path, file->len + 1, &bytes, &len);
+    if (rc < 0)
+        rc = sl_err_errno(rc, "reading back archive %s", path);
+    else if (len != file->len || memcmp(bytes, file->data, len) != 0)
+        rc = sl_err_set(SIGLOG_EIO, "archive %s reads back other than written: nothing removed", path);
+    else if ((rc = sl_archive_decode(bytes, len, &v)) != 0)
+        rc = sl_err_set(rc, "archive %s: %s: nothing removed", path, siglog_errdetail());
+    free(bytes);
+    return rc;
+}
+
 /* Write the archive into dir (the user's path, symlinks to it allowed):
- * everything beneath it through a jail rooted there. */
-static int write_archive(const struct siglog *s, const char *dir, const char *name, const bytebuf *file,
+ * everything beneath it through a jail rooted there. With move, read it
+ * back and check it is `file` and whole before anything is removed. */
+static int write_archive(const maintenance *m, const char *dir, const char *name, const bytebuf *file, int check,
                          char *path_out, size_t path_cap)
 {
     char *real = sl_io_real_path(dir);
     if (!real)
         return sl_err_errno(-errno, "archive directory %s", dir);
     io_root *root = NULL;
-    const siglog_io *backend = s->opt.io ? s->opt.io : sl_io_posix();
-    int rc = sl_io_root_open(backend, real, &root);
+    int rc = sl_io_root_open(sl_maintenance_backend(m), real, &root);
     char *path = rc < 0 ? NULL : sl_path_join(real, name);
     if (rc < 0)
         rc = rc == -IO_EJAIL ? sl_err_set(SIGLOG_EPERM, "archive directory %s: %s", dir, sl_io_jail_detail())
                              : sl_err_errno(rc, "archive directory %s", dir);
     else if (!path)
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    else if ((rc = sl_io_replace_file(sl_io_root_io(root), real, path, file->data, file->len, s->opt.file_mode)) < 0)
+    else if ((rc = sl_io_replace_file(sl_io_root_io(root), real, path, file->data, file->len,
+                                      sl_maintenance_file_mode(m))) < 0)
         rc = sl_err_errno(rc, "writing archive %s", path);
+    else if (check)
+        rc = check_written(sl_io_root_io(root), path, file);
     if (!rc && path_out)
         snprintf(path_out, path_cap, "%s", path);
     free(path);
@@ -99,7 +131,10 @@ static int write_archive(const struct siglog *s, const char *dir, const char *na
     return rc;
 }
 
-static void export_record(audit_record *r, const archive_meta *m, uint64_t bytes, const char *dir, const char *name)
+/* The audit record of the copy, or (removed) of the segments' removal
+ * from the store once the archive holds them. */
+static void export_record(audit_record *r, const archive_meta *m, uint64_t bytes, const char *dir, const char *name,
+                          int removed)
 {
     sl_audit_record_init(r, AUDIT_ARCHIVE, AUDIT_BY_COMMAND);
     snprintf(r->stream, sizeof r->stream, "%s", m->stream);
@@ -110,34 +145,51 @@ static void export_record(audit_record *r, const archive_meta *m, uint64_t bytes
     r->time_max_us = m->max_timestamp_us;
     r->bytes = bytes;
     r->events = m->record_count;
-    snprintf(r->detail, sizeof r->detail, "copied %" PRIu64 " batches to %s/%s", m->batch_count, dir, name);
+    if (removed)
+        snprintf(r->detail, sizeof r->detail, "removed from the store: archived in %s/%s, read back whole", dir,
+                 name);
+    else
+        snprintf(r->detail, sizeof r->detail, "copied %" PRIu64 " batches to %s/%s", m->batch_count, dir, name);
 }
 
-SIGLOG_API int siglog_archive_export(siglog *s, const char *stream, uint32_t partition, int64_t before_us,
-                                     const char *dir, char *path_out, size_t path_cap)
+/* Remove the archived entries: still the catalog's first n (a writer's
+ * acceptance of a loss may have changed the start since), else nothing. */
+static int remove_archived(catalog *c, const catalog_snapshot *archived, size_t n)
 {
-    sl_err_clear();
-    if (!s || !stream || !dir)
-        return sl_err_set(SIGLOG_EINVAL, "siglog_archive_export: store, stream and directory are required");
-    if (s->read_only)
-        return sl_err_set(SIGLOG_ERDONLY, "store %s is open read-only: an export is audited", s->path);
-    siglog_stream *st;
-    int rc = siglog_stream_get(s, stream, &st);
+    int rc = sl_catalog_refresh(c);
     if (rc)
         return rc;
-    if (partition >= st->cfg.partitions)
-        return sl_err_set(SIGLOG_EINVAL, "stream '%s' has %u partitions: no partition %u", stream,
-                          st->cfg.partitions, partition);
-    char *pdir = sl_path_partition_dir(st->dir, partition);
-    if (!pdir)
-        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    catalog_snapshot *snap = NULL;
+    catalog_snapshot *now = sl_catalog_snapshot_get(c);
+    for (size_t i = 0; i < n && !rc; i++) {
+        const catalog_segment *a = sl_catalog_snapshot_segment(archived, i);
+        const catalog_segment *b = i < sl_catalog_snapshot_count(now) ? sl_catalog_snapshot_segment(now, i) : NULL;
+        if (!b || b->base_offset != a->base_offset || strcmp(b->location, a->location) != 0)
+            rc = sl_err_set(SIGLOG_ECORRUPT, "%s: the catalog changed during the export (segment %s is no longer "
+                                             "entry %zu): nothing removed, the archive stays", sl_catalog_dir(c),
+                            a->location, i);
+    }
+    sl_catalog_snapshot_release(now);
+    return rc ? rc : sl_catalog_remove_prefix(c, n);
+}
+
+SIGLOG_API int siglog_archive_export(siglog_maintenance *m, const char *stream, uint32_t partition,
+                                     int64_t before_us, const char *dir, unsigned flags, char *path_out,
+                                     size_t path_cap)
+{
+    sl_err_clear();
+    if (!m || !stream || !dir)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_archive_export: maintenance handle, stream and directory are "
+                                         "required");
+    if (flags & ~(unsigned)SIGLOG_ARCHIVE_MOVE)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_archive_export: unknown flags %#x", flags);
+    catalog *c;
+    int rc = sl_maintenance_catalog(m, stream, partition, &c);
+    if (rc)
+        return rc;
+    catalog_snapshot *snap = sl_catalog_snapshot_get(c);
     bytebuf data = { 0 }, file = { 0 };
     archive_segment *segs = NULL;
-    size_t n = 0;
-    if ((rc = sl_catalog_snapshot_load(s->io, pdir, &snap)) != 0)
-        goto out;
-    n = archivable_prefix(snap, before_us);
+    size_t n = archivable_prefix(snap, before_us);
     if (n == 0)
         goto out; /* nothing old enough: 0 archives */
     if (!(segs = calloc(n, sizeof *segs))) {
@@ -147,24 +199,30 @@ SIGLOG_API int siglog_archive_export(siglog *s, const char *stream, uint32_t par
     for (size_t i = 0; i < n && !rc; i++) {
         const catalog_segment *e = sl_catalog_snapshot_segment(snap, i);
         segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us };
-        rc = read_segment(s->io, pdir, e, &data);
+        rc = read_segment(sl_maintenance_io(m), sl_catalog_dir(c), e, &data);
     }
-    archive_meta m = { .store_id = s->store_id, .partition = partition, .created_us = s->io->now_us(s->io) };
-    snprintf(m.stream, sizeof m.stream, "%s", stream);
-    if (!rc && (rc = sl_archive_encode(&m, segs, (uint32_t)n, data.data, data.len, &file)) != 0)
+    const siglog_io *io = sl_maintenance_io(m);
+    archive_meta am = { .store_id = sl_maintenance_store_id(m), .partition = partition, .created_us = io->now_us(io) };
+    snprintf(am.stream, sizeof am.stream, "%s", stream);
+    if (!rc && (rc = sl_archive_encode(&am, segs, (uint32_t)n, data.data, data.len, &file)) != 0)
         rc = sl_err_set(rc, "stream '%s' partition %u: %s", stream, partition, siglog_errdetail());
     char name[SIGLOG_NAME_MAX + 64];
-    archive_name(name, sizeof name, &m);
+    archive_name(name, sizeof name, &am);
+    int move = (flags & SIGLOG_ARCHIVE_MOVE) != 0;
     audit_record r;
     if (!rc)
-        export_record(&r, &m, file.len, dir, name);
-    if (!rc && (rc = sl_store_audit(s, &r)) == 0)
-        rc = write_archive(s, dir, name, &file, path_out, path_cap);
+        export_record(&r, &am, file.len, dir, name, 0);
+    if (!rc && (rc = sl_maintenance_audit(m, &r)) == 0)
+        rc = write_archive(m, dir, name, &file, move, path_out, path_cap);
+    if (!rc && move) {
+        export_record(&r, &am, data.len, dir, name, 1);
+        if ((rc = sl_maintenance_audit(m, &r)) == 0)
+            rc = remove_archived(c, snap, n);
+    }
 out:
     free(segs);
     sl_bytebuf_free(&data);
     sl_bytebuf_free(&file);
     sl_catalog_snapshot_release(snap);
-    free(pdir);
     return rc ? rc : n > 0;
 }

@@ -1,16 +1,19 @@
 #include "maintenance.h"
 
 #include <errno.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "audit.h"
 #include "error.h"
 #include "io_root.h"
 #include "lockfile.h"
 #include "names.h"
 #include "store.h"
+#include "store_secret.h"
 #include "stream.h"
 
 /* How long an open waits for a lock held without a live pid in it: a
@@ -27,7 +30,9 @@ typedef struct maint_catalog {
 struct siglog_maintenance {
     io_root *root;
     const siglog_io *io; /* beneath the store directory (io_root.h) */
+    const siglog_io *backend; /* for what the caller names outside it */
     char *path;
+    uint64_t store_id;
     uint32_t file_mode, dir_mode;
     int lock_fd;
     maint_catalog *cats;
@@ -97,6 +102,7 @@ int sl_maintenance_open(maintenance **out, const char *store_path, const siglog_
     if (!m)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     m->lock_fd = -1;
+    m->backend = backend;
     int rc = 0;
     /* Resolved once and held open, as a store handle does (io.h). */
     if (!(m->path = sl_io_real_path(store_path))) {
@@ -125,6 +131,7 @@ int sl_maintenance_open(maintenance **out, const char *store_path, const siglog_
     free(store_file);
     if (rc)
         goto fail;
+    m->store_id = meta.store_id;
     m->file_mode = meta.file_mode;
     m->dir_mode = meta.dir_mode;
     if ((rc = sl_store_check_owner(m->io, m->path, opt.force_owner, &m->file_mode, &m->dir_mode)) != 0 ||
@@ -259,6 +266,30 @@ const char *sl_maintenance_store_path(const maintenance *m)
 uint32_t sl_maintenance_file_mode(const maintenance *m)
 {
     return m->file_mode;
+}
+
+const siglog_io *sl_maintenance_backend(const maintenance *m)
+{
+    return m->backend;
+}
+
+uint64_t sl_maintenance_store_id(const maintenance *m)
+{
+    return m->store_id;
+}
+
+int sl_maintenance_audit(maintenance *m, audit_record *r)
+{
+    /* Read on each call rather than kept: maintenance runs seldom, and
+     * the key stays in memory only for the moment it signs. */
+    uint8_t key[STORE_SECRET_BYTES];
+    int rc = sl_store_secret_load(m->io, m->path, m->store_id, key);
+    if (!rc) {
+        audit_trail t = { m->io, m->path, m->store_id, key, m->file_mode };
+        rc = sl_audit_append(&t, r);
+    }
+    sodium_memzero(key, sizeof key);
+    return rc;
 }
 
 int sl_maintenance_idle_begin(const siglog_io *io, const char *store_path, int *fd)

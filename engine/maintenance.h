@@ -26,6 +26,7 @@
 
 #include <stdint.h>
 
+#include "audit.h"
 #include "catalog.h"
 #include "io.h"
 #include "siglog.h"
@@ -53,6 +54,16 @@ int sl_maintenance_catalog(maintenance *m, const char *stream, uint32_t partitio
 const siglog_io *sl_maintenance_io(const maintenance *m);
 const char *sl_maintenance_store_path(const maintenance *m);
 uint32_t sl_maintenance_file_mode(const maintenance *m);
+/* The I/O the handle was opened with, not jailed: for a directory the
+ * caller names outside the store (an archive's target). */
+const siglog_io *sl_maintenance_backend(const maintenance *m);
+uint64_t sl_maintenance_store_id(const maintenance *m);
+
+/* Append r to the store's audit trail, signed with the store's secret
+ * (read now: sl_store_secret_load's errors), durable when this returns 0
+ * (sl_audit_append). Maintenance records its intent this way before it
+ * changes anything. */
+int sl_maintenance_audit(maintenance *m, audit_record *r);
 
 /* A writer's open (store.c): 1 when leftovers may be removed now: a
  * maintenance handle ran before (maintenance.lock exists) and none runs

@@ -56,16 +56,22 @@ static void fx_free(fx *f)
     free(f->out);
 }
 
-/* Export partition 0 of "ev" from a writer handle on f->store. */
-static int export(const fx *f, int64_t before_us, char *path, size_t cap)
+/* Export partition 0 of "ev" in the maintenance role on f->store. */
+static int export_flags(const fx *f, int64_t before_us, unsigned flags, char *path, size_t cap)
 {
-    siglog *s = test_store_open(f->store, NULL);
-    int rc = siglog_archive_export(s, "ev", 0, before_us, f->out, path, cap);
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, f->store, NULL), 0, "%s", siglog_errdetail());
+    int rc = siglog_archive_export(m, "ev", 0, before_us, f->out, flags, path, cap);
     char detail[1024];
     snprintf(detail, sizeof detail, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0);
+    siglog_maintenance_close(m);
     cr_assert_geq(rc, 0, "%s", detail);
     return rc;
+}
+
+static int export(const fx *f, int64_t before_us, char *path, size_t cap)
+{
+    return export_flags(f, before_us, 0, path, cap);
 }
 
 static size_t archives_in(const char *dir)
@@ -199,26 +205,182 @@ Test(archive, damage_anywhere_is_refused_at_open)
     fx_free(&f);
 }
 
-Test(archive, nothing_old_enough_writes_nothing_and_readers_cannot_export)
+Test(archive, nothing_old_enough_or_nothing_there_writes_nothing)
 {
     fx f = make_store("archive-none");
     cr_assert_eq(export(&f, 0, NULL, 0), 0, "no segment is older than the epoch");
     cr_assert_eq(archives_in(f.out), 0);
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s;
-    cr_assert_eq(siglog_open(&s, f.store, &o), 0);
-    cr_assert_eq(siglog_archive_export(s, "ev", 0, INT64_MAX, f.out, NULL, 0), SIGLOG_ERDONLY);
-    cr_assert_eq(siglog_archive_export(s, "ev", 1, INT64_MAX, f.out, NULL, 0), SIGLOG_ERDONLY);
-    siglog_close(s);
-    s = test_store_open(f.store, NULL);
-    cr_assert_eq(siglog_archive_export(s, "ev", 1, INT64_MAX, f.out, NULL, 0), SIGLOG_EINVAL, "no partition 1");
-    cr_assert_eq(siglog_archive_export(s, "nope", 0, INT64_MAX, f.out, NULL, 0), SIGLOG_ENOENT);
-    siglog_close(s);
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, f.store, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_archive_export(m, "ev", 1, INT64_MAX, f.out, 0, NULL, 0), SIGLOG_ENOENT, "no partition 1");
+    cr_assert_eq(siglog_archive_export(m, "nope", 0, INT64_MAX, f.out, 0, NULL, 0), SIGLOG_ENOENT);
+    cr_assert_eq(siglog_archive_export(m, "ev", 0, INT64_MAX, f.out, 2, NULL, 0), SIGLOG_EINVAL, "unknown flag");
+    siglog_maintenance_close(m);
     cr_assert_eq(archives_in(f.out), 0);
     fx_free(&f);
 }
+
+/* Where each of the EVENTS offsets was found: the store (its log start
+ * and how often it replays each offset) and the archives in a directory
+ * (how many hold each offset). Every record is checked against the event
+ * appended at its offset. */
+typedef struct whereabouts {
+    uint64_t log_start;
+    size_t archives;
+    uint8_t in_store[EVENTS];
+    uint8_t in_archives[EVENTS];
+} whereabouts;
+
+static void check_event(const siglog_record *r, const char *ctx)
+{
+    cr_assert_lt(r->offset, EVENTS, "%s: offset %llu", ctx, (unsigned long long)r->offset);
+    test_event t;
+    test_event_make(&t, 7, r->offset);
+    test_assert_record_eq(r, &t.ev);
+}
+
+static void find_in_store(const char *store, whereabouts *w, const char *ctx)
+{
+    siglog *s = test_store_open(store, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    siglog_partition_info pi;
+    cr_assert_eq(siglog_partition_info_get(st, 0, &pi), 0, "%s: %s", ctx, siglog_errdetail());
+    w->log_start = pi.log_start_offset;
+    siglog_cursor *cur;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_OFFSET, (int64_t)w->log_start, 0), 0, "%s: %s", ctx,
+                 siglog_errdetail());
+    const siglog_record *r;
+    int rc;
+    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
+        check_event(r, ctx);
+        w->in_store[r->offset]++;
+    }
+    cr_assert_eq(rc, 0, "%s: %s", ctx, siglog_errdetail());
+    siglog_cursor_close(cur);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+/* Every whole archive in dir (a temporary file a death left is not one):
+ * each must open. */
+static void find_in_archives(const char *dir, whereabouts *w, const char *ctx)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d);
+    for (struct dirent *e; (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 5 || strcmp(e->d_name + len - 5, ".sgar") != 0)
+            continue;
+        char *p = test_path(dir, e->d_name);
+        siglog_archive *a;
+        cr_assert_eq(siglog_archive_open(&a, p), 0, "%s: %s", ctx, siglog_errdetail());
+        w->archives++;
+        const siglog_record *r;
+        int rc;
+        while ((rc = siglog_archive_next(a, &r)) == 1) {
+            check_event(r, ctx);
+            w->in_archives[r->offset]++;
+        }
+        cr_assert_eq(rc, 0, "%s: %s", ctx, siglog_errdetail());
+        siglog_archive_close(a);
+        free(p);
+    }
+    closedir(d);
+}
+
+/* Every event is readable exactly once: the store replays each offset
+ * from its log start once, and each offset below it is in exactly one
+ * archive (above it an archive may hold a copy: the store's is the one
+ * replayed). */
+static void assert_each_once(const char *store, const char *dir, const char *ctx, whereabouts *w)
+{
+    memset(w, 0, sizeof *w);
+    find_in_store(store, w, ctx);
+    find_in_archives(dir, w, ctx);
+    for (uint64_t i = 0; i < EVENTS; i++)
+        if (i < w->log_start)
+            cr_assert_eq(w->in_archives[i], 1, "%s: offset %llu below the log start %llu is in %u archives", ctx,
+                         (unsigned long long)i, (unsigned long long)w->log_start, w->in_archives[i]);
+        else
+            cr_assert_eq(w->in_store[i], 1, "%s: offset %llu replayed %u times", ctx, (unsigned long long)i,
+                         w->in_store[i]);
+}
+
+/* --move: the archive holds the sealed segments, the store no longer
+ * does (its log starts where the archive ends), and both removal and
+ * copy are audited. */
+Test(archive, move_takes_the_archived_segments_out_of_the_store)
+{
+    fx f = make_store("archive-move");
+    char path[4096];
+    cr_assert_eq(export_flags(&f, INT64_MAX, SIGLOG_ARCHIVE_MOVE, path, sizeof path), 1);
+    whereabouts w;
+    assert_each_once(f.store, f.out, "after the move", &w);
+    siglog_archive *a;
+    cr_assert_eq(siglog_archive_open(&a, path), 0, "%s", siglog_errdetail());
+    uint64_t next = siglog_archive_info_get(a)->next_offset;
+    siglog_archive_close(a);
+    cr_assert_eq(w.log_start, next, "the log starts after the archive");
+    cr_assert_gt(w.log_start, 0);
+
+    siglog *s = test_store_open(f.store, NULL);
+    siglog_audit_record seen = { 0 };
+    cr_assert_eq(siglog_audit_read(s, 1, last_record, &seen, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_str_eq(seen.action, "archive");
+    cr_assert_eq(seen.offset_end, next);
+    cr_assert(strstr(seen.detail, "removed from the store"), "%s", seen.detail);
+    free((char *)seen.action);
+    free((char *)seen.detail);
+    cr_assert_eq(siglog_close(s), 0);
+
+    /* Nothing sealed is left to move. */
+    cr_assert_eq(export_flags(&f, INT64_MAX, SIGLOG_ARCHIVE_MOVE, NULL, 0), 0);
+    fx_free(&f);
+}
+
+/* The maintenance role on store through crash's I/O. */
+static siglog_maintenance *maintenance_on(const char *store, io_crash *crash)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.io = io_crash_io(crash);
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, store, &o), 0, "%s", siglog_errdetail());
+    return m;
+}
+
+/* One trial on a copy of f's store: an export with flags whose process
+ * dies after call k, then a power cut in mode; *w where each event is
+ * afterwards (assert_each_once). Returns 1 when the export ran to its
+ * end. */
+static int crash_trial(const fx *f, uint64_t k, int mode, unsigned flags, whereabouts *w)
+{
+    char name[64];
+    snprintf(name, sizeof name, "trial-%llu-%d", (unsigned long long)k, mode);
+    char *trial = test_path(f->root, name);
+    cr_assert_eq(mkdir(trial, 0700), 0);
+    char *store = test_path(trial, "store"), *out = test_path(trial, "out");
+    test_copy_tree(f->store, store);
+    cr_assert_eq(mkdir(out, 0700), 0);
+    io_crash *crash = io_crash_new(k * 31 + (uint64_t)mode);
+    siglog_maintenance *m = maintenance_on(store, crash);
+    io_crash_die_after(crash, io_crash_ops(crash) + k);
+    int rc = siglog_archive_export(m, "ev", 0, INT64_MAX, out, flags, NULL, 0);
+    int completed = rc == 1 && !io_crash_dead(crash);
+    siglog_maintenance_close(m);
+    cr_assert_eq(io_crash_power_cut(crash, mode), 0);
+    io_crash_free(crash);
+    snprintf(name, sizeof name, "call %llu mode %d", (unsigned long long)k, mode);
+    assert_each_once(store, out, name, w);
+    test_rmtree(trial);
+    free(trial);
+    free(store);
+    free(out);
+    return completed;
+}
+
+static const int crash_modes[] = { IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM, IO_CRASH_GARBLE };
+#define CRASH_MODES (sizeof crash_modes / sizeof crash_modes[0])
 
 /* A process death at every mutating call of an export, then a power cut
  * in each mode: the target holds no archive, or one that opens whole, and
@@ -226,51 +388,33 @@ Test(archive, nothing_old_enough_writes_nothing_and_readers_cannot_export)
 Test(archive, a_power_cut_anywhere_in_an_export_leaves_none_or_a_whole_one, .timeout = 600)
 {
     fx f = make_store("archive-cut");
-    static const int modes[] = { IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM, IO_CRASH_GARBLE };
-    int completed = 0, whole = 0;
+    int completed = 0;
+    size_t whole = 0;
     for (uint64_t k = 1; !completed; k++)
-        for (size_t m = 0; m < sizeof modes / sizeof modes[0]; m++) {
-            char name[64];
-            snprintf(name, sizeof name, "trial-%llu-%zu", (unsigned long long)k, m);
-            char *trial = test_path(f.root, name);
-            cr_assert_eq(mkdir(trial, 0700), 0);
-            char *store = test_path(trial, "store"), *out = test_path(trial, "out");
-            test_copy_tree(f.store, store);
-            cr_assert_eq(mkdir(out, 0700), 0);
-            io_crash *crash = io_crash_new(k * 17 + m);
-            siglog *s = test_store_open(store, io_crash_io(crash));
-            io_crash_die_after(crash, io_crash_ops(crash) + k);
-            int rc = siglog_archive_export(s, "ev", 0, INT64_MAX, out, NULL, 0);
-            completed |= rc == 1 && !io_crash_dead(crash);
-            siglog_close(s);
-            cr_assert_eq(io_crash_power_cut(crash, modes[m]), 0);
-            io_crash_free(crash);
-            DIR *d = opendir(out);
-            for (struct dirent *e; (e = readdir(d));) {
-                size_t len = strlen(e->d_name);
-                if (len < 5 || strcmp(e->d_name + len - 5, ".sgar") != 0)
-                    continue; /* a temporary file a death left */
-                char *p = test_path(out, e->d_name);
-                siglog_archive *a;
-                cr_assert_eq(siglog_archive_open(&a, p), 0, "call %llu mode %d: %s", (unsigned long long)k,
-                             modes[m], siglog_errdetail());
-                cr_assert_gt(siglog_archive_info_get(a)->record_count, 0);
-                siglog_archive_close(a);
-                whole++;
-                free(p);
-            }
-            closedir(d);
-            s = test_store_open(store, NULL);
-            siglog_stream *st;
-            cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
-            cr_assert_eq(test_read_all(st, 0, NULL, NULL), EVENTS, "call %llu mode %d", (unsigned long long)k,
-                         modes[m]);
-            cr_assert_eq(siglog_close(s), 0);
-            test_rmtree(trial);
-            free(trial);
-            free(store);
-            free(out);
+        for (size_t m = 0; m < CRASH_MODES; m++) {
+            whereabouts w;
+            completed |= crash_trial(&f, k, crash_modes[m], 0, &w);
+            cr_assert_eq(w.log_start, 0, "a copy removes nothing");
+            cr_assert_leq(w.archives, 1);
+            whole += w.archives;
         }
     cr_assert_gt(whole, 0, "no trial kept the archive");
+    fx_free(&f);
+}
+
+/* A move cut by a process death at every I/O call, then a power cut in
+ * each mode: afterwards every event is readable exactly once, from the
+ * store or (below its log start) from one whole archive. */
+Test(archive, a_power_cut_anywhere_in_a_move_loses_and_doubles_nothing, .timeout = 600)
+{
+    fx f = make_store("archive-move-cut");
+    int completed = 0, moved = 0;
+    for (uint64_t k = 1; !completed; k++)
+        for (size_t m = 0; m < CRASH_MODES; m++) {
+            whereabouts w;
+            completed |= crash_trial(&f, k, crash_modes[m], SIGLOG_ARCHIVE_MOVE, &w);
+            moved += w.log_start > 0;
+        }
+    cr_assert_gt(moved, 0, "no trial moved the segments");
     fx_free(&f);
 }

@@ -1,8 +1,9 @@
 /*
- * cmd_archive — `siglog archive STORE --to DIR`: copy the oldest sealed
- * segments of every partition (or one stream's) out of the store as
- * self-describing archive files (siglog_archive_export), and the
- * description of one archive that `siglog verify ARCHIVE` prints.
+ * cmd_archive — `siglog archive STORE --to DIR`: copy (or with --move,
+ * move) the oldest sealed segments of every partition (or one stream's)
+ * out of the store as self-describing archive files
+ * (siglog_archive_export, in the maintenance role: a writer may run),
+ * and the description of one archive that `siglog verify ARCHIVE` prints.
  */
 #include "archive_file.h"
 #include "args.h"
@@ -18,7 +19,7 @@
 
 static const args_cmd cmd = {
     "archive",
-    "siglog archive STORE --to DIR [--stream S] [--before T [--time-unit s|ms|us]] [--json]",
+    "siglog archive STORE --to DIR [--stream S] [--before T [--time-unit s|ms|us]] [--move] [--json]",
     "Copy, per partition, the oldest sealed segments whose newest event is\n"
     "older than T (default: every sealed segment) into one archive file in\n"
     "DIR, named STREAM.PPPPP.FIRST-NEXT.sgar (offsets in 20 digits). An\n"
@@ -26,7 +27,7 @@ static const args_cmd cmd = {
     "schema-version summary, store id, stream, partition, offset and time\n"
     "range, counts and a whole-file checksum: siglog replay ARCHIVE and\n"
     "siglog verify ARCHIVE read it without the store (FORMAT.md, \"Archive\n"
-    "files\"). The segments stay in the store.\n"
+    "files\"). The segments stay in the store unless --move is given.\n"
     "\n"
     "  --to DIR       the directory the archives go to (it must exist; nothing\n"
     "                 is written outside it and no symlink in it is followed)\n"
@@ -34,22 +35,29 @@ static const args_cmd cmd = {
     "  --before T     only segments whose newest event is before T (RFC 3339,\n"
     "                 or an integer in --time-unit units)\n"
     "  --time-unit U  s, ms or us: the unit of an integer T\n"
+    "  --move         once an archive is written, synced and read back whole,\n"
+    "                 remove its segments from the store (the log then starts\n"
+    "                 after them; siglog restore brings them back)\n"
     "  --json         print {\"archives\": [{path, stream, partition, first_offset,\n"
     "                 next_offset, records, bytes}]} instead of a line each\n"
     "\n"
     "Every batch and record is checked first: damage is refused naming the\n"
     "segment and nothing is written for that partition. Each export is\n"
     "recorded in the audit trail (action archive) before its file is written\n"
-    "by atomic replace. Needs the writer lock (a running writer makes it fail).\n",
+    "by atomic replace, and with --move so is the removal, before it is done.\n"
+    "Runs in the maintenance role, beside a running writer and readers (only\n"
+    "sealed segments are archived); a second maintenance process makes it fail.\n",
 };
 
-enum { OPT_TO = 256, OPT_STREAM, OPT_BEFORE, OPT_TIME_UNIT, OPT_JSON };
+enum { OPT_TO = 256, OPT_STREAM, OPT_BEFORE, OPT_TIME_UNIT, OPT_MOVE, OPT_JSON };
 
 typedef struct archive_run {
     const char *dir;
     int64_t before_us;
+    unsigned flags;
     json_t *list; /* with --json */
-    siglog *s;
+    siglog *s;    /* read-only: which streams and partitions there are */
+    siglog_maintenance *m;
     int status;
 } archive_run;
 
@@ -63,16 +71,16 @@ static int report(archive_run *ar, const char *path)
     const siglog_archive_info *in = siglog_archive_info_get(a);
     int bad = 0;
     if (ar->list) {
-        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I}", "path", path, "stream", in->stream,
+        json_t *o = json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:b}", "path", path, "stream", in->stream,
                               "partition", (json_int_t)in->partition, "first_offset", (json_int_t)in->first_offset,
                               "next_offset", (json_int_t)in->next_offset, "records", (json_int_t)in->record_count,
-                              "bytes", (json_int_t)in->bytes);
+                              "bytes", (json_int_t)in->bytes, "moved", (ar->flags & SIGLOG_ARCHIVE_MOVE) != 0);
         bad = !o || json_array_append_new(ar->list, o) != 0;
     } else {
         char line[SIGLOG_NAME_MAX + 160];
         snprintf(line, sizeof line, "\tstream=%s partition=%u offsets=[%" PRIu64 ",%" PRIu64 ") records=%" PRIu64
-                 " bytes=%" PRIu64 "\n", in->stream, in->partition, in->first_offset, in->next_offset,
-                 in->record_count, in->bytes);
+                 " bytes=%" PRIu64 "%s\n", in->stream, in->partition, in->first_offset, in->next_offset,
+                 in->record_count, in->bytes, ar->flags & SIGLOG_ARCHIVE_MOVE ? " moved" : "");
         out_puts(path);
         out_puts(line);
     }
@@ -87,7 +95,8 @@ static int archive_stream(void *ctx, siglog_stream *st)
     siglog_stream_config_get(st, &c);
     for (uint32_t p = 0; p < c.partitions && ar->status == CLI_OK && !out_failed(); p++) {
         char path[4200];
-        int rc = siglog_archive_export(ar->s, siglog_stream_name(st), p, ar->before_us, ar->dir, path, sizeof path);
+        int rc = siglog_archive_export(ar->m, siglog_stream_name(st), p, ar->before_us, ar->dir, ar->flags, path,
+                                       sizeof path);
         if (rc < 0)
             ar->status = cli_fail_lib(cmd.name, rc, "archiving stream %s partition %u", siglog_stream_name(st), p);
         else if (rc == 1)
@@ -103,6 +112,7 @@ int cmd_archive(int argc, char **argv)
         { "stream", required_argument, NULL, OPT_STREAM },
         { "before", required_argument, NULL, OPT_BEFORE },
         { "time-unit", required_argument, NULL, OPT_TIME_UNIT },
+        { "move", no_argument, NULL, OPT_MOVE },
         { "json", no_argument, NULL, OPT_JSON },
         { NULL, 0, NULL, 0 },
     };
@@ -121,7 +131,9 @@ int cmd_archive(int argc, char **argv)
         else if (ch == OPT_TIME_UNIT) {
             if (args_time_unit(&cmd, optarg, &unit))
                 return CLI_USAGE;
-        } else if (ch == OPT_JSON)
+        } else if (ch == OPT_MOVE)
+            ar.flags |= SIGLOG_ARCHIVE_MOVE;
+        else if (ch == OPT_JSON)
             json = 1;
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
@@ -134,8 +146,13 @@ int cmd_archive(int argc, char **argv)
     if (before && timeparse_time_arg(before, unit, &ar.before_us) != 0)
         return args_usage(&cmd, "--before wants an RFC 3339 time or an integer with --time-unit, not '%s'", before);
     siglog_stream *st = NULL;
-    if (cli_open(cmd.name, ops[0], 0, stream, &ar.s, stream ? &st : NULL) != CLI_OK)
+    if (cli_open(cmd.name, ops[0], CLI_OPEN_READ_ONLY, stream, &ar.s, stream ? &st : NULL) != CLI_OK)
         return CLI_FAILURE;
+    int rc = siglog_maintenance_open(&ar.m, ops[0], NULL);
+    if (rc) {
+        siglog_close(ar.s);
+        return cli_fail_lib(cmd.name, rc, "cannot take the maintenance role of store %s", ops[0]);
+    }
     if (json && !(ar.list = json_array()))
         ar.status = cli_fail(cmd.name, "out of memory");
     else if (st)
@@ -150,7 +167,8 @@ int cmd_archive(int argc, char **argv)
     if (ar.status == CLI_OK)
         ar.status = out_finish(cmd.name);
     json_decref(ar.list);
-    int rc = siglog_close(ar.s);
+    siglog_maintenance_close(ar.m);
+    rc = siglog_close(ar.s);
     if (rc && ar.status == CLI_OK)
         ar.status = cli_fail_lib(cmd.name, rc, "closing store %s", ops[0]);
     return ar.status;

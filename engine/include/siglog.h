@@ -1088,19 +1088,32 @@ typedef struct siglog_archive_info {
     uint64_t reserved[4];
 } siglog_archive_info;
 
-/* Copy partition `partition` of `stream`'s oldest sealed segments whose
- * newest event is older than before_us (INT64_MAX: every sealed one) into
- * one archive file in directory dir, named
- * STREAM.PPPPP.FIRST-NEXT.sgar (offsets in 20 digits); its path goes to
- * path_out (when not NULL). The segments stay in the store. Every batch
- * and record is checked first (damage: SIGLOG_ECORRUPT naming the
- * segment, nothing written); the export is recorded in the audit trail
- * (action "archive"), then the file is written by atomic replace, every
- * path resolved beneath dir without following a symlink (SIGLOG_EPERM
- * otherwise). Returns 1 when an archive was written, 0 when no segment
- * qualifies. The archive is built in memory. Writer handles only. */
-SIGLOG_API int siglog_archive_export(siglog *s, const char *stream, uint32_t partition, int64_t before_us,
-                                     const char *dir, char *path_out, size_t path_cap);
+/* siglog_archive_export's flags. */
+#define SIGLOG_ARCHIVE_MOVE 1u /* remove the segments from the store once
+                                * the archive holds them durably */
+
+/* In the maintenance role (beside a live writer and readers, in any
+ * process): copy partition `partition` of `stream`'s oldest sealed
+ * segments whose newest event is older than before_us (INT64_MAX: every
+ * sealed one; the active segment never) into one archive file in
+ * directory dir, named STREAM.PPPPP.FIRST-NEXT.sgar (offsets in 20
+ * digits); its path goes to path_out (when not NULL). Every batch and
+ * record is checked first (damage: SIGLOG_ECORRUPT naming the segment,
+ * nothing written); the export is recorded in the audit trail (action
+ * "archive"), then the file is written by atomic replace and synced,
+ * every path resolved beneath dir without following a symlink
+ * (SIGLOG_EPERM otherwise). Without flags the segments stay in the store.
+ * With SIGLOG_ARCHIVE_MOVE, once the archive is durable it is read back
+ * and checked to be the one built, the removal is recorded in the audit
+ * trail, and the segments leave the store through its catalog (the log
+ * start moves up to the first offset not archived; readers get
+ * SIGLOG_EGAP below it); if anything fails before, nothing is removed.
+ * Returns 1 when an archive was written, 0 when no segment qualifies;
+ * SIGLOG_ENOENT for an unknown stream or partition. The archive is built
+ * in memory. */
+SIGLOG_API int siglog_archive_export(siglog_maintenance *m, const char *stream, uint32_t partition,
+                                     int64_t before_us, const char *dir, unsigned flags, char *path_out,
+                                     size_t path_cap);
 
 /* Open an archive file, any store's or none's: the whole file is read and
  * checked (its checksum, then every rule down to each record) before this

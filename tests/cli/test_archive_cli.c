@@ -177,3 +177,69 @@ Test(cli_archive, bounds_and_refusals)
     cr_assert(strstr(r.out, "usage"), "%s", r.out);
     run_free(&r);
 }
+
+/* --move beside a writer that holds the store open (and appends after):
+ * per partition, the archive followed by what the store replays from its
+ * new log start is, byte for byte, what the store replayed before; both
+ * steps are audited. */
+Test(cli_archive, move_runs_beside_a_writer_and_loses_nothing)
+{
+    run_result before[2];
+    for (int p = 0; p < 2; p++) {
+        before[p] = RUN(NULL, "replay", store, "ev", "--partition", p ? "1" : "0");
+        cr_assert_eq(before[p].status, 0, "%s", before[p].err);
+    }
+    siglog *s = test_store_open(store, NULL);
+    run_result r = RUN(NULL, "archive", store, "--to", out, "--move", "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *doc = json_loads(r.out, 0, NULL);
+    run_free(&r);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    test_event t;
+    test_event_make(&t, 3, 0);
+    cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0, "the writer goes on: %s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    json_t *list = json_object_get(doc, "archives");
+    cr_assert_eq(json_array_size(list), 2, "one archive per partition");
+    size_t i;
+    json_t *a;
+    json_array_foreach(list, i, a) {
+        cr_assert(json_is_true(json_object_get(a, "moved")));
+        long long p = json_integer_value(json_object_get(a, "partition"));
+        char part[16], next[32], last[32];
+        snprintf(part, sizeof part, "%lld", p);
+        snprintf(next, sizeof next, "%lld", (long long)json_integer_value(json_object_get(a, "next_offset")));
+        run_result from_archive = RUN(NULL, "replay", json_string_value(json_object_get(a, "path")));
+        cr_assert_eq(from_archive.status, 0, "%s", from_archive.err);
+        /* The store's end before the writer's last append. */
+        run_result st_before = RUN(NULL, "stat", store, "--json");
+        json_t *sd = json_loads(st_before.out, 0, NULL);
+        run_free(&st_before);
+        json_t *pi = json_array_get(
+            json_object_get(json_array_get(json_object_get(sd, "streams"), 0), "partition_info"), (size_t)p);
+        cr_assert_eq(json_integer_value(json_object_get(pi, "log_start_offset")),
+                     json_integer_value(json_object_get(a, "next_offset")), "the log starts after the archive");
+        snprintf(last, sizeof last, "%lld",
+                 (long long)json_integer_value(json_object_get(pi, "next_offset")) - (p == 0));
+        json_decref(sd);
+        run_result from_store = RUN(NULL, "replay", store, "ev", "--partition", part, "--from-offset", next,
+                                    "--to-offset", last);
+        cr_assert_eq(from_store.status, 0, "%s", from_store.err);
+        size_t la = strlen(from_archive.out);
+        cr_assert_eq(la + strlen(from_store.out), strlen(before[p].out), "partition %s", part);
+        cr_assert(memcmp(before[p].out, from_archive.out, la) == 0, "partition %s: the archive", part);
+        cr_assert_str_eq(before[p].out + la, from_store.out, "partition %s: the store", part);
+        run_free(&from_archive);
+        run_free(&from_store);
+    }
+    json_decref(doc);
+    for (int p = 0; p < 2; p++)
+        run_free(&before[p]);
+    r = RUN(NULL, "audit", store);
+    cr_assert(strstr(r.out, "removed from the store"), "%s", r.out);
+    run_free(&r);
+    r = RUN(NULL, "audit", store, "--verify");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+}
