@@ -158,8 +158,8 @@ void sl_maintenance_close(maintenance *m)
     free(m);
 }
 
-/* The partition count stream.meta of the stream in dir records. */
-static int stream_partitions(const maintenance *m, const char *dir, const char *name, uint32_t *partitions)
+/* The settings stream.meta of the stream in dir records. */
+static int stream_config(const maintenance *m, const char *dir, const char *name, siglog_stream_config *out)
 {
     char *meta = sl_path_join(dir, STREAM_META_FILE);
     if (!meta)
@@ -176,15 +176,56 @@ static int stream_partitions(const maintenance *m, const char *dir, const char *
     } else {
         char stored[SIGLOG_NAME_MAX + 1];
         uint32_t id;
-        siglog_stream_config c;
-        rc = sl_stream_meta_decode(data, len, stored, &id, &c, NULL, NULL);
+        rc = sl_stream_meta_decode(data, len, stored, &id, out, NULL, NULL);
         if (rc)
             rc = sl_err_set(rc, "%s: %s", meta, siglog_errdetail());
-        else
-            *partitions = c.partitions;
     }
     free(data);
     free(meta);
+    return rc;
+}
+
+int sl_maintenance_stream(const maintenance *m, const char *stream, char **dir, siglog_stream_config *cfg)
+{
+    *dir = NULL;
+    int rc = sl_name_validate_stream(stream);
+    if (rc)
+        return rc;
+    char *streams = sl_path_join(m->path, STORE_STREAMS_DIR);
+    char *sd = streams ? sl_path_join(streams, stream) : NULL;
+    free(streams);
+    if (!sd)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    if ((rc = stream_config(m, sd, stream, cfg)) != 0) {
+        free(sd);
+        return rc;
+    }
+    *dir = sd;
+    return 0;
+}
+
+int sl_maintenance_streams(const maintenance *m, io_dirent_list *out)
+{
+    *out = (io_dirent_list){0};
+    char *dir = sl_path_join(m->path, STORE_STREAMS_DIR);
+    if (!dir)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    io_dirent_list l = {0};
+    int r = m->io->list_dir(m->io, dir, &l);
+    int rc = r < 0 ? sl_err_errno(r, "listing %s", dir) : 0;
+    free(dir);
+    /* Temporary files and strangers are not streams: keep the names only. */
+    size_t kept = 0;
+    for (size_t i = 0; i < l.count; i++) {
+        if (sl_name_validate_stream(l.names[i]) == 0)
+            l.names[kept++] = l.names[i];
+        else
+            free(l.names[i]);
+    }
+    l.count = kept;
+    if (!rc)
+        sl_err_clear(); /* of the names passed over */
+    *out = l;
     return rc;
 }
 
@@ -192,19 +233,11 @@ static int stream_partitions(const maintenance *m, const char *dir, const char *
 static int open_catalog(maintenance *m, const char *stream, uint32_t partition, catalog **out)
 {
     *out = NULL;
-    int rc = sl_name_validate_stream(stream);
-    if (rc)
-        return rc;
-    char *streams = sl_path_join(m->path, STORE_STREAMS_DIR);
-    char *sd = streams ? sl_path_join(streams, stream) : NULL;
-    char *pd = NULL;
-    uint32_t partitions = 0;
-    if (!sd)
-        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    if (!rc)
-        rc = stream_partitions(m, sd, stream, &partitions);
-    if (!rc && partition >= partitions)
-        rc = sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", stream, partitions,
+    char *sd = NULL, *pd = NULL;
+    siglog_stream_config cfg;
+    int rc = sl_maintenance_stream(m, stream, &sd, &cfg);
+    if (!rc && partition >= cfg.partitions)
+        rc = sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", stream, cfg.partitions,
                         partition);
     if (!rc && !(pd = sl_path_partition_dir(sd, partition)))
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
@@ -225,7 +258,6 @@ static int open_catalog(maintenance *m, const char *stream, uint32_t partition, 
     }
     free(pd);
     free(sd);
-    free(streams);
     return rc;
 }
 

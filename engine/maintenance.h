@@ -50,6 +50,14 @@ void sl_maintenance_close(maintenance *m);
  * then. SIGLOG_ENOENT for an unknown stream or partition. */
 int sl_maintenance_catalog(maintenance *m, const char *stream, uint32_t partition, catalog **out);
 
+/* The directory of stream `stream` (malloc'd) and its settings as its
+ * stream.meta holds them: SIGLOG_ENOENT for an unknown stream,
+ * SIGLOG_ECORRUPT naming a damaged file. */
+int sl_maintenance_stream(const maintenance *m, const char *stream, char **dir, siglog_stream_config *cfg);
+/* The names of the store's streams (sorted; free with
+ * sl_io_dirent_list_free). */
+int sl_maintenance_streams(const maintenance *m, io_dirent_list *out);
+
 /* The store's I/O (jailed beneath its directory) and its recorded modes. */
 const siglog_io *sl_maintenance_io(const maintenance *m);
 const char *sl_maintenance_store_path(const maintenance *m);

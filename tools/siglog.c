@@ -27,6 +27,7 @@ static const cli_command commands[] = {
     { "pull", cmd_pull, "append the messages of a JetStream stream to a stream" },
     { "manifest", cmd_manifest, "check that the data behind a replay manifest is intact" },
     { "archive", cmd_archive, "copy sealed segments out as self-describing archive files" },
+    { "retain", cmd_retain, "apply the streams' retention policy (purge), or print its plan" },
 };
 
 static void usage(FILE *f)

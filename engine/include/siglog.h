@@ -1062,6 +1062,69 @@ SIGLOG_API int siglog_maintenance_open(siglog_maintenance **out, const char *pat
 SIGLOG_API void siglog_maintenance_close(siglog_maintenance *m);
 
 /* ------------------------------------------------------------------------
+ * Retention
+ * ------------------------------------------------------------------------
+ * siglog_retain applies each stream's retention policy (the settings
+ * delete_after, max_bytes and max_hold) to its partitions' SEALED
+ * segments, in the maintenance role, beside a running writer and readers.
+ *
+ * Purge removes the oldest whole segments: those at the start of the log
+ * whose newest event is older than now - delete_after, and the oldest
+ * while the partition's segments hold more than max_bytes. The log start
+ * then moves to the first segment kept, so the offsets below it are gone
+ * (readers get SIGLOG_EGAP there). A consumer created with a hold
+ * (SIGLOG_CONSUMER_HOLD) keeps every segment holding an event at or past
+ * its committed offset, unless the segment's newest event is older than
+ * now - max_hold (max_hold 0: no limit); a kept segment stops the purge
+ * of every newer one (only a prefix of the log is ever removed). The
+ * active segment is never touched.
+ *
+ * Each purge is recorded in the audit trail (action "purge", cause
+ * "policy": stream, partition, offset and time range, bytes, events and
+ * the settings that chose it) and synced before the catalog changes;
+ * then the catalog is committed and only then are the files unlinked. A
+ * crash leaves the segments in place (a later run purges them and
+ * records it again) or gone and recorded. */
+
+typedef struct siglog_retain_partition {
+    const char *stream;
+    uint32_t partition;
+    uint32_t reserved32;
+    uint64_t purged_segments;   /* segments purged (dry run: would be) */
+    uint64_t purged_bytes;
+    uint64_t purged_events;
+    uint64_t purged_from;       /* offsets [from, to) purged; from == to: none */
+    uint64_t purged_to;
+    uint64_t held_segments;     /* segments the policy would purge that a
+                                 * hold kept */
+    const char *held_by;        /* the first consumer whose hold kept them
+                                 * (NULL when none) */
+    uint64_t reserved[8];
+} siglog_retain_partition;
+
+typedef struct siglog_retain_options {
+    const char *stream;         /* only this stream (NULL: every stream) */
+    int dry_run;                /* plan only: change and record nothing */
+    /* Each partition, once done (or planned), in stream-name and
+     * partition order; the strings are valid during the call. */
+    void (*partition_done)(void *ctx, const siglog_retain_partition *p);
+    /* Partitions done of total, after each. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *ctx;
+    uint64_t reserved[4];
+} siglog_retain_options;
+
+/* Apply the retention policy of the store's streams (o->stream: one) as
+ * of now_us (microseconds since the epoch: the clock ages are measured
+ * against; a test or a what-if passes another time). o may be NULL (every
+ * stream, for real, no callbacks). Stops at the first partition that
+ * fails, the detail naming its stream and partition: what the partitions
+ * before it did stays done. A partition no writer has opened since this
+ * version (no catalog yet) is SIGLOG_EINVAL. SIGLOG_ENOENT for an
+ * unknown o->stream. */
+SIGLOG_API int siglog_retain(siglog_maintenance *m, int64_t now_us, const siglog_retain_options *o);
+
+/* ------------------------------------------------------------------------
  * Archives
  * ------------------------------------------------------------------------
  * An archive file holds sealed segments of one partition, its batches

@@ -1,0 +1,223 @@
+/*
+ * retain — siglog_retain: a stream's retention policy applied to its
+ * partitions' sealed segments in the maintenance role (siglog.h,
+ * "Retention").
+ *
+ * Per partition: plan on a snapshot of the catalog, then act on it.
+ * Purge order, each step safe to interrupt:
+ *   1. the audit record of the purge, synced (the intent: audit.h);
+ *   2. sl_catalog_remove_prefix: the catalog commits the new log start,
+ *      then the files are unlinked (leftovers after a crash are removed
+ *      by the next maintenance handle or writer's open).
+ * A crash after 1 leaves a record of a purge not done; the next run
+ * purges the same segments (they still qualify: time only moves on) and
+ * records it again. Nothing is ever removed unrecorded.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audit.h"
+#include "catalog.h"
+#include "consumer.h"
+#include "error.h"
+#include "maintenance.h"
+#include "names.h"
+
+/* What the policy does to one partition. */
+typedef struct purge_plan {
+    size_t count;           /* leading entries to purge */
+    size_t held;            /* entries after them the policy wants that a hold keeps */
+    const char *held_by;    /* the first consumer holding */
+} purge_plan;
+
+/* The time before which an event is older than age (0: no limit). */
+static int64_t cutoff(int64_t now_us, uint64_t age)
+{
+    if (age == 0)
+        return INT64_MIN;
+    /* Settings bound an age to a century: only a time near INT64_MIN
+     * could underflow. */
+    return now_us < INT64_MIN + (int64_t)age ? INT64_MIN : now_us - (int64_t)age;
+}
+
+/* The consumer whose hold keeps entry e of partition p, or NULL. A hold
+ * keeps a segment holding an event at or past its committed offset,
+ * unless the segment's newest event is older than max_hold. */
+static const char *holder(const consumer_set *cs, uint32_t p, const catalog_segment *e, int64_t hold_cutoff)
+{
+    if (e->record_count == 0 || e->max_timestamp_us < hold_cutoff)
+        return NULL;
+    for (size_t i = 0; i < cs->n; i++) {
+        const consumer_entry *c = &cs->e[i];
+        /* A partition the consumer never committed in: it read nothing. */
+        uint64_t next = p < c->partitions ? c->next[p] : 0;
+        if ((c->flags & CONSUMER_HOLD) && next < e->end_offset)
+            return c->name;
+    }
+    return NULL;
+}
+
+/* Plan the purge of snapshot s: the leading sealed entries that
+ * delete_after or max_bytes choose, up to the first a hold keeps. */
+static purge_plan plan_purge(const catalog_snapshot *s, const siglog_stream_config *cfg, const consumer_set *cs,
+                             uint32_t p, int64_t now_us)
+{
+    purge_plan plan = {0};
+    size_t n = sl_catalog_snapshot_count(s);
+    uint64_t live = 0; /* hot and warm bytes: what max_bytes bounds */
+    for (size_t i = 0; i < n; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
+        if (e->tier == CATALOG_TIER_HOT || e->tier == CATALOG_TIER_WARM)
+            live += e->bytes;
+    }
+    int64_t age_cut = cutoff(now_us, cfg->delete_after), hold_cut = cutoff(now_us, cfg->max_hold);
+    /* The last entry (the active one) is never purged. */
+    for (size_t i = 0; i + 1 < n; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
+        if (e->state != CATALOG_SEG_SEALED)
+            break;
+        int by_age = cfg->delete_after != 0 && e->max_timestamp_us < age_cut;
+        int by_size = cfg->max_bytes != 0 && live > cfg->max_bytes;
+        if (!by_age && !by_size)
+            break;
+        const char *h = plan.held ? plan.held_by : holder(cs, p, e, hold_cut);
+        if (h) {
+            plan.held++;
+            plan.held_by = h;
+        } else {
+            plan.count++;
+        }
+        live -= e->bytes;
+    }
+    return plan;
+}
+
+/* The figures of entries [0, count) of s into the report. */
+static void describe_purge(const catalog_snapshot *s, size_t count, siglog_retain_partition *out, int64_t *tmin,
+                           int64_t *tmax)
+{
+    *tmin = INT64_MAX;
+    *tmax = INT64_MIN;
+    for (size_t i = 0; i < count; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
+        out->purged_bytes += e->bytes;
+        out->purged_events += e->record_count;
+        if (e->record_count && e->first_timestamp_us < *tmin)
+            *tmin = e->first_timestamp_us;
+        if (e->record_count && e->max_timestamp_us > *tmax)
+            *tmax = e->max_timestamp_us;
+    }
+    out->purged_segments = count;
+    out->purged_from = sl_catalog_snapshot_segment(s, 0)->base_offset;
+    out->purged_to = sl_catalog_snapshot_segment(s, count - 1)->end_offset;
+}
+
+/* The intent of a purge, synced before it begins. */
+static int audit_purge(maintenance *m, const siglog_retain_partition *rp, int64_t tmin, int64_t tmax,
+                       const siglog_stream_config *cfg)
+{
+    audit_record r;
+    sl_audit_record_init(&r, AUDIT_PURGE, AUDIT_BY_POLICY);
+    snprintf(r.stream, sizeof r.stream, "%s", rp->stream);
+    r.partition = rp->partition;
+    r.offset_start = rp->purged_from;
+    r.offset_end = rp->purged_to;
+    r.time_min_us = tmin;
+    r.time_max_us = tmax;
+    r.bytes = rp->purged_bytes;
+    r.events = rp->purged_events;
+    snprintf(r.detail, sizeof r.detail,
+             "retention: %" PRIu64 " oldest segment(s) purged by delete_after=%" PRIu64 "us max_bytes=%" PRIu64
+             " max_hold=%" PRIu64 "us",
+             rp->purged_segments, cfg->delete_after, cfg->max_bytes, cfg->max_hold);
+    return sl_maintenance_audit(m, &r);
+}
+
+static int retain_partition(maintenance *m, const char *stream, const siglog_stream_config *cfg,
+                            const consumer_set *cs, uint32_t p, int64_t now_us, const siglog_retain_options *o)
+{
+    catalog *c;
+    int rc = sl_maintenance_catalog(m, stream, p, &c);
+    if (rc)
+        return rc;
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    purge_plan plan = plan_purge(s, cfg, cs, p, now_us);
+    siglog_retain_partition rp = {.stream = stream, .partition = p, .held_segments = plan.held,
+                                  .held_by = plan.held_by};
+    if (plan.count) {
+        int64_t tmin, tmax;
+        describe_purge(s, plan.count, &rp, &tmin, &tmax);
+        if (!o->dry_run && (rc = audit_purge(m, &rp, tmin, tmax, cfg)) == 0)
+            rc = sl_catalog_remove_prefix(c, plan.count);
+    }
+    sl_catalog_snapshot_release(s);
+    if (!rc && o->partition_done)
+        o->partition_done(o->ctx, &rp);
+    return rc;
+}
+
+/* One stream's partitions; *done counts them for the progress. */
+static int retain_stream(maintenance *m, const char *stream, int64_t now_us, const siglog_retain_options *o,
+                         uint64_t *done, uint64_t total)
+{
+    char *dir;
+    siglog_stream_config cfg;
+    int rc = sl_maintenance_stream(m, stream, &dir, &cfg);
+    if (rc)
+        return rc;
+    consumer_set cs = {0};
+    rc = sl_consumers_load(sl_maintenance_io(m), dir, &cs);
+    for (uint32_t p = 0; p < cfg.partitions && !rc; p++) {
+        if ((rc = retain_partition(m, stream, &cfg, &cs, p, now_us, o)) != 0)
+            rc = sl_err_set(rc, "retention of stream '%s' partition %u: %s", stream, p, siglog_errdetail());
+        else if (o->progress)
+            o->progress(o->ctx, ++*done, total);
+    }
+    sl_consumer_set_free(&cs);
+    free(dir);
+    return rc;
+}
+
+/* The partitions of every stream in names: the progress's total. */
+static int count_partitions(const maintenance *m, const char *const *names, size_t n, uint64_t *total)
+{
+    *total = 0;
+    for (size_t i = 0; i < n; i++) {
+        char *dir;
+        siglog_stream_config cfg;
+        int rc = sl_maintenance_stream(m, names[i], &dir, &cfg);
+        if (rc)
+            return rc;
+        free(dir);
+        *total += cfg.partitions;
+    }
+    return 0;
+}
+
+SIGLOG_API int siglog_retain(siglog_maintenance *m, int64_t now_us, const siglog_retain_options *o)
+{
+    sl_err_clear();
+    if (!m)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_retain: the maintenance handle is required");
+    siglog_retain_options none = {0};
+    if (!o)
+        o = &none;
+    io_dirent_list all = {0};
+    const char *const *names = &o->stream;
+    size_t n = 1;
+    int rc = 0;
+    if (!o->stream) {
+        rc = sl_maintenance_streams(m, &all);
+        names = (const char *const *)all.names;
+        n = all.count;
+    }
+    uint64_t total = 0, done = 0;
+    if (!rc)
+        rc = count_partitions(m, names, n, &total);
+    for (size_t i = 0; i < n && !rc; i++)
+        rc = retain_stream(m, names[i], now_us, o, &done, total);
+    sl_io_dirent_list_free(&all);
+    return rc;
+}

@@ -1,0 +1,343 @@
+/*
+ * retain — siglog_retain's purge (siglog.h, "Retention"): delete_after
+ * and max_bytes remove the oldest whole sealed segments and move the log
+ * start; a consumer's hold keeps what it has not committed past unless
+ * older than max_hold; a dry run changes and records nothing; every purge
+ * is one audit record explaining exactly the offsets that went.
+ */
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "support.h"
+
+#define SEED 31
+#define EVENTS 4000
+#define SEGMENT_BYTES (64u * 1024)
+/* test_event_make: event i is at T0 + i ms (plus under half a ms). */
+#define T0 1700000000000000LL
+#define MS 1000LL
+#define SECOND (1000 * MS)
+
+static char *dir;
+
+static void setup(void)
+{
+    dir = test_tmpdir("retain");
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(retain, .init = setup, .fini = teardown);
+
+/* A store whose stream "r" holds EVENTS events in several segments, with
+ * the retention settings of `policy` (its other fields ignored). */
+static void make_store(const siglog_stream_config *policy)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st = test_stream_create(s, "r", 1, SIGLOG_SYNC_NONE, SEGMENT_BYTES);
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        test_event t;
+        test_event_make(&t, SEED, i);
+        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    c.delete_after = policy->delete_after;
+    c.max_bytes = policy->max_bytes;
+    c.max_hold = policy->max_hold;
+    cr_assert_eq(siglog_stream_config_set(s, "r", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+static siglog *open_reader(siglog_stream **st)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, "r", st), 0);
+    return s;
+}
+
+typedef struct segs {
+    size_t n;
+    siglog_segment_info e[256];
+} segs;
+
+static int collect(void *ctx, const siglog_segment_info *seg)
+{
+    segs *s = ctx;
+    cr_assert_lt(s->n, sizeof s->e / sizeof s->e[0]);
+    s->e[s->n] = *seg;
+    s->e[s->n].location = NULL;
+    s->e[s->n].schema_versions = NULL;
+    s->n++;
+    return 0;
+}
+
+/* The partition's segments now, and every event from its log start
+ * checked against the workload; returns the log start. */
+static uint64_t check_log(segs *out)
+{
+    siglog_stream *st;
+    siglog *s = open_reader(&st);
+    memset(out, 0, sizeof *out);
+    cr_assert_eq(siglog_segments_foreach(st, 0, NULL, collect, out), 0, "%s", siglog_errdetail());
+    siglog_partition_info info;
+    cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s", siglog_errdetail());
+    cr_assert_eq(info.next_offset, EVENTS);
+    cr_assert_eq(info.log_start_offset, out->e[0].base_offset);
+    siglog_cursor *cur;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
+    const siglog_record *r;
+    uint64_t want = info.log_start_offset;
+    int rc;
+    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
+        cr_assert_eq(r->offset, want);
+        test_event t;
+        test_event_make(&t, SEED, want);
+        test_assert_record_eq(r, &t.ev);
+        want++;
+    }
+    cr_assert_eq(rc, 0, "cursor: %s", siglog_errdetail());
+    cr_assert_eq(want, EVENTS);
+    siglog_cursor_close(cur);
+    siglog_close(s);
+    return info.log_start_offset;
+}
+
+typedef struct reported {
+    int calls;
+    siglog_retain_partition last;
+    char held_by[SIGLOG_NAME_MAX + 1];
+    uint64_t progress_done, progress_total;
+} reported;
+
+static void on_partition(void *ctx, const siglog_retain_partition *p)
+{
+    reported *r = ctx;
+    r->calls++;
+    r->last = *p;
+    cr_assert_str_eq(p->stream, "r");
+    snprintf(r->held_by, sizeof r->held_by, "%s", p->held_by ? p->held_by : "");
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    reported *r = ctx;
+    r->progress_done = done;
+    r->progress_total = total;
+}
+
+static reported retain(int64_t now_us, int dry_run)
+{
+    reported r = {0};
+    siglog_maintenance *m = NULL;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    siglog_retain_options o = {.dry_run = dry_run, .partition_done = on_partition, .progress = on_progress,
+                               .ctx = &r};
+    int rc = siglog_retain(m, now_us, &o);
+    cr_assert_eq(rc, 0, "retain: %s: %s", siglog_strerror(rc), siglog_errdetail());
+    siglog_maintenance_close(m);
+    cr_assert_eq(r.calls, 1);
+    cr_assert_eq(r.progress_done, 1);
+    cr_assert_eq(r.progress_total, 1);
+    return r;
+}
+
+typedef struct purges {
+    size_t n;
+    siglog_audit_record r[8];
+    char detail[8][256];
+} purges;
+
+static int collect_purge(void *ctx, const siglog_audit_record *r)
+{
+    purges *p = ctx;
+    if (strcmp(r->action, "purge") != 0)
+        return 0;
+    cr_assert_lt(p->n, 8u);
+    cr_assert_str_eq(r->cause, "policy");
+    cr_assert_str_eq(r->stream, "r");
+    snprintf(p->detail[p->n], sizeof p->detail[0], "%s", r->detail);
+    p->r[p->n++] = *r;
+    return 0;
+}
+
+/* The purge records of the audit trail, the chain verified. */
+static purges audited(void)
+{
+    siglog_stream *st;
+    siglog *s = open_reader(&st);
+    purges p = {0};
+    cr_assert_eq(siglog_audit_read(s, 1, collect_purge, &p, NULL), 0, "%s", siglog_errdetail());
+    siglog_close(s);
+    return p;
+}
+
+/* The one purge record explains exactly the offsets [0, start) that went:
+ * every event of them, from the report's figures. */
+static void check_purge_record(const siglog_retain_partition *rp, uint64_t start)
+{
+    purges p = audited();
+    cr_assert_eq(p.n, 1);
+    const siglog_audit_record *r = &p.r[0];
+    cr_assert_eq(r->partition, 0);
+    cr_assert_eq(r->offset_start, 0);
+    cr_assert_eq(r->offset_end, start);
+    cr_assert_eq(r->events, start); /* no gaps: every offset an event */
+    cr_assert_eq(r->bytes, rp->purged_bytes);
+    cr_assert(r->time_min_us >= T0 && r->time_min_us < T0 + MS, "the time of event 0");
+    cr_assert_lt(r->time_max_us, T0 + (int64_t)start * MS);
+    cr_assert_geq(r->time_max_us, T0 + (int64_t)(start - 1) * MS);
+    cr_assert(strstr(p.detail[0], "delete_after=") && strstr(p.detail[0], "max_bytes="), "%s", p.detail[0]);
+}
+
+Test(retain, delete_after_purges_oldest_whole_segments)
+{
+    siglog_stream_config pol = {.delete_after = 1 * SECOND};
+    make_store(&pol);
+    segs before;
+    cr_assert_eq(check_log(&before), 0);
+    cr_assert_gt(before.n, 4, "the workload spans several segments");
+    /* Events older than T0 + 2.5 s go: those of the first 2500 ms. */
+    int64_t now = T0 + 3500 * MS, cut = now - 1 * SECOND;
+    reported r = retain(now, 0);
+    segs after;
+    uint64_t start = check_log(&after);
+    cr_assert_gt(start, 0);
+    size_t gone = before.n - after.n;
+    cr_assert_eq(r.last.purged_segments, gone);
+    cr_assert_eq(r.last.purged_from, 0);
+    cr_assert_eq(r.last.purged_to, start);
+    cr_assert_eq(r.last.purged_events, start);
+    cr_assert_eq(r.last.held_segments, 0);
+    uint64_t bytes = 0;
+    for (size_t i = 0; i < gone; i++) {
+        cr_assert_lt(before.e[i].max_timestamp_us, cut, "segment %zu is older than delete_after", i);
+        bytes += before.e[i].bytes;
+    }
+    cr_assert_eq(r.last.purged_bytes, bytes);
+    /* The first segment kept has an event too young to go. */
+    cr_assert_geq(after.e[0].max_timestamp_us, cut);
+    check_purge_record(&r.last, start);
+    /* Nothing more to do at the same time: no change, no record. */
+    reported again = retain(now, 0);
+    cr_assert_eq(again.last.purged_segments, 0);
+    cr_assert_eq(check_log(&after), start);
+    cr_assert_eq(audited().n, 1);
+}
+
+/* The store's fingerprint without maintenance.lock, which every open of
+ * the role makes or claims (its pid), dry run or not. */
+static char *fingerprint_but_role_lock(void)
+{
+    char *fp = test_tree_fingerprint(dir);
+    char *line = strstr(fp, "maintenance.lock ");
+    if (line) {
+        char *end = strchr(line, '\n');
+        memmove(line, end ? end + 1 : line + strlen(line), strlen(end ? end + 1 : line) + 1);
+    }
+    return fp;
+}
+
+Test(retain, dry_run_changes_and_records_nothing)
+{
+    siglog_stream_config pol = {.delete_after = 1 * SECOND};
+    make_store(&pol);
+    char *fp = fingerprint_but_role_lock();
+    reported plan = retain(T0 + 3500 * MS, 1);
+    cr_assert_gt(plan.last.purged_segments, 0);
+    char *fp2 = fingerprint_but_role_lock();
+    cr_assert_str_eq(fp, fp2, "a dry run wrote nothing");
+    free(fp);
+    free(fp2);
+    /* The plan is what the run then does. */
+    reported did = retain(T0 + 3500 * MS, 0);
+    cr_assert_eq(did.last.purged_segments, plan.last.purged_segments);
+    cr_assert_eq(did.last.purged_bytes, plan.last.purged_bytes);
+    cr_assert_eq(did.last.purged_to, plan.last.purged_to);
+}
+
+Test(retain, max_bytes_purges_until_within_budget)
+{
+    siglog_stream_config pol = {.max_bytes = 3 * SEGMENT_BYTES};
+    make_store(&pol);
+    segs before;
+    check_log(&before);
+    uint64_t total = 0;
+    for (size_t i = 0; i < before.n; i++)
+        total += before.e[i].bytes;
+    cr_assert_gt(total, pol.max_bytes);
+    reported r = retain(T0, 0);
+    segs after;
+    uint64_t start = check_log(&after);
+    uint64_t left = total - r.last.purged_bytes;
+    cr_assert_leq(left, pol.max_bytes, "within the budget after");
+    /* Only as much as needed: the last segment purged was over it. */
+    size_t gone = before.n - after.n;
+    cr_assert_gt(gone, 0);
+    cr_assert_gt(left + before.e[gone - 1].bytes, pol.max_bytes);
+    check_purge_record(&r.last, start);
+}
+
+/* A holding consumer committed at `next` in partition 0. */
+static void hold_at(uint64_t next)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "r", &st), 0);
+    cr_assert_eq(siglog_consumer_commit(st, "evaluator", 0, next, SIGLOG_CONSUMER_HOLD), 0, "%s",
+                 siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+Test(retain, hold_keeps_what_its_consumer_has_not_committed_past)
+{
+    siglog_stream_config pol = {.delete_after = 1 * SECOND};
+    make_store(&pol);
+    segs before;
+    check_log(&before);
+    /* Committed into the second segment: it and all after it are held. */
+    uint64_t next = before.e[1].base_offset + 1;
+    hold_at(next);
+    int64_t now = T0 + 100 * SECOND; /* every sealed segment is old enough */
+    reported r = retain(now, 0);
+    segs after;
+    uint64_t start = check_log(&after);
+    cr_assert_eq(start, before.e[1].base_offset, "only the segment committed past went");
+    cr_assert_eq(r.last.purged_segments, 1);
+    cr_assert_eq(r.last.held_segments, before.n - 2, "every other sealed segment was held");
+    cr_assert_str_eq(r.held_by, "evaluator");
+    check_purge_record(&r.last, start);
+}
+
+Test(retain, max_hold_limits_a_hold)
+{
+    siglog_stream_config pol = {.delete_after = 1 * SECOND, .max_hold = 3 * SECOND};
+    make_store(&pol);
+    segs before;
+    check_log(&before);
+    hold_at(0); /* has read nothing */
+    /* At T0 + 5 s, a hold keeps only segments with an event newer than
+     * T0 + 2 s; delete_after wants every one older than T0 + 4 s. */
+    int64_t now = T0 + 5 * SECOND, hold_cut = now - 3 * SECOND;
+    reported r = retain(now, 0);
+    segs after;
+    uint64_t start = check_log(&after);
+    cr_assert_gt(start, 0);
+    size_t gone = before.n - after.n;
+    for (size_t i = 0; i < gone; i++)
+        cr_assert_lt(before.e[i].max_timestamp_us, hold_cut);
+    cr_assert_geq(after.e[0].max_timestamp_us, hold_cut);
+    cr_assert_gt(r.last.held_segments, 0);
+    cr_assert_str_eq(r.held_by, "evaluator");
+    check_purge_record(&r.last, start);
+}

@@ -1,0 +1,160 @@
+/*
+ * cmd_retain — `siglog retain STORE`: apply the streams' retention policy
+ * in the maintenance role (siglog_retain), or with --dry-run print what
+ * it would do; one line (or JSON object) per partition.
+ */
+#include "args.h"
+#include "cli.h"
+#include "output.h"
+#include "progress.h"
+#include "timeparse.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <time.h>
+
+static const args_cmd cmd = {
+    "retain",
+    "siglog retain STORE [--stream S] [--dry-run] [--now T [--time-unit s|ms|us]] [--json]",
+    "Apply each stream's retention policy (stream config: delete_after,\n"
+    "max_bytes, max_hold) to its sealed segments, beside a running writer\n"
+    "and readers: the oldest whole segments whose newest event is older than\n"
+    "delete_after, and the oldest while a partition holds more than\n"
+    "max_bytes, are purged and the log start moves past them. A consumer\n"
+    "with a hold keeps every segment holding an event it has not committed\n"
+    "past, unless that segment's newest event is older than max_hold; a kept\n"
+    "segment keeps every newer one too. Each purge is recorded in the audit\n"
+    "trail (action purge) before it is done. Prints per partition what was\n"
+    "purged and what a hold kept.\n"
+    "\n"
+    "  --stream S     only stream S (default: every stream)\n"
+    "  --dry-run      print the plan; change and record nothing\n"
+    "  --now T        measure ages against T instead of the clock (RFC 3339,\n"
+    "                 or an integer in --time-unit units)\n"
+    "  --time-unit U  s, ms or us: the unit of an integer T\n"
+    "  --json         print {\"dry_run\", \"now_us\", \"partitions\": [{stream,\n"
+    "                 partition, purged_segments, purged_bytes, purged_events,\n"
+    "                 purged_from, purged_to, held_segments, held_by}]}\n"
+    "\n"
+    "Takes the maintenance role (another siglog retain running makes it\n"
+    "fail); a progress bar is drawn on a terminal.\n",
+};
+
+enum { OPT_STREAM = 256, OPT_DRY_RUN, OPT_NOW, OPT_TIME_UNIT, OPT_JSON };
+
+typedef struct retain_run {
+    int dry_run;
+    json_t *list; /* with --json */
+    progress bar;
+    int failed;   /* out of memory building the JSON */
+} retain_run;
+
+static void line_of(const retain_run *rr, const siglog_retain_partition *p)
+{
+    char line[SIGLOG_NAME_MAX * 2 + 256];
+    int n = snprintf(line, sizeof line, "%s/%u: ", p->stream, p->partition);
+    if (p->purged_segments)
+        n += snprintf(line + n, sizeof line - (size_t)n,
+                      "%s %" PRIu64 " segment(s), %" PRIu64 " bytes, %" PRIu64 " events, offsets [%" PRIu64
+                      ", %" PRIu64 ")",
+                      rr->dry_run ? "would purge" : "purged", p->purged_segments, p->purged_bytes,
+                      p->purged_events, p->purged_from, p->purged_to);
+    else
+        n += snprintf(line + n, sizeof line - (size_t)n, "nothing to purge");
+    if (p->held_segments)
+        snprintf(line + n, sizeof line - (size_t)n, "; %" PRIu64 " segment(s) kept by the hold of consumer %s",
+                 p->held_segments, p->held_by);
+    out_puts(line);
+    out_puts("\n");
+}
+
+static void on_partition(void *ctx, const siglog_retain_partition *p)
+{
+    retain_run *rr = ctx;
+    if (!rr->list) {
+        line_of(rr, p);
+        return;
+    }
+    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}", "stream", p->stream, "partition",
+                          (json_int_t)p->partition, "purged_segments", (json_int_t)p->purged_segments,
+                          "purged_bytes", (json_int_t)p->purged_bytes, "purged_events",
+                          (json_int_t)p->purged_events, "purged_from", (json_int_t)p->purged_from, "purged_to",
+                          (json_int_t)p->purged_to, "held_segments", (json_int_t)p->held_segments, "held_by",
+                          p->held_by);
+    if (!o || json_array_append_new(rr->list, o) != 0)
+        rr->failed = 1;
+}
+
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    retain_run *rr = ctx;
+    rr->bar.total = total;
+    progress_update(&rr->bar, done);
+}
+
+int cmd_retain(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "stream", required_argument, NULL, OPT_STREAM },
+        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        { "now", required_argument, NULL, OPT_NOW },
+        { "time-unit", required_argument, NULL, OPT_TIME_UNIT },
+        { "json", no_argument, NULL, OPT_JSON },
+        { NULL, 0, NULL, 0 },
+    };
+    retain_run rr = { 0 };
+    siglog_retain_options o = { .partition_done = on_partition, .progress = on_progress, .ctx = &rr };
+    const char *now_arg = NULL;
+    int64_t unit = 0;
+    int json = 0;
+    args_begin();
+    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
+        if (ch == OPT_STREAM)
+            o.stream = optarg;
+        else if (ch == OPT_DRY_RUN)
+            o.dry_run = rr.dry_run = 1;
+        else if (ch == OPT_NOW)
+            now_arg = optarg;
+        else if (ch == OPT_TIME_UNIT) {
+            if (args_time_unit(&cmd, optarg, &unit))
+                return CLI_USAGE;
+        } else if (ch == OPT_JSON)
+            json = 1;
+        else
+            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
+    }
+    char **ops;
+    if (args_operands(&cmd, argc, argv, 1, "STORE", &ops))
+        return CLI_USAGE;
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+    if (now_arg && timeparse_time_arg(now_arg, unit, &now_us) != 0)
+        return args_usage(&cmd, "--now wants an RFC 3339 time or an integer with --time-unit, not '%s'", now_arg);
+    siglog_maintenance *m = NULL;
+    int rc = siglog_maintenance_open(&m, ops[0], NULL);
+    if (rc)
+        return cli_fail_lib(cmd.name, rc, "taking the maintenance role of store %s", ops[0]);
+    if (json && !(rr.list = json_array())) {
+        siglog_maintenance_close(m);
+        return cli_fail(cmd.name, "out of memory");
+    }
+    progress_start(&rr.bar, "retain", 0);
+    rc = siglog_retain(m, now_us, &o);
+    progress_end(&rr.bar);
+    int status = rc ? cli_fail_lib(cmd.name, rc, "store %s", ops[0]) : CLI_OK;
+    siglog_maintenance_close(m);
+    if (status == CLI_OK && rr.failed)
+        status = cli_fail(cmd.name, "out of memory");
+    if (status == CLI_OK && json) {
+        json_t *doc = json_pack("{s:b, s:I, s:O}", "dry_run", rr.dry_run, "now_us", (json_int_t)now_us,
+                                "partitions", rr.list);
+        if (!doc || (out_json_doc(doc) != 0 && !out_failed()))
+            status = cli_fail(cmd.name, "out of memory");
+    }
+    if (status == CLI_OK)
+        status = out_finish(cmd.name);
+    json_decref(rr.list);
+    return status;
+}
