@@ -75,9 +75,11 @@ int sl_keyfilter_may_contain(const keyfilter *f, uint64_t hash);
 int sl_keyfilter_encode(const keyfilter *f, uint8_t **out, size_t *len);
 int sl_keyfilter_decode(const uint8_t *buf, size_t len, keyfilter *f);
 
-/* Build the filter of a sealed segment from its records (every batch read
- * and checked) and write it beside it as STEM.kf by atomic replace. */
-int sl_keyfilter_write_segment(segment *s);
+/* Build the filter of a sealed segment and write it beside it as STEM.kf
+ * by atomic replace: from hashes[0..n), the key hashes of every record of
+ * the segment (reordered here), or with hashes NULL from its records
+ * (every batch read and checked). */
+int sl_keyfilter_write_segment(segment *s, uint64_t *hashes, size_t n);
 
 /* The filter of catalog entry e in partition directory dir, for a reader:
  * 1 and *f filled when a filter matching the entry is there, 0 when there

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "key_hashes.h"
 #include "schema_contract.h"
 
 /* See partition.h for who takes `mu` and what it guards. */
@@ -61,6 +62,9 @@ struct partition {
     uint16_t seg_version_count;
     int seg_versions_unknown;
     bytebuf usage_scratch;
+    /* Writer: the key hashes of what this handle appended, for the active
+     * segment's key filter at its roll (key_hashes.h). */
+    key_hashes keys;
 
     /* Read-only: the batches a writer-less store's journal holds for this
      * partition (checked, in offset order), filled at open and immutable
@@ -534,6 +538,7 @@ void sl_partition_close(partition *p)
     sl_batch_run_free(&p->journaled);
     sl_schema_usage_free(&p->usage);
     sl_bytebuf_free(&p->usage_scratch);
+    sl_key_hashes_free(&p->keys);
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->published);
     free(p->dir);
@@ -668,6 +673,7 @@ static int append_locked(partition *p, const siglog_event *const *events, size_t
         int rc = sl_batch_builder_add(&p->open, ev, ts);
         if (rc)
             return rc;
+        sl_key_hashes_note(&p->keys, p->next_offset, ev->key, ev->key_len);
         if (offsets_out)
             offsets_out[i] = p->next_offset;
         p->next_offset++;
@@ -679,7 +685,10 @@ static int append_locked(partition *p, const siglog_event *const *events, size_t
 
 static int roll_locked(partition *p)
 {
-    int rc = sl_segment_seal(p->active);
+    uint64_t base = sl_segment_base_offset(p->active), end = sl_segment_next_offset(p->active);
+    uint64_t *hashes = sl_key_hashes_range(&p->keys, base, end);
+    int rc = hashes ? sl_segment_seal_keyed(p->active, hashes, (size_t)(end - base)) : sl_segment_seal(p->active);
+    sl_key_hashes_drop_below(&p->keys, end);
     catalog_segment sealed;
     if (!rc)
         rc = sl_catalog_describe_segment(p->active, &sealed);
@@ -691,8 +700,7 @@ static int roll_locked(partition *p)
     }
     segment_params sp = seg_params(p);
     segment *next;
-    uint64_t base = sl_segment_next_offset(p->active);
-    if ((rc = sl_segment_create(p->io, p->dir, base, &sp, &next)) != 0)
+    if ((rc = sl_segment_create(p->io, p->dir, end, &sp, &next)) != 0)
         return rc;
     int s = p->io->sync_dir(p->io, p->dir);
     if (s < 0) {
@@ -782,6 +790,7 @@ static int write_pending_locked(partition *p)
          * again. */
         uint64_t dropped_to = p->next_offset;
         p->next_offset = sl_segment_next_offset(p->active);
+        sl_key_hashes_cut(&p->keys, p->next_offset);
         if (p->reissued_from == p->reissued_to || p->next_offset < p->reissued_from)
             p->reissued_from = p->next_offset;
         if (dropped_to > p->reissued_to)

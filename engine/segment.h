@@ -157,8 +157,12 @@ int sl_segment_append(segment *s, const uint8_t *buf, size_t len, const batch_me
 int sl_segment_sync(segment *s); /* fdatasync of the .seg */
 /* Writer only: make the segment immutable: fdatasync it, sync indexes,
  * write the .sum sidecar and then the key filter (keyfilter.h), each by
- * atomic replace. */
+ * atomic replace. The filter is built from the records read back. */
 int sl_segment_seal(segment *s);
+/* The same with the filter built from key_hashes[0..n), the key hashes of
+ * every record of the segment (reordered here), as the writer kept them
+ * (key_hashes.h): no read of the segment. */
+int sl_segment_seal_keyed(segment *s, uint64_t *key_hashes, size_t n);
 /* Write the sidecar STEM<ext> of the segment (e.g. ".kf") by atomic
  * replace, with the segment's file mode. */
 int sl_segment_replace_sidecar(segment *s, const char *ext, const void *data, size_t len);

@@ -151,7 +151,9 @@ static void key_of(uint64_t i, char *buf, size_t n)
 }
 
 /* 4000 events of ~1 KiB in 64 KiB segments (about 65 of them), each key
- * on 20 consecutive events, every 13th event without a key. */
+ * on 20 consecutive events, every 13th event without a key; the store
+ * closed and opened again halfway, so that the segment active then is
+ * sealed by a writer that did not append all of it. */
 static void setup(void)
 {
     dir = test_tmpdir("keyfilter");
@@ -165,6 +167,11 @@ static void setup(void)
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
     for (uint64_t i = 0; i < EVENTS; i++) {
+        if (i == EVENTS / 2 + 7) {
+            cr_assert_eq(siglog_close(s), 0);
+            s = test_store_open(dir, NULL);
+            cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+        }
         char k[32], v[1100];
         key_of(i, k, sizeof k);
         int n = snprintf(v, sizeof v, "{\"i\":%llu,\"pad\":\"%01000d\"}", (unsigned long long)i, 0);
@@ -304,5 +311,41 @@ Test(keyfilter_stream, missing_stale_or_damaged_filters_cost_reads_never_answers
     check_key("user-7", 1000);
     check_key("user-100", 1000);
     check_key("nobody", 1000);
+    free(pdir);
+}
+
+/* Each filter a writer built at a roll, from the key hashes it kept while
+ * appending or (the segment active at the reopen) from the records read
+ * back, is byte for byte the filter the records read back give. */
+Test(keyfilter_stream, filters_from_the_appends_are_those_read_back)
+{
+    char *pdir = partition_dir();
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "ls %s | grep '\\.kf$'", pdir);
+    FILE *ls = popen(cmd, "r");
+    cr_assert_not_null(ls);
+    char name[256];
+    size_t checked = 0;
+    segment_params sp = {64 * 1024, 4096, 0600};
+    while (fscanf(ls, "%255s", name) == 1) {
+        uint64_t base = strtoull(name, NULL, 10);
+        char *path = NULL;
+        cr_assert_geq(asprintf(&path, "%s/%s", pdir, name), 0);
+        size_t built_len, again_len;
+        void *built, *again;
+        cr_assert_eq(sl_io_read_file(sl_io_posix(), path, KEYFILTER_FILE_MAX, &built, &built_len), 0);
+        segment *seg;
+        cr_assert_eq(sl_segment_open(sl_io_posix(), pdir, base, 0, &sp, &seg), 0, "%s", siglog_errdetail());
+        cr_assert_eq(sl_keyfilter_write_segment(seg, NULL, 0), 0, "%s", siglog_errdetail());
+        sl_segment_close(seg);
+        cr_assert_eq(sl_io_read_file(sl_io_posix(), path, KEYFILTER_FILE_MAX, &again, &again_len), 0);
+        cr_assert(built_len == again_len && memcmp(built, again, built_len) == 0, "%s differs", name);
+        free(built);
+        free(again);
+        free(path);
+        checked++;
+    }
+    pclose(ls);
+    cr_assert_gt(checked, 40);
     free(pdir);
 }
