@@ -147,10 +147,19 @@ int sl_schema_sensitivity_parse(const char *name)
 
 const schema_property *sl_schema_node_property(const schema_node *n, const char *name)
 {
+    return sl_schema_node_property_n(n, name, strlen(name));
+}
+
+const schema_property *sl_schema_node_property_n(const schema_node *n, const char *name, size_t len)
+{
     size_t lo = 0, hi = n->prop_count;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        int c = strcmp(name, n->props[mid].name);
+        /* Bytewise, a prefix first: the order the names are sorted in. */
+        size_t plen = strlen(n->props[mid].name);
+        int c = memcmp(name, n->props[mid].name, len < plen ? len : plen);
+        if (c == 0)
+            c = (len > plen) - (len < plen);
         if (c == 0)
             return &n->props[mid];
         if (c < 0)

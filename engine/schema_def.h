@@ -107,6 +107,8 @@ void sl_schema_def_free(schema_def *d);
 
 /* The property called name in n's properties, or NULL (binary search). */
 const schema_property *sl_schema_node_property(const schema_node *n, const char *name);
+/* The same for a name of len bytes, not terminated. */
+const schema_property *sl_schema_node_property_n(const schema_node *n, const char *name, size_t len);
 
 /* "string", "integer|null", "any", ...: into buf (always terminated). */
 void sl_schema_types_describe(unsigned types, char *buf, size_t size);

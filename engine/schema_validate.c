@@ -3,6 +3,8 @@
  */
 #include "schema_validate.h"
 
+#include "schema_scan.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,6 +151,11 @@ size_t sl_schema_validate_json(const schema_def *d, const json_t *value, schema_
 size_t sl_schema_validate(const schema_def *d, const void *value, size_t len, schema_violation_fn fn, void *ctx,
                        size_t max)
 {
+    /* Most events conform: one pass over the bytes says so without
+     * building a tree. The rest are walked in full, to word each
+     * violation. */
+    if (sl_schema_scan_conforms(d, value, len))
+        return 0;
     json_error_t err;
     json_t *v = json_loadb(value, len, 0, &err);
     if (!v) {

@@ -1,7 +1,8 @@
 /*
  * schema_validate — does an event's value conform to a definition?
  *
- * The value is parsed with jansson (a value that is not JSON, or holds an
+ * A value the one-pass scan (schema_scan.h) finds conforming is done
+ * with. Any other value is parsed with jansson (a value that is not JSON, or holds an
  * integer beyond 64 bits that jansson cannot hold, is one violation at
  * "$" quoting jansson's error) and walked against the definition tree
  * (schema_def.h). Each violation is reported with the JSON path of the

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "schema_scan.h"
 #include "schema_validate.h"
 #include "siglog.h"
 
@@ -81,5 +82,68 @@ Test(schema_validate, stops_at_max)
     cr_assert_eq(sl_schema_validate(d, v, strlen(v), NULL, NULL, 2), 2);
     cr_assert_eq(sl_schema_validate(d, v, strlen(v), NULL, NULL, 0), 1);
     cr_assert_eq(sl_schema_validate(d, v, strlen(v), NULL, NULL, 100), 6); /* four closed, two required */
+    sl_schema_def_free(d);
+}
+
+/* The one-pass scan says "conforms" only where jansson reads the value and
+ * the full walk finds nothing; everything else (violations, what jansson
+ * refuses, what it leaves to the full walk) it declines. */
+Test(schema_validate, the_scan_says_yes_only_where_the_full_walk_agrees)
+{
+    static const struct {
+        const char *value;
+        int scan; /* what the scan must answer */
+    } cases[] = {
+        { "{\"user\":{\"id\":\"u1\"},\"kind\":\"click\"}", 1 },
+        { "{\"user\":{\"id\":\"u1\",\"more\":[1,{}]},\"kind\":\"view\",\"n\":-3,\"score\":null,\"tags\":[\"a\",\"b\"],"
+          "\"attrs\":{\"x\":true,\"y\":false}}",
+          1 },
+        { " {\"user\" : {\"id\":\"\xc3\xa9\\u00e9\\ud83d\\ude00\\n\"} ,\"kind\":\"view\",\"score\":-0.5}\r\n", 1 },
+        { "{\"user\":{},\"kind\":\"click\"}", 0 },                                   /* required missing */
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"tap\"}", 0 },                           /* not in the enum */
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"click\",\"kind\":\"tap\"}", 0 },        /* jansson keeps the last */
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"click\",\"z\":1}", 0 },                 /* closed */
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"click\",\"n\":4.0}", 0 },               /* an integer to the walk */
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"click\",\"n\":1e2}", 0 },               /* exponent */
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"click\",\"score\":12345678901234567890}", 0 },
+        { "{\"user\":{\"i\\u0064\":\"u\"},\"kind\":\"click\"}", 0 },                   /* escaped key */
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"cl\\u0069ck\"}", 0 },                   /* escaped enum string */
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"click\",\"level\":1}", 0 },             /* enum of numbers */
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"click\"} x", 0 },
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"click\",}", 0 },
+        { "{\"user\":{\"id\":\"\\u0000\"},\"kind\":\"click\"}", 0 },
+        { "{\"user\":{\"id\":\"\\udc00\"},\"kind\":\"click\"}", 0 },
+        { "{\"user\":{\"id\":\"\\ud800x\"},\"kind\":\"click\"}", 0 },
+        { "{\"user\":{\"id\":\"\xc0\x80\"},\"kind\":\"click\"}", 0 },                  /* overlong */
+        { "{\"user\":{\"id\":\"\xed\xa0\x80\"},\"kind\":\"click\"}", 0 },              /* a surrogate */
+        { "{\"user\":{\"id\":\"\xf4\x90\x80\x80\"},\"kind\":\"click\"}", 0 },          /* above U+10FFFF */
+        { "{\"user\":{\"id\":\"\x01\"},\"kind\":\"click\"}", 0 },
+        { "{\"user\":{\"id\":\"u\",\"m\":01},\"kind\":\"click\"}", 0 },
+        { "{\"user\":{\"id\":\"u\",\"m\":1.},\"kind\":\"click\"}", 0 },
+        { "{\"user\":{\"id\":\"u\",\"m\":-},\"kind\":\"click\"}", 0 },
+        { "{\"user\":{\"id\":\"u\",\"m\":truex},\"kind\":\"click\"}", 0 },
+        { "{\"user\":{\"id\":\"u\"},\"kind\":\"click\"", 0 },
+        { "[1]", 0 },
+        { "", 0 },
+    };
+    schema_def *d = def();
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        const char *v = cases[i].value;
+        cr_expect_eq(sl_schema_scan_conforms(d, v, strlen(v)), cases[i].scan, "scan of %s", v);
+        json_t *j = json_loadb(v, strlen(v), 0, NULL);
+        if (sl_schema_scan_conforms(d, v, strlen(v)))
+            cr_expect(j && sl_schema_validate_json(d, j, NULL, NULL, 16) == 0, "the walk disagrees on %s", v);
+        json_decref(j);
+    }
+    /* Deeper than the scan goes: left to the walk, which accepts it. */
+    char deep[512];
+    int n = snprintf(deep, sizeof deep, "{\"user\":{\"id\":\"u\",\"m\":");
+    for (int i = 0; i < SCHEMA_SCAN_DEPTH_MAX + 2; i++)
+        deep[n++] = '[';
+    for (int i = 0; i < SCHEMA_SCAN_DEPTH_MAX + 2; i++)
+        deep[n++] = ']';
+    n += snprintf(deep + n, sizeof deep - (size_t)n, "},\"kind\":\"click\"}");
+    cr_expect_eq(sl_schema_scan_conforms(d, deep, (size_t)n), 0);
+    cr_expect_eq(sl_schema_validate(d, deep, (size_t)n, NULL, NULL, 16), 0);
     sl_schema_def_free(d);
 }
