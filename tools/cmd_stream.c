@@ -25,7 +25,7 @@ static const args_cmd create_cmd = {
     "stream create",
     "siglog stream create STORE STREAM --partitions N [--set NAME=VALUE ...] [--segment-bytes B]\n"
     "       [--segment-age DUR] [--batch-bytes B] [--compression lz4|none]\n"
-    "       [--sync none|interval:MS|always] [--adopt] [--force-owner]",
+    "       [--contract off|warn|enforce] [--sync none|interval:MS|always] [--adopt] [--force-owner]",
     "Create stream STREAM in STORE.\n"
     "\n"
     "  --partitions N       number of partitions, 1..4096 (required)\n"
@@ -37,6 +37,7 @@ static const args_cmd create_cmd = {
     "  --batch-bytes B      --set batch_bytes_max=B. A seek decodes one whole batch:\n"
     "                       16KiB batches seek ~3x faster for ~10% more bytes on disk\n"
     "  --compression C      --set compression=C\n"
+    "  --contract MODE      --set contract=MODE: off, warn or enforce (siglog schema)\n"
     "  --sync POLICY        none: the OS decides when data reaches the disk;\n"
     "                       interval:MS: a background sync every MS ms (default\n"
     "                       interval:100); always: each append waits for the disk\n"
@@ -89,14 +90,13 @@ static const args_cmd config_cmd = {
     "Settings:\n",
 };
 
-enum { OPT_PARTITIONS = 256, OPT_SET, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_BATCH_BYTES, OPT_COMPRESSION, OPT_SYNC,
-       OPT_JSON, OPT_ADOPT, OPT_FORCE_OWNER };
+enum { OPT_PARTITIONS = 256, OPT_SET, OPT_SEGMENT_BYTES, OPT_SEGMENT_AGE, OPT_BATCH_BYTES, OPT_COMPRESSION,
+       OPT_CONTRACT, OPT_SYNC, OPT_JSON, OPT_ADOPT, OPT_FORCE_OWNER };
 
 /* The options that name one setting each, by their order in the enum
- * above from OPT_SEGMENT_BYTES: shorthands for --set NAME=VALUE kept from
- * before --set. */
+ * above from OPT_SEGMENT_BYTES: shorthands for --set NAME=VALUE. */
 static const char *const option_setting[] = { "segment_bytes_max", "segment_age_max_us", "batch_bytes_max",
-                                              "compression" };
+                                              "compression", "contract" };
 
 /* Put the value text into the setting named name of c, or say why not
  * (exit status 2). Ranges are checked: a value outside one is a usage
@@ -139,6 +139,7 @@ static int stream_create(int argc, char **argv)
         { "segment-age", required_argument, NULL, OPT_SEGMENT_AGE },
         { "batch-bytes", required_argument, NULL, OPT_BATCH_BYTES },
         { "compression", required_argument, NULL, OPT_COMPRESSION },
+        { "contract", required_argument, NULL, OPT_CONTRACT },
         { "sync", required_argument, NULL, OPT_SYNC },
         { "adopt", no_argument, NULL, OPT_ADOPT },
         { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
@@ -164,7 +165,8 @@ static int stream_create(int argc, char **argv)
         case OPT_SEGMENT_BYTES:
         case OPT_SEGMENT_AGE:
         case OPT_BATCH_BYTES:
-        case OPT_COMPRESSION: {
+        case OPT_COMPRESSION:
+        case OPT_CONTRACT: {
             /* opts lists its entries in the order of the enum. */
             const struct option *o = &opts[ch - OPT_PARTITIONS];
             char spelled[32];

@@ -9,6 +9,7 @@
 #include "support.h"
 
 #include <criterion/criterion.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -194,4 +195,26 @@ Test(schema_cli, schema_field_sets_each_events_version)
     run_free(&r);
     free(lines);
     free(bad);
+}
+
+/* stream create --contract MODE: the setting from the start, the same as
+ * --set contract=MODE; a mode it does not know is a usage error. */
+Test(schema_cli, stream_create_takes_the_contract)
+{
+    run_result r = ok(RUN(NULL, "stream", "create", store, "orders", "--partitions", "1", "--contract", "enforce"));
+    run_free(&r);
+    r = ok(RUN(NULL, "stream", "config", store, "orders", "--json"));
+    json_t *doc = json_loads(r.out, 0, NULL);
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "contract")), "enforce", "%s", r.out);
+    json_decref(doc);
+    run_free(&r);
+    char *line = write_file("order.jsonl", "{\"id\":1}\n");
+    r = RUN(line, "append", store, "orders", "--schema-version", "1");
+    cr_assert_eq(r.status, 1, "version 1 is not registered: %s", r.out);
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", store, "bills", "--partitions", "1", "--contract", "strict");
+    cr_assert_eq(r.status, 2, "%s", r.err);
+    cr_assert(strstr(r.err, "--contract"), "%s", r.err);
+    run_free(&r);
+    free(line);
 }
