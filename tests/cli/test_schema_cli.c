@@ -218,3 +218,42 @@ Test(schema_cli, stream_create_takes_the_contract)
     run_free(&r);
     free(line);
 }
+
+/* A definition file cut short or naming a keyword outside the subset is
+ * refused with a one-line reason (where the text breaks; the keyword and
+ * its path), and neither the registry nor the log changes. */
+Test(schema_cli, a_broken_definition_file_is_refused_and_changes_nothing)
+{
+    char *v1 = write_file("v1.json", V1), *good = write_file("good.jsonl", "{\"user\":\"u1\",\"action\":\"click\"}\n");
+    run_result r = ok(RUN(NULL, "schema", "add", store, "clicks", "--version", "1", "--file", v1));
+    run_free(&r);
+    r = ok(RUN(good, "append", store, "clicks", "--schema-version", "1"));
+    run_free(&r);
+    run_result before = ok(RUN(NULL, "schema", "list", store, "clicks", "--json"));
+    run_result log = ok(RUN(NULL, "replay", store, "clicks"));
+
+    char *cut = write_file("cut.json", "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"strin");
+    char *unknown = write_file("unknown.json", "{\"type\":\"object\",\"properties\":{\"a\":{\"type\":\"string\","
+                                               "\"format\":\"email\"}}}");
+    r = RUN(NULL, "schema", "add", store, "clicks", "--version", "2", "--file", cut);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "schema definition is not JSON: line 1 column 49: premature end of input"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "schema", "add", store, "clicks", "--version", "2", "--file", unknown);
+    cr_assert_eq(r.status, 1);
+    cr_assert(strstr(r.err, "unknown keyword \"format\" at $.properties.a"), "%s", r.err);
+    run_free(&r);
+
+    r = ok(RUN(NULL, "schema", "list", store, "clicks", "--json"));
+    cr_assert_str_eq(r.out, before.out);
+    run_free(&r);
+    r = ok(RUN(NULL, "replay", store, "clicks"));
+    cr_assert_str_eq(r.out, log.out);
+    run_free(&r);
+    run_free(&before);
+    run_free(&log);
+    free(cut);
+    free(unknown);
+    free(v1);
+    free(good);
+}
