@@ -21,6 +21,7 @@ static const args_cmd cmd = {
     "siglog replay STORE STREAM[,STREAM]... [--stream STREAM]... [--partition P]... [--from-offset O] [--to-offset O]\n"
     "       [--from-time T] [--to-time T] [--time-unit s|ms|us] [--key K] [--schema-version V] [--merge] [--follow]\n"
     "       [--header NAME=VALUE]... [--order event-time [--memory SIZE] [--spill-dir DIR]]\n"
+    "       [--max-lateness DUR [--memory SIZE]]\n"
     "       [--allow-gaps] [--limit N] [--format jsonl|value|binary] [--manifest FILE]\n"
     "       [--consumer NAME] [--redact internal|personal|secret [--redact-mode hash|drop]]\n"
     "       siglog replay --from-manifest FILE [STORE] [--format F] [--memory SIZE] [--spill-dir DIR]\n"
@@ -72,10 +73,25 @@ static const args_cmd cmd = {
     "  --order event-time   every selected event in exact (timestamp, partition,\n"
     "                       offset) order, however late events arrived: an\n"
     "                       external sort that reads the whole selection before\n"
-    "                       writing the first event (not with --follow)\n"
+    "                       writing the first event (with --follow, only\n"
+    "                       with --max-lateness)\n"
+    "  --max-lateness DUR   event-time order as events arrive (100ms, 5s, 2m; 0\n"
+    "                       for none): an event is written once the watermark,\n"
+    "                       the greatest time read so far minus DUR, has passed\n"
+    "                       it. An event read behind the watermark is written at\n"
+    "                       once, out of order, with \"late\":true (jsonl), never\n"
+    "                       dropped; standard error ends with the count of\n"
+    "                       events and late ones. At the end (of the events\n"
+    "                       without --follow, on SIGINT or SIGTERM with it) the\n"
+    "                       events held back are written in order. --memory\n"
+    "                       bounds what is held: past it the earliest go out\n"
+    "                       early. Not with --merge, --manifest or\n"
+    "                       --from-manifest: the order depends on when events\n"
+    "                       arrived, which no manifest can reproduce\n"
     "  --memory SIZE        what the sort holds in memory before it spills sorted\n"
     "                       runs to files (default 256MiB, at least 1MiB; K/M/G\n"
-    "                       suffixes as for stream create)\n"
+    "                       suffixes as for stream create); with --max-lateness,\n"
+    "                       what the events held back may take\n"
     "  --spill-dir DIR      where the runs go (default $TMPDIR, else /tmp). They\n"
     "                       have no name there, so none is left behind however\n"
     "                       the replay ends (a signal, kill -9 included)\n"
@@ -172,6 +188,7 @@ enum {
     OPT_CONSUMER,
     OPT_REDACT,
     OPT_REDACT_MODE,
+    OPT_MAX_LATENESS,
 };
 
 /* What the command line asked beside the replay options. */
@@ -311,6 +328,7 @@ static int parse_options(int argc, char **argv, replay_cli *c)
         { "consumer", required_argument, NULL, OPT_CONSUMER },
         { "redact", required_argument, NULL, OPT_REDACT },
         { "redact-mode", required_argument, NULL, OPT_REDACT_MODE },
+        { "max-lateness", required_argument, NULL, OPT_MAX_LATENESS },
         { NULL, 0, NULL, 0 },
     };
     static const char *const formats[] = { "jsonl", "value", "binary", NULL };
@@ -416,6 +434,14 @@ static int parse_options(int argc, char **argv, replay_cli *c)
                 return CLI_USAGE;
             c->have_redact_mode = 1;
             break;
+        case OPT_MAX_LATENESS: {
+            uint64_t us;
+            if (timeparse_duration_us(optarg, &us) != 0 || us > INT64_MAX)
+                return args_usage(&cmd, "--max-lateness wants a duration such as 5s or 100ms, not '%s'", optarg);
+            o->max_lateness_us = (int64_t)us;
+            o->have_lateness = 1;
+            break;
+        }
         case OPT_HEADER:
             if (o->nheaders == SIGLOG_HEADERS_MAX)
                 return args_usage(&cmd, "at most %d --header filters", SIGLOG_HEADERS_MAX);
@@ -430,10 +456,22 @@ static int parse_options(int argc, char **argv, replay_cli *c)
     }
     if (c->have_redact_mode && o->redact == SIGLOG_SENSITIVITY_PUBLIC)
         return args_usage(&cmd, "--redact-mode goes with --redact");
-    if (o->order == ORDER_EVENT_TIME && o->follow)
-        return args_usage(&cmd, "--order event-time sorts a finished selection: not with --follow");
+    if (o->have_lateness) {
+        if (o->order == ORDER_MERGE)
+            return args_usage(&cmd, "--max-lateness orders by event time: not with --merge");
+        if (o->manifest || c->from_manifest)
+            return args_usage(&cmd, "--max-lateness writes events in an order that depends on when they arrived, "
+                                    "which no manifest can reproduce: not with --manifest or --from-manifest");
+        if (o->spill_dir)
+            return args_usage(&cmd, "--max-lateness holds events in memory: --spill-dir goes with --order "
+                                    "event-time alone");
+        o->order = ORDER_EVENT_TIME;
+    }
+    if (o->order == ORDER_EVENT_TIME && o->follow && !o->have_lateness)
+        return args_usage(&cmd, "--order event-time sorts a finished selection: with --follow, give "
+                                "--max-lateness");
     if (o->order != ORDER_EVENT_TIME && (o->sort_memory || o->spill_dir) && !c->from_manifest)
-        return args_usage(&cmd, "--memory and --spill-dir go with --order event-time");
+        return args_usage(&cmd, "--memory and --spill-dir go with --order event-time or --max-lateness");
     if (o->consumer && (o->have_from_offset || o->have_from_time))
         return args_usage(&cmd, "--consumer starts where the consumer left off: not with --from-offset or "
                                 "--from-time");

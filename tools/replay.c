@@ -103,7 +103,8 @@ static void write_value_json(const siglog_record *r)
     json_decref(v);
 }
 
-static void write_jsonl(const char *stream, const siglog_record *r)
+/* late: handed out behind the watermark of --max-lateness. */
+static void write_jsonl(const char *stream, const siglog_record *r, int late)
 {
     out_puts("{\"stream\":");
     out_json_string(stream, strlen(stream));
@@ -127,6 +128,8 @@ static void write_jsonl(const char *stream, const siglog_record *r)
     headers_write_json(r);
     if (r->flags & SIGLOG_EVENT_TOMBSTONE)
         out_puts(",\"tombstone\":true");
+    if (late)
+        out_puts(",\"late\":true");
     out_puts(",\"value\":");
     write_value_json(r);
     out_puts("}\n");
@@ -154,7 +157,7 @@ static int redact_record(replay_run *rr, const replay_src *src, siglog_record *r
 
 /* Deliver one selected record: redacted when asked, accounted for in the
  * manifest as delivered (so its digest is of what was written), written. */
-static void write_record(replay_run *rr, const replay_src *src, const siglog_record *stored)
+static void write_record(replay_run *rr, const replay_src *src, const siglog_record *stored, int late)
 {
     siglog_record copy = *stored;
     const siglog_record *r = stored;
@@ -183,7 +186,7 @@ static void write_record(replay_run *rr, const replay_src *src, const siglog_rec
         break;
     }
     default:
-        write_jsonl(stream_name(rr, src), r);
+        write_jsonl(stream_name(rr, src), r, late);
     }
 }
 
@@ -215,7 +218,7 @@ static int take_record(replay_run *rr, replay_src *src, const siglog_record *r)
     src->next = r->offset + 1;
     if (!selected(o, r))
         return 0;
-    write_record(rr, src, r);
+    write_record(rr, src, r, 0);
     return rr->failed || (o->have_limit && rr->written >= o->limit) || out_failed();
 }
 
@@ -322,13 +325,25 @@ static int replay_sequential(replay_run *rr)
     return CLI_OK;
 }
 
-static int replay_merged(replay_run *rr)
+/* The sources' cursors as one array (the caller frees it), NULL after
+ * reporting a failure. */
+static siglog_cursor **source_cursors(const replay_run *rr)
 {
-    siglog_cursor **cursors = malloc(rr->nsrc * sizeof *cursors);
-    if (!cursors)
-        return cli_fail(rr->who, "out of memory");
+    siglog_cursor **cursors = malloc((rr->nsrc ? rr->nsrc : 1) * sizeof *cursors);
+    if (!cursors) {
+        cli_fail(rr->who, "out of memory");
+        return NULL;
+    }
     for (size_t i = 0; i < rr->nsrc; i++)
         cursors[i] = rr->src[i].cursor;
+    return cursors;
+}
+
+static int replay_merged(replay_run *rr)
+{
+    siglog_cursor **cursors = source_cursors(rr);
+    if (!cursors)
+        return CLI_FAILURE;
     siglog_merge *m = NULL;
     int rc = siglog_merge_open(&m, cursors, rr->nsrc);
     int status = CLI_OK;
@@ -378,11 +393,9 @@ static int sort_keeps(void *ctx, const siglog_record *r)
 /* --order event-time: sort the selection, then write it. */
 static int replay_event_time(replay_run *rr)
 {
-    siglog_cursor **cursors = malloc((rr->nsrc ? rr->nsrc : 1) * sizeof *cursors);
+    siglog_cursor **cursors = source_cursors(rr);
     if (!cursors)
-        return cli_fail(rr->who, "out of memory");
-    for (size_t i = 0; i < rr->nsrc; i++)
-        cursors[i] = rr->src[i].cursor;
+        return CLI_FAILURE;
     siglog_sort_options so;
     siglog_sort_options_default(&so);
     if (rr->o->sort_memory)
@@ -409,9 +422,81 @@ static int replay_event_time(replay_run *rr)
         rr->read++;
         if (r->offset >= rr->src[idx].end)
             continue;
-        write_record(rr, &rr->src[idx], r);
+        write_record(rr, &rr->src[idx], r, 0);
     }
     siglog_sort_close(s);
+    free(cursors);
+    return status;
+}
+
+/* Deliver a record the reorder handed out. Within a partition records
+ * come out of offset order: the reading ended past the greatest. */
+static void deliver_reordered(replay_run *rr, replay_src *src, const siglog_record *r, int late)
+{
+    rr->read++;
+    if (r->offset >= src->next)
+        src->next = r->offset + 1;
+    write_record(rr, src, r, late);
+}
+
+/* --max-lateness: event-time order as events arrive. At the end (of the
+ * input without --follow, or on a stop signal) every record the reorder
+ * holds is handed out, so each record it read is delivered; reading ends
+ * are moved to the cursors' positions only when the merge under it holds
+ * nothing (it returned 0), never past a record the merge read ahead. */
+static int replay_reordered(replay_run *rr)
+{
+    const replay_opts *o = rr->o;
+    siglog_cursor **cursors = source_cursors(rr);
+    if (!cursors)
+        return CLI_FAILURE;
+    siglog_reorder_options ro;
+    siglog_reorder_options_default(&ro);
+    ro.max_lateness_us = o->max_lateness_us;
+    if (o->sort_memory)
+        ro.memory_bytes = o->sort_memory;
+    ro.keep = sort_keeps;
+    ro.keep_ctx = (void *)o;
+    siglog_reorder *re = NULL;
+    int status = CLI_OK, finishing = 0;
+    size_t turn = 0;
+    int rc = siglog_reorder_open(&re, cursors, rr->nsrc, &ro);
+    if (rc != 0)
+        status = cli_fail_lib(rr->who, rc, "ordering by event time");
+    while (status == CLI_OK && !rr->failed && !out_failed() && !(o->have_limit && rr->written >= o->limit)) {
+        if (replay_stop && !finishing) {
+            siglog_reorder_finish(re);
+            finishing = 1;
+        }
+        const siglog_record *r;
+        size_t idx;
+        int late;
+        rc = siglog_reorder_next(re, &r, &idx, &late);
+        if (rc < 0) {
+            status = read_failed(rr, rc, NULL);
+            continue;
+        }
+        if (rc == 0 && finishing)
+            break;
+        if (rc == 0) {
+            for (size_t i = 0; i < rr->nsrc; i++)
+                passed_to_end(rr, &rr->src[i]);
+            if (o->follow) {
+                wait_for_news(rr, &turn);
+            } else {
+                siglog_reorder_finish(re);
+                finishing = 1;
+            }
+            continue;
+        }
+        deliver_reordered(rr, &rr->src[idx], r, late);
+        if ((rr->read & 1023) == 0)
+            progress_update(&rr->bar, rr->read);
+    }
+    if (status == CLI_OK && !rr->failed && !rr->quiet)
+        cli_note(rr->who, "%" PRIu64 " events, %" PRIu64 " late (behind the watermark: the greatest time read "
+                          "minus --max-lateness)", rr->written, siglog_reorder_late_count(re));
+    siglog_reorder_close(re);
     free(cursors);
     return status;
 }
@@ -570,9 +655,10 @@ int replay_execute(const char *who, siglog_stream *const *st, const replay_opts 
     if (status == CLI_OK)
         status = open_sources(&rr);
     if (status == CLI_OK)
-        status = o->order == ORDER_EVENT_TIME ? replay_event_time(&rr)
-                 : o->order == ORDER_MERGE    ? replay_merged(&rr)
-                                              : replay_sequential(&rr);
+        status = o->order == ORDER_EVENT_TIME && o->have_lateness ? replay_reordered(&rr)
+                 : o->order == ORDER_EVENT_TIME                   ? replay_event_time(&rr)
+                 : o->order == ORDER_MERGE                        ? replay_merged(&rr)
+                                                                  : replay_sequential(&rr);
     if (rr.failed)
         status = CLI_FAILURE;
     progress_end(&rr.bar);

@@ -43,6 +43,10 @@ typedef struct replay_opts {
     int order;             /* enum replay_order */
     uint64_t sort_memory;  /* 0: the library's default */
     const char *spill_dir; /* NULL: the library's default */
+    /* --max-lateness: event-time order as events arrive (siglog_reorder),
+     * order being ORDER_EVENT_TIME; no manifest can name such a replay. */
+    int64_t max_lateness_us;
+    int have_lateness;
     const char *manifest;  /* --manifest FILE; NULL: none */
     const char *consumer;  /* --consumer NAME (one stream only); NULL: none */
     int follow, allow_gaps;

@@ -731,6 +731,53 @@ SIGLOG_API uint64_t siglog_sort_spill_files(const siglog_sort *s);
 /* Frees the sort and its spill files. siglog_sort_close(NULL) is a no-op. */
 SIGLOG_API void siglog_sort_close(siglog_sort *s);
 
+/* Event-time order as events arrive: the streaming form of siglog_sort,
+ * for FOLLOW cursors too. Records are read in the order a siglog_merge of
+ * the cursors gives and held back until the watermark passes them, then
+ * handed out in (timestamp, stream name, partition, offset, cursor index)
+ * order. The watermark is the greatest timestamp read so far minus
+ * max_lateness_us; it passes a record whose timestamp is below it. A
+ * record read when the watermark has already passed it cannot be put in
+ * order any more: it is handed out at once, marked late, never dropped.
+ * So the records not marked late come out strictly sorted, and a record
+ * at most max_lateness_us behind the latest one read is never late.
+ * Memory stays bounded: when the held records pass memory_bytes, the
+ * watermark moves just past the earliest one held, which is handed out
+ * (a record arriving behind it later is then late). The reorder borrows
+ * the cursors (close them after siglog_reorder_close) and writes nothing. */
+typedef struct siglog_reorder siglog_reorder;
+
+typedef struct siglog_reorder_options {
+    int64_t max_lateness_us; /* >= 0 */
+    uint64_t memory_bytes;   /* held records' bytes; default 256 MiB, min 1 MiB */
+    /* NULL keeps every record; else a record is ordered (and counted for
+     * the watermark) only when keep returns non-zero. */
+    int (*keep)(void *ctx, const siglog_record *r);
+    void *keep_ctx;
+    uint64_t reserved[4];
+} siglog_reorder_options;
+
+SIGLOG_API void siglog_reorder_options_default(siglog_reorder_options *o);
+/* o may be NULL (the defaults: no lateness allowed). SIGLOG_EINVAL for a
+ * negative max_lateness_us, SIGLOG_ENOMEM. */
+SIGLOG_API int siglog_reorder_open(siglog_reorder **out, siglog_cursor *const *cursors, size_t n,
+                                   const siglog_reorder_options *o);
+/* 1 and *rec (valid until the next call or the close), *cursor_index and
+ * *late (each may be NULL); 0 when nothing can be handed out now: every
+ * cursor has nothing more for now and every record held is at or past
+ * the watermark (wait on the cursors and call again, or finish); or a
+ * cursor's error as siglog_merge_next gives it (after SIGLOG_EGAP the
+ * cursor moved on: call again). After siglog_reorder_finish, 0 means
+ * every record read was handed out. */
+SIGLOG_API int siglog_reorder_next(siglog_reorder *r, const siglog_record **rec, size_t *cursor_index, int *late);
+/* The input is over (the cursors are at their end, or the reader stops):
+ * read nothing more and hand out every record held, in order, not late. */
+SIGLOG_API void siglog_reorder_finish(siglog_reorder *r);
+/* How many records were handed out late so far. */
+SIGLOG_API uint64_t siglog_reorder_late_count(const siglog_reorder *r);
+/* Frees the reorder and the records it holds; NULL is a no-op. */
+SIGLOG_API void siglog_reorder_close(siglog_reorder *r);
+
 /* ------------------------------------------------------------------------
  * Checking and inspecting (the verify and dump tools)
  * ------------------------------------------------------------------------ */
