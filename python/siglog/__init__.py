@@ -16,7 +16,7 @@ from ._event import Event
 from ._lib import ClosedError, Error
 from ._manifest import ManifestMismatch
 from ._replay import Replay
-from ._stream import Stream
+from ._stream import Stream, replay_streams
 from . import _lib
 
 __all__ = ["open", "Store", "Stream", "Replay", "Event", "Error", "ClosedError", "ManifestMismatch"]
@@ -81,6 +81,19 @@ class Store:
         with self._guard:
             _lib.check(_lib.lib.siglog_stream_get(self._handle, name.encode(), ctypes.byref(h)))
         return Stream(self, name, h)
+
+    def replay(self, streams, **kwargs):
+        """Several streams read as one, as `siglog replay STORE S1,S2` reads
+        them: streams is a list of names (or "S1,S2"); kwargs as for
+        Stream.replay (order "partition" reads the streams in turn, "merge"
+        and "event-time" interleave them by (ts, stream name, partition,
+        offset); every filter applies to each stream, key=K following one
+        correlation key across them). Each Event's stream names its source.
+        A manifest of several streams is siglog replay's (ValueError)."""
+        names = streams.split(",") if isinstance(streams, str) else list(streams)
+        if not names or len(set(names)) != len(names):
+            raise ValueError(f"streams must name each stream once, not {names!r}")
+        return replay_streams([self.stream(n) for n in names], **kwargs)
 
     def create_stream(self, name, partitions=1, **settings):
         """Create a stream (writer stores only). settings are stream

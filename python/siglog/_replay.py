@@ -68,22 +68,24 @@ def _headers(data, base, at, count):
 
 
 class Replay:
-    """An iterator of Events over a stream (from stream.replay()). Use as
-    a context manager, or read it to its end, or close() it: each holds a
-    cursor per partition. It ends at the high-water marks seen when it
-    was made. Iterated from one thread at a time; any number of replays
-    may read one store from many threads."""
+    """An iterator of Events over one stream or several read as one (from
+    stream.replay() or store.replay()). Use as a context manager, or read
+    it to its end, or close() it: each holds a cursor per partition. It
+    ends at the high-water marks seen when it was made. Iterated from one
+    thread at a time; any number of replays may read one store from many
+    threads."""
 
-    def __init__(self, stream, partitions, from_offset, to_offset, from_time, to_time, key, schema_version,
+    def __init__(self, sources, from_offset, to_offset, from_time, to_time, key, schema_version,
                  order, allow_gaps, batch_bytes, memory=None, spill_dir=None, manifest=None, bounds=None,
                  expect=None):
-        """manifest: (path, the options it records) to write at a clean
-        end; bounds: {partition: (start, end)} to read each from start and
-        below end only (a replay from a manifest); expect: (events, digest,
-        path) that the replay must deliver, else ManifestMismatch at its
-        end."""
-        self._store = stream.store
-        self._stream = stream
+        """sources: [(stream, [partitions])] in reading order; manifest:
+        (path, the options it records) to write at a clean end (one
+        stream); bounds: {partition: (start, end)} to read each from start
+        and below end only (a replay of one stream from a manifest);
+        expect: (events, digest, path) that the replay must deliver, else
+        ManifestMismatch at its end."""
+        self._store = sources[0][0].store
+        self._stream = sources[0][0]
         self._lock = threading.Lock()
         self._to_offset = to_offset
         self._from_time, self._to_time = from_time, to_time
@@ -104,12 +106,13 @@ class Replay:
         # the high-water marks of this moment.
         self._readers = []
         try:
-            for p in partitions:
-                if bounds:
-                    seek, arg = _lib.SEEK_OFFSET, bounds[p][0]
-                reader = _PartitionReader(stream, p, seek, arg, flags, batch_bytes)
-                reader.end = self._ends[p] if bounds else None
-                self._readers.append(reader)
+            for stream, partitions in sources:
+                for p in partitions:
+                    if bounds:
+                        seek, arg = _lib.SEEK_OFFSET, bounds[p][0]
+                    reader = _PartitionReader(stream, p, seek, arg, flags, batch_bytes)
+                    reader.end = self._ends[p] if bounds else None
+                    self._readers.append(reader)
             if order == "event-time":
                 self._sort_open(memory, spill_dir)
         except BaseException:
@@ -149,16 +152,18 @@ class Replay:
         self._sort = sort
 
     def _sorted_rows(self):
-        """Rows in exact (ts, partition, offset) order, filtered here."""
+        """Rows in exact (ts, stream, partition, offset) order, filtered
+        here."""
         rec = ctypes.POINTER(_lib.Record)()
-        name = self._readers[0].stream_name if self._readers else None
+        index = ctypes.c_size_t()
+        names = [r.stream_name for r in self._readers]
         while True:
             rows = []
             with self._store._guard, self._lock:
                 if self._readers is None:
                     raise _lib.ClosedError("replay")
                 for _ in range(_RECORDS_PER_CALL):
-                    if not _lib.check(_lib.lib.siglog_sort_next(self._sort, ctypes.byref(rec), None)):
+                    if not _lib.check(_lib.lib.siglog_sort_next(self._sort, ctypes.byref(rec), ctypes.byref(index))):
                         break
                     r = rec.contents
                     headers = ()
@@ -170,7 +175,7 @@ class Replay:
                     rows.append((r.partition, r.offset, r.timestamp_us,
                                  ctypes.string_at(r.key, r.key_len) if r.key_len else None, r.schema_version,
                                  headers, ctypes.string_at(r.value, r.value_len),
-                                 bool(r.flags & _lib.EVENT_TOMBSTONE), name))
+                                 bool(r.flags & _lib.EVENT_TOMBSTONE), names[index.value]))
             if not rows:
                 return
             yield [row for row in rows if self._selected(row)]
@@ -241,7 +246,8 @@ class Replay:
             yield from self._sorted_rows()
         elif self._merge:
             gens = [(row for rows in self._partition_rows(r) for row in rows) for r in readers]
-            merged = heapq.merge(*gens, key=lambda row: (row[2], row[0], row[1]))
+            # The library's merge order: time, stream name, partition, offset.
+            merged = heapq.merge(*gens, key=lambda row: (row[2], row[8], row[0], row[1]))
             while True:
                 chunk = [row for _, row in zip(range(_RECORDS_PER_CALL), merged)]
                 if not chunk:

@@ -91,20 +91,8 @@ class Stream:
         ended, the delivered ranges and a BLAKE2b-256 digest of the events.
         bounds={partition: (start, end)} reads each partition from start
         and below end only (what stream.replay_manifest uses)."""
-        if order not in ("partition", "merge", "event-time"):
-            raise ValueError(f"order must be 'partition', 'merge' or 'event-time', not {order!r}")
-        count = self.config()["partitions"]
-        requested = None if partitions is None else list(partitions)
-        partitions = sorted(bounds) if bounds else range(count) if partitions is None else partitions
-        if isinstance(key, str):
-            key = key.encode()
-        from_time, to_time = to_us(from_time), to_us(to_time)
-        if manifest is not None:
-            manifest = (manifest, _manifest.options(requested, from_offset, to_offset, from_time, to_time, key,
-                                                    schema_version, order, allow_gaps))
-        return Replay(self, list(partitions), from_offset, to_offset, from_time, to_time,
-                      key, schema_version, order, allow_gaps, batch_bytes, memory, spill_dir, manifest, bounds,
-                      _expect)
+        return replay_streams([self], partitions, from_offset, to_offset, from_time, to_time, key, schema_version,
+                              order, allow_gaps, batch_bytes, memory, spill_dir, manifest, bounds, _expect)
 
     def replay_manifest(self, path, **kwargs):
         """The replay a manifest (written by replay(manifest=...) or
@@ -201,3 +189,31 @@ def _event_fields(e):
     headers = [(_as_bytes(hk, "a header name"), _as_bytes(hv, "a header value")) for hk, hv in headers]
     return (None if k is None else _as_bytes(k, "key"), _as_bytes(v, "value"), to_us(e.get("ts")) or 0,
             int(e.get("schema_version", 0)), headers, _lib.EVENT_TOMBSTONE if e.get("tombstone") else 0)
+
+
+def replay_streams(streams, partitions=None, from_offset=None, to_offset=None, from_time=None, to_time=None,
+                   key=None, schema_version=None, order="partition", allow_gaps=False, batch_bytes=1 << 20,
+                   memory=None, spill_dir=None, manifest=None, bounds=None, _expect=None):
+    """The replay of Stream.replay over the streams (Stream objects of one
+    store) read as one, as `siglog replay STORE S1,S2` reads them: in turn
+    (each stream's partitions in turn), merged or in exact event-time
+    order by (ts, stream name, partition, offset); every filter applies
+    to each stream and partitions are each stream's. A manifest is of one
+    stream (ValueError for several)."""
+    if order not in ("partition", "merge", "event-time"):
+        raise ValueError(f"order must be 'partition', 'merge' or 'event-time', not {order!r}")
+    requested = None if partitions is None else list(partitions)
+    sources = [(st, sorted(bounds) if bounds else range(st.config()["partitions"]) if partitions is None
+                else requested) for st in streams]
+    if isinstance(key, str):
+        key = key.encode()
+    from_time, to_time = to_us(from_time), to_us(to_time)
+    if manifest is not None and len(streams) > 1:
+        raise ValueError("a manifest of several streams is written by siglog replay --manifest")
+    if manifest is not None:
+        manifest = (manifest, _manifest.options(requested, from_offset, to_offset, from_time, to_time, key,
+                                                schema_version, order, allow_gaps))
+    return Replay([(st, list(p)) for st, p in sources], from_offset, to_offset, from_time, to_time,
+                  key, schema_version, order, allow_gaps, batch_bytes, memory, spill_dir, manifest, bounds,
+                  _expect)
+
