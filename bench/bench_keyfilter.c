@@ -26,6 +26,7 @@
 
 #include "bench.h"
 #include "io.h"
+#include "options_io.h"
 
 #define NEEDLE "needle"
 
@@ -122,7 +123,7 @@ static uint64_t read_all(const char *dir, int with_key, uint64_t *found, size_t 
     siglog_options o;
     siglog_options_default(&o);
     o.read_only = 1;
-    o.io = &counting;
+    sl_options_set_io(&o, &counting);
     siglog *s;
     bench_check(siglog_open(&s, dir, &o), "siglog_open");
     siglog_stream *st;

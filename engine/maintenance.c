@@ -15,6 +15,7 @@
 #include "store.h"
 #include "store_secret.h"
 #include "stream.h"
+#include "options_io.h"
 
 /* How long an open waits for a lock held without a live pid in it: a
  * writer's open holding it shared while it removes leftovers. */
@@ -97,7 +98,7 @@ int sl_maintenance_open(maintenance **out, const char *store_path, const siglog_
         opt = *o;
     else
         siglog_options_default(&opt);
-    const siglog_io *backend = opt.io ? opt.io : sl_io_posix();
+    const siglog_io *backend = sl_options_io(&opt) ? sl_options_io(&opt) : sl_io_posix();
     maintenance *m = calloc(1, sizeof *m);
     if (!m)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");

@@ -19,6 +19,7 @@
 #include "lockfile.h"
 #include "maintenance.h"
 #include "names.h"
+#include "options_io.h"
 
 SIGLOG_API unsigned siglog_version_number(void)
 {
@@ -559,8 +560,8 @@ SIGLOG_API int siglog_open(siglog **out, const char *path, const siglog_options 
         o = *opt;
     else
         siglog_options_default(&o);
-    if (!o.io)
-        o.io = sl_io_posix();
+    if (!sl_options_io(&o))
+        sl_options_set_io(&o, sl_io_posix());
     /* Resolved once: every path of the store is built from this one, so
      * the I/O layer can refuse any symlink it meets below it. */
     char *real = sl_io_real_path(path);
@@ -579,7 +580,7 @@ static int open_store(siglog **out, const char *path, siglog_options o)
         free(s);
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     }
-    s->io = o.io;
+    s->io = sl_options_io(&o);
     s->opt = o;
     s->read_only = o.read_only;
     s->lock_fd = -1;
@@ -615,7 +616,7 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     }
     /* From here on the store directory is held open: a rename or a
      * replacement of its path under this handle redirects nothing. */
-    if ((rc = sl_io_root_open(o.io, path, &s->root)) < 0) {
+    if ((rc = sl_io_root_open(sl_options_io(&o), path, &s->root)) < 0) {
         rc = sl_err_errno(rc, "opening the store directory %s", path);
         goto fail;
     }

@@ -32,6 +32,7 @@
 #include "journal_verdict.h"
 #include "quarantine.h"
 #include "names.h"
+#include "options_io.h"
 #include "segment.h"
 #include "store.h"
 #include "audit.h"
@@ -533,7 +534,7 @@ static void report_journal_only(verifier *v, const char *path)
     siglog_options o;
     siglog_options_default(&o);
     o.read_only = 1;
-    o.io = v->io;
+    sl_options_set_io(&o, v->io);
     siglog *s;
     if (siglog_open(&s, path, &o) != 0)
         return;

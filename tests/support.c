@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "options_io.h"
 #include "tree_fingerprint.h"
 
 static const char *tmp_root(void)
@@ -149,7 +150,7 @@ siglog *test_store_open(const char *dir, const struct siglog_io *io)
     siglog_options o;
     siglog_options_default(&o);
     o.create = 1;
-    o.io = io;
+    sl_options_set_io(&o, io);
     /* Small enough that many test stores cost little disk, large enough for
      * the default 1 MiB record limit (a batch must fit in a quarter). */
     o.journal_bytes = 8u << 20;
@@ -316,7 +317,7 @@ long test_count_events(const char *dir, const struct siglog_io *io, char *detail
     siglog_options o;
     siglog_options_default(&o);
     o.read_only = 1;
-    o.io = io;
+    sl_options_set_io(&o, io);
     siglog *s = NULL;
     int rc = siglog_open(&s, dir, &o);
     if (rc)

@@ -40,6 +40,8 @@ uint64_t test_rand(uint64_t *state);
 /* ---- events and stores ---- */
 #include "siglog.h"
 
+struct siglog_io; /* engine/io.h */
+
 /* A deterministic, realistic event number i of a workload `seed`:
  * key "user-N" (or no key when i % 11 == 0), a JSON value of 40..400 bytes,
  * timestamp 1.7e15 + i * 1000 us with some jitter, schema version i % 3,

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "io_crash.h"
+#include "options_io.h"
 #include "support.h"
 
 #define EVENTS 600
@@ -343,7 +344,7 @@ static siglog_maintenance *maintenance_on(const char *store, io_crash *crash)
 {
     siglog_options o;
     siglog_options_default(&o);
-    o.io = io_crash_io(crash);
+    sl_options_set_io(&o, io_crash_io(crash));
     siglog_maintenance *m;
     cr_assert_eq(siglog_maintenance_open(&m, store, &o), 0, "%s", siglog_errdetail());
     return m;

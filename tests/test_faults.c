@@ -29,6 +29,7 @@
 
 #include "io.h"
 #include "io_fault.h"
+#include "options_io.h"
 #include "siglog.h"
 #include "support.h"
 
@@ -203,7 +204,7 @@ static void fx_store_open(fx_store *x, uint32_t partitions, uint32_t policy, uin
     siglog_options o;
     siglog_options_default(&o);
     o.create = 1;
-    o.io = io_fault_io(x->fault);
+    sl_options_set_io(&o, io_fault_io(x->fault));
     int rc = siglog_open(&x->s, x->dir, &o);
     cr_assert_eq(rc, 0, "open: %s", siglog_errdetail());
     siglog_stream_config c;
@@ -781,7 +782,7 @@ static void creation_fails_whole_or_nothing(int dir_exists)
         siglog_options_default(&o);
         o.create = 1;
         o.journal_bytes = 1u << 20;
-        o.io = io_fault_io(f);
+        sl_options_set_io(&o, io_fault_io(f));
         siglog *s = NULL;
         int rc = siglog_open(&s, dir, &o);
         uint64_t injected = io_fault_injected(f);
@@ -791,7 +792,7 @@ static void creation_fails_whole_or_nothing(int dir_exists)
             break; /* past the last mutating call */
         char *store_file = test_path(dir, "siglog.store");
         if (access(store_file, F_OK) == 0) {
-            o.io = NULL;
+            sl_options_set_io(&o, NULL);
             o.create = 0;
             cr_assert_eq(siglog_open(&s, dir, &o), 0, "ENOSPC at call %" PRIu64 " left a broken store: %s", nth,
                          siglog_errdetail());

@@ -29,6 +29,7 @@
 #include "io.h"
 #include "io_jail.h"
 #include "io_root.h"
+#include "options_io.h"
 #include "siglog.h"
 #include "support.h"
 
@@ -152,7 +153,7 @@ static int writer_session(const char *store, const siglog_io *io)
     siglog_options_default(&o);
     o.create = 1;
     o.journal_bytes = 1u << 20;
-    o.io = io;
+    sl_options_set_io(&o, io);
     return test_append_rolling(store, &o, EVENTS_PER_SESSION, session_detail, sizeof session_detail);
 }
 

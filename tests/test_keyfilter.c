@@ -14,6 +14,7 @@
 #include "io.h"
 #include "keyfilter.h"
 #include "names.h"
+#include "options_io.h"
 #include "support.h"
 
 /* ---- the filter ---------------------------------------------------------- */
@@ -209,7 +210,7 @@ static size_t keyed_offsets(const char *k, size_t klen, uint64_t *out, size_t ma
     siglog_options o;
     siglog_options_default(&o);
     o.read_only = 1;
-    o.io = &counter.io;
+    sl_options_set_io(&o, &counter.io);
     siglog *s;
     cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
     siglog_stream *st;

@@ -38,6 +38,7 @@
 #include <string.h>
 
 #include "io_crash.h"
+#include "options_io.h"
 #include "siglog.h"
 #include "support.h"
 
@@ -556,7 +557,7 @@ static void pl_options(siglog_options *o, const siglog_io *io)
 {
     siglog_options_default(o);
     o->journal_bytes = PL_JOURNAL_BYTES;
-    o->io = io;
+    sl_options_set_io(o, io);
     if (getenv("SIGLOG_CRASH_VERBOSE"))
         o->log_fn = pl_log;
 }

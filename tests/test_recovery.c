@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "options_io.h"
 #include "support.h"
 
 static char *dir;
@@ -261,7 +262,7 @@ Test(recovery, clean_close_lets_a_none_stream_open_without_scanning)
     io_fault *f = io_fault_new(sl_io_posix());
     siglog_options o;
     siglog_options_default(&o);
-    o.io = io_fault_io(f);
+    sl_options_set_io(&o, io_fault_io(f));
     cr_assert_eq(siglog_open(&s, d, &o), 0, "%s", siglog_errdetail());
     uint64_t reads = io_fault_calls(f, IO_FAULT_READ);
     cr_assert_lt(reads, 100, "a writer open read %llu times", (unsigned long long)reads);

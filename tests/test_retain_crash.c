@@ -22,6 +22,7 @@
 
 #include "io_crash.h"
 #include "maintenance.h"
+#include "options_io.h"
 #include "support.h"
 
 #define SEED 53
@@ -84,7 +85,7 @@ static uint64_t run_retain(const char *store, uint64_t die, uint64_t seed, int m
     io_crash *crash = io_crash_new(seed);
     siglog_options o;
     siglog_options_default(&o);
-    o.io = io_crash_io(crash);
+    sl_options_set_io(&o, io_crash_io(crash));
     siglog_maintenance *m = NULL;
     cr_assert_eq(siglog_maintenance_open(&m, store, &o), 0, "%s: %s", ctx, siglog_errdetail());
     uint64_t start = io_crash_ops(crash);

@@ -30,6 +30,7 @@
 #include "maintenance.h"
 #include "rewrite_copy.h"
 #include "support.h"
+#include "options_io.h"
 
 #define SEED 91
 #define EVENTS 1000
@@ -194,7 +195,7 @@ static uint64_t run_change(const char *store, change_fn change, uint64_t die, ui
     io_crash *crash = io_crash_new(seed);
     siglog_options o;
     siglog_options_default(&o);
-    o.io = io_crash_io(crash);
+    sl_options_set_io(&o, io_crash_io(crash));
     maintenance *m = NULL;
     cr_assert_eq(sl_maintenance_open(&m, store, &o), 0, "%s: %s", ctx, siglog_errdetail());
     catalog *c;

@@ -24,6 +24,7 @@
 #include "schema_usage.h"
 #include "siglog.h"
 #include "support.h"
+#include "options_io.h"
 
 #define SEG_BYTES (64u << 10)
 
@@ -356,7 +357,7 @@ static uint64_t replay_counted(const char *path, int filter, uint32_t version, u
     siglog_options o;
     siglog_options_default(&o);
     o.read_only = 1;
-    o.io = &counting_io;
+    sl_options_set_io(&o, &counting_io);
     siglog *s = NULL;
     cr_assert_eq(siglog_open(&s, path, &o), 0, "%s", siglog_errdetail());
     siglog_stream *st;

@@ -13,6 +13,7 @@
 #include "codec.h"
 #include "io_crash.h"
 #include "names.h"
+#include "options_io.h"
 #include "settings.h"
 #include "stream.h"
 #include "support.h"
@@ -365,7 +366,7 @@ Test(stream_config, a_power_cut_anywhere_in_a_change_leaves_old_or_new, .timeout
             fx x = {.dir = test_path(root, name)};
             test_copy_tree(template_dir, x.dir);
             io_crash *crash = io_crash_new(k * 31 + m);
-            o.io = io_crash_io(crash);
+            sl_options_set_io(&o, io_crash_io(crash));
             cr_assert_eq(siglog_open(&x.s, x.dir, &o), 0, "%s", siglog_errdetail());
             cr_assert_eq(siglog_stream_get(x.s, "clicks", &x.st), 0);
             siglog_stream_config c;
@@ -378,7 +379,7 @@ Test(stream_config, a_power_cut_anywhere_in_a_change_leaves_old_or_new, .timeout
             siglog_close(x.s);
             cr_assert_eq(io_crash_power_cut(crash, modes[m]), 0);
             io_crash_free(crash);
-            o.io = NULL;
+            sl_options_set_io(&o, NULL);
             /* What a writer finds after the power came back. */
             x.s = test_store_open(x.dir, NULL);
             cr_assert_eq(siglog_stream_get(x.s, "clicks", &x.st), 0, "call %llu mode %d: %s",

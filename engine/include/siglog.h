@@ -126,7 +126,6 @@ SIGLOG_API const char *siglog_errdetail(void);
 typedef struct siglog siglog;
 typedef struct siglog_stream siglog_stream;
 typedef struct siglog_cursor siglog_cursor;
-struct siglog_io; /* engine-internal I/O interface; NULL means POSIX */
 
 /* What recovery found and did; passed to siglog_options.log_fn. */
 enum siglog_log_level { SIGLOG_LOG_INFO = 0, SIGLOG_LOG_WARN = 1, SIGLOG_LOG_ERROR = 2 };
@@ -155,8 +154,9 @@ typedef struct siglog_options {
      * Default NULL: silent. */
     void (*log_fn)(void *ctx, int level, const char *message);
     void *log_ctx;
-    /* Test hook: the I/O implementation. Default NULL (POSIX). */
-    const struct siglog_io *io;
+    /* The library's own: leave it NULL (siglog_options_default does).
+     * Its tests reach it through an internal header. */
+    const void *internal;
     /* A writer open by another user than the owner of the store directory
      * fails with SIGLOG_EPERM (the files it made would lock the owner
      * out) unless this is 1: then every file and directory it creates gets
@@ -1097,8 +1097,8 @@ typedef struct siglog_maintenance siglog_maintenance;
 
 /* Take the maintenance role of the existing store at `path`. From o (may
  * be NULL) only force_owner (as for a writer: another user than the
- * store's owner gets SIGLOG_EPERM without it) and the test hook io are
- * used; the store is never created. Another maintenance handle, in any
+ * store's owner gets SIGLOG_EPERM without it) and `internal` (the
+ * library's own) are used; the store is never created. Another maintenance handle, in any
  * process: SIGLOG_ELOCKED, the detail naming its pid. Creates
  * maintenance.lock if missing, and removes what an interrupted
  * maintenance change left in a partition (files its catalog does not

@@ -40,7 +40,7 @@ class ClosedError(Error, ValueError):
 class Options(Structure):
     _fields_ = [("read_only", c_int), ("create", c_int), ("file_mode", c_uint32),
                 ("dir_mode", c_uint32), ("journal_bytes", c_uint64),
-                ("log_fn", c_void_p), ("log_ctx", c_void_p), ("io", c_void_p),
+                ("log_fn", c_void_p), ("log_ctx", c_void_p), ("internal", c_void_p),
                 ("force_owner", c_uint32), ("reserved32", c_uint32),
                 ("reserved", c_uint64 * 7)]
 

@@ -28,6 +28,7 @@
 #include "codec.h"
 #include "fuzz_support.h"
 #include "io_crash.h"
+#include "options_io.h"
 #include "siglog.h"
 #include "tree_fingerprint.h"
 
@@ -156,7 +157,7 @@ static void build_template(int power_cut)
     siglog_options_default(&o);
     o.create = 1;
     o.journal_bytes = JOURNAL_BYTES;
-    o.io = crash ? io_crash_io(crash) : NULL;
+    sl_options_set_io(&o, crash ? io_crash_io(crash) : NULL);
     siglog *s = NULL;
     must(siglog_open(&s, dir, &o), "open");
     siglog_stream_config c;
