@@ -38,7 +38,9 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "catalog_loss.h"
 #include "io.h"
+#include "options_io.h"
 #include "rewrite_gaps.h"
 #include "siglog.h"
 #include "utf8.h"
@@ -139,7 +141,7 @@ static siglog *store_create(const char *dir)
     o.file_mode = 0644;
     o.dir_mode = 0755;
     o.journal_bytes = 1u << 20;
-    o.io = vector_io();
+    sl_options_set_io(&o, vector_io());
     siglog *s;
     if (siglog_open(&s, dir, &o) != 0)
         die(dir);
@@ -619,14 +621,11 @@ static int gaps_drop(void *arg, uint64_t offset)
     return gaps_dropped(*(const uint32_t *)arg, offset);
 }
 
-/* A compacted stream: two partitions, sealed segments rewritten with
- * gaps (batch version 2) beside dense ones, offset and time indexes. */
-static void vector_gaps(const char *dir, vec_out *out)
+/* GAPS_EVENTS events into each of the two partitions of st, in batches of
+ * 1..24 (flushed), with keys, tombstones and headers here and there: the
+ * raw material of the vectors that change sealed segments afterwards. */
+static void append_mixed(vec_out *out, siglog *s, siglog_stream *st, uint64_t rng)
 {
-    siglog *s = store_create(dir);
-    siglog_stream *st = stream_create(s, "compacted", 2, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_NONE, 64 << 10,
-                                      8192, 1024);
-    uint64_t rng = 11;
     for (uint32_t p = 0; p < 2; p++) {
         for (uint32_t i = 0; i < GAPS_EVENTS;) {
             /* Batches of 1..24 events. */
@@ -648,6 +647,16 @@ static void vector_gaps(const char *dir, vec_out *out)
             flush(s);
         }
     }
+}
+
+/* A compacted stream: two partitions, sealed segments rewritten with
+ * gaps (batch version 2) beside dense ones, offset and time indexes. */
+static void vector_gaps(const char *dir, vec_out *out)
+{
+    siglog *s = store_create(dir);
+    siglog_stream *st = stream_create(s, "compacted", 2, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_NONE, 64 << 10,
+                                      8192, 1024);
+    append_mixed(out, s, st, 11);
     store_finish(s, dir);
 
     segment_params params = {.segment_bytes_max = 64 << 10, .index_interval_bytes = 1024, .file_mode = 0644};
@@ -674,6 +683,63 @@ static void vector_gaps(const char *dir, vec_out *out)
     for (size_t i = 0; i < out->count; i++) {
         vec_record *r = &out->recs[i];
         if (!gaps_dropped(r->partition, r->offset))
+            out->recs[kept++] = *r;
+        else
+            record_free(r);
+    }
+    out->count = kept;
+}
+
+/* ---- loss: segments lost, the loss accepted ---- */
+
+/* Offsets [loss_from[p], loss_to[p]) of partition p were lost. */
+static uint64_t loss_from[2], loss_to[2];
+
+/* A stream whose partition 0 lost its first segment and partition 1 its
+ * second, each loss then recorded in the catalog as `siglog verify
+ * --repair --accept-loss` records it (FORMAT.md section 5, "Recorded
+ * loss"): partition 0's log starts past offset 0, partition 1 has a
+ * recorded gap between two entries. The audit record such a repair
+ * appends first is left out (the trail holds times, hosts and a key). */
+static void vector_loss(const char *dir, vec_out *out)
+{
+    siglog *s = store_create(dir);
+    siglog_stream *st = stream_create(s, "lost", 2, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_NONE, 64 << 10, 8192, 1024);
+    append_mixed(out, s, st, 29);
+    store_finish(s, dir);
+    segment_params params = {.segment_bytes_max = 64 << 10, .index_interval_bytes = 1024, .file_mode = 0644};
+    for (uint32_t p = 0; p < 2; p++) {
+        char rel[64];
+        snprintf(rel, sizeof rel, "streams/lost/%05u", p);
+        char *pdir = path2(dir, rel);
+        uint64_t bases[GAPS_SEGMENTS_MAX];
+        size_t n = list_segments(pdir, bases);
+        if (n < 3)
+            die("loss: fewer than 3 segments");
+        loss_from[p] = bases[p];
+        loss_to[p] = bases[p + 1];
+        static const char *const exts[] = {".seg", ".oix", ".tix", ".sum", ".kf"};
+        for (size_t e = 0; e < sizeof exts / sizeof *exts; e++) {
+            char path[4200];
+            snprintf(path, sizeof path, "%s/%020" PRIu64 "%s", pdir, loss_from[p], exts[e]);
+            if (unlink(path) != 0 && errno != ENOENT)
+                die(path);
+        }
+        catalog *cat;
+        catalog_loss_plan plan;
+        if (sl_catalog_open(&cat, vector_io(), pdir, 0644) != 0 || sl_catalog_loss_plan(cat, &plan) != 0 ||
+            plan.run_count != 1 || sl_catalog_loss_accept(cat, &plan, &params) != 0) {
+            fprintf(stderr, "make_vectors: %s\n", siglog_errdetail());
+            die("loss: accept");
+        }
+        sl_catalog_loss_plan_free(&plan);
+        sl_catalog_close(cat);
+        free(pdir);
+    }
+    size_t kept = 0;
+    for (size_t i = 0; i < out->count; i++) {
+        vec_record *r = &out->recs[i];
+        if (r->offset < loss_from[r->partition] || r->offset >= loss_to[r->partition])
             out->recs[kept++] = *r;
         else
             record_free(r);
@@ -888,6 +954,7 @@ static const struct {
     {"multi", vector_multi},
     {"edge", vector_edge},
     {"gaps", vector_gaps},
+    {"loss", vector_loss},
 };
 
 int main(int argc, char **argv)

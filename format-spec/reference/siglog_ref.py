@@ -846,9 +846,15 @@ def read_partition(pdir, stream_id, part, cfg, journal, strict):
         journal_from = u64(journal_batches[0], 8)
     records = []
     next_offset = bases[0] if bases else 0
+    entries = ckpt[3] if ckpt is not None else None
     for i, base in enumerate(bases):
         path = os.path.join(pdir, names[i])
         sealed = i < len(bases) - 1
+        # A hole between two version 2 entries is a recorded loss (FORMAT.md
+        # section 5): its offsets are gone for good; the log goes on.
+        if entries is not None and i and entries[i - 1]["end"] < base and next_offset == entries[i - 1]["end"]:
+            warn("%s: offsets %d..%d were lost (a recorded loss)" % (pdir, next_offset, base - 1))
+            next_offset = base
         if base != next_offset:
             raise FormatError(path, None, "segment base offset %d, the previous segment ends at %d"
                               % (base, next_offset))
