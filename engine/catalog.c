@@ -536,6 +536,29 @@ int sl_catalog_refresh(catalog *c)
     return 0;
 }
 
+int sl_catalog_disk_generation(const siglog_io *io, const char *dir, uint64_t *generation)
+{
+    *generation = 0;
+    char *path = sl_path_join(dir, CATALOG_FILE);
+    if (!path)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    uint8_t head[CATALOG_GENERATION_PEEK_BYTES];
+    int rc = 0;
+    int fd = io->open_file(io, path, IO_READ, 0);
+    if (fd >= 0) {
+        ssize_t got = sl_io_read_full(io, fd, head, sizeof head, 0);
+        io->close_file(io, fd);
+        if (got < 0)
+            rc = sl_err_errno((int)got, "reading %s", path);
+        else
+            *generation = sl_catalog_file_generation(head, (size_t)got);
+    } else if (fd != -ENOENT) {
+        rc = sl_err_errno(fd, "opening %s", path);
+    }
+    free(path);
+    return rc;
+}
+
 /* ---- the writer's changes: the tail ---- */
 
 static int change_created(catalog_snapshot *s, void *arg)

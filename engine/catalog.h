@@ -44,7 +44,9 @@
  * is created (so a crash before the first roll still keeps the floor when
  * that segment is lost), at each roll once the new segment is durable, at
  * a clean close, at a writer's open that had to build or upgrade it, and
- * at each maintenance change.
+ * at each maintenance change. The writer picks up maintenance's
+ * generations between its own writes too (sl_partition_catalog_poll, a
+ * background task: its log start is never stale for long).
  *
  * The rewrite primitive (sl_catalog_rewrite_*, catalog_rewrite.c), the
  * only way a segment's files change after it is sealed: new files are
@@ -194,6 +196,12 @@ int sl_catalog_file_encode(uint64_t generation, const catalog_checkpoint *b, con
 int sl_catalog_file_decode(const uint8_t *buf, size_t len, int *version, uint64_t *generation, catalog_checkpoint *b,
                         catalog_segment **segs, size_t *n);
 
+/* The generation a version 2 file's first CATALOG_GENERATION_PEEK_BYTES
+ * claim, unchecked (0 when they are not a version 2 header): only a hint
+ * that a full read (which checks everything) has something new. */
+#define CATALOG_GENERATION_PEEK_BYTES 16
+uint64_t sl_catalog_file_generation(const uint8_t *head, size_t len);
+
 /* The version 1 file: exactly CATALOG_V1_FILE_BYTES, bounds only. decode
  * validates untrusted bytes (size, magic, checksum, version, reserved
  * zero, log_start <= active_base <= floor). */
@@ -235,6 +243,11 @@ int sl_catalog_persisted(const catalog *c);
 catalog_snapshot *sl_catalog_snapshot_get(catalog *c);
 /* Pick up another handle's newer generation from the file. */
 int sl_catalog_refresh(catalog *c);
+
+/* The generation of dir's version 2 file, from its header alone (0
+ * when it has none): a cheap check whether sl_catalog_refresh has
+ * anything to pick up. Any handle; writes nothing. */
+int sl_catalog_disk_generation(const siglog_io *io, const char *dir, uint64_t *generation);
 
 /* The one way the file changes (the writer's and maintenance's calls
  * below use it): under catalog.lock, reload the file, let `change` edit

@@ -72,6 +72,13 @@ int sl_catalog_decode(const uint8_t *buf, size_t len, catalog_checkpoint *c)
     return 0;
 }
 
+uint64_t sl_catalog_file_generation(const uint8_t *head, size_t len)
+{
+    if (len < CATALOG_GENERATION_PEEK_BYTES || get_le32(head) != CATALOG_MAGIC || get_le16(head + 4) != CATALOG_VERSION)
+        return 0;
+    return get_le64(head + 8);
+}
+
 int sl_catalog_location_valid(const char *loc, uint64_t base_offset)
 {
     char stem[SEGMENT_STEM_MAX + 1];

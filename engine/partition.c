@@ -1007,6 +1007,27 @@ int sl_partition_sync(partition *p)
     return rc;
 }
 
+int sl_partition_catalog_poll(partition *p, int64_t now_us)
+{
+    (void)now_us;
+    /* The header is read without `mu` (the directory and I/O are fixed):
+     * appenders wait only when there is something to pick up. */
+    uint64_t disk;
+    int rc = sl_catalog_disk_generation(p->io, p->dir, &disk);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&p->mu);
+    if (p->active && !p->failed && disk > sl_catalog_generation(p->cat)) {
+        rc = sl_catalog_refresh(p->cat);
+        if (!rc && p->hwm.log_start_offset != sl_catalog_get(p->cat)->log_start_offset) {
+            p->hwm.log_start_offset = sl_catalog_get(p->cat)->log_start_offset;
+            publish_hint_locked(p);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
 int sl_partition_check_journal_release(partition *p)
 {
     pthread_mutex_lock(&p->mu);

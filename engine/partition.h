@@ -167,6 +167,12 @@ int sl_partition_seal_lingering(partition *p, int64_t mono_us);
 /* Roll the active segment when it is past its size or age limit (wall_us:
  * the I/O's wall clock, as segments record their creation). */
 int sl_partition_roll_if_old(partition *p, int64_t wall_us);
+/* Pick up a newer catalog generation maintenance wrote (another
+ * process, usually; a background task calls it, store_tasks.c): a
+ * removed prefix moves the log start the writer reports and publishes in
+ * the stream's hwm file then, not only at its next catalog write. Reads
+ * only the file's header unless it changed. */
+int sl_partition_catalog_poll(partition *p, int64_t now_us);
 /* A NONE partition: seal the open batch and write it, with do_sync
  * fdatasync the segment. A journaled partition's batches go through the
  * commit (commit.c) only: it does nothing. */

@@ -4,7 +4,9 @@
  *   linger    seal and write the open batches of NONE streams that
  *             lingered long enough (the commits seal the others);
  *   commit    the INTERVAL streams' commit, every sync_interval_ms;
- *   age-roll  roll active segments past segment_age_max_us.
+ *   age-roll  roll active segments past segment_age_max_us;
+ *   catalog   pick up the catalog generations a maintenance process
+ *             wrote (a moved log start), every CATALOG_POLL_US.
  * Each task reads the streams' settings at every run, so its period
  * follows them, and takes only the locks appenders take, one partition
  * at a time.
@@ -15,6 +17,10 @@
 #include "commit.h"
 #include "error.h"
 #include "store.h"
+
+/* How stale a writer's log start may be after maintenance moved it: the
+ * check costs one small read per partition. */
+#define CATALOG_POLL_US 200000
 
 /* What a task does with the streams: those `applies` selects, each
  * partition given to `work` (when set), its delay the smallest `delay_of`
@@ -120,6 +126,24 @@ static int64_t age_roll_task(void *ctx)
     return run_pass(s, &pass, s->io->now_us(s->io), NULL);
 }
 
+static int every_stream(const siglog_stream_config *c)
+{
+    (void)c;
+    return 1;
+}
+
+static int64_t catalog_poll_of(const siglog_stream_config *c)
+{
+    (void)c;
+    return CATALOG_POLL_US;
+}
+
+static int64_t catalog_task(void *ctx)
+{
+    static const task_pass pass = {every_stream, sl_partition_catalog_poll, catalog_poll_of};
+    return run_pass(ctx, &pass, 0, NULL);
+}
+
 int sl_store_tasks_start(struct siglog *s)
 {
     if (!(s->background = sl_background_new()))
@@ -130,6 +154,8 @@ int sl_store_tasks_start(struct siglog *s)
         rc = sl_background_register(s->background, "commit", 0, commit_task, s);
     if (!rc)
         rc = sl_background_register(s->background, "age-roll", 0, age_roll_task, s);
+    if (!rc)
+        rc = sl_background_register(s->background, "catalog", CATALOG_POLL_US, catalog_task, s);
     return rc ? rc : sl_background_start(s->background);
 }
 

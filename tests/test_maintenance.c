@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "hwm.h"
 #include "maintenance.h"
 #include "rewrite_copy.h"
 #include "support.h"
@@ -217,13 +218,10 @@ Test(maintenance, the_role_needs_an_existing_store)
     cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), SIGLOG_ENOENT, "a directory without a store");
 }
 
-Test(maintenance, a_writer_and_maintenance_work_side_by_side)
+/* `work` on partition 0's catalog in a maintenance process of its own,
+ * beside this one; returns its pid (wait_maintenance checks it). */
+static pid_t maintain_in_child(int (*work)(catalog *c))
 {
-    make_store(EVENTS);
-    /* The writer lives in this process, maintenance in another. */
-    siglog *s = test_store_open(dir, NULL);
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
     pid_t pid = fork();
     cr_assert_geq(pid, 0);
     if (pid == 0) {
@@ -233,17 +231,43 @@ Test(maintenance, a_writer_and_maintenance_work_side_by_side)
         if (!rc)
             rc = sl_maintenance_catalog(m, "m", 0, &c);
         if (!rc)
-            rc = rewrite_copy(c, 0, 2, &params);
+            rc = work(c);
         if (rc)
             fprintf(stderr, "maintenance: %s\n", siglog_errdetail());
         sl_maintenance_close(m);
         _exit(rc ? 1 : 0);
     }
-    /* Appends and rolls go on meanwhile. */
-    append_range(st, EVENTS, 2 * EVENTS);
+    return pid;
+}
+
+static void wait_maintenance(pid_t pid)
+{
     int status;
     cr_assert_eq(waitpid(pid, &status, 0), pid);
     cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the maintenance process failed");
+}
+
+static int copy_first_two(catalog *c)
+{
+    return rewrite_copy(c, 0, 2, &params);
+}
+
+static int remove_first_two(catalog *c)
+{
+    return sl_catalog_remove_prefix(c, 2);
+}
+
+Test(maintenance, a_writer_and_maintenance_work_side_by_side)
+{
+    make_store(EVENTS);
+    /* The writer lives in this process, maintenance in another. */
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
+    pid_t pid = maintain_in_child(copy_first_two);
+    /* Appends and rolls go on meanwhile. */
+    append_range(st, EVENTS, 2 * EVENTS);
+    wait_maintenance(pid);
     append_range(st, 2 * EVENTS, 3 * EVENTS);
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
     cr_assert_eq(check_events(3 * EVENTS), 0);
@@ -462,4 +486,54 @@ Test(maintenance, unknown_streams_and_partitions_are_named)
     cr_assert(strstr(siglog_errdetail(), "no partition 1"), "%s", siglog_errdetail());
     cr_assert_eq(sl_maintenance_catalog(m, "../m", 0, &c), SIGLOG_EINVAL);
     sl_maintenance_close(m);
+}
+
+/* The log start the writer publishes in the stream's hwm file. */
+static uint64_t published_log_start(void)
+{
+    char *sdir = test_path(dir, "streams/m");
+    hwm_file *h = NULL;
+    cr_assert_eq(sl_hwm_reader_open(sl_io_posix(), sdir, 1, &h), 0, "%s", siglog_errdetail());
+    hwm_mark mark;
+    cr_assert_eq(sl_hwm_read(h, 0, &mark), 1, "no mark of a live writer");
+    sl_hwm_reader_close(h);
+    free(sdir);
+    return mark.log_start_offset;
+}
+
+Test(maintenance, a_live_writer_picks_up_a_prefix_removed_by_another_process)
+{
+    make_store(EVENTS);
+    char *pd = partition_dir();
+    catalog_snapshot *cs;
+    cr_assert_eq(sl_catalog_snapshot_load(sl_io_posix(), pd, &cs), 0, "%s", siglog_errdetail());
+    cr_assert_geq(sl_catalog_snapshot_count(cs), 4);
+    uint64_t start = sl_catalog_snapshot_segment(cs, 2)->base_offset;
+    sl_catalog_snapshot_release(cs);
+    free(pd);
+    /* A live writer that appends one event (so readers get its mark) and
+     * no more (so writes no catalog of its own), maintenance removing two
+     * segments in another process. */
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
+    append_range(st, EVENTS, EVENTS + 1);
+    cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
+    cr_assert_eq(published_log_start(), 0);
+    wait_maintenance(maintain_in_child(remove_first_two));
+    /* The writer reports and publishes the new start without a write of
+     * its own (a bound, not a latency target: the check runs far more
+     * often). */
+    siglog_partition_info info = {0};
+    for (int tries = 0; tries < 300; tries++) {
+        cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s", siglog_errdetail());
+        if (info.log_start_offset == start)
+            break;
+        usleep(50 * 1000);
+    }
+    cr_assert_eq(info.log_start_offset, start, "the writer still reports %" PRIu64, info.log_start_offset);
+    cr_assert_eq(published_log_start(), start);
+    cr_assert_eq(info.next_offset, EVENTS + 1);
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    cr_assert_eq(check_events(EVENTS + 1), start);
 }
