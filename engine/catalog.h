@@ -43,7 +43,10 @@
  * When it is written (never per append): when a partition's first segment
  * is created (so a crash before the first roll still keeps the floor when
  * that segment is lost), at each roll once the new segment is durable, at
- * a clean close, at a writer's open that had to build or upgrade it, and
+ * each journal checkpoint once the segments are synced and before the
+ * journal forgets their batches (the floor: so an accepted loss of the
+ * active segment never hands an acknowledged offset out again), at a
+ * clean close, at a writer's open that had to build or upgrade it, and
  * at each maintenance change. The writer picks up maintenance's
  * generations between its own writes too (sl_partition_catalog_poll, a
  * background task: its log start is never stale for long).

@@ -57,6 +57,14 @@ int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out)
     return 0;
 }
 
+void sl_catalog_loss_plan_resume_at(catalog_loss_plan *p, uint64_t offset)
+{
+    if (!p->end_lost || offset <= p->new_active_base)
+        return;
+    p->new_active_base = offset;
+    p->runs[p->run_count - 1].to = offset;
+}
+
 /* Whether entry i of the plan's snapshot is lost. */
 static int planned_lost(const catalog_loss_plan *p, size_t i)
 {

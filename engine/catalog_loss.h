@@ -62,6 +62,12 @@ typedef struct catalog_loss_plan {
 int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out);
 void sl_catalog_loss_plan_free(catalog_loss_plan *p);
 
+/* When the plan loses the end: go on at `offset` if it is above where the
+ * plan goes on (offsets handed out that the catalog does not know of:
+ * those an unservable partition's journal held), the last run growing
+ * up to it. */
+void sl_catalog_loss_plan_resume_at(catalog_loss_plan *p, uint64_t offset);
+
 /* Record the plan's loss (see the protocol above): sp are the segment
  * parameters of a new active segment. SIGLOG_ELOCKED (nothing written to
  * the catalog) when another handle changed it since the plan. */

@@ -209,7 +209,7 @@ static void *sync_worker(void *arg)
         size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
         if (i >= job->n)
             return NULL;
-        int rc = sl_partition_sync(job->parts[i]);
+        int rc = sl_partition_journal_checkpoint(job->parts[i]);
         if (rc) {
             pthread_mutex_lock(&job->mu);
             if (!job->rc) {
@@ -221,7 +221,8 @@ static void *sync_worker(void *arg)
     }
 }
 
-/* Sync the given partitions' segments with a few threads in parallel.
+/* Checkpoint the given partitions (sl_partition_journal_checkpoint: their
+ * segments synced, their floors raised) with a few threads in parallel.
  * The first error comes back with its detail, whichever thread met it. */
 static int sync_partitions(partition **parts, size_t n)
 {

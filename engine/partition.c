@@ -43,6 +43,8 @@ struct partition {
     int unservable;             /* journal damage, or a log its catalog
                                  * finds incomplete: cursors fail too, with
                                  * failed_detail (set at open only) */
+    uint64_t unserved_end;      /* unservable: one past the last offset
+                                 * the journal held for it (0: none) */
 
     partition_snapshot hwm;
     /* Writer: where readers in other processes get the published mark
@@ -883,8 +885,16 @@ static int sync_locked(partition *p)
 
 static int replay_locked(partition *p, const uint8_t *batches, size_t len)
 {
-    if (p->unservable)
-        return 0; /* failed over journal damage: it takes nothing */
+    if (p->unservable) {
+        /* It takes nothing, but those offsets were acknowledged: how far
+         * they go is kept for an accepted loss (sl_partition_unserved_end). */
+        batch_header h;
+        for (size_t pos = 0; pos < len && sl_batch_header_decode(batches + pos, &h) == 0;
+             pos += BATCH_HEADER_BYTES + h.body_len)
+            if (batch_end_offset(&h) > p->unserved_end)
+                p->unserved_end = batch_end_offset(&h);
+        return 0;
+    }
     /* Emptying the journal afterwards would lose these commits. */
     if (p->damaged)
         return sl_err_set(SIGLOG_ECORRUPT, "the journal holds commits of a damaged partition: %s", p->failed_detail);
@@ -999,10 +1009,20 @@ void sl_partition_fail_inflight(partition *p, int code)
     pthread_mutex_unlock(&p->mu);
 }
 
-int sl_partition_sync(partition *p)
+int sl_partition_journal_checkpoint(partition *p)
 {
     pthread_mutex_lock(&p->mu);
     int rc = sync_locked(p);
+    /* The journal forgets these batches next: from then on only the
+     * segment holds them, and should the segment be lost (an accepted
+     * loss) only the floor says their offsets were handed out. What the
+     * segment holds is durable now. sl_catalog_commit writes only when the
+     * floor moved. */
+    if (!rc && p->active && !p->failed) {
+        rc = sl_catalog_commit(p->cat, sl_segment_base_offset(p->active), sl_segment_next_offset(p->active));
+        if (rc)
+            fail_locked(p, rc);
+    }
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
@@ -1026,6 +1046,14 @@ int sl_partition_catalog_poll(partition *p, int64_t now_us)
     }
     pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+uint64_t sl_partition_unserved_end(partition *p)
+{
+    pthread_mutex_lock(&p->mu);
+    uint64_t end = p->unserved_end;
+    pthread_mutex_unlock(&p->mu);
+    return end;
 }
 
 int sl_partition_check_journal_release(partition *p)

@@ -153,8 +153,13 @@ int sl_partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, 
 int sl_partition_apply_inflight(partition *p);
 /* The journal write of inflight failed: drop it and fail with code. */
 void sl_partition_fail_inflight(partition *p, int code);
-/* fdatasync the active segment if it was written since the last sync. */
-int sl_partition_sync(partition *p);
+/* At a journal checkpoint, before the journal is emptied: fdatasync the
+ * active segment if it was written since the last sync, then raise the
+ * catalog's next-offset floor to the segment's end (one catalog write
+ * per checkpoint when it moved; never per append), so offsets acknowledged
+ * so far are never handed out again, even after an accepted loss of the
+ * active segment. */
+int sl_partition_journal_checkpoint(partition *p);
 /* May the journal be emptied? SIGLOG_EFAILED (with detail) when the
  * partition failed after a journal commit: the journal may hold batches
  * its segment lacks. A partition failed at open for damage has none. */
@@ -207,6 +212,10 @@ void sl_partition_wake_waiters(partition *p);
 /* At open: the partition's journal commits cannot all be served (journal
  * damage): appends are refused and cursors fail, with detail. */
 void sl_partition_fail_unservable(partition *p, const char *detail);
+/* An unservable partition (found incomplete at open): one past the last
+ * offset the journal held for it, which it did not take (0: none). Those
+ * offsets were acknowledged: a loss accepted for it goes on above them. */
+uint64_t sl_partition_unserved_end(partition *p);
 /* Append already-sealed batches found in the journal, skipping those the
  * segment holds already (recovery). A partition already failed as
  * unservable takes nothing (0). */

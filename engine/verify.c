@@ -698,6 +698,12 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
         rc = sl_catalog_loss_plan(cat, &plan);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
         rc = 0; /* not acceptable: reported again by the re-check */
+    /* The writer's open left the journal's batches of this partition out
+     * (it found it incomplete) and its close empties the journal: their
+     * offsets must not be handed out again either. */
+    partition *wp = writer_partition(s, dir);
+    if (!rc && wp)
+        sl_catalog_loss_plan_resume_at(&plan, sl_partition_unserved_end(wp));
     for (size_t i = 0; !rc && i < plan.run_count; i++) {
         const catalog_lost_run *run = &plan.runs[i];
         audit_record r;
