@@ -137,8 +137,11 @@ static int add_record(batch_builder *b, const siglog_event *ev, int64_t timestam
     assert(ev->header_count <= SIGLOG_HEADERS_MAX);
     assert(!(ev->flags & ~SIGLOG_EVENT_TOMBSTONE));
 
-    if (b->record_count == 0)
-        b->first_timestamp_us = b->max_timestamp_us = timestamp_us;
+    if (b->record_count == 0) {
+        b->first_timestamp_us = b->max_timestamp_us = b->min_timestamp_us = timestamp_us;
+        b->schema_version = ev->schema_version;
+        b->one_version = 1;
+    }
     uint64_t ts_zz = timestamp_delta(timestamp_us, b->first_timestamp_us);
     size_t fields = record_fields_len(ev, varint_size(offset_delta), varint_size(ts_zz));
     size_t total = varint_size(fields) + fields;
@@ -166,6 +169,9 @@ static int add_record(batch_builder *b, const siglog_event *ev, int64_t timestam
     b->last_offset_delta = offset_delta;
     if (timestamp_us > b->max_timestamp_us)
         b->max_timestamp_us = timestamp_us;
+    if (timestamp_us < b->min_timestamp_us)
+        b->min_timestamp_us = timestamp_us;
+    b->one_version &= ev->schema_version == b->schema_version;
     return 0;
 }
 
@@ -269,6 +275,9 @@ int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch
     meta->bytes = BATCH_HEADER_BYTES + h.body_len;
     meta->max_timestamp_us = h.max_timestamp_us;
     meta->body_checksum = h.body_checksum;
+    meta->one_version = dense && b->one_version;
+    meta->schema_version = b->schema_version;
+    meta->min_timestamp_us = b->min_timestamp_us;
     return 0;
 }
 

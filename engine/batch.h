@@ -57,6 +57,13 @@ typedef struct batch_meta {
     uint32_t bytes;           /* header + body */
     int64_t max_timestamp_us;
     uint64_t body_checksum;   /* binds time index entries to the batch */
+    /* Set by the builder only (0 from a decoded header): every record of
+     * the batch, one at each offset it covers, has schema_version and a
+     * time within [min_timestamp_us, max_timestamp_us], so what the
+     * records tell of schema versions is known without decoding them. */
+    int one_version;
+    uint32_t schema_version;
+    int64_t min_timestamp_us;
 } batch_meta;
 
 /* One past the last offset a batch covers: where the next batch starts. */
@@ -106,6 +113,9 @@ typedef struct batch_builder {
     uint32_t last_offset_delta; /* of the last record added, or as covered */
     int64_t first_timestamp_us;
     int64_t max_timestamp_us;
+    int64_t min_timestamp_us;
+    uint32_t schema_version; /* the first record's */
+    int one_version;         /* every record has schema_version */
     int64_t opened_us;      /* monotonic time of the first record */
 } batch_builder;
 

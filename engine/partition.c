@@ -258,6 +258,16 @@ static void usage_batches_locked(partition *p, const uint8_t *bytes, const batch
     for (size_t i = 0; i < n; bytes += metas[i++].bytes) {
         if (metas[i].base_offset != p->usage.covered)
             continue; /* behind: the store's open reads it back */
+        /* What the builder knew of its records is enough, unless each
+         * value is to be judged against its schema. */
+        if (metas[i].one_version && !(p->cfg.schemas && p->cfg.stream.contract == SIGLOG_CONTRACT_WARN)) {
+            seg_version_add(p, metas[i].schema_version);
+            if (sl_schema_usage_add_run(&p->usage, metas[i].schema_version, metas[i].base_offset,
+                                        batch_meta_end_offset(&metas[i]) - 1, metas[i].record_count,
+                                        metas[i].min_timestamp_us, metas[i].max_timestamp_us) != 0)
+                return; /* memory: behind from here on */
+            continue;
+        }
         batch_header h;
         batch_iter it;
         siglog_record r = { .partition = p->id };

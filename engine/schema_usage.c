@@ -89,6 +89,21 @@ const schema_usage_entry *sl_schema_usage_find(const schema_usage *u, uint32_t v
     return found ? &u->v[i] : NULL;
 }
 
+int sl_schema_usage_add_run(schema_usage *u, uint32_t version, uint64_t first_offset, uint64_t last_offset,
+                            uint64_t count, int64_t min_us, int64_t max_us)
+{
+    int rc = sl_schema_usage_add(u, version, first_offset, min_us);
+    if (rc)
+        return rc;
+    schema_usage_entry *e = &u->v[u->last];
+    e->last_offset = last_offset;
+    if (max_us > e->max_timestamp_us)
+        e->max_timestamp_us = max_us;
+    e->count += count - 1;
+    u->covered = last_offset + 1;
+    return 0;
+}
+
 int sl_schema_usage_add(schema_usage *u, uint32_t version, uint64_t offset, int64_t timestamp_us)
 {
     int found;

@@ -78,6 +78,12 @@ const schema_usage_entry *sl_schema_usage_find(const schema_usage *u, uint32_t v
 /* Account one record (offset >= covered; covered moves past it). 0 or
  * SIGLOG_ENOMEM (nothing changed). */
 int sl_schema_usage_add(schema_usage *u, uint32_t version, uint64_t offset, int64_t timestamp_us);
+/* Account count >= 1 records at once, all at version, the first at
+ * first_offset (>= covered), the last at last_offset, their times within
+ * [min_us, max_us] (each bound some record's): the same as adding each in
+ * turn. 0 or SIGLOG_ENOMEM. */
+int sl_schema_usage_add_run(schema_usage *u, uint32_t version, uint64_t first_offset, uint64_t last_offset,
+                            uint64_t count, int64_t min_us, int64_t max_us);
 /* The record just added at version is nonconforming: paths[0..n) are
  * the paths it breaks (repeats count once). 0 or SIGLOG_ENOMEM. */
 int sl_schema_usage_nonconforming(schema_usage *u, uint32_t version, const char *const *paths, size_t n);
