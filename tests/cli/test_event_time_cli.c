@@ -2,7 +2,8 @@
  * replay --order event-time: every selected event in exact (timestamp,
  * partition, offset) order whatever order it arrived in, through spilled
  * runs under a small --memory, with the filters; the spill files exist
- * while it runs and none is left after SIGTERM or SIGKILL.
+ * while it runs and none is left after SIGTERM or SIGKILL. Under the slow
+ * setup (SIGLOG_SLOW), the same for 5M events in a 16 MiB budget.
  */
 #include "run.h"
 #include "support.h"
@@ -23,11 +24,12 @@
 
 static char *dir, *store, *spill, *input;
 
-/* LINES events keyed over 50 users, their times shuffled (many late,
- * many ties), about 200 bytes each: 2.4 MB, several runs of 1 MiB. */
-static void setup(void)
+/* A store with stream "ev" of 4 partitions holding `lines` events keyed
+ * over 50 users, their times shuffled over `spread_ms` (many late, many
+ * ties), each padded with `pad` bytes. */
+static void make_store(const char *tag, int lines, uint64_t spread_ms, int pad)
 {
-    dir = test_tmpdir("event_time_cli");
+    dir = test_tmpdir(tag);
     store = test_path(dir, "store");
     spill = test_path(dir, "spill");
     input = test_path(dir, "in.jsonl");
@@ -40,13 +42,19 @@ static void setup(void)
     run_free(&r);
     FILE *f = fopen(input, "w");
     uint64_t seed = 14;
-    for (int i = 0; i < LINES; i++)
-        fprintf(f, "{\"u\":\"u%d\",\"ts\":%llu,\"i\":%d,\"pad\":\"%0150d\"}\n", i % 50,
-                (unsigned long long)(1700000000000 + test_rand(&seed) % 5000), i, 0);
+    for (int i = 0; i < lines; i++)
+        fprintf(f, "{\"u\":\"u%d\",\"ts\":%llu,\"i\":%d,\"pad\":\"%0*d\"}\n", i % 50,
+                (unsigned long long)(1700000000000 + test_rand(&seed) % spread_ms), i, pad, 0);
     fclose(f);
     r = RUN(NULL, "append", store, "ev", "--key-field", "u", "--time-field", "ts", input);
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
+}
+
+/* LINES events of about 200 bytes each: 2.4 MB, several runs of 1 MiB. */
+static void setup(void)
+{
+    make_store("event_time_cli", LINES, 5000, 150);
 }
 
 static void teardown(void)
@@ -170,15 +178,15 @@ static int spill_fds(pid_t pid)
 
 /* Start a sorted replay whose output nobody reads (it blocks writing, its
  * runs open), see its spill files, kill it with sig: nothing is left. */
-static void killed_replay_leaves_nothing(int sig)
+static void killed_replay_leaves_nothing(int sig, const char *memory)
 {
     char *err = test_path(dir, "err.txt");
     int out;
     pid_t pid = run_start(NULL, err,  &out,
-                          (const char *const[]){ "replay", store, "ev", "--order", "event-time", "--memory", "1MiB",
+                          (const char *const[]){ "replay", store, "ev", "--order", "event-time", "--memory", memory,
                                                  "--spill-dir", spill, NULL });
     int seen = 0;
-    for (int i = 0; i < 600 && seen < 2; i++) {
+    for (int i = 0; i < 6000 && seen < 2; i++) {
         seen = spill_fds(pid);
         if (seen < 2)
             nanosleep(&(struct timespec){ 0, 50000000 }, NULL);
@@ -194,12 +202,12 @@ static void killed_replay_leaves_nothing(int sig)
 
 Test(event_time_cli, sigkill_leaves_no_spill_file)
 {
-    killed_replay_leaves_nothing(SIGKILL);
+    killed_replay_leaves_nothing(SIGKILL, "1MiB");
 }
 
 Test(event_time_cli, sigterm_leaves_no_spill_file)
 {
-    killed_replay_leaves_nothing(SIGTERM);
+    killed_replay_leaves_nothing(SIGTERM, "1MiB");
 }
 
 Test(event_time_cli, usage_errors)
@@ -220,4 +228,66 @@ Test(event_time_cli, usage_errors)
         cr_assert_eq(r.status, 2, "case %zu: %d %s", i, r.status, r.err);
         run_free(&r);
     }
+}
+
+/* ---- 5M events in 16 MiB (slow) ---- */
+
+#define BIG_EVENTS 5000000
+
+static void big_setup(void)
+{
+    if (getenv("SIGLOG_SLOW"))
+        make_store("event_time_big", BIG_EVENTS, 10000000, 8);
+}
+
+static void big_teardown(void)
+{
+    if (getenv("SIGLOG_SLOW"))
+        teardown();
+}
+
+TestSuite(event_time_big, .init = big_setup, .fini = big_teardown, .timeout = 3000);
+
+Test(event_time_big, five_million_events_in_16MiB_spill_and_leave_nothing)
+{
+    if (!getenv("SIGLOG_SLOW"))
+        cr_skip_test("5M events: meson test --setup slow event_time_big");
+    char *err = test_path(dir, "err.txt");
+    int out;
+    pid_t pid = run_start(NULL, err, &out,
+                          (const char *const[]){ "replay", store, "ev", "--order", "event-time", "--memory", "16MiB",
+                                                 "--spill-dir", spill, NULL });
+    FILE *f = fdopen(out, "r");
+    char *line = NULL;
+    size_t cap = 0, n = 0;
+    long long prev_ts = LLONG_MIN;
+    unsigned prev_part = 0;
+    unsigned long long prev_off = 0;
+    int runs_seen = 0;
+    while (getline(&line, &cap, f) > 0) {
+        if (n == 0) {
+            /* The first event comes once every run is written: they are
+             * open, and have no name in the directory. */
+            runs_seen = spill_fds(pid);
+            cr_assert_eq(test_count_entries(spill), 0, "a spill file has a name");
+        }
+        unsigned part;
+        unsigned long long off;
+        long long ts;
+        cr_assert_eq(sscanf(line, "{\"stream\":\"ev\",\"partition\":%u,\"offset\":%llu,\"ts\":%lld", &part,
+                            &off, &ts), 3, "line %zu: %s", n, line);
+        cr_assert(ts > prev_ts || (ts == prev_ts && (part > prev_part || (part == prev_part && off > prev_off))),
+                  "line %zu (ts %lld, partition %u, offset %llu) is out of order", n, ts, part, off);
+        prev_ts = ts, prev_part = part, prev_off = off;
+        n++;
+    }
+    free(line);
+    fclose(f);
+    cr_assert_eq(run_wait(pid), 0);
+    cr_assert_eq(n, BIG_EVENTS, "%zu events of %d", n, BIG_EVENTS);
+    cr_assert_geq(runs_seen, 2, "5M events in 16 MiB must spill: %d runs open", runs_seen);
+    cr_assert_eq(test_count_entries(spill), 0);
+    free(err);
+    killed_replay_leaves_nothing(SIGTERM, "16MiB");
+    killed_replay_leaves_nothing(SIGKILL, "16MiB");
 }
