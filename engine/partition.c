@@ -320,8 +320,9 @@ static int usage_save_locked(partition *p)
 }
 
 /* Writer open: the file's figures when they fit the log, else from the
- * log's start (read back at the store's open); the active segment's
- * versions as its catalog entry recorded them. */
+ * log's start (read back at the store's open): also, without a warning,
+ * when a prefix removal took counted events away since they were saved.
+ * The active segment's versions as its catalog entry recorded them. */
 static int usage_open(partition *p, const catalog_segment *active, partition_log_fn log, void *log_ctx)
 {
     int found;
@@ -332,6 +333,9 @@ static int usage_open(partition *p, const catalog_segment *active, partition_log
     if (rc || (found && (p->usage.covered > end || p->usage.covered < start))) {
         logf_(log, log_ctx, SIGLOG_LOG_WARN, "%s: %s; rebuilding the schema usage from the log",
               rc ? siglog_errdetail() : p->dir, rc ? "damaged" : "schema usage does not fit the log");
+        sl_schema_usage_free(&p->usage);
+        found = 0;
+    } else if (found && sl_schema_usage_predates(&p->usage, start)) {
         sl_schema_usage_free(&p->usage);
         found = 0;
     }

@@ -82,6 +82,14 @@ static size_t position(const schema_usage *u, uint32_t version, int *found)
     return lo;
 }
 
+int sl_schema_usage_predates(const schema_usage *u, uint64_t log_start)
+{
+    for (size_t i = 0; i < u->count; i++)
+        if (u->v[i].first_offset < log_start)
+            return 1;
+    return 0;
+}
+
 const schema_usage_entry *sl_schema_usage_find(const schema_usage *u, uint32_t version)
 {
     int found;

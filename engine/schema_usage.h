@@ -74,6 +74,12 @@ void sl_schema_usage_free(schema_usage *u);
 /* A deep copy. 0 or SIGLOG_ENOMEM. */
 int sl_schema_usage_copy(schema_usage *dst, const schema_usage *src);
 const schema_usage_entry *sl_schema_usage_find(const schema_usage *u, uint32_t version);
+/* 1 when u counts an event below log_start: a prefix removal (a
+ * retention purge) has taken counted events out of the log since, so the
+ * figures are stale and are recounted from the log's start. A removal
+ * that took any counted event leaves some version's first offset below
+ * the new start, so nothing else need be remembered to notice it. */
+int sl_schema_usage_predates(const schema_usage *u, uint64_t log_start);
 
 /* Account one record (offset >= covered; covered moves past it). 0 or
  * SIGLOG_ENOMEM (nothing changed). */

@@ -64,18 +64,43 @@ static int reader_record(void *ctx, const siglog_record *rec)
     return rec->offset < ru->u->covered ? 0 : sl_schema_usage_account(ru->u, ru->r, ru->contract, rec);
 }
 
-/* The figures of partition part as this handle sees them, into *u. */
+/* The partition's log start as its catalog file says now: maintenance
+ * (a retention purge) may have moved it beside this handle. */
+static int current_log_start(siglog_stream *st, partition *p, uint64_t *start)
+{
+    catalog_snapshot *cs;
+    int rc = sl_catalog_snapshot_load(st->store->io, sl_partition_path(p), &cs);
+    if (rc)
+        return rc;
+    *start = sl_catalog_snapshot_bounds(cs)->log_start_offset;
+    sl_catalog_snapshot_release(cs);
+    return 0;
+}
+
+/* The figures of partition part as this handle sees them, into *u: the
+ * writer's own, else the saved file's caught up with the log. Figures
+ * that count events a prefix removal has taken away since (the writer
+ * recounts at its next open) are recounted here from the log's start. */
 static int usage_of(siglog_stream *st, uint32_t part, schema_usage *u)
 {
     partition *p = st->parts[part];
-    if (!st->store->read_only)
-        return sl_partition_usage_get(p, u);
-    int found;
-    int rc = sl_schema_usage_load(st->store->io, sl_partition_path(p), u, &found);
-    if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
-        sl_schema_usage_init(u, 0); /* what a writer's open would do: from the log */
-    else if (rc)
+    uint64_t start;
+    int found, rc = current_log_start(st, p, &start);
+    if (rc)
         return rc;
+    if (!st->store->read_only) {
+        if ((rc = sl_partition_usage_get(p, u)) != 0 || !sl_schema_usage_predates(u, start))
+            return rc;
+    } else if ((rc = sl_schema_usage_load(st->store->io, sl_partition_path(p), u, &found)) == SIGLOG_ECORRUPT ||
+               rc == SIGLOG_EVERSION) {
+        sl_schema_usage_init(u, 0); /* what a writer's open would do: from the log */
+    } else if (rc) {
+        return rc;
+    }
+    if (sl_schema_usage_predates(u, start)) {
+        sl_schema_usage_free(u);
+        sl_schema_usage_init(u, start);
+    }
     reader_usage ru = { u, st->schemas, (int)STREAM_SETTING(st, contract) };
     uint64_t end;
     rc = read_back(st, part, u->covered, reader_record, &ru, &end);

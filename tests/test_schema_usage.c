@@ -106,13 +106,22 @@ static void open_and_check(const char *path, int read_only, const char *ctx)
     cr_assert_eq(siglog_close(s), 0, "%s: %s", ctx, siglog_errdetail());
 }
 
+/* A writer's store at path with stream "ev": 700 events in partition 0
+ * (several segments), 130 in partition 1. */
+static siglog_stream *store_with_runs(const char *path, siglog **s)
+{
+    *s = test_store_open(path, NULL);
+    siglog_stream *st = make_stream(*s, "ev", SIGLOG_CONTRACT_OFF);
+    append_runs(st, 0, 700, 0);
+    append_runs(st, 1, 130, 0);
+    return st;
+}
+
 Test(schema_usage, exact_after_appends_rolls_reopen_and_beside_the_writer)
 {
     char *path = test_path(dir, "store");
-    siglog *s = test_store_open(path, NULL);
-    siglog_stream *st = make_stream(s, "ev", SIGLOG_CONTRACT_OFF);
-    append_runs(st, 0, 700, 0);
-    append_runs(st, 1, 130, 0);
+    siglog *s;
+    siglog_stream *st = store_with_runs(path, &s);
     check_both(st, "writer, after appends");
     /* A read-only handle beside the writer: the file of the last roll and
      * the log read back past it. */
@@ -129,6 +138,51 @@ Test(schema_usage, exact_after_appends_rolls_reopen_and_beside_the_writer)
     check_both(st, "appending after the reopen");
     siglog_close(s);
     free(file);
+    free(p0);
+    free(path);
+}
+
+/* A retention purge (a prefix removal by maintenance) beside the writer
+ * takes counted events out of the log: the figures are exact again at
+ * once through the writer's handle and a reader's, and after a reopen. */
+Test(schema_usage, exact_after_a_prefix_removal)
+{
+    char *path = test_path(dir, "store");
+    siglog *s;
+    siglog_stream *st = store_with_runs(path, &s);
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    c.max_bytes = 2 * SEG_BYTES;
+    cr_assert_eq(siglog_stream_config_set(s, "ev", &c), 0, "%s", siglog_errdetail());
+
+    siglog_maintenance *m = NULL;
+    cr_assert_eq(siglog_maintenance_open(&m, path, NULL), 0, "%s", siglog_errdetail());
+    siglog_retain_options o = { 0 };
+    cr_assert_eq(siglog_retain(m, 0, &o), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+    siglog *ro = open_store(path, 1);
+    siglog_stream *rst;
+    cr_assert_eq(siglog_stream_get(ro, "ev", &rst), 0);
+    siglog_partition_info pi;
+    cr_assert_eq(siglog_partition_info_get(rst, 0, &pi), 0, "%s", siglog_errdetail());
+    cr_assert_gt(pi.log_start_offset, 100, "the purge took out at least the first run");
+    check_both(rst, "read-only, after the purge");
+    cr_assert_eq(siglog_close(ro), 0);
+
+    check_both(st, "writer, after a purge beside it");
+    append_runs(st, 0, 150, 700);
+    check_both(st, "writer, appending after the purge");
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    open_and_check(path, 0, "after a reopen");
+    /* The writer's open recounted, so its file no longer predates the
+     * purge (readers need not recount each time). */
+    char *p0 = partition_dir(path, "ev", 0);
+    schema_usage u;
+    int found;
+    cr_assert_eq(sl_schema_usage_load(sl_io_posix(), p0, &u, &found), 0, "%s", siglog_errdetail());
+    cr_assert(found && !sl_schema_usage_predates(&u, pi.log_start_offset), "%s still counts purged events", p0);
+    sl_schema_usage_free(&u);
+    open_and_check(path, 1, "read-only after the reopen");
     free(p0);
     free(path);
 }
