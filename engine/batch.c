@@ -25,6 +25,7 @@
 
 #include <assert.h>
 #include <lz4.h>
+#include <lz4hc.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -243,15 +244,18 @@ int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch
     };
     const uint8_t *body = b->records.data;
 
-    if (compression == SIGLOG_COMPRESSION_LZ4) {
+    if (compression == SIGLOG_COMPRESSION_LZ4 || (compression & BATCH_LZ4HC_FLAG)) {
         /* A destination one byte smaller than the input makes LZ4 give up
          * (return 0) as soon as compression cannot pay, so incompressible
          * batches cost neither a full compression nor extra memory. */
         int rc = sl_bytebuf_reserve(&b->compressed, h.raw_len - 1);
         if (rc)
             return rc;
-        int n = LZ4_compress_default((const char *)body, (char *)b->compressed.data, (int)h.raw_len,
-                                     (int)h.raw_len - 1);
+        const char *src = (const char *)body;
+        char *dst = (char *)b->compressed.data;
+        int n = compression & BATCH_LZ4HC_FLAG
+                    ? LZ4_compress_HC(src, dst, (int)h.raw_len, (int)h.raw_len - 1, compression & ~BATCH_LZ4HC_FLAG)
+                    : LZ4_compress_default(src, dst, (int)h.raw_len, (int)h.raw_len - 1);
         if (n > 0) {
             b->compressed.len = (size_t)n;
             body = b->compressed.data;

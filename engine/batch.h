@@ -144,8 +144,14 @@ int sl_batch_builder_cover(batch_builder *b, uint64_t last_offset);
 /* Seal: compress when asked and when it saves bytes, checksum, and append
  * header+body to out: version 1 when the records fill the range, version
  * 2 when there is a gap. Fills *meta. The builder must hold >= 1 record; it
- * is left unchanged (call reset for the next batch). */
+ * is left unchanged (call reset for the next batch). compression is
+ * SIGLOG_COMPRESSION_NONE, SIGLOG_COMPRESSION_LZ4 or BATCH_LZ4HC(level). */
 int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta);
+/* LZ4HC at level 1..12 (LZ4HC_CLEVEL_MAX): the same LZ4 block format
+ * (codec LZ4: a reader cannot tell and needs nothing new), smaller and
+ * slower to write, as fast to read. For rewrites of sealed segments. */
+#define BATCH_LZ4HC_FLAG 0x100
+#define BATCH_LZ4HC(level) (BATCH_LZ4HC_FLAG | (level))
 
 /* ---- reading ---- */
 

@@ -342,6 +342,9 @@ int sl_catalog_rewrite_begin(catalog *c, size_t first, size_t count, catalog_rew
 /* The segment is owned by the rewrite (closed by commit or abort). */
 int sl_catalog_rewrite_segment(catalog_rewrite *rw, uint64_t base_offset, const segment_params *params,
                                segment **out);
+/* The new entries' tier (default: the first old entry's): a tier move
+ * is committed with the rewrite that makes it. */
+void sl_catalog_rewrite_set_tier(catalog_rewrite *rw, uint8_t tier);
 /* Frees rw whatever happens. On an error before the catalog's write the
  * new files are removed; on one during or after it they are left for
  * sl_catalog_remove_leftovers, which keeps whatever the catalog that

@@ -31,6 +31,7 @@ struct catalog_rewrite {
     catalog_segment *old; /* the entries replaced, as at begin */
     size_t old_count;
     uint64_t tag;         /* G of the new stems */
+    uint8_t tier;         /* of the new entries */
     segment **segs;       /* the new segments, in offset order (NULL once
                            * closed) */
     uint64_t *bases;      /* their base offsets */
@@ -232,6 +233,7 @@ int sl_catalog_rewrite_begin(catalog *c, size_t first, size_t count, catalog_rew
         rw->old_count = count;
         rw->c = c;
         rw->tag = sl_catalog_snapshot_generation(s) + 1;
+        rw->tier = rw->old[0].tier;
         *out = rw;
     } else if (rw) {
         free(rw->old);
@@ -295,6 +297,11 @@ static void rewrite_free(catalog_rewrite *rw)
     free(rw);
 }
 
+void sl_catalog_rewrite_set_tier(catalog_rewrite *rw, uint8_t tier)
+{
+    rw->tier = tier;
+}
+
 void sl_catalog_rewrite_abort(catalog_rewrite *rw)
 {
     if (!rw)
@@ -326,7 +333,7 @@ static int seal_new(catalog_rewrite *rw, catalog_segment *e)
         /* Dropped records keep their offsets: the entry covers them. */
         e[i].end_offset = end;
         e[i].state = CATALOG_SEG_SEALED;
-        e[i].tier = rw->old[0].tier;
+        e[i].tier = rw->tier;
         stem_of(e[i].location, e[i].base_offset, rw->tag, 0);
         for (size_t k = 0; k < rw->old_count; k++)
             if (rw->old[k].base_offset < end && rw->old[k].end_offset > e[i].base_offset &&

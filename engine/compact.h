@@ -106,5 +106,12 @@ int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t mer
  * keys; re-encoded batches compressed as `compression` says. */
 int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
                               compact_stats *st);
+/* Maintenance: re-encode the sealed segment of c starting at base_offset
+ * alone, every record kept at its offset in batches of the same ranges,
+ * compressed as `compression` says (BATCH_LZ4HC for the warm tier), the
+ * new entry's tier `tier`, in one rewrite. SIGLOG_ENOENT when no entry
+ * starts there. */
+int sl_compact_partition_recompress(catalog *c, uint64_t base_offset, const segment_params *p, int compression,
+                                    uint8_t tier, compact_stats *st);
 
 #endif

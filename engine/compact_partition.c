@@ -6,6 +6,7 @@
  */
 #include "compact.h"
 
+#include <inttypes.h>
 #include <stdlib.h>
 
 #include "error.h"
@@ -53,9 +54,10 @@ static int open_entries(catalog *c, const catalog_snapshot *s, size_t first, siz
 }
 
 /* Replace entries [first, first + count) of s by what build writes; the
- * entries after them are its newer segments. */
+ * entries after them are its newer segments. tier: of the new entries
+ * (-1: the old first one's). */
 static int rewrite_run(catalog *c, const catalog_snapshot *s, size_t first, size_t count, const segment_params *p,
-                       int compression, run_builder build, void *arg, compact_stats *st)
+                       int compression, int tier, run_builder build, void *arg, compact_stats *st)
 {
     size_t total = sl_catalog_snapshot_count(s), m = total - first - count;
     segment **in = NULL, **newer = NULL;
@@ -66,6 +68,8 @@ static int rewrite_run(catalog *c, const catalog_snapshot *s, size_t first, size
         return rc;
     catalog_rewrite *rw = NULL;
     rc = sl_catalog_rewrite_begin(c, first, count, &rw);
+    if (!rc && tier >= 0)
+        sl_catalog_rewrite_set_tier(rw, (uint8_t)tier);
     primitive_sink ps = {rw, p};
     compact_sink sink = {new_from_primitive, &ps, p->segment_bytes_max, compression};
     if (!rc)
@@ -118,7 +122,7 @@ int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t mer
     for (size_t r = runs_n; r-- > 0 && !rc;) {
         catalog_snapshot *now = sl_catalog_snapshot_get(c);
         compact_stats st;
-        rc = rewrite_run(c, now, runs[r].first, runs[r].count, p, 0, merge_builder, NULL, &st);
+        rc = rewrite_run(c, now, runs[r].first, runs[r].count, p, 0, -1, merge_builder, NULL, &st);
         sl_catalog_snapshot_release(now);
         if (!rc)
             add_stats(total, &st);
@@ -145,7 +149,40 @@ int sl_compact_partition_keys(catalog *c, const segment_params *p, int compressi
     size_t sealed = 0;
     while (sealed < sl_catalog_snapshot_count(s) && sl_catalog_snapshot_segment(s, sealed)->state == CATALOG_SEG_SEALED)
         sealed++;
-    rc = sealed ? rewrite_run(c, s, 0, sealed, p, compression, keys_builder, (void *)kp, st) : 0;
+    rc = sealed ? rewrite_run(c, s, 0, sealed, p, compression, -1, keys_builder, (void *)kp, st) : 0;
+    sl_catalog_snapshot_release(s);
+    return rc;
+}
+
+static int keep_every_record(void *arg, const siglog_record *r)
+{
+    (void)arg;
+    (void)r;
+    return 1;
+}
+
+static int recompress_builder(void *arg, segment *const *in, size_t n, segment *const *newer, size_t m,
+                              const compact_sink *sink, compact_stats *st)
+{
+    (void)arg;
+    (void)newer;
+    (void)m;
+    return sl_compact_rewrite(in, n, keep_every_record, NULL, sink, st);
+}
+
+int sl_compact_partition_recompress(catalog *c, uint64_t base_offset, const segment_params *p, int compression,
+                                    uint8_t tier, compact_stats *st)
+{
+    *st = (compact_stats){0};
+    int rc = sl_catalog_refresh(c);
+    if (rc)
+        return rc;
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    size_t i = sl_catalog_snapshot_find(s, base_offset);
+    if (i == sl_catalog_snapshot_count(s) || sl_catalog_snapshot_segment(s, i)->base_offset != base_offset)
+        rc = sl_err_set(SIGLOG_ENOENT, "%s: no segment starts at offset %" PRIu64, sl_catalog_dir(c), base_offset);
+    else
+        rc = rewrite_run(c, s, i, 1, p, compression, tier, recompress_builder, NULL, st);
     sl_catalog_snapshot_release(s);
     return rc;
 }

@@ -3,7 +3,8 @@
  * partitions' sealed segments in the maintenance role (siglog.h,
  * "Retention").
  *
- * Per partition: plan on a snapshot of the catalog, then act on it.
+ * Per partition: plan on a snapshot of the catalog, then act on it:
+ * purge first, then the warm tier for what stays.
  * Purge order, each step safe to interrupt:
  *   1. the audit record of the purge, synced (the intent: audit.h);
  *   2. sl_catalog_remove_prefix: the catalog commits the new log start,
@@ -12,6 +13,11 @@
  * A crash after 1 leaves a record of a purge not done; the next run
  * purges the same segments (they still qualify: time only moves on) and
  * records it again. Nothing is ever removed unrecorded.
+ * Warm: each sealed hot segment older than warm_after is rewritten alone
+ * through the rewrite primitive (compact.h, sl_compact_partition_recompress)
+ * with LZ4HC, its record written first, the tier committed with the
+ * rewrite: a crash leaves the old hot segment (done again next run) or
+ * the warm one, never both.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -19,7 +25,9 @@
 #include <string.h>
 
 #include "audit.h"
+#include "batch.h"
 #include "catalog.h"
+#include "compact.h"
 #include "consumer.h"
 #include "error.h"
 #include "maintenance.h"
@@ -135,6 +143,60 @@ static int audit_purge(maintenance *m, const siglog_retain_partition *rp, int64_
     return sl_maintenance_audit(m, &r);
 }
 
+/* Sealed hot entry e goes warm: rewritten alone with LZ4HC, its record
+ * of the move written and synced first. */
+static int warm_segment(maintenance *m, catalog *c, const catalog_segment *e, const char *stream, uint32_t p,
+                        const siglog_stream_config *cfg, siglog_retain_partition *rp)
+{
+    audit_record r;
+    sl_audit_record_init(&r, AUDIT_WARM, AUDIT_BY_POLICY);
+    snprintf(r.stream, sizeof r.stream, "%s", stream);
+    r.partition = p;
+    r.offset_start = e->base_offset;
+    r.offset_end = e->end_offset;
+    r.time_min_us = e->first_timestamp_us;
+    r.time_max_us = e->max_timestamp_us;
+    r.bytes = e->bytes;
+    r.events = e->record_count;
+    snprintf(r.detail, sizeof r.detail, "retention: segment %s rewritten with LZ4HC level %u by warm_after=%" PRIu64 "us",
+             e->location, cfg->warm_level, cfg->warm_after);
+    int rc = sl_maintenance_audit(m, &r);
+    /* Room for the whole segment in one output, whatever the setting is
+     * now: the move keeps its boundaries. */
+    segment_params sp = {cfg->segment_bytes_max > e->bytes ? cfg->segment_bytes_max : e->bytes,
+                         cfg->index_interval_bytes, sl_maintenance_file_mode(m)};
+    compact_stats st;
+    if (!rc)
+        rc = sl_compact_partition_recompress(c, e->base_offset, &sp, BATCH_LZ4HC((int)cfg->warm_level),
+                                             CATALOG_TIER_WARM, &st);
+    if (!rc)
+        rp->warm_bytes_after += st.bytes_out;
+    return rc;
+}
+
+/* The sealed hot entries of s from `first` whose newest event is older
+ * than warm_after go warm (dry run: are counted). */
+static int warm_partition(maintenance *m, catalog *c, const catalog_snapshot *s, size_t first, const char *stream,
+                          uint32_t p, const siglog_stream_config *cfg, int64_t now_us, int dry_run,
+                          siglog_retain_partition *rp)
+{
+    if (cfg->warm_after == 0)
+        return 0;
+    int64_t cut = cutoff(now_us, cfg->warm_after);
+    int rc = 0;
+    for (size_t i = first; i + 1 < sl_catalog_snapshot_count(s) && !rc; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
+        if (e->state != CATALOG_SEG_SEALED || e->tier != CATALOG_TIER_HOT || e->record_count == 0 ||
+            e->max_timestamp_us >= cut)
+            continue;
+        rp->warm_segments++;
+        rp->warm_bytes += e->bytes;
+        if (!dry_run)
+            rc = warm_segment(m, c, e, stream, p, cfg, rp);
+    }
+    return rc;
+}
+
 static int retain_partition(maintenance *m, const char *stream, const siglog_stream_config *cfg,
                             const consumer_set *cs, uint32_t p, int64_t now_us, const siglog_retain_options *o)
 {
@@ -152,6 +214,10 @@ static int retain_partition(maintenance *m, const char *stream, const siglog_str
         if (!o->dry_run && (rc = audit_purge(m, &rp, tmin, tmax, cfg)) == 0)
             rc = sl_catalog_remove_prefix(c, plan.count);
     }
+    /* What stays goes warm: the entries of s past the purged ones (each
+     * found again by its base offset, the catalog having changed). */
+    if (!rc)
+        rc = warm_partition(m, c, s, plan.count, stream, p, cfg, now_us, o->dry_run, &rp);
     sl_catalog_snapshot_release(s);
     if (!rc && o->partition_done)
         o->partition_done(o->ctx, &rp);

@@ -51,6 +51,7 @@ static void make_store(const siglog_stream_config *policy)
     c.delete_after = policy->delete_after;
     c.max_bytes = policy->max_bytes;
     c.max_hold = policy->max_hold;
+    c.warm_after = policy->warm_after;
     cr_assert_eq(siglog_stream_config_set(s, "r", &c), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
 }
@@ -158,12 +159,14 @@ typedef struct purges {
     char detail[8][256];
 } purges;
 
+static const char *audit_action = "purge";
+
 static int collect_purge(void *ctx, const siglog_audit_record *r)
 {
     purges *p = ctx;
-    if (strcmp(r->action, "purge") != 0)
+    if (strcmp(r->action, audit_action) != 0)
         return 0;
-    cr_assert_lt(p->n, 8u);
+    cr_assert_lt(p->n, 8u, "more records than expected");
     cr_assert_str_eq(r->cause, "policy");
     cr_assert_str_eq(r->stream, "r");
     snprintf(p->detail[p->n], sizeof p->detail[0], "%s", r->detail);
@@ -340,4 +343,46 @@ Test(retain, max_hold_limits_a_hold)
     cr_assert_gt(r.last.held_segments, 0);
     cr_assert_str_eq(r.held_by, "evaluator");
     check_purge_record(&r.last, start);
+}
+
+Test(retain, warm_rewrites_old_hot_segments_smaller_with_the_same_events)
+{
+    siglog_stream_config pol = {.warm_after = 1 * SECOND};
+    make_store(&pol);
+    segs before;
+    check_log(&before);
+    int64_t now = T0 + 3500 * MS, cut = now - 1 * SECOND;
+    size_t want = 0;
+    uint64_t bytes = 0;
+    for (size_t i = 0; i + 1 < before.n; i++)
+        if (before.e[i].max_timestamp_us < cut) {
+            want++;
+            bytes += before.e[i].bytes;
+        }
+    cr_assert_gt(want, 1);
+    reported plan = retain(now, 1);
+    cr_assert_eq(plan.last.warm_segments, want);
+    cr_assert_eq(plan.last.warm_bytes, bytes);
+    reported r = retain(now, 0);
+    cr_assert_eq(r.last.warm_segments, want);
+    cr_assert_eq(r.last.purged_segments, 0);
+    cr_assert_lt(r.last.warm_bytes_after, bytes, "LZ4HC makes them smaller");
+    segs after;
+    cr_assert_eq(check_log(&after), 0, "every event still there, byte-identical");
+    cr_assert_eq(after.n, before.n, "one segment for one");
+    uint64_t bytes_after = 0;
+    for (size_t i = 0; i < after.n; i++) {
+        cr_assert_eq(after.e[i].base_offset, before.e[i].base_offset);
+        cr_assert_eq(after.e[i].end_offset, before.e[i].end_offset);
+        cr_assert_eq(after.e[i].record_count, before.e[i].record_count);
+        cr_assert_eq(after.e[i].tier, i < want ? 1u : 0u, "segment %zu", i);
+        if (i < want)
+            bytes_after += after.e[i].bytes;
+    }
+    cr_assert_eq(bytes_after, r.last.warm_bytes_after);
+    audit_action = "warm";
+    cr_assert_eq(audited().n, want, "one warm record per segment moved");
+    /* Warm segments stay warm: nothing more to do. */
+    reported again = retain(now, 0);
+    cr_assert_eq(again.last.warm_segments, 0);
 }

@@ -1,13 +1,14 @@
 /*
- * retain_crash — siglog_retain's purge under simulated power cuts
- * (io_crash.h) at EVERY mutating I/O call it makes, audit record
- * included.
+ * retain_crash — siglog_retain's purge and warm moves under simulated
+ * power cuts (io_crash.h) at EVERY mutating I/O call it makes, audit
+ * records included.
  *
  * What is proven (siglog.h, "Retention"): after a cut at call k, in every
  * power-cut mode, and a recovery by a writer's open or by a maintenance
  * handle's (alternately),
  *   - every event from the log start on reads back byte-identical, up to
- *     the end of the log (nothing lost or doubled past the log start);
+ *     the end of the log (nothing lost or doubled past the log start),
+ *     from hot and warm segments alike;
  *   - the log starts where it did or where the purge moves it, never
  *     elsewhere;
  *   - when the log start moved, the audit trail (its chain verified)
@@ -28,11 +29,13 @@
 #define SEED 53
 #define EVENTS 1000
 #define SEGMENT_BYTES (64u * 1024)
-/* test_event_make: event i is at T0 + i ms. The policy purges what is
- * older than 100 ms at T0 + 600 ms: the segments ending before 500. */
+/* test_event_make: event i is at T0 + i ms. At T0 + 1100 ms the policy
+ * purges the segments whose events are all before T0 + 400 ms and moves
+ * the sealed ones before T0 + 1000 ms that stay to the warm tier. */
 #define T0 1700000000000000LL
-#define NOW (T0 + 600000)
-#define DELETE_AFTER 100000
+#define NOW (T0 + 1100000)
+#define DELETE_AFTER 700000
+#define WARM_AFTER 100000
 
 static const int modes[4] = {IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM, IO_CRASH_GARBLE};
 static const char *const mode_names[4] = {"KEEP_ALL", "DROP_ALL", "RANDOM", "GARBLE"};
@@ -57,6 +60,7 @@ static void make_template(void)
     c.batch_bytes_max = 16u << 10;
     c.record_bytes_max = 64u << 10;
     c.delete_after = DELETE_AFTER;
+    c.warm_after = WARM_AFTER;
     cr_assert_eq(siglog_stream_create(s, "m", &c), 0, "%s", siglog_errdetail());
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
@@ -121,6 +125,12 @@ static void recover(const char *store, int by_writer)
     sl_maintenance_close(m);
 }
 
+static int count_warm(void *arg, const siglog_segment_info *seg)
+{
+    *(uint64_t *)arg += seg->tier == 1;
+    return 0;
+}
+
 typedef struct purge_seen {
     uint64_t start, end; /* the last purge record's offsets */
     int found;
@@ -138,8 +148,8 @@ static int note_purge(void *arg, const siglog_audit_record *r)
 }
 
 /* Every event from the log start on, byte-identical; returns the log
- * start, checked against the audit trail. */
-static uint64_t check_store(const char *store)
+ * start, checked against the audit trail, and *warm the warm segments. */
+static uint64_t check_store(const char *store, uint64_t *warm)
 {
     siglog_options o;
     siglog_options_default(&o);
@@ -165,6 +175,8 @@ static uint64_t check_store(const char *store)
     cr_assert_eq(rc, 0, "%s: cursor at %" PRIu64 ": %s", ctx, want, siglog_errdetail());
     cr_assert_eq(want, EVENTS, "%s: the log ends at %" PRIu64, ctx, want);
     siglog_cursor_close(cur);
+    *warm = 0;
+    cr_assert_eq(siglog_segments_foreach(st, 0, NULL, count_warm, warm), 0, "%s: %s", ctx, siglog_errdetail());
     purge_seen p = {0};
     cr_assert_eq(siglog_audit_read(s, 1, note_purge, &p, NULL), 0, "%s: audit: %s", ctx, siglog_errdetail());
     if (info.log_start_offset > 0)
@@ -174,13 +186,15 @@ static uint64_t check_store(const char *store)
     return info.log_start_offset;
 }
 
-Test(retain_crash, a_purge_is_whole_and_recorded_or_not_done_at_every_call, .timeout = 600)
+Test(retain_crash, purge_and_warm_moves_are_whole_or_not_done_at_every_call, .timeout = 600)
 {
     char *ref = test_path(root, "reference");
     snprintf(ctx, sizeof ctx, "reference");
     uint64_t calls = run_retain(ref, 0, 1, IO_CRASH_KEEP_ALL);
-    uint64_t purged_to = check_store(ref);
+    uint64_t warm_moves;
+    uint64_t purged_to = check_store(ref, &warm_moves);
     cr_assert_gt(purged_to, 0, "the policy purges something");
+    cr_assert_gt(warm_moves, 1, "the policy moves segments to warm");
     test_rmtree_fast(ref);
     free(ref);
     cr_assert_gt(calls, 4, "retain made %" PRIu64 " calls", calls);
@@ -193,7 +207,9 @@ Test(retain_crash, a_purge_is_whole_and_recorded_or_not_done_at_every_call, .tim
             char *store = test_path(root, "trial");
             run_retain(store, k, k * 4 + (uint64_t)mi, modes[mi]);
             recover(store, by_writer);
-            uint64_t start = check_store(store);
+            uint64_t warm;
+            uint64_t start = check_store(store, &warm);
+            cr_assert_leq(warm, warm_moves, "%s", ctx);
             cr_assert(start == 0 || start == purged_to, "%s: the log starts at %" PRIu64, ctx, start);
             saw_old += start == 0;
             saw_new += start == purged_to;

@@ -18,15 +18,18 @@ static const args_cmd cmd = {
     "retain",
     "siglog retain STORE [--stream S] [--dry-run] [--now T [--time-unit s|ms|us]] [--json]",
     "Apply each stream's retention policy (stream config: delete_after,\n"
-    "max_bytes, max_hold) to its sealed segments, beside a running writer\n"
-    "and readers: the oldest whole segments whose newest event is older than\n"
-    "delete_after, and the oldest while a partition holds more than\n"
-    "max_bytes, are purged and the log start moves past them. A consumer\n"
-    "with a hold keeps every segment holding an event it has not committed\n"
-    "past, unless that segment's newest event is older than max_hold; a kept\n"
-    "segment keeps every newer one too. Each purge is recorded in the audit\n"
-    "trail (action purge) before it is done. Prints per partition what was\n"
-    "purged and what a hold kept.\n"
+    "max_bytes, max_hold, warm_after, warm_level) to its sealed segments,\n"
+    "beside a running writer and readers: the oldest whole segments whose\n"
+    "newest event is older than delete_after, and the oldest while a\n"
+    "partition holds more than max_bytes, are purged and the log start moves\n"
+    "past them. A consumer with a hold keeps every segment holding an event\n"
+    "it has not committed past, unless that segment's newest event is older\n"
+    "than max_hold; a kept segment keeps every newer one too. Then each\n"
+    "sealed hot segment whose newest event is older than warm_after is\n"
+    "rewritten with LZ4HC at warm_level (warm tier: same offsets and events,\n"
+    "smaller; read as before). Each purge and move is recorded in the audit\n"
+    "trail (actions purge, warm) before it is done. Prints per partition what\n"
+    "was purged, what a hold kept and what went warm.\n"
     "\n"
     "  --stream S     only stream S (default: every stream)\n"
     "  --dry-run      print the plan; change and record nothing\n"
@@ -35,7 +38,8 @@ static const args_cmd cmd = {
     "  --time-unit U  s, ms or us: the unit of an integer T\n"
     "  --json         print {\"dry_run\", \"now_us\", \"partitions\": [{stream,\n"
     "                 partition, purged_segments, purged_bytes, purged_events,\n"
-    "                 purged_from, purged_to, held_segments, held_by}]}\n"
+    "                 purged_from, purged_to, held_segments, held_by,\n"
+    "                 warm_segments, warm_bytes, warm_bytes_after}]}\n"
     "\n"
     "Takes the maintenance role (another siglog retain running makes it\n"
     "fail); a progress bar is drawn on a terminal.\n",
@@ -63,8 +67,14 @@ static void line_of(const retain_run *rr, const siglog_retain_partition *p)
     else
         n += snprintf(line + n, sizeof line - (size_t)n, "nothing to purge");
     if (p->held_segments)
-        snprintf(line + n, sizeof line - (size_t)n, "; %" PRIu64 " segment(s) kept by the hold of consumer %s",
-                 p->held_segments, p->held_by);
+        n += snprintf(line + n, sizeof line - (size_t)n, "; %" PRIu64 " segment(s) kept by the hold of consumer %s",
+                      p->held_segments, p->held_by);
+    if (p->warm_segments && rr->dry_run)
+        snprintf(line + n, sizeof line - (size_t)n, "; would move %" PRIu64 " segment(s), %" PRIu64 " bytes, to warm",
+                 p->warm_segments, p->warm_bytes);
+    else if (p->warm_segments)
+        snprintf(line + n, sizeof line - (size_t)n, "; moved %" PRIu64 " segment(s) to warm, %" PRIu64 " bytes -> %" PRIu64,
+                 p->warm_segments, p->warm_bytes, p->warm_bytes_after);
     out_puts(line);
     out_puts("\n");
 }
@@ -76,12 +86,13 @@ static void on_partition(void *ctx, const siglog_retain_partition *p)
         line_of(rr, p);
         return;
     }
-    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?}", "stream", p->stream, "partition",
-                          (json_int_t)p->partition, "purged_segments", (json_int_t)p->purged_segments,
+    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I}", "stream", p->stream,
+                          "partition", (json_int_t)p->partition, "purged_segments", (json_int_t)p->purged_segments,
                           "purged_bytes", (json_int_t)p->purged_bytes, "purged_events",
                           (json_int_t)p->purged_events, "purged_from", (json_int_t)p->purged_from, "purged_to",
                           (json_int_t)p->purged_to, "held_segments", (json_int_t)p->held_segments, "held_by",
-                          p->held_by);
+                          p->held_by, "warm_segments", (json_int_t)p->warm_segments, "warm_bytes",
+                          (json_int_t)p->warm_bytes, "warm_bytes_after", (json_int_t)p->warm_bytes_after);
     if (!o || json_array_append_new(rr->list, o) != 0)
         rr->failed = 1;
 }

@@ -1112,8 +1112,17 @@ SIGLOG_API void siglog_maintenance_close(siglog_maintenance *m);
  * Retention
  * ------------------------------------------------------------------------
  * siglog_retain applies each stream's retention policy (the settings
- * delete_after, max_bytes and max_hold) to its partitions' SEALED
- * segments, in the maintenance role, beside a running writer and readers.
+ * delete_after, max_bytes, max_hold, warm_after and warm_level) to its
+ * partitions' SEALED segments, in the maintenance role, beside a running
+ * writer and readers.
+ *
+ * Warm: after the purge, each sealed hot segment whose newest event is
+ * older than now - warm_after is rewritten with LZ4HC at warm_level:
+ * the same offsets, the same events and batches, smaller files (the LZ4
+ * block format: every reader reads it as before), its catalog tier warm.
+ * Each move is recorded in the audit trail (action "warm") first and
+ * committed through the catalog's rewrite primitive: a crash leaves the
+ * hot segment (the next run moves it) or the warm one.
  *
  * Purge removes the oldest whole segments: those at the start of the log
  * whose newest event is older than now - delete_after, and the oldest
@@ -1146,7 +1155,11 @@ typedef struct siglog_retain_partition {
                                  * hold kept */
     const char *held_by;        /* the first consumer whose hold kept them
                                  * (NULL when none) */
-    uint64_t reserved[8];
+    uint64_t warm_segments;     /* segments moved to the warm tier (dry
+                                 * run: would be) */
+    uint64_t warm_bytes;        /* their bytes before */
+    uint64_t warm_bytes_after;  /* and after (0 in a dry run) */
+    uint64_t reserved[5];
 } siglog_retain_partition;
 
 typedef struct siglog_retain_options {

@@ -168,3 +168,30 @@ Test(cli_retain, usage_and_failures)
     cr_assert(strstr(r.out, "--dry-run") && strstr(r.out, "max_hold"), "%s", r.out);
     run_free(&r);
 }
+
+Test(cli_retain, warm_keeps_every_event_in_smaller_segments)
+{
+    run_result before = RUN(NULL, "replay", store, "ev");
+    cr_assert_eq(before.status, 0, "%s", before.err);
+    run_result r = RUN(NULL, "stream", "config", store, "ev", "--set", "warm_after=1d", "--set", "delete_after=0");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    json_t *p = retain_json("2026-01-09T00:00:00Z", NULL);
+    cr_assert_eq(field(p, "purged_segments"), 0);
+    cr_assert_gt(field(p, "warm_segments"), 0);
+    cr_assert_lt(field(p, "warm_bytes_after"), field(p, "warm_bytes"));
+    json_decref(p);
+    r = RUN(NULL, "segments", store, "ev");
+    cr_assert(strstr(r.out, " sealed warm "), "%s", r.out);
+    run_free(&r);
+    run_result after = RUN(NULL, "replay", store, "ev");
+    cr_assert_str_eq(after.out, before.out, "the same events, byte for byte");
+    run_free(&before);
+    run_free(&after);
+    r = RUN(NULL, "audit", store);
+    cr_assert(strstr(r.out, " warm policy ev/0 offsets=[0,"), "%s", r.out);
+    run_free(&r);
+    r = RUN(NULL, "verify", store);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+}
