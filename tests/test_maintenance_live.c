@@ -2,8 +2,9 @@
  * maintenance_live — the concurrency proof of the maintenance role: a
  * maintenance process replaces sealed segments (a byte-for-byte copy
  * through the rewrite primitive) and removes sealed prefixes in a loop,
- * while a writer appends and four readers in other processes replay from
- * random offsets, following the writer.
+ * or runs siglog_retain (warm moves and purges) in a loop, while a writer
+ * appends and four readers in other processes replay from random
+ * offsets, following the writer.
  *
  * What is proven: every reader sees every offset from where it started
  * exactly once, in order, each event byte-identical, up to the last one
@@ -34,6 +35,8 @@
 #define READERS 4
 #define SEGMENT_BYTES (64u * 1024)
 #define FIRST_EVENTS 3000
+/* The retention's clock: an hour past test_event_make's times. */
+#define RETAIN_NOW (1700000000000000LL + 3600LL * 1000000)
 
 static char *dir;
 
@@ -67,41 +70,73 @@ static void sleep_ms(long ms)
     nanosleep(&t, NULL);
 }
 
-/* The maintenance process: until its parent closes *stop, copy a random
- * sealed segment, and every third round remove the first one while
- * enough remain. Exit status 0 when every change succeeded and some
- * happened. */
-static void maintenance_loop(int stop)
+/* One round of a maintenance process's changes; counts[0] and [1] count
+ * its two kinds of change. */
+typedef int (*maintenance_round)(maintenance *m, catalog *c, uint64_t round, uint64_t *rng, uint64_t counts[2]);
+
+/* Copy a random sealed segment, and every third round remove the first
+ * one while enough remain (counts: copies, removals). */
+static int copy_or_remove(maintenance *m, catalog *c, uint64_t round, uint64_t *rng, uint64_t counts[2])
+{
+    (void)m;
+    const segment_params params = {.segment_bytes_max = SEGMENT_BYTES, .index_interval_bytes = 4096,
+                                   .file_mode = 0600};
+    int rc = sl_catalog_refresh(c);
+    if (rc)
+        return rc;
+    catalog_snapshot *snap = sl_catalog_snapshot_get(c);
+    size_t sealed = sl_catalog_snapshot_count(snap) - 1;
+    sl_catalog_snapshot_release(snap);
+    if (round % 3 == 2 && sealed >= 4) {
+        counts[1]++;
+        return sl_catalog_remove_prefix(c, 1);
+    }
+    if (sealed >= 1) {
+        counts[0]++;
+        return rewrite_copy(c, (size_t)(test_rand(rng) % sealed), 1, &params);
+    }
+    return 0;
+}
+
+static void count_retained(void *ctx, const siglog_retain_partition *p)
+{
+    uint64_t *counts = ctx;
+    counts[0] += p->warm_segments;
+    counts[1] += p->purged_segments;
+}
+
+/* The stream's retention policy, as siglog retain applies it (counts:
+ * segments moved to warm, segments purged). */
+static int retain_round(maintenance *m, catalog *c, uint64_t round, uint64_t *rng, uint64_t counts[2])
+{
+    (void)c;
+    (void)round;
+    (void)rng;
+    siglog_retain_options o = {.partition_done = count_retained, .ctx = counts};
+    return siglog_retain(m, RETAIN_NOW, &o);
+}
+
+/* The maintenance process: until its parent closes *stop, a round of
+ * changes every 2 ms. Exit status 0 when every change succeeded and
+ * some of both kinds happened. */
+static void maintenance_loop(int stop, maintenance_round change, const char *what)
 {
     maintenance *m = NULL;
     catalog *c = NULL;
     int rc = sl_maintenance_open(&m, dir, NULL);
     if (!rc)
         rc = sl_maintenance_catalog(m, "live", 0, &c);
-    const segment_params params = {.segment_bytes_max = SEGMENT_BYTES, .index_interval_bytes = 4096,
-                                   .file_mode = 0600};
-    uint64_t rng = 99, copies = 0, removals = 0;
+    uint64_t rng = 99, counts[2] = {0, 0};
     char b;
     for (uint64_t round = 0; !rc && read(stop, &b, 1) != 0; round++) {
-        if ((rc = sl_catalog_refresh(c)) != 0)
-            break;
-        size_t sealed = sl_catalog_snapshot_count(sl_catalog_snapshot_get(c)) - 1;
-        sl_catalog_snapshot_release(sl_catalog_snapshot_get(c)); /* the ref above */
-        sl_catalog_snapshot_release(sl_catalog_snapshot_get(c));
-        if (round % 3 == 2 && sealed >= 4) {
-            rc = sl_catalog_remove_prefix(c, 1);
-            removals++;
-        } else if (sealed >= 1) {
-            rc = rewrite_copy(c, (size_t)(test_rand(&rng) % sealed), 1, &params);
-            copies++;
-        }
+        rc = change(m, c, round, &rng, counts);
         sleep_ms(2);
     }
     if (rc)
         fprintf(stderr, "maintenance: %s: %s\n", siglog_strerror(rc), siglog_errdetail());
     sl_maintenance_close(m);
-    fprintf(stderr, "maintenance: %" PRIu64 " copies, %" PRIu64 " removals\n", copies, removals);
-    _exit(rc || copies == 0 || removals == 0 ? 1 : 0);
+    fprintf(stderr, "maintenance: %s: %" PRIu64 " and %" PRIu64 "\n", what, counts[0], counts[1]);
+    _exit(rc || counts[0] == 0 || counts[1] == 0 ? 1 : 0);
 }
 
 /* A reader process: from a random offset, follow the log up to `total`. */
@@ -170,12 +205,22 @@ static int exited_ok(pid_t pid)
     return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
-Test(maintenance_live, readers_see_every_offset_once_while_maintenance_replaces_and_removes, .timeout = 3600)
+/* A writer appends and READERS processes follow while a maintenance
+ * process runs `change` in a loop; the stream gets `policy`'s retention
+ * settings (NULL: none). */
+static void run_live(maintenance_round change, const char *what, const siglog_stream_config *policy)
 {
     const char *env = getenv("SIGLOG_LIVE_EVENTS");
     uint64_t total = env ? strtoull(env, NULL, 10) : 20000;
     siglog *s = test_store_open(dir, NULL);
     siglog_stream *st = test_stream_create(s, "live", 1, SIGLOG_SYNC_NONE, SEGMENT_BYTES);
+    if (policy) {
+        siglog_stream_config c;
+        siglog_stream_config_get(st, &c);
+        c.max_bytes = policy->max_bytes;
+        c.warm_after = policy->warm_after;
+        cr_assert_eq(siglog_stream_config_set(s, "live", &c), 0, "%s", siglog_errdetail());
+    }
     append_range(st, 0, FIRST_EVENTS);
     cr_assert_eq(siglog_sync(s), 0);
     int stop[2];
@@ -187,7 +232,7 @@ Test(maintenance_live, readers_see_every_offset_once_while_maintenance_replaces_
         /* A non-blocking end: read() returns 0 once the parent closed. */
         int fl = fcntl(stop[0], F_GETFL);
         fcntl(stop[0], F_SETFL, fl | O_NONBLOCK);
-        maintenance_loop(stop[0]);
+        maintenance_loop(stop[0], change, what);
     }
     close(stop[0]);
     pid_t readers[READERS];
@@ -209,4 +254,18 @@ Test(maintenance_live, readers_see_every_offset_once_while_maintenance_replaces_
     cr_assert(exited_ok(maint), "the maintenance process failed (see its stderr)");
     cr_assert(readers_ok, "a reader failed (see its stderr)");
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+}
+
+Test(maintenance_live, readers_see_every_offset_once_while_maintenance_replaces_and_removes, .timeout = 3600)
+{
+    run_live(copy_or_remove, "copies and removals", NULL);
+}
+
+/* siglog retain in its own process: every sealed segment goes warm as
+ * soon as it is sealed (the clock far past every event), and the oldest
+ * are purged beyond 8 segments' worth. */
+Test(maintenance_live, readers_see_every_offset_once_while_retention_runs, .timeout = 3600)
+{
+    siglog_stream_config policy = {.max_bytes = 8 * SEGMENT_BYTES, .warm_after = 1000000};
+    run_live(retain_round, "warm moves and purges", &policy);
 }
