@@ -120,7 +120,7 @@ def test_the_options_are_recorded(store_path, tmp_path):
     assert o == {"partitions": [1], "from_offset": None, "to_offset": 400, "from_time_us": 0, "to_time_us": None,
                  "key": "user3", "schema_version": None, "headers": [["consent", "granted"]],
                  "order": "event-time", "follow": False, "allow_gaps": False, "limit": None, "format": "jsonl",
-                 "consumer": None}
+                 "consumer": None, "redact": None}
 
 
 def test_the_same_events_give_the_same_digest_in_any_format(store_path, tmp_path):
