@@ -24,6 +24,7 @@
 
 #include "batch.h"
 #include "bytebuf.h"
+#include "catalog.h"
 #include "siglog.h"
 
 #define ARCHIVE_MAGIC 0x56414753u         /* "SGAV" */
@@ -92,6 +93,13 @@ int sl_archive_decode(const uint8_t *buf, size_t len, archive_view *v);
 int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint32_t n, const uint8_t *data,
                       uint64_t data_bytes, bytebuf *out);
 
+/* The first n entries of a partition's catalog snapshot as an archive's
+ * input: their table into segs[0..n), their .seg files (each exactly as
+ * long as its entry says: SIGLOG_ECORRUPT otherwise) appended to data.
+ * The caller has checked they are sealed. */
+int sl_archive_read_entries(const siglog_io *io, const char *dir, const catalog_snapshot *snap, size_t n,
+                            archive_segment *segs, bytebuf *data);
+
 /* Iterate a decoded archive's records in offset order. */
 typedef struct archive_iter {
     const archive_view *v;
@@ -105,5 +113,8 @@ void sl_archive_iter_init(archive_iter *ai, const archive_view *v);
 /* 1 and *rec (valid until the next call), 0 at the end, or an error. */
 int sl_archive_iter_next(archive_iter *ai, siglog_record *rec);
 void sl_archive_iter_free(archive_iter *ai);
+
+/* The decoded view of an open archive (archive_api.c). */
+const archive_view *sl_archive_view_of(const siglog_archive *a);
 
 #endif

@@ -60,6 +60,11 @@ SIGLOG_API int siglog_archive_open(siglog_archive **out, const char *path)
     return 0;
 }
 
+const archive_view *sl_archive_view_of(const siglog_archive *a)
+{
+    return &a->view;
+}
+
 SIGLOG_API const siglog_archive_info *siglog_archive_info_get(const siglog_archive *a)
 {
     return a ? &a->info : NULL;

@@ -76,6 +76,18 @@ static int read_segment(const siglog_io *io, const char *pdir, const catalog_seg
     return rc;
 }
 
+int sl_archive_read_entries(const siglog_io *io, const char *dir, const catalog_snapshot *snap, size_t n,
+                            archive_segment *segs, bytebuf *data)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(snap, i);
+        segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us };
+        rc = read_segment(io, dir, e, data);
+    }
+    return rc;
+}
+
 /* The archive's name: STREAM.PPPPP.FIRST-NEXT.sgar, offsets in 20 digits. */
 static void archive_name(char *buf, size_t cap, const archive_meta *m)
 {
@@ -196,11 +208,7 @@ SIGLOG_API int siglog_archive_export(siglog_maintenance *m, const char *stream, 
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto out;
     }
-    for (size_t i = 0; i < n && !rc; i++) {
-        const catalog_segment *e = sl_catalog_snapshot_segment(snap, i);
-        segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us };
-        rc = read_segment(sl_maintenance_io(m), sl_catalog_dir(c), e, &data);
-    }
+    rc = sl_archive_read_entries(sl_maintenance_io(m), sl_catalog_dir(c), snap, n, segs, &data);
     const siglog_io *io = sl_maintenance_io(m);
     archive_meta am = { .store_id = sl_maintenance_store_id(m), .partition = partition, .created_us = io->now_us(io) };
     snprintf(am.stream, sizeof am.stream, "%s", stream);

@@ -345,6 +345,19 @@ int sl_catalog_rewrite_segment(catalog_rewrite *rw, uint64_t base_offset, const 
 /* The new entries' tier (default: the first old entry's): a tier move
  * is committed with the rewrite that makes it. */
 void sl_catalog_rewrite_set_tier(catalog_rewrite *rw, uint8_t tier);
+/* Record schema versions (any order, duplicates fine) as held by the new
+ * segment last given by sl_catalog_rewrite_segment, beside those its
+ * entry takes from the old entries it overlaps. SIGLOG_ELIMIT beyond
+ * CATALOG_SCHEMA_VERSIONS_MAX. */
+int sl_catalog_rewrite_add_versions(catalog_rewrite *rw, const uint32_t *versions, size_t n);
+/* A restore through the same primitive: new segments tile the offsets
+ * [first_offset, log start) below the log (none old: nothing is
+ * unlinked); the commit puts their entries (tier hot, the versions given
+ * by sl_catalog_rewrite_add_versions) before the first one and moves the
+ * log start down to first_offset, provided the log still starts where it
+ * did at begin (SIGLOG_ECORRUPT otherwise, nothing committed).
+ * SIGLOG_EINVAL when first_offset is not below the log start. */
+int sl_catalog_restore_begin(catalog *c, uint64_t first_offset, catalog_rewrite **out);
 /* Frees rw whatever happens. On an error before the catalog's write the
  * new files are removed; on one during or after it they are left for
  * sl_catalog_remove_leftovers, which keeps whatever the catalog that

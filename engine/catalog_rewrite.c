@@ -28,13 +28,16 @@
 
 struct catalog_rewrite {
     catalog *c;
-    catalog_segment *old; /* the entries replaced, as at begin */
+    catalog_segment *old; /* the entries replaced, as at begin (none for a
+                           * restore below the log start) */
     size_t old_count;
+    uint64_t lo, hi;      /* the offsets [lo, hi) the new segments tile */
     uint64_t tag;         /* G of the new stems */
     uint8_t tier;         /* of the new entries */
     segment **segs;       /* the new segments, in offset order (NULL once
                            * closed) */
     uint64_t *bases;      /* their base offsets */
+    catalog_segment *versions; /* schema versions given per new segment */
     size_t n;
 };
 
@@ -231,6 +234,8 @@ int sl_catalog_rewrite_begin(catalog *c, size_t first, size_t count, catalog_rew
     if (!rc) {
         memcpy(rw->old, sl_catalog_snapshot_segment(s, first), count * sizeof *rw->old);
         rw->old_count = count;
+        rw->lo = rw->old[0].base_offset;
+        rw->hi = rw->old[count - 1].end_offset;
         rw->c = c;
         rw->tag = sl_catalog_snapshot_generation(s) + 1;
         rw->tier = rw->old[0].tier;
@@ -243,24 +248,48 @@ int sl_catalog_rewrite_begin(catalog *c, size_t first, size_t count, catalog_rew
     return rc;
 }
 
+int sl_catalog_restore_begin(catalog *c, uint64_t first_offset, catalog_rewrite **out)
+{
+    *out = NULL;
+    catalog_snapshot *s;
+    int rc = current(c, &s);
+    if (rc)
+        return rc;
+    uint64_t start = sl_catalog_snapshot_bounds(s)->log_start_offset;
+    uint64_t tag = sl_catalog_snapshot_generation(s) + 1;
+    sl_catalog_snapshot_release(s);
+    if (first_offset >= start)
+        return sl_err_set(SIGLOG_EINVAL, "%s: nothing to restore from offset %" PRIu64 ": the log starts at %" PRIu64,
+                          sl_catalog_dir(c), first_offset, start);
+    catalog_rewrite *rw = calloc(1, sizeof *rw);
+    if (!rw)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    *rw = (catalog_rewrite){ .c = c, .lo = first_offset, .hi = start, .tag = tag, .tier = CATALOG_TIER_HOT };
+    *out = rw;
+    return 0;
+}
+
 int sl_catalog_rewrite_segment(catalog_rewrite *rw, uint64_t base_offset, const segment_params *params,
                                segment **out)
 {
     *out = NULL;
-    const catalog_segment *first = &rw->old[0], *last = &rw->old[rw->old_count - 1];
-    int in_order = rw->n ? base_offset > rw->bases[rw->n - 1] : base_offset == first->base_offset;
-    if (!in_order || base_offset >= last->end_offset)
+    int in_order = rw->n ? base_offset > rw->bases[rw->n - 1] : base_offset == rw->lo;
+    if (!in_order || base_offset >= rw->hi)
         return sl_err_set(SIGLOG_EINVAL,
                           "%s: a new segment at offset %" PRIu64 " does not continue a rewrite of offsets %" PRIu64
                           "..%" PRIu64,
-                          sl_catalog_dir(rw->c), base_offset, first->base_offset, last->end_offset - 1);
+                          sl_catalog_dir(rw->c), base_offset, rw->lo, rw->hi - 1);
     segment **grown = realloc(rw->segs, (rw->n + 1) * sizeof *grown);
     if (grown)
         rw->segs = grown;
     uint64_t *bases = grown ? realloc(rw->bases, (rw->n + 1) * sizeof *bases) : NULL;
-    if (!bases)
+    if (bases)
+        rw->bases = bases;
+    catalog_segment *versions = bases ? realloc(rw->versions, (rw->n + 1) * sizeof *versions) : NULL;
+    if (!versions)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    rw->bases = bases;
+    rw->versions = versions;
+    versions[rw->n].schema_count = 0;
     char stem[CATALOG_LOCATION_MAX + 1];
     stem_of(stem, base_offset, rw->tag, 1);
     int rc = sl_segment_create_fresh(sl_catalog_io(rw->c), sl_catalog_dir(rw->c), stem, base_offset, params,
@@ -269,6 +298,18 @@ int sl_catalog_rewrite_segment(catalog_rewrite *rw, uint64_t base_offset, const 
         return rc;
     rw->bases[rw->n] = base_offset;
     *out = rw->segs[rw->n++];
+    return 0;
+}
+
+int sl_catalog_rewrite_add_versions(catalog_rewrite *rw, const uint32_t *versions, size_t n)
+{
+    if (rw->n == 0)
+        return sl_err_set(SIGLOG_EINVAL, "%s: schema versions before any new segment", sl_catalog_dir(rw->c));
+    for (size_t k = 0; k < n; k++) {
+        int r = insert_version(&rw->versions[rw->n - 1], versions[k]);
+        if (r < 0)
+            return r;
+    }
     return 0;
 }
 
@@ -293,6 +334,7 @@ static void rewrite_free(catalog_rewrite *rw)
     close_new(rw);
     free(rw->segs);
     free(rw->bases);
+    free(rw->versions);
     free(rw->old);
     free(rw);
 }
@@ -315,10 +357,9 @@ void sl_catalog_rewrite_abort(catalog_rewrite *rw)
 /* The entries of the new segments, sealed (their files durable). */
 static int seal_new(catalog_rewrite *rw, catalog_segment *e)
 {
-    const catalog_segment *last = &rw->old[rw->old_count - 1];
     for (size_t i = 0; i < rw->n; i++) {
         segment *sg = rw->segs[i];
-        uint64_t end = i + 1 < rw->n ? rw->bases[i + 1] : last->end_offset;
+        uint64_t end = i + 1 < rw->n ? rw->bases[i + 1] : rw->hi;
         if (sl_segment_next_offset(sg) > end)
             return sl_err_set(SIGLOG_EINVAL,
                               "%s: the new segment at offset %" PRIu64 " holds offsets up to %" PRIu64
@@ -335,6 +376,8 @@ static int seal_new(catalog_rewrite *rw, catalog_segment *e)
         e[i].state = CATALOG_SEG_SEALED;
         e[i].tier = rw->tier;
         stem_of(e[i].location, e[i].base_offset, rw->tag, 0);
+        if ((rc = merge_versions(&e[i], &rw->versions[i])) != 0)
+            return rc;
         for (size_t k = 0; k < rw->old_count; k++)
             if (rw->old[k].base_offset < end && rw->old[k].end_offset > e[i].base_offset &&
                 (rc = merge_versions(&e[i], &rw->old[k])) != 0)
@@ -387,6 +430,27 @@ static int change_replace(catalog_snapshot *s, void *arg)
     return 0;
 }
 
+/* A restore: the new entries go before the first one, which must still
+ * start the log where it did, and the log starts at the first of them. */
+static int change_restore(catalog_snapshot *s, void *arg)
+{
+    const replace_arg *a = arg;
+    const catalog_rewrite *rw = a->rw;
+    catalog_checkpoint *b = sl_catalog_edit_bounds(s);
+    if (b->log_start_offset != rw->hi)
+        return sl_err_set(SIGLOG_ECORRUPT, "the catalog changed under maintenance: the log starts at %" PRIu64
+                          ", not %" PRIu64, b->log_start_offset, rw->hi);
+    size_t n;
+    sl_catalog_edit_segments(s, &n);
+    if (!sl_catalog_edit_resize(s, n + rw->n))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    catalog_segment *segs = sl_catalog_edit_segments(s, &n);
+    memmove(segs + rw->n, segs, (n - rw->n) * sizeof *segs);
+    memcpy(segs, a->fresh, rw->n * sizeof *segs);
+    sl_catalog_edit_bounds(s)->log_start_offset = rw->lo;
+    return 0;
+}
+
 int sl_catalog_rewrite_commit(catalog_rewrite *rw)
 {
     catalog *c = rw->c;
@@ -415,7 +479,7 @@ int sl_catalog_rewrite_commit(catalog_rewrite *rw)
         replace_arg a = {rw, fresh};
         /* From here on a failure leaves files for remove_leftovers: which
          * generation survives is not known. */
-        rc = sl_catalog_update(c, change_replace, &a);
+        rc = sl_catalog_update(c, rw->old_count ? change_replace : change_restore, &a);
         if (!rc)
             rc = unlink_and_sync(c, rw->old, rw->old_count);
     }

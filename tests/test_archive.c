@@ -24,8 +24,8 @@ typedef struct fx {
 } fx;
 
 /* A store with stream "ev" (1 partition, 64 KiB segments, no
- * compression) holding EVENTS test events: several sealed segments. */
-static fx make_store(const char *tag)
+ * compression) and no event yet. */
+static fx make_empty_store(const char *tag)
 {
     fx f = { .root = test_tmpdir(tag) };
     f.store = test_path(f.root, "store");
@@ -38,14 +38,29 @@ static fx make_store(const char *tag)
     c.compression = SIGLOG_COMPRESSION_NONE;
     c.batch_bytes_max = 4 << 10;
     cr_assert_eq(siglog_stream_create(s, "ev", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    return f;
+}
+
+/* EVENTS test events of seed into "ev" of store: several sealed
+ * segments. */
+static void fill(const char *store, uint64_t seed)
+{
+    siglog *s = test_store_open(store, NULL);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
     for (uint64_t i = 0; i < EVENTS; i++) {
         test_event t;
-        test_event_make(&t, 7, i);
+        test_event_make(&t, seed, i);
         cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0, "%s", siglog_errdetail());
     }
     cr_assert_eq(siglog_close(s), 0);
+}
+
+static fx make_store(const char *tag)
+{
+    fx f = make_empty_store(tag);
+    fill(f.store, 7);
     return f;
 }
 
@@ -417,5 +432,185 @@ Test(archive, a_power_cut_anywhere_in_a_move_loses_and_doubles_nothing, .timeout
             moved += w.log_start > 0;
         }
     cr_assert_gt(moved, 0, "no trial moved the segments");
+    fx_free(&f);
+}
+
+/* Restore archive path into store in the maintenance role (through
+ * crash's I/O when not NULL): its return code, *res filled. */
+static int restore(const char *store, const char *path, io_crash *crash, siglog_restore_result *res)
+{
+    siglog_maintenance *m = NULL;
+    if (crash)
+        m = maintenance_on(store, crash);
+    else
+        cr_assert_eq(siglog_maintenance_open(&m, store, NULL), 0, "%s", siglog_errdetail());
+    int rc = siglog_archive_restore(m, path, res);
+    siglog_maintenance_close(m); /* keeps siglog_errdetail() */
+    return rc;
+}
+
+/* A time past the events of the first of the (two) sealed segments the
+ * archive at path holds, before those of the last: an export bound that
+ * takes the first only. */
+static int64_t first_segment_bound(const char *path)
+{
+    siglog_archive *a;
+    cr_assert_eq(siglog_archive_open(&a, path), 0, "%s", siglog_errdetail());
+    const siglog_archive_info *in = siglog_archive_info_get(a);
+    cr_assert_eq(in->segment_count, 2);
+    int64_t bound = in->min_timestamp_us + (in->max_timestamp_us - in->min_timestamp_us) * 3 / 5;
+    siglog_archive_close(a);
+    return bound;
+}
+
+/* A move, then a restore of its archive: the store replays every event
+ * from offset 0 again, once, byte for byte; audited; a second restore of
+ * the same archive finds everything there (a no-op). */
+Test(archive, restore_brings_a_moved_archive_back)
+{
+    fx f = make_store("archive-restore");
+    char path[4096];
+    cr_assert_eq(export_flags(&f, INT64_MAX, SIGLOG_ARCHIVE_MOVE, path, sizeof path), 1);
+    whereabouts w;
+    assert_each_once(f.store, f.out, "moved", &w);
+    uint64_t moved_to = w.log_start;
+    cr_assert_gt(moved_to, 0);
+    siglog_restore_result res;
+    cr_assert_eq(restore(f.store, path, NULL, &res), 1, "%s", siglog_errdetail());
+    cr_assert_eq(res.first_offset, 0);
+    cr_assert_eq(res.next_offset, moved_to);
+    cr_assert_eq(res.records, moved_to);
+    cr_assert_gt(res.segments, 1);
+    memset(&w, 0, sizeof w);
+    find_in_store(f.store, &w, "restored");
+    cr_assert_eq(w.log_start, 0, "the log starts at 0 again");
+    for (uint64_t i = 0; i < EVENTS; i++)
+        cr_assert_eq(w.in_store[i], 1, "offset %llu replayed %u times", (unsigned long long)i, w.in_store[i]);
+
+    siglog *s = test_store_open(f.store, NULL);
+    siglog_audit_record seen = { 0 };
+    cr_assert_eq(siglog_audit_read(s, 1, last_record, &seen, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_str_eq(seen.action, "restore");
+    cr_assert_eq(seen.offset_start, 0);
+    cr_assert_eq(seen.offset_end, moved_to);
+    cr_assert_eq(seen.events, moved_to);
+    free((char *)seen.action);
+    free((char *)seen.detail);
+    /* The restored entries carry their schema versions (a filter by
+     * version passes over a segment whose entry lacks it). */
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    siglog_cursor *cur;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_cursor_filter_schema(cur, 2), 0, "%s", siglog_errdetail());
+    const siglog_record *r;
+    uint64_t twos = 0;
+    int rc;
+    while ((rc = siglog_cursor_next(cur, &r)) == 1)
+        twos += r->schema_version == 2;
+    cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+    cr_assert_eq(twos, EVENTS / 3, "every version-2 event, the restored ones too");
+    siglog_cursor_close(cur);
+    cr_assert_eq(siglog_close(s), 0);
+
+    cr_assert_eq(restore(f.store, path, NULL, &res), 0, "again: %s", siglog_errdetail());
+    fx_free(&f);
+}
+
+/* An archive whose offsets the store holds with other contents is
+ * refused naming the offsets; one of another store too; one that ends
+ * below the log start (a hole would stay) until the one above it is
+ * back. */
+Test(archive, restore_refuses_other_contents_other_stores_and_holes)
+{
+    fx f = make_empty_store("archive-restore-refuse");
+    char *twin = test_path(f.root, "twin");
+    test_copy_tree(f.store, twin); /* the same store id */
+    fill(f.store, 7);
+    fill(twin, 8);
+    char path[4096];
+    cr_assert_eq(export(&f, INT64_MAX, path, sizeof path), 1);
+    int64_t mid = first_segment_bound(path);
+    /* The first half: sealed in the twin too (whose events are longer). */
+    char half[4096];
+    cr_assert_eq(export(&f, mid, half, sizeof half), 1);
+    cr_assert_eq(restore(twin, half, NULL, NULL), SIGLOG_EEXIST, "%s", siglog_errdetail());
+    cr_assert(strstr(siglog_errdetail(), "other contents from offset 0"), "%s", siglog_errdetail());
+    fx o = make_empty_store("archive-restore-other");
+    cr_assert_eq(restore(o.store, path, NULL, NULL), SIGLOG_EINVAL);
+    cr_assert(strstr(siglog_errdetail(), "not of store"), "%s", siglog_errdetail());
+    fx_free(&o);
+
+    /* Two moves: [0, a) and [a, b); the older alone leaves [a, b) out. */
+    test_rmtree(f.out);
+    cr_assert_eq(mkdir(f.out, 0700), 0);
+    char older[4096], newer[4096];
+    cr_assert_eq(export_flags(&f, mid, SIGLOG_ARCHIVE_MOVE, older, sizeof older), 1);
+    cr_assert_eq(export_flags(&f, INT64_MAX, SIGLOG_ARCHIVE_MOVE, newer, sizeof newer), 1);
+    cr_assert_eq(restore(f.store, older, NULL, NULL), SIGLOG_EINVAL);
+    cr_assert(strstr(siglog_errdetail(), "would be missing"), "%s", siglog_errdetail());
+    cr_assert_eq(restore(f.store, newer, NULL, NULL), 1, "%s", siglog_errdetail());
+    cr_assert_eq(restore(f.store, older, NULL, NULL), 1, "%s", siglog_errdetail());
+    whereabouts w = { 0 };
+    find_in_store(f.store, &w, "both back");
+    cr_assert_eq(w.log_start, 0);
+    for (uint64_t i = 0; i < EVENTS; i++)
+        cr_assert_eq(w.in_store[i], 1, "offset %llu", (unsigned long long)i);
+    free(twin);
+    fx_free(&f);
+}
+
+/* A restore cut by a process death at every I/O call, then a power cut:
+ * every event is readable exactly once (the store, or below its log
+ * start the archive), and the restore run again completes it. The
+ * archive is the first segment's. A restore makes many I/O calls (every
+ * batch is appended and indexed), so the fast suite cuts each call in one
+ * of the four modes in turn; with SIGLOG_CRASH_ALL_MODES set (the slow
+ * suite) each in all four. */
+Test(archive, a_power_cut_anywhere_in_a_restore_loses_and_doubles_nothing, .timeout = 900)
+{
+    fx f = make_store("archive-restore-cut");
+    char path[4096];
+    cr_assert_eq(export(&f, INT64_MAX, path, sizeof path), 1);
+    int64_t mid = first_segment_bound(path);
+    test_rmtree(f.out);
+    cr_assert_eq(mkdir(f.out, 0700), 0);
+    cr_assert_eq(export_flags(&f, mid, SIGLOG_ARCHIVE_MOVE, path, sizeof path), 1);
+    const char *name = strrchr(path, '/') + 1;
+    int all_modes = getenv("SIGLOG_CRASH_ALL_MODES") != NULL;
+    int completed = 0, restored = 0;
+    for (uint64_t k = 1; !completed; k++)
+        for (size_t m = all_modes ? 0 : k % CRASH_MODES; m < (all_modes ? CRASH_MODES : k % CRASH_MODES + 1); m++) {
+            char label[64];
+            snprintf(label, sizeof label, "trial-%llu-%zu", (unsigned long long)k, m);
+            char *trial = test_path(f.root, label);
+            cr_assert_eq(mkdir(trial, 0700), 0);
+            char *store = test_path(trial, "store"), *out = test_path(trial, "out");
+            test_copy_tree(f.store, store);
+            test_copy_tree(f.out, out);
+            char *archive = test_path(out, name);
+            io_crash *crash = io_crash_new(k * 37 + m);
+            siglog_maintenance *mh = maintenance_on(store, crash);
+            io_crash_die_after(crash, io_crash_ops(crash) + k);
+            int rc = siglog_archive_restore(mh, archive, NULL);
+            completed |= rc == 1 && !io_crash_dead(crash);
+            siglog_maintenance_close(mh);
+            cr_assert_eq(io_crash_power_cut(crash, crash_modes[m]), 0);
+            io_crash_free(crash);
+            snprintf(label, sizeof label, "call %llu mode %d", (unsigned long long)k, crash_modes[m]);
+            whereabouts w;
+            assert_each_once(store, out, label, &w);
+            restored += w.log_start == 0;
+            cr_assert_geq(restore(store, archive, NULL, NULL), 0, "%s: again: %s", label, siglog_errdetail());
+            memset(&w, 0, sizeof w);
+            find_in_store(store, &w, label);
+            cr_assert_eq(w.log_start, 0, "%s: restored in the end", label);
+            test_rmtree(trial);
+            free(archive);
+            free(trial);
+            free(store);
+            free(out);
+        }
+    cr_assert_gt(restored, 0, "no trial restored");
     fx_free(&f);
 }

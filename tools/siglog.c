@@ -28,6 +28,7 @@ static const cli_command commands[] = {
     { "manifest", cmd_manifest, "check that the data behind a replay manifest is intact" },
     { "archive", cmd_archive, "copy sealed segments out as self-describing archive files" },
     { "retain", cmd_retain, "apply the streams' retention policy (purge), or print its plan" },
+    { "restore", cmd_restore, "bring archive files back into their partitions" },
 };
 
 static void usage(FILE *f)

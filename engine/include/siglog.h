@@ -1238,6 +1238,33 @@ SIGLOG_API int siglog_archive_export(siglog_maintenance *m, const char *stream, 
                                      int64_t before_us, const char *dir, unsigned flags, char *path_out,
                                      size_t path_cap);
 
+/* What siglog_archive_restore brought back. */
+typedef struct siglog_restore_result {
+    uint64_t first_offset, next_offset; /* offsets [first, next) restored */
+    uint64_t records;
+    uint32_t segments;
+    uint64_t reserved[4];
+} siglog_restore_result;
+
+/* In the maintenance role (beside a live writer and readers): bring the
+ * archive file at path back into the partition it names (its store id
+ * must be this store's: SIGLOG_EINVAL otherwise; its stream and partition
+ * must exist: SIGLOG_ENOENT). The archive is checked whole first. Its
+ * segments below the partition's log start come back as hot segments and
+ * the log start moves down to the archive's first offset; the archive
+ * must reach up to the log start (SIGLOG_EINVAL naming the offsets that
+ * would be missing otherwise). Its part at or above the log start must
+ * hold exactly the records the store holds there: then that part is a
+ * no-op; otherwise SIGLOG_EEXIST naming the offsets and the first that
+ * differs, and nothing changes (likewise SIGLOG_EINVAL for a segment
+ * straddling the log start). The restore is recorded in the audit trail
+ * (action "restore") before it is done; the segments are written through
+ * the catalog (new files synced, then one catalog commit), so a crash
+ * leaves the log as it was or with them. Returns 1 when segments came
+ * back (*res, when not NULL, says which), 0 when every event of the
+ * archive is in the store already. */
+SIGLOG_API int siglog_archive_restore(siglog_maintenance *m, const char *path, siglog_restore_result *res);
+
 /* Open an archive file, any store's or none's: the whole file is read and
  * checked (its checksum, then every rule down to each record) before this
  * returns, so damage is SIGLOG_ECORRUPT here, naming the file and byte.

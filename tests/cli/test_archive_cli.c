@@ -243,3 +243,55 @@ Test(cli_archive, move_runs_beside_a_writer_and_loses_nothing)
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
 }
+
+/* archive --move, then restore of both archives (given oldest partition
+ * last, in one call): the store replays byte for byte what it replayed
+ * before; a second restore changes nothing; usage errors exit 2. */
+Test(cli_archive, restore_brings_moved_archives_back)
+{
+    run_result before = RUN(NULL, "replay", store, "ev");
+    cr_assert_eq(before.status, 0, "%s", before.err);
+    run_result r = RUN(NULL, "archive", store, "--to", out, "--move", "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *doc = json_loads(r.out, 0, NULL);
+    run_free(&r);
+    json_t *list = json_object_get(doc, "archives");
+    cr_assert_eq(json_array_size(list), 2);
+    const char *p0 = json_string_value(json_object_get(json_array_get(list, 0), "path"));
+    const char *p1 = json_string_value(json_object_get(json_array_get(list, 1), "path"));
+    r = RUN(NULL, "restore", p1, p0, "--into", store, "--json");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_t *res = json_loads(r.out, 0, NULL);
+    run_free(&r);
+    size_t i;
+    json_t *a;
+    json_array_foreach(json_object_get(res, "archives"), i, a) {
+        cr_assert(json_is_true(json_object_get(a, "restored")), "archive %zu", i);
+        cr_assert_eq(json_integer_value(json_object_get(a, "first_offset")), 0);
+        cr_assert_gt(json_integer_value(json_object_get(a, "records")), 0);
+    }
+    json_decref(res);
+    run_result after = RUN(NULL, "replay", store, "ev");
+    cr_assert_eq(after.status, 0, "%s", after.err);
+    cr_assert_str_eq(after.out, before.out, "the store replays what it did before the move");
+    run_free(&after);
+    run_free(&before);
+    r = RUN(NULL, "restore", p0, "--into", store);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "already in the store"), "%s", r.out);
+    run_free(&r);
+    r = RUN(NULL, "audit", store);
+    cr_assert(strstr(r.out, " restore command ev/0 offsets=[0,") && strstr(r.out, " restore command ev/1 "), "%s",
+              r.out);
+    run_free(&r);
+    json_decref(doc);
+    r = RUN(NULL, "restore", "--into", store);
+    cr_assert_eq(r.status, 2, "no archive: %s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "restore", out);
+    cr_assert_eq(r.status, 2, "no --into: %s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "restore", "--help");
+    cr_assert_eq(r.status, 0);
+    run_free(&r);
+}
