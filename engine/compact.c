@@ -101,6 +101,16 @@ static int each_batch(segment *s, batch_fn fn, void *arg)
     return rc;
 }
 
+void sl_compact_stats_add(compact_stats *total, const compact_stats *st)
+{
+    total->segments_in += st->segments_in;
+    total->segments_out += st->segments_out;
+    total->records_in += st->records_in;
+    total->records_dropped += st->records_dropped;
+    total->bytes_in += st->bytes_in;
+    total->bytes_out += st->bytes_out;
+}
+
 /* ---- merge ---- */
 
 size_t sl_compact_merge_plan(const catalog_segment *segs, size_t n, uint64_t merge_below, uint64_t segment_bytes_max,
@@ -314,11 +324,9 @@ int sl_compact_rewrite(segment *const *in, size_t n, compact_keep_fn keep, void 
         st->bytes_in += sl_segment_size(in[i]);
         rc = each_batch(in[i], rewrite_batch, &k);
     }
+    /* No survivor means no batch was opened, so no output exists. */
     if (!rc && k.survivors == 0)
-        rc = sl_err_set(SIGLOG_EINVAL,
-                        "no record of offsets %" PRIu64 "..%" PRIu64
-                        " would stay; a range keeps at least one record",
-                        sl_segment_base_offset(in[0]), sl_segment_next_offset(in[n - 1]) - 1);
+        rc = COMPACT_NOTHING_KEPT;
     if (!rc)
         rc = flush_open(&k.w);
     writer_free(&k.w);
@@ -361,6 +369,22 @@ static int survives(void *arg, const siglog_record *r)
     return e->timestamp_us >= k->kp->now_us - (int64_t)k->kp->tombstone_retention_us;
 }
 
+/* The key map of in[0..n) and newer[0..m): every key's newest record. */
+static int keys_note_all(keys_run *k, segment *const *in, size_t n, segment *const *newer, size_t m)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n + m && !rc; i++)
+        rc = each_batch(i < n ? in[i] : newer[i - n], note_batch, k);
+    return rc;
+}
+
+static void keys_run_free(keys_run *k)
+{
+    free(k->map.slots);
+    sl_bytebuf_free(&k->map.arena);
+    sl_bytebuf_free(&k->scratch);
+}
+
 int sl_compact_keys(segment *const *in, size_t n, segment *const *newer, size_t m, const compact_keys_params *kp,
                     const compact_sink *sink, compact_stats *st)
 {
@@ -368,13 +392,44 @@ int sl_compact_keys(segment *const *in, size_t n, segment *const *newer, size_t 
     if (n == 0)
         return sl_err_set(SIGLOG_EINVAL, "key compaction of no segments");
     keys_run k = {.kp = kp, .map = {.budget = kp->memory_bytes}};
-    int rc = 0;
-    for (size_t i = 0; i < n + m && !rc; i++)
-        rc = each_batch(i < n ? in[i] : newer[i - n], note_batch, &k);
+    int rc = keys_note_all(&k, in, n, newer, m);
     if (!rc)
         rc = sl_compact_rewrite(in, n, survives, &k, sink, st);
-    free(k.map.slots);
-    sl_bytebuf_free(&k.map.arena);
-    sl_bytebuf_free(&k.scratch);
+    keys_run_free(&k);
+    return rc;
+}
+
+typedef struct keys_count {
+    keys_run *k;
+    compact_stats *st;
+} keys_count;
+
+static int count_batch(void *arg, segment *s, const batch_header *h, const uint8_t *body)
+{
+    keys_count *kc = arg;
+    batch_iter it;
+    siglog_record r;
+    int rc = sl_batch_iter_init(&it, h, body, &kc->k->scratch);
+    while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1) {
+        rc = 0;
+        kc->st->records_in++;
+        kc->st->records_dropped += !survives(kc->k, &r);
+    }
+    return rc < 0 ? sl_err_set(rc, "%s: %s", sl_segment_file_path(s), siglog_errdetail()) : 0;
+}
+
+int sl_compact_keys_count(segment *const *in, size_t n, segment *const *newer, size_t m,
+                          const compact_keys_params *kp, compact_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    keys_run k = {.kp = kp, .map = {.budget = kp->memory_bytes}};
+    keys_count kc = {&k, st};
+    int rc = keys_note_all(&k, in, n, newer, m);
+    for (size_t i = 0; i < n && !rc; i++) {
+        st->segments_in++;
+        st->bytes_in += sl_segment_size(in[i]);
+        rc = each_batch(in[i], count_batch, &kc);
+    }
+    keys_run_free(&k);
     return rc;
 }

@@ -53,6 +53,9 @@ typedef struct compact_stats {
     uint64_t bytes_in, bytes_out;
 } compact_stats;
 
+/* total += st, field by field. */
+void sl_compact_stats_add(compact_stats *total, const compact_stats *st);
+
 /* A run of consecutive catalog entries [first, first + count). */
 typedef struct compact_run {
     size_t first, count;
@@ -76,9 +79,11 @@ typedef int (*compact_keep_fn)(void *arg, const siglog_record *r);
  * into outputs of the sink without the records keep() refuses: the
  * survivors re-encoded in batches of their own input batch, each over
  * the batch's whole range (an emptied batch's range goes to the batch
- * before it, or at the start to the one after it). SIGLOG_EINVAL when
- * no record would stay (a range must keep a record to be described by
- * a segment). */
+ * before it, or at the start to the one after it). COMPACT_NOTHING_KEPT
+ * (st filled, no output asked for) when no record would stay: a range
+ * must keep a record to be described by a segment, so the caller removes
+ * the inputs instead (sl_catalog_remove_prefix) or keeps them. */
+#define COMPACT_NOTHING_KEPT 1
 int sl_compact_rewrite(segment *const *in, size_t n, compact_keep_fn keep, void *arg, const compact_sink *sink,
                        compact_stats *st);
 
@@ -91,9 +96,16 @@ typedef struct compact_keys_params {
 /* Key compaction of the sealed segments in[0..n) (consecutive, in offset
  * order): sl_compact_rewrite keeping what compact.h's rule keeps.
  * newer[0..m) are the segments after them, read for their keys only: a
- * key's newer event there supersedes every one in the inputs. */
+ * key's newer event there supersedes every one in the inputs.
+ * COMPACT_NOTHING_KEPT as sl_compact_rewrite. */
 int sl_compact_keys(segment *const *in, size_t n, segment *const *newer, size_t m, const compact_keys_params *kp,
                     const compact_sink *sink, compact_stats *st);
+
+/* What sl_compact_keys would do, written nowhere: st's segments_in,
+ * bytes_in, records_in and records_dropped (segments_out and bytes_out
+ * stay 0: only writing the outputs would tell them). */
+int sl_compact_keys_count(segment *const *in, size_t n, segment *const *newer, size_t m,
+                          const compact_keys_params *kp, compact_stats *st);
 
 /* ---- on a partition, through its catalog's rewrite primitive ---- */
 
@@ -103,7 +115,9 @@ int sl_compact_keys(segment *const *in, size_t n, segment *const *newer, size_t 
 int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t merge_below, compact_stats *total);
 /* Maintenance: key compaction of every sealed segment of c in one
  * rewrite, the segments after them (the active one) read for newer
- * keys; re-encoded batches compressed as `compression` says. */
+ * keys; re-encoded batches compressed as `compression` says. When no
+ * record of them stays, they are removed (sl_catalog_remove_prefix: the
+ * log start moves up to the active segment). */
 int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
                               compact_stats *st);
 /* Maintenance: re-encode the sealed segment of c starting at base_offset
@@ -113,5 +127,12 @@ int sl_compact_partition_keys(catalog *c, const segment_params *p, int compressi
  * starts there. */
 int sl_compact_partition_recompress(catalog *c, uint64_t base_offset, const segment_params *p, int compression,
                                     uint8_t tier, compact_stats *st);
+
+/* What the two would do, writing nothing: the merge's figures are exact
+ * (a run fits one output); key compaction's leave segments_out and
+ * bytes_out 0 (sl_compact_keys_count). */
+int sl_compact_partition_merge_count(catalog *c, const segment_params *p, uint64_t merge_below, compact_stats *total);
+int sl_compact_partition_keys_count(catalog *c, const segment_params *p, const compact_keys_params *kp,
+                                    compact_stats *st);
 
 #endif

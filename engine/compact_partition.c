@@ -84,16 +84,6 @@ static int rewrite_run(catalog *c, const catalog_snapshot *s, size_t first, size
     return rc;
 }
 
-static void add_stats(compact_stats *total, const compact_stats *st)
-{
-    total->segments_in += st->segments_in;
-    total->segments_out += st->segments_out;
-    total->records_in += st->records_in;
-    total->records_dropped += st->records_dropped;
-    total->bytes_in += st->bytes_in;
-    total->bytes_out += st->bytes_out;
-}
-
 static int merge_builder(void *arg, segment *const *in, size_t n, segment *const *newer, size_t m,
                          const compact_sink *sink, compact_stats *st)
 {
@@ -103,20 +93,33 @@ static int merge_builder(void *arg, segment *const *in, size_t n, segment *const
     return sl_compact_merge(in, n, sink, st);
 }
 
-int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t merge_below, compact_stats *total)
+/* c's current snapshot (*s, to release) and its merge plan: *runs
+ * (malloc'd) and their number. */
+static int plan_merge(catalog *c, const segment_params *p, uint64_t merge_below, catalog_snapshot **s,
+                      compact_run **runs, size_t *n_runs)
 {
-    *total = (compact_stats){0};
+    *s = NULL;
+    *runs = NULL;
+    *n_runs = 0;
     int rc = sl_catalog_refresh(c);
     if (rc)
         return rc;
-    catalog_snapshot *s = sl_catalog_snapshot_get(c);
-    size_t n = sl_catalog_snapshot_count(s), runs_n = 0;
-    compact_run *runs = malloc((n / 2 + 1) * sizeof *runs);
-    if (!runs)
-        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    else
-        runs_n = sl_compact_merge_plan(sl_catalog_snapshot_segment(s, 0), n, merge_below, p->segment_bytes_max, runs,
-                                       n / 2 + 1);
+    *s = sl_catalog_snapshot_get(c);
+    size_t n = sl_catalog_snapshot_count(*s);
+    if (!(*runs = malloc((n / 2 + 1) * sizeof **runs)))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    *n_runs = sl_compact_merge_plan(sl_catalog_snapshot_segment(*s, 0), n, merge_below, p->segment_bytes_max, *runs,
+                                    n / 2 + 1);
+    return 0;
+}
+
+int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t merge_below, compact_stats *total)
+{
+    *total = (compact_stats){0};
+    catalog_snapshot *s;
+    compact_run *runs;
+    size_t runs_n;
+    int rc = plan_merge(c, p, merge_below, &s, &runs, &runs_n);
     /* The last run first: a merge changes the entry count after it only,
      * so the runs before keep their places. */
     for (size_t r = runs_n; r-- > 0 && !rc;) {
@@ -125,10 +128,35 @@ int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t mer
         rc = rewrite_run(c, now, runs[r].first, runs[r].count, p, 0, -1, merge_builder, NULL, &st);
         sl_catalog_snapshot_release(now);
         if (!rc)
-            add_stats(total, &st);
+            sl_compact_stats_add(total, &st);
     }
     free(runs);
-    sl_catalog_snapshot_release(s);
+    if (s)
+        sl_catalog_snapshot_release(s);
+    return rc;
+}
+
+int sl_compact_partition_merge_count(catalog *c, const segment_params *p, uint64_t merge_below, compact_stats *total)
+{
+    *total = (compact_stats){0};
+    catalog_snapshot *s;
+    compact_run *runs;
+    size_t runs_n;
+    int rc = plan_merge(c, p, merge_below, &s, &runs, &runs_n);
+    for (size_t r = 0; r < runs_n; r++) {
+        /* A run fits one output: its total is within segment_bytes_max. */
+        total->segments_out++;
+        for (size_t i = runs[r].first; i < runs[r].first + runs[r].count; i++) {
+            const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
+            total->segments_in++;
+            total->records_in += e->record_count;
+            total->bytes_in += e->bytes;
+            total->bytes_out += e->bytes;
+        }
+    }
+    free(runs);
+    if (s)
+        sl_catalog_snapshot_release(s);
     return rc;
 }
 
@@ -136,6 +164,15 @@ static int keys_builder(void *arg, segment *const *in, size_t n, segment *const 
                         const compact_sink *sink, compact_stats *st)
 {
     return sl_compact_keys(in, n, newer, m, arg, sink, st);
+}
+
+/* How many entries of s, from the first, are sealed. */
+static size_t sealed_prefix(const catalog_snapshot *s)
+{
+    size_t sealed = 0;
+    while (sealed < sl_catalog_snapshot_count(s) && sl_catalog_snapshot_segment(s, sealed)->state == CATALOG_SEG_SEALED)
+        sealed++;
+    return sealed;
 }
 
 int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
@@ -146,11 +183,15 @@ int sl_compact_partition_keys(catalog *c, const segment_params *p, int compressi
     if (rc)
         return rc;
     catalog_snapshot *s = sl_catalog_snapshot_get(c);
-    size_t sealed = 0;
-    while (sealed < sl_catalog_snapshot_count(s) && sl_catalog_snapshot_segment(s, sealed)->state == CATALOG_SEG_SEALED)
-        sealed++;
+    size_t sealed = sealed_prefix(s);
     rc = sealed ? rewrite_run(c, s, 0, sealed, p, compression, -1, keys_builder, (void *)kp, st) : 0;
     sl_catalog_snapshot_release(s);
+    /* The sealed entries are the catalog's first ones: with none of their
+     * records kept, the log starts at the active segment. */
+    if (rc == COMPACT_NOTHING_KEPT) {
+        st->segments_out = st->bytes_out = 0;
+        rc = sl_catalog_remove_prefix(c, sealed);
+    }
     return rc;
 }
 
@@ -183,6 +224,27 @@ int sl_compact_partition_recompress(catalog *c, uint64_t base_offset, const segm
         rc = sl_err_set(SIGLOG_ENOENT, "%s: no segment starts at offset %" PRIu64, sl_catalog_dir(c), base_offset);
     else
         rc = rewrite_run(c, s, i, 1, p, compression, tier, recompress_builder, NULL, st);
+    sl_catalog_snapshot_release(s);
+    return rc;
+}
+
+int sl_compact_partition_keys_count(catalog *c, const segment_params *p, const compact_keys_params *kp,
+                                    compact_stats *st)
+{
+    *st = (compact_stats){0};
+    int rc = sl_catalog_refresh(c);
+    if (rc)
+        return rc;
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    size_t sealed = sealed_prefix(s), m = sl_catalog_snapshot_count(s) - sealed;
+    segment **in = NULL, **newer = NULL;
+    if (sealed && !(rc = open_entries(c, s, 0, sealed, p, &in))) {
+        if (!(rc = open_entries(c, s, sealed, m, p, &newer))) {
+            rc = sl_compact_keys_count(in, sealed, newer, m, kp, st);
+            close_segments(newer, m);
+        }
+        close_segments(in, sealed);
+    }
     sl_catalog_snapshot_release(s);
     return rc;
 }

@@ -29,6 +29,7 @@ static const cli_command commands[] = {
     { "archive", cmd_archive, "copy sealed segments out as self-describing archive files" },
     { "retain", cmd_retain, "apply the streams' retention policy (purge), or print its plan" },
     { "restore", cmd_restore, "bring archive files back into their partitions" },
+    { "compact", cmd_compact, "merge small sealed segments or keep the newest event per key" },
 };
 
 static void usage(FILE *f)

@@ -1108,6 +1108,65 @@ SIGLOG_API int siglog_maintenance_open(siglog_maintenance **out, const char *pat
 /* Release the role and free the handle. NULL is fine. */
 SIGLOG_API void siglog_maintenance_close(siglog_maintenance *m);
 
+/* Compaction of a stream's sealed segments (siglog(1), "compact"). */
+enum siglog_compact_mode {
+    /* Consecutive sealed segments each smaller than the stream's
+     * merge_below become segments up to segment_bytes_max; every event's
+     * offset, timestamp and bytes unchanged, nothing dropped. */
+    SIGLOG_COMPACT_MERGE = 1,
+    /* Streams with cleanup=compact only (SIGLOG_EINVAL otherwise): of the
+     * events with a key in the sealed segments, only each key's newest
+     * (the active segment counted) stays; a newest that is a tombstone
+     * older than tombstone_retention goes too. Survivors keep their
+     * offsets: the dropped ones leave gaps. */
+    SIGLOG_COMPACT_KEYS = 2,
+};
+
+#define SIGLOG_COMPACT_ALL_PARTITIONS UINT32_MAX
+#define SIGLOG_COMPACT_MEMORY_DEFAULT (256ull << 20)
+
+typedef struct siglog_compact_options {
+    uint32_t mode;              /* enum siglog_compact_mode */
+    uint32_t partition;         /* or SIGLOG_COMPACT_ALL_PARTITIONS */
+    uint32_t dry_run;           /* 1: figures only, nothing written */
+    uint32_t reserved32;
+    uint64_t memory_bytes;      /* key map budget of KEYS; 0: the default */
+    /* Called after each partition (done of total), may be NULL. */
+    void (*progress)(void *ctx, uint32_t done, uint32_t total);
+    void *progress_ctx;
+    uint64_t reserved[4];
+} siglog_compact_options;
+
+#define SIGLOG_COMPACT_UNKNOWN UINT64_MAX
+
+typedef struct siglog_compact_result {
+    uint32_t partitions;        /* partitions compacted (or looked at) */
+    uint32_t reserved32;
+    uint64_t segments_in;       /* sealed segments replaced */
+    uint64_t segments_out;      /* their replacements */
+    uint64_t events_in;         /* events those segments held */
+    uint64_t events_dropped;    /* of them, not kept */
+    uint64_t bytes_before;      /* of the segments replaced */
+    uint64_t bytes_after;       /* of their replacements */
+    uint64_t reserved[4];
+} siglog_compact_result;
+
+/* Compact stream `stream` (every partition, or o->partition) with the
+ * stream's own settings, through the catalog's rewrite primitive: each
+ * replacement is one catalog commit, so a crash leaves the old segments or
+ * the new ones; a writer and readers go on beside it, and a cursor keeps
+ * the segments of its snapshot. One audit record (action "compact") is
+ * appended before anything is replaced, naming the mode, the partitions
+ * and the sealed events and bytes in scope. With dry_run nothing is
+ * written (no audit record either) and *out says what would be done: exact
+ * for MERGE; for KEYS, segments_out and bytes_after are
+ * SIGLOG_COMPACT_UNKNOWN (only writing them tells). Key compaction holds
+ * every distinct key of the partition in memory: past memory_bytes it
+ * fails with SIGLOG_ENOMEM naming the budget, having replaced nothing in
+ * that partition. Unknown stream or partition: SIGLOG_ENOENT. */
+SIGLOG_API int siglog_compact(siglog_maintenance *m, const char *stream, const siglog_compact_options *o,
+                              siglog_compact_result *out);
+
 /* ------------------------------------------------------------------------
  * Retention
  * ------------------------------------------------------------------------

@@ -1,0 +1,167 @@
+/*
+ * cmd_compact — `siglog compact`: merge small sealed segments or keep the
+ * newest event per key, through a maintenance handle (siglog_compact), so
+ * it runs beside a live writer and readers.
+ */
+#include "args.h"
+#include "cli.h"
+#include "output.h"
+#include "progress.h"
+#include "timeparse.h"
+
+#include <inttypes.h>
+#include <jansson.h>
+#include <stdio.h>
+
+static const args_cmd compact_cmd = {
+    "compact",
+    "siglog compact STORE --stream S [--partition P] (--merge | --keys) [--dry-run]\n"
+    "       [--memory SIZE] [--force-owner] [--json]",
+    "Rewrite a stream's sealed segments (never the active one) through the\n"
+    "catalog's rewrite primitive: a crash leaves the old segments or the new\n"
+    "ones, and a writer and readers go on beside it.\n"
+    "\n"
+    "  --merge         consecutive sealed segments smaller than the stream's\n"
+    "                  merge_below become segments up to segment_bytes_max;\n"
+    "                  every event's offset, time and bytes unchanged\n"
+    "  --keys          streams with cleanup=compact: of the events with a key,\n"
+    "                  only the newest per key stays (the active segment\n"
+    "                  counted); a newest that is a tombstone older than\n"
+    "                  tombstone_retention goes too. Survivors keep their\n"
+    "                  offsets\n"
+    "  --stream S      the stream (required)\n"
+    "  --partition P   one partition (default: every one)\n"
+    "  --dry-run       say what would be done and write nothing (--keys cannot\n"
+    "                  tell segments and bytes after without writing them)\n"
+    "  --memory SIZE   --keys: memory for the key map (default 256MiB, at least\n"
+    "                  1MiB; K/M/G suffixes); more distinct keys fail the\n"
+    "                  partition, which is left as it was\n"
+    "  --force-owner   run as another user than the store's owner, giving new\n"
+    "                  files to the owner\n"
+    "  --json          one JSON document: {\"store\", \"stream\", \"mode\",\n"
+    "                  \"dry_run\", \"partitions\", \"segments_in\", \"segments_out\",\n"
+    "                  \"events_in\", \"events_dropped\", \"bytes_before\",\n"
+    "                  \"bytes_after\"} (null when a dry run cannot tell)\n"
+    "\n"
+    "Prints segments in/out, events dropped and bytes before/after, with a\n"
+    "progress bar over the partitions when stderr is a terminal. Each run is\n"
+    "one audit record (action compact) written before anything is replaced.\n",
+};
+
+enum { OPT_JSON = 256, OPT_PARTITION, OPT_STREAM, OPT_MERGE, OPT_KEYS, OPT_DRY_RUN, OPT_MEMORY, OPT_FORCE_OWNER };
+
+static void on_progress(void *ctx, uint32_t done, uint32_t total)
+{
+    progress *bar = ctx;
+    bar->total = total;
+    progress_update(bar, done);
+}
+
+/* A figure, or "?" / null when a dry run cannot tell it. */
+static void text_figure(char *buf, size_t cap, uint64_t v)
+{
+    if (v == SIGLOG_COMPACT_UNKNOWN)
+        snprintf(buf, cap, "?");
+    else
+        snprintf(buf, cap, "%" PRIu64, v);
+}
+
+static json_t *json_figure(uint64_t v)
+{
+    return v == SIGLOG_COMPACT_UNKNOWN ? json_null() : json_integer((json_int_t)v);
+}
+
+static int report(const char *store, const char *stream, const siglog_compact_options *o,
+                  const siglog_compact_result *r, int json)
+{
+    const char *mode = o->mode == SIGLOG_COMPACT_MERGE ? "merge" : "keys";
+    if (json) {
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:o}", "store", store, "stream",
+                                stream, "mode", mode, "dry_run", (int)o->dry_run, "partitions",
+                                (json_int_t)r->partitions, "segments_in", (json_int_t)r->segments_in, "segments_out",
+                                json_figure(r->segments_out), "events_in", (json_int_t)r->events_in,
+                                "events_dropped", (json_int_t)r->events_dropped, "bytes_before",
+                                (json_int_t)r->bytes_before, "bytes_after", json_figure(r->bytes_after));
+        if (!doc || (out_json_doc(doc) != 0 && !out_failed()))
+            return cli_fail(compact_cmd.name, "out of memory");
+        return out_finish(compact_cmd.name);
+    }
+    char seg_out[24], bytes_after[24], line[512];
+    text_figure(seg_out, sizeof seg_out, r->segments_out);
+    text_figure(bytes_after, sizeof bytes_after, r->bytes_after);
+    snprintf(line, sizeof line,
+             "%s %s of stream %s (%" PRIu32 " partitions): segments %" PRIu64 " in, %s out; events %" PRIu64
+             " in, %" PRIu64 " dropped; bytes %" PRIu64 " before, %s after\n",
+             o->dry_run ? "would compact:" : "compacted:", mode, stream, r->partitions, r->segments_in, seg_out,
+             r->events_in, r->events_dropped, r->bytes_before, bytes_after);
+    out_puts(line);
+    return out_finish(compact_cmd.name);
+}
+
+int cmd_compact(int argc, char **argv)
+{
+    static const struct option opts[] = {
+        { "json", no_argument, NULL, OPT_JSON },
+        { "partition", required_argument, NULL, OPT_PARTITION },
+        { "stream", required_argument, NULL, OPT_STREAM },
+        { "merge", no_argument, NULL, OPT_MERGE },
+        { "keys", no_argument, NULL, OPT_KEYS },
+        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        { "memory", required_argument, NULL, OPT_MEMORY },
+        { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
+        { NULL, 0, NULL, 0 },
+    };
+    int json = 0;
+    const char *stream = NULL;
+    siglog_compact_options o = {.partition = SIGLOG_COMPACT_ALL_PARTITIONS};
+    siglog_options so;
+    siglog_options_default(&so);
+    args_begin();
+    for (int ch; (ch = args_next(&compact_cmd, argc, argv, opts)) != -1;) {
+        if (ch == OPT_JSON) {
+            json = 1;
+        } else if (ch == OPT_PARTITION) {
+            if (args_u32(&compact_cmd, "--partition", optarg, 0, SIGLOG_PARTITIONS_MAX - 1, &o.partition))
+                return CLI_USAGE;
+        } else if (ch == OPT_STREAM) {
+            stream = optarg;
+        } else if (ch == OPT_MERGE || ch == OPT_KEYS) {
+            uint32_t mode = ch == OPT_MERGE ? SIGLOG_COMPACT_MERGE : SIGLOG_COMPACT_KEYS;
+            if (o.mode && o.mode != mode)
+                return args_usage(&compact_cmd, "--merge and --keys exclude each other");
+            o.mode = mode;
+        } else if (ch == OPT_DRY_RUN) {
+            o.dry_run = 1;
+        } else if (ch == OPT_MEMORY) {
+            if (timeparse_size_bytes(optarg, &o.memory_bytes) != 0 || o.memory_bytes < (1u << 20))
+                return args_usage(&compact_cmd, "--memory wants a size of at least 1MiB such as 64MiB, not '%s'",
+                                  optarg);
+        } else if (ch == OPT_FORCE_OWNER) {
+            so.force_owner = 1;
+        } else {
+            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
+        }
+    }
+    char **ops;
+    if (args_operands(&compact_cmd, argc, argv, 1, "STORE", &ops))
+        return CLI_USAGE;
+    if (!stream)
+        return args_usage(&compact_cmd, "--stream S is required");
+    if (!o.mode)
+        return args_usage(&compact_cmd, "one of --merge or --keys is required");
+    siglog_maintenance *m;
+    int rc = siglog_maintenance_open(&m, ops[0], &so);
+    if (rc)
+        return cli_fail_lib(compact_cmd.name, rc, "taking the maintenance role of %s", ops[0]);
+    progress bar;
+    progress_start(&bar, "compact", 0);
+    o.progress = on_progress;
+    o.progress_ctx = &bar;
+    siglog_compact_result r;
+    rc = siglog_compact(m, stream, &o, &r);
+    progress_end(&bar);
+    int status = rc ? cli_fail_lib(compact_cmd.name, rc, "compacting stream %s", stream)
+                    : report(ops[0], stream, &o, &r, json);
+    siglog_maintenance_close(m);
+    return status;
+}
