@@ -1,6 +1,6 @@
 /*
- * rewrite_crash — the rewrite primitive, the removal of a prefix and a
- * compaction merge (through the primitive) under
+ * rewrite_crash — the rewrite primitive, the removal of a prefix, a
+ * compaction merge and a key compaction (through the primitive) under
  * simulated power cuts (io_crash.h) at EVERY mutating I/O call they make.
  *
  * What is proven (catalog.h, "The rewrite primitive"): after a cut at call
@@ -10,7 +10,9 @@
  *     and every file it names is there;
  *   - no file of a segment it does not name is left (leftovers removed);
  *   - every event the log holds reads back byte-identical, from the log
- *     start the catalog says (the old one, or past the removed prefix).
+ *     start the catalog says (the old one, or past the removed prefix),
+ *     each once: all of them with the old segments, exactly those the
+ *     uninterrupted change kept with the new ones.
  *
  * How: a store with several sealed segments is made once with POSIX I/O;
  * a reference run of the change over io_crash counts its calls; trial
@@ -103,6 +105,15 @@ static int merge_all(catalog *c)
     return sl_compact_partition_merge(c, &out, 2 * SEGMENT_BYTES, &st);
 }
 
+/* A key compaction of every sealed segment: the key map holds them all
+ * (about 600 distinct keys), no tombstone. */
+static int keys_all(catalog *c)
+{
+    compact_keys_params kp = {.now_us = 0, .tombstone_retention_us = 0, .memory_bytes = 1u << 20};
+    compact_stats st;
+    return sl_compact_partition_keys(c, &params, SIGLOG_COMPRESSION_NONE, &kp, &st);
+}
+
 /* The sealed entries' locations and the log start of a partition. */
 typedef struct view {
     char loc[16][CATALOG_LOCATION_MAX + 1];
@@ -159,8 +170,9 @@ static void check_no_leftovers(const char *store, const view *v)
     free(pd);
 }
 
-/* Every event from the log start on, byte-identical. */
-static void check_events(const char *store, uint64_t log_start)
+/* Every event the log holds, in offset order and each once, byte-identical
+ * to the one appended at its offset: seen[offset] set for each. */
+static void read_events(const char *store, uint8_t seen[EVENTS])
 {
     siglog_options o;
     siglog_options_default(&o);
@@ -172,19 +184,32 @@ static void check_events(const char *store, uint64_t log_start)
     siglog_cursor *cur;
     cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s: %s", ctx, siglog_errdetail());
     const siglog_record *r;
-    uint64_t want = log_start;
+    uint64_t next = 0;
     int rc;
     while ((rc = siglog_cursor_next(cur, &r)) == 1) {
-        cr_assert_eq(r->offset, want, "%s: offset %" PRIu64 " where %" PRIu64 " belongs", ctx, r->offset, want);
+        cr_assert(r->offset >= next && r->offset < EVENTS, "%s: offset %" PRIu64 " after %" PRIu64, ctx, r->offset,
+                  next);
         test_event t;
-        test_event_make(&t, SEED, want);
+        test_event_make(&t, SEED, r->offset);
         test_assert_record_eq(r, &t.ev);
-        want++;
+        seen[r->offset] = 1;
+        next = r->offset + 1;
     }
-    cr_assert_eq(rc, 0, "%s: cursor at %" PRIu64 ": %s", ctx, want, siglog_errdetail());
-    cr_assert_eq(want, EVENTS, "%s: the log ends at %" PRIu64, ctx, want);
+    cr_assert_eq(rc, 0, "%s: cursor after %" PRIu64 ": %s", ctx, next, siglog_errdetail());
     siglog_cursor_close(cur);
     siglog_close(s);
+}
+
+/* The log holds exactly the events from log_start on that kept has
+ * (every one when kept is NULL), each once and byte-identical. */
+static void check_events(const char *store, uint64_t log_start, const uint8_t *kept)
+{
+    uint8_t seen[EVENTS] = {0};
+    read_events(store, seen);
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        int want = i >= log_start && (!kept || kept[i]);
+        cr_assert_eq(seen[i], want, "%s: offset %" PRIu64 " is %s", ctx, i, seen[i] ? "there" : "missing");
+    }
 }
 
 /* Run the change on a copy of the template through io_crash, dying at
@@ -243,6 +268,10 @@ static void crash_everywhere(const char *what, change_fn change)
     cr_assert_geq(old.n, 4, "the template has %zu segments", old.n);
     uint64_t calls = run_change(ref, change, 0, 1, IO_CRASH_KEEP_ALL);
     view_of(ref, &fresh);
+    /* What the uninterrupted change kept: the events of the new segments
+     * (a compaction by keys drops some; the others keep all). */
+    uint8_t kept[EVENTS] = {0};
+    read_events(ref, kept);
     cr_assert_not(views_equal(&old, &fresh), "the change changed nothing");
     test_rmtree_fast(ref);
     free(ref);
@@ -263,7 +292,7 @@ static void crash_everywhere(const char *what, change_fn change)
             saw_old += is_old;
             saw_new += is_new;
             check_no_leftovers(store, &v);
-            check_events(store, v.log_start);
+            check_events(store, v.log_start, is_new ? kept : NULL);
             test_rmtree_fast(store);
             free(store);
         }
@@ -284,4 +313,9 @@ Test(rewrite_crash, a_prefix_removal_leaves_old_or_new_at_every_call, .timeout =
 Test(rewrite_crash, a_compaction_merge_leaves_old_or_new_at_every_call, .timeout = 600)
 {
     crash_everywhere("merge", merge_all);
+}
+
+Test(rewrite_crash, a_key_compaction_leaves_old_or_new_at_every_call, .timeout = 600)
+{
+    crash_everywhere("keys", keys_all);
 }
