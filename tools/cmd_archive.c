@@ -8,6 +8,7 @@
 #include "archive_file.h"
 #include "args.h"
 #include "cli.h"
+#include "maint_args.h"
 #include "output.h"
 #include "streaminfo.h"
 #include "timeparse.h"
@@ -49,7 +50,7 @@ static const args_cmd cmd = {
     "sealed segments are archived); a second maintenance process makes it fail.\n",
 };
 
-enum { OPT_TO = 256, OPT_STREAM, OPT_BEFORE, OPT_TIME_UNIT, OPT_MOVE, OPT_JSON };
+enum { OPT_TO = MAINT_OPT_END, OPT_BEFORE, OPT_MOVE };
 
 typedef struct archive_run {
     const char *dir;
@@ -109,32 +110,24 @@ int cmd_archive(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "to", required_argument, NULL, OPT_TO },
-        { "stream", required_argument, NULL, OPT_STREAM },
+        MAINT_OPTION_STREAM,
         { "before", required_argument, NULL, OPT_BEFORE },
-        { "time-unit", required_argument, NULL, OPT_TIME_UNIT },
+        MAINT_OPTION_TIME_UNIT,
         { "move", no_argument, NULL, OPT_MOVE },
-        { "json", no_argument, NULL, OPT_JSON },
+        MAINT_OPTION_JSON,
         { NULL, 0, NULL, 0 },
     };
     archive_run ar = { .before_us = INT64_MAX, .status = CLI_OK };
-    const char *stream = NULL, *before = NULL;
-    int64_t unit = 0;
-    int json = 0;
+    maint_args ma = { 0 };
+    const char *before = NULL;
     args_begin();
-    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
+    for (int ch; (ch = maint_args_next(&cmd, argc, argv, opts, &ma)) != -1;) {
         if (ch == OPT_TO)
             ar.dir = optarg;
-        else if (ch == OPT_STREAM)
-            stream = optarg;
         else if (ch == OPT_BEFORE)
             before = optarg;
-        else if (ch == OPT_TIME_UNIT) {
-            if (args_time_unit(&cmd, optarg, &unit))
-                return CLI_USAGE;
-        } else if (ch == OPT_MOVE)
+        else if (ch == OPT_MOVE)
             ar.flags |= SIGLOG_ARCHIVE_MOVE;
-        else if (ch == OPT_JSON)
-            json = 1;
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
     }
@@ -143,23 +136,22 @@ int cmd_archive(int argc, char **argv)
         return CLI_USAGE;
     if (!ar.dir)
         return args_usage(&cmd, "--to DIR is required");
-    if (before && timeparse_time_arg(before, unit, &ar.before_us) != 0)
-        return args_usage(&cmd, "--before wants an RFC 3339 time or an integer with --time-unit, not '%s'", before);
+    if (before && maint_args_time(&cmd, &ma, "--before", before, &ar.before_us))
+        return CLI_USAGE;
     siglog_stream *st = NULL;
-    if (cli_open(cmd.name, ops[0], CLI_OPEN_READ_ONLY, stream, &ar.s, stream ? &st : NULL) != CLI_OK)
+    if (cli_open(cmd.name, ops[0], CLI_OPEN_READ_ONLY, ma.stream, &ar.s, ma.stream ? &st : NULL) != CLI_OK)
         return CLI_FAILURE;
-    int rc = siglog_maintenance_open(&ar.m, ops[0], NULL);
-    if (rc) {
+    if (maint_args_open(&cmd, &ma, ops[0], &ar.m)) {
         siglog_close(ar.s);
-        return cli_fail_lib(cmd.name, rc, "cannot take the maintenance role of store %s", ops[0]);
+        return CLI_FAILURE;
     }
-    if (json && !(ar.list = json_array()))
+    if (ma.json && !(ar.list = json_array()))
         ar.status = cli_fail(cmd.name, "out of memory");
     else if (st)
         archive_stream(&ar, st);
     else
         siglog_stream_foreach(ar.s, archive_stream, &ar);
-    if (ar.status == CLI_OK && json) {
+    if (ar.status == CLI_OK && ma.json) {
         json_t *doc = json_pack("{s:O}", "archives", ar.list);
         if (!doc || (out_json_doc(doc) != 0 && !out_failed()))
             ar.status = cli_fail(cmd.name, "out of memory");
@@ -168,7 +160,7 @@ int cmd_archive(int argc, char **argv)
         ar.status = out_finish(cmd.name);
     json_decref(ar.list);
     siglog_maintenance_close(ar.m);
-    rc = siglog_close(ar.s);
+    int rc = siglog_close(ar.s);
     if (rc && ar.status == CLI_OK)
         ar.status = cli_fail_lib(cmd.name, rc, "closing store %s", ops[0]);
     return ar.status;

@@ -5,6 +5,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "maint_args.h"
 #include "output.h"
 #include "progress.h"
 #include "timeparse.h"
@@ -48,7 +49,7 @@ static const args_cmd compact_cmd = {
     "one audit record (action compact) written before anything is replaced.\n",
 };
 
-enum { OPT_JSON = 256, OPT_PARTITION, OPT_STREAM, OPT_MERGE, OPT_KEYS, OPT_DRY_RUN, OPT_MEMORY, OPT_FORCE_OWNER };
+enum { OPT_PARTITION = MAINT_OPT_END, OPT_MERGE, OPT_KEYS, OPT_MEMORY };
 
 static void on_progress(void *ctx, uint32_t done, uint32_t total)
 {
@@ -101,43 +102,32 @@ static int report(const char *store, const char *stream, const siglog_compact_op
 int cmd_compact(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "json", no_argument, NULL, OPT_JSON },
+        MAINT_OPTION_JSON,
         { "partition", required_argument, NULL, OPT_PARTITION },
-        { "stream", required_argument, NULL, OPT_STREAM },
+        MAINT_OPTION_STREAM,
         { "merge", no_argument, NULL, OPT_MERGE },
         { "keys", no_argument, NULL, OPT_KEYS },
-        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        MAINT_OPTION_DRY_RUN,
         { "memory", required_argument, NULL, OPT_MEMORY },
-        { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
+        MAINT_OPTION_FORCE_OWNER,
         { NULL, 0, NULL, 0 },
     };
-    int json = 0;
-    const char *stream = NULL;
+    maint_args ma = { 0 };
     siglog_compact_options o = {.partition = SIGLOG_COMPACT_ALL_PARTITIONS};
-    siglog_options so;
-    siglog_options_default(&so);
     args_begin();
-    for (int ch; (ch = args_next(&compact_cmd, argc, argv, opts)) != -1;) {
-        if (ch == OPT_JSON) {
-            json = 1;
-        } else if (ch == OPT_PARTITION) {
+    for (int ch; (ch = maint_args_next(&compact_cmd, argc, argv, opts, &ma)) != -1;) {
+        if (ch == OPT_PARTITION) {
             if (args_u32(&compact_cmd, "--partition", optarg, 0, SIGLOG_PARTITIONS_MAX - 1, &o.partition))
                 return CLI_USAGE;
-        } else if (ch == OPT_STREAM) {
-            stream = optarg;
         } else if (ch == OPT_MERGE || ch == OPT_KEYS) {
             uint32_t mode = ch == OPT_MERGE ? SIGLOG_COMPACT_MERGE : SIGLOG_COMPACT_KEYS;
             if (o.mode && o.mode != mode)
                 return args_usage(&compact_cmd, "--merge and --keys exclude each other");
             o.mode = mode;
-        } else if (ch == OPT_DRY_RUN) {
-            o.dry_run = 1;
         } else if (ch == OPT_MEMORY) {
             if (timeparse_size_bytes(optarg, &o.memory_bytes) != 0 || o.memory_bytes < (1u << 20))
                 return args_usage(&compact_cmd, "--memory wants a size of at least 1MiB such as 64MiB, not '%s'",
                                   optarg);
-        } else if (ch == OPT_FORCE_OWNER) {
-            so.force_owner = 1;
         } else {
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
         }
@@ -145,23 +135,24 @@ int cmd_compact(int argc, char **argv)
     char **ops;
     if (args_operands(&compact_cmd, argc, argv, 1, "STORE", &ops))
         return CLI_USAGE;
+    const char *stream = ma.stream;
     if (!stream)
         return args_usage(&compact_cmd, "--stream S is required");
     if (!o.mode)
         return args_usage(&compact_cmd, "one of --merge or --keys is required");
+    o.dry_run = ma.dry_run;
     siglog_maintenance *m;
-    int rc = siglog_maintenance_open(&m, ops[0], &so);
-    if (rc)
-        return cli_fail_lib(compact_cmd.name, rc, "taking the maintenance role of %s", ops[0]);
+    if (maint_args_open(&compact_cmd, &ma, ops[0], &m))
+        return CLI_FAILURE;
     progress bar;
     progress_start(&bar, "compact", 0);
     o.progress = on_progress;
     o.progress_ctx = &bar;
     siglog_compact_result r;
-    rc = siglog_compact(m, stream, &o, &r);
+    int rc = siglog_compact(m, stream, &o, &r);
     progress_end(&bar);
     int status = rc ? cli_fail_lib(compact_cmd.name, rc, "compacting stream %s", stream)
-                    : report(ops[0], stream, &o, &r, json);
+                    : report(ops[0], stream, &o, &r, ma.json);
     siglog_maintenance_close(m);
     return status;
 }

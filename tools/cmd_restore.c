@@ -7,6 +7,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "maint_args.h"
 #include "output.h"
 
 #include <inttypes.h>
@@ -40,7 +41,7 @@ static const args_cmd cmd = {
     "that fails (exit 1): those before it stay restored.\n",
 };
 
-enum { OPT_INTO = 256, OPT_JSON };
+enum { OPT_INTO = MAINT_OPT_END };
 
 /* One archive operand and where it belongs. */
 typedef struct operand {
@@ -103,17 +104,15 @@ int cmd_restore(int argc, char **argv)
 {
     static const struct option opts[] = {
         { "into", required_argument, NULL, OPT_INTO },
-        { "json", no_argument, NULL, OPT_JSON },
+        MAINT_OPTION_JSON,
         { NULL, 0, NULL, 0 },
     };
     const char *store = NULL;
-    int json = 0;
+    maint_args ma = { 0 };
     args_begin();
-    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
+    for (int ch; (ch = maint_args_next(&cmd, argc, argv, opts, &ma)) != -1;) {
         if (ch == OPT_INTO)
             store = optarg;
-        else if (ch == OPT_JSON)
-            json = 1;
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
     }
@@ -131,19 +130,18 @@ int cmd_restore(int argc, char **argv)
     qsort(ops, (size_t)n, sizeof *ops, newest_first);
     siglog_maintenance *m = NULL;
     json_t *list = NULL;
-    int rc;
-    if (status == CLI_OK && (rc = siglog_maintenance_open(&m, store, NULL)) != 0)
-        status = cli_fail_lib(cmd.name, rc, "cannot take the maintenance role of store %s", store);
-    if (status == CLI_OK && json && !(list = json_array()))
+    if (status == CLI_OK)
+        status = maint_args_open(&cmd, &ma, store, &m);
+    if (status == CLI_OK && ma.json && !(list = json_array()))
         status = cli_fail(cmd.name, "out of memory");
     for (int i = 0; i < n && status == CLI_OK && !out_failed(); i++) {
         siglog_restore_result r;
-        rc = siglog_archive_restore(m, ops[i].path, &r);
+        int rc = siglog_archive_restore(m, ops[i].path, &r);
         status = rc < 0 ? cli_fail_lib(cmd.name, rc, "cannot restore into store %s", store)
                         : report(list, &ops[i], &r, rc == 1);
     }
     siglog_maintenance_close(m);
-    if (status == CLI_OK && json) {
+    if (status == CLI_OK && ma.json) {
         json_t *doc = json_pack("{s:O}", "archives", list);
         if (!doc || (out_json_doc(doc) != 0 && !out_failed()))
             status = cli_fail(cmd.name, "out of memory");

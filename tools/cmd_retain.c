@@ -5,9 +5,9 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "maint_args.h"
 #include "output.h"
 #include "progress.h"
-#include "timeparse.h"
 
 #include <inttypes.h>
 #include <jansson.h>
@@ -45,7 +45,7 @@ static const args_cmd cmd = {
     "fail); a progress bar is drawn on a terminal.\n",
 };
 
-enum { OPT_STREAM = 256, OPT_DRY_RUN, OPT_NOW, OPT_TIME_UNIT, OPT_JSON };
+enum { OPT_NOW = MAINT_OPT_END };
 
 typedef struct retain_run {
     int dry_run;
@@ -107,31 +107,20 @@ static void on_progress(void *ctx, uint64_t done, uint64_t total)
 int cmd_retain(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "stream", required_argument, NULL, OPT_STREAM },
-        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
+        MAINT_OPTION_STREAM,
+        MAINT_OPTION_DRY_RUN,
         { "now", required_argument, NULL, OPT_NOW },
-        { "time-unit", required_argument, NULL, OPT_TIME_UNIT },
-        { "json", no_argument, NULL, OPT_JSON },
+        MAINT_OPTION_TIME_UNIT,
+        MAINT_OPTION_JSON,
         { NULL, 0, NULL, 0 },
     };
     retain_run rr = { 0 };
-    siglog_retain_options o = { .partition_done = on_partition, .progress = on_progress, .ctx = &rr };
+    maint_args ma = { 0 };
     const char *now_arg = NULL;
-    int64_t unit = 0;
-    int json = 0;
     args_begin();
-    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
-        if (ch == OPT_STREAM)
-            o.stream = optarg;
-        else if (ch == OPT_DRY_RUN)
-            o.dry_run = rr.dry_run = 1;
-        else if (ch == OPT_NOW)
+    for (int ch; (ch = maint_args_next(&cmd, argc, argv, opts, &ma)) != -1;) {
+        if (ch == OPT_NOW)
             now_arg = optarg;
-        else if (ch == OPT_TIME_UNIT) {
-            if (args_time_unit(&cmd, optarg, &unit))
-                return CLI_USAGE;
-        } else if (ch == OPT_JSON)
-            json = 1;
         else
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
     }
@@ -141,24 +130,26 @@ int cmd_retain(int argc, char **argv)
     struct timespec ts;
     clock_gettime(CLOCK_REALTIME, &ts);
     int64_t now_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-    if (now_arg && timeparse_time_arg(now_arg, unit, &now_us) != 0)
-        return args_usage(&cmd, "--now wants an RFC 3339 time or an integer with --time-unit, not '%s'", now_arg);
+    if (now_arg && maint_args_time(&cmd, &ma, "--now", now_arg, &now_us))
+        return CLI_USAGE;
+    rr.dry_run = ma.dry_run;
+    siglog_retain_options o = { .stream = ma.stream, .dry_run = ma.dry_run, .partition_done = on_partition,
+                                .progress = on_progress, .ctx = &rr };
     siglog_maintenance *m = NULL;
-    int rc = siglog_maintenance_open(&m, ops[0], NULL);
-    if (rc)
-        return cli_fail_lib(cmd.name, rc, "taking the maintenance role of store %s", ops[0]);
-    if (json && !(rr.list = json_array())) {
+    if (maint_args_open(&cmd, &ma, ops[0], &m))
+        return CLI_FAILURE;
+    if (ma.json && !(rr.list = json_array())) {
         siglog_maintenance_close(m);
         return cli_fail(cmd.name, "out of memory");
     }
     progress_start(&rr.bar, "retain", 0);
-    rc = siglog_retain(m, now_us, &o);
+    int rc = siglog_retain(m, now_us, &o);
     progress_end(&rr.bar);
     int status = rc ? cli_fail_lib(cmd.name, rc, "store %s", ops[0]) : CLI_OK;
     siglog_maintenance_close(m);
     if (status == CLI_OK && rr.failed)
         status = cli_fail(cmd.name, "out of memory");
-    if (status == CLI_OK && json) {
+    if (status == CLI_OK && ma.json) {
         json_t *doc = json_pack("{s:b, s:I, s:O}", "dry_run", rr.dry_run, "now_us", (json_int_t)now_us,
                                 "partitions", rr.list);
         if (!doc || (out_json_doc(doc) != 0 && !out_failed()))
