@@ -42,63 +42,103 @@ archive_schema sl_archive_schema_at(const archive_view *v, uint32_t i)
 
 /* What the batches hold, found by walking them. */
 typedef struct data_stats {
-    uint64_t records, batches;
-    int64_t min_ts, max_ts;
-    archive_schema *schemas; /* ascending by version */
-    uint32_t schema_count;
-    bytebuf index;           /* the index entries, as written */
+    archive_tally t;
+    bytebuf index; /* the index entries, as written */
 } data_stats;
+
+void sl_archive_tally_init(archive_tally *t)
+{
+    *t = (archive_tally){ .min_ts = INT64_MAX, .max_ts = INT64_MIN };
+}
+
+void sl_archive_tally_free(archive_tally *t)
+{
+    free(t->schemas);
+    t->schemas = NULL;
+}
 
 static void stats_free(data_stats *st)
 {
-    free(st->schemas);
+    sl_archive_tally_free(&st->t);
     sl_bytebuf_free(&st->index);
 }
 
-static int count_schema(data_stats *st, uint32_t version)
+static int count_schema(archive_tally *t, uint32_t version)
 {
-    uint32_t lo = 0, hi = st->schema_count;
+    uint32_t lo = 0, hi = t->schema_count;
     while (lo < hi) {
         uint32_t mid = (lo + hi) / 2;
-        if (st->schemas[mid].version < version)
+        if (t->schemas[mid].version < version)
             lo = mid + 1;
         else
             hi = mid;
     }
-    if (lo < st->schema_count && st->schemas[lo].version == version) {
-        st->schemas[lo].records++;
+    if (lo < t->schema_count && t->schemas[lo].version == version) {
+        t->schemas[lo].records++;
         return 0;
     }
-    if (st->schema_count == ARCHIVE_SCHEMAS_MAX)
-        return sl_err_set(SIGLOG_ECORRUPT, "archive: more than %u schema versions", ARCHIVE_SCHEMAS_MAX);
-    archive_schema *grown = realloc(st->schemas, (st->schema_count + 1) * sizeof *grown);
+    if (t->schema_count == ARCHIVE_SCHEMAS_MAX)
+        return sl_err_set(SIGLOG_ECORRUPT, "more than %u schema versions", ARCHIVE_SCHEMAS_MAX);
+    archive_schema *grown = realloc(t->schemas, (t->schema_count + 1) * sizeof *grown);
     if (!grown)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    st->schemas = grown;
-    memmove(&grown[lo + 1], &grown[lo], (st->schema_count - lo) * sizeof *grown);
+    t->schemas = grown;
+    memmove(&grown[lo + 1], &grown[lo], (t->schema_count - lo) * sizeof *grown);
     grown[lo] = (archive_schema){ version, 1 };
-    st->schema_count++;
+    t->schema_count++;
     return 0;
 }
 
-/* Every record of a checked batch: counted, timed, its schema tallied. */
-static int scan_records(data_stats *st, const batch_header *h, const uint8_t *body, bytebuf *scratch,
-                        uint64_t at)
+int sl_archive_tally_batch(archive_tally *t, const batch_header *h, const uint8_t *body, bytebuf *scratch)
 {
+    if (h->base_offset != t->expect)
+        return sl_err_set(SIGLOG_ECORRUPT, "the batch starts at offset %" PRIu64 ", not %" PRIu64, h->base_offset,
+                          t->expect);
     batch_iter it;
-    int rc = sl_batch_iter_init(&it, h, body, scratch);
+    int rc = sl_batch_body_check(h, body);
+    if (!rc)
+        rc = sl_batch_iter_init(&it, h, body, scratch);
     siglog_record r;
     while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1) {
-        st->records++;
-        if (r.timestamp_us < st->min_ts)
-            st->min_ts = r.timestamp_us;
-        if (r.timestamp_us > st->max_ts)
-            st->max_ts = r.timestamp_us;
-        rc = count_schema(st, r.schema_version);
+        t->records++;
+        t->segment_records++;
+        if (r.timestamp_us < t->min_ts)
+            t->min_ts = r.timestamp_us;
+        if (r.timestamp_us > t->max_ts)
+            t->max_ts = r.timestamp_us;
+        rc = count_schema(t, r.schema_version);
     }
-    if (rc == SIGLOG_ECORRUPT)
-        return sl_err_set(rc, "archive: batch at data byte %" PRIu64 ": %s", at, siglog_errdetail());
-    return rc;
+    if (rc)
+        return rc;
+    t->batches++;
+    t->expect = batch_end_offset(h);
+    if (h->max_timestamp_us > t->segment_max_ts)
+        t->segment_max_ts = h->max_timestamp_us;
+    return 0;
+}
+
+void sl_archive_tally_segment_begin(archive_tally *t, const archive_segment *seg)
+{
+    t->expect = seg->base_offset;
+    t->segment_records = 0;
+    t->segment_max_ts = INT64_MIN;
+}
+
+int sl_archive_tally_segment_end(archive_tally *t, const archive_segment *seg, uint32_t s)
+{
+    if (t->expect != seg->end_offset || t->segment_records != seg->record_count ||
+        t->segment_max_ts != seg->max_timestamp_us || seg->base_offset == seg->end_offset)
+        return sl_err_set(SIGLOG_ECORRUPT, "segment %u [%" PRIu64 ", %" PRIu64 ") does not match its batches "
+                          "(they end at %" PRIu64 ", hold %" PRIu64 " records)",
+                          s, seg->base_offset, seg->end_offset, t->expect, t->segment_records);
+    return 0;
+}
+
+void sl_archive_index_entry(uint8_t entry[ARCHIVE_INDEX_ENTRY_BYTES], const batch_header *h, uint64_t pos)
+{
+    put_le64(entry, h->base_offset);
+    put_le64(entry + 8, pos);
+    put_le64(entry + 16, (uint64_t)h->max_timestamp_us);
 }
 
 /* Walk segs[0..n)'s batches in data: each valid (header, body checksum,
@@ -107,7 +147,8 @@ static int scan_records(data_stats *st, const batch_header *h, const uint8_t *bo
 static int scan_data(const archive_segment *segs, uint32_t n, const uint8_t *data, uint64_t data_bytes,
                      data_stats *st)
 {
-    *st = (data_stats){ .min_ts = INT64_MAX, .max_ts = INT64_MIN };
+    *st = (data_stats){ 0 };
+    sl_archive_tally_init(&st->t);
     bytebuf scratch = { 0 };
     uint64_t pos = 0;
     int rc = 0;
@@ -117,8 +158,8 @@ static int scan_data(const archive_segment *segs, uint32_t n, const uint8_t *dat
                             segs[s].bytes);
             break;
         }
-        uint64_t end = pos + segs[s].bytes, expect = segs[s].base_offset, records = st->records;
-        int64_t max_ts = INT64_MIN;
+        uint64_t end = pos + segs[s].bytes;
+        sl_archive_tally_segment_begin(&st->t, &segs[s]);
         while (pos < end && !rc) {
             batch_header h;
             if (end - pos < BATCH_HEADER_BYTES || (rc = sl_batch_header_decode(data + pos, &h)) != 0 ||
@@ -127,36 +168,21 @@ static int scan_data(const archive_segment *segs, uint32_t n, const uint8_t *dat
                                 s, rc ? siglog_errdetail() : "cut by the segment's end");
                 break;
             }
-            if (h.base_offset != expect) {
-                rc = sl_err_set(SIGLOG_ECORRUPT, "archive: batch at data byte %" PRIu64 " starts at offset %" PRIu64
-                                ", not %" PRIu64, pos, h.base_offset, expect);
-                break;
-            }
-            if ((rc = sl_batch_body_check(&h, data + pos + BATCH_HEADER_BYTES)) != 0 ||
-                (rc = scan_records(st, &h, data + pos + BATCH_HEADER_BYTES, &scratch, pos)) != 0) {
+            if ((rc = sl_archive_tally_batch(&st->t, &h, data + pos + BATCH_HEADER_BYTES, &scratch)) != 0) {
                 rc = rc == SIGLOG_ENOMEM ? rc : sl_err_set(SIGLOG_ECORRUPT, "archive: batch at data byte %" PRIu64
                                                            ": %s", pos, siglog_errdetail());
                 break;
             }
             uint8_t entry[ARCHIVE_INDEX_ENTRY_BYTES];
-            put_le64(entry, h.base_offset);
-            put_le64(entry + 8, pos);
-            put_le64(entry + 16, (uint64_t)h.max_timestamp_us);
+            sl_archive_index_entry(entry, &h, pos);
             if (sl_bytebuf_append(&st->index, entry, sizeof entry) != 0) {
                 rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
                 break;
             }
-            st->batches++;
-            expect = batch_end_offset(&h);
-            if (h.max_timestamp_us > max_ts)
-                max_ts = h.max_timestamp_us;
             pos += BATCH_HEADER_BYTES + h.body_len;
         }
-        if (!rc && (expect != segs[s].end_offset || st->records - records != segs[s].record_count ||
-                    max_ts != segs[s].max_timestamp_us || segs[s].base_offset == segs[s].end_offset))
-            rc = sl_err_set(SIGLOG_ECORRUPT, "archive: segment %u [%" PRIu64 ", %" PRIu64 ") does not match its "
-                            "batches (they end at %" PRIu64 ", hold %" PRIu64 " records)",
-                            s, segs[s].base_offset, segs[s].end_offset, expect, st->records - records);
+        if (!rc && (rc = sl_archive_tally_segment_end(&st->t, &segs[s], s)) != 0)
+            rc = sl_err_set(rc, "archive: %s", siglog_errdetail());
         if (!rc && s + 1 < n && segs[s + 1].base_offset != segs[s].end_offset)
             rc = sl_err_set(SIGLOG_ECORRUPT, "archive: segment %u starts at %" PRIu64 ", not where segment %u ends",
                             s + 1, segs[s + 1].base_offset, s);
@@ -170,31 +196,26 @@ static int scan_data(const archive_segment *segs, uint32_t n, const uint8_t *dat
     return rc;
 }
 
-int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint32_t n, const uint8_t *data,
-                      uint64_t data_bytes, bytebuf *out)
+uint64_t sl_archive_data_position(const archive_meta *meta, const archive_tally *t, uint32_t n)
 {
-    if (n == 0 || n > ARCHIVE_SEGMENTS_MAX)
-        return sl_err_set(SIGLOG_EINVAL, "archive: %u segments, must be 1..%u", n, ARCHIVE_SEGMENTS_MAX);
-    data_stats st;
-    int rc = scan_data(segments, n, data, data_bytes, &st);
-    if (rc)
-        return rc;
+    return ARCHIVE_HEADER_BYTES + strlen(meta->stream) + (uint64_t)t->schema_count * ARCHIVE_SCHEMA_ENTRY_BYTES +
+           (uint64_t)n * ARCHIVE_SEGMENT_ENTRY_BYTES;
+}
+
+int sl_archive_head_encode(archive_meta *meta, const archive_tally *t, const archive_segment *segments, uint32_t n,
+                           uint64_t data_bytes, bytebuf *out)
+{
     meta->first_offset = segments[0].base_offset;
     meta->next_offset = segments[n - 1].end_offset;
-    meta->record_count = st.records;
-    meta->min_timestamp_us = st.min_ts;
-    meta->max_timestamp_us = st.max_ts;
-    meta->batch_count = st.batches;
+    meta->record_count = t->records;
+    meta->min_timestamp_us = t->min_ts;
+    meta->max_timestamp_us = t->max_ts;
+    meta->batch_count = t->batches;
     size_t name_len = strlen(meta->stream);
-    uint64_t data_pos = ARCHIVE_HEADER_BYTES + name_len + (uint64_t)st.schema_count * ARCHIVE_SCHEMA_ENTRY_BYTES +
-                        (uint64_t)n * ARCHIVE_SEGMENT_ENTRY_BYTES;
-    uint64_t total = data_pos + data_bytes + st.index.len + ARCHIVE_TRAILER_BYTES;
-    out->len = 0;
-    if (total > SIZE_MAX || sl_bytebuf_reserve(out, (size_t)total) != 0) {
-        stats_free(&st);
-        return sl_err_set(SIGLOG_ENOMEM, "out of memory for an archive of %" PRIu64 " bytes", total);
-    }
-    uint8_t *p = out->data;
+    uint64_t data_pos = sl_archive_data_position(meta, t, n);
+    if (sl_bytebuf_reserve(out, (size_t)data_pos) != 0)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    uint8_t *p = out->data + out->len;
     memset(p, 0, (size_t)data_pos);
     put_le32(p, ARCHIVE_MAGIC);
     put_le16(p + 4, ARCHIVE_VERSION);
@@ -208,7 +229,7 @@ int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint3
     put_le64(p + 48, (uint64_t)meta->min_timestamp_us);
     put_le64(p + 56, (uint64_t)meta->max_timestamp_us);
     put_le64(p + 64, meta->batch_count);
-    put_le32(p + 72, st.schema_count);
+    put_le32(p + 72, t->schema_count);
     put_le64(p + 80, (uint64_t)meta->created_us);
     put_le64(p + 88, data_pos);
     put_le64(p + 96, data_bytes);
@@ -216,9 +237,9 @@ int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint3
     uint8_t *q = p + ARCHIVE_HEADER_BYTES;
     memcpy(q, meta->stream, name_len);
     q += name_len;
-    for (uint32_t i = 0; i < st.schema_count; i++, q += ARCHIVE_SCHEMA_ENTRY_BYTES) {
-        put_le32(q, st.schemas[i].version);
-        put_le64(q + 8, st.schemas[i].records);
+    for (uint32_t i = 0; i < t->schema_count; i++, q += ARCHIVE_SCHEMA_ENTRY_BYTES) {
+        put_le32(q, t->schemas[i].version);
+        put_le64(q + 8, t->schemas[i].records);
     }
     for (uint32_t i = 0; i < n; i++, q += ARCHIVE_SEGMENT_ENTRY_BYTES) {
         put_le64(q, segments[i].base_offset);
@@ -227,16 +248,45 @@ int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint3
         put_le64(q + 24, segments[i].bytes);
         put_le64(q + 32, (uint64_t)segments[i].max_timestamp_us);
     }
-    memcpy(q, data, (size_t)data_bytes);
-    q += data_bytes;
-    memcpy(q, st.index.data, st.index.len);
-    q += st.index.len;
-    put_le32(q, ARCHIVE_TRAILER_MAGIC);
-    put_le32(q + 4, 0);
-    put_le64(q + 8, XXH3_64bits(p, (size_t)(q + 8 - p)));
-    out->len = (size_t)total;
-    stats_free(&st);
+    out->len += (size_t)data_pos;
     return 0;
+}
+
+void sl_archive_trailer_encode(uint8_t trailer[ARCHIVE_TRAILER_BYTES], uint64_t checksum)
+{
+    put_le32(trailer, ARCHIVE_TRAILER_MAGIC);
+    put_le32(trailer + 4, 0);
+    put_le64(trailer + 8, checksum);
+}
+
+int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint32_t n, const uint8_t *data,
+                      uint64_t data_bytes, bytebuf *out)
+{
+    if (n == 0 || n > ARCHIVE_SEGMENTS_MAX)
+        return sl_err_set(SIGLOG_EINVAL, "archive: %u segments, must be 1..%u", n, ARCHIVE_SEGMENTS_MAX);
+    data_stats st;
+    int rc = scan_data(segments, n, data, data_bytes, &st);
+    if (rc)
+        return rc;
+    uint64_t total = sl_archive_data_position(meta, &st.t, n) + data_bytes + st.index.len + ARCHIVE_TRAILER_BYTES;
+    out->len = 0;
+    if (total > SIZE_MAX || sl_bytebuf_reserve(out, (size_t)total) != 0)
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory for an archive of %" PRIu64 " bytes", total);
+    if (!rc)
+        rc = sl_archive_head_encode(meta, &st.t, segments, n, data_bytes, out);
+    if (!rc) {
+        memcpy(out->data + out->len, data, (size_t)data_bytes);
+        out->len += (size_t)data_bytes;
+        memcpy(out->data + out->len, st.index.data, st.index.len);
+        out->len += st.index.len;
+        /* The checksum covers the trailer's first 8 bytes too. */
+        put_le32(out->data + out->len, ARCHIVE_TRAILER_MAGIC);
+        put_le32(out->data + out->len + 4, 0);
+        sl_archive_trailer_encode(out->data + out->len, XXH3_64bits(out->data, out->len + 8));
+        out->len += ARCHIVE_TRAILER_BYTES;
+    }
+    stats_free(&st);
+    return rc;
 }
 
 static int all_zero(const uint8_t *p, size_t n)
@@ -315,17 +365,17 @@ static int check_contents(archive_view *v, archive_segment *segs)
         return rc;
     const archive_meta *m = &v->meta;
     if (m->first_offset != segs[0].base_offset || m->next_offset != segs[v->segment_count - 1].end_offset ||
-        m->record_count != st.records || m->min_timestamp_us != st.min_ts || m->max_timestamp_us != st.max_ts ||
-        m->batch_count != st.batches)
+        m->record_count != st.t.records || m->min_timestamp_us != st.t.min_ts || m->max_timestamp_us != st.t.max_ts ||
+        m->batch_count != st.t.batches)
         rc = sl_err_set(SIGLOG_ECORRUPT, "archive: the header's range, counts or times differ from what the "
                         "batches hold ([%" PRIu64 ", %" PRIu64 "), %" PRIu64 " records in %" PRIu64 " batches)",
-                        segs[0].base_offset, segs[v->segment_count - 1].end_offset, st.records, st.batches);
-    else if (st.schema_count != v->schema_count)
+                        segs[0].base_offset, segs[v->segment_count - 1].end_offset, st.t.records, st.t.batches);
+    else if (st.t.schema_count != v->schema_count)
         rc = sl_err_set(SIGLOG_ECORRUPT, "archive: the summary names %u schema versions, the records %u",
-                        v->schema_count, st.schema_count);
-    for (uint32_t i = 0; !rc && i < st.schema_count; i++) {
+                        v->schema_count, st.t.schema_count);
+    for (uint32_t i = 0; !rc && i < st.t.schema_count; i++) {
         archive_schema s = sl_archive_schema_at(v, i);
-        if (s.version != st.schemas[i].version || s.records != st.schemas[i].records)
+        if (s.version != st.t.schemas[i].version || s.records != st.t.schemas[i].records)
             rc = sl_err_set(SIGLOG_ECORRUPT, "archive: schema entry %u (version %u, %" PRIu64 " records) differs "
                             "from the records", i, s.version, s.records);
     }

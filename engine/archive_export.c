@@ -7,17 +7,20 @@
  * and readers: it reads only SEALED segments, which nobody changes, and
  * removes them only through the catalog. The order makes every step safe
  * to interrupt:
- *   1. take the catalog's current state and read the sealed hot or warm
+ *   1. take the catalog's current state and pick the sealed hot or warm
  *      segments whose newest event is older than the bound, oldest first,
  *      as a prefix of the log (an archive holds one contiguous range);
- *   2. build the archive in memory, which checks every batch and record:
- *      damage is refused naming the segment, and nothing is written;
+ *   2. read them batch by batch, checking every batch and record
+ *      (sl_archive_scan): damage is refused naming the segment file and
+ *      byte, and nothing is written;
  *   3. record the export in the audit trail (the record is the intent);
  *   4. write the file into the target directory by atomic replace (synced,
  *      then its directory), every path resolved beneath that directory
- *      without following a symlink;
+ *      without following a symlink, streaming: each batch re-encoded with
+ *      LZ4HC at the stream's warm_level, one at a time (sl_archive_write:
+ *      memory bounded by the largest batch, not by the segments);
  *   with SIGLOG_ARCHIVE_MOVE, only once the archive is durable:
- *   5. read the file back and check it is the archive built, whole;
+ *   5. read the file back and check it whole (checksum, every batch);
  *   6. record the removal in the audit trail (the intent again);
  *   7. remove the segments through the catalog (sl_catalog_remove_prefix:
  *      commit, then unlink), provided they are still its first entries.
@@ -95,28 +98,11 @@ static void archive_name(char *buf, size_t cap, const archive_meta *m)
              m->next_offset, ARCHIVE_SUFFIX);
 }
 
-/* The archive at path, read back, is `file` and decodes whole: what a
- * move may remove the segments on the strength of. */
-static int check_written(const siglog_io *io, const char *path, const bytebuf *file)
-{
-    void *bytes = NULL;
-    size_t len = 0;
-    archive_view v;
-    int rc = sl_io_read_file(io, path, file->len + 1, &bytes, &len);
-    if (rc < 0)
-        rc = sl_err_errno(rc, "reading back archive %s", path);
-    else if (len != file->len || memcmp(bytes, file->data, len) != 0)
-        rc = sl_err_set(SIGLOG_EIO, "archive %s reads back other than written: nothing removed", path);
-    else if ((rc = sl_archive_decode(bytes, len, &v)) != 0)
-        rc = sl_err_set(rc, "archive %s: %s: nothing removed", path, siglog_errdetail());
-    free(bytes);
-    return rc;
-}
-
 /* Write the archive into dir (the user's path, symlinks to it allowed):
- * everything beneath it through a jail rooted there. With move, read it
- * back and check it is `file` and whole before anything is removed. */
-static int write_archive(const maintenance *m, const char *dir, const char *name, const bytebuf *file, int check,
+ * everything beneath it through a jail rooted there, streamed from src
+ * (archive_write.c). With check, it is read back and checked whole. */
+static int write_archive(const maintenance *m, const archive_source *src, archive_meta *am, archive_segment *segs,
+                         const archive_tally *t, const char *dir, const char *name, int compression, int check,
                          char *path_out, size_t path_cap)
 {
     char *real = sl_io_real_path(dir);
@@ -125,16 +111,17 @@ static int write_archive(const maintenance *m, const char *dir, const char *name
     io_root *root = NULL;
     int rc = sl_io_root_open(sl_maintenance_backend(m), real, &root);
     char *path = rc < 0 ? NULL : sl_path_join(real, name);
+    uint64_t file_bytes = 0;
     if (rc < 0)
         rc = rc == -IO_EJAIL ? sl_err_set(SIGLOG_EPERM, "archive directory %s: %s", dir, sl_io_jail_detail())
                              : sl_err_errno(rc, "archive directory %s", dir);
     else if (!path)
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    else if ((rc = sl_io_replace_file(sl_io_root_io(root), real, path, file->data, file->len,
-                                      sl_maintenance_file_mode(m))) < 0)
-        rc = sl_err_errno(rc, "writing archive %s", path);
-    else if (check)
-        rc = check_written(sl_io_root_io(root), path, file);
+    else {
+        archive_target to = { .io = sl_io_root_io(root), .dir = real, .path = path,
+                              .mode = sl_maintenance_file_mode(m), .compression = compression, .check = check };
+        rc = sl_archive_write(src, am, segs, t, &to, &file_bytes);
+    }
     if (!rc && path_out)
         snprintf(path_out, path_cap, "%s", path);
     free(path);
@@ -199,38 +186,52 @@ SIGLOG_API int siglog_archive_export(siglog_maintenance *m, const char *stream, 
     if (rc)
         return rc;
     catalog_snapshot *snap = sl_catalog_snapshot_get(c);
-    bytebuf data = { 0 }, file = { 0 };
     archive_segment *segs = NULL;
+    archive_tally t;
+    sl_archive_tally_init(&t);
     size_t n = archivable_prefix(snap, before_us);
     if (n == 0)
         goto out; /* nothing old enough: 0 archives */
+    siglog_stream_config cfg;
+    char *stream_dir = NULL;
+    rc = sl_maintenance_stream(m, stream, &stream_dir, &cfg);
+    free(stream_dir);
+    if (rc)
+        goto out;
     if (!(segs = calloc(n, sizeof *segs))) {
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
         goto out;
     }
-    rc = sl_archive_read_entries(sl_maintenance_io(m), sl_catalog_dir(c), snap, n, segs, &data);
     const siglog_io *io = sl_maintenance_io(m);
-    archive_meta am = { .store_id = sl_maintenance_store_id(m), .partition = partition, .created_us = io->now_us(io) };
-    snprintf(am.stream, sizeof am.stream, "%s", stream);
-    if (!rc && (rc = sl_archive_encode(&am, segs, (uint32_t)n, data.data, data.len, &file)) != 0)
+    archive_source src = { .io = io, .dir = sl_catalog_dir(c), .snap = snap, .n = n };
+    if ((rc = sl_archive_scan(&src, segs, &t)) != 0) {
         rc = sl_err_set(rc, "stream '%s' partition %u: %s", stream, partition, siglog_errdetail());
+        goto out;
+    }
+    archive_meta am = { .store_id = sl_maintenance_store_id(m), .partition = partition, .created_us = io->now_us(io),
+                        .first_offset = segs[0].base_offset, .next_offset = segs[n - 1].end_offset,
+                        .record_count = t.records, .min_timestamp_us = t.min_ts, .max_timestamp_us = t.max_ts,
+                        .batch_count = t.batches };
+    snprintf(am.stream, sizeof am.stream, "%s", stream);
+    uint64_t store_bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        store_bytes += segs[i].bytes;
     char name[SIGLOG_NAME_MAX + 64];
     archive_name(name, sizeof name, &am);
     int move = (flags & SIGLOG_ARCHIVE_MOVE) != 0;
     audit_record r;
-    if (!rc)
-        export_record(&r, &am, file.len, dir, name, 0);
-    if (!rc && (rc = sl_maintenance_audit(m, &r)) == 0)
-        rc = write_archive(m, dir, name, &file, move, path_out, path_cap);
+    export_record(&r, &am, store_bytes, dir, name, 0);
+    if ((rc = sl_maintenance_audit(m, &r)) == 0)
+        rc = write_archive(m, &src, &am, segs, &t, dir, name, BATCH_LZ4HC((int)cfg.warm_level), move, path_out,
+                           path_cap);
     if (!rc && move) {
-        export_record(&r, &am, data.len, dir, name, 1);
+        export_record(&r, &am, store_bytes, dir, name, 1);
         if ((rc = sl_maintenance_audit(m, &r)) == 0)
             rc = remove_archived(c, snap, n);
     }
 out:
     free(segs);
-    sl_bytebuf_free(&data);
-    sl_bytebuf_free(&file);
+    sl_archive_tally_free(&t);
     sl_catalog_snapshot_release(snap);
     return rc ? rc : n > 0;
 }

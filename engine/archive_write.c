@@ -1,0 +1,355 @@
+/*
+ * archive_write — an archive file written as a stream from a partition's
+ * sealed segments (archive.h; FORMAT.md, "Archive files"), its batches
+ * re-encoded with LZ4HC.
+ *
+ * Memory is bounded whatever the segments' size: one batch at a time (its
+ * body, its records decompressed, the re-encoded batch: a few times the
+ * largest batch, whose body is at most BATCH_BODY_BYTES_MAX), the segment
+ * table (40 bytes a segment) and schema summary (16 bytes a version), and
+ * a fixed copy buffer. The file's layout puts the header and summary,
+ * which depend on every record, before the batches, so:
+ *   1. sl_archive_scan reads the segments batch by batch, checks each
+ *      (header, body checksum, every record, the tiling) and tallies
+ *      counts, times and schema versions: the header is then known but
+ *      for the re-encoded sizes;
+ *   2. sl_archive_write writes, into a temporary file beside the target,
+ *      each batch re-encoded (the same records at the same offsets, the
+ *      same batch ranges) at the data position the tally gives;
+ *   3. the index, read back from the batch headers just written;
+ *   4. the header, name, summary and segment table, now with the sizes;
+ *   5. the trailer, from the XXH3-64 of the file read back in order;
+ * then syncs it and renames it over the target (the atomic-replace
+ * recipe), and, when asked, reads the target back and checks it whole.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <xxhash.h>
+
+#include "archive.h"
+#include "codec.h"
+#include "error.h"
+#include "names.h"
+
+/* The copy buffer of the index and checksum passes. */
+#define COPY_BYTES (1u << 20)
+
+/* The batches of one file, from `pos` up to `end`, one at a time. */
+typedef struct batch_file {
+    const siglog_io *io;
+    int fd;
+    const char *path;
+    uint64_t pos, end;
+    uint8_t header[BATCH_HEADER_BYTES];
+    bytebuf body;
+} batch_file;
+
+/* The next batch: 1 with *h and its body in bf->body, 0 past the end, or
+ * SIGLOG_ECORRUPT / an I/O error naming the file and byte. With
+ * header_only the body is skipped, unread. */
+static int next_batch(batch_file *bf, batch_header *h, int header_only)
+{
+    if (bf->pos == bf->end)
+        return 0;
+    ssize_t got = bf->end - bf->pos < BATCH_HEADER_BYTES
+                      ? 0
+                      : sl_io_read_full(bf->io, bf->fd, bf->header, BATCH_HEADER_BYTES, bf->pos);
+    if (got < 0)
+        return sl_err_errno((int)got, "reading %s at byte %" PRIu64, bf->path, bf->pos);
+    int rc = got == BATCH_HEADER_BYTES ? sl_batch_header_decode(bf->header, h) : SIGLOG_ECORRUPT;
+    if (rc || h->body_len > bf->end - bf->pos - BATCH_HEADER_BYTES)
+        return sl_err_set(SIGLOG_ECORRUPT, "%s: batch at byte %" PRIu64 ": %s", bf->path, bf->pos,
+                          rc && got == BATCH_HEADER_BYTES ? siglog_errdetail() : "cut by the end of the data");
+    if (!header_only) {
+        if (sl_bytebuf_reserve(&bf->body, h->body_len) != 0)
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+        got = sl_io_read_full(bf->io, bf->fd, bf->body.data, h->body_len, bf->pos + BATCH_HEADER_BYTES);
+        if (got < 0)
+            return sl_err_errno((int)got, "reading %s at byte %" PRIu64, bf->path, bf->pos + BATCH_HEADER_BYTES);
+        if ((size_t)got != h->body_len)
+            return sl_err_set(SIGLOG_ECORRUPT, "%s: batch at byte %" PRIu64 ": cut", bf->path, bf->pos);
+        bf->body.len = h->body_len;
+    }
+    bf->pos += BATCH_HEADER_BYTES + h->body_len;
+    return 1;
+}
+
+/* Open the .seg file of catalog entry e, which must be e->bytes long. */
+static int open_segment(const archive_source *src, const catalog_segment *e, batch_file *bf, char **path)
+{
+    char stem[CATALOG_LOCATION_MAX + 8];
+    snprintf(stem, sizeof stem, "%s.seg", e->location);
+    if (!(*path = sl_path_join(src->dir, stem)))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    *bf = (batch_file){ .io = src->io, .path = *path, .end = e->bytes };
+    bf->fd = src->io->open_file(src->io, *path, IO_READ, 0);
+    if (bf->fd < 0)
+        return sl_err_errno(bf->fd, "opening %s", *path);
+    uint64_t size = 0;
+    int rc = src->io->file_size(src->io, bf->fd, &size);
+    if (rc < 0)
+        return sl_err_errno(rc, "reading the size of %s", *path);
+    if (size != e->bytes)
+        return sl_err_set(SIGLOG_ECORRUPT, "%s holds %" PRIu64 " bytes, the catalog says %" PRIu64, *path, size,
+                          e->bytes);
+    return 0;
+}
+
+static void close_batch_file(batch_file *bf, char *path)
+{
+    if (bf->fd >= 0)
+        bf->io->close_file(bf->io, bf->fd);
+    sl_bytebuf_free(&bf->body);
+    free(path);
+}
+
+int sl_archive_scan(const archive_source *src, archive_segment *segs, archive_tally *t)
+{
+    sl_archive_tally_init(t);
+    bytebuf scratch = { 0 };
+    int rc = 0;
+    for (size_t i = 0; i < src->n && !rc; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, i);
+        segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us };
+        batch_file bf = { .fd = -1 };
+        char *path = NULL;
+        rc = open_segment(src, e, &bf, &path);
+        sl_archive_tally_segment_begin(t, &segs[i]);
+        batch_header h;
+        uint64_t at = 0;
+        while (!rc && (rc = next_batch(&bf, &h, 0)) == 1) {
+            if ((rc = sl_archive_tally_batch(t, &h, bf.body.data, &scratch)) != 0 && rc != SIGLOG_ENOMEM)
+                rc = sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", path, at, siglog_errdetail());
+            at = bf.pos;
+        }
+        if (!rc && (rc = sl_archive_tally_segment_end(t, &segs[i], (uint32_t)i)) != 0)
+            rc = sl_err_set(rc, "%s: %s", path, siglog_errdetail());
+        close_batch_file(&bf, path);
+    }
+    sl_bytebuf_free(&scratch);
+    if (rc)
+        sl_archive_tally_free(t);
+    return rc;
+}
+
+/* The batch h (body checked) again, its records sealed with compression
+ * into out: the same records at the same offsets, the same range. */
+static int reencode(batch_builder *b, const batch_header *h, const uint8_t *body, bytebuf *scratch,
+                    int compression, bytebuf *out)
+{
+    batch_iter it;
+    siglog_record r;
+    sl_batch_builder_reset(b, h->base_offset, 0);
+    int rc = sl_batch_iter_init(&it, h, body, scratch);
+    while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1) {
+        siglog_event ev = { .key = r.key, .key_len = r.key_len, .value = r.value, .value_len = r.value_len,
+                            .schema_version = r.schema_version, .flags = r.flags, .headers = r.headers,
+                            .header_count = r.header_count };
+        rc = sl_batch_builder_add_at(b, &ev, r.timestamp_us, r.offset);
+    }
+    if (!rc)
+        rc = sl_batch_builder_cover(b, batch_end_offset(h) - 1);
+    batch_meta meta;
+    out->len = 0;
+    return rc ? rc : sl_batch_builder_seal(b, compression, out, &meta);
+}
+
+/* Step 2: the batches re-encoded at data_pos of fd; segs[i].bytes become
+ * their sizes in the archive. */
+static int write_batches(const archive_source *src, archive_segment *segs, int compression, const siglog_io *io,
+                         int fd, const char *tmp, uint64_t data_pos, uint64_t *data_bytes)
+{
+    batch_builder b;
+    sl_batch_builder_init(&b);
+    bytebuf scratch = { 0 }, out = { 0 };
+    uint64_t pos = data_pos;
+    int rc = 0;
+    for (size_t i = 0; i < src->n && !rc; i++) {
+        batch_file bf = { .fd = -1 };
+        char *path = NULL;
+        rc = open_segment(src, sl_catalog_snapshot_segment(src->snap, i), &bf, &path);
+        uint64_t start = pos;
+        batch_header h;
+        while (!rc && (rc = next_batch(&bf, &h, 0)) == 1) {
+            /* Checked by sl_archive_scan; a change since is a bad body. */
+            if ((rc = sl_batch_body_check(&h, bf.body.data)) != 0 ||
+                (rc = reencode(&b, &h, bf.body.data, &scratch, compression, &out)) != 0)
+                rc = sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", path,
+                                bf.pos - BATCH_HEADER_BYTES - h.body_len, siglog_errdetail());
+            else if ((rc = sl_io_write_all(io, fd, out.data, out.len, pos)) < 0)
+                rc = sl_err_errno(rc, "writing %s", tmp);
+            pos += out.len;
+        }
+        segs[i].bytes = pos - start;
+        close_batch_file(&bf, path);
+    }
+    *data_bytes = pos - data_pos;
+    sl_batch_builder_free(&b);
+    sl_bytebuf_free(&scratch);
+    sl_bytebuf_free(&out);
+    return rc;
+}
+
+/* Step 3: the index of the batches just written, after them. */
+static int write_index(const siglog_io *io, int fd, const char *tmp, uint64_t data_pos, uint64_t data_bytes,
+                       uint8_t *buf)
+{
+    batch_file bf = { .io = io, .fd = fd, .path = tmp, .pos = data_pos, .end = data_pos + data_bytes };
+    uint64_t at = data_pos + data_bytes;
+    size_t used = 0;
+    batch_header h;
+    int rc;
+    for (uint64_t pos = bf.pos; (rc = next_batch(&bf, &h, 1)) == 1; pos = bf.pos) {
+        sl_archive_index_entry(buf + used, &h, pos - data_pos);
+        used += ARCHIVE_INDEX_ENTRY_BYTES;
+        if (used + ARCHIVE_INDEX_ENTRY_BYTES > COPY_BYTES) {
+            if ((rc = sl_io_write_all(io, fd, buf, used, at)) < 0)
+                return sl_err_errno(rc, "writing %s", tmp);
+            at += used;
+            used = 0;
+        }
+    }
+    if (!rc && (rc = sl_io_write_all(io, fd, buf, used, at)) < 0)
+        rc = sl_err_errno(rc, "writing %s", tmp);
+    return rc;
+}
+
+/* XXH3-64 of bytes [0, len) of fd followed by the trailer's fixed first
+ * 8 bytes (what the trailer's checksum covers). */
+static int checksum_of(const siglog_io *io, int fd, const char *path, uint64_t len, uint8_t *buf, uint64_t *sum)
+{
+    XXH3_state_t *state = XXH3_createState();
+    if (!state || XXH3_64bits_reset(state) != XXH_OK) {
+        XXH3_freeState(state);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    int rc = 0;
+    for (uint64_t at = 0; at < len && !rc;) {
+        size_t want = len - at < COPY_BYTES ? (size_t)(len - at) : COPY_BYTES;
+        ssize_t got = sl_io_read_full(io, fd, buf, want, at);
+        if (got < 0)
+            rc = sl_err_errno((int)got, "reading %s at byte %" PRIu64, path, at);
+        else if ((size_t)got != want)
+            rc = sl_err_set(SIGLOG_EIO, "%s ends at byte %" PRIu64 ", before %" PRIu64, path, at + (uint64_t)got, len);
+        else
+            XXH3_64bits_update(state, buf, want);
+        at += want;
+    }
+    uint8_t fixed[ARCHIVE_TRAILER_BYTES];
+    sl_archive_trailer_encode(fixed, 0);
+    XXH3_64bits_update(state, fixed, 8);
+    *sum = XXH3_64bits_digest(state);
+    XXH3_freeState(state);
+    return rc;
+}
+
+/* Steps 2 to 5 into the open temporary fd; *file_bytes its final size. */
+static int write_file(const archive_source *src, archive_meta *meta, archive_segment *segs, const archive_tally *t,
+                      int compression, const siglog_io *io, int fd, const char *tmp, uint8_t *buf,
+                      uint64_t *file_bytes)
+{
+    uint64_t data_pos = sl_archive_data_position(meta, t, (uint32_t)src->n), data_bytes = 0, sum = 0;
+    int rc = write_batches(src, segs, compression, io, fd, tmp, data_pos, &data_bytes);
+    if (!rc)
+        rc = write_index(io, fd, tmp, data_pos, data_bytes, buf);
+    bytebuf head = { 0 };
+    if (!rc)
+        rc = sl_archive_head_encode(meta, t, segs, (uint32_t)src->n, data_bytes, &head);
+    if (!rc && (rc = sl_io_write_all(io, fd, head.data, head.len, 0)) < 0)
+        rc = sl_err_errno(rc, "writing %s", tmp);
+    sl_bytebuf_free(&head);
+    uint64_t body = data_pos + data_bytes + t->batches * ARCHIVE_INDEX_ENTRY_BYTES;
+    if (!rc)
+        rc = checksum_of(io, fd, tmp, body, buf, &sum);
+    uint8_t trailer[ARCHIVE_TRAILER_BYTES];
+    sl_archive_trailer_encode(trailer, sum);
+    if (!rc && (rc = sl_io_write_all(io, fd, trailer, sizeof trailer, body)) < 0)
+        rc = sl_err_errno(rc, "writing %s", tmp);
+    *file_bytes = body + ARCHIVE_TRAILER_BYTES;
+    return rc;
+}
+
+/* The archive at path reads back whole: its checksum holds, and its
+ * batches, checked again, tile segs and hold what t tallied. */
+static int check_written(const siglog_io *io, const char *path, const archive_meta *meta,
+                         const archive_segment *segs, size_t n, const archive_tally *t, uint64_t file_bytes,
+                         uint8_t *buf)
+{
+    int fd = io->open_file(io, path, IO_READ, 0);
+    if (fd < 0)
+        return sl_err_errno(fd, "reading back archive %s", path);
+    uint64_t size = 0, sum = 0;
+    uint8_t trailer[ARCHIVE_TRAILER_BYTES];
+    int rc = io->file_size(io, fd, &size);
+    if (rc < 0)
+        rc = sl_err_errno(rc, "reading back archive %s", path);
+    else if (size != file_bytes)
+        rc = sl_err_set(SIGLOG_EIO, "archive %s holds %" PRIu64 " bytes, %" PRIu64 " were written", path, size,
+                        file_bytes);
+    else if ((rc = checksum_of(io, fd, path, size - ARCHIVE_TRAILER_BYTES, buf, &sum)) == 0 &&
+             sl_io_read_full(io, fd, trailer, sizeof trailer, size - ARCHIVE_TRAILER_BYTES) != sizeof trailer)
+        rc = sl_err_set(SIGLOG_EIO, "archive %s: its trailer does not read back", path);
+    else if (!rc && get_le64(trailer + 8) != sum)
+        rc = sl_err_set(SIGLOG_EIO, "archive %s: byte %" PRIu64 ": checksum mismatch on reading back", path,
+                        size - 8);
+    archive_tally again;
+    sl_archive_tally_init(&again);
+    bytebuf scratch = { 0 };
+    batch_file bf = { .io = io, .fd = fd, .path = path, .pos = sl_archive_data_position(meta, t, (uint32_t)n) };
+    for (size_t i = 0; i < n && !rc; i++) {
+        bf.end = bf.pos + segs[i].bytes;
+        sl_archive_tally_segment_begin(&again, &segs[i]);
+        batch_header h;
+        uint64_t at = bf.pos;
+        while (!rc && (rc = next_batch(&bf, &h, 0)) == 1) {
+            if ((rc = sl_archive_tally_batch(&again, &h, bf.body.data, &scratch)) != 0)
+                rc = sl_err_set(rc, "archive %s: batch at byte %" PRIu64 ": %s", path, at, siglog_errdetail());
+            at = bf.pos;
+        }
+        if (!rc && (rc = sl_archive_tally_segment_end(&again, &segs[i], (uint32_t)i)) != 0)
+            rc = sl_err_set(rc, "archive %s: %s", path, siglog_errdetail());
+    }
+    if (!rc && (again.records != t->records || again.batches != t->batches))
+        rc = sl_err_set(SIGLOG_EIO, "archive %s reads back %" PRIu64 " records in %" PRIu64 " batches, not %" PRIu64
+                        " in %" PRIu64, path, again.records, again.batches, t->records, t->batches);
+    sl_archive_tally_free(&again);
+    sl_bytebuf_free(&scratch);
+    sl_bytebuf_free(&bf.body);
+    io->close_file(io, fd);
+    return rc ? sl_err_set(rc, "%s: nothing removed", siglog_errdetail()) : 0;
+}
+
+int sl_archive_write(const archive_source *src, archive_meta *meta, archive_segment *segs, const archive_tally *t,
+                     const archive_target *to, uint64_t *file_bytes)
+{
+    char *tmp = NULL;
+    uint8_t *buf = malloc(COPY_BYTES);
+    if (!buf || asprintf(&tmp, "%s.tmp", to->path) < 0) {
+        free(buf);
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    const siglog_io *io = to->io;
+    int fd = sl_io_create_temp(io, tmp, IO_WRITE, to->mode);
+    int rc = fd < 0 ? sl_err_errno(fd, "creating %s", tmp)
+                    : write_file(src, meta, segs, t, to->compression, io, fd, tmp, buf, file_bytes);
+    if (!rc && (rc = io->fsync(io, fd)) < 0)
+        rc = sl_err_errno(rc, "syncing %s", tmp);
+    int crc = fd >= 0 ? io->close_file(io, fd) : 0;
+    if (crc < 0 && !rc)
+        rc = sl_err_errno(crc, "closing %s", tmp);
+    if (!rc && (rc = io->rename(io, tmp, to->path)) < 0)
+        rc = sl_err_errno(rc, "renaming %s", tmp);
+    if (rc && fd >= 0)
+        io->unlink(io, tmp); /* best effort: nothing else was touched */
+    /* Renamed: a failed directory sync may lose the name, a failed write. */
+    if (!rc && (rc = io->sync_dir(io, to->dir)) < 0)
+        rc = sl_err_errno(rc, "syncing %s", to->dir);
+    if (!rc && to->check)
+        rc = check_written(io, to->path, meta, segs, src->n, t, *file_bytes, buf);
+    free(tmp);
+    free(buf);
+    return rc;
+}
