@@ -89,6 +89,8 @@ long long bench_opt_ll(int argc, char **argv, const char *name, long long def);
 extern uint64_t bench_segment_bytes_max;
 /* Batch size limit for stores the benchmarks create; 0 = the default. */
 extern uint32_t bench_batch_bytes_max;
+/* enum siglog_cleanup of streams the benchmarks create (default DELETE). */
+extern uint32_t bench_cleanup;
 /* Create a store with one stream; returns the open writer. */
 siglog *bench_store_create(const char *dir, const char *stream, uint32_t partitions, int lz4, uint32_t sync_policy,
                            uint32_t interval_ms);

@@ -131,6 +131,7 @@ long long bench_opt_ll(int argc, char **argv, const char *name, long long def)
 
 uint64_t bench_segment_bytes_max;
 uint32_t bench_batch_bytes_max;
+uint32_t bench_cleanup;
 
 siglog *bench_store_create(const char *dir, const char *stream, uint32_t partitions, int lz4, uint32_t sync_policy,
                            uint32_t interval_ms)
@@ -152,6 +153,7 @@ siglog *bench_store_create(const char *dir, const char *stream, uint32_t partiti
         c.segment_bytes_max = bench_segment_bytes_max;
     if (bench_batch_bytes_max)
         c.batch_bytes_max = bench_batch_bytes_max;
+    c.cleanup = bench_cleanup;
     bench_check(siglog_stream_create(s, stream, &c), "siglog_stream_create");
     return s;
 }

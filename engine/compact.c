@@ -16,8 +16,8 @@
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
+#include "compact_keys.h"
 #include "error.h"
 
 typedef struct writer {
@@ -77,10 +77,7 @@ static int flush_open(writer *w)
     return rc;
 }
 
-/* Every batch of segment s in order: fn(arg, header, body). */
-typedef int (*batch_fn)(void *arg, segment *s, const batch_header *h, const uint8_t *body);
-
-static int each_batch(segment *s, batch_fn fn, void *arg)
+int sl_compact_each_batch(segment *s, compact_batch_fn fn, void *arg)
 {
     bytebuf body = {0};
     uint64_t pos = 0, size = sl_segment_size(s);
@@ -109,6 +106,10 @@ void sl_compact_stats_add(compact_stats *total, const compact_stats *st)
     total->records_dropped += st->records_dropped;
     total->bytes_in += st->bytes_in;
     total->bytes_out += st->bytes_out;
+    if (st->key_map_peak_bytes > total->key_map_peak_bytes)
+        total->key_map_peak_bytes = st->key_map_peak_bytes;
+    if (st->key_passes > total->key_passes)
+        total->key_passes = st->key_passes;
 }
 
 /* ---- merge ---- */
@@ -165,105 +166,10 @@ int sl_compact_merge(segment *const *in, size_t n, const compact_sink *sink, com
     for (size_t i = 0; i < n && !rc; i++) {
         st->segments_in++;
         st->bytes_in += sl_segment_size(in[i]);
-        rc = each_batch(in[i], copy_batch, &w);
+        rc = sl_compact_each_batch(in[i], copy_batch, &w);
     }
     writer_free(&w);
     return rc;
-}
-
-/* ---- key compaction: the key map ---- */
-
-typedef struct key_entry {
-    uint64_t hash;      /* 0: free slot (a real hash of 0 is stored as 1) */
-    uint64_t key_pos;   /* in the arena */
-    uint32_t key_len;
-    uint8_t tombstone;  /* the newest record of the key is one */
-    uint64_t offset;    /* of the newest record */
-    int64_t timestamp_us;
-} key_entry;
-
-typedef struct key_map {
-    key_entry *slots;
-    size_t cap, used;
-    bytebuf arena;
-    uint64_t budget;
-} key_map;
-
-static uint64_t slot_hash(const void *key, size_t len)
-{
-    uint64_t h = XXH3_64bits(key, len);
-    return h ? h : 1;
-}
-
-static int map_over_budget(const key_map *m, size_t cap, size_t arena)
-{
-    return (uint64_t)cap * sizeof(key_entry) + arena > m->budget;
-}
-
-static int budget_error(const key_map *m)
-{
-    return sl_err_set(SIGLOG_ENOMEM,
-                      "key compaction: %zu distinct keys need more than its memory budget of %" PRIu64 " bytes",
-                      m->used + 1, m->budget);
-}
-
-static key_entry *map_find(const key_map *m, uint64_t h, const void *key, size_t len)
-{
-    for (size_t i = h & (m->cap - 1);; i = (i + 1) & (m->cap - 1)) {
-        key_entry *e = &m->slots[i];
-        if (e->hash == 0 || (e->hash == h && e->key_len == len && memcmp(m->arena.data + e->key_pos, key, len) == 0))
-            return e;
-    }
-}
-
-static int map_grow(key_map *m)
-{
-    size_t cap = m->cap ? 2 * m->cap : 1024;
-    if (map_over_budget(m, cap, m->arena.cap))
-        return budget_error(m);
-    key_entry *old = m->slots;
-    size_t old_cap = m->cap;
-    if (!(m->slots = calloc(cap, sizeof *m->slots))) {
-        m->slots = old;
-        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    }
-    m->cap = cap;
-    for (size_t i = 0; i < old_cap; i++)
-        if (old[i].hash) {
-            size_t j = old[i].hash & (cap - 1);
-            while (m->slots[j].hash)
-                j = (j + 1) & (cap - 1);
-            m->slots[j] = old[i];
-        }
-    free(old);
-    return 0;
-}
-
-/* Record r as the newest of its key seen so far (records come in offset
- * order). */
-static int map_note(key_map *m, const siglog_record *r)
-{
-    if ((m->used + 1) * 4 > m->cap * 3) {
-        int rc = map_grow(m);
-        if (rc)
-            return rc;
-    }
-    uint64_t h = slot_hash(r->key, r->key_len);
-    key_entry *e = map_find(m, h, r->key, r->key_len);
-    if (!e->hash) {
-        if (map_over_budget(m, m->cap, m->arena.len + r->key_len))
-            return budget_error(m);
-        if (sl_bytebuf_reserve(&m->arena, r->key_len) != 0)
-            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-        memcpy(m->arena.data + m->arena.len, r->key, r->key_len);
-        *e = (key_entry){.hash = h, .key_pos = m->arena.len, .key_len = r->key_len};
-        m->arena.len += r->key_len;
-        m->used++;
-    }
-    e->offset = r->offset;
-    e->timestamp_us = r->timestamp_us;
-    e->tombstone = (r->flags & SIGLOG_EVENT_TOMBSTONE) != 0;
-    return 0;
 }
 
 /* ---- rewriting without some records ---- */
@@ -284,12 +190,12 @@ static int rewrite_batch(void *arg, segment *s, const batch_header *h, const uin
     siglog_record r;
     int rc = sl_batch_iter_init(&it, h, body, &k->scratch), started = 0;
     while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1) {
-        rc = 0;
         w->st->records_in++;
-        if (!k->keep(k->arg, &r)) {
-            w->st->records_dropped++;
+        if ((rc = k->keep(k->arg, &r)) <= 0) {
+            w->st->records_dropped += rc == 0;
             continue;
         }
+        rc = 0;
         if (!started) {
             /* The batch before is complete: its range ends where this
              * one's begins (or at what an emptied batch left uncovered). */
@@ -322,7 +228,7 @@ int sl_compact_rewrite(segment *const *in, size_t n, compact_keep_fn keep, void 
     for (size_t i = 0; i < n && !rc; i++) {
         st->segments_in++;
         st->bytes_in += sl_segment_size(in[i]);
-        rc = each_batch(in[i], rewrite_batch, &k);
+        rc = sl_compact_each_batch(in[i], rewrite_batch, &k);
     }
     /* No survivor means no batch was opened, so no output exists. */
     if (!rc && k.survivors == 0)
@@ -336,53 +242,30 @@ int sl_compact_rewrite(segment *const *in, size_t n, compact_keep_fn keep, void 
 
 /* ---- key compaction ---- */
 
-typedef struct keys_run {
-    key_map map;
-    bytebuf scratch;
-    const compact_keys_params *kp;
-} keys_run;
-
-static int note_batch(void *arg, segment *s, const batch_header *h, const uint8_t *body)
-{
-    keys_run *k = arg;
-    batch_iter it;
-    siglog_record r;
-    int rc = sl_batch_iter_init(&it, h, body, &k->scratch);
-    while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1)
-        rc = r.key_len ? map_note(&k->map, &r) : 0;
-    if (rc < 0)
-        return sl_err_set(rc, "%s: %s", sl_segment_file_path(s), siglog_errdetail());
-    return 0;
-}
-
 static int survives(void *arg, const siglog_record *r)
 {
-    const keys_run *k = arg;
-    if (r->key_len == 0)
-        return 1;
-    const key_entry *e = map_find(&k->map, slot_hash(r->key, r->key_len), r->key, r->key_len);
-    if (e->offset != r->offset)
-        return 0;
-    if (!e->tombstone)
-        return 1;
-    /* A tombstone stays while readers may still need to see the delete. */
-    return e->timestamp_us >= k->kp->now_us - (int64_t)k->kp->tombstone_retention_us;
+    return r->key_len == 0 ? 1 : sl_key_verdicts_keep(arg, r);
 }
 
-/* The key map of in[0..n) and newer[0..m): every key's newest record. */
-static int keys_note_all(keys_run *k, segment *const *in, size_t n, segment *const *newer, size_t m)
+/* The verdicts over in[0..n) and newer[0..m): every key's newest record. */
+static int verdicts_of(segment *const *in, size_t n, segment *const *newer, size_t m, const compact_keys_params *kp,
+                       key_verdicts **out)
 {
-    int rc = 0;
-    for (size_t i = 0; i < n + m && !rc; i++)
-        rc = each_batch(i < n ? in[i] : newer[i - n], note_batch, k);
+    segment **all = malloc((n + m) * sizeof *all);
+    if (!all)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    memcpy(all, in, n * sizeof *all);
+    if (m)
+        memcpy(all + n, newer, m * sizeof *all);
+    int rc = sl_key_verdicts_build(all, n + m, kp, out);
+    free(all);
     return rc;
 }
 
-static void keys_run_free(keys_run *k)
+static void note_verdicts(compact_stats *st, const key_verdicts *v)
 {
-    free(k->map.slots);
-    sl_bytebuf_free(&k->map.arena);
-    sl_bytebuf_free(&k->scratch);
+    st->key_map_peak_bytes = sl_key_verdicts_peak_bytes(v);
+    st->key_passes = sl_key_verdicts_passes(v);
 }
 
 int sl_compact_keys(segment *const *in, size_t n, segment *const *newer, size_t m, const compact_keys_params *kp,
@@ -391,16 +274,19 @@ int sl_compact_keys(segment *const *in, size_t n, segment *const *newer, size_t 
     memset(st, 0, sizeof *st);
     if (n == 0)
         return sl_err_set(SIGLOG_EINVAL, "key compaction of no segments");
-    keys_run k = {.kp = kp, .map = {.budget = kp->memory_bytes}};
-    int rc = keys_note_all(&k, in, n, newer, m);
-    if (!rc)
-        rc = sl_compact_rewrite(in, n, survives, &k, sink, st);
-    keys_run_free(&k);
+    key_verdicts *v;
+    int rc = verdicts_of(in, n, newer, m, kp, &v);
+    if (rc)
+        return rc;
+    rc = sl_compact_rewrite(in, n, survives, v, sink, st);
+    note_verdicts(st, v);
+    sl_key_verdicts_free(v);
     return rc;
 }
 
 typedef struct keys_count {
-    keys_run *k;
+    key_verdicts *v;
+    bytebuf scratch;
     compact_stats *st;
 } keys_count;
 
@@ -409,11 +295,13 @@ static int count_batch(void *arg, segment *s, const batch_header *h, const uint8
     keys_count *kc = arg;
     batch_iter it;
     siglog_record r;
-    int rc = sl_batch_iter_init(&it, h, body, &kc->k->scratch);
+    int rc = sl_batch_iter_init(&it, h, body, &kc->scratch);
     while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1) {
-        rc = 0;
         kc->st->records_in++;
-        kc->st->records_dropped += !survives(kc->k, &r);
+        if ((rc = survives(kc->v, &r)) >= 0) {
+            kc->st->records_dropped += rc == 0;
+            rc = 0;
+        }
     }
     return rc < 0 ? sl_err_set(rc, "%s: %s", sl_segment_file_path(s), siglog_errdetail()) : 0;
 }
@@ -422,14 +310,17 @@ int sl_compact_keys_count(segment *const *in, size_t n, segment *const *newer, s
                           const compact_keys_params *kp, compact_stats *st)
 {
     memset(st, 0, sizeof *st);
-    keys_run k = {.kp = kp, .map = {.budget = kp->memory_bytes}};
-    keys_count kc = {&k, st};
-    int rc = keys_note_all(&k, in, n, newer, m);
+    keys_count kc = {.st = st};
+    int rc = verdicts_of(in, n, newer, m, kp, &kc.v);
+    if (rc)
+        return rc;
     for (size_t i = 0; i < n && !rc; i++) {
         st->segments_in++;
         st->bytes_in += sl_segment_size(in[i]);
-        rc = each_batch(in[i], count_batch, &kc);
+        rc = sl_compact_each_batch(in[i], count_batch, &kc);
     }
-    keys_run_free(&k);
+    note_verdicts(st, kc.v);
+    sl_key_verdicts_free(kc.v);
+    sl_bytebuf_free(&kc.scratch);
     return rc;
 }

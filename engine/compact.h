@@ -22,9 +22,10 @@
  *     batches of their own input batch, over its whole offset range.
  *
  * Memory: merge holds one batch. Key compaction holds one entry per
- * distinct key (its bytes and 32 bytes) and refuses, with SIGLOG_ENOMEM
- * naming the budget, a key set larger than memory_bytes rather than grow
- * without bound.
+ * distinct key (its bytes and about 60 bytes) while they fit
+ * memory_bytes; past that it maps the keys in several passes, a class of
+ * them at a time, through a spill file in spill_dir (compact_keys.h), so
+ * its memory stays within the budget for any number of keys.
  */
 #ifndef SIGLOG_COMPACT_H
 #define SIGLOG_COMPACT_H
@@ -51,9 +52,11 @@ typedef struct compact_stats {
     uint64_t segments_in, segments_out;
     uint64_t records_in, records_dropped;
     uint64_t bytes_in, bytes_out;
+    uint64_t key_map_peak_bytes; /* key compaction: its key map's peak */
+    uint32_t key_passes;         /* key compaction: passes over the keys (1: no spill) */
 } compact_stats;
 
-/* total += st, field by field. */
+/* total += st, field by field (the peak and passes: the largest). */
 void sl_compact_stats_add(compact_stats *total, const compact_stats *st);
 
 /* A run of consecutive catalog entries [first, first + count). */
@@ -72,7 +75,13 @@ size_t sl_compact_merge_plan(const catalog_segment *segs, size_t n, uint64_t mer
  * outputs of the sink. */
 int sl_compact_merge(segment *const *in, size_t n, const compact_sink *sink, compact_stats *st);
 
-/* Whether record r stays. */
+/* Every batch of segment s in order: fn(arg, s, header, body); stops at
+ * the first non-zero return of fn and returns it. */
+typedef int (*compact_batch_fn)(void *arg, segment *s, const batch_header *h, const uint8_t *body);
+int sl_compact_each_batch(segment *s, compact_batch_fn fn, void *arg);
+
+/* Whether record r stays: 1 or 0, or a SIGLOG_E* error (with its detail
+ * set) that ends the rewrite. */
 typedef int (*compact_keep_fn)(void *arg, const siglog_record *r);
 
 /* Rewrite the sealed segments in[0..n) (consecutive, in offset order)
@@ -91,6 +100,10 @@ typedef struct compact_keys_params {
     int64_t now_us;
     uint64_t tombstone_retention_us;
     uint64_t memory_bytes;
+    /* Where a key map past memory_bytes spills (NULL: it may not, and
+     * such a key set fails with SIGLOG_ENOMEM). */
+    const siglog_io *io;
+    const char *spill_dir;
 } compact_keys_params;
 
 /* Key compaction of the sealed segments in[0..n) (consecutive, in offset

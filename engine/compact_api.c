@@ -161,6 +161,8 @@ SIGLOG_API int siglog_compact(siglog_maintenance *m, const char *stream, const s
     out->events_in = total.records_in;
     out->events_dropped = total.records_dropped;
     out->bytes_before = total.bytes_in;
+    out->key_map_bytes = total.key_map_peak_bytes;
+    out->key_passes = total.key_passes;
     int unknown = o->dry_run && o->mode == SIGLOG_COMPACT_KEYS;
     out->segments_out = unknown ? SIGLOG_COMPACT_UNKNOWN : total.segments_out;
     out->bytes_after = unknown ? SIGLOG_COMPACT_UNKNOWN : total.bytes_out;

@@ -166,6 +166,15 @@ static int keys_builder(void *arg, segment *const *in, size_t n, segment *const 
     return sl_compact_keys(in, n, newer, m, arg, sink, st);
 }
 
+/* kp, spilling a key map past its budget into c's own directory. */
+static compact_keys_params spilling_in(catalog *c, const compact_keys_params *kp)
+{
+    compact_keys_params k = *kp;
+    k.io = sl_catalog_io(c);
+    k.spill_dir = sl_catalog_dir(c);
+    return k;
+}
+
 /* How many entries of s, from the first, are sealed. */
 static size_t sealed_prefix(const catalog_snapshot *s)
 {
@@ -184,7 +193,8 @@ int sl_compact_partition_keys(catalog *c, const segment_params *p, int compressi
         return rc;
     catalog_snapshot *s = sl_catalog_snapshot_get(c);
     size_t sealed = sealed_prefix(s);
-    rc = sealed ? rewrite_run(c, s, 0, sealed, p, compression, -1, keys_builder, (void *)kp, st) : 0;
+    compact_keys_params k = spilling_in(c, kp);
+    rc = sealed ? rewrite_run(c, s, 0, sealed, p, compression, -1, keys_builder, &k, st) : 0;
     sl_catalog_snapshot_release(s);
     /* The sealed entries are the catalog's first ones: with none of their
      * records kept, the log starts at the active segment. */
@@ -240,7 +250,8 @@ int sl_compact_partition_keys_count(catalog *c, const segment_params *p, const c
     segment **in = NULL, **newer = NULL;
     if (sealed && !(rc = open_entries(c, s, 0, sealed, p, &in))) {
         if (!(rc = open_entries(c, s, sealed, m, p, &newer))) {
-            rc = sl_compact_keys_count(in, sealed, newer, m, kp, st);
+            compact_keys_params k = spilling_in(c, kp);
+            rc = sl_compact_keys_count(in, sealed, newer, m, &k, st);
             close_segments(newer, m);
         }
         close_segments(in, sealed);

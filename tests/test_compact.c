@@ -13,8 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "compact.h"
+#include "compact_keys.h"
 #include "maintenance.h"
 #include "names.h"
 #include "support.h"
@@ -345,7 +347,22 @@ static uint8_t *model_survivors(uint64_t end, uint64_t total, int64_t now_us, ui
     return keep;
 }
 
-static void compact_and_check(uint64_t seed, uint32_t keys)
+/* Whether a spill file has a name in the partition's directory. */
+static int spill_left(void)
+{
+    char *p = test_path(pdir, COMPACT_SPILL_FILE);
+    int there = access(p, F_OK) == 0;
+    free(p);
+    return there;
+}
+
+/* A key map budget that holds some 50 keys: key sets larger than that
+ * spill. */
+#define TINY_MEMORY (8 * 1024)
+
+/* Key compaction of a workload of `keys` keys within `memory` bytes,
+ * spilling to the partition's directory, checked against the model. */
+static void compact_and_check(uint64_t seed, uint32_t keys, uint64_t memory)
 {
     build(seed, 8000, keys);
     segment **in, *active;
@@ -354,7 +371,9 @@ static void compact_and_check(uint64_t seed, uint32_t keys)
     /* Tombstones of the first half are past their retention. */
     compact_keys_params kp = {.now_us = TS0 + (int64_t)events * TS_STEP,
                               .tombstone_retention_us = events / 2 * TS_STEP,
-                              .memory_bytes = 1 << 20};
+                              .memory_bytes = memory,
+                              .io = sl_io_posix(),
+                              .spill_dir = pdir};
     outputs o = {0};
     compact_sink sink = {new_output, &o, params.segment_bytes_max, SIGLOG_COMPRESSION_LZ4};
     compact_stats st;
@@ -374,24 +393,46 @@ static void compact_and_check(uint64_t seed, uint32_t keys)
     cr_assert_eq(st.records_in, end);
     cr_assert_eq(st.records_dropped, end - want);
     cr_assert_lt(want, end / 2, "the workload must drop most records");
+    /* Within the budget: one pass; past it, several, all in the budget. */
+    cr_assert_leq(st.key_map_peak_bytes, memory);
+    if (memory == TINY_MEMORY && keys > 100)
+        cr_assert_gt(st.key_passes, 2, "%u keys in %llu bytes took %u passes", keys, (unsigned long long)memory,
+                     st.key_passes);
+    else if (memory > TINY_MEMORY)
+        cr_assert_eq(st.key_passes, 1);
     free(e.keep);
     close_all(in, n, active);
+    cr_assert(!spill_left(), "the spill file is left in %s", pdir);
+}
+
+static void fresh_workload(void)
+{
+    teardown();
+    dir = pdir = outdir = NULL;
+    model = NULL;
 }
 
 Test(compact, keys_keep_exactly_the_newest_per_key_against_a_model)
 {
     static const uint32_t key_counts[] = {3, 40, 700};
     for (int i = 0; i < 3; i++) {
-        compact_and_check(100 + (uint64_t)i, key_counts[i]);
-        if (i < 2) {
-            teardown();
-            dir = pdir = outdir = NULL;
-            model = NULL;
-        }
+        compact_and_check(100 + (uint64_t)i, key_counts[i], 1 << 20);
+        if (i < 2)
+            fresh_workload();
     }
 }
 
-Test(compact, keys_beyond_the_memory_budget_are_refused)
+Test(compact, keys_past_the_memory_budget_spill_and_keep_the_same_as_the_model)
+{
+    static const uint32_t key_counts[] = {40, 700, 3000};
+    for (int i = 0; i < 3; i++) {
+        compact_and_check(200 + (uint64_t)i, key_counts[i], TINY_MEMORY);
+        if (i < 2)
+            fresh_workload();
+    }
+}
+
+Test(compact, keys_past_the_budget_without_a_spill_directory_or_a_key_too_large_are_refused)
 {
     build(7, 8000, 2000);
     segment **in, *active;
@@ -401,7 +442,11 @@ Test(compact, keys_beyond_the_memory_budget_are_refused)
     compact_sink sink = {new_output, &o, params.segment_bytes_max, SIGLOG_COMPRESSION_LZ4};
     compact_stats st;
     cr_assert_eq(sl_compact_keys(in, n, NULL, 0, &kp, &sink, &st), SIGLOG_ENOMEM);
-    cr_assert(strstr(siglog_errdetail(), "memory budget") != NULL, "%s", siglog_errdetail());
+    cr_assert(strstr(siglog_errdetail(), "no directory to spill to") != NULL, "%s", siglog_errdetail());
+    /* A budget that cannot hold one key: no number of passes helps. */
+    kp = (compact_keys_params){.now_us = TS0, .memory_bytes = 512, .io = sl_io_posix(), .spill_dir = pdir};
+    cr_assert_eq(sl_compact_keys(in, n, NULL, 0, &kp, &sink, &st), SIGLOG_ENOMEM);
+    cr_assert(strstr(siglog_errdetail(), "cannot hold a single key") != NULL, "%s", siglog_errdetail());
     cr_assert_eq(o.n, 0, "nothing written");
     close_all(in, n, active);
 }
@@ -473,9 +518,12 @@ Test(compact, a_merge_through_the_primitive_keeps_every_event_in_fewer_segments)
     cr_assert_eq(all.n, events);
 }
 
-Test(compact, key_compaction_through_the_primitive_reads_back_as_the_model)
+/* Key compaction of partition 0 through the primitive within `memory`
+ * bytes reads back as the model; a seek into a gap lands on the next
+ * survivor. */
+static void compact_partition_and_check(uint64_t memory)
 {
-    build(4, 8000, 40);
+    build(4, 8000, 400);
     catalog *c;
     maintenance *m = maint_catalog(&c);
     catalog_snapshot *snap = sl_catalog_snapshot_get(c);
@@ -484,10 +532,12 @@ Test(compact, key_compaction_through_the_primitive_reads_back_as_the_model)
     sl_catalog_snapshot_release(snap);
     compact_keys_params kp = {.now_us = TS0 + (int64_t)events * TS_STEP,
                               .tombstone_retention_us = events / 2 * TS_STEP,
-                              .memory_bytes = 1 << 20};
+                              .memory_bytes = memory};
     compact_stats st;
     cr_assert_eq(sl_compact_partition_keys(c, &params, SIGLOG_COMPRESSION_LZ4, &kp, &st), 0, "%s",
                  siglog_errdetail());
+    cr_assert_eq(st.key_passes > 1, memory == TINY_MEMORY, "%u passes", st.key_passes);
+    cr_assert(!spill_left(), "the spill file is left in %s", pdir);
     sl_maintenance_close(m);
     uint64_t expired = 0, young = 0;
     expect e = {.keep = model_survivors(events, events, kp.now_us, kp.tombstone_retention_us, &expired, &young)};
@@ -524,4 +574,14 @@ Test(compact, key_compaction_through_the_primitive_reads_back_as_the_model)
     siglog_cursor_close(cur);
     cr_assert_eq(siglog_close(s), 0);
     free(e.keep);
+}
+
+Test(compact, key_compaction_through_the_primitive_reads_back_as_the_model)
+{
+    compact_partition_and_check(1 << 20);
+}
+
+Test(compact, key_compaction_through_the_primitive_past_its_budget_reads_back_as_the_model)
+{
+    compact_partition_and_check(TINY_MEMORY);
 }

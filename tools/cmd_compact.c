@@ -35,14 +35,17 @@ static const args_cmd compact_cmd = {
     "  --dry-run       say what would be done and write nothing (--keys cannot\n"
     "                  tell segments and bytes after without writing them)\n"
     "  --memory SIZE   --keys: memory for the key map (default 256MiB, at least\n"
-    "                  1MiB; K/M/G suffixes); more distinct keys fail the\n"
-    "                  partition, which is left as it was\n"
+    "                  1MiB; K/M/G suffixes); more distinct keys are mapped in\n"
+    "                  several passes through a nameless temporary file in the\n"
+    "                  partition's directory, with the same result\n"
     "  --force-owner   run as another user than the store's owner, giving new\n"
     "                  files to the owner\n"
     "  --json          one JSON document: {\"store\", \"stream\", \"mode\",\n"
     "                  \"dry_run\", \"partitions\", \"segments_in\", \"segments_out\",\n"
     "                  \"events_in\", \"events_dropped\", \"bytes_before\",\n"
-    "                  \"bytes_after\"} (null when a dry run cannot tell)\n"
+    "                  \"bytes_after\", \"key_map_bytes\", \"key_passes\"} (null\n"
+    "                  when a dry run cannot tell; the key map's peak bytes and\n"
+    "                  passes over the keys are 0 for --merge)\n"
     "\n"
     "Prints segments in/out, events dropped and bytes before/after, with a\n"
     "progress bar over the partitions when stderr is a terminal. Each run is\n"
@@ -77,12 +80,14 @@ static int report(const char *store, const char *stream, const siglog_compact_op
 {
     const char *mode = o->mode == SIGLOG_COMPACT_MERGE ? "merge" : "keys";
     if (json) {
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:o}", "store", store, "stream",
-                                stream, "mode", mode, "dry_run", (int)o->dry_run, "partitions",
+        json_t *doc = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:o, s:I, s:I}", "store", store,
+                                "stream", stream, "mode", mode, "dry_run", (int)o->dry_run, "partitions",
                                 (json_int_t)r->partitions, "segments_in", (json_int_t)r->segments_in, "segments_out",
                                 json_figure(r->segments_out), "events_in", (json_int_t)r->events_in,
                                 "events_dropped", (json_int_t)r->events_dropped, "bytes_before",
-                                (json_int_t)r->bytes_before, "bytes_after", json_figure(r->bytes_after));
+                                (json_int_t)r->bytes_before, "bytes_after", json_figure(r->bytes_after),
+                                "key_map_bytes", (json_int_t)r->key_map_bytes, "key_passes",
+                                (json_int_t)r->key_passes);
         if (!doc || (out_json_doc(doc) != 0 && !out_failed()))
             return cli_fail(compact_cmd.name, "out of memory");
         return out_finish(compact_cmd.name);

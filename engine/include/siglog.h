@@ -1148,7 +1148,12 @@ typedef struct siglog_compact_result {
     uint64_t events_dropped;    /* of them, not kept */
     uint64_t bytes_before;      /* of the segments replaced */
     uint64_t bytes_after;       /* of their replacements */
-    uint64_t reserved[4];
+    uint64_t key_map_bytes;     /* KEYS: the most its key map held at once */
+    uint32_t key_passes;        /* KEYS: passes that mapped the keys of the
+                                 * partition that needed most (1: all in
+                                 * memory; more: spilled) */
+    uint32_t reserved32b;
+    uint64_t reserved[2];
 } siglog_compact_result;
 
 /* Compact stream `stream` (every partition, or o->partition) with the
@@ -1160,10 +1165,15 @@ typedef struct siglog_compact_result {
  * and the sealed events and bytes in scope. With dry_run nothing is
  * written (no audit record either) and *out says what would be done: exact
  * for MERGE; for KEYS, segments_out and bytes_after are
- * SIGLOG_COMPACT_UNKNOWN (only writing them tells). Key compaction holds
- * every distinct key of the partition in memory: past memory_bytes it
- * fails with SIGLOG_ENOMEM naming the budget, having replaced nothing in
- * that partition. Unknown stream or partition: SIGLOG_ENOENT. */
+ * SIGLOG_COMPACT_UNKNOWN (only writing them tells). Key compaction maps
+ * every distinct key of a partition within memory_bytes: when they do
+ * not fit, it maps them a class at a time in several passes over the
+ * partition, the offsets each class keeps spilled to a temporary file in
+ * the partition's directory that has no name past its creation (so none
+ * is left however the process ends); the result is the same. Only a
+ * single key larger than the budget fails (SIGLOG_ENOMEM), having
+ * replaced nothing in that partition. Unknown stream or partition:
+ * SIGLOG_ENOENT. */
 SIGLOG_API int siglog_compact(siglog_maintenance *m, const char *stream, const siglog_compact_options *o,
                               siglog_compact_result *out);
 

@@ -133,6 +133,10 @@ Test(cli_compact, keys_keep_the_newest_event_per_key)
     json_t *doc = RUN_JSON("compact", store, "--stream", "kv", "--keys", "--json");
     cr_assert_eq(num(doc, "partitions"), 2);
     cr_assert_gt(num(doc, "events_dropped"), 0);
+    /* A handful of keys: mapped in one pass, within the default budget. */
+    cr_assert_eq(num(doc, "key_passes"), 1);
+    cr_assert_gt(num(doc, "key_map_bytes"), 0);
+    cr_assert_lt(num(doc, "key_map_bytes"), 1 << 20);
     json_decref(doc);
     /* Each key's newest event is in the active segment of its partition,
      * so its sealed segments keep none of the keyed ones... */
