@@ -92,8 +92,9 @@ class Event(Structure):
 
 
 class Record(Structure):
-    """siglog_record: read in bulk with struct (RECORD_FORMAT), not field
-    by field, since ctypes attribute access costs per record."""
+    """siglog_record: a batch of them is read a field at a time through a
+    memoryview (_replay), not record by record, since ctypes attribute
+    access costs per record."""
     _fields_ = [("offset", c_uint64), ("timestamp_us", c_int64),
                 ("partition", c_uint32), ("schema_version", c_uint32),
                 ("flags", c_uint32), ("header_count", c_uint32),
@@ -113,8 +114,7 @@ class SchemaInfo(Structure):
                 ("definition_len", c_size_t), ("reserved", c_uint64 * 4)]
 
 
-# The same layouts for struct.iter_unpack (native order and alignment).
-RECORD_FORMAT = "QqIIIIPNPNP"
+# siglog_header's layout for struct.iter_unpack (native order and alignment).
 HEADER_FORMAT = "PIxxxxPIxxxx"
 
 STREAM_FN = CFUNCTYPE(c_int, c_void_p, c_void_p)

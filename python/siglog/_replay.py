@@ -1,25 +1,39 @@
 """Replay: reading a stream back in batches of records (one foreign call
 per batch: siglog_cursor_next_batch), as Events or as a pandas DataFrame.
 
-Rows are plain tuples in Event's field order until the last moment, so
-to_pandas() builds its columns without making an Event per record.
+A batch travels as columns (a tuple of equal-length lists in Event's
+field order) until the last moment: each column comes out of the record
+array in one C-level pass (a strided memoryview), keys and values are
+sliced out of the batch's bytes by map() without a Python loop per
+record, and Events are made only when iterated, so to_pandas() builds
+its columns without an Event per record.
 """
 import ctypes
-import functools
 import heapq
 import json
 import os
 import struct
 import threading
+from itertools import chain, compress, repeat
+from operator import add, getitem, sub
 
 from . import _lib, _manifest
 from ._event import Event
 
-_RECORD = struct.Struct(_lib.RECORD_FORMAT)
 _HEADER = struct.Struct(_lib.HEADER_FORMAT)
 _RECORDS_PER_CALL = 4096
 
 COLUMNS = Event._fields
+
+# siglog_record seen as 64-bit words (and its 32-bit fields as halves of
+# them): where each field sits, for strided reads of one field of every
+# record of a batch.
+_WORDS = ctypes.sizeof(_lib.Record) // 8
+_OFFSET, _TS, _KEY, _KEY_LEN, _VALUE, _VALUE_LEN, _HEADERS = (
+    getattr(_lib.Record, f).offset // 8
+    for f in ("offset", "timestamp_us", "key", "key_len", "value", "value_len", "headers"))
+_PARTITION, _SCHEMA, _FLAGS, _HEADER_COUNT = (
+    getattr(_lib.Record, f).offset // 4 for f in ("partition", "schema_version", "flags", "header_count"))
 
 
 class _PartitionReader:
@@ -35,15 +49,19 @@ class _PartitionReader:
         self.end = None  # a manifest's bound: read only offsets below it
         self.stream_name = stream.name
         self.recs = (_lib.Record * _RECORDS_PER_CALL)()
+        raw = memoryview(self.recs).cast("B")
+        self.words, self.signed, self.halves = raw.cast("Q"), raw.cast("q"), raw.cast("I")
         self.buf = ctypes.create_string_buffer(batch_bytes)
 
     def close(self):
         _lib.lib.siglog_cursor_close(self.cursor)
         self.cursor = None
 
-    def read(self):
-        """The next batch as (count, record tuples, bytes of the buffer,
-        its address); count 0 at the end. The caller holds the locks."""
+    def read(self, numbers=memoryview.tolist):
+        """The next batch as columns (see the module's doc), None at the
+        end; numbers makes the numeric columns (partition, offset, ts_us,
+        schema_version) out of strided memoryviews: lists by default,
+        numpy.array for to_pandas. The caller holds the locks."""
         used = ctypes.c_size_t()
         while True:
             n = _lib.lib.siglog_cursor_next_batch(self.cursor, self.recs, _RECORDS_PER_CALL, self.buf,
@@ -51,10 +69,34 @@ class _PartitionReader:
             if n != _lib.ETOOBIG:
                 break
             self.buf = ctypes.create_string_buffer(used.value)  # one record is this big
-        _lib.check(n)
+        if not _lib.check(n):
+            return None
         base = ctypes.addressof(self.buf)
-        records = _RECORD.iter_unpack(ctypes.string_at(ctypes.addressof(self.recs), n * _RECORD.size))
-        return n, records, ctypes.string_at(base, used.value), base
+        data = ctypes.string_at(base, used.value)
+        end = n * _WORDS
+        words, halves = self.words, self.halves
+
+        def column(field):
+            return words[field:end:_WORDS].tolist()
+
+        def half(field):
+            return halves[field:2 * end:2 * _WORDS]
+
+        def sliced(pointer, length):
+            # A NULL key (length 0) slices below the buffer: b"".
+            starts = list(map(sub, column(pointer), repeat(base)))
+            return list(map(getitem, repeat(data), map(slice, starts, map(add, starts, column(length)))))
+
+        keys = sliced(_KEY, _KEY_LEN)
+        if b"" in keys:
+            keys = [k or None for k in keys]  # no key
+        counts = half(_HEADER_COUNT).tolist()
+        headers = ([_headers(data, base, at, c) if c else () for at, c in zip(column(_HEADERS), counts)]
+                   if any(counts) else [()] * n)
+        flags = half(_FLAGS).tolist()
+        tombstones = [bool(f & _lib.EVENT_TOMBSTONE) for f in flags] if any(flags) else [False] * n
+        return (numbers(half(_PARTITION)), numbers(words[_OFFSET:end:_WORDS]), numbers(self.signed[_TS:end:_WORDS]),
+                keys, numbers(half(_SCHEMA)), headers, sliced(_VALUE, _VALUE_LEN), tombstones, [self.stream_name] * n)
 
 
 def _headers(data, base, at, count):
@@ -65,6 +107,21 @@ def _headers(data, base, at, count):
     return tuple((data[kp - base:kp - base + kl].decode("utf-8", "surrogateescape"),
                   data[vp - base:vp - base + vl].decode("utf-8", "surrogateescape"))
                  for kp, kl, vp, vl in _HEADER.iter_unpack(data[at:at + count * _HEADER.size]))
+
+
+def _as_columns(rows):
+    """Rows (tuples in Event's field order) as a column batch."""
+    return tuple(map(list, zip(*rows)))
+
+
+def _rows(columns):
+    """A batch's rows (tuples in Event's field order)."""
+    return zip(*columns)
+
+
+def _events(columns):
+    """A batch's Events, made as they are read."""
+    return map(tuple.__new__, repeat(Event), _rows(columns))
 
 
 class Replay:
@@ -91,6 +148,7 @@ class Replay:
         self._from_time, self._to_time = from_time, to_time
         self._key, self._schema_version = key, schema_version
         self._merge = order == "merge"
+        self._numbers = memoryview.tolist  # how batches' numeric columns are made (to_pandas changes it)
         self._sort = None
         if from_offset is not None:
             seek, arg = _lib.SEEK_OFFSET, from_offset
@@ -119,7 +177,7 @@ class Replay:
             self._close_cursors()
             raise
         self._store._replays.add(self)
-        self._rows = self._rows_accounted() if self._delivered else self._all_rows()
+        self._batches = self._batches_accounted() if self._delivered else self._all_batches()
 
     def __enter__(self):
         return self
@@ -151,8 +209,8 @@ class Replay:
             _lib.check(_lib.lib.siglog_sort_open(ctypes.byref(sort), cursors, len(self._readers), ctypes.byref(o)))
         self._sort = sort
 
-    def _sorted_rows(self):
-        """Rows in exact (ts, stream, partition, offset) order, filtered
+    def _sorted_batches(self):
+        """Batches in exact (ts, stream, partition, offset) order, filtered
         here."""
         rec = ctypes.POINTER(_lib.Record)()
         index = ctypes.c_size_t()
@@ -178,16 +236,24 @@ class Replay:
                                  bool(r.flags & _lib.EVENT_TOMBSTONE), names[index.value]))
             if not rows:
                 return
-            yield [row for row in rows if self._selected(row)]
+            yield self._filtered(_as_columns(rows))
 
-    def _selected(self, row):
-        off, ts, k, sv = row[1], row[2], row[3], row[4]
-        return not ((self._to_offset is not None and off >= self._to_offset) or
-                    (self._ends is not None and off >= self._ends[row[0]]) or
-                    (self._from_time is not None and ts < self._from_time) or
-                    (self._to_time is not None and ts >= self._to_time) or
-                    (self._key is not None and k != self._key) or
-                    (self._schema_version is not None and sv != self._schema_version))
+    def _filtered(self, columns):
+        """The rows of a batch that pass the filters (all of it when there
+        are none)."""
+        to_offset, ends, key, schema = self._to_offset, self._ends, self._key, self._schema_version
+        from_time, to_time = self._from_time, self._to_time
+        if to_offset is None and ends is None and key is None and schema is None and from_time is None \
+                and to_time is None:
+            return columns
+        keep = [not ((to_offset is not None and off >= to_offset) or
+                     (ends is not None and off >= ends[part]) or
+                     (from_time is not None and ts < from_time) or
+                     (to_time is not None and ts >= to_time) or
+                     (key is not None and k != key) or
+                     (schema is not None and sv != schema))
+                for part, off, ts, k, sv in zip(*columns[:5])]
+        return tuple(list(compress(c, keep)) for c in columns)
 
     def _close_cursors(self):
         with self._lock:
@@ -202,70 +268,48 @@ class Replay:
         with self._store._guard, self._lock:
             if self._readers is None:
                 raise _lib.ClosedError("replay")
-            return reader.read()
+            return reader.read(self._numbers)
 
-    def _partition_rows(self, reader):
-        """Rows of one partition that pass the filters, batch by batch."""
-        to_offset, from_time, to_time = self._to_offset, self._from_time, self._to_time
-        if reader.end is not None:
-            to_offset = reader.end if to_offset is None else min(to_offset, reader.end)
-        key, schema = self._key, self._schema_version
-        name = reader.stream_name
+    def _partition_batches(self, reader):
+        """Batches of one partition that pass the filters."""
+        bound = min((b for b in (self._to_offset, reader.end) if b is not None), default=None)
         while True:
-            n, records, data, base = self._batch(reader)
-            if n == 0:
+            columns = self._batch(reader)
+            if columns is None:
                 return
-            if to_offset is None and from_time is None and to_time is None and key is None and schema is None:
-                # No filter: the common case, built in one comprehension.
-                yield [(part, off, ts, data[kp - base:kp - base + kl] if kl else None, sv,
-                        _headers(data, base, hp, hc) if hc else (), data[vp - base:vp - base + vl],
-                        bool(flags & _lib.EVENT_TOMBSTONE), name)
-                       for off, ts, part, sv, flags, hc, kp, kl, vp, vl, hp in records]
-                continue
-            rows = []
-            for off, ts, part, sv, flags, hc, kp, kl, vp, vl, hp in records:
-                if to_offset is not None and off >= to_offset:
-                    yield rows
-                    return
-                if (from_time is not None and ts < from_time) or (to_time is not None and ts >= to_time) or \
-                        (schema is not None and sv != schema):
-                    continue
-                k = data[kp - base:kp - base + kl] if kl else None
-                if key is not None and k != key:
-                    continue
-                rows.append((part, off, ts, k, sv, _headers(data, base, hp, hc) if hc else (),
-                             data[vp - base:vp - base + vl], bool(flags & _lib.EVENT_TOMBSTONE), name))
-            yield rows
+            yield self._filtered(columns)
+            if bound is not None and columns[1][-1] >= bound:
+                return  # offsets grow within a partition: none below bound follows
 
-    def _all_rows(self):
-        """Every row in delivery order, in lists (one per batch read)."""
+    def _all_batches(self):
+        """Every batch in delivery order."""
         if self._readers is None:
             raise _lib.ClosedError("replay")
         readers = list(self._readers)
         if self._sort is not None:
-            yield from self._sorted_rows()
+            yield from self._sorted_batches()
         elif self._merge:
-            gens = [(row for rows in self._partition_rows(r) for row in rows) for r in readers]
+            gens = [chain.from_iterable(map(_rows, self._partition_batches(r))) for r in readers]
             # The library's merge order: time, stream name, partition, offset.
             merged = heapq.merge(*gens, key=lambda row: (row[2], row[8], row[0], row[1]))
             while True:
                 chunk = [row for _, row in zip(range(_RECORDS_PER_CALL), merged)]
                 if not chunk:
                     break
-                yield chunk
+                yield _as_columns(chunk)
         else:
             for r in readers:
-                yield from self._partition_rows(r)
+                yield from self._partition_batches(r)
         reads = self._reads() if self._delivered else None
         self.close()
         if self._delivered:
             self._finish_manifest(reads)
 
-    def _rows_accounted(self):
-        """_all_rows, each batch added to what the manifest records."""
-        for rows in self._all_rows():
-            self._delivered.add(rows)
-            yield rows
+    def _batches_accounted(self):
+        """_all_batches, each added to what the manifest records."""
+        for columns in self._all_batches():
+            self._delivered.add(list(_rows(columns)))
+            yield columns
 
     def _reads(self):
         """(partition, start, end) of each partition read: where its
@@ -295,35 +339,58 @@ class Replay:
                     f"events then, {got.events} now): siglog manifest verify names what changed")
 
     def __iter__(self):
-        make = functools.partial(tuple.__new__, Event)
-        for rows in self._rows:
-            yield from map(make, rows)
+        return chain.from_iterable(map(_events, self._batches))
 
-    def to_pandas(self, fields=None):
+    def to_pandas(self, fields=None, values="bytes"):
         """The rest of the replay as a pandas DataFrame, one row per event
-        with Event's fields as columns (ts as datetime64 in UTC, ts_us
-        beside it); fields=[names] adds the JSON value's top-level fields
-        of those names as columns (None where a value lacks one or is no
-        JSON object). Needs pandas (Debian: python3-pandas)."""
+        with Event's fields as columns: ts (datetime64 in UTC) first, then
+        partition (int32), offset and ts_us (int64), key (bytes or None),
+        schema_version (uint32), headers, value (bytes; str decoded as
+        UTF-8 with values="str", bytes that are not UTF-8 as surrogate
+        escapes), tombstone (bool) and stream. fields=[names] adds the JSON
+        value's top-level fields of those names as columns (None where a
+        value lacks one or is no JSON object): values are parsed only then.
+        Columns are gathered batch by batch, never an Event per row.
+        Needs pandas (Debian: python3-pandas)."""
+        if values not in ("bytes", "str"):
+            raise ValueError(f"values must be 'bytes' or 'str', not {values!r}")
         try:
+            import numpy
             import pandas
         except ImportError as e:
             raise ImportError("Replay.to_pandas() needs pandas, which is not installed "
                               "(Debian: apt-get install python3-pandas)") from e
-        columns = [[] for _ in COLUMNS]
-        for rows in self._rows:
-            for col, values in zip(columns, zip(*rows)):
-                col.extend(values)
-        frame = dict(zip(COLUMNS, columns))
-        ts_us = pandas.array(frame["ts_us"], dtype="int64")
-        data = {"ts": pandas.to_datetime(ts_us, unit="us", utc=True)}
+        if not (self._merge or self._delivered):
+            # Numeric columns as arrays, no int objects (a merge compares
+            # rows and a manifest records numbers: both want Python ints).
+            self._numbers = numpy.array
+        parts = [[] for _ in COLUMNS]
+        for batch in self._batches:
+            for col, part in zip(parts, batch):
+                col.append(part)
+        frame = {}
+        for name, col in zip(COLUMNS, parts):
+            dtype = _NUMERIC_COLUMNS.get(name)
+            if dtype is None:
+                frame[name] = list(chain.from_iterable(col))
+            else:
+                frame[name] = numpy.concatenate([numpy.asarray(c, dtype=dtype) for c in col]) if col else \
+                    numpy.array([], dtype=dtype)
+        raw = frame["value"]
+        if values == "str":
+            frame["value"] = list(map(str, raw, repeat("utf-8"), repeat("surrogateescape")))
+        data = {"ts": pandas.to_datetime(frame["ts_us"], unit="us", utc=True)}
         data.update(frame)
-        data["ts_us"] = ts_us
         if fields:
-            objects = [_json_object(v) for v in frame["value"]]
+            objects = [_json_object(v) for v in raw]
             for name in fields:
                 data[name] = [o.get(name) for o in objects]
         return pandas.DataFrame(data)
+
+
+# to_pandas's numeric columns and their types (the others stay objects).
+_NUMERIC_COLUMNS = {"partition": "int32", "offset": "int64", "ts_us": "int64", "schema_version": "uint32",
+                    "tombstone": "bool"}
 
 
 def _json_object(value):

@@ -107,7 +107,7 @@ class Stream:
         args.update(kwargs)
         expect = (events, digest, os.fspath(path))
         with self.replay(**args, _expect=expect) as check:
-            for _ in check._rows:
+            for _ in check._batches:
                 pass
         return self.replay(**args, _expect=expect)
 
