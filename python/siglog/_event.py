@@ -19,7 +19,7 @@ def to_us(t):
 
 
 _Fields = collections.namedtuple(
-    "_Fields", "partition offset ts_us key schema_version headers value tombstone stream")
+    "_Fields", "partition offset ts_us key schema_version headers value tombstone stream late")
 
 
 class Event(_Fields):
@@ -27,7 +27,9 @@ class Event(_Fields):
     key (bytes, None when absent), schema_version, headers (a tuple of
     (name, value) pairs of str in stored order: names may repeat; bytes
     that are not UTF-8 come as surrogate escapes), value (bytes), tombstone
-    (bool), stream (name). `ts` is the time as an aware UTC datetime;
+    (bool), stream (name), late (bool: handed out behind the watermark
+    of a replay with max_lateness, so out of order; else False). `ts` is
+    the time as an aware UTC datetime;
     json() parses the value; header(name) gives a header's first value."""
 
     __slots__ = ()

@@ -108,6 +108,14 @@ class SortOptions(Structure):
                 ("keep_ctx", c_void_p), ("reserved", c_uint64 * 4)]
 
 
+KEEP_FN = CFUNCTYPE(c_int, c_void_p, POINTER(Record))
+
+
+class ReorderOptions(Structure):
+    _fields_ = [("max_lateness_us", c_int64), ("memory_bytes", c_uint64), ("keep", KEEP_FN),
+                ("keep_ctx", c_void_p), ("reserved", c_uint64 * 4)]
+
+
 class SchemaInfo(Structure):
     _fields_ = [("version", c_uint32), ("compat", c_uint32), ("registered_at_us", c_int64),
                 ("fingerprint", c_uint64), ("name", c_char_p), ("definition", c_char_p),
@@ -152,6 +160,11 @@ _PROTOTYPES = {
     "siglog_sort_open": (c_int, [POINTER(c_void_p), POINTER(c_void_p), c_size_t, POINTER(SortOptions)]),
     "siglog_sort_next": (c_int, [c_void_p, POINTER(POINTER(Record)), POINTER(c_size_t)]),
     "siglog_sort_close": (None, [c_void_p]),
+    "siglog_reorder_options_default": (None, [POINTER(ReorderOptions)]),
+    "siglog_reorder_open": (c_int, [POINTER(c_void_p), POINTER(c_void_p), c_size_t, POINTER(ReorderOptions)]),
+    "siglog_reorder_next": (c_int, [c_void_p, POINTER(POINTER(Record)), POINTER(c_size_t), POINTER(c_int)]),
+    "siglog_reorder_finish": (None, [c_void_p]),
+    "siglog_reorder_close": (None, [c_void_p]),
 }
 
 

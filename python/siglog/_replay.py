@@ -96,7 +96,8 @@ class _PartitionReader:
         flags = half(_FLAGS).tolist()
         tombstones = [bool(f & _lib.EVENT_TOMBSTONE) for f in flags] if any(flags) else [False] * n
         return (numbers(half(_PARTITION)), numbers(words[_OFFSET:end:_WORDS]), numbers(self.signed[_TS:end:_WORDS]),
-                keys, numbers(half(_SCHEMA)), headers, sliced(_VALUE, _VALUE_LEN), tombstones, [self.stream_name] * n)
+                keys, numbers(half(_SCHEMA)), headers, sliced(_VALUE, _VALUE_LEN), tombstones, [self.stream_name] * n,
+                [False] * n)
 
 
 def _headers(data, base, at, count):
@@ -134,13 +135,14 @@ class Replay:
 
     def __init__(self, sources, from_offset, to_offset, from_time, to_time, key, schema_version,
                  order, allow_gaps, batch_bytes, memory=None, spill_dir=None, manifest=None, bounds=None,
-                 expect=None):
+                 expect=None, max_lateness=None):
         """sources: [(stream, [partitions])] in reading order; manifest:
         (path, the options it records) to write at a clean end (one
         stream); bounds: {partition: (start, end)} to read each from start
         and below end only (a replay of one stream from a manifest);
         expect: (events, digest, path) that the replay must deliver, else
-        ManifestMismatch at its end."""
+        ManifestMismatch at its end; max_lateness: microseconds, the
+        streaming event-time order (order "event-time")."""
         self._store = sources[0][0].store
         self._stream = sources[0][0]
         self._lock = threading.Lock()
@@ -149,7 +151,8 @@ class Replay:
         self._key, self._schema_version = key, schema_version
         self._merge = order == "merge"
         self._numbers = memoryview.tolist  # how batches' numeric columns are made (to_pandas changes it)
-        self._sort = None
+        self._sort = self._reorder = self._keep = None
+        self._reorder_finished = False
         if from_offset is not None:
             seek, arg = _lib.SEEK_OFFSET, from_offset
         elif from_time is not None:
@@ -171,7 +174,9 @@ class Replay:
                     reader = _PartitionReader(stream, p, seek, arg, flags, batch_bytes)
                     reader.end = self._ends[p] if bounds else None
                     self._readers.append(reader)
-            if order == "event-time":
+            if max_lateness is not None:
+                self._reorder_open(memory, max_lateness)
+            elif order == "event-time":
                 self._sort_open(memory, spill_dir)
         except BaseException:
             self._close_cursors()
@@ -209,11 +214,53 @@ class Replay:
             _lib.check(_lib.lib.siglog_sort_open(ctypes.byref(sort), cursors, len(self._readers), ctypes.byref(o)))
         self._sort = sort
 
-    def _sorted_batches(self):
-        """Batches in exact (ts, stream, partition, offset) order, filtered
-        here."""
+    def _reorder_open(self, memory, max_lateness):
+        """max_lateness: siglog_reorder over the cursors, the filters
+        applied before it orders (what they drop moves no watermark), as
+        `siglog replay --max-lateness` does."""
+        o = _lib.ReorderOptions()
+        _lib.lib.siglog_reorder_options_default(ctypes.byref(o))
+        o.max_lateness_us = max_lateness
+        if memory is not None:
+            o.memory_bytes = memory
+        if self._filtering():
+            self._keep = _lib.KEEP_FN(self._keeps)  # referenced while the reorder may call it
+            o.keep = self._keep
+        cursors = (ctypes.c_void_p * max(1, len(self._readers)))(*[r.cursor for r in self._readers])
+        reorder = ctypes.c_void_p()
+        with self._store._guard:
+            _lib.check(_lib.lib.siglog_reorder_open(ctypes.byref(reorder), cursors, len(self._readers),
+                                                    ctypes.byref(o)))
+        self._reorder = reorder
+
+    def _keeps(self, _ctx, rec):
+        """The reorder's keep: whether one record passes the filters."""
+        r = rec.contents
+        key = ctypes.string_at(r.key, r.key_len) if r.key_len else None
+        return self._kept((r.partition,), (r.offset,), (r.timestamp_us,), (key,), (r.schema_version,))[0]
+
+    def _sort_next(self, rec, index, _late):
+        return _lib.check(_lib.lib.siglog_sort_next(self._sort, ctypes.byref(rec), ctypes.byref(index)))
+
+    def _reorder_next(self, rec, index, late):
+        """The reorder's next record; when it has nothing more to hand out
+        now, the cursors are at their end: it then hands out all it holds."""
+        while True:
+            got = _lib.check(_lib.lib.siglog_reorder_next(self._reorder, ctypes.byref(rec), ctypes.byref(index),
+                                                          ctypes.byref(late)))
+            if got or self._reorder_finished:
+                return got
+            _lib.lib.siglog_reorder_finish(self._reorder)
+            self._reorder_finished = True
+
+    def _record_batches(self, next_record):
+        """Batches of what a sort or a reorder hands out a record per call:
+        next_record(rec, index, late) points rec at the next record, sets
+        the index of its cursor and whether it is late and returns 1, or
+        returns 0 at the end."""
         rec = ctypes.POINTER(_lib.Record)()
         index = ctypes.c_size_t()
+        late = ctypes.c_int()
         names = [r.stream_name for r in self._readers]
         while True:
             rows = []
@@ -221,7 +268,7 @@ class Replay:
                 if self._readers is None:
                     raise _lib.ClosedError("replay")
                 for _ in range(_RECORDS_PER_CALL):
-                    if not _lib.check(_lib.lib.siglog_sort_next(self._sort, ctypes.byref(rec), ctypes.byref(index))):
+                    if not next_record(rec, index, late):
                         break
                     r = rec.contents
                     headers = ()
@@ -233,33 +280,45 @@ class Replay:
                     rows.append((r.partition, r.offset, r.timestamp_us,
                                  ctypes.string_at(r.key, r.key_len) if r.key_len else None, r.schema_version,
                                  headers, ctypes.string_at(r.value, r.value_len),
-                                 bool(r.flags & _lib.EVENT_TOMBSTONE), names[index.value]))
+                                 bool(r.flags & _lib.EVENT_TOMBSTONE), names[index.value], bool(late.value)))
             if not rows:
                 return
-            yield self._filtered(_as_columns(rows))
+            yield _as_columns(rows)
 
-    def _filtered(self, columns):
-        """The rows of a batch that pass the filters (all of it when there
-        are none)."""
+    def _filtering(self):
+        """Whether a filter drops any record."""
+        return any(f is not None for f in (self._to_offset, self._ends, self._key, self._schema_version,
+                                           self._from_time, self._to_time))
+
+    def _kept(self, parts, offsets, times, keys, versions):
+        """Which rows pass the filters, a bool each; None when there are no
+        filters (all do)."""
+        if not self._filtering():
+            return None
         to_offset, ends, key, schema = self._to_offset, self._ends, self._key, self._schema_version
         from_time, to_time = self._from_time, self._to_time
-        if to_offset is None and ends is None and key is None and schema is None and from_time is None \
-                and to_time is None:
-            return columns
-        keep = [not ((to_offset is not None and off >= to_offset) or
+        return [not ((to_offset is not None and off >= to_offset) or
                      (ends is not None and off >= ends[part]) or
                      (from_time is not None and ts < from_time) or
                      (to_time is not None and ts >= to_time) or
                      (key is not None and k != key) or
                      (schema is not None and sv != schema))
-                for part, off, ts, k, sv in zip(*columns[:5])]
-        return tuple(list(compress(c, keep)) for c in columns)
+                for part, off, ts, k, sv in zip(parts, offsets, times, keys, versions)]
+
+    def _filtered(self, columns):
+        """The rows of a batch that pass the filters (all of it when there
+        are none)."""
+        keep = self._kept(*columns[:5])
+        return columns if keep is None else tuple(list(compress(c, keep)) for c in columns)
 
     def _close_cursors(self):
         with self._lock:
             if self._sort is not None:
                 _lib.lib.siglog_sort_close(self._sort)
                 self._sort = None
+            if self._reorder is not None:
+                _lib.lib.siglog_reorder_close(self._reorder)
+                self._reorder = None
             for r in self._readers or ():
                 r.close()
             self._readers = None
@@ -286,8 +345,10 @@ class Replay:
         if self._readers is None:
             raise _lib.ClosedError("replay")
         readers = list(self._readers)
-        if self._sort is not None:
-            yield from self._sorted_batches()
+        if self._reorder is not None:
+            yield from self._record_batches(self._reorder_next)
+        elif self._sort is not None:
+            yield from map(self._filtered, self._record_batches(self._sort_next))
         elif self._merge:
             gens = [chain.from_iterable(map(_rows, self._partition_batches(r))) for r in readers]
             # The library's merge order: time, stream name, partition, offset.
@@ -347,7 +408,7 @@ class Replay:
         partition (int32), offset and ts_us (int64), key (bytes or None),
         schema_version (uint32), headers, value (bytes; str decoded as
         UTF-8 with values="str", bytes that are not UTF-8 as surrogate
-        escapes), tombstone (bool) and stream. fields=[names] adds the JSON
+        escapes), tombstone (bool), stream and late (bool). fields=[names] adds the JSON
         value's top-level fields of those names as columns (None where a
         value lacks one or is no JSON object): values are parsed only then.
         Columns are gathered batch by batch, never an Event per row.
@@ -390,7 +451,7 @@ class Replay:
 
 # to_pandas's numeric columns and their types (the others stay objects).
 _NUMERIC_COLUMNS = {"partition": "int32", "offset": "int64", "ts_us": "int64", "schema_version": "uint32",
-                    "tombstone": "bool"}
+                    "tombstone": "bool", "late": "bool"}
 
 
 def _json_object(value):

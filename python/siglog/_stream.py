@@ -2,6 +2,7 @@
 and appending to it with the engine's durability semantics."""
 import collections
 import ctypes
+import datetime
 import json
 import os
 
@@ -73,7 +74,7 @@ class Stream:
 
     def replay(self, partitions=None, from_offset=None, to_offset=None, from_time=None, to_time=None,
                key=None, schema_version=None, order="partition", allow_gaps=False, batch_bytes=1 << 20,
-               memory=None, spill_dir=None, manifest=None, bounds=None, _expect=None):
+               memory=None, spill_dir=None, manifest=None, bounds=None, max_lateness=None, _expect=None):
         """An iterator of Events (see siglog.Replay): partitions in turn
         (order="partition") or interleaved in (ts, partition, offset)
         order (order="merge"; sorted when each partition's times are), or
@@ -82,6 +83,15 @@ class Stream:
         when the replay is made, holding `memory` bytes (default 256 MiB)
         and spilling sorted runs to nameless files in spill_dir (default
         $TMPDIR or /tmp)).
+        max_lateness (microseconds or a timedelta; order="event-time")
+        is event-time order as events arrive, `siglog replay
+        --max-lateness`'s: each event is held until the watermark (the
+        greatest time read minus max_lateness) passes it, then handed out
+        in order; one read when the watermark has already passed it comes
+        at once with late=True, never dropped; at the end the rest come in
+        order. Filters apply before the ordering; `memory` bounds what is
+        held (past it the earliest goes out early). No spill_dir, no
+        manifest (its order depends on arrival).
         Offsets and times are half-open ranges [from, to); times are
         microseconds or aware datetimes; key is bytes or str. It ends at
         the high-water marks seen when it starts.
@@ -92,7 +102,8 @@ class Stream:
         bounds={partition: (start, end)} reads each partition from start
         and below end only (what stream.replay_manifest uses)."""
         return replay_streams([self], partitions, from_offset, to_offset, from_time, to_time, key, schema_version,
-                              order, allow_gaps, batch_bytes, memory, spill_dir, manifest, bounds, _expect)
+                              order, allow_gaps, batch_bytes, memory, spill_dir, manifest, bounds, max_lateness,
+                              _expect)
 
     def replay_manifest(self, path, **kwargs):
         """The replay a manifest (written by replay(manifest=...) or
@@ -193,7 +204,7 @@ def _event_fields(e):
 
 def replay_streams(streams, partitions=None, from_offset=None, to_offset=None, from_time=None, to_time=None,
                    key=None, schema_version=None, order="partition", allow_gaps=False, batch_bytes=1 << 20,
-                   memory=None, spill_dir=None, manifest=None, bounds=None, _expect=None):
+                   memory=None, spill_dir=None, manifest=None, bounds=None, max_lateness=None, _expect=None):
     """The replay of Stream.replay over the streams (Stream objects of one
     store) read as one, as `siglog replay STORE S1,S2` reads them: in turn
     (each stream's partitions in turn), merged or in exact event-time
@@ -202,6 +213,14 @@ def replay_streams(streams, partitions=None, from_offset=None, to_offset=None, f
     stream (ValueError for several)."""
     if order not in ("partition", "merge", "event-time"):
         raise ValueError(f"order must be 'partition', 'merge' or 'event-time', not {order!r}")
+    if max_lateness is not None:
+        if order != "event-time":
+            raise ValueError(f"max_lateness orders by event time: give order='event-time', not {order!r}")
+        if spill_dir is not None or manifest is not None or bounds is not None:
+            raise ValueError("max_lateness holds events in memory and its order depends on arrival: "
+                             "no spill_dir, manifest or replay from a manifest")
+        if isinstance(max_lateness, datetime.timedelta):
+            max_lateness //= datetime.timedelta(microseconds=1)
     requested = None if partitions is None else list(partitions)
     sources = [(st, sorted(bounds) if bounds else range(st.config()["partitions"]) if partitions is None
                 else requested) for st in streams]
@@ -215,5 +234,5 @@ def replay_streams(streams, partitions=None, from_offset=None, to_offset=None, f
                                                 schema_version, order, allow_gaps))
     return Replay([(st, list(p)) for st, p in sources], from_offset, to_offset, from_time, to_time,
                   key, schema_version, order, allow_gaps, batch_bytes, memory, spill_dir, manifest, bounds,
-                  _expect)
+                  _expect, max_lateness)
 

@@ -157,3 +157,44 @@ def test_a_stopped_follow_records_no_end_past_what_it_delivered(store_path, tmp_
             last[e["partition"]] = max(last.get(e["partition"], -1), e["offset"])
         ends = {r["partition"]: r["end_offset"] for r in json.loads(manifest.read_text())["read"]}
         assert ends == {q: last.get(q, -1) + 1 for q in ends}, (attempt, ends, last)
+
+
+@pytest.mark.parametrize("lateness,us", [("0", 0), ("5ms", 5000), ("30ms", 30_000), ("40ms", 40_000)])
+@pytest.mark.parametrize("kwargs,options", [
+    ({}, []),
+    ({"key": "user3", "to_offset": 300}, ["--key", "user3", "--to-offset", "300"]),
+    ({"from_time": BASE + 400_000, "to_time": BASE + 900_000, "partitions": [2, 0]},
+     ["--from-time", str(BASE + 400_000), "--to-time", str(BASE + 900_000), "--time-unit", "us",
+      "--partition", "2", "--partition", "0"]),
+    ({"schema_version": 0, "memory": 1 << 20}, ["--schema-version", "0", "--memory", "1MiB"]),
+])
+def test_the_module_hands_out_what_the_tool_writes(store_path, lateness, us, kwargs, options):
+    """stream.replay(max_lateness=...): the events, their order and late
+    marks of `siglog replay --max-lateness` with the same filters."""
+    want, _ = replay(store_path, "ev", "--max-lateness", lateness, *options)
+    with siglog.open(store_path) as s:
+        got = list(s.stream("ev").replay(order="event-time", max_lateness=us, **kwargs))
+        frame = s.stream("ev").replay(order="event-time", max_lateness=us, **kwargs).to_pandas()
+    assert [(e.ts_us, e.partition, e.offset, e.key.decode(), e.json(), e.late) for e in got] == \
+        [(*ident(e), e["key"], e["value"], e.get("late", False)) for e in want]
+    assert frame["late"].tolist() == [e.late for e in got]
+    assert any(e.late for e in got) == any(e.get("late") for e in want)
+
+
+def test_a_timedelta_is_a_lateness(store_path):
+    import datetime
+    with siglog.open(store_path) as s:
+        st = s.stream("ev")
+        assert list(st.replay(order="event-time", max_lateness=datetime.timedelta(milliseconds=5))) == \
+            list(st.replay(order="event-time", max_lateness=5000))
+
+
+@pytest.mark.parametrize("kwargs", [{"order": "merge"}, {}, {"order": "event-time", "spill_dir": "/tmp"},
+                                    {"order": "event-time", "manifest": "m.json"}])
+def test_the_module_refuses_what_the_tool_refuses(store_path, kwargs):
+    with siglog.open(store_path) as s:
+        with pytest.raises(ValueError):
+            s.stream("ev").replay(max_lateness=1000, **kwargs)
+        with pytest.raises(siglog.Error) as e:
+            s.stream("ev").replay(order="event-time", max_lateness=-1)
+    assert e.value.name == "EINVAL"
