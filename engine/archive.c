@@ -297,8 +297,39 @@ static int all_zero(const uint8_t *p, size_t n)
     return 1;
 }
 
-/* The header's own rules and the layout it gives, before the contents. */
-static int decode_layout(const uint8_t *buf, size_t len, archive_view *v)
+int sl_archive_prelude_check(const uint8_t *header, uint64_t len)
+{
+    if (len < ARCHIVE_HEADER_BYTES + ARCHIVE_TRAILER_BYTES || get_le32(header) != ARCHIVE_MAGIC)
+        return sl_err_set(SIGLOG_ECORRUPT, "not an archive file (bad magic or %" PRIu64 " bytes)", len);
+    if (get_le16(header + 4) != ARCHIVE_VERSION)
+        return sl_err_set(SIGLOG_EVERSION, "archive version %u, this build reads %d", get_le16(header + 4),
+                          ARCHIVE_VERSION);
+    return 0;
+}
+
+int sl_archive_trailer_check(const uint8_t *trailer, uint64_t len, uint64_t checksum)
+{
+    if (get_le32(trailer) != ARCHIVE_TRAILER_MAGIC || get_le32(trailer + 4) != 0)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte %" PRIu64 ": no trailer (the file is cut or damaged)",
+                          len - ARCHIVE_TRAILER_BYTES);
+    if (get_le64(trailer + 8) != checksum)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte %" PRIu64 ": checksum mismatch (the file is damaged)",
+                          len - 8);
+    return 0;
+}
+
+uint64_t sl_archive_head_bytes(const uint8_t *header)
+{
+    uint64_t name_len = get_le16(header + 6), schemas = get_le32(header + 72), segments = get_le32(header + 20);
+    if (name_len > SIGLOG_NAME_MAX || schemas > ARCHIVE_SCHEMAS_MAX || segments > ARCHIVE_SEGMENTS_MAX)
+        return ARCHIVE_HEADER_BYTES; /* the header alone: refused by its rules */
+    return ARCHIVE_HEADER_BYTES + name_len + schemas * ARCHIVE_SCHEMA_ENTRY_BYTES +
+           segments * ARCHIVE_SEGMENT_ENTRY_BYTES;
+}
+
+/* The header's own rules and the layout it gives, before the contents:
+ * buf holds head_len bytes of the len-byte file. */
+static int decode_layout(const uint8_t *buf, size_t head_len, uint64_t len, archive_view *v)
 {
     archive_meta *m = &v->meta;
     size_t name_len = get_le16(buf + 6);
@@ -320,9 +351,9 @@ static int decode_layout(const uint8_t *buf, size_t len, archive_view *v)
     uint64_t body = len - ARCHIVE_TRAILER_BYTES;
     if (data_pos != want_data || data_pos > body || v->data_bytes > body - data_pos ||
         index_pos != data_pos + v->data_bytes || m->batch_count > (body - index_pos) / ARCHIVE_INDEX_ENTRY_BYTES ||
-        index_pos + m->batch_count * ARCHIVE_INDEX_ENTRY_BYTES != body)
+        index_pos + m->batch_count * ARCHIVE_INDEX_ENTRY_BYTES != body || data_pos > head_len)
         return sl_err_set(SIGLOG_ECORRUPT, "archive: byte 88: the data (%" PRIu64 " bytes at %" PRIu64 ") and "
-                          "index (%" PRIu64 " entries at %" PRIu64 ") do not tile the %zu-byte file",
+                          "index (%" PRIu64 " entries at %" PRIu64 ") do not tile the %" PRIu64 "-byte file",
                           v->data_bytes, data_pos, m->batch_count, index_pos, len);
     memcpy(m->stream, buf + ARCHIVE_HEADER_BYTES, name_len);
     m->stream[name_len] = '\0';
@@ -330,8 +361,8 @@ static int decode_layout(const uint8_t *buf, size_t len, archive_view *v)
         return sl_err_set(SIGLOG_ECORRUPT, "archive: byte %d: an invalid stream name", ARCHIVE_HEADER_BYTES);
     v->schemas = buf + ARCHIVE_HEADER_BYTES + name_len;
     v->segments = v->schemas + (size_t)v->schema_count * ARCHIVE_SCHEMA_ENTRY_BYTES;
-    v->data = buf + data_pos;
-    v->index = buf + index_pos;
+    v->data_pos = data_pos;
+    v->index_pos = index_pos;
     m->store_id = get_le64(buf + 8);
     m->partition = get_le32(buf + 16);
     m->first_offset = get_le64(buf + 24);
@@ -345,8 +376,8 @@ static int decode_layout(const uint8_t *buf, size_t len, archive_view *v)
     return 0;
 }
 
-/* The tables and header against what the batches hold. */
-static int check_contents(archive_view *v, archive_segment *segs)
+/* The tables' own rules; segs[i] get the segment entries. */
+static int check_tables(const archive_view *v, archive_segment *segs)
 {
     for (uint32_t i = 0; i < v->segment_count; i++) {
         segs[i] = sl_archive_segment_at(v, i);
@@ -359,26 +390,44 @@ static int check_contents(archive_view *v, archive_segment *segs)
             return sl_err_set(SIGLOG_ECORRUPT, "archive: schema entry %u: reserved bytes set or versions not "
                               "ascending", i);
     }
+    return 0;
+}
+
+int sl_archive_head_check(const uint8_t *head, size_t head_len, uint64_t len, archive_view *v, archive_segment *segs)
+{
+    int rc = decode_layout(head, head_len, len, v);
+    return rc ? rc : check_tables(v, segs);
+}
+
+int sl_archive_tally_check(const archive_view *v, const archive_segment *segs, const archive_tally *t)
+{
+    const archive_meta *m = &v->meta;
+    if (m->first_offset != segs[0].base_offset || m->next_offset != segs[v->segment_count - 1].end_offset ||
+        m->record_count != t->records || m->min_timestamp_us != t->min_ts || m->max_timestamp_us != t->max_ts ||
+        m->batch_count != t->batches)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: the header's range, counts or times differ from what the "
+                          "batches hold ([%" PRIu64 ", %" PRIu64 "), %" PRIu64 " records in %" PRIu64 " batches)",
+                          segs[0].base_offset, segs[v->segment_count - 1].end_offset, t->records, t->batches);
+    if (t->schema_count != v->schema_count)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: the summary names %u schema versions, the records %u",
+                          v->schema_count, t->schema_count);
+    for (uint32_t i = 0; i < t->schema_count; i++) {
+        archive_schema s = sl_archive_schema_at(v, i);
+        if (s.version != t->schemas[i].version || s.records != t->schemas[i].records)
+            return sl_err_set(SIGLOG_ECORRUPT, "archive: schema entry %u (version %u, %" PRIu64 " records) differs "
+                              "from the records", i, s.version, s.records);
+    }
+    return 0;
+}
+
+/* The batches against the tables and header. */
+static int check_contents(archive_view *v, const archive_segment *segs)
+{
     data_stats st;
     int rc = scan_data(segs, v->segment_count, v->data, v->data_bytes, &st);
     if (rc)
         return rc;
-    const archive_meta *m = &v->meta;
-    if (m->first_offset != segs[0].base_offset || m->next_offset != segs[v->segment_count - 1].end_offset ||
-        m->record_count != st.t.records || m->min_timestamp_us != st.t.min_ts || m->max_timestamp_us != st.t.max_ts ||
-        m->batch_count != st.t.batches)
-        rc = sl_err_set(SIGLOG_ECORRUPT, "archive: the header's range, counts or times differ from what the "
-                        "batches hold ([%" PRIu64 ", %" PRIu64 "), %" PRIu64 " records in %" PRIu64 " batches)",
-                        segs[0].base_offset, segs[v->segment_count - 1].end_offset, st.t.records, st.t.batches);
-    else if (st.t.schema_count != v->schema_count)
-        rc = sl_err_set(SIGLOG_ECORRUPT, "archive: the summary names %u schema versions, the records %u",
-                        v->schema_count, st.t.schema_count);
-    for (uint32_t i = 0; !rc && i < st.t.schema_count; i++) {
-        archive_schema s = sl_archive_schema_at(v, i);
-        if (s.version != st.t.schemas[i].version || s.records != st.t.schemas[i].records)
-            rc = sl_err_set(SIGLOG_ECORRUPT, "archive: schema entry %u (version %u, %" PRIu64 " records) differs "
-                            "from the records", i, s.version, s.records);
-    }
+    rc = sl_archive_tally_check(v, segs, &st.t);
     if (!rc && memcmp(v->index, st.index.data, st.index.len) != 0)
         rc = sl_err_set(SIGLOG_ECORRUPT, "archive: the index differs from the batches");
     stats_free(&st);
@@ -388,26 +437,20 @@ static int check_contents(archive_view *v, archive_segment *segs)
 int sl_archive_decode(const uint8_t *buf, size_t len, archive_view *v)
 {
     memset(v, 0, sizeof *v);
-    if (len < ARCHIVE_HEADER_BYTES + ARCHIVE_TRAILER_BYTES || get_le32(buf) != ARCHIVE_MAGIC)
-        return sl_err_set(SIGLOG_ECORRUPT, "not an archive file (bad magic or %zu bytes)", len);
-    if (get_le16(buf + 4) != ARCHIVE_VERSION)
-        return sl_err_set(SIGLOG_EVERSION, "archive version %u, this build reads %d", get_le16(buf + 4),
-                          ARCHIVE_VERSION);
-    const uint8_t *t = buf + len - ARCHIVE_TRAILER_BYTES;
-    if (get_le32(t) != ARCHIVE_TRAILER_MAGIC || get_le32(t + 4) != 0)
-        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte %zu: no trailer (the file is cut or damaged)",
-                          len - ARCHIVE_TRAILER_BYTES);
-    if (get_le64(t + 8) != XXH3_64bits(buf, len - 8))
-        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte %zu: checksum mismatch (the file is damaged)", len - 8);
+    int rc = sl_archive_prelude_check(buf, len);
+    if (rc || (rc = sl_archive_trailer_check(buf + len - ARCHIVE_TRAILER_BYTES, len, XXH3_64bits(buf, len - 8))))
+        return rc;
     v->buf = buf;
     v->len = len;
-    int rc = decode_layout(buf, len, v);
-    if (rc)
-        return rc;
-    archive_segment *segs = malloc(v->segment_count * sizeof *segs);
+    uint32_t claimed = get_le32(buf + 20); /* the head check refuses more than the maximum */
+    archive_segment *segs = malloc((claimed && claimed <= ARCHIVE_SEGMENTS_MAX ? claimed : 1) * sizeof *segs);
     if (!segs)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    rc = check_contents(v, segs);
+    if ((rc = sl_archive_head_check(buf, len, len, v, segs)) == 0) {
+        v->data = buf + v->data_pos;
+        v->index = buf + v->index_pos;
+        rc = check_contents(v, segs);
+    }
     free(segs);
     return rc;
 }

@@ -3,18 +3,20 @@
  * partition, readable without the store they came from
  * (format-spec/FORMAT.md, "Archive files").
  *
- * An archive is one buffer: a fixed header (store id, stream, partition,
+ * An archive is one file: a fixed header (store id, stream, partition,
  * offset and time range, counts), the stream name, a schema-version
  * summary (records per version), a segment table, the segments' batches
- * byte for byte as the store held them (so a batch keeps its own
- * checksums and an archive vouches for exactly the bytes that were
- * vouched in the store), an index (per batch: base offset, position, max
- * time) and a trailer with the XXH3-64 of everything before it.
+ * (re-encoded by the exporter with LZ4HC: the same records in the same
+ * batch ranges, each batch with its own checksums), an index (per batch:
+ * base offset, position, max time) and a trailer with the XXH3-64 of
+ * everything before it.
  *
- * sl_archive_decode is the one parser of untrusted archive bytes: it
- * checks the trailer checksum first, then every rule of the format down
- * to each record, so a view it returns is safe to iterate without further
- * checks. The fuzz target parse_archive drives it.
+ * Two readers apply the format's rules, in the same order, from the same
+ * pieces (prelude, trailer, head, tally): sl_archive_decode over a buffer
+ * (the fuzz target's reference) and sl_archive_file_open over a file, a
+ * piece at a time (what siglog_archive_open and restore use). Each checks
+ * the trailer checksum first, then every rule down to each record. The
+ * fuzz target parse_archive drives both and compares them.
  */
 #ifndef SIGLOG_ARCHIVE_H
 #define SIGLOG_ARCHIVE_H
@@ -72,8 +74,8 @@ typedef struct archive_view {
     uint32_t segment_count, schema_count;
     const uint8_t *segments; /* the table, ARCHIVE_SEGMENT_ENTRY_BYTES each */
     const uint8_t *schemas;  /* the summary, ARCHIVE_SCHEMA_ENTRY_BYTES each */
-    const uint8_t *data;     /* the batches */
-    uint64_t data_bytes;
+    const uint8_t *data;     /* the batches (NULL when read from a file) */
+    uint64_t data_pos, data_bytes, index_pos; /* in the file */
     const uint8_t *index;    /* ARCHIVE_INDEX_ENTRY_BYTES per batch */
 } archive_view;
 
@@ -135,12 +137,28 @@ void sl_archive_trailer_encode(uint8_t trailer[ARCHIVE_TRAILER_BYTES], uint64_t 
 int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint32_t n, const uint8_t *data,
                       uint64_t data_bytes, bytebuf *out);
 
-/* The first n entries of a partition's catalog snapshot as an archive's
- * input: their table into segs[0..n), their .seg files (each exactly as
- * long as its entry says: SIGLOG_ECORRUPT otherwise) appended to data.
- * The caller has checked they are sealed. */
-int sl_archive_read_entries(const siglog_io *io, const char *dir, const catalog_snapshot *snap, size_t n,
-                            archive_segment *segs, bytebuf *data);
+/* The batches of one file, from pos up to end, one at a time. */
+typedef struct archive_batch_file {
+    const siglog_io *io;
+    int fd;
+    const char *path; /* for messages */
+    uint64_t pos, end;
+    uint8_t header[BATCH_HEADER_BYTES];
+    bytebuf body; /* the last batch's body */
+} archive_batch_file;
+
+/* The next batch: 1 with *h (decoded and checked) and its body in
+ * bf->body (unchecked, unread with header_only), 0 at end, or
+ * SIGLOG_ECORRUPT / an I/O error naming the file and byte. */
+int sl_archive_batch_next(archive_batch_file *bf, batch_header *h, int header_only);
+
+/* The buffer sl_archive_file_checksum reads through. */
+#define ARCHIVE_COPY_BYTES (1u << 20)
+/* XXH3-64 of bytes [0, len) of fd followed by the trailer's fixed first 8
+ * bytes: what an archive's trailer checksum covers when len is the
+ * trailer's position. buf holds ARCHIVE_COPY_BYTES. */
+int sl_archive_file_checksum(const siglog_io *io, int fd, const char *path, uint64_t len, uint8_t *buf,
+                             uint64_t *sum);
 
 /* What an export archives: the first n entries of a partition's catalog
  * snapshot (sealed: the caller checked), their files in dir, read
@@ -162,6 +180,12 @@ typedef struct archive_target {
     int check;           /* read the archive back and check it whole */
 } archive_target;
 
+/* A batch reader of src's entry i: its .seg file, which must be exactly as
+ * long as the entry says (SIGLOG_ECORRUPT otherwise); *path (malloc'd)
+ * names it. Close with sl_archive_source_close, also after a failure. */
+int sl_archive_source_open(const archive_source *src, size_t i, archive_batch_file *bf, char **path);
+void sl_archive_source_close(archive_batch_file *bf, char *path);
+
 /* Step 1 of a streaming export: read src's segments batch by batch,
  * check each (header, body checksum, every record, the tiling of the
  * catalog's ranges) and tally them into *t; segs[0..n) get the entries'
@@ -177,6 +201,59 @@ int sl_archive_scan(const archive_source *src, archive_segment *segs, archive_ta
 int sl_archive_write(const archive_source *src, archive_meta *meta, archive_segment *segs, const archive_tally *t,
                      const archive_target *to, uint64_t *file_bytes);
 
+/* The pieces of sl_archive_decode, which a reader of a file (archive_read.c)
+ * puts together reading a piece at a time: the magic and version of the
+ * header's first bytes in a len-byte file; the trailer against the
+ * checksum of the bytes before it; how many bytes the head (header, name,
+ * summary, segment table) takes as the header says, bounded; the head's
+ * rules and layout into *v (pointers into head) and segs[0..segment_count);
+ * and what the batches held, tallied, against it. Each 0, SIGLOG_ECORRUPT
+ * naming the byte and rule, or SIGLOG_EVERSION. */
+int sl_archive_prelude_check(const uint8_t *header, uint64_t len);
+int sl_archive_trailer_check(const uint8_t *trailer, uint64_t len, uint64_t checksum);
+uint64_t sl_archive_head_bytes(const uint8_t *header);
+int sl_archive_head_check(const uint8_t *head, size_t head_len, uint64_t len, archive_view *v, archive_segment *segs);
+int sl_archive_tally_check(const archive_view *v, const archive_segment *segs, const archive_tally *t);
+
+/* The records of an archive_batch_file's batches in order, each batch's
+ * body checked as it is read (a file changed since it was checked fails
+ * naming the byte). */
+typedef struct archive_records {
+    archive_batch_file bf;
+    batch_iter it;
+    int in_batch;
+    bytebuf scratch;
+} archive_records;
+
+/* 1 and *rec (valid until the next call), 0 past the last batch, or an
+ * error naming the file and byte. */
+int sl_archive_records_next(archive_records *r, siglog_record *rec);
+void sl_archive_records_free(archive_records *r);
+
+/* An archive file checked whole and read a piece at a time
+ * (archive_read.c): the rules of sl_archive_decode, in memory bounded by
+ * the largest batch and the head, whatever the file's size. */
+typedef struct archive_file {
+    const siglog_io *io;
+    int fd;
+    const char *path; /* the caller's, kept alive while open */
+    uint64_t len;
+    bytebuf head;      /* header, name, summary, segment table */
+    archive_view view; /* its tables point into head; data and index NULL */
+    archive_records records;
+} archive_file;
+
+/* Open and check path (SIGLOG_ECORRUPT naming the file, byte and rule,
+ * SIGLOG_EVERSION, an I/O error, SIGLOG_ENOMEM); on failure nothing is
+ * left open. */
+int sl_archive_file_open(archive_file *f, const siglog_io *io, const char *path);
+/* Its records in offset order: as sl_archive_records_next, the partition
+ * set. */
+int sl_archive_file_next(archive_file *f, siglog_record *rec);
+/* A batch reader of archive segment i's batches. */
+archive_batch_file sl_archive_file_segment(const archive_file *f, uint32_t i);
+void sl_archive_file_close(archive_file *f);
+
 /* Iterate a decoded archive's records in offset order. */
 typedef struct archive_iter {
     const archive_view *v;
@@ -191,7 +268,7 @@ void sl_archive_iter_init(archive_iter *ai, const archive_view *v);
 int sl_archive_iter_next(archive_iter *ai, siglog_record *rec);
 void sl_archive_iter_free(archive_iter *ai);
 
-/* The decoded view of an open archive (archive_api.c). */
-const archive_view *sl_archive_view_of(const siglog_archive *a);
+/* The file of an open archive (archive_api.c). */
+archive_file *sl_archive_file_of(siglog_archive *a);
 
 #endif

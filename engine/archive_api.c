@@ -1,9 +1,10 @@
 /*
  * archive_api — siglog_archive_open/next/close: read an archive file on
  * its own, without the store it came from (archive.h). The whole file is
- * read and checked by sl_archive_decode before anything is handed out, so
- * a damaged archive fails at open, naming the byte, and never half-way
- * through a replay.
+ * checked at open (sl_archive_file_open, a piece at a time: memory does
+ * not grow with the file) before anything is handed out, so a damaged
+ * archive fails at open, naming the byte, and never half-way through a
+ * replay; records are then read a batch at a time.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -13,14 +14,9 @@
 #include "error.h"
 #include "io.h"
 
-/* Archives are read whole into memory: this bounds what one may claim. */
-#define ARCHIVE_FILE_BYTES_MAX ((size_t)1 << 40)
-
 struct siglog_archive {
-    void *bytes;
-    size_t len;
-    archive_view view;
-    archive_iter iter;
+    char *path; /* resolved: the user's path, symlinks to it included */
+    archive_file file;
     siglog_record rec;
     siglog_archive_info info;
 };
@@ -35,34 +31,30 @@ SIGLOG_API int siglog_archive_open(siglog_archive **out, const char *path)
     if (!a)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     /* The user's path to the file is theirs to choose, symlinks included. */
-    char *real = sl_io_real_path(path);
-    int rc = real ? sl_io_read_file(sl_io_posix(), real, ARCHIVE_FILE_BYTES_MAX, &a->bytes, &a->len) : -errno;
-    free(real);
-    if (rc < 0)
-        rc = sl_err_errno(rc, "reading archive %s", path);
-    else if ((rc = sl_archive_decode(a->bytes, a->len, &a->view)) != 0)
-        rc = sl_err_set(rc, "%s: %s", path, siglog_errdetail());
+    a->path = sl_io_real_path(path);
+    int rc = a->path ? sl_archive_file_open(&a->file, sl_io_posix(), a->path)
+                     : sl_err_errno(-errno, "reading archive %s", path);
     if (rc) {
-        free(a->bytes);
+        free(a->path);
         free(a);
         return rc;
     }
-    const archive_meta *m = &a->view.meta;
+    const archive_view *v = &a->file.view;
+    const archive_meta *m = &v->meta;
     a->info = (siglog_archive_info){
         .store_id = m->store_id, .stream = m->stream, .partition = m->partition,
-        .segment_count = a->view.segment_count, .first_offset = m->first_offset, .next_offset = m->next_offset,
+        .segment_count = v->segment_count, .first_offset = m->first_offset, .next_offset = m->next_offset,
         .record_count = m->record_count, .min_timestamp_us = m->min_timestamp_us,
-        .max_timestamp_us = m->max_timestamp_us, .batch_count = m->batch_count, .bytes = a->len,
-        .created_us = m->created_us, .schema_count = a->view.schema_count,
+        .max_timestamp_us = m->max_timestamp_us, .batch_count = m->batch_count, .bytes = a->file.len,
+        .created_us = m->created_us, .schema_count = v->schema_count,
     };
-    sl_archive_iter_init(&a->iter, &a->view);
     *out = a;
     return 0;
 }
 
-const archive_view *sl_archive_view_of(const siglog_archive *a)
+archive_file *sl_archive_file_of(siglog_archive *a)
 {
-    return &a->view;
+    return &a->file;
 }
 
 SIGLOG_API const siglog_archive_info *siglog_archive_info_get(const siglog_archive *a)
@@ -73,9 +65,9 @@ SIGLOG_API const siglog_archive_info *siglog_archive_info_get(const siglog_archi
 SIGLOG_API int siglog_archive_schema(const siglog_archive *a, uint32_t i, uint32_t *version, uint64_t *records)
 {
     sl_err_clear();
-    if (!a || i >= a->view.schema_count)
+    if (!a || i >= a->file.view.schema_count)
         return sl_err_set(SIGLOG_EINVAL, "siglog_archive_schema: no schema entry %u", i);
-    archive_schema s = sl_archive_schema_at(&a->view, i);
+    archive_schema s = sl_archive_schema_at(&a->file.view, i);
     if (version)
         *version = s.version;
     if (records)
@@ -88,7 +80,7 @@ SIGLOG_API int siglog_archive_next(siglog_archive *a, const siglog_record **rec)
     sl_err_clear();
     if (!a || !rec)
         return sl_err_set(SIGLOG_EINVAL, "siglog_archive_next: archive and rec are required");
-    int rc = sl_archive_iter_next(&a->iter, &a->rec);
+    int rc = sl_archive_file_next(&a->file, &a->rec);
     if (rc == 1)
         *rec = &a->rec;
     return rc;
@@ -98,7 +90,7 @@ SIGLOG_API void siglog_archive_close(siglog_archive *a)
 {
     if (!a)
         return;
-    sl_archive_iter_free(&a->iter);
-    free(a->bytes);
+    sl_archive_file_close(&a->file);
+    free(a->path);
     free(a);
 }

@@ -57,40 +57,6 @@ static size_t archivable_prefix(const catalog_snapshot *snap, int64_t before_us)
     return n;
 }
 
-/* Append the .seg of entry e (exactly e->bytes long) to data. */
-static int read_segment(const siglog_io *io, const char *pdir, const catalog_segment *e, bytebuf *data)
-{
-    char stem[CATALOG_LOCATION_MAX + 8];
-    snprintf(stem, sizeof stem, "%s.seg", e->location);
-    char *path = sl_path_join(pdir, stem);
-    if (!path)
-        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    void *bytes = NULL;
-    size_t len = 0;
-    int rc = sl_io_read_file(io, path, e->bytes + 1, &bytes, &len);
-    if (rc < 0)
-        rc = sl_err_errno(rc, "reading %s", path);
-    else if (len != e->bytes)
-        rc = sl_err_set(SIGLOG_ECORRUPT, "%s holds %zu bytes, the catalog says %" PRIu64, path, len, e->bytes);
-    else if (sl_bytebuf_append(data, bytes, len) != 0)
-        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    free(bytes);
-    free(path);
-    return rc;
-}
-
-int sl_archive_read_entries(const siglog_io *io, const char *dir, const catalog_snapshot *snap, size_t n,
-                            archive_segment *segs, bytebuf *data)
-{
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        const catalog_segment *e = sl_catalog_snapshot_segment(snap, i);
-        segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us };
-        rc = read_segment(io, dir, e, data);
-    }
-    return rc;
-}
-
 /* The archive's name: STREAM.PPPPP.FIRST-NEXT.sgar, offsets in 20 digits. */
 static void archive_name(char *buf, size_t cap, const archive_meta *m)
 {

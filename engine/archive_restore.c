@@ -15,8 +15,9 @@
  * since) is refused too: a batch is never split.
  *
  * The order makes every step safe to interrupt:
- *   1. read and check the archive whole (sl_archive_decode), and compare
- *      its overlap with the store (read only);
+ *   1. check the archive whole (sl_archive_file_open), and compare its
+ *      overlap with the store record by record (read only), one batch of
+ *      each in memory at a time;
  *   2. record the restore in the audit trail (the intent);
  *   3. write the segments through the catalog's rewrite primitive in its
  *      restore form (sl_catalog_restore_begin): new files under temporary
@@ -55,38 +56,71 @@ static int same_record(const siglog_record *a, const siglog_record *b)
     return 1;
 }
 
-/* Records of it from offset `from` on, below `to`: 1 and *rec, 0 past. */
-static int next_in(archive_iter *it, uint64_t from, uint64_t to, siglog_record *rec)
+/* The records of the store's first n entries, read and checked batch by
+ * batch the way an export reads them. */
+typedef struct store_records {
+    archive_source src;
+    size_t next;       /* entry to open when the records run out */
+    archive_records r; /* of the open entry */
+    char *path;
+} store_records;
+
+static int store_next(store_records *s, siglog_record *rec)
+{
+    for (;;) {
+        int rc = s->path ? sl_archive_records_next(&s->r, rec) : 0;
+        if (rc != 0)
+            return rc;
+        if (s->path) {
+            sl_archive_source_close(&s->r.bf, s->path);
+            s->path = NULL;
+        }
+        sl_archive_records_free(&s->r);
+        if (s->next == s->src.n)
+            return 0;
+        s->r.bf.fd = -1;
+        if ((rc = sl_archive_source_open(&s->src, s->next++, &s->r.bf, &s->path)) != 0)
+            return rc;
+    }
+}
+
+static void store_records_free(store_records *s)
+{
+    if (s->path)
+        sl_archive_source_close(&s->r.bf, s->path);
+    sl_archive_records_free(&s->r);
+}
+
+/* The next record at or past `from` and below `to` of next(it): 1 and
+ * *rec, 0 past them. */
+static int next_in(int (*next)(void *, siglog_record *), void *it, uint64_t from, uint64_t to, siglog_record *rec)
 {
     int rc;
-    while ((rc = sl_archive_iter_next(it, rec)) == 1 && rec->offset < from)
+    while ((rc = next(it, rec)) == 1 && rec->offset < from)
         ;
     return rc == 1 && rec->offset >= to ? 0 : rc;
 }
 
-/* The archive's records in [from, to) against the store's, which the
- * snapshot's first n entries hold (read and checked the way an export
- * reads them). */
-static int compare_overlap(const siglog_io *io, const char *dir, const catalog_snapshot *snap, size_t n,
-                           const archive_view *v, uint64_t from, uint64_t to)
+static int archive_next(void *it, siglog_record *rec)
 {
-    archive_segment *segs = calloc(n, sizeof *segs);
-    bytebuf data = { 0 }, file = { 0 };
-    archive_meta sm = v->meta;
-    archive_view sv;
-    int rc = segs ? sl_archive_read_entries(io, dir, snap, n, segs, &data) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    if (!rc && (rc = sl_archive_encode(&sm, segs, (uint32_t)n, data.data, data.len, &file)) == 0)
-        rc = sl_archive_decode(file.data, file.len, &sv);
-    if (rc) {
-        rc = sl_err_set(rc, "%s: %s", dir, siglog_errdetail());
-        goto out;
-    }
-    archive_iter a, b;
-    sl_archive_iter_init(&a, v);
-    sl_archive_iter_init(&b, &sv);
+    return sl_archive_file_next(it, rec);
+}
+
+static int store_next_of(void *it, siglog_record *rec)
+{
+    return store_next(it, rec);
+}
+
+/* The archive's records in [from, to) against the store's, which the
+ * snapshot's first n entries hold: one batch of each in memory at a time. */
+static int compare_overlap(const siglog_io *io, const char *dir, const catalog_snapshot *snap, size_t n,
+                           archive_file *f, uint64_t from, uint64_t to)
+{
+    store_records st = { .src = { .io = io, .dir = dir, .snap = snap, .n = n } };
     siglog_record ra, rb;
+    int rc = 0;
     for (;;) {
-        int x = next_in(&a, from, to, &ra), y = next_in(&b, from, to, &rb);
+        int x = next_in(archive_next, f, from, to, &ra), y = next_in(store_next_of, &st, from, to, &rb);
         if (x < 0 || y < 0) {
             rc = x < 0 ? x : y;
             break;
@@ -102,50 +136,55 @@ static int compare_overlap(const siglog_io *io, const char *dir, const catalog_s
             break;
         }
     }
-    sl_archive_iter_free(&a);
-    sl_archive_iter_free(&b);
-out:
-    free(segs);
-    sl_bytebuf_free(&data);
-    sl_bytebuf_free(&file);
+    store_records_free(&st);
     return rc;
 }
 
-/* Append the batches of archive segment i (its bytes at data) to seg, and
- * tell the rewrite the schema versions its records carry. */
-static int restore_segment(catalog_rewrite *rw, segment *seg, const uint8_t *data, uint64_t bytes)
+/* Append the batches of an archive segment (read by bf) to seg, each
+ * checked again as it is read (the file may have changed since it was
+ * opened), and tell the rewrite the schema versions its records carry. */
+static int restore_segment(catalog_rewrite *rw, segment *seg, archive_batch_file bf)
 {
-    bytebuf scratch = { 0 };
-    int rc = 0;
-    for (uint64_t pos = 0; pos < bytes && !rc;) {
-        /* Checked by sl_archive_decode: every header and body is valid. */
-        batch_header h;
-        if ((rc = sl_batch_header_decode(data + pos, &h)) != 0)
-            break;
-        batch_meta meta = batch_meta_of(&h);
-        rc = sl_segment_append(seg, data + pos, BATCH_HEADER_BYTES + h.body_len, &meta, 1);
+    bytebuf scratch = { 0 }, batch = { 0 };
+    batch_header h;
+    int rc;
+    for (uint64_t at = bf.pos; (rc = sl_archive_batch_next(&bf, &h, 0)) == 1; at = bf.pos) {
         batch_iter it;
-        if (!rc)
-            rc = sl_batch_iter_init(&it, &h, data + pos + BATCH_HEADER_BYTES, &scratch);
+        batch.len = 0;
+        if ((rc = sl_batch_body_check(&h, bf.body.data)) != 0 ||
+            (rc = sl_batch_iter_init(&it, &h, bf.body.data, &scratch)) != 0) {
+            rc = sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", bf.path, at, siglog_errdetail());
+            break;
+        }
+        if (sl_bytebuf_append(&batch, bf.header, BATCH_HEADER_BYTES) != 0 ||
+            sl_bytebuf_append(&batch, bf.body.data, h.body_len) != 0) {
+            rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
+            break;
+        }
+        batch_meta meta = batch_meta_of(&h);
+        rc = sl_segment_append(seg, batch.data, batch.len, &meta, 1);
         siglog_record rec;
         while (!rc && (rc = sl_batch_iter_next(&it, &rec)) == 1)
             rc = sl_catalog_rewrite_add_versions(rw, &rec.schema_version, 1);
-        pos += BATCH_HEADER_BYTES + h.body_len;
+        if (rc)
+            break;
     }
     sl_bytebuf_free(&scratch);
+    sl_bytebuf_free(&batch);
+    sl_bytebuf_free(&bf.body);
     return rc;
 }
 
 /* Segments [0, n) of the archive below the log start, through the
  * catalog's restore. */
-static int restore_below(catalog *c, const archive_view *v, uint32_t n, const siglog_stream_config *cfg,
+static int restore_below(catalog *c, const archive_file *f, uint32_t n, const siglog_stream_config *cfg,
                          uint32_t file_mode)
 {
+    const archive_view *v = &f->view;
     catalog_rewrite *rw;
     int rc = sl_catalog_restore_begin(c, v->meta.first_offset, &rw);
     if (rc)
         return rc;
-    const uint8_t *data = v->data;
     for (uint32_t i = 0; i < n && !rc; i++) {
         archive_segment as = sl_archive_segment_at(v, i);
         segment_params params = { .segment_bytes_max = as.bytes > cfg->segment_bytes_max ? as.bytes
@@ -154,8 +193,7 @@ static int restore_below(catalog *c, const archive_view *v, uint32_t n, const si
                                   .file_mode = file_mode };
         segment *seg;
         if ((rc = sl_catalog_rewrite_segment(rw, as.base_offset, &params, &seg)) == 0)
-            rc = restore_segment(rw, seg, data, as.bytes);
-        data += as.bytes;
+            rc = restore_segment(rw, seg, sl_archive_file_segment(f, i));
     }
     if (rc) {
         sl_catalog_rewrite_abort(rw);
@@ -199,8 +237,9 @@ static int below_start(const archive_view *v, uint64_t start, uint32_t *n, uint6
     return 0;
 }
 
-static int restore_into(maintenance *m, const archive_view *v, const char *path, siglog_restore_result *res)
+static int restore_into(maintenance *m, archive_file *f, const char *path, siglog_restore_result *res)
 {
+    const archive_view *v = &f->view;
     const archive_meta *am = &v->meta;
     if (am->store_id != sl_maintenance_store_id(m))
         return sl_err_set(SIGLOG_EINVAL, "it is an archive of store %016" PRIx64 ", not of store %s (%016" PRIx64 ")",
@@ -230,14 +269,14 @@ static int restore_into(maintenance *m, const archive_view *v, const char *path,
     else if (overlap && sl_catalog_snapshot_segment(snap, overlap - 1)->state != CATALOG_SEG_SEALED)
         rc = sl_err_set(SIGLOG_EINVAL, "its offsets reach the segment the writer appends to: nothing restored");
     else if ((rc = below_start(v, start, &n, &records, &bytes)) == 0 && am->next_offset > start)
-        rc = compare_overlap(sl_maintenance_io(m), sl_catalog_dir(c), snap, overlap, v,
+        rc = compare_overlap(sl_maintenance_io(m), sl_catalog_dir(c), snap, overlap, f,
                              start > am->first_offset ? start : am->first_offset, am->next_offset);
     sl_catalog_snapshot_release(snap);
     audit_record r;
     if (!rc && n > 0) {
         restore_record(&r, am, sl_archive_segment_at(v, n - 1).end_offset, records, bytes, path);
         if ((rc = sl_maintenance_audit(m, &r)) == 0)
-            rc = restore_below(c, v, n, &cfg, sl_maintenance_file_mode(m));
+            rc = restore_below(c, f, n, &cfg, sl_maintenance_file_mode(m));
     }
     if (!rc && res)
         *res = (siglog_restore_result){ .first_offset = am->first_offset,
@@ -256,7 +295,7 @@ SIGLOG_API int siglog_archive_restore(siglog_maintenance *m, const char *path, s
     int rc = siglog_archive_open(&a, path);
     if (rc)
         return rc;
-    rc = restore_into(m, sl_archive_view_of(a), path, res);
+    rc = restore_into(m, sl_archive_file_of(a), path, res);
     if (rc < 0)
         rc = sl_err_set(rc, "restoring %s: %s", path, siglog_errdetail());
     siglog_archive_close(a);

@@ -27,64 +27,20 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "archive.h"
 #include "codec.h"
 #include "error.h"
 #include "names.h"
 
-/* The copy buffer of the index and checksum passes. */
-#define COPY_BYTES (1u << 20)
-
-/* The batches of one file, from `pos` up to `end`, one at a time. */
-typedef struct batch_file {
-    const siglog_io *io;
-    int fd;
-    const char *path;
-    uint64_t pos, end;
-    uint8_t header[BATCH_HEADER_BYTES];
-    bytebuf body;
-} batch_file;
-
-/* The next batch: 1 with *h and its body in bf->body, 0 past the end, or
- * SIGLOG_ECORRUPT / an I/O error naming the file and byte. With
- * header_only the body is skipped, unread. */
-static int next_batch(batch_file *bf, batch_header *h, int header_only)
+int sl_archive_source_open(const archive_source *src, size_t i, archive_batch_file *bf, char **path)
 {
-    if (bf->pos == bf->end)
-        return 0;
-    ssize_t got = bf->end - bf->pos < BATCH_HEADER_BYTES
-                      ? 0
-                      : sl_io_read_full(bf->io, bf->fd, bf->header, BATCH_HEADER_BYTES, bf->pos);
-    if (got < 0)
-        return sl_err_errno((int)got, "reading %s at byte %" PRIu64, bf->path, bf->pos);
-    int rc = got == BATCH_HEADER_BYTES ? sl_batch_header_decode(bf->header, h) : SIGLOG_ECORRUPT;
-    if (rc || h->body_len > bf->end - bf->pos - BATCH_HEADER_BYTES)
-        return sl_err_set(SIGLOG_ECORRUPT, "%s: batch at byte %" PRIu64 ": %s", bf->path, bf->pos,
-                          rc && got == BATCH_HEADER_BYTES ? siglog_errdetail() : "cut by the end of the data");
-    if (!header_only) {
-        if (sl_bytebuf_reserve(&bf->body, h->body_len) != 0)
-            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-        got = sl_io_read_full(bf->io, bf->fd, bf->body.data, h->body_len, bf->pos + BATCH_HEADER_BYTES);
-        if (got < 0)
-            return sl_err_errno((int)got, "reading %s at byte %" PRIu64, bf->path, bf->pos + BATCH_HEADER_BYTES);
-        if ((size_t)got != h->body_len)
-            return sl_err_set(SIGLOG_ECORRUPT, "%s: batch at byte %" PRIu64 ": cut", bf->path, bf->pos);
-        bf->body.len = h->body_len;
-    }
-    bf->pos += BATCH_HEADER_BYTES + h->body_len;
-    return 1;
-}
-
-/* Open the .seg file of catalog entry e, which must be e->bytes long. */
-static int open_segment(const archive_source *src, const catalog_segment *e, batch_file *bf, char **path)
-{
+    const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, i);
     char stem[CATALOG_LOCATION_MAX + 8];
     snprintf(stem, sizeof stem, "%s.seg", e->location);
     if (!(*path = sl_path_join(src->dir, stem)))
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    *bf = (batch_file){ .io = src->io, .path = *path, .end = e->bytes };
+    *bf = (archive_batch_file){ .io = src->io, .path = *path, .end = e->bytes };
     bf->fd = src->io->open_file(src->io, *path, IO_READ, 0);
     if (bf->fd < 0)
         return sl_err_errno(bf->fd, "opening %s", *path);
@@ -98,7 +54,7 @@ static int open_segment(const archive_source *src, const catalog_segment *e, bat
     return 0;
 }
 
-static void close_batch_file(batch_file *bf, char *path)
+void sl_archive_source_close(archive_batch_file *bf, char *path)
 {
     if (bf->fd >= 0)
         bf->io->close_file(bf->io, bf->fd);
@@ -114,20 +70,20 @@ int sl_archive_scan(const archive_source *src, archive_segment *segs, archive_ta
     for (size_t i = 0; i < src->n && !rc; i++) {
         const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, i);
         segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us };
-        batch_file bf = { .fd = -1 };
+        archive_batch_file bf = { .fd = -1 };
         char *path = NULL;
-        rc = open_segment(src, e, &bf, &path);
+        rc = sl_archive_source_open(src, i, &bf, &path);
         sl_archive_tally_segment_begin(t, &segs[i]);
         batch_header h;
         uint64_t at = 0;
-        while (!rc && (rc = next_batch(&bf, &h, 0)) == 1) {
+        while (!rc && (rc = sl_archive_batch_next(&bf, &h, 0)) == 1) {
             if ((rc = sl_archive_tally_batch(t, &h, bf.body.data, &scratch)) != 0 && rc != SIGLOG_ENOMEM)
                 rc = sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", path, at, siglog_errdetail());
             at = bf.pos;
         }
         if (!rc && (rc = sl_archive_tally_segment_end(t, &segs[i], (uint32_t)i)) != 0)
             rc = sl_err_set(rc, "%s: %s", path, siglog_errdetail());
-        close_batch_file(&bf, path);
+        sl_archive_source_close(&bf, path);
     }
     sl_bytebuf_free(&scratch);
     if (rc)
@@ -168,12 +124,12 @@ static int write_batches(const archive_source *src, archive_segment *segs, int c
     uint64_t pos = data_pos;
     int rc = 0;
     for (size_t i = 0; i < src->n && !rc; i++) {
-        batch_file bf = { .fd = -1 };
+        archive_batch_file bf = { .fd = -1 };
         char *path = NULL;
-        rc = open_segment(src, sl_catalog_snapshot_segment(src->snap, i), &bf, &path);
+        rc = sl_archive_source_open(src, i, &bf, &path);
         uint64_t start = pos;
         batch_header h;
-        while (!rc && (rc = next_batch(&bf, &h, 0)) == 1) {
+        while (!rc && (rc = sl_archive_batch_next(&bf, &h, 0)) == 1) {
             /* Checked by sl_archive_scan; a change since is a bad body. */
             if ((rc = sl_batch_body_check(&h, bf.body.data)) != 0 ||
                 (rc = reencode(&b, &h, bf.body.data, &scratch, compression, &out)) != 0)
@@ -184,7 +140,7 @@ static int write_batches(const archive_source *src, archive_segment *segs, int c
             pos += out.len;
         }
         segs[i].bytes = pos - start;
-        close_batch_file(&bf, path);
+        sl_archive_source_close(&bf, path);
     }
     *data_bytes = pos - data_pos;
     sl_batch_builder_free(&b);
@@ -197,15 +153,15 @@ static int write_batches(const archive_source *src, archive_segment *segs, int c
 static int write_index(const siglog_io *io, int fd, const char *tmp, uint64_t data_pos, uint64_t data_bytes,
                        uint8_t *buf)
 {
-    batch_file bf = { .io = io, .fd = fd, .path = tmp, .pos = data_pos, .end = data_pos + data_bytes };
+    archive_batch_file bf = { .io = io, .fd = fd, .path = tmp, .pos = data_pos, .end = data_pos + data_bytes };
     uint64_t at = data_pos + data_bytes;
     size_t used = 0;
     batch_header h;
     int rc;
-    for (uint64_t pos = bf.pos; (rc = next_batch(&bf, &h, 1)) == 1; pos = bf.pos) {
+    for (uint64_t pos = bf.pos; (rc = sl_archive_batch_next(&bf, &h, 1)) == 1; pos = bf.pos) {
         sl_archive_index_entry(buf + used, &h, pos - data_pos);
         used += ARCHIVE_INDEX_ENTRY_BYTES;
-        if (used + ARCHIVE_INDEX_ENTRY_BYTES > COPY_BYTES) {
+        if (used + ARCHIVE_INDEX_ENTRY_BYTES > ARCHIVE_COPY_BYTES) {
             if ((rc = sl_io_write_all(io, fd, buf, used, at)) < 0)
                 return sl_err_errno(rc, "writing %s", tmp);
             at += used;
@@ -214,35 +170,6 @@ static int write_index(const siglog_io *io, int fd, const char *tmp, uint64_t da
     }
     if (!rc && (rc = sl_io_write_all(io, fd, buf, used, at)) < 0)
         rc = sl_err_errno(rc, "writing %s", tmp);
-    return rc;
-}
-
-/* XXH3-64 of bytes [0, len) of fd followed by the trailer's fixed first
- * 8 bytes (what the trailer's checksum covers). */
-static int checksum_of(const siglog_io *io, int fd, const char *path, uint64_t len, uint8_t *buf, uint64_t *sum)
-{
-    XXH3_state_t *state = XXH3_createState();
-    if (!state || XXH3_64bits_reset(state) != XXH_OK) {
-        XXH3_freeState(state);
-        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    }
-    int rc = 0;
-    for (uint64_t at = 0; at < len && !rc;) {
-        size_t want = len - at < COPY_BYTES ? (size_t)(len - at) : COPY_BYTES;
-        ssize_t got = sl_io_read_full(io, fd, buf, want, at);
-        if (got < 0)
-            rc = sl_err_errno((int)got, "reading %s at byte %" PRIu64, path, at);
-        else if ((size_t)got != want)
-            rc = sl_err_set(SIGLOG_EIO, "%s ends at byte %" PRIu64 ", before %" PRIu64, path, at + (uint64_t)got, len);
-        else
-            XXH3_64bits_update(state, buf, want);
-        at += want;
-    }
-    uint8_t fixed[ARCHIVE_TRAILER_BYTES];
-    sl_archive_trailer_encode(fixed, 0);
-    XXH3_64bits_update(state, fixed, 8);
-    *sum = XXH3_64bits_digest(state);
-    XXH3_freeState(state);
     return rc;
 }
 
@@ -263,7 +190,7 @@ static int write_file(const archive_source *src, archive_meta *meta, archive_seg
     sl_bytebuf_free(&head);
     uint64_t body = data_pos + data_bytes + t->batches * ARCHIVE_INDEX_ENTRY_BYTES;
     if (!rc)
-        rc = checksum_of(io, fd, tmp, body, buf, &sum);
+        rc = sl_archive_file_checksum(io, fd, tmp, body, buf, &sum);
     uint8_t trailer[ARCHIVE_TRAILER_BYTES];
     sl_archive_trailer_encode(trailer, sum);
     if (!rc && (rc = sl_io_write_all(io, fd, trailer, sizeof trailer, body)) < 0)
@@ -289,7 +216,7 @@ static int check_written(const siglog_io *io, const char *path, const archive_me
     else if (size != file_bytes)
         rc = sl_err_set(SIGLOG_EIO, "archive %s holds %" PRIu64 " bytes, %" PRIu64 " were written", path, size,
                         file_bytes);
-    else if ((rc = checksum_of(io, fd, path, size - ARCHIVE_TRAILER_BYTES, buf, &sum)) == 0 &&
+    else if ((rc = sl_archive_file_checksum(io, fd, path, size - ARCHIVE_TRAILER_BYTES, buf, &sum)) == 0 &&
              sl_io_read_full(io, fd, trailer, sizeof trailer, size - ARCHIVE_TRAILER_BYTES) != sizeof trailer)
         rc = sl_err_set(SIGLOG_EIO, "archive %s: its trailer does not read back", path);
     else if (!rc && get_le64(trailer + 8) != sum)
@@ -298,13 +225,13 @@ static int check_written(const siglog_io *io, const char *path, const archive_me
     archive_tally again;
     sl_archive_tally_init(&again);
     bytebuf scratch = { 0 };
-    batch_file bf = { .io = io, .fd = fd, .path = path, .pos = sl_archive_data_position(meta, t, (uint32_t)n) };
+    archive_batch_file bf = { .io = io, .fd = fd, .path = path, .pos = sl_archive_data_position(meta, t, (uint32_t)n) };
     for (size_t i = 0; i < n && !rc; i++) {
         bf.end = bf.pos + segs[i].bytes;
         sl_archive_tally_segment_begin(&again, &segs[i]);
         batch_header h;
         uint64_t at = bf.pos;
-        while (!rc && (rc = next_batch(&bf, &h, 0)) == 1) {
+        while (!rc && (rc = sl_archive_batch_next(&bf, &h, 0)) == 1) {
             if ((rc = sl_archive_tally_batch(&again, &h, bf.body.data, &scratch)) != 0)
                 rc = sl_err_set(rc, "archive %s: batch at byte %" PRIu64 ": %s", path, at, siglog_errdetail());
             at = bf.pos;
@@ -326,7 +253,7 @@ int sl_archive_write(const archive_source *src, archive_meta *meta, archive_segm
                      const archive_target *to, uint64_t *file_bytes)
 {
     char *tmp = NULL;
-    uint8_t *buf = malloc(COPY_BYTES);
+    uint8_t *buf = malloc(ARCHIVE_COPY_BYTES);
     if (!buf || asprintf(&tmp, "%s.tmp", to->path) < 0) {
         free(buf);
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");

@@ -5,7 +5,9 @@
  * Oracles: an error is ECORRUPT, EVERSION or ENOMEM with a detail; an
  * accepted archive iterates exactly its record count in strictly
  * increasing offsets within its range, and re-encodes from its own tables
- * and data to exactly its bytes (one encoding per content).
+ * and data to exactly its bytes (one encoding per content). The streaming
+ * reader of files (sl_archive_file_open) gives the same verdict as the
+ * buffer decoder, the same error code, and the same records in order.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "archive.h"
 #include "codec.h"
 #include "fuzz_support.h"
+#include "io.h"
 
 #define TARGET "parse_archive"
 
@@ -52,10 +55,40 @@ static void check_accepted(const archive_view *v, const uint8_t *data, size_t si
     free(segs);
 }
 
+/* The file reader over the same bytes: the buffer decoder's verdict (rc)
+ * and, accepted, its records. */
+static void same_from_file(const uint8_t *data, size_t size, int rc, const archive_view *v)
+{
+    static char *path;
+    if (!path)
+        path = fuzz_path(fuzz_scratch(), "archive.sgar");
+    fuzz_write_file(path, data, size);
+    archive_file f;
+    int frc = sl_archive_file_open(&f, sl_io_posix(), path);
+    if ((frc == 0) != (rc == 0) || (frc != rc && frc != SIGLOG_ENOMEM && rc != SIGLOG_ENOMEM))
+        fuzz_fail(TARGET, "the buffer decoder says %d, the file reader %d (%s)", rc, frc, siglog_errdetail());
+    if (frc)
+        return;
+    archive_iter it;
+    sl_archive_iter_init(&it, v);
+    siglog_record a, b;
+    int x, y;
+    do {
+        x = sl_archive_iter_next(&it, &a);
+        y = sl_archive_file_next(&f, &b);
+        if (x != y || (x == 1 && (a.offset != b.offset || a.value_len != b.value_len ||
+                                  (a.value_len && memcmp(a.value, b.value, a.value_len) != 0))))
+            fuzz_fail(TARGET, "the file reader's records differ from the buffer's (%d, %d)", x, y);
+    } while (x == 1);
+    sl_archive_iter_free(&it);
+    sl_archive_file_close(&f);
+}
+
 static void round_trip(const uint8_t *data, size_t size)
 {
     archive_view v;
     int rc = sl_archive_decode(data, size, &v);
+    same_from_file(data, size, rc, &v);
     if (rc) {
         if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION && rc != SIGLOG_ENOMEM)
             fuzz_fail(TARGET, "decoder returned %d", rc);
