@@ -32,6 +32,7 @@
 
 #include "catalog.h"
 #include "io.h"
+#include "key_set.h"
 #include "segment.h"
 
 #define KEYFILTER_EXT ".kf"
@@ -76,10 +77,9 @@ int sl_keyfilter_encode(const keyfilter *f, uint8_t **out, size_t *len);
 int sl_keyfilter_decode(const uint8_t *buf, size_t len, keyfilter *f);
 
 /* Build the filter of a sealed segment and write it beside it as STEM.kf
- * by atomic replace: from hashes[0..n), the key hashes of every record of
- * the segment (reordered here), or with hashes NULL from its records
- * (every batch read and checked). */
-int sl_keyfilter_write_segment(segment *s, uint64_t *hashes, size_t n);
+ * by atomic replace: from keys, the distinct key hashes of its records, or
+ * with keys NULL from its records (every batch read and checked). */
+int sl_keyfilter_write_segment(segment *s, const key_set *keys);
 
 /* The filter of catalog entry e in partition directory dir, for a reader:
  * 1 and *f filled when a filter matching the entry is there, 0 when there

@@ -702,9 +702,8 @@ static int append_locked(partition *p, const siglog_event *const *events, size_t
 static int roll_locked(partition *p)
 {
     uint64_t base = sl_segment_base_offset(p->active), end = sl_segment_next_offset(p->active);
-    uint64_t *hashes = sl_key_hashes_range(&p->keys, base, end);
-    int rc = hashes ? sl_segment_seal_keyed(p->active, hashes, (size_t)(end - base)) : sl_segment_seal(p->active);
-    sl_key_hashes_drop_below(&p->keys, end);
+    int rc = sl_segment_seal_keyed(p->active, sl_key_hashes_segment(&p->keys, base, end));
+    sl_key_hashes_sealed(&p->keys, end);
     catalog_segment sealed;
     if (!rc)
         rc = sl_catalog_describe_segment(p->active, &sealed);
@@ -772,8 +771,10 @@ static int write_run_locked(partition *p, const batch_run *r)
             n++;
         } while (first + n < r->count && bytes + r->metas[first + n].bytes <= room);
         int rc = sl_segment_append(p->active, r->bytes.data + pos, (size_t)bytes, r->metas + first, n);
-        if (!rc)
+        if (!rc) {
             usage_batches_locked(p, r->bytes.data + pos, r->metas + first, n);
+            sl_key_hashes_written(&p->keys, sl_segment_next_offset(p->active));
+        }
         if (rc) {
             /* Cut whatever part of the write reached the file, so the
              * segment ends on a batch boundary again. */

@@ -984,10 +984,10 @@ int sl_segment_sync(segment *s)
 
 int sl_segment_seal(segment *s)
 {
-    return sl_segment_seal_keyed(s, NULL, 0);
+    return sl_segment_seal_keyed(s, NULL);
 }
 
-int sl_segment_seal_keyed(segment *s, uint64_t *key_hashes, size_t n)
+int sl_segment_seal_keyed(segment *s, const key_set *keys)
 {
     int rc = require_writable(s, "seal");
     if (rc)
@@ -996,7 +996,7 @@ int sl_segment_seal_keyed(segment *s, uint64_t *key_hashes, size_t n)
         return sl_err_set(SIGLOG_EINVAL, "%s: seal before the tail was scanned and adopted", s->path);
     if ((rc = sl_segment_sync(s)) != 0 || (rc = sl_index_sync(s->oix)) != 0 || (rc = sl_index_sync(s->tix)) != 0)
         return rc;
-    if ((rc = summary_write(s)) != 0 || (rc = sl_keyfilter_write_segment(s, key_hashes, n)) != 0)
+    if ((rc = summary_write(s)) != 0 || (rc = sl_keyfilter_write_segment(s, keys)) != 0)
         return rc;
     s->sealed = 1;
     return 0;

@@ -45,6 +45,7 @@
 #include "bytebuf.h"
 #include "index.h"
 #include "io.h"
+#include "key_set.h"
 
 #define SEGMENT_NAME_DIGITS 20
 /* A segment's files are STEM.seg/.oix/.tix/.sum; the stem is its 20-digit
@@ -159,10 +160,10 @@ int sl_segment_sync(segment *s); /* fdatasync of the .seg */
  * write the .sum sidecar and then the key filter (keyfilter.h), each by
  * atomic replace. The filter is built from the records read back. */
 int sl_segment_seal(segment *s);
-/* The same with the filter built from key_hashes[0..n), the key hashes of
- * every record of the segment (reordered here), as the writer kept them
- * (key_hashes.h): no read of the segment. */
-int sl_segment_seal_keyed(segment *s, uint64_t *key_hashes, size_t n);
+/* The same with the filter built from keys, the distinct key hashes of
+ * the segment's records as the writer kept them (key_hashes.h): no read of
+ * the segment. */
+int sl_segment_seal_keyed(segment *s, const key_set *keys);
 /* Write the sidecar STEM<ext> of the segment (e.g. ".kf") by atomic
  * replace, with the segment's file mode. */
 int sl_segment_replace_sidecar(segment *s, const char *ext, const void *data, size_t len);

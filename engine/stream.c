@@ -14,6 +14,7 @@
 #include "store.h"
 
 #define MiB (1ull << 20)
+#define KiB (1ull << 10)
 
 SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c)
 {
@@ -554,8 +555,16 @@ int sl_stream_open(struct siglog *s, const char *dir, int writable, siglog_strea
     if (writable && (rc = sl_stream_config_normalize(&st->cfg, sl_journal_capacity(s->journal))) != 0)
         goto fail;
     partition_config pc = partition_config_of(s, &st->cfg);
+    /* What a writer holds appended but uncommitted is bounded per stream:
+     * a quarter of the journal, at most 4 MiB, shared by its partitions
+     * (each at least 256 KiB, a few batches). A bound per partition would
+     * let a stream of many partitions hold many times as much while a
+     * commit stalls on a checkpoint's syncs, and the writer's memory grow
+     * with the partitions and the time its store has run. */
     uint64_t quarter = writable ? sl_journal_capacity(s->journal) / 4 : 0;
-    st->pending_bytes_max = quarter < 4 * MiB ? quarter : 4 * MiB;
+    uint64_t budget = quarter < 4 * MiB ? quarter : 4 * MiB;
+    uint64_t share = budget / (st->cfg.partitions ? st->cfg.partitions : 1);
+    st->pending_bytes_max = share > 256 * KiB ? share : budget < 256 * KiB ? budget : 256 * KiB;
     st->parts = calloc(st->cfg.partitions, sizeof *st->parts);
     if (!st->parts) {
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");

@@ -285,3 +285,48 @@ Test(append, four_threads_one_partition_always, .timeout = 120)
 {
     run_threads(SIGLOG_SYNC_ALWAYS, 2000);
 }
+
+/* What a writer holds appended but not yet committed is bounded per
+ * stream, not per partition: with the background commit an hour away
+ * (60 s, the longest interval) only the appenders' own back-pressure
+ * commits publish anything, and across eight partitions the unpublished
+ * events never exceed the stream's 4 MiB budget plus one open batch per
+ * partition and one call. */
+Test(append, uncommitted_bytes_bounded_per_stream)
+{
+    enum { PARTS = 8, PER_CALL = 64, VALUE = 1000, CALLS = 400 };
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = PARTS;
+    c.sync_policy = SIGLOG_SYNC_INTERVAL;
+    c.sync_interval_ms = 60000;
+    c.compression = SIGLOG_COMPRESSION_NONE;
+    cr_assert_eq(siglog_stream_create(store, "budget", &c), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(store, "budget", &st), 0);
+    static char value[VALUE];
+    memset(value, 'v', sizeof value);
+    char keys[PER_CALL][16];
+    siglog_event ev[PER_CALL];
+    uint64_t appended[PARTS] = {0};
+    for (int call = 0; call < CALLS; call++) {
+        for (int i = 0; i < PER_CALL; i++) {
+            int len = snprintf(keys[i], sizeof keys[i], "k%d", call * PER_CALL + i);
+            ev[i] = (siglog_event){.key = keys[i], .key_len = (size_t)len, .value = value, .value_len = VALUE};
+        }
+        uint32_t parts[PER_CALL];
+        cr_assert_eq(siglog_append(st, SIGLOG_PARTITION_BY_KEY, ev, PER_CALL, parts, NULL), 0, "%s",
+                     siglog_errdetail());
+        for (int i = 0; i < PER_CALL; i++)
+            appended[parts[i]]++;
+        uint64_t unpublished = 0;
+        for (uint32_t p = 0; p < PARTS; p++) {
+            siglog_partition_info info;
+            cr_assert_eq(siglog_partition_info_get(st, p, &info), 0);
+            unpublished += appended[p] - info.next_offset;
+        }
+        uint64_t bound = ((uint64_t)4 << 20) /* budget */ + PARTS * (uint64_t)c.batch_bytes_max + PER_CALL * (VALUE + 64);
+        cr_assert_leq(unpublished * VALUE, bound, "call %d: %llu events appended and not committed", call,
+                      (unsigned long long)unpublished);
+    }
+}

@@ -337,7 +337,7 @@ Test(keyfilter_stream, filters_from_the_appends_are_those_read_back)
         cr_assert_eq(sl_io_read_file(sl_io_posix(), path, KEYFILTER_FILE_MAX, &built, &built_len), 0);
         segment *seg;
         cr_assert_eq(sl_segment_open(sl_io_posix(), pdir, base, 0, &sp, &seg), 0, "%s", siglog_errdetail());
-        cr_assert_eq(sl_keyfilter_write_segment(seg, NULL, 0), 0, "%s", siglog_errdetail());
+        cr_assert_eq(sl_keyfilter_write_segment(seg, NULL), 0, "%s", siglog_errdetail());
         sl_segment_close(seg);
         cr_assert_eq(sl_io_read_file(sl_io_posix(), path, KEYFILTER_FILE_MAX, &again, &again_len), 0);
         cr_assert(built_len == again_len && memcmp(built, again, built_len) == 0, "%s differs", name);
