@@ -58,11 +58,6 @@ enum {
  * (24 bits). The bound applies to appends, which are dense. */
 #define OFFSET_DELTA_BYTES_MAX 4u
 
-static inline size_t varint_size(uint64_t v)
-{
-    return ((size_t)(64 - __builtin_clzll(v | 1)) + 6) / 7;
-}
-
 /* Timestamps are stored as deltas from the batch's first timestamp, taken
  * modulo 2^64 so that any pair of int64 timestamps round-trips. */
 static inline uint64_t timestamp_delta(int64_t ts, int64_t first)
@@ -402,18 +397,9 @@ typedef struct reader {
     const uint8_t *p, *end;
 } reader;
 
-static int read_varint(reader *r, uint64_t *v)
+static inline int read_varint(reader *r, uint64_t *v)
 {
-    /* Most fields (deltas, lengths, schema versions) fit in one byte:
-     * the fast path, minimal by construction. */
-    if (r->p < r->end && *r->p < 0x80) {
-        *v = *r->p++;
-        return 0;
-    }
-    const uint8_t *start = r->p;
-    if (varint_get(&r->p, r->end, v) != 0 || (size_t)(r->p - start) != varint_size(*v))
-        return -1;
-    return 0;
+    return varint_get_minimal(&r->p, r->end, v);
 }
 
 /* A length-prefixed byte string; *len fits in uint32_t since a record does. */

@@ -58,6 +58,45 @@ static inline int varint_get(const uint8_t **p, const uint8_t *end, uint64_t *v)
     return -1;
 }
 
+/* Bytes varint_put writes for v. */
+static inline size_t varint_size(uint64_t v)
+{
+    return ((size_t)(64 - __builtin_clzll(v | 1)) + 6) / 7;
+}
+
+/* varint_get that also refuses a non-minimal encoding (a value written
+ * in more bytes than varint_put uses): the general path, out of line. */
+__attribute__((noinline, unused)) static int varint_get_minimal_slow(const uint8_t **p, const uint8_t *end,
+                                                                      uint64_t *v)
+{
+    const uint8_t *start = *p;
+    if (varint_get(p, end, v) != 0 || (size_t)(*p - start) != varint_size(*v)) {
+        *p = start;
+        return -1;
+    }
+    return 0;
+}
+
+/* The same, with the encodings of record fields inline: one byte
+ * (deltas, small lengths) and two (lengths up to 16 KiB). A two-byte
+ * varint is minimal exactly when its second byte is not 0. The fuzz
+ * target compare_varint holds both paths to the same answers. */
+static inline int varint_get_minimal(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    const uint8_t *q = *p;
+    if (q < end && q[0] < 0x80) {
+        *v = q[0];
+        *p = q + 1;
+        return 0;
+    }
+    if (end - q >= 2 && (uint8_t)(q[1] - 1) < 0x7f) {
+        *v = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
+        *p = q + 2;
+        return 0;
+    }
+    return varint_get_minimal_slow(p, end, v);
+}
+
 static inline uint64_t zigzag_encode(int64_t v) { return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63); }
 static inline int64_t zigzag_decode(uint64_t v) { return (int64_t)(v >> 1) ^ -(int64_t)(v & 1); }
 
