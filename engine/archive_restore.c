@@ -14,6 +14,12 @@
  * that straddles the log start (the store's segments were cut elsewhere
  * since) is refused too: a batch is never split.
  *
+ * Restored segments come back hot, whatever their age: a restore only
+ * brings events back, and the next retention run moves them on as their
+ * age calls for (one owner of tier moves: the policy). Schema usage is
+ * not written here (the writer owns it): figures that miss the restored
+ * events are stale by sl_schema_usage_stale and recounted from the log.
+ *
  * The order makes every step safe to interrupt:
  *   1. check the archive whole (sl_archive_file_open), and compare its
  *      overlap with the store record by record (read only), one batch of

@@ -319,9 +319,21 @@ static int usage_save_locked(partition *p)
     return rc ? rc : sl_schema_usage_save(p->io, p->dir, p->cfg.file_mode, &p->usage);
 }
 
+/* Whether p's figures are stale against its catalog (sl_schema_usage_stale). */
+static int usage_stale(partition *p, uint64_t start)
+{
+    catalog_snapshot *cs = sl_catalog_snapshot_get(p->cat);
+    const catalog_segment *first = sl_catalog_snapshot_count(cs) ? sl_catalog_snapshot_segment(cs, 0) : NULL;
+    int stale = sl_schema_usage_stale(&p->usage, start, first ? first->base_offset : start,
+                                      first && first->record_count ? first->end_offset : start);
+    sl_catalog_snapshot_release(cs);
+    return stale;
+}
+
 /* Writer open: the file's figures when they fit the log, else from the
  * log's start (read back at the store's open): also, without a warning,
- * when a prefix removal took counted events away since they were saved.
+ * when a prefix removal took counted events away since they were saved,
+ * or a restore put events back below them.
  * The active segment's versions as its catalog entry recorded them. */
 static int usage_open(partition *p, const catalog_segment *active, partition_log_fn log, void *log_ctx)
 {
@@ -335,7 +347,7 @@ static int usage_open(partition *p, const catalog_segment *active, partition_log
               rc ? siglog_errdetail() : p->dir, rc ? "damaged" : "schema usage does not fit the log");
         sl_schema_usage_free(&p->usage);
         found = 0;
-    } else if (found && sl_schema_usage_predates(&p->usage, start)) {
+    } else if (found && usage_stale(p, start)) {
         sl_schema_usage_free(&p->usage);
         found = 0;
     }

@@ -82,12 +82,16 @@ static size_t position(const schema_usage *u, uint32_t version, int *found)
     return lo;
 }
 
-int sl_schema_usage_predates(const schema_usage *u, uint64_t log_start)
+int sl_schema_usage_stale(const schema_usage *u, uint64_t log_start, uint64_t first_base, uint64_t first_end)
 {
-    for (size_t i = 0; i < u->count; i++)
+    uint64_t lowest = UINT64_MAX;
+    for (size_t i = 0; i < u->count; i++) {
         if (u->v[i].first_offset < log_start)
             return 1;
-    return 0;
+        if (u->v[i].first_offset < lowest)
+            lowest = u->v[i].first_offset;
+    }
+    return first_end > first_base && first_end <= lowest && first_base < u->covered;
 }
 
 const schema_usage_entry *sl_schema_usage_find(const schema_usage *u, uint32_t version)

@@ -74,12 +74,18 @@ void sl_schema_usage_free(schema_usage *u);
 /* A deep copy. 0 or SIGLOG_ENOMEM. */
 int sl_schema_usage_copy(schema_usage *dst, const schema_usage *src);
 const schema_usage_entry *sl_schema_usage_find(const schema_usage *u, uint32_t version);
-/* 1 when u counts an event below log_start: a prefix removal (a
- * retention purge) has taken counted events out of the log since, so the
- * figures are stale and are recounted from the log's start. A removal
- * that took any counted event leaves some version's first offset below
- * the new start, so nothing else need be remembered to notice it. */
-int sl_schema_usage_predates(const schema_usage *u, uint64_t log_start);
+/* 1 when u's figures are stale and must be recounted from the log's
+ * start, given the log's start and its first segment [first_base,
+ * first_end) (first_end == first_base when it holds no record):
+ *   - u counts an event below log_start: a prefix removal (a retention
+ *     purge) has taken counted events out of the log since. A removal
+ *     that took any counted event leaves some version's first offset below
+ *     the new start, so nothing else need be remembered to notice it;
+ *   - the first segment's records lie below every offset u counts and
+ *     below `covered`: a restore has put events back below the start the
+ *     figures were counted from (it only ever adds whole segments below
+ *     the old start), which u has never seen. */
+int sl_schema_usage_stale(const schema_usage *u, uint64_t log_start, uint64_t first_base, uint64_t first_end);
 
 /* Account one record (offset >= covered; covered moves past it). 0 or
  * SIGLOG_ENOMEM (nothing changed). */

@@ -64,32 +64,49 @@ static int reader_record(void *ctx, const siglog_record *rec)
     return rec->offset < ru->u->covered ? 0 : sl_schema_usage_account(ru->u, ru->r, ru->contract, rec);
 }
 
-/* The partition's log start as its catalog file says now: maintenance
- * (a retention purge) may have moved it beside this handle. */
-static int current_log_start(siglog_stream *st, partition *p, uint64_t *start)
+/* The partition's log start and first segment as its catalog file says
+ * now: maintenance (a retention purge, a restore) may have moved them
+ * beside this handle. *first_end is *first_base when it holds no record. */
+typedef struct log_front {
+    uint64_t start, first_base, first_end;
+} log_front;
+
+static int current_front(siglog_stream *st, partition *p, log_front *f)
 {
     catalog_snapshot *cs;
     int rc = sl_catalog_snapshot_load(st->store->io, sl_partition_path(p), &cs);
     if (rc)
         return rc;
-    *start = sl_catalog_snapshot_bounds(cs)->log_start_offset;
+    f->start = f->first_base = f->first_end = sl_catalog_snapshot_bounds(cs)->log_start_offset;
+    if (sl_catalog_snapshot_count(cs)) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(cs, 0);
+        f->first_base = f->first_end = e->base_offset;
+        if (e->record_count)
+            f->first_end = e->end_offset;
+    }
     sl_catalog_snapshot_release(cs);
     return 0;
 }
 
+static int stale(const schema_usage *u, const log_front *f)
+{
+    return sl_schema_usage_stale(u, f->start, f->first_base, f->first_end);
+}
+
 /* The figures of partition part as this handle sees them, into *u: the
  * writer's own, else the saved file's caught up with the log. Figures
- * that count events a prefix removal has taken away since (the writer
- * recounts at its next open) are recounted here from the log's start. */
+ * that are stale (a prefix removal took counted events away, a restore
+ * put events back below them: the writer recounts at its next open) are
+ * recounted here from the log's start. */
 static int usage_of(siglog_stream *st, uint32_t part, schema_usage *u)
 {
     partition *p = st->parts[part];
-    uint64_t start;
-    int found, rc = current_log_start(st, p, &start);
+    log_front front;
+    int found, rc = current_front(st, p, &front);
     if (rc)
         return rc;
     if (!st->store->read_only) {
-        if ((rc = sl_partition_usage_get(p, u)) != 0 || !sl_schema_usage_predates(u, start))
+        if ((rc = sl_partition_usage_get(p, u)) != 0 || !stale(u, &front))
             return rc;
     } else if ((rc = sl_schema_usage_load(st->store->io, sl_partition_path(p), u, &found)) == SIGLOG_ECORRUPT ||
                rc == SIGLOG_EVERSION) {
@@ -97,9 +114,9 @@ static int usage_of(siglog_stream *st, uint32_t part, schema_usage *u)
     } else if (rc) {
         return rc;
     }
-    if (sl_schema_usage_predates(u, start)) {
+    if (stale(u, &front)) {
         sl_schema_usage_free(u);
-        sl_schema_usage_init(u, start);
+        sl_schema_usage_init(u, front.start);
     }
     reader_usage ru = { u, st->schemas, (int)STREAM_SETTING(st, contract) };
     uint64_t end;

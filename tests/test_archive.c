@@ -517,6 +517,63 @@ Test(archive, restore_brings_a_moved_archive_back)
     fx_free(&f);
 }
 
+/* Partition 0's schema usage figures as the store's writer reports them,
+ * checked against a count of the log. */
+typedef struct usage_figures {
+    siglog_schema_usage v[8];
+    size_t n;
+} usage_figures;
+
+static int keep_usage(void *ctx, const siglog_schema_usage *u)
+{
+    usage_figures *f = ctx;
+    cr_assert_lt(f->n, 8);
+    f->v[f->n++] = *u;
+    return 0;
+}
+
+static usage_figures usage_of(const char *store, const char *ctx)
+{
+    usage_figures f = { .n = 0 };
+    siglog *s = test_store_open(store, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    test_check_schema_usage(st, 0, ctx);
+    cr_assert_eq(siglog_schema_usage_foreach(st, 0, keep_usage, &f), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    return f;
+}
+
+/* The schema usage figures follow the events: after a move they count
+ * what stays, after the restore what they counted before the move. */
+Test(archive, schema_usage_follows_a_move_and_a_restore)
+{
+    fx f = make_store("archive-usage");
+    usage_figures before = usage_of(f.store, "before the move");
+    cr_assert_eq(before.n, 3);
+    char path[4096];
+    cr_assert_eq(export_flags(&f, INT64_MAX, SIGLOG_ARCHIVE_MOVE, path, sizeof path), 1);
+    usage_figures moved = usage_of(f.store, "after the move");
+    uint64_t left = 0;
+    for (size_t i = 0; i < moved.n; i++)
+        left += moved.v[i].count;
+    cr_assert_lt(left, EVENTS, "the moved events are not counted");
+    siglog_restore_result res;
+    cr_assert_eq(restore(f.store, path, NULL, &res), 1, "%s", siglog_errdetail());
+    usage_figures after = usage_of(f.store, "after the restore");
+    cr_assert_eq(after.n, before.n);
+    for (size_t i = 0; i < before.n; i++) {
+        const siglog_schema_usage *a = &before.v[i], *b = &after.v[i];
+        cr_assert(a->version == b->version && a->count == b->count && a->first_offset == b->first_offset &&
+                      a->last_offset == b->last_offset && a->min_timestamp_us == b->min_timestamp_us &&
+                      a->max_timestamp_us == b->max_timestamp_us,
+                  "version %u: %llu events from %llu before the move, %llu from %llu after the restore", a->version,
+                  (unsigned long long)a->count, (unsigned long long)a->first_offset, (unsigned long long)b->count,
+                  (unsigned long long)b->first_offset);
+    }
+    fx_free(&f);
+}
+
 /* An archive whose offsets the store holds with other contents is
  * refused naming the offsets; one of another store too; one that ends
  * below the log start (a hole would stay) until the one above it is
