@@ -354,12 +354,15 @@ static int find_next_entry(journal *j, uint64_t from, bytebuf *buf, bytebuf *scr
             break;
         }
         size_t limit = (size_t)r < CHUNK ? (size_t)r : CHUNK;
-        for (const uint8_t *p = chunk; !rc && (p = memmem(p, (size_t)r - (size_t)(p - chunk), magic, 4)) != NULL;
+        /* Most of the file is zeros or old entries' bytes: memchr for the
+         * magic's first byte skips them several times faster than memmem,
+         * whose two-way search this scan, run by every open over the whole
+         * journal, spent most of its time in. */
+        for (const uint8_t *p = chunk; !rc && (p = memchr(p, magic[0], limit - (size_t)(p - chunk))) != NULL;
              p++) {
             size_t at = (size_t)(p - chunk);
-            if (at >= limit)
-                break;
-            if ((size_t)r - at < JOURNAL_ENTRY_HEADER_BYTES || !header_current(j, p))
+            if ((size_t)r - at < JOURNAL_ENTRY_HEADER_BYTES || memcmp(p, magic, sizeof magic) != 0 ||
+                !header_current(j, p))
                 continue;
             uint8_t h[JOURNAL_ENTRY_HEADER_BYTES];
             size_t hl;
