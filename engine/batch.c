@@ -403,7 +403,7 @@ static inline int read_varint(reader *r, uint64_t *v)
 }
 
 /* A length-prefixed byte string; *len fits in uint32_t since a record does. */
-static int read_bytes(reader *r, const uint8_t **data, uint32_t *len)
+static inline int read_bytes(reader *r, const uint8_t **data, uint32_t *len)
 {
     uint64_t n;
     if (read_varint(r, &n) != 0 || n > (uint64_t)(r->end - r->p))

@@ -78,9 +78,10 @@ __attribute__((noinline, unused)) static int varint_get_minimal_slow(const uint8
 }
 
 /* The same, with the encodings of record fields inline: one byte
- * (deltas, small lengths) and two (lengths up to 16 KiB). A two-byte
- * varint is minimal exactly when its second byte is not 0. The fuzz
- * target compare_varint holds both paths to the same answers. */
+ * (deltas, small lengths), two (lengths up to 16 KiB) and three
+ * (timestamp deltas up to 1 s either way). A varint of two or three bytes
+ * is minimal exactly when its last byte is not 0. The fuzz target
+ * compare_varint holds both paths to the same answers. */
 static inline int varint_get_minimal(const uint8_t **p, const uint8_t *end, uint64_t *v)
 {
     const uint8_t *q = *p;
@@ -92,6 +93,11 @@ static inline int varint_get_minimal(const uint8_t **p, const uint8_t *end, uint
     if (end - q >= 2 && (uint8_t)(q[1] - 1) < 0x7f) {
         *v = (uint64_t)(q[0] & 0x7f) | (uint64_t)q[1] << 7;
         *p = q + 2;
+        return 0;
+    }
+    if (end - q >= 3 && (q[1] & 0x80) && (uint8_t)(q[2] - 1) < 0x7f) {
+        *v = (uint64_t)(q[0] & 0x7f) | (uint64_t)(q[1] & 0x7f) << 7 | (uint64_t)q[2] << 14;
+        *p = q + 3;
         return 0;
     }
     return varint_get_minimal_slow(p, end, v);
