@@ -20,6 +20,7 @@ typedef struct compact_job {
     segment_params params;
     compact_keys_params kp;
     uint64_t merge_below;
+    uint32_t mode;        /* MERGE or KEYS, for this stream */
     uint32_t first, last; /* partitions [first, last] */
 } compact_job;
 
@@ -28,14 +29,15 @@ static int job_init(compact_job *j, maintenance *m, const char *stream, const si
     memset(j, 0, sizeof *j);
     j->m = m;
     j->stream = stream;
-    if (o->mode != SIGLOG_COMPACT_MERGE && o->mode != SIGLOG_COMPACT_KEYS)
-        return sl_err_set(SIGLOG_EINVAL, "siglog_compact: mode %" PRIu32 " is neither MERGE nor KEYS", o->mode);
     char *dir;
     int rc = sl_maintenance_stream(m, stream, &dir, &j->cfg);
     if (rc)
         return rc;
     free(dir);
-    if (o->mode == SIGLOG_COMPACT_KEYS && j->cfg.cleanup != SIGLOG_CLEANUP_COMPACT)
+    j->mode = o->mode;
+    if (o->mode == SIGLOG_COMPACT_BY_CLEANUP)
+        j->mode = j->cfg.cleanup == SIGLOG_CLEANUP_COMPACT ? SIGLOG_COMPACT_KEYS : SIGLOG_COMPACT_MERGE;
+    if (j->mode == SIGLOG_COMPACT_KEYS && j->cfg.cleanup != SIGLOG_CLEANUP_COMPACT)
         return sl_err_set(SIGLOG_EINVAL,
                           "stream '%s' has cleanup=delete: key compaction is for streams with cleanup=compact",
                           stream);
@@ -127,44 +129,83 @@ static int compact_partition(const compact_job *j, uint32_t p, const siglog_comp
     int rc = sl_maintenance_catalog(j->m, j->stream, p, &c);
     if (rc)
         return rc;
-    if (o->mode == SIGLOG_COMPACT_MERGE)
+    if (j->mode == SIGLOG_COMPACT_MERGE)
         return o->dry_run ? sl_compact_partition_merge_count(c, &j->params, j->merge_below, st)
                           : sl_compact_partition_merge(c, &j->params, j->merge_below, st);
     return o->dry_run ? sl_compact_partition_keys_count(c, &j->params, &j->kp, st)
                       : sl_compact_partition_keys(c, &j->params, (int)j->cfg.compression, &j->kp, st);
 }
 
-SIGLOG_API int siglog_compact(siglog_maintenance *m, const char *stream, const siglog_compact_options *o,
-                              siglog_compact_result *out)
+/* One stream's run, its figures added to *total and *out. */
+static int compact_stream(maintenance *m, const char *stream, const siglog_compact_options *o, compact_stats *total,
+                          siglog_compact_result *out)
 {
-    sl_err_clear();
-    if (!m || !stream || !o || !out)
-        return sl_err_set(SIGLOG_EINVAL, "siglog_compact: the handle, stream, options and result are required");
-    memset(out, 0, sizeof *out);
     compact_job j;
     int rc = job_init(&j, m, stream, o);
     compact_scope sc;
     if (!rc && !o->dry_run && (rc = scope_of(&j, &sc)) == 0 && sc.segments)
-        rc = audit_run(&j, o->mode, &sc);
-    compact_stats total = {0};
-    for (uint32_t p = j.first; !rc && p <= j.last; p++) {
+        rc = audit_run(&j, j.mode, &sc);
+    if (rc)
+        return rc;
+    out->streams++;
+    for (uint32_t p = j.first; p <= j.last; p++) {
         compact_stats st;
-        rc = compact_partition(&j, p, o, &st);
-        if (rc)
-            break;
-        sl_compact_stats_add(&total, &st);
+        if ((rc = compact_partition(&j, p, o, &st)) != 0)
+            return rc;
+        sl_compact_stats_add(total, &st);
         out->partitions++;
         if (o->progress)
             o->progress(o->progress_ctx, p - j.first + 1, j.last - j.first + 1);
     }
+    /* Only writing the outputs of a key compaction tells their figures. */
+    if (o->dry_run && j.mode == SIGLOG_COMPACT_KEYS)
+        out->segments_out = out->bytes_after = SIGLOG_COMPACT_UNKNOWN;
+    return 0;
+}
+
+/* Every stream of the store, in name order; with KEYS, those with
+ * cleanup=compact only. */
+static int compact_every_stream(maintenance *m, const siglog_compact_options *o, compact_stats *total,
+                                siglog_compact_result *out)
+{
+    if (o->partition != SIGLOG_COMPACT_ALL_PARTITIONS)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_compact: a partition is chosen only within a named stream");
+    io_dirent_list names = {0};
+    int rc = sl_maintenance_streams(m, &names);
+    for (size_t i = 0; !rc && i < names.count; i++) {
+        siglog_stream_config cfg;
+        char *dir;
+        if ((rc = sl_maintenance_stream(m, names.names[i], &dir, &cfg)) != 0)
+            break;
+        free(dir);
+        if (o->mode != SIGLOG_COMPACT_KEYS || cfg.cleanup == SIGLOG_CLEANUP_COMPACT)
+            rc = compact_stream(m, names.names[i], o, total, out);
+    }
+    sl_io_dirent_list_free(&names);
+    return rc;
+}
+
+SIGLOG_API int siglog_compact(siglog_maintenance *m, const char *stream, const siglog_compact_options *o,
+                              siglog_compact_result *out)
+{
+    sl_err_clear();
+    if (!m || !o || !out)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_compact: the handle, options and result are required");
+    memset(out, 0, sizeof *out);
+    if (o->mode != SIGLOG_COMPACT_MERGE && o->mode != SIGLOG_COMPACT_KEYS && o->mode != SIGLOG_COMPACT_BY_CLEANUP)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_compact: mode %" PRIu32 " is not MERGE, KEYS or BY_CLEANUP",
+                          o->mode);
+    compact_stats total = {0};
+    int rc = stream ? compact_stream(m, stream, o, &total, out) : compact_every_stream(m, o, &total, out);
     out->segments_in = total.segments_in;
     out->events_in = total.records_in;
     out->events_dropped = total.records_dropped;
     out->bytes_before = total.bytes_in;
     out->key_map_bytes = total.key_map_peak_bytes;
     out->key_passes = total.key_passes;
-    int unknown = o->dry_run && o->mode == SIGLOG_COMPACT_KEYS;
-    out->segments_out = unknown ? SIGLOG_COMPACT_UNKNOWN : total.segments_out;
-    out->bytes_after = unknown ? SIGLOG_COMPACT_UNKNOWN : total.bytes_out;
+    if (out->segments_out != SIGLOG_COMPACT_UNKNOWN) {
+        out->segments_out = total.segments_out;
+        out->bytes_after = total.bytes_out;
+    }
     return rc;
 }

@@ -122,7 +122,7 @@ static const settings_row rows[] = {
         "key compaction keeps a key's newest tombstone this long, then drops the key" },
       .tag = 0x22, FIELD(tombstone_retention) },
     { { "compact_interval", SIGLOG_SETTING_DURATION, 1, 1, 0, 30 * DAY_US, 0, NULL,
-        "how often the writer compacts the stream itself (0: only siglog compact does)" },
+        "how often the writer compacts the stream itself as its cleanup says (0: only siglog compact does)" },
       .tag = 0x23, FIELD(compact_interval) },
 };
 

@@ -72,6 +72,8 @@ struct siglog {
     struct commit *commit;          /* writer only: group commit state */
 
     struct background *background;  /* writer only: its periodic tasks */
+    struct compact_task *compact_task; /* writer only: its scheduled
+                                     * compaction (compact_task.c) */
     int64_t interval_commit_us;     /* the commit task's last commit
                                      * (store_tasks.c; only it uses it) */
 };
@@ -131,5 +133,12 @@ void sl_store_wake_durable_waiters(struct siglog *s);
  * at open, stopped before close flushes; sl_background_free at store_free. */
 int sl_store_tasks_start(struct siglog *s);
 void sl_store_tasks_stop(struct siglog *s);
+
+/* The scheduled compaction (compact_task.c): its task registered on b;
+ * freed, once b is stopped, after waiting for a running compaction.
+ * Free is idempotent. */
+typedef struct compact_task compact_task;
+int sl_compact_task_register(struct siglog *s, struct background *b);
+void sl_compact_task_free(struct siglog *s);
 
 #endif

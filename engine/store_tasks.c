@@ -6,7 +6,9 @@
  *   commit    the INTERVAL streams' commit, every sync_interval_ms;
  *   age-roll  roll active segments past segment_age_max_us;
  *   catalog   pick up the catalog generations a maintenance process
- *             wrote (a moved log start), every CATALOG_POLL_US.
+ *             wrote (a moved log start), every CATALOG_POLL_US;
+ *   compact   the streams' compaction every compact_interval, on a
+ *             worker thread of its own (compact_task.c).
  * Each task reads the streams' settings at every run, so its period
  * follows them, and takes only the locks appenders take, one partition
  * at a time.
@@ -156,6 +158,8 @@ int sl_store_tasks_start(struct siglog *s)
         rc = sl_background_register(s->background, "age-roll", 0, age_roll_task, s);
     if (!rc)
         rc = sl_background_register(s->background, "catalog", CATALOG_POLL_US, catalog_task, s);
+    if (!rc)
+        rc = sl_compact_task_register(s, s->background);
     return rc ? rc : sl_background_start(s->background);
 }
 
@@ -163,4 +167,5 @@ void sl_store_tasks_stop(struct siglog *s)
 {
     if (s->background)
         sl_background_stop(s->background);
+    sl_compact_task_free(s);
 }

@@ -160,6 +160,17 @@ siglog *test_store_open(const char *dir, const struct siglog_io *io)
     return s;
 }
 
+siglog *test_store_open_read_only(const char *dir)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    siglog *s = NULL;
+    int rc = siglog_open(&s, dir, &o);
+    cr_assert_eq(rc, 0, "siglog_open(%s) read-only: %s: %s", dir, siglog_strerror(rc), siglog_errdetail());
+    return s;
+}
+
 siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitions, uint32_t sync,
                                   uint64_t segment_bytes)
 {

@@ -58,6 +58,8 @@ void test_event_make(test_event *t, uint64_t seed, uint64_t i);
 void test_assert_record_eq(const siglog_record *r, const siglog_event *e);
 /* Open (creating) a store in dir with default options and optional io. */
 siglog *test_store_open(const char *dir, const struct siglog_io *io);
+/* A read-only handle on the store at dir (asserts it opens). */
+siglog *test_store_open_read_only(const char *dir);
 /* Create a stream with `partitions`, `sync` policy, segment size. */
 siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitions, uint32_t sync,
                                   uint64_t segment_bytes);

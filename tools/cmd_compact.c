@@ -16,11 +16,14 @@
 
 static const args_cmd compact_cmd = {
     "compact",
-    "siglog compact STORE --stream S [--partition P] (--merge | --keys) [--dry-run]\n"
+    "siglog compact STORE [--stream S [--partition P]] [--merge | --keys] [--dry-run]\n"
     "       [--memory SIZE] [--force-owner] [--json]",
-    "Rewrite a stream's sealed segments (never the active one) through the\n"
-    "catalog's rewrite primitive: a crash leaves the old segments or the new\n"
-    "ones, and a writer and readers go on beside it.\n"
+    "Rewrite the sealed segments (never the active one) of a stream, or of\n"
+    "every stream, through the catalog's rewrite primitive: a crash leaves\n"
+    "the old segments or the new ones, and a writer and readers go on beside\n"
+    "it. Without --merge or --keys each stream is compacted as its cleanup\n"
+    "setting says: --keys for cleanup=compact, --merge for cleanup=delete\n"
+    "(what a writer runs every compact_interval).\n"
     "\n"
     "  --merge         consecutive sealed segments smaller than the stream's\n"
     "                  merge_below become segments up to segment_bytes_max;\n"
@@ -29,9 +32,9 @@ static const args_cmd compact_cmd = {
     "                  only the newest per key stays (the active segment\n"
     "                  counted); a newest that is a tombstone older than\n"
     "                  tombstone_retention goes too. Survivors keep their\n"
-    "                  offsets\n"
-    "  --stream S      the stream (required)\n"
-    "  --partition P   one partition (default: every one)\n"
+    "                  offsets; without --stream, the cleanup=compact streams\n"
+    "  --stream S      the stream (default: every stream, in name order)\n"
+    "  --partition P   one partition of S (default: every one)\n"
     "  --dry-run       say what would be done and write nothing (--keys cannot\n"
     "                  tell segments and bytes after without writing them)\n"
     "  --memory SIZE   --keys: memory for the key map (default 256MiB, at least\n"
@@ -40,16 +43,18 @@ static const args_cmd compact_cmd = {
     "                  partition's directory, with the same result\n"
     "  --force-owner   run as another user than the store's owner, giving new\n"
     "                  files to the owner\n"
-    "  --json          one JSON document: {\"store\", \"stream\", \"mode\",\n"
-    "                  \"dry_run\", \"partitions\", \"segments_in\", \"segments_out\",\n"
+    "  --json          one JSON document: {\"store\", \"stream\" (null: every\n"
+    "                  one), \"mode\" (merge, keys or by-cleanup), \"dry_run\",\n"
+    "                  \"streams\", \"partitions\", \"segments_in\", \"segments_out\",\n"
     "                  \"events_in\", \"events_dropped\", \"bytes_before\",\n"
     "                  \"bytes_after\", \"key_map_bytes\", \"key_passes\"} (null\n"
     "                  when a dry run cannot tell; the key map's peak bytes and\n"
     "                  passes over the keys are 0 for --merge)\n"
     "\n"
     "Prints segments in/out, events dropped and bytes before/after, with a\n"
-    "progress bar over the partitions when stderr is a terminal. Each run is\n"
-    "one audit record (action compact) written before anything is replaced.\n",
+    "progress bar over the partitions when stderr is a terminal. Each stream's\n"
+    "run is one audit record (action compact) written before anything is\n"
+    "replaced.\n",
 };
 
 enum { OPT_PARTITION = MAINT_OPT_END, OPT_MERGE, OPT_KEYS, OPT_MEMORY };
@@ -78,10 +83,11 @@ static json_t *json_figure(uint64_t v)
 static int report(const char *store, const char *stream, const siglog_compact_options *o,
                   const siglog_compact_result *r, int json)
 {
-    const char *mode = o->mode == SIGLOG_COMPACT_MERGE ? "merge" : "keys";
+    const char *mode = o->mode == SIGLOG_COMPACT_MERGE ? "merge" : o->mode == SIGLOG_COMPACT_KEYS ? "keys" : "by-cleanup";
     if (json) {
-        json_t *doc = json_pack("{s:s, s:s, s:s, s:b, s:I, s:I, s:o, s:I, s:I, s:I, s:o, s:I, s:I}", "store", store,
-                                "stream", stream, "mode", mode, "dry_run", (int)o->dry_run, "partitions",
+        json_t *doc = json_pack("{s:s, s:s?, s:s, s:b, s:I, s:I, s:I, s:o, s:I, s:I, s:I, s:o, s:I, s:I}", "store",
+                                store, "stream", stream, "mode", mode, "dry_run", (int)o->dry_run, "streams",
+                                (json_int_t)r->streams, "partitions",
                                 (json_int_t)r->partitions, "segments_in", (json_int_t)r->segments_in, "segments_out",
                                 json_figure(r->segments_out), "events_in", (json_int_t)r->events_in,
                                 "events_dropped", (json_int_t)r->events_dropped, "bytes_before",
@@ -92,13 +98,17 @@ static int report(const char *store, const char *stream, const siglog_compact_op
             return cli_fail(compact_cmd.name, "out of memory");
         return out_finish(compact_cmd.name);
     }
-    char seg_out[24], bytes_after[24], line[512];
+    char seg_out[24], bytes_after[24], what[SIGLOG_NAME_MAX + 32], line[768];
     text_figure(seg_out, sizeof seg_out, r->segments_out);
     text_figure(bytes_after, sizeof bytes_after, r->bytes_after);
+    if (stream)
+        snprintf(what, sizeof what, "stream %s", stream);
+    else
+        snprintf(what, sizeof what, "%" PRIu32 " streams", r->streams);
     snprintf(line, sizeof line,
-             "%s %s of stream %s (%" PRIu32 " partitions): segments %" PRIu64 " in, %s out; events %" PRIu64
+             "%s %s of %s (%" PRIu32 " partitions): segments %" PRIu64 " in, %s out; events %" PRIu64
              " in, %" PRIu64 " dropped; bytes %" PRIu64 " before, %s after\n",
-             o->dry_run ? "would compact:" : "compacted:", mode, stream, r->partitions, r->segments_in, seg_out,
+             o->dry_run ? "would compact:" : "compacted:", mode, what, r->partitions, r->segments_in, seg_out,
              r->events_in, r->events_dropped, r->bytes_before, bytes_after);
     out_puts(line);
     return out_finish(compact_cmd.name);
@@ -141,10 +151,10 @@ int cmd_compact(int argc, char **argv)
     if (args_operands(&compact_cmd, argc, argv, 1, "STORE", &ops))
         return CLI_USAGE;
     const char *stream = ma.stream;
-    if (!stream)
-        return args_usage(&compact_cmd, "--stream S is required");
+    if (!stream && o.partition != SIGLOG_COMPACT_ALL_PARTITIONS)
+        return args_usage(&compact_cmd, "--partition P needs --stream S");
     if (!o.mode)
-        return args_usage(&compact_cmd, "one of --merge or --keys is required");
+        o.mode = SIGLOG_COMPACT_BY_CLEANUP;
     o.dry_run = ma.dry_run;
     siglog_maintenance *m;
     if (maint_args_open(&compact_cmd, &ma, ops[0], &m))
@@ -156,7 +166,8 @@ int cmd_compact(int argc, char **argv)
     siglog_compact_result r;
     int rc = siglog_compact(m, stream, &o, &r);
     progress_end(&bar);
-    int status = rc ? cli_fail_lib(compact_cmd.name, rc, "compacting stream %s", stream)
+    int status = rc ? cli_fail_lib(compact_cmd.name, rc, "compacting %s%s", stream ? "stream " : "the streams of ",
+                                   stream ? stream : ops[0])
                     : report(ops[0], stream, &o, &r, ma.json);
     siglog_maintenance_close(m);
     return status;

@@ -268,8 +268,9 @@ typedef struct siglog_stream_config {
                                    * (0: holds have no age limit) */
     uint64_t retention_interval;  /* how often a writer applies the policy
                                    * itself (0: only siglog_retain does) */
-    /* Compaction (siglog(1), STREAM SETTINGS), stored and checked; the
-     * compaction that acts on them is maintenance's. */
+    /* Compaction (siglog(1), STREAM SETTINGS): siglog_compact acts on
+     * them, and a writer runs it every compact_interval (BY_CLEANUP, on a
+     * thread of its own, skipped while the maintenance role is held). */
     uint64_t merge_below;         /* merge sealed segments smaller than
                                    * this (0, the default: a quarter of
                                    * segment_bytes_max) */
@@ -1120,6 +1121,10 @@ enum siglog_compact_mode {
      * older than tombstone_retention goes too. Survivors keep their
      * offsets: the dropped ones leave gaps. */
     SIGLOG_COMPACT_KEYS = 2,
+    /* Each stream as its cleanup setting says: KEYS for cleanup=compact
+     * (its outputs are already full segments), MERGE for cleanup=delete.
+     * What a writer's compact_interval runs. */
+    SIGLOG_COMPACT_BY_CLEANUP = 3,
 };
 
 #define SIGLOG_COMPACT_ALL_PARTITIONS UINT32_MAX
@@ -1141,7 +1146,7 @@ typedef struct siglog_compact_options {
 
 typedef struct siglog_compact_result {
     uint32_t partitions;        /* partitions compacted (or looked at) */
-    uint32_t reserved32;
+    uint32_t streams;           /* streams compacted (or looked at) */
     uint64_t segments_in;       /* sealed segments replaced */
     uint64_t segments_out;      /* their replacements */
     uint64_t events_in;         /* events those segments held */
@@ -1157,7 +1162,10 @@ typedef struct siglog_compact_result {
 } siglog_compact_result;
 
 /* Compact stream `stream` (every partition, or o->partition) with the
- * stream's own settings, through the catalog's rewrite primitive: each
+ * stream's own settings; with stream NULL, every stream of the store in
+ * name order (o->partition must then be ALL; with KEYS the streams with
+ * cleanup=delete are left out), *out summing them and one audit record
+ * per stream. Through the catalog's rewrite primitive: each
  * replacement is one catalog commit, so a crash leaves the old segments or
  * the new ones; a writer and readers go on beside it, and a cursor keeps
  * the segments of its snapshot. One audit record (action "compact") is

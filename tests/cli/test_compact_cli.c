@@ -128,6 +128,38 @@ Test(cli_compact, merge_makes_fewer_segments_of_the_same_events)
     free(again);
 }
 
+Test(cli_compact, every_stream_by_its_cleanup_without_a_stream_or_mode)
+{
+    ok(RUN(NULL, "stream", "config", store, "ev", "--set", "segment_bytes_max=1MiB", "--set", "merge_below=128KiB"));
+    size_t ev_before = segment_count("ev", "0");
+    char *events = replay_all("ev");
+    json_t *doc = RUN_JSON("compact", store, "--json");
+    cr_assert_str_eq(json_string_value(json_object_get(doc, "mode")), "by-cleanup");
+    cr_assert(json_is_null(json_object_get(doc, "stream")));
+    cr_assert_eq(num(doc, "streams"), 2);
+    cr_assert_eq(num(doc, "partitions"), 3);
+    /* ev (cleanup=delete) merged: fewer segments, the same events... */
+    cr_assert_lt(segment_count("ev", "0"), ev_before);
+    char *again = replay_all("ev");
+    cr_assert_str_eq(again, events, "a merge changed what replay reads");
+    /* ...kv (cleanup=compact) key-compacted: only its events go. */
+    cr_assert_gt(num(doc, "events_dropped"), 0);
+    cr_assert_eq(num(doc, "key_passes"), 1);
+    json_decref(doc);
+    cr_assert_eq(compact_records(), 2, "one audit record per stream");
+    /* --keys without a stream takes the cleanup=compact streams only. */
+    doc = RUN_JSON("compact", store, "--keys", "--dry-run", "--json");
+    cr_assert_eq(num(doc, "streams"), 1);
+    cr_assert_eq(num(doc, "partitions"), 2);
+    json_decref(doc);
+    run_result r = RUN(NULL, "compact", store, "--merge", "--dry-run");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "would compact: merge of 2 streams (3 partitions)"), "%s", r.out);
+    run_free(&r);
+    free(events);
+    free(again);
+}
+
 Test(cli_compact, keys_keep_the_newest_event_per_key)
 {
     json_t *doc = RUN_JSON("compact", store, "--stream", "kv", "--keys", "--json");
@@ -207,11 +239,9 @@ Test(cli_compact, bad_arguments_are_named)
     r = RUN(NULL, "compact", store, "--stream", "ev", "--merge", "--keys");
     cr_assert_eq(r.status, 2);
     run_free(&r);
-    r = RUN(NULL, "compact", store, "--stream", "ev");
+    r = RUN(NULL, "compact", store, "--merge", "--partition", "0");
     cr_assert_eq(r.status, 2);
-    run_free(&r);
-    r = RUN(NULL, "compact", store, "--merge");
-    cr_assert_eq(r.status, 2);
+    cr_assert(strstr(r.err, "--partition P needs --stream S"), "%s", r.err);
     run_free(&r);
     r = RUN(NULL, "compact", "--help");
     cr_assert_eq(r.status, 0);
