@@ -2,15 +2,17 @@
  * maintenance_live — the concurrency proof of the maintenance role: a
  * maintenance process replaces sealed segments (a byte-for-byte copy
  * through the rewrite primitive) and removes sealed prefixes in a loop,
- * or runs siglog_retain (warm moves and purges) in a loop, while a writer
- * appends and four readers in other processes replay from random
- * offsets, following the writer.
+ * or runs siglog_retain (warm moves and purges) in a loop, or
+ * siglog_compact (merges and key compactions by turns) in a loop, while
+ * a writer appends and four readers in other processes replay from
+ * random offsets, following the writer.
  *
  * What is proven: every reader sees every offset from where it started
  * exactly once, in order, each event byte-identical, up to the last one
  * appended; the only offsets it does not see are those a removal took
  * before it got there, and it is told so (SIGLOG_EGAP) before it goes on
- * at the new log start. No process meets any other error.
+ * at the new log start, and, under key compaction, events whose key has
+ * a newer event (those it may drop). No process meets any other error.
  *
  * SIGLOG_LIVE_EVENTS (default 20000) sets how many events the writer
  * appends; the slow suite appends 1M.
@@ -39,6 +41,10 @@
 #define RETAIN_NOW (1700000000000000LL + 3600LL * 1000000)
 
 static char *dir;
+/* Key compaction runs: a reader may miss an event whose key has a newer
+ * one. newest_of[k]: the last offset of key "user-k" below the total. */
+static int keys_compacted;
+static uint64_t newest_of[1000];
 
 static void setup(void)
 {
@@ -116,6 +122,35 @@ static int retain_round(maintenance *m, catalog *c, uint64_t round, uint64_t *rn
     return siglog_retain(m, RETAIN_NOW, &o);
 }
 
+/* siglog compact by turns: a merge, then key compaction (counts:
+ * merges that replaced segments, key compactions that dropped events). */
+static int compact_round(maintenance *m, catalog *c, uint64_t round, uint64_t *rng, uint64_t counts[2])
+{
+    (void)c;
+    (void)rng;
+    siglog_compact_options o = {.mode = round % 2 ? SIGLOG_COMPACT_KEYS : SIGLOG_COMPACT_MERGE,
+                                .partition = SIGLOG_COMPACT_ALL_PARTITIONS};
+    siglog_compact_result r;
+    int rc = siglog_compact(m, "live", &o, &r);
+    if (!rc && o.mode == SIGLOG_COMPACT_MERGE)
+        counts[0] += r.segments_in > r.segments_out;
+    if (!rc && o.mode == SIGLOG_COMPACT_KEYS)
+        counts[1] += r.events_dropped > 0;
+    return rc;
+}
+
+/* Whether every offset in [from, to) is one key compaction may drop. */
+static int all_superseded(uint64_t from, uint64_t to)
+{
+    for (uint64_t i = from; i < to; i++) {
+        test_event t;
+        test_event_make(&t, SEED, i);
+        if (!t.ev.key_len || newest_of[strtoull(t.key + strlen("user-"), NULL, 10)] <= i)
+            return 0;
+    }
+    return 1;
+}
+
 /* The maintenance process: until its parent closes *stop, a round of
  * changes every 2 ms. Exit status 0 when every change succeeded and
  * some of both kinds happened. */
@@ -172,7 +207,8 @@ static void reader_loop(uint64_t seed, uint64_t total)
             rc = n;
             break;
         }
-        if (r->offset != want && !(gap && r->offset > want)) {
+        if (r->offset != want && !(gap && r->offset > want) &&
+            !(keys_compacted && r->offset > want && all_superseded(want, r->offset))) {
             fprintf(stderr, "reader %" PRIu64 ": offset %" PRIu64 " where %" PRIu64 " belongs%s\n", seed, r->offset,
                     want, gap ? " after a gap" : "");
             _exit(1);
@@ -219,8 +255,19 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
         siglog_stream_config_get(st, &c);
         c.max_bytes = policy->max_bytes;
         c.warm_after = policy->warm_after;
+        c.cleanup = policy->cleanup;
+        c.merge_below = policy->merge_below;
+        if (policy->segment_age_max_us)
+            c.segment_age_max_us = policy->segment_age_max_us;
         cr_assert_eq(siglog_stream_config_set(s, "live", &c), 0, "%s", siglog_errdetail());
     }
+    if (keys_compacted)
+        for (uint64_t i = 0; i < total; i++) {
+            test_event t;
+            test_event_make(&t, SEED, i);
+            if (t.ev.key_len)
+                newest_of[strtoull(t.key + strlen("user-"), NULL, 10)] = i;
+        }
     append_range(st, 0, FIRST_EVENTS);
     cr_assert_eq(siglog_sync(s), 0);
     int stop[2];
@@ -268,4 +315,15 @@ Test(maintenance_live, readers_see_every_offset_once_while_retention_runs, .time
 {
     siglog_stream_config policy = {.max_bytes = 8 * SEGMENT_BYTES, .warm_after = 1000000};
     run_live(retain_round, "warm moves and purges", &policy);
+}
+
+/* siglog compact in its own process, merges and key compactions by
+ * turns: segments rolled by age every 20 ms are small enough to merge,
+ * and key compaction drops the superseded events of cleanup=compact. */
+Test(maintenance_live, readers_see_every_kept_offset_once_while_compaction_runs, .timeout = 3600)
+{
+    keys_compacted = 1;
+    siglog_stream_config policy = {.cleanup = SIGLOG_CLEANUP_COMPACT, .merge_below = SEGMENT_BYTES / 2,
+                                   .segment_age_max_us = 20000};
+    run_live(compact_round, "merges and key compactions", &policy);
 }
