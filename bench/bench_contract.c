@@ -1,15 +1,20 @@
 /*
- * bench_contract — what a schema contract costs an append: the lines of
- * a JSON Lines file appended through the library (1000 a call, sync
- * none), with the stream's contract off or enforce. Under enforce every
- * event is checked against version 1, a definition every line of the
- * corpus conforms to ({"type": "object"}), so the figure is the cost of
- * the check itself (the one-pass scan of schema_scan.h reading the whole
- * value, UTF-8 included), not of refusals.
+ * bench_contract — what a schema contract costs an append: click and
+ * agent-decision events (gen.c: event id, time, tenant, user, session,
+ * action, model, latency, outcome, a nested consent object, free text)
+ * appended through the library (1000 a call, sync none), with the
+ * stream's contract off or enforce. Under enforce every event is checked
+ * against version 1, the contract a team would write for them: every
+ * field required and typed, tenant, action and outcome enumerated,
+ * consent a closed object of two required booleans, no other field
+ * allowed, user and ctx marked personal and session internal. Every
+ * generated event conforms, so the figure is the cost of the check, not
+ * of refusals (one event refused would fail the run).
  *
- *   --file=PATH          JSON Lines (each line one event value)
+ *   --events=N            events appended (default 200000; the pool of
+ *                         gen.c, up to 100k distinct, cycled)
  *   --contract=off|enforce
- *   --dir=DIR            scratch store (removed before and after)
+ *   --dir=DIR             scratch store (removed before and after)
  *
  * Prints mb_per_s of values appended and events_per_s.
  */
@@ -21,39 +26,52 @@
 
 #define PER_CALL 1000
 
+/* Version 1 of the events' contract (the JSON Schema subset of FORMAT.md). */
+static const char CONTRACT[] =
+    "{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"event_id\",\"ts\",\"tenant\",\"user\",\"session\",\"action\",\"model\",\"latency_ms\","
+    "\"outcome\",\"consent\",\"ctx\"],"
+    "\"properties\":{"
+    "\"event_id\":{\"type\":\"string\"},"
+    "\"ts\":{\"type\":\"integer\"},"
+    "\"tenant\":{\"type\":\"string\",\"enum\":[\"acme\",\"globex\",\"initech\",\"umbrella\",\"hooli\","
+    "\"vandelay\",\"stark\",\"wayne\"]},"
+    "\"user\":{\"type\":\"string\",\"x-sensitivity\":\"personal\"},"
+    "\"session\":{\"type\":\"string\",\"x-sensitivity\":\"internal\"},"
+    "\"action\":{\"type\":\"string\",\"enum\":[\"impression\",\"click\",\"thumbs_up\",\"thumbs_down\","
+    "\"copy\",\"regenerate\",\"dismiss\",\"purchase\",\"tool_call\",\"escalate\"]},"
+    "\"model\":{\"type\":\"string\"},"
+    "\"latency_ms\":{\"type\":\"integer\"},"
+    "\"outcome\":{\"type\":\"string\",\"enum\":[\"accepted\",\"rejected\",\"ignored\",\"error\","
+    "\"timeout\"]},"
+    "\"consent\":{\"type\":\"object\",\"additionalProperties\":false,"
+    "\"required\":[\"analytics\",\"training\"],"
+    "\"properties\":{\"analytics\":{\"type\":\"boolean\"},\"training\":{\"type\":\"boolean\"}}},"
+    "\"ctx\":{\"type\":\"string\",\"x-sensitivity\":\"personal\"}}}";
+
 int main(int argc, char **argv)
 {
-    const char *path = bench_opt(argc, argv, "file", NULL);
+    uint64_t events = (uint64_t)bench_opt_ll(argc, argv, "events", 200000);
     const char *mode = bench_opt(argc, argv, "contract", "off");
     const char *dir = bench_opt(argc, argv, "dir", "bench-contract");
-    if (!path)
-        bench_die("--file=PATH is required");
     int enforce = strcmp(mode, "enforce") == 0;
     if (!enforce && strcmp(mode, "off") != 0)
         bench_die("--contract takes off or enforce");
-    size_t len;
-    char *buf = bench_read_file(path, &len);
-    size_t cap = 1024, n = 0;
-    siglog_event *evs = malloc(cap * sizeof *evs);
-    for (size_t pos = 0; pos < len;) {
-        char *nl = memchr(buf + pos, '\n', len - pos);
-        size_t end = nl ? (size_t)(nl - buf) : len;
-        if (end > pos) {
-            if (n == cap)
-                evs = realloc(evs, (cap *= 2) * sizeof *evs);
-            if (!evs)
-                bench_die("out of memory");
-            evs[n++] = (siglog_event){ .value = buf + pos, .value_len = end - pos, .schema_version = 1 };
-        }
-        pos = end + 1;
+    bench_pool pool;
+    pool_generate(&pool, events < 100000 ? events : 100000, 42);
+    siglog_event *evs = malloc(events * sizeof *evs);
+    if (!evs)
+        bench_die("out of memory");
+    for (uint64_t i = 0; i < events; i++) {
+        pool_event(&pool, i, &evs[i]);
+        evs[i].schema_version = 1;
     }
 
     bench_rm_rf(dir);
     siglog *s = bench_store_create(dir, "s0", 1, 1, SIGLOG_SYNC_NONE, 0);
     siglog_stream *st;
     bench_check(siglog_stream_get(s, "s0", &st), "stream get");
-    const char *def = "{\"type\":\"object\"}";
-    bench_check(siglog_schema_add(st, 1, "any object", def, strlen(def), SIGLOG_COMPAT_NONE, NULL, NULL),
+    bench_check(siglog_schema_add(st, 1, "feedback event", CONTRACT, strlen(CONTRACT), SIGLOG_COMPAT_NONE, NULL, NULL),
                 "schema add");
     siglog_stream_config c;
     siglog_stream_config_get(st, &c);
@@ -63,18 +81,18 @@ int main(int argc, char **argv)
     uint64_t bytes = 0;
     bench_span span;
     bench_span_start(&span);
-    for (size_t i = 0; i < n; i += PER_CALL) {
-        size_t k = n - i < PER_CALL ? n - i : PER_CALL;
+    for (uint64_t i = 0; i < events; i += PER_CALL) {
+        size_t k = events - i < PER_CALL ? (size_t)(events - i) : PER_CALL;
         bench_check(siglog_append(st, 0, evs + i, k, NULL, NULL), "append");
     }
     bench_check(siglog_flush(s), "flush");
     bench_span_stop(&span);
-    for (size_t i = 0; i < n; i++)
+    for (uint64_t i = 0; i < events; i++)
         bytes += evs[i].value_len;
-    bench_print_rates("", &span, n, bytes);
+    bench_print_rates("", &span, events, bytes);
     bench_check(siglog_close(s), "close");
     bench_rm_rf(dir);
     free(evs);
-    free(buf);
+    pool_free(&pool);
     return 0;
 }
