@@ -83,8 +83,8 @@ int main(int argc, char **argv)
            "export_secs=%.3f export_cpu_secs=%.3f export_mb_per_s=%.1f read_secs=%.3f read_mb_per_s=%.1f\n",
            (unsigned long long)(pool.n * (uint64_t)rounds), (unsigned long long)records,
            (unsigned long long)store_bytes, (unsigned long long)archive_bytes,
-           (double)archive_bytes / (double)store_bytes, exp.secs, exp.cpu_secs, (double)store_bytes / 1e6 / exp.secs, rd.secs,
-           (double)archive_bytes / 1e6 / rd.secs);
+           (double)archive_bytes / (double)store_bytes, exp.secs, exp.cpu_secs, (double)store_bytes / 1e6 / exp.secs,
+           rd.secs, (double)archive_bytes / 1e6 / rd.secs);
     pool_free(&pool);
     bench_rm_rf(dir);
     return 0;
