@@ -77,7 +77,9 @@ static int flush_open(writer *w)
     return rc;
 }
 
-int sl_compact_each_batch(segment *s, compact_batch_fn fn, void *arg)
+/* growing: a segment a writer appends to, which ends at its last whole
+ * batch (the next one may be half written); a sealed one has none. */
+static int each_batch_of(segment *s, int growing, compact_batch_fn fn, void *arg)
 {
     bytebuf body = {0};
     uint64_t pos = 0, size = sl_segment_size(s);
@@ -86,9 +88,10 @@ int sl_compact_each_batch(segment *s, compact_batch_fn fn, void *arg)
         batch_header h;
         int r = sl_segment_read_batch(s, pos, size, &h, &body);
         if (r != 1) {
-            rc = r < 0 ? r
-                       : sl_err_set(SIGLOG_ECORRUPT, "%s: incomplete batch at byte %" PRIu64 " of a sealed segment",
-                                    sl_segment_file_path(s), pos);
+            rc = r < 0 || growing
+                     ? r
+                     : sl_err_set(SIGLOG_ECORRUPT, "%s: incomplete batch at byte %" PRIu64 " of a sealed segment",
+                                  sl_segment_file_path(s), pos);
             break;
         }
         rc = fn(arg, s, &h, body.data);
@@ -96,6 +99,11 @@ int sl_compact_each_batch(segment *s, compact_batch_fn fn, void *arg)
     }
     sl_bytebuf_free(&body);
     return rc;
+}
+
+int sl_compact_each_batch(segment *s, compact_batch_fn fn, void *arg)
+{
+    return each_batch_of(s, 0, fn, arg);
 }
 
 void sl_compact_stats_add(compact_stats *total, const compact_stats *st)
@@ -322,5 +330,32 @@ int sl_compact_keys_count(segment *const *in, size_t n, segment *const *newer, s
     note_verdicts(st, kc.v);
     sl_key_verdicts_free(kc.v);
     sl_bytebuf_free(&kc.scratch);
+    return rc;
+}
+
+/* ---- reading records ---- */
+
+typedef struct scan_run {
+    compact_record_fn fn;
+    void *arg;
+    bytebuf scratch;
+} scan_run;
+
+static int scan_batch(void *arg, segment *s, const batch_header *h, const uint8_t *body)
+{
+    scan_run *k = arg;
+    batch_iter it;
+    siglog_record r;
+    int rc = sl_batch_iter_init(&it, h, body, &k->scratch);
+    while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1)
+        rc = k->fn(k->arg, &r);
+    return rc < 0 ? sl_err_set(rc, "%s: %s", sl_segment_file_path(s), siglog_errdetail()) : rc;
+}
+
+int sl_compact_scan(segment *s, int growing, compact_record_fn fn, void *arg)
+{
+    scan_run k = {.fn = fn, .arg = arg};
+    int rc = each_batch_of(s, growing, scan_batch, &k);
+    sl_bytebuf_free(&k.scratch);
     return rc;
 }

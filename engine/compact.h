@@ -96,6 +96,13 @@ typedef int (*compact_keep_fn)(void *arg, const siglog_record *r);
 int sl_compact_rewrite(segment *const *in, size_t n, compact_keep_fn keep, void *arg, const compact_sink *sink,
                        compact_stats *st);
 
+/* Every record of segment s in offset order: fn(arg, r); a non-zero
+ * return stops the scan and is returned (fn's errors are negative).
+ * growing: s is an active segment a writer may be appending to, read up
+ * to its last whole batch. */
+typedef int (*compact_record_fn)(void *arg, const siglog_record *r);
+int sl_compact_scan(segment *s, int growing, compact_record_fn fn, void *arg);
+
 typedef struct compact_keys_params {
     int64_t now_us;
     uint64_t tombstone_retention_us;
@@ -140,6 +147,16 @@ int sl_compact_partition_keys(catalog *c, const segment_params *p, int compressi
  * starts there. */
 int sl_compact_partition_recompress(catalog *c, uint64_t base_offset, const segment_params *p, int compression,
                                     uint8_t tier, compact_stats *st);
+
+/* Maintenance: rewrite the sealed segment of c starting at base_offset
+ * without the records keep() refuses, every other record kept at its
+ * offset (re-encoded batches compressed as `compression` says), its tier
+ * kept, in one rewrite. When keep() refuses every record, the range goes
+ * with the segment before it (both rewritten in one, keep() asked of its
+ * records too) or, for the first segment, out of the log
+ * (sl_catalog_remove_prefix). SIGLOG_ENOENT when no entry starts there. */
+int sl_compact_partition_drop(catalog *c, uint64_t base_offset, const segment_params *p, int compression,
+                              compact_keep_fn keep, void *arg, compact_stats *st);
 
 /* What the two would do, writing nothing: the merge's figures are exact
  * (a run fits one output); key compaction's leave segments_out and

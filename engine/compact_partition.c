@@ -54,12 +54,13 @@ static int open_entries(catalog *c, const catalog_snapshot *s, size_t first, siz
 }
 
 /* Replace entries [first, first + count) of s by what build writes; the
- * entries after them are its newer segments. tier: of the new entries
- * (-1: the old first one's). */
-static int rewrite_run(catalog *c, const catalog_snapshot *s, size_t first, size_t count, const segment_params *p,
-                       int compression, int tier, run_builder build, void *arg, compact_stats *st)
+ * entries after them are its newer segments (none with newer 0). tier:
+ * of the new entries (-1: the old first one's). */
+static int rewrite_run_of(catalog *c, const catalog_snapshot *s, size_t first, size_t count, int newer_too,
+                          const segment_params *p, int compression, int tier, run_builder build, void *arg,
+                          compact_stats *st)
 {
-    size_t total = sl_catalog_snapshot_count(s), m = total - first - count;
+    size_t total = sl_catalog_snapshot_count(s), m = newer_too ? total - first - count : 0;
     segment **in = NULL, **newer = NULL;
     int rc = open_entries(c, s, first, count, p, &in);
     if (!rc && (rc = open_entries(c, s, first + count, m, p, &newer)) != 0)
@@ -82,6 +83,12 @@ static int rewrite_run(catalog *c, const catalog_snapshot *s, size_t first, size
     close_segments(in, count);
     close_segments(newer, m);
     return rc;
+}
+
+static int rewrite_run(catalog *c, const catalog_snapshot *s, size_t first, size_t count, const segment_params *p,
+                       int compression, int tier, run_builder build, void *arg, compact_stats *st)
+{
+    return rewrite_run_of(c, s, first, count, 1, p, compression, tier, build, arg, st);
 }
 
 static int merge_builder(void *arg, segment *const *in, size_t n, segment *const *newer, size_t m,
@@ -255,6 +262,50 @@ int sl_compact_partition_keys_count(catalog *c, const segment_params *p, const c
             close_segments(newer, m);
         }
         close_segments(in, sealed);
+    }
+    sl_catalog_snapshot_release(s);
+    return rc;
+}
+
+typedef struct drop_arg {
+    compact_keep_fn keep;
+    void *arg;
+} drop_arg;
+
+static int drop_builder(void *arg, segment *const *in, size_t n, segment *const *newer, size_t m,
+                        const compact_sink *sink, compact_stats *st)
+{
+    (void)newer;
+    (void)m;
+    const drop_arg *d = arg;
+    return sl_compact_rewrite(in, n, d->keep, d->arg, sink, st);
+}
+
+int sl_compact_partition_drop(catalog *c, uint64_t base_offset, const segment_params *p, int compression,
+                              compact_keep_fn keep, void *arg, compact_stats *st)
+{
+    *st = (compact_stats){0};
+    int rc = sl_catalog_refresh(c);
+    if (rc)
+        return rc;
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    size_t i = sl_catalog_snapshot_find(s, base_offset);
+    drop_arg d = {keep, arg};
+    if (i == sl_catalog_snapshot_count(s) || sl_catalog_snapshot_segment(s, i)->base_offset != base_offset)
+        rc = sl_err_set(SIGLOG_ENOENT, "%s: no segment starts at offset %" PRIu64, sl_catalog_dir(c), base_offset);
+    else
+        rc = rewrite_run_of(c, s, i, 1, 0, p, compression, -1, drop_builder, &d, st);
+    /* An emptied segment's range cannot be an entry of its own: the log
+     * start moves past it when it is the first, else the entry before
+     * takes it over, rewritten together with it (keep() says of that
+     * one's records what it said before). */
+    if (rc == COMPACT_NOTHING_KEPT && i == 0) {
+        uint64_t dropped = st->records_dropped;
+        rc = sl_catalog_remove_prefix(c, 1);
+        *st = (compact_stats){.segments_in = 1, .records_in = dropped, .records_dropped = dropped,
+                              .bytes_in = sl_catalog_snapshot_segment(s, 0)->bytes};
+    } else if (rc == COMPACT_NOTHING_KEPT) {
+        rc = rewrite_run_of(c, s, i - 1, 2, 0, p, compression, -1, drop_builder, &d, st);
     }
     sl_catalog_snapshot_release(s);
     return rc;

@@ -311,12 +311,17 @@ uint64_t sl_maintenance_store_id(const maintenance *m)
     return m->store_id;
 }
 
+int sl_maintenance_secret(const maintenance *m, uint8_t out[STORE_SECRET_BYTES])
+{
+    return sl_store_secret_load(m->io, m->path, m->store_id, out);
+}
+
 int sl_maintenance_audit(maintenance *m, audit_record *r)
 {
     /* Read on each call rather than kept: maintenance runs seldom, and
      * the key stays in memory only for the moment it signs. */
     uint8_t key[STORE_SECRET_BYTES];
-    int rc = sl_store_secret_load(m->io, m->path, m->store_id, key);
+    int rc = sl_maintenance_secret(m, key);
     if (!rc) {
         audit_trail t = { m->io, m->path, m->store_id, key, m->file_mode };
         rc = sl_audit_append(&t, r);

@@ -30,6 +30,7 @@
 #include "catalog.h"
 #include "io.h"
 #include "siglog.h"
+#include "store_secret.h"
 
 #define MAINTENANCE_LOCK_FILE "maintenance.lock"
 
@@ -66,6 +67,10 @@ uint32_t sl_maintenance_file_mode(const maintenance *m);
  * caller names outside the store (an archive's target). */
 const siglog_io *sl_maintenance_backend(const maintenance *m);
 uint64_t sl_maintenance_store_id(const maintenance *m);
+
+/* The store's secret (sl_store_secret_load's errors): the caller wipes
+ * it (sodium_memzero) as soon as it is done with it. */
+int sl_maintenance_secret(const maintenance *m, uint8_t out[STORE_SECRET_BYTES]);
 
 /* Append r to the store's audit trail, signed with the store's secret
  * (read now: sl_store_secret_load's errors), durable when this returns 0

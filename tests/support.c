@@ -283,6 +283,17 @@ char *test_tree_fingerprint(const char *dir)
     return f;
 }
 
+char *test_store_fingerprint(const char *dir)
+{
+    char *fp = test_tree_fingerprint(dir);
+    char *line = strstr(fp, "maintenance.lock ");
+    if (line) {
+        char *end = strchr(line, '\n');
+        memmove(line, end ? end + 1 : line + strlen(line), strlen(end ? end + 1 : line) + 1);
+    }
+    return fp;
+}
+
 /* Close s (NULL allowed) after a session; the first error wins and its
  * detail is kept. */
 static int session_end(siglog *s, int rc, char *detail, size_t detail_len)

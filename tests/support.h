@@ -94,6 +94,9 @@ void test_copy_tree(const char *from, const char *to);
 /* tree_fingerprint (tree_fingerprint.h) of dir, cr_asserting it can be
  * read. Caller frees. */
 char *test_tree_fingerprint(const char *dir);
+/* The same without maintenance.lock, which every open of the role makes
+ * or claims (its pid), dry run or not. */
+char *test_store_fingerprint(const char *dir);
 
 /* ---- sessions that may fail (the error is the result, not a test abort) */
 /* Open dir as a writer with o; create stream "events" (ALWAYS, 64 KiB

@@ -45,6 +45,7 @@ int cmd_archive(int argc, char **argv);
 int cmd_retain(int argc, char **argv);
 int cmd_restore(int argc, char **argv);
 int cmd_compact(int argc, char **argv);
+int cmd_forget(int argc, char **argv);
 
 /* "siglog <cmd>: <message>" on stderr without the newline, for callers
  * that add to the line. Every diagnostic goes through it: control bytes

@@ -30,6 +30,7 @@ static const cli_command commands[] = {
     { "retain", cmd_retain, "apply the streams' retention policy (purge), or print its plan" },
     { "restore", cmd_restore, "bring archive files back into their partitions" },
     { "compact", cmd_compact, "merge small sealed segments or keep the newest event per key" },
+    { "forget", cmd_forget, "remove every event of some keys from a stream, audited" },
 };
 
 static void usage(FILE *f)

@@ -1185,6 +1185,68 @@ typedef struct siglog_compact_result {
 SIGLOG_API int siglog_compact(siglog_maintenance *m, const char *stream, const siglog_compact_options *o,
                               siglog_compact_result *out);
 
+/* Forgetting by key (siglog(1), "forget"). */
+
+typedef struct siglog_key {
+    const void *data;
+    size_t len;                 /* at least 1: "no key" cannot be forgotten */
+} siglog_key;
+
+typedef struct siglog_forget_options {
+    uint32_t dry_run;           /* 1: figures only, nothing written */
+    uint32_t reserved32;
+    /* Called once for each event removed, in offset order within a
+     * partition, while the rewrite that removes it reads it (before that
+     * rewrite commits: after a crash, the run that finishes the forget
+     * may call it again for the same event). May be NULL. */
+    void (*removed)(void *ctx, const siglog_record *r);
+    void *removed_ctx;
+    /* Called after each partition (done of total), may be NULL. */
+    void (*progress)(void *ctx, uint32_t done, uint32_t total);
+    void *progress_ctx;
+    uint64_t reserved[4];
+} siglog_forget_options;
+
+typedef struct siglog_forget_result {
+    uint32_t partitions;        /* partitions looked at */
+    uint32_t partitions_changed;/* of them, holding events of the keys */
+    uint64_t segments_skipped;  /* passed over: their key filter excludes
+                                 * every key */
+    uint64_t segments_read;     /* read to look for the keys */
+    uint64_t segments_rewritten;/* held events of the keys (rewritten, or
+                                 * would be with dry_run) */
+    uint64_t events_removed;    /* (or would be, with dry_run) */
+    uint64_t bytes_before;      /* of the segments rewritten */
+    uint64_t bytes_after;       /* of their replacements (0 with dry_run) */
+    uint64_t reserved[4];
+} siglog_forget_result;
+
+/* Remove every event whose key is one of keys[0..n) from the SEALED
+ * segments of every partition of stream `stream` (hot and warm tiers),
+ * in the maintenance role beside a live writer and readers. Each segment
+ * holding such events is rewritten without them through the catalog's
+ * rewrite primitive (a crash leaves it old or new, never half): every
+ * other event keeps its offset, time and bytes, the removed ones leave
+ * gaps, and the new segment gets its indexes and key filter. Segments
+ * whose key filter excludes every key are not read. Before a partition
+ * changes, one audit record (action "forget") is appended for it naming
+ * the keyed BLAKE2b-256 (the store's secret) of each key it holds events
+ * of — never a key itself — with the events and bytes removed and the
+ * range of offsets they lay in.
+ *
+ * The events must be sealed: when an active segment holds an event of a
+ * key, nothing is changed and SIGLOG_ELIMIT names the partition and
+ * offset (the writer seals it at segment_bytes_max or segment_age_max_us;
+ * run again then). Events appended after the forget began are not its.
+ * Not covered (yet): the commit journal, which keeps the bytes of batches
+ * until the writer overwrites them, cold segments and archives.
+ *
+ * With o->dry_run nothing is written (no audit record either) and *out
+ * says what would go. Empty or NULL keys, n == 0: SIGLOG_EINVAL; unknown
+ * stream: SIGLOG_ENOENT. o may be NULL (defaults). */
+SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const siglog_key *keys, size_t n,
+                             const siglog_forget_options *o, siglog_forget_result *out);
+
 /* ------------------------------------------------------------------------
  * Retention
  * ------------------------------------------------------------------------

@@ -125,6 +125,24 @@ void run_free(run_result *r)
     r->out = r->err = NULL;
 }
 
+json_t *run_json(const char *const *args)
+{
+    run_result r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    json_error_t e;
+    json_t *doc = json_loads(r.out, 0, &e);
+    cr_assert(doc, "not JSON: %s", r.out);
+    run_free(&r);
+    return doc;
+}
+
+json_int_t run_json_int(json_t *doc, const char *name)
+{
+    json_t *v = json_object_get(doc, name);
+    cr_assert(json_is_integer(v), "%s is not a number", name);
+    return json_integer_value(v);
+}
+
 pid_t run_start(const char *stdin_path, const char *err_path, int *stdout_fd, const char *const *args)
 {
     int p[2];

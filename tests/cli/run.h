@@ -9,6 +9,7 @@
 #ifndef SIGLOG_TEST_CLI_RUN_H
 #define SIGLOG_TEST_CLI_RUN_H
 
+#include <jansson.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -27,6 +28,12 @@ run_result run_siglog(const char *stdin_path, const char *const *args);
 /* The same with stdout going to stdout_path (out stays empty). */
 run_result run_siglog_to(const char *stdin_path, const char *stdout_path, const char *const *args);
 void run_free(run_result *r);
+/* Run `siglog args...` (stdin /dev/null), cr_asserting exit 0 and that it
+ * printed one JSON document, which it returns (json_decref it). */
+json_t *run_json(const char *const *args);
+#define RUN_JSON(...) run_json((const char *const[]){ __VA_ARGS__, NULL })
+/* The integer member `name` of doc, cr_asserting it is one. */
+json_int_t run_json_int(json_t *doc, const char *name);
 
 /* Start `siglog args...` with stdout on a pipe (*stdout_fd, the read end)
  * and stderr into err_path. */

@@ -55,26 +55,6 @@ static void teardown(void)
 
 TestSuite(cli_compact, .init = setup, .fini = teardown, .timeout = 120);
 
-static json_t *run_json(const char *const *args)
-{
-    run_result r = run_siglog(NULL, args);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    json_error_t e;
-    json_t *doc = json_loads(r.out, 0, &e);
-    cr_assert(doc, "not JSON: %s", r.out);
-    run_free(&r);
-    return doc;
-}
-
-#define RUN_JSON(...) run_json((const char *const[]){ __VA_ARGS__, NULL })
-
-static json_int_t num(json_t *doc, const char *name)
-{
-    json_t *v = json_object_get(doc, name);
-    cr_assert(json_is_integer(v), "%s is not a number", name);
-    return json_integer_value(v);
-}
-
 static size_t segment_count(const char *stream, const char *partition)
 {
     json_t *doc = RUN_JSON("segments", store, stream, "--partition", partition, "--json");
@@ -114,11 +94,11 @@ Test(cli_compact, merge_makes_fewer_segments_of_the_same_events)
     char *events = replay_all("ev");
     json_t *doc = RUN_JSON("compact", store, "--stream", "ev", "--merge", "--json");
     cr_assert_str_eq(json_string_value(json_object_get(doc, "mode")), "merge");
-    cr_assert_eq(num(doc, "events_dropped"), 0);
-    cr_assert_eq(num(doc, "bytes_before"), num(doc, "bytes_after"));
-    cr_assert_gt(num(doc, "segments_in"), num(doc, "segments_out"));
+    cr_assert_eq(run_json_int(doc, "events_dropped"), 0);
+    cr_assert_eq(run_json_int(doc, "bytes_before"), run_json_int(doc, "bytes_after"));
+    cr_assert_gt(run_json_int(doc, "segments_in"), run_json_int(doc, "segments_out"));
     size_t after = segment_count("ev", "0");
-    cr_assert_eq(after, before - (size_t)(num(doc, "segments_in") - num(doc, "segments_out")), "%zu -> %zu", before,
+    cr_assert_eq(after, before - (size_t)(run_json_int(doc, "segments_in") - run_json_int(doc, "segments_out")), "%zu -> %zu", before,
                  after);
     json_decref(doc);
     char *again = replay_all("ev");
@@ -136,21 +116,21 @@ Test(cli_compact, every_stream_by_its_cleanup_without_a_stream_or_mode)
     json_t *doc = RUN_JSON("compact", store, "--json");
     cr_assert_str_eq(json_string_value(json_object_get(doc, "mode")), "by-cleanup");
     cr_assert(json_is_null(json_object_get(doc, "stream")));
-    cr_assert_eq(num(doc, "streams"), 2);
-    cr_assert_eq(num(doc, "partitions"), 3);
+    cr_assert_eq(run_json_int(doc, "streams"), 2);
+    cr_assert_eq(run_json_int(doc, "partitions"), 3);
     /* ev (cleanup=delete) merged: fewer segments, the same events... */
     cr_assert_lt(segment_count("ev", "0"), ev_before);
     char *again = replay_all("ev");
     cr_assert_str_eq(again, events, "a merge changed what replay reads");
     /* ...kv (cleanup=compact) key-compacted: only its events go. */
-    cr_assert_gt(num(doc, "events_dropped"), 0);
-    cr_assert_eq(num(doc, "key_passes"), 1);
+    cr_assert_gt(run_json_int(doc, "events_dropped"), 0);
+    cr_assert_eq(run_json_int(doc, "key_passes"), 1);
     json_decref(doc);
     cr_assert_eq(compact_records(), 2, "one audit record per stream");
     /* --keys without a stream takes the cleanup=compact streams only. */
     doc = RUN_JSON("compact", store, "--keys", "--dry-run", "--json");
-    cr_assert_eq(num(doc, "streams"), 1);
-    cr_assert_eq(num(doc, "partitions"), 2);
+    cr_assert_eq(run_json_int(doc, "streams"), 1);
+    cr_assert_eq(run_json_int(doc, "partitions"), 2);
     json_decref(doc);
     run_result r = RUN(NULL, "compact", store, "--merge", "--dry-run");
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -163,12 +143,12 @@ Test(cli_compact, every_stream_by_its_cleanup_without_a_stream_or_mode)
 Test(cli_compact, keys_keep_the_newest_event_per_key)
 {
     json_t *doc = RUN_JSON("compact", store, "--stream", "kv", "--keys", "--json");
-    cr_assert_eq(num(doc, "partitions"), 2);
-    cr_assert_gt(num(doc, "events_dropped"), 0);
+    cr_assert_eq(run_json_int(doc, "partitions"), 2);
+    cr_assert_gt(run_json_int(doc, "events_dropped"), 0);
     /* A handful of keys: mapped in one pass, within the default budget. */
-    cr_assert_eq(num(doc, "key_passes"), 1);
-    cr_assert_gt(num(doc, "key_map_bytes"), 0);
-    cr_assert_lt(num(doc, "key_map_bytes"), 1 << 20);
+    cr_assert_eq(run_json_int(doc, "key_passes"), 1);
+    cr_assert_gt(run_json_int(doc, "key_map_bytes"), 0);
+    cr_assert_lt(run_json_int(doc, "key_map_bytes"), 1 << 20);
     json_decref(doc);
     /* Each key's newest event is in the active segment of its partition,
      * so its sealed segments keep none of the keyed ones... */
@@ -206,10 +186,10 @@ Test(cli_compact, dry_run_writes_nothing)
     ok(RUN(NULL, "stream", "config", store, "ev", "--set", "segment_bytes_max=1MiB", "--set", "merge_below=128KiB"));
     char *before = data_fingerprint();
     json_t *doc = RUN_JSON("compact", store, "--stream", "ev", "--merge", "--dry-run", "--json");
-    cr_assert_gt(num(doc, "segments_in"), num(doc, "segments_out"));
+    cr_assert_gt(run_json_int(doc, "segments_in"), run_json_int(doc, "segments_out"));
     json_decref(doc);
     doc = RUN_JSON("compact", store, "--stream", "kv", "--keys", "--dry-run", "--json");
-    cr_assert_gt(num(doc, "events_dropped"), 0);
+    cr_assert_gt(run_json_int(doc, "events_dropped"), 0);
     cr_assert(json_is_null(json_object_get(doc, "bytes_after")));
     json_decref(doc);
     char *after = data_fingerprint();

@@ -94,16 +94,6 @@ static void meta_read(const char *stream, siglog_stream_config *c, stream_meta_e
     free(path);
 }
 
-static json_t *run_json(const char *const *args)
-{
-    run_result r = run_siglog(NULL, args);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    json_t *o = json_loads(r.out, 0, NULL);
-    cr_assert_not_null(o, "not JSON: %s", r.out);
-    run_free(&r);
-    return o;
-}
-
 /* Stream "s" holds want[i] for every row i: in stream.meta, in `stream
  * list --json` and in `stream config --json`. */
 static void assert_settings(const uint64_t *want, const char *when)

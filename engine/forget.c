@@ -1,0 +1,383 @@
+/*
+ * forget — siglog_forget: every event of some keys removed from a
+ * stream's sealed segments by a maintenance handle, each segment through
+ * the rewrite primitive (compact.h, sl_compact_partition_drop).
+ *
+ * Two passes. The plan reads, for every partition, each segment whose key
+ * filter does not exclude every key, and notes the sealed ones that hold
+ * events of the keys; an active segment holding one stops the forget
+ * before anything is written (maintenance never touches it). Then each
+ * partition with something to remove gets its audit record, and its
+ * segments are rewritten in offset order. Keys are looked up in a sorted
+ * array: a forget names few keys, and each record costs one binary
+ * search.
+ *
+ * The audit names a key by its keyed BLAKE2b-256 under a key derived
+ * from the store's secret for this use alone (FORGET_DOMAIN), so that the
+ * record proves which key went to whoever holds that key, and to nobody
+ * else: an unkeyed hash of a guessable key (an e-mail address) would give
+ * the key away.
+ */
+#include <inttypes.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "batch.h"
+#include "compact.h"
+#include "error.h"
+#include "keyfilter.h"
+#include "maintenance.h"
+
+#define FORGET_DOMAIN "siglog-forget-v1"
+#define FORGET_HASH_BYTES 32
+#define FORGET_HASH_HEX (2 * FORGET_HASH_BYTES)
+/* Keyed hashes per audit record: what its detail holds beside the text. */
+#define FORGET_HASHES_PER_RECORD ((AUDIT_DETAIL_MAX - 160) / (FORGET_HASH_HEX + 1))
+
+typedef struct forget_key {
+    const uint8_t *data;
+    size_t len;
+    uint64_t filter_hash; /* keyfilter.h */
+    size_t given;         /* its index in the caller's array */
+} forget_key;
+
+static int key_cmp(const void *a, const void *b)
+{
+    const forget_key *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->data, y->data, x->len);
+}
+
+/* One partition's plan: the sealed segments holding events of the keys. */
+typedef struct forget_part {
+    uint64_t *bases;
+    uint8_t *tiers;
+    size_t n, cap;
+    uint64_t events, bytes;            /* removed: count, key and value bytes */
+    uint64_t offset_min, offset_max;
+    int64_t time_min, time_max;
+    uint8_t *found;                    /* per sorted key: it has events here */
+} forget_part;
+
+typedef struct forget_job {
+    maintenance *m;
+    const char *stream;
+    siglog_stream_config cfg;
+    segment_params params;
+    forget_key *keys; /* sorted */
+    size_t n_keys;
+    forget_part *parts;
+    const siglog_forget_options *o;
+    siglog_forget_result *out;
+} forget_job;
+
+/* The key of r among the job's, or NULL. */
+static const forget_key *key_of(const forget_job *j, const siglog_record *r)
+{
+    if (r->key_len == 0)
+        return NULL;
+    forget_key probe = {.data = r->key, .len = r->key_len};
+    return bsearch(&probe, j->keys, j->n_keys, sizeof *j->keys, key_cmp);
+}
+
+static int job_init(forget_job *j, maintenance *m, const char *stream, const siglog_key *keys, size_t n,
+                    const siglog_forget_options *o, siglog_forget_result *out)
+{
+    *j = (forget_job){.m = m, .stream = stream, .o = o, .out = out, .n_keys = n};
+    for (size_t i = 0; i < n; i++)
+        if (!keys[i].data || keys[i].len == 0)
+            return sl_err_set(SIGLOG_EINVAL, "siglog_forget: key %zu is empty: events without a key cannot be "
+                                             "forgotten by key", i);
+    char *dir;
+    int rc = sl_maintenance_stream(m, stream, &dir, &j->cfg);
+    if (rc)
+        return rc;
+    free(dir);
+    j->params = (segment_params){.segment_bytes_max = j->cfg.segment_bytes_max,
+                                 .index_interval_bytes = j->cfg.index_interval_bytes,
+                                 .file_mode = sl_maintenance_file_mode(m)};
+    j->keys = calloc(n, sizeof *j->keys);
+    j->parts = calloc(j->cfg.partitions, sizeof *j->parts);
+    if (!j->keys || !j->parts)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        j->keys[i] = (forget_key){keys[i].data, keys[i].len, sl_keyfilter_hash(keys[i].data, keys[i].len), i};
+    qsort(j->keys, n, sizeof *j->keys, key_cmp);
+    for (uint32_t p = 0; p < j->cfg.partitions; p++) {
+        j->parts[p] = (forget_part){.time_min = INT64_MAX, .time_max = INT64_MIN, .offset_min = UINT64_MAX};
+        if (!(j->parts[p].found = calloc(n, 1)))
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    }
+    return 0;
+}
+
+static void job_free(forget_job *j)
+{
+    for (uint32_t p = 0; j->parts && p < j->cfg.partitions; p++) {
+        free(j->parts[p].bases);
+        free(j->parts[p].tiers);
+        free(j->parts[p].found);
+    }
+    free(j->parts);
+    free(j->keys);
+}
+
+/* ---- the plan ---- */
+
+/* 1 when e's key filter excludes every key (e need not be read). */
+static int filter_excludes_all(const forget_job *j, catalog *c, const catalog_segment *e)
+{
+    keyfilter f;
+    int rc = sl_keyfilter_load(sl_catalog_io(c), sl_catalog_dir(c), e, &f);
+    if (rc != 1) {
+        sl_err_clear(); /* no filter, or a damaged one: read the segment */
+        return 0;
+    }
+    int excludes = 1;
+    for (size_t k = 0; k < j->n_keys && excludes; k++)
+        excludes = !sl_keyfilter_may_contain(&f, j->keys[k].filter_hash);
+    sl_keyfilter_free(&f);
+    return excludes;
+}
+
+typedef struct seg_matches {
+    const forget_job *j;
+    forget_part *part;
+    uint64_t events;
+} seg_matches;
+
+static int note_match(void *arg, const siglog_record *r)
+{
+    seg_matches *sm = arg;
+    const forget_key *k = key_of(sm->j, r);
+    if (!k)
+        return 0;
+    forget_part *part = sm->part;
+    sm->events++;
+    part->events++;
+    part->bytes += r->key_len + r->value_len;
+    part->found[k - sm->j->keys] = 1;
+    if (r->offset < part->offset_min)
+        part->offset_min = r->offset;
+    if (part->offset_max < r->offset + 1)
+        part->offset_max = r->offset + 1;
+    if (r->timestamp_us < part->time_min)
+        part->time_min = r->timestamp_us;
+    if (r->timestamp_us > part->time_max)
+        part->time_max = r->timestamp_us;
+    return 0;
+}
+
+static int plan_push(forget_part *part, const catalog_segment *e)
+{
+    if (part->n == part->cap) {
+        size_t cap = part->cap ? 2 * part->cap : 8;
+        uint64_t *b = realloc(part->bases, cap * sizeof *b);
+        if (b)
+            part->bases = b;
+        uint8_t *t = realloc(part->tiers, cap);
+        if (t)
+            part->tiers = t;
+        if (!b || !t)
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+        part->cap = cap;
+    }
+    part->bases[part->n] = e->base_offset;
+    part->tiers[part->n++] = e->tier;
+    return 0;
+}
+
+/* Look at catalog entry e of partition p. */
+static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_segment *e)
+{
+    int active = e->state == CATALOG_SEG_ACTIVE;
+    if (!active && filter_excludes_all(j, c, e)) {
+        j->out->segments_skipped++;
+        return 0;
+    }
+    segment *seg;
+    int rc = sl_segment_open_at(sl_catalog_io(c), sl_catalog_dir(c), e->location, e->base_offset, 0, &j->params, &seg);
+    if (rc)
+        return rc;
+    j->out->segments_read++;
+    seg_matches sm = {j, &j->parts[p], 0};
+    rc = sl_compact_scan(seg, active, note_match, &sm);
+    sl_segment_close(seg);
+    if (rc || !sm.events)
+        return rc;
+    if (active)
+        return sl_err_set(SIGLOG_ELIMIT,
+                          "stream '%s' partition %" PRIu32 ": the active segment (from offset %" PRIu64
+                          ") holds %" PRIu64 " events of the keys: they can be forgotten once it is sealed "
+                          "(at segment_bytes_max or segment_age_max); nothing was changed",
+                          j->stream, p, e->base_offset, sm.events);
+    j->out->segments_rewritten++;
+    j->out->bytes_before += e->bytes;
+    return plan_push(&j->parts[p], e);
+}
+
+static int plan_partition(forget_job *j, uint32_t p)
+{
+    catalog *c;
+    int rc = sl_maintenance_catalog(j->m, j->stream, p, &c);
+    if (!rc)
+        rc = sl_catalog_refresh(c);
+    if (rc)
+        return rc;
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    for (size_t i = 0; i < sl_catalog_snapshot_count(s) && !rc; i++)
+        rc = plan_segment(j, p, c, sl_catalog_snapshot_segment(s, i));
+    sl_catalog_snapshot_release(s);
+    j->out->partitions++;
+    if (!rc && j->parts[p].n) {
+        j->out->partitions_changed++;
+        j->out->events_removed += j->parts[p].events;
+    }
+    return rc;
+}
+
+/* ---- the audit records ---- */
+
+/* The hex of the keyed hashes, space-separated, of the next keys (from
+ * *next on in sorted order, which moves past them) that partition part
+ * holds: at most FORGET_HASHES_PER_RECORD. */
+static void hash_keys(const forget_job *j, const uint8_t subkey[FORGET_HASH_BYTES], const forget_part *part,
+                      size_t *next, char *buf, size_t cap)
+{
+    size_t used = 0, listed = 0;
+    buf[0] = '\0';
+    for (; *next < j->n_keys && listed < FORGET_HASHES_PER_RECORD; ++*next) {
+        if (!part->found[*next])
+            continue;
+        uint8_t h[FORGET_HASH_BYTES];
+        char hex[FORGET_HASH_HEX + 1];
+        crypto_generichash(h, sizeof h, j->keys[*next].data, j->keys[*next].len, subkey, FORGET_HASH_BYTES);
+        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+        used += (size_t)snprintf(buf + used, cap - used, "%s%s", listed ? " " : "", hex);
+        listed++;
+    }
+}
+
+static size_t keys_found(const forget_job *j, const forget_part *part)
+{
+    size_t found = 0;
+    for (size_t k = 0; k < j->n_keys; k++)
+        found += part->found[k];
+    return found;
+}
+
+/* Partition p's records: its counts and offsets on the first, the keyed
+ * hashes over as many as they take. */
+static int audit_partition(const forget_job *j, uint32_t p, const uint8_t subkey[FORGET_HASH_BYTES])
+{
+    const forget_part *part = &j->parts[p];
+    size_t found = keys_found(j, part), next = 0, records = (found + FORGET_HASHES_PER_RECORD - 1) /
+                                                           FORGET_HASHES_PER_RECORD;
+    int rc = 0;
+    for (size_t i = 0; i < records && !rc; i++) {
+        audit_record r;
+        sl_audit_record_init(&r, AUDIT_FORGET, AUDIT_BY_COMMAND);
+        snprintf(r.stream, sizeof r.stream, "%s", j->stream);
+        r.partition = p;
+        if (i == 0) {
+            r.offset_start = part->offset_min;
+            r.offset_end = part->offset_max;
+            r.time_min_us = part->time_min;
+            r.time_max_us = part->time_max;
+            r.events = part->events;
+            r.bytes = part->bytes;
+        }
+        char hashes[AUDIT_DETAIL_MAX + 1];
+        hash_keys(j, subkey, part, &next, hashes, sizeof hashes);
+        snprintf(r.detail, sizeof r.detail,
+                 "forget (record %zu of %zu) of %zu keys asked, %zu with events here, from %zu segments; keyed "
+                 "BLAKE2b-256 of each: %s",
+                 i + 1, records, j->n_keys, found, part->n, hashes);
+        rc = sl_maintenance_audit(j->m, &r);
+    }
+    return rc;
+}
+
+/* The key the keyed hashes of forgotten keys are made with. */
+static int forget_subkey(const forget_job *j, uint8_t subkey[FORGET_HASH_BYTES])
+{
+    uint8_t secret[STORE_SECRET_BYTES];
+    int rc = sl_maintenance_secret(j->m, secret);
+    if (!rc)
+        crypto_generichash(subkey, FORGET_HASH_BYTES, (const uint8_t *)FORGET_DOMAIN, strlen(FORGET_DOMAIN), secret,
+                           sizeof secret);
+    sodium_memzero(secret, sizeof secret);
+    return rc;
+}
+
+/* ---- removing ---- */
+
+typedef struct drop_ctx {
+    const forget_job *j;
+    uint64_t told_end; /* the events below were handed to removed() */
+} drop_ctx;
+
+static int keep_unforgotten(void *arg, const siglog_record *r)
+{
+    drop_ctx *d = arg;
+    if (!key_of(d->j, r))
+        return 1;
+    /* An emptied segment is read again with the one before it: each
+     * event is told once. */
+    if (d->j->o->removed && r->offset >= d->told_end) {
+        d->j->o->removed(d->j->o->removed_ctx, r);
+        d->told_end = r->offset + 1;
+    }
+    return 0;
+}
+
+static int apply_partition(forget_job *j, uint32_t p)
+{
+    const forget_part *part = &j->parts[p];
+    catalog *c;
+    int rc = sl_maintenance_catalog(j->m, j->stream, p, &c);
+    drop_ctx d = {j, 0};
+    for (size_t i = 0; i < part->n && !rc; i++) {
+        int compression =
+            part->tiers[i] == CATALOG_TIER_WARM ? BATCH_LZ4HC((int)j->cfg.warm_level) : (int)j->cfg.compression;
+        compact_stats st;
+        rc = sl_compact_partition_drop(c, part->bases[i], &j->params, compression, keep_unforgotten, &d, &st);
+        j->out->bytes_after += st.bytes_out;
+    }
+    return rc;
+}
+
+static const siglog_forget_options no_options;
+
+SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const siglog_key *keys, size_t n,
+                             const siglog_forget_options *o, siglog_forget_result *out)
+{
+    sl_err_clear();
+    if (!m || !stream || !keys || n == 0 || !out)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_forget: the handle, stream, at least one key and the result are "
+                                         "required");
+    memset(out, 0, sizeof *out);
+    o = o ? o : &no_options;
+    forget_job j;
+    int rc = job_init(&j, m, stream, keys, n, o, out);
+    for (uint32_t p = 0; !rc && p < j.cfg.partitions; p++) {
+        rc = plan_partition(&j, p);
+        if (!rc && o->dry_run && o->progress)
+            o->progress(o->progress_ctx, p + 1, j.cfg.partitions);
+    }
+    uint8_t subkey[FORGET_HASH_BYTES];
+    if (!rc && !o->dry_run && out->events_removed)
+        rc = forget_subkey(&j, subkey);
+    for (uint32_t p = 0; !rc && !o->dry_run && p < j.cfg.partitions; p++) {
+        if (j.parts[p].n && (rc = audit_partition(&j, p, subkey)) == 0)
+            rc = apply_partition(&j, p);
+        if (!rc && o->progress)
+            o->progress(o->progress_ctx, p + 1, j.cfg.partitions);
+    }
+    sodium_memzero(subkey, sizeof subkey);
+    job_free(&j);
+    return rc;
+}

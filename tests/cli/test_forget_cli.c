@@ -1,0 +1,177 @@
+/*
+ * `siglog forget`: the keys' events go (replay --key returns nothing, the
+ * rest is replayed as before), --json reports the figures, --dry-run
+ * writes nothing (every file's hash unchanged), one audit record per
+ * partition changed; bad arguments exit 1 with the reason in one line, or
+ * 2 for usage (an empty key file among them).
+ */
+#include "run.h"
+#include "support.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define EVENTS 3000
+#define KEYS 30
+
+static char *dir, *store;
+
+static void ok(run_result r)
+{
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+}
+
+static char *write_file(const char *name, const char *text)
+{
+    char *path = test_path(dir, name);
+    run_write_file(path, text, strlen(text));
+    return path;
+}
+
+/* Stream "ev", 2 partitions of 64 KiB segments, keyed by KEYS users in
+ * turn, then unkeyed padding that seals what the keyed events are in. */
+static void setup(void)
+{
+    dir = test_tmpdir("cli-forget");
+    store = test_path(dir, "store");
+    ok(RUN(NULL, "init", store));
+    ok(RUN(NULL, "stream", "create", store, "ev", "--partitions", "2", "--segment-bytes", "65536", "--compression",
+           "none"));
+    char *in = test_path(dir, "in.jsonl");
+    FILE *f = fopen(in, "w");
+    for (int i = 0; i < EVENTS; i++)
+        fprintf(f, "{\"user\":\"user-%03d\",\"n\":\"value-%05d\"}\n", i % KEYS, i);
+    fclose(f);
+    ok(RUN(NULL, "append", store, "ev", "--key-field", "user", in));
+    f = fopen(in, "w");
+    for (int i = 0; i < 600; i++)
+        fprintf(f, "{\"pad\":\"%0400d\"}\n", i);
+    fclose(f);
+    ok(RUN(NULL, "append", store, "ev", "--partition", "0", in));
+    ok(RUN(NULL, "append", store, "ev", "--partition", "1", in));
+    free(in);
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    free(store);
+    free(dir);
+}
+
+TestSuite(cli_forget, .init = setup, .fini = teardown, .timeout = 120);
+
+static size_t lines_of(const char *const *args)
+{
+    run_result r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    size_t n = 0;
+    for (const char *p = r.out; (p = strchr(p, '\n')) != NULL; p++)
+        n++;
+    run_free(&r);
+    return n;
+}
+
+#define LINES(...) lines_of((const char *const[]){ __VA_ARGS__, NULL })
+
+/* The audit trail's forget records (one line each). */
+static size_t forget_records(void)
+{
+    run_result r = RUN(NULL, "audit", store);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    size_t n = 0;
+    for (const char *p = r.out; (p = strstr(p, " forget command ")) != NULL; p++)
+        n++;
+    run_free(&r);
+    return n;
+}
+
+Test(cli_forget, forgets_the_keys_and_nothing_else)
+{
+    size_t all = LINES("replay", store, "ev");
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-007"), EVENTS / KEYS);
+    char *keys = write_file("keys", "user-007\nuser-012\n");
+    json_t *doc = RUN_JSON("forget", store, "ev", "--key-file", keys, "--json");
+    cr_assert_eq(run_json_int(doc, "keys"), 2);
+    cr_assert_eq(run_json_int(doc, "events_removed"), 2 * EVENTS / KEYS);
+    cr_assert_eq(run_json_int(doc, "partitions"), 2);
+    cr_assert(json_is_false(json_object_get(doc, "dry_run")));
+    json_int_t changed = run_json_int(doc, "partitions_changed");
+    json_decref(doc);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-007"), 0);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-012"), 0);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-008"), EVENTS / KEYS);
+    cr_assert_eq(LINES("replay", store, "ev"), all - 2 * EVENTS / KEYS);
+    cr_assert_eq(forget_records(), (size_t)changed);
+    run_result r = RUN(NULL, "audit", store);
+    cr_assert_null(strstr(r.out, "user-0"), "the audit names a key: %s", r.out);
+    run_free(&r);
+    /* Again: nothing left to remove, nothing audited. */
+    r = RUN(NULL, "forget", store, "ev", "--key", "user-007");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "forgot: 1 keys of stream ev: 0 events"), "%s", r.out);
+    run_free(&r);
+    cr_assert_eq(forget_records(), (size_t)changed);
+    free(keys);
+}
+
+Test(cli_forget, dry_run_writes_nothing)
+{
+    ok(RUN(NULL, "forget", store, "ev", "--key", "user-001", "--dry-run")); /* makes maintenance.lock */
+    char *before = test_store_fingerprint(store);
+    run_result r = RUN(NULL, "forget", store, "ev", "--key", "user-001", "--key", "user-002", "--dry-run");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "would forget: 2 keys of stream ev: 200 events"), "%s", r.out);
+    run_free(&r);
+    char *after = test_store_fingerprint(store);
+    cr_assert_str_eq(after, before);
+    free(before);
+    free(after);
+    cr_assert_eq(forget_records(), 0);
+}
+
+static void refused(int status, const char *want, const char *const *args)
+{
+    run_result r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, status, "exit %d: %s", r.status, r.err);
+    cr_assert(strstr(r.err, want), "%s", r.err);
+    if (status == 1)
+        cr_assert_eq(strchr(r.err, '\n'), r.err + strlen(r.err) - 1, "not one line: %s", r.err);
+    run_free(&r);
+}
+
+#define REFUSED(status, want, ...) refused(status, want, (const char *const[]){ __VA_ARGS__, NULL })
+
+Test(cli_forget, bad_arguments_are_named)
+{
+    char *empty = write_file("empty", "");
+    char *blank = write_file("blank", "user-001\n\nuser-002\n");
+    REFUSED(1, "no stream 'nope'", "forget", store, "nope", "--key", "user-001");
+    REFUSED(2, "holds no key", "forget", store, "ev", "--key-file", empty);
+    REFUSED(2, "line 2 is empty", "forget", store, "ev", "--key-file", blank);
+    REFUSED(1, "cannot read key file", "forget", store, "ev", "--key-file", "/nonexistent/keys");
+    REFUSED(2, "--key K or --key-file FILE is required", "forget", store, "ev");
+    REFUSED(2, "exclude each other", "forget", store, "ev", "--key", "a", "--key-file", empty);
+    REFUSED(2, "empty string", "forget", store, "ev", "--key", "");
+    REFUSED(2, "STREAM", "forget", store, "--key", "a");
+    run_result r = RUN(NULL, "forget", "--help");
+    cr_assert_eq(r.status, 0);
+    cr_assert(strstr(r.out, "usage: siglog forget"), "%s", r.out);
+    run_free(&r);
+    cr_assert_eq(forget_records(), 0, "a refused run is not audited");
+    free(empty);
+    free(blank);
+}
+
+Test(cli_forget, a_key_in_the_active_segment_is_refused)
+{
+    char *late = write_file("late.jsonl", "{\"user\":\"user-004\",\"n\":\"late\"}\n");
+    ok(RUN(NULL, "append", store, "ev", "--key-field", "user", late));
+    REFUSED(1, "the active segment", "forget", store, "ev", "--key", "user-004");
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-004"), EVENTS / KEYS + 1);
+    free(late);
+}

@@ -1,0 +1,382 @@
+/*
+ * forget — siglog_forget over a stream's sealed segments against a model:
+ * afterwards no event of a forgotten key is read (whole or by key), every
+ * other event is read as it was appended, at its offset; the callback is
+ * told each removed event once; one audit record per partition changed
+ * names keyed hashes, never the key; and a byte search of every file of
+ * the store but the commit journal finds neither a forgotten key nor any
+ * of its values. A dry
+ * run changes no file; a key in an active segment, an empty key and an
+ * unknown stream change nothing and are refused.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "support.h"
+
+#define PARTITIONS 2
+#define KEYS 40
+#define EVENTS 3000
+#define SEGMENT_BYTES (64 * 1024)
+
+static char *dir;
+
+/* Event i: key "key-%03u" of i % KEYS, to partition i % PARTITIONS, a
+ * value naming both (so that a forgotten value is searchable). */
+static void event_text(uint64_t i, char key[16], char value[80])
+{
+    snprintf(key, 16, "key-%03u", (unsigned)(i % KEYS));
+    snprintf(value, 80, "{\"value\":\"secret-%06u-of-%s\"}", (unsigned)i, key);
+}
+
+static siglog *open_store(siglog_stream **st)
+{
+    siglog *s = test_store_open(dir, NULL);
+    cr_assert_eq(siglog_stream_get(s, "t", st), 0);
+    return s;
+}
+
+static void append_one(siglog_stream *st, uint32_t p, const char *key, const char *value)
+{
+    siglog_event e = {.key = key, .key_len = key ? strlen(key) : 0, .value = value, .value_len = strlen(value)};
+    cr_assert_eq(siglog_append(st, p, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+}
+
+/* Events without a key, enough to seal what each partition's active
+ * segment holds. */
+static void seal_all(siglog_stream *st, uint32_t partitions)
+{
+    char pad[1024];
+    memset(pad, 'f', sizeof pad - 1);
+    pad[sizeof pad - 1] = '\0';
+    for (uint32_t p = 0; p < partitions; p++)
+        for (int i = 0; i < 2 * SEGMENT_BYTES / (int)sizeof pad; i++)
+            append_one(st, p, NULL, pad);
+}
+
+/* A new store in dir with stream "t": small segments of small batches. */
+static siglog *create_store(uint32_t partitions, siglog_stream **st)
+{
+    dir = test_tmpdir("forget");
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = partitions;
+    c.segment_bytes_max = SEGMENT_BYTES;
+    c.batch_bytes_max = 2048;
+    c.compression = SIGLOG_COMPRESSION_NONE; /* so that a byte search means something */
+    cr_assert_eq(siglog_stream_create(s, "t", &c), 0);
+    cr_assert_eq(siglog_stream_get(s, "t", st), 0);
+    return s;
+}
+
+static void setup(void)
+{
+    siglog_stream *st;
+    siglog *s = create_store(PARTITIONS, &st);
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        char key[16], value[80];
+        event_text(i, key, value);
+        append_one(st, (uint32_t)(i % PARTITIONS), key, value);
+    }
+    seal_all(st, PARTITIONS);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    free(dir);
+}
+
+TestSuite(forget, .init = setup, .fini = teardown, .timeout = 120);
+
+static int forget_keys(const char *stream, const char *const *names, size_t n, const siglog_forget_options *o,
+                       siglog_forget_result *res)
+{
+    siglog_key keys[8];
+    for (size_t i = 0; i < n; i++)
+        keys[i] = (siglog_key){names[i], strlen(names[i])};
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    int rc = siglog_forget(m, stream, keys, n, o, res);
+    siglog_maintenance_close(m);
+    return rc;
+}
+
+static int is_forgotten(const char *key, size_t len)
+{
+    return len == 7 && (memcmp(key, "key-003", 7) == 0 || memcmp(key, "key-017", 7) == 0);
+}
+
+typedef struct told {
+    uint64_t n;
+    int bad;
+} told;
+
+static void on_removed(void *ctx, const siglog_record *r)
+{
+    told *t = ctx;
+    t->n++;
+    t->bad |= !is_forgotten(r->key, r->key_len);
+}
+
+/* What reading partition p gives against the model: the next event of
+ * the partition that is not forgotten, at its offset. */
+typedef struct expect {
+    uint64_t next_i; /* the next appended event (i) to expect */
+    uint32_t p;
+    uint64_t keyed_read;
+} expect;
+
+static void check_record(void *ctx, const siglog_record *r)
+{
+    expect *x = ctx;
+    if (r->key_len == 0)
+        return; /* the padding that sealed the segments */
+    char key[16], value[80];
+    for (;; x->next_i += PARTITIONS) {
+        event_text(x->next_i, key, value);
+        if (!is_forgotten(key, strlen(key)))
+            break;
+    }
+    cr_assert_eq(r->offset, x->next_i / PARTITIONS, "partition %u: offset %lu, expected %lu", x->p,
+                 (unsigned long)r->offset, (unsigned long)(x->next_i / PARTITIONS));
+    cr_assert(r->key_len == strlen(key) && memcmp(r->key, key, r->key_len) == 0);
+    cr_assert(r->value_len == strlen(value) && memcmp(r->value, value, r->value_len) == 0);
+    x->next_i += PARTITIONS;
+    x->keyed_read++;
+}
+
+/* Whether needle occurs in any file below path; names the first. The
+ * store's commit journal is left out: forget does not reach it yet (its
+ * old batches stay until a writer overwrites them, siglog.h). */
+static int found_below(const char *path, const char *needle, char *where, size_t cap)
+{
+    DIR *d = opendir(path);
+    cr_assert(d, "%s", path);
+    int found = 0;
+    for (struct dirent *de; !found && (de = readdir(d));) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+            (!strcmp(de->d_name, "journal") && !strcmp(path, dir)))
+            continue;
+        char *p = test_path(path, de->d_name);
+        struct stat sb;
+        cr_assert_eq(lstat(p, &sb), 0);
+        if (S_ISDIR(sb.st_mode)) {
+            found = found_below(p, needle, where, cap);
+        } else if (S_ISREG(sb.st_mode)) {
+            FILE *f = fopen(p, "rb");
+            cr_assert(f, "%s", p);
+            char *buf = malloc(sb.st_size ? (size_t)sb.st_size : 1);
+            cr_assert(buf);
+            cr_assert_eq(fread(buf, 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
+            fclose(f);
+            found = memmem(buf, (size_t)sb.st_size, needle, strlen(needle)) != NULL;
+            if (found)
+                snprintf(where, cap, "%s", p);
+            free(buf);
+        }
+        free(p);
+    }
+    closedir(d);
+    return found;
+}
+
+typedef struct audit_seen {
+    uint64_t forget_records, events;
+    int names_key;
+} audit_seen;
+
+static int on_audit(void *ctx, const siglog_audit_record *r)
+{
+    audit_seen *a = ctx;
+    if (strcmp(r->action, "forget") != 0)
+        return 0;
+    a->forget_records++;
+    a->events += r->events;
+    a->names_key |= strstr(r->detail, "key-0") != NULL;
+    return 0;
+}
+
+Test(forget, removes_the_keys_everywhere_and_nothing_else)
+{
+    static const char *const names[] = {"key-003", "key-017"};
+    told t = {0};
+    siglog_forget_options o = {.removed = on_removed, .removed_ctx = &t};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 2, &o, &res), 0, "%s", siglog_errdetail());
+    /* key-003 lives in partition 1, key-017 in partition 1 too (odd i). */
+    uint64_t expected = 2 * (EVENTS / KEYS);
+    cr_assert_eq(res.events_removed, expected);
+    cr_assert_eq(t.n, expected, "removed() told %lu events", (unsigned long)t.n);
+    cr_assert_not(t.bad);
+    cr_assert_eq(res.partitions, PARTITIONS);
+    cr_assert_eq(res.partitions_changed, 1);
+    cr_assert_gt(res.segments_skipped, 0, "partition 0's key filters exclude both keys");
+
+    siglog_stream *st;
+    siglog *s = open_store(&st);
+    uint64_t kept = 0;
+    for (uint32_t p = 0; p < PARTITIONS; p++) {
+        expect x = {.next_i = p, .p = p};
+        test_read_all(st, p, check_record, &x);
+        kept += x.keyed_read;
+    }
+    cr_assert_eq(kept, EVENTS - expected);
+    for (size_t k = 0; k < 2; k++) {
+        siglog_cursor *c;
+        cr_assert_eq(siglog_cursor_open(&c, st, 1, SIGLOG_SEEK_START, 0, 0), 0);
+        cr_assert_eq(siglog_cursor_set_key(c, names[k], strlen(names[k])), 0);
+        const siglog_record *r;
+        cr_assert_eq(siglog_cursor_next(c, &r), 0, "%s still read by key", names[k]);
+        siglog_cursor_close(c);
+    }
+    audit_seen a = {0};
+    cr_assert_eq(siglog_audit_read(s, 1, on_audit, &a, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(a.forget_records, 1);
+    cr_assert_eq(a.events, expected);
+    cr_assert_not(a.names_key, "an audit record names a key");
+    cr_assert_eq(siglog_close(s), 0);
+
+    char where[4096];
+    for (size_t k = 0; k < 2; k++)
+        cr_assert_not(found_below(dir, names[k], where, sizeof where), "%s found in %s", names[k], where);
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        char key[16], value[80];
+        event_text(i, key, value);
+        if (is_forgotten(key, strlen(key)))
+            cr_assert_not(found_below(dir, strchr(value, 's'), where, sizeof where), "%s found in %s", value,
+                          where);
+    }
+}
+
+Test(forget, dry_run_changes_no_file_and_says_what_would_go)
+{
+    static const char *const names[] = {"key-003", "key-017"};
+    char *before = test_store_fingerprint(dir);
+    told t = {0};
+    siglog_forget_options o = {.dry_run = 1, .removed = on_removed, .removed_ctx = &t};
+    siglog_forget_result dry, real;
+    cr_assert_eq(forget_keys("t", names, 2, &o, &dry), 0, "%s", siglog_errdetail());
+    char *after = test_store_fingerprint(dir);
+    cr_assert_str_eq(before, after);
+    cr_assert_eq(t.n, 0, "a dry run tells of no removal");
+    cr_assert_eq(forget_keys("t", names, 2, NULL, &real), 0, "%s", siglog_errdetail());
+    cr_assert_eq(dry.events_removed, real.events_removed);
+    cr_assert_eq(dry.segments_rewritten, real.segments_rewritten);
+    cr_assert_eq(dry.bytes_before, real.bytes_before);
+    cr_assert_eq(dry.bytes_after, 0);
+    free(before);
+    free(after);
+}
+
+Test(forget, a_key_in_an_active_segment_changes_nothing)
+{
+    siglog_stream *st;
+    siglog *s = open_store(&st);
+    append_one(st, 0, "key-late", "{\"value\":\"late\"}");
+    append_one(st, 1, "key-003", "{\"value\":\"late\"}");
+    cr_assert_eq(siglog_close(s), 0);
+    char *before = test_store_fingerprint(dir);
+    static const char *const names[] = {"key-003"};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 1, NULL, &res), SIGLOG_ELIMIT);
+    cr_assert(strstr(siglog_errdetail(), "partition 1: the active segment"), "%s", siglog_errdetail());
+    char *after = test_store_fingerprint(dir);
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+
+Test(forget, bad_arguments_change_nothing)
+{
+    char *before = test_store_fingerprint(dir);
+    siglog_forget_result res;
+    static const char *const unknown[] = {"key-003"};
+    cr_assert_eq(forget_keys("nosuch", unknown, 1, NULL, &res), SIGLOG_ENOENT);
+    static const char *const empty[] = {""};
+    cr_assert_eq(forget_keys("t", empty, 1, NULL, &res), SIGLOG_EINVAL);
+    cr_assert_eq(forget_keys("t", unknown, 0, NULL, &res), SIGLOG_EINVAL);
+    char *after = test_store_fingerprint(dir);
+    cr_assert_str_eq(before, after);
+    free(before);
+    free(after);
+}
+
+/* A partition whose first and third segments hold only the key: the
+ * first leaves the log (its start moves up), the third's range goes to
+ * the second, and every other event stays. */
+Test(forget, emptied_segments_leave_no_entry_of_their_own)
+{
+    test_rmtree(dir);
+    free(dir);
+    siglog_stream *st;
+    siglog *s = create_store(1, &st);
+    char value[1024];
+    memset(value, 'v', sizeof value - 1);
+    value[sizeof value - 1] = '\0';
+    uint64_t per_segment = SEGMENT_BYTES / sizeof value + 8, kept = 0;
+    for (int seg = 0; seg < 3; seg++)
+        for (uint64_t i = 0; i < per_segment; i++) {
+            int keep = seg == 1 && i % 2 == 0;
+            append_one(st, 0, keep ? "other" : "gone", value);
+            kept += keep;
+        }
+    seal_all(st, 1);
+    cr_assert_eq(siglog_close(s), 0);
+    static const char *const names[] = {"gone"};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 1, NULL, &res), 0, "%s", siglog_errdetail());
+    cr_assert_eq(res.events_removed, 3 * per_segment - kept);
+    s = open_store(&st);
+    siglog_partition_info info;
+    cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0);
+    cr_assert_gt(info.log_start_offset, 0, "the emptied first segment left the log");
+    siglog_cursor *c;
+    cr_assert_eq(siglog_cursor_open(&c, st, 0, SIGLOG_SEEK_START, 0, 0), 0);
+    const siglog_record *r;
+    uint64_t others = 0;
+    int rc;
+    while ((rc = siglog_cursor_next(c, &r)) == 1) {
+        cr_assert_neq(r->key_len, 4, "a forgotten event read at offset %lu", (unsigned long)r->offset);
+        others += r->key_len == 5;
+    }
+    cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+    cr_assert_eq(others, kept);
+    siglog_cursor_close(c);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+/* A writer keeps its handle open and appends on after the forget: its
+ * events and the survivors are all read, the forgotten ones never. */
+Test(forget, beside_a_live_writer)
+{
+    siglog_stream *st;
+    siglog *s = open_store(&st);
+    static const char *const names[] = {"key-003", "key-017"};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 2, NULL, &res), 0, "%s", siglog_errdetail());
+    append_one(st, 1, "key-after", "{\"value\":\"after\"}");
+    cr_assert_eq(siglog_flush(s), 0);
+    expect x = {.next_i = 1, .p = 1};
+    siglog_cursor *c;
+    cr_assert_eq(siglog_cursor_open(&c, st, 1, SIGLOG_SEEK_START, 0, 0), 0);
+    const siglog_record *r;
+    int rc, after = 0;
+    while ((rc = siglog_cursor_next(c, &r)) == 1) {
+        if (r->key_len == 9 && memcmp(r->key, "key-after", 9) == 0)
+            after++;
+        else if (x.keyed_read < EVENTS / PARTITIONS - 2 * EVENTS / KEYS)
+            check_record(&x, r);
+    }
+    cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+    cr_assert_eq(after, 1);
+    cr_assert_eq(x.keyed_read, EVENTS / PARTITIONS - 2 * EVENTS / KEYS);
+    siglog_cursor_close(c);
+    cr_assert_eq(siglog_close(s), 0);
+}
