@@ -59,13 +59,6 @@ static const args_cmd compact_cmd = {
 
 enum { OPT_PARTITION = MAINT_OPT_END, OPT_MERGE, OPT_KEYS, OPT_MEMORY };
 
-static void on_progress(void *ctx, uint32_t done, uint32_t total)
-{
-    progress *bar = ctx;
-    bar->total = total;
-    progress_update(bar, done);
-}
-
 /* A figure, or "?" / null when a dry run cannot tell it. */
 static void text_figure(char *buf, size_t cap, uint64_t v)
 {
@@ -161,7 +154,7 @@ int cmd_compact(int argc, char **argv)
         return CLI_FAILURE;
     progress bar;
     progress_start(&bar, "compact", 0);
-    o.progress = on_progress;
+    o.progress = progress_partitions;
     o.progress_ctx = &bar;
     siglog_compact_result r;
     int rc = siglog_compact(m, stream, &o, &r);

@@ -5,6 +5,7 @@
  */
 #include "args.h"
 #include "cli.h"
+#include "maint_args.h"
 #include "output.h"
 #include "progress.h"
 
@@ -47,7 +48,7 @@ static const args_cmd forget_cmd = {
     "bytes, cold segments and archives.\n",
 };
 
-enum { OPT_JSON = 256, OPT_KEY, OPT_KEY_FILE, OPT_DRY_RUN, OPT_FORCE_OWNER };
+enum { OPT_KEY = MAINT_OPT_END, OPT_KEY_FILE };
 
 /* The keys given, their bytes owned here. */
 typedef struct key_list {
@@ -110,13 +111,6 @@ static int read_key_file(const char *path, key_list *l)
     return status;
 }
 
-static void on_progress(void *ctx, uint32_t done, uint32_t total)
-{
-    progress *bar = ctx;
-    bar->total = total;
-    progress_update(bar, done);
-}
-
 static int report(const char *store, const char *stream, size_t keys, int dry_run, const siglog_forget_result *r,
                   int json)
 {
@@ -145,22 +139,19 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
     return out_finish(forget_cmd.name);
 }
 
-static int run(const char *store, const char *stream, const key_list *keys, siglog_forget_options *o,
-               const siglog_options *so, int json)
+static int run(const char *store, const char *stream, const key_list *keys, const maint_args *ma)
 {
     siglog_maintenance *m;
-    int rc = siglog_maintenance_open(&m, store, so);
-    if (rc)
-        return cli_fail_lib(forget_cmd.name, rc, "taking the maintenance role of %s", store);
+    if (maint_args_open(&forget_cmd, ma, store, &m))
+        return CLI_FAILURE;
     progress bar;
     progress_start(&bar, "forget", 0);
-    o->progress = on_progress;
-    o->progress_ctx = &bar;
+    siglog_forget_options o = {.dry_run = (uint32_t)ma->dry_run, .progress = progress_partitions, .progress_ctx = &bar};
     siglog_forget_result r;
-    rc = siglog_forget(m, stream, keys->v, keys->n, o, &r);
+    int rc = siglog_forget(m, stream, keys->v, keys->n, &o, &r);
     progress_end(&bar);
     int status = rc ? cli_fail_lib(forget_cmd.name, rc, "forgetting keys of stream %s", stream)
-                    : report(store, stream, keys->n, (int)o->dry_run, &r, json);
+                    : report(store, stream, keys->n, ma->dry_run, &r, ma->json);
     siglog_maintenance_close(m);
     return status;
 }
@@ -168,34 +159,26 @@ static int run(const char *store, const char *stream, const key_list *keys, sigl
 int cmd_forget(int argc, char **argv)
 {
     static const struct option opts[] = {
-        { "json", no_argument, NULL, OPT_JSON },
+        MAINT_OPTION_JSON,
         { "key", required_argument, NULL, OPT_KEY },
         { "key-file", required_argument, NULL, OPT_KEY_FILE },
-        { "dry-run", no_argument, NULL, OPT_DRY_RUN },
-        { "force-owner", no_argument, NULL, OPT_FORCE_OWNER },
+        MAINT_OPTION_DRY_RUN,
+        MAINT_OPTION_FORCE_OWNER,
         { NULL, 0, NULL, 0 },
     };
-    int json = 0, status = CLI_OK;
+    maint_args ma = { 0 };
+    int status = CLI_OK;
     const char *key_file = NULL;
     key_list keys = {0};
-    siglog_forget_options o = {0};
-    siglog_options so;
-    siglog_options_default(&so);
     args_begin();
-    for (int ch; status == CLI_OK && (ch = args_next(&forget_cmd, argc, argv, opts)) != -1;) {
-        if (ch == OPT_JSON) {
-            json = 1;
-        } else if (ch == OPT_KEY) {
+    for (int ch; status == CLI_OK && (ch = maint_args_next(&forget_cmd, argc, argv, opts, &ma)) != -1;) {
+        if (ch == OPT_KEY) {
             if (!*optarg)
                 status = args_usage(&forget_cmd, "--key wants a key, not an empty string");
             else if (key_add(&keys, optarg, strlen(optarg)) != 0)
                 status = cli_fail(forget_cmd.name, "out of memory");
         } else if (ch == OPT_KEY_FILE) {
             key_file = optarg;
-        } else if (ch == OPT_DRY_RUN) {
-            o.dry_run = 1;
-        } else if (ch == OPT_FORCE_OWNER) {
-            so.force_owner = 1;
         } else {
             key_list_free(&keys);
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
@@ -211,7 +194,7 @@ int cmd_forget(int argc, char **argv)
     if (status == CLI_OK && !keys.n)
         status = args_usage(&forget_cmd, "one of --key K or --key-file FILE is required");
     if (status == CLI_OK)
-        status = run(ops[0], ops[1], &keys, &o, &so, json);
+        status = run(ops[0], ops[1], &keys, &ma);
     key_list_free(&keys);
     return status;
 }

@@ -51,6 +51,13 @@ void progress_end(progress *p)
     p->drawn = 0;
 }
 
+void progress_partitions(void *ctx, uint32_t done, uint32_t total)
+{
+    progress *p = ctx;
+    p->total = total;
+    progress_update(p, done);
+}
+
 int progress_wanted(void)
 {
     return isatty(STDERR_FILENO);

@@ -23,5 +23,8 @@ int progress_wanted(void);
 void progress_update(progress *p, uint64_t done);
 /* Erase the bar. */
 void progress_end(progress *p);
+/* A library call's progress callback over partitions (siglog_compact,
+ * siglog_forget): ctx is the progress, whose total becomes `total`. */
+void progress_partitions(void *ctx, uint32_t done, uint32_t total);
 
 #endif
