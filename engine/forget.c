@@ -10,7 +10,8 @@
  * partition with something to remove gets its audit record, and its
  * segments are rewritten in offset order. Keys are looked up in a sorted
  * array: a forget names few keys, and each record costs one binary
- * search.
+ * search. Last, the commit journal's old bytes are zeroed when no writer
+ * has the store (journal.h, sl_journal_scrub_idle).
  *
  * The audit names a key by its keyed BLAKE2b-256 under a key derived
  * from the store's secret for this use alone (FORGET_DOMAIN), so that the
@@ -27,6 +28,7 @@
 #include "batch.h"
 #include "compact.h"
 #include "error.h"
+#include "journal.h"
 #include "keyfilter.h"
 #include "maintenance.h"
 
@@ -379,5 +381,11 @@ SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const si
     }
     sodium_memzero(subkey, sizeof subkey);
     job_free(&j);
+    if (!rc && !o->dry_run) {
+        int scrubbed;
+        rc = sl_journal_scrub_idle(sl_maintenance_io(m), sl_maintenance_store_path(m), sl_maintenance_store_id(m),
+                                   &scrubbed);
+        out->journal_scrubbed = (uint32_t)scrubbed;
+    }
     return rc;
 }

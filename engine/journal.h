@@ -108,6 +108,16 @@ int sl_journal_sync(journal *j);
  * synced every segment holding what the journal held. */
 int sl_journal_reset(journal *j);
 uint64_t sl_journal_generation(const journal *j);
+
+/* When no writer has the store at store_dir (an exclusive lock on
+ * writer.lock, held meanwhile, says so) and its journal's current
+ * generation holds no entry: zero the journal past its header slots
+ * (the bytes of earlier generations) and sync, *scrubbed 1. *scrubbed 0
+ * when a writer (or a reader reading the journal) has the lock, or the
+ * journal holds entries a writer's next open must replay: then nothing
+ * is written (journal_scrub.c). A store without writer.lock never had a
+ * journal: *scrubbed 1. */
+int sl_journal_scrub_idle(const siglog_io *io, const char *store_dir, uint64_t store_id, int *scrubbed);
 int sl_journal_is_empty(const journal *j);
 
 #endif

@@ -1210,6 +1210,13 @@ typedef struct siglog_forget_options {
 typedef struct siglog_forget_result {
     uint32_t partitions;        /* partitions looked at */
     uint32_t partitions_changed;/* of them, holding events of the keys */
+    uint32_t journal_scrubbed;  /* 1: the commit journal keeps no bytes
+                                 * of batches before the forget; 0: a
+                                 * writer had the store (or its journal
+                                 * entries to replay), whose journal may
+                                 * still hold them until it overwrites
+                                 * them: forget again once none has it */
+    uint32_t reserved32;
     uint64_t segments_skipped;  /* passed over: their key filter excludes
                                  * every key */
     uint64_t segments_read;     /* read to look for the keys */
@@ -1238,8 +1245,13 @@ typedef struct siglog_forget_result {
  * key, nothing is changed and SIGLOG_ELIMIT names the partition and
  * offset (the writer seals it at segment_bytes_max or segment_age_max_us;
  * run again then). Events appended after the forget began are not its.
- * Not covered (yet): the commit journal, which keeps the bytes of batches
- * until the writer overwrites them, cold segments and archives.
+ *
+ * The commit journal keeps the bytes of batches already checkpointed
+ * until the writer overwrites them: when no writer has the store, the
+ * forget zeroes them at its end (out->journal_scrubbed 1, also when it
+ * removed nothing: so a forget run again once the writer has closed
+ * completes one run beside it). Not covered (yet): cold segments and
+ * archives.
  *
  * With o->dry_run nothing is written (no audit record either) and *out
  * says what would go. Empty or NULL keys, n == 0: SIGLOG_EINVAL; unknown

@@ -100,6 +100,7 @@ Test(cli_forget, forgets_the_keys_and_nothing_else)
     cr_assert_eq(run_json_int(doc, "events_removed"), 2 * EVENTS / KEYS);
     cr_assert_eq(run_json_int(doc, "partitions"), 2);
     cr_assert(json_is_false(json_object_get(doc, "dry_run")));
+    cr_assert(json_is_true(json_object_get(doc, "journal_scrubbed")));
     json_int_t changed = run_json_int(doc, "partitions_changed");
     json_decref(doc);
     cr_assert_eq(LINES("replay", store, "ev", "--key", "user-007"), 0);
