@@ -12,6 +12,7 @@
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -259,6 +260,50 @@ Test(forget, removes_the_keys_everywhere_and_nothing_else)
 
     cr_assert_eq(res.journal_scrubbed, 1);
     assert_no_byte_of_the_forgotten();
+}
+
+typedef struct details {
+    char text[4][1100];
+    size_t n;
+} details;
+
+static int keep_forget_detail(void *ctx, const siglog_audit_record *r)
+{
+    details *d = ctx;
+    if (strcmp(r->action, "forget") == 0 && d->n < 4)
+        snprintf(d->text[d->n++], sizeof d->text[0], "%s", r->detail);
+    return 0;
+}
+
+/* FORMAT.md, "Forget records", recomputed as an auditor would: the
+ * secret's bytes from store.secret (16..47), K = BLAKE2b-256 of
+ * "siglog-forget-v1" keyed with it, each key's hash = hex of BLAKE2b-256
+ * of the key's bytes keyed with K. */
+Test(forget, audit_names_each_key_by_the_documented_keyed_hash)
+{
+    static const char *const names[] = {"key-003", "key-017"};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 2, NULL, &res), 0, "%s", siglog_errdetail());
+    char *path = test_path(dir, "store.secret");
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    uint8_t file[56], key[32], h[32];
+    cr_assert_eq(fread(file, 1, sizeof file, f), sizeof file);
+    fclose(f);
+    free(path);
+    crypto_generichash(key, sizeof key, (const uint8_t *)"siglog-forget-v1", 16, file + 16, 32);
+    siglog_stream *st;
+    siglog *s = open_store(&st);
+    details d = {0};
+    cr_assert_eq(siglog_audit_read(s, 1, keep_forget_detail, &d, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    cr_assert_eq(d.n, 1);
+    for (size_t k = 0; k < 2; k++) {
+        char hex[65];
+        crypto_generichash(h, sizeof h, (const uint8_t *)names[k], strlen(names[k]), key, sizeof key);
+        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+        cr_assert(strstr(d.text[0], hex), "%s's hash %s not in: %s", names[k], hex, d.text[0]);
+    }
 }
 
 Test(forget, dry_run_changes_no_file_and_says_what_would_go)
