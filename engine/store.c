@@ -523,7 +523,8 @@ static int recover_from_journal(struct siglog *s)
 
 static void store_free(struct siglog *s)
 {
-    sl_background_free(s->background); /* its tasks use the streams */
+    sl_background_free(s->background); /* their tasks use the streams */
+    sl_background_free(s->maintenance_tasks);
     sl_compact_task_free(s);
     for (size_t i = 0; i < s->stream_count; i++)
         sl_stream_close(s->streams[i]);

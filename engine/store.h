@@ -74,6 +74,9 @@ struct siglog {
     struct background *background;  /* writer only: its periodic tasks */
     struct compact_task *compact_task; /* writer only: its scheduled
                                      * compaction (compact_task.c) */
+    struct background *maintenance_tasks; /* writer only: retention runs, on
+                                     * a thread of their own so that a long
+                                     * run never delays commits (store_tasks.c) */
     int64_t interval_commit_us;     /* the commit task's last commit
                                      * (store_tasks.c; only it uses it) */
 };
@@ -140,5 +143,13 @@ void sl_store_tasks_stop(struct siglog *s);
 typedef struct compact_task compact_task;
 int sl_compact_task_register(struct siglog *s, struct background *b);
 void sl_compact_task_free(struct siglog *s);
+/* Apply stream `stream`'s retention policy now, in the maintenance role
+ * taken for the run (store_retention.c): 0 when it ran, SIGLOG_ELOCKED
+ * when another handle holds the role (skipped: nothing waited for, nothing
+ * done), else the failure. Reported through the store's log either way. */
+int sl_store_retain(struct siglog *s, const char *stream);
+/* The retention task (store_retention.c): runs sl_store_retain for each
+ * stream whose retention_interval passed since its last run. */
+int64_t sl_store_retention_task(void *ctx);
 
 #endif

@@ -8,7 +8,11 @@
  *   catalog   pick up the catalog generations a maintenance process
  *             wrote (a moved log start), every CATALOG_POLL_US;
  *   compact   the streams' compaction every compact_interval, on a
- *             worker thread of its own (compact_task.c).
+ *             worker thread of its own (compact_task.c);
+ * and on a second scheduler, so that a run that rewrites or removes
+ * segments for seconds never holds the tasks above back:
+ *   retention apply a stream's retention policy every retention_interval
+ *             (store_retention.c).
  * Each task reads the streams' settings at every run, so its period
  * follows them, and takes only the locks appenders take, one partition
  * at a time.
@@ -160,11 +164,20 @@ int sl_store_tasks_start(struct siglog *s)
         rc = sl_background_register(s->background, "catalog", CATALOG_POLL_US, catalog_task, s);
     if (!rc)
         rc = sl_compact_task_register(s, s->background);
-    return rc ? rc : sl_background_start(s->background);
+    if (!rc)
+        rc = sl_background_start(s->background);
+    if (rc)
+        return rc;
+    if (!(s->maintenance_tasks = sl_background_new()))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    rc = sl_background_register(s->maintenance_tasks, "retention", 0, sl_store_retention_task, s);
+    return rc ? rc : sl_background_start(s->maintenance_tasks);
 }
 
 void sl_store_tasks_stop(struct siglog *s)
 {
+    if (s->maintenance_tasks)
+        sl_background_stop(s->maintenance_tasks);
     if (s->background)
         sl_background_stop(s->background);
     sl_compact_task_free(s);

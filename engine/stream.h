@@ -60,6 +60,9 @@ struct siglog_stream {
     uint64_t pending_bytes_max; /* appenders commit themselves beyond this */
     hwm_file *hint;            /* writer: the partitions' published marks
                                 * for other processes (NULL: none) */
+    int64_t retention_last_us; /* writer: monotonic time of the retention
+                                * task's last run on it (0: none yet); only
+                                * that task uses it (store_retention.c) */
     /* A stream that could not be opened (damaged metadata or partition):
      * it stays in the store's table so it is listed with its reason, has
      * no partitions (cfg.partitions == 0, so every loop over partitions

@@ -249,9 +249,11 @@ typedef struct siglog_stream_config {
     /* Retention (siglog(1), STREAM SETTINGS): the tiers a sealed segment
      * moves through as it ages, and the budgets that purge the oldest.
      * Every one defaults to 0, "off": a stream keeps everything, hot,
-     * until its policy says otherwise. Durations are microseconds. This
-     * version stores, checks and audits them but does not act on them
-     * yet: no tier move, purge or min_free refusal happens. */
+     * until its policy says otherwise. Durations are microseconds.
+     * siglog_retain, and a writer every retention_interval, apply
+     * warm_after, delete_after, max_bytes and max_hold ("Retention");
+     * cold_after, cold_max_bytes and min_free are stored, checked and
+     * audited but not acted on yet. */
     uint32_t warm_level;          /* LZ4HC level of warm rewrites, 1..12;
                                    * default 9 */
     uint64_t warm_after;          /* rewrite sealed segments whose newest
@@ -1291,7 +1293,15 @@ SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const si
  * the settings that chose it) and synced before the catalog changes;
  * then the catalog is committed and only then are the files unlinked. A
  * crash leaves the segments in place (a later run purges them and
- * records it again) or gone and recorded. */
+ * records it again) or gone and recorded.
+ *
+ * A writer applies a stream's policy itself every retention_interval
+ * (0: never), the first time at its open: each run takes the maintenance
+ * role for its length (a handle of its own, in the writer's process) and
+ * does what siglog_retain does as of the wall clock. While another handle
+ * holds the role the run is skipped, not waited for, and reported through
+ * options.log_fn. Runs go on a thread of their own: a long one never
+ * delays the writer's commits. */
 
 typedef struct siglog_retain_partition {
     const char *stream;
