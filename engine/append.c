@@ -15,8 +15,10 @@
 #include "schema_contract.h"
 #include "store.h"
 
-static int validate_events(const siglog_stream *st, const siglog_event *events, size_t n)
+/* Checks the events; *total gets their keys', values' and headers' bytes. */
+static int validate_events(const siglog_stream *st, const siglog_event *events, size_t n, uint64_t *total)
 {
+    *total = 0;
     uint32_t record_bytes_max = STREAM_SETTING(st, record_bytes_max);
     for (size_t i = 0; i < n; i++) {
         const siglog_event *e = &events[i];
@@ -38,6 +40,7 @@ static int validate_events(const siglog_stream *st, const siglog_event *events, 
                            "event %zu is %llu bytes (key + value + headers), stream '%s' allows %u; nothing of "
                            "this call was appended",
                            i, (unsigned long long)bytes, st->name, record_bytes_max);
+        *total += bytes;
     }
     return 0;
 }
@@ -82,7 +85,8 @@ SIGLOG_API int siglog_append(siglog_stream *st, uint32_t partition_id, const sig
     if (partition_id != SIGLOG_PARTITION_BY_KEY && partition_id >= st->cfg.partitions)
         return sl_err_set(SIGLOG_ENOENT, "stream '%s' has %u partitions, no partition %u", st->name,
                        st->cfg.partitions, partition_id);
-    if ((rc = validate_events(st, events, n)) != 0)
+    uint64_t bytes;
+    if ((rc = validate_events(st, events, n, &bytes)) != 0 || (rc = sl_store_space_admit(st, bytes, n)) != 0)
         return rc;
     int contract = (int)STREAM_SETTING(st, contract);
     if ((rc = sl_schema_contract_check(st->schemas, contract, st->name, events, n)) != 0)

@@ -100,6 +100,11 @@ struct siglog_io {
     int (*stat_path)(const siglog_io *io, const char *path, int *is_dir, uint64_t *size);
     /* Owner and group of a file or directory. */
     int (*path_owner)(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid);
+    /* The filesystem holding the directory of path (path itself need not
+     * be a directory): bytes an unprivileged writer may still use
+     * (statvfs f_bavail) and its size. A backend may leave it NULL: a
+     * setting that needs it (min_free) is then refused, never ignored. */
+    int (*fs_space)(const siglog_io *io, const char *path, uint64_t *avail, uint64_t *total);
 
     /* Non-blocking lock on an open file (flock), exclusive or, with
      * `shared`, shared (a read-only descriptor may take either).

@@ -375,6 +375,19 @@ static int crash_stat_path(const siglog_io *io, const char *path, int *is_dir, u
     return rc;
 }
 
+/* The space of the disk under the simulation: what the files written so
+ * far (durable or not) leave. */
+static int crash_fs_space(const siglog_io *io, const char *path, uint64_t *avail, uint64_t *total)
+{
+    io_crash *c = crash_of(io);
+    pthread_mutex_lock(&c->mu);
+    int rc = crash_alive(c);
+    if (rc == 0)
+        rc = c->posix->fs_space(c->posix, path, avail, total);
+    pthread_mutex_unlock(&c->mu);
+    return rc;
+}
+
 static int crash_path_owner(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid)
 {
     io_crash *c = crash_of(io);
@@ -443,6 +456,7 @@ io_crash *io_crash_new(uint64_t seed)
         .list_dir = crash_list_dir,
         .stat_path = crash_stat_path,
         .path_owner = crash_path_owner,
+        .fs_space = crash_fs_space,
         .lock_file = crash_lock_file,
         .now_us = crash_now_us,
         .monotonic_us = crash_monotonic_us,

@@ -356,6 +356,15 @@ static int fault_stat_path(const siglog_io *io, const char *path, int *is_dir, u
     return d ? fault_errno(d) : f->base->stat_path(f->base, path, is_dir, size);
 }
 
+static int fault_fs_space(const siglog_io *io, const char *path, uint64_t *avail, uint64_t *total)
+{
+    io_fault *f = fault_of(io);
+    int d = fault_decide_path(f, IO_FAULT_READ, path, NULL);
+    if (d)
+        return fault_errno(d);
+    return f->base->fs_space ? f->base->fs_space(f->base, path, avail, total) : -ENOSYS;
+}
+
 static int fault_path_owner(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid)
 {
     io_fault *f = fault_of(io);
@@ -412,6 +421,7 @@ io_fault *io_fault_new(const siglog_io *base)
         .list_dir = fault_list_dir,
         .stat_path = fault_stat_path,
         .path_owner = fault_path_owner,
+        .fs_space = fault_fs_space,
         .lock_file = fault_lock_file,
         .now_us = fault_now_us,
         .monotonic_us = fault_monotonic_us,

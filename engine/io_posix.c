@@ -25,6 +25,7 @@
 #include <sys/file.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -390,6 +391,23 @@ static int posix_stat_path(const siglog_io *io, const char *path, int *is_dir, u
     return 0;
 }
 
+static int posix_fs_space(const siglog_io *io, const char *path, uint64_t *avail, uint64_t *total)
+{
+    (void)io;
+    jail_entry e;
+    int rc = at_parent(path, JAIL_FILE_OR_DIR, 1, &e, NULL);
+    if (rc < 0)
+        return rc;
+    struct statvfs v;
+    rc = fstatvfs(e.dirfd, &v) == 0 ? 0 : -errno;
+    sl_jail_entry_close(&e);
+    if (rc == 0) {
+        *avail = (uint64_t)v.f_bavail * v.f_frsize;
+        *total = (uint64_t)v.f_blocks * v.f_frsize;
+    }
+    return rc;
+}
+
 static int posix_path_owner(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid)
 {
     (void)io;
@@ -451,6 +469,7 @@ static const siglog_io io_posix_table = {
     .list_dir = posix_list_dir,
     .stat_path = posix_stat_path,
     .path_owner = posix_path_owner,
+    .fs_space = posix_fs_space,
     .lock_file = posix_lock_file,
     .now_us = posix_now_us,
     .monotonic_us = posix_monotonic_us,

@@ -94,6 +94,13 @@ static int root_stat_path(const siglog_io *io, const char *path, int *is_dir, ui
     return rc;
 }
 
+static int root_fs_space(const siglog_io *io, const char *path, uint64_t *avail, uint64_t *total)
+{
+    int rc;
+    ROOTED(rc, io, fs_space(root_of(io)->backend, path, avail, total));
+    return rc;
+}
+
 static int root_path_owner(const siglog_io *io, const char *path, uint32_t *uid, uint32_t *gid)
 {
     int rc;
@@ -135,6 +142,7 @@ int sl_io_root_open(const siglog_io *backend, const char *path, io_root **out)
     r->io.list_dir = root_list_dir;
     r->io.stat_path = root_stat_path;
     r->io.path_owner = root_path_owner;
+    r->io.fs_space = backend->fs_space ? root_fs_space : NULL;
     *out = r;
     return 0;
 }

@@ -32,6 +32,7 @@
 #include "error.h"
 #include "maintenance.h"
 #include "names.h"
+#include "retain.h"
 
 /* What the policy does to one partition. */
 typedef struct purge_plan {
@@ -198,7 +199,8 @@ static int warm_partition(maintenance *m, catalog *c, const catalog_snapshot *s,
 }
 
 static int retain_partition(maintenance *m, const char *stream, const siglog_stream_config *cfg,
-                            const consumer_set *cs, uint32_t p, int64_t now_us, const siglog_retain_options *o)
+                            const consumer_set *cs, uint32_t p, int64_t now_us, const siglog_retain_options *o,
+                            unsigned what)
 {
     catalog *c;
     int rc = sl_maintenance_catalog(m, stream, p, &c);
@@ -216,7 +218,7 @@ static int retain_partition(maintenance *m, const char *stream, const siglog_str
     }
     /* What stays goes warm: the entries of s past the purged ones (each
      * found again by its base offset, the catalog having changed). */
-    if (!rc)
+    if (!rc && (what & RETAIN_MOVES))
         rc = warm_partition(m, c, s, plan.count, stream, p, cfg, now_us, o->dry_run, &rp);
     sl_catalog_snapshot_release(s);
     if (!rc && o->partition_done)
@@ -226,7 +228,7 @@ static int retain_partition(maintenance *m, const char *stream, const siglog_str
 
 /* One stream's partitions; *done counts them for the progress. */
 static int retain_stream(maintenance *m, const char *stream, int64_t now_us, const siglog_retain_options *o,
-                         uint64_t *done, uint64_t total)
+                         unsigned what, uint64_t *done, uint64_t total)
 {
     char *dir;
     siglog_stream_config cfg;
@@ -236,7 +238,7 @@ static int retain_stream(maintenance *m, const char *stream, int64_t now_us, con
     consumer_set cs = {0};
     rc = sl_consumers_load(sl_maintenance_io(m), dir, &cs);
     for (uint32_t p = 0; p < cfg.partitions && !rc; p++) {
-        if ((rc = retain_partition(m, stream, &cfg, &cs, p, now_us, o)) != 0)
+        if ((rc = retain_partition(m, stream, &cfg, &cs, p, now_us, o, what)) != 0)
             rc = sl_err_set(rc, "retention of stream '%s' partition %u: %s", stream, p, siglog_errdetail());
         else if (o->progress)
             o->progress(o->ctx, ++*done, total);
@@ -265,6 +267,11 @@ static int count_partitions(const maintenance *m, const char *const *names, size
 SIGLOG_API int siglog_retain(siglog_maintenance *m, int64_t now_us, const siglog_retain_options *o)
 {
     sl_err_clear();
+    return sl_retain(m, now_us, o, RETAIN_MOVES);
+}
+
+int sl_retain(maintenance *m, int64_t now_us, const siglog_retain_options *o, unsigned what)
+{
     if (!m)
         return sl_err_set(SIGLOG_EINVAL, "siglog_retain: the maintenance handle is required");
     siglog_retain_options none = {0};
@@ -283,7 +290,7 @@ SIGLOG_API int siglog_retain(siglog_maintenance *m, int64_t now_us, const siglog
     if (!rc)
         rc = count_partitions(m, names, n, &total);
     for (size_t i = 0; i < n && !rc; i++)
-        rc = retain_stream(m, names[i], now_us, o, &done, total);
+        rc = retain_stream(m, names[i], now_us, o, what, &done, total);
     sl_io_dirent_list_free(&all);
     return rc;
 }

@@ -542,6 +542,7 @@ static void store_free(struct siglog *s)
         sl_lockfile_release(s->io, s->lock_fd);
     pthread_mutex_destroy(&s->streams_mu);
     pthread_mutex_destroy(&s->config_mu);
+    pthread_mutex_destroy(&s->space_mu);
     sl_commit_free(s->commit);
     sodium_memzero(s->secret, sizeof s->secret);
     sl_io_root_close(s->root);
@@ -588,6 +589,7 @@ static int open_store(siglog **out, const char *path, siglog_options o)
     s->lock_fd = -1;
     pthread_mutex_init(&s->streams_mu, NULL);
     pthread_mutex_init(&s->config_mu, NULL);
+    pthread_mutex_init(&s->space_mu, NULL);
 
     const siglog_io *io = s->io;
     char *store_file = sl_path_join(path, STORE_FILE);

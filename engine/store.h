@@ -63,6 +63,8 @@ struct siglog {
 
     pthread_mutex_t config_mu;      /* serializes stream config changes
                                      * (stream_config.c) */
+    pthread_mutex_t space_mu;       /* serializes min_free's measures and
+                                     * purges (space.c) */
     journal *journal;               /* writer only */
     journal_start *journal_starts;  /* filled at open, before recovery */
     struct journal_verdict *verdict; /* the journal's damage, judged at open */
@@ -144,12 +146,23 @@ typedef struct compact_task compact_task;
 int sl_compact_task_register(struct siglog *s, struct background *b);
 void sl_compact_task_free(struct siglog *s);
 /* Apply stream `stream`'s retention policy now, in the maintenance role
- * taken for the run (store_retention.c): 0 when it ran, SIGLOG_ELOCKED
- * when another handle holds the role (skipped: nothing waited for, nothing
- * done), else the failure. Reported through the store's log either way. */
-int sl_store_retain(struct siglog *s, const char *stream);
+ * taken for the run (store_retention.c); `what` as sl_retain (retain.h):
+ * 0 purges only. 0 when it ran, SIGLOG_ELOCKED when another handle holds
+ * the role (skipped: nothing waited for, nothing done), else the failure.
+ * Reported through the store's log either way. */
+int sl_store_retain(struct siglog *s, const char *stream, unsigned what);
 /* The retention task (store_retention.c): runs sl_store_retain for each
  * stream whose retention_interval passed since its last run. */
 int64_t sl_store_retention_task(void *ctx);
+
+/* min_free (space.c): whether stream st may take n more events of
+ * `bytes` (keys, values and headers): 0, or SIGLOG_ENOSPC naming the
+ * budget when the free space of the store's filesystem would fall below
+ * the stream's min_free even after a purge its policy allows. Any
+ * appender thread; takes space_mu only when it measures. */
+int sl_store_space_admit(siglog_stream *st, uint64_t bytes, size_t n);
+/* The space task: makes every stream measure again at its next append,
+ * so space others take or free is seen within SPACE_REMEASURE_US. */
+int64_t sl_store_space_task(void *ctx);
 
 #endif

@@ -20,9 +20,10 @@
 #include "background.h"
 #include "error.h"
 #include "maintenance.h"
+#include "retain.h"
 #include "store.h"
 
-int sl_store_retain(struct siglog *s, const char *stream)
+int sl_store_retain(struct siglog *s, const char *stream, unsigned what)
 {
     maintenance *m;
     int rc = sl_maintenance_open(&m, s->path, &s->opt);
@@ -32,7 +33,7 @@ int sl_store_retain(struct siglog *s, const char *stream)
     }
     if (!rc) {
         siglog_retain_options o = {.stream = stream};
-        rc = siglog_retain(m, s->io->now_us(s->io), &o);
+        rc = sl_retain(m, s->io->now_us(s->io), &o, what);
         sl_maintenance_close(m);
     }
     if (rc)
@@ -56,7 +57,7 @@ int64_t sl_store_retention_task(void *ctx)
             continue;
         int64_t now = s->io->monotonic_us(s->io);
         if (st->retention_last_us == 0 || now - st->retention_last_us >= (int64_t)interval) {
-            sl_store_retain(s, st->name);
+            sl_store_retain(s, st->name, RETAIN_MOVES);
             st->retention_last_us = now = s->io->monotonic_us(s->io);
         }
         int64_t left = st->retention_last_us + (int64_t)interval - now;

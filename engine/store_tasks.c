@@ -9,6 +9,7 @@
  *             wrote (a moved log start), every CATALOG_POLL_US;
  *   compact   the streams' compaction every compact_interval, on a
  *             worker thread of its own (compact_task.c);
+ *   space     have min_free measured again (space.c);
  * and on a second scheduler, so that a run that rewrites or removes
  * segments for seconds never holds the tasks above back:
  *   retention apply a stream's retention policy every retention_interval
@@ -164,6 +165,8 @@ int sl_store_tasks_start(struct siglog *s)
         rc = sl_background_register(s->background, "catalog", CATALOG_POLL_US, catalog_task, s);
     if (!rc)
         rc = sl_compact_task_register(s, s->background);
+    if (!rc)
+        rc = sl_background_register(s->background, "space", 0, sl_store_space_task, s);
     if (!rc)
         rc = sl_background_start(s->background);
     if (rc)

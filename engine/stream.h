@@ -60,6 +60,11 @@ struct siglog_stream {
     uint64_t pending_bytes_max; /* appenders commit themselves beyond this */
     hwm_file *hint;            /* writer: the partitions' published marks
                                 * for other processes (NULL: none) */
+    uint64_t space_headroom;   /* writer, atomic: bytes appends may still
+                                * take before min_free is measured again
+                                * (space.c) */
+    int64_t space_purge_us;    /* writer: monotonic time of min_free's
+                                * last purge (space.c, under space_mu) */
     int64_t retention_last_us; /* writer: monotonic time of the retention
                                 * task's last run on it (0: none yet); only
                                 * that task uses it (store_retention.c) */

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
 
@@ -241,6 +242,21 @@ CONFORMANCE(list_dir_is_sorted_bytewise_without_dot_entries)
     cr_assert_eq(l.count, 0);
     sl_io_dirent_list_free(&l);
     free(sub);
+}
+
+/* fs_space reports the filesystem of the path's directory, as statvfs
+ * does (its size exactly; the free space moves with other processes). */
+CONFORMANCE(fs_space_reports_the_filesystem_of_the_directory)
+{
+    char *absent = test_path(dir, "not-there-yet");
+    struct statvfs v;
+    cr_assert_eq(statvfs(dir, &v), 0);
+    uint64_t avail = 0, total = 0;
+    cr_assert_eq(io->fs_space(io, absent, &avail, &total), 0);
+    cr_assert_eq(total, (uint64_t)v.f_blocks * v.f_frsize);
+    cr_assert_gt(avail, 0);
+    cr_assert_leq(avail, total);
+    free(absent);
 }
 
 CONFORMANCE(stat_mkdir_rmdir_unlink_report_like_posix)

@@ -251,9 +251,9 @@ typedef struct siglog_stream_config {
      * Every one defaults to 0, "off": a stream keeps everything, hot,
      * until its policy says otherwise. Durations are microseconds.
      * siglog_retain, and a writer every retention_interval, apply
-     * warm_after, delete_after, max_bytes and max_hold ("Retention");
-     * cold_after, cold_max_bytes and min_free are stored, checked and
-     * audited but not acted on yet. */
+     * warm_after, delete_after, max_bytes and max_hold ("Retention"),
+     * a writer min_free (siglog_append); cold_after and cold_max_bytes
+     * are stored, checked and audited but not acted on yet. */
     uint32_t warm_level;          /* LZ4HC level of warm rewrites, 1..12;
                                    * default 9 */
     uint64_t warm_after;          /* rewrite sealed segments whose newest
@@ -526,7 +526,10 @@ typedef struct siglog_event {
  * are copied before return.
  * Errors: SIGLOG_ETOOBIG (nothing of this call appended), SIGLOG_EINVAL,
  * SIGLOG_ENOENT (partition out of range), SIGLOG_EFAILED, SIGLOG_EIO,
- * SIGLOG_ENOSPC, SIGLOG_ECORRUPT (the partition holds damage that its
+ * SIGLOG_ENOSPC (from the disk; or, nothing of this call appended, the
+ * stream's min_free: the free space of the store's filesystem would fall
+ * below it even after the writer purged what the retention policy allows,
+ * the detail naming both figures), SIGLOG_ECORRUPT (the partition holds damage that its
  * open would not cut, the detail naming file and byte, see siglog verify;
  * or its directory or segments were found missing at open, the detail
  * naming the missing offsets: nothing is appended, so no offset is handed

@@ -2,7 +2,8 @@
  * Retention from the command line: the policy's settings set at `stream
  * create` and by `stream config --set`, shown by `stream config` and
  * `stream list --json`, bad values refused naming the setting, every
- * change in the audit trail.
+ * change in the audit trail; a min_free the filesystem cannot keep
+ * refuses `append`.
  */
 #include "run.h"
 #include "support.h"
@@ -12,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #define DAY_US 86400000000LL
 
@@ -139,4 +141,33 @@ Test(cli_retention, tier_ages_must_come_in_order)
     r = RUN(NULL, "stream", "config", store, "ev", "--set", "delete_after=7d", "--set", "cold_after=0");
     cr_assert_eq(r.status, 0, "%s", r.err);
     run_free(&r);
+}
+
+/* min_free past the free space: `append` exits 1 naming the budget (and
+ * its usual count of what it appended: nothing) (the filesystem under the test directory is
+ * assumed under 99% free: skipped otherwise). */
+Test(cli_retention, min_free_refuses_an_append_naming_the_budget)
+{
+    struct statvfs v;
+    cr_assert_eq(statvfs(dir, &v), 0);
+    if (v.f_bavail * 100 >= v.f_blocks * 99)
+        cr_skip_test("the filesystem under the test directory is 99%% free");
+    run_result r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "1", "--set", "min_free=99%");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *in = test_path(dir, "in.jsonl");
+    FILE *f = fopen(in, "w");
+    cr_assert_not_null(f);
+    fputs("{\"a\":1}\n", f);
+    fclose(f);
+    r = RUN(in, "append", store, "ev");
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert(strstr(r.err, "min_free=99% keeps"), "%s", r.err);
+    cr_assert(strstr(r.err, "0 events, 0 bytes appended"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "replay", store, "ev", "--format", "value");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "");
+    run_free(&r);
+    free(in);
 }
