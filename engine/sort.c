@@ -26,6 +26,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,6 +36,7 @@
 
 #include "bytebuf.h"
 #include "error.h"
+#include "record_copy.h"
 
 #define SORT_MEMORY_DEFAULT (256ull << 20)
 #define SORT_MEMORY_MIN (1ull << 20)
@@ -567,6 +569,56 @@ SIGLOG_API int siglog_sort_next(siglog_sort *s, const siglog_record **rec, size_
     }
     *rec = &s->rec;
     return 1;
+}
+
+/* Hand the record the last siglog_sort_next returned out again on the
+ * next call: in memory its index entry is stepped back over; in the merge
+ * its reader has not moved on yet (that happens at the next call, as the
+ * record is pending), so the pending mark is dropped and the record stays
+ * at the heap's top. */
+static void sort_unread(siglog_sort *s)
+{
+    if (!s->readers)
+        s->next--;
+    else
+        s->pending = SIZE_MAX;
+}
+
+SIGLOG_API int siglog_sort_next_batch(siglog_sort *s, siglog_record *recs, size_t *cursor_index, size_t max,
+                                      void *buf, size_t buf_len, size_t *buf_used)
+{
+    sl_err_clear();
+    if (!s || !recs || !max || !buf)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_sort_next_batch: sort, records, max and buffer are required");
+    if (max > INT_MAX)
+        max = INT_MAX; /* the count is returned as an int */
+    size_t used = 0, n = 0;
+    int rc = 0;
+    while (n < max) {
+        const siglog_record *r;
+        size_t idx;
+        rc = siglog_sort_next(s, &r, &idx);
+        if (rc <= 0)
+            break;
+        size_t need = sl_record_copy_bytes(r, used);
+        if (need > buf_len - used) {
+            sort_unread(s);
+            rc = 0;
+            if (n == 0) {
+                used = need;
+                rc = sl_err_set(SIGLOG_ETOOBIG,
+                                "siglog_sort_next_batch: the record at offset %" PRIu64 " needs %zu bytes, the buffer has %zu",
+                                r->offset, need, buf_len);
+            }
+            break;
+        }
+        if (cursor_index)
+            cursor_index[n] = idx;
+        sl_record_copy(r, &recs[n++], buf, &used);
+    }
+    if (buf_used)
+        *buf_used = used;
+    return rc < 0 ? rc : (int)n;
 }
 
 SIGLOG_API uint64_t siglog_sort_spill_files(const siglog_sort *s)

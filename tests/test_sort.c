@@ -134,10 +134,40 @@ static seen *expected(siglog_stream **streams, size_t nstreams, const uint32_t *
     return all;
 }
 
-/* Sort the streams with budget `memory` and compare with expected();
- * returns the number of spill files written. */
+/* Reading a sort a record per call, or through siglog_sort_next_batch
+ * (batch > 0) into a buffer of BATCH_BYTES, which holds only some of a
+ * batch's records: the rest must wait for the next call. */
+#define BATCH_BYTES 4096
+typedef struct reader {
+    size_t batch;
+    siglog_record recs[64];
+    size_t idx[64];
+    uint8_t buf[BATCH_BYTES];
+    int n, at;
+} reader;
+
+static int read_next(siglog_sort *s, reader *b, const siglog_record **r, size_t *idx)
+{
+    if (!b->batch)
+        return siglog_sort_next(s, r, idx);
+    if (b->at == b->n) {
+        size_t used;
+        b->n = siglog_sort_next_batch(s, b->recs, b->idx, b->batch, b->buf, sizeof b->buf, &used);
+        b->at = 0;
+        if (b->n <= 0)
+            return b->n;
+        cr_assert_leq(used, sizeof b->buf);
+    }
+    *r = &b->recs[b->at];
+    *idx = b->idx[b->at++];
+    return 1;
+}
+
+/* Sort the streams with budget `memory`, read it (in batches of `batch`
+ * records when not 0) and compare with expected(); returns the number of
+ * spill files written. */
 static uint64_t check_sorted(siglog_stream **streams, size_t nstreams, const uint32_t *rank, uint64_t memory,
-                             int (*keep)(void *, const siglog_record *))
+                             int (*keep)(void *, const siglog_record *), size_t batch)
 {
     size_t want_n;
     seen *want = expected(streams, nstreams, rank, keep, &want_n);
@@ -155,7 +185,9 @@ static uint64_t check_sorted(siglog_stream **streams, size_t nstreams, const uin
     const siglog_record *r;
     size_t idx, got = 0;
     int rc;
-    while ((rc = siglog_sort_next(s, &r, &idx)) == 1) {
+    reader *b = calloc(1, sizeof *b);
+    b->batch = batch;
+    while ((rc = read_next(s, b, &r, &idx)) == 1) {
         cr_assert_lt(got, want_n);
         seen g = { r->timestamp_us, rank[idx / PARTS], r->partition, r->offset, digest(r) };
         cr_assert_eq(seen_cmp(&g, &want[got]), 0, "record %zu: ts %lld p %u o %llu, expected ts %lld p %u o %llu", got,
@@ -167,6 +199,7 @@ static uint64_t check_sorted(siglog_stream **streams, size_t nstreams, const uin
     }
     cr_assert_eq(rc, 0, "%s", siglog_errdetail());
     cr_assert_eq(got, want_n);
+    free(b);
     uint64_t spills = siglog_sort_spill_files(s);
     siglog_sort_close(s);
     for (size_t i = 0; i < n; i++)
@@ -180,21 +213,77 @@ static const uint32_t one_stream[] = { 0 };
 Test(sort, in_memory)
 {
     siglog_stream *st = fill("s", 20000, 100, 1);
-    cr_assert_eq(check_sorted(&st, 1, one_stream, 256 << 20, NULL), 0);
+    cr_assert_eq(check_sorted(&st, 1, one_stream, 256 << 20, NULL, 0), 0);
 }
 
 Test(sort, spilled_runs_merge_to_the_same_order)
 {
     siglog_stream *st = fill("s", 20000, 300, 2); /* about 6 MiB */
-    cr_assert_gt(check_sorted(&st, 1, one_stream, 1 << 20, NULL), 3);
+    cr_assert_gt(check_sorted(&st, 1, one_stream, 1 << 20, NULL, 0), 3);
     cr_assert_eq(test_count_entries(spill), 0);
 }
 
 Test(sort, more_runs_than_one_merge_takes)
 {
     siglog_stream *st = fill("s", 100000, 1000, 3); /* about 75 MiB: more than 64 runs of 1 MiB */
-    cr_assert_gt(check_sorted(&st, 1, one_stream, 1 << 20, NULL), 65);
+    cr_assert_gt(check_sorted(&st, 1, one_stream, 1 << 20, NULL, 0), 65);
     cr_assert_eq(test_count_entries(spill), 0);
+}
+
+/* Batches hand out what single calls do, a record that does not fit in
+ * what is left of the buffer waiting for the next call: from memory and
+ * from the merge of spilled runs. */
+Test(sort, batches_hand_out_the_same_records_in_memory)
+{
+    siglog_stream *st = fill("s", 20000, 100, 6);
+    cr_assert_eq(check_sorted(&st, 1, one_stream, 256 << 20, NULL, 64), 0);
+}
+
+Test(sort, batches_hand_out_the_same_records_from_spilled_runs)
+{
+    siglog_stream *st = fill("s", 20000, 300, 7);
+    cr_assert_gt(check_sorted(&st, 1, one_stream, 1 << 20, NULL, 64), 3);
+}
+
+/* The first record of a sort of the stream's partitions, through a
+ * buffer of buf_len bytes: the call's result, the record's position and
+ * the bytes used (or needed). */
+static int first_of_sort(siglog_stream *st, size_t buf_len, seen *first, size_t *used)
+{
+    siglog_cursor *cur[PARTS];
+    size_t n = open_cursors(&st, 1, cur), idx;
+    siglog_sort *s;
+    cr_assert_eq(siglog_sort_open(&s, cur, n, NULL), 0, "%s", siglog_errdetail());
+    siglog_record rec;
+    uint8_t *buf = malloc(buf_len);
+    int rc = siglog_sort_next_batch(s, &rec, &idx, 1, buf, buf_len, used);
+    if (rc == SIGLOG_ETOOBIG) /* nothing consumed: a buffer of the size asked for gets it */
+        rc = siglog_sort_next_batch(s, &rec, &idx, 1, buf = realloc(buf, *used), *used, NULL);
+    cr_assert_eq(rc, 1, "%s", siglog_errdetail());
+    *first = (seen){ rec.timestamp_us, 0, rec.partition, rec.offset, digest(&rec) };
+    free(buf);
+    siglog_sort_close(s);
+    for (size_t i = 0; i < n; i++)
+        siglog_cursor_close(cur[i]);
+    return rc;
+}
+
+/* A first record larger than the buffer: SIGLOG_ETOOBIG with the bytes it
+ * needs and nothing consumed; a buffer of that size then gets the record a
+ * large buffer gets. */
+Test(sort, a_batch_buffer_too_small_for_one_record_consumes_nothing)
+{
+    siglog_stream *st = fill("s", 200, 100, 8);
+    seen want, got;
+    size_t used, needed = 0;
+    first_of_sort(st, 4096, &want, &used);
+    first_of_sort(st, 16, &got, &needed);
+    cr_assert_gt(needed, 16);
+    cr_assert_eq(seen_cmp(&got, &want), 0);
+    cr_assert_eq(got.digest, want.digest);
+    siglog_record rec;
+    uint8_t buf[16];
+    cr_assert_eq(siglog_sort_next_batch(NULL, &rec, NULL, 1, buf, sizeof buf, NULL), SIGLOG_EINVAL);
 }
 
 static int even_offsets(void *ctx, const siglog_record *r)
@@ -206,14 +295,14 @@ static int even_offsets(void *ctx, const siglog_record *r)
 Test(sort, the_filter_applies_before_sorting)
 {
     siglog_stream *st = fill("s", 20000, 300, 4);
-    check_sorted(&st, 1, one_stream, 1 << 20, even_offsets);
+    check_sorted(&st, 1, one_stream, 1 << 20, even_offsets, 0);
 }
 
 Test(sort, streams_order_by_name_at_equal_times)
 {
     siglog_stream *streams[2] = { fill("zeta", 3000, 50, 5), fill("alpha", 3000, 50, 5) };
     const uint32_t rank[2] = { 1, 0 };
-    check_sorted(streams, 2, rank, 1 << 20, NULL);
+    check_sorted(streams, 2, rank, 1 << 20, NULL, 0);
 }
 
 Test(sort, files_of_a_killed_sort_are_removed_and_no_others)
@@ -234,7 +323,7 @@ Test(sort, files_of_a_killed_sort_are_removed_and_no_others)
         free(p);
     }
     siglog_stream *st = fill("s", 100, 50, 6);
-    check_sorted(&st, 1, one_stream, 1 << 20, NULL);
+    check_sorted(&st, 1, one_stream, 1 << 20, NULL, 0);
     cr_assert_eq(test_count_entries(spill), 3);
     char *p = test_path(spill, dead);
     cr_assert_neq(access(p, F_OK), 0, "the dead sort's file is still there");

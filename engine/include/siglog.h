@@ -732,6 +732,17 @@ SIGLOG_API int siglog_sort_open(siglog_sort **out, siglog_cursor *const *cursors
  * close), 0 at the end, or a negative code; *cursor_index (may be NULL)
  * says which cursor the record came from. */
 SIGLOG_API int siglog_sort_next(siglog_sort *s, const siglog_record **rec, size_t *cursor_index);
+/* Many records at once, as siglog_cursor_next_batch reads a cursor: up to
+ * max records copied into recs[] with their bytes in buf (nothing points
+ * into the sort, so they outlive the next call and the close), the cursor
+ * each came from in cursor_index[] (may be NULL). Returns how many
+ * (1..max), 0 at the end, or a negative code; *buf_used (may be NULL)
+ * gets the bytes of buf used. A record that does not fit stays for the
+ * next call; when even the first does not, SIGLOG_ETOOBIG and *buf_used
+ * gets the bytes it needs. An error ends the sort: the records read in
+ * that call are not handed out. Calls may mix with siglog_sort_next. */
+SIGLOG_API int siglog_sort_next_batch(siglog_sort *s, siglog_record *recs, size_t *cursor_index, size_t max,
+                                      void *buf, size_t buf_len, size_t *buf_used);
 /* How many spill files this sort wrote (0: it fit in memory). */
 SIGLOG_API uint64_t siglog_sort_spill_files(const siglog_sort *s);
 /* Frees the sort and its spill files. siglog_sort_close(NULL) is a no-op. */

@@ -9,6 +9,7 @@ record, and Events are made only when iterated, so to_pandas() builds
 its columns without an Event per record.
 """
 import ctypes
+import functools
 import heapq
 import json
 import os
@@ -36,36 +37,26 @@ _PARTITION, _SCHEMA, _FLAGS, _HEADER_COUNT = (
     getattr(_lib.Record, f).offset // 4 for f in ("partition", "schema_version", "flags", "header_count"))
 
 
-class _PartitionReader:
-    """One partition's cursor and the buffers its batches land in."""
+class _Batches:
+    """The record array and buffer a batch call (siglog_cursor_next_batch,
+    siglog_sort_next_batch) fills, and its records read out as columns."""
 
-    def __init__(self, stream, partition, seek, arg, flags, batch_bytes):
-        cur = ctypes.c_void_p()
-        with stream.store._guard:
-            _lib.check(_lib.lib.siglog_cursor_open(ctypes.byref(cur), stream._handle, partition, seek, arg, flags))
-        self.cursor = cur
-        self.partition = partition
-        self.start = _lib.lib.siglog_cursor_position(cur)
-        self.end = None  # a manifest's bound: read only offsets below it
-        self.stream_name = stream.name
+    def __init__(self, batch_bytes):
         self.recs = (_lib.Record * _RECORDS_PER_CALL)()
         raw = memoryview(self.recs).cast("B")
         self.words, self.signed, self.halves = raw.cast("Q"), raw.cast("q"), raw.cast("I")
         self.buf = ctypes.create_string_buffer(batch_bytes)
 
-    def close(self):
-        _lib.lib.siglog_cursor_close(self.cursor)
-        self.cursor = None
-
-    def read(self, numbers=memoryview.tolist):
+    def read(self, fill, streams, numbers):
         """The next batch as columns (see the module's doc), None at the
-        end; numbers makes the numeric columns (partition, offset, ts_us,
-        schema_version) out of strided memoryviews: lists by default,
-        numpy.array for to_pandas. The caller holds the locks."""
+        end: fill(recs, max, buf, buf_len, used) is the batch call; streams(n)
+        the stream column of its n records; numbers makes the numeric
+        columns (partition, offset, ts_us, schema_version) out of strided
+        memoryviews: memoryview.tolist for lists, numpy.array for
+        to_pandas. The caller holds the locks."""
         used = ctypes.c_size_t()
         while True:
-            n = _lib.lib.siglog_cursor_next_batch(self.cursor, self.recs, _RECORDS_PER_CALL, self.buf,
-                                                  len(self.buf), ctypes.byref(used))
+            n = fill(self.recs, _RECORDS_PER_CALL, self.buf, len(self.buf), ctypes.byref(used))
             if n != _lib.ETOOBIG:
                 break
             self.buf = ctypes.create_string_buffer(used.value)  # one record is this big
@@ -96,8 +87,32 @@ class _PartitionReader:
         flags = half(_FLAGS).tolist()
         tombstones = [bool(f & _lib.EVENT_TOMBSTONE) for f in flags] if any(flags) else [False] * n
         return (numbers(half(_PARTITION)), numbers(words[_OFFSET:end:_WORDS]), numbers(self.signed[_TS:end:_WORDS]),
-                keys, numbers(half(_SCHEMA)), headers, sliced(_VALUE, _VALUE_LEN), tombstones, [self.stream_name] * n,
+                keys, numbers(half(_SCHEMA)), headers, sliced(_VALUE, _VALUE_LEN), tombstones, streams(n),
                 [False] * n)
+
+
+class _PartitionReader:
+    """One partition's cursor and the buffers its batches land in."""
+
+    def __init__(self, stream, partition, seek, arg, flags, batch_bytes):
+        cur = ctypes.c_void_p()
+        with stream.store._guard:
+            _lib.check(_lib.lib.siglog_cursor_open(ctypes.byref(cur), stream._handle, partition, seek, arg, flags))
+        self.cursor = cur
+        self.partition = partition
+        self.start = _lib.lib.siglog_cursor_position(cur)
+        self.end = None  # a manifest's bound: read only offsets below it
+        self.stream_name = stream.name
+        self.batches = _Batches(batch_bytes)
+
+    def close(self):
+        _lib.lib.siglog_cursor_close(self.cursor)
+        self.cursor = None
+
+    def read(self, numbers=memoryview.tolist):
+        """The next batch as columns, None at the end (_Batches.read)."""
+        return self.batches.read(functools.partial(_lib.lib.siglog_cursor_next_batch, self.cursor),
+                                 lambda n: [self.stream_name] * n, numbers)
 
 
 def _headers(data, base, at, count):
@@ -177,7 +192,7 @@ class Replay:
             if max_lateness is not None:
                 self._reorder_open(memory, max_lateness)
             elif order == "event-time":
-                self._sort_open(memory, spill_dir)
+                self._sort_open(memory, spill_dir, batch_bytes)
         except BaseException:
             self._close_cursors()
             raise
@@ -199,7 +214,7 @@ class Replay:
         self._close_cursors()
         self._store._replays.discard(self)
 
-    def _sort_open(self, memory, spill_dir):
+    def _sort_open(self, memory, spill_dir, batch_bytes):
         """order="event-time": siglog_sort over the cursors (it reads them
         all now, spilling sorted runs past `memory` bytes)."""
         o = _lib.SortOptions()
@@ -213,6 +228,7 @@ class Replay:
         with self._store._guard:
             _lib.check(_lib.lib.siglog_sort_open(ctypes.byref(sort), cursors, len(self._readers), ctypes.byref(o)))
         self._sort = sort
+        self._sort_batches = _Batches(batch_bytes)
 
     def _reorder_open(self, memory, max_lateness):
         """max_lateness: siglog_reorder over the cursors, the filters
@@ -239,8 +255,27 @@ class Replay:
         key = ctypes.string_at(r.key, r.key_len) if r.key_len else None
         return self._kept((r.partition,), (r.offset,), (r.timestamp_us,), (key,), (r.schema_version,))[0]
 
-    def _sort_next(self, rec, index, _late):
-        return _lib.check(_lib.lib.siglog_sort_next(self._sort, ctypes.byref(rec), ctypes.byref(index)))
+    def _sorted_batches(self):
+        """Batches in exact (ts, stream, partition, offset) order
+        (siglog_sort_next_batch), filtered here."""
+        names = [r.stream_name for r in self._readers]
+        indexes = (ctypes.c_size_t * _RECORDS_PER_CALL)()
+        index_words = memoryview(indexes).cast("B").cast("Q")
+
+        def fill(recs, max_records, buf, buf_len, used):
+            return _lib.lib.siglog_sort_next_batch(self._sort, recs, indexes, max_records, buf, buf_len, used)
+
+        def streams(n):
+            return list(map(names.__getitem__, index_words[:n].tolist()))
+
+        while True:
+            with self._store._guard, self._lock:
+                if self._readers is None:
+                    raise _lib.ClosedError("replay")
+                columns = self._sort_batches.read(fill, streams, self._numbers)
+            if columns is None:
+                return
+            yield self._filtered(columns)
 
     def _reorder_next(self, rec, index, late):
         """The reorder's next record; when it has nothing more to hand out
@@ -253,11 +288,8 @@ class Replay:
             _lib.lib.siglog_reorder_finish(self._reorder)
             self._reorder_finished = True
 
-    def _record_batches(self, next_record):
-        """Batches of what a sort or a reorder hands out a record per call:
-        next_record(rec, index, late) points rec at the next record, sets
-        the index of its cursor and whether it is late and returns 1, or
-        returns 0 at the end."""
+    def _reordered_batches(self):
+        """Batches of what the reorder hands out, a record per call."""
         rec = ctypes.POINTER(_lib.Record)()
         index = ctypes.c_size_t()
         late = ctypes.c_int()
@@ -268,7 +300,7 @@ class Replay:
                 if self._readers is None:
                     raise _lib.ClosedError("replay")
                 for _ in range(_RECORDS_PER_CALL):
-                    if not next_record(rec, index, late):
+                    if not self._reorder_next(rec, index, late):
                         break
                     r = rec.contents
                     headers = ()
@@ -346,9 +378,9 @@ class Replay:
             raise _lib.ClosedError("replay")
         readers = list(self._readers)
         if self._reorder is not None:
-            yield from self._record_batches(self._reorder_next)
+            yield from self._reordered_batches()
         elif self._sort is not None:
-            yield from map(self._filtered, self._record_batches(self._sort_next))
+            yield from self._sorted_batches()
         elif self._merge:
             gens = [chain.from_iterable(map(_rows, self._partition_batches(r))) for r in readers]
             # The library's merge order: time, stream name, partition, offset.

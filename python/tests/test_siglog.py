@@ -127,9 +127,12 @@ def test_merge_interleaves_the_partitions_by_time(store, rows):
     assert [as_row(e) for e in store.stream("clicks").replay(order="merge")] == want
 
 
-@pytest.mark.parametrize("memory", [None, 1 << 20])
-def test_event_time_order_is_exact(store, rows, tmp_path, memory):
-    got = [as_row(e) for e in store.stream("clicks").replay(order="event-time", memory=memory, spill_dir=tmp_path)]
+@pytest.mark.parametrize("memory,batch_bytes", [(None, 1 << 20), (1 << 20, 1 << 20), (None, 16), (1 << 20, 600)])
+def test_event_time_order_is_exact(store, rows, tmp_path, memory, batch_bytes):
+    """In memory and spilled; batches of many records, of a few (the
+    rest wait for the next call) and of none (ETOOBIG: the buffer grows)."""
+    got = [as_row(e) for e in store.stream("clicks").replay(order="event-time", memory=memory, spill_dir=tmp_path,
+                                                            batch_bytes=batch_bytes)]
     assert got == sorted(rows, key=lambda r: (r["ts_us"], r["partition"], r["offset"]))
     assert not os.listdir(tmp_path)
     filtered = [as_row(e) for e in store.stream("clicks").replay(order="event-time", key="k4", to_offset=500)]
