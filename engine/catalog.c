@@ -297,6 +297,20 @@ int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t 
                    c->next_offset_floor - 1);
 }
 
+int sl_catalog_check_required(const char *dir, const catalog_snapshot *s)
+{
+    /* Nothing yet, or a log still in its first segment at offset 0: the
+     * listing tells where it starts (see catalog.h). */
+    if (s->version != 0 || s->n == 0 || (s->n == 1 && s->segs[0].base_offset == 0))
+        return 0;
+    return sl_err_set(SIGLOG_ECORRUPT,
+                      "%s/%s is missing, but the partition holds %zu segment(s), the first at offset %" PRIu64
+                      ": where its log starts and which offsets it handed out cannot be told, so it is not rebuilt "
+                      "from them; restore the file, or accept that offsets below %" PRIu64
+                      " are lost (siglog verify --repair --accept-loss)",
+                      dir, CATALOG_FILE, s->n, s->segs[0].base_offset, s->segs[0].base_offset);
+}
+
 static int seg_file_state(const siglog_io *io, const char *dir, const catalog_segment *e, char *path, size_t n)
 {
     snprintf(path, n, "%s/%s.seg", dir, e->location);

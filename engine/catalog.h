@@ -76,7 +76,9 @@
  * Compatibility: a version 1 file (bounds only) and a partition without
  * any are read by listing the directory once, inside this module; a writer
  * or maintenance open writes version 2 (upgrade on first write). Readers
- * never write.
+ * never write. A version 2 stream's partition past its first segment
+ * must have its file (sl_catalog_check_required: the callers that know
+ * the stream's version ask).
  *
  * Thread-safety: a `catalog` is used under its owner's lock (the
  * partition's `mu` for the writer, the maintenance handle's for
@@ -186,6 +188,21 @@ int sl_catalog_check_listed(const char *dir, const catalog_snapshot *s);
 /* A log that ends at next_offset against the bounds: SIGLOG_ECORRUPT
  * naming the missing offsets when it ends below the floor. */
 int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t next_offset);
+
+/* The rule for a stream whose stream.meta is version 2 (FORMAT.md,
+ * "Partition checkpoint"): its writer names the first segment in a
+ * catalog.ckpt right after creating it, and every roll and rewrite goes
+ * through the file, so a partition whose log is past its first segment
+ * (a second segment, or a first one at another offset than 0) without
+ * any file lost it, perhaps together with its first segments: taking the
+ * listing as the truth would restart the log at the first base left and
+ * hand lower offsets out again. SIGLOG_ECORRUPT naming dir's file then; 0
+ * for a snapshot read from a file, and for a partition with no segment or
+ * with one at offset 0 (a log that starts at 0 either way; a crash between
+ * the first segment and the file leaves that). Streams of version 1
+ * stores are read from the listing (see "Compatibility"): their callers
+ * do not ask. Writes nothing. */
+int sl_catalog_check_required(const char *dir, const catalog_snapshot *s);
 
 /* ---- the file ---- */
 

@@ -14,10 +14,27 @@ void sl_catalog_loss_plan_free(catalog_loss_plan *p)
     memset(p, 0, sizeof *p);
 }
 
+/* A partition without its catalog.ckpt: the log is what is found, the
+ * offsets below its first base are lost. */
+static int plan_rebuild(const catalog_snapshot *s, catalog_loss_plan *out)
+{
+    sl_err_clear();
+    out->rebuild = 1;
+    uint64_t first = sl_catalog_snapshot_segment(s, 0)->base_offset;
+    if (first == 0)
+        return 0;
+    if (!(out->runs = malloc(sizeof *out->runs)))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    out->runs[out->run_count++] = (catalog_lost_run){.from = 0, .to = first};
+    return 0;
+}
+
 int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out)
 {
     memset(out, 0, sizeof *out);
     catalog_snapshot *s = out->snap = sl_catalog_snapshot_get(c);
+    if (!sl_catalog_snapshot_found(s) && sl_catalog_check_required(sl_catalog_dir(c), s) != 0)
+        return plan_rebuild(s, out);
     if (!sl_catalog_persisted(c))
         return sl_err_set(SIGLOG_EVERSION,
                           "%s: its %s is not version 2, so it names no segments and a loss cannot be told from "
@@ -103,8 +120,25 @@ static int change_accept(catalog_snapshot *s, void *arg)
     return 0;
 }
 
+/* The catalog of a rebuild plan written as version 2 from its listing:
+ * the segments found, each sealed one with its figures. */
+static int accept_rebuild(catalog *c, const catalog_loss_plan *p, const segment_params *sp)
+{
+    size_t n = sl_catalog_snapshot_count(p->snap);
+    uint64_t *bases = malloc(n * sizeof *bases);
+    if (!bases)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        bases[i] = sl_catalog_snapshot_segment(p->snap, i)->base_offset;
+    int rc = sl_catalog_match_segments(c, bases, n);
+    free(bases);
+    return rc ? rc : sl_catalog_fill_figures(c, sp);
+}
+
 int sl_catalog_loss_accept(catalog *c, const catalog_loss_plan *p, const segment_params *sp)
 {
+    if (p->rebuild)
+        return accept_rebuild(c, p, sp);
     if (p->run_count == 0)
         return 0;
     const siglog_io *io = sl_catalog_io(c);

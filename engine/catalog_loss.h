@@ -28,9 +28,15 @@
  * segment it created past the last entry is removed by sl_catalog_drop_unnamed_tail
  * first); after it, the loss is recorded.
  *
- * Only a version 2 catalog can record a loss: a version 1 file or none
- * names no segments, so what is gone cannot be told from what never was
+ * Only a version 2 catalog can record a loss: a version 1 file names no
+ * segments, so what is gone cannot be told from what never was
  * (SIGLOG_EVERSION: a writer's open upgrades it once the files are back).
+ * A partition that lost its catalog.ckpt altogether (while it holds more
+ * than a fresh partition does, sl_catalog_check_required) is rebuilt
+ * instead: the segments found are the log, its start the first one's
+ * base, and every offset below that base is recorded as lost (the plan's
+ * one run, with no entries), since nothing tells which of them retention
+ * removed and which went with the file.
  * A missing partition directory takes its catalog with it: nothing says
  * which offsets it handed out, so it cannot be accepted (restore it).
  */
@@ -53,12 +59,14 @@ typedef struct catalog_loss_plan {
     catalog_lost_run *runs;
     size_t run_count;
     int end_lost;            /* the last (active) entry is among them */
+    int rebuild;             /* no catalog.ckpt: written from the listing */
     uint64_t new_active_base; /* when end_lost: where the log goes on */
 } catalog_loss_plan;
 
 /* Which entries of c's current state have no .seg (read-only). A plan
- * with run_count 0: nothing is lost. SIGLOG_EVERSION for a catalog that
- * is not version 2. Free with sl_catalog_loss_plan_free. */
+ * with run_count 0 and rebuild 0: nothing is lost. SIGLOG_EVERSION for a
+ * catalog that is a version 1 file, or no file in a fresh partition.
+ * Free with sl_catalog_loss_plan_free. */
 int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out);
 void sl_catalog_loss_plan_free(catalog_loss_plan *p);
 

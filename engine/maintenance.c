@@ -244,6 +244,12 @@ static int open_catalog(maintenance *m, const char *stream, uint32_t partition, 
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
     if (!rc)
         rc = sl_catalog_open(out, m->io, pd, m->file_mode);
+    if (!rc && !sl_catalog_persisted(*out)) {
+        /* Lost, or never upgraded: the writer's open refuses the first. */
+        catalog_snapshot *cs = sl_catalog_snapshot_get(*out);
+        rc = sl_catalog_check_required(pd, cs);
+        sl_catalog_snapshot_release(cs);
+    }
     if (!rc && !sl_catalog_persisted(*out))
         rc = sl_err_set(SIGLOG_EINVAL,
                         "%s: its catalog is from an older version of siglog; open the store for writing once, "

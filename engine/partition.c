@@ -473,9 +473,12 @@ static int open_active(partition *p, const catalog_segment *last, uint64_t journ
 
 /* The segments the catalog names are there (a version 2 file), or those
  * listed agree with its version 1 bounds. *snap: the catalog's state. */
-static int check_catalog_files(catalog *cat, catalog_snapshot **snap)
+static int check_catalog_files(const partition *p, catalog *cat, catalog_snapshot **snap)
 {
     catalog_snapshot *s = *snap = sl_catalog_snapshot_get(cat);
+    int rc = p->cfg.catalog_required ? sl_catalog_check_required(p->dir, s) : 0;
+    if (rc)
+        return rc;
     if (!sl_catalog_snapshot_listed(s))
         return sl_catalog_check_files(sl_catalog_io(cat), sl_catalog_dir(cat), s);
     size_t n = sl_catalog_snapshot_count(s);
@@ -484,7 +487,7 @@ static int check_catalog_files(catalog *cat, catalog_snapshot **snap)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     for (size_t i = 0; i < n; i++)
         bases[i] = sl_catalog_snapshot_segment(s, i)->base_offset;
-    int rc = sl_catalog_match_segments(cat, bases, n);
+    rc = sl_catalog_match_segments(cat, bases, n);
     free(bases);
     return rc;
 }
@@ -512,7 +515,7 @@ int sl_partition_open(partition **out, const siglog_io *io, const char *dir, uin
         catalog_snapshot *cs = NULL;
         rc = sl_catalog_open(&p->cat, io, dir, cfg->file_mode);
         if (!rc)
-            rc = check_catalog_files(p->cat, &cs);
+            rc = check_catalog_files(p, p->cat, &cs);
         if (!rc)
             rc = sl_catalog_drop_unnamed_tail(p->cat);
         if (!rc && cfg->remove_leftovers)
@@ -1161,7 +1164,12 @@ const batch_run *sl_partition_journaled(const partition *p)
 
 int sl_partition_catalog_snapshot(const partition *p, catalog_snapshot **out)
 {
-    return sl_catalog_snapshot_load(p->io, p->dir, out);
+    int rc = sl_catalog_snapshot_load(p->io, p->dir, out);
+    if (!rc && p->cfg.catalog_required && (rc = sl_catalog_check_required(p->dir, *out)) != 0) {
+        sl_catalog_snapshot_release(*out);
+        *out = NULL;
+    }
+    return rc;
 }
 
 int sl_partition_segment_open(partition *p, const catalog_segment *e, segment **out)
@@ -1235,7 +1243,7 @@ static int snapshot_of_segments(partition *p, const hwm_mark *hint, partition_sn
      * catalog lists them, after reading the version 1 bounds (a writer
      * creates a segment before the checkpoint that names it). */
     catalog_snapshot *cs;
-    int rc = sl_catalog_snapshot_load(p->io, p->dir, &cs);
+    int rc = sl_partition_catalog_snapshot(p, &cs);
     if (rc)
         return rc;
     *cp = *sl_catalog_snapshot_bounds(cs);
@@ -1460,7 +1468,7 @@ int sl_partition_info(partition *p, siglog_partition_info *out)
     if (rc)
         return rc;
     catalog_snapshot *cs;
-    if ((rc = sl_catalog_snapshot_load(p->io, p->dir, &cs)) != 0)
+    if ((rc = sl_partition_catalog_snapshot(p, &cs)) != 0)
         return rc;
     size_t n = sl_catalog_snapshot_count(cs);
     out->log_start_offset = snap.log_start_offset;

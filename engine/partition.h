@@ -60,6 +60,9 @@ typedef struct partition_config {
     struct schema_registry *schemas;
     int remove_leftovers; /* writer open: no maintenance runs, remove
                            * what an interrupted one left (maintenance.h) */
+    int catalog_required; /* the stream's metadata is version 2: a
+                           * partition holding segments has its catalog
+                           * (sl_catalog_check_required) */
 } partition_config;
 
 /* A run of sealed batches, contiguous in offsets. */
@@ -229,7 +232,9 @@ int sl_partition_damaged(const partition *p);
 /* Read-only open: the batches its journal holds (see sl_partition_add_journaled),
  * immutable after open. */
 const batch_run *sl_partition_journaled(const partition *p);
-/* Its catalog as it is now (sl_catalog_snapshot_load). */
+/* Its catalog as it is now (sl_catalog_snapshot_load), SIGLOG_ECORRUPT
+ * when the stream requires a catalog.ckpt it lacks
+ * (sl_catalog_check_required). */
 int sl_partition_catalog_snapshot(const partition *p, catalog_snapshot **out);
 /* Open one of its segments, as its catalog entry names it, for reading. */
 int sl_partition_segment_open(partition *p, const catalog_segment *e, segment **out);

@@ -71,10 +71,10 @@ typedef struct log_front {
     uint64_t start, first_base, first_end;
 } log_front;
 
-static int current_front(siglog_stream *st, partition *p, log_front *f)
+static int current_front(partition *p, log_front *f)
 {
     catalog_snapshot *cs;
-    int rc = sl_catalog_snapshot_load(st->store->io, sl_partition_path(p), &cs);
+    int rc = sl_partition_catalog_snapshot(p, &cs);
     if (rc)
         return rc;
     f->start = f->first_base = f->first_end = sl_catalog_snapshot_bounds(cs)->log_start_offset;
@@ -102,7 +102,7 @@ static int usage_of(siglog_stream *st, uint32_t part, schema_usage *u)
 {
     partition *p = st->parts[part];
     log_front front;
-    int found, rc = current_front(st, p, &front);
+    int found, rc = current_front(p, &front);
     if (rc)
         return rc;
     if (!st->store->read_only) {

@@ -309,10 +309,14 @@ int sl_stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_
     return rc == SIGLOG_EINVAL ? sl_err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail()) : rc;
 }
 
-/* The partitions of a stream work by its settings and the store's mode. */
-static partition_config partition_config_of(const struct siglog *s, const siglog_stream_config *c)
+/* The partitions of a stream work by its settings, the store's mode and
+ * the version of its stream.meta (meta_version). */
+static partition_config partition_config_of(const struct siglog *s, const siglog_stream_config *c, int meta_version)
 {
-    return (partition_config){.stream = *c, .file_mode = s->opt.file_mode, .remove_leftovers = s->maintenance_idle};
+    return (partition_config){.stream = *c,
+                              .file_mode = s->opt.file_mode,
+                              .remove_leftovers = s->maintenance_idle,
+                              .catalog_required = meta_version >= 2};
 }
 
 /* Remove a directory that stream creation made, with what it holds two
@@ -457,8 +461,9 @@ int sl_stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream
                      "is adopted",
                      dir, parts, c->partitions);
     /* What a reader checks, writing nothing: catalog and segments agree
-     * and the log reaches its bound. */
-    partition_config pc = partition_config_of(s, c);
+     * and the log reaches its bound, by the rules of the version 2
+     * stream.meta adoption writes. */
+    partition_config pc = partition_config_of(s, c, 2);
     for (uint32_t p = 0; p < parts && !rc; p++) {
         char *pd = sl_path_partition_dir(dir, p);
         partition *part = NULL;
@@ -547,14 +552,14 @@ int sl_stream_open(struct siglog *s, const char *dir, int writable, siglog_strea
                             : sl_err_errno(r, "reading %s", meta);
         goto fail;
     }
-    rc = sl_stream_meta_decode(data, len, st->name, &st->id, &st->cfg, &st->meta_extra, NULL);
+    rc = sl_stream_meta_decode(data, len, st->name, &st->id, &st->cfg, &st->meta_extra, &st->meta_version);
     if (rc) {
         rc = sl_err_set(rc, "%s: %s", meta, siglog_errdetail());
         goto fail;
     }
     if (writable && (rc = sl_stream_config_normalize(&st->cfg, sl_journal_capacity(s->journal))) != 0)
         goto fail;
-    partition_config pc = partition_config_of(s, &st->cfg);
+    partition_config pc = partition_config_of(s, &st->cfg, st->meta_version);
     /* What a writer holds appended but uncommitted is bounded per stream:
      * a quarter of the journal, at most 4 MiB, shared by its partitions
      * (each at least 256 KiB, a few batches). A bound per partition would

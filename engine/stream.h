@@ -53,6 +53,9 @@ struct siglog_stream {
      * partition keeps its own copy, under its lock (sl_partition_set_config). */
     siglog_stream_config cfg;
     stream_meta_extra meta_extra; /* kept for rewriting stream.meta */
+    int meta_version;             /* of stream.meta as it was opened: 2
+                                   * makes catalog.ckpt required
+                                   * (sl_catalog_check_required) */
     char *dir;
     partition **parts;
     struct schema_registry *schemas; /* its schema versions (schema_registry.h) */

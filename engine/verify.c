@@ -418,13 +418,19 @@ static int check_listed(verifier *v, const char *dir, const segment_params *p)
  * segment checked in order, each sealed entry's figures against its
  * segment, the offsets tiling but for losses the catalog records, the
  * log's end against the floor. A version 1 catalog or none: what the
- * catalog module lists, against the version 1 bounds. */
-static int check_partition(verifier *v, const char *dir, const segment_params *p)
+ * catalog module lists, against the version 1 bounds; none where
+ * catalog_required (a version 2 stream) and the partition holds more
+ * than a fresh one is a problem, and its segments are checked as listed. */
+static int check_partition(verifier *v, const char *dir, const segment_params *p, int catalog_required)
 {
     catalog_snapshot *cs = NULL;
     int rc = sl_catalog_snapshot_load(v->io, dir, &cs);
+    if (!rc && catalog_required && (rc = sl_catalog_check_required(dir, cs)) != 0) {
+        sl_catalog_snapshot_release(cs);
+        cs = NULL;
+    }
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION) {
-        /* A missing directory, or a damaged checkpoint. */
+        /* A missing directory, a damaged checkpoint, or a missing one. */
         problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
         return check_listed(v, dir, p);
     }
@@ -479,16 +485,17 @@ static int check_stream(verifier *v, const char *dir)
     char name[SIGLOG_NAME_MAX + 1];
     uint32_t id;
     siglog_stream_config c;
+    int version;
     if (rc < 0) {
         problem(v, meta, UINT64_MAX, "unreadable stream metadata: %s", strerror(-rc));
         rc = 0;
-    } else if (sl_stream_meta_decode(data, len, name, &id, &c, NULL, NULL) != 0) {
+    } else if (sl_stream_meta_decode(data, len, name, &id, &c, NULL, &version) != 0) {
         problem(v, meta, UINT64_MAX, "%s", siglog_errdetail());
     } else {
         segment_params p = {c.segment_bytes_max, c.index_interval_bytes, 0600};
         for (uint32_t part = 0; part < c.partitions && !rc; part++) {
             char *pd = sl_path_partition_dir(dir, part);
-            rc = pd ? check_partition(v, pd, &p) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
+            rc = pd ? check_partition(v, pd, &p, version >= 2) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
             free(pd);
         }
     }
@@ -712,13 +719,23 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
         r.partition = part;
         r.offset_start = run->from;
         r.offset_end = run->to;
-        snprintf(r.detail, sizeof r.detail, "%zu segment(s) from %s.seg on were missing; loss accepted by verify",
-                 run->count, sl_catalog_snapshot_segment(plan.snap, run->first)->location);
+        if (plan.rebuild)
+            snprintf(r.detail, sizeof r.detail,
+                     "%s was missing and the first segment found is %s.seg; loss accepted by verify", CATALOG_FILE,
+                     sl_catalog_snapshot_segment(plan.snap, 0)->location);
+        else
+            snprintf(r.detail, sizeof r.detail, "%zu segment(s) from %s.seg on were missing; loss accepted by verify",
+                     run->count, sl_catalog_snapshot_segment(plan.snap, run->first)->location);
         rc = sl_store_audit(s, &r);
     }
     segment_params sp = {st->cfg.segment_bytes_max, st->cfg.index_interval_bytes, s->opt.file_mode};
     if (!rc)
         rc = sl_catalog_loss_accept(cat, &plan, &sp);
+    if (!rc && plan.rebuild) {
+        v->st.repairs++;
+        if (v->cb && v->cb->repaired)
+            v->cb->repaired(v->cb->ctx, dir, "rebuilt its missing " CATALOG_FILE " from the segments found");
+    }
     for (size_t i = 0; !rc && i < plan.run_count; i++) {
         const catalog_lost_run *run = &plan.runs[i];
         v->st.repairs++;

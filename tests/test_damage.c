@@ -13,8 +13,11 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <xxhash.h>
 
+#include "codec.h"
 #include "io_fault.h"
+#include "stream.h"
 #include "support.h"
 
 static char *dir;
@@ -653,12 +656,51 @@ Test(damage, adopt_refuses_partitions_that_do_not_check_out)
     free(seg);
 }
 
-/* A store from before the checkpoint existed: the writer's first open
- * takes the segments it finds as the truth and records them, so from then
- * on a segment lost at the end is noticed. */
+/* Rewrite stream "log"'s stream.meta as version 1 (FORMAT.md section 4),
+ * as a store from before the checkpoint has it. */
+static void stream_meta_to_v1(void)
+{
+    char *path = store_path("streams/log/stream.meta");
+    static uint8_t v2[4096];
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    size_t len = fread(v2, 1, sizeof v2, f);
+    fclose(f);
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    siglog_stream_config c;
+    cr_assert_eq(sl_stream_meta_decode(v2, len, name, &id, &c, NULL, NULL), 0, "%s", siglog_errdetail());
+    size_t name_len = strlen(name);
+    uint8_t v1[200] = {0};
+    memcpy(v1, "SGST", 4);
+    put_le16(v1 + 4, 1);
+    put_le32(v1 + 8, id);
+    put_le32(v1 + 12, c.partitions);
+    put_le32(v1 + 16, c.compression);
+    put_le32(v1 + 20, c.sync_policy);
+    put_le32(v1 + 24, c.sync_interval_ms);
+    put_le32(v1 + 28, c.record_bytes_max);
+    put_le64(v1 + 32, c.segment_bytes_max);
+    put_le64(v1 + 40, c.segment_age_max_us);
+    put_le32(v1 + 48, c.batch_bytes_max);
+    put_le32(v1 + 52, c.linger_us);
+    put_le32(v1 + 56, c.index_interval_bytes);
+    put_le32(v1 + 60, (uint32_t)name_len);
+    memcpy(v1 + 64, name, name_len);
+    put_le64(v1 + 64 + name_len, XXH3_64bits(v1, 64 + name_len));
+    cr_assert_not_null(f = fopen(path, "wb"));
+    cr_assert_eq(fwrite(v1, 1, 64 + name_len + 8, f), 64 + name_len + 8);
+    cr_assert_eq(fclose(f), 0);
+    free(path);
+}
+
+/* A store from before the checkpoint existed (version 1 stream.meta):
+ * the writer's first open takes the segments it finds as the truth and
+ * records them, so from then on a segment lost at the end is noticed. */
 Test(damage, a_store_without_checkpoints_gets_them_at_the_first_writer_open)
 {
     rolling_stream();
+    stream_meta_to_v1();
     char *ckpt0 = store_path("streams/log/00000/catalog.ckpt");
     char *ckpt1 = store_path("streams/log/00001/catalog.ckpt");
     cr_assert_eq(unlink(ckpt0), 0);

@@ -88,17 +88,24 @@ static uint64_t append_one(uint64_t k)
     return off;
 }
 
-/* Read the partition from (seek, arg) to its end: the offsets into out,
- * each SIGLOG_EGAP's detail into gaps (at most 4). */
-static size_t read_through(int seek, int64_t arg, uint64_t *out, size_t max, char gaps[4][512], size_t *ngaps)
+/* The store opened read-only, and its stream "g". */
+static siglog *open_read_only(siglog_stream **st)
 {
     siglog *s;
     siglog_options o;
     siglog_options_default(&o);
     o.read_only = 1;
     cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, "g", st), 0);
+    return s;
+}
+
+/* Read the partition from (seek, arg) to its end: the offsets into out,
+ * each SIGLOG_EGAP's detail into gaps (at most 4). */
+static size_t read_through(int seek, int64_t arg, uint64_t *out, size_t max, char gaps[4][512], size_t *ngaps)
+{
     siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "g", &st), 0);
+    siglog *s = open_read_only(&st);
     siglog_cursor *c;
     cr_assert_eq(siglog_cursor_open(&c, st, 0, seek, arg, 0), 0, "%s", siglog_errdetail());
     size_t n = 0;
@@ -172,19 +179,28 @@ Test(loss, a_lost_middle_segment_is_refused_then_accepted_as_a_recorded_gap)
     cr_assert_eq(stats.repairs, 0);
 }
 
-Test(loss, a_lost_first_segment_moves_the_log_start)
+/* After an accepted loss at the start: a read from the start gets every
+ * offset from start on, with no gap to report, and the next append gets
+ * the old next offset (none is handed out again). */
+static void assert_log_starts_at(uint64_t start)
 {
-    remove_segment(bases[0]);
-    assert_refused("segments missing at the start");
-    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
     static uint64_t got[EVENTS + 1];
     char gaps[4][512];
     size_t ngaps;
     size_t n = read_through(SIGLOG_SEEK_START, 0, got, EVENTS + 1, gaps, &ngaps);
     cr_assert_eq(ngaps, 0);
-    cr_assert_eq(n, EVENTS - bases[1]);
-    cr_assert_eq(got[0], bases[1]);
+    cr_assert_eq(n, EVENTS - start);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(got[i], start + i);
     cr_assert_eq(append_one(0), EVENTS);
+}
+
+Test(loss, a_lost_first_segment_moves_the_log_start)
+{
+    remove_segment(bases[0]);
+    assert_refused("segments missing at the start");
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    assert_log_starts_at(bases[1]);
 }
 
 Test(loss, a_lost_active_segment_goes_on_past_every_offset_handed_out)
@@ -293,11 +309,76 @@ Test(loss, verify_names_segment_files_the_catalog_does_not)
     cr_assert_eq(strchr(f.text, '\n') + 1, f.text + strlen(f.text), "one problem only: %s", f.text);
 }
 
-Test(loss, an_upgrade_fills_the_figures_of_sealed_entries)
+static void remove_catalog(void)
 {
     char *ckpt = test_path(pdir, CATALOG_FILE);
     cr_assert_eq(unlink(ckpt), 0);
-    /* The writer's open upgrades it. */
+    free(ckpt);
+}
+
+/* A read-only handle is told what the writer is, and writes nothing. */
+static void assert_read_refused(const char *what)
+{
+    char *before = test_tree_fingerprint(dir);
+    siglog_stream *st;
+    siglog *s = open_read_only(&st);
+    siglog_cursor *c;
+    int rc = siglog_cursor_open(&c, st, 0, SIGLOG_SEEK_START, 0, 0);
+    cr_assert_eq(rc, SIGLOG_ECORRUPT, "%s: %s", siglog_errname(rc), siglog_errdetail());
+    cr_assert_not_null(strstr(siglog_errdetail(), what), "%s", siglog_errdetail());
+    siglog_close(s);
+    /* verify without repair reports it, writing nothing either. */
+    findings f = {0};
+    siglog_verify_callbacks cb = {.problem = on_problem, .ctx = &f};
+    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), SIGLOG_ECORRUPT);
+    cr_assert_not_null(strstr(f.text, what), "%s", f.text);
+    char *after = test_tree_fingerprint(dir);
+    cr_assert_str_eq(after, before);
+    free(before);
+    free(after);
+}
+
+/* The loss records of the store's audit trail, "from..to-1;" each. */
+static int loss_record(void *ctx, const siglog_audit_record *r)
+{
+    if (strcmp(r->action, "loss") == 0)
+        snprintf((char *)ctx + strlen(ctx), 256, "%" PRIu64 "..%" PRIu64 ";", r->offset_start, r->offset_end - 1);
+    return 0;
+}
+
+static void assert_audited_losses(const char *want)
+{
+    siglog *s = test_store_open(dir, NULL);
+    char got[1024] = "";
+    cr_assert_eq(siglog_audit_read(s, 1, loss_record, got, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_str_eq(got, want);
+    siglog_close(s);
+}
+
+Test(loss, a_lost_catalog_with_the_first_segment_is_refused_then_accepted_below_the_first_base)
+{
+    remove_catalog();
+    remove_segment(bases[0]);
+    /* Taken as the truth, the listing would restart the log at bases[1]. */
+    assert_refused(CATALOG_FILE " is missing");
+    assert_read_refused(CATALOG_FILE " is missing");
+    cr_assert_eq(siglog_verify(dir, 1, NULL, NULL), SIGLOG_ECORRUPT);
+    assert_refused(CATALOG_FILE " is missing");
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
+    char want[64];
+    snprintf(want, sizeof want, "0..%" PRIu64 ";", bases[1] - 1);
+    assert_audited_losses(want);
+    assert_log_starts_at(bases[1]);
+}
+
+Test(loss, a_lost_catalog_alone_is_refused_then_rebuilt_with_the_figures_of_sealed_entries)
+{
+    remove_catalog();
+    assert_refused(CATALOG_FILE " is missing");
+    assert_read_refused(CATALOG_FILE " is missing");
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    assert_audited_losses(""); /* the log started at 0: nothing lost */
     cr_assert_eq(append_one(0), EVENTS);
     catalog_snapshot *s;
     cr_assert_eq(sl_catalog_snapshot_load(sl_io_posix(), pdir, &s), 0, "%s", siglog_errdetail());
@@ -314,9 +395,34 @@ Test(loss, an_upgrade_fills_the_figures_of_sealed_entries)
         cr_assert_geq(e->max_timestamp_us, e->first_timestamp_us);
     }
     sl_catalog_snapshot_release(s);
-    free(ckpt);
     /* verify checks them (they are not the "unknown" zeros). */
     cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
+}
+
+Test(loss, a_fresh_partition_opens_without_its_catalog)
+{
+    /* A crash between the writer's creation of the first segment and the
+     * catalog naming it leaves exactly this: one empty segment at 0. */
+    siglog *s = test_store_open(dir, NULL);
+    test_stream_create(s, "fresh", 1, SIGLOG_SYNC_NONE, 64 * 1024);
+    cr_assert_eq(siglog_close(s), 0);
+    char *fdir = test_path(dir, "streams/fresh/00000"), *ckpt = test_path(fdir, CATALOG_FILE);
+    uint64_t b[2];
+    cr_assert_eq(test_segment_bases(fdir, b, 2), 1);
+    cr_assert_eq(unlink(ckpt), 0);
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
+    s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "fresh", &st), 0);
+    test_event t;
+    test_event_make(&t, SEED, 0);
+    uint64_t off;
+    cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, &off), 0, "%s", siglog_errdetail());
+    cr_assert_eq(off, 0);
+    cr_assert_eq(siglog_close(s), 0);
+    cr_assert_eq(access(ckpt, F_OK), 0);
+    free(ckpt);
+    free(fdir);
 }
 
 /* A crash at every mutating call of an accepted loss of the active
@@ -449,4 +555,10 @@ Test(loss, an_accepted_loss_of_the_active_segment_goes_on_above_what_the_journal
     cr_assert_eq(off, acked);
     test_rmtree(adir);
     free(adir);
+}
+
+Test(loss, a_missing_partition_directory_is_reported_to_readers_writing_nothing)
+{
+    test_rmtree(pdir);
+    assert_read_refused("partition directory");
 }

@@ -244,6 +244,7 @@ def read_stream_meta(path):
         raw_name, cfg = stream_meta_v2(path, b)
     else:
         raise FormatError(path, 4, "stream metadata version %d, this reader knows 1 and 2" % version)
+    cfg["meta_version"] = version  # 2: its partitions' catalog.ckpt is required (section 5, check 1)
     try:
         name = raw_name.decode("ascii")
     except UnicodeDecodeError:
@@ -840,6 +841,12 @@ def read_partition(pdir, stream_id, part, cfg, journal, strict):
         bases = [int(SEGMENT_RE.match(n).group(1)) for n in names]
         if ckpt is not None:
             check_against_checkpoint(pdir, ckpt, bases)
+        elif cfg["meta_version"] == 2 and bases not in ([], [0]):
+            # Check 1: past its first segment, the log's start and end
+            # are only known from the file.
+            raise FormatError(os.path.join(pdir, "catalog.ckpt"), None,
+                              "missing, but the partition holds %d segment(s), the first at offset %d"
+                              % (len(bases), bases[0]))
     journal_batches = journal.get((stream_id, part), [])
     journal_from = None
     if journal_batches:
