@@ -491,3 +491,73 @@ void test_append_flushed(siglog *s, siglog_stream *st, uint64_t seed, uint64_t n
         cr_assert_eq(siglog_flush(s), 0);
     }
 }
+
+void test_seeded_config(siglog_stream_config *c, uint64_t segment_bytes)
+{
+    siglog_stream_config_default(c);
+    c->compression = SIGLOG_COMPRESSION_NONE;
+    c->segment_bytes_max = segment_bytes;
+    c->batch_bytes_max = 16u << 10;
+    c->record_bytes_max = 64u << 10;
+}
+
+void test_seeded_retention(siglog_stream_config *c)
+{
+    c->delete_after = 700000;
+    c->warm_after = 100000;
+}
+
+void test_seeded_store(const char *dir, const siglog_stream_config *c, uint64_t seed, uint64_t n)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.create = 1;
+    o.journal_bytes = 1u << 20;
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_stream_create(s, "m", c), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
+    for (uint64_t i = 0; i < n; i++) {
+        test_event t;
+        test_event_make(&t, seed, i);
+        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+}
+
+siglog *test_seeded_open_read_only(const char *store, siglog_stream **st, const char *ctx)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, store, &o), 0, "%s: %s", ctx, siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, "m", st), 0, "%s: %s", ctx, siglog_errdetail());
+    return s;
+}
+
+uint64_t test_check_seeded_log(const char *store, uint64_t seed, uint64_t *end, const char *ctx)
+{
+    siglog_stream *st;
+    siglog *s = test_seeded_open_read_only(store, &st, ctx);
+    siglog_partition_info info;
+    cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s: %s", ctx, siglog_errdetail());
+    siglog_cursor *cur;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s: %s", ctx, siglog_errdetail());
+    const siglog_record *r;
+    uint64_t want = info.log_start_offset;
+    int rc;
+    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
+        cr_assert_eq(r->offset, want, "%s: offset %" PRIu64 " where %" PRIu64 " belongs", ctx, r->offset, want);
+        test_event t;
+        test_event_make(&t, seed, want);
+        test_assert_record_eq(r, &t.ev);
+        want++;
+    }
+    cr_assert_eq(rc, 0, "%s: cursor at %" PRIu64 ": %s", ctx, want, siglog_errdetail());
+    siglog_cursor_close(cur);
+    siglog_close(s);
+    *end = want;
+    return info.log_start_offset;
+}

@@ -98,6 +98,32 @@ char *test_tree_fingerprint(const char *dir);
  * or claims (its pid), dry run or not. */
 char *test_store_fingerprint(const char *dir);
 
+/* ---- the seeded store of the crash and fault suites: stream "m", one
+ * partition, event i (test_event_make(seed, i)) at offset i ---- */
+/* Defaults but for: no compression, segments of segment_bytes with a few
+ * 16 KiB batches each, records up to 64 KiB (a batch must fit a quarter
+ * of the 1 MiB journal). */
+void test_seeded_config(siglog_stream_config *c, uint64_t segment_bytes);
+/* Event i of test_event_make is at TEST_T0 + i ms (and under 0.5 ms).
+ * The seeded retention policy (test_seeded_retention): at TEST_RETAIN_NOW
+ * it purges the segments whose events are all older than 700 ms (before
+ * TEST_T0 + 400 ms) and moves the sealed ones older than 100 ms that stay
+ * to the warm tier. */
+#define TEST_T0 1700000000000000LL
+#define TEST_RETAIN_NOW (TEST_T0 + 1100000)
+void test_seeded_retention(siglog_stream_config *c);
+/* Create a store at dir (1 MiB journal) with stream "m" of config c and
+ * append events 0..n-1 of seed one at a time; closed. */
+void test_seeded_store(const char *dir, const siglog_stream_config *c, uint64_t seed, uint64_t n);
+/* Read the store's stream "m" read-only: every record from the log start
+ * to the end is event (its offset) of seed, byte-identical, the offsets
+ * dense. Returns the log start; *end gets where the log ends. ctx starts
+ * every failure's message. */
+uint64_t test_check_seeded_log(const char *store, uint64_t seed, uint64_t *end, const char *ctx);
+/* Open the store read-only and get its stream "m" into *st; ctx starts
+ * a failure's message. */
+siglog *test_seeded_open_read_only(const char *store, siglog_stream **st, const char *ctx);
+
 /* ---- sessions that may fail (the error is the result, not a test abort) */
 /* Open dir as a writer with o; create stream "events" (ALWAYS, 64 KiB
  * segments, no compression) if it is missing; append n 1 KiB events to

@@ -29,13 +29,7 @@
 #define SEED 53
 #define EVENTS 1000
 #define SEGMENT_BYTES (64u * 1024)
-/* test_event_make: event i is at T0 + i ms. At T0 + 1100 ms the policy
- * purges the segments whose events are all before T0 + 400 ms and moves
- * the sealed ones before T0 + 1000 ms that stay to the warm tier. */
-#define T0 1700000000000000LL
-#define NOW (T0 + 1100000)
-#define DELETE_AFTER 700000
-#define WARM_AFTER 100000
+
 
 static const int modes[4] = {IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM, IO_CRASH_GARBLE};
 static const char *const mode_names[4] = {"KEEP_ALL", "DROP_ALL", "RANDOM", "GARBLE"};
@@ -47,29 +41,10 @@ static void make_template(void)
 {
     root = test_tmpdir_fast("retain-crash");
     tmpl = test_path(root, "template");
-    siglog_options o;
-    siglog_options_default(&o);
-    o.create = 1;
-    o.journal_bytes = 1u << 20;
-    siglog *s = NULL;
-    cr_assert_eq(siglog_open(&s, tmpl, &o), 0, "%s", siglog_errdetail());
     siglog_stream_config c;
-    siglog_stream_config_default(&c);
-    c.compression = SIGLOG_COMPRESSION_NONE;
-    c.segment_bytes_max = SEGMENT_BYTES;
-    c.batch_bytes_max = 16u << 10;
-    c.record_bytes_max = 64u << 10;
-    c.delete_after = DELETE_AFTER;
-    c.warm_after = WARM_AFTER;
-    cr_assert_eq(siglog_stream_create(s, "m", &c), 0, "%s", siglog_errdetail());
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
-    for (uint64_t i = 0; i < EVENTS; i++) {
-        test_event t;
-        test_event_make(&t, SEED, i);
-        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0, "%s", siglog_errdetail());
-    }
-    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    test_seeded_config(&c, SEGMENT_BYTES);
+    test_seeded_retention(&c);
+    test_seeded_store(tmpl, &c, SEED, EVENTS);
 }
 
 static void drop_template(void)
@@ -95,7 +70,7 @@ static uint64_t run_retain(const char *store, uint64_t die, uint64_t seed, int m
     uint64_t start = io_crash_ops(crash);
     if (die)
         io_crash_die_after(crash, start + die);
-    int rc = siglog_retain(m, NOW, NULL);
+    int rc = siglog_retain(m, TEST_RETAIN_NOW, NULL);
     uint64_t calls = io_crash_ops(crash) - start;
     if (!die)
         cr_assert_eq(rc, 0, "reference run: %s", siglog_errdetail());
@@ -151,39 +126,20 @@ static int note_purge(void *arg, const siglog_audit_record *r)
  * start, checked against the audit trail, and *warm the warm segments. */
 static uint64_t check_store(const char *store, uint64_t *warm)
 {
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s = NULL;
-    cr_assert_eq(siglog_open(&s, store, &o), 0, "%s: %s", ctx, siglog_errdetail());
+    uint64_t end;
+    uint64_t start = test_check_seeded_log(store, SEED, &end, ctx);
+    cr_assert_eq(end, EVENTS, "%s: the log ends at %" PRIu64, ctx, end);
     siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "m", &st), 0, "%s: %s", ctx, siglog_errdetail());
-    siglog_partition_info info;
-    cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s: %s", ctx, siglog_errdetail());
-    siglog_cursor *cur;
-    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s: %s", ctx, siglog_errdetail());
-    const siglog_record *r;
-    uint64_t want = info.log_start_offset;
-    int rc;
-    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
-        cr_assert_eq(r->offset, want, "%s: offset %" PRIu64 " where %" PRIu64 " belongs", ctx, r->offset, want);
-        test_event t;
-        test_event_make(&t, SEED, want);
-        test_assert_record_eq(r, &t.ev);
-        want++;
-    }
-    cr_assert_eq(rc, 0, "%s: cursor at %" PRIu64 ": %s", ctx, want, siglog_errdetail());
-    cr_assert_eq(want, EVENTS, "%s: the log ends at %" PRIu64, ctx, want);
-    siglog_cursor_close(cur);
+    siglog *s = test_seeded_open_read_only(store, &st, ctx);
     *warm = 0;
     cr_assert_eq(siglog_segments_foreach(st, 0, NULL, count_warm, warm), 0, "%s: %s", ctx, siglog_errdetail());
     purge_seen p = {0};
     cr_assert_eq(siglog_audit_read(s, 1, note_purge, &p, NULL), 0, "%s: audit: %s", ctx, siglog_errdetail());
-    if (info.log_start_offset > 0)
-        cr_assert(p.found && p.start == 0 && p.end == info.log_start_offset,
-                  "%s: offsets [0, %" PRIu64 ") went without a purge record of them", ctx, info.log_start_offset);
+    if (start > 0)
+        cr_assert(p.found && p.start == 0 && p.end == start,
+                  "%s: offsets [0, %" PRIu64 ") went without a purge record of them", ctx, start);
     siglog_close(s);
-    return info.log_start_offset;
+    return start;
 }
 
 Test(retain_crash, purge_and_warm_moves_are_whole_or_not_done_at_every_call, .timeout = 600)

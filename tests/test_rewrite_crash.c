@@ -50,27 +50,9 @@ static void make_template(void)
 {
     root = test_tmpdir_fast("rewrite-crash");
     tmpl = test_path(root, "template");
-    siglog_options o;
-    siglog_options_default(&o);
-    o.create = 1;
-    o.journal_bytes = 1u << 20;
-    siglog *s = NULL;
-    cr_assert_eq(siglog_open(&s, tmpl, &o), 0, "%s", siglog_errdetail());
     siglog_stream_config c;
-    siglog_stream_config_default(&c);
-    c.compression = SIGLOG_COMPRESSION_NONE;
-    c.segment_bytes_max = SEGMENT_BYTES;
-    c.batch_bytes_max = 16u << 10; /* a few batches per segment */
-    c.record_bytes_max = 64u << 10; /* a batch must fit a quarter of the journal */
-    cr_assert_eq(siglog_stream_create(s, "m", &c), 0, "%s", siglog_errdetail());
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
-    for (uint64_t i = 0; i < EVENTS; i++) {
-        test_event t;
-        test_event_make(&t, SEED, i);
-        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), 0, "%s", siglog_errdetail());
-    }
-    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    test_seeded_config(&c, SEGMENT_BYTES);
+    test_seeded_store(tmpl, &c, SEED, EVENTS);
 }
 
 static void drop_template(void)
@@ -174,13 +156,8 @@ static void check_no_leftovers(const char *store, const view *v)
  * to the one appended at its offset: seen[offset] set for each. */
 static void read_events(const char *store, uint8_t seen[EVENTS])
 {
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s = NULL;
-    cr_assert_eq(siglog_open(&s, store, &o), 0, "%s: %s", ctx, siglog_errdetail());
     siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "m", &st), 0, "%s: %s", ctx, siglog_errdetail());
+    siglog *s = test_seeded_open_read_only(store, &st, ctx);
     siglog_cursor *cur;
     cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s: %s", ctx, siglog_errdetail());
     const siglog_record *r;
