@@ -34,6 +34,7 @@ struct catalog {
     uint32_t file_mode;
     catalog_snapshot *cur; /* what this handle knows; the file's when
                             * cur->version == CATALOG_VERSION */
+    catalog_commit_fn on_commit; /* after each write of the file (NULL: none) */
 };
 
 /* ---- snapshots ---- */
@@ -511,7 +512,9 @@ int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg)
             next->bounds.log_start_offset = next->segs[0].base_offset;
         derive_active_base(next);
     }
+    int written = 0;
     if (!rc && (!unchanged || next->version != CATALOG_VERSION)) {
+        written = 1;
         uint8_t *buf;
         size_t len;
         next->generation++;
@@ -532,7 +535,14 @@ int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg)
     }
     sl_catalog_snapshot_release(c->cur);
     c->cur = next;
+    if (c->on_commit && written)
+        c->on_commit(c);
     return 0;
+}
+
+void sl_catalog_on_commit(catalog *c, catalog_commit_fn fn)
+{
+    c->on_commit = fn;
 }
 
 int sl_catalog_refresh(catalog *c)

@@ -49,7 +49,9 @@
  * clean close, at a writer's open that had to build or upgrade it, and
  * at each maintenance change. The writer picks up maintenance's
  * generations between its own writes too (sl_partition_catalog_poll, a
- * background task: its log start is never stale for long).
+ * background task: its log start is never stale for long), re-reading a
+ * catalog only when maintenance bumped the stream's hwm file counter
+ * after a commit (sl_catalog_on_commit, sl_hwm_catalog_bump).
  *
  * The rewrite primitive (sl_catalog_rewrite_*, catalog_rewrite.c), the
  * only way a segment's files change after it is sealed: new files are
@@ -263,6 +265,10 @@ int sl_catalog_persisted(const catalog *c);
 catalog_snapshot *sl_catalog_snapshot_get(catalog *c);
 /* Pick up another handle's newer generation from the file. */
 int sl_catalog_refresh(catalog *c);
+/* Called after each generation this handle writes (maintenance: to tell
+ * a live writer, sl_hwm_catalog_bump). */
+typedef void (*catalog_commit_fn)(catalog *c);
+void sl_catalog_on_commit(catalog *c, catalog_commit_fn fn);
 
 /* The generation of dir's version 2 file, from its header alone (0
  * when it has none): a cheap check whether sl_catalog_refresh has

@@ -37,7 +37,7 @@ enum {
     HDR_MAGIC = 0,
     HDR_VERSION = 4, /* u16, then u16 reserved */
     HDR_PARTITIONS = 8,
-    HDR_RESERVED1 = 12,
+    HDR_CATALOG_CHANGE = 12, /* maintenance's catalog commits */
     HDR_WRITER_ID = 16,
     HDR_WRITER_PID = 24,
     HDR_CHANGE = 28, /* the futex word */
@@ -110,10 +110,11 @@ int sl_hwm_header_decode(const uint8_t *buf, size_t len, uint32_t partitions, hw
     if (get_le16(buf + HDR_VERSION) != HWM_VERSION)
         return sl_err_set(SIGLOG_EVERSION, "high-water mark file version %u", get_le16(buf + HDR_VERSION));
     if (get_le32(buf + HDR_PARTITIONS) != partitions || get_le16(buf + HDR_VERSION + 2) ||
-        get_le32(buf + HDR_RESERVED1) || !zero_bytes(buf + HDR_RESERVED2, HWM_HEADER_BYTES - HDR_RESERVED2))
+        !zero_bytes(buf + HDR_RESERVED2, HWM_HEADER_BYTES - HDR_RESERVED2))
         return sl_err_set(SIGLOG_ECORRUPT, "high-water mark file header invalid");
     *out = (hwm_header){.partitions = partitions,
                         .change = get_le32(buf + HDR_CHANGE),
+                        .catalog_change = get_le32(buf + HDR_CATALOG_CHANGE),
                         .writer_id = get_le64(buf + HDR_WRITER_ID),
                         .writer_pid = get_le32(buf + HDR_WRITER_PID)};
     return 0;
@@ -254,13 +255,13 @@ int sl_hwm_writer_open(const siglog_io *io, const char *stream_dir, uint32_t par
         hwm_free(h);
         return rc;
     }
-    /* No writer while the slots are emptied; the change counter is kept
-     * (a reader may sleep on it) and the sequence words stay even. */
+    /* No writer while the slots are emptied; the change counters are
+     * kept (a reader may sleep on one, maintenance bumps the other at any
+     * time) and the sequence words stay even. */
     atomic_store_explicit(at64(h, HDR_WRITER_ID), 0, memory_order_release);
     atomic_store_explicit(at32(h, HDR_MAGIC), HWM_MAGIC, memory_order_relaxed);
     atomic_store_explicit(at32(h, HDR_VERSION), HWM_VERSION, memory_order_relaxed);
     atomic_store_explicit(at32(h, HDR_PARTITIONS), partitions, memory_order_relaxed);
-    atomic_store_explicit(at32(h, HDR_RESERVED1), 0, memory_order_relaxed);
     for (size_t off = HDR_RESERVED2; off < HWM_HEADER_BYTES; off += 4)
         atomic_store_explicit(at32(h, off), 0, memory_order_relaxed);
     for (uint32_t p = 0; p < partitions; p++) {
@@ -311,6 +312,48 @@ void sl_hwm_writer_close(hwm_file *h)
      * writer lock this writer still holds. */
     h->io->unlink(h->io, h->path);
     hwm_free(h);
+}
+
+uint32_t sl_hwm_catalog_change(const hwm_file *h)
+{
+    return atomic_load_explicit(at32(h, HDR_CATALOG_CHANGE), memory_order_acquire);
+}
+
+int sl_hwm_catalog_bump(const siglog_io *io, const char *stream_dir)
+{
+    char *path = file_path(stream_dir);
+    if (!path)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    int fd = io->open_file(io, path, IO_WRITE, 0);
+    int rc = 0;
+    if (fd == -ENOENT) {
+        /* No writer has the stream open: nothing to tell. */
+    } else if (fd < 0) {
+        rc = sl_err_errno(fd, "opening %s", path);
+    } else {
+        uint64_t size = 0;
+        uint8_t head[HWM_HEADER_BYTES];
+        hwm_header hdr;
+        void *map = NULL;
+        /* Only a file a writer made (its header valid for its own size):
+         * the word is then within the mapping. */
+        int r = io->file_size(io, fd, &size);
+        if (r == 0 && size >= HWM_HEADER_BYTES &&
+            sl_io_read_full(io, fd, head, sizeof head, 0) == (ssize_t)sizeof head &&
+            (size - HWM_HEADER_BYTES) % HWM_SLOT_BYTES == 0 &&
+            sl_hwm_header_decode(head, (size_t)size, (uint32_t)((size - HWM_HEADER_BYTES) / HWM_SLOT_BYTES), &hdr) == 0 &&
+            (r = io->mmap_file(io, fd, HWM_HEADER_BYTES, 1, &map)) == 0) {
+            hwm_file h = {.map = map};
+            atomic_fetch_add_explicit(at32(&h, HDR_CATALOG_CHANGE), 1, memory_order_seq_cst);
+            io->munmap_file(io, map, HWM_HEADER_BYTES);
+        }
+        sl_err_clear(); /* a file that is no hwm file is no error: a hint */
+        if (r < 0)
+            rc = sl_err_errno(r, "bumping the catalog counter of %s", path);
+        io->close_file(io, fd);
+    }
+    free(path);
+    return rc;
 }
 
 /* ---- reader ---- */

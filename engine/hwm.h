@@ -38,6 +38,13 @@
  * the writer cannot know whether anyone sleeps: it always wakes, one
  * cheap system call per publish.
  *
+ * Catalog generations: a maintenance process (another process, usually)
+ * adds 1 to the header's catalog change counter after each catalog commit
+ * (sl_hwm_catalog_bump, on a mapping of its own), and the writer reloads
+ * its catalogs only when the counter moved. A bump lost to a writer's
+ * replacing the file at its open is harmless: that open reads every
+ * catalog anyway.
+ *
  * Lifetime: the writer opens the file when it opens the stream (reusing
  * it in place when its size is right, so readers sleeping on the old
  * writer's mapping wake when the new one starts; otherwise replacing it
@@ -81,6 +88,7 @@ typedef struct hwm_mark {
 typedef struct hwm_header {
     uint32_t partitions;
     uint32_t change;
+    uint32_t catalog_change;
     uint64_t writer_id; /* 0: no writer has the stream open */
     uint32_t writer_pid;
 } hwm_header;
@@ -115,6 +123,19 @@ int sl_hwm_writer_open(const siglog_io *io, const char *stream_dir, uint32_t par
 void sl_hwm_publish(hwm_file *h, uint32_t partition, const hwm_mark *m);
 /* Say the writer is gone, wake the readers, unmap and unlink. NULL: nothing. */
 void sl_hwm_writer_close(hwm_file *h);
+/* The catalog change counter (acquire): maintenance bumps it after each
+ * catalog commit, so the writer re-reads its catalogs only when it moved
+ * (sl_partition_catalog_poll) instead of reading every catalog's header
+ * at every poll. Load it before reading the catalogs. */
+uint32_t sl_hwm_catalog_change(const hwm_file *h);
+
+/* ---- maintenance ---- */
+
+/* Add 1 to the catalog change counter of stream_dir's hwm file, when a
+ * writer has made one (none: 0, nothing to tell). A maintenance process
+ * calls it after each catalog commit it makes. A file whose header is not
+ * valid is left alone. */
+int sl_hwm_catalog_bump(const siglog_io *io, const char *stream_dir);
 
 /* ---- reader (maps read-only, writes nothing) ---- */
 

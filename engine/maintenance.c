@@ -9,6 +9,7 @@
 
 #include "audit.h"
 #include "error.h"
+#include "hwm.h"
 #include "io_root.h"
 #include "lockfile.h"
 #include "names.h"
@@ -230,6 +231,21 @@ int sl_maintenance_streams(const maintenance *m, io_dirent_list *out)
     return rc;
 }
 
+/* Tell a live writer of the stream that its catalog changed (the hwm
+ * file's catalog counter, hwm.h): the stream's directory is the parent
+ * of the partition's. A hint: failing to give it fails nothing (the
+ * writer's poll misses this change only until the next one). */
+static void catalog_committed(catalog *c)
+{
+    const char *pd = sl_catalog_dir(c);
+    const char *slash = strrchr(pd, '/');
+    char *sd = slash ? strndup(pd, (size_t)(slash - pd)) : NULL;
+    if (sd)
+        sl_hwm_catalog_bump(sl_catalog_io(c), sd);
+    sl_err_clear();
+    free(sd);
+}
+
 /* Open the catalog of (stream, partition) for maintenance. */
 static int open_catalog(maintenance *m, const char *stream, uint32_t partition, catalog **out)
 {
@@ -255,6 +271,8 @@ static int open_catalog(maintenance *m, const char *stream, uint32_t partition, 
                         "%s: its catalog is from an older version of siglog; open the store for writing once, "
                         "which upgrades it, before maintenance",
                         pd);
+    if (!rc)
+        sl_catalog_on_commit(*out, catalog_committed);
     /* Nothing else runs maintenance: what an interrupted change left is
      * a leftover (catalog.h). */
     if (!rc)

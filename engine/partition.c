@@ -52,6 +52,10 @@ struct partition {
      * starts at last_batch_pos and ends at last_batch_end. */
     hwm_file *hint;
     uint64_t last_batch_pos, last_batch_end;
+    /* Writer, the catalog poll's: the hint's catalog change counter as it
+     * last acted on it (valid once set). */
+    uint32_t catalog_seen;
+    int catalog_seen_valid;
 
     /* Writer: the schema-version figures of the log (schema_usage.h),
      * accounted as batches reach the segment, and the versions the
@@ -1060,12 +1064,30 @@ int sl_partition_journal_checkpoint(partition *p)
 int sl_partition_catalog_poll(partition *p, int64_t now_us)
 {
     (void)now_us;
+    /* Maintenance bumps the hwm file's counter after each catalog commit:
+     * while it has not moved there is nothing to pick up, and no file is
+     * read. It is loaded before the catalog's header, so a commit after
+     * that read moves it again. Without the file (or before the first
+     * poll) the header is read every time. `catalog_seen` is the poll's
+     * own (one background task). */
+    pthread_mutex_lock(&p->mu);
+    hwm_file *hint = p->hint;
+    pthread_mutex_unlock(&p->mu);
+    if (hint) {
+        uint32_t change = sl_hwm_catalog_change(hint);
+        if (p->catalog_seen_valid && change == p->catalog_seen)
+            return 0;
+        p->catalog_seen = change;
+        p->catalog_seen_valid = 1;
+    }
     /* The header is read without `mu` (the directory and I/O are fixed):
      * appenders wait only when there is something to pick up. */
     uint64_t disk;
     int rc = sl_catalog_disk_generation(p->io, p->dir, &disk);
-    if (rc)
+    if (rc) {
+        p->catalog_seen_valid = 0; /* try again at the next poll */
         return rc;
+    }
     pthread_mutex_lock(&p->mu);
     if (p->active && !p->failed && disk > sl_catalog_generation(p->cat)) {
         rc = sl_catalog_refresh(p->cat);
@@ -1075,6 +1097,8 @@ int sl_partition_catalog_poll(partition *p, int64_t now_us)
         }
     }
     pthread_mutex_unlock(&p->mu);
+    if (rc)
+        p->catalog_seen_valid = 0;
     return rc;
 }
 
