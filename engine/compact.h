@@ -66,7 +66,8 @@ typedef struct compact_run {
 
 /* The merge plan of a partition's catalog entries: runs of at least two
  * consecutive SEALED entries, each smaller than merge_below bytes, whose
- * total stays within segment_bytes_max. Fills up to max runs; returns how
+ * total stays within segment_bytes_max, with no recorded loss between
+ * them (each starts where the one before ends). Fills up to max runs; returns how
  * many there are. */
 size_t sl_compact_merge_plan(const catalog_segment *segs, size_t n, uint64_t merge_below, uint64_t segment_bytes_max,
                              compact_run *runs, size_t max);
@@ -133,11 +134,13 @@ int sl_compact_keys_count(segment *const *in, size_t n, segment *const *newer, s
  * the merge plan of c's sealed segments, each one rewrite (one catalog
  * commit); outputs up to p->segment_bytes_max. *total sums the runs. */
 int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t merge_below, compact_stats *total);
-/* Maintenance: key compaction of every sealed segment of c in one
- * rewrite, the segments after them (the active one) read for newer
- * keys; re-encoded batches compressed as `compression` says. When no
- * record of them stays, they are removed (sl_catalog_remove_prefix: the
- * log start moves up to the active segment). */
+/* Maintenance: key compaction of every sealed segment of c, one
+ * rewrite per stretch of them without a recorded loss inside (a rewrite
+ * never covers lost offsets), the segments after each (the active one
+ * included) read for newer keys; re-encoded batches compressed as
+ * `compression` says. When no record of the first stretch stays, it is
+ * removed (sl_catalog_remove_prefix: the log start moves up); a later
+ * stretch that would keep nothing is left as it is. */
 int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
                               compact_stats *st);
 /* Maintenance: re-encode the sealed segment of c starting at base_offset

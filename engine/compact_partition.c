@@ -191,6 +191,17 @@ static size_t sealed_prefix(const catalog_snapshot *s)
     return sealed;
 }
 
+/* The first entry of the stretch ending at entry end - 1 of s: entries
+ * each starting where the one before ends (no recorded loss between). */
+static size_t stretch_start(const catalog_snapshot *s, size_t end)
+{
+    size_t first = end - 1;
+    while (first > 0 &&
+           sl_catalog_snapshot_segment(s, first - 1)->end_offset == sl_catalog_snapshot_segment(s, first)->base_offset)
+        first--;
+    return first;
+}
+
 int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
                               compact_stats *st)
 {
@@ -199,15 +210,26 @@ int sl_compact_partition_keys(catalog *c, const segment_params *p, int compressi
     if (rc)
         return rc;
     catalog_snapshot *s = sl_catalog_snapshot_get(c);
-    size_t sealed = sealed_prefix(s);
-    compact_keys_params k = spilling_in(c, kp);
-    rc = sealed ? rewrite_run(c, s, 0, sealed, p, compression, -1, keys_builder, &k, st) : 0;
+    size_t end = sealed_prefix(s);
     sl_catalog_snapshot_release(s);
-    /* The sealed entries are the catalog's first ones: with none of their
-     * records kept, the log starts at the active segment. */
-    if (rc == COMPACT_NOTHING_KEPT) {
-        st->segments_out = st->bytes_out = 0;
-        rc = sl_catalog_remove_prefix(c, sealed);
+    compact_keys_params k = spilling_in(c, kp);
+    /* The last stretch first: a rewrite changes the entries from its own
+     * on, so the stretches before keep their places. */
+    while (end > 0 && !rc) {
+        s = sl_catalog_snapshot_get(c);
+        size_t first = stretch_start(s, end);
+        compact_stats one;
+        rc = rewrite_run(c, s, first, end - first, p, compression, -1, keys_builder, &k, &one);
+        sl_catalog_snapshot_release(s);
+        if (rc == COMPACT_NOTHING_KEPT) {
+            one.segments_out = one.bytes_out = 0;
+            /* The first entries: with none of their records kept, the log
+             * starts after them. */
+            rc = first == 0 ? sl_catalog_remove_prefix(c, end) : 0;
+        }
+        if (!rc)
+            sl_compact_stats_add(st, &one);
+        end = first;
     }
     return rc;
 }

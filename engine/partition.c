@@ -10,6 +10,7 @@
 #include "error.h"
 #include "key_hashes.h"
 #include "schema_contract.h"
+#include "schema_usage_tally.h"
 
 /* See partition.h for who takes `mu` and what it guards. */
 struct partition {
@@ -320,16 +321,23 @@ static int usage_save_locked(partition *p)
                           .end_offset = sl_segment_next_offset(p->active) };
     seg_versions_describe(p, &e);
     int rc = sl_catalog_update(p->cat, change_active_versions, &e);
-    return rc ? rc : sl_schema_usage_save(p->io, p->dir, p->cfg.file_mode, &p->usage);
+    if (rc)
+        return rc;
+    catalog_snapshot *cs = sl_catalog_snapshot_get(p->cat);
+    sl_schema_usage_tally_advance(&p->usage, cs);
+    sl_catalog_snapshot_release(cs);
+    return sl_schema_usage_save(p->io, p->dir, p->cfg.file_mode, &p->usage);
 }
 
-/* Whether p's figures are stale against its catalog (sl_schema_usage_stale). */
+/* Whether p's figures are stale against its catalog (sl_schema_usage_stale,
+ * or a rewrite changed the records below their tally). */
 static int usage_stale(partition *p, uint64_t start)
 {
     catalog_snapshot *cs = sl_catalog_snapshot_get(p->cat);
     const catalog_segment *first = sl_catalog_snapshot_count(cs) ? sl_catalog_snapshot_segment(cs, 0) : NULL;
     int stale = sl_schema_usage_stale(&p->usage, start, first ? first->base_offset : start,
-                                      first && first->record_count ? first->end_offset : start);
+                                      first && first->record_count ? first->end_offset : start) ||
+                sl_schema_usage_tally_changed(&p->usage, cs);
     sl_catalog_snapshot_release(cs);
     return stale;
 }
@@ -384,6 +392,11 @@ void sl_partition_usage_caught_up(partition *p, uint64_t end)
     pthread_mutex_lock(&p->mu);
     if (end > p->usage.covered)
         p->usage.covered = end; /* the offsets between hold no record */
+    /* The figures now describe the log as the catalog lists it: what a
+     * rewrite beside the writer changes from here on shows. */
+    catalog_snapshot *cs = sl_catalog_snapshot_get(p->cat);
+    sl_schema_usage_tally_advance(&p->usage, cs);
+    sl_catalog_snapshot_release(cs);
     pthread_mutex_unlock(&p->mu);
 }
 

@@ -19,7 +19,7 @@
 
 void sl_schema_usage_init(schema_usage *u, uint64_t covered)
 {
-    *u = (schema_usage){ .covered = covered };
+    *u = (schema_usage){ .covered = covered, .tally_end = covered };
 }
 
 static void entry_free(schema_usage_entry *e)
@@ -40,6 +40,8 @@ void sl_schema_usage_free(schema_usage *u)
 int sl_schema_usage_copy(schema_usage *dst, const schema_usage *src)
 {
     sl_schema_usage_init(dst, src->covered);
+    dst->tally_end = src->tally_end;
+    dst->tally_events = src->tally_events;
     if (src->count && !(dst->v = calloc(src->count, sizeof *dst->v)))
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     for (size_t i = 0; i < src->count; i++, dst->count++) {
@@ -201,6 +203,8 @@ int sl_schema_usage_encode(const schema_usage *u, uint8_t **out, size_t *len)
     put_le16(p + 4, SCHEMA_USAGE_VERSION);
     put_le32(p + 8, (uint32_t)u->count);
     put_le64(p + 16, u->covered);
+    put_le64(p + 24, u->tally_end);
+    put_le64(p + 32, u->tally_events);
     p += SCHEMA_USAGE_HEADER_BYTES;
     for (size_t i = 0; i < u->count; i++) {
         const schema_usage_entry *e = &u->v[i];
@@ -313,6 +317,10 @@ int sl_schema_usage_decode(const uint8_t *buf, size_t len, schema_usage *out)
     if (n > SCHEMA_USAGE_VERSIONS_MAX || n > (size_t)(end - p) / SCHEMA_USAGE_ENTRY_BYTES)
         return bad(8, "more entries than the file holds");
     out->covered = get_le64(buf + 16);
+    out->tally_end = get_le64(buf + 24);
+    out->tally_events = get_le64(buf + 32);
+    if (out->tally_end > out->covered)
+        return bad(24, "tally_end above covered");
     if (n && !(out->v = calloc(n, sizeof *out->v)))
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;

@@ -39,8 +39,8 @@
 
 #define SCHEMA_USAGE_FILE "schemas.usage"
 #define SCHEMA_USAGE_MAGIC 0x55534753u /* "SGSU" */
-#define SCHEMA_USAGE_VERSION 1
-#define SCHEMA_USAGE_HEADER_BYTES 24
+#define SCHEMA_USAGE_VERSION 2
+#define SCHEMA_USAGE_HEADER_BYTES 40
 #define SCHEMA_USAGE_ENTRY_BYTES 56
 #define SCHEMA_USAGE_PATHS_MAX 64      /* told apart per version, plus "*" */
 #define SCHEMA_USAGE_VERSIONS_MAX 65536
@@ -63,12 +63,21 @@ typedef struct schema_usage_entry {
 
 typedef struct schema_usage {
     uint64_t covered;                /* records below are accounted */
+    /* The catalog's tally when the figures were saved: its sealed
+     * entries from the first up to tally_end (each ending at or below
+     * covered) held tally_events records. A rewrite that dropped or
+     * added records there since (a key compaction, an accepted loss, a
+     * purge, a restore) changes what the catalog lists below tally_end:
+     * schema_usage_tally.h tells. */
+    uint64_t tally_end, tally_events;
     schema_usage_entry *v;           /* ascending versions */
     size_t count;
     size_t last;                     /* index of the last version added:
                                       * the next record's, most often */
 } schema_usage;
 
+/* Empty figures: nothing below covered accounted, the tally empty
+ * (tally_end = covered, no event). */
 void sl_schema_usage_init(schema_usage *u, uint64_t covered);
 void sl_schema_usage_free(schema_usage *u);
 /* A deep copy. 0 or SIGLOG_ENOMEM. */

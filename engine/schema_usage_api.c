@@ -10,6 +10,7 @@
 #include "error.h"
 #include "partition.h"
 #include "schema_contract.h"
+#include "schema_usage_tally.h"
 #include "store.h"
 
 typedef int (*record_fn)(void *ctx, const siglog_record *r);
@@ -69,6 +70,7 @@ static int reader_record(void *ctx, const siglog_record *rec)
  * beside this handle. *first_end is *first_base when it holds no record. */
 typedef struct log_front {
     uint64_t start, first_base, first_end;
+    catalog_snapshot *cs; /* the catalog it was read from (to release) */
 } log_front;
 
 static int current_front(partition *p, log_front *f)
@@ -77,6 +79,7 @@ static int current_front(partition *p, log_front *f)
     int rc = sl_partition_catalog_snapshot(p, &cs);
     if (rc)
         return rc;
+    f->cs = cs;
     f->start = f->first_base = f->first_end = sl_catalog_snapshot_bounds(cs)->log_start_offset;
     if (sl_catalog_snapshot_count(cs)) {
         const catalog_segment *e = sl_catalog_snapshot_segment(cs, 0);
@@ -84,13 +87,13 @@ static int current_front(partition *p, log_front *f)
         if (e->record_count)
             f->first_end = e->end_offset;
     }
-    sl_catalog_snapshot_release(cs);
     return 0;
 }
 
 static int stale(const schema_usage *u, const log_front *f)
 {
-    return sl_schema_usage_stale(u, f->start, f->first_base, f->first_end);
+    return sl_schema_usage_stale(u, f->start, f->first_base, f->first_end) ||
+           sl_schema_usage_tally_changed(u, f->cs);
 }
 
 /* The figures of partition part as this handle sees them, into *u: the
@@ -98,15 +101,12 @@ static int stale(const schema_usage *u, const log_front *f)
  * that are stale (a prefix removal took counted events away, a restore
  * put events back below them: the writer recounts at its next open) are
  * recounted here from the log's start. */
-static int usage_of(siglog_stream *st, uint32_t part, schema_usage *u)
+static int usage_from(siglog_stream *st, uint32_t part, schema_usage *u, const log_front *f)
 {
     partition *p = st->parts[part];
-    log_front front;
-    int found, rc = current_front(p, &front);
-    if (rc)
-        return rc;
+    int found, rc;
     if (!st->store->read_only) {
-        if ((rc = sl_partition_usage_get(p, u)) != 0 || !stale(u, &front))
+        if ((rc = sl_partition_usage_get(p, u)) != 0 || !stale(u, f))
             return rc;
     } else if ((rc = sl_schema_usage_load(st->store->io, sl_partition_path(p), u, &found)) == SIGLOG_ECORRUPT ||
                rc == SIGLOG_EVERSION) {
@@ -114,15 +114,26 @@ static int usage_of(siglog_stream *st, uint32_t part, schema_usage *u)
     } else if (rc) {
         return rc;
     }
-    if (stale(u, &front)) {
+    if (stale(u, f)) {
         sl_schema_usage_free(u);
-        sl_schema_usage_init(u, front.start);
+        sl_schema_usage_init(u, f->start);
     }
     reader_usage ru = { u, st->schemas, (int)STREAM_SETTING(st, contract) };
     uint64_t end;
     rc = read_back(st, part, u->covered, reader_record, &ru, &end);
     if (rc)
         sl_schema_usage_free(u);
+    return rc;
+}
+
+static int usage_of(siglog_stream *st, uint32_t part, schema_usage *u)
+{
+    log_front front;
+    int rc = current_front(st->parts[part], &front);
+    if (rc)
+        return rc;
+    rc = usage_from(st, part, u, &front);
+    sl_catalog_snapshot_release(front.cs);
     return rc;
 }
 

@@ -470,3 +470,103 @@ Test(schema_usage, replay_of_one_version_skips_segments_without_it)
     cr_assert_eq(first, 0);
     free(path);
 }
+
+/* n events to partition p, keyed by one of 40 keys in turn but for one
+ * in 11 (which key compaction always keeps), as append_runs otherwise. */
+static void append_keyed_runs(siglog_stream *st, uint32_t p, uint32_t n)
+{
+    char value[400], key[8];
+    for (uint32_t i = 0; i < n; i++) {
+        memset(value, 'a' + (int)(i % 26), sizeof value);
+        snprintf(key, sizeof key, "k%u", i % 40);
+        siglog_event e = { .key = key,
+                           .key_len = i % 11 ? strlen(key) : 0,
+                           .value = value,
+                           .value_len = sizeof value,
+                           .timestamp_us = 1000000 + (int64_t)((i * 7919u) % 5000u),
+                           .schema_version = 1 + (i / 100) % 3 };
+        cr_assert_eq(siglog_append(st, p, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+}
+
+/* Whether a reader of partition 0 of "ev" is told of a recorded loss. */
+static int loss_reported(const char *path)
+{
+    siglog *s = open_store(path, 1);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    siglog_cursor *c;
+    cr_assert_eq(siglog_cursor_open(&c, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
+    const siglog_record *r;
+    int rc, gaps = 0;
+    while ((rc = siglog_cursor_next(c, &r)) == 1 || rc == SIGLOG_EGAP)
+        gaps += rc == SIGLOG_EGAP;
+    siglog_cursor_close(c);
+    cr_assert_eq(siglog_close(s), 0);
+    return gaps > 0;
+}
+
+static void compact_beside(const char *path, uint32_t mode, uint64_t *dropped)
+{
+    siglog_maintenance *m = NULL;
+    cr_assert_eq(siglog_maintenance_open(&m, path, NULL), 0, "%s", siglog_errdetail());
+    siglog_compact_options o = { .mode = mode, .partition = SIGLOG_COMPACT_ALL_PARTITIONS };
+    siglog_compact_result r;
+    cr_assert_eq(siglog_compact(m, "ev", &o, &r), 0, "%s", siglog_errdetail());
+    cr_assert_gt(r.segments_in, 0, "nothing was compacted");
+    *dropped = r.events_dropped;
+    siglog_maintenance_close(m);
+}
+
+/* A lost middle segment accepted by verify, then rewrites by maintenance
+ * beside the writer: a merge (every event kept) and a key compaction
+ * (events dropped inside the log, the log start where it was): after
+ * each, the figures through the writer's handle, a reader's and a
+ * reopened writer's equal a count of the log. */
+Test(schema_usage, exact_after_an_accepted_loss_a_merge_and_a_key_compaction)
+{
+    char *path = test_path(dir, "store");
+    siglog *s = test_store_open(path, NULL);
+    siglog_stream *st = make_stream(s, "ev", SIGLOG_CONTRACT_OFF);
+    append_keyed_runs(st, 0, 900);
+    append_keyed_runs(st, 1, 130);
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+
+    /* Partition 0's second segment lost and the loss accepted. */
+    char *p0 = partition_dir(path, "ev", 0);
+    uint64_t bases[64];
+    size_t n = test_segment_bases(p0, bases, 64);
+    cr_assert_geq(n, 4, "partition 0 has %zu segments", n);
+    test_remove_segment(p0, bases[1]);
+    cr_assert_eq(siglog_verify(path, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, NULL), 0, "%s", siglog_errdetail());
+    open_and_check(path, 1, "read-only, after an accepted loss");
+    s = open_store(path, 0);
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    check_both(st, "writer, after an accepted loss");
+
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    c.cleanup = SIGLOG_CLEANUP_COMPACT;
+    c.segment_bytes_max = 1u << 20; /* the 64 KiB segments are small now */
+    c.merge_below = 128u << 10;
+    cr_assert_eq(siglog_stream_config_set(s, "ev", &c), 0, "%s", siglog_errdetail());
+    uint64_t dropped;
+    compact_beside(path, SIGLOG_COMPACT_MERGE, &dropped);
+    cr_assert_eq(dropped, 0);
+    check_both(st, "writer, after a merge beside it");
+    open_and_check(path, 1, "read-only, after the merge");
+    cr_assert(loss_reported(path), "the merge covered the lost offsets");
+
+    compact_beside(path, SIGLOG_COMPACT_KEYS, &dropped);
+    cr_assert_gt(dropped, 0, "the key compaction dropped nothing");
+    check_both(st, "writer, after a key compaction beside it");
+    open_and_check(path, 1, "read-only, after the key compaction");
+    cr_assert(loss_reported(path), "the key compaction covered the lost offsets");
+    append_keyed_runs(st, 0, 150);
+    check_both(st, "writer, appending after the key compaction");
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    open_and_check(path, 0, "after a reopen");
+    open_and_check(path, 1, "read-only after the reopen");
+    free(p0);
+    free(path);
+}
