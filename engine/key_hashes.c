@@ -36,7 +36,8 @@ void sl_key_hashes_note(key_hashes *k, uint64_t offset, const void *key, size_t 
 /* Drop the tail's first `count` entries. */
 static void tail_drop_front(key_hashes *k, size_t count)
 {
-    memmove(k->tail, k->tail + count, (k->n - count) * sizeof *k->tail);
+    if (k->n > count) /* an empty tail may have no array at all */
+        memmove(k->tail, k->tail + count, (k->n - count) * sizeof *k->tail);
     k->n -= count;
     k->tail_from += count;
 }

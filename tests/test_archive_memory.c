@@ -132,6 +132,19 @@ static long records_in(const char *path)
     return rc == 0 ? n : -1;
 }
 
+/* ASan's quarantine keeps freed memory resident, so under it the peak says
+ * nothing of the code's own bound: the steps still run, unmeasured. */
+#if defined(__SANITIZE_ADDRESS__)
+#define RESIDENT_BOUND_HOLDS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RESIDENT_BOUND_HOLDS 0
+#endif
+#endif
+#ifndef RESIDENT_BOUND_HOLDS
+#define RESIDENT_BOUND_HOLDS 1
+#endif
+
 /* In a child: move partition 0 of "events" out as an archive, read the
  * archive through, restore it, its resident memory growing by at most
  * HEADROOM at its peak. */
@@ -152,7 +165,7 @@ static int round_trip_within_bound(const char *store, const char *out)
     if (!status && siglog_archive_restore(m, path, &res) != 1)
         status = 6;
     uint64_t peak = status_bytes("VmHWM:");
-    if (!status && peak > before + HEADROOM)
+    if (!status && RESIDENT_BOUND_HOLDS && peak > before + HEADROOM)
         status = 7;
     if (status)
         fprintf(stderr, "step %d: %s; resident %llu bytes at the start, %llu at the peak\n", status,
