@@ -293,6 +293,20 @@ static void pass_excluded(siglog_cursor *c, size_t *i)
     }
 }
 
+/* Whether sealed entry i of a fresh listing holds next_offset although a
+ * segment with its base was just read to its end below next_offset: a
+ * rewrite (a merge) replaced that segment by a longer one with the same
+ * base between the read and the listing. Only the catalog says where an
+ * entry ends; a directory listing cannot tell, and there nothing
+ * replaces segments. */
+static int replaced_past(const siglog_cursor *c, size_t i)
+{
+    if (!c->cat || sl_catalog_snapshot_listed(c->cat))
+        return 0;
+    const catalog_segment *e = sl_catalog_snapshot_segment(c->cat, i);
+    return e->state != CATALOG_SEG_ACTIVE && e->end_offset > c->next_offset;
+}
+
 /* Open the segment holding c->next_offset. *none: there is nothing to
  * read at all yet. `after`: a segment base that was just read to its end
  * (UINT64_MAX if none): finding it again means a hole follows it. */
@@ -316,7 +330,7 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
         while (c->bases[i] > c->next_offset)
             i--;
         uint64_t base = c->bases[i], following = i + 1 < c->nbases ? c->bases[i + 1] : 0;
-        if (base == after) {
+        if (base == after && !replaced_past(c, i)) {
             /* next_offset is past its end: a hole up to the next one. */
             if (!following)
                 return 0; /* the writer has not created the next one yet */

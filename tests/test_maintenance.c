@@ -16,8 +16,10 @@
 #include <unistd.h>
 
 #include "catalog.h"
+#include "compact.h"
 #include "hwm.h"
 #include "maintenance.h"
+#include "options_io.h"
 #include "rewrite_copy.h"
 #include "support.h"
 
@@ -541,4 +543,98 @@ Test(maintenance, a_live_writer_picks_up_a_prefix_removed_by_another_process)
     cr_assert_eq(info.next_offset, EVENTS + 1);
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
     cr_assert_eq(check_events(EVENTS + 1), start);
+}
+
+/* A merge of the first segments into one with the same base. */
+static int merge_first(catalog *c)
+{
+    segment_params big = params;
+    big.segment_bytes_max = 4 * SEGMENT_BYTES;
+    compact_stats st;
+    return sl_compact_partition_merge(c, &big, 2 * SEGMENT_BYTES, &st);
+}
+
+/* An I/O backend over POSIX that runs a merge in another process the
+ * moment the reader closes a file of the watched segment that it opened
+ * after being armed: the cursor has then read that segment to its end
+ * (twice: at its end it looks at the file once more) and is about to
+ * look for the next one. */
+typedef struct merge_on_close {
+    siglog_io io;
+    const char *watched;  /* a segment's file stem */
+    int armed;
+    int fd;               /* opened after arming, or -1 */
+    int merges;
+} merge_on_close;
+
+static int watch_open(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
+{
+    merge_on_close *w = io->ctx;
+    int fd = sl_io_posix()->open_file(sl_io_posix(), path, flags, mode);
+    if (fd >= 0 && w->armed && strstr(path, w->watched))
+        w->fd = fd;
+    return fd;
+}
+
+static int watch_close(const siglog_io *io, int fd)
+{
+    merge_on_close *w = io->ctx;
+    int rc = sl_io_posix()->close_file(sl_io_posix(), fd);
+    if (w->armed && fd == w->fd) {
+        w->armed = 0;
+        w->merges++;
+        wait_maintenance(maintain_in_child(merge_first));
+    }
+    return rc;
+}
+
+Test(maintenance, a_reader_at_the_end_of_a_segment_goes_on_in_a_merge_that_replaced_it)
+{
+    make_store(EVENTS);
+    maintenance *m = maint_open();
+    catalog_snapshot *cs = sl_catalog_snapshot_get(maint_catalog(m));
+    cr_assert_geq(sl_catalog_snapshot_count(cs), 4);
+    const catalog_segment *first = sl_catalog_snapshot_segment(cs, 0);
+    uint64_t first_end = first->end_offset;
+    char stem[SEGMENT_STEM_MAX + 1];
+    snprintf(stem, sizeof stem, "%s", first->location);
+    sl_catalog_snapshot_release(cs);
+    sl_maintenance_close(m);
+
+    merge_on_close w = {.io = *sl_io_posix(), .watched = stem, .fd = -1};
+    w.io.ctx = &w;
+    w.io.open_file = watch_open;
+    w.io.close_file = watch_close;
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    sl_options_set_io(&o, &w.io);
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
+    siglog_cursor *cur;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
+    const siglog_record *r;
+    uint64_t want = 0;
+    int rc;
+    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
+        cr_assert_eq(r->offset, want);
+        test_event t;
+        test_event_make(&t, SEED, want);
+        test_assert_record_eq(r, &t.ev);
+        if (++want == first_end)
+            w.armed = 1; /* the merge comes while the reader looks past it */
+    }
+    cr_assert_eq(rc, 0, "at %" PRIu64 ": %s: %s", want, siglog_strerror(rc), siglog_errdetail());
+    cr_assert_eq(want, EVENTS);
+    cr_assert_eq(w.merges, 1, "the reader never closed the first segment after its end");
+    siglog_cursor_close(cur);
+    cr_assert_eq(siglog_close(s), 0);
+    /* The merge did replace the first segment by a longer one. */
+    m = maint_open();
+    cs = sl_catalog_snapshot_get(maint_catalog(m));
+    cr_assert_gt(sl_catalog_snapshot_segment(cs, 0)->end_offset, first_end);
+    sl_catalog_snapshot_release(cs);
+    sl_maintenance_close(m);
 }
