@@ -77,9 +77,7 @@ static int flush_open(writer *w)
     return rc;
 }
 
-/* growing: a segment a writer appends to, which ends at its last whole
- * batch (the next one may be half written); a sealed one has none. */
-static int each_batch_of(segment *s, int growing, compact_batch_fn fn, void *arg)
+int sl_compact_each_batch(segment *s, int growing, compact_batch_fn fn, void *arg)
 {
     bytebuf body = {0};
     uint64_t pos = 0, size = sl_segment_size(s);
@@ -99,11 +97,6 @@ static int each_batch_of(segment *s, int growing, compact_batch_fn fn, void *arg
     }
     sl_bytebuf_free(&body);
     return rc;
-}
-
-int sl_compact_each_batch(segment *s, compact_batch_fn fn, void *arg)
-{
-    return each_batch_of(s, 0, fn, arg);
 }
 
 void sl_compact_stats_add(compact_stats *total, const compact_stats *st)
@@ -177,7 +170,7 @@ int sl_compact_merge(segment *const *in, size_t n, const compact_sink *sink, com
     for (size_t i = 0; i < n && !rc; i++) {
         st->segments_in++;
         st->bytes_in += sl_segment_size(in[i]);
-        rc = sl_compact_each_batch(in[i], copy_batch, &w);
+        rc = sl_compact_each_batch(in[i], 0, copy_batch, &w);
     }
     writer_free(&w);
     return rc;
@@ -239,7 +232,7 @@ int sl_compact_rewrite(segment *const *in, size_t n, compact_keep_fn keep, void 
     for (size_t i = 0; i < n && !rc; i++) {
         st->segments_in++;
         st->bytes_in += sl_segment_size(in[i]);
-        rc = sl_compact_each_batch(in[i], rewrite_batch, &k);
+        rc = sl_compact_each_batch(in[i], 0, rewrite_batch, &k);
     }
     /* No survivor means no batch was opened, so no output exists. */
     if (!rc && k.survivors == 0)
@@ -268,7 +261,7 @@ static int verdicts_of(segment *const *in, size_t n, segment *const *newer, size
     memcpy(all, in, n * sizeof *all);
     if (m)
         memcpy(all + n, newer, m * sizeof *all);
-    int rc = sl_key_verdicts_build(all, n + m, kp, out);
+    int rc = sl_key_verdicts_build(all, n + m, n, kp, out);
     free(all);
     return rc;
 }
@@ -328,7 +321,7 @@ int sl_compact_keys_count(segment *const *in, size_t n, segment *const *newer, s
     for (size_t i = 0; i < n && !rc; i++) {
         st->segments_in++;
         st->bytes_in += sl_segment_size(in[i]);
-        rc = sl_compact_each_batch(in[i], count_batch, &kc);
+        rc = sl_compact_each_batch(in[i], 0, count_batch, &kc);
     }
     note_verdicts(st, kc.v);
     sl_key_verdicts_free(kc.v);
@@ -358,7 +351,7 @@ static int scan_batch(void *arg, segment *s, const batch_header *h, const uint8_
 int sl_compact_scan(segment *s, int growing, compact_record_fn fn, void *arg)
 {
     scan_run k = {.fn = fn, .arg = arg};
-    int rc = each_batch_of(s, growing, scan_batch, &k);
+    int rc = sl_compact_each_batch(s, growing, scan_batch, &k);
     sl_bytebuf_free(&k.scratch);
     return rc;
 }

@@ -77,9 +77,12 @@ size_t sl_compact_merge_plan(const catalog_segment *segs, size_t n, uint64_t mer
 int sl_compact_merge(segment *const *in, size_t n, const compact_sink *sink, compact_stats *st);
 
 /* Every batch of segment s in order: fn(arg, s, header, body); stops at
- * the first non-zero return of fn and returns it. */
+ * the first non-zero return of fn and returns it. growing: s is a
+ * writer's active segment, which ends at its last whole batch (the next
+ * may be half written as it is read); a sealed segment ending inside a
+ * batch is SIGLOG_ECORRUPT. */
 typedef int (*compact_batch_fn)(void *arg, segment *s, const batch_header *h, const uint8_t *body);
-int sl_compact_each_batch(segment *s, compact_batch_fn fn, void *arg);
+int sl_compact_each_batch(segment *s, int growing, compact_batch_fn fn, void *arg);
 
 /* Whether record r stays: 1 or 0, or a SIGLOG_E* error (with its detail
  * set) that ends the rewrite. */

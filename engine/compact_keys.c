@@ -56,6 +56,8 @@ struct key_verdicts {
     uint64_t peak;
     uint32_t passes;     /* classes the keys were split into */
     uint32_t cls;        /* the class being mapped (spill passes) */
+    size_t sealed;       /* the segments mapped from this index on are
+                          * the writer's, still growing */
     key_map map;         /* every key (passes == 1) or one class's */
     /* spill */
     int fd;
@@ -201,7 +203,7 @@ static int map_class(key_verdicts *v, segment *const *segs, size_t n)
     map_free(&v->map);
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++)
-        rc = sl_compact_each_batch(segs[i], note_batch, v);
+        rc = sl_compact_each_batch(segs[i], i >= v->sealed, note_batch, v);
     return rc;
 }
 
@@ -365,12 +367,14 @@ static int spill_classes(key_verdicts *v, segment *const *segs, size_t n)
     return rc;
 }
 
-int sl_key_verdicts_build(segment *const *segs, size_t n, const compact_keys_params *kp, key_verdicts **out)
+int sl_key_verdicts_build(segment *const *segs, size_t n, size_t sealed, const compact_keys_params *kp,
+                          key_verdicts **out)
 {
     key_verdicts *v = calloc(1, sizeof *v);
     if (!v)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     v->kp = kp;
+    v->sealed = sealed;
     v->fd = -1;
     v->passes = 1;
     int rc = map_class(v, segs, n);

@@ -31,9 +31,12 @@
 typedef struct key_verdicts key_verdicts;
 
 /* The verdicts for every keyed record of segs[0..n) (consecutive, in
- * offset order). SIGLOG_ENOMEM only when a single key does not fit
+ * offset order): segs[0..sealed) are sealed, the rest the writer's, read
+ * up to their last whole batch (the active one may be half way through
+ * writing its next). SIGLOG_ENOMEM only when a single key does not fit
  * the budget. */
-int sl_key_verdicts_build(segment *const *segs, size_t n, const compact_keys_params *kp, key_verdicts **out);
+int sl_key_verdicts_build(segment *const *segs, size_t n, size_t sealed, const compact_keys_params *kp,
+                          key_verdicts **out);
 
 /* 1 when keyed record r stays, 0 when it goes, or a SIGLOG_E* error.
  * Asked in increasing offset order (the order of the segments). */
