@@ -77,8 +77,7 @@ struct siglog_cursor {
     int schema_filter;        /* hand out only records of schema_version */
     uint32_t schema_version;  /* (siglog_cursor_filter_schema) */
     int held;                 /* rec is handed out again by the next read */
-    int deferred;             /* the next read fails with this code ... */
-    char deferred_detail[512]; /* ... and this detail (see cursor.h) */
+    sl_err_later deferred;    /* the next read fails with it (see cursor.h) */
     /* Read-only handles: the stream's hwm file, mapped read-only (NULL
      * when there is none or its writer is gone), and its change counter
      * as read before the snapshot was taken. */
@@ -571,7 +570,7 @@ static int seek_to(siglog_cursor *c, int seek, int64_t arg)
 {
     drop_segment(c);
     c->held = 0;
-    c->deferred = 0;
+    c->deferred.code = 0;
     c->time_pending = 0;
     c->jbatch = 0; /* may go back: look from the snapshot's first again */
     c->jpos = 0;
@@ -674,11 +673,8 @@ SIGLOG_API int siglog_cursor_next(siglog_cursor *c, const siglog_record **rec)
         *rec = &c->rec;
         return 1;
     }
-    if (c->deferred) {
-        int rc = c->deferred;
-        c->deferred = 0;
-        return sl_err_set(rc, "%s", c->deferred_detail);
-    }
+    if (c->deferred.code)
+        return sl_err_take_later(&c->deferred);
     for (;;) {
         if (c->in_batch) {
             int r = sl_batch_iter_next(&c->it, &c->rec);
@@ -738,8 +734,7 @@ void sl_cursor_unread(siglog_cursor *c)
 
 void sl_cursor_defer_error(siglog_cursor *c, int code)
 {
-    c->deferred = code;
-    snprintf(c->deferred_detail, sizeof c->deferred_detail, "%s", siglog_errdetail());
+    sl_err_put_off(&c->deferred, code);
 }
 
 SIGLOG_API int siglog_cursor_wait(siglog_cursor *c, int timeout_ms)

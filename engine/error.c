@@ -64,6 +64,19 @@ int sl_err_set(int code, const char *fmt, ...)
     return code;
 }
 
+void sl_err_put_off(sl_err_later *l, int code)
+{
+    l->code = code;
+    snprintf(l->detail, sizeof l->detail, "%s", err_detail);
+}
+
+int sl_err_take_later(sl_err_later *l)
+{
+    int code = l->code;
+    l->code = 0;
+    return code ? sl_err_set(code, "%s", l->detail) : 0;
+}
+
 static int code_for_errno(int e)
 {
     switch (e) {

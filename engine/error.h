@@ -30,4 +30,20 @@ int sl_err_errno(int neg_errno, const char *fmt, ...) ERR_PRINTF(2, 3);
 /* Clear this thread's detail (at the start of public calls). */
 void sl_err_clear(void);
 
+/* An error put off: a batch call that meets it after it has records to
+ * hand out returns those, and the error must reach the caller with its
+ * detail at the next call, never be lost (the reader may have moved on
+ * past its cause, as a cursor past an EGAP). */
+typedef struct sl_err_later {
+    int code; /* 0: nothing put off */
+    char detail[512];
+} sl_err_later;
+
+/* Put off `code` with this thread's current detail. */
+void sl_err_put_off(sl_err_later *l, int code);
+
+/* 0 when nothing is put off; else the code put off, its detail made this
+ * thread's again, and nothing put off any more. */
+int sl_err_take_later(sl_err_later *l);
+
 #endif

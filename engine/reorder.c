@@ -14,7 +14,13 @@
  * than every one handed out in order before it. A late record is handed
  * out straight from the merge, valid until the next merge call, which
  * comes no earlier than the caller's next call.
+ *
+ * Handing out is two steps, reorder_peek (which record is next, left in
+ * place) and reorder_take (it is gone), so that a batch call whose buffer
+ * has no room for the next record leaves it for its next call.
  */
+#include <inttypes.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,8 +47,13 @@ struct siglog_reorder {
     uint64_t held_bytes;
     int64_t max_seen, watermark;
     held *out; /* handed out by the last call: freed by the next */
+    /* Read behind the watermark and not taken yet (points into the
+     * merge, which is not called again before it is taken). */
+    const siglog_record *late_rec;
+    size_t late_src;
     uint64_t late;
     int finished;
+    sl_err_later deferred; /* met by a batch call after some records */
 };
 
 static int held_less(const siglog_reorder *r, const held *a, const held *b)
@@ -125,22 +136,6 @@ static int hold(siglog_reorder *r, const siglog_record *rec, size_t src)
     return 0;
 }
 
-/* Take the heap's top out and hand it out. */
-static int hand_out_top(siglog_reorder *r, const siglog_record **rec, size_t *cursor_index, int *late)
-{
-    held *h = r->heap[0];
-    r->heap[0] = r->heap[--r->heap_n];
-    heap_down(r, 0);
-    r->held_bytes -= h->bytes;
-    r->out = h;
-    *rec = &h->rec;
-    if (cursor_index)
-        *cursor_index = h->src;
-    if (late)
-        *late = 0;
-    return 1;
-}
-
 /* The watermark after reading a record at ts: never down. */
 static void watermark_see(siglog_reorder *r, int64_t ts)
 {
@@ -190,6 +185,69 @@ SIGLOG_API int siglog_reorder_open(siglog_reorder **out, siglog_cursor *const *c
     return 0;
 }
 
+/* The next record to hand out, left in place: a late record read but not
+ * taken, or the heap's top once the watermark passed it (or at the
+ * finish, or over the memory budget), or a record read from the merge
+ * behind the watermark (late). 1 with *rec, *src and *late; 0 when
+ * nothing can go out now; or the merge's error. Calling it again before
+ * reorder_take gives the same record. */
+static int reorder_peek(siglog_reorder *r, const siglog_record **rec, size_t *src, int *late)
+{
+    for (;;) {
+        if (r->late_rec) {
+            *rec = r->late_rec;
+            *src = r->late_src;
+            *late = 1;
+            return 1;
+        }
+        if (r->held_bytes > r->o.memory_bytes) {
+            /* Just past the earliest held: it and its equals go out. */
+            int64_t ts = r->heap[0]->rec.timestamp_us;
+            r->watermark = ts == INT64_MAX ? ts : ts + 1;
+        }
+        if (r->heap_n && (r->finished || r->heap[0]->rec.timestamp_us < r->watermark ||
+                          r->held_bytes > r->o.memory_bytes)) {
+            *rec = &r->heap[0]->rec;
+            *src = r->heap[0]->src;
+            *late = 0;
+            return 1;
+        }
+        if (r->finished)
+            return 0;
+        const siglog_record *in;
+        size_t from;
+        int rc = siglog_merge_next(r->merge, &in, &from);
+        if (rc <= 0)
+            return rc;
+        if (r->o.keep && !r->o.keep(r->o.keep_ctx, in))
+            continue;
+        if (in->timestamp_us < r->watermark) {
+            r->late++;
+            r->late_rec = in;
+            r->late_src = from;
+            continue;
+        }
+        watermark_see(r, in->timestamp_us);
+        if ((rc = hold(r, in, from)) != 0)
+            return rc;
+    }
+}
+
+/* The record reorder_peek gave is handed out: the held copy it was (the
+ * caller frees it once done with it), or NULL for a late record. */
+static held *reorder_take(siglog_reorder *r)
+{
+    if (r->late_rec) {
+        r->late_rec = NULL;
+        return NULL;
+    }
+    held *h = r->heap[0];
+    r->heap[0] = r->heap[--r->heap_n];
+    heap_down(r, 0);
+    r->held_bytes -= h->bytes;
+    return h;
+}
+
 SIGLOG_API int siglog_reorder_next(siglog_reorder *r, const siglog_record **rec, size_t *cursor_index, int *late)
 {
     sl_err_clear();
@@ -197,39 +255,66 @@ SIGLOG_API int siglog_reorder_next(siglog_reorder *r, const siglog_record **rec,
         return sl_err_set(SIGLOG_EINVAL, "siglog_reorder_next: NULL argument");
     held_free(r->out);
     r->out = NULL;
-    for (;;) {
-        if (r->heap_n && (r->finished || r->heap[0]->rec.timestamp_us < r->watermark))
-            return hand_out_top(r, rec, cursor_index, late);
-        if (r->finished)
-            return 0;
-        if (r->held_bytes > r->o.memory_bytes) {
-            /* Just past the earliest held: it and its equals go out. */
-            int64_t ts = r->heap[0]->rec.timestamp_us;
-            r->watermark = ts == INT64_MAX ? ts : ts + 1;
-            if (ts == INT64_MAX)
-                return hand_out_top(r, rec, cursor_index, late);
-            continue;
-        }
+    if (r->deferred.code)
+        return sl_err_take_later(&r->deferred);
+    size_t src;
+    int is_late, rc = reorder_peek(r, rec, &src, &is_late);
+    if (rc != 1)
+        return rc;
+    r->out = reorder_take(r); /* *rec points into it, or into the merge */
+    if (cursor_index)
+        *cursor_index = src;
+    if (late)
+        *late = is_late;
+    return 1;
+}
+
+SIGLOG_API int siglog_reorder_next_batch(siglog_reorder *r, siglog_record *recs, size_t *cursor_index, int *late,
+                                         size_t max, void *buf, size_t buf_len, size_t *buf_used)
+{
+    sl_err_clear();
+    if (!r || !recs || !max || !buf)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_reorder_next_batch: reorder, records, max and buffer are required");
+    if (max > INT_MAX)
+        max = INT_MAX; /* the count is returned as an int */
+    held_free(r->out);
+    r->out = NULL;
+    if (r->deferred.code)
+        return sl_err_take_later(&r->deferred);
+    size_t used = 0, n = 0;
+    int rc = 0;
+    while (n < max) {
         const siglog_record *in;
         size_t src;
-        int rc = siglog_merge_next(r->merge, &in, &src);
+        int is_late;
+        rc = reorder_peek(r, &in, &src, &is_late);
         if (rc <= 0)
-            return rc;
-        if (r->o.keep && !r->o.keep(r->o.keep_ctx, in))
-            continue;
-        if (in->timestamp_us < r->watermark) {
-            r->late++;
-            *rec = in;
-            if (cursor_index)
-                *cursor_index = src;
-            if (late)
-                *late = 1;
-            return 1;
+            break;
+        size_t need = sl_record_copy_bytes(in, used);
+        if (need > buf_len - used) {
+            rc = 0; /* it stays the next one */
+            if (n == 0) {
+                used = need;
+                rc = sl_err_set(SIGLOG_ETOOBIG,
+                                "siglog_reorder_next_batch: the record at offset %" PRIu64
+                                " needs %zu bytes, the buffer has %zu",
+                                in->offset, need, buf_len);
+            }
+            break;
         }
-        watermark_see(r, in->timestamp_us);
-        if ((rc = hold(r, in, src)) != 0)
-            return rc;
+        sl_record_copy(in, &recs[n], buf, &used);
+        if (cursor_index)
+            cursor_index[n] = src;
+        if (late)
+            late[n] = is_late;
+        n++;
+        held_free(reorder_take(r));
     }
+    if (rc < 0 && n > 0)
+        sl_err_put_off(&r->deferred, rc);
+    if (buf_used)
+        *buf_used = used;
+    return n > 0 ? (int)n : rc;
 }
 
 SIGLOG_API void siglog_reorder_finish(siglog_reorder *r)

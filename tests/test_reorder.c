@@ -6,7 +6,8 @@
  * (timestamp, partition, offset) order at the end. Also: following
  * cursors catch up and hand out the rest at the finish, a memory budget
  * hands the earliest out early without breaking the order of those not
- * late, and nothing is ever dropped.
+ * late, and nothing is ever dropped. siglog_reorder_next_batch gives what
+ * a record per call gives, also when its buffer holds only some records.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -144,17 +145,38 @@ static size_t model(const item *in, size_t n, int64_t lateness, item *out)
     return nout;
 }
 
-/* Drain r until it has nothing now; returns how many it handed out. */
-static size_t drain(siglog_reorder *r, item *out, size_t at)
+/* Through siglog_reorder_next_batch (batch > 0 records per call) into a
+ * buffer of BATCH_BYTES, which holds only some of a batch's records: the
+ * rest must wait for the next call. */
+#define BATCH_BYTES 4096
+
+/* Drain r until it has nothing now, a record per call (batch 0) or in
+ * batches; returns how many it handed out. */
+static size_t drain(siglog_reorder *r, item *out, size_t at, size_t batch)
 {
     const siglog_record *rec;
     int late, rc;
     size_t n = at;
-    while ((rc = siglog_reorder_next(r, &rec, NULL, &late)) == 1) {
-        cr_assert_lt(n, MAX_EVENTS);
-        out[n++] = as_item(rec, late);
+    if (!batch) {
+        while ((rc = siglog_reorder_next(r, &rec, NULL, &late)) == 1) {
+            cr_assert_lt(n, MAX_EVENTS);
+            out[n++] = as_item(rec, late);
+        }
+    } else {
+        siglog_record recs[64];
+        int lates[64];
+        static uint8_t buf[BATCH_BYTES];
+        size_t used;
+        cr_assert_leq(batch, 64);
+        while ((rc = siglog_reorder_next_batch(r, recs, NULL, lates, batch, buf, sizeof buf, &used)) > 0) {
+            cr_assert_leq(used, sizeof buf);
+            for (int i = 0; i < rc; i++) {
+                cr_assert_lt(n, MAX_EVENTS);
+                out[n++] = as_item(&recs[i], lates[i]);
+            }
+        }
     }
-    cr_assert_eq(rc, 0, "siglog_reorder_next: %d (%s)", rc, siglog_errdetail());
+    cr_assert_eq(rc, 0, "siglog_reorder_next%s: %d (%s)", batch ? "_batch" : "", rc, siglog_errdetail());
     return n - at;
 }
 
@@ -185,9 +207,11 @@ Test(reorder, matches_the_model_for_every_lateness)
     size_t n = arrivals(st, PARTS, in);
     cr_assert_eq(n, 3000);
     const int64_t latenesses[] = { 0, 500, 2000, 4000, INT64_MAX };
-    for (size_t l = 0; l < sizeof latenesses / sizeof *latenesses; l++) {
+    const size_t batches[] = { 0, 1, 7, 64 }; /* 0: a record per call */
+    for (size_t t = 0; t < 5 * 4; t++) {
+        size_t l = t / 4, batch = batches[t % 4];
         char what[64];
-        snprintf(what, sizeof what, "lateness %lld us", (long long)latenesses[l]);
+        snprintf(what, sizeof what, "lateness %lld us, batch %zu", (long long)latenesses[l], batch);
         size_t nwant = model(in, n, latenesses[l], want);
         siglog_cursor *cur[PARTS];
         size_t nc = open_cursors(st, PARTS, 0, cur);
@@ -196,9 +220,9 @@ Test(reorder, matches_the_model_for_every_lateness)
         o.max_lateness_us = latenesses[l];
         siglog_reorder *r;
         cr_assert_eq(siglog_reorder_open(&r, cur, nc, &o), 0);
-        size_t ngot = drain(r, got, 0);
+        size_t ngot = drain(r, got, 0, batch);
         siglog_reorder_finish(r);
-        ngot += drain(r, got, ngot);
+        ngot += drain(r, got, ngot, batch);
         assert_same(want, nwant, got, ngot, what);
         cr_assert_eq(siglog_reorder_late_count(r), count_late(want, nwant), "%s: late count", what);
         /* Jitter of 2000 us either way: 4000 us of lateness leave none late. */
@@ -223,13 +247,14 @@ Test(reorder, following_cursors_catch_up_and_the_rest_comes_at_the_finish)
     siglog_reorder *r;
     cr_assert_eq(siglog_reorder_open(&r, cur, 1, &o), 0);
     static item in[MAX_EVENTS], want[MAX_EVENTS], got[MAX_EVENTS];
-    size_t first = drain(r, got, 0);
+    /* In batches: a call that has nothing more now returns 0 too. */
+    size_t first = drain(r, got, 0, 7);
     cr_assert(first > 0 && first < 500, "caught up with %zu of 500: some must wait for the watermark", first);
     append_jittered(st, 500, 500, 1000, 40);
-    size_t ngot = first + drain(r, got, first);
+    size_t ngot = first + drain(r, got, first, 7);
     cr_assert_lt(ngot, 1000);
     siglog_reorder_finish(r);
-    ngot += drain(r, got, ngot);
+    ngot += drain(r, got, ngot, 7);
     /* One partition arrives in offset order however the reads were cut. */
     size_t n = arrivals(st, 1, in);
     assert_same(want, model(in, n, 800, want), got, ngot, "following");
@@ -237,12 +262,10 @@ Test(reorder, following_cursors_catch_up_and_the_rest_comes_at_the_finish)
     close_cursors(cur, 1);
 }
 
-Test(reorder, a_memory_budget_hands_the_earliest_out_early_and_keeps_the_rest_in_order)
+/* The reorder over the budget test's stream, read a record per call or
+ * in batches (batch); returns how many went out before the finish. */
+static size_t reorder_over_budget(siglog_stream *st, item *got, size_t *n, size_t batch)
 {
-    siglog_stream *st = test_stream_create(store, "ev", PARTS, SIGLOG_SYNC_NONE, 1 << 20);
-    /* 3000 events of 2 KiB: 6 MiB, six times the budget, and a jitter
-     * no budget-bound hold can wait out. */
-    append_jittered(st, 0, 3000, 200000, 2048);
     siglog_cursor *cur[PARTS];
     size_t nc = open_cursors(st, PARTS, 0, cur);
     siglog_reorder_options o;
@@ -251,12 +274,30 @@ Test(reorder, a_memory_budget_hands_the_earliest_out_early_and_keeps_the_rest_in
     o.memory_bytes = 1 << 20;
     siglog_reorder *r;
     cr_assert_eq(siglog_reorder_open(&r, cur, nc, &o), 0);
-    static item got[MAX_EVENTS];
-    size_t before_finish = drain(r, got, 0);
-    cr_assert_gt(before_finish, 1000, "only %zu handed out within a 1 MiB budget before the finish", before_finish);
+    size_t before_finish = drain(r, got, 0, batch);
     siglog_reorder_finish(r);
-    size_t n = before_finish + drain(r, got, before_finish);
+    *n = before_finish + drain(r, got, before_finish, batch);
+    cr_assert_eq(siglog_reorder_late_count(r), count_late(got, *n));
+    siglog_reorder_close(r);
+    close_cursors(cur, nc);
+    return before_finish;
+}
+
+Test(reorder, a_memory_budget_hands_the_earliest_out_early_and_keeps_the_rest_in_order)
+{
+    siglog_stream *st = test_stream_create(store, "ev", PARTS, SIGLOG_SYNC_NONE, 1 << 20);
+    /* 3000 events of 2 KiB: 6 MiB, six times the budget, and a jitter
+     * no budget-bound hold can wait out. */
+    append_jittered(st, 0, 3000, 200000, 2048);
+    static item got[MAX_EVENTS], batched[MAX_EVENTS];
+    size_t n, nbatched;
+    size_t before_finish = reorder_over_budget(st, got, &n, 0);
+    cr_assert_gt(before_finish, 1000, "only %zu handed out within a 1 MiB budget before the finish", before_finish);
     cr_assert_eq(n, 3000, "every record once: %zu", n);
+    /* A 4 KiB buffer holds one record of 2 KiB: each batch call stops at
+     * the second, which must come first in the next. */
+    cr_assert_eq(reorder_over_budget(st, batched, &nbatched, 64), before_finish);
+    assert_same(got, n, batched, nbatched, "batches over the budget");
     const item *prev = NULL;
     for (size_t i = 0; i < n; i++) {
         if (got[i].late)
@@ -265,12 +306,57 @@ Test(reorder, a_memory_budget_hands_the_earliest_out_early_and_keeps_the_rest_in
         prev = &got[i];
     }
     cr_assert_gt(count_late(got, n), 0);
-    cr_assert_eq(siglog_reorder_late_count(r), count_late(got, n));
     qsort(got, n, sizeof *got, item_cmp);
     for (size_t i = 1; i < n; i++)
         cr_assert(item_cmp(&got[i - 1], &got[i]) < 0, "record handed out twice");
-    siglog_reorder_close(r);
-    close_cursors(cur, nc);
+}
+
+/* A first record larger than the buffer: SIGLOG_ETOOBIG with the bytes it
+ * needs and nothing consumed; a buffer of that size then gets it, and the
+ * rest follow as a record per call gives them. */
+Test(reorder, a_batch_buffer_too_small_for_one_record_consumes_nothing)
+{
+    siglog_stream *st = test_stream_create(store, "ev", PARTS, SIGLOG_SYNC_NONE, 1 << 20);
+    append_jittered(st, 0, 300, 2000, 200);
+    static item want[MAX_EVENTS], got[MAX_EVENTS];
+    siglog_cursor *cur[PARTS];
+    siglog_reorder *r;
+    for (int batched = 0; batched < 2; batched++) {
+        size_t nc = open_cursors(st, PARTS, 0, cur);
+        siglog_reorder_options o;
+        siglog_reorder_options_default(&o);
+        o.max_lateness_us = 0; /* records come late from the first ones on */
+        cr_assert_eq(siglog_reorder_open(&r, cur, nc, &o), 0);
+        size_t n = 0;
+        if (batched) {
+            siglog_record rec;
+            int late;
+            uint8_t small[16];
+            size_t need = 0;
+            cr_assert_eq(siglog_reorder_next_batch(r, &rec, NULL, &late, 1, small, sizeof small, &need),
+                         SIGLOG_ETOOBIG);
+            cr_assert_gt(need, sizeof small);
+            uint8_t *buf = malloc(need);
+            cr_assert_eq(siglog_reorder_next_batch(r, &rec, NULL, &late, 1, buf, need, NULL), 1, "%s",
+                         siglog_errdetail());
+            got[n++] = as_item(&rec, late);
+            free(buf);
+            n += drain(r, got, n, 64);
+            siglog_reorder_finish(r);
+            n += drain(r, got, n, 64);
+            assert_same(want, 300, got, n, "after ETOOBIG");
+        } else {
+            n = drain(r, want, 0, 0);
+            siglog_reorder_finish(r);
+            cr_assert_eq(n + drain(r, want, n, 0), 300);
+            cr_assert_gt(count_late(want, 300), 0);
+        }
+        siglog_reorder_close(r);
+        close_cursors(cur, nc);
+    }
+    siglog_record rec;
+    uint8_t buf[16];
+    cr_assert_eq(siglog_reorder_next_batch(NULL, &rec, NULL, NULL, 1, buf, sizeof buf, NULL), SIGLOG_EINVAL);
 }
 
 Test(reorder, refuses_a_negative_lateness)

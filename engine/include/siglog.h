@@ -787,6 +787,20 @@ SIGLOG_API int siglog_reorder_open(siglog_reorder **out, siglog_cursor *const *c
  * cursor moved on: call again). After siglog_reorder_finish, 0 means
  * every record read was handed out. */
 SIGLOG_API int siglog_reorder_next(siglog_reorder *r, const siglog_record **rec, size_t *cursor_index, int *late);
+/* Many records at once, as siglog_cursor_next_batch reads a cursor: up to
+ * max records, in the order siglog_reorder_next would give them, copied
+ * into recs[] with their bytes in buf (nothing points into the reorder,
+ * so they outlive the next call and the close); the cursor each came from
+ * in cursor_index[] and whether it is late in late[] (each may be NULL).
+ * Returns how many (1..max); 0 as siglog_reorder_next (nothing can be
+ * handed out now, or after siglog_reorder_finish: all was); or a negative
+ * code. *buf_used (may be NULL) gets the bytes of buf used. A record that
+ * does not fit stays for the next call; when even the first does not,
+ * SIGLOG_ETOOBIG, nothing is consumed and *buf_used gets the bytes it
+ * needs. An error met after some records were copied is returned by the
+ * next call, after those records. Calls may mix with siglog_reorder_next. */
+SIGLOG_API int siglog_reorder_next_batch(siglog_reorder *r, siglog_record *recs, size_t *cursor_index, int *late,
+                                         size_t max, void *buf, size_t buf_len, size_t *buf_used);
 /* The input is over (the cursors are at their end, or the reader stops):
  * read nothing more and hand out every record held, in order, not late. */
 SIGLOG_API void siglog_reorder_finish(siglog_reorder *r);

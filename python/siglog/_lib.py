@@ -163,7 +163,8 @@ _PROTOTYPES = {
     "siglog_sort_close": (None, [c_void_p]),
     "siglog_reorder_options_default": (None, [POINTER(ReorderOptions)]),
     "siglog_reorder_open": (c_int, [POINTER(c_void_p), POINTER(c_void_p), c_size_t, POINTER(ReorderOptions)]),
-    "siglog_reorder_next": (c_int, [c_void_p, POINTER(POINTER(Record)), POINTER(c_size_t), POINTER(c_int)]),
+    "siglog_reorder_next_batch": (c_int, [c_void_p, POINTER(Record), POINTER(c_size_t), POINTER(c_int), c_size_t,
+                                          c_void_p, c_size_t, POINTER(c_size_t)]),
     "siglog_reorder_finish": (None, [c_void_p]),
     "siglog_reorder_close": (None, [c_void_p]),
 }

@@ -47,10 +47,11 @@ class _Batches:
         self.words, self.signed, self.halves = raw.cast("Q"), raw.cast("q"), raw.cast("I")
         self.buf = ctypes.create_string_buffer(batch_bytes)
 
-    def read(self, fill, streams, numbers):
+    def read(self, fill, streams, numbers, lates=None):
         """The next batch as columns (see the module's doc), None at the
         end: fill(recs, max, buf, buf_len, used) is the batch call; streams(n)
-        the stream column of its n records; numbers makes the numeric
+        the stream column of its n records, lates(n) their late column (None:
+        none is late); numbers makes the numeric
         columns (partition, offset, ts_us, schema_version) out of strided
         memoryviews: memoryview.tolist for lists, numpy.array for
         to_pandas. The caller holds the locks."""
@@ -88,7 +89,7 @@ class _Batches:
         tombstones = [bool(f & _lib.EVENT_TOMBSTONE) for f in flags] if any(flags) else [False] * n
         return (numbers(half(_PARTITION)), numbers(words[_OFFSET:end:_WORDS]), numbers(self.signed[_TS:end:_WORDS]),
                 keys, numbers(half(_SCHEMA)), headers, sliced(_VALUE, _VALUE_LEN), tombstones, streams(n),
-                [False] * n)
+                lates(n) if lates else [False] * n)
 
 
 class _PartitionReader:
@@ -167,7 +168,6 @@ class Replay:
         self._merge = order == "merge"
         self._numbers = memoryview.tolist  # how batches' numeric columns are made (to_pandas changes it)
         self._sort = self._reorder = self._keep = None
-        self._reorder_finished = False
         if from_offset is not None:
             seek, arg = _lib.SEEK_OFFSET, from_offset
         elif from_time is not None:
@@ -192,7 +192,8 @@ class Replay:
             if max_lateness is not None:
                 self._reorder_open(memory, max_lateness)
             elif order == "event-time":
-                self._sort_open(memory, spill_dir, batch_bytes)
+                self._sort_open(memory, spill_dir)
+            self._ordered = _Batches(batch_bytes) if self._sort or self._reorder else None
         except BaseException:
             self._close_cursors()
             raise
@@ -214,7 +215,7 @@ class Replay:
         self._close_cursors()
         self._store._replays.discard(self)
 
-    def _sort_open(self, memory, spill_dir, batch_bytes):
+    def _sort_open(self, memory, spill_dir):
         """order="event-time": siglog_sort over the cursors (it reads them
         all now, spilling sorted runs past `memory` bytes)."""
         o = _lib.SortOptions()
@@ -228,7 +229,6 @@ class Replay:
         with self._store._guard:
             _lib.check(_lib.lib.siglog_sort_open(ctypes.byref(sort), cursors, len(self._readers), ctypes.byref(o)))
         self._sort = sort
-        self._sort_batches = _Batches(batch_bytes)
 
     def _reorder_open(self, memory, max_lateness):
         """max_lateness: siglog_reorder over the cursors, the filters
@@ -255,67 +255,58 @@ class Replay:
         key = ctypes.string_at(r.key, r.key_len) if r.key_len else None
         return self._kept((r.partition,), (r.offset,), (r.timestamp_us,), (key,), (r.schema_version,))[0]
 
-    def _sorted_batches(self):
-        """Batches in exact (ts, stream, partition, offset) order
-        (siglog_sort_next_batch), filtered here."""
+    def _ordered_batches(self, call, filtered, lates=None):
+        """Batches of a batch call over all the cursors (the sort's or the
+        reorder's): call(recs, cursor_index, max, buf, buf_len, used);
+        filtered here unless `filtered` says the call filtered them;
+        lates: the int array the call marks late records in."""
         names = [r.stream_name for r in self._readers]
         indexes = (ctypes.c_size_t * _RECORDS_PER_CALL)()
         index_words = memoryview(indexes).cast("B").cast("Q")
 
-        def fill(recs, max_records, buf, buf_len, used):
-            return _lib.lib.siglog_sort_next_batch(self._sort, recs, indexes, max_records, buf, buf_len, used)
-
         def streams(n):
             return list(map(names.__getitem__, index_words[:n].tolist()))
 
+        late_ints = memoryview(lates).cast("B").cast("i") if lates is not None else None
+
+        def late_column(n):
+            return list(map(bool, late_ints[:n].tolist()))
+
+        def fill(recs, max_records, buf, buf_len, used):
+            return call(recs, indexes, max_records, buf, buf_len, used)
+
         while True:
             with self._store._guard, self._lock:
                 if self._readers is None:
                     raise _lib.ClosedError("replay")
-                columns = self._sort_batches.read(fill, streams, self._numbers)
+                columns = self._ordered.read(fill, streams, self._numbers,
+                                             late_column if lates is not None else None)
             if columns is None:
                 return
-            yield self._filtered(columns)
+            yield columns if filtered else self._filtered(columns)
 
-    def _reorder_next(self, rec, index, late):
-        """The reorder's next record; when it has nothing more to hand out
-        now, the cursors are at their end: it then hands out all it holds."""
-        while True:
-            got = _lib.check(_lib.lib.siglog_reorder_next(self._reorder, ctypes.byref(rec), ctypes.byref(index),
-                                                          ctypes.byref(late)))
-            if got or self._reorder_finished:
-                return got
-            _lib.lib.siglog_reorder_finish(self._reorder)
-            self._reorder_finished = True
+    def _sorted_batches(self):
+        """Batches in exact (ts, stream, partition, offset) order
+        (siglog_sort_next_batch), filtered here."""
+        return self._ordered_batches(functools.partial(_lib.lib.siglog_sort_next_batch, self._sort), filtered=False)
 
     def _reordered_batches(self):
-        """Batches of what the reorder hands out, a record per call."""
-        rec = ctypes.POINTER(_lib.Record)()
-        index = ctypes.c_size_t()
-        late = ctypes.c_int()
-        names = [r.stream_name for r in self._readers]
-        while True:
-            rows = []
-            with self._store._guard, self._lock:
-                if self._readers is None:
-                    raise _lib.ClosedError("replay")
-                for _ in range(_RECORDS_PER_CALL):
-                    if not self._reorder_next(rec, index, late):
-                        break
-                    r = rec.contents
-                    headers = ()
-                    if r.header_count:
-                        raw = ctypes.string_at(r.headers, r.header_count * _HEADER.size)
-                        headers = tuple((ctypes.string_at(kp, kl).decode("utf-8", "surrogateescape"),
-                                         ctypes.string_at(vp, vl).decode("utf-8", "surrogateescape"))
-                                        for kp, kl, vp, vl in _HEADER.iter_unpack(raw))
-                    rows.append((r.partition, r.offset, r.timestamp_us,
-                                 ctypes.string_at(r.key, r.key_len) if r.key_len else None, r.schema_version,
-                                 headers, ctypes.string_at(r.value, r.value_len),
-                                 bool(r.flags & _lib.EVENT_TOMBSTONE), names[index.value], bool(late.value)))
-            if not rows:
-                return
-            yield _as_columns(rows)
+        """Batches of what the reorder hands out (siglog_reorder_next_batch,
+        the filters applied in it). When it has nothing more to hand out
+        now, the cursors are at their end: it then hands out all it holds."""
+        lates = (ctypes.c_int * _RECORDS_PER_CALL)()
+        reorder, finished = self._reorder, False
+
+        def call(recs, indexes, max_records, buf, buf_len, used):
+            nonlocal finished
+            while True:
+                n = _lib.lib.siglog_reorder_next_batch(reorder, recs, indexes, lates, max_records, buf, buf_len, used)
+                if n or finished:
+                    return n
+                _lib.lib.siglog_reorder_finish(reorder)
+                finished = True
+
+        return self._ordered_batches(call, filtered=True, lates=lates)
 
     def _filtering(self):
         """Whether a filter drops any record."""
