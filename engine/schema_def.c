@@ -14,6 +14,7 @@
 #include <xxhash.h>
 
 #include "error.h"
+#include "schema_lookup.h"
 #include "siglog.h"
 
 static const char *const type_names[] = { "string", "integer", "number", "boolean", "object", "array", "null" };
@@ -184,6 +185,7 @@ static void node_free(schema_node *n)
     node_free(n->additional_node);
     node_free(n->items);
     json_decref(n->enum_values);
+    sl_schema_lookup_free(n->lookup);
     free(n);
 }
 
@@ -394,7 +396,8 @@ static int parse_node(parser *ps, json_t *v, int depth, schema_node **out)
         if (rc)
             return rc;
     }
-    return parse_properties(ps, props, required, depth, n);
+    rc = parse_properties(ps, props, required, depth, n);
+    return rc ? rc : sl_schema_lookup_build(n);
 }
 
 int sl_schema_def_parse(schema_def **out, const void *text, size_t len)

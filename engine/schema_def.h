@@ -72,6 +72,7 @@ enum schema_additional {
 };
 
 typedef struct schema_node schema_node;
+typedef struct schema_lookup schema_lookup;
 
 typedef struct schema_property {
     char *name;          /* NUL-terminated UTF-8 (jansson refuses NUL in keys here) */
@@ -88,6 +89,7 @@ struct schema_node {
     schema_node *additional_node; /* SCHEMA_ADDITIONAL_SCHEMA only */
     schema_node *items;         /* NULL: any elements */
     json_t *enum_values;        /* a JSON array, or NULL: no enum */
+    schema_lookup *lookup;      /* props and enum strings hashed (schema_lookup.h), or NULL */
 };
 
 typedef struct schema_def {

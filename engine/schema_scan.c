@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "schema_lookup.h"
+
 typedef struct scan {
     const unsigned char *p, *end;
     int depth;
@@ -195,9 +197,9 @@ static unsigned number(scan *s)
 }
 
 /* A literal, not followed by another letter (jansson reads a word). */
-static int literal(scan *s, const char *word)
+#define LITERAL(s, word) literal(s, word, sizeof word - 1)
+static int literal(scan *s, const char *word, size_t n)
 {
-    size_t n = strlen(word);
     if ((size_t)(s->end - s->p) < n || memcmp(s->p, word, n) != 0)
         return 0;
     s->p += n;
@@ -207,18 +209,6 @@ static int literal(scan *s, const char *word)
 static int admitted(const schema_node *n, unsigned type)
 {
     return !n || (n->types & type) || (type == SCHEMA_INTEGER && (n->types & SCHEMA_NUMBER));
-}
-
-/* Whether a string without escapes is one of n's enum values. */
-static int in_enum(const schema_node *n, const token *t)
-{
-    size_t i;
-    const json_t *e;
-    json_array_foreach(n->enum_values, i, e) {
-        if (json_is_string(e) && json_string_length(e) == t->len && memcmp(json_string_value(e), t->text, t->len) == 0)
-            return 1;
-    }
-    return 0;
 }
 
 static int value(scan *s, const schema_node *n);
@@ -232,10 +222,9 @@ static int member(const schema_node *n, const token *key, const schema_node **de
     *index = -1;
     if (!n)
         return 1;
-    const schema_property *p = sl_schema_node_property_n(n, (const char *)key->text, key->len);
-    if (p) {
-        *def = p->node;
-        *index = p - n->props;
+    *index = sl_schema_lookup_property(n->lookup, key->text, key->len);
+    if (*index >= 0) {
+        *def = n->props[*index].node;
         return 1;
     }
     if (n->additional == SCHEMA_ADDITIONAL_SCHEMA)
@@ -246,10 +235,7 @@ static int member(const schema_node *n, const token *key, const schema_node **de
 /* Every required property of n among those seen (a bit per property). */
 static int required_present(const schema_node *n, uint64_t seen)
 {
-    for (size_t i = 0; n && i < n->prop_count; i++)
-        if (n->props[i].required && (i >= 64 || !(seen >> i & 1)))
-            return 0;
-    return 1;
+    return !n || sl_schema_lookup_required_seen(n->lookup, seen);
 }
 
 static int object(scan *s, const schema_node *n)
@@ -319,7 +305,7 @@ static int value(scan *s, const schema_node *n)
     if (c == '"') {
         token t;
         return string(s, &t) && admitted(n, SCHEMA_STRING) &&
-               (!n || !n->enum_values || (!t.escaped && in_enum(n, &t)));
+               (!n || !n->enum_values || (!t.escaped && sl_schema_lookup_enum_string(n->lookup, t.text, t.len)));
     }
     if (n && n->enum_values)
         return 0; /* enums of other values compare numbers by value: the full validator's */
@@ -332,9 +318,9 @@ static int value(scan *s, const schema_node *n)
         s->depth--;
         return ok;
     }
-    case 't': return literal(s, "true") && admitted(n, SCHEMA_BOOLEAN);
-    case 'f': return literal(s, "false") && admitted(n, SCHEMA_BOOLEAN);
-    case 'n': return literal(s, "null") && admitted(n, SCHEMA_NULL);
+    case 't': return LITERAL(s, "true") && admitted(n, SCHEMA_BOOLEAN);
+    case 'f': return LITERAL(s, "false") && admitted(n, SCHEMA_BOOLEAN);
+    case 'n': return LITERAL(s, "null") && admitted(n, SCHEMA_NULL);
     default: {
         unsigned type = c == '-' || in(c, '0', '9') ? number(s) : 0;
         return type && admitted(n, type);
