@@ -495,6 +495,22 @@ void test_append_flushed(siglog *s, siglog_stream *st, uint64_t seed, uint64_t n
     }
 }
 
+void test_append_keyed_runs(siglog_stream *st, uint32_t p, uint32_t from, uint32_t n)
+{
+    char value[400], key[8];
+    for (uint32_t i = from; i < from + n; i++) {
+        memset(value, 'a' + (int)(i % 26), sizeof value);
+        snprintf(key, sizeof key, "k%u", i % 40);
+        siglog_event e = { .key = key,
+                           .key_len = i % 11 ? strlen(key) : 0,
+                           .value = value,
+                           .value_len = sizeof value,
+                           .timestamp_us = 1000000 + (int64_t)((i * 7919u) % 5000u),
+                           .schema_version = 1 + (i / 100) % 3 };
+        cr_assert_eq(siglog_append(st, p, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+}
+
 void test_seeded_config(siglog_stream_config *c, uint64_t segment_bytes)
 {
     siglog_stream_config_default(c);

@@ -88,6 +88,11 @@ void test_rmtree_fast(const char *path);
 /* Append events test_event_make(seed, 0..n-1) to partition 0 of st one
  * by one, each flushed (so that small segments roll often). */
 void test_append_flushed(siglog *s, siglog_stream *st, uint64_t seed, uint64_t n);
+/* Events from..from+n-1 to partition p of st, one a call: keys k0..k39
+ * (every 11th event without a key, so a key compaction drops many and
+ * keeps the keyless), schema versions in runs of 100 (1, 2, 3, 1, ...),
+ * timestamps going back and forth, 400-byte values. */
+void test_append_keyed_runs(siglog_stream *st, uint32_t p, uint32_t from, uint32_t n);
 /* cp -r of a directory of plain files and directories; `to` must not
  * exist. cr_asserts on failure. */
 void test_copy_tree(const char *from, const char *to);

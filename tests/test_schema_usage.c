@@ -473,22 +473,6 @@ Test(schema_usage, replay_of_one_version_skips_segments_without_it)
 
 /* n events to partition p, keyed by one of 40 keys in turn but for one
  * in 11 (which key compaction always keeps), as append_runs otherwise. */
-static void append_keyed_runs(siglog_stream *st, uint32_t p, uint32_t n)
-{
-    char value[400], key[8];
-    for (uint32_t i = 0; i < n; i++) {
-        memset(value, 'a' + (int)(i % 26), sizeof value);
-        snprintf(key, sizeof key, "k%u", i % 40);
-        siglog_event e = { .key = key,
-                           .key_len = i % 11 ? strlen(key) : 0,
-                           .value = value,
-                           .value_len = sizeof value,
-                           .timestamp_us = 1000000 + (int64_t)((i * 7919u) % 5000u),
-                           .schema_version = 1 + (i / 100) % 3 };
-        cr_assert_eq(siglog_append(st, p, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
-    }
-}
-
 /* Whether a reader of partition 0 of "ev" is told of a recorded loss. */
 static int loss_reported(const char *path)
 {
@@ -528,8 +512,8 @@ Test(schema_usage, exact_after_an_accepted_loss_a_merge_and_a_key_compaction)
     char *path = test_path(dir, "store");
     siglog *s = test_store_open(path, NULL);
     siglog_stream *st = make_stream(s, "ev", SIGLOG_CONTRACT_OFF);
-    append_keyed_runs(st, 0, 900);
-    append_keyed_runs(st, 1, 130);
+    test_append_keyed_runs(st, 0, 0, 900);
+    test_append_keyed_runs(st, 1, 0, 130);
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
 
     /* Partition 0's second segment lost and the loss accepted. */
@@ -562,7 +546,7 @@ Test(schema_usage, exact_after_an_accepted_loss_a_merge_and_a_key_compaction)
     check_both(st, "writer, after a key compaction beside it");
     open_and_check(path, 1, "read-only, after the key compaction");
     cr_assert(loss_reported(path), "the key compaction covered the lost offsets");
-    append_keyed_runs(st, 0, 150);
+    test_append_keyed_runs(st, 0, 0, 150);
     check_both(st, "writer, appending after the key compaction");
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
     open_and_check(path, 0, "after a reopen");
