@@ -3,7 +3,8 @@
  * siglog_cursor_next does, in the same order, with every byte copied into
  * the caller's buffer (valid after the cursor's close); a record too big
  * for the buffer is kept for the next call; an error met inside a batch
- * comes after the records before it, never lost.
+ * comes after the records before it, never lost; records without headers
+ * lie back to back.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -151,6 +152,37 @@ Test(cursor_batch, records_outlive_the_cursor)
         assert_same(&recs[i], r);
     }
     siglog_cursor_close(single);
+}
+
+/* Records without headers lie back to back in the buffer, key then value,
+ * nothing between them (record_copy.c): the Python module cuts a batch of
+ * such records by their lengths alone. */
+Test(cursor_batch, records_without_headers_lie_back_to_back)
+{
+    siglog_cursor *c = open_start();
+    static siglog_record recs[N];
+    static uint8_t buf[4 << 20];
+    int n = siglog_cursor_next_batch(c, recs, N, buf, sizeof buf, NULL);
+    cr_assert_eq(n, N, "%d records", n);
+    const uint8_t *end = buf; /* of the record before, when it had no headers */
+    size_t followers = 0;
+    for (int i = 0; i < n; i++) {
+        const siglog_record *r = &recs[i];
+        if (r->header_count) {
+            end = NULL;
+            continue;
+        }
+        const uint8_t *value = r->value, *key = value - r->key_len;
+        if (r->key_len)
+            cr_assert_eq((const uint8_t *)r->key, key, "record %d: its value does not follow its key", i);
+        if (end) {
+            cr_assert_eq(key, end, "record %d starts %td bytes after the record before", i, key - end);
+            followers++;
+        }
+        end = value + r->value_len;
+    }
+    cr_assert_gt(followers, N / 2);
+    siglog_cursor_close(c);
 }
 
 Test(cursor_batch, a_record_too_big_for_the_buffer_stays_for_the_next_read)

@@ -4,13 +4,14 @@ per batch: siglog_cursor_next_batch), as Events or as a pandas DataFrame.
 A batch travels as columns (a tuple of equal-length lists in Event's
 field order) until the last moment: each column comes out of the record
 array in one C-level pass (a strided memoryview), keys and values are
-sliced out of the batch's bytes by map() without a Python loop per
+cut out of the batch's bytes by map() without a Python loop per
 record, and Events are made only when iterated, so to_pandas() builds
 its columns without an Event per record.
 """
 import ctypes
 import functools
 import heapq
+import io
 import json
 import os
 import struct
@@ -74,21 +75,29 @@ class _Batches:
         def half(field):
             return halves[field:2 * end:2 * _WORDS]
 
-        def sliced(pointer, length):
+        def sliced(pointer, lengths):
             # A NULL key (length 0) slices below the buffer: b"".
             starts = list(map(sub, column(pointer), repeat(base)))
-            return list(map(getitem, repeat(data), map(slice, starts, map(add, starts, column(length)))))
+            return list(map(getitem, repeat(data), map(slice, starts, map(add, starts, lengths))))
 
-        keys = sliced(_KEY, _KEY_LEN)
+        counts = half(_HEADER_COUNT).tolist()
+        key_lens, value_lens = column(_KEY_LEN), column(_VALUE_LEN)
+        if not any(counts) and sum(key_lens) + sum(value_lens) == used.value:
+            # Records without headers are copied back to back (key, value,
+            # key, ...: record_copy.c), which these lengths filling the
+            # buffer prove: read in turn, they cut it with no slice made.
+            parts = list(map(io.BytesIO(data).read, chain.from_iterable(zip(key_lens, value_lens))))
+            keys, values = parts[0::2], parts[1::2]
+        else:
+            keys, values = sliced(_KEY, key_lens), sliced(_VALUE, value_lens)
         if b"" in keys:
             keys = [k or None for k in keys]  # no key
-        counts = half(_HEADER_COUNT).tolist()
         headers = ([_headers(data, base, at, c) if c else () for at, c in zip(column(_HEADERS), counts)]
                    if any(counts) else [()] * n)
         flags = half(_FLAGS).tolist()
         tombstones = [bool(f & _lib.EVENT_TOMBSTONE) for f in flags] if any(flags) else [False] * n
         return (numbers(half(_PARTITION)), numbers(words[_OFFSET:end:_WORDS]), numbers(self.signed[_TS:end:_WORDS]),
-                keys, numbers(half(_SCHEMA)), headers, sliced(_VALUE, _VALUE_LEN), tombstones, streams(n),
+                keys, numbers(half(_SCHEMA)), headers, values, tombstones, streams(n),
                 lates(n) if lates else [False] * n)
 
 

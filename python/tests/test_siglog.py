@@ -174,6 +174,33 @@ def test_a_record_larger_than_the_buffer_is_read_whole(store, rows):
     assert got == rows
 
 
+@pytest.mark.parametrize("header_every", [0, 400])
+def test_batches_with_and_without_headers_read_back_as_appended(tmp_path, header_every):
+    """A batch of records without headers is cut by lengths alone, one
+    with headers by each record's pointers: with no headers at all, and
+    with one every 400 events (batches of both kinds in one replay), keys
+    absent, values empty or not UTF-8, every event reads back as appended,
+    whatever the batch size."""
+    rng = random.Random(header_every)
+    events = []
+    for i in range(3000):
+        e = {"value": rng.choice([b"", b"\xff\x00 raw", b"x" * rng.randrange(300)]), "ts": i}
+        if i % 3:
+            e["key"] = f"user-{rng.randrange(50)}"
+        if header_every and i % header_every == 0:
+            e["headers"] = [("tenant", str(i))]
+        events.append(e)
+    with siglog.open(tmp_path, read_only=False, create=True) as s:
+        st = s.create_stream("plain", partitions=1)
+        st.append(events)
+    want = [(i, e.get("key", "").encode() or None, e["value"], tuple(e.get("headers", ())))
+            for i, e in enumerate(events)]
+    with siglog.open(tmp_path) as s:
+        for batch_bytes in (1 << 20, 4096, 200):
+            got = [(e.offset, e.key, e.value, e.headers) for e in s.stream("plain").replay(batch_bytes=batch_bytes)]
+            assert got == want, f"batch_bytes={batch_bytes}"
+
+
 def test_to_pandas(store, rows):
     df = store.stream("clicks").replay().to_pandas(fields=["i", "score"])
     assert len(df) == N
