@@ -461,24 +461,32 @@ class Replay:
         for batch in self._batches:
             for col, part in zip(parts, batch):
                 col.append(part)
+        rows = sum(map(len, parts[0]))
+
+        def objects(items):
+            # An object array made here, which the frame takes as it is
+            # (copy=False): from a list pandas makes one, then copies it
+            # into a block, at twice the cost of the whole conversion.
+            return numpy.fromiter(items, dtype=object, count=rows)
+
         frame = {}
         for name, col in zip(COLUMNS, parts):
             dtype = _NUMERIC_COLUMNS.get(name)
             if dtype is None:
-                frame[name] = list(chain.from_iterable(col))
+                frame[name] = objects(chain.from_iterable(col))
             else:
                 frame[name] = numpy.concatenate([numpy.asarray(c, dtype=dtype) for c in col]) if col else \
                     numpy.array([], dtype=dtype)
         raw = frame["value"]
         if values == "str":
-            frame["value"] = list(map(str, raw, repeat("utf-8"), repeat("surrogateescape")))
+            frame["value"] = objects(map(str, raw, repeat("utf-8"), repeat("surrogateescape")))
         data = {"ts": pandas.to_datetime(frame["ts_us"], unit="us", utc=True)}
         data.update(frame)
         if fields:
-            objects = [_json_object(v) for v in raw]
+            parsed = [_json_object(v) for v in raw]
             for name in fields:
-                data[name] = [o.get(name) for o in objects]
-        return pandas.DataFrame(data)
+                data[name] = [o.get(name) for o in parsed]  # a list: pandas picks the column's type
+        return pandas.DataFrame(data, copy=False)
 
 
 # to_pandas's numeric columns and their types (the others stay objects).
