@@ -12,6 +12,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "io_crash.h"
+#include "maintenance.h"
 #include "options_io.h"
 #include "tree_fingerprint.h"
 
@@ -579,4 +581,64 @@ uint64_t test_check_seeded_log(const char *store, uint64_t seed, uint64_t *end, 
     siglog_close(s);
     *end = want;
     return info.log_start_offset;
+}
+
+/* ---- crash trials ---- */
+
+const int test_crash_modes[TEST_CRASH_MODES] = { IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM,
+                                                 IO_CRASH_GARBLE };
+const char *const test_crash_mode_names[TEST_CRASH_MODES] = { "KEEP_ALL", "DROP_ALL", "RANDOM", "GARBLE" };
+
+void test_crash_arm(test_crash *t)
+{
+    t->start = io_crash_ops(t->crash);
+    if (t->die)
+        io_crash_die_after(t->crash, t->start + t->die);
+}
+
+int test_crash_dead(const test_crash *t)
+{
+    return io_crash_dead(t->crash);
+}
+
+uint64_t test_crash_trial(const char *tmpl, const char *store, uint64_t die, uint64_t seed, int mode,
+                          test_crash_change change, void *arg)
+{
+    test_copy_tree(tmpl, store);
+    test_crash t = { .crash = io_crash_new(seed), .die = die };
+    cr_assert(t.crash, "out of memory");
+    t.io = io_crash_io(t.crash);
+    change(arg, store, &t);
+    uint64_t calls = io_crash_ops(t.crash) - t.start;
+    cr_assert_eq(io_crash_power_cut(t.crash, mode), 0, "power cut of %s", store);
+    io_crash_free(t.crash);
+    return calls;
+}
+
+siglog_maintenance *test_maintenance_on(const char *store, const siglog_io *io)
+{
+    siglog_options o;
+    siglog_options_default(&o);
+    sl_options_set_io(&o, io);
+    siglog_maintenance *m = NULL;
+    cr_assert_eq(siglog_maintenance_open(&m, store, &o), 0, "maintenance open of %s: %s", store, siglog_errdetail());
+    return m;
+}
+
+void test_crash_recover(const char *store, int by_writer, const char *stream, const char *ctx)
+{
+    if (by_writer) {
+        siglog_options o;
+        siglog_options_default(&o);
+        o.journal_bytes = 1u << 20;
+        siglog *s = NULL;
+        cr_assert_eq(siglog_open(&s, store, &o), 0, "%s: writer open: %s", ctx, siglog_errdetail());
+        cr_assert_eq(siglog_close(s), 0, "%s: %s", ctx, siglog_errdetail());
+        return;
+    }
+    maintenance *m = NULL;
+    cr_assert_eq(sl_maintenance_open(&m, store, NULL), 0, "%s: %s", ctx, siglog_errdetail());
+    catalog *c;
+    cr_assert_eq(sl_maintenance_catalog(m, stream, 0, &c), 0, "%s: maintenance open: %s", ctx, siglog_errdetail());
+    sl_maintenance_close(m);
 }

@@ -93,6 +93,46 @@ void test_append_flushed(siglog *s, siglog_stream *st, uint64_t seed, uint64_t n
  * keeps the keyless), schema versions in runs of 100 (1, 2, 3, 1, ...),
  * timestamps going back and forth, 400-byte values. */
 void test_append_keyed_runs(siglog_stream *st, uint32_t p, uint32_t from, uint32_t n);
+/* ---- crash trials: a change cut by a power loss at one of its calls ---- */
+/* The four power-cut modes of io_crash.h (KEEP_ALL, DROP_ALL, RANDOM,
+ * GARBLE) and their names, for trial loops and messages. */
+#define TEST_CRASH_MODES 4
+extern const int test_crash_modes[TEST_CRASH_MODES];
+extern const char *const test_crash_mode_names[TEST_CRASH_MODES];
+
+typedef struct io_crash io_crash;
+/* One trial under way (test_crash_trial): the backend, the call of the
+ * change that dies (0: none, the reference run) and where the change's
+ * calls are counted from. */
+typedef struct test_crash {
+    io_crash *crash;
+    const struct siglog_io *io; /* the backend the change must open with */
+    uint64_t die;
+    uint64_t start;
+} test_crash;
+/* The change's calls are counted, and the trial dies, from here: what
+ * the change did before (opening a handle) never dies. A change that
+ * never arms never dies. */
+void test_crash_arm(test_crash *t);
+/* Whether the trial's process has died (every call fails from there). */
+int test_crash_dead(const test_crash *t);
+/* A change: opens what it needs on t->io, arms (test_crash_arm), changes,
+ * closes; on the reference run (t->die == 0) it asserts that everything
+ * succeeded. */
+typedef void (*test_crash_change)(void *arg, const char *store, test_crash *t);
+/* One trial: `store` a fresh copy of `tmpl`, the change run through an
+ * io_crash (seeded) that dies at its call `die` (0: never), then a power
+ * cut in `mode`. Returns the calls the change made after arming (on the
+ * reference run, all of them: the range of `die` to try). */
+uint64_t test_crash_trial(const char *tmpl, const char *store, uint64_t die, uint64_t seed, int mode,
+                          test_crash_change change, void *arg);
+/* A maintenance handle on store through io (NULL: POSIX); asserts. */
+struct siglog_maintenance *test_maintenance_on(const char *store, const struct siglog_io *io);
+/* Recover the store after a cut: by a writer's open and close, or by a
+ * maintenance handle's first use of stream `stream`'s partition 0.
+ * Asserts, ctx prefixing the messages. */
+void test_crash_recover(const char *store, int by_writer, const char *stream, const char *ctx);
+
 /* cp -r of a directory of plain files and directories; `to` must not
  * exist. cr_asserts on failure. */
 void test_copy_tree(const char *from, const char *to);

@@ -355,14 +355,33 @@ Test(archive, move_takes_the_archived_segments_out_of_the_store)
 }
 
 /* The maintenance role on store through crash's I/O. */
-static siglog_maintenance *maintenance_on(const char *store, io_crash *crash)
+/* An export or a restore cut in a trial (test_crash_trial), its calls
+ * counted from after the maintenance open; completed: it ran to its end. */
+typedef struct archive_change {
+    const char *out;     /* export: the directory written to */
+    unsigned flags;      /* export: SIGLOG_ARCHIVE_* */
+    const char *archive; /* restore: the file restored */
+    int completed;
+} archive_change;
+
+static void export_change(void *arg, const char *store, test_crash *t)
 {
-    siglog_options o;
-    siglog_options_default(&o);
-    sl_options_set_io(&o, io_crash_io(crash));
-    siglog_maintenance *m;
-    cr_assert_eq(siglog_maintenance_open(&m, store, &o), 0, "%s", siglog_errdetail());
-    return m;
+    archive_change *a = arg;
+    siglog_maintenance *m = test_maintenance_on(store, t->io);
+    test_crash_arm(t);
+    int rc = siglog_archive_export(m, "ev", 0, INT64_MAX, a->out, a->flags, NULL, 0);
+    a->completed = rc == 1 && !test_crash_dead(t);
+    siglog_maintenance_close(m);
+}
+
+static void restore_change(void *arg, const char *store, test_crash *t)
+{
+    archive_change *a = arg;
+    siglog_maintenance *m = test_maintenance_on(store, t->io);
+    test_crash_arm(t);
+    int rc = siglog_archive_restore(m, a->archive, NULL);
+    a->completed = rc == 1 && !test_crash_dead(t);
+    siglog_maintenance_close(m);
 }
 
 /* One trial on a copy of f's store: an export with flags whose process
@@ -376,27 +395,18 @@ static int crash_trial(const fx *f, uint64_t k, int mode, unsigned flags, wherea
     char *trial = test_path(f->root, name);
     cr_assert_eq(mkdir(trial, 0700), 0);
     char *store = test_path(trial, "store"), *out = test_path(trial, "out");
-    test_copy_tree(f->store, store);
     cr_assert_eq(mkdir(out, 0700), 0);
-    io_crash *crash = io_crash_new(k * 31 + (uint64_t)mode);
-    siglog_maintenance *m = maintenance_on(store, crash);
-    io_crash_die_after(crash, io_crash_ops(crash) + k);
-    int rc = siglog_archive_export(m, "ev", 0, INT64_MAX, out, flags, NULL, 0);
-    int completed = rc == 1 && !io_crash_dead(crash);
-    siglog_maintenance_close(m);
-    cr_assert_eq(io_crash_power_cut(crash, mode), 0);
-    io_crash_free(crash);
+    archive_change a = { .out = out, .flags = flags };
+    test_crash_trial(f->store, store, k, k * 31 + (uint64_t)mode, mode, export_change, &a);
     snprintf(name, sizeof name, "call %llu mode %d", (unsigned long long)k, mode);
     assert_each_once(store, out, name, w);
     test_rmtree(trial);
     free(trial);
     free(store);
     free(out);
-    return completed;
+    return a.completed;
 }
 
-static const int crash_modes[] = { IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM, IO_CRASH_GARBLE };
-#define CRASH_MODES (sizeof crash_modes / sizeof crash_modes[0])
 
 /* A process death at every mutating call of an export, then a power cut
  * in each mode: the target holds no archive, or one that opens whole, and
@@ -407,9 +417,9 @@ Test(archive, a_power_cut_anywhere_in_an_export_leaves_none_or_a_whole_one, .tim
     int completed = 0;
     size_t whole = 0;
     for (uint64_t k = 1; !completed; k++)
-        for (size_t m = 0; m < CRASH_MODES; m++) {
+        for (size_t m = 0; m < TEST_CRASH_MODES; m++) {
             whereabouts w;
-            completed |= crash_trial(&f, k, crash_modes[m], 0, &w);
+            completed |= crash_trial(&f, k, test_crash_modes[m], 0, &w);
             cr_assert_eq(w.log_start, 0, "a copy removes nothing");
             cr_assert_leq(w.archives, 1);
             whole += w.archives;
@@ -426,9 +436,9 @@ Test(archive, a_power_cut_anywhere_in_a_move_loses_and_doubles_nothing, .timeout
     fx f = make_store("archive-move-cut");
     int completed = 0, moved = 0;
     for (uint64_t k = 1; !completed; k++)
-        for (size_t m = 0; m < CRASH_MODES; m++) {
+        for (size_t m = 0; m < TEST_CRASH_MODES; m++) {
             whereabouts w;
-            completed |= crash_trial(&f, k, crash_modes[m], SIGLOG_ARCHIVE_MOVE, &w);
+            completed |= crash_trial(&f, k, test_crash_modes[m], SIGLOG_ARCHIVE_MOVE, &w);
             moved += w.log_start > 0;
         }
     cr_assert_gt(moved, 0, "no trial moved the segments");
@@ -439,11 +449,7 @@ Test(archive, a_power_cut_anywhere_in_a_move_loses_and_doubles_nothing, .timeout
  * crash's I/O when not NULL): its return code, *res filled. */
 static int restore(const char *store, const char *path, io_crash *crash, siglog_restore_result *res)
 {
-    siglog_maintenance *m = NULL;
-    if (crash)
-        m = maintenance_on(store, crash);
-    else
-        cr_assert_eq(siglog_maintenance_open(&m, store, NULL), 0, "%s", siglog_errdetail());
+    siglog_maintenance *m = test_maintenance_on(store, crash ? io_crash_io(crash) : NULL);
     int rc = siglog_archive_restore(m, path, res);
     siglog_maintenance_close(m); /* keeps siglog_errdetail() */
     return rc;
@@ -637,24 +643,19 @@ Test(archive, a_power_cut_anywhere_in_a_restore_loses_and_doubles_nothing, .time
     int all_modes = getenv("SIGLOG_CRASH_ALL_MODES") != NULL;
     int completed = 0, restored = 0;
     for (uint64_t k = 1; !completed; k++)
-        for (size_t m = all_modes ? 0 : k % CRASH_MODES; m < (all_modes ? CRASH_MODES : k % CRASH_MODES + 1); m++) {
+        for (size_t m = all_modes ? 0 : k % TEST_CRASH_MODES; m < (all_modes ? TEST_CRASH_MODES : k % TEST_CRASH_MODES + 1);
+             m++) {
             char label[64];
             snprintf(label, sizeof label, "trial-%llu-%zu", (unsigned long long)k, m);
             char *trial = test_path(f.root, label);
             cr_assert_eq(mkdir(trial, 0700), 0);
             char *store = test_path(trial, "store"), *out = test_path(trial, "out");
-            test_copy_tree(f.store, store);
             test_copy_tree(f.out, out);
             char *archive = test_path(out, name);
-            io_crash *crash = io_crash_new(k * 37 + m);
-            siglog_maintenance *mh = maintenance_on(store, crash);
-            io_crash_die_after(crash, io_crash_ops(crash) + k);
-            int rc = siglog_archive_restore(mh, archive, NULL);
-            completed |= rc == 1 && !io_crash_dead(crash);
-            siglog_maintenance_close(mh);
-            cr_assert_eq(io_crash_power_cut(crash, crash_modes[m]), 0);
-            io_crash_free(crash);
-            snprintf(label, sizeof label, "call %llu mode %d", (unsigned long long)k, crash_modes[m]);
+            archive_change a = { .archive = archive };
+            test_crash_trial(f.store, store, k, k * 37 + m, test_crash_modes[m], restore_change, &a);
+            completed |= a.completed;
+            snprintf(label, sizeof label, "call %llu mode %d", (unsigned long long)k, test_crash_modes[m]);
             whereabouts w;
             assert_each_once(store, out, label, &w);
             restored += w.log_start == 0;

@@ -22,17 +22,12 @@
 #include <string.h>
 
 #include "io_crash.h"
-#include "maintenance.h"
-#include "options_io.h"
 #include "support.h"
 
 #define SEED 53
 #define EVENTS 1000
 #define SEGMENT_BYTES (64u * 1024)
 
-
-static const int modes[4] = {IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM, IO_CRASH_GARBLE};
-static const char *const mode_names[4] = {"KEEP_ALL", "DROP_ALL", "RANDOM", "GARBLE"};
 
 static char *root, *tmpl;
 static char ctx[256]; /* the failing trial, in every assertion */
@@ -56,48 +51,17 @@ static void drop_template(void)
 
 TestSuite(retain_crash, .init = make_template, .fini = drop_template);
 
-/* Run the retention on a copy of the template through io_crash, dying at
- * call `die` of it (0: never). Returns the calls it made. */
-static uint64_t run_retain(const char *store, uint64_t die, uint64_t seed, int mode)
+/* The retention, through t's backend, its calls counted from after the
+ * maintenance open. */
+static void retain_change(void *arg, const char *store, test_crash *t)
 {
-    test_copy_tree(tmpl, store);
-    io_crash *crash = io_crash_new(seed);
-    siglog_options o;
-    siglog_options_default(&o);
-    sl_options_set_io(&o, io_crash_io(crash));
-    siglog_maintenance *m = NULL;
-    cr_assert_eq(siglog_maintenance_open(&m, store, &o), 0, "%s: %s", ctx, siglog_errdetail());
-    uint64_t start = io_crash_ops(crash);
-    if (die)
-        io_crash_die_after(crash, start + die);
+    (void)arg;
+    siglog_maintenance *m = test_maintenance_on(store, t->io);
+    test_crash_arm(t);
     int rc = siglog_retain(m, TEST_RETAIN_NOW, NULL);
-    uint64_t calls = io_crash_ops(crash) - start;
-    if (!die)
+    if (!t->die)
         cr_assert_eq(rc, 0, "reference run: %s", siglog_errdetail());
     siglog_maintenance_close(m);
-    cr_assert_eq(io_crash_power_cut(crash, mode), 0);
-    io_crash_free(crash);
-    return calls;
-}
-
-/* Recover by a writer's open, or by a maintenance handle's first use of
- * the partition. */
-static void recover(const char *store, int by_writer)
-{
-    if (by_writer) {
-        siglog_options o;
-        siglog_options_default(&o);
-        o.journal_bytes = 1u << 20;
-        siglog *s = NULL;
-        cr_assert_eq(siglog_open(&s, store, &o), 0, "%s: writer open: %s", ctx, siglog_errdetail());
-        cr_assert_eq(siglog_close(s), 0, "%s: %s", ctx, siglog_errdetail());
-        return;
-    }
-    maintenance *m = NULL;
-    cr_assert_eq(sl_maintenance_open(&m, store, NULL), 0, "%s: %s", ctx, siglog_errdetail());
-    catalog *c;
-    cr_assert_eq(sl_maintenance_catalog(m, "m", 0, &c), 0, "%s: maintenance open: %s", ctx, siglog_errdetail());
-    sl_maintenance_close(m);
 }
 
 static int count_warm(void *arg, const siglog_segment_info *seg)
@@ -146,7 +110,7 @@ Test(retain_crash, purge_and_warm_moves_are_whole_or_not_done_at_every_call, .ti
 {
     char *ref = test_path(root, "reference");
     snprintf(ctx, sizeof ctx, "reference");
-    uint64_t calls = run_retain(ref, 0, 1, IO_CRASH_KEEP_ALL);
+    uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, retain_change, NULL);
     uint64_t warm_moves;
     uint64_t purged_to = check_store(ref, &warm_moves);
     cr_assert_gt(purged_to, 0, "the policy purges something");
@@ -156,13 +120,13 @@ Test(retain_crash, purge_and_warm_moves_are_whole_or_not_done_at_every_call, .ti
     cr_assert_gt(calls, 4, "retain made %" PRIu64 " calls", calls);
     size_t saw_old = 0, saw_new = 0;
     for (uint64_t k = 1; k <= calls; k++)
-        for (int mi = 0; mi < 4; mi++) {
+        for (int mi = 0; mi < TEST_CRASH_MODES; mi++) {
             int by_writer = (k + (uint64_t)mi) % 2 == 0;
             snprintf(ctx, sizeof ctx, "crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s", k, calls,
-                     mode_names[mi], by_writer ? "a writer" : "maintenance");
+                     test_crash_mode_names[mi], by_writer ? "a writer" : "maintenance");
             char *store = test_path(root, "trial");
-            run_retain(store, k, k * 4 + (uint64_t)mi, modes[mi]);
-            recover(store, by_writer);
+            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], retain_change, NULL);
+            test_crash_recover(store, by_writer, "m", ctx);
             uint64_t warm;
             uint64_t start = check_store(store, &warm);
             cr_assert_leq(warm, warm_moves, "%s", ctx);

@@ -40,8 +40,6 @@
 
 static const segment_params params = {.segment_bytes_max = SEGMENT_BYTES, .index_interval_bytes = 4096,
                                       .file_mode = 0600};
-static const int modes[4] = {IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_RANDOM, IO_CRASH_GARBLE};
-static const char *const mode_names[4] = {"KEEP_ALL", "DROP_ALL", "RANDOM", "GARBLE"};
 
 static char *root, *tmpl;
 static char ctx[256]; /* the failing trial, in every assertion */
@@ -189,53 +187,33 @@ static void check_events(const char *store, uint64_t log_start, const uint8_t *k
     }
 }
 
-/* Run the change on a copy of the template through io_crash, dying at
- * call `die` of the change (0: never). Returns the calls it made. */
-static uint64_t run_change(const char *store, change_fn change, uint64_t die, uint64_t seed, int mode)
+/* The change of one trial, as test_crash_trial gives it a store. */
+typedef struct trial_change {
+    change_fn fn;
+} trial_change;
+
+/* The change on partition 0 of "m" through t's backend, its calls
+ * counted from after the maintenance handle found the catalog. */
+static void run_change(void *arg, const char *store, test_crash *t)
 {
-    test_copy_tree(tmpl, store);
-    io_crash *crash = io_crash_new(seed);
+    const trial_change *tc = arg;
     siglog_options o;
     siglog_options_default(&o);
-    sl_options_set_io(&o, io_crash_io(crash));
+    sl_options_set_io(&o, t->io);
     maintenance *m = NULL;
     cr_assert_eq(sl_maintenance_open(&m, store, &o), 0, "%s: %s", ctx, siglog_errdetail());
     catalog *c;
     cr_assert_eq(sl_maintenance_catalog(m, "m", 0, &c), 0, "%s: %s", ctx, siglog_errdetail());
-    uint64_t start = io_crash_ops(crash);
-    if (die)
-        io_crash_die_after(crash, start + die);
-    int rc = change(c);
-    uint64_t calls = io_crash_ops(crash) - start;
-    if (!die)
+    test_crash_arm(t);
+    int rc = tc->fn(c);
+    if (!t->die)
         cr_assert_eq(rc, 0, "reference run: %s", siglog_errdetail());
     sl_maintenance_close(m);
-    cr_assert_eq(io_crash_power_cut(crash, mode), 0);
-    io_crash_free(crash);
-    return calls;
 }
 
-/* Recover by a writer's open, or by a maintenance handle's. */
-static void recover(const char *store, int by_writer)
+static void crash_everywhere(const char *what, change_fn fn)
 {
-    if (by_writer) {
-        siglog_options o;
-        siglog_options_default(&o);
-        o.journal_bytes = 1u << 20;
-        siglog *s = NULL;
-        cr_assert_eq(siglog_open(&s, store, &o), 0, "%s: writer open: %s", ctx, siglog_errdetail());
-        cr_assert_eq(siglog_close(s), 0, "%s: %s", ctx, siglog_errdetail());
-        return;
-    }
-    maintenance *m = NULL;
-    cr_assert_eq(sl_maintenance_open(&m, store, NULL), 0, "%s: %s", ctx, siglog_errdetail());
-    catalog *c;
-    cr_assert_eq(sl_maintenance_catalog(m, "m", 0, &c), 0, "%s: maintenance open: %s", ctx, siglog_errdetail());
-    sl_maintenance_close(m);
-}
-
-static void crash_everywhere(const char *what, change_fn change)
-{
+    trial_change change = { fn };
     char *ref = test_path(root, "reference");
     view old, fresh;
     snprintf(ctx, sizeof ctx, "%s: reference", what);
@@ -243,7 +221,7 @@ static void crash_everywhere(const char *what, change_fn change)
     view_of(ref, &old);
     test_rmtree_fast(ref);
     cr_assert_geq(old.n, 4, "the template has %zu segments", old.n);
-    uint64_t calls = run_change(ref, change, 0, 1, IO_CRASH_KEEP_ALL);
+    uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, run_change, &change);
     view_of(ref, &fresh);
     /* What the uninterrupted change kept: the events of the new segments
      * (a compaction by keys drops some; the others keep all). */
@@ -255,13 +233,13 @@ static void crash_everywhere(const char *what, change_fn change)
     cr_assert_gt(calls, 4, "%s made %" PRIu64 " calls", what, calls);
     size_t saw_old = 0, saw_new = 0;
     for (uint64_t k = 1; k <= calls; k++)
-        for (int mi = 0; mi < 4; mi++) {
+        for (int mi = 0; mi < TEST_CRASH_MODES; mi++) {
             int by_writer = (k + (uint64_t)mi) % 2 == 0;
             snprintf(ctx, sizeof ctx, "%s: crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s", what, k,
-                     calls, mode_names[mi], by_writer ? "a writer" : "maintenance");
+                     calls, test_crash_mode_names[mi], by_writer ? "a writer" : "maintenance");
             char *store = test_path(root, "trial");
-            run_change(store, change, k, k * 4 + (uint64_t)mi, modes[mi]);
-            recover(store, by_writer);
+            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], run_change, &change);
+            test_crash_recover(store, by_writer, "m", ctx);
             view v;
             view_of(store, &v);
             int is_old = views_equal(&v, &old), is_new = views_equal(&v, &fresh);

@@ -31,8 +31,6 @@
 #define SEG_BYTES (64u << 10)
 #define LATE_EVENTS 6 /* appended by the session that recounts */
 
-static const int modes[4] = {IO_CRASH_KEEP_ALL, IO_CRASH_DROP_ALL, IO_CRASH_GARBLE, IO_CRASH_RANDOM};
-static const char *const mode_names[4] = {"KEEP_ALL", "DROP_ALL", "GARBLE", "RANDOM"};
 
 static char *root, *tmpl;
 static char ctx[256]; /* the failing trial, in every assertion */
@@ -136,32 +134,25 @@ static void drop_template(void)
 
 TestSuite(schema_usage_crash, .init = make_template, .fini = drop_template);
 
-/* On a copy of the template, a writer session through io_crash that
- * recounts the figures, appends and closes, dying at its call `die`
- * (0: never), then a power cut. Returns the calls it made. */
-static uint64_t run_session(const char *store, uint64_t die, uint64_t seed, int mode)
+/* A writer session through t's backend that recounts the figures,
+ * appends and closes, every call of it counted. */
+static void recounting_session(void *arg, const char *store, test_crash *t)
 {
-    test_copy_tree(tmpl, store);
-    io_crash *crash = io_crash_new(seed);
-    if (die)
-        io_crash_die_after(crash, die);
-    siglog *s = open_store(store, 0, io_crash_io(crash));
-    if (s) {
-        siglog_stream *st;
-        cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
-        for (uint32_t i = 0; i < LATE_EVENTS && !io_crash_dead(crash); i++) {
-            char value[] = "late";
-            siglog_event e = { .value = value, .value_len = 4, .timestamp_us = 7, .schema_version = 4 };
-            int rc = siglog_append(st, i % 2, &e, 1, NULL, NULL);
-            cr_assert(rc == 0 || die, "reference run: append: %s", siglog_errdetail());
-        }
-        int rc = siglog_close(s);
-        cr_assert(rc == 0 || die, "reference run: close: %s", siglog_errdetail());
+    (void)arg;
+    test_crash_arm(t);
+    siglog *s = open_store(store, 0, t->io);
+    if (!s)
+        return;
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    for (uint32_t i = 0; i < LATE_EVENTS && !test_crash_dead(t); i++) {
+        char value[] = "late";
+        siglog_event e = { .value = value, .value_len = 4, .timestamp_us = 7, .schema_version = 4 };
+        int rc = siglog_append(st, i % 2, &e, 1, NULL, NULL);
+        cr_assert(rc == 0 || t->die, "reference run: append: %s", siglog_errdetail());
     }
-    uint64_t calls = io_crash_ops(crash);
-    cr_assert_eq(io_crash_power_cut(crash, mode), 0);
-    io_crash_free(crash);
-    return calls;
+    int rc = siglog_close(s);
+    cr_assert(rc == 0 || t->die, "reference run: close: %s", siglog_errdetail());
 }
 
 static void check_handle(const char *store, int read_only, const char *who)
@@ -180,21 +171,22 @@ Test(schema_usage_crash, recount_is_exact_after_a_cut_at_every_call, .timeout = 
 {
     char *ref = test_path(root, "reference");
     snprintf(ctx, sizeof ctx, "reference");
-    uint64_t calls = run_session(ref, 0, 1, IO_CRASH_KEEP_ALL);
+    uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, recounting_session, NULL);
     uint64_t saved, read;
     saved_and_read(ref, &saved, &read);
     cr_assert_eq(saved, read, "the reference session saved %" PRIu64 " events for %" PRIu64, saved, read);
     test_rmtree_fast(ref);
     free(ref);
     cr_assert_gt(calls, LATE_EVENTS, "the session made %" PRIu64 " calls", calls);
-    /* Two modes a call, in turn (KEEP_ALL and GARBLE, DROP_ALL and
-     * RANDOM), so that every mode meets every stretch of the session and
+    /* Two modes a call, in turn (KEEP_ALL and RANDOM, DROP_ALL and
+     * GARBLE), so that every mode meets every stretch of the session and
      * the test stays short on a loaded machine. */
     for (uint64_t k = 1; k <= calls; k++)
-        for (int mi = (int)(k % 2); mi < 4; mi += 2) {
-            snprintf(ctx, sizeof ctx, "cut at call %" PRIu64 " of %" PRIu64 ", %s", k, calls, mode_names[mi]);
+        for (int mi = (int)(k % 2); mi < TEST_CRASH_MODES; mi += 2) {
+            snprintf(ctx, sizeof ctx, "cut at call %" PRIu64 " of %" PRIu64 ", %s", k, calls,
+                     test_crash_mode_names[mi]);
             char *store = test_path(root, "trial");
-            run_session(store, k, k * 4 + (uint64_t)mi, modes[mi]);
+            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], recounting_session, NULL);
             check_handle(store, 0, "the recovering writer");
             check_handle(store, 1, "a reader after it");
             test_rmtree_fast(store);
