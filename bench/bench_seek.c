@@ -193,6 +193,15 @@ static long long disk_read_kib(void)
     return v;
 }
 
+/* PREFIX_p50_us, _p99_us and _cpu_us: the CPU time (user + sys) per
+ * operation of the span that measured them, which a loaded machine
+ * stretches far less than the wall-clock percentiles. */
+static void print_latencies(const char *prefix, double *v, size_t n, const bench_span *span)
+{
+    printf("%s_p50_us=%.2f %s_p99_us=%.2f %s_cpu_us=%.2f ", prefix, stats_percentile(v, n, 0.5), prefix,
+           stats_percentile(v, n, 0.99), prefix, span->cpu_secs * 1e6 / (double)n);
+}
+
 /* Fetch (and with decode, decompress) one random batch; returns µs. */
 static double fetch_batch(const batch_list *l, int decode, uint8_t *in, uint8_t *out)
 {
@@ -219,11 +228,13 @@ static void fetch_floor(const char *dir, double *v, size_t seeks)
     for (int decode = 0; decode < 2; decode++) {
         for (size_t i = 0; i < seeks; i++) /* unmeasured, as for the seeks */
             fetch_batch(&l, decode, in, out);
+        bench_span span;
+        bench_span_start(&span);
         for (size_t i = 0; i < seeks; i++)
             v[i] = fetch_batch(&l, decode, in, out);
+        bench_span_stop(&span);
         const char *k = decode ? "fetch_decode" : "fetch";
-        printf("%s_p50_us=%.2f %s_p99_us=%.2f ", k, stats_percentile(v, seeks, 0.5), k,
-               stats_percentile(v, seeks, 0.99));
+        print_latencies(k, v, seeks, &span);
     }
     for (size_t i = 0; i < l.n; i++)
         if (i == 0 || l.v[i].fd != l.v[i - 1].fd)
@@ -293,15 +304,20 @@ int main(int argc, char **argv)
              * (index pages of every segment touched once). */
             for (size_t i = 0; i < count; i++)
                 one_seek(st, c, by_time, n);
+            bench_span span;
+            bench_span_start(&span);
             for (size_t i = 0; i < count; i++)
                 v[i] = one_seek(st, c, by_time, n);
-            const char *k = by_time ? "time" : "offset", *f = fresh ? "fresh_" : "";
-            printf("%s%s_p50_us=%.2f %s%s_p99_us=%.2f ", f, k, stats_percentile(v, count, 0.5), f, k,
-                   stats_percentile(v, count, 0.99));
+            bench_span_stop(&span);
+            char k[32];
+            snprintf(k, sizeof k, "%s%s", fresh ? "fresh_" : "", by_time ? "time" : "offset");
+            print_latencies(k, v, count, &span);
         }
     }
     /* The floor: the same batch every time (page cache warm). */
     uint64_t fixed = n / 2;
+    bench_span span;
+    bench_span_start(&span);
     for (size_t i = 0; i < seeks; i++) {
         const siglog_record *r;
         uint64_t t0 = bench_now_ns();
@@ -310,8 +326,8 @@ int main(int argc, char **argv)
             bench_die("seek to %llu failed", (unsigned long long)fixed);
         v[i] = (double)(bench_now_ns() - t0) / 1e3;
     }
-    printf("one_batch_p50_us=%.2f one_batch_p99_us=%.2f ", stats_percentile(v, seeks, 0.5),
-           stats_percentile(v, seeks, 0.99));
+    bench_span_stop(&span);
+    print_latencies("one_batch", v, seeks, &span);
     measure_stalls();
     siglog_cursor_close(cur);
     /* Disk reads by anyone on the machine while this measured: 0 when the

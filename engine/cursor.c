@@ -64,7 +64,7 @@ struct siglog_cursor {
     int64_t seek_time;
     int in_batch;
     batch_iter it;
-    bytebuf body, scratch;
+    bytebuf scratch;
     siglog_record rec;
     cached_segment cache[CURSOR_SEGMENTS_CACHED];
     size_t cached;
@@ -167,6 +167,13 @@ static int report_index_faults(siglog_cursor *c, uint32_t before, int rc)
     return rc;
 }
 
+/* How far c->seg may be read: its size in the snapshot when it is the
+ * active segment, its size when sealed. */
+static uint64_t read_limit(const siglog_cursor *c)
+{
+    return sl_segment_base_offset(c->seg) == c->snap.active_base ? c->snap.active_bytes : sl_segment_size(c->seg);
+}
+
 static int open_at(siglog_cursor *c, uint64_t base)
 {
     cached_segment *e;
@@ -177,7 +184,7 @@ static int open_at(siglog_cursor *c, uint64_t base)
     c->seg_end_offset = base;
     c->reopened = 0;
     uint32_t faults = sl_segment_index_faults(c->seg);
-    return report_index_faults(c, faults, sl_segment_locate_offset(c->seg, c->next_offset, &c->pos));
+    return report_index_faults(c, faults, sl_segment_locate_offset(c->seg, c->next_offset, read_limit(c), &c->pos));
 }
 
 /* Whether the catalog records [expected, base) as lost (catalog_loss.h):
@@ -437,11 +444,12 @@ static int next_batch(siglog_cursor *c)
         }
         uint64_t base = sl_segment_base_offset(c->seg);
         int active = base == c->snap.active_base;
-        uint64_t limit = active ? c->snap.active_bytes : sl_segment_size(c->seg);
+        uint64_t limit = read_limit(c);
         batch_header h;
+        const uint8_t *body;
         /* A segment opened while it was active may have been read past
          * the size it had then: it ended for this open. */
-        int r = c->pos < limit ? sl_segment_read_batch(c->seg, c->pos, limit, &h, &c->body) : 0;
+        int r = c->pos < limit ? sl_segment_next_batch(c->seg, c->pos, limit, &h, &body) : 0;
         if (r == SIGLOG_ECORRUPT && (r = skip_damage(c, limit)) == 1)
             continue;
         if (r < 0)
@@ -452,7 +460,7 @@ static int next_batch(siglog_cursor *c)
             c->reopened = 0;
             if (c->seg_end_offset <= c->next_offset)
                 continue; /* before the seek target */
-            r = sl_batch_iter_init(&c->it, &h, c->body.data, &c->scratch);
+            r = sl_batch_iter_init(&c->it, &h, body, &c->scratch);
             if (r)
                 return r;
             c->in_batch = 1;
@@ -555,7 +563,7 @@ static int seek_time(siglog_cursor *c, int64_t ts)
             c->seg_end_offset = c->bases[i];
             c->reopened = 0;
             uint32_t faults = sl_segment_index_faults(c->seg);
-            return report_index_faults(c, faults, sl_segment_locate_time(c->seg, ts, &c->pos));
+            return report_index_faults(c, faults, sl_segment_locate_time(c->seg, ts, read_limit(c), &c->pos));
         }
     }
     /* None of the segments' records is that late: the journaled ones may
@@ -803,7 +811,6 @@ SIGLOG_API void siglog_cursor_close(siglog_cursor *c)
     free(c->bases);
     sl_hwm_reader_close(c->hint);
     sl_catalog_snapshot_release(c->cat);
-    sl_bytebuf_free(&c->body);
     sl_bytebuf_free(&c->scratch);
     free(c);
 }

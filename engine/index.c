@@ -410,7 +410,7 @@ int sl_index_entry_time_matches(const index_file *ix, uint32_t i, uint64_t body_
     return get_le32(slot(ix, i) + TIX_CHECK) == sl_index_time_check(ts, rel, body_checksum);
 }
 
-void sl_index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position)
+uint32_t sl_index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position)
 {
     /* Count entries with rel_offset <= rel; the answer is the last of them. */
     uint32_t lo = 0, hi = sl_index_count(ix);
@@ -424,9 +424,10 @@ void sl_index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_fo
     if (lo == 0) {
         *rel_found = 0;
         *position = 0;
-        return;
+        return 0;
     }
     sl_index_entry_offset(ix, lo - 1, rel_found, position);
+    return lo;
 }
 
 uint32_t sl_index_lookup_time(const index_file *ix, int64_t ts, uint32_t *rel_found)

@@ -75,8 +75,10 @@ int sl_index_add_time(index_file *ix, int64_t prefix_max_ts, uint32_t rel_offset
  * (u32) and body_checksum (u64), little-endian, 20 bytes. */
 uint32_t sl_index_time_check(int64_t prefix_max_ts, uint32_t rel_offset, uint64_t body_checksum);
 
-/* Largest entry with rel_offset <= rel (the implied (0,0) if none). */
-void sl_index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position);
+/* Largest entry with rel_offset <= rel (the implied (0,0) if none).
+ * Returns the number of entries with rel_offset <= rel (the entry found
+ * is the one before it). */
+uint32_t sl_index_lookup_offset(const index_file *ix, uint32_t rel, uint32_t *rel_found, uint32_t *position);
 /* Largest entry with prefix_max_ts < ts (rel 0 if none): no record before
  * that batch can have a timestamp >= ts. Returns the number of entries
  * with prefix_max_ts < ts (the entry found is the one before it). */

@@ -98,13 +98,15 @@ struct segment {
     uint64_t last_index_pos; /* position of the last indexed batch, or 0 */
     int64_t created_us;
     index_file *oix, *tix;
-    /* The header an index lookup just read at located_pos to check its
-     * entry, handed to the read of that batch which a seek makes next: one
-     * pread fewer per seek. Read-only handles only (a writer's may cut
-     * its tail), and used at most once (has_located). */
-    int has_located;
-    uint64_t located_pos;
-    batch_header located;
+    /* Read-only handles: file bytes [win_pos, win_pos + win.len), read
+     * by sl_segment_next_batch (ahead of the batch it needed) or by a
+     * locate call (the batch its index entry names, header and body in
+     * one pread, for the read that follows a seek). Never past the limit
+     * the caller gave when it was read: bytes beyond a reader's limit may
+     * still be in the writing. A writer's handle has none (it may cut
+     * its tail). */
+    bytebuf win;
+    uint64_t win_pos;
     bytebuf scratch;   /* batch bodies during scans */
     bytebuf decoded;   /* their decompressed records */
     char *dir;
@@ -205,14 +207,8 @@ static int file_ends_early(const segment *s, uint64_t pos, uint64_t got)
  * SIGLOG_EVERSION (with file and position) when invalid, or an I/O error. */
 static int read_header(segment *s, uint64_t pos, uint64_t limit, batch_header *h)
 {
-    int located = s->has_located && s->located_pos == pos;
-    s->has_located = 0;
     if (limit < pos || limit - pos < BATCH_HEADER_BYTES)
         return 0;
-    if (located) {
-        *h = s->located;
-        return 1;
-    }
     uint8_t hdr[BATCH_HEADER_BYTES];
     ssize_t got = sl_io_read_full(s->io, s->fd, hdr, sizeof hdr, pos);
     if (got < 0)
@@ -245,6 +241,64 @@ int sl_segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header
     if ((rc = sl_batch_body_check(h, buf->data)) != 0)
         return batch_error(s, pos, rc);
     buf->len = h->body_len;
+    return 1;
+}
+
+/* How much sl_segment_next_batch reads at a time: a few default batches
+ * per pread, while the window stays well inside the L2 cache. */
+#define WINDOW_READ_BYTES (128u * 1024u)
+
+/* Make the window hold the bytes from pos: when it does not already hold
+ * `need` of them, read min(want, limit - pos) from pos into it (want >=
+ * need). Returns how many bytes from pos it holds (fewer than need where
+ * the file or the limit ends first), or an I/O error. */
+static int64_t window_at(segment *s, uint64_t pos, uint64_t need, uint64_t want, uint64_t limit)
+{
+    uint64_t held = pos >= s->win_pos && pos - s->win_pos <= s->win.len ? s->win.len - (pos - s->win_pos) : 0;
+    if (held >= need)
+        return (int64_t)held;
+    uint64_t len = limit - pos < want ? limit - pos : want;
+    s->win.len = 0;
+    s->win_pos = pos;
+    int rc = sl_bytebuf_reserve(&s->win, len);
+    if (rc)
+        return rc;
+    ssize_t got = sl_io_read_full(s->io, s->fd, s->win.data, len, pos);
+    if (got < 0)
+        return sl_err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos);
+    s->win.len = (size_t)got;
+    return got;
+}
+
+int sl_segment_next_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, const uint8_t **body)
+{
+    if (s->writable)
+        return sl_err_set(SIGLOG_EINVAL, "%s: a window read on a writable segment", s->path);
+    if (pos > limit)
+        return sl_err_set(SIGLOG_EINVAL, "%s: read at byte %" PRIu64 " beyond the limit %" PRIu64, s->path, pos, limit);
+    if (limit - pos < BATCH_HEADER_BYTES)
+        return 0;
+    int64_t held = window_at(s, pos, BATCH_HEADER_BYTES, WINDOW_READ_BYTES, limit);
+    if (held < 0)
+        return (int)held;
+    if (held < BATCH_HEADER_BYTES)
+        return file_ends_early(s, pos, (uint64_t)held);
+    int rc = sl_batch_header_decode(s->win.data + (pos - s->win_pos), h);
+    if (rc)
+        return batch_error(s, pos, rc);
+    /* The header checksum held, so body_len is bounded by the codec's
+     * limit; it must also end before `limit`. */
+    if (h->body_len > limit - pos - BATCH_HEADER_BYTES)
+        return 0;
+    uint64_t total = BATCH_HEADER_BYTES + (uint64_t)h->body_len;
+    held = window_at(s, pos, total, total > WINDOW_READ_BYTES ? total : WINDOW_READ_BYTES, limit);
+    if (held < 0)
+        return (int)held;
+    if ((uint64_t)held < total)
+        return file_ends_early(s, pos, (uint64_t)held);
+    *body = s->win.data + (pos - s->win_pos) + BATCH_HEADER_BYTES;
+    if ((rc = sl_batch_body_check(h, *body)) != 0)
+        return batch_error(s, pos, rc);
     return 1;
 }
 
@@ -350,43 +404,73 @@ static int index_fault(segment *s)
     return 0;
 }
 
-/* Is the batch at pos the one an index entry for rel names (*h: its
- * header)? 1 yes, 0 no (an index fault), or an I/O error. */
-static int entry_matches(segment *s, uint32_t rel, uint32_t pos, batch_header *h)
+/* The header of the batch an index entry names, at pos. A read-only
+ * handle reads `span` bytes there (at most up to limit) into its window:
+ * with span reaching to the next indexed batch, that is the whole batch,
+ * which the sl_segment_next_batch after a seek then finds without a read
+ * of its own. */
+static int indexed_header(segment *s, uint64_t pos, uint64_t span, uint64_t limit, batch_header *h)
 {
-    int rc = read_header(s, pos, UINT64_MAX, h);
+    if (s->writable)
+        return read_header(s, pos, UINT64_MAX, h);
+    if (limit < pos || limit - pos < BATCH_HEADER_BYTES)
+        return 0;
+    int64_t held = window_at(s, pos, BATCH_HEADER_BYTES, span > BATCH_HEADER_BYTES ? span : BATCH_HEADER_BYTES, limit);
+    if (held < 0)
+        return (int)held;
+    if (held < BATCH_HEADER_BYTES)
+        return 0;
+    int rc = sl_batch_header_decode(s->win.data + (pos - s->win_pos), h);
+    return rc ? batch_error(s, pos, rc) : 1;
+}
+
+/* Bytes from index entry i's batch to entry i + 1's: exactly that batch
+ * when every batch is indexed (the default interval is far below the
+ * default batch size), several small ones otherwise, capped at one
+ * window read. 0 for the last entry (unknown) or entries out of order. */
+static uint64_t entry_span(const segment *s, uint32_t i, uint32_t pos)
+{
+    if (i + 1 >= sl_index_count(s->oix))
+        return 0;
+    uint32_t rel, next;
+    sl_index_entry_offset(s->oix, i + 1, &rel, &next);
+    if (next <= pos)
+        return 0;
+    return next - pos < WINDOW_READ_BYTES ? next - pos : WINDOW_READ_BYTES;
+}
+
+/* Is the batch at pos the one index entry i (for rel) names (*h: its
+ * header)? 1 yes, 0 no (an index fault), or an I/O error. */
+static int entry_matches(segment *s, uint32_t i, uint32_t rel, uint32_t pos, uint64_t limit, batch_header *h)
+{
+    int rc = indexed_header(s, pos, entry_span(s, i, pos), limit, h);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
         return index_fault(s);
     if (rc < 0)
         return rc;
     if (rc != 1 || h->base_offset != s->base + rel)
         return index_fault(s);
-    if (!s->writable) {
-        s->has_located = 1;
-        s->located_pos = pos;
-        s->located = *h;
-    }
     return 1;
 }
 
-int sl_segment_locate_offset(segment *s, uint64_t target, uint64_t *pos)
+int sl_segment_locate_offset(segment *s, uint64_t target, uint64_t limit, uint64_t *pos)
 {
     *pos = 0;
     if (!s->oix || target <= s->base)
         return 0;
     uint64_t want = target - s->base;
     uint32_t rel, at;
-    sl_index_lookup_offset(s->oix, want > UINT32_MAX ? UINT32_MAX : (uint32_t)want, &rel, &at);
+    uint32_t n = sl_index_lookup_offset(s->oix, want > UINT32_MAX ? UINT32_MAX : (uint32_t)want, &rel, &at);
     if (rel == 0)
         return 0;
     batch_header h;
-    int rc = entry_matches(s, rel, at, &h);
+    int rc = entry_matches(s, n - 1, rel, at, limit, &h);
     if (rc > 0)
         *pos = at;
     return rc < 0 ? rc : 0;
 }
 
-int sl_segment_locate_time(segment *s, int64_t ts, uint64_t *pos)
+int sl_segment_locate_time(segment *s, int64_t ts, uint64_t limit, uint64_t *pos)
 {
     *pos = 0;
     if (!s->oix || !s->tix)
@@ -395,17 +479,15 @@ int sl_segment_locate_time(segment *s, int64_t ts, uint64_t *pos)
     uint32_t n = sl_index_lookup_time(s->tix, ts, &rel);
     if (rel == 0)
         return 0;
-    sl_index_lookup_offset(s->oix, rel, &rel_found, &at);
+    uint32_t k = sl_index_lookup_offset(s->oix, rel, &rel_found, &at);
     if (rel_found != rel)
         return index_fault(s);
     /* The batch found must be the one the entry's time bound was
      * computed for. */
     batch_header h;
-    int rc = entry_matches(s, rel, at, &h);
-    if (rc > 0 && !sl_index_entry_time_matches(s->tix, n - 1, h.body_checksum)) {
-        s->has_located = 0;
+    int rc = entry_matches(s, k - 1, rel, at, limit, &h);
+    if (rc > 0 && !sl_index_entry_time_matches(s->tix, n - 1, h.body_checksum))
         return index_fault(s);
-    }
     if (rc > 0)
         *pos = at;
     return rc < 0 ? rc : 0;
@@ -728,6 +810,7 @@ void sl_segment_close(segment *s)
         s->io->close_file(s->io, s->fd);
     sl_bytebuf_free(&s->scratch);
     sl_bytebuf_free(&s->decoded);
+    sl_bytebuf_free(&s->win);
     free(s->dir);
     free(s->path);
     free(s);

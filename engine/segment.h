@@ -181,10 +181,13 @@ int64_t sl_segment_created_us(const segment *s);    /* wall clock at creation */
 const char *sl_segment_file_path(const segment *s); /* the .seg path */
 
 /* Where to start scanning for the first record with offset >= target:
- * a batch position <= that record's batch. */
-int sl_segment_locate_offset(segment *s, uint64_t target, uint64_t *pos);
+ * a batch position <= that record's batch. A read-only handle reads the
+ * batch found (not at or beyond `limit`) with its header check, so that
+ * the sl_segment_next_batch that follows a seek makes no read of its
+ * own. */
+int sl_segment_locate_offset(segment *s, uint64_t target, uint64_t limit, uint64_t *pos);
 /* Where to start scanning for the first record with timestamp >= ts. */
-int sl_segment_locate_time(segment *s, int64_t ts, uint64_t *pos);
+int sl_segment_locate_time(segment *s, int64_t ts, uint64_t limit, uint64_t *pos);
 /* How many index entries the locate calls found wrong (and scanned
  * instead) since the open. */
 uint32_t sl_segment_index_faults(const segment *s);
@@ -196,6 +199,13 @@ uint32_t sl_segment_index_faults(const segment *s);
  * when the header or body is invalid or when the file ends inside the
  * bytes its .sum vouches for, or an I/O error. */
 int sl_segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, bytebuf *buf);
+/* sl_segment_read_batch for read-only handles (SIGLOG_EINVAL on a
+ * writable one), without the copy into a caller's buffer: *body points
+ * into the segment's read window, valid until the next call on s (or its
+ * close). The window is read ahead of the batch (several batches per
+ * pread) and never at or beyond `limit`; same answers as
+ * sl_segment_read_batch. */
+int sl_segment_next_batch(segment *s, uint64_t pos, uint64_t limit, batch_header *h, const uint8_t **body);
 
 /* Resynchronise after damage: the first byte position in [from, limit)
  * that starts a valid batch header (magic, header checksum, header rules)

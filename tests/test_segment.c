@@ -270,7 +270,7 @@ Test(segment, locate_offset_starts_at_or_before_the_batch_and_uses_the_index)
             while (j < m.n && m.base[j] + m.count[j] <= target)
                 j++;
             uint64_t pos = 99;
-            cr_assert_eq(sl_segment_locate_offset(s, target, &pos), 0);
+            cr_assert_eq(sl_segment_locate_offset(s, target, UINT64_MAX, &pos), 0);
             /* Exactly the last indexed batch at or before the target's. */
             cr_assert_eq(pos, model_index_hit(j), "offset %llu: position %llu, expected %llu",
                          (unsigned long long)target, (unsigned long long)pos,
@@ -293,7 +293,7 @@ Test(segment, locate_time_never_skips_a_record_at_or_after_the_target)
         size_t helped = 0;
         for (int64_t target = -2; target <= TS_RANGE + 2; target++) {
             uint64_t pos = 99;
-            cr_assert_eq(sl_segment_locate_time(s, target, &pos), 0);
+            cr_assert_eq(sl_segment_locate_time(s, target, UINT64_MAX, &pos), 0);
             long at = model_batch_at(pos);
             cr_assert_geq(at, 0, "ts %lld: position %llu is not a batch start", (long long)target,
                           (unsigned long long)pos);
@@ -637,12 +637,12 @@ Test(segment, unusable_index_on_read_only_open_means_scan_from_start)
     s = open_seg(0);
     for (uint64_t target = BASE; target < m.next; target += 7) {
         uint64_t pos = 99;
-        cr_assert_eq(sl_segment_locate_offset(s, target, &pos), 0);
+        cr_assert_eq(sl_segment_locate_offset(s, target, UINT64_MAX, &pos), 0);
         cr_assert_eq(pos, 0);
     }
     for (int64_t ts = 0; ts <= TS_RANGE; ts += 50) {
         uint64_t pos = 99;
-        cr_assert_eq(sl_segment_locate_time(s, ts, &pos), 0);
+        cr_assert_eq(sl_segment_locate_time(s, ts, UINT64_MAX, &pos), 0);
         cr_assert_eq(pos, 0);
     }
     segment_tail t;
@@ -706,13 +706,13 @@ static void expect_wrong_index_distrusted(void)
 {
     segment *s = open_seg(0);
     uint64_t pos = 99;
-    cr_assert_eq(sl_segment_locate_offset(s, m.next - 1, &pos), 0);
+    cr_assert_eq(sl_segment_locate_offset(s, m.next - 1, UINT64_MAX, &pos), 0);
     cr_assert_eq(pos, 0, "a mismatching entry falls back to the start");
     sl_segment_close(s);
     segment_tail t;
     s = recover_seg(&t);
     expect_tail(&t, m.n, m.end);
-    cr_assert_eq(sl_segment_locate_offset(s, m.next - 1, &pos), 0);
+    cr_assert_eq(sl_segment_locate_offset(s, m.next - 1, UINT64_MAX, &pos), 0);
     cr_assert_gt(pos, 0, "adopt rebuilt the index");
     cr_assert_eq(pos, model_index_hit(m.n - 1));
     sl_segment_close(s);

@@ -217,3 +217,26 @@ void fuzz_with_honest_trailer(const uint8_t *data, size_t size, void (*check)(co
     check(copy, size);
     free(copy);
 }
+
+uint8_t *fuzz_segment_bytes(const uint8_t *data, size_t size, int repair, size_t *len)
+{
+    if (size < 2)
+        return NULL;
+    *len = size - 2;
+    uint8_t *seg = malloc(*len ? *len : 1);
+    if (!seg)
+        abort();
+    memcpy(seg, data + 2, *len);
+    if (repair)
+        fuzz_repair_batches(seg, *len);
+    return seg;
+}
+
+void fuzz_segment_paths(char **dir, char **seg_path)
+{
+    if (*dir)
+        return;
+    *dir = fuzz_path(fuzz_scratch(), "part");
+    fuzz_mkdirs(*dir);
+    *seg_path = fuzz_path(*dir, "00000000000000000000.seg");
+}

@@ -34,6 +34,14 @@ void fuzz_copy_tree(const char *src, const char *dst);
  * walked. */
 size_t fuzz_repair_batches(uint8_t *p, size_t len);
 
+/* The .seg bytes of a segment target's input (a flags byte and a
+ * parameter byte come first; NULL when the input is shorter), copied
+ * (checksums repaired with `repair`) into a malloc'd buffer for the
+ * caller to free; *len their count. */
+uint8_t *fuzz_segment_bytes(const uint8_t *data, size_t size, int repair, size_t *len);
+/* "<scratch>/part", created once, and the path of its segment at base 0. */
+void fuzz_segment_paths(char **dir, char **seg_path);
+
 /* Run check on data, then (when size >= 8) on a copy whose last 8 bytes
  * are the honest XXH3-64 of the rest: for files that end in a checksum of
  * everything before it, so that mutations reach the checks behind it. */

@@ -171,23 +171,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (!dir) {
-        dir = fuzz_path(fuzz_scratch(), "part");
-        fuzz_mkdirs(dir);
-        seg_path = fuzz_path(dir, "00000000000000000000.seg");
-    }
-    if (size < 2)
-        return 0;
-    unsigned flags = data[0];
-    size_t seg_len = size - 2;
-    uint8_t *seg = malloc(seg_len ? seg_len : 1);
+    fuzz_segment_paths(&dir, &seg_path);
+    size_t seg_len;
+    uint8_t *seg = fuzz_segment_bytes(data, size, data[0] & FLAG_REPAIR, &seg_len);
     if (!seg)
-        abort();
-    memcpy(seg, data + 2, seg_len);
-    if (flags & FLAG_REPAIR)
-        fuzz_repair_batches(seg, seg_len);
+        return 0;
     fuzz_empty_dir(dir);
-    check_recovery(flags, data[1], seg, seg_len);
+    check_recovery(data[0], data[1], seg, seg_len);
     free(seg);
     return 0;
 }
