@@ -31,6 +31,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "checksum.h"
 #include "codec.h"
 #include "error.h"
 
@@ -263,7 +264,7 @@ int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch
     if (rc)
         return rc;
     uint8_t *dst = out->data + out->len;
-    h.body_checksum = XXH3_64bits(body, h.body_len);
+    h.body_checksum = sl_checksum_bulk(body, h.body_len);
     sl_batch_header_encode(&h, dst);
     memcpy(dst + BATCH_HEADER_BYTES, body, h.body_len);
     out->len += BATCH_HEADER_BYTES + (size_t)h.body_len;
@@ -350,7 +351,7 @@ int sl_batch_header_decode(const uint8_t hdr[BATCH_HEADER_BYTES], batch_header *
 
 int sl_batch_body_check(const batch_header *h, const uint8_t *body)
 {
-    uint64_t computed = XXH3_64bits(body, h->body_len);
+    uint64_t computed = sl_checksum_bulk(body, h->body_len);
     if (computed != h->body_checksum)
         return sl_err_set(SIGLOG_ECORRUPT, "batch body checksum mismatch: stored 0x%016llx, computed 0x%016llx",
                        (unsigned long long)h->body_checksum, (unsigned long long)computed);

@@ -11,6 +11,7 @@
 #include <xxhash.h>
 
 #include "batch.h"
+#include "checksum.h"
 #include "codec.h"
 #include "support.h"
 
@@ -850,4 +851,30 @@ Test(batch, the_documented_version_2_example_decodes)
               (unsigned long long)r[0].offset, (long long)r[0].timestamp_us);
     cr_assert(r[1].offset == 13 && r[1].timestamp_us == 8, "second record: offset %llu, ts %lld",
               (unsigned long long)r[1].offset, (long long)r[1].timestamp_us);
+}
+
+/* The AVX2 build of XXH3 and the dispatching call give the library's
+ * XXH3_64bits at every length up to 4 KiB (each of XXH3's size classes and
+ * stripe and block boundaries) and at batch sizes, from unaligned starts. */
+Test(batch, bulk_checksum_equals_xxh3_at_every_length)
+{
+    enum { LEN = 300000 };
+    uint8_t *buf = malloc(LEN + 8);
+    cr_assert_not_null(buf);
+    uint64_t x = 0x9e3779b97f4a7c15u;
+    for (size_t i = 0; i < LEN + 8; i++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+        buf[i] = (uint8_t)x;
+    }
+    static const size_t big[] = {16384, 65536, 65537, 131072 + 63, 262144, LEN};
+    int avx2 = sl_checksum_avx2_usable();
+    for (size_t n = 0; n <= 4096 + sizeof big / sizeof big[0]; n++) {
+        size_t len = n <= 4096 ? n : big[n - 4097];
+        const uint8_t *p = buf + n % 8;
+        uint64_t want = XXH3_64bits(p, len);
+        cr_assert_eq(sl_checksum_bulk(p, len), want, "length %zu", len);
+        if (avx2)
+            cr_assert_eq(sl_checksum_avx2(p, len), want, "AVX2, length %zu", len);
+    }
+    free(buf);
 }
