@@ -103,6 +103,11 @@ static int take_path(simdjson::dom::element root, const jsonpath *path, json_t *
     return json_object_set_new(parent, path->names[path->depth - 1], v) == 0 ? 1 : -1;
 }
 
+static bool is_digit(char c)
+{
+    return c >= '0' && c <= '9';
+}
+
 /* Whether jansson and simdjson may judge the text differently, so that
  * jansson must: a \u0000 escape (jansson refuses it in object keys), or 19
  * digits in a row, which any integer beyond int64 has (jansson refuses
@@ -113,11 +118,27 @@ static bool jansson_must_judge(const char *text, size_t len)
     static const char nul_escape[] = "\\u0000";
     if (memmem(text, len, nul_escape, sizeof nul_escape - 1))
         return true;
-    size_t digits = 0;
-    for (size_t i = 0; i < len; i++) {
-        digits = text[i] >= '0' && text[i] <= '9' ? digits + 1 : 0;
-        if (digits >= 19)
+    /* Any run of 19 digits covers one of the probes, 19 bytes apart: a
+     * probe on a non-digit rules out every run through it, one on a digit
+     * measures its run, and the next probe is 19 bytes past the run's
+     * end. Most bytes are never looked at. */
+    const size_t run = 19;
+    size_t from = 0; /* no run of `run` digits lies before it */
+    for (size_t probe = run - 1; probe < len;) {
+        if (!is_digit(text[probe])) {
+            from = probe + 1;
+            probe += run;
+            continue;
+        }
+        size_t start = probe, end = probe + 1;
+        while (start > from && is_digit(text[start - 1]))
+            start--;
+        while (end < len && is_digit(text[end]))
+            end++;
+        if (end - start >= run)
             return true;
+        from = end;
+        probe = end + run;
     }
     return false;
 }

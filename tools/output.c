@@ -63,18 +63,33 @@ int out_puts(const char *s)
     return out_write(s, strlen(s));
 }
 
+/* v in decimal, written backwards from end; returns where it starts.
+ * jsonl replay writes three or four numbers per event: snprintf's
+ * format parsing was a tenth of its CPU time. */
+static char *decimal(uint64_t v, char *end)
+{
+    do {
+        *--end = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    return end;
+}
+
 int out_u64(uint64_t v)
 {
     char b[24];
-    int n = snprintf(b, sizeof b, "%" PRIu64, v);
-    return out_write(b, (size_t)n);
+    char *p = decimal(v, b + sizeof b);
+    return out_write(p, (size_t)(b + sizeof b - p));
 }
 
 int out_i64(int64_t v)
 {
     char b[24];
-    int n = snprintf(b, sizeof b, "%" PRId64, v);
-    return out_write(b, (size_t)n);
+    /* The magnitude as unsigned: -INT64_MIN does not fit int64_t. */
+    char *p = decimal(v < 0 ? 0 - (uint64_t)v : (uint64_t)v, b + sizeof b);
+    if (v < 0)
+        *--p = '-';
+    return out_write(p, (size_t)(b + sizeof b - p));
 }
 
 int out_failed(void)
