@@ -13,6 +13,14 @@
  * search. Last, the commit journal's old bytes are zeroed when no writer
  * has the store (journal.h, sl_journal_scrub_idle).
  *
+ * Never half: before its first audit record the forget writes its intent
+ * (forget_intent.h) listing the keyed hashes of the keys it found, and
+ * removes it after the last rewrite. A run that finds an intent (the next
+ * forget, or siglog_forget_finish) finishes it first: it cannot know the
+ * keys, so it hashes the key of every event of the stream's sealed
+ * segments (no key filter helps it) and removes those whose hash the
+ * intent lists.
+ *
  * The audit names a key by its keyed BLAKE2b-256 under a key derived
  * from the store's secret for this use alone (FORGET_DOMAIN), so that the
  * record proves which key went to whoever holds that key, and to nobody
@@ -28,21 +36,24 @@
 #include "batch.h"
 #include "compact.h"
 #include "error.h"
+#include "forget_intent.h"
 #include "journal.h"
 #include "keyfilter.h"
 #include "maintenance.h"
 
 #define FORGET_DOMAIN "siglog-forget-v1"
-#define FORGET_HASH_BYTES 32
+#define FORGET_HASH_BYTES FORGET_INTENT_HASH_BYTES
 #define FORGET_HASH_HEX (2 * FORGET_HASH_BYTES)
 /* Keyed hashes per audit record: what its detail holds beside the text. */
 #define FORGET_HASHES_PER_RECORD ((AUDIT_DETAIL_MAX - 160) / (FORGET_HASH_HEX + 1))
 
+/* A key to forget: its bytes (NULL when only an intent's hash is known)
+ * and its keyed hash (once the job has its subkey). */
 typedef struct forget_key {
     const uint8_t *data;
     size_t len;
     uint64_t filter_hash; /* keyfilter.h */
-    size_t given;         /* its index in the caller's array */
+    uint8_t hash[FORGET_HASH_BYTES];
 } forget_key;
 
 static int key_cmp(const void *a, const void *b)
@@ -51,6 +62,16 @@ static int key_cmp(const void *a, const void *b)
     if (x->len != y->len)
         return x->len < y->len ? -1 : 1;
     return memcmp(x->data, y->data, x->len);
+}
+
+static int hash_cmp_raw(const void *a, const void *b)
+{
+    return memcmp(a, b, FORGET_HASH_BYTES);
+}
+
+static int hash_cmp(const void *a, const void *b)
+{
+    return hash_cmp_raw(((const forget_key *)a)->hash, ((const forget_key *)b)->hash);
 }
 
 /* One partition's plan: the sealed segments holding events of the keys. */
@@ -67,14 +88,23 @@ typedef struct forget_part {
 typedef struct forget_job {
     maintenance *m;
     const char *stream;
+    char *dir;        /* the stream's directory */
     siglog_stream_config cfg;
     segment_params params;
-    forget_key *keys; /* sorted */
+    forget_key *keys; /* sorted by key, or by hash when by_hash; distinct */
     size_t n_keys;
+    int by_hash;      /* finishing an intent: events matched by keyed hash */
+    int has_subkey;
+    uint8_t subkey[FORGET_HASH_BYTES];
     forget_part *parts;
     const siglog_forget_options *o;
     siglog_forget_result *out;
 } forget_job;
+
+static void keyed_hash(const forget_job *j, const uint8_t *key, size_t len, uint8_t out[FORGET_HASH_BYTES])
+{
+    crypto_generichash(out, FORGET_HASH_BYTES, key, len, j->subkey, FORGET_HASH_BYTES);
+}
 
 /* The key of r among the job's, or NULL. */
 static const forget_key *key_of(const forget_job *j, const siglog_record *r)
@@ -82,22 +112,48 @@ static const forget_key *key_of(const forget_job *j, const siglog_record *r)
     if (r->key_len == 0)
         return NULL;
     forget_key probe = {.data = r->key, .len = r->key_len};
-    return bsearch(&probe, j->keys, j->n_keys, sizeof *j->keys, key_cmp);
+    if (!j->by_hash)
+        return bsearch(&probe, j->keys, j->n_keys, sizeof *j->keys, key_cmp);
+    keyed_hash(j, r->key, r->key_len, probe.hash);
+    return bsearch(&probe, j->keys, j->n_keys, sizeof *j->keys, hash_cmp);
 }
 
-static int job_init(forget_job *j, maintenance *m, const char *stream, const siglog_key *keys, size_t n,
-                    const siglog_forget_options *o, siglog_forget_result *out)
+/* The key the keyed hashes of forgotten keys are made with. */
+static int forget_subkey(forget_job *j)
+{
+    if (j->has_subkey)
+        return 0;
+    uint8_t secret[STORE_SECRET_BYTES];
+    int rc = sl_maintenance_secret(j->m, secret);
+    if (!rc)
+        crypto_generichash(j->subkey, FORGET_HASH_BYTES, (const uint8_t *)FORGET_DOMAIN, strlen(FORGET_DOMAIN),
+                           secret, sizeof secret);
+    sodium_memzero(secret, sizeof secret);
+    j->has_subkey = !rc;
+    return rc;
+}
+
+/* Sort the job's keys by cmp and drop repeats (a key given twice is one
+ * key: the intent lists distinct hashes). */
+static void keys_sort_unique(forget_job *j, int (*cmp)(const void *, const void *))
+{
+    qsort(j->keys, j->n_keys, sizeof *j->keys, cmp);
+    size_t kept = 0;
+    for (size_t i = 0; i < j->n_keys; i++)
+        if (kept == 0 || cmp(&j->keys[kept - 1], &j->keys[i]) != 0)
+            j->keys[kept++] = j->keys[i];
+    j->n_keys = kept;
+}
+
+/* The job's stream, settings and per-partition plans, for n keys the
+ * caller then fills in. */
+static int job_init(forget_job *j, maintenance *m, const char *stream, size_t n, const siglog_forget_options *o,
+                    siglog_forget_result *out)
 {
     *j = (forget_job){.m = m, .stream = stream, .o = o, .out = out, .n_keys = n};
-    for (size_t i = 0; i < n; i++)
-        if (!keys[i].data || keys[i].len == 0)
-            return sl_err_set(SIGLOG_EINVAL, "siglog_forget: key %zu is empty: events without a key cannot be "
-                                             "forgotten by key", i);
-    char *dir;
-    int rc = sl_maintenance_stream(m, stream, &dir, &j->cfg);
+    int rc = sl_maintenance_stream(m, stream, &j->dir, &j->cfg);
     if (rc)
         return rc;
-    free(dir);
     j->params = (segment_params){.segment_bytes_max = j->cfg.segment_bytes_max,
                                  .index_interval_bytes = j->cfg.index_interval_bytes,
                                  .file_mode = sl_maintenance_file_mode(m)};
@@ -105,9 +161,6 @@ static int job_init(forget_job *j, maintenance *m, const char *stream, const sig
     j->parts = calloc(j->cfg.partitions, sizeof *j->parts);
     if (!j->keys || !j->parts)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    for (size_t i = 0; i < n; i++)
-        j->keys[i] = (forget_key){keys[i].data, keys[i].len, sl_keyfilter_hash(keys[i].data, keys[i].len), i};
-    qsort(j->keys, n, sizeof *j->keys, key_cmp);
     for (uint32_t p = 0; p < j->cfg.partitions; p++) {
         j->parts[p] = (forget_part){.time_min = INT64_MAX, .time_max = INT64_MIN, .offset_min = UINT64_MAX};
         if (!(j->parts[p].found = calloc(n, 1)))
@@ -125,6 +178,43 @@ static void job_free(forget_job *j)
     }
     free(j->parts);
     free(j->keys);
+    free(j->dir);
+    sodium_memzero(j->subkey, sizeof j->subkey);
+}
+
+/* A job over the caller's keys. */
+static int job_init_keys(forget_job *j, maintenance *m, const char *stream, const siglog_key *keys, size_t n,
+                         const siglog_forget_options *o, siglog_forget_result *out)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!keys[i].data || keys[i].len == 0) {
+            *j = (forget_job){0};
+            return sl_err_set(SIGLOG_EINVAL, "siglog_forget: key %zu is empty: events without a key cannot be "
+                                             "forgotten by key", i);
+        }
+    int rc = job_init(j, m, stream, n, o, out);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < n; i++)
+        j->keys[i] = (forget_key){.data = keys[i].data, .len = keys[i].len,
+                                  .filter_hash = sl_keyfilter_hash(keys[i].data, keys[i].len)};
+    keys_sort_unique(j, key_cmp);
+    return 0;
+}
+
+/* A job finishing the intent it of stream `stream`. */
+static int job_init_intent(forget_job *j, maintenance *m, const char *stream, const forget_intent *it,
+                           const siglog_forget_options *o, siglog_forget_result *out)
+{
+    int rc = job_init(j, m, stream, it->n, o, out);
+    if (!rc)
+        rc = forget_subkey(j);
+    if (rc)
+        return rc;
+    j->by_hash = 1;
+    for (uint32_t i = 0; i < it->n; i++)
+        memcpy(j->keys[i].hash, it->hashes + (size_t)i * FORGET_HASH_BYTES, FORGET_HASH_BYTES);
+    return 0; /* the intent's hashes are ascending and distinct */
 }
 
 /* ---- the plan ---- */
@@ -132,6 +222,8 @@ static void job_free(forget_job *j)
 /* 1 when e's key filter excludes every key (e need not be read). */
 static int filter_excludes_all(const forget_job *j, catalog *c, const catalog_segment *e)
 {
+    if (j->by_hash)
+        return 0; /* the filter knows keys, not their keyed hashes */
     keyfilter f;
     int rc = sl_keyfilter_load(sl_catalog_io(c), sl_catalog_dir(c), e, &f);
     if (rc != 1) {
@@ -246,18 +338,15 @@ static int plan_partition(forget_job *j, uint32_t p)
 /* The hex of the keyed hashes, space-separated, of the next keys (from
  * *next on in sorted order, which moves past them) that partition part
  * holds: at most FORGET_HASHES_PER_RECORD. */
-static void hash_keys(const forget_job *j, const uint8_t subkey[FORGET_HASH_BYTES], const forget_part *part,
-                      size_t *next, char *buf, size_t cap)
+static void hash_keys(const forget_job *j, const forget_part *part, size_t *next, char *buf, size_t cap)
 {
     size_t used = 0, listed = 0;
     buf[0] = '\0';
     for (; *next < j->n_keys && listed < FORGET_HASHES_PER_RECORD; ++*next) {
         if (!part->found[*next])
             continue;
-        uint8_t h[FORGET_HASH_BYTES];
         char hex[FORGET_HASH_HEX + 1];
-        crypto_generichash(h, sizeof h, j->keys[*next].data, j->keys[*next].len, subkey, FORGET_HASH_BYTES);
-        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+        sodium_bin2hex(hex, sizeof hex, j->keys[*next].hash, FORGET_HASH_BYTES);
         used += (size_t)snprintf(buf + used, cap - used, "%s%s", listed ? " " : "", hex);
         listed++;
     }
@@ -273,7 +362,7 @@ static size_t keys_found(const forget_job *j, const forget_part *part)
 
 /* Partition p's records: its counts and offsets on the first, the keyed
  * hashes over as many as they take. */
-static int audit_partition(const forget_job *j, uint32_t p, const uint8_t subkey[FORGET_HASH_BYTES])
+static int audit_partition(const forget_job *j, uint32_t p)
 {
     const forget_part *part = &j->parts[p];
     size_t found = keys_found(j, part), next = 0, records = (found + FORGET_HASHES_PER_RECORD - 1) /
@@ -293,25 +382,14 @@ static int audit_partition(const forget_job *j, uint32_t p, const uint8_t subkey
             r.bytes = part->bytes;
         }
         char hashes[AUDIT_DETAIL_MAX + 1];
-        hash_keys(j, subkey, part, &next, hashes, sizeof hashes);
+        hash_keys(j, part, &next, hashes, sizeof hashes);
         snprintf(r.detail, sizeof r.detail,
-                 "forget (record %zu of %zu) of %zu keys asked, %zu with events here, from %zu segments; keyed "
+                 "forget%s (record %zu of %zu) of %zu keys asked, %zu with events here, from %zu segments; keyed "
                  "BLAKE2b-256 of each: %s",
-                 i + 1, records, j->n_keys, found, part->n, hashes);
+                 j->by_hash ? ", finishing an interrupted one," : "", i + 1, records, j->n_keys, found, part->n,
+                 hashes);
         rc = sl_maintenance_audit(j->m, &r);
     }
-    return rc;
-}
-
-/* The key the keyed hashes of forgotten keys are made with. */
-static int forget_subkey(const forget_job *j, uint8_t subkey[FORGET_HASH_BYTES])
-{
-    uint8_t secret[STORE_SECRET_BYTES];
-    int rc = sl_maintenance_secret(j->m, secret);
-    if (!rc)
-        crypto_generichash(subkey, FORGET_HASH_BYTES, (const uint8_t *)FORGET_DOMAIN, strlen(FORGET_DOMAIN), secret,
-                           sizeof secret);
-    sodium_memzero(secret, sizeof secret);
     return rc;
 }
 
@@ -352,6 +430,94 @@ static int apply_partition(forget_job *j, uint32_t p)
     return rc;
 }
 
+/* ---- the intent ---- */
+
+/* The intent of job j: the keyed hashes of the keys found in any
+ * partition, ascending (the job's keys hashed and sorted by hash). */
+static int intent_write(forget_job *j)
+{
+    for (size_t k = 0; k < j->n_keys; k++)
+        keyed_hash(j, j->keys[k].data, j->keys[k].len, j->keys[k].hash);
+    forget_intent it = {.store_id = sl_maintenance_store_id(j->m),
+                        .started_us = sl_maintenance_io(j->m)->now_us(sl_maintenance_io(j->m))};
+    if (!(it.hashes = malloc(j->n_keys * FORGET_HASH_BYTES)))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    for (size_t k = 0; k < j->n_keys; k++) {
+        int found = 0;
+        for (uint32_t p = 0; p < j->cfg.partitions && !found; p++)
+            found = j->parts[p].found[k];
+        if (found)
+            memcpy(it.hashes + (size_t)it.n++ * FORGET_HASH_BYTES, j->keys[k].hash, FORGET_HASH_BYTES);
+    }
+    qsort(it.hashes, it.n, FORGET_HASH_BYTES, hash_cmp_raw);
+    int rc = sl_forget_intent_write(sl_maintenance_io(j->m), j->dir, &it, sl_maintenance_file_mode(j->m));
+    free(it.hashes);
+    return rc;
+}
+
+/* Plan, then (unless a dry run) write the intent when there is something
+ * to remove, audit and rewrite each partition, and remove the intent. */
+static int job_run(forget_job *j)
+{
+    const siglog_forget_options *o = j->o;
+    int rc = 0;
+    for (uint32_t p = 0; !rc && p < j->cfg.partitions; p++) {
+        rc = plan_partition(j, p);
+        if (!rc && o->dry_run && o->progress)
+            o->progress(o->progress_ctx, p + 1, j->cfg.partitions);
+    }
+    if (rc || o->dry_run)
+        return rc;
+    if (j->out->events_removed && !j->by_hash && (rc = forget_subkey(j)) == 0)
+        rc = intent_write(j);
+    for (uint32_t p = 0; !rc && p < j->cfg.partitions; p++) {
+        if (j->parts[p].n && (rc = audit_partition(j, p)) == 0)
+            rc = apply_partition(j, p);
+        if (!rc && o->progress)
+            o->progress(o->progress_ctx, p + 1, j->cfg.partitions);
+    }
+    if (!rc && (j->out->events_removed || j->by_hash))
+        rc = sl_forget_intent_remove(sl_maintenance_io(j->m), j->dir);
+    return rc;
+}
+
+/* Zero the journal's old bytes when no writer has the store. */
+static int scrub_journal(maintenance *m, siglog_forget_result *out)
+{
+    int scrubbed;
+    int rc = sl_journal_scrub_idle(sl_maintenance_io(m), sl_maintenance_store_path(m), sl_maintenance_store_id(m),
+                                   &scrubbed);
+    out->journal_scrubbed = (uint32_t)scrubbed;
+    return rc;
+}
+
+/* Finish every stream's pending intent; *finished counts them. */
+static int finish_intents(maintenance *m, const siglog_forget_options *o, siglog_forget_result *out,
+                          uint32_t *finished)
+{
+    io_dirent_list streams;
+    int rc = sl_maintenance_streams(m, &streams);
+    for (size_t i = 0; !rc && i < streams.count; i++) {
+        char *dir;
+        siglog_stream_config cfg;
+        forget_intent it;
+        if ((rc = sl_maintenance_stream(m, streams.names[i], &dir, &cfg)) != 0)
+            break;
+        rc = sl_forget_intent_load(sl_maintenance_io(m), dir, sl_maintenance_store_id(m), &it);
+        free(dir);
+        if (rc != 1)
+            continue;
+        forget_job j;
+        if ((rc = job_init_intent(&j, m, streams.names[i], &it, o, out)) == 0)
+            rc = job_run(&j);
+        job_free(&j);
+        sl_forget_intent_free(&it);
+        *finished += !rc;
+    }
+    sl_io_dirent_list_free(&streams);
+    return rc;
+}
+
 static const siglog_forget_options no_options;
 
 SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const siglog_key *keys, size_t n,
@@ -363,29 +529,37 @@ SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const si
                                          "required");
     memset(out, 0, sizeof *out);
     o = o ? o : &no_options;
-    forget_job j;
-    int rc = job_init(&j, m, stream, keys, n, o, out);
-    for (uint32_t p = 0; !rc && p < j.cfg.partitions; p++) {
-        rc = plan_partition(&j, p);
-        if (!rc && o->dry_run && o->progress)
-            o->progress(o->progress_ctx, p + 1, j.cfg.partitions);
+    uint32_t finished = 0;
+    int rc = 0;
+    forget_job j = {0};
+    if (!o->dry_run) {
+        /* Their figures are not this forget's: counted apart. */
+        siglog_forget_result earlier = {0};
+        rc = finish_intents(m, o, &earlier, &finished);
     }
-    uint8_t subkey[FORGET_HASH_BYTES];
-    if (!rc && !o->dry_run && out->events_removed)
-        rc = forget_subkey(&j, subkey);
-    for (uint32_t p = 0; !rc && !o->dry_run && p < j.cfg.partitions; p++) {
-        if (j.parts[p].n && (rc = audit_partition(&j, p, subkey)) == 0)
-            rc = apply_partition(&j, p);
-        if (!rc && o->progress)
-            o->progress(o->progress_ctx, p + 1, j.cfg.partitions);
-    }
-    sodium_memzero(subkey, sizeof subkey);
+    if (!rc && (rc = job_init_keys(&j, m, stream, keys, n, o, out)) == 0)
+        rc = job_run(&j);
     job_free(&j);
-    if (!rc && !o->dry_run) {
-        int scrubbed;
-        rc = sl_journal_scrub_idle(sl_maintenance_io(m), sl_maintenance_store_path(m), sl_maintenance_store_id(m),
-                                   &scrubbed);
-        out->journal_scrubbed = (uint32_t)scrubbed;
-    }
+    out->intents_finished = finished;
+    if (!rc && !o->dry_run)
+        rc = scrub_journal(m, out);
+    return rc;
+}
+
+SIGLOG_API int siglog_forget_finish(siglog_maintenance *m, const siglog_forget_options *o, siglog_forget_result *out)
+{
+    sl_err_clear();
+    if (!m || !out)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_forget_finish: the handle and the result are required");
+    memset(out, 0, sizeof *out);
+    o = o ? o : &no_options;
+    if (o->dry_run)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_forget_finish: a dry run finishes nothing (siglog_forget_pending "
+                                         "lists the intents)");
+    uint32_t finished = 0;
+    int rc = finish_intents(m, o, out, &finished);
+    out->intents_finished = finished;
+    if (!rc)
+        rc = scrub_journal(m, out);
     return rc;
 }

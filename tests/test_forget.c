@@ -8,7 +8,10 @@
  * nor any of its values (beside a live writer, once a forget has run
  * again after it closed). A dry
  * run changes no file; a key in an active segment, an empty key and an
- * unknown stream change nothing and are refused.
+ * unknown stream change nothing and are refused. The intent: on disk,
+ * without the keys, while the segments are rewritten, gone after; one a
+ * crash left is listed through a read-only handle (which writes nothing)
+ * and finished by the next forget or by siglog_forget_finish.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -18,6 +21,8 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "forget_intent.h"
+#include "store.h"
 #include "support.h"
 
 #define PARTITIONS 2
@@ -275,6 +280,19 @@ static int keep_forget_detail(void *ctx, const siglog_audit_record *r)
     return 0;
 }
 
+/* The hash key of FORMAT.md, "Forget records", from store.secret. */
+static void forget_hash_key(uint8_t key[32])
+{
+    char *path = test_path(dir, "store.secret");
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    uint8_t file[56];
+    cr_assert_eq(fread(file, 1, sizeof file, f), sizeof file);
+    fclose(f);
+    free(path);
+    crypto_generichash(key, 32, (const uint8_t *)"siglog-forget-v1", 16, file + 16, 32);
+}
+
 /* FORMAT.md, "Forget records", recomputed as an auditor would: the
  * secret's bytes from store.secret (16..47), K = BLAKE2b-256 of
  * "siglog-forget-v1" keyed with it, each key's hash = hex of BLAKE2b-256
@@ -284,14 +302,8 @@ Test(forget, audit_names_each_key_by_the_documented_keyed_hash)
     static const char *const names[] = {"key-003", "key-017"};
     siglog_forget_result res;
     cr_assert_eq(forget_keys("t", names, 2, NULL, &res), 0, "%s", siglog_errdetail());
-    char *path = test_path(dir, "store.secret");
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    uint8_t file[56], key[32], h[32];
-    cr_assert_eq(fread(file, 1, sizeof file, f), sizeof file);
-    fclose(f);
-    free(path);
-    crypto_generichash(key, sizeof key, (const uint8_t *)"siglog-forget-v1", 16, file + 16, 32);
+    uint8_t key[32], h[32];
+    forget_hash_key(key);
     siglog_stream *st;
     siglog *s = open_store(&st);
     details d = {0};
@@ -437,4 +449,161 @@ Test(forget, beside_a_live_writer)
     cr_assert_eq(res.events_removed, 0);
     cr_assert_eq(res.journal_scrubbed, 1);
     assert_no_byte_of_the_forgotten();
+}
+
+static char *intent_path(void)
+{
+    return test_path(dir, "streams/t/" FORGET_INTENT_FILE);
+}
+
+static int file_exists(const char *path)
+{
+    struct stat sb;
+    return lstat(path, &sb) == 0;
+}
+
+typedef struct intent_seen {
+    uint64_t removed, while_present;
+    int names_key;
+} intent_seen;
+
+/* While a segment is rewritten the intent is on disk, without the keys. */
+static void on_removed_check_intent(void *ctx, const siglog_record *r)
+{
+    intent_seen *t = ctx;
+    (void)r;
+    t->removed++;
+    char *path = intent_path();
+    FILE *f = fopen(path, "rb");
+    if (f) {
+        char buf[4096];
+        size_t n = fread(buf, 1, sizeof buf, f);
+        fclose(f);
+        t->while_present++;
+        t->names_key |= memmem(buf, n, "key-0", 5) != NULL;
+    }
+    free(path);
+}
+
+Test(forget, intent_is_on_disk_while_rewriting_without_the_keys_and_gone_after)
+{
+    static const char *const names[] = {"key-003", "key-017"};
+    intent_seen t = {0};
+    siglog_forget_options o = {.removed = on_removed_check_intent, .removed_ctx = &t};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 2, &o, &res), 0, "%s", siglog_errdetail());
+    cr_assert_gt(t.removed, 0);
+    cr_assert_eq(t.while_present, t.removed, "the intent was missing during %lu removals",
+                 (unsigned long)(t.removed - t.while_present));
+    cr_assert_not(t.names_key, "the intent holds a key");
+    char *path = intent_path();
+    cr_assert_not(file_exists(path), "the intent is left after the forget");
+    free(path);
+    cr_assert_eq(res.intents_finished, 0);
+}
+
+/* An intent as a forget of key-003 leaves it when it dies before its
+ * first rewrite. */
+static void write_interrupted_intent(void)
+{
+    uint8_t key[32], hash[32];
+    forget_hash_key(key);
+    crypto_generichash(hash, sizeof hash, (const uint8_t *)"key-003", 7, key, sizeof key);
+    siglog_stream *st;
+    siglog *s = open_store(&st);
+    forget_intent it = {.store_id = s->store_id, .started_us = 1700000000000000, .n = 1, .hashes = hash};
+    cr_assert_eq(siglog_close(s), 0);
+    char *sdir = test_path(dir, "streams/t");
+    cr_assert_eq(sl_forget_intent_write(sl_io_posix(), sdir, &it, 0644), 0, "%s", siglog_errdetail());
+    free(sdir);
+}
+
+static uint64_t events_of_key(siglog_stream *st, uint32_t p, const char *key)
+{
+    siglog_cursor *c;
+    cr_assert_eq(siglog_cursor_open(&c, st, p, SIGLOG_SEEK_START, 0, 0), 0);
+    cr_assert_eq(siglog_cursor_set_key(c, key, strlen(key)), 0);
+    const siglog_record *r;
+    uint64_t n = 0;
+    while (siglog_cursor_next(c, &r) == 1)
+        n++;
+    siglog_cursor_close(c);
+    return n;
+}
+
+Test(forget, an_interrupted_forget_is_listed_read_only_and_finished)
+{
+    write_interrupted_intent();
+    char *before = test_store_fingerprint(dir);
+    siglog_options ro;
+    siglog_options_default(&ro);
+    ro.read_only = 1;
+    siglog *s;
+    cr_assert_eq(siglog_open(&s, dir, &ro), 0, "%s", siglog_errdetail());
+    siglog_forget_intent *list;
+    size_t n;
+    cr_assert_eq(siglog_forget_pending(s, &list, &n), 0, "%s", siglog_errdetail());
+    cr_assert_eq(n, 1);
+    cr_assert_str_eq(list[0].stream, "t");
+    cr_assert_eq(list[0].keys, 1);
+    cr_assert_eq(list[0].started_us, 1700000000000000);
+    siglog_forget_pending_free(list);
+    cr_assert_eq(siglog_close(s), 0);
+    char *after = test_store_fingerprint(dir);
+    cr_assert_str_eq(before, after, "listing the intents wrote");
+    free(before);
+    free(after);
+
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    siglog_forget_result res;
+    cr_assert_eq(siglog_forget_finish(m, NULL, &res), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+    cr_assert_eq(res.intents_finished, 1);
+    cr_assert_eq(res.events_removed, EVENTS / KEYS);
+    char *path = intent_path();
+    cr_assert_not(file_exists(path));
+    free(path);
+
+    siglog_stream *st;
+    s = open_store(&st);
+    cr_assert_eq(events_of_key(st, 1, "key-003"), 0);
+    cr_assert_eq(events_of_key(st, 1, "key-017"), EVENTS / KEYS, "another key's events went");
+    cr_assert_eq(siglog_forget_pending(s, &list, &n), 0);
+    cr_assert_eq(n, 0);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+Test(forget, the_next_forget_finishes_an_interrupted_one_first)
+{
+    write_interrupted_intent();
+    static const char *const names[] = {"key-017"};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 1, NULL, &res), 0, "%s", siglog_errdetail());
+    cr_assert_eq(res.intents_finished, 1);
+    cr_assert_eq(res.events_removed, EVENTS / KEYS, "the figures are this forget's");
+    char *path = intent_path();
+    cr_assert_not(file_exists(path));
+    free(path);
+    assert_no_byte_of_the_forgotten();
+}
+
+Test(forget, a_damaged_intent_is_reported_with_its_byte_and_kept)
+{
+    write_interrupted_intent();
+    char *path = intent_path();
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    cr_assert_eq(fseek(f, 40, SEEK_SET), 0);
+    fputc('x', f);
+    fclose(f);
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    siglog_forget_result res;
+    cr_assert_eq(siglog_forget_finish(m, NULL, &res), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "forget.intent") && strstr(siglog_errdetail(), "byte"), "%s",
+              siglog_errdetail());
+    siglog_maintenance_close(m);
+    cr_assert(file_exists(path));
+    free(path);
 }

@@ -8,6 +8,7 @@
 #include "maint_args.h"
 #include "output.h"
 #include "progress.h"
+#include "timeparse.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -19,7 +20,9 @@
 static const args_cmd forget_cmd = {
     "forget",
     "siglog forget STORE STREAM (--key K ... | --key-file FILE) [--dry-run]\n"
-    "       [--force-owner] [--json]",
+    "       [--force-owner] [--json]\n"
+    "       siglog forget STORE --status [--json]\n"
+    "       siglog forget STORE --finish [--force-owner] [--json]",
     "Remove every event whose key is one of the keys given from the stream's\n"
     "sealed segments (hot and warm), each segment rewritten without them\n"
     "through the catalog's rewrite primitive: a crash leaves it old or new,\n"
@@ -31,13 +34,19 @@ static const args_cmd forget_cmd = {
     "  --key-file FILE the keys to forget, one per line (an empty line is no\n"
     "                  key: refused)\n"
     "  --dry-run       say what would go and write nothing\n"
+    "  --status        list the forgets a crash left unfinished (stream, keys,\n"
+    "                  started); reads only. --json: {\"store\", \"pending\":\n"
+    "                  [{\"stream\", \"keys\", \"started\"}]}\n"
+    "  --finish        finish them and nothing else (every forget does so\n"
+    "                  first); --json as a forget's, without \"stream\"/\"keys\"\n"
     "  --force-owner   run as another user than the store's owner, giving new\n"
     "                  files to the owner\n"
     "  --json          one JSON document: {\"store\", \"stream\", \"dry_run\",\n"
     "                  \"keys\", \"partitions\", \"partitions_changed\",\n"
     "                  \"segments_skipped\", \"segments_read\",\n"
     "                  \"segments_rewritten\", \"events_removed\",\n"
-    "                  \"bytes_before\", \"bytes_after\", \"journal_scrubbed\"}\n"
+    "                  \"bytes_before\", \"bytes_after\", \"journal_scrubbed\",\n"
+    "                  \"intents_finished\"}\n"
     "\n"
     "Before a partition changes, one audit record (action forget) is written\n"
     "for it with the keyed BLAKE2b-256 (the store's secret) of each key it\n"
@@ -47,10 +56,16 @@ static const args_cmd forget_cmd = {
     "writer sealed that segment). When no writer has the store, the commit\n"
     "journal's old bytes are zeroed at the end; beside a live writer they stay\n"
     "until it overwrites them, which the report says: run forget again once\n"
-    "it has closed. Not covered yet: cold segments and archives.\n",
+    "it has closed. Not covered yet: cold segments and archives.\n"
+    "\n"
+    "Never half: before its first change a forget writes its intent,\n"
+    "STORE/streams/STREAM/forget.intent, with the keyed hashes of the keys it\n"
+    "found (never the keys), and removes it after its last rewrite. After a\n"
+    "crash the next forget (or forget --finish) finishes it, matching events\n"
+    "by the keyed hash of their key.\n",
 };
 
-enum { OPT_KEY = MAINT_OPT_END, OPT_KEY_FILE };
+enum { OPT_KEY = MAINT_OPT_END, OPT_KEY_FILE, OPT_STATUS, OPT_FINISH };
 
 /* The keys given, their bytes owned here. */
 typedef struct key_list {
@@ -113,37 +128,96 @@ static int read_key_file(const char *path, key_list *l)
     return status;
 }
 
+/* stream NULL: a --finish. */
 static int report(const char *store, const char *stream, size_t keys, int dry_run, const siglog_forget_result *r,
                   int json)
 {
     if (json) {
-        json_t *doc = json_pack("{s:s, s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b}", "store", store,
-                                "stream", stream, "dry_run", dry_run, "keys", (json_int_t)keys, "partitions",
+        json_t *doc = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I}", "store", store,
+                                "dry_run", dry_run, "partitions",
                                 (json_int_t)r->partitions, "partitions_changed", (json_int_t)r->partitions_changed,
                                 "segments_skipped", (json_int_t)r->segments_skipped, "segments_read",
                                 (json_int_t)r->segments_read, "segments_rewritten",
                                 (json_int_t)r->segments_rewritten, "events_removed", (json_int_t)r->events_removed,
                                 "bytes_before", (json_int_t)r->bytes_before, "bytes_after",
-                                (json_int_t)r->bytes_after, "journal_scrubbed", (int)r->journal_scrubbed);
+                                (json_int_t)r->bytes_after, "journal_scrubbed", (int)r->journal_scrubbed,
+                                "intents_finished", (json_int_t)r->intents_finished);
+        if (doc && stream &&
+            (json_object_set_new(doc, "stream", json_string(stream)) || json_object_set_new(doc, "keys",
+                                                                                         json_integer((json_int_t)keys))))
+            doc = (json_decref(doc), NULL);
         if (!doc || (out_json_doc(doc) != 0 && !out_failed()))
             return cli_fail(forget_cmd.name, "out of memory");
         return out_finish(forget_cmd.name);
     }
     char line[512];
-    snprintf(line, sizeof line,
+    if (r->intents_finished) {
+        snprintf(line, sizeof line,
+                 "finished %" PRIu32 " interrupted forget%s first (their keys known only by keyed hash)\n",
+                 r->intents_finished, r->intents_finished == 1 ? "" : "s");
+        out_puts(line);
+    }
+    if (!stream) {
+        snprintf(line, sizeof line, "removed %" PRIu64 " events in %" PRIu64 " segments; bytes %" PRIu64
+                 " before, %" PRIu64 " after\n", r->events_removed, r->segments_rewritten, r->bytes_before,
+                 r->bytes_after);
+        out_puts(r->intents_finished ? line : "no forget to finish\n");
+    } else {
+        snprintf(line, sizeof line,
              "%s %zu keys of stream %s: %" PRIu64 " events in %" PRIu64 " segments of %" PRIu32 " of %" PRIu32
              " partitions (%" PRIu64 " segments read, %" PRIu64 " passed over by their key filters); bytes %" PRIu64
              " before, %" PRIu64 " after\n",
              dry_run ? "would forget:" : "forgot:", keys, stream, r->events_removed, r->segments_rewritten,
              r->partitions_changed, r->partitions, r->segments_read, r->segments_skipped, r->bytes_before,
              r->bytes_after);
-    out_puts(line);
+        out_puts(line);
+    }
     if (!dry_run && !r->journal_scrubbed)
         out_puts("the commit journal may still hold bytes of the forgotten events until the writer overwrites "
                  "them: run forget again once no writer has the store\n");
     return out_finish(forget_cmd.name);
 }
 
+/* --status: the pending intents, through a read-only handle. */
+static int status_run(const char *store, int json)
+{
+    siglog *s;
+    if (cli_open(forget_cmd.name, store, CLI_OPEN_READ_ONLY, NULL, &s, NULL))
+        return CLI_FAILURE;
+    siglog_forget_intent *list;
+    size_t n;
+    int rc = siglog_forget_pending(s, &list, &n);
+    siglog_close(s);
+    if (rc)
+        return cli_fail_lib(forget_cmd.name, rc, "listing the forget intents of %s", store);
+    json_t *pending = json ? json_array() : NULL;
+    int failed = json && !pending;
+    if (!json && n == 0)
+        out_puts("no forget to finish\n");
+    for (size_t i = 0; i < n && !failed; i++) {
+        char started[TIMEPARSE_RFC3339_MAX], line[SIGLOG_NAME_MAX + 128];
+        timeparse_format(list[i].started_us, started);
+        if (json) {
+            failed = json_array_append_new(pending, json_pack("{s:s, s:I, s:s}", "stream", list[i].stream, "keys",
+                                                              (json_int_t)list[i].keys, "started", started)) != 0;
+        } else {
+            snprintf(line, sizeof line, "stream %s: a forget of %" PRIu32 " keys started %s is not finished\n",
+                     list[i].stream, list[i].keys, started);
+            out_puts(line);
+        }
+    }
+    siglog_forget_pending_free(list);
+    if (json) {
+        json_t *doc = failed ? NULL : json_pack("{s:s, s:o}", "store", store, "pending", pending);
+        if (failed)
+            json_decref(pending);
+        if (!doc || (out_json_doc(doc) != 0 && !out_failed()))
+            return cli_fail(forget_cmd.name, "out of memory");
+    }
+    return out_finish(forget_cmd.name);
+}
+
+/* A forget of keys (stream non-NULL), or a --finish. */
 static int run(const char *store, const char *stream, const key_list *keys, const maint_args *ma)
 {
     siglog_maintenance *m;
@@ -153,10 +227,11 @@ static int run(const char *store, const char *stream, const key_list *keys, cons
     progress_start(&bar, "forget", 0);
     siglog_forget_options o = {.dry_run = (uint32_t)ma->dry_run, .progress = progress_partitions, .progress_ctx = &bar};
     siglog_forget_result r;
-    int rc = siglog_forget(m, stream, keys->v, keys->n, &o, &r);
+    int rc = stream ? siglog_forget(m, stream, keys->v, keys->n, &o, &r) : siglog_forget_finish(m, &o, &r);
     progress_end(&bar);
-    int status = rc ? cli_fail_lib(forget_cmd.name, rc, "forgetting keys of stream %s", stream)
-                    : report(store, stream, keys->n, ma->dry_run, &r, ma->json);
+    int status = !rc ? report(store, stream, keys->n, ma->dry_run, &r, ma->json)
+                 : stream ? cli_fail_lib(forget_cmd.name, rc, "forgetting keys of stream %s", stream)
+                          : cli_fail_lib(forget_cmd.name, rc, "finishing the interrupted forgets of %s", store);
     siglog_maintenance_close(m);
     return status;
 }
@@ -167,6 +242,8 @@ int cmd_forget(int argc, char **argv)
         MAINT_OPTION_JSON,
         { "key", required_argument, NULL, OPT_KEY },
         { "key-file", required_argument, NULL, OPT_KEY_FILE },
+        { "status", no_argument, NULL, OPT_STATUS },
+        { "finish", no_argument, NULL, OPT_FINISH },
         MAINT_OPTION_DRY_RUN,
         MAINT_OPTION_FORCE_OWNER,
         { NULL, 0, NULL, 0 },
@@ -174,6 +251,7 @@ int cmd_forget(int argc, char **argv)
     maint_args ma = { 0 };
     int status = CLI_OK;
     const char *key_file = NULL;
+    int status_only = 0, finish = 0;
     key_list keys = {0};
     args_begin();
     for (int ch; status == CLI_OK && (ch = maint_args_next(&forget_cmd, argc, argv, opts, &ma)) != -1;) {
@@ -184,14 +262,30 @@ int cmd_forget(int argc, char **argv)
                 status = cli_fail(forget_cmd.name, "out of memory");
         } else if (ch == OPT_KEY_FILE) {
             key_file = optarg;
+        } else if (ch == OPT_STATUS) {
+            status_only = 1;
+        } else if (ch == OPT_FINISH) {
+            finish = 1;
         } else {
             key_list_free(&keys);
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
         }
     }
     char **ops;
-    if (status == CLI_OK && args_operands(&forget_cmd, argc, argv, 2, "STORE STREAM", &ops))
+    int store_only = status_only || finish;
+    if (status == CLI_OK && status_only && finish)
+        status = args_usage(&forget_cmd, "--status and --finish exclude each other");
+    if (status == CLI_OK && store_only && (keys.n || key_file || ma.dry_run || (status_only && ma.force_owner)))
+        status = args_usage(&forget_cmd, "--%s takes the store alone: no keys, --dry-run%s", status_only ? "status"
+                            : "finish", status_only ? " or --force-owner" : "");
+    if (status == CLI_OK &&
+        args_operands(&forget_cmd, argc, argv, store_only ? 1 : 2, store_only ? "STORE" : "STORE STREAM", &ops))
         status = CLI_USAGE;
+    if (status == CLI_OK && store_only) {
+        status = status_only ? status_run(ops[0], ma.json) : run(ops[0], NULL, &keys, &ma);
+        key_list_free(&keys);
+        return status;
+    }
     if (status == CLI_OK && key_file && keys.n)
         status = args_usage(&forget_cmd, "--key and --key-file exclude each other");
     if (status == CLI_OK && key_file)

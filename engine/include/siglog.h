@@ -1246,7 +1246,9 @@ typedef struct siglog_forget_result {
                                  * entries to replay), whose journal may
                                  * still hold them until it overwrites
                                  * them: forget again once none has it */
-    uint32_t reserved32;
+    uint32_t intents_finished;  /* interrupted forgets finished first
+                                 * (their figures are not in the rest,
+                                 * except with siglog_forget_finish) */
     uint64_t segments_skipped;  /* passed over: their key filter excludes
                                  * every key */
     uint64_t segments_read;     /* read to look for the keys */
@@ -1276,6 +1278,15 @@ typedef struct siglog_forget_result {
  * offset (the writer seals it at segment_bytes_max or segment_age_max_us;
  * run again then). Events appended after the forget began are not its.
  *
+ * Never half: before the first audit record the forget writes its intent,
+ * STORE/streams/NAME/forget.intent (FORMAT.md, "Forget intent"), listing
+ * the keyed hashes of the keys it found (never the keys), durable before
+ * anything changes, removed after the last rewrite. A forget first
+ * finishes every intent a crash left (out->intents_finished), matching
+ * events by the keyed hash of their key; so does siglog_forget_finish.
+ * Maintenance opens and writer opens do not finish intents; any handle
+ * (read-only included) lists them with siglog_forget_pending.
+ *
  * The commit journal keeps the bytes of batches already checkpointed
  * until the writer overwrites them: when no writer has the store, the
  * forget zeroes them at its end (out->journal_scrubbed 1, also when it
@@ -1288,6 +1299,28 @@ typedef struct siglog_forget_result {
  * stream: SIGLOG_ENOENT. o may be NULL (defaults). */
 SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const siglog_key *keys, size_t n,
                              const siglog_forget_options *o, siglog_forget_result *out);
+
+/* Finish every forget a crash interrupted (the pending intents, see
+ * siglog_forget): *out counts what they removed and intents_finished how
+ * many; the journal is scrubbed as siglog_forget does. None pending: 0
+ * and an empty *out. A damaged intent: SIGLOG_ECORRUPT naming the file
+ * and byte (left in place). o->dry_run: SIGLOG_EINVAL. */
+SIGLOG_API int siglog_forget_finish(siglog_maintenance *m, const siglog_forget_options *o,
+                                    siglog_forget_result *out);
+
+/* A forget not finished: its intent file. */
+typedef struct siglog_forget_intent {
+    char stream[SIGLOG_NAME_MAX + 1];
+    uint32_t keys;              /* keyed hashes it lists */
+    int64_t started_us;         /* when that forget began, unix us */
+} siglog_forget_intent;
+
+/* The pending forget intents of the store of s (any handle, read-only
+ * included: it reads and writes nothing else), by stream name: *out
+ * (siglog_forget_pending_free; NULL when none) and *n. A damaged
+ * intent: SIGLOG_ECORRUPT naming the file and byte. */
+SIGLOG_API int siglog_forget_pending(siglog *s, siglog_forget_intent **out, size_t *n);
+SIGLOG_API void siglog_forget_pending_free(siglog_forget_intent *list);
 
 /* ------------------------------------------------------------------------
  * Retention

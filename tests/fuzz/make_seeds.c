@@ -20,6 +20,7 @@
 #include "batch.h"
 #include "codec.h"
 #include "consumer.h"
+#include "forget_intent.h"
 #include "schema_usage.h"
 #include "hwm.h"
 #include "journal.h"
@@ -463,6 +464,23 @@ static void archive_seed(void)
     sl_bytebuf_free(&data);
 }
 
+/* forget.intent (parse_forget_intent): one and three keys, each input
+ * byte 0 (no checksum repair) and the genuine file. */
+static void forget_intent_seed(const char *name, uint32_t n)
+{
+    uint8_t hashes[3 * FORGET_INTENT_HASH_BYTES];
+    for (size_t i = 0; i < sizeof hashes; i++)
+        hashes[i] = (uint8_t)(i / FORGET_INTENT_HASH_BYTES * 0x40 + i % 7);
+    forget_intent it = {.store_id = 0x0123456789abcdefull, .started_us = 1700000000000000, .n = n, .hashes = hashes};
+    uint8_t buf[1 + sizeof hashes + FORGET_INTENT_HEADER_BYTES + FORGET_INTENT_TRAILER_BYTES] = {0};
+    sl_forget_intent_encode(buf + 1, &it);
+    bytebuf b = {0};
+    if (sl_bytebuf_append(&b, buf, 1 + sl_forget_intent_size(n)) != 0)
+        exit(1);
+    write_seed("parse_forget_intent", name, &b);
+    sl_bytebuf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -481,5 +499,7 @@ int main(int argc, char **argv)
     jsmsg_seeds();
     schema_usage_seed();
     archive_seed();
+    forget_intent_seed("one-key", 1);
+    forget_intent_seed("three-keys", 3);
     return 0;
 }
