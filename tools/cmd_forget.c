@@ -187,9 +187,11 @@ static int status_run(const char *store, int json)
     siglog_forget_intent *list;
     size_t n;
     int rc = siglog_forget_pending(s, &list, &n);
-    siglog_close(s);
     if (rc)
-        return cli_fail_lib(forget_cmd.name, rc, "listing the forget intents of %s", store);
+        rc = cli_fail_lib(forget_cmd.name, rc, "listing the forget intents of %s", store);
+    siglog_close(s); /* after the error is told: closing clears its detail */
+    if (rc)
+        return rc;
     json_t *pending = json ? json_array() : NULL;
     int failed = json && !pending;
     if (!json && n == 0)

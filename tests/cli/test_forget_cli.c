@@ -3,13 +3,17 @@
  * rest is replayed as before), --json reports the figures, --dry-run
  * writes nothing (every file's hash unchanged), one audit record per
  * partition changed; bad arguments exit 1 with the reason in one line, or
- * 2 for usage (an empty key file among them).
+ * 2 for usage (an empty key file among them). --status lists a forget a
+ * crash left (text and --json) and --finish finishes it.
  */
+#include "forget_intent.h"
 #include "run.h"
+#include "store.h"
 #include "support.h"
 
 #include <criterion/criterion.h>
 #include <jansson.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -175,4 +179,82 @@ Test(cli_forget, a_key_in_the_active_segment_is_refused)
     REFUSED(1, "the active segment", "forget", store, "ev", "--key", "user-004");
     cr_assert_eq(LINES("replay", store, "ev", "--key", "user-004"), EVENTS / KEYS + 1);
     free(late);
+}
+
+/* The intent a forget of user-007 leaves when it dies before its first
+ * rewrite (FORMAT.md, "Forget intent"), the hash as "Forget records"
+ * derives it from store.secret. */
+static void leave_interrupted_forget(void)
+{
+    char *path = test_path(store, "store.secret");
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    uint8_t secret_file[56], key[32], hash[32];
+    cr_assert_eq(fread(secret_file, 1, sizeof secret_file, f), sizeof secret_file);
+    fclose(f);
+    free(path);
+    crypto_generichash(key, sizeof key, (const uint8_t *)"siglog-forget-v1", 16, secret_file + 16, 32);
+    crypto_generichash(hash, sizeof hash, (const uint8_t *)"user-007", 8, key, sizeof key);
+    siglog_options ro;
+    siglog_options_default(&ro);
+    ro.read_only = 1;
+    siglog *s;
+    cr_assert_eq(siglog_open(&s, store, &ro), 0, "%s", siglog_errdetail());
+    forget_intent it = {.store_id = s->store_id, .started_us = 1700000000000000, .n = 1, .hashes = hash};
+    cr_assert_eq(siglog_close(s), 0);
+    char *sdir = test_path(store, "streams/ev");
+    cr_assert_eq(sl_forget_intent_write(sl_io_posix(), sdir, &it, 0644), 0, "%s", siglog_errdetail());
+    free(sdir);
+}
+
+Test(cli_forget, status_lists_an_interrupted_forget_and_finish_finishes_it)
+{
+    run_result r = RUN(NULL, "forget", store, "--status");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "no forget to finish\n");
+    run_free(&r);
+    leave_interrupted_forget();
+    char *before = test_store_fingerprint(store);
+    r = RUN(NULL, "forget", store, "--status");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_str_eq(r.out, "stream ev: a forget of 1 keys started 2023-11-14T22:13:20.000000Z is not finished\n");
+    run_free(&r);
+    json_t *doc = RUN_JSON("forget", store, "--status", "--json");
+    json_t *pending = json_object_get(doc, "pending");
+    cr_assert_eq(json_array_size(pending), 1);
+    json_t *e = json_array_get(pending, 0);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "stream")), "ev");
+    cr_assert_eq(json_integer_value(json_object_get(e, "keys")), 1);
+    cr_assert_str_eq(json_string_value(json_object_get(e, "started")), "2023-11-14T22:13:20.000000Z");
+    json_decref(doc);
+    char *after = test_store_fingerprint(store);
+    cr_assert_str_eq(after, before, "--status wrote");
+    free(before);
+    free(after);
+    REFUSED(2, "takes the store alone", "forget", store, "--status", "--key", "user-001");
+    REFUSED(2, "exclude each other", "forget", store, "--status", "--finish");
+
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-007"), EVENTS / KEYS);
+    doc = RUN_JSON("forget", store, "--finish", "--json");
+    cr_assert_eq(run_json_int(doc, "intents_finished"), 1);
+    cr_assert_eq(run_json_int(doc, "events_removed"), EVENTS / KEYS);
+    json_decref(doc);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-007"), 0);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-008"), EVENTS / KEYS);
+    r = RUN(NULL, "forget", store, "--status");
+    cr_assert_str_eq(r.out, "no forget to finish\n");
+    run_free(&r);
+}
+
+Test(cli_forget, a_damaged_intent_exits_1_naming_it)
+{
+    leave_interrupted_forget();
+    char *path = test_path(store, "streams/ev/forget.intent");
+    FILE *f = fopen(path, "r+b");
+    cr_assert_not_null(f);
+    fputc('X', f);
+    fclose(f);
+    free(path);
+    REFUSED(1, "forget.intent: bad magic (byte 0)", "forget", store, "--status");
+    REFUSED(1, "forget.intent: bad magic (byte 0)", "forget", store, "--finish");
 }
