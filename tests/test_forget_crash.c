@@ -1,0 +1,208 @@
+/*
+ * forget_crash — siglog_forget under simulated power cuts (io_crash.h) at
+ * EVERY I/O call it makes, its intent, audit records and every segment
+ * rewrite included.
+ *
+ * What is proven (siglog.h, siglog_forget, "Never half"): after a cut at
+ * call k and a recovery by a writer's open or by a maintenance handle's
+ * (alternately),
+ *   - every event of another key (or of none) reads back at its offset,
+ *     byte-identical, and nothing else is read;
+ *   - with no intent pending, the forgotten keys' events are all there
+ *     (the forget had not begun to change anything) or none is (it was
+ *     done): never some segments rewritten and others not;
+ *   - with an intent pending, siglog_forget_finish leaves none of them,
+ *     and the rest as above.
+ * The fast suite cuts each call in one of the four modes in turn; with
+ * SIGLOG_CRASH_ALL_MODES set (the slow suite) in all four.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "io_crash.h"
+#include "support.h"
+
+#define SEED 61
+#define EVENTS 1000
+#define SEGMENT_BYTES (64u * 1024)
+#define FORGOTTEN 3
+/* The active segment holds fewer events than this: a key only seen
+ * before it is in sealed segments alone. */
+#define SEALED_BELOW 600
+
+static char *root, *tmpl;
+static char ctx[256]; /* the failing trial, in every assertion */
+static char keys[FORGOTTEN][32];
+static uint64_t forgotten_events; /* events of the keys in the template */
+
+static int is_forgotten(const char *key, size_t len)
+{
+    for (int k = 0; k < FORGOTTEN; k++)
+        if (len == strlen(keys[k]) && memcmp(key, keys[k], len) == 0)
+            return 1;
+    return 0;
+}
+
+/* Keys of early events that no event from SEALED_BELOW on has, spread
+ * over the log (so that several segments are rewritten). */
+static void pick_keys(void)
+{
+    int picked = 0;
+    for (uint64_t i = 1; i < SEALED_BELOW && picked < FORGOTTEN; i += 150) {
+        for (uint64_t c = i; c < SEALED_BELOW; c++) {
+            test_event t;
+            test_event_make(&t, SEED, c);
+            if (!t.ev.key_len)
+                continue;
+            int later = 0;
+            for (uint64_t j = SEALED_BELOW; j < EVENTS && !later; j++) {
+                test_event u;
+                test_event_make(&u, SEED, j);
+                later = u.ev.key_len == t.ev.key_len && memcmp(u.ev.key, t.ev.key, t.ev.key_len) == 0;
+            }
+            if (!later) {
+                snprintf(keys[picked++], sizeof keys[0], "%s", t.key);
+                break;
+            }
+        }
+    }
+    cr_assert_eq(picked, FORGOTTEN);
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        test_event t;
+        test_event_make(&t, SEED, i);
+        forgotten_events += t.ev.key_len && is_forgotten(t.key, t.ev.key_len);
+    }
+}
+
+static void make_template(void)
+{
+    root = test_tmpdir_fast("forget-crash");
+    tmpl = test_path(root, "template");
+    siglog_stream_config c;
+    test_seeded_config(&c, SEGMENT_BYTES);
+    test_seeded_store(tmpl, &c, SEED, EVENTS);
+    pick_keys();
+}
+
+static void drop_template(void)
+{
+    test_rmtree_fast(root);
+    free(root);
+    free(tmpl);
+}
+
+TestSuite(forget_crash, .init = make_template, .fini = drop_template);
+
+/* The change of a trial: forget the keys through a maintenance handle. */
+static void forget_change(void *arg, const char *store, test_crash *t)
+{
+    (void)arg;
+    siglog_maintenance *m = test_maintenance_on(store, t->io);
+    siglog_key k[FORGOTTEN];
+    for (int i = 0; i < FORGOTTEN; i++)
+        k[i] = (siglog_key){keys[i], strlen(keys[i])};
+    test_crash_arm(t);
+    siglog_forget_result res;
+    int rc = siglog_forget(m, "m", k, FORGOTTEN, NULL, &res);
+    if (!t->die) {
+        cr_assert_eq(rc, 0, "reference run: %s", siglog_errdetail());
+        cr_assert_eq(res.events_removed, forgotten_events);
+        cr_assert_gt(res.segments_rewritten, 1, "the keys are in several segments");
+    }
+    siglog_maintenance_close(m);
+}
+
+typedef struct walk {
+    uint64_t next;      /* the next offset that may be read */
+    uint64_t forgotten; /* events of the keys read */
+} walk;
+
+/* r is the next event that is there: those skipped are the keys'. */
+static void check_record(void *arg, const siglog_record *r)
+{
+    walk *w = arg;
+    for (; w->next < r->offset; w->next++) {
+        test_event t;
+        test_event_make(&t, SEED, w->next);
+        cr_assert(t.ev.key_len && is_forgotten(t.key, t.ev.key_len), "%s: offset %" PRIu64 " is missing", ctx,
+                  w->next);
+    }
+    test_event t;
+    test_event_make(&t, SEED, r->offset);
+    test_assert_record_eq(r, &t.ev);
+    w->forgotten += t.ev.key_len && is_forgotten(t.key, t.ev.key_len);
+    w->next = r->offset + 1;
+}
+
+/* The events of the keys still read; every other one checked. */
+static uint64_t forgotten_left(const char *store)
+{
+    siglog_stream *st;
+    siglog *s = test_seeded_open_read_only(store, &st, ctx);
+    walk w = {0, 0};
+    test_read_all(st, 0, check_record, &w);
+    cr_assert_eq(w.next, EVENTS, "%s: the log ends at %" PRIu64, ctx, w.next);
+    siglog_close(s);
+    return w.forgotten;
+}
+
+static int intent_pending(const char *store)
+{
+    char *path = test_path(store, "streams/m/forget.intent");
+    struct stat sb;
+    int pending = stat(path, &sb) == 0;
+    free(path);
+    return pending;
+}
+
+Test(forget_crash, a_forget_is_whole_or_pending_at_every_call, .timeout = 900)
+{
+    char *ref = test_path(root, "reference");
+    snprintf(ctx, sizeof ctx, "reference");
+    uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, forget_change, NULL);
+    cr_assert_eq(forgotten_left(ref), 0);
+    cr_assert_not(intent_pending(ref));
+    test_rmtree_fast(ref);
+    free(ref);
+    cr_assert_gt(calls, 4, "forget made %" PRIu64 " calls", calls);
+    int all_modes = getenv("SIGLOG_CRASH_ALL_MODES") != NULL;
+    size_t saw_old = 0, saw_pending = 0, saw_done = 0;
+    for (uint64_t k = 1; k <= calls; k++)
+        for (int mi = all_modes ? 0 : (int)(k % TEST_CRASH_MODES);
+             mi < (all_modes ? TEST_CRASH_MODES : (int)(k % TEST_CRASH_MODES) + 1); mi++) {
+            int by_writer = (k + (uint64_t)mi) % 2 == 0;
+            snprintf(ctx, sizeof ctx, "crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s", k, calls,
+                     test_crash_mode_names[mi], by_writer ? "a writer" : "maintenance");
+            char *store = test_path(root, "trial");
+            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], forget_change, NULL);
+            test_crash_recover(store, by_writer, "m", ctx);
+            uint64_t left = forgotten_left(store);
+            if (intent_pending(store)) {
+                saw_pending++;
+                siglog_maintenance *m;
+                cr_assert_eq(siglog_maintenance_open(&m, store, NULL), 0, "%s: %s", ctx, siglog_errdetail());
+                siglog_forget_result res;
+                cr_assert_eq(siglog_forget_finish(m, NULL, &res), 0, "%s: finishing: %s", ctx, siglog_errdetail());
+                siglog_maintenance_close(m);
+                cr_assert_eq(res.intents_finished, 1, "%s", ctx);
+                cr_assert_eq(res.events_removed, left, "%s", ctx);
+                cr_assert_eq(forgotten_left(store), 0, "%s: after finishing", ctx);
+                cr_assert_not(intent_pending(store), "%s", ctx);
+            } else {
+                cr_assert(left == 0 || left == forgotten_events,
+                          "%s: no intent, and %" PRIu64 " of the %" PRIu64 " events of the keys left", ctx, left,
+                          forgotten_events);
+                saw_old += left == forgotten_events;
+                saw_done += left == 0;
+            }
+            test_rmtree_fast(store);
+            free(store);
+        }
+    /* The crash points span the whole forget. */
+    cr_assert(saw_old && saw_pending && saw_done, "untouched %zu, pending %zu, done %zu times", saw_old, saw_pending,
+              saw_done);
+}
