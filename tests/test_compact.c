@@ -12,7 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "compact.h"
@@ -584,4 +587,55 @@ Test(compact, key_compaction_through_the_primitive_reads_back_as_the_model)
 Test(compact, key_compaction_through_the_primitive_past_its_budget_reads_back_as_the_model)
 {
     compact_partition_and_check(TINY_MEMORY);
+}
+
+/* A key compaction of partition 0 past its budget (it spills), as the
+ * next run after a kill would make it. */
+static void compact_tiny(compact_stats *st)
+{
+    catalog *c;
+    maintenance *m = maint_catalog(&c);
+    compact_keys_params kp = {.now_us = TS0 + (int64_t)events * TS_STEP,
+                              .tombstone_retention_us = events / 2 * TS_STEP,
+                              .memory_bytes = TINY_MEMORY};
+    cr_assert_eq(sl_compact_partition_keys(c, &params, SIGLOG_COMPRESSION_LZ4, &kp, st), 0, "%s",
+                 siglog_errdetail());
+    sl_maintenance_close(m);
+}
+
+/* kill -9 of a process compacting past its budget, at whatever moment the
+ * loaded machine gives, then a spill file left by name as a kill between
+ * its creation and its unlink leaves it: the next run spills and leaves
+ * no spill file (the name is unlinked as soon as the file is created, and
+ * a stale one is replaced). */
+Test(compact, a_key_compaction_killed_while_it_spills_leaves_no_spill_file_after_the_next_run, .timeout = 300)
+{
+    build(5, 8000, 400);
+    for (int round = 0; round < 4; round++) {
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            for (;;) {
+                compact_stats st;
+                compact_tiny(&st);
+            }
+        }
+        struct timespec ts = {0, (long)(20 + 35 * round) * 1000000L};
+        nanosleep(&ts, NULL);
+        cr_assert_eq(kill(pid, SIGKILL), 0);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL, "the compacting process ended on its own");
+    }
+    /* As a kill between the file's creation and its unlink leaves it. */
+    char *stale = test_path(pdir, COMPACT_SPILL_FILE);
+    FILE *f = fopen(stale, "wb");
+    cr_assert_not_null(f);
+    fputs("a killed run's spill", f);
+    fclose(f);
+    free(stale);
+    compact_stats st;
+    compact_tiny(&st);
+    cr_assert_gt(st.key_passes, 1, "the run spilled");
+    cr_assert(!spill_left(), "a spill file is left in %s", pdir);
 }
