@@ -1,6 +1,7 @@
 #include "catalog_loss.h"
 
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -74,12 +75,19 @@ int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out)
     return 0;
 }
 
-void sl_catalog_loss_plan_resume_at(catalog_loss_plan *p, uint64_t offset)
+void sl_catalog_loss_plan_journal(catalog_loss_plan *p, uint64_t from, uint64_t end)
 {
-    if (!p->end_lost || offset <= p->new_active_base)
+    if (!p->end_lost || from >= end)
         return;
-    p->new_active_base = offset;
-    p->runs[p->run_count - 1].to = offset;
+    /* Ending below where the log would go on, the journal's batches
+     * cannot continue it (offsets between them and it were handed out and
+     * are nowhere): they are lost with the segments, and the log goes on
+     * past them as it would. */
+    if (end < p->new_active_base)
+        return;
+    catalog_lost_run *run = &p->runs[p->run_count - 1];
+    p->new_active_base = from > run->from ? from : run->from;
+    run->to = p->new_active_base;
 }
 
 /* Whether entry i of the plan's snapshot is lost. */
@@ -91,9 +99,18 @@ static int planned_lost(const catalog_loss_plan *p, size_t i)
     return 0;
 }
 
+/* What the accept commits: the plan, and when the end is lost the new
+ * active segment's stem and end. */
+typedef struct accept_change {
+    const catalog_loss_plan *plan;
+    char location[CATALOG_LOCATION_MAX + 1];
+    uint64_t end;
+} accept_change;
+
 static int change_accept(catalog_snapshot *s, void *arg)
 {
-    const catalog_loss_plan *p = arg;
+    const accept_change *a = arg;
+    const catalog_loss_plan *p = a->plan;
     if (sl_catalog_snapshot_generation(s) != sl_catalog_snapshot_generation(p->snap))
         return sl_err_set(SIGLOG_ELOCKED,
                           "the catalog changed since the loss was planned (generation %" PRIu64 ", now %" PRIu64
@@ -108,13 +125,15 @@ static int change_accept(catalog_snapshot *s, void *arg)
     /* kept < n: at least one entry is lost, so neither resize grows. */
     segs = sl_catalog_edit_resize(s, kept + (p->end_lost ? 1 : 0));
     if (p->end_lost) {
+        /* Its counts are lower bounds, as any active entry's; its end is
+         * durable (synced), so the floor may go up to it. */
         catalog_segment *e = &segs[kept++];
-        *e = (catalog_segment){.base_offset = p->new_active_base, .end_offset = p->new_active_base,
+        *e = (catalog_segment){.base_offset = p->new_active_base, .end_offset = a->end,
                                .max_timestamp_us = INT64_MIN, .tier = CATALOG_TIER_HOT,
                                .state = CATALOG_SEG_ACTIVE};
-        sl_segment_stem(e->location, p->new_active_base);
-        if (b->next_offset_floor < p->new_active_base)
-            b->next_offset_floor = p->new_active_base;
+        memcpy(e->location, a->location, sizeof e->location);
+        if (b->next_offset_floor < a->end)
+            b->next_offset_floor = a->end;
     }
     b->log_start_offset = segs[0].base_offset;
     return 0;
@@ -135,28 +154,44 @@ static int accept_rebuild(catalog *c, const catalog_loss_plan *p, const segment_
     return rc ? rc : sl_catalog_fill_figures(c, sp);
 }
 
-int sl_catalog_loss_accept(catalog *c, const catalog_loss_plan *p, const segment_params *sp)
+/* The new active segment of a plan that loses the end: created under
+ * a->location (an interrupted earlier accept at this generation left its
+ * files: they go first), filled, synced, the directory synced. */
+static int create_active(catalog *c, const catalog_loss_plan *p, const segment_params *sp, catalog_loss_fill_fn fill,
+                         void *fill_ctx, accept_change *a)
+{
+    const siglog_io *io = sl_catalog_io(c);
+    const char *dir = sl_catalog_dir(c);
+    snprintf(a->location, sizeof a->location, "%020" PRIu64 ".j%" PRIu64, p->new_active_base,
+             sl_catalog_snapshot_generation(p->snap) + 1);
+    /* An empty segment an interrupted roll left past the last entry goes
+     * too: the catalog is about to name what follows it. */
+    int rc = sl_catalog_unlink_segment(c, a->location);
+    if (!rc)
+        rc = sl_catalog_drop_unnamed_tail(c);
+    segment *seg = NULL;
+    if (!rc)
+        rc = sl_segment_create_fresh(io, dir, a->location, p->new_active_base, sp, &seg);
+    if (!rc && fill)
+        rc = fill(fill_ctx, seg);
+    if (!rc)
+        rc = sl_segment_sync(seg);
+    a->end = seg ? sl_segment_next_offset(seg) : p->new_active_base;
+    sl_segment_close(seg);
+    if (rc)
+        return rc;
+    int r = io->sync_dir(io, dir);
+    return r < 0 ? sl_err_errno(r, "fsync of directory %s failed", dir) : 0;
+}
+
+int sl_catalog_loss_accept(catalog *c, const catalog_loss_plan *p, const segment_params *sp, catalog_loss_fill_fn fill,
+                           void *fill_ctx)
 {
     if (p->rebuild)
         return accept_rebuild(c, p, sp);
     if (p->run_count == 0)
         return 0;
-    const siglog_io *io = sl_catalog_io(c);
-    const char *dir = sl_catalog_dir(c);
-    if (p->end_lost) {
-        /* An empty segment an interrupted earlier run left past the last
-         * entry goes first; the new one is named by no entry until the
-         * catalog update, which only a synced file and directory precede. */
-        int rc = sl_catalog_drop_unnamed_tail(c);
-        segment *seg = NULL;
-        if (!rc)
-            rc = sl_segment_create(io, dir, p->new_active_base, sp, &seg);
-        sl_segment_close(seg);
-        if (rc)
-            return rc;
-        int r = io->sync_dir(io, dir);
-        if (r < 0)
-            return sl_err_errno(r, "fsync of directory %s failed", dir);
-    }
-    return sl_catalog_update(c, change_accept, (void *)p);
+    accept_change a = {.plan = p};
+    int rc = p->end_lost ? create_active(c, p, sp, fill, fill_ctx, &a) : 0;
+    return rc ? rc : sl_catalog_update(c, change_accept, &a);
 }

@@ -19,14 +19,21 @@
  * Invariant kept: a hole between two entries (end of one < base of the
  * next) exists only as a recorded loss; nothing else makes one.
  *
+ * Acknowledged events the commit journal holds are not lost with the
+ * segments: a writer's open leaves them in the journal, which it never
+ * empties while it holds them (partition.h,
+ * sl_partition_check_journal_release), and an accepted loss of the end
+ * puts them into the new active segment (sl_catalog_loss_plan_journal):
+ * the same batches at the same offsets, byte for byte.
+ *
  * Protocol (the caller holds the store's writer lock, so no writer of the
  * tail runs): plan (read-only) → the caller records the plan in the audit
- * trail (an intent, audit.h) → accept: create and sync the new active
- * segment when the end is lost, sync the directory, then one catalog
- * update. A crash before the update leaves the catalog as it was (the
- * partition still refuses to open, the next run does it again; an empty
- * segment it created past the last entry is removed by sl_catalog_drop_unnamed_tail
- * first); after it, the loss is recorded.
+ * trail (an intent, audit.h) → accept: create the new active segment when
+ * the end is lost, fill it from the journal and sync it, sync the
+ * directory, then one catalog update. A crash before the update leaves
+ * the catalog as it was (the partition still refuses to open, the next
+ * run does it again; the journal still holds what the new segment did,
+ * and its files are leftovers); after it, the loss is recorded.
  *
  * Only a version 2 catalog can record a loss: a version 1 file names no
  * segments, so what is gone cannot be told from what never was
@@ -70,15 +77,33 @@ typedef struct catalog_loss_plan {
 int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out);
 void sl_catalog_loss_plan_free(catalog_loss_plan *p);
 
-/* When the plan loses the end: go on at `offset` if it is above where the
- * plan goes on (offsets handed out that the catalog does not know of:
- * those an unservable partition's journal held), the last run growing
- * up to it. */
-void sl_catalog_loss_plan_resume_at(catalog_loss_plan *p, uint64_t offset);
+/* The commit journal holds acknowledged batches of the partition with
+ * offsets [from, end) (from >= end: none), which the writer's open did
+ * not take since the partition was incomplete; the journal keeps them
+ * until they are in a segment. When the plan loses the end and they
+ * reach at least where it goes on, the log goes on where they can
+ * continue it instead: at the larger of `from` and the first lost
+ * offset, so they are put back (sl_catalog_loss_accept's fill) and only
+ * what neither a segment nor the journal holds is lost (the last run may
+ * become empty: nothing of it is lost then). Otherwise it goes on past
+ * them: they are lost with the segments, their offsets never handed out
+ * again. */
+void sl_catalog_loss_plan_journal(catalog_loss_plan *p, uint64_t from, uint64_t end);
+
+/* Puts into seg (empty, at the plan's new_active_base) the journal's
+ * batches that continue it (sl_segment_append), before it is synced. */
+typedef int (*catalog_loss_fill_fn)(void *ctx, segment *seg);
 
 /* Record the plan's loss (see the protocol above): sp are the segment
- * parameters of a new active segment. SIGLOG_ELOCKED (nothing written to
- * the catalog) when another handle changed it since the plan. */
-int sl_catalog_loss_accept(catalog *c, const catalog_loss_plan *p, const segment_params *sp);
+ * parameters of a new active segment, which fill (NULL: none) fills
+ * before it is synced; the catalog names it with its end, and the floor
+ * goes up to that end. Its stem is "<base>.j<G>", G the generation of the
+ * commit that names it, so that the files of an interrupted accept are
+ * never taken for the log's: they are leftovers (catalog.h), and a run
+ * at the same generation removes them first. SIGLOG_ELOCKED (nothing
+ * written to the catalog) when another handle changed it since the
+ * plan. */
+int sl_catalog_loss_accept(catalog *c, const catalog_loss_plan *p, const segment_params *sp, catalog_loss_fill_fn fill,
+                           void *fill_ctx);
 
 #endif

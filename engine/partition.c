@@ -596,8 +596,10 @@ void sl_partition_close(partition *p)
 int sl_partition_rebuild_indexes(partition *p)
 {
     pthread_mutex_lock(&p->mu);
-    /* 1: its open did, and said so */
-    int rc = sl_segment_indexes_rebuilt(p->active) ? 1 : sl_segment_rebuild_indexes(p->active);
+    /* PARTITION_INDEXES_REBUILT: its open did, and said so */
+    int rc = !p->active                              ? PARTITION_NOT_OPEN
+             : sl_segment_indexes_rebuilt(p->active) ? PARTITION_INDEXES_REBUILT
+                                                     : sl_segment_rebuild_indexes(p->active);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }
@@ -1130,6 +1132,11 @@ int sl_partition_check_journal_release(partition *p)
     if (p->failed && !p->damaged)
         rc = sl_err_set(SIGLOG_EFAILED, "%s: failed partition (%s); the journal keeps its batches for the next open",
                      p->dir, p->failed_detail);
+    else if (p->unserved_end)
+        rc = sl_err_set(SIGLOG_EFAILED,
+                     "%s: %s; the journal keeps its acknowledged batches (offsets up to %" PRIu64
+                     ") until the files are restored or their loss is accepted (siglog verify --repair --accept-loss)",
+                     p->dir, p->failed_detail, p->unserved_end - 1);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }

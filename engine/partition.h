@@ -164,8 +164,12 @@ void sl_partition_fail_inflight(partition *p, int code);
  * active segment. */
 int sl_partition_journal_checkpoint(partition *p);
 /* May the journal be emptied? SIGLOG_EFAILED (with detail) when the
- * partition failed after a journal commit: the journal may hold batches
- * its segment lacks. A partition failed at open for damage has none. */
+ * partition failed after a journal commit (the journal may hold batches
+ * its segment lacks), or when it was found incomplete at open (segments
+ * missing) while the journal holds acknowledged batches of it: they stay
+ * there until the files are back or the loss is accepted, which puts
+ * them into the log (catalog_loss.h). A partition failed at open for
+ * damage takes none (the open fails if the journal holds some). */
 int sl_partition_check_journal_release(partition *p);
 
 /* The writer's periodic work (store_tasks.c). A NONE partition seals and
@@ -190,8 +194,11 @@ int sl_partition_flush(partition *p, int do_sync);
  * the log reaches its next offset. */
 int sl_partition_close_checkpoint(partition *p);
 /* Rebuild the active segment's indexes from the segment (they were found
- * wrong: verify --repair). 0, 1 when the writer's open rebuilt them
- * already, or an error. */
+ * wrong: verify --repair). 0, PARTITION_INDEXES_REBUILT when the writer's
+ * open rebuilt them already, PARTITION_NOT_OPEN when the partition holds
+ * no active segment (found incomplete at open: the caller rebuilds them
+ * from the file), or an error. */
+enum { PARTITION_INDEXES_REBUILT = 1, PARTITION_NOT_OPEN = 2 };
 int sl_partition_rebuild_indexes(partition *p);
 
 /* Wait until `offset` is published (durable under the stream's policy,
@@ -217,7 +224,8 @@ void sl_partition_wake_waiters(partition *p);
 void sl_partition_fail_unservable(partition *p, const char *detail);
 /* An unservable partition (found incomplete at open): one past the last
  * offset the journal held for it, which it did not take (0: none). Those
- * offsets were acknowledged: a loss accepted for it goes on above them. */
+ * offsets were acknowledged: the journal keeps them, and a loss accepted
+ * for it puts them into the log or goes on above them. */
 uint64_t sl_partition_unserved_end(partition *p);
 /* Append already-sealed batches found in the journal, skipping those the
  * segment holds already (recovery). A partition already failed as

@@ -429,7 +429,13 @@ static int replay_entry(void *ctx, uint64_t pos, uint32_t stream_id, uint32_t pa
         return rc;
     }
     int rc = sl_partition_replay(p, batches, len);
-    return rc ? journal_gap(s, p, rc) : 0;
+    if (rc)
+        return journal_gap(s, p, rc);
+    /* A partition found incomplete takes nothing: the journal keeps it
+     * until the files are back or its loss is accepted (catalog_loss.h). */
+    if (sl_partition_unserved_end(p))
+        s->journal_held = 1;
+    return 0;
 }
 
 /* A reader serves no stream that failed to open: what the journal holds of
@@ -442,6 +448,18 @@ static int keep_entry_for_readers(void *ctx, uint64_t pos, uint32_t stream_id, u
     partition *p = journal_entry_partition(s, stream_id, part);
     int rc = p ? sl_partition_add_journaled(p, batches, len) : 0;
     return rc ? journal_gap(s, p, rc) : 0;
+}
+
+int sl_store_journal_each(struct siglog *s, uint32_t stream_id, uint32_t partition, journal_replay_fn fn, void *ctx)
+{
+    const journal_item *items;
+    size_t n = sl_journal_verdict_items(s->verdict, &items);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++)
+        if (items[i].stream_id == stream_id && items[i].partition == partition &&
+            sl_journal_verdict_applies(s->verdict, &items[i]))
+            rc = sl_journal_entry_at(s->journal, items[i].pos, fn, ctx);
+    return rc;
 }
 
 /* Apply every valid journal entry the verdict allows, with fn. */
@@ -507,9 +525,10 @@ static int recover_from_journal(struct siglog *s)
     int rc = apply_journal(s, s->journal, replay_entry);
     if (rc)
         return rc;
-    /* Partitions failed over journal damage keep what the journal holds:
-     * it is not recycled (sl_commit_checkpoint refuses while one is failed),
-     * and the next open judges it again. */
+    /* Partitions failed over journal damage, or found incomplete, keep
+     * what the journal holds: it is not recycled (sl_commit_checkpoint
+     * refuses while one of them is there, siglog_close leaves it), and
+     * the next open judges it again. */
     apply_journal_verdict(s, s->verdict);
     if (s->journal_held)
         return 0;
@@ -750,8 +769,10 @@ SIGLOG_API int siglog_close(siglog *s)
         sl_store_tasks_stop(s);
         rc = flush_all(s, 1);
         /* Leave an empty journal and summaries that vouch for every
-         * active segment: the next open has nothing to replay or scan. */
-        if (!rc && !sl_commit_failed(s->commit))
+         * active segment: the next open has nothing to replay or scan.
+         * A held journal stays as it is: the next open replays it again
+         * (what the segments have already is skipped). */
+        if (!rc && !sl_commit_failed(s->commit) && !s->journal_held)
             rc = sl_commit_checkpoint(s);
         if (!rc && !sl_commit_failed(s->commit))
             rc = checkpoint_active_segments(s);

@@ -68,8 +68,10 @@ struct siglog {
     journal *journal;               /* writer only */
     journal_start *journal_starts;  /* filled at open, before recovery */
     struct journal_verdict *verdict; /* the journal's damage, judged at open */
-    int journal_held;               /* a partition failed over journal
-                                     * damage: the journal is not recycled */
+    int journal_held;               /* a partition took not all the
+                                     * journal holds of it (journal damage,
+                                     * or segments missing): the journal
+                                     * is not emptied, not even at close */
     size_t journal_start_count;
     struct commit *commit;          /* writer only: group commit state */
 
@@ -125,6 +127,9 @@ void sl_store_log_cb(void *ctx, int level, const char *msg);
 
 /* First offset of (stream, partition) in the journal, UINT64_MAX if none. */
 uint64_t sl_store_journal_start(const struct siglog *s, uint32_t stream_id, uint32_t partition);
+/* Writer: hand fn each journal entry of (stream_id, partition) that
+ * recovery applies, in offset order (as the open judged the journal). */
+int sl_store_journal_each(struct siglog *s, uint32_t stream_id, uint32_t partition, journal_replay_fn fn, void *ctx);
 
 /* Snapshot of the stream table (caller frees the array). */
 int sl_store_streams_snapshot(struct siglog *s, siglog_stream ***out, size_t *n);

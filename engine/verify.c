@@ -689,6 +689,49 @@ static int quarantine_damaged(verifier *v, siglog *s)
     return rc;
 }
 
+/* The journal's batches of one partition, put into the new active
+ * segment of an accepted loss (catalog_loss_fill_fn): those that
+ * continue it, byte for byte, as a writer's recovery would replay them. */
+typedef struct journal_fill {
+    siglog *s;
+    uint32_t stream_id, partition;
+    segment *seg;
+    uint64_t batches, end;
+} journal_fill;
+
+static int fill_entry(void *ctx, uint64_t pos, uint32_t stream_id, uint32_t part, const uint8_t *batches, size_t len)
+{
+    journal_fill *f = ctx;
+    (void)pos;
+    (void)stream_id;
+    (void)part;
+    batch_header h;
+    for (size_t at = 0; at < len; at += BATCH_HEADER_BYTES + h.body_len) {
+        int rc = sl_batch_header_decode(batches + at, &h);
+        if (rc)
+            return rc;
+        uint64_t next = sl_segment_next_offset(f->seg);
+        if (batch_end_offset(&h) <= next)
+            continue; /* below where the log goes on: lost with the segments */
+        if (h.base_offset != next)
+            return sl_err_set(SIGLOG_ECORRUPT, "the journal holds offsets from %" PRIu64 " where the log goes on at %" PRIu64,
+                              h.base_offset, next);
+        batch_meta m = batch_meta_of(&h);
+        if ((rc = sl_segment_append(f->seg, batches + at, BATCH_HEADER_BYTES + h.body_len, &m, 1)) != 0)
+            return rc;
+        f->batches++;
+        f->end = batch_end_offset(&h);
+    }
+    return 0;
+}
+
+static int journal_fill_segment(void *ctx, segment *seg)
+{
+    journal_fill *f = ctx;
+    f->seg = seg;
+    return sl_store_journal_each(f->s, f->stream_id, f->partition, fill_entry, f);
+}
+
 /* Record each partition's lost segments in its catalog (catalog_loss.h),
  * under the writer lock s holds: planned, audited (the intent), then
  * accepted. A partition whose directory is gone, or whose catalog cannot
@@ -706,13 +749,16 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
         rc = 0; /* not acceptable: reported again by the re-check */
     /* The writer's open left the journal's batches of this partition out
-     * (it found it incomplete) and its close empties the journal: their
-     * offsets must not be handed out again either. */
+     * (it found it incomplete), and the journal keeps them: the new active
+     * segment takes those that continue the log (journal_fill). */
     partition *wp = writer_partition(s, dir);
+    journal_fill fill = {.s = s, .stream_id = st->id, .partition = part};
     if (!rc && wp)
-        sl_catalog_loss_plan_resume_at(&plan, sl_partition_unserved_end(wp));
+        sl_catalog_loss_plan_journal(&plan, sl_store_journal_start(s, st->id, part), sl_partition_unserved_end(wp));
     for (size_t i = 0; !rc && i < plan.run_count; i++) {
         const catalog_lost_run *run = &plan.runs[i];
+        if (run->from == run->to)
+            continue; /* the journal holds all of it */
         audit_record r;
         sl_audit_record_init(&r, AUDIT_LOSS, AUDIT_BY_COMMAND);
         snprintf(r.stream, sizeof r.stream, "%s", st->name);
@@ -730,7 +776,7 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
     }
     segment_params sp = {st->cfg.segment_bytes_max, st->cfg.index_interval_bytes, s->opt.file_mode};
     if (!rc)
-        rc = sl_catalog_loss_accept(cat, &plan, &sp);
+        rc = sl_catalog_loss_accept(cat, &plan, &sp, journal_fill_segment, &fill);
     if (!rc && plan.rebuild) {
         v->st.repairs++;
         if (v->cb && v->cb->repaired)
@@ -741,10 +787,24 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
         v->st.repairs++;
         if (v->cb && v->cb->repaired) {
             char what[512];
+            if (run->from == run->to)
+                snprintf(what, sizeof what, "%zu missing segment(s) from offset %" PRIu64 " on: the commit journal "
+                         "held all their events, put into a new segment", run->count, run->from);
+            else
+                snprintf(what, sizeof what,
+                         "recorded the loss of offsets %" PRIu64 "..%" PRIu64 " (%zu missing segment(s)) in its %s%s",
+                         run->from, run->to - 1, run->count, CATALOG_FILE,
+                         run->to == plan.new_active_base && plan.end_lost ? "; the log goes on in a new segment" : "");
+            v->cb->repaired(v->cb->ctx, dir, what);
+        }
+    }
+    if (!rc && fill.batches) {
+        v->st.repairs++;
+        if (v->cb && v->cb->repaired) {
+            char what[512];
             snprintf(what, sizeof what,
-                     "recorded the loss of offsets %" PRIu64 "..%" PRIu64 " (%zu missing segment(s)) in its %s%s",
-                     run->from, run->to - 1, run->count, CATALOG_FILE,
-                     run->to == plan.new_active_base && plan.end_lost ? "; the log goes on in a new segment" : "");
+                     "put the %" PRIu64 " offsets from %" PRIu64 " the commit journal held into the new segment",
+                     fill.end - plan.new_active_base, plan.new_active_base);
             v->cb->repaired(v->cb->ctx, dir, what);
         }
     }
@@ -780,14 +840,13 @@ static int repair(verifier *v, const char *path, int force_owner, int quarantine
         sl_segment_path(oix, sizeof oix, b->dir, b->base, ".oix");
         sl_segment_path(tix, sizeof tix, b->dir, b->base, ".tix");
         partition *wp = b->active ? writer_partition(s, b->dir) : NULL;
-        if (wp) {
-            /* The writer has this segment open: it rebuilds them itself. */
-            rc = sl_partition_rebuild_indexes(wp);
-            if (rc == 1) {
-                rc = 0;
-                continue;
-            }
-        } else {
+        /* The writer has this segment open: it rebuilds them itself. */
+        rc = wp ? sl_partition_rebuild_indexes(wp) : PARTITION_NOT_OPEN;
+        if (rc == PARTITION_INDEXES_REBUILT) {
+            rc = 0;
+            continue;
+        }
+        if (rc == PARTITION_NOT_OPEN) {
             /* Removing them makes the writable open rebuild both. */
             v->io->unlink(v->io, oix);
             v->io->unlink(v->io, tix);
@@ -806,7 +865,15 @@ static int repair(verifier *v, const char *path, int force_owner, int quarantine
         rc = quarantine_damaged(v, s);
     if (!rc && lost)
         rc = accept_loss(v, s);
+    /* The journal kept what partitions found incomplete could not take
+     * (catalog_loss.h): with their loss accepted, a writer's open now
+     * puts it into their segments and empties the journal. */
+    int reopen = !rc && lost && s->journal_held;
     int c = siglog_close(s);
+    if (!rc && !c && reopen) {
+        if ((c = siglog_open(&s, path, &o)) == 0)
+            c = siglog_close(s);
+    }
     return rc ? rc : c;
 }
 

@@ -728,7 +728,7 @@ static void vector_loss(const char *dir, vec_out *out)
         catalog *cat;
         catalog_loss_plan plan;
         if (sl_catalog_open(&cat, vector_io(), pdir, 0644) != 0 || sl_catalog_loss_plan(cat, &plan) != 0 ||
-            plan.run_count != 1 || sl_catalog_loss_accept(cat, &plan, &params) != 0) {
+            plan.run_count != 1 || sl_catalog_loss_accept(cat, &plan, &params, NULL, NULL) != 0) {
             fprintf(stderr, "make_vectors: %s\n", siglog_errdetail());
             die("loss: accept");
         }

@@ -449,7 +449,7 @@ Test(loss, a_crash_at_every_call_of_an_accepted_loss_leaves_old_or_new, .timeout
         cr_assert_eq(plan.run_count, 1);
         segment_params sp = {64 * 1024, 4096, 0600};
         io_crash_die_after(crash, io_crash_ops(crash) + k);
-        int rc = sl_catalog_loss_accept(cat, &plan, &sp);
+        int rc = sl_catalog_loss_accept(cat, &plan, &sp, NULL, NULL);
         int died = io_crash_dead(crash);
         sl_catalog_loss_plan_free(&plan);
         sl_catalog_close(cat);
@@ -471,90 +471,6 @@ Test(loss, a_crash_at_every_call_of_an_accepted_loss_leaves_old_or_new, .timeout
     cr_assert_geq(total, 4, "only %" PRIu64 " calls", total);
     test_rmtree(base_copy);
     free(base_copy);
-}
-
-/* Events of the workload appended to partition `part` of st, 1000 a
- * call, each call acknowledged (SYNC_ALWAYS): returns one past the last
- * acknowledged offset. */
-static uint64_t append_acknowledged(siglog_stream *st, uint32_t part, uint64_t calls)
-{
-    enum { PER_CALL = 1000 };
-    static test_event t[PER_CALL];
-    static siglog_event evs[PER_CALL];
-    static uint64_t off[PER_CALL];
-    uint64_t next = 0;
-    for (uint64_t c = 0; c < calls; c++) {
-        for (size_t i = 0; i < PER_CALL; i++) {
-            test_event_make(&t[i], SEED, next + i);
-            evs[i] = t[i].ev;
-        }
-        cr_assert_eq(siglog_append(st, part, evs, PER_CALL, NULL, off), 0, "%s", siglog_errdetail());
-        cr_assert_eq(off[0], next);
-        next = off[PER_CALL - 1] + 1;
-    }
-    return next;
-}
-
-/* A power cut of writer s (over crash, which this frees), then stream
- * "a" partition 0's active segment (at 0) lost and the loss accepted:
- * the offset a new writer's append of event `id` gets. */
-static uint64_t cut_lose_active_and_append(io_crash *crash, siglog *s, const char *adir, uint64_t id)
-{
-    io_crash_die_after(crash, io_crash_ops(crash) + 1);
-    siglog_close(s);
-    cr_assert_eq(io_crash_power_cut(crash, IO_CRASH_DROP_ALL), 0);
-    io_crash_free(crash);
-    char *apdir = test_path(adir, "streams/a/00000");
-    test_remove_segment(apdir, 0);
-    free(apdir);
-    cr_assert_eq(siglog_verify(adir, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, NULL), 0, "%s", siglog_errdetail());
-    s = test_store_open(adir, NULL);
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "a", &st), 0);
-    test_event t;
-    test_event_make(&t, SEED, id);
-    uint64_t off;
-    cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, &off), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
-    return off;
-}
-
-/* A journal checkpoint empties the journal of what only the active
- * segment then holds: after a power cut, the active segment lost and the
- * loss accepted, no acknowledged offset may be handed out again (the
- * floor each checkpoint writes). Partition 0 gets its events, then
- * partition 1 fills the journal (8 MiB, test_store_open) once more, so
- * the journal holds nothing of partition 0 at the cut. */
-Test(loss, an_accepted_loss_of_the_active_segment_after_a_journal_checkpoint_reuses_no_offset, .timeout = 240)
-{
-    char *adir = test_tmpdir("loss-active");
-    io_crash *crash = io_crash_new(7);
-    siglog *s = test_store_open(adir, io_crash_io(crash));
-    /* Segments that never roll: no floor is written by a roll. */
-    siglog_stream *st = test_stream_create(s, "a", 2, SIGLOG_SYNC_ALWAYS, 256u << 20);
-    uint64_t acked = append_acknowledged(st, 0, 50);
-    append_acknowledged(st, 1, 150);
-    uint64_t off = cut_lose_active_and_append(crash, s, adir, acked);
-    cr_assert_geq(off, acked, "offset %" PRIu64 " was acknowledged before the loss (up to %" PRIu64 ")", off,
-                  acked - 1);
-    test_rmtree(adir);
-    free(adir);
-}
-
-/* The journal still held acknowledged batches of the lost active segment
- * (no checkpoint since): the writer's open leaves them out and its close
- * empties the journal, so the accepted loss goes on above them. */
-Test(loss, an_accepted_loss_of_the_active_segment_goes_on_above_what_the_journal_held, .timeout = 240)
-{
-    char *adir = test_tmpdir("loss-journal");
-    io_crash *crash = io_crash_new(8);
-    siglog *s = test_store_open(adir, io_crash_io(crash));
-    siglog_stream *st = test_stream_create(s, "a", 1, SIGLOG_SYNC_ALWAYS, 256u << 20);
-    uint64_t acked = append_acknowledged(st, 0, 20);
-    uint64_t off = cut_lose_active_and_append(crash, s, adir, acked);
-    cr_assert_eq(off, acked);
-    test_rmtree(adir);
-    free(adir);
 }
 
 Test(loss, a_missing_partition_directory_is_reported_to_readers_writing_nothing)
