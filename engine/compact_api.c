@@ -1,7 +1,8 @@
 /*
  * compact_api — siglog_compact: the compaction builders (compact.h) run
  * over a stream's partitions by a maintenance handle, with the stream's
- * own settings, audited once per run before anything is replaced.
+ * own settings, audited before anything is replaced (a record per
+ * partition in scope).
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -60,67 +61,77 @@ static int job_init(compact_job *j, maintenance *m, const char *stream, const si
     return 0;
 }
 
-/* What is in scope: the sealed segments of the job's partitions. */
+/* What is in scope in one partition: its sealed segments. */
 typedef struct compact_scope {
     uint64_t segments, events, bytes;
-    uint64_t offset_start, offset_end; /* of a single partition */
+    uint64_t offset_start, offset_end;
     int64_t time_min, time_max;
 } compact_scope;
 
-static int scope_of(const compact_job *j, compact_scope *sc)
+static int scope_of(const compact_job *j, uint32_t p, compact_scope *sc)
 {
     *sc = (compact_scope){.time_min = INT64_MAX, .time_max = INT64_MIN};
-    for (uint32_t p = j->first; p <= j->last; p++) {
-        catalog *c;
-        int rc = sl_maintenance_catalog(j->m, j->stream, p, &c);
-        if (rc)
-            return rc;
-        catalog_snapshot *s = sl_catalog_snapshot_get(c);
-        for (size_t i = 0; i < sl_catalog_snapshot_count(s); i++) {
-            const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
-            if (e->state != CATALOG_SEG_SEALED)
-                continue;
-            if (sc->segments++ == 0)
-                sc->offset_start = e->base_offset;
-            sc->offset_end = e->end_offset;
-            sc->events += e->record_count;
-            sc->bytes += e->bytes;
-            if (e->record_count && e->first_timestamp_us < sc->time_min)
-                sc->time_min = e->first_timestamp_us;
-            if (e->record_count && e->max_timestamp_us > sc->time_max)
-                sc->time_max = e->max_timestamp_us;
-        }
-        sl_catalog_snapshot_release(s);
+    catalog *c;
+    int rc = sl_maintenance_catalog(j->m, j->stream, p, &c);
+    if (rc)
+        return rc;
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    for (size_t i = 0; i < sl_catalog_snapshot_count(s); i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
+        if (e->state != CATALOG_SEG_SEALED)
+            continue;
+        if (sc->segments++ == 0)
+            sc->offset_start = e->base_offset;
+        sc->offset_end = e->end_offset;
+        sc->events += e->record_count;
+        sc->bytes += e->bytes;
+        if (e->record_count && e->first_timestamp_us < sc->time_min)
+            sc->time_min = e->first_timestamp_us;
+        if (e->record_count && e->max_timestamp_us > sc->time_max)
+            sc->time_max = e->max_timestamp_us;
     }
+    sl_catalog_snapshot_release(s);
     return 0;
 }
 
-/* The run's one audit record, before anything is replaced. */
-static int audit_run(const compact_job *j, uint32_t mode, const compact_scope *sc)
+/* The audit record of partition p's part of the run (sc: its scope). */
+static int audit_partition(const compact_job *j, uint32_t p, const compact_scope *sc)
 {
     audit_record r;
     sl_audit_record_init(&r, AUDIT_COMPACT, AUDIT_BY_COMMAND);
     snprintf(r.stream, sizeof r.stream, "%s", j->stream);
-    if (j->first == j->last) {
-        r.partition = j->first;
-        r.offset_start = sc->offset_start;
-        r.offset_end = sc->offset_end;
-    }
+    r.partition = p;
+    r.offset_start = sc->offset_start;
+    r.offset_end = sc->offset_end;
     r.time_min_us = sc->time_min;
     r.time_max_us = sc->time_max;
     r.bytes = sc->bytes;
     r.events = sc->events;
-    if (mode == SIGLOG_COMPACT_MERGE)
+    if (j->mode == SIGLOG_COMPACT_MERGE)
         snprintf(r.detail, sizeof r.detail,
-                 "compact --merge of partitions %" PRIu32 "..%" PRIu32 ": %" PRIu64
+                 "compact --merge of partitions %" PRIu32 "..%" PRIu32 ", this one: %" PRIu64
                  " sealed segments in scope, merge_below %" PRIu64 " bytes",
                  j->first, j->last, sc->segments, j->merge_below);
     else
         snprintf(r.detail, sizeof r.detail,
-                 "compact --keys of partitions %" PRIu32 "..%" PRIu32 ": %" PRIu64
+                 "compact --keys of partitions %" PRIu32 "..%" PRIu32 ", this one: %" PRIu64
                  " sealed segments in scope, newest event per key kept, tombstones kept %" PRIu64 " us",
                  j->first, j->last, sc->segments, j->kp.tombstone_retention_us);
     return sl_maintenance_audit(j->m, &r);
+}
+
+/* The run's audit records, before anything is replaced: one per
+ * partition with sealed segments in scope, naming its offsets, so that
+ * what the run takes out of each partition is accounted for. */
+static int audit_run(const compact_job *j)
+{
+    int rc = 0;
+    for (uint32_t p = j->first; p <= j->last && !rc; p++) {
+        compact_scope sc;
+        if ((rc = scope_of(j, p, &sc)) == 0 && sc.segments)
+            rc = audit_partition(j, p, &sc);
+    }
+    return rc;
 }
 
 static int compact_partition(const compact_job *j, uint32_t p, const siglog_compact_options *o, compact_stats *st)
@@ -142,9 +153,8 @@ static int compact_stream(maintenance *m, const char *stream, const siglog_compa
 {
     compact_job j;
     int rc = job_init(&j, m, stream, o);
-    compact_scope sc;
-    if (!rc && !o->dry_run && (rc = scope_of(&j, &sc)) == 0 && sc.segments)
-        rc = audit_run(&j, j.mode, &sc);
+    if (!rc && !o->dry_run)
+        rc = audit_run(&j);
     if (rc)
         return rc;
     out->streams++;

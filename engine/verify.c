@@ -36,6 +36,7 @@
 #include "segment.h"
 #include "store.h"
 #include "audit.h"
+#include "audit_ranges.h"
 #include "catalog.h"
 #include "catalog_loss.h"
 #include "stream.h"
@@ -70,6 +71,8 @@ typedef struct verifier {
     uint64_t total, done, reported;
     bad_list bad;         /* segments whose indexes need a rebuild */
     bad_list damaged;     /* segments with damage repair may not cut */
+    audit_ranges audit;   /* offsets the audit trail says are gone */
+    char audit_error[256]; /* why it could not be read ("" when it was) */
     batch_pos *batches;   /* of the segment being checked, reused */
     size_t batch_cap;
     bytebuf body, scratch;
@@ -414,14 +417,34 @@ static int check_listed(verifier *v, const char *dir, const segment_params *p)
     return rc;
 }
 
+/* A hole between the catalog entries before and after: the offsets of a
+ * recorded loss, which the audit trail must account for (its record is
+ * appended before the catalog changes, audit_ranges.h); without one it
+ * is damage (someone edited the catalog, or the trail lost records). */
+static void check_hole(verifier *v, const char *dir, const char *stream, uint32_t part, const catalog_segment *before,
+                       const catalog_segment *after)
+{
+    if (sl_audit_ranges_cover(&v->audit, stream, part, before->end_offset, after->base_offset))
+        return;
+    char file[4200];
+    snprintf(file, sizeof file, "%s/%s", dir, CATALOG_FILE);
+    problem(v, file, UINT64_MAX,
+            "offsets %" PRIu64 "..%" PRIu64 " between %s.seg and %s.seg are missing, and no record of the audit "
+            "trail (loss, purge, compact or forget of stream '%s' partition %" PRIu32 ") accounts for them%s%s",
+            before->end_offset, after->base_offset - 1, before->location, after->location, stream, part,
+            v->audit_error[0] ? ": " : "", v->audit_error);
+}
+
 /* One partition through its catalog (FORMAT.md section 5): every entry's
  * segment checked in order, each sealed entry's figures against its
- * segment, the offsets tiling but for losses the catalog records, the
+ * segment, the offsets tiling but for losses the catalog records (each
+ * accounted for by the audit trail), the
  * log's end against the floor. A version 1 catalog or none: what the
  * catalog module lists, against the version 1 bounds; none where
  * catalog_required (a version 2 stream) and the partition holds more
  * than a fresh one is a problem, and its segments are checked as listed. */
-static int check_partition(verifier *v, const char *dir, const segment_params *p, int catalog_required)
+static int check_partition(verifier *v, const char *dir, const char *stream, uint32_t part, const segment_params *p,
+                           int catalog_required)
 {
     catalog_snapshot *cs = NULL;
     int rc = sl_catalog_snapshot_load(v->io, dir, &cs);
@@ -458,8 +481,10 @@ static int check_partition(verifier *v, const char *dir, const segment_params *p
             continue;
         }
         /* A hole between entries is a loss the catalog records. */
-        if (i > 0 && !listed && sl_catalog_snapshot_segment(cs, i - 1)->end_offset < e->base_offset)
+        if (i > 0 && !listed && sl_catalog_snapshot_segment(cs, i - 1)->end_offset < e->base_offset) {
+            check_hole(v, dir, stream, part, sl_catalog_snapshot_segment(cs, i - 1), e);
             next = UINT64_MAX;
+        }
         seg_figures f;
         rc = check_segment(v, dir, e->location, e->base_offset, i + 1 == n, p, &next, &f);
         if (!rc && !listed && e->state != CATALOG_SEG_ACTIVE && f.intact)
@@ -495,7 +520,7 @@ static int check_stream(verifier *v, const char *dir)
         segment_params p = {c.segment_bytes_max, c.index_interval_bytes, 0600};
         for (uint32_t part = 0; part < c.partitions && !rc; part++) {
             char *pd = sl_path_partition_dir(dir, part);
-            rc = pd ? check_partition(v, pd, &p, version >= 2) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
+            rc = pd ? check_partition(v, pd, name, part, &p, version >= 2) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
             free(pd);
         }
     }
@@ -591,6 +616,14 @@ static void check_journal(verifier *v, const char *path, uint64_t store_id)
         report_journal_only(v, path);
 }
 
+/* What the audit trail says is gone (a trail that cannot be read
+ * accounts for nothing: each hole says why). */
+static void load_audit(verifier *v, const char *path, uint64_t store_id)
+{
+    if (sl_audit_ranges_load(v->io, path, store_id, &v->audit) != 0)
+        snprintf(v->audit_error, sizeof v->audit_error, "the trail could not be read: %s", siglog_errdetail());
+}
+
 static int check_store(verifier *v, const char *path)
 {
     char *store_file = sl_path_join(path, STORE_FILE);
@@ -611,8 +644,10 @@ static int check_store(verifier *v, const char *path)
     store_meta meta;
     if (sl_store_meta_decode(data, len, &meta) != 0)
         problem(v, store_file, UINT64_MAX, "%s", siglog_errdetail());
-    else
+    else {
         check_journal(v, path, meta.store_id);
+        load_audit(v, path, meta.store_id);
+    }
     free(data);
     io_dirent_list names = {0};
     r = v->io->list_dir(v->io, streams, &names);
@@ -823,10 +858,11 @@ static int accept_loss(verifier *v, siglog *s)
     return rc;
 }
 
-static int repair(verifier *v, const char *path, int force_owner, int quarantine, int lost)
+static int repair(verifier *v, const char *path, const siglog_io *io, int force_owner, int quarantine, int lost)
 {
     siglog_options o;
     siglog_options_default(&o);
+    sl_options_set_io(&o, io);
     o.force_owner = (uint32_t)force_owner;
     o.log_fn = repaired_log;
     o.log_ctx = v;
@@ -879,6 +915,7 @@ static int repair(verifier *v, const char *path, int force_owner, int quarantine
 
 static void verifier_free(verifier *v)
 {
+    sl_audit_ranges_free(&v->audit);
     bad_list_free(&v->bad);
     bad_list_free(&v->damaged);
     free(v->batches);
@@ -888,6 +925,12 @@ static void verifier_free(verifier *v)
 
 SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verify_callbacks *cb,
                              siglog_verify_stats *stats)
+{
+    return sl_verify_io(sl_io_posix(), path, do_repair, cb, stats);
+}
+
+int sl_verify_io(const siglog_io *io, const char *path, int do_repair, const siglog_verify_callbacks *cb,
+                 siglog_verify_stats *stats)
 {
     sl_err_clear();
     if (!path)
@@ -899,7 +942,7 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
     /* Every path below the directory opened here, whatever happens to
      * its name meanwhile (io_root.h). */
     io_root *root;
-    int rc = sl_io_root_open(sl_io_posix(), path, &root);
+    int rc = sl_io_root_open(io, path, &root);
     if (rc < 0) {
         rc = rc == -ENOENT ? sl_store_not_found(path) : sl_err_errno(rc, "opening the store directory %s", path);
         free(real);
@@ -908,7 +951,7 @@ SIGLOG_API int siglog_verify(const char *path, int do_repair, const siglog_verif
     verifier v = {.io = sl_io_root_io(root), .cb = cb};
     rc = check_store(&v, path);
     if (!rc && v.st.problems && do_repair) {
-        rc = repair(&v, path, (do_repair & SIGLOG_VERIFY_FORCE_OWNER) != 0,
+        rc = repair(&v, path, io, (do_repair & SIGLOG_VERIFY_FORCE_OWNER) != 0,
                     (do_repair & SIGLOG_VERIFY_QUARANTINE) != 0, (do_repair & SIGLOG_VERIFY_ACCEPT_LOSS) != 0);
         if (!rc) {
             /* Check again, silently: what remains is the answer. */

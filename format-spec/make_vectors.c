@@ -26,7 +26,9 @@
  * after a clean close), writer.lock (the writer's pid) and store.secret
  * (random, and a key published with the vectors would key nothing) are
  * removed: none holds data once the store is closed, and the next writer
- * open recreates them.
+ * open recreates them. The `loss` vector keeps store.secret: its audit
+ * trail is chained with it. Its audit records carry the host, pid and
+ * uid of the run.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -38,7 +40,6 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "catalog_loss.h"
 #include "io.h"
 #include "options_io.h"
 #include "rewrite_gaps.h"
@@ -241,18 +242,28 @@ static void flush(siglog *s)
         die("flush");
 }
 
-/* Close, then drop what a closed store does not need (see the top). */
+/* Drop what a closed store does not need (see the top): the first
+ * `count` of these. A store with an audit trail keeps its secret, the
+ * key of the trail's chain (without it the trail could never be checked,
+ * nor appended to). */
+static const char *const leftovers[] = {"journal", "writer.lock", "audit.lock", "store.secret"};
+
+static void strip_leftovers(const char *dir, size_t count)
+{
+    for (size_t i = 0; i < count; i++) {
+        char *path = path2(dir, leftovers[i]);
+        if (unlink(path) != 0 && (errno != ENOENT || strcmp(leftovers[i], "audit.lock") != 0))
+            die(path);
+        free(path);
+    }
+}
+
+/* Close, then drop what a closed store does not need. */
 static void store_finish(siglog *s, const char *dir)
 {
     if (siglog_close(s) != 0)
         die("close");
-    static const char *const leftovers[] = {"journal", "writer.lock", "store.secret"};
-    for (size_t i = 0; i < sizeof leftovers / sizeof *leftovers; i++) {
-        char *path = path2(dir, leftovers[i]);
-        if (unlink(path) != 0)
-            die(path);
-        free(path);
-    }
+    strip_leftovers(dir, sizeof leftovers / sizeof *leftovers);
 }
 
 /* ---- the envelope ---- */
@@ -696,18 +707,18 @@ static void vector_gaps(const char *dir, vec_out *out)
 static uint64_t loss_from[2], loss_to[2];
 
 /* A stream whose partition 0 lost its first segment and partition 1 its
- * second, each loss then recorded in the catalog as `siglog verify
- * --repair --accept-loss` records it (FORMAT.md section 5, "Recorded
- * loss"): partition 0's log starts past offset 0, partition 1 has a
- * recorded gap between two entries. The audit record such a repair
- * appends first is left out (the trail holds times, hosts and a key). */
+ * second, the loss then accepted by `siglog verify --repair
+ * --accept-loss`'s own code (FORMAT.md section 5, "Recorded loss"):
+ * partition 0's log starts past offset 0, partition 1 has a recorded gap
+ * between two entries, and the audit trail holds the `loss` record of
+ * each, appended first; store.secret, its key, is kept. */
 static void vector_loss(const char *dir, vec_out *out)
 {
     siglog *s = store_create(dir);
     siglog_stream *st = stream_create(s, "lost", 2, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_NONE, 64 << 10, 8192, 1024);
     append_mixed(out, s, st, 29);
-    store_finish(s, dir);
-    segment_params params = {.segment_bytes_max = 64 << 10, .index_interval_bytes = 1024, .file_mode = 0644};
+    if (siglog_close(s) != 0)
+        die("close");
     for (uint32_t p = 0; p < 2; p++) {
         char rel[64];
         snprintf(rel, sizeof rel, "streams/lost/%05u", p);
@@ -725,17 +736,15 @@ static void vector_loss(const char *dir, vec_out *out)
             if (unlink(path) != 0 && errno != ENOENT)
                 die(path);
         }
-        catalog *cat;
-        catalog_loss_plan plan;
-        if (sl_catalog_open(&cat, vector_io(), pdir, 0644) != 0 || sl_catalog_loss_plan(cat, &plan) != 0 ||
-            plan.run_count != 1 || sl_catalog_loss_accept(cat, &plan, &params, NULL, NULL) != 0) {
-            fprintf(stderr, "make_vectors: %s\n", siglog_errdetail());
-            die("loss: accept");
-        }
-        sl_catalog_loss_plan_free(&plan);
-        sl_catalog_close(cat);
         free(pdir);
     }
+    /* Accepted as the tool accepts it: the audit records first, then the
+     * catalogs. */
+    if (sl_verify_io(vector_io(), dir, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, NULL) != 0) {
+        fprintf(stderr, "make_vectors: %s\n", siglog_errdetail());
+        die("loss: accept");
+    }
+    strip_leftovers(dir, sizeof leftovers / sizeof *leftovers - 1);
     size_t kept = 0;
     for (size_t i = 0; i < out->count; i++) {
         vec_record *r = &out->recs[i];

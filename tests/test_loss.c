@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "audit.h"
 #include "catalog.h"
 #include "catalog_loss.h"
 #include "io_crash.h"
@@ -72,6 +73,23 @@ static void assert_refused(const char *range)
 static int accept_loss(void)
 {
     return siglog_verify(dir, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, NULL);
+}
+
+/* The loss records of the store's audit trail, "from..to-1;" each. */
+static int loss_record(void *ctx, const siglog_audit_record *r)
+{
+    if (strcmp(r->action, "loss") == 0)
+        snprintf((char *)ctx + strlen(ctx), 256, "%" PRIu64 "..%" PRIu64 ";", r->offset_start, r->offset_end - 1);
+    return 0;
+}
+
+static void assert_audited_losses(const char *want)
+{
+    siglog *s = test_store_open(dir, NULL);
+    char got[1024] = "";
+    cr_assert_eq(siglog_audit_read(s, 1, loss_record, got, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_str_eq(got, want);
+    siglog_close(s);
 }
 
 /* Append one event (id EVENTS + k) and return its offset. */
@@ -148,6 +166,9 @@ Test(loss, a_lost_middle_segment_is_refused_then_accepted_as_a_recorded_gap)
     assert_refused(range);
     cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
+    char want[64];
+    snprintf(want, sizeof want, "%" PRIu64 "..%" PRIu64 ";", from, to - 1);
+    assert_audited_losses(want);
     /* Appends go on where they were: no offset is handed out again. */
     cr_assert_eq(append_one(0), EVENTS);
     static uint64_t got[EVENTS + 1];
@@ -200,6 +221,9 @@ Test(loss, a_lost_first_segment_moves_the_log_start)
     remove_segment(bases[0]);
     assert_refused("segments missing at the start");
     cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    char want[64];
+    snprintf(want, sizeof want, "%" PRIu64 "..%" PRIu64 ";", bases[0], bases[1] - 1);
+    assert_audited_losses(want);
     assert_log_starts_at(bases[1]);
 }
 
@@ -209,6 +233,9 @@ Test(loss, a_lost_active_segment_goes_on_past_every_offset_handed_out)
     remove_segment(last);
     assert_refused("segments missing at the end");
     cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    char want[64];
+    snprintf(want, sizeof want, "%" PRIu64 "..%d;", last, EVENTS - 1);
+    assert_audited_losses(want);
     /* The clean close recorded EVENTS as handed out: the log goes on
      * there, not at the lost segment's base. */
     cr_assert_eq(append_one(0), EVENTS);
@@ -338,21 +365,60 @@ static void assert_read_refused(const char *what)
     free(after);
 }
 
-/* The loss records of the store's audit trail, "from..to-1;" each. */
-static int loss_record(void *ctx, const siglog_audit_record *r)
-{
-    if (strcmp(r->action, "loss") == 0)
-        snprintf((char *)ctx + strlen(ctx), 256, "%" PRIu64 "..%" PRIu64 ";", r->offset_start, r->offset_end - 1);
-    return 0;
-}
-
-static void assert_audited_losses(const char *want)
+/* The loss of offsets [from, to) of partition 0 in the audit trail, as
+ * verify appends it before it records a loss in the catalog. */
+static void audit_loss(uint64_t from, uint64_t to)
 {
     siglog *s = test_store_open(dir, NULL);
-    char got[1024] = "";
-    cr_assert_eq(siglog_audit_read(s, 1, loss_record, got, NULL), 0, "%s", siglog_errdetail());
-    cr_assert_str_eq(got, want);
-    siglog_close(s);
+    audit_record r;
+    sl_audit_record_init(&r, AUDIT_LOSS, AUDIT_BY_COMMAND);
+    snprintf(r.stream, sizeof r.stream, "g");
+    r.partition = 0;
+    r.offset_start = from;
+    r.offset_end = to;
+    cr_assert_eq(sl_store_audit(s, &r), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+}
+
+/* Record in the catalog the loss of the segments that are gone, as
+ * verify does but without its audit record. */
+static void accept_unaudited(void)
+{
+    catalog *cat;
+    catalog_loss_plan plan;
+    cr_assert_eq(sl_catalog_open(&cat, sl_io_posix(), pdir, 0600), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_catalog_loss_plan(cat, &plan), 0, "%s", siglog_errdetail());
+    segment_params sp = {64 * 1024, 4096, 0600};
+    cr_assert_eq(sl_catalog_loss_accept(cat, &plan, &sp, NULL, NULL), 0, "%s", siglog_errdetail());
+    sl_catalog_loss_plan_free(&plan);
+    sl_catalog_close(cat);
+}
+
+/* verify reports the hole of offsets from..to-1 as unaccounted for. */
+static void assert_hole_reported(uint64_t from, uint64_t to)
+{
+    char what[128];
+    snprintf(what, sizeof what, "offsets %" PRIu64 "..%" PRIu64 " between", from, to - 1);
+    findings f = {0};
+    siglog_verify_callbacks cb = {.problem = on_problem, .ctx = &f};
+    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), SIGLOG_ECORRUPT);
+    cr_assert_not_null(strstr(f.text, what), "%s", f.text);
+    cr_assert_not_null(strstr(f.text, "no record of the audit trail"), "%s", f.text);
+}
+
+/* A hole between catalog entries is a loss only when the audit trail
+ * accounts for it: records of the stream's partition whose ranges cover
+ * it, together. Otherwise verify reports it with its offsets. */
+Test(loss, a_hole_the_audit_trail_does_not_account_for_is_reported)
+{
+    uint64_t from = bases[1], to = bases[2];
+    remove_segment(from);
+    accept_unaudited();
+    assert_hole_reported(from, to);
+    audit_loss(from, to - 1); /* one offset short */
+    assert_hole_reported(from, to);
+    audit_loss(to - 1, to);
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
 }
 
 Test(loss, a_lost_catalog_with_the_first_segment_is_refused_then_accepted_below_the_first_base)
@@ -433,6 +499,9 @@ Test(loss, a_fresh_partition_opens_without_its_catalog)
 Test(loss, a_crash_at_every_call_of_an_accepted_loss_leaves_old_or_new, .timeout = 240)
 {
     remove_segment(bases[nseg - 1]);
+    /* What verify appends first: the accepted catalog's hole is then
+     * accounted for. */
+    audit_loss(bases[nseg - 1], EVENTS);
     char *base_copy = test_tmpdir("loss-base");
     test_rmtree(base_copy);
     test_copy_tree(dir, base_copy);

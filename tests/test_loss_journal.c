@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "io_crash.h"
+#include "options_io.h"
 #include "support.h"
 
 #define SEED 33
@@ -210,4 +211,47 @@ Test(loss_journal, a_lost_active_segment_comes_back_from_the_journal, .timeout =
 Test(loss_journal, an_accepted_loss_of_the_active_segment_after_a_journal_checkpoint_reuses_no_offset, .timeout = 240)
 {
     lose_the_active_segment("lossj-checkpoint", 7, 50, 150, 1);
+}
+
+/* A crash (io_crash: a power cut, unsynced writes surviving at random)
+ * at every mutating call of an accept that puts the journal's batches
+ * into the new active segment: afterwards the old catalog (a new run
+ * finishes the accept) or the new one, and either way every acknowledged
+ * event reads back at its offset and the next append goes on after them:
+ * the journal keeps them until a segment does. */
+Test(loss_journal, a_crash_at_every_call_of_the_accept_keeps_what_the_journal_held, .timeout = 600)
+{
+    char *base = test_tmpdir("lossj-crash-base"), *dir = test_tmpdir("lossj-crash");
+    io_crash *crash = io_crash_new(10);
+    siglog *s = test_store_open(base, io_crash_io(crash));
+    siglog_stream *st = test_stream_create(s, "a", 1, SIGLOG_SYNC_ALWAYS, 256u << 20);
+    uint64_t acked = append_acknowledged(st, 0, 2);
+    power_cut(crash, s);
+    char *pdir = test_path(base, "streams/a/00000");
+    test_remove_segment(pdir, 0);
+    free(pdir);
+    uint64_t k = 1;
+    for (;; k++) {
+        test_rmtree(dir);
+        test_copy_tree(base, dir);
+        crash = io_crash_new(k);
+        io_crash_die_after(crash, k);
+        int rc = sl_verify_io(io_crash_io(crash), dir, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, NULL);
+        int died = io_crash_dead(crash);
+        cr_assert_eq(io_crash_power_cut(crash, IO_CRASH_RANDOM), 0);
+        io_crash_free(crash);
+        if (!died) {
+            cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+            break;
+        }
+        cr_assert_eq(accept_loss(dir), 0, "crash at call %" PRIu64 ": %s", k, siglog_errdetail());
+        assert_read_back(dir, 0, acked, 0, 0, 0);
+        assert_appends_at(dir, 0, acked);
+        cr_assert_lt(k, 1000, "the accept never finished");
+    }
+    cr_assert_geq(k, 4, "only %" PRIu64 " calls", k);
+    test_rmtree(base);
+    test_rmtree(dir);
+    free(base);
+    free(dir);
 }

@@ -52,9 +52,9 @@ static const args_cmd compact_cmd = {
     "                  passes over the keys are 0 for --merge)\n"
     "\n"
     "Prints segments in/out, events dropped and bytes before/after, with a\n"
-    "progress bar over the partitions when stderr is a terminal. Each stream's\n"
-    "run is one audit record (action compact) written before anything is\n"
-    "replaced.\n",
+    "progress bar over the partitions when stderr is a terminal. Each partition\n"
+    "with sealed segments in scope gets one audit record (action compact,\n"
+    "naming it and their offsets) before anything is replaced.\n",
 };
 
 enum { OPT_PARTITION = MAINT_OPT_END, OPT_MERGE, OPT_KEYS, OPT_MEMORY };

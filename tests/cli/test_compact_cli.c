@@ -74,14 +74,25 @@ static char *replay_all(const char *stream)
     return out;
 }
 
-static int compact_records(void)
+/* The audit trail's compact records: each names its partition (bit p of
+ * the result's partitions) and a range of offsets. */
+static int compact_records(unsigned *partitions)
 {
     json_t *doc = RUN_JSON("audit", store, "--json");
     int n = 0;
     json_t *rec;
     size_t i;
-    json_array_foreach(json_object_get(doc, "records"), i, rec)
-        n += strcmp(json_string_value(json_object_get(rec, "action")), "compact") == 0;
+    *partitions = 0;
+    json_array_foreach(json_object_get(doc, "records"), i, rec) {
+        if (strcmp(json_string_value(json_object_get(rec, "action")), "compact") != 0)
+            continue;
+        n++;
+        json_t *part = json_object_get(rec, "partition");
+        cr_assert(json_is_integer(part), "a compact record names no partition");
+        *partitions |= 1u << json_integer_value(part);
+        cr_assert_lt(run_json_int(rec, "offset_start"), run_json_int(rec, "offset_end"),
+                     "a compact record names no offsets");
+    }
     json_decref(doc);
     return n;
 }
@@ -103,7 +114,9 @@ Test(cli_compact, merge_makes_fewer_segments_of_the_same_events)
     json_decref(doc);
     char *again = replay_all("ev");
     cr_assert_str_eq(again, events, "a merge changed what replay reads");
-    cr_assert_eq(compact_records(), 1, "one audit record per run");
+    unsigned parts;
+    cr_assert_eq(compact_records(&parts), 1, "one audit record per partition");
+    cr_assert_eq(parts, 1u);
     free(events);
     free(again);
 }
@@ -126,7 +139,8 @@ Test(cli_compact, every_stream_by_its_cleanup_without_a_stream_or_mode)
     cr_assert_gt(run_json_int(doc, "events_dropped"), 0);
     cr_assert_eq(run_json_int(doc, "key_passes"), 1);
     json_decref(doc);
-    cr_assert_eq(compact_records(), 2, "one audit record per stream");
+    unsigned parts;
+    cr_assert_eq(compact_records(&parts), 3, "one audit record per partition of each stream");
     /* --keys without a stream takes the cleanup=compact streams only. */
     doc = RUN_JSON("compact", store, "--keys", "--dry-run", "--json");
     cr_assert_eq(run_json_int(doc, "streams"), 1);
@@ -163,7 +177,10 @@ Test(cli_compact, keys_keep_the_newest_event_per_key)
     cr_assert(strstr(r.out, newest), "the newest event of key-7 is gone: %s", r.out);
     run_free(&r);
     cr_assert_lt(lines, (size_t)(EVENTS / KEYS), "%zu events of key-7 left", lines);
-    cr_assert_eq(compact_records(), 1);
+    /* One record per partition, each naming its own offsets. */
+    unsigned parts;
+    cr_assert_eq(compact_records(&parts), 2);
+    cr_assert_eq(parts, 3u);
 }
 
 /* Every file of the store (name, mode, size, time, content hash) but
@@ -227,5 +244,6 @@ Test(cli_compact, bad_arguments_are_named)
     cr_assert_eq(r.status, 0);
     cr_assert(strstr(r.out, "usage: siglog compact"), "%s", r.out);
     run_free(&r);
-    cr_assert_eq(compact_records(), 0, "a refused run is not audited");
+    unsigned parts;
+    cr_assert_eq(compact_records(&parts), 0, "a refused run is not audited");
 }
