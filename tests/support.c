@@ -6,6 +6,7 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -641,4 +642,24 @@ void test_crash_recover(const char *store, int by_writer, const char *stream, co
     catalog *c;
     cr_assert_eq(sl_maintenance_catalog(m, stream, 0, &c), 0, "%s: maintenance open: %s", ctx, siglog_errdetail());
     sl_maintenance_close(m);
+}
+
+void test_documented_hash_key(const char *store, const char *domain, uint8_t key[32])
+{
+    char *path = test_path(store, "store.secret");
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    uint8_t file[56];
+    cr_assert_eq(fread(file, 1, sizeof file, f), sizeof file, "%s is short", path);
+    fclose(f);
+    free(path);
+    crypto_generichash(key, 32, (const uint8_t *)domain, strlen(domain), file + 16, 32);
+}
+
+void test_documented_keyed_hash(const char *store, const char *domain, const void *bytes, size_t len, char hex[65])
+{
+    uint8_t key[32], h[32];
+    test_documented_hash_key(store, domain, key);
+    crypto_generichash(h, sizeof h, bytes, len, key, sizeof key);
+    sodium_bin2hex(hex, 65, h, sizeof h);
 }

@@ -93,6 +93,15 @@ void test_append_flushed(siglog *s, siglog_stream *st, uint64_t seed, uint64_t n
  * keeps the keyless), schema versions in runs of 100 (1, 2, 3, 1, ...),
  * timestamps going back and forth, 400-byte values. */
 void test_append_keyed_runs(siglog_stream *st, uint32_t p, uint32_t from, uint32_t n);
+/* The keyed hash FORMAT.md documents for forget records and redaction,
+ * recomputed as an auditor would, with libsodium directly: the secret is
+ * bytes 16..47 of the store's store.secret, K = BLAKE2b-256 of `domain`
+ * (e.g. "siglog-forget-v1") keyed with it, and the hash of bytes[0..len)
+ * BLAKE2b-256 keyed with K, into hex (64 digits and a NUL). Asserts. */
+void test_documented_keyed_hash(const char *store, const char *domain, const void *bytes, size_t len, char hex[65]);
+/* K alone, for a test that hashes with it itself. */
+void test_documented_hash_key(const char *store, const char *domain, uint8_t key[32]);
+
 /* ---- crash trials: a change cut by a power loss at one of its calls ---- */
 /* The four power-cut modes of io_crash.h (KEEP_ALL, DROP_ALL, RANDOM,
  * GARBLE) and their names, for trial loops and messages. */

@@ -280,19 +280,6 @@ static int keep_forget_detail(void *ctx, const siglog_audit_record *r)
     return 0;
 }
 
-/* The hash key of FORMAT.md, "Forget records", from store.secret. */
-static void forget_hash_key(uint8_t key[32])
-{
-    char *path = test_path(dir, "store.secret");
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    uint8_t file[56];
-    cr_assert_eq(fread(file, 1, sizeof file, f), sizeof file);
-    fclose(f);
-    free(path);
-    crypto_generichash(key, 32, (const uint8_t *)"siglog-forget-v1", 16, file + 16, 32);
-}
-
 /* FORMAT.md, "Forget records", recomputed as an auditor would: the
  * secret's bytes from store.secret (16..47), K = BLAKE2b-256 of
  * "siglog-forget-v1" keyed with it, each key's hash = hex of BLAKE2b-256
@@ -302,8 +289,6 @@ Test(forget, audit_names_each_key_by_the_documented_keyed_hash)
     static const char *const names[] = {"key-003", "key-017"};
     siglog_forget_result res;
     cr_assert_eq(forget_keys("t", names, 2, NULL, &res), 0, "%s", siglog_errdetail());
-    uint8_t key[32], h[32];
-    forget_hash_key(key);
     siglog_stream *st;
     siglog *s = open_store(&st);
     details d = {0};
@@ -312,8 +297,7 @@ Test(forget, audit_names_each_key_by_the_documented_keyed_hash)
     cr_assert_eq(d.n, 1);
     for (size_t k = 0; k < 2; k++) {
         char hex[65];
-        crypto_generichash(h, sizeof h, (const uint8_t *)names[k], strlen(names[k]), key, sizeof key);
-        sodium_bin2hex(hex, sizeof hex, h, sizeof h);
+        test_documented_keyed_hash(dir, "siglog-forget-v1", names[k], strlen(names[k]), hex);
         cr_assert(strstr(d.text[0], hex), "%s's hash %s not in: %s", names[k], hex, d.text[0]);
     }
 }
@@ -507,7 +491,7 @@ Test(forget, intent_is_on_disk_while_rewriting_without_the_keys_and_gone_after)
 static void write_interrupted_intent(void)
 {
     uint8_t key[32], hash[32];
-    forget_hash_key(key);
+    test_documented_hash_key(dir, "siglog-forget-v1", key);
     crypto_generichash(hash, sizeof hash, (const uint8_t *)"key-003", 7, key, sizeof key);
     siglog_stream *st;
     siglog *s = open_store(&st);
