@@ -107,9 +107,18 @@ void sl_batch_builder_free(batch_builder *b)
     sl_bytebuf_free(&b->compressed);
 }
 
+void sl_batch_builder_build_into(batch_builder *b, bytebuf *out)
+{
+    assert(!b->held);
+    b->out = out;
+}
+
 void sl_batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_monotonic_us)
 {
+    if (b->out && b->held)
+        b->out->len = b->batch_at;
     b->records.len = 0;
+    b->held = 0;
     b->base_offset = base_offset;
     b->record_count = 0;
     b->last_offset_delta = 0;
@@ -142,11 +151,19 @@ static int add_record(batch_builder *b, const siglog_event *ev, int64_t timestam
     uint64_t ts_zz = timestamp_delta(timestamp_us, b->first_timestamp_us);
     size_t fields = record_fields_len(ev, varint_size(offset_delta), varint_size(ts_zz));
     size_t total = varint_size(fields) + fields;
-    int rc = sl_bytebuf_reserve(&b->records, total);
+    /* Built into another buffer, the batch starts with room for its
+     * header, which sealing fills in place. */
+    bytebuf *out = b->out ? b->out : &b->records;
+    size_t slot = b->held == 0 && b->out ? BATCH_HEADER_BYTES : 0;
+    int rc = sl_bytebuf_reserve(out, slot + total);
     if (rc)
         return rc;
+    if (b->held == 0)
+        b->batch_at = out->len;
+    out->len += slot;
+    b->held += slot;
 
-    uint8_t *p = b->records.data + b->records.len;
+    uint8_t *p = out->data + out->len;
     p += varint_put(p, fields);
     *p++ = (ev->flags & SIGLOG_EVENT_TOMBSTONE) ? RECORD_FLAG_TOMBSTONE : 0;
     p += varint_put(p, offset_delta);
@@ -159,9 +176,10 @@ static int add_record(batch_builder *b, const siglog_event *ev, int64_t timestam
         p = put_bytes(p, ev->headers[i].value, ev->headers[i].value_len);
     }
     p = put_bytes(p, ev->value, ev->value_len);
-    assert(p == b->records.data + b->records.len + total);
+    assert(p == out->data + out->len + total);
 
-    b->records.len += total;
+    out->len += total;
+    b->held += total;
     b->record_count++;
     b->last_offset_delta = offset_delta;
     if (timestamp_us > b->max_timestamp_us)
@@ -219,10 +237,12 @@ void sl_batch_header_encode(const batch_header *h, uint8_t out[BATCH_HEADER_BYTE
 int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta)
 {
     assert(b->record_count >= 1);
-    if (b->records.len > BATCH_BODY_BYTES_MAX || b->record_count > BATCH_RECORDS_MAX)
+    size_t raw_len = sl_batch_builder_body_len(b);
+    if (raw_len > BATCH_BODY_BYTES_MAX || b->record_count > BATCH_RECORDS_MAX)
         return sl_err_set(SIGLOG_EINVAL,
                        "batch of %u records in %zu bytes exceeds the format's limits (%u records, %u bytes)",
-                       b->record_count, b->records.len, BATCH_RECORDS_MAX, BATCH_BODY_BYTES_MAX);
+                       b->record_count, raw_len, BATCH_RECORDS_MAX, BATCH_BODY_BYTES_MAX);
+    assert(!b->out || (b->out == out && b->batch_at + b->held == out->len));
 
     /* Dense batches stay version 1, readable by every reader: the version
      * changes only where the bytes mean more (FORMAT.md, "Versioning"). */
@@ -233,12 +253,13 @@ int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch
         .base_offset = b->base_offset,
         .record_count = b->record_count,
         .last_offset_delta = b->last_offset_delta,
-        .body_len = (uint32_t)b->records.len,
-        .raw_len = (uint32_t)b->records.len,
+        .body_len = (uint32_t)raw_len,
+        .raw_len = (uint32_t)raw_len,
         .first_timestamp_us = b->first_timestamp_us,
         .max_timestamp_us = b->max_timestamp_us,
     };
-    const uint8_t *body = b->records.data;
+    uint8_t *slot = b->out ? b->out->data + b->batch_at : NULL;
+    const uint8_t *body = b->out ? slot + BATCH_HEADER_BYTES : b->records.data;
 
     if (compression == SIGLOG_COMPRESSION_LZ4 || (compression & BATCH_LZ4HC_FLAG)) {
         /* A destination one byte smaller than the input makes LZ4 give up
@@ -260,14 +281,23 @@ int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch
         }
     }
 
-    int rc = sl_bytebuf_reserve(out, BATCH_HEADER_BYTES + (size_t)h.body_len);
-    if (rc)
-        return rc;
-    uint8_t *dst = out->data + out->len;
     h.body_checksum = sl_checksum_bulk(body, h.body_len);
-    sl_batch_header_encode(&h, dst);
-    memcpy(dst + BATCH_HEADER_BYTES, body, h.body_len);
-    out->len += BATCH_HEADER_BYTES + (size_t)h.body_len;
+    if (slot) {
+        /* In place: an uncompressed body is already where it belongs. */
+        if (body != slot + BATCH_HEADER_BYTES)
+            memcpy(slot + BATCH_HEADER_BYTES, body, h.body_len);
+        sl_batch_header_encode(&h, slot);
+        out->len = b->batch_at + BATCH_HEADER_BYTES + (size_t)h.body_len;
+        b->held = 0;
+    } else {
+        int rc = sl_bytebuf_reserve(out, BATCH_HEADER_BYTES + (size_t)h.body_len);
+        if (rc)
+            return rc;
+        uint8_t *dst = out->data + out->len;
+        sl_batch_header_encode(&h, dst);
+        memcpy(dst + BATCH_HEADER_BYTES, body, h.body_len);
+        out->len += BATCH_HEADER_BYTES + (size_t)h.body_len;
+    }
 
     meta->base_offset = h.base_offset;
     meta->record_count = h.record_count;

@@ -106,8 +106,11 @@ int sl_batch_body_check(const batch_header *h, const uint8_t *body);
 /* ---- building (writer side) ---- */
 
 typedef struct batch_builder {
-    bytebuf records;        /* encoded records, uncompressed */
+    bytebuf records;        /* encoded records, uncompressed, unless built into another buffer */
     bytebuf compressed;     /* scratch for LZ4 */
+    bytebuf *out;           /* NULL: records are encoded in `records`; else the buffer of build_into */
+    size_t batch_at;        /* the open batch's first byte in *out */
+    size_t held;            /* bytes of *out the open batch holds from batch_at (0: none) */
     uint64_t base_offset;
     uint32_t record_count;
     uint32_t last_offset_delta; /* of the last record added, or as covered */
@@ -121,7 +124,32 @@ typedef struct batch_builder {
 
 void sl_batch_builder_init(batch_builder *b);
 void sl_batch_builder_free(batch_builder *b);
-/* Start an empty batch whose first record will get base_offset. */
+/* Encode the records of every batch from now on straight into `out`,
+ * after what it holds, behind room for the header, so that sealing writes
+ * the header in place and copies no uncompressed body (a writer's run of
+ * pending batches). The caller owns `out` and every byte of it except the
+ * open batch's, the last sl_batch_builder_open_bytes() of it; when it
+ * moves them it says where (sl_batch_builder_moved). Sealing must be into
+ * `out`. Call with no open batch. */
+void sl_batch_builder_build_into(batch_builder *b, bytebuf *out);
+/* The uncompressed bytes of the open batch's records. */
+static inline size_t sl_batch_builder_body_len(const batch_builder *b)
+{
+    return b->held ? b->held - (b->out ? BATCH_HEADER_BYTES : 0) : 0;
+}
+/* Bytes at the end of a build_into buffer that the open batch holds. */
+static inline size_t sl_batch_builder_open_bytes(const batch_builder *b)
+{
+    return b->held;
+}
+/* The owner of a build_into buffer moved the open batch's bytes to start
+ * at `batch_at` (they are still the buffer's last). */
+static inline void sl_batch_builder_moved(batch_builder *b, size_t batch_at)
+{
+    b->batch_at = batch_at;
+}
+/* Start an empty batch whose first record will get base_offset; the open
+ * batch's records, if any, are dropped (also from a build_into buffer). */
 void sl_batch_builder_reset(batch_builder *b, uint64_t base_offset, int64_t now_monotonic_us);
 /* Encoded size of one record (to check limits before adding), independent
  * of the batch it lands in: exact except that the offset and timestamp
@@ -142,9 +170,10 @@ int sl_batch_builder_add_at(batch_builder *b, const siglog_event *ev, int64_t ti
  * shrinks the range. 0 or SIGLOG_EINVAL. */
 int sl_batch_builder_cover(batch_builder *b, uint64_t last_offset);
 /* Seal: compress when asked and when it saves bytes, checksum, and append
- * header+body to out: version 1 when the records fill the range, version
+ * header+body to out (built into out: finish it where it stands, the
+ * bytes now out's owner's): version 1 when the records fill the range, version
  * 2 when there is a gap. Fills *meta. The builder must hold >= 1 record; it
- * is left unchanged (call reset for the next batch). compression is
+ * is left unchanged but for that (call reset for the next batch). compression is
  * SIGLOG_COMPRESSION_NONE, SIGLOG_COMPRESSION_LZ4 or BATCH_LZ4HC(level). */
 int sl_batch_builder_seal(batch_builder *b, int compression, bytebuf *out, batch_meta *meta);
 /* LZ4HC at level 1..12 (LZ4HC_CLEVEL_MAX): the same LZ4 block format

@@ -525,6 +525,9 @@ int sl_partition_open(partition **out, const siglog_io *io, const char *dir, uin
     p->id = id;
     p->writable = writable;
     sl_batch_builder_init(&p->open);
+    /* Records are encoded into the pending run where their batch will be
+     * written from: sealing copies no uncompressed body. */
+    sl_batch_builder_build_into(&p->open, &p->pending.bytes);
     int rc = 0;
     if (writable) {
         /* Only stream creation makes partition directories: the catalog
@@ -713,7 +716,7 @@ static int append_locked(partition *p, const siglog_event *const *events, size_t
         const siglog_event *ev = events[i];
         int64_t ts = ev->timestamp_us ? ev->timestamp_us : now_us;
         size_t size = sl_batch_record_size(ev, ts);
-        if (p->open.record_count && p->open.records.len + size > p->cfg.stream.batch_bytes_max) {
+        if (p->open.record_count && sl_batch_builder_body_len(&p->open) + size > p->cfg.stream.batch_bytes_max) {
             int rc = seal_open_locked(p);
             if (rc)
                 return rc;
@@ -828,6 +831,19 @@ static int write_run_locked(partition *p, const batch_run *r)
     return 0;
 }
 
+/* The pending run's sealed batches were written: the open batch's bytes,
+ * which followed them, start the pending buffer. */
+static void pending_keep_open_locked(partition *p)
+{
+    bytebuf *b = &p->pending.bytes;
+    size_t open = sl_batch_builder_open_bytes(&p->open);
+    if (open) /* the buffer may have no array yet */
+        memmove(b->data, b->data + b->len - open, open);
+    b->len = open;
+    p->pending.count = 0;
+    sl_batch_builder_moved(&p->open, 0);
+}
+
 static int write_pending_locked(partition *p)
 {
     if (p->pending.count == 0)
@@ -851,7 +867,7 @@ static int write_pending_locked(partition *p)
         publish_locked(p);
         return rc;
     }
-    sl_batch_run_clear(&p->pending);
+    pending_keep_open_locked(p);
     publish_locked(p);
     return 0;
 }
@@ -866,8 +882,17 @@ static uint64_t take_pending_locked(partition *p, uint64_t max_bytes, uint64_t b
         bytes += src->metas[n++].bytes;
     if (n == 0)
         return 0;
+    /* The open batch's bytes follow the sealed ones and stay pending. */
+    size_t open = sl_batch_builder_open_bytes(&p->open);
     if (n == src->count) {
-        batch_run_swap(src, dst); /* the common case: no copy */
+        /* The common case: no copy but of an open batch that appends
+         * began since the round sealed (the buffer swapped in gets it). */
+        if (sl_bytebuf_reserve(&dst->bytes, open) != 0)
+            return 0;
+        batch_run_swap(src, dst);
+        (void)sl_bytebuf_append(&src->bytes, dst->bytes.data + bytes, open); /* room reserved */
+        dst->bytes.len = (size_t)bytes;
+        sl_batch_builder_moved(&p->open, 0);
         return bytes;
     }
     /* Split: rare (a commit larger than the journal's free space). */
@@ -881,6 +906,8 @@ static uint64_t take_pending_locked(partition *p, uint64_t max_bytes, uint64_t b
     src->bytes.len -= (size_t)bytes;
     memmove(src->metas, src->metas + n, (src->count - n) * sizeof *src->metas);
     src->count -= n;
+    if (open)
+        sl_batch_builder_moved(&p->open, src->bytes.len - open);
     return bytes;
 }
 

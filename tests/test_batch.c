@@ -342,6 +342,75 @@ Test(batch, sealing_twice_gives_the_same_bytes_and_reset_starts_afresh)
     sl_bytebuf_free(&first);
 }
 
+/* Records at offsets base + at[i] (a gap when they are not 0, 1, 2, ...),
+ * covering up to base + last, added to b (reset first). */
+static void add_at(batch_builder *b, const siglog_event *evs, size_t n, const uint64_t *at, uint64_t last)
+{
+    sl_batch_builder_reset(b, 500, 0);
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(sl_batch_builder_add_at(b, &evs[i], evs[i].timestamp_us, 500 + at[i]), 0, "%s",
+                     siglog_errdetail());
+    cr_assert_eq(sl_batch_builder_cover(b, 500 + last), 0);
+}
+
+/* The fast path of a writer (records encoded into its run, the header
+ * written in place) gives the bytes and description of the general one,
+ * behind whatever the run held, for both codecs, with and without a gap,
+ * after an open batch was dropped and after the run's owner moved it. */
+Test(batch, building_into_a_run_gives_the_bytes_of_a_separate_seal)
+{
+    static const siglog_header hdrs[] = {{"src", 3, "app", 3}};
+    static char big[3000];
+    memset(big, 'q', sizeof big - 1);
+    siglog_event evs[] = {event("a", big, 50), event(NULL, "{\"v\":1}", 40), event("a", "", 60),
+                          event("k", "tail", 70)};
+    evs[1].headers = hdrs;
+    evs[1].header_count = 1;
+    evs[2].flags = SIGLOG_EVENT_TOMBSTONE;
+    static const uint64_t dense[] = {0, 1, 2, 3}, gapped[] = {1, 4, 5, 9};
+    static const char prefix[] = "bytes the run held before";
+    for (int c = SIGLOG_COMPRESSION_NONE; c <= SIGLOG_COMPRESSION_LZ4; c++)
+        for (int gap = 0; gap <= 1; gap++) {
+            const uint64_t *at = gap ? gapped : dense;
+            add_at(&builder, evs, 4, at, gap ? 11 : 3);
+            batch_meta want;
+            out.len = 0;
+            cr_assert_eq(sl_batch_builder_seal(&builder, c, &out, &want), 0, "%s", siglog_errdetail());
+
+            batch_builder into;
+            sl_batch_builder_init(&into);
+            bytebuf run = {0};
+            cr_assert_eq(sl_bytebuf_append(&run, prefix, sizeof prefix), 0);
+            sl_batch_builder_build_into(&into, &run);
+            /* An open batch dropped by reset leaves the run as it was. */
+            add_at(&into, evs + 1, 2, at, at[1]);
+            cr_assert_gt(sl_batch_builder_open_bytes(&into), sl_batch_builder_body_len(&into));
+            add_at(&into, evs, 2, at, at[1]);
+            cr_assert_eq(run.len, sizeof prefix + sl_batch_builder_open_bytes(&into));
+            /* The owner moves the open batch to the run's front: the
+             * prefix is taken (as a commit takes sealed batches). */
+            size_t open = sl_batch_builder_open_bytes(&into);
+            memmove(run.data, run.data + run.len - open, open);
+            run.len = open;
+            sl_batch_builder_moved(&into, 0);
+            cr_assert_eq(sl_batch_builder_add_at(&into, &evs[2], evs[2].timestamp_us, 500 + at[2]), 0);
+            cr_assert_eq(sl_batch_builder_add_at(&into, &evs[3], evs[3].timestamp_us, 500 + at[3]), 0);
+            cr_assert_eq(sl_batch_builder_cover(&into, 500 + (gap ? 11 : 3)), 0);
+            batch_meta got;
+            cr_assert_eq(sl_batch_builder_seal(&into, c, &run, &got), 0, "%s", siglog_errdetail());
+            assert_bytes_eq(run.data, run.len, out.data, out.len, "batch built into the run");
+            cr_assert(got.base_offset == want.base_offset && got.record_count == want.record_count &&
+                      got.last_offset_delta == want.last_offset_delta && got.bytes == want.bytes &&
+                      got.max_timestamp_us == want.max_timestamp_us && got.body_checksum == want.body_checksum &&
+                      got.one_version == want.one_version && got.schema_version == want.schema_version &&
+                      got.min_timestamp_us == want.min_timestamp_us,
+                      "the descriptions differ");
+            cr_assert_eq(sl_batch_builder_open_bytes(&into), 0, "sealed bytes are the run's");
+            sl_batch_builder_free(&into);
+            sl_bytebuf_free(&run);
+        }
+}
+
 /* ---- compression choice ---- */
 
 Test(batch, lz4_is_used_when_it_saves_bytes)

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "io_fault.h"
+#include "options_io.h"
 #include "support.h"
 
 /* Long enough that a test never sees a stray background commit. */
@@ -250,4 +251,142 @@ Test(durable, bad_arguments_are_refused)
     cr_assert_eq(siglog_durable_offset(x.st, 0, &next), SIGLOG_ERDONLY);
     cr_assert_eq(siglog_wait_durable(x.st, 0, off, 0), SIGLOG_ERDONLY);
     fx_close(&x);
+}
+
+/* ---- appends while a commit round is half way ---- */
+
+/* A backend that, once armed, appends one event to each stream after each
+ * write to the journal: between two takes of a commit round that splits a
+ * partition's batches over several journal writes, the partition gets an
+ * open batch whose bytes follow the pending ones (a writer encodes records
+ * into its pending run) and must keep them when the round takes the rest. */
+#define MID_ROUND_STREAMS 8
+
+typedef struct mid_round {
+    siglog_io io;
+    const siglog_io *base;
+    int journal_fd;
+    siglog_stream *st[MID_ROUND_STREAMS];
+    uint64_t next[MID_ROUND_STREAMS];
+    int armed;
+    uint64_t writes;
+} mid_round;
+
+static int mid_round_open(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
+{
+    mid_round *m = io->ctx;
+    int fd = m->base->open_file(m->base, path, flags, mode);
+    const char *name = strrchr(path, '/');
+    if (fd >= 0 && strcmp(name ? name + 1 : path, "journal") == 0)
+        m->journal_fd = fd;
+    return fd;
+}
+
+/* n events more to stream i, in calls of up to 100. */
+static void mid_round_append(mid_round *m, size_t i, uint64_t n)
+{
+    test_event t[100];
+    siglog_event evs[100];
+    while (n) {
+        size_t k = n < 100 ? (size_t)n : 100;
+        for (size_t j = 0; j < k; j++) {
+            test_event_make(&t[j], i, m->next[i] + j);
+            evs[j] = t[j].ev;
+        }
+        cr_assert_eq(siglog_append(m->st[i], 0, evs, k, NULL, NULL), 0, "%s", siglog_errdetail());
+        m->next[i] += k;
+        n -= k;
+    }
+}
+
+static void mid_round_note(mid_round *m, int fd)
+{
+    if (!m->armed || fd != m->journal_fd)
+        return;
+    m->writes++;
+    for (size_t i = 0; i < MID_ROUND_STREAMS; i++)
+        mid_round_append(m, i, 1);
+}
+
+static ssize_t mid_round_pwrite(const siglog_io *io, int fd, const void *buf, size_t len, uint64_t off)
+{
+    mid_round *m = io->ctx;
+    ssize_t n = m->base->pwrite(m->base, fd, buf, len, off);
+    mid_round_note(m, fd);
+    return n;
+}
+
+static ssize_t mid_round_pwritev(const siglog_io *io, int fd, const struct iovec *iov, int iovcnt, uint64_t off)
+{
+    mid_round *m = io->ctx;
+    ssize_t n = m->base->pwritev(m->base, fd, iov, iovcnt, off);
+    mid_round_note(m, fd);
+    return n;
+}
+
+static void mid_round_check(void *ctx, const siglog_record *r)
+{
+    test_event t;
+    test_event_make(&t, *(const size_t *)ctx, r->offset);
+    test_assert_record_eq(r, &t.ev);
+}
+
+/* Every stream reads back as appended, from s or (s NULL) a fresh open. */
+static void mid_round_check_all(mid_round *m, siglog *s, const char *dir)
+{
+    siglog *own = s ? NULL : test_store_open(dir, NULL);
+    for (size_t i = 0; i < MID_ROUND_STREAMS; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%zu", i);
+        siglog_stream *st;
+        cr_assert_eq(siglog_stream_get(s ? s : own, name, &st), 0);
+        cr_assert_eq(test_read_all(st, 0, mid_round_check, &i), m->next[i], "stream %s", name);
+    }
+    if (own)
+        siglog_close(own);
+}
+
+Test(durable, appends_between_the_journal_writes_of_a_round_are_kept)
+{
+    char *dir = test_tmpdir("durable");
+    mid_round m = {.base = sl_io_posix(), .journal_fd = -1};
+    m.io = *m.base;
+    m.io.ctx = &m;
+    m.io.open_file = mid_round_open;
+    m.io.pwrite = mid_round_pwrite;
+    m.io.pwritev = mid_round_pwritev;
+    siglog_options o;
+    siglog_options_default(&o);
+    o.create = 1;
+    o.journal_bytes = 1u << 20; /* each stream may hold 256 KiB uncommitted */
+    sl_options_set_io(&o, &m.io);
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.record_bytes_max = 64 << 10; /* a batch must fit in a quarter of the journal */
+    c.sync_policy = SIGLOG_SYNC_INTERVAL;
+    c.sync_interval_ms = 60000; /* only the flushes below commit */
+    for (size_t i = 0; i < MID_ROUND_STREAMS; i++) {
+        char name[16];
+        snprintf(name, sizeof name, "s%zu", i);
+        cr_assert_eq(siglog_stream_create(s, name, &c), 0, "%s", siglog_errdetail());
+        cr_assert_eq(siglog_stream_get(s, name, &m.st[i]), 0);
+    }
+    /* Rounds of about 8 x 150 KiB, more than the journal holds: each
+     * writes part, checkpoints and takes the rest. */
+    for (int round = 0; round < 3; round++) {
+        for (size_t i = 0; i < MID_ROUND_STREAMS; i++)
+            mid_round_append(&m, i, 1000);
+        m.armed = 1;
+        cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
+        m.armed = 0;
+    }
+    cr_assert_gt(m.writes, 3, "no round wrote the journal more than once (%llu writes)", (unsigned long long)m.writes);
+    cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
+    mid_round_check_all(&m, s, dir);
+    siglog_close(s);
+    mid_round_check_all(&m, NULL, dir);
+    test_rmtree(dir);
+    free(dir);
 }
