@@ -108,6 +108,12 @@ static const settings_row rows[] = {
     { { "max_hold", SIGLOG_SETTING_DURATION, 1, 1, 0, RETENTION_AGE_MAX, 0, NULL,
         "a consumer hold keeps no event older than this from purge (0: no limit)" },
       .tag = 0x17, FIELD(max_hold) },
+    /* The one text setting. Its directory is the one path outside the
+     * store siglog writes to: the operator makes it, the cold tier opens
+     * it once without following a symlink and works beneath it. */
+    { { "cold_dir", SIGLOG_SETTING_TEXT, 1, 1, 0, 0, 0, NULL,
+        "the cold tier's directory, an absolute path outside the store made by the operator (\"\": none)" },
+      .tag = 0x19, FIELD(cold_dir) },
     { { "retention_interval", SIGLOG_SETTING_DURATION, 1, 1, 0, 30 * DAY_US, 0, NULL,
         "how often the writer applies the retention policy itself (0: only siglog retain does)" },
       .tag = 0x18, FIELD(retention_interval) },
@@ -146,6 +152,8 @@ const settings_row *sl_settings_by_tag(uint16_t tag)
 
 uint64_t sl_settings_get(const siglog_stream_config *c, const settings_row *r)
 {
+    if (sl_settings_is_text(r))
+        return 0;
     const unsigned char *p = (const unsigned char *)c + r->offset;
     if (r->width == 4) {
         uint32_t v;
@@ -160,7 +168,9 @@ uint64_t sl_settings_get(const siglog_stream_config *c, const settings_row *r)
 void sl_settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v)
 {
     unsigned char *p = (unsigned char *)c + r->offset;
-    if (r->width == 4) {
+    if (sl_settings_is_text(r)) {
+        *p = '\0';
+    } else if (r->width == 4) {
         uint32_t v32 = (uint32_t)v;
         memcpy(p, &v32, sizeof v32);
     } else {
@@ -173,6 +183,8 @@ void sl_settings_put(siglog_stream_config *c, const settings_row *r, uint64_t v)
 uint64_t sl_settings_load(const siglog_stream_config *c, const settings_row *r)
 {
     const void *p = (const unsigned char *)c + r->offset;
+    if (sl_settings_is_text(r))
+        return 0;
     return r->width == 4 ? __atomic_load_n((const uint32_t *)p, __ATOMIC_RELAXED)
                          : __atomic_load_n((const uint64_t *)p, __ATOMIC_RELAXED);
 }
@@ -180,6 +192,8 @@ uint64_t sl_settings_load(const siglog_stream_config *c, const settings_row *r)
 void sl_settings_store(siglog_stream_config *c, const settings_row *r, uint64_t v)
 {
     void *p = (unsigned char *)c + r->offset;
+    if (sl_settings_is_text(r))
+        return; /* published under the stream's lock (stream.c) */
     if (r->width == 4)
         __atomic_store_n((uint32_t *)p, (uint32_t)v, __ATOMIC_RELAXED);
     else
@@ -208,6 +222,71 @@ const char *sl_settings_format(const settings_row *r, uint64_t v, char *buf, siz
     else
         snprintf(buf, cap, "%llu", (unsigned long long)v);
     return buf;
+}
+
+const char *sl_settings_text(const siglog_stream_config *c, const settings_row *r)
+{
+    return (const char *)c + r->offset;
+}
+
+/* cold_dir's rule (the only text setting): "" or an absolute path, each
+ * component neither "." nor ".." (the path is opened as given, so it
+ * must say plainly where), no control character. */
+int sl_settings_check_text(const settings_row *r, const char *v)
+{
+    size_t len = strlen(v);
+    if (len > SIGLOG_SETTING_TEXT_MAX)
+        return sl_err_set(SIGLOG_EINVAL, "stream config: %s is %zu bytes long, at most %d", r->pub.name, len,
+                          SIGLOG_SETTING_TEXT_MAX);
+    if (len == 0)
+        return 0;
+    if (v[0] != '/')
+        return sl_err_set(SIGLOG_EINVAL, "stream config: %s '%s' must be an absolute path", r->pub.name, v);
+    for (const char *p = v; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return sl_err_set(SIGLOG_EINVAL, "stream config: %s holds a control character at byte %zu", r->pub.name,
+                              (size_t)(p - v));
+    for (const char *comp = v + 1; *comp;) {
+        size_t n = strcspn(comp, "/");
+        if ((n == 1 && comp[0] == '.') || (n == 2 && comp[0] == '.' && comp[1] == '.'))
+            return sl_err_set(SIGLOG_EINVAL, "stream config: %s '%s' must not hold a '.' or '..' component",
+                              r->pub.name, v);
+        comp += n + (comp[n] == '/');
+    }
+    return 0;
+}
+
+void sl_settings_put_text(siglog_stream_config *c, const settings_row *r, const char *v)
+{
+    snprintf((char *)c + r->offset, r->width, "%s", v);
+}
+
+int sl_settings_equal(const siglog_stream_config *a, const siglog_stream_config *b, const settings_row *r)
+{
+    if (sl_settings_is_text(r))
+        return strcmp(sl_settings_text(a, r), sl_settings_text(b, r)) == 0;
+    return sl_settings_get(a, r) == sl_settings_get(b, r);
+}
+
+const char *sl_settings_describe(const siglog_stream_config *c, const settings_row *r, char *buf, size_t cap)
+{
+    if (sl_settings_is_text(r)) {
+        snprintf(buf, cap, "\"%s\"", sl_settings_text(c, r));
+        return buf;
+    }
+    return sl_settings_format(r, sl_settings_get(c, r), buf, cap);
+}
+
+int sl_settings_check_all(const siglog_stream_config *c)
+{
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        const settings_row *r = &rows[i];
+        int rc = sl_settings_is_text(r) ? sl_settings_check_text(r, sl_settings_text(c, r))
+                                        : sl_settings_check(r, sl_settings_get(c, r));
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 SIGLOG_API size_t siglog_setting_count(void)
@@ -243,8 +322,29 @@ SIGLOG_API uint64_t siglog_setting_get(const siglog_stream_config *c, const sigl
 SIGLOG_API int siglog_setting_set(siglog_stream_config *c, const siglog_setting *set, uint64_t value)
 {
     sl_err_clear();
+    if (sl_settings_is_text(row_of(set)))
+        return sl_err_set(SIGLOG_EINVAL, "stream config: %s is a text setting (siglog_setting_set_text)", set->name);
     int rc = sl_settings_check(row_of(set), value);
     if (!rc)
         sl_settings_put(c, row_of(set), value);
+    return rc;
+}
+
+SIGLOG_API const char *siglog_setting_text(const siglog_stream_config *c, const siglog_setting *set)
+{
+    return sl_settings_is_text(row_of(set)) ? sl_settings_text(c, row_of(set)) : NULL;
+}
+
+SIGLOG_API int siglog_setting_set_text(siglog_stream_config *c, const siglog_setting *set, const char *value)
+{
+    sl_err_clear();
+    if (!value)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_setting_set_text: a value is required (\"\" for none)");
+    if (!sl_settings_is_text(row_of(set)))
+        return sl_err_set(SIGLOG_EINVAL, "stream config: %s takes a number (siglog_setting_set), not a text",
+                          set->name);
+    int rc = sl_settings_check_text(row_of(set), value);
+    if (!rc)
+        sl_settings_put_text(c, row_of(set), value);
     return rc;
 }

@@ -28,9 +28,32 @@
 typedef struct settings_row {
     siglog_setting pub;  /* first: siglog_setting_at hands out &row->pub */
     uint16_t tag;        /* stream.meta v2 tag, SETTINGS_TAG_MUST_UNDERSTAND included */
-    uint8_t width;       /* bytes of the field in siglog_stream_config: 4 or 8 */
+    uint16_t width;      /* bytes of the field in siglog_stream_config: 4 or 8,
+                          * or (SIGLOG_SETTING_TEXT) SIGLOG_SETTING_TEXT_MAX + 1 */
     size_t offset;       /* of the field in siglog_stream_config */
 } settings_row;
+
+/* Text settings (SIGLOG_SETTING_TEXT) are not numbers: the calls on
+ * numbers below see them as 0 and leave them alone (sl_settings_put
+ * empties one), and these handle them. Every other call works on both. */
+static inline int sl_settings_is_text(const settings_row *r)
+{
+    return r->pub.type == SIGLOG_SETTING_TEXT;
+}
+/* The text in c (inside c). */
+const char *sl_settings_text(const siglog_stream_config *c, const settings_row *r);
+/* SIGLOG_EINVAL naming the setting and the rule its value v breaks; else
+ * 0 (see siglog_setting_set_text). */
+int sl_settings_check_text(const settings_row *r, const char *v);
+/* No check: callers check with sl_settings_check_text. v fits. */
+void sl_settings_put_text(siglog_stream_config *c, const settings_row *r, const char *v);
+/* Whether a and b hold the same value of r. */
+int sl_settings_equal(const siglog_stream_config *a, const siglog_stream_config *b, const settings_row *r);
+/* The value of r in c as sl_settings_format writes it, a text as it is
+ * ("" when off), for messages and the audit trail. */
+const char *sl_settings_describe(const siglog_stream_config *c, const settings_row *r, char *buf, size_t cap);
+/* Every setting of c in range (numbers) or by its rule (texts). */
+int sl_settings_check_all(const siglog_stream_config *c);
 
 size_t sl_settings_count(void);
 const settings_row *sl_settings_row_at(size_t i);

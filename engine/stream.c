@@ -1,6 +1,7 @@
 #include "stream.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,27 @@ SIGLOG_API void siglog_stream_config_default(siglog_stream_config *c)
         sl_settings_put(c, sl_settings_row_at(i), sl_settings_row_at(i)->pub.default_value);
 }
 
+/* A text setting cannot be stored atomically as a number is: every live
+ * stream's texts are copied in and out under this one lock (they are
+ * read at a retention run and written at a config change, both rare). */
+static pthread_mutex_t texts_mu = PTHREAD_MUTEX_INITIALIZER;
+
+/* The texts of `from` into `to`, under texts_mu. */
+static void copy_texts(siglog_stream_config *to, const siglog_stream_config *from)
+{
+    pthread_mutex_lock(&texts_mu);
+    for (size_t i = 0; i < sl_settings_count(); i++)
+        if (sl_settings_is_text(sl_settings_row_at(i)))
+            sl_settings_put_text(to, sl_settings_row_at(i), sl_settings_text(from, sl_settings_row_at(i)));
+    pthread_mutex_unlock(&texts_mu);
+}
+
 void sl_stream_config_load(const siglog_stream *st, siglog_stream_config *out)
 {
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < sl_settings_count(); i++)
         sl_settings_put(out, sl_settings_row_at(i), sl_settings_load(&st->cfg, sl_settings_row_at(i)));
+    copy_texts(out, &st->cfg);
 }
 
 void sl_stream_config_publish(siglog_stream *st, const siglog_stream_config *c)
@@ -35,6 +52,7 @@ void sl_stream_config_publish(siglog_stream *st, const siglog_stream_config *c)
     for (size_t i = 0; i < sl_settings_count(); i++)
         if (sl_settings_row_at(i)->pub.is_mutable)
             sl_settings_store(&st->cfg, sl_settings_row_at(i), sl_settings_get(c, sl_settings_row_at(i)));
+    copy_texts(&st->cfg, c);
 }
 
 /* A segment goes hot -> warm -> cold -> purged: each tier's age, when
@@ -59,18 +77,15 @@ static int check_tier_order(const siglog_stream_config *c)
 
 int sl_stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacity)
 {
-    for (size_t i = 0; i < sl_settings_count(); i++) {
-        int rc = sl_settings_check(sl_settings_row_at(i), sl_settings_get(c, sl_settings_row_at(i)));
-        if (rc)
-            return rc;
-    }
+    int rc = sl_settings_check_all(c);
+    if (rc)
+        return rc;
     if (c->reserved32)
         return sl_err_set(SIGLOG_EINVAL, "stream config: reserved32 must be 0");
     for (size_t i = 0; i < sizeof c->reserved / sizeof c->reserved[0]; i++)
         if (c->reserved[i])
             return sl_err_set(SIGLOG_EINVAL, "stream config: reserved[%zu] must be 0", i);
-    int rc = check_tier_order(c);
-    if (rc)
+    if ((rc = check_tier_order(c)) != 0)
         return rc;
     /* One record (plus headers) must fit in a batch, and a batch must fit
      * in the journal with room to spare: the journal holds whole batches. */
@@ -90,7 +105,9 @@ int sl_stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacit
  *   12 u32 entries length  16 name bytes, then the entries, then u64
  *   XXH3-64 of everything before it.
  * An entry is u16 tag, u16 value length, the value; tags strictly
- * ascending. A setting's value is a u64. Bit 15 of a tag
+ * ascending. A number setting's value is a u64; a text setting's is its
+ * bytes (1..SIGLOG_SETTING_TEXT_MAX, no NUL), and an empty text (off) has
+ * no entry. Bit 15 of a tag
  * (SETTINGS_TAG_MUST_UNDERSTAND) says whether a reader that does not know
  * the tag must refuse the stream or may ignore the entry.
  *
@@ -108,7 +125,8 @@ int sl_stream_config_normalize(siglog_stream_config *c, uint64_t journal_capacit
  * entry copied as it was. */
 typedef struct meta_entry {
     uint16_t tag;
-    uint64_t value;          /* known */
+    uint64_t value;          /* known number */
+    const char *text;        /* known text (not empty) */
     const uint8_t *encoded;  /* unknown: tag, length, value */
     size_t encoded_len;
 } meta_entry;
@@ -116,8 +134,13 @@ typedef struct meta_entry {
 static size_t collect_entries(meta_entry *out, const siglog_stream_config *c, const stream_meta_extra *extra)
 {
     size_t n = 0;
-    for (size_t i = 0; i < sl_settings_count(); i++)
-        out[n++] = (meta_entry){ .tag = sl_settings_row_at(i)->tag, .value = sl_settings_get(c, sl_settings_row_at(i)) };
+    for (size_t i = 0; i < sl_settings_count(); i++) {
+        const settings_row *r = sl_settings_row_at(i);
+        if (!sl_settings_is_text(r))
+            out[n++] = (meta_entry){ .tag = r->tag, .value = sl_settings_get(c, r) };
+        else if (*sl_settings_text(c, r))
+            out[n++] = (meta_entry){ .tag = r->tag, .text = sl_settings_text(c, r) };
+    }
     for (size_t at = 0; extra && at + STREAM_META_ENTRY_HEADER <= extra->len;) {
         size_t len = STREAM_META_ENTRY_HEADER + get_le16(extra->bytes + at + 2);
         out[n++] = (meta_entry){ .tag = get_le16(extra->bytes + at), .encoded = extra->bytes + at, .encoded_len = len };
@@ -147,10 +170,14 @@ size_t sl_stream_meta_encode(uint8_t *buf, const char *name, uint32_t id, const 
             p += entries[i].encoded_len;
             continue;
         }
+        size_t value_len = entries[i].text ? strlen(entries[i].text) : SETTING_VALUE_BYTES;
         put_le16(p, entries[i].tag);
-        put_le16(p + 2, SETTING_VALUE_BYTES);
-        put_le64(p + STREAM_META_ENTRY_HEADER, entries[i].value);
-        p += STREAM_META_ENTRY_HEADER + SETTING_VALUE_BYTES;
+        put_le16(p + 2, (uint16_t)value_len);
+        if (entries[i].text)
+            memcpy(p + STREAM_META_ENTRY_HEADER, entries[i].text, value_len);
+        else
+            put_le64(p + STREAM_META_ENTRY_HEADER, entries[i].value);
+        p += STREAM_META_ENTRY_HEADER + value_len;
     }
     size_t entries_len = (size_t)(p - buf) - STREAM_META_HEADER_BYTES - name_len;
     put_le32(buf, STREAM_META_MAGIC);
@@ -205,6 +232,22 @@ static int decode_v1(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_MAX +
     return 0;
 }
 
+/* A text setting's entry: 1..SIGLOG_SETTING_TEXT_MAX bytes without a NUL
+ * (an empty text is written as no entry), checked by its rule. */
+static int decode_text(const settings_row *r, const uint8_t *value, size_t value_len, siglog_stream_config *c)
+{
+    char text[SIGLOG_SETTING_TEXT_MAX + 1];
+    if (value_len == 0 || value_len > SIGLOG_SETTING_TEXT_MAX || memchr(value, '\0', value_len))
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: %s (tag 0x%04x) has %zu value bytes or a NUL, not a "
+                          "text of 1..%d bytes", r->pub.name, r->tag, value_len, SIGLOG_SETTING_TEXT_MAX);
+    memcpy(text, value, value_len);
+    text[value_len] = '\0';
+    if (sl_settings_check_text(r, text) != 0)
+        return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: %s", siglog_errdetail());
+    sl_settings_put_text(c, r, text);
+    return 0;
+}
+
 /* One entry of a v2 file: a known setting into c, an unknown one the
  * reader may ignore into extra, an unknown one it must understand
  * refused. */
@@ -231,6 +274,8 @@ static int decode_entry(uint16_t tag, const uint8_t *value, size_t value_len, si
         }
         return 0;
     }
+    if (sl_settings_is_text(r))
+        return decode_text(r, value, value_len, c);
     if (value_len != SETTING_VALUE_BYTES)
         return sl_err_set(SIGLOG_ECORRUPT, "stream metadata: %s (tag 0x%04x) has %zu value bytes, not %d",
                        r->pub.name, tag, value_len, SETTING_VALUE_BYTES);

@@ -48,7 +48,7 @@ static int check_immutable(const siglog_stream *st, const siglog_stream_config *
     int count = 0;
     for (size_t i = 0; i < sl_settings_count(); i++) {
         const settings_row *r = sl_settings_row_at(i);
-        if (r->pub.is_mutable || sl_settings_get(cur, r) == sl_settings_get(c, r))
+        if (r->pub.is_mutable || sl_settings_equal(cur, c, r))
             continue;
         int n = snprintf(names + used, sizeof names - used, "%s%s (%" PRIu64 " -> %" PRIu64 ")",
                          count ? ", " : "", r->pub.name, sl_settings_get(cur, r), sl_settings_get(c, r));
@@ -63,7 +63,8 @@ static int check_immutable(const siglog_stream *st, const siglog_stream_config *
 }
 
 /* The audit record of a change from cur to c: each changed setting as
- * "NAME: OLD -> NEW" in the detail, numbers as stream.meta holds them. */
+ * "NAME: OLD -> NEW" in the detail, numbers as stream.meta holds them,
+ * texts in double quotes. */
 static void config_record(audit_record *r, const siglog_stream *st, const siglog_stream_config *cur,
                           const siglog_stream_config *c)
 {
@@ -72,12 +73,11 @@ static void config_record(audit_record *r, const siglog_stream *st, const siglog
     size_t n = 0;
     for (size_t i = 0; i < sl_settings_count() && n < sizeof r->detail; i++) {
         const settings_row *row = sl_settings_row_at(i);
-        if (sl_settings_get(cur, row) == sl_settings_get(c, row))
+        if (sl_settings_equal(cur, c, row))
             continue;
-        char from[32], to[32];
+        char from[SIGLOG_SETTING_TEXT_MAX + 3], to[SIGLOG_SETTING_TEXT_MAX + 3];
         int w = snprintf(r->detail + n, sizeof r->detail - n, "%s%s: %s -> %s", n ? ", " : "", row->pub.name,
-                         sl_settings_format(row, sl_settings_get(cur, row), from, sizeof from),
-                         sl_settings_format(row, sl_settings_get(c, row), to, sizeof to));
+                         sl_settings_describe(cur, row, from, sizeof from), sl_settings_describe(c, row, to, sizeof to));
         n += w > 0 ? (size_t)w : 0;
     }
 }
@@ -141,7 +141,7 @@ SIGLOG_API int siglog_stream_config_set(siglog *s, const char *name, const siglo
         goto out;
     int changes = 0;
     for (size_t i = 0; i < sl_settings_count(); i++)
-        changes += sl_settings_get(&cur, sl_settings_row_at(i)) != sl_settings_get(&next, sl_settings_row_at(i));
+        changes += !sl_settings_equal(&cur, &next, sl_settings_row_at(i));
     if (!changes)
         goto out; /* nothing is written */
     audit_record r;

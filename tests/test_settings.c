@@ -34,14 +34,20 @@ Test(settings, defaults_come_from_the_table_and_are_valid)
 }
 
 /* A field added to siglog_stream_config without a row would be neither
- * defaulted nor checked nor stored: the rows tile the struct up to
- * reserved32 (then reserved[]). */
+ * defaulted nor checked nor stored: the rows tile the struct but for
+ * reserved32 and reserved[]. */
 Test(settings, rows_cover_every_config_field_once)
 {
-    unsigned char covered[offsetof(siglog_stream_config, reserved32)] = { 0 };
+    unsigned char covered[sizeof(siglog_stream_config)] = { 0 };
+    size_t reserved_end = offsetof(siglog_stream_config, reserved) + sizeof(((siglog_stream_config *)0)->reserved);
+    memset(covered + offsetof(siglog_stream_config, reserved32), 1,
+           reserved_end - offsetof(siglog_stream_config, reserved32));
     for (size_t i = 0; i < sl_settings_count(); i++) {
         const settings_row *r = sl_settings_row_at(i);
-        cr_assert(r->width == 4 || r->width == 8, "%s", r->pub.name);
+        if (sl_settings_is_text(r))
+            cr_assert_eq(r->width, SIGLOG_SETTING_TEXT_MAX + 1, "%s", r->pub.name);
+        else
+            cr_assert(r->width == 4 || r->width == 8, "%s", r->pub.name);
         cr_assert_leq(r->offset + r->width, sizeof covered, "%s", r->pub.name);
         for (size_t b = r->offset; b < r->offset + r->width; b++) {
             cr_assert_eq(covered[b], 0, "%s overlaps another setting", r->pub.name);
@@ -77,6 +83,10 @@ Test(settings, set_checks_the_range_and_names_the_setting)
         siglog_stream_config c, before;
         siglog_stream_config_default(&c);
         before = c;
+        if (set->type == SIGLOG_SETTING_TEXT) {
+            cr_assert_eq(siglog_setting_set(&c, set, 1), SIGLOG_EINVAL, "%s takes no number", set->name);
+            continue; /* its rules: text_settings_are_checked_and_stored */
+        }
         if (set->min > 0) {
             cr_assert_eq(siglog_setting_set(&c, set, set->min - 1), SIGLOG_EINVAL, "%s", set->name);
             cr_assert(strstr(siglog_errdetail(), set->name), "%s", siglog_errdetail());
@@ -90,13 +100,20 @@ Test(settings, set_checks_the_range_and_names_the_setting)
     }
 }
 
+/* The setting called name, which must be there with that type. */
+static const siglog_setting *setting_of_type(const char *name, int type)
+{
+    const siglog_setting *set = siglog_setting_find(name);
+    cr_assert_not_null(set, "%s", name);
+    cr_assert_eq(set->type, type, "%s", name);
+    return set;
+}
+
 /* min_free is bytes or a percent (1..99) of the filesystem: the percent
  * bit takes its own range, and a percent survives stream.meta. */
 Test(settings, space_is_bytes_or_a_percent)
 {
-    const siglog_setting *set = siglog_setting_find("min_free");
-    cr_assert_not_null(set);
-    cr_assert_eq(set->type, SIGLOG_SETTING_SPACE);
+    const siglog_setting *set = setting_of_type("min_free", SIGLOG_SETTING_SPACE);
     siglog_stream_config c;
     siglog_stream_config_default(&c);
     cr_assert_eq(siglog_setting_set(&c, set, SIGLOG_SPACE_PERCENT | 10), 0, "%s", siglog_errdetail());
@@ -121,6 +138,50 @@ Test(settings, space_is_bytes_or_a_percent)
         if (&sl_settings_row_at(i)->pub == set)
             row = sl_settings_row_at(i);
     cr_assert_str_eq(sl_settings_format(row, back.min_free, text, sizeof text), "10%");
+}
+
+/* cold_dir, the text setting: "" or an absolute plain path of at most
+ * SIGLOG_SETTING_TEXT_MAX bytes; a refused value changes nothing; it
+ * survives stream.meta, which holds no entry for "" (so a stream without
+ * one reads as it did before the setting existed). */
+Test(settings, text_settings_are_checked_and_stored)
+{
+    const siglog_setting *set = setting_of_type("cold_dir", SIGLOG_SETTING_TEXT);
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    cr_assert_str_eq(siglog_setting_text(&c, set), "");
+    cr_assert_null(siglog_setting_text(&c, siglog_setting_find("warm_after")));
+    uint8_t buf[STREAM_META_BYTES_MAX];
+    size_t plain = sl_stream_meta_encode(buf, "s", 1, &c, NULL);
+    char long_path[SIGLOG_SETTING_TEXT_MAX + 2];
+    memset(long_path, 'a', sizeof long_path - 1);
+    long_path[0] = '/';
+    long_path[sizeof long_path - 1] = '\0';
+    const char *bad[] = { "relative/cold", "/mnt/../etc", "/mnt/./cold", "/mnt/co\nld", long_path };
+    cr_assert_eq(siglog_setting_set_text(&c, set, "/mnt/cold"), 0, "%s", siglog_errdetail());
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        cr_assert_eq(siglog_setting_set_text(&c, set, bad[i]), SIGLOG_EINVAL, "%s", bad[i]);
+        cr_assert(strstr(siglog_errdetail(), "cold_dir"), "%s", siglog_errdetail());
+        cr_assert_str_eq(c.cold_dir, "/mnt/cold", "a refused value changed nothing");
+    }
+    cr_assert_eq(siglog_setting_set_text(&c, siglog_setting_find("warm_after"), "/x"), SIGLOG_EINVAL);
+    long_path[sizeof long_path - 2] = '\0';
+    cr_assert_eq(siglog_setting_set_text(&c, set, long_path), 0, "%s", siglog_errdetail());
+    size_t len = sl_stream_meta_encode(buf, "s", 1, &c, NULL);
+    cr_assert_eq(len, plain + 4 + SIGLOG_SETTING_TEXT_MAX, "one entry of the text's bytes");
+    siglog_stream_config back;
+    char name[SIGLOG_NAME_MAX + 1];
+    uint32_t id;
+    cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &back, NULL, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_str_eq(back.cold_dir, long_path);
+    /* A stream.meta whose text breaks the rule is damage: the path's
+     * second byte made a NUL, the checksum made right again. */
+    uint8_t *at = memmem(buf, len, long_path, strlen(long_path));
+    cr_assert_not_null(at);
+    at[1] = '\0';
+    put_le64(buf + len - 8, XXH3_64bits(buf, len - 8));
+    cr_assert_eq(sl_stream_meta_decode(buf, len, name, &id, &back, NULL, NULL), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), "cold_dir"), "%s", siglog_errdetail());
 }
 
 /* warm_after <= cold_after <= delete_after where set: a config that

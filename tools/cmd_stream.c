@@ -106,6 +106,9 @@ static int set_value(const args_cmd *cmd, siglog_stream_config *c, const char *o
 {
     uint64_t v;
     char hint[64];
+    if (set->type == SIGLOG_SETTING_TEXT)
+        return siglog_setting_set_text(c, set, text) != 0 ? args_usage(cmd, "%s: %s", opt, siglog_errdetail())
+                                                          : CLI_OK;
     if (streaminfo_parse_value(set, text, &v) != 0)
         return args_usage(cmd, "%s wants %s, not '%s'", opt, streaminfo_value_hint(set, hint, sizeof hint), text);
     if (siglog_setting_set(c, set, v) != 0)
@@ -290,7 +293,8 @@ out:
     return status;
 }
 
-/* The settings of c, one NAME=VALUE per line (enums by name). */
+/* The settings of c, one NAME=VALUE per line (enums by name, texts as
+ * they are). */
 static void print_settings(const siglog_stream_config *c)
 {
     for (size_t i = 0; i < siglog_setting_count(); i++) {
@@ -298,7 +302,9 @@ static void print_settings(const siglog_stream_config *c)
         char text[32];
         out_puts(set->name);
         out_puts("=");
-        out_puts(streaminfo_value_text(set, siglog_setting_get(c, set), text, sizeof text));
+        out_puts(set->type == SIGLOG_SETTING_TEXT ? siglog_setting_text(c, set)
+                                                  : streaminfo_value_text(set, siglog_setting_get(c, set), text,
+                                                                          sizeof text));
         out_puts("\n");
     }
 }

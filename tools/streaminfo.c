@@ -124,6 +124,7 @@ const char *streaminfo_value_hint(const siglog_setting *set, char *buf, size_t c
         [SIGLOG_SETTING_SIZE] = "a size such as 64MiB",
         [SIGLOG_SETTING_DURATION] = "a duration such as 100ms or 24h",
         [SIGLOG_SETTING_SPACE] = "a size such as 2GiB or a percent such as 10%",
+        [SIGLOG_SETTING_TEXT] = "an absolute path (empty for none)",
     };
     if (set->type != SIGLOG_SETTING_ENUM)
         return hints[set->type];
@@ -145,6 +146,10 @@ static void print_value(FILE *f, const siglog_setting *set, uint64_t v)
                   { "ms", 1000ull } };
     if (set->type == SIGLOG_SETTING_ENUM) {
         fputs(v <= set->max ? set->choices[v] : "?", f);
+        return;
+    }
+    if (set->type == SIGLOG_SETTING_TEXT) {
+        fputs("none", f); /* a text's only default: "" */
         return;
     }
     if (set->type == SIGLOG_SETTING_SPACE && (v & SIGLOG_SPACE_PERCENT)) {
@@ -175,7 +180,7 @@ void streaminfo_print_settings(FILE *f)
         fprintf(f, "  %s%s\n      %s\n      %s; default ", set->name, set->is_mutable ? "" : " (fixed at creation)",
                 set->summary, streaminfo_value_hint(set, hint, sizeof hint));
         print_value(f, set, set->default_value);
-        if (set->type != SIGLOG_SETTING_ENUM && set->max != UINT64_MAX) {
+        if (set->type != SIGLOG_SETTING_ENUM && set->type != SIGLOG_SETTING_TEXT && set->max != UINT64_MAX) {
             fputs(", ", f);
             print_value(f, set, set->min);
             fputs("..", f);
@@ -198,6 +203,8 @@ const char *streaminfo_value_text(const siglog_setting *set, uint64_t v, char *b
 
 json_t *streaminfo_setting_json(const siglog_stream_config *c, const siglog_setting *set)
 {
+    if (set->type == SIGLOG_SETTING_TEXT)
+        return streaminfo_text_json(siglog_setting_text(c, set));
     uint64_t v = siglog_setting_get(c, set);
     char text[32];
     /* A percent is a string ("10%"): the bit that marks it would make the

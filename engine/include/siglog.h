@@ -223,6 +223,8 @@ enum siglog_compression {
 
 #define SIGLOG_NAME_MAX 128      /* bytes in a stream name */
 #define SIGLOG_PARTITIONS_MAX 4096
+/* The longest value of a text setting (siglog_setting_set_text), in bytes. */
+#define SIGLOG_SETTING_TEXT_MAX 255
 
 typedef struct siglog_stream_config {
     uint32_t partitions;          /* default 1, 1..SIGLOG_PARTITIONS_MAX */
@@ -252,8 +254,8 @@ typedef struct siglog_stream_config {
      * until its policy says otherwise. Durations are microseconds.
      * siglog_retain, and a writer every retention_interval, apply
      * warm_after, delete_after, max_bytes and max_hold ("Retention"),
-     * a writer min_free (siglog_append); cold_after and cold_max_bytes
-     * are stored, checked and audited but not acted on yet. */
+     * a writer min_free (siglog_append); cold_after, cold_dir and
+     * cold_max_bytes are stored, checked and audited but not acted on yet. */
     uint32_t warm_level;          /* LZ4HC level of warm rewrites, 1..12;
                                    * default 9 */
     uint64_t warm_after;          /* rewrite sealed segments whose newest
@@ -283,6 +285,10 @@ typedef struct siglog_stream_config {
     uint32_t cleanup;             /* enum siglog_cleanup; default DELETE */
     uint32_t reserved32;
     uint64_t reserved[4];
+    /* Text settings (SIGLOG_SETTING_TEXT): NUL-terminated, "" is off. */
+    char cold_dir[SIGLOG_SETTING_TEXT_MAX + 1]; /* the cold tier's directory:
+                                   * an absolute path outside the store
+                                   * (see "Stream settings") */
 } siglog_stream_config;
 
 /* What becomes of a stream's old events besides retention: DELETE only
@@ -325,6 +331,10 @@ enum siglog_setting_type {
     SIGLOG_SETTING_ENUM = 3,     /* the index of one of choices[] */
     SIGLOG_SETTING_SPACE = 4,    /* bytes (min..max), or SIGLOG_SPACE_PERCENT |
                                   * a percent of the filesystem (1..99) */
+    SIGLOG_SETTING_TEXT = 5,     /* a string of at most SIGLOG_SETTING_TEXT_MAX
+                                  * bytes ("" is off): read and set with
+                                  * siglog_setting_text / siglog_setting_set_text;
+                                  * min, max and default_value are 0 */
 };
 
 typedef struct siglog_setting {
@@ -344,13 +354,24 @@ SIGLOG_API size_t siglog_setting_count(void);
 SIGLOG_API const siglog_setting *siglog_setting_at(size_t i);
 /* The row named name, or NULL. */
 SIGLOG_API const siglog_setting *siglog_setting_find(const char *name);
-/* The setting's value in c, widened to 64 bits. */
+/* The setting's value in c, widened to 64 bits (0 for a text setting). */
 SIGLOG_API uint64_t siglog_setting_get(const siglog_stream_config *c, const siglog_setting *set);
 /* Set the setting in c to value: SIGLOG_EINVAL (the detail naming the
  * setting and its range) and c unchanged when value is outside min..max.
  * Rules between settings (a batch must fit the journal) are checked when
  * the config is used. */
 SIGLOG_API int siglog_setting_set(siglog_stream_config *c, const siglog_setting *set, uint64_t value);
+/* A text setting's value in c (inside c), or NULL when set is not a text
+ * setting. */
+SIGLOG_API const char *siglog_setting_text(const siglog_stream_config *c, const siglog_setting *set);
+/* Set a text setting: SIGLOG_EINVAL (the detail naming the setting and
+ * the rule) and c unchanged when set is not a text setting or value
+ * breaks its rule. cold_dir: "" (off) or an absolute path of at most
+ * SIGLOG_SETTING_TEXT_MAX bytes, without control characters and
+ * without "." or ".." components. Whether the directory exists is
+ * checked when it is used, not here (it may be a mount that comes
+ * later). */
+SIGLOG_API int siglog_setting_set_text(siglog_stream_config *c, const siglog_setting *set, const char *value);
 
 /* Create a stream. Names are 1..SIGLOG_NAME_MAX bytes of [A-Za-z0-9._-]
  * not starting with '.'; SIGLOG_EINVAL otherwise, SIGLOG_EEXIST if taken,

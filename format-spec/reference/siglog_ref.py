@@ -162,7 +162,21 @@ SETTINGS = {
     0x0022: ("tombstone_retention", 0, RETENTION_AGE_MAX, DAY_US),
     0x0023: ("compact_interval", 0, 30 * DAY_US, 0),
 }
+# Text settings: tag -> name; the value is the text's bytes (1..255, no
+# NUL); no entry is "" (off).
+TEXT_SETTINGS = {
+    0x0019: "cold_dir",
+}
+TEXT_MAX = 255
 TIERS = ("warm_after", "cold_after", "delete_after")
+
+
+def check_cold_dir(path, pos, text):
+    """cold_dir's rule: an absolute path, no control character, no '.'
+    or '..' component."""
+    if not text.startswith(b"/") or any(c < 0x20 or c == 0x7F for c in text) or \
+            any(part in (b".", b"..") for part in text.split(b"/")):
+        raise FormatError(path, pos, "cold_dir %r is not an absolute plain path" % text)
 META_ENTRIES_MAX = 2048
 
 
@@ -193,6 +207,7 @@ def stream_meta_v1(path, b):
     }
     for name, _, _, default in SETTINGS.values():
         cfg.setdefault(name, default)  # settings newer than version 1 take their defaults
+    cfg.update({name: b"" for name in TEXT_SETTINGS.values()})
     return b[64:end], cfg
 
 
@@ -210,6 +225,7 @@ def stream_meta_v2(path, b):
     if u64(b, end) != xxh3(b[:end]):
         raise FormatError(path, end, "checksum mismatch")
     cfg = {name: default for name, _, _, default in SETTINGS.values()}
+    cfg.update({name: b"" for name in TEXT_SETTINGS.values()})
     cfg["id"] = u32(b, 8)
     pos, prev = 16 + name_len, 0
     while pos < end:
@@ -224,7 +240,13 @@ def stream_meta_v2(path, b):
             if vlen != 8:
                 raise FormatError(path, pos, "tag 0x%04x has %d value bytes, not 8" % (tag, vlen))
             cfg[SETTINGS[tag][0]] = u64(b, pos + 4)
-        elif tag ^ MUST_UNDERSTAND in SETTINGS:
+        elif tag in TEXT_SETTINGS:
+            text = bytes(b[pos + 4:pos + 4 + vlen])
+            if not 1 <= vlen <= TEXT_MAX or 0 in text:
+                raise FormatError(path, pos, "tag 0x%04x has %d value bytes or a NUL, not a text" % (tag, vlen))
+            check_cold_dir(path, pos, text)
+            cfg[TEXT_SETTINGS[tag]] = text
+        elif tag ^ MUST_UNDERSTAND in SETTINGS or tag ^ MUST_UNDERSTAND in TEXT_SETTINGS:
             raise FormatError(path, pos, "tag 0x%04x: a known setting with the wrong must-understand bit" % tag)
         elif tag & MUST_UNDERSTAND:
             raise FormatError(path, pos, "tag 0x%04x must be understood and this reader does not know it" % tag)

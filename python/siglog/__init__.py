@@ -99,7 +99,8 @@ class Store:
         """Create a stream (writer stores only). settings are stream
         settings by name, as `siglog stream create --set NAME=VALUE` takes
         them, in their base units (bytes, microseconds or milliseconds as
-        the setting says; an enum by its number)."""
+        the setting says; an enum by its number; a text setting such as
+        cold_dir as a str)."""
         c = _lib.StreamConfig()
         _lib.lib.siglog_stream_config_default(ctypes.byref(c))
         settings = dict(settings, partitions=partitions)
@@ -107,7 +108,10 @@ class Store:
             row = _lib.lib.siglog_setting_find(key.encode())
             if not row:
                 raise ValueError(f"no stream setting called {key!r}")
-            _lib.check(_lib.lib.siglog_setting_set(ctypes.byref(c), row, int(value)))
+            if row.contents.type == _lib.SETTING_TEXT:
+                _lib.check(_lib.lib.siglog_setting_set_text(ctypes.byref(c), row, os.fsencode(value)))
+            else:
+                _lib.check(_lib.lib.siglog_setting_set(ctypes.byref(c), row, int(value)))
         with self._guard:
             _lib.check(_lib.lib.siglog_stream_create(self._handle, name.encode(), ctypes.byref(c)))
         return self.stream(name)

@@ -45,6 +45,10 @@ class Options(Structure):
                 ("reserved", c_uint64 * 7)]
 
 
+SETTING_TEXT_MAX = 255  # SIGLOG_SETTING_TEXT_MAX
+SETTING_TEXT = 5  # SIGLOG_SETTING_TEXT
+
+
 class StreamConfig(Structure):
     _fields_ = [("partitions", c_uint32), ("compression", c_uint32),
                 ("sync_policy", c_uint32), ("sync_interval_ms", c_uint32),
@@ -58,7 +62,8 @@ class StreamConfig(Structure):
                 ("max_hold", c_uint64), ("retention_interval", c_uint64),
                 ("merge_below", c_uint64), ("tombstone_retention", c_uint64),
                 ("compact_interval", c_uint64), ("cleanup", c_uint32),
-                ("reserved32", c_uint32), ("reserved", c_uint64 * 4)]
+                ("reserved32", c_uint32), ("reserved", c_uint64 * 4),
+                ("cold_dir", c_char * (SETTING_TEXT_MAX + 1))]
 
 
 class Setting(Structure):
@@ -141,6 +146,8 @@ _PROTOTYPES = {
     "siglog_setting_find": (POINTER(Setting), [c_char_p]),
     "siglog_setting_get": (c_uint64, [POINTER(StreamConfig), POINTER(Setting)]),
     "siglog_setting_set": (c_int, [POINTER(StreamConfig), POINTER(Setting), c_uint64]),
+    "siglog_setting_text": (c_char_p, [POINTER(StreamConfig), POINTER(Setting)]),
+    "siglog_setting_set_text": (c_int, [POINTER(StreamConfig), POINTER(Setting), c_char_p]),
     "siglog_stream_create": (c_int, [c_void_p, c_char_p, POINTER(StreamConfig)]),
     "siglog_stream_get": (c_int, [c_void_p, c_char_p, POINTER(c_void_p)]),
     "siglog_stream_foreach": (c_int, [c_void_p, STREAM_FN, c_void_p]),

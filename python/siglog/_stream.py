@@ -40,7 +40,11 @@ class Stream:
         out = {}
         for i in range(_lib.lib.siglog_setting_count()):
             row = _lib.lib.siglog_setting_at(i)
-            out[row.contents.name.decode()] = _lib.lib.siglog_setting_get(ctypes.byref(c), row)
+            if row.contents.type == _lib.SETTING_TEXT:
+                value = os.fsdecode(_lib.lib.siglog_setting_text(ctypes.byref(c), row))
+            else:
+                value = _lib.lib.siglog_setting_get(ctypes.byref(c), row)
+            out[row.contents.name.decode()] = value
         return out
 
     def partitions(self):

@@ -338,10 +338,20 @@ Test(cli, a_diagnostic_is_one_line_whatever_it_quotes)
     run_free(&r);
 }
 
+/* The text these tests give a text setting (cold_dir), and the number
+ * standing for it (its default "" stands for 0). */
+#define TEXT_SETTING_VALUE "/mnt/cold"
+#define TEXT_SETTING_SET 1
+
 /* The value of setting `set` in a stream's JSON object, as a number. */
 static uint64_t json_setting(json_t *o, const siglog_setting *set)
 {
     json_t *f = json_object_get(o, set->name);
+    if (set->type == SIGLOG_SETTING_TEXT) {
+        const char *t = field_str(o, set->name);
+        cr_assert(!*t || strcmp(t, TEXT_SETTING_VALUE) == 0, "%s is '%s'", set->name, t);
+        return *t ? TEXT_SETTING_SET : 0;
+    }
     if (set->type != SIGLOG_SETTING_ENUM)
         return (uint64_t)field_int(o, set->name);
     cr_assert(json_is_string(f), "%s is no string", set->name);
@@ -369,7 +379,10 @@ Test(cli, stream_config_round_trips_every_mutable_setting)
             continue;
         /* Its minimum, or its maximum when that is the default. */
         want[i] = set->min != set->default_value ? set->min : set->max;
-        if (set->type == SIGLOG_SETTING_ENUM)
+        if (set->type == SIGLOG_SETTING_TEXT) {
+            want[i] = TEXT_SETTING_SET;
+            snprintf(texts[i], sizeof texts[i], "%s=%s", set->name, TEXT_SETTING_VALUE);
+        } else if (set->type == SIGLOG_SETTING_ENUM)
             snprintf(texts[i], sizeof texts[i], "%s=%s", set->name, set->choices[want[i]]);
         else if (set->type == SIGLOG_SETTING_DURATION)
             snprintf(texts[i], sizeof texts[i], "%s=%lluus", set->name,
@@ -486,6 +499,10 @@ Test(cli, stream_create_and_list)
 static uint64_t other_setting_value(const siglog_setting *set, char *text, size_t cap)
 {
     uint64_t v = set->default_value < set->max ? set->default_value + 1 : set->default_value - 1;
+    if (set->type == SIGLOG_SETTING_TEXT) {
+        snprintf(text, cap, "%s=%s", set->name, TEXT_SETTING_VALUE);
+        return TEXT_SETTING_SET;
+    }
     if (set->type == SIGLOG_SETTING_ENUM)
         snprintf(text, cap, "%s=%s", set->name, set->choices[v]);
     else if (set->type == SIGLOG_SETTING_DURATION)
@@ -521,8 +538,8 @@ Test(cli, every_setting_round_trips_through_set_and_list_json)
     cr_assert_not_null(o, "%s", r.out);
     for (size_t i = 0; i < n; i++) {
         const siglog_setting *set = siglog_setting_at(i);
-        if (set->type == SIGLOG_SETTING_ENUM)
-            cr_assert_str_eq(field_str(o, set->name), set->choices[want[i]], "%s", set->name);
+        if (set->type == SIGLOG_SETTING_ENUM || set->type == SIGLOG_SETTING_TEXT)
+            cr_assert_eq(json_setting(o, set), want[i], "%s", set->name);
         else
             cr_assert_eq(field_int(o, set->name), (json_int_t)want[i], "%s: %s", set->name, r.out);
     }
@@ -542,6 +559,10 @@ Test(cli, every_setting_round_trips_through_set_and_list_json)
     r = RUN(NULL, "stream", "create", env.store, "bad", "--partitions", "1", "--set", "linger_us=2m");
     cr_assert_eq(r.status, 2, "above the range");
     cr_assert(strstr(r.err, "linger_us is 120000000, must be 0..60000000"), "%s", r.err);
+    run_free(&r);
+    r = RUN(NULL, "stream", "create", env.store, "bad", "--partitions", "1", "--set", "cold_dir=relative/cold");
+    cr_assert_eq(r.status, 2, "a relative cold_dir");
+    cr_assert(strstr(r.err, "cold_dir 'relative/cold' must be an absolute path"), "%s", r.err);
     run_free(&r);
     r = RUN(NULL, "stream", "list", env.store);
     cr_assert_eq(r.status, 0, "%s", r.err);
