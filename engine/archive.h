@@ -160,14 +160,24 @@ int sl_archive_batch_next(archive_batch_file *bf, batch_header *h, int header_on
 int sl_archive_file_checksum(const siglog_io *io, int fd, const char *path, uint64_t len, uint8_t *buf,
                              uint64_t *sum);
 
+/* How far an export is: done of total units, told to fn (see
+ * siglog_archive_export_options). */
+typedef struct archive_progress {
+    void (*fn)(void *ctx, uint64_t done, uint64_t total);
+    void *ctx;
+    uint64_t done, total;
+} archive_progress;
+
 /* What an export archives: the first n entries of a partition's catalog
  * snapshot (sealed: the caller checked), their files in dir, read
- * through io. */
+ * through io. progress (NULL: none) is told of each batch read by
+ * sl_archive_scan and by sl_archive_write (its header and body bytes). */
 typedef struct archive_source {
     const siglog_io *io;
     const char *dir;
     const catalog_snapshot *snap;
     size_t n;
+    archive_progress *progress;
 } archive_source;
 
 /* Where and how an export writes its archive (archive_write.c). */

@@ -141,12 +141,27 @@ SIGLOG_API int siglog_archive_export(siglog_maintenance *m, const char *stream, 
                                      int64_t before_us, const char *dir, unsigned flags, char *path_out,
                                      size_t path_cap)
 {
+    siglog_archive_export_options o = { .flags = flags };
+    return siglog_archive_export_with(m, stream, partition, before_us, dir, &o, path_out, path_cap);
+}
+
+SIGLOG_API int siglog_archive_export_with(siglog_maintenance *m, const char *stream, uint32_t partition,
+                                          int64_t before_us, const char *dir, const siglog_archive_export_options *o,
+                                          char *path_out, size_t path_cap)
+{
     sl_err_clear();
+    siglog_archive_export_options none = { 0 };
+    if (!o)
+        o = &none;
+    unsigned flags = o->flags;
     if (!m || !stream || !dir)
         return sl_err_set(SIGLOG_EINVAL, "siglog_archive_export: maintenance handle, stream and directory are "
                                          "required");
     if (flags & ~(unsigned)SIGLOG_ARCHIVE_MOVE)
         return sl_err_set(SIGLOG_EINVAL, "siglog_archive_export: unknown flags %#x", flags);
+    for (size_t i = 0; i < sizeof o->reserved / sizeof o->reserved[0]; i++)
+        if (o->reserved[i])
+            return sl_err_set(SIGLOG_EINVAL, "siglog_archive_export: reserved[%zu] must be 0", i);
     catalog *c;
     int rc = sl_maintenance_catalog(m, stream, partition, &c);
     if (rc)
@@ -169,7 +184,11 @@ SIGLOG_API int siglog_archive_export(siglog_maintenance *m, const char *stream, 
         goto out;
     }
     const siglog_io *io = sl_maintenance_io(m);
-    archive_source src = { .io = io, .dir = sl_catalog_dir(c), .snap = snap, .n = n };
+    uint64_t store_bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        store_bytes += sl_catalog_snapshot_segment(snap, i)->bytes;
+    archive_progress progress = { .fn = o->progress, .ctx = o->progress_ctx, .total = 2 * store_bytes };
+    archive_source src = { .io = io, .dir = sl_catalog_dir(c), .snap = snap, .n = n, .progress = &progress };
     if ((rc = sl_archive_scan(&src, segs, &t)) != 0) {
         rc = sl_err_set(rc, "stream '%s' partition %u: %s", stream, partition, siglog_errdetail());
         goto out;
@@ -179,9 +198,6 @@ SIGLOG_API int siglog_archive_export(siglog_maintenance *m, const char *stream, 
                         .record_count = t.records, .min_timestamp_us = t.min_ts, .max_timestamp_us = t.max_ts,
                         .batch_count = t.batches };
     snprintf(am.stream, sizeof am.stream, "%s", stream);
-    uint64_t store_bytes = 0;
-    for (size_t i = 0; i < n; i++)
-        store_bytes += segs[i].bytes;
     char name[SIGLOG_NAME_MAX + 64];
     archive_name(name, sizeof name, &am);
     int move = (flags & SIGLOG_ARCHIVE_MOVE) != 0;

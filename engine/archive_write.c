@@ -62,6 +62,16 @@ void sl_archive_source_close(archive_batch_file *bf, char *path)
     free(path);
 }
 
+/* Batch h of src was read: tell the progress, if any. */
+static void advance(const archive_source *src, const batch_header *h)
+{
+    archive_progress *p = src->progress;
+    if (!p || !p->fn)
+        return;
+    p->done += BATCH_HEADER_BYTES + (uint64_t)h->body_len;
+    p->fn(p->ctx, p->done, p->total);
+}
+
 int sl_archive_scan(const archive_source *src, archive_segment *segs, archive_tally *t)
 {
     sl_archive_tally_init(t);
@@ -80,6 +90,7 @@ int sl_archive_scan(const archive_source *src, archive_segment *segs, archive_ta
             if ((rc = sl_archive_tally_batch(t, &h, bf.body.data, &scratch)) != 0 && rc != SIGLOG_ENOMEM)
                 rc = sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", path, at, siglog_errdetail());
             at = bf.pos;
+            advance(src, &h);
         }
         if (!rc && (rc = sl_archive_tally_segment_end(t, &segs[i], (uint32_t)i)) != 0)
             rc = sl_err_set(rc, "%s: %s", path, siglog_errdetail());
@@ -137,6 +148,8 @@ static int write_batches(const archive_source *src, archive_segment *segs, int c
                                 bf.pos - BATCH_HEADER_BYTES - h.body_len, siglog_errdetail());
             else if ((rc = sl_io_write_all(io, fd, out.data, out.len, pos)) < 0)
                 rc = sl_err_errno(rc, "writing %s", tmp);
+            else
+                advance(src, &h);
             pos += out.len;
         }
         segs[i].bytes = pos - start;

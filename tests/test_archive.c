@@ -236,6 +236,50 @@ Test(archive, nothing_old_enough_or_nothing_there_writes_nothing)
     fx_free(&f);
 }
 
+/* What an export told its progress callback. */
+typedef struct progress_seen {
+    size_t calls;
+    uint64_t done, total;
+    int half_seen;  /* a call at done == total / 2: the check ended there */
+    int backwards;  /* done went down, or total changed */
+} progress_seen;
+
+static void see_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    progress_seen *p = ctx;
+    if (p->calls && (done <= p->done || total != p->total))
+        p->backwards = 1;
+    p->calls++;
+    p->done = done;
+    p->total = total;
+    p->half_seen |= 2 * done == total;
+}
+
+/* A long export tells how far it is: done grows batch by batch to the
+ * segments' bytes counted twice (checked, then written), half way when
+ * the check is done; an export of nothing tells nothing. */
+Test(archive, an_export_reports_its_progress)
+{
+    fx f = make_store("archive-progress");
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, f.store, NULL), 0, "%s", siglog_errdetail());
+    progress_seen seen = { 0 };
+    siglog_archive_export_options o = { .progress = see_progress, .progress_ctx = &seen };
+    cr_assert_eq(siglog_archive_export_with(m, "ev", 0, 0, f.out, &o, NULL, 0), 0, "%s", siglog_errdetail());
+    cr_assert_eq(seen.calls, 0, "nothing qualified: no call");
+    o.reserved[1] = 1;
+    cr_assert_eq(siglog_archive_export_with(m, "ev", 0, INT64_MAX, f.out, &o, NULL, 0), SIGLOG_EINVAL);
+    o.reserved[1] = 0;
+    cr_assert_eq(siglog_archive_export_with(m, "ev", 0, INT64_MAX, f.out, &o, NULL, 0), 1, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+    cr_assert_gt(seen.calls, 4, "one call per batch read, %zu calls", seen.calls);
+    cr_assert_eq(seen.calls % 2, 0, "each batch read twice");
+    cr_assert_not(seen.backwards);
+    cr_assert(seen.half_seen);
+    cr_assert_eq(seen.done, seen.total);
+    fx_free(&f);
+}
+
 /* Where each of the EVENTS offsets was found: the store (its log start
  * and how often it replays each offset) and the archives in a directory
  * (how many hold each offset). Every record is checked against the event

@@ -10,6 +10,7 @@
 #include "cli.h"
 #include "maint_args.h"
 #include "output.h"
+#include "progress.h"
 #include "streaminfo.h"
 #include "timeparse.h"
 
@@ -49,7 +50,9 @@ static const args_cmd cmd = {
     "recorded in the audit trail (action archive) before its file is written\n"
     "by atomic replace, and with --move so is the removal, before it is done.\n"
     "Runs in the maintenance role, beside a running writer and readers (only\n"
-    "sealed segments are archived); a second maintenance process makes it fail.\n",
+    "sealed segments are archived); a second maintenance process makes it fail.\n"
+    "On a terminal, a progress bar on stderr shows how far each partition's\n"
+    "export is (its segments' bytes, read once to check and once to write).\n",
 };
 
 enum { OPT_TO = MAINT_OPT_END, OPT_BEFORE, OPT_MOVE };
@@ -61,8 +64,18 @@ typedef struct archive_run {
     json_t *list; /* with --json */
     siglog *s;    /* read-only: which streams and partitions there are */
     siglog_maintenance *m;
+    progress bar; /* drawn on a terminal only */
     int status;
 } archive_run;
+
+/* siglog_archive_export_with's progress: the bytes of one partition's
+ * export, the bar starting again for each. */
+static void on_progress(void *ctx, uint64_t done, uint64_t total)
+{
+    progress *bar = ctx;
+    bar->total = total;
+    progress_update(bar, done);
+}
 
 /* One written archive, as a line or a JSON object. */
 static int report(archive_run *ar, const char *path)
@@ -98,8 +111,10 @@ static int archive_stream(void *ctx, siglog_stream *st)
     siglog_stream_config_get(st, &c);
     for (uint32_t p = 0; p < c.partitions && ar->status == CLI_OK && !out_failed(); p++) {
         char path[4200];
-        int rc = siglog_archive_export(ar->m, siglog_stream_name(st), p, ar->before_us, ar->dir, ar->flags, path,
-                                       sizeof path);
+        siglog_archive_export_options o = { .flags = ar->flags, .progress = on_progress, .progress_ctx = &ar->bar };
+        int rc = siglog_archive_export_with(ar->m, siglog_stream_name(st), p, ar->before_us, ar->dir, &o, path,
+                                            sizeof path);
+        progress_end(&ar->bar);
         if (rc < 0)
             ar->status = cli_fail_lib(cmd.name, rc, "archiving stream %s partition %u", siglog_stream_name(st), p);
         else if (rc == 1)
@@ -147,6 +162,7 @@ int cmd_archive(int argc, char **argv)
         siglog_close(ar.s);
         return CLI_FAILURE;
     }
+    progress_start(&ar.bar, "archive", 0);
     if (ma.json && !(ar.list = json_array()))
         ar.status = cli_fail(cmd.name, "out of memory");
     else if (st)

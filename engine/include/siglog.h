@@ -1475,11 +1475,33 @@ typedef struct siglog_archive_info {
  * start moves up to the first offset not archived; readers get
  * SIGLOG_EGAP below it); if anything fails before, nothing is removed.
  * Returns 1 when an archive was written, 0 when no segment qualifies;
- * SIGLOG_ENOENT for an unknown stream or partition. The archive is built
- * in memory. */
+ * SIGLOG_ENOENT for an unknown stream or partition. The archive is
+ * streamed: memory stays a few times the largest batch, whatever the
+ * segments' size. */
 SIGLOG_API int siglog_archive_export(siglog_maintenance *m, const char *stream, uint32_t partition,
                                      int64_t before_us, const char *dir, unsigned flags, char *path_out,
                                      size_t path_cap);
+
+/* siglog_archive_export_with's options; zeroed, they are
+ * siglog_archive_export's with flags 0. */
+typedef struct siglog_archive_export_options {
+    unsigned flags;             /* SIGLOG_ARCHIVE_MOVE or 0 */
+    /* Called from the calling thread as the export goes (NULL: not
+     * called): `done` of `total` units, the bytes of the segments
+     * exported counted twice (each is read once to check it and once to
+     * write it). done only grows and reaches total once the file is
+     * written, before a move's read-back check; nothing is called when no
+     * segment qualifies. */
+    void (*progress)(void *ctx, uint64_t done, uint64_t total);
+    void *progress_ctx;
+    uint64_t reserved[4];       /* zero */
+} siglog_archive_export_options;
+
+/* siglog_archive_export with options (NULL: none), for a caller that
+ * shows how far a long export is. */
+SIGLOG_API int siglog_archive_export_with(siglog_maintenance *m, const char *stream, uint32_t partition,
+                                          int64_t before_us, const char *dir, const siglog_archive_export_options *o,
+                                          char *path_out, size_t path_cap);
 
 /* What siglog_archive_restore brought back. */
 typedef struct siglog_restore_result {
