@@ -13,6 +13,7 @@
 
 #include "background.h"
 #include "codec.h"
+#include "cold.h"
 #include "commit.h"
 #include "error.h"
 #include "journal_verdict.h"
@@ -794,7 +795,8 @@ static int create_stream(siglog *s, const char *name, const siglog_stream_config
     if (rc)
         return rc;
     siglog_stream_config cfg = *c;
-    if ((rc = sl_stream_config_normalize(&cfg, sl_journal_capacity(s->journal))) != 0)
+    if ((rc = sl_stream_config_normalize(&cfg, sl_journal_capacity(s->journal))) != 0 ||
+        (rc = sl_cold_dir_check(s->path, &cfg)) != 0)
         return rc;
     char *streams_dir = sl_path_join(s->path, STORE_STREAMS_DIR);
     char *dir = streams_dir ? sl_path_join(streams_dir, name) : NULL;

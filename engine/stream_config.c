@@ -5,7 +5,8 @@
  *
  * The order makes every step safe to interrupt:
  *   1. validate the whole new config (ranges, the journal rule, no
- *      immutable setting changed): any failure writes nothing;
+ *      immutable setting changed, cold_dir outside the store: cold.h):
+ *      any failure writes nothing;
  *   2. append the change to the store's audit trail (action config, the
  *      detail naming each setting with its old and new value), durable:
  *      the trail is where every change of how data is kept is explained,
@@ -34,6 +35,7 @@
 #include <string.h>
 
 #include "audit.h"
+#include "cold.h"
 #include "commit.h"
 #include "error.h"
 #include "names.h"
@@ -137,7 +139,7 @@ SIGLOG_API int siglog_stream_config_set(siglog *s, const char *name, const siglo
     pthread_mutex_lock(&s->config_mu);
     sl_stream_config_load(st, &cur);
     if ((rc = sl_stream_config_normalize(&next, sl_journal_capacity(s->journal))) != 0 ||
-        (rc = check_immutable(st, &cur, &next)) != 0)
+        (rc = check_immutable(st, &cur, &next)) != 0 || (rc = sl_cold_dir_check(s->path, &next)) != 0)
         goto out;
     int changes = 0;
     for (size_t i = 0; i < sl_settings_count(); i++)

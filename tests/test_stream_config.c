@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "codec.h"
 #include "io_crash.h"
@@ -224,6 +225,43 @@ Test(stream_config, a_bad_value_changes_nothing)
     /* The same config again is no change: nothing is written. */
     siglog_stream_config_get(x.st, &c);
     assert_refused(&x, &c, 0, (const char *[]){NULL});
+    fx_close(&x);
+}
+
+/* c with cold_dir set to path. */
+static void set_cold_dir(siglog_stream_config *c, const char *path)
+{
+    cr_assert_eq(siglog_setting_set_text(c, siglog_setting_find("cold_dir"), path), 0, "%s: %s", path,
+                 siglog_errdetail());
+}
+
+/* cold_dir must lie outside the store (cold.h): the store's directory,
+ * a directory beneath it, and a symlink from outside to one of them are
+ * refused naming it, by stream config and by stream create; a directory
+ * outside is taken whether it exists yet or not. */
+Test(stream_config, cold_dir_must_lie_outside_the_store)
+{
+    fx x;
+    fx_open(&x, SIGLOG_SYNC_INTERVAL);
+    char inside[4200], link[4200], outside[4200];
+    snprintf(inside, sizeof inside, "%s/streams/cold", x.dir);
+    snprintf(link, sizeof link, "%s-cold-link", x.dir);
+    snprintf(outside, sizeof outside, "%s-cold/tier", x.dir);
+    cr_assert_eq(symlink(x.dir, link), 0);
+    const char *refused[] = { inside, x.dir, link };
+    siglog_stream_config c;
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        siglog_stream_config_get(x.st, &c);
+        set_cold_dir(&c, refused[i]);
+        assert_refused(&x, &c, SIGLOG_EINVAL, (const char *[]){"cold_dir", "inside the store", NULL});
+        cr_assert_eq(siglog_stream_create(x.s, "other", &c), SIGLOG_EINVAL, "%s", refused[i]);
+    }
+    siglog_stream_config_get(x.st, &c);
+    set_cold_dir(&c, outside);
+    cr_assert_eq(siglog_stream_config_set(x.s, "clicks", &c), 0, "%s", siglog_errdetail());
+    siglog_stream_config_get(x.st, &c);
+    cr_assert_str_eq(c.cold_dir, outside);
+    cr_assert_eq(unlink(link), 0);
     fx_close(&x);
 }
 
