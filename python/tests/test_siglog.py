@@ -236,6 +236,17 @@ def test_append_waits_for_durability_and_reads_back(tmp_path):
         assert evs[pos[3]].header("h") == "v" and evs[pos[3]].header("x") is None
 
 
+def test_a_text_setting_is_given_and_read_as_a_str(tmp_path):
+    cold = str(tmp_path / "cold tier")
+    with siglog.open(tmp_path / "store", read_only=False, create=True) as s:
+        assert s.create_stream("ev", cold_dir=cold).config()["cold_dir"] == cold
+        assert s.create_stream("plain").config()["cold_dir"] == ""
+        with pytest.raises(siglog.Error, match="cold_dir"):
+            s.create_stream("bad", cold_dir="relative/cold")
+    with siglog.open(tmp_path / "store") as s:
+        assert s.stream("ev").config()["cold_dir"] == cold
+
+
 def test_engine_errors_carry_name_and_detail(store, tmp_path):
     with pytest.raises(siglog.Error) as e:
         store.stream("clicks").append(["x"])
