@@ -5,7 +5,9 @@
  *   - exact against a full read of the log after appends (across segment
  *     rolls), after a clean reopen, from a read-only handle beside the
  *     writer, after a crash (a copy of a live store), and when the file is
- *     missing or damaged (rebuilt from the log, never trusted);
+ *     missing or damaged (rebuilt from the log, never trusted), after
+ *     a prefix removal, an accepted loss, a merge, a key compaction and a
+ *     forget;
  *   - warn-mode counts per version and path survive a reopen;
  *   - each sealed segment's catalog entry names exactly the versions its
  *     records carry;
@@ -552,5 +554,62 @@ Test(schema_usage, exact_after_an_accepted_loss_a_merge_and_a_key_compaction)
     open_and_check(path, 0, "after a reopen");
     open_and_check(path, 1, "read-only after the reopen");
     free(p0);
+    free(path);
+}
+
+/* Version 2's first offset (test_append_keyed_runs: offset 100, key k20,
+ * opens its first run). */
+static int first_of_v2(void *ctx, const siglog_schema_usage *u)
+{
+    if (u->version == 2)
+        *(uint64_t *)ctx = u->first_offset;
+    return 0;
+}
+
+/* A forget (events of two keys removed from sealed segments by
+ * maintenance, beside the writer) drops records inside the log, some of
+ * them a version's first: the figures through the writer's handle, a
+ * reader's and a reopened writer's equal a count of the log. */
+Test(schema_usage, exact_after_a_forget_beside_the_writer)
+{
+    char *path = test_path(dir, "store");
+    siglog *s = test_store_open(path, NULL);
+    siglog_stream *st = make_stream(s, "ev", SIGLOG_CONTRACT_OFF);
+    test_append_keyed_runs(st, 0, 0, 900);
+    test_append_keyed_runs(st, 1, 0, 130);
+    /* Events without a key (version 4) roll both partitions' segments
+     * that hold keyed events: a forget refuses a partition whose active
+     * segment holds an event of its keys. */
+    char value[400];
+    memset(value, 'u', sizeof value);
+    for (uint32_t i = 0; i < 200; i++) {
+        siglog_event e = { .value = value, .value_len = sizeof value, .timestamp_us = 2000000, .schema_version = 4 };
+        cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+        cr_assert_eq(siglog_append(st, 1, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+    check_both(st, "writer, before the forget");
+    open_and_check(path, 1, "read-only, before the forget");
+    uint64_t first_v2 = UINT64_MAX;
+    cr_assert_eq(siglog_schema_usage_foreach(st, 0, first_of_v2, &first_v2), 0, "%s", siglog_errdetail());
+    cr_assert_eq(first_v2, 100);
+
+    siglog_key keys[2] = { { "k20", 3 }, { "k7", 2 } };
+    siglog_maintenance *m = NULL;
+    cr_assert_eq(siglog_maintenance_open(&m, path, NULL), 0, "%s", siglog_errdetail());
+    siglog_forget_result r;
+    cr_assert_eq(siglog_forget(m, "ev", keys, 2, NULL, &r), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+    cr_assert_eq(r.partitions_changed, 2, "the forget changed %u partitions", r.partitions_changed);
+
+    check_both(st, "writer, after a forget beside it");
+    first_v2 = UINT64_MAX;
+    cr_assert_eq(siglog_schema_usage_foreach(st, 0, first_of_v2, &first_v2), 0, "%s", siglog_errdetail());
+    cr_assert_eq(first_v2, 101, "version 2's first event (offset 100, key k20) was forgotten");
+    open_and_check(path, 1, "read-only, after the forget");
+    test_append_keyed_runs(st, 0, 900, 150);
+    check_both(st, "writer, appending after the forget");
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    open_and_check(path, 0, "after a reopen");
+    open_and_check(path, 1, "read-only after the reopen");
     free(path);
 }
