@@ -161,8 +161,10 @@ static int add_or_check(siglog_stream *st, const schema_args *a)
         out_finish("schema");
         return CLI_FAILURE;
     }
+    /* The file is named: a reason gives a line and column or a JSON path
+     * in it, not which of an operator's files it is about. */
     if (rc)
-        return cli_fail_lib("schema", rc, "%s version %u of %s", a->verb, a->version, a->ops[2]);
+        return cli_fail_lib("schema", rc, "%s version %u of %s from %s", a->verb, a->version, a->ops[2], a->file);
     siglog_schema_info info;
     if (check)
         outf("compatible: version %u may be registered under %s\n", a->version, siglog_compat_name(a->compat));
