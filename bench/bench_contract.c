@@ -16,6 +16,12 @@
  *   --contract=off|enforce
  *   --dir=DIR             scratch store (removed before and after)
  *
+ * With --data=corpus (--corpus=DIR, default ../shared/corpus) the events
+ * are the shared corpus's lines instead (cycled), each of the version
+ * registered for its kind with the contract a team would write for it
+ * (corpus_contracts.c: five versions, from three closed fields to nested
+ * 10 KB webhooks with open content).
+ *
  * Prints mb_per_s of values appended and events_per_s.
  */
 #include <stdio.h>
@@ -23,6 +29,7 @@
 #include <string.h>
 
 #include "bench.h"
+#include "corpus_contracts.h"
 
 #define PER_CALL 1000
 
@@ -57,22 +64,35 @@ int main(int argc, char **argv)
     int enforce = strcmp(mode, "enforce") == 0;
     if (!enforce && strcmp(mode, "off") != 0)
         bench_die("--contract takes off or enforce");
+    int corpus = strcmp(bench_opt(argc, argv, "data", "gen"), "corpus") == 0;
     bench_pool pool;
-    pool_generate(&pool, events < 100000 ? events : 100000, 42);
+    pool_from_options(&pool, argc, argv, events);
     siglog_event *evs = malloc(events * sizeof *evs);
     if (!evs)
         bench_die("out of memory");
     for (uint64_t i = 0; i < events; i++) {
         pool_event(&pool, i, &evs[i]);
-        evs[i].schema_version = 1;
+        evs[i].schema_version = corpus ? corpus_contract_version(evs[i].value, evs[i].value_len) : 1;
+        if (!evs[i].schema_version)
+            bench_die("no contract for the corpus event %.40s", (const char *)evs[i].value);
     }
 
     bench_rm_rf(dir);
     siglog *s = bench_store_create(dir, "s0", 1, 1, SIGLOG_SYNC_NONE, 0);
     siglog_stream *st;
     bench_check(siglog_stream_get(s, "s0", &st), "stream get");
-    bench_check(siglog_schema_add(st, 1, "feedback event", CONTRACT, strlen(CONTRACT), SIGLOG_COMPAT_NONE, NULL, NULL),
-                "schema add");
+    if (corpus) {
+        size_t n;
+        const bench_contract *cs = corpus_contracts(&n);
+        for (size_t i = 0; i < n; i++)
+            bench_check(siglog_schema_add(st, cs[i].version, cs[i].name, cs[i].definition, strlen(cs[i].definition),
+                                          SIGLOG_COMPAT_NONE, NULL, NULL),
+                        cs[i].name);
+    } else {
+        bench_check(siglog_schema_add(st, 1, "feedback event", CONTRACT, strlen(CONTRACT), SIGLOG_COMPAT_NONE, NULL,
+                                      NULL),
+                    "schema add");
+    }
     siglog_stream_config c;
     siglog_stream_config_get(st, &c);
     c.contract = enforce ? SIGLOG_CONTRACT_ENFORCE : SIGLOG_CONTRACT_OFF;
