@@ -88,6 +88,21 @@ Test(schema_cli, a_contracts_life)
              v3);
     cr_assert_str_eq(r.err, want);
     run_free(&r);
+    /* check: the same decision as a dry run, its answer on standard
+     * output (each reason, then why), exit 1; nothing registered. */
+    r = RUN(NULL, "schema", "check", store, "clicks", "--version", "3", "--file", v3);
+    cr_assert_eq(r.status, 1, "%s", r.err);
+    cr_assert_str_eq(r.out,
+                     "  against version 2: $.country: absent -> required string: old events may lack it; the new "
+                     "definition requires it\n"
+                     "  against version 2: $.user: string -> integer: old events may hold string here, which the "
+                     "new definition refuses\n"
+                     "incompatible: version 3 is not backward compatible with version 2: 2 reasons\n");
+    cr_assert_str_eq(r.err, "");
+    run_free(&r);
+    r = RUN(NULL, "schema", "show", store, "clicks", "--version", "3");
+    cr_assert_eq(r.status, 1, "check registered version 3: %s", r.out);
+    run_free(&r);
     r = RUN(NULL, "schema", "check", store, "clicks", "--version", "3", "--file", v3, "--compat", "none");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert_str_eq(r.out, "compatible: version 3 may be registered under none\n");
