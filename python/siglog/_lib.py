@@ -15,6 +15,10 @@ PARTITION_BY_KEY = 0xFFFFFFFF
 EVENT_TOMBSTONE = 1
 SEEK_START, SEEK_END, SEEK_OFFSET, SEEK_TIME = 0, 1, 2, 3
 CURSOR_ALLOW_GAPS = 2
+# siglog_redactor_open's levels (enum siglog_sensitivity) and modes, by the
+# names siglog replay --redact and --redact-mode take.
+REDACT_LEVELS = {"internal": 1, "personal": 2, "secret": 3}
+REDACT_MODES = {"hash": 0, "drop": 1}
 ETOOBIG = -30009
 
 
@@ -174,6 +178,9 @@ _PROTOTYPES = {
                                           c_void_p, c_size_t, POINTER(c_size_t)]),
     "siglog_reorder_finish": (None, [c_void_p]),
     "siglog_reorder_close": (None, [c_void_p]),
+    "siglog_redactor_open": (c_int, [POINTER(c_void_p), c_void_p, c_int, c_int]),
+    "siglog_redact": (c_int, [c_void_p, POINTER(Record), POINTER(c_void_p), POINTER(c_size_t)]),
+    "siglog_redactor_close": (None, [c_void_p]),
 }
 
 

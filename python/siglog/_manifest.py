@@ -107,8 +107,8 @@ def load(path, stream):
     """The manifest at path as replay arguments for `stream`, checked to be
     of its store and of it alone: (replay keyword arguments, events,
     digest). ManifestMismatch for another store; ValueError for what the
-    Python replay cannot repeat (several streams, header filters, a limit,
-    redaction)."""
+    Python replay cannot repeat (several streams, header filters, a
+    limit)."""
     with open(path, encoding="utf-8") as f:
         m = json.load(f)
     if m.get("manifest_version") != VERSION:
@@ -120,8 +120,8 @@ def load(path, stream):
     if m["streams"] != [stream.name]:
         raise ValueError(f"{path} replays streams {m['streams']}: use siglog replay --from-manifest")
     o = m["options"]
-    if o["headers"] or o["limit"] is not None or o.get("redact"):
-        raise ValueError(f"{path} filters by header, has a limit or redacts: use siglog replay --from-manifest")
+    if o["headers"] or o["limit"] is not None:
+        raise ValueError(f"{path} filters by header or has a limit: use siglog replay --from-manifest")
     key = o["key"]
     kwargs = {
         "partitions": o["partitions"], "from_offset": o["from_offset"], "to_offset": o["to_offset"],
@@ -130,15 +130,19 @@ def load(path, stream):
         "order": o["order"], "allow_gaps": o["allow_gaps"],
         "bounds": {r["partition"]: (r["start_offset"], r["end_offset"]) for r in m["read"]},
     }
+    if o.get("redact"):
+        kwargs.update(redact=o["redact"]["level"], redact_mode=o["redact"]["mode"])
     return kwargs, m["events"], m["digest"]
 
 
-def options(partitions, from_offset, to_offset, from_time, to_time, key, schema_version, order, allow_gaps):
+def options(partitions, from_offset, to_offset, from_time, to_time, key, schema_version, order, allow_gaps,
+            redact=None, redact_mode="hash"):
     """A Python replay's options as the manifest records them."""
     return {
         "partitions": partitions, "from_offset": from_offset, "to_offset": to_offset,
         "from_time_us": from_time, "to_time_us": to_time,
         "key": None if key is None else key.decode("utf-8", "surrogateescape"),
         "schema_version": schema_version, "headers": [], "order": order, "follow": False,
-        "allow_gaps": bool(allow_gaps), "limit": None, "format": "jsonl", "consumer": None, "redact": None,
+        "allow_gaps": bool(allow_gaps), "limit": None, "format": "jsonl", "consumer": None,
+        "redact": None if redact is None else {"level": redact, "mode": redact_mode},
     }

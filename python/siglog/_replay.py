@@ -160,14 +160,15 @@ class Replay:
 
     def __init__(self, sources, from_offset, to_offset, from_time, to_time, key, schema_version,
                  order, allow_gaps, batch_bytes, memory=None, spill_dir=None, manifest=None, bounds=None,
-                 expect=None, max_lateness=None):
+                 expect=None, max_lateness=None, redact=None):
         """sources: [(stream, [partitions])] in reading order; manifest:
         (path, the options it records) to write at a clean end (one
         stream); bounds: {partition: (start, end)} to read each from start
         and below end only (a replay of one stream from a manifest);
         expect: (events, digest, path) that the replay must deliver, else
         ManifestMismatch at its end; max_lateness: microseconds, the
-        streaming event-time order (order "event-time")."""
+        streaming event-time order (order "event-time"); redact: (level,
+        mode) of siglog_redactor_open, None for none."""
         self._store = sources[0][0].store
         self._stream = sources[0][0]
         self._lock = threading.Lock()
@@ -177,6 +178,7 @@ class Replay:
         self._merge = order == "merge"
         self._numbers = memoryview.tolist  # how batches' numeric columns are made (to_pandas changes it)
         self._sort = self._reorder = self._keep = None
+        self._redactors = {}  # stream name -> its redactor, when redacting
         if from_offset is not None:
             seek, arg = _lib.SEEK_OFFSET, from_offset
         elif from_time is not None:
@@ -203,11 +205,14 @@ class Replay:
             elif order == "event-time":
                 self._sort_open(memory, spill_dir)
             self._ordered = _Batches(batch_bytes) if self._sort or self._reorder else None
+            if redact is not None:
+                for stream, _ in sources:
+                    self._redactor_open(stream, *redact)
         except BaseException:
             self._close_cursors()
             raise
         self._store._replays.add(self)
-        self._batches = self._batches_accounted() if self._delivered else self._all_batches()
+        self._batches = self._delivered_batches() if self._delivered or self._redactors else self._all_batches()
 
     def __enter__(self):
         return self
@@ -354,6 +359,9 @@ class Replay:
             for r in self._readers or ():
                 r.close()
             self._readers = None
+            for redactor in self._redactors.values():
+                _lib.lib.siglog_redactor_close(redactor)
+            self._redactors = {}
 
     def _batch(self, reader):
         with self._store._guard, self._lock:
@@ -398,11 +406,45 @@ class Replay:
         if self._delivered:
             self._finish_manifest(reads)
 
-    def _batches_accounted(self):
-        """_all_batches, each added to what the manifest records."""
+    def _delivered_batches(self):
+        """_all_batches as they are delivered: redacted when asked (after
+        the filters, as siglog replay --redact does), then added to what
+        the manifest records (so its digest is of the redacted values)."""
         for columns in self._all_batches():
-            self._delivered.add(list(_rows(columns)))
+            if self._redactors:
+                columns = self._redacted(columns)
+            if self._delivered:
+                self._delivered.add(list(_rows(columns)))
             yield columns
+
+    def _redactor_open(self, stream, level, mode):
+        redactor = ctypes.c_void_p()
+        with self._store._guard:
+            _lib.check(_lib.lib.siglog_redactor_open(ctypes.byref(redactor), stream._handle, level, mode))
+        self._redactors[stream.name] = redactor
+
+    def _redacted(self, columns):
+        """The batch with each value redacted by its stream's redactor
+        (siglog_redact; a tombstone's value is not redacted, as the tool
+        does). A value that cannot be redacted raises (ESCHEMA naming
+        it): nothing is handed out as stored."""
+        values = []
+        rec, value, length = _lib.Record(), ctypes.c_void_p(), ctypes.c_size_t()
+        with self._store._guard, self._lock:
+            if self._readers is None:
+                raise _lib.ClosedError("replay")
+            for part, off, ts, version, v, tombstone, name in zip(*(columns[COLUMNS.index(f)] for f in _REDACT_USES)):
+                if tombstone:
+                    values.append(v)
+                    continue
+                held = ctypes.c_char_p(v)  # the value's bytes, alive through the call
+                rec.partition, rec.offset, rec.timestamp_us, rec.schema_version = (
+                    int(part), int(off), int(ts), int(version))
+                rec.value, rec.value_len = ctypes.cast(held, ctypes.c_void_p), len(v)
+                _lib.check(_lib.lib.siglog_redact(self._redactors[name], ctypes.byref(rec), ctypes.byref(value),
+                                                  ctypes.byref(length)))
+                values.append(ctypes.string_at(value.value, length.value) if length.value else b"")
+        return tuple(values if name == "value" else col for name, col in zip(COLUMNS, columns))
 
     def _reads(self):
         """(partition, start, end) of each partition read: where its
@@ -488,6 +530,9 @@ class Replay:
                 data[name] = [o.get(name) for o in parsed]  # a list: pandas picks the column's type
         return pandas.DataFrame(data, copy=False)
 
+
+# The columns a value's redaction reads, in _redacted's order.
+_REDACT_USES = ("partition", "offset", "ts_us", "schema_version", "value", "tombstone", "stream")
 
 # to_pandas's numeric columns and their types (the others stay objects).
 _NUMERIC_COLUMNS = {"partition": "int32", "offset": "int64", "ts_us": "int64", "schema_version": "uint32",

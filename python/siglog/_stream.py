@@ -78,7 +78,8 @@ class Stream:
 
     def replay(self, partitions=None, from_offset=None, to_offset=None, from_time=None, to_time=None,
                key=None, schema_version=None, order="partition", allow_gaps=False, batch_bytes=1 << 20,
-               memory=None, spill_dir=None, manifest=None, bounds=None, max_lateness=None, _expect=None):
+               memory=None, spill_dir=None, manifest=None, bounds=None, max_lateness=None, redact=None,
+               redact_mode="hash", _expect=None):
         """An iterator of Events (see siglog.Replay): partitions in turn
         (order="partition") or interleaved in (ts, partition, offset)
         order (order="merge"; sorted when each partition's times are), or
@@ -104,10 +105,17 @@ class Stream:
         the store, the options, where each partition's reading started and
         ended, the delivered ranges and a BLAKE2b-256 digest of the events.
         bounds={partition: (start, end)} reads each partition from start
-        and below end only (what stream.replay_manifest uses)."""
+        and below end only (what stream.replay_manifest uses).
+        redact="internal"|"personal"|"secret" hides every value of a field
+        the event's schema version marks at that sensitivity or above, as
+        `siglog replay --redact` does (siglog_redact, FORMAT.md section 25):
+        redact_mode="hash" puts its pseudonym instead (this needs the
+        store's secret, readable by the store's owner only), "drop" removes
+        the field. An event that cannot be redacted raises siglog.Error
+        ESCHEMA naming it, never comes out as stored."""
         return replay_streams([self], partitions, from_offset, to_offset, from_time, to_time, key, schema_version,
                               order, allow_gaps, batch_bytes, memory, spill_dir, manifest, bounds, max_lateness,
-                              _expect)
+                              redact, redact_mode, _expect)
 
     def replay_manifest(self, path, **kwargs):
         """The replay a manifest (written by replay(manifest=...) or
@@ -117,7 +125,8 @@ class Stream:
         anything out): ManifestMismatch when the store is another one or
         delivers other events now; again at its end. kwargs: batch_bytes,
         memory, spill_dir. Header filters, a limit and several streams are
-        for `siglog replay --from-manifest` (ValueError)."""
+        for `siglog replay --from-manifest` (ValueError). A redacting
+        manifest's replay redacts the same way."""
         args, events, digest = _manifest.load(path, self)
         args.update(kwargs)
         expect = (events, digest, os.fspath(path))
@@ -208,7 +217,8 @@ def _event_fields(e):
 
 def replay_streams(streams, partitions=None, from_offset=None, to_offset=None, from_time=None, to_time=None,
                    key=None, schema_version=None, order="partition", allow_gaps=False, batch_bytes=1 << 20,
-                   memory=None, spill_dir=None, manifest=None, bounds=None, max_lateness=None, _expect=None):
+                   memory=None, spill_dir=None, manifest=None, bounds=None, max_lateness=None, redact=None,
+                   redact_mode="hash", _expect=None):
     """The replay of Stream.replay over the streams (Stream objects of one
     store) read as one, as `siglog replay STORE S1,S2` reads them: in turn
     (each stream's partitions in turn), merged or in exact event-time
@@ -225,6 +235,10 @@ def replay_streams(streams, partitions=None, from_offset=None, to_offset=None, f
                              "no spill_dir, manifest or replay from a manifest")
         if isinstance(max_lateness, datetime.timedelta):
             max_lateness //= datetime.timedelta(microseconds=1)
+    if redact is not None and redact not in _lib.REDACT_LEVELS:
+        raise ValueError(f"redact must be one of {', '.join(_lib.REDACT_LEVELS)}, not {redact!r}")
+    if redact_mode not in _lib.REDACT_MODES:
+        raise ValueError(f"redact_mode must be one of {', '.join(_lib.REDACT_MODES)}, not {redact_mode!r}")
     requested = None if partitions is None else list(partitions)
     sources = [(st, sorted(bounds) if bounds else range(st.config()["partitions"]) if partitions is None
                 else requested) for st in streams]
@@ -235,8 +249,9 @@ def replay_streams(streams, partitions=None, from_offset=None, to_offset=None, f
         raise ValueError("a manifest of several streams is written by siglog replay --manifest")
     if manifest is not None:
         manifest = (manifest, _manifest.options(requested, from_offset, to_offset, from_time, to_time, key,
-                                                schema_version, order, allow_gaps))
+                                                schema_version, order, allow_gaps, redact, redact_mode))
     return Replay([(st, list(p)) for st, p in sources], from_offset, to_offset, from_time, to_time,
                   key, schema_version, order, allow_gaps, batch_bytes, memory, spill_dir, manifest, bounds,
-                  _expect, max_lateness)
+                  _expect, max_lateness,
+                  None if redact is None else (_lib.REDACT_LEVELS[redact], _lib.REDACT_MODES[redact_mode]))
 
