@@ -236,6 +236,16 @@ def test_append_waits_for_durability_and_reads_back(tmp_path):
         assert evs[pos[3]].header("h") == "v" and evs[pos[3]].header("x") is None
 
 
+def test_sync_makes_what_was_appended_durable(tmp_path):
+    # A commit every 60 s: none comes during the test but the one sync makes.
+    with siglog.open(tmp_path, read_only=False, create=True) as s:
+        st = s.create_stream("ev", partitions=2, sync_policy=1, sync_interval_ms=60000)
+        pos = st.append([{"key": f"k{i}", "value": "x"} for i in range(10)])
+        assert st.wait_durable(pos, timeout=0) is False
+        s.sync()
+        assert st.wait_durable(pos, timeout=0) is True
+
+
 def test_a_text_setting_is_given_and_read_as_a_str(tmp_path):
     cold = str(tmp_path / "cold tier")
     with siglog.open(tmp_path / "store", read_only=False, create=True) as s:
