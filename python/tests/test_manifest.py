@@ -3,7 +3,8 @@ the replay's own jsonl output with hashlib's BLAKE2b and the framing of
 FORMAT.md section 22 (one stream and several), its ranges and counts
 checked against the events, and no manifest when the replay does not end
 cleanly; replay --from-manifest gives the same bytes again, also after
-appends, and manifest verify says intact.
+appends, and manifest verify says intact; after a forget both fail
+naming it, as does the module's replay_manifest.
 
 Several streams: "ev" and "ot" share keys, so --key follows one key across
 both, compared here with a join of the two single-stream replays."""
@@ -312,3 +313,29 @@ def test_from_manifest_in_another_format_delivers_the_same_events(store_path, tm
     value = replay(store_path, "ev", "--merge", "--format", "value").stdout
     again = subprocess.run([SIGLOG, "replay", "--from-manifest", str(path), "--format", "value"], capture_output=True)
     assert again.returncode == 0 and again.stdout == value, again.stderr
+
+
+def test_after_a_forget_the_manifest_fails_naming_it(tmp_path):
+    """A forget since the manifest (its events gone from sealed segments,
+    recorded in the audit trail): the tool's --from-manifest and manifest
+    verify exit 1 naming the forget and the partition, and the module's
+    replay_manifest raises ManifestMismatch; nothing is delivered."""
+    d = str(tmp_path / "store")
+    path = tmp_path / "m.json"
+    with siglog.open(d, read_only=False, create=True) as s:
+        st = s.create_stream("ev", partitions=2, segment_bytes_max=65536)
+        st.append([{"key": f"u{i % 5}", "value": {"n": i}} for i in range(20000)])
+        list(st.replay(manifest=path))
+        # Later events of the other keys seal the segments the forgotten
+        # key's events are in (a forget leaves the active one alone).
+        st.append([{"key": f"u{(0, 1, 2, 4)[i % 4]}", "value": {"n": i}} for i in range(12000)])
+    forget = subprocess.run([SIGLOG, "forget", d, "ev", "--key", "u3"], capture_output=True)
+    assert forget.returncode == 0, forget.stderr
+    m = json.loads(path.read_text())
+    for args in (["replay", "--from-manifest", str(path), "--format", "value"], ["manifest", "verify", str(path)]):
+        r = subprocess.run([SIGLOG, *args], capture_output=True)
+        assert r.returncode == 1 and r.stdout == b"", (args, r.stdout[:200], r.stderr)
+        assert f"{m['events']} events then" in r.stderr.decode() and "forget by command of ev/" in r.stderr.decode()
+    with siglog.open(d) as s:
+        with pytest.raises(siglog.ManifestMismatch, match="20000 events then"):
+            s.stream("ev").replay_manifest(path)
