@@ -324,7 +324,7 @@ def test_after_a_forget_the_manifest_fails_naming_it(tmp_path):
     path = tmp_path / "m.json"
     with siglog.open(d, read_only=False, create=True) as s:
         st = s.create_stream("ev", partitions=2, segment_bytes_max=65536)
-        st.append([{"key": f"u{i % 5}", "value": {"n": i}} for i in range(20000)])
+        st.append([{"key": f"u{i % 5}", "value": {"n": i}} for i in range(20000)], durable=True)  # readable
         list(st.replay(manifest=path))
         # Later events of the other keys seal the segments the forgotten
         # key's events are in (a forget leaves the active one alone).
@@ -332,6 +332,7 @@ def test_after_a_forget_the_manifest_fails_naming_it(tmp_path):
     forget = subprocess.run([SIGLOG, "forget", d, "ev", "--key", "u3"], capture_output=True)
     assert forget.returncode == 0, forget.stderr
     m = json.loads(path.read_text())
+    assert m["events"] == 20000
     for args in (["replay", "--from-manifest", str(path), "--format", "value"], ["manifest", "verify", str(path)]):
         r = subprocess.run([SIGLOG, *args], capture_output=True)
         assert r.returncode == 1 and r.stdout == b"", (args, r.stdout[:200], r.stderr)
