@@ -5,10 +5,13 @@
  *
  * Two passes. The plan reads, for every partition, each segment whose key
  * filter does not exclude every key, and notes the sealed ones that hold
- * events of the keys; an active segment holding one stops the forget
- * before anything is written (maintenance never touches it). Then each
- * partition with something to remove gets its audit record, and its
- * segments are rewritten in offset order. Keys are looked up in a sorted
+ * events of the keys. Maintenance never touches an active segment: when
+ * one holds an event of a key, the forget rolls it through the writer's
+ * protocol (forget_roll.h; refused, nothing changed, when a writer has
+ * the store) and plans again, now skipping active segments: what they
+ * hold was appended after the roll, so after the forget began, and is
+ * not its. Then each partition with something to remove gets its audit
+ * record, and its segments are rewritten in offset order. Keys are looked up in a sorted
  * array: a forget names few keys, and each record costs one binary
  * search. Last, the commit journal's old bytes are zeroed when no writer
  * has the store (journal.h, sl_journal_scrub_idle).
@@ -37,6 +40,7 @@
 #include "compact.h"
 #include "error.h"
 #include "forget_intent.h"
+#include "forget_roll.h"
 #include "journal.h"
 #include "keyfilter.h"
 #include "maintenance.h"
@@ -83,6 +87,7 @@ typedef struct forget_part {
     uint64_t offset_min, offset_max;
     int64_t time_min, time_max;
     uint8_t *found;                    /* per sorted key: it has events here */
+    int active_held;                   /* its active segment holds some */
 } forget_part;
 
 typedef struct forget_job {
@@ -94,6 +99,7 @@ typedef struct forget_job {
     forget_key *keys; /* sorted by key, or by hash when by_hash; distinct */
     size_t n_keys;
     int by_hash;      /* finishing an intent: events matched by keyed hash */
+    int rolled;       /* the active segments holding keys were rolled */
     int has_subkey;
     uint8_t subkey[FORGET_HASH_BYTES];
     forget_part *parts;
@@ -288,6 +294,10 @@ static int plan_push(forget_part *part, const catalog_segment *e)
 static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_segment *e)
 {
     int active = e->state == CATALOG_SEG_ACTIVE;
+    /* Appended after the roll, or after the interrupted forget wrote its
+     * intent (it rolled first): not the job's. */
+    if (active && (j->rolled || j->by_hash))
+        return 0;
     if (!active && filter_excludes_all(j, c, e)) {
         j->out->segments_skipped++;
         return 0;
@@ -302,14 +312,13 @@ static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_seg
     sl_segment_close(seg);
     if (rc || !sm.events)
         return rc;
-    if (active)
-        return sl_err_set(SIGLOG_ELIMIT,
-                          "stream '%s' partition %" PRIu32 ": the active segment (from offset %" PRIu64
-                          ") holds %" PRIu64 " events of the keys: they can be forgotten once it is sealed "
-                          "(at segment_bytes_max or segment_age_max); nothing was changed",
-                          j->stream, p, e->base_offset, sm.events);
     j->out->segments_rewritten++;
     j->out->bytes_before += e->bytes;
+    if (active) {
+        j->parts[p].active_held = 1; /* rolled, then planned again */
+        j->out->segments_rolled++;
+        return 0;
+    }
     return plan_push(&j->parts[p], e);
 }
 
@@ -326,7 +335,7 @@ static int plan_partition(forget_job *j, uint32_t p)
         rc = plan_segment(j, p, c, sl_catalog_snapshot_segment(s, i));
     sl_catalog_snapshot_release(s);
     j->out->partitions++;
-    if (!rc && j->parts[p].n) {
+    if (!rc && (j->parts[p].n || j->parts[p].active_held)) {
         j->out->partitions_changed++;
         j->out->events_removed += j->parts[p].events;
     }
@@ -455,9 +464,7 @@ static int intent_write(forget_job *j)
     return rc;
 }
 
-/* Plan, then (unless a dry run) write the intent when there is something
- * to remove, audit and rewrite each partition, and remove the intent. */
-static int job_run(forget_job *j)
+static int plan_all(forget_job *j)
 {
     const siglog_forget_options *o = j->o;
     int rc = 0;
@@ -466,7 +473,51 @@ static int job_run(forget_job *j)
         if (!rc && o->dry_run && o->progress)
             o->progress(o->progress_ctx, p + 1, j->cfg.partitions);
     }
+    return rc;
+}
+
+/* Roll the active segments the plan found holding keys, then plan again
+ * from nothing (the rolled segments are sealed now). */
+static int roll_and_replan(forget_job *j)
+{
+    uint32_t *parts = malloc(j->cfg.partitions * sizeof *parts);
+    if (!parts)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    size_t n = 0;
+    for (uint32_t p = 0; p < j->cfg.partitions; p++)
+        if (j->parts[p].active_held)
+            parts[n++] = p;
+    int rc = sl_forget_roll(j->m, j->stream, parts, n);
+    free(parts);
+    if (rc)
+        return rc;
+    for (uint32_t p = 0; p < j->cfg.partitions; p++) {
+        forget_part *part = &j->parts[p];
+        memset(part->found, 0, j->n_keys);
+        *part = (forget_part){.bases = part->bases, .tiers = part->tiers, .cap = part->cap, .found = part->found,
+                              .time_min = INT64_MAX, .time_max = INT64_MIN, .offset_min = UINT64_MAX};
+    }
+    siglog_forget_result *out = j->out;
+    out->partitions = out->partitions_changed = 0;
+    out->segments_skipped = out->segments_read = out->segments_rewritten = 0;
+    out->events_removed = out->bytes_before = 0;
+    j->rolled = 1; /* segments_rolled stays: the second plan skips active segments */
+    return plan_all(j);
+}
+
+/* Plan (rolling active segments that hold keys first), then (unless a
+ * dry run) write the intent when there is something to remove, audit and
+ * rewrite each partition, and remove the intent. */
+static int job_run(forget_job *j)
+{
+    const siglog_forget_options *o = j->o;
+    int rc = plan_all(j);
     if (rc || o->dry_run)
+        return rc;
+    int roll = 0;
+    for (uint32_t p = 0; p < j->cfg.partitions; p++)
+        roll |= j->parts[p].active_held;
+    if (roll && (rc = roll_and_replan(j)) != 0)
         return rc;
     if (j->out->events_removed && !j->by_hash && (rc = forget_subkey(j)) == 0)
         rc = intent_write(j);

@@ -179,6 +179,13 @@ int sl_partition_seal_lingering(partition *p, int64_t mono_us);
 /* Roll the active segment when it is past its size or age limit (wall_us:
  * the I/O's wall clock, as segments record their creation). */
 int sl_partition_roll_if_old(partition *p, int64_t wall_us);
+/* Roll the active segment now, whatever its size or age, when it holds
+ * anything (a forget's writer, forget_roll.c: the events it must remove
+ * are then in a sealed segment, which maintenance may rewrite). Only
+ * with nothing appended but not yet written to the segment (right after
+ * the writer's open): SIGLOG_ELIMIT otherwise, SIGLOG_EFAILED for a
+ * failed partition. */
+int sl_partition_roll_idle(partition *p);
 /* Pick up a newer catalog generation maintenance wrote (another
  * process, usually; a background task calls it, store_tasks.c): a
  * removed prefix moves the log start the writer reports and publishes in

@@ -7,8 +7,9 @@
  * the store, the commit journal included, finds neither a forgotten key
  * nor any of its values (beside a live writer, once a forget has run
  * again after it closed). A dry
- * run changes no file; a key in an active segment, an empty key and an
- * unknown stream change nothing and are refused. The intent: on disk,
+ * run changes no file; a key in an active segment is rolled first, but
+ * refused beside a live writer, which changes nothing, as an empty key
+ * and an unknown stream do. The intent: on disk,
  * without the keys, while the segments are rewritten, gone after; one a
  * crash left is listed through a read-only handle (which writes nothing)
  * and finished by the next forget or by siglog_forget_finish.
@@ -119,6 +120,10 @@ static int is_forgotten(const char *key, size_t len)
 {
     return len == 7 && (memcmp(key, "key-003", 7) == 0 || memcmp(key, "key-017", 7) == 0);
 }
+
+static char *intent_path(void);
+static int file_exists(const char *path);
+static uint64_t events_of_key(siglog_stream *st, uint32_t p, const char *key);
 
 typedef struct told {
     uint64_t n;
@@ -322,22 +327,94 @@ Test(forget, dry_run_changes_no_file_and_says_what_would_go)
     free(after);
 }
 
-Test(forget, a_key_in_an_active_segment_changes_nothing)
+/* Events of key-003 in partition 1's active segment (and key-late's in
+ * partition 0's). A dry run says it would roll it and writes nothing. */
+static void append_late(void)
 {
     siglog_stream *st;
     siglog *s = open_store(&st);
-    append_one(st, 0, "key-late", "{\"value\":\"late\"}");
-    append_one(st, 1, "key-003", "{\"value\":\"late\"}");
+    append_one(st, 0, "key-late", "{\"value\":\"late-of-key-late\"}");
+    append_one(st, 1, "key-003", "{\"value\":\"secret-late-of-key-003\"}");
+    append_one(st, 1, "key-late", "{\"value\":\"late-of-key-late\"}");
     cr_assert_eq(siglog_close(s), 0);
+}
+
+static uint64_t segment_count(siglog_stream *st, uint32_t p)
+{
+    siglog_partition_info info;
+    cr_assert_eq(siglog_partition_info_get(st, p, &info), 0);
+    return info.segment_count;
+}
+
+Test(forget, a_key_in_an_active_segment_is_rolled_first)
+{
+    append_late();
+    static const char *const names[] = {"key-003", "key-017"};
     char *before = test_store_fingerprint(dir);
+    siglog_forget_options dry = {.dry_run = 1};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 2, &dry, &res), 0, "%s", siglog_errdetail());
+    cr_assert_eq(res.segments_rolled, 1);
+    cr_assert_eq(res.events_removed, 2 * (EVENTS / KEYS) + 1);
+    char *after = test_store_fingerprint(dir);
+    cr_assert_str_eq(before, after, "a dry run wrote");
+    free(before);
+    free(after);
+
+    siglog_stream *st;
+    siglog *s = open_store(&st);
+    uint64_t segs0 = segment_count(st, 0), segs1 = segment_count(st, 1), next1;
+    siglog_partition_info info;
+    cr_assert_eq(siglog_partition_info_get(st, 1, &info), 0);
+    next1 = info.next_offset;
+    cr_assert_eq(siglog_close(s), 0);
+
+    told t = {0};
+    siglog_forget_options o = {.removed = on_removed, .removed_ctx = &t};
+    cr_assert_eq(forget_keys("t", names, 2, &o, &res), 0, "%s", siglog_errdetail());
+    cr_assert_eq(res.segments_rolled, 1);
+    cr_assert_eq(res.events_removed, 2 * (EVENTS / KEYS) + 1);
+    cr_assert_eq(t.n, res.events_removed);
+    cr_assert_eq(res.journal_scrubbed, 1);
+
+    s = open_store(&st);
+    cr_assert_eq(segment_count(st, 0), segs0, "partition 0's active segment held no key: not rolled");
+    cr_assert_eq(segment_count(st, 1), segs1 + 1, "partition 1's active segment was not rolled");
+    cr_assert_eq(events_of_key(st, 1, "key-003"), 0);
+    cr_assert_eq(events_of_key(st, 1, "key-late"), 1);
+    cr_assert_eq(events_of_key(st, 0, "key-late"), 1);
+    siglog_event next = {.key = "key-next", .key_len = 8, .value = "{}", .value_len = 2};
+    uint64_t off;
+    cr_assert_eq(siglog_append(st, 1, &next, 1, NULL, &off), 0, "%s", siglog_errdetail());
+    cr_assert_eq(off, next1, "the next append got offset %lu", (unsigned long)off);
+    cr_assert_eq(siglog_close(s), 0);
+    char where[4096];
+    cr_assert_not(found_below(dir, "secret-late-of-key-003", where, sizeof where), "found in %s", where);
+    cr_assert(found_below(dir, "late-of-key-late", where, sizeof where));
+    assert_no_byte_of_the_forgotten();
+}
+
+/* A writer that has the store owns its active segments: refused, and
+ * nothing is removed, audited or left as an intent. */
+Test(forget, a_key_in_the_active_segment_of_a_live_writer_changes_nothing)
+{
+    append_late();
+    siglog_stream *st;
+    siglog *s = open_store(&st);
     static const char *const names[] = {"key-003"};
     siglog_forget_result res;
     cr_assert_eq(forget_keys("t", names, 1, NULL, &res), SIGLOG_ELIMIT);
-    cr_assert(strstr(siglog_errdetail(), "partition 1: the active segment"), "%s", siglog_errdetail());
-    char *after = test_store_fingerprint(dir);
-    cr_assert_str_eq(before, after);
-    free(before);
-    free(after);
+    cr_assert(strstr(siglog_errdetail(), "partition 1: the active segment") &&
+                  strstr(siglog_errdetail(), "a writer has the store"),
+              "%s", siglog_errdetail());
+    cr_assert_eq(events_of_key(st, 1, "key-003"), EVENTS / KEYS + 1);
+    audit_seen a = {0};
+    cr_assert_eq(siglog_audit_read(s, 1, on_audit, &a, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(a.forget_records, 0);
+    cr_assert_eq(siglog_close(s), 0);
+    char *path = intent_path();
+    cr_assert_not(file_exists(path));
+    free(path);
 }
 
 Test(forget, bad_arguments_change_nothing)
@@ -590,4 +667,107 @@ Test(forget, a_damaged_intent_is_reported_with_its_byte_and_kept)
     siglog_maintenance_close(m);
     cr_assert(file_exists(path));
     free(path);
+}
+
+/* Event i of the warm test: key "key-%03u" of i % KEYS, a value holding
+ * 32 hex digits of its own (so that LZ4HC leaves much of it as literals
+ * a byte search can find). */
+static void warm_value(uint64_t i, char value[80])
+{
+    uint64_t rng = 1000 + i, a = test_rand(&rng), b = test_rand(&rng);
+    snprintf(value, 80, "{\"token\":\"%016llx%016llx\"}", (unsigned long long)a, (unsigned long long)b);
+}
+
+typedef struct warm_seen {
+    uint64_t segments, bytes;
+} warm_seen;
+
+static int count_warm(void *ctx, const siglog_segment_info *seg)
+{
+    warm_seen *w = ctx;
+    w->segments += seg->tier == 1;
+    w->bytes += seg->tier == 1 ? seg->bytes : 0;
+    return 0;
+}
+
+/* The tokens of the forgotten events' values found in some file of the
+ * store. */
+static uint64_t forgotten_tokens_found(void)
+{
+    uint64_t found = 0;
+    char where[4096];
+    for (uint64_t i = 3; i < EVENTS; i += KEYS) {
+        char value[80];
+        warm_value(i, value);
+        found += found_below(dir, strstr(value, ":\"") + 2, where, sizeof where);
+    }
+    return found;
+}
+
+/* Segments moved to the warm tier (LZ4HC) by retention: the forget
+ * rewrites them warm (LZ4HC still: no larger), every other event reads back as appended, and no
+ * file of the store (the journal included) holds a forgotten value's
+ * token any more; before, many were found (the search can see them). */
+Test(forget, over_warm_segments_leaves_no_byte_of_the_keys)
+{
+    test_rmtree(dir);
+    free(dir);
+    siglog_stream *st;
+    siglog *s = create_store(1, &st);
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        char key[16], value[80];
+        snprintf(key, sizeof key, "key-%03u", (unsigned)(i % KEYS));
+        warm_value(i, value);
+        append_one(st, 0, key, value);
+    }
+    seal_all(st, 1);
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    c.warm_after = 1;
+    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_retain(m, INT64_MAX / 2, NULL), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+    s = open_store(&st);
+    warm_seen warm = {0};
+    cr_assert_eq(siglog_segments_foreach(st, 0, NULL, count_warm, &warm), 0);
+    cr_assert_gt(warm.segments, 2, "retention moved %lu segments to warm", (unsigned long)warm.segments);
+    cr_assert_eq(siglog_close(s), 0);
+    uint64_t before = forgotten_tokens_found();
+    cr_assert_gt(before, EVENTS / KEYS / 4, "only %lu of the tokens are literal", (unsigned long)before);
+
+    static const char *const names[] = {"key-003"};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 1, NULL, &res), 0, "%s", siglog_errdetail());
+    cr_assert_eq(res.events_removed, EVENTS / KEYS);
+    cr_assert_eq(res.journal_scrubbed, 1);
+
+    s = open_store(&st);
+    warm_seen warm_after = {0};
+    cr_assert_eq(siglog_segments_foreach(st, 0, NULL, count_warm, &warm_after), 0);
+    cr_assert_eq(warm_after.segments, warm.segments, "the rewritten segments left the warm tier");
+    cr_assert_leq(warm_after.bytes, warm.bytes, "the warm segments were rewritten without LZ4HC");
+    siglog_cursor *cur;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0);
+    const siglog_record *r;
+    uint64_t kept = 0;
+    int rc;
+    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
+        if (r->key_len == 0)
+            continue;
+        char key[16], value[80];
+        snprintf(key, sizeof key, "key-%03u", (unsigned)(r->offset % KEYS));
+        warm_value(r->offset, value);
+        cr_assert_neq(r->offset % KEYS, 3, "a forgotten event read at offset %lu", (unsigned long)r->offset);
+        cr_assert(r->key_len == strlen(key) && memcmp(r->key, key, r->key_len) == 0);
+        cr_assert(r->value_len == strlen(value) && memcmp(r->value, value, r->value_len) == 0);
+        kept++;
+    }
+    cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+    cr_assert_eq(kept, EVENTS - EVENTS / KEYS);
+    siglog_cursor_close(cur);
+    cr_assert_eq(siglog_close(s), 0);
+    cr_assert_eq(forgotten_tokens_found(), 0);
 }

@@ -13,6 +13,8 @@
  *     done): never some segments rewritten and others not;
  *   - with an intent pending, siglog_forget_finish leaves none of them,
  *     and the rest as above.
+ * Also when a key has events in the active segment, which the forget
+ * rolls first as the store's writer.
  * The fast suite cuts each call in one of the four modes in turn; with
  * SIGLOG_CRASH_ALL_MODES set (the slow suite) in all four.
  */
@@ -47,6 +49,16 @@ static int is_forgotten(const char *key, size_t len)
     return 0;
 }
 
+static void count_forgotten(void)
+{
+    forgotten_events = 0;
+    for (uint64_t i = 0; i < EVENTS; i++) {
+        test_event t;
+        test_event_make(&t, SEED, i);
+        forgotten_events += t.ev.key_len && is_forgotten(t.key, t.ev.key_len);
+    }
+}
+
 /* Keys of early events that no event from SEALED_BELOW on has, spread
  * over the log (so that several segments are rewritten). */
 static void pick_keys(void)
@@ -71,11 +83,25 @@ static void pick_keys(void)
         }
     }
     cr_assert_eq(picked, FORGOTTEN);
-    for (uint64_t i = 0; i < EVENTS; i++) {
-        test_event t;
-        test_event_make(&t, SEED, i);
-        forgotten_events += t.ev.key_len && is_forgotten(t.key, t.ev.key_len);
-    }
+    count_forgotten();
+}
+
+/* The keys of the last keyed event (in the active segment) and of two
+ * early ones: the forget rolls the active segment first. */
+static void pick_keys_with_an_active_one(void)
+{
+    uint64_t i = EVENTS;
+    test_event t;
+    do
+        test_event_make(&t, SEED, --i);
+    while (!t.ev.key_len);
+    cr_assert_geq(i, SEALED_BELOW);
+    for (int k = 0; k < FORGOTTEN; k++)
+        if (k == FORGOTTEN - 1 || (strlen(keys[k]) == t.ev.key_len && memcmp(keys[k], t.key, t.ev.key_len) == 0)) {
+            snprintf(keys[k], sizeof keys[0], "%s", t.key);
+            break;
+        }
+    count_forgotten();
 }
 
 static void make_template(void)
@@ -97,6 +123,8 @@ static void drop_template(void)
 
 TestSuite(forget_crash, .init = make_template, .fini = drop_template);
 
+static int rolls; /* the keys have events in the active segment */
+
 /* The change of a trial: forget the keys through a maintenance handle. */
 static void forget_change(void *arg, const char *store, test_crash *t)
 {
@@ -111,6 +139,7 @@ static void forget_change(void *arg, const char *store, test_crash *t)
     if (!t->die) {
         cr_assert_eq(rc, 0, "reference run: %s", siglog_errdetail());
         cr_assert_eq(res.events_removed, forgotten_events);
+        cr_assert_eq(res.segments_rolled, (uint64_t)rolls, "active segments rolled");
         cr_assert_gt(res.segments_rewritten, 1, "the keys are in several segments");
     }
     siglog_maintenance_close(m);
@@ -145,7 +174,12 @@ static uint64_t forgotten_left(const char *store)
     siglog *s = test_seeded_open_read_only(store, &st, ctx);
     walk w = {0, 0};
     test_read_all(st, 0, check_record, &w);
-    cr_assert_eq(w.next, EVENTS, "%s: the log ends at %" PRIu64, ctx, w.next);
+    /* The last events may be the keys' (the active segment's). */
+    for (; w.next < EVENTS; w.next++) {
+        test_event t;
+        test_event_make(&t, SEED, w.next);
+        cr_assert(t.ev.key_len && is_forgotten(t.key, t.ev.key_len), "%s: the log ends at %" PRIu64, ctx, w.next);
+    }
     siglog_close(s);
     return w.forgotten;
 }
@@ -159,7 +193,7 @@ static int intent_pending(const char *store)
     return pending;
 }
 
-Test(forget_crash, a_forget_is_whole_or_pending_at_every_call, .timeout = 900)
+static void crash_at_every_call(void)
 {
     char *ref = test_path(root, "reference");
     snprintf(ctx, sizeof ctx, "reference");
@@ -205,4 +239,19 @@ Test(forget_crash, a_forget_is_whole_or_pending_at_every_call, .timeout = 900)
     /* The crash points span the whole forget. */
     cr_assert(saw_old && saw_pending && saw_done, "untouched %zu, pending %zu, done %zu times", saw_old, saw_pending,
               saw_done);
+}
+
+Test(forget_crash, a_forget_is_whole_or_pending_at_every_call, .timeout = 900)
+{
+    crash_at_every_call();
+}
+
+/* The roll through the writer's protocol (forget_roll.h) comes first: a
+ * cut in it or in the writer's open and close leaves every event there
+ * and no intent. */
+Test(forget_crash, a_forget_that_rolls_the_active_segment_is_whole_or_pending_at_every_call, .timeout = 900)
+{
+    pick_keys_with_an_active_one();
+    rolls = 1;
+    crash_at_every_call();
 }

@@ -3,7 +3,8 @@
  * maintenance process replaces sealed segments (a byte-for-byte copy
  * through the rewrite primitive) and removes sealed prefixes in a loop,
  * or runs siglog_retain (warm moves and purges) in a loop, or
- * siglog_compact (merges and key compactions by turns) in a loop, while
+ * siglog_compact (merges and key compactions by turns) in a loop, or
+ * siglog_forget of one key after another in a loop, while
  * a writer appends and four readers in other processes replay from
  * random offsets, following the writer.
  *
@@ -12,7 +13,9 @@
  * appended; the only offsets it does not see are those a removal took
  * before it got there, and it is told so (SIGLOG_EGAP) before it goes on
  * at the new log start, and, under key compaction, events whose key has
- * a newer event (those it may drop). No process meets any other error.
+ * a newer event (those it may drop), and, under forget, events of the
+ * keys it forgets. No process meets any other error (a forget of a key
+ * in the live writer's active segment is refused, and says so).
  *
  * SIGLOG_LIVE_EVENTS (default 20000) sets how many events the writer
  * appends; the slow suite appends 1M.
@@ -45,6 +48,16 @@ static char *dir;
  * one. newest_of[k]: the last offset of key "user-k" below the total. */
 static int keys_compacted;
 static uint64_t newest_of[1000];
+/* Forget runs: it forgets the keys "user-K" with K % FORGET_MOD ==
+ * FORGET_REM, FORGET_KEYS a round, round after round. */
+static int keys_forgotten;
+#define FORGET_MOD 7
+#define FORGET_REM 3
+#define FORGET_KEYS 2
+/* Forget runs: the readers start once a forget has removed events (the
+ * maintenance process writes READERS bytes to go_write then), so they
+ * meet removed offsets for certain, and more forgets run as they read. */
+static int go_read = -1, go_write = -1;
 
 static void setup(void)
 {
@@ -139,6 +152,43 @@ static int compact_round(maintenance *m, catalog *c, uint64_t round, uint64_t *r
     return rc;
 }
 
+/* siglog forget of the next FORGET_KEYS keys of the forgotten set
+ * (counts: forgets that removed events, forgets refused because the live
+ * writer's active segment held events of a key). */
+static int forget_round(maintenance *m, catalog *c, uint64_t round, uint64_t *rng, uint64_t counts[2])
+{
+    (void)c;
+    (void)rng;
+    char keys[FORGET_KEYS][32];
+    siglog_key k[FORGET_KEYS];
+    for (uint64_t i = 0; i < FORGET_KEYS; i++) {
+        uint64_t n = (round * FORGET_KEYS + i) % (1000 / FORGET_MOD);
+        snprintf(keys[i], sizeof keys[i], "user-%" PRIu64, n * FORGET_MOD + FORGET_REM);
+        k[i] = (siglog_key){keys[i], strlen(keys[i])};
+    }
+    siglog_forget_result r;
+    int rc = siglog_forget(m, "live", k, FORGET_KEYS, NULL, &r);
+    if (rc == SIGLOG_ELIMIT && strstr(siglog_errdetail(), "a writer has the store")) {
+        counts[1]++;
+        return 0;
+    }
+    counts[0] += !rc && r.events_removed > 0;
+    return rc;
+}
+
+/* Whether every offset in [from, to) is an event of a key forget_round
+ * forgets. */
+static int all_forgettable(uint64_t from, uint64_t to)
+{
+    for (uint64_t i = from; i < to; i++) {
+        test_event t;
+        test_event_make(&t, SEED, i);
+        if (!t.ev.key_len || strtoull(t.key + strlen("user-"), NULL, 10) % FORGET_MOD != FORGET_REM)
+            return 0;
+    }
+    return 1;
+}
+
 /* Whether every offset in [from, to) is one key compaction may drop. */
 static int all_superseded(uint64_t from, uint64_t to)
 {
@@ -166,6 +216,13 @@ static void maintenance_loop(int stop, maintenance_round change, const char *wha
     uint64_t round = 0;
     for (; !rc && read(stop, &b, 1) != 0; round++) {
         rc = change(m, c, round, &rng, counts);
+        if (go_write >= 0 && counts[0]) {
+            char go[READERS] = {0};
+            if (write(go_write, go, sizeof go) != (ssize_t)sizeof go)
+                _exit(1);
+            close(go_write);
+            go_write = -1;
+        }
         sleep_ms(2);
     }
     /* The writer may finish before a round found work of both kinds;
@@ -192,7 +249,10 @@ static void reader_loop(uint64_t seed, uint64_t total)
     siglog *s = NULL;
     siglog_stream *st = NULL;
     siglog_cursor *cur = NULL;
-    uint64_t from = test_rand(&rng) % FIRST_EVENTS, want = from, gaps = 0;
+    uint64_t from = test_rand(&rng) % FIRST_EVENTS, want = from, gaps = 0, forgotten = 0;
+    char go;
+    if (go_read >= 0 && read(go_read, &go, 1) != 1)
+        _exit(1);
     int rc = siglog_open(&s, dir, &o);
     if (!rc)
         rc = siglog_stream_get(s, "live", &st);
@@ -216,7 +276,8 @@ static void reader_loop(uint64_t seed, uint64_t total)
             break;
         }
         if (r->offset != want && !(gap && r->offset > want) &&
-            !(keys_compacted && r->offset > want && all_superseded(want, r->offset))) {
+            !(keys_compacted && r->offset > want && all_superseded(want, r->offset)) &&
+            !(keys_forgotten && r->offset > want && all_forgettable(want, r->offset) && ++forgotten)) {
             fprintf(stderr, "reader %" PRIu64 ": offset %" PRIu64 " where %" PRIu64 " belongs%s\n", seed, r->offset,
                     want, gap ? " after a gap" : "");
             _exit(1);
@@ -231,8 +292,9 @@ static void reader_loop(uint64_t seed, uint64_t total)
         want = r->offset + 1;
         gap = 0;
         /* Readers trail the writer, so that maintenance changes the
-         * segments they are reading. */
-        if (want % 64 == 0)
+         * segments they are reading (and a forget, slower than a copy,
+         * has removed events before they get there). */
+        if (want % (keys_forgotten ? 8 : 64) == 0)
             sleep_ms(1);
     }
     if (rc)
@@ -240,13 +302,15 @@ static void reader_loop(uint64_t seed, uint64_t total)
                 siglog_errdetail());
     siglog_cursor_close(cur);
     siglog_close(s);
-    _exit(rc ? 1 : 0);
+    /* Under forget: 3 when it met no removed offset. */
+    _exit(rc ? 1 : keys_forgotten && !forgotten ? 3 : 0);
 }
 
-static int exited_ok(pid_t pid)
+/* The exit status of pid, -1 when it did not exit. */
+static int exit_status(pid_t pid)
 {
     int status;
-    return waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    return waitpid(pid, &status, 0) == pid && WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* A writer appends and READERS processes follow while a maintenance
@@ -278,8 +342,13 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
         }
     append_range(st, 0, FIRST_EVENTS);
     cr_assert_eq(siglog_sync(s), 0);
-    int stop[2];
+    int stop[2], go[2];
     cr_assert_eq(pipe(stop), 0);
+    if (keys_forgotten) {
+        cr_assert_eq(pipe(go), 0);
+        go_read = go[0];
+        go_write = go[1];
+    }
     pid_t maint = fork();
     cr_assert_geq(maint, 0);
     if (maint == 0) {
@@ -287,9 +356,13 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
         /* A non-blocking end: read() returns 0 once the parent closed. */
         int fl = fcntl(stop[0], F_GETFL);
         fcntl(stop[0], F_SETFL, fl | O_NONBLOCK);
+        if (go_read >= 0)
+            close(go_read);
         maintenance_loop(stop[0], change, what);
     }
     close(stop[0]);
+    if (go_write >= 0)
+        close(go_write);
     pid_t readers[READERS];
     for (int i = 0; i < READERS; i++) {
         readers[i] = fork();
@@ -302,10 +375,14 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
         cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
     }
     cr_assert_eq(siglog_sync(s), 0);
-    int readers_ok = 1;
-    for (int i = 0; i < READERS; i++)
-        readers_ok &= exited_ok(readers[i]);
+    int readers_ok = 1, met_removed = 0;
+    for (int i = 0; i < READERS; i++) {
+        int status = exit_status(readers[i]);
+        readers_ok &= status == 0 || (keys_forgotten && status == 3);
+        met_removed |= status == 0;
+    }
     cr_assert(readers_ok, "a reader failed (see its stderr)");
+    cr_assert(!keys_forgotten || met_removed, "no reader met an offset a forget removed");
     close(stop[1]);
     /* Until maintenance ends, one event every 25 ms past what the readers
      * check: an idle writer rolls its segment by age (where the stream
@@ -346,4 +423,16 @@ Test(maintenance_live, readers_see_every_kept_offset_once_while_compaction_runs,
     siglog_stream_config policy = {.cleanup = SIGLOG_CLEANUP_COMPACT, .merge_below = SEGMENT_BYTES / 2,
                                    .segment_age_max_us = 20000};
     run_live(compact_round, "merges and key compactions", &policy);
+}
+
+/* siglog forget in its own process, two keys after two others: forgets
+ * that find the keys only in sealed segments remove their events under
+ * the readers; those whose key the writer's active segment holds are
+ * refused, changing nothing. Segments roll by age every 20 ms, so that
+ * most forgets find their keys sealed. */
+Test(maintenance_live, readers_see_every_other_offset_once_while_forget_runs, .timeout = 3600)
+{
+    keys_forgotten = 1;
+    siglog_stream_config policy = {.segment_age_max_us = 20000};
+    run_live(forget_round, "forgets that removed events and forgets refused by the live writer", &policy);
 }

@@ -1,7 +1,7 @@
 /*
  * cmd_forget — `siglog forget`: remove every event of some keys from a
- * stream's sealed segments through a maintenance handle (siglog_forget),
- * beside a live writer and readers.
+ * stream's segments through a maintenance handle (siglog_forget), beside
+ * a live writer and readers.
  */
 #include "args.h"
 #include "cli.h"
@@ -24,7 +24,7 @@ static const args_cmd forget_cmd = {
     "       siglog forget STORE --status [--json]\n"
     "       siglog forget STORE --finish [--force-owner] [--json]",
     "Remove every event whose key is one of the keys given from the stream's\n"
-    "sealed segments (hot and warm), each segment rewritten without them\n"
+    "segments (hot and warm), each segment rewritten without them\n"
     "through the catalog's rewrite primitive: a crash leaves it old or new,\n"
     "and a writer and readers go on beside it. Every other event keeps its\n"
     "offset, time and bytes; segments whose key filter excludes every key\n"
@@ -46,14 +46,16 @@ static const args_cmd forget_cmd = {
     "                  \"segments_skipped\", \"segments_read\",\n"
     "                  \"segments_rewritten\", \"events_removed\",\n"
     "                  \"bytes_before\", \"bytes_after\", \"journal_scrubbed\",\n"
-    "                  \"intents_finished\"}\n"
+    "                  \"intents_finished\", \"segments_rolled\"}\n"
     "\n"
     "Before a partition changes, one audit record (action forget) is written\n"
     "for it with the keyed BLAKE2b-256 (the store's secret) of each key it\n"
     "held events of, never the key, and the events, bytes and offsets\n"
-    "removed. An active segment holding an event of a key is not touched:\n"
-    "the forget then changes nothing and exits 1 (run it again once the\n"
-    "writer sealed that segment). When no writer has the store, the commit\n"
+    "removed. An active segment holding an event of a key is rolled first,\n"
+    "by the forget as the store's writer, when no writer has the store; a\n"
+    "live writer owns it: the forget then changes nothing and exits 1 (run\n"
+    "it again once the writer sealed that segment, at segment_bytes_max or\n"
+    "segment_age_max, or has closed). When no writer has the store, the commit\n"
     "journal's old bytes are zeroed at the end; beside a live writer they stay\n"
     "until it overwrites them, which the report says: run forget again once\n"
     "it has closed. Not covered yet: cold segments and archives.\n"
@@ -133,7 +135,7 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
                   int json)
 {
     if (json) {
-        json_t *doc = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I}", "store", store,
+        json_t *doc = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "store", store,
                                 "dry_run", dry_run, "partitions",
                                 (json_int_t)r->partitions, "partitions_changed", (json_int_t)r->partitions_changed,
                                 "segments_skipped", (json_int_t)r->segments_skipped, "segments_read",
@@ -141,7 +143,8 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
                                 (json_int_t)r->segments_rewritten, "events_removed", (json_int_t)r->events_removed,
                                 "bytes_before", (json_int_t)r->bytes_before, "bytes_after",
                                 (json_int_t)r->bytes_after, "journal_scrubbed", (int)r->journal_scrubbed,
-                                "intents_finished", (json_int_t)r->intents_finished);
+                                "intents_finished", (json_int_t)r->intents_finished, "segments_rolled",
+                                (json_int_t)r->segments_rolled);
         if (doc && stream &&
             (json_object_set_new(doc, "stream", json_string(stream)) || json_object_set_new(doc, "keys",
                                                                                          json_integer((json_int_t)keys))))
@@ -171,6 +174,11 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
              r->partitions_changed, r->partitions, r->segments_read, r->segments_skipped, r->bytes_before,
              r->bytes_after);
         out_puts(line);
+        if (r->segments_rolled) {
+            snprintf(line, sizeof line, "%s %" PRIu64 " active segment%s holding events of the keys first\n",
+                     dry_run ? "would roll" : "rolled", r->segments_rolled, r->segments_rolled == 1 ? "" : "s");
+            out_puts(line);
+        }
     }
     if (!dry_run && !r->journal_scrubbed)
         out_puts("the commit journal may still hold bytes of the forgotten events until the writer overwrites "

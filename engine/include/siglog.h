@@ -1278,12 +1278,16 @@ typedef struct siglog_forget_result {
     uint64_t events_removed;    /* (or would be, with dry_run) */
     uint64_t bytes_before;      /* of the segments rewritten */
     uint64_t bytes_after;       /* of their replacements (0 with dry_run) */
-    uint64_t reserved[4];
+    uint64_t segments_rolled;   /* active segments holding events of the
+                                 * keys, rolled first (with dry_run: that
+                                 * would be; they count in
+                                 * segments_rewritten too) */
+    uint64_t reserved[3];
 } siglog_forget_result;
 
-/* Remove every event whose key is one of keys[0..n) from the SEALED
- * segments of every partition of stream `stream` (hot and warm tiers),
- * in the maintenance role beside a live writer and readers. Each segment
+/* Remove every event whose key is one of keys[0..n) from every segment
+ * of every partition of stream `stream` (hot and warm tiers), in the
+ * maintenance role beside a live writer and readers. Each segment
  * holding such events is rewritten without them through the catalog's
  * rewrite primitive (a crash leaves it old or new, never half): every
  * other event keeps its offset, time and bytes, the removed ones leave
@@ -1294,10 +1298,14 @@ typedef struct siglog_forget_result {
  * of — never a key itself — with the events and bytes removed and the
  * range of offsets they lay in.
  *
- * The events must be sealed: when an active segment holds an event of a
- * key, nothing is changed and SIGLOG_ELIMIT names the partition and
- * offset (the writer seals it at segment_bytes_max or segment_age_max_us;
- * run again then). Events appended after the forget began are not its.
+ * Maintenance rewrites sealed segments only: an active segment holding an
+ * event of a key is rolled first, through the writer's own protocol, by
+ * a writer handle the forget opens for that moment (out->segments_rolled).
+ * When a writer has the store, it cannot: nothing is changed and
+ * SIGLOG_ELIMIT names the partition and the writer (which seals the
+ * segment at segment_bytes_max or segment_age_max_us; run again then, or
+ * once it has closed). Events appended after the forget began are not
+ * its.
  *
  * Never half: before the first audit record the forget writes its intent,
  * STORE/streams/NAME/forget.intent (FORMAT.md, "Forget intent"), listing

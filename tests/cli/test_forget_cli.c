@@ -4,7 +4,8 @@
  * writes nothing (every file's hash unchanged), one audit record per
  * partition changed; bad arguments exit 1 with the reason in one line, or
  * 2 for usage (an empty key file among them). --status lists a forget a
- * crash left (text and --json) and --finish finishes it.
+ * crash left (text and --json) and --finish finishes it. A key in an
+ * active segment: rolled first, or refused beside a live writer.
  */
 #include "forget_intent.h"
 #include "run.h"
@@ -172,12 +173,31 @@ Test(cli_forget, bad_arguments_are_named)
     free(blank);
 }
 
-Test(cli_forget, a_key_in_the_active_segment_is_refused)
+/* With no writer, the forget rolls the active segment and removes the
+ * late event too; beside a live writer (this process), that segment is
+ * the writer's: refused, nothing changed. */
+Test(cli_forget, a_key_in_the_active_segment_is_rolled_first_unless_a_writer_has_it)
 {
-    char *late = write_file("late.jsonl", "{\"user\":\"user-004\",\"n\":\"late\"}\n");
+    char *late = write_file("late.jsonl", "{\"user\":\"user-004\",\"n\":\"late-of-004\"}\n"
+                                          "{\"user\":\"user-005\",\"n\":\"late-of-005\"}\n");
     ok(RUN(NULL, "append", store, "ev", "--key-field", "user", late));
-    REFUSED(1, "the active segment", "forget", store, "ev", "--key", "user-004");
+    siglog *s = test_store_open(store, NULL);
+    REFUSED(1, "a writer has the store", "forget", store, "ev", "--key", "user-004");
+    cr_assert_eq(siglog_close(s), 0);
     cr_assert_eq(LINES("replay", store, "ev", "--key", "user-004"), EVENTS / KEYS + 1);
+    cr_assert_eq(forget_records(), 0, "a refused run is not audited");
+
+    run_result r = RUN(NULL, "forget", store, "ev", "--key", "user-004");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "rolled 1 active segment holding events of the keys first"), "%s", r.out);
+    run_free(&r);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-004"), 0);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-005"), EVENTS / KEYS + 1);
+    r = RUN(NULL, "replay", store, "ev", "--format", "value");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert_null(strstr(r.out, "late-of-004"));
+    cr_assert_not_null(strstr(r.out, "late-of-005"));
+    run_free(&r);
     free(late);
 }
 
