@@ -111,6 +111,11 @@ void bench_append_range(siglog *s, const bench_pool *pool, uint64_t from, uint64
  * (stream "s0", sync none; by key when partitions > 1) and close it.
  * Returns the writer's peak RSS in KiB at the end. */
 long bench_build_store(const char *dir, const bench_pool *pool, uint64_t events, uint32_t partitions, int lz4);
+/* Fill a fresh one-partition LZ4 store at dir (stream "s0", sync none)
+ * with `events` pool events, every needle_every'th (from needle_every / 2
+ * on) keyed `needle`, and close it. Returns the events appended per
+ * second (the close included). */
+double bench_build_needle_store(const char *dir, uint64_t events, uint64_t needle_every, const char *needle);
 /* Open a store read-only and get stream "s0". */
 siglog *bench_open_reader(const char *dir, siglog_stream **st);
 #endif

@@ -87,31 +87,6 @@ static size_t segment_bases(const char *dir, uint64_t **out)
     return n;
 }
 
-static void build(const char *dir, uint64_t events, uint64_t needle_every)
-{
-    bench_pool pool;
-    pool_generate(&pool, 100000, 42);
-    siglog *s = bench_store_create(dir, "s0", 1, 1, SIGLOG_SYNC_NONE, 0);
-    siglog_stream *st;
-    bench_check(siglog_stream_get(s, "s0", &st), "siglog_stream_get");
-    siglog_event batch[1000];
-    uint64_t t0 = bench_now_ns();
-    for (uint64_t i = 0; i < events;) {
-        size_t n = 0;
-        for (; n < 1000 && i < events; n++, i++) {
-            pool_event(&pool, i, &batch[n]);
-            if (i % needle_every == needle_every / 2) {
-                batch[n].key = NEEDLE;
-                batch[n].key_len = strlen(NEEDLE);
-            }
-        }
-        bench_check(siglog_append(st, 0, batch, n, NULL, NULL), "siglog_append");
-    }
-    bench_check(siglog_close(s), "siglog_close");
-    printf("build_events_per_s=%.1f ", (double)events / ((double)(bench_now_ns() - t0) / 1e9));
-    pool_free(&pool);
-}
-
 /* Read partition 0, with the needle key or without: records read, and
  * the needle offsets into found (when not NULL). */
 static uint64_t read_all(const char *dir, int with_key, uint64_t *found, size_t found_max, size_t *nfound,
@@ -157,7 +132,7 @@ int main(int argc, char **argv)
         /* ~100 LZ4 bytes an event: a segment holds segment_bytes / 100
          * events; one needle per 100 segments. */
         uint64_t every = (uint64_t)bench_opt_ll(argc, argv, "needle-every", (long long)(bench_segment_bytes_max));
-        build(dir, events, every ? every : 1);
+        printf("build_events_per_s=%.1f ", bench_build_needle_store(dir, events, every ? every : 1, NEEDLE));
     }
     uint64_t *bases;
     size_t nseg = segment_bases(dir, &bases);

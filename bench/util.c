@@ -198,6 +198,31 @@ long bench_build_store(const char *dir, const bench_pool *pool, uint64_t events,
     return bench_maxrss_kib();
 }
 
+double bench_build_needle_store(const char *dir, uint64_t events, uint64_t needle_every, const char *needle)
+{
+    bench_pool pool;
+    pool_generate(&pool, 100000, 42);
+    siglog *s = bench_store_create(dir, "s0", 1, 1, SIGLOG_SYNC_NONE, 0);
+    siglog_stream *st;
+    bench_check(siglog_stream_get(s, "s0", &st), "siglog_stream_get");
+    siglog_event batch[1000];
+    uint64_t t0 = bench_now_ns();
+    for (uint64_t i = 0; i < events;) {
+        size_t n = 0;
+        for (; n < 1000 && i < events; n++, i++) {
+            pool_event(&pool, i, &batch[n]);
+            if (i % needle_every == needle_every / 2) {
+                batch[n].key = needle;
+                batch[n].key_len = strlen(needle);
+            }
+        }
+        bench_check(siglog_append(st, 0, batch, n, NULL, NULL), "siglog_append");
+    }
+    bench_check(siglog_close(s), "siglog_close");
+    pool_free(&pool);
+    return (double)events / ((double)(bench_now_ns() - t0) / 1e9);
+}
+
 siglog *bench_open_reader(const char *dir, siglog_stream **st)
 {
     siglog_options o;
