@@ -81,6 +81,14 @@ struct siglog_io {
     ssize_t (*pwritev)(const siglog_io *io, int fd, const struct iovec *iov, int iovcnt, uint64_t off);
     int (*fdatasync)(const siglog_io *io, int fd);
     int (*fsync)(const siglog_io *io, int fd);
+    /* Start writing bytes [off, off + len) of a file back to its device
+     * and return without waiting for them. A hint: it makes nothing
+     * durable (only fdatasync/fsync do), and its failure is ignored (a
+     * failed write-back shows at the sync that follows). It lets a sync
+     * find most of a large file already written instead of writing it
+     * all while the caller waits. A backend may leave it NULL (the test
+     * backends that model durability do): no hints are given then. */
+    int (*writeback)(const siglog_io *io, int fd, uint64_t off, uint64_t len);
     int (*ftruncate)(const siglog_io *io, int fd, uint64_t size);
     int (*file_size)(const siglog_io *io, int fd, uint64_t *size);
     /* Memory maps of index files. prot_write 0: read-only, shared. */

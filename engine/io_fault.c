@@ -234,6 +234,13 @@ static int fault_fdatasync(const siglog_io *io, int fd)
     return d ? fault_errno(d) : f->base->fdatasync(f->base, fd);
 }
 
+/* A hint that makes nothing durable: passed on, never failed or counted. */
+static int fault_writeback(const siglog_io *io, int fd, uint64_t off, uint64_t len)
+{
+    io_fault *f = fault_of(io);
+    return f->base->writeback ? f->base->writeback(f->base, fd, off, len) : 0;
+}
+
 static int fault_fsync(const siglog_io *io, int fd)
 {
     io_fault *f = fault_of(io);
@@ -408,6 +415,7 @@ io_fault *io_fault_new(const siglog_io *base)
         .pwritev = fault_pwritev,
         .fdatasync = fault_fdatasync,
         .fsync = fault_fsync,
+        .writeback = fault_writeback,
         .ftruncate = fault_ftruncate,
         .file_size = fault_file_size,
         .mmap_file = fault_mmap,

@@ -15,8 +15,8 @@
 
 #include "io.h"
 
-/* Op classes. close_file, munmap_file, lock_file and the clocks are never
- * failed (nor counted). */
+/* Op classes. close_file, munmap_file, lock_file, writeback and the
+ * clocks are never failed (nor counted). */
 enum io_fault_op {
     IO_FAULT_OPEN = 1u << 0,
     IO_FAULT_READ = 1u << 1,   /* pread, file_size, list_dir, stat_path, path_owner */

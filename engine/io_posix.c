@@ -155,6 +155,14 @@ static int posix_fsync(const siglog_io *io, int fd)
     return posix_sync_fd(fd, 0);
 }
 
+static int posix_writeback(const siglog_io *io, int fd, uint64_t off, uint64_t len)
+{
+    (void)io;
+    /* SYNC_FILE_RANGE_WRITE alone queues the dirty pages of the range for
+     * write-out; it waits for no I/O to complete. */
+    return sync_file_range(fd, (off_t)off, (off_t)len, SYNC_FILE_RANGE_WRITE) == 0 ? 0 : -errno;
+}
+
 static int posix_ftruncate(const siglog_io *io, int fd, uint64_t size)
 {
     (void)io;
@@ -456,6 +464,7 @@ static const siglog_io io_posix_table = {
     .pwritev = posix_pwritev,
     .fdatasync = posix_fdatasync,
     .fsync = posix_fsync,
+    .writeback = posix_writeback,
     .ftruncate = posix_ftruncate,
     .file_size = posix_file_size,
     .mmap_file = posix_mmap,

@@ -81,6 +81,11 @@ struct partition {
     batch_run journaled;
 };
 
+/* The writer's segments go to write-back every 1 MiB (segment_params):
+ * a seal's or a checkpoint's sync then waits for about that much, not for
+ * a whole segment (64 MiB by default) written since the last sync. */
+#define SEGMENT_WRITEBACK_BYTES (1u << 20)
+
 /* Roll before relative offsets (u32 in the indexes) could overflow. */
 #define REL_OFFSET_ROLL (UINT32_MAX - BATCH_RECORDS_MAX)
 void sl_batch_run_clear(batch_run *r)
@@ -126,6 +131,7 @@ static segment_params seg_params(const partition *p)
         .segment_bytes_max = p->cfg.stream.segment_bytes_max,
         .index_interval_bytes = p->cfg.stream.index_interval_bytes,
         .file_mode = p->cfg.file_mode,
+        .writeback_bytes = SEGMENT_WRITEBACK_BYTES,
     };
 }
 

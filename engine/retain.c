@@ -164,8 +164,9 @@ static int warm_segment(maintenance *m, catalog *c, const catalog_segment *e, co
     int rc = sl_maintenance_audit(m, &r);
     /* Room for the whole segment in one output, whatever the setting is
      * now: the move keeps its boundaries. */
-    segment_params sp = {cfg->segment_bytes_max > e->bytes ? cfg->segment_bytes_max : e->bytes,
-                         cfg->index_interval_bytes, sl_maintenance_file_mode(m)};
+    segment_params sp = {.segment_bytes_max = cfg->segment_bytes_max > e->bytes ? cfg->segment_bytes_max : e->bytes,
+                         .index_interval_bytes = cfg->index_interval_bytes,
+                         .file_mode = sl_maintenance_file_mode(m)};
     compact_stats st;
     if (!rc)
         rc = sl_compact_partition_recompress(c, e->base_offset, &sp, BATCH_LZ4HC((int)cfg->warm_level),

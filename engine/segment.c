@@ -96,6 +96,10 @@ struct segment {
     uint64_t base;
     seg_state st;
     uint64_t last_index_pos; /* position of the last indexed batch, or 0 */
+    uint64_t writeback_pos;  /* writer: the bytes below it were handed to
+                              * write-back or were there when it adopted
+                              * the file; <= st.pos (a cut below st.pos
+                              * needs a new adopt, which resets it) */
     int64_t created_us;
     index_file *oix, *tix;
     /* Read-only handles: file bytes [win_pos, win_pos + win.len), read
@@ -998,6 +1002,7 @@ int sl_segment_adopt_tail(segment *s, const segment_tail *t)
                        " (offset %" PRIu64 "): the file changed during recovery",
                        s->path, st.pos, st.next_offset, t->valid_bytes, t->next_offset);
     s->st = st;
+    s->writeback_pos = st.pos;
     s->adopted = 1;
     return 0;
 }
@@ -1041,6 +1046,20 @@ static int append_check(const segment *s, const uint8_t *buf, size_t len, const 
     return 0;
 }
 
+/* The bytes written since the last hint go to write-back once there are
+ * writeback_bytes of them. Without it the kernel holds them dirty (up to
+ * its background ratio, gigabytes here) and the seal's fdatasync writes
+ * the whole segment while the partition's appenders wait for its lock. A
+ * failed hint is ignored: the sync reports what write-back could not do. */
+static void writeback_hint(segment *s)
+{
+    uint64_t pending = s->st.pos - s->writeback_pos;
+    if (!s->p.writeback_bytes || !s->io->writeback || pending < s->p.writeback_bytes)
+        return;
+    (void)s->io->writeback(s->io, s->fd, s->writeback_pos, pending);
+    s->writeback_pos = s->st.pos;
+}
+
 int sl_segment_append(segment *s, const uint8_t *buf, size_t len, const batch_meta *metas, size_t n)
 {
     int rc = require_writable(s, "append");
@@ -1054,6 +1073,7 @@ int sl_segment_append(segment *s, const uint8_t *buf, size_t len, const batch_me
         return sl_err_errno(rc, "write of %zu bytes to %s at byte %" PRIu64, len, s->path, s->st.pos);
     for (size_t i = 0; i < n; i++)
         state_add(s, &s->st, 1, &metas[i]);
+    writeback_hint(s);
     return 0;
 }
 

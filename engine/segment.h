@@ -66,6 +66,11 @@ typedef struct segment_params {
     uint64_t segment_bytes_max;     /* sizes the index preallocation */
     uint32_t index_interval_bytes;
     uint32_t file_mode;
+    /* A writer hands the file's new bytes to write-back (io writeback)
+     * whenever this many have accumulated since the last hint, so that
+     * the sync of a seal or a checkpoint finds most of them on the device
+     * already. 0: no hints. */
+    uint32_t writeback_bytes;
 } segment_params;
 
 /* What a tail scan found. */

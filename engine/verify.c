@@ -517,7 +517,8 @@ static int check_stream(verifier *v, const char *dir)
     } else if (sl_stream_meta_decode(data, len, name, &id, &c, NULL, &version) != 0) {
         problem(v, meta, UINT64_MAX, "%s", siglog_errdetail());
     } else {
-        segment_params p = {c.segment_bytes_max, c.index_interval_bytes, 0600};
+        segment_params p = {
+            .segment_bytes_max = c.segment_bytes_max, .index_interval_bytes = c.index_interval_bytes, .file_mode = 0600};
         for (uint32_t part = 0; part < c.partitions && !rc; part++) {
             char *pd = sl_path_partition_dir(dir, part);
             rc = pd ? check_partition(v, pd, name, part, &p, version >= 2) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
@@ -809,7 +810,9 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
                      run->count, sl_catalog_snapshot_segment(plan.snap, run->first)->location);
         rc = sl_store_audit(s, &r);
     }
-    segment_params sp = {st->cfg.segment_bytes_max, st->cfg.index_interval_bytes, s->opt.file_mode};
+    segment_params sp = {.segment_bytes_max = st->cfg.segment_bytes_max,
+                         .index_interval_bytes = st->cfg.index_interval_bytes,
+                         .file_mode = s->opt.file_mode};
     if (!rc)
         rc = sl_catalog_loss_accept(cat, &plan, &sp, journal_fill_segment, &fill);
     if (!rc && plan.rebuild) {

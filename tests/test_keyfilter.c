@@ -327,7 +327,7 @@ Test(keyfilter_stream, filters_from_the_appends_are_those_read_back)
     cr_assert_not_null(ls);
     char name[256];
     size_t checked = 0;
-    segment_params sp = {64 * 1024, 4096, 0600};
+    segment_params sp = {.segment_bytes_max = 64 * 1024, .index_interval_bytes = 4096, .file_mode = 0600};
     while (fscanf(ls, "%255s", name) == 1) {
         uint64_t base = strtoull(name, NULL, 10);
         char *path = NULL;

@@ -388,7 +388,7 @@ static void accept_unaudited(void)
     catalog_loss_plan plan;
     cr_assert_eq(sl_catalog_open(&cat, sl_io_posix(), pdir, 0600), 0, "%s", siglog_errdetail());
     cr_assert_eq(sl_catalog_loss_plan(cat, &plan), 0, "%s", siglog_errdetail());
-    segment_params sp = {64 * 1024, 4096, 0600};
+    segment_params sp = {.segment_bytes_max = 64 * 1024, .index_interval_bytes = 4096, .file_mode = 0600};
     cr_assert_eq(sl_catalog_loss_accept(cat, &plan, &sp, NULL, NULL), 0, "%s", siglog_errdetail());
     sl_catalog_loss_plan_free(&plan);
     sl_catalog_close(cat);
@@ -516,7 +516,7 @@ Test(loss, a_crash_at_every_call_of_an_accepted_loss_leaves_old_or_new, .timeout
         cr_assert_eq(sl_catalog_open(&cat, io, pdir, 0600), 0, "%s", siglog_errdetail());
         cr_assert_eq(sl_catalog_loss_plan(cat, &plan), 0, "%s", siglog_errdetail());
         cr_assert_eq(plan.run_count, 1);
-        segment_params sp = {64 * 1024, 4096, 0600};
+        segment_params sp = {.segment_bytes_max = 64 * 1024, .index_interval_bytes = 4096, .file_mode = 0600};
         io_crash_die_after(crash, io_crash_ops(crash) + k);
         int rc = sl_catalog_loss_accept(cat, &plan, &sp, NULL, NULL);
         int died = io_crash_dead(crash);

@@ -6,7 +6,9 @@
  * codec and keeps a model of where every batch went.
  */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -774,4 +776,118 @@ Test(segment, seal_writes_a_valid_summary)
     cr_expect_eq(sl_segment_next_offset(s), BASE, "a corrupt summary is not believed");
     cr_expect_eq(sl_segment_size(s), m.end);
     sl_segment_close(s);
+}
+
+/* ---- write-back hints ---- */
+
+/* The POSIX backend with its writeback hints recorded (and failed with
+ * EIO: a hint's failure must not fail the write it follows). */
+#define HINTS_MAX 256
+static struct {
+    uint64_t off[HINTS_MAX], len[HINTS_MAX];
+    size_t n;
+} hints;
+
+static int record_writeback(const siglog_io *io, int fd, uint64_t off, uint64_t len)
+{
+    (void)io;
+    (void)fd;
+    cr_assert(hints.n < HINTS_MAX);
+    hints.off[hints.n] = off;
+    hints.len[hints.n++] = len;
+    return -EIO;
+}
+
+static siglog_io hinting_io(void)
+{
+    siglog_io io = *sl_io_posix();
+    io.writeback = record_writeback;
+    memset(&hints, 0, sizeof hints);
+    return io;
+}
+
+/* The hints so far cover [from, end) back to back, each at least a
+ * stride, and leave less than a stride of the file unhinted. */
+static void expect_hints_cover(size_t first, uint64_t from, uint64_t stride)
+{
+    uint64_t at = from;
+    for (size_t i = first; i < hints.n; i++) {
+        cr_expect_eq(hints.off[i], at, "hint %zu starts at %" PRIu64 ", the last ended at %" PRIu64, i, hints.off[i],
+                     at);
+        cr_expect_geq(hints.len[i], stride, "hint %zu is %" PRIu64 " bytes", i, hints.len[i]);
+        at = hints.off[i] + hints.len[i];
+    }
+    cr_expect_leq(at, m.end, "no hint goes past the written bytes");
+    cr_expect_lt(m.end - at, stride, "%" PRIu64 " bytes written were never hinted", m.end - at);
+}
+
+/* A writer's segment hands every writeback_bytes it appends to
+ * write-back, so that the seal's sync finds them written. */
+Test(segment, appends_hand_each_stride_of_new_bytes_to_write_back)
+{
+    params.writeback_bytes = 4096;
+    siglog_io io = hinting_io();
+    segment *s = NULL;
+    cr_assert_eq(sl_segment_create(&io, dir, BASE, &params, &s), 0, "%s", siglog_errdetail());
+    fill(s, 200);
+    cr_assert_gt(m.end, 8 * 4096, "the test writes several strides");
+    cr_assert_gt(hints.n, 4);
+    expect_hints_cover(0, 0, 4096);
+
+    /* A cut below what was hinted: hints go on from the cut. */
+    size_t before = hints.n;
+    uint64_t cut = m.pos[m.n / 2];
+    cr_assert_lt(cut, hints.off[before - 1]);
+    cr_assert_eq(sl_segment_truncate(s, cut), 0, "%s", siglog_errdetail());
+    segment_tail t;
+    cr_assert_eq(sl_segment_scan_tail(s, &t), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_segment_adopt_tail(s, &t), 0, "%s", siglog_errdetail());
+    m.n /= 2;
+    m.end = cut;
+    m.next = m.base[m.n];
+    fill(s, 150);
+    cr_assert_gt(hints.n, before);
+    expect_hints_cover(before, cut, 4096);
+    cr_assert_eq(sl_segment_seal(s), 0, "%s", siglog_errdetail());
+    sl_segment_close(s);
+}
+
+Test(segment, no_write_back_hints_without_a_stride)
+{
+    siglog_io io = hinting_io();
+    segment *s = NULL;
+    cr_assert_eq(sl_segment_create(&io, dir, BASE, &params, &s), 0, "%s", siglog_errdetail());
+    fill(s, 200);
+    cr_expect_eq(hints.n, 0);
+    sl_segment_close(s);
+}
+
+/* A writer's partition gives its active segment a stride of 1 MiB: about
+ * 3 MiB of events leave hints that cover all but the last MiB. */
+Test(segment, a_writers_active_segment_is_handed_to_write_back_every_mebibyte)
+{
+    siglog_io io = hinting_io();
+    siglog *s = test_store_open(dir, &io);
+    siglog_stream *st = test_stream_create(s, "events", 1, SIGLOG_SYNC_NONE, 64u << 20);
+    static uint8_t value[4000]; /* random: LZ4 keeps its size */
+    siglog_event ev = {.value = value, .value_len = sizeof value};
+    for (int i = 0; i < 800; i++) {
+        for (size_t k = 0; k < sizeof value; k++)
+            value[k] = (uint8_t)test_rand(&rng);
+        cr_assert_eq(siglog_append(st, 0, &ev, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    }
+    cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
+    cr_assert_geq(hints.n, 2);
+    uint64_t at = 0;
+    for (size_t i = 0; i < hints.n; i++) {
+        cr_expect_eq(hints.off[i], at);
+        cr_expect_geq(hints.len[i], 1u << 20);
+        at = hints.off[i] + hints.len[i];
+    }
+    siglog_close(s);
+    char seg[512];
+    snprintf(seg, sizeof seg, "%s/streams/events/00000/00000000000000000000.seg", dir);
+    uint64_t size = test_file_size(seg);
+    cr_expect_gt(size, 3u << 20);
+    cr_expect(at <= size && size - at < (1u << 20), "%" PRIu64 " of %" PRIu64 " bytes hinted", at, size);
 }
