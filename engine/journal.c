@@ -339,9 +339,13 @@ static int find_next_entry(journal *j, uint64_t from, bytebuf *buf, bytebuf *scr
     enum { CHUNK = 1 << 20 };
     static const uint8_t magic[4] = {'S', 'G', 'J', 'E'}; /* JOURNAL_ENTRY_MAGIC, little-endian */
     *next = UINT64_MAX;
-    uint8_t *chunk = malloc(CHUNK + JOURNAL_ENTRY_HEADER_BYTES);
-    if (!chunk)
+    /* Every read lands at its offset's phase (io.h): base moves by whole
+     * chunks, so one shift serves them all. */
+    _Static_assert(CHUNK % SL_IO_READ_ALIGN == 0, "chunks keep the phase");
+    uint8_t *mem = malloc(CHUNK + JOURNAL_ENTRY_HEADER_BYTES + SL_IO_READ_ALIGN - 1);
+    if (!mem)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    uint8_t *chunk = mem + sl_io_read_shift(mem, from);
     int rc = 0;
     for (uint64_t base = from; !rc && base < j->file_bytes && j->file_bytes - base >= JOURNAL_ENTRY_HEADER_BYTES;
          base += CHUNK) {
@@ -371,12 +375,12 @@ static int find_next_entry(journal *j, uint64_t from, bytebuf *buf, bytebuf *scr
                 rc = v;
             else if (v == 1) {
                 *next = base + at;
-                free(chunk);
+                free(mem);
                 return 0;
             }
         }
     }
-    free(chunk);
+    free(mem);
     return rc;
 }
 

@@ -109,7 +109,9 @@ struct segment {
      * the caller gave when it was read: bytes beyond a reader's limit may
      * still be in the writing. A writer's handle has none (it may cut
      * its tail). */
-    bytebuf win;
+    bytebuf win;       /* its allocation; win.len counts the window's bytes */
+    uint8_t *win_at;   /* where they start: win.data plus the shift that puts
+                        * win_pos at its phase (io.h, sl_io_read_shift) */
     uint64_t win_pos;
     bytebuf scratch;   /* batch bodies during scans */
     bytebuf decoded;   /* their decompressed records */
@@ -264,10 +266,11 @@ static int64_t window_at(segment *s, uint64_t pos, uint64_t need, uint64_t want,
     uint64_t len = limit - pos < want ? limit - pos : want;
     s->win.len = 0;
     s->win_pos = pos;
-    int rc = sl_bytebuf_reserve(&s->win, len);
+    int rc = sl_bytebuf_reserve(&s->win, len + SL_IO_READ_ALIGN - 1);
     if (rc)
         return rc;
-    ssize_t got = sl_io_read_full(s->io, s->fd, s->win.data, len, pos);
+    s->win_at = s->win.data + sl_io_read_shift(s->win.data, pos);
+    ssize_t got = sl_io_read_full(s->io, s->fd, s->win_at, len, pos);
     if (got < 0)
         return sl_err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos);
     s->win.len = (size_t)got;
@@ -287,7 +290,7 @@ int sl_segment_next_batch(segment *s, uint64_t pos, uint64_t limit, batch_header
         return (int)held;
     if (held < BATCH_HEADER_BYTES)
         return file_ends_early(s, pos, (uint64_t)held);
-    int rc = sl_batch_header_decode(s->win.data + (pos - s->win_pos), h);
+    int rc = sl_batch_header_decode(s->win_at + (pos - s->win_pos), h);
     if (rc)
         return batch_error(s, pos, rc);
     /* The header checksum held, so body_len is bounded by the codec's
@@ -300,7 +303,7 @@ int sl_segment_next_batch(segment *s, uint64_t pos, uint64_t limit, batch_header
         return (int)held;
     if ((uint64_t)held < total)
         return file_ends_early(s, pos, (uint64_t)held);
-    *body = s->win.data + (pos - s->win_pos) + BATCH_HEADER_BYTES;
+    *body = s->win_at + (pos - s->win_pos) + BATCH_HEADER_BYTES;
     if ((rc = sl_batch_body_check(h, *body)) != 0)
         return batch_error(s, pos, rc);
     return 1;
@@ -424,7 +427,7 @@ static int indexed_header(segment *s, uint64_t pos, uint64_t span, uint64_t limi
         return (int)held;
     if (held < BATCH_HEADER_BYTES)
         return 0;
-    int rc = sl_batch_header_decode(s->win.data + (pos - s->win_pos), h);
+    int rc = sl_batch_header_decode(s->win_at + (pos - s->win_pos), h);
     return rc ? batch_error(s, pos, rc) : 1;
 }
 
