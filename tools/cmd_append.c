@@ -223,10 +223,13 @@ static int keys_add(append_run *a, const char *k, size_t len, size_t *off)
     return 0;
 }
 
-/* ingest_spec's fast path. */
+/* ingest_spec's fast path. Every line parse_line is given lies in the
+ * line reader's buffer, followed by LINES_PAD initialised bytes (lines.h),
+ * so simdjson parses it where it lies. */
+_Static_assert(LINES_PAD >= JSONFAST_PADDING, "a line's padding is enough for the parser");
 static int fast_line(void *ctx, const char *text, size_t len, const jsonpath *const *paths, size_t n, json_t **tree)
 {
-    return jsonfast_parse(ctx, text, len, paths, n, tree);
+    return jsonfast_parse_padded(ctx, text, len, paths, n, tree);
 }
 
 /* Turn one line into the next event of the batch. On a bad line returns -1

@@ -44,6 +44,16 @@ void jsonfast_free(jsonfast *f);
 int jsonfast_parse(jsonfast *f, const char *text, size_t len, const jsonpath *const *paths, size_t n,
                    json_t **tree);
 
+/* Bytes past a text's end that jsonfast_parse_padded may read (simdjson
+ * loads whole 64-byte blocks; what they hold past the end is ignored). */
+#define JSONFAST_PADDING 64
+
+/* jsonfast_parse of a text followed by at least JSONFAST_PADDING readable
+ * (initialised) bytes, parsed where it lies: no copy into a padded
+ * buffer of the parser's own. Same answers as jsonfast_parse. */
+int jsonfast_parse_padded(jsonfast *f, const char *text, size_t len, const jsonpath *const *paths, size_t n,
+                          json_t **tree);
+
 #ifdef __cplusplus
 }
 #endif

@@ -13,11 +13,21 @@
 #include <unistd.h>
 
 #define LINES_READ_BYTES (1u << 20)
+#define LINES_PHASE 64
+
+/* The allocation behind cap usable bytes: the pad and room to shift the
+ * data to a read's phase. */
+static size_t lines_alloc_bytes(size_t cap)
+{
+    return cap + LINES_PAD + LINES_PHASE - 1;
+}
 
 int lines_init(lines *r, int fd, size_t line_max)
 {
     *r = (lines){ .fd = fd, .line_max = line_max, .cap = LINES_READ_BYTES };
-    r->buf = malloc(r->cap);
+    /* Zeroed, so the bytes after the data are initialised wherever a line
+     * ends (later they hold older input, also initialised). */
+    r->buf = calloc(1, lines_alloc_bytes(r->cap));
     return r->buf ? 0 : LINES_ERR_NOMEM;
 }
 
@@ -30,20 +40,26 @@ void lines_free(lines *r)
 /* Make room and read once more. 0, or a LINES_ERR_* code. */
 static int lines_fill(lines *r)
 {
-    if (r->start > 0) {
-        memmove(r->buf, r->buf + r->start, r->end - r->start);
-        r->end -= r->start;
-        r->start = 0;
-    }
-    if (r->cap - r->end < LINES_READ_BYTES / 2) {
-        if (r->end > r->line_max)
+    size_t left = r->end - r->start;
+    /* Room for half a read after the unread bytes, wherever their phase
+     * puts them (up to LINES_PHASE - 1 bytes in). */
+    if (r->cap - left < LINES_READ_BYTES / 2 + LINES_PHASE) {
+        if (left > r->line_max)
             return LINES_ERR_LONG;
         size_t cap = r->cap * 2;
-        char *b = realloc(r->buf, cap);
+        char *b = realloc(r->buf, lines_alloc_bytes(cap));
         if (!b)
             return LINES_ERR_NOMEM;
+        memset(b + lines_alloc_bytes(r->cap), 0, lines_alloc_bytes(cap) - lines_alloc_bytes(r->cap));
         r->buf = b;
         r->cap = cap;
+    }
+    /* The unread bytes go where the next read lands at its phase. */
+    size_t to = (size_t)((r->read_bytes - left - (uint64_t)(uintptr_t)r->buf) & (LINES_PHASE - 1));
+    if (r->start != to) {
+        memmove(r->buf + to, r->buf + r->start, left);
+        r->start = to;
+        r->end = to + left;
     }
     for (;;) {
         ssize_t n = read(r->fd, r->buf + r->end, r->cap - r->end);
@@ -54,6 +70,7 @@ static int lines_fill(lines *r)
         if (n == 0)
             r->eof = 1;
         r->end += (size_t)n;
+        r->read_bytes += (uint64_t)n;
         return 0;
     }
 }

@@ -6,11 +6,15 @@
  */
 #include "jsonload.h"
 #include "jsonpath.h"
+#include "lines.h"
 #include "timeparse.h"
 
 #include <criterion/criterion.h>
 #include <stdlib.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int64_t rfc(const char *s)
 {
@@ -441,4 +445,52 @@ Test(jsonpath, time_from_numbers_in_units_and_rfc3339_strings)
     time_of("\"yesterday\"", 1000, -1);
     time_of("null", 1000, -1);
     time_of("[1]", 1000, -1);
+}
+
+/* The line reader: every line as written, each followed by LINES_PAD
+ * initialised bytes inside the buffer (the JSON fast path parses it where
+ * it lies; under ASan a line at the buffer's end reads past it without
+ * them), and the buffer's end always at the phase of the file offset the
+ * next read starts from, modulo 64 (lines.h). Lines of many lengths and
+ * one longer than the first buffer, which makes it grow. */
+/* The padding is read into it, so that ASan checks those bytes. */
+static volatile unsigned pad_sink;
+
+Test(lines, lines_come_back_whole_padded_and_reads_keep_the_offsets_phase)
+{
+    char path[] = "/tmp/siglog_lines_XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    FILE *f = fdopen(fd, "w+");
+    cr_assert_not_null(f);
+    enum { LINES = 40000, LONG_LINE = 3 << 20 };
+    for (unsigned i = 0; i < LINES; i++) {
+        size_t len = i == LINES / 2 ? LONG_LINE : i % 211;
+        for (size_t k = 0; k < len; k++)
+            fputc('a' + (int)((i + k) % 26), f);
+        fputc('\n', f);
+    }
+    cr_assert_eq(fflush(f), 0);
+    cr_assert_eq(lseek(fd, 0, SEEK_SET), 0);
+    lines r;
+    cr_assert_eq(lines_init(&r, fd, 16u << 20), 0);
+    const char *line;
+    size_t len;
+    unsigned n = 0;
+    int rc;
+    while ((rc = lines_next(&r, LINES_MAY_BLOCK, &line, &len)) == LINES_LINE) {
+        size_t want = n == LINES / 2 ? LONG_LINE : n % 211;
+        cr_assert_eq(len, want, "line %u: %zu bytes, not %zu", n, len, want);
+        for (size_t k = 0; k < len; k += 97)
+            cr_assert_eq(line[k], 'a' + (int)((n + k) % 26), "line %u byte %zu", n, k);
+        for (size_t k = 0; k < LINES_PAD; k++)
+            pad_sink += (unsigned char)line[len + k];
+        cr_assert_eq(((uintptr_t)(r.buf + r.end) - (uintptr_t)r.read_bytes) % 64, 0, "line %u", n);
+        n++;
+    }
+    cr_assert_eq(rc, LINES_EOF);
+    cr_assert_eq(n, LINES);
+    lines_free(&r);
+    fclose(f);
+    unlink(path);
 }

@@ -9,7 +9,10 @@
  * names, nested ones, paths through one another), so that the walk over
  * objects, repeated names and values of every type is exercised; the
  * rest is the line. On its own, whenever the fast path decides, its
- * verdict must be jansson's: what it accepts, jsonload accepts.
+ * verdict must be jansson's: what it accepts, jsonload accepts; and its
+ * in-place form (jsonfast_parse_padded, what `siglog append` calls on the
+ * line reader's buffer) must answer as the copying one, whatever bytes
+ * follow the line.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,11 +52,34 @@ static void same_bytes(const char *what, const char *a, size_t alen, const char 
         fuzz_fail(TARGET, "%s differs: '%.*s' and '%.*s'", what, (int)alen, a, (int)blen, b);
 }
 
+/* jsonfast_parse_padded, which parses a text where it lies, answers as
+ * jsonfast_parse, which copies it first, whatever the padding after the
+ * text holds: here the line's own bytes again, then quotes. */
+static void check_in_place(const char *line, size_t len, const jsonpath *const *ps, size_t n, int rc,
+                           json_t *tree)
+{
+    char *padded = malloc(len + JSONFAST_PADDING);
+    if (!padded)
+        fuzz_fail(TARGET, "out of memory");
+    memcpy(padded, line, len);
+    for (size_t i = 0; i < JSONFAST_PADDING; i++)
+        padded[len + i] = i < len ? line[i] : '"';
+    json_t *in_place = NULL;
+    int rc2 = jsonfast_parse_padded(fast, padded, len, ps, n, &in_place);
+    if (rc2 != rc)
+        fuzz_fail(TARGET, "jsonfast_parse answers %d, jsonfast_parse_padded %d", rc, rc2);
+    if (rc == 1 && !json_equal(tree, in_place))
+        fuzz_fail(TARGET, "jsonfast_parse_padded takes other fields out than jsonfast_parse");
+    json_decref(in_place);
+    free(padded);
+}
+
 /* The fast path's own verdict agrees with jansson's where it decides. */
 static void check_verdict(const char *line, size_t len, const jsonpath *const *ps, size_t n)
 {
     json_t *tree = NULL;
     int rc = jsonfast_parse(fast, line, len, ps, n, &tree);
+    check_in_place(line, len, ps, n, rc, tree);
     json_decref(tree);
     if (rc != 1)
         return;
