@@ -10,6 +10,10 @@
  *                            got data after every --batch events
  *   --mode=raw_1file_durable all partitions' bytes in one file, one
  *                            fdatasync per --batch events
+ *   --mode=raw_sealed        raw, plus fdatasync of a partition file each
+ *                            time it grew by --seal_mib MiB (default 64):
+ *                            what a log that makes each finished segment
+ *                            durable at its roll must wait for, and no more
  *   --mode=fdatasync         median/p99 of 4 KiB overwrite + fdatasync in a
  *                            preallocated file (what one group commit costs)
  *   --partitions=P (records go to xxh3(key) % P, as siglog routes them),
@@ -33,9 +37,11 @@ typedef struct out {
     char *buf;
     size_t len;
     char *cbuf; /* raw_lz4: compressed block */
+    uint64_t unsynced; /* raw_sealed: bytes written since its last sync */
 } out;
 
 static int lz4_mode;
+static uint64_t seal_bytes; /* raw_sealed: sync every this many; 0: never */
 static uint64_t bytes_written;
 
 static void write_all(int fd, const void *p, size_t n)
@@ -65,8 +71,14 @@ static void out_flush(out *o)
     } else {
         write_all(o->fd, o->buf, o->len);
         bytes_written += o->len;
+        o->unsynced += o->len;
     }
     o->len = 0;
+    if (seal_bytes && o->unsynced >= seal_bytes) {
+        if (fdatasync(o->fd) != 0)
+            bench_die("fdatasync");
+        o->unsynced = 0;
+    }
 }
 
 static void out_put(out *o, const siglog_event *e)
@@ -203,7 +215,9 @@ int main(int argc, char **argv)
     }
     int durable = strcmp(mode, "raw_durable") == 0, onefile = strcmp(mode, "raw_1file_durable") == 0;
     lz4_mode = strcmp(mode, "raw_lz4") == 0;
-    if (!durable && !onefile && !lz4_mode && strcmp(mode, "raw") != 0)
+    if (strcmp(mode, "raw_sealed") == 0)
+        seal_bytes = (uint64_t)bench_opt_ll(argc, argv, "seal_mib", 64) << 20;
+    if (!durable && !onefile && !lz4_mode && !seal_bytes && strcmp(mode, "raw") != 0)
         bench_die("bad --mode %s", mode);
 
     bench_pool pool;
