@@ -475,3 +475,25 @@ int sl_index_sync(index_file *ix)
         return sl_err_errno(rc, "fsync of %s", ix->path);
     return 0;
 }
+
+int sl_index_seal(index_file *ix)
+{
+    if (!ix->writable)
+        return sl_index_sync(ix);
+    int rc = ix->io->msync_file(ix->io, ix->map, ix->map_len);
+    if (rc < 0)
+        return sl_err_errno(rc, "msync of %s", ix->path);
+    /* Readers of this handle (the writer's own locate calls) count the
+     * entries from the mapping once it is read-only: publish none after. */
+    void *ro = NULL;
+    rc = ix->io->mmap_file(ix->io, ix->fd, ix->map_len, 0, &ro);
+    if (rc < 0)
+        return sl_err_errno(rc, "mmap of %s", ix->path);
+    ix->io->munmap_file(ix->io, ix->map, ix->map_len);
+    ix->map = ro;
+    ix->writable = 0;
+    rc = ix->io->fsync(ix->io, ix->fd);
+    if (rc < 0)
+        return sl_err_errno(rc, "fsync of %s", ix->path);
+    return 0;
+}

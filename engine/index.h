@@ -94,5 +94,11 @@ int sl_index_entry_time_matches(const index_file *ix, uint32_t i, uint64_t body_
 void sl_index_truncate(index_file *ix, uint32_t keep);
 /* msync + fsync the file. */
 int sl_index_sync(index_file *ix);
+/* A sealed segment's index: msync the writable mapping, replace it by a
+ * read-only one, then fsync, so that once this returns nothing can write
+ * the file through a mapping and what it holds is durable (no page of it
+ * is left dirty by this process). The handle stays usable for lookups,
+ * read-only. */
+int sl_index_seal(index_file *ix);
 
 #endif

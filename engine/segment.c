@@ -1100,7 +1100,9 @@ int sl_segment_seal_keyed(segment *s, const key_set *keys)
         return rc;
     if (!s->adopted)
         return sl_err_set(SIGLOG_EINVAL, "%s: seal before the tail was scanned and adopted", s->path);
-    if ((rc = sl_segment_sync(s)) != 0 || (rc = sl_index_sync(s->oix)) != 0 || (rc = sl_index_sync(s->tix)) != 0)
+    /* The indexes go read-only before their last sync: a sealed segment's
+     * index is durable once its summary is, and nothing writes it after. */
+    if ((rc = sl_segment_sync(s)) != 0 || (rc = sl_index_seal(s->oix)) != 0 || (rc = sl_index_seal(s->tix)) != 0)
         return rc;
     if ((rc = summary_write(s)) != 0 || (rc = sl_keyfilter_write_segment(s, keys)) != 0)
         return rc;
