@@ -304,6 +304,13 @@ int sl_catalog_check_required(const char *dir, const catalog_snapshot *s)
      * listing tells where it starts (see catalog.h). */
     if (s->version != 0 || s->n == 0 || (s->n == 1 && s->segs[0].base_offset == 0))
         return 0;
+    if (s->segs[0].base_offset == 0)
+        return sl_err_set(SIGLOG_ECORRUPT,
+                          "%s/%s is missing, but the partition holds %zu segments: which offsets it handed out "
+                          "cannot be told, so it is not rebuilt from them; restore the file, or have it rebuilt from "
+                          "the segments found (siglog verify --repair --accept-loss; the log starts at offset 0, so "
+                          "no offset below it is lost)",
+                          dir, CATALOG_FILE, s->n);
     return sl_err_set(SIGLOG_ECORRUPT,
                       "%s/%s is missing, but the partition holds %zu segment(s), the first at offset %" PRIu64
                       ": where its log starts and which offsets it handed out cannot be told, so it is not rebuilt "

@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "io_crash.h"
 #include "options_io.h"
+#include "segment.h"
 #include "support.h"
 
 #define SEED 33
@@ -254,4 +256,59 @@ Test(loss_journal, a_crash_at_every_call_of_the_accept_keeps_what_the_journal_he
     test_rmtree(dir);
     free(base);
     free(dir);
+}
+
+/* Where the valid batches of segment file BASE in pdir end, as a scan
+ * of the file alone finds it (read-only, no summary trusted). */
+static uint64_t segment_file_end(const char *pdir, uint64_t base)
+{
+    segment *seg;
+    cr_assert_eq(sl_segment_open(sl_io_posix(), pdir, base, 0, NULL, &seg), 0, "%s", siglog_errdetail());
+    segment_tail t;
+    cr_assert_eq(sl_segment_scan_tail(seg, &t), 0, "%s", siglog_errdetail());
+    sl_segment_close(seg);
+    return t.next_offset;
+}
+
+/* The partition's catalog.ckpt lost after a power cut that took the
+ * active segment's tail, which only the journal then holds, past the end
+ * of the last segment file. The writer's open refuses the partition
+ * naming the file and keeps the journal's batches; accepted (the catalog
+ * rebuilt from the segments found, nothing lost: the log started at 0),
+ * every acknowledged event reads back at its offset, the journal's ones
+ * included, and the next append goes on after them. */
+Test(loss_journal, a_lost_catalog_keeps_the_batches_the_journal_held_past_the_last_segment, .timeout = 240)
+{
+    char *dir = test_tmpdir("lossj-catalog");
+    io_crash *crash = io_crash_new(12);
+    siglog *s = test_store_open(dir, io_crash_io(crash));
+    siglog_stream *st = test_stream_create(s, "a", 1, SIGLOG_SYNC_ALWAYS, 64 * 1024);
+    uint64_t acked = append_acknowledged(st, 0, 6);
+    power_cut(crash, s);
+    char *pdir = test_path(dir, "streams/a/00000");
+    uint64_t bases[64];
+    size_t nseg = test_segment_bases(pdir, bases, 64);
+    cr_assert_geq(nseg, 2, "%zu segments", nseg);
+    /* The journal's batches reach past the last segment file. */
+    uint64_t last_end = segment_file_end(pdir, bases[nseg - 1]);
+    cr_assert_lt(last_end, acked, "the segments hold offsets up to %" PRIu64 " of %" PRIu64, last_end, acked);
+    char *ckpt = test_path(pdir, "catalog.ckpt");
+    cr_assert_eq(unlink(ckpt), 0, "%s", ckpt);
+
+    s = test_store_open(dir, NULL);
+    cr_assert_eq(siglog_stream_get(s, "a", &st), 0);
+    test_event t;
+    test_event_make(&t, SEED, acked);
+    cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, NULL), SIGLOG_ECORRUPT);
+    cr_assert_not_null(strstr(siglog_errdetail(), "catalog.ckpt is missing"), "%s", siglog_errdetail());
+    cr_assert_not_null(strstr(siglog_errdetail(), "no offset below it is lost"), "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+
+    cr_assert_eq(accept_loss(dir), 0, "%s", siglog_errdetail());
+    assert_read_back(dir, 0, acked, 0, 0, 0);
+    assert_appends_at(dir, 0, acked);
+    test_rmtree(dir);
+    free(dir);
+    free(pdir);
+    free(ckpt);
 }
