@@ -1,0 +1,238 @@
+/*
+ * writer_tasks_crash — the maintenance a writer schedules itself, under
+ * simulated power cuts (io_crash.h) at EVERY mutating I/O call: the
+ * retention run of retention_interval (store_retention.c: the writer takes
+ * the maintenance role in its own process, through its own backend) and
+ * the compaction of compact_interval (compact_task.c: a maintenance handle
+ * opened with the writer's options, BY_CLEANUP, here a merge), each
+ * followed by the writer's appends, which roll its active segment on top
+ * of the catalog generation the task committed, and its close.
+ *
+ * The scheduler decides only when a task runs; each trial calls what the
+ * task calls, on the writer's handle, so that the reference run and the
+ * trials make the same calls in the same order. The writer's clock is
+ * fixed at TEST_RETAIN_NOW (the seeded retention policy's moment).
+ *
+ * What is proven: after a cut at call k, in every power-cut mode, and a
+ * recovery by a writer's open or by a maintenance handle (alternately),
+ *   - every event from the log start on reads back byte-identical, at its
+ *     offset, up to the end of the log, which holds every acknowledged
+ *     late append and nothing past the late appends;
+ *   - the log starts where it did or where the purge moves it, and a
+ *     moved start has its purge record in the audit trail;
+ *   - a writer opened afterwards hands out the offset after the log's end.
+ * The fast suite cuts each call in one of the four modes in turn; with
+ * SIGLOG_CRASH_ALL_MODES set (the slow suite) in all four.
+ */
+#include <criterion/criterion.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "io_crash.h"
+#include "options_io.h"
+#include "retain.h"
+#include "store.h"
+#include "support.h"
+
+#define SEED 61
+#define EVENTS 1000
+#define LATE 40 /* appended by the writer after its task: a roll or two */
+#define SEGMENT_BYTES (64u * 1024)
+
+static char *root;
+static char ctx[256]; /* the failing trial, in every assertion */
+
+static void setup(void)
+{
+    root = test_tmpdir_fast("writer-tasks-crash");
+}
+
+static void teardown(void)
+{
+    test_rmtree_fast(root);
+    free(root);
+}
+
+TestSuite(writer_tasks_crash, .init = setup, .fini = teardown);
+
+/* The trial's backend with the writer's wall clock stopped at
+ * TEST_RETAIN_NOW; every other call is io_crash's (its state is io->ctx,
+ * which the copy keeps). */
+static int64_t fixed_now(const siglog_io *io)
+{
+    (void)io;
+    return TEST_RETAIN_NOW;
+}
+
+typedef struct writer_run {
+    int compact;   /* 0: the retention run, 1: the compaction */
+    uint64_t acked; /* late appends acknowledged */
+    siglog_io io;
+} writer_run;
+
+static siglog *writer_on(const char *store, const siglog_io *io, siglog_options *o)
+{
+    siglog_options_default(o);
+    o->journal_bytes = 1u << 20;
+    sl_options_set_io(o, io);
+    siglog *s = NULL;
+    cr_assert_eq(siglog_open(&s, store, o), 0, "%s: writer open: %s", ctx, siglog_errdetail());
+    return s;
+}
+
+/* What compact_task.c's worker does for the stream. */
+static int compact_as_the_task(const char *store, const siglog_options *o)
+{
+    siglog_maintenance *m;
+    int rc = siglog_maintenance_open(&m, store, o);
+    if (rc)
+        return rc;
+    siglog_compact_options co = {.mode = SIGLOG_COMPACT_BY_CLEANUP, .partition = SIGLOG_COMPACT_ALL_PARTITIONS};
+    siglog_compact_result r;
+    rc = siglog_compact(m, "m", &co, &r);
+    if (rc == 0 && r.segments_in <= r.segments_out)
+        rc = -1000; /* the reference must merge something */
+    siglog_maintenance_close(m);
+    return rc;
+}
+
+static void writer_change(void *arg, const char *store, test_crash *t)
+{
+    writer_run *w = arg;
+    w->io = *t->io;
+    w->io.now_us = fixed_now;
+    siglog_options o;
+    siglog *s = writer_on(store, &w->io, &o);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0, "%s", siglog_errdetail());
+    test_crash_arm(t);
+    int rc = w->compact ? compact_as_the_task(store, &o) : sl_store_retain(s, "m", RETAIN_MOVES);
+    if (!t->die)
+        cr_assert_eq(rc, 0, "reference run: %d %s", rc, siglog_errdetail());
+    w->acked = 0;
+    for (uint64_t i = 0; i < LATE; i++) {
+        test_event e;
+        test_event_make(&e, SEED, EVENTS + i);
+        uint64_t off;
+        rc = siglog_append(st, 0, &e.ev, 1, NULL, &off);
+        if (rc)
+            break;
+        cr_assert_eq(off, EVENTS + i, "%s: late append %" PRIu64 " at %" PRIu64, ctx, i, off);
+        w->acked++;
+    }
+    rc = siglog_close(s);
+    if (!t->die)
+        cr_assert(rc == 0 && w->acked == LATE, "reference run: %s", siglog_errdetail());
+}
+
+static int note_purge(void *arg, const siglog_audit_record *r)
+{
+    uint64_t *end = arg;
+    if (strcmp(r->action, "purge") == 0 && r->offset_start == 0)
+        *end = r->offset_end;
+    return 0;
+}
+
+static size_t count_segments(const char *store)
+{
+    char *pdir = test_path(store, "streams/m/00000");
+    uint64_t bases[1024];
+    size_t n = test_segment_bases(pdir, bases, 1024);
+    free(pdir);
+    return n;
+}
+
+/* The store after a trial: the log from its start, byte-identical, ends
+ * between the acknowledged late appends and all of them; a moved start
+ * is audited; the next append goes on at the end. Returns the start. */
+static uint64_t check_store(const char *store, uint64_t acked)
+{
+    uint64_t end;
+    uint64_t start = test_check_seeded_log(store, SEED, &end, ctx);
+    cr_assert(end >= EVENTS + acked && end <= EVENTS + LATE,
+              "%s: the log ends at %" PRIu64 ", %" PRIu64 " late appends acknowledged", ctx, end, acked);
+    siglog_stream *st;
+    siglog *s = test_seeded_open_read_only(store, &st, ctx);
+    uint64_t purged = 0;
+    cr_assert_eq(siglog_audit_read(s, 1, note_purge, &purged, NULL), 0, "%s: audit: %s", ctx, siglog_errdetail());
+    cr_assert(start == 0 || purged == start, "%s: offsets [0, %" PRIu64 ") went without a purge record of them", ctx,
+              start);
+    siglog_close(s);
+
+    siglog_options o;
+    s = writer_on(store, sl_io_posix(), &o);
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0, "%s", siglog_errdetail());
+    test_event e;
+    test_event_make(&e, SEED, end);
+    uint64_t off;
+    cr_assert_eq(siglog_append(st, 0, &e.ev, 1, NULL, &off), 0, "%s: %s", ctx, siglog_errdetail());
+    cr_assert_eq(off, end, "%s: the next append got %" PRIu64 ", the log ends at %" PRIu64, ctx, off, end);
+    cr_assert_eq(siglog_close(s), 0, "%s: %s", ctx, siglog_errdetail());
+    return start;
+}
+
+static void every_call(const char *tmpl, int compact)
+{
+    writer_run w = {.compact = compact};
+    char *ref = test_path(root, "reference");
+    snprintf(ctx, sizeof ctx, "reference");
+    size_t segs_before = count_segments(tmpl);
+    uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, writer_change, &w);
+    uint64_t moved_to = check_store(ref, w.acked);
+    if (compact)
+        cr_assert_lt(count_segments(ref), segs_before, "the compaction merges segments");
+    else
+        cr_assert_gt(moved_to, 0, "the writer's retention purges something");
+    test_rmtree_fast(ref);
+    free(ref);
+    cr_assert_gt(calls, 4, "the writer made %" PRIu64 " calls", calls);
+    int all_modes = getenv("SIGLOG_CRASH_ALL_MODES") != NULL;
+    for (uint64_t k = 1; k <= calls; k++)
+        for (int mi = all_modes ? 0 : (int)(k % TEST_CRASH_MODES);
+             mi < (all_modes ? TEST_CRASH_MODES : (int)(k % TEST_CRASH_MODES) + 1); mi++) {
+            int by_writer = (k + (uint64_t)mi) % 2 == 0;
+            snprintf(ctx, sizeof ctx, "%s: crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s",
+                     compact ? "compaction" : "retention", k, calls, test_crash_mode_names[mi],
+                     by_writer ? "a writer" : "maintenance");
+            char *store = test_path(root, "trial");
+            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], writer_change, &w);
+            test_crash_recover(store, by_writer, "m", ctx);
+            uint64_t start = check_store(store, w.acked);
+            cr_assert(start == 0 || start == moved_to, "%s: the log starts at %" PRIu64, ctx, start);
+            test_rmtree_fast(store);
+            free(store);
+        }
+}
+
+Test(writer_tasks_crash, the_writers_retention_run_then_appends_at_every_call, .timeout = 900)
+{
+    char *tmpl = test_path(root, "template");
+    siglog_stream_config c;
+    test_seeded_config(&c, SEGMENT_BYTES);
+    c.sync_policy = SIGLOG_SYNC_ALWAYS; /* an append that returns is acknowledged */
+    test_seeded_retention(&c);
+    test_seeded_store(tmpl, &c, SEED, EVENTS);
+    every_call(tmpl, 0);
+    free(tmpl);
+}
+
+Test(writer_tasks_crash, the_writers_scheduled_compaction_then_appends_at_every_call, .timeout = 900)
+{
+    char *tmpl = test_path(root, "template");
+    siglog_stream_config c;
+    test_seeded_config(&c, SEGMENT_BYTES);
+    c.sync_policy = SIGLOG_SYNC_ALWAYS; /* an append that returns is acknowledged */
+    test_seeded_store(tmpl, &c, SEED, EVENTS);
+    /* Segments of four times the size the log was written with, every
+     * sealed one small enough to merge. */
+    c.segment_bytes_max = 4 * SEGMENT_BYTES;
+    c.merge_below = 2 * SEGMENT_BYTES;
+    siglog_options o;
+    siglog *s = writer_on(tmpl, sl_io_posix(), &o);
+    cr_assert_eq(siglog_stream_config_set(s, "m", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    every_call(tmpl, 1);
+    free(tmpl);
+}
