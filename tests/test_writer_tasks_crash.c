@@ -4,14 +4,20 @@
  * retention run of retention_interval (store_retention.c: the writer takes
  * the maintenance role in its own process, through its own backend) and
  * the compaction of compact_interval (compact_task.c: a maintenance handle
- * opened with the writer's options, BY_CLEANUP, here a merge), each
- * followed by the writer's appends, which roll its active segment on top
- * of the catalog generation the task committed, and its close.
+ * opened with the writer's options, BY_CLEANUP, here a merge) and the
+ * age roll of segment_age_max_us (store_tasks.c: sl_partition_roll_if_old
+ * once the clock passed the active segment's age limit, after a few
+ * appends), each followed by the writer's appends, which roll its active
+ * segment on top of the catalog generation the task committed, and its
+ * close.
  *
  * The scheduler decides only when a task runs; each trial calls what the
  * task calls, on the writer's handle, so that the reference run and the
- * trials make the same calls in the same order. The writer's clock is
- * fixed at TEST_RETAIN_NOW (the seeded retention policy's moment).
+ * trials make the same calls in the same order. The writer's clock stands
+ * still (at TEST_RETAIN_NOW, the seeded retention policy's moment, or for
+ * the age roll at the real time, then two age limits later), so the
+ * scheduler's own age-roll task has nothing to do before the trial moves
+ * it; when it then rolls first, the trial's call finds nothing to do.
  *
  * What is proven: after a cut at call k, in every power-cut mode, and a
  * recovery by a writer's open or by a maintenance handle (alternately),
@@ -20,7 +26,8 @@
  *     late append and nothing past the late appends;
  *   - the log starts where it did or where the purge moves it, and a
  *     moved start has its purge record in the audit trail;
- *   - a writer opened afterwards hands out the offset after the log's end.
+ *   - a writer opened afterwards hands out the offset after the log's end,
+ *     and then siglog_verify finds nothing wrong.
  * The fast suite cuts each call in one of the four modes in turn; with
  * SIGLOG_CRASH_ALL_MODES set (the slow suite) in all four.
  */
@@ -34,6 +41,7 @@
 #include "options_io.h"
 #include "retain.h"
 #include "store.h"
+#include "stream.h"
 #include "support.h"
 
 #define SEED 61
@@ -57,17 +65,23 @@ static void teardown(void)
 
 TestSuite(writer_tasks_crash, .init = setup, .fini = teardown);
 
-/* The trial's backend with the writer's wall clock stopped at
- * TEST_RETAIN_NOW; every other call is io_crash's (its state is io->ctx,
- * which the copy keeps). */
+/* The trial's backend with the writer's wall clock stopped at clock_us
+ * (moved only by the trial); every other call is io_crash's (its state is
+ * io->ctx, which the copy keeps). */
+static int64_t clock_us;
 static int64_t fixed_now(const siglog_io *io)
 {
     (void)io;
-    return TEST_RETAIN_NOW;
+    return __atomic_load_n(&clock_us, __ATOMIC_ACQUIRE);
 }
 
+enum writer_task { TASK_RETENTION, TASK_COMPACTION, TASK_AGE_ROLL };
+static const char *const task_names[] = {"retention", "compaction", "age roll"};
+#define AGE_MAX_US (3600LL * 1000000)
+#define EARLY 5 /* appended before an age roll */
+
 typedef struct writer_run {
-    int compact;   /* 0: the retention run, 1: the compaction */
+    int task;       /* enum writer_task */
     uint64_t acked; /* late appends acknowledged */
     siglog_io io;
 } writer_run;
@@ -98,28 +112,54 @@ static int compact_as_the_task(const char *store, const siglog_options *o)
     return rc;
 }
 
+/* Late event i appended to st: 1 when acknowledged. */
+static int append_late(siglog_stream *st, uint64_t i)
+{
+    test_event e;
+    test_event_make(&e, SEED, EVENTS + i);
+    uint64_t off;
+    if (siglog_append(st, 0, &e.ev, 1, NULL, &off) != 0)
+        return 0;
+    cr_assert_eq(off, EVENTS + i, "%s: late append %" PRIu64 " at %" PRIu64, ctx, i, off);
+    return 1;
+}
+
+/* What the age-roll task does (store_tasks.c) once the active segment is
+ * past segment_age_max_us: a few events appended first, so that it holds
+ * some of this session's. */
+static int roll_by_age(siglog_stream *st, writer_run *w)
+{
+    for (uint64_t i = 0; i < EARLY; i++) {
+        if (!append_late(st, i))
+            return -1;
+        w->acked++;
+    }
+    __atomic_store_n(&clock_us, fixed_now(NULL) + 2 * AGE_MAX_US, __ATOMIC_RELEASE);
+    return sl_partition_roll_if_old(st->parts[0], fixed_now(NULL));
+}
+
 static void writer_change(void *arg, const char *store, test_crash *t)
 {
     writer_run *w = arg;
     w->io = *t->io;
     w->io.now_us = fixed_now;
+    /* The retention policy's moment; an age roll's clock starts at the
+     * real one, which the template's segments were made by. */
+    clock_us = w->task == TASK_AGE_ROLL ? sl_io_posix()->now_us(sl_io_posix()) : TEST_RETAIN_NOW;
     siglog_options o;
     siglog *s = writer_on(store, &w->io, &o);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "m", &st), 0, "%s", siglog_errdetail());
     test_crash_arm(t);
-    int rc = w->compact ? compact_as_the_task(store, &o) : sl_store_retain(s, "m", RETAIN_MOVES);
+    w->acked = 0;
+    int rc = w->task == TASK_COMPACTION ? compact_as_the_task(store, &o)
+             : w->task == TASK_RETENTION ? sl_store_retain(s, "m", RETAIN_MOVES)
+                                         : roll_by_age(st, w);
     if (!t->die)
         cr_assert_eq(rc, 0, "reference run: %d %s", rc, siglog_errdetail());
-    w->acked = 0;
-    for (uint64_t i = 0; i < LATE; i++) {
-        test_event e;
-        test_event_make(&e, SEED, EVENTS + i);
-        uint64_t off;
-        rc = siglog_append(st, 0, &e.ev, 1, NULL, &off);
-        if (rc)
+    for (uint64_t i = w->acked; i < LATE; i++) {
+        if (!append_late(st, i))
             break;
-        cr_assert_eq(off, EVENTS + i, "%s: late append %" PRIu64 " at %" PRIu64, ctx, i, off);
         w->acked++;
     }
     rc = siglog_close(s);
@@ -170,21 +210,26 @@ static uint64_t check_store(const char *store, uint64_t acked)
     cr_assert_eq(siglog_append(st, 0, &e.ev, 1, NULL, &off), 0, "%s: %s", ctx, siglog_errdetail());
     cr_assert_eq(off, end, "%s: the next append got %" PRIu64 ", the log ends at %" PRIu64, ctx, off, end);
     cr_assert_eq(siglog_close(s), 0, "%s: %s", ctx, siglog_errdetail());
+    /* The catalog's entries, the audit trail's account of every hole and
+     * each index agree with the segments. */
+    cr_assert_eq(siglog_verify(store, 0, NULL, NULL), 0, "%s: verify: %s", ctx, siglog_errdetail());
     return start;
 }
 
-static void every_call(const char *tmpl, int compact)
+static void every_call(const char *tmpl, int task)
 {
-    writer_run w = {.compact = compact};
+    writer_run w = {.task = task};
     char *ref = test_path(root, "reference");
     snprintf(ctx, sizeof ctx, "reference");
     size_t segs_before = count_segments(tmpl);
     uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, writer_change, &w);
     uint64_t moved_to = check_store(ref, w.acked);
-    if (compact)
+    if (task == TASK_COMPACTION)
         cr_assert_lt(count_segments(ref), segs_before, "the compaction merges segments");
-    else
+    else if (task == TASK_RETENTION)
         cr_assert_gt(moved_to, 0, "the writer's retention purges something");
+    else
+        cr_assert_gt(count_segments(ref), segs_before, "the age roll adds a segment");
     test_rmtree_fast(ref);
     free(ref);
     cr_assert_gt(calls, 4, "the writer made %" PRIu64 " calls", calls);
@@ -194,7 +239,7 @@ static void every_call(const char *tmpl, int compact)
              mi < (all_modes ? TEST_CRASH_MODES : (int)(k % TEST_CRASH_MODES) + 1); mi++) {
             int by_writer = (k + (uint64_t)mi) % 2 == 0;
             snprintf(ctx, sizeof ctx, "%s: crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s",
-                     compact ? "compaction" : "retention", k, calls, test_crash_mode_names[mi],
+                     task_names[task], k, calls, test_crash_mode_names[mi],
                      by_writer ? "a writer" : "maintenance");
             char *store = test_path(root, "trial");
             test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], writer_change, &w);
@@ -214,7 +259,7 @@ Test(writer_tasks_crash, the_writers_retention_run_then_appends_at_every_call, .
     c.sync_policy = SIGLOG_SYNC_ALWAYS; /* an append that returns is acknowledged */
     test_seeded_retention(&c);
     test_seeded_store(tmpl, &c, SEED, EVENTS);
-    every_call(tmpl, 0);
+    every_call(tmpl, TASK_RETENTION);
     free(tmpl);
 }
 
@@ -233,6 +278,19 @@ Test(writer_tasks_crash, the_writers_scheduled_compaction_then_appends_at_every_
     siglog *s = writer_on(tmpl, sl_io_posix(), &o);
     cr_assert_eq(siglog_stream_config_set(s, "m", &c), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
-    every_call(tmpl, 1);
+    every_call(tmpl, TASK_COMPACTION);
+    free(tmpl);
+}
+
+Test(writer_tasks_crash, the_writers_age_roll_then_appends_at_every_call, .timeout = 900)
+{
+    char *tmpl = test_path(root, "template");
+    siglog_stream_config c;
+    test_seeded_config(&c, SEGMENT_BYTES);
+    c.sync_policy = SIGLOG_SYNC_ALWAYS; /* an append that returns is acknowledged */
+    c.segment_bytes_max = 1u << 20;     /* rolls by age only in the trial */
+    c.segment_age_max_us = AGE_MAX_US;
+    test_seeded_store(tmpl, &c, SEED, EVENTS);
+    every_call(tmpl, TASK_AGE_ROLL);
     free(tmpl);
 }
