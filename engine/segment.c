@@ -540,9 +540,12 @@ static int rename_sibling(const segment *s, const char *from, const char *ext)
 }
 
 /* Rebuild both indexes from the valid prefix of the file: fill new files
- * beside the old ones, sync them, rename them over, sync the directory. */
+ * beside the old ones, sync them, rename them over, sync the directory.
+ * Indexes still open (verify --repair of an active segment) are closed
+ * first: their mappings and descriptors would outlive the handles. */
 static int rebuild_indexes(segment *s, uint64_t file_bytes)
 {
+    close_indexes(s);
     char tmp_o[PATH_MAX], tmp_t[PATH_MAX];
     sibling_path(s, tmp_o, ".oix.tmp");
     sibling_path(s, tmp_t, ".tix.tmp");

@@ -5,6 +5,7 @@
  * verify --repair puts back the index a writer derives from the segment.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -393,4 +394,29 @@ Test(hints, a_power_cut_leaves_the_indexes_of_sealed_segments_as_written)
     test_rmtree(cut);
     free(cut);
     free(cut_pdir);
+}
+
+static size_t open_descriptors(void)
+{
+    DIR *d = opendir("/proc/self/fd");
+    cr_assert_not_null(d);
+    size_t n = 0;
+    while (readdir(d))
+        n++;
+    closedir(d);
+    return n;
+}
+
+/* verify --repair rebuilds the indexes of the active segment, which the
+ * writer it opens holds open: the old ones are closed, not left mapped
+ * with their descriptors. */
+Test(hints, repairing_the_active_segments_indexes_leaves_no_descriptor_open)
+{
+    char *path = index_path(active_base, ".oix");
+    test_flip_byte(path, HEADER + 8 + 4, 0x01); /* the second entry's position */
+    size_t before = open_descriptors();
+    cr_assert_eq(siglog_verify(dir, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(open_descriptors(), before, "verify --repair left descriptors open");
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
+    free(path);
 }
