@@ -17,6 +17,7 @@ int sl_forget_roll(maintenance *m, const char *stream, const uint32_t *parts, si
     siglog_options o;
     siglog_options_default(&o);
     sl_options_set_io(&o, sl_maintenance_backend(m));
+    o.force_owner = sl_maintenance_force_owner(m);
     siglog *s;
     int rc = siglog_open(&s, sl_maintenance_store_path(m), &o);
     /* The detail is copied before a new one is made of it. */

@@ -7,9 +7,11 @@
  * tail, its indexes and the journal that vouches for it. So a forget
  * whose keys have events in an active segment rolls it through the
  * writer's own protocol: it opens the store as its writer (recovery puts
- * whatever the journal holds into the segments), rolls each partition it
- * names exactly as a size or age roll would (seal, sync, next segment,
- * catalog roll: crash-safe as every roll is) and closes. The events are
+ * whatever the journal holds into the segments; with the maintenance
+ * handle's force_owner, so that a run as another user writes as the
+ * owner), rolls each partition it names exactly as a size or age roll
+ * would (seal, sync, next segment, catalog roll: crash-safe as every roll
+ * is) and closes. The events are
  * then in a sealed segment, which the forget rewrites as any other.
  *
  * That needs the writer's lock: when a writer has the store (another

@@ -36,6 +36,7 @@ struct siglog_maintenance {
     char *path;
     uint64_t store_id;
     uint32_t file_mode, dir_mode;
+    uint32_t force_owner; /* as opened: a writer it opens does the same */
     int lock_fd;
     maint_catalog *cats;
     size_t cat_count;
@@ -136,6 +137,7 @@ int sl_maintenance_open(maintenance **out, const char *store_path, const siglog_
     m->store_id = meta.store_id;
     m->file_mode = meta.file_mode;
     m->dir_mode = meta.dir_mode;
+    m->force_owner = opt.force_owner;
     if ((rc = sl_store_check_owner(m->io, m->path, opt.force_owner, &m->file_mode, &m->dir_mode)) != 0 ||
         (rc = take_lock(m)) != 0)
         goto fail;
@@ -328,6 +330,11 @@ uint32_t sl_maintenance_file_mode(const maintenance *m)
 const siglog_io *sl_maintenance_backend(const maintenance *m)
 {
     return m->backend;
+}
+
+uint32_t sl_maintenance_force_owner(const maintenance *m)
+{
+    return m->force_owner;
 }
 
 uint64_t sl_maintenance_store_id(const maintenance *m)

@@ -67,6 +67,9 @@ uint32_t sl_maintenance_file_mode(const maintenance *m);
  * caller names outside the store (an archive's target). */
 const siglog_io *sl_maintenance_backend(const maintenance *m);
 uint64_t sl_maintenance_store_id(const maintenance *m);
+/* The force_owner it was opened with (siglog_options): a writer opened on
+ * its behalf (forget_roll.h) writes as the store's owner too. */
+uint32_t sl_maintenance_force_owner(const maintenance *m);
 
 /* The store's secret (sl_store_secret_load's errors): the caller wipes
  * it (sodium_memzero) as soon as it is done with it. */

@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "forget_intent.h"
 #include "store.h"
@@ -392,6 +393,30 @@ Test(forget, a_key_in_an_active_segment_is_rolled_first)
     cr_assert_not(found_below(dir, "secret-late-of-key-003", where, sizeof where), "found in %s", where);
     cr_assert(found_below(dir, "late-of-key-late", where, sizeof where));
     assert_no_byte_of_the_forgotten();
+}
+
+/* A store another user owns, forgotten with force_owner (as root, which
+ * may own files for another): the writer that rolls the active segment
+ * is opened with it too (it is refused otherwise). */
+Test(forget, a_roll_for_a_forced_owner_opens_the_writer_forced_too)
+{
+    if (geteuid() != 0)
+        cr_skip_test("needs root, to give the store to another user");
+    append_late();
+    cr_assert_eq(lchown(dir, 4242, 4242), 0);
+    siglog_options o;
+    siglog_options_default(&o);
+    o.force_owner = 1;
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, &o), 0, "%s", siglog_errdetail());
+    siglog_key k = {"key-003", 7};
+    siglog_forget_result res;
+    int rc = siglog_forget(m, "t", &k, 1, NULL, &res);
+    siglog_maintenance_close(m);
+    cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+    cr_assert_eq(res.segments_rolled, 1);
+    cr_assert_eq(res.events_removed, EVENTS / KEYS + 1);
+    cr_assert_eq(lchown(dir, 0, 0), 0);
 }
 
 /* A writer that has the store owns its active segments: refused, and
