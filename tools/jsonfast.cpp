@@ -174,19 +174,38 @@ static int parse_in_place(jsonfast *f, const char *text, size_t len, const jsonp
     return 1;
 }
 
+/* The text copied into the parser's padded buffer: NULL when out of
+ * memory. */
+static const char *padded_copy(jsonfast *f, const char *text, size_t len)
+{
+    try {
+        f->padded.resize(len + simdjson::SIMDJSON_PADDING);
+    } catch (const std::bad_alloc &) {
+        return nullptr;
+    }
+    memcpy(f->padded.data(), text, len);
+    return f->padded.data();
+}
+
 extern "C" int jsonfast_parse(jsonfast *f, const char *text, size_t len, const jsonpath *const *paths, size_t n,
                               json_t **tree)
 {
     *tree = nullptr;
     if (jansson_must_judge(text, len))
         return 0;
-    try {
-        f->padded.resize(len + simdjson::SIMDJSON_PADDING);
-    } catch (const std::bad_alloc &) {
+    const char *padded = padded_copy(f, text, len);
+    return padded ? parse_in_place(f, padded, len, paths, n, tree) : -1;
+}
+
+extern "C" int jsonfast_valid(jsonfast *f, const char *text, size_t len)
+{
+    if (jansson_must_judge(text, len))
+        return 0;
+    const char *padded = padded_copy(f, text, len);
+    if (!padded)
         return -1;
-    }
-    memcpy(f->padded.data(), text, len);
-    return parse_in_place(f, f->padded.data(), len, paths, n, tree);
+    simdjson::dom::element root;
+    return f->parser.parse(padded, len, false).get(root) == simdjson::SUCCESS;
 }
 
 static_assert(JSONFAST_PADDING >= simdjson::SIMDJSON_PADDING, "the caller's padding is simdjson's");

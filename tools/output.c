@@ -58,11 +58,6 @@ int out_write(const void *p, size_t n)
     return 0;
 }
 
-int out_puts(const char *s)
-{
-    return out_write(s, strlen(s));
-}
-
 /* v in decimal, written backwards from end; returns where it starts.
  * jsonl replay writes three or four numbers per event: snprintf's
  * format parsing was a tenth of its CPU time. */

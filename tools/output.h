@@ -16,9 +16,15 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 int out_write(const void *p, size_t n);
-int out_puts(const char *s);
+/* Inline, so that a literal's length is known where it is written:
+ * jsonl replay writes a dozen literals per event. */
+static inline int out_puts(const char *s)
+{
+    return out_write(s, strlen(s));
+}
 int out_u64(uint64_t v);
 int out_i64(int64_t v);
 /* Send the buffer to the file descriptor now. */

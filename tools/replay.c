@@ -94,9 +94,7 @@ static void write_value_json(jsonfast **fast, const siglog_record *r)
 {
     int breaks = memchr(r->value, '\n', r->value_len) || memchr(r->value, '\r', r->value_len);
     if (!breaks && (*fast || (*fast = jsonfast_new()))) {
-        json_t *none;
-        if (jsonfast_parse(*fast, r->value, r->value_len, NULL, 0, &none) == 1) {
-            json_decref(none);
+        if (jsonfast_valid(*fast, r->value, r->value_len) == 1) {
             out_write(r->value, r->value_len);
             return;
         }

@@ -72,6 +72,13 @@ static void check_in_place(const char *line, size_t len, const jsonpath *const *
         fuzz_fail(TARGET, "jsonfast_parse_padded takes other fields out than jsonfast_parse");
     json_decref(in_place);
     free(padded);
+    /* jsonfast_valid (replay's check) answers as a parse naming no path. */
+    json_t *none = NULL;
+    int rc0 = jsonfast_parse(fast, line, len, NULL, 0, &none);
+    json_decref(none);
+    int valid = jsonfast_valid(fast, line, len);
+    if (valid != rc0)
+        fuzz_fail(TARGET, "jsonfast_parse without paths answers %d, jsonfast_valid %d", rc0, valid);
 }
 
 /* The fast path's own verdict agrees with jansson's where it decides. */
