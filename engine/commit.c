@@ -36,7 +36,7 @@ struct commit {
                                      * written under mu, atomically:
                                      * durability waiters read it under a
                                      * partition's mu (durable.c) */
-    char failed_detail[256];
+    char failed_detail[SL_ERR_DETAIL_MAX];
 };
 
 commit *sl_commit_new(void)
@@ -199,7 +199,7 @@ typedef struct sync_job {
     size_t next;         /* atomic */
     pthread_mutex_t mu;  /* guards rc and detail */
     int rc;              /* the first error */
-    char detail[512];    /* its detail: error details are per thread */
+    char detail[SL_ERR_DETAIL_MAX]; /* its detail: error details are per thread */
 } sync_job;
 
 static void *sync_worker(void *arg)

@@ -7,8 +7,7 @@
 #include <stdio.h>
 #include <string.h>
 
-/* 512 bytes holds two paths and an explanation; longer details are cut. */
-static _Thread_local char err_detail[512];
+static _Thread_local char err_detail[SL_ERR_DETAIL_MAX];
 
 SIGLOG_API const char *siglog_strerror(int code)
 {

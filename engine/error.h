@@ -17,6 +17,13 @@
 #define ERR_PRINTF(a, b)
 #endif
 
+/* The longest detail kept, with its NUL: two paths of an operator's
+ * choosing (a store deep in a mount tree, a file in it) and the
+ * explanation that ends with what to do, the part a cut would lose. Every
+ * copy of a detail (a failed partition's, a put-off error's) has this
+ * size, so copying one never cuts it again. */
+#define SL_ERR_DETAIL_MAX 2048
+
 /* Record `code` with a formatted detail for this thread; returns code. */
 int sl_err_set(int code, const char *fmt, ...) ERR_PRINTF(2, 3);
 
@@ -36,7 +43,7 @@ void sl_err_clear(void);
  * past its cause, as a cursor past an EGAP). */
 typedef struct sl_err_later {
     int code; /* 0: nothing put off */
-    char detail[512];
+    char detail[SL_ERR_DETAIL_MAX];
 } sl_err_later;
 
 /* Put off `code` with this thread's current detail. */

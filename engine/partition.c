@@ -38,7 +38,7 @@ struct partition {
     uint64_t reissued_from, reissued_to;
 
     int failed;                 /* SIGLOG code; appends refused once set */
-    char failed_detail[512];
+    char failed_detail[SL_ERR_DETAIL_MAX];
     int damaged;                /* failed at open: damage that must not be
                                  * cut (see sl_partition_open) */
     int unservable;             /* journal damage, or a log its catalog
@@ -1529,8 +1529,10 @@ static void info_state(partition *p, const partition_snapshot *snap, siglog_part
         pthread_mutex_lock(&p->mu);
         failed = p->failed;
         damaged |= p->damaged;
+        /* The public field is shorter than a kept detail (its size is
+         * ABI): a long one is cut there, never in siglog_errdetail. */
         if (failed)
-            snprintf(out->detail, sizeof out->detail, "%s", p->failed_detail);
+            snprintf(out->detail, sizeof out->detail, "%.*s", (int)sizeof out->detail - 1, p->failed_detail);
         pthread_mutex_unlock(&p->mu);
     } else if (damaged) {
         char seg[4096];

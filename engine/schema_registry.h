@@ -33,6 +33,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "io.h"
 #include "schema_compat.h"
 #include "schema_def.h"
@@ -80,7 +81,7 @@ typedef struct schema_registry {
     pthread_rwlock_t lock;
     schema_list list;
     int failed;               /* SIGLOG code of a damaged file, else 0 */
-    char failed_detail[512];
+    char failed_detail[SL_ERR_DETAIL_MAX];
     char *dir;                /* the stream directory */
     char *path;               /* dir/schemas */
 } schema_registry;

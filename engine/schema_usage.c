@@ -361,7 +361,7 @@ int sl_schema_usage_load(const siglog_io *io, const char *dir, schema_usage *u, 
     rc = sl_schema_usage_decode(data, len, u);
     free(data);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION) {
-        char detail[512];
+        char detail[SL_ERR_DETAIL_MAX];
         snprintf(detail, sizeof detail, "%s", siglog_errdetail());
         return sl_err_set(rc, "%s: %s", path, detail);
     }

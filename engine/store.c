@@ -391,7 +391,7 @@ static void apply_journal_verdict(struct siglog *s, const journal_verdict *v)
             const journal_damage *x = sl_journal_verdict_failing(v, st->id, p);
             if (!x)
                 continue;
-            char detail[768];
+            char detail[SL_ERR_DETAIL_MAX];
             sl_journal_verdict_describe(v, x, what, sizeof what);
             snprintf(detail, sizeof detail, "stream '%s' partition %u cannot be served whole: %s: %s", st->name, p,
                      sl_journal_verdict_path(v), what);
@@ -410,7 +410,7 @@ static int journal_gap(struct siglog *s, partition *p, int rc)
      * the open fails then (sl_partition_replay). */
     if (rc != SIGLOG_ECORRUPT || sl_partition_damaged(p) || sl_journal_verdict_damages(s->verdict, &d) == 0)
         return rc;
-    char detail[768];
+    char detail[SL_ERR_DETAIL_MAX];
     snprintf(detail, sizeof detail, "%s (after damage in the journal at byte %llu)", siglog_errdetail(),
              (unsigned long long)d[0].pos);
     return fail_for_journal(s, p, detail);

@@ -13,6 +13,7 @@
 #include <pthread.h>
 #include <stdint.h>
 
+#include "error.h"
 #include "io.h"
 #include "io_root.h"
 #include "journal.h"
@@ -51,7 +52,7 @@ struct siglog {
      * after (store_secret.h); without one, the reason. */
     uint8_t secret[STORE_SECRET_BYTES];
     int has_secret;
-    char secret_detail[512];
+    char secret_detail[SL_ERR_DETAIL_MAX];
 
     pthread_mutex_t streams_mu;     /* guards the stream table */
     siglog_stream **streams;        /* sorted by name */

@@ -18,6 +18,7 @@
 
 #include <stdint.h>
 
+#include "error.h"
 #include "partition.h"
 #include "siglog.h"
 
@@ -78,7 +79,7 @@ struct siglog_stream {
      * streams are not affected: damage stays where it is. id is 0 when
      * the metadata could not be read. */
     int failed;
-    char failed_detail[512];
+    char failed_detail[SL_ERR_DETAIL_MAX];
 };
 
 /* One mutable setting of a live stream, read atomically. */

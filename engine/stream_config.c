@@ -109,7 +109,7 @@ static int apply_live(void *ctx)
 {
     apply_job *job = ctx;
     int first = 0;
-    char detail[512] = "";
+    char detail[SL_ERR_DETAIL_MAX] = "";
     for (uint32_t p = 0; p < job->st->cfg.partitions; p++) {
         int rc = sl_partition_set_config(job->st->parts[p], job->c);
         if (rc && !first) {

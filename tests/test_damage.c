@@ -247,15 +247,35 @@ Test(damage, journal_commits_of_a_failed_stream_are_kept_not_recycled)
 
 #define ROLLING_EVENTS 3000
 
+static size_t segment_bases(uint32_t p, uint64_t *bases, size_t cap);
+
 /* Stream "log" with 2 partitions of 64 KiB segments: partition 0 gets
- * ROLLING_EVENTS events (several segments), partition 1 ten. Closed. */
+ * ROLLING_EVENTS events (several segments), partition 1 ten. Closed.
+ * The same segments every run: no commit round falls within the appends
+ * (the interval is a minute), so batches end where they reach
+ * batch_bytes_max and at the close, not where a round happened to fall;
+ * a round's timing once left an empty segment at the end after a roll
+ * at the last write, with nothing for the tests to cut. */
 static void rolling_stream(void)
 {
     siglog *s = test_store_open(dir, NULL);
-    siglog_stream *st = test_stream_create(s, "log", 2, SIGLOG_SYNC_INTERVAL, 64 * 1024);
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = 2;
+    c.sync_policy = SIGLOG_SYNC_INTERVAL;
+    c.sync_interval_ms = 60000;
+    c.segment_bytes_max = 64 * 1024;
+    c.batch_bytes_max = 4 * 1024;
+    cr_assert_eq(siglog_stream_create(s, "log", &c), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "log", &st), 0);
     append_range(st, 0, 7, 0, ROLLING_EVENTS, 0);
     append_range(st, 1, 8, 0, 10, 0);
     cr_assert_eq(siglog_close(s), 0);
+    uint64_t bases[64];
+    size_t n = segment_bases(0, bases, 64);
+    cr_assert(n >= 3 && bases[n - 1] < ROLLING_EVENTS, "%zu segments, the last at %llu: none to cut", n,
+              (unsigned long long)bases[n - 1]);
 }
 
 /* The base offsets of partition p's segments, ascending. */
