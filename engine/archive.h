@@ -168,14 +168,15 @@ typedef struct archive_progress {
     uint64_t done, total;
 } archive_progress;
 
-/* What an export archives: the first n entries of a partition's catalog
- * snapshot (sealed: the caller checked), their files in dir, read
+/* What an export archives: n entries of a partition's catalog snapshot
+ * from `first` (the export: 0; a cold move: one) (sealed: the caller checked), their files in dir, read
  * through io. progress (NULL: none) is told of each batch read by
  * sl_archive_scan and by sl_archive_write (its header and body bytes). */
 typedef struct archive_source {
     const siglog_io *io;
     const char *dir;
     const catalog_snapshot *snap;
+    size_t first;            /* the entries [first, first + n) */
     size_t n;
     archive_progress *progress;
 } archive_source;

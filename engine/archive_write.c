@@ -35,7 +35,7 @@
 
 int sl_archive_source_open(const archive_source *src, size_t i, archive_batch_file *bf, char **path)
 {
-    const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, i);
+    const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, src->first + i);
     char stem[CATALOG_LOCATION_MAX + 8];
     snprintf(stem, sizeof stem, "%s.seg", e->location);
     if (!(*path = sl_path_join(src->dir, stem)))
@@ -78,7 +78,7 @@ int sl_archive_scan(const archive_source *src, archive_segment *segs, archive_ta
     bytebuf scratch = { 0 };
     int rc = 0;
     for (size_t i = 0; i < src->n && !rc; i++) {
-        const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, i);
+        const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, src->first + i);
         segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us };
         archive_batch_file bf = { .fd = -1 };
         char *path = NULL;

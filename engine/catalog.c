@@ -319,9 +319,14 @@ int sl_catalog_check_required(const char *dir, const catalog_snapshot *s)
                       dir, CATALOG_FILE, s->n, s->segs[0].base_offset, s->segs[0].base_offset);
 }
 
+/* 0 when entry e's .seg is there, -ENOENT when missing. A cold entry has
+ * no file in the partition directory: its archive lies in cold_dir,
+ * checked by whoever opens it (cold.h), so it counts as there. */
 static int seg_file_state(const siglog_io *io, const char *dir, const catalog_segment *e, char *path, size_t n)
 {
     snprintf(path, n, "%s/%s.seg", dir, e->location);
+    if (e->tier == CATALOG_TIER_COLD)
+        return 0;
     int is_dir;
     uint64_t size;
     return io->stat_path(io, path, &is_dir, &size);

@@ -4,9 +4,12 @@
 #include "cold.h"
 
 #include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "archive.h"
 #include "error.h"
 #include "io.h"
 
@@ -37,5 +40,53 @@ int sl_cold_dir_check(const char *store_path, const siglog_stream_config *c)
                     : 0;
     free(real);
     free(store);
+    return rc;
+}
+
+void sl_cold_location(char buf[CATALOG_LOCATION_MAX + 1], uint64_t base)
+{
+    snprintf(buf, CATALOG_LOCATION_MAX + 1, "%020" PRIu64 COLD_LOCATION_SUFFIX, base);
+}
+
+int sl_cold_entry(const catalog_segment *e)
+{
+    return e->tier == CATALOG_TIER_COLD;
+}
+
+size_t sl_cold_prefix(const catalog_snapshot *s)
+{
+    size_t n = sl_catalog_snapshot_count(s);
+    while (n > 0 && !sl_cold_entry(sl_catalog_snapshot_segment(s, n - 1)))
+        n--;
+    return n;
+}
+
+void sl_cold_archive_name(char buf[COLD_NAME_MAX + 1], uint64_t store_id, const char *stream, uint32_t partition,
+                          uint64_t base, uint64_t end)
+{
+    snprintf(buf, COLD_NAME_MAX + 1, "%016" PRIx64 ".%s.%05u.%020" PRIu64 "-%020" PRIu64 "%s", store_id, stream,
+             partition, base, end, ARCHIVE_SUFFIX);
+}
+
+int sl_cold_root_open(const siglog_io *backend, const char *store_path, const siglog_stream_config *c,
+                      io_root **out, char **real)
+{
+    *out = NULL;
+    *real = NULL;
+    if (!c->cold_dir[0])
+        return sl_err_set(SIGLOG_EINVAL, "the stream has no cold_dir");
+    int rc = store_path ? sl_cold_dir_check(store_path, c) : 0;
+    if (rc)
+        return rc;
+    /* As given: a symlink at its last component is refused (FORMAT.md
+     * §4), one further up is the operator's mount layout. */
+    if (!(*real = strdup(c->cold_dir)))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    if ((rc = sl_io_root_open(backend, *real, out)) < 0) {
+        rc = rc == -IO_EJAIL ? sl_err_set(SIGLOG_EPERM, "cold_dir %s: %s", c->cold_dir, sl_io_jail_detail())
+                             : sl_err_errno(rc, "cold_dir %s", c->cold_dir);
+        free(*real);
+        *real = NULL;
+    }
     return rc;
 }

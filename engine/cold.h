@@ -14,15 +14,66 @@
  * create, stream config), on the path as given and, when it exists, as
  * it resolves: the directory may be a mount that comes later, so its
  * absence is no error here.
+ *
+ * Opening it (sl_cold_root_open, the one function that does): the path
+ * is checked against the store again and opened as given,
+ * O_DIRECTORY|O_NOFOLLOW (a symlink at its last component is refused), as
+ * a jail root (io_root.h): every archive beneath it is opened relative to
+ * that descriptor with no symlink followed, like the store's own files.
+ *
+ * Naming: a cold entry's catalog location is "<base>.cold" (never a file
+ * in the partition directory); its archive in cold_dir is
+ * "<store id, 16 hex>.<stream>.<partition, 5 digits>.<base>-<end>.sgar",
+ * base and end the entry's offsets in 20 digits (FORMAT.md §4, "Cold
+ * tier"): stores, streams and partitions may share a cold_dir.
  */
 #ifndef SIGLOG_COLD_H
 #define SIGLOG_COLD_H
 
+#include <stddef.h>
+#include <stdint.h>
+
+#include "catalog.h"
+#include "io_root.h"
+#include "segment.h"
 #include "siglog.h"
+
+#define COLD_LOCATION_SUFFIX ".cold"
+/* Longest archive name: 16 + 1 + stream + 1 + 5 + 1 + 20 + 1 + 20 + 5. */
+#define COLD_NAME_MAX (SIGLOG_NAME_MAX + 80)
 
 /* SIGLOG_EINVAL naming cold_dir when c's cold_dir is the store at
  * store_path or beneath it (as given, or resolved when it exists); 0 when
  * it is outside, or empty. SIGLOG_ENOMEM. Reads metadata only. */
 int sl_cold_dir_check(const char *store_path, const siglog_stream_config *c);
+
+/* The catalog location of the cold entry at base: "<base>.cold". */
+void sl_cold_location(char buf[CATALOG_LOCATION_MAX + 1], uint64_t base);
+/* 1 when e lives in the cold tier. */
+int sl_cold_entry(const catalog_segment *e);
+/* The index after s's last cold entry (0 without one). Retention keeps
+ * the cold tier a prefix of the log (a restore may put hot entries
+ * before it until the next run moves them); rewrites (compaction) work
+ * on the entries after it only: a cold entry is never rewritten. */
+size_t sl_cold_prefix(const catalog_snapshot *s);
+/* The archive name of entry [base, end) (see "Naming"). */
+void sl_cold_archive_name(char buf[COLD_NAME_MAX + 1], uint64_t store_id, const char *stream, uint32_t partition,
+                          uint64_t base, uint64_t end);
+
+/* Open the cold_dir of c as a jail through backend (see "Opening it"):
+ * *real (malloc'd) is its path. SIGLOG_EINVAL when c has
+ * none or it lies in the store at store_path (NULL: not checked), and an
+ * I/O error naming cold_dir when it is missing, not a directory or cannot
+ * be opened; nothing is left open on failure. */
+int sl_cold_root_open(const siglog_io *backend, const char *store_path, const siglog_stream_config *c,
+                      io_root **out, char **real);
+
+/* The cold entry e of stream's partition, store store_id, as a read-only
+ * segment (cold_read.c): its archive opened beneath cfg's cold_dir
+ * through backend, checked whole and against e. SIGLOG_ENOENT (errno's
+ * code) naming the archive when it is missing, SIGLOG_ECORRUPT naming
+ * the file and byte when damaged or not e's; writes nothing. */
+int sl_cold_segment_open(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                         const char *stream, uint32_t partition, const catalog_segment *e, segment **out);
 
 #endif

@@ -125,7 +125,8 @@ size_t sl_compact_merge_plan(const catalog_segment *segs, size_t n, uint64_t mer
         /* A run never spans a recorded loss (a hole between entries):
          * its outputs would cover the lost offsets as gaps, and readers
          * would no longer be told of the loss. */
-        while (j < n && segs[j].state == CATALOG_SEG_SEALED && segs[j].bytes < merge_below &&
+        while (j < n && segs[j].state == CATALOG_SEG_SEALED && segs[j].tier != CATALOG_TIER_COLD &&
+               segs[j].bytes < merge_below &&
                (j == i || (total + segs[j].bytes <= segment_bytes_max && segs[j].base_offset == segs[j - 1].end_offset))) {
             total += segs[j].bytes;
             j++;

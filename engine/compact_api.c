@@ -78,7 +78,7 @@ static int scope_of(const compact_job *j, uint32_t p, compact_scope *sc)
     catalog_snapshot *s = sl_catalog_snapshot_get(c);
     for (size_t i = 0; i < sl_catalog_snapshot_count(s); i++) {
         const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
-        if (e->state != CATALOG_SEG_SEALED)
+        if (e->state != CATALOG_SEG_SEALED || e->tier == CATALOG_TIER_COLD)
             continue;
         if (sc->segments++ == 0)
             sc->offset_start = e->base_offset;

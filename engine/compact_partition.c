@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdlib.h>
 
+#include "cold.h"
 #include "error.h"
 
 /* What rewrites one run: the builder, given the inputs and the sink. */
@@ -192,11 +193,12 @@ static size_t sealed_prefix(const catalog_snapshot *s)
 }
 
 /* The first entry of the stretch ending at entry end - 1 of s: entries
- * each starting where the one before ends (no recorded loss between). */
+ * each starting where the one before ends (no recorded loss between),
+ * none cold (cold.h: never rewritten). */
 static size_t stretch_start(const catalog_snapshot *s, size_t end)
 {
-    size_t first = end - 1;
-    while (first > 0 &&
+    size_t first = end - 1, cold = sl_cold_prefix(s);
+    while (first > cold &&
            sl_catalog_snapshot_segment(s, first - 1)->end_offset == sl_catalog_snapshot_segment(s, first)->base_offset)
         first--;
     return first;
@@ -210,12 +212,12 @@ int sl_compact_partition_keys(catalog *c, const segment_params *p, int compressi
     if (rc)
         return rc;
     catalog_snapshot *s = sl_catalog_snapshot_get(c);
-    size_t end = sealed_prefix(s);
+    size_t end = sealed_prefix(s), cold = sl_cold_prefix(s);
     sl_catalog_snapshot_release(s);
     compact_keys_params k = spilling_in(c, kp);
     /* The last stretch first: a rewrite changes the entries from its own
      * on, so the stretches before keep their places. */
-    while (end > 0 && !rc) {
+    while (end > cold && !rc) {
         s = sl_catalog_snapshot_get(c);
         size_t first = stretch_start(s, end);
         compact_stats one;
@@ -275,15 +277,16 @@ int sl_compact_partition_keys_count(catalog *c, const segment_params *p, const c
     if (rc)
         return rc;
     catalog_snapshot *s = sl_catalog_snapshot_get(c);
-    size_t sealed = sealed_prefix(s), m = sl_catalog_snapshot_count(s) - sealed;
+    size_t sealed = sealed_prefix(s), m = sl_catalog_snapshot_count(s) - sealed, cold = sl_cold_prefix(s);
+    size_t old = sealed > cold ? sealed - cold : 0;
     segment **in = NULL, **newer = NULL;
-    if (sealed && !(rc = open_entries(c, s, 0, sealed, p, &in))) {
+    if (old && !(rc = open_entries(c, s, cold, old, p, &in))) {
         if (!(rc = open_entries(c, s, sealed, m, p, &newer))) {
             compact_keys_params k = spilling_in(c, kp);
-            rc = sl_compact_keys_count(in, sealed, newer, m, &k, st);
+            rc = sl_compact_keys_count(in, old, newer, m, &k, st);
             close_segments(newer, m);
         }
-        close_segments(in, sealed);
+        close_segments(in, old);
     }
     sl_catalog_snapshot_release(s);
     return rc;

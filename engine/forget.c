@@ -298,6 +298,10 @@ static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_seg
      * intent (it rolled first): not the job's. */
     if (active && (j->rolled || j->by_hash))
         return 0;
+    if (e->tier == CATALOG_TIER_COLD)
+        return sl_err_set(SIGLOG_EINVAL, "%s: segment %s lies in the cold tier (cold_dir %s), which forget does not "
+                                         "reach yet: nothing was removed", sl_catalog_dir(c), e->location,
+                          j->cfg.cold_dir);
     if (!active && filter_excludes_all(j, c, e)) {
         j->out->segments_skipped++;
         return 0;

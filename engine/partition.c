@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cold.h"
 #include "error.h"
 #include "key_hashes.h"
 #include "schema_contract.h"
@@ -1267,6 +1268,12 @@ int sl_partition_catalog_snapshot(const partition *p, catalog_snapshot **out)
 
 int sl_partition_segment_open(partition *p, const catalog_segment *e, segment **out)
 {
+    if (sl_cold_entry(e)) {
+        pthread_mutex_lock(&p->mu);
+        partition_config pc = p->cfg;
+        pthread_mutex_unlock(&p->mu);
+        return sl_cold_segment_open(pc.backend, &pc.stream, pc.store_id, pc.stream_name, p->id, e, out);
+    }
     segment_params sp = reader_params(p);
     return sl_segment_open_at(p->io, p->dir, e->location, e->base_offset, 0, &sp, out);
 }
@@ -1477,6 +1484,14 @@ static int timestamp_range(partition *p, const catalog_snapshot *cs, int64_t *fi
     for (size_t i = 0; i < n && !rc; i++) {
         segment *s;
         const catalog_segment *e = sl_catalog_snapshot_segment(cs, i);
+        if (sl_cold_entry(e)) {
+            /* Sealed, its times in the catalog: its archive stays shut. */
+            if (i == 0)
+                *first = e->first_timestamp_us;
+            if (e->max_timestamp_us > *max)
+                *max = e->max_timestamp_us;
+            continue;
+        }
         rc = sl_segment_open_at(p->io, p->dir, e->location, e->base_offset, 0, &sp, &s);
         if (rc == SIGLOG_ENOENT) {
             rc = 0;

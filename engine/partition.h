@@ -63,6 +63,11 @@ typedef struct partition_config {
     int catalog_required; /* the stream's metadata is version 2: a
                            * partition holding segments has its catalog
                            * (sl_catalog_check_required) */
+    /* What finds a cold entry's archive (cold.h): cold_dir lies outside
+     * the store, so it is opened through the store's backend itself. */
+    const siglog_io *backend;
+    uint64_t store_id;
+    char stream_name[SIGLOG_NAME_MAX + 1];
 } partition_config;
 
 /* A run of sealed batches, contiguous in offsets. */

@@ -4,7 +4,8 @@
  * "Retention").
  *
  * Per partition: plan on a snapshot of the catalog, then act on it:
- * purge first, then the warm tier for what stays.
+ * purge first, then the cold tier (cold_move.c) and the warm tier for
+ * what stays.
  * Purge order, each step safe to interrupt:
  *   1. the audit record of the purge, synced (the intent: audit.h);
  *   2. sl_catalog_remove_prefix: the catalog commits the new log start,
@@ -76,10 +77,13 @@ static purge_plan plan_purge(const catalog_snapshot *s, const siglog_stream_conf
     purge_plan plan = {0};
     size_t n = sl_catalog_snapshot_count(s);
     uint64_t live = 0; /* hot and warm bytes: what max_bytes bounds */
+    uint64_t cold = 0; /* the cold archives': what cold_max_bytes bounds */
     for (size_t i = 0; i < n; i++) {
         const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
         if (e->tier == CATALOG_TIER_HOT || e->tier == CATALOG_TIER_WARM)
             live += e->bytes;
+        else if (e->tier == CATALOG_TIER_COLD)
+            cold += e->bytes;
     }
     int64_t age_cut = cutoff(now_us, cfg->delete_after), hold_cut = cutoff(now_us, cfg->max_hold);
     /* The last entry (the active one) is never purged. */
@@ -88,7 +92,12 @@ static purge_plan plan_purge(const catalog_snapshot *s, const siglog_stream_conf
         if (e->state != CATALOG_SEG_SEALED)
             break;
         int by_age = cfg->delete_after != 0 && e->max_timestamp_us < age_cut;
-        int by_size = cfg->max_bytes != 0 && live > cfg->max_bytes;
+        /* max_bytes bounds hot and warm, cold_max_bytes the cold tier
+         * (a prefix of the log): a cold entry before the hot ones is
+         * purged by its own budget or its age, or stops the purge. */
+        int is_cold = e->tier == CATALOG_TIER_COLD;
+        int by_size = is_cold ? cfg->cold_max_bytes != 0 && cold > cfg->cold_max_bytes
+                              : cfg->max_bytes != 0 && live > cfg->max_bytes;
         if (!by_age && !by_size)
             break;
         const char *h = plan.held ? plan.held_by : holder(cs, p, e, hold_cut);
@@ -98,7 +107,7 @@ static purge_plan plan_purge(const catalog_snapshot *s, const siglog_stream_conf
         } else {
             plan.count++;
         }
-        live -= e->bytes;
+        *(is_cold ? &cold : &live) -= e->bytes;
     }
     return plan;
 }
@@ -123,7 +132,9 @@ static void describe_purge(const catalog_snapshot *s, size_t count, siglog_retai
     out->purged_to = sl_catalog_snapshot_segment(s, count - 1)->end_offset;
 }
 
-/* The intent of a purge, synced before it begins. */
+/* The intent of a purge, synced before it begins (the cold archives
+ * among the entries purged go after the catalog's commit, as the hot
+ * files do: sl_cold_purged). */
 static int audit_purge(maintenance *m, const siglog_retain_partition *rp, int64_t tmin, int64_t tmax,
                        const siglog_stream_config *cfg)
 {
@@ -139,26 +150,31 @@ static int audit_purge(maintenance *m, const siglog_retain_partition *rp, int64_
     r.events = rp->purged_events;
     snprintf(r.detail, sizeof r.detail,
              "retention: %" PRIu64 " oldest segment(s) purged by delete_after=%" PRIu64 "us max_bytes=%" PRIu64
-             " max_hold=%" PRIu64 "us",
-             rp->purged_segments, cfg->delete_after, cfg->max_bytes, cfg->max_hold);
+             " cold_max_bytes=%" PRIu64 " max_hold=%" PRIu64 "us",
+             rp->purged_segments, cfg->delete_after, cfg->max_bytes, cfg->cold_max_bytes, cfg->max_hold);
     return sl_maintenance_audit(m, &r);
 }
 
 /* Sealed hot entry e goes warm: rewritten alone with LZ4HC, its record
  * of the move written and synced first. */
+void sl_retain_move_record(audit_record *r, int action, const char *stream, uint32_t p, const catalog_segment *e)
+{
+    sl_audit_record_init(r, action, AUDIT_BY_POLICY);
+    snprintf(r->stream, sizeof r->stream, "%s", stream);
+    r->partition = p;
+    r->offset_start = e->base_offset;
+    r->offset_end = e->end_offset;
+    r->time_min_us = e->first_timestamp_us;
+    r->time_max_us = e->max_timestamp_us;
+    r->bytes = e->bytes;
+    r->events = e->record_count;
+}
+
 static int warm_segment(maintenance *m, catalog *c, const catalog_segment *e, const char *stream, uint32_t p,
                         const siglog_stream_config *cfg, siglog_retain_partition *rp)
 {
     audit_record r;
-    sl_audit_record_init(&r, AUDIT_WARM, AUDIT_BY_POLICY);
-    snprintf(r.stream, sizeof r.stream, "%s", stream);
-    r.partition = p;
-    r.offset_start = e->base_offset;
-    r.offset_end = e->end_offset;
-    r.time_min_us = e->first_timestamp_us;
-    r.time_max_us = e->max_timestamp_us;
-    r.bytes = e->bytes;
-    r.events = e->record_count;
+    sl_retain_move_record(&r, AUDIT_WARM, stream, p, e);
     snprintf(r.detail, sizeof r.detail, "retention: segment %s rewritten with LZ4HC level %u by warm_after=%" PRIu64 "us",
              e->location, cfg->warm_level, cfg->warm_after);
     int rc = sl_maintenance_audit(m, &r);
@@ -199,6 +215,38 @@ static int warm_partition(maintenance *m, catalog *c, const catalog_snapshot *s,
     return rc;
 }
 
+/* The sealed hot or warm entries of s from `first` whose newest event is
+ * older than cold_after go cold, oldest first, up to the first that does
+ * not (dry run: are counted): the cold tier stays a prefix of the log,
+ * so purging it (delete_after, cold_max_bytes) removes a prefix too.
+ * *past is the index after the last entry taken (s's entries before it
+ * are cold now, whatever s says). */
+static int cold_partition(maintenance *m, catalog *c, const catalog_snapshot *s, size_t first, const char *stream,
+                          uint32_t p, const siglog_stream_config *cfg, int64_t now_us, int dry_run,
+                          siglog_retain_partition *rp, size_t *past)
+{
+    *past = first;
+    if (cfg->cold_after == 0 || !cfg->cold_dir[0])
+        return 0;
+    int64_t cut = cutoff(now_us, cfg->cold_after);
+    int rc = 0;
+    for (size_t i = first; i + 1 < sl_catalog_snapshot_count(s) && !rc; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(s, i);
+        if (e->tier == CATALOG_TIER_COLD)
+            continue;
+        if (e->state != CATALOG_SEG_SEALED || e->tier > CATALOG_TIER_WARM || e->record_count == 0 ||
+            e->max_timestamp_us >= cut)
+            break;
+        rp->cold_segments++;
+        rp->cold_bytes += e->bytes;
+        uint64_t after = 0;
+        if (!dry_run && (rc = sl_cold_move(m, c, e, stream, p, cfg, &after)) == 0)
+            rp->cold_bytes_after += after;
+        *past = i + 1;
+    }
+    return rc;
+}
+
 static int retain_partition(maintenance *m, const char *stream, const siglog_stream_config *cfg,
                             const consumer_set *cs, uint32_t p, int64_t now_us, const siglog_retain_options *o,
                             unsigned what)
@@ -214,13 +262,17 @@ static int retain_partition(maintenance *m, const char *stream, const siglog_str
     if (plan.count) {
         int64_t tmin, tmax;
         describe_purge(s, plan.count, &rp, &tmin, &tmax);
-        if (!o->dry_run && (rc = audit_purge(m, &rp, tmin, tmax, cfg)) == 0)
-            rc = sl_catalog_remove_prefix(c, plan.count);
+        if (!o->dry_run && (rc = audit_purge(m, &rp, tmin, tmax, cfg)) == 0 &&
+            (rc = sl_catalog_remove_prefix(c, plan.count)) == 0)
+            rc = sl_cold_purged(m, s, plan.count, stream, p, cfg);
     }
     /* What stays goes warm: the entries of s past the purged ones (each
      * found again by its base offset, the catalog having changed). */
+    size_t past = plan.count;
     if (!rc && (what & RETAIN_MOVES))
-        rc = warm_partition(m, c, s, plan.count, stream, p, cfg, now_us, o->dry_run, &rp);
+        rc = cold_partition(m, c, s, plan.count, stream, p, cfg, now_us, o->dry_run, &rp, &past);
+    if (!rc && (what & RETAIN_MOVES))
+        rc = warm_partition(m, c, s, past, stream, p, cfg, now_us, o->dry_run, &rp);
     sl_catalog_snapshot_release(s);
     if (!rc && o->partition_done)
         o->partition_done(o->ctx, &rp);

@@ -100,6 +100,8 @@ struct segment {
                               * write-back or were there when it adopted
                               * the file; <= st.pos (a cut below st.pos
                               * needs a new adopt, which resets it) */
+    uint64_t origin;         /* where byte 0 lies in the file: 0 but for a
+                              * window on an archive (sl_segment_open_window) */
     int64_t created_us;
     index_file *oix, *tix;
     /* Read-only handles: file bytes [win_pos, win_pos + win.len), read
@@ -188,6 +190,13 @@ static uint32_t index_capacity_for(const segment_params *p, uint64_t file_bytes)
 
 /* ---- reading batches ---- */
 
+/* Every read of batch bytes: positions are the segment's, the file's are
+ * origin bytes further (a window on an archive). */
+static ssize_t seg_pread(const segment *s, void *buf, size_t n, uint64_t pos)
+{
+    return sl_io_read_full(s->io, s->fd, buf, n, s->origin + pos);
+}
+
 /* Re-issue the batch codec's detail with the file and position. */
 static int batch_error(const segment *s, uint64_t pos, int code)
 {
@@ -216,7 +225,7 @@ static int read_header(segment *s, uint64_t pos, uint64_t limit, batch_header *h
     if (limit < pos || limit - pos < BATCH_HEADER_BYTES)
         return 0;
     uint8_t hdr[BATCH_HEADER_BYTES];
-    ssize_t got = sl_io_read_full(s->io, s->fd, hdr, sizeof hdr, pos);
+    ssize_t got = seg_pread(s, hdr, sizeof hdr, pos);
     if (got < 0)
         return sl_err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos);
     if (got < BATCH_HEADER_BYTES)
@@ -239,7 +248,7 @@ int sl_segment_read_batch(segment *s, uint64_t pos, uint64_t limit, batch_header
     buf->len = 0;
     if ((rc = sl_bytebuf_reserve(buf, h->body_len)) != 0)
         return rc;
-    ssize_t got = sl_io_read_full(s->io, s->fd, buf->data, h->body_len, pos + BATCH_HEADER_BYTES);
+    ssize_t got = seg_pread(s, buf->data, h->body_len, pos + BATCH_HEADER_BYTES);
     if (got < 0)
         return sl_err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos + BATCH_HEADER_BYTES);
     if ((size_t)got < h->body_len)
@@ -269,8 +278,8 @@ static int64_t window_at(segment *s, uint64_t pos, uint64_t need, uint64_t want,
     int rc = sl_bytebuf_reserve(&s->win, len + SL_IO_READ_ALIGN - 1);
     if (rc)
         return rc;
-    s->win_at = s->win.data + sl_io_read_shift(s->win.data, pos);
-    ssize_t got = sl_io_read_full(s->io, s->fd, s->win_at, len, pos);
+    s->win_at = s->win.data + sl_io_read_shift(s->win.data, s->origin + pos);
+    ssize_t got = seg_pread(s, s->win_at, len, pos);
     if (got < 0)
         return sl_err_errno((int)got, "read of %s at byte %" PRIu64, s->path, pos);
     s->win.len = (size_t)got;
@@ -811,6 +820,32 @@ fail:
     return rc;
 }
 
+int sl_segment_open_window(const siglog_io *io, int fd, const char *path, uint64_t origin,
+                           const segment_window *w, segment **out)
+{
+    char stem[SEGMENT_STEM_MAX + 1];
+    sl_segment_stem(stem, w->base_offset);
+    segment *s;
+    int rc = segment_alloc(io, "/", stem, w->base_offset, 0, NULL, &s);
+    if (rc) {
+        io->close_file(io, fd);
+        return rc;
+    }
+    s->fd = fd;
+    s->origin = origin;
+    s->sealed = 1;
+    /* Its bytes were checked whole when the archive was opened: they are
+     * vouched for, so a file cut since reads as damage, not as an end. */
+    s->vouched_bytes = w->bytes;
+    s->durable_offset = w->next_offset;
+    s->created_us = io->now_us(io);
+    s->st = (seg_state){.pos = w->bytes, .next_offset = w->next_offset, .record_count = w->record_count,
+                        .max_ts = w->max_timestamp_us};
+    snprintf(s->path, PATH_MAX, "%s (batches from byte %" PRIu64 ")", path, origin);
+    *out = s;
+    return 0;
+}
+
 void sl_segment_close(segment *s)
 {
     if (!s)
@@ -844,7 +879,7 @@ int sl_segment_find_batch(segment *s, uint64_t from, uint64_t limit, uint64_t mi
         uint64_t want = limit - p;
         if (want > DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES - 1)
             want = DAMAGE_CHUNK_BYTES + BATCH_HEADER_BYTES - 1;
-        ssize_t got = sl_io_read_full(s->io, s->fd, buf->data, (size_t)want, p);
+        ssize_t got = seg_pread(s, buf->data, (size_t)want, p);
         if (got < 0)
             return sl_err_errno((int)got, "read of %s at byte %" PRIu64, s->path, p);
         size_t n = (size_t)got, i = 0;

@@ -124,6 +124,17 @@ int sl_segment_open(const siglog_io *io, const char *dir, uint64_t base_offset, 
 /* The same with the files named by `stem` (catalog entry's location). */
 int sl_segment_open_at(const siglog_io *io, const char *dir, const char *stem, uint64_t base_offset, int writable,
                     const segment_params *p, segment **out);
+/* A read-only segment over bytes [origin, origin + w->bytes) of an open
+ * file fd (a cold archive's batches of one segment, checked whole by its
+ * opener): sealed, its figures w's, no indexes (a seek scans), positions
+ * counted from origin (messages name path and the origin). Takes fd, also
+ * on failure. */
+typedef struct segment_window {
+    uint64_t base_offset, next_offset, record_count, bytes;
+    int64_t max_timestamp_us;
+} segment_window;
+int sl_segment_open_window(const siglog_io *io, int fd, const char *path, uint64_t origin,
+                           const segment_window *w, segment **out);
 void sl_segment_close(segment *s);
 
 /* Writer: make everything written so far durable and say so in the .sum

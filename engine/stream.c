@@ -9,6 +9,7 @@
 
 #include "codec.h"
 #include "error.h"
+#include "options_io.h"
 #include "names.h"
 #include "schema_registry.h"
 #include "settings.h"
@@ -356,12 +357,17 @@ int sl_stream_meta_decode(const uint8_t *buf, size_t len, char name[SIGLOG_NAME_
 
 /* The partitions of a stream work by its settings, the store's mode and
  * the version of its stream.meta (meta_version). */
-static partition_config partition_config_of(const struct siglog *s, const siglog_stream_config *c, int meta_version)
+static partition_config partition_config_of(const struct siglog *s, const char *name, const siglog_stream_config *c,
+                                            int meta_version)
 {
-    return (partition_config){.stream = *c,
-                              .file_mode = s->opt.file_mode,
-                              .remove_leftovers = s->maintenance_idle,
-                              .catalog_required = meta_version >= 2};
+    partition_config pc = {.stream = *c,
+                           .file_mode = s->opt.file_mode,
+                           .remove_leftovers = s->maintenance_idle,
+                           .catalog_required = meta_version >= 2,
+                           .backend = sl_options_io(&s->opt),
+                           .store_id = s->store_id};
+    snprintf(pc.stream_name, sizeof pc.stream_name, "%s", name);
+    return pc;
 }
 
 /* Remove a directory that stream creation made, with what it holds two
@@ -508,7 +514,7 @@ int sl_stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream
     /* What a reader checks, writing nothing: catalog and segments agree
      * and the log reaches its bound, by the rules of the version 2
      * stream.meta adoption writes. */
-    partition_config pc = partition_config_of(s, c, 2);
+    partition_config pc = partition_config_of(s, "", c, 2);
     for (uint32_t p = 0; p < parts && !rc; p++) {
         char *pd = sl_path_partition_dir(dir, p);
         partition *part = NULL;
@@ -604,7 +610,7 @@ int sl_stream_open(struct siglog *s, const char *dir, int writable, siglog_strea
     }
     if (writable && (rc = sl_stream_config_normalize(&st->cfg, sl_journal_capacity(s->journal))) != 0)
         goto fail;
-    partition_config pc = partition_config_of(s, &st->cfg, st->meta_version);
+    partition_config pc = partition_config_of(s, st->name, &st->cfg, st->meta_version);
     /* What a writer holds appended but uncommitted is bounded per stream:
      * a quarter of the journal, at most 4 MiB, shared by its partitions
      * (each at least 256 KiB, a few batches). A bound per partition would

@@ -39,6 +39,7 @@
 #include "audit_ranges.h"
 #include "catalog.h"
 #include "catalog_loss.h"
+#include "cold.h"
 #include "stream.h"
 
 /* Progress is reported at most every this many bytes. */
@@ -66,6 +67,8 @@ typedef struct bad_list {
 
 typedef struct verifier {
     const siglog_io *io;
+    const siglog_io *backend; /* unjailed: cold_dir lies outside the store */
+    uint64_t store_id;        /* names the cold tier's archives */
     const siglog_verify_callbacks *cb;
     siglog_verify_stats st;
     uint64_t total, done, reported;
@@ -449,8 +452,32 @@ static void check_hole(verifier *v, const char *dir, const char *stream, uint32_
  * catalog module lists, against the version 1 bounds; none where
  * catalog_required (a version 2 stream) and the partition holds more
  * than a fresh one is a problem, and its segments are checked as listed. */
+/* Cold entry e: its archive in cold_dir, checked whole and against the
+ * entry (cold_read.c), starting where the log before it ends. */
+static void check_cold(verifier *v, const char *dir, const char *stream, uint32_t part,
+                       const siglog_stream_config *c, const catalog_segment *e, uint64_t *next)
+{
+    char name[COLD_NAME_MAX + 1], path[4096];
+    sl_cold_archive_name(name, v->store_id, stream, part, e->base_offset, e->end_offset);
+    snprintf(path, sizeof path, "%s/%s", c->cold_dir, name);
+    v->st.files++;
+    if (*next != UINT64_MAX && e->base_offset != *next)
+        problem(v, dir, UINT64_MAX, "cold entry %s starts at offset %" PRIu64 ", the log before it ends at %" PRIu64,
+                e->location, e->base_offset, *next);
+    segment *s;
+    if (sl_cold_segment_open(v->backend, c, v->store_id, stream, part, e, &s) != 0) {
+        problem(v, path, UINT64_MAX, "cold entry %s: %s", e->location, siglog_errdetail());
+        *next = UINT64_MAX;
+        return;
+    }
+    v->st.records += e->record_count;
+    v->st.bytes += sl_segment_size(s);
+    sl_segment_close(s);
+    *next = e->end_offset;
+}
+
 static int check_partition(verifier *v, const char *dir, const char *stream, uint32_t part, const segment_params *p,
-                           int catalog_required)
+                           const siglog_stream_config *c, int catalog_required)
 {
     catalog_snapshot *cs = NULL;
     int rc = sl_catalog_snapshot_load(v->io, dir, &cs);
@@ -491,6 +518,10 @@ static int check_partition(verifier *v, const char *dir, const char *stream, uin
             check_hole(v, dir, stream, part, sl_catalog_snapshot_segment(cs, i - 1), e);
             next = UINT64_MAX;
         }
+        if (e->tier == CATALOG_TIER_COLD && !listed) {
+            check_cold(v, dir, stream, part, c, e, &next);
+            continue;
+        }
         seg_figures f;
         rc = check_segment(v, dir, e->location, e->base_offset, i + 1 == n, p, &next, &f);
         if (!rc && !listed && e->state != CATALOG_SEG_ACTIVE && f.intact)
@@ -527,7 +558,7 @@ static int check_stream(verifier *v, const char *dir)
             .segment_bytes_max = c.segment_bytes_max, .index_interval_bytes = c.index_interval_bytes, .file_mode = 0600};
         for (uint32_t part = 0; part < c.partitions && !rc; part++) {
             char *pd = sl_path_partition_dir(dir, part);
-            rc = pd ? check_partition(v, pd, name, part, &p, version >= 2) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
+            rc = pd ? check_partition(v, pd, name, part, &p, &c, version >= 2) : sl_err_set(SIGLOG_ENOMEM, "out of memory");
             free(pd);
         }
     }
@@ -652,6 +683,7 @@ static int check_store(verifier *v, const char *path)
     if (sl_store_meta_decode(data, len, &meta) != 0)
         problem(v, store_file, UINT64_MAX, "%s", siglog_errdetail());
     else {
+        v->store_id = meta.store_id;
         check_journal(v, path, meta.store_id);
         load_audit(v, path, meta.store_id);
     }
@@ -957,14 +989,14 @@ int sl_verify_io(const siglog_io *io, const char *path, int do_repair, const sig
         free(real);
         return rc;
     }
-    verifier v = {.io = sl_io_root_io(root), .cb = cb};
+    verifier v = {.io = sl_io_root_io(root), .backend = io, .cb = cb};
     rc = check_store(&v, path);
     if (!rc && v.st.problems && do_repair) {
         rc = repair(&v, path, io, (do_repair & SIGLOG_VERIFY_FORCE_OWNER) != 0,
                     (do_repair & SIGLOG_VERIFY_QUARANTINE) != 0, (do_repair & SIGLOG_VERIFY_ACCEPT_LOSS) != 0);
         if (!rc) {
             /* Check again, silently: what remains is the answer. */
-            verifier again = {.io = v.io};
+            verifier again = {.io = v.io, .backend = io};
             rc = check_store(&again, path);
             if (!rc && again.st.problems)
                 rc = sl_err_set(SIGLOG_ECORRUPT, "%llu of %llu problems remain after repair",

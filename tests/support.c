@@ -626,6 +626,17 @@ siglog_maintenance *test_maintenance_on(const char *store, const siglog_io *io)
     return m;
 }
 
+void test_crash_retain(void *arg, const char *store, test_crash *t)
+{
+    (void)arg;
+    siglog_maintenance *m = test_maintenance_on(store, t->io);
+    test_crash_arm(t);
+    int rc = siglog_retain(m, TEST_RETAIN_NOW, NULL);
+    if (!t->die)
+        cr_assert_eq(rc, 0, "reference run: %s", siglog_errdetail());
+    siglog_maintenance_close(m);
+}
+
 void test_crash_recover(const char *store, int by_writer, const char *stream, const char *ctx)
 {
     if (by_writer) {

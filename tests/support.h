@@ -137,6 +137,10 @@ uint64_t test_crash_trial(const char *tmpl, const char *store, uint64_t die, uin
                           test_crash_change change, void *arg);
 /* A maintenance handle on store through io (NULL: POSIX); asserts. */
 struct siglog_maintenance *test_maintenance_on(const char *store, const struct siglog_io *io);
+/* A change for test_crash_trial: siglog_retain as of TEST_RETAIN_NOW
+ * through t's backend, its calls counted from after the maintenance
+ * open (arg unused). */
+void test_crash_retain(void *arg, const char *store, test_crash *t);
 /* Recover the store after a cut: by a writer's open and close, or by a
  * maintenance handle's first use of stream `stream`'s partition 0.
  * Asserts, ctx prefixing the messages. */

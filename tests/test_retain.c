@@ -3,9 +3,14 @@
  * and max_bytes remove the oldest whole sealed segments and move the log
  * start; a consumer's hold keeps what it has not committed past unless
  * older than max_hold; a dry run changes and records nothing; every purge
- * is one audit record explaining exactly the offsets that went.
+ * is one audit record explaining exactly the offsets that went; the cold
+ * tier takes what is older than cold_after into cold_dir as archives that
+ * cursors, seeks and stat read as before.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <inttypes.h>
+#include <sys/stat.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,16 +26,20 @@
 #define SECOND (1000 * MS)
 
 static char *dir;
+static char *cold; /* a cold_dir outside the store */
 
 static void setup(void)
 {
     dir = test_tmpdir("retain");
+    cold = test_tmpdir("retain-cold");
 }
 
 static void teardown(void)
 {
     test_rmtree(dir);
+    test_rmtree(cold);
     free(dir);
+    free(cold);
 }
 
 TestSuite(retain, .init = setup, .fini = teardown);
@@ -52,6 +61,9 @@ static void make_store(const siglog_stream_config *policy)
     c.max_bytes = policy->max_bytes;
     c.max_hold = policy->max_hold;
     c.warm_after = policy->warm_after;
+    c.cold_after = policy->cold_after;
+    c.cold_max_bytes = policy->cold_max_bytes;
+    snprintf(c.cold_dir, sizeof c.cold_dir, "%s", policy->cold_dir);
     cr_assert_eq(siglog_stream_config_set(s, "r", &c), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
 }
@@ -372,4 +384,216 @@ Test(retain, warm_rewrites_old_hot_segments_smaller_with_the_same_events)
     /* Warm segments stay warm: nothing more to do. */
     reported again = retain(now, 0);
     cr_assert_eq(again.last.warm_segments, 0);
+}
+
+/* The partition's directory, where hot and warm segments live. */
+static char *partition_dir(void)
+{
+    char *streams = test_path(dir, "streams"), *r = test_path(streams, "r"), *p = test_path(r, "00000");
+    free(streams);
+    free(r);
+    return p;
+}
+
+static int exists(const char *d, const char *name)
+{
+    char *path = test_path(d, name);
+    struct stat sb;
+    int there = stat(path, &sb) == 0;
+    free(path);
+    return there;
+}
+
+/* The entries before the active one whose newest event is older than cut. */
+static size_t older_than(const segs *s, int64_t cut, uint64_t *bytes)
+{
+    size_t n = 0;
+    *bytes = 0;
+    while (n + 1 < s->n && s->e[n].max_timestamp_us < cut)
+        *bytes += s->e[n++].bytes;
+    return n;
+}
+
+Test(retain, cold_moves_old_segments_into_cold_dir_and_reads_them_as_before)
+{
+    siglog_stream_config pol = {.cold_after = 1 * SECOND};
+    snprintf(pol.cold_dir, sizeof pol.cold_dir, "%s", cold);
+    make_store(&pol);
+    segs before;
+    check_log(&before);
+    int64_t now = T0 + 3500 * MS;
+    uint64_t bytes;
+    size_t want = older_than(&before, now - 1 * SECOND, &bytes);
+    cr_assert_gt(want, 1);
+    reported plan = retain(now, 1);
+    cr_assert_eq(plan.last.cold_segments, want);
+    cr_assert_eq(plan.last.cold_bytes, bytes);
+    cr_assert_eq(plan.last.cold_bytes_after, 0);
+    reported r = retain(now, 0);
+    cr_assert_eq(r.last.cold_segments, want);
+    cr_assert_eq(r.last.purged_segments, 0);
+    segs after;
+    /* Cursors read the cold entries in place: every event, byte for byte. */
+    cr_assert_eq(check_log(&after), 0, "every event still there, byte-identical");
+    cr_assert_eq(after.n, before.n);
+    siglog_stream *st;
+    siglog *s = open_reader(&st);
+    uint64_t store_id = siglog_store_id(s);
+    char *pd = partition_dir();
+    uint64_t cold_bytes = 0;
+    for (size_t i = 0; i < after.n; i++) {
+        cr_assert_eq(after.e[i].base_offset, before.e[i].base_offset);
+        cr_assert_eq(after.e[i].end_offset, before.e[i].end_offset);
+        cr_assert_eq(after.e[i].record_count, before.e[i].record_count);
+        cr_assert_eq(after.e[i].tier, i < want ? 2u : 0u, "segment %zu", i);
+        char stem[64], name[256];
+        snprintf(stem, sizeof stem, "%020" PRIu64 ".seg", before.e[i].base_offset);
+        snprintf(name, sizeof name, "%016" PRIx64 ".r.00000.%020" PRIu64 "-%020" PRIu64 ".sgar", store_id,
+                 before.e[i].base_offset, before.e[i].end_offset);
+        cr_assert_eq(exists(pd, stem), i >= want, "hot file of segment %zu", i);
+        cr_assert_eq(exists(cold, name), i < want, "archive of segment %zu", i);
+        if (i < want)
+            cold_bytes += after.e[i].bytes;
+    }
+    cr_assert_eq(cold_bytes, r.last.cold_bytes_after, "entries say their archives' sizes");
+    /* A seek into a cold entry, and one by time. */
+    uint64_t mid = (before.e[1].base_offset + before.e[1].end_offset) / 2;
+    siglog_cursor *cur;
+    const siglog_record *rec;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_OFFSET, mid, 0), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_cursor_next(cur, &rec), 1, "%s", siglog_errdetail());
+    cr_assert_eq(rec->offset, mid);
+    test_event t;
+    test_event_make(&t, SEED, mid);
+    test_assert_record_eq(rec, &t.ev);
+    siglog_cursor_close(cur);
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_TIME, (uint64_t)(T0 + (int64_t)mid * MS), 0), 0, "%s",
+                 siglog_errdetail());
+    cr_assert_eq(siglog_cursor_next(cur, &rec), 1, "%s", siglog_errdetail());
+    cr_assert_eq(rec->offset, mid);
+    siglog_cursor_close(cur);
+    siglog_partition_info info;
+    cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s", siglog_errdetail());
+    cr_assert_eq(info.first_timestamp_us, before.e[0].first_timestamp_us);
+    siglog_close(s);
+    free(pd);
+    audit_action = "cold";
+    purges p = audited();
+    cr_assert_eq(p.n, want, "one cold record per segment moved");
+    cr_assert(strstr(p.detail[0], cold) && strstr(p.detail[0], "cold_after="), "%s", p.detail[0]);
+    /* Cold stays cold, and verify checks the archives as the store's. */
+    reported again = retain(now, 0);
+    cr_assert_eq(again.last.cold_segments, 0);
+    siglog_verify_stats vs;
+    cr_assert_eq(siglog_verify(dir, 0, NULL, &vs), 0, "%s", siglog_errdetail());
+    cr_assert_geq(vs.records, EVENTS);
+}
+
+typedef struct problems {
+    int n;
+    char file[4096], what[512];
+} problems;
+
+static void on_problem(void *ctx, const char *file, uint64_t pos, const char *what)
+{
+    (void)pos;
+    problems *p = ctx;
+    if (p->n++ == 0) {
+        snprintf(p->file, sizeof p->file, "%s", file);
+        snprintf(p->what, sizeof p->what, "%s", what);
+    }
+}
+
+Test(retain, damage_in_a_cold_archive_is_reported_naming_it)
+{
+    siglog_stream_config pol = {.cold_after = 1 * SECOND};
+    snprintf(pol.cold_dir, sizeof pol.cold_dir, "%s", cold);
+    make_store(&pol);
+    retain(T0 + 3500 * MS, 0);
+    segs after;
+    check_log(&after);
+    cr_assert_eq(after.e[0].tier, 2u);
+    siglog_stream *st;
+    siglog *s = open_reader(&st);
+    char name[256];
+    snprintf(name, sizeof name, "%016" PRIx64 ".r.00000.%020" PRIu64 "-%020" PRIu64 ".sgar", siglog_store_id(s),
+             after.e[0].base_offset, after.e[0].end_offset);
+    char *archive = test_path(cold, name);
+    test_flip_byte(archive, after.e[0].bytes / 2, 0x10);
+    siglog_cursor *cur;
+    const siglog_record *rec;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_cursor_next(cur, &rec), SIGLOG_ECORRUPT);
+    cr_assert(strstr(siglog_errdetail(), archive), "%s", siglog_errdetail());
+    siglog_cursor_close(cur);
+    siglog_close(s);
+    problems p = {0};
+    siglog_verify_callbacks cb = {.problem = on_problem, .ctx = &p};
+    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), SIGLOG_ECORRUPT);
+    cr_assert_eq(p.n, 1, "%s: %s", p.file, p.what);
+    cr_assert_str_eq(p.file, archive);
+    cr_assert(strstr(p.what, "byte"), "%s", p.what);
+    free(archive);
+}
+
+Test(retain, cold_dir_missing_fails_naming_it_and_keeps_the_hot_tier)
+{
+    siglog_stream_config pol = {.cold_after = 1 * SECOND};
+    char *missing = test_path(cold, "not-mounted");
+    snprintf(pol.cold_dir, sizeof pol.cold_dir, "%s", missing);
+    make_store(&pol);
+    segs before, after;
+    check_log(&before);
+    siglog_maintenance *m = NULL;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    int rc = siglog_retain(m, T0 + 3500 * MS, NULL);
+    cr_assert_neq(rc, 0);
+    cr_assert(strstr(siglog_errdetail(), missing) && strstr(siglog_errdetail(), "cold_dir"), "%s",
+              siglog_errdetail());
+    siglog_maintenance_close(m);
+    cr_assert_eq(check_log(&after), 0);
+    cr_assert_eq(after.n, before.n);
+    for (size_t i = 0; i < after.n; i++)
+        cr_assert_eq(after.e[i].tier, 0u, "segment %zu stays hot", i);
+    free(missing);
+}
+
+Test(retain, cold_max_bytes_purges_the_oldest_archives)
+{
+    siglog_stream_config pol = {.cold_after = 1 * SECOND, .cold_max_bytes = 1};
+    snprintf(pol.cold_dir, sizeof pol.cold_dir, "%s", cold);
+    make_store(&pol);
+    int64_t now = T0 + 3500 * MS;
+    reported moved = retain(now, 0); /* purges run first: nothing is cold yet */
+    cr_assert_eq(moved.last.purged_segments, 0);
+    size_t n = moved.last.cold_segments;
+    cr_assert_gt(n, 1);
+    segs cold_now;
+    check_log(&cold_now);
+    uint64_t end = cold_now.e[n - 1].end_offset, bytes = 0;
+    for (size_t i = 0; i < n; i++)
+        bytes += cold_now.e[i].bytes;
+    reported plan = retain(now, 1);
+    cr_assert_eq(plan.last.purged_segments, n, "every archive is over the budget of 1 byte");
+    reported r = retain(now, 0);
+    cr_assert_eq(r.last.purged_segments, n);
+    cr_assert_eq(r.last.purged_bytes, bytes);
+    cr_assert_eq(r.last.purged_to, end);
+    segs after;
+    cr_assert_eq(check_log(&after), end, "the log starts after the cold tier");
+    for (size_t i = 0; i < after.n; i++)
+        cr_assert_neq(after.e[i].tier, 2u);
+    DIR *d = opendir(cold);
+    cr_assert_not_null(d);
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+        cr_assert(de->d_name[0] == '.', "%s stays in cold_dir", de->d_name);
+    closedir(d);
+    audit_action = "purge";
+    purges p = audited();
+    cr_assert_eq(p.n, 1);
+    cr_assert_eq(p.r[0].offset_start, 0);
+    cr_assert_eq(p.r[0].offset_end, end);
+    cr_assert(strstr(p.detail[0], "cold_max_bytes=1"), "%s", p.detail[0]);
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
 }

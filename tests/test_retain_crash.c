@@ -51,19 +51,6 @@ static void drop_template(void)
 
 TestSuite(retain_crash, .init = make_template, .fini = drop_template);
 
-/* The retention, through t's backend, its calls counted from after the
- * maintenance open. */
-static void retain_change(void *arg, const char *store, test_crash *t)
-{
-    (void)arg;
-    siglog_maintenance *m = test_maintenance_on(store, t->io);
-    test_crash_arm(t);
-    int rc = siglog_retain(m, TEST_RETAIN_NOW, NULL);
-    if (!t->die)
-        cr_assert_eq(rc, 0, "reference run: %s", siglog_errdetail());
-    siglog_maintenance_close(m);
-}
-
 static int count_warm(void *arg, const siglog_segment_info *seg)
 {
     *(uint64_t *)arg += seg->tier == 1;
@@ -110,7 +97,7 @@ Test(retain_crash, purge_and_warm_moves_are_whole_or_not_done_at_every_call, .ti
 {
     char *ref = test_path(root, "reference");
     snprintf(ctx, sizeof ctx, "reference");
-    uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, retain_change, NULL);
+    uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, test_crash_retain, NULL);
     uint64_t warm_moves;
     uint64_t purged_to = check_store(ref, &warm_moves);
     cr_assert_gt(purged_to, 0, "the policy purges something");
@@ -125,7 +112,7 @@ Test(retain_crash, purge_and_warm_moves_are_whole_or_not_done_at_every_call, .ti
             snprintf(ctx, sizeof ctx, "crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s", k, calls,
                      test_crash_mode_names[mi], by_writer ? "a writer" : "maintenance");
             char *store = test_path(root, "trial");
-            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], retain_change, NULL);
+            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], test_crash_retain, NULL);
             test_crash_recover(store, by_writer, "m", ctx);
             uint64_t warm;
             uint64_t start = check_store(store, &warm);

@@ -18,18 +18,26 @@ static const args_cmd cmd = {
     "retain",
     "siglog retain STORE [--stream S] [--dry-run] [--now T [--time-unit s|ms|us]] [--json]",
     "Apply each stream's retention policy (stream config: delete_after,\n"
-    "max_bytes, max_hold, warm_after, warm_level) to its sealed segments,\n"
-    "beside a running writer and readers: the oldest whole segments whose\n"
-    "newest event is older than delete_after, and the oldest while a\n"
-    "partition holds more than max_bytes, are purged and the log start moves\n"
-    "past them. A consumer with a hold keeps every segment holding an event\n"
-    "it has not committed past, unless that segment's newest event is older\n"
-    "than max_hold; a kept segment keeps every newer one too. Then each\n"
-    "sealed hot segment whose newest event is older than warm_after is\n"
+    "max_bytes, cold_max_bytes, max_hold, cold_after, cold_dir, warm_after,\n"
+    "warm_level) to its sealed segments, beside a running writer and\n"
+    "readers: the oldest whole segments whose newest event is older than\n"
+    "delete_after, the oldest hot and warm ones while a partition holds more\n"
+    "than max_bytes and the oldest cold ones while its cold archives hold\n"
+    "more than cold_max_bytes are purged and the log start moves past them.\n"
+    "A consumer with a hold keeps every segment holding an event it has not\n"
+    "committed past, unless that segment's newest event is older than\n"
+    "max_hold; a kept segment keeps every newer one too. Then the oldest\n"
+    "sealed segments whose newest event is older than cold_after move to the\n"
+    "cold tier: each is copied into cold_dir as an archive file (synced,\n"
+    "read back and checked), the catalog names it, and only then is the\n"
+    "store's file removed (cold tier: read as before, from cold_dir). Then\n"
+    "each sealed hot segment whose newest event is older than warm_after is\n"
     "rewritten with LZ4HC at warm_level (warm tier: same offsets and events,\n"
     "smaller; read as before). Each purge and move is recorded in the audit\n"
-    "trail (actions purge, warm) before it is done. Prints per partition what\n"
-    "was purged, what a hold kept and what went warm.\n"
+    "trail (actions purge, cold, warm) before it is done. Prints per\n"
+    "partition what was purged, what a hold kept and what went cold and\n"
+    "warm. A cold_dir missing, read-only or full fails the run naming it;\n"
+    "the segment stays in the store.\n"
     "\n"
     "  --stream S     only stream S (default: every stream)\n"
     "  --dry-run      print the plan; change and record nothing\n"
@@ -39,6 +47,7 @@ static const args_cmd cmd = {
     "  --json         print {\"dry_run\", \"now_us\", \"partitions\": [{stream,\n"
     "                 partition, purged_segments, purged_bytes, purged_events,\n"
     "                 purged_from, purged_to, held_segments, held_by,\n"
+    "                 cold_segments, cold_bytes, cold_bytes_after,\n"
     "                 warm_segments, warm_bytes, warm_bytes_after}]}\n"
     "\n"
     "Takes the maintenance role (another siglog retain running makes it\n"
@@ -56,7 +65,7 @@ typedef struct retain_run {
 
 static void line_of(const retain_run *rr, const siglog_retain_partition *p)
 {
-    char line[SIGLOG_NAME_MAX * 2 + 256];
+    char line[SIGLOG_NAME_MAX * 2 + 512];
     int n = snprintf(line, sizeof line, "%s/%u: ", p->stream, p->partition);
     if (p->purged_segments)
         n += snprintf(line + n, sizeof line - (size_t)n,
@@ -69,6 +78,14 @@ static void line_of(const retain_run *rr, const siglog_retain_partition *p)
     if (p->held_segments)
         n += snprintf(line + n, sizeof line - (size_t)n, "; %" PRIu64 " segment(s) kept by the hold of consumer %s",
                       p->held_segments, p->held_by);
+    if (p->cold_segments && rr->dry_run)
+        n += snprintf(line + n, sizeof line - (size_t)n,
+                      "; would move %" PRIu64 " segment(s), %" PRIu64 " bytes, to cold", p->cold_segments,
+                      p->cold_bytes);
+    else if (p->cold_segments)
+        n += snprintf(line + n, sizeof line - (size_t)n,
+                      "; moved %" PRIu64 " segment(s) to cold, %" PRIu64 " bytes -> %" PRIu64, p->cold_segments,
+                      p->cold_bytes, p->cold_bytes_after);
     if (p->warm_segments && rr->dry_run)
         snprintf(line + n, sizeof line - (size_t)n, "; would move %" PRIu64 " segment(s), %" PRIu64 " bytes, to warm",
                  p->warm_segments, p->warm_bytes);
@@ -86,12 +103,15 @@ static void on_partition(void *ctx, const siglog_retain_partition *p)
         line_of(rr, p);
         return;
     }
-    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I}", "stream", p->stream,
+    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I}",
+                          "stream", p->stream,
                           "partition", (json_int_t)p->partition, "purged_segments", (json_int_t)p->purged_segments,
                           "purged_bytes", (json_int_t)p->purged_bytes, "purged_events",
                           (json_int_t)p->purged_events, "purged_from", (json_int_t)p->purged_from, "purged_to",
                           (json_int_t)p->purged_to, "held_segments", (json_int_t)p->held_segments, "held_by",
-                          p->held_by, "warm_segments", (json_int_t)p->warm_segments, "warm_bytes",
+                          p->held_by, "cold_segments", (json_int_t)p->cold_segments, "cold_bytes",
+                          (json_int_t)p->cold_bytes, "cold_bytes_after", (json_int_t)p->cold_bytes_after,
+                          "warm_segments", (json_int_t)p->warm_segments, "warm_bytes",
                           (json_int_t)p->warm_bytes, "warm_bytes_after", (json_int_t)p->warm_bytes_after);
     if (!o || json_array_append_new(rr->list, o) != 0)
         rr->failed = 1;

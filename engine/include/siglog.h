@@ -253,9 +253,9 @@ typedef struct siglog_stream_config {
      * Every one defaults to 0, "off": a stream keeps everything, hot,
      * until its policy says otherwise. Durations are microseconds.
      * siglog_retain, and a writer every retention_interval, apply
-     * warm_after, delete_after, max_bytes and max_hold ("Retention"),
-     * a writer min_free (siglog_append); cold_after, cold_dir and
-     * cold_max_bytes are stored, checked and audited but not acted on yet. */
+     * warm_after, cold_after (with cold_dir), delete_after, max_bytes,
+     * cold_max_bytes and max_hold ("Retention"), a writer min_free
+     * (siglog_append). */
     uint32_t warm_level;          /* LZ4HC level of warm rewrites, 1..12;
                                    * default 9 */
     uint64_t warm_after;          /* rewrite sealed segments whose newest
@@ -1320,8 +1320,8 @@ typedef struct siglog_forget_result {
  * until the writer overwrites them: when no writer has the store, the
  * forget zeroes them at its end (out->journal_scrubbed 1, also when it
  * removed nothing: so a forget run again once the writer has closed
- * completes one run beside it). Not covered (yet): cold segments and
- * archives.
+ * completes one run beside it). Not covered (yet): cold segments (a
+ * stream with any is SIGLOG_EINVAL, nothing removed) and archives.
  *
  * With o->dry_run nothing is written (no audit record either) and *out
  * says what would go. Empty or NULL keys, n == 0: SIGLOG_EINVAL; unknown
@@ -1368,8 +1368,9 @@ SIGLOG_API void siglog_forget_pending_free(siglog_forget_intent *list);
  * hot segment (the next run moves it) or the warm one.
  *
  * Purge removes the oldest whole segments: those at the start of the log
- * whose newest event is older than now - delete_after, and the oldest
- * while the partition's segments hold more than max_bytes. The log start
+ * whose newest event is older than now - delete_after, the oldest hot and
+ * warm ones while they hold more than max_bytes, and the oldest cold ones
+ * while their archives hold more than cold_max_bytes. The log start
  * then moves to the first segment kept, so the offsets below it are gone
  * (readers get SIGLOG_EGAP there). A consumer created with a hold
  * (SIGLOG_CONSUMER_HOLD) keeps every segment holding an event at or past
@@ -1384,6 +1385,18 @@ SIGLOG_API void siglog_forget_pending_free(siglog_forget_intent *list);
  * then the catalog is committed and only then are the files unlinked. A
  * crash leaves the segments in place (a later run purges them and
  * records it again) or gone and recorded.
+ *
+ * Cold: after the purge, the oldest sealed segments whose newest event is
+ * older than now - cold_after move into cold_dir, oldest first (the cold
+ * tier is always the start of the log), each as one archive file
+ * (FORMAT.md §4 "Cold tier" names it): copied, synced, read back and
+ * checked, then committed in the catalog as tier cold, and only then is
+ * the segment's file removed; each move is recorded (action "cold")
+ * first. A cold_dir missing, read-only or full fails the call naming it,
+ * the segment still in the store. Cursors, seeks, partition info and
+ * siglog_verify read cold segments from their archives as part of the
+ * partition. Then each sealed hot segment older than warm_after is
+ * rewritten warm.
  *
  * A writer applies a stream's policy itself every retention_interval
  * (0: never), the first time at its open: each run takes the maintenance
@@ -1410,7 +1423,11 @@ typedef struct siglog_retain_partition {
                                  * run: would be) */
     uint64_t warm_bytes;        /* their bytes before */
     uint64_t warm_bytes_after;  /* and after (0 in a dry run) */
-    uint64_t reserved[5];
+    uint64_t cold_segments;     /* segments moved to the cold tier (dry
+                                 * run: would be) */
+    uint64_t cold_bytes;        /* their bytes before */
+    uint64_t cold_bytes_after;  /* their archives' (0 in a dry run) */
+    uint64_t reserved[2];
 } siglog_retain_partition;
 
 typedef struct siglog_retain_options {
