@@ -45,11 +45,22 @@ static void teardown(void)
 TestSuite(retain, .init = setup, .fini = teardown);
 
 /* A store whose stream "r" holds EVENTS events in several segments, with
- * the retention settings of `policy` (its other fields ignored). */
+ * the retention settings of `policy` (its other fields ignored). The same
+ * segments every run: batches are sealed at batch_bytes_max, never by
+ * linger_us (a minute), so how fast the appends ran (a loaded machine
+ * sealed smaller batches) does not move where the segments roll. */
 static void make_store(const siglog_stream_config *policy)
 {
     siglog *s = test_store_open(dir, NULL);
-    siglog_stream *st = test_stream_create(s, "r", 1, SIGLOG_SYNC_NONE, SEGMENT_BYTES);
+    siglog_stream_config deterministic;
+    siglog_stream_config_default(&deterministic);
+    deterministic.sync_policy = SIGLOG_SYNC_NONE;
+    deterministic.segment_bytes_max = SEGMENT_BYTES;
+    deterministic.batch_bytes_max = 4 * 1024;
+    deterministic.linger_us = 60u * 1000 * 1000;
+    cr_assert_eq(siglog_stream_create(s, "r", &deterministic), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "r", &st), 0);
     for (uint64_t i = 0; i < EVENTS; i++) {
         test_event t;
         test_event_make(&t, SEED, i);
