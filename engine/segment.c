@@ -733,6 +733,11 @@ static int create_files(const siglog_io *io, const char *dir, const char *stem, 
         sl_segment_close(s);
         return rc;
     }
+    /* The new indexes are not synced here: an active segment's indexes
+     * vouch for nothing until its seal syncs them read-only, before the
+     * summary that vouches for the segment (sl_segment_seal). A writer's
+     * open checks them against the segment and rebuilds unusable ones
+     * (sl_segment_open_at); a reader that finds them unusable scans. */
     s->created_us = io->now_us(io);
     s->adopted = 1;
     if ((rc = summary_write(s)) != 0) {

@@ -12,7 +12,8 @@
  *   - every event the log holds reads back byte-identical, from the log
  *     start the catalog says (the old one, or past the removed prefix),
  *     each once: all of them with the old segments, exactly those the
- *     uninterrupted change kept with the new ones.
+ *     uninterrupted change kept with the new ones;
+ *   - verify finds nothing to report: no unusable index either.
  *
  * How: a store with several sealed segments is made once with POSIX I/O;
  * a reference run of the change over io_crash counts its calls; trial
@@ -248,6 +249,9 @@ static void crash_everywhere(const char *what, change_fn fn)
             saw_new += is_new;
             check_no_leftovers(store, &v);
             check_events(store, v.log_start, is_new ? kept : NULL);
+            /* Whole new files, their indexes too: the seal maps them
+             * read-only before their last sync. */
+            cr_assert_eq(siglog_verify(store, 0, NULL, NULL), 0, "%s: verify: %s", ctx, siglog_errdetail());
             test_rmtree_fast(store);
             free(store);
         }
