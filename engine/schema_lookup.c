@@ -2,9 +2,12 @@
  * schema_lookup — hashed names of a definition node; see schema_lookup.h.
  *
  * A table is a power of two of slots at most half full, probed linearly
- * from the name's hash; a slot holds the full hash, the length and the
- * name's bytes (borrowed from the node, which outlives the table), so a
- * miss almost never reaches memcmp.
+ * from the name's hash; a slot holds the full hash, the length, the
+ * name's words (name_words) and its bytes (borrowed from the node, which
+ * outlives the table). A name of up to 16 bytes is compared by its two
+ * words alone, so a lookup of the short names events are made of makes
+ * no call: the words are read with fixed-size loads, which compile to
+ * plain moves where a copy of a variable length was a call of memcpy.
  */
 #include "schema_lookup.h"
 
@@ -16,7 +19,8 @@
 #include "siglog.h"
 
 typedef struct slot {
-    const char *text; /* NULL: empty */
+    uint64_t head, tail; /* name_words of the name */
+    const char *text;    /* NULL: empty */
     uint32_t len;
     uint32_t hash;
     long index;
@@ -34,16 +38,38 @@ struct schema_lookup {
     int required_untracked; /* a required property at index 64 or more */
 };
 
-/* The first and the last 8 bytes (fewer for a shorter name) and the
- * length, mixed: a fixed few operations whatever the name's length.
- * Names alike there only probe further; memcmp decides. */
-static uint32_t hash_bytes(const unsigned char *p, size_t len)
+/* A name's two words: its first and last 8 bytes when it has 8 or more
+ * (overlapping below 16), its first and last 4 when it has 4 to 7, its
+ * first, middle and last byte when it has 1 to 3, zero when empty. For a
+ * name of at most 16 bytes the words cover every byte, so two names of
+ * one length up to 16 are equal exactly when their words are. */
+typedef struct words {
+    uint64_t head, tail;
+} words;
+
+static words name_words(const unsigned char *p, size_t len)
 {
-    uint64_t head = 0, tail = 0;
-    size_t n = len < 8 ? len : 8;
-    memcpy(&head, p, n);
-    memcpy(&tail, p + len - n, n);
-    uint64_t h = (head * UINT64_C(0x9E3779B97F4A7C15)) ^ (tail * UINT64_C(0xC2B2AE3D27D4EB4F)) ^ len;
+    words w = { 0, 0 };
+    if (len >= 8) {
+        memcpy(&w.head, p, 8);
+        memcpy(&w.tail, p + len - 8, 8);
+    } else if (len >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + len - 4, 4);
+        w.head = a;
+        w.tail = b;
+    } else if (len > 0)
+        w.head = (uint64_t)p[0] | (uint64_t)p[len / 2] << 8 | (uint64_t)p[len - 1] << 16;
+    return w;
+}
+
+/* The words and the length, mixed: a fixed few operations whatever the
+ * name's length. Names alike there only probe further; the words (or
+ * memcmp, past 16 bytes) decide. */
+static uint32_t hash_words(words w, size_t len)
+{
+    uint64_t h = (w.head * UINT64_C(0x9E3779B97F4A7C15)) ^ (w.tail * UINT64_C(0xC2B2AE3D27D4EB4F)) ^ len;
     h ^= h >> 29;
     return (uint32_t)(h ^ h >> 32);
 }
@@ -63,21 +89,24 @@ static int table_init(table *t, size_t count)
 /* Names are distinct (the parser refuses repeats), so no lookup first. */
 static void table_put(table *t, const char *text, size_t len, long index)
 {
-    uint32_t h = hash_bytes((const unsigned char *)text, len);
+    words w = name_words((const unsigned char *)text, len);
+    uint32_t h = hash_words(w, len);
     uint32_t i = h & t->mask;
     while (t->slots[i].text)
         i = (i + 1) & t->mask;
-    t->slots[i] = (slot){ .text = text, .len = (uint32_t)len, .hash = h, .index = index };
+    t->slots[i] = (slot){ .head = w.head, .tail = w.tail, .text = text, .len = (uint32_t)len, .hash = h, .index = index };
 }
 
 static long table_get(const table *t, const void *text, size_t len)
 {
     if (!t->slots)
         return -1;
-    uint32_t h = hash_bytes(text, len);
+    words w = name_words(text, len);
+    uint32_t h = hash_words(w, len);
     for (uint32_t i = h & t->mask; t->slots[i].text; i = (i + 1) & t->mask) {
         const slot *s = &t->slots[i];
-        if (s->hash == h && s->len == len && memcmp(s->text, text, len) == 0)
+        if (s->hash == h && s->len == len && s->head == w.head && s->tail == w.tail &&
+            (len <= 16 || memcmp(s->text, text, len) == 0))
             return s->index;
     }
     return -1;

@@ -147,3 +147,61 @@ Test(schema_validate, the_scan_says_yes_only_where_the_full_walk_agrees)
     cr_expect_eq(sl_schema_validate(d, deep, (size_t)n, NULL, NULL, 16), 0);
     sl_schema_def_free(d);
 }
+
+/* The scan takes a string's plain bytes 8 at a time and finds the first
+ * byte that is not plain from a word's flags: whatever the string's length
+ * and wherever in it a quote, backslash, control or non-ASCII byte falls
+ * (also the 8th byte of a word and the first after one), the scan answers
+ * what jansson and the full walk answer. */
+Test(schema_validate, the_scan_finds_each_special_byte_wherever_it_falls)
+{
+    static const char *const specials[] = { "\\\"", "\\\\", "\\n", "\x01", "\x1f", "\"", "\x80", "\xc3\xa9",
+                                            "\xc3", "\x7f", " ", "~" };
+    schema_def *d = def();
+    for (size_t len = 0; len <= 40; len++)
+        for (size_t at = 0; at <= len; at++)
+            for (size_t k = 0; k < sizeof specials / sizeof *specials; k++) {
+                char id[64], v[160];
+                memset(id, 'a', len);
+                id[len] = '\0';
+                int n = snprintf(v, sizeof v, "{\"user\":{\"id\":\"%.*s%s%s\"},\"kind\":\"click\"}", (int)at, id,
+                                 specials[k], id + at);
+                json_t *j = json_loadb(v, (size_t)n, 0, NULL);
+                int want = j && sl_schema_validate_json(d, j, NULL, NULL, 16) == 0;
+                json_decref(j);
+                cr_assert_eq(sl_schema_scan_conforms(d, v, (size_t)n), want, "scan of %s (special %zu at %zu)", v, k,
+                             at);
+            }
+    sl_schema_def_free(d);
+}
+
+/* Property names are looked up by a hash and, up to 16 bytes, compared by
+ * two words covering their bytes: a name of every length from 1 to 40 is
+ * found, and the same name with any one byte changed is not (the object
+ * is closed, so the scan and the walk refuse it). */
+Test(schema_validate, a_name_differing_in_any_one_byte_is_another_name)
+{
+    char text[4096];
+    size_t n = (size_t)snprintf(text, sizeof text, "{\"type\":\"object\",\"additionalProperties\":false,\"properties\":{");
+    for (size_t len = 1; len <= 40; len++)
+        n += (size_t)snprintf(text + n, sizeof text - n, "%s\"%.*s\":{\"type\":\"integer\"}", len > 1 ? "," : "",
+                              (int)len, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ");
+    n += (size_t)snprintf(text + n, sizeof text - n, "}}");
+    schema_def *d = NULL;
+    cr_assert_eq(sl_schema_def_parse(&d, text, n), 0, "%s", siglog_errdetail());
+    for (size_t len = 1; len <= 40; len++) {
+        char name[48], v[96];
+        memcpy(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", len);
+        int vn = snprintf(v, sizeof v, "{\"%.*s\":1}", (int)len, name);
+        cr_assert_eq(sl_schema_scan_conforms(d, v, (size_t)vn), 1, "scan of %s", v);
+        for (size_t at = 0; at < len; at++) {
+            char was = name[at];
+            name[at] = '_';
+            vn = snprintf(v, sizeof v, "{\"%.*s\":1}", (int)len, name);
+            cr_assert_eq(sl_schema_scan_conforms(d, v, (size_t)vn), 0, "scan of %s", v);
+            cr_assert_eq(sl_schema_validate(d, v, (size_t)vn, NULL, NULL, 16), 1, "walk of %s", v);
+            name[at] = was;
+        }
+    }
+    sl_schema_def_free(d);
+}
