@@ -17,6 +17,7 @@ import os
 import struct
 import sys
 import threading
+from array import array
 from itertools import chain, compress, repeat
 from operator import add, getitem, sub
 
@@ -53,15 +54,20 @@ class _Batches:
         raw = memoryview(self.recs).cast("B")
         self.words, self.signed, self.halves = raw.cast("Q"), raw.cast("q"), raw.cast("I")
         self.buf = ctypes.create_string_buffer(batch_bytes)
+        self.zeros = memoryview(array("I", bytes(4 * _RECORDS_PER_CALL)))
 
-    def read(self, fill, streams, numbers, lates=None):
+    def read(self, fill, streams, numbers, lates=None, partition=None):
         """The next batch as columns (see the module's doc), None at the
         end: fill(recs, max, buf, buf_len, used) is the batch call; streams(n)
         the stream column of its n records, lates(n) their late column (None:
         none is late); numbers makes the numeric
         columns (partition, offset, ts_us, schema_version) out of strided
         memoryviews: memoryview.tolist for lists, numpy.array for
-        to_pandas. The caller holds the locks."""
+        to_pandas. partition: given (the one partition a cursor's batch
+        is from) only when nothing but _events will read the columns, once,
+        row after row and each row left to right: offset, key and value may
+        then be iterators that make them as the rows are read. The caller
+        holds the locks."""
         used = ctypes.c_size_t()
         while True:
             n = fill(self.recs, _RECORDS_PER_CALL, self.buf, len(self.buf), ctypes.byref(used))
@@ -86,29 +92,62 @@ class _Batches:
             starts = list(map(sub, column(pointer), repeat(base)))
             return list(map(getitem, repeat(data), map(slice, starts, map(add, starts, lengths))))
 
-        counts = half(_HEADER_COUNT).tolist()
+        def same(field):
+            # The value of a 32-bit field when every record of the batch
+            # has it, else None. Compared in C (memoryview equality), where
+            # a column of ints costs an int object per record.
+            view = half(field)
+            value = view[0]
+            like = self.zeros[:n] if value == 0 else memoryview(array("I", (value,)) * n)
+            return value if view == like else None
+
+        headerless = same(_HEADER_COUNT) == 0
         key_lens, value_lens = half(_KEY_LEN).tolist(), half(_VALUE_LEN).tolist()
-        if not any(counts) and sum(key_lens) + sum(value_lens) == used.value:
+        keyless = 0 in key_lens  # a key of no bytes is no key: None
+        if headerless and sum(key_lens) + sum(value_lens) == used.value:
             # Records without headers are copied back to back (key, value,
             # key, ...: record_copy.c), which these lengths filling the
             # buffer prove: read in turn, they cut it with no slice made.
-            # The lengths are interleaved by slice assignment, a copy of
-            # pointers, where zip and chain would cost a tuple each.
-            lengths = [0] * (2 * n)
-            lengths[0::2], lengths[1::2] = key_lens, value_lens
-            parts = list(map(io.BytesIO(data).read, lengths))
-            keys, values = parts[0::2], parts[1::2]
+            cut = io.BytesIO(data).read
+            if partition is not None and not keyless:
+                # Read row by row, left to right, the key column is
+                # always read just before the value column: each iterator
+                # takes its bytes where the other left off. No list of
+                # either is made.
+                keys, values = map(cut, key_lens), map(cut, value_lens)
+            else:
+                # The lengths are interleaved by slice assignment, a copy
+                # of pointers, where zip and chain would cost a tuple each.
+                lengths = [0] * (2 * n)
+                lengths[0::2], lengths[1::2] = key_lens, value_lens
+                parts = list(map(cut, lengths))
+                keys, values = parts[0::2], parts[1::2]
         else:
             keys, values = sliced(_KEY, key_lens), sliced(_VALUE, value_lens)
-        if b"" in keys:
-            keys = [k or None for k in keys]  # no key
-        headers = ([_headers(data, base, at, c) if c else () for at, c in zip(column(_HEADERS), counts)]
-                   if any(counts) else [()] * n)
-        flags = half(_FLAGS).tolist()
-        tombstones = [bool(f & _lib.EVENT_TOMBSTONE) for f in flags] if any(flags) else [False] * n
-        return (numbers(half(_PARTITION)), numbers(words[_OFFSET:end:_WORDS]), numbers(self.signed[_TS:end:_WORDS]),
-                keys, numbers(half(_SCHEMA)), headers, values, tombstones, streams(n),
-                lates(n) if lates else [False] * n)
+        if keyless:
+            keys = [k or None for k in keys]
+        if headerless:
+            headers = [()] * n
+        else:
+            headers = [_headers(data, base, at, c) if c else ()
+                       for at, c in zip(column(_HEADERS), half(_HEADER_COUNT).tolist())]
+        if same(_FLAGS) == 0:
+            tombstones = [False] * n
+        else:
+            tombstones = [bool(f & _lib.EVENT_TOMBSTONE) for f in half(_FLAGS).tolist()]
+        offsets, schemas = words[_OFFSET:end:_WORDS], None
+        if numbers is memoryview.tolist:
+            schema = same(_SCHEMA)
+            schemas = [schema] * n if schema is not None else None
+            if partition is not None and offsets[-1] - offsets[0] == n - 1:
+                # A partition's offsets grow: n of them this far apart are
+                # the n in between.
+                offsets = range(offsets[0], offsets[0] + n)
+        return ([partition] * n if partition is not None else numbers(half(_PARTITION)),
+                offsets if type(offsets) is range else numbers(offsets),
+                numbers(self.signed[_TS:end:_WORDS]),
+                keys, numbers(half(_SCHEMA)) if schemas is None else schemas, headers, values, tombstones,
+                streams(n), lates(n) if lates else [False] * n)
 
 
 class _PartitionReader:
@@ -129,10 +168,12 @@ class _PartitionReader:
         _lib.lib.siglog_cursor_close(self.cursor)
         self.cursor = None
 
-    def read(self, numbers=memoryview.tolist):
-        """The next batch as columns, None at the end (_Batches.read)."""
+    def read(self, numbers=memoryview.tolist, lazy=False):
+        """The next batch as columns, None at the end (_Batches.read;
+        lazy: its columns are only read by _events)."""
         return self.batches.read(functools.partial(_lib.lib.siglog_cursor_next_batch, self.cursor),
-                                 lambda n: [self.stream_name] * n, numbers)
+                                 lambda n: [self.stream_name] * n, numbers,
+                                 partition=self.partition if lazy else None)
 
 
 def _headers(data, base, at, count):
@@ -187,6 +228,7 @@ class Replay:
         self._key, self._schema_version = key, schema_version
         self._merge = order == "merge"
         self._numbers = memoryview.tolist  # how batches' numeric columns are made (to_pandas changes it)
+        self._lazy = False  # whether partitions' batches go to _events alone (__iter__ sets it)
         self._sort = self._reorder = self._keep = None
         self._redactors = {}  # stream name -> its redactor, when redacting
         if from_offset is not None:
@@ -377,7 +419,7 @@ class Replay:
         with self._store._guard, self._lock:
             if self._readers is None:
                 raise _lib.ClosedError("replay")
-            return reader.read(self._numbers)
+            return reader.read(self._numbers, self._lazy)
 
     def _partition_batches(self, reader):
         """Batches of one partition that pass the filters."""
@@ -484,6 +526,9 @@ class Replay:
                     f"events then, {got.events} now): siglog manifest verify names what changed")
 
     def __iter__(self):
+        # Nothing but _events reads the batches of a replay that neither
+        # filters, merges, redacts nor records them: they may be lazy.
+        self._lazy = not (self._filtering() or self._merge or self._delivered or self._redactors)
         return chain.from_iterable(map(_events, self._batches))
 
     def to_pandas(self, fields=None, values="bytes"):
@@ -509,6 +554,7 @@ class Replay:
             # Numeric columns as arrays, no int objects (a merge compares
             # rows and a manifest records numbers: both want Python ints).
             self._numbers = numpy.array
+        self._lazy = False
         parts = [[] for _ in COLUMNS]
         for batch in self._batches:
             for col, part in zip(parts, batch):

@@ -201,6 +201,30 @@ def test_batches_with_and_without_headers_read_back_as_appended(tmp_path, header
             assert got == want, f"batch_bytes={batch_bytes}"
 
 
+@pytest.mark.parametrize("odd", ["none", "schema", "tombstone", "keyless"])
+def test_a_batch_alike_but_for_one_event_reads_back_as_appended(tmp_path, odd):
+    """Iteration takes a field every record of a batch shares as one
+    value: every event has schema version 7, a key and no tombstone but
+    for one, the 2500th, that differs in one of them (or none does), and
+    each reads back as appended (a batch whose offsets skip some: the
+    hole of test_columns)."""
+    events = [{"key": f"user-{i % 9}", "value": b"v%d" % i, "ts": i, "schema_version": 7} for i in range(3000)]
+    odd_one = events[2500]
+    if odd == "schema":
+        odd_one["schema_version"] = 8
+    elif odd == "tombstone":
+        odd_one["tombstone"] = True
+    elif odd == "keyless":
+        del odd_one["key"]
+    with siglog.open(tmp_path, read_only=False, create=True) as s:
+        s.create_stream("alike", partitions=1).append(events)
+    want = [(i, e.get("key", "").encode() or None, e["schema_version"], e.get("tombstone", False), e["value"])
+            for i, e in enumerate(events)]
+    with siglog.open(tmp_path) as s:
+        got = [(e.offset, e.key, e.schema_version, e.tombstone, e.value) for e in s.stream("alike").replay()]
+    assert got == want
+
+
 def test_to_pandas(store, rows):
     df = store.stream("clicks").replay().to_pandas(fields=["i", "score"])
     assert len(df) == N
