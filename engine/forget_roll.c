@@ -21,7 +21,7 @@ int sl_forget_roll(maintenance *m, const char *stream, const uint32_t *parts, si
     siglog *s;
     int rc = siglog_open(&s, sl_maintenance_store_path(m), &o);
     /* The detail is copied before a new one is made of it. */
-    char why[512];
+    char why[SL_ERR_DETAIL_MAX];
     snprintf(why, sizeof why, "%s", siglog_errdetail());
     if (rc == SIGLOG_ELOCKED)
         return sl_err_set(SIGLOG_ELIMIT,

@@ -442,6 +442,43 @@ Test(forget, a_key_in_the_active_segment_of_a_live_writer_changes_nothing)
     free(path);
 }
 
+/* The same refusal for a store at a path of over 600 bytes: the writer's
+ * refusal it quotes ("store PATH is locked by writer pid N") is kept
+ * whole, the pid at its end included (it was cut at 512 bytes). */
+Test(forget, a_live_writer_is_named_whole_when_the_store_path_is_long)
+{
+    char *top = test_tmpdir("forget-long"), *at = strdup(top);
+    for (int i = 0; i < 3; i++) {
+        char part[200];
+        memset(part, 'a' + i, sizeof part - 1);
+        part[sizeof part - 1] = '\0';
+        char *deeper = test_path(at, part);
+        cr_assert_eq(mkdir(deeper, 0755), 0);
+        free(at);
+        at = deeper;
+    }
+    char *moved = test_path(at, "store");
+    cr_assert_eq(rename(dir, moved), 0);
+    free(dir);
+    dir = moved;
+    append_late();
+    siglog_stream *st;
+    siglog *s = open_store(&st);
+    static const char *const names[] = {"key-003"};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 1, NULL, &res), SIGLOG_ELIMIT);
+    char pid[64];
+    snprintf(pid, sizeof pid, "is locked by writer pid %ld)", (long)getpid());
+    cr_assert(strstr(siglog_errdetail(), pid), "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    /* The teardown removes an empty directory in the store's place. */
+    test_rmtree(top);
+    free(top);
+    free(at);
+    free(dir);
+    dir = test_tmpdir("forget");
+}
+
 Test(forget, bad_arguments_change_nothing)
 {
     char *before = test_store_fingerprint(dir);
