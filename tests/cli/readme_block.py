@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Run a README shell example as printed and check what it prints.
 
-    readme_block.py README HEADING SIGLOG [--out LINES]... [--err TEXT]...
+    readme_block.py README HEADING SIGLOG [--link PATH=TARGET]... [--before CMD]...
+                    [--out LINES]... [--err TEXT]...
 
 The first ```sh block after the line HEADING of README runs with bash
 -e -o pipefail in a fresh empty directory, the directory of the siglog
@@ -9,6 +10,10 @@ binary SIGLOG first on PATH (the README says "siglog ..."). Every command
 must succeed (the block says `|| echo ...` where it expects a refusal),
 so a README whose commands drifted from the tool fails here.
 
+--link PATH=TARGET: a symbolic link PATH in that directory (its parent
+directories made) to TARGET, for a block that names paths of a checkout
+(build/tools/siglog, python). --before CMD: a bash command run there first
+that must succeed (making what the README says was made before the block).
 --out LINES: newline-separated regular expressions that must fully match
 consecutive lines of standard output; the groups given must be found in
 their order. --err TEXT: a substring of standard error.
@@ -43,17 +48,27 @@ def main():
     if len(args) < 3:
         sys.exit(__doc__)
     readme, heading, siglog = args[:3]
-    outs, errs = [], []
+    given = {"--out": [], "--err": [], "--link": [], "--before": []}
     rest = args[3:]
     while rest:
         flag, value, rest = rest[0], rest[1], rest[2:]
-        (outs if flag == "--out" else errs if flag == "--err" else sys.exit(f"unknown {flag}")).append(value)
+        if flag not in given:
+            sys.exit(f"unknown {flag}")
+        given[flag].append(value)
+    outs, errs = given["--out"], given["--err"]
     script = block(readme, heading)
     env = dict(os.environ, PATH=os.path.dirname(os.path.abspath(siglog)) + os.pathsep + os.environ["PATH"])
     tmp = os.environ.get("SIGLOG_TEST_TMP")
     if tmp:
         os.makedirs(tmp, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=tmp) as d:
+        for link in given["--link"]:
+            path, target = link.split("=", 1)
+            os.makedirs(os.path.dirname(os.path.join(d, path)), exist_ok=True)
+            os.symlink(target, os.path.join(d, path))
+        for cmd in given["--before"]:
+            subprocess.run(["bash", "-e", "-o", "pipefail", "-c", cmd], cwd=d, env=env, check=True,
+                           stdout=subprocess.DEVNULL, timeout=120)
         r = subprocess.run(["bash", "-e", "-o", "pipefail", "-c", script], cwd=d, env=env, capture_output=True,
                            text=True, timeout=120)
     print(r.stdout)
