@@ -14,9 +14,14 @@
  * after the next interval commit that covers it, which the printer waits
  * for instead of forcing a sync per batch; none — once written to the
  * segment file, i.e. handed to the OS (a power cut may still take it).
- * With --sync always every batch is synced before the next is read.
+ * With --sync always every batch is synced before the next is appended.
  * Whatever stdout shows is durable in that sense, so a harness may kill
  * the process at any moment, kill -9 included.
+ *
+ * Read from a file, the lines are parsed by the reading thread while an
+ * appending thread appends the batch before (batch_pipe.h): parsing and
+ * compressing share the cores. From a pipe or terminal each batch is
+ * appended by the reading thread before it reads on.
  *
  * SIGINT and SIGTERM (interrupt.h) end the input: the lines already read
  * are appended, the store is synced, every remaining acknowledgement is
@@ -25,6 +30,7 @@
  */
 #include "acks.h"
 #include "args.h"
+#include "batch_pipe.h"
 #include "cli.h"
 #include "headers.h"
 #include "ingest.h"
@@ -48,6 +54,9 @@
 #include <unistd.h>
 
 #define APPEND_BATCH 1000
+/* A batch also ends once its copied lines, keys and header values reach
+ * this many bytes, which bounds a batch's memory however long its lines. */
+#define APPEND_BATCH_BYTES (4u << 20)
 /* The engine's hard record limit (siglog.h: record_bytes_max <= 16 MiB):
  * a longer line can never be stored, so the reader need not hold it. */
 #define APPEND_LINE_MAX (16u << 20)
@@ -176,6 +185,29 @@ typedef struct append_opts {
     size_t nheaders;
 } append_opts;
 
+/* One batch, built by the reading thread, then appended. Each line, its
+ * key and its header values are copied into one growing arena and
+ * addressed by offset until the batch is complete, since the arena may
+ * move while it grows, and a line in the reader's buffer lasts only until
+ * the reader refills it, which it may do while this batch is appended.
+ * Event i's headers are hdr[i * nheaders ...], their values at
+ * hdr_off[same]. */
+typedef struct append_batch {
+    siglog_event ev[APPEND_BATCH];
+    size_t value_off[APPEND_BATCH], key_off[APPEND_BATCH];
+    siglog_header *hdr;
+    size_t *hdr_off;
+    uint32_t parts[APPEND_BATCH];
+    uint64_t offs[APPEND_BATCH];
+    size_t n;
+    char *arena;
+    size_t arena_len, arena_cap;
+} append_batch;
+
+/* The reading thread owns the parse state and the input counters; the
+ * appending thread (the pipe's consumer) the appended totals and the
+ * acknowledgements, which the reading thread reads only once the pipe is
+ * finished. */
 typedef struct append_run {
     const append_opts *o;
     const char *source; /* input name for messages */
@@ -183,19 +215,8 @@ typedef struct append_run {
     siglog_stream *st;
     siglog_stream_config cfg;
     ingest_spec spec;
-    /* The batch being built. Keys and header values are copied into one
-     * growing arena and addressed by offset until the batch is complete,
-     * since the arena may move while it grows. Event i's headers are
-     * hdr[i * nheaders ...], their values at hdr_off[same]. */
-    siglog_event ev[APPEND_BATCH];
-    size_t key_off[APPEND_BATCH];
-    siglog_header *hdr;
-    size_t *hdr_off;
-    uint32_t parts[APPEND_BATCH];
-    uint64_t offs[APPEND_BATCH];
-    size_t n;
-    char *keys;
-    size_t keys_len, keys_cap;
+    append_batch batch[2];
+    batch_pipe *pipe;
     /* Totals for the summary. */
     uint64_t events, bytes, skipped, blank, skipped_head;
     uint64_t *first_off, *last_off; /* per partition; first > last: none */
@@ -205,21 +226,22 @@ typedef struct append_run {
     uint64_t lines_read; /* input lines consumed when it did */
 } append_run;
 
-static int keys_add(append_run *a, const char *k, size_t len, size_t *off)
+static int arena_add(append_batch *b, const char *p, size_t len, size_t *off)
 {
-    if (a->keys_cap - a->keys_len < len) {
-        size_t cap = a->keys_cap ? a->keys_cap : 4096;
-        while (cap - a->keys_len < len)
+    if (b->arena_cap - b->arena_len < len) {
+        size_t cap = b->arena_cap ? b->arena_cap : 65536;
+        while (cap - b->arena_len < len)
             cap *= 2;
-        char *b = realloc(a->keys, cap);
-        if (!b)
+        char *grown = realloc(b->arena, cap);
+        if (!grown)
             return -1;
-        a->keys = b;
-        a->keys_cap = cap;
+        b->arena = grown;
+        b->arena_cap = cap;
     }
-    memcpy(a->keys + a->keys_len, k, len);
-    *off = a->keys_len;
-    a->keys_len += len;
+    if (len)
+        memcpy(b->arena + b->arena_len, p, len);
+    *off = b->arena_len;
+    b->arena_len += len;
     return 0;
 }
 
@@ -232,35 +254,37 @@ static int fast_line(void *ctx, const char *text, size_t len, const jsonpath *co
     return jsonfast_parse_padded(ctx, text, len, paths, n, tree);
 }
 
-/* Turn one line into the next event of the batch. On a bad line returns -1
+/* Turn one line into the next event of batch b. On a bad line returns -1
  * with the reason in why. */
-static int parse_line(append_run *a, const char *line, size_t len, char *why, size_t why_cap)
+static int parse_line(append_run *a, append_batch *b, const char *line, size_t len, char *why, size_t why_cap)
 {
     ingest_line l;
     if (ingest_parse(&a->spec, line, len, &l, why, why_cap) != 0)
         return -1;
-    siglog_event *e = &a->ev[a->n];
+    siglog_event *e = &b->ev[b->n];
     size_t nh = a->o->nheaders;
-    *e = (siglog_event){ .value = line, .value_len = len, .timestamp_us = l.timestamp_us,
+    *e = (siglog_event){ .value_len = len, .timestamp_us = l.timestamp_us,
                          .schema_version = a->spec.schema ? l.schema_version : a->o->schema_version,
                          .key_len = l.key_len,
                          .header_count = (uint32_t)nh, .flags = l.tombstone ? SIGLOG_EVENT_TOMBSTONE : 0 };
     /* The key and header values may live in the parsed line: copy them
      * before releasing that. */
-    size_t key_off = 0;
-    int rc = l.key_len && keys_add(a, l.key, l.key_len, &key_off) != 0 ? -1 : 0;
+    int rc = arena_add(b, line, len, &b->value_off[b->n]);
+    b->key_off[b->n] = 0;
+    if (rc == 0 && l.key_len)
+        rc = arena_add(b, l.key, l.key_len, &b->key_off[b->n]);
     for (size_t i = 0; i < nh && rc == 0; i++) {
-        size_t at = a->n * nh + i;
-        a->hdr[at] = (siglog_header){ .key = a->o->headers[i].name, .key_len = (uint32_t)a->o->headers[i].name_len,
+        size_t at = b->n * nh + i;
+        b->hdr[at] = (siglog_header){ .key = a->o->headers[i].name, .key_len = (uint32_t)a->o->headers[i].name_len,
                                       .value_len = (uint32_t)l.header_values[i].len };
-        rc = keys_add(a, l.header_values[i].p, l.header_values[i].len, &a->hdr_off[at]);
+        rc = arena_add(b, l.header_values[i].p, l.header_values[i].len, &b->hdr_off[at]);
     }
     ingest_release(&l);
     if (rc != 0) {
-        snprintf(why, why_cap, "out of memory for keys");
+        snprintf(why, why_cap, "out of memory for a batch of lines");
         return -1;
     }
-    a->key_off[a->n++] = key_off;
+    b->n++;
     return 0;
 }
 
@@ -274,36 +298,39 @@ static int acks_failure(append_run *a)
     return out != CLI_OK ? out : cli_fail(cmd.name, "%s", acks_error(a->acks));
 }
 
-/* Append the batch, make it durable when asked, queue its
- * acknowledgements (printed once durable). */
-static int flush_batch(append_run *a)
+/* The pipe's consumer: append batch b, make it durable when asked,
+ * queue its acknowledgements (printed once durable), empty it. */
+static int append_batch_out(void *ctx, void *batch)
 {
-    if (a->n == 0)
+    append_run *a = ctx;
+    append_batch *b = batch;
+    if (b->n == 0)
         return CLI_OK;
     size_t nh = a->o->nheaders;
-    for (size_t i = 0; i < a->n; i++) {
-        a->ev[i].key = a->ev[i].key_len ? a->keys + a->key_off[i] : NULL;
-        a->ev[i].headers = nh ? &a->hdr[i * nh] : NULL;
+    for (size_t i = 0; i < b->n; i++) {
+        b->ev[i].value = b->arena + b->value_off[i];
+        b->ev[i].key = b->ev[i].key_len ? b->arena + b->key_off[i] : NULL;
+        b->ev[i].headers = nh ? &b->hdr[i * nh] : NULL;
         for (size_t h = i * nh; h < (i + 1) * nh; h++)
-            a->hdr[h].value = a->keys + a->hdr_off[h];
+            b->hdr[h].value = b->arena + b->hdr_off[h];
     }
-    int rc = siglog_append(a->st, a->o->partition, a->ev, a->n, a->parts, a->offs);
+    int rc = siglog_append(a->st, a->o->partition, b->ev, b->n, b->parts, b->offs);
     if (rc != 0)
         return cli_fail_lib(cmd.name, rc, "appending lines %s to stream %s", a->source, a->o->stream);
     if (a->o->sync_always && (rc = siglog_sync(a->s)) != 0)
         return cli_fail_lib(cmd.name, rc, "syncing store %s", a->o->store);
-    for (size_t i = 0; i < a->n; i++) {
-        uint32_t p = a->parts[i];
+    for (size_t i = 0; i < b->n; i++) {
+        uint32_t p = b->parts[i];
         if (a->first_off[p] > a->last_off[p])
-            a->first_off[p] = a->offs[i];
-        a->last_off[p] = a->offs[i];
-        a->bytes += a->ev[i].value_len;
+            a->first_off[p] = b->offs[i];
+        a->last_off[p] = b->offs[i];
+        a->bytes += b->ev[i].value_len;
     }
-    a->events += a->n;
-    if (a->acks && acks_push(a->acks, a->parts, a->offs, a->n) != 0)
+    a->events += b->n;
+    if (a->acks && acks_push(a->acks, b->parts, b->offs, b->n) != 0)
         return acks_failure(a);
-    a->n = 0;
-    a->keys_len = 0;
+    b->n = 0;
+    b->arena_len = 0;
     return CLI_OK;
 }
 
@@ -356,7 +383,10 @@ static int read_error(append_run *a, const lines *r, int rc)
     return cli_fail(cmd.name, "reading %s: %s", a->source, strerror(errno));
 }
 
-/* The read-parse-append loop. */
+/* The read-parse loop: full batches go to the pipe. Ends at the input's
+ * end, a signal, a bad line (what came before it is appended, nothing
+ * after), a read error or a failed append; the summary follows once the
+ * pipe has appended every batch handed to it. */
 static int append_all(append_run *a, int fd)
 {
     lines r;
@@ -366,20 +396,20 @@ static int append_all(append_run *a, int fd)
     progress bar;
     progress_start(&bar, "append", fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0);
 
-    int status = CLI_OK;
     char why[256];
-    for (;;) {
+    uint64_t bad = 0; /* the bad line that stopped the input */
+    int read_rc = 0;  /* the read error that did */
+    append_batch *b;
+    while ((b = batch_pipe_next(a->pipe)) != NULL) {
         /* Block for the first line of a batch only; then take what is
          * already buffered. */
         const char *line;
         size_t len;
-        int rc = lines_next(&r, a->n == 0 ? LINES_MAY_BLOCK : 0, &line, &len);
+        int rc = lines_next(&r, b->n == 0 ? LINES_MAY_BLOCK : 0, &line, &len);
         /* After a signal the input reads as ended: that end, or a line read
          * since, is not the input's. */
         if ((a->interrupted = interrupt_caught()) != 0) {
             a->lines_read = rc == LINES_LINE ? r.lineno - 1 : r.lineno;
-            status = flush_batch(a);
-            progress_end(&bar);
             break;
         }
         if (rc == LINES_LINE && r.lineno <= a->o->skip_lines) {
@@ -391,41 +421,43 @@ static int append_all(append_run *a, int fd)
             continue;
         }
         if (rc == LINES_LINE) {
-            if (parse_line(a, line, len, why, sizeof why) == 0) {
-                if (a->n < APPEND_BATCH)
+            if (parse_line(a, b, line, len, why, sizeof why) == 0) {
+                if (b->n < APPEND_BATCH && b->arena_len < APPEND_BATCH_BYTES)
                     continue;
             } else if (a->o->skip_bad) {
                 cli_warn(cmd.name, "%s line %" PRIu64 ": %s; skipped", a->source, r.lineno, why);
                 a->skipped++;
                 continue;
             } else {
-                uint64_t bad = r.lineno;
-                status = flush_batch(a);
-                progress_end(&bar);
-                print_summary(a);
-                if (status == CLI_OK)
-                    status = cli_fail(cmd.name, "%s line %" PRIu64 ": %s (stopped there: nothing after it was appended)",
-                                      a->source, bad, why);
+                bad = r.lineno;
                 break;
             }
         }
         if (rc < 0) {
-            status = flush_batch(a);
-            progress_end(&bar);
-            print_summary(a);
-            if (status == CLI_OK)
-                status = read_error(a, &r, rc);
+            read_rc = rc;
             break;
         }
         /* A full batch, nothing more buffered, or the end. */
-        status = flush_batch(a);
+        batch_pipe_submit(a->pipe);
         progress_update(&bar, r.bytes_consumed);
-        if (status != CLI_OK || rc == LINES_EOF) {
-            progress_end(&bar);
-            print_summary(a);
+        if (rc == LINES_EOF) {
+            b = NULL;
             break;
         }
     }
+    /* Stopped with a batch being filled: what it holds goes too. */
+    if (b)
+        batch_pipe_submit(a->pipe);
+    int status = batch_pipe_finish(a->pipe);
+    a->pipe = NULL;
+    progress_end(&bar);
+    if (!a->interrupted)
+        print_summary(a);
+    if (status == CLI_OK && bad)
+        status = cli_fail(cmd.name, "%s line %" PRIu64 ": %s (stopped there: nothing after it was appended)",
+                          a->source, bad, why);
+    if (status == CLI_OK && read_rc)
+        status = read_error(a, &r, read_rc);
     lines_free(&r);
     return status;
 }
@@ -637,7 +669,6 @@ int cmd_append(int argc, char **argv)
         status = cli_fail(cmd.name, "cannot start acknowledging: %s", strerror(errno));
         goto out;
     }
-    interrupt_release();
     siglog_stream_config_get(a.st, &a.cfg);
     a.spec = (ingest_spec){ .key = o.have_key ? &o.key : NULL, .time = o.have_time ? &o.time : NULL,
                             .tombstone = o.have_tombstone ? &o.tombstone : NULL,
@@ -652,13 +683,26 @@ int cmd_append(int argc, char **argv)
     }
     a.first_off = malloc(a.cfg.partitions * sizeof *a.first_off);
     a.last_off = calloc(a.cfg.partitions, sizeof *a.last_off);
-    a.hdr = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.hdr);
-    a.hdr_off = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.hdr_off);
-    if (!a.first_off || !a.last_off || !a.hdr || !a.hdr_off || !a.fast) {
+    int have_memory = a.first_off && a.last_off && a.fast;
+    for (size_t i = 0; i < 2; i++) {
+        a.batch[i].hdr = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.batch[i].hdr);
+        a.batch[i].hdr_off = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.batch[i].hdr_off);
+        have_memory = have_memory && a.batch[i].hdr && a.batch[i].hdr_off;
+    }
+    if (!have_memory) {
         status = cli_fail(cmd.name, "out of memory");
         goto out;
     }
     memset(a.first_off, 0xff, a.cfg.partitions * sizeof *a.first_off);
+    /* Started, like the printer, with the signals held. */
+    struct stat sb;
+    void *const slots[2] = { &a.batch[0], &a.batch[1] };
+    int from_file = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
+    if (batch_pipe_start(&a.pipe, slots, append_batch_out, &a, from_file) != 0) {
+        status = cli_fail(cmd.name, "cannot start appending: %s", strerror(errno));
+        goto out;
+    }
+    interrupt_release();
 
     status = append_all(&a, fd);
 out:
@@ -675,9 +719,11 @@ out:
         close(fd);
     free(a.first_off);
     free(a.last_off);
-    free(a.keys);
-    free(a.hdr);
-    free(a.hdr_off);
+    for (size_t i = 0; i < 2; i++) {
+        free(a.batch[i].arena);
+        free(a.batch[i].hdr);
+        free(a.batch[i].hdr_off);
+    }
     jsonfast_free(a.fast);
     for (size_t i = 0; i < o.nheaders; i++)
         if (o.headers[i].field)
