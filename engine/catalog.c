@@ -1,4 +1,5 @@
 #include "catalog.h"
+#include "catalog_floor.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -35,6 +36,10 @@ struct catalog {
     catalog_snapshot *cur; /* what this handle knows; the file's when
                             * cur->version == CATALOG_VERSION */
     catalog_commit_fn on_commit; /* after each write of the file (NULL: none) */
+    /* The bounds this handle last wrote to the floor file beside the
+     * directory (catalog_floor.h), valid once floor_written. */
+    catalog_checkpoint floor_bounds;
+    int floor_written;
 };
 
 /* ---- snapshots ---- */
@@ -128,11 +133,24 @@ static int missing_dir(const siglog_io *io, const char *dir)
     int is_dir = 0;
     uint64_t size;
     int st = io->stat_path(io, dir, &is_dir, &size);
-    if (st == -ENOENT || (st == 0 && !is_dir))
+    if (st == -ENOENT || (st == 0 && !is_dir)) {
+        /* The floor file beside it says what went with it. */
+        catalog_checkpoint b;
+        uint64_t generation;
+        int found = 0;
+        if (sl_catalog_floor_read(io, dir, &generation, &b, &found) == 0 && found)
+            return sl_err_set(SIGLOG_ECORRUPT,
+                              "partition directory %s is missing; it is not recreated by an open (that would hand "
+                              "out its offsets again): restore it, or accept the loss of offsets %" PRIu64
+                              "..%" PRIu64 " its floor file names (siglog verify --repair --accept-loss; the log "
+                              "goes on at %" PRIu64 ")",
+                              dir, b.log_start_offset, b.next_offset_floor - (b.next_offset_floor > 0),
+                              b.next_offset_floor);
         return sl_err_set(SIGLOG_ECORRUPT,
-                       "partition directory %s is missing; it is not recreated (that would hand out its offsets "
-                       "again): restore it, see siglog verify",
+                       "partition directory %s is missing and no floor file says which offsets it handed out; it "
+                       "is not recreated (that would hand out its offsets again): restore it, see siglog verify",
                        dir);
+    }
     return st < 0 ? sl_err_errno(st, "stat of %s", dir) : 0;
 }
 
@@ -298,8 +316,26 @@ int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t 
                    c->next_offset_floor - 1);
 }
 
-int sl_catalog_check_required(const char *dir, const catalog_snapshot *s)
+int sl_catalog_check_required(const siglog_io *io, const char *dir, const catalog_snapshot *s)
 {
+    if (s->version == 0 && s->n == 0) {
+        /* Nothing, where the floor file says offsets were handed out: the
+         * directory was emptied or made again, or an accepted loss of it
+         * was cut short. */
+        catalog_checkpoint b;
+        uint64_t generation;
+        int found;
+        int rc = sl_catalog_floor_read(io, dir, &generation, &b, &found);
+        if (rc || !found || b.next_offset_floor == 0)
+            return rc;
+        return sl_err_set(SIGLOG_ECORRUPT,
+                          "%s holds no %s and no segment, but its floor file says offsets up to %" PRIu64
+                          " were handed out: it is not started again at offset 0; restore the partition, or accept "
+                          "the loss of offsets %" PRIu64 "..%" PRIu64 " (siglog verify --repair --accept-loss; the "
+                          "log goes on at %" PRIu64 ")",
+                          dir, CATALOG_FILE, b.next_offset_floor - 1, b.log_start_offset, b.next_offset_floor - 1,
+                          b.next_offset_floor);
+    }
     /* Nothing yet, or a log still in its first segment at offset 0: the
      * listing tells where it starts (see catalog.h). */
     if (s->version != 0 || s->n == 0 || (s->n == 1 && s->segs[0].base_offset == 0))
@@ -539,6 +575,17 @@ int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg)
                 rc = sl_err_errno(r, "writing %s", c->path);
         }
     }
+    /* The floor file follows the catalog's bounds, still under the lock
+     * so that the writer's and maintenance's copies land in the order of
+     * their catalog writes. Failing it fails the commit, whose catalog
+     * is written: the handle adopts it all the same. */
+    int floor_rc = 0;
+    if (!rc && written && (!c->floor_written || c->floor_bounds.log_start_offset != next->bounds.log_start_offset ||
+                           c->floor_bounds.next_offset_floor != next->bounds.next_offset_floor)) {
+        floor_rc = sl_catalog_floor_write(c->io, c->dir, next->generation, &next->bounds, c->file_mode);
+        c->floor_written = floor_rc == 0;
+        c->floor_bounds = next->bounds;
+    }
     c->io->close_file(c->io, lock_fd);
     sl_catalog_snapshot_release(disk);
     if (rc) {
@@ -547,9 +594,60 @@ int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg)
     }
     sl_catalog_snapshot_release(c->cur);
     c->cur = next;
+    if (floor_rc)
+        return floor_rc;
     if (c->on_commit && written)
         c->on_commit(c);
     return 0;
+}
+
+/* Whether dir's floor file holds bounds b (a damaged one does not). */
+static int floor_holds(const catalog *c, const catalog_checkpoint *b, int *holds)
+{
+    catalog_checkpoint f;
+    uint64_t generation;
+    int found;
+    int rc = sl_catalog_floor_read(c->io, c->dir, &generation, &f, &found);
+    if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
+        rc = 0, found = 0;
+    *holds = !rc && found && f.log_start_offset == b->log_start_offset && f.next_offset_floor == b->next_offset_floor;
+    return rc;
+}
+
+int sl_catalog_keep_floor(catalog *c)
+{
+    if (c->floor_written || c->cur->version != CATALOG_VERSION)
+        return 0;
+    /* The usual open: the file is there and right. Checked without the
+     * lock first, so that it writes nothing, not even the lock file. */
+    int holds;
+    int rc = floor_holds(c, &c->cur->bounds, &holds);
+    if (rc || holds) {
+        c->floor_written = holds;
+        c->floor_bounds = c->cur->bounds;
+        return rc;
+    }
+    int lock_fd = -1;
+    rc = lock_catalog(c, &lock_fd);
+    if (rc)
+        return rc;
+    /* Under the lock, against the file as the last writer of it left it
+     * (maintenance may have written both since this handle read it). A
+     * damaged floor file is replaced: the catalog is the truth. */
+    catalog_snapshot *disk = NULL;
+    rc = read_file(c->io, c->dir, &disk);
+    if (!rc && disk->version == CATALOG_VERSION) {
+        rc = floor_holds(c, &disk->bounds, &holds);
+        if (!rc && !holds)
+            rc = sl_catalog_floor_write(c->io, c->dir, disk->generation, &disk->bounds, c->file_mode);
+        if (!rc) {
+            c->floor_written = 1;
+            c->floor_bounds = disk->bounds;
+        }
+    }
+    c->io->close_file(c->io, lock_fd);
+    sl_catalog_snapshot_release(disk);
+    return rc;
 }
 
 void sl_catalog_on_commit(catalog *c, catalog_commit_fn fn)

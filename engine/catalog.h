@@ -201,10 +201,12 @@ int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t 
  * hand lower offsets out again. SIGLOG_ECORRUPT naming dir's file then; 0
  * for a snapshot read from a file, and for a partition with no segment or
  * with one at offset 0 (a log that starts at 0 either way; a crash between
- * the first segment and the file leaves that). Streams of version 1
+ * the first segment and the file leaves that), unless the partition holds
+ * no segment while its floor file (catalog_floor.h) says offsets were
+ * handed out: SIGLOG_ECORRUPT then too. Streams of version 1
  * stores are read from the listing (see "Compatibility"): their callers
  * do not ask. Writes nothing. */
-int sl_catalog_check_required(const char *dir, const catalog_snapshot *s);
+int sl_catalog_check_required(const siglog_io *io, const char *dir, const catalog_snapshot *s);
 
 /* ---- the file ---- */
 
@@ -284,6 +286,12 @@ int sl_catalog_disk_generation(const siglog_io *io, const char *dir, uint64_t *g
 #define CATALOG_UNCHANGED 1
 typedef int (*catalog_change_fn)(catalog_snapshot *s, void *arg);
 int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg);
+/* Writer, at its open: make the floor file beside the directory
+ * (catalog_floor.h) hold the version 2 file's bounds, written only when
+ * it is missing (a store from before it), damaged or behind. Each later
+ * commit keeps it up to date (sl_catalog_update), and writes it when this
+ * call failed. */
+int sl_catalog_keep_floor(catalog *c);
 /* For change functions: the snapshot being changed. */
 catalog_segment *sl_catalog_edit_segments(catalog_snapshot *s, size_t *n);
 /* Make the snapshot hold n entries (new ones zeroed): its entries, or

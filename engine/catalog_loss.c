@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_floor.h"
 #include "error.h"
 #include "siglog.h"
 
@@ -30,11 +31,40 @@ static int plan_rebuild(const catalog_snapshot *s, catalog_loss_plan *out)
     return 0;
 }
 
+/* A partition with no file and no segment whose floor file says offsets
+ * were handed out (its directory went whole: verify made it again, or an
+ * earlier accept of it was cut short): *planned 1 and the plan loses the
+ * end, all of it, from the floor file's log start to its floor, where
+ * the log goes on. */
+static int plan_recreate(catalog *c, catalog_loss_plan *out, int *planned)
+{
+    *planned = 0;
+    catalog_checkpoint b;
+    uint64_t generation;
+    int found;
+    int rc = sl_catalog_floor_read(sl_catalog_io(c), sl_catalog_dir(c), &generation, &b, &found);
+    if (rc || !found || b.next_offset_floor == 0)
+        return rc;
+    if (!(out->runs = malloc(sizeof *out->runs)))
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    out->runs[out->run_count++] = (catalog_lost_run){.from = b.log_start_offset, .to = b.next_offset_floor};
+    out->end_lost = 1;
+    out->recreated = 1;
+    out->new_active_base = b.next_offset_floor;
+    *planned = 1;
+    return 0;
+}
+
 int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out)
 {
     memset(out, 0, sizeof *out);
     catalog_snapshot *s = out->snap = sl_catalog_snapshot_get(c);
-    if (!sl_catalog_snapshot_found(s) && sl_catalog_check_required(sl_catalog_dir(c), s) != 0)
+    if (!sl_catalog_snapshot_found(s) && sl_catalog_snapshot_count(s) == 0) {
+        int planned, rc = plan_recreate(c, out, &planned);
+        if (rc || planned)
+            return rc;
+    }
+    if (!sl_catalog_snapshot_found(s) && sl_catalog_check_required(sl_catalog_io(c), sl_catalog_dir(c), s) != 0)
         return plan_rebuild(s, out);
     if (!sl_catalog_persisted(c))
         return sl_err_set(SIGLOG_EVERSION,
@@ -122,8 +152,11 @@ static int change_accept(catalog_snapshot *s, void *arg)
     for (size_t i = 0; i < n; i++)
         if (!planned_lost(p, i))
             segs[kept++] = segs[i];
-    /* kept < n: at least one entry is lost, so neither resize grows. */
+    /* kept < n: at least one entry is lost, so neither resize grows,
+     * except for a recreated partition's first entry (room is there). */
     segs = sl_catalog_edit_resize(s, kept + (p->end_lost ? 1 : 0));
+    if (!segs)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     if (p->end_lost) {
         /* Its counts are lower bounds, as any active entry's; its end is
          * durable (synced), so the floor may go up to it. */

@@ -44,8 +44,18 @@
  * base, and every offset below that base is recorded as lost (the plan's
  * one run, with no entries), since nothing tells which of them retention
  * removed and which went with the file.
- * A missing partition directory takes its catalog with it: nothing says
- * which offsets it handed out, so it cannot be accepted (restore it).
+ * A missing partition directory takes its catalog with it; the floor
+ * file beside it (catalog_floor.h) still says where the log started and
+ * which offsets it handed out. The caller makes the directory again
+ * (empty, synced) and plans: a partition with no catalog.ckpt and no
+ * segment whose floor file names offsets is planned as the loss of the
+ * end, all of it (plan.recreated): the offsets from the floor file's log
+ * start to its floor are the one lost run, the log goes on at the floor
+ * (or lower, where the journal's batches continue it), so a crash after
+ * the directory was made and before the catalog's write leaves a
+ * partition that is refused again, never one that starts at offset 0.
+ * Without a floor file (a store never opened by a writer since floor
+ * files came) a missing directory cannot be accepted: restore it.
  */
 #ifndef SIGLOG_CATALOG_LOSS_H
 #define SIGLOG_CATALOG_LOSS_H
@@ -67,6 +77,8 @@ typedef struct catalog_loss_plan {
     size_t run_count;
     int end_lost;            /* the last (active) entry is among them */
     int rebuild;             /* no catalog.ckpt: written from the listing */
+    int recreated;           /* no catalog.ckpt, no segment: the floor
+                              * file's offsets are the one lost run */
     uint64_t new_active_base; /* when end_lost: where the log goes on */
 } catalog_loss_plan;
 

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <xxhash.h>
 
+#include "catalog_floor.h"
 #include "codec.h"
 #include "error.h"
 #include "options_io.h"
@@ -498,10 +499,18 @@ int sl_stream_adopt_check(struct siglog *s, const char *dir, const siglog_stream
     for (size_t i = 0; i < l.count && !rc; i++) {
         char want[16];
         snprintf(want, sizeof want, "%05u", parts);
+        /* A partition's floor file (catalog_floor.h) sorts right after
+         * its directory: "00000", "00000.floor", "00001", ... */
+        char floor_name[32];
+        snprintf(floor_name, sizeof floor_name, "%05u" CATALOG_FLOOR_SUFFIX, parts ? parts - 1 : 0);
+        size_t fl = strlen(floor_name);
+        int floor_file = parts > 0 && strncmp(l.names[i], floor_name, fl) == 0 &&
+                         (l.names[i][fl] == '\0' || strcmp(l.names[i] + fl, ".tmp") == 0);
         if (strcmp(l.names[i], want) == 0)
             parts++;
-        else if (strcmp(l.names[i], STREAM_META_FILE) != 0 && strcmp(l.names[i], STREAM_META_FILE ".tmp") != 0 &&
-                 strcmp(l.names[i], HWM_FILE) != 0 && strcmp(l.names[i], HWM_FILE ".tmp") != 0)
+        else if (!floor_file && strcmp(l.names[i], STREAM_META_FILE) != 0 &&
+                 strcmp(l.names[i], STREAM_META_FILE ".tmp") != 0 && strcmp(l.names[i], HWM_FILE) != 0 &&
+                 strcmp(l.names[i], HWM_FILE ".tmp") != 0)
             rc = sl_err_set(SIGLOG_EINVAL, "%s holds %s, which is no partition of a stream: not adopted", dir,
                          l.names[i]);
     }

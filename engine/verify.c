@@ -38,6 +38,7 @@
 #include "audit.h"
 #include "audit_ranges.h"
 #include "catalog.h"
+#include "catalog_floor.h"
 #include "catalog_loss.h"
 #include "cold.h"
 #include "stream.h"
@@ -481,7 +482,7 @@ static int check_partition(verifier *v, const char *dir, const char *stream, uin
 {
     catalog_snapshot *cs = NULL;
     int rc = sl_catalog_snapshot_load(v->io, dir, &cs);
-    if (!rc && catalog_required && (rc = sl_catalog_check_required(dir, cs)) != 0) {
+    if (!rc && catalog_required && (rc = sl_catalog_check_required(v->io, dir, cs)) != 0) {
         sl_catalog_snapshot_release(cs);
         cs = NULL;
     }
@@ -806,10 +807,38 @@ static int journal_fill_segment(void *ctx, segment *seg)
     return sl_store_journal_each(f->s, f->stream_id, f->partition, fill_entry, f);
 }
 
+/* A partition directory gone whole, whose floor file beside it says what
+ * it handed out, is made again, empty, and synced into the stream's
+ * directory: the plan then loses all of it (catalog_loss.h). Without a
+ * floor file it stays missing. */
+static int remake_partition_dir(verifier *v, siglog *s, siglog_stream *st, const char *dir)
+{
+    int is_dir = 0;
+    uint64_t size;
+    int r = v->io->stat_path(v->io, dir, &is_dir, &size);
+    if (r != -ENOENT)
+        return 0; /* there, or not a directory: reported as it is */
+    catalog_checkpoint b;
+    uint64_t generation;
+    int found;
+    int rc = sl_catalog_floor_read(v->io, dir, &generation, &b, &found);
+    if (rc || !found)
+        return rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION ? 0 : rc;
+    if ((r = v->io->mkdir(v->io, dir, s->opt.dir_mode)) < 0)
+        return sl_err_errno(r, "making %s again", dir);
+    if ((r = v->io->sync_dir(v->io, st->dir)) < 0)
+        return sl_err_errno(r, "fsync of directory %s", st->dir);
+    v->st.repairs++;
+    if (v->cb && v->cb->repaired)
+        v->cb->repaired(v->cb->ctx, dir, "made the missing partition directory again, empty");
+    return 0;
+}
+
 /* Record each partition's lost segments in its catalog (catalog_loss.h),
  * under the writer lock s holds: planned, audited (the intent), then
- * accepted. A partition whose directory is gone, or whose catalog cannot
- * record a loss, is left as it is: the re-check still reports it. */
+ * accepted. A partition whose directory is gone without a floor file, or
+ * whose catalog cannot record a loss, is left as it is: the re-check
+ * still reports it. */
 static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint32_t part)
 {
     char *dir = sl_path_partition_dir(st->dir, part);
@@ -817,7 +846,9 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     catalog *cat = NULL;
     catalog_loss_plan plan = {0};
-    int rc = sl_catalog_open(&cat, v->io, dir, s->opt.file_mode);
+    int rc = remake_partition_dir(v, s, st, dir);
+    if (!rc)
+        rc = sl_catalog_open(&cat, v->io, dir, s->opt.file_mode);
     if (!rc)
         rc = sl_catalog_loss_plan(cat, &plan);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
@@ -839,7 +870,12 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
         r.partition = part;
         r.offset_start = run->from;
         r.offset_end = run->to;
-        if (plan.rebuild)
+        if (plan.recreated)
+            snprintf(r.detail, sizeof r.detail,
+                     "the partition directory was missing or held nothing; its floor file names offsets %" PRIu64
+                     "..%" PRIu64 " as handed out; loss accepted by verify",
+                     run->from, run->to - 1);
+        else if (plan.rebuild)
             snprintf(r.detail, sizeof r.detail,
                      "%s was missing and the first segment found is %s.seg; loss accepted by verify", CATALOG_FILE,
                      sl_catalog_snapshot_segment(plan.snap, 0)->location);
@@ -866,6 +902,11 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
             if (run->from == run->to)
                 snprintf(what, sizeof what, "%zu missing segment(s) from offset %" PRIu64 " on: the commit journal "
                          "held all their events, put into a new segment", run->count, run->from);
+            else if (plan.recreated)
+                snprintf(what, sizeof what,
+                         "recorded the loss of offsets %" PRIu64 "..%" PRIu64 " (the whole partition) in its new %s; "
+                         "the log goes on in a new segment",
+                         run->from, run->to - 1, CATALOG_FILE);
             else
                 snprintf(what, sizeof what,
                          "recorded the loss of offsets %" PRIu64 "..%" PRIu64 " (%zu missing segment(s)) in its %s%s",

@@ -14,12 +14,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audit.h"
 #include "catalog.h"
+#include "catalog_floor.h"
 #include "catalog_loss.h"
 #include "io_crash.h"
+#include "options_io.h"
 #include "support.h"
 
 #define EVENTS 1600
@@ -81,6 +84,19 @@ static int loss_record(void *ctx, const siglog_audit_record *r)
     if (strcmp(r->action, "loss") == 0)
         snprintf((char *)ctx + strlen(ctx), 256, "%" PRIu64 "..%" PRIu64 ";", r->offset_start, r->offset_end - 1);
     return 0;
+}
+
+/* The audit trail's loss records are `want`, once or more. */
+static void assert_audited_losses_among(const char *want, const char *trial)
+{
+    siglog *s = test_store_open(dir, NULL);
+    char got[1024] = "";
+    cr_assert_eq(siglog_audit_read(s, 1, loss_record, got, NULL), 0, "%s", siglog_errdetail());
+    size_t w = strlen(want), g = strlen(got);
+    cr_assert(g >= w && g % w == 0, "%s: %s", trial, got);
+    for (size_t at = 0; at < g; at += w)
+        cr_assert(strncmp(got + at, want, w) == 0, "%s: %s", trial, got);
+    siglog_close(s);
 }
 
 static void assert_audited_losses(const char *want)
@@ -252,15 +268,6 @@ Test(loss, a_lost_active_segment_goes_on_past_every_offset_handed_out)
     cr_assert_eq(got[1], EVENTS);
     cr_assert_eq(got[2], EVENTS + 1);
     cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s", siglog_errdetail());
-}
-
-Test(loss, a_missing_partition_directory_cannot_be_accepted)
-{
-    test_rmtree(pdir);
-    assert_refused("partition directory");
-    cr_assert_eq(accept_loss(), SIGLOG_ECORRUPT);
-    assert_refused("partition directory");
-    cr_assert_neq(access(pdir, F_OK), 0, "the directory was recreated");
 }
 
 /* verify's report, for the checks below. */
@@ -546,4 +553,179 @@ Test(loss, a_missing_partition_directory_is_reported_to_readers_writing_nothing)
 {
     test_rmtree(pdir);
     assert_read_refused("partition directory");
+}
+
+/* The partition's floor file, beside its directory (catalog_floor.h). */
+static char *floor_path(void)
+{
+    char *p = NULL;
+    cr_assert(asprintf(&p, "%s%s", pdir, CATALOG_FLOOR_SUFFIX) > 0);
+    return p;
+}
+
+/* After a directory gone whole and its loss accepted: appends go on at
+ * EVENTS (the floor the clean close left), the log starts there (a read
+ * from the start gets the new event alone), the audit trail holds the
+ * loss of every offset the partition had, and verify finds nothing. */
+static void assert_goes_on_past_the_whole_partition_at(const char *trial);
+
+static void assert_goes_on_past_the_whole_partition(void)
+{
+    assert_goes_on_past_the_whole_partition_at(NULL);
+}
+
+static void assert_goes_on_past_the_whole_partition_at(const char *trial)
+{
+    cr_assert_eq(append_one(0), EVENTS, "%s", trial ? trial : "");
+    static uint64_t got[4];
+    char gaps[4][512];
+    size_t ngaps;
+    size_t n = read_through(SIGLOG_SEEK_START, 0, got, 4, gaps, &ngaps);
+    cr_assert_eq(ngaps, 0, "%s", trial ? trial : "");
+    cr_assert_eq(n, 1, "%s", trial ? trial : "");
+    cr_assert_eq(got[0], EVENTS, "%s", trial ? trial : "");
+    char want[64];
+    snprintf(want, sizeof want, "0..%d;", EVENTS - 1);
+    /* A run cut after its audit record and before the catalog's write
+     * leaves that record, and the run that finishes it writes another. */
+    if (trial)
+        assert_audited_losses_among(want, trial);
+    else
+        assert_audited_losses(want);
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s: %s", trial ? trial : "", siglog_errdetail());
+}
+
+Test(loss, the_floor_file_beside_the_partition_holds_its_bounds)
+{
+    catalog_checkpoint b;
+    uint64_t generation;
+    int found;
+    cr_assert_eq(sl_catalog_floor_read(sl_io_posix(), pdir, &generation, &b, &found), 0, "%s", siglog_errdetail());
+    cr_assert(found);
+    cr_assert_eq(b.log_start_offset, 0);
+    cr_assert_eq(b.next_offset_floor, EVENTS);
+    cr_assert_gt(generation, 0);
+}
+
+/* rm -rf of a partition directory while the store is closed: the writer,
+ * readers and verify refuse it naming the offsets its floor file says it
+ * handed out; accepted, it is made again and goes on past all of them. */
+Test(loss, a_missing_partition_directory_is_refused_then_accepted_past_every_offset_handed_out)
+{
+    test_rmtree(pdir);
+    char range[64];
+    snprintf(range, sizeof range, "offsets 0..%d", EVENTS - 1);
+    assert_refused(range);
+    assert_read_refused(range);
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    assert_goes_on_past_the_whole_partition();
+}
+
+/* The directory made again empty (by hand, or by an accept cut short
+ * before the catalog's write) is no fresh partition: it is refused, never
+ * started again at offset 0. */
+Test(loss, an_emptied_partition_directory_is_refused_not_started_again_at_offset_0)
+{
+    test_rmtree(pdir);
+    cr_assert_eq(mkdir(pdir, 0700), 0);
+    assert_refused("floor file says offsets up to");
+    assert_read_refused("floor file says offsets up to");
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    assert_goes_on_past_the_whole_partition();
+}
+
+/* A store from before floor files: nothing says what the directory held,
+ * so its loss cannot be accepted. */
+Test(loss, a_missing_partition_directory_without_its_floor_file_cannot_be_accepted)
+{
+    test_rmtree(pdir);
+    char *fp = floor_path();
+    cr_assert_eq(unlink(fp), 0, "%s", fp);
+    free(fp);
+    assert_refused("partition directory");
+    cr_assert_eq(accept_loss(), SIGLOG_ECORRUPT);
+    assert_refused("no floor file");
+    cr_assert_neq(access(pdir, F_OK), 0, "the directory was recreated");
+}
+
+/* A writer's open writes the floor file a store from before it lacks. */
+Test(loss, a_writers_open_writes_a_missing_floor_file)
+{
+    char *fp = floor_path();
+    cr_assert_eq(unlink(fp), 0, "%s", fp);
+    siglog *s = test_store_open(dir, NULL);
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    cr_assert_eq(access(fp, F_OK), 0, "%s", fp);
+    free(fp);
+    test_rmtree(pdir);
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    assert_goes_on_past_the_whole_partition();
+}
+
+/* A power cut at every mutating call of verify --repair --accept-loss of
+ * a partition directory gone whole (the directory made again, its sync,
+ * the audit record, the new active segment, the catalog's and the floor
+ * file's atomic replaces): afterwards the partition is refused (a new run
+ * accepts the loss) or goes on, and either way past every offset it
+ * handed out, never at offset 0. */
+Test(loss, a_crash_at_every_call_of_an_accepted_directory_loss_reuses_no_offset, .timeout = 240)
+{
+    test_rmtree(pdir);
+    char *base_copy = test_tmpdir("loss-dir-base");
+    test_rmtree(base_copy);
+    test_copy_tree(dir, base_copy);
+    uint64_t k = 1;
+    for (;; k++) {
+        test_rmtree(dir);
+        test_copy_tree(base_copy, dir);
+        io_crash *crash = io_crash_new(k);
+        io_crash_die_after(crash, k);
+        int rc = sl_verify_io(io_crash_io(crash), dir, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, NULL);
+        int died = io_crash_dead(crash);
+        cr_assert_eq(io_crash_power_cut(crash, IO_CRASH_RANDOM), 0);
+        io_crash_free(crash);
+        char trial[64];
+        snprintf(trial, sizeof trial, "crash at call %" PRIu64, k);
+        if (!died)
+            cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+        else if (siglog_verify(dir, 0, NULL, NULL) != 0)
+            cr_assert_eq(accept_loss(), 0, "%s: %s", trial, siglog_errdetail());
+        assert_goes_on_past_the_whole_partition_at(trial);
+        if (!died)
+            break;
+        cr_assert_lt(k, 1000, "the accept never finished");
+    }
+    cr_assert_geq(k, 4, "only %" PRIu64 " calls", k);
+    test_rmtree(base_copy);
+    free(base_copy);
+}
+
+/* FORMAT.md's worked example of a floor file, byte for byte, and what a
+ * decoder refuses. */
+Test(loss, the_floor_file_is_encoded_as_format_md_shows)
+{
+    static const uint8_t want[CATALOG_FLOOR_BYTES] = {
+        0x53, 0x47, 0x46, 0x4c, 0x01, 0x00, 0x00, 0x00, 0x07, 0x00, 0x00, 0x00, 0x00, 0x00,
+        0x00, 0x00, 0x64, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x40, 0x06, 0x00, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x51, 0x08, 0x48, 0xa5, 0x03, 0xb3, 0x87, 0xa0,
+    };
+    catalog_checkpoint b = {.log_start_offset = 100, .active_base = 1600, .next_offset_floor = 1600}, got;
+    uint8_t buf[CATALOG_FLOOR_BYTES];
+    sl_catalog_floor_encode(buf, 7, &b);
+    cr_assert_arr_eq(buf, want, sizeof want);
+    uint64_t generation;
+    cr_assert_eq(sl_catalog_floor_decode(want, sizeof want, &generation, &got), 0, "%s", siglog_errdetail());
+    cr_assert_eq(generation, 7);
+    cr_assert_eq(got.log_start_offset, 100);
+    cr_assert_eq(got.next_offset_floor, 1600);
+    cr_assert_eq(sl_catalog_floor_decode(want, sizeof want - 1, &generation, &got), SIGLOG_ECORRUPT);
+    for (size_t i = 0; i < sizeof want; i++) {
+        memcpy(buf, want, sizeof want);
+        buf[i] ^= 0x01;
+        cr_assert_neq(sl_catalog_floor_decode(buf, sizeof buf, &generation, &got), 0, "byte %zu flipped", i);
+    }
+    /* A log start past the floor, checksummed as a writer would. */
+    b.log_start_offset = 1601;
+    sl_catalog_floor_encode(buf, 7, &b);
+    cr_assert_eq(sl_catalog_floor_decode(buf, sizeof buf, &generation, &got), SIGLOG_ECORRUPT);
 }

@@ -191,10 +191,11 @@ Test(loss_journal, events_the_journal_held_past_a_lost_segment_are_in_the_log_on
 
 /* A store whose stream "a" gets `calls` acknowledged calls on partition
  * 0, then `fill_calls` on partition 1, a power cut, partition 0's only
- * segment (never rolled: 256 MiB) lost and the loss accepted: a read gets
- * the events the journal still held (all of them, or none with
- * `emptied`), and the next append goes on after every acknowledged one. */
-static void lose_the_active_segment(const char *tag, uint64_t seed, uint64_t calls, uint64_t fill_calls, int emptied)
+ * segment (never rolled: 256 MiB) lost, or with `whole` its directory,
+ * and the loss accepted: a read gets the events the journal still held
+ * (all of them, or none with `emptied`), and the next append goes on
+ * after every acknowledged one. */
+static void lose_the_end(const char *tag, uint64_t seed, uint64_t calls, uint64_t fill_calls, int emptied, int whole)
 {
     char *dir = test_tmpdir(tag);
     io_crash *crash = io_crash_new(seed);
@@ -204,7 +205,10 @@ static void lose_the_active_segment(const char *tag, uint64_t seed, uint64_t cal
     append_acknowledged(st, 1, fill_calls);
     power_cut(crash, s);
     char *pdir = test_path(dir, "streams/a/00000");
-    test_remove_segment(pdir, 0);
+    if (whole)
+        test_rmtree(pdir);
+    else
+        test_remove_segment(pdir, 0);
     cr_assert_eq(accept_loss(dir), 0, "%s", siglog_errdetail());
     assert_read_back(dir, 0, acked, 0, emptied ? acked : 0, 0);
     assert_appends_at(dir, 0, acked);
@@ -218,7 +222,7 @@ static void lose_the_active_segment(const char *tag, uint64_t seed, uint64_t cal
  * the journal's batches, the next append goes on after them. */
 Test(loss_journal, a_lost_active_segment_comes_back_from_the_journal, .timeout = 240)
 {
-    lose_the_active_segment("lossj-active", 8, 20, 0, 0);
+    lose_the_end("lossj-active", 8, 20, 0, 0, 0);
 }
 
 /* A journal checkpoint empties the journal of what only the active
@@ -229,7 +233,23 @@ Test(loss_journal, a_lost_active_segment_comes_back_from_the_journal, .timeout =
  * so the journal holds nothing of partition 0 at the cut. */
 Test(loss_journal, an_accepted_loss_of_the_active_segment_after_a_journal_checkpoint_reuses_no_offset, .timeout = 240)
 {
-    lose_the_active_segment("lossj-checkpoint", 7, 50, 150, 1);
+    lose_the_end("lossj-checkpoint", 7, 50, 150, 1, 0);
+}
+
+/* The partition directory removed whole while the journal holds every
+ * event it had (no checkpoint since the first append): its floor file
+ * says the log goes on at 0, and the journal's batches fill it again. */
+Test(loss_journal, a_lost_partition_directory_comes_back_from_the_journal, .timeout = 240)
+{
+    lose_the_end("lossj-dir", 8, 20, 0, 0, 1);
+}
+
+/* The partition directory removed whole after a journal checkpoint took
+ * its events out of the journal: the floor file the checkpoint raised
+ * says where the log goes on, past every acknowledged offset. */
+Test(loss_journal, a_lost_partition_directory_after_a_journal_checkpoint_reuses_no_offset, .timeout = 240)
+{
+    lose_the_end("lossj-dir-checkpoint", 7, 50, 150, 1, 1);
 }
 
 /* A crash (io_crash: a power cut, unsynced writes surviving at random)

@@ -37,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "catalog_floor.h"
 #include "io_crash.h"
 #include "options_io.h"
 #include "siglog.h"
@@ -1100,11 +1101,12 @@ Test(power_loss, crash_while_a_clean_close_writes_partition_checkpoints, .timeou
 
 /* A call a journal checkpoint makes before its journal reset: a segment
  * sync, or a step of a catalog.ckpt write (the lock, the temporary file,
- * the rename, the partition directory's sync). */
+ * the rename, the partition directory's sync) or of the floor file's
+ * beside the directory (catalog_floor.h: the stream directory's sync). */
 static int pl_is_checkpoint_op(const pl_op *op)
 {
     return (op->kind == OP_SYNC && pl_ends_with(op->path, ".seg")) || strstr(op->path, "/catalog.") ||
-           (op->kind == OP_SYNC_DIR && !pl_ends_with(op->path, "/streams"));
+           strstr(op->path, CATALOG_FLOOR_SUFFIX) || (op->kind == OP_SYNC_DIR && !pl_ends_with(op->path, "/streams"));
 }
 
 Test(power_loss, crash_during_checkpoint_and_journal_reset, .timeout = 600)

@@ -954,6 +954,49 @@ Test(cli, verify_accept_loss_records_a_deleted_segment_and_the_log_goes_on_after
     free(in);
 }
 
+/* rm -rf of a partition directory: verify names the offsets its floor
+ * file says it handed out; --repair --accept-loss makes it again, audits
+ * the loss, and appends go on past every one of them. */
+Test(cli, verify_accept_loss_makes_a_removed_partition_directory_again_past_its_offsets)
+{
+    run_result r = RUN(NULL, "stream", "create", env.store, "gone", "--partitions", "1");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+    char *in = gen_lines("gone.jsonl", 300, 10, TS_STEP, NULL);
+    const char *const fields[] = { "--key-field", "user.id", "--time-field", "ts", NULL };
+    append_file("gone", in, fields);
+    char *pd = scratch("store/streams/gone/00000");
+    test_rmtree(pd);
+    r = RUN(NULL, "verify", env.store);
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.out, "offsets 0..299"), "%s", r.out);
+    run_free(&r);
+    r = RUN(NULL, "verify", env.store, "--repair", "--accept-loss", "--json");
+    cr_assert_eq(r.status, 0, "%s%s", r.out, r.err);
+    cr_assert(strstr(r.out, "made the missing partition directory again"), "%s", r.out);
+    cr_assert(strstr(r.out, "recorded the loss of offsets 0..299"), "%s", r.out);
+    run_free(&r);
+    r = RUN(NULL, "audit", env.store);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "loss command gone/0 offsets=[0,300)"), "%s", r.out);
+    run_free(&r);
+    char *more = gen_lines("gone-more.jsonl", 1, 10, TS_STEP, NULL);
+    append_file("gone", more, fields);
+    r = RUN(NULL, "replay", env.store, "gone");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    envelopes v = parse_envelopes(r.out);
+    cr_assert_eq(v.n, 1, "%s", r.out);
+    cr_assert_eq(field_int(v.e[0], "offset"), 300);
+    envelopes_free(&v);
+    run_free(&r);
+    r = RUN(NULL, "verify", env.store);
+    cr_assert_eq(r.status, 0, "%s", r.out);
+    run_free(&r);
+    free(pd);
+    free(more);
+    free(in);
+}
+
 /* Offsets of partition 0 of the `gaps` vector's expected.jsonl. */
 static size_t gaps_vector_offsets(const char *vectors, json_int_t *out, size_t max)
 {
