@@ -655,6 +655,49 @@ void test_crash_recover(const char *store, int by_writer, const char *stream, co
     sl_maintenance_close(m);
 }
 
+/* The modes [first, end) a sweep tries at call k, every step-th. */
+static void sweep_modes(int modes, uint64_t k, int *first, int *end, int *step)
+{
+    *step = 1;
+    if (modes == TEST_SWEEP_ONE_MODE && !getenv("SIGLOG_CRASH_ALL_MODES")) {
+        *first = (int)(k % TEST_CRASH_MODES);
+        *end = *first + 1;
+    } else if (modes == TEST_SWEEP_TWO_MODES) {
+        *first = (int)(k % 2);
+        *end = TEST_CRASH_MODES;
+        *step = 2;
+    } else {
+        *first = 0;
+        *end = TEST_CRASH_MODES;
+    }
+}
+
+void test_crash_sweep_run(const test_crash_sweep *s)
+{
+    const char *stride_env = getenv("SIGLOG_CRASH_STRIDE");
+    uint64_t stride = stride_env && atoi(stride_env) > 0 ? (uint64_t)atoi(stride_env) : 1;
+    for (uint64_t k = 1; k <= s->calls; k += stride) {
+        int first, end, step;
+        sweep_modes(s->modes, k, &first, &end, &step);
+        for (int mi = first; mi < end; mi += step) {
+            int by_writer = (k + (uint64_t)mi) % 2 == 0;
+            snprintf(s->ctx, s->ctx_size, "%s%scrash at call %" PRIu64 " of %" PRIu64 ", %s%s%s",
+                     s->label ? s->label : "", s->label ? ": " : "", k, s->calls, test_crash_mode_names[mi],
+                     s->recover_stream ? ", recovered by " : "",
+                     !s->recover_stream ? "" : by_writer ? "a writer" : "maintenance");
+            char *store = test_path(s->root, "trial");
+            test_crash_trial(s->tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], s->change, s->change_arg);
+            if (s->recover_stream)
+                test_crash_recover(store, by_writer, s->recover_stream, s->ctx);
+            test_crash_point pt = {.call = k, .calls = s->calls, .mode = mi, .by_writer = by_writer,
+                                   .store = store, .ctx = s->ctx};
+            s->check(s->check_arg, &pt);
+            test_rmtree_fast(store);
+            free(store);
+        }
+    }
+}
+
 void test_documented_hash_key(const char *store, const char *domain, uint8_t key[32])
 {
     char *path = test_path(store, "store.secret");

@@ -146,6 +146,45 @@ void test_crash_retain(void *arg, const char *store, test_crash *t);
  * Asserts, ctx prefixing the messages. */
 void test_crash_recover(const char *store, int by_writer, const char *stream, const char *ctx);
 
+/* ---- crash sweeps: a change cut at every one of its calls ---- */
+/* Which power-cut modes a sweep tries at call k. */
+enum test_sweep_modes {
+    TEST_SWEEP_ALL_MODES, /* all four at every call */
+    TEST_SWEEP_ONE_MODE,  /* mode k % 4 at call k, all four when
+                           * SIGLOG_CRASH_ALL_MODES is set (the slow suite) */
+    TEST_SWEEP_TWO_MODES, /* modes k % 2 and k % 2 + 2 at call k */
+};
+/* One trial of a sweep, as its check gets it. */
+typedef struct test_crash_point {
+    uint64_t call, calls; /* the call cut, of how many */
+    int mode;             /* index into test_crash_modes */
+    int by_writer;        /* recovered by a writer's open, else by maintenance */
+    const char *store;    /* the trial's store, recovered when the sweep asks */
+    const char *ctx;      /* "[label: ]crash at call k of N, MODE[, recovered by W]" */
+} test_crash_point;
+typedef void (*test_crash_check)(void *arg, const test_crash_point *pt);
+typedef struct test_crash_sweep {
+    const char *tmpl, *root; /* each trial: a fresh copy of tmpl at root/trial */
+    test_crash_change change;
+    void *change_arg;
+    uint64_t calls;             /* of the change's reference run */
+    int modes;                  /* enum test_sweep_modes */
+    const char *recover_stream; /* test_crash_recover on it, a writer and
+                                 * maintenance in turn; NULL: the check
+                                 * recovers (or not) itself */
+    const char *label;          /* before ctx (NULL: none) */
+    char *ctx;                  /* the suite's message buffer: each trial's */
+    size_t ctx_size;
+    test_crash_check check;     /* after each trial's recovery */
+    void *check_arg;
+} test_crash_sweep;
+/* Run the trials of a sweep: for each call k of 1..calls (every
+ * SIGLOG_CRASH_STRIDE-th one when that is set: tests/meson.build sets it
+ * for a sanitizer build of the longest sweep) and each of its modes, a
+ * test_crash_trial of the change dying at k (seed k * 4 + mode), the
+ * recovery asked for, the check, and the trial's store removed. */
+void test_crash_sweep_run(const test_crash_sweep *s);
+
 /* cp -r of a directory of plain files and directories; `to` must not
  * exist. cr_asserts on failure. */
 void test_copy_tree(const char *from, const char *to);

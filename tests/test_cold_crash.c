@@ -104,44 +104,49 @@ static void note_problem(void *arg, const char *file, uint64_t pos, const char *
     snprintf(p->what, sizeof p->what, "%s at %" PRIu64 ": %s", file, pos, what);
 }
 
+/* What the trials are checked against, and what they saw. */
+typedef struct cold_sweep {
+    tiers want; /* of the uncut run */
+    size_t saw_cold, saw_hot;
+} cold_sweep;
+
+static void check_trial(void *arg, const test_crash_point *pt)
+{
+    cold_sweep *c = arg;
+    tiers got = check_store(pt->store);
+    cr_assert_leq(got.n[2], c->want.n[2], "%s", ctx);
+    c->saw_cold += got.n[2] > 0;
+    c->saw_hot += got.n[2] == 0;
+    /* The next run finishes the job. */
+    siglog_maintenance *m = test_maintenance_on(pt->store, NULL);
+    cr_assert_eq(siglog_retain(m, TEST_RETAIN_NOW, NULL), 0, "%s: rerun: %s", ctx, siglog_errdetail());
+    siglog_maintenance_close(m);
+    got = check_store(pt->store);
+    cr_assert_eq(got.n[2], c->want.n[2], "%s", ctx);
+    cr_assert_eq(got.n[1], c->want.n[1], "%s", ctx);
+    problem_seen pr = {0};
+    siglog_verify_callbacks cb = {.problem = note_problem, .ctx = &pr};
+    int rc = siglog_verify(pt->store, 0, &cb, NULL);
+    cr_assert(rc == 0 && pr.n == 0, "%s: verify: %s: %s", ctx, siglog_errdetail(), pr.what);
+    /* Each trial starts with an empty cold_dir. */
+    fresh_cold_dir();
+}
+
 Test(cold_crash, cold_moves_are_whole_or_not_done_at_every_call, .timeout = 900)
 {
     char *ref = test_path(root, "reference");
     snprintf(ctx, sizeof ctx, "reference");
     fresh_cold_dir();
     uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, test_crash_retain, NULL);
-    tiers want = check_store(ref);
-    cr_assert_gt(want.n[2], 1, "the policy moves segments to cold");
-    cr_assert_gt(want.n[1], 0, "and others to warm");
+    cold_sweep c = {.want = check_store(ref)};
+    cr_assert_gt(c.want.n[2], 1, "the policy moves segments to cold");
+    cr_assert_gt(c.want.n[1], 0, "and others to warm");
     test_rmtree_fast(ref);
     free(ref);
-    size_t saw_cold = 0, saw_hot = 0;
-    for (uint64_t k = 1; k <= calls; k++)
-        for (int mi = 0; mi < TEST_CRASH_MODES; mi++) {
-            int by_writer = (k + (uint64_t)mi) % 2 == 0;
-            snprintf(ctx, sizeof ctx, "crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s", k, calls,
-                     test_crash_mode_names[mi], by_writer ? "a writer" : "maintenance");
-            char *store = test_path(root, "trial");
-            fresh_cold_dir();
-            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], test_crash_retain, NULL);
-            test_crash_recover(store, by_writer, "m", ctx);
-            tiers got = check_store(store);
-            cr_assert_leq(got.n[2], want.n[2], "%s", ctx);
-            saw_cold += got.n[2] > 0;
-            saw_hot += got.n[2] == 0;
-            /* The next run finishes the job. */
-            siglog_maintenance *m = test_maintenance_on(store, NULL);
-            cr_assert_eq(siglog_retain(m, TEST_RETAIN_NOW, NULL), 0, "%s: rerun: %s", ctx, siglog_errdetail());
-            siglog_maintenance_close(m);
-            got = check_store(store);
-            cr_assert_eq(got.n[2], want.n[2], "%s", ctx);
-            cr_assert_eq(got.n[1], want.n[1], "%s", ctx);
-            problem_seen pr = {0};
-            siglog_verify_callbacks cb = {.problem = note_problem, .ctx = &pr};
-            int rc = siglog_verify(store, 0, &cb, NULL);
-            cr_assert(rc == 0 && pr.n == 0, "%s: verify: %s: %s", ctx, siglog_errdetail(), pr.what);
-            test_rmtree_fast(store);
-            free(store);
-        }
-    cr_assert(saw_cold && saw_hot, "cold %zu times, none %zu times", saw_cold, saw_hot);
+    fresh_cold_dir();
+    test_crash_sweep_run(&(test_crash_sweep){.tmpl = tmpl, .root = root, .change = test_crash_retain,
+                                             .calls = calls, .modes = TEST_SWEEP_ALL_MODES, .recover_stream = "m",
+                                             .ctx = ctx, .ctx_size = sizeof ctx, .check = check_trial,
+                                             .check_arg = &c});
+    cr_assert(c.saw_cold && c.saw_hot, "cold %zu times, none %zu times", c.saw_cold, c.saw_hot);
 }

@@ -193,6 +193,35 @@ static int intent_pending(const char *store)
     return pending;
 }
 
+/* What the trials saw. */
+typedef struct forget_sweep {
+    size_t saw_old, saw_pending, saw_done;
+} forget_sweep;
+
+static void check_trial(void *arg, const test_crash_point *pt)
+{
+    forget_sweep *f = arg;
+    uint64_t left = forgotten_left(pt->store);
+    if (intent_pending(pt->store)) {
+        f->saw_pending++;
+        siglog_maintenance *m;
+        cr_assert_eq(siglog_maintenance_open(&m, pt->store, NULL), 0, "%s: %s", ctx, siglog_errdetail());
+        siglog_forget_result res;
+        cr_assert_eq(siglog_forget_finish(m, NULL, &res), 0, "%s: finishing: %s", ctx, siglog_errdetail());
+        siglog_maintenance_close(m);
+        cr_assert_eq(res.intents_finished, 1, "%s", ctx);
+        cr_assert_eq(res.events_removed, left, "%s", ctx);
+        cr_assert_eq(forgotten_left(pt->store), 0, "%s: after finishing", ctx);
+        cr_assert_not(intent_pending(pt->store), "%s", ctx);
+    } else {
+        cr_assert(left == 0 || left == forgotten_events,
+                  "%s: no intent, and %" PRIu64 " of the %" PRIu64 " events of the keys left", ctx, left,
+                  forgotten_events);
+        f->saw_old += left == forgotten_events;
+        f->saw_done += left == 0;
+    }
+}
+
 static void crash_at_every_call(void)
 {
     char *ref = test_path(root, "reference");
@@ -203,42 +232,13 @@ static void crash_at_every_call(void)
     test_rmtree_fast(ref);
     free(ref);
     cr_assert_gt(calls, 4, "forget made %" PRIu64 " calls", calls);
-    int all_modes = getenv("SIGLOG_CRASH_ALL_MODES") != NULL;
-    size_t saw_old = 0, saw_pending = 0, saw_done = 0;
-    for (uint64_t k = 1; k <= calls; k++)
-        for (int mi = all_modes ? 0 : (int)(k % TEST_CRASH_MODES);
-             mi < (all_modes ? TEST_CRASH_MODES : (int)(k % TEST_CRASH_MODES) + 1); mi++) {
-            int by_writer = (k + (uint64_t)mi) % 2 == 0;
-            snprintf(ctx, sizeof ctx, "crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s", k, calls,
-                     test_crash_mode_names[mi], by_writer ? "a writer" : "maintenance");
-            char *store = test_path(root, "trial");
-            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], forget_change, NULL);
-            test_crash_recover(store, by_writer, "m", ctx);
-            uint64_t left = forgotten_left(store);
-            if (intent_pending(store)) {
-                saw_pending++;
-                siglog_maintenance *m;
-                cr_assert_eq(siglog_maintenance_open(&m, store, NULL), 0, "%s: %s", ctx, siglog_errdetail());
-                siglog_forget_result res;
-                cr_assert_eq(siglog_forget_finish(m, NULL, &res), 0, "%s: finishing: %s", ctx, siglog_errdetail());
-                siglog_maintenance_close(m);
-                cr_assert_eq(res.intents_finished, 1, "%s", ctx);
-                cr_assert_eq(res.events_removed, left, "%s", ctx);
-                cr_assert_eq(forgotten_left(store), 0, "%s: after finishing", ctx);
-                cr_assert_not(intent_pending(store), "%s", ctx);
-            } else {
-                cr_assert(left == 0 || left == forgotten_events,
-                          "%s: no intent, and %" PRIu64 " of the %" PRIu64 " events of the keys left", ctx, left,
-                          forgotten_events);
-                saw_old += left == forgotten_events;
-                saw_done += left == 0;
-            }
-            test_rmtree_fast(store);
-            free(store);
-        }
+    forget_sweep f = {0};
+    test_crash_sweep_run(&(test_crash_sweep){.tmpl = tmpl, .root = root, .change = forget_change, .calls = calls,
+                                             .modes = TEST_SWEEP_ONE_MODE, .recover_stream = "m", .ctx = ctx,
+                                             .ctx_size = sizeof ctx, .check = check_trial, .check_arg = &f});
     /* The crash points span the whole forget. */
-    cr_assert(saw_old && saw_pending && saw_done, "untouched %zu, pending %zu, done %zu times", saw_old, saw_pending,
-              saw_done);
+    cr_assert(f.saw_old && f.saw_pending && f.saw_done, "untouched %zu, pending %zu, done %zu times", f.saw_old,
+              f.saw_pending, f.saw_done);
 }
 
 Test(forget_crash, a_forget_is_whole_or_pending_at_every_call, .timeout = 900)

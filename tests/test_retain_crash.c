@@ -93,36 +93,39 @@ static uint64_t check_store(const char *store, uint64_t *warm)
     return start;
 }
 
+/* What the trials are checked against, and what they saw. */
+typedef struct retain_sweep {
+    uint64_t warm_moves, purged_to; /* of the uncut run */
+    size_t saw_old, saw_new;
+} retain_sweep;
+
+static void check_trial(void *arg, const test_crash_point *pt)
+{
+    retain_sweep *r = arg;
+    uint64_t warm;
+    uint64_t start = check_store(pt->store, &warm);
+    cr_assert_leq(warm, r->warm_moves, "%s", ctx);
+    cr_assert(start == 0 || start == r->purged_to, "%s: the log starts at %" PRIu64, ctx, start);
+    r->saw_old += start == 0;
+    r->saw_new += start == r->purged_to;
+}
+
 Test(retain_crash, purge_and_warm_moves_are_whole_or_not_done_at_every_call, .timeout = 600)
 {
     char *ref = test_path(root, "reference");
     snprintf(ctx, sizeof ctx, "reference");
     uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, test_crash_retain, NULL);
-    uint64_t warm_moves;
-    uint64_t purged_to = check_store(ref, &warm_moves);
-    cr_assert_gt(purged_to, 0, "the policy purges something");
-    cr_assert_gt(warm_moves, 1, "the policy moves segments to warm");
+    retain_sweep r = {0};
+    r.purged_to = check_store(ref, &r.warm_moves);
+    cr_assert_gt(r.purged_to, 0, "the policy purges something");
+    cr_assert_gt(r.warm_moves, 1, "the policy moves segments to warm");
     test_rmtree_fast(ref);
     free(ref);
     cr_assert_gt(calls, 4, "retain made %" PRIu64 " calls", calls);
-    size_t saw_old = 0, saw_new = 0;
-    for (uint64_t k = 1; k <= calls; k++)
-        for (int mi = 0; mi < TEST_CRASH_MODES; mi++) {
-            int by_writer = (k + (uint64_t)mi) % 2 == 0;
-            snprintf(ctx, sizeof ctx, "crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s", k, calls,
-                     test_crash_mode_names[mi], by_writer ? "a writer" : "maintenance");
-            char *store = test_path(root, "trial");
-            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], test_crash_retain, NULL);
-            test_crash_recover(store, by_writer, "m", ctx);
-            uint64_t warm;
-            uint64_t start = check_store(store, &warm);
-            cr_assert_leq(warm, warm_moves, "%s", ctx);
-            cr_assert(start == 0 || start == purged_to, "%s: the log starts at %" PRIu64, ctx, start);
-            saw_old += start == 0;
-            saw_new += start == purged_to;
-            test_rmtree_fast(store);
-            free(store);
-        }
+    test_crash_sweep_run(&(test_crash_sweep){.tmpl = tmpl, .root = root, .change = test_crash_retain,
+                                             .calls = calls, .modes = TEST_SWEEP_ALL_MODES, .recover_stream = "m",
+                                             .ctx = ctx, .ctx_size = sizeof ctx, .check = check_trial,
+                                             .check_arg = &r});
     /* Both outcomes happen: the crash points span the commit. */
-    cr_assert(saw_old && saw_new, "old %zu times, new %zu times", saw_old, saw_new);
+    cr_assert(r.saw_old && r.saw_new, "old %zu times, new %zu times", r.saw_old, r.saw_new);
 }

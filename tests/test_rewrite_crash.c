@@ -212,6 +212,29 @@ static void run_change(void *arg, const char *store, test_crash *t)
     sl_maintenance_close(m);
 }
 
+/* What the trials are checked against, and what they saw. */
+typedef struct rewrite_sweep {
+    const view *old, *fresh;
+    const uint8_t *kept; /* the events the uncut change kept */
+    size_t saw_old, saw_new;
+} rewrite_sweep;
+
+static void check_trial(void *arg, const test_crash_point *pt)
+{
+    rewrite_sweep *r = arg;
+    view v;
+    view_of(pt->store, &v);
+    int is_old = views_equal(&v, r->old), is_new = views_equal(&v, r->fresh);
+    cr_assert(is_old || is_new, "%s: the catalog names neither the old segments nor the new ones", ctx);
+    r->saw_old += is_old;
+    r->saw_new += is_new;
+    check_no_leftovers(pt->store, &v);
+    check_events(pt->store, v.log_start, is_new ? r->kept : NULL);
+    /* Whole new files, their indexes too: the seal maps them read-only
+     * before their last sync. */
+    cr_assert_eq(siglog_verify(pt->store, 0, NULL, NULL), 0, "%s: verify: %s", ctx, siglog_errdetail());
+}
+
 static void crash_everywhere(const char *what, change_fn fn)
 {
     trial_change change = { fn };
@@ -232,31 +255,13 @@ static void crash_everywhere(const char *what, change_fn fn)
     test_rmtree_fast(ref);
     free(ref);
     cr_assert_gt(calls, 4, "%s made %" PRIu64 " calls", what, calls);
-    size_t saw_old = 0, saw_new = 0;
-    for (uint64_t k = 1; k <= calls; k++)
-        for (int mi = 0; mi < TEST_CRASH_MODES; mi++) {
-            int by_writer = (k + (uint64_t)mi) % 2 == 0;
-            snprintf(ctx, sizeof ctx, "%s: crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s", what, k,
-                     calls, test_crash_mode_names[mi], by_writer ? "a writer" : "maintenance");
-            char *store = test_path(root, "trial");
-            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], run_change, &change);
-            test_crash_recover(store, by_writer, "m", ctx);
-            view v;
-            view_of(store, &v);
-            int is_old = views_equal(&v, &old), is_new = views_equal(&v, &fresh);
-            cr_assert(is_old || is_new, "%s: the catalog names neither the old segments nor the new ones", ctx);
-            saw_old += is_old;
-            saw_new += is_new;
-            check_no_leftovers(store, &v);
-            check_events(store, v.log_start, is_new ? kept : NULL);
-            /* Whole new files, their indexes too: the seal maps them
-             * read-only before their last sync. */
-            cr_assert_eq(siglog_verify(store, 0, NULL, NULL), 0, "%s: verify: %s", ctx, siglog_errdetail());
-            test_rmtree_fast(store);
-            free(store);
-        }
+    rewrite_sweep r = {.old = &old, .fresh = &fresh, .kept = kept};
+    test_crash_sweep_run(&(test_crash_sweep){.tmpl = tmpl, .root = root, .change = run_change, .change_arg = &change,
+                                             .calls = calls, .modes = TEST_SWEEP_ALL_MODES, .recover_stream = "m",
+                                             .label = what, .ctx = ctx, .ctx_size = sizeof ctx,
+                                             .check = check_trial, .check_arg = &r});
     /* Both outcomes happen: the crash points span the commit. */
-    cr_assert(saw_old && saw_new, "%s: old %zu times, new %zu times", what, saw_old, saw_new);
+    cr_assert(r.saw_old && r.saw_new, "%s: old %zu times, new %zu times", what, r.saw_old, r.saw_new);
 }
 
 Test(rewrite_crash, a_rewrite_leaves_old_or_new_at_every_call, .timeout = 600)

@@ -216,6 +216,19 @@ static uint64_t check_store(const char *store, uint64_t acked)
     return start;
 }
 
+/* What the trials are checked against. */
+typedef struct writer_sweep {
+    writer_run *w;
+    uint64_t moved_to; /* where the uncut run moved the log start */
+} writer_sweep;
+
+static void check_trial(void *arg, const test_crash_point *pt)
+{
+    writer_sweep *ws = arg;
+    uint64_t start = check_store(pt->store, ws->w->acked);
+    cr_assert(start == 0 || start == ws->moved_to, "%s: the log starts at %" PRIu64, ctx, start);
+}
+
 static void every_call(const char *tmpl, int task)
 {
     writer_run w = {.task = task};
@@ -233,27 +246,15 @@ static void every_call(const char *tmpl, int task)
     test_rmtree_fast(ref);
     free(ref);
     cr_assert_gt(calls, 4, "the writer made %" PRIu64 " calls", calls);
-    int all_modes = getenv("SIGLOG_CRASH_ALL_MODES") != NULL;
-    /* Every call in the plain build; a sanitizer build, some five times
-     * slower, cuts at every stride-th call (tests/meson.build), which
-     * still meets every mode and every kind of call its checks are for. */
-    const char *stride_env = getenv("SIGLOG_CRASH_STRIDE");
-    uint64_t stride = stride_env && atoi(stride_env) > 0 ? (uint64_t)atoi(stride_env) : 1;
-    for (uint64_t k = 1; k <= calls; k += stride)
-        for (int mi = all_modes ? 0 : (int)(k % TEST_CRASH_MODES);
-             mi < (all_modes ? TEST_CRASH_MODES : (int)(k % TEST_CRASH_MODES) + 1); mi++) {
-            int by_writer = (k + (uint64_t)mi) % 2 == 0;
-            snprintf(ctx, sizeof ctx, "%s: crash at call %" PRIu64 " of %" PRIu64 ", %s, recovered by %s",
-                     task_names[task], k, calls, test_crash_mode_names[mi],
-                     by_writer ? "a writer" : "maintenance");
-            char *store = test_path(root, "trial");
-            test_crash_trial(tmpl, store, k, k * 4 + (uint64_t)mi, test_crash_modes[mi], writer_change, &w);
-            test_crash_recover(store, by_writer, "m", ctx);
-            uint64_t start = check_store(store, w.acked);
-            cr_assert(start == 0 || start == moved_to, "%s: the log starts at %" PRIu64, ctx, start);
-            test_rmtree_fast(store);
-            free(store);
-        }
+    /* One mode per call, in turn (every mode in the slow suite); a
+     * sanitizer build, some five times slower, cuts at every stride-th
+     * call (tests/meson.build), which still meets every mode and every
+     * kind of call its checks are for. */
+    writer_sweep ws = {.w = &w, .moved_to = moved_to};
+    test_crash_sweep_run(&(test_crash_sweep){.tmpl = tmpl, .root = root, .change = writer_change, .change_arg = &w,
+                                             .calls = calls, .modes = TEST_SWEEP_ONE_MODE, .recover_stream = "m",
+                                             .label = task_names[task], .ctx = ctx, .ctx_size = sizeof ctx,
+                                             .check = check_trial, .check_arg = &ws});
 }
 
 Test(writer_tasks_crash, the_writers_retention_run_then_appends_at_every_call, .timeout = 900)
