@@ -344,6 +344,10 @@ int sl_catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_flo
  * written when it held them all already). SIGLOG_ENOENT when no sealed
  * entry starts there, SIGLOG_ELIMIT beyond CATALOG_SCHEMA_VERSIONS_MAX. */
 int sl_catalog_segment_add_schema_versions(catalog *c, uint64_t base_offset, const uint32_t *versions, size_t n);
+/* Insert schema version v into e's (ascending, distinct): 1 when added,
+ * 0 when e had it, SIGLOG_ELIMIT (naming e) beyond
+ * CATALOG_SCHEMA_VERSIONS_MAX. Changes e only. */
+int sl_catalog_segment_insert_version(catalog_segment *e, uint32_t v);
 /* Remove the first `count` segments (all sealed: SIGLOG_EINVAL
  * otherwise); the log start moves to the base of the next one. Commits,
  * then unlinks their files (a crash in between leaves leftovers). */

@@ -107,7 +107,7 @@ typedef struct add_versions {
     size_t n;
 } add_versions;
 
-static int insert_version(catalog_segment *e, uint32_t v)
+int sl_catalog_segment_insert_version(catalog_segment *e, uint32_t v)
 {
     uint16_t i = 0;
     while (i < e->schema_count && e->schema_versions[i] < v)
@@ -133,7 +133,7 @@ static int change_add_versions(catalog_snapshot *s, void *arg)
         return sl_err_set(SIGLOG_ENOENT, "no sealed segment starts at offset %" PRIu64, a->base);
     int changed = 0;
     for (size_t k = 0; k < a->n; k++) {
-        int r = insert_version(&segs[i], a->v[k]);
+        int r = sl_catalog_segment_insert_version(&segs[i], a->v[k]);
         if (r < 0)
             return r;
         changed |= r;
@@ -152,7 +152,7 @@ int sl_catalog_segment_add_schema_versions(catalog *c, uint64_t base_offset, con
 static int merge_versions(catalog_segment *into, const catalog_segment *from)
 {
     for (uint16_t k = 0; k < from->schema_count; k++) {
-        int r = insert_version(into, from->schema_versions[k]);
+        int r = sl_catalog_segment_insert_version(into, from->schema_versions[k]);
         if (r < 0)
             return r;
     }
@@ -306,7 +306,7 @@ int sl_catalog_rewrite_add_versions(catalog_rewrite *rw, const uint32_t *version
     if (rw->n == 0)
         return sl_err_set(SIGLOG_EINVAL, "%s: schema versions before any new segment", sl_catalog_dir(rw->c));
     for (size_t k = 0; k < n; k++) {
-        int r = insert_version(&rw->versions[rw->n - 1], versions[k]);
+        int r = sl_catalog_segment_insert_version(&rw->versions[rw->n - 1], versions[k]);
         if (r < 0)
             return r;
     }

@@ -43,9 +43,25 @@ int sl_cold_dir_check(const char *store_path, const siglog_stream_config *c)
     return rc;
 }
 
-void sl_cold_location(char buf[CATALOG_LOCATION_MAX + 1], uint64_t base)
+void sl_cold_location(char buf[CATALOG_LOCATION_MAX + 1], uint64_t base, uint32_t generation)
 {
-    snprintf(buf, CATALOG_LOCATION_MAX + 1, "%020" PRIu64 COLD_LOCATION_SUFFIX, base);
+    if (generation == 0)
+        snprintf(buf, CATALOG_LOCATION_MAX + 1, "%020" PRIu64 COLD_LOCATION_SUFFIX, base);
+    else
+        snprintf(buf, CATALOG_LOCATION_MAX + 1, "%020" PRIu64 COLD_LOCATION_SUFFIX "%" PRIu32, base, generation);
+}
+
+uint32_t sl_cold_generation(const catalog_segment *e)
+{
+    /* A location is checked when the catalog is read (digits and
+     * lower-case letters after the base), so only the digits matter. */
+    const char *g = e->location + SEGMENT_NAME_DIGITS + strlen(COLD_LOCATION_SUFFIX);
+    if (strlen(e->location) <= SEGMENT_NAME_DIGITS + strlen(COLD_LOCATION_SUFFIX))
+        return 0;
+    uint64_t n = 0;
+    for (; *g >= '0' && *g <= '9' && n <= UINT32_MAX; g++)
+        n = 10 * n + (uint64_t)(*g - '0');
+    return n > UINT32_MAX ? UINT32_MAX : (uint32_t)n;
 }
 
 int sl_cold_entry(const catalog_segment *e)
@@ -62,10 +78,19 @@ size_t sl_cold_prefix(const catalog_snapshot *s)
 }
 
 void sl_cold_archive_name(char buf[COLD_NAME_MAX + 1], uint64_t store_id, const char *stream, uint32_t partition,
-                          uint64_t base, uint64_t end)
+                          uint64_t base, uint64_t end, uint32_t generation)
 {
-    snprintf(buf, COLD_NAME_MAX + 1, "%016" PRIx64 ".%s.%05u.%020" PRIu64 "-%020" PRIu64 "%s", store_id, stream,
-             partition, base, end, ARCHIVE_SUFFIX);
+    char gen[16] = "";
+    if (generation)
+        snprintf(gen, sizeof gen, ".g%" PRIu32, generation);
+    snprintf(buf, COLD_NAME_MAX + 1, "%016" PRIx64 ".%s.%05u.%020" PRIu64 "-%020" PRIu64 "%s%s", store_id, stream,
+             partition, base, end, gen, ARCHIVE_SUFFIX);
+}
+
+void sl_cold_entry_archive_name(char buf[COLD_NAME_MAX + 1], uint64_t store_id, const char *stream,
+                                uint32_t partition, const catalog_segment *e)
+{
+    sl_cold_archive_name(buf, store_id, stream, partition, e->base_offset, e->end_offset, sl_cold_generation(e));
 }
 
 int sl_cold_root_open(const siglog_io *backend, const char *store_path, const siglog_stream_config *c,

@@ -25,7 +25,11 @@
  * in the partition directory); its archive in cold_dir is
  * "<store id, 16 hex>.<stream>.<partition, 5 digits>.<base>-<end>.sgar",
  * base and end the entry's offsets in 20 digits (FORMAT.md §4, "Cold
- * tier"): stores, streams and partitions may share a cold_dir.
+ * tier"): stores, streams and partitions may share a cold_dir. A forget
+ * replaces an archive by one under a new name, so that the catalog's
+ * commit is what switches readers from one to the other: the entry's
+ * location becomes "<base>.cold<G>" and its archive's name ends
+ * ".g<G>.sgar", G counting the rewrites.
  */
 #ifndef SIGLOG_COLD_H
 #define SIGLOG_COLD_H
@@ -39,26 +43,36 @@
 #include "siglog.h"
 
 #define COLD_LOCATION_SUFFIX ".cold"
-/* Longest archive name: 16 + 1 + stream + 1 + 5 + 1 + 20 + 1 + 20 + 5. */
-#define COLD_NAME_MAX (SIGLOG_NAME_MAX + 80)
+/* Longest archive name: 16 + 1 + stream + 1 + 5 + 1 + 20 + 1 + 20 + ".g" and 10 + 5. */
+#define COLD_NAME_MAX (SIGLOG_NAME_MAX + 92)
 
 /* SIGLOG_EINVAL naming cold_dir when c's cold_dir is the store at
  * store_path or beneath it (as given, or resolved when it exists); 0 when
  * it is outside, or empty. SIGLOG_ENOMEM. Reads metadata only. */
 int sl_cold_dir_check(const char *store_path, const siglog_stream_config *c);
 
-/* The catalog location of the cold entry at base: "<base>.cold". */
-void sl_cold_location(char buf[CATALOG_LOCATION_MAX + 1], uint64_t base);
+/* The catalog location of the cold entry at base whose archive was
+ * written `generation` times by a forget (forget_cold.h): "<base>.cold",
+ * then "<base>.cold<generation>". */
+void sl_cold_location(char buf[CATALOG_LOCATION_MAX + 1], uint64_t base, uint32_t generation);
+/* The generation of cold entry e's location (0 for "<base>.cold"). */
+uint32_t sl_cold_generation(const catalog_segment *e);
 /* 1 when e lives in the cold tier. */
 int sl_cold_entry(const catalog_segment *e);
 /* The index after s's last cold entry (0 without one). Retention keeps
  * the cold tier a prefix of the log (a restore may put hot entries
  * before it until the next run moves them); rewrites (compaction) work
- * on the entries after it only: a cold entry is never rewritten. */
+ * on the entries after it only: a cold entry is never rewritten through
+ * the catalog's rewrite primitive (a forget replaces its archive:
+ * forget_cold.h). */
 size_t sl_cold_prefix(const catalog_snapshot *s);
-/* The archive name of entry [base, end) (see "Naming"). */
+/* The archive name of entry [base, end) of that generation (see
+ * "Naming"). */
 void sl_cold_archive_name(char buf[COLD_NAME_MAX + 1], uint64_t store_id, const char *stream, uint32_t partition,
-                          uint64_t base, uint64_t end);
+                          uint64_t base, uint64_t end, uint32_t generation);
+/* The archive name of cold entry e. */
+void sl_cold_entry_archive_name(char buf[COLD_NAME_MAX + 1], uint64_t store_id, const char *stream,
+                                uint32_t partition, const catalog_segment *e);
 
 /* Open the cold_dir of c as a jail through backend (see "Opening it"):
  * *real (malloc'd) is its path. SIGLOG_EINVAL when c has

@@ -55,7 +55,7 @@ static int commit_cold(catalog_snapshot *s, void *arg)
                                            "store, its archive is replaced by the next move", a->old);
     segs[i].tier = CATALOG_TIER_COLD;
     segs[i].bytes = a->bytes;
-    sl_cold_location(segs[i].location, a->base);
+    sl_cold_location(segs[i].location, a->base, 0);
     return 0;
 }
 
@@ -115,7 +115,7 @@ int sl_cold_move(maintenance *m, catalog *c, const catalog_segment *e, const cha
                         .created_us = src.io->now_us(src.io) };
     snprintf(am.stream, sizeof am.stream, "%s", stream);
     char name[COLD_NAME_MAX + 1];
-    sl_cold_archive_name(name, am.store_id, stream, p, e->base_offset, e->end_offset);
+    sl_cold_archive_name(name, am.store_id, stream, p, e->base_offset, e->end_offset, 0);
     cold_commit cc = { .base = e->base_offset };
     snprintf(cc.old, sizeof cc.old, "%s", e->location);
     if ((rc = audit_move(m, e, stream, p, cfg, name)) == 0 &&
@@ -150,7 +150,7 @@ int sl_cold_purged(maintenance *m, const catalog_snapshot *s, size_t n, const ch
         if (!sl_cold_entry(e))
             continue;
         char name[COLD_NAME_MAX + 1];
-        sl_cold_archive_name(name, sl_maintenance_store_id(m), stream, p, e->base_offset, e->end_offset);
+        sl_cold_entry_archive_name(name, sl_maintenance_store_id(m), stream, p, e);
         char *path = sl_path_join(real, name);
         int r = path ? io->unlink(io, path) : -ENOMEM;
         if (r < 0 && r != -ENOENT)

@@ -45,7 +45,7 @@ int sl_cold_segment_open(const siglog_io *backend, const siglog_stream_config *c
     int rc = sl_cold_root_open(backend, NULL, cfg, &root, &real);
     if (rc)
         return sl_err_set(rc, "the cold entry %s: %s", e->location, siglog_errdetail());
-    sl_cold_archive_name(name, store_id, stream, partition, e->base_offset, e->end_offset);
+    sl_cold_entry_archive_name(name, store_id, stream, partition, e);
     char *path = sl_path_join(real, name);
     archive_file f = { .fd = -1 };
     if (!path)

@@ -4,8 +4,10 @@
  * the rewrite primitive (compact.h, sl_compact_partition_drop).
  *
  * Two passes. The plan reads, for every partition, each segment whose key
- * filter does not exclude every key, and notes the sealed ones that hold
- * events of the keys. Maintenance never touches an active segment: when
+ * filter does not exclude every key (and every cold entry's archive: it
+ * has no filter), and notes the sealed ones that hold events of the
+ * keys. A cold entry is rewritten by forget_cold.h, any other through
+ * the rewrite primitive. Maintenance never touches an active segment: when
  * one holds an event of a key, the forget rolls it through the writer's
  * protocol (forget_roll.h; refused, nothing changed, when a writer has
  * the store) and plans again, now skipping active segments: what they
@@ -37,8 +39,10 @@
 #include <string.h>
 
 #include "batch.h"
+#include "cold.h"
 #include "compact.h"
 #include "error.h"
+#include "forget_cold.h"
 #include "forget_intent.h"
 #include "forget_roll.h"
 #include "journal.h"
@@ -298,16 +302,18 @@ static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_seg
      * intent (it rolled first): not the job's. */
     if (active && (j->rolled || j->by_hash))
         return 0;
-    if (e->tier == CATALOG_TIER_COLD)
-        return sl_err_set(SIGLOG_EINVAL, "%s: segment %s lies in the cold tier (cold_dir %s), which forget does not "
-                                         "reach yet: nothing was removed", sl_catalog_dir(c), e->location,
-                          j->cfg.cold_dir);
-    if (!active && filter_excludes_all(j, c, e)) {
+    int cold = sl_cold_entry(e);
+    if (!active && !cold && filter_excludes_all(j, c, e)) {
         j->out->segments_skipped++;
         return 0;
     }
+    /* A cold entry carries no key filter (its files left the store with
+     * the move): its archive is read. */
     segment *seg;
-    int rc = sl_segment_open_at(sl_catalog_io(c), sl_catalog_dir(c), e->location, e->base_offset, 0, &j->params, &seg);
+    int rc = cold ? sl_cold_segment_open(sl_maintenance_backend(j->m), &j->cfg, sl_maintenance_store_id(j->m),
+                                         j->stream, p, e, &seg)
+                  : sl_segment_open_at(sl_catalog_io(c), sl_catalog_dir(c), e->location, e->base_offset, 0,
+                                       &j->params, &seg);
     if (rc)
         return rc;
     j->out->segments_read++;
@@ -437,8 +443,16 @@ static int apply_partition(forget_job *j, uint32_t p)
         int compression =
             part->tiers[i] == CATALOG_TIER_WARM ? BATCH_LZ4HC((int)j->cfg.warm_level) : (int)j->cfg.compression;
         compact_stats st;
-        rc = sl_compact_partition_drop(c, part->bases[i], &j->params, compression, keep_unforgotten, &d, &st);
+        rc = part->tiers[i] == CATALOG_TIER_COLD
+                 ? sl_forget_cold_drop(j->m, c, j->stream, p, &j->cfg, part->bases[i], keep_unforgotten, &d, &st)
+                 : sl_compact_partition_drop(c, part->bases[i], &j->params, compression, keep_unforgotten, &d, &st);
         j->out->bytes_after += st.bytes_out;
+    }
+    /* Finishing an intent: a run cut after a cold entry's commit left
+     * its old archive, holding forgotten events (forget_cold.h). */
+    if (!rc && j->by_hash) {
+        uint32_t removed;
+        rc = sl_forget_cold_leftovers(j->m, c, j->stream, p, &j->cfg, &removed);
     }
     return rc;
 }
@@ -526,7 +540,9 @@ static int job_run(forget_job *j)
     if (j->out->events_removed && !j->by_hash && (rc = forget_subkey(j)) == 0)
         rc = intent_write(j);
     for (uint32_t p = 0; !rc && p < j->cfg.partitions; p++) {
-        if (j->parts[p].n && (rc = audit_partition(j, p)) == 0)
+        if (j->parts[p].n)
+            rc = audit_partition(j, p);
+        if (!rc && (j->parts[p].n || j->by_hash))
             rc = apply_partition(j, p);
         if (!rc && o->progress)
             o->progress(o->progress_ctx, p + 1, j->cfg.partitions);

@@ -459,7 +459,7 @@ static void check_cold(verifier *v, const char *dir, const char *stream, uint32_
                        const siglog_stream_config *c, const catalog_segment *e, uint64_t *next)
 {
     char name[COLD_NAME_MAX + 1], path[4096];
-    sl_cold_archive_name(name, v->store_id, stream, part, e->base_offset, e->end_offset);
+    sl_cold_entry_archive_name(name, v->store_id, stream, part, e);
     snprintf(path, sizeof path, "%s/%s", c->cold_dir, name);
     v->st.files++;
     if (*next != UINT64_MAX && e->base_offset != *next)

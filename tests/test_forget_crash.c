@@ -124,10 +124,12 @@ static void drop_template(void)
 TestSuite(forget_crash, .init = make_template, .fini = drop_template);
 
 static int rolls; /* the keys have events in the active segment */
+static void fresh_cold_dir(void);
 
 /* The change of a trial: forget the keys through a maintenance handle. */
 static void forget_change(void *arg, const char *store, test_crash *t)
 {
+    fresh_cold_dir(); /* before arming: not a call of the forget */
     (void)arg;
     siglog_maintenance *m = test_maintenance_on(store, t->io);
     siglog_key k[FORGOTTEN];
@@ -193,6 +195,39 @@ static int intent_pending(const char *store)
     return pending;
 }
 
+/* With a cold tier: its cold_dir, and the template's archives each trial
+ * starts from (NULL: none). */
+static char *cold, *cold_tmpl;
+
+static void fresh_cold_dir(void)
+{
+    if (!cold)
+        return;
+    test_rmtree_fast(cold);
+    test_copy_tree(cold_tmpl, cold);
+}
+
+static int count_cold(void *arg, const siglog_segment_info *seg)
+{
+    *(uint64_t *)arg += seg->tier == 2;
+    return 0;
+}
+
+/* cold_dir holds the archives the catalog names and no other: an old
+ * one left would hold forgotten events. */
+static void check_cold_dir(const char *store)
+{
+    if (!cold)
+        return;
+    siglog_stream *st;
+    siglog *s = test_seeded_open_read_only(store, &st, ctx);
+    uint64_t named = 0;
+    cr_assert_eq(siglog_segments_foreach(st, 0, NULL, count_cold, &named), 0, "%s: %s", ctx, siglog_errdetail());
+    siglog_close(s);
+    size_t files = test_count_entries(cold);
+    cr_assert_eq(files, named, "%s: cold_dir holds %zu files, the catalog names %" PRIu64, ctx, files, named);
+}
+
 /* What the trials saw. */
 typedef struct forget_sweep {
     size_t saw_old, saw_pending, saw_done;
@@ -213,12 +248,15 @@ static void check_trial(void *arg, const test_crash_point *pt)
         cr_assert_eq(res.events_removed, left, "%s", ctx);
         cr_assert_eq(forgotten_left(pt->store), 0, "%s: after finishing", ctx);
         cr_assert_not(intent_pending(pt->store), "%s", ctx);
+        check_cold_dir(pt->store);
     } else {
         cr_assert(left == 0 || left == forgotten_events,
                   "%s: no intent, and %" PRIu64 " of the %" PRIu64 " events of the keys left", ctx, left,
                   forgotten_events);
         f->saw_old += left == forgotten_events;
         f->saw_done += left == 0;
+        if (left == 0)
+            check_cold_dir(pt->store);
     }
 }
 
@@ -229,6 +267,7 @@ static void crash_at_every_call(void)
     uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, forget_change, NULL);
     cr_assert_eq(forgotten_left(ref), 0);
     cr_assert_not(intent_pending(ref));
+    check_cold_dir(ref);
     test_rmtree_fast(ref);
     free(ref);
     cr_assert_gt(calls, 4, "forget made %" PRIu64 " calls", calls);
@@ -254,4 +293,38 @@ Test(forget_crash, a_forget_that_rolls_the_active_segment_is_whole_or_pending_at
     pick_keys_with_an_active_one();
     rolls = 1;
     crash_at_every_call();
+}
+
+/* Over the cold tier (forget_cold.h): the template's older segments
+ * moved into cold_dir by retention first, the keys' events all in cold
+ * entries; cuts fall in cold_dir's calls too (new archive, rename,
+ * directory sync, the old archive's unlink). Also proven: once done or
+ * finished, cold_dir holds only the archives the catalog names. */
+Test(forget_crash, a_forget_over_cold_entries_is_whole_or_pending_at_every_call, .timeout = 900)
+{
+    char *with_cold = test_path(root, "template-cold");
+    cold = test_path(root, "cold");
+    cold_tmpl = test_path(root, "cold-template");
+    test_copy_tree(tmpl, with_cold);
+    cr_assert_eq(mkdir(cold, 0755), 0);
+    siglog *s = test_store_open(with_cold, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    c.cold_after = 300000; /* events before TEST_T0 + 800 ms at TEST_RETAIN_NOW */
+    snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
+    cr_assert_eq(siglog_stream_config_set(s, "m", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    siglog_maintenance *m = test_maintenance_on(with_cold, NULL);
+    cr_assert_eq(siglog_retain(m, TEST_RETAIN_NOW, NULL), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+    cr_assert_gt(test_count_entries(cold), 1, "retention moved %zu segments cold", test_count_entries(cold));
+    cr_assert_eq(rename(cold, cold_tmpl), 0);
+    free(tmpl);
+    tmpl = with_cold;
+    crash_at_every_call();
+    free(cold);
+    free(cold_tmpl);
+    cold = cold_tmpl = NULL;
 }

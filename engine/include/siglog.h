@@ -1286,10 +1286,12 @@ typedef struct siglog_forget_result {
 } siglog_forget_result;
 
 /* Remove every event whose key is one of keys[0..n) from every segment
- * of every partition of stream `stream` (hot and warm tiers), in the
- * maintenance role beside a live writer and readers. Each segment
+ * of every partition of stream `stream` (hot, warm and cold tiers), in
+ * the maintenance role beside a live writer and readers. Each segment
  * holding such events is rewritten without them through the catalog's
- * rewrite primitive (a crash leaves it old or new, never half): every
+ * rewrite primitive, a cold one as a new archive in cold_dir that the
+ * catalog then names before the old archive goes (FORMAT.md §4, "Forget
+ * over the cold tier"; a crash leaves it old or new, never half): every
  * other event keeps its offset, time and bytes, the removed ones leave
  * gaps, and the new segment gets its indexes and key filter. Segments
  * whose key filter excludes every key are not read. Before a partition
@@ -1320,8 +1322,8 @@ typedef struct siglog_forget_result {
  * until the writer overwrites them: when no writer has the store, the
  * forget zeroes them at its end (out->journal_scrubbed 1, also when it
  * removed nothing: so a forget run again once the writer has closed
- * completes one run beside it). Not covered (yet): cold segments (a
- * stream with any is SIGLOG_EINVAL, nothing removed) and archives.
+ * completes one run beside it). Not covered (yet): archives exported
+ * with siglog_archive_export (outside the store).
  *
  * With o->dry_run nothing is written (no audit record either) and *out
  * says what would go. Empty or NULL keys, n == 0: SIGLOG_EINVAL; unknown

@@ -1,0 +1,315 @@
+/*
+ * forget_cold — siglog_forget over the cold tier (forget_cold.h): a cold
+ * entry's archive in cold_dir is replaced by one without the keys' events
+ * under the entry's next generation's name, the catalog commits it, the
+ * old archive goes.
+ *
+ * The store's sealed segments all go cold: the first holds one key only
+ * (the forget empties it: the log start moves past it and its archive
+ * goes), one in the middle holds another key only (emptied: its range
+ * joins the cold entry before it), the rest mix forty keys, one of which
+ * is forgotten too. Proven: every other event reads back at its offset,
+ * byte for byte, from the cold tier still; cold_dir holds exactly the
+ * archives the catalog names; verify finds nothing wrong; and no file of
+ * the store or of cold_dir holds a forgotten key or any forgotten value's
+ * token, where before many did.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "support.h"
+
+#define KEYS 40
+#define SEGMENT_BYTES (64 * 1024)
+#define EVENTS_MAX 20000
+
+static char *dir, *cold;
+
+/* What was appended at each offset: its key (an index into key_names)
+ * and its value. */
+static const char *key_names[KEYS + 2];
+static char key_text[KEYS][16];
+static uint8_t key_at[EVENTS_MAX];
+static uint64_t appended;
+
+#define SOLO KEYS
+#define MID (KEYS + 1)
+
+static int is_forgotten(uint8_t k)
+{
+    return k == SOLO || k == MID || k == 3;
+}
+
+/* Event i's value: a random token, so that no compression hides it. */
+static void value_of(uint64_t i, char value[80])
+{
+    uint64_t rng = 7000 + i, a = test_rand(&rng), b = test_rand(&rng);
+    snprintf(value, 80, "{\"token\":\"%016llx%016llx\"}", (unsigned long long)a, (unsigned long long)b);
+}
+
+static void append(siglog_stream *st, uint8_t k)
+{
+    cr_assert_lt(appended, EVENTS_MAX);
+    char value[80];
+    value_of(appended, value);
+    siglog_event e = {.key = key_names[k], .key_len = strlen(key_names[k]), .value = value,
+                      .value_len = strlen(value)};
+    cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    key_at[appended++] = k;
+}
+
+static int count_one(void *ctx, const siglog_segment_info *seg)
+{
+    (void)seg;
+    ++*(uint64_t *)ctx;
+    return 0;
+}
+
+static uint64_t segments(siglog_stream *st)
+{
+    uint64_t n = 0;
+    cr_assert_eq(siglog_segments_foreach(st, 0, NULL, count_one, &n), 0, "%s", siglog_errdetail());
+    return n;
+}
+
+/* Events of key k until the partition has `more` segments more. */
+static void append_until_rolled(siglog_stream *st, uint8_t k, uint64_t more)
+{
+    uint64_t want = segments(st) + more;
+    while (segments(st) < want)
+        append(st, k);
+}
+
+static void mixed(siglog_stream *st, uint64_t n)
+{
+    for (uint64_t i = 0; i < n; i++)
+        append(st, (uint8_t)(appended % KEYS));
+}
+
+static void setup(void)
+{
+    for (int k = 0; k < KEYS; k++) {
+        snprintf(key_text[k], sizeof key_text[k], "key-%03d", k);
+        key_names[k] = key_text[k];
+    }
+    key_names[SOLO] = "solo";
+    key_names[MID] = "mid";
+    appended = 0;
+    dir = test_tmpdir("forget-cold");
+    cold = test_tmpdir("forget-cold-dir");
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = 1;
+    c.segment_bytes_max = SEGMENT_BYTES;
+    c.batch_bytes_max = 2048;
+    /* Batches are sealed at batch_bytes_max alone, so that where the
+     * segments roll does not depend on how fast the appends ran. */
+    c.sync_policy = SIGLOG_SYNC_NONE;
+    c.linger_us = 60u * 1000 * 1000;
+    c.compression = SIGLOG_COMPRESSION_NONE;
+    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    append_until_rolled(st, SOLO, 1); /* the first segment: "solo" only */
+    mixed(st, 2500);
+    append_until_rolled(st, MID, 2); /* one segment of "mid" only */
+    mixed(st, 2500);
+    append_until_rolled(st, 0, 1);   /* what the mixed events filled is sealed */
+    cr_assert_eq(siglog_close(s), 0);
+
+    /* Everything sealed goes cold. */
+    s = test_store_open(dir, NULL);
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    siglog_stream_config_get(st, &c);
+    c.cold_after = 1;
+    snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
+    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_retain(m, INT64_MAX / 2, NULL), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+}
+
+static void teardown(void)
+{
+    test_rmtree(dir);
+    test_rmtree(cold);
+    free(dir);
+    free(cold);
+}
+
+TestSuite(forget_cold, .init = setup, .fini = teardown, .timeout = 120);
+
+typedef struct tiers {
+    uint64_t cold, other, first_base;
+} tiers;
+
+static int count_tier(void *ctx, const siglog_segment_info *seg)
+{
+    tiers *t = ctx;
+    if (t->cold + t->other == 0)
+        t->first_base = seg->base_offset;
+    t->cold += seg->tier == 2;
+    t->other += seg->tier != 2;
+    return 0;
+}
+
+static tiers tiers_of(void)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    tiers t = {0};
+    cr_assert_eq(siglog_segments_foreach(st, 0, NULL, count_tier, &t), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    return t;
+}
+
+/* Every regular file below the store and cold_dir, read whole, so that
+ * a search reads them once. */
+typedef struct corpus {
+    char *bytes[256];
+    size_t len[256], n;
+} corpus;
+
+static void load_below(corpus *c, const char *path)
+{
+    DIR *d = opendir(path);
+    cr_assert(d, "%s", path);
+    for (struct dirent *de; (de = readdir(d));) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *p = test_path(path, de->d_name);
+        struct stat sb;
+        cr_assert_eq(lstat(p, &sb), 0);
+        if (S_ISDIR(sb.st_mode)) {
+            load_below(c, p);
+        } else if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
+            cr_assert_lt(c->n, 256u);
+            FILE *f = fopen(p, "rb");
+            cr_assert(f, "%s", p);
+            c->bytes[c->n] = malloc((size_t)sb.st_size);
+            cr_assert(c->bytes[c->n]);
+            cr_assert_eq(fread(c->bytes[c->n], 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
+            c->len[c->n++] = (size_t)sb.st_size;
+            fclose(f);
+        }
+        free(p);
+    }
+    closedir(d);
+}
+
+static corpus every_file(void)
+{
+    corpus c = {.n = 0};
+    load_below(&c, dir);
+    load_below(&c, cold);
+    return c;
+}
+
+static void corpus_free(corpus *c)
+{
+    for (size_t i = 0; i < c->n; i++)
+        free(c->bytes[i]);
+}
+
+static int found(const corpus *c, const char *needle)
+{
+    for (size_t i = 0; i < c->n; i++)
+        if (memmem(c->bytes[i], c->len[i], needle, strlen(needle)))
+            return 1;
+    return 0;
+}
+
+/* The forgotten values' tokens found in the store or cold_dir. */
+static uint64_t forgotten_tokens_found(const corpus *c)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < appended; i++) {
+        if (!is_forgotten(key_at[i]))
+            continue;
+        char value[80];
+        value_of(i, value);
+        n += found(c, strstr(value, ":\"") + 2);
+    }
+    return n;
+}
+
+typedef struct walk {
+    uint64_t next, read;
+} walk;
+
+/* r is the next event not forgotten, as appended. */
+static void check_record(void *ctx, const siglog_record *r)
+{
+    walk *w = ctx;
+    while (w->next < appended && is_forgotten(key_at[w->next]))
+        w->next++;
+    cr_assert_eq(r->offset, w->next);
+    char value[80];
+    value_of(r->offset, value);
+    const char *key = key_names[key_at[r->offset]];
+    cr_assert(r->key_len == strlen(key) && memcmp(r->key, key, r->key_len) == 0, "offset %lu",
+              (unsigned long)r->offset);
+    cr_assert(r->value_len == strlen(value) && memcmp(r->value, value, r->value_len) == 0);
+    w->next++;
+    w->read++;
+}
+
+static void note_problem(void *ctx, const char *file, uint64_t pos, const char *what)
+{
+    (void)ctx;
+    cr_assert_fail("verify: %s at %lu: %s", file, (unsigned long)pos, what);
+}
+
+Test(forget_cold, rewrites_the_archives_and_leaves_no_byte_of_the_keys)
+{
+    tiers before = tiers_of();
+    cr_assert_gt(before.cold, 4, "retention moved %lu segments cold", (unsigned long)before.cold);
+    cr_assert_eq(test_count_entries(cold), before.cold);
+    corpus c = every_file();
+    uint64_t tokens = forgotten_tokens_found(&c);
+    cr_assert_gt(tokens, 100, "only %lu of the tokens are literal before", (unsigned long)tokens);
+    cr_assert(found(&c, "solo"));
+    corpus_free(&c);
+
+    uint64_t expected = 0;
+    for (uint64_t i = 0; i < appended; i++)
+        expected += is_forgotten(key_at[i]);
+    siglog_key keys[] = {{"solo", 4}, {"mid", 3}, {"key-003", 7}};
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    siglog_forget_result res;
+    cr_assert_eq(siglog_forget(m, "t", keys, 3, NULL, &res), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+    cr_assert_eq(res.events_removed, expected);
+
+    tiers after = tiers_of();
+    /* The "solo" entry left the log, the "mid" one joined the one before. */
+    cr_assert_eq(after.cold, before.cold - 2, "%lu cold entries, %lu before", (unsigned long)after.cold,
+                 (unsigned long)before.cold);
+    cr_assert_eq(after.other, before.other);
+    cr_assert_gt(after.first_base, 0, "the log start moved past the emptied first entry");
+    cr_assert_eq(test_count_entries(cold), after.cold, "cold_dir holds an archive the catalog does not name");
+
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    walk w = {0, 0};
+    test_read_all(st, 0, check_record, &w);
+    cr_assert_eq(w.read, appended - expected);
+    cr_assert_eq(siglog_close(s), 0);
+    siglog_verify_callbacks cb = {.problem = note_problem};
+    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), 0, "%s", siglog_errdetail());
+
+    c = every_file();
+    cr_assert_eq(forgotten_tokens_found(&c), 0);
+    cr_assert_not(found(&c, "key-003") || found(&c, "solo") || found(&c, "mid"));
+    corpus_free(&c);
+}
