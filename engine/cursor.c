@@ -30,6 +30,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cold.h"
 #include "cursor.h"
 #include "error.h"
 #include "keyfilter.h"
@@ -355,6 +356,8 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
         rc = open_at(c, base);
         if (rc != SIGLOG_ENOENT)
             return rc;
+        sl_err_later gone = {0};
+        sl_err_put_off(&gone, rc);
         /* Removed or replaced since it was listed: list again. A file
          * its catalog still names is missing. */
         if ((rc = list_segments(c)) != 0)
@@ -362,6 +365,11 @@ static int open_segment_for_next(siglog_cursor *c, uint64_t after)
         i = sl_catalog_snapshot_find(c->cat, base);
         if (!sl_catalog_snapshot_listed(c->cat) && i < c->nbases && c->bases[i] == base &&
             strcmp(segment_location(c, base), was) == 0) {
+            /* A cold entry still named: its archive in cold_dir is gone
+             * (nothing in the store stands for it), named as the open
+             * found it. */
+            if (sl_cold_entry(sl_catalog_snapshot_segment(c->cat, i)))
+                return sl_err_take_later(&gone);
             size_t after;
             rc = sl_partition_segment_missing(c->p, c->cat, i, &after);
             if (rc == 0)

@@ -756,6 +756,68 @@ static void vector_loss(const char *dir, vec_out *out)
     out->count = kept;
 }
 
+/* ---- cold: the oldest segments moved into the cold tier ---- */
+
+/* The `cold` vector's stream moves every sealed segment whose newest event
+ * is older than this at the retention run below. */
+#define COLD_AFTER_US INT64_C(1000000)
+
+/* One partition in several segments (as `segments`), its sealed segments
+ * then moved to the cold tier by siglog_retain (FORMAT.md section 4,
+ * "Cold tier"): OUTDIR/cold/store's catalog names them as cold entries
+ * and their archives lie in OUTDIR/cold/cold, the stream's cold_dir as
+ * written (an absolute path of the run: a reader of the committed vector
+ * is told where it lies now, as an operator who moved a cold_dir would
+ * tell the store). The audit trail holds one `cold` record a move and
+ * store.secret, its key, is kept. */
+static void vector_cold(const char *dir, vec_out *out)
+{
+    siglog *s = store_create(dir);
+    siglog_stream *st = stream_create(s, "aged", 1, SIGLOG_COMPRESSION_NONE, SIGLOG_SYNC_NONE, 64 << 10, 4096, 1024);
+    uint64_t rng = 11;
+    for (uint32_t i = 0; i < 2500; i++) {
+        gen_event g;
+        char noise[33];
+        for (int k = 0; k < 2; k++)
+            snprintf(noise + 16 * k, 17, "%016" PRIx64, splitmix(&rng));
+        int vn = snprintf(g.value, sizeof g.value, "{\"seq\":%u,\"note\":\"%s\"}", i, noise);
+        int kn = snprintf(g.key, sizeof g.key, "host-%u", i % 5);
+        int64_t ts = FIXED_NOW_US + (int64_t)i * 1000;
+        g.ev = (vec_event){g.key, (size_t)kn, g.value, (size_t)vn, ts, 3, 0, NULL, 0, V_JSON, NULL};
+        append(out, st, 0, &g.ev, 1);
+    }
+    char *up = path2(dir, "..");
+    char *parent = realpath(up, NULL);
+    if (!parent)
+        die(up);
+    char *cold = path2(parent, "cold");
+    if (mkdir(cold, 0755) != 0)
+        die(cold);
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    c.cold_after = COLD_AFTER_US;
+    snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
+    if (siglog_stream_config_set(s, "aged", &c) != 0 || siglog_close(s) != 0)
+        die("cold: config");
+    siglog_options o;
+    siglog_options_default(&o);
+    sl_options_set_io(&o, vector_io());
+    siglog_maintenance *m;
+    if (siglog_maintenance_open(&m, dir, &o) != 0 || siglog_retain(m, FIXED_NOW_US + 3600 * COLD_AFTER_US, NULL) != 0) {
+        fprintf(stderr, "make_vectors: %s\n", siglog_errdetail());
+        die("cold: retain");
+    }
+    siglog_maintenance_close(m);
+    strip_leftovers(dir, sizeof leftovers / sizeof *leftovers - 1);
+    char *lock = path2(dir, "maintenance.lock"); /* the role's pid: no data */
+    if (unlink(lock) != 0)
+        die(lock);
+    free(lock);
+    free(cold);
+    free(parent);
+    free(up);
+}
+
 /* Several streams and partitions, one partition and one stream empty. */
 static void vector_multi(const char *dir, vec_out *out)
 {
@@ -964,6 +1026,7 @@ static const struct {
     {"edge", vector_edge},
     {"gaps", vector_gaps},
     {"loss", vector_loss},
+    {"cold", vector_cold},
 };
 
 int main(int argc, char **argv)

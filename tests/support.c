@@ -548,6 +548,16 @@ void test_seeded_store(const char *dir, const siglog_stream_config *c, uint64_t 
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
 }
 
+void test_seeded_cold_store(const char *dir, const char *cold, uint64_t seed, uint64_t n)
+{
+    cr_assert_eq(mkdir(cold, 0755), 0, "%s", cold);
+    siglog_stream_config c;
+    test_seeded_config(&c, 64u * 1024);
+    c.cold_after = 300000; /* events before TEST_T0 + 800 ms at TEST_RETAIN_NOW */
+    snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
+    test_seeded_store(dir, &c, seed, n);
+}
+
 siglog *test_seeded_open_read_only(const char *store, siglog_stream **st, const char *ctx)
 {
     siglog_options o;

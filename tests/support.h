@@ -212,6 +212,10 @@ void test_seeded_retention(siglog_stream_config *c);
 /* Create a store at dir (1 MiB journal) with stream "m" of config c and
  * append events 0..n-1 of seed one at a time; closed. */
 void test_seeded_store(const char *dir, const siglog_stream_config *c, uint64_t seed, uint64_t n);
+/* test_seeded_store with 64 KiB segments whose cold_dir is `cold`
+ * (made here): at TEST_RETAIN_NOW, siglog_retain moves the sealed
+ * segments older than 300 ms (cold_after) into it; nothing else. */
+void test_seeded_cold_store(const char *dir, const char *cold, uint64_t seed, uint64_t n);
 /* Read the store's stream "m" read-only: every record from the log start
  * to the end is event (its offset) of seed, byte-identical, the offsets
  * dense. Returns the log start; *end gets where the log ends. ctx starts

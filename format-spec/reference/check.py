@@ -54,9 +54,17 @@ def run(cmd, **kw):
     return p.stdout
 
 
-def decode(decoder, store, strict, headers=False):
+def decode(decoder, store, strict, headers=False, cold=None):
     return run([sys.executable, decoder] + (["--strict"] if strict else []) + (["--headers"] if headers else [])
-               + [store])
+               + (["--cold-dir", cold] if cold else []) + [store])
+
+
+def cold_of(d):
+    """A vector's cold tier, d/cold, when it has one (FORMAT.md section
+    19): its stream's cold_dir names where it was written, so readers are
+    told where it lies now."""
+    cold = os.path.join(d, "cold")
+    return cold if os.path.isdir(cold) else None
 
 
 def check_exact(decoder, name, d):
@@ -65,7 +73,7 @@ def check_exact(decoder, name, d):
     for expected, headers in (("expected.jsonl", False), ("expected-headers.jsonl", True)):
         with open(os.path.join(d, expected), "rb") as f:
             want = f.read()
-        got = decode(decoder, os.path.join(d, "store"), True, headers)
+        got = decode(decoder, os.path.join(d, "store"), True, headers, cold_of(d))
         if got != want:
             compare(name, got, want, "reference decoder" + (" --headers" if headers else ""))
             fail("%s: reference decoder output is not byte-identical to %s" % (name, expected))
@@ -166,7 +174,7 @@ def check_cli(args):
             want = f.read()
         # The reference decoder and replay (a read-only open) both read the
         # store untouched.
-        ref = decode(args.decoder, store, True)
+        ref = decode(args.decoder, store, True)  # a cold tier by its cold_dir setting
         cli = replay_all(args.siglog, store)
         n = compare(name, ref, want, "reference decoder")
         compare(name, cli, ref, "siglog replay vs reference decoder")
@@ -176,6 +184,7 @@ def check_cli(args):
     if args.vectors:
         check_committed(args, tmp)
     check_journal_recovery(args, tmp)
+    check_cold_damage(args, tmp)
     shutil.rmtree(tmp, ignore_errors=True)
     print("%d passed, 0 failed" % len(names))
 
@@ -196,6 +205,12 @@ def check_committed(args, tmp):
             d = os.path.join(vectors, name)
             store = os.path.join(tmp, "committed", kind, name)
             shutil.copytree(os.path.join(d, "store"), store)
+            if cold_of(d):
+                # The copy's cold tier beside it, told to its streams as
+                # an operator who moved a cold_dir would.
+                shutil.copytree(cold_of(d), store + ".cold")
+                for s in os.listdir(os.path.join(store, "streams")):
+                    run([args.siglog, "stream", "config", store, s, "--set", "cold_dir=" + store + ".cold"])
             with open(os.path.join(d, "expected.jsonl"), "rb") as f:
                 want = f.read()
             n = compare(name, replay_all(args.siglog, store), want,
@@ -250,6 +265,31 @@ def check_journal_recovery(args, tmp):
     if tree_state(store) != before:
         fail("journal-recovery: siglog replay (a read-only open) changed the store")
     print("ok: journal-recovery: the journal's batch is replayed by both, the store untouched")
+
+
+def check_cold_damage(args, tmp):
+    """The fresh `cold` vector's archives read by their cold_dir setting:
+    one whose byte is flipped, then one that is missing, and the
+    reference decoder fails naming it, as `siglog replay` does; neither
+    prints an event of the partition past the damage."""
+    d = os.path.join(tmp, "cold")
+    store, cold = os.path.join(d, "store"), os.path.join(d, "cold")
+    archive = os.path.join(cold, sorted(os.listdir(cold))[0])
+    with open(archive, "r+b") as f:
+        f.seek(200)
+        b = f.read(1)
+        f.seek(200)
+        f.write(bytes([b[0] ^ 0x10]))
+    for what in ("flipped", "missing"):
+        for cmd in ([sys.executable, args.decoder, store], [args.siglog, "replay", store, "aged", "--format", "jsonl"]):
+            p = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+            err = p.stderr.decode(errors="replace")
+            if p.returncode == 0 or archive not in err or p.stdout:
+                fail("cold: %s %s archive: %s exited %d, printed %d bytes: %s"
+                     % (what, os.path.basename(archive), cmd[0], p.returncode, len(p.stdout), err.strip()))
+        if what == "flipped":
+            os.remove(archive)
+    print("ok: cold: a damaged or missing archive is an error naming it, for both readers")
 
 
 def tree_state(root):

@@ -7,14 +7,17 @@ format defines, and prints every event as one JSON object per line in the
 envelope of `siglog replay --format jsonl` (FORMAT.md, "Appendix: the replay envelope"):
 streams by name, partitions ascending, offsets ascending.
 
-    siglog_ref.py [--strict] [--no-journal] [--headers] STORE
+    siglog_ref.py [--strict] [--no-journal] [--headers] [--cold-dir DIR] STORE
 
 Exit status 0 on success; 1 when the store is invalid (one line on stderr
 naming the file, byte position and rule); 2 on usage errors. With
 --strict, index, summary and key filter sidecars must also be exactly what
 the writer produces (they are derivable, so a lenient reader only warns
 about them; a key filter that excludes a key its segment holds is an error
-either way).
+either way). A partition's cold entries (section 4, "Cold tier") are read
+from their archives in the stream's cold_dir, or in DIR with --cold-dir
+(a store whose cold tier now lies elsewhere: the catalog records names,
+not the directory).
 
 Needs Debian's python3-lz4 and python3-xxhash.
 """
@@ -847,14 +850,17 @@ def check_against_checkpoint(pdir, ckpt, bases):
                           "the active one at %d or later" % (bases[-1], active))
 
 
-def read_partition(pdir, stream_id, part, cfg, journal, strict):
+def read_partition(pdir, stream_id, part, cfg, journal, strict, cold=None):
+    """The partition's records. cold: (store id, stream name, cold
+    directory) for its cold entries."""
     ckpt = read_checkpoint(pdir)  # before listing: see FORMAT.md section 5
     if ckpt is not None and ckpt[3] is not None:
-        # Version 2 names the segments: each must be there (check 2).
+        # Version 2 names the segments: each must be there (check 2), a
+        # cold entry's in its archive (read below).
         names = [e["location"] + ".seg" for e in ckpt[3]]
         bases = [e["base"] for e in ckpt[3]]
         for i, name in enumerate(names):
-            if not os.path.exists(os.path.join(pdir, name)):
+            if ckpt[3][i]["tier"] != TIER_COLD and not os.path.exists(os.path.join(pdir, name)):
                 upto = "on" if i == len(names) - 1 else "..%d" % (bases[i + 1] - 1)
                 raise FormatError(pdir, None, "segment %s is missing: offsets from %d %s are missing"
                                   % (name, bases[i], upto))
@@ -887,6 +893,13 @@ def read_partition(pdir, stream_id, part, cfg, journal, strict):
         if base != next_offset:
             raise FormatError(path, None, "segment base offset %d, the previous segment ends at %d"
                               % (base, next_offset))
+        if entries is not None and entries[i]["tier"] == TIER_COLD:
+            if i == len(bases) - 1:
+                raise FormatError(os.path.join(pdir, "catalog.ckpt"), None,
+                                  "the active segment %s is a cold entry" % entries[i]["location"])
+            records.extend(cold_records(pdir, part, entries[i], cold))
+            next_offset = entries[i]["end"]
+            continue
         with open(path, "rb") as f:
             data = f.read()
         w = walk_segment(path, base, data, sealed)
@@ -1160,8 +1173,9 @@ def schema_lines(store):
                              separators=(",", ":")) + "\n"
 
 
-def decode_store(store, strict=False, use_journal=True, with_headers=False):
-    """Yield envelope lines for every event of the store."""
+def decode_store(store, strict=False, use_journal=True, with_headers=False, cold_dir=None):
+    """Yield envelope lines for every event of the store; cold_dir, when
+    given, holds every stream's cold archives in place of its setting."""
     store_id = read_store_file(store)
     journal = read_journal(store, store_id) if use_journal else {}
     streams_dir = os.path.join(store, "streams")
@@ -1182,7 +1196,8 @@ def decode_store(store, strict=False, use_journal=True, with_headers=False):
             pdir = os.path.join(sdir, "%05d" % part)
             if not os.path.isdir(pdir):
                 raise FormatError(pdir, None, "partition directory missing")
-            for r in read_partition(pdir, cfg["id"], part, cfg, journal, strict):
+            cold = (store_id, name, cold_dir or os.fsdecode(cfg["cold_dir"]))
+            for r in read_partition(pdir, cfg["id"], part, cfg, journal, strict, cold):
                 yield envelope(name, part, r, with_headers)
 
 
@@ -1197,6 +1212,13 @@ ARCHIVE_TRAILER = 16
 def read_archive(path):
     """Section 24: check an archive whole; returns (stream, partition,
     records). Raises FormatError naming the byte."""
+    a = check_archive(path)
+    return a["stream"], a["partition"], a["records"]
+
+
+def check_archive(path):
+    """Section 24: check an archive whole; returns its stream, partition,
+    store_id, first and next offsets, segment count and records."""
     with open(path, "rb") as f:
         b = f.read()  # an archive is read whole, as the library reads it
     if len(b) < ARCHIVE_HEADER + ARCHIVE_TRAILER or b[0:4] != ARCHIVE_MAGIC:
@@ -1260,7 +1282,49 @@ def read_archive(path):
         h = decode_batch_header(b[data_pos + p:data_pos + p + BATCH_HEADER])
         if u64(b, e) != first or u64(b, e + 8) != p or i64(b, e + 16) != h["max_ts"]:
             raise FormatError(path, e, "index entry %d differs from its batch" % i)
-    return name, u32(b, 16), records
+    return {"stream": name, "partition": u32(b, 16), "store_id": u64(b, 8), "first": u64(b, 24),
+            "next": u64(b, 32), "segments": nseg, "records": records}
+
+
+# A catalog entry's tier (section 5): 2 is cold, its records in an archive.
+TIER_COLD = 2
+
+
+COLD_LOCATION_RE = re.compile(r"\A[0-9]{20}\.cold([1-9][0-9]*)?\Z")
+
+
+def cold_archive_name(store_id, stream, part, e, ckpt):
+    """Section 4, "Cold tier" and "Forget over the cold tier": where cold
+    entry e's archive lies in cold_dir; a location <base>.cold<G> (G
+    rewrites by forget) names generation G's archive, ".g<G>" before
+    ".sgar"."""
+    m = COLD_LOCATION_RE.match(e["location"])
+    if not m:
+        raise FormatError(ckpt, None, "cold entry %s: not a cold location" % e["location"])
+    gen = ".g%s" % m.group(1) if m.group(1) else ""
+    return "%016x.%s.%05d.%020d-%020d%s.sgar" % (store_id, stream, part, e["base"], e["end"], gen)
+
+
+def cold_records(pdir, part, e, cold):
+    """The records of cold entry e: its archive, checked whole and against
+    the entry (store id, stream, partition, offsets, record count, one
+    segment), as the library reads it."""
+    store_id, stream, cold_dir = cold
+    if not cold_dir:
+        raise FormatError(os.path.join(pdir, "catalog.ckpt"), None,
+                          "cold entry %s, but the stream has no cold_dir" % e["location"])
+    path = os.path.join(cold_dir, cold_archive_name(store_id, stream, part, e, os.path.join(pdir, "catalog.ckpt")))
+    if not os.path.exists(path):
+        raise FormatError(path, None, "missing: the archive of cold entry %s (offsets %d..%d)"
+                          % (e["location"], e["base"], e["end"] - 1))
+    a = check_archive(path)
+    if (a["store_id"], a["stream"], a["partition"], a["first"], a["next"], len(a["records"]), a["segments"]) != \
+            (store_id, stream, part, e["base"], e["end"], e["records"], 1):
+        raise FormatError(path, 8, "holds store %016x stream %r partition %d offsets %d..%d (%d records, "
+                          "%d segments), not cold entry %s" % (a["store_id"], a["stream"], a["partition"],
+                                                              a["first"], a["next"], len(a["records"]),
+                                                              a["segments"], e["location"]))
+    return a["records"]
 
 
 def archive_lines(path, with_headers=False):
@@ -1283,6 +1347,8 @@ def main(argv):
                          'replay has the member only when there are some)')
     ap.add_argument("--schemas", action="store_true",
                     help="print the schema versions of every stream (section 21) instead of events")
+    ap.add_argument("--cold-dir", metavar="DIR",
+                    help="read cold entries' archives from DIR instead of each stream's cold_dir")
     ap.add_argument("--archive", action="store_true",
                     help="the operand is an archive file (section 24): check it whole, then print its events")
     args = ap.parse_args(argv)
@@ -1292,7 +1358,8 @@ def main(argv):
             lines = archive_lines(args.store, args.headers)
         else:
             lines = schema_lines(args.store) if args.schemas else \
-                decode_store(args.store, args.strict, not args.no_journal, args.headers)
+                decode_store(args.store, args.strict, not args.no_journal, args.headers,
+                             args.cold_dir)
         for line in lines:
             out.write(line)
     except FormatError as e:
