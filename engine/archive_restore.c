@@ -41,6 +41,7 @@
 #include "archive.h"
 #include "audit.h"
 #include "catalog.h"
+#include "cold.h"
 #include "error.h"
 #include "maintenance.h"
 
@@ -69,7 +70,24 @@ typedef struct store_records {
     size_t next;       /* entry to open when the records run out */
     archive_records r; /* of the open entry */
     char *path;
+    /* A cold entry's records are in its archive in cold_dir (cold.h). */
+    const siglog_io *backend;
+    const siglog_stream_config *cfg;
+    uint64_t store_id;
+    const char *stream;
+    uint32_t partition;
 } store_records;
+
+/* Entry i's batches into s->r.bf: its segment file, or a cold entry's
+ * archive. */
+static int open_entry(store_records *s, size_t i)
+{
+    const catalog_segment *e = sl_catalog_snapshot_segment(s->src.snap, s->src.first + i);
+    if (sl_cold_entry(e))
+        return sl_cold_batch_file_open(s->backend, s->cfg, s->store_id, s->stream, s->partition, e, &s->r.bf,
+                                       &s->path);
+    return sl_archive_source_open(&s->src, i, &s->r.bf, &s->path);
+}
 
 static int store_next(store_records *s, siglog_record *rec)
 {
@@ -85,7 +103,7 @@ static int store_next(store_records *s, siglog_record *rec)
         if (s->next == s->src.n)
             return 0;
         s->r.bf.fd = -1;
-        if ((rc = sl_archive_source_open(&s->src, s->next++, &s->r.bf, &s->path)) != 0)
+        if ((rc = open_entry(s, s->next++)) != 0)
             return rc;
     }
 }
@@ -119,10 +137,13 @@ static int store_next_of(void *it, siglog_record *rec)
 
 /* The archive's records in [from, to) against the store's, which the
  * snapshot's first n entries hold: one batch of each in memory at a time. */
-static int compare_overlap(const siglog_io *io, const char *dir, const catalog_snapshot *snap, size_t n,
-                           archive_file *f, uint64_t from, uint64_t to)
+static int compare_overlap(maintenance *m, const catalog *c, const siglog_stream_config *cfg,
+                           const catalog_snapshot *snap, size_t n, archive_file *f, uint64_t from, uint64_t to)
 {
-    store_records st = { .src = { .io = io, .dir = dir, .snap = snap, .n = n } };
+    const archive_meta *am = &f->view.meta;
+    store_records st = { .src = { .io = sl_maintenance_io(m), .dir = sl_catalog_dir(c), .snap = snap, .n = n },
+                         .backend = sl_maintenance_backend(m), .cfg = cfg, .store_id = am->store_id,
+                         .stream = am->stream, .partition = am->partition };
     siglog_record ra, rb;
     int rc = 0;
     for (;;) {
@@ -275,7 +296,7 @@ static int restore_into(maintenance *m, archive_file *f, const char *path, siglo
     else if (overlap && sl_catalog_snapshot_segment(snap, overlap - 1)->state != CATALOG_SEG_SEALED)
         rc = sl_err_set(SIGLOG_EINVAL, "its offsets reach the segment the writer appends to: nothing restored");
     else if ((rc = below_start(v, start, &n, &records, &bytes)) == 0 && am->next_offset > start)
-        rc = compare_overlap(sl_maintenance_io(m), sl_catalog_dir(c), snap, overlap, f,
+        rc = compare_overlap(m, c, &cfg, snap, overlap, f,
                              start > am->first_offset ? start : am->first_offset, am->next_offset);
     sl_catalog_snapshot_release(snap);
     audit_record r;

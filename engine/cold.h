@@ -37,6 +37,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archive.h"
 #include "catalog.h"
 #include "io_root.h"
 #include "segment.h"
@@ -89,5 +90,13 @@ int sl_cold_root_open(const siglog_io *backend, const char *store_path, const si
  * the file and byte when damaged or not e's; writes nothing. */
 int sl_cold_segment_open(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
                          const char *stream, uint32_t partition, const catalog_segment *e, segment **out);
+
+/* The same archive as sl_cold_segment_open opens and checks, its one
+ * segment's batches handed to *bf to read in order (bf->io the backend;
+ * close with sl_archive_source_close(bf, *path)), as an export or a
+ * restore's comparison reads a segment file. */
+int sl_cold_batch_file_open(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                            const char *stream, uint32_t partition, const catalog_segment *e, archive_batch_file *bf,
+                            char **path);
 
 #endif

@@ -36,22 +36,36 @@ static int check_entry(const archive_file *f, uint64_t store_id, const char *str
     return 0;
 }
 
-int sl_cold_segment_open(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
-                         const char *stream, uint32_t partition, const catalog_segment *e, segment **out)
+/* e's archive beneath cfg's cold_dir, open in *f (f->fd the backend's)
+ * and checked whole and against e; *path (malloc'd) names it. */
+static int open_checked(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                        const char *stream, uint32_t partition, const catalog_segment *e, archive_file *f,
+                        char **path)
 {
-    *out = NULL;
+    *path = NULL;
     io_root *root;
     char *real, name[COLD_NAME_MAX + 1];
     int rc = sl_cold_root_open(backend, NULL, cfg, &root, &real);
     if (rc)
         return sl_err_set(rc, "the cold entry %s: %s", e->location, siglog_errdetail());
     sl_cold_entry_archive_name(name, store_id, stream, partition, e);
-    char *path = sl_path_join(real, name);
-    archive_file f = { .fd = -1 };
-    if (!path)
+    if (!(*path = sl_path_join(real, name)))
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    else if ((rc = sl_archive_file_open(&f, sl_io_root_io(root), path)) == 0 &&
-             (rc = check_entry(&f, store_id, stream, partition, e)) == 0) {
+    else if ((rc = sl_archive_file_open(f, sl_io_root_io(root), *path)) == 0)
+        rc = check_entry(f, store_id, stream, partition, e);
+    sl_io_root_close(root);
+    free(real);
+    return rc;
+}
+
+int sl_cold_segment_open(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                         const char *stream, uint32_t partition, const catalog_segment *e, segment **out)
+{
+    *out = NULL;
+    char *path;
+    archive_file f = { .fd = -1 };
+    int rc = open_checked(backend, cfg, store_id, stream, partition, e, &f, &path);
+    if (!rc) {
         archive_segment sg = sl_archive_segment_at(&f.view, 0);
         segment_window w = { .base_offset = e->base_offset, .next_offset = e->end_offset,
                              .record_count = sg.record_count, .bytes = sg.bytes,
@@ -63,7 +77,25 @@ int sl_cold_segment_open(const siglog_io *backend, const siglog_stream_config *c
     if (f.io)
         sl_archive_file_close(&f);
     free(path);
-    sl_io_root_close(root);
-    free(real);
+    return rc;
+}
+
+int sl_cold_batch_file_open(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                            const char *stream, uint32_t partition, const catalog_segment *e, archive_batch_file *bf,
+                            char **path)
+{
+    archive_file f = { .fd = -1 };
+    *bf = (archive_batch_file){ .io = backend, .fd = -1 };
+    int rc = open_checked(backend, cfg, store_id, stream, partition, e, &f, path);
+    if (!rc) {
+        archive_segment sg = sl_archive_segment_at(&f.view, 0);
+        bf->fd = f.fd;
+        f.fd = -1; /* bf's now, closed through the backend */
+        bf->path = *path;
+        bf->pos = f.view.data_pos;
+        bf->end = f.view.data_pos + sg.bytes;
+    }
+    if (f.io)
+        sl_archive_file_close(&f);
     return rc;
 }
