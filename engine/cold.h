@@ -98,5 +98,20 @@ int sl_cold_segment_open(const siglog_io *backend, const siglog_stream_config *c
 int sl_cold_batch_file_open(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
                             const char *stream, uint32_t partition, const catalog_segment *e, archive_batch_file *bf,
                             char **path);
+/* Orphan archives (cold_orphans.c): files of store store_id's stream's
+ * partition p in cfg's cold_dir, an archive or its temporary, that s
+ * does not name as cold entries. fn gets each (io and dir to reach it,
+ * its name and offsets); a non-zero return stops and is returned. A
+ * cold_dir missing has none; nothing is written. */
+typedef int (*cold_orphan_fn)(void *ctx, const siglog_io *io, const char *dir, const char *name, uint64_t base,
+                              uint64_t end);
+int sl_cold_orphans_list(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                         const char *stream, uint32_t p, const catalog_snapshot *s, cold_orphan_fn fn, void *ctx);
+/* Remove partition p's orphan archives as the catalog c (refreshed)
+ * names its cold entries now; *count says how many (dry_run: found,
+ * none removed). Only under the maintenance role m (see cold_orphans.c:
+ * a move commits its archive after writing it). */
+int sl_cold_orphans_remove(siglog_maintenance *m, catalog *c, const char *stream, uint32_t p,
+                           const siglog_stream_config *cfg, int dry_run, uint64_t *count);
 
 #endif

@@ -5,7 +5,8 @@
  *
  * Per partition: plan on a snapshot of the catalog, then act on it:
  * purge first, then the cold tier (cold_move.c) and the warm tier for
- * what stays.
+ * what stays; last, the partition's orphan archives in cold_dir (none
+ * but after a cut move or purge) are removed.
  * Purge order, each step safe to interrupt:
  *   1. the audit record of the purge, synced (the intent: audit.h);
  *   2. sl_catalog_remove_prefix: the catalog commits the new log start,
@@ -28,6 +29,7 @@
 #include "audit.h"
 #include "batch.h"
 #include "catalog.h"
+#include "cold.h"
 #include "compact.h"
 #include "consumer.h"
 #include "error.h"
@@ -273,6 +275,10 @@ static int retain_partition(maintenance *m, const char *stream, const siglog_str
         rc = cold_partition(m, c, s, plan.count, stream, p, cfg, now_us, o->dry_run, &rp, &past);
     if (!rc && (what & RETAIN_MOVES))
         rc = warm_partition(m, c, s, past, stream, p, cfg, now_us, o->dry_run, &rp);
+    /* Last, with this run's moves and purges committed: what a cut one
+     * left in cold_dir that no entry names (cold_orphans.c). */
+    if (!rc)
+        rc = sl_cold_orphans_remove(m, c, stream, p, cfg, o->dry_run, &rp.cold_orphans);
     sl_catalog_snapshot_release(s);
     if (!rc && o->partition_done)
         o->partition_done(o->ctx, &rp);

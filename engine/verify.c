@@ -41,6 +41,7 @@
 #include "catalog_floor.h"
 #include "catalog_loss.h"
 #include "cold.h"
+#include "maintenance.h"
 #include "stream.h"
 
 /* Progress is reported at most every this many bytes. */
@@ -66,6 +67,17 @@ typedef struct bad_list {
     size_t count;
 } bad_list;
 
+/* Partitions with orphan archives in cold_dir, for repair to remove. */
+typedef struct orphan_part {
+    char stream[SIGLOG_NAME_MAX + 1];
+    uint32_t part;
+} orphan_part;
+
+typedef struct orphan_list {
+    orphan_part *items;
+    size_t count;
+} orphan_list;
+
 typedef struct verifier {
     const siglog_io *io;
     const siglog_io *backend; /* unjailed: cold_dir lies outside the store */
@@ -75,6 +87,7 @@ typedef struct verifier {
     uint64_t total, done, reported;
     bad_list bad;         /* segments whose indexes need a rebuild */
     bad_list damaged;     /* segments with damage repair may not cut */
+    orphan_list orphans;  /* partitions with orphan archives */
     audit_ranges audit;   /* offsets the audit trail says are gone */
     char audit_error[256]; /* why it could not be read ("" when it was) */
     batch_pos *batches;   /* of the segment being checked, reused */
@@ -477,6 +490,44 @@ static void check_cold(verifier *v, const char *dir, const char *stream, uint32_
     *next = e->end_offset;
 }
 
+typedef struct orphan_ctx {
+    verifier *v;
+    size_t found;
+} orphan_ctx;
+
+static int report_orphan(void *ctx, const siglog_io *io, const char *dir, const char *name, uint64_t base,
+                         uint64_t end)
+{
+    (void)io;
+    orphan_ctx *o = ctx;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    problem(o->v, path, UINT64_MAX, "an orphan archive of this store: no cold entry of the catalog names offsets %"
+            PRIu64 "..%" PRIu64 " (left by a cold move or purge cut short); no data is missing, nothing reads it, "
+            "and siglog retain or verify --repair removes it", base, end);
+    o->found++;
+    return 0;
+}
+
+/* The partition's orphan archives in cold_dir (cold_orphans.c): each a
+ * problem naming the file, the partition remembered for repair. */
+static int report_orphans(verifier *v, const char *stream, uint32_t part, const siglog_stream_config *c,
+                          const catalog_snapshot *cs)
+{
+    orphan_ctx o = {.v = v};
+    int rc = sl_cold_orphans_list(v->backend, c, v->store_id, stream, part, cs, report_orphan, &o);
+    if (rc || !o.found)
+        return rc;
+    orphan_part *grown = realloc(v->orphans.items, (v->orphans.count + 1) * sizeof *grown);
+    if (!grown)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    v->orphans.items = grown;
+    orphan_part *op = &grown[v->orphans.count++];
+    snprintf(op->stream, sizeof op->stream, "%s", stream);
+    op->part = part;
+    return 0;
+}
+
 static int check_partition(verifier *v, const char *dir, const char *stream, uint32_t part, const segment_params *p,
                            const siglog_stream_config *c, int catalog_required)
 {
@@ -532,6 +583,8 @@ static int check_partition(verifier *v, const char *dir, const char *stream, uin
         problem(v, dir, UINT64_MAX, "%s", siglog_errdetail());
     if (!rc && !listed)
         rc = report_strays(v, dir, cs);
+    if (!rc && !listed && found)
+        rc = report_orphans(v, stream, part, c, cs);
     sl_catalog_snapshot_release(cs);
     return rc;
 }
@@ -940,6 +993,36 @@ static int accept_loss(verifier *v, siglog *s)
     return rc;
 }
 
+/* Orphan archives go under the maintenance role, as retention removes
+ * them (cold_orphans.c: only its holder can tell an orphan from an
+ * archive a move is about to commit); each partition's catalog is read
+ * again there, so one committed since the check is kept. */
+static int remove_orphans(verifier *v, const char *path, const siglog_options *o)
+{
+    siglog_maintenance *m;
+    int rc = sl_maintenance_open(&m, path, o);
+    if (rc)
+        return sl_err_set(rc, "removing orphan archives needs the maintenance role: %s", siglog_errdetail());
+    for (size_t i = 0; i < v->orphans.count && !rc; i++) {
+        const orphan_part *op = &v->orphans.items[i];
+        char *dir = NULL;
+        siglog_stream_config cfg;
+        catalog *c;
+        uint64_t n = 0;
+        if ((rc = sl_maintenance_stream(m, op->stream, &dir, &cfg)) == 0 &&
+            (rc = sl_maintenance_catalog(m, op->stream, op->part, &c)) == 0 &&
+            (rc = sl_cold_orphans_remove(m, c, op->stream, op->part, &cfg, 0, &n)) == 0 && n) {
+            v->st.repairs += n;
+            if (v->cb && v->cb->repaired)
+                v->cb->repaired(v->cb->ctx, cfg.cold_dir, "removed the orphan archives of this store's stream's "
+                                                          "partition that no catalog entry names");
+        }
+        free(dir);
+    }
+    sl_maintenance_close(m);
+    return rc;
+}
+
 static int repair(verifier *v, const char *path, const siglog_io *io, int force_owner, int quarantine, int lost)
 {
     siglog_options o;
@@ -983,11 +1066,18 @@ static int repair(verifier *v, const char *path, const siglog_io *io, int force_
         rc = quarantine_damaged(v, s);
     if (!rc && lost)
         rc = accept_loss(v, s);
+    if (!rc && v->orphans.count)
+        rc = remove_orphans(v, path, &o);
     /* The journal kept what partitions found incomplete could not take
      * (catalog_loss.h): with their loss accepted, a writer's open now
      * puts it into their segments and empties the journal. */
     int reopen = !rc && lost && s->journal_held;
+    sl_err_later failed = {0};
+    if (rc)
+        sl_err_put_off(&failed, rc); /* the close must not lose why repair stopped */
     int c = siglog_close(s);
+    if (rc)
+        rc = sl_err_take_later(&failed);
     if (!rc && !c && reopen) {
         if ((c = siglog_open(&s, path, &o)) == 0)
             c = siglog_close(s);
@@ -1000,6 +1090,7 @@ static void verifier_free(verifier *v)
     sl_audit_ranges_free(&v->audit);
     bad_list_free(&v->bad);
     bad_list_free(&v->damaged);
+    free(v->orphans.items);
     free(v->batches);
     sl_bytebuf_free(&v->body);
     sl_bytebuf_free(&v->scratch);

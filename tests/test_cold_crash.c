@@ -11,13 +11,16 @@
  *     cold entry's archive is whole whenever the catalog names it;
  *   - a second run, uncut, completes the moves: the tiers are then the
  *     reference run's and verify finds nothing wrong (a leftover hot
- *     file or a half-written archive would be a problem or an error).
+ *     file or a half-written archive would be a problem or an error),
+ *     and cold_dir holds exactly one archive per cold entry: no orphan
+ *     archive, no temporary file (cold_orphans.c).
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "io_crash.h"
@@ -89,6 +92,25 @@ static tiers check_store(const char *store)
     return t;
 }
 
+/* The files in cold_dir; none may be a temporary. */
+static uint64_t cold_files(void)
+{
+    DIR *d = opendir(cold);
+    cr_assert(d, "%s: %s", ctx, cold);
+    uint64_t n = 0;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+        if (de->d_name[0] == '.')
+            continue;
+        size_t len = strlen(de->d_name);
+        cr_assert(len > 5 && strcmp(de->d_name + len - 5, ".sgar") == 0, "%s: %s left in cold_dir", ctx,
+                  de->d_name);
+        n++;
+    }
+    closedir(d);
+    return n;
+}
+
 typedef struct problem_seen {
     int n;
     char what[1024];
@@ -124,6 +146,7 @@ static void check_trial(void *arg, const test_crash_point *pt)
     got = check_store(pt->store);
     cr_assert_eq(got.n[2], c->want.n[2], "%s", ctx);
     cr_assert_eq(got.n[1], c->want.n[1], "%s", ctx);
+    cr_assert_eq(cold_files(), c->want.n[2], "%s: an archive per cold entry, no orphan", ctx);
     problem_seen pr = {0};
     siglog_verify_callbacks cb = {.problem = note_problem, .ctx = &pr};
     int rc = siglog_verify(pt->store, 0, &cb, NULL);

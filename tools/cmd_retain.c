@@ -37,7 +37,9 @@ static const args_cmd cmd = {
     "trail (actions purge, cold, warm) before it is done. Prints per\n"
     "partition what was purged, what a hold kept and what went cold and\n"
     "warm. A cold_dir missing, read-only or full fails the run naming it;\n"
-    "the segment stays in the store.\n"
+    "the segment stays in the store. Last, orphan archives are removed:\n"
+    "files of this store's partitions in cold_dir (its store id in the\n"
+    "name) that no catalog entry names, left by a move or purge cut short.\n"
     "\n"
     "  --stream S     only stream S (default: every stream)\n"
     "  --dry-run      print the plan; change and record nothing\n"
@@ -48,7 +50,7 @@ static const args_cmd cmd = {
     "                 partition, purged_segments, purged_bytes, purged_events,\n"
     "                 purged_from, purged_to, held_segments, held_by,\n"
     "                 cold_segments, cold_bytes, cold_bytes_after,\n"
-    "                 warm_segments, warm_bytes, warm_bytes_after}]}\n"
+    "                 warm_segments, warm_bytes, warm_bytes_after, cold_orphans}]}\n"
     "\n"
     "Takes the maintenance role (another siglog retain running makes it\n"
     "fail); a progress bar is drawn on a terminal.\n",
@@ -87,11 +89,15 @@ static void line_of(const retain_run *rr, const siglog_retain_partition *p)
                       "; moved %" PRIu64 " segment(s) to cold, %" PRIu64 " bytes -> %" PRIu64, p->cold_segments,
                       p->cold_bytes, p->cold_bytes_after);
     if (p->warm_segments && rr->dry_run)
-        snprintf(line + n, sizeof line - (size_t)n, "; would move %" PRIu64 " segment(s), %" PRIu64 " bytes, to warm",
+        n += snprintf(line + n, sizeof line - (size_t)n, "; would move %" PRIu64 " segment(s), %" PRIu64 " bytes, to warm",
                  p->warm_segments, p->warm_bytes);
     else if (p->warm_segments)
-        snprintf(line + n, sizeof line - (size_t)n, "; moved %" PRIu64 " segment(s) to warm, %" PRIu64 " bytes -> %" PRIu64,
-                 p->warm_segments, p->warm_bytes, p->warm_bytes_after);
+        n += snprintf(line + n, sizeof line - (size_t)n,
+                      "; moved %" PRIu64 " segment(s) to warm, %" PRIu64 " bytes -> %" PRIu64, p->warm_segments,
+                      p->warm_bytes, p->warm_bytes_after);
+    if (p->cold_orphans)
+        snprintf(line + n, sizeof line - (size_t)n, "; %s %" PRIu64 " orphan archive(s) from cold_dir",
+                 rr->dry_run ? "would remove" : "removed", p->cold_orphans);
     out_puts(line);
     out_puts("\n");
 }
@@ -103,7 +109,7 @@ static void on_partition(void *ctx, const siglog_retain_partition *p)
         line_of(rr, p);
         return;
     }
-    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I}",
+    json_t *o = json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I}",
                           "stream", p->stream,
                           "partition", (json_int_t)p->partition, "purged_segments", (json_int_t)p->purged_segments,
                           "purged_bytes", (json_int_t)p->purged_bytes, "purged_events",
@@ -112,7 +118,8 @@ static void on_partition(void *ctx, const siglog_retain_partition *p)
                           p->held_by, "cold_segments", (json_int_t)p->cold_segments, "cold_bytes",
                           (json_int_t)p->cold_bytes, "cold_bytes_after", (json_int_t)p->cold_bytes_after,
                           "warm_segments", (json_int_t)p->warm_segments, "warm_bytes",
-                          (json_int_t)p->warm_bytes, "warm_bytes_after", (json_int_t)p->warm_bytes_after);
+                          (json_int_t)p->warm_bytes, "warm_bytes_after", (json_int_t)p->warm_bytes_after,
+                          "cold_orphans", (json_int_t)p->cold_orphans);
     if (!o || json_array_append_new(rr->list, o) != 0)
         rr->failed = 1;
 }

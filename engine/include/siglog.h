@@ -1429,7 +1429,11 @@ typedef struct siglog_retain_partition {
                                  * run: would be) */
     uint64_t cold_bytes;        /* their bytes before */
     uint64_t cold_bytes_after;  /* their archives' (0 in a dry run) */
-    uint64_t reserved[2];
+    uint64_t cold_orphans;      /* orphan archives of the partition removed
+                                 * from cold_dir: archives of this store no
+                                 * catalog entry names, left by a cut move
+                                 * or purge (dry run: found) */
+    uint64_t reserved[1];
 } siglog_retain_partition;
 
 typedef struct siglog_retain_options {
