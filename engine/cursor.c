@@ -437,7 +437,7 @@ static int next_journaled_batch(siglog_cursor *c)
  * snapshot allows, or an error. */
 static int next_batch(siglog_cursor *c)
 {
-    uint64_t exhausted = UINT64_MAX;
+    uint64_t exhausted = UINT64_MAX, exhausted_at = UINT64_MAX;
     for (;;) {
         if (c->next_offset >= c->snap.hwm_offset)
             return 0;
@@ -509,8 +509,22 @@ static int next_batch(siglog_cursor *c)
         /* Read to its end: a reader going forward will not need it again,
          * so its descriptor is not held (many-partition merges would
          * otherwise keep every segment they passed open). */
+        /* Read to its end twice at the same offset: the listing said the
+         * sealed segment holds more (a rewrite replacing it by a longer
+         * one, replaced_past), yet reading it again gave nothing more.
+         * Its file is cut short of what its catalog entry vouches for;
+         * going on would read it again forever. */
+        if (exhausted == base && exhausted_at == c->next_offset) {
+            int rc = sl_err_set(SIGLOG_ECORRUPT,
+                                "%s: segment %020" PRIu64 " ends at byte %" PRIu64 " after offset %" PRIu64
+                                ", short of what its catalog entry vouches for: the file was cut",
+                                sl_partition_path(c->p), base, c->pos, c->next_offset);
+            cache_forget(c, base);
+            return rc;
+        }
         cache_forget(c, base);
         exhausted = base;
+        exhausted_at = c->next_offset;
     }
 }
 
