@@ -54,6 +54,13 @@ static int keys_forgotten;
 #define FORGET_MOD 7
 #define FORGET_REM 3
 #define FORGET_KEYS 2
+/* Forget runs, once the readers are done: the writer appends events of
+ * LATE_KEY only, and every further forget round forgets it too, so that
+ * a forget meets that key in the live writer's active segment (and is
+ * refused) for certain, not by the chance that one of the round's two
+ * keys is there. extra_rounds is set in the maintenance process then. */
+#define LATE_KEY "late-writer"
+static int extra_rounds;
 /* Forget runs: the readers start once a forget has removed events (the
  * maintenance process writes READERS bytes to go_write then), so they
  * meet removed offsets for certain, and more forgets run as they read. */
@@ -81,6 +88,19 @@ static void append_range(siglog_stream *st, uint64_t from, uint64_t to)
         cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, &off), 0, "%s", siglog_errdetail());
         cr_assert_eq(off, i);
     }
+}
+
+/* Event i, keyed LATE_KEY (forget runs' appends once the readers are
+ * done). */
+static void append_late(siglog_stream *st, uint64_t i)
+{
+    test_event t;
+    test_event_make(&t, SEED, i);
+    t.ev.key = LATE_KEY;
+    t.ev.key_len = strlen(LATE_KEY);
+    uint64_t off;
+    cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, &off), 0, "%s", siglog_errdetail());
+    cr_assert_eq(off, i);
 }
 
 static void sleep_ms(long ms)
@@ -160,14 +180,15 @@ static int forget_round(maintenance *m, catalog *c, uint64_t round, uint64_t *rn
     (void)c;
     (void)rng;
     char keys[FORGET_KEYS][32];
-    siglog_key k[FORGET_KEYS];
+    siglog_key k[FORGET_KEYS + 1];
     for (uint64_t i = 0; i < FORGET_KEYS; i++) {
         uint64_t n = (round * FORGET_KEYS + i) % (1000 / FORGET_MOD);
         snprintf(keys[i], sizeof keys[i], "user-%" PRIu64, n * FORGET_MOD + FORGET_REM);
         k[i] = (siglog_key){keys[i], strlen(keys[i])};
     }
+    k[FORGET_KEYS] = (siglog_key){LATE_KEY, strlen(LATE_KEY)};
     siglog_forget_result r;
-    int rc = siglog_forget(m, "live", k, FORGET_KEYS, NULL, &r);
+    int rc = siglog_forget(m, "live", k, FORGET_KEYS + (extra_rounds != 0), NULL, &r);
     if (rc == SIGLOG_ELIMIT && strstr(siglog_errdetail(), "a writer has the store")) {
         counts[1]++;
         return 0;
@@ -228,6 +249,7 @@ static void maintenance_loop(int stop, maintenance_round change, const char *wha
     /* The writer may finish before a round found work of both kinds;
      * it goes on appending slowly (run_live), so a bounded number of
      * further rounds must find it, or the change never works. */
+    extra_rounds = 1;
     for (uint64_t extra = 0; !rc && (counts[0] == 0 || counts[1] == 0) && extra < 400; extra++, round++) {
         rc = change(m, c, round, &rng, counts);
         sleep_ms(5);
@@ -391,7 +413,10 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
     int status;
     pid_t done;
     for (uint64_t i = total; (done = waitpid(maint, &status, WNOHANG)) == 0; i++) {
-        append_range(st, i, i + 1);
+        if (keys_forgotten)
+            append_late(st, i);
+        else
+            append_range(st, i, i + 1);
         cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
         sleep_ms(25);
     }
