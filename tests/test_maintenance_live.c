@@ -2,7 +2,8 @@
  * maintenance_live — the concurrency proof of the maintenance role: a
  * maintenance process replaces sealed segments (a byte-for-byte copy
  * through the rewrite primitive) and removes sealed prefixes in a loop,
- * or runs siglog_retain (warm moves and purges) in a loop, or
+ * or runs siglog_retain (warm moves and purges, or cold moves and
+ * purges of cold archives) in a loop, or
  * siglog_compact (merges and key compactions by turns) in a loop, or
  * siglog_forget of one key after another in a loop, while
  * a writer appends and four readers in other processes replay from
@@ -65,6 +66,11 @@ static int extra_rounds;
  * maintenance process writes READERS bytes to go_write then), so they
  * meet removed offsets for certain, and more forgets run as they read. */
 static int go_read = -1, go_write = -1;
+/* Retention with a cold tier runs: it counts cold moves where it counts
+ * warm ones otherwise, and the readers start once a segment went cold,
+ * the same way, and trail as under forget, so they read through cold
+ * entries. */
+static int cold_tier;
 
 static void setup(void)
 {
@@ -140,12 +146,13 @@ static int copy_or_remove(maintenance *m, catalog *c, uint64_t round, uint64_t *
 static void count_retained(void *ctx, const siglog_retain_partition *p)
 {
     uint64_t *counts = ctx;
-    counts[0] += p->warm_segments;
+    counts[0] += cold_tier ? p->cold_segments : p->warm_segments;
     counts[1] += p->purged_segments;
 }
 
 /* The stream's retention policy, as siglog retain applies it (counts:
- * segments moved to warm, segments purged). */
+ * segments moved to warm, or to cold with a cold tier, segments
+ * purged). */
 static int retain_round(maintenance *m, catalog *c, uint64_t round, uint64_t *rng, uint64_t counts[2])
 {
     (void)c;
@@ -316,7 +323,7 @@ static void reader_loop(uint64_t seed, uint64_t total)
         /* Readers trail the writer, so that maintenance changes the
          * segments they are reading (and a forget, slower than a copy,
          * has removed events before they get there). */
-        if (want % (keys_forgotten ? 8 : 64) == 0)
+        if (want % (keys_forgotten || cold_tier ? 8 : 64) == 0)
             sleep_ms(1);
     }
     if (rc)
@@ -353,6 +360,9 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
         c.merge_below = policy->merge_below;
         if (policy->segment_age_max_us)
             c.segment_age_max_us = policy->segment_age_max_us;
+        c.cold_after = policy->cold_after;
+        c.cold_max_bytes = policy->cold_max_bytes;
+        memcpy(c.cold_dir, policy->cold_dir, sizeof c.cold_dir);
         cr_assert_eq(siglog_stream_config_set(s, "live", &c), 0, "%s", siglog_errdetail());
     }
     if (keys_compacted)
@@ -366,7 +376,7 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
     cr_assert_eq(siglog_sync(s), 0);
     int stop[2], go[2];
     cr_assert_eq(pipe(stop), 0);
-    if (keys_forgotten) {
+    if (keys_forgotten || cold_tier) {
         cr_assert_eq(pipe(go), 0);
         go_read = go[0];
         go_write = go[1];
@@ -437,6 +447,25 @@ Test(maintenance_live, readers_see_every_offset_once_while_retention_runs, .time
 {
     siglog_stream_config policy = {.max_bytes = 8 * SEGMENT_BYTES, .warm_after = 1000000};
     run_live(retain_round, "warm moves and purges", &policy);
+}
+
+/* siglog retain in its own process with a cold tier: the sealed
+ * segments of the first 10 s of events (the first 10000) move to
+ * cold_dir as archives as soon as they are sealed, newer ones go warm,
+ * and the oldest archives are purged while the cold tier holds more than
+ * four segments' worth. The readers start in the first 3000 once a
+ * segment went cold, and trail the writer, so they read through cold
+ * entries while retention moves and purges them. */
+Test(maintenance_live, readers_see_every_offset_once_while_retention_moves_cold, .timeout = 3600)
+{
+    cold_tier = 1;
+    char *cold = test_tmpdir("maintenance-live-cold");
+    siglog_stream_config policy = {.warm_after = 1000000, .cold_after = 3590LL * 1000000,
+                                   .cold_max_bytes = 4 * SEGMENT_BYTES};
+    snprintf(policy.cold_dir, sizeof policy.cold_dir, "%s", cold);
+    run_live(retain_round, "cold moves and purges", &policy);
+    test_rmtree(cold);
+    free(cold);
 }
 
 /* siglog compact in its own process, merges and key compactions by
