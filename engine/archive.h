@@ -168,10 +168,22 @@ typedef struct archive_progress {
     uint64_t done, total;
 } archive_progress;
 
+/* Where a source's cold entries are read: each from its archive in
+ * cfg's cold_dir (cold.h), named for store_id, stream and partition,
+ * opened through backend (not the store's jail: cold_dir lies outside). */
+typedef struct archive_cold_dir {
+    const siglog_io *backend;
+    const siglog_stream_config *cfg;
+    uint64_t store_id;
+    const char *stream;
+    uint32_t partition;
+} archive_cold_dir;
+
 /* What an export archives: n entries of a partition's catalog snapshot
  * from `first` (the export: 0; a cold move: one) (sealed: the caller checked), their files in dir, read
- * through io. progress (NULL: none) is told of each batch read by
- * sl_archive_scan and by sl_archive_write (its header and body bytes). */
+ * through io, a cold entry's from its archive through cold. progress
+ * (NULL: none) is told of each batch read by sl_archive_scan and by
+ * sl_archive_write (its header and body bytes). */
 typedef struct archive_source {
     const siglog_io *io;
     const char *dir;
@@ -179,6 +191,7 @@ typedef struct archive_source {
     size_t first;            /* the entries [first, first + n) */
     size_t n;
     archive_progress *progress;
+    const archive_cold_dir *cold; /* NULL: the entries hold no cold one */
 } archive_source;
 
 /* Where and how an export writes its archive (archive_write.c). */
@@ -192,8 +205,9 @@ typedef struct archive_target {
 } archive_target;
 
 /* A batch reader of src's entry i: its .seg file, which must be exactly as
- * long as the entry says (SIGLOG_ECORRUPT otherwise); *path (malloc'd)
- * names it. Close with sl_archive_source_close, also after a failure. */
+ * long as the entry says (SIGLOG_ECORRUPT otherwise), or a cold entry's
+ * archive in src->cold's cold_dir, checked whole and against the entry
+ * (sl_cold_batch_file_open); *path (malloc'd) names it. Close with sl_archive_source_close, also after a failure. */
 int sl_archive_source_open(const archive_source *src, size_t i, archive_batch_file *bf, char **path);
 void sl_archive_source_close(archive_batch_file *bf, char *path);
 

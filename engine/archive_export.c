@@ -3,13 +3,23 @@
  * sealed segments out of the store as one archive file (archive.h), and
  * with SIGLOG_ARCHIVE_MOVE take them out of the store afterwards.
  *
+ * Every tier is exported: a cold entry's records are read from its
+ * archive in the stream's cold_dir (checked whole and against the entry,
+ * as a cursor reads it) and re-encoded into the export like a segment
+ * file's. So the archive always starts at the log start and covers every
+ * sealed entry older than the bound, whatever tier each is in: an export
+ * that skipped the cold tier would leave a gap, and one that stopped at
+ * it would report success having exported nothing. A cold archive that
+ * is missing or damaged fails the export naming it, nothing written.
+ *
  * It runs in the maintenance role (maintenance.h), beside a live writer
  * and readers: it reads only SEALED segments, which nobody changes, and
  * removes them only through the catalog. The order makes every step safe
  * to interrupt:
- *   1. take the catalog's current state and pick the sealed hot or warm
- *      segments whose newest event is older than the bound, oldest first,
- *      as a prefix of the log (an archive holds one contiguous range);
+ *   1. take the catalog's current state and pick the sealed entries (hot,
+ *      warm or cold) whose newest event is older than the bound, oldest
+ *      first, as a prefix of the log (an archive holds one contiguous
+ *      range);
  *   2. read them batch by batch, checking every batch and record
  *      (sl_archive_scan): damage is refused naming the segment file and
  *      byte, and nothing is written;
@@ -23,7 +33,10 @@
  *   5. read the file back and check it whole (checksum, every batch);
  *   6. record the removal in the audit trail (the intent again);
  *   7. remove the segments through the catalog (sl_catalog_remove_prefix:
- *      commit, then unlink), provided they are still its first entries.
+ *      commit, then unlink), provided they are still its first entries,
+ *      and then the cold ones' archives in cold_dir (sl_cold_purged, as a
+ *      purge does: once the catalog no longer names them, a cut here
+ *      leaves orphans that retention and verify --repair remove).
  * A crash leaves the store as it was with an audit record and no archive
  * or a whole one, or (moving) the whole archive and the store without the
  * segments, or with them plus leftovers the next maintenance removes.
@@ -41,16 +54,16 @@
 #include "io_root.h"
 #include "maintenance.h"
 #include "names.h"
+#include "retain.h"
 
-/* How many sealed in-store segments at the start of the snapshot have
- * their newest event before before_us (the active one never does). */
+/* How many sealed entries at the start of the snapshot, of any tier,
+ * have their newest event before before_us (the active one never does). */
 static size_t archivable_prefix(const catalog_snapshot *snap, int64_t before_us)
 {
     size_t n = 0, total = sl_catalog_snapshot_count(snap);
     while (n < total && n < ARCHIVE_SEGMENTS_MAX) {
         const catalog_segment *e = sl_catalog_snapshot_segment(snap, n);
-        if (e->state != CATALOG_SEG_SEALED || (e->tier != CATALOG_TIER_HOT && e->tier != CATALOG_TIER_WARM) ||
-            e->record_count == 0 || e->max_timestamp_us >= before_us)
+        if (e->state != CATALOG_SEG_SEALED || e->record_count == 0 || e->max_timestamp_us >= before_us)
             break;
         n++;
     }
@@ -188,7 +201,10 @@ SIGLOG_API int siglog_archive_export_with(siglog_maintenance *m, const char *str
     for (size_t i = 0; i < n; i++)
         store_bytes += sl_catalog_snapshot_segment(snap, i)->bytes;
     archive_progress progress = { .fn = o->progress, .ctx = o->progress_ctx, .total = 2 * store_bytes };
-    archive_source src = { .io = io, .dir = sl_catalog_dir(c), .snap = snap, .n = n, .progress = &progress };
+    archive_cold_dir cold = { .backend = sl_maintenance_backend(m), .cfg = &cfg,
+                              .store_id = sl_maintenance_store_id(m), .stream = stream, .partition = partition };
+    archive_source src = { .io = io, .dir = sl_catalog_dir(c), .snap = snap, .n = n, .progress = &progress,
+                           .cold = &cold };
     if ((rc = sl_archive_scan(&src, segs, &t)) != 0) {
         rc = sl_err_set(rc, "stream '%s' partition %u: %s", stream, partition, siglog_errdetail());
         goto out;
@@ -208,8 +224,8 @@ SIGLOG_API int siglog_archive_export_with(siglog_maintenance *m, const char *str
                            path_cap);
     if (!rc && move) {
         export_record(&r, &am, store_bytes, dir, name, 1);
-        if ((rc = sl_maintenance_audit(m, &r)) == 0)
-            rc = remove_archived(c, snap, n);
+        if ((rc = sl_maintenance_audit(m, &r)) == 0 && (rc = remove_archived(c, snap, n)) == 0)
+            rc = sl_cold_purged(m, snap, n, stream, partition, &cfg);
     }
 out:
     free(segs);

@@ -64,30 +64,14 @@ static int same_record(const siglog_record *a, const siglog_record *b)
 }
 
 /* The records of the store's first n entries, read and checked batch by
- * batch the way an export reads them. */
+ * batch the way an export reads them (a cold entry's from its archive in
+ * cold_dir: src.cold). */
 typedef struct store_records {
     archive_source src;
     size_t next;       /* entry to open when the records run out */
     archive_records r; /* of the open entry */
     char *path;
-    /* A cold entry's records are in its archive in cold_dir (cold.h). */
-    const siglog_io *backend;
-    const siglog_stream_config *cfg;
-    uint64_t store_id;
-    const char *stream;
-    uint32_t partition;
 } store_records;
-
-/* Entry i's batches into s->r.bf: its segment file, or a cold entry's
- * archive. */
-static int open_entry(store_records *s, size_t i)
-{
-    const catalog_segment *e = sl_catalog_snapshot_segment(s->src.snap, s->src.first + i);
-    if (sl_cold_entry(e))
-        return sl_cold_batch_file_open(s->backend, s->cfg, s->store_id, s->stream, s->partition, e, &s->r.bf,
-                                       &s->path);
-    return sl_archive_source_open(&s->src, i, &s->r.bf, &s->path);
-}
 
 static int store_next(store_records *s, siglog_record *rec)
 {
@@ -103,7 +87,7 @@ static int store_next(store_records *s, siglog_record *rec)
         if (s->next == s->src.n)
             return 0;
         s->r.bf.fd = -1;
-        if ((rc = open_entry(s, s->next++)) != 0)
+        if ((rc = sl_archive_source_open(&s->src, s->next++, &s->r.bf, &s->path)) != 0)
             return rc;
     }
 }
@@ -141,9 +125,10 @@ static int compare_overlap(maintenance *m, const catalog *c, const siglog_stream
                            const catalog_snapshot *snap, size_t n, archive_file *f, uint64_t from, uint64_t to)
 {
     const archive_meta *am = &f->view.meta;
-    store_records st = { .src = { .io = sl_maintenance_io(m), .dir = sl_catalog_dir(c), .snap = snap, .n = n },
-                         .backend = sl_maintenance_backend(m), .cfg = cfg, .store_id = am->store_id,
-                         .stream = am->stream, .partition = am->partition };
+    archive_cold_dir cold = { .backend = sl_maintenance_backend(m), .cfg = cfg, .store_id = am->store_id,
+                              .stream = am->stream, .partition = am->partition };
+    store_records st = { .src = { .io = sl_maintenance_io(m), .dir = sl_catalog_dir(c), .snap = snap, .n = n,
+                                  .cold = &cold } };
     siglog_record ra, rb;
     int rc = 0;
     for (;;) {

@@ -30,12 +30,22 @@
 
 #include "archive.h"
 #include "codec.h"
+#include "cold.h"
 #include "error.h"
 #include "names.h"
 
 int sl_archive_source_open(const archive_source *src, size_t i, archive_batch_file *bf, char **path)
 {
     const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, src->first + i);
+    if (sl_cold_entry(e)) {
+        const archive_cold_dir *cd = src->cold;
+        *bf = (archive_batch_file){ .io = src->io, .fd = -1 };
+        *path = NULL;
+        if (!cd)
+            return sl_err_set(SIGLOG_EINVAL, "%s: cold entry %s read with no cold_dir to find its archive in",
+                              src->dir, e->location);
+        return sl_cold_batch_file_open(cd->backend, cd->cfg, cd->store_id, cd->stream, cd->partition, e, bf, path);
+    }
     char stem[CATALOG_LOCATION_MAX + 8];
     snprintf(stem, sizeof stem, "%s.seg", e->location);
     if (!(*path = sl_path_join(src->dir, stem)))

@@ -4,15 +4,19 @@
  * record: over cold entries it reads their archives in cold_dir (it
  * failed opening "<base>.cold.seg" before); what lies below the log start
  * is restored before the cold entries, and the next retention moves it
- * cold again. A merge leaves cold entries as they are and merges the
- * small hot segments after them. Every event reads back throughout and
- * verify is clean.
+ * cold again. An export reads the cold entries from their archives too,
+ * so its archive starts at the log start whatever the tiers (it stopped
+ * at the first cold entry and exported nothing before), and restores
+ * next to them or, moved out, brings back every event. A merge leaves
+ * cold entries as they are and merges the small hot segments after them.
+ * Every event reads back throughout and verify is clean.
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <dirent.h>
 #include <sys/stat.h>
 
 #include "support.h"
@@ -147,4 +151,74 @@ Test(cold_restore, merge_leaves_cold_entries_and_merges_the_hot_ones_after_them)
     cr_assert_eq(after.n[2], before.n[2], "the cold entries stay");
     cr_assert_eq(after.cold_bytes, before.cold_bytes);
     cr_assert_lt(after.n[0], before.n[0], "the hot ones merged");
+}
+
+/* How many files cold_dir holds. */
+static unsigned cold_files(void)
+{
+    DIR *d = opendir(cold);
+    cr_assert_not_null(d);
+    unsigned n = 0;
+    for (struct dirent *e; (e = readdir(d)) != NULL;)
+        n += e->d_name[0] != '.';
+    closedir(d);
+    return n;
+}
+
+/* Export every sealed entry of a store whose older ones are cold, with
+ * flags; the archive's range and count are checked against the store's
+ * sealed entries, then it is restored (returned: the restore's code). */
+static int export_and_restore(unsigned flags, const tiers *before, siglog_restore_result *res)
+{
+    char archive[4200];
+    siglog_maintenance *m = test_maintenance_on(store, NULL);
+    cr_assert_eq(mkdir(exported, 0755), 0);
+    int rc = siglog_archive_export(m, "m", 0, INT64_MAX, exported, flags, archive, sizeof archive);
+    cr_assert_eq(rc, 1, "an archive written: %d %s", rc, siglog_errdetail());
+    siglog_maintenance_close(m);
+    siglog_archive *a;
+    cr_assert_eq(siglog_archive_open(&a, archive), 0, "%s", siglog_errdetail());
+    const siglog_archive_info *ai = siglog_archive_info_get(a);
+    cr_assert_eq(ai->first_offset, 0, "from the log start, cold entries included");
+    cr_assert_eq(ai->segment_count, before->n[0] + before->n[2] - 1, "every sealed entry, hot and cold");
+    uint64_t next = ai->next_offset;
+    siglog_archive_close(a);
+    if (flags & SIGLOG_ARCHIVE_MOVE) {
+        uint64_t end;
+        cr_assert_eq(test_check_seeded_log(store, SEED, &end, "moved out"), next, "the log starts past it");
+        cr_assert_eq(cold_files(), 0, "the cold entries' archives left cold_dir with them");
+        cr_assert_eq(siglog_verify(store, 0, NULL, NULL), 0, "verify: %s", siglog_errdetail());
+    }
+    m = test_maintenance_on(store, NULL);
+    rc = siglog_archive_restore(m, archive, res);
+    siglog_maintenance_close(m);
+    cr_assert_geq(rc, 0, "%s: %s", siglog_strerror(rc), siglog_errdetail());
+    return rc;
+}
+
+Test(cold_restore, export_reads_cold_entries_and_restores_beside_them)
+{
+    retain_at(TEST_RETAIN_NOW - 250000); /* events before 550 ms go cold */
+    tiers before, after;
+    check_store(&before, "moved cold");
+    cr_assert_gt(before.n[2], 0, "cold entries first");
+    cr_assert_gt(before.n[0], 1, "sealed hot ones after them");
+    siglog_restore_result res;
+    cr_assert_eq(export_and_restore(0, &before, &res), 0, "every event of it is in the store already");
+    cr_assert_eq(check_store(&after, "restored in place"), 0);
+    cr_assert_eq(after.n[2], before.n[2], "the cold entries stay");
+    cr_assert_eq(cold_files(), before.n[2]);
+}
+
+Test(cold_restore, export_moving_cold_entries_out_restores_every_event)
+{
+    retain_at(TEST_RETAIN_NOW - 250000);
+    tiers before, after;
+    check_store(&before, "moved cold");
+    cr_assert_gt(before.n[2], 0, "cold entries first");
+    siglog_restore_result res;
+    cr_assert_eq(export_and_restore(SIGLOG_ARCHIVE_MOVE, &before, &res), 1, "the archive comes back");
+    cr_assert_eq(res.first_offset, 0);
+    cr_assert_eq(check_store(&after, "restored after the move"), 0, "every event from offset 0 again");
+    cr_assert_eq(after.n[2], 0, "back as hot segments");
 }

@@ -1492,7 +1492,10 @@ typedef struct siglog_archive_info {
 /* In the maintenance role (beside a live writer and readers, in any
  * process): copy partition `partition` of `stream`'s oldest sealed
  * segments whose newest event is older than before_us (INT64_MAX: every
- * sealed one; the active segment never) into one archive file in
+ * sealed one; the active segment never), of any tier (a cold one read
+ * from its archive in the stream's cold_dir, checked whole and against
+ * its entry; missing or damaged: an error naming it, nothing written),
+ * so the archive starts at the log start, into one archive file in
  * directory dir, named STREAM.PPPPP.FIRST-NEXT.sgar (offsets in 20
  * digits); its path goes to path_out (when not NULL). Every batch and
  * record is checked first (damage: SIGLOG_ECORRUPT naming the segment,
@@ -1504,7 +1507,8 @@ typedef struct siglog_archive_info {
  * and checked to be the one built, the removal is recorded in the audit
  * trail, and the segments leave the store through its catalog (the log
  * start moves up to the first offset not archived; readers get
- * SIGLOG_EGAP below it); if anything fails before, nothing is removed.
+ * SIGLOG_EGAP below it), then the cold ones' archives leave cold_dir;
+ * if anything fails before, nothing is removed.
  * Returns 1 when an archive was written, 0 when no segment qualifies;
  * SIGLOG_ENOENT for an unknown stream or partition. The archive is
  * streamed: memory stays a few times the largest batch, whatever the
