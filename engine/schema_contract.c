@@ -34,9 +34,14 @@ int sl_schema_contract_check(schema_registry *r, int contract, const char *strea
         return 0;
     pthread_rwlock_rdlock(&r->lock);
     int rc = sl_schema_registry_usable(r);
+    const schema_entry *entry = NULL;
     for (size_t i = 0; !rc && i < n; i++) {
         const siglog_event *e = &events[i];
-        const schema_entry *entry = sl_schema_list_find(&r->list, e->schema_version);
+        /* A call's events are mostly of one version: the last one found
+         * stands until an event names another (the list cannot change
+         * under the read lock). */
+        if (!entry || entry->version != e->schema_version)
+            entry = sl_schema_list_find(&r->list, e->schema_version);
         if (!entry) {
             rc = sl_err_set(SIGLOG_ESCHEMA,
                          "event %zu has schema version %u, which stream '%s' has not registered; nothing of this "
@@ -46,7 +51,9 @@ int sl_schema_contract_check(schema_registry *r, int contract, const char *strea
         }
         if (contract != SIGLOG_CONTRACT_ENFORCE)
             continue; /* warn: judged when written (sl_schema_usage_account) */
-        event_check ec = { 0 };
+        event_check ec; /* not "= { 0 }": that cleared the message's 384 bytes for every event */
+        ec.first[0] = '\0';
+        ec.first_len = ec.seen = 0;
         sl_schema_validate(entry->def, e->value_len ? e->value : "", e->value_len, on_violation, &ec, 4);
         if (ec.seen)
             rc = sl_err_set(SIGLOG_ESCHEMA,

@@ -38,10 +38,20 @@ static int next_is(const scan *s, unsigned char c)
     return s->p < s->end && *s->p == c;
 }
 
-static void skip_ws(scan *s)
+/* The whitespace at s->p: space, tab, CR and LF. */
+__attribute__((noinline)) static void skip_ws_run(scan *s)
 {
     while (s->p < s->end && (*s->p == ' ' || *s->p == '\n' || *s->p == '\r' || *s->p == '\t'))
         s->p++;
+}
+
+/* Every whitespace byte is at most 0x20 and most tokens follow the one
+ * before with no space, so one compare, inline, settles the usual case
+ * and only a run of whitespace pays a call. */
+static void skip_ws(scan *s)
+{
+    if (s->p < s->end && *s->p <= ' ')
+        skip_ws_run(s);
 }
 
 static int in(unsigned char c, unsigned char lo, unsigned char hi)
@@ -140,30 +150,51 @@ static uint64_t special8(const unsigned char *p)
            ((backslash - ones) & ~backslash & highs);
 }
 
-/* s->p moved to the first byte that is not plain, or to the end. While 8
- * bytes are left they are judged a word at a time and the word's first
- * special byte is found from its flags (the bytes are read in memory
- * order: little-endian), so the quote closing a short string costs no
- * loop over its bytes. */
-static void skip_plain(scan *s)
+#ifdef __SSE2__
+/* The bytes at p of the 16 that are not plain, a bit each (bit i: byte
+ * i), where every x86-64 has the instructions: a byte is not plain when
+ * it is the quote, the backslash, or below 0x20 compared as signed,
+ * which takes in every byte from 0x80 on. */
+static unsigned special16(const unsigned char *p)
+{
+    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)p);
+    __m128i special =
+        _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space));
+    return (unsigned)_mm_movemask_epi8(special);
+}
+#define WORD_BYTES 16
+#else
+#define WORD_BYTES 8
+#endif
+
+/* How many of the WORD_BYTES bytes at p are plain before the first that
+ * is not (WORD_BYTES: all of them). The caller has WORD_BYTES bytes
+ * there. */
+static size_t plain_in_word(const unsigned char *p)
 {
 #ifdef __SSE2__
-    /* 16 at a time where every x86-64 has the instructions: a byte is not
-     * plain when it is the quote, the backslash, or below 0x20 compared as
-     * signed, which takes in every byte from 0x80 on. */
-    const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
-    while (s->end - s->p >= 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s->p);
-        __m128i special =
-            _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, backslash)), _mm_cmplt_epi8(v, space));
-        unsigned flags = (unsigned)_mm_movemask_epi8(special);
-        if (flags) {
-            s->p += __builtin_ctz(flags);
-            return;
-        }
-        s->p += 16;
-    }
+    unsigned flags = special16(p);
+    return flags ? (size_t)__builtin_ctz(flags) : 16;
+#else
+    uint64_t flags = special8(p);
+    return flags ? (size_t)__builtin_ctzll(flags) / 8 : 8;
 #endif
+}
+
+/* s->p moved to the first byte that is not plain, or to the end. While a
+ * word is left its bytes are judged at once and its first special byte
+ * is found from its flags (the bytes are read in memory order:
+ * little-endian), so the quote closing a short string costs no loop over
+ * its bytes. */
+static void skip_plain(scan *s)
+{
+    while (s->end - s->p >= WORD_BYTES) {
+        size_t n = plain_in_word(s->p);
+        s->p += n;
+        if (n < WORD_BYTES)
+            return;
+    }
     while (s->end - s->p >= 8) {
         uint64_t flags = special8(s->p);
         if (flags) {
@@ -176,7 +207,9 @@ static void skip_plain(scan *s)
         s->p++;
 }
 
-static int string(scan *s, token *t)
+/* The string whose opening quote is at s->p, whatever it holds. Kept out
+ * of line, so that string()'s common case saves no registers for it. */
+__attribute__((noinline)) static int string_rest(scan *s, token *t)
 {
     s->p++; /* the opening quote */
     t->text = s->p;
@@ -207,16 +240,60 @@ static int string(scan *s, token *t)
     return 0;
 }
 
-static size_t digits(scan *s)
+/* A string at s->p (its opening quote). An event's names and most of its
+ * strings are short and plain: when a word of bytes follows the quote
+ * and its first byte that is not plain is the closing quote, the string
+ * is decided by that one word with no loop and no call (callgrind: the
+ * call and the loop were most of a short string's cost). Anything else,
+ * longer or holding an escape or non-ASCII, goes to string_rest. */
+__attribute__((always_inline)) static inline int string(scan *s, token *t)
+{
+    const unsigned char *p = s->p + 1;
+    if (s->end - p >= WORD_BYTES) {
+        size_t n = plain_in_word(p);
+        if (n < WORD_BYTES && p[n] == '"') {
+            t->text = p;
+            t->len = n;
+            t->escaped = 0;
+            s->p = p + n + 1;
+            return 1;
+        }
+    }
+    return string_rest(s, t);
+}
+
+/* How many of the 8 bytes at p are digits before the first that is not
+ * (8: all). A byte is a digit when its xor with '0' is below 10; adding
+ * 0x76 to such a byte leaves its high bit clear and sets it for any
+ * other byte below 0x80, and a byte from 0x80 on is flagged by its own
+ * high bit. Only a flagged byte (0x8A or more) carries into the next,
+ * so a carry can flag a byte after the first non-digit, never before. */
+static size_t digits_in_word(const unsigned char *p)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), highs = UINT64_C(0x8080808080808080);
+    uint64_t w;
+    memcpy(&w, p, sizeof w);
+    w ^= ones * '0';
+    uint64_t flags = ((w + ones * 0x76) | w) & highs;
+    return flags ? (size_t)__builtin_ctzll(flags) / 8 : 8;
+}
+
+static inline size_t digits(scan *s)
 {
     const unsigned char *start = s->p;
+    while (s->end - s->p >= 8) {
+        size_t n = digits_in_word(s->p);
+        s->p += n;
+        if (n < 8)
+            return (size_t)(s->p - start);
+    }
     while (s->p < s->end && in(*s->p, '0', '9'))
         s->p++;
     return (size_t)(s->p - start);
 }
 
 /* A number: its type (SCHEMA_INTEGER or SCHEMA_NUMBER), or 0. */
-static unsigned number(scan *s)
+__attribute__((always_inline)) static inline unsigned number(scan *s)
 {
     if (next_is(s, '-'))
         s->p++;
@@ -250,7 +327,9 @@ static int admitted(const schema_node *n, unsigned type)
     return !n || (n->types & type) || (type == SCHEMA_INTEGER && (n->types & SCHEMA_NUMBER));
 }
 
-static int value(scan *s, const schema_node *n);
+static inline int value(scan *s, const schema_node *n);
+static int object(scan *s, const schema_node *n);
+static int array(scan *s, const schema_node *n);
 
 /* The definition of a member named key of an object defined by n: *def
  * (NULL: anything), *index its property's index (-1: none). 0 when the
@@ -335,7 +414,20 @@ static int array(scan *s, const schema_node *n)
     }
 }
 
-static int value(scan *s, const schema_node *n)
+/* An object or an array at s->p, one level deeper. Out of line, so that
+ * value(), which its members go through, stays small enough to inline
+ * into the loops of object() and array() and a member that is a string,
+ * a number or a literal costs no call. */
+__attribute__((noinline)) static int container(scan *s, const schema_node *n, unsigned char c)
+{
+    if (!admitted(n, c == '{' ? SCHEMA_OBJECT : SCHEMA_ARRAY) || ++s->depth > SCHEMA_SCAN_DEPTH_MAX)
+        return 0;
+    int ok = c == '{' ? object(s, n) : array(s, n);
+    s->depth--;
+    return ok;
+}
+
+__attribute__((always_inline)) static inline int value(scan *s, const schema_node *n)
 {
     skip_ws(s);
     if (s->p >= s->end)
@@ -350,13 +442,7 @@ static int value(scan *s, const schema_node *n)
         return 0; /* enums of other values compare numbers by value: the full validator's */
     switch (c) {
     case '{':
-    case '[': {
-        if (!admitted(n, c == '{' ? SCHEMA_OBJECT : SCHEMA_ARRAY) || ++s->depth > SCHEMA_SCAN_DEPTH_MAX)
-            return 0;
-        int ok = c == '{' ? object(s, n) : array(s, n);
-        s->depth--;
-        return ok;
-    }
+    case '[': return container(s, n, c);
     case 't': return LITERAL(s, "true") && admitted(n, SCHEMA_BOOLEAN);
     case 'f': return LITERAL(s, "false") && admitted(n, SCHEMA_BOOLEAN);
     case 'n': return LITERAL(s, "null") && admitted(n, SCHEMA_NULL);

@@ -99,6 +99,33 @@ Test(schema_contract, enforce_refuses_a_nonconforming_event_and_appends_nothing_
     cr_assert_eq(next_offsets(st), 3);
 }
 
+/* The check keeps the version it found last while a call's events name
+ * it: each event is still judged by its own version when they alternate,
+ * so an event valid only under the version of the one before it is
+ * refused, and one of a version not registered after one that is. */
+Test(schema_contract, enforce_judges_each_event_by_its_own_version_when_a_call_mixes_them)
+{
+    static const char v2[] = "{\"type\":\"object\",\"required\":[\"n\"],\"additionalProperties\":false,"
+                             "\"properties\":{\"n\":{\"type\":\"integer\"}}}";
+    siglog_stream *st = stream_with("mixed", SIGLOG_CONTRACT_ENFORCE, 1);
+    cr_assert_eq(siglog_schema_add(st, 2, "v2", v2, strlen(v2), SIGLOG_COMPAT_NONE, NULL, NULL), 0, "%s",
+                 siglog_errdetail());
+    siglog_event good[] = { ev(NULL, "{\"user\":\"u\"}", 1), ev(NULL, "{\"n\":1}", 2), ev(NULL, "{\"n\":2}", 2),
+                            ev(NULL, "{\"user\":\"v\",\"n\":3}", 1) };
+    cr_assert_eq(siglog_append(st, 0, good, 4, NULL, NULL), 0, "%s", siglog_errdetail());
+    /* Valid under version 1 (user given, n an integer), not under 2. */
+    siglog_event bad[] = { ev(NULL, "{\"user\":\"u\",\"n\":4}", 1), ev(NULL, "{\"user\":\"u\",\"n\":5}", 2) };
+    cr_assert_eq(siglog_append(st, 0, bad, 2, NULL, NULL), SIGLOG_ESCHEMA);
+    cr_assert_str_eq(siglog_errdetail(),
+                     "event 1 does not conform to schema version 2 of stream 'mixed': $.user is not allowed: "
+                     "additionalProperties is false; nothing of this call was appended");
+    siglog_event unknown[] = { ev(NULL, "{\"n\":6}", 2), ev(NULL, "{\"n\":7}", 3) };
+    cr_assert_eq(siglog_append(st, 0, unknown, 2, NULL, NULL), SIGLOG_ESCHEMA);
+    cr_assert(strstr(siglog_errdetail(), "event 1 has schema version 3, which stream 'mixed' has not registered"),
+              "%s", siglog_errdetail());
+    cr_assert_eq(next_offsets(st), 4);
+}
+
 Test(schema_contract, warn_stores_and_counts_per_version_and_path)
 {
     siglog_stream *st = stream_with("warned", SIGLOG_CONTRACT_WARN, 1);
