@@ -369,7 +369,7 @@ static int take_lock(const audit_trail *t)
     char *path = sl_path_join(t->dir, AUDIT_LOCK_FILE);
     if (!path)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    int fd = t->io->open_file(t->io, path, IO_WRITE | IO_CREATE, t->file_mode);
+    int fd = t->io->open_file(t->io, path, IO_WRITE | IO_CREATE | IO_LOCK, t->file_mode);
     int rc = fd;
     if (fd < 0) {
         rc = sl_err_errno(fd, "opening %s", path);

@@ -493,7 +493,7 @@ int sl_catalog_match_segments(catalog *c, const uint64_t *bases, size_t n)
  * descriptor is never). */
 static int lock_catalog(const catalog *c, int *fd_out)
 {
-    int fd = c->io->open_file(c->io, c->lock_path, IO_WRITE | IO_CREATE, c->file_mode);
+    int fd = c->io->open_file(c->io, c->lock_path, IO_WRITE | IO_CREATE | IO_LOCK, c->file_mode);
     if (fd < 0)
         return sl_err_errno(fd, "opening %s", c->lock_path);
     for (int waited = 0;; waited++) {

@@ -151,7 +151,7 @@ static int lock_consumers(const siglog_io *io, const char *stream_dir, uint32_t 
     char *path = sl_path_join(stream_dir, CONSUMERS_LOCK_FILE);
     if (!path)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    int fd = io->open_file(io, path, IO_WRITE | IO_CREATE, file_mode);
+    int fd = io->open_file(io, path, IO_WRITE | IO_CREATE | IO_LOCK, file_mode);
     int rc = fd < 0 ? sl_err_errno(fd, "opening %s", path) : fd;
     int l = fd < 0 ? 0 : io->lock_file(io, fd, 0);
     for (int64_t waited = 0; (l == -EWOULDBLOCK || l == -EAGAIN) && waited < CONSUMERS_LOCK_WAIT_US;

@@ -54,6 +54,7 @@
 #define IO_CREATE 0x2u   /* create if missing (O_CREAT) */
 #define IO_EXCL 0x4u     /* with IO_CREATE: fail with -EEXIST if present */
 #define IO_TRUNC 0x8u    /* truncate to 0 on open */
+#define IO_LOCK 0x10u    /* a lock file: a forked child lets it go (fork_release.h) */
 
 /* In the mode of open_file/mkdir: chown the new entry to its parent
  * directory's owner. Outside the permission bits (07777). */

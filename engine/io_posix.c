@@ -13,6 +13,7 @@
  *   SIGLOG_BROKEN_NO_DIR_FSYNC   sync_dir does nothing.
  * The crash backend honours the same macros (io_crash.c).
  */
+#include "fork_release.h"
 #include "io.h"
 #include "io_jail.h"
 
@@ -85,6 +86,18 @@ static int open_entry(const jail_entry *e, unsigned flags, uint32_t mode)
     return fd;
 }
 
+typedef struct open_request {
+    const jail_entry *e;
+    unsigned flags;
+    uint32_t mode;
+} open_request;
+
+static int open_requested(void *ctx)
+{
+    const open_request *r = ctx;
+    return open_entry(r->e, r->flags, r->mode);
+}
+
 static int posix_open(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
 {
     (void)io;
@@ -92,7 +105,9 @@ static int posix_open(const siglog_io *io, const char *path, unsigned flags, uin
     int rc = sl_jail_parent(path, &e);
     if (rc < 0)
         return rc;
-    rc = open_entry(&e, flags, mode);
+    open_request r = {&e, flags, mode};
+    /* A lock file's descriptor must not outlive a fork in the child. */
+    rc = (flags & IO_LOCK) ? sl_fork_release_open(open_requested, &r) : open_entry(&e, flags, mode);
     sl_jail_entry_close(&e);
     return rc;
 }
@@ -101,7 +116,7 @@ static int posix_close(const siglog_io *io, int fd)
 {
     (void)io;
     /* Never retry close: on Linux the descriptor is gone even on EINTR. */
-    return close(fd) == 0 ? 0 : -errno;
+    return sl_fork_release_close(fd);
 }
 
 static ssize_t posix_pread(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off)

@@ -90,7 +90,7 @@ int sl_journal_scrub_idle(const siglog_io *io, const char *store_dir, uint64_t s
     *scrubbed = 0;
     char *lock = sl_path_join(store_dir, STORE_LOCK_FILE), *path = sl_path_join(store_dir, STORE_JOURNAL_FILE);
     int rc = lock && path ? 0 : sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    int fd = rc ? -1 : io->open_file(io, lock, IO_READ, 0);
+    int fd = rc ? -1 : io->open_file(io, lock, IO_READ | IO_LOCK, 0);
     if (fd == -ENOENT) {
         *scrubbed = 1; /* no writer ever had the store: it has no journal */
     } else if (fd < 0 && !rc) {

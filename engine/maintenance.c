@@ -49,7 +49,7 @@ static int take_lock(maintenance *m)
     if (!lock)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
-    int fd = m->io->open_file(m->io, lock, IO_WRITE | IO_CREATE, m->file_mode);
+    int fd = m->io->open_file(m->io, lock, IO_WRITE | IO_CREATE | IO_LOCK, m->file_mode);
     if (fd < 0) {
         rc = sl_err_errno(fd, "opening %s", lock);
         goto out;
@@ -367,7 +367,7 @@ int sl_maintenance_idle_begin(const siglog_io *io, const char *store_path, int *
     char *lock = sl_path_join(store_path, MAINTENANCE_LOCK_FILE);
     if (!lock)
         return 0; /* cannot tell: leave them for the next one */
-    int f = io->open_file(io, lock, IO_READ, 0);
+    int f = io->open_file(io, lock, IO_READ | IO_LOCK, 0);
     free(lock);
     if (f < 0)
         return 0; /* none ever ran (or it cannot be told: leave them) */

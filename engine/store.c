@@ -177,7 +177,7 @@ static int take_writer_lock(struct siglog *s)
     if (!lock)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
-    int fd = s->io->open_file(s->io, lock, IO_WRITE | IO_CREATE, s->opt.file_mode);
+    int fd = s->io->open_file(s->io, lock, IO_WRITE | IO_CREATE | IO_LOCK, s->opt.file_mode);
     if (fd < 0) {
         rc = sl_err_errno(fd, "opening %s", lock);
         goto out;
@@ -493,7 +493,7 @@ static int read_journal_for_readers(struct siglog *s)
     if (!lock)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     int rc = 0;
-    int fd = s->io->open_file(s->io, lock, IO_READ, 0);
+    int fd = s->io->open_file(s->io, lock, IO_READ | IO_LOCK, 0);
     if (fd < 0 && fd != -ENOENT) {
         rc = sl_err_errno(fd, "opening %s", lock);
         goto out;

@@ -45,6 +45,10 @@
  * - Handles are opaque. Functions marked "thread-safe" may be called on the
  *   same handle from several threads at once; all others need one thread at
  *   a time per handle. Every *_close(NULL) is a no-op.
+ * - Across fork(): a child must not use its parent's handles (it may open
+ *   its own). The child lets go of the lock files the parent's handles
+ *   hold, so a forked child never keeps the parent's store locked, not
+ *   even after the parent closed it.
  * - Timestamps are signed 64-bit microseconds since the Unix epoch.
  *
  * ABI policy: until 1.0 the ABI may change with the minor version. The
