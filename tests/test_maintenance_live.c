@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -335,6 +336,16 @@ static void reader_loop(uint64_t seed, uint64_t total)
     _exit(rc ? 1 : keys_forgotten && !forgotten ? 3 : 0);
 }
 
+/* In a child: end with the test's process. When an assertion ends the
+ * writer's test, readers following a log that no longer grows would wait
+ * forever, holding the test's output open, and the run would end by
+ * timeout instead of the failure's message. */
+static void die_with_parent(void)
+{
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || getppid() == 1)
+        _exit(1);
+}
+
 /* The exit status of pid, -1 when it did not exit. */
 static int exit_status(pid_t pid)
 {
@@ -384,6 +395,7 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
     pid_t maint = fork();
     cr_assert_geq(maint, 0);
     if (maint == 0) {
+        die_with_parent();
         close(stop[1]);
         /* A non-blocking end: read() returns 0 once the parent closed. */
         int fl = fcntl(stop[0], F_GETFL);
@@ -399,8 +411,10 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
     for (int i = 0; i < READERS; i++) {
         readers[i] = fork();
         cr_assert_geq(readers[i], 0);
-        if (readers[i] == 0)
+        if (readers[i] == 0) {
+            die_with_parent();
             reader_loop(1000 + (uint64_t)i, total);
+        }
     }
     for (uint64_t i = FIRST_EVENTS; i < total; i += 500) {
         append_range(st, i, i + 500 < total ? i + 500 : total);
