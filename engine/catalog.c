@@ -25,6 +25,10 @@ struct catalog_snapshot {
     int version; /* of the file it was read from: 0 none, 1, 2 */
     size_t n;
     catalog_segment *segs;
+    /* With no file (version 0): the floor file beside the directory, when
+     * has_floor (adopt_floor). */
+    int has_floor;
+    catalog_checkpoint floor;
 };
 
 struct catalog {
@@ -73,6 +77,13 @@ void sl_catalog_snapshot_release(catalog_snapshot *s)
 uint64_t sl_catalog_snapshot_generation(const catalog_snapshot *s)
 {
     return s->generation;
+}
+
+int sl_catalog_snapshot_floor(const catalog_snapshot *s, catalog_checkpoint *out)
+{
+    if (s->has_floor)
+        *out = s->floor;
+    return s->has_floor;
 }
 
 const catalog_checkpoint *sl_catalog_snapshot_bounds(const catalog_snapshot *s)
@@ -154,6 +165,33 @@ static int missing_dir(const siglog_io *io, const char *dir)
     return st < 0 ? sl_err_errno(st, "stat of %s", dir) : 0;
 }
 
+/* No catalog.ckpt: the floor file beside the directory is what is left
+ * of it. Its bounds say which offsets were handed out (a rebuild goes on
+ * past them, catalog_loss.h), and its generation is the catalog's, or
+ * one behind it when a crash came between the two writes (every write of
+ * the file is followed by one of the floor file, sl_catalog_update): the
+ * snapshot starts one above it, so the first write it leads to is newer
+ * than any generation a reader can hold, and generations never go back
+ * (a reader picks up only a newer one, sl_catalog_refresh). A damaged one
+ * is an error naming it, not nothing: trusting the listing alone would
+ * hand out its offsets again. */
+static int adopt_floor(const siglog_io *io, const char *dir, catalog_snapshot *s)
+{
+    uint64_t generation;
+    int found;
+    int rc = sl_catalog_floor_read(io, dir, &generation, &s->floor, &found);
+    if (rc)
+        return sl_err_set(rc,
+                          "%s; with its %s missing it is what says which offsets the partition handed out: restore "
+                          "it, or remove it to rebuild the catalog from the segments alone (offsets past them may "
+                          "then be handed out again)",
+                          siglog_errdetail(), CATALOG_FILE);
+    s->has_floor = found;
+    if (found)
+        s->generation = generation + 1;
+    return 0;
+}
+
 /* The file of dir decoded into a new snapshot (version 0: none). */
 static int read_file(const siglog_io *io, const char *dir, catalog_snapshot **out)
 {
@@ -172,7 +210,7 @@ static int read_file(const siglog_io *io, const char *dir, catalog_snapshot **ou
     size_t len = 0;
     int r = sl_io_read_file(io, path, CATALOG_FILE_MAX, &data, &len);
     if (r == -ENOENT) {
-        r = 0;
+        rc = adopt_floor(io, dir, s);
     } else if (r < 0) {
         rc = r == -EFBIG ? sl_err_set(SIGLOG_ECORRUPT, "%s: larger than a partition checkpoint", path)
                          : sl_err_errno(r, "reading %s", path);
@@ -316,30 +354,43 @@ int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t 
                    c->next_offset_floor - 1);
 }
 
-int sl_catalog_check_required(const siglog_io *io, const char *dir, const catalog_snapshot *s)
+int sl_catalog_check_required(const char *dir, const catalog_snapshot *s)
 {
     if (s->version == 0 && s->n == 0) {
         /* Nothing, where the floor file says offsets were handed out: the
          * directory was emptied or made again, or an accepted loss of it
          * was cut short. */
-        catalog_checkpoint b;
-        uint64_t generation;
-        int found;
-        int rc = sl_catalog_floor_read(io, dir, &generation, &b, &found);
-        if (rc || !found || b.next_offset_floor == 0)
-            return rc;
+        const catalog_checkpoint *b = &s->floor;
+        if (!s->has_floor || b->next_offset_floor == 0)
+            return 0;
         return sl_err_set(SIGLOG_ECORRUPT,
                           "%s holds no %s and no segment, but its floor file says offsets up to %" PRIu64
                           " were handed out: it is not started again at offset 0; restore the partition, or accept "
                           "the loss of offsets %" PRIu64 "..%" PRIu64 " (siglog verify --repair --accept-loss; the "
                           "log goes on at %" PRIu64 ")",
-                          dir, CATALOG_FILE, b.next_offset_floor - 1, b.log_start_offset, b.next_offset_floor - 1,
-                          b.next_offset_floor);
+                          dir, CATALOG_FILE, b->next_offset_floor - 1, b->log_start_offset, b->next_offset_floor - 1,
+                          b->next_offset_floor);
     }
-    /* Nothing yet, or a log still in its first segment at offset 0: the
-     * listing tells where it starts (see catalog.h). */
-    if (s->version != 0 || s->n == 0 || (s->n == 1 && s->segs[0].base_offset == 0))
+    /* Nothing yet, or a log still in its first segment at offset 0 that
+     * no floor file says went further: the listing tells where it starts
+     * (see catalog.h). */
+    int floor_past = s->has_floor && s->floor.next_offset_floor > 0;
+    if (s->version != 0 || s->n == 0 || (s->n == 1 && s->segs[0].base_offset == 0 && !floor_past))
         return 0;
+    /* Its floor file says how far the log went: the segments newest may
+     * have gone with the file, so a rebuild goes on past the floor. */
+    if (floor_past)
+        return sl_err_set(SIGLOG_ECORRUPT,
+                          "%s/%s is missing; the partition holds %zu segment(s) from offset %" PRIu64
+                          " and its floor file says offsets %" PRIu64 "..%" PRIu64
+                          " were handed out: it is not rebuilt by an open; restore the file, or have it rebuilt "
+                          "from the segments found, going on past offset %" PRIu64
+                          " (siglog verify --repair --accept-loss%s)",
+                          dir, CATALOG_FILE, s->n, s->segs[0].base_offset, s->floor.log_start_offset,
+                          s->floor.next_offset_floor - 1, s->floor.next_offset_floor - 1,
+                          s->segs[0].base_offset <= s->floor.log_start_offset
+                              ? "; the log starts at its first segment, so no offset below it is lost"
+                              : "");
     if (s->segs[0].base_offset == 0)
         return sl_err_set(SIGLOG_ECORRUPT,
                           "%s/%s is missing, but the partition holds %zu segments: which offsets it handed out "
@@ -481,9 +532,12 @@ int sl_catalog_match_segments(catalog *c, const uint64_t *bases, size_t n)
         return sl_catalog_check_segments(c->dir, &c->cur->bounds, bases, n);
     if (c->cur->version == CATALOG_VERSION)
         return 0;
-    /* No file: a store from before it. What is found is the truth. */
+    /* No file: a store from before it, or one that lost it. What is
+     * found is the truth, but for the floor its floor file names. */
     uint64_t last = n ? bases[n - 1] : 0;
-    c->cur->bounds = (catalog_checkpoint){n ? bases[0] : 0, last, last};
+    uint64_t floor = c->cur->has_floor && c->cur->floor.next_offset_floor > last ? c->cur->floor.next_offset_floor
+                                                                                 : last;
+    c->cur->bounds = (catalog_checkpoint){n ? bases[0] : 0, last, floor};
     return 0;
 }
 
@@ -575,13 +629,14 @@ int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg)
                 rc = sl_err_errno(r, "writing %s", c->path);
         }
     }
-    /* The floor file follows the catalog's bounds, still under the lock
-     * so that the writer's and maintenance's copies land in the order of
-     * their catalog writes. Failing it fails the commit, whose catalog
-     * is written: the handle adopts it all the same. */
+    /* The floor file follows each write of the file, still under the
+     * lock so that the writer's and maintenance's copies land in the
+     * order of their catalog writes: its bounds, and its generation, so
+     * that a catalog rebuilt without the file starts above every
+     * generation it had (adopt_floor). Failing it fails the commit, whose
+     * catalog is written: the handle adopts it all the same. */
     int floor_rc = 0;
-    if (!rc && written && (!c->floor_written || c->floor_bounds.log_start_offset != next->bounds.log_start_offset ||
-                           c->floor_bounds.next_offset_floor != next->bounds.next_offset_floor)) {
+    if (!rc && written) {
         floor_rc = sl_catalog_floor_write(c->io, c->dir, next->generation, &next->bounds, c->file_mode);
         c->floor_written = floor_rc == 0;
         c->floor_bounds = next->bounds;
@@ -601,8 +656,9 @@ int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg)
     return 0;
 }
 
-/* Whether dir's floor file holds bounds b (a damaged one does not). */
-static int floor_holds(const catalog *c, const catalog_checkpoint *b, int *holds)
+/* Whether dir's floor file holds generation g's bounds b (a damaged one
+ * does not). */
+static int floor_holds(const catalog *c, uint64_t g, const catalog_checkpoint *b, int *holds)
 {
     catalog_checkpoint f;
     uint64_t generation;
@@ -610,7 +666,8 @@ static int floor_holds(const catalog *c, const catalog_checkpoint *b, int *holds
     int rc = sl_catalog_floor_read(c->io, c->dir, &generation, &f, &found);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
         rc = 0, found = 0;
-    *holds = !rc && found && f.log_start_offset == b->log_start_offset && f.next_offset_floor == b->next_offset_floor;
+    *holds = !rc && found && generation == g && f.log_start_offset == b->log_start_offset &&
+             f.next_offset_floor == b->next_offset_floor;
     return rc;
 }
 
@@ -621,7 +678,7 @@ int sl_catalog_keep_floor(catalog *c)
     /* The usual open: the file is there and right. Checked without the
      * lock first, so that it writes nothing, not even the lock file. */
     int holds;
-    int rc = floor_holds(c, &c->cur->bounds, &holds);
+    int rc = floor_holds(c, c->cur->generation, &c->cur->bounds, &holds);
     if (rc || holds) {
         c->floor_written = holds;
         c->floor_bounds = c->cur->bounds;
@@ -637,7 +694,7 @@ int sl_catalog_keep_floor(catalog *c)
     catalog_snapshot *disk = NULL;
     rc = read_file(c->io, c->dir, &disk);
     if (!rc && disk->version == CATALOG_VERSION) {
-        rc = floor_holds(c, &disk->bounds, &holds);
+        rc = floor_holds(c, disk->generation, &disk->bounds, &holds);
         if (!rc && !holds)
             rc = sl_catalog_floor_write(c->io, c->dir, disk->generation, &disk->bounds, c->file_mode);
         if (!rc) {

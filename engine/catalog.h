@@ -34,7 +34,12 @@
  * reloads the file under the lock and applies only its own part, so
  * neither clobbers a change of the other. Every write bumps the
  * generation; a handle whose generation is older than the file's picks up
- * the other's change (sl_catalog_refresh).
+ * the other's change (sl_catalog_refresh). Generations never go back,
+ * not even when the file is lost: each write of it is followed by one
+ * of the floor file beside the directory, which carries its generation
+ * (catalog_floor.h), and a catalog rebuilt or made again without the file
+ * starts above that, so its first write is newer than any generation a
+ * reader holds.
  *
  * Atomic replace (sl_io_replace_file): a crash leaves the old file or the new
  * one, and both are true: the floor only grows, and a value is written
@@ -155,6 +160,10 @@ catalog_snapshot *sl_catalog_snapshot_ref(catalog_snapshot *s);
 void sl_catalog_snapshot_release(catalog_snapshot *s); /* NULL is fine */
 
 uint64_t sl_catalog_snapshot_generation(const catalog_snapshot *s);
+/* A snapshot read without catalog.ckpt: 1 and *out the bounds of the
+ * floor file beside the directory when there is one (its generation
+ * starts one above the file's); else 0. */
+int sl_catalog_snapshot_floor(const catalog_snapshot *s, catalog_checkpoint *out);
 const catalog_checkpoint *sl_catalog_snapshot_bounds(const catalog_snapshot *s);
 size_t sl_catalog_snapshot_count(const catalog_snapshot *s);
 const catalog_segment *sl_catalog_snapshot_segment(const catalog_snapshot *s, size_t i);
@@ -201,12 +210,13 @@ int sl_catalog_check_end(const char *dir, const catalog_checkpoint *c, uint64_t 
  * hand lower offsets out again. SIGLOG_ECORRUPT naming dir's file then; 0
  * for a snapshot read from a file, and for a partition with no segment or
  * with one at offset 0 (a log that starts at 0 either way; a crash between
- * the first segment and the file leaves that), unless the partition holds
- * no segment while its floor file (catalog_floor.h) says offsets were
- * handed out: SIGLOG_ECORRUPT then too. Streams of version 1
+ * the first segment and the file leaves that), unless its floor file
+ * (catalog_floor.h) says offsets were handed out: SIGLOG_ECORRUPT then
+ * too, since the newest segments may have gone with the file (a rebuild
+ * goes on past the floor, catalog_loss.h). Streams of version 1
  * stores are read from the listing (see "Compatibility"): their callers
  * do not ask. Writes nothing. */
-int sl_catalog_check_required(const siglog_io *io, const char *dir, const catalog_snapshot *s);
+int sl_catalog_check_required(const char *dir, const catalog_snapshot *s);
 
 /* ---- the file ---- */
 
@@ -287,8 +297,9 @@ int sl_catalog_disk_generation(const siglog_io *io, const char *dir, uint64_t *g
 typedef int (*catalog_change_fn)(catalog_snapshot *s, void *arg);
 int sl_catalog_update(catalog *c, catalog_change_fn change, void *arg);
 /* Writer, at its open: make the floor file beside the directory
- * (catalog_floor.h) hold the version 2 file's bounds, written only when
- * it is missing (a store from before it), damaged or behind. Each later
+ * (catalog_floor.h) hold the version 2 file's generation and bounds,
+ * written only when it is missing (a store from before it), damaged or
+ * behind. Each later
  * commit keeps it up to date (sl_catalog_update), and writes it when this
  * call failed. */
 int sl_catalog_keep_floor(catalog *c);

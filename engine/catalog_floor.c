@@ -47,20 +47,22 @@ void sl_catalog_floor_encode(uint8_t buf[CATALOG_FLOOR_BYTES], uint64_t generati
 int sl_catalog_floor_decode(const uint8_t *buf, size_t len, uint64_t *generation, catalog_checkpoint *b)
 {
     if (len != CATALOG_FLOOR_BYTES)
-        return sl_err_set(SIGLOG_ECORRUPT, "partition floor is %zu bytes, expected %d", len, CATALOG_FLOOR_BYTES);
+        return sl_err_set(SIGLOG_ECORRUPT, "at byte %zu: a partition floor is %d bytes, this one %zu",
+                          len < CATALOG_FLOOR_BYTES ? len : (size_t)CATALOG_FLOOR_BYTES, CATALOG_FLOOR_BYTES, len);
     if (get_le32(buf) != CATALOG_FLOOR_MAGIC)
-        return sl_err_set(SIGLOG_ECORRUPT, "not a partition floor (bad magic)");
+        return sl_err_set(SIGLOG_ECORRUPT, "at byte 0: not a partition floor (bad magic)");
     if (get_le64(buf + FLOOR_CHECKSUM_AT) != XXH3_64bits(buf, FLOOR_CHECKSUM_AT))
-        return sl_err_set(SIGLOG_ECORRUPT, "partition floor checksum mismatch");
+        return sl_err_set(SIGLOG_ECORRUPT, "at byte %d: partition floor checksum mismatch (over bytes 0..%d)", FLOOR_CHECKSUM_AT,
+                          FLOOR_CHECKSUM_AT - 1);
     if (get_le16(buf + 4) != CATALOG_FLOOR_VERSION)
-        return sl_err_set(SIGLOG_EVERSION, "partition floor version %u, this build reads %d", get_le16(buf + 4),
+        return sl_err_set(SIGLOG_EVERSION, "at byte 4: partition floor version %u, this build reads %d", get_le16(buf + 4),
                           CATALOG_FLOOR_VERSION);
     if (get_le16(buf + 6) != 0)
-        return sl_err_set(SIGLOG_ECORRUPT, "partition floor: reserved bytes are not zero");
+        return sl_err_set(SIGLOG_ECORRUPT, "at byte 6: partition floor: reserved bytes are not zero");
     uint64_t start = get_le64(buf + FLOOR_LOG_START_AT), floor = get_le64(buf + FLOOR_FLOOR_AT);
     if (start > floor)
-        return sl_err_set(SIGLOG_ECORRUPT, "partition floor: log start %" PRIu64 " is past the floor %" PRIu64, start,
-                          floor);
+        return sl_err_set(SIGLOG_ECORRUPT, "at byte %d: partition floor: log start %" PRIu64 " is past the floor %" PRIu64,
+                          FLOOR_LOG_START_AT, start, floor);
     *generation = get_le64(buf + FLOOR_GENERATION_AT);
     *b = (catalog_checkpoint){.log_start_offset = start, .active_base = floor, .next_offset_floor = floor};
     return 0;
@@ -78,7 +80,7 @@ int sl_catalog_floor_read(const siglog_io *io, const char *dir, uint64_t *genera
     int rc = 0;
     int r = sl_io_read_file(io, path, CATALOG_FLOOR_BYTES + 1, &data, &len);
     if (r == -EFBIG)
-        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: larger than a partition floor", path);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: at byte %d: larger than a partition floor", path, CATALOG_FLOOR_BYTES);
     else if (r < 0 && r != -ENOENT)
         rc = sl_err_errno(r, "reading %s", path);
     else if (r >= 0 && (rc = sl_catalog_floor_decode(data, len, generation, b)) != 0)

@@ -12,15 +12,20 @@
  * verify) and, once an operator accepts the loss (siglog verify --repair
  * --accept-loss, catalog_loss.h), go on past every offset it handed out.
  *
- * Invariant: the file's floor is at most one catalog write behind the
- * catalog's. It is replaced right after each write of catalog.ckpt that
- * changed the bounds (sl_catalog_update, still under catalog.lock, so
+ * Invariant: the file's floor and generation are at most one catalog
+ * write behind the catalog's. It is replaced right after each write of
+ * catalog.ckpt (sl_catalog_update, still under catalog.lock, so
  * the writer and maintenance write it in the catalog's order), and the
  * catalog's floor is raised before the commit journal forgets the
  * batches below it: a crash between the two writes leaves the older
  * floor here and the batches above it still in the journal, which an
  * accepted loss puts back. A failed write of it fails the catalog's
  * commit as a failed write of catalog.ckpt would.
+ *
+ * Its generation lets a catalog rebuilt without catalog.ckpt (lost with
+ * the file, or the directory) start above every generation the lost one
+ * reached, so readers holding an older snapshot still see the new one as
+ * newer and stems named by generation (".j<G>", ".r<G>") are not reused.
  *
  * A store from before it gets its floor files at a writer's open
  * (sl_catalog_keep_floor; when that fails, at the next catalog write); a
@@ -46,7 +51,8 @@ char *sl_catalog_floor_path(const char *dir);
 
 /* Codec (FORMAT.md). decode validates untrusted bytes: size, magic,
  * checksum, version, reserved zero, log start <= floor; SIGLOG_ECORRUPT
- * or SIGLOG_EVERSION. active_base is not kept: it decodes as the floor. */
+ * or SIGLOG_EVERSION, the detail naming the byte ("at byte N: ...").
+ * active_base is not kept: it decodes as the floor. */
 void sl_catalog_floor_encode(uint8_t buf[CATALOG_FLOOR_BYTES], uint64_t generation, const catalog_checkpoint *b);
 int sl_catalog_floor_decode(const uint8_t *buf, size_t len, uint64_t *generation, catalog_checkpoint *b);
 

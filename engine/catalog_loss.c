@@ -16,19 +16,44 @@ void sl_catalog_loss_plan_free(catalog_loss_plan *p)
     memset(p, 0, sizeof *p);
 }
 
-/* A partition without its catalog.ckpt: the log is what is found, the
- * offsets below its first base are lost. */
-static int plan_rebuild(const catalog_snapshot *s, catalog_loss_plan *out)
+/* Adds the lost run [from, to) to the plan; first and count name the
+ * entries of the plan's snapshot it takes with it. */
+static int plan_run(catalog_loss_plan *out, uint64_t from, uint64_t to, size_t first, size_t count)
 {
-    sl_err_clear();
-    out->rebuild = 1;
-    uint64_t first = sl_catalog_snapshot_segment(s, 0)->base_offset;
-    if (first == 0)
-        return 0;
-    if (!(out->runs = malloc(sizeof *out->runs)))
+    catalog_lost_run *r = realloc(out->runs, (out->run_count + 1) * sizeof *r);
+    if (!r)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    out->runs[out->run_count++] = (catalog_lost_run){.from = 0, .to = first};
+    out->runs = r;
+    out->runs[out->run_count++] = (catalog_lost_run){.from = from, .to = to, .first = first, .count = count};
     return 0;
+}
+
+/* A partition without its catalog.ckpt: the log is what is found. The
+ * offsets below its first base are lost, from the floor file's log start
+ * (below it retention removed them), or from 0 without one. Where the
+ * floor file says the log went past the end of the last segment found
+ * (the newest went with the file), the end is lost too: offsets from
+ * that end to the floor, and the log goes on at the floor in a new active
+ * segment, so no offset it handed out is handed out again. */
+static int plan_rebuild(catalog *c, const catalog_snapshot *s, const segment_params *sp, catalog_loss_plan *out)
+{
+    out->rebuild = 1;
+    size_t n = sl_catalog_snapshot_count(s);
+    uint64_t first = sl_catalog_snapshot_segment(s, 0)->base_offset;
+    catalog_checkpoint f;
+    int has_floor = sl_catalog_snapshot_floor(s, &f);
+    uint64_t from = !has_floor ? 0 : f.log_start_offset < first ? f.log_start_offset : first;
+    int rc = from < first ? plan_run(out, from, first, 0, 0) : 0;
+    if (rc || !has_floor || f.next_offset_floor <= sl_catalog_snapshot_segment(s, n - 1)->base_offset)
+        return rc;
+    catalog_segment last = *sl_catalog_snapshot_segment(s, n - 1);
+    if ((rc = sl_catalog_read_figures(sl_catalog_io(c), sl_catalog_dir(c), sp, &last)) != 0)
+        return rc;
+    if (last.end_offset >= f.next_offset_floor)
+        return 0;
+    out->end_lost = 1;
+    out->new_active_base = f.next_offset_floor;
+    return plan_run(out, last.end_offset, f.next_offset_floor, n, 0);
 }
 
 /* A partition with no file and no segment whose floor file says offsets
@@ -36,36 +61,32 @@ static int plan_rebuild(const catalog_snapshot *s, catalog_loss_plan *out)
  * earlier accept of it was cut short): *planned 1 and the plan loses the
  * end, all of it, from the floor file's log start to its floor, where
  * the log goes on. */
-static int plan_recreate(catalog *c, catalog_loss_plan *out, int *planned)
+static int plan_recreate(const catalog_snapshot *s, catalog_loss_plan *out, int *planned)
 {
     *planned = 0;
     catalog_checkpoint b;
-    uint64_t generation;
-    int found;
-    int rc = sl_catalog_floor_read(sl_catalog_io(c), sl_catalog_dir(c), &generation, &b, &found);
-    if (rc || !found || b.next_offset_floor == 0)
-        return rc;
-    if (!(out->runs = malloc(sizeof *out->runs)))
-        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    out->runs[out->run_count++] = (catalog_lost_run){.from = b.log_start_offset, .to = b.next_offset_floor};
+    if (!sl_catalog_snapshot_floor(s, &b) || b.next_offset_floor == 0)
+        return 0;
     out->end_lost = 1;
     out->recreated = 1;
     out->new_active_base = b.next_offset_floor;
     *planned = 1;
-    return 0;
+    return plan_run(out, b.log_start_offset, b.next_offset_floor, 0, 0);
 }
 
-int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out)
+int sl_catalog_loss_plan(catalog *c, const segment_params *sp, catalog_loss_plan *out)
 {
     memset(out, 0, sizeof *out);
     catalog_snapshot *s = out->snap = sl_catalog_snapshot_get(c);
     if (!sl_catalog_snapshot_found(s) && sl_catalog_snapshot_count(s) == 0) {
-        int planned, rc = plan_recreate(c, out, &planned);
+        int planned, rc = plan_recreate(s, out, &planned);
         if (rc || planned)
             return rc;
     }
-    if (!sl_catalog_snapshot_found(s) && sl_catalog_check_required(sl_catalog_io(c), sl_catalog_dir(c), s) != 0)
-        return plan_rebuild(s, out);
+    if (!sl_catalog_snapshot_found(s) && sl_catalog_check_required(sl_catalog_dir(c), s) != 0) {
+        sl_err_clear();
+        return plan_rebuild(c, s, sp, out);
+    }
     if (!sl_catalog_persisted(c))
         return sl_err_set(SIGLOG_EVERSION,
                           "%s: its %s is not version 2, so it names no segments and a loss cannot be told from "
@@ -88,16 +109,11 @@ int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out)
         }
         if (rc != SIGLOG_ECORRUPT)
             return rc;
-        catalog_lost_run *r = realloc(out->runs, (out->run_count + 1) * sizeof *r);
-        if (!r)
-            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-        out->runs = r;
-        out->runs[out->run_count++] = (catalog_lost_run){
-            .from = sl_catalog_snapshot_segment(s, i)->base_offset,
-            .to = after < n ? sl_catalog_snapshot_segment(s, after)->base_offset : out->new_active_base,
-            .first = i,
-            .count = after - i,
-        };
+        rc = plan_run(out, sl_catalog_snapshot_segment(s, i)->base_offset,
+                      after < n ? sl_catalog_snapshot_segment(s, after)->base_offset : out->new_active_base, i,
+                      after - i);
+        if (rc)
+            return rc;
         out->end_lost = after == n;
         i = after;
     }
@@ -132,29 +148,21 @@ static int planned_lost(const catalog_loss_plan *p, size_t i)
 /* What the accept commits: the plan, and when the end is lost the new
  * active segment's stem and end. */
 typedef struct accept_change {
+    catalog *c;
     const catalog_loss_plan *plan;
+    const segment_params *sp;
     char location[CATALOG_LOCATION_MAX + 1];
     uint64_t end;
 } accept_change;
 
-static int change_accept(catalog_snapshot *s, void *arg)
+/* The snapshot keeps its first `kept` entries and, when the plan loses
+ * the end, goes on in the new active entry after them; the log starts at
+ * the first. */
+static int go_on(catalog_snapshot *s, size_t kept, const accept_change *a)
 {
-    const accept_change *a = arg;
     const catalog_loss_plan *p = a->plan;
-    if (sl_catalog_snapshot_generation(s) != sl_catalog_snapshot_generation(p->snap))
-        return sl_err_set(SIGLOG_ELOCKED,
-                          "the catalog changed since the loss was planned (generation %" PRIu64 ", now %" PRIu64
-                          "): nothing was recorded; run it again",
-                          sl_catalog_snapshot_generation(p->snap), sl_catalog_snapshot_generation(s));
-    size_t n, kept = 0;
-    catalog_segment *segs = sl_catalog_edit_segments(s, &n);
     catalog_checkpoint *b = sl_catalog_edit_bounds(s);
-    for (size_t i = 0; i < n; i++)
-        if (!planned_lost(p, i))
-            segs[kept++] = segs[i];
-    /* kept < n: at least one entry is lost, so neither resize grows,
-     * except for a recreated partition's first entry (room is there). */
-    segs = sl_catalog_edit_resize(s, kept + (p->end_lost ? 1 : 0));
+    catalog_segment *segs = sl_catalog_edit_resize(s, kept + (p->end_lost ? 1 : 0));
     if (!segs)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     if (p->end_lost) {
@@ -172,19 +180,40 @@ static int change_accept(catalog_snapshot *s, void *arg)
     return 0;
 }
 
-/* The catalog of a rebuild plan written as version 2 from its listing:
- * the segments found, each sealed one with its figures. */
-static int accept_rebuild(catalog *c, const catalog_loss_plan *p, const segment_params *sp)
+static int change_accept(catalog_snapshot *s, void *arg)
 {
-    size_t n = sl_catalog_snapshot_count(p->snap);
-    uint64_t *bases = malloc(n * sizeof *bases);
-    if (!bases)
-        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    const accept_change *a = arg;
+    const catalog_loss_plan *p = a->plan;
+    if (sl_catalog_snapshot_generation(s) != sl_catalog_snapshot_generation(p->snap))
+        return sl_err_set(SIGLOG_ELOCKED,
+                          "the catalog changed since the loss was planned (generation %" PRIu64 ", now %" PRIu64
+                          "): nothing was recorded; run it again",
+                          sl_catalog_snapshot_generation(p->snap), sl_catalog_snapshot_generation(s));
+    size_t n, kept = 0;
+    catalog_segment *segs = sl_catalog_edit_segments(s, &n);
     for (size_t i = 0; i < n; i++)
-        bases[i] = sl_catalog_snapshot_segment(p->snap, i)->base_offset;
-    int rc = sl_catalog_match_segments(c, bases, n);
-    free(bases);
-    return rc ? rc : sl_catalog_fill_figures(c, sp);
+        if (!planned_lost(p, i))
+            segs[kept++] = segs[i];
+    /* kept < n: at least one entry is lost, so go_on does not grow it,
+     * except for a recreated partition's first entry (room is there). */
+    return go_on(s, kept, a);
+}
+
+/* A rebuild that loses the end: every entry found is sealed with its
+ * figures (the last one was the active one, or the newest are gone), and
+ * the log goes on in the new active entry. */
+static int change_rebuild_end(catalog_snapshot *s, void *arg)
+{
+    const accept_change *a = arg;
+    size_t n;
+    catalog_segment *segs = sl_catalog_edit_segments(s, &n);
+    for (size_t i = 0; i < n; i++) {
+        segs[i].state = CATALOG_SEG_SEALED;
+        int rc = sl_catalog_read_figures(sl_catalog_io(a->c), sl_catalog_dir(a->c), a->sp, &segs[i]);
+        if (rc)
+            return rc;
+    }
+    return go_on(s, n, a);
 }
 
 /* The new active segment of a plan that loses the end: created under
@@ -217,14 +246,35 @@ static int create_active(catalog *c, const catalog_loss_plan *p, const segment_p
     return r < 0 ? sl_err_errno(r, "fsync of directory %s failed", dir) : 0;
 }
 
+/* The catalog of a rebuild plan written as version 2 from its listing:
+ * the segments found, each sealed one with its figures; when the plan
+ * loses the end, all of them sealed and the new active segment after. */
+static int accept_rebuild(catalog *c, const catalog_loss_plan *p, const segment_params *sp, catalog_loss_fill_fn fill,
+                          void *fill_ctx)
+{
+    size_t n = sl_catalog_snapshot_count(p->snap);
+    uint64_t *bases = malloc(n * sizeof *bases);
+    if (!bases)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    for (size_t i = 0; i < n; i++)
+        bases[i] = sl_catalog_snapshot_segment(p->snap, i)->base_offset;
+    int rc = sl_catalog_match_segments(c, bases, n);
+    free(bases);
+    if (rc || !p->end_lost)
+        return rc ? rc : sl_catalog_fill_figures(c, sp);
+    accept_change a = {.c = c, .plan = p, .sp = sp};
+    rc = create_active(c, p, sp, fill, fill_ctx, &a);
+    return rc ? rc : sl_catalog_update(c, change_rebuild_end, &a);
+}
+
 int sl_catalog_loss_accept(catalog *c, const catalog_loss_plan *p, const segment_params *sp, catalog_loss_fill_fn fill,
                            void *fill_ctx)
 {
     if (p->rebuild)
-        return accept_rebuild(c, p, sp);
+        return accept_rebuild(c, p, sp, fill, fill_ctx);
     if (p->run_count == 0)
         return 0;
-    accept_change a = {.plan = p};
+    accept_change a = {.c = c, .plan = p, .sp = sp};
     int rc = p->end_lost ? create_active(c, p, sp, fill, fill_ctx, &a) : 0;
     return rc ? rc : sl_catalog_update(c, change_accept, &a);
 }

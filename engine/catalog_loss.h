@@ -41,9 +41,17 @@
  * A partition that lost its catalog.ckpt altogether (while it holds more
  * than a fresh partition does, sl_catalog_check_required) is rebuilt
  * instead: the segments found are the log, its start the first one's
- * base, and every offset below that base is recorded as lost (the plan's
- * one run, with no entries), since nothing tells which of them retention
- * removed and which went with the file.
+ * base, and every offset below that base is recorded as lost (a run
+ * with no entries): from the floor file's log start (catalog_floor.h),
+ * below which retention removed them, or from 0 without one, since then
+ * nothing tells which of them retention removed and which went with the
+ * file. When the floor file says the log went past the end of the last
+ * segment found (the newest went with the file), the rebuild loses the
+ * end too: the offsets from that end to the floor are a second run, every
+ * segment found is sealed and the log goes on at the floor in a new
+ * active segment, filled from the journal as any lost end is. The
+ * rebuilt catalog's generation starts above the floor file's, so it is
+ * newer than any a reader held.
  * A missing partition directory takes its catalog with it; the floor
  * file beside it (catalog_floor.h) still says where the log started and
  * which offsets it handed out. The caller makes the directory again
@@ -82,11 +90,12 @@ typedef struct catalog_loss_plan {
     uint64_t new_active_base; /* when end_lost: where the log goes on */
 } catalog_loss_plan;
 
-/* Which entries of c's current state have no .seg (read-only). A plan
+/* Which entries of c's current state have no .seg (read-only; sp: the
+ * stream's segment parameters, to read a rebuild's last segment). A plan
  * with run_count 0 and rebuild 0: nothing is lost. SIGLOG_EVERSION for a
  * catalog that is a version 1 file, or no file in a fresh partition.
  * Free with sl_catalog_loss_plan_free. */
-int sl_catalog_loss_plan(catalog *c, catalog_loss_plan *out);
+int sl_catalog_loss_plan(catalog *c, const segment_params *sp, catalog_loss_plan *out);
 void sl_catalog_loss_plan_free(catalog_loss_plan *p);
 
 /* The commit journal holds acknowledged batches of the partition with

@@ -265,7 +265,7 @@ static int open_catalog(maintenance *m, const char *stream, uint32_t partition, 
     if (!rc && !sl_catalog_persisted(*out)) {
         /* Lost, or never upgraded: the writer's open refuses the first. */
         catalog_snapshot *cs = sl_catalog_snapshot_get(*out);
-        rc = sl_catalog_check_required(m->io, pd, cs);
+        rc = sl_catalog_check_required(pd, cs);
         sl_catalog_snapshot_release(cs);
     }
     if (!rc && !sl_catalog_persisted(*out))

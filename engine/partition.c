@@ -500,7 +500,7 @@ static int open_active(partition *p, const catalog_segment *last, uint64_t journ
 static int check_catalog_files(const partition *p, catalog *cat, catalog_snapshot **snap)
 {
     catalog_snapshot *s = *snap = sl_catalog_snapshot_get(cat);
-    int rc = p->cfg.catalog_required ? sl_catalog_check_required(p->io, p->dir, s) : 0;
+    int rc = p->cfg.catalog_required ? sl_catalog_check_required(p->dir, s) : 0;
     if (rc)
         return rc;
     if (!sl_catalog_snapshot_listed(s))
@@ -1263,7 +1263,7 @@ const batch_run *sl_partition_journaled(const partition *p)
 int sl_partition_catalog_snapshot(const partition *p, catalog_snapshot **out)
 {
     int rc = sl_catalog_snapshot_load(p->io, p->dir, out);
-    if (!rc && p->cfg.catalog_required && (rc = sl_catalog_check_required(p->io, p->dir, *out)) != 0) {
+    if (!rc && p->cfg.catalog_required && (rc = sl_catalog_check_required(p->dir, *out)) != 0) {
         sl_catalog_snapshot_release(*out);
         *out = NULL;
     }

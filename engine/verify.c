@@ -533,7 +533,7 @@ static int check_partition(verifier *v, const char *dir, const char *stream, uin
 {
     catalog_snapshot *cs = NULL;
     int rc = sl_catalog_snapshot_load(v->io, dir, &cs);
-    if (!rc && catalog_required && (rc = sl_catalog_check_required(v->io, dir, cs)) != 0) {
+    if (!rc && catalog_required && (rc = sl_catalog_check_required(dir, cs)) != 0) {
         sl_catalog_snapshot_release(cs);
         cs = NULL;
     }
@@ -899,11 +899,14 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
     catalog *cat = NULL;
     catalog_loss_plan plan = {0};
+    segment_params sp = {.segment_bytes_max = st->cfg.segment_bytes_max,
+                         .index_interval_bytes = st->cfg.index_interval_bytes,
+                         .file_mode = s->opt.file_mode};
     int rc = remake_partition_dir(v, s, st, dir);
     if (!rc)
         rc = sl_catalog_open(&cat, v->io, dir, s->opt.file_mode);
     if (!rc)
-        rc = sl_catalog_loss_plan(cat, &plan);
+        rc = sl_catalog_loss_plan(cat, &sp, &plan);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
         rc = 0; /* not acceptable: reported again by the re-check */
     /* The writer's open left the journal's batches of this partition out
@@ -928,6 +931,11 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
                      "the partition directory was missing or held nothing; its floor file names offsets %" PRIu64
                      "..%" PRIu64 " as handed out; loss accepted by verify",
                      run->from, run->to - 1);
+        else if (plan.rebuild && plan.end_lost && i + 1 == plan.run_count)
+            snprintf(r.detail, sizeof r.detail,
+                     "%s was missing and its floor file says offsets up to %" PRIu64
+                     " were handed out, past the last segment found; loss accepted by verify",
+                     CATALOG_FILE, plan.new_active_base - 1);
         else if (plan.rebuild)
             snprintf(r.detail, sizeof r.detail,
                      "%s was missing and the first segment found is %s.seg; loss accepted by verify", CATALOG_FILE,
@@ -937,9 +945,6 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
                      run->count, sl_catalog_snapshot_segment(plan.snap, run->first)->location);
         rc = sl_store_audit(s, &r);
     }
-    segment_params sp = {.segment_bytes_max = st->cfg.segment_bytes_max,
-                         .index_interval_bytes = st->cfg.index_interval_bytes,
-                         .file_mode = s->opt.file_mode};
     if (!rc)
         rc = sl_catalog_loss_accept(cat, &plan, &sp, journal_fill_segment, &fill);
     if (!rc && plan.rebuild) {

@@ -11,6 +11,7 @@
  */
 #include <criterion/criterion.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -393,9 +394,9 @@ static void accept_unaudited(void)
 {
     catalog *cat;
     catalog_loss_plan plan;
-    cr_assert_eq(sl_catalog_open(&cat, sl_io_posix(), pdir, 0600), 0, "%s", siglog_errdetail());
-    cr_assert_eq(sl_catalog_loss_plan(cat, &plan), 0, "%s", siglog_errdetail());
     segment_params sp = {.segment_bytes_max = 64 * 1024, .index_interval_bytes = 4096, .file_mode = 0600};
+    cr_assert_eq(sl_catalog_open(&cat, sl_io_posix(), pdir, 0600), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_catalog_loss_plan(cat, &sp, &plan), 0, "%s", siglog_errdetail());
     cr_assert_eq(sl_catalog_loss_accept(cat, &plan, &sp, NULL, NULL), 0, "%s", siglog_errdetail());
     sl_catalog_loss_plan_free(&plan);
     sl_catalog_close(cat);
@@ -521,9 +522,9 @@ Test(loss, a_crash_at_every_call_of_an_accepted_loss_leaves_old_or_new, .timeout
         catalog *cat;
         catalog_loss_plan plan;
         cr_assert_eq(sl_catalog_open(&cat, io, pdir, 0600), 0, "%s", siglog_errdetail());
-        cr_assert_eq(sl_catalog_loss_plan(cat, &plan), 0, "%s", siglog_errdetail());
-        cr_assert_eq(plan.run_count, 1);
         segment_params sp = {.segment_bytes_max = 64 * 1024, .index_interval_bytes = 4096, .file_mode = 0600};
+        cr_assert_eq(sl_catalog_loss_plan(cat, &sp, &plan), 0, "%s", siglog_errdetail());
+        cr_assert_eq(plan.run_count, 1);
         io_crash_die_after(crash, io_crash_ops(crash) + k);
         int rc = sl_catalog_loss_accept(cat, &plan, &sp, NULL, NULL);
         int died = io_crash_dead(crash);
@@ -663,15 +664,11 @@ Test(loss, a_writers_open_writes_a_missing_floor_file)
 }
 
 /* A power cut at every mutating call of verify --repair --accept-loss of
- * a partition directory gone whole (the directory made again, its sync,
- * the audit record, the new active segment, the catalog's and the floor
- * file's atomic replaces): afterwards the partition is refused (a new run
- * accepts the loss) or goes on, and either way past every offset it
- * handed out, never at offset 0. */
-Test(loss, a_crash_at_every_call_of_an_accepted_directory_loss_reuses_no_offset, .timeout = 240)
+ * the store as the test left it: after each, the loss is accepted again
+ * when verify still finds it, and check(trial) holds. */
+static void crash_every_call_of_accept(const char *name, void (*check)(const char *trial))
 {
-    test_rmtree(pdir);
-    char *base_copy = test_tmpdir("loss-dir-base");
+    char *base_copy = test_tmpdir(name);
     test_rmtree(base_copy);
     test_copy_tree(dir, base_copy);
     uint64_t k = 1;
@@ -690,7 +687,7 @@ Test(loss, a_crash_at_every_call_of_an_accepted_directory_loss_reuses_no_offset,
             cr_assert_eq(rc, 0, "%s", siglog_errdetail());
         else if (siglog_verify(dir, 0, NULL, NULL) != 0)
             cr_assert_eq(accept_loss(), 0, "%s: %s", trial, siglog_errdetail());
-        assert_goes_on_past_the_whole_partition_at(trial);
+        check(trial);
         if (!died)
             break;
         cr_assert_lt(k, 1000, "the accept never finished");
@@ -698,6 +695,18 @@ Test(loss, a_crash_at_every_call_of_an_accepted_directory_loss_reuses_no_offset,
     cr_assert_geq(k, 4, "only %" PRIu64 " calls", k);
     test_rmtree(base_copy);
     free(base_copy);
+}
+
+/* A power cut at every mutating call of verify --repair --accept-loss of
+ * a partition directory gone whole (the directory made again, its sync,
+ * the audit record, the new active segment, the catalog's and the floor
+ * file's atomic replaces): afterwards the partition is refused (a new run
+ * accepts the loss) or goes on, and either way past every offset it
+ * handed out, never at offset 0. */
+Test(loss, a_crash_at_every_call_of_an_accepted_directory_loss_reuses_no_offset, .timeout = 240)
+{
+    test_rmtree(pdir);
+    crash_every_call_of_accept("loss-dir-base", assert_goes_on_past_the_whole_partition_at);
 }
 
 /* FORMAT.md's worked example of a floor file, byte for byte, and what a
@@ -729,3 +738,157 @@ Test(loss, the_floor_file_is_encoded_as_format_md_shows)
     sl_catalog_floor_encode(buf, 7, &b);
     cr_assert_eq(sl_catalog_floor_decode(buf, sizeof buf, &generation, &got), SIGLOG_ECORRUPT);
 }
+
+/* catalog.ckpt lost together with the newest segments: the segments left
+ * end below the offsets the partition handed out, which its floor file
+ * still names. */
+static uint64_t lose_catalog_and_newest(size_t keep)
+{
+    remove_catalog();
+    for (size_t i = keep; i < nseg; i++)
+        remove_segment(bases[i]);
+    return bases[keep];
+}
+
+/* After the loss of catalog.ckpt and the segments from `from` on was
+ * accepted: the audit trail holds from..EVENTS-1, appends go on at EVENTS
+ * (the floor the clean close left), a reader gets the events before
+ * `from`, the gap, then the new event, and verify finds nothing. */
+static void assert_rebuilt_past_the_floor_at(uint64_t from, const char *trial)
+{
+    cr_assert_eq(append_one(0), EVENTS, "%s", trial);
+    char want[64];
+    snprintf(want, sizeof want, "%" PRIu64 "..%d;", from, EVENTS - 1);
+    assert_audited_losses_among(want, trial);
+    static uint64_t got[EVENTS + 1];
+    char gaps[4][512], lost[96];
+    size_t ngaps;
+    size_t n = read_through(SIGLOG_SEEK_START, 0, got, EVENTS + 1, gaps, &ngaps);
+    snprintf(lost, sizeof lost, "offsets %" PRIu64 "..%d were lost", from, EVENTS - 1);
+    cr_assert_eq(ngaps, 1, "%s", trial);
+    cr_assert_not_null(strstr(gaps[0], lost), "%s: %s", trial, gaps[0]);
+    cr_assert_eq(n, from + 1, "%s", trial);
+    for (size_t i = 0; i < from; i++)
+        cr_assert_eq(got[i], i, "%s", trial);
+    cr_assert_eq(got[from], EVENTS, "%s", trial);
+    cr_assert_eq(siglog_verify(dir, 0, NULL, NULL), 0, "%s: %s", trial, siglog_errdetail());
+}
+
+/* catalog.ckpt and the segments from bases[keep] on lost: the writer, a
+ * reader and verify refuse it naming the offsets the floor file says were
+ * handed out; accepted, it goes on past them. */
+static void assert_lost_catalog_goes_on_past_its_floor(size_t keep)
+{
+    uint64_t from = lose_catalog_and_newest(keep);
+    char range[96];
+    snprintf(range, sizeof range, "floor file says offsets 0..%d were handed out", EVENTS - 1);
+    assert_refused(range);
+    assert_read_refused(range);
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    assert_rebuilt_past_the_floor_at(from, "");
+}
+
+/* Rebuilt from the listing alone, the log would go on at the end of the
+ * last segment left and hand out again offsets readers already saw. */
+Test(loss, a_lost_catalog_with_the_newest_segments_goes_on_past_its_floor)
+{
+    assert_lost_catalog_goes_on_past_its_floor(nseg - 2);
+}
+
+/* Left with its first segment alone, at offset 0, the partition looked
+ * like one whose catalog a crash had not written yet: a writer's open
+ * took it as it was and appended after that segment. */
+Test(loss, a_lost_catalog_with_every_segment_but_the_first_is_refused_then_goes_on_past_its_floor)
+{
+    cr_assert_eq(bases[0], 0);
+    assert_lost_catalog_goes_on_past_its_floor(1);
+}
+
+static uint64_t rebuilt_from;
+
+static void assert_rebuilt_past_the_floor(const char *trial)
+{
+    assert_rebuilt_past_the_floor_at(rebuilt_from, trial);
+}
+
+/* The rebuild writes (the audit record, the new active segment, the
+ * catalog and the floor file): cut at each call, it is done again or
+ * done, and goes on past the floor either way. */
+Test(loss, a_crash_at_every_call_of_a_rebuild_past_the_floor_reuses_no_offset, .timeout = 240)
+{
+    rebuilt_from = lose_catalog_and_newest(nseg - 1);
+    crash_every_call_of_accept("loss-rebuild-base", assert_rebuilt_past_the_floor);
+}
+
+/* Without catalog.ckpt, a damaged floor file is not taken for none: it
+ * is reported naming the file and the byte, and nothing is written. */
+Test(loss, a_damaged_floor_file_without_the_catalog_is_reported_with_its_byte)
+{
+    lose_catalog_and_newest(nseg - 1);
+    char *fp = floor_path();
+    FILE *f = fopen(fp, "r+b");
+    cr_assert_not_null(f, "%s", fp);
+    cr_assert_eq(fseek(f, 20, SEEK_SET), 0);
+    cr_assert_eq(fputc(0x7f, f), 0x7f);
+    cr_assert_eq(fclose(f), 0);
+    char what[PATH_MAX + 64];
+    snprintf(what, sizeof what, "%s: at byte 32: partition floor checksum mismatch", fp);
+    assert_read_refused(what);
+    assert_refused(what);
+    cr_assert_eq(accept_loss(), SIGLOG_ECORRUPT);
+    assert_refused(what);
+    free(fp);
+}
+
+/* A catalog change of nothing but its generation (as a rewrite that keeps
+ * the bounds is). */
+static int change_nothing(catalog_snapshot *s, void *arg)
+{
+    (void)s;
+    (void)arg;
+    return 0;
+}
+
+/* The generation of the partition's catalog.ckpt, and a handle holding
+ * it (as a reader's), after `writes` more changes of it that keep its
+ * bounds. */
+static uint64_t catalog_generation_after(int writes, catalog **held)
+{
+    cr_assert_eq(sl_catalog_open(held, sl_io_posix(), pdir, 0600), 0, "%s", siglog_errdetail());
+    for (int i = 0; i < writes; i++)
+        cr_assert_eq(sl_catalog_update(*held, change_nothing, NULL), 0, "%s", siglog_errdetail());
+    return sl_catalog_generation(*held);
+}
+
+/* The handle picks up the catalog made again: its generation is newer. */
+static void assert_picked_up_past(catalog *held, uint64_t before)
+{
+    cr_assert_eq(sl_catalog_refresh(held), 0, "%s", siglog_errdetail());
+    cr_assert_gt(sl_catalog_generation(held), before);
+    const catalog_checkpoint *b = sl_catalog_get(held);
+    cr_assert_geq(b->next_offset_floor, EVENTS);
+    sl_catalog_close(held);
+}
+
+/* Generations never go back: a catalog rebuilt without catalog.ckpt, or
+ * made again with its directory, starts above every generation the lost
+ * one reached, even when the last writes kept the bounds, so a handle
+ * holding the old one picks the new one up. */
+Test(loss, a_rebuilt_catalog_is_newer_than_every_generation_it_had)
+{
+    catalog *held;
+    uint64_t before = catalog_generation_after(3, &held);
+    remove_catalog();
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    assert_picked_up_past(held, before);
+}
+
+Test(loss, a_partition_made_again_is_newer_than_every_generation_it_had)
+{
+    catalog *held;
+    uint64_t before = catalog_generation_after(3, &held);
+    test_rmtree(pdir);
+    cr_assert_eq(accept_loss(), 0, "%s", siglog_errdetail());
+    assert_picked_up_past(held, before);
+}
+

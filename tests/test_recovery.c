@@ -23,6 +23,7 @@ static uint8_t *image;   /* the segment as written */
 static char *sum;        /* its summary sidecar */
 static uint8_t prefix_sum[64]; /* the summary a clean close of the prefix wrote */
 static char *ckpt;       /* the partition's checkpoint (catalog.ckpt) */
+static char *floor_file; /* its floor file beside the directory */
 static uint8_t ckpt_before_last[4096]; /* it after the close before the last append */
 static size_t ckpt_len;
 #define EVENTS 20
@@ -72,6 +73,7 @@ static void setup(void)
     cr_assert_eq(fread(prefix_sum, 1, sizeof prefix_sum, sf), sizeof prefix_sum);
     fclose(sf);
     ckpt = test_path(dir, "streams/r/00000/catalog.ckpt");
+    floor_file = test_path(dir, "streams/r/00000.floor");
     FILE *c = fopen(ckpt, "rb");
     cr_assert_not_null(c, "a clean close leaves a checkpoint");
     ckpt_len = fread(ckpt_before_last, 1, sizeof ckpt_before_last, c);
@@ -94,6 +96,7 @@ static void teardown(void)
     free(seg);
     free(sum);
     free(ckpt);
+    free(floor_file);
     free(image);
 }
 
@@ -101,7 +104,8 @@ TestSuite(recovery, .init = setup, .fini = teardown);
 
 /* The segment cut at len, as a crash leaves it: the last append (and, when
  * len is below it, the clean close before it) never happened, so neither
- * did the checkpoints they wrote. */
+ * did the checkpoints they wrote, nor the partition floor file each
+ * checkpoint write is followed by. */
 static void restore(uint64_t len)
 {
     FILE *f = fopen(seg, "wb");
@@ -109,6 +113,7 @@ static void restore(uint64_t len)
     fclose(f);
     if (len < prefix) {
         cr_assert(unlink(ckpt) == 0 || errno == ENOENT);
+        cr_assert(unlink(floor_file) == 0 || errno == ENOENT);
         return;
     }
     f = fopen(ckpt, "wb");

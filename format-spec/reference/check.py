@@ -244,8 +244,12 @@ def check_journal_recovery(args, tmp):
     with open(seg, "wb") as f:
         f.write(data[:last] + batch[:len(batch) // 2])
     # Nor did the clean close happen that wrote the partition checkpoint
-    # (FORMAT.md section 5): before it, this never-rolled partition had none.
+    # (FORMAT.md section 5): before it, this never-rolled partition had none,
+    # nor the floor file beside it that follows each checkpoint write.
     os.remove(os.path.join(store, "streams", "events", "00000", "catalog.ckpt"))
+    floor = os.path.join(store, "streams", "events", "00000.floor")
+    if os.path.exists(floor):
+        os.remove(floor)
     journal = bytearray(1 << 20)
     slot = bytearray(struct.pack("<4sHHQQ", b"SGJH", 1, 0, 1, store_id))
     slot += struct.pack("<Q", h(slot))
