@@ -892,3 +892,52 @@ Test(loss, a_partition_made_again_is_newer_than_every_generation_it_had)
     assert_picked_up_past(held, before);
 }
 
+/* The committed vector stores carry no floor file, and a store without
+ * them is valid (FORMAT.md, "Partition floor"): a read-only open reads
+ * one as it is and writes nothing, and a writer's open writes each
+ * partition's floor file from its catalog.ckpt, with its generation. */
+Test(loss, a_vector_store_without_floor_files_gets_them_at_a_writers_open)
+{
+    const char *vectors = getenv("SIGLOG_FORMAT_VECTORS");
+    cr_assert_not_null(vectors, "SIGLOG_FORMAT_VECTORS not set");
+    char *src = test_path(vectors, "edge/store"), *copy = test_tmpdir("loss-vector");
+    test_rmtree(copy);
+    test_copy_tree(src, copy);
+    static const char *const parts[] = {"streams/edge/00000", "streams/edge/00001"};
+    char *floors[2];
+    for (int i = 0; i < 2; i++) {
+        cr_assert(asprintf(&floors[i], "%s/%s%s", copy, parts[i], CATALOG_FLOOR_SUFFIX) > 0);
+        cr_assert_neq(access(floors[i], F_OK), 0, "%s", floors[i]);
+    }
+    char *before = test_tree_fingerprint(copy);
+    siglog *s;
+    siglog_options o;
+    siglog_options_default(&o);
+    o.read_only = 1;
+    cr_assert_eq(siglog_open(&s, copy, &o), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
+    char *after = test_tree_fingerprint(copy);
+    cr_assert_str_eq(after, before);
+    cr_assert_eq(siglog_close(test_store_open(copy, NULL)), 0, "%s", siglog_errdetail());
+    for (int i = 0; i < 2; i++) {
+        char *p = test_path(copy, parts[i]);
+        catalog_snapshot *cs;
+        cr_assert_eq(sl_catalog_snapshot_load(sl_io_posix(), p, &cs), 0, "%s", siglog_errdetail());
+        catalog_checkpoint b;
+        uint64_t generation;
+        int found;
+        cr_assert_eq(sl_catalog_floor_read(sl_io_posix(), p, &generation, &b, &found), 0, "%s", siglog_errdetail());
+        cr_assert(found, "%s", floors[i]);
+        cr_assert_eq(generation, sl_catalog_snapshot_generation(cs), "%s", floors[i]);
+        cr_assert_eq(b.log_start_offset, sl_catalog_snapshot_bounds(cs)->log_start_offset, "%s", floors[i]);
+        cr_assert_eq(b.next_offset_floor, sl_catalog_snapshot_bounds(cs)->next_offset_floor, "%s", floors[i]);
+        sl_catalog_snapshot_release(cs);
+        free(p);
+        free(floors[i]);
+    }
+    test_rmtree(copy);
+    free(before);
+    free(after);
+    free(copy);
+    free(src);
+}
