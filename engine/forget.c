@@ -42,6 +42,7 @@
 #include "cold.h"
 #include "compact.h"
 #include "error.h"
+#include "forget_archive.h"
 #include "forget_cold.h"
 #include "forget_intent.h"
 #include "forget_roll.h"
@@ -107,6 +108,8 @@ typedef struct forget_job {
     int has_subkey;
     uint8_t subkey[FORGET_HASH_BYTES];
     forget_part *parts;
+    forget_archives fa;     /* the exported archives (forget_archive.h) */
+    uint8_t *archive_found; /* per sorted key: an archive holds events of it */
     const siglog_forget_options *o;
     siglog_forget_result *out;
 } forget_job;
@@ -169,8 +172,12 @@ static int job_init(forget_job *j, maintenance *m, const char *stream, size_t n,
                                  .file_mode = sl_maintenance_file_mode(m)};
     j->keys = calloc(n, sizeof *j->keys);
     j->parts = calloc(j->cfg.partitions, sizeof *j->parts);
-    if (!j->keys || !j->parts)
+    j->archive_found = calloc(n ? n : 1, 1);
+    if (!j->keys || !j->parts || !j->archive_found)
         return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    if ((rc = sl_forget_archives_open(&j->fa, m, stream, BATCH_LZ4HC((int)j->cfg.warm_level), n, o->archive_dirs,
+                                      o->archive_dir_count)) != 0)
+        return rc;
     for (uint32_t p = 0; p < j->cfg.partitions; p++) {
         j->parts[p] = (forget_part){.time_min = INT64_MAX, .time_max = INT64_MIN, .offset_min = UINT64_MAX};
         if (!(j->parts[p].found = calloc(n, 1)))
@@ -188,6 +195,8 @@ static void job_free(forget_job *j)
     }
     free(j->parts);
     free(j->keys);
+    free(j->archive_found);
+    sl_forget_archives_close(&j->fa);
     free(j->dir);
     sodium_memzero(j->subkey, sizeof j->subkey);
 }
@@ -379,11 +388,11 @@ static size_t keys_found(const forget_job *j, const forget_part *part)
     return found;
 }
 
-/* Partition p's records: its counts and offsets on the first, the keyed
+/* The records of what part holds in partition p (where: its segments,
+ * or an exported archive): its counts and offsets on the first, the keyed
  * hashes over as many as they take. */
-static int audit_partition(const forget_job *j, uint32_t p)
+static int audit_part(const forget_job *j, uint32_t p, const forget_part *part, const char *where)
 {
-    const forget_part *part = &j->parts[p];
     size_t found = keys_found(j, part), next = 0, records = (found + FORGET_HASHES_PER_RECORD - 1) /
                                                            FORGET_HASHES_PER_RECORD;
     int rc = 0;
@@ -403,13 +412,20 @@ static int audit_partition(const forget_job *j, uint32_t p)
         char hashes[AUDIT_DETAIL_MAX + 1];
         hash_keys(j, part, &next, hashes, sizeof hashes);
         snprintf(r.detail, sizeof r.detail,
-                 "forget%s (record %zu of %zu) of %zu keys asked, %zu with events here, from %zu segments; keyed "
+                 "forget%s (record %zu of %zu) of %zu keys asked, %zu with events here, from %s; keyed "
                  "BLAKE2b-256 of each: %s",
-                 j->by_hash ? ", finishing an interrupted one," : "", i + 1, records, j->n_keys, found, part->n,
+                 j->by_hash ? ", finishing an interrupted one," : "", i + 1, records, j->n_keys, found, where,
                  hashes);
         rc = sl_maintenance_audit(j->m, &r);
     }
     return rc;
+}
+
+static int audit_partition(const forget_job *j, uint32_t p)
+{
+    char where[32];
+    snprintf(where, sizeof where, "%zu segments", j->parts[p].n);
+    return audit_part(j, p, &j->parts[p], where);
 }
 
 /* ---- removing ---- */
@@ -457,6 +473,55 @@ static int apply_partition(forget_job *j, uint32_t p)
     return rc;
 }
 
+/* ---- exported archives ---- */
+
+static long archive_match(void *arg, const siglog_record *r)
+{
+    const forget_job *j = arg;
+    const forget_key *k = key_of(j, r);
+    return k ? (long)(k - j->keys) : -1;
+}
+
+/* Read the archives in the directories given; count those holding keys
+ * and the archives the audit trail names elsewhere. */
+static int plan_archives(forget_job *j)
+{
+    int rc = sl_forget_archives_plan(&j->fa, archive_match, j);
+    for (size_t i = 0; !rc && i < j->fa.n_hold; i++) {
+        const forget_archive *a = &j->fa.hold[i];
+        j->out->events_removed += a->events;
+        j->out->bytes_before += a->file_bytes;
+        for (size_t k = 0; k < j->n_keys; k++)
+            j->archive_found[k] |= a->found[k];
+    }
+    j->out->archives_read = j->fa.read;
+    j->out->archives_rewritten = j->fa.n_hold;
+    return rc ? rc : sl_forget_archives_unvisited(&j->fa, j->o->unvisited, j->o->unvisited_ctx,
+                                                  &j->out->archives_unvisited);
+}
+
+/* Each archive holding keys: its audit record, then its rewrite. First,
+ * what an interrupted rewrite left beside them. */
+static int apply_archives(forget_job *j)
+{
+    uint32_t leftovers;
+    int rc = sl_forget_archives_leftovers(&j->fa, &leftovers);
+    for (size_t i = 0; !rc && i < j->fa.n_hold; i++) {
+        const forget_archive *a = &j->fa.hold[i];
+        forget_part part = {.events = a->events, .bytes = a->bytes, .offset_min = a->offset_min,
+                            .offset_max = a->offset_max, .time_min = a->time_min, .time_max = a->time_max,
+                            .found = a->found};
+        char where[AUDIT_DETAIL_MAX / 2];
+        snprintf(where, sizeof where, "the exported archive %s/%s", j->fa.dirs[a->dir], a->name);
+        drop_ctx d = {j, 0};
+        uint64_t after;
+        if ((rc = audit_part(j, a->partition, &part, where)) == 0 &&
+            (rc = sl_forget_archives_rewrite(&j->fa, i, keep_unforgotten, &d, &after)) == 0)
+            j->out->bytes_after += after;
+    }
+    return rc;
+}
+
 /* ---- the intent ---- */
 
 /* The intent of job j: the keyed hashes of the keys found in any
@@ -473,6 +538,7 @@ static int intent_write(forget_job *j)
         int found = 0;
         for (uint32_t p = 0; p < j->cfg.partitions && !found; p++)
             found = j->parts[p].found[k];
+        found |= j->archive_found[k];
         if (found)
             memcpy(it.hashes + (size_t)it.n++ * FORGET_HASH_BYTES, j->keys[k].hash, FORGET_HASH_BYTES);
     }
@@ -530,12 +596,15 @@ static int job_run(forget_job *j)
 {
     const siglog_forget_options *o = j->o;
     int rc = plan_all(j);
-    if (rc || o->dry_run)
-        return rc;
     int roll = 0;
     for (uint32_t p = 0; p < j->cfg.partitions; p++)
         roll |= j->parts[p].active_held;
-    if (roll && (rc = roll_and_replan(j)) != 0)
+    if (!rc && roll && !o->dry_run)
+        rc = roll_and_replan(j);
+    /* After the roll's second plan, which counts the partitions afresh. */
+    if (!rc)
+        rc = plan_archives(j);
+    if (rc || o->dry_run)
         return rc;
     if (j->out->events_removed && !j->by_hash && (rc = forget_subkey(j)) == 0)
         rc = intent_write(j);
@@ -547,6 +616,8 @@ static int job_run(forget_job *j)
         if (!rc && o->progress)
             o->progress(o->progress_ctx, p + 1, j->cfg.partitions);
     }
+    if (!rc && (j->fa.n_hold || j->by_hash))
+        rc = apply_archives(j);
     if (!rc && (j->out->events_removed || j->by_hash))
         rc = sl_forget_intent_remove(sl_maintenance_io(j->m), j->dir);
     return rc;

@@ -13,121 +13,20 @@
 #include "batch.h"
 #include "cold.h"
 #include "error.h"
+#include "forget_rebuild.h"
 #include "names.h"
 
-/* The new archive's batches, built from the input batches in order. */
-typedef struct cold_build {
-    compact_keep_fn keep;
-    void *arg;
-    int compression;
-    uint64_t base;         /* the output's first offset: the first input's */
-    batch_builder b;
-    int open;              /* b holds the records of an input batch */
-    bytebuf data, scratch;
-    uint8_t *verdict;      /* keep()'s answer per record of the batch */
-    size_t verdict_cap;
-    uint64_t records, records_in;
-    int64_t first_ts, max_ts;
-    catalog_segment kept;  /* the new entry's schema versions (and location, for messages) */
-} cold_build;
-
-/* The open batch sealed, covering offsets up to last. */
-static int seal_open(cold_build *cb, uint64_t last)
-{
-    batch_meta meta;
-    int rc = sl_batch_builder_cover(&cb->b, last);
-    if (!rc)
-        rc = sl_batch_builder_seal(&cb->b, cb->compression, &cb->data, &meta);
-    cb->open = 0;
-    return rc;
-}
-
-/* Pass one over batch h: keep()'s verdict per record; *kept counts the
- * records that stay. */
-static int judge(cold_build *cb, const batch_header *h, const uint8_t *body, uint32_t *kept)
-{
-    if (cb->verdict_cap < h->record_count) {
-        uint8_t *v = realloc(cb->verdict, h->record_count);
-        if (!v)
-            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-        cb->verdict = v;
-        cb->verdict_cap = h->record_count;
-    }
-    batch_iter it;
-    siglog_record r;
-    uint32_t n = 0;
-    *kept = 0;
-    int rc = sl_batch_iter_init(&it, h, body, &cb->scratch);
-    while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1) {
-        rc = 0;
-        if (n == h->record_count)
-            return sl_err_set(SIGLOG_ECORRUPT, "a batch at offset %" PRIu64 " holds more records than it says",
-                              h->base_offset);
-        int k = cb->keep(cb->arg, &r);
-        if (k < 0)
-            return k;
-        cb->verdict[n++] = (uint8_t)(k != 0);
-        *kept += k != 0;
-    }
-    cb->records_in += n;
-    return rc;
-}
-
-/* Pass two: the kept records of batch h into a batch of their own, which
- * covers h's range from its start (or from the output's start, when the
- * batches before were emptied). */
-static int rebuild(cold_build *cb, const batch_header *h, const uint8_t *body)
-{
-    int rc = cb->open ? seal_open(cb, h->base_offset - 1) : 0;
-    if (rc)
-        return rc;
-    sl_batch_builder_reset(&cb->b, cb->data.len ? h->base_offset : cb->base, 0);
-    cb->open = 1;
-    batch_iter it;
-    siglog_record r;
-    uint32_t n = 0;
-    rc = sl_batch_iter_init(&it, h, body, &cb->scratch);
-    while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1) {
-        rc = 0;
-        if (!cb->verdict[n++])
-            continue;
-        siglog_event ev = {.key = r.key, .key_len = r.key_len, .value = r.value, .value_len = r.value_len,
-                           .schema_version = r.schema_version, .flags = r.flags, .headers = r.headers,
-                           .header_count = r.header_count};
-        if ((rc = sl_batch_builder_add_at(&cb->b, &ev, r.timestamp_us, r.offset)) != 0 ||
-            (rc = sl_catalog_segment_insert_version(&cb->kept, r.schema_version)) < 0)
-            return rc;
-        rc = 0; /* 1: the version was new */
-        if (cb->records++ == 0)
-            cb->first_ts = r.timestamp_us;
-        if (r.timestamp_us > cb->max_ts)
-            cb->max_ts = r.timestamp_us;
-    }
-    return rc;
-}
-
+/* The batches of entries[0..n) (consecutive cold entries) without what
+ * keep() refuses, into rb; the last output batch covers up to the last
+ * entry's end. COMPACT_NOTHING_KEPT when nothing stays. */
 static int on_batch(void *arg, segment *s, const batch_header *h, const uint8_t *body)
 {
     (void)s;
-    cold_build *cb = arg;
-    uint32_t kept;
-    int rc = judge(cb, h, body, &kept);
-    return rc || kept == 0 ? rc : rebuild(cb, h, body);
+    return sl_forget_rebuild_batch(arg, h, body);
 }
 
-static void build_free(cold_build *cb)
-{
-    sl_batch_builder_free(&cb->b);
-    sl_bytebuf_free(&cb->data);
-    sl_bytebuf_free(&cb->scratch);
-    free(cb->verdict);
-}
-
-/* The batches of entries[0..n) (consecutive cold entries) without what
- * keep() refuses, into cb; the last output batch covers up to the last
- * entry's end. COMPACT_NOTHING_KEPT when nothing stays. */
 static int build(maintenance *m, const char *stream, uint32_t p, const siglog_stream_config *cfg,
-                 const catalog_segment *entries, size_t n, cold_build *cb)
+                 const catalog_segment *entries, size_t n, forget_rebuild *rb)
 {
     int rc = 0;
     for (size_t i = 0; i < n && !rc; i++) {
@@ -135,55 +34,33 @@ static int build(maintenance *m, const char *stream, uint32_t p, const siglog_st
         if ((rc = sl_cold_segment_open(sl_maintenance_backend(m), cfg, sl_maintenance_store_id(m), stream, p,
                                        &entries[i], &seg)) != 0)
             break;
-        rc = sl_compact_each_batch(seg, 0, on_batch, cb);
+        rc = sl_compact_each_batch(seg, 0, on_batch, rb);
         sl_segment_close(seg);
     }
-    if (!rc && cb->open)
-        rc = seal_open(cb, entries[n - 1].end_offset - 1);
-    return rc ? rc : cb->records ? 0 : COMPACT_NOTHING_KEPT;
+    return rc ? rc : sl_forget_rebuild_end(rb, entries[n - 1].end_offset);
 }
 
-/* The new archive `name` of [base, end) holding cb's batches, written
+/* The new archive `name` of [base, end) holding rb's batches, written
  * beneath the cold root and read back whole; *bytes its size. */
 static int write_archive(maintenance *m, const char *stream, uint32_t p, const siglog_stream_config *cfg,
-                         const cold_build *cb, uint64_t end, const char *name, uint64_t *bytes)
+                         const forget_rebuild *rb, uint64_t end, const char *name, uint64_t *bytes)
 {
     archive_meta am = {.store_id = sl_maintenance_store_id(m), .partition = p,
                        .created_us = sl_maintenance_io(m)->now_us(sl_maintenance_io(m))};
     snprintf(am.stream, sizeof am.stream, "%s", stream);
-    archive_segment seg = {.base_offset = cb->base, .end_offset = end, .record_count = cb->records,
-                           .bytes = cb->data.len, .max_timestamp_us = cb->max_ts};
-    bytebuf out = {0};
-    int rc = sl_archive_encode(&am, &seg, 1, cb->data.data, cb->data.len, &out);
-    if (rc) {
-        sl_bytebuf_free(&out);
-        return rc;
-    }
     io_root *root;
     char *real = NULL, *path = NULL;
-    if ((rc = sl_cold_root_open(sl_maintenance_backend(m), sl_maintenance_store_path(m), cfg, &root, &real)) != 0) {
-        sl_bytebuf_free(&out);
+    int rc = sl_cold_root_open(sl_maintenance_backend(m), sl_maintenance_store_path(m), cfg, &root, &real);
+    if (rc)
         return rc;
-    }
-    const siglog_io *io = sl_io_root_io(root);
     if (!(path = sl_path_join(real, name)))
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    else if ((rc = sl_io_replace_file(io, real, path, out.data, out.len, sl_maintenance_file_mode(m))) < 0)
-        rc = sl_err_errno(rc, "cold_dir %s: writing %s", cfg->cold_dir, path);
-    archive_file f = {.fd = -1};
-    if (!rc && (rc = sl_archive_file_open(&f, io, path)) != 0)
-        rc = sl_err_set(rc, "cold_dir %s: reading back %s: %s", cfg->cold_dir, path, siglog_errdetail());
-    else if (!rc) {
-        if (f.view.meta.record_count != cb->records || f.len != out.len)
-            rc = sl_err_set(SIGLOG_EIO, "%s reads back %" PRIu64 " records in %" PRIu64 " bytes, not %" PRIu64
-                            " in %zu", path, f.view.meta.record_count, f.len, cb->records, out.len);
-        sl_archive_file_close(&f);
-    }
-    *bytes = out.len;
+    else if ((rc = sl_forget_rebuild_write(rb, &am, end, sl_io_root_io(root), real, path, sl_maintenance_file_mode(m),
+                                           bytes)) != 0)
+        rc = sl_err_set(rc, "cold_dir %s: %s", cfg->cold_dir, siglog_errdetail());
     free(path);
     sl_io_root_close(root);
     free(real);
-    sl_bytebuf_free(&out);
     return rc;
 }
 
@@ -245,10 +122,9 @@ static int unlink_archives(maintenance *m, const char *stream, uint32_t p, const
 static int rewrite(maintenance *m, catalog *c, const char *stream, uint32_t p, const siglog_stream_config *cfg,
                    const catalog_segment *entries, size_t n, compact_keep_fn keep, void *arg, compact_stats *st)
 {
-    cold_build cb = {.keep = keep, .arg = arg, .compression = BATCH_LZ4HC((int)cfg->warm_level),
-                     .base = entries[0].base_offset, .max_ts = INT64_MIN};
+    forget_rebuild cb;
+    sl_forget_rebuild_init(&cb, keep, arg, BATCH_LZ4HC((int)cfg->warm_level), entries[0].base_offset);
     snprintf(cb.kept.location, sizeof cb.kept.location, "%s", entries[0].location);
-    sl_batch_builder_init(&cb.b);
     int rc = build(m, stream, p, cfg, entries, n, &cb);
     *st = (compact_stats){.segments_in = n, .records_in = cb.records_in, .records_dropped = cb.records_in - cb.records};
     for (size_t k = 0; k < n; k++)
@@ -273,7 +149,7 @@ static int rewrite(maintenance *m, catalog *c, const char *stream, uint32_t p, c
         st->segments_out = 1;
         st->bytes_out = e->bytes;
     }
-    build_free(&cb);
+    sl_forget_rebuild_free(&cb);
     if (!rc && (rc = sl_catalog_update(c, commit_swap, &sw)) == 0)
         rc = unlink_archives(m, stream, p, cfg, entries, n);
     return rc;

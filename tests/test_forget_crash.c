@@ -19,6 +19,7 @@
  * SIGLOG_CRASH_ALL_MODES set (the slow suite) in all four.
  */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,11 +126,26 @@ TestSuite(forget_crash, .init = make_template, .fini = drop_template);
 
 static int rolls; /* the keys have events in the active segment */
 static void fresh_cold_dir(void);
+/* With exported archives: their directory, the template's copy each
+ * trial starts from, and the events of the keys they hold there. */
+static char *arch, *arch_tmpl;
+static uint64_t arch_events;
+static const char *arch_dirs[1];
+
+static siglog_forget_options forget_options(void)
+{
+    arch_dirs[0] = arch;
+    return (siglog_forget_options){.archive_dirs = arch ? arch_dirs : NULL, .archive_dir_count = arch != NULL};
+}
 
 /* The change of a trial: forget the keys through a maintenance handle. */
 static void forget_change(void *arg, const char *store, test_crash *t)
 {
     fresh_cold_dir(); /* before arming: not a call of the forget */
+    if (arch) {
+        test_rmtree_fast(arch);
+        test_copy_tree(arch_tmpl, arch);
+    }
     (void)arg;
     siglog_maintenance *m = test_maintenance_on(store, t->io);
     siglog_key k[FORGOTTEN];
@@ -137,10 +153,11 @@ static void forget_change(void *arg, const char *store, test_crash *t)
         k[i] = (siglog_key){keys[i], strlen(keys[i])};
     test_crash_arm(t);
     siglog_forget_result res;
-    int rc = siglog_forget(m, "m", k, FORGOTTEN, NULL, &res);
+    siglog_forget_options o = forget_options();
+    int rc = siglog_forget(m, "m", k, FORGOTTEN, &o, &res);
     if (!t->die) {
         cr_assert_eq(rc, 0, "reference run: %s", siglog_errdetail());
-        cr_assert_eq(res.events_removed, forgotten_events);
+        cr_assert_eq(res.events_removed, forgotten_events + arch_events);
         cr_assert_eq(res.segments_rolled, (uint64_t)rolls, "active segments rolled");
         cr_assert_gt(res.segments_rewritten, 1, "the keys are in several segments");
     }
@@ -228,6 +245,42 @@ static void check_cold_dir(const char *store)
     cr_assert_eq(files, named, "%s: cold_dir holds %zu files, the catalog names %" PRIu64, ctx, files, named);
 }
 
+/* The events of the keys in the archive directory, whose every archive
+ * must read whole (old or new, never neither nor half): as many files as
+ * the template's. leftovers: a rewrite's NAME.forget (or .tmp) may be
+ * there (a cut one's); else none may. */
+static uint64_t archive_forgotten(int leftovers)
+{
+    if (!arch)
+        return 0;
+    DIR *d = opendir(arch);
+    cr_assert(d, "%s", ctx);
+    uint64_t n = 0;
+    size_t archives = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.')
+            continue;
+        if (strstr(de->d_name, ".sgar.forget")) {
+            cr_assert(leftovers, "%s: %s left after the forget", ctx, de->d_name);
+            continue;
+        }
+        char *path = test_path(arch, de->d_name);
+        siglog_archive *a;
+        cr_assert_eq(siglog_archive_open(&a, path), 0, "%s: %s", ctx, siglog_errdetail());
+        const siglog_record *r;
+        int rc;
+        while ((rc = siglog_archive_next(a, &r)) == 1)
+            n += r->key_len && is_forgotten((const char *)r->key, r->key_len);
+        cr_assert_eq(rc, 0, "%s: %s", ctx, siglog_errdetail());
+        siglog_archive_close(a);
+        archives++;
+        free(path);
+    }
+    closedir(d);
+    cr_assert_eq(archives, test_count_entries(arch_tmpl), "%s: an archive is missing", ctx);
+    return n;
+}
+
 /* What the trials saw. */
 typedef struct forget_sweep {
     size_t saw_old, saw_pending, saw_done;
@@ -237,22 +290,30 @@ static void check_trial(void *arg, const test_crash_point *pt)
 {
     forget_sweep *f = arg;
     uint64_t left = forgotten_left(pt->store);
+    uint64_t arch_left = archive_forgotten(1);
     if (intent_pending(pt->store)) {
         f->saw_pending++;
         siglog_maintenance *m;
         cr_assert_eq(siglog_maintenance_open(&m, pt->store, NULL), 0, "%s: %s", ctx, siglog_errdetail());
         siglog_forget_result res;
-        cr_assert_eq(siglog_forget_finish(m, NULL, &res), 0, "%s: finishing: %s", ctx, siglog_errdetail());
+        siglog_forget_options o = forget_options();
+        cr_assert_eq(siglog_forget_finish(m, &o, &res), 0, "%s: finishing: %s", ctx, siglog_errdetail());
         siglog_maintenance_close(m);
         cr_assert_eq(res.intents_finished, 1, "%s", ctx);
-        cr_assert_eq(res.events_removed, left, "%s", ctx);
+        cr_assert_eq(res.events_removed, left + arch_left, "%s", ctx);
         cr_assert_eq(forgotten_left(pt->store), 0, "%s: after finishing", ctx);
+        cr_assert_eq(archive_forgotten(0), 0, "%s: the archives after finishing", ctx);
         cr_assert_not(intent_pending(pt->store), "%s", ctx);
         check_cold_dir(pt->store);
     } else {
         cr_assert(left == 0 || left == forgotten_events,
                   "%s: no intent, and %" PRIu64 " of the %" PRIu64 " events of the keys left", ctx, left,
                   forgotten_events);
+        cr_assert_eq(arch_left, left ? arch_events : 0, "%s: no intent, the store %s, and %" PRIu64 " of the %"
+                     PRIu64 " events of the keys in the archives", ctx, left ? "untouched" : "done", arch_left,
+                     arch_events);
+        if (left == 0)
+            archive_forgotten(0);
         f->saw_old += left == forgotten_events;
         f->saw_done += left == 0;
         if (left == 0)
@@ -266,6 +327,7 @@ static void crash_at_every_call(void)
     snprintf(ctx, sizeof ctx, "reference");
     uint64_t calls = test_crash_trial(tmpl, ref, 0, 1, IO_CRASH_KEEP_ALL, forget_change, NULL);
     cr_assert_eq(forgotten_left(ref), 0);
+    cr_assert_eq(archive_forgotten(0), 0);
     cr_assert_not(intent_pending(ref));
     check_cold_dir(ref);
     test_rmtree_fast(ref);
@@ -327,4 +389,41 @@ Test(forget_crash, a_forget_over_cold_entries_is_whole_or_pending_at_every_call,
     free(cold);
     free(cold_tmpl);
     cold = cold_tmpl = NULL;
+}
+
+/* Over archives exported with siglog_archive_export (forget_archive.h):
+ * the template's sealed segments copied into an archive directory first,
+ * so the keys' events are in the store and in the exports; cuts fall in
+ * the archives' calls too (NAME.forget written, synced, read back,
+ * renamed over NAME, the directory synced). Also proven: every archive
+ * reads whole at every cut (old or new, never neither), and once done or
+ * finished (given the directory again) none holds an event of the keys
+ * and no NAME.forget is left. */
+Test(forget_crash, a_forget_over_exported_archives_is_whole_or_pending_at_every_call, .timeout = 900)
+{
+    arch = test_path(root, "exports");
+    arch_tmpl = test_path(root, "exports-template");
+    cr_assert_eq(mkdir(arch, 0755), 0);
+    siglog *s = test_store_open(tmpl, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    cr_assert_eq(siglog_close(s), 0);
+    siglog_maintenance *m = test_maintenance_on(tmpl, NULL);
+    for (uint32_t p = 0; p < c.partitions; p++)
+        cr_assert_geq(siglog_archive_export(m, "m", p, INT64_MAX, arch, 0, NULL, 0), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+    cr_assert_gt(test_count_entries(arch), 0);
+    cr_assert_eq(rename(arch, arch_tmpl), 0);
+    cr_assert_eq(mkdir(arch, 0755), 0);
+    test_rmtree_fast(arch);
+    test_copy_tree(arch_tmpl, arch);
+    snprintf(ctx, sizeof ctx, "template");
+    arch_events = archive_forgotten(0);
+    cr_assert_gt(arch_events, 0, "the exports hold events of the keys");
+    crash_at_every_call();
+    free(arch);
+    free(arch_tmpl);
+    arch = arch_tmpl = NULL;
 }

@@ -19,20 +19,27 @@
 
 static const args_cmd forget_cmd = {
     "forget",
-    "siglog forget STORE STREAM (--key K ... | --key-file FILE) [--dry-run]\n"
-    "       [--force-owner] [--json]\n"
+    "siglog forget STORE STREAM (--key K ... | --key-file FILE)\n"
+    "       [--archives DIR ...] [--dry-run] [--force-owner] [--json]\n"
     "       siglog forget STORE --status [--json]\n"
-    "       siglog forget STORE --finish [--force-owner] [--json]",
+    "       siglog forget STORE --finish [--archives DIR ...] [--force-owner]\n"
+    "       [--json]",
     "Remove every event whose key is one of the keys given from the stream's\n"
-    "segments (hot and warm), each segment rewritten without them\n"
-    "through the catalog's rewrite primitive: a crash leaves it old or new,\n"
-    "and a writer and readers go on beside it. Every other event keeps its\n"
-    "offset, time and bytes; segments whose key filter excludes every key\n"
-    "are not read.\n"
+    "segments (hot, warm and cold) and from the archives exported with\n"
+    "siglog archive into the directories given, each segment rewritten\n"
+    "without them through the catalog's rewrite primitive: a crash leaves it\n"
+    "old or new, and a writer and readers go on beside it. Every other event\n"
+    "keeps its offset, time and bytes; segments whose key filter excludes\n"
+    "every key are not read.\n"
     "\n"
     "  --key K         a key to forget (repeatable)\n"
     "  --key-file FILE the keys to forget, one per line (an empty line is no\n"
     "                  key: refused)\n"
+    "  --archives DIR  a directory of archives exported with siglog archive\n"
+    "                  (repeatable): each one there whose header names this\n"
+    "                  store and stream (the name proves nothing) and holds\n"
+    "                  a key is rewritten without it, or removed when nothing\n"
+    "                  stays; other files are not touched\n"
     "  --dry-run       say what would go and write nothing\n"
     "  --status        list the forgets a crash left unfinished (stream, keys,\n"
     "                  started); reads only. --json: {\"store\", \"pending\":\n"
@@ -46,7 +53,9 @@ static const args_cmd forget_cmd = {
     "                  \"segments_skipped\", \"segments_read\",\n"
     "                  \"segments_rewritten\", \"events_removed\",\n"
     "                  \"bytes_before\", \"bytes_after\", \"journal_scrubbed\",\n"
-    "                  \"intents_finished\", \"segments_rolled\"}\n"
+    "                  \"intents_finished\", \"segments_rolled\",\n"
+    "                  \"archives_read\", \"archives_rewritten\",\n"
+    "                  \"archives_unvisited\": [PATH ...]}\n"
     "\n"
     "Before a partition changes, one audit record (action forget) is written\n"
     "for it with the keyed BLAKE2b-256 (the store's secret) of each key it\n"
@@ -61,7 +70,12 @@ static const args_cmd forget_cmd = {
     "it has closed. Cold segments are covered too: each archive in cold_dir\n"
     "holding an event of a key is replaced by one without it (a new name,\n"
     "written, synced and read back before the catalog names it; the old one\n"
-    "removed after). Not covered yet: archives exported with siglog archive.\n"
+    "removed after). Archives exported with siglog archive live outside the\n"
+    "store: only those in the --archives directories are rewritten (a new\n"
+    "file written, synced and read back, then renamed over the old one). Each\n"
+    "export the audit trail records into another directory is reported as not\n"
+    "visited (\"not visited: PATH\"; exit status 0): forget again with its\n"
+    "directory, or remove it.\n"
     "\n"
     "Never half: before its first change a forget writes its intent,\n"
     "STORE/streams/STREAM/forget.intent, with the keyed hashes of the keys it\n"
@@ -70,7 +84,37 @@ static const args_cmd forget_cmd = {
     "by the keyed hash of their key.\n",
 };
 
-enum { OPT_KEY = MAINT_OPT_END, OPT_KEY_FILE, OPT_STATUS, OPT_FINISH };
+enum { OPT_KEY = MAINT_OPT_END, OPT_KEY_FILE, OPT_STATUS, OPT_FINISH, OPT_ARCHIVES };
+
+/* The --archives directories (argv's strings), and the exported archives
+ * the forget reports it could not visit. */
+typedef struct dir_list {
+    const char **v;
+    size_t n;
+    json_t *unvisited; /* --json: the paths; else printed as told */
+    int json, failed;
+} dir_list;
+
+static int dir_add(dir_list *l, const char *dir)
+{
+    const char **v = realloc(l->v, (l->n + 1) * sizeof *v);
+    if (!v)
+        return -1;
+    v[l->n++] = dir;
+    l->v = v;
+    return 0;
+}
+
+static void on_unvisited(void *ctx, const char *path)
+{
+    dir_list *l = ctx;
+    if (l->json) {
+        l->failed |= json_array_append_new(l->unvisited, json_string(path)) != 0;
+        return;
+    }
+    fprintf(stderr, "siglog forget: not visited: %s (an archive exported from the stream outside the --archives "
+                    "directories)\n", path);
+}
 
 /* The keys given, their bytes owned here. */
 typedef struct key_list {
@@ -135,8 +179,9 @@ static int read_key_file(const char *path, key_list *l)
 
 /* stream NULL: a --finish. */
 static int report(const char *store, const char *stream, size_t keys, int dry_run, const siglog_forget_result *r,
-                  int json)
+                  dir_list *dirs)
 {
+    int json = dirs->json;
     if (json) {
         json_t *doc = json_pack("{s:s, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:I, s:I}", "store", store,
                                 "dry_run", dry_run, "partitions",
@@ -148,6 +193,11 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
                                 (json_int_t)r->bytes_after, "journal_scrubbed", (int)r->journal_scrubbed,
                                 "intents_finished", (json_int_t)r->intents_finished, "segments_rolled",
                                 (json_int_t)r->segments_rolled);
+        if (doc && (dirs->failed ||
+                    json_object_set_new(doc, "archives_read", json_integer((json_int_t)r->archives_read)) ||
+                    json_object_set_new(doc, "archives_rewritten", json_integer((json_int_t)r->archives_rewritten)) ||
+                    json_object_set(doc, "archives_unvisited", dirs->unvisited)))
+            doc = (json_decref(doc), NULL);
         if (doc && stream &&
             (json_object_set_new(doc, "stream", json_string(stream)) || json_object_set_new(doc, "keys",
                                                                                          json_integer((json_int_t)keys))))
@@ -177,6 +227,11 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
              r->partitions_changed, r->partitions, r->segments_read, r->segments_skipped, r->bytes_before,
              r->bytes_after);
         out_puts(line);
+        if (r->archives_read || r->archives_rewritten) {
+            snprintf(line, sizeof line, "exported archives: %" PRIu64 " of the stream read, %" PRIu64 " %s\n",
+                     r->archives_read, r->archives_rewritten, dry_run ? "would be rewritten" : "rewritten");
+            out_puts(line);
+        }
         if (r->segments_rolled) {
             snprintf(line, sizeof line, "%s %" PRIu64 " active segment%s holding events of the keys first\n",
                      dry_run ? "would roll" : "rolled", r->segments_rolled, r->segments_rolled == 1 ? "" : "s");
@@ -231,21 +286,29 @@ static int status_run(const char *store, int json)
 }
 
 /* A forget of keys (stream non-NULL), or a --finish. */
-static int run(const char *store, const char *stream, const key_list *keys, const maint_args *ma)
+static int run(const char *store, const char *stream, const key_list *keys, const maint_args *ma, dir_list *dirs)
 {
     siglog_maintenance *m;
     if (maint_args_open(&forget_cmd, ma, store, &m))
         return CLI_FAILURE;
     progress bar;
     progress_start(&bar, "forget", 0);
-    siglog_forget_options o = {.dry_run = (uint32_t)ma->dry_run, .progress = progress_partitions, .progress_ctx = &bar};
+    dirs->json = ma->json;
+    if (ma->json && !(dirs->unvisited = json_array())) {
+        siglog_maintenance_close(m);
+        return cli_fail(forget_cmd.name, "out of memory");
+    }
+    siglog_forget_options o = {.dry_run = (uint32_t)ma->dry_run, .progress = progress_partitions, .progress_ctx = &bar,
+                               .archive_dirs = dirs->v, .archive_dir_count = dirs->n, .unvisited = on_unvisited,
+                               .unvisited_ctx = dirs};
     siglog_forget_result r;
     int rc = stream ? siglog_forget(m, stream, keys->v, keys->n, &o, &r) : siglog_forget_finish(m, &o, &r);
     progress_end(&bar);
-    int status = !rc ? report(store, stream, keys->n, ma->dry_run, &r, ma->json)
+    int status = !rc ? report(store, stream, keys->n, ma->dry_run, &r, dirs)
                  : stream ? cli_fail_lib(forget_cmd.name, rc, "forgetting keys of stream %s", stream)
                           : cli_fail_lib(forget_cmd.name, rc, "finishing the interrupted forgets of %s", store);
     siglog_maintenance_close(m);
+    json_decref(dirs->unvisited);
     return status;
 }
 
@@ -257,6 +320,7 @@ int cmd_forget(int argc, char **argv)
         { "key-file", required_argument, NULL, OPT_KEY_FILE },
         { "status", no_argument, NULL, OPT_STATUS },
         { "finish", no_argument, NULL, OPT_FINISH },
+        { "archives", required_argument, NULL, OPT_ARCHIVES },
         MAINT_OPTION_DRY_RUN,
         MAINT_OPTION_FORCE_OWNER,
         { NULL, 0, NULL, 0 },
@@ -266,6 +330,7 @@ int cmd_forget(int argc, char **argv)
     const char *key_file = NULL;
     int status_only = 0, finish = 0;
     key_list keys = {0};
+    dir_list dirs = {0};
     args_begin();
     for (int ch; status == CLI_OK && (ch = maint_args_next(&forget_cmd, argc, argv, opts, &ma)) != -1;) {
         if (ch == OPT_KEY) {
@@ -279,8 +344,14 @@ int cmd_forget(int argc, char **argv)
             status_only = 1;
         } else if (ch == OPT_FINISH) {
             finish = 1;
+        } else if (ch == OPT_ARCHIVES) {
+            if (!*optarg)
+                status = args_usage(&forget_cmd, "--archives wants a directory, not an empty string");
+            else if (dir_add(&dirs, optarg) != 0)
+                status = cli_fail(forget_cmd.name, "out of memory");
         } else {
             key_list_free(&keys);
+            free(dirs.v);
             return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
         }
     }
@@ -288,15 +359,17 @@ int cmd_forget(int argc, char **argv)
     int store_only = status_only || finish;
     if (status == CLI_OK && status_only && finish)
         status = args_usage(&forget_cmd, "--status and --finish exclude each other");
-    if (status == CLI_OK && store_only && (keys.n || key_file || ma.dry_run || (status_only && ma.force_owner)))
+    if (status == CLI_OK && store_only &&
+        (keys.n || key_file || ma.dry_run || (status_only && (ma.force_owner || dirs.n))))
         status = args_usage(&forget_cmd, "--%s takes the store alone: no keys, --dry-run%s", status_only ? "status"
-                            : "finish", status_only ? " or --force-owner" : "");
+                            : "finish", status_only ? ", --archives or --force-owner" : "");
     if (status == CLI_OK &&
         args_operands(&forget_cmd, argc, argv, store_only ? 1 : 2, store_only ? "STORE" : "STORE STREAM", &ops))
         status = CLI_USAGE;
     if (status == CLI_OK && store_only) {
-        status = status_only ? status_run(ops[0], ma.json) : run(ops[0], NULL, &keys, &ma);
+        status = status_only ? status_run(ops[0], ma.json) : run(ops[0], NULL, &keys, &ma, &dirs);
         key_list_free(&keys);
+        free(dirs.v);
         return status;
     }
     if (status == CLI_OK && key_file && keys.n)
@@ -306,7 +379,8 @@ int cmd_forget(int argc, char **argv)
     if (status == CLI_OK && !keys.n)
         status = args_usage(&forget_cmd, "one of --key K or --key-file FILE is required");
     if (status == CLI_OK)
-        status = run(ops[0], ops[1], &keys, &ma);
+        status = run(ops[0], ops[1], &keys, &ma, &dirs);
     key_list_free(&keys);
+    free(dirs.v);
     return status;
 }

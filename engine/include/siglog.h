@@ -1259,7 +1259,19 @@ typedef struct siglog_forget_options {
     /* Called after each partition (done of total), may be NULL. */
     void (*progress)(void *ctx, uint32_t done, uint32_t total);
     void *progress_ctx;
-    uint64_t reserved[4];
+    /* Directories holding archives exported with siglog_archive_export
+     * (they live outside the store, so the forget must be told where):
+     * each archive there whose header names this store and the stream is
+     * rewritten without the keys (or removed when nothing stays); others
+     * are not touched. NULL / 0: none. */
+    const char *const *archive_dirs;
+    size_t archive_dir_count;
+    /* Called with each archive the audit trail says was exported from
+     * the stream into a directory not among archive_dirs (and not found
+     * in one of them): the forget could not look at it. May be NULL;
+     * out->archives_unvisited counts them either way. */
+    void (*unvisited)(void *ctx, const char *path);
+    void *unvisited_ctx;
 } siglog_forget_options;
 
 typedef struct siglog_forget_result {
@@ -1286,7 +1298,16 @@ typedef struct siglog_forget_result {
                                  * keys, rolled first (with dry_run: that
                                  * would be; they count in
                                  * segments_rewritten too) */
-    uint64_t reserved[3];
+    uint64_t archives_read;     /* exported archives of this store's
+                                 * stream read in archive_dirs */
+    uint64_t archives_rewritten;/* of them, holding events of the keys
+                                 * (rewritten or removed; or would be
+                                 * with dry_run); their events count in
+                                 * events_removed, their bytes in
+                                 * bytes_before and bytes_after */
+    uint64_t archives_unvisited;/* exported archives of the stream the
+                                 * audit trail names outside archive_dirs
+                                 * (options.unvisited) */
 } siglog_forget_result;
 
 /* Remove every event whose key is one of keys[0..n) from every segment
@@ -1326,8 +1347,21 @@ typedef struct siglog_forget_result {
  * until the writer overwrites them: when no writer has the store, the
  * forget zeroes them at its end (out->journal_scrubbed 1, also when it
  * removed nothing: so a forget run again once the writer has closed
- * completes one run beside it). Not covered (yet): archives exported
- * with siglog_archive_export (outside the store).
+ * completes one run beside it).
+ *
+ * Archives exported with siglog_archive_export live outside the store:
+ * those in o->archive_dirs are covered (FORMAT.md §4, "Forget over
+ * exported archives"). Each directory is opened once and nothing beneath
+ * it is reached through a symlink; each *.sgar file there is read and
+ * checked whole (one that cannot be: its error, naming the file and byte,
+ * before anything changes), and one whose header names this store and
+ * `stream` and holds an event of a key gets its audit record, then is
+ * replaced by an archive of the same name without those events (written
+ * as NAME.forget, synced, read back whole, renamed over NAME: a crash
+ * leaves NAME old or new), or removed when none stays. Every export the
+ * audit trail records from `stream` into a directory not among
+ * archive_dirs is told to o->unvisited and counted in
+ * out->archives_unvisited: the forget cannot tell it is gone.
  *
  * With o->dry_run nothing is written (no audit record either) and *out
  * says what would go. Empty or NULL keys, n == 0: SIGLOG_EINVAL; unknown

@@ -13,6 +13,9 @@
 #include "support.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <jansson.h>
 #include <sodium.h>
 #include <stdio.h>
@@ -277,4 +280,67 @@ Test(cli_forget, a_damaged_intent_exits_1_naming_it)
     free(path);
     REFUSED(1, "forget.intent: bad magic (byte 0)", "forget", store, "--status");
     REFUSED(1, "forget.intent: bad magic (byte 0)", "forget", store, "--finish");
+}
+
+/* --archives: the exports in the directories given are rewritten (no
+ * record of the key left in them); an export into a directory not given
+ * is listed in archives_unvisited (and on stderr without --json); a
+ * symlink in the directory is not followed: refused, nothing changed. */
+Test(cli_forget, archives_given_are_rewritten_and_others_reported)
+{
+    char *exports = test_path(dir, "exports"), *elsewhere = test_path(dir, "elsewhere"),
+         *link = test_path(exports, "linked.sgar");
+    cr_assert_eq(mkdir(exports, 0755), 0);
+    cr_assert_eq(mkdir(elsewhere, 0755), 0);
+    ok(RUN(NULL, "archive", store, "--stream", "ev", "--to", exports));
+    ok(RUN(NULL, "archive", store, "--stream", "ev", "--to", elsewhere));
+    char *target = test_path(elsewhere, "ev.00000.00000000000000000000-00000000000000000000.sgar");
+    cr_assert_eq(symlink(target, link), 0);
+    run_result r = RUN(NULL, "forget", store, "ev", "--key", "user-007", "--archives", exports);
+    cr_assert_eq(r.status, 1, "%s", r.out);
+    cr_assert(strstr(r.err, "linked.sgar") && strstr(r.err, "symbolic link"), "%s", r.err);
+    run_free(&r);
+    cr_assert_eq(forget_records(), 0);
+    cr_assert_eq(unlink(link), 0);
+    free(target);
+
+    r = RUN(NULL, "forget", store, "ev", "--key", "user-007", "--archives", exports, "--dry-run");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "exported archives: 2 of the stream read, 1 would be rewritten"), "%s", r.out);
+    cr_assert(strstr(r.err, "not visited: ") && strstr(r.err, "elsewhere/ev.0000"), "%s", r.err);
+    run_free(&r);
+
+    json_t *doc = RUN_JSON("forget", store, "ev", "--key", "user-007", "--archives", exports, "--json");
+    cr_assert_eq(run_json_int(doc, "archives_read"), 2);
+    cr_assert_eq(run_json_int(doc, "archives_rewritten"), 1);
+    json_t *unvisited = json_object_get(doc, "archives_unvisited");
+    cr_assert(json_is_array(unvisited) && json_array_size(unvisited) == 2, "one per partition's export");
+    cr_assert(strstr(json_string_value(json_array_get(unvisited, 0)), "elsewhere/ev.0000"));
+    json_decref(doc);
+    cr_assert_eq(forget_records(), 2, "the partition holding the key and its export");
+    /* No record of user-007 in either export; the others' are there. */
+    DIR *d = opendir(exports);
+    cr_assert(d);
+    size_t archives = 0, others = 0;
+    for (struct dirent *de; (de = readdir(d));) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *path = test_path(exports, de->d_name);
+        siglog_archive *a;
+        cr_assert_eq(siglog_archive_open(&a, path), 0, "%s: %s", path, siglog_errdetail());
+        const siglog_record *rec;
+        while (siglog_archive_next(a, &rec) == 1) {
+            cr_assert_not(rec->key_len == 8 && memcmp(rec->key, "user-007", 8) == 0, "%s", path);
+            others += rec->key_len == 8 && memcmp(rec->key, "user-008", 8) == 0;
+        }
+        siglog_archive_close(a);
+        archives++;
+        free(path);
+    }
+    closedir(d);
+    cr_assert_eq(archives, 2);
+    cr_assert_gt(others, 0);
+    free(exports);
+    free(elsewhere);
+    free(link);
 }

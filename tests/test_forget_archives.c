@@ -1,0 +1,389 @@
+/*
+ * forget_archives — siglog_forget over archives exported with
+ * siglog_archive_export (forget_archive.h), beside the store's own tiers.
+ *
+ * The store's first sealed segments are exported twice (to two archive
+ * directories) and then moved cold; the next ones are rewritten warm; the
+ * last events stay hot, some in the active segment. Beside our archives,
+ * the archive directory holds another store's archive of a stream of the
+ * same name with the same keys, which no forget of ours may touch.
+ * Proven: a forget given both directories leaves no forgotten key or
+ * value token in any file of the store, cold_dir or the archive
+ * directories (other than the other store's archive, unchanged byte for
+ * byte), the archives read back whole with every other event; a dry run
+ * changes no file; an export into a directory not given is reported.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "support.h"
+
+#define KEYS 20
+#define SEGMENT_BYTES (64 * 1024)
+#define EVENTS_MAX 20000
+#define FORGOTTEN 3 /* key-003 */
+
+static char *dir, *cold, *arch, *arch2, *other;
+static char key_text[KEYS][16];
+static uint8_t key_at[EVENTS_MAX];
+static uint64_t appended;
+
+/* Event i's value: a random token, so that no compression hides it. */
+static void value_of(uint64_t seed, uint64_t i, char value[80])
+{
+    uint64_t rng = seed + i, a = test_rand(&rng), b = test_rand(&rng);
+    snprintf(value, 80, "{\"token\":\"%016llx%016llx\"}", (unsigned long long)a, (unsigned long long)b);
+}
+
+static void append_mixed(siglog_stream *st, uint64_t seed, uint64_t n, uint64_t *count)
+{
+    for (uint64_t i = 0; i < n; i++) {
+        uint8_t k = (uint8_t)(*count % KEYS);
+        char value[80];
+        value_of(seed, *count, value);
+        siglog_event e = {.key = key_text[k], .key_len = strlen(key_text[k]), .value = value,
+                          .value_len = strlen(value)};
+        cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+        if (seed == 7000)
+            key_at[*count] = k;
+        ++*count;
+    }
+}
+
+static siglog_stream_config config(void)
+{
+    siglog_stream_config c;
+    siglog_stream_config_default(&c);
+    c.partitions = 1;
+    c.segment_bytes_max = SEGMENT_BYTES;
+    c.batch_bytes_max = 2048;
+    c.sync_policy = SIGLOG_SYNC_NONE;
+    c.linger_us = 60u * 1000 * 1000;
+    c.compression = SIGLOG_COMPRESSION_NONE;
+    return c;
+}
+
+/* Store path's first sealed segments exported into each of dirs[0..n). */
+static void export_to(const char *path, const char *const *dirs, size_t n)
+{
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, path, NULL), 0, "%s", siglog_errdetail());
+    for (size_t i = 0; i < n; i++)
+        cr_assert_eq(siglog_archive_export(m, "t", 0, INT64_MAX, dirs[i], 0, NULL, 0), 1, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+}
+
+static void retain_with(uint64_t warm_after, uint64_t cold_after)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    c.warm_after = warm_after;
+    c.cold_after = cold_after;
+    snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
+    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_retain(m, INT64_MAX / 2, NULL), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+}
+
+static void setup(void)
+{
+    for (int k = 0; k < KEYS; k++)
+        snprintf(key_text[k], sizeof key_text[k], "key-%03d", k);
+    appended = 0;
+    dir = test_tmpdir("forget-arch");
+    cold = test_tmpdir("forget-arch-cold");
+    arch = test_tmpdir("forget-arch-dir");
+    arch2 = test_tmpdir("forget-arch-dir2");
+    other = test_tmpdir("forget-arch-other");
+    siglog_stream_config c = config();
+
+    /* Another store, stream "t" too, the same keys: its archive beside ours. */
+    siglog *s = test_store_open(other, NULL);
+    siglog_stream *st;
+    uint64_t other_count = 0;
+    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    append_mixed(st, 9000, 1500, &other_count);
+    cr_assert_eq(siglog_close(s), 0);
+    const char *to_arch[] = {arch, arch2};
+    export_to(other, to_arch, 1);
+
+    s = test_store_open(dir, NULL);
+    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    append_mixed(st, 7000, 3000, &appended);
+    cr_assert_eq(siglog_close(s), 0);
+    export_to(dir, to_arch, 2);
+    retain_with(0, 1); /* the exported segments go cold */
+
+    s = test_store_open(dir, NULL);
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    append_mixed(st, 7000, 3000, &appended);
+    cr_assert_eq(siglog_close(s), 0);
+    retain_with(1, 0); /* the next ones warm */
+
+    s = test_store_open(dir, NULL);
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    append_mixed(st, 7000, 100, &appended); /* hot, in the active segment */
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+static void teardown(void)
+{
+    char **v[] = {&dir, &cold, &arch, &arch2, &other};
+    for (size_t i = 0; i < 5; i++) {
+        test_rmtree(*v[i]);
+        free(*v[i]);
+    }
+}
+
+TestSuite(forget_archives, .init = setup, .fini = teardown, .timeout = 180);
+
+/* Every regular file below some directories, read whole, with its path. */
+typedef struct corpus {
+    char *path[512];
+    char *bytes[512];
+    size_t len[512], n;
+} corpus;
+
+static void load_below(corpus *c, const char *path)
+{
+    DIR *d = opendir(path);
+    cr_assert(d, "%s", path);
+    for (struct dirent *de; (de = readdir(d));) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *p = test_path(path, de->d_name);
+        struct stat sb;
+        cr_assert_eq(lstat(p, &sb), 0);
+        if (S_ISDIR(sb.st_mode)) {
+            load_below(c, p);
+            free(p);
+            continue;
+        }
+        cr_assert(S_ISREG(sb.st_mode), "%s", p);
+        cr_assert_lt(c->n, 512u);
+        FILE *f = fopen(p, "rb");
+        cr_assert(f, "%s", p);
+        c->bytes[c->n] = malloc((size_t)sb.st_size + 1);
+        cr_assert(c->bytes[c->n]);
+        cr_assert_eq(fread(c->bytes[c->n], 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
+        c->len[c->n] = (size_t)sb.st_size;
+        c->path[c->n++] = p;
+        fclose(f);
+    }
+    closedir(d);
+}
+
+static corpus every_file(void)
+{
+    corpus c = {.n = 0};
+    const char *dirs[] = {dir, cold, arch, arch2};
+    for (size_t i = 0; i < 4; i++)
+        load_below(&c, dirs[i]);
+    return c;
+}
+
+static void corpus_free(corpus *c)
+{
+    for (size_t i = 0; i < c->n; i++) {
+        free(c->bytes[i]);
+        free(c->path[i]);
+    }
+}
+
+/* The other store's archive: the one file of arch whose header is not
+ * ours. */
+static int is_others(const char *path)
+{
+    siglog_archive *a;
+    if (strncmp(path, arch, strlen(arch)) != 0 || siglog_archive_open(&a, path) != 0)
+        return 0;
+    siglog *s = test_store_open(other, NULL);
+    uint64_t id = siglog_store_id(s);
+    cr_assert_eq(siglog_close(s), 0);
+    int others = siglog_archive_info_get(a)->store_id == id;
+    siglog_archive_close(a);
+    return others;
+}
+
+/* Files outside the other store's archive that hold needle. */
+static uint64_t found(const corpus *c, const char *needle)
+{
+    uint64_t n = 0;
+    for (size_t i = 0; i < c->n; i++)
+        if (memmem(c->bytes[i], c->len[i], needle, strlen(needle)) && !is_others(c->path[i]))
+            n++;
+    return n;
+}
+
+/* The forgotten values' tokens found. */
+static uint64_t forgotten_tokens_found(const corpus *c)
+{
+    uint64_t n = 0;
+    for (uint64_t i = 0; i < appended; i++) {
+        if (key_at[i] != FORGOTTEN)
+            continue;
+        char value[80];
+        value_of(7000, i, value);
+        n += found(c, strstr(value, ":\"") + 2) != 0;
+    }
+    return n;
+}
+
+static void forget(const char *const *dirs, size_t n, int dry_run, siglog_forget_options *o,
+                   siglog_forget_result *res)
+{
+    siglog_key key = {"key-003", 7};
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    o->archive_dirs = dirs;
+    o->archive_dir_count = n;
+    o->dry_run = (uint32_t)dry_run;
+    cr_assert_eq(siglog_forget(m, "t", &key, 1, o, res), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+}
+
+/* The records of each of our archives in d: every one not forgotten, as
+ * appended; *read counts them. */
+static void check_archives(const char *d, uint64_t *read)
+{
+    DIR *dd = opendir(d);
+    cr_assert(dd);
+    for (struct dirent *de; (de = readdir(dd));) {
+        if (de->d_name[0] == '.')
+            continue;
+        char *p = test_path(d, de->d_name);
+        if (!is_others(p)) {
+            siglog_archive *a;
+            cr_assert_eq(siglog_archive_open(&a, p), 0, "%s: %s", p, siglog_errdetail());
+            const siglog_record *r;
+            int rc;
+            while ((rc = siglog_archive_next(a, &r)) == 1) {
+                cr_assert_neq(key_at[r->offset], FORGOTTEN);
+                char value[80];
+                value_of(7000, r->offset, value);
+                cr_assert(r->value_len == strlen(value) && memcmp(r->value, value, r->value_len) == 0);
+                ++*read;
+            }
+            cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+            siglog_archive_close(a);
+        }
+        free(p);
+    }
+    closedir(dd);
+}
+
+/* Events of key-003 in the archive at path. */
+static uint64_t key_events(const char *path)
+{
+    siglog_archive *a;
+    cr_assert_eq(siglog_archive_open(&a, path), 0, "%s", siglog_errdetail());
+    const siglog_record *r;
+    uint64_t n = 0;
+    while (siglog_archive_next(a, &r) == 1)
+        n += r->key_len == 7 && memcmp(r->key, "key-003", 7) == 0;
+    siglog_archive_close(a);
+    return n;
+}
+
+Test(forget_archives, removes_the_key_from_every_tier_and_exported_archive)
+{
+    corpus c = every_file();
+    uint64_t tokens = forgotten_tokens_found(&c);
+    cr_assert_gt(tokens, 20, "only %lu of the tokens are literal before", (unsigned long)tokens);
+    cr_assert_gt(found(&c, "key-003"), 3);
+    char *other_bytes = NULL, other_path[4096];
+    size_t other_len = 0;
+    for (size_t i = 0; i < c.n; i++)
+        if (is_others(c.path[i])) {
+            cr_assert_null(other_bytes);
+            other_bytes = malloc(c.len[i]);
+            memcpy(other_bytes, c.bytes[i], c.len[i]);
+            other_len = c.len[i];
+            snprintf(other_path, sizeof other_path, "%s", c.path[i]);
+        }
+    cr_assert_not_null(other_bytes);
+    cr_assert_gt(key_events(other_path), 0, "the other store's archive holds key-003's events");
+    corpus_free(&c);
+    uint64_t expected = 0, first_export = 0;
+    for (uint64_t i = 0; i < appended; i++)
+        expected += key_at[i] == FORGOTTEN;
+
+    const char *dirs[] = {arch, arch2};
+    siglog_forget_options o = {0};
+    siglog_forget_result res;
+    forget(dirs, 2, 0, &o, &res);
+    cr_assert_eq(res.archives_read, 2);
+    cr_assert_eq(res.archives_rewritten, 2);
+    cr_assert_eq(res.archives_unvisited, 0);
+    check_archives(arch, &first_export);
+    uint64_t second = 0;
+    check_archives(arch2, &second);
+    cr_assert_eq(first_export, second);
+    cr_assert_gt(first_export, 500);
+    /* The exports' removed events counted as well as the store's. */
+    cr_assert_gt(res.events_removed, expected);
+
+    c = every_file();
+    cr_assert_eq(forgotten_tokens_found(&c), 0);
+    cr_assert_eq(found(&c, "key-003"), 0);
+    /* The other store's archive is as it was, byte for byte. */
+    size_t others = 0;
+    for (size_t i = 0; i < c.n; i++)
+        if (is_others(c.path[i])) {
+            others++;
+            cr_assert(c.len[i] == other_len && memcmp(c.bytes[i], other_bytes, other_len) == 0);
+        }
+    cr_assert_eq(others, 1);
+    free(other_bytes);
+    corpus_free(&c);
+    cr_assert_eq(test_count_entries(arch), 2);
+    cr_assert_eq(test_count_entries(arch2), 1);
+}
+
+static void note_path(void *ctx, const char *path)
+{
+    snprintf(ctx, 4096, "%s", path);
+}
+
+Test(forget_archives, dry_run_changes_nothing_and_an_archive_elsewhere_is_reported)
+{
+    corpus before = every_file();
+    const char *dirs[] = {arch};
+    char unvisited[4096] = "";
+    siglog_forget_options o = {.unvisited = note_path, .unvisited_ctx = unvisited};
+    siglog_forget_result res;
+    forget(dirs, 1, 1, &o, &res);
+    cr_assert_eq(res.archives_read, 1);
+    cr_assert_eq(res.archives_rewritten, 1);
+    cr_assert_eq(res.archives_unvisited, 1);
+    cr_assert(strstr(unvisited, arch2) && strstr(unvisited, "t.00000."), "%s", unvisited);
+    corpus after = every_file();
+    cr_assert_eq(after.n, before.n);
+    for (size_t i = 0; i < before.n; i++) {
+        cr_assert_str_eq(after.path[i], before.path[i]);
+        cr_assert(after.len[i] == before.len[i] && memcmp(after.bytes[i], before.bytes[i], before.len[i]) == 0,
+                  "%s changed", before.path[i]);
+    }
+    corpus_free(&before);
+    corpus_free(&after);
+
+    /* The forget itself, given only arch: arch2's archive still holds the
+     * key, and is reported. */
+    memset(unvisited, 0, sizeof unvisited);
+    forget(dirs, 1, 0, &o, &res);
+    cr_assert_eq(res.archives_rewritten, 1);
+    cr_assert_eq(res.archives_unvisited, 1);
+    cr_assert(strstr(unvisited, arch2), "%s", unvisited);
+}
