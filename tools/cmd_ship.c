@@ -232,9 +232,10 @@ static int check_js_stream(ship *sh)
     const ship_args *a = sh->a;
     jsStreamInfo *si = NULL;
     natsStatus s;
+    jsErrCode ec;
     int64_t start = natsconn_now_ms();
     for (int attempt = 1;; attempt++) {
-        jsErrCode ec = 0;
+        ec = 0;
         s = js_GetStreamInfo(&si, sh->conn.js, a->js_stream, NULL, &ec);
         if (s == NATS_NOT_FOUND && a->create) {
             s = create_js_stream(sh, &ec);
@@ -253,8 +254,11 @@ static int check_js_stream(ship *sh)
     if (s == NATS_NOT_FOUND)
         return cli_fail(ship_cmd.name, "JetStream stream %s does not exist (--create-js-stream creates it)",
                         a->js_stream);
+    /* Still transient: --timeout ran out, said as connecting says it (a
+     * server lost between the connection and this question lands here). */
     if (s != NATS_OK)
-        return natsconn_fail(ship_cmd.name, s, "JetStream stream %s", a->js_stream);
+        return natsconn_fail(ship_cmd.name, s, "JetStream stream %s%s", a->js_stream,
+                             natsconn_transient(s, ec) ? ": giving up" : "");
     int status = CLI_OK;
     int64_t window_ms = si->Config->Duplicates / 1000000;
     if (window_ms < a->min_dupe_window_ms) {
