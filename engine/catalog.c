@@ -1,5 +1,6 @@
 #include "catalog.h"
 #include "catalog_floor.h"
+#include "catalog_listing.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -265,29 +266,19 @@ int sl_catalog_list_segments(const siglog_io *io, const char *dir, uint64_t **ba
     return 0;
 }
 
-/* A partition without a version 2 file: its segments as listed, each
- * sealed but the last, figures unknown (0) but for the offsets the names
- * give. */
+/* A partition without a version 2 file: its segments as listed
+ * (catalog_listing.h: every segment stem, the newest of each base, none
+ * that newer ones hold, no accept's cut before its commit), each sealed
+ * but the last. */
 static int snapshot_from_listing(const siglog_io *io, const char *dir, catalog_snapshot *s)
 {
-    uint64_t *bases;
+    catalog_segment *segs;
     size_t n;
-    int rc = sl_catalog_list_segments(io, dir, &bases, &n);
+    /* adopt_floor started the snapshot one above the floor file's. */
+    uint64_t j_above = s->has_floor ? s->generation - 1 : UINT64_MAX;
+    int rc = sl_catalog_listing_entries(io, dir, j_above, &segs, &n);
     if (rc)
         return rc;
-    catalog_segment *segs = n ? calloc(n, sizeof *segs) : NULL;
-    if (n && !segs) {
-        free(bases);
-        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    }
-    for (size_t i = 0; i < n; i++) {
-        segs[i] = active_entry(bases[i]);
-        if (i + 1 < n) {
-            segs[i].state = CATALOG_SEG_SEALED;
-            segs[i].end_offset = bases[i + 1];
-        }
-    }
-    free(bases);
     free(s->segs);
     s->segs = segs;
     s->n = n;

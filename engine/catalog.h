@@ -81,7 +81,9 @@
  * them: SIGLOG_EGAP).
  *
  * Compatibility: a version 1 file (bounds only) and a partition without
- * any are read by listing the directory once, inside this module; a writer
+ * any are read by listing the directory once, inside this module
+ * (catalog_listing.h: every segment stem, plain or a rewrite's, the
+ * newest of each base, none whose offsets newer ones hold); a writer
  * or maintenance open writes version 2 (upgrade on first write). Readers
  * never write. A version 2 stream's partition past its first segment
  * must have its file (sl_catalog_check_required: the callers that know
@@ -186,9 +188,11 @@ int sl_catalog_check_ends(const siglog_io *io, const char *dir, const catalog_sn
  * after it, *after set to the first entry after them. */
 int sl_catalog_missing_run(const siglog_io *io, const char *dir, const catalog_snapshot *s, size_t i, size_t *after);
 
-/* The one listing of a partition directory (for a partition without a
- * version 2 file, and for verify's report of what is there): sorted base
- * offsets of the "<20 digits>.seg" files. */
+/* Sorted base offsets of dir's plain "<20 digits>.seg" files: what a
+ * writer's roll names (sl_catalog_drop_unnamed_tail) and what verify
+ * checks of a partition whose catalog it cannot read. A partition
+ * without a version 2 file is listed by catalog_listing.h, which takes
+ * every stem. */
 int sl_catalog_list_segments(const siglog_io *io, const char *dir, uint64_t **bases, size_t *count);
 
 /* Sorted segment bases against the bounds: SIGLOG_ECORRUPT naming the

@@ -887,6 +887,47 @@ static int remake_partition_dir(verifier *v, siglog *s, siglog_stream *st, const
     return 0;
 }
 
+/* The cold archives in cold_dir of a partition whose catalog.ckpt is
+ * to be rebuilt, named in a list ("A, B, ..."). */
+typedef struct cold_found {
+    char names[400];
+    size_t count;
+} cold_found;
+
+static int note_cold(void *ctx, const siglog_io *io, const char *dir, const char *name, uint64_t base, uint64_t end)
+{
+    (void)io, (void)dir, (void)base, (void)end;
+    cold_found *f = ctx;
+    size_t len = strlen(name), used = strlen(f->names);
+    if (len > 4 && strcmp(name + len - 4, ".tmp") == 0)
+        return 0; /* a move cut while it wrote: never an entry's */
+    if (f->count++ < 4)
+        snprintf(f->names + used, sizeof f->names - used, "%s%s", used ? ", " : "", name);
+    return 0;
+}
+
+/* A rebuild lists the partition directory only, and a cold entry's
+ * records lie in cold_dir (FORMAT.md, "Rebuilding a lost catalog"): a
+ * catalog rebuilt beside this partition's cold archives would call
+ * their offsets lost, and retention would then remove them as orphans.
+ * So it is refused while any is there, a problem naming them; 1 then. */
+static int cold_archives_refuse(verifier *v, siglog_stream *st, uint32_t part, const char *dir,
+                                const catalog_loss_plan *plan, int *refused)
+{
+    cold_found f = {0};
+    *refused = 0;
+    int rc = sl_cold_orphans_list(v->backend, &st->cfg, v->store_id, st->name, part, plan->snap, note_cold, &f);
+    if (rc || !f.count)
+        return rc;
+    *refused = 1;
+    problem(v, dir, UINT64_MAX,
+            "%s is missing and %zu cold archive(s) of this partition exist in cold_dir %s: %s%s; a catalog rebuilt "
+            "from the partition directory would not name them (their offsets would be called lost and retention "
+            "would remove them), so it is not rebuilt: restore %s",
+            CATALOG_FILE, f.count, st->cfg.cold_dir, f.names, f.count > 4 ? ", ..." : "", CATALOG_FILE);
+    return 0;
+}
+
 /* Record each partition's lost segments in its catalog (catalog_loss.h),
  * under the writer lock s holds: planned, audited (the intent), then
  * accepted. A partition whose directory is gone without a floor file, or
@@ -909,6 +950,11 @@ static int accept_partition_loss(verifier *v, siglog *s, siglog_stream *st, uint
         rc = sl_catalog_loss_plan(cat, &sp, &plan);
     if (rc == SIGLOG_ECORRUPT || rc == SIGLOG_EVERSION)
         rc = 0; /* not acceptable: reported again by the re-check */
+    int refused = 0;
+    if (!rc && plan.rebuild)
+        rc = cold_archives_refuse(v, st, part, dir, &plan, &refused);
+    if (refused)
+        sl_catalog_loss_plan_free(&plan); /* nothing to accept */
     /* The writer's open left the journal's batches of this partition out
      * (it found it incomplete), and the journal keeps them: the new active
      * segment takes those that continue the log (journal_fill). */
