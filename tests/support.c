@@ -727,3 +727,55 @@ void test_documented_keyed_hash(const char *store, const char *domain, const voi
     crypto_generichash(h, sizeof h, bytes, len, key, sizeof key);
     sodium_bin2hex(hex, 65, h, sizeof h);
 }
+
+void test_files_load_below(test_files *f, const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert(d, "%s", dir);
+    for (struct dirent *de; (de = readdir(d));) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        char *p = test_path(dir, de->d_name);
+        struct stat sb;
+        cr_assert_eq(lstat(p, &sb), 0, "%s", p);
+        if (S_ISDIR(sb.st_mode))
+            test_files_load_below(f, p);
+        if (!S_ISREG(sb.st_mode)) {
+            free(p);
+            continue;
+        }
+        if (f->n == f->cap) {
+            f->cap = f->cap ? 2 * f->cap : 64;
+            f->path = realloc(f->path, f->cap * sizeof *f->path);
+            f->bytes = realloc(f->bytes, f->cap * sizeof *f->bytes);
+            f->len = realloc(f->len, f->cap * sizeof *f->len);
+            cr_assert(f->path && f->bytes && f->len);
+        }
+        FILE *in = fopen(p, "rb");
+        cr_assert(in, "%s", p);
+        f->bytes[f->n] = malloc((size_t)sb.st_size + 1);
+        cr_assert(f->bytes[f->n]);
+        cr_assert_eq(fread(f->bytes[f->n], 1, (size_t)sb.st_size, in), (size_t)sb.st_size, "%s", p);
+        fclose(in);
+        f->len[f->n] = (size_t)sb.st_size;
+        f->path[f->n++] = p;
+    }
+    closedir(d);
+}
+
+int test_files_holds(const test_files *f, size_t i, const char *needle)
+{
+    return memmem(f->bytes[i], f->len[i], needle, strlen(needle)) != NULL;
+}
+
+void test_files_free(test_files *f)
+{
+    for (size_t i = 0; i < f->n; i++) {
+        free(f->bytes[i]);
+        free(f->path[i]);
+    }
+    free(f->path);
+    free(f->bytes);
+    free(f->len);
+    memset(f, 0, sizeof *f);
+}

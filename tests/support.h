@@ -234,3 +234,17 @@ int test_append_rolling(const char *dir, const siglog_options *o, uint32_t n, ch
 /* Open dir read-only (through io) and count the events of partition 0 of
  * "events": the count, or a negative code with its detail copied. */
 long test_count_events(const char *dir, const struct siglog_io *io, char *detail, size_t detail_len);
+
+/* Every regular file below some directories, read whole with its path,
+ * so that a byte search of a store (and its tiers) reads each file once. */
+typedef struct test_files {
+    char **path;
+    char **bytes;
+    size_t *len;
+    size_t n, cap;
+} test_files;
+/* Add every regular file below dir (recursively, no symlink followed). */
+void test_files_load_below(test_files *f, const char *dir);
+/* Whether file i holds needle. */
+int test_files_holds(const test_files *f, size_t i, const char *needle);
+void test_files_free(test_files *f);

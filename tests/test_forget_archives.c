@@ -149,57 +149,13 @@ static void teardown(void)
 
 TestSuite(forget_archives, .init = setup, .fini = teardown, .timeout = 180);
 
-/* Every regular file below some directories, read whole, with its path. */
-typedef struct corpus {
-    char *path[512];
-    char *bytes[512];
-    size_t len[512], n;
-} corpus;
-
-static void load_below(corpus *c, const char *path)
+static test_files every_file(void)
 {
-    DIR *d = opendir(path);
-    cr_assert(d, "%s", path);
-    for (struct dirent *de; (de = readdir(d));) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char *p = test_path(path, de->d_name);
-        struct stat sb;
-        cr_assert_eq(lstat(p, &sb), 0);
-        if (S_ISDIR(sb.st_mode)) {
-            load_below(c, p);
-            free(p);
-            continue;
-        }
-        cr_assert(S_ISREG(sb.st_mode), "%s", p);
-        cr_assert_lt(c->n, 512u);
-        FILE *f = fopen(p, "rb");
-        cr_assert(f, "%s", p);
-        c->bytes[c->n] = malloc((size_t)sb.st_size + 1);
-        cr_assert(c->bytes[c->n]);
-        cr_assert_eq(fread(c->bytes[c->n], 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
-        c->len[c->n] = (size_t)sb.st_size;
-        c->path[c->n++] = p;
-        fclose(f);
-    }
-    closedir(d);
-}
-
-static corpus every_file(void)
-{
-    corpus c = {.n = 0};
+    test_files f = {0};
     const char *dirs[] = {dir, cold, arch, arch2};
     for (size_t i = 0; i < 4; i++)
-        load_below(&c, dirs[i]);
-    return c;
-}
-
-static void corpus_free(corpus *c)
-{
-    for (size_t i = 0; i < c->n; i++) {
-        free(c->bytes[i]);
-        free(c->path[i]);
-    }
+        test_files_load_below(&f, dirs[i]);
+    return f;
 }
 
 /* The other store's archive: the one file of arch whose header is not
@@ -218,17 +174,17 @@ static int is_others(const char *path)
 }
 
 /* Files outside the other store's archive that hold needle. */
-static uint64_t found(const corpus *c, const char *needle)
+static uint64_t found(const test_files *c, const char *needle)
 {
     uint64_t n = 0;
     for (size_t i = 0; i < c->n; i++)
-        if (memmem(c->bytes[i], c->len[i], needle, strlen(needle)) && !is_others(c->path[i]))
+        if (test_files_holds(c, i, needle) && !is_others(c->path[i]))
             n++;
     return n;
 }
 
 /* The forgotten values' tokens found. */
-static uint64_t forgotten_tokens_found(const corpus *c)
+static uint64_t forgotten_tokens_found(const test_files *c)
 {
     uint64_t n = 0;
     for (uint64_t i = 0; i < appended; i++) {
@@ -299,7 +255,7 @@ static uint64_t key_events(const char *path)
 
 Test(forget_archives, removes_the_key_from_every_tier_and_exported_archive)
 {
-    corpus c = every_file();
+    test_files c = every_file();
     uint64_t tokens = forgotten_tokens_found(&c);
     cr_assert_gt(tokens, 20, "only %lu of the tokens are literal before", (unsigned long)tokens);
     cr_assert_gt(found(&c, "key-003"), 3);
@@ -315,7 +271,7 @@ Test(forget_archives, removes_the_key_from_every_tier_and_exported_archive)
         }
     cr_assert_not_null(other_bytes);
     cr_assert_gt(key_events(other_path), 0, "the other store's archive holds key-003's events");
-    corpus_free(&c);
+    test_files_free(&c);
     uint64_t expected = 0, first_export = 0;
     for (uint64_t i = 0; i < appended; i++)
         expected += key_at[i] == FORGOTTEN;
@@ -347,7 +303,7 @@ Test(forget_archives, removes_the_key_from_every_tier_and_exported_archive)
         }
     cr_assert_eq(others, 1);
     free(other_bytes);
-    corpus_free(&c);
+    test_files_free(&c);
     cr_assert_eq(test_count_entries(arch), 2);
     cr_assert_eq(test_count_entries(arch2), 1);
 }
@@ -359,7 +315,7 @@ static void note_path(void *ctx, const char *path)
 
 Test(forget_archives, dry_run_changes_nothing_and_an_archive_elsewhere_is_reported)
 {
-    corpus before = every_file();
+    test_files before = every_file();
     const char *dirs[] = {arch};
     char unvisited[4096] = "";
     siglog_forget_options o = {.unvisited = note_path, .unvisited_ctx = unvisited};
@@ -369,15 +325,15 @@ Test(forget_archives, dry_run_changes_nothing_and_an_archive_elsewhere_is_report
     cr_assert_eq(res.archives_rewritten, 1);
     cr_assert_eq(res.archives_unvisited, 1);
     cr_assert(strstr(unvisited, arch2) && strstr(unvisited, "t.00000."), "%s", unvisited);
-    corpus after = every_file();
+    test_files after = every_file();
     cr_assert_eq(after.n, before.n);
     for (size_t i = 0; i < before.n; i++) {
         cr_assert_str_eq(after.path[i], before.path[i]);
         cr_assert(after.len[i] == before.len[i] && memcmp(after.bytes[i], before.bytes[i], before.len[i]) == 0,
                   "%s changed", before.path[i]);
     }
-    corpus_free(&before);
-    corpus_free(&after);
+    test_files_free(&before);
+    test_files_free(&after);
 
     /* The forget itself, given only arch: arch2's archive still holds the
      * key, and is reported. */

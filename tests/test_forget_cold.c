@@ -171,64 +171,25 @@ static tiers tiers_of(void)
     return t;
 }
 
-/* Every regular file below the store and cold_dir, read whole, so that
- * a search reads them once. */
-typedef struct corpus {
-    char *bytes[256];
-    size_t len[256], n;
-} corpus;
-
-static void load_below(corpus *c, const char *path)
+/* Every file of the store and cold_dir. */
+static test_files every_file(void)
 {
-    DIR *d = opendir(path);
-    cr_assert(d, "%s", path);
-    for (struct dirent *de; (de = readdir(d));) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
-        char *p = test_path(path, de->d_name);
-        struct stat sb;
-        cr_assert_eq(lstat(p, &sb), 0);
-        if (S_ISDIR(sb.st_mode)) {
-            load_below(c, p);
-        } else if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
-            cr_assert_lt(c->n, 256u);
-            FILE *f = fopen(p, "rb");
-            cr_assert(f, "%s", p);
-            c->bytes[c->n] = malloc((size_t)sb.st_size);
-            cr_assert(c->bytes[c->n]);
-            cr_assert_eq(fread(c->bytes[c->n], 1, (size_t)sb.st_size, f), (size_t)sb.st_size);
-            c->len[c->n++] = (size_t)sb.st_size;
-            fclose(f);
-        }
-        free(p);
-    }
-    closedir(d);
+    test_files f = {0};
+    test_files_load_below(&f, dir);
+    test_files_load_below(&f, cold);
+    return f;
 }
 
-static corpus every_file(void)
-{
-    corpus c = {.n = 0};
-    load_below(&c, dir);
-    load_below(&c, cold);
-    return c;
-}
-
-static void corpus_free(corpus *c)
+static int found(const test_files *c, const char *needle)
 {
     for (size_t i = 0; i < c->n; i++)
-        free(c->bytes[i]);
-}
-
-static int found(const corpus *c, const char *needle)
-{
-    for (size_t i = 0; i < c->n; i++)
-        if (memmem(c->bytes[i], c->len[i], needle, strlen(needle)))
+        if (test_files_holds(c, i, needle))
             return 1;
     return 0;
 }
 
 /* The forgotten values' tokens found in the store or cold_dir. */
-static uint64_t forgotten_tokens_found(const corpus *c)
+static uint64_t forgotten_tokens_found(const test_files *c)
 {
     uint64_t n = 0;
     for (uint64_t i = 0; i < appended; i++) {
@@ -273,11 +234,11 @@ Test(forget_cold, rewrites_the_archives_and_leaves_no_byte_of_the_keys)
     tiers before = tiers_of();
     cr_assert_gt(before.cold, 4, "retention moved %lu segments cold", (unsigned long)before.cold);
     cr_assert_eq(test_count_entries(cold), before.cold);
-    corpus c = every_file();
+    test_files c = every_file();
     uint64_t tokens = forgotten_tokens_found(&c);
     cr_assert_gt(tokens, 100, "only %lu of the tokens are literal before", (unsigned long)tokens);
     cr_assert(found(&c, "solo"));
-    corpus_free(&c);
+    test_files_free(&c);
 
     uint64_t expected = 0;
     for (uint64_t i = 0; i < appended; i++)
@@ -311,5 +272,5 @@ Test(forget_cold, rewrites_the_archives_and_leaves_no_byte_of_the_keys)
     c = every_file();
     cr_assert_eq(forgotten_tokens_found(&c), 0);
     cr_assert_not(found(&c, "key-003") || found(&c, "solo") || found(&c, "mid"));
-    corpus_free(&c);
+    test_files_free(&c);
 }
