@@ -91,7 +91,29 @@ def spawn(cmd, log, err=None):
     return p
 
 
+def drop_torn_line(log_path):
+    """Cut a log back to its last whole line. A SIGKILL can end a write()
+    of several ack lines part way: the kernel copies a write into the page
+    cache a page at a time and stops between pages once a fatal signal is
+    pending, so a batch's lines that straddle a page boundary are cut. The
+    events of the cut line were acknowledged, but the line does not say
+    which, so it cannot be proven; the whole lines before it still are.
+    Without this the next writer's first line would be glued to the
+    fragment and read as a malformed line."""
+    try:
+        with open(log_path, "r+b") as f:
+            data = f.read()
+            if not data or data.endswith(b"\n"):
+                return
+            keep = data.rfind(b"\n") + 1
+            print(f"{log_path}: dropping a line cut by the kill: {data[keep:]!r}", flush=True)
+            f.truncate(keep)
+    except FileNotFoundError:
+        pass
+
+
 def start_writer(store, acks, run, seed, log, extra=()):
+    drop_torn_line(acks)
     return spawn([WRITER, "write", store, acks, "--run", str(run), "--seed", str(seed), *extra], log)
 
 
@@ -143,6 +165,8 @@ def count_lines(path, kind):
 def check(store, acks, what, seen=(), append_run=None):
     """Recover the store and prove every log against it (crash_writer
     check); then `siglog verify`. Returns the summary line."""
+    for log_path in (acks, *seen):
+        drop_torn_line(log_path)
     cmd = [WRITER, "check", store, acks]
     for s in seen:
         cmd += ["--seen", s]
