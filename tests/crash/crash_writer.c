@@ -3,9 +3,11 @@
  * its first argument names (see crash_proc.h). Its `write` mode is what the
  * suites kill and cut: every acknowledged event is logged, with one write()
  * on an O_APPEND file outside the store right after siglog_append returned,
- * so a SIGKILL or a cut of the store's file system a moment later cannot
- * lose the log line of an acknowledged event (the log lives on another file
- * system and the page cache survives the process).
+ * so a cut of the store's file system a moment later cannot lose the log
+ * line of an acknowledged event (the log lives on another file system and
+ * the page cache survives the process). A SIGKILL can cut that write()
+ * between two pages; the drivers drop the cut line (crashlib's
+ * drop_torn_line), so its events go unproven rather than misread.
  *
  * Environment: SIGLOG_CRASH_JOURNAL_BYTES (default 1 MiB, the minimum, so
  * journal checkpoints and recycling happen within a second of appending),
