@@ -14,6 +14,16 @@
  *                            time it grew by --seal_mib MiB (default 64):
  *                            what a log that makes each finished segment
  *                            durable at its roll must wait for, and no more
+ *   --mode=raw_rolled        the least a segment log with the same durability
+ *                            as siglog's `none` must do, done the cheapest
+ *                            way: raw, each partition in files of
+ *                            --seal_mib MiB whose new bytes go to write-back
+ *                            every --writeback_kib KiB (default 1024, as
+ *                            siglog's segments: sync_file_range, waiting for
+ *                            nothing), and at each roll fdatasync of the
+ *                            finished file, the next file created and the
+ *                            directory fsynced (the floor of uncompressed
+ *                            append's wall time; bench/ANALYSIS.md)
  *   --mode=fdatasync         median/p99 of 4 KiB overwrite + fdatasync in a
  *                            preallocated file (what one group commit costs)
  *   --partitions=P (records go to xxh3(key) % P, as siglog routes them),
@@ -37,12 +47,39 @@ typedef struct out {
     char *buf;
     size_t len;
     char *cbuf; /* raw_lz4: compressed block */
-    uint64_t unsynced; /* raw_sealed: bytes written since its last sync */
+    uint64_t unsynced; /* raw_sealed, raw_rolled: bytes written since its last sync */
+    uint64_t unhinted; /* raw_rolled: bytes written since the last write-back hint */
+    uint32_t part, files; /* raw_rolled: its partition, files it opened so far */
 } out;
 
 static int lz4_mode;
-static uint64_t seal_bytes; /* raw_sealed: sync every this many; 0: never */
+static uint64_t seal_bytes; /* raw_sealed, raw_rolled: sync every this many; 0: never */
+static uint64_t writeback_bytes; /* raw_rolled: hint every this many; 0: not rolled */
 static uint64_t bytes_written;
+static const char *out_dir;
+
+/* raw_rolled: partition p's file number k, the name sorting in order. */
+static void rolled_path(char *path, size_t cap, uint32_t p, uint32_t k)
+{
+    snprintf(path, cap, "%s/p%05u.%05u", out_dir, p, k);
+}
+
+/* raw_rolled: the file just synced is finished; the next one is created
+ * and the directory synced so that its name is durable, as a roll must. */
+static void out_roll(out *o)
+{
+    if (close(o->fd) != 0)
+        bench_die("close");
+    char path[4096];
+    rolled_path(path, sizeof path, o->part, o->files++);
+    o->fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+    if (o->fd < 0)
+        bench_die("open %s", path);
+    int d = open(out_dir, O_RDONLY | O_DIRECTORY);
+    if (d < 0 || fsync(d) != 0)
+        bench_die("fsync of %s", out_dir);
+    close(d);
+}
 
 static void write_all(int fd, const void *p, size_t n)
 {
@@ -72,12 +109,24 @@ static void out_flush(out *o)
         write_all(o->fd, o->buf, o->len);
         bytes_written += o->len;
         o->unsynced += o->len;
+        o->unhinted += o->len;
     }
     o->len = 0;
+    if (writeback_bytes && o->unhinted >= writeback_bytes) {
+        /* Hands the bytes to the disk now; the roll's sync then waits
+         * only for what the disk has not caught up with. A rolled file
+         * begins at its last sync, so unsynced is its length. */
+        (void)sync_file_range(o->fd, (off_t)(o->unsynced - o->unhinted), (off_t)o->unhinted,
+                              SYNC_FILE_RANGE_WRITE);
+        o->unhinted = 0;
+    }
     if (seal_bytes && o->unsynced >= seal_bytes) {
         if (fdatasync(o->fd) != 0)
             bench_die("fdatasync");
         o->unsynced = 0;
+        o->unhinted = 0;
+        if (writeback_bytes)
+            out_roll(o);
     }
 }
 
@@ -205,6 +254,7 @@ int main(int argc, char **argv)
     uint64_t batch = (uint64_t)bench_opt_ll(argc, argv, "batch", 1000);
     int do_read = (int)bench_opt_ll(argc, argv, "read", 0);
     const char *dir = bench_opt(argc, argv, "dir", "bench/tmp/baseline");
+    out_dir = dir;
     bench_rm_rf(dir);
     if (mkdir(dir, 0700) != 0)
         bench_die("mkdir %s", dir);
@@ -215,8 +265,13 @@ int main(int argc, char **argv)
     }
     int durable = strcmp(mode, "raw_durable") == 0, onefile = strcmp(mode, "raw_1file_durable") == 0;
     lz4_mode = strcmp(mode, "raw_lz4") == 0;
-    if (strcmp(mode, "raw_sealed") == 0)
+    int rolled = strcmp(mode, "raw_rolled") == 0;
+    if (strcmp(mode, "raw_sealed") == 0 || rolled)
         seal_bytes = (uint64_t)bench_opt_ll(argc, argv, "seal_mib", 64) << 20;
+    if (rolled && !(writeback_bytes = (uint64_t)bench_opt_ll(argc, argv, "writeback_kib", 1024) << 10))
+        bench_die("raw_rolled needs --writeback_kib > 0");
+    if (rolled && do_read)
+        bench_die("raw_rolled has no --read: its files are raw's, cut in pieces");
     if (!durable && !onefile && !lz4_mode && !seal_bytes && strcmp(mode, "raw") != 0)
         bench_die("bad --mode %s", mode);
 
@@ -230,7 +285,11 @@ int main(int argc, char **argv)
         o[p].cbuf = malloc((size_t)LZ4_compressBound(RAW_BLOCK) + 16);
         if (p < nfiles) {
             char path[4096];
-            snprintf(path, sizeof path, "%s/p%05u", dir, p);
+            o[p].part = p;
+            if (rolled)
+                rolled_path(path, sizeof path, p, o[p].files++);
+            else
+                snprintf(path, sizeof path, "%s/p%05u", dir, p);
             o[p].fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
             if (o[p].fd < 0)
                 bench_die("open %s", path);
