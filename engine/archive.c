@@ -11,10 +11,13 @@
  * created, 88 u64 data position, 96 u64 data bytes, 104 u64 index
  * position, 112..127 zero.
  * Schema entry: u32 version, u32 zero, u64 records (versions ascending).
+ * Version 2 adds the filters: header 112 u64 their bytes (version 1:
+ * zero), segment entry 40 u64 its filter's bytes, and after the index the
+ * filters back to back, each a key filter file's bytes (FORMAT.md §23).
  * Segment entry: u64 base, u64 end, u64 records, u64 bytes, i64 max time,
- * u64 zero. Index entry: u64 base offset, u64 position (from the data
- * start), i64 max time. Trailer: u32 "SGAE", u32 zero, u64 XXH3-64 of
- * every byte before it.
+ * u64 filter bytes. Index entry: u64 base offset, u64 position (from the
+ * data start), i64 max time. Trailer: u32 "SGAE", u32 zero, u64 XXH3-64
+ * of every byte before the filters, then of the trailer's first 8.
  */
 #include "archive.h"
 
@@ -31,7 +34,7 @@ archive_segment sl_archive_segment_at(const archive_view *v, uint32_t i)
 {
     const uint8_t *p = v->segments + (size_t)i * ARCHIVE_SEGMENT_ENTRY_BYTES;
     return (archive_segment){ get_le64(p), get_le64(p + 8), get_le64(p + 16), get_le64(p + 24),
-                              (int64_t)get_le64(p + 32) };
+                              (int64_t)get_le64(p + 32), get_le64(p + 40) };
 }
 
 archive_schema sl_archive_schema_at(const archive_view *v, uint32_t i)
@@ -55,6 +58,8 @@ void sl_archive_tally_free(archive_tally *t)
 {
     free(t->schemas);
     t->schemas = NULL;
+    sl_key_set_free(&t->keys);
+    sl_bytebuf_free(&t->filters);
 }
 
 static void stats_free(data_stats *st)
@@ -107,6 +112,8 @@ int sl_archive_tally_batch(archive_tally *t, const batch_header *h, const uint8_
         if (r.timestamp_us > t->max_ts)
             t->max_ts = r.timestamp_us;
         rc = count_schema(t, r.schema_version);
+        if (!rc && t->build_filters)
+            rc = sl_key_set_add(&t->keys, sl_keyfilter_hash(r.key, r.key_len));
     }
     if (rc)
         return rc;
@@ -115,6 +122,38 @@ int sl_archive_tally_batch(archive_tally *t, const batch_header *h, const uint8_
     if (h->max_timestamp_us > t->segment_max_ts)
         t->segment_max_ts = h->max_timestamp_us;
     return 0;
+}
+
+static void add_to_filter(void *filter, uint64_t h)
+{
+    sl_keyfilter_add(filter, h);
+}
+
+/* The filter of the segment just tallied, from its keys (summary checksum
+ * 0: an archive's segment has no .sum), appended to t->filters. */
+static int build_filter(archive_tally *t, const archive_segment *seg)
+{
+    keyfilter f = { 0 };
+    keyfilter_binding of = { seg->base_offset, seg->end_offset, 0 };
+    uint8_t *buf = NULL;
+    size_t len = 0;
+    int rc = sl_keyfilter_init(&f, sl_keyfilter_blocks_for(t->keys.n), &of);
+    if (!rc) {
+        sl_key_set_each(&t->keys, add_to_filter, &f);
+        rc = sl_keyfilter_encode(&f, &buf, &len);
+    }
+    if (!rc && sl_bytebuf_append(&t->filters, buf, len) != 0)
+        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    free(buf);
+    sl_keyfilter_free(&f);
+    sl_key_set_clear(&t->keys);
+    return rc;
+}
+
+/* The size of a filter of the given bytes' block count (§23: 56 + 32n). */
+static uint64_t filter_size(const uint8_t *filter)
+{
+    return KEYFILTER_HEADER_BYTES + (uint64_t)get_le32(filter + 8) * KEYFILTER_BLOCK_BYTES + 8;
 }
 
 void sl_archive_tally_segment_begin(archive_tally *t, const archive_segment *seg)
@@ -131,7 +170,7 @@ int sl_archive_tally_segment_end(archive_tally *t, const archive_segment *seg, u
         return sl_err_set(SIGLOG_ECORRUPT, "segment %u [%" PRIu64 ", %" PRIu64 ") does not match its batches "
                           "(they end at %" PRIu64 ", hold %" PRIu64 " records)",
                           s, seg->base_offset, seg->end_offset, t->expect, t->segment_records);
-    return 0;
+    return t->build_filters ? build_filter(t, seg) : 0;
 }
 
 void sl_archive_index_entry(uint8_t entry[ARCHIVE_INDEX_ENTRY_BYTES], const batch_header *h, uint64_t pos)
@@ -145,10 +184,11 @@ void sl_archive_index_entry(uint8_t entry[ARCHIVE_INDEX_ENTRY_BYTES], const batc
  * records), tiling its segment's offsets, the segments' byte counts
  * adding up to data_bytes. */
 static int scan_data(const archive_segment *segs, uint32_t n, const uint8_t *data, uint64_t data_bytes,
-                     data_stats *st)
+                     int build_filters, data_stats *st)
 {
     *st = (data_stats){ 0 };
     sl_archive_tally_init(&st->t);
+    st->t.build_filters = build_filters;
     bytebuf scratch = { 0 };
     uint64_t pos = 0;
     int rc = 0;
@@ -234,6 +274,7 @@ int sl_archive_head_encode(archive_meta *meta, const archive_tally *t, const arc
     put_le64(p + 88, data_pos);
     put_le64(p + 96, data_bytes);
     put_le64(p + 104, data_pos + data_bytes);
+    put_le64(p + 112, t->filters.len);
     uint8_t *q = p + ARCHIVE_HEADER_BYTES;
     memcpy(q, meta->stream, name_len);
     q += name_len;
@@ -241,7 +282,11 @@ int sl_archive_head_encode(archive_meta *meta, const archive_tally *t, const arc
         put_le32(q, t->schemas[i].version);
         put_le64(q + 8, t->schemas[i].records);
     }
+    size_t filter_at = 0;
     for (uint32_t i = 0; i < n; i++, q += ARCHIVE_SEGMENT_ENTRY_BYTES) {
+        uint64_t filter = filter_at < t->filters.len ? filter_size(t->filters.data + filter_at) : 0;
+        filter_at += (size_t)filter;
+        put_le64(q + 40, filter);
         put_le64(q, segments[i].base_offset);
         put_le64(q + 8, segments[i].end_offset);
         put_le64(q + 16, segments[i].record_count);
@@ -265,10 +310,11 @@ int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint3
     if (n == 0 || n > ARCHIVE_SEGMENTS_MAX)
         return sl_err_set(SIGLOG_EINVAL, "archive: %u segments, must be 1..%u", n, ARCHIVE_SEGMENTS_MAX);
     data_stats st;
-    int rc = scan_data(segments, n, data, data_bytes, &st);
+    int rc = scan_data(segments, n, data, data_bytes, 1, &st);
     if (rc)
         return rc;
-    uint64_t total = sl_archive_data_position(meta, &st.t, n) + data_bytes + st.index.len + ARCHIVE_TRAILER_BYTES;
+    uint64_t total = sl_archive_data_position(meta, &st.t, n) + data_bytes + st.index.len + st.t.filters.len +
+                     ARCHIVE_TRAILER_BYTES;
     out->len = 0;
     if (total > SIZE_MAX || sl_bytebuf_reserve(out, (size_t)total) != 0)
         rc = sl_err_set(SIGLOG_ENOMEM, "out of memory for an archive of %" PRIu64 " bytes", total);
@@ -279,11 +325,24 @@ int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint3
         out->len += (size_t)data_bytes;
         memcpy(out->data + out->len, st.index.data, st.index.len);
         out->len += st.index.len;
-        /* The checksum covers the trailer's first 8 bytes too. */
-        put_le32(out->data + out->len, ARCHIVE_TRAILER_MAGIC);
-        put_le32(out->data + out->len + 4, 0);
-        sl_archive_trailer_encode(out->data + out->len, XXH3_64bits(out->data, out->len + 8));
-        out->len += ARCHIVE_TRAILER_BYTES;
+        size_t checked = out->len;
+        memcpy(out->data + out->len, st.t.filters.data, st.t.filters.len);
+        out->len += st.t.filters.len;
+        /* The checksum covers the trailer's first 8 bytes too, not the
+         * filters. */
+        uint8_t trailer[ARCHIVE_TRAILER_BYTES];
+        sl_archive_trailer_encode(trailer, 0);
+        XXH3_state_t *xs = XXH3_createState();
+        if (!xs)
+            rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
+        else {
+            XXH3_64bits_reset(xs);
+            XXH3_64bits_update(xs, out->data, checked);
+            XXH3_64bits_update(xs, trailer, 8);
+            sl_archive_trailer_encode(out->data + out->len, XXH3_64bits_digest(xs));
+            XXH3_freeState(xs);
+            out->len += ARCHIVE_TRAILER_BYTES;
+        }
     }
     stats_free(&st);
     return rc;
@@ -301,10 +360,24 @@ int sl_archive_prelude_check(const uint8_t *header, uint64_t len)
 {
     if (len < ARCHIVE_HEADER_BYTES + ARCHIVE_TRAILER_BYTES || get_le32(header) != ARCHIVE_MAGIC)
         return sl_err_set(SIGLOG_ECORRUPT, "not an archive file (bad magic or %" PRIu64 " bytes)", len);
-    if (get_le16(header + 4) != ARCHIVE_VERSION)
-        return sl_err_set(SIGLOG_EVERSION, "archive version %u, this build reads %d", get_le16(header + 4),
+    if (get_le16(header + 4) != 1 && get_le16(header + 4) != ARCHIVE_VERSION)
+        return sl_err_set(SIGLOG_EVERSION, "archive version %u, this build reads 1 and %d", get_le16(header + 4),
                           ARCHIVE_VERSION);
     return 0;
+}
+
+/* Version 1 has no filters (its bytes 112.. are zero, a rule checked
+ * once the checksum holds). */
+static uint64_t filter_section_bytes(const uint8_t *header)
+{
+    return get_le16(header + 4) >= 2 ? get_le64(header + 112) : 0;
+}
+
+uint64_t sl_archive_checked_bytes(const uint8_t *header, uint64_t len)
+{
+    uint64_t filters = filter_section_bytes(header);
+    uint64_t body = len - ARCHIVE_TRAILER_BYTES; /* the prelude check saw len >= 144 */
+    return filters <= body - ARCHIVE_HEADER_BYTES ? body - filters : body;
 }
 
 int sl_archive_trailer_check(const uint8_t *trailer, uint64_t len, uint64_t checksum)
@@ -338,17 +411,22 @@ static int decode_layout(const uint8_t *buf, size_t head_len, uint64_t len, arch
     m->batch_count = get_le64(buf + 64);
     uint64_t data_pos = get_le64(buf + 88), index_pos = get_le64(buf + 104);
     v->data_bytes = get_le64(buf + 96);
+    v->version = get_le16(buf + 4);
+    v->filter_bytes = filter_section_bytes(buf);
     if (name_len == 0 || name_len > SIGLOG_NAME_MAX)
         return sl_err_set(SIGLOG_ECORRUPT, "archive: byte 6: stream name length %zu, must be 1..%d", name_len,
                           SIGLOG_NAME_MAX);
-    if (get_le32(buf + 76) || !all_zero(buf + 112, 16))
+    if (get_le32(buf + 76) || !all_zero(buf + (v->version >= 2 ? 120 : 112), v->version >= 2 ? 8 : 16))
         return sl_err_set(SIGLOG_ECORRUPT, "archive: reserved header bytes are not zero");
     if (v->segment_count == 0 || v->segment_count > ARCHIVE_SEGMENTS_MAX || v->schema_count > ARCHIVE_SCHEMAS_MAX)
         return sl_err_set(SIGLOG_ECORRUPT, "archive: %u segments and %u schema versions, must be 1..%u and "
                           "0..%u", v->segment_count, v->schema_count, ARCHIVE_SEGMENTS_MAX, ARCHIVE_SCHEMAS_MAX);
     uint64_t want_data = ARCHIVE_HEADER_BYTES + name_len + (uint64_t)v->schema_count * ARCHIVE_SCHEMA_ENTRY_BYTES +
                          (uint64_t)v->segment_count * ARCHIVE_SEGMENT_ENTRY_BYTES;
-    uint64_t body = len - ARCHIVE_TRAILER_BYTES;
+    uint64_t body = sl_archive_checked_bytes(buf, len);
+    if (body + v->filter_bytes + ARCHIVE_TRAILER_BYTES != len)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte 112: %" PRIu64 " bytes of filters in a %" PRIu64
+                          "-byte file", v->filter_bytes, len);
     if (data_pos != want_data || data_pos > body || v->data_bytes > body - data_pos ||
         index_pos != data_pos + v->data_bytes || m->batch_count > (body - index_pos) / ARCHIVE_INDEX_ENTRY_BYTES ||
         index_pos + m->batch_count * ARCHIVE_INDEX_ENTRY_BYTES != body || data_pos > head_len)
@@ -363,6 +441,7 @@ static int decode_layout(const uint8_t *buf, size_t head_len, uint64_t len, arch
     v->segments = v->schemas + (size_t)v->schema_count * ARCHIVE_SCHEMA_ENTRY_BYTES;
     v->data_pos = data_pos;
     v->index_pos = index_pos;
+    v->filter_pos = body;
     m->store_id = get_le64(buf + 8);
     m->partition = get_le32(buf + 16);
     m->first_offset = get_le64(buf + 24);
@@ -379,11 +458,21 @@ static int decode_layout(const uint8_t *buf, size_t head_len, uint64_t len, arch
 /* The tables' own rules; segs[i] get the segment entries. */
 static int check_tables(const archive_view *v, archive_segment *segs)
 {
+    uint64_t filters = 0;
     for (uint32_t i = 0; i < v->segment_count; i++) {
         segs[i] = sl_archive_segment_at(v, i);
-        if (get_le64(v->segments + (size_t)i * ARCHIVE_SEGMENT_ENTRY_BYTES + 40))
-            return sl_err_set(SIGLOG_ECORRUPT, "archive: segment entry %u: reserved bytes are not zero", i);
+        uint64_t fb = segs[i].filter_bytes, blocks = (fb - KEYFILTER_HEADER_BYTES - 8) / KEYFILTER_BLOCK_BYTES;
+        if (v->version < 2 ? fb != 0
+                           : fb < KEYFILTER_HEADER_BYTES + KEYFILTER_BLOCK_BYTES + 8 || fb > KEYFILTER_FILE_MAX ||
+                                 (fb - KEYFILTER_HEADER_BYTES - 8) % KEYFILTER_BLOCK_BYTES || blocks == 0)
+            return sl_err_set(SIGLOG_ECORRUPT, "archive: byte %" PRIu64 ": segment entry %u: %s",
+                              v->data_pos - (uint64_t)(v->segment_count - i) * ARCHIVE_SEGMENT_ENTRY_BYTES + 40, i,
+                              v->version < 2 ? "reserved bytes are not zero" : "not the size of a key filter");
+        filters += fb;
     }
+    if (filters != v->filter_bytes)
+        return sl_err_set(SIGLOG_ECORRUPT, "archive: byte 112: %" PRIu64 " bytes of filters, the segments' add up "
+                          "to %" PRIu64, v->filter_bytes, filters);
     for (uint32_t i = 0; i < v->schema_count; i++) {
         const uint8_t *p = v->schemas + (size_t)i * ARCHIVE_SCHEMA_ENTRY_BYTES;
         if (get_le32(p + 4) || (i && get_le32(p) <= get_le32(p - ARCHIVE_SCHEMA_ENTRY_BYTES)))
@@ -424,7 +513,7 @@ int sl_archive_tally_check(const archive_view *v, const archive_segment *segs, c
 static int check_contents(archive_view *v, const archive_segment *segs)
 {
     data_stats st;
-    int rc = scan_data(segs, v->segment_count, v->data, v->data_bytes, &st);
+    int rc = scan_data(segs, v->segment_count, v->data, v->data_bytes, 0, &st);
     if (rc)
         return rc;
     rc = sl_archive_tally_check(v, segs, &st.t);
@@ -438,7 +527,17 @@ int sl_archive_decode(const uint8_t *buf, size_t len, archive_view *v)
 {
     memset(v, 0, sizeof *v);
     int rc = sl_archive_prelude_check(buf, len);
-    if (rc || (rc = sl_archive_trailer_check(buf + len - ARCHIVE_TRAILER_BYTES, len, XXH3_64bits(buf, len - 8))))
+    if (rc)
+        return rc;
+    XXH3_state_t *xs = XXH3_createState();
+    if (!xs)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    XXH3_64bits_reset(xs);
+    XXH3_64bits_update(xs, buf, (size_t)sl_archive_checked_bytes(buf, len));
+    XXH3_64bits_update(xs, buf + len - ARCHIVE_TRAILER_BYTES, 8);
+    uint64_t sum = XXH3_64bits_digest(xs);
+    XXH3_freeState(xs);
+    if ((rc = sl_archive_trailer_check(buf + len - ARCHIVE_TRAILER_BYTES, len, sum)) != 0)
         return rc;
     v->buf = buf;
     v->len = len;
@@ -453,6 +552,26 @@ int sl_archive_decode(const uint8_t *buf, size_t len, archive_view *v)
     }
     free(segs);
     return rc;
+}
+
+int sl_archive_filter_decode(const archive_segment *seg, uint32_t i, const uint8_t *bytes, uint64_t at,
+                             const char *path, keyfilter *f)
+{
+    memset(f, 0, sizeof *f);
+    if (!seg->filter_bytes)
+        return 0;
+    int rc = sl_keyfilter_decode(bytes, (size_t)seg->filter_bytes, f);
+    keyfilter_binding of = f->of;
+    if (!rc && (of.base_offset != seg->base_offset || of.end_offset != seg->end_offset || of.summary_checksum)) {
+        sl_keyfilter_free(f);
+        rc = sl_err_set(SIGLOG_ECORRUPT, "bound to offsets %" PRIu64 "..%" PRIu64 ", not the segment's",
+                        of.base_offset, of.end_offset);
+    }
+    if (rc)
+        return sl_err_set(rc == SIGLOG_ENOMEM ? rc : SIGLOG_ECORRUPT, "%s: byte %" PRIu64 ": the key filter of "
+                          "segment %u [%" PRIu64 ", %" PRIu64 "): %s", path, at, i, seg->base_offset,
+                          seg->end_offset, siglog_errdetail());
+    return 1;
 }
 
 void sl_archive_iter_init(archive_iter *ai, const archive_view *v)

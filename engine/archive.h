@@ -27,11 +27,13 @@
 #include "batch.h"
 #include "bytebuf.h"
 #include "catalog.h"
+#include "key_set.h"
+#include "keyfilter.h"
 #include "siglog.h"
 
 #define ARCHIVE_MAGIC 0x56414753u         /* "SGAV" */
 #define ARCHIVE_TRAILER_MAGIC 0x45414753u /* "SGAE" */
-#define ARCHIVE_VERSION 1
+#define ARCHIVE_VERSION 2 /* what is written; 1 (no filters) is read too */
 #define ARCHIVE_HEADER_BYTES 128
 #define ARCHIVE_SCHEMA_ENTRY_BYTES 16
 #define ARCHIVE_SEGMENT_ENTRY_BYTES 48
@@ -46,6 +48,7 @@ typedef struct archive_segment {
     uint64_t record_count;
     uint64_t bytes;                   /* of its batches in the archive */
     int64_t max_timestamp_us;
+    uint64_t filter_bytes;            /* of its key filter (version 1: 0) */
 } archive_segment;
 
 typedef struct archive_schema {
@@ -77,6 +80,8 @@ typedef struct archive_view {
     const uint8_t *data;     /* the batches (NULL when read from a file) */
     uint64_t data_pos, data_bytes, index_pos; /* in the file */
     const uint8_t *index;    /* ARCHIVE_INDEX_ENTRY_BYTES per batch */
+    unsigned version;
+    uint64_t filter_pos, filter_bytes; /* the filters (version 1: none) */
 } archive_view;
 
 archive_segment sl_archive_segment_at(const archive_view *v, uint32_t i);
@@ -100,6 +105,11 @@ typedef struct archive_tally {
     uint64_t expect; /* the next batch's base offset */
     uint64_t segment_records;
     int64_t segment_max_ts;
+    /* Set by a writer: each segment's key hashes are collected and, at its
+     * end, its filter appended to filters (what the archive will hold). */
+    int build_filters;
+    key_set keys;
+    bytebuf filters;
 } archive_tally;
 
 void sl_archive_tally_init(archive_tally *t);
@@ -114,9 +124,25 @@ int sl_archive_tally_batch(archive_tally *t, const batch_header *h, const uint8_
  * 0 or SIGLOG_ECORRUPT naming segment s. */
 int sl_archive_tally_segment_end(archive_tally *t, const archive_segment *seg, uint32_t s);
 
+/* How many bytes from the start of a len-byte archive whose header is
+ * `header` the trailer's checksum covers: all but the filters and the
+ * trailer (an untrusted filter length gives a count the checksum then
+ * refuses). */
+uint64_t sl_archive_checked_bytes(const uint8_t *header, uint64_t len);
+
+/* The key filter of segment i of archive v whose bytes (seg's
+ * filter_bytes of them, at file byte `at`) are `bytes`: 1 and *f when it
+ * holds §23's rules and is of that segment (its base and end, summary
+ * checksum 0), 0 when the archive has none (version 1), or
+ * SIGLOG_ECORRUPT naming path, the byte and the rule: then the reader
+ * reads the segment. */
+int sl_archive_filter_decode(const archive_segment *seg, uint32_t i, const uint8_t *bytes, uint64_t at,
+                             const char *path, keyfilter *f);
+
 /* Where the batches start in an archive of n segments tallied as t. */
 uint64_t sl_archive_data_position(const archive_meta *meta, const archive_tally *t, uint32_t n);
-/* Append an archive's bytes before its batches (header, name, schema
+/* Append an archive's bytes before its batches (version 2: the table's
+ * filter sizes are those of t's filters, which t must have built) (header, name, schema
  * summary, segment table) to out, meta's range, counts and times set from
  * t and segments[0..n). 0 or SIGLOG_ENOMEM. */
 int sl_archive_head_encode(archive_meta *meta, const archive_tally *t, const archive_segment *segments, uint32_t n,
@@ -275,6 +301,9 @@ int sl_archive_file_open(archive_file *f, const siglog_io *io, const char *path)
 /* Its records in offset order: as sl_archive_records_next, the partition
  * set. */
 int sl_archive_file_next(archive_file *f, siglog_record *rec);
+/* The key filter of segment i (sl_archive_filter_decode), read from the
+ * file. */
+int sl_archive_file_filter(const archive_file *f, uint32_t i, keyfilter *kf);
 /* A batch reader of archive segment i's batches. */
 archive_batch_file sl_archive_file_segment(const archive_file *f, uint32_t i);
 void sl_archive_file_close(archive_file *f);

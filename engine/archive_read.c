@@ -108,7 +108,8 @@ static int check_file(archive_file *f, uint8_t *buf)
     if ((got = sl_io_read_full(f->io, f->fd, trailer, sizeof trailer, f->len - sizeof trailer)) != sizeof trailer)
         return got < 0 ? sl_err_errno((int)got, "reading %s", f->path)
                        : sl_err_set(SIGLOG_ECORRUPT, "%s: cut while read", f->path);
-    if ((rc = sl_archive_file_checksum(f->io, f->fd, f->path, f->len - sizeof trailer, buf, &sum)) != 0 ||
+    if ((rc = sl_archive_file_checksum(f->io, f->fd, f->path, sl_archive_checked_bytes(header, f->len), buf,
+                                       &sum)) != 0 ||
         (rc = sl_archive_trailer_check(trailer, f->len, sum)) != 0)
         return rc;
     uint64_t head_len = sl_archive_head_bytes(header);
@@ -159,6 +160,27 @@ int sl_archive_file_next(archive_file *f, siglog_record *rec)
     int rc = sl_archive_records_next(&f->records, rec);
     if (rc == 1)
         rec->partition = f->view.meta.partition;
+    return rc;
+}
+
+int sl_archive_file_filter(const archive_file *f, uint32_t i, keyfilter *kf)
+{
+    memset(kf, 0, sizeof *kf);
+    uint64_t at = f->view.filter_pos;
+    for (uint32_t k = 0; k < i; k++)
+        at += sl_archive_segment_at(&f->view, k).filter_bytes;
+    archive_segment seg = sl_archive_segment_at(&f->view, i);
+    if (!seg.filter_bytes)
+        return 0;
+    uint8_t *bytes = malloc((size_t)seg.filter_bytes); /* at most KEYFILTER_FILE_MAX: the head check */
+    if (!bytes)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    ssize_t got = sl_io_read_full(f->io, f->fd, bytes, (size_t)seg.filter_bytes, at);
+    int rc = got < 0 ? sl_err_errno((int)got, "reading %s at byte %" PRIu64, f->path, at)
+             : (uint64_t)got != seg.filter_bytes
+                 ? sl_err_set(SIGLOG_ECORRUPT, "%s: byte %" PRIu64 ": cut while read", f->path, at + (uint64_t)got)
+                 : sl_archive_filter_decode(&seg, i, bytes, at, f->path, kf);
+    free(bytes);
     return rc;
 }
 

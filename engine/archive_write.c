@@ -85,11 +85,12 @@ static void advance(const archive_source *src, const batch_header *h)
 int sl_archive_scan(const archive_source *src, archive_segment *segs, archive_tally *t)
 {
     sl_archive_tally_init(t);
+    t->build_filters = 1; /* the archive's filters come from this read */
     bytebuf scratch = { 0 };
     int rc = 0;
     for (size_t i = 0; i < src->n && !rc; i++) {
         const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, src->first + i);
-        segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us };
+        segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us, 0 };
         archive_batch_file bf = { .fd = -1 };
         char *path = NULL;
         rc = sl_archive_source_open(src, i, &bf, &path);
@@ -211,14 +212,18 @@ static int write_file(const archive_source *src, archive_meta *meta, archive_seg
     if (!rc && (rc = sl_io_write_all(io, fd, head.data, head.len, 0)) < 0)
         rc = sl_err_errno(rc, "writing %s", tmp);
     sl_bytebuf_free(&head);
+    /* The filters follow the index, outside the trailer's checksum. */
     uint64_t body = data_pos + data_bytes + t->batches * ARCHIVE_INDEX_ENTRY_BYTES;
+    if (!rc && (rc = sl_io_write_all(io, fd, t->filters.data, t->filters.len, body)) < 0)
+        rc = sl_err_errno(rc, "writing %s", tmp);
     if (!rc)
         rc = sl_archive_file_checksum(io, fd, tmp, body, buf, &sum);
     uint8_t trailer[ARCHIVE_TRAILER_BYTES];
     sl_archive_trailer_encode(trailer, sum);
-    if (!rc && (rc = sl_io_write_all(io, fd, trailer, sizeof trailer, body)) < 0)
+    uint64_t end = body + t->filters.len;
+    if (!rc && (rc = sl_io_write_all(io, fd, trailer, sizeof trailer, end)) < 0)
         rc = sl_err_errno(rc, "writing %s", tmp);
-    *file_bytes = body + ARCHIVE_TRAILER_BYTES;
+    *file_bytes = end + ARCHIVE_TRAILER_BYTES;
     return rc;
 }
 
@@ -239,7 +244,8 @@ static int check_written(const siglog_io *io, const char *path, const archive_me
     else if (size != file_bytes)
         rc = sl_err_set(SIGLOG_EIO, "archive %s holds %" PRIu64 " bytes, %" PRIu64 " were written", path, size,
                         file_bytes);
-    else if ((rc = sl_archive_file_checksum(io, fd, path, size - ARCHIVE_TRAILER_BYTES, buf, &sum)) == 0 &&
+    else if ((rc = sl_archive_file_checksum(io, fd, path, size - ARCHIVE_TRAILER_BYTES - t->filters.len, buf,
+                                            &sum)) == 0 &&
              sl_io_read_full(io, fd, trailer, sizeof trailer, size - ARCHIVE_TRAILER_BYTES) != sizeof trailer)
         rc = sl_err_set(SIGLOG_EIO, "archive %s: its trailer does not read back", path);
     else if (!rc && get_le64(trailer + 8) != sum)

@@ -613,18 +613,23 @@ def key_filter_blocks_for(n):
 def key_filter_read(path):
     """Decode a .kf file: a dict with the binding and the words, or
     FormatError."""
-    b = read_file(path, KEYFILTER_HEADER + KEYFILTER_BLOCKS_MAX * KEYFILTER_BLOCK + 8)
+    return key_filter_decode(path, read_file(path, KEYFILTER_HEADER + KEYFILTER_BLOCKS_MAX * KEYFILTER_BLOCK + 8), 0)
+
+
+def key_filter_decode(path, b, at):
+    """Decode a key filter's bytes b, found at byte `at` of file path (a
+    .kf: 0; an archive's filter: where it lies), as key_filter_read."""
     if len(b) < KEYFILTER_HEADER + KEYFILTER_BLOCK + 8 or b[0:4] != KEYFILTER_MAGIC:
-        raise FormatError(path, None, "not a key filter (size or magic)")
+        raise FormatError(path, at if at else None, "not a key filter (size or magic)")
     if u16(b, 4) != 1:
-        raise FormatError(path, 4, "key filter version %d" % u16(b, 4))
+        raise FormatError(path, at + 4, "key filter version %d" % u16(b, 4))
     blocks = u32(b, 8)
     if blocks == 0 or blocks > KEYFILTER_BLOCKS_MAX or len(b) != KEYFILTER_HEADER + blocks * KEYFILTER_BLOCK + 8:
-        raise FormatError(path, 8, "%d blocks in a file of %d bytes" % (blocks, len(b)))
-    if u64(b, len(b) - 8) != xxh3(b[:-8]):
-        raise FormatError(path, len(b) - 8, "key filter checksum mismatch")
+        raise FormatError(path, at + 8, "%d blocks in a file of %d bytes" % (blocks, len(b)))
+    if u64(b, len(b) - 8) != xxh3(bytes(b[:-8])):
+        raise FormatError(path, at + len(b) - 8, "key filter checksum mismatch")
     if u16(b, 6) != 0 or u32(b, 12) != 0:
-        raise FormatError(path, 6, "reserved fields are not zero")
+        raise FormatError(path, at + 6, "reserved fields are not zero")
     words = struct.unpack_from("<%dI" % (blocks * 8), b, KEYFILTER_HEADER)
     return {"blocks": blocks, "key_count": u64(b, 16), "base": u64(b, 24), "end": u64(b, 32),
             "summary_checksum": u64(b, 40), "words": words}
@@ -661,7 +666,14 @@ def check_key_filter(path, base, walk, sum_path, strict):
     sum_checksum = xxh3(read_file(sum_path, 64)) if os.path.exists(sum_path) else None
     if (kf["base"], kf["end"], kf["summary_checksum"]) != (base, walk["next_offset"], sum_checksum):
         return problem("key filter of another segment (stale), not used")
-    keys = {r["key"] or b"" for r in walk["records"]}
+    key_filter_holds(path, kf, walk["records"], problem)
+    return kf
+
+
+def key_filter_holds(path, kf, records, problem):
+    """A filter never excludes a key of its records (FormatError), and is
+    the one those keys give (else problem(message))."""
+    keys = {r["key"] or b"" for r in records}
     for k in keys:
         if not key_filter_may_contain(kf, k):
             raise FormatError(path, None, "excludes key %r, which its segment holds" % k)
@@ -674,7 +686,6 @@ def check_key_filter(path, base, walk, sum_path, strict):
             words[block * 8 + i] |= 1 << bit
     if (kf["blocks"], kf["key_count"], list(kf["words"])) != (blocks, len(hashes), words):
         problem("key filter differs from the one its segment's keys give")
-    return kf
 
 
 def summary_vouched_bytes(path, base):
@@ -1223,21 +1234,28 @@ def check_archive(path):
         b = f.read()  # an archive is read whole, as the library reads it
     if len(b) < ARCHIVE_HEADER + ARCHIVE_TRAILER or b[0:4] != ARCHIVE_MAGIC:
         raise FormatError(path, None, "not an archive file")
-    if u16(b, 4) != 1:
-        raise FormatError(path, 4, "archive version %d, this reader knows 1" % u16(b, 4))
+    version = u16(b, 4)
+    if version not in (1, 2):
+        raise FormatError(path, 4, "archive version %d, this reader knows 1 and 2" % version)
     t = len(b) - ARCHIVE_TRAILER
+    # Version 2: the key filters lie between the index and the trailer,
+    # outside its checksum (each has its own).
+    filters = u64(b, 112) if version == 2 else 0
+    checked = t - filters if filters <= t - ARCHIVE_HEADER else t
     if b[t:t + 4] != ARCHIVE_TRAILER_MAGIC or u32(b, t + 4) != 0:
         raise FormatError(path, t, "no trailer")
-    if u64(b, t + 8) != xxh3(bytes(b[:t + 8])):
+    if u64(b, t + 8) != xxh3(bytes(b[:checked]) + bytes(b[t:t + 8])):
         raise FormatError(path, t + 8, "checksum mismatch")
     name_len, nseg, nschema = u16(b, 6), u32(b, 20), u32(b, 72)
     batches_n, data_pos, data_bytes, index_pos = u64(b, 64), u64(b, 88), u64(b, 96), u64(b, 104)
-    if not 1 <= name_len <= NAME_MAX or u32(b, 76) or any(b[112:128]):
+    if checked + filters != t:
+        raise FormatError(path, 112, "%d bytes of filters in a %d-byte file" % (filters, len(b)))
+    if not 1 <= name_len <= NAME_MAX or u32(b, 76) or any(b[120 if version == 2 else 112:128]):
         raise FormatError(path, 6, "bad name length or reserved bytes")
     if not 1 <= nseg <= 65536 or nschema > 4096 or u32(b, 16) >= PARTITIONS_MAX:
         raise FormatError(path, 16, "counts or partition out of range")
     if data_pos != ARCHIVE_HEADER + name_len + 16 * nschema + 48 * nseg or \
-            index_pos != data_pos + data_bytes or index_pos + 24 * batches_n != t:
+            index_pos != data_pos + data_bytes or index_pos + 24 * batches_n != checked:
         raise FormatError(path, 88, "the layout does not tile the file")
     try:
         name = bytes(b[ARCHIVE_HEADER:ARCHIVE_HEADER + name_len]).decode("ascii")
@@ -1253,11 +1271,16 @@ def check_archive(path):
             raise FormatError(path, e, "schema entry out of order or reserved bytes set")
         summary.append((u32(b, e), u64(b, e + 8)))
     pos += 16 * nschema
-    records, index, at, expect = [], [], data_pos, u64(b, 24)
+    records, index, at, expect, filter_at, segment_filters = [], [], data_pos, u64(b, 24), checked, []
     for i in range(nseg):
         e = pos + 48 * i
         base, end, count, nbytes, max_ts = u64(b, e), u64(b, e + 8), u64(b, e + 16), u64(b, e + 24), i64(b, e + 32)
-        if u64(b, e + 40) or base != expect or base == end or nbytes > index_pos - at:
+        fb = u64(b, e + 40)
+        if version == 1 and fb or version == 2 and (fb < KEYFILTER_HEADER + KEYFILTER_BLOCK + 8 or
+                                                    (fb - KEYFILTER_HEADER - 8) % KEYFILTER_BLOCK or
+                                                    fb > KEYFILTER_HEADER + KEYFILTER_BLOCKS_MAX * KEYFILTER_BLOCK + 8):
+            raise FormatError(path, e + 40, "segment entry %d: reserved bytes or not a key filter's size" % i)
+        if base != expect or base == end or nbytes > index_pos - at:
             raise FormatError(path, e, "segment entry %d does not fit" % i)
         walk = walk_segment(path, base, b[at:at + nbytes], True)
         if walk["next_offset"] != end or walk["count"] != count or walk["max_ts"] != max_ts or \
@@ -1267,6 +1290,11 @@ def check_archive(path):
         records.extend(walk["records"])
         at += nbytes
         expect = end
+        if fb:
+            segment_filters.append((filter_at, fb, base, end, walk["records"]))
+        filter_at += fb
+    if filter_at != t:
+        raise FormatError(path, 112, "the segments' filters do not add up to the header's %d bytes" % filters)
     if at != index_pos or expect != u64(b, 32) or len(records) != u64(b, 40) or len(index) != batches_n:
         raise FormatError(path, 24, "the header's range or counts differ from the batches")
     times = [r["ts"] for r in records]
@@ -1282,8 +1310,26 @@ def check_archive(path):
         h = decode_batch_header(b[data_pos + p:data_pos + p + BATCH_HEADER])
         if u64(b, e) != first or u64(b, e + 8) != p or i64(b, e + 16) != h["max_ts"]:
             raise FormatError(path, e, "index entry %d differs from its batch" % i)
+    for at, fb, base, end, recs in segment_filters:
+        check_archive_filter(path, b[at:at + fb], at, base, end, recs)
     return {"stream": name, "partition": u32(b, 16), "store_id": u64(b, 8), "first": u64(b, 24),
             "next": u64(b, 32), "segments": nseg, "records": records}
+
+
+def check_archive_filter(path, b, at, base, end, records):
+    """A version 2 archive's filter of segment [base, end): a damaged one
+    or one of other offsets is not used (a warning naming the byte); one
+    excluding a key its segment holds is an error."""
+    def problem(msg):
+        warn("%s: %s" % (path, msg))
+
+    try:
+        kf = key_filter_decode(path, b, at)
+    except FormatError as e:
+        return problem("damaged key filter, not used (%s)" % e)
+    if (kf["base"], kf["end"], kf["summary_checksum"]) != (base, end, 0):
+        return problem("byte %d: key filter of other offsets, not used" % at)
+    key_filter_holds(path, kf, records, problem)
 
 
 # A catalog entry's tier (section 5): 2 is cold, its records in an archive.

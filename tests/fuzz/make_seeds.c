@@ -452,8 +452,8 @@ static void archive_seed(void)
         sl_batch_builder_seal(&bb, SIGLOG_COMPRESSION_NONE, &data, &meta) != 0)
         exit(1);
     sl_batch_builder_free(&bb);
-    archive_segment segs[2] = { { 10, 12, 2, first, 1700000000000500 },
-                                { 12, 17, 2, data.len - first, 1700000000002000 } };
+    archive_segment segs[2] = { { 10, 12, 2, first, 1700000000000500, 0 },
+                                { 12, 17, 2, data.len - first, 1700000000002000, 0 } };
     archive_meta m = { .store_id = 0x1122334455667788ull, .stream = "clicks", .partition = 3,
                        .created_us = 1700000000009000 };
     bytebuf out = { 0 };
