@@ -159,10 +159,14 @@ int sl_compact_partition_recompress(catalog *c, uint64_t base_offset, const segm
  * offset (re-encoded batches compressed as `compression` says), its tier
  * kept, in one rewrite. When keep() refuses every record, the range goes
  * with the segment before it (both rewritten in one, keep() asked of its
- * records too) or, for the first segment, out of the log
- * (sl_catalog_remove_prefix). SIGLOG_ENOENT when no entry starts there. */
+ * records too), for the first segment out of the log
+ * (sl_catalog_remove_prefix), and after a cold entry (never rewritten,
+ * cold.h) with the sealed segments after it, as many as it takes to keep
+ * a record (keep() asked of theirs too; SIGLOG_EINVAL when none does).
+ * *through: the end of the last entry rewritten or removed, so the caller
+ * skips the segments taken in. SIGLOG_ENOENT when no entry starts there. */
 int sl_compact_partition_drop(catalog *c, uint64_t base_offset, const segment_params *p, int compression,
-                              compact_keep_fn keep, void *arg, compact_stats *st);
+                              compact_keep_fn keep, void *arg, compact_stats *st, uint64_t *through);
 
 /* What the two would do, writing nothing: the merge's figures are exact
  * (a run fits one output); key compaction's leave segments_out and

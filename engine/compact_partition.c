@@ -306,8 +306,30 @@ static int drop_builder(void *arg, segment *const *in, size_t n, segment *const 
     return sl_compact_rewrite(in, n, d->keep, d->arg, sink, st);
 }
 
+/* Entry i of s, emptied by keep() and after a cold entry, rewritten
+ * together with the sealed entries after it, as few as keep at least one
+ * record: their output starts at entry i's base. *through: the end of
+ * the last one. SIGLOG_EINVAL when no sealed entry after it keeps one. */
+static int drop_forward(catalog *c, const catalog_snapshot *s, size_t i, const segment_params *p, int compression,
+                        drop_arg *d, compact_stats *st, uint64_t *through)
+{
+    size_t count = sl_catalog_snapshot_count(s);
+    int rc = COMPACT_NOTHING_KEPT;
+    for (size_t n = 2; rc == COMPACT_NOTHING_KEPT; n++) {
+        if (i + n > count || sl_catalog_snapshot_segment(s, i + n - 1)->state != CATALOG_SEG_SEALED)
+            return sl_err_set(SIGLOG_EINVAL,
+                              "%s: the segment at offset %" PRIu64 " follows the cold tier and would keep no "
+                              "event, and no sealed segment after it keeps one to take its offsets over: "
+                              "append, let the active segment roll and run it again",
+                              sl_catalog_dir(c), sl_catalog_snapshot_segment(s, i)->base_offset);
+        rc = rewrite_run_of(c, s, i, n, 0, p, compression, -1, drop_builder, d, st);
+        *through = sl_catalog_snapshot_segment(s, i + n - 1)->end_offset;
+    }
+    return rc;
+}
+
 int sl_compact_partition_drop(catalog *c, uint64_t base_offset, const segment_params *p, int compression,
-                              compact_keep_fn keep, void *arg, compact_stats *st)
+                              compact_keep_fn keep, void *arg, compact_stats *st, uint64_t *through)
 {
     *st = (compact_stats){0};
     int rc = sl_catalog_refresh(c);
@@ -320,15 +342,20 @@ int sl_compact_partition_drop(catalog *c, uint64_t base_offset, const segment_pa
         rc = sl_err_set(SIGLOG_ENOENT, "%s: no segment starts at offset %" PRIu64, sl_catalog_dir(c), base_offset);
     else
         rc = rewrite_run_of(c, s, i, 1, 0, p, compression, -1, drop_builder, &d, st);
+    if (!rc || rc == COMPACT_NOTHING_KEPT)
+        *through = sl_catalog_snapshot_segment(s, i)->end_offset;
     /* An emptied segment's range cannot be an entry of its own: the log
      * start moves past it when it is the first, else the entry before
      * takes it over, rewritten together with it (keep() says of that
-     * one's records what it said before). */
+     * one's records what it said before). A cold entry before it is never
+     * rewritten (cold.h): the entries after it take the range over. */
     if (rc == COMPACT_NOTHING_KEPT && i == 0) {
         uint64_t dropped = st->records_dropped;
         rc = sl_catalog_remove_prefix(c, 1);
         *st = (compact_stats){.segments_in = 1, .records_in = dropped, .records_dropped = dropped,
                               .bytes_in = sl_catalog_snapshot_segment(s, 0)->bytes};
+    } else if (rc == COMPACT_NOTHING_KEPT && sl_cold_entry(sl_catalog_snapshot_segment(s, i - 1))) {
+        rc = drop_forward(c, s, i, p, compression, &d, st, through);
     } else if (rc == COMPACT_NOTHING_KEPT) {
         rc = rewrite_run_of(c, s, i - 1, 2, 0, p, compression, -1, drop_builder, &d, st);
     }

@@ -455,13 +455,17 @@ static int apply_partition(forget_job *j, uint32_t p)
     catalog *c;
     int rc = sl_maintenance_catalog(j->m, j->stream, p, &c);
     drop_ctx d = {j, 0};
+    uint64_t through = 0; /* the segments below were rewritten already */
     for (size_t i = 0; i < part->n && !rc; i++) {
+        if (part->bases[i] < through)
+            continue; /* an emptied segment before it took it in */
         int compression =
             part->tiers[i] == CATALOG_TIER_WARM ? BATCH_LZ4HC((int)j->cfg.warm_level) : (int)j->cfg.compression;
         compact_stats st;
         rc = part->tiers[i] == CATALOG_TIER_COLD
                  ? sl_forget_cold_drop(j->m, c, j->stream, p, &j->cfg, part->bases[i], keep_unforgotten, &d, &st)
-                 : sl_compact_partition_drop(c, part->bases[i], &j->params, compression, keep_unforgotten, &d, &st);
+                 : sl_compact_partition_drop(c, part->bases[i], &j->params, compression, keep_unforgotten, &d, &st,
+                                             &through);
         j->out->bytes_after += st.bytes_out;
     }
     /* Finishing an intent: a run cut after a cold entry's commit left
