@@ -197,17 +197,6 @@ extern "C" int jsonfast_parse(jsonfast *f, const char *text, size_t len, const j
     return padded ? parse_in_place(f, padded, len, paths, n, tree) : -1;
 }
 
-extern "C" int jsonfast_valid(jsonfast *f, const char *text, size_t len)
-{
-    if (jansson_must_judge(text, len))
-        return 0;
-    const char *padded = padded_copy(f, text, len);
-    if (!padded)
-        return -1;
-    simdjson::dom::element root;
-    return f->parser.parse(padded, len, false).get(root) == simdjson::SUCCESS;
-}
-
 static_assert(JSONFAST_PADDING >= simdjson::SIMDJSON_PADDING, "the caller's padding is simdjson's");
 
 extern "C" int jsonfast_parse_padded(jsonfast *f, const char *text, size_t len, const jsonpath *const *paths,

@@ -44,11 +44,6 @@ void jsonfast_free(jsonfast *f);
 int jsonfast_parse(jsonfast *f, const char *text, size_t len, const jsonpath *const *paths, size_t n,
                    json_t **tree);
 
-/* Whether text[0..len) is one JSON value, as jsonfast_parse with no
- * paths answers (1, 0: ask jansson, -1: out of memory), without the
- * empty tree it would make. */
-int jsonfast_valid(jsonfast *f, const char *text, size_t len);
-
 /* Bytes past a text's end that jsonfast_parse_padded may read (simdjson
  * loads whole 64-byte blocks; what they hold past the end is ignored). */
 #define JSONFAST_PADDING 64

@@ -18,7 +18,31 @@
 #include <stdint.h>
 #include <string.h>
 
-int out_write(const void *p, size_t n);
+#define OUT_BUF_BYTES (64 * 1024)
+
+/* The buffer and the first write error (0 while all is well): output.c's,
+ * here only so that out_write's common case is inline. */
+struct out_state {
+    char buf[OUT_BUF_BYTES];
+    size_t len;
+    int err;
+};
+extern struct out_state out_state;
+
+/* out_write when the bytes do not fit the buffer or a write failed. */
+int out_write_slow(const void *p, size_t n);
+
+/* Buffer p[0..n) for standard output: 0, or -1 once a write failed.
+ * Inline: jsonl replay writes a dozen pieces per event, most of them
+ * literals whose copy the compiler then makes a move or two. */
+static inline int out_write(const void *p, size_t n)
+{
+    if (n > OUT_BUF_BYTES - out_state.len || out_state.err)
+        return out_write_slow(p, n);
+    memcpy(out_state.buf + out_state.len, p, n);
+    out_state.len += n;
+    return 0;
+}
 /* Inline, so that a literal's length is known where it is written:
  * jsonl replay writes a dozen literals per event. */
 static inline int out_puts(const char *s)
@@ -27,6 +51,15 @@ static inline int out_puts(const char *s)
 }
 int out_u64(uint64_t v);
 int out_i64(int64_t v);
+/* The longest decimal: 20 digits (a sign and 19 for int64). */
+#define OUT_DECIMAL_MAX 20
+/* v in decimal at dst, for a caller that builds a line in a buffer of its
+ * own; returns past the last digit. dst must have room for
+ * OUT_DECIMAL_MAX bytes (out_put_i64: one more), which may all be
+ * written: the bytes past the returned end are left for the caller to
+ * overwrite. */
+char *out_put_u64(char *dst, uint64_t v);
+char *out_put_i64(char *dst, int64_t v);
 /* Send the buffer to the file descriptor now. */
 int out_flush(void);
 /* Non-zero once a write failed. */

@@ -12,7 +12,8 @@
  * verdict must be jansson's: what it accepts, jsonload accepts; and its
  * in-place form (jsonfast_parse_padded, what `siglog append` calls on the
  * line reader's buffer) must answer as the copying one, whatever bytes
- * follow the line.
+ * follow the line. Replay's one-pass check (jsoncheck) is held to jansson
+ * on the same lines.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,7 @@
 
 #include "fuzz_support.h"
 #include "ingest.h"
+#include "jsoncheck.h"
 #include "jsonfast.h"
 #include "jsonload.h"
 
@@ -72,13 +74,24 @@ static void check_in_place(const char *line, size_t len, const jsonpath *const *
         fuzz_fail(TARGET, "jsonfast_parse_padded takes other fields out than jsonfast_parse");
     json_decref(in_place);
     free(padded);
-    /* jsonfast_valid (replay's check) answers as a parse naming no path. */
-    json_t *none = NULL;
-    int rc0 = jsonfast_parse(fast, line, len, NULL, 0, &none);
-    json_decref(none);
-    int valid = jsonfast_valid(fast, line, len);
-    if (valid != rc0)
-        fuzz_fail(TARGET, "jsonfast_parse without paths answers %d, jsonfast_valid %d", rc0, valid);
+}
+
+/* replay's check (jsoncheck) says a value is embeddable only when jansson,
+ * as the envelope reads it, accepts it and it holds no raw line break;
+ * and it says so for plain valid JSON that the simdjson path accepts
+ * (both bound numbers, nesting and escapes alike), so that it stays a fast
+ * path and not merely a sound one. */
+static void check_embeddable(const char *line, size_t len, int fast_rc)
+{
+    int yes = jsoncheck_embeddable(line, len);
+    int breaks = memchr(line, '\n', len) || memchr(line, '\r', len);
+    json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+    if (yes && (!v || breaks))
+        fuzz_fail(TARGET, "jsoncheck takes a value jansson refuses or with a line break");
+    json_decref(v);
+    int plain = !breaks && !memchr(line, '\\', len) && !memchr(line, 'e', len) && !memchr(line, 'E', len);
+    if (!yes && fast_rc == 1 && plain && len < 200)
+        fuzz_fail(TARGET, "jsoncheck declines plain JSON the simdjson path accepts");
 }
 
 /* The fast path's own verdict agrees with jansson's where it decides. */
@@ -87,6 +100,7 @@ static void check_verdict(const char *line, size_t len, const jsonpath *const *p
     json_t *tree = NULL;
     int rc = jsonfast_parse(fast, line, len, ps, n, &tree);
     check_in_place(line, len, ps, n, rc, tree);
+    check_embeddable(line, len, rc);
     json_decref(tree);
     if (rc != 1)
         return;

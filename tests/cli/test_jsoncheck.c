@@ -1,0 +1,111 @@
+/*
+ * Unit tests of replay's one-pass check (tools/jsoncheck.c): every value
+ * it takes, jansson takes as the jsonl envelope reads it (JSON_DECODE_ANY
+ * | JSON_ALLOW_NUL) and holds no raw line break; it takes plain JSON of
+ * every kind, and declines each bound its header names on both sides of
+ * the bound. Values are copied to an allocation of their exact length, so
+ * that ASan sees any read past the end.
+ */
+#include "jsoncheck.h"
+
+#include <criterion/criterion.h>
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int check_len(const char *text, size_t len)
+{
+    char *copy = malloc(len ? len : 1);
+    cr_assert(copy);
+    memcpy(copy, text, len);
+    int yes = jsoncheck_embeddable(copy, len);
+    if (yes) {
+        json_t *v = json_loadb(copy, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
+        cr_assert(v, "jsoncheck takes '%.*s', which jansson refuses", (int)len, text);
+        json_decref(v);
+        cr_assert(!memchr(copy, '\n', len) && !memchr(copy, '\r', len));
+    }
+    free(copy);
+    return yes;
+}
+
+static int check(const char *text)
+{
+    return check_len(text, strlen(text));
+}
+
+static void takes(const char *text)
+{
+    cr_assert_eq(check(text), 1, "'%s' should be taken", text);
+}
+
+static void declines(const char *text)
+{
+    cr_assert_eq(check(text), 0, "'%s' should be declined", text);
+}
+
+Test(jsoncheck, takes_plain_json_of_every_kind)
+{
+    const char *ok[] = {
+        "0", "-0", "1", "-12", "123456789012345678", "-123456789012345678", "1.5", "-0.25", "1e5", "1E+99",
+        "2.5e-99", "true", "false", "null", "\"\"", "\"a\"", "[]", "{}", "[ ]", "{ }", " \t[1, 2 ,3]\t ",
+        "{\"a\":1,\"b\":[true,false,null],\"c\":{\"d\":\"e\"}}", "{\"a\" : 1 , \"a\" : 2}",
+        "[[[[[[[[[[]]]]]]]]]]", "\"\\\"\\\\\\/\\b\\f\\n\\r\\t\"", "\"\\u0041\\u00e9\\uFFFF\\u0001\"",
+        "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80 \xed\x9f\xbf \xf4\x8f\xbf\xbf\"",
+        "\"a string long enough to cross several sixteen-byte blocks of plain bytes\"",
+        "{\"event_id\":\"1956686f65e8ea2f\",\"ts\":1767225600000892,\"consent\":{\"analytics\":true}}",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++)
+        takes(ok[i]);
+}
+
+Test(jsoncheck, declines_invalid_json)
+{
+    const char *bad[] = {
+        "", " ", "01", "-", "-a", "1.", ".5", "1e", "1e+", "+1", "tru", "truex", "nul", "nulll", "falsey",
+        "[1,]", "[,1]", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{1:2}", "[1 2]", "1 2", "[", "]", "{", "\"abc",
+        "\"\\x\"", "\"\\u12\"", "\"\\u12g4\"", "[1]]", "{\"a\":1}}", "'a'", "\"\t\"", "\"a\x01\"",
+        "\"\x80\"", "\"\xc0\xaf\"", "\"\xc1\xbf\"", "\"\xe0\x80\xaf\"", "\"\xed\xa0\x80\"", "\"\xf0\x80\x80\xaf\"",
+        "\"\xf4\x90\x80\x80\"", "\"\xf5\x80\x80\x80\"", "\"\xc3\"", "\"\xe2\x82\"", "\"\xc3\x28\"", "\f1",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        declines(bad[i]);
+    cr_assert_eq(check_len("\"a\0b\"", 5), 0, "a raw NUL byte in a string");
+    cr_assert_eq(check_len("1\0", 2), 0, "a NUL byte after the value");
+}
+
+/* What the header says it leaves to jansson, though jansson may take it. */
+Test(jsoncheck, declines_at_its_bounds)
+{
+    declines("[1,\n2]");
+    declines("{\"a\":1}\r\n");
+    declines("\"\\u0000\"");
+    declines("{\"\\u0000\":1}");
+    declines("\"\\ud83d\\ude00\"");
+    declines("\"\\udc00\"");
+    takes("\"\\ud7ff\\ue000\"");
+    declines("1234567890123456789");
+    declines("-1234567890123456789");
+    declines("1234567890123456789.5");
+    takes("123456789012345678.5");
+    declines("1e100");
+    declines("1e-100");
+    takes("1e-99");
+    char deep[2 * JSONCHECK_DEPTH_MAX + 3];
+    for (size_t depth = JSONCHECK_DEPTH_MAX; depth <= JSONCHECK_DEPTH_MAX + 1; depth++) {
+        memset(deep, '[', depth);
+        memset(deep + depth, ']', depth);
+        cr_assert_eq(check_len(deep, 2 * depth), depth <= JSONCHECK_DEPTH_MAX, "depth %zu", depth);
+    }
+}
+
+/* Every prefix of a valid value is declined or (a number cut short)
+ * valid: never taken past the text's end. */
+Test(jsoncheck, prefixes)
+{
+    const char *v = "{\"k\":[\"caf\xc3\xa9\",-1.5e+2,true,null,{\"x\":\"\\u00e9\"}],\"n\":12}";
+    size_t len = strlen(v);
+    cr_assert_eq(check_len(v, len), 1);
+    for (size_t i = 0; i < len; i++)
+        cr_assert_eq(check_len(v, i), 0, "prefix of %zu bytes", i);
+}

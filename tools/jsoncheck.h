@@ -1,0 +1,33 @@
+/*
+ * jsoncheck — replay's one-pass answer to "can this value be embedded in a
+ * jsonl envelope as stored?", building nothing and copying nothing.
+ *
+ * It answers only "yes, certainly": the text is one JSON value that
+ * jansson's json_loadb(JSON_DECODE_ANY | JSON_ALLOW_NUL) accepts, and it
+ * holds no raw line break. Everything it does not decide cheaply is
+ * "cannot say", and the caller asks jansson, which alone decides the
+ * rest (FORMAT.md's envelope, "Valid JSON"). So it declines, besides
+ * invalid text: a raw '\n' or '\r' (legal whitespace that the envelope
+ * re-encodes), a \u0000 escape (jansson refuses it in an object key), a
+ * \u escape of a surrogate, an integer part of 19 digits or more (int64
+ * ends within 19 digits; jansson refuses what does not fit), an exponent
+ * of more than two digits (a double may overflow, which jansson refuses),
+ * and nesting deeper than JSONCHECK_DEPTH_MAX. Within those bounds every
+ * number jansson reads is one it holds, and the UTF-8 rules are jansson's:
+ * well-formed, no overlong forms, no surrogates, nothing above U+10FFFF.
+ *
+ * The differential fuzz target compare_jsoncheck holds every "yes" to
+ * jansson's verdict; the unit suite jsoncheck covers each rule's edges.
+ */
+#ifndef SIGLOG_JSONCHECK_H
+#define SIGLOG_JSONCHECK_H
+
+#include <stddef.h>
+
+#define JSONCHECK_DEPTH_MAX 256
+
+/* 1: text[0..len) is valid JSON (as above) without raw line breaks.
+ * 0: cannot say (ask jansson). Reads nothing outside text[0..len). */
+int jsoncheck_embeddable(const char *text, size_t len);
+
+#endif
