@@ -54,10 +54,8 @@ int out_i64(int64_t v);
 /* The longest decimal: 20 digits (a sign and 19 for int64). */
 #define OUT_DECIMAL_MAX 20
 /* v in decimal at dst, for a caller that builds a line in a buffer of its
- * own; returns past the last digit. dst must have room for
- * OUT_DECIMAL_MAX bytes (out_put_i64: one more), which may all be
- * written: the bytes past the returned end are left for the caller to
- * overwrite. */
+ * own; returns past the last digit. dst needs room for OUT_DECIMAL_MAX
+ * bytes (out_put_i64: one more). */
 char *out_put_u64(char *dst, uint64_t v);
 char *out_put_i64(char *dst, int64_t v);
 /* Send the buffer to the file descriptor now. */
