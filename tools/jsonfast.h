@@ -9,8 +9,8 @@
  * So it declines, besides invalid text, every line where the two parsers'
  * rules differ: a \u0000 escape anywhere (jansson refuses it in an object
  * key), nesting beyond simdjson's depth limit, and numbers either cannot
- * hold (jsonload.h) — found cheaply as 19 digits in a row, which every
- * integer beyond int64 has. Where a name repeats in an object, the
+ * hold (jsonload.h) — found cheaply as 19 digits in a row outside
+ * strings, which every integer beyond int64 has. Where a name repeats in an object, the
  * last one counts, as in jansson. The differential fuzz target
  * compare_jsonfast checks every input against the jansson path.
  *
@@ -39,8 +39,10 @@ void jsonfast_free(jsonfast *f);
  * caller's) is an object holding, at each of the n paths present in the
  * text, the value found there as jansson would read it (containers, true,
  * false and null as empty stand-ins of their type), so jsonpath_get on it
- * answers as on jansson's tree of the whole text. 0: not decided here
- * (see above): ask jansson. -1: out of memory. */
+ * answers as on jansson's tree of the whole text; the caller reads it and
+ * json_decref's it, never changes it (with no paths it is one empty object
+ * the handle shares among calls). 0: not decided here (see above): ask
+ * jansson. -1: out of memory. */
 int jsonfast_parse(jsonfast *f, const char *text, size_t len, const jsonpath *const *paths, size_t n,
                    json_t **tree);
 
