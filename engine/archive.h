@@ -304,6 +304,17 @@ int sl_archive_file_next(archive_file *f, siglog_record *rec);
 /* The key filter of segment i (sl_archive_filter_decode), read from the
  * file. */
 int sl_archive_file_filter(const archive_file *f, uint32_t i, keyfilter *kf);
+/* Whether a keyfilter excludes every key a reader looks for: 1 when it
+ * does. */
+typedef int (*archive_filter_test)(void *arg, const keyfilter *f);
+/* 1 when the archive at path is of version 2 and each of its segments'
+ * filters excludes every key (test), judged from its head and filters
+ * alone, *meta (NULL: not wanted) getting what its header says (not
+ * checked against the whole-file checksum: the caller compares it with
+ * what it expects); 0 otherwise, whatever the reason, and the archive is
+ * to be read (archive_filter.c). */
+int sl_archive_filters_exclude(const siglog_io *io, const char *path, archive_filter_test test, void *arg,
+                               archive_meta *meta);
 /* A batch reader of archive segment i's batches. */
 archive_batch_file sl_archive_file_segment(const archive_file *f, uint32_t i);
 void sl_archive_file_close(archive_file *f);

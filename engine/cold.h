@@ -91,6 +91,15 @@ int sl_cold_root_open(const siglog_io *backend, const char *store_path, const si
 int sl_cold_segment_open(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
                          const char *stream, uint32_t partition, const catalog_segment *e, segment **out);
 
+/* 1 when cold entry e's archive (as sl_cold_segment_open finds it) is of
+ * version 2, of e by its header, and its filter excludes every key a
+ * reader looks for (test), read from its head and filter alone
+ * (sl_archive_filters_exclude); 0 otherwise: the archive is to be read
+ * (and checked whole). Writes nothing. */
+int sl_cold_filters_exclude(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                            const char *stream, uint32_t partition, const catalog_segment *e,
+                            archive_filter_test test, void *arg);
+
 /* The same archive as sl_cold_segment_open opens and checks, its one
  * segment's batches handed to *bf to read in order (bf->io the backend;
  * close with sl_archive_source_close(bf, *path)), as an export or a

@@ -58,6 +58,28 @@ static int open_checked(const siglog_io *backend, const siglog_stream_config *cf
     return rc;
 }
 
+int sl_cold_filters_exclude(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                            const char *stream, uint32_t partition, const catalog_segment *e,
+                            archive_filter_test test, void *arg)
+{
+    io_root *root;
+    char *real, *path, name[COLD_NAME_MAX + 1];
+    if (sl_cold_root_open(backend, NULL, cfg, &root, &real) != 0) {
+        sl_err_clear(); /* the read that follows names it */
+        return 0;
+    }
+    sl_cold_entry_archive_name(name, store_id, stream, partition, e);
+    archive_meta m;
+    int excluded = (path = sl_path_join(real, name)) != NULL &&
+                   sl_archive_filters_exclude(sl_io_root_io(root), path, test, arg, &m) && m.store_id == store_id &&
+                   strcmp(m.stream, stream) == 0 && m.partition == partition && m.first_offset == e->base_offset &&
+                   m.next_offset == e->end_offset;
+    free(path);
+    sl_io_root_close(root);
+    free(real);
+    return excluded;
+}
+
 int sl_cold_segment_open(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
                          const char *stream, uint32_t partition, const catalog_segment *e, segment **out)
 {

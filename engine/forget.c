@@ -4,9 +4,10 @@
  * the rewrite primitive (compact.h, sl_compact_partition_drop).
  *
  * Two passes. The plan reads, for every partition, each segment whose key
- * filter does not exclude every key (and every cold entry's archive: it
- * has no filter), and notes the sealed ones that hold events of the
- * keys. A cold entry is rewritten by forget_cold.h, any other through
+ * filter does not exclude every key (a cold entry's filter is the one its
+ * archive carries; an archive without one, of version 1, is read), and
+ * notes the sealed ones that hold events of the keys; so are exported
+ * archives (forget_archive.h). A cold entry is rewritten by forget_cold.h, any other through
  * the rewrite primitive. Maintenance never touches an active segment: when
  * one holds an event of a key, the forget rolls it through the writer's
  * protocol (forget_roll.h; refused, nothing changed, when a writer has
@@ -238,20 +239,32 @@ static int job_init_intent(forget_job *j, maintenance *m, const char *stream, co
 
 /* ---- the plan ---- */
 
-/* 1 when e's key filter excludes every key (e need not be read). */
-static int filter_excludes_all(const forget_job *j, catalog *c, const catalog_segment *e)
+/* 1 when key filter f excludes every key of job arg. */
+static int excludes_every_key(void *arg, const keyfilter *f)
+{
+    const forget_job *j = arg;
+    int excludes = 1;
+    for (size_t k = 0; k < j->n_keys && excludes; k++)
+        excludes = !sl_keyfilter_may_contain(f, j->keys[k].filter_hash);
+    return excludes;
+}
+
+/* 1 when e's key filter excludes every key (e need not be read): a
+ * segment's .kf, or the filter a cold entry's archive carries. */
+static int filter_excludes_all(const forget_job *j, uint32_t p, catalog *c, const catalog_segment *e)
 {
     if (j->by_hash)
         return 0; /* the filter knows keys, not their keyed hashes */
+    if (sl_cold_entry(e))
+        return sl_cold_filters_exclude(sl_maintenance_backend(j->m), &j->cfg, sl_maintenance_store_id(j->m),
+                                       j->stream, p, e, excludes_every_key, (void *)j);
     keyfilter f;
     int rc = sl_keyfilter_load(sl_catalog_io(c), sl_catalog_dir(c), e, &f);
     if (rc != 1) {
         sl_err_clear(); /* no filter, or a damaged one: read the segment */
         return 0;
     }
-    int excludes = 1;
-    for (size_t k = 0; k < j->n_keys && excludes; k++)
-        excludes = !sl_keyfilter_may_contain(&f, j->keys[k].filter_hash);
+    int excludes = excludes_every_key((void *)j, &f);
     sl_keyfilter_free(&f);
     return excludes;
 }
@@ -312,12 +325,10 @@ static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_seg
     if (active && (j->rolled || j->by_hash))
         return 0;
     int cold = sl_cold_entry(e);
-    if (!active && !cold && filter_excludes_all(j, c, e)) {
+    if (!active && filter_excludes_all(j, p, c, e)) {
         j->out->segments_skipped++;
         return 0;
     }
-    /* A cold entry carries no key filter (its files left the store with
-     * the move): its archive is read. */
     segment *seg;
     int rc = cold ? sl_cold_segment_open(sl_maintenance_backend(j->m), &j->cfg, sl_maintenance_store_id(j->m),
                                          j->stream, p, e, &seg)
@@ -490,6 +501,10 @@ static long archive_match(void *arg, const siglog_record *r)
  * and the archives the audit trail names elsewhere. */
 static int plan_archives(forget_job *j)
 {
+    if (!j->by_hash) {
+        j->fa.excludes = excludes_every_key;
+        j->fa.excludes_arg = j;
+    }
     int rc = sl_forget_archives_plan(&j->fa, archive_match, j);
     for (size_t i = 0; !rc && i < j->fa.n_hold; i++) {
         const forget_archive *a = &j->fa.hold[i];
@@ -499,6 +514,7 @@ static int plan_archives(forget_job *j)
             j->archive_found[k] |= a->found[k];
     }
     j->out->archives_read = j->fa.read;
+    j->out->archives_skipped = j->fa.skipped;
     j->out->archives_rewritten = j->fa.n_hold;
     return rc ? rc : sl_forget_archives_unvisited(&j->fa, j->o->unvisited, j->o->unvisited_ctx,
                                                   &j->out->archives_unvisited);

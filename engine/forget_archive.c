@@ -147,6 +147,16 @@ static int plan_archive(forget_archives *fa, size_t d, const char *name, archive
     return 0;
 }
 
+/* 1 when path in directory d is an archive of this store's stream whose
+ * filters exclude every key: it cannot hold an event of them. */
+static int excluded(const forget_archives *fa, size_t d, const char *path)
+{
+    archive_meta m;
+    return fa->excludes && sl_archive_filters_exclude(sl_io_root_io(fa->roots[d]), path, fa->excludes,
+                                                      fa->excludes_arg, &m) &&
+           m.store_id == sl_maintenance_store_id(fa->m) && strcmp(m.stream, fa->stream) == 0;
+}
+
 static int plan_dir(forget_archives *fa, size_t d, forget_archive_match_fn match, void *arg)
 {
     const siglog_io *io = sl_io_root_io(fa->roots[d]);
@@ -164,7 +174,10 @@ static int plan_dir(forget_archives *fa, size_t d, forget_archive_match_fn match
         int ours = 0;
         if (!path)
             rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-        else if ((rc = open_archive(fa, d, path, &f, &ours)) == 0 && ours) {
+        else if (excluded(fa, d, path)) {
+            fa->skipped++;
+            rc = push_name(&fa->seen, &fa->n_seen, name);
+        } else if ((rc = open_archive(fa, d, path, &f, &ours)) == 0 && ours) {
             fa->read++;
             if ((rc = push_name(&fa->seen, &fa->n_seen, name)) == 0)
                 rc = plan_archive(fa, d, name, &f, match, arg);

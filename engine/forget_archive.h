@@ -36,6 +36,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "archive.h"
 #include "compact.h"
 #include "io_root.h"
 #include "maintenance.h"
@@ -66,6 +67,12 @@ typedef struct forget_archives {
     forget_archive *hold;
     size_t n_hold;
     uint64_t read;              /* archives of this store's stream read */
+    /* Set by a forget that knows its keys: an archive of this store's
+     * stream whose key filters exclude every key is passed over unread
+     * (sl_archive_filters_exclude), counted in skipped. */
+    archive_filter_test excludes;
+    void *excludes_arg;
+    uint64_t skipped;
 } forget_archives;
 
 /* Resolve and open dirs[0..n) for the forget of n_keys keys (the caller keeps them alive); an error

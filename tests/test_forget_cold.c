@@ -12,7 +12,8 @@
  * byte for byte, from the cold tier still; cold_dir holds exactly the
  * archives the catalog names; verify finds nothing wrong; and no file of
  * the store or of cold_dir holds a forgotten key or any forgotten value's
- * token, where before many did.
+ * token, where before many did. A forget reads whole only the archives
+ * whose key filter may hold a key.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -21,6 +22,9 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include "archive.h"
+#include "io.h"
+#include "options_io.h"
 #include "support.h"
 
 #define KEYS 40
@@ -273,4 +277,122 @@ Test(forget_cold, rewrites_the_archives_and_leaves_no_byte_of_the_keys)
     cr_assert_eq(forgotten_tokens_found(&c), 0);
     cr_assert_not(found(&c, "key-003") || found(&c, "solo") || found(&c, "mid"));
     test_files_free(&c);
+}
+
+/* ---- key filters: an archive whose filter excludes the keys is not read */
+
+/* A backend that counts the bytes read from each cold archive. */
+#define READ_PATHS_MAX 256
+
+typedef struct read_counter {
+    siglog_io io;
+    const siglog_io *base;
+    char *paths[READ_PATHS_MAX];
+    uint64_t bytes[READ_PATHS_MAX];
+    int path_of_fd[1024]; /* index + 1 into paths, 0: not an archive */
+    size_t count;
+} read_counter;
+
+static int counting_open(const siglog_io *io, const char *path, unsigned flags, uint32_t mode)
+{
+    read_counter *c = io->ctx;
+    int fd = c->base->open_file(c->base, path, flags, mode);
+    const char *name = strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+    if (fd < 0 || fd >= 1024 || !strstr(name, ".sgar"))
+        return fd;
+    size_t i = 0;
+    while (i < c->count && strcmp(c->paths[i], name) != 0)
+        i++;
+    if (i == c->count) {
+        cr_assert_lt(c->count, READ_PATHS_MAX);
+        c->paths[c->count++] = strdup(name);
+    }
+    c->path_of_fd[fd] = (int)i + 1;
+    return fd;
+}
+
+static int counting_close(const siglog_io *io, int fd)
+{
+    read_counter *c = io->ctx;
+    if (fd >= 0 && fd < 1024)
+        c->path_of_fd[fd] = 0;
+    return c->base->close_file(c->base, fd);
+}
+
+static ssize_t counting_pread(const siglog_io *io, int fd, void *buf, size_t len, uint64_t off)
+{
+    read_counter *c = io->ctx;
+    ssize_t got = c->base->pread(c->base, fd, buf, len, off);
+    if (got > 0 && fd >= 0 && fd < 1024 && c->path_of_fd[fd])
+        c->bytes[c->path_of_fd[fd] - 1] += (uint64_t)got;
+    return got;
+}
+
+/* Whether the archive `name` in cold_dir may hold key k by its filter. */
+static int filter_may_hold(const char *name, const char *k)
+{
+    char *path = test_path(cold, name);
+    archive_file f;
+    cr_assert_eq(sl_archive_file_open(&f, sl_io_posix(), path), 0, "%s", siglog_errdetail());
+    cr_assert_eq(f.view.segment_count, 1);
+    keyfilter kf;
+    cr_assert_eq(sl_archive_file_filter(&f, 0, &kf), 1, "%s", siglog_errdetail());
+    int may = sl_keyfilter_may_contain(&kf, sl_keyfilter_hash(k, strlen(k)));
+    sl_keyfilter_free(&kf);
+    sl_archive_file_close(&f);
+    free(path);
+    return may;
+}
+
+/* A forget of "solo" (its dry run: the plan is the same) reads whole the
+ * cold archives whose filter may hold it, and of the others only their
+ * head and filter; each of those is counted as passed over. Fails when
+ * every cold archive is read. */
+Test(forget_cold, an_archive_whose_filter_excludes_the_keys_is_not_read)
+{
+    tiers t = tiers_of();
+    read_counter c = {.base = sl_io_posix()};
+    c.io = *c.base;
+    c.io.open_file = counting_open;
+    c.io.close_file = counting_close;
+    c.io.pread = counting_pread;
+    c.io.ctx = &c;
+    siglog_options o;
+    siglog_options_default(&o);
+    sl_options_set_io(&o, &c.io);
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, &o), 0, "%s", siglog_errdetail());
+    siglog_key keys[] = {{"solo", 4}};
+    siglog_forget_options fo = {.dry_run = 1};
+    siglog_forget_result res;
+    cr_assert_eq(siglog_forget(m, "t", keys, 1, &fo, &res), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+    uint64_t solo = 0;
+    for (uint64_t i = 0; i < appended; i++)
+        solo += key_at[i] == SOLO;
+    cr_assert_eq(res.events_removed, solo);
+
+    cr_assert_eq(c.count, t.cold, "every cold archive was opened, to read it or its filter");
+    uint64_t whole = 0;
+    for (size_t i = 0; i < c.count; i++) {
+        struct stat sb;
+        char *path = test_path(cold, c.paths[i]);
+        cr_assert_eq(stat(path, &sb), 0);
+        free(path);
+        int may = filter_may_hold(c.paths[i], "solo");
+        if (may)
+            cr_assert_geq(c.bytes[i], (uint64_t)sb.st_size, "%s may hold the key: read whole", c.paths[i]);
+        else
+            cr_assert_lt(c.bytes[i] * 4, (uint64_t)sb.st_size, "%s: %lu of %lu bytes read", c.paths[i],
+                         (unsigned long)c.bytes[i], (unsigned long)sb.st_size);
+        whole += (uint64_t)may;
+        free(c.paths[i]);
+    }
+    cr_assert_geq(whole, 1, "the archive of the segment holding the key");
+    cr_assert_lt(whole, t.cold / 2, "%lu of %lu archives may hold the key", (unsigned long)whole,
+                 (unsigned long)t.cold);
+    /* The hot ones are read or passed over by their .kf. */
+    cr_assert_eq(res.segments_read + res.segments_skipped, t.cold + t.other);
+    cr_assert_geq(res.segments_skipped, t.cold - whole);
+    cr_assert_leq(res.segments_read, whole + t.other);
 }

@@ -54,7 +54,8 @@ static const args_cmd forget_cmd = {
     "                  \"segments_rewritten\", \"events_removed\",\n"
     "                  \"bytes_before\", \"bytes_after\", \"journal_scrubbed\",\n"
     "                  \"intents_finished\", \"segments_rolled\",\n"
-    "                  \"archives_read\", \"archives_rewritten\",\n"
+    "                  \"archives_read\", \"archives_skipped\",\n"
+    "                  \"archives_rewritten\",\n"
     "                  \"archives_unvisited\": [PATH ...]}\n"
     "\n"
     "Before a partition changes, one audit record (action forget) is written\n"
@@ -195,6 +196,7 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
                                 (json_int_t)r->segments_rolled);
         if (doc && (dirs->failed ||
                     json_object_set_new(doc, "archives_read", json_integer((json_int_t)r->archives_read)) ||
+                    json_object_set_new(doc, "archives_skipped", json_integer((json_int_t)r->archives_skipped)) ||
                     json_object_set_new(doc, "archives_rewritten", json_integer((json_int_t)r->archives_rewritten)) ||
                     json_object_set(doc, "archives_unvisited", dirs->unvisited)))
             doc = (json_decref(doc), NULL);
@@ -227,9 +229,10 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
              r->partitions_changed, r->partitions, r->segments_read, r->segments_skipped, r->bytes_before,
              r->bytes_after);
         out_puts(line);
-        if (r->archives_read || r->archives_rewritten) {
-            snprintf(line, sizeof line, "exported archives: %" PRIu64 " of the stream read, %" PRIu64 " %s\n",
-                     r->archives_read, r->archives_rewritten, dry_run ? "would be rewritten" : "rewritten");
+        if (r->archives_read || r->archives_rewritten || r->archives_skipped) {
+            snprintf(line, sizeof line, "exported archives: %" PRIu64 " of the stream read, %" PRIu64 " passed over by "
+                     "their key filters, %" PRIu64 " %s\n", r->archives_read, r->archives_skipped,
+                     r->archives_rewritten, dry_run ? "would be rewritten" : "rewritten");
             out_puts(line);
         }
         if (r->segments_rolled) {

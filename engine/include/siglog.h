@@ -1308,6 +1308,10 @@ typedef struct siglog_forget_result {
     uint64_t archives_unvisited;/* exported archives of the stream the
                                  * audit trail names outside archive_dirs
                                  * (options.unvisited) */
+    uint64_t archives_skipped;  /* exported archives of this store's
+                                 * stream passed over unread: their key
+                                 * filters exclude every key (not in
+                                 * archives_read) */
 } siglog_forget_result;
 
 /* Remove every event whose key is one of keys[0..n) from every segment
