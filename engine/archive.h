@@ -315,6 +315,11 @@ typedef int (*archive_filter_test)(void *arg, const keyfilter *f);
  * to be read (archive_filter.c). */
 int sl_archive_filters_exclude(const siglog_io *io, const char *path, archive_filter_test test, void *arg,
                                archive_meta *meta);
+/* What verify asks of an open archive's filters: 0 when each is usable
+ * (or there are none: version 1) and holds the key of every record of its
+ * segment; SIGLOG_ECORRUPT naming the file, the filter's byte and the
+ * rule or the offset whose key it excludes. */
+int sl_archive_file_check_filters(const archive_file *f);
 /* A batch reader of archive segment i's batches. */
 archive_batch_file sl_archive_file_segment(const archive_file *f, uint32_t i);
 void sl_archive_file_close(archive_file *f);

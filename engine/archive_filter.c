@@ -61,3 +61,34 @@ int sl_archive_filters_exclude(const siglog_io *io, const char *path, archive_fi
     sl_err_clear(); /* whatever failed, the archive is read instead */
     return excluded;
 }
+
+/* Every record of segment i of f has a key kf may hold. */
+static int holds_every_key(const archive_file *f, uint32_t i, const keyfilter *kf, uint64_t at)
+{
+    archive_records r = {.bf = sl_archive_file_segment(f, i)};
+    siglog_record rec;
+    int rc;
+    while ((rc = sl_archive_records_next(&r, &rec)) == 1)
+        if (!sl_keyfilter_may_contain(kf, sl_keyfilter_hash(rec.key, rec.key_len))) {
+            rc = sl_err_set(SIGLOG_ECORRUPT, "%s: byte %" PRIu64 ": the key filter of segment %u excludes the key "
+                            "of offset %" PRIu64 ", which the segment holds", f->path, at, i, rec.offset);
+            break;
+        }
+    sl_archive_records_free(&r);
+    return rc;
+}
+
+int sl_archive_file_check_filters(const archive_file *f)
+{
+    uint64_t at = f->view.filter_pos;
+    int rc = 0;
+    for (uint32_t i = 0; i < f->view.segment_count && !rc; i++) {
+        keyfilter kf;
+        if ((rc = sl_archive_file_filter(f, i, &kf)) == 1) {
+            rc = holds_every_key(f, i, &kf, at);
+            sl_keyfilter_free(&kf);
+        }
+        at += sl_archive_segment_at(&f->view, i).filter_bytes;
+    }
+    return rc;
+}

@@ -100,6 +100,12 @@ int sl_cold_filters_exclude(const siglog_io *backend, const siglog_stream_config
                             const char *stream, uint32_t partition, const catalog_segment *e,
                             archive_filter_test test, void *arg);
 
+/* What verify asks of cold entry e's archive's key filter (opened and
+ * checked as sl_cold_segment_open does it): sl_archive_file_check_filters.
+ * Writes nothing. */
+int sl_cold_check_filters(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                          const char *stream, uint32_t partition, const catalog_segment *e);
+
 /* The same archive as sl_cold_segment_open opens and checks, its one
  * segment's batches handed to *bf to read in order (bf->io the backend;
  * close with sl_archive_source_close(bf, *path)), as an export or a

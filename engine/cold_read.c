@@ -58,6 +58,20 @@ static int open_checked(const siglog_io *backend, const siglog_stream_config *cf
     return rc;
 }
 
+int sl_cold_check_filters(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
+                          const char *stream, uint32_t partition, const catalog_segment *e)
+{
+    archive_file f = {.fd = -1};
+    char *path = NULL;
+    int rc = open_checked(backend, cfg, store_id, stream, partition, e, &f, &path);
+    f.io = backend; /* the root open_checked went through is closed: the fd is read as the backend's */
+    if (!rc)
+        rc = sl_archive_file_check_filters(&f);
+    sl_archive_file_close(&f);
+    free(path);
+    return rc;
+}
+
 int sl_cold_filters_exclude(const siglog_io *backend, const siglog_stream_config *cfg, uint64_t store_id,
                             const char *stream, uint32_t partition, const catalog_segment *e,
                             archive_filter_test test, void *arg)

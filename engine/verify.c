@@ -488,6 +488,10 @@ static void check_cold(verifier *v, const char *dir, const char *stream, uint32_
     v->st.bytes += sl_segment_size(s);
     sl_segment_close(s);
     *next = e->end_offset;
+    /* Its key filter, as a segment's .kf is checked: usable and holding
+     * every key (a reader passes over what it excludes). */
+    if (sl_cold_check_filters(v->backend, c, v->store_id, stream, part, e) != 0)
+        problem(v, path, UINT64_MAX, "cold entry %s: %s", e->location, siglog_errdetail());
 }
 
 typedef struct orphan_ctx {

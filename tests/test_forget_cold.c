@@ -396,3 +396,98 @@ Test(forget_cold, an_archive_whose_filter_excludes_the_keys_is_not_read)
     cr_assert_geq(res.segments_skipped, t.cold - whole);
     cr_assert_leq(res.segments_read, whole + t.other);
 }
+
+typedef struct problems {
+    char text[4096];
+    int n;
+} problems;
+
+static void keep_problem(void *ctx, const char *file, uint64_t pos, const char *what)
+{
+    (void)pos;
+    problems *p = ctx;
+    p->n++;
+    snprintf(p->text, sizeof p->text, "%s: %s", file, what);
+}
+
+/* The first cold archive's name (sorted), its filter's position and size. */
+static char *first_archive(uint64_t *at, uint64_t *len, keyfilter_binding *of)
+{
+    DIR *d = opendir(cold);
+    cr_assert_not_null(d);
+    char *best = NULL;
+    for (struct dirent *e; (e = readdir(d));)
+        if (strstr(e->d_name, ".sgar") && (!best || strcmp(e->d_name, best) < 0)) {
+            free(best);
+            best = strdup(e->d_name);
+        }
+    closedir(d);
+    char *path = test_path(cold, best);
+    archive_file f;
+    cr_assert_eq(sl_archive_file_open(&f, sl_io_posix(), path), 0, "%s", siglog_errdetail());
+    archive_segment seg = sl_archive_segment_at(&f.view, 0);
+    *at = f.view.filter_pos;
+    *len = seg.filter_bytes;
+    *of = (keyfilter_binding){seg.base_offset, seg.end_offset, 0};
+    sl_archive_file_close(&f);
+    free(best);
+    return path;
+}
+
+static void count_record(void *ctx, const siglog_record *r)
+{
+    (void)r;
+    ++*(uint64_t *)ctx;
+}
+
+static problems verify_store(void)
+{
+    problems p = {.n = 0};
+    siglog_verify_callbacks cb = {.problem = keep_problem, .ctx = &p};
+    siglog_verify(dir, 0, &cb, NULL);
+    return p;
+}
+
+/* verify checks a cold archive's filter as a segment's .kf: a damaged
+ * one, and one that excludes keys its segment holds, are problems naming
+ * the archive (and the filter's byte); a reader still reads it. */
+Test(forget_cold, verify_reports_a_cold_archive_filter_damaged_or_wrong)
+{
+    cr_assert_eq(verify_store().n, 0);
+    uint64_t at, len;
+    keyfilter_binding of;
+    char *path = first_archive(&at, &len, &of);
+    test_flip_byte(path, at + len / 2, 0x08);
+    problems p = verify_store();
+    char want[64];
+    snprintf(want, sizeof want, "byte %llu", (unsigned long long)at);
+    cr_assert_eq(p.n, 1, "%s", p.text);
+    cr_assert(strstr(p.text, path) && strstr(p.text, want) && strstr(p.text, "key filter"), "%s", p.text);
+    test_flip_byte(path, at + len / 2, 0x08);
+    cr_assert_eq(verify_store().n, 0);
+
+    /* A well-formed filter of the segment's offsets with no key in it. */
+    keyfilter empty;
+    cr_assert_eq(sl_keyfilter_init(&empty, (uint32_t)((len - KEYFILTER_HEADER_BYTES - 8) / KEYFILTER_BLOCK_BYTES),
+                                   &of), 0);
+    uint8_t *bytes;
+    size_t n;
+    cr_assert_eq(sl_keyfilter_encode(&empty, &bytes, &n), 0);
+    cr_assert_eq(n, len);
+    FILE *fp = fopen(path, "r+b");
+    cr_assert(fp && fseek(fp, (long)at, SEEK_SET) == 0 && fwrite(bytes, 1, n, fp) == n);
+    fclose(fp);
+    free(bytes);
+    sl_keyfilter_free(&empty);
+    p = verify_store();
+    cr_assert_eq(p.n, 1, "%s", p.text);
+    cr_assert(strstr(p.text, path) && strstr(p.text, "excludes the key"), "%s", p.text);
+    siglog *s = test_store_open_read_only(dir);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    uint64_t read = 0;
+    test_read_all(st, 0, count_record, &read);
+    cr_assert_eq(read, appended);
+    cr_assert_eq(siglog_close(s), 0);
+    free(path);
+}
