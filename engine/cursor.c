@@ -257,6 +257,8 @@ static int listing_answers(const siglog_cursor *c)
  * reported through the store's log and costs a read, never an answer. */
 static int key_excluded(siglog_cursor *c, const catalog_segment *e)
 {
+    if (sl_cold_entry(e)) /* the filter its archive carries, if any */
+        return sl_partition_cold_key_excluded(c->p, e, c->key_hash);
     keyfilter f;
     int rc = sl_keyfilter_load(c->st->store->io, sl_partition_path(c->p), e, &f);
     if (rc < 0) {

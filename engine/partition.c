@@ -1270,6 +1270,20 @@ int sl_partition_catalog_snapshot(const partition *p, catalog_snapshot **out)
     return rc;
 }
 
+static int excludes_hash(void *arg, const keyfilter *f)
+{
+    return !sl_keyfilter_may_contain(f, *(const uint64_t *)arg);
+}
+
+int sl_partition_cold_key_excluded(partition *p, const catalog_segment *e, uint64_t h)
+{
+    pthread_mutex_lock(&p->mu);
+    partition_config pc = p->cfg;
+    pthread_mutex_unlock(&p->mu);
+    return sl_cold_filters_exclude(pc.backend, &pc.stream, pc.store_id, pc.stream_name, p->id, e, excludes_hash,
+                                   &h);
+}
+
 int sl_partition_segment_open(partition *p, const catalog_segment *e, segment **out)
 {
     if (sl_cold_entry(e)) {

@@ -256,6 +256,10 @@ const batch_run *sl_partition_journaled(const partition *p);
  * when the stream requires a catalog.ckpt it lacks
  * (sl_catalog_check_required). */
 int sl_partition_catalog_snapshot(const partition *p, catalog_snapshot **out);
+/* 1 when cold entry e's archive carries a key filter that excludes key
+ * hash h (sl_cold_filters_exclude): a reader looking for that key passes
+ * over it unread; 0 otherwise. */
+int sl_partition_cold_key_excluded(partition *p, const catalog_segment *e, uint64_t h);
 /* Open one of its segments, as its catalog entry names it, for reading. */
 int sl_partition_segment_open(partition *p, const catalog_segment *e, segment **out);
 /* sl_catalog_missing_run on its directory. */

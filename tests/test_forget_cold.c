@@ -12,8 +12,9 @@
  * byte for byte, from the cold tier still; cold_dir holds exactly the
  * archives the catalog names; verify finds nothing wrong; and no file of
  * the store or of cold_dir holds a forgotten key or any forgotten value's
- * token, where before many did. A forget reads whole only the archives
- * whose key filter may hold a key.
+ * token, where before many did. A forget, and a cursor looking for a key,
+ * read whole only the archives whose key filter may hold it; verify
+ * reports a filter damaged or wrong.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -328,6 +329,19 @@ static ssize_t counting_pread(const siglog_io *io, int fd, void *buf, size_t len
     return got;
 }
 
+/* Options whose I/O goes through c, set up to count from nothing. */
+static void counter_options(read_counter *c, siglog_options *o)
+{
+    *c = (read_counter){.base = sl_io_posix()};
+    c->io = *c->base;
+    c->io.open_file = counting_open;
+    c->io.close_file = counting_close;
+    c->io.pread = counting_pread;
+    c->io.ctx = c;
+    siglog_options_default(o);
+    sl_options_set_io(o, &c->io);
+}
+
 /* Whether the archive `name` in cold_dir may hold key k by its filter. */
 static int filter_may_hold(const char *name, const char *k)
 {
@@ -351,14 +365,9 @@ static int filter_may_hold(const char *name, const char *k)
 Test(forget_cold, an_archive_whose_filter_excludes_the_keys_is_not_read)
 {
     tiers t = tiers_of();
-    read_counter c = {.base = sl_io_posix()};
-    c.io = *c.base;
-    c.io.open_file = counting_open;
-    c.io.close_file = counting_close;
-    c.io.pread = counting_pread;
-    c.io.ctx = &c;
+    read_counter c;
     siglog_options o;
-    siglog_options_default(&o);
+    counter_options(&c, &o);
     sl_options_set_io(&o, &c.io);
     siglog_maintenance *m;
     cr_assert_eq(siglog_maintenance_open(&m, dir, &o), 0, "%s", siglog_errdetail());
@@ -490,4 +499,55 @@ Test(forget_cold, verify_reports_a_cold_archive_filter_damaged_or_wrong)
     cr_assert_eq(read, appended);
     cr_assert_eq(siglog_close(s), 0);
     free(path);
+}
+
+/* A cursor looking for "solo" reads whole only the cold archives whose
+ * filter may hold it (of the others their head and filter) and finds
+ * every event of it. Fails when every cold archive is read. */
+Test(forget_cold, a_cursor_with_a_key_passes_over_archives_whose_filter_excludes_it)
+{
+    tiers t = tiers_of();
+    read_counter c;
+    siglog_options o;
+    counter_options(&c, &o);
+    o.read_only = 1;
+    siglog *s;
+    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    siglog_cursor *cur;
+    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_cursor_set_key(cur, "solo", 4), 0);
+    const siglog_record *r;
+    uint64_t n = 0, solo = 0;
+    int rc;
+    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
+        cr_assert(r->key_len == 4 && memcmp(r->key, "solo", 4) == 0);
+        n++;
+    }
+    cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+    siglog_cursor_close(cur);
+    cr_assert_eq(siglog_close(s), 0);
+    for (uint64_t i = 0; i < appended; i++)
+        solo += key_at[i] == SOLO;
+    cr_assert_eq(n, solo);
+    uint64_t whole = 0, passed = 0;
+    for (size_t i = 0; i < c.count; i++) {
+        struct stat sb;
+        char *path = test_path(cold, c.paths[i]);
+        cr_assert_eq(stat(path, &sb), 0);
+        free(path);
+        if (filter_may_hold(c.paths[i], "solo")) {
+            cr_assert_geq(c.bytes[i], (uint64_t)sb.st_size, "%s may hold the key: read whole", c.paths[i]);
+            whole++;
+        } else {
+            cr_assert_lt(c.bytes[i] * 4, (uint64_t)sb.st_size, "%s: %lu of %lu bytes read", c.paths[i],
+                         (unsigned long)c.bytes[i], (unsigned long)sb.st_size);
+            passed++;
+        }
+        free(c.paths[i]);
+    }
+    cr_assert_geq(whole, 1);
+    cr_assert_gt(passed, t.cold / 2, "%lu of %lu archives passed over", (unsigned long)passed,
+                 (unsigned long)t.cold);
 }
