@@ -181,6 +181,7 @@ SIGLOG_API int siglog_archive_export_with(siglog_maintenance *m, const char *str
         return rc;
     catalog_snapshot *snap = sl_catalog_snapshot_get(c);
     archive_segment *segs = NULL;
+    char *real = NULL;
     archive_tally t;
     sl_archive_tally_init(&t);
     size_t n = archivable_prefix(snap, before_us);
@@ -218,16 +219,23 @@ SIGLOG_API int siglog_archive_export_with(siglog_maintenance *m, const char *str
     archive_name(name, sizeof name, &am);
     int move = (flags & SIGLOG_ARCHIVE_MOVE) != 0;
     audit_record r;
-    export_record(&r, &am, store_bytes, dir, name, 0);
+    /* The record names the directory resolved: a forget run from another
+     * working directory reads it (forget_archive.c, "not visited"). */
+    if (!(real = sl_io_real_path(dir))) {
+        rc = sl_err_errno(-errno, "archive directory %s", dir);
+        goto out;
+    }
+    export_record(&r, &am, store_bytes, real, name, 0);
     if ((rc = sl_maintenance_audit(m, &r)) == 0)
         rc = write_archive(m, &src, &am, segs, &t, dir, name, BATCH_LZ4HC((int)cfg.warm_level), move, path_out,
                            path_cap);
     if (!rc && move) {
-        export_record(&r, &am, store_bytes, dir, name, 1);
+        export_record(&r, &am, store_bytes, real, name, 1);
         if ((rc = sl_maintenance_audit(m, &r)) == 0 && (rc = remove_archived(c, snap, n)) == 0)
             rc = sl_cold_purged(m, snap, n, stream, partition, &cfg);
     }
 out:
+    free(real);
     free(segs);
     sl_archive_tally_free(&t);
     sl_catalog_snapshot_release(snap);

@@ -113,6 +113,7 @@ typedef struct forget_job {
     uint8_t *archive_found; /* per sorted key: an archive holds events of it */
     const siglog_forget_options *o;
     siglog_forget_result *out;
+    forget_reported *told;  /* unvisited exports told in this call */
 } forget_job;
 
 static void keyed_hash(const forget_job *j, const uint8_t *key, size_t len, uint8_t out[FORGET_HASH_BYTES])
@@ -516,7 +517,7 @@ static int plan_archives(forget_job *j)
     j->out->archives_read = j->fa.read;
     j->out->archives_skipped = j->fa.skipped;
     j->out->archives_rewritten = j->fa.n_hold;
-    return rc ? rc : sl_forget_archives_unvisited(&j->fa, j->o->unvisited, j->o->unvisited_ctx,
+    return rc ? rc : sl_forget_archives_unvisited(&j->fa, j->told, j->o->unvisited, j->o->unvisited_ctx,
                                                   &j->out->archives_unvisited);
 }
 
@@ -655,7 +656,7 @@ static int scrub_journal(maintenance *m, siglog_forget_result *out)
 
 /* Finish every stream's pending intent; *finished counts them. */
 static int finish_intents(maintenance *m, const siglog_forget_options *o, siglog_forget_result *out,
-                          uint32_t *finished)
+                          forget_reported *told, uint32_t *finished)
 {
     io_dirent_list streams;
     int rc = sl_maintenance_streams(m, &streams);
@@ -670,8 +671,10 @@ static int finish_intents(maintenance *m, const siglog_forget_options *o, siglog
         if (rc != 1)
             continue;
         forget_job j;
-        if ((rc = job_init_intent(&j, m, streams.names[i], &it, o, out)) == 0)
+        if ((rc = job_init_intent(&j, m, streams.names[i], &it, o, out)) == 0) {
+            j.told = told;
             rc = job_run(&j);
+        }
         job_free(&j);
         sl_forget_intent_free(&it);
         *finished += !rc;
@@ -694,14 +697,18 @@ SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const si
     uint32_t finished = 0;
     int rc = 0;
     forget_job j = {0};
+    forget_reported told = {0};
     if (!o->dry_run) {
         /* Their figures are not this forget's: counted apart. */
         siglog_forget_result earlier = {0};
-        rc = finish_intents(m, o, &earlier, &finished);
+        rc = finish_intents(m, o, &earlier, &told, &finished);
     }
-    if (!rc && (rc = job_init_keys(&j, m, stream, keys, n, o, out)) == 0)
+    if (!rc && (rc = job_init_keys(&j, m, stream, keys, n, o, out)) == 0) {
+        j.told = &told;
         rc = job_run(&j);
+    }
     job_free(&j);
+    sl_forget_reported_free(&told);
     out->intents_finished = finished;
     if (!rc && !o->dry_run)
         rc = scrub_journal(m, out);
@@ -719,7 +726,9 @@ SIGLOG_API int siglog_forget_finish(siglog_maintenance *m, const siglog_forget_o
         return sl_err_set(SIGLOG_EINVAL, "siglog_forget_finish: a dry run finishes nothing (siglog_forget_pending "
                                          "lists the intents)");
     uint32_t finished = 0;
-    int rc = finish_intents(m, o, out, &finished);
+    forget_reported told = {0};
+    int rc = finish_intents(m, o, out, &told, &finished);
+    sl_forget_reported_free(&told);
     out->intents_finished = finished;
     if (!rc)
         rc = scrub_journal(m, out);

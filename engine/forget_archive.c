@@ -310,24 +310,64 @@ int sl_forget_archives_leftovers(forget_archives *fa, uint32_t *removed)
 
 /* ---- exported archives not visited ---- */
 
+void sl_forget_reported_free(forget_reported *r)
+{
+    for (size_t i = 0; i < r->n; i++)
+        free(r->paths[i]);
+    free(r->paths);
+    *r = (forget_reported){0};
+}
+
 typedef struct unvisited_ctx {
     const forget_archives *fa;
-    char **paths; /* reported already */
-    size_t n;
+    forget_reported here;      /* this forget's, each once */
+    forget_reported *told;     /* told to fn already, in this call */
     void (*fn)(void *ctx, const char *path);
     void *ctx;
     int rc;
 } unvisited_ctx;
 
-/* Whether dir (as an audit record names it) is one of the directories
- * given. */
+/* path with its empty and "." components left out, as a record may name
+ * one export in several spellings ("d//x", "./d/x", "d/./x"): the same
+ * text for the same place. ".." is kept: what it undoes is not known
+ * without resolving. */
+static void normalise(const char *path, char *out, size_t cap)
+{
+    size_t o = 0;
+    if (path[0] == '/' && o + 1 < cap)
+        out[o++] = '/';
+    for (const char *p = path; *p;) {
+        size_t len = strcspn(p, "/");
+        int skip = len == 0 || (len == 1 && p[0] == '.');
+        if (!skip && o + len + 2 < cap) {
+            if (o > 0 && out[o - 1] != '/')
+                out[o++] = '/';
+            memcpy(out + o, p, len);
+            o += len;
+        }
+        p += len + (p[len] == '/');
+    }
+    out[o] = '\0';
+}
+
+/* Whether dir names one of the directories given: resolved now, or,
+ * when relative (recorded so before exports recorded their resolved
+ * directory: relative to a working directory not known now) and free of
+ * "..", as the last components of one. */
 static int given_dir(const forget_archives *fa, const char *dir)
 {
-    char *real = sl_io_real_path(dir);
+    char *real = sl_io_real_path(dir[0] ? dir : ".");
     int given = 0;
     for (size_t d = 0; real && d < fa->n_dirs && !given; d++)
         given = strcmp(real, fa->real[d]) == 0;
     free(real);
+    if (given || dir[0] == '/' || !dir[0] || strstr(dir, ".."))
+        return given;
+    size_t k = strlen(dir);
+    for (size_t d = 0; d < fa->n_dirs && !given; d++) {
+        size_t n = strlen(fa->real[d]);
+        given = n > k && fa->real[d][n - k - 1] == '/' && strcmp(fa->real[d] + n - k, dir) == 0;
+    }
     return given;
 }
 
@@ -339,35 +379,38 @@ static int on_record(void *arg, const audit_record *r)
     if (r->action != AUDIT_ARCHIVE || strncmp(r->detail, "copied ", 7) != 0 || !to ||
         strcmp(r->stream, u->fa->stream) != 0)
         return 0;
-    const char *path = to + strlen(" batches to ");
-    const char *slash = strrchr(path, '/');
-    if (!slash)
-        return 0;
+    char path[AUDIT_DETAIL_MAX + 1];
+    normalise(to + strlen(" batches to "), path, sizeof path);
+    char *slash = strrchr(path, '/');
     char dir[AUDIT_DETAIL_MAX + 1];
-    snprintf(dir, sizeof dir, "%.*s", (int)(slash - path), path);
-    /* A directory given was read whole: an archive gone from it is gone. */
-    if (given_dir(u->fa, dir) || listed(u->paths, u->n, path))
+    snprintf(dir, sizeof dir, "%.*s", slash ? (int)(slash == path ? 1 : slash - path) : 0, path);
+    /* A directory given was read whole: an archive gone from it is gone.
+     * One of the same name found in another is not this one: an export
+     * of the same range to two directories names both alike. */
+    if (!path[0] || given_dir(u->fa, dir) || listed(u->here.paths, u->here.n, path))
         return 0;
-    if ((u->rc = push_name(&u->paths, &u->n, path)) != 0)
+    if ((u->rc = push_name(&u->here.paths, &u->here.n, path)) != 0)
+        return 1;
+    if (listed(u->told->paths, u->told->n, path))
+        return 0;
+    if ((u->rc = push_name(&u->told->paths, &u->told->n, path)) != 0)
         return 1;
     if (u->fn)
         u->fn(u->ctx, path);
     return 0;
 }
 
-int sl_forget_archives_unvisited(forget_archives *fa, void (*fn)(void *ctx, const char *path), void *ctx,
-                                 uint64_t *count)
+int sl_forget_archives_unvisited(forget_archives *fa, forget_reported *told, void (*fn)(void *ctx, const char *path),
+                                 void *ctx, uint64_t *count)
 {
-    unvisited_ctx u = {.fa = fa, .fn = fn, .ctx = ctx};
+    unvisited_ctx u = {.fa = fa, .told = told, .fn = fn, .ctx = ctx};
     audit_trail t = {.io = sl_maintenance_io(fa->m), .dir = sl_maintenance_store_path(fa->m),
                      .store_id = sl_maintenance_store_id(fa->m)};
     audit_result res;
     int rc = sl_audit_read(&t, on_record, &u, &res);
     if (u.rc)
         rc = u.rc;
-    *count = u.n;
-    for (size_t i = 0; i < u.n; i++)
-        free(u.paths[i]);
-    free(u.paths);
+    *count = u.here.n;
+    sl_forget_reported_free(&u.here);
     return rc;
 }

@@ -99,12 +99,25 @@ int sl_forget_archives_rewrite(forget_archives *fa, size_t i, compact_keep_fn ke
  * beside each archive NAME read; *removed counts them. */
 int sl_forget_archives_leftovers(forget_archives *fa, uint32_t *removed);
 
+/* The paths told as not visited in one forget call, each once although
+ * the intents it finishes first read the same audit trail. */
+typedef struct forget_reported {
+    char **paths;
+    size_t n;
+} forget_reported;
+void sl_forget_reported_free(forget_reported *r);
+
 /* The archives the store's audit trail says were exported from this
- * stream ("archive" records) into a directory not given (as resolved
- * now: the record keeps the path as the export was given it): fn (may be NULL) is told each path as the record names
- * it; *count counts them. A forget cannot tell such an archive is gone,
- * so it is reported, never passed over in silence. */
-int sl_forget_archives_unvisited(forget_archives *fa, void (*fn)(void *ctx, const char *path), void *ctx,
-                                 uint64_t *count);
+ * stream ("archive" records) into a directory not given: *count
+ * counts them, each path once, in the record's
+ * spelling with empty and "." components left out; fn (may be NULL) is
+ * told those not in *told yet, which are added to it. A record names the
+ * directory resolved; an older one may name it relative to the exporter's
+ * working directory, and it is given when it resolves to a directory
+ * given from here or is the last components of one. A forget cannot tell
+ * such an archive is gone, so it is reported, never passed over in
+ * silence. */
+int sl_forget_archives_unvisited(forget_archives *fa, forget_reported *told, void (*fn)(void *ctx, const char *path),
+                                 void *ctx, uint64_t *count);
 
 #endif

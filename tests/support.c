@@ -13,9 +13,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "forget_intent.h"
 #include "io_crash.h"
 #include "maintenance.h"
 #include "options_io.h"
+#include "store.h"
 #include "tree_fingerprint.h"
 
 static const char *tmp_root(void)
@@ -718,6 +720,20 @@ void test_documented_hash_key(const char *store, const char *domain, uint8_t key
     fclose(f);
     free(path);
     crypto_generichash(key, 32, (const uint8_t *)domain, strlen(domain), file + 16, 32);
+}
+
+void test_write_interrupted_intent(const char *store, const char *stream, const char *key)
+{
+    uint8_t hk[32], hash[32];
+    test_documented_hash_key(store, "siglog-forget-v1", hk);
+    crypto_generichash(hash, sizeof hash, (const uint8_t *)key, strlen(key), hk, sizeof hk);
+    siglog *s = test_store_open_read_only(store);
+    forget_intent it = {.store_id = s->store_id, .started_us = 1700000000000000, .n = 1, .hashes = hash};
+    cr_assert_eq(siglog_close(s), 0);
+    char *streams = test_path(store, "streams"), *sdir = test_path(streams, stream);
+    cr_assert_eq(sl_forget_intent_write(sl_io_posix(), sdir, &it, 0644), 0, "%s", siglog_errdetail());
+    free(sdir);
+    free(streams);
 }
 
 void test_documented_keyed_hash(const char *store, const char *domain, const void *bytes, size_t len, char hex[65])

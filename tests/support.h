@@ -101,6 +101,11 @@ void test_append_keyed_runs(siglog_stream *st, uint32_t p, uint32_t from, uint32
 void test_documented_keyed_hash(const char *store, const char *domain, const void *bytes, size_t len, char hex[65]);
 /* K alone, for a test that hashes with it itself. */
 void test_documented_hash_key(const char *store, const char *domain, uint8_t key[32]);
+/* Leave in stream's directory of store the forget intent a forget of key
+ * leaves when it dies before its first rewrite (FORMAT.md, "Forget
+ * intent"): started at 1700000000000000 us, the key's hash as "Forget
+ * records" derives it from store.secret. */
+void test_write_interrupted_intent(const char *store, const char *stream, const char *key);
 
 /* ---- crash trials: a change cut by a power loss at one of its calls ---- */
 /* The four power-cut modes of io_crash.h (KEEP_ALL, DROP_ALL, RANDOM,

@@ -625,22 +625,6 @@ Test(forget, intent_is_on_disk_while_rewriting_without_the_keys_and_gone_after)
     cr_assert_eq(res.intents_finished, 0);
 }
 
-/* An intent as a forget of key-003 leaves it when it dies before its
- * first rewrite. */
-static void write_interrupted_intent(void)
-{
-    uint8_t key[32], hash[32];
-    test_documented_hash_key(dir, "siglog-forget-v1", key);
-    crypto_generichash(hash, sizeof hash, (const uint8_t *)"key-003", 7, key, sizeof key);
-    siglog_stream *st;
-    siglog *s = open_store(&st);
-    forget_intent it = {.store_id = s->store_id, .started_us = 1700000000000000, .n = 1, .hashes = hash};
-    cr_assert_eq(siglog_close(s), 0);
-    char *sdir = test_path(dir, "streams/t");
-    cr_assert_eq(sl_forget_intent_write(sl_io_posix(), sdir, &it, 0644), 0, "%s", siglog_errdetail());
-    free(sdir);
-}
-
 static uint64_t events_of_key(siglog_stream *st, uint32_t p, const char *key)
 {
     siglog_cursor *c;
@@ -656,7 +640,7 @@ static uint64_t events_of_key(siglog_stream *st, uint32_t p, const char *key)
 
 Test(forget, an_interrupted_forget_is_listed_read_only_and_finished)
 {
-    write_interrupted_intent();
+    test_write_interrupted_intent(dir, "t", "key-003");
     char *before = test_store_fingerprint(dir);
     siglog_options ro;
     siglog_options_default(&ro);
@@ -699,7 +683,7 @@ Test(forget, an_interrupted_forget_is_listed_read_only_and_finished)
 
 Test(forget, the_next_forget_finishes_an_interrupted_one_first)
 {
-    write_interrupted_intent();
+    test_write_interrupted_intent(dir, "t", "key-003");
     static const char *const names[] = {"key-017"};
     siglog_forget_result res;
     cr_assert_eq(forget_keys("t", names, 1, NULL, &res), 0, "%s", siglog_errdetail());
@@ -713,7 +697,7 @@ Test(forget, the_next_forget_finishes_an_interrupted_one_first)
 
 Test(forget, a_damaged_intent_is_reported_with_its_byte_and_kept)
 {
-    write_interrupted_intent();
+    test_write_interrupted_intent(dir, "t", "key-003");
     char *path = intent_path();
     FILE *f = fopen(path, "r+b");
     cr_assert_not_null(f);

@@ -1266,9 +1266,12 @@ typedef struct siglog_forget_options {
      * are not touched. NULL / 0: none. */
     const char *const *archive_dirs;
     size_t archive_dir_count;
-    /* Called with each archive the audit trail says was exported from
-     * the stream into a directory not among archive_dirs (and not found
-     * in one of them): the forget could not look at it. May be NULL;
+    /* Called once in a call (intents it finishes first included) with
+     * each archive the audit trail says was exported from the stream into
+     * a directory not among archive_dirs, its path as recorded with empty
+     * and "." components left out: the forget could not look at it. An
+     * export records its directory resolved; an older record naming it
+     * relative is a directory given that it ends. May be NULL;
      * out->archives_unvisited counts them either way. */
     void (*unvisited)(void *ctx, const char *path);
     void *unvisited_ctx;

@@ -204,39 +204,13 @@ Test(cli_forget, a_key_in_the_active_segment_is_rolled_first_unless_a_writer_has
     free(late);
 }
 
-/* The intent a forget of user-007 leaves when it dies before its first
- * rewrite (FORMAT.md, "Forget intent"), the hash as "Forget records"
- * derives it from store.secret. */
-static void leave_interrupted_forget(void)
-{
-    char *path = test_path(store, "store.secret");
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    uint8_t secret_file[56], key[32], hash[32];
-    cr_assert_eq(fread(secret_file, 1, sizeof secret_file, f), sizeof secret_file);
-    fclose(f);
-    free(path);
-    crypto_generichash(key, sizeof key, (const uint8_t *)"siglog-forget-v1", 16, secret_file + 16, 32);
-    crypto_generichash(hash, sizeof hash, (const uint8_t *)"user-007", 8, key, sizeof key);
-    siglog_options ro;
-    siglog_options_default(&ro);
-    ro.read_only = 1;
-    siglog *s;
-    cr_assert_eq(siglog_open(&s, store, &ro), 0, "%s", siglog_errdetail());
-    forget_intent it = {.store_id = s->store_id, .started_us = 1700000000000000, .n = 1, .hashes = hash};
-    cr_assert_eq(siglog_close(s), 0);
-    char *sdir = test_path(store, "streams/ev");
-    cr_assert_eq(sl_forget_intent_write(sl_io_posix(), sdir, &it, 0644), 0, "%s", siglog_errdetail());
-    free(sdir);
-}
-
 Test(cli_forget, status_lists_an_interrupted_forget_and_finish_finishes_it)
 {
     run_result r = RUN(NULL, "forget", store, "--status");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert_str_eq(r.out, "no forget to finish\n");
     run_free(&r);
-    leave_interrupted_forget();
+    test_write_interrupted_intent(store, "ev", "user-007");
     char *before = test_store_fingerprint(store);
     r = RUN(NULL, "forget", store, "--status");
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -271,7 +245,7 @@ Test(cli_forget, status_lists_an_interrupted_forget_and_finish_finishes_it)
 
 Test(cli_forget, a_damaged_intent_exits_1_naming_it)
 {
-    leave_interrupted_forget();
+    test_write_interrupted_intent(store, "ev", "user-007");
     char *path = test_path(store, "streams/ev/forget.intent");
     FILE *f = fopen(path, "r+b");
     cr_assert_not_null(f);
