@@ -86,6 +86,14 @@ SIGLOG_API int siglog_archive_next(siglog_archive *a, const siglog_record **rec)
     return rc;
 }
 
+SIGLOG_API int siglog_archive_check_filters(const siglog_archive *a)
+{
+    sl_err_clear();
+    if (!a)
+        return sl_err_set(SIGLOG_EINVAL, "siglog_archive_check_filters: no archive");
+    return sl_archive_file_check_filters(&a->file);
+}
+
 SIGLOG_API void siglog_archive_close(siglog_archive *a)
 {
     if (!a)

@@ -134,6 +134,7 @@ Test(archive_filter, every_segment_carries_a_filter_of_its_keys)
         exported x;
         exported_open(&x, tag, seed);
         assert_filters_hold_every_key(&x.f);
+        cr_assert_eq(sl_archive_file_check_filters(&x.f), 0, "%s", siglog_errdetail());
         exported_free(&x);
     }
 }
@@ -183,6 +184,8 @@ Test(archive_filter, a_damaged_filter_costs_only_itself)
         snprintf(want, sizeof want, "byte %llu", (unsigned long long)at);
         cr_assert(strstr(siglog_errdetail(), "copy.sgar") && strstr(siglog_errdetail(), want), "%s",
                   siglog_errdetail());
+        cr_assert_eq(sl_archive_file_check_filters(&f), SIGLOG_ECORRUPT);
+        cr_assert(strstr(siglog_errdetail(), want), "%s", siglog_errdetail());
         cr_assert_eq(sl_archive_file_filter(&f, 1, &kf), 1, "%s", siglog_errdetail());
         sl_keyfilter_free(&kf);
         uint64_t n = records_of(&f);

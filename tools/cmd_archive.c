@@ -201,6 +201,9 @@ int archive_file_verify(const char *cmd_name, const char *path, int json)
 {
     siglog_archive *a;
     int rc = siglog_archive_open(&a, path);
+    /* Its key filters too: a reader passes over segments by them. */
+    if (!rc && (rc = siglog_archive_check_filters(a)) != 0)
+        siglog_archive_close(a);
     if (rc) {
         if (json) {
             json_t *doc = json_pack("{s:s, s:b, s:o}", "archive", path, "ok", 0, "problem",

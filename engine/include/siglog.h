@@ -1623,6 +1623,13 @@ SIGLOG_API int siglog_archive_schema(const siglog_archive *a, uint32_t i, uint32
 /* Its records in offset order: 1 and *rec (valid until the next call), 0
  * at the end. */
 SIGLOG_API int siglog_archive_next(siglog_archive *a, const siglog_record **rec);
+/* Its key filters (archive version 2: one per segment, FORMAT.md §24),
+ * as siglog verify checks them: 0 when each is usable and holds the key
+ * of every record of its segment (a version 1 archive has none: 0),
+ * SIGLOG_ECORRUPT naming the file, the filter's byte and what is wrong (a
+ * reader then reads the segment instead). Reads its records again; what
+ * siglog_archive_next hands out next is unchanged. */
+SIGLOG_API int siglog_archive_check_filters(const siglog_archive *a);
 SIGLOG_API void siglog_archive_close(siglog_archive *a);
 
 /* ------------------------------------------------------------------------
