@@ -302,7 +302,7 @@ int sl_archive_file_open(archive_file *f, const siglog_io *io, const char *path)
  * set. */
 int sl_archive_file_next(archive_file *f, siglog_record *rec);
 /* The key filter of segment i (sl_archive_filter_decode), read from the
- * file. */
+ * file; SIGLOG_EINVAL when the archive has no segment i. */
 int sl_archive_file_filter(const archive_file *f, uint32_t i, keyfilter *kf);
 /* Whether a keyfilter excludes every key a reader looks for: 1 when it
  * does. */

@@ -166,6 +166,10 @@ int sl_archive_file_next(archive_file *f, siglog_record *rec)
 int sl_archive_file_filter(const archive_file *f, uint32_t i, keyfilter *kf)
 {
     memset(kf, 0, sizeof *kf);
+    /* The segment table is read only for the segments the head counts. */
+    if (i >= f->view.segment_count)
+        return sl_err_set(SIGLOG_EINVAL, "%s: no segment %" PRIu32 " (the archive holds %" PRIu32 ")", f->path, i,
+                          f->view.segment_count);
     uint64_t at = f->view.filter_pos;
     for (uint32_t k = 0; k < i; k++)
         at += sl_archive_segment_at(&f->view, k).filter_bytes;

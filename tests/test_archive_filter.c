@@ -135,6 +135,10 @@ Test(archive_filter, every_segment_carries_a_filter_of_its_keys)
         exported_open(&x, tag, seed);
         assert_filters_hold_every_key(&x.f);
         cr_assert_eq(sl_archive_file_check_filters(&x.f), 0, "%s", siglog_errdetail());
+        /* Past the last segment: refused, nothing read beyond the table. */
+        keyfilter kf;
+        cr_assert_eq(sl_archive_file_filter(&x.f, x.f.view.segment_count, &kf), SIGLOG_EINVAL);
+        cr_assert(strstr(siglog_errdetail(), "no segment"), "%s", siglog_errdetail());
         exported_free(&x);
     }
 }
