@@ -9,15 +9,18 @@
  * notes the sealed ones that hold events of the keys; so are exported
  * archives (forget_archive.h). A cold entry is rewritten by forget_cold.h, any other through
  * the rewrite primitive. Maintenance never touches an active segment: when
- * one holds an event of a key, the forget rolls it through the writer's
- * protocol (forget_roll.h; refused, nothing changed, when a writer has
- * the store) and plans again, now skipping active segments: what they
- * hold was appended after the roll, so after the forget began, and is
- * not its. Then each partition with something to remove gets its audit
+ * one holds an event of a key, the forget has it rolled through the
+ * writer's protocol (forget_roll.h: by opening the store as its writer,
+ * or by asking the live writer and waiting for its answer, which also
+ * zeroes the journal's old bytes; nothing changed when it does not
+ * answer in time) and plans again, now skipping active segments: what
+ * they hold was appended after the roll, so after the forget began, and
+ * is not its. A live writer is asked for the scrub alone when no active
+ * segment holds the keys, before anything is rewritten. Then each partition with something to remove gets its audit
  * record, and its segments are rewritten in offset order. Keys are looked up in a sorted
  * array: a forget names few keys, and each record costs one binary
- * search. Last, the commit journal's old bytes are zeroed when no writer
- * has the store (journal.h, sl_journal_scrub_idle).
+ * search. Last, when no writer has the store, the commit journal's old
+ * bytes are zeroed (journal.h, sl_journal_scrub_idle).
  *
  * Never half: before its first audit record the forget writes its intent
  * (forget_intent.h) listing the keyed hashes of the keys it found, and
@@ -94,6 +97,7 @@ typedef struct forget_part {
     int64_t time_min, time_max;
     uint8_t *found;                    /* per sorted key: it has events here */
     int active_held;                   /* its active segment holds some */
+    uint64_t active_base;              /* that segment's base */
 } forget_part;
 
 typedef struct forget_job {
@@ -106,6 +110,7 @@ typedef struct forget_job {
     size_t n_keys;
     int by_hash;      /* finishing an intent: events matched by keyed hash */
     int rolled;       /* the active segments holding keys were rolled */
+    int writer_scrubbed; /* the live writer zeroed its journal's old bytes */
     int has_subkey;
     uint8_t subkey[FORGET_HASH_BYTES];
     forget_part *parts;
@@ -347,6 +352,7 @@ static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_seg
     j->out->bytes_before += e->bytes;
     if (active) {
         j->parts[p].active_held = 1; /* rolled, then planned again */
+        j->parts[p].active_base = e->base_offset;
         j->out->segments_rolled++;
         return 0;
     }
@@ -581,19 +587,27 @@ static int plan_all(forget_job *j)
     return rc;
 }
 
+static uint32_t forget_wait_ms(const siglog_forget_options *o)
+{
+    return o->wait_ms ? o->wait_ms : SIGLOG_FORGET_WAIT_DEFAULT_MS;
+}
+
 /* Roll the active segments the plan found holding keys, then plan again
  * from nothing (the rolled segments are sealed now). */
 static int roll_and_replan(forget_job *j)
 {
     uint32_t *parts = malloc(j->cfg.partitions * sizeof *parts);
-    if (!parts)
-        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    uint64_t *bases = malloc(j->cfg.partitions * sizeof *bases);
     size_t n = 0;
-    for (uint32_t p = 0; p < j->cfg.partitions; p++)
-        if (j->parts[p].active_held)
+    for (uint32_t p = 0; parts && bases && p < j->cfg.partitions; p++)
+        if (j->parts[p].active_held) {
+            bases[n] = j->parts[p].active_base;
             parts[n++] = p;
-    int rc = sl_forget_roll(j->m, j->stream, parts, n);
+        }
+    int rc = parts && bases ? sl_forget_roll(j->m, j->stream, parts, bases, n, forget_wait_ms(j->o), &j->writer_scrubbed)
+                            : sl_err_set(SIGLOG_ENOMEM, "out of memory");
     free(parts);
+    free(bases);
     if (rc)
         return rc;
     for (uint32_t p = 0; p < j->cfg.partitions; p++) {
@@ -627,7 +641,13 @@ static int job_run(forget_job *j)
         rc = plan_archives(j);
     if (rc || o->dry_run)
         return rc;
-    if (j->out->events_removed && !j->by_hash && (rc = forget_subkey(j)) == 0)
+    /* A live writer's journal may hold bytes of the keys' events from
+     * earlier generations: it is asked to zero them before anything
+     * changes, so that a writer that does not answer leaves all as it
+     * was. (Done already when it rolled for us.) */
+    if (!j->by_hash && !j->writer_scrubbed)
+        rc = sl_forget_roll(j->m, j->stream, NULL, NULL, 0, forget_wait_ms(o), &j->writer_scrubbed);
+    if (!rc && j->out->events_removed && !j->by_hash && (rc = forget_subkey(j)) == 0)
         rc = intent_write(j);
     for (uint32_t p = 0; !rc && p < j->cfg.partitions; p++) {
         if (j->parts[p].n)
@@ -707,11 +727,14 @@ SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const si
         j.told = &told;
         rc = job_run(&j);
     }
+    int writer_scrubbed = j.writer_scrubbed;
     job_free(&j);
     sl_forget_reported_free(&told);
     out->intents_finished = finished;
     if (!rc && !o->dry_run)
         rc = scrub_journal(m, out);
+    if (!rc && writer_scrubbed)
+        out->journal_scrubbed = 1;
     return rc;
 }
 

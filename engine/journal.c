@@ -27,6 +27,9 @@ struct journal {
     uint64_t store_id;
     uint64_t generation;
     uint64_t write_pos;
+    uint64_t dirty_end; /* no byte at or past it (below file_bytes) was
+                         * written since the last live scrub: the file's
+                         * size until one (open cannot tell) */
     uint8_t *entry_headers; /* ENTRIES_PER_WRITE headers, reused */
 };
 
@@ -159,6 +162,7 @@ static int journal_load(journal *j)
                        (unsigned long long)j->store_id);
     j->generation = ok[0] && (!ok[1] || gen[0] > gen[1]) ? gen[0] : gen[1];
     j->write_pos = JOURNAL_DATA_START;
+    j->dirty_end = UINT64_MAX;
     return 0;
 }
 
@@ -485,6 +489,8 @@ int sl_journal_write(journal *j, const journal_entry *entries, size_t n)
             return sl_err_errno(rc, "writing %llu bytes to %s at byte %llu", (unsigned long long)bytes, j->path,
                              (unsigned long long)j->write_pos);
         j->write_pos += bytes;
+        if (j->dirty_end != UINT64_MAX && j->dirty_end < j->write_pos)
+            j->dirty_end = j->write_pos;
     }
     return 0;
 }
@@ -512,6 +518,26 @@ int sl_journal_reset(journal *j)
 uint64_t sl_journal_generation(const journal *j)
 {
     return j->generation;
+}
+
+const char *sl_journal_path(const journal *j)
+{
+    return j->path;
+}
+
+const siglog_io *sl_journal_io(const journal *j)
+{
+    return j->io;
+}
+
+uint64_t sl_journal_dirty_end(const journal *j)
+{
+    return j->dirty_end;
+}
+
+void sl_journal_scrubbed(journal *j)
+{
+    j->dirty_end = JOURNAL_DATA_START;
 }
 
 int sl_journal_is_empty(const journal *j)

@@ -119,5 +119,18 @@ uint64_t sl_journal_generation(const journal *j);
  * journal: *scrubbed 1. */
 int sl_journal_scrub_idle(const siglog_io *io, const char *store_dir, uint64_t store_id, int *scrubbed);
 int sl_journal_is_empty(const journal *j);
+/* The writer's scrub, asked by a roll request (roll_request.h): zero the
+ * journal past its header slots and sync. Only right after a checkpoint
+ * (sl_journal_is_empty), by the commit leader: SIGLOG_EINVAL otherwise. */
+int sl_journal_scrub_live(journal *j);
+/* 1 when a writer (or, for a moment, a reader opening) holds the lock of
+ * the store at store_dir, 0 when none does; takes it for an instant. */
+int sl_journal_writer_live(const siglog_io *io, const char *store_dir);
+const char *sl_journal_path(const journal *j);
+const siglog_io *sl_journal_io(const journal *j);
+/* Past it no byte was written since the last live scrub (UINT64_MAX
+ * before the first): where the next one may stop. */
+uint64_t sl_journal_dirty_end(const journal *j);
+void sl_journal_scrubbed(journal *j);
 
 #endif

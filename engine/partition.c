@@ -1201,18 +1201,31 @@ int sl_partition_roll_if_old(partition *p, int64_t wall_us)
     return rc;
 }
 
+/* Roll the active segment when it holds anything; EFAILED when the
+ * partition cannot take writes. */
+static int roll_now_locked(partition *p)
+{
+    if (p->failed)
+        return sl_err_set(SIGLOG_EFAILED, "partition %s: failed, not rolled", p->dir);
+    if (!p->active)
+        return sl_err_set(SIGLOG_EFAILED, "partition %s: found incomplete at open (see verify), not rolled", p->dir);
+    return sl_segment_size(p->active) ? roll_locked(p) : 0;
+}
+
 int sl_partition_roll_idle(partition *p)
 {
     pthread_mutex_lock(&p->mu);
-    int rc = 0;
-    if (p->failed)
-        rc = sl_err_set(SIGLOG_EFAILED, "partition %s: failed, not rolled", p->dir);
-    else if (!p->active)
-        rc = sl_err_set(SIGLOG_EFAILED, "partition %s: found incomplete at open (see verify), not rolled", p->dir);
-    else if (p->open.record_count || p->pending.count || p->inflight.count)
-        rc = sl_err_set(SIGLOG_ELIMIT, "partition %s: events not yet in its segment, not rolled", p->dir);
-    else if (sl_segment_size(p->active))
-        rc = roll_locked(p);
+    int rc = p->active && !p->failed && (p->open.record_count || p->pending.count || p->inflight.count)
+                 ? sl_err_set(SIGLOG_ELIMIT, "partition %s: events not yet in its segment, not rolled", p->dir)
+                 : roll_now_locked(p);
+    pthread_mutex_unlock(&p->mu);
+    return rc;
+}
+
+int sl_partition_roll_asked(partition *p)
+{
+    pthread_mutex_lock(&p->mu);
+    int rc = roll_now_locked(p);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }

@@ -191,6 +191,12 @@ int sl_partition_roll_if_old(partition *p, int64_t wall_us);
  * the writer's open): SIGLOG_ELIMIT otherwise, SIGLOG_EFAILED for a
  * failed partition. */
 int sl_partition_roll_idle(partition *p);
+/* Roll the active segment now when it holds anything, as a size roll
+ * would, for a maintenance process's roll request (store_roll_request.c):
+ * the caller runs it as the commit leader (sl_commit_exclusive), so no
+ * batch is inflight; batches appended but not yet written go to the next
+ * segment. SIGLOG_EFAILED for a failed or incomplete partition. */
+int sl_partition_roll_asked(partition *p);
 /* Pick up a newer catalog generation maintenance wrote (another
  * process, usually; a background task calls it, store_tasks.c): a
  * removed prefix moves the log start the writer reports and publishes in

@@ -170,5 +170,10 @@ int sl_store_space_admit(siglog_stream *st, uint64_t bytes, size_t n);
 /* The space task: makes every stream measure again at its next append,
  * so space others take or free is seen within SPACE_REMEASURE_US. */
 int64_t sl_store_space_task(void *ctx);
+/* How soon a writer answers a maintenance process's roll request. */
+#define ROLL_REQUEST_POLL_US 100000
+/* The roll-request task (store_roll_request.c): answers each stream's
+ * roll.request (roll_request.h). */
+int64_t sl_store_roll_request_task(void *ctx);
 
 #endif

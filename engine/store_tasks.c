@@ -7,6 +7,8 @@
  *   age-roll  roll active segments past segment_age_max_us;
  *   catalog   pick up the catalog generations a maintenance process
  *             wrote (a moved log start), every CATALOG_POLL_US;
+ *   roll-request  answer a maintenance process's roll request
+ *             (store_roll_request.c);
  *   compact   the streams' compaction every compact_interval, on a
  *             worker thread of its own (compact_task.c);
  *   space     have min_free measured again (space.c);
@@ -163,6 +165,8 @@ int sl_store_tasks_start(struct siglog *s)
         rc = sl_background_register(s->background, "age-roll", 0, age_roll_task, s);
     if (!rc)
         rc = sl_background_register(s->background, "catalog", CATALOG_POLL_US, catalog_task, s);
+    if (!rc)
+        rc = sl_background_register(s->background, "roll-request", 0, sl_store_roll_request_task, s);
     if (!rc)
         rc = sl_compact_task_register(s, s->background);
     if (!rc)

@@ -69,6 +69,9 @@ struct siglog_stream {
                                 * (space.c) */
     int64_t space_purge_us;    /* writer: monotonic time of min_free's
                                 * last purge (space.c, under space_mu) */
+    int64_t roll_request_refused_us; /* writer: asked_us of the last roll
+                                      * request refused (logged once;
+                                      * store_roll_request.c only) */
     int64_t retention_last_us; /* writer: monotonic time of the retention
                                 * task's last run on it (0: none yet); only
                                 * that task uses it (store_retention.c) */

@@ -6,11 +6,14 @@
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "forget_intent.h"
@@ -794,4 +797,32 @@ void test_files_free(test_files *f)
     free(f->bytes);
     free(f->len);
     memset(f, 0, sizeof *f);
+}
+
+int test_writer_stopped(const char *dir)
+{
+    pid_t pid = fork();
+    cr_assert_geq(pid, 0);
+    if (pid == 0) {
+        /* A failed assertion must not leave it stopped for ever, holding
+         * the test's output open. */
+        prctl(PR_SET_PDEATHSIG, SIGKILL);
+        siglog *s;
+        if (siglog_open(&s, dir, NULL) != 0)
+            _exit(2);
+        raise(SIGSTOP);
+        _exit(siglog_close(s) == 0 ? 0 : 3);
+    }
+    int status;
+    cr_assert_eq(waitpid(pid, &status, WUNTRACED), pid);
+    cr_assert(WIFSTOPPED(status), "the writer did not stop (status %d)", status);
+    return (int)pid;
+}
+
+void test_writer_stopped_end(int pid)
+{
+    cr_assert_eq(kill((pid_t)pid, SIGCONT), 0);
+    int status;
+    cr_assert_eq(waitpid((pid_t)pid, &status, 0), (pid_t)pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the stopped writer failed (status %d)", status);
 }

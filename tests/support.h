@@ -253,3 +253,10 @@ void test_files_load_below(test_files *f, const char *dir);
 /* Whether file i holds needle. */
 int test_files_holds(const test_files *f, size_t i, const char *needle);
 void test_files_free(test_files *f);
+
+/* A writer of the store at dir in a child process that stops itself
+ * (SIGSTOP) once it holds the store: it never answers a roll request.
+ * Returns when it is stopped. test_writer_stopped_end lets it go on:
+ * it closes the store and exits 0 (asserted). */
+int test_writer_stopped(const char *dir);
+void test_writer_stopped_end(int pid);

@@ -5,11 +5,12 @@
  * told each removed event once; one audit record per partition changed
  * names keyed hashes, never the key; and a byte search of every file of
  * the store, the commit journal included, finds neither a forgotten key
- * nor any of its values (beside a live writer, once a forget has run
- * again after it closed). A dry
- * run changes no file; a key in an active segment is rolled first, but
- * refused beside a live writer, which changes nothing, as an empty key
- * and an unknown stream do. The intent: on disk,
+ * nor any of its values (beside a live writer too: it zeroes its
+ * journal's old bytes when asked). A dry run changes no file; a key in an
+ * active segment is rolled first, by the live writer on request when
+ * there is one; a writer that does not answer (stopped) makes the forget
+ * fail naming it, changing nothing, as an empty key and an unknown stream
+ * do. The intent: on disk,
  * without the keys, while the segments are rewritten, gone after; one a
  * crash left is listed through a read-only handle (which writes nothing)
  * and finished by the next forget or by siglog_forget_finish.
@@ -419,33 +420,53 @@ Test(forget, a_roll_for_a_forced_owner_opens_the_writer_forced_too)
     cr_assert_eq(lchown(dir, 0, 0), 0);
 }
 
-/* A writer that has the store owns its active segments: refused, and
- * nothing is removed, audited or left as an intent. */
-Test(forget, a_key_in_the_active_segment_of_a_live_writer_changes_nothing)
+/* A writer that has the store owns its active segments: asked, it rolls
+ * the one holding the key, and the forget removes the key's events from
+ * it; the writer appends on, and no roll.request is left. */
+Test(forget, a_key_in_the_active_segment_of_a_live_writer_is_rolled_by_it_on_request)
 {
     append_late();
     siglog_stream *st;
     siglog *s = open_store(&st);
     static const char *const names[] = {"key-003"};
     siglog_forget_result res;
-    cr_assert_eq(forget_keys("t", names, 1, NULL, &res), SIGLOG_ELIMIT);
-    cr_assert(strstr(siglog_errdetail(), "partition 1: the active segment") &&
-                  strstr(siglog_errdetail(), "a writer has the store"),
-              "%s", siglog_errdetail());
-    cr_assert_eq(events_of_key(st, 1, "key-003"), EVENTS / KEYS + 1);
-    audit_seen a = {0};
-    cr_assert_eq(siglog_audit_read(s, 1, on_audit, &a, NULL), 0, "%s", siglog_errdetail());
-    cr_assert_eq(a.forget_records, 0);
+    cr_assert_eq(forget_keys("t", names, 1, NULL, &res), 0, "%s", siglog_errdetail());
+    cr_assert_eq(res.segments_rolled, 1);
+    cr_assert_eq(res.events_removed, EVENTS / KEYS + 1);
+    cr_assert_eq(res.journal_scrubbed, 1);
+    append_one(st, 1, "key-after", "{\"value\":\"after\"}");
     cr_assert_eq(siglog_close(s), 0);
-    char *path = intent_path();
-    cr_assert_not(file_exists(path));
-    free(path);
+    s = open_store(&st);
+    cr_assert_eq(events_of_key(st, 1, "key-003"), 0);
+    cr_assert_eq(events_of_key(st, 1, "key-late"), 1);
+    cr_assert_eq(events_of_key(st, 1, "key-after"), 1);
+    cr_assert_eq(siglog_close(s), 0);
+    char *req = test_path(dir, "streams/t/roll.request");
+    cr_assert_not(file_exists(req));
+    free(req);
 }
 
-/* The same refusal for a store at a path of over 600 bytes: the writer's
- * refusal it quotes ("store PATH is locked by writer pid N") is kept
- * whole, the pid at its end included (it was cut at 512 bytes). */
-Test(forget, a_live_writer_is_named_whole_when_the_store_path_is_long)
+/* Blank the time of each directory line of a fingerprint ("PATH 40MODE
+ * SIZE TIME HASH"). */
+static void dir_times_cleared(char *fp)
+{
+    for (char *line = fp; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+        char *mode = strchr(line, ' ');
+        char *time = mode ? strchr(mode + 1, ' ') : NULL;
+        time = time ? strchr(time + 1, ' ') : NULL;
+        if (!mode || !time || strncmp(mode + 1, "40", 2) != 0)
+            continue;
+        for (char *c = time + 1; *c && *c != ' ' && *c != '\n'; c++)
+            *c = '-';
+    }
+}
+
+/* A writer that never answers (stopped): the forget fails after its wait
+ * naming the writer whole (at a store path of over 600 bytes: the
+ * writer's "store PATH is locked by writer pid N" is kept, the pid at
+ * its end included) and what it waited for, and nothing is removed,
+ * audited or left behind: the tree is as it was, request included. */
+Test(forget, a_writer_that_does_not_answer_changes_nothing)
 {
     char *top = test_tmpdir("forget-long"), *at = strdup(top);
     for (int i = 0; i < 3; i++) {
@@ -462,15 +483,32 @@ Test(forget, a_live_writer_is_named_whole_when_the_store_path_is_long)
     free(dir);
     dir = moved;
     append_late();
+    int writer = test_writer_stopped(dir);
+    char *before = test_store_fingerprint(dir);
+    static const char *const names[] = {"key-003"};
+    siglog_forget_options o = {.wait_ms = 300};
+    siglog_forget_result res;
+    cr_assert_eq(forget_keys("t", names, 1, &o, &res), SIGLOG_ELIMIT);
+    char pid[64];
+    snprintf(pid, sizeof pid, "is locked by writer pid %d)", writer);
+    cr_assert(strstr(siglog_errdetail(), pid) && strstr(siglog_errdetail(), "waited 300 ms") &&
+                  strstr(siglog_errdetail(), "roll.request") && strstr(siglog_errdetail(), "nothing was changed"),
+              "%s", siglog_errdetail());
+    char *after = test_store_fingerprint(dir);
+    /* A directory's time moves with the request made and withdrawn in it. */
+    dir_times_cleared(before);
+    dir_times_cleared(after);
+    cr_assert_str_eq(after, before, "the refused forget changed the store:\n%s\n---\n%s", before, after);
+    test_writer_stopped_end(writer);
     siglog_stream *st;
     siglog *s = open_store(&st);
-    static const char *const names[] = {"key-003"};
-    siglog_forget_result res;
-    cr_assert_eq(forget_keys("t", names, 1, NULL, &res), SIGLOG_ELIMIT);
-    char pid[64];
-    snprintf(pid, sizeof pid, "is locked by writer pid %ld)", (long)getpid());
-    cr_assert(strstr(siglog_errdetail(), pid), "%s", siglog_errdetail());
+    cr_assert_eq(events_of_key(st, 1, "key-003"), EVENTS / KEYS + 1);
+    audit_seen a = {0};
+    cr_assert_eq(siglog_audit_read(s, 1, on_audit, &a, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(a.forget_records, 0);
     cr_assert_eq(siglog_close(s), 0);
+    free(before);
+    free(after);
     /* The teardown removes an empty directory in the store's place. */
     test_rmtree(top);
     free(top);
@@ -540,8 +578,8 @@ Test(forget, emptied_segments_leave_no_entry_of_their_own)
 
 /* A writer keeps its handle open and appends on after the forget: its
  * events and the survivors are all read, the forgotten ones never. The
- * journal is the writer's: left as it is, and said so; a forget run again
- * once the writer has closed zeroes its old bytes. */
+ * journal is the writer's: asked, it zeroes its old bytes, so no file
+ * holds a forgotten byte while it is still open. */
 Test(forget, beside_a_live_writer)
 {
     siglog_stream *st;
@@ -549,7 +587,9 @@ Test(forget, beside_a_live_writer)
     static const char *const names[] = {"key-003", "key-017"};
     siglog_forget_result res;
     cr_assert_eq(forget_keys("t", names, 2, NULL, &res), 0, "%s", siglog_errdetail());
-    cr_assert_eq(res.journal_scrubbed, 0, "the live writer's journal was touched");
+    cr_assert_eq(res.journal_scrubbed, 1, "the live writer was not asked to scrub its journal");
+    cr_assert_eq(res.segments_rolled, 0);
+    assert_no_byte_of_the_forgotten();
     append_one(st, 1, "key-after", "{\"value\":\"after\"}");
     cr_assert_eq(siglog_flush(s), 0);
     expect x = {.next_i = 1, .p = 1};
@@ -568,9 +608,6 @@ Test(forget, beside_a_live_writer)
     cr_assert_eq(x.keyed_read, EVENTS / PARTITIONS - 2 * EVENTS / KEYS);
     siglog_cursor_close(c);
     cr_assert_eq(siglog_close(s), 0);
-    cr_assert_eq(forget_keys("t", names, 2, NULL, &res), 0, "%s", siglog_errdetail());
-    cr_assert_eq(res.events_removed, 0);
-    cr_assert_eq(res.journal_scrubbed, 1);
     assert_no_byte_of_the_forgotten();
 }
 

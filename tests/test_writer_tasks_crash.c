@@ -7,9 +7,11 @@
  * opened with the writer's options, BY_CLEANUP, here a merge) and the
  * age roll of segment_age_max_us (store_tasks.c: sl_partition_roll_if_old
  * once the clock passed the active segment's age limit, after a few
- * appends), each followed by the writer's appends, which roll its active
- * segment on top of the catalog generation the task committed, and its
- * close.
+ * appends) and the answer to a maintenance process's roll request
+ * (store_roll_request.c: a roll of the active segment, a checkpoint and
+ * the journal's old bytes zeroed, then the request removed), each
+ * followed by the writer's appends, which roll its active segment on top
+ * of the catalog generation the task committed, and its close.
  *
  * The scheduler decides only when a task runs; each trial calls what the
  * task calls, on the writer's handle, so that the reference run and the
@@ -17,7 +19,11 @@
  * still (at TEST_RETAIN_NOW, the seeded retention policy's moment, or for
  * the age roll at the real time, then two age limits later), so the
  * scheduler's own age-roll task has nothing to do before the trial moves
- * it; when it then rolls first, the trial's call finds nothing to do.
+ * it; when it then rolls first, the trial's call finds nothing to do. The
+ * roll request is the exception: the scheduler's own task answers it
+ * (within ROLL_REQUEST_POLL_US of the request, written once the trial is
+ * armed), and the trial waits for that answer, or for the cut, before it
+ * appends; a request a cut left is answered by the next writer.
  *
  * What is proven: after a cut at call k, in every power-cut mode, and a
  * recovery by a writer's open or by a maintenance handle (alternately),
@@ -36,10 +42,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "io_crash.h"
 #include "options_io.h"
 #include "retain.h"
+#include "roll_request.h"
 #include "store.h"
 #include "stream.h"
 #include "support.h"
@@ -75,8 +83,8 @@ static int64_t fixed_now(const siglog_io *io)
     return __atomic_load_n(&clock_us, __ATOMIC_ACQUIRE);
 }
 
-enum writer_task { TASK_RETENTION, TASK_COMPACTION, TASK_AGE_ROLL };
-static const char *const task_names[] = {"retention", "compaction", "age roll"};
+enum writer_task { TASK_RETENTION, TASK_COMPACTION, TASK_AGE_ROLL, TASK_ROLL_REQUEST, TASK_SCRUB_REQUEST };
+static const char *const task_names[] = {"retention", "compaction", "age roll", "roll request", "scrub request"};
 #define AGE_MAX_US (3600LL * 1000000)
 #define EARLY 5 /* appended before an age roll */
 
@@ -138,6 +146,34 @@ static int roll_by_age(siglog_stream *st, writer_run *w)
     return sl_partition_roll_if_old(st->parts[0], fixed_now(NULL));
 }
 
+/* A few events appended (acknowledged: in the journal, their segment not
+ * yet synced), then a maintenance process's request to roll partition 0
+ * (with w->task TASK_ROLL_REQUEST; the roll syncs the segment) and scrub
+ * the journal (written durably, outside the trial's I/O, as another
+ * process would), and the writer's background task answering it: returns
+ * once the request is gone, or the cut came (then the answer cannot
+ * finish). */
+static int roll_on_request(siglog *s, siglog_stream *st, writer_run *w, const char *store, test_crash *t)
+{
+    for (uint64_t i = 0; i < EARLY; i++) {
+        if (!append_late(st, i))
+            return -1;
+        w->acked++;
+    }
+    char *sdir = test_path(store, "streams/m");
+    uint32_t parts[1] = {0};
+    roll_request r = {.store_id = s->store_id, .asked_us = TEST_RETAIN_NOW, .n = w->task == TASK_ROLL_REQUEST,
+                      .parts = parts};
+    cr_assert_eq(sl_roll_request_write(sl_io_posix(), sdir, &r, 0600), 0, "%s: %s", ctx, siglog_errdetail());
+    int pending;
+    while ((pending = sl_roll_request_pending(sl_io_posix(), sdir)) == 1 && !test_crash_dead(t)) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    free(sdir);
+    return pending == 0 ? 0 : -1;
+}
+
 static void writer_change(void *arg, const char *store, test_crash *t)
 {
     writer_run *w = arg;
@@ -154,7 +190,8 @@ static void writer_change(void *arg, const char *store, test_crash *t)
     w->acked = 0;
     int rc = w->task == TASK_COMPACTION ? compact_as_the_task(store, &o)
              : w->task == TASK_RETENTION ? sl_store_retain(s, "m", RETAIN_MOVES)
-                                         : roll_by_age(st, w);
+             : w->task == TASK_AGE_ROLL  ? roll_by_age(st, w)
+                                         : roll_on_request(s, st, w, store, t);
     if (!t->die)
         cr_assert_eq(rc, 0, "reference run: %d %s", rc, siglog_errdetail());
     for (uint64_t i = w->acked; i < LATE; i++) {
@@ -241,8 +278,8 @@ static void every_call(const char *tmpl, int task)
         cr_assert_lt(count_segments(ref), segs_before, "the compaction merges segments");
     else if (task == TASK_RETENTION)
         cr_assert_gt(moved_to, 0, "the writer's retention purges something");
-    else
-        cr_assert_gt(count_segments(ref), segs_before, "the age roll adds a segment");
+    else if (task != TASK_SCRUB_REQUEST)
+        cr_assert_gt(count_segments(ref), segs_before, "the %s adds a segment", task_names[task]);
     test_rmtree_fast(ref);
     free(ref);
     cr_assert_gt(calls, 4, "the writer made %" PRIu64 " calls", calls);
@@ -299,4 +336,32 @@ Test(writer_tasks_crash, the_writers_age_roll_then_appends_at_every_call, .timeo
     test_seeded_store(tmpl, &c, SEED, EVENTS);
     every_call(tmpl, TASK_AGE_ROLL);
     free(tmpl);
+}
+
+/* The active segment holds events of the template's log and the early
+ * appends (a roll request rolls only one that holds something), and the
+ * writer answers the request while nothing else is appended. With
+ * nothing to roll, the early appends are in the journal and an unsynced
+ * segment when the scrub comes (fails when the journal is zeroed before
+ * the checkpoint syncs their segment). */
+static void answer_at_every_call(int task)
+{
+    char *tmpl = test_path(root, "template");
+    siglog_stream_config c;
+    test_seeded_config(&c, SEGMENT_BYTES);
+    c.sync_policy = SIGLOG_SYNC_ALWAYS; /* an append that returns is acknowledged */
+    c.segment_bytes_max = 1u << 20;     /* no size roll in the trial */
+    test_seeded_store(tmpl, &c, SEED, EVENTS);
+    every_call(tmpl, task);
+    free(tmpl);
+}
+
+Test(writer_tasks_crash, the_writers_answer_to_a_roll_request_then_appends_at_every_call, .timeout = 900)
+{
+    answer_at_every_call(TASK_ROLL_REQUEST);
+}
+
+Test(writer_tasks_crash, the_writers_answer_to_a_scrub_request_then_appends_at_every_call, .timeout = 900)
+{
+    answer_at_every_call(TASK_SCRUB_REQUEST);
 }

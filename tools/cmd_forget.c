@@ -20,7 +20,8 @@
 static const args_cmd forget_cmd = {
     "forget",
     "siglog forget STORE STREAM (--key K ... | --key-file FILE)\n"
-    "       [--archives DIR ...] [--dry-run] [--force-owner] [--json]\n"
+    "       [--archives DIR ...] [--wait SECONDS] [--dry-run] [--force-owner]\n"
+    "       [--json]\n"
     "       siglog forget STORE --status [--json]\n"
     "       siglog forget STORE --finish [--archives DIR ...] [--force-owner]\n"
     "       [--json]",
@@ -40,6 +41,9 @@ static const args_cmd forget_cmd = {
     "                  store and stream (the name proves nothing) and holds\n"
     "                  a key is rewritten without it, or removed when nothing\n"
     "                  stays; other files are not touched\n"
+    "  --wait SECONDS  how long to wait for a writer that has the store to\n"
+    "                  answer the forget's roll request (1 to 86400; default\n"
+    "                  10): past it the forget changes nothing and exits 1\n"
     "  --dry-run       say what would go and write nothing\n"
     "  --status        list the forgets a crash left unfinished (stream, keys,\n"
     "                  started); reads only. --json: {\"store\", \"pending\":\n"
@@ -62,13 +66,15 @@ static const args_cmd forget_cmd = {
     "for it with the keyed BLAKE2b-256 (the store's secret) of each key it\n"
     "held events of, never the key, and the events, bytes and offsets\n"
     "removed. An active segment holding an event of a key is rolled first,\n"
-    "by the forget as the store's writer, when no writer has the store; a\n"
-    "live writer owns it: the forget then changes nothing and exits 1 (run\n"
-    "it again once the writer sealed that segment, at segment_bytes_max or\n"
-    "segment_age_max, or has closed). When no writer has the store, the commit\n"
-    "journal's old bytes are zeroed at the end; beside a live writer they stay\n"
-    "until it overwrites them, which the report says: run forget again once\n"
-    "it has closed. Cold segments are covered too: each archive in cold_dir\n"
+    "by the forget as the store's writer when no writer has the store, and\n"
+    "the commit journal's old bytes are zeroed at the end. A live writer in\n"
+    "another process owns both: the forget asks it, before changing anything,\n"
+    "with STORE/streams/STREAM/roll.request, which the writer answers within\n"
+    "a fraction of a second by rolling those segments, checkpointing and\n"
+    "zeroing its journal's old bytes, keeping every acknowledged event. A\n"
+    "writer that does not answer within --wait (stopped, or failed) gets the\n"
+    "request withdrawn: the forget changes nothing and exits 1 naming what it\n"
+    "waited for. Cold segments are covered too: each archive in cold_dir\n"
     "holding an event of a key is replaced by one without it (a new name,\n"
     "written, synced and read back before the catalog names it; the old one\n"
     "removed after). Archives exported with siglog archive live outside the\n"
@@ -85,7 +91,7 @@ static const args_cmd forget_cmd = {
     "by the keyed hash of their key.\n",
 };
 
-enum { OPT_KEY = MAINT_OPT_END, OPT_KEY_FILE, OPT_STATUS, OPT_FINISH, OPT_ARCHIVES };
+enum { OPT_KEY = MAINT_OPT_END, OPT_KEY_FILE, OPT_STATUS, OPT_FINISH, OPT_ARCHIVES, OPT_WAIT };
 
 /* The --archives directories (argv's strings), and the exported archives
  * the forget reports it could not visit. */
@@ -242,8 +248,9 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
         }
     }
     if (!dry_run && !r->journal_scrubbed)
-        out_puts("the commit journal may still hold bytes of the forgotten events until the writer overwrites "
-                 "them: run forget again once no writer has the store\n");
+        out_puts("the commit journal may still hold bytes of the forgotten events until they are overwritten: it "
+                 "holds entries the next writer's open must replay, or (--finish) a live writer was not asked: "
+                 "run forget again then\n");
     return out_finish(forget_cmd.name);
 }
 
@@ -289,7 +296,8 @@ static int status_run(const char *store, int json)
 }
 
 /* A forget of keys (stream non-NULL), or a --finish. */
-static int run(const char *store, const char *stream, const key_list *keys, const maint_args *ma, dir_list *dirs)
+static int run(const char *store, const char *stream, const key_list *keys, const maint_args *ma, dir_list *dirs,
+               uint32_t wait_s)
 {
     siglog_maintenance *m;
     if (maint_args_open(&forget_cmd, ma, store, &m))
@@ -301,7 +309,7 @@ static int run(const char *store, const char *stream, const key_list *keys, cons
         siglog_maintenance_close(m);
         return cli_fail(forget_cmd.name, "out of memory");
     }
-    siglog_forget_options o = {.dry_run = (uint32_t)ma->dry_run, .progress = progress_partitions, .progress_ctx = &bar,
+    siglog_forget_options o = {.dry_run = (uint32_t)ma->dry_run, .wait_ms = wait_s * 1000, .progress = progress_partitions, .progress_ctx = &bar,
                                .archive_dirs = dirs->v, .archive_dir_count = dirs->n, .unvisited = on_unvisited,
                                .unvisited_ctx = dirs};
     siglog_forget_result r;
@@ -324,6 +332,7 @@ int cmd_forget(int argc, char **argv)
         { "status", no_argument, NULL, OPT_STATUS },
         { "finish", no_argument, NULL, OPT_FINISH },
         { "archives", required_argument, NULL, OPT_ARCHIVES },
+        { "wait", required_argument, NULL, OPT_WAIT },
         MAINT_OPTION_DRY_RUN,
         MAINT_OPTION_FORCE_OWNER,
         { NULL, 0, NULL, 0 },
@@ -334,6 +343,7 @@ int cmd_forget(int argc, char **argv)
     int status_only = 0, finish = 0;
     key_list keys = {0};
     dir_list dirs = {0};
+    uint32_t wait_s = SIGLOG_FORGET_WAIT_DEFAULT_MS / 1000;
     args_begin();
     for (int ch; status == CLI_OK && (ch = maint_args_next(&forget_cmd, argc, argv, opts, &ma)) != -1;) {
         if (ch == OPT_KEY) {
@@ -347,6 +357,9 @@ int cmd_forget(int argc, char **argv)
             status_only = 1;
         } else if (ch == OPT_FINISH) {
             finish = 1;
+        } else if (ch == OPT_WAIT) {
+            if (args_u32(&forget_cmd, "--wait", optarg, 1, 86400, &wait_s))
+                status = CLI_USAGE;
         } else if (ch == OPT_ARCHIVES) {
             if (!*optarg)
                 status = args_usage(&forget_cmd, "--archives wants a directory, not an empty string");
@@ -370,7 +383,7 @@ int cmd_forget(int argc, char **argv)
         args_operands(&forget_cmd, argc, argv, store_only ? 1 : 2, store_only ? "STORE" : "STORE STREAM", &ops))
         status = CLI_USAGE;
     if (status == CLI_OK && store_only) {
-        status = status_only ? status_run(ops[0], ma.json) : run(ops[0], NULL, &keys, &ma, &dirs);
+        status = status_only ? status_run(ops[0], ma.json) : run(ops[0], NULL, &keys, &ma, &dirs, wait_s);
         key_list_free(&keys);
         free(dirs.v);
         return status;
@@ -382,7 +395,7 @@ int cmd_forget(int argc, char **argv)
     if (status == CLI_OK && !keys.n)
         status = args_usage(&forget_cmd, "one of --key K or --key-file FILE is required");
     if (status == CLI_OK)
-        status = run(ops[0], ops[1], &keys, &ma, &dirs);
+        status = run(ops[0], ops[1], &keys, &ma, &dirs, wait_s);
     key_list_free(&keys);
     free(dirs.v);
     return status;

@@ -1247,9 +1247,17 @@ typedef struct siglog_key {
     size_t len;                 /* at least 1: "no key" cannot be forgotten */
 } siglog_key;
 
+#define SIGLOG_FORGET_WAIT_DEFAULT_MS 10000u
+
 typedef struct siglog_forget_options {
     uint32_t dry_run;           /* 1: figures only, nothing written */
-    uint32_t reserved32;
+    /* How long to wait, in milliseconds, for a writer that has the store
+     * in another process to answer the forget's roll request (it rolls
+     * the active segments holding events of the keys and zeroes its
+     * journal's old bytes; FORMAT.md, "Roll request"). When it does not
+     * answer in time the forget fails with SIGLOG_ELIMIT, nothing
+     * changed. 0: SIGLOG_FORGET_WAIT_DEFAULT_MS. */
+    uint32_t wait_ms;
     /* Called once for each event removed, in offset order within a
      * partition, while the rewrite that removes it reads it (before that
      * rewrite commits: after a crash, the run that finishes the forget
@@ -1281,11 +1289,14 @@ typedef struct siglog_forget_result {
     uint32_t partitions;        /* partitions looked at */
     uint32_t partitions_changed;/* of them, holding events of the keys */
     uint32_t journal_scrubbed;  /* 1: the commit journal keeps no bytes
-                                 * of batches before the forget; 0: a
-                                 * writer had the store (or its journal
-                                 * entries to replay), whose journal may
-                                 * still hold them until it overwrites
-                                 * them: forget again once none has it */
+                                 * of batches before the forget (zeroed
+                                 * by the forget, or by the live writer
+                                 * it asked); 0: its journal holds
+                                 * entries a writer's next open must
+                                 * replay (or siglog_forget_finish ran
+                                 * beside a live writer, which it does
+                                 * not ask): it may still hold them
+                                 * until they are overwritten */
     uint32_t intents_finished;  /* interrupted forgets finished first
                                  * (their figures are not in the rest,
                                  * except with siglog_forget_finish) */
@@ -1333,13 +1344,17 @@ typedef struct siglog_forget_result {
  * range of offsets they lay in.
  *
  * Maintenance rewrites sealed segments only: an active segment holding an
- * event of a key is rolled first, through the writer's own protocol, by
- * a writer handle the forget opens for that moment (out->segments_rolled).
- * When a writer has the store, it cannot: nothing is changed and
- * SIGLOG_ELIMIT names the partition and the writer (which seals the
- * segment at segment_bytes_max or segment_age_max_us; run again then, or
- * once it has closed). Events appended after the forget began are not
- * its.
+ * event of a key is rolled first, through the writer's own protocol
+ * (out->segments_rolled): by a writer handle the forget opens for that
+ * moment, or, when a writer has the store in another process, by that
+ * writer, which the forget asks with a roll request (FORMAT.md, "Roll
+ * request") and waits for, at most o->wait_ms. The writer's background
+ * task answers within a fraction of a second: it rolls those segments,
+ * checkpoints and zeroes its journal's old bytes, keeping every
+ * acknowledged event. When it does not answer in time (stopped, or
+ * failed), the request is withdrawn and the forget fails with
+ * SIGLOG_ELIMIT naming the writer and the request, nothing changed.
+ * Events appended after the forget began are not its.
  *
  * Never half: before the first audit record the forget writes its intent,
  * STORE/streams/NAME/forget.intent (FORMAT.md, "Forget intent"), listing
@@ -1353,8 +1368,8 @@ typedef struct siglog_forget_result {
  * The commit journal keeps the bytes of batches already checkpointed
  * until the writer overwrites them: when no writer has the store, the
  * forget zeroes them at its end (out->journal_scrubbed 1, also when it
- * removed nothing: so a forget run again once the writer has closed
- * completes one run beside it).
+ * removed nothing); when one has it, the roll request asks that writer to
+ * zero them, before anything changes.
  *
  * Archives exported with siglog_archive_export live outside the store:
  * those in o->archive_dirs are covered (FORMAT.md §4, "Forget over

@@ -5,7 +5,8 @@
  * partition changed; bad arguments exit 1 with the reason in one line, or
  * 2 for usage (an empty key file among them). --status lists a forget a
  * crash left (text and --json) and --finish finishes it. A key in an
- * active segment: rolled first, or refused beside a live writer.
+ * active segment: rolled first, by the live writer when asked; a writer
+ * that does not answer within --wait (stopped): exit 1, nothing changed.
  */
 #include "forget_intent.h"
 #include "run.h"
@@ -177,16 +178,19 @@ Test(cli_forget, bad_arguments_are_named)
 }
 
 /* With no writer, the forget rolls the active segment and removes the
- * late event too; beside a live writer (this process), that segment is
- * the writer's: refused, nothing changed. */
-Test(cli_forget, a_key_in_the_active_segment_is_rolled_first_unless_a_writer_has_it)
+ * late event too; beside a writer that does not answer (stopped), that
+ * segment is the writer's: exit 1 after --wait, nothing changed; beside
+ * a live writer (this process), the writer rolls it when asked. */
+Test(cli_forget, a_key_in_the_active_segment_is_rolled_first_by_whoever_has_it)
 {
     char *late = write_file("late.jsonl", "{\"user\":\"user-004\",\"n\":\"late-of-004\"}\n"
-                                          "{\"user\":\"user-005\",\"n\":\"late-of-005\"}\n");
+                                          "{\"user\":\"user-005\",\"n\":\"late-of-005\"}\n"
+                                          "{\"user\":\"user-006\",\"n\":\"late-of-006\"}\n");
     ok(RUN(NULL, "append", store, "ev", "--key-field", "user", late));
-    siglog *s = test_store_open(store, NULL);
-    REFUSED(1, "a writer has the store", "forget", store, "ev", "--key", "user-004");
-    cr_assert_eq(siglog_close(s), 0);
+    int writer = test_writer_stopped(store);
+    REFUSED(1, "waited 1000 ms for it to answer", "forget", store, "ev", "--key", "user-004", "--wait", "1");
+    test_writer_stopped_end(writer);
+    REFUSED(2, "--wait", "forget", store, "ev", "--key", "user-004", "--wait", "0");
     cr_assert_eq(LINES("replay", store, "ev", "--key", "user-004"), EVENTS / KEYS + 1);
     cr_assert_eq(forget_records(), 0, "a refused run is not audited");
 
@@ -201,6 +205,22 @@ Test(cli_forget, a_key_in_the_active_segment_is_rolled_first_unless_a_writer_has
     cr_assert_null(strstr(r.out, "late-of-004"));
     cr_assert_not_null(strstr(r.out, "late-of-005"));
     run_free(&r);
+
+    /* Another event of user-006, in an active segment again, now beside
+     * a live writer. */
+    ok(RUN(NULL, "append", store, "ev", "--key-field", "user", late));
+    siglog *s = test_store_open(store, NULL);
+    run_result lr = RUN(NULL, "forget", store, "ev", "--key", "user-006", "--wait", "30", "--json");
+    cr_assert_eq(siglog_close(s), 0);
+    cr_assert_eq(lr.status, 0, "%s", lr.err);
+    json_error_t jerr;
+    json_t *doc = json_loads(lr.out, 0, &jerr);
+    cr_assert_not_null(doc, "%s", lr.out);
+    cr_assert_eq(json_integer_value(json_object_get(doc, "segments_rolled")), 1, "%s", lr.out);
+    cr_assert(json_is_true(json_object_get(doc, "journal_scrubbed")), "%s", lr.out);
+    json_decref(doc);
+    run_free(&lr);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-006"), 0);
     free(late);
 }
 

@@ -21,6 +21,7 @@
 #include "codec.h"
 #include "consumer.h"
 #include "forget_intent.h"
+#include "roll_request.h"
 #include "schema_usage.h"
 #include "hwm.h"
 #include "journal.h"
@@ -481,6 +482,21 @@ static void forget_intent_seed(const char *name, uint32_t n)
     sl_bytebuf_free(&b);
 }
 
+/* roll.request (parse_roll_request): no partition (a scrub alone) and
+ * three, each input byte 0 (no checksum repair) and the genuine file. */
+static void roll_request_seed(const char *name, uint32_t n)
+{
+    uint32_t parts[3] = {0, 5, 4095};
+    roll_request r = {.store_id = 0x0123456789abcdefull, .asked_us = 1700000000000000, .n = n, .parts = parts};
+    uint8_t buf[1 + sizeof parts + ROLL_REQUEST_HEADER_BYTES + ROLL_REQUEST_TRAILER_BYTES] = {0};
+    sl_roll_request_encode(buf + 1, &r);
+    bytebuf b = {0};
+    if (sl_bytebuf_append(&b, buf, 1 + sl_roll_request_size(n)) != 0)
+        exit(1);
+    write_seed("parse_roll_request", name, &b);
+    sl_bytebuf_free(&b);
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -501,5 +517,7 @@ int main(int argc, char **argv)
     archive_seed();
     forget_intent_seed("one-key", 1);
     forget_intent_seed("three-keys", 3);
+    roll_request_seed("scrub-only", 0);
+    roll_request_seed("three-partitions", 3);
     return 0;
 }
