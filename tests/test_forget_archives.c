@@ -258,7 +258,10 @@ Test(forget_archives, removes_the_key_from_every_tier_and_exported_archive)
     test_files c = every_file();
     uint64_t tokens = forgotten_tokens_found(&c);
     cr_assert_gt(tokens, 20, "only %lu of the tokens are literal before", (unsigned long)tokens);
-    cr_assert_gt(found(&c, "key-003"), 3);
+    /* LZ4 often writes the key as a match of a neighbour's "key-00" and a
+     * literal '3', so how many files hold it whole depends on where batches
+     * were cut (3 to 8 here); the value tokens above are the search's proof. */
+    cr_assert_gt(found(&c, "key-003"), 0);
     char *other_bytes = NULL, other_path[4096];
     size_t other_len = 0;
     for (size_t i = 0; i < c.n; i++)
