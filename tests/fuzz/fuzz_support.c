@@ -204,18 +204,43 @@ void fuzz_check_refusal(const char *target, int rc)
         fuzz_fail(target, "decoder error %d without a detail", rc);
 }
 
+/* p[0..len) in a malloc'd buffer of at least one byte, so that an empty
+ * copy is a pointer the caller frees like any other; aborts when out of
+ * memory. */
+static uint8_t *copy_of(const uint8_t *p, size_t len)
+{
+    uint8_t *copy = malloc(len ? len : 1);
+    if (!copy)
+        abort();
+    memcpy(copy, p, len);
+    return copy;
+}
+
 void fuzz_with_honest_trailer(const uint8_t *data, size_t size, void (*check)(const uint8_t *data, size_t size))
 {
     check(data, size);
     if (size < 8)
         return;
-    uint8_t *copy = malloc(size);
-    if (!copy)
-        abort();
-    memcpy(copy, data, size);
-    put_le64(copy + size - 8, XXH3_64bits(copy, size - 8));
+    uint8_t *copy = copy_of(data, size);
+    fuzz_repair_trailer(copy, size, 8);
     check(copy, size);
     free(copy);
+}
+
+uint8_t *fuzz_options_and_file(const uint8_t *data, size_t size, unsigned *opts, size_t *len)
+{
+    if (size < 1)
+        return NULL;
+    *opts = data[0];
+    *len = size - 1;
+    return copy_of(data + 1, *len);
+}
+
+void fuzz_repair_trailer(uint8_t *p, size_t len, size_t min_len)
+{
+    if (len < 8 || len < min_len)
+        return;
+    put_le64(p + len - 8, XXH3_64bits(p, len - 8));
 }
 
 uint8_t *fuzz_segment_bytes(const uint8_t *data, size_t size, int repair, size_t *len)
@@ -223,10 +248,7 @@ uint8_t *fuzz_segment_bytes(const uint8_t *data, size_t size, int repair, size_t
     if (size < 2)
         return NULL;
     *len = size - 2;
-    uint8_t *seg = malloc(*len ? *len : 1);
-    if (!seg)
-        abort();
-    memcpy(seg, data + 2, *len);
+    uint8_t *seg = copy_of(data + 2, *len);
     if (repair)
         fuzz_repair_batches(seg, *len);
     return seg;

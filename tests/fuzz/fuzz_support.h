@@ -42,6 +42,15 @@ uint8_t *fuzz_segment_bytes(const uint8_t *data, size_t size, int repair, size_t
 /* "<scratch>/part", created once, and the path of its segment at base 0. */
 void fuzz_segment_paths(char **dir, char **seg_path);
 
+/* The file of an input whose first byte holds the target's options:
+ * *opts that byte, and the bytes after it copied into a malloc'd buffer
+ * (never NULL, even for none) for the caller to free, *len their count.
+ * NULL, with nothing set, when the input is empty. */
+uint8_t *fuzz_options_and_file(const uint8_t *data, size_t size, unsigned *opts, size_t *len);
+/* Rewrite the last 8 bytes of p[0..len) as the honest XXH3-64 of the
+ * bytes before them, when len >= min_len (a file's smallest size, so that
+ * a file too short to hold its checksum is left as the fuzzer made it). */
+void fuzz_repair_trailer(uint8_t *p, size_t len, size_t min_len);
 /* Run check on data, then (when size >= 8) on a copy whose last 8 bytes
  * are the honest XXH3-64 of the rest: for files that end in a checksum of
  * everything before it, so that mutations reach the checks behind it. */

@@ -10,7 +10,6 @@
  */
 #include <stdlib.h>
 #include <string.h>
-#include <xxhash.h>
 
 #include "codec.h"
 #include "forget_intent.h"
@@ -24,16 +23,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1)
-        return 0;
-    unsigned opts = data[0];
-    size--;
-    uint8_t *file = malloc(size ? size : 1);
+    unsigned opts;
+    uint8_t *file = fuzz_options_and_file(data, size, &opts, &size);
     if (!file)
-        abort();
-    memcpy(file, data + 1, size);
-    if ((opts & 1) && size >= FORGET_INTENT_HEADER_BYTES + FORGET_INTENT_TRAILER_BYTES)
-        put_le64(file + size - FORGET_INTENT_TRAILER_BYTES, XXH3_64bits(file, size - FORGET_INTENT_TRAILER_BYTES));
+        return 0;
+    if (opts & 1)
+        fuzz_repair_trailer(file, size, FORGET_INTENT_HEADER_BYTES + FORGET_INTENT_TRAILER_BYTES);
     uint64_t store_id = size >= 24 ? get_le64(file + 16) : 0;
     forget_intent it;
     int rc = sl_forget_intent_decode(file, size, store_id, NAME, &it);

@@ -75,14 +75,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    if (size < 1)
-        return 0;
-    unsigned opts = data[0];
-    size--;
-    uint8_t *file = malloc(size ? size : 1);
+    unsigned opts;
+    uint8_t *file = fuzz_options_and_file(data, size, &opts, &size);
     if (!file)
-        abort();
-    memcpy(file, data + 1, size);
+        return 0;
     if (opts & 1)
         repair(file, size);
     const char *dir = fuzz_scratch();
