@@ -799,6 +799,104 @@ void test_files_free(test_files *f)
     memset(f, 0, sizeof *f);
 }
 
+void test_token_value(uint64_t seed, uint64_t i, char value[80])
+{
+    uint64_t rng = seed + i, a = test_rand(&rng), b = test_rand(&rng);
+    snprintf(value, 80, "{\"token\":\"%016llx%016llx\"}", (unsigned long long)a, (unsigned long long)b);
+}
+
+void test_token_config(siglog_stream_config *c, uint64_t segment_bytes)
+{
+    siglog_stream_config_default(c);
+    c->partitions = 1;
+    c->segment_bytes_max = segment_bytes;
+    c->batch_bytes_max = 2048;
+    c->sync_policy = SIGLOG_SYNC_NONE;
+    c->linger_us = 60u * 1000 * 1000;
+    c->compression = SIGLOG_COMPRESSION_NONE;
+}
+
+void test_token_append(test_token_log *l, siglog_stream *st, uint8_t k)
+{
+    cr_assert_lt(l->appended, TEST_TOKEN_EVENTS_MAX);
+    char value[80];
+    test_token_value(l->seed, l->appended, value);
+    const char *key = l->keys[k];
+    siglog_event e = {.key = key, .key_len = strlen(key), .value = value, .value_len = strlen(value)};
+    cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+    l->key_at[l->appended++] = k;
+}
+
+void test_token_append_mixed(test_token_log *l, siglog_stream *st, uint64_t n, uint8_t keys)
+{
+    for (uint64_t i = 0; i < n; i++)
+        test_token_append(l, st, (uint8_t)(l->appended % keys));
+}
+
+static int count_entry(void *ctx, const siglog_segment_info *seg)
+{
+    (void)seg;
+    ++*(uint64_t *)ctx;
+    return 0;
+}
+
+static uint64_t entries_of(siglog_stream *st)
+{
+    uint64_t n = 0;
+    cr_assert_eq(siglog_segments_foreach(st, 0, NULL, count_entry, &n), 0, "%s", siglog_errdetail());
+    return n;
+}
+
+void test_token_append_until_rolled(test_token_log *l, siglog_stream *st, uint8_t k, uint64_t more)
+{
+    uint64_t want = entries_of(st) + more;
+    while (entries_of(st) < want)
+        test_token_append(l, st, k);
+}
+
+void test_token_check_event(const test_token_log *l, const siglog_record *r)
+{
+    cr_assert_lt(r->offset, l->appended);
+    char value[80];
+    test_token_value(l->seed, r->offset, value);
+    const char *key = l->keys[l->key_at[r->offset]];
+    cr_assert(r->key_len == strlen(key) && memcmp(r->key, key, r->key_len) == 0, "offset %lu",
+              (unsigned long)r->offset);
+    cr_assert(r->value_len == strlen(value) && memcmp(r->value, value, r->value_len) == 0, "offset %lu",
+              (unsigned long)r->offset);
+}
+
+void test_token_check_record(void *walk, const siglog_record *r)
+{
+    test_token_walk *w = walk;
+    while (w->next < w->log->appended && w->gone && w->gone(w->next))
+        w->next++;
+    cr_assert_eq(r->offset, w->next, "offset %lu read where %lu was next", (unsigned long)r->offset,
+                 (unsigned long)w->next);
+    test_token_check_event(w->log, r);
+    w->next++;
+    w->read++;
+}
+
+static void fail_on_problem(void *ctx, const char *file, uint64_t pos, const char *what)
+{
+    cr_assert_fail("%s: verify: %s at %lu: %s", (const char *)ctx, file, (unsigned long)pos, what);
+}
+
+void test_verify_clean(const char *dir, const char *ctx)
+{
+    siglog_verify_callbacks cb = {.problem = fail_on_problem, .ctx = (void *)ctx};
+    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), 0, "%s: %s", ctx, siglog_errdetail());
+}
+
+void test_retain_all(const char *dir)
+{
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_retain(m, INT64_MAX / 2, NULL), 0, "%s", siglog_errdetail());
+    siglog_maintenance_close(m);
+}
+
 int test_writer_stopped(const char *dir)
 {
     pid_t pid = fork();

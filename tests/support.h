@@ -254,6 +254,50 @@ void test_files_load_below(test_files *f, const char *dir);
 int test_files_holds(const test_files *f, size_t i, const char *needle);
 void test_files_free(test_files *f);
 
+/* ---- A one-partition stream of keyed events with random tokens: what
+ * the forget and cold-tier tests append, then search the files for and
+ * read back. */
+
+/* Event i's value under seed, {"token":"<32 hex digits>"}: random, so
+ * that no compression hides it and each token stands for one event. */
+void test_token_value(uint64_t seed, uint64_t i, char value[80]);
+/* One partition, segments of segment_bytes, no compression, batches
+ * sealed at 2 KiB alone (no sync, a minute's linger) so that where the
+ * segments roll does not depend on how fast the appends ran. */
+void test_token_config(siglog_stream_config *c, uint64_t segment_bytes);
+
+#define TEST_TOKEN_EVENTS_MAX 20000
+/* What was appended at each offset of partition 0: its key (keys[key_at])
+ * and its value (test_token_value of seed and the offset). */
+typedef struct test_token_log {
+    const char *const *keys;
+    uint64_t seed;
+    uint64_t appended;
+    uint8_t key_at[TEST_TOKEN_EVENTS_MAX];
+} test_token_log;
+void test_token_append(test_token_log *l, siglog_stream *st, uint8_t k);
+/* n events whose keys take 0..keys-1 in turn by offset. */
+void test_token_append_mixed(test_token_log *l, siglog_stream *st, uint64_t n, uint8_t keys);
+/* Events of key k until the partition has `more` entries more. */
+void test_token_append_until_rolled(test_token_log *l, siglog_stream *st, uint8_t k, uint64_t more);
+/* cr_assert that r's key and value are the ones appended at its offset. */
+void test_token_check_event(const test_token_log *l, const siglog_record *r);
+
+/* A read of a token log (test_read_all's fn is test_token_check_record):
+ * each record is the next event not gone (gone NULL: none is), as
+ * appended; read counts them. */
+typedef struct test_token_walk {
+    const test_token_log *log;
+    int (*gone)(uint64_t offset);
+    uint64_t next, read;
+} test_token_walk;
+void test_token_check_record(void *walk, const siglog_record *r);
+
+/* cr_assert that verify finds no problem in the store at dir. */
+void test_verify_clean(const char *dir, const char *ctx);
+/* Run retention over the store at dir once, as if at the end of time. */
+void test_retain_all(const char *dir);
+
 /* A writer of the store at dir in a child process that stops itself
  * (SIGSTOP) once it holds the store: it never answers a roll request.
  * Returns when it is stopped. test_writer_stopped_end lets it go on:

@@ -22,32 +22,13 @@
 
 #define KEYS 40
 #define SEGMENT_BYTES (64 * 1024)
-#define EVENTS_MAX 20000
 #define EDGE KEYS
 
 static char *dir, *cold;
 static const char *key_names[KEYS + 1];
 static char key_text[KEYS][16];
-static uint8_t key_at[EVENTS_MAX];
-static uint8_t gone[EVENTS_MAX]; /* 1: the event is expected removed */
-static uint64_t appended;
-
-static void value_of(uint64_t i, char value[80])
-{
-    uint64_t rng = 9100 + i, a = test_rand(&rng), b = test_rand(&rng);
-    snprintf(value, 80, "{\"token\":\"%016llx%016llx\"}", (unsigned long long)a, (unsigned long long)b);
-}
-
-static void append(siglog_stream *st, uint8_t k)
-{
-    cr_assert_lt(appended, EVENTS_MAX);
-    char value[80];
-    value_of(appended, value);
-    siglog_event e = {.key = key_names[k], .key_len = strlen(key_names[k]), .value = value,
-                      .value_len = strlen(value)};
-    cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
-    key_at[appended++] = k;
-}
+static test_token_log events = {.keys = key_names, .seed = 9100};
+static uint8_t gone[TEST_TOKEN_EVENTS_MAX]; /* 1: the event is expected removed */
 
 typedef struct entries {
     uint64_t n, cold, cold_end;
@@ -87,20 +68,6 @@ static entries stored_entries(void)
     return e;
 }
 
-/* Events of key k until the partition has `more` entries more. */
-static void append_until_rolled(siglog_stream *st, uint8_t k, uint64_t more)
-{
-    uint64_t want = entries_of(st).n + more;
-    while (entries_of(st).n < want)
-        append(st, k);
-}
-
-static void mixed(siglog_stream *st, uint64_t n)
-{
-    for (uint64_t i = 0; i < n; i++)
-        append(st, (uint8_t)(appended % KEYS));
-}
-
 static void set_config(uint64_t cold_after, uint32_t cleanup)
 {
     siglog *s = test_store_open(dir, NULL);
@@ -123,41 +90,30 @@ static void setup(void)
         key_names[k] = key_text[k];
     }
     key_names[EDGE] = "edge";
-    appended = 0;
+    events.appended = 0;
     memset(gone, 0, sizeof gone);
     dir = test_tmpdir("cold-neighbours");
     cold = test_tmpdir("cold-neighbours-dir");
     siglog *s = test_store_open(dir, NULL);
     siglog_stream_config c;
-    siglog_stream_config_default(&c);
-    c.partitions = 1;
-    c.segment_bytes_max = SEGMENT_BYTES;
-    c.batch_bytes_max = 2048;
-    /* Batches are sealed at batch_bytes_max alone, so that where the
-     * segments roll does not depend on how fast the appends ran. */
-    c.sync_policy = SIGLOG_SYNC_NONE;
-    c.linger_us = 60u * 1000 * 1000;
-    c.compression = SIGLOG_COMPRESSION_NONE;
+    test_token_config(&c, SEGMENT_BYTES);
     cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    mixed(st, 2500);
-    append_until_rolled(st, EDGE, 1); /* the mixed events sealed; "edge" after */
+    test_token_append_mixed(&events, st, 2500, KEYS);
+    test_token_append_until_rolled(&events, st, EDGE, 1); /* the mixed events sealed; "edge" after */
     cr_assert_eq(siglog_close(s), 0);
 
     /* Everything sealed goes cold, then retention stops. */
     set_config(1, SIGLOG_CLEANUP_COMPACT);
-    siglog_maintenance *m;
-    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_retain(m, INT64_MAX / 2, NULL), 0, "%s", siglog_errdetail());
-    siglog_maintenance_close(m);
+    test_retain_all(dir);
     set_config(0, SIGLOG_CLEANUP_COMPACT);
 
     s = test_store_open(dir, NULL);
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    append_until_rolled(st, EDGE, 1); /* the first hot segment: "edge" only */
-    mixed(st, 2500);
-    append_until_rolled(st, 0, 1);
+    test_token_append_until_rolled(&events, st, EDGE, 1); /* the first hot segment: "edge" only */
+    test_token_append_mixed(&events, st, 2500, KEYS);
+    test_token_append_until_rolled(&events, st, 0, 1);
     cr_assert_eq(siglog_close(s), 0);
 }
 
@@ -171,32 +127,9 @@ static void teardown(void)
 
 TestSuite(cold_neighbours, .init = setup, .fini = teardown, .timeout = 120);
 
-typedef struct walk {
-    uint64_t next, read;
-} walk;
-
-/* r is the next event kept, as appended. */
-static void check_record(void *ctx, const siglog_record *r)
+static int is_gone(uint64_t offset)
 {
-    walk *w = ctx;
-    while (w->next < appended && gone[w->next])
-        w->next++;
-    cr_assert_eq(r->offset, w->next, "offset %lu read where %lu was next", (unsigned long)r->offset,
-                 (unsigned long)w->next);
-    char value[80];
-    value_of(r->offset, value);
-    const char *key = key_names[key_at[r->offset]];
-    cr_assert(r->key_len == strlen(key) && memcmp(r->key, key, r->key_len) == 0, "offset %lu",
-              (unsigned long)r->offset);
-    cr_assert(r->value_len == strlen(value) && memcmp(r->value, value, r->value_len) == 0);
-    w->next++;
-    w->read++;
-}
-
-static void note_problem(void *ctx, const char *file, uint64_t pos, const char *what)
-{
-    (void)ctx;
-    cr_assert_fail("verify: %s at %lu: %s", file, (unsigned long)pos, what);
+    return gone[offset];
 }
 
 /* Every event not gone reads back once, in order; the entries follow one
@@ -205,13 +138,13 @@ static void note_problem(void *ctx, const char *file, uint64_t pos, const char *
 static void check_store(const entries *was, const char *ctx)
 {
     uint64_t kept = 0;
-    for (uint64_t i = 0; i < appended; i++)
+    for (uint64_t i = 0; i < events.appended; i++)
         kept += !gone[i];
     siglog *s = test_store_open(dir, NULL);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    walk w = {0, 0};
-    test_read_all(st, 0, check_record, &w);
+    test_token_walk w = {&events, is_gone, 0, 0};
+    test_read_all(st, 0, test_token_check_record, &w);
     cr_assert_eq(w.read, kept, "%s: %lu events read, %lu kept", ctx, (unsigned long)w.read, (unsigned long)kept);
     entries e = entries_of(st);
     cr_assert_eq(siglog_close(s), 0);
@@ -226,14 +159,13 @@ static void check_store(const entries *was, const char *ctx)
                          (unsigned long)i, (unsigned long)e.base[i], (unsigned long)e.end[i - 1]);
     }
     cr_assert_eq(test_count_entries(cold), e.cold, "%s: cold_dir holds an archive the catalog does not name", ctx);
-    siglog_verify_callbacks cb = {.problem = note_problem};
-    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), 0, "%s: %s", ctx, siglog_errdetail());
+    test_verify_clean(dir, ctx);
 }
 
 static void mark_gone(uint8_t k)
 {
-    for (uint64_t i = 0; i < appended; i++)
-        gone[i] |= key_at[i] == k;
+    for (uint64_t i = 0; i < events.appended; i++)
+        gone[i] |= events.key_at[i] == k;
 }
 
 static void merge(const char *ctx)
@@ -253,7 +185,7 @@ static entries check_layout(void)
     cr_assert_gt(e.cold, 2, "retention moved %lu segments cold", (unsigned long)e.cold);
     cr_assert_gt(e.n, e.cold + 2);
     for (uint64_t i = e.base[e.cold]; i < e.end[e.cold]; i++)
-        cr_assert_eq(key_at[i], EDGE, "offset %lu of the first hot entry", (unsigned long)i);
+        cr_assert_eq(events.key_at[i], EDGE, "offset %lu of the first hot entry", (unsigned long)i);
     return e;
 }
 
@@ -279,17 +211,17 @@ Test(cold_neighbours, key_compaction_empties_the_segment_after_the_cold_tier)
     siglog *s = test_store_open(dir, NULL);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    append(st, EDGE);
+    test_token_append(&events, st, EDGE);
     cr_assert_eq(siglog_close(s), 0);
     /* Key compaction keeps the newest of each key in the hot segments. */
     uint64_t newest[KEYS + 1];
     memset(newest, 0xff, sizeof newest);
-    for (uint64_t i = was.cold_end; i < appended; i++)
-        newest[key_at[i]] = i;
+    for (uint64_t i = was.cold_end; i < events.appended; i++)
+        newest[events.key_at[i]] = i;
     entries now = stored_entries();
     uint64_t sealed_end = now.end[now.n - 2];
     for (uint64_t i = was.cold_end; i < sealed_end; i++)
-        gone[i] = newest[key_at[i]] != i;
+        gone[i] = newest[events.key_at[i]] != i;
 
     siglog_maintenance *m;
     cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());

@@ -24,48 +24,14 @@
 
 #define KEYS 20
 #define SEGMENT_BYTES (64 * 1024)
-#define EVENTS_MAX 20000
 #define FORGOTTEN 3 /* key-003 */
 
 static char *dir, *cold, *arch, *arch2, *other;
+static const char *key_names[KEYS];
 static char key_text[KEYS][16];
-static uint8_t key_at[EVENTS_MAX];
-static uint64_t appended;
-
-/* Event i's value: a random token, so that no compression hides it. */
-static void value_of(uint64_t seed, uint64_t i, char value[80])
-{
-    uint64_t rng = seed + i, a = test_rand(&rng), b = test_rand(&rng);
-    snprintf(value, 80, "{\"token\":\"%016llx%016llx\"}", (unsigned long long)a, (unsigned long long)b);
-}
-
-static void append_mixed(siglog_stream *st, uint64_t seed, uint64_t n, uint64_t *count)
-{
-    for (uint64_t i = 0; i < n; i++) {
-        uint8_t k = (uint8_t)(*count % KEYS);
-        char value[80];
-        value_of(seed, *count, value);
-        siglog_event e = {.key = key_text[k], .key_len = strlen(key_text[k]), .value = value,
-                          .value_len = strlen(value)};
-        cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
-        if (seed == 7000)
-            key_at[*count] = k;
-        ++*count;
-    }
-}
-
-static siglog_stream_config config(void)
-{
-    siglog_stream_config c;
-    siglog_stream_config_default(&c);
-    c.partitions = 1;
-    c.segment_bytes_max = SEGMENT_BYTES;
-    c.batch_bytes_max = 2048;
-    c.sync_policy = SIGLOG_SYNC_NONE;
-    c.linger_us = 60u * 1000 * 1000;
-    c.compression = SIGLOG_COMPRESSION_NONE;
-    return c;
-}
+/* Our store's events; the other store's are of another seed. */
+static test_token_log events = {.keys = key_names, .seed = 7000};
+static test_token_log theirs = {.keys = key_names, .seed = 9000};
 
 /* Store path's first sealed segments exported into each of dirs[0..n). */
 static void export_to(const char *path, const char *const *dirs, size_t n)
@@ -89,31 +55,31 @@ static void retain_with(uint64_t warm_after, uint64_t cold_after)
     snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
     cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
-    siglog_maintenance *m;
-    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_retain(m, INT64_MAX / 2, NULL), 0, "%s", siglog_errdetail());
-    siglog_maintenance_close(m);
+    test_retain_all(dir);
 }
 
 static void setup(void)
 {
-    for (int k = 0; k < KEYS; k++)
+    for (int k = 0; k < KEYS; k++) {
         snprintf(key_text[k], sizeof key_text[k], "key-%03d", k);
-    appended = 0;
+        key_names[k] = key_text[k];
+    }
+    events.appended = 0;
+    theirs.appended = 0;
     dir = test_tmpdir("forget-arch");
     cold = test_tmpdir("forget-arch-cold");
     arch = test_tmpdir("forget-arch-dir");
     arch2 = test_tmpdir("forget-arch-dir2");
     other = test_tmpdir("forget-arch-other");
-    siglog_stream_config c = config();
+    siglog_stream_config c;
+    test_token_config(&c, SEGMENT_BYTES);
 
     /* Another store, stream "t" too, the same keys: its archive beside ours. */
     siglog *s = test_store_open(other, NULL);
     siglog_stream *st;
-    uint64_t other_count = 0;
     cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    append_mixed(st, 9000, 1500, &other_count);
+    test_token_append_mixed(&theirs, st, 1500, KEYS);
     cr_assert_eq(siglog_close(s), 0);
     const char *to_arch[] = {arch, arch2};
     export_to(other, to_arch, 1);
@@ -121,20 +87,20 @@ static void setup(void)
     s = test_store_open(dir, NULL);
     cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    append_mixed(st, 7000, 3000, &appended);
+    test_token_append_mixed(&events, st, 3000, KEYS);
     cr_assert_eq(siglog_close(s), 0);
     export_to(dir, to_arch, 2);
     retain_with(0, 1); /* the exported segments go cold */
 
     s = test_store_open(dir, NULL);
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    append_mixed(st, 7000, 3000, &appended);
+    test_token_append_mixed(&events, st, 3000, KEYS);
     cr_assert_eq(siglog_close(s), 0);
     retain_with(1, 0); /* the next ones warm */
 
     s = test_store_open(dir, NULL);
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    append_mixed(st, 7000, 100, &appended); /* hot, in the active segment */
+    test_token_append_mixed(&events, st, 100, KEYS); /* hot, in the active segment */
     cr_assert_eq(siglog_close(s), 0);
 }
 
@@ -187,11 +153,11 @@ static uint64_t found(const test_files *c, const char *needle)
 static uint64_t forgotten_tokens_found(const test_files *c)
 {
     uint64_t n = 0;
-    for (uint64_t i = 0; i < appended; i++) {
-        if (key_at[i] != FORGOTTEN)
+    for (uint64_t i = 0; i < events.appended; i++) {
+        if (events.key_at[i] != FORGOTTEN)
             continue;
         char value[80];
-        value_of(7000, i, value);
+        test_token_value(events.seed, i, value);
         n += found(c, strstr(value, ":\"") + 2) != 0;
     }
     return n;
@@ -226,10 +192,8 @@ static void check_archives(const char *d, uint64_t *read)
             const siglog_record *r;
             int rc;
             while ((rc = siglog_archive_next(a, &r)) == 1) {
-                cr_assert_neq(key_at[r->offset], FORGOTTEN);
-                char value[80];
-                value_of(7000, r->offset, value);
-                cr_assert(r->value_len == strlen(value) && memcmp(r->value, value, r->value_len) == 0);
+                test_token_check_event(&events, r);
+                cr_assert_neq(events.key_at[r->offset], FORGOTTEN);
                 ++*read;
             }
             cr_assert_eq(rc, 0, "%s", siglog_errdetail());
@@ -276,8 +240,8 @@ Test(forget_archives, removes_the_key_from_every_tier_and_exported_archive)
     cr_assert_gt(key_events(other_path), 0, "the other store's archive holds key-003's events");
     test_files_free(&c);
     uint64_t expected = 0, first_export = 0;
-    for (uint64_t i = 0; i < appended; i++)
-        expected += key_at[i] == FORGOTTEN;
+    for (uint64_t i = 0; i < events.appended; i++)
+        expected += events.key_at[i] == FORGOTTEN;
 
     const char *dirs[] = {arch, arch2};
     siglog_forget_options o = {0};

@@ -30,16 +30,12 @@
 
 #define KEYS 40
 #define SEGMENT_BYTES (64 * 1024)
-#define EVENTS_MAX 20000
 
 static char *dir, *cold;
 
-/* What was appended at each offset: its key (an index into key_names)
- * and its value. */
 static const char *key_names[KEYS + 2];
 static char key_text[KEYS][16];
-static uint8_t key_at[EVENTS_MAX];
-static uint64_t appended;
+static test_token_log events = {.keys = key_names, .seed = 7000};
 
 #define SOLO KEYS
 #define MID (KEYS + 1)
@@ -49,50 +45,9 @@ static int is_forgotten(uint8_t k)
     return k == SOLO || k == MID || k == 3;
 }
 
-/* Event i's value: a random token, so that no compression hides it. */
-static void value_of(uint64_t i, char value[80])
+static int forgotten_at(uint64_t offset)
 {
-    uint64_t rng = 7000 + i, a = test_rand(&rng), b = test_rand(&rng);
-    snprintf(value, 80, "{\"token\":\"%016llx%016llx\"}", (unsigned long long)a, (unsigned long long)b);
-}
-
-static void append(siglog_stream *st, uint8_t k)
-{
-    cr_assert_lt(appended, EVENTS_MAX);
-    char value[80];
-    value_of(appended, value);
-    siglog_event e = {.key = key_names[k], .key_len = strlen(key_names[k]), .value = value,
-                      .value_len = strlen(value)};
-    cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
-    key_at[appended++] = k;
-}
-
-static int count_one(void *ctx, const siglog_segment_info *seg)
-{
-    (void)seg;
-    ++*(uint64_t *)ctx;
-    return 0;
-}
-
-static uint64_t segments(siglog_stream *st)
-{
-    uint64_t n = 0;
-    cr_assert_eq(siglog_segments_foreach(st, 0, NULL, count_one, &n), 0, "%s", siglog_errdetail());
-    return n;
-}
-
-/* Events of key k until the partition has `more` segments more. */
-static void append_until_rolled(siglog_stream *st, uint8_t k, uint64_t more)
-{
-    uint64_t want = segments(st) + more;
-    while (segments(st) < want)
-        append(st, k);
-}
-
-static void mixed(siglog_stream *st, uint64_t n)
-{
-    for (uint64_t i = 0; i < n; i++)
-        append(st, (uint8_t)(appended % KEYS));
+    return is_forgotten(events.key_at[offset]);
 }
 
 static void setup(void)
@@ -103,28 +58,20 @@ static void setup(void)
     }
     key_names[SOLO] = "solo";
     key_names[MID] = "mid";
-    appended = 0;
+    events.appended = 0;
     dir = test_tmpdir("forget-cold");
     cold = test_tmpdir("forget-cold-dir");
     siglog *s = test_store_open(dir, NULL);
     siglog_stream_config c;
-    siglog_stream_config_default(&c);
-    c.partitions = 1;
-    c.segment_bytes_max = SEGMENT_BYTES;
-    c.batch_bytes_max = 2048;
-    /* Batches are sealed at batch_bytes_max alone, so that where the
-     * segments roll does not depend on how fast the appends ran. */
-    c.sync_policy = SIGLOG_SYNC_NONE;
-    c.linger_us = 60u * 1000 * 1000;
-    c.compression = SIGLOG_COMPRESSION_NONE;
+    test_token_config(&c, SEGMENT_BYTES);
     cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    append_until_rolled(st, SOLO, 1); /* the first segment: "solo" only */
-    mixed(st, 2500);
-    append_until_rolled(st, MID, 2); /* one segment of "mid" only */
-    mixed(st, 2500);
-    append_until_rolled(st, 0, 1);   /* what the mixed events filled is sealed */
+    test_token_append_until_rolled(&events, st, SOLO, 1); /* the first segment: "solo" only */
+    test_token_append_mixed(&events, st, 2500, KEYS);
+    test_token_append_until_rolled(&events, st, MID, 2); /* one segment of "mid" only */
+    test_token_append_mixed(&events, st, 2500, KEYS);
+    test_token_append_until_rolled(&events, st, 0, 1); /* what the mixed events filled is sealed */
     cr_assert_eq(siglog_close(s), 0);
 
     /* Everything sealed goes cold. */
@@ -135,10 +82,7 @@ static void setup(void)
     snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
     cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
-    siglog_maintenance *m;
-    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_retain(m, INT64_MAX / 2, NULL), 0, "%s", siglog_errdetail());
-    siglog_maintenance_close(m);
+    test_retain_all(dir);
 }
 
 static void teardown(void)
@@ -197,41 +141,14 @@ static int found(const test_files *c, const char *needle)
 static uint64_t forgotten_tokens_found(const test_files *c)
 {
     uint64_t n = 0;
-    for (uint64_t i = 0; i < appended; i++) {
-        if (!is_forgotten(key_at[i]))
+    for (uint64_t i = 0; i < events.appended; i++) {
+        if (!forgotten_at(i))
             continue;
         char value[80];
-        value_of(i, value);
+        test_token_value(events.seed, i, value);
         n += found(c, strstr(value, ":\"") + 2);
     }
     return n;
-}
-
-typedef struct walk {
-    uint64_t next, read;
-} walk;
-
-/* r is the next event not forgotten, as appended. */
-static void check_record(void *ctx, const siglog_record *r)
-{
-    walk *w = ctx;
-    while (w->next < appended && is_forgotten(key_at[w->next]))
-        w->next++;
-    cr_assert_eq(r->offset, w->next);
-    char value[80];
-    value_of(r->offset, value);
-    const char *key = key_names[key_at[r->offset]];
-    cr_assert(r->key_len == strlen(key) && memcmp(r->key, key, r->key_len) == 0, "offset %lu",
-              (unsigned long)r->offset);
-    cr_assert(r->value_len == strlen(value) && memcmp(r->value, value, r->value_len) == 0);
-    w->next++;
-    w->read++;
-}
-
-static void note_problem(void *ctx, const char *file, uint64_t pos, const char *what)
-{
-    (void)ctx;
-    cr_assert_fail("verify: %s at %lu: %s", file, (unsigned long)pos, what);
 }
 
 Test(forget_cold, rewrites_the_archives_and_leaves_no_byte_of_the_keys)
@@ -246,8 +163,8 @@ Test(forget_cold, rewrites_the_archives_and_leaves_no_byte_of_the_keys)
     test_files_free(&c);
 
     uint64_t expected = 0;
-    for (uint64_t i = 0; i < appended; i++)
-        expected += is_forgotten(key_at[i]);
+    for (uint64_t i = 0; i < events.appended; i++)
+        expected += forgotten_at(i);
     siglog_key keys[] = {{"solo", 4}, {"mid", 3}, {"key-003", 7}};
     siglog_maintenance *m;
     cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
@@ -267,12 +184,11 @@ Test(forget_cold, rewrites_the_archives_and_leaves_no_byte_of_the_keys)
     siglog *s = test_store_open(dir, NULL);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    walk w = {0, 0};
-    test_read_all(st, 0, check_record, &w);
-    cr_assert_eq(w.read, appended - expected);
+    test_token_walk w = {&events, forgotten_at, 0, 0};
+    test_read_all(st, 0, test_token_check_record, &w);
+    cr_assert_eq(w.read, events.appended - expected);
     cr_assert_eq(siglog_close(s), 0);
-    siglog_verify_callbacks cb = {.problem = note_problem};
-    cr_assert_eq(siglog_verify(dir, 0, &cb, NULL), 0, "%s", siglog_errdetail());
+    test_verify_clean(dir, "after the forget");
 
     c = every_file();
     cr_assert_eq(forgotten_tokens_found(&c), 0);
@@ -377,8 +293,8 @@ Test(forget_cold, an_archive_whose_filter_excludes_the_keys_is_not_read)
     cr_assert_eq(siglog_forget(m, "t", keys, 1, &fo, &res), 0, "%s", siglog_errdetail());
     siglog_maintenance_close(m);
     uint64_t solo = 0;
-    for (uint64_t i = 0; i < appended; i++)
-        solo += key_at[i] == SOLO;
+    for (uint64_t i = 0; i < events.appended; i++)
+        solo += events.key_at[i] == SOLO;
     cr_assert_eq(res.events_removed, solo);
 
     cr_assert_eq(c.count, t.cold, "every cold archive was opened, to read it or its filter");
@@ -496,7 +412,7 @@ Test(forget_cold, verify_reports_a_cold_archive_filter_damaged_or_wrong)
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
     uint64_t read = 0;
     test_read_all(st, 0, count_record, &read);
-    cr_assert_eq(read, appended);
+    cr_assert_eq(read, events.appended);
     cr_assert_eq(siglog_close(s), 0);
     free(path);
 }
@@ -528,8 +444,8 @@ Test(forget_cold, a_cursor_with_a_key_passes_over_archives_whose_filter_excludes
     cr_assert_eq(rc, 0, "%s", siglog_errdetail());
     siglog_cursor_close(cur);
     cr_assert_eq(siglog_close(s), 0);
-    for (uint64_t i = 0; i < appended; i++)
-        solo += key_at[i] == SOLO;
+    for (uint64_t i = 0; i < events.appended; i++)
+        solo += events.key_at[i] == SOLO;
     cr_assert_eq(n, solo);
     uint64_t whole = 0, passed = 0;
     for (size_t i = 0; i < c.count; i++) {
