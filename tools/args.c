@@ -81,6 +81,20 @@ int args_next(const args_cmd *c, int argc, char **argv, const struct option *lon
     }
 }
 
+int args_flag_only(const args_cmd *c, int argc, char **argv, const char *flag, int *set)
+{
+    enum { FLAG = 256 };
+    const struct option opts[] = { { flag, no_argument, NULL, FLAG }, { NULL, 0, NULL, 0 } };
+    *set = 0;
+    args_begin();
+    for (int ch; (ch = args_next(c, argc, argv, opts)) != -1;) {
+        if (ch != FLAG)
+            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
+        *set = 1;
+    }
+    return -1;
+}
+
 int args_u64(const args_cmd *c, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out)
 {
     uint64_t v;

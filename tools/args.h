@@ -44,6 +44,12 @@ int args_usage(const args_cmd *c, const char *fmt, ...)
 #endif
     ;
 
+/* Parse the options of a command whose only option is the flag --flag
+ * (args_begin included): *set says whether it was given. Returns -1 once
+ * the options are read (the operands follow), else the command's exit
+ * status: 0 after --help, 2 after a usage error. */
+int args_flag_only(const args_cmd *c, int argc, char **argv, const char *flag, int *set);
+
 /* Strict numbers for option values: decimal digits only, in [min, max].
  * On a bad value print a usage error naming opt and return 2, else 0. */
 int args_u64(const args_cmd *c, const char *opt, const char *s, uint64_t min, uint64_t max, uint64_t *out);

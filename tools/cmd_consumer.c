@@ -60,7 +60,7 @@ static const args_cmd delete_cmd = {
     "(recorded in the audit trail). Exit 1 when there is no such consumer.\n",
 };
 
-enum { OPT_JSON = 256, OPT_PARTITION, OPT_OFFSET, OPT_HOLD };
+enum { OPT_PARTITION = 256, OPT_OFFSET, OPT_HOLD };
 
 static int consumer_commit(int argc, char **argv)
 {
@@ -135,18 +135,9 @@ static int list_one(void *ctx, const siglog_consumer_info *c)
 
 static int consumer_list(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, OPT_JSON },
-        { NULL, 0, NULL, 0 },
-    };
-    int json = 0;
-    args_begin();
-    for (int ch; (ch = args_next(&list_cmd, argc, argv, opts)) != -1;) {
-        if (ch == OPT_JSON)
-            json = 1;
-        else
-            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
-    }
+    int json, exit_code = args_flag_only(&list_cmd, argc, argv, "json", &json);
+    if (exit_code >= 0)
+        return exit_code;
     char **ops;
     if (args_operands(&list_cmd, argc, argv, 2, "STORE STREAM", &ops))
         return CLI_USAGE;

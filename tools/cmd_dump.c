@@ -53,8 +53,6 @@ static const args_cmd cmd = {
     "and the same problem on stderr; the command then exits 1.\n",
 };
 
-enum { OPT_RECORDS = 256 };
-
 typedef struct dump_run {
     const char *file; /* being dumped */
     int invalid;      /* an invalid batch was reported in this file */
@@ -182,18 +180,9 @@ static int dump_dir(const char *dir, int records)
 
 int cmd_dump(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "records", no_argument, NULL, OPT_RECORDS },
-        { NULL, 0, NULL, 0 },
-    };
-    int records = 0;
-    args_begin();
-    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
-        if (ch == OPT_RECORDS)
-            records = 1;
-        else
-            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
-    }
+    int records, exit_code = args_flag_only(&cmd, argc, argv, "records", &records);
+    if (exit_code >= 0)
+        return exit_code;
     char **ops;
     if (args_operands(&cmd, argc, argv, 1, "PATH", &ops))
         return CLI_USAGE;

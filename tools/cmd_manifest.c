@@ -36,22 +36,11 @@ static const args_cmd verify_cmd = {
     "Opens the store read-only and writes nothing.\n",
 };
 
-enum { OPT_JSON = 256 };
-
 static int manifest_verify(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, OPT_JSON },
-        { NULL, 0, NULL, 0 },
-    };
-    int json = 0;
-    args_begin();
-    for (int ch; (ch = args_next(&verify_cmd, argc, argv, opts)) != -1;) {
-        if (ch == OPT_JSON)
-            json = 1;
-        else
-            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
-    }
+    int json, exit_code = args_flag_only(&verify_cmd, argc, argv, "json", &json);
+    if (exit_code >= 0)
+        return exit_code;
     int first = args_operand_index(), n = argc - first;
     if (n < 1)
         return args_usage(&verify_cmd, "missing FILE");

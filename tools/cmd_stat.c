@@ -57,8 +57,6 @@ static const args_cmd cmd = {
     "they reached their segments), as a writer's recovery would serve them.\n",
 };
 
-enum { OPT_JSON = 256 };
-
 typedef struct stat_ctx {
     json_t *streams; /* NULL for text output */
     json_t *holds;   /* the stream's "holds" array, with --json */
@@ -272,18 +270,9 @@ static int stat_stream(void *ctx, siglog_stream *st)
 
 int cmd_stat(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, OPT_JSON },
-        { NULL, 0, NULL, 0 },
-    };
-    int json = 0;
-    args_begin();
-    for (int ch; (ch = args_next(&cmd, argc, argv, opts)) != -1;) {
-        if (ch == OPT_JSON)
-            json = 1;
-        else
-            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
-    }
+    int json, exit_code = args_flag_only(&cmd, argc, argv, "json", &json);
+    if (exit_code >= 0)
+        return exit_code;
     char **ops;
     if (args_operands(&cmd, argc, argv, 1, "STORE", &ops))
         return CLI_USAGE;

@@ -249,18 +249,10 @@ static int list_one(void *ctx, siglog_stream *st)
 
 static int stream_list(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        { "json", no_argument, NULL, OPT_JSON },
-        { NULL, 0, NULL, 0 },
-    };
     list_ctx l = { 0 };
-    args_begin();
-    for (int ch; (ch = args_next(&list_cmd, argc, argv, opts)) != -1;) {
-        if (ch == OPT_JSON)
-            l.json = 1;
-        else
-            return ch == ARGS_HELP ? CLI_OK : CLI_USAGE;
-    }
+    int exit_code = args_flag_only(&list_cmd, argc, argv, "json", &l.json);
+    if (exit_code >= 0)
+        return exit_code;
     char **ops;
     if (args_operands(&list_cmd, argc, argv, 1, "STORE", &ops))
         return CLI_USAGE;
