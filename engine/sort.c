@@ -36,7 +36,7 @@
 
 #include "bytebuf.h"
 #include "error.h"
-#include "record_copy.h"
+#include "record_batch.h"
 
 #define SORT_MEMORY_DEFAULT (256ull << 20)
 #define SORT_MEMORY_MIN (1ull << 20)
@@ -584,6 +584,16 @@ static void sort_unread(siglog_sort *s)
         s->pending = SIZE_MAX;
 }
 
+static int sort_source_next(void *ctx, const siglog_record **r, size_t *idx)
+{
+    return siglog_sort_next(ctx, r, idx);
+}
+
+static void sort_source_unread(void *ctx)
+{
+    sort_unread(ctx);
+}
+
 SIGLOG_API int siglog_sort_next_batch(siglog_sort *s, siglog_record *recs, size_t *cursor_index, size_t max,
                                       void *buf, size_t buf_len, size_t *buf_used)
 {
@@ -592,30 +602,9 @@ SIGLOG_API int siglog_sort_next_batch(siglog_sort *s, siglog_record *recs, size_
         return sl_err_set(SIGLOG_EINVAL, "siglog_sort_next_batch: sort, records, max and buffer are required");
     if (max > INT_MAX)
         max = INT_MAX; /* the count is returned as an int */
-    size_t used = 0, n = 0;
-    int rc = 0;
-    while (n < max) {
-        const siglog_record *r;
-        size_t idx;
-        rc = siglog_sort_next(s, &r, &idx);
-        if (rc <= 0)
-            break;
-        size_t need = sl_record_copy_bytes(r, used);
-        if (need > buf_len - used) {
-            sort_unread(s);
-            rc = 0;
-            if (n == 0) {
-                used = need;
-                rc = sl_err_set(SIGLOG_ETOOBIG,
-                                "siglog_sort_next_batch: the record at offset %" PRIu64 " needs %zu bytes, the buffer has %zu",
-                                r->offset, need, buf_len);
-            }
-            break;
-        }
-        if (cursor_index)
-            cursor_index[n] = idx;
-        sl_record_copy(r, &recs[n++], buf, &used);
-    }
+    const record_source src = { s, sort_source_next, sort_source_unread, "siglog_sort_next_batch" };
+    size_t used, n;
+    int rc = sl_record_batch_fill(&src, recs, cursor_index, max, buf, buf_len, &used, &n);
     if (buf_used)
         *buf_used = used;
     return rc < 0 ? rc : (int)n;
