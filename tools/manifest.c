@@ -118,22 +118,13 @@ void manifest_note_end(manifest *m, uint32_t stream, uint32_t partition, uint64_
     *e = (manifest_end){ stream, partition, start_offset, end_offset };
 }
 
-/* Ranges and ends both start with (stream, partition). */
-static int by_stream_partition(const void *a, const void *b)
-{
-    const uint32_t *x = a, *y = b;
-    if (x[0] != y[0])
-        return (x[0] > y[0]) - (x[0] < y[0]);
-    return (x[1] > y[1]) - (x[1] < y[1]);
-}
-
 void manifest_finish(manifest *m)
 {
     unsigned char digest[MANIFEST_DIGEST_BYTES];
     crypto_generichash_final(&m->digest, digest, sizeof digest);
     sodium_bin2hex(m->hex, sizeof m->hex, digest, sizeof digest);
-    qsort(m->ranges, m->nranges, sizeof *m->ranges, by_stream_partition);
-    qsort(m->ends, m->nends, sizeof *m->ends, by_stream_partition);
+    qsort(m->ranges, m->nranges, sizeof *m->ranges, manifest_by_stream_partition);
+    qsort(m->ends, m->nends, sizeof *m->ends, manifest_by_stream_partition);
 }
 
 static json_t *ranges_json(const manifest *m)

@@ -36,6 +36,18 @@ typedef struct manifest_end {
     uint64_t start_offset, end_offset;
 } manifest_end;
 
+/* qsort order of manifest_range and manifest_end (both start with
+ * stream, partition): by stream, then partition. Inline, as manifest
+ * writes the lists and manifest_load (built without manifest.c in the
+ * parse_manifest fuzz target) reads them back. */
+static inline int manifest_by_stream_partition(const void *a, const void *b)
+{
+    const uint32_t *x = a, *y = b;
+    if (x[0] != y[0])
+        return (x[0] > y[0]) - (x[0] < y[0]);
+    return (x[1] > y[1]) - (x[1] < y[1]);
+}
+
 typedef struct manifest_version_seen {
     uint32_t stream, version;
 } manifest_version_seen;

@@ -199,22 +199,13 @@ static int stream_index(loader *l, const manifest_spec *m, json_t *item, const c
     return fail(l, "\"%s\" names a stream that \"streams\" does not", list);
 }
 
-/* Both element types start with (stream, partition). */
-static int by_stream_partition(const void *a, const void *b)
-{
-    const uint32_t *x = a, *y = b;
-    if (x[0] != y[0])
-        return (x[0] > y[0]) - (x[0] < y[0]);
-    return (x[1] > y[1]) - (x[1] < y[1]);
-}
-
 /* Sort base[0..n) by (stream, partition) and refuse a pair twice. */
 static int sorted_once(loader *l, void *base, size_t n, size_t size, const char *list)
 {
     if (n > 1) /* qsort of an empty list may be given a NULL base */
-        qsort(base, n, size, by_stream_partition);
+        qsort(base, n, size, manifest_by_stream_partition);
     for (size_t i = 1; i < n; i++)
-        if (by_stream_partition((char *)base + (i - 1) * size, (char *)base + i * size) == 0)
+        if (manifest_by_stream_partition((char *)base + (i - 1) * size, (char *)base + i * size) == 0)
             return fail(l, "\"%s\" names a partition twice", list);
     return 0;
 }
