@@ -29,11 +29,25 @@ static inline uint64_t holds(uint64_t w, unsigned b)
  * quotes, backslashes, control bytes and bytes of multi-byte UTF-8
  * sequences. Borrows may mark plain bytes, but only after a special one,
  * so the lowest mark is exact. */
+static inline uint64_t specials_in(uint64_t w)
+{
+    return (w & HIGHS) | below(w, 0x20) | holds(w, '"') | holds(w, '\\');
+}
+
 static inline uint64_t specials8(const unsigned char *p)
 {
     uint64_t w;
     memcpy(&w, p, sizeof w);
-    return (w & HIGHS) | below(w, 0x20) | holds(w, '"') | holds(w, '\\');
+    return specials_in(w);
+}
+
+/* The four bytes at p as specials_in sees them, in a word whose other
+ * four are plain ('a'). */
+static inline uint64_t specials4(const unsigned char *p)
+{
+    uint32_t v;
+    memcpy(&v, p, sizeof v);
+    return specials_in(UINT64_C(0x6161616100000000) | v);
 }
 
 /* How many unmarked bytes lead the eight whose marks (high bits) are
@@ -115,25 +129,50 @@ static at utf8_seq(at p, at end)
 #ifdef __SSE2__
 #include <emmintrin.h>
 
-/* How many plain bytes (as specials8 says) lead the sixteen at p: a
- * signed compare below 0x20 marks control bytes and every byte >= 0x80. */
-static inline size_t plain_in_word(at p)
+/* The special bytes (as specials8 says) among the sixteen at p, a bit
+ * each: a signed compare below 0x20 marks control bytes and every byte
+ * >= 0x80. */
+static inline uint64_t word_marks(at p)
 {
     const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
     __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(x, quote), _mm_cmpeq_epi8(x, backslash)),
                              _mm_cmplt_epi8(x, space));
-    unsigned marks = (unsigned)_mm_movemask_epi8(m);
-    return marks ? (size_t)__builtin_ctz(marks) : 16;
+    return (unsigned)_mm_movemask_epi8(m);
 }
 #define WORD_BYTES 16
+#define MARK_BITS 1 /* bits of word_marks per byte */
 #else
-static inline size_t plain_in_word(at p)
+static inline uint64_t word_marks(at p)
 {
-    return plain_lead(specials8(p));
+    return specials8(p);
 }
 #define WORD_BYTES 8
+#define MARK_BITS 8
 #endif
+
+/* Whether a word's marks lie in the order of its bytes, the first byte's
+ * lowest. */
+#if defined(__SSE2__) || (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+#define MARKS_IN_ORDER 1
+#else
+#define MARKS_IN_ORDER 0
+#endif
+
+/* How many plain bytes lead the word whose marks are given. */
+static inline size_t plain_marked(uint64_t marks)
+{
+#if MARKS_IN_ORDER
+    return marks ? (size_t)__builtin_ctzll(marks) / MARK_BITS : WORD_BYTES;
+#else
+    return marks ? 0 : WORD_BYTES; /* the byte path finds it */
+#endif
+}
+
+static inline size_t plain_in_word(at p)
+{
+    return plain_marked(word_marks(p));
+}
 
 /* Past the plain bytes at p, a word at a time while words are left. */
 static inline at plain_run(at p, at end)
@@ -149,12 +188,11 @@ static inline at plain_run(at p, at end)
     return p;
 }
 
-/* The string whose opening quote is at p, whatever it holds: past its
- * closing quote. Out of line, so that string()'s common case saves no
- * registers for it. */
+/* The rest of a string from p, whatever it holds (its bytes before p
+ * are plain): past its closing quote. Out of line, so that string()'s
+ * common case saves no registers for it. */
 __attribute__((noinline)) static at string_rest(at p, at end)
 {
-    p++;
     for (;;) {
         p = plain_run(p, end);
         if (p >= end)
@@ -176,19 +214,32 @@ __attribute__((noinline)) static at string_rest(at p, at end)
 }
 
 /* The string at p (its opening quote). Most of a value's strings, and
- * its names, are short and plain: when a word follows the quote and its
- * first byte that is not plain is the closing quote, that one word
- * decides it, with no loop and no call (callgrind: the call was most of
- * a short string's cost). */
+ * its names, are plain: while a whole word follows, its first byte that
+ * is not plain decides it when it is the closing quote, with no call
+ * (callgrind: the call was most of a short string's cost, and a string
+ * of sixteen plain bytes or more, an id, made it every time). */
 __attribute__((always_inline)) static inline at string(at p, at end)
 {
     at q = p + 1;
-    if (end - q >= WORD_BYTES) {
+    while (end - q >= WORD_BYTES) {
         size_t n = plain_in_word(q);
-        if (n < WORD_BYTES && q[n] == '"')
-            return q + n + 1;
+        if (n < WORD_BYTES) {
+            if (q[n] == '"')
+                return q + n + 1;
+            return string_rest(q + n, end);
+        }
+        q += WORD_BYTES;
     }
-    return string_rest(p, end);
+    /* Fewer than a word left, the text's last string: the word that ends
+     * with the text, when it starts within this string, decides it the
+     * same way, its bytes before q shifted out. */
+    if (MARKS_IN_ORDER && q < end && end - p >= WORD_BYTES) {
+        size_t n = plain_marked(word_marks(end - WORD_BYTES) >> (WORD_BYTES - (end - q)) * MARK_BITS);
+        if (q + n < end && q[n] == '"')
+            return q + n + 1;
+        return string_rest(q + n < end ? q + n : end, end);
+    }
+    return string_rest(q, end);
 }
 
 static int is_digit(unsigned b)
@@ -211,7 +262,7 @@ static inline uint64_t non_digits8(at p)
 
 /* Past the digits at p, eight at a time while eight are left (a time in
  * microseconds has 16). */
-static at digits(at p, at end)
+__attribute__((always_inline)) static inline at digits(at p, at end)
 {
     while (end - p >= 8) {
         size_t n = plain_lead(non_digits8(p));
@@ -273,25 +324,14 @@ static inline at blanks(at p, at end)
     return p;
 }
 
-/* A scalar at p < end (the caller has ruled out containers). */
-static at scalar(at p, at end)
-{
-    switch (*p) {
-    case '"': return string(p, end);
-    case 't': return literal(p, end, "true", 4);
-    case 'f': return literal(p, end, "false", 5);
-    case 'n': return literal(p, end, "null", 4);
-    default: return *p == '-' || is_digit(*p) ? number(p, end) : NULL;
-    }
-}
-
 /* A member's name and its colon, blanks before either: past the colon.
  * Blanks are skipped only where the byte expected is not found: compact
  * JSON, the common case, has none, and a test of every gap for them was
  * a tenth of the check. */
 __attribute__((always_inline)) static inline at member_name(at p, at end)
 {
-    p = blanks(p, end);
+    if (p < end && *p != '"')
+        p = blanks(p, end);
     if (p >= end || *p != '"' || !(p = string(p, end)))
         return NULL;
     if (p < end && *p != ':')
@@ -299,63 +339,112 @@ __attribute__((always_inline)) static inline at member_name(at p, at end)
     return p < end && *p == ':' ? p + 1 : NULL;
 }
 
-static int is_blank(unsigned b)
+static at object(at p, at end, unsigned depth);
+static at array(at p, at end, unsigned depth);
+static at value_after_blanks(at p, at end, unsigned depth);
+
+/* The value at p, inside depth open containers: past its end. Scalars
+ * are decided here, inline in the containers' loops, a string first (most
+ * values are); a container is a call, its kind known by the function
+ * that reads it, so no stack of kinds is kept (the recursion is at most
+ * JSONCHECK_DEPTH_MAX deep). */
+__attribute__((always_inline)) static inline at value(at p, at end, unsigned depth)
 {
-    return b == ' ' || b == '\t';
+    if (p >= end)
+        return NULL;
+    unsigned b = *p;
+    if (b == '"')
+        return string(p, end);
+    if (b == '-' || is_digit(b))
+        return number(p, end);
+    switch (b) {
+    case '{': return depth < JSONCHECK_DEPTH_MAX ? object(p, end, depth + 1) : NULL;
+    case '[': return depth < JSONCHECK_DEPTH_MAX ? array(p, end, depth + 1) : NULL;
+    case 't': return literal(p, end, "true", 4);
+    case 'f': return literal(p, end, "false", 5);
+    case 'n': return literal(p, end, "null", 4);
+    case ' ': case '\t': return value_after_blanks(p, end, depth);
+    default: return NULL;
+    }
+}
+
+/* Out of line: compact JSON has no blank before a value. */
+__attribute__((noinline)) static at value_after_blanks(at p, at end, unsigned depth)
+{
+    return value(blanks(p, end), end, depth);
+}
+
+/* The object whose '{' is at p, the depth-th container open. Invariant
+ * at the top of the loop: p is where a member's name must start, blanks
+ * aside. */
+__attribute__((noinline)) static at object(at p, at end, unsigned depth)
+{
+    p = blanks(p + 1, end);
+    if (p < end && *p == '}')
+        return p + 1;
+    for (;;) {
+        if (!(p = member_name(p, end)) || !(p = value(p, end, depth)))
+            return NULL;
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        p = blanks(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == '}')
+            return p + 1;
+        if (*p++ != ',')
+            return NULL;
+    }
+}
+
+/* The array whose '[' is at p, the depth-th container open; its loop's
+ * invariant is object's, for an element. */
+__attribute__((noinline)) static at array(at p, at end, unsigned depth)
+{
+    p = blanks(p + 1, end);
+    if (p < end && *p == ']')
+        return p + 1;
+    for (;;) {
+        if (!(p = value(p, end, depth)))
+            return NULL;
+        if (p < end && *p == ',') {
+            p++;
+            continue;
+        }
+        p = blanks(p, end);
+        if (p >= end)
+            return NULL;
+        if (*p == ']')
+            return p + 1;
+        if (*p++ != ',')
+            return NULL;
+    }
 }
 
 int jsoncheck_embeddable(const char *text, size_t len)
 {
     at p = (at)text, end = p + len;
-    /* The open containers' closing bytes, innermost last. Invariant: at
-     * the top of the loop p is where a value must start, blanks aside. */
-    unsigned char open[JSONCHECK_DEPTH_MAX];
-    size_t depth = 0;
-    for (;;) {
-        if (p >= end)
-            return 0;
-        unsigned b = *p;
-        if (b == '{' || b == '[') {
-            if (depth == JSONCHECK_DEPTH_MAX)
+    p = value(p, end, 0);
+    return p && blanks(p, end) == end;
+}
+
+int jsoncheck_plain(const char *text, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)text, *end = p + len;
+    /* Whole words, the last one overlapping the one before: a key of
+     * seven bytes is two reads, not seven. */
+    if (len >= 8) {
+        for (; end - p > 8; p += 8)
+            if (specials8(p))
                 return 0;
-            unsigned char close = b == '{' ? '}' : ']';
-            at q = blanks(p + 1, end);
-            if (q < end && *q == close) {
-                p = q + 1;
-            } else {
-                open[depth++] = close;
-                if (close == '}' && !(q = member_name(q, end)))
-                    return 0;
-                p = q;
-                continue;
-            }
-        } else if (is_blank(b)) {
-            p = blanks(p, end);
-            continue;
-        } else if (!(p = scalar(p, end))) {
-            return 0;
-        }
-        /* A value ended: close what it ends, then find where the next
-         * one starts, or the text's end. */
-        for (;;) {
-            if (depth == 0)
-                return blanks(p, end) == end;
-            if (p >= end)
-                return 0;
-            b = *p;
-            if (b == open[depth - 1]) {
-                p++;
-                depth--;
-            } else if (b == ',') {
-                p++;
-                if (open[depth - 1] == '}' && !(p = member_name(p, end)))
-                    return 0;
-                break;
-            } else if (is_blank(b)) {
-                p = blanks(p, end);
-            } else {
-                return 0;
-            }
-        }
+        return !specials8(end - 8);
     }
+    if (len >= 4)
+        return !(specials4(p) | specials4(end - 4));
+    for (; p < end; p++)
+        if (*p < 0x20 || *p >= 0x80 || *p == '"' || *p == '\\')
+            return 0;
+    return 1;
 }

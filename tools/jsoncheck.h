@@ -30,4 +30,10 @@
  * 0: cannot say (ask jansson). Reads nothing outside text[0..len). */
 int jsoncheck_embeddable(const char *text, size_t len);
 
+/* 1: every byte of text[0..len) is plain, as in a string the check
+ * passes over a word at a time: ASCII from 0x20 on, neither '"' nor
+ * '\\'. Such bytes are valid UTF-8 and are their own JSON string between
+ * quotes, with nothing to escape. 0 otherwise. */
+int jsoncheck_plain(const char *text, size_t len);
+
 #endif

@@ -43,6 +43,26 @@ static inline int out_write(const void *p, size_t n)
     out_state.len += n;
     return 0;
 }
+/* out_reserve when the buffer lacks room or a write failed. */
+char *out_reserve_slow(size_t n);
+
+/* Room for n bytes at the buffer's end, sending what it holds first when
+ * it lacks it: where a caller may build up to n bytes in place, then
+ * passing their end to out_commit. NULL when n exceeds the buffer or a
+ * write failed: then nothing was reserved. */
+static inline char *out_reserve(size_t n)
+{
+    if (n > OUT_BUF_BYTES - out_state.len || out_state.err)
+        return out_reserve_slow(n);
+    return out_state.buf + out_state.len;
+}
+
+/* The bytes built since out_reserve, up to end, are the buffer's. */
+static inline void out_commit(const char *end)
+{
+    out_state.len = (size_t)(end - out_state.buf);
+}
+
 /* Inline, so that a literal's length is known where it is written:
  * jsonl replay writes a dozen literals per event. */
 static inline int out_puts(const char *s)

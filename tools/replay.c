@@ -16,12 +16,11 @@
 #include "replay.h"
 
 #include "cli.h"
-#include "jsoncheck.h"
+#include "envelope.h"
 #include "manifest_load.h"
 #include "output.h"
 #include "progress.h"
 #include "resume.h"
-#include "utf8.h"
 
 #include <inttypes.h>
 #include <signal.h>
@@ -38,6 +37,7 @@ typedef struct replay_src {
      * a manifest records it and a consumer commits it. */
     uint64_t start, next;
     int done; /* reached --to-offset or end */
+    envelope_head head; /* the jsonl lines' start */
 } replay_src;
 
 typedef struct replay_run {
@@ -79,85 +79,6 @@ static const char *stream_name(const replay_run *rr, const replay_src *src)
 }
 /* ---- output formats ---- */
 
-/* The value as FORMAT.md's jsonl envelope says ("Valid JSON"): as stored
- * when it is valid JSON without raw line breaks, re-encoded when it has
- * some, base64 otherwise. jansson's plain parse decides validity;
- * jsoncheck answers first, in one pass over the value where it lies, and
- * is taken only where it says yes: it declines whatever it cannot decide
- * exactly as jansson does (jsoncheck.h), raw line breaks included. The
- * vectors' `edge` values, on each side of every limit, hold the two to
- * the same answers (format_cli_agrees). */
-static void write_value_json(const siglog_record *r)
-{
-    if (jsoncheck_embeddable(r->value, r->value_len)) {
-        out_write(r->value, r->value_len);
-        return;
-    }
-    int breaks = memchr(r->value, '\n', r->value_len) || memchr(r->value, '\r', r->value_len);
-    json_t *v = json_loadb(r->value, r->value_len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
-    if (!v) {
-        out_json_base64(r->value, r->value_len);
-        out_puts(",\"value_encoding\":\"base64\"");
-        return;
-    }
-    /* Valid JSON is embedded as stored unless raw line breaks (legal JSON
-     * whitespace) would split the envelope's line; then compactly re-encoded. */
-    if (!breaks) {
-        out_write(r->value, r->value_len);
-    } else {
-        char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-        if (text) {
-            out_puts(text);
-            free(text);
-        } else {
-            out_json_base64(r->value, r->value_len);
-            out_puts(",\"value_encoding\":\"base64\"");
-        }
-    }
-    json_decref(v);
-}
-
-/* Append the literal lit (a string constant) at p. */
-#define PUT(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) += sizeof(lit) - 1)
-
-/* late: handed out behind the watermark of --max-lateness. The numbers
- * between the stream and the key are built in one buffer and written at
- * once: a write per field was a tenth of the replay's instructions. */
-static void write_jsonl(const char *stream, const siglog_record *r, int late)
-{
-    char head[64 + 3 * (OUT_DECIMAL_MAX + 1)], *p = head;
-    out_puts("{\"stream\":");
-    out_json_string(stream, strlen(stream));
-    PUT(p, ",\"partition\":");
-    p = out_put_u64(p, r->partition);
-    PUT(p, ",\"offset\":");
-    p = out_put_u64(p, r->offset);
-    PUT(p, ",\"ts\":");
-    p = out_put_i64(p, r->timestamp_us);
-    PUT(p, ",\"key\":");
-    out_write(head, (size_t)(p - head));
-    if (r->key_len == 0) {
-        out_puts("null");
-    } else if (utf8_valid(r->key, r->key_len)) {
-        out_json_string(r->key, r->key_len);
-    } else {
-        out_json_base64(r->key, r->key_len);
-        out_puts(",\"key_encoding\":\"base64\"");
-    }
-    p = head;
-    PUT(p, ",\"schema\":");
-    p = out_put_u64(p, r->schema_version);
-    out_write(head, (size_t)(p - head));
-    headers_write_json(r);
-    if (r->flags & SIGLOG_EVENT_TOMBSTONE)
-        out_puts(",\"tombstone\":true");
-    if (late)
-        out_puts(",\"late\":true");
-    out_puts(",\"value\":");
-    write_value_json(r);
-    out_puts("}\n");
-}
-
 /* --redact: *r becomes a copy of r whose value is redacted (it points
  * into the stream's redactor until its next event). Returns 0, or -1
  * after the failure was reported: an event that cannot be redacted is
@@ -180,7 +101,7 @@ static int redact_record(replay_run *rr, const replay_src *src, siglog_record *r
 
 /* Deliver one selected record: redacted when asked, accounted for in the
  * manifest as delivered (so its digest is of what was written), written. */
-static void write_record(replay_run *rr, const replay_src *src, const siglog_record *stored, int late)
+static void write_record(replay_run *rr, replay_src *src, const siglog_record *stored, int late)
 {
     siglog_record copy = *stored;
     const siglog_record *r = stored;
@@ -209,7 +130,7 @@ static void write_record(replay_run *rr, const replay_src *src, const siglog_rec
         break;
     }
     default:
-        write_jsonl(stream_name(rr, src), r, late);
+        envelope_write(&src->head, stream_name(rr, src), src->partition, r, late);
     }
 }
 

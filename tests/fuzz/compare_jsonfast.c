@@ -13,7 +13,9 @@
  * in-place form (jsonfast_parse_padded, what `siglog append` calls on the
  * line reader's buffer) must answer as the copying one, whatever bytes
  * follow the line. Replay's one-pass check (jsoncheck) is held to jansson
- * on the same lines.
+ * on the same lines, and its word-at-a-time test for bytes a JSON string
+ * holds as they are (jsoncheck_plain, how the jsonl envelope writes a
+ * key) to a byte-by-byte one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +94,13 @@ static void check_embeddable(const char *line, size_t len, int fast_rc)
     int plain = !breaks && !memchr(line, '\\', len) && !memchr(line, 'e', len) && !memchr(line, 'E', len);
     if (!yes && fast_rc == 1 && plain && len < 200)
         fuzz_fail(TARGET, "jsoncheck declines plain JSON the simdjson path accepts");
+    size_t lead = 0;
+    while (lead < len && (unsigned char)line[lead] >= 0x20 && (unsigned char)line[lead] < 0x80 &&
+           line[lead] != '"' && line[lead] != '\\')
+        lead++;
+    if (jsoncheck_plain(line, len) != (lead == len))
+        fuzz_fail(TARGET, "jsoncheck_plain says %d of bytes whose first escaped one is at %zu of %zu",
+                  jsoncheck_plain(line, len), lead, len);
 }
 
 /* The fast path's own verdict agrees with jansson's where it decides. */
