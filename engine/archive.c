@@ -348,14 +348,6 @@ int sl_archive_encode(archive_meta *meta, const archive_segment *segments, uint3
     return rc;
 }
 
-static int all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
-}
-
 int sl_archive_prelude_check(const uint8_t *header, uint64_t len)
 {
     if (len < ARCHIVE_HEADER_BYTES + ARCHIVE_TRAILER_BYTES || get_le32(header) != ARCHIVE_MAGIC)
@@ -416,7 +408,7 @@ static int decode_layout(const uint8_t *buf, size_t head_len, uint64_t len, arch
     if (name_len == 0 || name_len > SIGLOG_NAME_MAX)
         return sl_err_set(SIGLOG_ECORRUPT, "archive: byte 6: stream name length %zu, must be 1..%d", name_len,
                           SIGLOG_NAME_MAX);
-    if (get_le32(buf + 76) || !all_zero(buf + (v->version >= 2 ? 120 : 112), v->version >= 2 ? 8 : 16))
+    if (get_le32(buf + 76) || !bytes_all_zero(buf + (v->version >= 2 ? 120 : 112), v->version >= 2 ? 8 : 16))
         return sl_err_set(SIGLOG_ECORRUPT, "archive: reserved header bytes are not zero");
     if (v->segment_count == 0 || v->segment_count > ARCHIVE_SEGMENTS_MAX || v->schema_count > ARCHIVE_SCHEMAS_MAX)
         return sl_err_set(SIGLOG_ECORRUPT, "archive: %u segments and %u schema versions, must be 1..%u and "

@@ -20,6 +20,16 @@ static inline uint32_t get_le32(const uint8_t *p)
 }
 static inline uint64_t get_le64(const uint8_t *p) { return (uint64_t)get_le32(p) | ((uint64_t)get_le32(p + 4) << 32); }
 
+/* Whether p[0..n) are all zero: reserved fields and unused space, which
+ * the decoders require zero. */
+static inline int bytes_all_zero(const uint8_t *p, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i])
+            return 0;
+    return 1;
+}
+
 #define VARINT_MAX_BYTES 10
 
 /* Writes v at p (room for VARINT_MAX_BYTES); returns bytes written. */

@@ -95,14 +95,6 @@ size_t sl_hwm_file_bytes(uint32_t partitions)
 
 /* ---- codec ---- */
 
-static int zero_bytes(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
-}
-
 int sl_hwm_header_decode(const uint8_t *buf, size_t len, uint32_t partitions, hwm_header *out)
 {
     if (len != sl_hwm_file_bytes(partitions) || get_le32(buf + HDR_MAGIC) != HWM_MAGIC)
@@ -110,7 +102,7 @@ int sl_hwm_header_decode(const uint8_t *buf, size_t len, uint32_t partitions, hw
     if (get_le16(buf + HDR_VERSION) != HWM_VERSION)
         return sl_err_set(SIGLOG_EVERSION, "high-water mark file version %u", get_le16(buf + HDR_VERSION));
     if (get_le32(buf + HDR_PARTITIONS) != partitions || get_le16(buf + HDR_VERSION + 2) ||
-        !zero_bytes(buf + HDR_RESERVED2, HWM_HEADER_BYTES - HDR_RESERVED2))
+        !bytes_all_zero(buf + HDR_RESERVED2, HWM_HEADER_BYTES - HDR_RESERVED2))
         return sl_err_set(SIGLOG_ECORRUPT, "high-water mark file header invalid");
     *out = (hwm_header){.partitions = partitions,
                         .change = get_le32(buf + HDR_CHANGE),

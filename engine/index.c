@@ -118,14 +118,6 @@ static void header_encode(uint8_t h[INDEX_HEADER_BYTES], int kind, uint32_t capa
     put_le64(h + IXH_CHECKSUM, XXH3_64bits(h, IXH_CHECKSUM));
 }
 
-static int all_zero(const uint8_t *p, size_t n)
-{
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return 0;
-    return 1;
-}
-
 /* Validate a header read from ix->path against what the caller expects;
  * on success set capacity. */
 static int header_check(index_file *ix, const uint8_t h[INDEX_HEADER_BYTES], uint64_t file_bytes)
@@ -154,7 +146,7 @@ static int header_check(index_file *ix, const uint8_t h[INDEX_HEADER_BYTES], uin
     if (base != ix->base_offset)
         return sl_err_set(SIGLOG_ECORRUPT, "%s: base offset %llu, expected %llu", ix->path, (unsigned long long)base,
                        (unsigned long long)ix->base_offset);
-    if (!all_zero(h + IXH_RESERVED, IXH_CHECKSUM - IXH_RESERVED))
+    if (!bytes_all_zero(h + IXH_RESERVED, IXH_CHECKSUM - IXH_RESERVED))
         return sl_err_set(SIGLOG_ECORRUPT, "%s: reserved header bytes are not zero", ix->path);
     uint32_t capacity = get_le32(h + IXH_CAPACITY);
     if (capacity > INDEX_CAPACITY_MAX)
@@ -196,7 +188,7 @@ static int entries_check(const index_file *ix)
     if (ix->writable) {
         size_t used = ((size_t)ix->count + 1) * ix->entry_bytes;
         size_t all = (size_t)ix->capacity * ix->entry_bytes;
-        if (used < all && !all_zero(slot(ix, 0) + used, all - used))
+        if (used < all && !bytes_all_zero(slot(ix, 0) + used, all - used))
             return sl_err_set(SIGLOG_ECORRUPT, "%s: nonzero bytes after entry %u", ix->path, ix->count);
     }
     return 0;
