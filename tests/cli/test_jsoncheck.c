@@ -109,3 +109,54 @@ Test(jsoncheck, prefixes)
     for (size_t i = 0; i < len; i++)
         cr_assert_eq(check_len(v, i), 0, "prefix of %zu bytes", i);
 }
+
+/* An object of n members, each a name of name_len bytes and a string of
+ * value_len, in buf: its length. */
+static size_t object_of(char *buf, size_t n, size_t name_len, size_t value_len)
+{
+    char *p = buf;
+    *p++ = '{';
+    for (size_t i = 0; i < n; i++) {
+        if (i)
+            *p++ = ',';
+        *p++ = '"';
+        memset(p, 'a' + (char)(i % 26), name_len);
+        p += name_len;
+        memcpy(p, "\":\"", 3);
+        p += 3;
+        memset(p, 'v', value_len);
+        p += value_len;
+        *p++ = '"';
+    }
+    *p++ = '}';
+    return (size_t)(p - buf);
+}
+
+/* Texts with nothing to escape have their strings' ends found from their
+ * quotes before the walk: strings of every length across the 64-byte
+ * words the quotes are found in, the text ending on and off a word's
+ * end, more strings than that index holds, and quotes out of place: a
+ * stray one, one missing, two strings with nothing between them. */
+Test(jsoncheck, strings_found_by_their_quotes)
+{
+    static char buf[40000];
+    for (size_t n = 1; n <= 300; n += n < 8 ? 1 : 37)
+        for (size_t name_len = 0; name_len <= 3; name_len++)
+            for (size_t value_len = 0; value_len <= 70; value_len += value_len < 20 ? 1 : 25) {
+                size_t len = object_of(buf, n, name_len, value_len);
+                cr_assert_eq(check_len(buf, len), 1, "%zu members, names %zu, values %zu", n, name_len,
+                             value_len);
+                for (size_t at = 1; at < len && at < 200; at += 7) {
+                    char was = buf[at];
+                    buf[at] = was == '"' ? 'q' : '"';
+                    cr_assert_eq(check_len(buf, len), 0, "byte %zu of %zu changed", at, len);
+                    buf[at] = was;
+                }
+            }
+    takes("[\"0123456789012345678901234567890123456789012345678901234567890\",\"x\"]");
+    takes("[\"012345678901234567890123456789012345678901234567890123456789012\",\"x\"]");
+    declines("[\"0123456789012345678901234567890123456789012345678901234567890\"\"x\"]");
+    declines("[\"0123456789012345678901234567890123456789012345678901234567890\",x\"]");
+    declines("{\"name\":\"value\" \"more\":1,\"pad\":\"0123456789012345678901234567890123456789\"}");
+    declines("{\"name\":1\"\",\"pad\":\"01234567890123456789012345678901234567890123456789012\"}");
+}
