@@ -105,6 +105,8 @@ int sl_archive_tally_batch(archive_tally *t, const batch_header *h, const uint8_
         rc = sl_batch_iter_init(&it, h, body, scratch);
     siglog_record r;
     while (!rc && (rc = sl_batch_iter_next(&it, &r)) == 1) {
+        if (t->records == 0)
+            t->first_ts = r.timestamp_us;
         t->records++;
         t->segment_records++;
         if (r.timestamp_us < t->min_ts)

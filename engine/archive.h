@@ -110,6 +110,10 @@ typedef struct archive_tally {
     int build_filters;
     key_set keys;
     bytebuf filters;
+    /* Set by sl_archive_scan: the archive's segments (the source's units,
+     * or with keep those that keep a record) and its first record's time. */
+    uint32_t segments;
+    int64_t first_ts;
 } archive_tally;
 
 void sl_archive_tally_init(archive_tally *t);
@@ -171,6 +175,7 @@ typedef struct archive_batch_file {
     uint64_t pos, end;
     uint8_t header[BATCH_HEADER_BYTES];
     bytebuf body; /* the last batch's body */
+    int borrowed; /* fd is an open archive_file's: closing bf leaves it open */
 } archive_batch_file;
 
 /* The next batch: 1 with *h (decoded and checked) and its body in
@@ -209,7 +214,12 @@ typedef struct archive_cold_dir {
  * from `first` (the export: 0; a cold move: one) (sealed: the caller checked), their files in dir, read
  * through io, a cold entry's from its archive through cold. progress
  * (NULL: none) is told of each batch read by sl_archive_scan and by
- * sl_archive_write (its header and body bytes). */
+ * sl_archive_write (its header and body bytes).
+ * A forget's rewrite sets keep: the records keep() refuses are left out,
+ * the units (the entries, or the n segments of `archive` when set) giving
+ * the archive's segments as forget_rebuild.h says (one a unit that keeps
+ * a record, an emptied unit's range joining a neighbour). keep() is asked
+ * of every record by both passes, in offset order, and must answer alike. */
 typedef struct archive_source {
     const siglog_io *io;
     const char *dir;
@@ -218,6 +228,9 @@ typedef struct archive_source {
     size_t n;
     archive_progress *progress;
     const archive_cold_dir *cold; /* NULL: the entries hold no cold one */
+    const struct archive_file *archive; /* NULL: the units are snap's entries */
+    int (*keep)(void *arg, const siglog_record *r); /* NULL: every record (compact_keep_fn) */
+    void *keep_arg;
 } archive_source;
 
 /* Where and how an export writes its archive (archive_write.c). */
@@ -233,15 +246,19 @@ typedef struct archive_target {
 /* A batch reader of src's entry i: its .seg file, which must be exactly as
  * long as the entry says (SIGLOG_ECORRUPT otherwise), or a cold entry's
  * archive in src->cold's cold_dir, checked whole and against the entry
- * (sl_cold_batch_file_open); *path (malloc'd) names it. Close with sl_archive_source_close, also after a failure. */
+ * (sl_cold_batch_file_open), or segment i of src->archive; *path
+ * (malloc'd) names it. Close with sl_archive_source_close, also after a failure. */
 int sl_archive_source_open(const archive_source *src, size_t i, archive_batch_file *bf, char **path);
 void sl_archive_source_close(archive_batch_file *bf, char *path);
 
 /* Step 1 of a streaming export: read src's segments batch by batch,
  * check each (header, body checksum, every record, the tiling of the
  * catalog's ranges) and tally them into *t; segs[0..n) get the entries'
- * table. Memory: one batch. 0, SIGLOG_ECORRUPT naming the file and byte,
- * an I/O error, or SIGLOG_ENOMEM; *t is freed on failure. */
+ * table, t->segments = n. With src->keep, the batches rebuilt without
+ * what keep() refuses are tallied and segs[0..t->segments) get their
+ * table (t->segments 0, t->records 0: nothing stays). Memory: one batch
+ * (with keep: two). 0, SIGLOG_ECORRUPT naming the file and byte, an I/O
+ * error, or SIGLOG_ENOMEM; *t is freed on failure. */
 int sl_archive_scan(const archive_source *src, archive_segment *segs, archive_tally *t);
 /* The rest: write the archive of src (scanned into segs and t; meta
  * supplies store_id, stream, partition and created_us and gets the rest)

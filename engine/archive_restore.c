@@ -199,6 +199,12 @@ static int restore_below(catalog *c, const archive_file *f, uint32_t n, const si
         return rc;
     for (uint32_t i = 0; i < n && !rc; i++) {
         archive_segment as = sl_archive_segment_at(v, i);
+        /* An export, a cold move and a forget (forget_archive.h: one
+         * segment for each kept one) write segments no larger than the
+         * store's, which segment_bytes_max holds. The widening stays for
+         * the archives a forget wrote before, one segment over the whole
+         * range (version 1 and 2 files of it exist), which it lets come
+         * back as one segment of their size. */
         segment_params params = { .segment_bytes_max = as.bytes > cfg->segment_bytes_max ? as.bytes
                                                                                          : cfg->segment_bytes_max,
                                   .index_interval_bytes = cfg->index_interval_bytes,

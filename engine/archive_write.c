@@ -21,6 +21,13 @@
  *   5. the trailer, from the XXH3-64 of the file read back in order;
  * then syncs it and renames it over the target (the atomic-replace
  * recipe), and, when asked, reads the target back and checks it whole.
+ *
+ * A forget's rewrite of an archive (forget_archive.h) or of a cold entry
+ * (forget_cold.h) is such a write whose source sets keep: both passes
+ * walk the source's units through forget_rebuild.h, which gives the
+ * batches of the kept records and the segments they fall in, the same
+ * in both passes (the write pass refuses a segment the scan did not
+ * see). Its memory is the export's plus one rebuilt batch.
  */
 #include <errno.h>
 #include <inttypes.h>
@@ -32,10 +39,18 @@
 #include "codec.h"
 #include "cold.h"
 #include "error.h"
+#include "forget_rebuild.h"
 #include "names.h"
 
 int sl_archive_source_open(const archive_source *src, size_t i, archive_batch_file *bf, char **path)
 {
+    if (src->archive) {
+        *bf = sl_archive_file_segment(src->archive, (uint32_t)i);
+        bf->borrowed = 1;
+        if (!(*path = strdup(src->archive->path)))
+            return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+        return 0;
+    }
     const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, src->first + i);
     if (sl_cold_entry(e)) {
         const archive_cold_dir *cd = src->cold;
@@ -66,7 +81,7 @@ int sl_archive_source_open(const archive_source *src, size_t i, archive_batch_fi
 
 void sl_archive_source_close(archive_batch_file *bf, char *path)
 {
-    if (bf->fd >= 0)
+    if (bf->fd >= 0 && !bf->borrowed)
         bf->io->close_file(bf->io, bf->fd);
     sl_bytebuf_free(&bf->body);
     free(path);
@@ -82,32 +97,140 @@ static void advance(const archive_source *src, const batch_header *h)
     p->fn(p->ctx, p->done, p->total);
 }
 
+/* ---- the walk: the archive's segments and batches, as both passes read them ---- */
+
+/* Unit i of src as the archive's table would give it (its bytes: the
+ * source's). */
+static archive_segment unit_segment(const archive_source *src, size_t i)
+{
+    if (src->archive)
+        return sl_archive_segment_at(&src->archive->view, (uint32_t)i);
+    const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, src->first + i);
+    return (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us, 0 };
+}
+
+/* A pass over src: out is told each segment and batch of the archive
+ * (forget_rebuild_out's order); path and at say which unit and byte is
+ * being read, for out's messages. */
+typedef struct walk {
+    const archive_source *src;
+    forget_rebuild_out out;
+    const char *path;
+    uint64_t at;
+} walk;
+
+/* The batches of one unit, open as bf: as they are, or through rb. */
+static int walk_unit(walk *w, archive_batch_file *bf, forget_rebuild *rb)
+{
+    batch_header h;
+    int rc;
+    for (w->at = bf->pos; (rc = sl_archive_batch_next(bf, &h, 0)) == 1; w->at = bf->pos) {
+        if (!rb)
+            rc = w->out.batch(w->out.ctx, &h, bf->body.data);
+        else if ((rc = sl_batch_body_check(&h, bf->body.data)) != 0)
+            rc = sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", w->path, w->at, siglog_errdetail());
+        else
+            rc = sl_forget_rebuild_batch(rb, &h, bf->body.data);
+        if (rc)
+            return rc;
+        advance(w->src, &h);
+    }
+    return rc;
+}
+
+/* Every unit of w->src in order, one batch in memory at a time (two with
+ * keep). COMPACT_NOTHING_KEPT: keep() left no record (out told nothing). */
+static int walk_run(walk *w)
+{
+    const archive_source *src = w->src;
+    forget_rebuild rb;
+    if (src->keep)
+        sl_forget_rebuild_init(&rb, src->keep, src->keep_arg, &w->out);
+    int rc = 0;
+    for (size_t i = 0; i < src->n && !rc; i++) {
+        archive_batch_file bf = { .fd = -1 };
+        char *path = NULL;
+        archive_segment u = unit_segment(src, i);
+        if ((rc = sl_archive_source_open(src, i, &bf, &path)) == 0) {
+            w->path = path;
+            if (src->keep)
+                sl_forget_rebuild_unit(&rb, u.base_offset);
+            else
+                rc = w->out.begin(w->out.ctx, u.base_offset);
+            if (!rc)
+                rc = walk_unit(w, &bf, src->keep ? &rb : NULL);
+            if (!rc && !src->keep)
+                rc = w->out.end(w->out.ctx, u.base_offset, u.end_offset);
+            else if (!rc && i + 1 == src->n) /* the last unit still names where the output ends */
+                rc = sl_forget_rebuild_end(&rb, u.end_offset);
+        }
+        sl_archive_source_close(&bf, path);
+        w->path = NULL;
+    }
+    if (src->keep)
+        sl_forget_rebuild_free(&rb);
+    return rc;
+}
+
+/* ---- step 1: the scan ---- */
+
+typedef struct scan_pass {
+    walk w;
+    archive_segment *segs;
+    archive_tally *t;
+    bytebuf scratch;
+    uint32_t k; /* the segment being tallied */
+} scan_pass;
+
+static int scan_begin(void *ctx, uint64_t base)
+{
+    scan_pass *s = ctx;
+    if (s->w.src->keep)
+        s->segs[s->k] = (archive_segment){ .base_offset = base };
+    sl_archive_tally_segment_begin(s->t, &s->segs[s->k]);
+    return 0;
+}
+
+static int scan_batch(void *ctx, const batch_header *h, const uint8_t *body)
+{
+    scan_pass *s = ctx;
+    int rc = sl_archive_tally_batch(s->t, h, body, &s->scratch);
+    if (rc && rc != SIGLOG_ENOMEM)
+        rc = sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", s->w.path, s->w.at, siglog_errdetail());
+    return rc;
+}
+
+static int scan_end(void *ctx, uint64_t base, uint64_t end)
+{
+    scan_pass *s = ctx;
+    archive_segment *seg = &s->segs[s->k];
+    (void)base;
+    if (s->w.src->keep) {
+        /* What the rebuilt segment holds is what was tallied. */
+        seg->end_offset = end;
+        seg->record_count = s->t->segment_records;
+        seg->max_timestamp_us = s->t->segment_max_ts;
+    }
+    int rc = sl_archive_tally_segment_end(s->t, seg, s->k);
+    if (rc)
+        return sl_err_set(rc, "%s: %s", s->w.path, siglog_errdetail());
+    s->k++;
+    return 0;
+}
+
 int sl_archive_scan(const archive_source *src, archive_segment *segs, archive_tally *t)
 {
     sl_archive_tally_init(t);
     t->build_filters = 1; /* the archive's filters come from this read */
-    bytebuf scratch = { 0 };
-    int rc = 0;
-    for (size_t i = 0; i < src->n && !rc; i++) {
-        const catalog_segment *e = sl_catalog_snapshot_segment(src->snap, src->first + i);
-        segs[i] = (archive_segment){ e->base_offset, e->end_offset, e->record_count, e->bytes, e->max_timestamp_us, 0 };
-        archive_batch_file bf = { .fd = -1 };
-        char *path = NULL;
-        rc = sl_archive_source_open(src, i, &bf, &path);
-        sl_archive_tally_segment_begin(t, &segs[i]);
-        batch_header h;
-        uint64_t at = 0;
-        while (!rc && (rc = sl_archive_batch_next(&bf, &h, 0)) == 1) {
-            if ((rc = sl_archive_tally_batch(t, &h, bf.body.data, &scratch)) != 0 && rc != SIGLOG_ENOMEM)
-                rc = sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", path, at, siglog_errdetail());
-            at = bf.pos;
-            advance(src, &h);
-        }
-        if (!rc && (rc = sl_archive_tally_segment_end(t, &segs[i], (uint32_t)i)) != 0)
-            rc = sl_err_set(rc, "%s: %s", path, siglog_errdetail());
-        sl_archive_source_close(&bf, path);
-    }
-    sl_bytebuf_free(&scratch);
+    for (size_t i = 0; i < src->n && !src->keep; i++)
+        segs[i] = unit_segment(src, i);
+    scan_pass s = { .w = { .src = src }, .segs = segs, .t = t };
+    s.w.out = (forget_rebuild_out){ .begin = scan_begin, .batch = scan_batch, .end = scan_end, .ctx = &s };
+    int rc = walk_run(&s.w);
+    if (rc == COMPACT_NOTHING_KEPT)
+        rc = 0; /* t->segments 0 says so */
+    t->segments = s.k;
+    sl_bytebuf_free(&s.scratch);
     if (rc)
         sl_archive_tally_free(t);
     return rc;
@@ -135,41 +258,77 @@ static int reencode(batch_builder *b, const batch_header *h, const uint8_t *body
     return rc ? rc : sl_batch_builder_seal(b, compression, out, &meta);
 }
 
+/* ---- step 2: the batches written ---- */
+
+typedef struct write_pass {
+    walk w;
+    archive_segment *segs;
+    uint32_t k, n; /* the segment being written, of n scanned */
+    int compression;
+    const siglog_io *io;
+    int fd;
+    const char *tmp;
+    uint64_t pos, start; /* the next batch's file byte; the segment's first */
+    batch_builder b;
+    bytebuf scratch, out;
+} write_pass;
+
+/* The segment met is not the one scanned: keep() answered otherwise, or
+ * the source changed between the passes. */
+static int unlike_scan(const write_pass *p, uint64_t base, uint64_t end)
+{
+    return sl_err_set(SIGLOG_ECORRUPT, "%s: segment %u [%" PRIu64 ", %" PRIu64 ") reads otherwise than when "
+                      "scanned", p->w.path ? p->w.path : p->tmp, p->k, base, end);
+}
+
+static int write_begin(void *ctx, uint64_t base)
+{
+    write_pass *p = ctx;
+    if (p->k >= p->n || p->segs[p->k].base_offset != base)
+        return unlike_scan(p, base, base);
+    p->start = p->pos;
+    return 0;
+}
+
+static int write_batch(void *ctx, const batch_header *h, const uint8_t *body)
+{
+    write_pass *p = ctx;
+    int rc;
+    /* Checked by sl_archive_scan; a change since is a bad body. */
+    if ((rc = sl_batch_body_check(h, body)) != 0 ||
+        (rc = reencode(&p->b, h, body, &p->scratch, p->compression, &p->out)) != 0)
+        return sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", p->w.path, p->w.at, siglog_errdetail());
+    if ((rc = sl_io_write_all(p->io, p->fd, p->out.data, p->out.len, p->pos)) < 0)
+        return sl_err_errno(rc, "writing %s", p->tmp);
+    p->pos += p->out.len;
+    return 0;
+}
+
+static int write_end(void *ctx, uint64_t base, uint64_t end)
+{
+    write_pass *p = ctx;
+    if (p->segs[p->k].end_offset != end)
+        return unlike_scan(p, base, end);
+    p->segs[p->k++].bytes = p->pos - p->start;
+    return 0;
+}
+
 /* Step 2: the batches re-encoded at data_pos of fd; segs[i].bytes become
  * their sizes in the archive. */
-static int write_batches(const archive_source *src, archive_segment *segs, int compression, const siglog_io *io,
-                         int fd, const char *tmp, uint64_t data_pos, uint64_t *data_bytes)
+static int write_batches(const archive_source *src, archive_segment *segs, uint32_t n, int compression,
+                         const siglog_io *io, int fd, const char *tmp, uint64_t data_pos, uint64_t *data_bytes)
 {
-    batch_builder b;
-    sl_batch_builder_init(&b);
-    bytebuf scratch = { 0 }, out = { 0 };
-    uint64_t pos = data_pos;
-    int rc = 0;
-    for (size_t i = 0; i < src->n && !rc; i++) {
-        archive_batch_file bf = { .fd = -1 };
-        char *path = NULL;
-        rc = sl_archive_source_open(src, i, &bf, &path);
-        uint64_t start = pos;
-        batch_header h;
-        while (!rc && (rc = sl_archive_batch_next(&bf, &h, 0)) == 1) {
-            /* Checked by sl_archive_scan; a change since is a bad body. */
-            if ((rc = sl_batch_body_check(&h, bf.body.data)) != 0 ||
-                (rc = reencode(&b, &h, bf.body.data, &scratch, compression, &out)) != 0)
-                rc = sl_err_set(rc, "%s: batch at byte %" PRIu64 ": %s", path,
-                                bf.pos - BATCH_HEADER_BYTES - h.body_len, siglog_errdetail());
-            else if ((rc = sl_io_write_all(io, fd, out.data, out.len, pos)) < 0)
-                rc = sl_err_errno(rc, "writing %s", tmp);
-            else
-                advance(src, &h);
-            pos += out.len;
-        }
-        segs[i].bytes = pos - start;
-        sl_archive_source_close(&bf, path);
-    }
-    *data_bytes = pos - data_pos;
-    sl_batch_builder_free(&b);
-    sl_bytebuf_free(&scratch);
-    sl_bytebuf_free(&out);
+    write_pass p = { .w = { .src = src }, .segs = segs, .n = n, .compression = compression, .io = io, .fd = fd,
+                     .tmp = tmp, .pos = data_pos };
+    p.w.out = (forget_rebuild_out){ .begin = write_begin, .batch = write_batch, .end = write_end, .ctx = &p };
+    sl_batch_builder_init(&p.b);
+    int rc = walk_run(&p.w);
+    if (rc == COMPACT_NOTHING_KEPT || (!rc && p.k != n))
+        rc = unlike_scan(&p, n ? segs[0].base_offset : 0, n ? segs[n - 1].end_offset : 0);
+    *data_bytes = p.pos - data_pos;
+    sl_batch_builder_free(&p.b);
+    sl_bytebuf_free(&p.scratch);
+    sl_bytebuf_free(&p.out);
     return rc;
 }
 
@@ -202,13 +361,13 @@ static int write_file(const archive_source *src, archive_meta *meta, archive_seg
                       int compression, const siglog_io *io, int fd, const char *tmp, uint8_t *buf,
                       uint64_t *file_bytes)
 {
-    uint64_t data_pos = sl_archive_data_position(meta, t, (uint32_t)src->n), data_bytes = 0, sum = 0;
-    int rc = write_batches(src, segs, compression, io, fd, tmp, data_pos, &data_bytes);
+    uint64_t data_pos = sl_archive_data_position(meta, t, t->segments), data_bytes = 0, sum = 0;
+    int rc = write_batches(src, segs, t->segments, compression, io, fd, tmp, data_pos, &data_bytes);
     if (!rc)
         rc = write_index(io, fd, tmp, data_pos, data_bytes, buf);
     bytebuf head = { 0 };
     if (!rc)
-        rc = sl_archive_head_encode(meta, t, segs, (uint32_t)src->n, data_bytes, &head);
+        rc = sl_archive_head_encode(meta, t, segs, t->segments, data_bytes, &head);
     if (!rc && (rc = sl_io_write_all(io, fd, head.data, head.len, 0)) < 0)
         rc = sl_err_errno(rc, "writing %s", tmp);
     sl_bytebuf_free(&head);
@@ -281,6 +440,8 @@ static int check_written(const siglog_io *io, const char *path, const archive_me
 int sl_archive_write(const archive_source *src, archive_meta *meta, archive_segment *segs, const archive_tally *t,
                      const archive_target *to, uint64_t *file_bytes)
 {
+    if (t->segments == 0)
+        return sl_err_set(SIGLOG_EINVAL, "%s: an archive holds at least one segment", to->path);
     char *tmp = NULL;
     uint8_t *buf = malloc(ARCHIVE_COPY_BYTES);
     if (!buf || asprintf(&tmp, "%s.tmp", to->path) < 0) {
@@ -304,7 +465,7 @@ int sl_archive_write(const archive_source *src, archive_meta *meta, archive_segm
     if (!rc && (rc = io->sync_dir(io, to->dir)) < 0)
         rc = sl_err_errno(rc, "syncing %s", to->dir);
     if (!rc && to->check)
-        rc = check_written(io, to->path, meta, segs, src->n, t, *file_bytes, buf);
+        rc = check_written(io, to->path, meta, segs, t->segments, t, *file_bytes, buf);
     free(tmp);
     free(buf);
     return rc;

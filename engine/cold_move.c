@@ -71,8 +71,8 @@ static int audit_move(maintenance *m, const catalog_segment *e, const char *stre
 }
 
 /* Step 3: the archive of src (scanned) into cold_dir, read back. */
-static int write_cold(maintenance *m, const archive_source *src, archive_meta *am, archive_segment *seg,
-                      const archive_tally *t, const siglog_stream_config *cfg, const char *name, uint64_t *bytes)
+int sl_cold_write(maintenance *m, const archive_source *src, archive_meta *am, archive_segment *seg,
+                  const archive_tally *t, const siglog_stream_config *cfg, const char *name, uint64_t *bytes)
 {
     io_root *root;
     char *real;
@@ -119,7 +119,7 @@ int sl_cold_move(maintenance *m, catalog *c, const catalog_segment *e, const cha
     cold_commit cc = { .base = e->base_offset };
     snprintf(cc.old, sizeof cc.old, "%s", e->location);
     if ((rc = audit_move(m, e, stream, p, cfg, name)) == 0 &&
-        (rc = write_cold(m, &src, &am, &seg, &t, cfg, name, &cc.bytes)) == 0 &&
+        (rc = sl_cold_write(m, &src, &am, &seg, &t, cfg, name, &cc.bytes)) == 0 &&
         (rc = sl_catalog_update(c, commit_cold, &cc)) == 0) {
         *bytes_after = cc.bytes;
         rc = sl_catalog_unlink_segment(c, cc.old);

@@ -12,7 +12,6 @@
 #include "archive.h"
 #include "audit.h"
 #include "error.h"
-#include "forget_rebuild.h"
 #include "names.h"
 
 #define LEFTOVER_SUFFIX ".forget"
@@ -197,21 +196,6 @@ int sl_forget_archives_plan(forget_archives *fa, forget_archive_match_fn match, 
     return rc;
 }
 
-/* The kept records of archive f re-encoded into rb. */
-static int rebuild(archive_file *f, forget_rebuild *rb)
-{
-    int rc = 0;
-    for (uint32_t s = 0; s < f->view.segment_count && !rc; s++) {
-        archive_batch_file bf = sl_archive_file_segment(f, s);
-        batch_header h;
-        while ((rc = sl_archive_batch_next(&bf, &h, 0)) == 1 &&
-               (rc = sl_forget_rebuild_batch(rb, &h, bf.body.data)) == 0) {
-        }
-        sl_bytebuf_free(&bf.body);
-    }
-    return rc ? rc : sl_forget_rebuild_end(rb, f->view.meta.next_offset);
-}
-
 /* Rename from over to in directory real, then sync it. */
 static int rename_synced(const siglog_io *io, const char *real, const char *from, const char *to)
 {
@@ -221,6 +205,35 @@ static int rename_synced(const siglog_io *io, const char *real, const char *from
     if ((rc = io->sync_dir(io, real)) < 0)
         return sl_err_errno(rc, "syncing %s", real);
     return 0;
+}
+
+/* The archive f without what keep() refuses written to `next` (beside
+ * it in directory d) by the streaming writer, read back whole; *bytes
+ * its size, 0 when nothing stays (nothing written). */
+static int write_kept(const forget_archives *fa, size_t d, archive_file *f, const char *next, compact_keep_fn keep,
+                      void *arg, uint64_t *bytes)
+{
+    uint32_t n = f->view.segment_count;
+    archive_segment *segs = calloc(n ? n : 1, sizeof *segs);
+    if (!segs)
+        return sl_err_set(SIGLOG_ENOMEM, "out of memory");
+    const siglog_io *io = sl_io_root_io(fa->roots[d]);
+    archive_source src = {.io = io, .dir = fa->real[d], .n = n, .archive = f, .keep = keep, .keep_arg = arg};
+    archive_tally t;
+    int rc = sl_archive_scan(&src, segs, &t);
+    if (rc) {
+        free(segs);
+        return rc;
+    }
+    if (t.records > 0) {
+        archive_meta am = f->view.meta; /* its store, stream, partition and creation time */
+        archive_target to = {.io = io, .dir = fa->real[d], .path = next, .mode = sl_maintenance_file_mode(fa->m),
+                             .compression = fa->compression, .check = 1};
+        rc = sl_archive_write(&src, &am, segs, &t, &to, bytes);
+    }
+    sl_archive_tally_free(&t);
+    free(segs);
+    return rc;
 }
 
 int sl_forget_archives_rewrite(forget_archives *fa, size_t i, compact_keep_fn keep, void *arg,
@@ -242,29 +255,19 @@ int sl_forget_archives_rewrite(forget_archives *fa, size_t i, compact_keep_fn ke
     if (!rc && !ours)
         rc = sl_err_set(SIGLOG_ECORRUPT, "%s changed during the forget: it is no longer an archive of this "
                                          "stream", path);
-    if (rc) {
-        free(path);
-        free(next);
-        return rc;
+    if (!rc) {
+        rc = write_kept(fa, a->dir, &f, next, keep, arg, bytes_after);
+        sl_archive_file_close(&f);
     }
-    forget_rebuild rb;
-    sl_forget_rebuild_init(&rb, keep, arg, fa->compression, f.view.meta.first_offset);
-    snprintf(rb.kept.location, sizeof rb.kept.location, "%s", a->name);
-    rc = rebuild(&f, &rb);
-    archive_meta am = f.view.meta;
-    uint64_t end = f.view.meta.next_offset;
-    sl_archive_file_close(&f);
-    if (rc == COMPACT_NOTHING_KEPT) {
+    if (!rc && *bytes_after == 0) {
         /* Nothing stays: the archive goes. */
         if ((rc = io->unlink(io, path)) < 0)
             rc = sl_err_errno(rc, "removing %s, emptied by the forget", path);
         else if ((rc = io->sync_dir(io, real)) < 0)
             rc = sl_err_errno(rc, "syncing %s", real);
-    } else if (!rc && (rc = sl_forget_rebuild_write(&rb, &am, end, io, real, next, sl_maintenance_file_mode(fa->m),
-                                                    bytes_after)) == 0) {
+    } else if (!rc) {
         rc = rename_synced(io, real, next, path);
     }
-    sl_forget_rebuild_free(&rb);
     free(path);
     free(next);
     return rc;

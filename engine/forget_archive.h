@@ -14,9 +14,16 @@
  * here. A file that cannot be read or checked fails the forget naming it
  * (file and byte): it might hold a key, and the proof must not be short.
  *
- * An archive holding an event of a key is replaced by one without it, its
- * kept records in batches of their own ranges (forget_rebuild.h) as one
- * segment over the same range [first, next), so its name stays:
+ * An archive holding an event of a key is replaced by one without it
+ * over the same range [first, next), so its name stays, written by the
+ * streaming archive writer (archive_write.c) as forget_rebuild.h says:
+ * its kept records in batches of their own ranges, one segment for each
+ * of its segments that keeps a record, over that segment's range; an
+ * emptied segment's range goes to the kept segment before it, or, before
+ * the first kept one, to that one (which then starts at first). Each
+ * segment's key filter (§23) is built from the keys it keeps. So no new
+ * segment holds more than the old one it stands for, and a restore of it
+ * makes segments no larger than the store's were:
  *   1. NAME.forget is written (NAME.forget.tmp, synced, renamed, the
  *      directory synced) and read back whole;
  *   2. it is renamed over NAME and the directory synced.
@@ -27,8 +34,10 @@
  * the keys until 2; the forget's intent stays until every archive is
  * done, so the run that finishes it (given the same directories) does it.
  *
- * Memory: an archive's kept batches are held in memory while it is
- * rewritten (about its size).
+ * Memory: a batch or two at a time and the archive's tables (segment
+ * table, schema summary, the filters of what stays), whatever its size:
+ * the writer reads the archive twice (to tally what stays, then to write
+ * it) and what it wrote once more to check it.
  */
 #ifndef SIGLOG_FORGET_ARCHIVE_H
 #define SIGLOG_FORGET_ARCHIVE_H

@@ -13,56 +13,8 @@
 #include "batch.h"
 #include "cold.h"
 #include "error.h"
-#include "forget_rebuild.h"
+#include "retain.h"
 #include "names.h"
-
-/* The batches of entries[0..n) (consecutive cold entries) without what
- * keep() refuses, into rb; the last output batch covers up to the last
- * entry's end. COMPACT_NOTHING_KEPT when nothing stays. */
-static int on_batch(void *arg, segment *s, const batch_header *h, const uint8_t *body)
-{
-    (void)s;
-    return sl_forget_rebuild_batch(arg, h, body);
-}
-
-static int build(maintenance *m, const char *stream, uint32_t p, const siglog_stream_config *cfg,
-                 const catalog_segment *entries, size_t n, forget_rebuild *rb)
-{
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        segment *seg;
-        if ((rc = sl_cold_segment_open(sl_maintenance_backend(m), cfg, sl_maintenance_store_id(m), stream, p,
-                                       &entries[i], &seg)) != 0)
-            break;
-        rc = sl_compact_each_batch(seg, 0, on_batch, rb);
-        sl_segment_close(seg);
-    }
-    return rc ? rc : sl_forget_rebuild_end(rb, entries[n - 1].end_offset);
-}
-
-/* The new archive `name` of [base, end) holding rb's batches, written
- * beneath the cold root and read back whole; *bytes its size. */
-static int write_archive(maintenance *m, const char *stream, uint32_t p, const siglog_stream_config *cfg,
-                         const forget_rebuild *rb, uint64_t end, const char *name, uint64_t *bytes)
-{
-    archive_meta am = {.store_id = sl_maintenance_store_id(m), .partition = p,
-                       .created_us = sl_maintenance_io(m)->now_us(sl_maintenance_io(m))};
-    snprintf(am.stream, sizeof am.stream, "%s", stream);
-    io_root *root;
-    char *real = NULL, *path = NULL;
-    int rc = sl_cold_root_open(sl_maintenance_backend(m), sl_maintenance_store_path(m), cfg, &root, &real);
-    if (rc)
-        return rc;
-    if (!(path = sl_path_join(real, name)))
-        rc = sl_err_set(SIGLOG_ENOMEM, "out of memory");
-    else if ((rc = sl_forget_rebuild_write(rb, &am, end, sl_io_root_io(root), real, path, sl_maintenance_file_mode(m),
-                                           bytes)) != 0)
-        rc = sl_err_set(rc, "cold_dir %s: %s", cfg->cold_dir, siglog_errdetail());
-    free(path);
-    sl_io_root_close(root);
-    free(real);
-    return rc;
-}
 
 /* What the commit replaces: entries [first, first + n) as read, by one. */
 typedef struct cold_swap {
@@ -118,38 +70,72 @@ static int unlink_archives(maintenance *m, const char *stream, uint32_t p, const
     return rc;
 }
 
-/* Rewrite entries[0..n) of s (n 1 or 2, consecutive cold entries). */
-static int rewrite(maintenance *m, catalog *c, const char *stream, uint32_t p, const siglog_stream_config *cfg,
-                   const catalog_segment *entries, size_t n, compact_keep_fn keep, void *arg, compact_stats *st)
+/* The catalog entry of the archive written for entries[0..n) (tallied
+ * as t): the first's, over their range, with what t counted. */
+static int new_entry(const catalog_segment *entries, size_t n, const archive_tally *t, uint32_t gen,
+                     catalog_segment *e)
 {
-    forget_rebuild cb;
-    sl_forget_rebuild_init(&cb, keep, arg, BATCH_LZ4HC((int)cfg->warm_level), entries[0].base_offset);
-    snprintf(cb.kept.location, sizeof cb.kept.location, "%s", entries[0].location);
-    int rc = build(m, stream, p, cfg, entries, n, &cb);
-    *st = (compact_stats){.segments_in = n, .records_in = cb.records_in, .records_dropped = cb.records_in - cb.records};
-    for (size_t k = 0; k < n; k++)
-        st->bytes_in += entries[k].bytes;
-    cold_swap sw = {.n = n};
-    memcpy(sw.old, entries, n * sizeof *entries);
-    if (!rc) {
-        uint32_t gen = sl_cold_generation(&entries[0]) + 1;
-        uint64_t end = entries[n - 1].end_offset;
-        char name[COLD_NAME_MAX + 1];
-        sl_cold_archive_name(name, sl_maintenance_store_id(m), stream, p, cb.base, end, gen);
-        catalog_segment *e = &sw.new_entry;
-        *e = entries[0];
-        e->end_offset = end;
-        e->record_count = cb.records;
-        e->first_timestamp_us = cb.first_ts;
-        e->max_timestamp_us = cb.max_ts;
-        e->schema_count = cb.kept.schema_count;
-        memcpy(e->schema_versions, cb.kept.schema_versions, cb.kept.schema_count * sizeof *e->schema_versions);
-        sl_cold_location(e->location, cb.base, gen);
-        rc = write_archive(m, stream, p, cfg, &cb, end, name, &e->bytes);
-        st->segments_out = 1;
-        st->bytes_out = e->bytes;
+    *e = entries[0];
+    e->end_offset = entries[n - 1].end_offset;
+    e->record_count = t->records;
+    e->first_timestamp_us = t->first_ts;
+    e->max_timestamp_us = t->max_ts;
+    e->schema_count = 0;
+    for (uint32_t k = 0; k < t->schema_count; k++) {
+        int rc = sl_catalog_segment_insert_version(e, t->schemas[k].version);
+        if (rc < 0)
+            return rc;
     }
-    sl_forget_rebuild_free(&cb);
+    sl_cold_location(e->location, e->base_offset, gen);
+    return 0;
+}
+
+/* Rewrite entries [first, first + n) of snapshot s (n 1 or 2,
+ * consecutive cold entries) through the streaming archive writer, its
+ * source their archives with keep: one segment, the second entry (when
+ * there is one) emptied and its range joining the first's. */
+static int rewrite(maintenance *m, catalog *c, const char *stream, uint32_t p, const siglog_stream_config *cfg,
+                   const catalog_snapshot *s, size_t first, size_t n, compact_keep_fn keep, void *arg,
+                   compact_stats *st)
+{
+    cold_swap sw = {.n = n};
+    for (size_t k = 0; k < n; k++)
+        sw.old[k] = *sl_catalog_snapshot_segment(s, first + k);
+    const catalog_segment *entries = sw.old;
+    archive_cold_dir cd = {.backend = sl_maintenance_backend(m), .cfg = cfg, .store_id = sl_maintenance_store_id(m),
+                           .stream = stream, .partition = p};
+    archive_source src = {.io = sl_maintenance_io(m), .dir = sl_catalog_dir(c), .snap = s, .first = first, .n = n,
+                          .cold = &cd, .keep = keep, .keep_arg = arg};
+    archive_segment segs[2];
+    archive_tally t;
+    *st = (compact_stats){.segments_in = n};
+    for (size_t k = 0; k < n; k++) {
+        st->bytes_in += entries[k].bytes;
+        st->records_in += entries[k].record_count;
+    }
+    int rc = sl_archive_scan(&src, segs, &t);
+    if (rc)
+        return rc;
+    st->records_dropped = st->records_in - t.records;
+    if (t.records == 0)
+        rc = COMPACT_NOTHING_KEPT;
+    else if (t.segments != 1)
+        rc = sl_err_set(SIGLOG_ECORRUPT, "cold entry %s would be rewritten in %u segments, not one",
+                        entries[0].location, t.segments);
+    uint32_t gen = sl_cold_generation(&entries[0]) + 1;
+    if (!rc)
+        rc = new_entry(entries, n, &t, gen, &sw.new_entry);
+    if (!rc) {
+        archive_meta am = {.store_id = sl_maintenance_store_id(m), .partition = p,
+                           .created_us = sl_maintenance_io(m)->now_us(sl_maintenance_io(m))};
+        snprintf(am.stream, sizeof am.stream, "%s", stream);
+        char name[COLD_NAME_MAX + 1];
+        sl_cold_archive_name(name, am.store_id, stream, p, sw.new_entry.base_offset, sw.new_entry.end_offset, gen);
+        rc = sl_cold_write(m, &src, &am, segs, &t, cfg, name, &sw.new_entry.bytes);
+        st->segments_out = 1;
+        st->bytes_out = sw.new_entry.bytes;
+    }
+    sl_archive_tally_free(&t);
     if (!rc && (rc = sl_catalog_update(c, commit_swap, &sw)) == 0)
         rc = unlink_archives(m, stream, p, cfg, entries, n);
     return rc;
@@ -164,23 +150,25 @@ int sl_forget_cold_drop(maintenance *m, catalog *c, const char *stream, uint32_t
         return rc;
     catalog_snapshot *s = sl_catalog_snapshot_get(c);
     size_t i = sl_catalog_snapshot_find(s, base_offset);
-    catalog_segment entries[2];
     if (i == sl_catalog_snapshot_count(s) || sl_catalog_snapshot_segment(s, i)->base_offset != base_offset ||
         !sl_cold_entry(sl_catalog_snapshot_segment(s, i))) {
         sl_catalog_snapshot_release(s);
         return sl_err_set(SIGLOG_ENOENT, "%s: no cold entry starts at offset %" PRIu64, sl_catalog_dir(c),
                           base_offset);
     }
+    catalog_segment entries[2];
     entries[1] = *sl_catalog_snapshot_segment(s, i);
     if (i > 0)
         entries[0] = *sl_catalog_snapshot_segment(s, i - 1);
-    sl_catalog_snapshot_release(s);
-    rc = rewrite(m, c, stream, p, cfg, &entries[1], 1, keep, arg, st);
-    if (rc != COMPACT_NOTHING_KEPT)
+    rc = rewrite(m, c, stream, p, cfg, s, i, 1, keep, arg, st);
+    if (rc != COMPACT_NOTHING_KEPT) {
+        sl_catalog_snapshot_release(s);
         return rc;
+    }
     /* Nothing stays: the first entry leaves the log (commit, then its
      * archive goes); a later one joins the cold entry before it. */
     if (i == 0) {
+        sl_catalog_snapshot_release(s);
         uint64_t dropped = st->records_dropped;
         if ((rc = sl_catalog_remove_prefix(c, 1)) == 0)
             rc = unlink_archives(m, stream, p, cfg, &entries[1], 1);
@@ -188,11 +176,14 @@ int sl_forget_cold_drop(maintenance *m, catalog *c, const char *stream, uint32_t
                               .bytes_in = entries[1].bytes};
         return rc;
     }
-    if (!sl_cold_entry(&entries[0]) || entries[0].end_offset != entries[1].base_offset)
+    if (!sl_cold_entry(&entries[0]) || entries[0].end_offset != entries[1].base_offset) {
+        sl_catalog_snapshot_release(s);
         return sl_err_set(SIGLOG_EINVAL, "%s: cold entry %s would keep no record and the entry before it (%s) is "
                                          "not a cold entry it can join: nothing was removed from it",
                           sl_catalog_dir(c), entries[1].location, entries[0].location);
-    rc = rewrite(m, c, stream, p, cfg, entries, 2, keep, arg, st);
+    }
+    rc = rewrite(m, c, stream, p, cfg, s, i - 1, 2, keep, arg, st);
+    sl_catalog_snapshot_release(s);
     return rc == COMPACT_NOTHING_KEPT
                ? sl_err_set(SIGLOG_EINVAL, "%s: cold entries %s and %s would keep no record", sl_catalog_dir(c),
                             entries[0].location, entries[1].location)

@@ -35,9 +35,14 @@
  * cold entry before it into one archive of both ranges (a range must
  * keep a record to be an entry).
  *
- * Memory: the new archive is built in memory (sl_archive_encode), so a
- * rewrite holds about twice one segment's bytes (segment_bytes_max,
- * 64 MiB by default) besides one batch.
+ * Steps 1 and 2 are the streaming archive writer's (archive_write.c,
+ * sl_cold_write, as a cold move writes), its source the entries'
+ * archives with keep (forget_rebuild.h), so the new archive holds one
+ * segment and its key filter (§23) is built from what it keeps.
+ *
+ * Memory: a batch or two at a time, whatever the segment's size: the
+ * old archive is read twice (to tally what stays, then to write it) and
+ * the new one once more to check it.
  */
 #ifndef SIGLOG_FORGET_COLD_H
 #define SIGLOG_FORGET_COLD_H

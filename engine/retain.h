@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "archive.h"
 #include "audit.h"
 #include "catalog.h"
 #include "maintenance.h"
@@ -27,6 +28,13 @@ void sl_retain_move_record(audit_record *r, int action, const char *stream, uint
  * size. 0 without a change when e is no longer in the catalog as planned. */
 int sl_cold_move(maintenance *m, catalog *c, const catalog_segment *e, const char *stream, uint32_t p,
                  const siglog_stream_config *cfg, uint64_t *bytes_after);
+/* The archive of src, scanned into seg and t (sl_archive_scan), written
+ * into cfg's cold_dir (opened as a jail) as name by the streaming writer
+ * (atomic replace, LZ4HC at warm_level) and read back whole; *bytes its
+ * size. What a cold move and a forget's rewrite of a cold entry
+ * (forget_cold.h) write. Errors name cold_dir. */
+int sl_cold_write(maintenance *m, const archive_source *src, archive_meta *am, archive_segment *seg,
+                  const archive_tally *t, const siglog_stream_config *cfg, const char *name, uint64_t *bytes);
 /* Entries [0, n) of s were purged (the catalog committed without them):
  * unlink the archives of the cold ones from cfg's cold_dir. An archive
  * that cannot be removed is an error naming it; it stays outside the

@@ -6,6 +6,10 @@
  * archive (over 24 MiB) holds every record. An export, reader or restore
  * that held the segment or the archive in memory goes past the bound. Its batches come out
  * compressed (LZ4HC) from an uncompressed stream.
+ * Likewise a forget of a key over such an archive, exported
+ * (forget_archive.h): its rewrite stays within the bound (holding the
+ * kept batches, it peaked at 70 MB), and the archive keeps every other
+ * record at its offset.
  */
 #include <criterion/criterion.h>
 #include <dirent.h>
@@ -56,7 +60,8 @@ static int reset_peak(void)
  * segment, full, is sealed. */
 #define EVENTS ((SEGMENT_BYTES + (1u << 20)) / VALUE_BYTES)
 
-static int fill(const char *store)
+/* keyed: event n's key is "k-<n % 10>" (else none). */
+static int fill(const char *store, int keyed)
 {
     static char value[VALUE_BYTES];
     siglog *s = test_store_open(store, NULL);
@@ -73,7 +78,10 @@ static int fill(const char *store)
         for (size_t i = 0; i + 16 <= RANDOM_BYTES; i += 16)
             snprintf(value + i, 17, "%016" PRIx64, test_rand(&state));
         value[RANDOM_BYTES] = 'x';
-        siglog_event ev = { .value = value, .value_len = sizeof value, .timestamp_us = (int64_t)n + 1 };
+        char key[8];
+        snprintf(key, sizeof key, "k-%d", (int)(n % 10));
+        siglog_event ev = { .key = keyed ? key : NULL, .key_len = keyed ? strlen(key) : 0, .value = value,
+                            .value_len = sizeof value, .timestamp_us = (int64_t)n + 1 };
         if (siglog_append(st, 0, &ev, 1, NULL, NULL) != 0)
             return 1;
     }
@@ -97,7 +105,13 @@ static int in_child(int (*fn)(const char *, const char *), const char *store, co
 static int fill_child(const char *store, const char *out)
 {
     (void)out;
-    return fill(store);
+    return fill(store, 0);
+}
+
+static int fill_keyed_child(const char *store, const char *out)
+{
+    (void)out;
+    return fill(store, 1);
 }
 
 /* The path of the one archive in dir. */
@@ -145,10 +159,10 @@ static long records_in(const char *path)
 #define RESIDENT_BOUND_HOLDS 1
 #endif
 
-/* In a child: move partition 0 of "events" out as an archive, read the
- * archive through, restore it, its resident memory growing by at most
- * HEADROOM at its peak. */
-static int round_trip_within_bound(const char *store, const char *out)
+/* In a child: step(m, out) on a maintenance handle of store, its resident
+ * memory growing by at most HEADROOM at its peak. 0, the step's non-zero
+ * status, or 7 past the bound; said on stderr. */
+static int within_bound(const char *store, const char *out, int (*step)(siglog_maintenance *m, const char *out))
 {
     siglog_maintenance *m;
     if (siglog_maintenance_open(&m, store, NULL) != 0)
@@ -156,14 +170,7 @@ static int round_trip_within_bound(const char *store, const char *out)
     uint64_t before = status_bytes("VmRSS:");
     if (reset_peak() != 0)
         return 3;
-    char path[4096];
-    int rc = siglog_archive_export(m, "events", 0, INT64_MAX, out, SIGLOG_ARCHIVE_MOVE, path, sizeof path);
-    int status = rc == 1 ? 0 : 4;
-    if (!status && records_in(path) <= 0)
-        status = 5;
-    siglog_restore_result res;
-    if (!status && siglog_archive_restore(m, path, &res) != 1)
-        status = 6;
+    int status = step(m, out);
     uint64_t peak = status_bytes("VmHWM:");
     if (!status && RESIDENT_BOUND_HOLDS && peak > before + HEADROOM)
         status = 7;
@@ -174,14 +181,55 @@ static int round_trip_within_bound(const char *store, const char *out)
     return status;
 }
 
+/* Move partition 0 of "events" out as an archive, read the archive
+ * through, restore it. */
+static int round_trip(siglog_maintenance *m, const char *out)
+{
+    char path[4096];
+    int rc = siglog_archive_export(m, "events", 0, INT64_MAX, out, SIGLOG_ARCHIVE_MOVE, path, sizeof path);
+    int status = rc == 1 ? 0 : 4;
+    if (!status && records_in(path) <= 0)
+        status = 5;
+    siglog_restore_result res;
+    if (!status && siglog_archive_restore(m, path, &res) != 1)
+        status = 6;
+    return status;
+}
+
+static int round_trip_within_bound(const char *store, const char *out)
+{
+    return within_bound(store, out, round_trip);
+}
+
+/* A store filled by fill in a child (the appends' memory stays out of
+ * the process that the measured child is forked from) and an empty
+ * directory out, both beneath a fresh root. */
+typedef struct fixture {
+    char *root, *store, *out;
+} fixture;
+
+static fixture filled(const char *tag, int (*fill)(const char *, const char *))
+{
+    fixture f = { .root = test_tmpdir(tag) };
+    f.store = test_path(f.root, "store");
+    f.out = test_path(f.root, "out");
+    cr_assert_eq(mkdir(f.out, 0700), 0);
+    cr_assert_eq(in_child(fill, f.store, f.out), 0, "filling the store failed");
+    return f;
+}
+
+static void fixture_drop(fixture *f)
+{
+    test_rmtree(f->root);
+    free(f->root);
+    free(f->store);
+    free(f->out);
+}
+
 Test(archive_memory, a_segment_larger_than_the_memory_moves_out_reads_and_comes_back, .timeout = 300)
 {
-    char *root = test_tmpdir("archive-memory");
-    char *store = test_path(root, "store"), *out = test_path(root, "out");
-    cr_assert_eq(mkdir(out, 0700), 0);
-    /* Filled in a child too: the appends' memory stays out of the
-     * process that the measured child is forked from. */
-    cr_assert_eq(in_child(fill_child, store, out), 0, "filling the store failed");
+    fixture fx = filled("archive-memory", fill_child);
+    const char *store = fx.store, *out = fx.out;
     int status = in_child(round_trip_within_bound, store, out);
     cr_assert_eq(status, 0, "a step failed or went past the bound (exit %d)", status);
     char detail[512];
@@ -213,8 +261,56 @@ Test(archive_memory, a_segment_larger_than_the_memory_moves_out_reads_and_comes_
     cr_assert_eq(next, in->record_count);
     siglog_archive_close(a);
     free(path);
-    test_rmtree(root);
-    free(root);
-    free(store);
-    free(out);
+    fixture_drop(&fx);
+}
+
+/* Forget key "k-3" over the archive directory out (the store's big
+ * segment exported there): the rewrite streams, where holding the kept
+ * batches (nine tenths of an archive over 24 MiB) goes past the bound. */
+static int forget_k3(siglog_maintenance *m, const char *out)
+{
+    siglog_key key = { "k-3", 3 };
+    const char *dirs[] = { out };
+    siglog_forget_options o = { .archive_dirs = dirs, .archive_dir_count = 1 };
+    siglog_forget_result res;
+    return siglog_forget(m, "events", &key, 1, &o, &res) == 0 && res.archives_rewritten == 1 ? 0 : 4;
+}
+
+static int forget_within_bound(const char *store, const char *out)
+{
+    return within_bound(store, out, forget_k3);
+}
+
+Test(archive_memory, a_forget_over_an_archive_larger_than_the_memory_streams, .timeout = 300)
+{
+    fixture fx = filled("archive-memory-forget", fill_keyed_child);
+    const char *store = fx.store, *out = fx.out;
+    siglog_maintenance *m;
+    cr_assert_eq(siglog_maintenance_open(&m, store, NULL), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_archive_export(m, "events", 0, INT64_MAX, out, SIGLOG_ARCHIVE_MOVE, NULL, 0), 1, "%s",
+                 siglog_errdetail());
+    siglog_maintenance_close(m);
+    char *path = the_archive_in(out);
+    long records = records_in(path);
+    cr_assert_gt(records, 0);
+    int status = in_child(forget_within_bound, store, out);
+    cr_assert_eq(status, 0, "the forget failed or went past the bound (exit %d)", status);
+
+    /* The archive keeps every other record, at its offset. */
+    siglog_archive *a = NULL;
+    cr_assert_eq(siglog_archive_open(&a, path), 0, "%s", siglog_errdetail());
+    cr_assert_gt(siglog_archive_info_get(a)->bytes, HEADROOM * 3 / 2);
+    const siglog_record *r;
+    long n = 0;
+    int rc;
+    while ((rc = siglog_archive_next(a, &r)) == 1) {
+        cr_assert_neq(r->offset % 10, 3);
+        cr_assert_eq(r->timestamp_us, (int64_t)r->offset + 1);
+        n++;
+    }
+    cr_assert_eq(rc, 0, "%s", siglog_errdetail());
+    cr_assert_eq(n, records - (records + 6) / 10);
+    siglog_archive_close(a);
+    free(path);
+    fixture_drop(&fx);
 }
