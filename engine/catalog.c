@@ -823,6 +823,31 @@ int sl_catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_flo
     return sl_catalog_update(c, change_commit, v);
 }
 
+typedef struct commit_and {
+    uint64_t v[2]; /* active base, floor */
+    catalog_change_fn also;
+    void *also_arg;
+} commit_and;
+
+static int change_commit_and(catalog_snapshot *s, void *arg)
+{
+    commit_and *c = arg;
+    int a = change_commit(s, c->v);
+    int b = c->also(s, c->also_arg);
+    if (a != 0 && a != CATALOG_UNCHANGED)
+        return a;
+    if (b != 0 && b != CATALOG_UNCHANGED)
+        return b;
+    return a == CATALOG_UNCHANGED && b == CATALOG_UNCHANGED ? CATALOG_UNCHANGED : 0;
+}
+
+int sl_catalog_commit_and(catalog *c, uint64_t active_base, uint64_t next_offset_floor, catalog_change_fn also,
+                          void *also_arg)
+{
+    commit_and arg = { .v = { active_base, next_offset_floor }, .also = also, .also_arg = also_arg };
+    return sl_catalog_update(c, change_commit_and, &arg);
+}
+
 catalog_segment *sl_catalog_edit_segments(catalog_snapshot *s, size_t *n)
 {
     *n = s->n;

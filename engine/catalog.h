@@ -348,6 +348,12 @@ int sl_catalog_roll(catalog *c, const catalog_segment *sealed);
  * once the segment at active_base and every offset below
  * next_offset_floor are durable. */
 int sl_catalog_commit(catalog *c, uint64_t active_base, uint64_t next_offset_floor);
+/* sl_catalog_commit and the change `also` made in one generation (one
+ * write of the file and of its floor, where two calls wrote each twice):
+ * nothing is written when neither changes anything. Same preconditions
+ * as sl_catalog_commit; also must hold for the durable state only. */
+int sl_catalog_commit_and(catalog *c, uint64_t active_base, uint64_t next_offset_floor, catalog_change_fn also,
+                          void *also_arg);
 
 /* ---- maintenance's operations (catalog_rewrite.c) ----
  * Maintenance only (maintenance.h): each works on SEALED entries, picks

@@ -194,6 +194,7 @@ __attribute__((nonnull)) static void round_durable(commit *c, uint64_t round)
 }
 
 typedef struct sync_job {
+    int (*checkpoint)(partition *p); /* what each partition does */
     partition **parts;
     size_t n;
     size_t next;         /* atomic */
@@ -209,7 +210,7 @@ static void *sync_worker(void *arg)
         size_t i = __atomic_fetch_add(&job->next, 1, __ATOMIC_RELAXED);
         if (i >= job->n)
             return NULL;
-        int rc = sl_partition_journal_checkpoint(job->parts[i]);
+        int rc = job->checkpoint(job->parts[i]);
         if (rc) {
             pthread_mutex_lock(&job->mu);
             if (!job->rc) {
@@ -221,12 +222,13 @@ static void *sync_worker(void *arg)
     }
 }
 
-/* Checkpoint the given partitions (sl_partition_journal_checkpoint: their
- * segments synced, their floors raised) with a few threads in parallel.
- * The first error comes back with its detail, whichever thread met it. */
-static int sync_partitions(partition **parts, size_t n)
+/* Checkpoint the given partitions (sl_partition_journal_checkpoint, or
+ * at a close sl_partition_close_checkpoint: their segments synced, their
+ * floors raised) with a few threads in parallel. The first error comes
+ * back with its detail, whichever thread met it. */
+static int sync_partitions(partition **parts, size_t n, int (*checkpoint)(partition *p))
 {
-    sync_job job = {.parts = parts, .n = n};
+    sync_job job = {.checkpoint = checkpoint, .parts = parts, .n = n};
     pthread_mutex_init(&job.mu, NULL);
     pthread_t tids[CHECKPOINT_THREADS];
     size_t started = 0;
@@ -240,7 +242,7 @@ static int sync_partitions(partition **parts, size_t n)
     return job.rc ? sl_err_set(job.rc, "%s", job.detail) : 0;
 }
 
-int sl_commit_checkpoint(struct siglog *s)
+static int checkpoint_with(struct siglog *s, int (*checkpoint)(partition *p))
 {
     siglog_stream **streams;
     size_t ns;
@@ -268,13 +270,23 @@ int sl_commit_checkpoint(struct siglog *s)
     free(streams);
     /* A failed partition may have batches only the journal holds (its
      * segment write failed after the journal sync): never reset then. */
-    rc = failed ? failed : sync_partitions(dirty, nd);
+    rc = failed ? failed : sync_partitions(dirty, nd, checkpoint);
     free(dirty);
     if (!rc)
         rc = sl_journal_reset(s->journal);
     if (rc)
         fail_store(s, rc);
     return rc;
+}
+
+int sl_commit_checkpoint(struct siglog *s)
+{
+    return checkpoint_with(s, sl_partition_journal_checkpoint);
+}
+
+int sl_commit_close_checkpoint(struct siglog *s)
+{
+    return checkpoint_with(s, sl_partition_close_checkpoint);
 }
 
 /* Gather one partition's pending batches, possibly over several journal

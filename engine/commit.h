@@ -53,5 +53,12 @@ int sl_commit_exclusive(struct siglog *s, int (*fn)(void *ctx), void *ctx);
 /* Sync all durable partitions' segments and empty the journal. Caller
  * must be the leader or the only thread (open, close). */
 int sl_commit_checkpoint(struct siglog *s);
+/* sl_commit_checkpoint at a clean close: each journaled partition's
+ * close checkpoint (sl_partition_close_checkpoint: segment synced, its
+ * summary, one catalog write with the floor and the active entry's
+ * versions, the schema usage) before the journal is emptied, where a
+ * journal checkpoint followed by a close checkpoint wrote the catalog and
+ * its floor twice. Only thread (close). */
+int sl_commit_close_checkpoint(struct siglog *s);
 
 #endif

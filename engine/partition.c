@@ -322,14 +322,20 @@ static int change_active_versions(catalog_snapshot *s, void *arg)
  * crash between the two leaves the catalog ahead: the next open adds
  * what it reads back to them). Only where everything below `covered` is
  * durable: at a roll and a clean close. */
+static int usage_file_save_locked(partition *p);
+
 static int usage_save_locked(partition *p)
 {
     catalog_segment e = { .base_offset = sl_segment_base_offset(p->active),
                           .end_offset = sl_segment_next_offset(p->active) };
     seg_versions_describe(p, &e);
     int rc = sl_catalog_update(p->cat, change_active_versions, &e);
-    if (rc)
-        return rc;
+    return rc ? rc : usage_file_save_locked(p);
+}
+
+/* The figures' file, once the catalog holds the active entry's versions. */
+static int usage_file_save_locked(partition *p)
+{
     catalog_snapshot *cs = sl_catalog_snapshot_get(p->cat);
     sl_schema_usage_tally_advance(&p->usage, cs);
     sl_catalog_snapshot_release(cs);
@@ -944,10 +950,16 @@ int sl_partition_close_checkpoint(partition *p)
     int rc = 0;
     if (!p->failed) {
         rc = sl_segment_checkpoint(p->active);
+        /* The floor and the active entry's versions in one catalog write
+         * (usage_save_locked's order kept: the versions before the
+         * figures' file); all of the segment is durable now. */
+        catalog_segment e = { .base_offset = sl_segment_base_offset(p->active),
+                              .end_offset = sl_segment_next_offset(p->active) };
+        seg_versions_describe(p, &e);
         if (!rc)
-            rc = sl_catalog_commit(p->cat, sl_segment_base_offset(p->active), sl_segment_next_offset(p->active));
+            rc = sl_catalog_commit_and(p->cat, e.base_offset, e.end_offset, change_active_versions, &e);
         if (!rc)
-            rc = usage_save_locked(p);
+            rc = usage_file_save_locked(p);
         if (rc)
             fail_locked(p, rc);
         else

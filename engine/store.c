@@ -751,12 +751,17 @@ SIGLOG_API uint64_t siglog_store_id(const siglog *s)
     return s ? s->store_id : 0;
 }
 
-static int checkpoint_active_segments(siglog *s)
+/* The close checkpoint of every partition the journal's did not cover:
+ * with only_unjournaled the NONE-policy ones, else all. */
+static int checkpoint_active_segments(siglog *s, int only_unjournaled)
 {
     int rc = 0;
-    for (size_t i = 0; i < s->stream_count && !rc; i++)
+    for (size_t i = 0; i < s->stream_count && !rc; i++) {
+        if (only_unjournaled && STREAM_SETTING(s->streams[i], sync_policy) != SIGLOG_SYNC_NONE)
+            continue;
         for (uint32_t p = 0; p < s->streams[i]->cfg.partitions && !rc; p++)
             rc = sl_partition_close_checkpoint(s->streams[i]->parts[p]);
+    }
     return rc;
 }
 
@@ -771,12 +776,18 @@ SIGLOG_API int siglog_close(siglog *s)
         rc = flush_all(s, 1);
         /* Leave an empty journal and summaries that vouch for every
          * active segment: the next open has nothing to replay or scan.
-         * A held journal stays as it is: the next open replays it again
-         * (what the segments have already is skipped). */
-        if (!rc && !sl_commit_failed(s->commit) && !s->journal_held)
-            rc = sl_commit_checkpoint(s);
+         * The journaled partitions' close checkpoints run before the
+         * journal is emptied (each writes its catalog once, floor and
+         * versions together). A held journal stays as it is: the next
+         * open replays it again (what the segments have already is
+         * skipped). */
+        int journaled_done = 0;
+        if (!rc && !sl_commit_failed(s->commit) && !s->journal_held) {
+            rc = sl_commit_close_checkpoint(s);
+            journaled_done = 1;
+        }
         if (!rc && !sl_commit_failed(s->commit))
-            rc = checkpoint_active_segments(s);
+            rc = checkpoint_active_segments(s, journaled_done);
     }
     store_free(s);
     return rc;

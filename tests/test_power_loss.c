@@ -1103,10 +1103,14 @@ Test(power_loss, crash_while_a_clean_close_writes_partition_checkpoints, .timeou
  * sync, or a step of a catalog.ckpt write (the lock, the temporary file,
  * the rename, the partition directory's sync) or of the floor file's
  * beside the directory (catalog_floor.h: the stream directory's sync). */
+/* A checkpoint's own calls; at a close, each partition's close checkpoint
+ * (its segment's summary and schema usage with the catalog) comes before
+ * the journal reset too. */
 static int pl_is_checkpoint_op(const pl_op *op)
 {
     return (op->kind == OP_SYNC && pl_ends_with(op->path, ".seg")) || strstr(op->path, "/catalog.") ||
-           strstr(op->path, CATALOG_FLOOR_SUFFIX) || (op->kind == OP_SYNC_DIR && !pl_ends_with(op->path, "/streams"));
+           strstr(op->path, CATALOG_FLOOR_SUFFIX) || strstr(op->path, ".sum") || strstr(op->path, "/schemas.usage") ||
+           (op->kind == OP_SYNC_DIR && !pl_ends_with(op->path, "/streams"));
 }
 
 Test(power_loss, crash_during_checkpoint_and_journal_reset, .timeout = 600)
