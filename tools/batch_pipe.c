@@ -1,10 +1,11 @@
 /*
- * batch_pipe — two batch slots between a reading and an appending thread
+ * batch_pipe — batch slots between a reading and an appending thread
  * (batch_pipe.h says why).
  *
- * Invariant: the slots are filled and consumed alternately, 0, 1, 0, ...:
- * fill is the slot the reader fills next, take the one the consumer takes
- * next, and full[i] says slot i is submitted and not yet consumed. The
+ * Invariant: the slots are filled and consumed in turn, 0, 1, ..., n - 1,
+ * 0, ...: fill is the slot the reader fills next, take the one the
+ * consumer takes next, and full[i] says slot i is submitted and not yet
+ * consumed. The
  * reader touches a slot only while it is not full, the consumer only while
  * it is, and full changes under mu, so a slot has one user at a time.
  */
@@ -15,14 +16,15 @@
 #include <stdlib.h>
 
 struct batch_pipe {
-    void *slot[2];
+    void *slot[BATCH_PIPE_SLOTS_MAX];
+    unsigned n;
     batch_pipe_consume consume;
     void *ctx;
     int threaded;
     pthread_t consumer;
     pthread_mutex_t mu;
     pthread_cond_t changed; /* a slot submitted or freed, a failure, closing */
-    int full[2];
+    int full[BATCH_PIPE_SLOTS_MAX];
     unsigned fill, take;
     int status;  /* the consumer's first failure, or 0 */
     int closing; /* nothing more will be submitted */
@@ -44,19 +46,26 @@ static void *consumer_main(void *arg)
         if (rc && !p->status)
             p->status = rc;
         p->full[p->take] = 0;
-        p->take ^= 1;
+        p->take = (p->take + 1) % p->n;
         pthread_cond_broadcast(&p->changed);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
 }
 
-int batch_pipe_start(batch_pipe **out, void *const slots[2], batch_pipe_consume consume, void *ctx, int threaded)
+int batch_pipe_start(batch_pipe **out, void *const *slots, unsigned n, batch_pipe_consume consume, void *ctx,
+                     int threaded)
 {
+    if (n < 1 || n > BATCH_PIPE_SLOTS_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
     batch_pipe *p = calloc(1, sizeof *p);
     if (!p)
         return -1;
-    *p = (batch_pipe){ .slot = { slots[0], slots[1] }, .consume = consume, .ctx = ctx, .threaded = threaded };
+    *p = (batch_pipe){ .n = n, .consume = consume, .ctx = ctx, .threaded = threaded };
+    for (unsigned i = 0; i < n; i++)
+        p->slot[i] = slots[i];
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->changed, NULL);
     int rc = threaded ? pthread_create(&p->consumer, NULL, consumer_main, p) : 0;
@@ -90,7 +99,7 @@ void batch_pipe_submit(batch_pipe *p)
     }
     pthread_mutex_lock(&p->mu);
     p->full[p->fill] = 1;
-    p->fill ^= 1;
+    p->fill = (p->fill + 1) % p->n;
     pthread_cond_broadcast(&p->changed);
     pthread_mutex_unlock(&p->mu);
 }

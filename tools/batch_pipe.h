@@ -1,8 +1,10 @@
 /*
  * batch_pipe — `siglog append`'s hand-off of full batches from the
  * reading thread (read, parse) to an appending thread (encode, compress,
- * write): two slots deep, so one batch is parsed while the one before it
- * is appended, and the two halves of the work share the machine's cores.
+ * write): several slots deep, so batches are parsed while the ones before
+ * them are appended, and the two halves of the work share the machine's
+ * cores; more than two slots let the reader run on while the appending
+ * thread is held up for a while (a sync, another process on its core).
  * Batches are consumed whole, one at a time, in the order submitted.
  *
  * Inline (threaded = 0), submit consumes the batch before it returns, as
@@ -21,10 +23,13 @@ typedef int (*batch_pipe_consume)(void *ctx, void *batch);
 
 typedef struct batch_pipe batch_pipe;
 
-/* A pipe over the two batches slots[0] and slots[1]. With threaded, the
- * consuming thread inherits the caller's signal mask. 0, or -1 (out of
- * memory or no thread; errno says which). */
-int batch_pipe_start(batch_pipe **out, void *const slots[2], batch_pipe_consume consume, void *ctx, int threaded);
+/* Most slots a pipe takes. */
+#define BATCH_PIPE_SLOTS_MAX 8
+/* A pipe over the n batches slots[0..n), 1 <= n <= BATCH_PIPE_SLOTS_MAX.
+ * With threaded, the consuming thread inherits the caller's signal mask.
+ * 0, or -1 (out of memory, no thread, a bad n; errno says which). */
+int batch_pipe_start(batch_pipe **out, void *const *slots, unsigned n, batch_pipe_consume consume, void *ctx,
+                     int threaded);
 /* The slot to fill next, free once its last batch was consumed (waits for
  * that); NULL once the consumer has failed. */
 void *batch_pipe_next(batch_pipe *p);

@@ -54,6 +54,14 @@
 #include <unistd.h>
 
 #define APPEND_BATCH 1000
+/* Batches between the reading and the appending thread (batch_pipe.h).
+ * The appending thread needs about two thirds of the reader's CPU, yet
+ * with two slots the reader of the corpus waited for a free one for a
+ * third of its parse (load 4 on two cores): the appender falls behind
+ * whenever it is held up (a wake-up, a write, its core taken). Four let
+ * the reader run three batches ahead; a batch holds at most
+ * APPEND_BATCH_BYTES of copies, so at most 16 MiB are held. */
+#define APPEND_SLOTS 4
 /* A batch also ends once its copied lines, keys and header values reach
  * this many bytes, which bounds a batch's memory however long its lines. */
 #define APPEND_BATCH_BYTES (4u << 20)
@@ -215,7 +223,7 @@ typedef struct append_run {
     siglog_stream *st;
     siglog_stream_config cfg;
     ingest_spec spec;
-    append_batch batch[2];
+    append_batch batch[APPEND_SLOTS];
     batch_pipe *pipe;
     /* Totals for the summary. */
     uint64_t events, bytes, skipped, blank, skipped_head;
@@ -684,7 +692,9 @@ int cmd_append(int argc, char **argv)
     a.first_off = malloc(a.cfg.partitions * sizeof *a.first_off);
     a.last_off = calloc(a.cfg.partitions, sizeof *a.last_off);
     int have_memory = a.first_off && a.last_off && a.fast;
-    for (size_t i = 0; i < 2; i++) {
+    void *slots[APPEND_SLOTS];
+    for (size_t i = 0; i < APPEND_SLOTS; i++) {
+        slots[i] = &a.batch[i];
         a.batch[i].hdr = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.batch[i].hdr);
         a.batch[i].hdr_off = calloc(APPEND_BATCH * o.nheaders + 1, sizeof *a.batch[i].hdr_off);
         have_memory = have_memory && a.batch[i].hdr && a.batch[i].hdr_off;
@@ -696,9 +706,8 @@ int cmd_append(int argc, char **argv)
     memset(a.first_off, 0xff, a.cfg.partitions * sizeof *a.first_off);
     /* Started, like the printer, with the signals held. */
     struct stat sb;
-    void *const slots[2] = { &a.batch[0], &a.batch[1] };
     int from_file = fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode);
-    if (batch_pipe_start(&a.pipe, slots, append_batch_out, &a, from_file) != 0) {
+    if (batch_pipe_start(&a.pipe, slots, APPEND_SLOTS, append_batch_out, &a, from_file) != 0) {
         status = cli_fail(cmd.name, "cannot start appending: %s", strerror(errno));
         goto out;
     }
@@ -719,7 +728,7 @@ out:
         close(fd);
     free(a.first_off);
     free(a.last_off);
-    for (size_t i = 0; i < 2; i++) {
+    for (size_t i = 0; i < APPEND_SLOTS; i++) {
         free(a.batch[i].arena);
         free(a.batch[i].hdr);
         free(a.batch[i].hdr_off);

@@ -154,18 +154,22 @@ int ingest_parse(const ingest_spec *spec, const char *line, size_t len, ingest_l
                  spec->record_bytes_max);
         return -1;
     }
-    /* RFC 8259 has no place for a raw NUL byte, in a string or out of one;
-     * jansson would take one after a bare number as the end of the text. */
-    const char *nul = memchr(line, '\0', len);
-    if (nul) {
-        snprintf(why, why_cap, "invalid JSON at column %zu: a NUL byte", (size_t)(nul - line) + 1);
-        return -1;
-    }
     json_error_t jerr;
     size_t replaced = 0;
     json_t *root = NULL;
     if (spec->fast && fast_parse(spec, line, len, &root) < 0) {
         snprintf(why, why_cap, "out of memory parsing a line of %zu bytes", len);
+        return -1;
+    }
+    /* RFC 8259 has no place for a raw NUL byte, in a string or out of one;
+     * jansson would take one after a bare number as the end of the text.
+     * A line the fast path took has none (simdjson refuses a control
+     * character in a string and any byte outside one that is not JSON),
+     * so only a line left to jansson is searched: one pass over most
+     * lines fewer. */
+    const char *nul = root ? NULL : memchr(line, '\0', len);
+    if (nul) {
+        snprintf(why, why_cap, "invalid JSON at column %zu: a NUL byte", (size_t)(nul - line) + 1);
         return -1;
     }
     if (!root)

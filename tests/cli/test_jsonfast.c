@@ -36,6 +36,30 @@ Test(jsonfast, digit_runs_in_strings_are_decided_here)
     cr_assert_eq(decide("{\"00000000000000000000\":1}"), 1);
 }
 
+/* ingest_parse searches a line for a raw NUL byte only when the fast path
+ * did not take it: it must take none, wherever the NUL lies (in a string,
+ * a key, between tokens, after a bare number). */
+Test(jsonfast, never_takes_a_raw_nul)
+{
+    static const char *const lines[] = { "{\"k\":\"abc\",\"n\":12}", "12345", "[true, null, \"x\"]",
+                                         "\"a string\"" };
+    jsonfast *f = jsonfast_new();
+    cr_assert_not_null(f);
+    for (size_t i = 0; i < sizeof lines / sizeof lines[0]; i++) {
+        size_t len = strlen(lines[i]);
+        for (size_t at = 0; at <= len; at++) {
+            char buf[64 + JSONFAST_PADDING] = { 0 };
+            memcpy(buf, lines[i], at);
+            memcpy(buf + at + 1, lines[i] + at, len - at); /* buf[at] is the NUL */
+            json_t *tree = NULL;
+            int rc = jsonfast_parse_padded(f, buf, len + 1, NULL, 0, &tree);
+            cr_assert_eq(rc, 0, "'%s' with a NUL at %zu: %d", lines[i], at, rc);
+            json_decref(tree);
+        }
+    }
+    jsonfast_free(f);
+}
+
 Test(jsonfast, long_numbers_go_to_jansson)
 {
     cr_assert_eq(decide("{\"msg\":\"x\",\"n\":12345678901234567890}"), 0);
