@@ -87,6 +87,22 @@ row = floor_row("machine: raw group commit (sync and wake-ups only), 4 threads v
 if "it is a floor" not in row:
     fail(f"a machine row is not called a floor: {row}")
 
+# The CLI's append of JSON Lines has its floor once measured: the parser
+# and LZ4 blocks on two threads, over the same parser alone.
+cli = dict(missed)
+cli[("jsonl_floor_corpus", "mb_per_s")] = 400.0
+cli[("jsonl_floor_corpus", "cpu_mb_per_s")] = 300.0
+cli[("jsonfast_parse_corpus", "cpu_mb_per_s")] = 700.0
+cli[("cli_append_corpus", "cpu_mb_per_s")] = 210.0
+text, machine = report(cli)
+row = floor_row("CLI append (MB/s of JSON Lines) vs its own parser (simdjson fast path) alone")
+for want in ("400 over 500", "| 0.80 |", "| 0.43 |", "within reach of the floor", "| 0.60 |", "| 0.70 |",
+             run["FLOORS"]["cli_append_vs_jsonfast"][-1]):
+    if want not in row:
+        fail(f"CLI append floor row lacks {want!r}: {row}")
+if not any(l.startswith("bench=cli_append_vs_jsonfast_floor ") and "bound_reachable=yes" in l for l in machine):
+    fail("no machine-readable line of the CLI append floor")
+
 # A floor at or above the bound says so.
 reach = dict(missed)
 reach[("raw_rolled", "events_per_s")] = 4.0e6
