@@ -28,7 +28,9 @@
  * forget, or siglog_forget_finish) finishes it first: it cannot know the
  * keys, so it hashes the key of every event of the stream's sealed
  * segments (no key filter helps it) and removes those whose hash the
- * intent lists.
+ * intent lists. It asks a live writer for the scrub as a forget does (the
+ * same call, wait and error): the forget it finishes may have died before
+ * zeroing the journal, which a writer opened since still holds.
  *
  * The audit names a key by its keyed BLAKE2b-256 under a key derived
  * from the store's secret for this use alone (FORGET_DOMAIN), so that the
@@ -644,8 +646,10 @@ static int job_run(forget_job *j)
     /* A live writer's journal may hold bytes of the keys' events from
      * earlier generations: it is asked to zero them before anything
      * changes, so that a writer that does not answer leaves all as it
-     * was. (Done already when it rolled for us.) */
-    if (!j->by_hash && !j->writer_scrubbed)
+     * was. (Done already when it rolled for us.) Finishing an intent asks
+     * too: the forget it finishes may have died before its own scrub,
+     * and a writer that opened since holds those bytes in its journal. */
+    if (!j->writer_scrubbed)
         rc = sl_forget_roll(j->m, j->stream, NULL, NULL, 0, forget_wait_ms(o), &j->writer_scrubbed);
     if (!rc && j->out->events_removed && !j->by_hash && (rc = forget_subkey(j)) == 0)
         rc = intent_write(j);
@@ -664,19 +668,21 @@ static int job_run(forget_job *j)
     return rc;
 }
 
-/* Zero the journal's old bytes when no writer has the store. */
-static int scrub_journal(maintenance *m, siglog_forget_result *out)
+/* Zero the journal's old bytes when no writer has the store; a live
+ * writer that zeroed them when asked (writer_scrubbed) counts as well. */
+static int scrub_journal(maintenance *m, int writer_scrubbed, siglog_forget_result *out)
 {
     int scrubbed;
     int rc = sl_journal_scrub_idle(sl_maintenance_io(m), sl_maintenance_store_path(m), sl_maintenance_store_id(m),
                                    &scrubbed);
-    out->journal_scrubbed = (uint32_t)scrubbed;
+    out->journal_scrubbed = (uint32_t)(scrubbed || writer_scrubbed);
     return rc;
 }
 
-/* Finish every stream's pending intent; *finished counts them. */
+/* Finish every stream's pending intent; *finished counts them, and
+ * *writer_scrubbed says a live writer zeroed its journal for one. */
 static int finish_intents(maintenance *m, const siglog_forget_options *o, siglog_forget_result *out,
-                          forget_reported *told, uint32_t *finished)
+                          forget_reported *told, uint32_t *finished, int *writer_scrubbed)
 {
     io_dirent_list streams;
     int rc = sl_maintenance_streams(m, &streams);
@@ -694,6 +700,7 @@ static int finish_intents(maintenance *m, const siglog_forget_options *o, siglog
         if ((rc = job_init_intent(&j, m, streams.names[i], &it, o, out)) == 0) {
             j.told = told;
             rc = job_run(&j);
+            *writer_scrubbed |= j.writer_scrubbed;
         }
         job_free(&j);
         sl_forget_intent_free(&it);
@@ -719,9 +726,11 @@ SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const si
     forget_job j = {0};
     forget_reported told = {0};
     if (!o->dry_run) {
-        /* Their figures are not this forget's: counted apart. */
+        /* Their figures are not this forget's: counted apart. So is
+         * their scrub, asked before this forget's keys were planned. */
         siglog_forget_result earlier = {0};
-        rc = finish_intents(m, o, &earlier, &told, &finished);
+        int earlier_scrubbed = 0;
+        rc = finish_intents(m, o, &earlier, &told, &finished, &earlier_scrubbed);
     }
     if (!rc && (rc = job_init_keys(&j, m, stream, keys, n, o, out)) == 0) {
         j.told = &told;
@@ -732,9 +741,7 @@ SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const si
     sl_forget_reported_free(&told);
     out->intents_finished = finished;
     if (!rc && !o->dry_run)
-        rc = scrub_journal(m, out);
-    if (!rc && writer_scrubbed)
-        out->journal_scrubbed = 1;
+        rc = scrub_journal(m, writer_scrubbed, out);
     return rc;
 }
 
@@ -749,11 +756,12 @@ SIGLOG_API int siglog_forget_finish(siglog_maintenance *m, const siglog_forget_o
         return sl_err_set(SIGLOG_EINVAL, "siglog_forget_finish: a dry run finishes nothing (siglog_forget_pending "
                                          "lists the intents)");
     uint32_t finished = 0;
+    int writer_scrubbed = 0;
     forget_reported told = {0};
-    int rc = finish_intents(m, o, out, &told, &finished);
+    int rc = finish_intents(m, o, out, &told, &finished, &writer_scrubbed);
     sl_forget_reported_free(&told);
     out->intents_finished = finished;
     if (!rc)
-        rc = scrub_journal(m, out);
+        rc = scrub_journal(m, writer_scrubbed, out);
     return rc;
 }

@@ -756,7 +756,14 @@ void test_files_load_below(test_files *f, const char *dir)
             continue;
         char *p = test_path(dir, de->d_name);
         struct stat sb;
-        cr_assert_eq(lstat(p, &sb), 0, "%s", p);
+        /* Beside a live writer, a temporary file (a catalog checkpoint's)
+         * may go between the listing and the look: gone, it holds nothing. */
+        FILE *in = NULL;
+        if (lstat(p, &sb) != 0 || (S_ISREG(sb.st_mode) && !(in = fopen(p, "rb")))) {
+            cr_assert_eq(errno, ENOENT, "%s: %s", p, strerror(errno));
+            free(p);
+            continue;
+        }
         if (S_ISDIR(sb.st_mode))
             test_files_load_below(f, p);
         if (!S_ISREG(sb.st_mode)) {
@@ -770,8 +777,6 @@ void test_files_load_below(test_files *f, const char *dir)
             f->len = realloc(f->len, f->cap * sizeof *f->len);
             cr_assert(f->path && f->bytes && f->len);
         }
-        FILE *in = fopen(p, "rb");
-        cr_assert(in, "%s", p);
         f->bytes[f->n] = malloc((size_t)sb.st_size + 1);
         cr_assert(f->bytes[f->n]);
         cr_assert_eq(fread(f->bytes[f->n], 1, (size_t)sb.st_size, in), (size_t)sb.st_size, "%s", p);

@@ -248,7 +248,9 @@ typedef struct test_files {
     size_t *len;
     size_t n, cap;
 } test_files;
-/* Add every regular file below dir (recursively, no symlink followed). */
+/* Add every regular file below dir (recursively, no symlink followed; a
+ * file gone between the listing and its read, a live writer's temporary,
+ * is passed over). */
 void test_files_load_below(test_files *f, const char *dir);
 /* Whether file i holds needle. */
 int test_files_holds(const test_files *f, size_t i, const char *needle);

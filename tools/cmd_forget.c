@@ -23,8 +23,8 @@ static const args_cmd forget_cmd = {
     "       [--archives DIR ...] [--wait SECONDS] [--dry-run] [--force-owner]\n"
     "       [--json]\n"
     "       siglog forget STORE --status [--json]\n"
-    "       siglog forget STORE --finish [--archives DIR ...] [--force-owner]\n"
-    "       [--json]",
+    "       siglog forget STORE --finish [--archives DIR ...] [--wait SECONDS]\n"
+    "       [--force-owner] [--json]",
     "Remove every event whose key is one of the keys given from the stream's\n"
     "segments (hot, warm and cold) and from the archives exported with\n"
     "siglog archive into the directories given, each segment rewritten\n"
@@ -49,7 +49,9 @@ static const args_cmd forget_cmd = {
     "                  started); reads only. --json: {\"store\", \"pending\":\n"
     "                  [{\"stream\", \"keys\", \"started\"}]}\n"
     "  --finish        finish them and nothing else (every forget does so\n"
-    "                  first); --json as a forget's, without \"stream\"/\"keys\"\n"
+    "                  first), asking a live writer to scrub its journal as a\n"
+    "                  forget does; --json as a forget's, without\n"
+    "                  \"stream\"/\"keys\"\n"
     "  --force-owner   run as another user than the store's owner, giving new\n"
     "                  files to the owner\n"
     "  --json          one JSON document: {\"store\", \"stream\", \"dry_run\",\n"
@@ -249,8 +251,8 @@ static int report(const char *store, const char *stream, size_t keys, int dry_ru
     }
     if (!dry_run && !r->journal_scrubbed)
         out_puts("the commit journal may still hold bytes of the forgotten events until they are overwritten: it "
-                 "holds entries the next writer's open must replay, or (--finish) a live writer was not asked: "
-                 "run forget again then\n");
+                 "holds entries the next writer's open must replay, or (--finish with nothing to finish) a live "
+                 "writer was not asked: run forget again then\n");
     return out_finish(forget_cmd.name);
 }
 

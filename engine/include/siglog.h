@@ -1293,10 +1293,11 @@ typedef struct siglog_forget_result {
                                  * by the forget, or by the live writer
                                  * it asked); 0: its journal holds
                                  * entries a writer's next open must
-                                 * replay (or siglog_forget_finish ran
-                                 * beside a live writer, which it does
-                                 * not ask): it may still hold them
-                                 * until they are overwritten */
+                                 * replay (or siglog_forget_finish
+                                 * finished nothing beside a live
+                                 * writer, so asked it nothing): it may
+                                 * still hold them until they are
+                                 * overwritten */
     uint32_t intents_finished;  /* interrupted forgets finished first
                                  * (their figures are not in the rest,
                                  * except with siglog_forget_finish) */
@@ -1393,9 +1394,13 @@ SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const si
 
 /* Finish every forget a crash interrupted (the pending intents, see
  * siglog_forget): *out counts what they removed and intents_finished how
- * many; the journal is scrubbed as siglog_forget does. None pending: 0
- * and an empty *out. A damaged intent: SIGLOG_ECORRUPT naming the file
- * and byte (left in place). o->dry_run: SIGLOG_EINVAL. */
+ * many; the journal is scrubbed as siglog_forget does: by the call when
+ * no writer has the store, else by the live writer, asked for each
+ * intent before it changes anything and waited for up to o->wait_ms
+ * (SIGLOG_ELIMIT naming the writer, that intent left pending and nothing
+ * of it changed, when it does not answer). None pending: 0 and an empty
+ * *out. A damaged intent: SIGLOG_ECORRUPT naming the file and byte (left
+ * in place). o->dry_run: SIGLOG_EINVAL. */
 SIGLOG_API int siglog_forget_finish(siglog_maintenance *m, const siglog_forget_options *o,
                                     siglog_forget_result *out);
 

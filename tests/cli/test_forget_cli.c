@@ -4,7 +4,9 @@
  * writes nothing (every file's hash unchanged), one audit record per
  * partition changed; bad arguments exit 1 with the reason in one line, or
  * 2 for usage (an empty key file among them). --status lists a forget a
- * crash left (text and --json) and --finish finishes it. A key in an
+ * crash left (text and --json) and --finish finishes it, asking a live
+ * writer to scrub its journal (one that does not answer: exit 1 after
+ * --wait, the intent pending). A key in an
  * active segment: rolled first, by the live writer when asked; a writer
  * that does not answer within --wait (stopped): exit 1, nothing changed.
  */
@@ -261,6 +263,88 @@ Test(cli_forget, status_lists_an_interrupted_forget_and_finish_finishes_it)
     r = RUN(NULL, "forget", store, "--status");
     cr_assert_str_eq(r.out, "no forget to finish\n");
     run_free(&r);
+}
+
+/* Whether a file of the store holds user-007, one of its values or a
+ * late-007 value; the first such file into *which. */
+static int store_holds_user_007(char **which)
+{
+    test_files f = {0};
+    test_files_load_below(&f, store);
+    int found = 0;
+    for (size_t n = 0; n < f.n && !found; n++) {
+        found = test_files_holds(&f, n, "user-007") || test_files_holds(&f, n, "late-007-");
+        for (int i = 7; i < EVENTS && !found; i += KEYS) {
+            char value[16];
+            snprintf(value, sizeof value, "value-%05d", i);
+            found = test_files_holds(&f, n, value);
+        }
+        if (found)
+            *which = strdup(f.path[n]);
+    }
+    test_files_free(&f);
+    return found;
+}
+
+static int note_last_base(void *ctx, const siglog_segment_info *seg)
+{
+    *(uint64_t *)ctx = seg->base_offset;
+    return 0;
+}
+
+/* A forget died after its intent, its journal scrub not done, and a
+ * writer opened since holds events of the key in its journal (appended,
+ * then sealed by a size roll). --finish asks it for the scrub: beside a
+ * stopped writer it exits 1 after --wait with the intent pending; beside
+ * a live one no file of the store holds the key or a value of it
+ * afterwards, while the writer still has the store. */
+Test(cli_forget, finish_beside_a_live_writer_has_it_scrub_its_journal)
+{
+    test_write_interrupted_intent(store, "ev", "user-007");
+    int writer = test_writer_stopped(store);
+    REFUSED(1, "waited 1000 ms for it to answer", "forget", store, "--finish", "--wait", "1");
+    test_writer_stopped_end(writer);
+    run_result r = RUN(NULL, "forget", store, "--status");
+    cr_assert_str_eq(r.out, "stream ev: a forget of 1 keys started 2023-11-14T22:13:20.000000Z is not finished\n");
+    run_free(&r);
+
+    siglog *s = test_store_open(store, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
+    char value[480];
+    uint64_t late_end = 0;
+    for (int i = 0; i < 10; i++) {
+        snprintf(value, sizeof value, "{\"n\":\"late-007-%d\"}", i);
+        siglog_event e = {.key = "user-007", .key_len = 8, .value = value, .value_len = strlen(value)};
+        cr_assert_eq(siglog_append(st, 1, &e, 1, NULL, &late_end), 0, "%s", siglog_errdetail());
+    }
+    /* Past 64 KiB, each written at once: the late events' segment rolls. */
+    uint64_t active_base = 0;
+    for (int i = 0; i < 400 && active_base <= late_end; i++) {
+        snprintf(value, sizeof value, "{\"pad\":\"%0400d\"}", i);
+        siglog_event e = {.value = value, .value_len = strlen(value)};
+        cr_assert_eq(siglog_append(st, 1, &e, 1, NULL, NULL), 0, "%s", siglog_errdetail());
+        cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
+        cr_assert_eq(siglog_segments_foreach(st, 1, NULL, note_last_base, &active_base), 0, "%s", siglog_errdetail());
+    }
+    cr_assert_gt(active_base, late_end, "premise: the late events are in a sealed segment");
+    char *which = NULL;
+    cr_assert(store_holds_user_007(&which), "premise: the writer's journal holds late-007");
+    free(which);
+    which = NULL;
+
+    json_t *doc = RUN_JSON("forget", store, "--finish", "--wait", "30", "--json");
+    cr_assert_eq(run_json_int(doc, "intents_finished"), 1);
+    cr_assert_eq(run_json_int(doc, "events_removed"), EVENTS / KEYS + 10);
+    cr_assert(json_is_true(json_object_get(doc, "journal_scrubbed")), "the live writer was not asked");
+    json_decref(doc);
+    cr_assert_not(store_holds_user_007(&which), "%s holds user-007 or a value of it", which);
+    cr_assert_eq(siglog_close(s), 0);
+    r = RUN(NULL, "forget", store, "--status");
+    cr_assert_str_eq(r.out, "no forget to finish\n");
+    run_free(&r);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-007"), 0);
+    cr_assert_eq(LINES("replay", store, "ev", "--key", "user-008"), EVENTS / KEYS);
 }
 
 Test(cli_forget, a_damaged_intent_exits_1_naming_it)
