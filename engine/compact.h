@@ -143,7 +143,9 @@ int sl_compact_partition_merge(catalog *c, const segment_params *p, uint64_t mer
  * included) read for newer keys; re-encoded batches compressed as
  * `compression` says. When no record of the first stretch stays, it is
  * removed (sl_catalog_remove_prefix: the log start moves up); a later
- * stretch that would keep nothing is left as it is. */
+ * stretch that would keep nothing (after the cold tier, or after a
+ * recorded loss) becomes one segment over its range holding its last
+ * record alone, the range's holder (compact_partition.c, keep_holder). */
 int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
                               compact_stats *st);
 /* Maintenance: re-encode the sealed segment of c starting at base_offset

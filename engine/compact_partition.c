@@ -204,6 +204,65 @@ static size_t stretch_start(const catalog_snapshot *s, size_t end)
     return first;
 }
 
+static int note_offset(void *arg, const siglog_record *r)
+{
+    *(uint64_t *)arg = r->offset;
+    return 0;
+}
+
+static int keep_offset(void *arg, const siglog_record *r)
+{
+    return r->offset == *(const uint64_t *)arg;
+}
+
+static int holder_builder(void *arg, segment *const *in, size_t n, segment *const *newer, size_t m,
+                          const compact_sink *sink, compact_stats *st)
+{
+    (void)newer;
+    (void)m;
+    return sl_compact_rewrite(in, n, keep_offset, arg, sink, st);
+}
+
+/* Entries [first, end) of c, a stretch of which key compaction keeps no
+ * record and whose range no neighbour can take: it becomes one segment
+ * over the same range holding only the stretch's last record, the
+ * range's holder (a segment must hold a record to describe a range).
+ *
+ * Why a holder: the entry before is cold (never rewritten, cold.h) or
+ * ends at a recorded loss (a rewrite never covers lost offsets), and
+ * the entries after the stretch are the active segment or another
+ * stretch beyond a loss, so no entry can take the range over, and
+ * leaving the stretch whole kept every superseded value and expired
+ * tombstone in it for good. The last record is kept as it was, at its
+ * offset: the newest of the stretch, it is a superseded value whose key
+ * has a newer event after it (a reader sees that one last), or a
+ * tombstone past its retention (its key stays deleted). A stretch that
+ * is already one entry of one record is left as it is, so that runs
+ * after the first change nothing. */
+static int keep_holder(catalog *c, size_t first, size_t end, const segment_params *p, int compression,
+                       compact_stats *st)
+{
+    *st = (compact_stats){0};
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    const catalog_segment *last = sl_catalog_snapshot_segment(s, end - 1);
+    segment *seg = NULL;
+    uint64_t holder = UINT64_MAX;
+    int rc = 0;
+    if (end - first > 1 || last->record_count > 1) {
+        rc = sl_segment_open_at(sl_catalog_io(c), sl_catalog_dir(c), last->location, last->base_offset, 0, p, &seg);
+        if (!rc)
+            rc = sl_compact_scan(seg, 0, note_offset, &holder);
+        sl_segment_close(seg);
+        if (!rc && holder == UINT64_MAX)
+            rc = sl_err_set(SIGLOG_ECORRUPT, "%s: the sealed segment at offset %" PRIu64 " holds no record",
+                            sl_catalog_dir(c), last->base_offset);
+        if (!rc)
+            rc = rewrite_run_of(c, s, first, end - first, 0, p, compression, -1, holder_builder, &holder, st);
+    }
+    sl_catalog_snapshot_release(s);
+    return rc;
+}
+
 int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
                               compact_stats *st)
 {
@@ -223,11 +282,13 @@ int sl_compact_partition_keys(catalog *c, const segment_params *p, int compressi
         compact_stats one;
         rc = rewrite_run(c, s, first, end - first, p, compression, -1, keys_builder, &k, &one);
         sl_catalog_snapshot_release(s);
-        if (rc == COMPACT_NOTHING_KEPT) {
+        if (rc == COMPACT_NOTHING_KEPT && first == 0) {
             one.segments_out = one.bytes_out = 0;
             /* The first entries: with none of their records kept, the log
              * starts after them. */
-            rc = first == 0 ? sl_catalog_remove_prefix(c, end) : 0;
+            rc = sl_catalog_remove_prefix(c, end);
+        } else if (rc == COMPACT_NOTHING_KEPT) {
+            rc = keep_holder(c, first, end, p, compression, &one);
         }
         if (!rc)
             sl_compact_stats_add(st, &one);
@@ -284,6 +345,10 @@ int sl_compact_partition_keys_count(catalog *c, const segment_params *p, const c
         if (!(rc = open_entries(c, s, sealed, m, p, &newer))) {
             compact_keys_params k = spilling_in(c, kp);
             rc = sl_compact_keys_count(in, old, newer, m, &k, st);
+            /* After the cold tier, a range keeping nothing keeps its
+             * holder (keep_holder). */
+            if (!rc && cold && st->records_in && st->records_dropped == st->records_in)
+                st->records_dropped--;
             close_segments(newer, m);
         }
         close_segments(in, old);

@@ -6,7 +6,10 @@
  * record of each key (the newer segments' records superseding), every
  * record without a key, and a newest tombstone only while it is younger
  * than tombstone_retention, over random workloads with tombstones; a key
- * set beyond the memory budget is refused, not grown.
+ * set beyond the memory budget is refused, not grown. Beside a cold tier
+ * (never rewritten), the hot stretch after it is compacted to the same
+ * model, and one that would keep nothing keeps its last record alone as
+ * its range's holder, once.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -18,10 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cold.h"
 #include "compact.h"
 #include "compact_keys.h"
 #include "maintenance.h"
 #include "names.h"
+#include "partition.h"
+#include "store.h"
+#include "stream.h"
 #include "support.h"
 
 #define TS0 1700000000000000LL
@@ -54,16 +61,26 @@ static void make_event(uint64_t *rng, uint64_t i, uint64_t n, uint32_t keys, mod
              (unsigned long long)x);
 }
 
-static void build(uint64_t seed, uint64_t n, uint32_t keys)
+/* Stream "t" of one partition in a store opened at dir: 64 KiB segments
+ * of 2 KiB batches, uncompressed; cold_dir (NULL: none) its cold tier's. */
+static siglog *create_stream(const char *cold_dir)
 {
-    dir = test_tmpdir("compact");
     siglog *s = test_store_open(dir, NULL);
     siglog_stream_config c;
     siglog_stream_config_default(&c);
     c.segment_bytes_max = 64 * 1024;
     c.batch_bytes_max = 2048;
     c.compression = SIGLOG_COMPRESSION_NONE;
-    cr_assert_eq(siglog_stream_create(s, "t", &c), 0);
+    if (cold_dir)
+        snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold_dir);
+    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
+    return s;
+}
+
+static void build(uint64_t seed, uint64_t n, uint32_t keys)
+{
+    dir = test_tmpdir("compact");
+    siglog *s = create_stream(NULL);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
     model = calloc(n, sizeof *model);
@@ -85,8 +102,14 @@ static void build(uint64_t seed, uint64_t n, uint32_t keys)
     cr_assert_eq(mkdir(outdir, 0755), 0);
 }
 
+static char *colddir;
+
 static void teardown(void)
 {
+    if (colddir)
+        test_rmtree(colddir);
+    free(colddir);
+    colddir = NULL;
     test_rmtree(dir);
     free(dir);
     free(pdir);
@@ -638,4 +661,187 @@ Test(compact, a_key_compaction_killed_while_it_spills_leaves_no_spill_file_after
     compact_tiny(&st);
     cr_assert_gt(st.key_passes, 1, "the run spilled");
     cr_assert(!spill_left(), "a spill file is left in %s", pdir);
+}
+
+/* ---- beside a cold tier ---- */
+
+#define COLD_EVENTS 3000
+#define HOT_EVENTS 4000
+#define HOT_KEYS 8
+
+/* Append model events [from, to) to partition 0 of "t" in one writer
+ * session; with roll_first, the active segment is rolled first (as right
+ * after an open), so that what came before is sealed. */
+static void append_model(uint64_t from, uint64_t to, int roll_first)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    if (roll_first)
+        cr_assert_eq(sl_partition_roll_idle(st->parts[0]), 0, "%s", siglog_errdetail());
+    for (uint64_t i = from; i < to; i++) {
+        siglog_event e = {.key = model[i].key[0] ? model[i].key : NULL, .key_len = strlen(model[i].key),
+                          .value = model[i].value, .value_len = strlen(model[i].value),
+                          .timestamp_us = TS0 + (int64_t)i * TS_STEP,
+                          .flags = model[i].tombstone ? SIGLOG_EVENT_TOMBSTONE : 0};
+        uint64_t off;
+        cr_assert_eq(siglog_append(st, 0, &e, 1, NULL, &off), 0, "%s", siglog_errdetail());
+        cr_assert_eq(off, i);
+    }
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+static void set_cold_after(uint64_t cold_after)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    c.cold_after = cold_after;
+    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+/* A store whose first COLD_EVENTS events (a random workload of `keys`
+ * keys) are all in the cold tier, followed by HOT_EVENTS events in hot
+ * sealed segments and HOT_KEYS in the active one, one of each key "hK".
+ * The hot sealed events are the workload's too, or (superseded) events
+ * of the keys "hK" only: then key compaction keeps none of them. */
+static void build_cold(uint64_t seed, uint32_t keys, int superseded)
+{
+    dir = test_tmpdir("compact-cold");
+    colddir = test_tmpdir("compact-cold-dir");
+    cr_assert_geq(asprintf(&pdir, "%s/streams/t/%0*u", dir, PARTITION_DIR_DIGITS, 0u), 0);
+    cr_assert_eq(siglog_close(create_stream(colddir)), 0);
+    events = COLD_EVENTS + HOT_EVENTS + HOT_KEYS;
+    model = calloc(events, sizeof *model);
+    uint64_t rng = seed;
+    for (uint64_t i = 0; i < COLD_EVENTS + HOT_EVENTS; i++) {
+        make_event(&rng, i, COLD_EVENTS + HOT_EVENTS, keys, &model[i]);
+        if (superseded && i >= COLD_EVENTS)
+            snprintf(model[i].key, sizeof model[i].key, "h%u", (unsigned)(i % HOT_KEYS));
+    }
+    for (uint64_t i = COLD_EVENTS + HOT_EVENTS; i < events; i++) {
+        snprintf(model[i].key, sizeof model[i].key, "h%u", (unsigned)(i % HOT_KEYS));
+        snprintf(model[i].value, sizeof model[i].value, "{\"i\":%llu}", (unsigned long long)i);
+    }
+    append_model(0, COLD_EVENTS, 0);
+    /* Every sealed segment goes cold (the first events rolled into one
+     * first), then no more. */
+    append_model(COLD_EVENTS, COLD_EVENTS, 1);
+    set_cold_after(1);
+    test_retain_all(dir);
+    set_cold_after(0);
+    append_model(COLD_EVENTS, COLD_EVENTS + HOT_EVENTS, 0);
+    append_model(COLD_EVENTS + HOT_EVENTS, events, 1);
+}
+
+/* The partition's catalog entries, as (base, end, tier) triples, and how
+ * many are cold. */
+typedef struct layout {
+    size_t n, cold;
+    uint64_t base[128], end[128], records[128];
+    uint8_t tier[128];
+} layout;
+
+static layout layout_of(catalog *c)
+{
+    cr_assert_eq(sl_catalog_refresh(c), 0, "%s", siglog_errdetail());
+    catalog_snapshot *snap = sl_catalog_snapshot_get(c);
+    layout l = {.n = sl_catalog_snapshot_count(snap), .cold = sl_cold_prefix(snap)};
+    cr_assert_leq(l.n, 128);
+    for (size_t i = 0; i < l.n; i++) {
+        const catalog_segment *e = sl_catalog_snapshot_segment(snap, i);
+        l.base[i] = e->base_offset;
+        l.end[i] = e->end_offset;
+        l.records[i] = e->record_count;
+        l.tier[i] = e->tier;
+    }
+    sl_catalog_snapshot_release(snap);
+    return l;
+}
+
+/* Key compaction of the store of build_cold: the cold entries as they
+ * were, every event read back as the model says (the cold and active
+ * ones all kept), a dry run's count of what goes the run's, and with
+ * `superseded` the hot stretch one segment holding its last event alone;
+ * a second run changes nothing. */
+static void compact_beside_cold_and_check(uint64_t seed, uint32_t keys, int superseded)
+{
+    build_cold(seed, keys, superseded);
+    catalog *c;
+    maintenance *m = maint_catalog(&c);
+    layout was = layout_of(c);
+    cr_assert_geq(was.cold, 2, "%zu cold entries", was.cold);
+    cr_assert_eq(was.end[was.cold - 1], COLD_EVENTS, "the cold tier ends at %llu",
+                 (unsigned long long)was.end[was.cold - 1]);
+    cr_assert_geq(was.n - was.cold, 4, "%zu hot entries", was.n - was.cold);
+    uint64_t sealed_end = was.end[was.n - 2];
+    cr_assert_eq(sealed_end, COLD_EVENTS + HOT_EVENTS);
+
+    compact_keys_params kp = {.now_us = TS0 + (int64_t)events * TS_STEP,
+                              .tombstone_retention_us = events / 2 * TS_STEP,
+                              .memory_bytes = 1 << 20};
+    compact_stats dry, st;
+    cr_assert_eq(sl_compact_partition_keys_count(c, &params, &kp, &dry), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_compact_partition_keys(c, &params, SIGLOG_COMPRESSION_LZ4, &kp, &st), 0, "%s",
+                 siglog_errdetail());
+    cr_assert_eq(dry.records_dropped, st.records_dropped, "a dry run counts %llu dropped, the run %llu",
+                 (unsigned long long)dry.records_dropped, (unsigned long long)st.records_dropped);
+    layout now = layout_of(c);
+
+    uint64_t expired = 0, young = 0;
+    expect e = {.keep = model_survivors(events, events, kp.now_us, kp.tombstone_retention_us, &expired, &young)};
+    uint64_t hot_kept = 0;
+    for (uint64_t i = 0; i < events; i++) {
+        if (i < COLD_EVENTS || i >= sealed_end)
+            e.keep[i] = 1; /* the cold tier and the active segment are not compacted */
+        else
+            hot_kept += e.keep[i];
+    }
+    if (superseded) {
+        cr_assert_eq(hot_kept, 0, "premise: the model keeps nothing of the hot sealed stretch");
+        e.keep[sealed_end - 1] = 1; /* the range's holder */
+        cr_assert_eq(now.n, was.cold + 2, "%zu entries after the compaction", now.n);
+        cr_assert(now.base[was.cold] == COLD_EVENTS && now.end[was.cold] == sealed_end &&
+                  now.records[was.cold] == 1, "the hot stretch is not one entry of its holder");
+    } else {
+        cr_assert_gt(hot_kept, 0);
+    }
+    cr_assert_eq(now.cold, was.cold);
+    for (size_t i = 0; i < was.cold; i++)
+        cr_assert(now.base[i] == was.base[i] && now.end[i] == was.end[i] && now.tier[i] == CATALOG_TIER_COLD,
+                  "cold entry %zu changed", i);
+    for (size_t i = 1; i < now.n; i++)
+        cr_assert_eq(now.base[i], now.end[i - 1], "entry %zu does not start where the one before ends", i);
+    uint64_t want = 0;
+    for (uint64_t i = 0; i < events; i++)
+        want += e.keep[i];
+    cr_assert_eq(st.records_dropped, events - want, "%llu dropped, the model drops %llu",
+                 (unsigned long long)st.records_dropped, (unsigned long long)(events - want));
+
+    /* Once is enough: a second run finds the holder and changes nothing. */
+    compact_stats again;
+    cr_assert_eq(sl_compact_partition_keys(c, &params, SIGLOG_COMPRESSION_LZ4, &kp, &again), 0, "%s",
+                 siglog_errdetail());
+    layout after = layout_of(c);
+    cr_assert_eq(after.n, now.n);
+    if (superseded)
+        cr_assert_eq(again.records_dropped + again.segments_out, 0, "the holder was rewritten again");
+    sl_maintenance_close(m);
+    read_store(check_survivor, &e);
+    cr_assert_eq(e.seen, want, "seed %llu: %llu records read, the model keeps %llu", (unsigned long long)seed,
+                 (unsigned long long)e.seen, (unsigned long long)want);
+    free(e.keep);
+}
+
+Test(compact, key_compaction_after_a_cold_tier_reads_back_as_the_model)
+{
+    compact_beside_cold_and_check(300, 40, 0);
+}
+
+Test(compact, key_compaction_of_a_stretch_after_the_cold_tier_that_keeps_nothing_keeps_its_holder)
+{
+    compact_beside_cold_and_check(301, 40, 1);
 }
