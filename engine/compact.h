@@ -169,6 +169,12 @@ int sl_compact_partition_recompress(catalog *c, uint64_t base_offset, const segm
  * skips the segments taken in. SIGLOG_ENOENT when no entry starts there. */
 int sl_compact_partition_drop(catalog *c, uint64_t base_offset, const segment_params *p, int compression,
                               compact_keep_fn keep, void *arg, compact_stats *st, uint64_t *through);
+/* The error of that last case: the sealed entry of c at `base`, right
+ * after the cold tier, would keep no record and no sealed entry after it
+ * keeps one (SIGLOG_EINVAL naming the partition and the offset, saying
+ * what makes a run succeed). A forget asks it before it changes anything
+ * but its intent (forget.c). */
+int sl_compact_no_keeper(catalog *c, uint64_t base);
 
 /* What the two would do, writing nothing: the merge's figures are exact
  * (a run fits one output); key compaction's leave segments_out and

@@ -371,6 +371,15 @@ static int drop_builder(void *arg, segment *const *in, size_t n, segment *const 
     return sl_compact_rewrite(in, n, d->keep, d->arg, sink, st);
 }
 
+int sl_compact_no_keeper(catalog *c, uint64_t base)
+{
+    return sl_err_set(SIGLOG_EINVAL,
+                      "%s: the segment at offset %" PRIu64 " follows the cold tier and would keep no event, and no "
+                      "sealed segment after it keeps one to take its offsets over: append, let the active segment "
+                      "roll and run it again",
+                      sl_catalog_dir(c), base);
+}
+
 /* Entry i of s, emptied by keep() and after a cold entry, rewritten
  * together with the sealed entries after it, as few as keep at least one
  * record: their output starts at entry i's base. *through: the end of
@@ -382,11 +391,7 @@ static int drop_forward(catalog *c, const catalog_snapshot *s, size_t i, const s
     int rc = COMPACT_NOTHING_KEPT;
     for (size_t n = 2; rc == COMPACT_NOTHING_KEPT; n++) {
         if (i + n > count || sl_catalog_snapshot_segment(s, i + n - 1)->state != CATALOG_SEG_SEALED)
-            return sl_err_set(SIGLOG_EINVAL,
-                              "%s: the segment at offset %" PRIu64 " follows the cold tier and would keep no "
-                              "event, and no sealed segment after it keeps one to take its offsets over: "
-                              "append, let the active segment roll and run it again",
-                              sl_catalog_dir(c), sl_catalog_snapshot_segment(s, i)->base_offset);
+            return sl_compact_no_keeper(c, sl_catalog_snapshot_segment(s, i)->base_offset);
         rc = rewrite_run_of(c, s, i, n, 0, p, compression, -1, drop_builder, d, st);
         *through = sl_catalog_snapshot_segment(s, i + n - 1)->end_offset;
     }

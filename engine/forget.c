@@ -93,6 +93,7 @@ static int hash_cmp(const void *a, const void *b)
 typedef struct forget_part {
     uint64_t *bases;
     uint8_t *tiers;
+    uint8_t *emptied;                  /* per segment: every record goes */
     size_t n, cap;
     uint64_t events, bytes;            /* removed: count, key and value bytes */
     uint64_t offset_min, offset_max;
@@ -200,6 +201,7 @@ static void job_free(forget_job *j)
     for (uint32_t p = 0; j->parts && p < j->cfg.partitions; p++) {
         free(j->parts[p].bases);
         free(j->parts[p].tiers);
+        free(j->parts[p].emptied);
         free(j->parts[p].found);
     }
     free(j->parts);
@@ -305,7 +307,8 @@ static int note_match(void *arg, const siglog_record *r)
     return 0;
 }
 
-static int plan_push(forget_part *part, const catalog_segment *e)
+/* Plan e, of whose records `matches` go. */
+static int plan_push(forget_part *part, const catalog_segment *e, uint64_t matches)
 {
     if (part->n == part->cap) {
         size_t cap = part->cap ? 2 * part->cap : 8;
@@ -315,11 +318,15 @@ static int plan_push(forget_part *part, const catalog_segment *e)
         uint8_t *t = realloc(part->tiers, cap);
         if (t)
             part->tiers = t;
-        if (!b || !t)
+        uint8_t *x = realloc(part->emptied, cap);
+        if (x)
+            part->emptied = x;
+        if (!b || !t || !x)
             return sl_err_set(SIGLOG_ENOMEM, "out of memory");
         part->cap = cap;
     }
     part->bases[part->n] = e->base_offset;
+    part->emptied[part->n] = matches == e->record_count;
     part->tiers[part->n++] = e->tier;
     return 0;
 }
@@ -358,7 +365,7 @@ static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_seg
         j->out->segments_rolled++;
         return 0;
     }
-    return plan_push(&j->parts[p], e);
+    return plan_push(&j->parts[p], e, sm.events);
 }
 
 static int plan_partition(forget_job *j, uint32_t p)
@@ -497,6 +504,42 @@ static int apply_partition(forget_job *j, uint32_t p)
     return rc;
 }
 
+/* Whether the plan of part empties the segment at base. */
+static int plan_empties(const forget_part *part, uint64_t base)
+{
+    for (size_t k = 0; k < part->n; k++)
+        if (part->bases[k] == base)
+            return part->emptied[k];
+    return 0;
+}
+
+/* The rewrite of partition p would stop at the cold tier's edge
+ * (sl_compact_partition_drop): the sealed segment right after the last
+ * cold entry would keep no event, nor would any sealed one after it, so
+ * none can take its offsets over (the cold entry before it is never
+ * rewritten). Asked once the intent is written and before any audit
+ * record or rewrite, so that such a forget fails with its intent pending
+ * and nothing else changed: once an append and a roll give the range a
+ * keeper, the next run (a forget, or the finish) goes through. */
+static int check_cold_edge(const forget_job *j, uint32_t p)
+{
+    const forget_part *part = &j->parts[p];
+    catalog *c;
+    int rc = part->n ? sl_maintenance_catalog(j->m, j->stream, p, &c) : 0;
+    if (!part->n || rc || (rc = sl_catalog_refresh(c)) != 0)
+        return rc;
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    size_t i = sl_cold_prefix(s), count = sl_catalog_snapshot_count(s);
+    int stuck = i > 0 && i < count;
+    uint64_t edge = stuck ? sl_catalog_snapshot_segment(s, i)->base_offset : 0;
+    for (; stuck && i < count && sl_catalog_snapshot_segment(s, i)->state == CATALOG_SEG_SEALED; i++)
+        stuck = plan_empties(part, sl_catalog_snapshot_segment(s, i)->base_offset);
+    /* The edge itself must be sealed and emptied: an active one keeps. */
+    stuck &= plan_empties(part, edge);
+    sl_catalog_snapshot_release(s);
+    return stuck ? sl_compact_no_keeper(c, edge) : 0;
+}
+
 /* ---- exported archives ---- */
 
 static long archive_match(void *arg, const siglog_record *r)
@@ -615,7 +658,8 @@ static int roll_and_replan(forget_job *j)
     for (uint32_t p = 0; p < j->cfg.partitions; p++) {
         forget_part *part = &j->parts[p];
         memset(part->found, 0, j->n_keys);
-        *part = (forget_part){.bases = part->bases, .tiers = part->tiers, .cap = part->cap, .found = part->found,
+        *part = (forget_part){.bases = part->bases, .tiers = part->tiers, .emptied = part->emptied, .cap = part->cap,
+                              .found = part->found,
                               .time_min = INT64_MAX, .time_max = INT64_MIN, .offset_min = UINT64_MAX};
     }
     siglog_forget_result *out = j->out;
@@ -653,6 +697,8 @@ static int job_run(forget_job *j)
         rc = sl_forget_roll(j->m, j->stream, NULL, NULL, 0, forget_wait_ms(o), &j->writer_scrubbed);
     if (!rc && j->out->events_removed && !j->by_hash && (rc = forget_subkey(j)) == 0)
         rc = intent_write(j);
+    for (uint32_t p = 0; !rc && p < j->cfg.partitions; p++)
+        rc = check_cold_edge(j, p);
     for (uint32_t p = 0; !rc && p < j->cfg.partitions; p++) {
         if (j->parts[p].n)
             rc = audit_partition(j, p);

@@ -20,7 +20,9 @@
 #include "io_crash.h"
 #include "maintenance.h"
 #include "options_io.h"
+#include "partition.h"
 #include "store.h"
+#include "stream.h"
 #include "tree_fingerprint.h"
 
 static const char *tmp_root(void)
@@ -787,6 +789,36 @@ void test_files_load_below(test_files *f, const char *dir)
     closedir(d);
 }
 
+static int ends_with(const char *s, const char *tail)
+{
+    size_t n = strlen(s), t = strlen(tail);
+    return n >= t && strcmp(s + n - t, tail) == 0;
+}
+
+void test_files_assert_same(const test_files *was, const char *const *dirs, size_t n, const char *extra,
+                            const char *ctx)
+{
+    test_files now = {0};
+    for (size_t d = 0; d < n; d++)
+        test_files_load_below(&now, dirs[d]);
+    size_t extras = 0;
+    for (size_t i = 0; i < now.n; i++) {
+        size_t k = 0;
+        while (k < was->n && strcmp(was->path[k], now.path[i]) != 0)
+            k++;
+        if (k == was->n) {
+            cr_assert(extra && ends_with(now.path[i], extra), "%s: %s is new", ctx, now.path[i]);
+            extras++;
+            continue;
+        }
+        cr_assert(was->len[k] == now.len[i] && memcmp(was->bytes[k], now.bytes[i], now.len[i]) == 0,
+                  "%s: %s changed", ctx, now.path[i]);
+    }
+    cr_assert_eq(now.n - extras, was->n, "%s: %zu files were, %zu of them are", ctx, was->n, now.n - extras);
+    cr_assert_eq(extras, extra ? 1u : 0u, "%s: no %s", ctx, extra ? extra : "");
+    test_files_free(&now);
+}
+
 int test_files_holds(const test_files *f, size_t i, const char *needle)
 {
     return memmem(f->bytes[i], f->len[i], needle, strlen(needle)) != NULL;
@@ -900,6 +932,66 @@ void test_retain_all(const char *dir)
     cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_retain(m, INT64_MAX / 2, NULL), 0, "%s", siglog_errdetail());
     siglog_maintenance_close(m);
+}
+
+void test_roll_idle(const char *dir, const char *stream)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, stream, &st), 0, "%s", siglog_errdetail());
+    for (uint32_t p = 0; p < st->cfg.partitions; p++)
+        cr_assert_eq(sl_partition_roll_idle(st->parts[p]), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+void test_set_cold_after(const char *dir, uint64_t cold_after)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    siglog_stream_config c;
+    siglog_stream_config_get(st, &c);
+    c.cold_after = cold_after;
+    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+void test_token_session(const char *dir, test_token_log *l, uint64_t n, uint8_t k, uint8_t keys)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    for (uint64_t i = 0; i < n; i++)
+        test_token_append(l, st, keys ? (uint8_t)(l->appended % keys) : k);
+    cr_assert_eq(siglog_close(s), 0);
+}
+
+void test_token_key_names(const char **names, char (*text)[16], int n, const char *last)
+{
+    for (int k = 0; k < n; k++) {
+        snprintf(text[k], 16, "key-%03d", k);
+        names[k] = text[k];
+    }
+    names[n] = last;
+}
+
+void test_cold_edge_store(const char *dir, const char *cold, test_token_log *l, uint8_t keys, uint8_t edge,
+                          uint64_t after)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream_config c;
+    test_token_config(&c, 64 * 1024);
+    snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
+    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+    test_token_session(dir, l, 2500, 0, keys);
+    test_roll_idle(dir, "t");
+    test_set_cold_after(dir, 1);
+    test_retain_all(dir);
+    test_set_cold_after(dir, 0);
+    test_token_session(dir, l, 1500, edge, 0);
+    test_roll_idle(dir, "t");
+    test_token_session(dir, l, after, 0, 0);
 }
 
 int test_writer_stopped(const char *dir)

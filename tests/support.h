@@ -252,6 +252,11 @@ typedef struct test_files {
  * file gone between the listing and its read, a live writer's temporary,
  * is passed over). */
 void test_files_load_below(test_files *f, const char *dir);
+/* cr_assert that the files below dirs[0..n) are was's (loaded below the
+ * same), each path with the same bytes, but for one new file whose path
+ * ends with `extra` (NULL: none); ctx starts a failure's message. */
+void test_files_assert_same(const test_files *was, const char *const *dirs, size_t n, const char *extra,
+                            const char *ctx);
 /* Whether file i holds needle. */
 int test_files_holds(const test_files *f, size_t i, const char *needle);
 void test_files_free(test_files *f);
@@ -299,6 +304,25 @@ void test_token_check_record(void *walk, const siglog_record *r);
 void test_verify_clean(const char *dir, const char *ctx);
 /* Run retention over the store at dir once, as if at the end of time. */
 void test_retain_all(const char *dir);
+/* Roll the active segment of every partition of `stream` as a writer
+ * opening the store at dir does it for a forget (sl_partition_roll_idle),
+ * so that every event appended before is in a sealed segment. */
+void test_roll_idle(const char *dir, const char *stream);
+/* Set cold_after of stream "t" of the store at dir. */
+void test_set_cold_after(const char *dir, uint64_t cold_after);
+/* Append n events of key k (or, with keys non-zero, of keys 0..keys-1 in
+ * turn) to partition 0 of "t" of the store at dir in one writer session. */
+void test_token_session(const char *dir, test_token_log *l, uint64_t n, uint8_t k, uint8_t keys);
+/* names[0..n) "key-000", "key-001", ... (written into text), and
+ * names[n] `last`. */
+void test_token_key_names(const char **names, char (*text)[16], int n, const char *last);
+/* The store at dir of stream "t" (test_token_config, 64 KiB segments,
+ * cold tier in cold): 2500 events of l's keys 0..keys-1 in turn, all
+ * moved cold; then 1500 events of key `edge` alone, all sealed (in two
+ * segments or more); then `after` events of key 0 in the active segment.
+ * A forget of `edge` empties every sealed segment after the cold tier. */
+void test_cold_edge_store(const char *dir, const char *cold, test_token_log *l, uint8_t keys, uint8_t edge,
+                          uint64_t after);
 
 /* A writer of the store at dir in a child process that stops itself
  * (SIGSTOP) once it holds the store: it never answers a roll request.

@@ -85,11 +85,7 @@ static void set_config(uint64_t cold_after, uint32_t cleanup)
 
 static void setup(void)
 {
-    for (int k = 0; k < KEYS; k++) {
-        snprintf(key_text[k], sizeof key_text[k], "key-%03d", k);
-        key_names[k] = key_text[k];
-    }
-    key_names[EDGE] = "edge";
+    test_token_key_names(key_names, key_text, KEYS, "edge");
     events.appended = 0;
     memset(gone, 0, sizeof gone);
     dir = test_tmpdir("cold-neighbours");

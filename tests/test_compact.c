@@ -691,18 +691,6 @@ static void append_model(uint64_t from, uint64_t to, int roll_first)
     cr_assert_eq(siglog_close(s), 0);
 }
 
-static void set_cold_after(uint64_t cold_after)
-{
-    siglog *s = test_store_open(dir, NULL);
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    siglog_stream_config c;
-    siglog_stream_config_get(st, &c);
-    c.cold_after = cold_after;
-    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0);
-}
-
 /* A store whose first COLD_EVENTS events (a random workload of `keys`
  * keys) are all in the cold tier, followed by HOT_EVENTS events in hot
  * sealed segments and HOT_KEYS in the active one, one of each key "hK".
@@ -730,9 +718,9 @@ static void build_cold(uint64_t seed, uint32_t keys, int superseded)
     /* Every sealed segment goes cold (the first events rolled into one
      * first), then no more. */
     append_model(COLD_EVENTS, COLD_EVENTS, 1);
-    set_cold_after(1);
+    test_set_cold_after(dir, 1);
     test_retain_all(dir);
-    set_cold_after(0);
+    test_set_cold_after(dir, 0);
     append_model(COLD_EVENTS, COLD_EVENTS + HOT_EVENTS, 0);
     append_model(COLD_EVENTS + HOT_EVENTS, events, 1);
 }

@@ -27,9 +27,6 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include "partition.h"
-#include "store.h"
-#include "stream.h"
 #include "support.h"
 
 #define PARTITIONS 2
@@ -269,11 +266,7 @@ Test(forget_live, finishing_an_intent_beside_a_writer_opened_since_has_it_scrub_
     for (uint64_t i = 0; i < BEFORE; i++)
         append_event(st, i);
     cr_assert_eq(siglog_close(s), 0);
-    s = test_store_open(dir, NULL);
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    for (uint32_t p = 0; p < PARTITIONS; p++)
-        cr_assert_eq(sl_partition_roll_idle(st->parts[p]), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0);
+    test_roll_idle(dir, "t");
     test_write_interrupted_intent(dir, "t", "user-3");
 
     int ready, stop;

@@ -6,7 +6,9 @@
  * 2 for usage (an empty key file among them). --status lists a forget a
  * crash left (text and --json) and --finish finishes it, asking a live
  * writer to scrub its journal (one that does not answer: exit 1 after
- * --wait, the intent pending). A key in an
+ * --wait, the intent pending); a forget that would empty every sealed
+ * segment after the cold tier exits 1 with its intent pending and every
+ * other file as it was, and finishes once a later event is sealed. A key in an
  * active segment: rolled first, by the live writer when asked; a writer
  * that does not answer within --wait (stopped): exit 1, nothing changed.
  */
@@ -345,6 +347,51 @@ Test(cli_forget, finish_beside_a_live_writer_has_it_scrub_its_journal)
     run_free(&r);
     cr_assert_eq(LINES("replay", store, "ev", "--key", "user-007"), 0);
     cr_assert_eq(LINES("replay", store, "ev", "--key", "user-008"), EVENTS / KEYS);
+}
+
+/* A forget whose key fills every sealed segment after the cold tier has
+ * no segment to give their offsets to (a cold entry is never rewritten):
+ * exit 1 with that error, its intent listed by --status and every file
+ * of the store and cold_dir as it was but the intent; --finish fails the
+ * same; after an append and a roll the next forget finishes it. */
+static const char *edge_keys[] = {"key-000", "key-001", "edge"};
+static test_token_log edge_log = {.keys = edge_keys, .seed = 9400};
+
+Test(cli_forget, a_forget_emptying_every_segment_after_the_cold_tier_exits_1_with_its_intent_pending)
+{
+    char *edge = test_path(dir, "edge"), *edge_cold = test_path(dir, "edge-cold");
+    cr_assert_eq(mkdir(edge_cold, 0755), 0);
+    test_cold_edge_store(edge, edge_cold, &edge_log, 2, 2, 50);
+    const char *dirs[] = {edge, edge_cold};
+    test_files was = {0};
+    test_files_load_below(&was, edge);
+    test_files_load_below(&was, edge_cold);
+
+    REFUSED(1, "segment at offset 2500 follows the cold tier and would keep no event", "forget", edge, "t", "--key",
+            "edge");
+    test_files_assert_same(&was, dirs, 2, "/streams/t/forget.intent", "forget");
+    run_result r = RUN(NULL, "forget", edge, "--status");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    const char *listed = "stream t: a forget of 1 keys started ";
+    cr_assert(strncmp(r.out, listed, strlen(listed)) == 0, "%s", r.out);
+    run_free(&r);
+    REFUSED(1, "follows the cold tier and would keep no event", "forget", edge, "--finish");
+    test_files_assert_same(&was, dirs, 2, "/streams/t/forget.intent", "--finish");
+    test_files_free(&was);
+
+    test_token_session(edge, &edge_log, 1, 1, 0);
+    test_roll_idle(edge, "t");
+    r = RUN(NULL, "forget", edge, "t", "--key", "edge");
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    cr_assert(strstr(r.out, "finished 1 interrupted forget first"), "%s", r.out);
+    run_free(&r);
+    cr_assert_eq(LINES("replay", edge, "t", "--key", "edge"), 0);
+    cr_assert_eq(LINES("replay", edge, "t", "--key", "key-001"), 2500 / 2 + 1);
+    r = RUN(NULL, "forget", edge, "--status");
+    cr_assert_str_eq(r.out, "no forget to finish\n");
+    run_free(&r);
+    free(edge);
+    free(edge_cold);
 }
 
 Test(cli_forget, a_damaged_intent_exits_1_naming_it)
