@@ -177,8 +177,11 @@ int sl_compact_partition_drop(catalog *c, uint64_t base_offset, const segment_pa
 int sl_compact_no_keeper(catalog *c, uint64_t base);
 
 /* What the two would do, writing nothing: the merge's figures are exact
- * (a run fits one output); key compaction's leave segments_out and
- * bytes_out 0 (sl_compact_keys_count). */
+ * (a run fits one output); key compaction's walk the stretches as the
+ * run does (one walk, compact_partition.c), each stretch's segments_in,
+ * bytes_in, records_in and records_dropped the run's, a holder kept and
+ * a stretch already its holder counted as nothing, and leave
+ * segments_out and bytes_out 0 (sl_compact_keys_count). */
 int sl_compact_partition_merge_count(catalog *c, const segment_params *p, uint64_t merge_below, compact_stats *total);
 int sl_compact_partition_keys_count(catalog *c, const segment_params *p, const compact_keys_params *kp,
                                     compact_stats *st);

@@ -223,48 +223,44 @@ static int holder_builder(void *arg, segment *const *in, size_t n, segment *cons
     return sl_compact_rewrite(in, n, keep_offset, arg, sink, st);
 }
 
-/* Entries [first, end) of c, a stretch of which key compaction keeps no
- * record and whose range no neighbour can take: it becomes one segment
- * over the same range holding only the stretch's last record, the
- * range's holder (a segment must hold a record to describe a range).
- *
- * Why a holder: the entry before is cold (never rewritten, cold.h) or
- * ends at a recorded loss (a rewrite never covers lost offsets), and
- * the entries after the stretch are the active segment or another
- * stretch beyond a loss, so no entry can take the range over, and
- * leaving the stretch whole kept every superseded value and expired
- * tombstone in it for good. The last record is kept as it was, at its
- * offset: the newest of the stretch, it is a superseded value whose key
- * has a newer event after it (a reader sees that one last), or a
- * tombstone past its retention (its key stays deleted). A stretch that
- * is already one entry of one record is left as it is, so that runs
- * after the first change nothing. */
-static int keep_holder(catalog *c, size_t first, size_t end, const segment_params *p, int compression,
-                       compact_stats *st)
+/* What key compaction does with one stretch, entries [first, end) of the
+ * snapshot s current when it comes to it: the real run rewrites, the dry
+ * run counts. The walk (each_stretch) decides between them, so that the
+ * dry run's figures are the run's by construction.
+ *   keys:   compact the stretch, the entries after it read for newer keys;
+ *           COMPACT_NOTHING_KEPT (one filled) when no record would stay;
+ *   remove: the first stretch kept nothing: the log starts after it;
+ *   holder: a later stretch kept nothing: it becomes one segment over its
+ *           range holding its last record alone (keep_holder); one holds
+ *           what keys filled in. */
+typedef struct stretch_ops {
+    int (*keys)(void *arg, catalog *c, const catalog_snapshot *s, size_t first, size_t end, compact_stats *one);
+    int (*remove)(void *arg, catalog *c, size_t end);
+    int (*holder)(void *arg, catalog *c, size_t first, size_t end, compact_stats *one);
+} stretch_ops;
+
+/* Whether stretch [first, end) of s, keeping no record, must be
+ * rewritten to its holder: not when it is already one entry of one
+ * record, so that runs after the first change nothing. */
+static int needs_holder(const catalog_snapshot *s, size_t first, size_t end)
 {
-    *st = (compact_stats){0};
-    catalog_snapshot *s = sl_catalog_snapshot_get(c);
-    const catalog_segment *last = sl_catalog_snapshot_segment(s, end - 1);
-    segment *seg = NULL;
-    uint64_t holder = UINT64_MAX;
-    int rc = 0;
-    if (end - first > 1 || last->record_count > 1) {
-        rc = sl_segment_open_at(sl_catalog_io(c), sl_catalog_dir(c), last->location, last->base_offset, 0, p, &seg);
-        if (!rc)
-            rc = sl_compact_scan(seg, 0, note_offset, &holder);
-        sl_segment_close(seg);
-        if (!rc && holder == UINT64_MAX)
-            rc = sl_err_set(SIGLOG_ECORRUPT, "%s: the sealed segment at offset %" PRIu64 " holds no record",
-                            sl_catalog_dir(c), last->base_offset);
-        if (!rc)
-            rc = rewrite_run_of(c, s, first, end - first, 0, p, compression, -1, holder_builder, &holder, st);
-    }
-    sl_catalog_snapshot_release(s);
-    return rc;
+    return end - first > 1 || sl_catalog_snapshot_segment(s, end - 1)->record_count > 1;
 }
 
-int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
-                              compact_stats *st)
+/* Every stretch of c's sealed entries after the cold tier, the last
+ * first: a rewrite changes the entries from its own on, so the stretches
+ * before keep their places. *st sums what each did.
+ *
+ * Why a holder: the entry before a later stretch is cold (never
+ * rewritten, cold.h) or ends at a recorded loss (a rewrite never covers
+ * lost offsets), and the entries after it are the active segment or
+ * another stretch beyond a loss, so no entry can take its range over,
+ * and leaving the stretch whole kept every superseded value and expired
+ * tombstone in it for good. Its last record is kept as it was, at its
+ * offset: the newest of the stretch, it is a superseded value whose key
+ * has a newer event after it (a reader sees that one last), or a
+ * tombstone past its retention (its key stays deleted). */
+static int each_stretch(catalog *c, const stretch_ops *ops, void *arg, compact_stats *st)
 {
     *st = (compact_stats){0};
     int rc = sl_catalog_refresh(c);
@@ -273,28 +269,80 @@ int sl_compact_partition_keys(catalog *c, const segment_params *p, int compressi
     catalog_snapshot *s = sl_catalog_snapshot_get(c);
     size_t end = sealed_prefix(s), cold = sl_cold_prefix(s);
     sl_catalog_snapshot_release(s);
-    compact_keys_params k = spilling_in(c, kp);
-    /* The last stretch first: a rewrite changes the entries from its own
-     * on, so the stretches before keep their places. */
     while (end > cold && !rc) {
         s = sl_catalog_snapshot_get(c);
         size_t first = stretch_start(s, end);
         compact_stats one;
-        rc = rewrite_run(c, s, first, end - first, p, compression, -1, keys_builder, &k, &one);
+        rc = ops->keys(arg, c, s, first, end, &one);
+        int holder = rc == COMPACT_NOTHING_KEPT && first > 0 && needs_holder(s, first, end);
         sl_catalog_snapshot_release(s);
         if (rc == COMPACT_NOTHING_KEPT && first == 0) {
             one.segments_out = one.bytes_out = 0;
-            /* The first entries: with none of their records kept, the log
-             * starts after them. */
-            rc = sl_catalog_remove_prefix(c, end);
+            rc = ops->remove(arg, c, end);
+        } else if (holder) {
+            rc = ops->holder(arg, c, first, end, &one);
         } else if (rc == COMPACT_NOTHING_KEPT) {
-            rc = keep_holder(c, first, end, p, compression, &one);
+            one = (compact_stats){0}; /* left as it is */
+            rc = 0;
         }
         if (!rc)
             sl_compact_stats_add(st, &one);
         end = first;
     }
     return rc;
+}
+
+/* ---- the real run ---- */
+
+typedef struct run_arg {
+    const segment_params *p;
+    int compression;
+    compact_keys_params k;
+} run_arg;
+
+static int run_keys(void *arg, catalog *c, const catalog_snapshot *s, size_t first, size_t end, compact_stats *one)
+{
+    run_arg *a = arg;
+    return rewrite_run(c, s, first, end - first, a->p, a->compression, -1, keys_builder, &a->k, one);
+}
+
+static int run_remove(void *arg, catalog *c, size_t end)
+{
+    (void)arg;
+    return sl_catalog_remove_prefix(c, end);
+}
+
+/* Entries [first, end) of c become one segment over the same range
+ * holding only the stretch's last record, the range's holder (a segment
+ * must hold a record to describe a range; each_stretch says why). */
+static int keep_holder(void *arg, catalog *c, size_t first, size_t end, compact_stats *st)
+{
+    run_arg *a = arg;
+    *st = (compact_stats){0};
+    catalog_snapshot *s = sl_catalog_snapshot_get(c);
+    const catalog_segment *last = sl_catalog_snapshot_segment(s, end - 1);
+    segment *seg = NULL;
+    uint64_t holder = UINT64_MAX;
+    int rc = sl_segment_open_at(sl_catalog_io(c), sl_catalog_dir(c), last->location, last->base_offset, 0, a->p, &seg);
+    if (!rc)
+        rc = sl_compact_scan(seg, 0, note_offset, &holder);
+    sl_segment_close(seg);
+    if (!rc && holder == UINT64_MAX)
+        rc = sl_err_set(SIGLOG_ECORRUPT, "%s: the sealed segment at offset %" PRIu64 " holds no record",
+                        sl_catalog_dir(c), last->base_offset);
+    if (!rc)
+        rc = rewrite_run_of(c, s, first, end - first, 0, a->p, a->compression, -1, holder_builder, &holder, st);
+    sl_catalog_snapshot_release(s);
+    return rc;
+}
+
+static const stretch_ops run_ops = {run_keys, run_remove, keep_holder};
+
+int sl_compact_partition_keys(catalog *c, const segment_params *p, int compression, const compact_keys_params *kp,
+                              compact_stats *st)
+{
+    run_arg a = {p, compression, spilling_in(c, kp)};
+    return each_stretch(c, &run_ops, &a, st);
 }
 
 static int keep_every_record(void *arg, const siglog_record *r)
@@ -330,31 +378,58 @@ int sl_compact_partition_recompress(catalog *c, uint64_t base_offset, const segm
     return rc;
 }
 
+/* ---- the dry run: the same walk, counting ---- */
+
+typedef struct count_arg {
+    const segment_params *p;
+    compact_keys_params k;
+} count_arg;
+
+/* What the real run's rewrite of the stretch would drop, the entries
+ * after it read for newer keys as the run reads them. */
+static int count_keys(void *arg, catalog *c, const catalog_snapshot *s, size_t first, size_t end, compact_stats *one)
+{
+    count_arg *a = arg;
+    size_t m = sl_catalog_snapshot_count(s) - end;
+    segment **in = NULL, **newer = NULL;
+    int rc = open_entries(c, s, first, end - first, a->p, &in);
+    if (!rc && !(rc = open_entries(c, s, end, m, a->p, &newer))) {
+        rc = sl_compact_keys_count(in, end - first, newer, m, &a->k, one);
+        if (!rc && one->records_dropped == one->records_in)
+            rc = COMPACT_NOTHING_KEPT;
+        close_segments(newer, m);
+    }
+    if (in)
+        close_segments(in, end - first);
+    return rc;
+}
+
+static int count_remove(void *arg, catalog *c, size_t end)
+{
+    (void)arg;
+    (void)c;
+    (void)end;
+    return 0;
+}
+
+/* The holder stays: every record of the stretch but its last goes. */
+static int count_holder(void *arg, catalog *c, size_t first, size_t end, compact_stats *one)
+{
+    (void)arg;
+    (void)c;
+    (void)first;
+    (void)end;
+    one->records_dropped--;
+    return 0;
+}
+
+static const stretch_ops count_ops = {count_keys, count_remove, count_holder};
+
 int sl_compact_partition_keys_count(catalog *c, const segment_params *p, const compact_keys_params *kp,
                                     compact_stats *st)
 {
-    *st = (compact_stats){0};
-    int rc = sl_catalog_refresh(c);
-    if (rc)
-        return rc;
-    catalog_snapshot *s = sl_catalog_snapshot_get(c);
-    size_t sealed = sealed_prefix(s), m = sl_catalog_snapshot_count(s) - sealed, cold = sl_cold_prefix(s);
-    size_t old = sealed > cold ? sealed - cold : 0;
-    segment **in = NULL, **newer = NULL;
-    if (old && !(rc = open_entries(c, s, cold, old, p, &in))) {
-        if (!(rc = open_entries(c, s, sealed, m, p, &newer))) {
-            compact_keys_params k = spilling_in(c, kp);
-            rc = sl_compact_keys_count(in, old, newer, m, &k, st);
-            /* After the cold tier, a range keeping nothing keeps its
-             * holder (keep_holder). */
-            if (!rc && cold && st->records_in && st->records_dropped == st->records_in)
-                st->records_dropped--;
-            close_segments(newer, m);
-        }
-        close_segments(in, old);
-    }
-    sl_catalog_snapshot_release(s);
-    return rc;
+    count_arg a = {p, spilling_in(c, kp)};
+    return each_stretch(c, &count_ops, &a, st);
 }
 
 typedef struct drop_arg {

@@ -9,7 +9,8 @@
  * set beyond the memory budget is refused, not grown. Beside a cold tier
  * (never rewritten), the hot stretch after it is compacted to the same
  * model, and one that would keep nothing keeps its last record alone as
- * its range's holder, once.
+ * its range's holder, once, also after a recorded loss; the dry run
+ * counts what the run does, stretch by stretch.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -491,8 +492,9 @@ static siglog *open_reader(siglog_stream **st)
     return s;
 }
 
-/* Every record of partition 0 of "t" read by a read-only handle. */
-static void read_store(rec_fn fn, void *ctx)
+/* Every record of partition 0 of "t" read by a read-only handle;
+ * *gaps counts the recorded losses the cursor reports on the way. */
+static void read_store_past_gaps(rec_fn fn, void *ctx, unsigned *gaps)
 {
     siglog_stream *st;
     siglog *s = open_reader(&st);
@@ -500,11 +502,23 @@ static void read_store(rec_fn fn, void *ctx)
     cr_assert_eq(siglog_cursor_open(&c, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
     const siglog_record *r;
     int rc;
-    while ((rc = siglog_cursor_next(c, &r)) == 1)
-        fn(ctx, r);
+    *gaps = 0;
+    while ((rc = siglog_cursor_next(c, &r)) == 1 || rc == SIGLOG_EGAP) {
+        if (rc == 1)
+            fn(ctx, r);
+        else
+            ++*gaps;
+    }
     cr_assert_eq(rc, 0, "%s", siglog_errdetail());
     siglog_cursor_close(c);
     cr_assert_eq(siglog_close(s), 0);
+}
+
+static void read_store(rec_fn fn, void *ctx)
+{
+    unsigned gaps;
+    read_store_past_gaps(fn, ctx, &gaps);
+    cr_assert_eq(gaps, 0);
 }
 
 static maintenance *maint_catalog(catalog **c)
@@ -750,6 +764,38 @@ static layout layout_of(catalog *c)
     return l;
 }
 
+/* Whether two runs' figures agree on what goes (a dry run writes nothing,
+ * so it leaves segments_out and bytes_out 0). */
+static void assert_same_figures(const compact_stats *dry, const compact_stats *st, const char *what)
+{
+    cr_assert(dry->segments_in == st->segments_in && dry->records_in == st->records_in &&
+                  dry->records_dropped == st->records_dropped && dry->bytes_in == st->bytes_in,
+              "%s: the dry run counts %llu segments, %llu records, %llu dropped, %llu bytes; the run %llu, %llu, "
+              "%llu, %llu",
+              what, (unsigned long long)dry->segments_in, (unsigned long long)dry->records_in,
+              (unsigned long long)dry->records_dropped, (unsigned long long)dry->bytes_in,
+              (unsigned long long)st->segments_in, (unsigned long long)st->records_in,
+              (unsigned long long)st->records_dropped, (unsigned long long)st->bytes_in);
+}
+
+/* The key compaction parameters of the stores of build_cold. */
+static compact_keys_params cold_kp(void)
+{
+    return (compact_keys_params){.now_us = TS0 + (int64_t)events * TS_STEP,
+                                 .tombstone_retention_us = events / 2 * TS_STEP,
+                                 .memory_bytes = 1 << 20};
+}
+
+/* A dry run of key compaction of c, then the run (*st): the same figures. */
+static void dry_then_run(catalog *c, const compact_keys_params *kp, compact_stats *st, const char *what)
+{
+    compact_stats dry;
+    cr_assert_eq(sl_compact_partition_keys_count(c, &params, kp, &dry), 0, "%s", siglog_errdetail());
+    cr_assert_eq(sl_compact_partition_keys(c, &params, SIGLOG_COMPRESSION_LZ4, kp, st), 0, "%s",
+                 siglog_errdetail());
+    assert_same_figures(&dry, st, what);
+}
+
 /* Key compaction of the store of build_cold: the cold entries as they
  * were, every event read back as the model says (the cold and active
  * ones all kept), a dry run's count of what goes the run's, and with
@@ -768,15 +814,9 @@ static void compact_beside_cold_and_check(uint64_t seed, uint32_t keys, int supe
     uint64_t sealed_end = was.end[was.n - 2];
     cr_assert_eq(sealed_end, COLD_EVENTS + HOT_EVENTS);
 
-    compact_keys_params kp = {.now_us = TS0 + (int64_t)events * TS_STEP,
-                              .tombstone_retention_us = events / 2 * TS_STEP,
-                              .memory_bytes = 1 << 20};
-    compact_stats dry, st;
-    cr_assert_eq(sl_compact_partition_keys_count(c, &params, &kp, &dry), 0, "%s", siglog_errdetail());
-    cr_assert_eq(sl_compact_partition_keys(c, &params, SIGLOG_COMPRESSION_LZ4, &kp, &st), 0, "%s",
-                 siglog_errdetail());
-    cr_assert_eq(dry.records_dropped, st.records_dropped, "a dry run counts %llu dropped, the run %llu",
-                 (unsigned long long)dry.records_dropped, (unsigned long long)st.records_dropped);
+    compact_keys_params kp = cold_kp();
+    compact_stats st;
+    dry_then_run(c, &kp, &st, "the run");
     layout now = layout_of(c);
 
     uint64_t expired = 0, young = 0;
@@ -811,8 +851,7 @@ static void compact_beside_cold_and_check(uint64_t seed, uint32_t keys, int supe
 
     /* Once is enough: a second run finds the holder and changes nothing. */
     compact_stats again;
-    cr_assert_eq(sl_compact_partition_keys(c, &params, SIGLOG_COMPRESSION_LZ4, &kp, &again), 0, "%s",
-                 siglog_errdetail());
+    dry_then_run(c, &kp, &again, "the second run");
     layout after = layout_of(c);
     cr_assert_eq(after.n, now.n);
     if (superseded)
@@ -832,4 +871,54 @@ Test(compact, key_compaction_after_a_cold_tier_reads_back_as_the_model)
 Test(compact, key_compaction_of_a_stretch_after_the_cold_tier_that_keeps_nothing_keeps_its_holder)
 {
     compact_beside_cold_and_check(301, 40, 1);
+}
+
+/* The store of build_cold with every hot sealed event superseded, and the
+ * second of its hot sealed segments lost (removed, the loss accepted):
+ * two stretches after the cold tier, each keeping nothing. The dry run
+ * counts each as the run compacts it (it counted them as one, a holder
+ * for both), and each becomes one entry holding its last event alone;
+ * once that is done, neither run finds anything to do. */
+Test(compact, key_compaction_dry_run_counts_each_stretch_after_a_loss_as_the_run_does)
+{
+    build_cold(302, 40, 1);
+    catalog *c;
+    maintenance *m = maint_catalog(&c);
+    layout was = layout_of(c);
+    sl_maintenance_close(m);
+    cr_assert_geq(was.n - was.cold, 4, "%zu hot entries", was.n - was.cold);
+    size_t lost = was.cold + 1;
+    uint64_t lost_from = was.base[lost], lost_to = was.end[lost], sealed_end = was.end[was.n - 2];
+    test_remove_segment(pdir, lost_from);
+    cr_assert_eq(siglog_verify(dir, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, NULL), 0, "%s", siglog_errdetail());
+
+    m = maint_catalog(&c);
+    compact_keys_params kp = cold_kp();
+    compact_stats st;
+    dry_then_run(c, &kp, &st, "the first run");
+    cr_assert_eq(st.records_dropped, st.records_in - 2, "each stretch keeps its holder");
+
+    layout now = layout_of(c);
+    cr_assert_eq(now.n, was.cold + 3, "%zu entries after the compaction", now.n);
+    cr_assert(now.base[was.cold] == COLD_EVENTS && now.end[was.cold] == lost_from && now.records[was.cold] == 1,
+              "the stretch before the loss is not one entry of its holder");
+    cr_assert(now.base[was.cold + 1] == lost_to && now.end[was.cold + 1] == sealed_end &&
+                  now.records[was.cold + 1] == 1,
+              "the stretch after the loss is not one entry of its holder");
+
+    compact_stats again;
+    dry_then_run(c, &kp, &again, "the second run");
+    cr_assert_eq(again.segments_in + again.records_dropped, 0, "a holder was rewritten again");
+    sl_maintenance_close(m);
+
+    /* The cold and active events, and the holders at the end of each
+     * stretch; the loss reported once. */
+    expect e = {.keep = calloc(events, 1)};
+    for (uint64_t i = 0; i < events; i++)
+        e.keep[i] = i < COLD_EVENTS || i >= sealed_end || i == lost_from - 1 || i == sealed_end - 1;
+    unsigned gaps;
+    read_store_past_gaps(check_survivor, &e, &gaps);
+    cr_assert_eq(gaps, 1);
+    cr_assert_eq(e.seen, COLD_EVENTS + HOT_KEYS + 2, "%llu records read", (unsigned long long)e.seen);
+    free(e.keep);
 }
