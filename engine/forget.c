@@ -100,6 +100,7 @@ typedef struct forget_part {
     int64_t time_min, time_max;
     uint8_t *found;                    /* per sorted key: it has events here */
     int active_held;                   /* its active segment holds some */
+    int active_emptied;                /* and nothing else (so far) */
     uint64_t active_base;              /* that segment's base */
 } forget_part;
 
@@ -282,12 +283,13 @@ static int filter_excludes_all(const forget_job *j, uint32_t p, catalog *c, cons
 typedef struct seg_matches {
     const forget_job *j;
     forget_part *part;
-    uint64_t events;
+    uint64_t events, records;
 } seg_matches;
 
 static int note_match(void *arg, const siglog_record *r)
 {
     seg_matches *sm = arg;
+    sm->records++;
     const forget_key *k = key_of(sm->j, r);
     if (!k)
         return 0;
@@ -352,7 +354,7 @@ static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_seg
     if (rc)
         return rc;
     j->out->segments_read++;
-    seg_matches sm = {j, &j->parts[p], 0};
+    seg_matches sm = {j, &j->parts[p], 0, 0};
     rc = sl_compact_scan(seg, active, note_match, &sm);
     sl_segment_close(seg);
     if (rc || !sm.events)
@@ -361,6 +363,7 @@ static int plan_segment(forget_job *j, uint32_t p, catalog *c, const catalog_seg
     j->out->bytes_before += e->bytes;
     if (active) {
         j->parts[p].active_held = 1; /* rolled, then planned again */
+        j->parts[p].active_emptied = sm.events == sm.records;
         j->parts[p].active_base = e->base_offset;
         j->out->segments_rolled++;
         return 0;
@@ -513,6 +516,27 @@ static int plan_empties(const forget_part *part, uint64_t base)
     return 0;
 }
 
+/* Whether entry e of partition part is the active segment a dry run
+ * found holding keys: the real run rolls it before it plans again, so
+ * for the rewrites it is a sealed segment like the others. */
+static int rolled_by_run(const forget_job *j, const forget_part *part, const catalog_segment *e)
+{
+    return j->o->dry_run && part->active_held && e->state == CATALOG_SEG_ACTIVE && e->base_offset == part->active_base;
+}
+
+/* Whether entry e is sealed when the rewrites come, and whether the plan
+ * empties it then. */
+static int sealed_then(const forget_job *j, const forget_part *part, const catalog_segment *e)
+{
+    return e->state == CATALOG_SEG_SEALED || rolled_by_run(j, part, e);
+}
+
+static int emptied_then(const forget_job *j, const forget_part *part, const catalog_segment *e)
+{
+    return rolled_by_run(j, part, e) ? part->active_emptied
+                                     : e->state == CATALOG_SEG_SEALED && plan_empties(part, e->base_offset);
+}
+
 /* The rewrite of partition p would stop at the cold tier's edge
  * (sl_compact_partition_drop): the sealed segment right after the last
  * cold entry would keep no event, nor would any sealed one after it, so
@@ -520,24 +544,36 @@ static int plan_empties(const forget_part *part, uint64_t base)
  * rewritten). Asked once the intent is written and before any audit
  * record or rewrite, so that such a forget fails with its intent pending
  * and nothing else changed: once an append and a roll give the range a
- * keeper, the next run (a forget, or the finish) goes through. */
+ * keeper, the next run (a forget, or the finish) goes through. A dry run
+ * asks it too, of the segments as its roll would leave them, so that it
+ * fails as the forget would instead of telling what would go. */
 static int check_cold_edge(const forget_job *j, uint32_t p)
 {
     const forget_part *part = &j->parts[p];
+    int planned = part->n || (j->o->dry_run && part->active_held);
     catalog *c;
-    int rc = part->n ? sl_maintenance_catalog(j->m, j->stream, p, &c) : 0;
-    if (!part->n || rc || (rc = sl_catalog_refresh(c)) != 0)
+    int rc = planned ? sl_maintenance_catalog(j->m, j->stream, p, &c) : 0;
+    if (!planned || rc || (rc = sl_catalog_refresh(c)) != 0)
         return rc;
     catalog_snapshot *s = sl_catalog_snapshot_get(c);
     size_t i = sl_cold_prefix(s), count = sl_catalog_snapshot_count(s);
     int stuck = i > 0 && i < count;
-    uint64_t edge = stuck ? sl_catalog_snapshot_segment(s, i)->base_offset : 0;
-    for (; stuck && i < count && sl_catalog_snapshot_segment(s, i)->state == CATALOG_SEG_SEALED; i++)
-        stuck = plan_empties(part, sl_catalog_snapshot_segment(s, i)->base_offset);
+    const catalog_segment *edge = stuck ? sl_catalog_snapshot_segment(s, i) : NULL;
+    uint64_t edge_base = edge ? edge->base_offset : 0;
+    for (; stuck && i < count && sealed_then(j, part, sl_catalog_snapshot_segment(s, i)); i++)
+        stuck = emptied_then(j, part, sl_catalog_snapshot_segment(s, i));
     /* The edge itself must be sealed and emptied: an active one keeps. */
-    stuck &= plan_empties(part, edge);
+    stuck = stuck && emptied_then(j, part, edge);
     sl_catalog_snapshot_release(s);
-    return stuck ? sl_compact_no_keeper(c, edge) : 0;
+    return stuck ? sl_compact_no_keeper(c, edge_base) : 0;
+}
+
+static int check_cold_edges(const forget_job *j)
+{
+    int rc = 0;
+    for (uint32_t p = 0; !rc && p < j->cfg.partitions; p++)
+        rc = check_cold_edge(j, p);
+    return rc;
 }
 
 /* ---- exported archives ---- */
@@ -685,8 +721,9 @@ static int job_run(forget_job *j)
     /* After the roll's second plan, which counts the partitions afresh. */
     if (!rc)
         rc = plan_archives(j);
+    /* A dry run fails where the forget would, having planned all. */
     if (rc || o->dry_run)
-        return rc;
+        return rc ? rc : check_cold_edges(j);
     /* A live writer's journal may hold bytes of the keys' events from
      * earlier generations: it is asked to zero them before anything
      * changes, so that a writer that does not answer leaves all as it
@@ -697,8 +734,8 @@ static int job_run(forget_job *j)
         rc = sl_forget_roll(j->m, j->stream, NULL, NULL, 0, forget_wait_ms(o), &j->writer_scrubbed);
     if (!rc && j->out->events_removed && !j->by_hash && (rc = forget_subkey(j)) == 0)
         rc = intent_write(j);
-    for (uint32_t p = 0; !rc && p < j->cfg.partitions; p++)
-        rc = check_cold_edge(j, p);
+    if (!rc)
+        rc = check_cold_edges(j);
     for (uint32_t p = 0; !rc && p < j->cfg.partitions; p++) {
         if (j->parts[p].n)
             rc = audit_partition(j, p);

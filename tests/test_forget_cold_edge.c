@@ -14,7 +14,11 @@
  * a second forget fails the same, finishing it first; once an event is
  * appended and the active segment rolled, the next forget finishes it:
  * every event but the key's reads back at its offset, the cold archives
- * are as they were and verify is clean.
+ * are as they were and verify is clean. A dry run fails the same, with
+ * the same detail, writing nothing (not even the intent); with an event
+ * of the key in the active segment beside others, which the forget's
+ * roll seals and which then keeps the range, the dry run and the forget
+ * both go through.
  */
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -51,14 +55,20 @@ static void teardown(void)
 
 TestSuite(forget_cold_edge, .init = setup, .fini = teardown, .timeout = 120);
 
-static int forget_edge(siglog_forget_result *res)
+static int forget_edge_as(uint32_t dry_run, siglog_forget_result *res)
 {
     siglog_maintenance *m;
     cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
     siglog_key k = {"edge", 4};
-    int rc = siglog_forget(m, "t", &k, 1, NULL, res);
+    siglog_forget_options o = {.dry_run = dry_run};
+    int rc = siglog_forget(m, "t", &k, 1, &o, res);
     siglog_maintenance_close(m);
     return rc;
+}
+
+static int forget_edge(siglog_forget_result *res)
+{
+    return forget_edge_as(0, res);
 }
 
 static size_t pending(void)
@@ -119,4 +129,48 @@ Test(forget_cold_edge, a_forget_emptying_every_segment_after_the_cold_tier_waits
     test_verify_clean(dir, "after the finish");
     test_files_free(&was);
     test_files_free(&cold_was);
+}
+
+Test(forget_cold_edge, a_dry_run_fails_as_the_forget_would_and_writes_nothing)
+{
+    const char *dirs[] = {dir, cold};
+    test_files was = {0};
+    test_files_load_below(&was, dir);
+    test_files_load_below(&was, cold);
+
+    siglog_forget_result res;
+    cr_assert_eq(forget_edge_as(1, &res), SIGLOG_EINVAL, "the dry run: %s", siglog_errdetail());
+    char said[1024];
+    snprintf(said, sizeof said, "%s", siglog_errdetail());
+    cr_assert(strstr(said, "follows the cold tier and would keep no event"), "%s", said);
+    cr_assert_eq(res.events_removed, 1500, "the plan's figures: %llu events", (unsigned long long)res.events_removed);
+    test_files_assert_same(&was, dirs, 2, NULL, "the dry run");
+    cr_assert_eq(pending(), 0);
+
+    cr_assert_eq(forget_edge(&res), SIGLOG_EINVAL, "%s", siglog_errdetail());
+    cr_assert_str_eq(siglog_errdetail(), said, "the forget says other than its dry run");
+    test_files_free(&was);
+}
+
+Test(forget_cold_edge, a_dry_run_takes_the_active_segment_as_the_roll_leaves_it)
+{
+    /* The active segment holds key-000's events, then one of the key's:
+     * rolled by the forget, it keeps key-000's and takes the range. */
+    test_token_session(dir, &events, 1, EDGE, 0);
+    const char *dirs[] = {dir, cold};
+    test_files was = {0};
+    test_files_load_below(&was, dir);
+    test_files_load_below(&was, cold);
+
+    siglog_forget_result res;
+    cr_assert_eq(forget_edge_as(1, &res), 0, "the dry run: %s", siglog_errdetail());
+    cr_assert_eq(res.events_removed, 1501);
+    cr_assert_eq(res.segments_rolled, 1);
+    test_files_assert_same(&was, dirs, 2, NULL, "the dry run");
+
+    cr_assert_eq(forget_edge(&res), 0, "%s", siglog_errdetail());
+    cr_assert_eq(res.events_removed, 1501);
+    cr_assert_eq(pending(), 0);
+    test_verify_clean(dir, "after the forget");
+    test_files_free(&was);
 }

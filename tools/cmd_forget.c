@@ -44,7 +44,11 @@ static const args_cmd forget_cmd = {
     "  --wait SECONDS  how long to wait for a writer that has the store to\n"
     "                  answer the forget's roll request (1 to 86400; default\n"
     "                  10): past it the forget changes nothing and exits 1\n"
-    "  --dry-run       say what would go and write nothing\n"
+    "  --dry-run       say what would go and write nothing; where the forget\n"
+    "                  would fail before changing anything (keys filling\n"
+    "                  every sealed segment after the cold tier: \"would keep\n"
+    "                  no event\"), say \"would fail:\" with its error and\n"
+    "                  exit 1 as it would\n"
     "  --status        list the forgets a crash left unfinished (stream, keys,\n"
     "                  started); reads only. --json: {\"store\", \"pending\":\n"
     "                  [{\"stream\", \"keys\", \"started\"}]}\n"
@@ -317,7 +321,11 @@ static int run(const char *store, const char *stream, const key_list *keys, cons
     siglog_forget_result r;
     int rc = stream ? siglog_forget(m, stream, keys->v, keys->n, &o, &r) : siglog_forget_finish(m, &o, &r);
     progress_end(&bar);
+    /* A dry run meets what the forget would meet (it plans the same,
+     * and asks what the cold tier's edge would refuse): it would fail. */
     int status = !rc ? report(store, stream, keys->n, ma->dry_run, &r, dirs)
+                 : stream && ma->dry_run
+                     ? cli_fail_lib(forget_cmd.name, rc, "would fail: forgetting keys of stream %s", stream)
                  : stream ? cli_fail_lib(forget_cmd.name, rc, "forgetting keys of stream %s", stream)
                           : cli_fail_lib(forget_cmd.name, rc, "finishing the interrupted forgets of %s", store);
     siglog_maintenance_close(m);

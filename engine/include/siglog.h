@@ -1387,7 +1387,11 @@ typedef struct siglog_forget_result {
  * out->archives_unvisited: the forget cannot tell it is gone.
  *
  * With o->dry_run nothing is written (no audit record either) and *out
- * says what would go. Empty or NULL keys, n == 0: SIGLOG_EINVAL; unknown
+ * says what would go; where the forget would fail before its first
+ * change (keys filling every sealed segment right after the cold tier
+ * with no sealed segment after them keeping an event, FORMAT.md §4), the
+ * dry run fails with the same SIGLOG_EINVAL and detail, *out still
+ * saying what the plan found. Empty or NULL keys, n == 0: SIGLOG_EINVAL; unknown
  * stream: SIGLOG_ENOENT. o may be NULL (defaults). */
 SIGLOG_API int siglog_forget(siglog_maintenance *m, const char *stream, const siglog_key *keys, size_t n,
                              const siglog_forget_options *o, siglog_forget_result *out);

@@ -351,9 +351,11 @@ Test(cli_forget, finish_beside_a_live_writer_has_it_scrub_its_journal)
 
 /* A forget whose key fills every sealed segment after the cold tier has
  * no segment to give their offsets to (a cold entry is never rewritten):
- * exit 1 with that error, its intent listed by --status and every file
- * of the store and cold_dir as it was but the intent; --finish fails the
- * same; after an append and a roll the next forget finishes it. */
+ * its dry run says it would fail with that error and exits 1, writing
+ * nothing; the forget exits 1 with that error, its intent listed by
+ * --status and every file of the store and cold_dir as it was but the
+ * intent; --finish fails the same; after an append and a roll the next
+ * forget finishes it. */
 static const char *edge_keys[] = {"key-000", "key-001", "edge"};
 static test_token_log edge_log = {.keys = edge_keys, .seed = 9400};
 
@@ -367,6 +369,10 @@ Test(cli_forget, a_forget_emptying_every_segment_after_the_cold_tier_exits_1_wit
     test_files_load_below(&was, edge);
     test_files_load_below(&was, edge_cold);
 
+    REFUSED(1, "would fail: forgetting keys of stream t: ", "forget", edge, "t", "--key", "edge", "--dry-run");
+    REFUSED(1, "segment at offset 2500 follows the cold tier and would keep no event", "forget", edge, "t", "--key",
+            "edge", "--dry-run");
+    test_files_assert_same(&was, dirs, 2, NULL, "forget --dry-run");
     REFUSED(1, "segment at offset 2500 follows the cold tier and would keep no event", "forget", edge, "t", "--key",
             "edge");
     test_files_assert_same(&was, dirs, 2, "/streams/t/forget.intent", "forget");
