@@ -115,6 +115,11 @@ typedef struct compact_keys_params {
      * such a key set fails with SIGLOG_ENOMEM). */
     const siglog_io *io;
     const char *spill_dir;
+    /* Entries before the inputs (cold ones, never rewritten, or those
+     * before a recorded loss) may hold older events of the inputs' keys:
+     * a tombstone then stays whatever its age, since dropping it would
+     * make such an older value its key's newest again. */
+    int older_may_exist;
 } compact_keys_params;
 
 /* Key compaction of the sealed segments in[0..n) (consecutive, in offset

@@ -180,8 +180,10 @@ static int map_note(key_verdicts *v, const siglog_record *r)
 /* Whether the newest record of a key, e, stays. */
 static int entry_stays(const key_verdicts *v, const key_entry *e)
 {
-    /* A tombstone stays while readers may still need to see the delete. */
-    return !e->tombstone || e->timestamp_us >= v->kp->now_us - (int64_t)v->kp->tombstone_retention_us;
+    /* A tombstone stays while readers may still need to see the delete,
+     * and while an older event of its key may lie before the inputs. */
+    return !e->tombstone || v->kp->older_may_exist ||
+           e->timestamp_us >= v->kp->now_us - (int64_t)v->kp->tombstone_retention_us;
 }
 
 static int note_batch(void *arg, segment *s, const batch_header *h, const uint8_t *body)

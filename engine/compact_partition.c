@@ -255,11 +255,13 @@ static int needs_holder(const catalog_snapshot *s, size_t first, size_t end)
  * rewritten, cold.h) or ends at a recorded loss (a rewrite never covers
  * lost offsets), and the entries after it are the active segment or
  * another stretch beyond a loss, so no entry can take its range over,
- * and leaving the stretch whole kept every superseded value and expired
- * tombstone in it for good. Its last record is kept as it was, at its
- * offset: the newest of the stretch, it is a superseded value whose key
- * has a newer event after it (a reader sees that one last), or a
- * tombstone past its retention (its key stays deleted). */
+ * and leaving the stretch whole kept every superseded record in it for
+ * good. Its last record is kept as it was, at its offset: the newest of
+ * the stretch, it is a superseded value or tombstone whose key has a
+ * newer event after it (a reader sees that one last). A tombstone that
+ * is its key's newest stays in such a stretch whatever its age
+ * (compact_keys_params.older_may_exist): the entries before may hold an
+ * older value of its key, which its going would bring back. */
 static int each_stretch(catalog *c, const stretch_ops *ops, void *arg, compact_stats *st)
 {
     *st = (compact_stats){0};
@@ -303,6 +305,7 @@ typedef struct run_arg {
 static int run_keys(void *arg, catalog *c, const catalog_snapshot *s, size_t first, size_t end, compact_stats *one)
 {
     run_arg *a = arg;
+    a->k.older_may_exist = first > 0;
     return rewrite_run(c, s, first, end - first, a->p, a->compression, -1, keys_builder, &a->k, one);
 }
 
@@ -390,6 +393,7 @@ typedef struct count_arg {
 static int count_keys(void *arg, catalog *c, const catalog_snapshot *s, size_t first, size_t end, compact_stats *one)
 {
     count_arg *a = arg;
+    a->k.older_may_exist = first > 0;
     size_t m = sl_catalog_snapshot_count(s) - end;
     segment **in = NULL, **newer = NULL;
     int rc = open_entries(c, s, first, end - first, a->p, &in);

@@ -778,6 +778,15 @@ static void assert_same_figures(const compact_stats *dry, const compact_stats *s
               (unsigned long long)st->records_dropped, (unsigned long long)st->bytes_in);
 }
 
+/* Whether no event after model event i has its key. */
+static int newest_of_key(uint64_t i)
+{
+    for (uint64_t j = i + 1; j < events; j++)
+        if (strcmp(model[j].key, model[i].key) == 0)
+            return 0;
+    return 1;
+}
+
 /* The key compaction parameters of the stores of build_cold. */
 static compact_keys_params cold_kp(void)
 {
@@ -821,13 +830,22 @@ static void compact_beside_cold_and_check(uint64_t seed, uint32_t keys, int supe
 
     uint64_t expired = 0, young = 0;
     expect e = {.keep = model_survivors(events, events, kp.now_us, kp.tombstone_retention_us, &expired, &young)};
-    uint64_t hot_kept = 0;
+    uint64_t hot_kept = 0, held = 0;
     for (uint64_t i = 0; i < events; i++) {
-        if (i < COLD_EVENTS || i >= sealed_end)
+        if (i < COLD_EVENTS || i >= sealed_end) {
             e.keep[i] = 1; /* the cold tier and the active segment are not compacted */
-        else
-            hot_kept += e.keep[i];
+            continue;
+        }
+        /* Its key's newest tombstone stays whatever its age: the cold
+         * tier before it may hold an older value of the key. */
+        if (model[i].tombstone && !e.keep[i] && newest_of_key(i)) {
+            e.keep[i] = 1;
+            held++;
+        }
+        hot_kept += e.keep[i];
     }
+    if (!superseded)
+        cr_assert_gt(held, 0, "premise: no expired tombstone is its key's newest in the hot stretch");
     if (superseded) {
         cr_assert_eq(hot_kept, 0, "premise: the model keeps nothing of the hot sealed stretch");
         e.keep[sealed_end - 1] = 1; /* the range's holder */
