@@ -103,6 +103,37 @@ for want in ("400 over 500", "| 0.80 |", "| 0.43 |", "within reach of the floor"
 if not any(l.startswith("bench=cli_append_vs_jsonfast_floor ") and "bound_reachable=yes" in l for l in machine):
     fail("no machine-readable line of the CLI append floor")
 
+# Two targets judging one figure against two baselines are both written.
+shared = dict(missed)
+shared[("durable_8partitions", "events_per_s")] = 900000.0
+shared[("raw_1file_durable", "events_per_s")] = 1.0e6
+shared[("lmdb_durable_8partitions", "events_per_s")] = 600000.0
+text, machine = report(shared)
+for label, ratio in (("durable 8 partitions, 1000-event batches vs raw_1file_durable", "| 0.90 |"),
+                     ("durable 8 partitions LZ4 vs LMDB durable commits of the same batches", "| 1.50 |")):
+    rows = [l for l in text.split("## Targets not met")[0].splitlines() if l.startswith("| " + label + " |")]
+    if len(rows) != 1 or ratio not in rows[0]:
+        fail(f"target {label!r} sharing its figure with another: {rows}")
+
+# A rate target's floor is over the target's own bound: the NASA file's
+# append at 200 MB/s against 250, its floor at 300.
+nasa = dict(missed)
+nasa[("cli_append_nasa", "mb_per_s")] = 200.0
+nasa[("cli_append_nasa", "cpu_mb_per_s")] = 150.0
+nasa[("jsonl_floor_nasa", "mb_per_s")] = 300.0
+nasa[("jsonl_floor_nasa", "cpu_mb_per_s")] = 200.0
+text, machine = report(nasa)
+label = [t[0] for t in run["RATE_TARGETS"] if t[1] == "cli_append_nasa"][0]
+row = [l for l in text.split("## Targets not met")[0].splitlines() if l.startswith("| " + label + " |")]
+if len(row) != 1 or "| 200 | 250 | 0.80 | 0.60 | >= 1.0 | NO |" not in row[0]:
+    fail(f"NASA rate target row wrong: {row}")
+row = floor_row(label)
+for want in ("300 over 250", "| 1.20 |", "| 0.80 |", "within reach of the floor", "| 0.67 |", "| 0.75 |"):
+    if want not in row:
+        fail(f"NASA floor row lacks {want!r}: {row}")
+if not any(l.startswith("bench=cli_append_nasa_floor ") and "floor_baseline=250 " in l for l in machine):
+    fail("no machine-readable line of the NASA floor")
+
 # A floor at or above the bound says so.
 reach = dict(missed)
 reach[("raw_rolled", "events_per_s")] = 4.0e6
