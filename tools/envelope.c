@@ -71,24 +71,62 @@ static void build_head(envelope_head *h, const char *stream, uint32_t partition)
     h->len = (int)(p - h->bytes);
 }
 
+/* r's offset at p in the common line, from h's digits of the last one
+ * when r's is one more and ends in a digit other than 9 (nine lines in
+ * ten of a source read in order): the last digit goes up by one, where
+ * out_put_u64 made every digit again. */
+static char *put_offset(envelope_head *h, char *p, uint64_t offset)
+{
+    char *last = h->offset_digits + h->offset_len - 1;
+    if (h->offset_len && offset == h->offset + 1 && *last != '9')
+        (*last)++;
+    else
+        h->offset_len = (unsigned)(out_put_u64(h->offset_digits, offset) - h->offset_digits);
+    h->offset = offset;
+    memcpy(p, h->offset_digits, ENVELOPE_COPY_BYTES);
+    return p + h->offset_len;
+}
+
+/* r's time at p in the common line: the digits above its last eight
+ * from h when they are the last time's (a time in microseconds has 16,
+ * and its top eight change once in 100 seconds), the last eight made
+ * at once. Times before 100 seconds, negative ones among them, are
+ * written whole. */
+static char *put_time(envelope_head *h, char *p, int64_t ts)
+{
+    if (ts < 100000000)
+        return out_put_i64(p, ts);
+    uint64_t hi = (uint64_t)ts / 100000000;
+    if (!h->ts_hi_len || hi != h->ts_hi) {
+        h->ts_hi = hi;
+        h->ts_hi_len = (unsigned)(out_put_u64(h->ts_hi_digits, hi) - h->ts_hi_digits);
+    }
+    memcpy(p, h->ts_hi_digits, ENVELOPE_COPY_BYTES);
+    return out_put_8digits(p + h->ts_hi_len, (uint32_t)((uint64_t)ts - hi * 100000000));
+}
+
 /* The literals the common line holds besides its head, key and value. */
 #define LINE_LITERALS                                                                                          \
     (sizeof ",\"ts\":" + sizeof ",\"key\":\"\"" + sizeof ",\"schema\":" + sizeof ",\"tombstone\":true" +          \
      sizeof ",\"late\":true" + sizeof ",\"value\":" + sizeof "}\n")
 
-/* The common line (see the top), in place: 1, or 0 when the buffer
- * cannot hold it whole (then the caller writes it piece by piece). */
-static int write_common(const envelope_head *h, const siglog_record *r, int late)
+/* The common line (see the top), in place: 1; 0 when the check does not
+ * embed the value, -1 when the buffer cannot hold the line whole (then
+ * the caller writes it piece by piece; nothing is written either way).
+ * The check copies the value into the line as it reads it. */
+static int write_common(envelope_head *h, const siglog_record *r, int late)
 {
-    size_t need = (size_t)h->len + 3 * (OUT_DECIMAL_MAX + 1) + r->key_len + r->value_len + LINE_LITERALS;
+    /* Room for the copies of whole digit buffers, beyond the digits. */
+    size_t need = (size_t)h->len + 3 * (OUT_DECIMAL_MAX + 1) + r->key_len + r->value_len + LINE_LITERALS +
+                  ENVELOPE_COPY_BYTES;
     char *p = out_reserve(need);
     if (!p)
-        return 0;
+        return -1;
     memcpy(p, h->bytes, (size_t)h->len);
     p += h->len;
-    p = out_put_u64(p, r->offset);
+    p = put_offset(h, p, r->offset);
     PUT(p, ",\"ts\":");
-    p = out_put_i64(p, r->timestamp_us);
+    p = put_time(h, p, r->timestamp_us);
     PUT(p, ",\"key\":\"");
     memcpy(p, r->key, r->key_len);
     p += r->key_len;
@@ -99,7 +137,8 @@ static int write_common(const envelope_head *h, const siglog_record *r, int late
     if (late)
         PUT(p, ",\"late\":true");
     PUT(p, ",\"value\":");
-    memcpy(p, r->value, r->value_len);
+    if (!jsoncheck_embeddable_copy(r->value, r->value_len, p))
+        return 0;
     p += r->value_len;
     PUT(p, "}\n");
     out_commit(p);
@@ -110,11 +149,17 @@ void envelope_write(envelope_head *h, const char *stream, uint32_t partition, co
 {
     if (h->len == 0)
         build_head(h, stream, partition);
-    int embedded = jsoncheck_embeddable(r->value, r->value_len);
     int plain_key = r->key_len != 0 && jsoncheck_plain(r->key, r->key_len);
-    if (embedded && plain_key && h->len > 0 && r->partition == partition && r->header_count == 0 &&
-        write_common(h, r, late))
-        return;
+    int embedded = -1; /* not asked yet */
+    if (plain_key && h->len > 0 && r->partition == partition && r->header_count == 0) {
+        int rc = write_common(h, r, late);
+        if (rc == 1)
+            return;
+        if (rc == 0)
+            embedded = 0;
+    }
+    if (embedded < 0)
+        embedded = jsoncheck_embeddable(r->value, r->value_len);
     /* The numbers between the stream and the key are built in one buffer
      * and written at once: a write per field was a tenth of the replay's
      * instructions. */

@@ -374,20 +374,23 @@ static inline uint64_t prefix_xor(uint64_t x)
 
 #ifdef __SSE2__
 /* The quotes of the 16 bytes at p as bits, the specials among them or'ed
- * into *special. */
-static inline uint64_t quotes16(at p, __m128i *special)
+ * into *special; the bytes stored at dst too unless it is NULL. */
+__attribute__((always_inline)) static inline uint64_t quotes16(at p, __m128i *special, unsigned char *dst)
 {
     const __m128i quote = _mm_set1_epi8('"'), backslash = _mm_set1_epi8('\\'), space = _mm_set1_epi8(0x20);
     __m128i x = _mm_loadu_si128((const __m128i *)(const void *)p);
+    if (dst)
+        _mm_storeu_si128((__m128i *)(void *)dst, x);
     *special = _mm_or_si128(*special, _mm_or_si128(_mm_cmpeq_epi8(x, backslash), _mm_cmplt_epi8(x, space)));
     return (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(x, quote));
 }
 
-/* The same of the 64 bytes at p. */
-static inline uint64_t quotes64(at p, __m128i *special)
+/* The same of the 64 bytes at p (and dst). */
+__attribute__((always_inline)) static inline uint64_t quotes64(at p, __m128i *special, unsigned char *dst)
 {
-    return quotes16(p, special) | quotes16(p + 16, special) << 16 | quotes16(p + 32, special) << 32 |
-           quotes16(p + 48, special) << 48;
+    return quotes16(p, special, dst) | quotes16(p + 16, special, dst ? dst + 16 : NULL) << 16 |
+           quotes16(p + 32, special, dst ? dst + 32 : NULL) << 32 |
+           quotes16(p + 48, special, dst ? dst + 48 : NULL) << 48;
 }
 
 /* The closing quotes among those marked in bits (bit i standing for
@@ -404,39 +407,63 @@ static inline uint32_t *place_closes(uint64_t bits, size_t from, uint64_t *insid
 
 /* ix over text[0..len), closes having room for CLOSES_MAX + 1: 1, or 0
  * when the text holds a special byte, more strings, an unclosed one (it
- * is not JSON) or 4 GiB; then strings are read by their bytes. */
-static int index_quotes(at text, size_t len, uint32_t *closes, quotes *ix)
+ * is not JSON) or 4 GiB; then strings are read by their bytes. Unless dst
+ * is NULL, the text is copied there too, whatever the answer (the pass
+ * loads every byte of it, and jsonl replay copies it into its line). */
+__attribute__((always_inline)) static inline int index_quotes(at text, size_t len, uint32_t *closes, quotes *ix,
+                                                              unsigned char *dst)
 {
-    if (len > UINT32_MAX)
-        return 0;
+    if (len > UINT32_MAX || len < 64) {
+        if (dst && len)
+            memcpy(dst, text, len);
+        if (len > UINT32_MAX)
+            return 0;
+    }
     __m128i special = _mm_setzero_si128();
     uint64_t inside = 0;
     uint32_t *out = closes;
     size_t off = 0;
     for (; len - off >= 64; off += 64) {
         if (out - closes > CLOSES_MAX - 32)
-            return 0; /* room for these 64 bytes' 32 at most */
-        out = place_closes(quotes64(text + off, &special), off, &inside, out);
+            goto decline; /* room for these 64 bytes' 32 at most */
+        out = place_closes(quotes64(text + off, &special, dst ? dst + off : NULL), off, &inside, out);
     }
     if (off < len) {
-        /* The last bytes, plain ones standing for what is not there. */
-        unsigned char last[64];
-        memset(last, 'a', sizeof last);
-        memcpy(last, text + off, len - off);
         if (out - closes > CLOSES_MAX - 32)
-            return 0;
-        out = place_closes(quotes64(last, &special), off, &inside, out);
+            goto decline;
+        uint64_t bits;
+        if (off > 0) {
+            /* The 64 bytes that end the text, those before off (already
+             * counted) shifted out of its quotes; finding their specials
+             * (and copying them) again changes nothing. A copy into a
+             * buffer of plain bytes was a call per value. */
+            bits = quotes64(text + len - 64, &special, dst ? dst + len - 64 : NULL) >> (64 - (len - off));
+        } else {
+            /* A text shorter than a word: plain bytes stand for what is
+             * not there (already copied to dst). */
+            unsigned char last[64];
+            memset(last, 'a', sizeof last);
+            memcpy(last, text, len);
+            bits = quotes64(last, &special, NULL);
+        }
+        out = place_closes(bits, off, &inside, out);
     }
     if (_mm_movemask_epi8(special) || inside)
         return 0;
     *out = 0;
     *ix = (quotes){ .base = text, .closes = closes, .next = 0 };
     return 1;
+decline:
+    if (dst)
+        memcpy(dst + off, text + off, len - off);
+    return 0;
 }
 #else
-static int index_quotes(at text, size_t len, uint32_t *closes, quotes *ix)
+static int index_quotes(at text, size_t len, uint32_t *closes, quotes *ix, unsigned char *dst)
 {
-    (void)text, (void)len, (void)closes, (void)ix;
+    (void)closes, (void)ix;
+    if (dst)
+        memcpy(dst, text, len);
     return 0;
 }
 #endif
@@ -540,13 +567,35 @@ __attribute__((noinline)) static at array(at p, at end, unsigned depth, quotes *
     }
 }
 
-int jsoncheck_embeddable(const char *text, size_t len)
+/* The check of text[0..len), strings' ends from its quotes when it
+ * allows (indexed), copied to dst on the way unless it is NULL. */
+__attribute__((always_inline)) static inline int check(const char *text, size_t len, int indexed, char *dst)
 {
     at p = (at)text, end = p + len;
     uint32_t closes[CLOSES_MAX + 1];
     quotes index;
-    p = value(p, end, 0, index_quotes(p, len, closes, &index) ? &index : NULL);
+    int ix = 0;
+    if (indexed)
+        ix = index_quotes(p, len, closes, &index, (unsigned char *)dst);
+    else if (dst && len)
+        memcpy(dst, text, len);
+    p = value(p, end, 0, ix ? &index : NULL);
     return p && blanks(p, end) == end;
+}
+
+int jsoncheck_embeddable(const char *text, size_t len)
+{
+    return check(text, len, 1, NULL);
+}
+
+int jsoncheck_embeddable_copy(const char *text, size_t len, char *dst)
+{
+    return check(text, len, 1, dst);
+}
+
+int jsoncheck_embeddable_scanned(const char *text, size_t len)
+{
+    return check(text, len, 0, NULL);
 }
 
 int jsoncheck_plain(const char *text, size_t len)

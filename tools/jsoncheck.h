@@ -30,6 +30,17 @@
  * 0: cannot say (ask jansson). Reads nothing outside text[0..len). */
 int jsoncheck_embeddable(const char *text, size_t len);
 
+/* jsoncheck_embeddable's answer, text[0..len) copied to dst[0..len)
+ * whatever it is: the pass over the quotes stores the bytes it loads,
+ * where jsonl replay copied the value into its line after the check. dst
+ * must not overlap text. */
+int jsoncheck_embeddable_copy(const char *text, size_t len, char *dst);
+
+/* jsoncheck_embeddable's answer with every string read by its bytes,
+ * never from the quotes' pass: both ways must answer alike on every
+ * text, which the fuzz target holds. */
+int jsoncheck_embeddable_scanned(const char *text, size_t len);
+
 /* 1: every byte of text[0..len) is plain, as in a string the check
  * passes over a word at a time: ASCII from 0x20 on, neither '"' nor
  * '\\'. Such bytes are valid UTF-8 and are their own JSON string between

@@ -153,6 +153,11 @@ char *out_put_u64(char *dst, uint64_t v)
     return end;
 }
 
+char *out_put_8digits(char *dst, uint32_t v)
+{
+    return eight_digits(v, dst + 8) + 8;
+}
+
 char *out_put_i64(char *dst, int64_t v)
 {
     if (v < 0)

@@ -78,6 +78,8 @@ int out_i64(int64_t v);
  * bytes (out_put_i64: one more). */
 char *out_put_u64(char *dst, uint64_t v);
 char *out_put_i64(char *dst, int64_t v);
+/* v < 100 000 000 as eight digits, zeros leading, at dst; returns dst + 8. */
+char *out_put_8digits(char *dst, uint32_t v);
 /* Send the buffer to the file descriptor now. */
 int out_flush(void);
 /* Non-zero once a write failed. */

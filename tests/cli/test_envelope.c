@@ -143,6 +143,34 @@ Test(envelope, in_place_line_agrees_with_the_piecewise_one)
     free(line);
 }
 
+/* A source's lines in order through one head, which keeps the last
+ * offset's and time's digits for the next line: each is the line a head
+ * that keeps nothing writes, offsets rising by one across every carry
+ * and skipping some, times rising across their top digits' changes and
+ * going back, down to those too small to split. */
+Test(envelope, digits_kept_from_line_to_line)
+{
+    envelope_head kept = { 0 };
+    siglog_record r = record("u000002", "{\"a\":1}");
+    const uint64_t starts[] = { 0, 7, 97, 995, 9999995, 19999, UINT64_MAX - 12, 42, 1000 };
+    const int64_t times[] = { 1767225600000700, 1767225599999990, 99999999, 100000000, 5, -1,
+                              INT64_MAX - 2, 1767225600000000, 199999995 };
+    for (size_t s = 0; s < sizeof starts / sizeof starts[0]; s++) {
+        for (uint64_t i = 0; i < 12; i++) {
+            r.offset = starts[s] + i;
+            r.timestamp_us = times[s] + (int64_t)(i < 10 ? i : i * 1000000000);
+            if (times[s] > INT64_MAX - 20000000000)
+                r.timestamp_us = times[s] - (int64_t)i;
+            envelope_head none = { .len = -1 };
+            char *a = line_of(&kept, "s0", r.partition, &r, 0);
+            char *b = line_of(&none, "s0", r.partition, &r, 0);
+            cr_assert_str_eq(a, b);
+            free(a);
+            free(b);
+        }
+    }
+}
+
 Test(envelope, lines_the_in_place_path_leaves)
 {
     const char *keys[] = { NULL, "k\"q", "caf\xc3\xa9", "\xff\xfe", "tab\tkey" };

@@ -4,7 +4,9 @@
  * | JSON_ALLOW_NUL) and holds no raw line break; it takes plain JSON of
  * every kind, and declines each bound its header names on both sides of
  * the bound. Values are copied to an allocation of their exact length, so
- * that ASan sees any read past the end.
+ * that ASan sees any read past the end. Each answer is held to the same
+ * check with every string read by its bytes (where the quotes' pass would
+ * find its end) and to the one that copies the text as it reads it.
  */
 #include "jsoncheck.h"
 
@@ -19,6 +21,15 @@ static int check_len(const char *text, size_t len)
     cr_assert(copy);
     memcpy(copy, text, len);
     int yes = jsoncheck_embeddable(copy, len);
+    /* The other two ways answer alike: every string read by its bytes,
+     * and the copying one, whose copy is the text to the byte (its
+     * destination of the text's exact length too). */
+    cr_assert_eq(jsoncheck_embeddable_scanned(copy, len), yes, "'%.*s' read by its bytes", (int)len, text);
+    char *dst = malloc(len ? len : 1);
+    cr_assert(dst);
+    cr_assert_eq(jsoncheck_embeddable_copy(copy, len, dst), yes, "'%.*s' copied", (int)len, text);
+    cr_assert(memcmp(dst, copy, len) == 0, "'%.*s' copied as '%.*s'", (int)len, text, (int)len, dst);
+    free(dst);
     if (yes) {
         json_t *v = json_loadb(copy, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
         cr_assert(v, "jsoncheck takes '%.*s', which jansson refuses", (int)len, text);
@@ -153,6 +164,17 @@ Test(jsoncheck, strings_found_by_their_quotes)
                     buf[at] = was;
                 }
             }
+    /* An escaped quote at every place of a string in texts ending on and
+     * off a word's end: the quotes' pass sees its backslash wherever it
+     * lies, the text's last bytes read with some before them once more. */
+    for (size_t value_len = 50; value_len <= 140; value_len += 3) {
+        size_t len = object_of(buf, 1, 1, value_len); /* {"a":"v...v"} */
+        for (size_t at = 6; at + 4 <= len; at++) {
+            memcpy(buf + at, "\\\"", 2);
+            cr_assert_eq(check_len(buf, len), 1, "an escaped quote at %zu of %zu", at, len);
+            memcpy(buf + at, "vv", 2);
+        }
+    }
     takes("[\"0123456789012345678901234567890123456789012345678901234567890\",\"x\"]");
     takes("[\"012345678901234567890123456789012345678901234567890123456789012\",\"x\"]");
     declines("[\"0123456789012345678901234567890123456789012345678901234567890\"\"x\"]");

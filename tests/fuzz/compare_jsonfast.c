@@ -13,9 +13,10 @@
  * in-place form (jsonfast_parse_padded, what `siglog append` calls on the
  * line reader's buffer) must answer as the copying one, whatever bytes
  * follow the line. Replay's one-pass check (jsoncheck) is held to jansson
- * on the same lines, and its word-at-a-time test for bytes a JSON string
- * holds as they are (jsoncheck_plain, how the jsonl envelope writes a
- * key) to a byte-by-byte one.
+ * on the same lines, its strings' ends found from the quotes to the same
+ * check reading every string by its bytes, and its word-at-a-time test
+ * for bytes a JSON string holds as they are (jsoncheck_plain, how the
+ * jsonl envelope writes a key) to a byte-by-byte one.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,6 +87,18 @@ static void check_in_place(const char *line, size_t len, const jsonpath *const *
 static void check_embeddable(const char *line, size_t len, int fast_rc)
 {
     int yes = jsoncheck_embeddable(line, len);
+    /* Its two ways of finding a string's end, from the text's quotes
+     * (where the text allows) and by the string's bytes, answer alike;
+     * so does the way that copies the text as it reads it, its copy the
+     * text to the byte. */
+    if (jsoncheck_embeddable_scanned(line, len) != yes)
+        fuzz_fail(TARGET, "jsoncheck answers %d from the quotes and %d by the strings' bytes", yes, !yes);
+    char *copy = malloc(len ? len : 1);
+    if (!copy)
+        fuzz_fail(TARGET, "out of memory");
+    if (jsoncheck_embeddable_copy(line, len, copy) != yes || memcmp(copy, line, len) != 0)
+        fuzz_fail(TARGET, "jsoncheck_embeddable_copy answers or copies otherwise");
+    free(copy);
     int breaks = memchr(line, '\n', len) || memchr(line, '\r', len);
     json_t *v = json_loadb(line, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
     if (yes && (!v || breaks))
