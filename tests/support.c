@@ -576,16 +576,12 @@ siglog *test_seeded_open_read_only(const char *store, siglog_stream **st, const 
     return s;
 }
 
-uint64_t test_check_seeded_log(const char *store, uint64_t seed, uint64_t *end, const char *ctx)
+uint64_t test_check_seeded_records(siglog_stream *st, uint64_t seed, uint64_t from, const char *ctx)
 {
-    siglog_stream *st;
-    siglog *s = test_seeded_open_read_only(store, &st, ctx);
-    siglog_partition_info info;
-    cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s: %s", ctx, siglog_errdetail());
     siglog_cursor *cur;
     cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s: %s", ctx, siglog_errdetail());
     const siglog_record *r;
-    uint64_t want = info.log_start_offset;
+    uint64_t want = from;
     int rc;
     while ((rc = siglog_cursor_next(cur, &r)) == 1) {
         cr_assert_eq(r->offset, want, "%s: offset %" PRIu64 " where %" PRIu64 " belongs", ctx, r->offset, want);
@@ -594,10 +590,19 @@ uint64_t test_check_seeded_log(const char *store, uint64_t seed, uint64_t *end, 
         test_assert_record_eq(r, &t.ev);
         want++;
     }
-    cr_assert_eq(rc, 0, "%s: cursor at %" PRIu64 ": %s", ctx, want, siglog_errdetail());
+    cr_assert_eq(rc, 0, "%s: cursor at %" PRIu64 ": %s: %s", ctx, want, siglog_strerror(rc), siglog_errdetail());
     siglog_cursor_close(cur);
+    return want;
+}
+
+uint64_t test_check_seeded_log(const char *store, uint64_t seed, uint64_t *end, const char *ctx)
+{
+    siglog_stream *st;
+    siglog *s = test_seeded_open_read_only(store, &st, ctx);
+    siglog_partition_info info;
+    cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s: %s", ctx, siglog_errdetail());
+    *end = test_check_seeded_records(st, seed, info.log_start_offset, ctx);
     siglog_close(s);
-    *end = want;
     return info.log_start_offset;
 }
 

@@ -226,6 +226,12 @@ void test_seeded_cold_store(const char *dir, const char *cold, uint64_t seed, ui
  * dense. Returns the log start; *end gets where the log ends. ctx starts
  * every failure's message. */
 uint64_t test_check_seeded_log(const char *store, uint64_t seed, uint64_t *end, const char *ctx);
+/* The walk of test_check_seeded_log over partition 0 of st, whatever the
+ * stream: from the start, every record is event (its offset) of seed,
+ * byte-identical, the first at offset `from` (the log start) and the rest
+ * dense. Returns the offset after the last. ctx starts every failure's
+ * message. */
+uint64_t test_check_seeded_records(siglog_stream *st, uint64_t seed, uint64_t from, const char *ctx);
 /* Open the store read-only and get its stream "m" into *st; ctx starts
  * a failure's message. */
 siglog *test_seeded_open_read_only(const char *store, siglog_stream **st, const char *ctx);

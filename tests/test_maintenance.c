@@ -91,31 +91,12 @@ static char *partition_dir(void)
  * workload; returns the log start. */
 static uint64_t check_events(uint64_t events)
 {
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s = NULL;
-    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
     siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
+    siglog *s = test_seeded_open_read_only(dir, &st, "read back");
     siglog_partition_info info;
     cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s", siglog_errdetail());
     cr_assert_eq(info.next_offset, events);
-    siglog_cursor *cur;
-    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
-    const siglog_record *r;
-    uint64_t want = info.log_start_offset;
-    int rc;
-    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
-        cr_assert_eq(r->offset, want);
-        test_event t;
-        test_event_make(&t, SEED, want);
-        test_assert_record_eq(r, &t.ev);
-        want++;
-    }
-    cr_assert_eq(rc, 0, "cursor: %s: %s", siglog_strerror(rc), siglog_errdetail());
-    cr_assert_eq(want, events);
-    siglog_cursor_close(cur);
+    cr_assert_eq(test_check_seeded_records(st, SEED, info.log_start_offset, "read back"), events);
     siglog_close(s);
     return info.log_start_offset;
 }

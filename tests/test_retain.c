@@ -81,11 +81,7 @@ static void make_store(const siglog_stream_config *policy)
 
 static siglog *open_reader(siglog_stream **st)
 {
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s = NULL;
-    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog *s = test_store_open_read_only(dir);
     cr_assert_eq(siglog_stream_get(s, "r", st), 0);
     return s;
 }
@@ -118,21 +114,7 @@ static uint64_t check_log(segs *out)
     cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s", siglog_errdetail());
     cr_assert_eq(info.next_offset, EVENTS);
     cr_assert_eq(info.log_start_offset, out->e[0].base_offset);
-    siglog_cursor *cur;
-    cr_assert_eq(siglog_cursor_open(&cur, st, 0, SIGLOG_SEEK_START, 0, 0), 0, "%s", siglog_errdetail());
-    const siglog_record *r;
-    uint64_t want = info.log_start_offset;
-    int rc;
-    while ((rc = siglog_cursor_next(cur, &r)) == 1) {
-        cr_assert_eq(r->offset, want);
-        test_event t;
-        test_event_make(&t, SEED, want);
-        test_assert_record_eq(r, &t.ev);
-        want++;
-    }
-    cr_assert_eq(rc, 0, "cursor: %s", siglog_errdetail());
-    cr_assert_eq(want, EVENTS);
-    siglog_cursor_close(cur);
+    cr_assert_eq(test_check_seeded_records(st, SEED, info.log_start_offset, "read back"), EVENTS);
     siglog_close(s);
     return info.log_start_offset;
 }
