@@ -181,6 +181,22 @@ siglog *test_store_open_read_only(const char *dir)
     return s;
 }
 
+siglog *test_store_in_tmpdir(const char *tag, char **dir)
+{
+    *dir = test_tmpdir(tag);
+    char *path = test_path(*dir, "store");
+    siglog *s = test_store_open(path, NULL);
+    free(path);
+    return s;
+}
+
+void test_store_close_rmtree(siglog *s, char *dir)
+{
+    cr_assert_eq(siglog_close(s), 0);
+    test_rmtree(dir);
+    free(dir);
+}
+
 siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitions, uint32_t sync,
                                   uint64_t segment_bytes)
 {

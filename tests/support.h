@@ -60,6 +60,12 @@ void test_assert_record_eq(const siglog_record *r, const siglog_event *e);
 siglog *test_store_open(const char *dir, const struct siglog_io *io);
 /* A read-only handle on the store at dir (asserts it opens). */
 siglog *test_store_open_read_only(const char *dir);
+/* A writer of a new store at "<a test_tmpdir of tag>/store", for the
+ * suites whose temporary directory holds more than the store; *dir gets
+ * that directory. test_store_close_rmtree undoes both. */
+siglog *test_store_in_tmpdir(const char *tag, char **dir);
+/* Close s (asserting it closes cleanly), then remove dir and free it. */
+void test_store_close_rmtree(siglog *s, char *dir);
 /* Create a stream with `partitions`, `sync` policy, segment size. */
 siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitions, uint32_t sync,
                                   uint64_t segment_bytes);

@@ -23,17 +23,12 @@ static siglog *store;
 
 static void setup(void)
 {
-    dir = test_tmpdir("merge");
-    char *path = test_path(dir, "store");
-    store = test_store_open(path, NULL);
-    free(path);
+    store = test_store_in_tmpdir("merge", &dir);
 }
 
 static void teardown(void)
 {
-    cr_assert_eq(siglog_close(store), 0);
-    test_rmtree(dir);
-    free(dir);
+    test_store_close_rmtree(store, dir);
 }
 
 TestSuite(merge, .init = setup, .fini = teardown, .timeout = 120);

@@ -24,20 +24,15 @@ static siglog *store;
 
 static void setup(void)
 {
-    dir = test_tmpdir("sort");
+    store = test_store_in_tmpdir("sort", &dir);
     spill = test_path(dir, "spill");
     cr_assert_eq(mkdir(spill, 0700), 0);
-    char *path = test_path(dir, "store");
-    store = test_store_open(path, NULL);
-    free(path);
 }
 
 static void teardown(void)
 {
-    cr_assert_eq(siglog_close(store), 0);
-    test_rmtree(dir);
+    test_store_close_rmtree(store, dir);
     free(spill);
-    free(dir);
 }
 
 TestSuite(sort, .init = setup, .fini = teardown, .timeout = 240);
