@@ -197,6 +197,21 @@ void test_store_close_rmtree(siglog *s, char *dir)
     free(dir);
 }
 
+siglog *test_config_edit(const char *dir, const char *stream, siglog_stream_config *c)
+{
+    siglog *s = test_store_open(dir, NULL);
+    siglog_stream *st;
+    cr_assert_eq(siglog_stream_get(s, stream, &st), 0, "%s: %s", stream, siglog_errdetail());
+    siglog_stream_config_get(st, c);
+    return s;
+}
+
+void test_config_save(siglog *s, const char *stream, const siglog_stream_config *c)
+{
+    cr_assert_eq(siglog_stream_config_set(s, stream, c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_close(s), 0);
+}
+
 siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitions, uint32_t sync,
                                   uint64_t segment_bytes)
 {
@@ -874,6 +889,14 @@ void test_token_config(siglog_stream_config *c, uint64_t segment_bytes)
     c->compression = SIGLOG_COMPRESSION_NONE;
 }
 
+siglog *test_token_store(const char *dir, const siglog_stream_config *c, siglog_stream **st)
+{
+    siglog *s = test_store_open(dir, NULL);
+    cr_assert_eq(siglog_stream_create(s, "t", c), 0, "%s", siglog_errdetail());
+    cr_assert_eq(siglog_stream_get(s, "t", st), 0);
+    return s;
+}
+
 void test_token_append(test_token_log *l, siglog_stream *st, uint8_t k)
 {
     cr_assert_lt(l->appended, TEST_TOKEN_EVENTS_MAX);
@@ -967,14 +990,10 @@ void test_roll_idle(const char *dir, const char *stream)
 
 void test_set_cold_after(const char *dir, uint64_t cold_after)
 {
-    siglog *s = test_store_open(dir, NULL);
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
     siglog_stream_config c;
-    siglog_stream_config_get(st, &c);
+    siglog *s = test_config_edit(dir, "t", &c);
     c.cold_after = cold_after;
-    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0);
+    test_config_save(s, "t", &c);
 }
 
 void test_token_session(const char *dir, test_token_log *l, uint64_t n, uint8_t k, uint8_t keys)
@@ -999,11 +1018,11 @@ void test_token_key_names(const char **names, char (*text)[16], int n, const cha
 void test_cold_edge_store(const char *dir, const char *cold, test_token_log *l, uint8_t keys, uint8_t edge,
                           uint64_t after)
 {
-    siglog *s = test_store_open(dir, NULL);
     siglog_stream_config c;
     test_token_config(&c, 64 * 1024);
     snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
-    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
+    siglog_stream *st;
+    siglog *s = test_token_store(dir, &c, &st);
     cr_assert_eq(siglog_close(s), 0);
     test_token_session(dir, l, 2500, 0, keys);
     test_roll_idle(dir, "t");

@@ -66,6 +66,12 @@ siglog *test_store_open_read_only(const char *dir);
 siglog *test_store_in_tmpdir(const char *tag, char **dir);
 /* Close s (asserting it closes cleanly), then remove dir and free it. */
 void test_store_close_rmtree(siglog *s, char *dir);
+/* Edit a stream's config in a writer session of its own:
+ * test_config_edit opens the store at dir and reads the config of
+ * `stream` into *c; test_config_save sets *c as the caller changed it
+ * and closes s (asserting both succeed). */
+siglog *test_config_edit(const char *dir, const char *stream, siglog_stream_config *c);
+void test_config_save(siglog *s, const char *stream, const siglog_stream_config *c);
 /* Create a stream with `partitions`, `sync` policy, segment size. */
 siglog_stream *test_stream_create(siglog *s, const char *name, uint32_t partitions, uint32_t sync,
                                   uint64_t segment_bytes);
@@ -284,6 +290,9 @@ void test_token_value(uint64_t seed, uint64_t i, char value[80]);
  * sealed at 2 KiB alone (no sync, a minute's linger) so that where the
  * segments roll does not depend on how fast the appends ran. */
 void test_token_config(siglog_stream_config *c, uint64_t segment_bytes);
+/* A writer of the store at dir (created when missing) holding a new
+ * stream "t" of c, which *st gets. */
+siglog *test_token_store(const char *dir, const siglog_stream_config *c, siglog_stream **st);
 
 #define TEST_TOKEN_EVENTS_MAX 20000
 /* What was appended at each offset of partition 0: its key (keys[key_at])

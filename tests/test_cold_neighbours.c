@@ -70,17 +70,13 @@ static entries stored_entries(void)
 
 static void set_config(uint64_t cold_after, uint32_t cleanup)
 {
-    siglog *s = test_store_open(dir, NULL);
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
     siglog_stream_config c;
-    siglog_stream_config_get(st, &c);
+    siglog *s = test_config_edit(dir, "t", &c);
     c.cold_after = cold_after;
     c.cleanup = cleanup;
     c.merge_below = SEGMENT_BYTES;
     snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
-    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0);
+    test_config_save(s, "t", &c);
 }
 
 static void setup(void)
@@ -90,12 +86,10 @@ static void setup(void)
     memset(gone, 0, sizeof gone);
     dir = test_tmpdir("cold-neighbours");
     cold = test_tmpdir("cold-neighbours-dir");
-    siglog *s = test_store_open(dir, NULL);
     siglog_stream_config c;
     test_token_config(&c, SEGMENT_BYTES);
-    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
     siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    siglog *s = test_token_store(dir, &c, &st);
     test_token_append_mixed(&events, st, 2500, KEYS);
     test_token_append_until_rolled(&events, st, EDGE, 1); /* the mixed events sealed; "edge" after */
     cr_assert_eq(siglog_close(s), 0);

@@ -85,17 +85,13 @@ static void retain_at(int64_t now)
 
 static void set_config(uint64_t cold_max_bytes, uint64_t merge_below)
 {
-    siglog *s = test_store_open(store, NULL);
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
     siglog_stream_config c;
-    siglog_stream_config_get(st, &c);
+    siglog *s = test_config_edit(store, "m", &c);
     c.cold_max_bytes = cold_max_bytes;
     c.merge_below = merge_below;
     if (merge_below)
         c.segment_bytes_max = 1u << 20; /* room to merge full segments into */
-    cr_assert_eq(siglog_stream_config_set(s, "m", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0);
+    test_config_save(s, "m", &c);
 }
 
 Test(cold_restore, restore_compares_with_cold_entries_and_restores_below_them)

@@ -61,10 +61,8 @@ static void setup(void)
     arch = test_tmpdir("forget-arch-segs-dir");
     siglog_stream_config c;
     test_token_config(&c, SEGMENT_BYTES);
-    siglog *s = test_store_open(dir, NULL);
     siglog_stream *st;
-    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    siglog *s = test_token_store(dir, &c, &st);
     for (uint64_t i = 0; i < EVENTS; i++) {
         char kb[16], value[80];
         const char *k = key_of(i, kb);

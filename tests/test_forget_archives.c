@@ -45,16 +45,12 @@ static void export_to(const char *path, const char *const *dirs, size_t n)
 
 static void retain_with(uint64_t warm_after, uint64_t cold_after)
 {
-    siglog *s = test_store_open(dir, NULL);
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
     siglog_stream_config c;
-    siglog_stream_config_get(st, &c);
+    siglog *s = test_config_edit(dir, "t", &c);
     c.warm_after = warm_after;
     c.cold_after = cold_after;
     snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
-    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0);
+    test_config_save(s, "t", &c);
     test_retain_all(dir);
 }
 
@@ -75,18 +71,14 @@ static void setup(void)
     test_token_config(&c, SEGMENT_BYTES);
 
     /* Another store, stream "t" too, the same keys: its archive beside ours. */
-    siglog *s = test_store_open(other, NULL);
     siglog_stream *st;
-    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    siglog *s = test_token_store(other, &c, &st);
     test_token_append_mixed(&theirs, st, 1500, KEYS);
     cr_assert_eq(siglog_close(s), 0);
     const char *to_arch[] = {arch, arch2};
     export_to(other, to_arch, 1);
 
-    s = test_store_open(dir, NULL);
-    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    s = test_token_store(dir, &c, &st);
     test_token_append_mixed(&events, st, 3000, KEYS);
     cr_assert_eq(siglog_close(s), 0);
     export_to(dir, to_arch, 2);

@@ -61,12 +61,10 @@ static void setup(void)
     events.appended = 0;
     dir = test_tmpdir("forget-cold");
     cold = test_tmpdir("forget-cold-dir");
-    siglog *s = test_store_open(dir, NULL);
     siglog_stream_config c;
     test_token_config(&c, SEGMENT_BYTES);
-    cr_assert_eq(siglog_stream_create(s, "t", &c), 0, "%s", siglog_errdetail());
     siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
+    siglog *s = test_token_store(dir, &c, &st);
     test_token_append_until_rolled(&events, st, SOLO, 1); /* the first segment: "solo" only */
     test_token_append_mixed(&events, st, 2500, KEYS);
     test_token_append_until_rolled(&events, st, MID, 2); /* one segment of "mid" only */
@@ -75,13 +73,10 @@ static void setup(void)
     cr_assert_eq(siglog_close(s), 0);
 
     /* Everything sealed goes cold. */
-    s = test_store_open(dir, NULL);
-    cr_assert_eq(siglog_stream_get(s, "t", &st), 0);
-    siglog_stream_config_get(st, &c);
+    s = test_config_edit(dir, "t", &c);
     c.cold_after = 1;
     snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
-    cr_assert_eq(siglog_stream_config_set(s, "t", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0);
+    test_config_save(s, "t", &c);
     test_retain_all(dir);
 }
 

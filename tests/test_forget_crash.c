@@ -418,15 +418,11 @@ Test(forget_crash, a_forget_over_cold_entries_is_whole_or_pending_at_every_call,
     cold_tmpl = test_path(root, "cold-template");
     test_copy_tree(tmpl, with_cold);
     cr_assert_eq(mkdir(cold, 0755), 0);
-    siglog *s = test_store_open(with_cold, NULL);
-    siglog_stream *st;
-    cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
     siglog_stream_config c;
-    siglog_stream_config_get(st, &c);
+    siglog *s = test_config_edit(with_cold, "m", &c);
     c.cold_after = 300000; /* events before TEST_T0 + 800 ms at TEST_RETAIN_NOW */
     snprintf(c.cold_dir, sizeof c.cold_dir, "%s", cold);
-    cr_assert_eq(siglog_stream_config_set(s, "m", &c), 0, "%s", siglog_errdetail());
-    cr_assert_eq(siglog_close(s), 0);
+    test_config_save(s, "m", &c);
     siglog_maintenance *m = test_maintenance_on(with_cold, NULL);
     cr_assert_eq(siglog_retain(m, TEST_RETAIN_NOW, NULL), 0, "%s", siglog_errdetail());
     siglog_maintenance_close(m);
