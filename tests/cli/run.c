@@ -125,6 +125,13 @@ void run_free(run_result *r)
     r->out = r->err = NULL;
 }
 
+void run_ok(const char *const *args)
+{
+    run_result r = run_siglog(NULL, args);
+    cr_assert_eq(r.status, 0, "%s", r.err);
+    run_free(&r);
+}
+
 json_t *run_json(const char *const *args)
 {
     run_result r = run_siglog(NULL, args);

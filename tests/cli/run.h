@@ -28,6 +28,11 @@ run_result run_siglog(const char *stdin_path, const char *const *args);
 /* The same with stdout going to stdout_path (out stays empty). */
 run_result run_siglog_to(const char *stdin_path, const char *stdout_path, const char *const *args);
 void run_free(run_result *r);
+/* Run `siglog args...` (stdin /dev/null), cr_asserting exit 0 with its
+ * standard error as the message; for the steps whose output is not
+ * looked at (a store's set-up). */
+void run_ok(const char *const *args);
+#define RUN_OK(...) run_ok((const char *const[]){ __VA_ARGS__, NULL })
 /* Run `siglog args...` (stdin /dev/null), cr_asserting exit 0 and that it
  * printed one JSON document, which it returns (json_decref it). */
 json_t *run_json(const char *const *args);

@@ -24,21 +24,15 @@ static void setup(void)
     store = test_path(dir, "store");
     out = test_path(dir, "out");
     cr_assert_eq(mkdir(out, 0700), 0);
-    run_result r = RUN(NULL, "init", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "2", "--segment-bytes", "64K", "--compression",
-            "none", "--batch-bytes", "4KiB");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("init", store);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "2", "--segment-bytes", "64K", "--compression", "none",
+           "--batch-bytes", "4KiB");
     char *in = test_path(dir, "in.jsonl");
     FILE *f = fopen(in, "w");
     for (int i = 0; i < 3000; i++)
         fprintf(f, "{\"n\":%d,\"ts\":%d,\"pad\":\"%060d\"}\n", i, 1700000000 + i, i);
     fclose(f);
-    r = RUN(NULL, "append", store, "ev", in, "--key-field", "n", "--time-field", "ts", "--time-unit", "s");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("append", store, "ev", in, "--key-field", "n", "--time-field", "ts", "--time-unit", "s");
     free(in);
 }
 
@@ -116,9 +110,7 @@ Test(cli_archive, an_archive_replays_alone_what_the_store_holds)
     cr_assert(strstr(r.out, " archive command ev/0 offsets=[0,") && strstr(r.out, " archive command ev/1 "), "%s",
               r.out);
     run_free(&r);
-    r = RUN(NULL, "audit", store, "--verify");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("audit", store, "--verify");
 }
 
 Test(cli_archive, a_damaged_archive_is_refused_naming_the_byte)
@@ -155,9 +147,7 @@ Test(cli_archive, a_damaged_key_filter_fails_verify_and_still_replays)
     char path[4096];
     snprintf(path, sizeof path, "%.*s", (int)(strchr(r.out, '\t') - r.out), r.out);
     run_free(&r);
-    r = RUN(NULL, "verify", path);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("verify", path);
     FILE *f = fopen(path, "rb");
     uint8_t field[8];
     cr_assert(f && fseek(f, 112, SEEK_SET) == 0 && fread(field, 1, 8, f) == 8);
@@ -274,9 +264,7 @@ Test(cli_archive, move_runs_beside_a_writer_and_loses_nothing)
     r = RUN(NULL, "audit", store);
     cr_assert(strstr(r.out, "removed from the store"), "%s", r.out);
     run_free(&r);
-    r = RUN(NULL, "audit", store, "--verify");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("audit", store, "--verify");
 }
 
 /* archive --move, then restore of both archives (given oldest partition

@@ -21,20 +21,14 @@ static void setup(void)
 {
     dir = test_tmpdir("cli-consumer");
     store = test_path(dir, "store");
-    run_result r = RUN(NULL, "init", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "2");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("init", store);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "2");
     char *in = test_path(dir, "in.jsonl");
     FILE *f = fopen(in, "w");
     for (int i = 0; i < 10; i++)
         fprintf(f, "{\"n\":%d}\n", i);
     fclose(f);
-    r = RUN(NULL, "append", store, "ev", in, "--partition", "0");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("append", store, "ev", in, "--partition", "0");
     free(in);
 }
 
@@ -51,13 +45,9 @@ Test(cli_consumer, commit_list_delete_beside_a_writer)
 {
     /* A writer holds the store the whole time. */
     siglog *w = test_store_open(store, NULL);
-    run_result r = RUN(NULL, "consumer", "commit", store, "ev", "eval", "--partition", "0", "--offset", "7");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "consumer", "commit", store, "ev", "eval", "--partition", "1", "--offset", "0");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "consumer", "list", store, "ev");
+    RUN_OK("consumer", "commit", store, "ev", "eval", "--partition", "0", "--offset", "7");
+    RUN_OK("consumer", "commit", store, "ev", "eval", "--partition", "1", "--offset", "0");
+    run_result r = RUN(NULL, "consumer", "list", store, "ev");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.out, "eval committed ") && strstr(r.out, "next offsets: 0=7 1=0\n"), "%s", r.out);
     run_free(&r);
@@ -71,9 +61,7 @@ Test(cli_consumer, commit_list_delete_beside_a_writer)
     cr_assert_eq(json_integer_value(json_array_get(json_object_get(c, "next_offsets"), 0)), 7);
     json_decref(doc);
     run_free(&r);
-    r = RUN(NULL, "consumer", "delete", store, "ev", "eval");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("consumer", "delete", store, "ev", "eval");
     r = RUN(NULL, "consumer", "delete", store, "ev", "eval");
     cr_assert_eq(r.status, 1);
     cr_assert(strstr(r.err, "no consumer 'eval'"), "%s", r.err);
@@ -83,19 +71,15 @@ Test(cli_consumer, commit_list_delete_beside_a_writer)
 
 Test(cli_consumer, a_hold_is_in_the_audit_trail)
 {
-    run_result r = RUN(NULL, "consumer", "commit", store, "ev", "eval", "--partition", "0", "--offset", "3", "--hold");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "consumer", "list", store, "ev");
+    RUN_OK("consumer", "commit", store, "ev", "eval", "--partition", "0", "--offset", "3", "--hold");
+    run_result r = RUN(NULL, "consumer", "list", store, "ev");
     cr_assert(strstr(r.out, "eval (hold)"), "%s", r.out);
     run_free(&r);
     r = RUN(NULL, "audit", store);
     cr_assert(strstr(r.out, " hold command ev/0 offsets=[0,3)") && strstr(r.out, "consumer eval commits"), "%s",
               r.out);
     run_free(&r);
-    r = RUN(NULL, "audit", store, "--verify");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("audit", store, "--verify");
 }
 
 Test(cli_consumer, refusals)
@@ -179,9 +163,7 @@ static void append_numbers(int from, int to)
     for (int i = from; i < to; i++)
         fprintf(f, "{\"n\":%d}\n", i);
     fclose(f);
-    run_result r = RUN(NULL, "append", store, "ev", in, "--partition", "0");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("append", store, "ev", in, "--partition", "0");
     free(in);
 }
 
@@ -246,9 +228,7 @@ Test(cli_consumer, replay_commits_nothing_unless_it_ends_cleanly)
     cr_assert_eq(next_offset_of("job", 0), -1, "no commit when the reader went away");
 
     /* A hold stays through replays. */
-    r = RUN(NULL, "consumer", "commit", store, "ev", "job", "--partition", "0", "--offset", "5", "--hold");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("consumer", "commit", store, "ev", "job", "--partition", "0", "--offset", "5", "--hold");
     char *out = replay_as("job", (const char *const[]){ "--limit", "1", NULL });
     cr_assert_str_eq(out, "{\"n\":5}\n");
     free(out);
@@ -298,9 +278,7 @@ Test(cli_consumer, stat_shows_what_each_hold_keeps_alive)
     cr_assert(!strstr(r.out, "hold plain") && !strstr(r.out, "hold done"), "%s", r.out);
     run_free(&r);
 
-    r = RUN(NULL, "stream", "config", store, "ev", "--set", "max_hold=1h");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "config", store, "ev", "--set", "max_hold=1h");
     r = RUN(NULL, "stat", store, "--json");
     cr_assert_eq(r.status, 0, "%s", r.err);
     json_t *doc = json_loads(r.out, 0, NULL);

@@ -25,22 +25,16 @@ static void setup(void)
 {
     dir = test_tmpdir("cli-retain");
     store = test_path(dir, "store");
-    run_result r = RUN(NULL, "init", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "1", "--segment-bytes", "64K", "--compression",
-            "none", "--set", "delete_after=3d");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("init", store);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "1", "--segment-bytes", "64K", "--compression", "none",
+           "--set", "delete_after=3d");
     char *in = test_path(dir, "in.jsonl");
     FILE *f = fopen(in, "w");
     for (int i = 0; i < 3000; i++)
         fprintf(f, "{\"n\":%d,\"ts\":\"2026-01-%02dT%02d:00:00Z\",\"pad\":\"%060d\"}\n", i, 1 + i / 300,
                 i % 300 / 13, i);
     fclose(f);
-    r = RUN(NULL, "append", store, "ev", in, "--time-field", "ts");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("append", store, "ev", in, "--time-field", "ts");
     free(in);
 }
 
@@ -114,17 +108,13 @@ Test(cli_retain, plan_then_purge_then_nothing)
     cr_assert(strncmp(r.out, want, strlen(want)) == 0, "%s", r.out);
     run_free(&r);
     /* Recorded: offsets [0, to), the events and the policy. */
-    r = RUN(NULL, "audit", store, "--verify");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("audit", store, "--verify");
     r = RUN(NULL, "audit", store);
     char rec[64];
     snprintf(rec, sizeof rec, " purge policy ev/0 offsets=[0,%lld) ", to);
     cr_assert(strstr(r.out, rec) && strstr(r.out, "delete_after=259200000000us"), "%s", r.out);
     run_free(&r);
-    r = RUN(NULL, "verify", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("verify", store);
     /* Again at the same time: nothing left to do. */
     json_t *again = retain_json("2026-01-09T00:00:00Z", NULL);
     cr_assert_eq(field(again, "purged_segments"), 0);
@@ -139,10 +129,8 @@ Test(cli_retain, plan_then_purge_then_nothing)
 
 Test(cli_retain, a_hold_keeps_what_its_consumer_has_not_read)
 {
-    run_result r = RUN(NULL, "consumer", "commit", store, "ev", "eval", "--partition", "0", "--offset", "0", "--hold");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "retain", store, "--now", "2026-03-01T00:00:00Z");
+    RUN_OK("consumer", "commit", store, "ev", "eval", "--partition", "0", "--offset", "0", "--hold");
+    run_result r = RUN(NULL, "retain", store, "--now", "2026-03-01T00:00:00Z");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.out, "ev/0: nothing to purge; ") && strstr(r.out, "kept by the hold of consumer eval\n"),
               "%s", r.out);
@@ -177,15 +165,13 @@ Test(cli_retain, warm_keeps_every_event_in_smaller_segments)
 {
     run_result before = RUN(NULL, "replay", store, "ev");
     cr_assert_eq(before.status, 0, "%s", before.err);
-    run_result r = RUN(NULL, "stream", "config", store, "ev", "--set", "warm_after=1d", "--set", "delete_after=0");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "config", store, "ev", "--set", "warm_after=1d", "--set", "delete_after=0");
     json_t *p = retain_json("2026-01-09T00:00:00Z", NULL);
     cr_assert_eq(field(p, "purged_segments"), 0);
     cr_assert_gt(field(p, "warm_segments"), 0);
     cr_assert_lt(field(p, "warm_bytes_after"), field(p, "warm_bytes"));
     json_decref(p);
-    r = RUN(NULL, "segments", store, "ev");
+    run_result r = RUN(NULL, "segments", store, "ev");
     cr_assert(strstr(r.out, " sealed warm "), "%s", r.out);
     run_free(&r);
     run_result after = RUN(NULL, "replay", store, "ev");
@@ -195,9 +181,7 @@ Test(cli_retain, warm_keeps_every_event_in_smaller_segments)
     r = RUN(NULL, "audit", store);
     cr_assert(strstr(r.out, " warm policy ev/0 offsets=[0,"), "%s", r.out);
     run_free(&r);
-    r = RUN(NULL, "verify", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("verify", store);
 }
 
 Test(cli_retain, cold_moves_old_segments_to_cold_dir_and_replay_reads_them)
@@ -207,12 +191,9 @@ Test(cli_retain, cold_moves_old_segments_to_cold_dir_and_replay_reads_them)
     char *cold = test_path(dir, "cold");
     char set[4200];
     snprintf(set, sizeof set, "cold_dir=%s", cold);
-    run_result r = RUN(NULL, "stream", "config", store, "ev", "--set", "cold_after=2d", "--set", set, "--set",
-                       "delete_after=0");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "config", store, "ev", "--set", "cold_after=2d", "--set", set, "--set", "delete_after=0");
     /* Not there yet: the run fails naming it and keeps the segments. */
-    r = RUN(NULL, "retain", store, "--now", "2026-01-09T00:00:00Z");
+    run_result r = RUN(NULL, "retain", store, "--now", "2026-01-09T00:00:00Z");
     cr_assert_eq(r.status, 1, "%s", r.out);
     cr_assert(strstr(r.err, cold) && strstr(r.err, "cold_dir"), "%s", r.err);
     run_free(&r);
@@ -239,9 +220,7 @@ Test(cli_retain, cold_moves_old_segments_to_cold_dir_and_replay_reads_them)
     r = RUN(NULL, "audit", store);
     cr_assert(strstr(r.out, " cold policy ev/0 offsets=[0,"), "%s", r.out);
     run_free(&r);
-    r = RUN(NULL, "verify", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("verify", store);
     r = RUN(NULL, "retain", store, "--now", "2026-01-09T00:00:00Z");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert_str_eq(r.out, "ev/0: nothing to purge\n", "cold stays cold");

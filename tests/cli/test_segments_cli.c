@@ -21,21 +21,14 @@ static void setup(void)
 {
     dir = test_tmpdir("cli-segments");
     store = test_path(dir, "store");
-    run_result r = RUN(NULL, "init", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "1", "--segment-bytes", "65536", "--compression",
-            "none");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("init", store);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "1", "--segment-bytes", "65536", "--compression", "none");
     char *in = test_path(dir, "in.jsonl");
     FILE *f = fopen(in, "w");
     for (int i = 0; i < 2000; i++)
         fprintf(f, "{\"n\":%d,\"pad\":\"%090d\"}\n", i, i);
     fclose(f);
-    r = RUN(NULL, "append", store, "ev", in);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("append", store, "ev", in);
     free(in);
 }
 
@@ -50,13 +43,7 @@ TestSuite(cli_segments, .init = setup, .fini = teardown, .timeout = 120);
 
 static json_t *segments_json(void)
 {
-    run_result r = RUN(NULL, "segments", store, "ev", "--json");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    json_error_t e;
-    json_t *doc = json_loads(r.out, 0, &e);
-    cr_assert(doc, "not JSON: %s", r.out);
-    run_free(&r);
-    return doc;
+    return RUN_JSON("segments", store, "ev", "--json");
 }
 
 Test(cli_segments, lists_the_catalog_and_its_generation)
