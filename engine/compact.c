@@ -99,6 +99,20 @@ int sl_compact_each_batch(segment *s, int growing, compact_batch_fn fn, void *ar
     return rc;
 }
 
+/* Every batch of the sealed segments in[0..n) in order, through fn; each
+ * segment counted into st (segments_in, bytes_in) as its walk starts, so
+ * that a run stopped by an error has counted the one it stopped in. */
+static int each_input_batch(segment *const *in, size_t n, compact_stats *st, compact_batch_fn fn, void *arg)
+{
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        st->segments_in++;
+        st->bytes_in += sl_segment_size(in[i]);
+        rc = sl_compact_each_batch(in[i], 0, fn, arg);
+    }
+    return rc;
+}
+
 void sl_compact_stats_add(compact_stats *total, const compact_stats *st)
 {
     total->segments_in += st->segments_in;
@@ -167,12 +181,7 @@ int sl_compact_merge(segment *const *in, size_t n, const compact_sink *sink, com
         return sl_err_set(SIGLOG_EINVAL, "merge of no segments");
     writer w;
     writer_init(&w, sink, st, sl_segment_base_offset(in[0]));
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        st->segments_in++;
-        st->bytes_in += sl_segment_size(in[i]);
-        rc = sl_compact_each_batch(in[i], 0, copy_batch, &w);
-    }
+    int rc = each_input_batch(in, n, st, copy_batch, &w);
     writer_free(&w);
     return rc;
 }
@@ -229,12 +238,7 @@ int sl_compact_rewrite(segment *const *in, size_t n, compact_keep_fn keep, void 
         return sl_err_set(SIGLOG_EINVAL, "rewrite of no segments");
     rewrite_run k = {.keep = keep, .arg = arg};
     writer_init(&k.w, sink, st, sl_segment_base_offset(in[0]));
-    int rc = 0;
-    for (size_t i = 0; i < n && !rc; i++) {
-        st->segments_in++;
-        st->bytes_in += sl_segment_size(in[i]);
-        rc = sl_compact_each_batch(in[i], 0, rewrite_batch, &k);
-    }
+    int rc = each_input_batch(in, n, st, rewrite_batch, &k);
     /* No survivor means no batch was opened, so no output exists. */
     if (!rc && k.survivors == 0)
         rc = COMPACT_NOTHING_KEPT;
@@ -319,11 +323,7 @@ int sl_compact_keys_count(segment *const *in, size_t n, segment *const *newer, s
     int rc = verdicts_of(in, n, newer, m, kp, &kc.v);
     if (rc)
         return rc;
-    for (size_t i = 0; i < n && !rc; i++) {
-        st->segments_in++;
-        st->bytes_in += sl_segment_size(in[i]);
-        rc = sl_compact_each_batch(in[i], 0, count_batch, &kc);
-    }
+    rc = each_input_batch(in, n, st, count_batch, &kc);
     note_verdicts(st, kc.v);
     sl_key_verdicts_free(kc.v);
     sl_bytebuf_free(&kc.scratch);
