@@ -204,6 +204,14 @@ void fuzz_check_refusal(const char *target, int rc)
         fuzz_fail(target, "decoder error %d without a detail", rc);
 }
 
+void fuzz_check_refusal_names(const char *target, int rc, const char *name)
+{
+    if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION)
+        fuzz_fail(target, "decoder returned %d", rc);
+    if (!strstr(siglog_errdetail(), name))
+        fuzz_fail(target, "error %d does not name the file: %s", rc, siglog_errdetail());
+}
+
 /* p[0..len) in a malloc'd buffer of at least one byte, so that an empty
  * copy is a pointer the caller frees like any other; aborts when out of
  * memory. */
@@ -241,6 +249,15 @@ void fuzz_repair_trailer(uint8_t *p, size_t len, size_t min_len)
     if (len < 8 || len < min_len)
         return;
     put_le64(p + len - 8, XXH3_64bits(p, len - 8));
+}
+
+uint8_t *fuzz_file_opt_trailer(const uint8_t *data, size_t size, size_t min_len, size_t *len)
+{
+    unsigned opts;
+    uint8_t *file = fuzz_options_and_file(data, size, &opts, len);
+    if (file && (opts & 1))
+        fuzz_repair_trailer(file, *len, min_len);
+    return file;
 }
 
 uint8_t *fuzz_segment_bytes(const uint8_t *data, size_t size, int repair, size_t *len)

@@ -51,6 +51,12 @@ uint8_t *fuzz_options_and_file(const uint8_t *data, size_t size, unsigned *opts,
  * bytes before them, when len >= min_len (a file's smallest size, so that
  * a file too short to hold its checksum is left as the fuzzer made it). */
 void fuzz_repair_trailer(uint8_t *p, size_t len, size_t min_len);
+/* The file of a target whose format ends in the XXH3-64 of the bytes
+ * before it: as fuzz_options_and_file gives it, its trailer made honest
+ * (fuzz_repair_trailer from min_len) when bit 0 of the options byte is
+ * set, so that mutations reach the field checks. NULL when the input is
+ * empty. */
+uint8_t *fuzz_file_opt_trailer(const uint8_t *data, size_t size, size_t min_len, size_t *len);
 /* Run check on data, then (when size >= 8) on a copy whose last 8 bytes
  * are the honest XXH3-64 of the rest: for files that end in a checksum of
  * everything before it, so that mutations reach the checks behind it. */
@@ -58,6 +64,10 @@ void fuzz_with_honest_trailer(const uint8_t *data, size_t size, void (*check)(co
 /* A decoder's refusal (rc != 0) must be SIGLOG_ECORRUPT, SIGLOG_EVERSION
  * or SIGLOG_ENOMEM, with a detail: fuzz_fail naming target otherwise. */
 void fuzz_check_refusal(const char *target, int rc);
+/* A refusal (rc != 0) of the file called name must be SIGLOG_ECORRUPT or
+ * SIGLOG_EVERSION with a detail naming that file: fuzz_fail naming target
+ * otherwise. */
+void fuzz_check_refusal_names(const char *target, int rc, const char *name);
 
 /* Report a broken oracle and abort. */
 void fuzz_fail(const char *target, const char *fmt, ...) __attribute__((format(printf, 2, 3), noreturn));

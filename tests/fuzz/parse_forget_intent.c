@@ -23,20 +23,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    unsigned opts;
-    uint8_t *file = fuzz_options_and_file(data, size, &opts, &size);
+    uint8_t *file = fuzz_file_opt_trailer(data, size, FORGET_INTENT_HEADER_BYTES + FORGET_INTENT_TRAILER_BYTES, &size);
     if (!file)
         return 0;
-    if (opts & 1)
-        fuzz_repair_trailer(file, size, FORGET_INTENT_HEADER_BYTES + FORGET_INTENT_TRAILER_BYTES);
     uint64_t store_id = size >= 24 ? get_le64(file + 16) : 0;
     forget_intent it;
     int rc = sl_forget_intent_decode(file, size, store_id, NAME, &it);
     if (rc) {
-        if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION)
-            fuzz_fail(TARGET, "decoder returned %d", rc);
-        if (!strstr(siglog_errdetail(), NAME))
-            fuzz_fail(TARGET, "error %d does not name the file: %s", rc, siglog_errdetail());
+        fuzz_check_refusal_names(TARGET, rc, NAME);
     } else {
         if (sl_forget_intent_size(it.n) != size)
             fuzz_fail(TARGET, "%u keys accepted in %zu bytes", it.n, size);

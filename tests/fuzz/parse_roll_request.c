@@ -24,20 +24,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    unsigned opts;
-    uint8_t *file = fuzz_options_and_file(data, size, &opts, &size);
+    uint8_t *file = fuzz_file_opt_trailer(data, size, ROLL_REQUEST_HEADER_BYTES + ROLL_REQUEST_TRAILER_BYTES, &size);
     if (!file)
         return 0;
-    if (opts & 1)
-        fuzz_repair_trailer(file, size, ROLL_REQUEST_HEADER_BYTES + ROLL_REQUEST_TRAILER_BYTES);
     uint64_t store_id = size >= 24 ? get_le64(file + 16) : 0;
     roll_request r;
     int rc = sl_roll_request_decode(file, size, store_id, NAME, &r);
     if (rc) {
-        if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION)
-            fuzz_fail(TARGET, "decoder returned %d", rc);
-        if (!strstr(siglog_errdetail(), NAME))
-            fuzz_fail(TARGET, "error %d does not name the file: %s", rc, siglog_errdetail());
+        fuzz_check_refusal_names(TARGET, rc, NAME);
     } else {
         if (sl_roll_request_size(r.n) != size || r.n > SIGLOG_PARTITIONS_MAX)
             fuzz_fail(TARGET, "%u partitions accepted in %zu bytes", r.n, size);
