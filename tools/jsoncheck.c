@@ -336,29 +336,30 @@ static inline at blanks(at p, at end)
  * a load, compares and a bit scan per string that the next string waited
  * on, which was the check's time (perf) more than its instructions. */
 #define CLOSES_MAX 256
-typedef struct quotes {
-    at base;
-    /* The closing quotes' places from base, in order, then 0 (no closing
-     * quote is at 0). The walk takes every quote in order, through
-     * string() alone (no other step passes over one), so the string it
-     * meets next closes at closes[next]. */
-    const uint32_t *closes;
-    size_t next;
-} quotes;
+
+/* The list is of the places just past each closing quote, in order, then
+ * the text's start (past no closing quote). The walk takes every quote
+ * in order, through string() alone (no other step passes over one), so
+ * the string it meets next ends at the list's next place. Each step of
+ * the walk keeps where it stands in the list (*next) in a variable of its
+ * container's loop, handed to and back from a nested container's call
+ * (struct step): kept behind a pointer, as it was, its load waited for
+ * the store of the string before, a chain through every string of the
+ * value. *next is NULL for a text read by its bytes. */
+typedef const at *closes;
 
 /* The string at p (its opening quote), past its closing quote: from the
- * closing quotes when the text has them (ix not NULL), else by its
- * bytes. */
-__attribute__((always_inline)) static inline at string(at p, at end, quotes *ix)
+ * list when the text has one, else by its bytes. */
+__attribute__((always_inline)) static inline at string(at p, at end, closes *next)
 {
-    if (!ix)
+    if (!*next)
         return string_scan(p, end);
-    uint32_t close = ix->closes[ix->next++];
+    at past = *(*next)++;
     /* Always true by the walk's order; a guard against a walk that broke
      * it, and the end of the list. */
-    if (close <= (size_t)(p - ix->base))
+    if (past <= p)
         return NULL;
-    return ix->base + close + 1;
+    return past;
 }
 
 /* Bit i of the result: the parity of bits 0 to i of x. */
@@ -395,41 +396,38 @@ __attribute__((always_inline)) static inline uint64_t quotes64(at p, __m128i *sp
 
 /* The closing quotes among those marked in bits (bit i standing for
  * from + i), *inside telling whether a string is open before them and
- * then after them, written after out: past the last one written. */
-static inline uint32_t *place_closes(uint64_t bits, size_t from, uint64_t *inside, uint32_t *out)
+ * then after them, their places past them written after out: past the
+ * last one written. */
+static inline at *place_closes(uint64_t bits, at from, uint64_t *inside, at *out)
 {
     uint64_t open = prefix_xor(bits) ^ *inside; /* bit i: a string is open after byte i */
     *inside = 0 - (open >> 63);
-    for (uint64_t closes = bits & ~open; closes; closes &= closes - 1)
-        *out++ = (uint32_t)(from + (size_t)__builtin_ctzll(closes));
+    from++;
+    for (uint64_t marks = bits & ~open; marks; marks &= marks - 1)
+        *out++ = from + (size_t)__builtin_ctzll(marks);
     return out;
 }
 
-/* ix over text[0..len), closes having room for CLOSES_MAX + 1: 1, or 0
- * when the text holds a special byte, more strings, an unclosed one (it
- * is not JSON) or 4 GiB; then strings are read by their bytes. Unless dst
+/* The list of text[0..len) in list, which has room for CLOSES_MAX + 1
+ * places: 1, or 0 when the text holds a special byte, more strings or an
+ * unclosed one (it is not JSON); then strings are read by their bytes. Unless dst
  * is NULL, the text is copied there too, whatever the answer (the pass
  * loads every byte of it, and jsonl replay copies it into its line). */
-__attribute__((always_inline)) static inline int index_quotes(at text, size_t len, uint32_t *closes, quotes *ix,
-                                                              unsigned char *dst)
+__attribute__((always_inline)) static inline int index_quotes(at text, size_t len, at *list, unsigned char *dst)
 {
-    if (len > UINT32_MAX || len < 64) {
-        if (dst && len)
-            memcpy(dst, text, len);
-        if (len > UINT32_MAX)
-            return 0;
-    }
+    if (len < 64 && dst && len)
+        memcpy(dst, text, len);
     __m128i special = _mm_setzero_si128();
     uint64_t inside = 0;
-    uint32_t *out = closes;
+    at *out = list;
     size_t off = 0;
     for (; len - off >= 64; off += 64) {
-        if (out - closes > CLOSES_MAX - 32)
+        if (out - list > CLOSES_MAX - 32)
             goto decline; /* room for these 64 bytes' 32 at most */
-        out = place_closes(quotes64(text + off, &special, dst ? dst + off : NULL), off, &inside, out);
+        out = place_closes(quotes64(text + off, &special, dst ? dst + off : NULL), text + off, &inside, out);
     }
     if (off < len) {
-        if (out - closes > CLOSES_MAX - 32)
+        if (out - list > CLOSES_MAX - 32)
             goto decline;
         uint64_t bits;
         if (off > 0) {
@@ -446,12 +444,11 @@ __attribute__((always_inline)) static inline int index_quotes(at text, size_t le
             memcpy(last, text, len);
             bits = quotes64(last, &special, NULL);
         }
-        out = place_closes(bits, off, &inside, out);
+        out = place_closes(bits, text + off, &inside, out);
     }
     if (_mm_movemask_epi8(special) || inside)
         return 0;
-    *out = 0;
-    *ix = (quotes){ .base = text, .closes = closes, .next = 0 };
+    *out = text;
     return 1;
 decline:
     if (dst)
@@ -459,9 +456,9 @@ decline:
     return 0;
 }
 #else
-static int index_quotes(at text, size_t len, uint32_t *closes, quotes *ix, unsigned char *dst)
+static int index_quotes(at text, size_t len, at *list, unsigned char *dst)
 {
-    (void)closes, (void)ix;
+    (void)list;
     if (dst)
         memcpy(dst, text, len);
     return 0;
@@ -472,98 +469,110 @@ static int index_quotes(at text, size_t len, uint32_t *closes, quotes *ix, unsig
  * Blanks are skipped only where the byte expected is not found: compact
  * JSON, the common case, has none, and a test of every gap for them was
  * a tenth of the check. */
-__attribute__((always_inline)) static inline at member_name(at p, at end, quotes *ix)
+__attribute__((always_inline)) static inline at member_name(at p, at end, closes *next)
 {
     if (p < end && *p != '"')
         p = blanks(p, end);
-    if (p >= end || *p != '"' || !(p = string(p, end, ix)))
+    if (p >= end || *p != '"' || !(p = string(p, end, next)))
         return NULL;
     if (p < end && *p != ':')
         p = blanks(p, end);
     return p < end && *p == ':' ? p + 1 : NULL;
 }
 
-static at object(at p, at end, unsigned depth, quotes *ix);
-static at array(at p, at end, unsigned depth, quotes *ix);
-static at value_after_blanks(at p, at end, unsigned depth, quotes *ix);
+/* Where a container's walk ended (NULL: declined) and the list's next
+ * place after it: two pointers, returned in registers. */
+typedef struct step {
+    at p;
+    closes next;
+} step;
 
+static step object(at p, at end, unsigned depth, closes next);
+static step array(at p, at end, unsigned depth, closes next);
+static step value_after_blanks(at p, at end, unsigned depth, closes next);
+
+/* p of a step, its place in the list taken back in *next (a pointer to
+ * a variable of the caller's own, which no call is handed, so that it
+ * stays in a register). */
+static inline at container(step s, closes *next)
+{
+    *next = s.next;
+    return s.p;
+}
 /* The value at p, inside depth open containers: past its end. Scalars
  * are decided here, inline in the containers' loops, a string first (most
  * values are); a container is a call, its kind known by the function
  * that reads it, so no stack of kinds is kept (the recursion is at most
  * JSONCHECK_DEPTH_MAX deep). */
-__attribute__((always_inline)) static inline at value(at p, at end, unsigned depth, quotes *ix)
+__attribute__((always_inline)) static inline at value(at p, at end, unsigned depth, closes *next)
 {
     if (p >= end)
         return NULL;
     unsigned b = *p;
     if (b == '"')
-        return string(p, end, ix);
+        return string(p, end, next);
     if (b == '-' || is_digit(b))
         return number(p, end);
     switch (b) {
-    case '{': return depth < JSONCHECK_DEPTH_MAX ? object(p, end, depth + 1, ix) : NULL;
-    case '[': return depth < JSONCHECK_DEPTH_MAX ? array(p, end, depth + 1, ix) : NULL;
+    case '{': return depth < JSONCHECK_DEPTH_MAX ? container(object(p, end, depth + 1, *next), next) : NULL;
+    case '[': return depth < JSONCHECK_DEPTH_MAX ? container(array(p, end, depth + 1, *next), next) : NULL;
     case 't': return literal(p, end, "true", 4);
     case 'f': return literal(p, end, "false", 5);
     case 'n': return literal(p, end, "null", 4);
-    case ' ': case '\t': return value_after_blanks(p, end, depth, ix);
+    case ' ': case '\t': return container(value_after_blanks(p, end, depth, *next), next);
     default: return NULL;
     }
 }
 
 /* Out of line: compact JSON has no blank before a value. */
-__attribute__((noinline)) static at value_after_blanks(at p, at end, unsigned depth, quotes *ix)
+__attribute__((noinline)) static step value_after_blanks(at p, at end, unsigned depth, closes next)
 {
-    return value(blanks(p, end), end, depth, ix);
+    p = value(blanks(p, end), end, depth, &next);
+    return (step){ p, next };
 }
 
-/* The object whose '{' is at p, the depth-th container open. Invariant
- * at the top of the loop: p is where a member's name must start, blanks
- * aside. */
-__attribute__((noinline)) static at object(at p, at end, unsigned depth, quotes *ix)
+/* The object whose '{' is at p, the depth-th container open, next the
+ * list's place for its first string. Invariant at the top of the loop: p
+ * is where a member's name must start, blanks aside. */
+__attribute__((noinline)) static step object(at p, at end, unsigned depth, closes next)
 {
     p = blanks(p + 1, end);
     if (p < end && *p == '}')
-        return p + 1;
+        return (step){ p + 1, next };
     for (;;) {
-        if (!(p = member_name(p, end, ix)) || !(p = value(p, end, depth, ix)))
-            return NULL;
+        if (!(p = member_name(p, end, &next)) || !(p = value(p, end, depth, &next)))
+            return (step){ NULL, next };
         if (p < end && *p == ',') {
             p++;
             continue;
         }
         p = blanks(p, end);
-        if (p >= end)
-            return NULL;
-        if (*p == '}')
-            return p + 1;
-        if (*p++ != ',')
-            return NULL;
+        if (p < end && *p == '}')
+            return (step){ p + 1, next };
+        if (p >= end || *p++ != ',')
+            return (step){ NULL, next };
     }
 }
 
 /* The array whose '[' is at p, the depth-th container open; its loop's
  * invariant is object's, for an element. */
-__attribute__((noinline)) static at array(at p, at end, unsigned depth, quotes *ix)
+__attribute__((noinline)) static step array(at p, at end, unsigned depth, closes next)
 {
     p = blanks(p + 1, end);
     if (p < end && *p == ']')
-        return p + 1;
+        return (step){ p + 1, next };
     for (;;) {
-        if (!(p = value(p, end, depth, ix)))
-            return NULL;
+        if (!(p = value(p, end, depth, &next)))
+            return (step){ NULL, next };
         if (p < end && *p == ',') {
             p++;
             continue;
         }
         p = blanks(p, end);
-        if (p >= end)
-            return NULL;
-        if (*p == ']')
-            return p + 1;
-        if (*p++ != ',')
-            return NULL;
+        if (p < end && *p == ']')
+            return (step){ p + 1, next };
+        if (p >= end || *p++ != ',')
+            return (step){ NULL, next };
     }
 }
 
@@ -572,14 +581,13 @@ __attribute__((noinline)) static at array(at p, at end, unsigned depth, quotes *
 __attribute__((always_inline)) static inline int check(const char *text, size_t len, int indexed, char *dst)
 {
     at p = (at)text, end = p + len;
-    uint32_t closes[CLOSES_MAX + 1];
-    quotes index;
-    int ix = 0;
-    if (indexed)
-        ix = index_quotes(p, len, closes, &index, (unsigned char *)dst);
-    else if (dst && len)
+    at list[CLOSES_MAX + 1];
+    closes next = NULL;
+    if (indexed && index_quotes(p, len, list, (unsigned char *)dst))
+        next = list;
+    else if (!indexed && dst && len)
         memcpy(dst, text, len);
-    p = value(p, end, 0, ix ? &index : NULL);
+    p = value(p, end, 0, &next);
     return p && blanks(p, end) == end;
 }
 
