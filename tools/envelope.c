@@ -72,15 +72,20 @@ static void build_head(envelope_head *h, const char *stream, uint32_t partition)
 }
 
 /* r's offset at p in the common line, from h's digits of the last one
- * when r's is one more and ends in a digit other than 9 (nine lines in
- * ten of a source read in order): the last digit goes up by one, where
- * out_put_u64 made every digit again. */
+ * when r's is one more (a source read in order): one is added to them,
+ * in their last digit alone nine times in ten, where out_put_u64 made
+ * every digit again. An offset of nines only gains a digit: made anew. */
 static char *put_offset(envelope_head *h, char *p, uint64_t offset)
 {
-    char *last = h->offset_digits + h->offset_len - 1;
-    if (h->offset_len && offset == h->offset + 1 && *last != '9')
-        (*last)++;
-    else
+    size_t i = 0;
+    if (h->offset_len && offset == h->offset + 1) {
+        i = h->offset_len;
+        while (i > 0 && h->offset_digits[i - 1] == '9')
+            h->offset_digits[--i] = '0';
+        if (i > 0)
+            h->offset_digits[i - 1]++;
+    }
+    if (i == 0)
         h->offset_len = (unsigned)(out_put_u64(h->offset_digits, offset) - h->offset_digits);
     h->offset = offset;
     memcpy(p, h->offset_digits, ENVELOPE_COPY_BYTES);
@@ -110,25 +115,34 @@ static char *put_time(envelope_head *h, char *p, int64_t ts)
     (sizeof ",\"ts\":" + sizeof ",\"key\":\"\"" + sizeof ",\"schema\":" + sizeof ",\"tombstone\":true" +          \
      sizeof ",\"late\":true" + sizeof ",\"value\":" + sizeof "}\n")
 
-/* The common line (see the top), in place: 1; 0 when the check does not
- * embed the value, -1 when the buffer cannot hold the line whole (then
- * the caller writes it piece by piece; nothing is written either way).
- * The check copies the value into the line as it reads it. */
-static int write_common(envelope_head *h, const siglog_record *r, int late)
+/* A head of up to this many bytes is copied this many at once (a copy
+ * of its length alone is a call); the line's reservation covers it. */
+#define HEAD_COPY_BYTES 64
+_Static_assert(sizeof((envelope_head *)0)->bytes >= HEAD_COPY_BYTES, "a head's copy reads within its bytes");
+
+/* The common line (see the top), in place: 1, or 0 when it is not written
+ * (the buffer cannot hold it whole, the key is not plain or the check
+ * does not embed the value) and the caller writes the line piece by
+ * piece, nothing written. What the line learnt of the key and the value
+ * on its way is left in *plain_key and *embedded, which the caller set
+ * to -1 (not asked). The key and the value are copied into the line by
+ * their checks as they read them. */
+static int write_common(envelope_head *h, const siglog_record *r, int late, int *plain_key, int *embedded)
 {
     /* Room for the copies of whole digit buffers, beyond the digits. */
     size_t need = (size_t)h->len + 3 * (OUT_DECIMAL_MAX + 1) + r->key_len + r->value_len + LINE_LITERALS +
                   ENVELOPE_COPY_BYTES;
     char *p = out_reserve(need);
     if (!p)
-        return -1;
-    memcpy(p, h->bytes, (size_t)h->len);
+        return 0;
+    memcpy(p, h->bytes, h->len <= HEAD_COPY_BYTES ? HEAD_COPY_BYTES : (size_t)h->len);
     p += h->len;
     p = put_offset(h, p, r->offset);
     PUT(p, ",\"ts\":");
     p = put_time(h, p, r->timestamp_us);
     PUT(p, ",\"key\":\"");
-    memcpy(p, r->key, r->key_len);
+    if (!(*plain_key = jsoncheck_plain_copy(r->key, r->key_len, p)))
+        return 0;
     p += r->key_len;
     PUT(p, "\",\"schema\":");
     p = out_put_u64(p, r->schema_version);
@@ -137,7 +151,7 @@ static int write_common(envelope_head *h, const siglog_record *r, int late)
     if (late)
         PUT(p, ",\"late\":true");
     PUT(p, ",\"value\":");
-    if (!jsoncheck_embeddable_copy(r->value, r->value_len, p))
+    if (!(*embedded = jsoncheck_embeddable_copy(r->value, r->value_len, p)))
         return 0;
     p += r->value_len;
     PUT(p, "}\n");
@@ -149,15 +163,12 @@ void envelope_write(envelope_head *h, const char *stream, uint32_t partition, co
 {
     if (h->len == 0)
         build_head(h, stream, partition);
-    int plain_key = r->key_len != 0 && jsoncheck_plain(r->key, r->key_len);
-    int embedded = -1; /* not asked yet */
-    if (plain_key && h->len > 0 && r->partition == partition && r->header_count == 0) {
-        int rc = write_common(h, r, late);
-        if (rc == 1)
-            return;
-        if (rc == 0)
-            embedded = 0;
-    }
+    int plain_key = -1, embedded = -1; /* not asked yet */
+    if (r->key_len != 0 && h->len > 0 && r->partition == partition && r->header_count == 0 &&
+        write_common(h, r, late, &plain_key, &embedded))
+        return;
+    if (plain_key < 0)
+        plain_key = r->key_len != 0 && jsoncheck_plain(r->key, r->key_len);
     if (embedded < 0)
         embedded = jsoncheck_embeddable(r->value, r->value_len);
     /* The numbers between the stream and the key are built in one buffer

@@ -44,15 +44,6 @@ static inline uint64_t specials8(const unsigned char *p)
     return specials_in(w);
 }
 
-/* The four bytes at p as specials_in sees them, in a word whose other
- * four are plain ('a'). */
-static inline uint64_t specials4(const unsigned char *p)
-{
-    uint32_t v;
-    memcpy(&v, p, sizeof v);
-    return specials_in(UINT64_C(0x6161616100000000) | v);
-}
-
 /* How many unmarked bytes lead the eight whose marks (high bits) are
  * given: plain ones after specials8, digits after non_digits8. */
 static inline size_t plain_lead(uint64_t marks)
@@ -606,21 +597,62 @@ int jsoncheck_embeddable_scanned(const char *text, size_t len)
     return check(text, len, 0, NULL);
 }
 
-int jsoncheck_plain(const char *text, size_t len)
+/* jsoncheck_plain, text copied to dst unless it is NULL: each word read
+ * is stored where it was read from, the last ones overlapping those
+ * before as the reads do, so that the copy takes no call. */
+__attribute__((always_inline)) static inline int plain(const char *text, size_t len, char *dst)
 {
     const unsigned char *p = (const unsigned char *)text, *end = p + len;
     /* Whole words, the last one overlapping the one before: a key of
      * seven bytes is two reads, not seven. */
     if (len >= 8) {
-        for (; end - p > 8; p += 8)
-            if (specials8(p))
-                return 0;
-        return !specials8(end - 8);
-    }
-    if (len >= 4)
-        return !(specials4(p) | specials4(end - 4));
-    for (; p < end; p++)
-        if (*p < 0x20 || *p >= 0x80 || *p == '"' || *p == '\\')
+        uint64_t marks = 0, w;
+        for (; end - p > 8; p += 8) {
+            memcpy(&w, p, 8);
+            if (dst)
+                memcpy(dst + (p - (const unsigned char *)text), &w, 8);
+            if ((marks = specials_in(w)) != 0)
+                break;
+        }
+        if (marks) {
+            if (dst)
+                memcpy(dst + (p - (const unsigned char *)text), p, (size_t)(end - p));
             return 0;
-    return 1;
+        }
+        memcpy(&w, end - 8, 8);
+        if (dst)
+            memcpy(dst + len - 8, &w, 8);
+        return !specials_in(w);
+    }
+    if (len >= 4) {
+        /* The first four and the last four, overlapping below eight, as
+         * one word. */
+        uint32_t lo, hi;
+        memcpy(&lo, p, 4);
+        memcpy(&hi, end - 4, 4);
+        if (dst) {
+            memcpy(dst, &lo, 4);
+            memcpy(dst + len - 4, &hi, 4);
+        }
+        return !specials_in((uint64_t)hi << 32 | lo);
+    }
+    int yes = 1;
+    for (size_t i = 0; i < len; i++) {
+        unsigned b = p[i];
+        if (dst)
+            dst[i] = (char)b;
+        if (b < 0x20 || b >= 0x80 || b == '"' || b == '\\')
+            yes = 0;
+    }
+    return yes;
+}
+
+int jsoncheck_plain(const char *text, size_t len)
+{
+    return plain(text, len, NULL);
+}
+
+int jsoncheck_plain_copy(const char *text, size_t len, char *dst)
+{
+    return plain(text, len, dst);
 }

@@ -47,4 +47,9 @@ int jsoncheck_embeddable_scanned(const char *text, size_t len);
  * quotes, with nothing to escape. 0 otherwise. */
 int jsoncheck_plain(const char *text, size_t len);
 
+/* jsoncheck_plain's answer, text[0..len) copied to dst[0..len) whatever
+ * it is, with the words the test reads (no call to copy a short key).
+ * dst must not overlap text. */
+int jsoncheck_plain_copy(const char *text, size_t len, char *dst);
+
 #endif

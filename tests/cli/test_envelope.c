@@ -2,9 +2,10 @@
  * Unit tests of the jsonl envelope's writer (tools/envelope.c) and of the
  * pieces it builds lines from: the decimal numbers (out_put_u64 and
  * out_put_i64, eight digits at a time) against printf on each side of
- * every power of ten, jsoncheck_plain on every length and position of a
- * byte that needs an escape, and the envelope's in-place line against the
- * piece-by-piece one it stands in for, on records that take each path.
+ * every power of ten, jsoncheck_plain and its copying form on every
+ * length and position of a byte that needs an escape, and the envelope's
+ * in-place line against the piece-by-piece one it stands in for, on
+ * records that take each path.
  * Lines are read back from the output buffer before it is sent.
  */
 #include "envelope.h"
@@ -63,6 +64,13 @@ static int plain_copy(const char *text, size_t len)
     cr_assert(copy);
     memcpy(copy, text, len);
     int yes = jsoncheck_plain(copy, len);
+    /* The copying form answers alike, its copy the bytes to the last,
+     * in a destination of their exact length too. */
+    char *dst = malloc(len ? len : 1);
+    cr_assert(dst);
+    cr_assert_eq(jsoncheck_plain_copy(copy, len, dst), yes, "%zu bytes copied", len);
+    cr_assert(memcmp(dst, copy, len) == 0, "%zu bytes copied otherwise", len);
+    free(dst);
     free(copy);
     return yes;
 }

@@ -114,6 +114,12 @@ static void check_embeddable(const char *line, size_t len, int fast_rc)
     if (jsoncheck_plain(line, len) != (lead == len))
         fuzz_fail(TARGET, "jsoncheck_plain says %d of bytes whose first escaped one is at %zu of %zu",
                   jsoncheck_plain(line, len), lead, len);
+    copy = malloc(len ? len : 1);
+    if (!copy)
+        fuzz_fail(TARGET, "out of memory");
+    if (jsoncheck_plain_copy(line, len, copy) != (lead == len) || memcmp(copy, line, len) != 0)
+        fuzz_fail(TARGET, "jsoncheck_plain_copy answers or copies otherwise");
+    free(copy);
 }
 
 /* The fast path's own verdict agrees with jansson's where it decides. */
