@@ -156,11 +156,7 @@ Test(audit, public_read_verifies_and_gives_the_head)
 {
     for (uint64_t i = 0; i < 3; i++)
         append_nth(NULL, i);
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s;
-    cr_assert_eq(siglog_open(&s, dir, &o), 0);
+    siglog *s = test_store_open_read_only(dir);
     siglog_audit_summary sum;
     cr_assert_eq(siglog_audit_read(s, 1, NULL, NULL, &sum), 0, "%s", siglog_errdetail());
     cr_assert_eq(sum.records, 3);

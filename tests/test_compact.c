@@ -483,11 +483,7 @@ Test(compact, keys_past_the_budget_without_a_spill_directory_or_a_key_too_large_
 /* A read-only handle on the store and its stream "t". */
 static siglog *open_reader(siglog_stream **st)
 {
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s;
-    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog *s = test_store_open_read_only(dir);
     cr_assert_eq(siglog_stream_get(s, "t", st), 0);
     return s;
 }

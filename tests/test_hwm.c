@@ -59,11 +59,7 @@ static void append_events(siglog_stream *st, uint64_t from, uint64_t to)
 
 static siglog *open_reader(void)
 {
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s = NULL;
-    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog *s = test_store_open_read_only(dir);
     return s;
 }
 

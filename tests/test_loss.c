@@ -126,11 +126,7 @@ static uint64_t append_one(uint64_t k)
 /* The store opened read-only, and its stream "g". */
 static siglog *open_read_only(siglog_stream **st)
 {
-    siglog *s;
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog *s = test_store_open_read_only(dir);
     cr_assert_eq(siglog_stream_get(s, "g", st), 0);
     return s;
 }
@@ -910,11 +906,7 @@ Test(loss, a_vector_store_without_floor_files_gets_them_at_a_writers_open)
         cr_assert_neq(access(floors[i], F_OK), 0, "%s", floors[i]);
     }
     char *before = test_tree_fingerprint(copy);
-    siglog *s;
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    cr_assert_eq(siglog_open(&s, copy, &o), 0, "%s", siglog_errdetail());
+    siglog *s = test_store_open_read_only(copy);
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
     char *after = test_tree_fingerprint(copy);
     cr_assert_str_eq(after, before);

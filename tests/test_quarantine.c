@@ -114,11 +114,7 @@ Test(quarantine, only_the_flag_moves_a_damaged_segment_and_its_offsets_are_then_
 
     /* A reader: partition 0 is unservable and names the missing offsets;
      * partition 1 reads whole. */
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s;
-    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog *s = test_store_open_read_only(dir);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "v", &st), 0);
     siglog_partition_info pi;

@@ -357,11 +357,7 @@ Test(readonly, commits_only_the_journal_holds_are_served_whole)
 Test(readonly, seeks_reach_commits_only_the_journal_holds)
 {
     char *dir = make_crashed_store();
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    siglog *s;
-    cr_assert_eq(siglog_open(&s, dir, &o), 0, "%s", siglog_errdetail());
+    siglog *s = test_store_open_read_only(dir);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "ev", &st), 0);
     siglog_partition_info info;

@@ -477,10 +477,7 @@ Test(record_gaps, a_log_ending_in_a_gap_is_read_to_its_end)
     cr_assert_eq(rc, 0, "%s", siglog_errdetail());
     cr_assert_eq(dropped, 1);
 
-    siglog_options o;
-    siglog_options_default(&o);
-    o.read_only = 1;
-    cr_assert_eq(siglog_open(&s, edir, &o), 0, "%s", siglog_errdetail());
+    s = test_store_open_read_only(edir);
     cr_assert_eq(siglog_stream_get(s, "e", &st), 0);
     cr_assert_eq(siglog_partition_info_get(st, 0, &info), 0, "%s", siglog_errdetail());
     cr_assert_eq(info.next_offset, b[1], "the log ends where it did");
