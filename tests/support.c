@@ -567,6 +567,17 @@ void test_seeded_retention(siglog_stream_config *c)
     c->warm_after = 100000;
 }
 
+void test_seeded_append(siglog_stream *st, uint64_t seed, uint64_t from, uint64_t to)
+{
+    for (uint64_t i = from; i < to; i++) {
+        test_event t;
+        test_event_make(&t, seed, i);
+        uint64_t off;
+        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, &off), 0, "%s", siglog_errdetail());
+        cr_assert_eq(off, i);
+    }
+}
+
 void test_seeded_store(const char *dir, const siglog_stream_config *c, uint64_t seed, uint64_t n)
 {
     siglog_options o;

@@ -226,6 +226,9 @@ void test_seeded_config(siglog_stream_config *c, uint64_t segment_bytes);
 #define TEST_T0 1700000000000000LL
 #define TEST_RETAIN_NOW (TEST_T0 + 1100000)
 void test_seeded_retention(siglog_stream_config *c);
+/* Append events from..to-1 of seed (test_event_make) one at a time to
+ * partition 0 of st, asserting each lands at the offset of its number. */
+void test_seeded_append(siglog_stream *st, uint64_t seed, uint64_t from, uint64_t to);
 /* Create a store at dir (1 MiB journal) with stream "m" of config c and
  * append events 0..n-1 of seed one at a time; closed. */
 void test_seeded_store(const char *dir, const siglog_stream_config *c, uint64_t seed, uint64_t n);

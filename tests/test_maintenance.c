@@ -45,24 +45,12 @@ TestSuite(maintenance, .init = setup, .fini = teardown);
 static const segment_params params = {.segment_bytes_max = SEGMENT_BYTES, .index_interval_bytes = 4096,
                                       .file_mode = 0600};
 
-/* Append events [from, to) of the workload to partition 0 of "m". */
-static void append_range(siglog_stream *st, uint64_t from, uint64_t to)
-{
-    for (uint64_t i = from; i < to; i++) {
-        test_event t;
-        test_event_make(&t, SEED, i);
-        uint64_t off;
-        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, &off), 0, "%s", siglog_errdetail());
-        cr_assert_eq(off, i);
-    }
-}
-
 /* A store whose stream "m" holds `events` events in several segments. */
 static void make_store(uint64_t events)
 {
     siglog *s = test_store_open(dir, NULL);
     siglog_stream *st = test_stream_create(s, "m", 1, SIGLOG_SYNC_NONE, SEGMENT_BYTES);
-    append_range(st, 0, events);
+    test_seeded_append(st, SEED, 0, events);
     cr_assert_eq(siglog_close(s), 0);
 }
 
@@ -249,9 +237,9 @@ Test(maintenance, a_writer_and_maintenance_work_side_by_side)
     cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
     pid_t pid = maintain_in_child(copy_first_two);
     /* Appends and rolls go on meanwhile. */
-    append_range(st, EVENTS, 2 * EVENTS);
+    test_seeded_append(st, SEED, EVENTS, 2 * EVENTS);
     wait_maintenance(pid);
-    append_range(st, 2 * EVENTS, 3 * EVENTS);
+    test_seeded_append(st, SEED, 2 * EVENTS, 3 * EVENTS);
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
     cr_assert_eq(check_events(3 * EVENTS), 0);
     /* The writer's rolls kept the rewrite: the catalog names the copies. */
@@ -304,7 +292,7 @@ Test(maintenance, a_byte_for_byte_rewrite_replaces_the_files_and_keeps_every_eve
     siglog *s = test_store_open(dir, NULL);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
-    append_range(st, EVENTS, 2 * EVENTS);
+    test_seeded_append(st, SEED, EVENTS, 2 * EVENTS);
     cr_assert_eq(siglog_close(s), 0);
     cr_assert_eq(check_events(2 * EVENTS), 0);
 }
@@ -327,7 +315,7 @@ Test(maintenance, removing_a_prefix_moves_the_log_start_and_survives_the_writers
     cr_assert_eq(sl_catalog_get(c)->log_start_offset, start);
     cr_assert_not(has_file(gone));
     /* The writer rolls after the change: it keeps it. */
-    append_range(st, EVENTS, 2 * EVENTS);
+    test_seeded_append(st, SEED, EVENTS, 2 * EVENTS);
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());
     cr_assert_eq(sl_catalog_refresh(c), 0);
     cr_assert_eq(sl_catalog_get(c)->log_start_offset, start);
@@ -500,7 +488,7 @@ Test(maintenance, a_live_writer_picks_up_a_prefix_removed_by_another_process)
     siglog *s = test_store_open(dir, NULL);
     siglog_stream *st;
     cr_assert_eq(siglog_stream_get(s, "m", &st), 0);
-    append_range(st, EVENTS, EVENTS + 1);
+    test_seeded_append(st, SEED, EVENTS, EVENTS + 1);
     cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
     cr_assert_eq(published_log_start(), 0);
     /* Past the writer's first polls (every 200 ms), which read every

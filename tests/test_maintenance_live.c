@@ -87,17 +87,6 @@ static void teardown(void)
 
 TestSuite(maintenance_live, .init = setup, .fini = teardown);
 
-static void append_range(siglog_stream *st, uint64_t from, uint64_t to)
-{
-    for (uint64_t i = from; i < to; i++) {
-        test_event t;
-        test_event_make(&t, SEED, i);
-        uint64_t off;
-        cr_assert_eq(siglog_append(st, 0, &t.ev, 1, NULL, &off), 0, "%s", siglog_errdetail());
-        cr_assert_eq(off, i);
-    }
-}
-
 /* Event i, keyed LATE_KEY (forget runs' appends once the readers are
  * done). */
 static void append_late(siglog_stream *st, uint64_t i)
@@ -381,7 +370,7 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
             if (t.ev.key_len)
                 newest_of[strtoull(t.key + strlen("user-"), NULL, 10)] = i;
         }
-    append_range(st, 0, FIRST_EVENTS);
+    test_seeded_append(st, SEED, 0, FIRST_EVENTS);
     cr_assert_eq(siglog_sync(s), 0);
     int stop[2], go[2];
     cr_assert_eq(pipe(stop), 0);
@@ -415,7 +404,7 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
         }
     }
     for (uint64_t i = FIRST_EVENTS; i < total; i += 500) {
-        append_range(st, i, i + 500 < total ? i + 500 : total);
+        test_seeded_append(st, SEED, i, i + 500 < total ? i + 500 : total);
         cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
     }
     cr_assert_eq(siglog_sync(s), 0);
@@ -438,7 +427,7 @@ static void run_live(maintenance_round change, const char *what, const siglog_st
         if (keys_forgotten)
             append_late(st, i);
         else
-            append_range(st, i, i + 1);
+            test_seeded_append(st, SEED, i, i + 1);
         cr_assert_eq(siglog_flush(s), 0, "%s", siglog_errdetail());
         sleep_ms(25);
     }
