@@ -340,10 +340,11 @@ static inline at blanks(at p, at end)
 typedef const at *closes;
 
 /* The string at p (its opening quote), past its closing quote: from the
- * list when the text has one, else by its bytes. */
-__attribute__((always_inline)) static inline at string(at p, at end, closes *next)
+ * list when the text has one (listed, a constant of each walk), else by
+ * its bytes. */
+__attribute__((always_inline)) static inline at string(at p, at end, closes *next, const int listed)
 {
-    if (!*next)
+    if (!listed)
         return string_scan(p, end);
     at past = *(*next)++;
     /* Always true by the walk's order; a guard against a walk that broke
@@ -460,11 +461,11 @@ static int index_quotes(at text, size_t len, at *list, unsigned char *dst)
  * Blanks are skipped only where the byte expected is not found: compact
  * JSON, the common case, has none, and a test of every gap for them was
  * a tenth of the check. */
-__attribute__((always_inline)) static inline at member_name(at p, at end, closes *next)
+__attribute__((always_inline)) static inline at member_name(at p, at end, closes *next, const int listed)
 {
     if (p < end && *p != '"')
         p = blanks(p, end);
-    if (p >= end || *p != '"' || !(p = string(p, end, next)))
+    if (p >= end || *p != '"' || !(p = string(p, end, next, listed)))
         return NULL;
     if (p < end && *p != ':')
         p = blanks(p, end);
@@ -478,9 +479,12 @@ typedef struct step {
     closes next;
 } step;
 
-static step object(at p, at end, unsigned depth, closes next);
-static step array(at p, at end, unsigned depth, closes next);
-static step value_after_blanks(at p, at end, unsigned depth, closes next);
+static step object_listed(at p, at end, unsigned depth, closes next);
+static step array_listed(at p, at end, unsigned depth, closes next);
+static step blanks_then_value_listed(at p, at end, unsigned depth, closes next);
+static step object_scanned(at p, at end, unsigned depth, closes next);
+static step array_scanned(at p, at end, unsigned depth, closes next);
+static step blanks_then_value_scanned(at p, at end, unsigned depth, closes next);
 
 /* p of a step, its place in the list taken back in *next (a pointer to
  * a variable of the caller's own, which no call is handed, so that it
@@ -495,43 +499,61 @@ static inline at container(step s, closes *next)
  * values are); a container is a call, its kind known by the function
  * that reads it, so no stack of kinds is kept (the recursion is at most
  * JSONCHECK_DEPTH_MAX deep). */
-__attribute__((always_inline)) static inline at value(at p, at end, unsigned depth, closes *next)
+__attribute__((always_inline)) static inline at value(at p, at end, unsigned depth, closes *next,
+                                                      const int listed)
 {
     if (p >= end)
         return NULL;
     unsigned b = *p;
     if (b == '"')
-        return string(p, end, next);
-    if (b == '-' || is_digit(b))
+        return string(p, end, next, listed);
+    if (b - '1' < 9) {
+        /* An integer of fewer than 19 digits, the common number, inline. */
+        at q = digits(p, end);
+        if (q - p < 19 && (q >= end || (*q != '.' && (*q | 0x20) != 'e')))
+            return q;
+        return number(p, end);
+    }
+    if (b == '-' || b == '0')
         return number(p, end);
     switch (b) {
-    case '{': return depth < JSONCHECK_DEPTH_MAX ? container(object(p, end, depth + 1, *next), next) : NULL;
-    case '[': return depth < JSONCHECK_DEPTH_MAX ? container(array(p, end, depth + 1, *next), next) : NULL;
+    case '{':
+        if (depth >= JSONCHECK_DEPTH_MAX)
+            return NULL;
+        return container((listed ? object_listed : object_scanned)(p, end, depth + 1, *next), next);
+    case '[':
+        if (depth >= JSONCHECK_DEPTH_MAX)
+            return NULL;
+        return container((listed ? array_listed : array_scanned)(p, end, depth + 1, *next), next);
     case 't': return literal(p, end, "true", 4);
     case 'f': return literal(p, end, "false", 5);
     case 'n': return literal(p, end, "null", 4);
-    case ' ': case '\t': return container(value_after_blanks(p, end, depth, *next), next);
+    case ' ': case '\t':
+        return container((listed ? blanks_then_value_listed : blanks_then_value_scanned)(p, end, depth, *next), next);
     default: return NULL;
     }
 }
 
-/* Out of line: compact JSON has no blank before a value. */
-__attribute__((noinline)) static step value_after_blanks(at p, at end, unsigned depth, closes next)
+/* The blanks at p and the value after them: out of line (its two walks
+ * below), as compact JSON has no blank before a value. */
+__attribute__((always_inline)) static inline step value_after_blanks(at p, at end, unsigned depth, closes next,
+                                                                     const int listed)
 {
-    p = value(blanks(p, end), end, depth, &next);
+    p = value(blanks(p, end), end, depth, &next, listed);
     return (step){ p, next };
 }
 
 /* The object whose '{' is at p, the depth-th container open, next the
  * list's place for its first string. Invariant at the top of the loop: p
  * is where a member's name must start, blanks aside. */
-__attribute__((noinline)) static step object(at p, at end, unsigned depth, closes next)
+__attribute__((always_inline)) static inline step object(at p, at end, unsigned depth, closes next,
+                                                         const int listed)
 {
     p = blanks(p + 1, end);
     if (p < end && *p == '}')
         return (step){ p + 1, next };
     for (;;) {
-        if (!(p = member_name(p, end, &next)) || !(p = value(p, end, depth, &next)))
+        if (!(p = member_name(p, end, &next, listed)) || !(p = value(p, end, depth, &next, listed)))
             return (step){ NULL, next };
         if (p < end && *p == ',') {
             p++;
@@ -547,13 +569,14 @@ __attribute__((noinline)) static step object(at p, at end, unsigned depth, close
 
 /* The array whose '[' is at p, the depth-th container open; its loop's
  * invariant is object's, for an element. */
-__attribute__((noinline)) static step array(at p, at end, unsigned depth, closes next)
+__attribute__((always_inline)) static inline step array(at p, at end, unsigned depth, closes next,
+                                                        const int listed)
 {
     p = blanks(p + 1, end);
     if (p < end && *p == ']')
         return (step){ p + 1, next };
     for (;;) {
-        if (!(p = value(p, end, depth, &next)))
+        if (!(p = value(p, end, depth, &next, listed)))
             return (step){ NULL, next };
         if (p < end && *p == ',') {
             p++;
@@ -567,6 +590,39 @@ __attribute__((noinline)) static step array(at p, at end, unsigned depth, closes
     }
 }
 
+/* Each container's walk twice, for a text with a list (listed) and for
+ * one read by its bytes, so that no string asks which (3 % of the check
+ * alone); value() calls the one of its own kind. */
+__attribute__((noinline)) static step object_listed(at p, at end, unsigned depth, closes next)
+{
+    return object(p, end, depth, next, 1);
+}
+
+__attribute__((noinline)) static step object_scanned(at p, at end, unsigned depth, closes next)
+{
+    return object(p, end, depth, next, 0);
+}
+
+__attribute__((noinline)) static step array_listed(at p, at end, unsigned depth, closes next)
+{
+    return array(p, end, depth, next, 1);
+}
+
+__attribute__((noinline)) static step array_scanned(at p, at end, unsigned depth, closes next)
+{
+    return array(p, end, depth, next, 0);
+}
+
+__attribute__((noinline)) static step blanks_then_value_listed(at p, at end, unsigned depth, closes next)
+{
+    return value_after_blanks(p, end, depth, next, 1);
+}
+
+__attribute__((noinline)) static step blanks_then_value_scanned(at p, at end, unsigned depth, closes next)
+{
+    return value_after_blanks(p, end, depth, next, 0);
+}
+
 /* The check of text[0..len), strings' ends from its quotes when it
  * allows (indexed), copied to dst on the way unless it is NULL. */
 __attribute__((always_inline)) static inline int check(const char *text, size_t len, int indexed, char *dst)
@@ -578,7 +634,7 @@ __attribute__((always_inline)) static inline int check(const char *text, size_t 
         next = list;
     else if (!indexed && dst && len)
         memcpy(dst, text, len);
-    p = value(p, end, 0, &next);
+    p = next ? value(p, end, 0, &next, 1) : value(p, end, 0, &next, 0);
     return p && blanks(p, end) == end;
 }
 
