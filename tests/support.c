@@ -690,6 +690,16 @@ siglog_maintenance *test_maintenance_on(const char *store, const siglog_io *io)
     return m;
 }
 
+siglog_compact_result test_compact_all(const char *store, const char *stream, uint32_t mode, const char *ctx)
+{
+    siglog_maintenance *m = test_maintenance_on(store, NULL);
+    siglog_compact_options o = {.mode = mode, .partition = SIGLOG_COMPACT_ALL_PARTITIONS};
+    siglog_compact_result r;
+    cr_assert_eq(siglog_compact(m, stream, &o, &r), 0, "%s: %s", ctx, siglog_errdetail());
+    siglog_maintenance_close(m);
+    return r;
+}
+
 void test_crash_retain(void *arg, const char *store, test_crash *t)
 {
     (void)arg;

@@ -154,6 +154,11 @@ uint64_t test_crash_trial(const char *tmpl, const char *store, uint64_t die, uin
                           test_crash_change change, void *arg);
 /* A maintenance handle on store through io (NULL: POSIX); asserts. */
 struct siglog_maintenance *test_maintenance_on(const char *store, const struct siglog_io *io);
+/* siglog_compact of every partition of `stream` in mode (a
+ * SIGLOG_COMPACT_* mode) by a maintenance handle of its own on store,
+ * asserted to succeed (ctx starts the failure's message); returns what
+ * it did, for the caller's own assertions. */
+siglog_compact_result test_compact_all(const char *store, const char *stream, uint32_t mode, const char *ctx);
 /* A change for test_crash_trial: siglog_retain as of TEST_RETAIN_NOW
  * through t's backend, its calls counted from after the maintenance
  * open (arg unused). */

@@ -160,12 +160,7 @@ static void mark_gone(uint8_t k)
 
 static void merge(const char *ctx)
 {
-    siglog_maintenance *m;
-    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
-    siglog_compact_options o = {.mode = SIGLOG_COMPACT_MERGE, .partition = SIGLOG_COMPACT_ALL_PARTITIONS};
-    siglog_compact_result res;
-    cr_assert_eq(siglog_compact(m, "t", &o, &res), 0, "%s: %s", ctx, siglog_errdetail());
-    siglog_maintenance_close(m);
+    test_compact_all(dir, "t", SIGLOG_COMPACT_MERGE, ctx);
 }
 
 /* The first hot entry holds "edge" only, right after the cold tier. */
@@ -213,12 +208,7 @@ Test(cold_neighbours, key_compaction_empties_the_segment_after_the_cold_tier)
     for (uint64_t i = was.cold_end; i < sealed_end; i++)
         gone[i] = newest[events.key_at[i]] != i;
 
-    siglog_maintenance *m;
-    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
-    siglog_compact_options o = {.mode = SIGLOG_COMPACT_KEYS, .partition = SIGLOG_COMPACT_ALL_PARTITIONS};
-    siglog_compact_result res;
-    cr_assert_eq(siglog_compact(m, "t", &o, &res), 0, "%s", siglog_errdetail());
-    siglog_maintenance_close(m);
+    test_compact_all(dir, "t", SIGLOG_COMPACT_KEYS, "key compaction");
     check_store(&was, "key compaction");
     merge("merge after the key compaction");
     check_store(&was, "merge after the key compaction");

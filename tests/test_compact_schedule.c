@@ -175,13 +175,8 @@ Test(compact_schedule, key_compaction_reads_the_active_segment_up_to_its_last_wh
     cr_assert_eq(fwrite("\x01\x02\x03\x04\x05\x06\x07\x08\x09\x0a", 1, 10, f), 10);
     cr_assert_eq(fclose(f), 0);
 
-    siglog_maintenance *m;
-    cr_assert_eq(siglog_maintenance_open(&m, dir, NULL), 0, "%s", siglog_errdetail());
-    siglog_compact_options o = {.mode = SIGLOG_COMPACT_KEYS, .partition = SIGLOG_COMPACT_ALL_PARTITIONS};
-    siglog_compact_result r;
-    cr_assert_eq(siglog_compact(m, "kv", &o, &r), 0, "%s", siglog_errdetail());
+    siglog_compact_result r = test_compact_all(dir, "kv", SIGLOG_COMPACT_KEYS, "key compaction");
     cr_assert_gt(r.events_dropped, 0);
-    siglog_maintenance_close(m);
     free(active);
     free(pd);
     cr_assert_eq(siglog_close(s), 0, "%s", siglog_errdetail());

@@ -252,11 +252,7 @@ static void merge(int keep_inputs)
     c.merge_below = 2 * SEGMENT_BYTES;
     cr_assert_eq(siglog_stream_config_set(s, "m", &c), 0, "%s", siglog_errdetail());
     cr_assert_eq(siglog_close(s), 0);
-    siglog_maintenance *m = test_maintenance_on(store, NULL);
-    siglog_compact_options o = {.mode = SIGLOG_COMPACT_MERGE, .partition = SIGLOG_COMPACT_ALL_PARTITIONS};
-    siglog_compact_result r;
-    cr_assert_eq(siglog_compact(m, "m", &o, &r), 0, "%s", siglog_errdetail());
-    siglog_maintenance_close(m);
+    siglog_compact_result r = test_compact_all(store, "m", SIGLOG_COMPACT_MERGE, "merge");
     cr_assert_gt(r.segments_in, r.segments_out, "nothing merged");
     if (keep_inputs)
         put_back_missing(saved, pdir);

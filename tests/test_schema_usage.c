@@ -494,14 +494,9 @@ static int loss_reported(const char *path)
 
 static void compact_beside(const char *path, uint32_t mode, uint64_t *dropped)
 {
-    siglog_maintenance *m = NULL;
-    cr_assert_eq(siglog_maintenance_open(&m, path, NULL), 0, "%s", siglog_errdetail());
-    siglog_compact_options o = { .mode = mode, .partition = SIGLOG_COMPACT_ALL_PARTITIONS };
-    siglog_compact_result r;
-    cr_assert_eq(siglog_compact(m, "ev", &o, &r), 0, "%s", siglog_errdetail());
+    siglog_compact_result r = test_compact_all(path, "ev", mode, "compact");
     cr_assert_gt(r.segments_in, 0, "nothing was compacted");
     *dropped = r.events_dropped;
-    siglog_maintenance_close(m);
 }
 
 /* A lost middle segment accepted by verify, then rewrites by maintenance

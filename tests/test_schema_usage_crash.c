@@ -111,13 +111,8 @@ static void make_template(void)
     test_remove_segment(p0, bases[1]);
     free(p0);
     cr_assert_eq(siglog_verify(tmpl, 1 | SIGLOG_VERIFY_ACCEPT_LOSS, NULL, NULL), 0, "%s", siglog_errdetail());
-    siglog_maintenance *m = NULL;
-    cr_assert_eq(siglog_maintenance_open(&m, tmpl, NULL), 0, "%s", siglog_errdetail());
-    siglog_compact_options o = { .mode = SIGLOG_COMPACT_KEYS, .partition = SIGLOG_COMPACT_ALL_PARTITIONS };
-    siglog_compact_result r;
-    cr_assert_eq(siglog_compact(m, "ev", &o, &r), 0, "%s", siglog_errdetail());
+    siglog_compact_result r = test_compact_all(tmpl, "ev", SIGLOG_COMPACT_KEYS, "key compaction");
     cr_assert_gt(r.events_dropped, 0, "the key compaction dropped nothing");
-    siglog_maintenance_close(m);
 
     uint64_t saved, read;
     saved_and_read(tmpl, &saved, &read);
