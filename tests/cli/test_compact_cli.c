@@ -19,30 +19,23 @@
 
 static char *dir, *store;
 
-static void ok(run_result r)
-{
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-}
-
 /* Stream "ev" (cleanup=delete) and stream "kv" (cleanup=compact), each
  * EVENTS events in 64 KiB segments, "kv" keyed by KEYS keys in turn. */
 static void setup(void)
 {
     dir = test_tmpdir("cli-compact");
     store = test_path(dir, "store");
-    ok(RUN(NULL, "init", store));
-    ok(RUN(NULL, "stream", "create", store, "ev", "--partitions", "1", "--segment-bytes", "65536", "--compression",
-           "none"));
-    ok(RUN(NULL, "stream", "create", store, "kv", "--partitions", "2", "--segment-bytes", "65536", "--compression",
-           "none", "--set", "cleanup=compact"));
+    RUN_OK("init", store);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "1", "--segment-bytes", "65536", "--compression", "none");
+    RUN_OK("stream", "create", store, "kv", "--partitions", "2", "--segment-bytes", "65536", "--compression", "none",
+           "--set", "cleanup=compact");
     char *in = test_path(dir, "in.jsonl");
     FILE *f = fopen(in, "w");
     for (int i = 0; i < EVENTS; i++)
         fprintf(f, "{\"k\":\"key-%d\",\"n\":%d,\"pad\":\"%090d\"}\n", i % KEYS, i, i);
     fclose(f);
-    ok(RUN(NULL, "append", store, "ev", in));
-    ok(RUN(NULL, "append", store, "kv", "--key-field", "k", in));
+    RUN_OK("append", store, "ev", in);
+    RUN_OK("append", store, "kv", "--key-field", "k", in);
     free(in);
 }
 
@@ -100,7 +93,7 @@ static int compact_records(unsigned *partitions)
 Test(cli_compact, merge_makes_fewer_segments_of_the_same_events)
 {
     /* Larger segments from now on, so the 64 KiB ones are small. */
-    ok(RUN(NULL, "stream", "config", store, "ev", "--set", "segment_bytes_max=1MiB", "--set", "merge_below=128KiB"));
+    RUN_OK("stream", "config", store, "ev", "--set", "segment_bytes_max=1MiB", "--set", "merge_below=128KiB");
     size_t before = segment_count("ev", "0");
     char *events = replay_all("ev");
     json_t *doc = RUN_JSON("compact", store, "--stream", "ev", "--merge", "--json");
@@ -123,7 +116,7 @@ Test(cli_compact, merge_makes_fewer_segments_of_the_same_events)
 
 Test(cli_compact, every_stream_by_its_cleanup_without_a_stream_or_mode)
 {
-    ok(RUN(NULL, "stream", "config", store, "ev", "--set", "segment_bytes_max=1MiB", "--set", "merge_below=128KiB"));
+    RUN_OK("stream", "config", store, "ev", "--set", "segment_bytes_max=1MiB", "--set", "merge_below=128KiB");
     size_t ev_before = segment_count("ev", "0");
     char *events = replay_all("ev");
     json_t *doc = RUN_JSON("compact", store, "--json");
@@ -200,7 +193,7 @@ static char *data_fingerprint(void)
 
 Test(cli_compact, dry_run_writes_nothing)
 {
-    ok(RUN(NULL, "stream", "config", store, "ev", "--set", "segment_bytes_max=1MiB", "--set", "merge_below=128KiB"));
+    RUN_OK("stream", "config", store, "ev", "--set", "segment_bytes_max=1MiB", "--set", "merge_below=128KiB");
     char *before = data_fingerprint();
     json_t *doc = RUN_JSON("compact", store, "--stream", "ev", "--merge", "--dry-run", "--json");
     cr_assert_gt(run_json_int(doc, "segments_in"), run_json_int(doc, "segments_out"));

@@ -34,21 +34,15 @@ static void make_store(const char *tag, int lines, uint64_t spread_ms, int pad)
     spill = test_path(dir, "spill");
     input = test_path(dir, "in.jsonl");
     cr_assert_eq(mkdir(spill, 0700), 0);
-    run_result r = RUN(NULL, "init", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "4");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("init", store);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "4");
     FILE *f = fopen(input, "w");
     uint64_t seed = 14;
     for (int i = 0; i < lines; i++)
         fprintf(f, "{\"u\":\"u%d\",\"ts\":%llu,\"i\":%d,\"pad\":\"%0*d\"}\n", i % 50,
                 (unsigned long long)(1700000000000 + test_rand(&seed) % spread_ms), i, pad, 0);
     fclose(f);
-    r = RUN(NULL, "append", store, "ev", "--key-field", "u", "--time-field", "ts", input);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("append", store, "ev", "--key-field", "u", "--time-field", "ts", input);
 }
 
 /* LINES events of about 200 bytes each: 2.4 MB, several runs of 1 MiB. */

@@ -32,12 +32,6 @@
 
 static char *dir, *store;
 
-static void ok(run_result r)
-{
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-}
-
 static char *write_file(const char *name, const char *text)
 {
     char *path = test_path(dir, name);
@@ -51,21 +45,20 @@ static void setup(void)
 {
     dir = test_tmpdir("cli-forget");
     store = test_path(dir, "store");
-    ok(RUN(NULL, "init", store));
-    ok(RUN(NULL, "stream", "create", store, "ev", "--partitions", "2", "--segment-bytes", "65536", "--compression",
-           "none"));
+    RUN_OK("init", store);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "2", "--segment-bytes", "65536", "--compression", "none");
     char *in = test_path(dir, "in.jsonl");
     FILE *f = fopen(in, "w");
     for (int i = 0; i < EVENTS; i++)
         fprintf(f, "{\"user\":\"user-%03d\",\"n\":\"value-%05d\"}\n", i % KEYS, i);
     fclose(f);
-    ok(RUN(NULL, "append", store, "ev", "--key-field", "user", in));
+    RUN_OK("append", store, "ev", "--key-field", "user", in);
     f = fopen(in, "w");
     for (int i = 0; i < 600; i++)
         fprintf(f, "{\"pad\":\"%0400d\"}\n", i);
     fclose(f);
-    ok(RUN(NULL, "append", store, "ev", "--partition", "0", in));
-    ok(RUN(NULL, "append", store, "ev", "--partition", "1", in));
+    RUN_OK("append", store, "ev", "--partition", "0", in);
+    RUN_OK("append", store, "ev", "--partition", "1", in);
     free(in);
 }
 
@@ -135,7 +128,7 @@ Test(cli_forget, forgets_the_keys_and_nothing_else)
 
 Test(cli_forget, dry_run_writes_nothing)
 {
-    ok(RUN(NULL, "forget", store, "ev", "--key", "user-001", "--dry-run")); /* makes maintenance.lock */
+    RUN_OK("forget", store, "ev", "--key", "user-001", "--dry-run"); /* makes maintenance.lock */
     char *before = test_store_fingerprint(store);
     run_result r = RUN(NULL, "forget", store, "ev", "--key", "user-001", "--key", "user-002", "--dry-run");
     cr_assert_eq(r.status, 0, "%s", r.err);
@@ -190,7 +183,7 @@ Test(cli_forget, a_key_in_the_active_segment_is_rolled_first_by_whoever_has_it)
     char *late = write_file("late.jsonl", "{\"user\":\"user-004\",\"n\":\"late-of-004\"}\n"
                                           "{\"user\":\"user-005\",\"n\":\"late-of-005\"}\n"
                                           "{\"user\":\"user-006\",\"n\":\"late-of-006\"}\n");
-    ok(RUN(NULL, "append", store, "ev", "--key-field", "user", late));
+    RUN_OK("append", store, "ev", "--key-field", "user", late);
     int writer = test_writer_stopped(store);
     REFUSED(1, "waited 1000 ms for it to answer", "forget", store, "ev", "--key", "user-004", "--wait", "1");
     test_writer_stopped_end(writer);
@@ -212,7 +205,7 @@ Test(cli_forget, a_key_in_the_active_segment_is_rolled_first_by_whoever_has_it)
 
     /* Another event of user-006, in an active segment again, now beside
      * a live writer. */
-    ok(RUN(NULL, "append", store, "ev", "--key-field", "user", late));
+    RUN_OK("append", store, "ev", "--key-field", "user", late);
     siglog *s = test_store_open(store, NULL);
     run_result lr = RUN(NULL, "forget", store, "ev", "--key", "user-006", "--wait", "30", "--json");
     cr_assert_eq(siglog_close(s), 0);
@@ -423,8 +416,8 @@ Test(cli_forget, archives_given_are_rewritten_and_others_reported)
          *link = test_path(exports, "linked.sgar");
     cr_assert_eq(mkdir(exports, 0755), 0);
     cr_assert_eq(mkdir(elsewhere, 0755), 0);
-    ok(RUN(NULL, "archive", store, "--stream", "ev", "--to", exports));
-    ok(RUN(NULL, "archive", store, "--stream", "ev", "--to", elsewhere));
+    RUN_OK("archive", store, "--stream", "ev", "--to", exports);
+    RUN_OK("archive", store, "--stream", "ev", "--to", elsewhere);
     char *target = test_path(elsewhere, "ev.00000.00000000000000000000-00000000000000000000.sgar");
     cr_assert_eq(symlink(target, link), 0);
     run_result r = RUN(NULL, "forget", store, "ev", "--key", "user-007", "--archives", exports);

@@ -21,12 +21,8 @@ static void setup(void)
     dir = test_tmpdir("headers_cli");
     store = test_path(dir, "store");
     input = test_path(dir, "in.jsonl");
-    run_result r = RUN(NULL, "init", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "1", "--set", "record_bytes_max=100");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("init", store);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "1", "--set", "record_bytes_max=100");
 }
 
 static void teardown(void)

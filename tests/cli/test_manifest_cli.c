@@ -80,10 +80,8 @@ static size_t lines(const char *s)
 
 Test(cli_manifest, a_purge_since_fails_naming_the_range_and_the_audit_record)
 {
-    run_result r = RUN(NULL, "replay", store, "h", "--allow-gaps", "--manifest", manifest_path);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "manifest", "verify", manifest_path);
+    RUN_OK("replay", store, "h", "--allow-gaps", "--manifest", manifest_path);
+    run_result r = RUN(NULL, "manifest", "verify", manifest_path);
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.out, "intact: 3000 events, digest "), "%s", r.out);
     run_free(&r);
@@ -117,15 +115,13 @@ Test(cli_manifest, a_purge_since_fails_naming_the_range_and_the_audit_record)
 
 Test(cli_manifest, without_allow_gaps_the_missing_offsets_are_named)
 {
-    run_result r = RUN(NULL, "replay", store, "h", "--manifest", manifest_path, "--format", "value");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("replay", store, "h", "--manifest", manifest_path, "--format", "value");
     uint64_t from, to;
     purge_second_segment(&from, &to);
     char range[96];
     snprintf(range, sizeof range, "offsets %llu..%llu are missing", (unsigned long long)from,
              (unsigned long long)to - 1);
-    r = RUN(NULL, "replay", "--from-manifest", manifest_path);
+    run_result r = RUN(NULL, "replay", "--from-manifest", manifest_path);
     cr_assert_eq(r.status, 1);
     cr_assert_eq(r.out_len, 0, "nothing delivered");
     cr_assert(strstr(r.err, range), "%s", r.err);
@@ -134,14 +130,12 @@ Test(cli_manifest, without_allow_gaps_the_missing_offsets_are_named)
 
 Test(cli_manifest, another_store_is_refused_by_its_id)
 {
-    run_result r = RUN(NULL, "replay", store, "h", "--manifest", manifest_path, "--limit", "10");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("replay", store, "h", "--manifest", manifest_path, "--limit", "10");
     char *other = test_path(dir, "other");
     siglog *s = test_store_open(other, NULL);
     test_stream_create(s, "h", 1, SIGLOG_SYNC_NONE, 64 << 10);
     cr_assert_eq(siglog_close(s), 0);
-    r = RUN(NULL, "manifest", "verify", manifest_path, other);
+    run_result r = RUN(NULL, "manifest", "verify", manifest_path, other);
     cr_assert_eq(r.status, 1);
     cr_assert(strstr(r.err, "is of store ") && strstr(r.err, other), "%s", r.err);
     run_free(&r);

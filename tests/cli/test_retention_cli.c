@@ -23,9 +23,7 @@ static void setup(void)
 {
     dir = test_tmpdir("cli-retention");
     store = test_path(dir, "store");
-    run_result r = RUN(NULL, "init", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("init", store);
 }
 
 static void teardown(void)
@@ -57,11 +55,8 @@ static json_int_t int_of(json_t *o, const char *name)
 
 Test(cli_retention, a_policy_is_set_at_create_and_changed_by_config)
 {
-    run_result r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "1", "--set", "warm_after=7d", "--set",
-                       "cold_after=30d", "--set", "delete_after=90d", "--set", "min_free=10%", "--set",
-                       "max_bytes=2GiB", "--set", "max_hold=12h");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "1", "--set", "warm_after=7d", "--set", "cold_after=30d",
+           "--set", "delete_after=90d", "--set", "min_free=10%", "--set", "max_bytes=2GiB", "--set", "max_hold=12h");
     json_t *o = config_json();
     cr_assert_eq(int_of(o, "warm_after"), 7 * DAY_US);
     cr_assert_eq(int_of(o, "cold_after"), 30 * DAY_US);
@@ -73,7 +68,7 @@ Test(cli_retention, a_policy_is_set_at_create_and_changed_by_config)
     cr_assert_str_eq(json_string_value(json_object_get(o, "min_free")), "10%");
     json_decref(o);
 
-    r = RUN(NULL, "stream", "config", store, "ev", "--set", "min_free=512MiB", "--set", "warm_level=12");
+    run_result r = RUN(NULL, "stream", "config", store, "ev", "--set", "min_free=512MiB", "--set", "warm_level=12");
     cr_assert_eq(r.status, 0, "%s", r.err);
     cr_assert(strstr(r.out, "\nmin_free=536870912\n") && strstr(r.out, "\nwarm_level=12\n"), "%s", r.out);
     run_free(&r);
@@ -98,9 +93,8 @@ Test(cli_retention, a_policy_is_set_at_create_and_changed_by_config)
 
 Test(cli_retention, bad_values_are_usage_errors_naming_the_setting)
 {
-    run_result r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "1");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "1");
+    run_result r;
     const char *const bad[] = { "warm_after=7",      "warm_after=soon", "min_free=0%",   "min_free=100%",
                                 "min_free=%",        "min_free=10.5%",  "max_bytes=2EiB", "warm_level=0",
                                 "warm_level=13",     "max_hold=-1d",    "delete_after=101y",
@@ -127,9 +121,7 @@ Test(cli_retention, tier_ages_must_come_in_order)
     cr_assert_eq(r.status, 1, "%s", r.err);
     cr_assert(strstr(r.err, "cold_after") && strstr(r.err, "warm_after"), "%s", r.err);
     run_free(&r);
-    r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "1", "--set", "warm_after=7d");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "1", "--set", "warm_after=7d");
     r = RUN(NULL, "stream", "config", store, "ev", "--set", "delete_after=1d");
     cr_assert_eq(r.status, 1, "%s", r.err);
     cr_assert(strstr(r.err, "delete_after") && strstr(r.err, "warm_after"), "%s", r.err);
@@ -138,9 +130,7 @@ Test(cli_retention, tier_ages_must_come_in_order)
     cr_assert_eq(int_of(o, "delete_after"), 0, "nothing changed");
     json_decref(o);
     /* 0 is "never" and fits anywhere; equal ages are in order. */
-    r = RUN(NULL, "stream", "config", store, "ev", "--set", "delete_after=7d", "--set", "cold_after=0");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "config", store, "ev", "--set", "delete_after=7d", "--set", "cold_after=0");
 }
 
 /* min_free past the free space: `append` exits 1 naming the budget (and
@@ -152,15 +142,13 @@ Test(cli_retention, min_free_refuses_an_append_naming_the_budget)
     cr_assert_eq(statvfs(dir, &v), 0);
     if (v.f_bavail * 100 >= v.f_blocks * 99)
         cr_skip_test("the filesystem under the test directory is 99%% free");
-    run_result r = RUN(NULL, "stream", "create", store, "ev", "--partitions", "1", "--set", "min_free=99%");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "create", store, "ev", "--partitions", "1", "--set", "min_free=99%");
     char *in = test_path(dir, "in.jsonl");
     FILE *f = fopen(in, "w");
     cr_assert_not_null(f);
     fputs("{\"a\":1}\n", f);
     fclose(f);
-    r = RUN(in, "append", store, "ev");
+    run_result r = RUN(in, "append", store, "ev");
     cr_assert_eq(r.status, 1, "%s", r.err);
     cr_assert(strstr(r.err, "min_free=99% keeps"), "%s", r.err);
     cr_assert(strstr(r.err, "0 events, 0 bytes appended"), "%s", r.err);

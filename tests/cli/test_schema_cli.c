@@ -30,12 +30,8 @@ static void setup(void)
 {
     dir = test_tmpdir("schema_cli");
     store = test_path(dir, "store");
-    run_result r = RUN(NULL, "init", store);
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
-    r = RUN(NULL, "stream", "create", store, "clicks", "--partitions", "1");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("init", store);
+    RUN_OK("stream", "create", store, "clicks", "--partitions", "1");
 }
 
 static void teardown(void)

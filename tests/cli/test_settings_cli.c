@@ -197,9 +197,7 @@ Test(settings_cli, every_setting_round_trips_through_create_config_list_and_stre
  * `tag` (3 bytes "abc"), as a newer writer would write it. */
 static void stream_with_unknown_entry(uint16_t tag)
 {
-    run_result r = RUN(NULL, "stream", "create", store, "s", "--partitions", "1");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "create", store, "s", "--partitions", "1");
     siglog_stream_config c;
     stream_meta_extra extra = {.len = 7};
     put_le16(extra.bytes, tag);
@@ -221,9 +219,7 @@ static void stream_with_unknown_entry(uint16_t tag)
 Test(settings_cli, an_unknown_optional_entry_survives_a_stream_config_rewrite)
 {
     stream_with_unknown_entry(0x0100);
-    run_result r = RUN(NULL, "stream", "config", store, "s", "--set", "linger_us=7ms");
-    cr_assert_eq(r.status, 0, "%s", r.err);
-    run_free(&r);
+    RUN_OK("stream", "config", store, "s", "--set", "linger_us=7ms");
     siglog_stream_config c;
     stream_meta_extra extra;
     meta_read("s", &c, &extra);
