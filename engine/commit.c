@@ -419,9 +419,12 @@ int sl_commit_sync(struct siglog *s)
                          __ATOMIC_RELAXED);
         c->leader = 0;
         c->rounds_done++;
+        pthread_mutex_unlock(&c->mu);
+        /* After the unlock: the threads this round served would otherwise
+         * wake only to sleep again on the mutex the leader holds. Its own
+         * round is its target (round >= target), so it is done. */
         pthread_cond_broadcast(&c->cv);
-        if (rc)
-            break;
+        return rc;
     }
     pthread_mutex_unlock(&c->mu);
     return rc;
