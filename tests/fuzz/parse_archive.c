@@ -127,10 +127,7 @@ static void round_trip(const uint8_t *data, size_t size)
     int rc = sl_archive_decode(data, size, &v);
     same_from_file(data, size, rc, &v);
     if (rc) {
-        if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION && rc != SIGLOG_ENOMEM)
-            fuzz_fail(TARGET, "decoder returned %d", rc);
-        if (siglog_errdetail()[0] == '\0')
-            fuzz_fail(TARGET, "decoder error %d without a detail", rc);
+        fuzz_check_refusal(TARGET, rc);
         return;
     }
     check_accepted(&v, data, size);

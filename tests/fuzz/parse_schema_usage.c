@@ -22,10 +22,7 @@ static void round_trip(const uint8_t *data, size_t size)
     schema_usage u;
     int rc = sl_schema_usage_decode(data, size, &u);
     if (rc) {
-        if (rc != SIGLOG_ECORRUPT && rc != SIGLOG_EVERSION && rc != SIGLOG_ENOMEM)
-            fuzz_fail(TARGET, "decoder returned %d", rc);
-        if (siglog_errdetail()[0] == '\0')
-            fuzz_fail(TARGET, "decoder error %d without a detail", rc);
+        fuzz_check_refusal(TARGET, rc);
         return;
     }
     for (size_t i = 0; i < u.count; i++) {
