@@ -607,6 +607,15 @@ void test_seeded_cold_store(const char *dir, const char *cold, uint64_t seed, ui
     test_seeded_store(dir, &c, seed, n);
 }
 
+char *test_seeded_cold_root(const char *tag, uint64_t seed, uint64_t n, char **store, char **cold)
+{
+    char *root = test_tmpdir(tag);
+    *store = test_path(root, "store");
+    *cold = test_path(root, "cold");
+    test_seeded_cold_store(*store, *cold, seed, n);
+    return root;
+}
+
 siglog *test_seeded_open_read_only(const char *store, siglog_stream **st, const char *ctx)
 {
     siglog_options o;

@@ -241,6 +241,10 @@ void test_seeded_store(const char *dir, const siglog_stream_config *c, uint64_t 
  * (made here): at TEST_RETAIN_NOW, siglog_retain moves the sealed
  * segments older than 300 ms (cold_after) into it; nothing else. */
 void test_seeded_cold_store(const char *dir, const char *cold, uint64_t seed, uint64_t n);
+/* A new test_tmpdir of tag, returned, holding the test_seeded_cold_store
+ * of seed and n at "store" (*store) with its cold tier at "cold" (*cold);
+ * the caller frees the three paths. */
+char *test_seeded_cold_root(const char *tag, uint64_t seed, uint64_t n, char **store, char **cold);
 /* Read the store's stream "m" read-only: every record from the log start
  * to the end is event (its offset) of seed, byte-identical, the offsets
  * dense. Returns the log start; *end gets where the log ends. ctx starts

@@ -28,10 +28,7 @@ static int mounted;
 
 static void setup(void)
 {
-    root = test_tmpdir("cold-faults");
-    store = test_path(root, "store");
-    cold = test_path(root, "cold");
-    test_seeded_cold_store(store, cold, SEED, EVENTS);
+    root = test_seeded_cold_root("cold-faults", SEED, EVENTS, &store, &cold);
 }
 
 static void teardown(void)

@@ -24,10 +24,7 @@ static char *root, *store, *cold;
 
 static void setup(void)
 {
-    root = test_tmpdir("cold-orphans");
-    store = test_path(root, "store");
-    cold = test_path(root, "cold");
-    test_seeded_cold_store(store, cold, SEED, EVENTS);
+    root = test_seeded_cold_root("cold-orphans", SEED, EVENTS, &store, &cold);
 }
 
 static void teardown(void)

@@ -28,11 +28,8 @@ static char *root, *store, *cold, *exported;
 
 static void setup(void)
 {
-    root = test_tmpdir("cold-restore");
-    store = test_path(root, "store");
-    cold = test_path(root, "cold");
+    root = test_seeded_cold_root("cold-restore", SEED, EVENTS, &store, &cold);
     exported = test_path(root, "exported");
-    test_seeded_cold_store(store, cold, SEED, EVENTS);
 }
 
 static void teardown(void)
