@@ -12,6 +12,23 @@
 #include <stdint.h>
 #include <string.h>
 
+/* The paths below ask these two, never the compiler's macros, so that
+ * JSONCHECK_PORTABLE (defined by the build for test executables only)
+ * takes the portable paths of a machine with neither SSE2 nor
+ * little-endian words on this one: no machine the project builds on
+ * takes them otherwise, and untested they went wrong (no number's digits
+ * were taken). */
+#if defined(__SSE2__) && !defined(JSONCHECK_PORTABLE)
+#define HAS_SSE2 1
+#else
+#define HAS_SSE2 0
+#endif
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !defined(JSONCHECK_PORTABLE)
+#define LITTLE_WORDS 1
+#else
+#define LITTLE_WORDS 0
+#endif
+
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 
@@ -48,7 +65,7 @@ static inline uint64_t specials8(const unsigned char *p)
  * given: plain ones after specials8, digits after non_digits8. */
 static inline size_t plain_lead(uint64_t marks)
 {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#if LITTLE_WORDS
     return marks ? (size_t)__builtin_ctzll(marks) / 8 : 8;
 #else
     return marks ? 0 : 8; /* the byte path finds it */
@@ -120,7 +137,7 @@ static at utf8_seq(at p, at end)
     return p + len;
 }
 
-#ifdef __SSE2__
+#if HAS_SSE2
 #include <emmintrin.h>
 
 /* The special bytes (as specials8 says) among the sixteen at p, a bit
@@ -147,7 +164,7 @@ static inline uint64_t word_marks(at p)
 
 /* Whether a word's marks lie in the order of its bytes, the first byte's
  * lowest. */
-#if defined(__SSE2__) || (defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__)
+#if HAS_SSE2 || LITTLE_WORDS
 #define MARKS_IN_ORDER 1
 #else
 #define MARKS_IN_ORDER 0
@@ -255,14 +272,19 @@ static inline uint64_t non_digits8(at p)
 }
 
 /* Past the digits at p, eight at a time while eight are left (a time in
- * microseconds has 16). */
+ * microseconds has 16). Without little-endian words a word with a byte
+ * that is not a digit counts none (plain_lead), and the byte loop
+ * takes its digits. */
 __attribute__((always_inline)) static inline at digits(at p, at end)
 {
     while (end - p >= 8) {
         size_t n = plain_lead(non_digits8(p));
         p += n;
-        if (n < 8)
-            return p;
+        if (n < 8) {
+            if (LITTLE_WORDS)
+                return p;
+            break;
+        }
     }
     while (p < end && is_digit(*p))
         p++;
@@ -354,6 +376,7 @@ __attribute__((always_inline)) static inline at string(at p, at end, closes *nex
     return past;
 }
 
+#if HAS_SSE2
 /* Bit i of the result: the parity of bits 0 to i of x. */
 static inline uint64_t prefix_xor(uint64_t x)
 {
@@ -365,7 +388,6 @@ static inline uint64_t prefix_xor(uint64_t x)
     return x ^ x << 32;
 }
 
-#ifdef __SSE2__
 /* The quotes of the 16 bytes at p as bits, the specials among them or'ed
  * into *special; the bytes stored at dst too unless it is NULL. */
 __attribute__((always_inline)) static inline uint64_t quotes16(at p, __m128i *special, unsigned char *dst)
@@ -451,7 +473,7 @@ decline:
 static int index_quotes(at text, size_t len, at *list, unsigned char *dst)
 {
     (void)list;
-    if (dst)
+    if (dst && len) /* text may be NULL when len is 0 */
         memcpy(dst, text, len);
     return 0;
 }
