@@ -26,6 +26,11 @@
 
 #define JSONCHECK_DEPTH_MAX 256
 
+/* Every text and dst below is a pointer to memory, never NULL, even when
+ * len is 0 (an empty text is a pointer to no bytes): the walks compute
+ * text + len, which is undefined for a null pointer. Callers pass values
+ * and keys that point into their buffers. */
+
 /* 1: text[0..len) is valid JSON (as above) without raw line breaks.
  * 0: cannot say (ask jansson). Reads nothing outside text[0..len). */
 int jsoncheck_embeddable(const char *text, size_t len);
