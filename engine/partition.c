@@ -30,8 +30,6 @@ struct partition {
     batch_builder open;
     batch_run pending;
     batch_run inflight;
-    int inflight_written;       /* inflight is in the active segment already,
-                                 * unpublished (sl_partition_write_inflight) */
     int dirty;                  /* active segment written since last sync */
 
     /* NONE only: the offsets a failed segment write dropped and handed
@@ -809,45 +807,6 @@ static int maybe_roll_locked(partition *p, int64_t now_us)
     return full || old ? roll_locked(p) : 0;
 }
 
-/* How many of r's batches from `first` one write takes: at least one,
- * then as many as fit before the segment's size limit. */
-static size_t run_chunk_locked(const partition *p, const batch_run *r, size_t first, uint64_t *bytes_out)
-{
-    uint64_t room = p->cfg.stream.segment_bytes_max > sl_segment_size(p->active)
-                        ? p->cfg.stream.segment_bytes_max - sl_segment_size(p->active)
-                        : 0;
-    size_t n = 0;
-    uint64_t bytes = 0;
-    do {
-        bytes += r->metas[first + n].bytes;
-        n++;
-    } while (first + n < r->count && bytes + r->metas[first + n].bytes <= room);
-    *bytes_out = bytes;
-    return n;
-}
-
-/* One write of n batches of r (from `first`, at byte `pos` of its bytes)
- * at the active segment's end, without rolling. On an error the segment
- * is cut back to a batch boundary. */
-static int write_chunk_locked(partition *p, const batch_run *r, size_t first, size_t n, uint64_t pos, uint64_t bytes)
-{
-    int rc = sl_segment_append(p->active, r->bytes.data + pos, (size_t)bytes, r->metas + first, n);
-    if (rc) {
-        /* Cut whatever part of the write reached the file, so the
-         * segment ends on a batch boundary again. */
-        int keep = rc;
-        if ((rc = sl_segment_truncate(p->active, sl_segment_size(p->active))) != 0)
-            fail_locked(p, rc);
-        return keep;
-    }
-    usage_batches_locked(p, r->bytes.data + pos, r->metas + first, n);
-    sl_key_hashes_written(&p->keys, sl_segment_next_offset(p->active));
-    p->dirty = 1;
-    p->last_batch_end = sl_segment_size(p->active);
-    p->last_batch_pos = p->last_batch_end - r->metas[first + n - 1].bytes;
-    return 0;
-}
-
 /* Write a run to the active segment, splitting it where the segment must
  * roll, so a segment never grows far past its limit. */
 static int write_run_locked(partition *p, const batch_run *r)
@@ -856,11 +815,31 @@ static int write_run_locked(partition *p, const batch_run *r)
     uint64_t pos = 0;
     int64_t now = p->io->now_us(p->io);
     while (first < r->count) {
-        uint64_t bytes;
-        size_t n = run_chunk_locked(p, r, first, &bytes);
-        int rc = write_chunk_locked(p, r, first, n, pos, bytes);
-        if (rc)
-            return rc;
+        uint64_t room = p->cfg.stream.segment_bytes_max > sl_segment_size(p->active)
+                            ? p->cfg.stream.segment_bytes_max - sl_segment_size(p->active)
+                            : 0;
+        size_t n = 0;
+        uint64_t bytes = 0;
+        do {
+            bytes += r->metas[first + n].bytes;
+            n++;
+        } while (first + n < r->count && bytes + r->metas[first + n].bytes <= room);
+        int rc = sl_segment_append(p->active, r->bytes.data + pos, (size_t)bytes, r->metas + first, n);
+        if (!rc) {
+            usage_batches_locked(p, r->bytes.data + pos, r->metas + first, n);
+            sl_key_hashes_written(&p->keys, sl_segment_next_offset(p->active));
+        }
+        if (rc) {
+            /* Cut whatever part of the write reached the file, so the
+             * segment ends on a batch boundary again. */
+            int keep = rc;
+            if ((rc = sl_segment_truncate(p->active, sl_segment_size(p->active))) != 0)
+                fail_locked(p, rc);
+            return keep;
+        }
+        p->dirty = 1;
+        p->last_batch_end = sl_segment_size(p->active);
+        p->last_batch_pos = p->last_batch_end - r->metas[first + n - 1].bytes;
         first += n;
         pos += bytes;
         if ((rc = maybe_roll_locked(p, now)) != 0)
@@ -953,11 +932,7 @@ static int apply_inflight_locked(partition *p)
 {
     if (p->inflight.count == 0)
         return 0;
-    int written = p->inflight_written;
-    p->inflight_written = 0;
-    /* Written before the journal sync: what is left is the roll the
-     * write may call for, as write_run_locked does after each write. */
-    int rc = written ? maybe_roll_locked(p, p->io->now_us(p->io)) : write_run_locked(p, &p->inflight);
+    int rc = write_run_locked(p, &p->inflight);
     sl_batch_run_clear(&p->inflight);
     if (rc) {
         /* The batches are safe in the journal; reopening replays them.
@@ -1117,30 +1092,6 @@ int sl_partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, 
     return 0;
 }
 
-int sl_partition_write_inflight(partition *p)
-{
-    pthread_mutex_lock(&p->mu);
-    int rc = 0;
-    /* One batch only. Torn by a power cut, it is a torn tail: nothing
-     * valid follows it. Of two or more, the first could be torn and a
-     * later one whole, and recovery takes valid data after an invalid
-     * batch for damage unless the journal durably holds the partition
-     * from there, which it need not before this sync (FORMAT.md §15,
-     * step 4). The roll a write may call for waits for the sync too:
-     * it seals and publishes. */
-    if (!p->failed && p->inflight.count == 1 && !p->inflight_written) {
-        rc = write_chunk_locked(p, &p->inflight, 0, 1, 0, p->inflight.metas[0].bytes);
-        if (rc) {
-            sl_batch_run_clear(&p->inflight);
-            fail_locked(p, rc);
-        } else {
-            p->inflight_written = 1;
-        }
-    }
-    pthread_mutex_unlock(&p->mu);
-    return rc;
-}
-
 int sl_partition_apply_inflight(partition *p)
 {
     pthread_mutex_lock(&p->mu);
@@ -1153,7 +1104,6 @@ void sl_partition_fail_inflight(partition *p, int code)
 {
     pthread_mutex_lock(&p->mu);
     sl_batch_run_clear(&p->inflight);
-    p->inflight_written = 0;
     fail_locked(p, code);
     pthread_mutex_unlock(&p->mu);
 }
@@ -1258,10 +1208,7 @@ int sl_partition_seal_lingering(partition *p, int64_t mono_us)
 int sl_partition_roll_if_old(partition *p, int64_t wall_us)
 {
     pthread_mutex_lock(&p->mu);
-    /* Batches written ahead of their journal sync are not acknowledged
-     * yet and a roll would seal and publish them: the commit leader
-     * rolls once they are (apply_inflight_locked). */
-    int rc = p->failed || p->inflight_written ? 0 : maybe_roll_locked(p, wall_us);
+    int rc = p->failed ? 0 : maybe_roll_locked(p, wall_us);
     pthread_mutex_unlock(&p->mu);
     return rc;
 }

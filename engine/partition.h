@@ -11,8 +11,8 @@
  * without the journal (at append, sl_partition_seal_lingering,
  * sl_partition_flush). For INTERVAL and ALWAYS, the commit leader (commit.c)
  * takes pending into inflight (sl_partition_take_pending), writes it to the
- * journal and to the segment (sl_partition_write_inflight), syncs the
- * journal, then publishes it (sl_partition_apply_inflight). The policy is the partition's own copy of
+ * journal, syncs, then applies inflight to the segment
+ * (sl_partition_apply_inflight). The policy is the partition's own copy of
  * its stream's settings (sl_partition_set_config).
  *
  * Published high-water mark (hwm_*): everything below it is in the active
@@ -156,17 +156,8 @@ typedef struct partition_take {
 /* Move the longest prefix of the pending batches that starts below
  * `below` and fits in max_bytes into inflight (which must be empty). */
 int sl_partition_take_pending(partition *p, uint64_t max_bytes, uint64_t below, partition_take *out);
-/* Between the journal write and its sync: write inflight to the active
- * segment when it is one batch, publishing nothing and not rolling, so
- * that the segment write overlaps the sync instead of delaying the
- * acknowledgement. A segment may hold batches beyond the journal's
- * durable end: never acknowledged, they survive a crash whole or are cut
- * as a torn tail (FORMAT.md §14, §15). A write error fails the partition
- * and drops inflight. */
-int sl_partition_write_inflight(partition *p);
-/* Write inflight to the segment unless sl_partition_write_inflight did,
- * roll if needed, publish. A write error fails the partition (the
- * batches are safe in the journal). */
+/* Write inflight to the segment, roll if needed, publish. A write error
+ * fails the partition (the batches are safe in the journal). */
 int sl_partition_apply_inflight(partition *p);
 /* The journal write of inflight failed: drop it and fail with code. */
 void sl_partition_fail_inflight(partition *p, int code);
